@@ -965,7 +965,7 @@ public final class EfficientNetB0Training: TrainableModel {
         let t = buffers.arena.reserve(floats: 15810656 &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
                                     ws: t + 15810656 &* n, options: options, labels: labels, logits: logits)
-        TrainingKernels.zero(s.g, count: 5330800)
+        if options.computeGradients { TrainingKernels.zero(s.g, count: 5330800) }
         try features_0_forward(s)
         try features_1_0_forward(s)
         try features_2_0_forward(s)
@@ -985,6 +985,7 @@ public final class EfficientNetB0Training: TrainableModel {
         try features_7_0_forward(s)
         try features_8_forward(s)
         try classifier_forward(s)
+        guard options.computeGradients else { return loss }
         if options.frozenBlocks <= 18 { classifier_backward(s) }
         if options.frozenBlocks <= 17 { features_8_backward(s) }
         if options.frozenBlocks <= 16 { features_7_0_backward(s) }
@@ -1016,9 +1017,9 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 0 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 6021120 &* s.n, pixels: 12544 &* s.n, channels: 32,
-                gamma: s.p + 864, beta: s.p + 896, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 6422528 &* s.n, savedMean: s.f + 1280, savedInvStd: s.f + 1312, runningMean: s.p + 928,
-                runningVar: s.p + 960, pool: pool)
+                gamma: s.p + 864, beta: s.p + 896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 6422528 &* s.n, savedMean: s.f + 1280, savedInvStd: s.f + 1312,
+                runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
         }
         // features.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 0 {
@@ -1039,9 +1040,9 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.1.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 1 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 6823936 &* s.n, pixels: 12544 &* s.n, channels: 32,
-                gamma: s.p + 1280, beta: s.p + 1312, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 7225344 &* s.n, savedMean: s.f + 1344, savedInvStd: s.f + 1376, runningMean: s.p + 1344,
-                runningVar: s.p + 1376, pool: pool)
+                gamma: s.p + 1280, beta: s.p + 1312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 7225344 &* s.n, savedMean: s.f + 1344, savedInvStd: s.f + 1376,
+                runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 1 {
@@ -1062,9 +1063,9 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.1.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 1 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 8931328 &* s.n, pixels: 12544 &* s.n, channels: 16,
-                gamma: s.p + 2480, beta: s.p + 2496, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 9132032 &* s.n, savedMean: s.f + 1984, savedInvStd: s.f + 2000, runningMean: s.p + 2512,
-                runningVar: s.p + 2528, pool: pool)
+                gamma: s.p + 2480, beta: s.p + 2496, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 9132032 &* s.n, savedMean: s.f + 1984, savedInvStd: s.f + 2000,
+                runningMean: s.p + 2512, runningVar: s.p + 2528, pool: pool)
         }
         // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 1 {
@@ -1082,9 +1083,9 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.2.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 12544 &* s.n, channels: 96, gamma: s.p + 4080,
-                beta: s.p + 4176, eps: 1e-05, momentum: 0.1, activation: .silu, output: s.t + 1204224 &* s.n,
-                savedMean: s.f + 2016, savedInvStd: s.f + 2112, runningMean: s.p + 4272, runningVar: s.p + 4368,
-                pool: pool)
+                beta: s.p + 4176, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, activation: .silu,
+                output: s.t + 1204224 &* s.n, savedMean: s.f + 2016, savedInvStd: s.f + 2112, runningMean: s.p + 4272,
+                runningVar: s.p + 4368, pool: pool)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 2 {
@@ -1101,9 +1102,9 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.2.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 8028160 &* s.n, pixels: 3136 &* s.n, channels: 96,
-                gamma: s.p + 5328, beta: s.p + 5424, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 8329216 &* s.n, savedMean: s.f + 2208, savedInvStd: s.f + 2304, runningMean: s.p + 5520,
-                runningVar: s.p + 5616, pool: pool)
+                gamma: s.p + 5328, beta: s.p + 5424, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 8329216 &* s.n, savedMean: s.f + 2208, savedInvStd: s.f + 2304,
+                runningMean: s.p + 5520, runningVar: s.p + 5616, pool: pool)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 2 {
@@ -1124,9 +1125,9 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.2.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 13735680 &* s.n, pixels: 3136 &* s.n, channels: 24,
-                gamma: s.p + 8896, beta: s.p + 8928, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 13810944 &* s.n, savedMean: s.f + 4128, savedInvStd: s.f + 4152, runningMean: s.p + 8960,
-                runningVar: s.p + 8992, pool: pool)
+                gamma: s.p + 8896, beta: s.p + 8928, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 13810944 &* s.n, savedMean: s.f + 4128, savedInvStd: s.f + 4152,
+                runningMean: s.p + 8960, runningVar: s.p + 8992, pool: pool)
         }
         // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 2 {
@@ -1145,9 +1146,9 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.2.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2408448 &* s.n, pixels: 3136 &* s.n, channels: 144,
-                gamma: s.p + 12480, beta: s.p + 12624, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 2860032 &* s.n, savedMean: s.f + 4176, savedInvStd: s.f + 4320, runningMean: s.p + 12768,
-                runningVar: s.p + 12912, pool: pool)
+                gamma: s.p + 12480, beta: s.p + 12624, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 2860032 &* s.n, savedMean: s.f + 4176, savedInvStd: s.f + 4320,
+                runningMean: s.p + 12768, runningVar: s.p + 12912, pool: pool)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 3 {
@@ -1164,9 +1165,9 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.2.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3311616 &* s.n, pixels: 3136 &* s.n, channels: 144,
-                gamma: s.p + 14352, beta: s.p + 14496, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 3763200 &* s.n, savedMean: s.f + 4464, savedInvStd: s.f + 4608, runningMean: s.p + 14640,
-                runningVar: s.p + 14784, pool: pool)
+                gamma: s.p + 14352, beta: s.p + 14496, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 3763200 &* s.n, savedMean: s.f + 4464, savedInvStd: s.f + 4608,
+                runningMean: s.p + 14640, runningVar: s.p + 14784, pool: pool)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 3 {
@@ -1187,9 +1188,9 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.2.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 13886208 &* s.n, pixels: 3136 &* s.n, channels: 24,
-                gamma: s.p + 20272, beta: s.p + 20304, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 4666368 &* s.n, savedMean: s.f + 7344, savedInvStd: s.f + 7368, runningMean: s.p + 20336,
-                runningVar: s.p + 20368, pool: pool)
+                gamma: s.p + 20272, beta: s.p + 20304, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 4666368 &* s.n, savedMean: s.f + 7344, savedInvStd: s.f + 7368,
+                runningMean: s.p + 20336, runningVar: s.p + 20368, pool: pool)
         }
         // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 3 {
@@ -1217,9 +1218,9 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.3.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4666368 &* s.n, pixels: 3136 &* s.n, channels: 144,
-                gamma: s.p + 23856, beta: s.p + 24000, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 5117952 &* s.n, savedMean: s.f + 7392, savedInvStd: s.f + 7536, runningMean: s.p + 24144,
-                runningVar: s.p + 24288, pool: pool)
+                gamma: s.p + 23856, beta: s.p + 24000, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 5117952 &* s.n, savedMean: s.f + 7392, savedInvStd: s.f + 7536,
+                runningMean: s.p + 24144, runningVar: s.p + 24288, pool: pool)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 4 {
@@ -1236,8 +1237,8 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.3.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 11985792 &* s.n, pixels: 784 &* s.n, channels: 144,
-                gamma: s.p + 28032, beta: s.p + 28176, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 12098688 &* s.n, savedMean: s.f + 7680, savedInvStd: s.f + 7824,
+                gamma: s.p + 28032, beta: s.p + 28176, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 12098688 &* s.n, savedMean: s.f + 7680, savedInvStd: s.f + 7824,
                 runningMean: s.p + 28320, runningVar: s.p + 28464, pool: pool)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1259,8 +1260,8 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.3.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 15349152 &* s.n, pixels: 784 &* s.n, channels: 40,
-                gamma: s.p + 36256, beta: s.p + 36304, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 15380512 &* s.n, savedMean: s.f + 15168, savedInvStd: s.f + 15208,
+                gamma: s.p + 36256, beta: s.p + 36304, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 15380512 &* s.n, savedMean: s.f + 15168, savedInvStd: s.f + 15208,
                 runningMean: s.p + 36352, runningVar: s.p + 36400, pool: pool)
         }
         // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1280,8 +1281,8 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.3.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 5569536 &* s.n, pixels: 784 &* s.n, channels: 240,
-                gamma: s.p + 46048, beta: s.p + 46288, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 5757696 &* s.n, savedMean: s.f + 15248, savedInvStd: s.f + 15488,
+                gamma: s.p + 46048, beta: s.p + 46288, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 5757696 &* s.n, savedMean: s.f + 15248, savedInvStd: s.f + 15488,
                 runningMean: s.p + 46528, runningVar: s.p + 46768, pool: pool)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1299,8 +1300,8 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.3.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 9332736 &* s.n, pixels: 784 &* s.n, channels: 240,
-                gamma: s.p + 53008, beta: s.p + 53248, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 9520896 &* s.n, savedMean: s.f + 15728, savedInvStd: s.f + 15968,
+                gamma: s.p + 53008, beta: s.p + 53248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 9520896 &* s.n, savedMean: s.f + 15728, savedInvStd: s.f + 15968,
                 runningMean: s.p + 53488, runningVar: s.p + 53728, pool: pool)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1322,8 +1323,8 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.3.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 15411872 &* s.n, pixels: 784 &* s.n, channels: 40,
-                gamma: s.p + 68624, beta: s.p + 68672, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 5945856 &* s.n, savedMean: s.f + 28208, savedInvStd: s.f + 28248,
+                gamma: s.p + 68624, beta: s.p + 68672, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 5945856 &* s.n, savedMean: s.f + 28208, savedInvStd: s.f + 28248,
                 runningMean: s.p + 68720, runningVar: s.p + 68768, pool: pool)
         }
         // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1352,8 +1353,8 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.4.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 9897216 &* s.n, pixels: 784 &* s.n, channels: 240,
-                gamma: s.p + 78416, beta: s.p + 78656, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 10085376 &* s.n, savedMean: s.f + 28288, savedInvStd: s.f + 28528,
+                gamma: s.p + 78416, beta: s.p + 78656, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 10085376 &* s.n, savedMean: s.f + 28288, savedInvStd: s.f + 28528,
                 runningMean: s.p + 78896, runningVar: s.p + 79136, pool: pool)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1371,8 +1372,8 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.4.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 15109248 &* s.n, pixels: 196 &* s.n, channels: 240,
-                gamma: s.p + 81536, beta: s.p + 81776, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 15156288 &* s.n, savedMean: s.f + 28768, savedInvStd: s.f + 29008,
+                gamma: s.p + 81536, beta: s.p + 81776, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 15156288 &* s.n, savedMean: s.f + 28768, savedInvStd: s.f + 29008,
                 runningMean: s.p + 82016, runningVar: s.p + 82256, pool: pool)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1394,8 +1395,8 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.4.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 15606304 &* s.n, pixels: 196 &* s.n, channels: 80,
-                gamma: s.p + 106752, beta: s.p + 106832, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 15621984 &* s.n, savedMean: s.f + 33568, savedInvStd: s.f + 33648,
+                gamma: s.p + 106752, beta: s.p + 106832, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 15621984 &* s.n, savedMean: s.f + 33568, savedInvStd: s.f + 33648,
                 runningMean: s.p + 106912, runningVar: s.p + 106992, pool: pool)
         }
         // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1415,8 +1416,8 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.4.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 12324480 &* s.n, pixels: 196 &* s.n, channels: 480,
-                gamma: s.p + 145472, beta: s.p + 145952, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 12418560 &* s.n, savedMean: s.f + 33728, savedInvStd: s.f + 34208,
+                gamma: s.p + 145472, beta: s.p + 145952, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 12418560 &* s.n, savedMean: s.f + 33728, savedInvStd: s.f + 34208,
                 runningMean: s.p + 146432, runningVar: s.p + 146912, pool: pool)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1434,8 +1435,8 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.4.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 12512640 &* s.n, pixels: 196 &* s.n, channels: 480,
-                gamma: s.p + 151712, beta: s.p + 152192, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 12606720 &* s.n, savedMean: s.f + 34688, savedInvStd: s.f + 35168,
+                gamma: s.p + 151712, beta: s.p + 152192, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 12606720 &* s.n, savedMean: s.f + 34688, savedInvStd: s.f + 35168,
                 runningMean: s.p + 152672, runningVar: s.p + 153152, pool: pool)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1457,8 +1458,8 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.4.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 15637664 &* s.n, pixels: 196 &* s.n, channels: 80,
-                gamma: s.p + 211744, beta: s.p + 211824, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 5945856 &* s.n, savedMean: s.f + 44288, savedInvStd: s.f + 44368,
+                gamma: s.p + 211744, beta: s.p + 211824, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 5945856 &* s.n, savedMean: s.f + 44288, savedInvStd: s.f + 44368,
                 runningMean: s.p + 211904, runningVar: s.p + 211984, pool: pool)
         }
         // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1487,8 +1488,8 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.4.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 12794880 &* s.n, pixels: 196 &* s.n, channels: 480,
-                gamma: s.p + 250464, beta: s.p + 250944, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 12888960 &* s.n, savedMean: s.f + 44448, savedInvStd: s.f + 44928,
+                gamma: s.p + 250464, beta: s.p + 250944, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 12888960 &* s.n, savedMean: s.f + 44448, savedInvStd: s.f + 44928,
                 runningMean: s.p + 251424, runningVar: s.p + 251904, pool: pool)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1506,8 +1507,8 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.4.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 12983040 &* s.n, pixels: 196 &* s.n, channels: 480,
-                gamma: s.p + 256704, beta: s.p + 257184, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 13077120 &* s.n, savedMean: s.f + 45408, savedInvStd: s.f + 45888,
+                gamma: s.p + 256704, beta: s.p + 257184, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 13077120 &* s.n, savedMean: s.f + 45408, savedInvStd: s.f + 45888,
                 runningMean: s.p + 257664, runningVar: s.p + 258144, pool: pool)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1529,8 +1530,8 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.4.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 15669024 &* s.n, pixels: 196 &* s.n, channels: 80,
-                gamma: s.p + 316736, beta: s.p + 316816, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 5945856 &* s.n, savedMean: s.f + 55008, savedInvStd: s.f + 55088,
+                gamma: s.p + 316736, beta: s.p + 316816, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 5945856 &* s.n, savedMean: s.f + 55008, savedInvStd: s.f + 55088,
                 runningMean: s.p + 316896, runningVar: s.p + 316976, pool: pool)
         }
         // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1559,8 +1560,8 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.5.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 13265280 &* s.n, pixels: 196 &* s.n, channels: 480,
-                gamma: s.p + 355456, beta: s.p + 355936, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 13359360 &* s.n, savedMean: s.f + 55168, savedInvStd: s.f + 55648,
+                gamma: s.p + 355456, beta: s.p + 355936, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 13359360 &* s.n, savedMean: s.f + 55168, savedInvStd: s.f + 55648,
                 runningMean: s.p + 356416, runningVar: s.p + 356896, pool: pool)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1578,8 +1579,8 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.5.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 13453440 &* s.n, pixels: 196 &* s.n, channels: 480,
-                gamma: s.p + 369376, beta: s.p + 369856, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 13547520 &* s.n, savedMean: s.f + 56128, savedInvStd: s.f + 56608,
+                gamma: s.p + 369376, beta: s.p + 369856, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 13547520 &* s.n, savedMean: s.f + 56128, savedInvStd: s.f + 56608,
                 runningMean: s.p + 370336, runningVar: s.p + 370816, pool: pool)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1601,8 +1602,8 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.5.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 15474592 &* s.n, pixels: 196 &* s.n, channels: 112,
-                gamma: s.p + 444768, beta: s.p + 444880, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 15496544 &* s.n, savedMean: s.f + 81088, savedInvStd: s.f + 81200,
+                gamma: s.p + 444768, beta: s.p + 444880, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 15496544 &* s.n, savedMean: s.f + 81088, savedInvStd: s.f + 81200,
                 runningMean: s.p + 444992, runningVar: s.p + 445104, pool: pool)
         }
         // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1622,8 +1623,8 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.5.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 10273536 &* s.n, pixels: 196 &* s.n, channels: 672,
-                gamma: s.p + 520480, beta: s.p + 521152, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 10405248 &* s.n, savedMean: s.f + 81312, savedInvStd: s.f + 81984,
+                gamma: s.p + 520480, beta: s.p + 521152, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 10405248 &* s.n, savedMean: s.f + 81312, savedInvStd: s.f + 81984,
                 runningMean: s.p + 521824, runningVar: s.p + 522496, pool: pool)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1641,8 +1642,8 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.5.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 10536960 &* s.n, pixels: 196 &* s.n, channels: 672,
-                gamma: s.p + 539968, beta: s.p + 540640, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 10668672 &* s.n, savedMean: s.f + 82656, savedInvStd: s.f + 83328,
+                gamma: s.p + 539968, beta: s.p + 540640, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 10668672 &* s.n, savedMean: s.f + 82656, savedInvStd: s.f + 83328,
                 runningMean: s.p + 541312, runningVar: s.p + 541984, pool: pool)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1664,9 +1665,9 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.5.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 15518496 &* s.n, pixels: 196 &* s.n, channels: 112,
-                gamma: s.p + 656256, beta: s.p + 656368, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 5945856 &* s.n, savedMean: s.f + 117600, savedInvStd: s.f + 117712,
-                runningMean: s.p + 656480, runningVar: s.p + 656592, pool: pool)
+                gamma: s.p + 656256, beta: s.p + 656368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 5945856 &* s.n, savedMean: s.f + 117600,
+                savedInvStd: s.f + 117712, runningMean: s.p + 656480, runningVar: s.p + 656592, pool: pool)
         }
         // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 10 {
@@ -1694,8 +1695,8 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.5.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 10932096 &* s.n, pixels: 196 &* s.n, channels: 672,
-                gamma: s.p + 731968, beta: s.p + 732640, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 11063808 &* s.n, savedMean: s.f + 117824, savedInvStd: s.f + 118496,
+                gamma: s.p + 731968, beta: s.p + 732640, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 11063808 &* s.n, savedMean: s.f + 117824, savedInvStd: s.f + 118496,
                 runningMean: s.p + 733312, runningVar: s.p + 733984, pool: pool)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1713,8 +1714,8 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.5.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 11195520 &* s.n, pixels: 196 &* s.n, channels: 672,
-                gamma: s.p + 751456, beta: s.p + 752128, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 11327232 &* s.n, savedMean: s.f + 119168, savedInvStd: s.f + 119840,
+                gamma: s.p + 751456, beta: s.p + 752128, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 11327232 &* s.n, savedMean: s.f + 119168, savedInvStd: s.f + 119840,
                 runningMean: s.p + 752800, runningVar: s.p + 753472, pool: pool)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1736,9 +1737,9 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.5.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 15562400 &* s.n, pixels: 196 &* s.n, channels: 112,
-                gamma: s.p + 867744, beta: s.p + 867856, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 5945856 &* s.n, savedMean: s.f + 154112, savedInvStd: s.f + 154224,
-                runningMean: s.p + 867968, runningVar: s.p + 868080, pool: pool)
+                gamma: s.p + 867744, beta: s.p + 867856, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 5945856 &* s.n, savedMean: s.f + 154112,
+                savedInvStd: s.f + 154224, runningMean: s.p + 867968, runningVar: s.p + 868080, pool: pool)
         }
         // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 11 {
@@ -1766,8 +1767,8 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.6.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 11590656 &* s.n, pixels: 196 &* s.n, channels: 672,
-                gamma: s.p + 943456, beta: s.p + 944128, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 11722368 &* s.n, savedMean: s.f + 154336, savedInvStd: s.f + 155008,
+                gamma: s.p + 943456, beta: s.p + 944128, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 11722368 &* s.n, savedMean: s.f + 154336, savedInvStd: s.f + 155008,
                 runningMean: s.p + 944800, runningVar: s.p + 945472, pool: pool)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1785,8 +1786,8 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.6.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 15250368 &* s.n, pixels: 49 &* s.n, channels: 672,
-                gamma: s.p + 962944, beta: s.p + 963616, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 15283296 &* s.n, savedMean: s.f + 155680, savedInvStd: s.f + 156352,
+                gamma: s.p + 962944, beta: s.p + 963616, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 15283296 &* s.n, savedMean: s.f + 155680, savedInvStd: s.f + 156352,
                 runningMean: s.p + 964288, runningVar: s.p + 964960, pool: pool)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1808,9 +1809,9 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.6.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 11973248 &* s.n, pixels: 49 &* s.n, channels: 192,
-                gamma: s.p + 1132992, beta: s.p + 1133184, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 15731744 &* s.n, savedMean: s.f + 190624, savedInvStd: s.f + 190816,
-                runningMean: s.p + 1133376, runningVar: s.p + 1133568, pool: pool)
+                gamma: s.p + 1132992, beta: s.p + 1133184, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 15731744 &* s.n, savedMean: s.f + 190624,
+                savedInvStd: s.f + 190816, runningMean: s.p + 1133376, runningVar: s.p + 1133568, pool: pool)
         }
         // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 12 {
@@ -1829,8 +1830,8 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.6.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 11916800 &* s.n, pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 1354944, beta: s.p + 1356096, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 14036736 &* s.n, savedMean: s.f + 191008, savedInvStd: s.f + 192160,
+                gamma: s.p + 1354944, beta: s.p + 1356096, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 14036736 &* s.n, savedMean: s.f + 191008, savedInvStd: s.f + 192160,
                 runningMean: s.p + 1357248, runningVar: s.p + 1358400, pool: pool)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1848,8 +1849,8 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.6.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 14093184 &* s.n, pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 1388352, beta: s.p + 1389504, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 14149632 &* s.n, savedMean: s.f + 193312, savedInvStd: s.f + 194464,
+                gamma: s.p + 1388352, beta: s.p + 1389504, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 14149632 &* s.n, savedMean: s.f + 193312, savedInvStd: s.f + 194464,
                 runningMean: s.p + 1390656, runningVar: s.p + 1391808, pool: pool)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1871,9 +1872,9 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.6.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 15741152 &* s.n, pixels: 49 &* s.n, channels: 192,
-                gamma: s.p + 1725936, beta: s.p + 1726128, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 5945856 &* s.n, savedMean: s.f + 253216, savedInvStd: s.f + 253408,
-                runningMean: s.p + 1726320, runningVar: s.p + 1726512, pool: pool)
+                gamma: s.p + 1725936, beta: s.p + 1726128, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 5945856 &* s.n, savedMean: s.f + 253216,
+                savedInvStd: s.f + 253408, runningMean: s.p + 1726320, runningVar: s.p + 1726512, pool: pool)
         }
         // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 13 {
@@ -1901,8 +1902,8 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.6.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 14262528 &* s.n, pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 1947888, beta: s.p + 1949040, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 14318976 &* s.n, savedMean: s.f + 253600, savedInvStd: s.f + 254752,
+                gamma: s.p + 1947888, beta: s.p + 1949040, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 14318976 &* s.n, savedMean: s.f + 253600, savedInvStd: s.f + 254752,
                 runningMean: s.p + 1950192, runningVar: s.p + 1951344, pool: pool)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1920,8 +1921,8 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.6.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 14375424 &* s.n, pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 1981296, beta: s.p + 1982448, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 14431872 &* s.n, savedMean: s.f + 255904, savedInvStd: s.f + 257056,
+                gamma: s.p + 1981296, beta: s.p + 1982448, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 14431872 &* s.n, savedMean: s.f + 255904, savedInvStd: s.f + 257056,
                 runningMean: s.p + 1983600, runningVar: s.p + 1984752, pool: pool)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1943,9 +1944,9 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.6.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 15759968 &* s.n, pixels: 49 &* s.n, channels: 192,
-                gamma: s.p + 2318880, beta: s.p + 2319072, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 5945856 &* s.n, savedMean: s.f + 315808, savedInvStd: s.f + 316000,
-                runningMean: s.p + 2319264, runningVar: s.p + 2319456, pool: pool)
+                gamma: s.p + 2318880, beta: s.p + 2319072, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 5945856 &* s.n, savedMean: s.f + 315808,
+                savedInvStd: s.f + 316000, runningMean: s.p + 2319264, runningVar: s.p + 2319456, pool: pool)
         }
         // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 14 {
@@ -1973,8 +1974,8 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.6.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 14544768 &* s.n, pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 2540832, beta: s.p + 2541984, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 14601216 &* s.n, savedMean: s.f + 316192, savedInvStd: s.f + 317344,
+                gamma: s.p + 2540832, beta: s.p + 2541984, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 14601216 &* s.n, savedMean: s.f + 316192, savedInvStd: s.f + 317344,
                 runningMean: s.p + 2543136, runningVar: s.p + 2544288, pool: pool)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1992,8 +1993,8 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.6.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 14657664 &* s.n, pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 2574240, beta: s.p + 2575392, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 14714112 &* s.n, savedMean: s.f + 318496, savedInvStd: s.f + 319648,
+                gamma: s.p + 2574240, beta: s.p + 2575392, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 14714112 &* s.n, savedMean: s.f + 318496, savedInvStd: s.f + 319648,
                 runningMean: s.p + 2576544, runningVar: s.p + 2577696, pool: pool)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2015,9 +2016,9 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.6.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 15778784 &* s.n, pixels: 49 &* s.n, channels: 192,
-                gamma: s.p + 2911824, beta: s.p + 2912016, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 5945856 &* s.n, savedMean: s.f + 378400, savedInvStd: s.f + 378592,
-                runningMean: s.p + 2912208, runningVar: s.p + 2912400, pool: pool)
+                gamma: s.p + 2911824, beta: s.p + 2912016, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 5945856 &* s.n, savedMean: s.f + 378400,
+                savedInvStd: s.f + 378592, runningMean: s.p + 2912208, runningVar: s.p + 2912400, pool: pool)
         }
         // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 15 {
@@ -2045,8 +2046,8 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.7.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 14827008 &* s.n, pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 3133776, beta: s.p + 3134928, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 14883456 &* s.n, savedMean: s.f + 378784, savedInvStd: s.f + 379936,
+                gamma: s.p + 3133776, beta: s.p + 3134928, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 14883456 &* s.n, savedMean: s.f + 378784, savedInvStd: s.f + 379936,
                 runningMean: s.p + 3136080, runningVar: s.p + 3137232, pool: pool)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2064,8 +2065,8 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.7.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 14939904 &* s.n, pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 3148752, beta: s.p + 3149904, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 14996352 &* s.n, savedMean: s.f + 381088, savedInvStd: s.f + 382240,
+                gamma: s.p + 3148752, beta: s.p + 3149904, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 14996352 &* s.n, savedMean: s.f + 381088, savedInvStd: s.f + 382240,
                 runningMean: s.p + 3151056, runningVar: s.p + 3152208, pool: pool)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2087,9 +2088,9 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.7.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 15700384 &* s.n, pixels: 49 &* s.n, channels: 320,
-                gamma: s.p + 3633792, beta: s.p + 3634112, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 15716064 &* s.n, savedMean: s.f + 404128, savedInvStd: s.f + 404448,
-                runningMean: s.p + 3634432, runningVar: s.p + 3634752, pool: pool)
+                gamma: s.p + 3633792, beta: s.p + 3634112, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 15716064 &* s.n, savedMean: s.f + 404128,
+                savedInvStd: s.f + 404448, runningMean: s.p + 3634432, runningVar: s.p + 3634752, pool: pool)
         }
         // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 16 {
@@ -2108,8 +2109,8 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.8 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 5945856 &* s.n, pixels: 49 &* s.n, channels: 1280,
-                gamma: s.p + 4044672, beta: s.p + 4045952, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 11854080 &* s.n, savedMean: s.f + 404768, savedInvStd: s.f + 406048,
+                gamma: s.p + 4044672, beta: s.p + 4045952, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 11854080 &* s.n, savedMean: s.f + 404768, savedInvStd: s.f + 406048,
                 runningMean: s.p + 4047232, runningVar: s.p + 4048512, pool: pool)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + silu

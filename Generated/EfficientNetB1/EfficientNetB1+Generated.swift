@@ -1320,7 +1320,7 @@ public final class EfficientNetB1Training: TrainableModel {
         let t = buffers.arena.reserve(floats: 25880016 &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
                                     ws: t + 25880016 &* n, options: options, labels: labels, logits: logits)
-        TrainingKernels.zero(s.g, count: 7856576)
+        if options.computeGradients { TrainingKernels.zero(s.g, count: 7856576) }
         try features_0_forward(s)
         try features_1_0_forward(s)
         try features_1_1_forward(s)
@@ -1347,6 +1347,7 @@ public final class EfficientNetB1Training: TrainableModel {
         try features_7_1_forward(s)
         try features_8_forward(s)
         try classifier_forward(s)
+        guard options.computeGradients else { return loss }
         if options.frozenBlocks <= 25 { classifier_backward(s) }
         if options.frozenBlocks <= 24 { features_8_backward(s) }
         if options.frozenBlocks <= 23 { features_7_1_backward(s) }
@@ -1385,9 +1386,9 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 0 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 9504000 &* s.n, pixels: 14400 &* s.n, channels: 32,
-                gamma: s.p + 864, beta: s.p + 896, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 9964800 &* s.n, savedMean: s.f + 1920, savedInvStd: s.f + 1952, runningMean: s.p + 928,
-                runningVar: s.p + 960, pool: pool)
+                gamma: s.p + 864, beta: s.p + 896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 9964800 &* s.n, savedMean: s.f + 1920, savedInvStd: s.f + 1952,
+                runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
         }
         // features.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 0 {
@@ -1408,9 +1409,9 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.1.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 1 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 10425600 &* s.n, pixels: 14400 &* s.n, channels: 32,
-                gamma: s.p + 1280, beta: s.p + 1312, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 10886400 &* s.n, savedMean: s.f + 1984, savedInvStd: s.f + 2016, runningMean: s.p + 1344,
-                runningVar: s.p + 1376, pool: pool)
+                gamma: s.p + 1280, beta: s.p + 1312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 10886400 &* s.n, savedMean: s.f + 1984, savedInvStd: s.f + 2016,
+                runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 1 {
@@ -1431,9 +1432,9 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.1.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 1 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 12844800 &* s.n, pixels: 14400 &* s.n, channels: 16,
-                gamma: s.p + 2480, beta: s.p + 2496, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 13075200 &* s.n, savedMean: s.f + 2624, savedInvStd: s.f + 2640, runningMean: s.p + 2512,
-                runningVar: s.p + 2528, pool: pool)
+                gamma: s.p + 2480, beta: s.p + 2496, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 13075200 &* s.n, savedMean: s.f + 2624, savedInvStd: s.f + 2640,
+                runningMean: s.p + 2512, runningVar: s.p + 2528, pool: pool)
         }
         // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 1 {
@@ -1454,9 +1455,9 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.1.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 13305600 &* s.n, pixels: 14400 &* s.n, channels: 16,
-                gamma: s.p + 2688, beta: s.p + 2704, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 13536000 &* s.n, savedMean: s.f + 2656, savedInvStd: s.f + 2672, runningMean: s.p + 2720,
-                runningVar: s.p + 2736, pool: pool)
+                gamma: s.p + 2688, beta: s.p + 2704, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 13536000 &* s.n, savedMean: s.f + 2656, savedInvStd: s.f + 2672,
+                runningMean: s.p + 2720, runningVar: s.p + 2736, pool: pool)
         }
         // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 2 {
@@ -1477,9 +1478,9 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.1.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 13996800 &* s.n, pixels: 14400 &* s.n, channels: 16,
-                gamma: s.p + 3168, beta: s.p + 3184, eps: 1e-05, momentum: 0.1, activation: .identity, output: s.t,
-                savedMean: s.f + 2976, savedInvStd: s.f + 2992, runningMean: s.p + 3200, runningVar: s.p + 3216,
-                pool: pool)
+                gamma: s.p + 3168, beta: s.p + 3184, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t, savedMean: s.f + 2976, savedInvStd: s.f + 2992,
+                runningMean: s.p + 3200, runningVar: s.p + 3216, pool: pool)
         }
         // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 2 {
@@ -1506,9 +1507,9 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.2.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 14400 &* s.n, channels: 96, gamma: s.p + 4768,
-                beta: s.p + 4864, eps: 1e-05, momentum: 0.1, activation: .silu, output: s.t + 1382400 &* s.n,
-                savedMean: s.f + 3008, savedInvStd: s.f + 3104, runningMean: s.p + 4960, runningVar: s.p + 5056,
-                pool: pool)
+                beta: s.p + 4864, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, activation: .silu,
+                output: s.t + 1382400 &* s.n, savedMean: s.f + 3008, savedInvStd: s.f + 3104, runningMean: s.p + 4960,
+                runningVar: s.p + 5056, pool: pool)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 3 {
@@ -1525,9 +1526,9 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.2.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 11808000 &* s.n, pixels: 3600 &* s.n, channels: 96,
-                gamma: s.p + 6016, beta: s.p + 6112, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 12153600 &* s.n, savedMean: s.f + 3200, savedInvStd: s.f + 3296, runningMean: s.p + 6208,
-                runningVar: s.p + 6304, pool: pool)
+                gamma: s.p + 6016, beta: s.p + 6112, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 12153600 &* s.n, savedMean: s.f + 3200, savedInvStd: s.f + 3296,
+                runningMean: s.p + 6208, runningVar: s.p + 6304, pool: pool)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 3 {
@@ -1548,9 +1549,9 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.2.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 22502400 &* s.n, pixels: 3600 &* s.n, channels: 24,
-                gamma: s.p + 9584, beta: s.p + 9616, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 22588800 &* s.n, savedMean: s.f + 5120, savedInvStd: s.f + 5144, runningMean: s.p + 9648,
-                runningVar: s.p + 9680, pool: pool)
+                gamma: s.p + 9584, beta: s.p + 9616, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 22588800 &* s.n, savedMean: s.f + 5120, savedInvStd: s.f + 5144,
+                runningMean: s.p + 9648, runningVar: s.p + 9680, pool: pool)
         }
         // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 3 {
@@ -1569,9 +1570,9 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.2.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2764800 &* s.n, pixels: 3600 &* s.n, channels: 144,
-                gamma: s.p + 13168, beta: s.p + 13312, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 3283200 &* s.n, savedMean: s.f + 5168, savedInvStd: s.f + 5312, runningMean: s.p + 13456,
-                runningVar: s.p + 13600, pool: pool)
+                gamma: s.p + 13168, beta: s.p + 13312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 3283200 &* s.n, savedMean: s.f + 5168, savedInvStd: s.f + 5312,
+                runningMean: s.p + 13456, runningVar: s.p + 13600, pool: pool)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 4 {
@@ -1588,9 +1589,9 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.2.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3801600 &* s.n, pixels: 3600 &* s.n, channels: 144,
-                gamma: s.p + 15040, beta: s.p + 15184, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 4320000 &* s.n, savedMean: s.f + 5456, savedInvStd: s.f + 5600, runningMean: s.p + 15328,
-                runningVar: s.p + 15472, pool: pool)
+                gamma: s.p + 15040, beta: s.p + 15184, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 4320000 &* s.n, savedMean: s.f + 5456, savedInvStd: s.f + 5600,
+                runningMean: s.p + 15328, runningVar: s.p + 15472, pool: pool)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 4 {
@@ -1611,9 +1612,9 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.2.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 22675200 &* s.n, pixels: 3600 &* s.n, channels: 24,
-                gamma: s.p + 20960, beta: s.p + 20992, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 5356800 &* s.n, savedMean: s.f + 8336, savedInvStd: s.f + 8360, runningMean: s.p + 21024,
-                runningVar: s.p + 21056, pool: pool)
+                gamma: s.p + 20960, beta: s.p + 20992, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 5356800 &* s.n, savedMean: s.f + 8336, savedInvStd: s.f + 8360,
+                runningMean: s.p + 21024, runningVar: s.p + 21056, pool: pool)
         }
         // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 4 {
@@ -1641,9 +1642,9 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.2.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 5356800 &* s.n, pixels: 3600 &* s.n, channels: 144,
-                gamma: s.p + 24544, beta: s.p + 24688, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 5875200 &* s.n, savedMean: s.f + 8384, savedInvStd: s.f + 8528, runningMean: s.p + 24832,
-                runningVar: s.p + 24976, pool: pool)
+                gamma: s.p + 24544, beta: s.p + 24688, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 5875200 &* s.n, savedMean: s.f + 8384, savedInvStd: s.f + 8528,
+                runningMean: s.p + 24832, runningVar: s.p + 24976, pool: pool)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 5 {
@@ -1660,9 +1661,9 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.2.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 6393600 &* s.n, pixels: 3600 &* s.n, channels: 144,
-                gamma: s.p + 26416, beta: s.p + 26560, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 6912000 &* s.n, savedMean: s.f + 8672, savedInvStd: s.f + 8816, runningMean: s.p + 26704,
-                runningVar: s.p + 26848, pool: pool)
+                gamma: s.p + 26416, beta: s.p + 26560, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 6912000 &* s.n, savedMean: s.f + 8672, savedInvStd: s.f + 8816,
+                runningMean: s.p + 26704, runningVar: s.p + 26848, pool: pool)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 5 {
@@ -1683,8 +1684,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.2.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 22848000 &* s.n, pixels: 3600 &* s.n, channels: 24,
-                gamma: s.p + 32336, beta: s.p + 32368, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 7948800 &* s.n, savedMean: s.f + 11552, savedInvStd: s.f + 11576,
+                gamma: s.p + 32336, beta: s.p + 32368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 7948800 &* s.n, savedMean: s.f + 11552, savedInvStd: s.f + 11576,
                 runningMean: s.p + 32400, runningVar: s.p + 32432, pool: pool)
         }
         // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1713,8 +1714,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.3.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 7948800 &* s.n, pixels: 3600 &* s.n, channels: 144,
-                gamma: s.p + 35920, beta: s.p + 36064, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 8467200 &* s.n, savedMean: s.f + 11600, savedInvStd: s.f + 11744,
+                gamma: s.p + 35920, beta: s.p + 36064, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 8467200 &* s.n, savedMean: s.f + 11600, savedInvStd: s.f + 11744,
                 runningMean: s.p + 36208, runningVar: s.p + 36352, pool: pool)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1732,8 +1733,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.3.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 19339200 &* s.n, pixels: 900 &* s.n, channels: 144,
-                gamma: s.p + 40096, beta: s.p + 40240, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 19468800 &* s.n, savedMean: s.f + 11888, savedInvStd: s.f + 12032,
+                gamma: s.p + 40096, beta: s.p + 40240, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 19468800 &* s.n, savedMean: s.f + 11888, savedInvStd: s.f + 12032,
                 runningMean: s.p + 40384, runningVar: s.p + 40528, pool: pool)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1755,8 +1756,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.3.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25155024 &* s.n, pixels: 900 &* s.n, channels: 40,
-                gamma: s.p + 48320, beta: s.p + 48368, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 25191024 &* s.n, savedMean: s.f + 19376, savedInvStd: s.f + 19416,
+                gamma: s.p + 48320, beta: s.p + 48368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 25191024 &* s.n, savedMean: s.f + 19376, savedInvStd: s.f + 19416,
                 runningMean: s.p + 48416, runningVar: s.p + 48464, pool: pool)
         }
         // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1776,8 +1777,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.3.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 8985600 &* s.n, pixels: 900 &* s.n, channels: 240,
-                gamma: s.p + 58112, beta: s.p + 58352, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 9201600 &* s.n, savedMean: s.f + 19456, savedInvStd: s.f + 19696,
+                gamma: s.p + 58112, beta: s.p + 58352, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 9201600 &* s.n, savedMean: s.f + 19456, savedInvStd: s.f + 19696,
                 runningMean: s.p + 58592, runningVar: s.p + 58832, pool: pool)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1795,8 +1796,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.3.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 14457600 &* s.n, pixels: 900 &* s.n, channels: 240,
-                gamma: s.p + 65072, beta: s.p + 65312, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 14673600 &* s.n, savedMean: s.f + 19936, savedInvStd: s.f + 20176,
+                gamma: s.p + 65072, beta: s.p + 65312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 14673600 &* s.n, savedMean: s.f + 19936, savedInvStd: s.f + 20176,
                 runningMean: s.p + 65552, runningVar: s.p + 65792, pool: pool)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1818,8 +1819,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.3.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25227024 &* s.n, pixels: 900 &* s.n, channels: 40,
-                gamma: s.p + 80688, beta: s.p + 80736, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 9417600 &* s.n, savedMean: s.f + 32416, savedInvStd: s.f + 32456,
+                gamma: s.p + 80688, beta: s.p + 80736, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 32416, savedInvStd: s.f + 32456,
                 runningMean: s.p + 80784, runningVar: s.p + 80832, pool: pool)
         }
         // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1848,8 +1849,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.3.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 15105600 &* s.n, pixels: 900 &* s.n, channels: 240,
-                gamma: s.p + 90480, beta: s.p + 90720, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 15321600 &* s.n, savedMean: s.f + 32496, savedInvStd: s.f + 32736,
+                gamma: s.p + 90480, beta: s.p + 90720, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 15321600 &* s.n, savedMean: s.f + 32496, savedInvStd: s.f + 32736,
                 runningMean: s.p + 90960, runningVar: s.p + 91200, pool: pool)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1867,8 +1868,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.3.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 15537600 &* s.n, pixels: 900 &* s.n, channels: 240,
-                gamma: s.p + 97440, beta: s.p + 97680, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 15753600 &* s.n, savedMean: s.f + 32976, savedInvStd: s.f + 33216,
+                gamma: s.p + 97440, beta: s.p + 97680, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 15753600 &* s.n, savedMean: s.f + 32976, savedInvStd: s.f + 33216,
                 runningMean: s.p + 97920, runningVar: s.p + 98160, pool: pool)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1890,8 +1891,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.3.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25299024 &* s.n, pixels: 900 &* s.n, channels: 40,
-                gamma: s.p + 113056, beta: s.p + 113104, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 9417600 &* s.n, savedMean: s.f + 45456, savedInvStd: s.f + 45496,
+                gamma: s.p + 113056, beta: s.p + 113104, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 45456, savedInvStd: s.f + 45496,
                 runningMean: s.p + 113152, runningVar: s.p + 113200, pool: pool)
         }
         // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1920,8 +1921,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.4.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 16185600 &* s.n, pixels: 900 &* s.n, channels: 240,
-                gamma: s.p + 122848, beta: s.p + 123088, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 16401600 &* s.n, savedMean: s.f + 45536, savedInvStd: s.f + 45776,
+                gamma: s.p + 122848, beta: s.p + 123088, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 16401600 &* s.n, savedMean: s.f + 45536, savedInvStd: s.f + 45776,
                 runningMean: s.p + 123328, runningVar: s.p + 123568, pool: pool)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1939,8 +1940,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.4.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 24864000 &* s.n, pixels: 225 &* s.n, channels: 240,
-                gamma: s.p + 125968, beta: s.p + 126208, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 24918000 &* s.n, savedMean: s.f + 46016, savedInvStd: s.f + 46256,
+                gamma: s.p + 125968, beta: s.p + 126208, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 24918000 &* s.n, savedMean: s.f + 46016, savedInvStd: s.f + 46256,
                 runningMean: s.p + 126448, runningVar: s.p + 126688, pool: pool)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1962,8 +1963,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.4.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25593104 &* s.n, pixels: 225 &* s.n, channels: 80,
-                gamma: s.p + 151184, beta: s.p + 151264, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 25611104 &* s.n, savedMean: s.f + 50816, savedInvStd: s.f + 50896,
+                gamma: s.p + 151184, beta: s.p + 151264, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 25611104 &* s.n, savedMean: s.f + 50816, savedInvStd: s.f + 50896,
                 runningMean: s.p + 151344, runningVar: s.p + 151424, pool: pool)
         }
         // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1983,8 +1984,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.4.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 20342400 &* s.n, pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 189904, beta: s.p + 190384, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 20450400 &* s.n, savedMean: s.f + 50976, savedInvStd: s.f + 51456,
+                gamma: s.p + 189904, beta: s.p + 190384, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 20450400 &* s.n, savedMean: s.f + 50976, savedInvStd: s.f + 51456,
                 runningMean: s.p + 190864, runningVar: s.p + 191344, pool: pool)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2002,8 +2003,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.4.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 20558400 &* s.n, pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 196144, beta: s.p + 196624, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 20666400 &* s.n, savedMean: s.f + 51936, savedInvStd: s.f + 52416,
+                gamma: s.p + 196144, beta: s.p + 196624, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 20666400 &* s.n, savedMean: s.f + 51936, savedInvStd: s.f + 52416,
                 runningMean: s.p + 197104, runningVar: s.p + 197584, pool: pool)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2025,8 +2026,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.4.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25629104 &* s.n, pixels: 225 &* s.n, channels: 80,
-                gamma: s.p + 256176, beta: s.p + 256256, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 9417600 &* s.n, savedMean: s.f + 61536, savedInvStd: s.f + 61616,
+                gamma: s.p + 256176, beta: s.p + 256256, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 61536, savedInvStd: s.f + 61616,
                 runningMean: s.p + 256336, runningVar: s.p + 256416, pool: pool)
         }
         // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -2055,8 +2056,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.4.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 20882400 &* s.n, pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 294896, beta: s.p + 295376, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 20990400 &* s.n, savedMean: s.f + 61696, savedInvStd: s.f + 62176,
+                gamma: s.p + 294896, beta: s.p + 295376, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 20990400 &* s.n, savedMean: s.f + 61696, savedInvStd: s.f + 62176,
                 runningMean: s.p + 295856, runningVar: s.p + 296336, pool: pool)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2074,8 +2075,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.4.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 21098400 &* s.n, pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 301136, beta: s.p + 301616, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 21206400 &* s.n, savedMean: s.f + 62656, savedInvStd: s.f + 63136,
+                gamma: s.p + 301136, beta: s.p + 301616, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 21206400 &* s.n, savedMean: s.f + 62656, savedInvStd: s.f + 63136,
                 runningMean: s.p + 302096, runningVar: s.p + 302576, pool: pool)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2097,8 +2098,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.4.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25665104 &* s.n, pixels: 225 &* s.n, channels: 80,
-                gamma: s.p + 361168, beta: s.p + 361248, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 9417600 &* s.n, savedMean: s.f + 72256, savedInvStd: s.f + 72336,
+                gamma: s.p + 361168, beta: s.p + 361248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 72256, savedInvStd: s.f + 72336,
                 runningMean: s.p + 361328, runningVar: s.p + 361408, pool: pool)
         }
         // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -2127,8 +2128,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.4.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 21422400 &* s.n, pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 399888, beta: s.p + 400368, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 21530400 &* s.n, savedMean: s.f + 72416, savedInvStd: s.f + 72896,
+                gamma: s.p + 399888, beta: s.p + 400368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 21530400 &* s.n, savedMean: s.f + 72416, savedInvStd: s.f + 72896,
                 runningMean: s.p + 400848, runningVar: s.p + 401328, pool: pool)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2146,8 +2147,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.4.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 21638400 &* s.n, pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 406128, beta: s.p + 406608, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 21746400 &* s.n, savedMean: s.f + 73376, savedInvStd: s.f + 73856,
+                gamma: s.p + 406128, beta: s.p + 406608, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 21746400 &* s.n, savedMean: s.f + 73376, savedInvStd: s.f + 73856,
                 runningMean: s.p + 407088, runningVar: s.p + 407568, pool: pool)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2169,8 +2170,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.4.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25701104 &* s.n, pixels: 225 &* s.n, channels: 80,
-                gamma: s.p + 466160, beta: s.p + 466240, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 9417600 &* s.n, savedMean: s.f + 82976, savedInvStd: s.f + 83056,
+                gamma: s.p + 466160, beta: s.p + 466240, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 82976, savedInvStd: s.f + 83056,
                 runningMean: s.p + 466320, runningVar: s.p + 466400, pool: pool)
         }
         // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -2199,8 +2200,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.5.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 21962400 &* s.n, pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 504880, beta: s.p + 505360, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 22070400 &* s.n, savedMean: s.f + 83136, savedInvStd: s.f + 83616,
+                gamma: s.p + 504880, beta: s.p + 505360, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 22070400 &* s.n, savedMean: s.f + 83136, savedInvStd: s.f + 83616,
                 runningMean: s.p + 505840, runningVar: s.p + 506320, pool: pool)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2218,8 +2219,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.5.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 22178400 &* s.n, pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 518800, beta: s.p + 519280, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 22286400 &* s.n, savedMean: s.f + 84096, savedInvStd: s.f + 84576,
+                gamma: s.p + 518800, beta: s.p + 519280, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 22286400 &* s.n, savedMean: s.f + 84096, savedInvStd: s.f + 84576,
                 runningMean: s.p + 519760, runningVar: s.p + 520240, pool: pool)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2241,9 +2242,9 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.5.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25371024 &* s.n, pixels: 225 &* s.n, channels: 112,
-                gamma: s.p + 594192, beta: s.p + 594304, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 25396224 &* s.n, savedMean: s.f + 109056, savedInvStd: s.f + 109168,
-                runningMean: s.p + 594416, runningVar: s.p + 594528, pool: pool)
+                gamma: s.p + 594192, beta: s.p + 594304, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 25396224 &* s.n, savedMean: s.f + 109056,
+                savedInvStd: s.f + 109168, runningMean: s.p + 594416, runningVar: s.p + 594528, pool: pool)
         }
         // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 13 {
@@ -2262,8 +2263,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.5.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 16617600 &* s.n, pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 669904, beta: s.p + 670576, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 16768800 &* s.n, savedMean: s.f + 109280, savedInvStd: s.f + 109952,
+                gamma: s.p + 669904, beta: s.p + 670576, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 16768800 &* s.n, savedMean: s.f + 109280, savedInvStd: s.f + 109952,
                 runningMean: s.p + 671248, runningVar: s.p + 671920, pool: pool)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2281,8 +2282,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.5.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 16920000 &* s.n, pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 689392, beta: s.p + 690064, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 17071200 &* s.n, savedMean: s.f + 110624, savedInvStd: s.f + 111296,
+                gamma: s.p + 689392, beta: s.p + 690064, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 17071200 &* s.n, savedMean: s.f + 110624, savedInvStd: s.f + 111296,
                 runningMean: s.p + 690736, runningVar: s.p + 691408, pool: pool)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2304,9 +2305,9 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.5.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25421424 &* s.n, pixels: 225 &* s.n, channels: 112,
-                gamma: s.p + 805680, beta: s.p + 805792, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 9417600 &* s.n, savedMean: s.f + 145568, savedInvStd: s.f + 145680,
-                runningMean: s.p + 805904, runningVar: s.p + 806016, pool: pool)
+                gamma: s.p + 805680, beta: s.p + 805792, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 145568,
+                savedInvStd: s.f + 145680, runningMean: s.p + 805904, runningVar: s.p + 806016, pool: pool)
         }
         // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 14 {
@@ -2334,8 +2335,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.5.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 17373600 &* s.n, pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 881392, beta: s.p + 882064, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 17524800 &* s.n, savedMean: s.f + 145792, savedInvStd: s.f + 146464,
+                gamma: s.p + 881392, beta: s.p + 882064, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 17524800 &* s.n, savedMean: s.f + 145792, savedInvStd: s.f + 146464,
                 runningMean: s.p + 882736, runningVar: s.p + 883408, pool: pool)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2353,8 +2354,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.5.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 17676000 &* s.n, pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 900880, beta: s.p + 901552, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 17827200 &* s.n, savedMean: s.f + 147136, savedInvStd: s.f + 147808,
+                gamma: s.p + 900880, beta: s.p + 901552, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 17827200 &* s.n, savedMean: s.f + 147136, savedInvStd: s.f + 147808,
                 runningMean: s.p + 902224, runningVar: s.p + 902896, pool: pool)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2376,9 +2377,9 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.5.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25471824 &* s.n, pixels: 225 &* s.n, channels: 112,
-                gamma: s.p + 1017168, beta: s.p + 1017280, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 9417600 &* s.n, savedMean: s.f + 182080, savedInvStd: s.f + 182192,
-                runningMean: s.p + 1017392, runningVar: s.p + 1017504, pool: pool)
+                gamma: s.p + 1017168, beta: s.p + 1017280, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 182080,
+                savedInvStd: s.f + 182192, runningMean: s.p + 1017392, runningVar: s.p + 1017504, pool: pool)
         }
         // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 15 {
@@ -2406,8 +2407,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.5.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 18129600 &* s.n, pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 1092880, beta: s.p + 1093552, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 18280800 &* s.n, savedMean: s.f + 182304, savedInvStd: s.f + 182976,
+                gamma: s.p + 1092880, beta: s.p + 1093552, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 18280800 &* s.n, savedMean: s.f + 182304, savedInvStd: s.f + 182976,
                 runningMean: s.p + 1094224, runningVar: s.p + 1094896, pool: pool)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2425,8 +2426,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.5.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 18432000 &* s.n, pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 1112368, beta: s.p + 1113040, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 18583200 &* s.n, savedMean: s.f + 183648, savedInvStd: s.f + 184320,
+                gamma: s.p + 1112368, beta: s.p + 1113040, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 18583200 &* s.n, savedMean: s.f + 183648, savedInvStd: s.f + 184320,
                 runningMean: s.p + 1113712, runningVar: s.p + 1114384, pool: pool)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2448,9 +2449,9 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.5.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25522224 &* s.n, pixels: 225 &* s.n, channels: 112,
-                gamma: s.p + 1228656, beta: s.p + 1228768, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 9417600 &* s.n, savedMean: s.f + 218592, savedInvStd: s.f + 218704,
-                runningMean: s.p + 1228880, runningVar: s.p + 1228992, pool: pool)
+                gamma: s.p + 1228656, beta: s.p + 1228768, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 218592,
+                savedInvStd: s.f + 218704, runningMean: s.p + 1228880, runningVar: s.p + 1228992, pool: pool)
         }
         // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 16 {
@@ -2478,8 +2479,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.6.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 18885600 &* s.n, pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 1304368, beta: s.p + 1305040, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 19036800 &* s.n, savedMean: s.f + 218816, savedInvStd: s.f + 219488,
+                gamma: s.p + 1304368, beta: s.p + 1305040, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 19036800 &* s.n, savedMean: s.f + 218816, savedInvStd: s.f + 219488,
                 runningMean: s.p + 1305712, runningVar: s.p + 1306384, pool: pool)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2497,8 +2498,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.6.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25026000 &* s.n, pixels: 64 &* s.n, channels: 672,
-                gamma: s.p + 1323856, beta: s.p + 1324528, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 25069008 &* s.n, savedMean: s.f + 220160, savedInvStd: s.f + 220832,
+                gamma: s.p + 1323856, beta: s.p + 1324528, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 25069008 &* s.n, savedMean: s.f + 220160, savedInvStd: s.f + 220832,
                 runningMean: s.p + 1325200, runningVar: s.p + 1325872, pool: pool)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2520,9 +2521,9 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.6.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25737104 &* s.n, pixels: 64 &* s.n, channels: 192,
-                gamma: s.p + 1493904, beta: s.p + 1494096, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 25749392 &* s.n, savedMean: s.f + 255104, savedInvStd: s.f + 255296,
-                runningMean: s.p + 1494288, runningVar: s.p + 1494480, pool: pool)
+                gamma: s.p + 1493904, beta: s.p + 1494096, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 25749392 &* s.n, savedMean: s.f + 255104,
+                savedInvStd: s.f + 255296, runningMean: s.p + 1494288, runningVar: s.p + 1494480, pool: pool)
         }
         // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 17 {
@@ -2541,8 +2542,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.6.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 23020800 &* s.n, pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 1715856, beta: s.p + 1717008, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 23094528 &* s.n, savedMean: s.f + 255488, savedInvStd: s.f + 256640,
+                gamma: s.p + 1715856, beta: s.p + 1717008, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 23094528 &* s.n, savedMean: s.f + 255488, savedInvStd: s.f + 256640,
                 runningMean: s.p + 1718160, runningVar: s.p + 1719312, pool: pool)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2560,8 +2561,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.6.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 23168256 &* s.n, pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 1749264, beta: s.p + 1750416, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 23241984 &* s.n, savedMean: s.f + 257792, savedInvStd: s.f + 258944,
+                gamma: s.p + 1749264, beta: s.p + 1750416, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 23241984 &* s.n, savedMean: s.f + 257792, savedInvStd: s.f + 258944,
                 runningMean: s.p + 1751568, runningVar: s.p + 1752720, pool: pool)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2583,9 +2584,9 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.6.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25761680 &* s.n, pixels: 64 &* s.n, channels: 192,
-                gamma: s.p + 2086848, beta: s.p + 2087040, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 9417600 &* s.n, savedMean: s.f + 317696, savedInvStd: s.f + 317888,
-                runningMean: s.p + 2087232, runningVar: s.p + 2087424, pool: pool)
+                gamma: s.p + 2086848, beta: s.p + 2087040, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 317696,
+                savedInvStd: s.f + 317888, runningMean: s.p + 2087232, runningVar: s.p + 2087424, pool: pool)
         }
         // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 18 {
@@ -2613,8 +2614,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.6.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 23389440 &* s.n, pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 2308800, beta: s.p + 2309952, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 23463168 &* s.n, savedMean: s.f + 318080, savedInvStd: s.f + 319232,
+                gamma: s.p + 2308800, beta: s.p + 2309952, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 23463168 &* s.n, savedMean: s.f + 318080, savedInvStd: s.f + 319232,
                 runningMean: s.p + 2311104, runningVar: s.p + 2312256, pool: pool)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2632,8 +2633,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.6.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 23536896 &* s.n, pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 2342208, beta: s.p + 2343360, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 23610624 &* s.n, savedMean: s.f + 320384, savedInvStd: s.f + 321536,
+                gamma: s.p + 2342208, beta: s.p + 2343360, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 23610624 &* s.n, savedMean: s.f + 320384, savedInvStd: s.f + 321536,
                 runningMean: s.p + 2344512, runningVar: s.p + 2345664, pool: pool)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2655,9 +2656,9 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.6.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25786256 &* s.n, pixels: 64 &* s.n, channels: 192,
-                gamma: s.p + 2679792, beta: s.p + 2679984, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 9417600 &* s.n, savedMean: s.f + 380288, savedInvStd: s.f + 380480,
-                runningMean: s.p + 2680176, runningVar: s.p + 2680368, pool: pool)
+                gamma: s.p + 2679792, beta: s.p + 2679984, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 380288,
+                savedInvStd: s.f + 380480, runningMean: s.p + 2680176, runningVar: s.p + 2680368, pool: pool)
         }
         // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 19 {
@@ -2685,8 +2686,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.6.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 23758080 &* s.n, pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 2901744, beta: s.p + 2902896, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 23831808 &* s.n, savedMean: s.f + 380672, savedInvStd: s.f + 381824,
+                gamma: s.p + 2901744, beta: s.p + 2902896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 23831808 &* s.n, savedMean: s.f + 380672, savedInvStd: s.f + 381824,
                 runningMean: s.p + 2904048, runningVar: s.p + 2905200, pool: pool)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2704,8 +2705,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.6.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 23905536 &* s.n, pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 2935152, beta: s.p + 2936304, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 23979264 &* s.n, savedMean: s.f + 382976, savedInvStd: s.f + 384128,
+                gamma: s.p + 2935152, beta: s.p + 2936304, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 23979264 &* s.n, savedMean: s.f + 382976, savedInvStd: s.f + 384128,
                 runningMean: s.p + 2937456, runningVar: s.p + 2938608, pool: pool)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2727,9 +2728,9 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.6.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25810832 &* s.n, pixels: 64 &* s.n, channels: 192,
-                gamma: s.p + 3272736, beta: s.p + 3272928, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 9417600 &* s.n, savedMean: s.f + 442880, savedInvStd: s.f + 443072,
-                runningMean: s.p + 3273120, runningVar: s.p + 3273312, pool: pool)
+                gamma: s.p + 3272736, beta: s.p + 3272928, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 442880,
+                savedInvStd: s.f + 443072, runningMean: s.p + 3273120, runningVar: s.p + 3273312, pool: pool)
         }
         // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 20 {
@@ -2757,8 +2758,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.6.4.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 24126720 &* s.n, pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 3494688, beta: s.p + 3495840, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 24200448 &* s.n, savedMean: s.f + 443264, savedInvStd: s.f + 444416,
+                gamma: s.p + 3494688, beta: s.p + 3495840, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 24200448 &* s.n, savedMean: s.f + 443264, savedInvStd: s.f + 444416,
                 runningMean: s.p + 3496992, runningVar: s.p + 3498144, pool: pool)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2776,8 +2777,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.6.4.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 24274176 &* s.n, pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 3528096, beta: s.p + 3529248, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 24347904 &* s.n, savedMean: s.f + 445568, savedInvStd: s.f + 446720,
+                gamma: s.p + 3528096, beta: s.p + 3529248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 24347904 &* s.n, savedMean: s.f + 445568, savedInvStd: s.f + 446720,
                 runningMean: s.p + 3530400, runningVar: s.p + 3531552, pool: pool)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2799,9 +2800,9 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.6.4.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25835408 &* s.n, pixels: 64 &* s.n, channels: 192,
-                gamma: s.p + 3865680, beta: s.p + 3865872, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 9417600 &* s.n, savedMean: s.f + 505472, savedInvStd: s.f + 505664,
-                runningMean: s.p + 3866064, runningVar: s.p + 3866256, pool: pool)
+                gamma: s.p + 3865680, beta: s.p + 3865872, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 505472,
+                savedInvStd: s.f + 505664, runningMean: s.p + 3866064, runningVar: s.p + 3866256, pool: pool)
         }
         // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 21 {
@@ -2829,8 +2830,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.7.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 22 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 24495360 &* s.n, pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 4087632, beta: s.p + 4088784, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 24569088 &* s.n, savedMean: s.f + 505856, savedInvStd: s.f + 507008,
+                gamma: s.p + 4087632, beta: s.p + 4088784, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 24569088 &* s.n, savedMean: s.f + 505856, savedInvStd: s.f + 507008,
                 runningMean: s.p + 4089936, runningVar: s.p + 4091088, pool: pool)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2848,8 +2849,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.7.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 22 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 24642816 &* s.n, pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 4102608, beta: s.p + 4103760, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 24716544 &* s.n, savedMean: s.f + 508160, savedInvStd: s.f + 509312,
+                gamma: s.p + 4102608, beta: s.p + 4103760, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 24716544 &* s.n, savedMean: s.f + 508160, savedInvStd: s.f + 509312,
                 runningMean: s.p + 4104912, runningVar: s.p + 4106064, pool: pool)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2871,9 +2872,9 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.7.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 22 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 19310880 &* s.n, pixels: 64 &* s.n, channels: 320,
-                gamma: s.p + 4587648, beta: s.p + 4587968, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 25572624 &* s.n, savedMean: s.f + 531200, savedInvStd: s.f + 531520,
-                runningMean: s.p + 4588288, runningVar: s.p + 4588608, pool: pool)
+                gamma: s.p + 4587648, beta: s.p + 4587968, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 25572624 &* s.n, savedMean: s.f + 531200,
+                savedInvStd: s.f + 531520, runningMean: s.p + 4588288, runningVar: s.p + 4588608, pool: pool)
         }
         // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 22 {
@@ -2892,8 +2893,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.7.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 23 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 19188000 &* s.n, pixels: 64 &* s.n, channels: 1920,
-                gamma: s.p + 5203328, beta: s.p + 5205248, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 19728000 &* s.n, savedMean: s.f + 531840, savedInvStd: s.f + 533760,
+                gamma: s.p + 5203328, beta: s.p + 5205248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 19728000 &* s.n, savedMean: s.f + 531840, savedInvStd: s.f + 533760,
                 runningMean: s.p + 5207168, runningVar: s.p + 5209088, pool: pool)
         }
         // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2911,8 +2912,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.7.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 23 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 19850880 &* s.n, pixels: 64 &* s.n, channels: 1920,
-                gamma: s.p + 5228288, beta: s.p + 5230208, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 19973760 &* s.n, savedMean: s.f + 535680, savedInvStd: s.f + 537600,
+                gamma: s.p + 5228288, beta: s.p + 5230208, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 19973760 &* s.n, savedMean: s.f + 535680, savedInvStd: s.f + 537600,
                 runningMean: s.p + 5232128, runningVar: s.p + 5234048, pool: pool)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2934,9 +2935,9 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.7.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 23 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 20301440 &* s.n, pixels: 64 &* s.n, channels: 320,
-                gamma: s.p + 6159568, beta: s.p + 6159888, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 9417600 &* s.n, savedMean: s.f + 574080, savedInvStd: s.f + 574400,
-                runningMean: s.p + 6160208, runningVar: s.p + 6160528, pool: pool)
+                gamma: s.p + 6159568, beta: s.p + 6159888, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 574080,
+                savedInvStd: s.f + 574400, runningMean: s.p + 6160208, runningVar: s.p + 6160528, pool: pool)
         }
         // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 23 {
@@ -2964,8 +2965,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.8 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 24 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 9417600 &* s.n, pixels: 64 &* s.n, channels: 1280,
-                gamma: s.p + 6570448, beta: s.p + 6571728, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 20219520 &* s.n, savedMean: s.f + 574720, savedInvStd: s.f + 576000,
+                gamma: s.p + 6570448, beta: s.p + 6571728, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 20219520 &* s.n, savedMean: s.f + 574720, savedInvStd: s.f + 576000,
                 runningMean: s.p + 6573008, runningVar: s.p + 6574288, pool: pool)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + silu

@@ -1322,7 +1322,7 @@ public final class EfficientNetB2Training: TrainableModel {
         let t = buffers.arena.reserve(floats: 38549936 &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
                                     ws: t + 38549936 &* n, options: options, labels: labels, logits: logits)
-        TrainingKernels.zero(s.g, count: 9178112)
+        if options.computeGradients { TrainingKernels.zero(s.g, count: 9178112) }
         try features_0_forward(s)
         try features_1_0_forward(s)
         try features_1_1_forward(s)
@@ -1349,6 +1349,7 @@ public final class EfficientNetB2Training: TrainableModel {
         try features_7_1_forward(s)
         try features_8_forward(s)
         try classifier_forward(s)
+        guard options.computeGradients else { return loss }
         if options.frozenBlocks <= 25 { classifier_backward(s) }
         if options.frozenBlocks <= 24 { features_8_backward(s) }
         if options.frozenBlocks <= 23 { features_7_1_backward(s) }
@@ -1387,9 +1388,9 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 0 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 13685760 &* s.n, pixels: 20736 &* s.n, channels: 32,
-                gamma: s.p + 864, beta: s.p + 896, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 14349312 &* s.n, savedMean: s.f + 2112, savedInvStd: s.f + 2144, runningMean: s.p + 928,
-                runningVar: s.p + 960, pool: pool)
+                gamma: s.p + 864, beta: s.p + 896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 14349312 &* s.n, savedMean: s.f + 2112, savedInvStd: s.f + 2144,
+                runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
         }
         // features.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 0 {
@@ -1410,9 +1411,9 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.1.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 1 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 15012864 &* s.n, pixels: 20736 &* s.n, channels: 32,
-                gamma: s.p + 1280, beta: s.p + 1312, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 15676416 &* s.n, savedMean: s.f + 2176, savedInvStd: s.f + 2208, runningMean: s.p + 1344,
-                runningVar: s.p + 1376, pool: pool)
+                gamma: s.p + 1280, beta: s.p + 1312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 15676416 &* s.n, savedMean: s.f + 2176, savedInvStd: s.f + 2208,
+                runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 1 {
@@ -1433,9 +1434,9 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.1.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 1 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 22602240 &* s.n, pixels: 20736 &* s.n, channels: 16,
-                gamma: s.p + 2480, beta: s.p + 2496, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 22934016 &* s.n, savedMean: s.f + 2816, savedInvStd: s.f + 2832, runningMean: s.p + 2512,
-                runningVar: s.p + 2528, pool: pool)
+                gamma: s.p + 2480, beta: s.p + 2496, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 22934016 &* s.n, savedMean: s.f + 2816, savedInvStd: s.f + 2832,
+                runningMean: s.p + 2512, runningVar: s.p + 2528, pool: pool)
         }
         // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 1 {
@@ -1456,9 +1457,9 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.1.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 23265792 &* s.n, pixels: 20736 &* s.n, channels: 16,
-                gamma: s.p + 2688, beta: s.p + 2704, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 23597568 &* s.n, savedMean: s.f + 2848, savedInvStd: s.f + 2864, runningMean: s.p + 2720,
-                runningVar: s.p + 2736, pool: pool)
+                gamma: s.p + 2688, beta: s.p + 2704, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 23597568 &* s.n, savedMean: s.f + 2848, savedInvStd: s.f + 2864,
+                runningMean: s.p + 2720, runningVar: s.p + 2736, pool: pool)
         }
         // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 2 {
@@ -1479,9 +1480,9 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.1.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 24261120 &* s.n, pixels: 20736 &* s.n, channels: 16,
-                gamma: s.p + 3168, beta: s.p + 3184, eps: 1e-05, momentum: 0.1, activation: .identity, output: s.t,
-                savedMean: s.f + 3168, savedInvStd: s.f + 3184, runningMean: s.p + 3200, runningVar: s.p + 3216,
-                pool: pool)
+                gamma: s.p + 3168, beta: s.p + 3184, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t, savedMean: s.f + 3168, savedInvStd: s.f + 3184,
+                runningMean: s.p + 3200, runningVar: s.p + 3216, pool: pool)
         }
         // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 2 {
@@ -1508,9 +1509,9 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.2.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 20736 &* s.n, channels: 96, gamma: s.p + 4768,
-                beta: s.p + 4864, eps: 1e-05, momentum: 0.1, activation: .silu, output: s.t + 1990656 &* s.n,
-                savedMean: s.f + 3200, savedInvStd: s.f + 3296, runningMean: s.p + 4960, runningVar: s.p + 5056,
-                pool: pool)
+                beta: s.p + 4864, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, activation: .silu,
+                output: s.t + 1990656 &* s.n, savedMean: s.f + 3200, savedInvStd: s.f + 3296, runningMean: s.p + 4960,
+                runningVar: s.p + 5056, pool: pool)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 3 {
@@ -1527,9 +1528,9 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.2.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 17003520 &* s.n, pixels: 5184 &* s.n, channels: 96,
-                gamma: s.p + 6016, beta: s.p + 6112, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 17501184 &* s.n, savedMean: s.f + 3392, savedInvStd: s.f + 3488, runningMean: s.p + 6208,
-                runningVar: s.p + 6304, pool: pool)
+                gamma: s.p + 6016, beta: s.p + 6112, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 17501184 &* s.n, savedMean: s.f + 3392, savedInvStd: s.f + 3488,
+                runningMean: s.p + 6208, runningVar: s.p + 6304, pool: pool)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 3 {
@@ -1550,9 +1551,9 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.2.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 33727104 &* s.n, pixels: 5184 &* s.n, channels: 24,
-                gamma: s.p + 9584, beta: s.p + 9616, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 33851520 &* s.n, savedMean: s.f + 5312, savedInvStd: s.f + 5336, runningMean: s.p + 9648,
-                runningVar: s.p + 9680, pool: pool)
+                gamma: s.p + 9584, beta: s.p + 9616, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 33851520 &* s.n, savedMean: s.f + 5312, savedInvStd: s.f + 5336,
+                runningMean: s.p + 9648, runningVar: s.p + 9680, pool: pool)
         }
         // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 3 {
@@ -1571,9 +1572,9 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.2.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3981312 &* s.n, pixels: 5184 &* s.n, channels: 144,
-                gamma: s.p + 13168, beta: s.p + 13312, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 4727808 &* s.n, savedMean: s.f + 5360, savedInvStd: s.f + 5504, runningMean: s.p + 13456,
-                runningVar: s.p + 13600, pool: pool)
+                gamma: s.p + 13168, beta: s.p + 13312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 4727808 &* s.n, savedMean: s.f + 5360, savedInvStd: s.f + 5504,
+                runningMean: s.p + 13456, runningVar: s.p + 13600, pool: pool)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 4 {
@@ -1590,9 +1591,9 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.2.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 5474304 &* s.n, pixels: 5184 &* s.n, channels: 144,
-                gamma: s.p + 15040, beta: s.p + 15184, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 6220800 &* s.n, savedMean: s.f + 5648, savedInvStd: s.f + 5792, runningMean: s.p + 15328,
-                runningVar: s.p + 15472, pool: pool)
+                gamma: s.p + 15040, beta: s.p + 15184, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 6220800 &* s.n, savedMean: s.f + 5648, savedInvStd: s.f + 5792,
+                runningMean: s.p + 15328, runningVar: s.p + 15472, pool: pool)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 4 {
@@ -1613,9 +1614,9 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.2.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 33975936 &* s.n, pixels: 5184 &* s.n, channels: 24,
-                gamma: s.p + 20960, beta: s.p + 20992, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 7713792 &* s.n, savedMean: s.f + 8528, savedInvStd: s.f + 8552, runningMean: s.p + 21024,
-                runningVar: s.p + 21056, pool: pool)
+                gamma: s.p + 20960, beta: s.p + 20992, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 7713792 &* s.n, savedMean: s.f + 8528, savedInvStd: s.f + 8552,
+                runningMean: s.p + 21024, runningVar: s.p + 21056, pool: pool)
         }
         // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 4 {
@@ -1643,9 +1644,9 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.2.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 7713792 &* s.n, pixels: 5184 &* s.n, channels: 144,
-                gamma: s.p + 24544, beta: s.p + 24688, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 8460288 &* s.n, savedMean: s.f + 8576, savedInvStd: s.f + 8720, runningMean: s.p + 24832,
-                runningVar: s.p + 24976, pool: pool)
+                gamma: s.p + 24544, beta: s.p + 24688, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 8460288 &* s.n, savedMean: s.f + 8576, savedInvStd: s.f + 8720,
+                runningMean: s.p + 24832, runningVar: s.p + 24976, pool: pool)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 5 {
@@ -1662,9 +1663,9 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.2.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 9206784 &* s.n, pixels: 5184 &* s.n, channels: 144,
-                gamma: s.p + 26416, beta: s.p + 26560, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 9953280 &* s.n, savedMean: s.f + 8864, savedInvStd: s.f + 9008, runningMean: s.p + 26704,
-                runningVar: s.p + 26848, pool: pool)
+                gamma: s.p + 26416, beta: s.p + 26560, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 9953280 &* s.n, savedMean: s.f + 8864, savedInvStd: s.f + 9008,
+                runningMean: s.p + 26704, runningVar: s.p + 26848, pool: pool)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 5 {
@@ -1685,8 +1686,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.2.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 34224768 &* s.n, pixels: 5184 &* s.n, channels: 24,
-                gamma: s.p + 32336, beta: s.p + 32368, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 11446272 &* s.n, savedMean: s.f + 11744, savedInvStd: s.f + 11768,
+                gamma: s.p + 32336, beta: s.p + 32368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 11446272 &* s.n, savedMean: s.f + 11744, savedInvStd: s.f + 11768,
                 runningMean: s.p + 32400, runningVar: s.p + 32432, pool: pool)
         }
         // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1715,8 +1716,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.3.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 11446272 &* s.n, pixels: 5184 &* s.n, channels: 144,
-                gamma: s.p + 35920, beta: s.p + 36064, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 12192768 &* s.n, savedMean: s.f + 11792, savedInvStd: s.f + 11936,
+                gamma: s.p + 35920, beta: s.p + 36064, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 12192768 &* s.n, savedMean: s.f + 11792, savedInvStd: s.f + 11936,
                 runningMean: s.p + 36208, runningVar: s.p + 36352, pool: pool)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1734,8 +1735,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.3.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 28890432 &* s.n, pixels: 1296 &* s.n, channels: 144,
-                gamma: s.p + 40096, beta: s.p + 40240, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 29077056 &* s.n, savedMean: s.f + 12080, savedInvStd: s.f + 12224,
+                gamma: s.p + 40096, beta: s.p + 40240, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 29077056 &* s.n, savedMean: s.f + 12080, savedInvStd: s.f + 12224,
                 runningMean: s.p + 40384, runningVar: s.p + 40528, pool: pool)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1757,8 +1758,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.3.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 37280736 &* s.n, pixels: 1296 &* s.n, channels: 48,
-                gamma: s.p + 49472, beta: s.p + 49520, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 37342944 &* s.n, savedMean: s.f + 19568, savedInvStd: s.f + 19616,
+                gamma: s.p + 49472, beta: s.p + 49520, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 37342944 &* s.n, savedMean: s.f + 19568, savedInvStd: s.f + 19616,
                 runningMean: s.p + 49568, runningVar: s.p + 49616, pool: pool)
         }
         // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1778,8 +1779,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.3.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 12939264 &* s.n, pixels: 1296 &* s.n, channels: 288,
-                gamma: s.p + 63488, beta: s.p + 63776, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 13312512 &* s.n, savedMean: s.f + 19664, savedInvStd: s.f + 19952,
+                gamma: s.p + 63488, beta: s.p + 63776, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 13312512 &* s.n, savedMean: s.f + 19664, savedInvStd: s.f + 19952,
                 runningMean: s.p + 64064, runningVar: s.p + 64352, pool: pool)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1797,8 +1798,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.3.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 18496512 &* s.n, pixels: 1296 &* s.n, channels: 288,
-                gamma: s.p + 71840, beta: s.p + 72128, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 18869760 &* s.n, savedMean: s.f + 20240, savedInvStd: s.f + 20528,
+                gamma: s.p + 71840, beta: s.p + 72128, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 18869760 &* s.n, savedMean: s.f + 20240, savedInvStd: s.f + 20528,
                 runningMean: s.p + 72416, runningVar: s.p + 72704, pool: pool)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1820,8 +1821,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.3.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 37405152 &* s.n, pixels: 1296 &* s.n, channels: 48,
-                gamma: s.p + 94032, beta: s.p + 94080, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 19616256 &* s.n, savedMean: s.f + 35216, savedInvStd: s.f + 35264,
+                gamma: s.p + 94032, beta: s.p + 94080, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 19616256 &* s.n, savedMean: s.f + 35216, savedInvStd: s.f + 35264,
                 runningMean: s.p + 94128, runningVar: s.p + 94176, pool: pool)
         }
         // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1850,8 +1851,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.3.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 19616256 &* s.n, pixels: 1296 &* s.n, channels: 288,
-                gamma: s.p + 108048, beta: s.p + 108336, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 19989504 &* s.n, savedMean: s.f + 35312, savedInvStd: s.f + 35600,
+                gamma: s.p + 108048, beta: s.p + 108336, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 19989504 &* s.n, savedMean: s.f + 35312, savedInvStd: s.f + 35600,
                 runningMean: s.p + 108624, runningVar: s.p + 108912, pool: pool)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1869,8 +1870,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.3.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 20362752 &* s.n, pixels: 1296 &* s.n, channels: 288,
-                gamma: s.p + 116400, beta: s.p + 116688, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 20736000 &* s.n, savedMean: s.f + 35888, savedInvStd: s.f + 36176,
+                gamma: s.p + 116400, beta: s.p + 116688, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 20736000 &* s.n, savedMean: s.f + 35888, savedInvStd: s.f + 36176,
                 runningMean: s.p + 116976, runningVar: s.p + 117264, pool: pool)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1892,8 +1893,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.3.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 37529568 &* s.n, pixels: 1296 &* s.n, channels: 48,
-                gamma: s.p + 138592, beta: s.p + 138640, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 21482496 &* s.n, savedMean: s.f + 50864, savedInvStd: s.f + 50912,
+                gamma: s.p + 138592, beta: s.p + 138640, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 21482496 &* s.n, savedMean: s.f + 50864, savedInvStd: s.f + 50912,
                 runningMean: s.p + 138688, runningVar: s.p + 138736, pool: pool)
         }
         // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1922,8 +1923,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.4.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 21482496 &* s.n, pixels: 1296 &* s.n, channels: 288,
-                gamma: s.p + 152608, beta: s.p + 152896, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 21855744 &* s.n, savedMean: s.f + 50960, savedInvStd: s.f + 51248,
+                gamma: s.p + 152608, beta: s.p + 152896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 21855744 &* s.n, savedMean: s.f + 50960, savedInvStd: s.f + 51248,
                 runningMean: s.p + 153184, runningVar: s.p + 153472, pool: pool)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1941,8 +1942,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.4.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 37000800 &* s.n, pixels: 324 &* s.n, channels: 288,
-                gamma: s.p + 156352, beta: s.p + 156640, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 37094112 &* s.n, savedMean: s.f + 51536, savedInvStd: s.f + 51824,
+                gamma: s.p + 156352, beta: s.p + 156640, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 37094112 &* s.n, savedMean: s.f + 51536, savedInvStd: s.f + 51824,
                 runningMean: s.p + 156928, runningVar: s.p + 157216, pool: pool)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1964,8 +1965,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.4.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 38081664 &* s.n, pixels: 324 &* s.n, channels: 88,
-                gamma: s.p + 190064, beta: s.p + 190160, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 38110176 &* s.n, savedMean: s.f + 57296, savedInvStd: s.f + 57384,
+                gamma: s.p + 190064, beta: s.p + 190160, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 38110176 &* s.n, savedMean: s.f + 57296, savedInvStd: s.f + 57384,
                 runningMean: s.p + 190256, runningVar: s.p + 190352, pool: pool)
         }
         // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1985,8 +1986,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.4.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 29450304 &* s.n, pixels: 324 &* s.n, channels: 528,
-                gamma: s.p + 236912, beta: s.p + 237440, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 29621376 &* s.n, savedMean: s.f + 57472, savedInvStd: s.f + 58000,
+                gamma: s.p + 236912, beta: s.p + 237440, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 29621376 &* s.n, savedMean: s.f + 57472, savedInvStd: s.f + 58000,
                 runningMean: s.p + 237968, runningVar: s.p + 238496, pool: pool)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2004,8 +2005,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.4.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 29792448 &* s.n, pixels: 324 &* s.n, channels: 528,
-                gamma: s.p + 243776, beta: s.p + 244304, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 29963520 &* s.n, savedMean: s.f + 58528, savedInvStd: s.f + 59056,
+                gamma: s.p + 243776, beta: s.p + 244304, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 29963520 &* s.n, savedMean: s.f + 58528, savedInvStd: s.f + 59056,
                 runningMean: s.p + 244832, runningVar: s.p + 245360, pool: pool)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2027,8 +2028,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.4.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 38138688 &* s.n, pixels: 324 &* s.n, channels: 88,
-                gamma: s.p + 316144, beta: s.p + 316240, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 22228992 &* s.n, savedMean: s.f + 69088, savedInvStd: s.f + 69176,
+                gamma: s.p + 316144, beta: s.p + 316240, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 22228992 &* s.n, savedMean: s.f + 69088, savedInvStd: s.f + 69176,
                 runningMean: s.p + 316336, runningVar: s.p + 316432, pool: pool)
         }
         // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -2057,8 +2058,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.4.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 30305664 &* s.n, pixels: 324 &* s.n, channels: 528,
-                gamma: s.p + 362992, beta: s.p + 363520, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 30476736 &* s.n, savedMean: s.f + 69264, savedInvStd: s.f + 69792,
+                gamma: s.p + 362992, beta: s.p + 363520, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 30476736 &* s.n, savedMean: s.f + 69264, savedInvStd: s.f + 69792,
                 runningMean: s.p + 364048, runningVar: s.p + 364576, pool: pool)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2076,8 +2077,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.4.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 30647808 &* s.n, pixels: 324 &* s.n, channels: 528,
-                gamma: s.p + 369856, beta: s.p + 370384, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 30818880 &* s.n, savedMean: s.f + 70320, savedInvStd: s.f + 70848,
+                gamma: s.p + 369856, beta: s.p + 370384, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 30818880 &* s.n, savedMean: s.f + 70320, savedInvStd: s.f + 70848,
                 runningMean: s.p + 370912, runningVar: s.p + 371440, pool: pool)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2099,8 +2100,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.4.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 38195712 &* s.n, pixels: 324 &* s.n, channels: 88,
-                gamma: s.p + 442224, beta: s.p + 442320, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 22228992 &* s.n, savedMean: s.f + 80880, savedInvStd: s.f + 80968,
+                gamma: s.p + 442224, beta: s.p + 442320, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 22228992 &* s.n, savedMean: s.f + 80880, savedInvStd: s.f + 80968,
                 runningMean: s.p + 442416, runningVar: s.p + 442512, pool: pool)
         }
         // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -2129,8 +2130,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.4.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 31161024 &* s.n, pixels: 324 &* s.n, channels: 528,
-                gamma: s.p + 489072, beta: s.p + 489600, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 31332096 &* s.n, savedMean: s.f + 81056, savedInvStd: s.f + 81584,
+                gamma: s.p + 489072, beta: s.p + 489600, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 31332096 &* s.n, savedMean: s.f + 81056, savedInvStd: s.f + 81584,
                 runningMean: s.p + 490128, runningVar: s.p + 490656, pool: pool)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2148,8 +2149,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.4.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 31503168 &* s.n, pixels: 324 &* s.n, channels: 528,
-                gamma: s.p + 495936, beta: s.p + 496464, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 31674240 &* s.n, savedMean: s.f + 82112, savedInvStd: s.f + 82640,
+                gamma: s.p + 495936, beta: s.p + 496464, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 31674240 &* s.n, savedMean: s.f + 82112, savedInvStd: s.f + 82640,
                 runningMean: s.p + 496992, runningVar: s.p + 497520, pool: pool)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2171,8 +2172,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.4.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 38252736 &* s.n, pixels: 324 &* s.n, channels: 88,
-                gamma: s.p + 568304, beta: s.p + 568400, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 22228992 &* s.n, savedMean: s.f + 92672, savedInvStd: s.f + 92760,
+                gamma: s.p + 568304, beta: s.p + 568400, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 22228992 &* s.n, savedMean: s.f + 92672, savedInvStd: s.f + 92760,
                 runningMean: s.p + 568496, runningVar: s.p + 568592, pool: pool)
         }
         // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -2201,8 +2202,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.5.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 32016384 &* s.n, pixels: 324 &* s.n, channels: 528,
-                gamma: s.p + 615152, beta: s.p + 615680, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 32187456 &* s.n, savedMean: s.f + 92848, savedInvStd: s.f + 93376,
+                gamma: s.p + 615152, beta: s.p + 615680, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 32187456 &* s.n, savedMean: s.f + 92848, savedInvStd: s.f + 93376,
                 runningMean: s.p + 616208, runningVar: s.p + 616736, pool: pool)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2220,8 +2221,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.5.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 32358528 &* s.n, pixels: 324 &* s.n, channels: 528,
-                gamma: s.p + 630464, beta: s.p + 630992, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 32529600 &* s.n, savedMean: s.f + 93904, savedInvStd: s.f + 94432,
+                gamma: s.p + 630464, beta: s.p + 630992, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 32529600 &* s.n, savedMean: s.f + 93904, savedInvStd: s.f + 94432,
                 runningMean: s.p + 631520, runningVar: s.p + 632048, pool: pool)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2243,9 +2244,9 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.5.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 37770624 &* s.n, pixels: 324 &* s.n, channels: 120,
-                gamma: s.p + 719728, beta: s.p + 719856, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 37809504 &* s.n, savedMean: s.f + 121360, savedInvStd: s.f + 121480,
-                runningMean: s.p + 719984, runningVar: s.p + 720112, pool: pool)
+                gamma: s.p + 719728, beta: s.p + 719856, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 37809504 &* s.n, savedMean: s.f + 121360,
+                savedInvStd: s.f + 121480, runningMean: s.p + 719984, runningVar: s.p + 720112, pool: pool)
         }
         // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 13 {
@@ -2264,8 +2265,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.5.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 22228992 &* s.n, pixels: 324 &* s.n, channels: 720,
-                gamma: s.p + 806640, beta: s.p + 807360, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 24924672 &* s.n, savedMean: s.f + 121600, savedInvStd: s.f + 122320,
+                gamma: s.p + 806640, beta: s.p + 807360, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 24924672 &* s.n, savedMean: s.f + 121600, savedInvStd: s.f + 122320,
                 runningMean: s.p + 808080, runningVar: s.p + 808800, pool: pool)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2283,8 +2284,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.5.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25157952 &* s.n, pixels: 324 &* s.n, channels: 720,
-                gamma: s.p + 827520, beta: s.p + 828240, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 25391232 &* s.n, savedMean: s.f + 123040, savedInvStd: s.f + 123760,
+                gamma: s.p + 827520, beta: s.p + 828240, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 25391232 &* s.n, savedMean: s.f + 123040, savedInvStd: s.f + 123760,
                 runningMean: s.p + 828960, runningVar: s.p + 829680, pool: pool)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2306,9 +2307,9 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.5.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 37848384 &* s.n, pixels: 324 &* s.n, channels: 120,
-                gamma: s.p + 960752, beta: s.p + 960880, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 22462272 &* s.n, savedMean: s.f + 160480, savedInvStd: s.f + 160600,
-                runningMean: s.p + 961008, runningVar: s.p + 961136, pool: pool)
+                gamma: s.p + 960752, beta: s.p + 960880, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 22462272 &* s.n, savedMean: s.f + 160480,
+                savedInvStd: s.f + 160600, runningMean: s.p + 961008, runningVar: s.p + 961136, pool: pool)
         }
         // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 14 {
@@ -2336,8 +2337,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.5.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25857792 &* s.n, pixels: 324 &* s.n, channels: 720,
-                gamma: s.p + 1047664, beta: s.p + 1048384, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 26091072 &* s.n, savedMean: s.f + 160720, savedInvStd: s.f + 161440,
+                gamma: s.p + 1047664, beta: s.p + 1048384, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 26091072 &* s.n, savedMean: s.f + 160720, savedInvStd: s.f + 161440,
                 runningMean: s.p + 1049104, runningVar: s.p + 1049824, pool: pool)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2355,8 +2356,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.5.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 26324352 &* s.n, pixels: 324 &* s.n, channels: 720,
-                gamma: s.p + 1068544, beta: s.p + 1069264, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 26557632 &* s.n, savedMean: s.f + 162160, savedInvStd: s.f + 162880,
+                gamma: s.p + 1068544, beta: s.p + 1069264, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 26557632 &* s.n, savedMean: s.f + 162160, savedInvStd: s.f + 162880,
                 runningMean: s.p + 1069984, runningVar: s.p + 1070704, pool: pool)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2378,9 +2379,9 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.5.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 37926144 &* s.n, pixels: 324 &* s.n, channels: 120,
-                gamma: s.p + 1201776, beta: s.p + 1201904, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 22462272 &* s.n, savedMean: s.f + 199600, savedInvStd: s.f + 199720,
-                runningMean: s.p + 1202032, runningVar: s.p + 1202160, pool: pool)
+                gamma: s.p + 1201776, beta: s.p + 1201904, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 22462272 &* s.n, savedMean: s.f + 199600,
+                savedInvStd: s.f + 199720, runningMean: s.p + 1202032, runningVar: s.p + 1202160, pool: pool)
         }
         // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 15 {
@@ -2408,8 +2409,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.5.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 27024192 &* s.n, pixels: 324 &* s.n, channels: 720,
-                gamma: s.p + 1288688, beta: s.p + 1289408, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 27257472 &* s.n, savedMean: s.f + 199840, savedInvStd: s.f + 200560,
+                gamma: s.p + 1288688, beta: s.p + 1289408, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 27257472 &* s.n, savedMean: s.f + 199840, savedInvStd: s.f + 200560,
                 runningMean: s.p + 1290128, runningVar: s.p + 1290848, pool: pool)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2427,8 +2428,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.5.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 27490752 &* s.n, pixels: 324 &* s.n, channels: 720,
-                gamma: s.p + 1309568, beta: s.p + 1310288, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 27724032 &* s.n, savedMean: s.f + 201280, savedInvStd: s.f + 202000,
+                gamma: s.p + 1309568, beta: s.p + 1310288, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 27724032 &* s.n, savedMean: s.f + 201280, savedInvStd: s.f + 202000,
                 runningMean: s.p + 1311008, runningVar: s.p + 1311728, pool: pool)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2450,9 +2451,9 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.5.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 38003904 &* s.n, pixels: 324 &* s.n, channels: 120,
-                gamma: s.p + 1442800, beta: s.p + 1442928, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 22462272 &* s.n, savedMean: s.f + 238720, savedInvStd: s.f + 238840,
-                runningMean: s.p + 1443056, runningVar: s.p + 1443184, pool: pool)
+                gamma: s.p + 1442800, beta: s.p + 1442928, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 22462272 &* s.n, savedMean: s.f + 238720,
+                savedInvStd: s.f + 238840, runningMean: s.p + 1443056, runningVar: s.p + 1443184, pool: pool)
         }
         // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 16 {
@@ -2480,8 +2481,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.6.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 28190592 &* s.n, pixels: 324 &* s.n, channels: 720,
-                gamma: s.p + 1529712, beta: s.p + 1530432, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 28423872 &* s.n, savedMean: s.f + 238960, savedInvStd: s.f + 239680,
+                gamma: s.p + 1529712, beta: s.p + 1530432, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 28423872 &* s.n, savedMean: s.f + 238960, savedInvStd: s.f + 239680,
                 runningMean: s.p + 1531152, runningVar: s.p + 1531872, pool: pool)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2499,8 +2500,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.6.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 28828224 &* s.n, pixels: 81 &* s.n, channels: 720,
-                gamma: s.p + 1550592, beta: s.p + 1551312, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 37653984 &* s.n, savedMean: s.f + 240400, savedInvStd: s.f + 241120,
+                gamma: s.p + 1550592, beta: s.p + 1551312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 37653984 &* s.n, savedMean: s.f + 240400, savedInvStd: s.f + 241120,
                 runningMean: s.p + 1552032, runningVar: s.p + 1552752, pool: pool)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2522,9 +2523,9 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.6.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 38366784 &* s.n, pixels: 81 &* s.n, channels: 208,
-                gamma: s.p + 1747184, beta: s.p + 1747392, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 38383632 &* s.n, savedMean: s.f + 277840, savedInvStd: s.f + 278048,
-                runningMean: s.p + 1747600, runningVar: s.p + 1747808, pool: pool)
+                gamma: s.p + 1747184, beta: s.p + 1747392, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 38383632 &* s.n, savedMean: s.f + 277840,
+                savedInvStd: s.f + 278048, runningMean: s.p + 1747600, runningVar: s.p + 1747808, pool: pool)
         }
         // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 17 {
@@ -2543,8 +2544,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.6.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 34473600 &* s.n, pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 2007600, beta: s.p + 2008848, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 34574688 &* s.n, savedMean: s.f + 278256, savedInvStd: s.f + 279504,
+                gamma: s.p + 2007600, beta: s.p + 2008848, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 34574688 &* s.n, savedMean: s.f + 278256, savedInvStd: s.f + 279504,
                 runningMean: s.p + 2010096, runningVar: s.p + 2011344, pool: pool)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2562,8 +2563,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.6.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 34675776 &* s.n, pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 2043792, beta: s.p + 2045040, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 34776864 &* s.n, savedMean: s.f + 280752, savedInvStd: s.f + 282000,
+                gamma: s.p + 2043792, beta: s.p + 2045040, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 34776864 &* s.n, savedMean: s.f + 280752, savedInvStd: s.f + 282000,
                 runningMean: s.p + 2046288, runningVar: s.p + 2047536, pool: pool)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2585,9 +2586,9 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.6.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 38400480 &* s.n, pixels: 81 &* s.n, channels: 208,
-                gamma: s.p + 2439472, beta: s.p + 2439680, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 22462272 &* s.n, savedMean: s.f + 345648, savedInvStd: s.f + 345856,
-                runningMean: s.p + 2439888, runningVar: s.p + 2440096, pool: pool)
+                gamma: s.p + 2439472, beta: s.p + 2439680, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 22462272 &* s.n, savedMean: s.f + 345648,
+                savedInvStd: s.f + 345856, runningMean: s.p + 2439888, runningVar: s.p + 2440096, pool: pool)
         }
         // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 18 {
@@ -2615,8 +2616,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.6.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 34979040 &* s.n, pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 2699888, beta: s.p + 2701136, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 35080128 &* s.n, savedMean: s.f + 346064, savedInvStd: s.f + 347312,
+                gamma: s.p + 2699888, beta: s.p + 2701136, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 35080128 &* s.n, savedMean: s.f + 346064, savedInvStd: s.f + 347312,
                 runningMean: s.p + 2702384, runningVar: s.p + 2703632, pool: pool)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2634,8 +2635,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.6.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 35181216 &* s.n, pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 2736080, beta: s.p + 2737328, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 35282304 &* s.n, savedMean: s.f + 348560, savedInvStd: s.f + 349808,
+                gamma: s.p + 2736080, beta: s.p + 2737328, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 35282304 &* s.n, savedMean: s.f + 348560, savedInvStd: s.f + 349808,
                 runningMean: s.p + 2738576, runningVar: s.p + 2739824, pool: pool)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2657,9 +2658,9 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.6.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 38434176 &* s.n, pixels: 81 &* s.n, channels: 208,
-                gamma: s.p + 3131760, beta: s.p + 3131968, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 22462272 &* s.n, savedMean: s.f + 413456, savedInvStd: s.f + 413664,
-                runningMean: s.p + 3132176, runningVar: s.p + 3132384, pool: pool)
+                gamma: s.p + 3131760, beta: s.p + 3131968, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 22462272 &* s.n, savedMean: s.f + 413456,
+                savedInvStd: s.f + 413664, runningMean: s.p + 3132176, runningVar: s.p + 3132384, pool: pool)
         }
         // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 19 {
@@ -2687,8 +2688,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.6.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 35484480 &* s.n, pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 3392176, beta: s.p + 3393424, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 35585568 &* s.n, savedMean: s.f + 413872, savedInvStd: s.f + 415120,
+                gamma: s.p + 3392176, beta: s.p + 3393424, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 35585568 &* s.n, savedMean: s.f + 413872, savedInvStd: s.f + 415120,
                 runningMean: s.p + 3394672, runningVar: s.p + 3395920, pool: pool)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2706,8 +2707,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.6.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 35686656 &* s.n, pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 3428368, beta: s.p + 3429616, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 35787744 &* s.n, savedMean: s.f + 416368, savedInvStd: s.f + 417616,
+                gamma: s.p + 3428368, beta: s.p + 3429616, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 35787744 &* s.n, savedMean: s.f + 416368, savedInvStd: s.f + 417616,
                 runningMean: s.p + 3430864, runningVar: s.p + 3432112, pool: pool)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2729,9 +2730,9 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.6.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 38467872 &* s.n, pixels: 81 &* s.n, channels: 208,
-                gamma: s.p + 3824048, beta: s.p + 3824256, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 22462272 &* s.n, savedMean: s.f + 481264, savedInvStd: s.f + 481472,
-                runningMean: s.p + 3824464, runningVar: s.p + 3824672, pool: pool)
+                gamma: s.p + 3824048, beta: s.p + 3824256, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 22462272 &* s.n, savedMean: s.f + 481264,
+                savedInvStd: s.f + 481472, runningMean: s.p + 3824464, runningVar: s.p + 3824672, pool: pool)
         }
         // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 20 {
@@ -2759,8 +2760,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.6.4.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 35989920 &* s.n, pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 4084464, beta: s.p + 4085712, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 36091008 &* s.n, savedMean: s.f + 481680, savedInvStd: s.f + 482928,
+                gamma: s.p + 4084464, beta: s.p + 4085712, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 36091008 &* s.n, savedMean: s.f + 481680, savedInvStd: s.f + 482928,
                 runningMean: s.p + 4086960, runningVar: s.p + 4088208, pool: pool)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2778,8 +2779,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.6.4.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 36192096 &* s.n, pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 4120656, beta: s.p + 4121904, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 36293184 &* s.n, savedMean: s.f + 484176, savedInvStd: s.f + 485424,
+                gamma: s.p + 4120656, beta: s.p + 4121904, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 36293184 &* s.n, savedMean: s.f + 484176, savedInvStd: s.f + 485424,
                 runningMean: s.p + 4123152, runningVar: s.p + 4124400, pool: pool)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2801,9 +2802,9 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.6.4.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 38501568 &* s.n, pixels: 81 &* s.n, channels: 208,
-                gamma: s.p + 4516336, beta: s.p + 4516544, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 22462272 &* s.n, savedMean: s.f + 549072, savedInvStd: s.f + 549280,
-                runningMean: s.p + 4516752, runningVar: s.p + 4516960, pool: pool)
+                gamma: s.p + 4516336, beta: s.p + 4516544, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 22462272 &* s.n, savedMean: s.f + 549072,
+                savedInvStd: s.f + 549280, runningMean: s.p + 4516752, runningVar: s.p + 4516960, pool: pool)
         }
         // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 21 {
@@ -2831,8 +2832,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.7.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 22 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 36495360 &* s.n, pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 4776752, beta: s.p + 4778000, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 36596448 &* s.n, savedMean: s.f + 549488, savedInvStd: s.f + 550736,
+                gamma: s.p + 4776752, beta: s.p + 4778000, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 36596448 &* s.n, savedMean: s.f + 549488, savedInvStd: s.f + 550736,
                 runningMean: s.p + 4779248, runningVar: s.p + 4780496, pool: pool)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2850,8 +2851,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.7.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 22 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 36697536 &* s.n, pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 4792976, beta: s.p + 4794224, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 36798624 &* s.n, savedMean: s.f + 551984, savedInvStd: s.f + 553232,
+                gamma: s.p + 4792976, beta: s.p + 4794224, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 36798624 &* s.n, savedMean: s.f + 551984, savedInvStd: s.f + 553232,
                 runningMean: s.p + 4795472, runningVar: s.p + 4796720, pool: pool)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2873,9 +2874,9 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.7.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 22 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 38309760 &* s.n, pixels: 81 &* s.n, channels: 352,
-                gamma: s.p + 5368368, beta: s.p + 5368720, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 38338272 &* s.n, savedMean: s.f + 576944, savedInvStd: s.f + 577296,
-                runningMean: s.p + 5369072, runningVar: s.p + 5369424, pool: pool)
+                gamma: s.p + 5368368, beta: s.p + 5368720, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 38338272 &* s.n, savedMean: s.f + 576944,
+                savedInvStd: s.f + 577296, runningMean: s.p + 5369072, runningVar: s.p + 5369424, pool: pool)
         }
         // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 22 {
@@ -2894,8 +2895,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.7.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 23 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 28657152 &* s.n, pixels: 81 &* s.n, channels: 2112,
-                gamma: s.p + 6113200, beta: s.p + 6115312, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 32871744 &* s.n, savedMean: s.f + 577648, savedInvStd: s.f + 579760,
+                gamma: s.p + 6113200, beta: s.p + 6115312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 32871744 &* s.n, savedMean: s.f + 577648, savedInvStd: s.f + 579760,
                 runningMean: s.p + 6117424, runningVar: s.p + 6119536, pool: pool)
         }
         // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2913,8 +2914,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.7.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 23 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 33042816 &* s.n, pixels: 81 &* s.n, channels: 2112,
-                gamma: s.p + 6140656, beta: s.p + 6142768, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 33213888 &* s.n, savedMean: s.f + 581872, savedInvStd: s.f + 583984,
+                gamma: s.p + 6140656, beta: s.p + 6142768, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 33213888 &* s.n, savedMean: s.f + 581872, savedInvStd: s.f + 583984,
                 runningMean: s.p + 6144880, runningVar: s.p + 6146992, pool: pool)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2936,9 +2937,9 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.7.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 23 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 33670080 &* s.n, pixels: 81 &* s.n, channels: 352,
-                gamma: s.p + 7266448, beta: s.p + 7266800, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 22462272 &* s.n, savedMean: s.f + 624112, savedInvStd: s.f + 624464,
-                runningMean: s.p + 7267152, runningVar: s.p + 7267504, pool: pool)
+                gamma: s.p + 7266448, beta: s.p + 7266800, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 22462272 &* s.n, savedMean: s.f + 624112,
+                savedInvStd: s.f + 624464, runningMean: s.p + 7267152, runningVar: s.p + 7267504, pool: pool)
         }
         // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 23 {
@@ -2966,8 +2967,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.8 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 24 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 22462272 &* s.n, pixels: 81 &* s.n, channels: 1408,
-                gamma: s.p + 7763472, beta: s.p + 7764880, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 33556032 &* s.n, savedMean: s.f + 624816, savedInvStd: s.f + 626224,
+                gamma: s.p + 7763472, beta: s.p + 7764880, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 33556032 &* s.n, savedMean: s.f + 624816, savedInvStd: s.f + 626224,
                 runningMean: s.p + 7766288, runningVar: s.p + 7767696, pool: pool)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + silu

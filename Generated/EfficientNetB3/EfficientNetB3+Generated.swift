@@ -1473,7 +1473,7 @@ public final class EfficientNetB3Training: TrainableModel {
         let t = buffers.arena.reserve(floats: 56692560 &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
                                     ws: t + 56692560 &* n, options: options, labels: labels, logits: logits)
-        TrainingKernels.zero(s.g, count: 12321296)
+        if options.computeGradients { TrainingKernels.zero(s.g, count: 12321296) }
         try features_0_forward(s)
         try features_1_0_forward(s)
         try features_1_1_forward(s)
@@ -1503,6 +1503,7 @@ public final class EfficientNetB3Training: TrainableModel {
         try features_7_1_forward(s)
         try features_8_forward(s)
         try classifier_forward(s)
+        guard options.computeGradients else { return loss }
         if options.frozenBlocks <= 28 { classifier_backward(s) }
         if options.frozenBlocks <= 27 { features_8_backward(s) }
         if options.frozenBlocks <= 26 { features_7_1_backward(s) }
@@ -1544,9 +1545,9 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 0 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 20520000 &* s.n, pixels: 22500 &* s.n, channels: 40,
-                gamma: s.p + 1088, beta: s.p + 1136, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 21420000 &* s.n, savedMean: s.f + 2304, savedInvStd: s.f + 2344, runningMean: s.p + 1184,
-                runningVar: s.p + 1232, pool: pool)
+                gamma: s.p + 1088, beta: s.p + 1136, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 21420000 &* s.n, savedMean: s.f + 2304, savedInvStd: s.f + 2344,
+                runningMean: s.p + 1184, runningVar: s.p + 1232, pool: pool)
         }
         // features.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 0 {
@@ -1567,9 +1568,9 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.1.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 1 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 22320000 &* s.n, pixels: 22500 &* s.n, channels: 40,
-                gamma: s.p + 1648, beta: s.p + 1696, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 23220000 &* s.n, savedMean: s.f + 2384, savedInvStd: s.f + 2424, runningMean: s.p + 1744,
-                runningVar: s.p + 1792, pool: pool)
+                gamma: s.p + 1648, beta: s.p + 1696, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 23220000 &* s.n, savedMean: s.f + 2384, savedInvStd: s.f + 2424,
+                runningMean: s.p + 1744, runningVar: s.p + 1792, pool: pool)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 1 {
@@ -1590,9 +1591,9 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.1.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 1 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 27450000 &* s.n, pixels: 22500 &* s.n, channels: 24,
-                gamma: s.p + 3664, beta: s.p + 3696, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 27990000 &* s.n, savedMean: s.f + 3184, savedInvStd: s.f + 3208, runningMean: s.p + 3728,
-                runningVar: s.p + 3760, pool: pool)
+                gamma: s.p + 3664, beta: s.p + 3696, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 27990000 &* s.n, savedMean: s.f + 3184, savedInvStd: s.f + 3208,
+                runningMean: s.p + 3728, runningVar: s.p + 3760, pool: pool)
         }
         // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 1 {
@@ -1613,9 +1614,9 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.1.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 28530000 &* s.n, pixels: 22500 &* s.n, channels: 24,
-                gamma: s.p + 4016, beta: s.p + 4048, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 29070000 &* s.n, savedMean: s.f + 3232, savedInvStd: s.f + 3256, runningMean: s.p + 4080,
-                runningVar: s.p + 4112, pool: pool)
+                gamma: s.p + 4016, beta: s.p + 4048, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 29070000 &* s.n, savedMean: s.f + 3232, savedInvStd: s.f + 3256,
+                runningMean: s.p + 4080, runningVar: s.p + 4112, pool: pool)
         }
         // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 2 {
@@ -1636,9 +1637,9 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.1.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 30150000 &* s.n, pixels: 22500 &* s.n, channels: 24,
-                gamma: s.p + 5056, beta: s.p + 5088, eps: 1e-05, momentum: 0.1, activation: .identity, output: s.t,
-                savedMean: s.f + 3712, savedInvStd: s.f + 3736, runningMean: s.p + 5120, runningVar: s.p + 5152,
-                pool: pool)
+                gamma: s.p + 5056, beta: s.p + 5088, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t, savedMean: s.f + 3712, savedInvStd: s.f + 3736,
+                runningMean: s.p + 5120, runningVar: s.p + 5152, pool: pool)
         }
         // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 2 {
@@ -1665,9 +1666,9 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.2.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 22500 &* s.n, channels: 144,
-                gamma: s.p + 8640, beta: s.p + 8784, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 3240000 &* s.n, savedMean: s.f + 3760, savedInvStd: s.f + 3904, runningMean: s.p + 8928,
-                runningVar: s.p + 9072, pool: pool)
+                gamma: s.p + 8640, beta: s.p + 8784, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 3240000 &* s.n, savedMean: s.f + 3760, savedInvStd: s.f + 3904,
+                runningMean: s.p + 8928, runningVar: s.p + 9072, pool: pool)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 3 {
@@ -1684,8 +1685,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.2.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25020000 &* s.n, pixels: 5625 &* s.n, channels: 144,
-                gamma: s.p + 10512, beta: s.p + 10656, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 25830000 &* s.n, savedMean: s.f + 4048, savedInvStd: s.f + 4192,
+                gamma: s.p + 10512, beta: s.p + 10656, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 25830000 &* s.n, savedMean: s.f + 4048, savedInvStd: s.f + 4192,
                 runningMean: s.p + 10800, runningVar: s.p + 10944, pool: pool)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1707,8 +1708,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.2.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 49115712 &* s.n, pixels: 5625 &* s.n, channels: 32,
-                gamma: s.p + 17584, beta: s.p + 17616, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 49295712 &* s.n, savedMean: s.f + 6928, savedInvStd: s.f + 6960,
+                gamma: s.p + 17584, beta: s.p + 17616, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 49295712 &* s.n, savedMean: s.f + 6928, savedInvStd: s.f + 6960,
                 runningMean: s.p + 17648, runningVar: s.p + 17680, pool: pool)
         }
         // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1728,9 +1729,9 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.2.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 6480000 &* s.n, pixels: 5625 &* s.n, channels: 192,
-                gamma: s.p + 23856, beta: s.p + 24048, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 7560000 &* s.n, savedMean: s.f + 6992, savedInvStd: s.f + 7184, runningMean: s.p + 24240,
-                runningVar: s.p + 24432, pool: pool)
+                gamma: s.p + 23856, beta: s.p + 24048, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 7560000 &* s.n, savedMean: s.f + 6992, savedInvStd: s.f + 7184,
+                runningMean: s.p + 24240, runningVar: s.p + 24432, pool: pool)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 4 {
@@ -1747,9 +1748,9 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.2.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 8640000 &* s.n, pixels: 5625 &* s.n, channels: 192,
-                gamma: s.p + 26352, beta: s.p + 26544, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 9720000 &* s.n, savedMean: s.f + 7376, savedInvStd: s.f + 7568, runningMean: s.p + 26736,
-                runningVar: s.p + 26928, pool: pool)
+                gamma: s.p + 26352, beta: s.p + 26544, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 9720000 &* s.n, savedMean: s.f + 7376, savedInvStd: s.f + 7568,
+                runningMean: s.p + 26736, runningVar: s.p + 26928, pool: pool)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 4 {
@@ -1770,8 +1771,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.2.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 49475712 &* s.n, pixels: 5625 &* s.n, channels: 32,
-                gamma: s.p + 36544, beta: s.p + 36576, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 11880000 &* s.n, savedMean: s.f + 11216, savedInvStd: s.f + 11248,
+                gamma: s.p + 36544, beta: s.p + 36576, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 11880000 &* s.n, savedMean: s.f + 11216, savedInvStd: s.f + 11248,
                 runningMean: s.p + 36608, runningVar: s.p + 36640, pool: pool)
         }
         // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1800,8 +1801,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.2.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 11880000 &* s.n, pixels: 5625 &* s.n, channels: 192,
-                gamma: s.p + 42816, beta: s.p + 43008, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 12960000 &* s.n, savedMean: s.f + 11280, savedInvStd: s.f + 11472,
+                gamma: s.p + 42816, beta: s.p + 43008, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 12960000 &* s.n, savedMean: s.f + 11280, savedInvStd: s.f + 11472,
                 runningMean: s.p + 43200, runningVar: s.p + 43392, pool: pool)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1819,8 +1820,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.2.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 14040000 &* s.n, pixels: 5625 &* s.n, channels: 192,
-                gamma: s.p + 45312, beta: s.p + 45504, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 15120000 &* s.n, savedMean: s.f + 11664, savedInvStd: s.f + 11856,
+                gamma: s.p + 45312, beta: s.p + 45504, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 15120000 &* s.n, savedMean: s.f + 11664, savedInvStd: s.f + 11856,
                 runningMean: s.p + 45696, runningVar: s.p + 45888, pool: pool)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1842,8 +1843,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.2.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 49835712 &* s.n, pixels: 5625 &* s.n, channels: 32,
-                gamma: s.p + 55504, beta: s.p + 55536, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 17280000 &* s.n, savedMean: s.f + 15504, savedInvStd: s.f + 15536,
+                gamma: s.p + 55504, beta: s.p + 55536, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 17280000 &* s.n, savedMean: s.f + 15504, savedInvStd: s.f + 15536,
                 runningMean: s.p + 55568, runningVar: s.p + 55600, pool: pool)
         }
         // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1872,8 +1873,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.3.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 17280000 &* s.n, pixels: 5625 &* s.n, channels: 192,
-                gamma: s.p + 61776, beta: s.p + 61968, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 18360000 &* s.n, savedMean: s.f + 15568, savedInvStd: s.f + 15760,
+                gamma: s.p + 61776, beta: s.p + 61968, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 18360000 &* s.n, savedMean: s.f + 15568, savedInvStd: s.f + 15760,
                 runningMean: s.p + 62160, runningVar: s.p + 62352, pool: pool)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1891,8 +1892,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.3.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 42163968 &* s.n, pixels: 1444 &* s.n, channels: 192,
-                gamma: s.p + 67344, beta: s.p + 67536, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 42441216 &* s.n, savedMean: s.f + 15952, savedInvStd: s.f + 16144,
+                gamma: s.p + 67344, beta: s.p + 67536, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 42441216 &* s.n, savedMean: s.f + 15952, savedInvStd: s.f + 16144,
                 runningMean: s.p + 67728, runningVar: s.p + 67920, pool: pool)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1914,8 +1915,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.3.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 55082016 &* s.n, pixels: 1444 &* s.n, channels: 48,
-                gamma: s.p + 80608, beta: s.p + 80656, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 55151328 &* s.n, savedMean: s.f + 25936, savedInvStd: s.f + 25984,
+                gamma: s.p + 80608, beta: s.p + 80656, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 55151328 &* s.n, savedMean: s.f + 25936, savedInvStd: s.f + 25984,
                 runningMean: s.p + 80704, runningVar: s.p + 80752, pool: pool)
         }
         // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1935,8 +1936,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.3.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 19440000 &* s.n, pixels: 1444 &* s.n, channels: 288,
-                gamma: s.p + 94624, beta: s.p + 94912, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 19855872 &* s.n, savedMean: s.f + 26032, savedInvStd: s.f + 26320,
+                gamma: s.p + 94624, beta: s.p + 94912, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 19855872 &* s.n, savedMean: s.f + 26032, savedInvStd: s.f + 26320,
                 runningMean: s.p + 95200, runningVar: s.p + 95488, pool: pool)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1954,8 +1955,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.3.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 31230000 &* s.n, pixels: 1444 &* s.n, channels: 288,
-                gamma: s.p + 102976, beta: s.p + 103264, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 31645872 &* s.n, savedMean: s.f + 26608, savedInvStd: s.f + 26896,
+                gamma: s.p + 102976, beta: s.p + 103264, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 31645872 &* s.n, savedMean: s.f + 26608, savedInvStd: s.f + 26896,
                 runningMean: s.p + 103552, runningVar: s.p + 103840, pool: pool)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1977,8 +1978,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.3.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 55220640 &* s.n, pixels: 1444 &* s.n, channels: 48,
-                gamma: s.p + 125168, beta: s.p + 125216, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 20271744 &* s.n, savedMean: s.f + 41584, savedInvStd: s.f + 41632,
+                gamma: s.p + 125168, beta: s.p + 125216, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 41584, savedInvStd: s.f + 41632,
                 runningMean: s.p + 125264, runningVar: s.p + 125312, pool: pool)
         }
         // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -2007,8 +2008,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.3.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 32477616 &* s.n, pixels: 1444 &* s.n, channels: 288,
-                gamma: s.p + 139184, beta: s.p + 139472, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 32893488 &* s.n, savedMean: s.f + 41680, savedInvStd: s.f + 41968,
+                gamma: s.p + 139184, beta: s.p + 139472, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 32893488 &* s.n, savedMean: s.f + 41680, savedInvStd: s.f + 41968,
                 runningMean: s.p + 139760, runningVar: s.p + 140048, pool: pool)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2026,8 +2027,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.3.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 33309360 &* s.n, pixels: 1444 &* s.n, channels: 288,
-                gamma: s.p + 147536, beta: s.p + 147824, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 33725232 &* s.n, savedMean: s.f + 42256, savedInvStd: s.f + 42544,
+                gamma: s.p + 147536, beta: s.p + 147824, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 33725232 &* s.n, savedMean: s.f + 42256, savedInvStd: s.f + 42544,
                 runningMean: s.p + 148112, runningVar: s.p + 148400, pool: pool)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2049,8 +2050,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.3.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 55359264 &* s.n, pixels: 1444 &* s.n, channels: 48,
-                gamma: s.p + 169728, beta: s.p + 169776, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 20271744 &* s.n, savedMean: s.f + 57232, savedInvStd: s.f + 57280,
+                gamma: s.p + 169728, beta: s.p + 169776, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 57232, savedInvStd: s.f + 57280,
                 runningMean: s.p + 169824, runningVar: s.p + 169872, pool: pool)
         }
         // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -2079,8 +2080,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.4.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 34556976 &* s.n, pixels: 1444 &* s.n, channels: 288,
-                gamma: s.p + 183744, beta: s.p + 184032, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 34972848 &* s.n, savedMean: s.f + 57328, savedInvStd: s.f + 57616,
+                gamma: s.p + 183744, beta: s.p + 184032, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 34972848 &* s.n, savedMean: s.f + 57328, savedInvStd: s.f + 57616,
                 runningMean: s.p + 184320, runningVar: s.p + 184608, pool: pool)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2098,8 +2099,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.4.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 54525312 &* s.n, pixels: 361 &* s.n, channels: 288,
-                gamma: s.p + 187488, beta: s.p + 187776, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 54629280 &* s.n, savedMean: s.f + 57904, savedInvStd: s.f + 58192,
+                gamma: s.p + 187488, beta: s.p + 187776, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 54629280 &* s.n, savedMean: s.f + 57904, savedInvStd: s.f + 58192,
                 runningMean: s.p + 188064, runningVar: s.p + 188352, pool: pool)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2121,8 +2122,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.4.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 56065728 &* s.n, pixels: 361 &* s.n, channels: 96,
-                gamma: s.p + 223504, beta: s.p + 223600, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 56100384 &* s.n, savedMean: s.f + 63664, savedInvStd: s.f + 63760,
+                gamma: s.p + 223504, beta: s.p + 223600, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 56100384 &* s.n, savedMean: s.f + 63664, savedInvStd: s.f + 63760,
                 runningMean: s.p + 223696, runningVar: s.p + 223792, pool: pool)
         }
         // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -2142,8 +2143,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.4.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 43917312 &* s.n, pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 279184, beta: s.p + 279760, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 44125248 &* s.n, savedMean: s.f + 63856, savedInvStd: s.f + 64432,
+                gamma: s.p + 279184, beta: s.p + 279760, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 44125248 &* s.n, savedMean: s.f + 63856, savedInvStd: s.f + 64432,
                 runningMean: s.p + 280336, runningVar: s.p + 280912, pool: pool)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2161,8 +2162,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.4.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 44333184 &* s.n, pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 286672, beta: s.p + 287248, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 44541120 &* s.n, savedMean: s.f + 65008, savedInvStd: s.f + 65584,
+                gamma: s.p + 286672, beta: s.p + 287248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 44541120 &* s.n, savedMean: s.f + 65008, savedInvStd: s.f + 65584,
                 runningMean: s.p + 287824, runningVar: s.p + 288400, pool: pool)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2184,8 +2185,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.4.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 56135040 &* s.n, pixels: 361 &* s.n, channels: 96,
-                gamma: s.p + 372528, beta: s.p + 372624, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 20271744 &* s.n, savedMean: s.f + 76528, savedInvStd: s.f + 76624,
+                gamma: s.p + 372528, beta: s.p + 372624, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 76528, savedInvStd: s.f + 76624,
                 runningMean: s.p + 372720, runningVar: s.p + 372816, pool: pool)
         }
         // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -2214,8 +2215,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.4.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 44956992 &* s.n, pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 428208, beta: s.p + 428784, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 45164928 &* s.n, savedMean: s.f + 76720, savedInvStd: s.f + 77296,
+                gamma: s.p + 428208, beta: s.p + 428784, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 45164928 &* s.n, savedMean: s.f + 76720, savedInvStd: s.f + 77296,
                 runningMean: s.p + 429360, runningVar: s.p + 429936, pool: pool)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2233,8 +2234,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.4.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 45372864 &* s.n, pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 435696, beta: s.p + 436272, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 45580800 &* s.n, savedMean: s.f + 77872, savedInvStd: s.f + 78448,
+                gamma: s.p + 435696, beta: s.p + 436272, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 45580800 &* s.n, savedMean: s.f + 77872, savedInvStd: s.f + 78448,
                 runningMean: s.p + 436848, runningVar: s.p + 437424, pool: pool)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2256,8 +2257,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.4.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 56204352 &* s.n, pixels: 361 &* s.n, channels: 96,
-                gamma: s.p + 521552, beta: s.p + 521648, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 20271744 &* s.n, savedMean: s.f + 89392, savedInvStd: s.f + 89488,
+                gamma: s.p + 521552, beta: s.p + 521648, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 89392, savedInvStd: s.f + 89488,
                 runningMean: s.p + 521744, runningVar: s.p + 521840, pool: pool)
         }
         // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -2286,8 +2287,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.4.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 45996672 &* s.n, pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 577232, beta: s.p + 577808, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 46204608 &* s.n, savedMean: s.f + 89584, savedInvStd: s.f + 90160,
+                gamma: s.p + 577232, beta: s.p + 577808, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 46204608 &* s.n, savedMean: s.f + 89584, savedInvStd: s.f + 90160,
                 runningMean: s.p + 578384, runningVar: s.p + 578960, pool: pool)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2305,8 +2306,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.4.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 46412544 &* s.n, pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 584720, beta: s.p + 585296, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 46620480 &* s.n, savedMean: s.f + 90736, savedInvStd: s.f + 91312,
+                gamma: s.p + 584720, beta: s.p + 585296, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 46620480 &* s.n, savedMean: s.f + 90736, savedInvStd: s.f + 91312,
                 runningMean: s.p + 585872, runningVar: s.p + 586448, pool: pool)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2328,9 +2329,9 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.4.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 56273664 &* s.n, pixels: 361 &* s.n, channels: 96,
-                gamma: s.p + 670576, beta: s.p + 670672, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 20271744 &* s.n, savedMean: s.f + 102256, savedInvStd: s.f + 102352,
-                runningMean: s.p + 670768, runningVar: s.p + 670864, pool: pool)
+                gamma: s.p + 670576, beta: s.p + 670672, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 102256,
+                savedInvStd: s.f + 102352, runningMean: s.p + 670768, runningVar: s.p + 670864, pool: pool)
         }
         // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 12 {
@@ -2358,8 +2359,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.4.4.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 47036352 &* s.n, pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 726256, beta: s.p + 726832, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 47244288 &* s.n, savedMean: s.f + 102448, savedInvStd: s.f + 103024,
+                gamma: s.p + 726256, beta: s.p + 726832, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 47244288 &* s.n, savedMean: s.f + 102448, savedInvStd: s.f + 103024,
                 runningMean: s.p + 727408, runningVar: s.p + 727984, pool: pool)
         }
         // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2377,8 +2378,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.4.4.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 47452224 &* s.n, pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 733744, beta: s.p + 734320, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 47660160 &* s.n, savedMean: s.f + 103600, savedInvStd: s.f + 104176,
+                gamma: s.p + 733744, beta: s.p + 734320, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 47660160 &* s.n, savedMean: s.f + 103600, savedInvStd: s.f + 104176,
                 runningMean: s.p + 734896, runningVar: s.p + 735472, pool: pool)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2400,9 +2401,9 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.4.4.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 56342976 &* s.n, pixels: 361 &* s.n, channels: 96,
-                gamma: s.p + 819600, beta: s.p + 819696, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 20271744 &* s.n, savedMean: s.f + 115120, savedInvStd: s.f + 115216,
-                runningMean: s.p + 819792, runningVar: s.p + 819888, pool: pool)
+                gamma: s.p + 819600, beta: s.p + 819696, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 115120,
+                savedInvStd: s.f + 115216, runningMean: s.p + 819792, runningVar: s.p + 819888, pool: pool)
         }
         // features.4.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 13 {
@@ -2430,8 +2431,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.5.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 48076032 &* s.n, pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 875280, beta: s.p + 875856, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 48283968 &* s.n, savedMean: s.f + 115312, savedInvStd: s.f + 115888,
+                gamma: s.p + 875280, beta: s.p + 875856, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 48283968 &* s.n, savedMean: s.f + 115312, savedInvStd: s.f + 115888,
                 runningMean: s.p + 876432, runningVar: s.p + 877008, pool: pool)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2449,8 +2450,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.5.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 48491904 &* s.n, pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 891984, beta: s.p + 892560, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 48699840 &* s.n, savedMean: s.f + 116464, savedInvStd: s.f + 117040,
+                gamma: s.p + 891984, beta: s.p + 892560, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 48699840 &* s.n, savedMean: s.f + 116464, savedInvStd: s.f + 117040,
                 runningMean: s.p + 893136, runningVar: s.p + 893712, pool: pool)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2472,9 +2473,9 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.5.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 55497888 &* s.n, pixels: 361 &* s.n, channels: 136,
-                gamma: s.p + 1000880, beta: s.p + 1001024, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 55546992 &* s.n, savedMean: s.f + 146416, savedInvStd: s.f + 146552,
-                runningMean: s.p + 1001168, runningVar: s.p + 1001312, pool: pool)
+                gamma: s.p + 1000880, beta: s.p + 1001024, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 55546992 &* s.n, savedMean: s.f + 146416,
+                savedInvStd: s.f + 146552, runningMean: s.p + 1001168, runningVar: s.p + 1001312, pool: pool)
         }
         // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 14 {
@@ -2493,8 +2494,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.5.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 35388720 &* s.n, pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 1112432, beta: s.p + 1113248, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 35683296 &* s.n, savedMean: s.f + 146688, savedInvStd: s.f + 147504,
+                gamma: s.p + 1112432, beta: s.p + 1113248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 35683296 &* s.n, savedMean: s.f + 146688, savedInvStd: s.f + 147504,
                 runningMean: s.p + 1114064, runningVar: s.p + 1114880, pool: pool)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2512,8 +2513,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.5.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 35977872 &* s.n, pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 1136096, beta: s.p + 1136912, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 36272448 &* s.n, savedMean: s.f + 148320, savedInvStd: s.f + 149136,
+                gamma: s.p + 1136096, beta: s.p + 1136912, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 36272448 &* s.n, savedMean: s.f + 148320, savedInvStd: s.f + 149136,
                 runningMean: s.p + 1137728, runningVar: s.p + 1138544, pool: pool)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2535,9 +2536,9 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.5.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 55596096 &* s.n, pixels: 361 &* s.n, channels: 136,
-                gamma: s.p + 1306688, beta: s.p + 1306832, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 20271744 &* s.n, savedMean: s.f + 190752, savedInvStd: s.f + 190888,
-                runningMean: s.p + 1306976, runningVar: s.p + 1307120, pool: pool)
+                gamma: s.p + 1306688, beta: s.p + 1306832, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 190752,
+                savedInvStd: s.f + 190888, runningMean: s.p + 1306976, runningVar: s.p + 1307120, pool: pool)
         }
         // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 15 {
@@ -2565,8 +2566,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.5.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 36861600 &* s.n, pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 1418240, beta: s.p + 1419056, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 37156176 &* s.n, savedMean: s.f + 191024, savedInvStd: s.f + 191840,
+                gamma: s.p + 1418240, beta: s.p + 1419056, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 37156176 &* s.n, savedMean: s.f + 191024, savedInvStd: s.f + 191840,
                 runningMean: s.p + 1419872, runningVar: s.p + 1420688, pool: pool)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2584,8 +2585,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.5.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 37450752 &* s.n, pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 1441904, beta: s.p + 1442720, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 37745328 &* s.n, savedMean: s.f + 192656, savedInvStd: s.f + 193472,
+                gamma: s.p + 1441904, beta: s.p + 1442720, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 37745328 &* s.n, savedMean: s.f + 192656, savedInvStd: s.f + 193472,
                 runningMean: s.p + 1443536, runningVar: s.p + 1444352, pool: pool)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2607,9 +2608,9 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.5.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 55694304 &* s.n, pixels: 361 &* s.n, channels: 136,
-                gamma: s.p + 1612496, beta: s.p + 1612640, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 20271744 &* s.n, savedMean: s.f + 235088, savedInvStd: s.f + 235224,
-                runningMean: s.p + 1612784, runningVar: s.p + 1612928, pool: pool)
+                gamma: s.p + 1612496, beta: s.p + 1612640, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 235088,
+                savedInvStd: s.f + 235224, runningMean: s.p + 1612784, runningVar: s.p + 1612928, pool: pool)
         }
         // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 16 {
@@ -2637,8 +2638,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.5.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 38334480 &* s.n, pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 1724048, beta: s.p + 1724864, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 38629056 &* s.n, savedMean: s.f + 235360, savedInvStd: s.f + 236176,
+                gamma: s.p + 1724048, beta: s.p + 1724864, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 38629056 &* s.n, savedMean: s.f + 235360, savedInvStd: s.f + 236176,
                 runningMean: s.p + 1725680, runningVar: s.p + 1726496, pool: pool)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2656,8 +2657,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.5.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 38923632 &* s.n, pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 1747712, beta: s.p + 1748528, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 39218208 &* s.n, savedMean: s.f + 236992, savedInvStd: s.f + 237808,
+                gamma: s.p + 1747712, beta: s.p + 1748528, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 39218208 &* s.n, savedMean: s.f + 236992, savedInvStd: s.f + 237808,
                 runningMean: s.p + 1749344, runningVar: s.p + 1750160, pool: pool)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2679,9 +2680,9 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.5.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 55792512 &* s.n, pixels: 361 &* s.n, channels: 136,
-                gamma: s.p + 1918304, beta: s.p + 1918448, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 20271744 &* s.n, savedMean: s.f + 279424, savedInvStd: s.f + 279560,
-                runningMean: s.p + 1918592, runningVar: s.p + 1918736, pool: pool)
+                gamma: s.p + 1918304, beta: s.p + 1918448, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 279424,
+                savedInvStd: s.f + 279560, runningMean: s.p + 1918592, runningVar: s.p + 1918736, pool: pool)
         }
         // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 17 {
@@ -2709,8 +2710,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.5.4.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 39807360 &* s.n, pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 2029856, beta: s.p + 2030672, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 40101936 &* s.n, savedMean: s.f + 279696, savedInvStd: s.f + 280512,
+                gamma: s.p + 2029856, beta: s.p + 2030672, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 40101936 &* s.n, savedMean: s.f + 279696, savedInvStd: s.f + 280512,
                 runningMean: s.p + 2031488, runningVar: s.p + 2032304, pool: pool)
         }
         // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2728,8 +2729,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.5.4.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 40396512 &* s.n, pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 2053520, beta: s.p + 2054336, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 40691088 &* s.n, savedMean: s.f + 281328, savedInvStd: s.f + 282144,
+                gamma: s.p + 2053520, beta: s.p + 2054336, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 40691088 &* s.n, savedMean: s.f + 281328, savedInvStd: s.f + 282144,
                 runningMean: s.p + 2055152, runningVar: s.p + 2055968, pool: pool)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2751,9 +2752,9 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.5.4.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 55890720 &* s.n, pixels: 361 &* s.n, channels: 136,
-                gamma: s.p + 2224112, beta: s.p + 2224256, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 20271744 &* s.n, savedMean: s.f + 323760, savedInvStd: s.f + 323896,
-                runningMean: s.p + 2224400, runningVar: s.p + 2224544, pool: pool)
+                gamma: s.p + 2224112, beta: s.p + 2224256, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 323760,
+                savedInvStd: s.f + 323896, runningMean: s.p + 2224400, runningVar: s.p + 2224544, pool: pool)
         }
         // features.5.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 18 {
@@ -2781,8 +2782,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.6.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 41280240 &* s.n, pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 2335664, beta: s.p + 2336480, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 41574816 &* s.n, savedMean: s.f + 324032, savedInvStd: s.f + 324848,
+                gamma: s.p + 2335664, beta: s.p + 2336480, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 41574816 &* s.n, savedMean: s.f + 324032, savedInvStd: s.f + 324848,
                 runningMean: s.p + 2337296, runningVar: s.p + 2338112, pool: pool)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2800,8 +2801,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.6.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 54837216 &* s.n, pixels: 100 &* s.n, channels: 816,
-                gamma: s.p + 2359328, beta: s.p + 2360144, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 54918816 &* s.n, savedMean: s.f + 325664, savedInvStd: s.f + 326480,
+                gamma: s.p + 2359328, beta: s.p + 2360144, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 54918816 &* s.n, savedMean: s.f + 325664, savedInvStd: s.f + 326480,
                 runningMean: s.p + 2360960, runningVar: s.p + 2361776, pool: pool)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2823,9 +2824,9 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.6.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 42138192 &* s.n, pixels: 100 &* s.n, channels: 232,
-                gamma: s.p + 2608256, beta: s.p + 2608496, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 56412288 &* s.n, savedMean: s.f + 368096, savedInvStd: s.f + 368328,
-                runningMean: s.p + 2608736, runningVar: s.p + 2608976, pool: pool)
+                gamma: s.p + 2608256, beta: s.p + 2608496, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 56412288 &* s.n, savedMean: s.f + 368096,
+                savedInvStd: s.f + 368328, runningMean: s.p + 2608736, runningVar: s.p + 2608976, pool: pool)
         }
         // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 19 {
@@ -2844,8 +2845,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.6.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 50349312 &* s.n, pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 2932160, beta: s.p + 2933552, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 50488512 &* s.n, savedMean: s.f + 368560, savedInvStd: s.f + 369952,
+                gamma: s.p + 2932160, beta: s.p + 2933552, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 50488512 &* s.n, savedMean: s.f + 368560, savedInvStd: s.f + 369952,
                 runningMean: s.p + 2934944, runningVar: s.p + 2936336, pool: pool)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2863,8 +2864,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.6.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 50627712 &* s.n, pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 2972528, beta: s.p + 2973920, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 50766912 &* s.n, savedMean: s.f + 371344, savedInvStd: s.f + 372736,
+                gamma: s.p + 2972528, beta: s.p + 2973920, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 50766912 &* s.n, savedMean: s.f + 371344, savedInvStd: s.f + 372736,
                 runningMean: s.p + 2975312, runningVar: s.p + 2976704, pool: pool)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2886,9 +2887,9 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.6.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 56435488 &* s.n, pixels: 100 &* s.n, channels: 232,
-                gamma: s.p + 3463968, beta: s.p + 3464208, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 20271744 &* s.n, savedMean: s.f + 443728, savedInvStd: s.f + 443960,
-                runningMean: s.p + 3464448, runningVar: s.p + 3464688, pool: pool)
+                gamma: s.p + 3463968, beta: s.p + 3464208, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 443728,
+                savedInvStd: s.f + 443960, runningMean: s.p + 3464448, runningVar: s.p + 3464688, pool: pool)
         }
         // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 20 {
@@ -2916,8 +2917,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.6.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 51045312 &* s.n, pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 3787872, beta: s.p + 3789264, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 51184512 &* s.n, savedMean: s.f + 444192, savedInvStd: s.f + 445584,
+                gamma: s.p + 3787872, beta: s.p + 3789264, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 51184512 &* s.n, savedMean: s.f + 444192, savedInvStd: s.f + 445584,
                 runningMean: s.p + 3790656, runningVar: s.p + 3792048, pool: pool)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2935,8 +2936,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.6.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 51323712 &* s.n, pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 3828240, beta: s.p + 3829632, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 51462912 &* s.n, savedMean: s.f + 446976, savedInvStd: s.f + 448368,
+                gamma: s.p + 3828240, beta: s.p + 3829632, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 51462912 &* s.n, savedMean: s.f + 446976, savedInvStd: s.f + 448368,
                 runningMean: s.p + 3831024, runningVar: s.p + 3832416, pool: pool)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2958,9 +2959,9 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.6.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 56481888 &* s.n, pixels: 100 &* s.n, channels: 232,
-                gamma: s.p + 4319680, beta: s.p + 4319920, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 20271744 &* s.n, savedMean: s.f + 519360, savedInvStd: s.f + 519592,
-                runningMean: s.p + 4320160, runningVar: s.p + 4320400, pool: pool)
+                gamma: s.p + 4319680, beta: s.p + 4319920, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 519360,
+                savedInvStd: s.f + 519592, runningMean: s.p + 4320160, runningVar: s.p + 4320400, pool: pool)
         }
         // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 21 {
@@ -2988,8 +2989,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.6.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 22 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 51741312 &* s.n, pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 4643584, beta: s.p + 4644976, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 51880512 &* s.n, savedMean: s.f + 519824, savedInvStd: s.f + 521216,
+                gamma: s.p + 4643584, beta: s.p + 4644976, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 51880512 &* s.n, savedMean: s.f + 519824, savedInvStd: s.f + 521216,
                 runningMean: s.p + 4646368, runningVar: s.p + 4647760, pool: pool)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3007,8 +3008,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.6.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 22 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 52019712 &* s.n, pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 4683952, beta: s.p + 4685344, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 52158912 &* s.n, savedMean: s.f + 522608, savedInvStd: s.f + 524000,
+                gamma: s.p + 4683952, beta: s.p + 4685344, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 52158912 &* s.n, savedMean: s.f + 522608, savedInvStd: s.f + 524000,
                 runningMean: s.p + 4686736, runningVar: s.p + 4688128, pool: pool)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3030,9 +3031,9 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.6.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 22 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 56528288 &* s.n, pixels: 100 &* s.n, channels: 232,
-                gamma: s.p + 5175392, beta: s.p + 5175632, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 20271744 &* s.n, savedMean: s.f + 594992, savedInvStd: s.f + 595224,
-                runningMean: s.p + 5175872, runningVar: s.p + 5176112, pool: pool)
+                gamma: s.p + 5175392, beta: s.p + 5175632, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 594992,
+                savedInvStd: s.f + 595224, runningMean: s.p + 5175872, runningVar: s.p + 5176112, pool: pool)
         }
         // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 22 {
@@ -3060,8 +3061,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.6.4.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 23 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 52437312 &* s.n, pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 5499296, beta: s.p + 5500688, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 52576512 &* s.n, savedMean: s.f + 595456, savedInvStd: s.f + 596848,
+                gamma: s.p + 5499296, beta: s.p + 5500688, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 52576512 &* s.n, savedMean: s.f + 595456, savedInvStd: s.f + 596848,
                 runningMean: s.p + 5502080, runningVar: s.p + 5503472, pool: pool)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3079,8 +3080,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.6.4.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 23 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 52715712 &* s.n, pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 5539664, beta: s.p + 5541056, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 52854912 &* s.n, savedMean: s.f + 598240, savedInvStd: s.f + 599632,
+                gamma: s.p + 5539664, beta: s.p + 5541056, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 52854912 &* s.n, savedMean: s.f + 598240, savedInvStd: s.f + 599632,
                 runningMean: s.p + 5542448, runningVar: s.p + 5543840, pool: pool)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3102,9 +3103,9 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.6.4.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 23 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 56574688 &* s.n, pixels: 100 &* s.n, channels: 232,
-                gamma: s.p + 6031104, beta: s.p + 6031344, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 20271744 &* s.n, savedMean: s.f + 670624, savedInvStd: s.f + 670856,
-                runningMean: s.p + 6031584, runningVar: s.p + 6031824, pool: pool)
+                gamma: s.p + 6031104, beta: s.p + 6031344, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 670624,
+                savedInvStd: s.f + 670856, runningMean: s.p + 6031584, runningVar: s.p + 6031824, pool: pool)
         }
         // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 23 {
@@ -3132,8 +3133,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.6.5.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 24 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 53133312 &* s.n, pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 6355008, beta: s.p + 6356400, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 53272512 &* s.n, savedMean: s.f + 671088, savedInvStd: s.f + 672480,
+                gamma: s.p + 6355008, beta: s.p + 6356400, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 53272512 &* s.n, savedMean: s.f + 671088, savedInvStd: s.f + 672480,
                 runningMean: s.p + 6357792, runningVar: s.p + 6359184, pool: pool)
         }
         // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3151,8 +3152,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.6.5.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 24 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 53411712 &* s.n, pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 6395376, beta: s.p + 6396768, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 53550912 &* s.n, savedMean: s.f + 673872, savedInvStd: s.f + 675264,
+                gamma: s.p + 6395376, beta: s.p + 6396768, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 53550912 &* s.n, savedMean: s.f + 673872, savedInvStd: s.f + 675264,
                 runningMean: s.p + 6398160, runningVar: s.p + 6399552, pool: pool)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3174,9 +3175,9 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.6.5.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 24 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 56621088 &* s.n, pixels: 100 &* s.n, channels: 232,
-                gamma: s.p + 6886816, beta: s.p + 6887056, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 20271744 &* s.n, savedMean: s.f + 746256, savedInvStd: s.f + 746488,
-                runningMean: s.p + 6887296, runningVar: s.p + 6887536, pool: pool)
+                gamma: s.p + 6886816, beta: s.p + 6887056, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 746256,
+                savedInvStd: s.f + 746488, runningMean: s.p + 6887296, runningVar: s.p + 6887536, pool: pool)
         }
         // features.6.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 24 {
@@ -3204,8 +3205,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.7.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 25 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 53829312 &* s.n, pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 7210720, beta: s.p + 7212112, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 53968512 &* s.n, savedMean: s.f + 746720, savedInvStd: s.f + 748112,
+                gamma: s.p + 7210720, beta: s.p + 7212112, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 53968512 &* s.n, savedMean: s.f + 746720, savedInvStd: s.f + 748112,
                 runningMean: s.p + 7213504, runningVar: s.p + 7214896, pool: pool)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3223,8 +3224,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.7.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 25 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 54107712 &* s.n, pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 7228816, beta: s.p + 7230208, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 54246912 &* s.n, savedMean: s.f + 749504, savedInvStd: s.f + 750896,
+                gamma: s.p + 7228816, beta: s.p + 7230208, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 54246912 &* s.n, savedMean: s.f + 749504, savedInvStd: s.f + 750896,
                 runningMean: s.p + 7231600, runningVar: s.p + 7232992, pool: pool)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3246,9 +3247,9 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.7.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 25 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 42099792 &* s.n, pixels: 100 &* s.n, channels: 384,
-                gamma: s.p + 7931840, beta: s.p + 7932224, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 55988928 &* s.n, savedMean: s.f + 777344, savedInvStd: s.f + 777728,
-                runningMean: s.p + 7932608, runningVar: s.p + 7932992, pool: pool)
+                gamma: s.p + 7931840, beta: s.p + 7932224, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 55988928 &* s.n, savedMean: s.f + 777344,
+                savedInvStd: s.f + 777728, runningMean: s.p + 7932608, runningVar: s.p + 7932992, pool: pool)
         }
         // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 25 {
@@ -3267,8 +3268,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.7.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 26 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 20271744 &* s.n, pixels: 100 &* s.n, channels: 2304,
-                gamma: s.p + 8818112, beta: s.p + 8820416, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 41869392 &* s.n, savedMean: s.f + 778112, savedInvStd: s.f + 780416,
+                gamma: s.p + 8818112, beta: s.p + 8820416, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 41869392 &* s.n, savedMean: s.f + 778112, savedInvStd: s.f + 780416,
                 runningMean: s.p + 8822720, runningVar: s.p + 8825024, pool: pool)
         }
         // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3286,8 +3287,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.7.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 26 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 42995712 &* s.n, pixels: 100 &* s.n, channels: 2304,
-                gamma: s.p + 8848064, beta: s.p + 8850368, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 43226112 &* s.n, savedMean: s.f + 782720, savedInvStd: s.f + 785024,
+                gamma: s.p + 8848064, beta: s.p + 8850368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 43226112 &* s.n, savedMean: s.f + 782720, savedInvStd: s.f + 785024,
                 runningMean: s.p + 8852672, runningVar: s.p + 8854976, pool: pool)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3309,9 +3310,9 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.7.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 26 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 43840512 &* s.n, pixels: 100 &* s.n, channels: 384,
-                gamma: s.p + 10186784, beta: s.p + 10187168, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 43686912 &* s.n, savedMean: s.f + 828800, savedInvStd: s.f + 829184,
-                runningMean: s.p + 10187552, runningVar: s.p + 10187936, pool: pool)
+                gamma: s.p + 10186784, beta: s.p + 10187168, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 43686912 &* s.n, savedMean: s.f + 828800,
+                savedInvStd: s.f + 829184, runningMean: s.p + 10187552, runningVar: s.p + 10187936, pool: pool)
         }
         // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 26 {
@@ -3339,8 +3340,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.8 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 27 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 43686912 &* s.n, pixels: 100 &* s.n, channels: 1536,
-                gamma: s.p + 10778144, beta: s.p + 10779680, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 50195712 &* s.n, savedMean: s.f + 829568, savedInvStd: s.f + 831104,
+                gamma: s.p + 10778144, beta: s.p + 10779680, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 50195712 &* s.n, savedMean: s.f + 829568, savedInvStd: s.f + 831104,
                 runningMean: s.p + 10781216, runningVar: s.p + 10782752, pool: pool)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + silu

@@ -1779,7 +1779,7 @@ public final class EfficientNetB4Training: TrainableModel {
         let t = buffers.arena.reserve(floats: 118613616 &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
                                     ws: t + 118613616 &* n, options: options, labels: labels, logits: logits)
-        TrainingKernels.zero(s.g, count: 19467296)
+        if options.computeGradients { TrainingKernels.zero(s.g, count: 19467296) }
         try features_0_forward(s)
         try features_1_0_forward(s)
         try features_1_1_forward(s)
@@ -1815,6 +1815,7 @@ public final class EfficientNetB4Training: TrainableModel {
         try features_7_1_forward(s)
         try features_8_forward(s)
         try classifier_forward(s)
+        guard options.computeGradients else { return loss }
         if options.frozenBlocks <= 34 { classifier_backward(s) }
         if options.frozenBlocks <= 33 { features_8_backward(s) }
         if options.frozenBlocks <= 32 { features_7_1_backward(s) }
@@ -1862,9 +1863,9 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 0 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 15595200 &* s.n, pixels: 36100 &* s.n, channels: 48,
-                gamma: s.p + 1296, beta: s.p + 1344, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 17328000 &* s.n, savedMean: s.f + 2688, savedInvStd: s.f + 2736, runningMean: s.p + 1392,
-                runningVar: s.p + 1440, pool: pool)
+                gamma: s.p + 1296, beta: s.p + 1344, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 17328000 &* s.n, savedMean: s.f + 2688, savedInvStd: s.f + 2736,
+                runningMean: s.p + 1392, runningVar: s.p + 1440, pool: pool)
         }
         // features.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 0 {
@@ -1885,9 +1886,9 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.1.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 1 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 19060800 &* s.n, pixels: 36100 &* s.n, channels: 48,
-                gamma: s.p + 1920, beta: s.p + 1968, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 20793600 &* s.n, savedMean: s.f + 2784, savedInvStd: s.f + 2832, runningMean: s.p + 2016,
-                runningVar: s.p + 2064, pool: pool)
+                gamma: s.p + 1920, beta: s.p + 1968, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 20793600 &* s.n, savedMean: s.f + 2784, savedInvStd: s.f + 2832,
+                runningMean: s.p + 2016, runningVar: s.p + 2064, pool: pool)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 1 {
@@ -1908,9 +1909,9 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.1.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 1 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 54150000 &* s.n, pixels: 36100 &* s.n, channels: 24,
-                gamma: s.p + 4480, beta: s.p + 4512, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 55016400 &* s.n, savedMean: s.f + 3744, savedInvStd: s.f + 3768, runningMean: s.p + 4544,
-                runningVar: s.p + 4576, pool: pool)
+                gamma: s.p + 4480, beta: s.p + 4512, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 55016400 &* s.n, savedMean: s.f + 3744, savedInvStd: s.f + 3768,
+                runningMean: s.p + 4544, runningVar: s.p + 4576, pool: pool)
         }
         // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 1 {
@@ -1931,9 +1932,9 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.1.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 55882800 &* s.n, pixels: 36100 &* s.n, channels: 24,
-                gamma: s.p + 4832, beta: s.p + 4864, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 56749200 &* s.n, savedMean: s.f + 3792, savedInvStd: s.f + 3816, runningMean: s.p + 4896,
-                runningVar: s.p + 4928, pool: pool)
+                gamma: s.p + 4832, beta: s.p + 4864, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 56749200 &* s.n, savedMean: s.f + 3792, savedInvStd: s.f + 3816,
+                runningMean: s.p + 4896, runningVar: s.p + 4928, pool: pool)
         }
         // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 2 {
@@ -1954,9 +1955,9 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.1.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 58482000 &* s.n, pixels: 36100 &* s.n, channels: 24,
-                gamma: s.p + 5872, beta: s.p + 5904, eps: 1e-05, momentum: 0.1, activation: .identity, output: s.t,
-                savedMean: s.f + 4272, savedInvStd: s.f + 4296, runningMean: s.p + 5936, runningVar: s.p + 5968,
-                pool: pool)
+                gamma: s.p + 5872, beta: s.p + 5904, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t, savedMean: s.f + 4272, savedInvStd: s.f + 4296,
+                runningMean: s.p + 5936, runningVar: s.p + 5968, pool: pool)
         }
         // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 2 {
@@ -1983,9 +1984,9 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.2.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 36100 &* s.n, channels: 144,
-                gamma: s.p + 9456, beta: s.p + 9600, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 5198400 &* s.n, savedMean: s.f + 4320, savedInvStd: s.f + 4464, runningMean: s.p + 9744,
-                runningVar: s.p + 9888, pool: pool)
+                gamma: s.p + 9456, beta: s.p + 9600, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 5198400 &* s.n, savedMean: s.f + 4320, savedInvStd: s.f + 4464,
+                runningMean: s.p + 9744, runningVar: s.p + 9888, pool: pool)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 3 {
@@ -2002,8 +2003,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.2.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 50251200 &* s.n, pixels: 9025 &* s.n, channels: 144,
-                gamma: s.p + 11328, beta: s.p + 11472, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 51550800 &* s.n, savedMean: s.f + 4608, savedInvStd: s.f + 4752,
+                gamma: s.p + 11328, beta: s.p + 11472, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 51550800 &* s.n, savedMean: s.f + 4608, savedInvStd: s.f + 4752,
                 runningMean: s.p + 11616, runningVar: s.p + 11760, pool: pool)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2025,8 +2026,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.2.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 102184464 &* s.n, pixels: 9025 &* s.n, channels: 32,
-                gamma: s.p + 18400, beta: s.p + 18432, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 102473264 &* s.n, savedMean: s.f + 7488, savedInvStd: s.f + 7520,
+                gamma: s.p + 18400, beta: s.p + 18432, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 102473264 &* s.n, savedMean: s.f + 7488, savedInvStd: s.f + 7520,
                 runningMean: s.p + 18464, runningVar: s.p + 18496, pool: pool)
         }
         // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -2046,8 +2047,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.2.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 10396800 &* s.n, pixels: 9025 &* s.n, channels: 192,
-                gamma: s.p + 24672, beta: s.p + 24864, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 12129600 &* s.n, savedMean: s.f + 7552, savedInvStd: s.f + 7744,
+                gamma: s.p + 24672, beta: s.p + 24864, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 12129600 &* s.n, savedMean: s.f + 7552, savedInvStd: s.f + 7744,
                 runningMean: s.p + 25056, runningVar: s.p + 25248, pool: pool)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2065,8 +2066,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.2.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 13862400 &* s.n, pixels: 9025 &* s.n, channels: 192,
-                gamma: s.p + 27168, beta: s.p + 27360, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 24259200 &* s.n, savedMean: s.f + 7936, savedInvStd: s.f + 8128,
+                gamma: s.p + 27168, beta: s.p + 27360, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 24259200 &* s.n, savedMean: s.f + 7936, savedInvStd: s.f + 8128,
                 runningMean: s.p + 27552, runningVar: s.p + 27744, pool: pool)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2088,8 +2089,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.2.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 102762064 &* s.n, pixels: 9025 &* s.n, channels: 32,
-                gamma: s.p + 37360, beta: s.p + 37392, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 27724800 &* s.n, savedMean: s.f + 11776, savedInvStd: s.f + 11808,
+                gamma: s.p + 37360, beta: s.p + 37392, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 27724800 &* s.n, savedMean: s.f + 11776, savedInvStd: s.f + 11808,
                 runningMean: s.p + 37424, runningVar: s.p + 37456, pool: pool)
         }
         // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -2118,8 +2119,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.2.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 27724800 &* s.n, pixels: 9025 &* s.n, channels: 192,
-                gamma: s.p + 43632, beta: s.p + 43824, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 29457600 &* s.n, savedMean: s.f + 11840, savedInvStd: s.f + 12032,
+                gamma: s.p + 43632, beta: s.p + 43824, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 29457600 &* s.n, savedMean: s.f + 11840, savedInvStd: s.f + 12032,
                 runningMean: s.p + 44016, runningVar: s.p + 44208, pool: pool)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2137,8 +2138,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.2.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 31190400 &* s.n, pixels: 9025 &* s.n, channels: 192,
-                gamma: s.p + 46128, beta: s.p + 46320, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 32923200 &* s.n, savedMean: s.f + 12224, savedInvStd: s.f + 12416,
+                gamma: s.p + 46128, beta: s.p + 46320, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 32923200 &* s.n, savedMean: s.f + 12224, savedInvStd: s.f + 12416,
                 runningMean: s.p + 46512, runningVar: s.p + 46704, pool: pool)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2160,8 +2161,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.2.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 103339664 &* s.n, pixels: 9025 &* s.n, channels: 32,
-                gamma: s.p + 56320, beta: s.p + 56352, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 36388800 &* s.n, savedMean: s.f + 16064, savedInvStd: s.f + 16096,
+                gamma: s.p + 56320, beta: s.p + 56352, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 36388800 &* s.n, savedMean: s.f + 16064, savedInvStd: s.f + 16096,
                 runningMean: s.p + 56384, runningVar: s.p + 56416, pool: pool)
         }
         // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -2190,8 +2191,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.2.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 36388800 &* s.n, pixels: 9025 &* s.n, channels: 192,
-                gamma: s.p + 62592, beta: s.p + 62784, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 38121600 &* s.n, savedMean: s.f + 16128, savedInvStd: s.f + 16320,
+                gamma: s.p + 62592, beta: s.p + 62784, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 38121600 &* s.n, savedMean: s.f + 16128, savedInvStd: s.f + 16320,
                 runningMean: s.p + 62976, runningVar: s.p + 63168, pool: pool)
         }
         // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2209,8 +2210,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.2.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 39854400 &* s.n, pixels: 9025 &* s.n, channels: 192,
-                gamma: s.p + 65088, beta: s.p + 65280, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 41587200 &* s.n, savedMean: s.f + 16512, savedInvStd: s.f + 16704,
+                gamma: s.p + 65088, beta: s.p + 65280, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 41587200 &* s.n, savedMean: s.f + 16512, savedInvStd: s.f + 16704,
                 runningMean: s.p + 65472, runningVar: s.p + 65664, pool: pool)
         }
         // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2232,8 +2233,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.2.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 103917264 &* s.n, pixels: 9025 &* s.n, channels: 32,
-                gamma: s.p + 75280, beta: s.p + 75312, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 45052800 &* s.n, savedMean: s.f + 20352, savedInvStd: s.f + 20384,
+                gamma: s.p + 75280, beta: s.p + 75312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 45052800 &* s.n, savedMean: s.f + 20352, savedInvStd: s.f + 20384,
                 runningMean: s.p + 75344, runningVar: s.p + 75376, pool: pool)
         }
         // features.2.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -2262,8 +2263,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.3.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 45052800 &* s.n, pixels: 9025 &* s.n, channels: 192,
-                gamma: s.p + 81552, beta: s.p + 81744, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 46785600 &* s.n, savedMean: s.f + 20416, savedInvStd: s.f + 20608,
+                gamma: s.p + 81552, beta: s.p + 81744, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 46785600 &* s.n, savedMean: s.f + 20416, savedInvStd: s.f + 20608,
                 runningMean: s.p + 81936, runningVar: s.p + 82128, pool: pool)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2281,8 +2282,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.3.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 87309840 &* s.n, pixels: 2304 &* s.n, channels: 192,
-                gamma: s.p + 87120, beta: s.p + 87312, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 87752208 &* s.n, savedMean: s.f + 20800, savedInvStd: s.f + 20992,
+                gamma: s.p + 87120, beta: s.p + 87312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 87752208 &* s.n, savedMean: s.f + 20800, savedInvStd: s.f + 20992,
                 runningMean: s.p + 87504, runningVar: s.p + 87696, pool: pool)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2304,9 +2305,9 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.3.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 115010320 &* s.n, pixels: 2304 &* s.n, channels: 56,
-                gamma: s.p + 101920, beta: s.p + 101984, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 115139344 &* s.n, savedMean: s.f + 30784, savedInvStd: s.f + 30840,
-                runningMean: s.p + 102048, runningVar: s.p + 102112, pool: pool)
+                gamma: s.p + 101920, beta: s.p + 101984, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 115139344 &* s.n, savedMean: s.f + 30784,
+                savedInvStd: s.f + 30840, runningMean: s.p + 102048, runningVar: s.p + 102112, pool: pool)
         }
         // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 7 {
@@ -2325,8 +2326,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.3.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 48518400 &* s.n, pixels: 2304 &* s.n, channels: 336,
-                gamma: s.p + 120992, beta: s.p + 121328, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 49292544 &* s.n, savedMean: s.f + 30896, savedInvStd: s.f + 31232,
+                gamma: s.p + 120992, beta: s.p + 121328, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 49292544 &* s.n, savedMean: s.f + 30896, savedInvStd: s.f + 31232,
                 runningMean: s.p + 121664, runningVar: s.p + 122000, pool: pool)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2344,8 +2345,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.3.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 60214800 &* s.n, pixels: 2304 &* s.n, channels: 336,
-                gamma: s.p + 130736, beta: s.p + 131072, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 60988944 &* s.n, savedMean: s.f + 31568, savedInvStd: s.f + 31904,
+                gamma: s.p + 130736, beta: s.p + 131072, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 60988944 &* s.n, savedMean: s.f + 31568, savedInvStd: s.f + 31904,
                 runningMean: s.p + 131408, runningVar: s.p + 131744, pool: pool)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2367,8 +2368,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.3.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 115268368 &* s.n, pixels: 2304 &* s.n, channels: 56,
-                gamma: s.p + 160656, beta: s.p + 160720, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 50066688 &* s.n, savedMean: s.f + 49040, savedInvStd: s.f + 49096,
+                gamma: s.p + 160656, beta: s.p + 160720, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 49040, savedInvStd: s.f + 49096,
                 runningMean: s.p + 160784, runningVar: s.p + 160848, pool: pool)
         }
         // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -2397,8 +2398,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.3.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 62537232 &* s.n, pixels: 2304 &* s.n, channels: 336,
-                gamma: s.p + 179728, beta: s.p + 180064, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 63311376 &* s.n, savedMean: s.f + 49152, savedInvStd: s.f + 49488,
+                gamma: s.p + 179728, beta: s.p + 180064, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 63311376 &* s.n, savedMean: s.f + 49152, savedInvStd: s.f + 49488,
                 runningMean: s.p + 180400, runningVar: s.p + 180736, pool: pool)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2416,8 +2417,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.3.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 64085520 &* s.n, pixels: 2304 &* s.n, channels: 336,
-                gamma: s.p + 189472, beta: s.p + 189808, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 64859664 &* s.n, savedMean: s.f + 49824, savedInvStd: s.f + 50160,
+                gamma: s.p + 189472, beta: s.p + 189808, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 64859664 &* s.n, savedMean: s.f + 49824, savedInvStd: s.f + 50160,
                 runningMean: s.p + 190144, runningVar: s.p + 190480, pool: pool)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2439,8 +2440,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.3.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 115526416 &* s.n, pixels: 2304 &* s.n, channels: 56,
-                gamma: s.p + 219392, beta: s.p + 219456, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 50066688 &* s.n, savedMean: s.f + 67296, savedInvStd: s.f + 67352,
+                gamma: s.p + 219392, beta: s.p + 219456, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 67296, savedInvStd: s.f + 67352,
                 runningMean: s.p + 219520, runningVar: s.p + 219584, pool: pool)
         }
         // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -2469,8 +2470,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.3.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 66407952 &* s.n, pixels: 2304 &* s.n, channels: 336,
-                gamma: s.p + 238464, beta: s.p + 238800, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 67182096 &* s.n, savedMean: s.f + 67408, savedInvStd: s.f + 67744,
+                gamma: s.p + 238464, beta: s.p + 238800, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 67182096 &* s.n, savedMean: s.f + 67408, savedInvStd: s.f + 67744,
                 runningMean: s.p + 239136, runningVar: s.p + 239472, pool: pool)
         }
         // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2488,8 +2489,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.3.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 67956240 &* s.n, pixels: 2304 &* s.n, channels: 336,
-                gamma: s.p + 248208, beta: s.p + 248544, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 68730384 &* s.n, savedMean: s.f + 68080, savedInvStd: s.f + 68416,
+                gamma: s.p + 248208, beta: s.p + 248544, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 68730384 &* s.n, savedMean: s.f + 68080, savedInvStd: s.f + 68416,
                 runningMean: s.p + 248880, runningVar: s.p + 249216, pool: pool)
         }
         // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2511,8 +2512,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.3.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 115784464 &* s.n, pixels: 2304 &* s.n, channels: 56,
-                gamma: s.p + 278128, beta: s.p + 278192, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 50066688 &* s.n, savedMean: s.f + 85552, savedInvStd: s.f + 85608,
+                gamma: s.p + 278128, beta: s.p + 278192, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 85552, savedInvStd: s.f + 85608,
                 runningMean: s.p + 278256, runningVar: s.p + 278320, pool: pool)
         }
         // features.3.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -2541,8 +2542,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.4.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 70278672 &* s.n, pixels: 2304 &* s.n, channels: 336,
-                gamma: s.p + 297200, beta: s.p + 297536, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 71052816 &* s.n, savedMean: s.f + 85664, savedInvStd: s.f + 86000,
+                gamma: s.p + 297200, beta: s.p + 297536, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 71052816 &* s.n, savedMean: s.f + 85664, savedInvStd: s.f + 86000,
                 runningMean: s.p + 297872, runningVar: s.p + 298208, pool: pool)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2560,8 +2561,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.4.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 114153232 &* s.n, pixels: 576 &* s.n, channels: 336,
-                gamma: s.p + 301568, beta: s.p + 301904, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 114346768 &* s.n, savedMean: s.f + 86336, savedInvStd: s.f + 86672,
+                gamma: s.p + 301568, beta: s.p + 301904, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 114346768 &* s.n, savedMean: s.f + 86336, savedInvStd: s.f + 86672,
                 runningMean: s.p + 302240, runningVar: s.p + 302576, pool: pool)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2583,9 +2584,9 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.4.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 117148432 &* s.n, pixels: 576 &* s.n, channels: 112,
-                gamma: s.p + 350304, beta: s.p + 350416, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 117212944 &* s.n, savedMean: s.f + 93056, savedInvStd: s.f + 93168,
-                runningMean: s.p + 350528, runningVar: s.p + 350640, pool: pool)
+                gamma: s.p + 350304, beta: s.p + 350416, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 117212944 &* s.n, savedMean: s.f + 93056,
+                savedInvStd: s.f + 93168, runningMean: s.p + 350528, runningVar: s.p + 350640, pool: pool)
         }
         // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 11 {
@@ -2604,8 +2605,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.4.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 88636944 &* s.n, pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 426016, beta: s.p + 426688, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 89024016 &* s.n, savedMean: s.f + 93280, savedInvStd: s.f + 93952,
+                gamma: s.p + 426016, beta: s.p + 426688, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 89024016 &* s.n, savedMean: s.f + 93280, savedInvStd: s.f + 93952,
                 runningMean: s.p + 427360, runningVar: s.p + 428032, pool: pool)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2623,8 +2624,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.4.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 89411088 &* s.n, pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 434752, beta: s.p + 435424, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 89798160 &* s.n, savedMean: s.f + 94624, savedInvStd: s.f + 95296,
+                gamma: s.p + 434752, beta: s.p + 435424, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 89798160 &* s.n, savedMean: s.f + 94624, savedInvStd: s.f + 95296,
                 runningMean: s.p + 436096, runningVar: s.p + 436768, pool: pool)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2646,9 +2647,9 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.4.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 117277456 &* s.n, pixels: 576 &* s.n, channels: 112,
-                gamma: s.p + 551040, beta: s.p + 551152, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 50066688 &* s.n, savedMean: s.f + 108064, savedInvStd: s.f + 108176,
-                runningMean: s.p + 551264, runningVar: s.p + 551376, pool: pool)
+                gamma: s.p + 551040, beta: s.p + 551152, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 108064,
+                savedInvStd: s.f + 108176, runningMean: s.p + 551264, runningVar: s.p + 551376, pool: pool)
         }
         // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 12 {
@@ -2676,8 +2677,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.4.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 90572304 &* s.n, pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 626752, beta: s.p + 627424, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 90959376 &* s.n, savedMean: s.f + 108288, savedInvStd: s.f + 108960,
+                gamma: s.p + 626752, beta: s.p + 627424, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 90959376 &* s.n, savedMean: s.f + 108288, savedInvStd: s.f + 108960,
                 runningMean: s.p + 628096, runningVar: s.p + 628768, pool: pool)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2695,8 +2696,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.4.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 91346448 &* s.n, pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 635488, beta: s.p + 636160, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 91733520 &* s.n, savedMean: s.f + 109632, savedInvStd: s.f + 110304,
+                gamma: s.p + 635488, beta: s.p + 636160, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 91733520 &* s.n, savedMean: s.f + 109632, savedInvStd: s.f + 110304,
                 runningMean: s.p + 636832, runningVar: s.p + 637504, pool: pool)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2718,9 +2719,9 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.4.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 117406480 &* s.n, pixels: 576 &* s.n, channels: 112,
-                gamma: s.p + 751776, beta: s.p + 751888, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 50066688 &* s.n, savedMean: s.f + 123072, savedInvStd: s.f + 123184,
-                runningMean: s.p + 752000, runningVar: s.p + 752112, pool: pool)
+                gamma: s.p + 751776, beta: s.p + 751888, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 123072,
+                savedInvStd: s.f + 123184, runningMean: s.p + 752000, runningVar: s.p + 752112, pool: pool)
         }
         // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 13 {
@@ -2748,8 +2749,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.4.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 92507664 &* s.n, pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 827488, beta: s.p + 828160, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 92894736 &* s.n, savedMean: s.f + 123296, savedInvStd: s.f + 123968,
+                gamma: s.p + 827488, beta: s.p + 828160, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 92894736 &* s.n, savedMean: s.f + 123296, savedInvStd: s.f + 123968,
                 runningMean: s.p + 828832, runningVar: s.p + 829504, pool: pool)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2767,8 +2768,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.4.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 93281808 &* s.n, pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 836224, beta: s.p + 836896, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 93668880 &* s.n, savedMean: s.f + 124640, savedInvStd: s.f + 125312,
+                gamma: s.p + 836224, beta: s.p + 836896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 93668880 &* s.n, savedMean: s.f + 124640, savedInvStd: s.f + 125312,
                 runningMean: s.p + 837568, runningVar: s.p + 838240, pool: pool)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2790,9 +2791,9 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.4.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 117535504 &* s.n, pixels: 576 &* s.n, channels: 112,
-                gamma: s.p + 952512, beta: s.p + 952624, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 50066688 &* s.n, savedMean: s.f + 138080, savedInvStd: s.f + 138192,
-                runningMean: s.p + 952736, runningVar: s.p + 952848, pool: pool)
+                gamma: s.p + 952512, beta: s.p + 952624, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 138080,
+                savedInvStd: s.f + 138192, runningMean: s.p + 952736, runningVar: s.p + 952848, pool: pool)
         }
         // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 14 {
@@ -2820,8 +2821,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.4.4.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 94443024 &* s.n, pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 1028224, beta: s.p + 1028896, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 94830096 &* s.n, savedMean: s.f + 138304, savedInvStd: s.f + 138976,
+                gamma: s.p + 1028224, beta: s.p + 1028896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 94830096 &* s.n, savedMean: s.f + 138304, savedInvStd: s.f + 138976,
                 runningMean: s.p + 1029568, runningVar: s.p + 1030240, pool: pool)
         }
         // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2839,8 +2840,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.4.4.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 95217168 &* s.n, pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 1036960, beta: s.p + 1037632, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 95604240 &* s.n, savedMean: s.f + 139648, savedInvStd: s.f + 140320,
+                gamma: s.p + 1036960, beta: s.p + 1037632, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 95604240 &* s.n, savedMean: s.f + 139648, savedInvStd: s.f + 140320,
                 runningMean: s.p + 1038304, runningVar: s.p + 1038976, pool: pool)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2862,9 +2863,9 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.4.4.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 117664528 &* s.n, pixels: 576 &* s.n, channels: 112,
-                gamma: s.p + 1153248, beta: s.p + 1153360, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 50066688 &* s.n, savedMean: s.f + 153088, savedInvStd: s.f + 153200,
-                runningMean: s.p + 1153472, runningVar: s.p + 1153584, pool: pool)
+                gamma: s.p + 1153248, beta: s.p + 1153360, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 153088,
+                savedInvStd: s.f + 153200, runningMean: s.p + 1153472, runningVar: s.p + 1153584, pool: pool)
         }
         // features.4.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 15 {
@@ -2892,8 +2893,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.4.5.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 96378384 &* s.n, pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 1228960, beta: s.p + 1229632, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 96765456 &* s.n, savedMean: s.f + 153312, savedInvStd: s.f + 153984,
+                gamma: s.p + 1228960, beta: s.p + 1229632, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 96765456 &* s.n, savedMean: s.f + 153312, savedInvStd: s.f + 153984,
                 runningMean: s.p + 1230304, runningVar: s.p + 1230976, pool: pool)
         }
         // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2911,8 +2912,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.4.5.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 97152528 &* s.n, pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 1237696, beta: s.p + 1238368, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 97539600 &* s.n, savedMean: s.f + 154656, savedInvStd: s.f + 155328,
+                gamma: s.p + 1237696, beta: s.p + 1238368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 97539600 &* s.n, savedMean: s.f + 154656, savedInvStd: s.f + 155328,
                 runningMean: s.p + 1239040, runningVar: s.p + 1239712, pool: pool)
         }
         // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2934,9 +2935,9 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.4.5.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 117793552 &* s.n, pixels: 576 &* s.n, channels: 112,
-                gamma: s.p + 1353984, beta: s.p + 1354096, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 50066688 &* s.n, savedMean: s.f + 168096, savedInvStd: s.f + 168208,
-                runningMean: s.p + 1354208, runningVar: s.p + 1354320, pool: pool)
+                gamma: s.p + 1353984, beta: s.p + 1354096, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 168096,
+                savedInvStd: s.f + 168208, runningMean: s.p + 1354208, runningVar: s.p + 1354320, pool: pool)
         }
         // features.4.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 16 {
@@ -2964,8 +2965,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.5.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 98313744 &* s.n, pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 1429696, beta: s.p + 1430368, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 98700816 &* s.n, savedMean: s.f + 168320, savedInvStd: s.f + 168992,
+                gamma: s.p + 1429696, beta: s.p + 1430368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 98700816 &* s.n, savedMean: s.f + 168320, savedInvStd: s.f + 168992,
                 runningMean: s.p + 1431040, runningVar: s.p + 1431712, pool: pool)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2983,8 +2984,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.5.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 99087888 &* s.n, pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 1449184, beta: s.p + 1449856, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 99474960 &* s.n, savedMean: s.f + 169664, savedInvStd: s.f + 170336,
+                gamma: s.p + 1449184, beta: s.p + 1449856, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 99474960 &* s.n, savedMean: s.f + 169664, savedInvStd: s.f + 170336,
                 runningMean: s.p + 1450528, runningVar: s.p + 1451200, pool: pool)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3006,9 +3007,9 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.5.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 116042512 &* s.n, pixels: 576 &* s.n, channels: 160,
-                gamma: s.p + 1597728, beta: s.p + 1597888, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 116134672 &* s.n, savedMean: s.f + 204608, savedInvStd: s.f + 204768,
-                runningMean: s.p + 1598048, runningVar: s.p + 1598208, pool: pool)
+                gamma: s.p + 1597728, beta: s.p + 1597888, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 116134672 &* s.n, savedMean: s.f + 204608,
+                savedInvStd: s.f + 204768, runningMean: s.p + 1598048, runningVar: s.p + 1598208, pool: pool)
         }
         // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 17 {
@@ -3027,8 +3028,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.5.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 71826960 &* s.n, pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 1751968, beta: s.p + 1752928, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 72379920 &* s.n, savedMean: s.f + 204928, savedInvStd: s.f + 205888,
+                gamma: s.p + 1751968, beta: s.p + 1752928, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 72379920 &* s.n, savedMean: s.f + 204928, savedInvStd: s.f + 205888,
                 runningMean: s.p + 1753888, runningVar: s.p + 1754848, pool: pool)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3046,8 +3047,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.5.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 72932880 &* s.n, pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 1779808, beta: s.p + 1780768, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 73485840 &* s.n, savedMean: s.f + 206848, savedInvStd: s.f + 207808,
+                gamma: s.p + 1779808, beta: s.p + 1780768, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 73485840 &* s.n, savedMean: s.f + 206848, savedInvStd: s.f + 207808,
                 runningMean: s.p + 1781728, runningVar: s.p + 1782688, pool: pool)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3069,9 +3070,9 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.5.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 116226832 &* s.n, pixels: 576 &* s.n, channels: 160,
-                gamma: s.p + 2015056, beta: s.p + 2015216, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 50066688 &* s.n, savedMean: s.f + 256768, savedInvStd: s.f + 256928,
-                runningMean: s.p + 2015376, runningVar: s.p + 2015536, pool: pool)
+                gamma: s.p + 2015056, beta: s.p + 2015216, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 256768,
+                savedInvStd: s.f + 256928, runningMean: s.p + 2015376, runningVar: s.p + 2015536, pool: pool)
         }
         // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 18 {
@@ -3099,8 +3100,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.5.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 74591760 &* s.n, pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 2169296, beta: s.p + 2170256, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 75144720 &* s.n, savedMean: s.f + 257088, savedInvStd: s.f + 258048,
+                gamma: s.p + 2169296, beta: s.p + 2170256, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 75144720 &* s.n, savedMean: s.f + 257088, savedInvStd: s.f + 258048,
                 runningMean: s.p + 2171216, runningVar: s.p + 2172176, pool: pool)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3118,8 +3119,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.5.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 75697680 &* s.n, pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 2197136, beta: s.p + 2198096, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 76250640 &* s.n, savedMean: s.f + 259008, savedInvStd: s.f + 259968,
+                gamma: s.p + 2197136, beta: s.p + 2198096, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 76250640 &* s.n, savedMean: s.f + 259008, savedInvStd: s.f + 259968,
                 runningMean: s.p + 2199056, runningVar: s.p + 2200016, pool: pool)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3141,9 +3142,9 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.5.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 116411152 &* s.n, pixels: 576 &* s.n, channels: 160,
-                gamma: s.p + 2432384, beta: s.p + 2432544, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 50066688 &* s.n, savedMean: s.f + 308928, savedInvStd: s.f + 309088,
-                runningMean: s.p + 2432704, runningVar: s.p + 2432864, pool: pool)
+                gamma: s.p + 2432384, beta: s.p + 2432544, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 308928,
+                savedInvStd: s.f + 309088, runningMean: s.p + 2432704, runningVar: s.p + 2432864, pool: pool)
         }
         // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 19 {
@@ -3171,8 +3172,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.5.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 77356560 &* s.n, pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 2586624, beta: s.p + 2587584, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 77909520 &* s.n, savedMean: s.f + 309248, savedInvStd: s.f + 310208,
+                gamma: s.p + 2586624, beta: s.p + 2587584, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 77909520 &* s.n, savedMean: s.f + 309248, savedInvStd: s.f + 310208,
                 runningMean: s.p + 2588544, runningVar: s.p + 2589504, pool: pool)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3190,8 +3191,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.5.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 78462480 &* s.n, pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 2614464, beta: s.p + 2615424, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 79015440 &* s.n, savedMean: s.f + 311168, savedInvStd: s.f + 312128,
+                gamma: s.p + 2614464, beta: s.p + 2615424, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 79015440 &* s.n, savedMean: s.f + 311168, savedInvStd: s.f + 312128,
                 runningMean: s.p + 2616384, runningVar: s.p + 2617344, pool: pool)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3213,9 +3214,9 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.5.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 116595472 &* s.n, pixels: 576 &* s.n, channels: 160,
-                gamma: s.p + 2849712, beta: s.p + 2849872, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 50066688 &* s.n, savedMean: s.f + 361088, savedInvStd: s.f + 361248,
-                runningMean: s.p + 2850032, runningVar: s.p + 2850192, pool: pool)
+                gamma: s.p + 2849712, beta: s.p + 2849872, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 361088,
+                savedInvStd: s.f + 361248, runningMean: s.p + 2850032, runningVar: s.p + 2850192, pool: pool)
         }
         // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 20 {
@@ -3243,8 +3244,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.5.4.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 80121360 &* s.n, pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 3003952, beta: s.p + 3004912, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 80674320 &* s.n, savedMean: s.f + 361408, savedInvStd: s.f + 362368,
+                gamma: s.p + 3003952, beta: s.p + 3004912, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 80674320 &* s.n, savedMean: s.f + 361408, savedInvStd: s.f + 362368,
                 runningMean: s.p + 3005872, runningVar: s.p + 3006832, pool: pool)
         }
         // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3262,8 +3263,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.5.4.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 81227280 &* s.n, pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 3031792, beta: s.p + 3032752, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 81780240 &* s.n, savedMean: s.f + 363328, savedInvStd: s.f + 364288,
+                gamma: s.p + 3031792, beta: s.p + 3032752, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 81780240 &* s.n, savedMean: s.f + 363328, savedInvStd: s.f + 364288,
                 runningMean: s.p + 3033712, runningVar: s.p + 3034672, pool: pool)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3285,9 +3286,9 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.5.4.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 116779792 &* s.n, pixels: 576 &* s.n, channels: 160,
-                gamma: s.p + 3267040, beta: s.p + 3267200, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 50066688 &* s.n, savedMean: s.f + 413248, savedInvStd: s.f + 413408,
-                runningMean: s.p + 3267360, runningVar: s.p + 3267520, pool: pool)
+                gamma: s.p + 3267040, beta: s.p + 3267200, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 413248,
+                savedInvStd: s.f + 413408, runningMean: s.p + 3267360, runningVar: s.p + 3267520, pool: pool)
         }
         // features.5.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 21 {
@@ -3315,8 +3316,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.5.5.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 22 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 82886160 &* s.n, pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 3421280, beta: s.p + 3422240, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 83439120 &* s.n, savedMean: s.f + 413568, savedInvStd: s.f + 414528,
+                gamma: s.p + 3421280, beta: s.p + 3422240, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 83439120 &* s.n, savedMean: s.f + 413568, savedInvStd: s.f + 414528,
                 runningMean: s.p + 3423200, runningVar: s.p + 3424160, pool: pool)
         }
         // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3334,8 +3335,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.5.5.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 22 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 83992080 &* s.n, pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 3449120, beta: s.p + 3450080, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 84545040 &* s.n, savedMean: s.f + 415488, savedInvStd: s.f + 416448,
+                gamma: s.p + 3449120, beta: s.p + 3450080, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 84545040 &* s.n, savedMean: s.f + 415488, savedInvStd: s.f + 416448,
                 runningMean: s.p + 3451040, runningVar: s.p + 3452000, pool: pool)
         }
         // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3357,9 +3358,9 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.5.5.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 22 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 116964112 &* s.n, pixels: 576 &* s.n, channels: 160,
-                gamma: s.p + 3684368, beta: s.p + 3684528, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 50066688 &* s.n, savedMean: s.f + 465408, savedInvStd: s.f + 465568,
-                runningMean: s.p + 3684688, runningVar: s.p + 3684848, pool: pool)
+                gamma: s.p + 3684368, beta: s.p + 3684528, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 465408,
+                savedInvStd: s.f + 465568, runningMean: s.p + 3684688, runningVar: s.p + 3684848, pool: pool)
         }
         // features.5.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 22 {
@@ -3387,8 +3388,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 23 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 85650960 &* s.n, pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 3838608, beta: s.p + 3839568, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 86203920 &* s.n, savedMean: s.f + 465728, savedInvStd: s.f + 466688,
+                gamma: s.p + 3838608, beta: s.p + 3839568, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 86203920 &* s.n, savedMean: s.f + 465728, savedInvStd: s.f + 466688,
                 runningMean: s.p + 3840528, runningVar: s.p + 3841488, pool: pool)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3406,8 +3407,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 23 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 50066688 &* s.n, pixels: 144 &* s.n, channels: 960,
-                gamma: s.p + 3866448, beta: s.p + 3867408, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 114733840 &* s.n, savedMean: s.f + 467648, savedInvStd: s.f + 468608,
+                gamma: s.p + 3866448, beta: s.p + 3867408, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 114733840 &* s.n, savedMean: s.f + 467648, savedInvStd: s.f + 468608,
                 runningMean: s.p + 3868368, runningVar: s.p + 3869328, pool: pool)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3429,9 +3430,9 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 23 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 50204928 &* s.n, pixels: 144 &* s.n, channels: 272,
-                gamma: s.p + 4209216, beta: s.p + 4209488, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 117987088 &* s.n, savedMean: s.f + 517568, savedInvStd: s.f + 517840,
-                runningMean: s.p + 4209760, runningVar: s.p + 4210032, pool: pool)
+                gamma: s.p + 4209216, beta: s.p + 4209488, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 117987088 &* s.n, savedMean: s.f + 517568,
+                savedInvStd: s.f + 517840, runningMean: s.p + 4209760, runningVar: s.p + 4210032, pool: pool)
         }
         // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 23 {
@@ -3450,8 +3451,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 24 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 104752912 &* s.n, pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 4654208, beta: s.p + 4655840, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 104987920 &* s.n, savedMean: s.f + 518112, savedInvStd: s.f + 519744,
+                gamma: s.p + 4654208, beta: s.p + 4655840, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 104987920 &* s.n, savedMean: s.f + 518112, savedInvStd: s.f + 519744,
                 runningMean: s.p + 4657472, runningVar: s.p + 4659104, pool: pool)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3469,8 +3470,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 24 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 105222928 &* s.n, pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 4701536, beta: s.p + 4703168, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 105457936 &* s.n, savedMean: s.f + 521376, savedInvStd: s.f + 523008,
+                gamma: s.p + 4701536, beta: s.p + 4703168, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 105457936 &* s.n, savedMean: s.f + 521376, savedInvStd: s.f + 523008,
                 runningMean: s.p + 4704800, runningVar: s.p + 4706432, pool: pool)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3492,9 +3493,9 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 24 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 118026256 &* s.n, pixels: 144 &* s.n, channels: 272,
-                gamma: s.p + 5375632, beta: s.p + 5375904, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 86756880 &* s.n, savedMean: s.f + 606240, savedInvStd: s.f + 606512,
-                runningMean: s.p + 5376176, runningVar: s.p + 5376448, pool: pool)
+                gamma: s.p + 5375632, beta: s.p + 5375904, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 86756880 &* s.n, savedMean: s.f + 606240,
+                savedInvStd: s.f + 606512, runningMean: s.p + 5376176, runningVar: s.p + 5376448, pool: pool)
         }
         // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 24 {
@@ -3522,8 +3523,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 25 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 105927952 &* s.n, pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 5820624, beta: s.p + 5822256, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 106162960 &* s.n, savedMean: s.f + 606784, savedInvStd: s.f + 608416,
+                gamma: s.p + 5820624, beta: s.p + 5822256, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 106162960 &* s.n, savedMean: s.f + 606784, savedInvStd: s.f + 608416,
                 runningMean: s.p + 5823888, runningVar: s.p + 5825520, pool: pool)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3541,8 +3542,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 25 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 106397968 &* s.n, pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 5867952, beta: s.p + 5869584, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 106632976 &* s.n, savedMean: s.f + 610048, savedInvStd: s.f + 611680,
+                gamma: s.p + 5867952, beta: s.p + 5869584, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 106632976 &* s.n, savedMean: s.f + 610048, savedInvStd: s.f + 611680,
                 runningMean: s.p + 5871216, runningVar: s.p + 5872848, pool: pool)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3564,9 +3565,9 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 25 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 118104592 &* s.n, pixels: 144 &* s.n, channels: 272,
-                gamma: s.p + 6542048, beta: s.p + 6542320, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 86756880 &* s.n, savedMean: s.f + 694912, savedInvStd: s.f + 695184,
-                runningMean: s.p + 6542592, runningVar: s.p + 6542864, pool: pool)
+                gamma: s.p + 6542048, beta: s.p + 6542320, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 86756880 &* s.n, savedMean: s.f + 694912,
+                savedInvStd: s.f + 695184, runningMean: s.p + 6542592, runningVar: s.p + 6542864, pool: pool)
         }
         // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 25 {
@@ -3594,8 +3595,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 26 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 107102992 &* s.n, pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 6987040, beta: s.p + 6988672, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 107338000 &* s.n, savedMean: s.f + 695456, savedInvStd: s.f + 697088,
+                gamma: s.p + 6987040, beta: s.p + 6988672, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 107338000 &* s.n, savedMean: s.f + 695456, savedInvStd: s.f + 697088,
                 runningMean: s.p + 6990304, runningVar: s.p + 6991936, pool: pool)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3613,8 +3614,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 26 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 107573008 &* s.n, pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 7034368, beta: s.p + 7036000, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 107808016 &* s.n, savedMean: s.f + 698720, savedInvStd: s.f + 700352,
+                gamma: s.p + 7034368, beta: s.p + 7036000, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 107808016 &* s.n, savedMean: s.f + 698720, savedInvStd: s.f + 700352,
                 runningMean: s.p + 7037632, runningVar: s.p + 7039264, pool: pool)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3636,9 +3637,9 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 26 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 118182928 &* s.n, pixels: 144 &* s.n, channels: 272,
-                gamma: s.p + 7708464, beta: s.p + 7708736, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 86756880 &* s.n, savedMean: s.f + 783584, savedInvStd: s.f + 783856,
-                runningMean: s.p + 7709008, runningVar: s.p + 7709280, pool: pool)
+                gamma: s.p + 7708464, beta: s.p + 7708736, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 86756880 &* s.n, savedMean: s.f + 783584,
+                savedInvStd: s.f + 783856, runningMean: s.p + 7709008, runningVar: s.p + 7709280, pool: pool)
         }
         // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 26 {
@@ -3666,8 +3667,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.4.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 27 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 108278032 &* s.n, pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 8153456, beta: s.p + 8155088, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 108513040 &* s.n, savedMean: s.f + 784128, savedInvStd: s.f + 785760,
+                gamma: s.p + 8153456, beta: s.p + 8155088, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 108513040 &* s.n, savedMean: s.f + 784128, savedInvStd: s.f + 785760,
                 runningMean: s.p + 8156720, runningVar: s.p + 8158352, pool: pool)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3685,8 +3686,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.4.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 27 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 108748048 &* s.n, pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 8200784, beta: s.p + 8202416, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 108983056 &* s.n, savedMean: s.f + 787392, savedInvStd: s.f + 789024,
+                gamma: s.p + 8200784, beta: s.p + 8202416, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 108983056 &* s.n, savedMean: s.f + 787392, savedInvStd: s.f + 789024,
                 runningMean: s.p + 8204048, runningVar: s.p + 8205680, pool: pool)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3708,9 +3709,9 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.4.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 27 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 118261264 &* s.n, pixels: 144 &* s.n, channels: 272,
-                gamma: s.p + 8874880, beta: s.p + 8875152, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 86756880 &* s.n, savedMean: s.f + 872256, savedInvStd: s.f + 872528,
-                runningMean: s.p + 8875424, runningVar: s.p + 8875696, pool: pool)
+                gamma: s.p + 8874880, beta: s.p + 8875152, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 86756880 &* s.n, savedMean: s.f + 872256,
+                savedInvStd: s.f + 872528, runningMean: s.p + 8875424, runningVar: s.p + 8875696, pool: pool)
         }
         // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 27 {
@@ -3738,8 +3739,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.5.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 28 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 109453072 &* s.n, pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 9319872, beta: s.p + 9321504, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 109688080 &* s.n, savedMean: s.f + 872800, savedInvStd: s.f + 874432,
+                gamma: s.p + 9319872, beta: s.p + 9321504, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 109688080 &* s.n, savedMean: s.f + 872800, savedInvStd: s.f + 874432,
                 runningMean: s.p + 9323136, runningVar: s.p + 9324768, pool: pool)
         }
         // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3757,8 +3758,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.5.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 28 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 109923088 &* s.n, pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 9367200, beta: s.p + 9368832, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 110158096 &* s.n, savedMean: s.f + 876064, savedInvStd: s.f + 877696,
+                gamma: s.p + 9367200, beta: s.p + 9368832, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 110158096 &* s.n, savedMean: s.f + 876064, savedInvStd: s.f + 877696,
                 runningMean: s.p + 9370464, runningVar: s.p + 9372096, pool: pool)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3780,9 +3781,9 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.5.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 28 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 118339600 &* s.n, pixels: 144 &* s.n, channels: 272,
-                gamma: s.p + 10041296, beta: s.p + 10041568, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 86756880 &* s.n, savedMean: s.f + 960928, savedInvStd: s.f + 961200,
-                runningMean: s.p + 10041840, runningVar: s.p + 10042112, pool: pool)
+                gamma: s.p + 10041296, beta: s.p + 10041568, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 86756880 &* s.n, savedMean: s.f + 960928,
+                savedInvStd: s.f + 961200, runningMean: s.p + 10041840, runningVar: s.p + 10042112, pool: pool)
         }
         // features.6.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 28 {
@@ -3810,8 +3811,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.6.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 29 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 110628112 &* s.n, pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 10486288, beta: s.p + 10487920, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 110863120 &* s.n, savedMean: s.f + 961472, savedInvStd: s.f + 963104,
+                gamma: s.p + 10486288, beta: s.p + 10487920, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 110863120 &* s.n, savedMean: s.f + 961472, savedInvStd: s.f + 963104,
                 runningMean: s.p + 10489552, runningVar: s.p + 10491184, pool: pool)
         }
         // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3829,8 +3830,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.6.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 29 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 111098128 &* s.n, pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 10533616, beta: s.p + 10535248, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 111333136 &* s.n, savedMean: s.f + 964736, savedInvStd: s.f + 966368,
+                gamma: s.p + 10533616, beta: s.p + 10535248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 111333136 &* s.n, savedMean: s.f + 964736, savedInvStd: s.f + 966368,
                 runningMean: s.p + 10536880, runningVar: s.p + 10538512, pool: pool)
         }
         // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3852,9 +3853,9 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.6.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 29 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 118417936 &* s.n, pixels: 144 &* s.n, channels: 272,
-                gamma: s.p + 11207712, beta: s.p + 11207984, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 86756880 &* s.n, savedMean: s.f + 1049600, savedInvStd: s.f + 1049872,
-                runningMean: s.p + 11208256, runningVar: s.p + 11208528, pool: pool)
+                gamma: s.p + 11207712, beta: s.p + 11207984, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 86756880 &* s.n, savedMean: s.f + 1049600,
+                savedInvStd: s.f + 1049872, runningMean: s.p + 11208256, runningVar: s.p + 11208528, pool: pool)
         }
         // features.6.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 29 {
@@ -3882,9 +3883,9 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.7.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 30 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 111803152 &* s.n, pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 11652704, beta: s.p + 11654336, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 112038160 &* s.n, savedMean: s.f + 1050144, savedInvStd: s.f + 1051776,
-                runningMean: s.p + 11655968, runningVar: s.p + 11657600, pool: pool)
+                gamma: s.p + 11652704, beta: s.p + 11654336, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 112038160 &* s.n, savedMean: s.f + 1050144,
+                savedInvStd: s.f + 1051776, runningMean: s.p + 11655968, runningVar: s.p + 11657600, pool: pool)
         }
         // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 30 {
@@ -3901,9 +3902,9 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.7.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 30 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 112273168 &* s.n, pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 11700032, beta: s.p + 11701664, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 112508176 &* s.n, savedMean: s.f + 1053408, savedInvStd: s.f + 1055040,
-                runningMean: s.p + 11703296, runningVar: s.p + 11704928, pool: pool)
+                gamma: s.p + 11700032, beta: s.p + 11701664, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 112508176 &* s.n, savedMean: s.f + 1053408,
+                savedInvStd: s.f + 1055040, runningMean: s.p + 11703296, runningVar: s.p + 11704928, pool: pool)
         }
         // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 30 {
@@ -3924,9 +3925,9 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.7.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 30 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 118496272 &* s.n, pixels: 144 &* s.n, channels: 272,
-                gamma: s.p + 12374128, beta: s.p + 12374400, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 86756880 &* s.n, savedMean: s.f + 1138272, savedInvStd: s.f + 1138544,
-                runningMean: s.p + 12374672, runningVar: s.p + 12374944, pool: pool)
+                gamma: s.p + 12374128, beta: s.p + 12374400, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 86756880 &* s.n, savedMean: s.f + 1138272,
+                savedInvStd: s.f + 1138544, runningMean: s.p + 12374672, runningVar: s.p + 12374944, pool: pool)
         }
         // features.6.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 30 {
@@ -3954,9 +3955,9 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.7.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 31 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 112978192 &* s.n, pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 12819120, beta: s.p + 12820752, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 113213200 &* s.n, savedMean: s.f + 1138816, savedInvStd: s.f + 1140448,
-                runningMean: s.p + 12822384, runningVar: s.p + 12824016, pool: pool)
+                gamma: s.p + 12819120, beta: s.p + 12820752, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 113213200 &* s.n, savedMean: s.f + 1138816,
+                savedInvStd: s.f + 1140448, runningMean: s.p + 12822384, runningVar: s.p + 12824016, pool: pool)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 31 {
@@ -3973,9 +3974,9 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.7.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 31 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 113448208 &* s.n, pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 12840336, beta: s.p + 12841968, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 113683216 &* s.n, savedMean: s.f + 1142080, savedInvStd: s.f + 1143712,
-                runningMean: s.p + 12843600, runningVar: s.p + 12845232, pool: pool)
+                gamma: s.p + 12840336, beta: s.p + 12841968, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 113683216 &* s.n, savedMean: s.f + 1142080,
+                savedInvStd: s.f + 1143712, runningMean: s.p + 12843600, runningVar: s.p + 12845232, pool: pool)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 31 {
@@ -3996,9 +3997,9 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.7.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 31 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 87143952 &* s.n, pixels: 144 &* s.n, channels: 448,
-                gamma: s.p + 13801664, beta: s.p + 13802112, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 87208464 &* s.n, savedMean: s.f + 1174720, savedInvStd: s.f + 1175168,
-                runningMean: s.p + 13802560, runningVar: s.p + 13803008, pool: pool)
+                gamma: s.p + 13801664, beta: s.p + 13802112, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 87208464 &* s.n, savedMean: s.f + 1174720,
+                savedInvStd: s.f + 1175168, runningMean: s.p + 13802560, runningVar: s.p + 13803008, pool: pool)
         }
         // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 31 {
@@ -4017,9 +4018,9 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.7.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 32 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 86756880 &* s.n, pixels: 144 &* s.n, channels: 2688,
-                gamma: s.p + 15007680, beta: s.p + 15010368, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 100249104 &* s.n, savedMean: s.f + 1175616, savedInvStd: s.f + 1178304,
-                runningMean: s.p + 15013056, runningVar: s.p + 15015744, pool: pool)
+                gamma: s.p + 15007680, beta: s.p + 15010368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 100249104 &* s.n, savedMean: s.f + 1175616,
+                savedInvStd: s.f + 1178304, runningMean: s.p + 15013056, runningVar: s.p + 15015744, pool: pool)
         }
         // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 32 {
@@ -4036,9 +4037,9 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.7.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 32 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 100636176 &* s.n, pixels: 144 &* s.n, channels: 2688,
-                gamma: s.p + 15042624, beta: s.p + 15045312, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 101023248 &* s.n, savedMean: s.f + 1180992, savedInvStd: s.f + 1183680,
-                runningMean: s.p + 15048000, runningVar: s.p + 15050688, pool: pool)
+                gamma: s.p + 15042624, beta: s.p + 15045312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 101023248 &* s.n, savedMean: s.f + 1180992,
+                savedInvStd: s.f + 1183680, runningMean: s.p + 15048000, runningVar: s.p + 15050688, pool: pool)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 32 {
@@ -4059,9 +4060,9 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.7.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 32 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 102055440 &* s.n, pixels: 144 &* s.n, channels: 448,
-                gamma: s.p + 16862512, beta: s.p + 16862960, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 101797392 &* s.n, savedMean: s.f + 1234752, savedInvStd: s.f + 1235200,
-                runningMean: s.p + 16863408, runningVar: s.p + 16863856, pool: pool)
+                gamma: s.p + 16862512, beta: s.p + 16862960, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 101797392 &* s.n, savedMean: s.f + 1234752,
+                savedInvStd: s.f + 1235200, runningMean: s.p + 16863408, runningVar: s.p + 16863856, pool: pool)
         }
         // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 32 {
@@ -4089,9 +4090,9 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.8 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 33 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 101797392 &* s.n, pixels: 144 &* s.n, channels: 1792,
-                gamma: s.p + 17667120, beta: s.p + 17668912, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 104494864 &* s.n, savedMean: s.f + 1235648, savedInvStd: s.f + 1237440,
-                runningMean: s.p + 17670704, runningVar: s.p + 17672496, pool: pool)
+                gamma: s.p + 17667120, beta: s.p + 17668912, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 104494864 &* s.n, savedMean: s.f + 1235648,
+                savedInvStd: s.f + 1237440, runningMean: s.p + 17670704, runningVar: s.p + 17672496, pool: pool)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 33 {

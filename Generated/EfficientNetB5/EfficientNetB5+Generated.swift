@@ -2127,7 +2127,7 @@ public final class EfficientNetB5Training: TrainableModel {
         let t = buffers.arena.reserve(floats: 238312592 &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
                                     ws: t + 238312592 &* n, options: options, labels: labels, logits: logits)
-        TrainingKernels.zero(s.g, count: 30563008)
+        if options.computeGradients { TrainingKernels.zero(s.g, count: 30563008) }
         try features_0_forward(s)
         try features_1_0_forward(s)
         try features_1_1_forward(s)
@@ -2170,6 +2170,7 @@ public final class EfficientNetB5Training: TrainableModel {
         try features_7_2_forward(s)
         try features_8_forward(s)
         try classifier_forward(s)
+        guard options.computeGradients else { return loss }
         if options.frozenBlocks <= 41 { classifier_backward(s) }
         if options.frozenBlocks <= 40 { features_8_backward(s) }
         if options.frozenBlocks <= 39 { features_7_2_backward(s) }
@@ -2224,9 +2225,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 0 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 86709312 &* s.n, pixels: 51984 &* s.n, channels: 48,
-                gamma: s.p + 1296, beta: s.p + 1344, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 89204544 &* s.n, savedMean: s.f + 3072, savedInvStd: s.f + 3120, runningMean: s.p + 1392,
-                runningVar: s.p + 1440, pool: pool)
+                gamma: s.p + 1296, beta: s.p + 1344, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 89204544 &* s.n, savedMean: s.f + 3072, savedInvStd: s.f + 3120,
+                runningMean: s.p + 1392, runningVar: s.p + 1440, pool: pool)
         }
         // features.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 0 {
@@ -2247,9 +2248,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.1.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 1 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 91699776 &* s.n, pixels: 51984 &* s.n, channels: 48,
-                gamma: s.p + 1920, beta: s.p + 1968, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 94195008 &* s.n, savedMean: s.f + 3168, savedInvStd: s.f + 3216, runningMean: s.p + 2016,
-                runningVar: s.p + 2064, pool: pool)
+                gamma: s.p + 1920, beta: s.p + 1968, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 94195008 &* s.n, savedMean: s.f + 3168, savedInvStd: s.f + 3216,
+                runningMean: s.p + 2016, runningVar: s.p + 2064, pool: pool)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 1 {
@@ -2270,8 +2271,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.1.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 1 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 104799744 &* s.n, pixels: 51984 &* s.n, channels: 24,
-                gamma: s.p + 4480, beta: s.p + 4512, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 106047360 &* s.n, savedMean: s.f + 4128, savedInvStd: s.f + 4152,
+                gamma: s.p + 4480, beta: s.p + 4512, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 106047360 &* s.n, savedMean: s.f + 4128, savedInvStd: s.f + 4152,
                 runningMean: s.p + 4544, runningVar: s.p + 4576, pool: pool)
         }
         // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -2293,8 +2294,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.1.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 107294976 &* s.n, pixels: 51984 &* s.n, channels: 24,
-                gamma: s.p + 4832, beta: s.p + 4864, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 108542592 &* s.n, savedMean: s.f + 4176, savedInvStd: s.f + 4200,
+                gamma: s.p + 4832, beta: s.p + 4864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 108542592 &* s.n, savedMean: s.f + 4176, savedInvStd: s.f + 4200,
                 runningMean: s.p + 4896, runningVar: s.p + 4928, pool: pool)
         }
         // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2316,9 +2317,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.1.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 111037824 &* s.n, pixels: 51984 &* s.n, channels: 24,
-                gamma: s.p + 5872, beta: s.p + 5904, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
-                savedMean: s.f + 4656, savedInvStd: s.f + 4680, runningMean: s.p + 5936, runningVar: s.p + 5968,
-                pool: pool)
+                gamma: s.p + 5872, beta: s.p + 5904, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t, savedMean: s.f + 4656, savedInvStd: s.f + 4680,
+                runningMean: s.p + 5936, runningVar: s.p + 5968, pool: pool)
         }
         // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 2 {
@@ -2348,8 +2349,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.1.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 113533056 &* s.n, pixels: 51984 &* s.n, channels: 24,
-                gamma: s.p + 6224, beta: s.p + 6256, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 114780672 &* s.n, savedMean: s.f + 4704, savedInvStd: s.f + 4728,
+                gamma: s.p + 6224, beta: s.p + 6256, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 114780672 &* s.n, savedMean: s.f + 4704, savedInvStd: s.f + 4728,
                 runningMean: s.p + 6288, runningVar: s.p + 6320, pool: pool)
         }
         // features.1.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2371,9 +2372,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.1.2.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 117275904 &* s.n, pixels: 51984 &* s.n, channels: 24,
-                gamma: s.p + 7264, beta: s.p + 7296, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
-                savedMean: s.f + 5184, savedInvStd: s.f + 5208, runningMean: s.p + 7328, runningVar: s.p + 7360,
-                pool: pool)
+                gamma: s.p + 7264, beta: s.p + 7296, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t, savedMean: s.f + 5184, savedInvStd: s.f + 5208,
+                runningMean: s.p + 7328, runningVar: s.p + 7360, pool: pool)
         }
         // features.1.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 3 {
@@ -2400,9 +2401,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.2.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 51984 &* s.n, channels: 144,
-                gamma: s.p + 10848, beta: s.p + 10992, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 7485696 &* s.n, savedMean: s.f + 5232, savedInvStd: s.f + 5376, runningMean: s.p + 11136,
-                runningVar: s.p + 11280, pool: pool)
+                gamma: s.p + 10848, beta: s.p + 10992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 7485696 &* s.n, savedMean: s.f + 5232, savedInvStd: s.f + 5376,
+                runningMean: s.p + 11136, runningVar: s.p + 11280, pool: pool)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 4 {
@@ -2419,8 +2420,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.2.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 99185472 &* s.n, pixels: 12996 &* s.n, channels: 144,
-                gamma: s.p + 12720, beta: s.p + 12864, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 101056896 &* s.n, savedMean: s.f + 5520, savedInvStd: s.f + 5664,
+                gamma: s.p + 12720, beta: s.p + 12864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 101056896 &* s.n, savedMean: s.f + 5520, savedInvStd: s.f + 5664,
                 runningMean: s.p + 13008, runningVar: s.p + 13152, pool: pool)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2442,8 +2443,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.2.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 205887984 &* s.n, pixels: 12996 &* s.n, channels: 40,
-                gamma: s.p + 20944, beta: s.p + 20992, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 206407824 &* s.n, savedMean: s.f + 8400, savedInvStd: s.f + 8440,
+                gamma: s.p + 20944, beta: s.p + 20992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 206407824 &* s.n, savedMean: s.f + 8400, savedInvStd: s.f + 8440,
                 runningMean: s.p + 21040, runningVar: s.p + 21088, pool: pool)
         }
         // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -2463,8 +2464,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.2.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 14971392 &* s.n, pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 30736, beta: s.p + 30976, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 18090432 &* s.n, savedMean: s.f + 8480, savedInvStd: s.f + 8720,
+                gamma: s.p + 30736, beta: s.p + 30976, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 18090432 &* s.n, savedMean: s.f + 8480, savedInvStd: s.f + 8720,
                 runningMean: s.p + 31216, runningVar: s.p + 31456, pool: pool)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2482,8 +2483,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.2.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 21209472 &* s.n, pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 33856, beta: s.p + 34096, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 24328512 &* s.n, savedMean: s.f + 8960, savedInvStd: s.f + 9200,
+                gamma: s.p + 33856, beta: s.p + 34096, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 24328512 &* s.n, savedMean: s.f + 8960, savedInvStd: s.f + 9200,
                 runningMean: s.p + 34336, runningVar: s.p + 34576, pool: pool)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2505,8 +2506,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.2.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 206927664 &* s.n, pixels: 12996 &* s.n, channels: 40,
-                gamma: s.p + 49472, beta: s.p + 49520, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 30566592 &* s.n, savedMean: s.f + 13760, savedInvStd: s.f + 13800,
+                gamma: s.p + 49472, beta: s.p + 49520, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 30566592 &* s.n, savedMean: s.f + 13760, savedInvStd: s.f + 13800,
                 runningMean: s.p + 49568, runningVar: s.p + 49616, pool: pool)
         }
         // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -2535,8 +2536,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.2.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 30566592 &* s.n, pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 59264, beta: s.p + 59504, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 33685632 &* s.n, savedMean: s.f + 13840, savedInvStd: s.f + 14080,
+                gamma: s.p + 59264, beta: s.p + 59504, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 33685632 &* s.n, savedMean: s.f + 13840, savedInvStd: s.f + 14080,
                 runningMean: s.p + 59744, runningVar: s.p + 59984, pool: pool)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2554,8 +2555,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.2.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 36804672 &* s.n, pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 62384, beta: s.p + 62624, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 39923712 &* s.n, savedMean: s.f + 14320, savedInvStd: s.f + 14560,
+                gamma: s.p + 62384, beta: s.p + 62624, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 39923712 &* s.n, savedMean: s.f + 14320, savedInvStd: s.f + 14560,
                 runningMean: s.p + 62864, runningVar: s.p + 63104, pool: pool)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2577,8 +2578,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.2.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 207967344 &* s.n, pixels: 12996 &* s.n, channels: 40,
-                gamma: s.p + 78000, beta: s.p + 78048, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 46161792 &* s.n, savedMean: s.f + 19120, savedInvStd: s.f + 19160,
+                gamma: s.p + 78000, beta: s.p + 78048, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 46161792 &* s.n, savedMean: s.f + 19120, savedInvStd: s.f + 19160,
                 runningMean: s.p + 78096, runningVar: s.p + 78144, pool: pool)
         }
         // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -2607,8 +2608,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.2.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 46161792 &* s.n, pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 87792, beta: s.p + 88032, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 49280832 &* s.n, savedMean: s.f + 19200, savedInvStd: s.f + 19440,
+                gamma: s.p + 87792, beta: s.p + 88032, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 49280832 &* s.n, savedMean: s.f + 19200, savedInvStd: s.f + 19440,
                 runningMean: s.p + 88272, runningVar: s.p + 88512, pool: pool)
         }
         // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2626,8 +2627,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.2.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 52399872 &* s.n, pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 90912, beta: s.p + 91152, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 55518912 &* s.n, savedMean: s.f + 19680, savedInvStd: s.f + 19920,
+                gamma: s.p + 90912, beta: s.p + 91152, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 55518912 &* s.n, savedMean: s.f + 19680, savedInvStd: s.f + 19920,
                 runningMean: s.p + 91392, runningVar: s.p + 91632, pool: pool)
         }
         // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2649,8 +2650,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.2.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 209007024 &* s.n, pixels: 12996 &* s.n, channels: 40,
-                gamma: s.p + 106528, beta: s.p + 106576, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 61756992 &* s.n, savedMean: s.f + 24480, savedInvStd: s.f + 24520,
+                gamma: s.p + 106528, beta: s.p + 106576, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 61756992 &* s.n, savedMean: s.f + 24480, savedInvStd: s.f + 24520,
                 runningMean: s.p + 106624, runningVar: s.p + 106672, pool: pool)
         }
         // features.2.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -2679,8 +2680,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.2.4.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 61756992 &* s.n, pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 116320, beta: s.p + 116560, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 64876032 &* s.n, savedMean: s.f + 24560, savedInvStd: s.f + 24800,
+                gamma: s.p + 116320, beta: s.p + 116560, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 64876032 &* s.n, savedMean: s.f + 24560, savedInvStd: s.f + 24800,
                 runningMean: s.p + 116800, runningVar: s.p + 117040, pool: pool)
         }
         // features.2.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2698,8 +2699,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.2.4.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 67995072 &* s.n, pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 119440, beta: s.p + 119680, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 71114112 &* s.n, savedMean: s.f + 25040, savedInvStd: s.f + 25280,
+                gamma: s.p + 119440, beta: s.p + 119680, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 71114112 &* s.n, savedMean: s.f + 25040, savedInvStd: s.f + 25280,
                 runningMean: s.p + 119920, runningVar: s.p + 120160, pool: pool)
         }
         // features.2.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2721,8 +2722,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.2.4.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 210046704 &* s.n, pixels: 12996 &* s.n, channels: 40,
-                gamma: s.p + 135056, beta: s.p + 135104, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 77352192 &* s.n, savedMean: s.f + 29840, savedInvStd: s.f + 29880,
+                gamma: s.p + 135056, beta: s.p + 135104, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 77352192 &* s.n, savedMean: s.f + 29840, savedInvStd: s.f + 29880,
                 runningMean: s.p + 135152, runningVar: s.p + 135200, pool: pool)
         }
         // features.2.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -2751,8 +2752,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.3.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 77352192 &* s.n, pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 144848, beta: s.p + 145088, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 80471232 &* s.n, savedMean: s.f + 29920, savedInvStd: s.f + 30160,
+                gamma: s.p + 144848, beta: s.p + 145088, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 80471232 &* s.n, savedMean: s.f + 29920, savedInvStd: s.f + 30160,
                 runningMean: s.p + 145328, runningVar: s.p + 145568, pool: pool)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2770,8 +2771,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.3.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 174030624 &* s.n, pixels: 3249 &* s.n, channels: 240,
-                gamma: s.p + 151808, beta: s.p + 152048, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 174810384 &* s.n, savedMean: s.f + 30400, savedInvStd: s.f + 30640,
+                gamma: s.p + 151808, beta: s.p + 152048, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 174810384 &* s.n, savedMean: s.f + 30400, savedInvStd: s.f + 30640,
                 runningMean: s.p + 152288, runningVar: s.p + 152528, pool: pool)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2793,9 +2794,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.3.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 231236016 &* s.n, pixels: 3249 &* s.n, channels: 64,
-                gamma: s.p + 173184, beta: s.p + 173248, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 231443952 &* s.n, savedMean: s.f + 42880, savedInvStd: s.f + 42944,
-                runningMean: s.p + 173312, runningVar: s.p + 173376, pool: pool)
+                gamma: s.p + 173184, beta: s.p + 173248, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 231443952 &* s.n, savedMean: s.f + 42880,
+                savedInvStd: s.f + 42944, runningMean: s.p + 173312, runningVar: s.p + 173376, pool: pool)
         }
         // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 9 {
@@ -2814,8 +2815,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.3.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 83590272 &* s.n, pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 198016, beta: s.p + 198400, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 84837888 &* s.n, savedMean: s.f + 43008, savedInvStd: s.f + 43392,
+                gamma: s.p + 198016, beta: s.p + 198400, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 84837888 &* s.n, savedMean: s.f + 43008, savedInvStd: s.f + 43392,
                 runningMean: s.p + 198784, runningVar: s.p + 199168, pool: pool)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2833,8 +2834,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.3.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 119771136 &* s.n, pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 209152, beta: s.p + 209536, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 121018752 &* s.n, savedMean: s.f + 43776, savedInvStd: s.f + 44160,
+                gamma: s.p + 209152, beta: s.p + 209536, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 121018752 &* s.n, savedMean: s.f + 43776, savedInvStd: s.f + 44160,
                 runningMean: s.p + 209920, runningVar: s.p + 210304, pool: pool)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2856,8 +2857,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.3.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 231651888 &* s.n, pixels: 3249 &* s.n, channels: 64,
-                gamma: s.p + 247952, beta: s.p + 248016, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 86085504 &* s.n, savedMean: s.f + 63744, savedInvStd: s.f + 63808,
+                gamma: s.p + 247952, beta: s.p + 248016, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 63744, savedInvStd: s.f + 63808,
                 runningMean: s.p + 248080, runningVar: s.p + 248144, pool: pool)
         }
         // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -2886,8 +2887,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.3.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 123513984 &* s.n, pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 272784, beta: s.p + 273168, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 124761600 &* s.n, savedMean: s.f + 63872, savedInvStd: s.f + 64256,
+                gamma: s.p + 272784, beta: s.p + 273168, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 124761600 &* s.n, savedMean: s.f + 63872, savedInvStd: s.f + 64256,
                 runningMean: s.p + 273552, runningVar: s.p + 273936, pool: pool)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2905,8 +2906,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.3.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 126009216 &* s.n, pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 283920, beta: s.p + 284304, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 127256832 &* s.n, savedMean: s.f + 64640, savedInvStd: s.f + 65024,
+                gamma: s.p + 283920, beta: s.p + 284304, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 127256832 &* s.n, savedMean: s.f + 64640, savedInvStd: s.f + 65024,
                 runningMean: s.p + 284688, runningVar: s.p + 285072, pool: pool)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2928,8 +2929,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.3.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 232067760 &* s.n, pixels: 3249 &* s.n, channels: 64,
-                gamma: s.p + 322720, beta: s.p + 322784, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 86085504 &* s.n, savedMean: s.f + 84608, savedInvStd: s.f + 84672,
+                gamma: s.p + 322720, beta: s.p + 322784, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 84608, savedInvStd: s.f + 84672,
                 runningMean: s.p + 322848, runningVar: s.p + 322912, pool: pool)
         }
         // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -2958,8 +2959,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.3.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 129752064 &* s.n, pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 347552, beta: s.p + 347936, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 130999680 &* s.n, savedMean: s.f + 84736, savedInvStd: s.f + 85120,
+                gamma: s.p + 347552, beta: s.p + 347936, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 130999680 &* s.n, savedMean: s.f + 84736, savedInvStd: s.f + 85120,
                 runningMean: s.p + 348320, runningVar: s.p + 348704, pool: pool)
         }
         // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2977,8 +2978,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.3.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 132247296 &* s.n, pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 358688, beta: s.p + 359072, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 133494912 &* s.n, savedMean: s.f + 85504, savedInvStd: s.f + 85888,
+                gamma: s.p + 358688, beta: s.p + 359072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 133494912 &* s.n, savedMean: s.f + 85504, savedInvStd: s.f + 85888,
                 runningMean: s.p + 359456, runningVar: s.p + 359840, pool: pool)
         }
         // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3000,9 +3001,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.3.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 232483632 &* s.n, pixels: 3249 &* s.n, channels: 64,
-                gamma: s.p + 397488, beta: s.p + 397552, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 86085504 &* s.n, savedMean: s.f + 105472, savedInvStd: s.f + 105536,
-                runningMean: s.p + 397616, runningVar: s.p + 397680, pool: pool)
+                gamma: s.p + 397488, beta: s.p + 397552, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 105472,
+                savedInvStd: s.f + 105536, runningMean: s.p + 397616, runningVar: s.p + 397680, pool: pool)
         }
         // features.3.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 12 {
@@ -3030,8 +3031,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.3.4.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 135990144 &* s.n, pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 422320, beta: s.p + 422704, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 137237760 &* s.n, savedMean: s.f + 105600, savedInvStd: s.f + 105984,
+                gamma: s.p + 422320, beta: s.p + 422704, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 137237760 &* s.n, savedMean: s.f + 105600, savedInvStd: s.f + 105984,
                 runningMean: s.p + 423088, runningVar: s.p + 423472, pool: pool)
         }
         // features.3.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3049,8 +3050,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.3.4.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 138485376 &* s.n, pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 433456, beta: s.p + 433840, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 139732992 &* s.n, savedMean: s.f + 106368, savedInvStd: s.f + 106752,
+                gamma: s.p + 433456, beta: s.p + 433840, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 139732992 &* s.n, savedMean: s.f + 106368, savedInvStd: s.f + 106752,
                 runningMean: s.p + 434224, runningVar: s.p + 434608, pool: pool)
         }
         // features.3.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3072,9 +3073,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.3.4.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 232899504 &* s.n, pixels: 3249 &* s.n, channels: 64,
-                gamma: s.p + 472256, beta: s.p + 472320, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 86085504 &* s.n, savedMean: s.f + 126336, savedInvStd: s.f + 126400,
-                runningMean: s.p + 472384, runningVar: s.p + 472448, pool: pool)
+                gamma: s.p + 472256, beta: s.p + 472320, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 126336,
+                savedInvStd: s.f + 126400, runningMean: s.p + 472384, runningVar: s.p + 472448, pool: pool)
         }
         // features.3.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 13 {
@@ -3102,8 +3103,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 142228224 &* s.n, pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 497088, beta: s.p + 497472, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 143475840 &* s.n, savedMean: s.f + 126464, savedInvStd: s.f + 126848,
+                gamma: s.p + 497088, beta: s.p + 497472, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 143475840 &* s.n, savedMean: s.f + 126464, savedInvStd: s.f + 126848,
                 runningMean: s.p + 497856, runningVar: s.p + 498240, pool: pool)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3121,8 +3122,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 229554384 &* s.n, pixels: 841 &* s.n, channels: 384,
-                gamma: s.p + 502080, beta: s.p + 502464, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 229877328 &* s.n, savedMean: s.f + 127232, savedInvStd: s.f + 127616,
+                gamma: s.p + 502080, beta: s.p + 502464, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 229877328 &* s.n, savedMean: s.f + 127232, savedInvStd: s.f + 127616,
                 runningMean: s.p + 502848, runningVar: s.p + 503232, pool: pool)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3144,9 +3145,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 235585184 &* s.n, pixels: 841 &* s.n, channels: 128,
-                gamma: s.p + 565456, beta: s.p + 565584, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 235692832 &* s.n, savedMean: s.f + 134912, savedInvStd: s.f + 135040,
-                runningMean: s.p + 565712, runningVar: s.p + 565840, pool: pool)
+                gamma: s.p + 565456, beta: s.p + 565584, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 235692832 &* s.n, savedMean: s.f + 134912,
+                savedInvStd: s.f + 135040, runningMean: s.p + 565712, runningVar: s.p + 565840, pool: pool)
         }
         // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 14 {
@@ -3165,8 +3166,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 183281904 &* s.n, pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 664272, beta: s.p + 665040, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 183927792 &* s.n, savedMean: s.f + 135168, savedInvStd: s.f + 135936,
+                gamma: s.p + 664272, beta: s.p + 665040, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 183927792 &* s.n, savedMean: s.f + 135168, savedInvStd: s.f + 135936,
                 runningMean: s.p + 665808, runningVar: s.p + 666576, pool: pool)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3184,8 +3185,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 184573680 &* s.n, pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 674256, beta: s.p + 675024, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 185219568 &* s.n, savedMean: s.f + 136704, savedInvStd: s.f + 137472,
+                gamma: s.p + 674256, beta: s.p + 675024, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 185219568 &* s.n, savedMean: s.f + 136704, savedInvStd: s.f + 137472,
                 runningMean: s.p + 675792, runningVar: s.p + 676560, pool: pool)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3207,9 +3208,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 235800480 &* s.n, pixels: 841 &* s.n, channels: 128,
-                gamma: s.p + 825584, beta: s.p + 825712, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 86085504 &* s.n, savedMean: s.f + 152064, savedInvStd: s.f + 152192,
-                runningMean: s.p + 825840, runningVar: s.p + 825968, pool: pool)
+                gamma: s.p + 825584, beta: s.p + 825712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 152064,
+                savedInvStd: s.f + 152192, runningMean: s.p + 825840, runningVar: s.p + 825968, pool: pool)
         }
         // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 15 {
@@ -3237,8 +3238,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 186511344 &* s.n, pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 924400, beta: s.p + 925168, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 187157232 &* s.n, savedMean: s.f + 152320, savedInvStd: s.f + 153088,
+                gamma: s.p + 924400, beta: s.p + 925168, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 187157232 &* s.n, savedMean: s.f + 152320, savedInvStd: s.f + 153088,
                 runningMean: s.p + 925936, runningVar: s.p + 926704, pool: pool)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3256,8 +3257,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 187803120 &* s.n, pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 934384, beta: s.p + 935152, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 188449008 &* s.n, savedMean: s.f + 153856, savedInvStd: s.f + 154624,
+                gamma: s.p + 934384, beta: s.p + 935152, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 188449008 &* s.n, savedMean: s.f + 153856, savedInvStd: s.f + 154624,
                 runningMean: s.p + 935920, runningVar: s.p + 936688, pool: pool)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3279,9 +3280,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 236015776 &* s.n, pixels: 841 &* s.n, channels: 128,
-                gamma: s.p + 1085712, beta: s.p + 1085840, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 86085504 &* s.n, savedMean: s.f + 169216, savedInvStd: s.f + 169344,
-                runningMean: s.p + 1085968, runningVar: s.p + 1086096, pool: pool)
+                gamma: s.p + 1085712, beta: s.p + 1085840, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 169216,
+                savedInvStd: s.f + 169344, runningMean: s.p + 1085968, runningVar: s.p + 1086096, pool: pool)
         }
         // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 16 {
@@ -3309,8 +3310,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 189740784 &* s.n, pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 1184528, beta: s.p + 1185296, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 190386672 &* s.n, savedMean: s.f + 169472, savedInvStd: s.f + 170240,
+                gamma: s.p + 1184528, beta: s.p + 1185296, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 190386672 &* s.n, savedMean: s.f + 169472, savedInvStd: s.f + 170240,
                 runningMean: s.p + 1186064, runningVar: s.p + 1186832, pool: pool)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3328,8 +3329,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 191032560 &* s.n, pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 1194512, beta: s.p + 1195280, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 191678448 &* s.n, savedMean: s.f + 171008, savedInvStd: s.f + 171776,
+                gamma: s.p + 1194512, beta: s.p + 1195280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 191678448 &* s.n, savedMean: s.f + 171008, savedInvStd: s.f + 171776,
                 runningMean: s.p + 1196048, runningVar: s.p + 1196816, pool: pool)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3351,9 +3352,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 236231072 &* s.n, pixels: 841 &* s.n, channels: 128,
-                gamma: s.p + 1345840, beta: s.p + 1345968, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 86085504 &* s.n, savedMean: s.f + 186368, savedInvStd: s.f + 186496,
-                runningMean: s.p + 1346096, runningVar: s.p + 1346224, pool: pool)
+                gamma: s.p + 1345840, beta: s.p + 1345968, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 186368,
+                savedInvStd: s.f + 186496, runningMean: s.p + 1346096, runningVar: s.p + 1346224, pool: pool)
         }
         // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 17 {
@@ -3381,8 +3382,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.4.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 192970224 &* s.n, pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 1444656, beta: s.p + 1445424, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 193616112 &* s.n, savedMean: s.f + 186624, savedInvStd: s.f + 187392,
+                gamma: s.p + 1444656, beta: s.p + 1445424, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 193616112 &* s.n, savedMean: s.f + 186624, savedInvStd: s.f + 187392,
                 runningMean: s.p + 1446192, runningVar: s.p + 1446960, pool: pool)
         }
         // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3400,8 +3401,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.4.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 194262000 &* s.n, pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 1454640, beta: s.p + 1455408, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 194907888 &* s.n, savedMean: s.f + 188160, savedInvStd: s.f + 188928,
+                gamma: s.p + 1454640, beta: s.p + 1455408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 194907888 &* s.n, savedMean: s.f + 188160, savedInvStd: s.f + 188928,
                 runningMean: s.p + 1456176, runningVar: s.p + 1456944, pool: pool)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3423,9 +3424,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.4.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 236446368 &* s.n, pixels: 841 &* s.n, channels: 128,
-                gamma: s.p + 1605968, beta: s.p + 1606096, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 86085504 &* s.n, savedMean: s.f + 203520, savedInvStd: s.f + 203648,
-                runningMean: s.p + 1606224, runningVar: s.p + 1606352, pool: pool)
+                gamma: s.p + 1605968, beta: s.p + 1606096, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 203520,
+                savedInvStd: s.f + 203648, runningMean: s.p + 1606224, runningVar: s.p + 1606352, pool: pool)
         }
         // features.4.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 18 {
@@ -3453,8 +3454,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.5.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 196199664 &* s.n, pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 1704784, beta: s.p + 1705552, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 196845552 &* s.n, savedMean: s.f + 203776, savedInvStd: s.f + 204544,
+                gamma: s.p + 1704784, beta: s.p + 1705552, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 196845552 &* s.n, savedMean: s.f + 203776, savedInvStd: s.f + 204544,
                 runningMean: s.p + 1706320, runningVar: s.p + 1707088, pool: pool)
         }
         // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3472,8 +3473,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.5.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 197491440 &* s.n, pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 1714768, beta: s.p + 1715536, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 198137328 &* s.n, savedMean: s.f + 205312, savedInvStd: s.f + 206080,
+                gamma: s.p + 1714768, beta: s.p + 1715536, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 198137328 &* s.n, savedMean: s.f + 205312, savedInvStd: s.f + 206080,
                 runningMean: s.p + 1716304, runningVar: s.p + 1717072, pool: pool)
         }
         // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3495,9 +3496,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.5.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 236661664 &* s.n, pixels: 841 &* s.n, channels: 128,
-                gamma: s.p + 1866096, beta: s.p + 1866224, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 86085504 &* s.n, savedMean: s.f + 220672, savedInvStd: s.f + 220800,
-                runningMean: s.p + 1866352, runningVar: s.p + 1866480, pool: pool)
+                gamma: s.p + 1866096, beta: s.p + 1866224, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 220672,
+                savedInvStd: s.f + 220800, runningMean: s.p + 1866352, runningVar: s.p + 1866480, pool: pool)
         }
         // features.4.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 19 {
@@ -3525,8 +3526,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.6.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 199429104 &* s.n, pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 1964912, beta: s.p + 1965680, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 200074992 &* s.n, savedMean: s.f + 220928, savedInvStd: s.f + 221696,
+                gamma: s.p + 1964912, beta: s.p + 1965680, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 200074992 &* s.n, savedMean: s.f + 220928, savedInvStd: s.f + 221696,
                 runningMean: s.p + 1966448, runningVar: s.p + 1967216, pool: pool)
         }
         // features.4.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3544,8 +3545,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.6.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 200720880 &* s.n, pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 1974896, beta: s.p + 1975664, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 201366768 &* s.n, savedMean: s.f + 222464, savedInvStd: s.f + 223232,
+                gamma: s.p + 1974896, beta: s.p + 1975664, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 201366768 &* s.n, savedMean: s.f + 222464, savedInvStd: s.f + 223232,
                 runningMean: s.p + 1976432, runningVar: s.p + 1977200, pool: pool)
         }
         // features.4.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3567,9 +3568,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.6.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 236876960 &* s.n, pixels: 841 &* s.n, channels: 128,
-                gamma: s.p + 2126224, beta: s.p + 2126352, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 86085504 &* s.n, savedMean: s.f + 237824, savedInvStd: s.f + 237952,
-                runningMean: s.p + 2126480, runningVar: s.p + 2126608, pool: pool)
+                gamma: s.p + 2126224, beta: s.p + 2126352, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 237824,
+                savedInvStd: s.f + 237952, runningMean: s.p + 2126480, runningVar: s.p + 2126608, pool: pool)
         }
         // features.4.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 20 {
@@ -3597,8 +3598,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 202658544 &* s.n, pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 2225040, beta: s.p + 2225808, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 203304432 &* s.n, savedMean: s.f + 238080, savedInvStd: s.f + 238848,
+                gamma: s.p + 2225040, beta: s.p + 2225808, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 203304432 &* s.n, savedMean: s.f + 238080, savedInvStd: s.f + 238848,
                 runningMean: s.p + 2226576, runningVar: s.p + 2227344, pool: pool)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3616,8 +3617,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 203950320 &* s.n, pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 2247312, beta: s.p + 2248080, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 204596208 &* s.n, savedMean: s.f + 239616, savedInvStd: s.f + 240384,
+                gamma: s.p + 2247312, beta: s.p + 2248080, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 204596208 &* s.n, savedMean: s.f + 239616, savedInvStd: s.f + 240384,
                 runningMean: s.p + 2248848, runningVar: s.p + 2249616, pool: pool)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3639,9 +3640,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 86560704 &* s.n, pixels: 841 &* s.n, channels: 176,
-                gamma: s.p + 2435504, beta: s.p + 2435680, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 233315376 &* s.n, savedMean: s.f + 279552, savedInvStd: s.f + 279728,
-                runningMean: s.p + 2435856, runningVar: s.p + 2436032, pool: pool)
+                gamma: s.p + 2435504, beta: s.p + 2435680, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 233315376 &* s.n, savedMean: s.f + 279552,
+                savedInvStd: s.f + 279728, runningMean: s.p + 2435856, runningVar: s.p + 2436032, pool: pool)
         }
         // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 21 {
@@ -3660,8 +3661,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 22 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 144723456 &* s.n, pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 2622064, beta: s.p + 2623120, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 145611552 &* s.n, savedMean: s.f + 279904, savedInvStd: s.f + 280960,
+                gamma: s.p + 2622064, beta: s.p + 2623120, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 145611552 &* s.n, savedMean: s.f + 279904, savedInvStd: s.f + 280960,
                 runningMean: s.p + 2624176, runningVar: s.p + 2625232, pool: pool)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3679,8 +3680,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 22 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 146499648 &* s.n, pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 2652688, beta: s.p + 2653744, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 147387744 &* s.n, savedMean: s.f + 282016, savedInvStd: s.f + 283072,
+                gamma: s.p + 2652688, beta: s.p + 2653744, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 147387744 &* s.n, savedMean: s.f + 282016, savedInvStd: s.f + 283072,
                 runningMean: s.p + 2654800, runningVar: s.p + 2655856, pool: pool)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3702,9 +3703,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 22 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 233463392 &* s.n, pixels: 841 &* s.n, channels: 176,
-                gamma: s.p + 2936800, beta: s.p + 2936976, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 86085504 &* s.n, savedMean: s.f + 336928, savedInvStd: s.f + 337104,
-                runningMean: s.p + 2937152, runningVar: s.p + 2937328, pool: pool)
+                gamma: s.p + 2936800, beta: s.p + 2936976, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 336928,
+                savedInvStd: s.f + 337104, runningMean: s.p + 2937152, runningVar: s.p + 2937328, pool: pool)
         }
         // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 22 {
@@ -3732,8 +3733,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 23 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 149163936 &* s.n, pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 3123360, beta: s.p + 3124416, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 150052032 &* s.n, savedMean: s.f + 337280, savedInvStd: s.f + 338336,
+                gamma: s.p + 3123360, beta: s.p + 3124416, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 150052032 &* s.n, savedMean: s.f + 337280, savedInvStd: s.f + 338336,
                 runningMean: s.p + 3125472, runningVar: s.p + 3126528, pool: pool)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3751,8 +3752,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 23 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 150940128 &* s.n, pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 3153984, beta: s.p + 3155040, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 151828224 &* s.n, savedMean: s.f + 339392, savedInvStd: s.f + 340448,
+                gamma: s.p + 3153984, beta: s.p + 3155040, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 151828224 &* s.n, savedMean: s.f + 339392, savedInvStd: s.f + 340448,
                 runningMean: s.p + 3156096, runningVar: s.p + 3157152, pool: pool)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3774,9 +3775,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 23 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 233759424 &* s.n, pixels: 841 &* s.n, channels: 176,
-                gamma: s.p + 3438096, beta: s.p + 3438272, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 86085504 &* s.n, savedMean: s.f + 394304, savedInvStd: s.f + 394480,
-                runningMean: s.p + 3438448, runningVar: s.p + 3438624, pool: pool)
+                gamma: s.p + 3438096, beta: s.p + 3438272, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 394304,
+                savedInvStd: s.f + 394480, runningMean: s.p + 3438448, runningVar: s.p + 3438624, pool: pool)
         }
         // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 23 {
@@ -3804,8 +3805,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 24 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 153604416 &* s.n, pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 3624656, beta: s.p + 3625712, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 154492512 &* s.n, savedMean: s.f + 394656, savedInvStd: s.f + 395712,
+                gamma: s.p + 3624656, beta: s.p + 3625712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 154492512 &* s.n, savedMean: s.f + 394656, savedInvStd: s.f + 395712,
                 runningMean: s.p + 3626768, runningVar: s.p + 3627824, pool: pool)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3823,8 +3824,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 24 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 155380608 &* s.n, pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 3655280, beta: s.p + 3656336, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 156268704 &* s.n, savedMean: s.f + 396768, savedInvStd: s.f + 397824,
+                gamma: s.p + 3655280, beta: s.p + 3656336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 156268704 &* s.n, savedMean: s.f + 396768, savedInvStd: s.f + 397824,
                 runningMean: s.p + 3657392, runningVar: s.p + 3658448, pool: pool)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3846,9 +3847,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 24 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 234055456 &* s.n, pixels: 841 &* s.n, channels: 176,
-                gamma: s.p + 3939392, beta: s.p + 3939568, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 86085504 &* s.n, savedMean: s.f + 451680, savedInvStd: s.f + 451856,
-                runningMean: s.p + 3939744, runningVar: s.p + 3939920, pool: pool)
+                gamma: s.p + 3939392, beta: s.p + 3939568, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 451680,
+                savedInvStd: s.f + 451856, runningMean: s.p + 3939744, runningVar: s.p + 3939920, pool: pool)
         }
         // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 24 {
@@ -3876,8 +3877,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.4.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 25 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 158044896 &* s.n, pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 4125952, beta: s.p + 4127008, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 158932992 &* s.n, savedMean: s.f + 452032, savedInvStd: s.f + 453088,
+                gamma: s.p + 4125952, beta: s.p + 4127008, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 158932992 &* s.n, savedMean: s.f + 452032, savedInvStd: s.f + 453088,
                 runningMean: s.p + 4128064, runningVar: s.p + 4129120, pool: pool)
         }
         // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3895,8 +3896,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.4.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 25 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 159821088 &* s.n, pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 4156576, beta: s.p + 4157632, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 160709184 &* s.n, savedMean: s.f + 454144, savedInvStd: s.f + 455200,
+                gamma: s.p + 4156576, beta: s.p + 4157632, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 160709184 &* s.n, savedMean: s.f + 454144, savedInvStd: s.f + 455200,
                 runningMean: s.p + 4158688, runningVar: s.p + 4159744, pool: pool)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3918,9 +3919,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.4.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 25 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 234351488 &* s.n, pixels: 841 &* s.n, channels: 176,
-                gamma: s.p + 4440688, beta: s.p + 4440864, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 86085504 &* s.n, savedMean: s.f + 509056, savedInvStd: s.f + 509232,
-                runningMean: s.p + 4441040, runningVar: s.p + 4441216, pool: pool)
+                gamma: s.p + 4440688, beta: s.p + 4440864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 509056,
+                savedInvStd: s.f + 509232, runningMean: s.p + 4441040, runningVar: s.p + 4441216, pool: pool)
         }
         // features.5.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 25 {
@@ -3948,8 +3949,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.5.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 26 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 162485376 &* s.n, pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 4627248, beta: s.p + 4628304, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 163373472 &* s.n, savedMean: s.f + 509408, savedInvStd: s.f + 510464,
+                gamma: s.p + 4627248, beta: s.p + 4628304, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 163373472 &* s.n, savedMean: s.f + 509408, savedInvStd: s.f + 510464,
                 runningMean: s.p + 4629360, runningVar: s.p + 4630416, pool: pool)
         }
         // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3967,8 +3968,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.5.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 26 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 164261568 &* s.n, pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 4657872, beta: s.p + 4658928, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 165149664 &* s.n, savedMean: s.f + 511520, savedInvStd: s.f + 512576,
+                gamma: s.p + 4657872, beta: s.p + 4658928, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 165149664 &* s.n, savedMean: s.f + 511520, savedInvStd: s.f + 512576,
                 runningMean: s.p + 4659984, runningVar: s.p + 4661040, pool: pool)
         }
         // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3990,9 +3991,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.5.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 26 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 234647520 &* s.n, pixels: 841 &* s.n, channels: 176,
-                gamma: s.p + 4941984, beta: s.p + 4942160, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 86085504 &* s.n, savedMean: s.f + 566432, savedInvStd: s.f + 566608,
-                runningMean: s.p + 4942336, runningVar: s.p + 4942512, pool: pool)
+                gamma: s.p + 4941984, beta: s.p + 4942160, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 566432,
+                savedInvStd: s.f + 566608, runningMean: s.p + 4942336, runningVar: s.p + 4942512, pool: pool)
         }
         // features.5.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 26 {
@@ -4020,8 +4021,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.6.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 27 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 166925856 &* s.n, pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 5128544, beta: s.p + 5129600, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 167813952 &* s.n, savedMean: s.f + 566784, savedInvStd: s.f + 567840,
+                gamma: s.p + 5128544, beta: s.p + 5129600, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 167813952 &* s.n, savedMean: s.f + 566784, savedInvStd: s.f + 567840,
                 runningMean: s.p + 5130656, runningVar: s.p + 5131712, pool: pool)
         }
         // features.5.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4039,8 +4040,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.6.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 27 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 168702048 &* s.n, pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 5159168, beta: s.p + 5160224, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 169590144 &* s.n, savedMean: s.f + 568896, savedInvStd: s.f + 569952,
+                gamma: s.p + 5159168, beta: s.p + 5160224, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 169590144 &* s.n, savedMean: s.f + 568896, savedInvStd: s.f + 569952,
                 runningMean: s.p + 5161280, runningVar: s.p + 5162336, pool: pool)
         }
         // features.5.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4062,9 +4063,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.6.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 27 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 234943552 &* s.n, pixels: 841 &* s.n, channels: 176,
-                gamma: s.p + 5443280, beta: s.p + 5443456, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 86085504 &* s.n, savedMean: s.f + 623808, savedInvStd: s.f + 623984,
-                runningMean: s.p + 5443632, runningVar: s.p + 5443808, pool: pool)
+                gamma: s.p + 5443280, beta: s.p + 5443456, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 623808,
+                savedInvStd: s.f + 623984, runningMean: s.p + 5443632, runningVar: s.p + 5443808, pool: pool)
         }
         // features.5.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 27 {
@@ -4092,8 +4093,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 28 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 171366336 &* s.n, pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 5629840, beta: s.p + 5630896, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 172254432 &* s.n, savedMean: s.f + 624160, savedInvStd: s.f + 625216,
+                gamma: s.p + 5629840, beta: s.p + 5630896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 172254432 &* s.n, savedMean: s.f + 624160, savedInvStd: s.f + 625216,
                 runningMean: s.p + 5631952, runningVar: s.p + 5633008, pool: pool)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4111,8 +4112,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 28 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 230523216 &* s.n, pixels: 225 &* s.n, channels: 1056,
-                gamma: s.p + 5660464, beta: s.p + 5661520, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 230760816 &* s.n, savedMean: s.f + 626272, savedInvStd: s.f + 627328,
+                gamma: s.p + 5660464, beta: s.p + 5661520, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 230760816 &* s.n, savedMean: s.f + 626272, savedInvStd: s.f + 627328,
                 runningMean: s.p + 5662576, runningVar: s.p + 5663632, pool: pool)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4134,9 +4135,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 28 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 173948928 &* s.n, pixels: 225 &* s.n, channels: 304,
-                gamma: s.p + 6079744, beta: s.p + 6080048, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 237092256 &* s.n, savedMean: s.f + 681184, savedInvStd: s.f + 681488,
-                runningMean: s.p + 6080352, runningVar: s.p + 6080656, pool: pool)
+                gamma: s.p + 6079744, beta: s.p + 6080048, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 237092256 &* s.n, savedMean: s.f + 681184,
+                savedInvStd: s.f + 681488, runningMean: s.p + 6080352, runningVar: s.p + 6080656, pool: pool)
         }
         // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 28 {
@@ -4155,8 +4156,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 29 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 211086384 &* s.n, pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 6635456, beta: s.p + 6637280, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 211496784 &* s.n, savedMean: s.f + 681792, savedInvStd: s.f + 683616,
+                gamma: s.p + 6635456, beta: s.p + 6637280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 211496784 &* s.n, savedMean: s.f + 681792, savedInvStd: s.f + 683616,
                 runningMean: s.p + 6639104, runningVar: s.p + 6640928, pool: pool)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4174,8 +4175,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 29 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 211907184 &* s.n, pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 6688352, beta: s.p + 6690176, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 212317584 &* s.n, savedMean: s.f + 685440, savedInvStd: s.f + 687264,
+                gamma: s.p + 6688352, beta: s.p + 6690176, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 212317584 &* s.n, savedMean: s.f + 685440, savedInvStd: s.f + 687264,
                 runningMean: s.p + 6692000, runningVar: s.p + 6693824, pool: pool)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4197,9 +4198,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 29 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 237160656 &* s.n, pixels: 225 &* s.n, channels: 304,
-                gamma: s.p + 7529296, beta: s.p + 7529600, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 86085504 &* s.n, savedMean: s.f + 780288, savedInvStd: s.f + 780592,
-                runningMean: s.p + 7529904, runningVar: s.p + 7530208, pool: pool)
+                gamma: s.p + 7529296, beta: s.p + 7529600, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 780288,
+                savedInvStd: s.f + 780592, runningMean: s.p + 7529904, runningVar: s.p + 7530208, pool: pool)
         }
         // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 29 {
@@ -4227,8 +4228,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 30 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 213138384 &* s.n, pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 8085008, beta: s.p + 8086832, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 213548784 &* s.n, savedMean: s.f + 780896, savedInvStd: s.f + 782720,
+                gamma: s.p + 8085008, beta: s.p + 8086832, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 213548784 &* s.n, savedMean: s.f + 780896, savedInvStd: s.f + 782720,
                 runningMean: s.p + 8088656, runningVar: s.p + 8090480, pool: pool)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4246,8 +4247,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 30 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 213959184 &* s.n, pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 8137904, beta: s.p + 8139728, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 214369584 &* s.n, savedMean: s.f + 784544, savedInvStd: s.f + 786368,
+                gamma: s.p + 8137904, beta: s.p + 8139728, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 214369584 &* s.n, savedMean: s.f + 784544, savedInvStd: s.f + 786368,
                 runningMean: s.p + 8141552, runningVar: s.p + 8143376, pool: pool)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4269,9 +4270,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 30 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 237297456 &* s.n, pixels: 225 &* s.n, channels: 304,
-                gamma: s.p + 8978848, beta: s.p + 8979152, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 86085504 &* s.n, savedMean: s.f + 879392, savedInvStd: s.f + 879696,
-                runningMean: s.p + 8979456, runningVar: s.p + 8979760, pool: pool)
+                gamma: s.p + 8978848, beta: s.p + 8979152, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 879392,
+                savedInvStd: s.f + 879696, runningMean: s.p + 8979456, runningVar: s.p + 8979760, pool: pool)
         }
         // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 30 {
@@ -4299,8 +4300,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 31 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 215190384 &* s.n, pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 9534560, beta: s.p + 9536384, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 215600784 &* s.n, savedMean: s.f + 880000, savedInvStd: s.f + 881824,
+                gamma: s.p + 9534560, beta: s.p + 9536384, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 215600784 &* s.n, savedMean: s.f + 880000, savedInvStd: s.f + 881824,
                 runningMean: s.p + 9538208, runningVar: s.p + 9540032, pool: pool)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4318,8 +4319,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 31 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 216011184 &* s.n, pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 9587456, beta: s.p + 9589280, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 216421584 &* s.n, savedMean: s.f + 883648, savedInvStd: s.f + 885472,
+                gamma: s.p + 9587456, beta: s.p + 9589280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 216421584 &* s.n, savedMean: s.f + 883648, savedInvStd: s.f + 885472,
                 runningMean: s.p + 9591104, runningVar: s.p + 9592928, pool: pool)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4341,9 +4342,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 31 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 237434256 &* s.n, pixels: 225 &* s.n, channels: 304,
-                gamma: s.p + 10428400, beta: s.p + 10428704, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 86085504 &* s.n, savedMean: s.f + 978496, savedInvStd: s.f + 978800,
-                runningMean: s.p + 10429008, runningVar: s.p + 10429312, pool: pool)
+                gamma: s.p + 10428400, beta: s.p + 10428704, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 978496,
+                savedInvStd: s.f + 978800, runningMean: s.p + 10429008, runningVar: s.p + 10429312, pool: pool)
         }
         // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 31 {
@@ -4371,8 +4372,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.4.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 32 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 217242384 &* s.n, pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 10984112, beta: s.p + 10985936, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 217652784 &* s.n, savedMean: s.f + 979104, savedInvStd: s.f + 980928,
+                gamma: s.p + 10984112, beta: s.p + 10985936, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 217652784 &* s.n, savedMean: s.f + 979104, savedInvStd: s.f + 980928,
                 runningMean: s.p + 10987760, runningVar: s.p + 10989584, pool: pool)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4390,8 +4391,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.4.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 32 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 218063184 &* s.n, pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 11037008, beta: s.p + 11038832, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 218473584 &* s.n, savedMean: s.f + 982752, savedInvStd: s.f + 984576,
+                gamma: s.p + 11037008, beta: s.p + 11038832, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 218473584 &* s.n, savedMean: s.f + 982752, savedInvStd: s.f + 984576,
                 runningMean: s.p + 11040656, runningVar: s.p + 11042480, pool: pool)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4413,9 +4414,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.4.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 32 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 237571056 &* s.n, pixels: 225 &* s.n, channels: 304,
-                gamma: s.p + 11877952, beta: s.p + 11878256, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 86085504 &* s.n, savedMean: s.f + 1077600, savedInvStd: s.f + 1077904,
-                runningMean: s.p + 11878560, runningVar: s.p + 11878864, pool: pool)
+                gamma: s.p + 11877952, beta: s.p + 11878256, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 1077600,
+                savedInvStd: s.f + 1077904, runningMean: s.p + 11878560, runningVar: s.p + 11878864, pool: pool)
         }
         // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 32 {
@@ -4443,9 +4444,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.5.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 33 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 219294384 &* s.n, pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 12433664, beta: s.p + 12435488, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 219704784 &* s.n, savedMean: s.f + 1078208, savedInvStd: s.f + 1080032,
-                runningMean: s.p + 12437312, runningVar: s.p + 12439136, pool: pool)
+                gamma: s.p + 12433664, beta: s.p + 12435488, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 219704784 &* s.n, savedMean: s.f + 1078208,
+                savedInvStd: s.f + 1080032, runningMean: s.p + 12437312, runningVar: s.p + 12439136, pool: pool)
         }
         // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 33 {
@@ -4462,9 +4463,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.5.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 33 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 220115184 &* s.n, pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 12486560, beta: s.p + 12488384, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 220525584 &* s.n, savedMean: s.f + 1081856, savedInvStd: s.f + 1083680,
-                runningMean: s.p + 12490208, runningVar: s.p + 12492032, pool: pool)
+                gamma: s.p + 12486560, beta: s.p + 12488384, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 220525584 &* s.n, savedMean: s.f + 1081856,
+                savedInvStd: s.f + 1083680, runningMean: s.p + 12490208, runningVar: s.p + 12492032, pool: pool)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 33 {
@@ -4485,9 +4486,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.5.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 33 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 237707856 &* s.n, pixels: 225 &* s.n, channels: 304,
-                gamma: s.p + 13327504, beta: s.p + 13327808, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 86085504 &* s.n, savedMean: s.f + 1176704, savedInvStd: s.f + 1177008,
-                runningMean: s.p + 13328112, runningVar: s.p + 13328416, pool: pool)
+                gamma: s.p + 13327504, beta: s.p + 13327808, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 1176704,
+                savedInvStd: s.f + 1177008, runningMean: s.p + 13328112, runningVar: s.p + 13328416, pool: pool)
         }
         // features.6.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 33 {
@@ -4515,9 +4516,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.6.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 34 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 221346384 &* s.n, pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 13883216, beta: s.p + 13885040, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 221756784 &* s.n, savedMean: s.f + 1177312, savedInvStd: s.f + 1179136,
-                runningMean: s.p + 13886864, runningVar: s.p + 13888688, pool: pool)
+                gamma: s.p + 13883216, beta: s.p + 13885040, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 221756784 &* s.n, savedMean: s.f + 1177312,
+                savedInvStd: s.f + 1179136, runningMean: s.p + 13886864, runningVar: s.p + 13888688, pool: pool)
         }
         // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 34 {
@@ -4534,9 +4535,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.6.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 34 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 222167184 &* s.n, pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 13936112, beta: s.p + 13937936, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 222577584 &* s.n, savedMean: s.f + 1180960, savedInvStd: s.f + 1182784,
-                runningMean: s.p + 13939760, runningVar: s.p + 13941584, pool: pool)
+                gamma: s.p + 13936112, beta: s.p + 13937936, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 222577584 &* s.n, savedMean: s.f + 1180960,
+                savedInvStd: s.f + 1182784, runningMean: s.p + 13939760, runningVar: s.p + 13941584, pool: pool)
         }
         // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 34 {
@@ -4557,9 +4558,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.6.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 34 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 237844656 &* s.n, pixels: 225 &* s.n, channels: 304,
-                gamma: s.p + 14777056, beta: s.p + 14777360, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 86085504 &* s.n, savedMean: s.f + 1275808, savedInvStd: s.f + 1276112,
-                runningMean: s.p + 14777664, runningVar: s.p + 14777968, pool: pool)
+                gamma: s.p + 14777056, beta: s.p + 14777360, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 1275808,
+                savedInvStd: s.f + 1276112, runningMean: s.p + 14777664, runningVar: s.p + 14777968, pool: pool)
         }
         // features.6.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 34 {
@@ -4587,9 +4588,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.7.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 35 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 223398384 &* s.n, pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 15332768, beta: s.p + 15334592, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 223808784 &* s.n, savedMean: s.f + 1276416, savedInvStd: s.f + 1278240,
-                runningMean: s.p + 15336416, runningVar: s.p + 15338240, pool: pool)
+                gamma: s.p + 15332768, beta: s.p + 15334592, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 223808784 &* s.n, savedMean: s.f + 1276416,
+                savedInvStd: s.f + 1278240, runningMean: s.p + 15336416, runningVar: s.p + 15338240, pool: pool)
         }
         // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 35 {
@@ -4606,9 +4607,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.7.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 35 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 224219184 &* s.n, pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 15385664, beta: s.p + 15387488, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 224629584 &* s.n, savedMean: s.f + 1280064, savedInvStd: s.f + 1281888,
-                runningMean: s.p + 15389312, runningVar: s.p + 15391136, pool: pool)
+                gamma: s.p + 15385664, beta: s.p + 15387488, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 224629584 &* s.n, savedMean: s.f + 1280064,
+                savedInvStd: s.f + 1281888, runningMean: s.p + 15389312, runningVar: s.p + 15391136, pool: pool)
         }
         // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 35 {
@@ -4629,9 +4630,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.7.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 35 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 237981456 &* s.n, pixels: 225 &* s.n, channels: 304,
-                gamma: s.p + 16226608, beta: s.p + 16226912, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 86085504 &* s.n, savedMean: s.f + 1374912, savedInvStd: s.f + 1375216,
-                runningMean: s.p + 16227216, runningVar: s.p + 16227520, pool: pool)
+                gamma: s.p + 16226608, beta: s.p + 16226912, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 1374912,
+                savedInvStd: s.f + 1375216, runningMean: s.p + 16227216, runningVar: s.p + 16227520, pool: pool)
         }
         // features.6.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 35 {
@@ -4659,9 +4660,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.8.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 36 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 225450384 &* s.n, pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 16782320, beta: s.p + 16784144, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 225860784 &* s.n, savedMean: s.f + 1375520, savedInvStd: s.f + 1377344,
-                runningMean: s.p + 16785968, runningVar: s.p + 16787792, pool: pool)
+                gamma: s.p + 16782320, beta: s.p + 16784144, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 225860784 &* s.n, savedMean: s.f + 1375520,
+                savedInvStd: s.f + 1377344, runningMean: s.p + 16785968, runningVar: s.p + 16787792, pool: pool)
         }
         // features.6.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 36 {
@@ -4678,9 +4679,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.8.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 36 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 226271184 &* s.n, pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 16835216, beta: s.p + 16837040, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 226681584 &* s.n, savedMean: s.f + 1379168, savedInvStd: s.f + 1380992,
-                runningMean: s.p + 16838864, runningVar: s.p + 16840688, pool: pool)
+                gamma: s.p + 16835216, beta: s.p + 16837040, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 226681584 &* s.n, savedMean: s.f + 1379168,
+                savedInvStd: s.f + 1380992, runningMean: s.p + 16838864, runningVar: s.p + 16840688, pool: pool)
         }
         // features.6.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 36 {
@@ -4701,9 +4702,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.8.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 36 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 238118256 &* s.n, pixels: 225 &* s.n, channels: 304,
-                gamma: s.p + 17676160, beta: s.p + 17676464, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 86085504 &* s.n, savedMean: s.f + 1474016, savedInvStd: s.f + 1474320,
-                runningMean: s.p + 17676768, runningVar: s.p + 17677072, pool: pool)
+                gamma: s.p + 17676160, beta: s.p + 17676464, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 1474016,
+                savedInvStd: s.f + 1474320, runningMean: s.p + 17676768, runningVar: s.p + 17677072, pool: pool)
         }
         // features.6.8.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 36 {
@@ -4731,9 +4732,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.7.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 37 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 227502384 &* s.n, pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 18231872, beta: s.p + 18233696, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 227912784 &* s.n, savedMean: s.f + 1474624, savedInvStd: s.f + 1476448,
-                runningMean: s.p + 18235520, runningVar: s.p + 18237344, pool: pool)
+                gamma: s.p + 18231872, beta: s.p + 18233696, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 227912784 &* s.n, savedMean: s.f + 1474624,
+                savedInvStd: s.f + 1476448, runningMean: s.p + 18235520, runningVar: s.p + 18237344, pool: pool)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 37 {
@@ -4750,9 +4751,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.7.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 37 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 228323184 &* s.n, pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 18255584, beta: s.p + 18257408, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 228733584 &* s.n, savedMean: s.f + 1478272, savedInvStd: s.f + 1480096,
-                runningMean: s.p + 18259232, runningVar: s.p + 18261056, pool: pool)
+                gamma: s.p + 18255584, beta: s.p + 18257408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 228733584 &* s.n, savedMean: s.f + 1478272,
+                savedInvStd: s.f + 1480096, runningMean: s.p + 18259232, runningVar: s.p + 18261056, pool: pool)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 37 {
@@ -4773,9 +4774,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.7.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 37 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 173833728 &* s.n, pixels: 225 &* s.n, channels: 512,
-                gamma: s.p + 19475920, beta: s.p + 19476432, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 235239584 &* s.n, savedMean: s.f + 1514752, savedInvStd: s.f + 1515264,
-                runningMean: s.p + 19476944, runningVar: s.p + 19477456, pool: pool)
+                gamma: s.p + 19475920, beta: s.p + 19476432, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 235239584 &* s.n, savedMean: s.f + 1514752,
+                savedInvStd: s.f + 1515264, runningMean: s.p + 19476944, runningVar: s.p + 19477456, pool: pool)
         }
         // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 37 {
@@ -4794,9 +4795,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.7.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 38 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 173142528 &* s.n, pixels: 225 &* s.n, channels: 3072,
-                gamma: s.p + 21050832, beta: s.p + 21053904, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 176369904 &* s.n, savedMean: s.f + 1515776, savedInvStd: s.f + 1518848,
-                runningMean: s.p + 21056976, runningVar: s.p + 21060048, pool: pool)
+                gamma: s.p + 21050832, beta: s.p + 21053904, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 176369904 &* s.n, savedMean: s.f + 1515776,
+                savedInvStd: s.f + 1518848, runningMean: s.p + 21056976, runningVar: s.p + 21060048, pool: pool)
         }
         // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 38 {
@@ -4813,9 +4814,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.7.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 38 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 177061104 &* s.n, pixels: 225 &* s.n, channels: 3072,
-                gamma: s.p + 21090768, beta: s.p + 21093840, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 177752304 &* s.n, savedMean: s.f + 1521920, savedInvStd: s.f + 1524992,
-                runningMean: s.p + 21096912, runningVar: s.p + 21099984, pool: pool)
+                gamma: s.p + 21090768, beta: s.p + 21093840, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 177752304 &* s.n, savedMean: s.f + 1521920,
+                savedInvStd: s.f + 1524992, runningMean: s.p + 21096912, runningVar: s.p + 21099984, pool: pool)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 38 {
@@ -4836,9 +4837,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.7.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 38 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 235354784 &* s.n, pixels: 225 &* s.n, channels: 512,
-                gamma: s.p + 23465552, beta: s.p + 23466064, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 86085504 &* s.n, savedMean: s.f + 1583360, savedInvStd: s.f + 1583872,
-                runningMean: s.p + 23466576, runningVar: s.p + 23467088, pool: pool)
+                gamma: s.p + 23465552, beta: s.p + 23466064, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 1583360,
+                savedInvStd: s.f + 1583872, runningMean: s.p + 23466576, runningVar: s.p + 23467088, pool: pool)
         }
         // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 38 {
@@ -4866,9 +4867,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.7.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 39 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 179134704 &* s.n, pixels: 225 &* s.n, channels: 3072,
-                gamma: s.p + 25040464, beta: s.p + 25043536, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 179825904 &* s.n, savedMean: s.f + 1584384, savedInvStd: s.f + 1587456,
-                runningMean: s.p + 25046608, runningVar: s.p + 25049680, pool: pool)
+                gamma: s.p + 25040464, beta: s.p + 25043536, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 179825904 &* s.n, savedMean: s.f + 1584384,
+                savedInvStd: s.f + 1587456, runningMean: s.p + 25046608, runningVar: s.p + 25049680, pool: pool)
         }
         // features.7.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 39 {
@@ -4885,9 +4886,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.7.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 39 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 180517104 &* s.n, pixels: 225 &* s.n, channels: 3072,
-                gamma: s.p + 25080400, beta: s.p + 25083472, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 181208304 &* s.n, savedMean: s.f + 1590528, savedInvStd: s.f + 1593600,
-                runningMean: s.p + 25086544, runningVar: s.p + 25089616, pool: pool)
+                gamma: s.p + 25080400, beta: s.p + 25083472, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 181208304 &* s.n, savedMean: s.f + 1590528,
+                savedInvStd: s.f + 1593600, runningMean: s.p + 25086544, runningVar: s.p + 25089616, pool: pool)
         }
         // features.7.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 39 {
@@ -4908,9 +4909,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.7.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 39 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 183051504 &* s.n, pixels: 225 &* s.n, channels: 512,
-                gamma: s.p + 27455184, beta: s.p + 27455696, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 86085504 &* s.n, savedMean: s.f + 1651968, savedInvStd: s.f + 1652480,
-                runningMean: s.p + 27456208, runningVar: s.p + 27456720, pool: pool)
+                gamma: s.p + 27455184, beta: s.p + 27455696, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 1651968,
+                savedInvStd: s.f + 1652480, runningMean: s.p + 27456208, runningVar: s.p + 27456720, pool: pool)
         }
         // features.7.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 39 {
@@ -4938,9 +4939,9 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.8 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 40 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 86085504 &* s.n, pixels: 225 &* s.n, channels: 2048,
-                gamma: s.p + 28505808, beta: s.p + 28507856, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 182590704 &* s.n, savedMean: s.f + 1652992, savedInvStd: s.f + 1655040,
-                runningMean: s.p + 28509904, runningVar: s.p + 28511952, pool: pool)
+                gamma: s.p + 28505808, beta: s.p + 28507856, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 182590704 &* s.n, savedMean: s.f + 1652992,
+                savedInvStd: s.f + 1655040, runningMean: s.p + 28509904, runningVar: s.p + 28511952, pool: pool)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 40 {

@@ -2433,7 +2433,7 @@ public final class EfficientNetB6Training: TrainableModel {
         let t = buffers.arena.reserve(floats: 404118736 &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
                                     ws: t + 404118736 &* n, options: options, labels: labels, logits: logits)
-        TrainingKernels.zero(s.g, count: 43266688)
+        if options.computeGradients { TrainingKernels.zero(s.g, count: 43266688) }
         try features_0_forward(s)
         try features_1_0_forward(s)
         try features_1_1_forward(s)
@@ -2482,6 +2482,7 @@ public final class EfficientNetB6Training: TrainableModel {
         try features_7_2_forward(s)
         try features_8_forward(s)
         try classifier_forward(s)
+        guard options.computeGradients else { return loss }
         if options.frozenBlocks <= 47 { classifier_backward(s) }
         if options.frozenBlocks <= 46 { features_8_backward(s) }
         if options.frozenBlocks <= 45 { features_7_2_backward(s) }
@@ -2542,8 +2543,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 0 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 143852544 &* s.n, pixels: 69696 &* s.n, channels: 56,
-                gamma: s.p + 1520, beta: s.p + 1584, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 147755520 &* s.n, savedMean: s.f + 3456, savedInvStd: s.f + 3512,
+                gamma: s.p + 1520, beta: s.p + 1584, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 147755520 &* s.n, savedMean: s.f + 3456, savedInvStd: s.f + 3512,
                 runningMean: s.p + 1648, runningVar: s.p + 1712, pool: pool)
         }
         // features.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2565,8 +2566,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.1.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 1 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 151658496 &* s.n, pixels: 69696 &* s.n, channels: 56,
-                gamma: s.p + 2288, beta: s.p + 2352, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 155561472 &* s.n, savedMean: s.f + 3568, savedInvStd: s.f + 3624,
+                gamma: s.p + 2288, beta: s.p + 2352, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 155561472 &* s.n, savedMean: s.f + 3568, savedInvStd: s.f + 3624,
                 runningMean: s.p + 2416, runningVar: s.p + 2480, pool: pool)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2588,8 +2589,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.1.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 1 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 173403648 &* s.n, pixels: 69696 &* s.n, channels: 32,
-                gamma: s.p + 5984, beta: s.p + 6016, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 175633920 &* s.n, savedMean: s.f + 4688, savedInvStd: s.f + 4720,
+                gamma: s.p + 5984, beta: s.p + 6016, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 175633920 &* s.n, savedMean: s.f + 4688, savedInvStd: s.f + 4720,
                 runningMean: s.p + 6048, runningVar: s.p + 6080, pool: pool)
         }
         // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -2611,8 +2612,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.1.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 177864192 &* s.n, pixels: 69696 &* s.n, channels: 32,
-                gamma: s.p + 6400, beta: s.p + 6432, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 180094464 &* s.n, savedMean: s.f + 4752, savedInvStd: s.f + 4784,
+                gamma: s.p + 6400, beta: s.p + 6432, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 180094464 &* s.n, savedMean: s.f + 4752, savedInvStd: s.f + 4784,
                 runningMean: s.p + 6464, runningVar: s.p + 6496, pool: pool)
         }
         // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2634,9 +2635,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.1.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 184555008 &* s.n, pixels: 69696 &* s.n, channels: 32,
-                gamma: s.p + 8112, beta: s.p + 8144, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
-                savedMean: s.f + 5392, savedInvStd: s.f + 5424, runningMean: s.p + 8176, runningVar: s.p + 8208,
-                pool: pool)
+                gamma: s.p + 8112, beta: s.p + 8144, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t, savedMean: s.f + 5392, savedInvStd: s.f + 5424,
+                runningMean: s.p + 8176, runningVar: s.p + 8208, pool: pool)
         }
         // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 2 {
@@ -2666,8 +2667,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.1.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 189015552 &* s.n, pixels: 69696 &* s.n, channels: 32,
-                gamma: s.p + 8528, beta: s.p + 8560, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 191245824 &* s.n, savedMean: s.f + 5456, savedInvStd: s.f + 5488,
+                gamma: s.p + 8528, beta: s.p + 8560, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 191245824 &* s.n, savedMean: s.f + 5456, savedInvStd: s.f + 5488,
                 runningMean: s.p + 8592, runningVar: s.p + 8624, pool: pool)
         }
         // features.1.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2689,9 +2690,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.1.2.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 195706368 &* s.n, pixels: 69696 &* s.n, channels: 32,
-                gamma: s.p + 10240, beta: s.p + 10272, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
-                savedMean: s.f + 6096, savedInvStd: s.f + 6128, runningMean: s.p + 10304, runningVar: s.p + 10336,
-                pool: pool)
+                gamma: s.p + 10240, beta: s.p + 10272, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t, savedMean: s.f + 6096, savedInvStd: s.f + 6128,
+                runningMean: s.p + 10304, runningVar: s.p + 10336, pool: pool)
         }
         // features.1.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 3 {
@@ -2719,8 +2720,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.2.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 69696 &* s.n, channels: 192,
-                gamma: s.p + 16512, beta: s.p + 16704, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 13381632 &* s.n, savedMean: s.f + 6160, savedInvStd: s.f + 6352,
+                gamma: s.p + 16512, beta: s.p + 16704, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 13381632 &* s.n, savedMean: s.f + 6160, savedInvStd: s.f + 6352,
                 runningMean: s.p + 16896, runningVar: s.p + 17088, pool: pool)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2738,9 +2739,10 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.2.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 163367424 &* s.n, pixels: 17424 &* s.n,
-                channels: 192, gamma: s.p + 19008, beta: s.p + 19200, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 166712832 &* s.n, savedMean: s.f + 6544, savedInvStd: s.f + 6736,
-                runningMean: s.p + 19392, runningVar: s.p + 19584, pool: pool)
+                channels: 192, gamma: s.p + 19008, beta: s.p + 19200, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 166712832 &* s.n,
+                savedMean: s.f + 6544, savedInvStd: s.f + 6736, runningMean: s.p + 19392, runningVar: s.p + 19584,
+                pool: pool)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 4 {
@@ -2761,9 +2763,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.2.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 347630112 &* s.n, pixels: 17424 &* s.n, channels: 40,
-                gamma: s.p + 30736, beta: s.p + 30784, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 348327072 &* s.n, savedMean: s.f + 10384, savedInvStd: s.f + 10424,
-                runningMean: s.p + 30832, runningVar: s.p + 30880, pool: pool)
+                gamma: s.p + 30736, beta: s.p + 30784, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 348327072 &* s.n, savedMean: s.f + 10384,
+                savedInvStd: s.f + 10424, runningMean: s.p + 30832, runningVar: s.p + 30880, pool: pool)
         }
         // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 4 {
@@ -2782,8 +2784,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.2.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 26763264 &* s.n, pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 40528, beta: s.p + 40768, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 30945024 &* s.n, savedMean: s.f + 10464, savedInvStd: s.f + 10704,
+                gamma: s.p + 40528, beta: s.p + 40768, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 30945024 &* s.n, savedMean: s.f + 10464, savedInvStd: s.f + 10704,
                 runningMean: s.p + 41008, runningVar: s.p + 41248, pool: pool)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2801,8 +2803,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.2.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 35126784 &* s.n, pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 43648, beta: s.p + 43888, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 39308544 &* s.n, savedMean: s.f + 10944, savedInvStd: s.f + 11184,
+                gamma: s.p + 43648, beta: s.p + 43888, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 39308544 &* s.n, savedMean: s.f + 10944, savedInvStd: s.f + 11184,
                 runningMean: s.p + 44128, runningVar: s.p + 44368, pool: pool)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2824,8 +2826,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.2.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 349024032 &* s.n, pixels: 17424 &* s.n, channels: 40,
-                gamma: s.p + 59264, beta: s.p + 59312, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 47672064 &* s.n, savedMean: s.f + 15744, savedInvStd: s.f + 15784,
+                gamma: s.p + 59264, beta: s.p + 59312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 47672064 &* s.n, savedMean: s.f + 15744, savedInvStd: s.f + 15784,
                 runningMean: s.p + 59360, runningVar: s.p + 59408, pool: pool)
         }
         // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -2854,8 +2856,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.2.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 47672064 &* s.n, pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 69056, beta: s.p + 69296, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 51853824 &* s.n, savedMean: s.f + 15824, savedInvStd: s.f + 16064,
+                gamma: s.p + 69056, beta: s.p + 69296, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 51853824 &* s.n, savedMean: s.f + 15824, savedInvStd: s.f + 16064,
                 runningMean: s.p + 69536, runningVar: s.p + 69776, pool: pool)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2873,8 +2875,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.2.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 56035584 &* s.n, pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 72176, beta: s.p + 72416, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 60217344 &* s.n, savedMean: s.f + 16304, savedInvStd: s.f + 16544,
+                gamma: s.p + 72176, beta: s.p + 72416, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 60217344 &* s.n, savedMean: s.f + 16304, savedInvStd: s.f + 16544,
                 runningMean: s.p + 72656, runningVar: s.p + 72896, pool: pool)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2896,8 +2898,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.2.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 350417952 &* s.n, pixels: 17424 &* s.n, channels: 40,
-                gamma: s.p + 87792, beta: s.p + 87840, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 68580864 &* s.n, savedMean: s.f + 21104, savedInvStd: s.f + 21144,
+                gamma: s.p + 87792, beta: s.p + 87840, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 68580864 &* s.n, savedMean: s.f + 21104, savedInvStd: s.f + 21144,
                 runningMean: s.p + 87888, runningVar: s.p + 87936, pool: pool)
         }
         // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -2926,8 +2928,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.2.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 68580864 &* s.n, pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 97584, beta: s.p + 97824, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 72762624 &* s.n, savedMean: s.f + 21184, savedInvStd: s.f + 21424,
+                gamma: s.p + 97584, beta: s.p + 97824, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 72762624 &* s.n, savedMean: s.f + 21184, savedInvStd: s.f + 21424,
                 runningMean: s.p + 98064, runningVar: s.p + 98304, pool: pool)
         }
         // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2945,8 +2947,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.2.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 76944384 &* s.n, pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 100704, beta: s.p + 100944, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 81126144 &* s.n, savedMean: s.f + 21664, savedInvStd: s.f + 21904,
+                gamma: s.p + 100704, beta: s.p + 100944, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 81126144 &* s.n, savedMean: s.f + 21664, savedInvStd: s.f + 21904,
                 runningMean: s.p + 101184, runningVar: s.p + 101424, pool: pool)
         }
         // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -2968,8 +2970,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.2.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 351811872 &* s.n, pixels: 17424 &* s.n, channels: 40,
-                gamma: s.p + 116320, beta: s.p + 116368, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 89489664 &* s.n, savedMean: s.f + 26464, savedInvStd: s.f + 26504,
+                gamma: s.p + 116320, beta: s.p + 116368, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 89489664 &* s.n, savedMean: s.f + 26464, savedInvStd: s.f + 26504,
                 runningMean: s.p + 116416, runningVar: s.p + 116464, pool: pool)
         }
         // features.2.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -2998,8 +3000,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.2.4.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 89489664 &* s.n, pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 126112, beta: s.p + 126352, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 93671424 &* s.n, savedMean: s.f + 26544, savedInvStd: s.f + 26784,
+                gamma: s.p + 126112, beta: s.p + 126352, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 93671424 &* s.n, savedMean: s.f + 26544, savedInvStd: s.f + 26784,
                 runningMean: s.p + 126592, runningVar: s.p + 126832, pool: pool)
         }
         // features.2.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3017,8 +3019,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.2.4.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 97853184 &* s.n, pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 129232, beta: s.p + 129472, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 102034944 &* s.n, savedMean: s.f + 27024, savedInvStd: s.f + 27264,
+                gamma: s.p + 129232, beta: s.p + 129472, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 102034944 &* s.n, savedMean: s.f + 27024, savedInvStd: s.f + 27264,
                 runningMean: s.p + 129712, runningVar: s.p + 129952, pool: pool)
         }
         // features.2.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3040,9 +3042,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.2.4.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 353205792 &* s.n, pixels: 17424 &* s.n, channels: 40,
-                gamma: s.p + 144848, beta: s.p + 144896, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 110398464 &* s.n, savedMean: s.f + 31824, savedInvStd: s.f + 31864,
-                runningMean: s.p + 144944, runningVar: s.p + 144992, pool: pool)
+                gamma: s.p + 144848, beta: s.p + 144896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 110398464 &* s.n, savedMean: s.f + 31824,
+                savedInvStd: s.f + 31864, runningMean: s.p + 144944, runningVar: s.p + 144992, pool: pool)
         }
         // features.2.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 8 {
@@ -3070,9 +3072,10 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.2.5.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 110398464 &* s.n, pixels: 17424 &* s.n,
-                channels: 240, gamma: s.p + 154640, beta: s.p + 154880, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 114580224 &* s.n, savedMean: s.f + 31904, savedInvStd: s.f + 32144,
-                runningMean: s.p + 155120, runningVar: s.p + 155360, pool: pool)
+                channels: 240, gamma: s.p + 154640, beta: s.p + 154880, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 114580224 &* s.n,
+                savedMean: s.f + 31904, savedInvStd: s.f + 32144, runningMean: s.p + 155120, runningVar: s.p + 155360,
+                pool: pool)
         }
         // features.2.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 9 {
@@ -3089,9 +3092,10 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.2.5.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 118761984 &* s.n, pixels: 17424 &* s.n,
-                channels: 240, gamma: s.p + 157760, beta: s.p + 158000, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 122943744 &* s.n, savedMean: s.f + 32384, savedInvStd: s.f + 32624,
-                runningMean: s.p + 158240, runningVar: s.p + 158480, pool: pool)
+                channels: 240, gamma: s.p + 157760, beta: s.p + 158000, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 122943744 &* s.n,
+                savedMean: s.f + 32384, savedInvStd: s.f + 32624, runningMean: s.p + 158240, runningVar: s.p + 158480,
+                pool: pool)
         }
         // features.2.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 9 {
@@ -3112,9 +3116,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.2.5.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 354599712 &* s.n, pixels: 17424 &* s.n, channels: 40,
-                gamma: s.p + 173376, beta: s.p + 173424, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 131307264 &* s.n, savedMean: s.f + 37184, savedInvStd: s.f + 37224,
-                runningMean: s.p + 173472, runningVar: s.p + 173520, pool: pool)
+                gamma: s.p + 173376, beta: s.p + 173424, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 131307264 &* s.n, savedMean: s.f + 37184,
+                savedInvStd: s.f + 37224, runningMean: s.p + 173472, runningVar: s.p + 173520, pool: pool)
         }
         // features.2.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 9 {
@@ -3142,9 +3146,10 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.3.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 131307264 &* s.n, pixels: 17424 &* s.n,
-                channels: 240, gamma: s.p + 183168, beta: s.p + 183408, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 135489024 &* s.n, savedMean: s.f + 37264, savedInvStd: s.f + 37504,
-                runningMean: s.p + 183648, runningVar: s.p + 183888, pool: pool)
+                channels: 240, gamma: s.p + 183168, beta: s.p + 183408, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 135489024 &* s.n,
+                savedMean: s.f + 37264, savedInvStd: s.f + 37504, runningMean: s.p + 183648, runningVar: s.p + 183888,
+                pool: pool)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 10 {
@@ -3161,8 +3166,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.3.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 296870112 &* s.n, pixels: 4356 &* s.n, channels: 240,
-                gamma: s.p + 190128, beta: s.p + 190368, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 297915552 &* s.n, savedMean: s.f + 37744, savedInvStd: s.f + 37984,
+                gamma: s.p + 190128, beta: s.p + 190368, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 297915552 &* s.n, savedMean: s.f + 37744, savedInvStd: s.f + 37984,
                 runningMean: s.p + 190608, runningVar: s.p + 190848, pool: pool)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3184,9 +3189,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.3.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 391571712 &* s.n, pixels: 4356 &* s.n, channels: 72,
-                gamma: s.p + 213424, beta: s.p + 213504, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 391885344 &* s.n, savedMean: s.f + 50224, savedInvStd: s.f + 50296,
-                runningMean: s.p + 213584, runningVar: s.p + 213664, pool: pool)
+                gamma: s.p + 213424, beta: s.p + 213504, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 391885344 &* s.n, savedMean: s.f + 50224,
+                savedInvStd: s.f + 50296, runningMean: s.p + 213584, runningVar: s.p + 213664, pool: pool)
         }
         // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 10 {
@@ -3205,8 +3210,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.3.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 139670784 &* s.n, pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 244848, beta: s.p + 245280, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 141552576 &* s.n, savedMean: s.f + 50368, savedInvStd: s.f + 50800,
+                gamma: s.p + 244848, beta: s.p + 245280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 141552576 &* s.n, savedMean: s.f + 50368, savedInvStd: s.f + 50800,
                 runningMean: s.p + 245712, runningVar: s.p + 246144, pool: pool)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3224,8 +3229,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.3.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 200166912 &* s.n, pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 257376, beta: s.p + 257808, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 202048704 &* s.n, savedMean: s.f + 51232, savedInvStd: s.f + 51664,
+                gamma: s.p + 257376, beta: s.p + 257808, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 202048704 &* s.n, savedMean: s.f + 51232, savedInvStd: s.f + 51664,
                 runningMean: s.p + 258240, runningVar: s.p + 258672, pool: pool)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3247,9 +3252,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.3.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 392198976 &* s.n, pixels: 4356 &* s.n, channels: 72,
-                gamma: s.p + 306224, beta: s.p + 306304, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 143434368 &* s.n, savedMean: s.f + 73696, savedInvStd: s.f + 73768,
-                runningMean: s.p + 306384, runningVar: s.p + 306464, pool: pool)
+                gamma: s.p + 306224, beta: s.p + 306304, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 73696,
+                savedInvStd: s.f + 73768, runningMean: s.p + 306384, runningVar: s.p + 306464, pool: pool)
         }
         // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 11 {
@@ -3277,8 +3282,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.3.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 205812288 &* s.n, pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 337648, beta: s.p + 338080, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 207694080 &* s.n, savedMean: s.f + 73840, savedInvStd: s.f + 74272,
+                gamma: s.p + 337648, beta: s.p + 338080, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 207694080 &* s.n, savedMean: s.f + 73840, savedInvStd: s.f + 74272,
                 runningMean: s.p + 338512, runningVar: s.p + 338944, pool: pool)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3296,8 +3301,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.3.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 209575872 &* s.n, pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 350176, beta: s.p + 350608, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 211457664 &* s.n, savedMean: s.f + 74704, savedInvStd: s.f + 75136,
+                gamma: s.p + 350176, beta: s.p + 350608, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 211457664 &* s.n, savedMean: s.f + 74704, savedInvStd: s.f + 75136,
                 runningMean: s.p + 351040, runningVar: s.p + 351472, pool: pool)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3319,9 +3324,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.3.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 392826240 &* s.n, pixels: 4356 &* s.n, channels: 72,
-                gamma: s.p + 399024, beta: s.p + 399104, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 143434368 &* s.n, savedMean: s.f + 97168, savedInvStd: s.f + 97240,
-                runningMean: s.p + 399184, runningVar: s.p + 399264, pool: pool)
+                gamma: s.p + 399024, beta: s.p + 399104, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 97168,
+                savedInvStd: s.f + 97240, runningMean: s.p + 399184, runningVar: s.p + 399264, pool: pool)
         }
         // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 12 {
@@ -3349,8 +3354,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.3.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 215221248 &* s.n, pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 430448, beta: s.p + 430880, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 217103040 &* s.n, savedMean: s.f + 97312, savedInvStd: s.f + 97744,
+                gamma: s.p + 430448, beta: s.p + 430880, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 217103040 &* s.n, savedMean: s.f + 97312, savedInvStd: s.f + 97744,
                 runningMean: s.p + 431312, runningVar: s.p + 431744, pool: pool)
         }
         // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3368,8 +3373,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.3.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 218984832 &* s.n, pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 442976, beta: s.p + 443408, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 220866624 &* s.n, savedMean: s.f + 98176, savedInvStd: s.f + 98608,
+                gamma: s.p + 442976, beta: s.p + 443408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 220866624 &* s.n, savedMean: s.f + 98176, savedInvStd: s.f + 98608,
                 runningMean: s.p + 443840, runningVar: s.p + 444272, pool: pool)
         }
         // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3391,9 +3396,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.3.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 393453504 &* s.n, pixels: 4356 &* s.n, channels: 72,
-                gamma: s.p + 491824, beta: s.p + 491904, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 143434368 &* s.n, savedMean: s.f + 120640, savedInvStd: s.f + 120712,
-                runningMean: s.p + 491984, runningVar: s.p + 492064, pool: pool)
+                gamma: s.p + 491824, beta: s.p + 491904, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 120640,
+                savedInvStd: s.f + 120712, runningMean: s.p + 491984, runningVar: s.p + 492064, pool: pool)
         }
         // features.3.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 13 {
@@ -3421,8 +3426,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.3.4.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 224630208 &* s.n, pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 523248, beta: s.p + 523680, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 226512000 &* s.n, savedMean: s.f + 120784, savedInvStd: s.f + 121216,
+                gamma: s.p + 523248, beta: s.p + 523680, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 226512000 &* s.n, savedMean: s.f + 120784, savedInvStd: s.f + 121216,
                 runningMean: s.p + 524112, runningVar: s.p + 524544, pool: pool)
         }
         // features.3.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3440,8 +3445,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.3.4.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 228393792 &* s.n, pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 535776, beta: s.p + 536208, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 230275584 &* s.n, savedMean: s.f + 121648, savedInvStd: s.f + 122080,
+                gamma: s.p + 535776, beta: s.p + 536208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 230275584 &* s.n, savedMean: s.f + 121648, savedInvStd: s.f + 122080,
                 runningMean: s.p + 536640, runningVar: s.p + 537072, pool: pool)
         }
         // features.3.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3463,9 +3468,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.3.4.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 394080768 &* s.n, pixels: 4356 &* s.n, channels: 72,
-                gamma: s.p + 584624, beta: s.p + 584704, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 143434368 &* s.n, savedMean: s.f + 144112, savedInvStd: s.f + 144184,
-                runningMean: s.p + 584784, runningVar: s.p + 584864, pool: pool)
+                gamma: s.p + 584624, beta: s.p + 584704, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 144112,
+                savedInvStd: s.f + 144184, runningMean: s.p + 584784, runningVar: s.p + 584864, pool: pool)
         }
         // features.3.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 14 {
@@ -3493,8 +3498,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.3.5.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 234039168 &* s.n, pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 616048, beta: s.p + 616480, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 235920960 &* s.n, savedMean: s.f + 144256, savedInvStd: s.f + 144688,
+                gamma: s.p + 616048, beta: s.p + 616480, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 235920960 &* s.n, savedMean: s.f + 144256, savedInvStd: s.f + 144688,
                 runningMean: s.p + 616912, runningVar: s.p + 617344, pool: pool)
         }
         // features.3.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3512,8 +3517,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.3.5.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 237802752 &* s.n, pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 628576, beta: s.p + 629008, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 239684544 &* s.n, savedMean: s.f + 145120, savedInvStd: s.f + 145552,
+                gamma: s.p + 628576, beta: s.p + 629008, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 239684544 &* s.n, savedMean: s.f + 145120, savedInvStd: s.f + 145552,
                 runningMean: s.p + 629440, runningVar: s.p + 629872, pool: pool)
         }
         // features.3.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3535,9 +3540,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.3.5.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 394708032 &* s.n, pixels: 4356 &* s.n, channels: 72,
-                gamma: s.p + 677424, beta: s.p + 677504, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 143434368 &* s.n, savedMean: s.f + 167584, savedInvStd: s.f + 167656,
-                runningMean: s.p + 677584, runningVar: s.p + 677664, pool: pool)
+                gamma: s.p + 677424, beta: s.p + 677504, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 167584,
+                savedInvStd: s.f + 167656, runningMean: s.p + 677584, runningVar: s.p + 677664, pool: pool)
         }
         // features.3.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 15 {
@@ -3565,8 +3570,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 243448128 &* s.n, pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 708848, beta: s.p + 709280, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 245329920 &* s.n, savedMean: s.f + 167728, savedInvStd: s.f + 168160,
+                gamma: s.p + 708848, beta: s.p + 709280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 245329920 &* s.n, savedMean: s.f + 167728, savedInvStd: s.f + 168160,
                 runningMean: s.p + 709712, runningVar: s.p + 710144, pool: pool)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3584,8 +3589,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 389466768 &* s.n, pixels: 1089 &* s.n, channels: 432,
-                gamma: s.p + 714464, beta: s.p + 714896, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 389937216 &* s.n, savedMean: s.f + 168592, savedInvStd: s.f + 169024,
+                gamma: s.p + 714464, beta: s.p + 714896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 389937216 &* s.n, savedMean: s.f + 168592, savedInvStd: s.f + 169024,
                 runningMean: s.p + 715328, runningVar: s.p + 715760, pool: pool)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3607,9 +3612,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 399486080 &* s.n, pixels: 1089 &* s.n, channels: 144,
-                gamma: s.p + 794416, beta: s.p + 794560, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 399642896 &* s.n, savedMean: s.f + 177232, savedInvStd: s.f + 177376,
-                runningMean: s.p + 794704, runningVar: s.p + 794848, pool: pool)
+                gamma: s.p + 794416, beta: s.p + 794560, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 399642896 &* s.n, savedMean: s.f + 177232,
+                savedInvStd: s.f + 177376, runningMean: s.p + 794704, runningVar: s.p + 794848, pool: pool)
         }
         // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 16 {
@@ -3628,8 +3633,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 309994272 &* s.n, pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 919408, beta: s.p + 920272, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 310935168 &* s.n, savedMean: s.f + 177520, savedInvStd: s.f + 178384,
+                gamma: s.p + 919408, beta: s.p + 920272, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 310935168 &* s.n, savedMean: s.f + 177520, savedInvStd: s.f + 178384,
                 runningMean: s.p + 921136, runningVar: s.p + 922000, pool: pool)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3647,8 +3652,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 311876064 &* s.n, pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 930640, beta: s.p + 931504, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 312816960 &* s.n, savedMean: s.f + 179248, savedInvStd: s.f + 180112,
+                gamma: s.p + 930640, beta: s.p + 931504, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 312816960 &* s.n, savedMean: s.f + 179248, savedInvStd: s.f + 180112,
                 runningMean: s.p + 932368, runningVar: s.p + 933232, pool: pool)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3670,9 +3675,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 399799712 &* s.n, pixels: 1089 &* s.n, channels: 144,
-                gamma: s.p + 1121632, beta: s.p + 1121776, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 143434368 &* s.n, savedMean: s.f + 196528, savedInvStd: s.f + 196672,
-                runningMean: s.p + 1121920, runningVar: s.p + 1122064, pool: pool)
+                gamma: s.p + 1121632, beta: s.p + 1121776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 196528,
+                savedInvStd: s.f + 196672, runningMean: s.p + 1121920, runningVar: s.p + 1122064, pool: pool)
         }
         // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 17 {
@@ -3700,8 +3705,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 314698752 &* s.n, pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 1246624, beta: s.p + 1247488, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 315639648 &* s.n, savedMean: s.f + 196816, savedInvStd: s.f + 197680,
+                gamma: s.p + 1246624, beta: s.p + 1247488, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 315639648 &* s.n, savedMean: s.f + 196816, savedInvStd: s.f + 197680,
                 runningMean: s.p + 1248352, runningVar: s.p + 1249216, pool: pool)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3719,8 +3724,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 316580544 &* s.n, pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 1257856, beta: s.p + 1258720, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 317521440 &* s.n, savedMean: s.f + 198544, savedInvStd: s.f + 199408,
+                gamma: s.p + 1257856, beta: s.p + 1258720, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 317521440 &* s.n, savedMean: s.f + 198544, savedInvStd: s.f + 199408,
                 runningMean: s.p + 1259584, runningVar: s.p + 1260448, pool: pool)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3742,9 +3747,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 400113344 &* s.n, pixels: 1089 &* s.n, channels: 144,
-                gamma: s.p + 1448848, beta: s.p + 1448992, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 143434368 &* s.n, savedMean: s.f + 215824, savedInvStd: s.f + 215968,
-                runningMean: s.p + 1449136, runningVar: s.p + 1449280, pool: pool)
+                gamma: s.p + 1448848, beta: s.p + 1448992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 215824,
+                savedInvStd: s.f + 215968, runningMean: s.p + 1449136, runningVar: s.p + 1449280, pool: pool)
         }
         // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 18 {
@@ -3772,8 +3777,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 319403232 &* s.n, pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 1573840, beta: s.p + 1574704, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 320344128 &* s.n, savedMean: s.f + 216112, savedInvStd: s.f + 216976,
+                gamma: s.p + 1573840, beta: s.p + 1574704, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 320344128 &* s.n, savedMean: s.f + 216112, savedInvStd: s.f + 216976,
                 runningMean: s.p + 1575568, runningVar: s.p + 1576432, pool: pool)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3791,8 +3796,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 321285024 &* s.n, pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 1585072, beta: s.p + 1585936, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 322225920 &* s.n, savedMean: s.f + 217840, savedInvStd: s.f + 218704,
+                gamma: s.p + 1585072, beta: s.p + 1585936, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 322225920 &* s.n, savedMean: s.f + 217840, savedInvStd: s.f + 218704,
                 runningMean: s.p + 1586800, runningVar: s.p + 1587664, pool: pool)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3814,9 +3819,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 400426976 &* s.n, pixels: 1089 &* s.n, channels: 144,
-                gamma: s.p + 1776064, beta: s.p + 1776208, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 143434368 &* s.n, savedMean: s.f + 235120, savedInvStd: s.f + 235264,
-                runningMean: s.p + 1776352, runningVar: s.p + 1776496, pool: pool)
+                gamma: s.p + 1776064, beta: s.p + 1776208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 235120,
+                savedInvStd: s.f + 235264, runningMean: s.p + 1776352, runningVar: s.p + 1776496, pool: pool)
         }
         // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 19 {
@@ -3844,8 +3849,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.4.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 324107712 &* s.n, pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 1901056, beta: s.p + 1901920, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 325048608 &* s.n, savedMean: s.f + 235408, savedInvStd: s.f + 236272,
+                gamma: s.p + 1901056, beta: s.p + 1901920, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 325048608 &* s.n, savedMean: s.f + 235408, savedInvStd: s.f + 236272,
                 runningMean: s.p + 1902784, runningVar: s.p + 1903648, pool: pool)
         }
         // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3863,8 +3868,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.4.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 325989504 &* s.n, pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 1912288, beta: s.p + 1913152, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 326930400 &* s.n, savedMean: s.f + 237136, savedInvStd: s.f + 238000,
+                gamma: s.p + 1912288, beta: s.p + 1913152, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 326930400 &* s.n, savedMean: s.f + 237136, savedInvStd: s.f + 238000,
                 runningMean: s.p + 1914016, runningVar: s.p + 1914880, pool: pool)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3886,9 +3891,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.4.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 400740608 &* s.n, pixels: 1089 &* s.n, channels: 144,
-                gamma: s.p + 2103280, beta: s.p + 2103424, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 143434368 &* s.n, savedMean: s.f + 254416, savedInvStd: s.f + 254560,
-                runningMean: s.p + 2103568, runningVar: s.p + 2103712, pool: pool)
+                gamma: s.p + 2103280, beta: s.p + 2103424, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 254416,
+                savedInvStd: s.f + 254560, runningMean: s.p + 2103568, runningVar: s.p + 2103712, pool: pool)
         }
         // features.4.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 20 {
@@ -3916,8 +3921,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.5.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 328812192 &* s.n, pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 2228272, beta: s.p + 2229136, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 329753088 &* s.n, savedMean: s.f + 254704, savedInvStd: s.f + 255568,
+                gamma: s.p + 2228272, beta: s.p + 2229136, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 329753088 &* s.n, savedMean: s.f + 254704, savedInvStd: s.f + 255568,
                 runningMean: s.p + 2230000, runningVar: s.p + 2230864, pool: pool)
         }
         // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3935,8 +3940,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.5.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 330693984 &* s.n, pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 2239504, beta: s.p + 2240368, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 331634880 &* s.n, savedMean: s.f + 256432, savedInvStd: s.f + 257296,
+                gamma: s.p + 2239504, beta: s.p + 2240368, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 331634880 &* s.n, savedMean: s.f + 256432, savedInvStd: s.f + 257296,
                 runningMean: s.p + 2241232, runningVar: s.p + 2242096, pool: pool)
         }
         // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3958,9 +3963,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.5.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 401054240 &* s.n, pixels: 1089 &* s.n, channels: 144,
-                gamma: s.p + 2430496, beta: s.p + 2430640, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 143434368 &* s.n, savedMean: s.f + 273712, savedInvStd: s.f + 273856,
-                runningMean: s.p + 2430784, runningVar: s.p + 2430928, pool: pool)
+                gamma: s.p + 2430496, beta: s.p + 2430640, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 273712,
+                savedInvStd: s.f + 273856, runningMean: s.p + 2430784, runningVar: s.p + 2430928, pool: pool)
         }
         // features.4.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 21 {
@@ -3988,8 +3993,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.6.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 22 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 333516672 &* s.n, pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 2555488, beta: s.p + 2556352, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 334457568 &* s.n, savedMean: s.f + 274000, savedInvStd: s.f + 274864,
+                gamma: s.p + 2555488, beta: s.p + 2556352, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 334457568 &* s.n, savedMean: s.f + 274000, savedInvStd: s.f + 274864,
                 runningMean: s.p + 2557216, runningVar: s.p + 2558080, pool: pool)
         }
         // features.4.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4007,8 +4012,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.6.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 22 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 335398464 &* s.n, pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 2566720, beta: s.p + 2567584, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 336339360 &* s.n, savedMean: s.f + 275728, savedInvStd: s.f + 276592,
+                gamma: s.p + 2566720, beta: s.p + 2567584, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 336339360 &* s.n, savedMean: s.f + 275728, savedInvStd: s.f + 276592,
                 runningMean: s.p + 2568448, runningVar: s.p + 2569312, pool: pool)
         }
         // features.4.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4030,9 +4035,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.6.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 22 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 401367872 &* s.n, pixels: 1089 &* s.n, channels: 144,
-                gamma: s.p + 2757712, beta: s.p + 2757856, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 143434368 &* s.n, savedMean: s.f + 293008, savedInvStd: s.f + 293152,
-                runningMean: s.p + 2758000, runningVar: s.p + 2758144, pool: pool)
+                gamma: s.p + 2757712, beta: s.p + 2757856, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 293008,
+                savedInvStd: s.f + 293152, runningMean: s.p + 2758000, runningVar: s.p + 2758144, pool: pool)
         }
         // features.4.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 22 {
@@ -4060,8 +4065,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.7.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 23 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 338221152 &* s.n, pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 2882704, beta: s.p + 2883568, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 339162048 &* s.n, savedMean: s.f + 293296, savedInvStd: s.f + 294160,
+                gamma: s.p + 2882704, beta: s.p + 2883568, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 339162048 &* s.n, savedMean: s.f + 293296, savedInvStd: s.f + 294160,
                 runningMean: s.p + 2884432, runningVar: s.p + 2885296, pool: pool)
         }
         // features.4.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4079,8 +4084,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.7.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 23 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 340102944 &* s.n, pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 2893936, beta: s.p + 2894800, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 341043840 &* s.n, savedMean: s.f + 295024, savedInvStd: s.f + 295888,
+                gamma: s.p + 2893936, beta: s.p + 2894800, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 341043840 &* s.n, savedMean: s.f + 295024, savedInvStd: s.f + 295888,
                 runningMean: s.p + 2895664, runningVar: s.p + 2896528, pool: pool)
         }
         // features.4.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4102,9 +4107,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.7.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 23 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 401681504 &* s.n, pixels: 1089 &* s.n, channels: 144,
-                gamma: s.p + 3084928, beta: s.p + 3085072, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 143434368 &* s.n, savedMean: s.f + 312304, savedInvStd: s.f + 312448,
-                runningMean: s.p + 3085216, runningVar: s.p + 3085360, pool: pool)
+                gamma: s.p + 3084928, beta: s.p + 3085072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 312304,
+                savedInvStd: s.f + 312448, runningMean: s.p + 3085216, runningVar: s.p + 3085360, pool: pool)
         }
         // features.4.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 23 {
@@ -4132,8 +4137,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 24 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 342925632 &* s.n, pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 3209920, beta: s.p + 3210784, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 343866528 &* s.n, savedMean: s.f + 312592, savedInvStd: s.f + 313456,
+                gamma: s.p + 3209920, beta: s.p + 3210784, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 343866528 &* s.n, savedMean: s.f + 312592, savedInvStd: s.f + 313456,
                 runningMean: s.p + 3211648, runningVar: s.p + 3212512, pool: pool)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4151,8 +4156,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 24 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 344807424 &* s.n, pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 3234976, beta: s.p + 3235840, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 345748320 &* s.n, savedMean: s.f + 314320, savedInvStd: s.f + 315184,
+                gamma: s.p + 3234976, beta: s.p + 3235840, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 345748320 &* s.n, savedMean: s.f + 314320, savedInvStd: s.f + 315184,
                 runningMean: s.p + 3236704, runningVar: s.p + 3237568, pool: pool)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4174,9 +4179,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 24 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 395335296 &* s.n, pixels: 1089 &* s.n, channels: 200,
-                gamma: s.p + 3474352, beta: s.p + 3474560, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 395553104 &* s.n, savedMean: s.f + 359248, savedInvStd: s.f + 359448,
-                runningMean: s.p + 3474768, runningVar: s.p + 3474976, pool: pool)
+                gamma: s.p + 3474352, beta: s.p + 3474560, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 395553104 &* s.n, savedMean: s.f + 359248,
+                savedInvStd: s.f + 359448, runningMean: s.p + 3474768, runningVar: s.p + 3474976, pool: pool)
         }
         // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 24 {
@@ -4195,9 +4200,10 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 25 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 247211712 &* s.n, pixels: 1089 &* s.n,
-                channels: 1200, gamma: s.p + 3715184, beta: s.p + 3716384, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 248518512 &* s.n, savedMean: s.f + 359648, savedInvStd: s.f + 360848,
-                runningMean: s.p + 3717584, runningVar: s.p + 3718784, pool: pool)
+                channels: 1200, gamma: s.p + 3715184, beta: s.p + 3716384, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 248518512 &* s.n,
+                savedMean: s.f + 359648, savedInvStd: s.f + 360848, runningMean: s.p + 3717584,
+                runningVar: s.p + 3718784, pool: pool)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 25 {
@@ -4214,9 +4220,10 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 25 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 249825312 &* s.n, pixels: 1089 &* s.n,
-                channels: 1200, gamma: s.p + 3749984, beta: s.p + 3751184, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 251132112 &* s.n, savedMean: s.f + 362048, savedInvStd: s.f + 363248,
-                runningMean: s.p + 3752384, runningVar: s.p + 3753584, pool: pool)
+                channels: 1200, gamma: s.p + 3749984, beta: s.p + 3751184, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 251132112 &* s.n,
+                savedMean: s.f + 362048, savedInvStd: s.f + 363248, runningMean: s.p + 3752384,
+                runningVar: s.p + 3753584, pool: pool)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 25 {
@@ -4237,9 +4244,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 25 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 395770912 &* s.n, pixels: 1089 &* s.n, channels: 200,
-                gamma: s.p + 4116048, beta: s.p + 4116256, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 143434368 &* s.n, savedMean: s.f + 424448, savedInvStd: s.f + 424648,
-                runningMean: s.p + 4116464, runningVar: s.p + 4116672, pool: pool)
+                gamma: s.p + 4116048, beta: s.p + 4116256, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 424448,
+                savedInvStd: s.f + 424648, runningMean: s.p + 4116464, runningVar: s.p + 4116672, pool: pool)
         }
         // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 25 {
@@ -4267,9 +4274,10 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 26 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 253745712 &* s.n, pixels: 1089 &* s.n,
-                channels: 1200, gamma: s.p + 4356880, beta: s.p + 4358080, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 255052512 &* s.n, savedMean: s.f + 424848, savedInvStd: s.f + 426048,
-                runningMean: s.p + 4359280, runningVar: s.p + 4360480, pool: pool)
+                channels: 1200, gamma: s.p + 4356880, beta: s.p + 4358080, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 255052512 &* s.n,
+                savedMean: s.f + 424848, savedInvStd: s.f + 426048, runningMean: s.p + 4359280,
+                runningVar: s.p + 4360480, pool: pool)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 26 {
@@ -4286,9 +4294,10 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 26 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 256359312 &* s.n, pixels: 1089 &* s.n,
-                channels: 1200, gamma: s.p + 4391680, beta: s.p + 4392880, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 257666112 &* s.n, savedMean: s.f + 427248, savedInvStd: s.f + 428448,
-                runningMean: s.p + 4394080, runningVar: s.p + 4395280, pool: pool)
+                channels: 1200, gamma: s.p + 4391680, beta: s.p + 4392880, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 257666112 &* s.n,
+                savedMean: s.f + 427248, savedInvStd: s.f + 428448, runningMean: s.p + 4394080,
+                runningVar: s.p + 4395280, pool: pool)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 26 {
@@ -4309,9 +4318,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 26 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 396206528 &* s.n, pixels: 1089 &* s.n, channels: 200,
-                gamma: s.p + 4757744, beta: s.p + 4757952, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 143434368 &* s.n, savedMean: s.f + 489648, savedInvStd: s.f + 489848,
-                runningMean: s.p + 4758160, runningVar: s.p + 4758368, pool: pool)
+                gamma: s.p + 4757744, beta: s.p + 4757952, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 489648,
+                savedInvStd: s.f + 489848, runningMean: s.p + 4758160, runningVar: s.p + 4758368, pool: pool)
         }
         // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 26 {
@@ -4339,9 +4348,10 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 27 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 260279712 &* s.n, pixels: 1089 &* s.n,
-                channels: 1200, gamma: s.p + 4998576, beta: s.p + 4999776, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 261586512 &* s.n, savedMean: s.f + 490048, savedInvStd: s.f + 491248,
-                runningMean: s.p + 5000976, runningVar: s.p + 5002176, pool: pool)
+                channels: 1200, gamma: s.p + 4998576, beta: s.p + 4999776, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 261586512 &* s.n,
+                savedMean: s.f + 490048, savedInvStd: s.f + 491248, runningMean: s.p + 5000976,
+                runningVar: s.p + 5002176, pool: pool)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 27 {
@@ -4358,9 +4368,10 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 27 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 262893312 &* s.n, pixels: 1089 &* s.n,
-                channels: 1200, gamma: s.p + 5033376, beta: s.p + 5034576, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 264200112 &* s.n, savedMean: s.f + 492448, savedInvStd: s.f + 493648,
-                runningMean: s.p + 5035776, runningVar: s.p + 5036976, pool: pool)
+                channels: 1200, gamma: s.p + 5033376, beta: s.p + 5034576, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 264200112 &* s.n,
+                savedMean: s.f + 492448, savedInvStd: s.f + 493648, runningMean: s.p + 5035776,
+                runningVar: s.p + 5036976, pool: pool)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 27 {
@@ -4381,9 +4392,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 27 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 396642144 &* s.n, pixels: 1089 &* s.n, channels: 200,
-                gamma: s.p + 5399440, beta: s.p + 5399648, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 143434368 &* s.n, savedMean: s.f + 554848, savedInvStd: s.f + 555048,
-                runningMean: s.p + 5399856, runningVar: s.p + 5400064, pool: pool)
+                gamma: s.p + 5399440, beta: s.p + 5399648, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 554848,
+                savedInvStd: s.f + 555048, runningMean: s.p + 5399856, runningVar: s.p + 5400064, pool: pool)
         }
         // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 27 {
@@ -4411,9 +4422,10 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.4.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 28 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 266813712 &* s.n, pixels: 1089 &* s.n,
-                channels: 1200, gamma: s.p + 5640272, beta: s.p + 5641472, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 268120512 &* s.n, savedMean: s.f + 555248, savedInvStd: s.f + 556448,
-                runningMean: s.p + 5642672, runningVar: s.p + 5643872, pool: pool)
+                channels: 1200, gamma: s.p + 5640272, beta: s.p + 5641472, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 268120512 &* s.n,
+                savedMean: s.f + 555248, savedInvStd: s.f + 556448, runningMean: s.p + 5642672,
+                runningVar: s.p + 5643872, pool: pool)
         }
         // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 28 {
@@ -4430,9 +4442,10 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.4.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 28 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 269427312 &* s.n, pixels: 1089 &* s.n,
-                channels: 1200, gamma: s.p + 5675072, beta: s.p + 5676272, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 270734112 &* s.n, savedMean: s.f + 557648, savedInvStd: s.f + 558848,
-                runningMean: s.p + 5677472, runningVar: s.p + 5678672, pool: pool)
+                channels: 1200, gamma: s.p + 5675072, beta: s.p + 5676272, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 270734112 &* s.n,
+                savedMean: s.f + 557648, savedInvStd: s.f + 558848, runningMean: s.p + 5677472,
+                runningVar: s.p + 5678672, pool: pool)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 28 {
@@ -4453,9 +4466,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.4.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 28 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 397077760 &* s.n, pixels: 1089 &* s.n, channels: 200,
-                gamma: s.p + 6041136, beta: s.p + 6041344, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 143434368 &* s.n, savedMean: s.f + 620048, savedInvStd: s.f + 620248,
-                runningMean: s.p + 6041552, runningVar: s.p + 6041760, pool: pool)
+                gamma: s.p + 6041136, beta: s.p + 6041344, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 620048,
+                savedInvStd: s.f + 620248, runningMean: s.p + 6041552, runningVar: s.p + 6041760, pool: pool)
         }
         // features.5.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 28 {
@@ -4483,9 +4496,10 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.5.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 29 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 273347712 &* s.n, pixels: 1089 &* s.n,
-                channels: 1200, gamma: s.p + 6281968, beta: s.p + 6283168, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 274654512 &* s.n, savedMean: s.f + 620448, savedInvStd: s.f + 621648,
-                runningMean: s.p + 6284368, runningVar: s.p + 6285568, pool: pool)
+                channels: 1200, gamma: s.p + 6281968, beta: s.p + 6283168, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 274654512 &* s.n,
+                savedMean: s.f + 620448, savedInvStd: s.f + 621648, runningMean: s.p + 6284368,
+                runningVar: s.p + 6285568, pool: pool)
         }
         // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 29 {
@@ -4502,9 +4516,10 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.5.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 29 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 275961312 &* s.n, pixels: 1089 &* s.n,
-                channels: 1200, gamma: s.p + 6316768, beta: s.p + 6317968, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 277268112 &* s.n, savedMean: s.f + 622848, savedInvStd: s.f + 624048,
-                runningMean: s.p + 6319168, runningVar: s.p + 6320368, pool: pool)
+                channels: 1200, gamma: s.p + 6316768, beta: s.p + 6317968, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 277268112 &* s.n,
+                savedMean: s.f + 622848, savedInvStd: s.f + 624048, runningMean: s.p + 6319168,
+                runningVar: s.p + 6320368, pool: pool)
         }
         // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 29 {
@@ -4525,9 +4540,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.5.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 29 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 397513376 &* s.n, pixels: 1089 &* s.n, channels: 200,
-                gamma: s.p + 6682832, beta: s.p + 6683040, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 143434368 &* s.n, savedMean: s.f + 685248, savedInvStd: s.f + 685448,
-                runningMean: s.p + 6683248, runningVar: s.p + 6683456, pool: pool)
+                gamma: s.p + 6682832, beta: s.p + 6683040, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 685248,
+                savedInvStd: s.f + 685448, runningMean: s.p + 6683248, runningVar: s.p + 6683456, pool: pool)
         }
         // features.5.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 29 {
@@ -4555,9 +4570,10 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.6.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 30 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 279881712 &* s.n, pixels: 1089 &* s.n,
-                channels: 1200, gamma: s.p + 6923664, beta: s.p + 6924864, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 281188512 &* s.n, savedMean: s.f + 685648, savedInvStd: s.f + 686848,
-                runningMean: s.p + 6926064, runningVar: s.p + 6927264, pool: pool)
+                channels: 1200, gamma: s.p + 6923664, beta: s.p + 6924864, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 281188512 &* s.n,
+                savedMean: s.f + 685648, savedInvStd: s.f + 686848, runningMean: s.p + 6926064,
+                runningVar: s.p + 6927264, pool: pool)
         }
         // features.5.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 30 {
@@ -4574,9 +4590,10 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.6.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 30 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 282495312 &* s.n, pixels: 1089 &* s.n,
-                channels: 1200, gamma: s.p + 6958464, beta: s.p + 6959664, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 283802112 &* s.n, savedMean: s.f + 688048, savedInvStd: s.f + 689248,
-                runningMean: s.p + 6960864, runningVar: s.p + 6962064, pool: pool)
+                channels: 1200, gamma: s.p + 6958464, beta: s.p + 6959664, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 283802112 &* s.n,
+                savedMean: s.f + 688048, savedInvStd: s.f + 689248, runningMean: s.p + 6960864,
+                runningVar: s.p + 6962064, pool: pool)
         }
         // features.5.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 30 {
@@ -4597,9 +4614,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.6.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 30 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 397948992 &* s.n, pixels: 1089 &* s.n, channels: 200,
-                gamma: s.p + 7324528, beta: s.p + 7324736, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 143434368 &* s.n, savedMean: s.f + 750448, savedInvStd: s.f + 750648,
-                runningMean: s.p + 7324944, runningVar: s.p + 7325152, pool: pool)
+                gamma: s.p + 7324528, beta: s.p + 7324736, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 750448,
+                savedInvStd: s.f + 750648, runningMean: s.p + 7324944, runningVar: s.p + 7325152, pool: pool)
         }
         // features.5.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 30 {
@@ -4627,9 +4644,10 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.7.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 31 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 286415712 &* s.n, pixels: 1089 &* s.n,
-                channels: 1200, gamma: s.p + 7565360, beta: s.p + 7566560, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 287722512 &* s.n, savedMean: s.f + 750848, savedInvStd: s.f + 752048,
-                runningMean: s.p + 7567760, runningVar: s.p + 7568960, pool: pool)
+                channels: 1200, gamma: s.p + 7565360, beta: s.p + 7566560, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 287722512 &* s.n,
+                savedMean: s.f + 750848, savedInvStd: s.f + 752048, runningMean: s.p + 7567760,
+                runningVar: s.p + 7568960, pool: pool)
         }
         // features.5.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 31 {
@@ -4646,9 +4664,10 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.7.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 31 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 289029312 &* s.n, pixels: 1089 &* s.n,
-                channels: 1200, gamma: s.p + 7600160, beta: s.p + 7601360, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 290336112 &* s.n, savedMean: s.f + 753248, savedInvStd: s.f + 754448,
-                runningMean: s.p + 7602560, runningVar: s.p + 7603760, pool: pool)
+                channels: 1200, gamma: s.p + 7600160, beta: s.p + 7601360, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 290336112 &* s.n,
+                savedMean: s.f + 753248, savedInvStd: s.f + 754448, runningMean: s.p + 7602560,
+                runningVar: s.p + 7603760, pool: pool)
         }
         // features.5.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 31 {
@@ -4669,9 +4688,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.7.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 31 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 398384608 &* s.n, pixels: 1089 &* s.n, channels: 200,
-                gamma: s.p + 7966224, beta: s.p + 7966432, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 143434368 &* s.n, savedMean: s.f + 815648, savedInvStd: s.f + 815848,
-                runningMean: s.p + 7966640, runningVar: s.p + 7966848, pool: pool)
+                gamma: s.p + 7966224, beta: s.p + 7966432, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 815648,
+                savedInvStd: s.f + 815848, runningMean: s.p + 7966640, runningVar: s.p + 7966848, pool: pool)
         }
         // features.5.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 31 {
@@ -4699,9 +4718,10 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 32 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 292949712 &* s.n, pixels: 1089 &* s.n,
-                channels: 1200, gamma: s.p + 8207056, beta: s.p + 8208256, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 294256512 &* s.n, savedMean: s.f + 816048, savedInvStd: s.f + 817248,
-                runningMean: s.p + 8209456, runningVar: s.p + 8210656, pool: pool)
+                channels: 1200, gamma: s.p + 8207056, beta: s.p + 8208256, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 294256512 &* s.n,
+                savedMean: s.f + 816048, savedInvStd: s.f + 817248, runningMean: s.p + 8209456,
+                runningVar: s.p + 8210656, pool: pool)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 32 {
@@ -4718,8 +4738,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 32 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 143434368 &* s.n, pixels: 289 &* s.n, channels: 1200,
-                gamma: s.p + 8241856, beta: s.p + 8243056, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 390878112 &* s.n, savedMean: s.f + 818448, savedInvStd: s.f + 819648,
+                gamma: s.p + 8241856, beta: s.p + 8243056, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 390878112 &* s.n, savedMean: s.f + 818448, savedInvStd: s.f + 819648,
                 runningMean: s.p + 8244256, runningVar: s.p + 8245456, pool: pool)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4741,9 +4761,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 32 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 296756304 &* s.n, pixels: 289 &* s.n, channels: 344,
-                gamma: s.p + 8780720, beta: s.p + 8781072, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 401995136 &* s.n, savedMean: s.f + 880848, savedInvStd: s.f + 881192,
-                runningMean: s.p + 8781424, runningVar: s.p + 8781776, pool: pool)
+                gamma: s.p + 8780720, beta: s.p + 8781072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 401995136 &* s.n, savedMean: s.f + 880848,
+                savedInvStd: s.f + 881192, runningMean: s.p + 8781424, runningVar: s.p + 8781776, pool: pool)
         }
         // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 32 {
@@ -4762,8 +4782,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 33 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 356659488 &* s.n, pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 9492144, beta: s.p + 9494208, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 357255984 &* s.n, savedMean: s.f + 881536, savedInvStd: s.f + 883600,
+                gamma: s.p + 9492144, beta: s.p + 9494208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 357255984 &* s.n, savedMean: s.f + 881536, savedInvStd: s.f + 883600,
                 runningMean: s.p + 9496272, runningVar: s.p + 9498336, pool: pool)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4781,8 +4801,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 33 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 357852480 &* s.n, pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 9552000, beta: s.p + 9554064, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 358448976 &* s.n, savedMean: s.f + 885664, savedInvStd: s.f + 887728,
+                gamma: s.p + 9552000, beta: s.p + 9554064, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 358448976 &* s.n, savedMean: s.f + 885664, savedInvStd: s.f + 887728,
                 runningMean: s.p + 9556128, runningVar: s.p + 9558192, pool: pool)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4804,9 +4824,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 33 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 402094560 &* s.n, pixels: 289 &* s.n, channels: 344,
-                gamma: s.p + 10627440, beta: s.p + 10627792, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 295563312 &* s.n, savedMean: s.f + 992992, savedInvStd: s.f + 993336,
-                runningMean: s.p + 10628144, runningVar: s.p + 10628496, pool: pool)
+                gamma: s.p + 10627440, beta: s.p + 10627792, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 295563312 &* s.n, savedMean: s.f + 992992,
+                savedInvStd: s.f + 993336, runningMean: s.p + 10628144, runningVar: s.p + 10628496, pool: pool)
         }
         // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 33 {
@@ -4834,8 +4854,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 34 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 359641968 &* s.n, pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 11338864, beta: s.p + 11340928, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 360238464 &* s.n, savedMean: s.f + 993680, savedInvStd: s.f + 995744,
+                gamma: s.p + 11338864, beta: s.p + 11340928, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 360238464 &* s.n, savedMean: s.f + 993680, savedInvStd: s.f + 995744,
                 runningMean: s.p + 11342992, runningVar: s.p + 11345056, pool: pool)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4853,8 +4873,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 34 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 360834960 &* s.n, pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 11398720, beta: s.p + 11400784, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 361431456 &* s.n, savedMean: s.f + 997808, savedInvStd: s.f + 999872,
+                gamma: s.p + 11398720, beta: s.p + 11400784, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 361431456 &* s.n, savedMean: s.f + 997808, savedInvStd: s.f + 999872,
                 runningMean: s.p + 11402848, runningVar: s.p + 11404912, pool: pool)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4876,9 +4896,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 34 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 402293408 &* s.n, pixels: 289 &* s.n, channels: 344,
-                gamma: s.p + 12474160, beta: s.p + 12474512, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 295563312 &* s.n, savedMean: s.f + 1105136, savedInvStd: s.f + 1105480,
-                runningMean: s.p + 12474864, runningVar: s.p + 12475216, pool: pool)
+                gamma: s.p + 12474160, beta: s.p + 12474512, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 295563312 &* s.n, savedMean: s.f + 1105136,
+                savedInvStd: s.f + 1105480, runningMean: s.p + 12474864, runningVar: s.p + 12475216, pool: pool)
         }
         // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 34 {
@@ -4906,9 +4926,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 35 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 362624448 &* s.n, pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 13185584, beta: s.p + 13187648, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 363220944 &* s.n, savedMean: s.f + 1105824, savedInvStd: s.f + 1107888,
-                runningMean: s.p + 13189712, runningVar: s.p + 13191776, pool: pool)
+                gamma: s.p + 13185584, beta: s.p + 13187648, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 363220944 &* s.n, savedMean: s.f + 1105824,
+                savedInvStd: s.f + 1107888, runningMean: s.p + 13189712, runningVar: s.p + 13191776, pool: pool)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 35 {
@@ -4925,9 +4945,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 35 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 363817440 &* s.n, pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 13245440, beta: s.p + 13247504, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 364413936 &* s.n, savedMean: s.f + 1109952, savedInvStd: s.f + 1112016,
-                runningMean: s.p + 13249568, runningVar: s.p + 13251632, pool: pool)
+                gamma: s.p + 13245440, beta: s.p + 13247504, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 364413936 &* s.n, savedMean: s.f + 1109952,
+                savedInvStd: s.f + 1112016, runningMean: s.p + 13249568, runningVar: s.p + 13251632, pool: pool)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 35 {
@@ -4948,9 +4968,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 35 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 402492256 &* s.n, pixels: 289 &* s.n, channels: 344,
-                gamma: s.p + 14320880, beta: s.p + 14321232, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 295563312 &* s.n, savedMean: s.f + 1217280, savedInvStd: s.f + 1217624,
-                runningMean: s.p + 14321584, runningVar: s.p + 14321936, pool: pool)
+                gamma: s.p + 14320880, beta: s.p + 14321232, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 295563312 &* s.n, savedMean: s.f + 1217280,
+                savedInvStd: s.f + 1217624, runningMean: s.p + 14321584, runningVar: s.p + 14321936, pool: pool)
         }
         // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 35 {
@@ -4978,9 +4998,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.4.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 36 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 365606928 &* s.n, pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 15032304, beta: s.p + 15034368, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 366203424 &* s.n, savedMean: s.f + 1217968, savedInvStd: s.f + 1220032,
-                runningMean: s.p + 15036432, runningVar: s.p + 15038496, pool: pool)
+                gamma: s.p + 15032304, beta: s.p + 15034368, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 366203424 &* s.n, savedMean: s.f + 1217968,
+                savedInvStd: s.f + 1220032, runningMean: s.p + 15036432, runningVar: s.p + 15038496, pool: pool)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 36 {
@@ -4997,9 +5017,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.4.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 36 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 366799920 &* s.n, pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 15092160, beta: s.p + 15094224, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 367396416 &* s.n, savedMean: s.f + 1222096, savedInvStd: s.f + 1224160,
-                runningMean: s.p + 15096288, runningVar: s.p + 15098352, pool: pool)
+                gamma: s.p + 15092160, beta: s.p + 15094224, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 367396416 &* s.n, savedMean: s.f + 1222096,
+                savedInvStd: s.f + 1224160, runningMean: s.p + 15096288, runningVar: s.p + 15098352, pool: pool)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 36 {
@@ -5020,9 +5040,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.4.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 36 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 402691104 &* s.n, pixels: 289 &* s.n, channels: 344,
-                gamma: s.p + 16167600, beta: s.p + 16167952, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 295563312 &* s.n, savedMean: s.f + 1329424, savedInvStd: s.f + 1329768,
-                runningMean: s.p + 16168304, runningVar: s.p + 16168656, pool: pool)
+                gamma: s.p + 16167600, beta: s.p + 16167952, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 295563312 &* s.n, savedMean: s.f + 1329424,
+                savedInvStd: s.f + 1329768, runningMean: s.p + 16168304, runningVar: s.p + 16168656, pool: pool)
         }
         // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 36 {
@@ -5050,9 +5070,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.5.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 37 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 368589408 &* s.n, pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 16879024, beta: s.p + 16881088, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 369185904 &* s.n, savedMean: s.f + 1330112, savedInvStd: s.f + 1332176,
-                runningMean: s.p + 16883152, runningVar: s.p + 16885216, pool: pool)
+                gamma: s.p + 16879024, beta: s.p + 16881088, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 369185904 &* s.n, savedMean: s.f + 1330112,
+                savedInvStd: s.f + 1332176, runningMean: s.p + 16883152, runningVar: s.p + 16885216, pool: pool)
         }
         // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 37 {
@@ -5069,9 +5089,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.5.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 37 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 369782400 &* s.n, pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 16938880, beta: s.p + 16940944, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 370378896 &* s.n, savedMean: s.f + 1334240, savedInvStd: s.f + 1336304,
-                runningMean: s.p + 16943008, runningVar: s.p + 16945072, pool: pool)
+                gamma: s.p + 16938880, beta: s.p + 16940944, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 370378896 &* s.n, savedMean: s.f + 1334240,
+                savedInvStd: s.f + 1336304, runningMean: s.p + 16943008, runningVar: s.p + 16945072, pool: pool)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 37 {
@@ -5092,9 +5112,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.5.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 37 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 402889952 &* s.n, pixels: 289 &* s.n, channels: 344,
-                gamma: s.p + 18014320, beta: s.p + 18014672, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 295563312 &* s.n, savedMean: s.f + 1441568, savedInvStd: s.f + 1441912,
-                runningMean: s.p + 18015024, runningVar: s.p + 18015376, pool: pool)
+                gamma: s.p + 18014320, beta: s.p + 18014672, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 295563312 &* s.n, savedMean: s.f + 1441568,
+                savedInvStd: s.f + 1441912, runningMean: s.p + 18015024, runningVar: s.p + 18015376, pool: pool)
         }
         // features.6.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 37 {
@@ -5122,9 +5142,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.6.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 38 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 371571888 &* s.n, pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 18725744, beta: s.p + 18727808, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 372168384 &* s.n, savedMean: s.f + 1442256, savedInvStd: s.f + 1444320,
-                runningMean: s.p + 18729872, runningVar: s.p + 18731936, pool: pool)
+                gamma: s.p + 18725744, beta: s.p + 18727808, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 372168384 &* s.n, savedMean: s.f + 1442256,
+                savedInvStd: s.f + 1444320, runningMean: s.p + 18729872, runningVar: s.p + 18731936, pool: pool)
         }
         // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 38 {
@@ -5141,9 +5161,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.6.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 38 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 372764880 &* s.n, pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 18785600, beta: s.p + 18787664, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 373361376 &* s.n, savedMean: s.f + 1446384, savedInvStd: s.f + 1448448,
-                runningMean: s.p + 18789728, runningVar: s.p + 18791792, pool: pool)
+                gamma: s.p + 18785600, beta: s.p + 18787664, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 373361376 &* s.n, savedMean: s.f + 1446384,
+                savedInvStd: s.f + 1448448, runningMean: s.p + 18789728, runningVar: s.p + 18791792, pool: pool)
         }
         // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 38 {
@@ -5164,9 +5184,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.6.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 38 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 403088800 &* s.n, pixels: 289 &* s.n, channels: 344,
-                gamma: s.p + 19861040, beta: s.p + 19861392, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 295563312 &* s.n, savedMean: s.f + 1553712, savedInvStd: s.f + 1554056,
-                runningMean: s.p + 19861744, runningVar: s.p + 19862096, pool: pool)
+                gamma: s.p + 19861040, beta: s.p + 19861392, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 295563312 &* s.n, savedMean: s.f + 1553712,
+                savedInvStd: s.f + 1554056, runningMean: s.p + 19861744, runningVar: s.p + 19862096, pool: pool)
         }
         // features.6.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 38 {
@@ -5194,9 +5214,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.7.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 39 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 374554368 &* s.n, pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 20572464, beta: s.p + 20574528, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 375150864 &* s.n, savedMean: s.f + 1554400, savedInvStd: s.f + 1556464,
-                runningMean: s.p + 20576592, runningVar: s.p + 20578656, pool: pool)
+                gamma: s.p + 20572464, beta: s.p + 20574528, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 375150864 &* s.n, savedMean: s.f + 1554400,
+                savedInvStd: s.f + 1556464, runningMean: s.p + 20576592, runningVar: s.p + 20578656, pool: pool)
         }
         // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 39 {
@@ -5213,9 +5233,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.7.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 39 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 375747360 &* s.n, pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 20632320, beta: s.p + 20634384, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 376343856 &* s.n, savedMean: s.f + 1558528, savedInvStd: s.f + 1560592,
-                runningMean: s.p + 20636448, runningVar: s.p + 20638512, pool: pool)
+                gamma: s.p + 20632320, beta: s.p + 20634384, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 376343856 &* s.n, savedMean: s.f + 1558528,
+                savedInvStd: s.f + 1560592, runningMean: s.p + 20636448, runningVar: s.p + 20638512, pool: pool)
         }
         // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 39 {
@@ -5236,9 +5256,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.7.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 39 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 403287648 &* s.n, pixels: 289 &* s.n, channels: 344,
-                gamma: s.p + 21707760, beta: s.p + 21708112, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 295563312 &* s.n, savedMean: s.f + 1665856, savedInvStd: s.f + 1666200,
-                runningMean: s.p + 21708464, runningVar: s.p + 21708816, pool: pool)
+                gamma: s.p + 21707760, beta: s.p + 21708112, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 295563312 &* s.n, savedMean: s.f + 1665856,
+                savedInvStd: s.f + 1666200, runningMean: s.p + 21708464, runningVar: s.p + 21708816, pool: pool)
         }
         // features.6.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 39 {
@@ -5266,9 +5286,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.8.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 40 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 377536848 &* s.n, pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 22419184, beta: s.p + 22421248, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 378133344 &* s.n, savedMean: s.f + 1666544, savedInvStd: s.f + 1668608,
-                runningMean: s.p + 22423312, runningVar: s.p + 22425376, pool: pool)
+                gamma: s.p + 22419184, beta: s.p + 22421248, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 378133344 &* s.n, savedMean: s.f + 1666544,
+                savedInvStd: s.f + 1668608, runningMean: s.p + 22423312, runningVar: s.p + 22425376, pool: pool)
         }
         // features.6.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 40 {
@@ -5285,9 +5305,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.8.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 40 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 378729840 &* s.n, pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 22479040, beta: s.p + 22481104, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 379326336 &* s.n, savedMean: s.f + 1670672, savedInvStd: s.f + 1672736,
-                runningMean: s.p + 22483168, runningVar: s.p + 22485232, pool: pool)
+                gamma: s.p + 22479040, beta: s.p + 22481104, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 379326336 &* s.n, savedMean: s.f + 1670672,
+                savedInvStd: s.f + 1672736, runningMean: s.p + 22483168, runningVar: s.p + 22485232, pool: pool)
         }
         // features.6.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 40 {
@@ -5308,9 +5328,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.8.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 40 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 403486496 &* s.n, pixels: 289 &* s.n, channels: 344,
-                gamma: s.p + 23554480, beta: s.p + 23554832, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 295563312 &* s.n, savedMean: s.f + 1778000, savedInvStd: s.f + 1778344,
-                runningMean: s.p + 23555184, runningVar: s.p + 23555536, pool: pool)
+                gamma: s.p + 23554480, beta: s.p + 23554832, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 295563312 &* s.n, savedMean: s.f + 1778000,
+                savedInvStd: s.f + 1778344, runningMean: s.p + 23555184, runningVar: s.p + 23555536, pool: pool)
         }
         // features.6.8.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 40 {
@@ -5338,9 +5358,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.9.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 41 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 380519328 &* s.n, pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 24265904, beta: s.p + 24267968, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 381115824 &* s.n, savedMean: s.f + 1778688, savedInvStd: s.f + 1780752,
-                runningMean: s.p + 24270032, runningVar: s.p + 24272096, pool: pool)
+                gamma: s.p + 24265904, beta: s.p + 24267968, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 381115824 &* s.n, savedMean: s.f + 1778688,
+                savedInvStd: s.f + 1780752, runningMean: s.p + 24270032, runningVar: s.p + 24272096, pool: pool)
         }
         // features.6.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 41 {
@@ -5357,9 +5377,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.9.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 41 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 381712320 &* s.n, pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 24325760, beta: s.p + 24327824, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 382308816 &* s.n, savedMean: s.f + 1782816, savedInvStd: s.f + 1784880,
-                runningMean: s.p + 24329888, runningVar: s.p + 24331952, pool: pool)
+                gamma: s.p + 24325760, beta: s.p + 24327824, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 382308816 &* s.n, savedMean: s.f + 1782816,
+                savedInvStd: s.f + 1784880, runningMean: s.p + 24329888, runningVar: s.p + 24331952, pool: pool)
         }
         // features.6.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 41 {
@@ -5380,9 +5400,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.9.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 41 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 403685344 &* s.n, pixels: 289 &* s.n, channels: 344,
-                gamma: s.p + 25401200, beta: s.p + 25401552, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 295563312 &* s.n, savedMean: s.f + 1890144, savedInvStd: s.f + 1890488,
-                runningMean: s.p + 25401904, runningVar: s.p + 25402256, pool: pool)
+                gamma: s.p + 25401200, beta: s.p + 25401552, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 295563312 &* s.n, savedMean: s.f + 1890144,
+                savedInvStd: s.f + 1890488, runningMean: s.p + 25401904, runningVar: s.p + 25402256, pool: pool)
         }
         // features.6.9.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 41 {
@@ -5410,9 +5430,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.10.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 42 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 383501808 &* s.n, pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 26112624, beta: s.p + 26114688, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 384098304 &* s.n, savedMean: s.f + 1890832, savedInvStd: s.f + 1892896,
-                runningMean: s.p + 26116752, runningVar: s.p + 26118816, pool: pool)
+                gamma: s.p + 26112624, beta: s.p + 26114688, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 384098304 &* s.n, savedMean: s.f + 1890832,
+                savedInvStd: s.f + 1892896, runningMean: s.p + 26116752, runningVar: s.p + 26118816, pool: pool)
         }
         // features.6.10.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 42 {
@@ -5429,9 +5449,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.10.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 42 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 384694800 &* s.n, pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 26172480, beta: s.p + 26174544, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 385291296 &* s.n, savedMean: s.f + 1894960, savedInvStd: s.f + 1897024,
-                runningMean: s.p + 26176608, runningVar: s.p + 26178672, pool: pool)
+                gamma: s.p + 26172480, beta: s.p + 26174544, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 385291296 &* s.n, savedMean: s.f + 1894960,
+                savedInvStd: s.f + 1897024, runningMean: s.p + 26176608, runningVar: s.p + 26178672, pool: pool)
         }
         // features.6.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 42 {
@@ -5452,9 +5472,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.10.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 42 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 403884192 &* s.n, pixels: 289 &* s.n, channels: 344,
-                gamma: s.p + 27247920, beta: s.p + 27248272, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 295563312 &* s.n, savedMean: s.f + 2002288, savedInvStd: s.f + 2002632,
-                runningMean: s.p + 27248624, runningVar: s.p + 27248976, pool: pool)
+                gamma: s.p + 27247920, beta: s.p + 27248272, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 295563312 &* s.n, savedMean: s.f + 2002288,
+                savedInvStd: s.f + 2002632, runningMean: s.p + 27248624, runningVar: s.p + 27248976, pool: pool)
         }
         // features.6.10.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 42 {
@@ -5482,9 +5502,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.7.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 43 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 386484288 &* s.n, pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 27959344, beta: s.p + 27961408, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 387080784 &* s.n, savedMean: s.f + 2002976, savedInvStd: s.f + 2005040,
-                runningMean: s.p + 27963472, runningVar: s.p + 27965536, pool: pool)
+                gamma: s.p + 27959344, beta: s.p + 27961408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 387080784 &* s.n, savedMean: s.f + 2002976,
+                savedInvStd: s.f + 2005040, runningMean: s.p + 27963472, runningVar: s.p + 27965536, pool: pool)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 43 {
@@ -5501,9 +5521,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.7.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 43 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 387677280 &* s.n, pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 27986176, beta: s.p + 27988240, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 388273776 &* s.n, savedMean: s.f + 2007104, savedInvStd: s.f + 2009168,
-                runningMean: s.p + 27990304, runningVar: s.p + 27992368, pool: pool)
+                gamma: s.p + 27986176, beta: s.p + 27988240, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 388273776 &* s.n, savedMean: s.f + 2007104,
+                savedInvStd: s.f + 2009168, runningMean: s.p + 27990304, runningVar: s.p + 27992368, pool: pool)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 43 {
@@ -5524,9 +5544,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.7.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 43 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 296562096 &* s.n, pixels: 289 &* s.n, channels: 576,
-                gamma: s.p + 29540464, beta: s.p + 29541040, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 398820224 &* s.n, savedMean: s.f + 2048384, savedInvStd: s.f + 2048960,
-                runningMean: s.p + 29541616, runningVar: s.p + 29542192, pool: pool)
+                gamma: s.p + 29540464, beta: s.p + 29541040, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 398820224 &* s.n, savedMean: s.f + 2048384,
+                savedInvStd: s.f + 2048960, runningMean: s.p + 29541616, runningVar: s.p + 29542192, pool: pool)
         }
         // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 43 {
@@ -5545,9 +5565,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.7.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 44 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 295563312 &* s.n, pixels: 289 &* s.n, channels: 3456,
-                gamma: s.p + 31533424, beta: s.p + 31536880, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 300006432 &* s.n, savedMean: s.f + 2049536, savedInvStd: s.f + 2052992,
-                runningMean: s.p + 31540336, runningVar: s.p + 31543792, pool: pool)
+                gamma: s.p + 31533424, beta: s.p + 31536880, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 300006432 &* s.n, savedMean: s.f + 2049536,
+                savedInvStd: s.f + 2052992, runningMean: s.p + 31540336, runningVar: s.p + 31543792, pool: pool)
         }
         // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 44 {
@@ -5564,9 +5584,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.7.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 44 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 301005216 &* s.n, pixels: 289 &* s.n, channels: 3456,
-                gamma: s.p + 31578352, beta: s.p + 31581808, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 302004000 &* s.n, savedMean: s.f + 2056448, savedInvStd: s.f + 2059904,
-                runningMean: s.p + 31585264, runningVar: s.p + 31588720, pool: pool)
+                gamma: s.p + 31578352, beta: s.p + 31581808, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 302004000 &* s.n, savedMean: s.f + 2056448,
+                savedInvStd: s.f + 2059904, runningMean: s.p + 31585264, runningVar: s.p + 31588720, pool: pool)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 44 {
@@ -5587,9 +5607,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.7.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 44 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 398986688 &* s.n, pixels: 289 &* s.n, channels: 576,
-                gamma: s.p + 34581760, beta: s.p + 34582336, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 304001568 &* s.n, savedMean: s.f + 2125568, savedInvStd: s.f + 2126144,
-                runningMean: s.p + 34582912, runningVar: s.p + 34583488, pool: pool)
+                gamma: s.p + 34581760, beta: s.p + 34582336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 304001568 &* s.n, savedMean: s.f + 2125568,
+                savedInvStd: s.f + 2126144, runningMean: s.p + 34582912, runningVar: s.p + 34583488, pool: pool)
         }
         // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 44 {
@@ -5617,9 +5637,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.7.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 45 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 304001568 &* s.n, pixels: 289 &* s.n, channels: 3456,
-                gamma: s.p + 36574720, beta: s.p + 36578176, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 305000352 &* s.n, savedMean: s.f + 2126720, savedInvStd: s.f + 2130176,
-                runningMean: s.p + 36581632, runningVar: s.p + 36585088, pool: pool)
+                gamma: s.p + 36574720, beta: s.p + 36578176, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 305000352 &* s.n, savedMean: s.f + 2126720,
+                savedInvStd: s.f + 2130176, runningMean: s.p + 36581632, runningVar: s.p + 36585088, pool: pool)
         }
         // features.7.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 45 {
@@ -5636,9 +5656,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.7.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 45 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 305999136 &* s.n, pixels: 289 &* s.n, channels: 3456,
-                gamma: s.p + 36619648, beta: s.p + 36623104, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 306997920 &* s.n, savedMean: s.f + 2133632, savedInvStd: s.f + 2137088,
-                runningMean: s.p + 36626560, runningVar: s.p + 36630016, pool: pool)
+                gamma: s.p + 36619648, beta: s.p + 36623104, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 306997920 &* s.n, savedMean: s.f + 2133632,
+                savedInvStd: s.f + 2137088, runningMean: s.p + 36626560, runningVar: s.p + 36630016, pool: pool)
         }
         // features.7.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 45 {
@@ -5659,9 +5679,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.7.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 45 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 309661344 &* s.n, pixels: 289 &* s.n, channels: 576,
-                gamma: s.p + 39623056, beta: s.p + 39623632, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 308995488 &* s.n, savedMean: s.f + 2202752, savedInvStd: s.f + 2203328,
-                runningMean: s.p + 39624208, runningVar: s.p + 39624784, pool: pool)
+                gamma: s.p + 39623056, beta: s.p + 39623632, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 308995488 &* s.n, savedMean: s.f + 2202752,
+                savedInvStd: s.f + 2203328, runningMean: s.p + 39624208, runningVar: s.p + 39624784, pool: pool)
         }
         // features.7.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 45 {
@@ -5689,9 +5709,9 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.8 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 46 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 308995488 &* s.n, pixels: 289 &* s.n, channels: 2304,
-                gamma: s.p + 40952464, beta: s.p + 40954768, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 355993632 &* s.n, savedMean: s.f + 2203904, savedInvStd: s.f + 2206208,
-                runningMean: s.p + 40957072, runningVar: s.p + 40959376, pool: pool)
+                gamma: s.p + 40952464, beta: s.p + 40954768, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 355993632 &* s.n, savedMean: s.f + 2203904,
+                savedInvStd: s.f + 2206208, runningMean: s.p + 40957072, runningVar: s.p + 40959376, pool: pool)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 46 {

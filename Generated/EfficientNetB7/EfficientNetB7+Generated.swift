@@ -2932,7 +2932,7 @@ public final class EfficientNetB7Training: TrainableModel {
         let t = buffers.arena.reserve(floats: 702910256 &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
                                     ws: t + 702910256 &* n, options: options, labels: labels, logits: logits)
-        TrainingKernels.zero(s.g, count: 66658992)
+        if options.computeGradients { TrainingKernels.zero(s.g, count: 66658992) }
         try features_0_forward(s)
         try features_1_0_forward(s)
         try features_1_1_forward(s)
@@ -2991,6 +2991,7 @@ public final class EfficientNetB7Training: TrainableModel {
         try features_7_3_forward(s)
         try features_8_forward(s)
         try classifier_forward(s)
+        guard options.computeGradients else { return loss }
         if options.frozenBlocks <= 57 { classifier_backward(s) }
         if options.frozenBlocks <= 56 { features_8_backward(s) }
         if options.frozenBlocks <= 55 { features_7_3_backward(s) }
@@ -3061,8 +3062,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 0 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 248400000 &* s.n, pixels: 90000 &* s.n, channels: 64,
-                gamma: s.p + 1728, beta: s.p + 1792, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 254160000 &* s.n, savedMean: s.f + 3840, savedInvStd: s.f + 3904,
+                gamma: s.p + 1728, beta: s.p + 1792, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 254160000 &* s.n, savedMean: s.f + 3840, savedInvStd: s.f + 3904,
                 runningMean: s.p + 1856, runningVar: s.p + 1920, pool: pool)
         }
         // features.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3084,8 +3085,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.1.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 1 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 259920000 &* s.n, pixels: 90000 &* s.n, channels: 64,
-                gamma: s.p + 2560, beta: s.p + 2624, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 265680000 &* s.n, savedMean: s.f + 3968, savedInvStd: s.f + 4032,
+                gamma: s.p + 2560, beta: s.p + 2624, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 265680000 &* s.n, savedMean: s.f + 3968, savedInvStd: s.f + 4032,
                 runningMean: s.p + 2688, runningVar: s.p + 2752, pool: pool)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3107,8 +3108,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.1.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 1 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 290160000 &* s.n, pixels: 90000 &* s.n, channels: 32,
-                gamma: s.p + 6992, beta: s.p + 7024, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 293040000 &* s.n, savedMean: s.f + 5248, savedInvStd: s.f + 5280,
+                gamma: s.p + 6992, beta: s.p + 7024, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 293040000 &* s.n, savedMean: s.f + 5248, savedInvStd: s.f + 5280,
                 runningMean: s.p + 7056, runningVar: s.p + 7088, pool: pool)
         }
         // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -3130,8 +3131,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.1.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 295920000 &* s.n, pixels: 90000 &* s.n, channels: 32,
-                gamma: s.p + 7408, beta: s.p + 7440, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 298800000 &* s.n, savedMean: s.f + 5312, savedInvStd: s.f + 5344,
+                gamma: s.p + 7408, beta: s.p + 7440, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 298800000 &* s.n, savedMean: s.f + 5312, savedInvStd: s.f + 5344,
                 runningMean: s.p + 7472, runningVar: s.p + 7504, pool: pool)
         }
         // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3153,9 +3154,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.1.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 304560000 &* s.n, pixels: 90000 &* s.n, channels: 32,
-                gamma: s.p + 9120, beta: s.p + 9152, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
-                savedMean: s.f + 5952, savedInvStd: s.f + 5984, runningMean: s.p + 9184, runningVar: s.p + 9216,
-                pool: pool)
+                gamma: s.p + 9120, beta: s.p + 9152, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t, savedMean: s.f + 5952, savedInvStd: s.f + 5984,
+                runningMean: s.p + 9184, runningVar: s.p + 9216, pool: pool)
         }
         // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 2 {
@@ -3185,8 +3186,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.1.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 310320000 &* s.n, pixels: 90000 &* s.n, channels: 32,
-                gamma: s.p + 9536, beta: s.p + 9568, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 313200000 &* s.n, savedMean: s.f + 6016, savedInvStd: s.f + 6048,
+                gamma: s.p + 9536, beta: s.p + 9568, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 313200000 &* s.n, savedMean: s.f + 6016, savedInvStd: s.f + 6048,
                 runningMean: s.p + 9600, runningVar: s.p + 9632, pool: pool)
         }
         // features.1.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3208,9 +3209,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.1.2.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 318960000 &* s.n, pixels: 90000 &* s.n, channels: 32,
-                gamma: s.p + 11248, beta: s.p + 11280, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
-                savedMean: s.f + 6656, savedInvStd: s.f + 6688, runningMean: s.p + 11312, runningVar: s.p + 11344,
-                pool: pool)
+                gamma: s.p + 11248, beta: s.p + 11280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t, savedMean: s.f + 6656, savedInvStd: s.f + 6688,
+                runningMean: s.p + 11312, runningVar: s.p + 11344, pool: pool)
         }
         // features.1.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 3 {
@@ -3240,8 +3241,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.1.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 324720000 &* s.n, pixels: 90000 &* s.n, channels: 32,
-                gamma: s.p + 11664, beta: s.p + 11696, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 327600000 &* s.n, savedMean: s.f + 6720, savedInvStd: s.f + 6752,
+                gamma: s.p + 11664, beta: s.p + 11696, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 327600000 &* s.n, savedMean: s.f + 6720, savedInvStd: s.f + 6752,
                 runningMean: s.p + 11728, runningVar: s.p + 11760, pool: pool)
         }
         // features.1.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3263,9 +3264,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.1.3.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 333360000 &* s.n, pixels: 90000 &* s.n, channels: 32,
-                gamma: s.p + 13376, beta: s.p + 13408, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
-                savedMean: s.f + 7360, savedInvStd: s.f + 7392, runningMean: s.p + 13440, runningVar: s.p + 13472,
-                pool: pool)
+                gamma: s.p + 13376, beta: s.p + 13408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t, savedMean: s.f + 7360, savedInvStd: s.f + 7392,
+                runningMean: s.p + 13440, runningVar: s.p + 13472, pool: pool)
         }
         // features.1.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 4 {
@@ -3293,8 +3294,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.2.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 90000 &* s.n, channels: 192,
-                gamma: s.p + 19648, beta: s.p + 19840, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 17280000 &* s.n, savedMean: s.f + 7424, savedInvStd: s.f + 7616,
+                gamma: s.p + 19648, beta: s.p + 19840, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 17280000 &* s.n, savedMean: s.f + 7424, savedInvStd: s.f + 7616,
                 runningMean: s.p + 20032, runningVar: s.p + 20224, pool: pool)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3312,9 +3313,10 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.2.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 277200000 &* s.n, pixels: 22500 &* s.n,
-                channels: 192, gamma: s.p + 22144, beta: s.p + 22336, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 281520000 &* s.n, savedMean: s.f + 7808, savedInvStd: s.f + 8000,
-                runningMean: s.p + 22528, runningVar: s.p + 22720, pool: pool)
+                channels: 192, gamma: s.p + 22144, beta: s.p + 22336, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 281520000 &* s.n,
+                savedMean: s.f + 7808, savedInvStd: s.f + 8000, runningMean: s.p + 22528, runningVar: s.p + 22720,
+                pool: pool)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 5 {
@@ -3335,9 +3337,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.2.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 608240928 &* s.n, pixels: 22500 &* s.n, channels: 48,
-                gamma: s.p + 35408, beta: s.p + 35456, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 609320928 &* s.n, savedMean: s.f + 11648, savedInvStd: s.f + 11696,
-                runningMean: s.p + 35504, runningVar: s.p + 35552, pool: pool)
+                gamma: s.p + 35408, beta: s.p + 35456, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 609320928 &* s.n, savedMean: s.f + 11648,
+                savedInvStd: s.f + 11696, runningMean: s.p + 35504, runningVar: s.p + 35552, pool: pool)
         }
         // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 5 {
@@ -3356,8 +3358,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.2.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 34560000 &* s.n, pixels: 22500 &* s.n, channels: 288,
-                gamma: s.p + 49424, beta: s.p + 49712, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 41040000 &* s.n, savedMean: s.f + 11744, savedInvStd: s.f + 12032,
+                gamma: s.p + 49424, beta: s.p + 49712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 41040000 &* s.n, savedMean: s.f + 11744, savedInvStd: s.f + 12032,
                 runningMean: s.p + 50000, runningVar: s.p + 50288, pool: pool)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3375,8 +3377,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.2.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 47520000 &* s.n, pixels: 22500 &* s.n, channels: 288,
-                gamma: s.p + 53168, beta: s.p + 53456, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 54000000 &* s.n, savedMean: s.f + 12320, savedInvStd: s.f + 12608,
+                gamma: s.p + 53168, beta: s.p + 53456, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 54000000 &* s.n, savedMean: s.f + 12320, savedInvStd: s.f + 12608,
                 runningMean: s.p + 53744, runningVar: s.p + 54032, pool: pool)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3398,8 +3400,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.2.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 610400928 &* s.n, pixels: 22500 &* s.n, channels: 48,
-                gamma: s.p + 75360, beta: s.p + 75408, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 66960000 &* s.n, savedMean: s.f + 18080, savedInvStd: s.f + 18128,
+                gamma: s.p + 75360, beta: s.p + 75408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 66960000 &* s.n, savedMean: s.f + 18080, savedInvStd: s.f + 18128,
                 runningMean: s.p + 75456, runningVar: s.p + 75504, pool: pool)
         }
         // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -3428,8 +3430,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.2.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 66960000 &* s.n, pixels: 22500 &* s.n, channels: 288,
-                gamma: s.p + 89376, beta: s.p + 89664, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 73440000 &* s.n, savedMean: s.f + 18176, savedInvStd: s.f + 18464,
+                gamma: s.p + 89376, beta: s.p + 89664, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 73440000 &* s.n, savedMean: s.f + 18176, savedInvStd: s.f + 18464,
                 runningMean: s.p + 89952, runningVar: s.p + 90240, pool: pool)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3447,8 +3449,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.2.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 79920000 &* s.n, pixels: 22500 &* s.n, channels: 288,
-                gamma: s.p + 93120, beta: s.p + 93408, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 86400000 &* s.n, savedMean: s.f + 18752, savedInvStd: s.f + 19040,
+                gamma: s.p + 93120, beta: s.p + 93408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 86400000 &* s.n, savedMean: s.f + 18752, savedInvStd: s.f + 19040,
                 runningMean: s.p + 93696, runningVar: s.p + 93984, pool: pool)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3470,8 +3472,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.2.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 612560928 &* s.n, pixels: 22500 &* s.n, channels: 48,
-                gamma: s.p + 115312, beta: s.p + 115360, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 99360000 &* s.n, savedMean: s.f + 24512, savedInvStd: s.f + 24560,
+                gamma: s.p + 115312, beta: s.p + 115360, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 99360000 &* s.n, savedMean: s.f + 24512, savedInvStd: s.f + 24560,
                 runningMean: s.p + 115408, runningVar: s.p + 115456, pool: pool)
         }
         // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -3500,8 +3502,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.2.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 99360000 &* s.n, pixels: 22500 &* s.n, channels: 288,
-                gamma: s.p + 129328, beta: s.p + 129616, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 105840000 &* s.n, savedMean: s.f + 24608, savedInvStd: s.f + 24896,
+                gamma: s.p + 129328, beta: s.p + 129616, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 105840000 &* s.n, savedMean: s.f + 24608, savedInvStd: s.f + 24896,
                 runningMean: s.p + 129904, runningVar: s.p + 130192, pool: pool)
         }
         // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3519,9 +3521,10 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.2.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 112320000 &* s.n, pixels: 22500 &* s.n,
-                channels: 288, gamma: s.p + 133072, beta: s.p + 133360, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 118800000 &* s.n, savedMean: s.f + 25184, savedInvStd: s.f + 25472,
-                runningMean: s.p + 133648, runningVar: s.p + 133936, pool: pool)
+                channels: 288, gamma: s.p + 133072, beta: s.p + 133360, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 118800000 &* s.n,
+                savedMean: s.f + 25184, savedInvStd: s.f + 25472, runningMean: s.p + 133648, runningVar: s.p + 133936,
+                pool: pool)
         }
         // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 8 {
@@ -3542,9 +3545,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.2.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 614720928 &* s.n, pixels: 22500 &* s.n, channels: 48,
-                gamma: s.p + 155264, beta: s.p + 155312, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 131760000 &* s.n, savedMean: s.f + 30944, savedInvStd: s.f + 30992,
-                runningMean: s.p + 155360, runningVar: s.p + 155408, pool: pool)
+                gamma: s.p + 155264, beta: s.p + 155312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 131760000 &* s.n, savedMean: s.f + 30944,
+                savedInvStd: s.f + 30992, runningMean: s.p + 155360, runningVar: s.p + 155408, pool: pool)
         }
         // features.2.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 8 {
@@ -3572,9 +3575,10 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.2.4.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 131760000 &* s.n, pixels: 22500 &* s.n,
-                channels: 288, gamma: s.p + 169280, beta: s.p + 169568, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 138240000 &* s.n, savedMean: s.f + 31040, savedInvStd: s.f + 31328,
-                runningMean: s.p + 169856, runningVar: s.p + 170144, pool: pool)
+                channels: 288, gamma: s.p + 169280, beta: s.p + 169568, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 138240000 &* s.n,
+                savedMean: s.f + 31040, savedInvStd: s.f + 31328, runningMean: s.p + 169856, runningVar: s.p + 170144,
+                pool: pool)
         }
         // features.2.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 9 {
@@ -3591,9 +3595,10 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.2.4.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 144720000 &* s.n, pixels: 22500 &* s.n,
-                channels: 288, gamma: s.p + 173024, beta: s.p + 173312, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 151200000 &* s.n, savedMean: s.f + 31616, savedInvStd: s.f + 31904,
-                runningMean: s.p + 173600, runningVar: s.p + 173888, pool: pool)
+                channels: 288, gamma: s.p + 173024, beta: s.p + 173312, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 151200000 &* s.n,
+                savedMean: s.f + 31616, savedInvStd: s.f + 31904, runningMean: s.p + 173600, runningVar: s.p + 173888,
+                pool: pool)
         }
         // features.2.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 9 {
@@ -3614,9 +3619,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.2.4.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 616880928 &* s.n, pixels: 22500 &* s.n, channels: 48,
-                gamma: s.p + 195216, beta: s.p + 195264, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 164160000 &* s.n, savedMean: s.f + 37376, savedInvStd: s.f + 37424,
-                runningMean: s.p + 195312, runningVar: s.p + 195360, pool: pool)
+                gamma: s.p + 195216, beta: s.p + 195264, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 164160000 &* s.n, savedMean: s.f + 37376,
+                savedInvStd: s.f + 37424, runningMean: s.p + 195312, runningVar: s.p + 195360, pool: pool)
         }
         // features.2.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 9 {
@@ -3644,9 +3649,10 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.2.5.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 164160000 &* s.n, pixels: 22500 &* s.n,
-                channels: 288, gamma: s.p + 209232, beta: s.p + 209520, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 170640000 &* s.n, savedMean: s.f + 37472, savedInvStd: s.f + 37760,
-                runningMean: s.p + 209808, runningVar: s.p + 210096, pool: pool)
+                channels: 288, gamma: s.p + 209232, beta: s.p + 209520, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 170640000 &* s.n,
+                savedMean: s.f + 37472, savedInvStd: s.f + 37760, runningMean: s.p + 209808, runningVar: s.p + 210096,
+                pool: pool)
         }
         // features.2.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 10 {
@@ -3663,9 +3669,10 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.2.5.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 177120000 &* s.n, pixels: 22500 &* s.n,
-                channels: 288, gamma: s.p + 212976, beta: s.p + 213264, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 183600000 &* s.n, savedMean: s.f + 38048, savedInvStd: s.f + 38336,
-                runningMean: s.p + 213552, runningVar: s.p + 213840, pool: pool)
+                channels: 288, gamma: s.p + 212976, beta: s.p + 213264, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 183600000 &* s.n,
+                savedMean: s.f + 38048, savedInvStd: s.f + 38336, runningMean: s.p + 213552, runningVar: s.p + 213840,
+                pool: pool)
         }
         // features.2.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 10 {
@@ -3686,9 +3693,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.2.5.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 619040928 &* s.n, pixels: 22500 &* s.n, channels: 48,
-                gamma: s.p + 235168, beta: s.p + 235216, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 196560000 &* s.n, savedMean: s.f + 43808, savedInvStd: s.f + 43856,
-                runningMean: s.p + 235264, runningVar: s.p + 235312, pool: pool)
+                gamma: s.p + 235168, beta: s.p + 235216, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 196560000 &* s.n, savedMean: s.f + 43808,
+                savedInvStd: s.f + 43856, runningMean: s.p + 235264, runningVar: s.p + 235312, pool: pool)
         }
         // features.2.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 10 {
@@ -3716,9 +3723,10 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.2.6.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 196560000 &* s.n, pixels: 22500 &* s.n,
-                channels: 288, gamma: s.p + 249184, beta: s.p + 249472, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 203040000 &* s.n, savedMean: s.f + 43904, savedInvStd: s.f + 44192,
-                runningMean: s.p + 249760, runningVar: s.p + 250048, pool: pool)
+                channels: 288, gamma: s.p + 249184, beta: s.p + 249472, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 203040000 &* s.n,
+                savedMean: s.f + 43904, savedInvStd: s.f + 44192, runningMean: s.p + 249760, runningVar: s.p + 250048,
+                pool: pool)
         }
         // features.2.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 11 {
@@ -3735,9 +3743,10 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.2.6.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 209520000 &* s.n, pixels: 22500 &* s.n,
-                channels: 288, gamma: s.p + 252928, beta: s.p + 253216, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 216000000 &* s.n, savedMean: s.f + 44480, savedInvStd: s.f + 44768,
-                runningMean: s.p + 253504, runningVar: s.p + 253792, pool: pool)
+                channels: 288, gamma: s.p + 252928, beta: s.p + 253216, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 216000000 &* s.n,
+                savedMean: s.f + 44480, savedInvStd: s.f + 44768, runningMean: s.p + 253504, runningVar: s.p + 253792,
+                pool: pool)
         }
         // features.2.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 11 {
@@ -3758,9 +3767,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.2.6.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 621200928 &* s.n, pixels: 22500 &* s.n, channels: 48,
-                gamma: s.p + 275120, beta: s.p + 275168, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 228960000 &* s.n, savedMean: s.f + 50240, savedInvStd: s.f + 50288,
-                runningMean: s.p + 275216, runningVar: s.p + 275264, pool: pool)
+                gamma: s.p + 275120, beta: s.p + 275168, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 228960000 &* s.n, savedMean: s.f + 50240,
+                savedInvStd: s.f + 50288, runningMean: s.p + 275216, runningVar: s.p + 275264, pool: pool)
         }
         // features.2.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 11 {
@@ -3788,9 +3797,10 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.3.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 228960000 &* s.n, pixels: 22500 &* s.n,
-                channels: 288, gamma: s.p + 289136, beta: s.p + 289424, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 235440000 &* s.n, savedMean: s.f + 50336, savedInvStd: s.f + 50624,
-                runningMean: s.p + 289712, runningVar: s.p + 290000, pool: pool)
+                channels: 288, gamma: s.p + 289136, beta: s.p + 289424, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 235440000 &* s.n,
+                savedMean: s.f + 50336, savedInvStd: s.f + 50624, runningMean: s.p + 289712, runningVar: s.p + 290000,
+                pool: pool)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 12 {
@@ -3807,8 +3817,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.3.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 513275328 &* s.n, pixels: 5625 &* s.n, channels: 288,
-                gamma: s.p + 297488, beta: s.p + 297776, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 514895328 &* s.n, savedMean: s.f + 50912, savedInvStd: s.f + 51200,
+                gamma: s.p + 297488, beta: s.p + 297776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 514895328 &* s.n, savedMean: s.f + 50912, savedInvStd: s.f + 51200,
                 runningMean: s.p + 298064, runningVar: s.p + 298352, pool: pool)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3830,9 +3840,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.3.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 680474016 &* s.n, pixels: 5625 &* s.n, channels: 80,
-                gamma: s.p + 328896, beta: s.p + 328976, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 680924016 &* s.n, savedMean: s.f + 65888, savedInvStd: s.f + 65968,
-                runningMean: s.p + 329056, runningVar: s.p + 329136, pool: pool)
+                gamma: s.p + 328896, beta: s.p + 328976, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 680924016 &* s.n, savedMean: s.f + 65888,
+                savedInvStd: s.f + 65968, runningMean: s.p + 329056, runningVar: s.p + 329136, pool: pool)
         }
         // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 12 {
@@ -3851,8 +3861,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.3.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 241920000 &* s.n, pixels: 5625 &* s.n, channels: 480,
-                gamma: s.p + 367616, beta: s.p + 368096, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 244620000 &* s.n, savedMean: s.f + 66048, savedInvStd: s.f + 66528,
+                gamma: s.p + 367616, beta: s.p + 368096, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 244620000 &* s.n, savedMean: s.f + 66048, savedInvStd: s.f + 66528,
                 runningMean: s.p + 368576, runningVar: s.p + 369056, pool: pool)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3870,8 +3880,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.3.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 339120000 &* s.n, pixels: 5625 &* s.n, channels: 480,
-                gamma: s.p + 381536, beta: s.p + 382016, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 341820000 &* s.n, savedMean: s.f + 67008, savedInvStd: s.f + 67488,
+                gamma: s.p + 381536, beta: s.p + 382016, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 341820000 &* s.n, savedMean: s.f + 67008, savedInvStd: s.f + 67488,
                 runningMean: s.p + 382496, runningVar: s.p + 382976, pool: pool)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3893,9 +3903,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.3.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 681374016 &* s.n, pixels: 5625 &* s.n, channels: 80,
-                gamma: s.p + 441568, beta: s.p + 441648, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 91968, savedInvStd: s.f + 92048,
-                runningMean: s.p + 441728, runningVar: s.p + 441808, pool: pool)
+                gamma: s.p + 441568, beta: s.p + 441648, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 91968,
+                savedInvStd: s.f + 92048, runningMean: s.p + 441728, runningVar: s.p + 441808, pool: pool)
         }
         // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 13 {
@@ -3923,8 +3933,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.3.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 347220000 &* s.n, pixels: 5625 &* s.n, channels: 480,
-                gamma: s.p + 480288, beta: s.p + 480768, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 349920000 &* s.n, savedMean: s.f + 92128, savedInvStd: s.f + 92608,
+                gamma: s.p + 480288, beta: s.p + 480768, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 349920000 &* s.n, savedMean: s.f + 92128, savedInvStd: s.f + 92608,
                 runningMean: s.p + 481248, runningVar: s.p + 481728, pool: pool)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3942,8 +3952,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.3.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 352620000 &* s.n, pixels: 5625 &* s.n, channels: 480,
-                gamma: s.p + 494208, beta: s.p + 494688, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 355320000 &* s.n, savedMean: s.f + 93088, savedInvStd: s.f + 93568,
+                gamma: s.p + 494208, beta: s.p + 494688, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 355320000 &* s.n, savedMean: s.f + 93088, savedInvStd: s.f + 93568,
                 runningMean: s.p + 495168, runningVar: s.p + 495648, pool: pool)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3965,9 +3975,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.3.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 682274016 &* s.n, pixels: 5625 &* s.n, channels: 80,
-                gamma: s.p + 554240, beta: s.p + 554320, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 118048, savedInvStd: s.f + 118128,
-                runningMean: s.p + 554400, runningVar: s.p + 554480, pool: pool)
+                gamma: s.p + 554240, beta: s.p + 554320, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 118048,
+                savedInvStd: s.f + 118128, runningMean: s.p + 554400, runningVar: s.p + 554480, pool: pool)
         }
         // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 14 {
@@ -3995,8 +4005,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.3.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 360720000 &* s.n, pixels: 5625 &* s.n, channels: 480,
-                gamma: s.p + 592960, beta: s.p + 593440, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 363420000 &* s.n, savedMean: s.f + 118208, savedInvStd: s.f + 118688,
+                gamma: s.p + 592960, beta: s.p + 593440, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 363420000 &* s.n, savedMean: s.f + 118208, savedInvStd: s.f + 118688,
                 runningMean: s.p + 593920, runningVar: s.p + 594400, pool: pool)
         }
         // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4014,8 +4024,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.3.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 366120000 &* s.n, pixels: 5625 &* s.n, channels: 480,
-                gamma: s.p + 606880, beta: s.p + 607360, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 368820000 &* s.n, savedMean: s.f + 119168, savedInvStd: s.f + 119648,
+                gamma: s.p + 606880, beta: s.p + 607360, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 368820000 &* s.n, savedMean: s.f + 119168, savedInvStd: s.f + 119648,
                 runningMean: s.p + 607840, runningVar: s.p + 608320, pool: pool)
         }
         // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4037,9 +4047,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.3.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 683174016 &* s.n, pixels: 5625 &* s.n, channels: 80,
-                gamma: s.p + 666912, beta: s.p + 666992, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 144128, savedInvStd: s.f + 144208,
-                runningMean: s.p + 667072, runningVar: s.p + 667152, pool: pool)
+                gamma: s.p + 666912, beta: s.p + 666992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 144128,
+                savedInvStd: s.f + 144208, runningMean: s.p + 667072, runningVar: s.p + 667152, pool: pool)
         }
         // features.3.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 15 {
@@ -4067,8 +4077,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.3.4.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 374220000 &* s.n, pixels: 5625 &* s.n, channels: 480,
-                gamma: s.p + 705632, beta: s.p + 706112, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 376920000 &* s.n, savedMean: s.f + 144288, savedInvStd: s.f + 144768,
+                gamma: s.p + 705632, beta: s.p + 706112, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 376920000 &* s.n, savedMean: s.f + 144288, savedInvStd: s.f + 144768,
                 runningMean: s.p + 706592, runningVar: s.p + 707072, pool: pool)
         }
         // features.3.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4086,8 +4096,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.3.4.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 379620000 &* s.n, pixels: 5625 &* s.n, channels: 480,
-                gamma: s.p + 719552, beta: s.p + 720032, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 382320000 &* s.n, savedMean: s.f + 145248, savedInvStd: s.f + 145728,
+                gamma: s.p + 719552, beta: s.p + 720032, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 382320000 &* s.n, savedMean: s.f + 145248, savedInvStd: s.f + 145728,
                 runningMean: s.p + 720512, runningVar: s.p + 720992, pool: pool)
         }
         // features.3.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4109,9 +4119,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.3.4.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 684074016 &* s.n, pixels: 5625 &* s.n, channels: 80,
-                gamma: s.p + 779584, beta: s.p + 779664, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 170208, savedInvStd: s.f + 170288,
-                runningMean: s.p + 779744, runningVar: s.p + 779824, pool: pool)
+                gamma: s.p + 779584, beta: s.p + 779664, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 170208,
+                savedInvStd: s.f + 170288, runningMean: s.p + 779744, runningVar: s.p + 779824, pool: pool)
         }
         // features.3.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 16 {
@@ -4139,8 +4149,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.3.5.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 387720000 &* s.n, pixels: 5625 &* s.n, channels: 480,
-                gamma: s.p + 818304, beta: s.p + 818784, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 390420000 &* s.n, savedMean: s.f + 170368, savedInvStd: s.f + 170848,
+                gamma: s.p + 818304, beta: s.p + 818784, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 390420000 &* s.n, savedMean: s.f + 170368, savedInvStd: s.f + 170848,
                 runningMean: s.p + 819264, runningVar: s.p + 819744, pool: pool)
         }
         // features.3.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4158,8 +4168,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.3.5.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 393120000 &* s.n, pixels: 5625 &* s.n, channels: 480,
-                gamma: s.p + 832224, beta: s.p + 832704, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 395820000 &* s.n, savedMean: s.f + 171328, savedInvStd: s.f + 171808,
+                gamma: s.p + 832224, beta: s.p + 832704, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 395820000 &* s.n, savedMean: s.f + 171328, savedInvStd: s.f + 171808,
                 runningMean: s.p + 833184, runningVar: s.p + 833664, pool: pool)
         }
         // features.3.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4181,9 +4191,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.3.5.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 684974016 &* s.n, pixels: 5625 &* s.n, channels: 80,
-                gamma: s.p + 892256, beta: s.p + 892336, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 196288, savedInvStd: s.f + 196368,
-                runningMean: s.p + 892416, runningVar: s.p + 892496, pool: pool)
+                gamma: s.p + 892256, beta: s.p + 892336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 196288,
+                savedInvStd: s.f + 196368, runningMean: s.p + 892416, runningVar: s.p + 892496, pool: pool)
         }
         // features.3.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 17 {
@@ -4211,8 +4221,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.3.6.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 401220000 &* s.n, pixels: 5625 &* s.n, channels: 480,
-                gamma: s.p + 930976, beta: s.p + 931456, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 403920000 &* s.n, savedMean: s.f + 196448, savedInvStd: s.f + 196928,
+                gamma: s.p + 930976, beta: s.p + 931456, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 403920000 &* s.n, savedMean: s.f + 196448, savedInvStd: s.f + 196928,
                 runningMean: s.p + 931936, runningVar: s.p + 932416, pool: pool)
         }
         // features.3.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4230,8 +4240,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.3.6.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 406620000 &* s.n, pixels: 5625 &* s.n, channels: 480,
-                gamma: s.p + 944896, beta: s.p + 945376, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 409320000 &* s.n, savedMean: s.f + 197408, savedInvStd: s.f + 197888,
+                gamma: s.p + 944896, beta: s.p + 945376, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 409320000 &* s.n, savedMean: s.f + 197408, savedInvStd: s.f + 197888,
                 runningMean: s.p + 945856, runningVar: s.p + 946336, pool: pool)
         }
         // features.3.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4253,9 +4263,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.3.6.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 685874016 &* s.n, pixels: 5625 &* s.n, channels: 80,
-                gamma: s.p + 1004928, beta: s.p + 1005008, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 222368, savedInvStd: s.f + 222448,
-                runningMean: s.p + 1005088, runningVar: s.p + 1005168, pool: pool)
+                gamma: s.p + 1004928, beta: s.p + 1005008, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 222368,
+                savedInvStd: s.f + 222448, runningMean: s.p + 1005088, runningVar: s.p + 1005168, pool: pool)
         }
         // features.3.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 18 {
@@ -4283,8 +4293,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.4.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 414720000 &* s.n, pixels: 5625 &* s.n, channels: 480,
-                gamma: s.p + 1043648, beta: s.p + 1044128, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 417420000 &* s.n, savedMean: s.f + 222528, savedInvStd: s.f + 223008,
+                gamma: s.p + 1043648, beta: s.p + 1044128, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 417420000 &* s.n, savedMean: s.f + 222528, savedInvStd: s.f + 223008,
                 runningMean: s.p + 1044608, runningVar: s.p + 1045088, pool: pool)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4302,8 +4312,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.4.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 677424288 &* s.n, pixels: 1444 &* s.n, channels: 480,
-                gamma: s.p + 1049888, beta: s.p + 1050368, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 678117408 &* s.n, savedMean: s.f + 223488, savedInvStd: s.f + 223968,
+                gamma: s.p + 1049888, beta: s.p + 1050368, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 678117408 &* s.n, savedMean: s.f + 223488, savedInvStd: s.f + 223968,
                 runningMean: s.p + 1050848, runningVar: s.p + 1051328, pool: pool)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4325,9 +4335,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.4.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 693243136 &* s.n, pixels: 1444 &* s.n, channels: 160,
-                gamma: s.p + 1148320, beta: s.p + 1148480, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 693474176 &* s.n, savedMean: s.f + 233088, savedInvStd: s.f + 233248,
-                runningMean: s.p + 1148640, runningVar: s.p + 1148800, pool: pool)
+                gamma: s.p + 1148320, beta: s.p + 1148480, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 693474176 &* s.n, savedMean: s.f + 233088,
+                savedInvStd: s.f + 233248, runningMean: s.p + 1148640, runningVar: s.p + 1148800, pool: pool)
         }
         // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 19 {
@@ -4346,8 +4356,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.4.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 518135328 &* s.n, pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 1302560, beta: s.p + 1303520, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 519521568 &* s.n, savedMean: s.f + 233408, savedInvStd: s.f + 234368,
+                gamma: s.p + 1302560, beta: s.p + 1303520, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 519521568 &* s.n, savedMean: s.f + 233408, savedInvStd: s.f + 234368,
                 runningMean: s.p + 1304480, runningVar: s.p + 1305440, pool: pool)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4365,8 +4375,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.4.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 520907808 &* s.n, pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 1315040, beta: s.p + 1316000, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 522294048 &* s.n, savedMean: s.f + 235328, savedInvStd: s.f + 236288,
+                gamma: s.p + 1315040, beta: s.p + 1316000, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 522294048 &* s.n, savedMean: s.f + 235328, savedInvStd: s.f + 236288,
                 runningMean: s.p + 1316960, runningVar: s.p + 1317920, pool: pool)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4388,9 +4398,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.4.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 693705216 &* s.n, pixels: 1444 &* s.n, channels: 160,
-                gamma: s.p + 1550288, beta: s.p + 1550448, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 254528, savedInvStd: s.f + 254688,
-                runningMean: s.p + 1550608, runningVar: s.p + 1550768, pool: pool)
+                gamma: s.p + 1550288, beta: s.p + 1550448, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 254528,
+                savedInvStd: s.f + 254688, runningMean: s.p + 1550608, runningVar: s.p + 1550768, pool: pool)
         }
         // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 20 {
@@ -4418,8 +4428,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.4.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 525066528 &* s.n, pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 1704528, beta: s.p + 1705488, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 526452768 &* s.n, savedMean: s.f + 254848, savedInvStd: s.f + 255808,
+                gamma: s.p + 1704528, beta: s.p + 1705488, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 526452768 &* s.n, savedMean: s.f + 254848, savedInvStd: s.f + 255808,
                 runningMean: s.p + 1706448, runningVar: s.p + 1707408, pool: pool)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4437,8 +4447,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.4.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 527839008 &* s.n, pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 1717008, beta: s.p + 1717968, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 529225248 &* s.n, savedMean: s.f + 256768, savedInvStd: s.f + 257728,
+                gamma: s.p + 1717008, beta: s.p + 1717968, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 529225248 &* s.n, savedMean: s.f + 256768, savedInvStd: s.f + 257728,
                 runningMean: s.p + 1718928, runningVar: s.p + 1719888, pool: pool)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4460,9 +4470,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.4.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 694167296 &* s.n, pixels: 1444 &* s.n, channels: 160,
-                gamma: s.p + 1952256, beta: s.p + 1952416, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 275968, savedInvStd: s.f + 276128,
-                runningMean: s.p + 1952576, runningVar: s.p + 1952736, pool: pool)
+                gamma: s.p + 1952256, beta: s.p + 1952416, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 275968,
+                savedInvStd: s.f + 276128, runningMean: s.p + 1952576, runningVar: s.p + 1952736, pool: pool)
         }
         // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 21 {
@@ -4490,8 +4500,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.4.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 22 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 531997728 &* s.n, pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 2106496, beta: s.p + 2107456, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 533383968 &* s.n, savedMean: s.f + 276288, savedInvStd: s.f + 277248,
+                gamma: s.p + 2106496, beta: s.p + 2107456, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 533383968 &* s.n, savedMean: s.f + 276288, savedInvStd: s.f + 277248,
                 runningMean: s.p + 2108416, runningVar: s.p + 2109376, pool: pool)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4509,8 +4519,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.4.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 22 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 534770208 &* s.n, pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 2118976, beta: s.p + 2119936, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 536156448 &* s.n, savedMean: s.f + 278208, savedInvStd: s.f + 279168,
+                gamma: s.p + 2118976, beta: s.p + 2119936, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 536156448 &* s.n, savedMean: s.f + 278208, savedInvStd: s.f + 279168,
                 runningMean: s.p + 2120896, runningVar: s.p + 2121856, pool: pool)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4532,9 +4542,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.4.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 22 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 694629376 &* s.n, pixels: 1444 &* s.n, channels: 160,
-                gamma: s.p + 2354224, beta: s.p + 2354384, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 297408, savedInvStd: s.f + 297568,
-                runningMean: s.p + 2354544, runningVar: s.p + 2354704, pool: pool)
+                gamma: s.p + 2354224, beta: s.p + 2354384, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 297408,
+                savedInvStd: s.f + 297568, runningMean: s.p + 2354544, runningVar: s.p + 2354704, pool: pool)
         }
         // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 22 {
@@ -4562,8 +4572,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.4.4.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 23 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 538928928 &* s.n, pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 2508464, beta: s.p + 2509424, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 540315168 &* s.n, savedMean: s.f + 297728, savedInvStd: s.f + 298688,
+                gamma: s.p + 2508464, beta: s.p + 2509424, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 540315168 &* s.n, savedMean: s.f + 297728, savedInvStd: s.f + 298688,
                 runningMean: s.p + 2510384, runningVar: s.p + 2511344, pool: pool)
         }
         // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4581,8 +4591,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.4.4.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 23 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 541701408 &* s.n, pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 2520944, beta: s.p + 2521904, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 543087648 &* s.n, savedMean: s.f + 299648, savedInvStd: s.f + 300608,
+                gamma: s.p + 2520944, beta: s.p + 2521904, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 543087648 &* s.n, savedMean: s.f + 299648, savedInvStd: s.f + 300608,
                 runningMean: s.p + 2522864, runningVar: s.p + 2523824, pool: pool)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4604,9 +4614,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.4.4.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 23 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 695091456 &* s.n, pixels: 1444 &* s.n, channels: 160,
-                gamma: s.p + 2756192, beta: s.p + 2756352, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 318848, savedInvStd: s.f + 319008,
-                runningMean: s.p + 2756512, runningVar: s.p + 2756672, pool: pool)
+                gamma: s.p + 2756192, beta: s.p + 2756352, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 318848,
+                savedInvStd: s.f + 319008, runningMean: s.p + 2756512, runningVar: s.p + 2756672, pool: pool)
         }
         // features.4.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 23 {
@@ -4634,8 +4644,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.4.5.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 24 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 545860128 &* s.n, pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 2910432, beta: s.p + 2911392, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 547246368 &* s.n, savedMean: s.f + 319168, savedInvStd: s.f + 320128,
+                gamma: s.p + 2910432, beta: s.p + 2911392, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 547246368 &* s.n, savedMean: s.f + 319168, savedInvStd: s.f + 320128,
                 runningMean: s.p + 2912352, runningVar: s.p + 2913312, pool: pool)
         }
         // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4653,8 +4663,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.4.5.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 24 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 548632608 &* s.n, pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 2922912, beta: s.p + 2923872, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 550018848 &* s.n, savedMean: s.f + 321088, savedInvStd: s.f + 322048,
+                gamma: s.p + 2922912, beta: s.p + 2923872, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 550018848 &* s.n, savedMean: s.f + 321088, savedInvStd: s.f + 322048,
                 runningMean: s.p + 2924832, runningVar: s.p + 2925792, pool: pool)
         }
         // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4676,9 +4686,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.4.5.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 24 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 695553536 &* s.n, pixels: 1444 &* s.n, channels: 160,
-                gamma: s.p + 3158160, beta: s.p + 3158320, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 340288, savedInvStd: s.f + 340448,
-                runningMean: s.p + 3158480, runningVar: s.p + 3158640, pool: pool)
+                gamma: s.p + 3158160, beta: s.p + 3158320, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 340288,
+                savedInvStd: s.f + 340448, runningMean: s.p + 3158480, runningVar: s.p + 3158640, pool: pool)
         }
         // features.4.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 24 {
@@ -4706,8 +4716,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.4.6.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 25 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 552791328 &* s.n, pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 3312400, beta: s.p + 3313360, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 554177568 &* s.n, savedMean: s.f + 340608, savedInvStd: s.f + 341568,
+                gamma: s.p + 3312400, beta: s.p + 3313360, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 554177568 &* s.n, savedMean: s.f + 340608, savedInvStd: s.f + 341568,
                 runningMean: s.p + 3314320, runningVar: s.p + 3315280, pool: pool)
         }
         // features.4.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4725,8 +4735,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.4.6.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 25 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 555563808 &* s.n, pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 3324880, beta: s.p + 3325840, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 556950048 &* s.n, savedMean: s.f + 342528, savedInvStd: s.f + 343488,
+                gamma: s.p + 3324880, beta: s.p + 3325840, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 556950048 &* s.n, savedMean: s.f + 342528, savedInvStd: s.f + 343488,
                 runningMean: s.p + 3326800, runningVar: s.p + 3327760, pool: pool)
         }
         // features.4.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4748,9 +4758,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.4.6.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 25 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 696015616 &* s.n, pixels: 1444 &* s.n, channels: 160,
-                gamma: s.p + 3560128, beta: s.p + 3560288, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 361728, savedInvStd: s.f + 361888,
-                runningMean: s.p + 3560448, runningVar: s.p + 3560608, pool: pool)
+                gamma: s.p + 3560128, beta: s.p + 3560288, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 361728,
+                savedInvStd: s.f + 361888, runningMean: s.p + 3560448, runningVar: s.p + 3560608, pool: pool)
         }
         // features.4.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 25 {
@@ -4778,8 +4788,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.4.7.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 26 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 559722528 &* s.n, pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 3714368, beta: s.p + 3715328, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 561108768 &* s.n, savedMean: s.f + 362048, savedInvStd: s.f + 363008,
+                gamma: s.p + 3714368, beta: s.p + 3715328, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 561108768 &* s.n, savedMean: s.f + 362048, savedInvStd: s.f + 363008,
                 runningMean: s.p + 3716288, runningVar: s.p + 3717248, pool: pool)
         }
         // features.4.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4797,8 +4807,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.4.7.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 26 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 562495008 &* s.n, pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 3726848, beta: s.p + 3727808, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 563881248 &* s.n, savedMean: s.f + 363968, savedInvStd: s.f + 364928,
+                gamma: s.p + 3726848, beta: s.p + 3727808, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 563881248 &* s.n, savedMean: s.f + 363968, savedInvStd: s.f + 364928,
                 runningMean: s.p + 3728768, runningVar: s.p + 3729728, pool: pool)
         }
         // features.4.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4820,9 +4830,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.4.7.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 26 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 696477696 &* s.n, pixels: 1444 &* s.n, channels: 160,
-                gamma: s.p + 3962096, beta: s.p + 3962256, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 383168, savedInvStd: s.f + 383328,
-                runningMean: s.p + 3962416, runningVar: s.p + 3962576, pool: pool)
+                gamma: s.p + 3962096, beta: s.p + 3962256, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 383168,
+                savedInvStd: s.f + 383328, runningMean: s.p + 3962416, runningVar: s.p + 3962576, pool: pool)
         }
         // features.4.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 26 {
@@ -4850,8 +4860,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.4.8.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 27 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 566653728 &* s.n, pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 4116336, beta: s.p + 4117296, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 568039968 &* s.n, savedMean: s.f + 383488, savedInvStd: s.f + 384448,
+                gamma: s.p + 4116336, beta: s.p + 4117296, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 568039968 &* s.n, savedMean: s.f + 383488, savedInvStd: s.f + 384448,
                 runningMean: s.p + 4118256, runningVar: s.p + 4119216, pool: pool)
         }
         // features.4.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4869,8 +4879,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.4.8.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 27 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 569426208 &* s.n, pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 4128816, beta: s.p + 4129776, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 570812448 &* s.n, savedMean: s.f + 385408, savedInvStd: s.f + 386368,
+                gamma: s.p + 4128816, beta: s.p + 4129776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 570812448 &* s.n, savedMean: s.f + 385408, savedInvStd: s.f + 386368,
                 runningMean: s.p + 4130736, runningVar: s.p + 4131696, pool: pool)
         }
         // features.4.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4892,9 +4902,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.4.8.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 27 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 696939776 &* s.n, pixels: 1444 &* s.n, channels: 160,
-                gamma: s.p + 4364064, beta: s.p + 4364224, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 404608, savedInvStd: s.f + 404768,
-                runningMean: s.p + 4364384, runningVar: s.p + 4364544, pool: pool)
+                gamma: s.p + 4364064, beta: s.p + 4364224, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 404608,
+                savedInvStd: s.f + 404768, runningMean: s.p + 4364384, runningVar: s.p + 4364544, pool: pool)
         }
         // features.4.8.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 27 {
@@ -4922,8 +4932,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.4.9.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 28 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 573584928 &* s.n, pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 4518304, beta: s.p + 4519264, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 574971168 &* s.n, savedMean: s.f + 404928, savedInvStd: s.f + 405888,
+                gamma: s.p + 4518304, beta: s.p + 4519264, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 574971168 &* s.n, savedMean: s.f + 404928, savedInvStd: s.f + 405888,
                 runningMean: s.p + 4520224, runningVar: s.p + 4521184, pool: pool)
         }
         // features.4.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4941,8 +4951,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.4.9.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 28 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 576357408 &* s.n, pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 4530784, beta: s.p + 4531744, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 577743648 &* s.n, savedMean: s.f + 406848, savedInvStd: s.f + 407808,
+                gamma: s.p + 4530784, beta: s.p + 4531744, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 577743648 &* s.n, savedMean: s.f + 406848, savedInvStd: s.f + 407808,
                 runningMean: s.p + 4532704, runningVar: s.p + 4533664, pool: pool)
         }
         // features.4.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4964,9 +4974,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.4.9.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 28 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 697401856 &* s.n, pixels: 1444 &* s.n, channels: 160,
-                gamma: s.p + 4766032, beta: s.p + 4766192, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 426048, savedInvStd: s.f + 426208,
-                runningMean: s.p + 4766352, runningVar: s.p + 4766512, pool: pool)
+                gamma: s.p + 4766032, beta: s.p + 4766192, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 426048,
+                savedInvStd: s.f + 426208, runningMean: s.p + 4766352, runningVar: s.p + 4766512, pool: pool)
         }
         // features.4.9.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 28 {
@@ -4994,8 +5004,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.5.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 29 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 580516128 &* s.n, pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 4920272, beta: s.p + 4921232, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 581902368 &* s.n, savedMean: s.f + 426368, savedInvStd: s.f + 427328,
+                gamma: s.p + 4920272, beta: s.p + 4921232, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 581902368 &* s.n, savedMean: s.f + 426368, savedInvStd: s.f + 427328,
                 runningMean: s.p + 4922192, runningVar: s.p + 4923152, pool: pool)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -5013,8 +5023,8 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.5.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 29 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 583288608 &* s.n, pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 4948112, beta: s.p + 4949072, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 584674848 &* s.n, savedMean: s.f + 428288, savedInvStd: s.f + 429248,
+                gamma: s.p + 4948112, beta: s.p + 4949072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 584674848 &* s.n, savedMean: s.f + 428288, savedInvStd: s.f + 429248,
                 runningMean: s.p + 4950032, runningVar: s.p + 4950992, pool: pool)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -5036,9 +5046,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.5.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 29 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 686774016 &* s.n, pixels: 1444 &* s.n, channels: 224,
-                gamma: s.p + 5244800, beta: s.p + 5245024, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 687097472 &* s.n, savedMean: s.f + 478208, savedInvStd: s.f + 478432,
-                runningMean: s.p + 5245248, runningVar: s.p + 5245472, pool: pool)
+                gamma: s.p + 5244800, beta: s.p + 5245024, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 687097472 &* s.n, savedMean: s.f + 478208,
+                savedInvStd: s.f + 478432, runningMean: s.p + 5245248, runningVar: s.p + 5245472, pool: pool)
         }
         // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 29 {
@@ -5057,9 +5067,10 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.5.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 30 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 420120000 &* s.n, pixels: 1444 &* s.n,
-                channels: 1344, gamma: s.p + 5546752, beta: s.p + 5548096, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 422060736 &* s.n, savedMean: s.f + 478656, savedInvStd: s.f + 480000,
-                runningMean: s.p + 5549440, runningVar: s.p + 5550784, pool: pool)
+                channels: 1344, gamma: s.p + 5546752, beta: s.p + 5548096, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 422060736 &* s.n,
+                savedMean: s.f + 478656, savedInvStd: s.f + 480000, runningMean: s.p + 5549440,
+                runningVar: s.p + 5550784, pool: pool)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 30 {
@@ -5076,9 +5087,10 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.5.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 30 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 424001472 &* s.n, pixels: 1444 &* s.n,
-                channels: 1344, gamma: s.p + 5585728, beta: s.p + 5587072, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 425942208 &* s.n, savedMean: s.f + 481344, savedInvStd: s.f + 482688,
-                runningMean: s.p + 5588416, runningVar: s.p + 5589760, pool: pool)
+                channels: 1344, gamma: s.p + 5585728, beta: s.p + 5587072, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 425942208 &* s.n,
+                savedMean: s.f + 481344, savedInvStd: s.f + 482688, runningMean: s.p + 5588416,
+                runningVar: s.p + 5589760, pool: pool)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 30 {
@@ -5099,9 +5111,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.5.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 30 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 687420928 &* s.n, pixels: 1444 &* s.n, channels: 224,
-                gamma: s.p + 6044096, beta: s.p + 6044320, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 551232, savedInvStd: s.f + 551456,
-                runningMean: s.p + 6044544, runningVar: s.p + 6044768, pool: pool)
+                gamma: s.p + 6044096, beta: s.p + 6044320, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 551232,
+                savedInvStd: s.f + 551456, runningMean: s.p + 6044544, runningVar: s.p + 6044768, pool: pool)
         }
         // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 30 {
@@ -5129,9 +5141,10 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.5.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 31 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 429823680 &* s.n, pixels: 1444 &* s.n,
-                channels: 1344, gamma: s.p + 6346048, beta: s.p + 6347392, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 431764416 &* s.n, savedMean: s.f + 551680, savedInvStd: s.f + 553024,
-                runningMean: s.p + 6348736, runningVar: s.p + 6350080, pool: pool)
+                channels: 1344, gamma: s.p + 6346048, beta: s.p + 6347392, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 431764416 &* s.n,
+                savedMean: s.f + 551680, savedInvStd: s.f + 553024, runningMean: s.p + 6348736,
+                runningVar: s.p + 6350080, pool: pool)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 31 {
@@ -5148,9 +5161,10 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.5.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 31 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 433705152 &* s.n, pixels: 1444 &* s.n,
-                channels: 1344, gamma: s.p + 6385024, beta: s.p + 6386368, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 435645888 &* s.n, savedMean: s.f + 554368, savedInvStd: s.f + 555712,
-                runningMean: s.p + 6387712, runningVar: s.p + 6389056, pool: pool)
+                channels: 1344, gamma: s.p + 6385024, beta: s.p + 6386368, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 435645888 &* s.n,
+                savedMean: s.f + 554368, savedInvStd: s.f + 555712, runningMean: s.p + 6387712,
+                runningVar: s.p + 6389056, pool: pool)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 31 {
@@ -5171,9 +5185,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.5.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 31 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 688067840 &* s.n, pixels: 1444 &* s.n, channels: 224,
-                gamma: s.p + 6843392, beta: s.p + 6843616, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 624256, savedInvStd: s.f + 624480,
-                runningMean: s.p + 6843840, runningVar: s.p + 6844064, pool: pool)
+                gamma: s.p + 6843392, beta: s.p + 6843616, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 624256,
+                savedInvStd: s.f + 624480, runningMean: s.p + 6843840, runningVar: s.p + 6844064, pool: pool)
         }
         // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 31 {
@@ -5201,9 +5215,10 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.5.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 32 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 439527360 &* s.n, pixels: 1444 &* s.n,
-                channels: 1344, gamma: s.p + 7145344, beta: s.p + 7146688, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 441468096 &* s.n, savedMean: s.f + 624704, savedInvStd: s.f + 626048,
-                runningMean: s.p + 7148032, runningVar: s.p + 7149376, pool: pool)
+                channels: 1344, gamma: s.p + 7145344, beta: s.p + 7146688, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 441468096 &* s.n,
+                savedMean: s.f + 624704, savedInvStd: s.f + 626048, runningMean: s.p + 7148032,
+                runningVar: s.p + 7149376, pool: pool)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 32 {
@@ -5220,9 +5235,10 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.5.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 32 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 443408832 &* s.n, pixels: 1444 &* s.n,
-                channels: 1344, gamma: s.p + 7184320, beta: s.p + 7185664, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 445349568 &* s.n, savedMean: s.f + 627392, savedInvStd: s.f + 628736,
-                runningMean: s.p + 7187008, runningVar: s.p + 7188352, pool: pool)
+                channels: 1344, gamma: s.p + 7184320, beta: s.p + 7185664, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 445349568 &* s.n,
+                savedMean: s.f + 627392, savedInvStd: s.f + 628736, runningMean: s.p + 7187008,
+                runningVar: s.p + 7188352, pool: pool)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 32 {
@@ -5243,9 +5259,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.5.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 32 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 688714752 &* s.n, pixels: 1444 &* s.n, channels: 224,
-                gamma: s.p + 7642688, beta: s.p + 7642912, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 697280, savedInvStd: s.f + 697504,
-                runningMean: s.p + 7643136, runningVar: s.p + 7643360, pool: pool)
+                gamma: s.p + 7642688, beta: s.p + 7642912, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 697280,
+                savedInvStd: s.f + 697504, runningMean: s.p + 7643136, runningVar: s.p + 7643360, pool: pool)
         }
         // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 32 {
@@ -5273,9 +5289,10 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.5.4.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 33 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 449231040 &* s.n, pixels: 1444 &* s.n,
-                channels: 1344, gamma: s.p + 7944640, beta: s.p + 7945984, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 451171776 &* s.n, savedMean: s.f + 697728, savedInvStd: s.f + 699072,
-                runningMean: s.p + 7947328, runningVar: s.p + 7948672, pool: pool)
+                channels: 1344, gamma: s.p + 7944640, beta: s.p + 7945984, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 451171776 &* s.n,
+                savedMean: s.f + 697728, savedInvStd: s.f + 699072, runningMean: s.p + 7947328,
+                runningVar: s.p + 7948672, pool: pool)
         }
         // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 33 {
@@ -5292,9 +5309,10 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.5.4.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 33 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 453112512 &* s.n, pixels: 1444 &* s.n,
-                channels: 1344, gamma: s.p + 7983616, beta: s.p + 7984960, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 455053248 &* s.n, savedMean: s.f + 700416, savedInvStd: s.f + 701760,
-                runningMean: s.p + 7986304, runningVar: s.p + 7987648, pool: pool)
+                channels: 1344, gamma: s.p + 7983616, beta: s.p + 7984960, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 455053248 &* s.n,
+                savedMean: s.f + 700416, savedInvStd: s.f + 701760, runningMean: s.p + 7986304,
+                runningVar: s.p + 7987648, pool: pool)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 33 {
@@ -5315,9 +5333,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.5.4.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 33 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 689361664 &* s.n, pixels: 1444 &* s.n, channels: 224,
-                gamma: s.p + 8441984, beta: s.p + 8442208, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 770304, savedInvStd: s.f + 770528,
-                runningMean: s.p + 8442432, runningVar: s.p + 8442656, pool: pool)
+                gamma: s.p + 8441984, beta: s.p + 8442208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 770304,
+                savedInvStd: s.f + 770528, runningMean: s.p + 8442432, runningVar: s.p + 8442656, pool: pool)
         }
         // features.5.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 33 {
@@ -5345,9 +5363,10 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.5.5.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 34 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 458934720 &* s.n, pixels: 1444 &* s.n,
-                channels: 1344, gamma: s.p + 8743936, beta: s.p + 8745280, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 460875456 &* s.n, savedMean: s.f + 770752, savedInvStd: s.f + 772096,
-                runningMean: s.p + 8746624, runningVar: s.p + 8747968, pool: pool)
+                channels: 1344, gamma: s.p + 8743936, beta: s.p + 8745280, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 460875456 &* s.n,
+                savedMean: s.f + 770752, savedInvStd: s.f + 772096, runningMean: s.p + 8746624,
+                runningVar: s.p + 8747968, pool: pool)
         }
         // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 34 {
@@ -5364,9 +5383,10 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.5.5.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 34 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 462816192 &* s.n, pixels: 1444 &* s.n,
-                channels: 1344, gamma: s.p + 8782912, beta: s.p + 8784256, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 464756928 &* s.n, savedMean: s.f + 773440, savedInvStd: s.f + 774784,
-                runningMean: s.p + 8785600, runningVar: s.p + 8786944, pool: pool)
+                channels: 1344, gamma: s.p + 8782912, beta: s.p + 8784256, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 464756928 &* s.n,
+                savedMean: s.f + 773440, savedInvStd: s.f + 774784, runningMean: s.p + 8785600,
+                runningVar: s.p + 8786944, pool: pool)
         }
         // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 34 {
@@ -5387,9 +5407,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.5.5.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 34 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 690008576 &* s.n, pixels: 1444 &* s.n, channels: 224,
-                gamma: s.p + 9241280, beta: s.p + 9241504, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 843328, savedInvStd: s.f + 843552,
-                runningMean: s.p + 9241728, runningVar: s.p + 9241952, pool: pool)
+                gamma: s.p + 9241280, beta: s.p + 9241504, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 843328,
+                savedInvStd: s.f + 843552, runningMean: s.p + 9241728, runningVar: s.p + 9241952, pool: pool)
         }
         // features.5.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 34 {
@@ -5417,9 +5437,10 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.5.6.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 35 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 468638400 &* s.n, pixels: 1444 &* s.n,
-                channels: 1344, gamma: s.p + 9543232, beta: s.p + 9544576, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 470579136 &* s.n, savedMean: s.f + 843776, savedInvStd: s.f + 845120,
-                runningMean: s.p + 9545920, runningVar: s.p + 9547264, pool: pool)
+                channels: 1344, gamma: s.p + 9543232, beta: s.p + 9544576, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 470579136 &* s.n,
+                savedMean: s.f + 843776, savedInvStd: s.f + 845120, runningMean: s.p + 9545920,
+                runningVar: s.p + 9547264, pool: pool)
         }
         // features.5.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 35 {
@@ -5436,9 +5457,10 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.5.6.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 35 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 472519872 &* s.n, pixels: 1444 &* s.n,
-                channels: 1344, gamma: s.p + 9582208, beta: s.p + 9583552, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 474460608 &* s.n, savedMean: s.f + 846464, savedInvStd: s.f + 847808,
-                runningMean: s.p + 9584896, runningVar: s.p + 9586240, pool: pool)
+                channels: 1344, gamma: s.p + 9582208, beta: s.p + 9583552, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 474460608 &* s.n,
+                savedMean: s.f + 846464, savedInvStd: s.f + 847808, runningMean: s.p + 9584896,
+                runningVar: s.p + 9586240, pool: pool)
         }
         // features.5.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 35 {
@@ -5459,9 +5481,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.5.6.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 35 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 690655488 &* s.n, pixels: 1444 &* s.n, channels: 224,
-                gamma: s.p + 10040576, beta: s.p + 10040800, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 916352, savedInvStd: s.f + 916576,
-                runningMean: s.p + 10041024, runningVar: s.p + 10041248, pool: pool)
+                gamma: s.p + 10040576, beta: s.p + 10040800, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 916352,
+                savedInvStd: s.f + 916576, runningMean: s.p + 10041024, runningVar: s.p + 10041248, pool: pool)
         }
         // features.5.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 35 {
@@ -5489,9 +5511,10 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.5.7.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 36 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 478342080 &* s.n, pixels: 1444 &* s.n,
-                channels: 1344, gamma: s.p + 10342528, beta: s.p + 10343872, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 480282816 &* s.n, savedMean: s.f + 916800, savedInvStd: s.f + 918144,
-                runningMean: s.p + 10345216, runningVar: s.p + 10346560, pool: pool)
+                channels: 1344, gamma: s.p + 10342528, beta: s.p + 10343872, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 480282816 &* s.n,
+                savedMean: s.f + 916800, savedInvStd: s.f + 918144, runningMean: s.p + 10345216,
+                runningVar: s.p + 10346560, pool: pool)
         }
         // features.5.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 36 {
@@ -5508,9 +5531,10 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.5.7.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 36 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 482223552 &* s.n, pixels: 1444 &* s.n,
-                channels: 1344, gamma: s.p + 10381504, beta: s.p + 10382848, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 484164288 &* s.n, savedMean: s.f + 919488, savedInvStd: s.f + 920832,
-                runningMean: s.p + 10384192, runningVar: s.p + 10385536, pool: pool)
+                channels: 1344, gamma: s.p + 10381504, beta: s.p + 10382848, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 484164288 &* s.n,
+                savedMean: s.f + 919488, savedInvStd: s.f + 920832, runningMean: s.p + 10384192,
+                runningVar: s.p + 10385536, pool: pool)
         }
         // features.5.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 36 {
@@ -5531,9 +5555,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.5.7.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 36 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 691302400 &* s.n, pixels: 1444 &* s.n, channels: 224,
-                gamma: s.p + 10839872, beta: s.p + 10840096, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 989376, savedInvStd: s.f + 989600,
-                runningMean: s.p + 10840320, runningVar: s.p + 10840544, pool: pool)
+                gamma: s.p + 10839872, beta: s.p + 10840096, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 989376,
+                savedInvStd: s.f + 989600, runningMean: s.p + 10840320, runningVar: s.p + 10840544, pool: pool)
         }
         // features.5.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 36 {
@@ -5561,9 +5585,10 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.5.8.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 37 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 488045760 &* s.n, pixels: 1444 &* s.n,
-                channels: 1344, gamma: s.p + 11141824, beta: s.p + 11143168, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 489986496 &* s.n, savedMean: s.f + 989824, savedInvStd: s.f + 991168,
-                runningMean: s.p + 11144512, runningVar: s.p + 11145856, pool: pool)
+                channels: 1344, gamma: s.p + 11141824, beta: s.p + 11143168, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 489986496 &* s.n,
+                savedMean: s.f + 989824, savedInvStd: s.f + 991168, runningMean: s.p + 11144512,
+                runningVar: s.p + 11145856, pool: pool)
         }
         // features.5.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 37 {
@@ -5580,9 +5605,10 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.5.8.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 37 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 491927232 &* s.n, pixels: 1444 &* s.n,
-                channels: 1344, gamma: s.p + 11180800, beta: s.p + 11182144, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 493867968 &* s.n, savedMean: s.f + 992512, savedInvStd: s.f + 993856,
-                runningMean: s.p + 11183488, runningVar: s.p + 11184832, pool: pool)
+                channels: 1344, gamma: s.p + 11180800, beta: s.p + 11182144, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 493867968 &* s.n,
+                savedMean: s.f + 992512, savedInvStd: s.f + 993856, runningMean: s.p + 11183488,
+                runningVar: s.p + 11184832, pool: pool)
         }
         // features.5.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 37 {
@@ -5603,9 +5629,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.5.8.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 37 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 691949312 &* s.n, pixels: 1444 &* s.n, channels: 224,
-                gamma: s.p + 11639168, beta: s.p + 11639392, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 1062400, savedInvStd: s.f + 1062624,
-                runningMean: s.p + 11639616, runningVar: s.p + 11639840, pool: pool)
+                gamma: s.p + 11639168, beta: s.p + 11639392, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 1062400,
+                savedInvStd: s.f + 1062624, runningMean: s.p + 11639616, runningVar: s.p + 11639840, pool: pool)
         }
         // features.5.8.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 37 {
@@ -5633,9 +5659,10 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.5.9.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 38 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 497749440 &* s.n, pixels: 1444 &* s.n,
-                channels: 1344, gamma: s.p + 11941120, beta: s.p + 11942464, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 499690176 &* s.n, savedMean: s.f + 1062848,
-                savedInvStd: s.f + 1064192, runningMean: s.p + 11943808, runningVar: s.p + 11945152, pool: pool)
+                channels: 1344, gamma: s.p + 11941120, beta: s.p + 11942464, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 499690176 &* s.n,
+                savedMean: s.f + 1062848, savedInvStd: s.f + 1064192, runningMean: s.p + 11943808,
+                runningVar: s.p + 11945152, pool: pool)
         }
         // features.5.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 38 {
@@ -5652,9 +5679,10 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.5.9.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 38 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 501630912 &* s.n, pixels: 1444 &* s.n,
-                channels: 1344, gamma: s.p + 11980096, beta: s.p + 11981440, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 503571648 &* s.n, savedMean: s.f + 1065536,
-                savedInvStd: s.f + 1066880, runningMean: s.p + 11982784, runningVar: s.p + 11984128, pool: pool)
+                channels: 1344, gamma: s.p + 11980096, beta: s.p + 11981440, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 503571648 &* s.n,
+                savedMean: s.f + 1065536, savedInvStd: s.f + 1066880, runningMean: s.p + 11982784,
+                runningVar: s.p + 11984128, pool: pool)
         }
         // features.5.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 38 {
@@ -5675,9 +5703,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.5.9.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 38 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 692596224 &* s.n, pixels: 1444 &* s.n, channels: 224,
-                gamma: s.p + 12438464, beta: s.p + 12438688, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 1135424, savedInvStd: s.f + 1135648,
-                runningMean: s.p + 12438912, runningVar: s.p + 12439136, pool: pool)
+                gamma: s.p + 12438464, beta: s.p + 12438688, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 1135424,
+                savedInvStd: s.f + 1135648, runningMean: s.p + 12438912, runningVar: s.p + 12439136, pool: pool)
         }
         // features.5.9.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 38 {
@@ -5705,9 +5733,10 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 39 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 507453120 &* s.n, pixels: 1444 &* s.n,
-                channels: 1344, gamma: s.p + 12740416, beta: s.p + 12741760, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 509393856 &* s.n, savedMean: s.f + 1135872,
-                savedInvStd: s.f + 1137216, runningMean: s.p + 12743104, runningVar: s.p + 12744448, pool: pool)
+                channels: 1344, gamma: s.p + 12740416, beta: s.p + 12741760, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 509393856 &* s.n,
+                savedMean: s.f + 1135872, savedInvStd: s.f + 1137216, runningMean: s.p + 12743104,
+                runningVar: s.p + 12744448, pool: pool)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 39 {
@@ -5724,9 +5753,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 39 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 512720832 &* s.n, pixels: 361 &* s.n, channels: 1344,
-                gamma: s.p + 12779392, beta: s.p + 12780736, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 679503648 &* s.n, savedMean: s.f + 1138560, savedInvStd: s.f + 1139904,
-                runningMean: s.p + 12782080, runningVar: s.p + 12783424, pool: pool)
+                gamma: s.p + 12779392, beta: s.p + 12780736, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 679503648 &* s.n, savedMean: s.f + 1138560,
+                savedInvStd: s.f + 1139904, runningMean: s.p + 12782080, runningVar: s.p + 12783424, pool: pool)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 39 {
@@ -5747,9 +5776,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 39 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 699250176 &* s.n, pixels: 361 &* s.n, channels: 384,
-                gamma: s.p + 13452800, beta: s.p + 13453184, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 699388800 &* s.n, savedMean: s.f + 1208448, savedInvStd: s.f + 1208832,
-                runningMean: s.p + 13453568, runningVar: s.p + 13453952, pool: pool)
+                gamma: s.p + 13452800, beta: s.p + 13453184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 699388800 &* s.n, savedMean: s.f + 1208448,
+                savedInvStd: s.f + 1208832, runningMean: s.p + 13453568, runningVar: s.p + 13453952, pool: pool)
         }
         // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 39 {
@@ -5768,9 +5797,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 40 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 623360928 &* s.n, pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 14339072, beta: s.p + 14341376, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 624192672 &* s.n, savedMean: s.f + 1209216, savedInvStd: s.f + 1211520,
-                runningMean: s.p + 14343680, runningVar: s.p + 14345984, pool: pool)
+                gamma: s.p + 14339072, beta: s.p + 14341376, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 624192672 &* s.n, savedMean: s.f + 1209216,
+                savedInvStd: s.f + 1211520, runningMean: s.p + 14343680, runningVar: s.p + 14345984, pool: pool)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 40 {
@@ -5787,9 +5816,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 40 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 625024416 &* s.n, pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 14405888, beta: s.p + 14408192, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 625856160 &* s.n, savedMean: s.f + 1213824, savedInvStd: s.f + 1216128,
-                runningMean: s.p + 14410496, runningVar: s.p + 14412800, pool: pool)
+                gamma: s.p + 14405888, beta: s.p + 14408192, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 625856160 &* s.n, savedMean: s.f + 1213824,
+                savedInvStd: s.f + 1216128, runningMean: s.p + 14410496, runningVar: s.p + 14412800, pool: pool)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 40 {
@@ -5810,9 +5839,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 40 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 699527424 &* s.n, pixels: 361 &* s.n, channels: 384,
-                gamma: s.p + 15744608, beta: s.p + 15744992, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 1333632, savedInvStd: s.f + 1334016,
-                runningMean: s.p + 15745376, runningVar: s.p + 15745760, pool: pool)
+                gamma: s.p + 15744608, beta: s.p + 15744992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 1333632,
+                savedInvStd: s.f + 1334016, runningMean: s.p + 15745376, runningVar: s.p + 15745760, pool: pool)
         }
         // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 40 {
@@ -5840,9 +5869,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 41 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 627519648 &* s.n, pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 16630880, beta: s.p + 16633184, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 628351392 &* s.n, savedMean: s.f + 1334400, savedInvStd: s.f + 1336704,
-                runningMean: s.p + 16635488, runningVar: s.p + 16637792, pool: pool)
+                gamma: s.p + 16630880, beta: s.p + 16633184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 628351392 &* s.n, savedMean: s.f + 1334400,
+                savedInvStd: s.f + 1336704, runningMean: s.p + 16635488, runningVar: s.p + 16637792, pool: pool)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 41 {
@@ -5859,9 +5888,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 41 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 629183136 &* s.n, pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 16697696, beta: s.p + 16700000, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 630014880 &* s.n, savedMean: s.f + 1339008, savedInvStd: s.f + 1341312,
-                runningMean: s.p + 16702304, runningVar: s.p + 16704608, pool: pool)
+                gamma: s.p + 16697696, beta: s.p + 16700000, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 630014880 &* s.n, savedMean: s.f + 1339008,
+                savedInvStd: s.f + 1341312, runningMean: s.p + 16702304, runningVar: s.p + 16704608, pool: pool)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 41 {
@@ -5882,9 +5911,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 41 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 699804672 &* s.n, pixels: 361 &* s.n, channels: 384,
-                gamma: s.p + 18036416, beta: s.p + 18036800, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 1458816, savedInvStd: s.f + 1459200,
-                runningMean: s.p + 18037184, runningVar: s.p + 18037568, pool: pool)
+                gamma: s.p + 18036416, beta: s.p + 18036800, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 1458816,
+                savedInvStd: s.f + 1459200, runningMean: s.p + 18037184, runningVar: s.p + 18037568, pool: pool)
         }
         // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 41 {
@@ -5912,9 +5941,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 42 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 631678368 &* s.n, pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 18922688, beta: s.p + 18924992, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 632510112 &* s.n, savedMean: s.f + 1459584, savedInvStd: s.f + 1461888,
-                runningMean: s.p + 18927296, runningVar: s.p + 18929600, pool: pool)
+                gamma: s.p + 18922688, beta: s.p + 18924992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 632510112 &* s.n, savedMean: s.f + 1459584,
+                savedInvStd: s.f + 1461888, runningMean: s.p + 18927296, runningVar: s.p + 18929600, pool: pool)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 42 {
@@ -5931,9 +5960,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 42 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 633341856 &* s.n, pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 18989504, beta: s.p + 18991808, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 634173600 &* s.n, savedMean: s.f + 1464192, savedInvStd: s.f + 1466496,
-                runningMean: s.p + 18994112, runningVar: s.p + 18996416, pool: pool)
+                gamma: s.p + 18989504, beta: s.p + 18991808, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 634173600 &* s.n, savedMean: s.f + 1464192,
+                savedInvStd: s.f + 1466496, runningMean: s.p + 18994112, runningVar: s.p + 18996416, pool: pool)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 42 {
@@ -5954,9 +5983,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 42 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 700081920 &* s.n, pixels: 361 &* s.n, channels: 384,
-                gamma: s.p + 20328224, beta: s.p + 20328608, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 1584000, savedInvStd: s.f + 1584384,
-                runningMean: s.p + 20328992, runningVar: s.p + 20329376, pool: pool)
+                gamma: s.p + 20328224, beta: s.p + 20328608, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 1584000,
+                savedInvStd: s.f + 1584384, runningMean: s.p + 20328992, runningVar: s.p + 20329376, pool: pool)
         }
         // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 42 {
@@ -5984,9 +6013,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.4.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 43 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 635837088 &* s.n, pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 21214496, beta: s.p + 21216800, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 636668832 &* s.n, savedMean: s.f + 1584768, savedInvStd: s.f + 1587072,
-                runningMean: s.p + 21219104, runningVar: s.p + 21221408, pool: pool)
+                gamma: s.p + 21214496, beta: s.p + 21216800, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 636668832 &* s.n, savedMean: s.f + 1584768,
+                savedInvStd: s.f + 1587072, runningMean: s.p + 21219104, runningVar: s.p + 21221408, pool: pool)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 43 {
@@ -6003,9 +6032,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.4.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 43 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 637500576 &* s.n, pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 21281312, beta: s.p + 21283616, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 638332320 &* s.n, savedMean: s.f + 1589376, savedInvStd: s.f + 1591680,
-                runningMean: s.p + 21285920, runningVar: s.p + 21288224, pool: pool)
+                gamma: s.p + 21281312, beta: s.p + 21283616, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 638332320 &* s.n, savedMean: s.f + 1589376,
+                savedInvStd: s.f + 1591680, runningMean: s.p + 21285920, runningVar: s.p + 21288224, pool: pool)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 43 {
@@ -6026,9 +6055,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.4.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 43 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 700359168 &* s.n, pixels: 361 &* s.n, channels: 384,
-                gamma: s.p + 22620032, beta: s.p + 22620416, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 1709184, savedInvStd: s.f + 1709568,
-                runningMean: s.p + 22620800, runningVar: s.p + 22621184, pool: pool)
+                gamma: s.p + 22620032, beta: s.p + 22620416, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 1709184,
+                savedInvStd: s.f + 1709568, runningMean: s.p + 22620800, runningVar: s.p + 22621184, pool: pool)
         }
         // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 43 {
@@ -6056,9 +6085,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.5.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 44 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 639995808 &* s.n, pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 23506304, beta: s.p + 23508608, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 640827552 &* s.n, savedMean: s.f + 1709952, savedInvStd: s.f + 1712256,
-                runningMean: s.p + 23510912, runningVar: s.p + 23513216, pool: pool)
+                gamma: s.p + 23506304, beta: s.p + 23508608, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 640827552 &* s.n, savedMean: s.f + 1709952,
+                savedInvStd: s.f + 1712256, runningMean: s.p + 23510912, runningVar: s.p + 23513216, pool: pool)
         }
         // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 44 {
@@ -6075,9 +6104,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.5.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 44 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 641659296 &* s.n, pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 23573120, beta: s.p + 23575424, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 642491040 &* s.n, savedMean: s.f + 1714560, savedInvStd: s.f + 1716864,
-                runningMean: s.p + 23577728, runningVar: s.p + 23580032, pool: pool)
+                gamma: s.p + 23573120, beta: s.p + 23575424, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 642491040 &* s.n, savedMean: s.f + 1714560,
+                savedInvStd: s.f + 1716864, runningMean: s.p + 23577728, runningVar: s.p + 23580032, pool: pool)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 44 {
@@ -6098,9 +6127,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.5.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 44 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 700636416 &* s.n, pixels: 361 &* s.n, channels: 384,
-                gamma: s.p + 24911840, beta: s.p + 24912224, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 1834368, savedInvStd: s.f + 1834752,
-                runningMean: s.p + 24912608, runningVar: s.p + 24912992, pool: pool)
+                gamma: s.p + 24911840, beta: s.p + 24912224, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 1834368,
+                savedInvStd: s.f + 1834752, runningMean: s.p + 24912608, runningVar: s.p + 24912992, pool: pool)
         }
         // features.6.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 44 {
@@ -6128,9 +6157,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.6.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 45 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 644154528 &* s.n, pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 25798112, beta: s.p + 25800416, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 644986272 &* s.n, savedMean: s.f + 1835136, savedInvStd: s.f + 1837440,
-                runningMean: s.p + 25802720, runningVar: s.p + 25805024, pool: pool)
+                gamma: s.p + 25798112, beta: s.p + 25800416, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 644986272 &* s.n, savedMean: s.f + 1835136,
+                savedInvStd: s.f + 1837440, runningMean: s.p + 25802720, runningVar: s.p + 25805024, pool: pool)
         }
         // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 45 {
@@ -6147,9 +6176,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.6.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 45 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 645818016 &* s.n, pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 25864928, beta: s.p + 25867232, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 646649760 &* s.n, savedMean: s.f + 1839744, savedInvStd: s.f + 1842048,
-                runningMean: s.p + 25869536, runningVar: s.p + 25871840, pool: pool)
+                gamma: s.p + 25864928, beta: s.p + 25867232, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 646649760 &* s.n, savedMean: s.f + 1839744,
+                savedInvStd: s.f + 1842048, runningMean: s.p + 25869536, runningVar: s.p + 25871840, pool: pool)
         }
         // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 45 {
@@ -6170,9 +6199,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.6.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 45 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 700913664 &* s.n, pixels: 361 &* s.n, channels: 384,
-                gamma: s.p + 27203648, beta: s.p + 27204032, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 1959552, savedInvStd: s.f + 1959936,
-                runningMean: s.p + 27204416, runningVar: s.p + 27204800, pool: pool)
+                gamma: s.p + 27203648, beta: s.p + 27204032, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 1959552,
+                savedInvStd: s.f + 1959936, runningMean: s.p + 27204416, runningVar: s.p + 27204800, pool: pool)
         }
         // features.6.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 45 {
@@ -6200,9 +6229,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.7.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 46 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 648313248 &* s.n, pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 28089920, beta: s.p + 28092224, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 649144992 &* s.n, savedMean: s.f + 1960320, savedInvStd: s.f + 1962624,
-                runningMean: s.p + 28094528, runningVar: s.p + 28096832, pool: pool)
+                gamma: s.p + 28089920, beta: s.p + 28092224, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 649144992 &* s.n, savedMean: s.f + 1960320,
+                savedInvStd: s.f + 1962624, runningMean: s.p + 28094528, runningVar: s.p + 28096832, pool: pool)
         }
         // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 46 {
@@ -6219,9 +6248,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.7.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 46 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 649976736 &* s.n, pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 28156736, beta: s.p + 28159040, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 650808480 &* s.n, savedMean: s.f + 1964928, savedInvStd: s.f + 1967232,
-                runningMean: s.p + 28161344, runningVar: s.p + 28163648, pool: pool)
+                gamma: s.p + 28156736, beta: s.p + 28159040, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 650808480 &* s.n, savedMean: s.f + 1964928,
+                savedInvStd: s.f + 1967232, runningMean: s.p + 28161344, runningVar: s.p + 28163648, pool: pool)
         }
         // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 46 {
@@ -6242,9 +6271,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.7.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 46 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 701190912 &* s.n, pixels: 361 &* s.n, channels: 384,
-                gamma: s.p + 29495456, beta: s.p + 29495840, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 2084736, savedInvStd: s.f + 2085120,
-                runningMean: s.p + 29496224, runningVar: s.p + 29496608, pool: pool)
+                gamma: s.p + 29495456, beta: s.p + 29495840, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 2084736,
+                savedInvStd: s.f + 2085120, runningMean: s.p + 29496224, runningVar: s.p + 29496608, pool: pool)
         }
         // features.6.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 46 {
@@ -6272,9 +6301,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.8.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 47 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 652471968 &* s.n, pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 30381728, beta: s.p + 30384032, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 653303712 &* s.n, savedMean: s.f + 2085504, savedInvStd: s.f + 2087808,
-                runningMean: s.p + 30386336, runningVar: s.p + 30388640, pool: pool)
+                gamma: s.p + 30381728, beta: s.p + 30384032, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 653303712 &* s.n, savedMean: s.f + 2085504,
+                savedInvStd: s.f + 2087808, runningMean: s.p + 30386336, runningVar: s.p + 30388640, pool: pool)
         }
         // features.6.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 47 {
@@ -6291,9 +6320,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.8.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 47 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 654135456 &* s.n, pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 30448544, beta: s.p + 30450848, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 654967200 &* s.n, savedMean: s.f + 2090112, savedInvStd: s.f + 2092416,
-                runningMean: s.p + 30453152, runningVar: s.p + 30455456, pool: pool)
+                gamma: s.p + 30448544, beta: s.p + 30450848, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 654967200 &* s.n, savedMean: s.f + 2090112,
+                savedInvStd: s.f + 2092416, runningMean: s.p + 30453152, runningVar: s.p + 30455456, pool: pool)
         }
         // features.6.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 47 {
@@ -6314,9 +6343,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.8.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 47 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 701468160 &* s.n, pixels: 361 &* s.n, channels: 384,
-                gamma: s.p + 31787264, beta: s.p + 31787648, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 2209920, savedInvStd: s.f + 2210304,
-                runningMean: s.p + 31788032, runningVar: s.p + 31788416, pool: pool)
+                gamma: s.p + 31787264, beta: s.p + 31787648, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 2209920,
+                savedInvStd: s.f + 2210304, runningMean: s.p + 31788032, runningVar: s.p + 31788416, pool: pool)
         }
         // features.6.8.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 47 {
@@ -6344,9 +6373,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.9.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 48 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 656630688 &* s.n, pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 32673536, beta: s.p + 32675840, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 657462432 &* s.n, savedMean: s.f + 2210688, savedInvStd: s.f + 2212992,
-                runningMean: s.p + 32678144, runningVar: s.p + 32680448, pool: pool)
+                gamma: s.p + 32673536, beta: s.p + 32675840, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 657462432 &* s.n, savedMean: s.f + 2210688,
+                savedInvStd: s.f + 2212992, runningMean: s.p + 32678144, runningVar: s.p + 32680448, pool: pool)
         }
         // features.6.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 48 {
@@ -6363,9 +6392,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.9.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 48 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 658294176 &* s.n, pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 32740352, beta: s.p + 32742656, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 659125920 &* s.n, savedMean: s.f + 2215296, savedInvStd: s.f + 2217600,
-                runningMean: s.p + 32744960, runningVar: s.p + 32747264, pool: pool)
+                gamma: s.p + 32740352, beta: s.p + 32742656, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 659125920 &* s.n, savedMean: s.f + 2215296,
+                savedInvStd: s.f + 2217600, runningMean: s.p + 32744960, runningVar: s.p + 32747264, pool: pool)
         }
         // features.6.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 48 {
@@ -6386,9 +6415,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.9.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 48 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 701745408 &* s.n, pixels: 361 &* s.n, channels: 384,
-                gamma: s.p + 34079072, beta: s.p + 34079456, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 2335104, savedInvStd: s.f + 2335488,
-                runningMean: s.p + 34079840, runningVar: s.p + 34080224, pool: pool)
+                gamma: s.p + 34079072, beta: s.p + 34079456, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 2335104,
+                savedInvStd: s.f + 2335488, runningMean: s.p + 34079840, runningVar: s.p + 34080224, pool: pool)
         }
         // features.6.9.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 48 {
@@ -6416,9 +6445,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.10.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 49 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 660789408 &* s.n, pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 34965344, beta: s.p + 34967648, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 661621152 &* s.n, savedMean: s.f + 2335872, savedInvStd: s.f + 2338176,
-                runningMean: s.p + 34969952, runningVar: s.p + 34972256, pool: pool)
+                gamma: s.p + 34965344, beta: s.p + 34967648, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 661621152 &* s.n, savedMean: s.f + 2335872,
+                savedInvStd: s.f + 2338176, runningMean: s.p + 34969952, runningVar: s.p + 34972256, pool: pool)
         }
         // features.6.10.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 49 {
@@ -6435,9 +6464,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.10.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 49 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 662452896 &* s.n, pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 35032160, beta: s.p + 35034464, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 663284640 &* s.n, savedMean: s.f + 2340480, savedInvStd: s.f + 2342784,
-                runningMean: s.p + 35036768, runningVar: s.p + 35039072, pool: pool)
+                gamma: s.p + 35032160, beta: s.p + 35034464, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 663284640 &* s.n, savedMean: s.f + 2340480,
+                savedInvStd: s.f + 2342784, runningMean: s.p + 35036768, runningVar: s.p + 35039072, pool: pool)
         }
         // features.6.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 49 {
@@ -6458,9 +6487,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.10.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 49 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 702022656 &* s.n, pixels: 361 &* s.n, channels: 384,
-                gamma: s.p + 36370880, beta: s.p + 36371264, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 2460288, savedInvStd: s.f + 2460672,
-                runningMean: s.p + 36371648, runningVar: s.p + 36372032, pool: pool)
+                gamma: s.p + 36370880, beta: s.p + 36371264, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 2460288,
+                savedInvStd: s.f + 2460672, runningMean: s.p + 36371648, runningVar: s.p + 36372032, pool: pool)
         }
         // features.6.10.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 49 {
@@ -6488,9 +6517,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.11.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 50 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 664948128 &* s.n, pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 37257152, beta: s.p + 37259456, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 665779872 &* s.n, savedMean: s.f + 2461056, savedInvStd: s.f + 2463360,
-                runningMean: s.p + 37261760, runningVar: s.p + 37264064, pool: pool)
+                gamma: s.p + 37257152, beta: s.p + 37259456, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 665779872 &* s.n, savedMean: s.f + 2461056,
+                savedInvStd: s.f + 2463360, runningMean: s.p + 37261760, runningVar: s.p + 37264064, pool: pool)
         }
         // features.6.11.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 50 {
@@ -6507,9 +6536,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.11.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 50 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 666611616 &* s.n, pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 37323968, beta: s.p + 37326272, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 667443360 &* s.n, savedMean: s.f + 2465664, savedInvStd: s.f + 2467968,
-                runningMean: s.p + 37328576, runningVar: s.p + 37330880, pool: pool)
+                gamma: s.p + 37323968, beta: s.p + 37326272, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 667443360 &* s.n, savedMean: s.f + 2465664,
+                savedInvStd: s.f + 2467968, runningMean: s.p + 37328576, runningVar: s.p + 37330880, pool: pool)
         }
         // features.6.11.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 50 {
@@ -6530,9 +6559,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.11.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 50 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 702299904 &* s.n, pixels: 361 &* s.n, channels: 384,
-                gamma: s.p + 38662688, beta: s.p + 38663072, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 2585472, savedInvStd: s.f + 2585856,
-                runningMean: s.p + 38663456, runningVar: s.p + 38663840, pool: pool)
+                gamma: s.p + 38662688, beta: s.p + 38663072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 2585472,
+                savedInvStd: s.f + 2585856, runningMean: s.p + 38663456, runningVar: s.p + 38663840, pool: pool)
         }
         // features.6.11.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 50 {
@@ -6560,9 +6589,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.12.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 51 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 669106848 &* s.n, pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 39548960, beta: s.p + 39551264, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 669938592 &* s.n, savedMean: s.f + 2586240, savedInvStd: s.f + 2588544,
-                runningMean: s.p + 39553568, runningVar: s.p + 39555872, pool: pool)
+                gamma: s.p + 39548960, beta: s.p + 39551264, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 669938592 &* s.n, savedMean: s.f + 2586240,
+                savedInvStd: s.f + 2588544, runningMean: s.p + 39553568, runningVar: s.p + 39555872, pool: pool)
         }
         // features.6.12.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 51 {
@@ -6579,9 +6608,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.12.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 51 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 670770336 &* s.n, pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 39615776, beta: s.p + 39618080, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 671602080 &* s.n, savedMean: s.f + 2590848, savedInvStd: s.f + 2593152,
-                runningMean: s.p + 39620384, runningVar: s.p + 39622688, pool: pool)
+                gamma: s.p + 39615776, beta: s.p + 39618080, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 671602080 &* s.n, savedMean: s.f + 2590848,
+                savedInvStd: s.f + 2593152, runningMean: s.p + 39620384, runningVar: s.p + 39622688, pool: pool)
         }
         // features.6.12.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 51 {
@@ -6602,9 +6631,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.6.12.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 51 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 702577152 &* s.n, pixels: 361 &* s.n, channels: 384,
-                gamma: s.p + 40954496, beta: s.p + 40954880, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 2710656, savedInvStd: s.f + 2711040,
-                runningMean: s.p + 40955264, runningVar: s.p + 40955648, pool: pool)
+                gamma: s.p + 40954496, beta: s.p + 40954880, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 2710656,
+                savedInvStd: s.f + 2711040, runningMean: s.p + 40955264, runningVar: s.p + 40955648, pool: pool)
         }
         // features.6.12.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 51 {
@@ -6632,9 +6661,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.7.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 52 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 673265568 &* s.n, pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 41840768, beta: s.p + 41843072, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 674097312 &* s.n, savedMean: s.f + 2711424, savedInvStd: s.f + 2713728,
-                runningMean: s.p + 41845376, runningVar: s.p + 41847680, pool: pool)
+                gamma: s.p + 41840768, beta: s.p + 41843072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 674097312 &* s.n, savedMean: s.f + 2711424,
+                savedInvStd: s.f + 2713728, runningMean: s.p + 41845376, runningVar: s.p + 41847680, pool: pool)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 52 {
@@ -6651,9 +6680,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.7.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 52 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 674929056 &* s.n, pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 41870720, beta: s.p + 41873024, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 675760800 &* s.n, savedMean: s.f + 2716032, savedInvStd: s.f + 2718336,
-                runningMean: s.p + 41875328, runningVar: s.p + 41877632, pool: pool)
+                gamma: s.p + 41870720, beta: s.p + 41873024, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 675760800 &* s.n, savedMean: s.f + 2716032,
+                savedInvStd: s.f + 2718336, runningMean: s.p + 41875328, runningVar: s.p + 41877632, pool: pool)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 52 {
@@ -6674,9 +6703,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.7.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 52 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 697863936 &* s.n, pixels: 361 &* s.n, channels: 640,
-                gamma: s.p + 43799264, beta: s.p + 43799904, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 698094976 &* s.n, savedMean: s.f + 2762112, savedInvStd: s.f + 2762752,
-                runningMean: s.p + 43800544, runningVar: s.p + 43801184, pool: pool)
+                gamma: s.p + 43799264, beta: s.p + 43799904, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 698094976 &* s.n, savedMean: s.f + 2762112,
+                savedInvStd: s.f + 2762752, runningMean: s.p + 43800544, runningVar: s.p + 43801184, pool: pool)
         }
         // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 52 {
@@ -6695,9 +6724,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.7.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 53 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 511334592 &* s.n, pixels: 361 &* s.n, channels: 3840,
-                gamma: s.p + 46259424, beta: s.p + 46263264, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 587447328 &* s.n, savedMean: s.f + 2763392, savedInvStd: s.f + 2767232,
-                runningMean: s.p + 46267104, runningVar: s.p + 46270944, pool: pool)
+                gamma: s.p + 46259424, beta: s.p + 46263264, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 587447328 &* s.n, savedMean: s.f + 2763392,
+                savedInvStd: s.f + 2767232, runningMean: s.p + 46267104, runningVar: s.p + 46270944, pool: pool)
         }
         // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 53 {
@@ -6714,9 +6743,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.7.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 53 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 588833568 &* s.n, pixels: 361 &* s.n, channels: 3840,
-                gamma: s.p + 46309344, beta: s.p + 46313184, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 590219808 &* s.n, savedMean: s.f + 2771072, savedInvStd: s.f + 2774912,
-                runningMean: s.p + 46317024, runningVar: s.p + 46320864, pool: pool)
+                gamma: s.p + 46309344, beta: s.p + 46313184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 590219808 &* s.n, savedMean: s.f + 2771072,
+                savedInvStd: s.f + 2774912, runningMean: s.p + 46317024, runningVar: s.p + 46320864, pool: pool)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 53 {
@@ -6737,9 +6766,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.7.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 53 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 698326016 &* s.n, pixels: 361 &* s.n, channels: 640,
-                gamma: s.p + 50015104, beta: s.p + 50015744, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 2847872, savedInvStd: s.f + 2848512,
-                runningMean: s.p + 50016384, runningVar: s.p + 50017024, pool: pool)
+                gamma: s.p + 50015104, beta: s.p + 50015744, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 2847872,
+                savedInvStd: s.f + 2848512, runningMean: s.p + 50016384, runningVar: s.p + 50017024, pool: pool)
         }
         // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 53 {
@@ -6767,9 +6796,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.7.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 54 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 592992288 &* s.n, pixels: 361 &* s.n, channels: 3840,
-                gamma: s.p + 52475264, beta: s.p + 52479104, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 594378528 &* s.n, savedMean: s.f + 2849152, savedInvStd: s.f + 2852992,
-                runningMean: s.p + 52482944, runningVar: s.p + 52486784, pool: pool)
+                gamma: s.p + 52475264, beta: s.p + 52479104, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 594378528 &* s.n, savedMean: s.f + 2849152,
+                savedInvStd: s.f + 2852992, runningMean: s.p + 52482944, runningVar: s.p + 52486784, pool: pool)
         }
         // features.7.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 54 {
@@ -6786,9 +6815,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.7.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 54 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 595764768 &* s.n, pixels: 361 &* s.n, channels: 3840,
-                gamma: s.p + 52525184, beta: s.p + 52529024, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 597151008 &* s.n, savedMean: s.f + 2856832, savedInvStd: s.f + 2860672,
-                runningMean: s.p + 52532864, runningVar: s.p + 52536704, pool: pool)
+                gamma: s.p + 52525184, beta: s.p + 52529024, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 597151008 &* s.n, savedMean: s.f + 2856832,
+                savedInvStd: s.f + 2860672, runningMean: s.p + 52532864, runningVar: s.p + 52536704, pool: pool)
         }
         // features.7.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 54 {
@@ -6809,9 +6838,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.7.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 54 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 698788096 &* s.n, pixels: 361 &* s.n, channels: 640,
-                gamma: s.p + 56230944, beta: s.p + 56231584, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 2933632, savedInvStd: s.f + 2934272,
-                runningMean: s.p + 56232224, runningVar: s.p + 56232864, pool: pool)
+                gamma: s.p + 56230944, beta: s.p + 56231584, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 2933632,
+                savedInvStd: s.f + 2934272, runningMean: s.p + 56232224, runningVar: s.p + 56232864, pool: pool)
         }
         // features.7.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 54 {
@@ -6839,9 +6868,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.7.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 55 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 599923488 &* s.n, pixels: 361 &* s.n, channels: 3840,
-                gamma: s.p + 58691104, beta: s.p + 58694944, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 601309728 &* s.n, savedMean: s.f + 2934912, savedInvStd: s.f + 2938752,
-                runningMean: s.p + 58698784, runningVar: s.p + 58702624, pool: pool)
+                gamma: s.p + 58691104, beta: s.p + 58694944, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 601309728 &* s.n, savedMean: s.f + 2934912,
+                savedInvStd: s.f + 2938752, runningMean: s.p + 58698784, runningVar: s.p + 58702624, pool: pool)
         }
         // features.7.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 55 {
@@ -6858,9 +6887,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.7.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 55 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 602695968 &* s.n, pixels: 361 &* s.n, channels: 3840,
-                gamma: s.p + 58741024, beta: s.p + 58744864, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 604082208 &* s.n, savedMean: s.f + 2942592, savedInvStd: s.f + 2946432,
-                runningMean: s.p + 58748704, runningVar: s.p + 58752544, pool: pool)
+                gamma: s.p + 58741024, beta: s.p + 58744864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 604082208 &* s.n, savedMean: s.f + 2942592,
+                savedInvStd: s.f + 2946432, runningMean: s.p + 58748704, runningVar: s.p + 58752544, pool: pool)
         }
         // features.7.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 55 {
@@ -6881,9 +6910,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.7.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 55 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 607778848 &* s.n, pixels: 361 &* s.n, channels: 640,
-                gamma: s.p + 62446784, beta: s.p + 62447424, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 247320000 &* s.n, savedMean: s.f + 3019392, savedInvStd: s.f + 3020032,
-                runningMean: s.p + 62448064, runningVar: s.p + 62448704, pool: pool)
+                gamma: s.p + 62446784, beta: s.p + 62447424, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 247320000 &* s.n, savedMean: s.f + 3019392,
+                savedInvStd: s.f + 3020032, runningMean: s.p + 62448064, runningVar: s.p + 62448704, pool: pool)
         }
         // features.7.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 55 {
@@ -6911,9 +6940,9 @@ public final class EfficientNetB7Training: TrainableModel {
         // features.8 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 56 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 247320000 &* s.n, pixels: 361 &* s.n, channels: 2560,
-                gamma: s.p + 64087744, beta: s.p + 64090304, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 606854688 &* s.n, savedMean: s.f + 3020672, savedInvStd: s.f + 3023232,
-                runningMean: s.p + 64092864, runningVar: s.p + 64095424, pool: pool)
+                gamma: s.p + 64087744, beta: s.p + 64090304, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 606854688 &* s.n, savedMean: s.f + 3020672,
+                savedInvStd: s.f + 3023232, runningMean: s.p + 64092864, runningVar: s.p + 64095424, pool: pool)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 56 {

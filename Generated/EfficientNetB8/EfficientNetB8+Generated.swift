@@ -3238,7 +3238,7 @@ public final class EfficientNetB8Training: TrainableModel {
         let t = buffers.arena.reserve(floats: 1076195216 &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
                                     ws: t + 1076195216 &* n, options: options, labels: labels, logits: logits)
-        TrainingKernels.zero(s.g, count: 87794912)
+        if options.computeGradients { TrainingKernels.zero(s.g, count: 87794912) }
         try features_0_forward(s)
         try features_1_0_forward(s)
         try features_1_1_forward(s)
@@ -3303,6 +3303,7 @@ public final class EfficientNetB8Training: TrainableModel {
         try features_7_3_forward(s)
         try features_8_forward(s)
         try classifier_forward(s)
+        guard options.computeGradients else { return loss }
         if options.frozenBlocks <= 63 { classifier_backward(s) }
         if options.frozenBlocks <= 62 { features_8_backward(s) }
         if options.frozenBlocks <= 61 { features_7_3_backward(s) }
@@ -3379,9 +3380,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 0 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 403716096 &* s.n, pixels: 112896 &* s.n,
-                channels: 72, gamma: s.p + 1952, beta: s.p + 2032, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 411844608 &* s.n, savedMean: s.f + 4224, savedInvStd: s.f + 4296,
-                runningMean: s.p + 2112, runningVar: s.p + 2192, pool: pool)
+                channels: 72, gamma: s.p + 1952, beta: s.p + 2032, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 411844608 &* s.n,
+                savedMean: s.f + 4224, savedInvStd: s.f + 4296, runningMean: s.p + 2112, runningVar: s.p + 2192,
+                pool: pool)
         }
         // features.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 0 {
@@ -3402,9 +3404,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.1.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 1 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 419973120 &* s.n, pixels: 112896 &* s.n,
-                channels: 72, gamma: s.p + 2928, beta: s.p + 3008, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 428101632 &* s.n, savedMean: s.f + 4368, savedInvStd: s.f + 4440,
-                runningMean: s.p + 3088, runningVar: s.p + 3168, pool: pool)
+                channels: 72, gamma: s.p + 2928, beta: s.p + 3008, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 428101632 &* s.n,
+                savedMean: s.f + 4368, savedInvStd: s.f + 4440, runningMean: s.p + 3088, runningVar: s.p + 3168,
+                pool: pool)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 1 {
@@ -3425,9 +3428,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.1.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 1 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 594736128 &* s.n, pixels: 112896 &* s.n,
-                channels: 32, gamma: s.p + 8256, beta: s.p + 8288, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 598348800 &* s.n, savedMean: s.f + 5808, savedInvStd: s.f + 5840,
-                runningMean: s.p + 8320, runningVar: s.p + 8352, pool: pool)
+                channels: 32, gamma: s.p + 8256, beta: s.p + 8288, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 598348800 &* s.n,
+                savedMean: s.f + 5808, savedInvStd: s.f + 5840, runningMean: s.p + 8320, runningVar: s.p + 8352,
+                pool: pool)
         }
         // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 1 {
@@ -3448,9 +3452,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.1.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 601961472 &* s.n, pixels: 112896 &* s.n,
-                channels: 32, gamma: s.p + 8672, beta: s.p + 8704, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 605574144 &* s.n, savedMean: s.f + 5872, savedInvStd: s.f + 5904,
-                runningMean: s.p + 8736, runningVar: s.p + 8768, pool: pool)
+                channels: 32, gamma: s.p + 8672, beta: s.p + 8704, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 605574144 &* s.n,
+                savedMean: s.f + 5872, savedInvStd: s.f + 5904, runningMean: s.p + 8736, runningVar: s.p + 8768,
+                pool: pool)
         }
         // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 2 {
@@ -3471,9 +3476,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.1.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 612799488 &* s.n, pixels: 112896 &* s.n,
-                channels: 32, gamma: s.p + 10384, beta: s.p + 10416, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t, savedMean: s.f + 6512, savedInvStd: s.f + 6544, runningMean: s.p + 10448,
-                runningVar: s.p + 10480, pool: pool)
+                channels: 32, gamma: s.p + 10384, beta: s.p + 10416, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t,
+                savedMean: s.f + 6512, savedInvStd: s.f + 6544, runningMean: s.p + 10448, runningVar: s.p + 10480,
+                pool: pool)
         }
         // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 2 {
@@ -3503,9 +3509,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.1.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 620024832 &* s.n, pixels: 112896 &* s.n,
-                channels: 32, gamma: s.p + 10800, beta: s.p + 10832, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 623637504 &* s.n, savedMean: s.f + 6576, savedInvStd: s.f + 6608,
-                runningMean: s.p + 10864, runningVar: s.p + 10896, pool: pool)
+                channels: 32, gamma: s.p + 10800, beta: s.p + 10832, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 623637504 &* s.n,
+                savedMean: s.f + 6576, savedInvStd: s.f + 6608, runningMean: s.p + 10864, runningVar: s.p + 10896,
+                pool: pool)
         }
         // features.1.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 3 {
@@ -3526,9 +3533,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.1.2.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 630862848 &* s.n, pixels: 112896 &* s.n,
-                channels: 32, gamma: s.p + 12512, beta: s.p + 12544, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t, savedMean: s.f + 7216, savedInvStd: s.f + 7248, runningMean: s.p + 12576,
-                runningVar: s.p + 12608, pool: pool)
+                channels: 32, gamma: s.p + 12512, beta: s.p + 12544, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t,
+                savedMean: s.f + 7216, savedInvStd: s.f + 7248, runningMean: s.p + 12576, runningVar: s.p + 12608,
+                pool: pool)
         }
         // features.1.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 3 {
@@ -3558,9 +3566,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.1.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 638088192 &* s.n, pixels: 112896 &* s.n,
-                channels: 32, gamma: s.p + 12928, beta: s.p + 12960, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 641700864 &* s.n, savedMean: s.f + 7280, savedInvStd: s.f + 7312,
-                runningMean: s.p + 12992, runningVar: s.p + 13024, pool: pool)
+                channels: 32, gamma: s.p + 12928, beta: s.p + 12960, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 641700864 &* s.n,
+                savedMean: s.f + 7280, savedInvStd: s.f + 7312, runningMean: s.p + 12992, runningVar: s.p + 13024,
+                pool: pool)
         }
         // features.1.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 4 {
@@ -3581,9 +3590,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.1.3.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 648926208 &* s.n, pixels: 112896 &* s.n,
-                channels: 32, gamma: s.p + 14640, beta: s.p + 14672, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t, savedMean: s.f + 7920, savedInvStd: s.f + 7952, runningMean: s.p + 14704,
-                runningVar: s.p + 14736, pool: pool)
+                channels: 32, gamma: s.p + 14640, beta: s.p + 14672, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t,
+                savedMean: s.f + 7920, savedInvStd: s.f + 7952, runningMean: s.p + 14704, runningVar: s.p + 14736,
+                pool: pool)
         }
         // features.1.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 4 {
@@ -3611,8 +3621,8 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.2.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 112896 &* s.n, channels: 192,
-                gamma: s.p + 20912, beta: s.p + 21104, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 21676032 &* s.n, savedMean: s.f + 7984, savedInvStd: s.f + 8176,
+                gamma: s.p + 20912, beta: s.p + 21104, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 21676032 &* s.n, savedMean: s.f + 7984, savedInvStd: s.f + 8176,
                 runningMean: s.p + 21296, runningVar: s.p + 21488, pool: pool)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3630,9 +3640,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.2.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 444358656 &* s.n, pixels: 28224 &* s.n,
-                channels: 192, gamma: s.p + 23408, beta: s.p + 23600, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 449777664 &* s.n, savedMean: s.f + 8368, savedInvStd: s.f + 8560,
-                runningMean: s.p + 23792, runningVar: s.p + 23984, pool: pool)
+                channels: 192, gamma: s.p + 23408, beta: s.p + 23600, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 449777664 &* s.n,
+                savedMean: s.f + 8368, savedInvStd: s.f + 8560, runningMean: s.p + 23792, runningVar: s.p + 23984,
+                pool: pool)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 5 {
@@ -3653,9 +3664,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.2.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 928287360 &* s.n, pixels: 28224 &* s.n, channels: 56,
-                gamma: s.p + 38208, beta: s.p + 38272, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 929867904 &* s.n, savedMean: s.f + 12208, savedInvStd: s.f + 12264,
-                runningMean: s.p + 38336, runningVar: s.p + 38400, pool: pool)
+                gamma: s.p + 38208, beta: s.p + 38272, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 929867904 &* s.n, savedMean: s.f + 12208,
+                savedInvStd: s.f + 12264, runningMean: s.p + 38336, runningVar: s.p + 38400, pool: pool)
         }
         // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 5 {
@@ -3674,8 +3685,8 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.2.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 43352064 &* s.n, pixels: 28224 &* s.n, channels: 336,
-                gamma: s.p + 57280, beta: s.p + 57616, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 52835328 &* s.n, savedMean: s.f + 12320, savedInvStd: s.f + 12656,
+                gamma: s.p + 57280, beta: s.p + 57616, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 52835328 &* s.n, savedMean: s.f + 12320, savedInvStd: s.f + 12656,
                 runningMean: s.p + 57952, runningVar: s.p + 58288, pool: pool)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3693,8 +3704,8 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.2.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 62318592 &* s.n, pixels: 28224 &* s.n, channels: 336,
-                gamma: s.p + 61648, beta: s.p + 61984, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 71801856 &* s.n, savedMean: s.f + 12992, savedInvStd: s.f + 13328,
+                gamma: s.p + 61648, beta: s.p + 61984, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 71801856 &* s.n, savedMean: s.f + 12992, savedInvStd: s.f + 13328,
                 runningMean: s.p + 62320, runningVar: s.p + 62656, pool: pool)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3716,8 +3727,8 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.2.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 931448448 &* s.n, pixels: 28224 &* s.n, channels: 56,
-                gamma: s.p + 91568, beta: s.p + 91632, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 90768384 &* s.n, savedMean: s.f + 19712, savedInvStd: s.f + 19768,
+                gamma: s.p + 91568, beta: s.p + 91632, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 90768384 &* s.n, savedMean: s.f + 19712, savedInvStd: s.f + 19768,
                 runningMean: s.p + 91696, runningVar: s.p + 91760, pool: pool)
         }
         // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -3746,8 +3757,8 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.2.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 90768384 &* s.n, pixels: 28224 &* s.n, channels: 336,
-                gamma: s.p + 110640, beta: s.p + 110976, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 100251648 &* s.n, savedMean: s.f + 19824, savedInvStd: s.f + 20160,
+                gamma: s.p + 110640, beta: s.p + 110976, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 100251648 &* s.n, savedMean: s.f + 19824, savedInvStd: s.f + 20160,
                 runningMean: s.p + 111312, runningVar: s.p + 111648, pool: pool)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -3765,9 +3776,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.2.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 109734912 &* s.n, pixels: 28224 &* s.n,
-                channels: 336, gamma: s.p + 115008, beta: s.p + 115344, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 119218176 &* s.n, savedMean: s.f + 20496, savedInvStd: s.f + 20832,
-                runningMean: s.p + 115680, runningVar: s.p + 116016, pool: pool)
+                channels: 336, gamma: s.p + 115008, beta: s.p + 115344, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 119218176 &* s.n,
+                savedMean: s.f + 20496, savedInvStd: s.f + 20832, runningMean: s.p + 115680, runningVar: s.p + 116016,
+                pool: pool)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 7 {
@@ -3788,9 +3800,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.2.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 934609536 &* s.n, pixels: 28224 &* s.n, channels: 56,
-                gamma: s.p + 144928, beta: s.p + 144992, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 138184704 &* s.n, savedMean: s.f + 27216, savedInvStd: s.f + 27272,
-                runningMean: s.p + 145056, runningVar: s.p + 145120, pool: pool)
+                gamma: s.p + 144928, beta: s.p + 144992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 138184704 &* s.n, savedMean: s.f + 27216,
+                savedInvStd: s.f + 27272, runningMean: s.p + 145056, runningVar: s.p + 145120, pool: pool)
         }
         // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 7 {
@@ -3818,9 +3830,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.2.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 138184704 &* s.n, pixels: 28224 &* s.n,
-                channels: 336, gamma: s.p + 164000, beta: s.p + 164336, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 147667968 &* s.n, savedMean: s.f + 27328, savedInvStd: s.f + 27664,
-                runningMean: s.p + 164672, runningVar: s.p + 165008, pool: pool)
+                channels: 336, gamma: s.p + 164000, beta: s.p + 164336, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 147667968 &* s.n,
+                savedMean: s.f + 27328, savedInvStd: s.f + 27664, runningMean: s.p + 164672, runningVar: s.p + 165008,
+                pool: pool)
         }
         // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 8 {
@@ -3837,9 +3850,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.2.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 157151232 &* s.n, pixels: 28224 &* s.n,
-                channels: 336, gamma: s.p + 168368, beta: s.p + 168704, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 166634496 &* s.n, savedMean: s.f + 28000, savedInvStd: s.f + 28336,
-                runningMean: s.p + 169040, runningVar: s.p + 169376, pool: pool)
+                channels: 336, gamma: s.p + 168368, beta: s.p + 168704, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 166634496 &* s.n,
+                savedMean: s.f + 28000, savedInvStd: s.f + 28336, runningMean: s.p + 169040, runningVar: s.p + 169376,
+                pool: pool)
         }
         // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 8 {
@@ -3860,9 +3874,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.2.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 937770624 &* s.n, pixels: 28224 &* s.n, channels: 56,
-                gamma: s.p + 198288, beta: s.p + 198352, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 185601024 &* s.n, savedMean: s.f + 34720, savedInvStd: s.f + 34776,
-                runningMean: s.p + 198416, runningVar: s.p + 198480, pool: pool)
+                gamma: s.p + 198288, beta: s.p + 198352, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 185601024 &* s.n, savedMean: s.f + 34720,
+                savedInvStd: s.f + 34776, runningMean: s.p + 198416, runningVar: s.p + 198480, pool: pool)
         }
         // features.2.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 8 {
@@ -3890,9 +3904,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.2.4.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 185601024 &* s.n, pixels: 28224 &* s.n,
-                channels: 336, gamma: s.p + 217360, beta: s.p + 217696, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 195084288 &* s.n, savedMean: s.f + 34832, savedInvStd: s.f + 35168,
-                runningMean: s.p + 218032, runningVar: s.p + 218368, pool: pool)
+                channels: 336, gamma: s.p + 217360, beta: s.p + 217696, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 195084288 &* s.n,
+                savedMean: s.f + 34832, savedInvStd: s.f + 35168, runningMean: s.p + 218032, runningVar: s.p + 218368,
+                pool: pool)
         }
         // features.2.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 9 {
@@ -3909,9 +3924,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.2.4.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 204567552 &* s.n, pixels: 28224 &* s.n,
-                channels: 336, gamma: s.p + 221728, beta: s.p + 222064, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 214050816 &* s.n, savedMean: s.f + 35504, savedInvStd: s.f + 35840,
-                runningMean: s.p + 222400, runningVar: s.p + 222736, pool: pool)
+                channels: 336, gamma: s.p + 221728, beta: s.p + 222064, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 214050816 &* s.n,
+                savedMean: s.f + 35504, savedInvStd: s.f + 35840, runningMean: s.p + 222400, runningVar: s.p + 222736,
+                pool: pool)
         }
         // features.2.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 9 {
@@ -3932,9 +3948,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.2.4.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 940931712 &* s.n, pixels: 28224 &* s.n, channels: 56,
-                gamma: s.p + 251648, beta: s.p + 251712, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 233017344 &* s.n, savedMean: s.f + 42224, savedInvStd: s.f + 42280,
-                runningMean: s.p + 251776, runningVar: s.p + 251840, pool: pool)
+                gamma: s.p + 251648, beta: s.p + 251712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 233017344 &* s.n, savedMean: s.f + 42224,
+                savedInvStd: s.f + 42280, runningMean: s.p + 251776, runningVar: s.p + 251840, pool: pool)
         }
         // features.2.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 9 {
@@ -3962,9 +3978,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.2.5.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 233017344 &* s.n, pixels: 28224 &* s.n,
-                channels: 336, gamma: s.p + 270720, beta: s.p + 271056, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 242500608 &* s.n, savedMean: s.f + 42336, savedInvStd: s.f + 42672,
-                runningMean: s.p + 271392, runningVar: s.p + 271728, pool: pool)
+                channels: 336, gamma: s.p + 270720, beta: s.p + 271056, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 242500608 &* s.n,
+                savedMean: s.f + 42336, savedInvStd: s.f + 42672, runningMean: s.p + 271392, runningVar: s.p + 271728,
+                pool: pool)
         }
         // features.2.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 10 {
@@ -3981,9 +3998,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.2.5.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 251983872 &* s.n, pixels: 28224 &* s.n,
-                channels: 336, gamma: s.p + 275088, beta: s.p + 275424, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 261467136 &* s.n, savedMean: s.f + 43008, savedInvStd: s.f + 43344,
-                runningMean: s.p + 275760, runningVar: s.p + 276096, pool: pool)
+                channels: 336, gamma: s.p + 275088, beta: s.p + 275424, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 261467136 &* s.n,
+                savedMean: s.f + 43008, savedInvStd: s.f + 43344, runningMean: s.p + 275760, runningVar: s.p + 276096,
+                pool: pool)
         }
         // features.2.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 10 {
@@ -4004,9 +4022,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.2.5.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 944092800 &* s.n, pixels: 28224 &* s.n, channels: 56,
-                gamma: s.p + 305008, beta: s.p + 305072, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 280433664 &* s.n, savedMean: s.f + 49728, savedInvStd: s.f + 49784,
-                runningMean: s.p + 305136, runningVar: s.p + 305200, pool: pool)
+                gamma: s.p + 305008, beta: s.p + 305072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 280433664 &* s.n, savedMean: s.f + 49728,
+                savedInvStd: s.f + 49784, runningMean: s.p + 305136, runningVar: s.p + 305200, pool: pool)
         }
         // features.2.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 10 {
@@ -4034,9 +4052,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.2.6.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 280433664 &* s.n, pixels: 28224 &* s.n,
-                channels: 336, gamma: s.p + 324080, beta: s.p + 324416, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 289916928 &* s.n, savedMean: s.f + 49840, savedInvStd: s.f + 50176,
-                runningMean: s.p + 324752, runningVar: s.p + 325088, pool: pool)
+                channels: 336, gamma: s.p + 324080, beta: s.p + 324416, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 289916928 &* s.n,
+                savedMean: s.f + 49840, savedInvStd: s.f + 50176, runningMean: s.p + 324752, runningVar: s.p + 325088,
+                pool: pool)
         }
         // features.2.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 11 {
@@ -4053,9 +4072,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.2.6.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 299400192 &* s.n, pixels: 28224 &* s.n,
-                channels: 336, gamma: s.p + 328448, beta: s.p + 328784, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 308883456 &* s.n, savedMean: s.f + 50512, savedInvStd: s.f + 50848,
-                runningMean: s.p + 329120, runningVar: s.p + 329456, pool: pool)
+                channels: 336, gamma: s.p + 328448, beta: s.p + 328784, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 308883456 &* s.n,
+                savedMean: s.f + 50512, savedInvStd: s.f + 50848, runningMean: s.p + 329120, runningVar: s.p + 329456,
+                pool: pool)
         }
         // features.2.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 11 {
@@ -4076,9 +4096,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.2.6.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 947253888 &* s.n, pixels: 28224 &* s.n, channels: 56,
-                gamma: s.p + 358368, beta: s.p + 358432, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 327849984 &* s.n, savedMean: s.f + 57232, savedInvStd: s.f + 57288,
-                runningMean: s.p + 358496, runningVar: s.p + 358560, pool: pool)
+                gamma: s.p + 358368, beta: s.p + 358432, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 327849984 &* s.n, savedMean: s.f + 57232,
+                savedInvStd: s.f + 57288, runningMean: s.p + 358496, runningVar: s.p + 358560, pool: pool)
         }
         // features.2.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 11 {
@@ -4106,9 +4126,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.2.7.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 327849984 &* s.n, pixels: 28224 &* s.n,
-                channels: 336, gamma: s.p + 377440, beta: s.p + 377776, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 337333248 &* s.n, savedMean: s.f + 57344, savedInvStd: s.f + 57680,
-                runningMean: s.p + 378112, runningVar: s.p + 378448, pool: pool)
+                channels: 336, gamma: s.p + 377440, beta: s.p + 377776, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 337333248 &* s.n,
+                savedMean: s.f + 57344, savedInvStd: s.f + 57680, runningMean: s.p + 378112, runningVar: s.p + 378448,
+                pool: pool)
         }
         // features.2.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 12 {
@@ -4125,9 +4146,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.2.7.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 346816512 &* s.n, pixels: 28224 &* s.n,
-                channels: 336, gamma: s.p + 381808, beta: s.p + 382144, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 356299776 &* s.n, savedMean: s.f + 58016, savedInvStd: s.f + 58352,
-                runningMean: s.p + 382480, runningVar: s.p + 382816, pool: pool)
+                channels: 336, gamma: s.p + 381808, beta: s.p + 382144, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 356299776 &* s.n,
+                savedMean: s.f + 58016, savedInvStd: s.f + 58352, runningMean: s.p + 382480, runningVar: s.p + 382816,
+                pool: pool)
         }
         // features.2.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 12 {
@@ -4148,9 +4170,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.2.7.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 950414976 &* s.n, pixels: 28224 &* s.n, channels: 56,
-                gamma: s.p + 411728, beta: s.p + 411792, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 375266304 &* s.n, savedMean: s.f + 64736, savedInvStd: s.f + 64792,
-                runningMean: s.p + 411856, runningVar: s.p + 411920, pool: pool)
+                gamma: s.p + 411728, beta: s.p + 411792, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 375266304 &* s.n, savedMean: s.f + 64736,
+                savedInvStd: s.f + 64792, runningMean: s.p + 411856, runningVar: s.p + 411920, pool: pool)
         }
         // features.2.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 12 {
@@ -4178,9 +4200,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.3.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 375266304 &* s.n, pixels: 28224 &* s.n,
-                channels: 336, gamma: s.p + 430800, beta: s.p + 431136, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 384749568 &* s.n, savedMean: s.f + 64848, savedInvStd: s.f + 65184,
-                runningMean: s.p + 431472, runningVar: s.p + 431808, pool: pool)
+                channels: 336, gamma: s.p + 430800, beta: s.p + 431136, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 384749568 &* s.n,
+                savedMean: s.f + 64848, savedInvStd: s.f + 65184, runningMean: s.p + 431472, runningVar: s.p + 431808,
+                pool: pool)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 13 {
@@ -4197,8 +4220,8 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.3.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 792642816 &* s.n, pixels: 7056 &* s.n, channels: 336,
-                gamma: s.p + 440544, beta: s.p + 440880, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 795013632 &* s.n, savedMean: s.f + 65520, savedInvStd: s.f + 65856,
+                gamma: s.p + 440544, beta: s.p + 440880, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 795013632 &* s.n, savedMean: s.f + 65520, savedInvStd: s.f + 65856,
                 runningMean: s.p + 441216, runningVar: s.p + 441552, pool: pool)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4220,9 +4243,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.3.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1043067312 &* s.n, pixels: 7056 &* s.n, channels: 88,
-                gamma: s.p + 481216, beta: s.p + 481312, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 1043688240 &* s.n, savedMean: s.f + 82992, savedInvStd: s.f + 83080,
-                runningMean: s.p + 481408, runningVar: s.p + 481504, pool: pool)
+                gamma: s.p + 481216, beta: s.p + 481312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 1043688240 &* s.n, savedMean: s.f + 82992,
+                savedInvStd: s.f + 83080, runningMean: s.p + 481408, runningVar: s.p + 481504, pool: pool)
         }
         // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 13 {
@@ -4241,8 +4264,8 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.3.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 394232832 &* s.n, pixels: 7056 &* s.n, channels: 528,
-                gamma: s.p + 528064, beta: s.p + 528592, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 397958400 &* s.n, savedMean: s.f + 83168, savedInvStd: s.f + 83696,
+                gamma: s.p + 528064, beta: s.p + 528592, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 397958400 &* s.n, savedMean: s.f + 83168, savedInvStd: s.f + 83696,
                 runningMean: s.p + 529120, runningVar: s.p + 529648, pool: pool)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4260,8 +4283,8 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.3.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 460615680 &* s.n, pixels: 7056 &* s.n, channels: 528,
-                gamma: s.p + 543376, beta: s.p + 543904, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 464341248 &* s.n, savedMean: s.f + 84224, savedInvStd: s.f + 84752,
+                gamma: s.p + 543376, beta: s.p + 543904, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 464341248 &* s.n, savedMean: s.f + 84224, savedInvStd: s.f + 84752,
                 runningMean: s.p + 544432, runningVar: s.p + 544960, pool: pool)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4283,9 +4306,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.3.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1044309168 &* s.n, pixels: 7056 &* s.n, channels: 88,
-                gamma: s.p + 615744, beta: s.p + 615840, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 401683968 &* s.n, savedMean: s.f + 111680, savedInvStd: s.f + 111768,
-                runningMean: s.p + 615936, runningVar: s.p + 616032, pool: pool)
+                gamma: s.p + 615744, beta: s.p + 615840, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 401683968 &* s.n, savedMean: s.f + 111680,
+                savedInvStd: s.f + 111768, runningMean: s.p + 615936, runningVar: s.p + 616032, pool: pool)
         }
         // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 14 {
@@ -4313,8 +4336,8 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.3.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 471792384 &* s.n, pixels: 7056 &* s.n, channels: 528,
-                gamma: s.p + 662592, beta: s.p + 663120, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 475517952 &* s.n, savedMean: s.f + 111856, savedInvStd: s.f + 112384,
+                gamma: s.p + 662592, beta: s.p + 663120, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 475517952 &* s.n, savedMean: s.f + 111856, savedInvStd: s.f + 112384,
                 runningMean: s.p + 663648, runningVar: s.p + 664176, pool: pool)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4332,8 +4355,8 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.3.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 479243520 &* s.n, pixels: 7056 &* s.n, channels: 528,
-                gamma: s.p + 677904, beta: s.p + 678432, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 482969088 &* s.n, savedMean: s.f + 112912, savedInvStd: s.f + 113440,
+                gamma: s.p + 677904, beta: s.p + 678432, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 482969088 &* s.n, savedMean: s.f + 112912, savedInvStd: s.f + 113440,
                 runningMean: s.p + 678960, runningVar: s.p + 679488, pool: pool)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4355,9 +4378,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.3.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1045551024 &* s.n, pixels: 7056 &* s.n, channels: 88,
-                gamma: s.p + 750272, beta: s.p + 750368, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 401683968 &* s.n, savedMean: s.f + 140368, savedInvStd: s.f + 140456,
-                runningMean: s.p + 750464, runningVar: s.p + 750560, pool: pool)
+                gamma: s.p + 750272, beta: s.p + 750368, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 401683968 &* s.n, savedMean: s.f + 140368,
+                savedInvStd: s.f + 140456, runningMean: s.p + 750464, runningVar: s.p + 750560, pool: pool)
         }
         // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 15 {
@@ -4385,8 +4408,8 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.3.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 490420224 &* s.n, pixels: 7056 &* s.n, channels: 528,
-                gamma: s.p + 797120, beta: s.p + 797648, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 494145792 &* s.n, savedMean: s.f + 140544, savedInvStd: s.f + 141072,
+                gamma: s.p + 797120, beta: s.p + 797648, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 494145792 &* s.n, savedMean: s.f + 140544, savedInvStd: s.f + 141072,
                 runningMean: s.p + 798176, runningVar: s.p + 798704, pool: pool)
         }
         // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4404,8 +4427,8 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.3.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 497871360 &* s.n, pixels: 7056 &* s.n, channels: 528,
-                gamma: s.p + 812432, beta: s.p + 812960, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 501596928 &* s.n, savedMean: s.f + 141600, savedInvStd: s.f + 142128,
+                gamma: s.p + 812432, beta: s.p + 812960, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 501596928 &* s.n, savedMean: s.f + 141600, savedInvStd: s.f + 142128,
                 runningMean: s.p + 813488, runningVar: s.p + 814016, pool: pool)
         }
         // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4427,9 +4450,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.3.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1046792880 &* s.n, pixels: 7056 &* s.n, channels: 88,
-                gamma: s.p + 884800, beta: s.p + 884896, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 401683968 &* s.n, savedMean: s.f + 169056, savedInvStd: s.f + 169144,
-                runningMean: s.p + 884992, runningVar: s.p + 885088, pool: pool)
+                gamma: s.p + 884800, beta: s.p + 884896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 401683968 &* s.n, savedMean: s.f + 169056,
+                savedInvStd: s.f + 169144, runningMean: s.p + 884992, runningVar: s.p + 885088, pool: pool)
         }
         // features.3.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 16 {
@@ -4457,8 +4480,8 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.3.4.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 509048064 &* s.n, pixels: 7056 &* s.n, channels: 528,
-                gamma: s.p + 931648, beta: s.p + 932176, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 512773632 &* s.n, savedMean: s.f + 169232, savedInvStd: s.f + 169760,
+                gamma: s.p + 931648, beta: s.p + 932176, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 512773632 &* s.n, savedMean: s.f + 169232, savedInvStd: s.f + 169760,
                 runningMean: s.p + 932704, runningVar: s.p + 933232, pool: pool)
         }
         // features.3.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4476,8 +4499,8 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.3.4.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 516499200 &* s.n, pixels: 7056 &* s.n, channels: 528,
-                gamma: s.p + 946960, beta: s.p + 947488, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 520224768 &* s.n, savedMean: s.f + 170288, savedInvStd: s.f + 170816,
+                gamma: s.p + 946960, beta: s.p + 947488, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 520224768 &* s.n, savedMean: s.f + 170288, savedInvStd: s.f + 170816,
                 runningMean: s.p + 948016, runningVar: s.p + 948544, pool: pool)
         }
         // features.3.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4499,9 +4522,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.3.4.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1048034736 &* s.n, pixels: 7056 &* s.n, channels: 88,
-                gamma: s.p + 1019328, beta: s.p + 1019424, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 401683968 &* s.n, savedMean: s.f + 197744, savedInvStd: s.f + 197832,
-                runningMean: s.p + 1019520, runningVar: s.p + 1019616, pool: pool)
+                gamma: s.p + 1019328, beta: s.p + 1019424, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 401683968 &* s.n, savedMean: s.f + 197744,
+                savedInvStd: s.f + 197832, runningMean: s.p + 1019520, runningVar: s.p + 1019616, pool: pool)
         }
         // features.3.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 17 {
@@ -4529,8 +4552,8 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.3.5.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 527675904 &* s.n, pixels: 7056 &* s.n, channels: 528,
-                gamma: s.p + 1066176, beta: s.p + 1066704, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 531401472 &* s.n, savedMean: s.f + 197920, savedInvStd: s.f + 198448,
+                gamma: s.p + 1066176, beta: s.p + 1066704, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 531401472 &* s.n, savedMean: s.f + 197920, savedInvStd: s.f + 198448,
                 runningMean: s.p + 1067232, runningVar: s.p + 1067760, pool: pool)
         }
         // features.3.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4548,8 +4571,8 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.3.5.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 535127040 &* s.n, pixels: 7056 &* s.n, channels: 528,
-                gamma: s.p + 1081488, beta: s.p + 1082016, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 538852608 &* s.n, savedMean: s.f + 198976, savedInvStd: s.f + 199504,
+                gamma: s.p + 1081488, beta: s.p + 1082016, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 538852608 &* s.n, savedMean: s.f + 198976, savedInvStd: s.f + 199504,
                 runningMean: s.p + 1082544, runningVar: s.p + 1083072, pool: pool)
         }
         // features.3.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4571,9 +4594,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.3.5.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1049276592 &* s.n, pixels: 7056 &* s.n, channels: 88,
-                gamma: s.p + 1153856, beta: s.p + 1153952, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 401683968 &* s.n, savedMean: s.f + 226432, savedInvStd: s.f + 226520,
-                runningMean: s.p + 1154048, runningVar: s.p + 1154144, pool: pool)
+                gamma: s.p + 1153856, beta: s.p + 1153952, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 401683968 &* s.n, savedMean: s.f + 226432,
+                savedInvStd: s.f + 226520, runningMean: s.p + 1154048, runningVar: s.p + 1154144, pool: pool)
         }
         // features.3.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 18 {
@@ -4601,8 +4624,8 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.3.6.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 546303744 &* s.n, pixels: 7056 &* s.n, channels: 528,
-                gamma: s.p + 1200704, beta: s.p + 1201232, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 550029312 &* s.n, savedMean: s.f + 226608, savedInvStd: s.f + 227136,
+                gamma: s.p + 1200704, beta: s.p + 1201232, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 550029312 &* s.n, savedMean: s.f + 226608, savedInvStd: s.f + 227136,
                 runningMean: s.p + 1201760, runningVar: s.p + 1202288, pool: pool)
         }
         // features.3.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4620,8 +4643,8 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.3.6.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 553754880 &* s.n, pixels: 7056 &* s.n, channels: 528,
-                gamma: s.p + 1216016, beta: s.p + 1216544, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 557480448 &* s.n, savedMean: s.f + 227664, savedInvStd: s.f + 228192,
+                gamma: s.p + 1216016, beta: s.p + 1216544, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 557480448 &* s.n, savedMean: s.f + 227664, savedInvStd: s.f + 228192,
                 runningMean: s.p + 1217072, runningVar: s.p + 1217600, pool: pool)
         }
         // features.3.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4643,9 +4666,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.3.6.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1050518448 &* s.n, pixels: 7056 &* s.n, channels: 88,
-                gamma: s.p + 1288384, beta: s.p + 1288480, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 401683968 &* s.n, savedMean: s.f + 255120, savedInvStd: s.f + 255208,
-                runningMean: s.p + 1288576, runningVar: s.p + 1288672, pool: pool)
+                gamma: s.p + 1288384, beta: s.p + 1288480, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 401683968 &* s.n, savedMean: s.f + 255120,
+                savedInvStd: s.f + 255208, runningMean: s.p + 1288576, runningVar: s.p + 1288672, pool: pool)
         }
         // features.3.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 19 {
@@ -4673,8 +4696,8 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.3.7.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 564931584 &* s.n, pixels: 7056 &* s.n, channels: 528,
-                gamma: s.p + 1335232, beta: s.p + 1335760, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 568657152 &* s.n, savedMean: s.f + 255296, savedInvStd: s.f + 255824,
+                gamma: s.p + 1335232, beta: s.p + 1335760, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 568657152 &* s.n, savedMean: s.f + 255296, savedInvStd: s.f + 255824,
                 runningMean: s.p + 1336288, runningVar: s.p + 1336816, pool: pool)
         }
         // features.3.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4692,8 +4715,8 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.3.7.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 572382720 &* s.n, pixels: 7056 &* s.n, channels: 528,
-                gamma: s.p + 1350544, beta: s.p + 1351072, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 576108288 &* s.n, savedMean: s.f + 256352, savedInvStd: s.f + 256880,
+                gamma: s.p + 1350544, beta: s.p + 1351072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 576108288 &* s.n, savedMean: s.f + 256352, savedInvStd: s.f + 256880,
                 runningMean: s.p + 1351600, runningVar: s.p + 1352128, pool: pool)
         }
         // features.3.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4715,9 +4738,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.3.7.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1051760304 &* s.n, pixels: 7056 &* s.n, channels: 88,
-                gamma: s.p + 1422912, beta: s.p + 1423008, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 401683968 &* s.n, savedMean: s.f + 283808, savedInvStd: s.f + 283896,
-                runningMean: s.p + 1423104, runningVar: s.p + 1423200, pool: pool)
+                gamma: s.p + 1422912, beta: s.p + 1423008, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 401683968 &* s.n, savedMean: s.f + 283808,
+                savedInvStd: s.f + 283896, runningMean: s.p + 1423104, runningVar: s.p + 1423200, pool: pool)
         }
         // features.3.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 20 {
@@ -4745,8 +4768,8 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.4.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 583559424 &* s.n, pixels: 7056 &* s.n, channels: 528,
-                gamma: s.p + 1469760, beta: s.p + 1470288, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 587284992 &* s.n, savedMean: s.f + 283984, savedInvStd: s.f + 284512,
+                gamma: s.p + 1469760, beta: s.p + 1470288, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 587284992 &* s.n, savedMean: s.f + 283984, savedInvStd: s.f + 284512,
                 runningMean: s.p + 1470816, runningVar: s.p + 1471344, pool: pool)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -4764,9 +4787,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.4.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1038960720 &* s.n, pixels: 1764 &* s.n,
-                channels: 528, gamma: s.p + 1476624, beta: s.p + 1477152, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 1039892112 &* s.n, savedMean: s.f + 285040, savedInvStd: s.f + 285568,
-                runningMean: s.p + 1477680, runningVar: s.p + 1478208, pool: pool)
+                channels: 528, gamma: s.p + 1476624, beta: s.p + 1477152, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 1039892112 &* s.n,
+                savedMean: s.f + 285040, savedInvStd: s.f + 285568, runningMean: s.p + 1477680,
+                runningVar: s.p + 1478208, pool: pool)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 21 {
@@ -4787,9 +4811,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.4.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1062189072 &* s.n, pixels: 1764 &* s.n,
-                channels: 176, gamma: s.p + 1595456, beta: s.p + 1595632, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1062499536 &* s.n, savedMean: s.f + 295600,
-                savedInvStd: s.f + 295776, runningMean: s.p + 1595808, runningVar: s.p + 1595984, pool: pool)
+                channels: 176, gamma: s.p + 1595456, beta: s.p + 1595632, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1062499536 &* s.n,
+                savedMean: s.f + 295600, savedInvStd: s.f + 295776, runningMean: s.p + 1595808,
+                runningVar: s.p + 1595984, pool: pool)
         }
         // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 21 {
@@ -4808,9 +4833,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.4.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 22 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 401683968 &* s.n, pixels: 1764 &* s.n,
-                channels: 1056, gamma: s.p + 1782016, beta: s.p + 1783072, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 799755264 &* s.n, savedMean: s.f + 295952, savedInvStd: s.f + 297008,
-                runningMean: s.p + 1784128, runningVar: s.p + 1785184, pool: pool)
+                channels: 1056, gamma: s.p + 1782016, beta: s.p + 1783072, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 799755264 &* s.n,
+                savedMean: s.f + 295952, savedInvStd: s.f + 297008, runningMean: s.p + 1784128,
+                runningVar: s.p + 1785184, pool: pool)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 22 {
@@ -4827,9 +4853,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.4.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 22 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 801618048 &* s.n, pixels: 1764 &* s.n,
-                channels: 1056, gamma: s.p + 1795744, beta: s.p + 1796800, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 803480832 &* s.n, savedMean: s.f + 298064, savedInvStd: s.f + 299120,
-                runningMean: s.p + 1797856, runningVar: s.p + 1798912, pool: pool)
+                channels: 1056, gamma: s.p + 1795744, beta: s.p + 1796800, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 803480832 &* s.n,
+                savedMean: s.f + 298064, savedInvStd: s.f + 299120, runningMean: s.p + 1797856,
+                runningVar: s.p + 1798912, pool: pool)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 22 {
@@ -4850,9 +4877,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.4.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 22 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1062810000 &* s.n, pixels: 1764 &* s.n,
-                channels: 176, gamma: s.p + 2079856, beta: s.p + 2080032, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 591010560 &* s.n, savedMean: s.f + 319184,
-                savedInvStd: s.f + 319360, runningMean: s.p + 2080208, runningVar: s.p + 2080384, pool: pool)
+                channels: 176, gamma: s.p + 2079856, beta: s.p + 2080032, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 591010560 &* s.n,
+                savedMean: s.f + 319184, savedInvStd: s.f + 319360, runningMean: s.p + 2080208,
+                runningVar: s.p + 2080384, pool: pool)
         }
         // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 22 {
@@ -4880,9 +4908,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.4.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 23 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 807206400 &* s.n, pixels: 1764 &* s.n,
-                channels: 1056, gamma: s.p + 2266416, beta: s.p + 2267472, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 809069184 &* s.n, savedMean: s.f + 319536, savedInvStd: s.f + 320592,
-                runningMean: s.p + 2268528, runningVar: s.p + 2269584, pool: pool)
+                channels: 1056, gamma: s.p + 2266416, beta: s.p + 2267472, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 809069184 &* s.n,
+                savedMean: s.f + 319536, savedInvStd: s.f + 320592, runningMean: s.p + 2268528,
+                runningVar: s.p + 2269584, pool: pool)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 23 {
@@ -4899,9 +4928,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.4.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 23 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 810931968 &* s.n, pixels: 1764 &* s.n,
-                channels: 1056, gamma: s.p + 2280144, beta: s.p + 2281200, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 812794752 &* s.n, savedMean: s.f + 321648, savedInvStd: s.f + 322704,
-                runningMean: s.p + 2282256, runningVar: s.p + 2283312, pool: pool)
+                channels: 1056, gamma: s.p + 2280144, beta: s.p + 2281200, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 812794752 &* s.n,
+                savedMean: s.f + 321648, savedInvStd: s.f + 322704, runningMean: s.p + 2282256,
+                runningVar: s.p + 2283312, pool: pool)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 23 {
@@ -4922,9 +4952,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.4.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 23 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1063430928 &* s.n, pixels: 1764 &* s.n,
-                channels: 176, gamma: s.p + 2564256, beta: s.p + 2564432, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 591010560 &* s.n, savedMean: s.f + 342768,
-                savedInvStd: s.f + 342944, runningMean: s.p + 2564608, runningVar: s.p + 2564784, pool: pool)
+                channels: 176, gamma: s.p + 2564256, beta: s.p + 2564432, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 591010560 &* s.n,
+                savedMean: s.f + 342768, savedInvStd: s.f + 342944, runningMean: s.p + 2564608,
+                runningVar: s.p + 2564784, pool: pool)
         }
         // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 23 {
@@ -4952,9 +4983,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.4.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 24 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 816520320 &* s.n, pixels: 1764 &* s.n,
-                channels: 1056, gamma: s.p + 2750816, beta: s.p + 2751872, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 818383104 &* s.n, savedMean: s.f + 343120, savedInvStd: s.f + 344176,
-                runningMean: s.p + 2752928, runningVar: s.p + 2753984, pool: pool)
+                channels: 1056, gamma: s.p + 2750816, beta: s.p + 2751872, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 818383104 &* s.n,
+                savedMean: s.f + 343120, savedInvStd: s.f + 344176, runningMean: s.p + 2752928,
+                runningVar: s.p + 2753984, pool: pool)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 24 {
@@ -4971,9 +5003,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.4.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 24 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 820245888 &* s.n, pixels: 1764 &* s.n,
-                channels: 1056, gamma: s.p + 2764544, beta: s.p + 2765600, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 822108672 &* s.n, savedMean: s.f + 345232, savedInvStd: s.f + 346288,
-                runningMean: s.p + 2766656, runningVar: s.p + 2767712, pool: pool)
+                channels: 1056, gamma: s.p + 2764544, beta: s.p + 2765600, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 822108672 &* s.n,
+                savedMean: s.f + 345232, savedInvStd: s.f + 346288, runningMean: s.p + 2766656,
+                runningVar: s.p + 2767712, pool: pool)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 24 {
@@ -4994,9 +5027,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.4.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 24 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1064051856 &* s.n, pixels: 1764 &* s.n,
-                channels: 176, gamma: s.p + 3048656, beta: s.p + 3048832, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 591010560 &* s.n, savedMean: s.f + 366352,
-                savedInvStd: s.f + 366528, runningMean: s.p + 3049008, runningVar: s.p + 3049184, pool: pool)
+                channels: 176, gamma: s.p + 3048656, beta: s.p + 3048832, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 591010560 &* s.n,
+                savedMean: s.f + 366352, savedInvStd: s.f + 366528, runningMean: s.p + 3049008,
+                runningVar: s.p + 3049184, pool: pool)
         }
         // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 24 {
@@ -5024,9 +5058,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.4.4.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 25 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 825834240 &* s.n, pixels: 1764 &* s.n,
-                channels: 1056, gamma: s.p + 3235216, beta: s.p + 3236272, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 827697024 &* s.n, savedMean: s.f + 366704, savedInvStd: s.f + 367760,
-                runningMean: s.p + 3237328, runningVar: s.p + 3238384, pool: pool)
+                channels: 1056, gamma: s.p + 3235216, beta: s.p + 3236272, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 827697024 &* s.n,
+                savedMean: s.f + 366704, savedInvStd: s.f + 367760, runningMean: s.p + 3237328,
+                runningVar: s.p + 3238384, pool: pool)
         }
         // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 25 {
@@ -5043,9 +5078,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.4.4.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 25 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 829559808 &* s.n, pixels: 1764 &* s.n,
-                channels: 1056, gamma: s.p + 3248944, beta: s.p + 3250000, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 831422592 &* s.n, savedMean: s.f + 368816, savedInvStd: s.f + 369872,
-                runningMean: s.p + 3251056, runningVar: s.p + 3252112, pool: pool)
+                channels: 1056, gamma: s.p + 3248944, beta: s.p + 3250000, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 831422592 &* s.n,
+                savedMean: s.f + 368816, savedInvStd: s.f + 369872, runningMean: s.p + 3251056,
+                runningVar: s.p + 3252112, pool: pool)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 25 {
@@ -5066,9 +5102,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.4.4.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 25 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1064672784 &* s.n, pixels: 1764 &* s.n,
-                channels: 176, gamma: s.p + 3533056, beta: s.p + 3533232, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 591010560 &* s.n, savedMean: s.f + 389936,
-                savedInvStd: s.f + 390112, runningMean: s.p + 3533408, runningVar: s.p + 3533584, pool: pool)
+                channels: 176, gamma: s.p + 3533056, beta: s.p + 3533232, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 591010560 &* s.n,
+                savedMean: s.f + 389936, savedInvStd: s.f + 390112, runningMean: s.p + 3533408,
+                runningVar: s.p + 3533584, pool: pool)
         }
         // features.4.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 25 {
@@ -5096,9 +5133,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.4.5.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 26 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 835148160 &* s.n, pixels: 1764 &* s.n,
-                channels: 1056, gamma: s.p + 3719616, beta: s.p + 3720672, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 837010944 &* s.n, savedMean: s.f + 390288, savedInvStd: s.f + 391344,
-                runningMean: s.p + 3721728, runningVar: s.p + 3722784, pool: pool)
+                channels: 1056, gamma: s.p + 3719616, beta: s.p + 3720672, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 837010944 &* s.n,
+                savedMean: s.f + 390288, savedInvStd: s.f + 391344, runningMean: s.p + 3721728,
+                runningVar: s.p + 3722784, pool: pool)
         }
         // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 26 {
@@ -5115,9 +5153,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.4.5.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 26 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 838873728 &* s.n, pixels: 1764 &* s.n,
-                channels: 1056, gamma: s.p + 3733344, beta: s.p + 3734400, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 840736512 &* s.n, savedMean: s.f + 392400, savedInvStd: s.f + 393456,
-                runningMean: s.p + 3735456, runningVar: s.p + 3736512, pool: pool)
+                channels: 1056, gamma: s.p + 3733344, beta: s.p + 3734400, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 840736512 &* s.n,
+                savedMean: s.f + 392400, savedInvStd: s.f + 393456, runningMean: s.p + 3735456,
+                runningVar: s.p + 3736512, pool: pool)
         }
         // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 26 {
@@ -5138,9 +5177,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.4.5.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 26 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1065293712 &* s.n, pixels: 1764 &* s.n,
-                channels: 176, gamma: s.p + 4017456, beta: s.p + 4017632, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 591010560 &* s.n, savedMean: s.f + 413520,
-                savedInvStd: s.f + 413696, runningMean: s.p + 4017808, runningVar: s.p + 4017984, pool: pool)
+                channels: 176, gamma: s.p + 4017456, beta: s.p + 4017632, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 591010560 &* s.n,
+                savedMean: s.f + 413520, savedInvStd: s.f + 413696, runningMean: s.p + 4017808,
+                runningVar: s.p + 4017984, pool: pool)
         }
         // features.4.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 26 {
@@ -5168,9 +5208,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.4.6.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 27 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 844462080 &* s.n, pixels: 1764 &* s.n,
-                channels: 1056, gamma: s.p + 4204016, beta: s.p + 4205072, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 846324864 &* s.n, savedMean: s.f + 413872, savedInvStd: s.f + 414928,
-                runningMean: s.p + 4206128, runningVar: s.p + 4207184, pool: pool)
+                channels: 1056, gamma: s.p + 4204016, beta: s.p + 4205072, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 846324864 &* s.n,
+                savedMean: s.f + 413872, savedInvStd: s.f + 414928, runningMean: s.p + 4206128,
+                runningVar: s.p + 4207184, pool: pool)
         }
         // features.4.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 27 {
@@ -5187,9 +5228,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.4.6.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 27 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 848187648 &* s.n, pixels: 1764 &* s.n,
-                channels: 1056, gamma: s.p + 4217744, beta: s.p + 4218800, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 850050432 &* s.n, savedMean: s.f + 415984, savedInvStd: s.f + 417040,
-                runningMean: s.p + 4219856, runningVar: s.p + 4220912, pool: pool)
+                channels: 1056, gamma: s.p + 4217744, beta: s.p + 4218800, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 850050432 &* s.n,
+                savedMean: s.f + 415984, savedInvStd: s.f + 417040, runningMean: s.p + 4219856,
+                runningVar: s.p + 4220912, pool: pool)
         }
         // features.4.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 27 {
@@ -5210,9 +5252,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.4.6.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 27 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1065914640 &* s.n, pixels: 1764 &* s.n,
-                channels: 176, gamma: s.p + 4501856, beta: s.p + 4502032, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 591010560 &* s.n, savedMean: s.f + 437104,
-                savedInvStd: s.f + 437280, runningMean: s.p + 4502208, runningVar: s.p + 4502384, pool: pool)
+                channels: 176, gamma: s.p + 4501856, beta: s.p + 4502032, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 591010560 &* s.n,
+                savedMean: s.f + 437104, savedInvStd: s.f + 437280, runningMean: s.p + 4502208,
+                runningVar: s.p + 4502384, pool: pool)
         }
         // features.4.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 27 {
@@ -5240,9 +5283,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.4.7.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 28 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 853776000 &* s.n, pixels: 1764 &* s.n,
-                channels: 1056, gamma: s.p + 4688416, beta: s.p + 4689472, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 855638784 &* s.n, savedMean: s.f + 437456, savedInvStd: s.f + 438512,
-                runningMean: s.p + 4690528, runningVar: s.p + 4691584, pool: pool)
+                channels: 1056, gamma: s.p + 4688416, beta: s.p + 4689472, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 855638784 &* s.n,
+                savedMean: s.f + 437456, savedInvStd: s.f + 438512, runningMean: s.p + 4690528,
+                runningVar: s.p + 4691584, pool: pool)
         }
         // features.4.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 28 {
@@ -5259,9 +5303,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.4.7.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 28 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 857501568 &* s.n, pixels: 1764 &* s.n,
-                channels: 1056, gamma: s.p + 4702144, beta: s.p + 4703200, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 859364352 &* s.n, savedMean: s.f + 439568, savedInvStd: s.f + 440624,
-                runningMean: s.p + 4704256, runningVar: s.p + 4705312, pool: pool)
+                channels: 1056, gamma: s.p + 4702144, beta: s.p + 4703200, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 859364352 &* s.n,
+                savedMean: s.f + 439568, savedInvStd: s.f + 440624, runningMean: s.p + 4704256,
+                runningVar: s.p + 4705312, pool: pool)
         }
         // features.4.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 28 {
@@ -5282,9 +5327,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.4.7.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 28 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1066535568 &* s.n, pixels: 1764 &* s.n,
-                channels: 176, gamma: s.p + 4986256, beta: s.p + 4986432, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 591010560 &* s.n, savedMean: s.f + 460688,
-                savedInvStd: s.f + 460864, runningMean: s.p + 4986608, runningVar: s.p + 4986784, pool: pool)
+                channels: 176, gamma: s.p + 4986256, beta: s.p + 4986432, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 591010560 &* s.n,
+                savedMean: s.f + 460688, savedInvStd: s.f + 460864, runningMean: s.p + 4986608,
+                runningVar: s.p + 4986784, pool: pool)
         }
         // features.4.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 28 {
@@ -5312,9 +5358,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.4.8.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 29 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 863089920 &* s.n, pixels: 1764 &* s.n,
-                channels: 1056, gamma: s.p + 5172816, beta: s.p + 5173872, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 864952704 &* s.n, savedMean: s.f + 461040, savedInvStd: s.f + 462096,
-                runningMean: s.p + 5174928, runningVar: s.p + 5175984, pool: pool)
+                channels: 1056, gamma: s.p + 5172816, beta: s.p + 5173872, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 864952704 &* s.n,
+                savedMean: s.f + 461040, savedInvStd: s.f + 462096, runningMean: s.p + 5174928,
+                runningVar: s.p + 5175984, pool: pool)
         }
         // features.4.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 29 {
@@ -5331,9 +5378,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.4.8.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 29 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 866815488 &* s.n, pixels: 1764 &* s.n,
-                channels: 1056, gamma: s.p + 5186544, beta: s.p + 5187600, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 868678272 &* s.n, savedMean: s.f + 463152, savedInvStd: s.f + 464208,
-                runningMean: s.p + 5188656, runningVar: s.p + 5189712, pool: pool)
+                channels: 1056, gamma: s.p + 5186544, beta: s.p + 5187600, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 868678272 &* s.n,
+                savedMean: s.f + 463152, savedInvStd: s.f + 464208, runningMean: s.p + 5188656,
+                runningVar: s.p + 5189712, pool: pool)
         }
         // features.4.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 29 {
@@ -5354,9 +5402,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.4.8.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 29 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1067156496 &* s.n, pixels: 1764 &* s.n,
-                channels: 176, gamma: s.p + 5470656, beta: s.p + 5470832, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 591010560 &* s.n, savedMean: s.f + 484272,
-                savedInvStd: s.f + 484448, runningMean: s.p + 5471008, runningVar: s.p + 5471184, pool: pool)
+                channels: 176, gamma: s.p + 5470656, beta: s.p + 5470832, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 591010560 &* s.n,
+                savedMean: s.f + 484272, savedInvStd: s.f + 484448, runningMean: s.p + 5471008,
+                runningVar: s.p + 5471184, pool: pool)
         }
         // features.4.8.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 29 {
@@ -5384,9 +5433,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.4.9.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 30 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 872403840 &* s.n, pixels: 1764 &* s.n,
-                channels: 1056, gamma: s.p + 5657216, beta: s.p + 5658272, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 874266624 &* s.n, savedMean: s.f + 484624, savedInvStd: s.f + 485680,
-                runningMean: s.p + 5659328, runningVar: s.p + 5660384, pool: pool)
+                channels: 1056, gamma: s.p + 5657216, beta: s.p + 5658272, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 874266624 &* s.n,
+                savedMean: s.f + 484624, savedInvStd: s.f + 485680, runningMean: s.p + 5659328,
+                runningVar: s.p + 5660384, pool: pool)
         }
         // features.4.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 30 {
@@ -5403,9 +5453,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.4.9.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 30 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 876129408 &* s.n, pixels: 1764 &* s.n,
-                channels: 1056, gamma: s.p + 5670944, beta: s.p + 5672000, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 877992192 &* s.n, savedMean: s.f + 486736, savedInvStd: s.f + 487792,
-                runningMean: s.p + 5673056, runningVar: s.p + 5674112, pool: pool)
+                channels: 1056, gamma: s.p + 5670944, beta: s.p + 5672000, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 877992192 &* s.n,
+                savedMean: s.f + 486736, savedInvStd: s.f + 487792, runningMean: s.p + 5673056,
+                runningVar: s.p + 5674112, pool: pool)
         }
         // features.4.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 30 {
@@ -5426,9 +5477,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.4.9.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 30 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1067777424 &* s.n, pixels: 1764 &* s.n,
-                channels: 176, gamma: s.p + 5955056, beta: s.p + 5955232, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 591010560 &* s.n, savedMean: s.f + 507856,
-                savedInvStd: s.f + 508032, runningMean: s.p + 5955408, runningVar: s.p + 5955584, pool: pool)
+                channels: 176, gamma: s.p + 5955056, beta: s.p + 5955232, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 591010560 &* s.n,
+                savedMean: s.f + 507856, savedInvStd: s.f + 508032, runningMean: s.p + 5955408,
+                runningVar: s.p + 5955584, pool: pool)
         }
         // features.4.9.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 30 {
@@ -5456,9 +5508,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.4.10.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 31 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 881717760 &* s.n, pixels: 1764 &* s.n,
-                channels: 1056, gamma: s.p + 6141616, beta: s.p + 6142672, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 883580544 &* s.n, savedMean: s.f + 508208, savedInvStd: s.f + 509264,
-                runningMean: s.p + 6143728, runningVar: s.p + 6144784, pool: pool)
+                channels: 1056, gamma: s.p + 6141616, beta: s.p + 6142672, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 883580544 &* s.n,
+                savedMean: s.f + 508208, savedInvStd: s.f + 509264, runningMean: s.p + 6143728,
+                runningVar: s.p + 6144784, pool: pool)
         }
         // features.4.10.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 31 {
@@ -5475,9 +5528,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.4.10.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 31 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 885443328 &* s.n, pixels: 1764 &* s.n,
-                channels: 1056, gamma: s.p + 6155344, beta: s.p + 6156400, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 887306112 &* s.n, savedMean: s.f + 510320, savedInvStd: s.f + 511376,
-                runningMean: s.p + 6157456, runningVar: s.p + 6158512, pool: pool)
+                channels: 1056, gamma: s.p + 6155344, beta: s.p + 6156400, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 887306112 &* s.n,
+                savedMean: s.f + 510320, savedInvStd: s.f + 511376, runningMean: s.p + 6157456,
+                runningVar: s.p + 6158512, pool: pool)
         }
         // features.4.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 31 {
@@ -5498,9 +5552,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.4.10.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 31 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1068398352 &* s.n, pixels: 1764 &* s.n,
-                channels: 176, gamma: s.p + 6439456, beta: s.p + 6439632, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 591010560 &* s.n, savedMean: s.f + 531440,
-                savedInvStd: s.f + 531616, runningMean: s.p + 6439808, runningVar: s.p + 6439984, pool: pool)
+                channels: 176, gamma: s.p + 6439456, beta: s.p + 6439632, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 591010560 &* s.n,
+                savedMean: s.f + 531440, savedInvStd: s.f + 531616, runningMean: s.p + 6439808,
+                runningVar: s.p + 6439984, pool: pool)
         }
         // features.4.10.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 31 {
@@ -5528,9 +5583,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.5.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 32 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 891031680 &* s.n, pixels: 1764 &* s.n,
-                channels: 1056, gamma: s.p + 6626016, beta: s.p + 6627072, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 892894464 &* s.n, savedMean: s.f + 531792, savedInvStd: s.f + 532848,
-                runningMean: s.p + 6628128, runningVar: s.p + 6629184, pool: pool)
+                channels: 1056, gamma: s.p + 6626016, beta: s.p + 6627072, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 892894464 &* s.n,
+                savedMean: s.f + 531792, savedInvStd: s.f + 532848, runningMean: s.p + 6628128,
+                runningVar: s.p + 6629184, pool: pool)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 32 {
@@ -5547,9 +5603,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.5.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 32 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 894757248 &* s.n, pixels: 1764 &* s.n,
-                channels: 1056, gamma: s.p + 6656640, beta: s.p + 6657696, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 896620032 &* s.n, savedMean: s.f + 533904, savedInvStd: s.f + 534960,
-                runningMean: s.p + 6658752, runningVar: s.p + 6659808, pool: pool)
+                channels: 1056, gamma: s.p + 6656640, beta: s.p + 6657696, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 896620032 &* s.n,
+                savedMean: s.f + 533904, savedInvStd: s.f + 534960, runningMean: s.p + 6658752,
+                runningVar: s.p + 6659808, pool: pool)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 32 {
@@ -5570,9 +5627,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.5.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 32 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 594291600 &* s.n, pixels: 1764 &* s.n, channels: 248,
-                gamma: s.p + 7016784, beta: s.p + 7017040, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 1053002160 &* s.n, savedMean: s.f + 588816, savedInvStd: s.f + 589064,
-                runningMean: s.p + 7017296, runningVar: s.p + 7017552, pool: pool)
+                gamma: s.p + 7016784, beta: s.p + 7017040, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 1053002160 &* s.n, savedMean: s.f + 588816,
+                savedInvStd: s.f + 589064, runningMean: s.p + 7017296, runningVar: s.p + 7017552, pool: pool)
         }
         // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 32 {
@@ -5591,9 +5648,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.5.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 33 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 591010560 &* s.n, pixels: 1764 &* s.n,
-                channels: 1488, gamma: s.p + 7386832, beta: s.p + 7388320, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 656151552 &* s.n, savedMean: s.f + 589312, savedInvStd: s.f + 590800,
-                runningMean: s.p + 7389808, runningVar: s.p + 7391296, pool: pool)
+                channels: 1488, gamma: s.p + 7386832, beta: s.p + 7388320, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 656151552 &* s.n,
+                savedMean: s.f + 589312, savedInvStd: s.f + 590800, runningMean: s.p + 7389808,
+                runningVar: s.p + 7391296, pool: pool)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 33 {
@@ -5610,9 +5668,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.5.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 33 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 658776384 &* s.n, pixels: 1764 &* s.n,
-                channels: 1488, gamma: s.p + 7429984, beta: s.p + 7431472, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 661401216 &* s.n, savedMean: s.f + 592288, savedInvStd: s.f + 593776,
-                runningMean: s.p + 7432960, runningVar: s.p + 7434448, pool: pool)
+                channels: 1488, gamma: s.p + 7429984, beta: s.p + 7431472, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 661401216 &* s.n,
+                savedMean: s.f + 592288, savedInvStd: s.f + 593776, runningMean: s.p + 7432960,
+                runningVar: s.p + 7434448, pool: pool)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 33 {
@@ -5633,9 +5692,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.5.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 33 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1053439632 &* s.n, pixels: 1764 &* s.n,
-                channels: 248, gamma: s.p + 7991024, beta: s.p + 7991280, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 593635392 &* s.n, savedMean: s.f + 669664,
-                savedInvStd: s.f + 669912, runningMean: s.p + 7991536, runningVar: s.p + 7991792, pool: pool)
+                channels: 248, gamma: s.p + 7991024, beta: s.p + 7991280, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 593635392 &* s.n,
+                savedMean: s.f + 669664, savedInvStd: s.f + 669912, runningMean: s.p + 7991536,
+                runningVar: s.p + 7991792, pool: pool)
         }
         // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 33 {
@@ -5663,9 +5723,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.5.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 34 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 666650880 &* s.n, pixels: 1764 &* s.n,
-                channels: 1488, gamma: s.p + 8361072, beta: s.p + 8362560, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 669275712 &* s.n, savedMean: s.f + 670160, savedInvStd: s.f + 671648,
-                runningMean: s.p + 8364048, runningVar: s.p + 8365536, pool: pool)
+                channels: 1488, gamma: s.p + 8361072, beta: s.p + 8362560, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 669275712 &* s.n,
+                savedMean: s.f + 670160, savedInvStd: s.f + 671648, runningMean: s.p + 8364048,
+                runningVar: s.p + 8365536, pool: pool)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 34 {
@@ -5682,9 +5743,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.5.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 34 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 671900544 &* s.n, pixels: 1764 &* s.n,
-                channels: 1488, gamma: s.p + 8404224, beta: s.p + 8405712, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 674525376 &* s.n, savedMean: s.f + 673136, savedInvStd: s.f + 674624,
-                runningMean: s.p + 8407200, runningVar: s.p + 8408688, pool: pool)
+                channels: 1488, gamma: s.p + 8404224, beta: s.p + 8405712, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 674525376 &* s.n,
+                savedMean: s.f + 673136, savedInvStd: s.f + 674624, runningMean: s.p + 8407200,
+                runningVar: s.p + 8408688, pool: pool)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 34 {
@@ -5705,9 +5767,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.5.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 34 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1054314576 &* s.n, pixels: 1764 &* s.n,
-                channels: 248, gamma: s.p + 8965264, beta: s.p + 8965520, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 593635392 &* s.n, savedMean: s.f + 750512,
-                savedInvStd: s.f + 750760, runningMean: s.p + 8965776, runningVar: s.p + 8966032, pool: pool)
+                channels: 248, gamma: s.p + 8965264, beta: s.p + 8965520, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 593635392 &* s.n,
+                savedMean: s.f + 750512, savedInvStd: s.f + 750760, runningMean: s.p + 8965776,
+                runningVar: s.p + 8966032, pool: pool)
         }
         // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 34 {
@@ -5735,9 +5798,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.5.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 35 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 679775040 &* s.n, pixels: 1764 &* s.n,
-                channels: 1488, gamma: s.p + 9335312, beta: s.p + 9336800, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 682399872 &* s.n, savedMean: s.f + 751008, savedInvStd: s.f + 752496,
-                runningMean: s.p + 9338288, runningVar: s.p + 9339776, pool: pool)
+                channels: 1488, gamma: s.p + 9335312, beta: s.p + 9336800, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 682399872 &* s.n,
+                savedMean: s.f + 751008, savedInvStd: s.f + 752496, runningMean: s.p + 9338288,
+                runningVar: s.p + 9339776, pool: pool)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 35 {
@@ -5754,9 +5818,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.5.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 35 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 685024704 &* s.n, pixels: 1764 &* s.n,
-                channels: 1488, gamma: s.p + 9378464, beta: s.p + 9379952, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 687649536 &* s.n, savedMean: s.f + 753984, savedInvStd: s.f + 755472,
-                runningMean: s.p + 9381440, runningVar: s.p + 9382928, pool: pool)
+                channels: 1488, gamma: s.p + 9378464, beta: s.p + 9379952, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 687649536 &* s.n,
+                savedMean: s.f + 753984, savedInvStd: s.f + 755472, runningMean: s.p + 9381440,
+                runningVar: s.p + 9382928, pool: pool)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 35 {
@@ -5777,9 +5842,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.5.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 35 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1055189520 &* s.n, pixels: 1764 &* s.n,
-                channels: 248, gamma: s.p + 9939504, beta: s.p + 9939760, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 593635392 &* s.n, savedMean: s.f + 831360,
-                savedInvStd: s.f + 831608, runningMean: s.p + 9940016, runningVar: s.p + 9940272, pool: pool)
+                channels: 248, gamma: s.p + 9939504, beta: s.p + 9939760, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 593635392 &* s.n,
+                savedMean: s.f + 831360, savedInvStd: s.f + 831608, runningMean: s.p + 9940016,
+                runningVar: s.p + 9940272, pool: pool)
         }
         // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 35 {
@@ -5807,9 +5873,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.5.4.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 36 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 692899200 &* s.n, pixels: 1764 &* s.n,
-                channels: 1488, gamma: s.p + 10309552, beta: s.p + 10311040, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 695524032 &* s.n, savedMean: s.f + 831856, savedInvStd: s.f + 833344,
-                runningMean: s.p + 10312528, runningVar: s.p + 10314016, pool: pool)
+                channels: 1488, gamma: s.p + 10309552, beta: s.p + 10311040, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 695524032 &* s.n,
+                savedMean: s.f + 831856, savedInvStd: s.f + 833344, runningMean: s.p + 10312528,
+                runningVar: s.p + 10314016, pool: pool)
         }
         // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 36 {
@@ -5826,9 +5893,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.5.4.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 36 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 698148864 &* s.n, pixels: 1764 &* s.n,
-                channels: 1488, gamma: s.p + 10352704, beta: s.p + 10354192, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 700773696 &* s.n, savedMean: s.f + 834832, savedInvStd: s.f + 836320,
-                runningMean: s.p + 10355680, runningVar: s.p + 10357168, pool: pool)
+                channels: 1488, gamma: s.p + 10352704, beta: s.p + 10354192, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 700773696 &* s.n,
+                savedMean: s.f + 834832, savedInvStd: s.f + 836320, runningMean: s.p + 10355680,
+                runningVar: s.p + 10357168, pool: pool)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 36 {
@@ -5849,9 +5917,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.5.4.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 36 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1056064464 &* s.n, pixels: 1764 &* s.n,
-                channels: 248, gamma: s.p + 10913744, beta: s.p + 10914000, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 593635392 &* s.n, savedMean: s.f + 912208,
-                savedInvStd: s.f + 912456, runningMean: s.p + 10914256, runningVar: s.p + 10914512, pool: pool)
+                channels: 248, gamma: s.p + 10913744, beta: s.p + 10914000, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 593635392 &* s.n,
+                savedMean: s.f + 912208, savedInvStd: s.f + 912456, runningMean: s.p + 10914256,
+                runningVar: s.p + 10914512, pool: pool)
         }
         // features.5.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 36 {
@@ -5879,9 +5948,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.5.5.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 37 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 706023360 &* s.n, pixels: 1764 &* s.n,
-                channels: 1488, gamma: s.p + 11283792, beta: s.p + 11285280, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 708648192 &* s.n, savedMean: s.f + 912704, savedInvStd: s.f + 914192,
-                runningMean: s.p + 11286768, runningVar: s.p + 11288256, pool: pool)
+                channels: 1488, gamma: s.p + 11283792, beta: s.p + 11285280, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 708648192 &* s.n,
+                savedMean: s.f + 912704, savedInvStd: s.f + 914192, runningMean: s.p + 11286768,
+                runningVar: s.p + 11288256, pool: pool)
         }
         // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 37 {
@@ -5898,9 +5968,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.5.5.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 37 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 711273024 &* s.n, pixels: 1764 &* s.n,
-                channels: 1488, gamma: s.p + 11326944, beta: s.p + 11328432, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 713897856 &* s.n, savedMean: s.f + 915680, savedInvStd: s.f + 917168,
-                runningMean: s.p + 11329920, runningVar: s.p + 11331408, pool: pool)
+                channels: 1488, gamma: s.p + 11326944, beta: s.p + 11328432, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 713897856 &* s.n,
+                savedMean: s.f + 915680, savedInvStd: s.f + 917168, runningMean: s.p + 11329920,
+                runningVar: s.p + 11331408, pool: pool)
         }
         // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 37 {
@@ -5921,9 +5992,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.5.5.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 37 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1056939408 &* s.n, pixels: 1764 &* s.n,
-                channels: 248, gamma: s.p + 11887984, beta: s.p + 11888240, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 593635392 &* s.n, savedMean: s.f + 993056,
-                savedInvStd: s.f + 993304, runningMean: s.p + 11888496, runningVar: s.p + 11888752, pool: pool)
+                channels: 248, gamma: s.p + 11887984, beta: s.p + 11888240, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 593635392 &* s.n,
+                savedMean: s.f + 993056, savedInvStd: s.f + 993304, runningMean: s.p + 11888496,
+                runningVar: s.p + 11888752, pool: pool)
         }
         // features.5.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 37 {
@@ -5951,9 +6023,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.5.6.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 38 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 719147520 &* s.n, pixels: 1764 &* s.n,
-                channels: 1488, gamma: s.p + 12258032, beta: s.p + 12259520, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 721772352 &* s.n, savedMean: s.f + 993552, savedInvStd: s.f + 995040,
-                runningMean: s.p + 12261008, runningVar: s.p + 12262496, pool: pool)
+                channels: 1488, gamma: s.p + 12258032, beta: s.p + 12259520, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 721772352 &* s.n,
+                savedMean: s.f + 993552, savedInvStd: s.f + 995040, runningMean: s.p + 12261008,
+                runningVar: s.p + 12262496, pool: pool)
         }
         // features.5.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 38 {
@@ -5970,9 +6043,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.5.6.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 38 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 724397184 &* s.n, pixels: 1764 &* s.n,
-                channels: 1488, gamma: s.p + 12301184, beta: s.p + 12302672, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 727022016 &* s.n, savedMean: s.f + 996528, savedInvStd: s.f + 998016,
-                runningMean: s.p + 12304160, runningVar: s.p + 12305648, pool: pool)
+                channels: 1488, gamma: s.p + 12301184, beta: s.p + 12302672, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 727022016 &* s.n,
+                savedMean: s.f + 996528, savedInvStd: s.f + 998016, runningMean: s.p + 12304160,
+                runningVar: s.p + 12305648, pool: pool)
         }
         // features.5.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 38 {
@@ -5993,9 +6067,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.5.6.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 38 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1057814352 &* s.n, pixels: 1764 &* s.n,
-                channels: 248, gamma: s.p + 12862224, beta: s.p + 12862480, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 593635392 &* s.n, savedMean: s.f + 1073904,
-                savedInvStd: s.f + 1074152, runningMean: s.p + 12862736, runningVar: s.p + 12862992, pool: pool)
+                channels: 248, gamma: s.p + 12862224, beta: s.p + 12862480, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 593635392 &* s.n,
+                savedMean: s.f + 1073904, savedInvStd: s.f + 1074152, runningMean: s.p + 12862736,
+                runningVar: s.p + 12862992, pool: pool)
         }
         // features.5.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 38 {
@@ -6023,9 +6098,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.5.7.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 39 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 732271680 &* s.n, pixels: 1764 &* s.n,
-                channels: 1488, gamma: s.p + 13232272, beta: s.p + 13233760, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 734896512 &* s.n, savedMean: s.f + 1074400,
-                savedInvStd: s.f + 1075888, runningMean: s.p + 13235248, runningVar: s.p + 13236736, pool: pool)
+                channels: 1488, gamma: s.p + 13232272, beta: s.p + 13233760, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 734896512 &* s.n,
+                savedMean: s.f + 1074400, savedInvStd: s.f + 1075888, runningMean: s.p + 13235248,
+                runningVar: s.p + 13236736, pool: pool)
         }
         // features.5.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 39 {
@@ -6042,9 +6118,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.5.7.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 39 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 737521344 &* s.n, pixels: 1764 &* s.n,
-                channels: 1488, gamma: s.p + 13275424, beta: s.p + 13276912, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 740146176 &* s.n, savedMean: s.f + 1077376,
-                savedInvStd: s.f + 1078864, runningMean: s.p + 13278400, runningVar: s.p + 13279888, pool: pool)
+                channels: 1488, gamma: s.p + 13275424, beta: s.p + 13276912, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 740146176 &* s.n,
+                savedMean: s.f + 1077376, savedInvStd: s.f + 1078864, runningMean: s.p + 13278400,
+                runningVar: s.p + 13279888, pool: pool)
         }
         // features.5.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 39 {
@@ -6065,9 +6142,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.5.7.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 39 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1058689296 &* s.n, pixels: 1764 &* s.n,
-                channels: 248, gamma: s.p + 13836464, beta: s.p + 13836720, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 593635392 &* s.n, savedMean: s.f + 1154752,
-                savedInvStd: s.f + 1155000, runningMean: s.p + 13836976, runningVar: s.p + 13837232, pool: pool)
+                channels: 248, gamma: s.p + 13836464, beta: s.p + 13836720, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 593635392 &* s.n,
+                savedMean: s.f + 1154752, savedInvStd: s.f + 1155000, runningMean: s.p + 13836976,
+                runningVar: s.p + 13837232, pool: pool)
         }
         // features.5.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 39 {
@@ -6095,9 +6173,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.5.8.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 40 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 745395840 &* s.n, pixels: 1764 &* s.n,
-                channels: 1488, gamma: s.p + 14206512, beta: s.p + 14208000, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 748020672 &* s.n, savedMean: s.f + 1155248,
-                savedInvStd: s.f + 1156736, runningMean: s.p + 14209488, runningVar: s.p + 14210976, pool: pool)
+                channels: 1488, gamma: s.p + 14206512, beta: s.p + 14208000, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 748020672 &* s.n,
+                savedMean: s.f + 1155248, savedInvStd: s.f + 1156736, runningMean: s.p + 14209488,
+                runningVar: s.p + 14210976, pool: pool)
         }
         // features.5.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 40 {
@@ -6114,9 +6193,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.5.8.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 40 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 750645504 &* s.n, pixels: 1764 &* s.n,
-                channels: 1488, gamma: s.p + 14249664, beta: s.p + 14251152, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 753270336 &* s.n, savedMean: s.f + 1158224,
-                savedInvStd: s.f + 1159712, runningMean: s.p + 14252640, runningVar: s.p + 14254128, pool: pool)
+                channels: 1488, gamma: s.p + 14249664, beta: s.p + 14251152, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 753270336 &* s.n,
+                savedMean: s.f + 1158224, savedInvStd: s.f + 1159712, runningMean: s.p + 14252640,
+                runningVar: s.p + 14254128, pool: pool)
         }
         // features.5.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 40 {
@@ -6137,9 +6217,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.5.8.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 40 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1059564240 &* s.n, pixels: 1764 &* s.n,
-                channels: 248, gamma: s.p + 14810704, beta: s.p + 14810960, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 593635392 &* s.n, savedMean: s.f + 1235600,
-                savedInvStd: s.f + 1235848, runningMean: s.p + 14811216, runningVar: s.p + 14811472, pool: pool)
+                channels: 248, gamma: s.p + 14810704, beta: s.p + 14810960, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 593635392 &* s.n,
+                savedMean: s.f + 1235600, savedInvStd: s.f + 1235848, runningMean: s.p + 14811216,
+                runningVar: s.p + 14811472, pool: pool)
         }
         // features.5.8.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 40 {
@@ -6167,9 +6248,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.5.9.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 41 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 758520000 &* s.n, pixels: 1764 &* s.n,
-                channels: 1488, gamma: s.p + 15180752, beta: s.p + 15182240, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 761144832 &* s.n, savedMean: s.f + 1236096,
-                savedInvStd: s.f + 1237584, runningMean: s.p + 15183728, runningVar: s.p + 15185216, pool: pool)
+                channels: 1488, gamma: s.p + 15180752, beta: s.p + 15182240, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 761144832 &* s.n,
+                savedMean: s.f + 1236096, savedInvStd: s.f + 1237584, runningMean: s.p + 15183728,
+                runningVar: s.p + 15185216, pool: pool)
         }
         // features.5.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 41 {
@@ -6186,9 +6268,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.5.9.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 41 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 763769664 &* s.n, pixels: 1764 &* s.n,
-                channels: 1488, gamma: s.p + 15223904, beta: s.p + 15225392, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 766394496 &* s.n, savedMean: s.f + 1239072,
-                savedInvStd: s.f + 1240560, runningMean: s.p + 15226880, runningVar: s.p + 15228368, pool: pool)
+                channels: 1488, gamma: s.p + 15223904, beta: s.p + 15225392, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 766394496 &* s.n,
+                savedMean: s.f + 1239072, savedInvStd: s.f + 1240560, runningMean: s.p + 15226880,
+                runningVar: s.p + 15228368, pool: pool)
         }
         // features.5.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 41 {
@@ -6209,9 +6292,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.5.9.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 41 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1060439184 &* s.n, pixels: 1764 &* s.n,
-                channels: 248, gamma: s.p + 15784944, beta: s.p + 15785200, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 593635392 &* s.n, savedMean: s.f + 1316448,
-                savedInvStd: s.f + 1316696, runningMean: s.p + 15785456, runningVar: s.p + 15785712, pool: pool)
+                channels: 248, gamma: s.p + 15784944, beta: s.p + 15785200, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 593635392 &* s.n,
+                savedMean: s.f + 1316448, savedInvStd: s.f + 1316696, runningMean: s.p + 15785456,
+                runningVar: s.p + 15785712, pool: pool)
         }
         // features.5.9.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 41 {
@@ -6239,9 +6323,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.5.10.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 42 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 771644160 &* s.n, pixels: 1764 &* s.n,
-                channels: 1488, gamma: s.p + 16154992, beta: s.p + 16156480, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 774268992 &* s.n, savedMean: s.f + 1316944,
-                savedInvStd: s.f + 1318432, runningMean: s.p + 16157968, runningVar: s.p + 16159456, pool: pool)
+                channels: 1488, gamma: s.p + 16154992, beta: s.p + 16156480, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 774268992 &* s.n,
+                savedMean: s.f + 1316944, savedInvStd: s.f + 1318432, runningMean: s.p + 16157968,
+                runningVar: s.p + 16159456, pool: pool)
         }
         // features.5.10.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 42 {
@@ -6258,9 +6343,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.5.10.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 42 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 776893824 &* s.n, pixels: 1764 &* s.n,
-                channels: 1488, gamma: s.p + 16198144, beta: s.p + 16199632, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 779518656 &* s.n, savedMean: s.f + 1319920,
-                savedInvStd: s.f + 1321408, runningMean: s.p + 16201120, runningVar: s.p + 16202608, pool: pool)
+                channels: 1488, gamma: s.p + 16198144, beta: s.p + 16199632, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 779518656 &* s.n,
+                savedMean: s.f + 1319920, savedInvStd: s.f + 1321408, runningMean: s.p + 16201120,
+                runningVar: s.p + 16202608, pool: pool)
         }
         // features.5.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 42 {
@@ -6281,9 +6367,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.5.10.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 42 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1061314128 &* s.n, pixels: 1764 &* s.n,
-                channels: 248, gamma: s.p + 16759184, beta: s.p + 16759440, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 593635392 &* s.n, savedMean: s.f + 1397296,
-                savedInvStd: s.f + 1397544, runningMean: s.p + 16759696, runningVar: s.p + 16759952, pool: pool)
+                channels: 248, gamma: s.p + 16759184, beta: s.p + 16759440, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 593635392 &* s.n,
+                savedMean: s.f + 1397296, savedInvStd: s.f + 1397544, runningMean: s.p + 16759696,
+                runningVar: s.p + 16759952, pool: pool)
         }
         // features.5.10.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 42 {
@@ -6311,9 +6398,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 43 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 784768320 &* s.n, pixels: 1764 &* s.n,
-                channels: 1488, gamma: s.p + 17129232, beta: s.p + 17130720, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 787393152 &* s.n, savedMean: s.f + 1397792,
-                savedInvStd: s.f + 1399280, runningMean: s.p + 17132208, runningVar: s.p + 17133696, pool: pool)
+                channels: 1488, gamma: s.p + 17129232, beta: s.p + 17130720, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 787393152 &* s.n,
+                savedMean: s.f + 1397792, savedInvStd: s.f + 1399280, runningMean: s.p + 17132208,
+                runningVar: s.p + 17133696, pool: pool)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 43 {
@@ -6330,9 +6418,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 43 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 593635392 &* s.n, pixels: 441 &* s.n, channels: 1488,
-                gamma: s.p + 17172384, beta: s.p + 17173872, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 1041754896 &* s.n, savedMean: s.f + 1400768, savedInvStd: s.f + 1402256,
-                runningMean: s.p + 17175360, runningVar: s.p + 17176848, pool: pool)
+                gamma: s.p + 17172384, beta: s.p + 17173872, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 1041754896 &* s.n, savedMean: s.f + 1400768,
+                savedInvStd: s.f + 1402256, runningMean: s.p + 17175360, runningVar: s.p + 17176848, pool: pool)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 43 {
@@ -6353,9 +6441,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 43 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1070571600 &* s.n, pixels: 441 &* s.n, channels: 424,
-                gamma: s.p + 17995312, beta: s.p + 17995744, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 1070758592 &* s.n, savedMean: s.f + 1478144, savedInvStd: s.f + 1478568,
-                runningMean: s.p + 17996176, runningVar: s.p + 17996608, pool: pool)
+                gamma: s.p + 17995312, beta: s.p + 17995744, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 1070758592 &* s.n, savedMean: s.f + 1478144,
+                savedInvStd: s.f + 1478568, runningMean: s.p + 17996176, runningVar: s.p + 17996608, pool: pool)
         }
         // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 43 {
@@ -6375,9 +6463,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 44 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 954817920 &* s.n, pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 19075696, beta: s.p + 19078240, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 955939824 &* s.n, savedMean: s.f + 1478992, savedInvStd: s.f + 1481536,
-                runningMean: s.p + 19080784, runningVar: s.p + 19083328, pool: pool)
+                gamma: s.p + 19075696, beta: s.p + 19078240, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 955939824 &* s.n, savedMean: s.f + 1478992,
+                savedInvStd: s.f + 1481536, runningMean: s.p + 19080784, runningVar: s.p + 19083328, pool: pool)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 44 {
@@ -6394,9 +6482,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 44 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 957061728 &* s.n, pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 19149472, beta: s.p + 19152016, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 958183632 &* s.n, savedMean: s.f + 1484080, savedInvStd: s.f + 1486624,
-                runningMean: s.p + 19154560, runningVar: s.p + 19157104, pool: pool)
+                gamma: s.p + 19149472, beta: s.p + 19152016, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 958183632 &* s.n, savedMean: s.f + 1484080,
+                savedInvStd: s.f + 1486624, runningMean: s.p + 19154560, runningVar: s.p + 19157104, pool: pool)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 44 {
@@ -6417,9 +6505,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 44 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1070945584 &* s.n, pixels: 441 &* s.n, channels: 424,
-                gamma: s.p + 20780288, beta: s.p + 20780720, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 790017984 &* s.n, savedMean: s.f + 1616368, savedInvStd: s.f + 1616792,
-                runningMean: s.p + 20781152, runningVar: s.p + 20781584, pool: pool)
+                gamma: s.p + 20780288, beta: s.p + 20780720, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 790017984 &* s.n, savedMean: s.f + 1616368,
+                savedInvStd: s.f + 1616792, runningMean: s.p + 20781152, runningVar: s.p + 20781584, pool: pool)
         }
         // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 44 {
@@ -6447,9 +6535,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 45 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 960427440 &* s.n, pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 21860672, beta: s.p + 21863216, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 961549344 &* s.n, savedMean: s.f + 1617216, savedInvStd: s.f + 1619760,
-                runningMean: s.p + 21865760, runningVar: s.p + 21868304, pool: pool)
+                gamma: s.p + 21860672, beta: s.p + 21863216, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 961549344 &* s.n, savedMean: s.f + 1617216,
+                savedInvStd: s.f + 1619760, runningMean: s.p + 21865760, runningVar: s.p + 21868304, pool: pool)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 45 {
@@ -6466,9 +6554,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 45 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 962671248 &* s.n, pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 21934448, beta: s.p + 21936992, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 963793152 &* s.n, savedMean: s.f + 1622304, savedInvStd: s.f + 1624848,
-                runningMean: s.p + 21939536, runningVar: s.p + 21942080, pool: pool)
+                gamma: s.p + 21934448, beta: s.p + 21936992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 963793152 &* s.n, savedMean: s.f + 1622304,
+                savedInvStd: s.f + 1624848, runningMean: s.p + 21939536, runningVar: s.p + 21942080, pool: pool)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 45 {
@@ -6489,9 +6577,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 45 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1071319568 &* s.n, pixels: 441 &* s.n, channels: 424,
-                gamma: s.p + 23565264, beta: s.p + 23565696, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 790017984 &* s.n, savedMean: s.f + 1754592, savedInvStd: s.f + 1755016,
-                runningMean: s.p + 23566128, runningVar: s.p + 23566560, pool: pool)
+                gamma: s.p + 23565264, beta: s.p + 23565696, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 790017984 &* s.n, savedMean: s.f + 1754592,
+                savedInvStd: s.f + 1755016, runningMean: s.p + 23566128, runningVar: s.p + 23566560, pool: pool)
         }
         // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 45 {
@@ -6519,9 +6607,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 46 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 966036960 &* s.n, pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 24645648, beta: s.p + 24648192, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 967158864 &* s.n, savedMean: s.f + 1755440, savedInvStd: s.f + 1757984,
-                runningMean: s.p + 24650736, runningVar: s.p + 24653280, pool: pool)
+                gamma: s.p + 24645648, beta: s.p + 24648192, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 967158864 &* s.n, savedMean: s.f + 1755440,
+                savedInvStd: s.f + 1757984, runningMean: s.p + 24650736, runningVar: s.p + 24653280, pool: pool)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 46 {
@@ -6538,9 +6626,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 46 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 968280768 &* s.n, pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 24719424, beta: s.p + 24721968, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 969402672 &* s.n, savedMean: s.f + 1760528, savedInvStd: s.f + 1763072,
-                runningMean: s.p + 24724512, runningVar: s.p + 24727056, pool: pool)
+                gamma: s.p + 24719424, beta: s.p + 24721968, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 969402672 &* s.n, savedMean: s.f + 1760528,
+                savedInvStd: s.f + 1763072, runningMean: s.p + 24724512, runningVar: s.p + 24727056, pool: pool)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 46 {
@@ -6561,9 +6649,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 46 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1071693552 &* s.n, pixels: 441 &* s.n, channels: 424,
-                gamma: s.p + 26350240, beta: s.p + 26350672, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 790017984 &* s.n, savedMean: s.f + 1892816, savedInvStd: s.f + 1893240,
-                runningMean: s.p + 26351104, runningVar: s.p + 26351536, pool: pool)
+                gamma: s.p + 26350240, beta: s.p + 26350672, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 790017984 &* s.n, savedMean: s.f + 1892816,
+                savedInvStd: s.f + 1893240, runningMean: s.p + 26351104, runningVar: s.p + 26351536, pool: pool)
         }
         // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 46 {
@@ -6591,9 +6679,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.4.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 47 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 971646480 &* s.n, pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 27430624, beta: s.p + 27433168, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 972768384 &* s.n, savedMean: s.f + 1893664, savedInvStd: s.f + 1896208,
-                runningMean: s.p + 27435712, runningVar: s.p + 27438256, pool: pool)
+                gamma: s.p + 27430624, beta: s.p + 27433168, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 972768384 &* s.n, savedMean: s.f + 1893664,
+                savedInvStd: s.f + 1896208, runningMean: s.p + 27435712, runningVar: s.p + 27438256, pool: pool)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 47 {
@@ -6610,9 +6698,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.4.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 47 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 973890288 &* s.n, pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 27504400, beta: s.p + 27506944, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 975012192 &* s.n, savedMean: s.f + 1898752, savedInvStd: s.f + 1901296,
-                runningMean: s.p + 27509488, runningVar: s.p + 27512032, pool: pool)
+                gamma: s.p + 27504400, beta: s.p + 27506944, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 975012192 &* s.n, savedMean: s.f + 1898752,
+                savedInvStd: s.f + 1901296, runningMean: s.p + 27509488, runningVar: s.p + 27512032, pool: pool)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 47 {
@@ -6633,9 +6721,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.4.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 47 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1072067536 &* s.n, pixels: 441 &* s.n, channels: 424,
-                gamma: s.p + 29135216, beta: s.p + 29135648, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 790017984 &* s.n, savedMean: s.f + 2031040, savedInvStd: s.f + 2031464,
-                runningMean: s.p + 29136080, runningVar: s.p + 29136512, pool: pool)
+                gamma: s.p + 29135216, beta: s.p + 29135648, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 790017984 &* s.n, savedMean: s.f + 2031040,
+                savedInvStd: s.f + 2031464, runningMean: s.p + 29136080, runningVar: s.p + 29136512, pool: pool)
         }
         // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 47 {
@@ -6663,9 +6751,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.5.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 48 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 977256000 &* s.n, pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 30215600, beta: s.p + 30218144, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 978377904 &* s.n, savedMean: s.f + 2031888, savedInvStd: s.f + 2034432,
-                runningMean: s.p + 30220688, runningVar: s.p + 30223232, pool: pool)
+                gamma: s.p + 30215600, beta: s.p + 30218144, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 978377904 &* s.n, savedMean: s.f + 2031888,
+                savedInvStd: s.f + 2034432, runningMean: s.p + 30220688, runningVar: s.p + 30223232, pool: pool)
         }
         // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 48 {
@@ -6682,9 +6770,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.5.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 48 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 979499808 &* s.n, pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 30289376, beta: s.p + 30291920, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 980621712 &* s.n, savedMean: s.f + 2036976, savedInvStd: s.f + 2039520,
-                runningMean: s.p + 30294464, runningVar: s.p + 30297008, pool: pool)
+                gamma: s.p + 30289376, beta: s.p + 30291920, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 980621712 &* s.n, savedMean: s.f + 2036976,
+                savedInvStd: s.f + 2039520, runningMean: s.p + 30294464, runningVar: s.p + 30297008, pool: pool)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 48 {
@@ -6705,9 +6793,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.5.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 48 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1072441520 &* s.n, pixels: 441 &* s.n, channels: 424,
-                gamma: s.p + 31920192, beta: s.p + 31920624, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 790017984 &* s.n, savedMean: s.f + 2169264, savedInvStd: s.f + 2169688,
-                runningMean: s.p + 31921056, runningVar: s.p + 31921488, pool: pool)
+                gamma: s.p + 31920192, beta: s.p + 31920624, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 790017984 &* s.n, savedMean: s.f + 2169264,
+                savedInvStd: s.f + 2169688, runningMean: s.p + 31921056, runningVar: s.p + 31921488, pool: pool)
         }
         // features.6.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 48 {
@@ -6735,9 +6823,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.6.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 49 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 982865520 &* s.n, pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 33000576, beta: s.p + 33003120, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 983987424 &* s.n, savedMean: s.f + 2170112, savedInvStd: s.f + 2172656,
-                runningMean: s.p + 33005664, runningVar: s.p + 33008208, pool: pool)
+                gamma: s.p + 33000576, beta: s.p + 33003120, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 983987424 &* s.n, savedMean: s.f + 2170112,
+                savedInvStd: s.f + 2172656, runningMean: s.p + 33005664, runningVar: s.p + 33008208, pool: pool)
         }
         // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 49 {
@@ -6754,9 +6842,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.6.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 49 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 985109328 &* s.n, pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 33074352, beta: s.p + 33076896, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 986231232 &* s.n, savedMean: s.f + 2175200, savedInvStd: s.f + 2177744,
-                runningMean: s.p + 33079440, runningVar: s.p + 33081984, pool: pool)
+                gamma: s.p + 33074352, beta: s.p + 33076896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 986231232 &* s.n, savedMean: s.f + 2175200,
+                savedInvStd: s.f + 2177744, runningMean: s.p + 33079440, runningVar: s.p + 33081984, pool: pool)
         }
         // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 49 {
@@ -6777,9 +6865,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.6.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 49 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1072815504 &* s.n, pixels: 441 &* s.n, channels: 424,
-                gamma: s.p + 34705168, beta: s.p + 34705600, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 790017984 &* s.n, savedMean: s.f + 2307488, savedInvStd: s.f + 2307912,
-                runningMean: s.p + 34706032, runningVar: s.p + 34706464, pool: pool)
+                gamma: s.p + 34705168, beta: s.p + 34705600, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 790017984 &* s.n, savedMean: s.f + 2307488,
+                savedInvStd: s.f + 2307912, runningMean: s.p + 34706032, runningVar: s.p + 34706464, pool: pool)
         }
         // features.6.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 49 {
@@ -6807,9 +6895,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.7.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 50 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 988475040 &* s.n, pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 35785552, beta: s.p + 35788096, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 989596944 &* s.n, savedMean: s.f + 2308336, savedInvStd: s.f + 2310880,
-                runningMean: s.p + 35790640, runningVar: s.p + 35793184, pool: pool)
+                gamma: s.p + 35785552, beta: s.p + 35788096, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 989596944 &* s.n, savedMean: s.f + 2308336,
+                savedInvStd: s.f + 2310880, runningMean: s.p + 35790640, runningVar: s.p + 35793184, pool: pool)
         }
         // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 50 {
@@ -6826,9 +6914,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.7.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 50 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 990718848 &* s.n, pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 35859328, beta: s.p + 35861872, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 991840752 &* s.n, savedMean: s.f + 2313424, savedInvStd: s.f + 2315968,
-                runningMean: s.p + 35864416, runningVar: s.p + 35866960, pool: pool)
+                gamma: s.p + 35859328, beta: s.p + 35861872, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 991840752 &* s.n, savedMean: s.f + 2313424,
+                savedInvStd: s.f + 2315968, runningMean: s.p + 35864416, runningVar: s.p + 35866960, pool: pool)
         }
         // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 50 {
@@ -6849,9 +6937,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.7.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 50 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1073189488 &* s.n, pixels: 441 &* s.n, channels: 424,
-                gamma: s.p + 37490144, beta: s.p + 37490576, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 790017984 &* s.n, savedMean: s.f + 2445712, savedInvStd: s.f + 2446136,
-                runningMean: s.p + 37491008, runningVar: s.p + 37491440, pool: pool)
+                gamma: s.p + 37490144, beta: s.p + 37490576, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 790017984 &* s.n, savedMean: s.f + 2445712,
+                savedInvStd: s.f + 2446136, runningMean: s.p + 37491008, runningVar: s.p + 37491440, pool: pool)
         }
         // features.6.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 50 {
@@ -6879,9 +6967,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.8.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 51 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 994084560 &* s.n, pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 38570528, beta: s.p + 38573072, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 995206464 &* s.n, savedMean: s.f + 2446560, savedInvStd: s.f + 2449104,
-                runningMean: s.p + 38575616, runningVar: s.p + 38578160, pool: pool)
+                gamma: s.p + 38570528, beta: s.p + 38573072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 995206464 &* s.n, savedMean: s.f + 2446560,
+                savedInvStd: s.f + 2449104, runningMean: s.p + 38575616, runningVar: s.p + 38578160, pool: pool)
         }
         // features.6.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 51 {
@@ -6898,9 +6986,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.8.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 51 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 996328368 &* s.n, pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 38644304, beta: s.p + 38646848, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 997450272 &* s.n, savedMean: s.f + 2451648, savedInvStd: s.f + 2454192,
-                runningMean: s.p + 38649392, runningVar: s.p + 38651936, pool: pool)
+                gamma: s.p + 38644304, beta: s.p + 38646848, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 997450272 &* s.n, savedMean: s.f + 2451648,
+                savedInvStd: s.f + 2454192, runningMean: s.p + 38649392, runningVar: s.p + 38651936, pool: pool)
         }
         // features.6.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 51 {
@@ -6921,9 +7009,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.8.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 51 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1073563472 &* s.n, pixels: 441 &* s.n, channels: 424,
-                gamma: s.p + 40275120, beta: s.p + 40275552, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 790017984 &* s.n, savedMean: s.f + 2583936, savedInvStd: s.f + 2584360,
-                runningMean: s.p + 40275984, runningVar: s.p + 40276416, pool: pool)
+                gamma: s.p + 40275120, beta: s.p + 40275552, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 790017984 &* s.n, savedMean: s.f + 2583936,
+                savedInvStd: s.f + 2584360, runningMean: s.p + 40275984, runningVar: s.p + 40276416, pool: pool)
         }
         // features.6.8.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 51 {
@@ -6951,9 +7039,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.9.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 52 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 999694080 &* s.n, pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 41355504, beta: s.p + 41358048, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 1000815984 &* s.n, savedMean: s.f + 2584784, savedInvStd: s.f + 2587328,
-                runningMean: s.p + 41360592, runningVar: s.p + 41363136, pool: pool)
+                gamma: s.p + 41355504, beta: s.p + 41358048, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 1000815984 &* s.n, savedMean: s.f + 2584784,
+                savedInvStd: s.f + 2587328, runningMean: s.p + 41360592, runningVar: s.p + 41363136, pool: pool)
         }
         // features.6.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 52 {
@@ -6970,9 +7058,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.9.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 52 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1001937888 &* s.n, pixels: 441 &* s.n,
-                channels: 2544, gamma: s.p + 41429280, beta: s.p + 41431824, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 1003059792 &* s.n, savedMean: s.f + 2589872,
-                savedInvStd: s.f + 2592416, runningMean: s.p + 41434368, runningVar: s.p + 41436912, pool: pool)
+                channels: 2544, gamma: s.p + 41429280, beta: s.p + 41431824, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 1003059792 &* s.n,
+                savedMean: s.f + 2589872, savedInvStd: s.f + 2592416, runningMean: s.p + 41434368,
+                runningVar: s.p + 41436912, pool: pool)
         }
         // features.6.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 52 {
@@ -6993,9 +7082,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.9.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 52 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1073937456 &* s.n, pixels: 441 &* s.n, channels: 424,
-                gamma: s.p + 43060096, beta: s.p + 43060528, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 790017984 &* s.n, savedMean: s.f + 2722160, savedInvStd: s.f + 2722584,
-                runningMean: s.p + 43060960, runningVar: s.p + 43061392, pool: pool)
+                gamma: s.p + 43060096, beta: s.p + 43060528, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 790017984 &* s.n, savedMean: s.f + 2722160,
+                savedInvStd: s.f + 2722584, runningMean: s.p + 43060960, runningVar: s.p + 43061392, pool: pool)
         }
         // features.6.9.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 52 {
@@ -7023,9 +7112,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.10.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 53 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1005303600 &* s.n, pixels: 441 &* s.n,
-                channels: 2544, gamma: s.p + 44140480, beta: s.p + 44143024, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 1006425504 &* s.n, savedMean: s.f + 2723008,
-                savedInvStd: s.f + 2725552, runningMean: s.p + 44145568, runningVar: s.p + 44148112, pool: pool)
+                channels: 2544, gamma: s.p + 44140480, beta: s.p + 44143024, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 1006425504 &* s.n,
+                savedMean: s.f + 2723008, savedInvStd: s.f + 2725552, runningMean: s.p + 44145568,
+                runningVar: s.p + 44148112, pool: pool)
         }
         // features.6.10.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 53 {
@@ -7042,9 +7132,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.10.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 53 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1007547408 &* s.n, pixels: 441 &* s.n,
-                channels: 2544, gamma: s.p + 44214256, beta: s.p + 44216800, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 1008669312 &* s.n, savedMean: s.f + 2728096,
-                savedInvStd: s.f + 2730640, runningMean: s.p + 44219344, runningVar: s.p + 44221888, pool: pool)
+                channels: 2544, gamma: s.p + 44214256, beta: s.p + 44216800, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 1008669312 &* s.n,
+                savedMean: s.f + 2728096, savedInvStd: s.f + 2730640, runningMean: s.p + 44219344,
+                runningVar: s.p + 44221888, pool: pool)
         }
         // features.6.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 53 {
@@ -7065,9 +7156,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.10.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 53 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1074311440 &* s.n, pixels: 441 &* s.n, channels: 424,
-                gamma: s.p + 45845072, beta: s.p + 45845504, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 790017984 &* s.n, savedMean: s.f + 2860384, savedInvStd: s.f + 2860808,
-                runningMean: s.p + 45845936, runningVar: s.p + 45846368, pool: pool)
+                gamma: s.p + 45845072, beta: s.p + 45845504, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 790017984 &* s.n, savedMean: s.f + 2860384,
+                savedInvStd: s.f + 2860808, runningMean: s.p + 45845936, runningVar: s.p + 45846368, pool: pool)
         }
         // features.6.10.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 53 {
@@ -7095,9 +7186,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.11.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 54 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1010913120 &* s.n, pixels: 441 &* s.n,
-                channels: 2544, gamma: s.p + 46925456, beta: s.p + 46928000, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 1012035024 &* s.n, savedMean: s.f + 2861232,
-                savedInvStd: s.f + 2863776, runningMean: s.p + 46930544, runningVar: s.p + 46933088, pool: pool)
+                channels: 2544, gamma: s.p + 46925456, beta: s.p + 46928000, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 1012035024 &* s.n,
+                savedMean: s.f + 2861232, savedInvStd: s.f + 2863776, runningMean: s.p + 46930544,
+                runningVar: s.p + 46933088, pool: pool)
         }
         // features.6.11.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 54 {
@@ -7114,9 +7206,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.11.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 54 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1013156928 &* s.n, pixels: 441 &* s.n,
-                channels: 2544, gamma: s.p + 46999232, beta: s.p + 47001776, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 1014278832 &* s.n, savedMean: s.f + 2866320,
-                savedInvStd: s.f + 2868864, runningMean: s.p + 47004320, runningVar: s.p + 47006864, pool: pool)
+                channels: 2544, gamma: s.p + 46999232, beta: s.p + 47001776, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 1014278832 &* s.n,
+                savedMean: s.f + 2866320, savedInvStd: s.f + 2868864, runningMean: s.p + 47004320,
+                runningVar: s.p + 47006864, pool: pool)
         }
         // features.6.11.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 54 {
@@ -7137,9 +7230,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.11.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 54 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1074685424 &* s.n, pixels: 441 &* s.n, channels: 424,
-                gamma: s.p + 48630048, beta: s.p + 48630480, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 790017984 &* s.n, savedMean: s.f + 2998608, savedInvStd: s.f + 2999032,
-                runningMean: s.p + 48630912, runningVar: s.p + 48631344, pool: pool)
+                gamma: s.p + 48630048, beta: s.p + 48630480, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 790017984 &* s.n, savedMean: s.f + 2998608,
+                savedInvStd: s.f + 2999032, runningMean: s.p + 48630912, runningVar: s.p + 48631344, pool: pool)
         }
         // features.6.11.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 54 {
@@ -7167,9 +7260,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.12.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 55 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1016522640 &* s.n, pixels: 441 &* s.n,
-                channels: 2544, gamma: s.p + 49710432, beta: s.p + 49712976, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 1017644544 &* s.n, savedMean: s.f + 2999456,
-                savedInvStd: s.f + 3002000, runningMean: s.p + 49715520, runningVar: s.p + 49718064, pool: pool)
+                channels: 2544, gamma: s.p + 49710432, beta: s.p + 49712976, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 1017644544 &* s.n,
+                savedMean: s.f + 2999456, savedInvStd: s.f + 3002000, runningMean: s.p + 49715520,
+                runningVar: s.p + 49718064, pool: pool)
         }
         // features.6.12.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 55 {
@@ -7186,9 +7280,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.12.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 55 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1018766448 &* s.n, pixels: 441 &* s.n,
-                channels: 2544, gamma: s.p + 49784208, beta: s.p + 49786752, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 1019888352 &* s.n, savedMean: s.f + 3004544,
-                savedInvStd: s.f + 3007088, runningMean: s.p + 49789296, runningVar: s.p + 49791840, pool: pool)
+                channels: 2544, gamma: s.p + 49784208, beta: s.p + 49786752, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 1019888352 &* s.n,
+                savedMean: s.f + 3004544, savedInvStd: s.f + 3007088, runningMean: s.p + 49789296,
+                runningVar: s.p + 49791840, pool: pool)
         }
         // features.6.12.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 55 {
@@ -7209,9 +7304,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.12.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 55 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1075059408 &* s.n, pixels: 441 &* s.n, channels: 424,
-                gamma: s.p + 51415024, beta: s.p + 51415456, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 790017984 &* s.n, savedMean: s.f + 3136832, savedInvStd: s.f + 3137256,
-                runningMean: s.p + 51415888, runningVar: s.p + 51416320, pool: pool)
+                gamma: s.p + 51415024, beta: s.p + 51415456, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 790017984 &* s.n, savedMean: s.f + 3136832,
+                savedInvStd: s.f + 3137256, runningMean: s.p + 51415888, runningVar: s.p + 51416320, pool: pool)
         }
         // features.6.12.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 55 {
@@ -7239,9 +7334,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.13.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 56 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1022132160 &* s.n, pixels: 441 &* s.n,
-                channels: 2544, gamma: s.p + 52495408, beta: s.p + 52497952, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 1023254064 &* s.n, savedMean: s.f + 3137680,
-                savedInvStd: s.f + 3140224, runningMean: s.p + 52500496, runningVar: s.p + 52503040, pool: pool)
+                channels: 2544, gamma: s.p + 52495408, beta: s.p + 52497952, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 1023254064 &* s.n,
+                savedMean: s.f + 3137680, savedInvStd: s.f + 3140224, runningMean: s.p + 52500496,
+                runningVar: s.p + 52503040, pool: pool)
         }
         // features.6.13.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 56 {
@@ -7258,9 +7354,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.13.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 56 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1024375968 &* s.n, pixels: 441 &* s.n,
-                channels: 2544, gamma: s.p + 52569184, beta: s.p + 52571728, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 1025497872 &* s.n, savedMean: s.f + 3142768,
-                savedInvStd: s.f + 3145312, runningMean: s.p + 52574272, runningVar: s.p + 52576816, pool: pool)
+                channels: 2544, gamma: s.p + 52569184, beta: s.p + 52571728, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 1025497872 &* s.n,
+                savedMean: s.f + 3142768, savedInvStd: s.f + 3145312, runningMean: s.p + 52574272,
+                runningVar: s.p + 52576816, pool: pool)
         }
         // features.6.13.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 56 {
@@ -7281,9 +7378,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.13.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 56 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1075433392 &* s.n, pixels: 441 &* s.n, channels: 424,
-                gamma: s.p + 54200000, beta: s.p + 54200432, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 790017984 &* s.n, savedMean: s.f + 3275056, savedInvStd: s.f + 3275480,
-                runningMean: s.p + 54200864, runningVar: s.p + 54201296, pool: pool)
+                gamma: s.p + 54200000, beta: s.p + 54200432, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 790017984 &* s.n, savedMean: s.f + 3275056,
+                savedInvStd: s.f + 3275480, runningMean: s.p + 54200864, runningVar: s.p + 54201296, pool: pool)
         }
         // features.6.13.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 56 {
@@ -7311,9 +7408,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.14.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 57 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1027741680 &* s.n, pixels: 441 &* s.n,
-                channels: 2544, gamma: s.p + 55280384, beta: s.p + 55282928, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 1028863584 &* s.n, savedMean: s.f + 3275904,
-                savedInvStd: s.f + 3278448, runningMean: s.p + 55285472, runningVar: s.p + 55288016, pool: pool)
+                channels: 2544, gamma: s.p + 55280384, beta: s.p + 55282928, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 1028863584 &* s.n,
+                savedMean: s.f + 3275904, savedInvStd: s.f + 3278448, runningMean: s.p + 55285472,
+                runningVar: s.p + 55288016, pool: pool)
         }
         // features.6.14.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 57 {
@@ -7330,9 +7428,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.14.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 57 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1029985488 &* s.n, pixels: 441 &* s.n,
-                channels: 2544, gamma: s.p + 55354160, beta: s.p + 55356704, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 1031107392 &* s.n, savedMean: s.f + 3280992,
-                savedInvStd: s.f + 3283536, runningMean: s.p + 55359248, runningVar: s.p + 55361792, pool: pool)
+                channels: 2544, gamma: s.p + 55354160, beta: s.p + 55356704, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 1031107392 &* s.n,
+                savedMean: s.f + 3280992, savedInvStd: s.f + 3283536, runningMean: s.p + 55359248,
+                runningVar: s.p + 55361792, pool: pool)
         }
         // features.6.14.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 57 {
@@ -7353,9 +7452,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.6.14.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 57 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1075807376 &* s.n, pixels: 441 &* s.n, channels: 424,
-                gamma: s.p + 56984976, beta: s.p + 56985408, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 790017984 &* s.n, savedMean: s.f + 3413280, savedInvStd: s.f + 3413704,
-                runningMean: s.p + 56985840, runningVar: s.p + 56986272, pool: pool)
+                gamma: s.p + 56984976, beta: s.p + 56985408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 790017984 &* s.n, savedMean: s.f + 3413280,
+                savedInvStd: s.f + 3413704, runningMean: s.p + 56985840, runningVar: s.p + 56986272, pool: pool)
         }
         // features.6.14.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 57 {
@@ -7383,9 +7482,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.7.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 58 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1033351200 &* s.n, pixels: 441 &* s.n,
-                channels: 2544, gamma: s.p + 58065360, beta: s.p + 58067904, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 1034473104 &* s.n, savedMean: s.f + 3414128,
-                savedInvStd: s.f + 3416672, runningMean: s.p + 58070448, runningVar: s.p + 58072992, pool: pool)
+                channels: 2544, gamma: s.p + 58065360, beta: s.p + 58067904, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 1034473104 &* s.n,
+                savedMean: s.f + 3414128, savedInvStd: s.f + 3416672, runningMean: s.p + 58070448,
+                runningVar: s.p + 58072992, pool: pool)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 58 {
@@ -7402,9 +7502,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.7.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 58 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1035595008 &* s.n, pixels: 441 &* s.n,
-                channels: 2544, gamma: s.p + 58098432, beta: s.p + 58100976, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 1036716912 &* s.n, savedMean: s.f + 3419216,
-                savedInvStd: s.f + 3421760, runningMean: s.p + 58103520, runningVar: s.p + 58106064, pool: pool)
+                channels: 2544, gamma: s.p + 58098432, beta: s.p + 58100976, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 1036716912 &* s.n,
+                savedMean: s.f + 3419216, savedInvStd: s.f + 3421760, runningMean: s.p + 58103520,
+                runningVar: s.p + 58106064, pool: pool)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 58 {
@@ -7425,9 +7526,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.7.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 58 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 791880768 &* s.n, pixels: 441 &* s.n, channels: 704,
-                gamma: s.p + 60441568, beta: s.p + 60442272, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 792191232 &* s.n, savedMean: s.f + 3470096, savedInvStd: s.f + 3470800,
-                runningMean: s.p + 60442976, runningVar: s.p + 60443680, pool: pool)
+                gamma: s.p + 60441568, beta: s.p + 60442272, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 792191232 &* s.n, savedMean: s.f + 3470096,
+                savedInvStd: s.f + 3470800, runningMean: s.p + 60442976, runningVar: s.p + 60443680, pool: pool)
         }
         // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 58 {
@@ -7446,9 +7547,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.7.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 59 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 790017984 &* s.n, pixels: 441 &* s.n, channels: 4224,
-                gamma: s.p + 63418080, beta: s.p + 63422304, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 900345600 &* s.n, savedMean: s.f + 3471504, savedInvStd: s.f + 3475728,
-                runningMean: s.p + 63426528, runningVar: s.p + 63430752, pool: pool)
+                gamma: s.p + 63418080, beta: s.p + 63422304, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 900345600 &* s.n, savedMean: s.f + 3471504,
+                savedInvStd: s.f + 3475728, runningMean: s.p + 63426528, runningVar: s.p + 63430752, pool: pool)
         }
         // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 59 {
@@ -7465,9 +7566,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.7.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 59 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 902208384 &* s.n, pixels: 441 &* s.n, channels: 4224,
-                gamma: s.p + 63472992, beta: s.p + 63477216, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 904071168 &* s.n, savedMean: s.f + 3479952, savedInvStd: s.f + 3484176,
-                runningMean: s.p + 63481440, runningVar: s.p + 63485664, pool: pool)
+                gamma: s.p + 63472992, beta: s.p + 63477216, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 904071168 &* s.n, savedMean: s.f + 3479952,
+                savedInvStd: s.f + 3484176, runningMean: s.p + 63481440, runningVar: s.p + 63485664, pool: pool)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 59 {
@@ -7488,9 +7589,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.7.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 59 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1069019280 &* s.n, pixels: 441 &* s.n, channels: 704,
-                gamma: s.p + 67954832, beta: s.p + 67955536, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 907796736 &* s.n, savedMean: s.f + 3564432, savedInvStd: s.f + 3565136,
-                runningMean: s.p + 67956240, runningVar: s.p + 67956944, pool: pool)
+                gamma: s.p + 67954832, beta: s.p + 67955536, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 907796736 &* s.n, savedMean: s.f + 3564432,
+                savedInvStd: s.f + 3565136, runningMean: s.p + 67956240, runningVar: s.p + 67956944, pool: pool)
         }
         // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 59 {
@@ -7518,9 +7619,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.7.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 60 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 907796736 &* s.n, pixels: 441 &* s.n, channels: 4224,
-                gamma: s.p + 70931344, beta: s.p + 70935568, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 909659520 &* s.n, savedMean: s.f + 3565840, savedInvStd: s.f + 3570064,
-                runningMean: s.p + 70939792, runningVar: s.p + 70944016, pool: pool)
+                gamma: s.p + 70931344, beta: s.p + 70935568, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 909659520 &* s.n, savedMean: s.f + 3565840,
+                savedInvStd: s.f + 3570064, runningMean: s.p + 70939792, runningVar: s.p + 70944016, pool: pool)
         }
         // features.7.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 60 {
@@ -7537,9 +7638,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.7.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 60 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 911522304 &* s.n, pixels: 441 &* s.n, channels: 4224,
-                gamma: s.p + 70986256, beta: s.p + 70990480, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 913385088 &* s.n, savedMean: s.f + 3574288, savedInvStd: s.f + 3578512,
-                runningMean: s.p + 70994704, runningVar: s.p + 70998928, pool: pool)
+                gamma: s.p + 70986256, beta: s.p + 70990480, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 913385088 &* s.n, savedMean: s.f + 3574288,
+                savedInvStd: s.f + 3578512, runningMean: s.p + 70994704, runningVar: s.p + 70998928, pool: pool)
         }
         // features.7.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 60 {
@@ -7560,9 +7661,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.7.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 60 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1069640208 &* s.n, pixels: 441 &* s.n, channels: 704,
-                gamma: s.p + 75468096, beta: s.p + 75468800, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 917110656 &* s.n, savedMean: s.f + 3658768, savedInvStd: s.f + 3659472,
-                runningMean: s.p + 75469504, runningVar: s.p + 75470208, pool: pool)
+                gamma: s.p + 75468096, beta: s.p + 75468800, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 917110656 &* s.n, savedMean: s.f + 3658768,
+                savedInvStd: s.f + 3659472, runningMean: s.p + 75469504, runningVar: s.p + 75470208, pool: pool)
         }
         // features.7.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 60 {
@@ -7590,9 +7691,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.7.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 61 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 917110656 &* s.n, pixels: 441 &* s.n, channels: 4224,
-                gamma: s.p + 78444608, beta: s.p + 78448832, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 918973440 &* s.n, savedMean: s.f + 3660176, savedInvStd: s.f + 3664400,
-                runningMean: s.p + 78453056, runningVar: s.p + 78457280, pool: pool)
+                gamma: s.p + 78444608, beta: s.p + 78448832, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 918973440 &* s.n, savedMean: s.f + 3660176,
+                savedInvStd: s.f + 3664400, runningMean: s.p + 78453056, runningVar: s.p + 78457280, pool: pool)
         }
         // features.7.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 61 {
@@ -7609,9 +7710,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.7.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 61 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 920836224 &* s.n, pixels: 441 &* s.n, channels: 4224,
-                gamma: s.p + 78499520, beta: s.p + 78503744, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 922699008 &* s.n, savedMean: s.f + 3668624, savedInvStd: s.f + 3672848,
-                runningMean: s.p + 78507968, runningVar: s.p + 78512192, pool: pool)
+                gamma: s.p + 78499520, beta: s.p + 78503744, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 922699008 &* s.n, savedMean: s.f + 3668624,
+                savedInvStd: s.f + 3672848, runningMean: s.p + 78507968, runningVar: s.p + 78512192, pool: pool)
         }
         // features.7.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 61 {
@@ -7632,9 +7733,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.7.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 61 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 927666432 &* s.n, pixels: 441 &* s.n, channels: 704,
-                gamma: s.p + 82981360, beta: s.p + 82982064, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 926424576 &* s.n, savedMean: s.f + 3753104, savedInvStd: s.f + 3753808,
-                runningMean: s.p + 82982768, runningVar: s.p + 82983472, pool: pool)
+                gamma: s.p + 82981360, beta: s.p + 82982064, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 926424576 &* s.n, savedMean: s.f + 3753104,
+                savedInvStd: s.f + 3753808, runningMean: s.p + 82982768, runningVar: s.p + 82983472, pool: pool)
         }
         // features.7.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 61 {
@@ -7662,9 +7763,9 @@ public final class EfficientNetB8Training: TrainableModel {
         // features.8 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 62 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 926424576 &* s.n, pixels: 441 &* s.n, channels: 2816,
-                gamma: s.p + 84966640, beta: s.p + 84969456, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 953576064 &* s.n, savedMean: s.f + 3754512, savedInvStd: s.f + 3757328,
-                runningMean: s.p + 84972272, runningVar: s.p + 84975088, pool: pool)
+                gamma: s.p + 84966640, beta: s.p + 84969456, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 953576064 &* s.n, savedMean: s.f + 3754512,
+                savedInvStd: s.f + 3757328, runningMean: s.p + 84972272, runningVar: s.p + 84975088, pool: pool)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 62 {

@@ -4593,7 +4593,7 @@ public final class EfficientNetL2Training: TrainableModel {
         let t = buffers.arena.reserve(floats: 4161930032 &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
                                     ws: t + 4161930032 &* n, options: options, labels: labels, logits: logits)
-        TrainingKernels.zero(s.g, count: 481402672)
+        if options.computeGradients { TrainingKernels.zero(s.g, count: 481402672) }
         try features_0_forward(s)
         try features_1_0_forward(s)
         try features_1_1_forward(s)
@@ -4685,6 +4685,7 @@ public final class EfficientNetL2Training: TrainableModel {
         try features_7_5_forward(s)
         try features_8_forward(s)
         try classifier_forward(s)
+        guard options.computeGradients else { return loss }
         if options.frozenBlocks <= 90 { classifier_backward(s) }
         if options.frozenBlocks <= 89 { features_8_backward(s) }
         if options.frozenBlocks <= 88 { features_7_5_backward(s) }
@@ -4788,9 +4789,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 0 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1461120000 &* s.n, pixels: 160000 &* s.n,
-                channels: 136, gamma: s.p + 3680, beta: s.p + 3824, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 1482880000 &* s.n, savedMean: s.f + 8256, savedInvStd: s.f + 8392,
-                runningMean: s.p + 3968, runningVar: s.p + 4112, pool: pool)
+                channels: 136, gamma: s.p + 3680, beta: s.p + 3824, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 1482880000 &* s.n,
+                savedMean: s.f + 8256, savedInvStd: s.f + 8392, runningMean: s.p + 3968, runningVar: s.p + 4112,
+                pool: pool)
         }
         // features.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 0 {
@@ -4811,9 +4813,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.1.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 1 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1504640000 &* s.n, pixels: 160000 &* s.n,
-                channels: 136, gamma: s.p + 5488, beta: s.p + 5632, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 1526400000 &* s.n, savedMean: s.f + 8528, savedInvStd: s.f + 8664,
-                runningMean: s.p + 5776, runningVar: s.p + 5920, pool: pool)
+                channels: 136, gamma: s.p + 5488, beta: s.p + 5632, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 1526400000 &* s.n,
+                savedMean: s.f + 8528, savedInvStd: s.f + 8664, runningMean: s.p + 5776, runningVar: s.p + 5920,
+                pool: pool)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 1 {
@@ -4834,9 +4837,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.1.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 1 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1621760000 &* s.n, pixels: 160000 &* s.n,
-                channels: 72, gamma: s.p + 25296, beta: s.p + 25376, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 1633280000 &* s.n, savedMean: s.f + 11248, savedInvStd: s.f + 11320,
-                runningMean: s.p + 25456, runningVar: s.p + 25536, pool: pool)
+                channels: 72, gamma: s.p + 25296, beta: s.p + 25376, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1633280000 &* s.n,
+                savedMean: s.f + 11248, savedInvStd: s.f + 11320, runningMean: s.p + 25456, runningVar: s.p + 25536,
+                pool: pool)
         }
         // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 1 {
@@ -4857,9 +4861,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.1.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1644800000 &* s.n, pixels: 160000 &* s.n,
-                channels: 72, gamma: s.p + 26272, beta: s.p + 26352, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 1656320000 &* s.n, savedMean: s.f + 11392, savedInvStd: s.f + 11464,
-                runningMean: s.p + 26432, runningVar: s.p + 26512, pool: pool)
+                channels: 72, gamma: s.p + 26272, beta: s.p + 26352, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 1656320000 &* s.n,
+                savedMean: s.f + 11392, savedInvStd: s.f + 11464, runningMean: s.p + 26432, runningVar: s.p + 26512,
+                pool: pool)
         }
         // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 2 {
@@ -4880,9 +4885,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.1.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1679360000 &* s.n, pixels: 160000 &* s.n,
-                channels: 72, gamma: s.p + 34480, beta: s.p + 34560, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t, savedMean: s.f + 12832, savedInvStd: s.f + 12904, runningMean: s.p + 34640,
-                runningVar: s.p + 34720, pool: pool)
+                channels: 72, gamma: s.p + 34480, beta: s.p + 34560, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t,
+                savedMean: s.f + 12832, savedInvStd: s.f + 12904, runningMean: s.p + 34640, runningVar: s.p + 34720,
+                pool: pool)
         }
         // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 2 {
@@ -4912,9 +4918,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.1.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1702400000 &* s.n, pixels: 160000 &* s.n,
-                channels: 72, gamma: s.p + 35456, beta: s.p + 35536, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 1713920000 &* s.n, savedMean: s.f + 12976, savedInvStd: s.f + 13048,
-                runningMean: s.p + 35616, runningVar: s.p + 35696, pool: pool)
+                channels: 72, gamma: s.p + 35456, beta: s.p + 35536, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 1713920000 &* s.n,
+                savedMean: s.f + 12976, savedInvStd: s.f + 13048, runningMean: s.p + 35616, runningVar: s.p + 35696,
+                pool: pool)
         }
         // features.1.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 3 {
@@ -4935,9 +4942,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.1.2.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1736960000 &* s.n, pixels: 160000 &* s.n,
-                channels: 72, gamma: s.p + 43664, beta: s.p + 43744, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t, savedMean: s.f + 14416, savedInvStd: s.f + 14488, runningMean: s.p + 43824,
-                runningVar: s.p + 43904, pool: pool)
+                channels: 72, gamma: s.p + 43664, beta: s.p + 43744, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t,
+                savedMean: s.f + 14416, savedInvStd: s.f + 14488, runningMean: s.p + 43824, runningVar: s.p + 43904,
+                pool: pool)
         }
         // features.1.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 3 {
@@ -4967,9 +4975,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.1.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1760000000 &* s.n, pixels: 160000 &* s.n,
-                channels: 72, gamma: s.p + 44640, beta: s.p + 44720, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 1771520000 &* s.n, savedMean: s.f + 14560, savedInvStd: s.f + 14632,
-                runningMean: s.p + 44800, runningVar: s.p + 44880, pool: pool)
+                channels: 72, gamma: s.p + 44640, beta: s.p + 44720, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 1771520000 &* s.n,
+                savedMean: s.f + 14560, savedInvStd: s.f + 14632, runningMean: s.p + 44800, runningVar: s.p + 44880,
+                pool: pool)
         }
         // features.1.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 4 {
@@ -4990,9 +4999,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.1.3.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1794560000 &* s.n, pixels: 160000 &* s.n,
-                channels: 72, gamma: s.p + 52848, beta: s.p + 52928, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t, savedMean: s.f + 16000, savedInvStd: s.f + 16072, runningMean: s.p + 53008,
-                runningVar: s.p + 53088, pool: pool)
+                channels: 72, gamma: s.p + 52848, beta: s.p + 52928, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t,
+                savedMean: s.f + 16000, savedInvStd: s.f + 16072, runningMean: s.p + 53008, runningVar: s.p + 53088,
+                pool: pool)
         }
         // features.1.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 4 {
@@ -5022,9 +5032,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.1.4.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1817600000 &* s.n, pixels: 160000 &* s.n,
-                channels: 72, gamma: s.p + 53824, beta: s.p + 53904, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 1829120000 &* s.n, savedMean: s.f + 16144, savedInvStd: s.f + 16216,
-                runningMean: s.p + 53984, runningVar: s.p + 54064, pool: pool)
+                channels: 72, gamma: s.p + 53824, beta: s.p + 53904, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 1829120000 &* s.n,
+                savedMean: s.f + 16144, savedInvStd: s.f + 16216, runningMean: s.p + 53984, runningVar: s.p + 54064,
+                pool: pool)
         }
         // features.1.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 5 {
@@ -5045,9 +5056,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.1.4.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1852160000 &* s.n, pixels: 160000 &* s.n,
-                channels: 72, gamma: s.p + 62032, beta: s.p + 62112, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t, savedMean: s.f + 17584, savedInvStd: s.f + 17656, runningMean: s.p + 62192,
-                runningVar: s.p + 62272, pool: pool)
+                channels: 72, gamma: s.p + 62032, beta: s.p + 62112, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t,
+                savedMean: s.f + 17584, savedInvStd: s.f + 17656, runningMean: s.p + 62192, runningVar: s.p + 62272,
+                pool: pool)
         }
         // features.1.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 5 {
@@ -5077,9 +5089,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.1.5.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1875200000 &* s.n, pixels: 160000 &* s.n,
-                channels: 72, gamma: s.p + 63008, beta: s.p + 63088, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 1886720000 &* s.n, savedMean: s.f + 17728, savedInvStd: s.f + 17800,
-                runningMean: s.p + 63168, runningVar: s.p + 63248, pool: pool)
+                channels: 72, gamma: s.p + 63008, beta: s.p + 63088, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 1886720000 &* s.n,
+                savedMean: s.f + 17728, savedInvStd: s.f + 17800, runningMean: s.p + 63168, runningVar: s.p + 63248,
+                pool: pool)
         }
         // features.1.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 6 {
@@ -5100,9 +5113,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.1.5.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1909760000 &* s.n, pixels: 160000 &* s.n,
-                channels: 72, gamma: s.p + 71216, beta: s.p + 71296, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t, savedMean: s.f + 19168, savedInvStd: s.f + 19240, runningMean: s.p + 71376,
-                runningVar: s.p + 71456, pool: pool)
+                channels: 72, gamma: s.p + 71216, beta: s.p + 71296, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t,
+                savedMean: s.f + 19168, savedInvStd: s.f + 19240, runningMean: s.p + 71376, runningVar: s.p + 71456,
+                pool: pool)
         }
         // features.1.5.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 6 {
@@ -5130,8 +5144,8 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.2.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 160000 &* s.n, channels: 432,
-                gamma: s.p + 102640, beta: s.p + 103072, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 69120000 &* s.n, savedMean: s.f + 19312, savedInvStd: s.f + 19744,
+                gamma: s.p + 102640, beta: s.p + 103072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .silu, output: s.t + 69120000 &* s.n, savedMean: s.f + 19312, savedInvStd: s.f + 19744,
                 runningMean: s.p + 103504, runningVar: s.p + 103936, pool: pool)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -5149,9 +5163,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.2.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1569920000 &* s.n, pixels: 40000 &* s.n,
-                channels: 432, gamma: s.p + 108256, beta: s.p + 108688, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 1587200000 &* s.n, savedMean: s.f + 20176, savedInvStd: s.f + 20608,
-                runningMean: s.p + 109120, runningVar: s.p + 109552, pool: pool)
+                channels: 432, gamma: s.p + 108256, beta: s.p + 108688, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 1587200000 &* s.n,
+                savedMean: s.f + 20176, savedInvStd: s.f + 20608, runningMean: s.p + 109120, runningVar: s.p + 109552,
+                pool: pool)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 7 {
@@ -5172,9 +5187,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.2.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3582920000 &* s.n, pixels: 40000 &* s.n,
-                channels: 104, gamma: s.p + 170928, beta: s.p + 171040, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 3587080000 &* s.n, savedMean: s.f + 28816,
-                savedInvStd: s.f + 28920, runningMean: s.p + 171152, runningVar: s.p + 171264, pool: pool)
+                channels: 104, gamma: s.p + 170928, beta: s.p + 171040, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 3587080000 &* s.n,
+                savedMean: s.f + 28816, savedInvStd: s.f + 28920, runningMean: s.p + 171152, runningVar: s.p + 171264,
+                pool: pool)
         }
         // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 7 {
@@ -5193,9 +5209,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.2.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 138240000 &* s.n, pixels: 40000 &* s.n,
-                channels: 624, gamma: s.p + 236272, beta: s.p + 236896, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 163200000 &* s.n, savedMean: s.f + 29024, savedInvStd: s.f + 29648,
-                runningMean: s.p + 237520, runningVar: s.p + 238144, pool: pool)
+                channels: 624, gamma: s.p + 236272, beta: s.p + 236896, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 163200000 &* s.n,
+                savedMean: s.f + 29024, savedInvStd: s.f + 29648, runningMean: s.p + 237520, runningVar: s.p + 238144,
+                pool: pool)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 8 {
@@ -5212,9 +5229,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.2.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 188160000 &* s.n, pixels: 40000 &* s.n,
-                channels: 624, gamma: s.p + 244384, beta: s.p + 245008, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 213120000 &* s.n, savedMean: s.f + 30272, savedInvStd: s.f + 30896,
-                runningMean: s.p + 245632, runningVar: s.p + 246256, pool: pool)
+                channels: 624, gamma: s.p + 244384, beta: s.p + 245008, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 213120000 &* s.n,
+                savedMean: s.f + 30272, savedInvStd: s.f + 30896, runningMean: s.p + 245632, runningVar: s.p + 246256,
+                pool: pool)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 8 {
@@ -5235,9 +5253,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.2.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3591240000 &* s.n, pixels: 40000 &* s.n,
-                channels: 104, gamma: s.p + 344880, beta: s.p + 344992, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 263040000 &* s.n, savedMean: s.f + 42752,
-                savedInvStd: s.f + 42856, runningMean: s.p + 345104, runningVar: s.p + 345216, pool: pool)
+                channels: 104, gamma: s.p + 344880, beta: s.p + 344992, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 263040000 &* s.n,
+                savedMean: s.f + 42752, savedInvStd: s.f + 42856, runningMean: s.p + 345104, runningVar: s.p + 345216,
+                pool: pool)
         }
         // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 8 {
@@ -5265,9 +5284,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.2.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 263040000 &* s.n, pixels: 40000 &* s.n,
-                channels: 624, gamma: s.p + 410224, beta: s.p + 410848, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 288000000 &* s.n, savedMean: s.f + 42960, savedInvStd: s.f + 43584,
-                runningMean: s.p + 411472, runningVar: s.p + 412096, pool: pool)
+                channels: 624, gamma: s.p + 410224, beta: s.p + 410848, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 288000000 &* s.n,
+                savedMean: s.f + 42960, savedInvStd: s.f + 43584, runningMean: s.p + 411472, runningVar: s.p + 412096,
+                pool: pool)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 9 {
@@ -5284,9 +5304,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.2.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 312960000 &* s.n, pixels: 40000 &* s.n,
-                channels: 624, gamma: s.p + 418336, beta: s.p + 418960, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 337920000 &* s.n, savedMean: s.f + 44208, savedInvStd: s.f + 44832,
-                runningMean: s.p + 419584, runningVar: s.p + 420208, pool: pool)
+                channels: 624, gamma: s.p + 418336, beta: s.p + 418960, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 337920000 &* s.n,
+                savedMean: s.f + 44208, savedInvStd: s.f + 44832, runningMean: s.p + 419584, runningVar: s.p + 420208,
+                pool: pool)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 9 {
@@ -5307,9 +5328,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.2.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3599560000 &* s.n, pixels: 40000 &* s.n,
-                channels: 104, gamma: s.p + 518832, beta: s.p + 518944, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 387840000 &* s.n, savedMean: s.f + 56688,
-                savedInvStd: s.f + 56792, runningMean: s.p + 519056, runningVar: s.p + 519168, pool: pool)
+                channels: 104, gamma: s.p + 518832, beta: s.p + 518944, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 387840000 &* s.n,
+                savedMean: s.f + 56688, savedInvStd: s.f + 56792, runningMean: s.p + 519056, runningVar: s.p + 519168,
+                pool: pool)
         }
         // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 9 {
@@ -5337,9 +5359,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.2.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 387840000 &* s.n, pixels: 40000 &* s.n,
-                channels: 624, gamma: s.p + 584176, beta: s.p + 584800, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 412800000 &* s.n, savedMean: s.f + 56896, savedInvStd: s.f + 57520,
-                runningMean: s.p + 585424, runningVar: s.p + 586048, pool: pool)
+                channels: 624, gamma: s.p + 584176, beta: s.p + 584800, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 412800000 &* s.n,
+                savedMean: s.f + 56896, savedInvStd: s.f + 57520, runningMean: s.p + 585424, runningVar: s.p + 586048,
+                pool: pool)
         }
         // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 10 {
@@ -5356,9 +5379,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.2.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 437760000 &* s.n, pixels: 40000 &* s.n,
-                channels: 624, gamma: s.p + 592288, beta: s.p + 592912, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 462720000 &* s.n, savedMean: s.f + 58144, savedInvStd: s.f + 58768,
-                runningMean: s.p + 593536, runningVar: s.p + 594160, pool: pool)
+                channels: 624, gamma: s.p + 592288, beta: s.p + 592912, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 462720000 &* s.n,
+                savedMean: s.f + 58144, savedInvStd: s.f + 58768, runningMean: s.p + 593536, runningVar: s.p + 594160,
+                pool: pool)
         }
         // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 10 {
@@ -5379,9 +5403,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.2.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3607880000 &* s.n, pixels: 40000 &* s.n,
-                channels: 104, gamma: s.p + 692784, beta: s.p + 692896, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 512640000 &* s.n, savedMean: s.f + 70624,
-                savedInvStd: s.f + 70728, runningMean: s.p + 693008, runningVar: s.p + 693120, pool: pool)
+                channels: 104, gamma: s.p + 692784, beta: s.p + 692896, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 512640000 &* s.n,
+                savedMean: s.f + 70624, savedInvStd: s.f + 70728, runningMean: s.p + 693008, runningVar: s.p + 693120,
+                pool: pool)
         }
         // features.2.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 10 {
@@ -5409,9 +5434,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.2.4.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 512640000 &* s.n, pixels: 40000 &* s.n,
-                channels: 624, gamma: s.p + 758128, beta: s.p + 758752, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 537600000 &* s.n, savedMean: s.f + 70832, savedInvStd: s.f + 71456,
-                runningMean: s.p + 759376, runningVar: s.p + 760000, pool: pool)
+                channels: 624, gamma: s.p + 758128, beta: s.p + 758752, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 537600000 &* s.n,
+                savedMean: s.f + 70832, savedInvStd: s.f + 71456, runningMean: s.p + 759376, runningVar: s.p + 760000,
+                pool: pool)
         }
         // features.2.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 11 {
@@ -5428,9 +5454,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.2.4.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 562560000 &* s.n, pixels: 40000 &* s.n,
-                channels: 624, gamma: s.p + 766240, beta: s.p + 766864, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 587520000 &* s.n, savedMean: s.f + 72080, savedInvStd: s.f + 72704,
-                runningMean: s.p + 767488, runningVar: s.p + 768112, pool: pool)
+                channels: 624, gamma: s.p + 766240, beta: s.p + 766864, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 587520000 &* s.n,
+                savedMean: s.f + 72080, savedInvStd: s.f + 72704, runningMean: s.p + 767488, runningVar: s.p + 768112,
+                pool: pool)
         }
         // features.2.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 11 {
@@ -5451,9 +5478,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.2.4.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3616200000 &* s.n, pixels: 40000 &* s.n,
-                channels: 104, gamma: s.p + 866736, beta: s.p + 866848, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 637440000 &* s.n, savedMean: s.f + 84560,
-                savedInvStd: s.f + 84664, runningMean: s.p + 866960, runningVar: s.p + 867072, pool: pool)
+                channels: 104, gamma: s.p + 866736, beta: s.p + 866848, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 637440000 &* s.n,
+                savedMean: s.f + 84560, savedInvStd: s.f + 84664, runningMean: s.p + 866960, runningVar: s.p + 867072,
+                pool: pool)
         }
         // features.2.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 11 {
@@ -5481,9 +5509,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.2.5.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 637440000 &* s.n, pixels: 40000 &* s.n,
-                channels: 624, gamma: s.p + 932080, beta: s.p + 932704, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 662400000 &* s.n, savedMean: s.f + 84768, savedInvStd: s.f + 85392,
-                runningMean: s.p + 933328, runningVar: s.p + 933952, pool: pool)
+                channels: 624, gamma: s.p + 932080, beta: s.p + 932704, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 662400000 &* s.n,
+                savedMean: s.f + 84768, savedInvStd: s.f + 85392, runningMean: s.p + 933328, runningVar: s.p + 933952,
+                pool: pool)
         }
         // features.2.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 12 {
@@ -5500,9 +5529,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.2.5.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 687360000 &* s.n, pixels: 40000 &* s.n,
-                channels: 624, gamma: s.p + 940192, beta: s.p + 940816, eps: 0.001, momentum: 0.01, activation: .silu,
-                output: s.t + 712320000 &* s.n, savedMean: s.f + 86016, savedInvStd: s.f + 86640,
-                runningMean: s.p + 941440, runningVar: s.p + 942064, pool: pool)
+                channels: 624, gamma: s.p + 940192, beta: s.p + 940816, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 712320000 &* s.n,
+                savedMean: s.f + 86016, savedInvStd: s.f + 86640, runningMean: s.p + 941440, runningVar: s.p + 942064,
+                pool: pool)
         }
         // features.2.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 12 {
@@ -5523,9 +5553,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.2.5.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3624520000 &* s.n, pixels: 40000 &* s.n,
-                channels: 104, gamma: s.p + 1040688, beta: s.p + 1040800, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 762240000 &* s.n, savedMean: s.f + 98496,
-                savedInvStd: s.f + 98600, runningMean: s.p + 1040912, runningVar: s.p + 1041024, pool: pool)
+                channels: 104, gamma: s.p + 1040688, beta: s.p + 1040800, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 762240000 &* s.n,
+                savedMean: s.f + 98496, savedInvStd: s.f + 98600, runningMean: s.p + 1040912,
+                runningVar: s.p + 1041024, pool: pool)
         }
         // features.2.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 12 {
@@ -5553,9 +5584,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.2.6.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 762240000 &* s.n, pixels: 40000 &* s.n,
-                channels: 624, gamma: s.p + 1106032, beta: s.p + 1106656, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 787200000 &* s.n, savedMean: s.f + 98704, savedInvStd: s.f + 99328,
-                runningMean: s.p + 1107280, runningVar: s.p + 1107904, pool: pool)
+                channels: 624, gamma: s.p + 1106032, beta: s.p + 1106656, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 787200000 &* s.n,
+                savedMean: s.f + 98704, savedInvStd: s.f + 99328, runningMean: s.p + 1107280,
+                runningVar: s.p + 1107904, pool: pool)
         }
         // features.2.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 13 {
@@ -5572,9 +5604,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.2.6.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 812160000 &* s.n, pixels: 40000 &* s.n,
-                channels: 624, gamma: s.p + 1114144, beta: s.p + 1114768, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 837120000 &* s.n, savedMean: s.f + 99952, savedInvStd: s.f + 100576,
-                runningMean: s.p + 1115392, runningVar: s.p + 1116016, pool: pool)
+                channels: 624, gamma: s.p + 1114144, beta: s.p + 1114768, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 837120000 &* s.n,
+                savedMean: s.f + 99952, savedInvStd: s.f + 100576, runningMean: s.p + 1115392,
+                runningVar: s.p + 1116016, pool: pool)
         }
         // features.2.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 13 {
@@ -5595,9 +5628,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.2.6.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3632840000 &* s.n, pixels: 40000 &* s.n,
-                channels: 104, gamma: s.p + 1214640, beta: s.p + 1214752, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 887040000 &* s.n, savedMean: s.f + 112432,
-                savedInvStd: s.f + 112536, runningMean: s.p + 1214864, runningVar: s.p + 1214976, pool: pool)
+                channels: 104, gamma: s.p + 1214640, beta: s.p + 1214752, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 887040000 &* s.n,
+                savedMean: s.f + 112432, savedInvStd: s.f + 112536, runningMean: s.p + 1214864,
+                runningVar: s.p + 1214976, pool: pool)
         }
         // features.2.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 13 {
@@ -5625,9 +5659,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.2.7.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 887040000 &* s.n, pixels: 40000 &* s.n,
-                channels: 624, gamma: s.p + 1279984, beta: s.p + 1280608, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 912000000 &* s.n, savedMean: s.f + 112640, savedInvStd: s.f + 113264,
-                runningMean: s.p + 1281232, runningVar: s.p + 1281856, pool: pool)
+                channels: 624, gamma: s.p + 1279984, beta: s.p + 1280608, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 912000000 &* s.n,
+                savedMean: s.f + 112640, savedInvStd: s.f + 113264, runningMean: s.p + 1281232,
+                runningVar: s.p + 1281856, pool: pool)
         }
         // features.2.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 14 {
@@ -5644,9 +5679,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.2.7.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 936960000 &* s.n, pixels: 40000 &* s.n,
-                channels: 624, gamma: s.p + 1288096, beta: s.p + 1288720, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 961920000 &* s.n, savedMean: s.f + 113888, savedInvStd: s.f + 114512,
-                runningMean: s.p + 1289344, runningVar: s.p + 1289968, pool: pool)
+                channels: 624, gamma: s.p + 1288096, beta: s.p + 1288720, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 961920000 &* s.n,
+                savedMean: s.f + 113888, savedInvStd: s.f + 114512, runningMean: s.p + 1289344,
+                runningVar: s.p + 1289968, pool: pool)
         }
         // features.2.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 14 {
@@ -5667,9 +5703,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.2.7.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3641160000 &* s.n, pixels: 40000 &* s.n,
-                channels: 104, gamma: s.p + 1388592, beta: s.p + 1388704, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1011840000 &* s.n, savedMean: s.f + 126368,
-                savedInvStd: s.f + 126472, runningMean: s.p + 1388816, runningVar: s.p + 1388928, pool: pool)
+                channels: 104, gamma: s.p + 1388592, beta: s.p + 1388704, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1011840000 &* s.n,
+                savedMean: s.f + 126368, savedInvStd: s.f + 126472, runningMean: s.p + 1388816,
+                runningVar: s.p + 1388928, pool: pool)
         }
         // features.2.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 14 {
@@ -5697,9 +5734,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.2.8.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1011840000 &* s.n, pixels: 40000 &* s.n,
-                channels: 624, gamma: s.p + 1453936, beta: s.p + 1454560, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 1036800000 &* s.n, savedMean: s.f + 126576, savedInvStd: s.f + 127200,
-                runningMean: s.p + 1455184, runningVar: s.p + 1455808, pool: pool)
+                channels: 624, gamma: s.p + 1453936, beta: s.p + 1454560, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 1036800000 &* s.n,
+                savedMean: s.f + 126576, savedInvStd: s.f + 127200, runningMean: s.p + 1455184,
+                runningVar: s.p + 1455808, pool: pool)
         }
         // features.2.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 15 {
@@ -5716,9 +5754,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.2.8.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1061760000 &* s.n, pixels: 40000 &* s.n,
-                channels: 624, gamma: s.p + 1462048, beta: s.p + 1462672, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 1086720000 &* s.n, savedMean: s.f + 127824, savedInvStd: s.f + 128448,
-                runningMean: s.p + 1463296, runningVar: s.p + 1463920, pool: pool)
+                channels: 624, gamma: s.p + 1462048, beta: s.p + 1462672, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 1086720000 &* s.n,
+                savedMean: s.f + 127824, savedInvStd: s.f + 128448, runningMean: s.p + 1463296,
+                runningVar: s.p + 1463920, pool: pool)
         }
         // features.2.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 15 {
@@ -5739,9 +5778,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.2.8.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3649480000 &* s.n, pixels: 40000 &* s.n,
-                channels: 104, gamma: s.p + 1562544, beta: s.p + 1562656, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1136640000 &* s.n, savedMean: s.f + 140304,
-                savedInvStd: s.f + 140408, runningMean: s.p + 1562768, runningVar: s.p + 1562880, pool: pool)
+                channels: 104, gamma: s.p + 1562544, beta: s.p + 1562656, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1136640000 &* s.n,
+                savedMean: s.f + 140304, savedInvStd: s.f + 140408, runningMean: s.p + 1562768,
+                runningVar: s.p + 1562880, pool: pool)
         }
         // features.2.8.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 15 {
@@ -5769,9 +5809,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.2.9.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1136640000 &* s.n, pixels: 40000 &* s.n,
-                channels: 624, gamma: s.p + 1627888, beta: s.p + 1628512, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 1161600000 &* s.n, savedMean: s.f + 140512, savedInvStd: s.f + 141136,
-                runningMean: s.p + 1629136, runningVar: s.p + 1629760, pool: pool)
+                channels: 624, gamma: s.p + 1627888, beta: s.p + 1628512, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 1161600000 &* s.n,
+                savedMean: s.f + 140512, savedInvStd: s.f + 141136, runningMean: s.p + 1629136,
+                runningVar: s.p + 1629760, pool: pool)
         }
         // features.2.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 16 {
@@ -5788,9 +5829,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.2.9.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1186560000 &* s.n, pixels: 40000 &* s.n,
-                channels: 624, gamma: s.p + 1636000, beta: s.p + 1636624, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 1211520000 &* s.n, savedMean: s.f + 141760, savedInvStd: s.f + 142384,
-                runningMean: s.p + 1637248, runningVar: s.p + 1637872, pool: pool)
+                channels: 624, gamma: s.p + 1636000, beta: s.p + 1636624, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 1211520000 &* s.n,
+                savedMean: s.f + 141760, savedInvStd: s.f + 142384, runningMean: s.p + 1637248,
+                runningVar: s.p + 1637872, pool: pool)
         }
         // features.2.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 16 {
@@ -5811,9 +5853,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.2.9.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3657800000 &* s.n, pixels: 40000 &* s.n,
-                channels: 104, gamma: s.p + 1736496, beta: s.p + 1736608, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1261440000 &* s.n, savedMean: s.f + 154240,
-                savedInvStd: s.f + 154344, runningMean: s.p + 1736720, runningVar: s.p + 1736832, pool: pool)
+                channels: 104, gamma: s.p + 1736496, beta: s.p + 1736608, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1261440000 &* s.n,
+                savedMean: s.f + 154240, savedInvStd: s.f + 154344, runningMean: s.p + 1736720,
+                runningVar: s.p + 1736832, pool: pool)
         }
         // features.2.9.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 16 {
@@ -5841,9 +5884,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.2.10.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1261440000 &* s.n, pixels: 40000 &* s.n,
-                channels: 624, gamma: s.p + 1801840, beta: s.p + 1802464, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 1286400000 &* s.n, savedMean: s.f + 154448, savedInvStd: s.f + 155072,
-                runningMean: s.p + 1803088, runningVar: s.p + 1803712, pool: pool)
+                channels: 624, gamma: s.p + 1801840, beta: s.p + 1802464, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 1286400000 &* s.n,
+                savedMean: s.f + 154448, savedInvStd: s.f + 155072, runningMean: s.p + 1803088,
+                runningVar: s.p + 1803712, pool: pool)
         }
         // features.2.10.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 17 {
@@ -5860,9 +5904,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.2.10.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1311360000 &* s.n, pixels: 40000 &* s.n,
-                channels: 624, gamma: s.p + 1809952, beta: s.p + 1810576, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 1336320000 &* s.n, savedMean: s.f + 155696, savedInvStd: s.f + 156320,
-                runningMean: s.p + 1811200, runningVar: s.p + 1811824, pool: pool)
+                channels: 624, gamma: s.p + 1809952, beta: s.p + 1810576, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 1336320000 &* s.n,
+                savedMean: s.f + 155696, savedInvStd: s.f + 156320, runningMean: s.p + 1811200,
+                runningVar: s.p + 1811824, pool: pool)
         }
         // features.2.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 17 {
@@ -5883,9 +5928,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.2.10.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3666120000 &* s.n, pixels: 40000 &* s.n,
-                channels: 104, gamma: s.p + 1910448, beta: s.p + 1910560, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1386240000 &* s.n, savedMean: s.f + 168176,
-                savedInvStd: s.f + 168280, runningMean: s.p + 1910672, runningVar: s.p + 1910784, pool: pool)
+                channels: 104, gamma: s.p + 1910448, beta: s.p + 1910560, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1386240000 &* s.n,
+                savedMean: s.f + 168176, savedInvStd: s.f + 168280, runningMean: s.p + 1910672,
+                runningVar: s.p + 1910784, pool: pool)
         }
         // features.2.10.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 17 {
@@ -5913,9 +5959,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.3.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1386240000 &* s.n, pixels: 40000 &* s.n,
-                channels: 624, gamma: s.p + 1975792, beta: s.p + 1976416, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 1411200000 &* s.n, savedMean: s.f + 168384, savedInvStd: s.f + 169008,
-                runningMean: s.p + 1977040, runningVar: s.p + 1977664, pool: pool)
+                channels: 624, gamma: s.p + 1975792, beta: s.p + 1976416, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 1411200000 &* s.n,
+                savedMean: s.f + 168384, savedInvStd: s.f + 169008, runningMean: s.p + 1977040,
+                runningVar: s.p + 1977664, pool: pool)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 18 {
@@ -5932,9 +5979,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.3.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3022400000 &* s.n, pixels: 10000 &* s.n,
-                channels: 624, gamma: s.p + 1993888, beta: s.p + 1994512, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3028640000 &* s.n, savedMean: s.f + 169632, savedInvStd: s.f + 170256,
-                runningMean: s.p + 1995136, runningVar: s.p + 1995760, pool: pool)
+                channels: 624, gamma: s.p + 1993888, beta: s.p + 1994512, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3028640000 &* s.n,
+                savedMean: s.f + 169632, savedInvStd: s.f + 170256, runningMean: s.p + 1995136,
+                runningVar: s.p + 1995760, pool: pool)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 18 {
@@ -5955,9 +6003,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.3.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4025860000 &* s.n, pixels: 10000 &* s.n,
-                channels: 176, gamma: s.p + 2139312, beta: s.p + 2139488, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 4027620000 &* s.n, savedMean: s.f + 202080,
-                savedInvStd: s.f + 202256, runningMean: s.p + 2139664, runningVar: s.p + 2139840, pool: pool)
+                channels: 176, gamma: s.p + 2139312, beta: s.p + 2139488, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 4027620000 &* s.n,
+                savedMean: s.f + 202080, savedInvStd: s.f + 202256, runningMean: s.p + 2139664,
+                runningVar: s.p + 2139840, pool: pool)
         }
         // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 18 {
@@ -5976,9 +6025,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.3.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1436160000 &* s.n, pixels: 10000 &* s.n,
-                channels: 1056, gamma: s.p + 2325872, beta: s.p + 2326928, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 1446720000 &* s.n, savedMean: s.f + 202432, savedInvStd: s.f + 203488,
-                runningMean: s.p + 2327984, runningVar: s.p + 2329040, pool: pool)
+                channels: 1056, gamma: s.p + 2325872, beta: s.p + 2326928, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 1446720000 &* s.n,
+                savedMean: s.f + 202432, savedInvStd: s.f + 203488, runningMean: s.p + 2327984,
+                runningVar: s.p + 2329040, pool: pool)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 19 {
@@ -5995,9 +6045,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.3.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1932800000 &* s.n, pixels: 10000 &* s.n,
-                channels: 1056, gamma: s.p + 2356496, beta: s.p + 2357552, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 1943360000 &* s.n, savedMean: s.f + 204544, savedInvStd: s.f + 205600,
-                runningMean: s.p + 2358608, runningVar: s.p + 2359664, pool: pool)
+                channels: 1056, gamma: s.p + 2356496, beta: s.p + 2357552, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 1943360000 &* s.n,
+                savedMean: s.f + 204544, savedInvStd: s.f + 205600, runningMean: s.p + 2358608,
+                runningVar: s.p + 2359664, pool: pool)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 19 {
@@ -6018,9 +6069,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.3.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4029380000 &* s.n, pixels: 10000 &* s.n,
-                channels: 176, gamma: s.p + 2640608, beta: s.p + 2640784, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 259456,
-                savedInvStd: s.f + 259632, runningMean: s.p + 2640960, runningVar: s.p + 2641136, pool: pool)
+                channels: 176, gamma: s.p + 2640608, beta: s.p + 2640784, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 259456, savedInvStd: s.f + 259632, runningMean: s.p + 2640960,
+                runningVar: s.p + 2641136, pool: pool)
         }
         // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 19 {
@@ -6048,9 +6100,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.3.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1964480000 &* s.n, pixels: 10000 &* s.n,
-                channels: 1056, gamma: s.p + 2827168, beta: s.p + 2828224, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 1975040000 &* s.n, savedMean: s.f + 259808, savedInvStd: s.f + 260864,
-                runningMean: s.p + 2829280, runningVar: s.p + 2830336, pool: pool)
+                channels: 1056, gamma: s.p + 2827168, beta: s.p + 2828224, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 1975040000 &* s.n,
+                savedMean: s.f + 259808, savedInvStd: s.f + 260864, runningMean: s.p + 2829280,
+                runningVar: s.p + 2830336, pool: pool)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 20 {
@@ -6067,9 +6120,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.3.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1985600000 &* s.n, pixels: 10000 &* s.n,
-                channels: 1056, gamma: s.p + 2857792, beta: s.p + 2858848, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 1996160000 &* s.n, savedMean: s.f + 261920, savedInvStd: s.f + 262976,
-                runningMean: s.p + 2859904, runningVar: s.p + 2860960, pool: pool)
+                channels: 1056, gamma: s.p + 2857792, beta: s.p + 2858848, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 1996160000 &* s.n,
+                savedMean: s.f + 261920, savedInvStd: s.f + 262976, runningMean: s.p + 2859904,
+                runningVar: s.p + 2860960, pool: pool)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 20 {
@@ -6090,9 +6144,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.3.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4032900000 &* s.n, pixels: 10000 &* s.n,
-                channels: 176, gamma: s.p + 3141904, beta: s.p + 3142080, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 316832,
-                savedInvStd: s.f + 317008, runningMean: s.p + 3142256, runningVar: s.p + 3142432, pool: pool)
+                channels: 176, gamma: s.p + 3141904, beta: s.p + 3142080, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 316832, savedInvStd: s.f + 317008, runningMean: s.p + 3142256,
+                runningVar: s.p + 3142432, pool: pool)
         }
         // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 20 {
@@ -6120,9 +6175,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.3.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2017280000 &* s.n, pixels: 10000 &* s.n,
-                channels: 1056, gamma: s.p + 3328464, beta: s.p + 3329520, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2027840000 &* s.n, savedMean: s.f + 317184, savedInvStd: s.f + 318240,
-                runningMean: s.p + 3330576, runningVar: s.p + 3331632, pool: pool)
+                channels: 1056, gamma: s.p + 3328464, beta: s.p + 3329520, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2027840000 &* s.n,
+                savedMean: s.f + 317184, savedInvStd: s.f + 318240, runningMean: s.p + 3330576,
+                runningVar: s.p + 3331632, pool: pool)
         }
         // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 21 {
@@ -6139,9 +6195,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.3.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2038400000 &* s.n, pixels: 10000 &* s.n,
-                channels: 1056, gamma: s.p + 3359088, beta: s.p + 3360144, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2048960000 &* s.n, savedMean: s.f + 319296, savedInvStd: s.f + 320352,
-                runningMean: s.p + 3361200, runningVar: s.p + 3362256, pool: pool)
+                channels: 1056, gamma: s.p + 3359088, beta: s.p + 3360144, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2048960000 &* s.n,
+                savedMean: s.f + 319296, savedInvStd: s.f + 320352, runningMean: s.p + 3361200,
+                runningVar: s.p + 3362256, pool: pool)
         }
         // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 21 {
@@ -6162,9 +6219,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.3.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4036420000 &* s.n, pixels: 10000 &* s.n,
-                channels: 176, gamma: s.p + 3643200, beta: s.p + 3643376, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 374208,
-                savedInvStd: s.f + 374384, runningMean: s.p + 3643552, runningVar: s.p + 3643728, pool: pool)
+                channels: 176, gamma: s.p + 3643200, beta: s.p + 3643376, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 374208, savedInvStd: s.f + 374384, runningMean: s.p + 3643552,
+                runningVar: s.p + 3643728, pool: pool)
         }
         // features.3.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 21 {
@@ -6192,9 +6250,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.3.4.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 22 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2070080000 &* s.n, pixels: 10000 &* s.n,
-                channels: 1056, gamma: s.p + 3829760, beta: s.p + 3830816, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2080640000 &* s.n, savedMean: s.f + 374560, savedInvStd: s.f + 375616,
-                runningMean: s.p + 3831872, runningVar: s.p + 3832928, pool: pool)
+                channels: 1056, gamma: s.p + 3829760, beta: s.p + 3830816, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2080640000 &* s.n,
+                savedMean: s.f + 374560, savedInvStd: s.f + 375616, runningMean: s.p + 3831872,
+                runningVar: s.p + 3832928, pool: pool)
         }
         // features.3.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 22 {
@@ -6211,9 +6270,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.3.4.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 22 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2091200000 &* s.n, pixels: 10000 &* s.n,
-                channels: 1056, gamma: s.p + 3860384, beta: s.p + 3861440, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2101760000 &* s.n, savedMean: s.f + 376672, savedInvStd: s.f + 377728,
-                runningMean: s.p + 3862496, runningVar: s.p + 3863552, pool: pool)
+                channels: 1056, gamma: s.p + 3860384, beta: s.p + 3861440, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2101760000 &* s.n,
+                savedMean: s.f + 376672, savedInvStd: s.f + 377728, runningMean: s.p + 3862496,
+                runningVar: s.p + 3863552, pool: pool)
         }
         // features.3.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 22 {
@@ -6234,9 +6294,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.3.4.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 22 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4039940000 &* s.n, pixels: 10000 &* s.n,
-                channels: 176, gamma: s.p + 4144496, beta: s.p + 4144672, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 431584,
-                savedInvStd: s.f + 431760, runningMean: s.p + 4144848, runningVar: s.p + 4145024, pool: pool)
+                channels: 176, gamma: s.p + 4144496, beta: s.p + 4144672, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 431584, savedInvStd: s.f + 431760, runningMean: s.p + 4144848,
+                runningVar: s.p + 4145024, pool: pool)
         }
         // features.3.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 22 {
@@ -6264,9 +6325,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.3.5.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 23 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2122880000 &* s.n, pixels: 10000 &* s.n,
-                channels: 1056, gamma: s.p + 4331056, beta: s.p + 4332112, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2133440000 &* s.n, savedMean: s.f + 431936, savedInvStd: s.f + 432992,
-                runningMean: s.p + 4333168, runningVar: s.p + 4334224, pool: pool)
+                channels: 1056, gamma: s.p + 4331056, beta: s.p + 4332112, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2133440000 &* s.n,
+                savedMean: s.f + 431936, savedInvStd: s.f + 432992, runningMean: s.p + 4333168,
+                runningVar: s.p + 4334224, pool: pool)
         }
         // features.3.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 23 {
@@ -6283,9 +6345,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.3.5.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 23 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2144000000 &* s.n, pixels: 10000 &* s.n,
-                channels: 1056, gamma: s.p + 4361680, beta: s.p + 4362736, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2154560000 &* s.n, savedMean: s.f + 434048, savedInvStd: s.f + 435104,
-                runningMean: s.p + 4363792, runningVar: s.p + 4364848, pool: pool)
+                channels: 1056, gamma: s.p + 4361680, beta: s.p + 4362736, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2154560000 &* s.n,
+                savedMean: s.f + 434048, savedInvStd: s.f + 435104, runningMean: s.p + 4363792,
+                runningVar: s.p + 4364848, pool: pool)
         }
         // features.3.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 23 {
@@ -6306,9 +6369,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.3.5.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 23 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4043460000 &* s.n, pixels: 10000 &* s.n,
-                channels: 176, gamma: s.p + 4645792, beta: s.p + 4645968, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 488960,
-                savedInvStd: s.f + 489136, runningMean: s.p + 4646144, runningVar: s.p + 4646320, pool: pool)
+                channels: 176, gamma: s.p + 4645792, beta: s.p + 4645968, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 488960, savedInvStd: s.f + 489136, runningMean: s.p + 4646144,
+                runningVar: s.p + 4646320, pool: pool)
         }
         // features.3.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 23 {
@@ -6336,9 +6400,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.3.6.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 24 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2175680000 &* s.n, pixels: 10000 &* s.n,
-                channels: 1056, gamma: s.p + 4832352, beta: s.p + 4833408, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2186240000 &* s.n, savedMean: s.f + 489312, savedInvStd: s.f + 490368,
-                runningMean: s.p + 4834464, runningVar: s.p + 4835520, pool: pool)
+                channels: 1056, gamma: s.p + 4832352, beta: s.p + 4833408, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2186240000 &* s.n,
+                savedMean: s.f + 489312, savedInvStd: s.f + 490368, runningMean: s.p + 4834464,
+                runningVar: s.p + 4835520, pool: pool)
         }
         // features.3.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 24 {
@@ -6355,9 +6420,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.3.6.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 24 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2196800000 &* s.n, pixels: 10000 &* s.n,
-                channels: 1056, gamma: s.p + 4862976, beta: s.p + 4864032, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2207360000 &* s.n, savedMean: s.f + 491424, savedInvStd: s.f + 492480,
-                runningMean: s.p + 4865088, runningVar: s.p + 4866144, pool: pool)
+                channels: 1056, gamma: s.p + 4862976, beta: s.p + 4864032, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2207360000 &* s.n,
+                savedMean: s.f + 491424, savedInvStd: s.f + 492480, runningMean: s.p + 4865088,
+                runningVar: s.p + 4866144, pool: pool)
         }
         // features.3.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 24 {
@@ -6378,9 +6444,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.3.6.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 24 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4046980000 &* s.n, pixels: 10000 &* s.n,
-                channels: 176, gamma: s.p + 5147088, beta: s.p + 5147264, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 546336,
-                savedInvStd: s.f + 546512, runningMean: s.p + 5147440, runningVar: s.p + 5147616, pool: pool)
+                channels: 176, gamma: s.p + 5147088, beta: s.p + 5147264, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 546336, savedInvStd: s.f + 546512, runningMean: s.p + 5147440,
+                runningVar: s.p + 5147616, pool: pool)
         }
         // features.3.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 24 {
@@ -6408,9 +6475,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.3.7.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 25 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2228480000 &* s.n, pixels: 10000 &* s.n,
-                channels: 1056, gamma: s.p + 5333648, beta: s.p + 5334704, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2239040000 &* s.n, savedMean: s.f + 546688, savedInvStd: s.f + 547744,
-                runningMean: s.p + 5335760, runningVar: s.p + 5336816, pool: pool)
+                channels: 1056, gamma: s.p + 5333648, beta: s.p + 5334704, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2239040000 &* s.n,
+                savedMean: s.f + 546688, savedInvStd: s.f + 547744, runningMean: s.p + 5335760,
+                runningVar: s.p + 5336816, pool: pool)
         }
         // features.3.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 25 {
@@ -6427,9 +6495,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.3.7.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 25 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2249600000 &* s.n, pixels: 10000 &* s.n,
-                channels: 1056, gamma: s.p + 5364272, beta: s.p + 5365328, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2260160000 &* s.n, savedMean: s.f + 548800, savedInvStd: s.f + 549856,
-                runningMean: s.p + 5366384, runningVar: s.p + 5367440, pool: pool)
+                channels: 1056, gamma: s.p + 5364272, beta: s.p + 5365328, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2260160000 &* s.n,
+                savedMean: s.f + 548800, savedInvStd: s.f + 549856, runningMean: s.p + 5366384,
+                runningVar: s.p + 5367440, pool: pool)
         }
         // features.3.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 25 {
@@ -6450,9 +6519,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.3.7.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 25 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4050500000 &* s.n, pixels: 10000 &* s.n,
-                channels: 176, gamma: s.p + 5648384, beta: s.p + 5648560, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 603712,
-                savedInvStd: s.f + 603888, runningMean: s.p + 5648736, runningVar: s.p + 5648912, pool: pool)
+                channels: 176, gamma: s.p + 5648384, beta: s.p + 5648560, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 603712, savedInvStd: s.f + 603888, runningMean: s.p + 5648736,
+                runningVar: s.p + 5648912, pool: pool)
         }
         // features.3.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 25 {
@@ -6480,9 +6550,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.3.8.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 26 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2281280000 &* s.n, pixels: 10000 &* s.n,
-                channels: 1056, gamma: s.p + 5834944, beta: s.p + 5836000, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2291840000 &* s.n, savedMean: s.f + 604064, savedInvStd: s.f + 605120,
-                runningMean: s.p + 5837056, runningVar: s.p + 5838112, pool: pool)
+                channels: 1056, gamma: s.p + 5834944, beta: s.p + 5836000, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2291840000 &* s.n,
+                savedMean: s.f + 604064, savedInvStd: s.f + 605120, runningMean: s.p + 5837056,
+                runningVar: s.p + 5838112, pool: pool)
         }
         // features.3.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 26 {
@@ -6499,9 +6570,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.3.8.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 26 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2302400000 &* s.n, pixels: 10000 &* s.n,
-                channels: 1056, gamma: s.p + 5865568, beta: s.p + 5866624, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2312960000 &* s.n, savedMean: s.f + 606176, savedInvStd: s.f + 607232,
-                runningMean: s.p + 5867680, runningVar: s.p + 5868736, pool: pool)
+                channels: 1056, gamma: s.p + 5865568, beta: s.p + 5866624, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2312960000 &* s.n,
+                savedMean: s.f + 606176, savedInvStd: s.f + 607232, runningMean: s.p + 5867680,
+                runningVar: s.p + 5868736, pool: pool)
         }
         // features.3.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 26 {
@@ -6522,9 +6594,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.3.8.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 26 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4054020000 &* s.n, pixels: 10000 &* s.n,
-                channels: 176, gamma: s.p + 6149680, beta: s.p + 6149856, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 661088,
-                savedInvStd: s.f + 661264, runningMean: s.p + 6150032, runningVar: s.p + 6150208, pool: pool)
+                channels: 176, gamma: s.p + 6149680, beta: s.p + 6149856, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 661088, savedInvStd: s.f + 661264, runningMean: s.p + 6150032,
+                runningVar: s.p + 6150208, pool: pool)
         }
         // features.3.8.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 26 {
@@ -6552,9 +6625,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.3.9.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 27 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2334080000 &* s.n, pixels: 10000 &* s.n,
-                channels: 1056, gamma: s.p + 6336240, beta: s.p + 6337296, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2344640000 &* s.n, savedMean: s.f + 661440, savedInvStd: s.f + 662496,
-                runningMean: s.p + 6338352, runningVar: s.p + 6339408, pool: pool)
+                channels: 1056, gamma: s.p + 6336240, beta: s.p + 6337296, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2344640000 &* s.n,
+                savedMean: s.f + 661440, savedInvStd: s.f + 662496, runningMean: s.p + 6338352,
+                runningVar: s.p + 6339408, pool: pool)
         }
         // features.3.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 27 {
@@ -6571,9 +6645,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.3.9.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 27 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2355200000 &* s.n, pixels: 10000 &* s.n,
-                channels: 1056, gamma: s.p + 6366864, beta: s.p + 6367920, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2365760000 &* s.n, savedMean: s.f + 663552, savedInvStd: s.f + 664608,
-                runningMean: s.p + 6368976, runningVar: s.p + 6370032, pool: pool)
+                channels: 1056, gamma: s.p + 6366864, beta: s.p + 6367920, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2365760000 &* s.n,
+                savedMean: s.f + 663552, savedInvStd: s.f + 664608, runningMean: s.p + 6368976,
+                runningVar: s.p + 6370032, pool: pool)
         }
         // features.3.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 27 {
@@ -6594,9 +6669,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.3.9.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 27 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4057540000 &* s.n, pixels: 10000 &* s.n,
-                channels: 176, gamma: s.p + 6650976, beta: s.p + 6651152, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 718464,
-                savedInvStd: s.f + 718640, runningMean: s.p + 6651328, runningVar: s.p + 6651504, pool: pool)
+                channels: 176, gamma: s.p + 6650976, beta: s.p + 6651152, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 718464, savedInvStd: s.f + 718640, runningMean: s.p + 6651328,
+                runningVar: s.p + 6651504, pool: pool)
         }
         // features.3.9.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 27 {
@@ -6624,9 +6700,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.3.10.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 28 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2386880000 &* s.n, pixels: 10000 &* s.n,
-                channels: 1056, gamma: s.p + 6837536, beta: s.p + 6838592, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2397440000 &* s.n, savedMean: s.f + 718816, savedInvStd: s.f + 719872,
-                runningMean: s.p + 6839648, runningVar: s.p + 6840704, pool: pool)
+                channels: 1056, gamma: s.p + 6837536, beta: s.p + 6838592, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2397440000 &* s.n,
+                savedMean: s.f + 718816, savedInvStd: s.f + 719872, runningMean: s.p + 6839648,
+                runningVar: s.p + 6840704, pool: pool)
         }
         // features.3.10.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 28 {
@@ -6643,9 +6720,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.3.10.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 28 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2408000000 &* s.n, pixels: 10000 &* s.n,
-                channels: 1056, gamma: s.p + 6868160, beta: s.p + 6869216, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2418560000 &* s.n, savedMean: s.f + 720928, savedInvStd: s.f + 721984,
-                runningMean: s.p + 6870272, runningVar: s.p + 6871328, pool: pool)
+                channels: 1056, gamma: s.p + 6868160, beta: s.p + 6869216, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2418560000 &* s.n,
+                savedMean: s.f + 720928, savedInvStd: s.f + 721984, runningMean: s.p + 6870272,
+                runningVar: s.p + 6871328, pool: pool)
         }
         // features.3.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 28 {
@@ -6666,9 +6744,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.3.10.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 28 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4061060000 &* s.n, pixels: 10000 &* s.n,
-                channels: 176, gamma: s.p + 7152272, beta: s.p + 7152448, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 775840,
-                savedInvStd: s.f + 776016, runningMean: s.p + 7152624, runningVar: s.p + 7152800, pool: pool)
+                channels: 176, gamma: s.p + 7152272, beta: s.p + 7152448, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 775840, savedInvStd: s.f + 776016, runningMean: s.p + 7152624,
+                runningVar: s.p + 7152800, pool: pool)
         }
         // features.3.10.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 28 {
@@ -6696,9 +6775,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 29 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2439680000 &* s.n, pixels: 10000 &* s.n,
-                channels: 1056, gamma: s.p + 7338832, beta: s.p + 7339888, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2450240000 &* s.n, savedMean: s.f + 776192, savedInvStd: s.f + 777248,
-                runningMean: s.p + 7340944, runningVar: s.p + 7342000, pool: pool)
+                channels: 1056, gamma: s.p + 7338832, beta: s.p + 7339888, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2450240000 &* s.n,
+                savedMean: s.f + 776192, savedInvStd: s.f + 777248, runningMean: s.p + 7340944,
+                runningVar: s.p + 7342000, pool: pool)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 29 {
@@ -6715,9 +6795,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 29 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4014340000 &* s.n, pixels: 2500 &* s.n,
-                channels: 1056, gamma: s.p + 7352560, beta: s.p + 7353616, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 4016980000 &* s.n, savedMean: s.f + 778304, savedInvStd: s.f + 779360,
-                runningMean: s.p + 7354672, runningVar: s.p + 7355728, pool: pool)
+                channels: 1056, gamma: s.p + 7352560, beta: s.p + 7353616, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 4016980000 &* s.n,
+                savedMean: s.f + 778304, savedInvStd: s.f + 779360, runningMean: s.p + 7354672,
+                runningVar: s.p + 7355728, pool: pool)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 29 {
@@ -6738,9 +6819,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 29 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4102980000 &* s.n, pixels: 2500 &* s.n,
-                channels: 344, gamma: s.p + 7814080, beta: s.p + 7814432, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 4103840000 &* s.n, savedMean: s.f + 799424,
-                savedInvStd: s.f + 799768, runningMean: s.p + 7814784, runningVar: s.p + 7815136, pool: pool)
+                channels: 344, gamma: s.p + 7814080, beta: s.p + 7814432, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 4103840000 &* s.n,
+                savedMean: s.f + 799424, savedInvStd: s.f + 799768, runningMean: s.p + 7814784,
+                runningVar: s.p + 7815136, pool: pool)
         }
         // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 29 {
@@ -6759,9 +6841,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 30 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3041120000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2064, gamma: s.p + 8525504, beta: s.p + 8527568, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3046280000 &* s.n, savedMean: s.f + 800112, savedInvStd: s.f + 802176,
-                runningMean: s.p + 8529632, runningVar: s.p + 8531696, pool: pool)
+                channels: 2064, gamma: s.p + 8525504, beta: s.p + 8527568, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3046280000 &* s.n,
+                savedMean: s.f + 800112, savedInvStd: s.f + 802176, runningMean: s.p + 8529632,
+                runningVar: s.p + 8531696, pool: pool)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 30 {
@@ -6778,9 +6861,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 30 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3051440000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2064, gamma: s.p + 8552336, beta: s.p + 8554400, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3056600000 &* s.n, savedMean: s.f + 804240, savedInvStd: s.f + 806304,
-                runningMean: s.p + 8556464, runningVar: s.p + 8558528, pool: pool)
+                channels: 2064, gamma: s.p + 8552336, beta: s.p + 8554400, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3056600000 &* s.n,
+                savedMean: s.f + 804240, savedInvStd: s.f + 806304, runningMean: s.p + 8556464,
+                runningVar: s.p + 8558528, pool: pool)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 30 {
@@ -6801,9 +6885,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 30 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4104700000 &* s.n, pixels: 2500 &* s.n,
-                channels: 344, gamma: s.p + 9627776, beta: s.p + 9628128, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 845520,
-                savedInvStd: s.f + 845864, runningMean: s.p + 9628480, runningVar: s.p + 9628832, pool: pool)
+                channels: 344, gamma: s.p + 9627776, beta: s.p + 9628128, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 845520, savedInvStd: s.f + 845864, runningMean: s.p + 9628480,
+                runningVar: s.p + 9628832, pool: pool)
         }
         // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 30 {
@@ -6831,9 +6916,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 31 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3066920000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2064, gamma: s.p + 10339200, beta: s.p + 10341264, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3072080000 &* s.n, savedMean: s.f + 846208, savedInvStd: s.f + 848272,
-                runningMean: s.p + 10343328, runningVar: s.p + 10345392, pool: pool)
+                channels: 2064, gamma: s.p + 10339200, beta: s.p + 10341264, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3072080000 &* s.n,
+                savedMean: s.f + 846208, savedInvStd: s.f + 848272, runningMean: s.p + 10343328,
+                runningVar: s.p + 10345392, pool: pool)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 31 {
@@ -6850,9 +6936,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 31 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3077240000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2064, gamma: s.p + 10366032, beta: s.p + 10368096, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3082400000 &* s.n, savedMean: s.f + 850336, savedInvStd: s.f + 852400,
-                runningMean: s.p + 10370160, runningVar: s.p + 10372224, pool: pool)
+                channels: 2064, gamma: s.p + 10366032, beta: s.p + 10368096, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3082400000 &* s.n,
+                savedMean: s.f + 850336, savedInvStd: s.f + 852400, runningMean: s.p + 10370160,
+                runningVar: s.p + 10372224, pool: pool)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 31 {
@@ -6873,9 +6960,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 31 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4106420000 &* s.n, pixels: 2500 &* s.n,
-                channels: 344, gamma: s.p + 11441472, beta: s.p + 11441824, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 891616,
-                savedInvStd: s.f + 891960, runningMean: s.p + 11442176, runningVar: s.p + 11442528, pool: pool)
+                channels: 344, gamma: s.p + 11441472, beta: s.p + 11441824, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 891616, savedInvStd: s.f + 891960, runningMean: s.p + 11442176,
+                runningVar: s.p + 11442528, pool: pool)
         }
         // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 31 {
@@ -6903,9 +6991,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 32 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3092720000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2064, gamma: s.p + 12152896, beta: s.p + 12154960, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3097880000 &* s.n, savedMean: s.f + 892304, savedInvStd: s.f + 894368,
-                runningMean: s.p + 12157024, runningVar: s.p + 12159088, pool: pool)
+                channels: 2064, gamma: s.p + 12152896, beta: s.p + 12154960, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3097880000 &* s.n,
+                savedMean: s.f + 892304, savedInvStd: s.f + 894368, runningMean: s.p + 12157024,
+                runningVar: s.p + 12159088, pool: pool)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 32 {
@@ -6922,9 +7011,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 32 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3103040000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2064, gamma: s.p + 12179728, beta: s.p + 12181792, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3108200000 &* s.n, savedMean: s.f + 896432, savedInvStd: s.f + 898496,
-                runningMean: s.p + 12183856, runningVar: s.p + 12185920, pool: pool)
+                channels: 2064, gamma: s.p + 12179728, beta: s.p + 12181792, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3108200000 &* s.n,
+                savedMean: s.f + 896432, savedInvStd: s.f + 898496, runningMean: s.p + 12183856,
+                runningVar: s.p + 12185920, pool: pool)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 32 {
@@ -6945,9 +7035,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 32 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4108140000 &* s.n, pixels: 2500 &* s.n,
-                channels: 344, gamma: s.p + 13255168, beta: s.p + 13255520, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 937712,
-                savedInvStd: s.f + 938056, runningMean: s.p + 13255872, runningVar: s.p + 13256224, pool: pool)
+                channels: 344, gamma: s.p + 13255168, beta: s.p + 13255520, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 937712, savedInvStd: s.f + 938056, runningMean: s.p + 13255872,
+                runningVar: s.p + 13256224, pool: pool)
         }
         // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 32 {
@@ -6975,9 +7066,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.4.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 33 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3118520000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2064, gamma: s.p + 13966592, beta: s.p + 13968656, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3123680000 &* s.n, savedMean: s.f + 938400, savedInvStd: s.f + 940464,
-                runningMean: s.p + 13970720, runningVar: s.p + 13972784, pool: pool)
+                channels: 2064, gamma: s.p + 13966592, beta: s.p + 13968656, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3123680000 &* s.n,
+                savedMean: s.f + 938400, savedInvStd: s.f + 940464, runningMean: s.p + 13970720,
+                runningVar: s.p + 13972784, pool: pool)
         }
         // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 33 {
@@ -6994,9 +7086,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.4.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 33 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3128840000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2064, gamma: s.p + 13993424, beta: s.p + 13995488, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3134000000 &* s.n, savedMean: s.f + 942528, savedInvStd: s.f + 944592,
-                runningMean: s.p + 13997552, runningVar: s.p + 13999616, pool: pool)
+                channels: 2064, gamma: s.p + 13993424, beta: s.p + 13995488, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3134000000 &* s.n,
+                savedMean: s.f + 942528, savedInvStd: s.f + 944592, runningMean: s.p + 13997552,
+                runningVar: s.p + 13999616, pool: pool)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 33 {
@@ -7017,9 +7110,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.4.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 33 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4109860000 &* s.n, pixels: 2500 &* s.n,
-                channels: 344, gamma: s.p + 15068864, beta: s.p + 15069216, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 983808,
-                savedInvStd: s.f + 984152, runningMean: s.p + 15069568, runningVar: s.p + 15069920, pool: pool)
+                channels: 344, gamma: s.p + 15068864, beta: s.p + 15069216, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 983808, savedInvStd: s.f + 984152, runningMean: s.p + 15069568,
+                runningVar: s.p + 15069920, pool: pool)
         }
         // features.4.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 33 {
@@ -7047,9 +7141,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.5.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 34 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3144320000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2064, gamma: s.p + 15780288, beta: s.p + 15782352, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3149480000 &* s.n, savedMean: s.f + 984496, savedInvStd: s.f + 986560,
-                runningMean: s.p + 15784416, runningVar: s.p + 15786480, pool: pool)
+                channels: 2064, gamma: s.p + 15780288, beta: s.p + 15782352, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3149480000 &* s.n,
+                savedMean: s.f + 984496, savedInvStd: s.f + 986560, runningMean: s.p + 15784416,
+                runningVar: s.p + 15786480, pool: pool)
         }
         // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 34 {
@@ -7066,9 +7161,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.5.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 34 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3154640000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2064, gamma: s.p + 15807120, beta: s.p + 15809184, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3159800000 &* s.n, savedMean: s.f + 988624, savedInvStd: s.f + 990688,
-                runningMean: s.p + 15811248, runningVar: s.p + 15813312, pool: pool)
+                channels: 2064, gamma: s.p + 15807120, beta: s.p + 15809184, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3159800000 &* s.n,
+                savedMean: s.f + 988624, savedInvStd: s.f + 990688, runningMean: s.p + 15811248,
+                runningVar: s.p + 15813312, pool: pool)
         }
         // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 34 {
@@ -7089,9 +7185,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.5.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 34 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4111580000 &* s.n, pixels: 2500 &* s.n,
-                channels: 344, gamma: s.p + 16882560, beta: s.p + 16882912, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 1029904,
-                savedInvStd: s.f + 1030248, runningMean: s.p + 16883264, runningVar: s.p + 16883616, pool: pool)
+                channels: 344, gamma: s.p + 16882560, beta: s.p + 16882912, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 1029904, savedInvStd: s.f + 1030248, runningMean: s.p + 16883264,
+                runningVar: s.p + 16883616, pool: pool)
         }
         // features.4.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 34 {
@@ -7120,9 +7217,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.6.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 35 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3170120000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2064, gamma: s.p + 17593984, beta: s.p + 17596048, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3175280000 &* s.n, savedMean: s.f + 1030592,
-                savedInvStd: s.f + 1032656, runningMean: s.p + 17598112, runningVar: s.p + 17600176, pool: pool)
+                channels: 2064, gamma: s.p + 17593984, beta: s.p + 17596048, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3175280000 &* s.n,
+                savedMean: s.f + 1030592, savedInvStd: s.f + 1032656, runningMean: s.p + 17598112,
+                runningVar: s.p + 17600176, pool: pool)
         }
         // features.4.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 35 {
@@ -7139,9 +7237,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.6.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 35 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3180440000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2064, gamma: s.p + 17620816, beta: s.p + 17622880, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3185600000 &* s.n, savedMean: s.f + 1034720,
-                savedInvStd: s.f + 1036784, runningMean: s.p + 17624944, runningVar: s.p + 17627008, pool: pool)
+                channels: 2064, gamma: s.p + 17620816, beta: s.p + 17622880, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3185600000 &* s.n,
+                savedMean: s.f + 1034720, savedInvStd: s.f + 1036784, runningMean: s.p + 17624944,
+                runningVar: s.p + 17627008, pool: pool)
         }
         // features.4.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 35 {
@@ -7162,9 +7261,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.6.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 35 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4113300000 &* s.n, pixels: 2500 &* s.n,
-                channels: 344, gamma: s.p + 18696256, beta: s.p + 18696608, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 1076000,
-                savedInvStd: s.f + 1076344, runningMean: s.p + 18696960, runningVar: s.p + 18697312, pool: pool)
+                channels: 344, gamma: s.p + 18696256, beta: s.p + 18696608, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 1076000, savedInvStd: s.f + 1076344, runningMean: s.p + 18696960,
+                runningVar: s.p + 18697312, pool: pool)
         }
         // features.4.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 35 {
@@ -7193,9 +7293,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.7.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 36 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3195920000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2064, gamma: s.p + 19407680, beta: s.p + 19409744, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3201080000 &* s.n, savedMean: s.f + 1076688,
-                savedInvStd: s.f + 1078752, runningMean: s.p + 19411808, runningVar: s.p + 19413872, pool: pool)
+                channels: 2064, gamma: s.p + 19407680, beta: s.p + 19409744, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3201080000 &* s.n,
+                savedMean: s.f + 1076688, savedInvStd: s.f + 1078752, runningMean: s.p + 19411808,
+                runningVar: s.p + 19413872, pool: pool)
         }
         // features.4.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 36 {
@@ -7212,9 +7313,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.7.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 36 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3206240000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2064, gamma: s.p + 19434512, beta: s.p + 19436576, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3211400000 &* s.n, savedMean: s.f + 1080816,
-                savedInvStd: s.f + 1082880, runningMean: s.p + 19438640, runningVar: s.p + 19440704, pool: pool)
+                channels: 2064, gamma: s.p + 19434512, beta: s.p + 19436576, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3211400000 &* s.n,
+                savedMean: s.f + 1080816, savedInvStd: s.f + 1082880, runningMean: s.p + 19438640,
+                runningVar: s.p + 19440704, pool: pool)
         }
         // features.4.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 36 {
@@ -7235,9 +7337,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.7.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 36 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4115020000 &* s.n, pixels: 2500 &* s.n,
-                channels: 344, gamma: s.p + 20509952, beta: s.p + 20510304, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 1122096,
-                savedInvStd: s.f + 1122440, runningMean: s.p + 20510656, runningVar: s.p + 20511008, pool: pool)
+                channels: 344, gamma: s.p + 20509952, beta: s.p + 20510304, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 1122096, savedInvStd: s.f + 1122440, runningMean: s.p + 20510656,
+                runningVar: s.p + 20511008, pool: pool)
         }
         // features.4.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 36 {
@@ -7266,9 +7369,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.8.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 37 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3221720000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2064, gamma: s.p + 21221376, beta: s.p + 21223440, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3226880000 &* s.n, savedMean: s.f + 1122784,
-                savedInvStd: s.f + 1124848, runningMean: s.p + 21225504, runningVar: s.p + 21227568, pool: pool)
+                channels: 2064, gamma: s.p + 21221376, beta: s.p + 21223440, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3226880000 &* s.n,
+                savedMean: s.f + 1122784, savedInvStd: s.f + 1124848, runningMean: s.p + 21225504,
+                runningVar: s.p + 21227568, pool: pool)
         }
         // features.4.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 37 {
@@ -7285,9 +7389,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.8.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 37 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3232040000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2064, gamma: s.p + 21248208, beta: s.p + 21250272, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3237200000 &* s.n, savedMean: s.f + 1126912,
-                savedInvStd: s.f + 1128976, runningMean: s.p + 21252336, runningVar: s.p + 21254400, pool: pool)
+                channels: 2064, gamma: s.p + 21248208, beta: s.p + 21250272, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3237200000 &* s.n,
+                savedMean: s.f + 1126912, savedInvStd: s.f + 1128976, runningMean: s.p + 21252336,
+                runningVar: s.p + 21254400, pool: pool)
         }
         // features.4.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 37 {
@@ -7308,9 +7413,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.8.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 37 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4116740000 &* s.n, pixels: 2500 &* s.n,
-                channels: 344, gamma: s.p + 22323648, beta: s.p + 22324000, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 1168192,
-                savedInvStd: s.f + 1168536, runningMean: s.p + 22324352, runningVar: s.p + 22324704, pool: pool)
+                channels: 344, gamma: s.p + 22323648, beta: s.p + 22324000, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 1168192, savedInvStd: s.f + 1168536, runningMean: s.p + 22324352,
+                runningVar: s.p + 22324704, pool: pool)
         }
         // features.4.8.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 37 {
@@ -7339,9 +7445,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.9.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 38 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3247520000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2064, gamma: s.p + 23035072, beta: s.p + 23037136, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3252680000 &* s.n, savedMean: s.f + 1168880,
-                savedInvStd: s.f + 1170944, runningMean: s.p + 23039200, runningVar: s.p + 23041264, pool: pool)
+                channels: 2064, gamma: s.p + 23035072, beta: s.p + 23037136, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3252680000 &* s.n,
+                savedMean: s.f + 1168880, savedInvStd: s.f + 1170944, runningMean: s.p + 23039200,
+                runningVar: s.p + 23041264, pool: pool)
         }
         // features.4.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 38 {
@@ -7358,9 +7465,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.9.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 38 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3257840000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2064, gamma: s.p + 23061904, beta: s.p + 23063968, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3263000000 &* s.n, savedMean: s.f + 1173008,
-                savedInvStd: s.f + 1175072, runningMean: s.p + 23066032, runningVar: s.p + 23068096, pool: pool)
+                channels: 2064, gamma: s.p + 23061904, beta: s.p + 23063968, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3263000000 &* s.n,
+                savedMean: s.f + 1173008, savedInvStd: s.f + 1175072, runningMean: s.p + 23066032,
+                runningVar: s.p + 23068096, pool: pool)
         }
         // features.4.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 38 {
@@ -7381,9 +7489,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.9.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 38 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4118460000 &* s.n, pixels: 2500 &* s.n,
-                channels: 344, gamma: s.p + 24137344, beta: s.p + 24137696, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 1214288,
-                savedInvStd: s.f + 1214632, runningMean: s.p + 24138048, runningVar: s.p + 24138400, pool: pool)
+                channels: 344, gamma: s.p + 24137344, beta: s.p + 24137696, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 1214288, savedInvStd: s.f + 1214632, runningMean: s.p + 24138048,
+                runningVar: s.p + 24138400, pool: pool)
         }
         // features.4.9.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 38 {
@@ -7412,9 +7521,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.10.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 39 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3273320000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2064, gamma: s.p + 24848768, beta: s.p + 24850832, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3278480000 &* s.n, savedMean: s.f + 1214976,
-                savedInvStd: s.f + 1217040, runningMean: s.p + 24852896, runningVar: s.p + 24854960, pool: pool)
+                channels: 2064, gamma: s.p + 24848768, beta: s.p + 24850832, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3278480000 &* s.n,
+                savedMean: s.f + 1214976, savedInvStd: s.f + 1217040, runningMean: s.p + 24852896,
+                runningVar: s.p + 24854960, pool: pool)
         }
         // features.4.10.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 39 {
@@ -7431,9 +7541,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.10.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 39 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3283640000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2064, gamma: s.p + 24875600, beta: s.p + 24877664, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3288800000 &* s.n, savedMean: s.f + 1219104,
-                savedInvStd: s.f + 1221168, runningMean: s.p + 24879728, runningVar: s.p + 24881792, pool: pool)
+                channels: 2064, gamma: s.p + 24875600, beta: s.p + 24877664, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3288800000 &* s.n,
+                savedMean: s.f + 1219104, savedInvStd: s.f + 1221168, runningMean: s.p + 24879728,
+                runningVar: s.p + 24881792, pool: pool)
         }
         // features.4.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 39 {
@@ -7454,9 +7565,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.10.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 39 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4120180000 &* s.n, pixels: 2500 &* s.n,
-                channels: 344, gamma: s.p + 25951040, beta: s.p + 25951392, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 1260384,
-                savedInvStd: s.f + 1260728, runningMean: s.p + 25951744, runningVar: s.p + 25952096, pool: pool)
+                channels: 344, gamma: s.p + 25951040, beta: s.p + 25951392, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 1260384, savedInvStd: s.f + 1260728, runningMean: s.p + 25951744,
+                runningVar: s.p + 25952096, pool: pool)
         }
         // features.4.10.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 39 {
@@ -7485,9 +7597,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.11.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 40 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3299120000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2064, gamma: s.p + 26662464, beta: s.p + 26664528, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3304280000 &* s.n, savedMean: s.f + 1261072,
-                savedInvStd: s.f + 1263136, runningMean: s.p + 26666592, runningVar: s.p + 26668656, pool: pool)
+                channels: 2064, gamma: s.p + 26662464, beta: s.p + 26664528, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3304280000 &* s.n,
+                savedMean: s.f + 1261072, savedInvStd: s.f + 1263136, runningMean: s.p + 26666592,
+                runningVar: s.p + 26668656, pool: pool)
         }
         // features.4.11.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 40 {
@@ -7504,9 +7617,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.11.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 40 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3309440000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2064, gamma: s.p + 26689296, beta: s.p + 26691360, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3314600000 &* s.n, savedMean: s.f + 1265200,
-                savedInvStd: s.f + 1267264, runningMean: s.p + 26693424, runningVar: s.p + 26695488, pool: pool)
+                channels: 2064, gamma: s.p + 26689296, beta: s.p + 26691360, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3314600000 &* s.n,
+                savedMean: s.f + 1265200, savedInvStd: s.f + 1267264, runningMean: s.p + 26693424,
+                runningVar: s.p + 26695488, pool: pool)
         }
         // features.4.11.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 40 {
@@ -7527,9 +7641,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.11.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 40 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4121900000 &* s.n, pixels: 2500 &* s.n,
-                channels: 344, gamma: s.p + 27764736, beta: s.p + 27765088, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 1306480,
-                savedInvStd: s.f + 1306824, runningMean: s.p + 27765440, runningVar: s.p + 27765792, pool: pool)
+                channels: 344, gamma: s.p + 27764736, beta: s.p + 27765088, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 1306480, savedInvStd: s.f + 1306824, runningMean: s.p + 27765440,
+                runningVar: s.p + 27765792, pool: pool)
         }
         // features.4.11.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 40 {
@@ -7558,9 +7673,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.12.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 41 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3324920000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2064, gamma: s.p + 28476160, beta: s.p + 28478224, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3330080000 &* s.n, savedMean: s.f + 1307168,
-                savedInvStd: s.f + 1309232, runningMean: s.p + 28480288, runningVar: s.p + 28482352, pool: pool)
+                channels: 2064, gamma: s.p + 28476160, beta: s.p + 28478224, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3330080000 &* s.n,
+                savedMean: s.f + 1307168, savedInvStd: s.f + 1309232, runningMean: s.p + 28480288,
+                runningVar: s.p + 28482352, pool: pool)
         }
         // features.4.12.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 41 {
@@ -7577,9 +7693,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.12.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 41 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3335240000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2064, gamma: s.p + 28502992, beta: s.p + 28505056, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3340400000 &* s.n, savedMean: s.f + 1311296,
-                savedInvStd: s.f + 1313360, runningMean: s.p + 28507120, runningVar: s.p + 28509184, pool: pool)
+                channels: 2064, gamma: s.p + 28502992, beta: s.p + 28505056, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3340400000 &* s.n,
+                savedMean: s.f + 1311296, savedInvStd: s.f + 1313360, runningMean: s.p + 28507120,
+                runningVar: s.p + 28509184, pool: pool)
         }
         // features.4.12.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 41 {
@@ -7600,9 +7717,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.12.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 41 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4123620000 &* s.n, pixels: 2500 &* s.n,
-                channels: 344, gamma: s.p + 29578432, beta: s.p + 29578784, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 1352576,
-                savedInvStd: s.f + 1352920, runningMean: s.p + 29579136, runningVar: s.p + 29579488, pool: pool)
+                channels: 344, gamma: s.p + 29578432, beta: s.p + 29578784, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 1352576, savedInvStd: s.f + 1352920, runningMean: s.p + 29579136,
+                runningVar: s.p + 29579488, pool: pool)
         }
         // features.4.12.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 41 {
@@ -7631,9 +7749,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.13.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 42 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3350720000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2064, gamma: s.p + 30289856, beta: s.p + 30291920, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3355880000 &* s.n, savedMean: s.f + 1353264,
-                savedInvStd: s.f + 1355328, runningMean: s.p + 30293984, runningVar: s.p + 30296048, pool: pool)
+                channels: 2064, gamma: s.p + 30289856, beta: s.p + 30291920, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3355880000 &* s.n,
+                savedMean: s.f + 1353264, savedInvStd: s.f + 1355328, runningMean: s.p + 30293984,
+                runningVar: s.p + 30296048, pool: pool)
         }
         // features.4.13.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 42 {
@@ -7650,9 +7769,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.13.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 42 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3361040000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2064, gamma: s.p + 30316688, beta: s.p + 30318752, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3366200000 &* s.n, savedMean: s.f + 1357392,
-                savedInvStd: s.f + 1359456, runningMean: s.p + 30320816, runningVar: s.p + 30322880, pool: pool)
+                channels: 2064, gamma: s.p + 30316688, beta: s.p + 30318752, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3366200000 &* s.n,
+                savedMean: s.f + 1357392, savedInvStd: s.f + 1359456, runningMean: s.p + 30320816,
+                runningVar: s.p + 30322880, pool: pool)
         }
         // features.4.13.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 42 {
@@ -7673,9 +7793,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.13.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 42 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4125340000 &* s.n, pixels: 2500 &* s.n,
-                channels: 344, gamma: s.p + 31392128, beta: s.p + 31392480, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 1398672,
-                savedInvStd: s.f + 1399016, runningMean: s.p + 31392832, runningVar: s.p + 31393184, pool: pool)
+                channels: 344, gamma: s.p + 31392128, beta: s.p + 31392480, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 1398672, savedInvStd: s.f + 1399016, runningMean: s.p + 31392832,
+                runningVar: s.p + 31393184, pool: pool)
         }
         // features.4.13.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 42 {
@@ -7704,9 +7825,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.14.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 43 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3376520000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2064, gamma: s.p + 32103552, beta: s.p + 32105616, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3381680000 &* s.n, savedMean: s.f + 1399360,
-                savedInvStd: s.f + 1401424, runningMean: s.p + 32107680, runningVar: s.p + 32109744, pool: pool)
+                channels: 2064, gamma: s.p + 32103552, beta: s.p + 32105616, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3381680000 &* s.n,
+                savedMean: s.f + 1399360, savedInvStd: s.f + 1401424, runningMean: s.p + 32107680,
+                runningVar: s.p + 32109744, pool: pool)
         }
         // features.4.14.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 43 {
@@ -7723,9 +7845,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.14.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 43 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3386840000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2064, gamma: s.p + 32130384, beta: s.p + 32132448, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3392000000 &* s.n, savedMean: s.f + 1403488,
-                savedInvStd: s.f + 1405552, runningMean: s.p + 32134512, runningVar: s.p + 32136576, pool: pool)
+                channels: 2064, gamma: s.p + 32130384, beta: s.p + 32132448, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3392000000 &* s.n,
+                savedMean: s.f + 1403488, savedInvStd: s.f + 1405552, runningMean: s.p + 32134512,
+                runningVar: s.p + 32136576, pool: pool)
         }
         // features.4.14.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 43 {
@@ -7746,9 +7869,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.14.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 43 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4127060000 &* s.n, pixels: 2500 &* s.n,
-                channels: 344, gamma: s.p + 33205824, beta: s.p + 33206176, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 1444768,
-                savedInvStd: s.f + 1445112, runningMean: s.p + 33206528, runningVar: s.p + 33206880, pool: pool)
+                channels: 344, gamma: s.p + 33205824, beta: s.p + 33206176, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 1444768, savedInvStd: s.f + 1445112, runningMean: s.p + 33206528,
+                runningVar: s.p + 33206880, pool: pool)
         }
         // features.4.14.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 43 {
@@ -7777,9 +7901,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.15.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 44 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3402320000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2064, gamma: s.p + 33917248, beta: s.p + 33919312, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3407480000 &* s.n, savedMean: s.f + 1445456,
-                savedInvStd: s.f + 1447520, runningMean: s.p + 33921376, runningVar: s.p + 33923440, pool: pool)
+                channels: 2064, gamma: s.p + 33917248, beta: s.p + 33919312, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3407480000 &* s.n,
+                savedMean: s.f + 1445456, savedInvStd: s.f + 1447520, runningMean: s.p + 33921376,
+                runningVar: s.p + 33923440, pool: pool)
         }
         // features.4.15.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 44 {
@@ -7796,9 +7921,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.15.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 44 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3412640000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2064, gamma: s.p + 33944080, beta: s.p + 33946144, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3417800000 &* s.n, savedMean: s.f + 1449584,
-                savedInvStd: s.f + 1451648, runningMean: s.p + 33948208, runningVar: s.p + 33950272, pool: pool)
+                channels: 2064, gamma: s.p + 33944080, beta: s.p + 33946144, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3417800000 &* s.n,
+                savedMean: s.f + 1449584, savedInvStd: s.f + 1451648, runningMean: s.p + 33948208,
+                runningVar: s.p + 33950272, pool: pool)
         }
         // features.4.15.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 44 {
@@ -7819,9 +7945,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.4.15.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 44 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4128780000 &* s.n, pixels: 2500 &* s.n,
-                channels: 344, gamma: s.p + 35019520, beta: s.p + 35019872, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 1490864,
-                savedInvStd: s.f + 1491208, runningMean: s.p + 35020224, runningVar: s.p + 35020576, pool: pool)
+                channels: 344, gamma: s.p + 35019520, beta: s.p + 35019872, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 1490864, savedInvStd: s.f + 1491208, runningMean: s.p + 35020224,
+                runningVar: s.p + 35020576, pool: pool)
         }
         // features.4.15.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 44 {
@@ -7850,9 +7977,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 45 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3428120000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2064, gamma: s.p + 35730944, beta: s.p + 35733008, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3433280000 &* s.n, savedMean: s.f + 1491552,
-                savedInvStd: s.f + 1493616, runningMean: s.p + 35735072, runningVar: s.p + 35737136, pool: pool)
+                channels: 2064, gamma: s.p + 35730944, beta: s.p + 35733008, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3433280000 &* s.n,
+                savedMean: s.f + 1491552, savedInvStd: s.f + 1493616, runningMean: s.p + 35735072,
+                runningVar: s.p + 35737136, pool: pool)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 45 {
@@ -7869,9 +7997,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 45 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3438440000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2064, gamma: s.p + 35790800, beta: s.p + 35792864, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3443600000 &* s.n, savedMean: s.f + 1495680,
-                savedInvStd: s.f + 1497744, runningMean: s.p + 35794928, runningVar: s.p + 35796992, pool: pool)
+                channels: 2064, gamma: s.p + 35790800, beta: s.p + 35792864, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3443600000 &* s.n,
+                savedMean: s.f + 1495680, savedInvStd: s.f + 1497744, runningMean: s.p + 35794928,
+                runningVar: s.p + 35796992, pool: pool)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 45 {
@@ -7892,9 +8021,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 45 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4064580000 &* s.n, pixels: 2500 &* s.n,
-                channels: 480, gamma: s.p + 37146944, beta: s.p + 37147424, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 4065780000 &* s.n, savedMean: s.f + 1603008,
-                savedInvStd: s.f + 1603488, runningMean: s.p + 37147904, runningVar: s.p + 37148384, pool: pool)
+                channels: 480, gamma: s.p + 37146944, beta: s.p + 37147424, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 4065780000 &* s.n,
+                savedMean: s.f + 1603008, savedInvStd: s.f + 1603488, runningMean: s.p + 37147904,
+                runningVar: s.p + 37148384, pool: pool)
         }
         // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 45 {
@@ -7914,9 +8044,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 46 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2460800000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2880, gamma: s.p + 38531264, beta: s.p + 38534144, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2468000000 &* s.n, savedMean: s.f + 1603968,
-                savedInvStd: s.f + 1606848, runningMean: s.p + 38537024, runningVar: s.p + 38539904, pool: pool)
+                channels: 2880, gamma: s.p + 38531264, beta: s.p + 38534144, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2468000000 &* s.n,
+                savedMean: s.f + 1603968, savedInvStd: s.f + 1606848, runningMean: s.p + 38537024,
+                runningVar: s.p + 38539904, pool: pool)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 46 {
@@ -7933,9 +8064,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 46 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2475200000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2880, gamma: s.p + 38614784, beta: s.p + 38617664, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2482400000 &* s.n, savedMean: s.f + 1609728,
-                savedInvStd: s.f + 1612608, runningMean: s.p + 38620544, runningVar: s.p + 38623424, pool: pool)
+                channels: 2880, gamma: s.p + 38614784, beta: s.p + 38617664, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2482400000 &* s.n,
+                savedMean: s.f + 1609728, savedInvStd: s.f + 1612608, runningMean: s.p + 38620544,
+                runningVar: s.p + 38623424, pool: pool)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 46 {
@@ -7956,9 +8088,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 46 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4066980000 &* s.n, pixels: 2500 &* s.n,
-                channels: 480, gamma: s.p + 40702912, beta: s.p + 40703392, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 1759488,
-                savedInvStd: s.f + 1759968, runningMean: s.p + 40703872, runningVar: s.p + 40704352, pool: pool)
+                channels: 480, gamma: s.p + 40702912, beta: s.p + 40703392, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 1759488, savedInvStd: s.f + 1759968, runningMean: s.p + 40703872,
+                runningVar: s.p + 40704352, pool: pool)
         }
         // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 46 {
@@ -7987,9 +8120,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 47 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2496800000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2880, gamma: s.p + 42087232, beta: s.p + 42090112, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2504000000 &* s.n, savedMean: s.f + 1760448,
-                savedInvStd: s.f + 1763328, runningMean: s.p + 42092992, runningVar: s.p + 42095872, pool: pool)
+                channels: 2880, gamma: s.p + 42087232, beta: s.p + 42090112, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2504000000 &* s.n,
+                savedMean: s.f + 1760448, savedInvStd: s.f + 1763328, runningMean: s.p + 42092992,
+                runningVar: s.p + 42095872, pool: pool)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 47 {
@@ -8006,9 +8140,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 47 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2511200000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2880, gamma: s.p + 42170752, beta: s.p + 42173632, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2518400000 &* s.n, savedMean: s.f + 1766208,
-                savedInvStd: s.f + 1769088, runningMean: s.p + 42176512, runningVar: s.p + 42179392, pool: pool)
+                channels: 2880, gamma: s.p + 42170752, beta: s.p + 42173632, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2518400000 &* s.n,
+                savedMean: s.f + 1766208, savedInvStd: s.f + 1769088, runningMean: s.p + 42176512,
+                runningVar: s.p + 42179392, pool: pool)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 47 {
@@ -8029,9 +8164,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 47 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4069380000 &* s.n, pixels: 2500 &* s.n,
-                channels: 480, gamma: s.p + 44258880, beta: s.p + 44259360, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 1915968,
-                savedInvStd: s.f + 1916448, runningMean: s.p + 44259840, runningVar: s.p + 44260320, pool: pool)
+                channels: 480, gamma: s.p + 44258880, beta: s.p + 44259360, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 1915968, savedInvStd: s.f + 1916448, runningMean: s.p + 44259840,
+                runningVar: s.p + 44260320, pool: pool)
         }
         // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 47 {
@@ -8060,9 +8196,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 48 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2532800000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2880, gamma: s.p + 45643200, beta: s.p + 45646080, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2540000000 &* s.n, savedMean: s.f + 1916928,
-                savedInvStd: s.f + 1919808, runningMean: s.p + 45648960, runningVar: s.p + 45651840, pool: pool)
+                channels: 2880, gamma: s.p + 45643200, beta: s.p + 45646080, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2540000000 &* s.n,
+                savedMean: s.f + 1916928, savedInvStd: s.f + 1919808, runningMean: s.p + 45648960,
+                runningVar: s.p + 45651840, pool: pool)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 48 {
@@ -8079,9 +8216,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 48 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2547200000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2880, gamma: s.p + 45726720, beta: s.p + 45729600, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2554400000 &* s.n, savedMean: s.f + 1922688,
-                savedInvStd: s.f + 1925568, runningMean: s.p + 45732480, runningVar: s.p + 45735360, pool: pool)
+                channels: 2880, gamma: s.p + 45726720, beta: s.p + 45729600, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2554400000 &* s.n,
+                savedMean: s.f + 1922688, savedInvStd: s.f + 1925568, runningMean: s.p + 45732480,
+                runningVar: s.p + 45735360, pool: pool)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 48 {
@@ -8102,9 +8240,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 48 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4071780000 &* s.n, pixels: 2500 &* s.n,
-                channels: 480, gamma: s.p + 47814848, beta: s.p + 47815328, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 2072448,
-                savedInvStd: s.f + 2072928, runningMean: s.p + 47815808, runningVar: s.p + 47816288, pool: pool)
+                channels: 480, gamma: s.p + 47814848, beta: s.p + 47815328, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 2072448, savedInvStd: s.f + 2072928, runningMean: s.p + 47815808,
+                runningVar: s.p + 47816288, pool: pool)
         }
         // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 48 {
@@ -8133,9 +8272,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.4.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 49 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2568800000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2880, gamma: s.p + 49199168, beta: s.p + 49202048, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2576000000 &* s.n, savedMean: s.f + 2073408,
-                savedInvStd: s.f + 2076288, runningMean: s.p + 49204928, runningVar: s.p + 49207808, pool: pool)
+                channels: 2880, gamma: s.p + 49199168, beta: s.p + 49202048, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2576000000 &* s.n,
+                savedMean: s.f + 2073408, savedInvStd: s.f + 2076288, runningMean: s.p + 49204928,
+                runningVar: s.p + 49207808, pool: pool)
         }
         // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 49 {
@@ -8152,9 +8292,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.4.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 49 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2583200000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2880, gamma: s.p + 49282688, beta: s.p + 49285568, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2590400000 &* s.n, savedMean: s.f + 2079168,
-                savedInvStd: s.f + 2082048, runningMean: s.p + 49288448, runningVar: s.p + 49291328, pool: pool)
+                channels: 2880, gamma: s.p + 49282688, beta: s.p + 49285568, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2590400000 &* s.n,
+                savedMean: s.f + 2079168, savedInvStd: s.f + 2082048, runningMean: s.p + 49288448,
+                runningVar: s.p + 49291328, pool: pool)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 49 {
@@ -8175,9 +8316,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.4.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 49 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4074180000 &* s.n, pixels: 2500 &* s.n,
-                channels: 480, gamma: s.p + 51370816, beta: s.p + 51371296, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 2228928,
-                savedInvStd: s.f + 2229408, runningMean: s.p + 51371776, runningVar: s.p + 51372256, pool: pool)
+                channels: 480, gamma: s.p + 51370816, beta: s.p + 51371296, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 2228928, savedInvStd: s.f + 2229408, runningMean: s.p + 51371776,
+                runningVar: s.p + 51372256, pool: pool)
         }
         // features.5.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 49 {
@@ -8206,9 +8348,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.5.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 50 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2604800000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2880, gamma: s.p + 52755136, beta: s.p + 52758016, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2612000000 &* s.n, savedMean: s.f + 2229888,
-                savedInvStd: s.f + 2232768, runningMean: s.p + 52760896, runningVar: s.p + 52763776, pool: pool)
+                channels: 2880, gamma: s.p + 52755136, beta: s.p + 52758016, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2612000000 &* s.n,
+                savedMean: s.f + 2229888, savedInvStd: s.f + 2232768, runningMean: s.p + 52760896,
+                runningVar: s.p + 52763776, pool: pool)
         }
         // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 50 {
@@ -8225,9 +8368,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.5.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 50 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2619200000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2880, gamma: s.p + 52838656, beta: s.p + 52841536, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2626400000 &* s.n, savedMean: s.f + 2235648,
-                savedInvStd: s.f + 2238528, runningMean: s.p + 52844416, runningVar: s.p + 52847296, pool: pool)
+                channels: 2880, gamma: s.p + 52838656, beta: s.p + 52841536, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2626400000 &* s.n,
+                savedMean: s.f + 2235648, savedInvStd: s.f + 2238528, runningMean: s.p + 52844416,
+                runningVar: s.p + 52847296, pool: pool)
         }
         // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 50 {
@@ -8248,9 +8392,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.5.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 50 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4076580000 &* s.n, pixels: 2500 &* s.n,
-                channels: 480, gamma: s.p + 54926784, beta: s.p + 54927264, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 2385408,
-                savedInvStd: s.f + 2385888, runningMean: s.p + 54927744, runningVar: s.p + 54928224, pool: pool)
+                channels: 480, gamma: s.p + 54926784, beta: s.p + 54927264, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 2385408, savedInvStd: s.f + 2385888, runningMean: s.p + 54927744,
+                runningVar: s.p + 54928224, pool: pool)
         }
         // features.5.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 50 {
@@ -8279,9 +8424,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.6.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 51 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2640800000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2880, gamma: s.p + 56311104, beta: s.p + 56313984, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2648000000 &* s.n, savedMean: s.f + 2386368,
-                savedInvStd: s.f + 2389248, runningMean: s.p + 56316864, runningVar: s.p + 56319744, pool: pool)
+                channels: 2880, gamma: s.p + 56311104, beta: s.p + 56313984, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2648000000 &* s.n,
+                savedMean: s.f + 2386368, savedInvStd: s.f + 2389248, runningMean: s.p + 56316864,
+                runningVar: s.p + 56319744, pool: pool)
         }
         // features.5.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 51 {
@@ -8298,9 +8444,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.6.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 51 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2655200000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2880, gamma: s.p + 56394624, beta: s.p + 56397504, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2662400000 &* s.n, savedMean: s.f + 2392128,
-                savedInvStd: s.f + 2395008, runningMean: s.p + 56400384, runningVar: s.p + 56403264, pool: pool)
+                channels: 2880, gamma: s.p + 56394624, beta: s.p + 56397504, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2662400000 &* s.n,
+                savedMean: s.f + 2392128, savedInvStd: s.f + 2395008, runningMean: s.p + 56400384,
+                runningVar: s.p + 56403264, pool: pool)
         }
         // features.5.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 51 {
@@ -8321,9 +8468,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.6.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 51 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4078980000 &* s.n, pixels: 2500 &* s.n,
-                channels: 480, gamma: s.p + 58482752, beta: s.p + 58483232, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 2541888,
-                savedInvStd: s.f + 2542368, runningMean: s.p + 58483712, runningVar: s.p + 58484192, pool: pool)
+                channels: 480, gamma: s.p + 58482752, beta: s.p + 58483232, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 2541888, savedInvStd: s.f + 2542368, runningMean: s.p + 58483712,
+                runningVar: s.p + 58484192, pool: pool)
         }
         // features.5.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 51 {
@@ -8352,9 +8500,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.7.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 52 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2676800000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2880, gamma: s.p + 59867072, beta: s.p + 59869952, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2684000000 &* s.n, savedMean: s.f + 2542848,
-                savedInvStd: s.f + 2545728, runningMean: s.p + 59872832, runningVar: s.p + 59875712, pool: pool)
+                channels: 2880, gamma: s.p + 59867072, beta: s.p + 59869952, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2684000000 &* s.n,
+                savedMean: s.f + 2542848, savedInvStd: s.f + 2545728, runningMean: s.p + 59872832,
+                runningVar: s.p + 59875712, pool: pool)
         }
         // features.5.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 52 {
@@ -8371,9 +8520,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.7.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 52 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2691200000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2880, gamma: s.p + 59950592, beta: s.p + 59953472, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2698400000 &* s.n, savedMean: s.f + 2548608,
-                savedInvStd: s.f + 2551488, runningMean: s.p + 59956352, runningVar: s.p + 59959232, pool: pool)
+                channels: 2880, gamma: s.p + 59950592, beta: s.p + 59953472, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2698400000 &* s.n,
+                savedMean: s.f + 2548608, savedInvStd: s.f + 2551488, runningMean: s.p + 59956352,
+                runningVar: s.p + 59959232, pool: pool)
         }
         // features.5.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 52 {
@@ -8394,9 +8544,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.7.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 52 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4081380000 &* s.n, pixels: 2500 &* s.n,
-                channels: 480, gamma: s.p + 62038720, beta: s.p + 62039200, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 2698368,
-                savedInvStd: s.f + 2698848, runningMean: s.p + 62039680, runningVar: s.p + 62040160, pool: pool)
+                channels: 480, gamma: s.p + 62038720, beta: s.p + 62039200, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 2698368, savedInvStd: s.f + 2698848, runningMean: s.p + 62039680,
+                runningVar: s.p + 62040160, pool: pool)
         }
         // features.5.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 52 {
@@ -8425,9 +8576,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.8.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 53 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2712800000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2880, gamma: s.p + 63423040, beta: s.p + 63425920, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2720000000 &* s.n, savedMean: s.f + 2699328,
-                savedInvStd: s.f + 2702208, runningMean: s.p + 63428800, runningVar: s.p + 63431680, pool: pool)
+                channels: 2880, gamma: s.p + 63423040, beta: s.p + 63425920, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2720000000 &* s.n,
+                savedMean: s.f + 2699328, savedInvStd: s.f + 2702208, runningMean: s.p + 63428800,
+                runningVar: s.p + 63431680, pool: pool)
         }
         // features.5.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 53 {
@@ -8444,9 +8596,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.8.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 53 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2727200000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2880, gamma: s.p + 63506560, beta: s.p + 63509440, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2734400000 &* s.n, savedMean: s.f + 2705088,
-                savedInvStd: s.f + 2707968, runningMean: s.p + 63512320, runningVar: s.p + 63515200, pool: pool)
+                channels: 2880, gamma: s.p + 63506560, beta: s.p + 63509440, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2734400000 &* s.n,
+                savedMean: s.f + 2705088, savedInvStd: s.f + 2707968, runningMean: s.p + 63512320,
+                runningVar: s.p + 63515200, pool: pool)
         }
         // features.5.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 53 {
@@ -8467,9 +8620,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.8.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 53 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4083780000 &* s.n, pixels: 2500 &* s.n,
-                channels: 480, gamma: s.p + 65594688, beta: s.p + 65595168, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 2854848,
-                savedInvStd: s.f + 2855328, runningMean: s.p + 65595648, runningVar: s.p + 65596128, pool: pool)
+                channels: 480, gamma: s.p + 65594688, beta: s.p + 65595168, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 2854848, savedInvStd: s.f + 2855328, runningMean: s.p + 65595648,
+                runningVar: s.p + 65596128, pool: pool)
         }
         // features.5.8.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 53 {
@@ -8498,9 +8652,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.9.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 54 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2748800000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2880, gamma: s.p + 66979008, beta: s.p + 66981888, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2756000000 &* s.n, savedMean: s.f + 2855808,
-                savedInvStd: s.f + 2858688, runningMean: s.p + 66984768, runningVar: s.p + 66987648, pool: pool)
+                channels: 2880, gamma: s.p + 66979008, beta: s.p + 66981888, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2756000000 &* s.n,
+                savedMean: s.f + 2855808, savedInvStd: s.f + 2858688, runningMean: s.p + 66984768,
+                runningVar: s.p + 66987648, pool: pool)
         }
         // features.5.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 54 {
@@ -8517,9 +8672,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.9.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 54 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2763200000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2880, gamma: s.p + 67062528, beta: s.p + 67065408, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2770400000 &* s.n, savedMean: s.f + 2861568,
-                savedInvStd: s.f + 2864448, runningMean: s.p + 67068288, runningVar: s.p + 67071168, pool: pool)
+                channels: 2880, gamma: s.p + 67062528, beta: s.p + 67065408, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2770400000 &* s.n,
+                savedMean: s.f + 2861568, savedInvStd: s.f + 2864448, runningMean: s.p + 67068288,
+                runningVar: s.p + 67071168, pool: pool)
         }
         // features.5.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 54 {
@@ -8540,9 +8696,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.9.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 54 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4086180000 &* s.n, pixels: 2500 &* s.n,
-                channels: 480, gamma: s.p + 69150656, beta: s.p + 69151136, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 3011328,
-                savedInvStd: s.f + 3011808, runningMean: s.p + 69151616, runningVar: s.p + 69152096, pool: pool)
+                channels: 480, gamma: s.p + 69150656, beta: s.p + 69151136, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 3011328, savedInvStd: s.f + 3011808, runningMean: s.p + 69151616,
+                runningVar: s.p + 69152096, pool: pool)
         }
         // features.5.9.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 54 {
@@ -8571,9 +8728,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.10.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 55 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2784800000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2880, gamma: s.p + 70534976, beta: s.p + 70537856, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2792000000 &* s.n, savedMean: s.f + 3012288,
-                savedInvStd: s.f + 3015168, runningMean: s.p + 70540736, runningVar: s.p + 70543616, pool: pool)
+                channels: 2880, gamma: s.p + 70534976, beta: s.p + 70537856, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2792000000 &* s.n,
+                savedMean: s.f + 3012288, savedInvStd: s.f + 3015168, runningMean: s.p + 70540736,
+                runningVar: s.p + 70543616, pool: pool)
         }
         // features.5.10.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 55 {
@@ -8590,9 +8748,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.10.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 55 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2799200000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2880, gamma: s.p + 70618496, beta: s.p + 70621376, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2806400000 &* s.n, savedMean: s.f + 3018048,
-                savedInvStd: s.f + 3020928, runningMean: s.p + 70624256, runningVar: s.p + 70627136, pool: pool)
+                channels: 2880, gamma: s.p + 70618496, beta: s.p + 70621376, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2806400000 &* s.n,
+                savedMean: s.f + 3018048, savedInvStd: s.f + 3020928, runningMean: s.p + 70624256,
+                runningVar: s.p + 70627136, pool: pool)
         }
         // features.5.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 55 {
@@ -8613,9 +8772,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.10.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 55 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4088580000 &* s.n, pixels: 2500 &* s.n,
-                channels: 480, gamma: s.p + 72706624, beta: s.p + 72707104, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 3167808,
-                savedInvStd: s.f + 3168288, runningMean: s.p + 72707584, runningVar: s.p + 72708064, pool: pool)
+                channels: 480, gamma: s.p + 72706624, beta: s.p + 72707104, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 3167808, savedInvStd: s.f + 3168288, runningMean: s.p + 72707584,
+                runningVar: s.p + 72708064, pool: pool)
         }
         // features.5.10.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 55 {
@@ -8644,9 +8804,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.11.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 56 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2820800000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2880, gamma: s.p + 74090944, beta: s.p + 74093824, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2828000000 &* s.n, savedMean: s.f + 3168768,
-                savedInvStd: s.f + 3171648, runningMean: s.p + 74096704, runningVar: s.p + 74099584, pool: pool)
+                channels: 2880, gamma: s.p + 74090944, beta: s.p + 74093824, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2828000000 &* s.n,
+                savedMean: s.f + 3168768, savedInvStd: s.f + 3171648, runningMean: s.p + 74096704,
+                runningVar: s.p + 74099584, pool: pool)
         }
         // features.5.11.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 56 {
@@ -8663,9 +8824,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.11.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 56 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2835200000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2880, gamma: s.p + 74174464, beta: s.p + 74177344, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2842400000 &* s.n, savedMean: s.f + 3174528,
-                savedInvStd: s.f + 3177408, runningMean: s.p + 74180224, runningVar: s.p + 74183104, pool: pool)
+                channels: 2880, gamma: s.p + 74174464, beta: s.p + 74177344, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2842400000 &* s.n,
+                savedMean: s.f + 3174528, savedInvStd: s.f + 3177408, runningMean: s.p + 74180224,
+                runningVar: s.p + 74183104, pool: pool)
         }
         // features.5.11.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 56 {
@@ -8686,9 +8848,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.11.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 56 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4090980000 &* s.n, pixels: 2500 &* s.n,
-                channels: 480, gamma: s.p + 76262592, beta: s.p + 76263072, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 3324288,
-                savedInvStd: s.f + 3324768, runningMean: s.p + 76263552, runningVar: s.p + 76264032, pool: pool)
+                channels: 480, gamma: s.p + 76262592, beta: s.p + 76263072, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 3324288, savedInvStd: s.f + 3324768, runningMean: s.p + 76263552,
+                runningVar: s.p + 76264032, pool: pool)
         }
         // features.5.11.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 56 {
@@ -8717,9 +8880,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.12.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 57 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2856800000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2880, gamma: s.p + 77646912, beta: s.p + 77649792, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2864000000 &* s.n, savedMean: s.f + 3325248,
-                savedInvStd: s.f + 3328128, runningMean: s.p + 77652672, runningVar: s.p + 77655552, pool: pool)
+                channels: 2880, gamma: s.p + 77646912, beta: s.p + 77649792, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2864000000 &* s.n,
+                savedMean: s.f + 3325248, savedInvStd: s.f + 3328128, runningMean: s.p + 77652672,
+                runningVar: s.p + 77655552, pool: pool)
         }
         // features.5.12.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 57 {
@@ -8736,9 +8900,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.12.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 57 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2871200000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2880, gamma: s.p + 77730432, beta: s.p + 77733312, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2878400000 &* s.n, savedMean: s.f + 3331008,
-                savedInvStd: s.f + 3333888, runningMean: s.p + 77736192, runningVar: s.p + 77739072, pool: pool)
+                channels: 2880, gamma: s.p + 77730432, beta: s.p + 77733312, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2878400000 &* s.n,
+                savedMean: s.f + 3331008, savedInvStd: s.f + 3333888, runningMean: s.p + 77736192,
+                runningVar: s.p + 77739072, pool: pool)
         }
         // features.5.12.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 57 {
@@ -8759,9 +8924,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.12.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 57 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4093380000 &* s.n, pixels: 2500 &* s.n,
-                channels: 480, gamma: s.p + 79818560, beta: s.p + 79819040, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 3480768,
-                savedInvStd: s.f + 3481248, runningMean: s.p + 79819520, runningVar: s.p + 79820000, pool: pool)
+                channels: 480, gamma: s.p + 79818560, beta: s.p + 79819040, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 3480768, savedInvStd: s.f + 3481248, runningMean: s.p + 79819520,
+                runningVar: s.p + 79820000, pool: pool)
         }
         // features.5.12.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 57 {
@@ -8790,9 +8956,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.13.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 58 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2892800000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2880, gamma: s.p + 81202880, beta: s.p + 81205760, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2900000000 &* s.n, savedMean: s.f + 3481728,
-                savedInvStd: s.f + 3484608, runningMean: s.p + 81208640, runningVar: s.p + 81211520, pool: pool)
+                channels: 2880, gamma: s.p + 81202880, beta: s.p + 81205760, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2900000000 &* s.n,
+                savedMean: s.f + 3481728, savedInvStd: s.f + 3484608, runningMean: s.p + 81208640,
+                runningVar: s.p + 81211520, pool: pool)
         }
         // features.5.13.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 58 {
@@ -8809,9 +8976,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.13.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 58 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2907200000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2880, gamma: s.p + 81286400, beta: s.p + 81289280, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2914400000 &* s.n, savedMean: s.f + 3487488,
-                savedInvStd: s.f + 3490368, runningMean: s.p + 81292160, runningVar: s.p + 81295040, pool: pool)
+                channels: 2880, gamma: s.p + 81286400, beta: s.p + 81289280, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2914400000 &* s.n,
+                savedMean: s.f + 3487488, savedInvStd: s.f + 3490368, runningMean: s.p + 81292160,
+                runningVar: s.p + 81295040, pool: pool)
         }
         // features.5.13.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 58 {
@@ -8832,9 +9000,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.13.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 58 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4095780000 &* s.n, pixels: 2500 &* s.n,
-                channels: 480, gamma: s.p + 83374528, beta: s.p + 83375008, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 3637248,
-                savedInvStd: s.f + 3637728, runningMean: s.p + 83375488, runningVar: s.p + 83375968, pool: pool)
+                channels: 480, gamma: s.p + 83374528, beta: s.p + 83375008, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 3637248, savedInvStd: s.f + 3637728, runningMean: s.p + 83375488,
+                runningVar: s.p + 83375968, pool: pool)
         }
         // features.5.13.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 58 {
@@ -8863,9 +9032,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.14.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 59 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2928800000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2880, gamma: s.p + 84758848, beta: s.p + 84761728, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2936000000 &* s.n, savedMean: s.f + 3638208,
-                savedInvStd: s.f + 3641088, runningMean: s.p + 84764608, runningVar: s.p + 84767488, pool: pool)
+                channels: 2880, gamma: s.p + 84758848, beta: s.p + 84761728, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2936000000 &* s.n,
+                savedMean: s.f + 3638208, savedInvStd: s.f + 3641088, runningMean: s.p + 84764608,
+                runningVar: s.p + 84767488, pool: pool)
         }
         // features.5.14.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 59 {
@@ -8882,9 +9052,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.14.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 59 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2943200000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2880, gamma: s.p + 84842368, beta: s.p + 84845248, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2950400000 &* s.n, savedMean: s.f + 3643968,
-                savedInvStd: s.f + 3646848, runningMean: s.p + 84848128, runningVar: s.p + 84851008, pool: pool)
+                channels: 2880, gamma: s.p + 84842368, beta: s.p + 84845248, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2950400000 &* s.n,
+                savedMean: s.f + 3643968, savedInvStd: s.f + 3646848, runningMean: s.p + 84848128,
+                runningVar: s.p + 84851008, pool: pool)
         }
         // features.5.14.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 59 {
@@ -8905,9 +9076,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.14.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 59 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4098180000 &* s.n, pixels: 2500 &* s.n,
-                channels: 480, gamma: s.p + 86930496, beta: s.p + 86930976, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 3793728,
-                savedInvStd: s.f + 3794208, runningMean: s.p + 86931456, runningVar: s.p + 86931936, pool: pool)
+                channels: 480, gamma: s.p + 86930496, beta: s.p + 86930976, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 3793728, savedInvStd: s.f + 3794208, runningMean: s.p + 86931456,
+                runningVar: s.p + 86931936, pool: pool)
         }
         // features.5.14.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 59 {
@@ -8936,9 +9108,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.15.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 60 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2964800000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2880, gamma: s.p + 88314816, beta: s.p + 88317696, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2972000000 &* s.n, savedMean: s.f + 3794688,
-                savedInvStd: s.f + 3797568, runningMean: s.p + 88320576, runningVar: s.p + 88323456, pool: pool)
+                channels: 2880, gamma: s.p + 88314816, beta: s.p + 88317696, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2972000000 &* s.n,
+                savedMean: s.f + 3794688, savedInvStd: s.f + 3797568, runningMean: s.p + 88320576,
+                runningVar: s.p + 88323456, pool: pool)
         }
         // features.5.15.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 60 {
@@ -8955,9 +9128,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.15.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 60 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2979200000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2880, gamma: s.p + 88398336, beta: s.p + 88401216, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 2986400000 &* s.n, savedMean: s.f + 3800448,
-                savedInvStd: s.f + 3803328, runningMean: s.p + 88404096, runningVar: s.p + 88406976, pool: pool)
+                channels: 2880, gamma: s.p + 88398336, beta: s.p + 88401216, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 2986400000 &* s.n,
+                savedMean: s.f + 3800448, savedInvStd: s.f + 3803328, runningMean: s.p + 88404096,
+                runningVar: s.p + 88406976, pool: pool)
         }
         // features.5.15.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 60 {
@@ -8978,9 +9152,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.5.15.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 60 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4100580000 &* s.n, pixels: 2500 &* s.n,
-                channels: 480, gamma: s.p + 90486464, beta: s.p + 90486944, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 3950208,
-                savedInvStd: s.f + 3950688, runningMean: s.p + 90487424, runningVar: s.p + 90487904, pool: pool)
+                channels: 480, gamma: s.p + 90486464, beta: s.p + 90486944, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 3950208, savedInvStd: s.f + 3950688, runningMean: s.p + 90487424,
+                runningVar: s.p + 90487904, pool: pool)
         }
         // features.5.15.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 60 {
@@ -9009,9 +9184,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 61 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3000800000 &* s.n, pixels: 2500 &* s.n,
-                channels: 2880, gamma: s.p + 91870784, beta: s.p + 91873664, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3008000000 &* s.n, savedMean: s.f + 3951168,
-                savedInvStd: s.f + 3954048, runningMean: s.p + 91876544, runningVar: s.p + 91879424, pool: pool)
+                channels: 2880, gamma: s.p + 91870784, beta: s.p + 91873664, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3008000000 &* s.n,
+                savedMean: s.f + 3951168, savedInvStd: s.f + 3954048, runningMean: s.p + 91876544,
+                runningVar: s.p + 91879424, pool: pool)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 61 {
@@ -9028,9 +9204,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 61 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3020360000 &* s.n, pixels: 625 &* s.n,
-                channels: 2880, gamma: s.p + 91954304, beta: s.p + 91957184, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 4022260000 &* s.n, savedMean: s.f + 3956928,
-                savedInvStd: s.f + 3959808, runningMean: s.p + 91960064, runningVar: s.p + 91962944, pool: pool)
+                channels: 2880, gamma: s.p + 91954304, beta: s.p + 91957184, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 4022260000 &* s.n,
+                savedMean: s.f + 3956928, savedInvStd: s.f + 3959808, runningMean: s.p + 91960064,
+                runningVar: s.p + 91962944, pool: pool)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 61 {
@@ -9051,9 +9228,9 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 61 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4139100000 &* s.n, pixels: 625 &* s.n, channels: 824,
-                gamma: s.p + 95033152, beta: s.p + 95033984, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 4139615008 &* s.n, savedMean: s.f + 4106688, savedInvStd: s.f + 4107512,
-                runningMean: s.p + 95034816, runningVar: s.p + 95035648, pool: pool)
+                gamma: s.p + 95033152, beta: s.p + 95033984, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 4139615008 &* s.n, savedMean: s.f + 4106688,
+                savedInvStd: s.f + 4107512, runningMean: s.p + 95034816, runningVar: s.p + 95035648, pool: pool)
         }
         // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 61 {
@@ -9073,9 +9250,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 62 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3674440000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 99110336, beta: s.p + 99115280, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3677530000 &* s.n, savedMean: s.f + 4108336,
-                savedInvStd: s.f + 4113280, runningMean: s.p + 99120224, runningVar: s.p + 99125168, pool: pool)
+                channels: 4944, gamma: s.p + 99110336, beta: s.p + 99115280, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3677530000 &* s.n,
+                savedMean: s.f + 4108336, savedInvStd: s.f + 4113280, runningMean: s.p + 99120224,
+                runningVar: s.p + 99125168, pool: pool)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 62 {
@@ -9092,9 +9270,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 62 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3680620000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 99253712, beta: s.p + 99258656, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3683710000 &* s.n, savedMean: s.f + 4118224,
-                savedInvStd: s.f + 4123168, runningMean: s.p + 99263600, runningVar: s.p + 99268544, pool: pool)
+                channels: 4944, gamma: s.p + 99253712, beta: s.p + 99258656, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3683710000 &* s.n,
+                savedMean: s.f + 4118224, savedInvStd: s.f + 4123168, runningMean: s.p + 99263600,
+                runningVar: s.p + 99268544, pool: pool)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 62 {
@@ -9115,9 +9294,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 62 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4140130016 &* s.n, pixels: 625 &* s.n, channels: 824,
-                gamma: s.p + 105389424, beta: s.p + 105390256, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 1457280000 &* s.n, savedMean: s.f + 4375312, savedInvStd: s.f + 4376136,
-                runningMean: s.p + 105391088, runningVar: s.p + 105391920, pool: pool)
+                gamma: s.p + 105389424, beta: s.p + 105390256, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 4375312, savedInvStd: s.f + 4376136, runningMean: s.p + 105391088,
+                runningVar: s.p + 105391920, pool: pool)
         }
         // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 62 {
@@ -9146,9 +9326,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 63 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3689890000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 109466608, beta: s.p + 109471552, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3692980000 &* s.n, savedMean: s.f + 4376960,
-                savedInvStd: s.f + 4381904, runningMean: s.p + 109476496, runningVar: s.p + 109481440, pool: pool)
+                channels: 4944, gamma: s.p + 109466608, beta: s.p + 109471552, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3692980000 &* s.n,
+                savedMean: s.f + 4376960, savedInvStd: s.f + 4381904, runningMean: s.p + 109476496,
+                runningVar: s.p + 109481440, pool: pool)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 63 {
@@ -9166,9 +9347,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 63 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3696070000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 109609984, beta: s.p + 109614928, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3699160000 &* s.n, savedMean: s.f + 4386848,
-                savedInvStd: s.f + 4391792, runningMean: s.p + 109619872, runningVar: s.p + 109624816, pool: pool)
+                channels: 4944, gamma: s.p + 109609984, beta: s.p + 109614928, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3699160000 &* s.n,
+                savedMean: s.f + 4386848, savedInvStd: s.f + 4391792, runningMean: s.p + 109619872,
+                runningVar: s.p + 109624816, pool: pool)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 63 {
@@ -9190,9 +9372,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 63 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4141160032 &* s.n, pixels: 625 &* s.n, channels: 824,
-                gamma: s.p + 115745696, beta: s.p + 115746528, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 1457280000 &* s.n, savedMean: s.f + 4643936, savedInvStd: s.f + 4644760,
-                runningMean: s.p + 115747360, runningVar: s.p + 115748192, pool: pool)
+                gamma: s.p + 115745696, beta: s.p + 115746528, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 4643936, savedInvStd: s.f + 4644760, runningMean: s.p + 115747360,
+                runningVar: s.p + 115748192, pool: pool)
         }
         // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 63 {
@@ -9221,9 +9404,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 64 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3705340000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 119822880, beta: s.p + 119827824, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3708430000 &* s.n, savedMean: s.f + 4645584,
-                savedInvStd: s.f + 4650528, runningMean: s.p + 119832768, runningVar: s.p + 119837712, pool: pool)
+                channels: 4944, gamma: s.p + 119822880, beta: s.p + 119827824, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3708430000 &* s.n,
+                savedMean: s.f + 4645584, savedInvStd: s.f + 4650528, runningMean: s.p + 119832768,
+                runningVar: s.p + 119837712, pool: pool)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 64 {
@@ -9241,9 +9425,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 64 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3711520000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 119966256, beta: s.p + 119971200, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3714610000 &* s.n, savedMean: s.f + 4655472,
-                savedInvStd: s.f + 4660416, runningMean: s.p + 119976144, runningVar: s.p + 119981088, pool: pool)
+                channels: 4944, gamma: s.p + 119966256, beta: s.p + 119971200, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3714610000 &* s.n,
+                savedMean: s.f + 4655472, savedInvStd: s.f + 4660416, runningMean: s.p + 119976144,
+                runningVar: s.p + 119981088, pool: pool)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 64 {
@@ -9265,9 +9450,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 64 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4142190048 &* s.n, pixels: 625 &* s.n, channels: 824,
-                gamma: s.p + 126101968, beta: s.p + 126102800, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 1457280000 &* s.n, savedMean: s.f + 4912560, savedInvStd: s.f + 4913384,
-                runningMean: s.p + 126103632, runningVar: s.p + 126104464, pool: pool)
+                gamma: s.p + 126101968, beta: s.p + 126102800, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 4912560, savedInvStd: s.f + 4913384, runningMean: s.p + 126103632,
+                runningVar: s.p + 126104464, pool: pool)
         }
         // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 64 {
@@ -9296,9 +9482,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.4.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 65 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3720790000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 130179152, beta: s.p + 130184096, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3723880000 &* s.n, savedMean: s.f + 4914208,
-                savedInvStd: s.f + 4919152, runningMean: s.p + 130189040, runningVar: s.p + 130193984, pool: pool)
+                channels: 4944, gamma: s.p + 130179152, beta: s.p + 130184096, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3723880000 &* s.n,
+                savedMean: s.f + 4914208, savedInvStd: s.f + 4919152, runningMean: s.p + 130189040,
+                runningVar: s.p + 130193984, pool: pool)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 65 {
@@ -9316,9 +9503,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.4.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 65 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3726970000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 130322528, beta: s.p + 130327472, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3730060000 &* s.n, savedMean: s.f + 4924096,
-                savedInvStd: s.f + 4929040, runningMean: s.p + 130332416, runningVar: s.p + 130337360, pool: pool)
+                channels: 4944, gamma: s.p + 130322528, beta: s.p + 130327472, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3730060000 &* s.n,
+                savedMean: s.f + 4924096, savedInvStd: s.f + 4929040, runningMean: s.p + 130332416,
+                runningVar: s.p + 130337360, pool: pool)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 65 {
@@ -9340,9 +9528,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.4.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 65 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4143220064 &* s.n, pixels: 625 &* s.n, channels: 824,
-                gamma: s.p + 136458240, beta: s.p + 136459072, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 1457280000 &* s.n, savedMean: s.f + 5181184, savedInvStd: s.f + 5182008,
-                runningMean: s.p + 136459904, runningVar: s.p + 136460736, pool: pool)
+                gamma: s.p + 136458240, beta: s.p + 136459072, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 5181184, savedInvStd: s.f + 5182008, runningMean: s.p + 136459904,
+                runningVar: s.p + 136460736, pool: pool)
         }
         // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 65 {
@@ -9371,9 +9560,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.5.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 66 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3736240000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 140535424, beta: s.p + 140540368, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3739330000 &* s.n, savedMean: s.f + 5182832,
-                savedInvStd: s.f + 5187776, runningMean: s.p + 140545312, runningVar: s.p + 140550256, pool: pool)
+                channels: 4944, gamma: s.p + 140535424, beta: s.p + 140540368, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3739330000 &* s.n,
+                savedMean: s.f + 5182832, savedInvStd: s.f + 5187776, runningMean: s.p + 140545312,
+                runningVar: s.p + 140550256, pool: pool)
         }
         // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 66 {
@@ -9391,9 +9581,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.5.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 66 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3742420000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 140678800, beta: s.p + 140683744, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3745510000 &* s.n, savedMean: s.f + 5192720,
-                savedInvStd: s.f + 5197664, runningMean: s.p + 140688688, runningVar: s.p + 140693632, pool: pool)
+                channels: 4944, gamma: s.p + 140678800, beta: s.p + 140683744, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3745510000 &* s.n,
+                savedMean: s.f + 5192720, savedInvStd: s.f + 5197664, runningMean: s.p + 140688688,
+                runningVar: s.p + 140693632, pool: pool)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 66 {
@@ -9415,9 +9606,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.5.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 66 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4144250080 &* s.n, pixels: 625 &* s.n, channels: 824,
-                gamma: s.p + 146814512, beta: s.p + 146815344, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 1457280000 &* s.n, savedMean: s.f + 5449808, savedInvStd: s.f + 5450632,
-                runningMean: s.p + 146816176, runningVar: s.p + 146817008, pool: pool)
+                gamma: s.p + 146814512, beta: s.p + 146815344, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 5449808, savedInvStd: s.f + 5450632, runningMean: s.p + 146816176,
+                runningVar: s.p + 146817008, pool: pool)
         }
         // features.6.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 66 {
@@ -9446,9 +9638,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.6.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 67 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3751690000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 150891696, beta: s.p + 150896640, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3754780000 &* s.n, savedMean: s.f + 5451456,
-                savedInvStd: s.f + 5456400, runningMean: s.p + 150901584, runningVar: s.p + 150906528, pool: pool)
+                channels: 4944, gamma: s.p + 150891696, beta: s.p + 150896640, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3754780000 &* s.n,
+                savedMean: s.f + 5451456, savedInvStd: s.f + 5456400, runningMean: s.p + 150901584,
+                runningVar: s.p + 150906528, pool: pool)
         }
         // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 67 {
@@ -9466,9 +9659,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.6.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 67 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3757870000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 151035072, beta: s.p + 151040016, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3760960000 &* s.n, savedMean: s.f + 5461344,
-                savedInvStd: s.f + 5466288, runningMean: s.p + 151044960, runningVar: s.p + 151049904, pool: pool)
+                channels: 4944, gamma: s.p + 151035072, beta: s.p + 151040016, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3760960000 &* s.n,
+                savedMean: s.f + 5461344, savedInvStd: s.f + 5466288, runningMean: s.p + 151044960,
+                runningVar: s.p + 151049904, pool: pool)
         }
         // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 67 {
@@ -9490,9 +9684,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.6.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 67 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4145280096 &* s.n, pixels: 625 &* s.n, channels: 824,
-                gamma: s.p + 157170784, beta: s.p + 157171616, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 1457280000 &* s.n, savedMean: s.f + 5718432, savedInvStd: s.f + 5719256,
-                runningMean: s.p + 157172448, runningVar: s.p + 157173280, pool: pool)
+                gamma: s.p + 157170784, beta: s.p + 157171616, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 5718432, savedInvStd: s.f + 5719256, runningMean: s.p + 157172448,
+                runningVar: s.p + 157173280, pool: pool)
         }
         // features.6.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 67 {
@@ -9521,9 +9716,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.7.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 68 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3767140000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 161247968, beta: s.p + 161252912, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3770230000 &* s.n, savedMean: s.f + 5720080,
-                savedInvStd: s.f + 5725024, runningMean: s.p + 161257856, runningVar: s.p + 161262800, pool: pool)
+                channels: 4944, gamma: s.p + 161247968, beta: s.p + 161252912, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3770230000 &* s.n,
+                savedMean: s.f + 5720080, savedInvStd: s.f + 5725024, runningMean: s.p + 161257856,
+                runningVar: s.p + 161262800, pool: pool)
         }
         // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 68 {
@@ -9541,9 +9737,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.7.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 68 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3773320000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 161391344, beta: s.p + 161396288, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3776410000 &* s.n, savedMean: s.f + 5729968,
-                savedInvStd: s.f + 5734912, runningMean: s.p + 161401232, runningVar: s.p + 161406176, pool: pool)
+                channels: 4944, gamma: s.p + 161391344, beta: s.p + 161396288, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3776410000 &* s.n,
+                savedMean: s.f + 5729968, savedInvStd: s.f + 5734912, runningMean: s.p + 161401232,
+                runningVar: s.p + 161406176, pool: pool)
         }
         // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 68 {
@@ -9565,9 +9762,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.7.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 68 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4146310112 &* s.n, pixels: 625 &* s.n, channels: 824,
-                gamma: s.p + 167527056, beta: s.p + 167527888, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 1457280000 &* s.n, savedMean: s.f + 5987056, savedInvStd: s.f + 5987880,
-                runningMean: s.p + 167528720, runningVar: s.p + 167529552, pool: pool)
+                gamma: s.p + 167527056, beta: s.p + 167527888, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 5987056, savedInvStd: s.f + 5987880, runningMean: s.p + 167528720,
+                runningVar: s.p + 167529552, pool: pool)
         }
         // features.6.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 68 {
@@ -9596,9 +9794,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.8.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 69 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3782590000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 171604240, beta: s.p + 171609184, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3785680000 &* s.n, savedMean: s.f + 5988704,
-                savedInvStd: s.f + 5993648, runningMean: s.p + 171614128, runningVar: s.p + 171619072, pool: pool)
+                channels: 4944, gamma: s.p + 171604240, beta: s.p + 171609184, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3785680000 &* s.n,
+                savedMean: s.f + 5988704, savedInvStd: s.f + 5993648, runningMean: s.p + 171614128,
+                runningVar: s.p + 171619072, pool: pool)
         }
         // features.6.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 69 {
@@ -9616,9 +9815,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.8.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 69 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3788770000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 171747616, beta: s.p + 171752560, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3791860000 &* s.n, savedMean: s.f + 5998592,
-                savedInvStd: s.f + 6003536, runningMean: s.p + 171757504, runningVar: s.p + 171762448, pool: pool)
+                channels: 4944, gamma: s.p + 171747616, beta: s.p + 171752560, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3791860000 &* s.n,
+                savedMean: s.f + 5998592, savedInvStd: s.f + 6003536, runningMean: s.p + 171757504,
+                runningVar: s.p + 171762448, pool: pool)
         }
         // features.6.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 69 {
@@ -9640,9 +9840,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.8.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 69 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4147340128 &* s.n, pixels: 625 &* s.n, channels: 824,
-                gamma: s.p + 177883328, beta: s.p + 177884160, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 1457280000 &* s.n, savedMean: s.f + 6255680, savedInvStd: s.f + 6256504,
-                runningMean: s.p + 177884992, runningVar: s.p + 177885824, pool: pool)
+                gamma: s.p + 177883328, beta: s.p + 177884160, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 6255680, savedInvStd: s.f + 6256504, runningMean: s.p + 177884992,
+                runningVar: s.p + 177885824, pool: pool)
         }
         // features.6.8.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 69 {
@@ -9671,9 +9872,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.9.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 70 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3798040000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 181960512, beta: s.p + 181965456, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3801130000 &* s.n, savedMean: s.f + 6257328,
-                savedInvStd: s.f + 6262272, runningMean: s.p + 181970400, runningVar: s.p + 181975344, pool: pool)
+                channels: 4944, gamma: s.p + 181960512, beta: s.p + 181965456, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3801130000 &* s.n,
+                savedMean: s.f + 6257328, savedInvStd: s.f + 6262272, runningMean: s.p + 181970400,
+                runningVar: s.p + 181975344, pool: pool)
         }
         // features.6.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 70 {
@@ -9691,9 +9893,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.9.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 70 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3804220000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 182103888, beta: s.p + 182108832, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3807310000 &* s.n, savedMean: s.f + 6267216,
-                savedInvStd: s.f + 6272160, runningMean: s.p + 182113776, runningVar: s.p + 182118720, pool: pool)
+                channels: 4944, gamma: s.p + 182103888, beta: s.p + 182108832, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3807310000 &* s.n,
+                savedMean: s.f + 6267216, savedInvStd: s.f + 6272160, runningMean: s.p + 182113776,
+                runningVar: s.p + 182118720, pool: pool)
         }
         // features.6.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 70 {
@@ -9715,9 +9918,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.9.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 70 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4148370144 &* s.n, pixels: 625 &* s.n, channels: 824,
-                gamma: s.p + 188239600, beta: s.p + 188240432, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 1457280000 &* s.n, savedMean: s.f + 6524304, savedInvStd: s.f + 6525128,
-                runningMean: s.p + 188241264, runningVar: s.p + 188242096, pool: pool)
+                gamma: s.p + 188239600, beta: s.p + 188240432, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 6524304, savedInvStd: s.f + 6525128, runningMean: s.p + 188241264,
+                runningVar: s.p + 188242096, pool: pool)
         }
         // features.6.9.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 70 {
@@ -9746,9 +9950,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.10.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 71 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3813490000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 192316784, beta: s.p + 192321728, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3816580000 &* s.n, savedMean: s.f + 6525952,
-                savedInvStd: s.f + 6530896, runningMean: s.p + 192326672, runningVar: s.p + 192331616, pool: pool)
+                channels: 4944, gamma: s.p + 192316784, beta: s.p + 192321728, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3816580000 &* s.n,
+                savedMean: s.f + 6525952, savedInvStd: s.f + 6530896, runningMean: s.p + 192326672,
+                runningVar: s.p + 192331616, pool: pool)
         }
         // features.6.10.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 71 {
@@ -9766,9 +9971,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.10.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 71 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3819670000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 192460160, beta: s.p + 192465104, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3822760000 &* s.n, savedMean: s.f + 6535840,
-                savedInvStd: s.f + 6540784, runningMean: s.p + 192470048, runningVar: s.p + 192474992, pool: pool)
+                channels: 4944, gamma: s.p + 192460160, beta: s.p + 192465104, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3822760000 &* s.n,
+                savedMean: s.f + 6535840, savedInvStd: s.f + 6540784, runningMean: s.p + 192470048,
+                runningVar: s.p + 192474992, pool: pool)
         }
         // features.6.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 71 {
@@ -9790,9 +9996,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.10.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 71 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4149400160 &* s.n, pixels: 625 &* s.n, channels: 824,
-                gamma: s.p + 198595872, beta: s.p + 198596704, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 1457280000 &* s.n, savedMean: s.f + 6792928, savedInvStd: s.f + 6793752,
-                runningMean: s.p + 198597536, runningVar: s.p + 198598368, pool: pool)
+                gamma: s.p + 198595872, beta: s.p + 198596704, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 6792928, savedInvStd: s.f + 6793752, runningMean: s.p + 198597536,
+                runningVar: s.p + 198598368, pool: pool)
         }
         // features.6.10.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 71 {
@@ -9821,9 +10028,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.11.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 72 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3828940000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 202673056, beta: s.p + 202678000, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3832030000 &* s.n, savedMean: s.f + 6794576,
-                savedInvStd: s.f + 6799520, runningMean: s.p + 202682944, runningVar: s.p + 202687888, pool: pool)
+                channels: 4944, gamma: s.p + 202673056, beta: s.p + 202678000, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3832030000 &* s.n,
+                savedMean: s.f + 6794576, savedInvStd: s.f + 6799520, runningMean: s.p + 202682944,
+                runningVar: s.p + 202687888, pool: pool)
         }
         // features.6.11.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 72 {
@@ -9841,9 +10049,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.11.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 72 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3835120000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 202816432, beta: s.p + 202821376, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3838210000 &* s.n, savedMean: s.f + 6804464,
-                savedInvStd: s.f + 6809408, runningMean: s.p + 202826320, runningVar: s.p + 202831264, pool: pool)
+                channels: 4944, gamma: s.p + 202816432, beta: s.p + 202821376, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3838210000 &* s.n,
+                savedMean: s.f + 6804464, savedInvStd: s.f + 6809408, runningMean: s.p + 202826320,
+                runningVar: s.p + 202831264, pool: pool)
         }
         // features.6.11.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 72 {
@@ -9865,9 +10074,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.11.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 72 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4150430176 &* s.n, pixels: 625 &* s.n, channels: 824,
-                gamma: s.p + 208952144, beta: s.p + 208952976, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 1457280000 &* s.n, savedMean: s.f + 7061552, savedInvStd: s.f + 7062376,
-                runningMean: s.p + 208953808, runningVar: s.p + 208954640, pool: pool)
+                gamma: s.p + 208952144, beta: s.p + 208952976, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 7061552, savedInvStd: s.f + 7062376, runningMean: s.p + 208953808,
+                runningVar: s.p + 208954640, pool: pool)
         }
         // features.6.11.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 72 {
@@ -9896,9 +10106,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.12.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 73 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3844390000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 213029328, beta: s.p + 213034272, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3847480000 &* s.n, savedMean: s.f + 7063200,
-                savedInvStd: s.f + 7068144, runningMean: s.p + 213039216, runningVar: s.p + 213044160, pool: pool)
+                channels: 4944, gamma: s.p + 213029328, beta: s.p + 213034272, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3847480000 &* s.n,
+                savedMean: s.f + 7063200, savedInvStd: s.f + 7068144, runningMean: s.p + 213039216,
+                runningVar: s.p + 213044160, pool: pool)
         }
         // features.6.12.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 73 {
@@ -9916,9 +10127,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.12.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 73 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3850570000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 213172704, beta: s.p + 213177648, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3853660000 &* s.n, savedMean: s.f + 7073088,
-                savedInvStd: s.f + 7078032, runningMean: s.p + 213182592, runningVar: s.p + 213187536, pool: pool)
+                channels: 4944, gamma: s.p + 213172704, beta: s.p + 213177648, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3853660000 &* s.n,
+                savedMean: s.f + 7073088, savedInvStd: s.f + 7078032, runningMean: s.p + 213182592,
+                runningVar: s.p + 213187536, pool: pool)
         }
         // features.6.12.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 73 {
@@ -9940,9 +10152,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.12.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 73 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4151460192 &* s.n, pixels: 625 &* s.n, channels: 824,
-                gamma: s.p + 219308416, beta: s.p + 219309248, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 1457280000 &* s.n, savedMean: s.f + 7330176, savedInvStd: s.f + 7331000,
-                runningMean: s.p + 219310080, runningVar: s.p + 219310912, pool: pool)
+                gamma: s.p + 219308416, beta: s.p + 219309248, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 7330176, savedInvStd: s.f + 7331000, runningMean: s.p + 219310080,
+                runningVar: s.p + 219310912, pool: pool)
         }
         // features.6.12.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 73 {
@@ -9971,9 +10184,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.13.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 74 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3859840000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 223385600, beta: s.p + 223390544, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3862930000 &* s.n, savedMean: s.f + 7331824,
-                savedInvStd: s.f + 7336768, runningMean: s.p + 223395488, runningVar: s.p + 223400432, pool: pool)
+                channels: 4944, gamma: s.p + 223385600, beta: s.p + 223390544, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3862930000 &* s.n,
+                savedMean: s.f + 7331824, savedInvStd: s.f + 7336768, runningMean: s.p + 223395488,
+                runningVar: s.p + 223400432, pool: pool)
         }
         // features.6.13.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 74 {
@@ -9991,9 +10205,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.13.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 74 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3866020000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 223528976, beta: s.p + 223533920, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3869110000 &* s.n, savedMean: s.f + 7341712,
-                savedInvStd: s.f + 7346656, runningMean: s.p + 223538864, runningVar: s.p + 223543808, pool: pool)
+                channels: 4944, gamma: s.p + 223528976, beta: s.p + 223533920, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3869110000 &* s.n,
+                savedMean: s.f + 7341712, savedInvStd: s.f + 7346656, runningMean: s.p + 223538864,
+                runningVar: s.p + 223543808, pool: pool)
         }
         // features.6.13.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 74 {
@@ -10015,9 +10230,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.13.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 74 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4152490208 &* s.n, pixels: 625 &* s.n, channels: 824,
-                gamma: s.p + 229664688, beta: s.p + 229665520, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 1457280000 &* s.n, savedMean: s.f + 7598800, savedInvStd: s.f + 7599624,
-                runningMean: s.p + 229666352, runningVar: s.p + 229667184, pool: pool)
+                gamma: s.p + 229664688, beta: s.p + 229665520, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 7598800, savedInvStd: s.f + 7599624, runningMean: s.p + 229666352,
+                runningVar: s.p + 229667184, pool: pool)
         }
         // features.6.13.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 74 {
@@ -10046,9 +10262,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.14.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 75 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3875290000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 233741872, beta: s.p + 233746816, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3878380000 &* s.n, savedMean: s.f + 7600448,
-                savedInvStd: s.f + 7605392, runningMean: s.p + 233751760, runningVar: s.p + 233756704, pool: pool)
+                channels: 4944, gamma: s.p + 233741872, beta: s.p + 233746816, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3878380000 &* s.n,
+                savedMean: s.f + 7600448, savedInvStd: s.f + 7605392, runningMean: s.p + 233751760,
+                runningVar: s.p + 233756704, pool: pool)
         }
         // features.6.14.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 75 {
@@ -10066,9 +10283,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.14.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 75 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3881470000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 233885248, beta: s.p + 233890192, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3884560000 &* s.n, savedMean: s.f + 7610336,
-                savedInvStd: s.f + 7615280, runningMean: s.p + 233895136, runningVar: s.p + 233900080, pool: pool)
+                channels: 4944, gamma: s.p + 233885248, beta: s.p + 233890192, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3884560000 &* s.n,
+                savedMean: s.f + 7610336, savedInvStd: s.f + 7615280, runningMean: s.p + 233895136,
+                runningVar: s.p + 233900080, pool: pool)
         }
         // features.6.14.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 75 {
@@ -10090,9 +10308,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.14.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 75 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4153520224 &* s.n, pixels: 625 &* s.n, channels: 824,
-                gamma: s.p + 240020960, beta: s.p + 240021792, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 1457280000 &* s.n, savedMean: s.f + 7867424, savedInvStd: s.f + 7868248,
-                runningMean: s.p + 240022624, runningVar: s.p + 240023456, pool: pool)
+                gamma: s.p + 240020960, beta: s.p + 240021792, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 7867424, savedInvStd: s.f + 7868248, runningMean: s.p + 240022624,
+                runningVar: s.p + 240023456, pool: pool)
         }
         // features.6.14.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 75 {
@@ -10121,9 +10340,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.15.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 76 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3890740000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 244098144, beta: s.p + 244103088, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3893830000 &* s.n, savedMean: s.f + 7869072,
-                savedInvStd: s.f + 7874016, runningMean: s.p + 244108032, runningVar: s.p + 244112976, pool: pool)
+                channels: 4944, gamma: s.p + 244098144, beta: s.p + 244103088, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3893830000 &* s.n,
+                savedMean: s.f + 7869072, savedInvStd: s.f + 7874016, runningMean: s.p + 244108032,
+                runningVar: s.p + 244112976, pool: pool)
         }
         // features.6.15.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 76 {
@@ -10141,9 +10361,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.15.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 76 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3896920000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 244241520, beta: s.p + 244246464, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3900010000 &* s.n, savedMean: s.f + 7878960,
-                savedInvStd: s.f + 7883904, runningMean: s.p + 244251408, runningVar: s.p + 244256352, pool: pool)
+                channels: 4944, gamma: s.p + 244241520, beta: s.p + 244246464, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3900010000 &* s.n,
+                savedMean: s.f + 7878960, savedInvStd: s.f + 7883904, runningMean: s.p + 244251408,
+                runningVar: s.p + 244256352, pool: pool)
         }
         // features.6.15.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 76 {
@@ -10165,9 +10386,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.15.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 76 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4154550240 &* s.n, pixels: 625 &* s.n, channels: 824,
-                gamma: s.p + 250377232, beta: s.p + 250378064, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 1457280000 &* s.n, savedMean: s.f + 8136048, savedInvStd: s.f + 8136872,
-                runningMean: s.p + 250378896, runningVar: s.p + 250379728, pool: pool)
+                gamma: s.p + 250377232, beta: s.p + 250378064, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 8136048, savedInvStd: s.f + 8136872, runningMean: s.p + 250378896,
+                runningVar: s.p + 250379728, pool: pool)
         }
         // features.6.15.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 76 {
@@ -10196,9 +10418,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.16.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 77 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3906190000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 254454416, beta: s.p + 254459360, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3909280000 &* s.n, savedMean: s.f + 8137696,
-                savedInvStd: s.f + 8142640, runningMean: s.p + 254464304, runningVar: s.p + 254469248, pool: pool)
+                channels: 4944, gamma: s.p + 254454416, beta: s.p + 254459360, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3909280000 &* s.n,
+                savedMean: s.f + 8137696, savedInvStd: s.f + 8142640, runningMean: s.p + 254464304,
+                runningVar: s.p + 254469248, pool: pool)
         }
         // features.6.16.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 77 {
@@ -10216,9 +10439,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.16.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 77 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3912370000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 254597792, beta: s.p + 254602736, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3915460000 &* s.n, savedMean: s.f + 8147584,
-                savedInvStd: s.f + 8152528, runningMean: s.p + 254607680, runningVar: s.p + 254612624, pool: pool)
+                channels: 4944, gamma: s.p + 254597792, beta: s.p + 254602736, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3915460000 &* s.n,
+                savedMean: s.f + 8147584, savedInvStd: s.f + 8152528, runningMean: s.p + 254607680,
+                runningVar: s.p + 254612624, pool: pool)
         }
         // features.6.16.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 77 {
@@ -10240,9 +10464,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.16.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 77 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4155580256 &* s.n, pixels: 625 &* s.n, channels: 824,
-                gamma: s.p + 260733504, beta: s.p + 260734336, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 1457280000 &* s.n, savedMean: s.f + 8404672, savedInvStd: s.f + 8405496,
-                runningMean: s.p + 260735168, runningVar: s.p + 260736000, pool: pool)
+                gamma: s.p + 260733504, beta: s.p + 260734336, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 8404672, savedInvStd: s.f + 8405496, runningMean: s.p + 260735168,
+                runningVar: s.p + 260736000, pool: pool)
         }
         // features.6.16.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 77 {
@@ -10271,9 +10496,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.17.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 78 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3921640000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 264810688, beta: s.p + 264815632, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3924730000 &* s.n, savedMean: s.f + 8406320,
-                savedInvStd: s.f + 8411264, runningMean: s.p + 264820576, runningVar: s.p + 264825520, pool: pool)
+                channels: 4944, gamma: s.p + 264810688, beta: s.p + 264815632, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3924730000 &* s.n,
+                savedMean: s.f + 8406320, savedInvStd: s.f + 8411264, runningMean: s.p + 264820576,
+                runningVar: s.p + 264825520, pool: pool)
         }
         // features.6.17.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 78 {
@@ -10291,9 +10517,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.17.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 78 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3927820000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 264954064, beta: s.p + 264959008, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3930910000 &* s.n, savedMean: s.f + 8416208,
-                savedInvStd: s.f + 8421152, runningMean: s.p + 264963952, runningVar: s.p + 264968896, pool: pool)
+                channels: 4944, gamma: s.p + 264954064, beta: s.p + 264959008, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3930910000 &* s.n,
+                savedMean: s.f + 8416208, savedInvStd: s.f + 8421152, runningMean: s.p + 264963952,
+                runningVar: s.p + 264968896, pool: pool)
         }
         // features.6.17.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 78 {
@@ -10315,9 +10542,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.17.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 78 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4156610272 &* s.n, pixels: 625 &* s.n, channels: 824,
-                gamma: s.p + 271089776, beta: s.p + 271090608, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 1457280000 &* s.n, savedMean: s.f + 8673296, savedInvStd: s.f + 8674120,
-                runningMean: s.p + 271091440, runningVar: s.p + 271092272, pool: pool)
+                gamma: s.p + 271089776, beta: s.p + 271090608, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 8673296, savedInvStd: s.f + 8674120, runningMean: s.p + 271091440,
+                runningVar: s.p + 271092272, pool: pool)
         }
         // features.6.17.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 78 {
@@ -10346,9 +10574,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.18.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 79 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3937090000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 275166960, beta: s.p + 275171904, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3940180000 &* s.n, savedMean: s.f + 8674944,
-                savedInvStd: s.f + 8679888, runningMean: s.p + 275176848, runningVar: s.p + 275181792, pool: pool)
+                channels: 4944, gamma: s.p + 275166960, beta: s.p + 275171904, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3940180000 &* s.n,
+                savedMean: s.f + 8674944, savedInvStd: s.f + 8679888, runningMean: s.p + 275176848,
+                runningVar: s.p + 275181792, pool: pool)
         }
         // features.6.18.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 79 {
@@ -10366,9 +10595,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.18.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 79 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3943270000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 275310336, beta: s.p + 275315280, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3946360000 &* s.n, savedMean: s.f + 8684832,
-                savedInvStd: s.f + 8689776, runningMean: s.p + 275320224, runningVar: s.p + 275325168, pool: pool)
+                channels: 4944, gamma: s.p + 275310336, beta: s.p + 275315280, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3946360000 &* s.n,
+                savedMean: s.f + 8684832, savedInvStd: s.f + 8689776, runningMean: s.p + 275320224,
+                runningVar: s.p + 275325168, pool: pool)
         }
         // features.6.18.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 79 {
@@ -10390,9 +10620,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.18.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 79 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4157640288 &* s.n, pixels: 625 &* s.n, channels: 824,
-                gamma: s.p + 281446048, beta: s.p + 281446880, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 1457280000 &* s.n, savedMean: s.f + 8941920, savedInvStd: s.f + 8942744,
-                runningMean: s.p + 281447712, runningVar: s.p + 281448544, pool: pool)
+                gamma: s.p + 281446048, beta: s.p + 281446880, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 8941920, savedInvStd: s.f + 8942744, runningMean: s.p + 281447712,
+                runningVar: s.p + 281448544, pool: pool)
         }
         // features.6.18.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 79 {
@@ -10421,9 +10652,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.19.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 80 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3952540000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 285523232, beta: s.p + 285528176, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3955630000 &* s.n, savedMean: s.f + 8943568,
-                savedInvStd: s.f + 8948512, runningMean: s.p + 285533120, runningVar: s.p + 285538064, pool: pool)
+                channels: 4944, gamma: s.p + 285523232, beta: s.p + 285528176, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3955630000 &* s.n,
+                savedMean: s.f + 8943568, savedInvStd: s.f + 8948512, runningMean: s.p + 285533120,
+                runningVar: s.p + 285538064, pool: pool)
         }
         // features.6.19.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 80 {
@@ -10441,9 +10673,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.19.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 80 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3958720000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 285666608, beta: s.p + 285671552, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3961810000 &* s.n, savedMean: s.f + 8953456,
-                savedInvStd: s.f + 8958400, runningMean: s.p + 285676496, runningVar: s.p + 285681440, pool: pool)
+                channels: 4944, gamma: s.p + 285666608, beta: s.p + 285671552, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3961810000 &* s.n,
+                savedMean: s.f + 8953456, savedInvStd: s.f + 8958400, runningMean: s.p + 285676496,
+                runningVar: s.p + 285681440, pool: pool)
         }
         // features.6.19.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 80 {
@@ -10465,9 +10698,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.19.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 80 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4158670304 &* s.n, pixels: 625 &* s.n, channels: 824,
-                gamma: s.p + 291802320, beta: s.p + 291803152, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 1457280000 &* s.n, savedMean: s.f + 9210544, savedInvStd: s.f + 9211368,
-                runningMean: s.p + 291803984, runningVar: s.p + 291804816, pool: pool)
+                gamma: s.p + 291802320, beta: s.p + 291803152, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 9210544, savedInvStd: s.f + 9211368, runningMean: s.p + 291803984,
+                runningVar: s.p + 291804816, pool: pool)
         }
         // features.6.19.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 80 {
@@ -10496,9 +10730,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.20.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 81 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3967990000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 295879504, beta: s.p + 295884448, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3971080000 &* s.n, savedMean: s.f + 9212192,
-                savedInvStd: s.f + 9217136, runningMean: s.p + 295889392, runningVar: s.p + 295894336, pool: pool)
+                channels: 4944, gamma: s.p + 295879504, beta: s.p + 295884448, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3971080000 &* s.n,
+                savedMean: s.f + 9212192, savedInvStd: s.f + 9217136, runningMean: s.p + 295889392,
+                runningVar: s.p + 295894336, pool: pool)
         }
         // features.6.20.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 81 {
@@ -10516,9 +10751,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.20.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 81 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3974170000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 296022880, beta: s.p + 296027824, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3977260000 &* s.n, savedMean: s.f + 9222080,
-                savedInvStd: s.f + 9227024, runningMean: s.p + 296032768, runningVar: s.p + 296037712, pool: pool)
+                channels: 4944, gamma: s.p + 296022880, beta: s.p + 296027824, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3977260000 &* s.n,
+                savedMean: s.f + 9222080, savedInvStd: s.f + 9227024, runningMean: s.p + 296032768,
+                runningVar: s.p + 296037712, pool: pool)
         }
         // features.6.20.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 81 {
@@ -10540,9 +10776,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.20.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 81 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4159700320 &* s.n, pixels: 625 &* s.n, channels: 824,
-                gamma: s.p + 302158592, beta: s.p + 302159424, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 1457280000 &* s.n, savedMean: s.f + 9479168, savedInvStd: s.f + 9479992,
-                runningMean: s.p + 302160256, runningVar: s.p + 302161088, pool: pool)
+                gamma: s.p + 302158592, beta: s.p + 302159424, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 9479168, savedInvStd: s.f + 9479992, runningMean: s.p + 302160256,
+                runningVar: s.p + 302161088, pool: pool)
         }
         // features.6.20.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 81 {
@@ -10571,9 +10808,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.21.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 82 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3983440000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 306235776, beta: s.p + 306240720, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3986530000 &* s.n, savedMean: s.f + 9480816,
-                savedInvStd: s.f + 9485760, runningMean: s.p + 306245664, runningVar: s.p + 306250608, pool: pool)
+                channels: 4944, gamma: s.p + 306235776, beta: s.p + 306240720, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3986530000 &* s.n,
+                savedMean: s.f + 9480816, savedInvStd: s.f + 9485760, runningMean: s.p + 306245664,
+                runningVar: s.p + 306250608, pool: pool)
         }
         // features.6.21.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 82 {
@@ -10591,9 +10829,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.21.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 82 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3989620000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 306379152, beta: s.p + 306384096, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3992710000 &* s.n, savedMean: s.f + 9490704,
-                savedInvStd: s.f + 9495648, runningMean: s.p + 306389040, runningVar: s.p + 306393984, pool: pool)
+                channels: 4944, gamma: s.p + 306379152, beta: s.p + 306384096, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3992710000 &* s.n,
+                savedMean: s.f + 9490704, savedInvStd: s.f + 9495648, runningMean: s.p + 306389040,
+                runningVar: s.p + 306393984, pool: pool)
         }
         // features.6.21.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 82 {
@@ -10615,9 +10854,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.6.21.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 82 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4160730336 &* s.n, pixels: 625 &* s.n, channels: 824,
-                gamma: s.p + 312514864, beta: s.p + 312515696, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 1457280000 &* s.n, savedMean: s.f + 9747792, savedInvStd: s.f + 9748616,
-                runningMean: s.p + 312516528, runningVar: s.p + 312517360, pool: pool)
+                gamma: s.p + 312514864, beta: s.p + 312515696, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 9747792, savedInvStd: s.f + 9748616, runningMean: s.p + 312516528,
+                runningVar: s.p + 312517360, pool: pool)
         }
         // features.6.21.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 82 {
@@ -10646,9 +10886,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.7.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 83 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3998890000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 316592048, beta: s.p + 316596992, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 4001980000 &* s.n, savedMean: s.f + 9749440,
-                savedInvStd: s.f + 9754384, runningMean: s.p + 316601936, runningVar: s.p + 316606880, pool: pool)
+                channels: 4944, gamma: s.p + 316592048, beta: s.p + 316596992, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 4001980000 &* s.n,
+                savedMean: s.f + 9749440, savedInvStd: s.f + 9754384, runningMean: s.p + 316601936,
+                runningVar: s.p + 316606880, pool: pool)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 83 {
@@ -10666,9 +10907,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.7.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 83 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4005070000 &* s.n, pixels: 625 &* s.n,
-                channels: 4944, gamma: s.p + 316656320, beta: s.p + 316661264, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 4008160000 &* s.n, savedMean: s.f + 9759328,
-                savedInvStd: s.f + 9764272, runningMean: s.p + 316666208, runningVar: s.p + 316671152, pool: pool)
+                channels: 4944, gamma: s.p + 316656320, beta: s.p + 316661264, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 4008160000 &* s.n,
+                savedMean: s.f + 9759328, savedInvStd: s.f + 9764272, runningMean: s.p + 316666208,
+                runningVar: s.p + 316671152, pool: pool)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 83 {
@@ -10690,9 +10932,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.7.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 83 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4130500000 &* s.n, pixels: 625 &* s.n,
-                channels: 1376, gamma: s.p + 325521120, beta: s.p + 325522496, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 4131360000 &* s.n, savedMean: s.f + 9858208,
-                savedInvStd: s.f + 9859584, runningMean: s.p + 325523872, runningVar: s.p + 325525248, pool: pool)
+                channels: 1376, gamma: s.p + 325521120, beta: s.p + 325522496, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 4131360000 &* s.n,
+                savedMean: s.f + 9858208, savedInvStd: s.f + 9859584, runningMean: s.p + 325523872,
+                runningVar: s.p + 325525248, pool: pool)
         }
         // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 83 {
@@ -10712,9 +10955,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.7.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 84 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3015200000 &* s.n, pixels: 625 &* s.n,
-                channels: 8256, gamma: s.p + 336886880, beta: s.p + 336895136, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3453920000 &* s.n, savedMean: s.f + 9860960,
-                savedInvStd: s.f + 9869216, runningMean: s.p + 336903392, runningVar: s.p + 336911648, pool: pool)
+                channels: 8256, gamma: s.p + 336886880, beta: s.p + 336895136, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3453920000 &* s.n,
+                savedMean: s.f + 9860960, savedInvStd: s.f + 9869216, runningMean: s.p + 336903392,
+                runningVar: s.p + 336911648, pool: pool)
         }
         // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 84 {
@@ -10732,9 +10976,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.7.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 84 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3459080000 &* s.n, pixels: 625 &* s.n,
-                channels: 8256, gamma: s.p + 336994208, beta: s.p + 337002464, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3464240000 &* s.n, savedMean: s.f + 9877472,
-                savedInvStd: s.f + 9885728, runningMean: s.p + 337010720, runningVar: s.p + 337018976, pool: pool)
+                channels: 8256, gamma: s.p + 336994208, beta: s.p + 337002464, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3464240000 &* s.n,
+                savedMean: s.f + 9877472, savedInvStd: s.f + 9885728, runningMean: s.p + 337010720,
+                runningVar: s.p + 337018976, pool: pool)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 84 {
@@ -10756,9 +11001,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.7.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 84 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4132220000 &* s.n, pixels: 625 &* s.n,
-                channels: 1376, gamma: s.p + 354076224, beta: s.p + 354077600, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 10042592,
-                savedInvStd: s.f + 10043968, runningMean: s.p + 354078976, runningVar: s.p + 354080352, pool: pool)
+                channels: 1376, gamma: s.p + 354076224, beta: s.p + 354077600, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 10042592, savedInvStd: s.f + 10043968, runningMean: s.p + 354078976,
+                runningVar: s.p + 354080352, pool: pool)
         }
         // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 84 {
@@ -10787,9 +11033,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.7.2.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 85 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3474560000 &* s.n, pixels: 625 &* s.n,
-                channels: 8256, gamma: s.p + 365441984, beta: s.p + 365450240, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3479720000 &* s.n, savedMean: s.f + 10045344,
-                savedInvStd: s.f + 10053600, runningMean: s.p + 365458496, runningVar: s.p + 365466752, pool: pool)
+                channels: 8256, gamma: s.p + 365441984, beta: s.p + 365450240, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3479720000 &* s.n,
+                savedMean: s.f + 10045344, savedInvStd: s.f + 10053600, runningMean: s.p + 365458496,
+                runningVar: s.p + 365466752, pool: pool)
         }
         // features.7.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 85 {
@@ -10807,9 +11054,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.7.2.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 85 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3484880000 &* s.n, pixels: 625 &* s.n,
-                channels: 8256, gamma: s.p + 365549312, beta: s.p + 365557568, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3490040000 &* s.n, savedMean: s.f + 10061856,
-                savedInvStd: s.f + 10070112, runningMean: s.p + 365565824, runningVar: s.p + 365574080, pool: pool)
+                channels: 8256, gamma: s.p + 365549312, beta: s.p + 365557568, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3490040000 &* s.n,
+                savedMean: s.f + 10061856, savedInvStd: s.f + 10070112, runningMean: s.p + 365565824,
+                runningVar: s.p + 365574080, pool: pool)
         }
         // features.7.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 85 {
@@ -10831,9 +11079,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.7.2.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 85 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4133940000 &* s.n, pixels: 625 &* s.n,
-                channels: 1376, gamma: s.p + 382631328, beta: s.p + 382632704, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 10226976,
-                savedInvStd: s.f + 10228352, runningMean: s.p + 382634080, runningVar: s.p + 382635456, pool: pool)
+                channels: 1376, gamma: s.p + 382631328, beta: s.p + 382632704, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 10226976, savedInvStd: s.f + 10228352, runningMean: s.p + 382634080,
+                runningVar: s.p + 382635456, pool: pool)
         }
         // features.7.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 85 {
@@ -10862,9 +11111,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.7.3.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 86 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3500360000 &* s.n, pixels: 625 &* s.n,
-                channels: 8256, gamma: s.p + 393997088, beta: s.p + 394005344, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3505520000 &* s.n, savedMean: s.f + 10229728,
-                savedInvStd: s.f + 10237984, runningMean: s.p + 394013600, runningVar: s.p + 394021856, pool: pool)
+                channels: 8256, gamma: s.p + 393997088, beta: s.p + 394005344, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3505520000 &* s.n,
+                savedMean: s.f + 10229728, savedInvStd: s.f + 10237984, runningMean: s.p + 394013600,
+                runningVar: s.p + 394021856, pool: pool)
         }
         // features.7.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 86 {
@@ -10882,9 +11132,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.7.3.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 86 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3510680000 &* s.n, pixels: 625 &* s.n,
-                channels: 8256, gamma: s.p + 394104416, beta: s.p + 394112672, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3515840000 &* s.n, savedMean: s.f + 10246240,
-                savedInvStd: s.f + 10254496, runningMean: s.p + 394120928, runningVar: s.p + 394129184, pool: pool)
+                channels: 8256, gamma: s.p + 394104416, beta: s.p + 394112672, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3515840000 &* s.n,
+                savedMean: s.f + 10246240, savedInvStd: s.f + 10254496, runningMean: s.p + 394120928,
+                runningVar: s.p + 394129184, pool: pool)
         }
         // features.7.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 86 {
@@ -10906,9 +11157,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.7.3.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 86 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4135660000 &* s.n, pixels: 625 &* s.n,
-                channels: 1376, gamma: s.p + 411186432, beta: s.p + 411187808, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 10411360,
-                savedInvStd: s.f + 10412736, runningMean: s.p + 411189184, runningVar: s.p + 411190560, pool: pool)
+                channels: 1376, gamma: s.p + 411186432, beta: s.p + 411187808, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 10411360, savedInvStd: s.f + 10412736, runningMean: s.p + 411189184,
+                runningVar: s.p + 411190560, pool: pool)
         }
         // features.7.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 86 {
@@ -10937,9 +11189,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.7.4.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 87 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3526160000 &* s.n, pixels: 625 &* s.n,
-                channels: 8256, gamma: s.p + 422552192, beta: s.p + 422560448, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3531320000 &* s.n, savedMean: s.f + 10414112,
-                savedInvStd: s.f + 10422368, runningMean: s.p + 422568704, runningVar: s.p + 422576960, pool: pool)
+                channels: 8256, gamma: s.p + 422552192, beta: s.p + 422560448, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3531320000 &* s.n,
+                savedMean: s.f + 10414112, savedInvStd: s.f + 10422368, runningMean: s.p + 422568704,
+                runningVar: s.p + 422576960, pool: pool)
         }
         // features.7.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 87 {
@@ -10957,9 +11210,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.7.4.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 87 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3536480000 &* s.n, pixels: 625 &* s.n,
-                channels: 8256, gamma: s.p + 422659520, beta: s.p + 422667776, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3541640000 &* s.n, savedMean: s.f + 10430624,
-                savedInvStd: s.f + 10438880, runningMean: s.p + 422676032, runningVar: s.p + 422684288, pool: pool)
+                channels: 8256, gamma: s.p + 422659520, beta: s.p + 422667776, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3541640000 &* s.n,
+                savedMean: s.f + 10430624, savedInvStd: s.f + 10438880, runningMean: s.p + 422676032,
+                runningVar: s.p + 422684288, pool: pool)
         }
         // features.7.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 87 {
@@ -10981,9 +11235,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.7.4.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 87 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4137380000 &* s.n, pixels: 625 &* s.n,
-                channels: 1376, gamma: s.p + 439741536, beta: s.p + 439742912, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 10595744,
-                savedInvStd: s.f + 10597120, runningMean: s.p + 439744288, runningVar: s.p + 439745664, pool: pool)
+                channels: 1376, gamma: s.p + 439741536, beta: s.p + 439742912, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 10595744, savedInvStd: s.f + 10597120, runningMean: s.p + 439744288,
+                runningVar: s.p + 439745664, pool: pool)
         }
         // features.7.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 87 {
@@ -11012,9 +11267,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.7.5.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 88 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3551960000 &* s.n, pixels: 625 &* s.n,
-                channels: 8256, gamma: s.p + 451107296, beta: s.p + 451115552, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3557120000 &* s.n, savedMean: s.f + 10598496,
-                savedInvStd: s.f + 10606752, runningMean: s.p + 451123808, runningVar: s.p + 451132064, pool: pool)
+                channels: 8256, gamma: s.p + 451107296, beta: s.p + 451115552, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3557120000 &* s.n,
+                savedMean: s.f + 10598496, savedInvStd: s.f + 10606752, runningMean: s.p + 451123808,
+                runningVar: s.p + 451132064, pool: pool)
         }
         // features.7.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 88 {
@@ -11032,9 +11288,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.7.5.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 88 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3562280000 &* s.n, pixels: 625 &* s.n,
-                channels: 8256, gamma: s.p + 451214624, beta: s.p + 451222880, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3567440000 &* s.n, savedMean: s.f + 10615008,
-                savedInvStd: s.f + 10623264, runningMean: s.p + 451231136, runningVar: s.p + 451239392, pool: pool)
+                channels: 8256, gamma: s.p + 451214624, beta: s.p + 451222880, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3567440000 &* s.n,
+                savedMean: s.f + 10615008, savedInvStd: s.f + 10623264, runningMean: s.p + 451231136,
+                runningVar: s.p + 451239392, pool: pool)
         }
         // features.7.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 88 {
@@ -11056,9 +11313,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.7.5.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 88 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3581200000 &* s.n, pixels: 625 &* s.n,
-                channels: 1376, gamma: s.p + 468296640, beta: s.p + 468298016, eps: 0.001, momentum: 0.01,
-                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 10780128,
-                savedInvStd: s.f + 10781504, runningMean: s.p + 468299392, runningVar: s.p + 468300768, pool: pool)
+                channels: 1376, gamma: s.p + 468296640, beta: s.p + 468298016, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .identity, output: s.t + 1457280000 &* s.n,
+                savedMean: s.f + 10780128, savedInvStd: s.f + 10781504, runningMean: s.p + 468299392,
+                runningVar: s.p + 468300768, pool: pool)
         }
         // features.7.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 88 {
@@ -11087,9 +11345,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // features.8 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 89 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 1457280000 &* s.n, pixels: 625 &* s.n,
-                channels: 5504, gamma: s.p + 475875648, beta: s.p + 475881152, eps: 0.001, momentum: 0.01,
-                activation: .silu, output: s.t + 3577760000 &* s.n, savedMean: s.f + 10782880,
-                savedInvStd: s.f + 10788384, runningMean: s.p + 475886656, runningVar: s.p + 475892160, pool: pool)
+                channels: 5504, gamma: s.p + 475875648, beta: s.p + 475881152, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 3577760000 &* s.n,
+                savedMean: s.f + 10782880, savedInvStd: s.f + 10788384, runningMean: s.p + 475886656,
+                runningVar: s.p + 475892160, pool: pool)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 89 {

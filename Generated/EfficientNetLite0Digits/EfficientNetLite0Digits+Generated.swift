@@ -764,7 +764,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         let t = buffers.arena.reserve(floats: 13491168 &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
                                     ws: t + 13491168 &* n, options: options, labels: labels, logits: logits)
-        TrainingKernels.zero(s.g, count: 3425968)
+        if options.computeGradients { TrainingKernels.zero(s.g, count: 3425968) }
         try features_0_forward(s)
         try features_1_0_forward(s)
         try features_2_0_forward(s)
@@ -784,6 +784,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         try features_7_0_forward(s)
         try features_8_forward(s)
         try classifier_forward(s)
+        guard options.computeGradients else { return loss }
         if options.frozenBlocks <= 18 { classifier_backward(s) }
         if options.frozenBlocks <= 17 { features_8_backward(s) }
         if options.frozenBlocks <= 16 { features_7_0_backward(s) }
@@ -815,9 +816,9 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 0 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 5569536 &* s.n, pixels: 12544 &* s.n, channels: 32,
-                gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 5970944 &* s.n, savedMean: s.f + 1280, savedInvStd: s.f + 1312, runningMean: s.p + 928,
-                runningVar: s.p + 960, pool: pool)
+                gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 5970944 &* s.n, savedMean: s.f + 1280, savedInvStd: s.f + 1312,
+                runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
         }
         // features.0 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 0 {
@@ -838,9 +839,9 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.1.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 1 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 6372352 &* s.n, pixels: 12544 &* s.n, channels: 32,
-                gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 6773760 &* s.n, savedMean: s.f + 1344, savedInvStd: s.f + 1376, runningMean: s.p + 1344,
-                runningVar: s.p + 1376, pool: pool)
+                gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 6773760 &* s.n, savedMean: s.f + 1344, savedInvStd: s.f + 1376,
+                runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 1 {
@@ -855,9 +856,9 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.1.0.block.1 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 1 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 7777280 &* s.n, pixels: 12544 &* s.n, channels: 16,
-                gamma: s.p + 1920, beta: s.p + 1936, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 7977984 &* s.n, savedMean: s.f + 1984, savedInvStd: s.f + 2000, runningMean: s.p + 1952,
-                runningVar: s.p + 1968, pool: pool)
+                gamma: s.p + 1920, beta: s.p + 1936, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 7977984 &* s.n, savedMean: s.f + 1984, savedInvStd: s.f + 2000,
+                runningMean: s.p + 1952, runningVar: s.p + 1968, pool: pool)
         }
         // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 1 {
@@ -875,9 +876,9 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.2.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 12544 &* s.n, channels: 96, gamma: s.p + 3520,
-                beta: s.p + 3616, eps: 0.001, momentum: 0.01, activation: .relu6, output: s.t + 1204224 &* s.n,
-                savedMean: s.f + 2016, savedInvStd: s.f + 2112, runningMean: s.p + 3712, runningVar: s.p + 3808,
-                pool: pool)
+                beta: s.p + 3616, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, activation: .relu6,
+                output: s.t + 1204224 &* s.n, savedMean: s.f + 2016, savedInvStd: s.f + 2112, runningMean: s.p + 3712,
+                runningVar: s.p + 3808, pool: pool)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 2 {
@@ -894,9 +895,9 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.2.0.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 7175168 &* s.n, pixels: 3136 &* s.n, channels: 96,
-                gamma: s.p + 4768, beta: s.p + 4864, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 7476224 &* s.n, savedMean: s.f + 2208, savedInvStd: s.f + 2304, runningMean: s.p + 4960,
-                runningVar: s.p + 5056, pool: pool)
+                gamma: s.p + 4768, beta: s.p + 4864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 7476224 &* s.n, savedMean: s.f + 2208, savedInvStd: s.f + 2304,
+                runningMean: s.p + 4960, runningVar: s.p + 5056, pool: pool)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 2 {
@@ -911,9 +912,9 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.2.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 11734912 &* s.n, pixels: 3136 &* s.n, channels: 24,
-                gamma: s.p + 7456, beta: s.p + 7488, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 11810176 &* s.n, savedMean: s.f + 4128, savedInvStd: s.f + 4152, runningMean: s.p + 7520,
-                runningVar: s.p + 7552, pool: pool)
+                gamma: s.p + 7456, beta: s.p + 7488, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 11810176 &* s.n, savedMean: s.f + 4128, savedInvStd: s.f + 4152,
+                runningMean: s.p + 7520, runningVar: s.p + 7552, pool: pool)
         }
         // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 2 {
@@ -932,9 +933,9 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.2.1.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2408448 &* s.n, pixels: 3136 &* s.n, channels: 144,
-                gamma: s.p + 11040, beta: s.p + 11184, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 2860032 &* s.n, savedMean: s.f + 4176, savedInvStd: s.f + 4320, runningMean: s.p + 11328,
-                runningVar: s.p + 11472, pool: pool)
+                gamma: s.p + 11040, beta: s.p + 11184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 2860032 &* s.n, savedMean: s.f + 4176, savedInvStd: s.f + 4320,
+                runningMean: s.p + 11328, runningVar: s.p + 11472, pool: pool)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 3 {
@@ -951,9 +952,9 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.2.1.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3311616 &* s.n, pixels: 3136 &* s.n, channels: 144,
-                gamma: s.p + 12912, beta: s.p + 13056, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 3763200 &* s.n, savedMean: s.f + 4464, savedInvStd: s.f + 4608, runningMean: s.p + 13200,
-                runningVar: s.p + 13344, pool: pool)
+                gamma: s.p + 12912, beta: s.p + 13056, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 3763200 &* s.n, savedMean: s.f + 4464, savedInvStd: s.f + 4608,
+                runningMean: s.p + 13200, runningVar: s.p + 13344, pool: pool)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 3 {
@@ -968,9 +969,9 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.2.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 11885440 &* s.n, pixels: 3136 &* s.n, channels: 24,
-                gamma: s.p + 16944, beta: s.p + 16976, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 4214784 &* s.n, savedMean: s.f + 7344, savedInvStd: s.f + 7368, runningMean: s.p + 17008,
-                runningVar: s.p + 17040, pool: pool)
+                gamma: s.p + 16944, beta: s.p + 16976, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 4214784 &* s.n, savedMean: s.f + 7344, savedInvStd: s.f + 7368,
+                runningMean: s.p + 17008, runningVar: s.p + 17040, pool: pool)
         }
         // features.2.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 3 {
@@ -998,9 +999,9 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.3.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4214784 &* s.n, pixels: 3136 &* s.n, channels: 144,
-                gamma: s.p + 20528, beta: s.p + 20672, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 4666368 &* s.n, savedMean: s.f + 7392, savedInvStd: s.f + 7536, runningMean: s.p + 20816,
-                runningVar: s.p + 20960, pool: pool)
+                gamma: s.p + 20528, beta: s.p + 20672, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 4666368 &* s.n, savedMean: s.f + 7392, savedInvStd: s.f + 7536,
+                runningMean: s.p + 20816, runningVar: s.p + 20960, pool: pool)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 4 {
@@ -1017,8 +1018,8 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.3.0.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 10380160 &* s.n, pixels: 784 &* s.n, channels: 144,
-                gamma: s.p + 24704, beta: s.p + 24848, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 10493056 &* s.n, savedMean: s.f + 7680, savedInvStd: s.f + 7824,
+                gamma: s.p + 24704, beta: s.p + 24848, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 10493056 &* s.n, savedMean: s.f + 7680, savedInvStd: s.f + 7824,
                 runningMean: s.p + 24992, runningVar: s.p + 25136, pool: pool)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1034,8 +1035,8 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.3.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 13042624 &* s.n, pixels: 784 &* s.n, channels: 40,
-                gamma: s.p + 31040, beta: s.p + 31088, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 13073984 &* s.n, savedMean: s.f + 15168, savedInvStd: s.f + 15208,
+                gamma: s.p + 31040, beta: s.p + 31088, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 13073984 &* s.n, savedMean: s.f + 15168, savedInvStd: s.f + 15208,
                 runningMean: s.p + 31136, runningVar: s.p + 31184, pool: pool)
         }
         // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1055,8 +1056,8 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.3.1.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 5117952 &* s.n, pixels: 784 &* s.n, channels: 240,
-                gamma: s.p + 40832, beta: s.p + 41072, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 5306112 &* s.n, savedMean: s.f + 15248, savedInvStd: s.f + 15488,
+                gamma: s.p + 40832, beta: s.p + 41072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 5306112 &* s.n, savedMean: s.f + 15248, savedInvStd: s.f + 15488,
                 runningMean: s.p + 41312, runningVar: s.p + 41552, pool: pool)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1074,8 +1075,8 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.3.1.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 8178688 &* s.n, pixels: 784 &* s.n, channels: 240,
-                gamma: s.p + 47792, beta: s.p + 48032, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 8366848 &* s.n, savedMean: s.f + 15728, savedInvStd: s.f + 15968,
+                gamma: s.p + 47792, beta: s.p + 48032, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 8366848 &* s.n, savedMean: s.f + 15728, savedInvStd: s.f + 15968,
                 runningMean: s.p + 48272, runningVar: s.p + 48512, pool: pool)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1091,8 +1092,8 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.3.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 13105344 &* s.n, pixels: 784 &* s.n, channels: 40,
-                gamma: s.p + 58352, beta: s.p + 58400, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 5494272 &* s.n, savedMean: s.f + 28208, savedInvStd: s.f + 28248,
+                gamma: s.p + 58352, beta: s.p + 58400, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 5494272 &* s.n, savedMean: s.f + 28208, savedInvStd: s.f + 28248,
                 runningMean: s.p + 58448, runningVar: s.p + 58496, pool: pool)
         }
         // features.3.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1121,8 +1122,8 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.4.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 8555008 &* s.n, pixels: 784 &* s.n, channels: 240,
-                gamma: s.p + 68144, beta: s.p + 68384, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 8743168 &* s.n, savedMean: s.f + 28288, savedInvStd: s.f + 28528,
+                gamma: s.p + 68144, beta: s.p + 68384, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 8743168 &* s.n, savedMean: s.f + 28288, savedInvStd: s.f + 28528,
                 runningMean: s.p + 68624, runningVar: s.p + 68864, pool: pool)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1140,8 +1141,8 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.4.0.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 12882688 &* s.n, pixels: 196 &* s.n, channels: 240,
-                gamma: s.p + 71264, beta: s.p + 71504, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 12929728 &* s.n, savedMean: s.f + 28768, savedInvStd: s.f + 29008,
+                gamma: s.p + 71264, beta: s.p + 71504, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 12929728 &* s.n, savedMean: s.f + 28768, savedInvStd: s.f + 29008,
                 runningMean: s.p + 71744, runningVar: s.p + 71984, pool: pool)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1157,8 +1158,8 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.4.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 13299776 &* s.n, pixels: 196 &* s.n, channels: 80,
-                gamma: s.p + 91424, beta: s.p + 91504, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 13315456 &* s.n, savedMean: s.f + 33568, savedInvStd: s.f + 33648,
+                gamma: s.p + 91424, beta: s.p + 91504, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 13315456 &* s.n, savedMean: s.f + 33568, savedInvStd: s.f + 33648,
                 runningMean: s.p + 91584, runningVar: s.p + 91664, pool: pool)
         }
         // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1178,8 +1179,8 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.4.1.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 10605952 &* s.n, pixels: 196 &* s.n, channels: 480,
-                gamma: s.p + 130144, beta: s.p + 130624, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 10700032 &* s.n, savedMean: s.f + 33728, savedInvStd: s.f + 34208,
+                gamma: s.p + 130144, beta: s.p + 130624, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 10700032 &* s.n, savedMean: s.f + 33728, savedInvStd: s.f + 34208,
                 runningMean: s.p + 131104, runningVar: s.p + 131584, pool: pool)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1197,8 +1198,8 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.4.1.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 10794112 &* s.n, pixels: 196 &* s.n, channels: 480,
-                gamma: s.p + 136384, beta: s.p + 136864, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 10888192 &* s.n, savedMean: s.f + 34688, savedInvStd: s.f + 35168,
+                gamma: s.p + 136384, beta: s.p + 136864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 10888192 &* s.n, savedMean: s.f + 34688, savedInvStd: s.f + 35168,
                 runningMean: s.p + 137344, runningVar: s.p + 137824, pool: pool)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1214,8 +1215,8 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.4.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 13331136 &* s.n, pixels: 196 &* s.n, channels: 80,
-                gamma: s.p + 176704, beta: s.p + 176784, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 5494272 &* s.n, savedMean: s.f + 44288, savedInvStd: s.f + 44368,
+                gamma: s.p + 176704, beta: s.p + 176784, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 5494272 &* s.n, savedMean: s.f + 44288, savedInvStd: s.f + 44368,
                 runningMean: s.p + 176864, runningVar: s.p + 176944, pool: pool)
         }
         // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1244,8 +1245,8 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.4.2.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 10982272 &* s.n, pixels: 196 &* s.n, channels: 480,
-                gamma: s.p + 215424, beta: s.p + 215904, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 11076352 &* s.n, savedMean: s.f + 44448, savedInvStd: s.f + 44928,
+                gamma: s.p + 215424, beta: s.p + 215904, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 11076352 &* s.n, savedMean: s.f + 44448, savedInvStd: s.f + 44928,
                 runningMean: s.p + 216384, runningVar: s.p + 216864, pool: pool)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1263,8 +1264,8 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.4.2.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 11170432 &* s.n, pixels: 196 &* s.n, channels: 480,
-                gamma: s.p + 221664, beta: s.p + 222144, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 11264512 &* s.n, savedMean: s.f + 45408, savedInvStd: s.f + 45888,
+                gamma: s.p + 221664, beta: s.p + 222144, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 11264512 &* s.n, savedMean: s.f + 45408, savedInvStd: s.f + 45888,
                 runningMean: s.p + 222624, runningVar: s.p + 223104, pool: pool)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1280,8 +1281,8 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.4.2.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 13362496 &* s.n, pixels: 196 &* s.n, channels: 80,
-                gamma: s.p + 261984, beta: s.p + 262064, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 5494272 &* s.n, savedMean: s.f + 55008, savedInvStd: s.f + 55088,
+                gamma: s.p + 261984, beta: s.p + 262064, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 5494272 &* s.n, savedMean: s.f + 55008, savedInvStd: s.f + 55088,
                 runningMean: s.p + 262144, runningVar: s.p + 262224, pool: pool)
         }
         // features.4.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1310,8 +1311,8 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.5.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 11358592 &* s.n, pixels: 196 &* s.n, channels: 480,
-                gamma: s.p + 300704, beta: s.p + 301184, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 11452672 &* s.n, savedMean: s.f + 55168, savedInvStd: s.f + 55648,
+                gamma: s.p + 300704, beta: s.p + 301184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 11452672 &* s.n, savedMean: s.f + 55168, savedInvStd: s.f + 55648,
                 runningMean: s.p + 301664, runningVar: s.p + 302144, pool: pool)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1329,8 +1330,8 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.5.0.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 11546752 &* s.n, pixels: 196 &* s.n, channels: 480,
-                gamma: s.p + 314624, beta: s.p + 315104, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 11640832 &* s.n, savedMean: s.f + 56128, savedInvStd: s.f + 56608,
+                gamma: s.p + 314624, beta: s.p + 315104, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 11640832 &* s.n, savedMean: s.f + 56128, savedInvStd: s.f + 56608,
                 runningMean: s.p + 315584, runningVar: s.p + 316064, pool: pool)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1346,8 +1347,8 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.5.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 13168064 &* s.n, pixels: 196 &* s.n, channels: 112,
-                gamma: s.p + 370304, beta: s.p + 370416, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 13190016 &* s.n, savedMean: s.f + 81088, savedInvStd: s.f + 81200,
+                gamma: s.p + 370304, beta: s.p + 370416, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 13190016 &* s.n, savedMean: s.f + 81088, savedInvStd: s.f + 81200,
                 runningMean: s.p + 370528, runningVar: s.p + 370640, pool: pool)
         }
         // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1367,8 +1368,8 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.5.1.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 8931328 &* s.n, pixels: 196 &* s.n, channels: 672,
-                gamma: s.p + 446016, beta: s.p + 446688, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 9063040 &* s.n, savedMean: s.f + 81312, savedInvStd: s.f + 81984,
+                gamma: s.p + 446016, beta: s.p + 446688, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 9063040 &* s.n, savedMean: s.f + 81312, savedInvStd: s.f + 81984,
                 runningMean: s.p + 447360, runningVar: s.p + 448032, pool: pool)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1386,8 +1387,8 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.5.1.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 9194752 &* s.n, pixels: 196 &* s.n, channels: 672,
-                gamma: s.p + 465504, beta: s.p + 466176, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 9326464 &* s.n, savedMean: s.f + 82656, savedInvStd: s.f + 83328,
+                gamma: s.p + 465504, beta: s.p + 466176, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 9326464 &* s.n, savedMean: s.f + 82656, savedInvStd: s.f + 83328,
                 runningMean: s.p + 466848, runningVar: s.p + 467520, pool: pool)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1403,9 +1404,9 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.5.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 13211968 &* s.n, pixels: 196 &* s.n, channels: 112,
-                gamma: s.p + 543456, beta: s.p + 543568, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 5494272 &* s.n, savedMean: s.f + 117600, savedInvStd: s.f + 117712,
-                runningMean: s.p + 543680, runningVar: s.p + 543792, pool: pool)
+                gamma: s.p + 543456, beta: s.p + 543568, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 5494272 &* s.n, savedMean: s.f + 117600,
+                savedInvStd: s.f + 117712, runningMean: s.p + 543680, runningVar: s.p + 543792, pool: pool)
         }
         // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 10 {
@@ -1433,8 +1434,8 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.5.2.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 9458176 &* s.n, pixels: 196 &* s.n, channels: 672,
-                gamma: s.p + 619168, beta: s.p + 619840, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 9589888 &* s.n, savedMean: s.f + 117824, savedInvStd: s.f + 118496,
+                gamma: s.p + 619168, beta: s.p + 619840, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 9589888 &* s.n, savedMean: s.f + 117824, savedInvStd: s.f + 118496,
                 runningMean: s.p + 620512, runningVar: s.p + 621184, pool: pool)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1452,8 +1453,8 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.5.2.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 9721600 &* s.n, pixels: 196 &* s.n, channels: 672,
-                gamma: s.p + 638656, beta: s.p + 639328, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 9853312 &* s.n, savedMean: s.f + 119168, savedInvStd: s.f + 119840,
+                gamma: s.p + 638656, beta: s.p + 639328, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 9853312 &* s.n, savedMean: s.f + 119168, savedInvStd: s.f + 119840,
                 runningMean: s.p + 640000, runningVar: s.p + 640672, pool: pool)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1469,9 +1470,9 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.5.2.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 13255872 &* s.n, pixels: 196 &* s.n, channels: 112,
-                gamma: s.p + 716608, beta: s.p + 716720, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 5494272 &* s.n, savedMean: s.f + 154112, savedInvStd: s.f + 154224,
-                runningMean: s.p + 716832, runningVar: s.p + 716944, pool: pool)
+                gamma: s.p + 716608, beta: s.p + 716720, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 5494272 &* s.n, savedMean: s.f + 154112,
+                savedInvStd: s.f + 154224, runningMean: s.p + 716832, runningVar: s.p + 716944, pool: pool)
         }
         // features.5.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 11 {
@@ -1499,8 +1500,8 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.6.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 9985024 &* s.n, pixels: 196 &* s.n, channels: 672,
-                gamma: s.p + 792320, beta: s.p + 792992, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 10116736 &* s.n, savedMean: s.f + 154336, savedInvStd: s.f + 155008,
+                gamma: s.p + 792320, beta: s.p + 792992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 10116736 &* s.n, savedMean: s.f + 154336, savedInvStd: s.f + 155008,
                 runningMean: s.p + 793664, runningVar: s.p + 794336, pool: pool)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1518,8 +1519,8 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.6.0.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 12976768 &* s.n, pixels: 49 &* s.n, channels: 672,
-                gamma: s.p + 811808, beta: s.p + 812480, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 13009696 &* s.n, savedMean: s.f + 155680, savedInvStd: s.f + 156352,
+                gamma: s.p + 811808, beta: s.p + 812480, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 13009696 &* s.n, savedMean: s.f + 155680, savedInvStd: s.f + 156352,
                 runningMean: s.p + 813152, runningVar: s.p + 813824, pool: pool)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1535,9 +1536,9 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.6.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 10367616 &* s.n, pixels: 49 &* s.n, channels: 192,
-                gamma: s.p + 943520, beta: s.p + 943712, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 13425216 &* s.n, savedMean: s.f + 190624, savedInvStd: s.f + 190816,
-                runningMean: s.p + 943904, runningVar: s.p + 944096, pool: pool)
+                gamma: s.p + 943520, beta: s.p + 943712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 13425216 &* s.n, savedMean: s.f + 190624,
+                savedInvStd: s.f + 190816, runningMean: s.p + 943904, runningVar: s.p + 944096, pool: pool)
         }
         // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 12 {
@@ -1556,8 +1557,8 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.6.1.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 10311168 &* s.n, pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 1165472, beta: s.p + 1166624, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 12035968 &* s.n, savedMean: s.f + 191008, savedInvStd: s.f + 192160,
+                gamma: s.p + 1165472, beta: s.p + 1166624, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 12035968 &* s.n, savedMean: s.f + 191008, savedInvStd: s.f + 192160,
                 runningMean: s.p + 1167776, runningVar: s.p + 1168928, pool: pool)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1575,8 +1576,8 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.6.1.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 12092416 &* s.n, pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 1198880, beta: s.p + 1200032, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 12148864 &* s.n, savedMean: s.f + 193312, savedInvStd: s.f + 194464,
+                gamma: s.p + 1198880, beta: s.p + 1200032, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 12148864 &* s.n, savedMean: s.f + 193312, savedInvStd: s.f + 194464,
                 runningMean: s.p + 1201184, runningVar: s.p + 1202336, pool: pool)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1592,9 +1593,9 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.6.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 13434624 &* s.n, pixels: 49 &* s.n, channels: 192,
-                gamma: s.p + 1424672, beta: s.p + 1424864, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 5494272 &* s.n, savedMean: s.f + 253216, savedInvStd: s.f + 253408,
-                runningMean: s.p + 1425056, runningVar: s.p + 1425248, pool: pool)
+                gamma: s.p + 1424672, beta: s.p + 1424864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 5494272 &* s.n, savedMean: s.f + 253216,
+                savedInvStd: s.f + 253408, runningMean: s.p + 1425056, runningVar: s.p + 1425248, pool: pool)
         }
         // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 13 {
@@ -1622,8 +1623,8 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.6.2.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 12205312 &* s.n, pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 1646624, beta: s.p + 1647776, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 12261760 &* s.n, savedMean: s.f + 253600, savedInvStd: s.f + 254752,
+                gamma: s.p + 1646624, beta: s.p + 1647776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 12261760 &* s.n, savedMean: s.f + 253600, savedInvStd: s.f + 254752,
                 runningMean: s.p + 1648928, runningVar: s.p + 1650080, pool: pool)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1641,8 +1642,8 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.6.2.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 12318208 &* s.n, pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 1680032, beta: s.p + 1681184, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 12374656 &* s.n, savedMean: s.f + 255904, savedInvStd: s.f + 257056,
+                gamma: s.p + 1680032, beta: s.p + 1681184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 12374656 &* s.n, savedMean: s.f + 255904, savedInvStd: s.f + 257056,
                 runningMean: s.p + 1682336, runningVar: s.p + 1683488, pool: pool)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1658,9 +1659,9 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.6.2.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 13453440 &* s.n, pixels: 49 &* s.n, channels: 192,
-                gamma: s.p + 1905824, beta: s.p + 1906016, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 5494272 &* s.n, savedMean: s.f + 315808, savedInvStd: s.f + 316000,
-                runningMean: s.p + 1906208, runningVar: s.p + 1906400, pool: pool)
+                gamma: s.p + 1905824, beta: s.p + 1906016, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 5494272 &* s.n, savedMean: s.f + 315808,
+                savedInvStd: s.f + 316000, runningMean: s.p + 1906208, runningVar: s.p + 1906400, pool: pool)
         }
         // features.6.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 14 {
@@ -1688,8 +1689,8 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.6.3.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 12431104 &* s.n, pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 2127776, beta: s.p + 2128928, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 12487552 &* s.n, savedMean: s.f + 316192, savedInvStd: s.f + 317344,
+                gamma: s.p + 2127776, beta: s.p + 2128928, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 12487552 &* s.n, savedMean: s.f + 316192, savedInvStd: s.f + 317344,
                 runningMean: s.p + 2130080, runningVar: s.p + 2131232, pool: pool)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1707,8 +1708,8 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.6.3.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 12544000 &* s.n, pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 2161184, beta: s.p + 2162336, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 12600448 &* s.n, savedMean: s.f + 318496, savedInvStd: s.f + 319648,
+                gamma: s.p + 2161184, beta: s.p + 2162336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 12600448 &* s.n, savedMean: s.f + 318496, savedInvStd: s.f + 319648,
                 runningMean: s.p + 2163488, runningVar: s.p + 2164640, pool: pool)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1724,9 +1725,9 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.6.3.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 13472256 &* s.n, pixels: 49 &* s.n, channels: 192,
-                gamma: s.p + 2386976, beta: s.p + 2387168, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 5494272 &* s.n, savedMean: s.f + 378400, savedInvStd: s.f + 378592,
-                runningMean: s.p + 2387360, runningVar: s.p + 2387552, pool: pool)
+                gamma: s.p + 2386976, beta: s.p + 2387168, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 5494272 &* s.n, savedMean: s.f + 378400,
+                savedInvStd: s.f + 378592, runningMean: s.p + 2387360, runningVar: s.p + 2387552, pool: pool)
         }
         // features.6.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 15 {
@@ -1754,8 +1755,8 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.7.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 12656896 &* s.n, pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 2608928, beta: s.p + 2610080, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 12713344 &* s.n, savedMean: s.f + 378784, savedInvStd: s.f + 379936,
+                gamma: s.p + 2608928, beta: s.p + 2610080, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 12713344 &* s.n, savedMean: s.f + 378784, savedInvStd: s.f + 379936,
                 runningMean: s.p + 2611232, runningVar: s.p + 2612384, pool: pool)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1773,8 +1774,8 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.7.0.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 12769792 &* s.n, pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 2623904, beta: s.p + 2625056, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 12826240 &* s.n, savedMean: s.f + 381088, savedInvStd: s.f + 382240,
+                gamma: s.p + 2623904, beta: s.p + 2625056, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 12826240 &* s.n, savedMean: s.f + 381088, savedInvStd: s.f + 382240,
                 runningMean: s.p + 2626208, runningVar: s.p + 2627360, pool: pool)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1790,9 +1791,9 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.7.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 13393856 &* s.n, pixels: 49 &* s.n, channels: 320,
-                gamma: s.p + 2997152, beta: s.p + 2997472, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 13409536 &* s.n, savedMean: s.f + 404128, savedInvStd: s.f + 404448,
-                runningMean: s.p + 2997792, runningVar: s.p + 2998112, pool: pool)
+                gamma: s.p + 2997152, beta: s.p + 2997472, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 13409536 &* s.n, savedMean: s.f + 404128,
+                savedInvStd: s.f + 404448, runningMean: s.p + 2997792, runningVar: s.p + 2998112, pool: pool)
         }
         // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 16 {
@@ -1811,8 +1812,8 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.8 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 5494272 &* s.n, pixels: 49 &* s.n, channels: 1280,
-                gamma: s.p + 3408032, beta: s.p + 3409312, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 10248448 &* s.n, savedMean: s.f + 404768, savedInvStd: s.f + 406048,
+                gamma: s.p + 3408032, beta: s.p + 3409312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 10248448 &* s.n, savedMean: s.f + 404768, savedInvStd: s.f + 406048,
                 runningMean: s.p + 3410592, runningVar: s.p + 3411872, pool: pool)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6

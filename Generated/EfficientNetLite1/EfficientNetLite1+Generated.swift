@@ -955,7 +955,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         let t = buffers.arena.reserve(floats: 20315040 &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
                                     ws: t + 20315040 &* n, options: options, labels: labels, logits: logits)
-        TrainingKernels.zero(s.g, count: 5470544)
+        if options.computeGradients { TrainingKernels.zero(s.g, count: 5470544) }
         try features_0_forward(s)
         try features_1_0_forward(s)
         try features_2_0_forward(s)
@@ -980,6 +980,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         try features_7_0_forward(s)
         try features_8_forward(s)
         try classifier_forward(s)
+        guard options.computeGradients else { return loss }
         if options.frozenBlocks <= 23 { classifier_backward(s) }
         if options.frozenBlocks <= 22 { features_8_backward(s) }
         if options.frozenBlocks <= 21 { features_7_0_backward(s) }
@@ -1016,9 +1017,9 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 0 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 8467200 &* s.n, pixels: 14400 &* s.n, channels: 32,
-                gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 8928000 &* s.n, savedMean: s.f + 1280, savedInvStd: s.f + 1312, runningMean: s.p + 928,
-                runningVar: s.p + 960, pool: pool)
+                gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 8928000 &* s.n, savedMean: s.f + 1280, savedInvStd: s.f + 1312,
+                runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
         }
         // features.0 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 0 {
@@ -1039,9 +1040,9 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.1.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 1 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 9388800 &* s.n, pixels: 14400 &* s.n, channels: 32,
-                gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 9849600 &* s.n, savedMean: s.f + 1344, savedInvStd: s.f + 1376, runningMean: s.p + 1344,
-                runningVar: s.p + 1376, pool: pool)
+                gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 9849600 &* s.n, savedMean: s.f + 1344, savedInvStd: s.f + 1376,
+                runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 1 {
@@ -1056,9 +1057,9 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.1.0.block.1 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 1 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 11001600 &* s.n, pixels: 14400 &* s.n, channels: 16,
-                gamma: s.p + 1920, beta: s.p + 1936, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 11232000 &* s.n, savedMean: s.f + 1984, savedInvStd: s.f + 2000, runningMean: s.p + 1952,
-                runningVar: s.p + 1968, pool: pool)
+                gamma: s.p + 1920, beta: s.p + 1936, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 11232000 &* s.n, savedMean: s.f + 1984, savedInvStd: s.f + 2000,
+                runningMean: s.p + 1952, runningVar: s.p + 1968, pool: pool)
         }
         // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 1 {
@@ -1076,9 +1077,9 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.2.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 14400 &* s.n, channels: 96, gamma: s.p + 3520,
-                beta: s.p + 3616, eps: 0.001, momentum: 0.01, activation: .relu6, output: s.t + 1382400 &* s.n,
-                savedMean: s.f + 2016, savedInvStd: s.f + 2112, runningMean: s.p + 3712, runningVar: s.p + 3808,
-                pool: pool)
+                beta: s.p + 3616, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, activation: .relu6,
+                output: s.t + 1382400 &* s.n, savedMean: s.f + 2016, savedInvStd: s.f + 2112, runningMean: s.p + 3712,
+                runningVar: s.p + 3808, pool: pool)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 2 {
@@ -1095,9 +1096,9 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.2.0.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 10310400 &* s.n, pixels: 3600 &* s.n, channels: 96,
-                gamma: s.p + 4768, beta: s.p + 4864, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 10656000 &* s.n, savedMean: s.f + 2208, savedInvStd: s.f + 2304, runningMean: s.p + 4960,
-                runningVar: s.p + 5056, pool: pool)
+                gamma: s.p + 4768, beta: s.p + 4864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 10656000 &* s.n, savedMean: s.f + 2208, savedInvStd: s.f + 2304,
+                runningMean: s.p + 4960, runningVar: s.p + 5056, pool: pool)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 2 {
@@ -1112,9 +1113,9 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.2.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 17445600 &* s.n, pixels: 3600 &* s.n, channels: 24,
-                gamma: s.p + 7456, beta: s.p + 7488, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 17532000 &* s.n, savedMean: s.f + 4128, savedInvStd: s.f + 4152, runningMean: s.p + 7520,
-                runningVar: s.p + 7552, pool: pool)
+                gamma: s.p + 7456, beta: s.p + 7488, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 17532000 &* s.n, savedMean: s.f + 4128, savedInvStd: s.f + 4152,
+                runningMean: s.p + 7520, runningVar: s.p + 7552, pool: pool)
         }
         // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 2 {
@@ -1133,9 +1134,9 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.2.1.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 2764800 &* s.n, pixels: 3600 &* s.n, channels: 144,
-                gamma: s.p + 11040, beta: s.p + 11184, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 3283200 &* s.n, savedMean: s.f + 4176, savedInvStd: s.f + 4320, runningMean: s.p + 11328,
-                runningVar: s.p + 11472, pool: pool)
+                gamma: s.p + 11040, beta: s.p + 11184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 3283200 &* s.n, savedMean: s.f + 4176, savedInvStd: s.f + 4320,
+                runningMean: s.p + 11328, runningVar: s.p + 11472, pool: pool)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 3 {
@@ -1152,9 +1153,9 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.2.1.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3801600 &* s.n, pixels: 3600 &* s.n, channels: 144,
-                gamma: s.p + 12912, beta: s.p + 13056, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 4320000 &* s.n, savedMean: s.f + 4464, savedInvStd: s.f + 4608, runningMean: s.p + 13200,
-                runningVar: s.p + 13344, pool: pool)
+                gamma: s.p + 12912, beta: s.p + 13056, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 4320000 &* s.n, savedMean: s.f + 4464, savedInvStd: s.f + 4608,
+                runningMean: s.p + 13200, runningVar: s.p + 13344, pool: pool)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 3 {
@@ -1169,9 +1170,9 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.2.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 17618400 &* s.n, pixels: 3600 &* s.n, channels: 24,
-                gamma: s.p + 16944, beta: s.p + 16976, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 4838400 &* s.n, savedMean: s.f + 7344, savedInvStd: s.f + 7368, runningMean: s.p + 17008,
-                runningVar: s.p + 17040, pool: pool)
+                gamma: s.p + 16944, beta: s.p + 16976, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 4838400 &* s.n, savedMean: s.f + 7344, savedInvStd: s.f + 7368,
+                runningMean: s.p + 17008, runningVar: s.p + 17040, pool: pool)
         }
         // features.2.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 3 {
@@ -1199,9 +1200,9 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.2.2.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4838400 &* s.n, pixels: 3600 &* s.n, channels: 144,
-                gamma: s.p + 20528, beta: s.p + 20672, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 5356800 &* s.n, savedMean: s.f + 7392, savedInvStd: s.f + 7536, runningMean: s.p + 20816,
-                runningVar: s.p + 20960, pool: pool)
+                gamma: s.p + 20528, beta: s.p + 20672, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 5356800 &* s.n, savedMean: s.f + 7392, savedInvStd: s.f + 7536,
+                runningMean: s.p + 20816, runningVar: s.p + 20960, pool: pool)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 4 {
@@ -1218,9 +1219,9 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.2.2.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 5875200 &* s.n, pixels: 3600 &* s.n, channels: 144,
-                gamma: s.p + 22400, beta: s.p + 22544, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 6393600 &* s.n, savedMean: s.f + 7680, savedInvStd: s.f + 7824, runningMean: s.p + 22688,
-                runningVar: s.p + 22832, pool: pool)
+                gamma: s.p + 22400, beta: s.p + 22544, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 6393600 &* s.n, savedMean: s.f + 7680, savedInvStd: s.f + 7824,
+                runningMean: s.p + 22688, runningVar: s.p + 22832, pool: pool)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 4 {
@@ -1235,8 +1236,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.2.2.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 17791200 &* s.n, pixels: 3600 &* s.n, channels: 24,
-                gamma: s.p + 26432, beta: s.p + 26464, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 6912000 &* s.n, savedMean: s.f + 10560, savedInvStd: s.f + 10584,
+                gamma: s.p + 26432, beta: s.p + 26464, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 6912000 &* s.n, savedMean: s.f + 10560, savedInvStd: s.f + 10584,
                 runningMean: s.p + 26496, runningVar: s.p + 26528, pool: pool)
         }
         // features.2.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1265,8 +1266,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.3.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 6912000 &* s.n, pixels: 3600 &* s.n, channels: 144,
-                gamma: s.p + 30016, beta: s.p + 30160, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 7430400 &* s.n, savedMean: s.f + 10608, savedInvStd: s.f + 10752,
+                gamma: s.p + 30016, beta: s.p + 30160, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 7430400 &* s.n, savedMean: s.f + 10608, savedInvStd: s.f + 10752,
                 runningMean: s.p + 30304, runningVar: s.p + 30448, pool: pool)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1284,8 +1285,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.3.0.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 15458400 &* s.n, pixels: 900 &* s.n, channels: 144,
-                gamma: s.p + 34192, beta: s.p + 34336, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 15588000 &* s.n, savedMean: s.f + 10896, savedInvStd: s.f + 11040,
+                gamma: s.p + 34192, beta: s.p + 34336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 15588000 &* s.n, savedMean: s.f + 10896, savedInvStd: s.f + 11040,
                 runningMean: s.p + 34480, runningVar: s.p + 34624, pool: pool)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1301,8 +1302,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.3.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 19589568 &* s.n, pixels: 900 &* s.n, channels: 40,
-                gamma: s.p + 40528, beta: s.p + 40576, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 19625568 &* s.n, savedMean: s.f + 18384, savedInvStd: s.f + 18424,
+                gamma: s.p + 40528, beta: s.p + 40576, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 19625568 &* s.n, savedMean: s.f + 18384, savedInvStd: s.f + 18424,
                 runningMean: s.p + 40624, runningVar: s.p + 40672, pool: pool)
         }
         // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1322,8 +1323,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.3.1.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 7948800 &* s.n, pixels: 900 &* s.n, channels: 240,
-                gamma: s.p + 50320, beta: s.p + 50560, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 8164800 &* s.n, savedMean: s.f + 18464, savedInvStd: s.f + 18704,
+                gamma: s.p + 50320, beta: s.p + 50560, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 8164800 &* s.n, savedMean: s.f + 18464, savedInvStd: s.f + 18704,
                 runningMean: s.p + 50800, runningVar: s.p + 51040, pool: pool)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1341,8 +1342,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.3.1.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 11462400 &* s.n, pixels: 900 &* s.n, channels: 240,
-                gamma: s.p + 57280, beta: s.p + 57520, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 11678400 &* s.n, savedMean: s.f + 18944, savedInvStd: s.f + 19184,
+                gamma: s.p + 57280, beta: s.p + 57520, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 11678400 &* s.n, savedMean: s.f + 18944, savedInvStd: s.f + 19184,
                 runningMean: s.p + 57760, runningVar: s.p + 58000, pool: pool)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1358,8 +1359,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.3.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 19661568 &* s.n, pixels: 900 &* s.n, channels: 40,
-                gamma: s.p + 67840, beta: s.p + 67888, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 8380800 &* s.n, savedMean: s.f + 31424, savedInvStd: s.f + 31464,
+                gamma: s.p + 67840, beta: s.p + 67888, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 8380800 &* s.n, savedMean: s.f + 31424, savedInvStd: s.f + 31464,
                 runningMean: s.p + 67936, runningVar: s.p + 67984, pool: pool)
         }
         // features.3.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1388,8 +1389,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.3.2.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 11894400 &* s.n, pixels: 900 &* s.n, channels: 240,
-                gamma: s.p + 77632, beta: s.p + 77872, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 12110400 &* s.n, savedMean: s.f + 31504, savedInvStd: s.f + 31744,
+                gamma: s.p + 77632, beta: s.p + 77872, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 12110400 &* s.n, savedMean: s.f + 31504, savedInvStd: s.f + 31744,
                 runningMean: s.p + 78112, runningVar: s.p + 78352, pool: pool)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1407,8 +1408,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.3.2.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 12326400 &* s.n, pixels: 900 &* s.n, channels: 240,
-                gamma: s.p + 84592, beta: s.p + 84832, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 12542400 &* s.n, savedMean: s.f + 31984, savedInvStd: s.f + 32224,
+                gamma: s.p + 84592, beta: s.p + 84832, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 12542400 &* s.n, savedMean: s.f + 31984, savedInvStd: s.f + 32224,
                 runningMean: s.p + 85072, runningVar: s.p + 85312, pool: pool)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1424,8 +1425,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.3.2.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 19733568 &* s.n, pixels: 900 &* s.n, channels: 40,
-                gamma: s.p + 95152, beta: s.p + 95200, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 8380800 &* s.n, savedMean: s.f + 44464, savedInvStd: s.f + 44504,
+                gamma: s.p + 95152, beta: s.p + 95200, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 8380800 &* s.n, savedMean: s.f + 44464, savedInvStd: s.f + 44504,
                 runningMean: s.p + 95248, runningVar: s.p + 95296, pool: pool)
         }
         // features.3.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1454,8 +1455,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.4.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 12758400 &* s.n, pixels: 900 &* s.n, channels: 240,
-                gamma: s.p + 104944, beta: s.p + 105184, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 12974400 &* s.n, savedMean: s.f + 44544, savedInvStd: s.f + 44784,
+                gamma: s.p + 104944, beta: s.p + 105184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 12974400 &* s.n, savedMean: s.f + 44544, savedInvStd: s.f + 44784,
                 runningMean: s.p + 105424, runningVar: s.p + 105664, pool: pool)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1473,8 +1474,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.4.0.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 19438560 &* s.n, pixels: 225 &* s.n, channels: 240,
-                gamma: s.p + 108064, beta: s.p + 108304, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 19492560 &* s.n, savedMean: s.f + 45024, savedInvStd: s.f + 45264,
+                gamma: s.p + 108064, beta: s.p + 108304, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 19492560 &* s.n, savedMean: s.f + 45024, savedInvStd: s.f + 45264,
                 runningMean: s.p + 108544, runningVar: s.p + 108784, pool: pool)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1490,8 +1491,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.4.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 20048128 &* s.n, pixels: 225 &* s.n, channels: 80,
-                gamma: s.p + 128224, beta: s.p + 128304, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 20066128 &* s.n, savedMean: s.f + 49824, savedInvStd: s.f + 49904,
+                gamma: s.p + 128224, beta: s.p + 128304, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 20066128 &* s.n, savedMean: s.f + 49824, savedInvStd: s.f + 49904,
                 runningMean: s.p + 128384, runningVar: s.p + 128464, pool: pool)
         }
         // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1511,8 +1512,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.4.1.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 15717600 &* s.n, pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 166944, beta: s.p + 167424, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 15825600 &* s.n, savedMean: s.f + 49984, savedInvStd: s.f + 50464,
+                gamma: s.p + 166944, beta: s.p + 167424, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 15825600 &* s.n, savedMean: s.f + 49984, savedInvStd: s.f + 50464,
                 runningMean: s.p + 167904, runningVar: s.p + 168384, pool: pool)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1530,8 +1531,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.4.1.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 15933600 &* s.n, pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 173184, beta: s.p + 173664, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 16041600 &* s.n, savedMean: s.f + 50944, savedInvStd: s.f + 51424,
+                gamma: s.p + 173184, beta: s.p + 173664, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 16041600 &* s.n, savedMean: s.f + 50944, savedInvStd: s.f + 51424,
                 runningMean: s.p + 174144, runningVar: s.p + 174624, pool: pool)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1547,8 +1548,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.4.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 20084128 &* s.n, pixels: 225 &* s.n, channels: 80,
-                gamma: s.p + 213504, beta: s.p + 213584, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 8380800 &* s.n, savedMean: s.f + 60544, savedInvStd: s.f + 60624,
+                gamma: s.p + 213504, beta: s.p + 213584, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 8380800 &* s.n, savedMean: s.f + 60544, savedInvStd: s.f + 60624,
                 runningMean: s.p + 213664, runningVar: s.p + 213744, pool: pool)
         }
         // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1577,8 +1578,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.4.2.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 16149600 &* s.n, pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 252224, beta: s.p + 252704, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 16257600 &* s.n, savedMean: s.f + 60704, savedInvStd: s.f + 61184,
+                gamma: s.p + 252224, beta: s.p + 252704, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 16257600 &* s.n, savedMean: s.f + 60704, savedInvStd: s.f + 61184,
                 runningMean: s.p + 253184, runningVar: s.p + 253664, pool: pool)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1596,8 +1597,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.4.2.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 16365600 &* s.n, pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 258464, beta: s.p + 258944, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 16473600 &* s.n, savedMean: s.f + 61664, savedInvStd: s.f + 62144,
+                gamma: s.p + 258464, beta: s.p + 258944, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 16473600 &* s.n, savedMean: s.f + 61664, savedInvStd: s.f + 62144,
                 runningMean: s.p + 259424, runningVar: s.p + 259904, pool: pool)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1613,8 +1614,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.4.2.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 20120128 &* s.n, pixels: 225 &* s.n, channels: 80,
-                gamma: s.p + 298784, beta: s.p + 298864, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 8380800 &* s.n, savedMean: s.f + 71264, savedInvStd: s.f + 71344,
+                gamma: s.p + 298784, beta: s.p + 298864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 8380800 &* s.n, savedMean: s.f + 71264, savedInvStd: s.f + 71344,
                 runningMean: s.p + 298944, runningVar: s.p + 299024, pool: pool)
         }
         // features.4.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1643,8 +1644,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.4.3.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 16581600 &* s.n, pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 337504, beta: s.p + 337984, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 16689600 &* s.n, savedMean: s.f + 71424, savedInvStd: s.f + 71904,
+                gamma: s.p + 337504, beta: s.p + 337984, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 16689600 &* s.n, savedMean: s.f + 71424, savedInvStd: s.f + 71904,
                 runningMean: s.p + 338464, runningVar: s.p + 338944, pool: pool)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1662,8 +1663,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.4.3.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 16797600 &* s.n, pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 343744, beta: s.p + 344224, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 16905600 &* s.n, savedMean: s.f + 72384, savedInvStd: s.f + 72864,
+                gamma: s.p + 343744, beta: s.p + 344224, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 16905600 &* s.n, savedMean: s.f + 72384, savedInvStd: s.f + 72864,
                 runningMean: s.p + 344704, runningVar: s.p + 345184, pool: pool)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1679,8 +1680,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.4.3.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 20156128 &* s.n, pixels: 225 &* s.n, channels: 80,
-                gamma: s.p + 384064, beta: s.p + 384144, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 8380800 &* s.n, savedMean: s.f + 81984, savedInvStd: s.f + 82064,
+                gamma: s.p + 384064, beta: s.p + 384144, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 8380800 &* s.n, savedMean: s.f + 81984, savedInvStd: s.f + 82064,
                 runningMean: s.p + 384224, runningVar: s.p + 384304, pool: pool)
         }
         // features.4.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1709,8 +1710,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.5.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 17013600 &* s.n, pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 422784, beta: s.p + 423264, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 17121600 &* s.n, savedMean: s.f + 82144, savedInvStd: s.f + 82624,
+                gamma: s.p + 422784, beta: s.p + 423264, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 17121600 &* s.n, savedMean: s.f + 82144, savedInvStd: s.f + 82624,
                 runningMean: s.p + 423744, runningVar: s.p + 424224, pool: pool)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1728,8 +1729,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.5.0.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 17229600 &* s.n, pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 436704, beta: s.p + 437184, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 17337600 &* s.n, savedMean: s.f + 83104, savedInvStd: s.f + 83584,
+                gamma: s.p + 436704, beta: s.p + 437184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 17337600 &* s.n, savedMean: s.f + 83104, savedInvStd: s.f + 83584,
                 runningMean: s.p + 437664, runningVar: s.p + 438144, pool: pool)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1745,9 +1746,9 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.5.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 19805568 &* s.n, pixels: 225 &* s.n, channels: 112,
-                gamma: s.p + 492384, beta: s.p + 492496, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 19830768 &* s.n, savedMean: s.f + 108064, savedInvStd: s.f + 108176,
-                runningMean: s.p + 492608, runningVar: s.p + 492720, pool: pool)
+                gamma: s.p + 492384, beta: s.p + 492496, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 19830768 &* s.n, savedMean: s.f + 108064,
+                savedInvStd: s.f + 108176, runningMean: s.p + 492608, runningVar: s.p + 492720, pool: pool)
         }
         // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 12 {
@@ -1766,8 +1767,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.5.1.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 13190400 &* s.n, pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 568096, beta: s.p + 568768, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 13341600 &* s.n, savedMean: s.f + 108288, savedInvStd: s.f + 108960,
+                gamma: s.p + 568096, beta: s.p + 568768, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 13341600 &* s.n, savedMean: s.f + 108288, savedInvStd: s.f + 108960,
                 runningMean: s.p + 569440, runningVar: s.p + 570112, pool: pool)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1785,8 +1786,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.5.1.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 13492800 &* s.n, pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 587584, beta: s.p + 588256, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 13644000 &* s.n, savedMean: s.f + 109632, savedInvStd: s.f + 110304,
+                gamma: s.p + 587584, beta: s.p + 588256, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 13644000 &* s.n, savedMean: s.f + 109632, savedInvStd: s.f + 110304,
                 runningMean: s.p + 588928, runningVar: s.p + 589600, pool: pool)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1802,9 +1803,9 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.5.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 19855968 &* s.n, pixels: 225 &* s.n, channels: 112,
-                gamma: s.p + 665536, beta: s.p + 665648, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 8380800 &* s.n, savedMean: s.f + 144576, savedInvStd: s.f + 144688,
-                runningMean: s.p + 665760, runningVar: s.p + 665872, pool: pool)
+                gamma: s.p + 665536, beta: s.p + 665648, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 8380800 &* s.n, savedMean: s.f + 144576,
+                savedInvStd: s.f + 144688, runningMean: s.p + 665760, runningVar: s.p + 665872, pool: pool)
         }
         // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 13 {
@@ -1832,8 +1833,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.5.2.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 13795200 &* s.n, pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 741248, beta: s.p + 741920, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 13946400 &* s.n, savedMean: s.f + 144800, savedInvStd: s.f + 145472,
+                gamma: s.p + 741248, beta: s.p + 741920, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 13946400 &* s.n, savedMean: s.f + 144800, savedInvStd: s.f + 145472,
                 runningMean: s.p + 742592, runningVar: s.p + 743264, pool: pool)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1851,8 +1852,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.5.2.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 14097600 &* s.n, pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 760736, beta: s.p + 761408, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 14248800 &* s.n, savedMean: s.f + 146144, savedInvStd: s.f + 146816,
+                gamma: s.p + 760736, beta: s.p + 761408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 14248800 &* s.n, savedMean: s.f + 146144, savedInvStd: s.f + 146816,
                 runningMean: s.p + 762080, runningVar: s.p + 762752, pool: pool)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1868,9 +1869,9 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.5.2.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 19906368 &* s.n, pixels: 225 &* s.n, channels: 112,
-                gamma: s.p + 838688, beta: s.p + 838800, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 8380800 &* s.n, savedMean: s.f + 181088, savedInvStd: s.f + 181200,
-                runningMean: s.p + 838912, runningVar: s.p + 839024, pool: pool)
+                gamma: s.p + 838688, beta: s.p + 838800, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 8380800 &* s.n, savedMean: s.f + 181088,
+                savedInvStd: s.f + 181200, runningMean: s.p + 838912, runningVar: s.p + 839024, pool: pool)
         }
         // features.5.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 14 {
@@ -1898,8 +1899,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.5.3.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 14400000 &* s.n, pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 914400, beta: s.p + 915072, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 14551200 &* s.n, savedMean: s.f + 181312, savedInvStd: s.f + 181984,
+                gamma: s.p + 914400, beta: s.p + 915072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 14551200 &* s.n, savedMean: s.f + 181312, savedInvStd: s.f + 181984,
                 runningMean: s.p + 915744, runningVar: s.p + 916416, pool: pool)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1917,8 +1918,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.5.3.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 14702400 &* s.n, pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 933888, beta: s.p + 934560, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 14853600 &* s.n, savedMean: s.f + 182656, savedInvStd: s.f + 183328,
+                gamma: s.p + 933888, beta: s.p + 934560, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 14853600 &* s.n, savedMean: s.f + 182656, savedInvStd: s.f + 183328,
                 runningMean: s.p + 935232, runningVar: s.p + 935904, pool: pool)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1934,9 +1935,9 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.5.3.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 19956768 &* s.n, pixels: 225 &* s.n, channels: 112,
-                gamma: s.p + 1011840, beta: s.p + 1011952, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 8380800 &* s.n, savedMean: s.f + 217600, savedInvStd: s.f + 217712,
-                runningMean: s.p + 1012064, runningVar: s.p + 1012176, pool: pool)
+                gamma: s.p + 1011840, beta: s.p + 1011952, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 8380800 &* s.n, savedMean: s.f + 217600,
+                savedInvStd: s.f + 217712, runningMean: s.p + 1012064, runningVar: s.p + 1012176, pool: pool)
         }
         // features.5.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 15 {
@@ -1964,8 +1965,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.6.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 15004800 &* s.n, pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 1087552, beta: s.p + 1088224, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 15156000 &* s.n, savedMean: s.f + 217824, savedInvStd: s.f + 218496,
+                gamma: s.p + 1087552, beta: s.p + 1088224, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 15156000 &* s.n, savedMean: s.f + 217824, savedInvStd: s.f + 218496,
                 runningMean: s.p + 1088896, runningVar: s.p + 1089568, pool: pool)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1983,8 +1984,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.6.0.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 15389120 &* s.n, pixels: 64 &* s.n, channels: 672,
-                gamma: s.p + 1107040, beta: s.p + 1107712, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 19546560 &* s.n, savedMean: s.f + 219168, savedInvStd: s.f + 219840,
+                gamma: s.p + 1107040, beta: s.p + 1107712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 19546560 &* s.n, savedMean: s.f + 219168, savedInvStd: s.f + 219840,
                 runningMean: s.p + 1108384, runningVar: s.p + 1109056, pool: pool)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2000,9 +2001,9 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.6.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 20192128 &* s.n, pixels: 64 &* s.n, channels: 192,
-                gamma: s.p + 1238752, beta: s.p + 1238944, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 20204416 &* s.n, savedMean: s.f + 254112, savedInvStd: s.f + 254304,
-                runningMean: s.p + 1239136, runningVar: s.p + 1239328, pool: pool)
+                gamma: s.p + 1238752, beta: s.p + 1238944, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 20204416 &* s.n, savedMean: s.f + 254112,
+                savedInvStd: s.f + 254304, runningMean: s.p + 1239136, runningVar: s.p + 1239328, pool: pool)
         }
         // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 16 {
@@ -2021,8 +2022,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.6.1.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 17964000 &* s.n, pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 1460704, beta: s.p + 1461856, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 18037728 &* s.n, savedMean: s.f + 254496, savedInvStd: s.f + 255648,
+                gamma: s.p + 1460704, beta: s.p + 1461856, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 18037728 &* s.n, savedMean: s.f + 254496, savedInvStd: s.f + 255648,
                 runningMean: s.p + 1463008, runningVar: s.p + 1464160, pool: pool)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2040,8 +2041,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.6.1.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 18111456 &* s.n, pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 1494112, beta: s.p + 1495264, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 18185184 &* s.n, savedMean: s.f + 256800, savedInvStd: s.f + 257952,
+                gamma: s.p + 1494112, beta: s.p + 1495264, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 18185184 &* s.n, savedMean: s.f + 256800, savedInvStd: s.f + 257952,
                 runningMean: s.p + 1496416, runningVar: s.p + 1497568, pool: pool)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2057,9 +2058,9 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.6.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 20216704 &* s.n, pixels: 64 &* s.n, channels: 192,
-                gamma: s.p + 1719904, beta: s.p + 1720096, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 8380800 &* s.n, savedMean: s.f + 316704, savedInvStd: s.f + 316896,
-                runningMean: s.p + 1720288, runningVar: s.p + 1720480, pool: pool)
+                gamma: s.p + 1719904, beta: s.p + 1720096, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 8380800 &* s.n, savedMean: s.f + 316704,
+                savedInvStd: s.f + 316896, runningMean: s.p + 1720288, runningVar: s.p + 1720480, pool: pool)
         }
         // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 17 {
@@ -2087,8 +2088,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.6.2.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 18258912 &* s.n, pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 1941856, beta: s.p + 1943008, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 18332640 &* s.n, savedMean: s.f + 317088, savedInvStd: s.f + 318240,
+                gamma: s.p + 1941856, beta: s.p + 1943008, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 18332640 &* s.n, savedMean: s.f + 317088, savedInvStd: s.f + 318240,
                 runningMean: s.p + 1944160, runningVar: s.p + 1945312, pool: pool)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2106,8 +2107,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.6.2.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 18406368 &* s.n, pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 1975264, beta: s.p + 1976416, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 18480096 &* s.n, savedMean: s.f + 319392, savedInvStd: s.f + 320544,
+                gamma: s.p + 1975264, beta: s.p + 1976416, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 18480096 &* s.n, savedMean: s.f + 319392, savedInvStd: s.f + 320544,
                 runningMean: s.p + 1977568, runningVar: s.p + 1978720, pool: pool)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2123,9 +2124,9 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.6.2.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 20241280 &* s.n, pixels: 64 &* s.n, channels: 192,
-                gamma: s.p + 2201056, beta: s.p + 2201248, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 8380800 &* s.n, savedMean: s.f + 379296, savedInvStd: s.f + 379488,
-                runningMean: s.p + 2201440, runningVar: s.p + 2201632, pool: pool)
+                gamma: s.p + 2201056, beta: s.p + 2201248, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 8380800 &* s.n, savedMean: s.f + 379296,
+                savedInvStd: s.f + 379488, runningMean: s.p + 2201440, runningVar: s.p + 2201632, pool: pool)
         }
         // features.6.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 18 {
@@ -2153,8 +2154,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.6.3.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 18553824 &* s.n, pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 2423008, beta: s.p + 2424160, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 18627552 &* s.n, savedMean: s.f + 379680, savedInvStd: s.f + 380832,
+                gamma: s.p + 2423008, beta: s.p + 2424160, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 18627552 &* s.n, savedMean: s.f + 379680, savedInvStd: s.f + 380832,
                 runningMean: s.p + 2425312, runningVar: s.p + 2426464, pool: pool)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2172,8 +2173,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.6.3.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 18701280 &* s.n, pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 2456416, beta: s.p + 2457568, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 18775008 &* s.n, savedMean: s.f + 381984, savedInvStd: s.f + 383136,
+                gamma: s.p + 2456416, beta: s.p + 2457568, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 18775008 &* s.n, savedMean: s.f + 381984, savedInvStd: s.f + 383136,
                 runningMean: s.p + 2458720, runningVar: s.p + 2459872, pool: pool)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2189,9 +2190,9 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.6.3.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 20265856 &* s.n, pixels: 64 &* s.n, channels: 192,
-                gamma: s.p + 2682208, beta: s.p + 2682400, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 8380800 &* s.n, savedMean: s.f + 441888, savedInvStd: s.f + 442080,
-                runningMean: s.p + 2682592, runningVar: s.p + 2682784, pool: pool)
+                gamma: s.p + 2682208, beta: s.p + 2682400, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 8380800 &* s.n, savedMean: s.f + 441888,
+                savedInvStd: s.f + 442080, runningMean: s.p + 2682592, runningVar: s.p + 2682784, pool: pool)
         }
         // features.6.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 19 {
@@ -2219,8 +2220,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.6.4.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 18848736 &* s.n, pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 2904160, beta: s.p + 2905312, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 18922464 &* s.n, savedMean: s.f + 442272, savedInvStd: s.f + 443424,
+                gamma: s.p + 2904160, beta: s.p + 2905312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 18922464 &* s.n, savedMean: s.f + 442272, savedInvStd: s.f + 443424,
                 runningMean: s.p + 2906464, runningVar: s.p + 2907616, pool: pool)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2238,8 +2239,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.6.4.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 18996192 &* s.n, pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 2937568, beta: s.p + 2938720, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 19069920 &* s.n, savedMean: s.f + 444576, savedInvStd: s.f + 445728,
+                gamma: s.p + 2937568, beta: s.p + 2938720, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 19069920 &* s.n, savedMean: s.f + 444576, savedInvStd: s.f + 445728,
                 runningMean: s.p + 2939872, runningVar: s.p + 2941024, pool: pool)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2255,9 +2256,9 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.6.4.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 20290432 &* s.n, pixels: 64 &* s.n, channels: 192,
-                gamma: s.p + 3163360, beta: s.p + 3163552, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 8380800 &* s.n, savedMean: s.f + 504480, savedInvStd: s.f + 504672,
-                runningMean: s.p + 3163744, runningVar: s.p + 3163936, pool: pool)
+                gamma: s.p + 3163360, beta: s.p + 3163552, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 8380800 &* s.n, savedMean: s.f + 504480,
+                savedInvStd: s.f + 504672, runningMean: s.p + 3163744, runningVar: s.p + 3163936, pool: pool)
         }
         // features.6.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 20 {
@@ -2285,8 +2286,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.7.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 19143648 &* s.n, pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 3385312, beta: s.p + 3386464, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 19217376 &* s.n, savedMean: s.f + 504864, savedInvStd: s.f + 506016,
+                gamma: s.p + 3385312, beta: s.p + 3386464, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 19217376 &* s.n, savedMean: s.f + 504864, savedInvStd: s.f + 506016,
                 runningMean: s.p + 3387616, runningVar: s.p + 3388768, pool: pool)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2304,8 +2305,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.7.0.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 19291104 &* s.n, pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 3400288, beta: s.p + 3401440, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 19364832 &* s.n, savedMean: s.f + 507168, savedInvStd: s.f + 508320,
+                gamma: s.p + 3400288, beta: s.p + 3401440, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 19364832 &* s.n, savedMean: s.f + 507168, savedInvStd: s.f + 508320,
                 runningMean: s.p + 3402592, runningVar: s.p + 3403744, pool: pool)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2321,9 +2322,9 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.7.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 15432128 &* s.n, pixels: 64 &* s.n, channels: 320,
-                gamma: s.p + 3773536, beta: s.p + 3773856, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 20007168 &* s.n, savedMean: s.f + 530208, savedInvStd: s.f + 530528,
-                runningMean: s.p + 3774176, runningVar: s.p + 3774496, pool: pool)
+                gamma: s.p + 3773536, beta: s.p + 3773856, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 20007168 &* s.n, savedMean: s.f + 530208,
+                savedInvStd: s.f + 530528, runningMean: s.p + 3774176, runningVar: s.p + 3774496, pool: pool)
         }
         // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 21 {
@@ -2342,8 +2343,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.8 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 22 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 8380800 &* s.n, pixels: 64 &* s.n, channels: 1280,
-                gamma: s.p + 4184416, beta: s.p + 4185696, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 15307200 &* s.n, savedMean: s.f + 530848, savedInvStd: s.f + 532128,
+                gamma: s.p + 4184416, beta: s.p + 4185696, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 15307200 &* s.n, savedMean: s.f + 530848, savedInvStd: s.f + 532128,
                 runningMean: s.p + 4186976, runningVar: s.p + 4188256, pool: pool)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6

@@ -955,7 +955,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         let t = buffers.arena.reserve(floats: 25826560 &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
                                     ws: t + 25826560 &* n, options: options, labels: labels, logits: logits)
-        TrainingKernels.zero(s.g, count: 6150528)
+        if options.computeGradients { TrainingKernels.zero(s.g, count: 6150528) }
         try features_0_forward(s)
         try features_1_0_forward(s)
         try features_2_0_forward(s)
@@ -980,6 +980,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         try features_7_0_forward(s)
         try features_8_forward(s)
         try classifier_forward(s)
+        guard options.computeGradients else { return loss }
         if options.frozenBlocks <= 23 { classifier_backward(s) }
         if options.frozenBlocks <= 22 { features_8_backward(s) }
         if options.frozenBlocks <= 21 { features_7_0_backward(s) }
@@ -1016,9 +1017,9 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 0 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 9937200 &* s.n, pixels: 16900 &* s.n, channels: 32,
-                gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 10478000 &* s.n, savedMean: s.f + 1280, savedInvStd: s.f + 1312, runningMean: s.p + 928,
-                runningVar: s.p + 960, pool: pool)
+                gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 10478000 &* s.n, savedMean: s.f + 1280, savedInvStd: s.f + 1312,
+                runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
         }
         // features.0 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 0 {
@@ -1039,9 +1040,9 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.1.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 1 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 11018800 &* s.n, pixels: 16900 &* s.n, channels: 32,
-                gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 11559600 &* s.n, savedMean: s.f + 1344, savedInvStd: s.f + 1376, runningMean: s.p + 1344,
-                runningVar: s.p + 1376, pool: pool)
+                gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 11559600 &* s.n, savedMean: s.f + 1344, savedInvStd: s.f + 1376,
+                runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 1 {
@@ -1056,9 +1057,9 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.1.0.block.1 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 1 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 16047920 &* s.n, pixels: 16900 &* s.n, channels: 16,
-                gamma: s.p + 1920, beta: s.p + 1936, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 16318320 &* s.n, savedMean: s.f + 1984, savedInvStd: s.f + 2000, runningMean: s.p + 1952,
-                runningVar: s.p + 1968, pool: pool)
+                gamma: s.p + 1920, beta: s.p + 1936, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 16318320 &* s.n, savedMean: s.f + 1984, savedInvStd: s.f + 2000,
+                runningMean: s.p + 1952, runningVar: s.p + 1968, pool: pool)
         }
         // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 1 {
@@ -1076,9 +1077,9 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.2.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 16900 &* s.n, channels: 96, gamma: s.p + 3520,
-                beta: s.p + 3616, eps: 0.001, momentum: 0.01, activation: .relu6, output: s.t + 1622400 &* s.n,
-                savedMean: s.f + 2016, savedInvStd: s.f + 2112, runningMean: s.p + 3712, runningVar: s.p + 3808,
-                pool: pool)
+                beta: s.p + 3616, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, activation: .relu6,
+                output: s.t + 1622400 &* s.n, savedMean: s.f + 2016, savedInvStd: s.f + 2112, runningMean: s.p + 3712,
+                runningVar: s.p + 3808, pool: pool)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 2 {
@@ -1095,9 +1096,9 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.2.0.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 12100400 &* s.n, pixels: 4225 &* s.n, channels: 96,
-                gamma: s.p + 4768, beta: s.p + 4864, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 12506000 &* s.n, savedMean: s.f + 2208, savedInvStd: s.f + 2304, runningMean: s.p + 4960,
-                runningVar: s.p + 5056, pool: pool)
+                gamma: s.p + 4768, beta: s.p + 4864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 12506000 &* s.n, savedMean: s.f + 2208, savedInvStd: s.f + 2304,
+                runningMean: s.p + 4960, runningVar: s.p + 5056, pool: pool)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 2 {
@@ -1112,9 +1113,9 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.2.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 22048864 &* s.n, pixels: 4225 &* s.n, channels: 24,
-                gamma: s.p + 7456, beta: s.p + 7488, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 22150272 &* s.n, savedMean: s.f + 4128, savedInvStd: s.f + 4152, runningMean: s.p + 7520,
-                runningVar: s.p + 7552, pool: pool)
+                gamma: s.p + 7456, beta: s.p + 7488, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 22150272 &* s.n, savedMean: s.f + 4128, savedInvStd: s.f + 4152,
+                runningMean: s.p + 7520, runningVar: s.p + 7552, pool: pool)
         }
         // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 2 {
@@ -1133,9 +1134,9 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.2.1.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 3244800 &* s.n, pixels: 4225 &* s.n, channels: 144,
-                gamma: s.p + 11040, beta: s.p + 11184, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 3853200 &* s.n, savedMean: s.f + 4176, savedInvStd: s.f + 4320, runningMean: s.p + 11328,
-                runningVar: s.p + 11472, pool: pool)
+                gamma: s.p + 11040, beta: s.p + 11184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 3853200 &* s.n, savedMean: s.f + 4176, savedInvStd: s.f + 4320,
+                runningMean: s.p + 11328, runningVar: s.p + 11472, pool: pool)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 3 {
@@ -1152,9 +1153,9 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.2.1.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 4461600 &* s.n, pixels: 4225 &* s.n, channels: 144,
-                gamma: s.p + 12912, beta: s.p + 13056, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 5070000 &* s.n, savedMean: s.f + 4464, savedInvStd: s.f + 4608, runningMean: s.p + 13200,
-                runningVar: s.p + 13344, pool: pool)
+                gamma: s.p + 12912, beta: s.p + 13056, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 5070000 &* s.n, savedMean: s.f + 4464, savedInvStd: s.f + 4608,
+                runningMean: s.p + 13200, runningVar: s.p + 13344, pool: pool)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 3 {
@@ -1169,9 +1170,9 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.2.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 22251680 &* s.n, pixels: 4225 &* s.n, channels: 24,
-                gamma: s.p + 16944, beta: s.p + 16976, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 5678400 &* s.n, savedMean: s.f + 7344, savedInvStd: s.f + 7368, runningMean: s.p + 17008,
-                runningVar: s.p + 17040, pool: pool)
+                gamma: s.p + 16944, beta: s.p + 16976, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 5678400 &* s.n, savedMean: s.f + 7344, savedInvStd: s.f + 7368,
+                runningMean: s.p + 17008, runningVar: s.p + 17040, pool: pool)
         }
         // features.2.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 3 {
@@ -1199,9 +1200,9 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.2.2.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 5678400 &* s.n, pixels: 4225 &* s.n, channels: 144,
-                gamma: s.p + 20528, beta: s.p + 20672, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 6286800 &* s.n, savedMean: s.f + 7392, savedInvStd: s.f + 7536, runningMean: s.p + 20816,
-                runningVar: s.p + 20960, pool: pool)
+                gamma: s.p + 20528, beta: s.p + 20672, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 6286800 &* s.n, savedMean: s.f + 7392, savedInvStd: s.f + 7536,
+                runningMean: s.p + 20816, runningVar: s.p + 20960, pool: pool)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 4 {
@@ -1218,9 +1219,9 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.2.2.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 6895200 &* s.n, pixels: 4225 &* s.n, channels: 144,
-                gamma: s.p + 22400, beta: s.p + 22544, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 7503600 &* s.n, savedMean: s.f + 7680, savedInvStd: s.f + 7824, runningMean: s.p + 22688,
-                runningVar: s.p + 22832, pool: pool)
+                gamma: s.p + 22400, beta: s.p + 22544, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 7503600 &* s.n, savedMean: s.f + 7680, savedInvStd: s.f + 7824,
+                runningMean: s.p + 22688, runningVar: s.p + 22832, pool: pool)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 4 {
@@ -1235,8 +1236,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.2.2.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 22454496 &* s.n, pixels: 4225 &* s.n, channels: 24,
-                gamma: s.p + 26432, beta: s.p + 26464, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 8112000 &* s.n, savedMean: s.f + 10560, savedInvStd: s.f + 10584,
+                gamma: s.p + 26432, beta: s.p + 26464, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 8112000 &* s.n, savedMean: s.f + 10560, savedInvStd: s.f + 10584,
                 runningMean: s.p + 26496, runningVar: s.p + 26528, pool: pool)
         }
         // features.2.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1265,8 +1266,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.3.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 8112000 &* s.n, pixels: 4225 &* s.n, channels: 144,
-                gamma: s.p + 30016, beta: s.p + 30160, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 8720400 &* s.n, savedMean: s.f + 10608, savedInvStd: s.f + 10752,
+                gamma: s.p + 30016, beta: s.p + 30160, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 8720400 &* s.n, savedMean: s.f + 10608, savedInvStd: s.f + 10752,
                 runningMean: s.p + 30304, runningVar: s.p + 30448, pool: pool)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1284,8 +1285,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.3.0.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 19293760 &* s.n, pixels: 1089 &* s.n, channels: 144,
-                gamma: s.p + 34192, beta: s.p + 34336, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 19450576 &* s.n, savedMean: s.f + 10896, savedInvStd: s.f + 11040,
+                gamma: s.p + 34192, beta: s.p + 34336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 19450576 &* s.n, savedMean: s.f + 10896, savedInvStd: s.f + 11040,
                 runningMean: s.p + 34480, runningVar: s.p + 34624, pool: pool)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1301,8 +1302,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.3.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 24777856 &* s.n, pixels: 1089 &* s.n, channels: 48,
-                gamma: s.p + 41680, beta: s.p + 41728, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 24830128 &* s.n, savedMean: s.f + 18384, savedInvStd: s.f + 18432,
+                gamma: s.p + 41680, beta: s.p + 41728, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 24830128 &* s.n, savedMean: s.f + 18384, savedInvStd: s.f + 18432,
                 runningMean: s.p + 41776, runningVar: s.p + 41824, pool: pool)
         }
         // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1322,8 +1323,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.3.1.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 9328800 &* s.n, pixels: 1089 &* s.n, channels: 288,
-                gamma: s.p + 55696, beta: s.p + 55984, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 12911600 &* s.n, savedMean: s.f + 18480, savedInvStd: s.f + 18768,
+                gamma: s.p + 55696, beta: s.p + 55984, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 12911600 &* s.n, savedMean: s.f + 18480, savedInvStd: s.f + 18768,
                 runningMean: s.p + 56272, runningVar: s.p + 56560, pool: pool)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1341,8 +1342,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.3.1.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 13225232 &* s.n, pixels: 1089 &* s.n, channels: 288,
-                gamma: s.p + 64048, beta: s.p + 64336, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 13538864 &* s.n, savedMean: s.f + 19056, savedInvStd: s.f + 19344,
+                gamma: s.p + 64048, beta: s.p + 64336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 13538864 &* s.n, savedMean: s.f + 19056, savedInvStd: s.f + 19344,
                 runningMean: s.p + 64624, runningVar: s.p + 64912, pool: pool)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1358,8 +1359,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.3.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 24882400 &* s.n, pixels: 1089 &* s.n, channels: 48,
-                gamma: s.p + 79024, beta: s.p + 79072, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 9642432 &* s.n, savedMean: s.f + 34032, savedInvStd: s.f + 34080,
+                gamma: s.p + 79024, beta: s.p + 79072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 9642432 &* s.n, savedMean: s.f + 34032, savedInvStd: s.f + 34080,
                 runningMean: s.p + 79120, runningVar: s.p + 79168, pool: pool)
         }
         // features.3.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1388,8 +1389,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.3.2.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 13852496 &* s.n, pixels: 1089 &* s.n, channels: 288,
-                gamma: s.p + 93040, beta: s.p + 93328, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 14166128 &* s.n, savedMean: s.f + 34128, savedInvStd: s.f + 34416,
+                gamma: s.p + 93040, beta: s.p + 93328, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 14166128 &* s.n, savedMean: s.f + 34128, savedInvStd: s.f + 34416,
                 runningMean: s.p + 93616, runningVar: s.p + 93904, pool: pool)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1407,8 +1408,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.3.2.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 14479760 &* s.n, pixels: 1089 &* s.n, channels: 288,
-                gamma: s.p + 101392, beta: s.p + 101680, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 14793392 &* s.n, savedMean: s.f + 34704, savedInvStd: s.f + 34992,
+                gamma: s.p + 101392, beta: s.p + 101680, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 14793392 &* s.n, savedMean: s.f + 34704, savedInvStd: s.f + 34992,
                 runningMean: s.p + 101968, runningVar: s.p + 102256, pool: pool)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1424,8 +1425,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.3.2.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 24986944 &* s.n, pixels: 1089 &* s.n, channels: 48,
-                gamma: s.p + 116368, beta: s.p + 116416, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 9642432 &* s.n, savedMean: s.f + 49680, savedInvStd: s.f + 49728,
+                gamma: s.p + 116368, beta: s.p + 116416, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 9642432 &* s.n, savedMean: s.f + 49680, savedInvStd: s.f + 49728,
                 runningMean: s.p + 116464, runningVar: s.p + 116512, pool: pool)
         }
         // features.3.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1454,8 +1455,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.4.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 15107024 &* s.n, pixels: 1089 &* s.n, channels: 288,
-                gamma: s.p + 130384, beta: s.p + 130672, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 15420656 &* s.n, savedMean: s.f + 49776, savedInvStd: s.f + 50064,
+                gamma: s.p + 130384, beta: s.p + 130672, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 15420656 &* s.n, savedMean: s.f + 49776, savedInvStd: s.f + 50064,
                 runningMean: s.p + 130960, runningVar: s.p + 131248, pool: pool)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1473,8 +1474,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.4.0.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 9850512 &* s.n, pixels: 289 &* s.n, channels: 288,
-                gamma: s.p + 134128, beta: s.p + 134416, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 24577984 &* s.n, savedMean: s.f + 50352, savedInvStd: s.f + 50640,
+                gamma: s.p + 134128, beta: s.p + 134416, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 24577984 &* s.n, savedMean: s.f + 50352, savedInvStd: s.f + 50640,
                 runningMean: s.p + 134704, runningVar: s.p + 134992, pool: pool)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1490,8 +1491,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.4.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25454528 &* s.n, pixels: 289 &* s.n, channels: 88,
-                gamma: s.p + 160624, beta: s.p + 160720, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 25479968 &* s.n, savedMean: s.f + 56112, savedInvStd: s.f + 56200,
+                gamma: s.p + 160624, beta: s.p + 160720, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 25479968 &* s.n, savedMean: s.f + 56112, savedInvStd: s.f + 56200,
                 runningMean: s.p + 160816, runningVar: s.p + 160912, pool: pool)
         }
         // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1511,8 +1512,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.4.1.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 19607392 &* s.n, pixels: 289 &* s.n, channels: 528,
-                gamma: s.p + 207472, beta: s.p + 208000, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 19759984 &* s.n, savedMean: s.f + 56288, savedInvStd: s.f + 56816,
+                gamma: s.p + 207472, beta: s.p + 208000, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 19759984 &* s.n, savedMean: s.f + 56288, savedInvStd: s.f + 56816,
                 runningMean: s.p + 208528, runningVar: s.p + 209056, pool: pool)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1530,8 +1531,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.4.1.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 19912576 &* s.n, pixels: 289 &* s.n, channels: 528,
-                gamma: s.p + 214336, beta: s.p + 214864, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 20065168 &* s.n, savedMean: s.f + 57344, savedInvStd: s.f + 57872,
+                gamma: s.p + 214336, beta: s.p + 214864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 20065168 &* s.n, savedMean: s.f + 57344, savedInvStd: s.f + 57872,
                 runningMean: s.p + 215392, runningVar: s.p + 215920, pool: pool)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1547,8 +1548,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.4.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25505408 &* s.n, pixels: 289 &* s.n, channels: 88,
-                gamma: s.p + 262912, beta: s.p + 263008, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 9642432 &* s.n, savedMean: s.f + 67904, savedInvStd: s.f + 67992,
+                gamma: s.p + 262912, beta: s.p + 263008, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 9642432 &* s.n, savedMean: s.f + 67904, savedInvStd: s.f + 67992,
                 runningMean: s.p + 263104, runningVar: s.p + 263200, pool: pool)
         }
         // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1577,8 +1578,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.4.2.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 20217760 &* s.n, pixels: 289 &* s.n, channels: 528,
-                gamma: s.p + 309760, beta: s.p + 310288, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 20370352 &* s.n, savedMean: s.f + 68080, savedInvStd: s.f + 68608,
+                gamma: s.p + 309760, beta: s.p + 310288, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 20370352 &* s.n, savedMean: s.f + 68080, savedInvStd: s.f + 68608,
                 runningMean: s.p + 310816, runningVar: s.p + 311344, pool: pool)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1596,8 +1597,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.4.2.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 20522944 &* s.n, pixels: 289 &* s.n, channels: 528,
-                gamma: s.p + 316624, beta: s.p + 317152, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 20675536 &* s.n, savedMean: s.f + 69136, savedInvStd: s.f + 69664,
+                gamma: s.p + 316624, beta: s.p + 317152, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 20675536 &* s.n, savedMean: s.f + 69136, savedInvStd: s.f + 69664,
                 runningMean: s.p + 317680, runningVar: s.p + 318208, pool: pool)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1613,8 +1614,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.4.2.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25556288 &* s.n, pixels: 289 &* s.n, channels: 88,
-                gamma: s.p + 365200, beta: s.p + 365296, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 9642432 &* s.n, savedMean: s.f + 79696, savedInvStd: s.f + 79784,
+                gamma: s.p + 365200, beta: s.p + 365296, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 9642432 &* s.n, savedMean: s.f + 79696, savedInvStd: s.f + 79784,
                 runningMean: s.p + 365392, runningVar: s.p + 365488, pool: pool)
         }
         // features.4.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1643,8 +1644,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.4.3.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 20828128 &* s.n, pixels: 289 &* s.n, channels: 528,
-                gamma: s.p + 412048, beta: s.p + 412576, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 20980720 &* s.n, savedMean: s.f + 79872, savedInvStd: s.f + 80400,
+                gamma: s.p + 412048, beta: s.p + 412576, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 20980720 &* s.n, savedMean: s.f + 79872, savedInvStd: s.f + 80400,
                 runningMean: s.p + 413104, runningVar: s.p + 413632, pool: pool)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1662,8 +1663,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.4.3.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 21133312 &* s.n, pixels: 289 &* s.n, channels: 528,
-                gamma: s.p + 418912, beta: s.p + 419440, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 21285904 &* s.n, savedMean: s.f + 80928, savedInvStd: s.f + 81456,
+                gamma: s.p + 418912, beta: s.p + 419440, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 21285904 &* s.n, savedMean: s.f + 80928, savedInvStd: s.f + 81456,
                 runningMean: s.p + 419968, runningVar: s.p + 420496, pool: pool)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1679,8 +1680,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.4.3.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25607168 &* s.n, pixels: 289 &* s.n, channels: 88,
-                gamma: s.p + 467488, beta: s.p + 467584, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 9642432 &* s.n, savedMean: s.f + 91488, savedInvStd: s.f + 91576,
+                gamma: s.p + 467488, beta: s.p + 467584, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 9642432 &* s.n, savedMean: s.f + 91488, savedInvStd: s.f + 91576,
                 runningMean: s.p + 467680, runningVar: s.p + 467776, pool: pool)
         }
         // features.4.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1709,8 +1710,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.5.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 21438496 &* s.n, pixels: 289 &* s.n, channels: 528,
-                gamma: s.p + 514336, beta: s.p + 514864, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 21591088 &* s.n, savedMean: s.f + 91664, savedInvStd: s.f + 92192,
+                gamma: s.p + 514336, beta: s.p + 514864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 21591088 &* s.n, savedMean: s.f + 91664, savedInvStd: s.f + 92192,
                 runningMean: s.p + 515392, runningVar: s.p + 515920, pool: pool)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1728,8 +1729,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.5.0.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 21743680 &* s.n, pixels: 289 &* s.n, channels: 528,
-                gamma: s.p + 529648, beta: s.p + 530176, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 21896272 &* s.n, savedMean: s.f + 92720, savedInvStd: s.f + 93248,
+                gamma: s.p + 529648, beta: s.p + 530176, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 21896272 &* s.n, savedMean: s.f + 92720, savedInvStd: s.f + 93248,
                 runningMean: s.p + 530704, runningVar: s.p + 531232, pool: pool)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1745,9 +1746,9 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.5.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25091488 &* s.n, pixels: 289 &* s.n, channels: 120,
-                gamma: s.p + 595120, beta: s.p + 595248, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 25126176 &* s.n, savedMean: s.f + 120176, savedInvStd: s.f + 120296,
-                runningMean: s.p + 595376, runningVar: s.p + 595504, pool: pool)
+                gamma: s.p + 595120, beta: s.p + 595248, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 25126176 &* s.n, savedMean: s.f + 120176,
+                savedInvStd: s.f + 120296, runningMean: s.p + 595376, runningVar: s.p + 595504, pool: pool)
         }
         // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 12 {
@@ -1766,8 +1767,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.5.1.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 9642432 &* s.n, pixels: 289 &* s.n, channels: 720,
-                gamma: s.p + 682032, beta: s.p + 682752, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 15734288 &* s.n, savedMean: s.f + 120416, savedInvStd: s.f + 121136,
+                gamma: s.p + 682032, beta: s.p + 682752, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 15734288 &* s.n, savedMean: s.f + 120416, savedInvStd: s.f + 121136,
                 runningMean: s.p + 683472, runningVar: s.p + 684192, pool: pool)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1785,8 +1786,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.5.1.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 16588720 &* s.n, pixels: 289 &* s.n, channels: 720,
-                gamma: s.p + 702912, beta: s.p + 703632, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 16796800 &* s.n, savedMean: s.f + 121856, savedInvStd: s.f + 122576,
+                gamma: s.p + 702912, beta: s.p + 703632, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 16796800 &* s.n, savedMean: s.f + 121856, savedInvStd: s.f + 122576,
                 runningMean: s.p + 704352, runningVar: s.p + 705072, pool: pool)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1802,9 +1803,9 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.5.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25160864 &* s.n, pixels: 289 &* s.n, channels: 120,
-                gamma: s.p + 792192, beta: s.p + 792320, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 15942368 &* s.n, savedMean: s.f + 159296, savedInvStd: s.f + 159416,
-                runningMean: s.p + 792448, runningVar: s.p + 792576, pool: pool)
+                gamma: s.p + 792192, beta: s.p + 792320, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 15942368 &* s.n, savedMean: s.f + 159296,
+                savedInvStd: s.f + 159416, runningMean: s.p + 792448, runningVar: s.p + 792576, pool: pool)
         }
         // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 13 {
@@ -1832,8 +1833,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.5.2.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 17004880 &* s.n, pixels: 289 &* s.n, channels: 720,
-                gamma: s.p + 879104, beta: s.p + 879824, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 17212960 &* s.n, savedMean: s.f + 159536, savedInvStd: s.f + 160256,
+                gamma: s.p + 879104, beta: s.p + 879824, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 17212960 &* s.n, savedMean: s.f + 159536, savedInvStd: s.f + 160256,
                 runningMean: s.p + 880544, runningVar: s.p + 881264, pool: pool)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1851,8 +1852,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.5.2.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 17421040 &* s.n, pixels: 289 &* s.n, channels: 720,
-                gamma: s.p + 899984, beta: s.p + 900704, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 17629120 &* s.n, savedMean: s.f + 160976, savedInvStd: s.f + 161696,
+                gamma: s.p + 899984, beta: s.p + 900704, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 17629120 &* s.n, savedMean: s.f + 160976, savedInvStd: s.f + 161696,
                 runningMean: s.p + 901424, runningVar: s.p + 902144, pool: pool)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1868,9 +1869,9 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.5.2.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25230240 &* s.n, pixels: 289 &* s.n, channels: 120,
-                gamma: s.p + 989264, beta: s.p + 989392, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 15942368 &* s.n, savedMean: s.f + 198416, savedInvStd: s.f + 198536,
-                runningMean: s.p + 989520, runningVar: s.p + 989648, pool: pool)
+                gamma: s.p + 989264, beta: s.p + 989392, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 15942368 &* s.n, savedMean: s.f + 198416,
+                savedInvStd: s.f + 198536, runningMean: s.p + 989520, runningVar: s.p + 989648, pool: pool)
         }
         // features.5.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 14 {
@@ -1898,8 +1899,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.5.3.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 17837200 &* s.n, pixels: 289 &* s.n, channels: 720,
-                gamma: s.p + 1076176, beta: s.p + 1076896, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 18045280 &* s.n, savedMean: s.f + 198656, savedInvStd: s.f + 199376,
+                gamma: s.p + 1076176, beta: s.p + 1076896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 18045280 &* s.n, savedMean: s.f + 198656, savedInvStd: s.f + 199376,
                 runningMean: s.p + 1077616, runningVar: s.p + 1078336, pool: pool)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1917,8 +1918,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.5.3.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 18253360 &* s.n, pixels: 289 &* s.n, channels: 720,
-                gamma: s.p + 1097056, beta: s.p + 1097776, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 18461440 &* s.n, savedMean: s.f + 200096, savedInvStd: s.f + 200816,
+                gamma: s.p + 1097056, beta: s.p + 1097776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 18461440 &* s.n, savedMean: s.f + 200096, savedInvStd: s.f + 200816,
                 runningMean: s.p + 1098496, runningVar: s.p + 1099216, pool: pool)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1934,9 +1935,9 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.5.3.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25299616 &* s.n, pixels: 289 &* s.n, channels: 120,
-                gamma: s.p + 1186336, beta: s.p + 1186464, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 15942368 &* s.n, savedMean: s.f + 237536, savedInvStd: s.f + 237656,
-                runningMean: s.p + 1186592, runningVar: s.p + 1186720, pool: pool)
+                gamma: s.p + 1186336, beta: s.p + 1186464, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 15942368 &* s.n, savedMean: s.f + 237536,
+                savedInvStd: s.f + 237656, runningMean: s.p + 1186592, runningVar: s.p + 1186720, pool: pool)
         }
         // features.5.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 15 {
@@ -1964,8 +1965,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.6.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 18669520 &* s.n, pixels: 289 &* s.n, channels: 720,
-                gamma: s.p + 1273248, beta: s.p + 1273968, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 18877600 &* s.n, savedMean: s.f + 237776, savedInvStd: s.f + 238496,
+                gamma: s.p + 1273248, beta: s.p + 1273968, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 18877600 &* s.n, savedMean: s.f + 237776, savedInvStd: s.f + 238496,
                 runningMean: s.p + 1274688, runningVar: s.p + 1275408, pool: pool)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1983,8 +1984,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.6.0.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 24661216 &* s.n, pixels: 81 &* s.n, channels: 720,
-                gamma: s.p + 1294128, beta: s.p + 1294848, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 24719536 &* s.n, savedMean: s.f + 239216, savedInvStd: s.f + 239936,
+                gamma: s.p + 1294128, beta: s.p + 1294848, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 24719536 &* s.n, savedMean: s.f + 239216, savedInvStd: s.f + 239936,
                 runningMean: s.p + 1295568, runningVar: s.p + 1296288, pool: pool)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2000,9 +2001,9 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.6.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25658048 &* s.n, pixels: 81 &* s.n, channels: 208,
-                gamma: s.p + 1446768, beta: s.p + 1446976, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 25674896 &* s.n, savedMean: s.f + 276656, savedInvStd: s.f + 276864,
-                runningMean: s.p + 1447184, runningVar: s.p + 1447392, pool: pool)
+                gamma: s.p + 1446768, beta: s.p + 1446976, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 25674896 &* s.n, savedMean: s.f + 276656,
+                savedInvStd: s.f + 276864, runningMean: s.p + 1447184, runningVar: s.p + 1447392, pool: pool)
         }
         // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 16 {
@@ -2021,8 +2022,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.6.1.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 19189360 &* s.n, pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 1707184, beta: s.p + 1708432, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 22657312 &* s.n, savedMean: s.f + 277072, savedInvStd: s.f + 278320,
+                gamma: s.p + 1707184, beta: s.p + 1708432, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 22657312 &* s.n, savedMean: s.f + 277072, savedInvStd: s.f + 278320,
                 runningMean: s.p + 1709680, runningVar: s.p + 1710928, pool: pool)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2040,8 +2041,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.6.1.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 22758400 &* s.n, pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 1743376, beta: s.p + 1744624, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 22859488 &* s.n, savedMean: s.f + 279568, savedInvStd: s.f + 280816,
+                gamma: s.p + 1743376, beta: s.p + 1744624, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 22859488 &* s.n, savedMean: s.f + 279568, savedInvStd: s.f + 280816,
                 runningMean: s.p + 1745872, runningVar: s.p + 1747120, pool: pool)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2057,9 +2058,9 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.6.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25691744 &* s.n, pixels: 81 &* s.n, channels: 208,
-                gamma: s.p + 2007952, beta: s.p + 2008160, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 15942368 &* s.n, savedMean: s.f + 344464, savedInvStd: s.f + 344672,
-                runningMean: s.p + 2008368, runningVar: s.p + 2008576, pool: pool)
+                gamma: s.p + 2007952, beta: s.p + 2008160, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 15942368 &* s.n, savedMean: s.f + 344464,
+                savedInvStd: s.f + 344672, runningMean: s.p + 2008368, runningVar: s.p + 2008576, pool: pool)
         }
         // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 17 {
@@ -2087,8 +2088,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.6.2.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 22960576 &* s.n, pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 2268368, beta: s.p + 2269616, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 23061664 &* s.n, savedMean: s.f + 344880, savedInvStd: s.f + 346128,
+                gamma: s.p + 2268368, beta: s.p + 2269616, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 23061664 &* s.n, savedMean: s.f + 344880, savedInvStd: s.f + 346128,
                 runningMean: s.p + 2270864, runningVar: s.p + 2272112, pool: pool)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2106,8 +2107,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.6.2.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 23162752 &* s.n, pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 2304560, beta: s.p + 2305808, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 23263840 &* s.n, savedMean: s.f + 347376, savedInvStd: s.f + 348624,
+                gamma: s.p + 2304560, beta: s.p + 2305808, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 23263840 &* s.n, savedMean: s.f + 347376, savedInvStd: s.f + 348624,
                 runningMean: s.p + 2307056, runningVar: s.p + 2308304, pool: pool)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2123,9 +2124,9 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.6.2.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25725440 &* s.n, pixels: 81 &* s.n, channels: 208,
-                gamma: s.p + 2569136, beta: s.p + 2569344, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 15942368 &* s.n, savedMean: s.f + 412272, savedInvStd: s.f + 412480,
-                runningMean: s.p + 2569552, runningVar: s.p + 2569760, pool: pool)
+                gamma: s.p + 2569136, beta: s.p + 2569344, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 15942368 &* s.n, savedMean: s.f + 412272,
+                savedInvStd: s.f + 412480, runningMean: s.p + 2569552, runningVar: s.p + 2569760, pool: pool)
         }
         // features.6.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 18 {
@@ -2153,8 +2154,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.6.3.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 23364928 &* s.n, pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 2829552, beta: s.p + 2830800, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 23466016 &* s.n, savedMean: s.f + 412688, savedInvStd: s.f + 413936,
+                gamma: s.p + 2829552, beta: s.p + 2830800, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 23466016 &* s.n, savedMean: s.f + 412688, savedInvStd: s.f + 413936,
                 runningMean: s.p + 2832048, runningVar: s.p + 2833296, pool: pool)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2172,8 +2173,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.6.3.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 23567104 &* s.n, pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 2865744, beta: s.p + 2866992, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 23668192 &* s.n, savedMean: s.f + 415184, savedInvStd: s.f + 416432,
+                gamma: s.p + 2865744, beta: s.p + 2866992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 23668192 &* s.n, savedMean: s.f + 415184, savedInvStd: s.f + 416432,
                 runningMean: s.p + 2868240, runningVar: s.p + 2869488, pool: pool)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2189,9 +2190,9 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.6.3.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25759136 &* s.n, pixels: 81 &* s.n, channels: 208,
-                gamma: s.p + 3130320, beta: s.p + 3130528, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 15942368 &* s.n, savedMean: s.f + 480080, savedInvStd: s.f + 480288,
-                runningMean: s.p + 3130736, runningVar: s.p + 3130944, pool: pool)
+                gamma: s.p + 3130320, beta: s.p + 3130528, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 15942368 &* s.n, savedMean: s.f + 480080,
+                savedInvStd: s.f + 480288, runningMean: s.p + 3130736, runningVar: s.p + 3130944, pool: pool)
         }
         // features.6.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 19 {
@@ -2219,8 +2220,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.6.4.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 23769280 &* s.n, pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 3390736, beta: s.p + 3391984, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 23870368 &* s.n, savedMean: s.f + 480496, savedInvStd: s.f + 481744,
+                gamma: s.p + 3390736, beta: s.p + 3391984, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 23870368 &* s.n, savedMean: s.f + 480496, savedInvStd: s.f + 481744,
                 runningMean: s.p + 3393232, runningVar: s.p + 3394480, pool: pool)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2238,8 +2239,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.6.4.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 23971456 &* s.n, pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 3426928, beta: s.p + 3428176, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 24072544 &* s.n, savedMean: s.f + 482992, savedInvStd: s.f + 484240,
+                gamma: s.p + 3426928, beta: s.p + 3428176, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 24072544 &* s.n, savedMean: s.f + 482992, savedInvStd: s.f + 484240,
                 runningMean: s.p + 3429424, runningVar: s.p + 3430672, pool: pool)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2255,9 +2256,9 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.6.4.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25792832 &* s.n, pixels: 81 &* s.n, channels: 208,
-                gamma: s.p + 3691504, beta: s.p + 3691712, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 15942368 &* s.n, savedMean: s.f + 547888, savedInvStd: s.f + 548096,
-                runningMean: s.p + 3691920, runningVar: s.p + 3692128, pool: pool)
+                gamma: s.p + 3691504, beta: s.p + 3691712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 15942368 &* s.n, savedMean: s.f + 547888,
+                savedInvStd: s.f + 548096, runningMean: s.p + 3691920, runningVar: s.p + 3692128, pool: pool)
         }
         // features.6.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 20 {
@@ -2285,8 +2286,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.7.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 24173632 &* s.n, pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 3951920, beta: s.p + 3953168, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 24274720 &* s.n, savedMean: s.f + 548304, savedInvStd: s.f + 549552,
+                gamma: s.p + 3951920, beta: s.p + 3953168, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 24274720 &* s.n, savedMean: s.f + 548304, savedInvStd: s.f + 549552,
                 runningMean: s.p + 3954416, runningVar: s.p + 3955664, pool: pool)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2304,8 +2305,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.7.0.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 24375808 &* s.n, pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 3968144, beta: s.p + 3969392, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 24476896 &* s.n, savedMean: s.f + 550800, savedInvStd: s.f + 552048,
+                gamma: s.p + 3968144, beta: s.p + 3969392, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 24476896 &* s.n, savedMean: s.f + 550800, savedInvStd: s.f + 552048,
                 runningMean: s.p + 3970640, runningVar: s.p + 3971888, pool: pool)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2321,9 +2322,9 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.7.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25368992 &* s.n, pixels: 81 &* s.n, channels: 352,
-                gamma: s.p + 4412432, beta: s.p + 4412784, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 25397504 &* s.n, savedMean: s.f + 575760, savedInvStd: s.f + 576112,
-                runningMean: s.p + 4413136, runningVar: s.p + 4413488, pool: pool)
+                gamma: s.p + 4412432, beta: s.p + 4412784, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 25397504 &* s.n, savedMean: s.f + 575760,
+                savedInvStd: s.f + 576112, runningMean: s.p + 4413136, runningVar: s.p + 4413488, pool: pool)
         }
         // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 21 {
@@ -2342,8 +2343,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.8 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 22 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 15942368 &* s.n, pixels: 81 &* s.n, channels: 1280,
-                gamma: s.p + 4864400, beta: s.p + 4865680, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 19085680 &* s.n, savedMean: s.f + 576464, savedInvStd: s.f + 577744,
+                gamma: s.p + 4864400, beta: s.p + 4865680, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 19085680 &* s.n, savedMean: s.f + 576464, savedInvStd: s.f + 577744,
                 runningMean: s.p + 4866960, runningVar: s.p + 4868240, pool: pool)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6

@@ -1069,7 +1069,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         let t = buffers.arena.reserve(floats: 38007776 &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
                                     ws: t + 38007776 &* n, options: options, labels: labels, logits: logits)
-        TrainingKernels.zero(s.g, count: 8274160)
+        if options.computeGradients { TrainingKernels.zero(s.g, count: 8274160) }
         try features_0_forward(s)
         try features_1_0_forward(s)
         try features_2_0_forward(s)
@@ -1097,6 +1097,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         try features_7_0_forward(s)
         try features_8_forward(s)
         try classifier_forward(s)
+        guard options.computeGradients else { return loss }
         if options.frozenBlocks <= 26 { classifier_backward(s) }
         if options.frozenBlocks <= 25 { features_8_backward(s) }
         if options.frozenBlocks <= 24 { features_7_0_backward(s) }
@@ -1136,9 +1137,9 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 0 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 17404800 &* s.n, pixels: 19600 &* s.n, channels: 32,
-                gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 18032000 &* s.n, savedMean: s.f + 1392, savedInvStd: s.f + 1424, runningMean: s.p + 928,
-                runningVar: s.p + 960, pool: pool)
+                gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 18032000 &* s.n, savedMean: s.f + 1392, savedInvStd: s.f + 1424,
+                runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
         }
         // features.0 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 0 {
@@ -1159,9 +1160,9 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.1.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 1 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 18659200 &* s.n, pixels: 19600 &* s.n, channels: 32,
-                gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 19286400 &* s.n, savedMean: s.f + 1456, savedInvStd: s.f + 1488, runningMean: s.p + 1344,
-                runningVar: s.p + 1376, pool: pool)
+                gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 19286400 &* s.n, savedMean: s.f + 1456, savedInvStd: s.f + 1488,
+                runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 1 {
@@ -1176,9 +1177,9 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.1.0.block.1 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 1 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 19913600 &* s.n, pixels: 19600 &* s.n, channels: 24,
-                gamma: s.p + 2176, beta: s.p + 2208, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 20384000 &* s.n, savedMean: s.f + 2096, savedInvStd: s.f + 2120, runningMean: s.p + 2240,
-                runningVar: s.p + 2272, pool: pool)
+                gamma: s.p + 2176, beta: s.p + 2208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 20384000 &* s.n, savedMean: s.f + 2096, savedInvStd: s.f + 2120,
+                runningMean: s.p + 2240, runningVar: s.p + 2272, pool: pool)
         }
         // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 1 {
@@ -1196,9 +1197,9 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.2.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 19600 &* s.n, channels: 144,
-                gamma: s.p + 5760, beta: s.p + 5904, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 2822400 &* s.n, savedMean: s.f + 2144, savedInvStd: s.f + 2288, runningMean: s.p + 6048,
-                runningVar: s.p + 6192, pool: pool)
+                gamma: s.p + 5760, beta: s.p + 5904, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 2822400 &* s.n, savedMean: s.f + 2144, savedInvStd: s.f + 2288,
+                runningMean: s.p + 6048, runningVar: s.p + 6192, pool: pool)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 2 {
@@ -1215,9 +1216,9 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.2.0.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 15993600 &* s.n, pixels: 4900 &* s.n, channels: 144,
-                gamma: s.p + 7632, beta: s.p + 7776, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 16699200 &* s.n, savedMean: s.f + 2432, savedInvStd: s.f + 2576, runningMean: s.p + 7920,
-                runningVar: s.p + 8064, pool: pool)
+                gamma: s.p + 7632, beta: s.p + 7776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 16699200 &* s.n, savedMean: s.f + 2432, savedInvStd: s.f + 2576,
+                runningMean: s.p + 7920, runningVar: s.p + 8064, pool: pool)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 2 {
@@ -1232,8 +1233,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.2.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 32667776 &* s.n, pixels: 4900 &* s.n, channels: 32,
-                gamma: s.p + 12816, beta: s.p + 12848, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 32824576 &* s.n, savedMean: s.f + 5312, savedInvStd: s.f + 5344,
+                gamma: s.p + 12816, beta: s.p + 12848, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 32824576 &* s.n, savedMean: s.f + 5312, savedInvStd: s.f + 5344,
                 runningMean: s.p + 12880, runningVar: s.p + 12912, pool: pool)
         }
         // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1253,9 +1254,9 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.2.1.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 5644800 &* s.n, pixels: 4900 &* s.n, channels: 192,
-                gamma: s.p + 19088, beta: s.p + 19280, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 6585600 &* s.n, savedMean: s.f + 5376, savedInvStd: s.f + 5568, runningMean: s.p + 19472,
-                runningVar: s.p + 19664, pool: pool)
+                gamma: s.p + 19088, beta: s.p + 19280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 6585600 &* s.n, savedMean: s.f + 5376, savedInvStd: s.f + 5568,
+                runningMean: s.p + 19472, runningVar: s.p + 19664, pool: pool)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 3 {
@@ -1272,9 +1273,9 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.2.1.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 7526400 &* s.n, pixels: 4900 &* s.n, channels: 192,
-                gamma: s.p + 21584, beta: s.p + 21776, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 8467200 &* s.n, savedMean: s.f + 5760, savedInvStd: s.f + 5952, runningMean: s.p + 21968,
-                runningVar: s.p + 22160, pool: pool)
+                gamma: s.p + 21584, beta: s.p + 21776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 8467200 &* s.n, savedMean: s.f + 5760, savedInvStd: s.f + 5952,
+                runningMean: s.p + 21968, runningVar: s.p + 22160, pool: pool)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 3 {
@@ -1289,9 +1290,9 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.2.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 32981376 &* s.n, pixels: 4900 &* s.n, channels: 32,
-                gamma: s.p + 28496, beta: s.p + 28528, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 9408000 &* s.n, savedMean: s.f + 9600, savedInvStd: s.f + 9632, runningMean: s.p + 28560,
-                runningVar: s.p + 28592, pool: pool)
+                gamma: s.p + 28496, beta: s.p + 28528, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 9408000 &* s.n, savedMean: s.f + 9600, savedInvStd: s.f + 9632,
+                runningMean: s.p + 28560, runningVar: s.p + 28592, pool: pool)
         }
         // features.2.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 3 {
@@ -1319,8 +1320,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.2.2.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 9408000 &* s.n, pixels: 4900 &* s.n, channels: 192,
-                gamma: s.p + 34768, beta: s.p + 34960, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 10348800 &* s.n, savedMean: s.f + 9664, savedInvStd: s.f + 9856,
+                gamma: s.p + 34768, beta: s.p + 34960, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 10348800 &* s.n, savedMean: s.f + 9664, savedInvStd: s.f + 9856,
                 runningMean: s.p + 35152, runningVar: s.p + 35344, pool: pool)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1338,8 +1339,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.2.2.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 11289600 &* s.n, pixels: 4900 &* s.n, channels: 192,
-                gamma: s.p + 37264, beta: s.p + 37456, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 12230400 &* s.n, savedMean: s.f + 10048, savedInvStd: s.f + 10240,
+                gamma: s.p + 37264, beta: s.p + 37456, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 12230400 &* s.n, savedMean: s.f + 10048, savedInvStd: s.f + 10240,
                 runningMean: s.p + 37648, runningVar: s.p + 37840, pool: pool)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1355,8 +1356,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.2.2.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 33294976 &* s.n, pixels: 4900 &* s.n, channels: 32,
-                gamma: s.p + 44176, beta: s.p + 44208, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 13171200 &* s.n, savedMean: s.f + 13888, savedInvStd: s.f + 13920,
+                gamma: s.p + 44176, beta: s.p + 44208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 13171200 &* s.n, savedMean: s.f + 13888, savedInvStd: s.f + 13920,
                 runningMean: s.p + 44240, runningVar: s.p + 44272, pool: pool)
         }
         // features.2.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1385,8 +1386,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.3.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 13171200 &* s.n, pixels: 4900 &* s.n, channels: 192,
-                gamma: s.p + 50448, beta: s.p + 50640, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 14112000 &* s.n, savedMean: s.f + 13952, savedInvStd: s.f + 14144,
+                gamma: s.p + 50448, beta: s.p + 50640, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 14112000 &* s.n, savedMean: s.f + 13952, savedInvStd: s.f + 14144,
                 runningMean: s.p + 50832, runningVar: s.p + 51024, pool: pool)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1404,8 +1405,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.3.0.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 15758400 &* s.n, pixels: 1225 &* s.n, channels: 192,
-                gamma: s.p + 56016, beta: s.p + 56208, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 28700096 &* s.n, savedMean: s.f + 14336, savedInvStd: s.f + 14528,
+                gamma: s.p + 56016, beta: s.p + 56208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 28700096 &* s.n, savedMean: s.f + 14336, savedInvStd: s.f + 14528,
                 runningMean: s.p + 56400, runningVar: s.p + 56592, pool: pool)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1421,8 +1422,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.3.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 36615296 &* s.n, pixels: 1225 &* s.n, channels: 48,
-                gamma: s.p + 66000, beta: s.p + 66048, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 36674096 &* s.n, savedMean: s.f + 24320, savedInvStd: s.f + 24368,
+                gamma: s.p + 66000, beta: s.p + 66048, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 36674096 &* s.n, savedMean: s.f + 24320, savedInvStd: s.f + 24368,
                 runningMean: s.p + 66096, runningVar: s.p + 66144, pool: pool)
         }
         // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1442,8 +1443,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.3.1.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 15052800 &* s.n, pixels: 1225 &* s.n, channels: 288,
-                gamma: s.p + 80016, beta: s.p + 80304, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 15405600 &* s.n, savedMean: s.f + 24416, savedInvStd: s.f + 24704,
+                gamma: s.p + 80016, beta: s.p + 80304, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 15405600 &* s.n, savedMean: s.f + 24416, savedInvStd: s.f + 24704,
                 runningMean: s.p + 80592, runningVar: s.p + 80880, pool: pool)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1461,8 +1462,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.3.1.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 20854400 &* s.n, pixels: 1225 &* s.n, channels: 288,
-                gamma: s.p + 88368, beta: s.p + 88656, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 21207200 &* s.n, savedMean: s.f + 24992, savedInvStd: s.f + 25280,
+                gamma: s.p + 88368, beta: s.p + 88656, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 21207200 &* s.n, savedMean: s.f + 24992, savedInvStd: s.f + 25280,
                 runningMean: s.p + 88944, runningVar: s.p + 89232, pool: pool)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1478,8 +1479,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.3.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 36732896 &* s.n, pixels: 1225 &* s.n, channels: 48,
-                gamma: s.p + 103344, beta: s.p + 103392, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 21560000 &* s.n, savedMean: s.f + 39968, savedInvStd: s.f + 40016,
+                gamma: s.p + 103344, beta: s.p + 103392, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 21560000 &* s.n, savedMean: s.f + 39968, savedInvStd: s.f + 40016,
                 runningMean: s.p + 103440, runningVar: s.p + 103488, pool: pool)
         }
         // features.3.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1508,8 +1509,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.3.2.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 21560000 &* s.n, pixels: 1225 &* s.n, channels: 288,
-                gamma: s.p + 117360, beta: s.p + 117648, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 21912800 &* s.n, savedMean: s.f + 40064, savedInvStd: s.f + 40352,
+                gamma: s.p + 117360, beta: s.p + 117648, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 21912800 &* s.n, savedMean: s.f + 40064, savedInvStd: s.f + 40352,
                 runningMean: s.p + 117936, runningVar: s.p + 118224, pool: pool)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1527,8 +1528,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.3.2.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 22265600 &* s.n, pixels: 1225 &* s.n, channels: 288,
-                gamma: s.p + 125712, beta: s.p + 126000, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 22618400 &* s.n, savedMean: s.f + 40640, savedInvStd: s.f + 40928,
+                gamma: s.p + 125712, beta: s.p + 126000, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 22618400 &* s.n, savedMean: s.f + 40640, savedInvStd: s.f + 40928,
                 runningMean: s.p + 126288, runningVar: s.p + 126576, pool: pool)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1544,8 +1545,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.3.2.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 36850496 &* s.n, pixels: 1225 &* s.n, channels: 48,
-                gamma: s.p + 140688, beta: s.p + 140736, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 22971200 &* s.n, savedMean: s.f + 55616, savedInvStd: s.f + 55664,
+                gamma: s.p + 140688, beta: s.p + 140736, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 22971200 &* s.n, savedMean: s.f + 55616, savedInvStd: s.f + 55664,
                 runningMean: s.p + 140784, runningVar: s.p + 140832, pool: pool)
         }
         // features.3.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1574,8 +1575,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.4.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 22971200 &* s.n, pixels: 1225 &* s.n, channels: 288,
-                gamma: s.p + 154704, beta: s.p + 154992, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 23324000 &* s.n, savedMean: s.f + 55712, savedInvStd: s.f + 56000,
+                gamma: s.p + 154704, beta: s.p + 154992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 23324000 &* s.n, savedMean: s.f + 55712, savedInvStd: s.f + 56000,
                 runningMean: s.p + 155280, runningVar: s.p + 155568, pool: pool)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1593,8 +1594,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.4.0.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 36296480 &* s.n, pixels: 324 &* s.n, channels: 288,
-                gamma: s.p + 158448, beta: s.p + 158736, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 36389792 &* s.n, savedMean: s.f + 56288, savedInvStd: s.f + 56576,
+                gamma: s.p + 158448, beta: s.p + 158736, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 36389792 &* s.n, savedMean: s.f + 56288, savedInvStd: s.f + 56576,
                 runningMean: s.p + 159024, runningVar: s.p + 159312, pool: pool)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1610,8 +1611,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.4.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 37408736 &* s.n, pixels: 324 &* s.n, channels: 96,
-                gamma: s.p + 187248, beta: s.p + 187344, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 37439840 &* s.n, savedMean: s.f + 62048, savedInvStd: s.f + 62144,
+                gamma: s.p + 187248, beta: s.p + 187344, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 37439840 &* s.n, savedMean: s.f + 62048, savedInvStd: s.f + 62144,
                 runningMean: s.p + 187440, runningVar: s.p + 187536, pool: pool)
         }
         // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1631,8 +1632,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.4.1.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 28935296 &* s.n, pixels: 324 &* s.n, channels: 576,
-                gamma: s.p + 242928, beta: s.p + 243504, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 29121920 &* s.n, savedMean: s.f + 62240, savedInvStd: s.f + 62816,
+                gamma: s.p + 242928, beta: s.p + 243504, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 29121920 &* s.n, savedMean: s.f + 62240, savedInvStd: s.f + 62816,
                 runningMean: s.p + 244080, runningVar: s.p + 244656, pool: pool)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1650,8 +1651,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.4.1.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 29308544 &* s.n, pixels: 324 &* s.n, channels: 576,
-                gamma: s.p + 250416, beta: s.p + 250992, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 29495168 &* s.n, savedMean: s.f + 63392, savedInvStd: s.f + 63968,
+                gamma: s.p + 250416, beta: s.p + 250992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 29495168 &* s.n, savedMean: s.f + 63392, savedInvStd: s.f + 63968,
                 runningMean: s.p + 251568, runningVar: s.p + 252144, pool: pool)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1667,8 +1668,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.4.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 37470944 &* s.n, pixels: 324 &* s.n, channels: 96,
-                gamma: s.p + 308016, beta: s.p + 308112, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 23676800 &* s.n, savedMean: s.f + 74912, savedInvStd: s.f + 75008,
+                gamma: s.p + 308016, beta: s.p + 308112, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 23676800 &* s.n, savedMean: s.f + 74912, savedInvStd: s.f + 75008,
                 runningMean: s.p + 308208, runningVar: s.p + 308304, pool: pool)
         }
         // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1697,8 +1698,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.4.2.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 29681792 &* s.n, pixels: 324 &* s.n, channels: 576,
-                gamma: s.p + 363696, beta: s.p + 364272, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 29868416 &* s.n, savedMean: s.f + 75104, savedInvStd: s.f + 75680,
+                gamma: s.p + 363696, beta: s.p + 364272, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 29868416 &* s.n, savedMean: s.f + 75104, savedInvStd: s.f + 75680,
                 runningMean: s.p + 364848, runningVar: s.p + 365424, pool: pool)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1716,8 +1717,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.4.2.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 30055040 &* s.n, pixels: 324 &* s.n, channels: 576,
-                gamma: s.p + 371184, beta: s.p + 371760, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 30241664 &* s.n, savedMean: s.f + 76256, savedInvStd: s.f + 76832,
+                gamma: s.p + 371184, beta: s.p + 371760, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 30241664 &* s.n, savedMean: s.f + 76256, savedInvStd: s.f + 76832,
                 runningMean: s.p + 372336, runningVar: s.p + 372912, pool: pool)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1733,8 +1734,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.4.2.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 37533152 &* s.n, pixels: 324 &* s.n, channels: 96,
-                gamma: s.p + 428784, beta: s.p + 428880, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 23676800 &* s.n, savedMean: s.f + 87776, savedInvStd: s.f + 87872,
+                gamma: s.p + 428784, beta: s.p + 428880, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 23676800 &* s.n, savedMean: s.f + 87776, savedInvStd: s.f + 87872,
                 runningMean: s.p + 428976, runningVar: s.p + 429072, pool: pool)
         }
         // features.4.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1763,8 +1764,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.4.3.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 30428288 &* s.n, pixels: 324 &* s.n, channels: 576,
-                gamma: s.p + 484464, beta: s.p + 485040, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 30614912 &* s.n, savedMean: s.f + 87968, savedInvStd: s.f + 88544,
+                gamma: s.p + 484464, beta: s.p + 485040, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 30614912 &* s.n, savedMean: s.f + 87968, savedInvStd: s.f + 88544,
                 runningMean: s.p + 485616, runningVar: s.p + 486192, pool: pool)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1782,8 +1783,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.4.3.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 30801536 &* s.n, pixels: 324 &* s.n, channels: 576,
-                gamma: s.p + 491952, beta: s.p + 492528, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 30988160 &* s.n, savedMean: s.f + 89120, savedInvStd: s.f + 89696,
+                gamma: s.p + 491952, beta: s.p + 492528, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 30988160 &* s.n, savedMean: s.f + 89120, savedInvStd: s.f + 89696,
                 runningMean: s.p + 493104, runningVar: s.p + 493680, pool: pool)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1799,9 +1800,9 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.4.3.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 37595360 &* s.n, pixels: 324 &* s.n, channels: 96,
-                gamma: s.p + 549552, beta: s.p + 549648, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 23676800 &* s.n, savedMean: s.f + 100640, savedInvStd: s.f + 100736,
-                runningMean: s.p + 549744, runningVar: s.p + 549840, pool: pool)
+                gamma: s.p + 549552, beta: s.p + 549648, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 23676800 &* s.n, savedMean: s.f + 100640,
+                savedInvStd: s.f + 100736, runningMean: s.p + 549744, runningVar: s.p + 549840, pool: pool)
         }
         // features.4.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 11 {
@@ -1829,8 +1830,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.4.4.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 31174784 &* s.n, pixels: 324 &* s.n, channels: 576,
-                gamma: s.p + 605232, beta: s.p + 605808, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 31361408 &* s.n, savedMean: s.f + 100832, savedInvStd: s.f + 101408,
+                gamma: s.p + 605232, beta: s.p + 605808, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 31361408 &* s.n, savedMean: s.f + 100832, savedInvStd: s.f + 101408,
                 runningMean: s.p + 606384, runningVar: s.p + 606960, pool: pool)
         }
         // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1848,8 +1849,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.4.4.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 31548032 &* s.n, pixels: 324 &* s.n, channels: 576,
-                gamma: s.p + 612720, beta: s.p + 613296, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 31734656 &* s.n, savedMean: s.f + 101984, savedInvStd: s.f + 102560,
+                gamma: s.p + 612720, beta: s.p + 613296, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 31734656 &* s.n, savedMean: s.f + 101984, savedInvStd: s.f + 102560,
                 runningMean: s.p + 613872, runningVar: s.p + 614448, pool: pool)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1865,9 +1866,9 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.4.4.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 37657568 &* s.n, pixels: 324 &* s.n, channels: 96,
-                gamma: s.p + 670320, beta: s.p + 670416, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 23676800 &* s.n, savedMean: s.f + 113504, savedInvStd: s.f + 113600,
-                runningMean: s.p + 670512, runningVar: s.p + 670608, pool: pool)
+                gamma: s.p + 670320, beta: s.p + 670416, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 23676800 &* s.n, savedMean: s.f + 113504,
+                savedInvStd: s.f + 113600, runningMean: s.p + 670512, runningVar: s.p + 670608, pool: pool)
         }
         // features.4.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 12 {
@@ -1895,8 +1896,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.5.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 31921280 &* s.n, pixels: 324 &* s.n, channels: 576,
-                gamma: s.p + 726000, beta: s.p + 726576, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 32107904 &* s.n, savedMean: s.f + 113696, savedInvStd: s.f + 114272,
+                gamma: s.p + 726000, beta: s.p + 726576, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 32107904 &* s.n, savedMean: s.f + 113696, savedInvStd: s.f + 114272,
                 runningMean: s.p + 727152, runningVar: s.p + 727728, pool: pool)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1914,8 +1915,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.5.0.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 32294528 &* s.n, pixels: 324 &* s.n, channels: 576,
-                gamma: s.p + 742704, beta: s.p + 743280, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 32481152 &* s.n, savedMean: s.f + 114848, savedInvStd: s.f + 115424,
+                gamma: s.p + 742704, beta: s.p + 743280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 32481152 &* s.n, savedMean: s.f + 114848, savedInvStd: s.f + 115424,
                 runningMean: s.p + 743856, runningVar: s.p + 744432, pool: pool)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1931,9 +1932,9 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.5.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 36968096 &* s.n, pixels: 324 &* s.n, channels: 136,
-                gamma: s.p + 823344, beta: s.p + 823488, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 37012160 &* s.n, savedMean: s.f + 144800, savedInvStd: s.f + 144936,
-                runningMean: s.p + 823632, runningVar: s.p + 823776, pool: pool)
+                gamma: s.p + 823344, beta: s.p + 823488, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 37012160 &* s.n, savedMean: s.f + 144800,
+                savedInvStd: s.f + 144936, runningMean: s.p + 823632, runningVar: s.p + 823776, pool: pool)
         }
         // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 13 {
@@ -1952,8 +1953,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.5.1.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 23676800 &* s.n, pixels: 324 &* s.n, channels: 816,
-                gamma: s.p + 934896, beta: s.p + 935712, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 23941184 &* s.n, savedMean: s.f + 145072, savedInvStd: s.f + 145888,
+                gamma: s.p + 934896, beta: s.p + 935712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 23941184 &* s.n, savedMean: s.f + 145072, savedInvStd: s.f + 145888,
                 runningMean: s.p + 936528, runningVar: s.p + 937344, pool: pool)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1971,8 +1972,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.5.1.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 24205568 &* s.n, pixels: 324 &* s.n, channels: 816,
-                gamma: s.p + 958560, beta: s.p + 959376, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 24469952 &* s.n, savedMean: s.f + 146704, savedInvStd: s.f + 147520,
+                gamma: s.p + 958560, beta: s.p + 959376, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 24469952 &* s.n, savedMean: s.f + 146704, savedInvStd: s.f + 147520,
                 runningMean: s.p + 960192, runningVar: s.p + 961008, pool: pool)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1988,9 +1989,9 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.5.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 37056224 &* s.n, pixels: 324 &* s.n, channels: 136,
-                gamma: s.p + 1072800, beta: s.p + 1072944, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 24734336 &* s.n, savedMean: s.f + 189136, savedInvStd: s.f + 189272,
-                runningMean: s.p + 1073088, runningVar: s.p + 1073232, pool: pool)
+                gamma: s.p + 1072800, beta: s.p + 1072944, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 24734336 &* s.n, savedMean: s.f + 189136,
+                savedInvStd: s.f + 189272, runningMean: s.p + 1073088, runningVar: s.p + 1073232, pool: pool)
         }
         // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 14 {
@@ -2018,8 +2019,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.5.2.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 24734336 &* s.n, pixels: 324 &* s.n, channels: 816,
-                gamma: s.p + 1184352, beta: s.p + 1185168, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 24998720 &* s.n, savedMean: s.f + 189408, savedInvStd: s.f + 190224,
+                gamma: s.p + 1184352, beta: s.p + 1185168, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 24998720 &* s.n, savedMean: s.f + 189408, savedInvStd: s.f + 190224,
                 runningMean: s.p + 1185984, runningVar: s.p + 1186800, pool: pool)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2037,8 +2038,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.5.2.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25263104 &* s.n, pixels: 324 &* s.n, channels: 816,
-                gamma: s.p + 1208016, beta: s.p + 1208832, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 25527488 &* s.n, savedMean: s.f + 191040, savedInvStd: s.f + 191856,
+                gamma: s.p + 1208016, beta: s.p + 1208832, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 25527488 &* s.n, savedMean: s.f + 191040, savedInvStd: s.f + 191856,
                 runningMean: s.p + 1209648, runningVar: s.p + 1210464, pool: pool)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2054,9 +2055,9 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.5.2.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 37144352 &* s.n, pixels: 324 &* s.n, channels: 136,
-                gamma: s.p + 1322256, beta: s.p + 1322400, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 25791872 &* s.n, savedMean: s.f + 233472, savedInvStd: s.f + 233608,
-                runningMean: s.p + 1322544, runningVar: s.p + 1322688, pool: pool)
+                gamma: s.p + 1322256, beta: s.p + 1322400, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 25791872 &* s.n, savedMean: s.f + 233472,
+                savedInvStd: s.f + 233608, runningMean: s.p + 1322544, runningVar: s.p + 1322688, pool: pool)
         }
         // features.5.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 15 {
@@ -2084,8 +2085,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.5.3.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25791872 &* s.n, pixels: 324 &* s.n, channels: 816,
-                gamma: s.p + 1433808, beta: s.p + 1434624, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 26056256 &* s.n, savedMean: s.f + 233744, savedInvStd: s.f + 234560,
+                gamma: s.p + 1433808, beta: s.p + 1434624, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 26056256 &* s.n, savedMean: s.f + 233744, savedInvStd: s.f + 234560,
                 runningMean: s.p + 1435440, runningVar: s.p + 1436256, pool: pool)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2103,8 +2104,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.5.3.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 26320640 &* s.n, pixels: 324 &* s.n, channels: 816,
-                gamma: s.p + 1457472, beta: s.p + 1458288, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 26585024 &* s.n, savedMean: s.f + 235376, savedInvStd: s.f + 236192,
+                gamma: s.p + 1457472, beta: s.p + 1458288, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 26585024 &* s.n, savedMean: s.f + 235376, savedInvStd: s.f + 236192,
                 runningMean: s.p + 1459104, runningVar: s.p + 1459920, pool: pool)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2120,9 +2121,9 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.5.3.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 37232480 &* s.n, pixels: 324 &* s.n, channels: 136,
-                gamma: s.p + 1571712, beta: s.p + 1571856, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 26849408 &* s.n, savedMean: s.f + 277808, savedInvStd: s.f + 277944,
-                runningMean: s.p + 1572000, runningVar: s.p + 1572144, pool: pool)
+                gamma: s.p + 1571712, beta: s.p + 1571856, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 26849408 &* s.n, savedMean: s.f + 277808,
+                savedInvStd: s.f + 277944, runningMean: s.p + 1572000, runningVar: s.p + 1572144, pool: pool)
         }
         // features.5.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 16 {
@@ -2150,8 +2151,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.5.4.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 26849408 &* s.n, pixels: 324 &* s.n, channels: 816,
-                gamma: s.p + 1683264, beta: s.p + 1684080, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 27113792 &* s.n, savedMean: s.f + 278080, savedInvStd: s.f + 278896,
+                gamma: s.p + 1683264, beta: s.p + 1684080, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 27113792 &* s.n, savedMean: s.f + 278080, savedInvStd: s.f + 278896,
                 runningMean: s.p + 1684896, runningVar: s.p + 1685712, pool: pool)
         }
         // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2169,8 +2170,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.5.4.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 27378176 &* s.n, pixels: 324 &* s.n, channels: 816,
-                gamma: s.p + 1706928, beta: s.p + 1707744, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 27642560 &* s.n, savedMean: s.f + 279712, savedInvStd: s.f + 280528,
+                gamma: s.p + 1706928, beta: s.p + 1707744, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 27642560 &* s.n, savedMean: s.f + 279712, savedInvStd: s.f + 280528,
                 runningMean: s.p + 1708560, runningVar: s.p + 1709376, pool: pool)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2186,9 +2187,9 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.5.4.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 37320608 &* s.n, pixels: 324 &* s.n, channels: 136,
-                gamma: s.p + 1821168, beta: s.p + 1821312, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 27906944 &* s.n, savedMean: s.f + 322144, savedInvStd: s.f + 322280,
-                runningMean: s.p + 1821456, runningVar: s.p + 1821600, pool: pool)
+                gamma: s.p + 1821168, beta: s.p + 1821312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 27906944 &* s.n, savedMean: s.f + 322144,
+                savedInvStd: s.f + 322280, runningMean: s.p + 1821456, runningVar: s.p + 1821600, pool: pool)
         }
         // features.5.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 17 {
@@ -2216,8 +2217,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.6.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 27906944 &* s.n, pixels: 324 &* s.n, channels: 816,
-                gamma: s.p + 1932720, beta: s.p + 1933536, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 28171328 &* s.n, savedMean: s.f + 322416, savedInvStd: s.f + 323232,
+                gamma: s.p + 1932720, beta: s.p + 1933536, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 28171328 &* s.n, savedMean: s.f + 322416, savedInvStd: s.f + 323232,
                 runningMean: s.p + 1934352, runningVar: s.p + 1935168, pool: pool)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2235,8 +2236,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.6.0.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 36483104 &* s.n, pixels: 81 &* s.n, channels: 816,
-                gamma: s.p + 1956384, beta: s.p + 1957200, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 36549200 &* s.n, savedMean: s.f + 324048, savedInvStd: s.f + 324864,
+                gamma: s.p + 1956384, beta: s.p + 1957200, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 36549200 &* s.n, savedMean: s.f + 324048, savedInvStd: s.f + 324864,
                 runningMean: s.p + 1958016, runningVar: s.p + 1958832, pool: pool)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2252,9 +2253,9 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.6.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 37781984 &* s.n, pixels: 81 &* s.n, channels: 232,
-                gamma: s.p + 2148960, beta: s.p + 2149200, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 37800784 &* s.n, savedMean: s.f + 366480, savedInvStd: s.f + 366712,
-                runningMean: s.p + 2149440, runningVar: s.p + 2149680, pool: pool)
+                gamma: s.p + 2148960, beta: s.p + 2149200, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 37800784 &* s.n, savedMean: s.f + 366480,
+                savedInvStd: s.f + 366712, runningMean: s.p + 2149440, runningVar: s.p + 2149680, pool: pool)
         }
         // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 18 {
@@ -2273,8 +2274,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.6.1.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 28435712 &* s.n, pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 2472864, beta: s.p + 2474256, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 28548464 &* s.n, savedMean: s.f + 366944, savedInvStd: s.f + 368336,
+                gamma: s.p + 2472864, beta: s.p + 2474256, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 28548464 &* s.n, savedMean: s.f + 366944, savedInvStd: s.f + 368336,
                 runningMean: s.p + 2475648, runningVar: s.p + 2477040, pool: pool)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2292,8 +2293,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.6.1.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 33608576 &* s.n, pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 2513232, beta: s.p + 2514624, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 33721328 &* s.n, savedMean: s.f + 369728, savedInvStd: s.f + 371120,
+                gamma: s.p + 2513232, beta: s.p + 2514624, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 33721328 &* s.n, savedMean: s.f + 369728, savedInvStd: s.f + 371120,
                 runningMean: s.p + 2516016, runningVar: s.p + 2517408, pool: pool)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2309,9 +2310,9 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.6.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 37819584 &* s.n, pixels: 81 &* s.n, channels: 232,
-                gamma: s.p + 2841744, beta: s.p + 2841984, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 28661216 &* s.n, savedMean: s.f + 442112, savedInvStd: s.f + 442344,
-                runningMean: s.p + 2842224, runningVar: s.p + 2842464, pool: pool)
+                gamma: s.p + 2841744, beta: s.p + 2841984, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 28661216 &* s.n, savedMean: s.f + 442112,
+                savedInvStd: s.f + 442344, runningMean: s.p + 2842224, runningVar: s.p + 2842464, pool: pool)
         }
         // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 19 {
@@ -2339,8 +2340,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.6.2.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 33834080 &* s.n, pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 3165648, beta: s.p + 3167040, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 33946832 &* s.n, savedMean: s.f + 442576, savedInvStd: s.f + 443968,
+                gamma: s.p + 3165648, beta: s.p + 3167040, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 33946832 &* s.n, savedMean: s.f + 442576, savedInvStd: s.f + 443968,
                 runningMean: s.p + 3168432, runningVar: s.p + 3169824, pool: pool)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2358,8 +2359,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.6.2.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 34059584 &* s.n, pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 3206016, beta: s.p + 3207408, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 34172336 &* s.n, savedMean: s.f + 445360, savedInvStd: s.f + 446752,
+                gamma: s.p + 3206016, beta: s.p + 3207408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 34172336 &* s.n, savedMean: s.f + 445360, savedInvStd: s.f + 446752,
                 runningMean: s.p + 3208800, runningVar: s.p + 3210192, pool: pool)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2375,9 +2376,9 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.6.2.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 37857184 &* s.n, pixels: 81 &* s.n, channels: 232,
-                gamma: s.p + 3534528, beta: s.p + 3534768, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 28661216 &* s.n, savedMean: s.f + 517744, savedInvStd: s.f + 517976,
-                runningMean: s.p + 3535008, runningVar: s.p + 3535248, pool: pool)
+                gamma: s.p + 3534528, beta: s.p + 3534768, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 28661216 &* s.n, savedMean: s.f + 517744,
+                savedInvStd: s.f + 517976, runningMean: s.p + 3535008, runningVar: s.p + 3535248, pool: pool)
         }
         // features.6.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 20 {
@@ -2405,8 +2406,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.6.3.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 34285088 &* s.n, pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 3858432, beta: s.p + 3859824, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 34397840 &* s.n, savedMean: s.f + 518208, savedInvStd: s.f + 519600,
+                gamma: s.p + 3858432, beta: s.p + 3859824, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 34397840 &* s.n, savedMean: s.f + 518208, savedInvStd: s.f + 519600,
                 runningMean: s.p + 3861216, runningVar: s.p + 3862608, pool: pool)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2424,8 +2425,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.6.3.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 34510592 &* s.n, pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 3898800, beta: s.p + 3900192, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 34623344 &* s.n, savedMean: s.f + 520992, savedInvStd: s.f + 522384,
+                gamma: s.p + 3898800, beta: s.p + 3900192, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 34623344 &* s.n, savedMean: s.f + 520992, savedInvStd: s.f + 522384,
                 runningMean: s.p + 3901584, runningVar: s.p + 3902976, pool: pool)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2441,9 +2442,9 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.6.3.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 37894784 &* s.n, pixels: 81 &* s.n, channels: 232,
-                gamma: s.p + 4227312, beta: s.p + 4227552, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 28661216 &* s.n, savedMean: s.f + 593376, savedInvStd: s.f + 593608,
-                runningMean: s.p + 4227792, runningVar: s.p + 4228032, pool: pool)
+                gamma: s.p + 4227312, beta: s.p + 4227552, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 28661216 &* s.n, savedMean: s.f + 593376,
+                savedInvStd: s.f + 593608, runningMean: s.p + 4227792, runningVar: s.p + 4228032, pool: pool)
         }
         // features.6.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 21 {
@@ -2471,8 +2472,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.6.4.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 22 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 34736096 &* s.n, pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 4551216, beta: s.p + 4552608, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 34848848 &* s.n, savedMean: s.f + 593840, savedInvStd: s.f + 595232,
+                gamma: s.p + 4551216, beta: s.p + 4552608, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 34848848 &* s.n, savedMean: s.f + 593840, savedInvStd: s.f + 595232,
                 runningMean: s.p + 4554000, runningVar: s.p + 4555392, pool: pool)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2490,8 +2491,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.6.4.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 22 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 34961600 &* s.n, pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 4591584, beta: s.p + 4592976, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 35074352 &* s.n, savedMean: s.f + 596624, savedInvStd: s.f + 598016,
+                gamma: s.p + 4591584, beta: s.p + 4592976, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 35074352 &* s.n, savedMean: s.f + 596624, savedInvStd: s.f + 598016,
                 runningMean: s.p + 4594368, runningVar: s.p + 4595760, pool: pool)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2507,9 +2508,9 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.6.4.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 22 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 37932384 &* s.n, pixels: 81 &* s.n, channels: 232,
-                gamma: s.p + 4920096, beta: s.p + 4920336, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 28661216 &* s.n, savedMean: s.f + 669008, savedInvStd: s.f + 669240,
-                runningMean: s.p + 4920576, runningVar: s.p + 4920816, pool: pool)
+                gamma: s.p + 4920096, beta: s.p + 4920336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 28661216 &* s.n, savedMean: s.f + 669008,
+                savedInvStd: s.f + 669240, runningMean: s.p + 4920576, runningVar: s.p + 4920816, pool: pool)
         }
         // features.6.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 22 {
@@ -2537,8 +2538,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.6.5.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 23 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 35187104 &* s.n, pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 5244000, beta: s.p + 5245392, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 35299856 &* s.n, savedMean: s.f + 669472, savedInvStd: s.f + 670864,
+                gamma: s.p + 5244000, beta: s.p + 5245392, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 35299856 &* s.n, savedMean: s.f + 669472, savedInvStd: s.f + 670864,
                 runningMean: s.p + 5246784, runningVar: s.p + 5248176, pool: pool)
         }
         // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2556,8 +2557,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.6.5.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 23 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 35412608 &* s.n, pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 5284368, beta: s.p + 5285760, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 35525360 &* s.n, savedMean: s.f + 672256, savedInvStd: s.f + 673648,
+                gamma: s.p + 5284368, beta: s.p + 5285760, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 35525360 &* s.n, savedMean: s.f + 672256, savedInvStd: s.f + 673648,
                 runningMean: s.p + 5287152, runningVar: s.p + 5288544, pool: pool)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2573,9 +2574,9 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.6.5.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 23 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 37969984 &* s.n, pixels: 81 &* s.n, channels: 232,
-                gamma: s.p + 5612880, beta: s.p + 5613120, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 28661216 &* s.n, savedMean: s.f + 744640, savedInvStd: s.f + 744872,
-                runningMean: s.p + 5613360, runningVar: s.p + 5613600, pool: pool)
+                gamma: s.p + 5612880, beta: s.p + 5613120, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 28661216 &* s.n, savedMean: s.f + 744640,
+                savedInvStd: s.f + 744872, runningMean: s.p + 5613360, runningVar: s.p + 5613600, pool: pool)
         }
         // features.6.5.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 23 {
@@ -2603,8 +2604,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.7.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 24 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 35638112 &* s.n, pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 5936784, beta: s.p + 5938176, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 35750864 &* s.n, savedMean: s.f + 745104, savedInvStd: s.f + 746496,
+                gamma: s.p + 5936784, beta: s.p + 5938176, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 35750864 &* s.n, savedMean: s.f + 745104, savedInvStd: s.f + 746496,
                 runningMean: s.p + 5939568, runningVar: s.p + 5940960, pool: pool)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2622,8 +2623,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.7.0.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 24 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 35863616 &* s.n, pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 5954880, beta: s.p + 5956272, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 35976368 &* s.n, savedMean: s.f + 747888, savedInvStd: s.f + 749280,
+                gamma: s.p + 5954880, beta: s.p + 5956272, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 35976368 &* s.n, savedMean: s.f + 747888, savedInvStd: s.f + 749280,
                 runningMean: s.p + 5957664, runningVar: s.p + 5959056, pool: pool)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2639,9 +2640,9 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.7.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 24 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 28661216 &* s.n, pixels: 81 &* s.n, channels: 384,
-                gamma: s.p + 6494976, beta: s.p + 6495360, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 37719776 &* s.n, savedMean: s.f + 775728, savedInvStd: s.f + 776112,
-                runningMean: s.p + 6495744, runningVar: s.p + 6496128, pool: pool)
+                gamma: s.p + 6494976, beta: s.p + 6495360, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 37719776 &* s.n, savedMean: s.f + 775728,
+                savedInvStd: s.f + 776112, runningMean: s.p + 6495744, runningVar: s.p + 6496128, pool: pool)
         }
         // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 24 {
@@ -2660,8 +2661,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.8 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 25 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 36089120 &* s.n, pixels: 81 &* s.n, channels: 1280,
-                gamma: s.p + 6988032, beta: s.p + 6989312, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 36192800 &* s.n, savedMean: s.f + 776496, savedInvStd: s.f + 777776,
+                gamma: s.p + 6988032, beta: s.p + 6989312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 36192800 &* s.n, savedMean: s.f + 776496, savedInvStd: s.f + 777776,
                 runningMean: s.p + 6990592, runningVar: s.p + 6991872, pool: pool)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6

@@ -1297,7 +1297,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         let t = buffers.arena.reserve(floats: 57755248 &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
                                     ws: t + 57755248 &* n, options: options, labels: labels, logits: logits)
-        TrainingKernels.zero(s.g, count: 13119104)
+        if options.computeGradients { TrainingKernels.zero(s.g, count: 13119104) }
         try features_0_forward(s)
         try features_1_0_forward(s)
         try features_2_0_forward(s)
@@ -1331,6 +1331,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         try features_7_0_forward(s)
         try features_8_forward(s)
         try classifier_forward(s)
+        guard options.computeGradients else { return loss }
         if options.frozenBlocks <= 32 { classifier_backward(s) }
         if options.frozenBlocks <= 31 { features_8_backward(s) }
         if options.frozenBlocks <= 30 { features_7_0_backward(s) }
@@ -1376,9 +1377,9 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 0 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 24300000 &* s.n, pixels: 22500 &* s.n, channels: 32,
-                gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 25020000 &* s.n, savedMean: s.f + 1632, savedInvStd: s.f + 1664, runningMean: s.p + 928,
-                runningVar: s.p + 960, pool: pool)
+                gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 25020000 &* s.n, savedMean: s.f + 1632, savedInvStd: s.f + 1664,
+                runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
         }
         // features.0 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 0 {
@@ -1399,9 +1400,9 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.1.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 1 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 25740000 &* s.n, pixels: 22500 &* s.n, channels: 32,
-                gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 26460000 &* s.n, savedMean: s.f + 1696, savedInvStd: s.f + 1728, runningMean: s.p + 1344,
-                runningVar: s.p + 1376, pool: pool)
+                gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 26460000 &* s.n, savedMean: s.f + 1696, savedInvStd: s.f + 1728,
+                runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 1 {
@@ -1416,9 +1417,9 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.1.0.block.1 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 1 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 27180000 &* s.n, pixels: 22500 &* s.n, channels: 24,
-                gamma: s.p + 2176, beta: s.p + 2208, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 27720000 &* s.n, savedMean: s.f + 2336, savedInvStd: s.f + 2360, runningMean: s.p + 2240,
-                runningVar: s.p + 2272, pool: pool)
+                gamma: s.p + 2176, beta: s.p + 2208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 27720000 &* s.n, savedMean: s.f + 2336, savedInvStd: s.f + 2360,
+                runningMean: s.p + 2240, runningVar: s.p + 2272, pool: pool)
         }
         // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 1 {
@@ -1436,9 +1437,9 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.2.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 22500 &* s.n, channels: 144,
-                gamma: s.p + 5760, beta: s.p + 5904, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 3240000 &* s.n, savedMean: s.f + 2384, savedInvStd: s.f + 2528, runningMean: s.p + 6048,
-                runningVar: s.p + 6192, pool: pool)
+                gamma: s.p + 5760, beta: s.p + 5904, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 3240000 &* s.n, savedMean: s.f + 2384, savedInvStd: s.f + 2528,
+                runningMean: s.p + 6048, runningVar: s.p + 6192, pool: pool)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 2 {
@@ -1455,9 +1456,9 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.2.0.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 22680000 &* s.n, pixels: 5625 &* s.n, channels: 144,
-                gamma: s.p + 7632, beta: s.p + 7776, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 23490000 &* s.n, savedMean: s.f + 2672, savedInvStd: s.f + 2816, runningMean: s.p + 7920,
-                runningVar: s.p + 8064, pool: pool)
+                gamma: s.p + 7632, beta: s.p + 7776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 23490000 &* s.n, savedMean: s.f + 2672, savedInvStd: s.f + 2816,
+                runningMean: s.p + 7920, runningVar: s.p + 8064, pool: pool)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 2 {
@@ -1472,8 +1473,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.2.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 48429792 &* s.n, pixels: 5625 &* s.n, channels: 32,
-                gamma: s.p + 12816, beta: s.p + 12848, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 48609792 &* s.n, savedMean: s.f + 5552, savedInvStd: s.f + 5584,
+                gamma: s.p + 12816, beta: s.p + 12848, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 48609792 &* s.n, savedMean: s.f + 5552, savedInvStd: s.f + 5584,
                 runningMean: s.p + 12880, runningVar: s.p + 12912, pool: pool)
         }
         // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1493,9 +1494,9 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.2.1.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 6480000 &* s.n, pixels: 5625 &* s.n, channels: 192,
-                gamma: s.p + 19088, beta: s.p + 19280, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 7560000 &* s.n, savedMean: s.f + 5616, savedInvStd: s.f + 5808, runningMean: s.p + 19472,
-                runningVar: s.p + 19664, pool: pool)
+                gamma: s.p + 19088, beta: s.p + 19280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 7560000 &* s.n, savedMean: s.f + 5616, savedInvStd: s.f + 5808,
+                runningMean: s.p + 19472, runningVar: s.p + 19664, pool: pool)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 3 {
@@ -1512,9 +1513,9 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.2.1.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 8640000 &* s.n, pixels: 5625 &* s.n, channels: 192,
-                gamma: s.p + 21584, beta: s.p + 21776, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 9720000 &* s.n, savedMean: s.f + 6000, savedInvStd: s.f + 6192, runningMean: s.p + 21968,
-                runningVar: s.p + 22160, pool: pool)
+                gamma: s.p + 21584, beta: s.p + 21776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 9720000 &* s.n, savedMean: s.f + 6000, savedInvStd: s.f + 6192,
+                runningMean: s.p + 21968, runningVar: s.p + 22160, pool: pool)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 3 {
@@ -1529,8 +1530,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.2.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 48789792 &* s.n, pixels: 5625 &* s.n, channels: 32,
-                gamma: s.p + 28496, beta: s.p + 28528, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 10800000 &* s.n, savedMean: s.f + 9840, savedInvStd: s.f + 9872,
+                gamma: s.p + 28496, beta: s.p + 28528, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 10800000 &* s.n, savedMean: s.f + 9840, savedInvStd: s.f + 9872,
                 runningMean: s.p + 28560, runningVar: s.p + 28592, pool: pool)
         }
         // features.2.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1559,8 +1560,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.2.2.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 10800000 &* s.n, pixels: 5625 &* s.n, channels: 192,
-                gamma: s.p + 34768, beta: s.p + 34960, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 11880000 &* s.n, savedMean: s.f + 9904, savedInvStd: s.f + 10096,
+                gamma: s.p + 34768, beta: s.p + 34960, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 11880000 &* s.n, savedMean: s.f + 9904, savedInvStd: s.f + 10096,
                 runningMean: s.p + 35152, runningVar: s.p + 35344, pool: pool)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1578,8 +1579,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.2.2.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 12960000 &* s.n, pixels: 5625 &* s.n, channels: 192,
-                gamma: s.p + 37264, beta: s.p + 37456, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 14040000 &* s.n, savedMean: s.f + 10288, savedInvStd: s.f + 10480,
+                gamma: s.p + 37264, beta: s.p + 37456, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 14040000 &* s.n, savedMean: s.f + 10288, savedInvStd: s.f + 10480,
                 runningMean: s.p + 37648, runningVar: s.p + 37840, pool: pool)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1595,8 +1596,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.2.2.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 49149792 &* s.n, pixels: 5625 &* s.n, channels: 32,
-                gamma: s.p + 44176, beta: s.p + 44208, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 15120000 &* s.n, savedMean: s.f + 14128, savedInvStd: s.f + 14160,
+                gamma: s.p + 44176, beta: s.p + 44208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 15120000 &* s.n, savedMean: s.f + 14128, savedInvStd: s.f + 14160,
                 runningMean: s.p + 44240, runningVar: s.p + 44272, pool: pool)
         }
         // features.2.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1625,8 +1626,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.2.3.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 15120000 &* s.n, pixels: 5625 &* s.n, channels: 192,
-                gamma: s.p + 50448, beta: s.p + 50640, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 16200000 &* s.n, savedMean: s.f + 14192, savedInvStd: s.f + 14384,
+                gamma: s.p + 50448, beta: s.p + 50640, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 16200000 &* s.n, savedMean: s.f + 14192, savedInvStd: s.f + 14384,
                 runningMean: s.p + 50832, runningVar: s.p + 51024, pool: pool)
         }
         // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1644,8 +1645,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.2.3.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 17280000 &* s.n, pixels: 5625 &* s.n, channels: 192,
-                gamma: s.p + 52944, beta: s.p + 53136, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 18360000 &* s.n, savedMean: s.f + 14576, savedInvStd: s.f + 14768,
+                gamma: s.p + 52944, beta: s.p + 53136, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 18360000 &* s.n, savedMean: s.f + 14576, savedInvStd: s.f + 14768,
                 runningMean: s.p + 53328, runningVar: s.p + 53520, pool: pool)
         }
         // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1661,8 +1662,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.2.3.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 49509792 &* s.n, pixels: 5625 &* s.n, channels: 32,
-                gamma: s.p + 59856, beta: s.p + 59888, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 19440000 &* s.n, savedMean: s.f + 18416, savedInvStd: s.f + 18448,
+                gamma: s.p + 59856, beta: s.p + 59888, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 19440000 &* s.n, savedMean: s.f + 18416, savedInvStd: s.f + 18448,
                 runningMean: s.p + 59920, runningVar: s.p + 59952, pool: pool)
         }
         // features.2.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1691,8 +1692,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.3.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 19440000 &* s.n, pixels: 5625 &* s.n, channels: 192,
-                gamma: s.p + 66128, beta: s.p + 66320, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 20520000 &* s.n, savedMean: s.f + 18480, savedInvStd: s.f + 18672,
+                gamma: s.p + 66128, beta: s.p + 66320, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 20520000 &* s.n, savedMean: s.f + 18480, savedInvStd: s.f + 18672,
                 runningMean: s.p + 66512, runningVar: s.p + 66704, pool: pool)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1710,8 +1711,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.3.0.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 42053088 &* s.n, pixels: 1444 &* s.n, channels: 192,
-                gamma: s.p + 71696, beta: s.p + 71888, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 42330336 &* s.n, savedMean: s.f + 18864, savedInvStd: s.f + 19056,
+                gamma: s.p + 71696, beta: s.p + 71888, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 42330336 &* s.n, savedMean: s.f + 18864, savedInvStd: s.f + 19056,
                 runningMean: s.p + 72080, runningVar: s.p + 72272, pool: pool)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1727,8 +1728,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.3.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 55360384 &* s.n, pixels: 1444 &* s.n, channels: 56,
-                gamma: s.p + 83216, beta: s.p + 83280, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 55441248 &* s.n, savedMean: s.f + 28848, savedInvStd: s.f + 28904,
+                gamma: s.p + 83216, beta: s.p + 83280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 55441248 &* s.n, savedMean: s.f + 28848, savedInvStd: s.f + 28904,
                 runningMean: s.p + 83344, runningVar: s.p + 83408, pool: pool)
         }
         // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1748,8 +1749,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.3.1.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 21600000 &* s.n, pixels: 1444 &* s.n, channels: 336,
-                gamma: s.p + 102288, beta: s.p + 102624, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 22085184 &* s.n, savedMean: s.f + 28960, savedInvStd: s.f + 29296,
+                gamma: s.p + 102288, beta: s.p + 102624, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 22085184 &* s.n, savedMean: s.f + 28960, savedInvStd: s.f + 29296,
                 runningMean: s.p + 102960, runningVar: s.p + 103296, pool: pool)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1767,8 +1768,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.3.1.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 28260000 &* s.n, pixels: 1444 &* s.n, channels: 336,
-                gamma: s.p + 112032, beta: s.p + 112368, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 28745184 &* s.n, savedMean: s.f + 29632, savedInvStd: s.f + 29968,
+                gamma: s.p + 112032, beta: s.p + 112368, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 28745184 &* s.n, savedMean: s.f + 29632, savedInvStd: s.f + 29968,
                 runningMean: s.p + 112704, runningVar: s.p + 113040, pool: pool)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1784,8 +1785,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.3.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 55522112 &* s.n, pixels: 1444 &* s.n, channels: 56,
-                gamma: s.p + 132192, beta: s.p + 132256, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 22570368 &* s.n, savedMean: s.f + 47104, savedInvStd: s.f + 47160,
+                gamma: s.p + 132192, beta: s.p + 132256, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 47104, savedInvStd: s.f + 47160,
                 runningMean: s.p + 132320, runningVar: s.p + 132384, pool: pool)
         }
         // features.3.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1814,8 +1815,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.3.2.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 29230368 &* s.n, pixels: 1444 &* s.n, channels: 336,
-                gamma: s.p + 151264, beta: s.p + 151600, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 29715552 &* s.n, savedMean: s.f + 47216, savedInvStd: s.f + 47552,
+                gamma: s.p + 151264, beta: s.p + 151600, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 29715552 &* s.n, savedMean: s.f + 47216, savedInvStd: s.f + 47552,
                 runningMean: s.p + 151936, runningVar: s.p + 152272, pool: pool)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1833,8 +1834,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.3.2.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 30200736 &* s.n, pixels: 1444 &* s.n, channels: 336,
-                gamma: s.p + 161008, beta: s.p + 161344, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 30685920 &* s.n, savedMean: s.f + 47888, savedInvStd: s.f + 48224,
+                gamma: s.p + 161008, beta: s.p + 161344, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 30685920 &* s.n, savedMean: s.f + 47888, savedInvStd: s.f + 48224,
                 runningMean: s.p + 161680, runningVar: s.p + 162016, pool: pool)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1850,8 +1851,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.3.2.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 55683840 &* s.n, pixels: 1444 &* s.n, channels: 56,
-                gamma: s.p + 181168, beta: s.p + 181232, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 22570368 &* s.n, savedMean: s.f + 65360, savedInvStd: s.f + 65416,
+                gamma: s.p + 181168, beta: s.p + 181232, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 65360, savedInvStd: s.f + 65416,
                 runningMean: s.p + 181296, runningVar: s.p + 181360, pool: pool)
         }
         // features.3.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1880,8 +1881,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.3.3.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 31171104 &* s.n, pixels: 1444 &* s.n, channels: 336,
-                gamma: s.p + 200240, beta: s.p + 200576, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 31656288 &* s.n, savedMean: s.f + 65472, savedInvStd: s.f + 65808,
+                gamma: s.p + 200240, beta: s.p + 200576, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 31656288 &* s.n, savedMean: s.f + 65472, savedInvStd: s.f + 65808,
                 runningMean: s.p + 200912, runningVar: s.p + 201248, pool: pool)
         }
         // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1899,8 +1900,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.3.3.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 32141472 &* s.n, pixels: 1444 &* s.n, channels: 336,
-                gamma: s.p + 209984, beta: s.p + 210320, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 32626656 &* s.n, savedMean: s.f + 66144, savedInvStd: s.f + 66480,
+                gamma: s.p + 209984, beta: s.p + 210320, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 32626656 &* s.n, savedMean: s.f + 66144, savedInvStd: s.f + 66480,
                 runningMean: s.p + 210656, runningVar: s.p + 210992, pool: pool)
         }
         // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1916,8 +1917,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.3.3.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 55845568 &* s.n, pixels: 1444 &* s.n, channels: 56,
-                gamma: s.p + 230144, beta: s.p + 230208, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 22570368 &* s.n, savedMean: s.f + 83616, savedInvStd: s.f + 83672,
+                gamma: s.p + 230144, beta: s.p + 230208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 83616, savedInvStd: s.f + 83672,
                 runningMean: s.p + 230272, runningVar: s.p + 230336, pool: pool)
         }
         // features.3.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1946,8 +1947,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.4.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 33111840 &* s.n, pixels: 1444 &* s.n, channels: 336,
-                gamma: s.p + 249216, beta: s.p + 249552, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 33597024 &* s.n, savedMean: s.f + 83728, savedInvStd: s.f + 84064,
+                gamma: s.p + 249216, beta: s.p + 249552, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 33597024 &* s.n, savedMean: s.f + 83728, savedInvStd: s.f + 84064,
                 runningMean: s.p + 249888, runningVar: s.p + 250224, pool: pool)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1965,8 +1966,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.4.0.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 55021792 &* s.n, pixels: 361 &* s.n, channels: 336,
-                gamma: s.p + 253584, beta: s.p + 253920, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 55143088 &* s.n, savedMean: s.f + 84400, savedInvStd: s.f + 84736,
+                gamma: s.p + 253584, beta: s.p + 253920, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 55143088 &* s.n, savedMean: s.f + 84400, savedInvStd: s.f + 84736,
                 runningMean: s.p + 254256, runningVar: s.p + 254592, pool: pool)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1982,8 +1983,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.4.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 56834816 &* s.n, pixels: 361 &* s.n, channels: 112,
-                gamma: s.p + 292560, beta: s.p + 292672, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 56875248 &* s.n, savedMean: s.f + 91120, savedInvStd: s.f + 91232,
+                gamma: s.p + 292560, beta: s.p + 292672, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 56875248 &* s.n, savedMean: s.f + 91120, savedInvStd: s.f + 91232,
                 runningMean: s.p + 292784, runningVar: s.p + 292896, pool: pool)
         }
         // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -2003,8 +2004,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.4.1.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 42607584 &* s.n, pixels: 361 &* s.n, channels: 672,
-                gamma: s.p + 368272, beta: s.p + 368944, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 42850176 &* s.n, savedMean: s.f + 91344, savedInvStd: s.f + 92016,
+                gamma: s.p + 368272, beta: s.p + 368944, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 42850176 &* s.n, savedMean: s.f + 91344, savedInvStd: s.f + 92016,
                 runningMean: s.p + 369616, runningVar: s.p + 370288, pool: pool)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2022,8 +2023,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.4.1.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 43092768 &* s.n, pixels: 361 &* s.n, channels: 672,
-                gamma: s.p + 377008, beta: s.p + 377680, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 43335360 &* s.n, savedMean: s.f + 92688, savedInvStd: s.f + 93360,
+                gamma: s.p + 377008, beta: s.p + 377680, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 43335360 &* s.n, savedMean: s.f + 92688, savedInvStd: s.f + 93360,
                 runningMean: s.p + 378352, runningVar: s.p + 379024, pool: pool)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2039,9 +2040,9 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.4.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 56915680 &* s.n, pixels: 361 &* s.n, channels: 112,
-                gamma: s.p + 454960, beta: s.p + 455072, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 22570368 &* s.n, savedMean: s.f + 106128, savedInvStd: s.f + 106240,
-                runningMean: s.p + 455184, runningVar: s.p + 455296, pool: pool)
+                gamma: s.p + 454960, beta: s.p + 455072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 106128,
+                savedInvStd: s.f + 106240, runningMean: s.p + 455184, runningVar: s.p + 455296, pool: pool)
         }
         // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 11 {
@@ -2069,8 +2070,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.4.2.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 43577952 &* s.n, pixels: 361 &* s.n, channels: 672,
-                gamma: s.p + 530672, beta: s.p + 531344, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 43820544 &* s.n, savedMean: s.f + 106352, savedInvStd: s.f + 107024,
+                gamma: s.p + 530672, beta: s.p + 531344, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 43820544 &* s.n, savedMean: s.f + 106352, savedInvStd: s.f + 107024,
                 runningMean: s.p + 532016, runningVar: s.p + 532688, pool: pool)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2088,8 +2089,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.4.2.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 44063136 &* s.n, pixels: 361 &* s.n, channels: 672,
-                gamma: s.p + 539408, beta: s.p + 540080, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 44305728 &* s.n, savedMean: s.f + 107696, savedInvStd: s.f + 108368,
+                gamma: s.p + 539408, beta: s.p + 540080, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 44305728 &* s.n, savedMean: s.f + 107696, savedInvStd: s.f + 108368,
                 runningMean: s.p + 540752, runningVar: s.p + 541424, pool: pool)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2105,9 +2106,9 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.4.2.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 12 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 56996544 &* s.n, pixels: 361 &* s.n, channels: 112,
-                gamma: s.p + 617360, beta: s.p + 617472, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 22570368 &* s.n, savedMean: s.f + 121136, savedInvStd: s.f + 121248,
-                runningMean: s.p + 617584, runningVar: s.p + 617696, pool: pool)
+                gamma: s.p + 617360, beta: s.p + 617472, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 121136,
+                savedInvStd: s.f + 121248, runningMean: s.p + 617584, runningVar: s.p + 617696, pool: pool)
         }
         // features.4.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 12 {
@@ -2135,8 +2136,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.4.3.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 44548320 &* s.n, pixels: 361 &* s.n, channels: 672,
-                gamma: s.p + 693072, beta: s.p + 693744, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 44790912 &* s.n, savedMean: s.f + 121360, savedInvStd: s.f + 122032,
+                gamma: s.p + 693072, beta: s.p + 693744, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 44790912 &* s.n, savedMean: s.f + 121360, savedInvStd: s.f + 122032,
                 runningMean: s.p + 694416, runningVar: s.p + 695088, pool: pool)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2154,8 +2155,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.4.3.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 45033504 &* s.n, pixels: 361 &* s.n, channels: 672,
-                gamma: s.p + 701808, beta: s.p + 702480, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 45276096 &* s.n, savedMean: s.f + 122704, savedInvStd: s.f + 123376,
+                gamma: s.p + 701808, beta: s.p + 702480, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 45276096 &* s.n, savedMean: s.f + 122704, savedInvStd: s.f + 123376,
                 runningMean: s.p + 703152, runningVar: s.p + 703824, pool: pool)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2171,9 +2172,9 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.4.3.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 13 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 57077408 &* s.n, pixels: 361 &* s.n, channels: 112,
-                gamma: s.p + 779760, beta: s.p + 779872, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 22570368 &* s.n, savedMean: s.f + 136144, savedInvStd: s.f + 136256,
-                runningMean: s.p + 779984, runningVar: s.p + 780096, pool: pool)
+                gamma: s.p + 779760, beta: s.p + 779872, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 136144,
+                savedInvStd: s.f + 136256, runningMean: s.p + 779984, runningVar: s.p + 780096, pool: pool)
         }
         // features.4.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 13 {
@@ -2201,8 +2202,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.4.4.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 45518688 &* s.n, pixels: 361 &* s.n, channels: 672,
-                gamma: s.p + 855472, beta: s.p + 856144, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 45761280 &* s.n, savedMean: s.f + 136368, savedInvStd: s.f + 137040,
+                gamma: s.p + 855472, beta: s.p + 856144, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 45761280 &* s.n, savedMean: s.f + 136368, savedInvStd: s.f + 137040,
                 runningMean: s.p + 856816, runningVar: s.p + 857488, pool: pool)
         }
         // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2220,8 +2221,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.4.4.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 46003872 &* s.n, pixels: 361 &* s.n, channels: 672,
-                gamma: s.p + 864208, beta: s.p + 864880, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 46246464 &* s.n, savedMean: s.f + 137712, savedInvStd: s.f + 138384,
+                gamma: s.p + 864208, beta: s.p + 864880, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 46246464 &* s.n, savedMean: s.f + 137712, savedInvStd: s.f + 138384,
                 runningMean: s.p + 865552, runningVar: s.p + 866224, pool: pool)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2237,9 +2238,9 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.4.4.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 14 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 57158272 &* s.n, pixels: 361 &* s.n, channels: 112,
-                gamma: s.p + 942160, beta: s.p + 942272, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 22570368 &* s.n, savedMean: s.f + 151152, savedInvStd: s.f + 151264,
-                runningMean: s.p + 942384, runningVar: s.p + 942496, pool: pool)
+                gamma: s.p + 942160, beta: s.p + 942272, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 151152,
+                savedInvStd: s.f + 151264, runningMean: s.p + 942384, runningVar: s.p + 942496, pool: pool)
         }
         // features.4.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 14 {
@@ -2267,8 +2268,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.4.5.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 46489056 &* s.n, pixels: 361 &* s.n, channels: 672,
-                gamma: s.p + 1017872, beta: s.p + 1018544, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 46731648 &* s.n, savedMean: s.f + 151376, savedInvStd: s.f + 152048,
+                gamma: s.p + 1017872, beta: s.p + 1018544, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 46731648 &* s.n, savedMean: s.f + 151376, savedInvStd: s.f + 152048,
                 runningMean: s.p + 1019216, runningVar: s.p + 1019888, pool: pool)
         }
         // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2286,8 +2287,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.4.5.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 46974240 &* s.n, pixels: 361 &* s.n, channels: 672,
-                gamma: s.p + 1026608, beta: s.p + 1027280, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 47216832 &* s.n, savedMean: s.f + 152720, savedInvStd: s.f + 153392,
+                gamma: s.p + 1026608, beta: s.p + 1027280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 47216832 &* s.n, savedMean: s.f + 152720, savedInvStd: s.f + 153392,
                 runningMean: s.p + 1027952, runningVar: s.p + 1028624, pool: pool)
         }
         // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2303,9 +2304,9 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.4.5.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 15 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 57239136 &* s.n, pixels: 361 &* s.n, channels: 112,
-                gamma: s.p + 1104560, beta: s.p + 1104672, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 22570368 &* s.n, savedMean: s.f + 166160, savedInvStd: s.f + 166272,
-                runningMean: s.p + 1104784, runningVar: s.p + 1104896, pool: pool)
+                gamma: s.p + 1104560, beta: s.p + 1104672, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 166160,
+                savedInvStd: s.f + 166272, runningMean: s.p + 1104784, runningVar: s.p + 1104896, pool: pool)
         }
         // features.4.5.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 15 {
@@ -2333,8 +2334,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.5.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 47459424 &* s.n, pixels: 361 &* s.n, channels: 672,
-                gamma: s.p + 1180272, beta: s.p + 1180944, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 47702016 &* s.n, savedMean: s.f + 166384, savedInvStd: s.f + 167056,
+                gamma: s.p + 1180272, beta: s.p + 1180944, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 47702016 &* s.n, savedMean: s.f + 166384, savedInvStd: s.f + 167056,
                 runningMean: s.p + 1181616, runningVar: s.p + 1182288, pool: pool)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2352,8 +2353,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.5.0.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 47944608 &* s.n, pixels: 361 &* s.n, channels: 672,
-                gamma: s.p + 1199760, beta: s.p + 1200432, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 48187200 &* s.n, savedMean: s.f + 167728, savedInvStd: s.f + 168400,
+                gamma: s.p + 1199760, beta: s.p + 1200432, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 48187200 &* s.n, savedMean: s.f + 167728, savedInvStd: s.f + 168400,
                 runningMean: s.p + 1201104, runningVar: s.p + 1201776, pool: pool)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2369,9 +2370,9 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.5.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 16 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 56007296 &* s.n, pixels: 361 &* s.n, channels: 160,
-                gamma: s.p + 1309968, beta: s.p + 1310128, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 56065056 &* s.n, savedMean: s.f + 202672, savedInvStd: s.f + 202832,
-                runningMean: s.p + 1310288, runningVar: s.p + 1310448, pool: pool)
+                gamma: s.p + 1309968, beta: s.p + 1310128, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 56065056 &* s.n, savedMean: s.f + 202672,
+                savedInvStd: s.f + 202832, runningMean: s.p + 1310288, runningVar: s.p + 1310448, pool: pool)
         }
         // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 16 {
@@ -2390,8 +2391,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.5.1.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 34082208 &* s.n, pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 1464208, beta: s.p + 1465168, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 34428768 &* s.n, savedMean: s.f + 202992, savedInvStd: s.f + 203952,
+                gamma: s.p + 1464208, beta: s.p + 1465168, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 34428768 &* s.n, savedMean: s.f + 202992, savedInvStd: s.f + 203952,
                 runningMean: s.p + 1466128, runningVar: s.p + 1467088, pool: pool)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2409,8 +2410,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.5.1.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 34775328 &* s.n, pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 1492048, beta: s.p + 1493008, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 35121888 &* s.n, savedMean: s.f + 204912, savedInvStd: s.f + 205872,
+                gamma: s.p + 1492048, beta: s.p + 1493008, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 35121888 &* s.n, savedMean: s.f + 204912, savedInvStd: s.f + 205872,
                 runningMean: s.p + 1493968, runningVar: s.p + 1494928, pool: pool)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2426,9 +2427,9 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.5.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 17 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 56122816 &* s.n, pixels: 361 &* s.n, channels: 160,
-                gamma: s.p + 1649488, beta: s.p + 1649648, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 22570368 &* s.n, savedMean: s.f + 254832, savedInvStd: s.f + 254992,
-                runningMean: s.p + 1649808, runningVar: s.p + 1649968, pool: pool)
+                gamma: s.p + 1649488, beta: s.p + 1649648, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 254832,
+                savedInvStd: s.f + 254992, runningMean: s.p + 1649808, runningVar: s.p + 1649968, pool: pool)
         }
         // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 17 {
@@ -2456,8 +2457,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.5.2.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 35468448 &* s.n, pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 1803728, beta: s.p + 1804688, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 35815008 &* s.n, savedMean: s.f + 255152, savedInvStd: s.f + 256112,
+                gamma: s.p + 1803728, beta: s.p + 1804688, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 35815008 &* s.n, savedMean: s.f + 255152, savedInvStd: s.f + 256112,
                 runningMean: s.p + 1805648, runningVar: s.p + 1806608, pool: pool)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2475,8 +2476,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.5.2.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 36161568 &* s.n, pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 1831568, beta: s.p + 1832528, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 36508128 &* s.n, savedMean: s.f + 257072, savedInvStd: s.f + 258032,
+                gamma: s.p + 1831568, beta: s.p + 1832528, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 36508128 &* s.n, savedMean: s.f + 257072, savedInvStd: s.f + 258032,
                 runningMean: s.p + 1833488, runningVar: s.p + 1834448, pool: pool)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2492,9 +2493,9 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.5.2.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 18 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 56238336 &* s.n, pixels: 361 &* s.n, channels: 160,
-                gamma: s.p + 1989008, beta: s.p + 1989168, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 22570368 &* s.n, savedMean: s.f + 306992, savedInvStd: s.f + 307152,
-                runningMean: s.p + 1989328, runningVar: s.p + 1989488, pool: pool)
+                gamma: s.p + 1989008, beta: s.p + 1989168, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 306992,
+                savedInvStd: s.f + 307152, runningMean: s.p + 1989328, runningVar: s.p + 1989488, pool: pool)
         }
         // features.5.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 18 {
@@ -2522,8 +2523,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.5.3.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 36854688 &* s.n, pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 2143248, beta: s.p + 2144208, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 37201248 &* s.n, savedMean: s.f + 307312, savedInvStd: s.f + 308272,
+                gamma: s.p + 2143248, beta: s.p + 2144208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 37201248 &* s.n, savedMean: s.f + 307312, savedInvStd: s.f + 308272,
                 runningMean: s.p + 2145168, runningVar: s.p + 2146128, pool: pool)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2541,8 +2542,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.5.3.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 37547808 &* s.n, pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 2171088, beta: s.p + 2172048, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 37894368 &* s.n, savedMean: s.f + 309232, savedInvStd: s.f + 310192,
+                gamma: s.p + 2171088, beta: s.p + 2172048, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 37894368 &* s.n, savedMean: s.f + 309232, savedInvStd: s.f + 310192,
                 runningMean: s.p + 2173008, runningVar: s.p + 2173968, pool: pool)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2558,9 +2559,9 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.5.3.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 19 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 56353856 &* s.n, pixels: 361 &* s.n, channels: 160,
-                gamma: s.p + 2328528, beta: s.p + 2328688, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 22570368 &* s.n, savedMean: s.f + 359152, savedInvStd: s.f + 359312,
-                runningMean: s.p + 2328848, runningVar: s.p + 2329008, pool: pool)
+                gamma: s.p + 2328528, beta: s.p + 2328688, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 359152,
+                savedInvStd: s.f + 359312, runningMean: s.p + 2328848, runningVar: s.p + 2329008, pool: pool)
         }
         // features.5.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 19 {
@@ -2588,8 +2589,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.5.4.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 38240928 &* s.n, pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 2482768, beta: s.p + 2483728, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 38587488 &* s.n, savedMean: s.f + 359472, savedInvStd: s.f + 360432,
+                gamma: s.p + 2482768, beta: s.p + 2483728, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 38587488 &* s.n, savedMean: s.f + 359472, savedInvStd: s.f + 360432,
                 runningMean: s.p + 2484688, runningVar: s.p + 2485648, pool: pool)
         }
         // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2607,8 +2608,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.5.4.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 38934048 &* s.n, pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 2510608, beta: s.p + 2511568, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 39280608 &* s.n, savedMean: s.f + 361392, savedInvStd: s.f + 362352,
+                gamma: s.p + 2510608, beta: s.p + 2511568, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 39280608 &* s.n, savedMean: s.f + 361392, savedInvStd: s.f + 362352,
                 runningMean: s.p + 2512528, runningVar: s.p + 2513488, pool: pool)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2624,9 +2625,9 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.5.4.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 20 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 56469376 &* s.n, pixels: 361 &* s.n, channels: 160,
-                gamma: s.p + 2668048, beta: s.p + 2668208, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 22570368 &* s.n, savedMean: s.f + 411312, savedInvStd: s.f + 411472,
-                runningMean: s.p + 2668368, runningVar: s.p + 2668528, pool: pool)
+                gamma: s.p + 2668048, beta: s.p + 2668208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 411312,
+                savedInvStd: s.f + 411472, runningMean: s.p + 2668368, runningVar: s.p + 2668528, pool: pool)
         }
         // features.5.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 20 {
@@ -2654,8 +2655,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.5.5.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 39627168 &* s.n, pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 2822288, beta: s.p + 2823248, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 39973728 &* s.n, savedMean: s.f + 411632, savedInvStd: s.f + 412592,
+                gamma: s.p + 2822288, beta: s.p + 2823248, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 39973728 &* s.n, savedMean: s.f + 411632, savedInvStd: s.f + 412592,
                 runningMean: s.p + 2824208, runningVar: s.p + 2825168, pool: pool)
         }
         // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2673,8 +2674,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.5.5.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 40320288 &* s.n, pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 2850128, beta: s.p + 2851088, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 40666848 &* s.n, savedMean: s.f + 413552, savedInvStd: s.f + 414512,
+                gamma: s.p + 2850128, beta: s.p + 2851088, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 40666848 &* s.n, savedMean: s.f + 413552, savedInvStd: s.f + 414512,
                 runningMean: s.p + 2852048, runningVar: s.p + 2853008, pool: pool)
         }
         // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2690,9 +2691,9 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.5.5.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 21 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 56584896 &* s.n, pixels: 361 &* s.n, channels: 160,
-                gamma: s.p + 3007568, beta: s.p + 3007728, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 22570368 &* s.n, savedMean: s.f + 463472, savedInvStd: s.f + 463632,
-                runningMean: s.p + 3007888, runningVar: s.p + 3008048, pool: pool)
+                gamma: s.p + 3007568, beta: s.p + 3007728, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 463472,
+                savedInvStd: s.f + 463632, runningMean: s.p + 3007888, runningVar: s.p + 3008048, pool: pool)
         }
         // features.5.5.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 21 {
@@ -2720,8 +2721,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 22 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 41013408 &* s.n, pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 3161808, beta: s.p + 3162768, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 41359968 &* s.n, savedMean: s.f + 463792, savedInvStd: s.f + 464752,
+                gamma: s.p + 3161808, beta: s.p + 3162768, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 41359968 &* s.n, savedMean: s.f + 463792, savedInvStd: s.f + 464752,
                 runningMean: s.p + 3163728, runningVar: s.p + 3164688, pool: pool)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2739,8 +2740,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.0.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 22 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 22570368 &* s.n, pixels: 100 &* s.n, channels: 960,
-                gamma: s.p + 3189648, beta: s.p + 3190608, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 55264384 &* s.n, savedMean: s.f + 465712, savedInvStd: s.f + 466672,
+                gamma: s.p + 3189648, beta: s.p + 3190608, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 55264384 &* s.n, savedMean: s.f + 465712, savedInvStd: s.f + 466672,
                 runningMean: s.p + 3191568, runningVar: s.p + 3192528, pool: pool)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2756,9 +2757,9 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 22 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 57320000 &* s.n, pixels: 100 &* s.n, channels: 272,
-                gamma: s.p + 3454608, beta: s.p + 3454880, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 57347200 &* s.n, savedMean: s.f + 515632, savedInvStd: s.f + 515904,
-                runningMean: s.p + 3455152, runningVar: s.p + 3455424, pool: pool)
+                gamma: s.p + 3454608, beta: s.p + 3454880, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 57347200 &* s.n, savedMean: s.f + 515632,
+                savedInvStd: s.f + 515904, runningMean: s.p + 3455152, runningVar: s.p + 3455424, pool: pool)
         }
         // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 22 {
@@ -2777,8 +2778,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.1.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 23 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 41706528 &* s.n, pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 3899600, beta: s.p + 3901232, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 41869728 &* s.n, savedMean: s.f + 516176, savedInvStd: s.f + 517808,
+                gamma: s.p + 3899600, beta: s.p + 3901232, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 41869728 &* s.n, savedMean: s.f + 516176, savedInvStd: s.f + 517808,
                 runningMean: s.p + 3902864, runningVar: s.p + 3904496, pool: pool)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2796,8 +2797,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.1.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 23 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 49869792 &* s.n, pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 3946928, beta: s.p + 3948560, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 50032992 &* s.n, savedMean: s.f + 519440, savedInvStd: s.f + 521072,
+                gamma: s.p + 3946928, beta: s.p + 3948560, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 50032992 &* s.n, savedMean: s.f + 519440, savedInvStd: s.f + 521072,
                 runningMean: s.p + 3950192, runningVar: s.p + 3951824, pool: pool)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2813,9 +2814,9 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 23 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 57374400 &* s.n, pixels: 100 &* s.n, channels: 272,
-                gamma: s.p + 4397360, beta: s.p + 4397632, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 50196192 &* s.n, savedMean: s.f + 604304, savedInvStd: s.f + 604576,
-                runningMean: s.p + 4397904, runningVar: s.p + 4398176, pool: pool)
+                gamma: s.p + 4397360, beta: s.p + 4397632, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 50196192 &* s.n, savedMean: s.f + 604304,
+                savedInvStd: s.f + 604576, runningMean: s.p + 4397904, runningVar: s.p + 4398176, pool: pool)
         }
         // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 23 {
@@ -2843,8 +2844,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.2.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 24 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 50196192 &* s.n, pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 4842352, beta: s.p + 4843984, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 50359392 &* s.n, savedMean: s.f + 604848, savedInvStd: s.f + 606480,
+                gamma: s.p + 4842352, beta: s.p + 4843984, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 50359392 &* s.n, savedMean: s.f + 604848, savedInvStd: s.f + 606480,
                 runningMean: s.p + 4845616, runningVar: s.p + 4847248, pool: pool)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2862,8 +2863,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.2.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 24 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 50522592 &* s.n, pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 4889680, beta: s.p + 4891312, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 50685792 &* s.n, savedMean: s.f + 608112, savedInvStd: s.f + 609744,
+                gamma: s.p + 4889680, beta: s.p + 4891312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 50685792 &* s.n, savedMean: s.f + 608112, savedInvStd: s.f + 609744,
                 runningMean: s.p + 4892944, runningVar: s.p + 4894576, pool: pool)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2879,9 +2880,9 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.2.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 24 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 57428800 &* s.n, pixels: 100 &* s.n, channels: 272,
-                gamma: s.p + 5340112, beta: s.p + 5340384, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 50848992 &* s.n, savedMean: s.f + 692976, savedInvStd: s.f + 693248,
-                runningMean: s.p + 5340656, runningVar: s.p + 5340928, pool: pool)
+                gamma: s.p + 5340112, beta: s.p + 5340384, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 50848992 &* s.n, savedMean: s.f + 692976,
+                savedInvStd: s.f + 693248, runningMean: s.p + 5340656, runningVar: s.p + 5340928, pool: pool)
         }
         // features.6.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 24 {
@@ -2909,8 +2910,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.3.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 25 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 50848992 &* s.n, pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 5785104, beta: s.p + 5786736, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 51012192 &* s.n, savedMean: s.f + 693520, savedInvStd: s.f + 695152,
+                gamma: s.p + 5785104, beta: s.p + 5786736, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 51012192 &* s.n, savedMean: s.f + 693520, savedInvStd: s.f + 695152,
                 runningMean: s.p + 5788368, runningVar: s.p + 5790000, pool: pool)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2928,8 +2929,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.3.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 25 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 51175392 &* s.n, pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 5832432, beta: s.p + 5834064, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 51338592 &* s.n, savedMean: s.f + 696784, savedInvStd: s.f + 698416,
+                gamma: s.p + 5832432, beta: s.p + 5834064, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 51338592 &* s.n, savedMean: s.f + 696784, savedInvStd: s.f + 698416,
                 runningMean: s.p + 5835696, runningVar: s.p + 5837328, pool: pool)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2945,9 +2946,9 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.3.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 25 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 57483200 &* s.n, pixels: 100 &* s.n, channels: 272,
-                gamma: s.p + 6282864, beta: s.p + 6283136, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 51501792 &* s.n, savedMean: s.f + 781648, savedInvStd: s.f + 781920,
-                runningMean: s.p + 6283408, runningVar: s.p + 6283680, pool: pool)
+                gamma: s.p + 6282864, beta: s.p + 6283136, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 51501792 &* s.n, savedMean: s.f + 781648,
+                savedInvStd: s.f + 781920, runningMean: s.p + 6283408, runningVar: s.p + 6283680, pool: pool)
         }
         // features.6.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 25 {
@@ -2975,8 +2976,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.4.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 26 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 51501792 &* s.n, pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 6727856, beta: s.p + 6729488, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 51664992 &* s.n, savedMean: s.f + 782192, savedInvStd: s.f + 783824,
+                gamma: s.p + 6727856, beta: s.p + 6729488, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 51664992 &* s.n, savedMean: s.f + 782192, savedInvStd: s.f + 783824,
                 runningMean: s.p + 6731120, runningVar: s.p + 6732752, pool: pool)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -2994,8 +2995,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.4.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 26 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 51828192 &* s.n, pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 6775184, beta: s.p + 6776816, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 51991392 &* s.n, savedMean: s.f + 785456, savedInvStd: s.f + 787088,
+                gamma: s.p + 6775184, beta: s.p + 6776816, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 51991392 &* s.n, savedMean: s.f + 785456, savedInvStd: s.f + 787088,
                 runningMean: s.p + 6778448, runningVar: s.p + 6780080, pool: pool)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -3011,9 +3012,9 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.4.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 26 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 57537600 &* s.n, pixels: 100 &* s.n, channels: 272,
-                gamma: s.p + 7225616, beta: s.p + 7225888, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 52154592 &* s.n, savedMean: s.f + 870320, savedInvStd: s.f + 870592,
-                runningMean: s.p + 7226160, runningVar: s.p + 7226432, pool: pool)
+                gamma: s.p + 7225616, beta: s.p + 7225888, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 52154592 &* s.n, savedMean: s.f + 870320,
+                savedInvStd: s.f + 870592, runningMean: s.p + 7226160, runningVar: s.p + 7226432, pool: pool)
         }
         // features.6.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 26 {
@@ -3041,8 +3042,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.5.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 27 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 52154592 &* s.n, pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 7670608, beta: s.p + 7672240, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 52317792 &* s.n, savedMean: s.f + 870864, savedInvStd: s.f + 872496,
+                gamma: s.p + 7670608, beta: s.p + 7672240, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 52317792 &* s.n, savedMean: s.f + 870864, savedInvStd: s.f + 872496,
                 runningMean: s.p + 7673872, runningVar: s.p + 7675504, pool: pool)
         }
         // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -3060,8 +3061,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.5.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 27 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 52480992 &* s.n, pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 7717936, beta: s.p + 7719568, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 52644192 &* s.n, savedMean: s.f + 874128, savedInvStd: s.f + 875760,
+                gamma: s.p + 7717936, beta: s.p + 7719568, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 52644192 &* s.n, savedMean: s.f + 874128, savedInvStd: s.f + 875760,
                 runningMean: s.p + 7721200, runningVar: s.p + 7722832, pool: pool)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -3077,9 +3078,9 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.5.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 27 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 57592000 &* s.n, pixels: 100 &* s.n, channels: 272,
-                gamma: s.p + 8168368, beta: s.p + 8168640, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 52807392 &* s.n, savedMean: s.f + 958992, savedInvStd: s.f + 959264,
-                runningMean: s.p + 8168912, runningVar: s.p + 8169184, pool: pool)
+                gamma: s.p + 8168368, beta: s.p + 8168640, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 52807392 &* s.n, savedMean: s.f + 958992,
+                savedInvStd: s.f + 959264, runningMean: s.p + 8168912, runningVar: s.p + 8169184, pool: pool)
         }
         // features.6.5.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 27 {
@@ -3107,8 +3108,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.6.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 28 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 52807392 &* s.n, pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 8613360, beta: s.p + 8614992, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 52970592 &* s.n, savedMean: s.f + 959536, savedInvStd: s.f + 961168,
+                gamma: s.p + 8613360, beta: s.p + 8614992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 52970592 &* s.n, savedMean: s.f + 959536, savedInvStd: s.f + 961168,
                 runningMean: s.p + 8616624, runningVar: s.p + 8618256, pool: pool)
         }
         // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -3126,8 +3127,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.6.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 28 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 53133792 &* s.n, pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 8660688, beta: s.p + 8662320, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 53296992 &* s.n, savedMean: s.f + 962800, savedInvStd: s.f + 964432,
+                gamma: s.p + 8660688, beta: s.p + 8662320, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 53296992 &* s.n, savedMean: s.f + 962800, savedInvStd: s.f + 964432,
                 runningMean: s.p + 8663952, runningVar: s.p + 8665584, pool: pool)
         }
         // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -3143,9 +3144,9 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.6.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 28 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 57646400 &* s.n, pixels: 100 &* s.n, channels: 272,
-                gamma: s.p + 9111120, beta: s.p + 9111392, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 53460192 &* s.n, savedMean: s.f + 1047664, savedInvStd: s.f + 1047936,
-                runningMean: s.p + 9111664, runningVar: s.p + 9111936, pool: pool)
+                gamma: s.p + 9111120, beta: s.p + 9111392, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 53460192 &* s.n, savedMean: s.f + 1047664,
+                savedInvStd: s.f + 1047936, runningMean: s.p + 9111664, runningVar: s.p + 9111936, pool: pool)
         }
         // features.6.6.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 28 {
@@ -3173,9 +3174,9 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.7.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 29 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 53460192 &* s.n, pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 9556112, beta: s.p + 9557744, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 53623392 &* s.n, savedMean: s.f + 1048208, savedInvStd: s.f + 1049840,
-                runningMean: s.p + 9559376, runningVar: s.p + 9561008, pool: pool)
+                gamma: s.p + 9556112, beta: s.p + 9557744, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 53623392 &* s.n, savedMean: s.f + 1048208,
+                savedInvStd: s.f + 1049840, runningMean: s.p + 9559376, runningVar: s.p + 9561008, pool: pool)
         }
         // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 29 {
@@ -3192,9 +3193,9 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.7.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 29 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 53786592 &* s.n, pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 9603440, beta: s.p + 9605072, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 53949792 &* s.n, savedMean: s.f + 1051472, savedInvStd: s.f + 1053104,
-                runningMean: s.p + 9606704, runningVar: s.p + 9608336, pool: pool)
+                gamma: s.p + 9603440, beta: s.p + 9605072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 53949792 &* s.n, savedMean: s.f + 1051472,
+                savedInvStd: s.f + 1053104, runningMean: s.p + 9606704, runningVar: s.p + 9608336, pool: pool)
         }
         // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 29 {
@@ -3209,9 +3210,9 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.7.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 29 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 57700800 &* s.n, pixels: 100 &* s.n, channels: 272,
-                gamma: s.p + 10053872, beta: s.p + 10054144, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 54112992 &* s.n, savedMean: s.f + 1136336, savedInvStd: s.f + 1136608,
-                runningMean: s.p + 10054416, runningVar: s.p + 10054688, pool: pool)
+                gamma: s.p + 10053872, beta: s.p + 10054144, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 54112992 &* s.n, savedMean: s.f + 1136336,
+                savedInvStd: s.f + 1136608, runningMean: s.p + 10054416, runningVar: s.p + 10054688, pool: pool)
         }
         // features.6.7.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 29 {
@@ -3239,9 +3240,9 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.7.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 30 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 54112992 &* s.n, pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 10498864, beta: s.p + 10500496, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 54276192 &* s.n, savedMean: s.f + 1136880, savedInvStd: s.f + 1138512,
-                runningMean: s.p + 10502128, runningVar: s.p + 10503760, pool: pool)
+                gamma: s.p + 10498864, beta: s.p + 10500496, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 54276192 &* s.n, savedMean: s.f + 1136880,
+                savedInvStd: s.f + 1138512, runningMean: s.p + 10502128, runningVar: s.p + 10503760, pool: pool)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 30 {
@@ -3258,9 +3259,9 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.7.0.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 30 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 54439392 &* s.n, pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 10520080, beta: s.p + 10521712, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 54602592 &* s.n, savedMean: s.f + 1140144, savedInvStd: s.f + 1141776,
-                runningMean: s.p + 10523344, runningVar: s.p + 10524976, pool: pool)
+                gamma: s.p + 10520080, beta: s.p + 10521712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 54602592 &* s.n, savedMean: s.f + 1140144,
+                savedInvStd: s.f + 1141776, runningMean: s.p + 10523344, runningVar: s.p + 10524976, pool: pool)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 30 {
@@ -3275,9 +3276,9 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.7.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 30 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 56700416 &* s.n, pixels: 100 &* s.n, channels: 448,
-                gamma: s.p + 11257744, beta: s.p + 11258192, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 56745216 &* s.n, savedMean: s.f + 1172784, savedInvStd: s.f + 1173232,
-                runningMean: s.p + 11258640, runningVar: s.p + 11259088, pool: pool)
+                gamma: s.p + 11257744, beta: s.p + 11258192, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 56745216 &* s.n, savedMean: s.f + 1172784,
+                savedInvStd: s.f + 1173232, runningMean: s.p + 11258640, runningVar: s.p + 11259088, pool: pool)
         }
         // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 30 {
@@ -3296,9 +3297,9 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.8 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 31 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 54765792 &* s.n, pixels: 100 &* s.n, channels: 1280,
-                gamma: s.p + 11832976, beta: s.p + 11834256, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 54893792 &* s.n, savedMean: s.f + 1173680, savedInvStd: s.f + 1174960,
-                runningMean: s.p + 11835536, runningVar: s.p + 11836816, pool: pool)
+                gamma: s.p + 11832976, beta: s.p + 11834256, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 54893792 &* s.n, savedMean: s.f + 1173680,
+                savedInvStd: s.f + 1174960, runningMean: s.p + 11835536, runningVar: s.p + 11836816, pool: pool)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 31 {

@@ -671,7 +671,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         let t = buffers.arena.reserve(floats: 643552 &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
                                     ws: t + 643552 &* n, options: options, labels: labels, logits: logits)
-        TrainingKernels.zero(s.g, count: 676704)
+        if options.computeGradients { TrainingKernels.zero(s.g, count: 676704) }
         try features_0_forward(s)
         try features_1_0_forward(s)
         try features_2_0_forward(s)
@@ -685,6 +685,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         try features_7_0_forward(s)
         try features_8_forward(s)
         try classifier_forward(s)
+        guard options.computeGradients else { return loss }
         if options.frozenBlocks <= 12 { classifier_backward(s) }
         if options.frozenBlocks <= 11 { features_8_backward(s) }
         if options.frozenBlocks <= 10 { features_7_0_backward(s) }
@@ -710,9 +711,9 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 0 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 217728 &* s.n, pixels: 1296 &* s.n, channels: 16,
-                gamma: s.p + 432, beta: s.p + 448, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 238464 &* s.n, savedMean: s.f + 640, savedInvStd: s.f + 656, runningMean: s.p + 464,
-                runningVar: s.p + 480, pool: pool)
+                gamma: s.p + 432, beta: s.p + 448, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 238464 &* s.n, savedMean: s.f + 640, savedInvStd: s.f + 656,
+                runningMean: s.p + 464, runningVar: s.p + 480, pool: pool)
         }
         // features.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 0 {
@@ -733,9 +734,9 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.1.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 1 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 259200 &* s.n, pixels: 1296 &* s.n, channels: 16,
-                gamma: s.p + 640, beta: s.p + 656, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 279936 &* s.n, savedMean: s.f + 672, savedInvStd: s.f + 688, runningMean: s.p + 672,
-                runningVar: s.p + 688, pool: pool)
+                gamma: s.p + 640, beta: s.p + 656, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 279936 &* s.n, savedMean: s.f + 672, savedInvStd: s.f + 688,
+                runningMean: s.p + 672, runningVar: s.p + 688, pool: pool)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 1 {
@@ -755,9 +756,9 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.1.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 1 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 379728 &* s.n, pixels: 1296 &* s.n, channels: 8,
-                gamma: s.p + 992, beta: s.p + 1008, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 390096 &* s.n, savedMean: s.f + 992, savedInvStd: s.f + 1000, runningMean: s.p + 1024,
-                runningVar: s.p + 1040, pool: pool)
+                gamma: s.p + 992, beta: s.p + 1008, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 390096 &* s.n, savedMean: s.f + 992, savedInvStd: s.f + 1000,
+                runningMean: s.p + 1024, runningVar: s.p + 1040, pool: pool)
         }
         // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 1 {
@@ -775,9 +776,9 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.2.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 1296 &* s.n, channels: 48, gamma: s.p + 1440,
-                beta: s.p + 1488, eps: 1e-05, momentum: 0.1, activation: .silu, output: s.t + 62208 &* s.n,
-                savedMean: s.f + 1008, savedInvStd: s.f + 1056, runningMean: s.p + 1536, runningVar: s.p + 1584,
-                pool: pool)
+                beta: s.p + 1488, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, activation: .silu,
+                output: s.t + 62208 &* s.n, savedMean: s.f + 1008, savedInvStd: s.f + 1056, runningMean: s.p + 1536,
+                runningVar: s.p + 1584, pool: pool)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 2 {
@@ -794,9 +795,9 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.2.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 321408 &* s.n, pixels: 324 &* s.n, channels: 48,
-                gamma: s.p + 2064, beta: s.p + 2112, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 336960 &* s.n, savedMean: s.f + 1104, savedInvStd: s.f + 1152, runningMean: s.p + 2160,
-                runningVar: s.p + 2208, pool: pool)
+                gamma: s.p + 2064, beta: s.p + 2112, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 336960 &* s.n, savedMean: s.f + 1104, savedInvStd: s.f + 1152,
+                runningMean: s.p + 2160, runningVar: s.p + 2208, pool: pool)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 2 {
@@ -816,9 +817,9 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.2.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 540576 &* s.n, pixels: 324 &* s.n, channels: 16,
-                gamma: s.p + 3280, beta: s.p + 3296, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 545760 &* s.n, savedMean: s.f + 2064, savedInvStd: s.f + 2080, runningMean: s.p + 3312,
-                runningVar: s.p + 3328, pool: pool)
+                gamma: s.p + 3280, beta: s.p + 3296, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 545760 &* s.n, savedMean: s.f + 2064, savedInvStd: s.f + 2080,
+                runningMean: s.p + 3312, runningVar: s.p + 3328, pool: pool)
         }
         // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 2 {
@@ -836,9 +837,9 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.3.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 124416 &* s.n, pixels: 324 &* s.n, channels: 96,
-                gamma: s.p + 4880, beta: s.p + 4976, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 155520 &* s.n, savedMean: s.f + 2096, savedInvStd: s.f + 2192, runningMean: s.p + 5072,
-                runningVar: s.p + 5168, pool: pool)
+                gamma: s.p + 4880, beta: s.p + 4976, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 155520 &* s.n, savedMean: s.f + 2096, savedInvStd: s.f + 2192,
+                runningMean: s.p + 5072, runningVar: s.p + 5168, pool: pool)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 3 {
@@ -855,9 +856,9 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.3.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 209952 &* s.n, pixels: 81 &* s.n, channels: 96,
-                gamma: s.p + 7664, beta: s.p + 7760, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 459264 &* s.n, savedMean: s.f + 2288, savedInvStd: s.f + 2384, runningMean: s.p + 7856,
-                runningVar: s.p + 7952, pool: pool)
+                gamma: s.p + 7664, beta: s.p + 7760, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 459264 &* s.n, savedMean: s.f + 2288, savedInvStd: s.f + 2384,
+                runningMean: s.p + 7856, runningVar: s.p + 7952, pool: pool)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 3 {
@@ -877,9 +878,9 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.3.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 619632 &* s.n, pixels: 81 &* s.n, channels: 24,
-                gamma: s.p + 11232, beta: s.p + 11264, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 621584 &* s.n, savedMean: s.f + 7280, savedInvStd: s.f + 7304, runningMean: s.p + 11296,
-                runningVar: s.p + 11328, pool: pool)
+                gamma: s.p + 11232, beta: s.p + 11264, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 621584 &* s.n, savedMean: s.f + 7280, savedInvStd: s.f + 7304,
+                runningMean: s.p + 11296, runningVar: s.p + 11328, pool: pool)
         }
         // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 3 {
@@ -898,9 +899,9 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.4.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 186624 &* s.n, pixels: 81 &* s.n, channels: 144,
-                gamma: s.p + 14816, beta: s.p + 14960, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 198288 &* s.n, savedMean: s.f + 7328, savedInvStd: s.f + 7472, runningMean: s.p + 15104,
-                runningVar: s.p + 15248, pool: pool)
+                gamma: s.p + 14816, beta: s.p + 14960, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 198288 &* s.n, savedMean: s.f + 7328, savedInvStd: s.f + 7472,
+                runningMean: s.p + 15104, runningVar: s.p + 15248, pool: pool)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 4 {
@@ -917,9 +918,9 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.4.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 602784 &* s.n, pixels: 25 &* s.n, channels: 144,
-                gamma: s.p + 16688, beta: s.p + 16832, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 606384 &* s.n, savedMean: s.f + 7616, savedInvStd: s.f + 7760, runningMean: s.p + 16976,
-                runningVar: s.p + 17120, pool: pool)
+                gamma: s.p + 16688, beta: s.p + 16832, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 606384 &* s.n, savedMean: s.f + 7616, savedInvStd: s.f + 7760,
+                runningMean: s.p + 16976, runningVar: s.p + 17120, pool: pool)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
         if s.options.frozenBlocks > 4 {
@@ -939,8 +940,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.4.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 632048 &* s.n, pixels: 25 &* s.n, channels: 40,
-                gamma: s.p + 24912, beta: s.p + 24960, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 633056 &* s.n, savedMean: s.f + 10496, savedInvStd: s.f + 10536,
+                gamma: s.p + 24912, beta: s.p + 24960, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 633056 &* s.n, savedMean: s.f + 10496, savedInvStd: s.f + 10536,
                 runningMean: s.p + 25008, runningVar: s.p + 25056, pool: pool)
         }
         // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -960,8 +961,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.4.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 474816 &* s.n, pixels: 25 &* s.n, channels: 240,
-                gamma: s.p + 34704, beta: s.p + 34944, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 480816 &* s.n, savedMean: s.f + 10576, savedInvStd: s.f + 10816,
+                gamma: s.p + 34704, beta: s.p + 34944, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 480816 &* s.n, savedMean: s.f + 10576, savedInvStd: s.f + 10816,
                 runningMean: s.p + 35184, runningVar: s.p + 35424, pool: pool)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -979,8 +980,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.4.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 486816 &* s.n, pixels: 25 &* s.n, channels: 240,
-                gamma: s.p + 37824, beta: s.p + 38064, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 492816 &* s.n, savedMean: s.f + 11056, savedInvStd: s.f + 11296,
+                gamma: s.p + 37824, beta: s.p + 38064, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 492816 &* s.n, savedMean: s.f + 11056, savedInvStd: s.f + 11296,
                 runningMean: s.p + 38304, runningVar: s.p + 38544, pool: pool)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1001,8 +1002,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.4.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 634064 &* s.n, pixels: 25 &* s.n, channels: 40,
-                gamma: s.p + 53440, beta: s.p + 53488, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 368064 &* s.n, savedMean: s.f + 15856, savedInvStd: s.f + 15896,
+                gamma: s.p + 53440, beta: s.p + 53488, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 368064 &* s.n, savedMean: s.f + 15856, savedInvStd: s.f + 15896,
                 runningMean: s.p + 53536, runningVar: s.p + 53584, pool: pool)
         }
         // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1031,8 +1032,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.5.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 504816 &* s.n, pixels: 25 &* s.n, channels: 240,
-                gamma: s.p + 63232, beta: s.p + 63472, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 510816 &* s.n, savedMean: s.f + 15936, savedInvStd: s.f + 16176,
+                gamma: s.p + 63232, beta: s.p + 63472, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 510816 &* s.n, savedMean: s.f + 15936, savedInvStd: s.f + 16176,
                 runningMean: s.p + 63712, runningVar: s.p + 63952, pool: pool)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1050,8 +1051,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.5.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 516816 &* s.n, pixels: 25 &* s.n, channels: 240,
-                gamma: s.p + 70192, beta: s.p + 70432, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 522816 &* s.n, savedMean: s.f + 16416, savedInvStd: s.f + 16656,
+                gamma: s.p + 70192, beta: s.p + 70432, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 522816 &* s.n, savedMean: s.f + 16416, savedInvStd: s.f + 16656,
                 runningMean: s.p + 70672, runningVar: s.p + 70912, pool: pool)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1072,8 +1073,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.5.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 626416 &* s.n, pixels: 25 &* s.n, channels: 56,
-                gamma: s.p + 89648, beta: s.p + 89712, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 627824 &* s.n, savedMean: s.f + 28896, savedInvStd: s.f + 28952,
+                gamma: s.p + 89648, beta: s.p + 89712, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 627824 &* s.n, savedMean: s.f + 28896, savedInvStd: s.f + 28952,
                 runningMean: s.p + 89776, runningVar: s.p + 89840, pool: pool)
         }
         // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1093,8 +1094,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.5.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 368064 &* s.n, pixels: 25 &* s.n, channels: 336,
-                gamma: s.p + 108720, beta: s.p + 109056, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 400464 &* s.n, savedMean: s.f + 29008, savedInvStd: s.f + 29344,
+                gamma: s.p + 108720, beta: s.p + 109056, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 400464 &* s.n, savedMean: s.f + 29008, savedInvStd: s.f + 29344,
                 runningMean: s.p + 109392, runningVar: s.p + 109728, pool: pool)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1112,8 +1113,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.5.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 408864 &* s.n, pixels: 25 &* s.n, channels: 336,
-                gamma: s.p + 118464, beta: s.p + 118800, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 417264 &* s.n, savedMean: s.f + 29680, savedInvStd: s.f + 30016,
+                gamma: s.p + 118464, beta: s.p + 118800, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 417264 &* s.n, savedMean: s.f + 29680, savedInvStd: s.f + 30016,
                 runningMean: s.p + 119136, runningVar: s.p + 119472, pool: pool)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1134,8 +1135,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.5.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 629232 &* s.n, pixels: 25 &* s.n, channels: 56,
-                gamma: s.p + 148384, beta: s.p + 148448, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 376464 &* s.n, savedMean: s.f + 47152, savedInvStd: s.f + 47208,
+                gamma: s.p + 148384, beta: s.p + 148448, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 376464 &* s.n, savedMean: s.f + 47152, savedInvStd: s.f + 47208,
                 runningMean: s.p + 148512, runningVar: s.p + 148576, pool: pool)
         }
         // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1164,8 +1165,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.6.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 434064 &* s.n, pixels: 25 &* s.n, channels: 336,
-                gamma: s.p + 167456, beta: s.p + 167792, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 442464 &* s.n, savedMean: s.f + 47264, savedInvStd: s.f + 47600,
+                gamma: s.p + 167456, beta: s.p + 167792, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 442464 &* s.n, savedMean: s.f + 47264, savedInvStd: s.f + 47600,
                 runningMean: s.p + 168128, runningVar: s.p + 168464, pool: pool)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1183,8 +1184,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.6.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 376464 &* s.n, pixels: 9 &* s.n, channels: 336,
-                gamma: s.p + 177200, beta: s.p + 177536, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 613584 &* s.n, savedMean: s.f + 47936, savedInvStd: s.f + 48272,
+                gamma: s.p + 177200, beta: s.p + 177536, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 613584 &* s.n, savedMean: s.f + 47936, savedInvStd: s.f + 48272,
                 runningMean: s.p + 177872, runningVar: s.p + 178208, pool: pool)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1205,8 +1206,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.6.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 458064 &* s.n, pixels: 9 &* s.n, channels: 96,
-                gamma: s.p + 220560, beta: s.p + 220656, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 636080 &* s.n, savedMean: s.f + 65408, savedInvStd: s.f + 65504,
+                gamma: s.p + 220560, beta: s.p + 220656, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 636080 &* s.n, savedMean: s.f + 65408, savedInvStd: s.f + 65504,
                 runningMean: s.p + 220752, runningVar: s.p + 220848, pool: pool)
         }
         // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1226,8 +1227,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.6.1.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 550944 &* s.n, pixels: 9 &* s.n, channels: 576,
-                gamma: s.p + 276240, beta: s.p + 276816, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 556128 &* s.n, savedMean: s.f + 65600, savedInvStd: s.f + 66176,
+                gamma: s.p + 276240, beta: s.p + 276816, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 556128 &* s.n, savedMean: s.f + 65600, savedInvStd: s.f + 66176,
                 runningMean: s.p + 277392, runningVar: s.p + 277968, pool: pool)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1245,8 +1246,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.6.1.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 561312 &* s.n, pixels: 9 &* s.n, channels: 576,
-                gamma: s.p + 292944, beta: s.p + 293520, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 566496 &* s.n, savedMean: s.f + 66752, savedInvStd: s.f + 67328,
+                gamma: s.p + 292944, beta: s.p + 293520, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 566496 &* s.n, savedMean: s.f + 66752, savedInvStd: s.f + 67328,
                 runningMean: s.p + 294096, runningVar: s.p + 294672, pool: pool)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1267,8 +1268,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.6.1.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 636944 &* s.n, pixels: 9 &* s.n, channels: 96,
-                gamma: s.p + 378800, beta: s.p + 378896, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 450864 &* s.n, savedMean: s.f + 96704, savedInvStd: s.f + 96800,
+                gamma: s.p + 378800, beta: s.p + 378896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 450864 &* s.n, savedMean: s.f + 96704, savedInvStd: s.f + 96800,
                 runningMean: s.p + 378992, runningVar: s.p + 379088, pool: pool)
         }
         // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1297,8 +1298,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.7.0.block.0 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 576864 &* s.n, pixels: 9 &* s.n, channels: 576,
-                gamma: s.p + 434480, beta: s.p + 435056, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 582048 &* s.n, savedMean: s.f + 96896, savedInvStd: s.f + 97472,
+                gamma: s.p + 434480, beta: s.p + 435056, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 582048 &* s.n, savedMean: s.f + 96896, savedInvStd: s.f + 97472,
                 runningMean: s.p + 435632, runningVar: s.p + 436208, pool: pool)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1316,8 +1317,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.7.0.block.1 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 587232 &* s.n, pixels: 9 &* s.n, channels: 576,
-                gamma: s.p + 441968, beta: s.p + 442544, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 592416 &* s.n, savedMean: s.f + 98048, savedInvStd: s.f + 98624,
+                gamma: s.p + 441968, beta: s.p + 442544, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 592416 &* s.n, savedMean: s.f + 98048, savedInvStd: s.f + 98624,
                 runningMean: s.p + 443120, runningVar: s.p + 443696, pool: pool)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
@@ -1339,8 +1340,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.7.0.block.3 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 456624 &* s.n, pixels: 9 &* s.n, channels: 160,
-                gamma: s.p + 564688, beta: s.p + 564848, eps: 1e-05, momentum: 0.1, activation: .identity,
-                output: s.t + 623536 &* s.n, savedMean: s.f + 109568, savedInvStd: s.f + 109728,
+                gamma: s.p + 564688, beta: s.p + 564848, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .identity, output: s.t + 623536 &* s.n, savedMean: s.f + 109568, savedInvStd: s.f + 109728,
                 runningMean: s.p + 565008, runningVar: s.p + 565168, pool: pool)
         }
         // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1360,8 +1361,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.8 BatchNorm (batch statistics) + silu
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 450864 &* s.n, pixels: 9 &* s.n, channels: 640,
-                gamma: s.p + 667728, beta: s.p + 668368, eps: 1e-05, momentum: 0.1, activation: .silu,
-                output: s.t + 534816 &* s.n, savedMean: s.f + 109888, savedInvStd: s.f + 110528,
+                gamma: s.p + 667728, beta: s.p + 668368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.t + 534816 &* s.n, savedMean: s.f + 109888, savedInvStd: s.f + 110528,
                 runningMean: s.p + 669008, runningVar: s.p + 669648, pool: pool)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + silu

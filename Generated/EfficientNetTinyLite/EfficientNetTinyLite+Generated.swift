@@ -541,7 +541,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         let t = buffers.arena.reserve(floats: 635120 &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
                                     ws: t + 635120 &* n, options: options, labels: labels, logits: logits)
-        TrainingKernels.zero(s.g, count: 532528)
+        if options.computeGradients { TrainingKernels.zero(s.g, count: 532528) }
         try features_0_forward(s)
         try features_1_0_forward(s)
         try features_2_0_forward(s)
@@ -555,6 +555,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         try features_7_0_forward(s)
         try features_8_forward(s)
         try classifier_forward(s)
+        guard options.computeGradients else { return loss }
         if options.frozenBlocks <= 12 { classifier_backward(s) }
         if options.frozenBlocks <= 11 { features_8_backward(s) }
         if options.frozenBlocks <= 10 { features_7_0_backward(s) }
@@ -580,9 +581,9 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 0 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 186624 &* s.n, pixels: 1296 &* s.n, channels: 32,
-                gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 228096 &* s.n, savedMean: s.f + 576, savedInvStd: s.f + 608, runningMean: s.p + 928,
-                runningVar: s.p + 960, pool: pool)
+                gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 228096 &* s.n, savedMean: s.f + 576, savedInvStd: s.f + 608,
+                runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
         }
         // features.0 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 0 {
@@ -603,9 +604,9 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.1.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 1 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 269568 &* s.n, pixels: 1296 &* s.n, channels: 32,
-                gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 311040 &* s.n, savedMean: s.f + 640, savedInvStd: s.f + 672, runningMean: s.p + 1344,
-                runningVar: s.p + 1376, pool: pool)
+                gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 311040 &* s.n, savedMean: s.f + 640, savedInvStd: s.f + 672,
+                runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 1 {
@@ -619,9 +620,9 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.1.0.block.1 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 1 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 426384 &* s.n, pixels: 1296 &* s.n, channels: 8,
-                gamma: s.p + 1664, beta: s.p + 1680, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 436752 &* s.n, savedMean: s.f + 1280, savedInvStd: s.f + 1288, runningMean: s.p + 1696,
-                runningVar: s.p + 1712, pool: pool)
+                gamma: s.p + 1664, beta: s.p + 1680, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 436752 &* s.n, savedMean: s.f + 1280, savedInvStd: s.f + 1288,
+                runningMean: s.p + 1696, runningVar: s.p + 1712, pool: pool)
         }
         // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 1 {
@@ -639,9 +640,9 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.2.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 1296 &* s.n, channels: 48, gamma: s.p + 2112,
-                beta: s.p + 2160, eps: 0.001, momentum: 0.01, activation: .relu6, output: s.t + 62208 &* s.n,
-                savedMean: s.f + 1296, savedInvStd: s.f + 1344, runningMean: s.p + 2208, runningVar: s.p + 2256,
-                pool: pool)
+                beta: s.p + 2160, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, activation: .relu6,
+                output: s.t + 62208 &* s.n, savedMean: s.f + 1296, savedInvStd: s.f + 1344, runningMean: s.p + 2208,
+                runningVar: s.p + 2256, pool: pool)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 2 {
@@ -658,9 +659,9 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.2.0.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 383616 &* s.n, pixels: 324 &* s.n, channels: 48,
-                gamma: s.p + 2736, beta: s.p + 2784, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 399168 &* s.n, savedMean: s.f + 1392, savedInvStd: s.f + 1440, runningMean: s.p + 2832,
-                runningVar: s.p + 2880, pool: pool)
+                gamma: s.p + 2736, beta: s.p + 2784, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 399168 &* s.n, savedMean: s.f + 1392, savedInvStd: s.f + 1440,
+                runningMean: s.p + 2832, runningVar: s.p + 2880, pool: pool)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 2 {
@@ -674,9 +675,9 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.2.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 2 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 553296 &* s.n, pixels: 324 &* s.n, channels: 16,
-                gamma: s.p + 3696, beta: s.p + 3712, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 558480 &* s.n, savedMean: s.f + 2352, savedInvStd: s.f + 2368, runningMean: s.p + 3728,
-                runningVar: s.p + 3744, pool: pool)
+                gamma: s.p + 3696, beta: s.p + 3712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 558480 &* s.n, savedMean: s.f + 2352, savedInvStd: s.f + 2368,
+                runningMean: s.p + 3728, runningVar: s.p + 3744, pool: pool)
         }
         // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 2 {
@@ -694,9 +695,9 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.3.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 124416 &* s.n, pixels: 324 &* s.n, channels: 96,
-                gamma: s.p + 5296, beta: s.p + 5392, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 155520 &* s.n, savedMean: s.f + 2384, savedInvStd: s.f + 2480, runningMean: s.p + 5488,
-                runningVar: s.p + 5584, pool: pool)
+                gamma: s.p + 5296, beta: s.p + 5392, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 155520 &* s.n, savedMean: s.f + 2384, savedInvStd: s.f + 2480,
+                runningMean: s.p + 5488, runningVar: s.p + 5584, pool: pool)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 3 {
@@ -713,9 +714,9 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.3.0.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 375840 &* s.n, pixels: 81 &* s.n, channels: 96,
-                gamma: s.p + 8080, beta: s.p + 8176, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 497520 &* s.n, savedMean: s.f + 2576, savedInvStd: s.f + 2672, runningMean: s.p + 8272,
-                runningVar: s.p + 8368, pool: pool)
+                gamma: s.p + 8080, beta: s.p + 8176, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 497520 &* s.n, savedMean: s.f + 2576, savedInvStd: s.f + 2672,
+                runningMean: s.p + 8272, runningVar: s.p + 8368, pool: pool)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 3 {
@@ -729,9 +730,9 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.3.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 3 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 615216 &* s.n, pixels: 81 &* s.n, channels: 24,
-                gamma: s.p + 10768, beta: s.p + 10800, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 617168 &* s.n, savedMean: s.f + 7568, savedInvStd: s.f + 7592, runningMean: s.p + 10832,
-                runningVar: s.p + 10864, pool: pool)
+                gamma: s.p + 10768, beta: s.p + 10800, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 617168 &* s.n, savedMean: s.f + 7568, savedInvStd: s.f + 7592,
+                runningMean: s.p + 10832, runningVar: s.p + 10864, pool: pool)
         }
         // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
         if s.options.frozenBlocks > 3 {
@@ -750,9 +751,9 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.4.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 352512 &* s.n, pixels: 81 &* s.n, channels: 144,
-                gamma: s.p + 14352, beta: s.p + 14496, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 364176 &* s.n, savedMean: s.f + 7616, savedInvStd: s.f + 7760, runningMean: s.p + 14640,
-                runningVar: s.p + 14784, pool: pool)
+                gamma: s.p + 14352, beta: s.p + 14496, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 364176 &* s.n, savedMean: s.f + 7616, savedInvStd: s.f + 7760,
+                runningMean: s.p + 14640, runningVar: s.p + 14784, pool: pool)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 4 {
@@ -769,9 +770,9 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.4.0.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 605136 &* s.n, pixels: 25 &* s.n, channels: 144,
-                gamma: s.p + 16224, beta: s.p + 16368, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 608736 &* s.n, savedMean: s.f + 7904, savedInvStd: s.f + 8048, runningMean: s.p + 16512,
-                runningVar: s.p + 16656, pool: pool)
+                gamma: s.p + 16224, beta: s.p + 16368, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 608736 &* s.n, savedMean: s.f + 7904, savedInvStd: s.f + 8048,
+                runningMean: s.p + 16512, runningVar: s.p + 16656, pool: pool)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
         if s.options.frozenBlocks > 4 {
@@ -785,8 +786,8 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.4.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 4 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 627632 &* s.n, pixels: 25 &* s.n, channels: 40,
-                gamma: s.p + 22560, beta: s.p + 22608, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 628640 &* s.n, savedMean: s.f + 10784, savedInvStd: s.f + 10824,
+                gamma: s.p + 22560, beta: s.p + 22608, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 628640 &* s.n, savedMean: s.f + 10784, savedInvStd: s.f + 10824,
                 runningMean: s.p + 22656, runningVar: s.p + 22704, pool: pool)
         }
         // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -806,8 +807,8 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.4.1.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 505296 &* s.n, pixels: 25 &* s.n, channels: 240,
-                gamma: s.p + 32352, beta: s.p + 32592, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 511296 &* s.n, savedMean: s.f + 10864, savedInvStd: s.f + 11104,
+                gamma: s.p + 32352, beta: s.p + 32592, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 511296 &* s.n, savedMean: s.f + 10864, savedInvStd: s.f + 11104,
                 runningMean: s.p + 32832, runningVar: s.p + 33072, pool: pool)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -825,8 +826,8 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.4.1.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 517296 &* s.n, pixels: 25 &* s.n, channels: 240,
-                gamma: s.p + 35472, beta: s.p + 35712, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 523296 &* s.n, savedMean: s.f + 11344, savedInvStd: s.f + 11584,
+                gamma: s.p + 35472, beta: s.p + 35712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 523296 &* s.n, savedMean: s.f + 11344, savedInvStd: s.f + 11584,
                 runningMean: s.p + 35952, runningVar: s.p + 36192, pool: pool)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -841,8 +842,8 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.4.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 5 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 629648 &* s.n, pixels: 25 &* s.n, channels: 40,
-                gamma: s.p + 46032, beta: s.p + 46080, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 414720 &* s.n, savedMean: s.f + 16144, savedInvStd: s.f + 16184,
+                gamma: s.p + 46032, beta: s.p + 46080, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 414720 &* s.n, savedMean: s.f + 16144, savedInvStd: s.f + 16184,
                 runningMean: s.p + 46128, runningVar: s.p + 46176, pool: pool)
         }
         // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -871,8 +872,8 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.5.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 529296 &* s.n, pixels: 25 &* s.n, channels: 240,
-                gamma: s.p + 55824, beta: s.p + 56064, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 535296 &* s.n, savedMean: s.f + 16224, savedInvStd: s.f + 16464,
+                gamma: s.p + 55824, beta: s.p + 56064, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 535296 &* s.n, savedMean: s.f + 16224, savedInvStd: s.f + 16464,
                 runningMean: s.p + 56304, runningVar: s.p + 56544, pool: pool)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -890,8 +891,8 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.5.0.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 541296 &* s.n, pixels: 25 &* s.n, channels: 240,
-                gamma: s.p + 62784, beta: s.p + 63024, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 547296 &* s.n, savedMean: s.f + 16704, savedInvStd: s.f + 16944,
+                gamma: s.p + 62784, beta: s.p + 63024, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 547296 &* s.n, savedMean: s.f + 16704, savedInvStd: s.f + 16944,
                 runningMean: s.p + 63264, runningVar: s.p + 63504, pool: pool)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -906,8 +907,8 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.5.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 6 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 622000 &* s.n, pixels: 25 &* s.n, channels: 56,
-                gamma: s.p + 77184, beta: s.p + 77248, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 623408 &* s.n, savedMean: s.f + 29184, savedInvStd: s.f + 29240,
+                gamma: s.p + 77184, beta: s.p + 77248, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 623408 &* s.n, savedMean: s.f + 29184, savedInvStd: s.f + 29240,
                 runningMean: s.p + 77312, runningVar: s.p + 77376, pool: pool)
         }
         // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -927,8 +928,8 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.5.1.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 414720 &* s.n, pixels: 25 &* s.n, channels: 336,
-                gamma: s.p + 96256, beta: s.p + 96592, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 447120 &* s.n, savedMean: s.f + 29296, savedInvStd: s.f + 29632,
+                gamma: s.p + 96256, beta: s.p + 96592, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 447120 &* s.n, savedMean: s.f + 29296, savedInvStd: s.f + 29632,
                 runningMean: s.p + 96928, runningVar: s.p + 97264, pool: pool)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -946,8 +947,8 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.5.1.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 455520 &* s.n, pixels: 25 &* s.n, channels: 336,
-                gamma: s.p + 106000, beta: s.p + 106336, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 463920 &* s.n, savedMean: s.f + 29968, savedInvStd: s.f + 30304,
+                gamma: s.p + 106000, beta: s.p + 106336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 463920 &* s.n, savedMean: s.f + 29968, savedInvStd: s.f + 30304,
                 runningMean: s.p + 106672, runningVar: s.p + 107008, pool: pool)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -962,8 +963,8 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.5.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 7 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 624816 &* s.n, pixels: 25 &* s.n, channels: 56,
-                gamma: s.p + 126160, beta: s.p + 126224, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 423120 &* s.n, savedMean: s.f + 47440, savedInvStd: s.f + 47496,
+                gamma: s.p + 126160, beta: s.p + 126224, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 423120 &* s.n, savedMean: s.f + 47440, savedInvStd: s.f + 47496,
                 runningMean: s.p + 126288, runningVar: s.p + 126352, pool: pool)
         }
         // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -992,8 +993,8 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.6.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 472320 &* s.n, pixels: 25 &* s.n, channels: 336,
-                gamma: s.p + 145232, beta: s.p + 145568, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 480720 &* s.n, savedMean: s.f + 47552, savedInvStd: s.f + 47888,
+                gamma: s.p + 145232, beta: s.p + 145568, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 480720 &* s.n, savedMean: s.f + 47552, savedInvStd: s.f + 47888,
                 runningMean: s.p + 145904, runningVar: s.p + 146240, pool: pool)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1011,8 +1012,8 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.6.0.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 423120 &* s.n, pixels: 9 &* s.n, channels: 336,
-                gamma: s.p + 154976, beta: s.p + 155312, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 494304 &* s.n, savedMean: s.f + 48224, savedInvStd: s.f + 48560,
+                gamma: s.p + 154976, beta: s.p + 155312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 494304 &* s.n, savedMean: s.f + 48224, savedInvStd: s.f + 48560,
                 runningMean: s.p + 155648, runningVar: s.p + 155984, pool: pool)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1027,8 +1028,8 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.6.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 8 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 631664 &* s.n, pixels: 9 &* s.n, channels: 96,
-                gamma: s.p + 188576, beta: s.p + 188672, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 632528 &* s.n, savedMean: s.f + 65696, savedInvStd: s.f + 65792,
+                gamma: s.p + 188576, beta: s.p + 188672, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 632528 &* s.n, savedMean: s.f + 65696, savedInvStd: s.f + 65792,
                 runningMean: s.p + 188768, runningVar: s.p + 188864, pool: pool)
         }
         // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1048,8 +1049,8 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.6.1.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 489120 &* s.n, pixels: 9 &* s.n, channels: 576,
-                gamma: s.p + 244256, beta: s.p + 244832, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 563664 &* s.n, savedMean: s.f + 65888, savedInvStd: s.f + 66464,
+                gamma: s.p + 244256, beta: s.p + 244832, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 563664 &* s.n, savedMean: s.f + 65888, savedInvStd: s.f + 66464,
                 runningMean: s.p + 245408, runningVar: s.p + 245984, pool: pool)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1067,8 +1068,8 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.6.1.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 568848 &* s.n, pixels: 9 &* s.n, channels: 576,
-                gamma: s.p + 260960, beta: s.p + 261536, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 574032 &* s.n, savedMean: s.f + 67040, savedInvStd: s.f + 67616,
+                gamma: s.p + 260960, beta: s.p + 261536, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 574032 &* s.n, savedMean: s.f + 67040, savedInvStd: s.f + 67616,
                 runningMean: s.p + 262112, runningVar: s.p + 262688, pool: pool)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1083,8 +1084,8 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.6.1.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 9 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 633392 &* s.n, pixels: 9 &* s.n, channels: 96,
-                gamma: s.p + 318560, beta: s.p + 318656, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 579216 &* s.n, savedMean: s.f + 96992, savedInvStd: s.f + 97088,
+                gamma: s.p + 318560, beta: s.p + 318656, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 579216 &* s.n, savedMean: s.f + 96992, savedInvStd: s.f + 97088,
                 runningMean: s.p + 318752, runningVar: s.p + 318848, pool: pool)
         }
         // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1113,8 +1114,8 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.7.0.block.0 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 579216 &* s.n, pixels: 9 &* s.n, channels: 576,
-                gamma: s.p + 374240, beta: s.p + 374816, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 584400 &* s.n, savedMean: s.f + 97184, savedInvStd: s.f + 97760,
+                gamma: s.p + 374240, beta: s.p + 374816, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 584400 &* s.n, savedMean: s.f + 97184, savedInvStd: s.f + 97760,
                 runningMean: s.p + 375392, runningVar: s.p + 375968, pool: pool)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1132,8 +1133,8 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.7.0.block.1 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 589584 &* s.n, pixels: 9 &* s.n, channels: 576,
-                gamma: s.p + 381728, beta: s.p + 382304, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 594768 &* s.n, savedMean: s.f + 98336, savedInvStd: s.f + 98912,
+                gamma: s.p + 381728, beta: s.p + 382304, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 594768 &* s.n, savedMean: s.f + 98336, savedInvStd: s.f + 98912,
                 runningMean: s.p + 382880, runningVar: s.p + 383456, pool: pool)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
@@ -1149,8 +1150,8 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.7.0.block.2 BatchNorm (batch statistics) + identity
         if s.options.frozenBlocks <= 10 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 602832 &* s.n, pixels: 9 &* s.n, channels: 160,
-                gamma: s.p + 476192, beta: s.p + 476352, eps: 0.001, momentum: 0.01, activation: .identity,
-                output: s.t + 619120 &* s.n, savedMean: s.f + 109856, savedInvStd: s.f + 110016,
+                gamma: s.p + 476192, beta: s.p + 476352, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .identity, output: s.t + 619120 &* s.n, savedMean: s.f + 109856, savedInvStd: s.f + 110016,
                 runningMean: s.p + 476512, runningVar: s.p + 476672, pool: pool)
         }
         // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
@@ -1170,8 +1171,8 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.8 BatchNorm (batch statistics) + relu6
         if s.options.frozenBlocks <= 11 {
             TrainingKernels.batchNormForwardTraining(input: s.t + 599952 &* s.n, pixels: 9 &* s.n, channels: 320,
-                gamma: s.p + 528032, beta: s.p + 528352, eps: 0.001, momentum: 0.01, activation: .relu6,
-                output: s.t + 612336 &* s.n, savedMean: s.f + 110176, savedInvStd: s.f + 110496,
+                gamma: s.p + 528032, beta: s.p + 528352, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.t + 612336 &* s.n, savedMean: s.f + 110176, savedInvStd: s.f + 110496,
                 runningMean: s.p + 528672, runningVar: s.p + 528992, pool: pool)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6

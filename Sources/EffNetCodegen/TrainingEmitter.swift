@@ -57,10 +57,11 @@ enum TrainingEmitter {
         line("        let t = buffers.arena.reserve(floats: \(arena.floatsPerImage) &* n &+ workspaceFloats(batch: n))")
         line("        let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,")
         line("                                    ws: t + \(arena.floatsPerImage) &* n, options: options, labels: labels, logits: logits)")
-        line("        TrainingKernels.zero(s.g, count: \(layout.totalFloats))")
+        line("        if options.computeGradients { TrainingKernels.zero(s.g, count: \(layout.totalFloats)) }")
         for function in program.forward {
             line("        try \(function.name)(s)")
         }
+        line("        guard options.computeGradients else { return loss }")
         // The backward stops before the frozen blocks (options.frozenBlocks).
         for (index, function) in program.backward.enumerated() {
             line("        if options.frozenBlocks <= \(plan.blocks.count - 1 - index) { \(function.name)(s) }")

@@ -193,7 +193,7 @@ struct TrainingProgramBuilder {
             arguments: [("input", .tensor(z)), ("pixels", .code("\(l.outputShape.pixels) &* s.n")),
                         ("channels", .code("\(c)")),
                         ("gamma", .parameter("\(bnName).weight")), ("beta", .parameter("\(bnName).bias")),
-                        ("eps", .code("\(plan.batchNorm.eps)")), ("momentum", .code("\(plan.batchNorm.momentum)")),
+                        ("eps", .code("\(plan.batchNorm.eps)")), ("momentum", .code("s.options.batchNormMomentum ?? \(plan.batchNorm.momentum)")),
                         ("activation", .code(act(l.activation))), ("output", .tensor(out)),
                         ("savedMean", .fixed(statistics)), ("savedInvStd", .fixed(statistics + c)),
                         ("runningMean", .parameter("\(bnName).running_mean")),

@@ -24,7 +24,7 @@ import Foundation
 /// Validation runs the training model in eval form: `TrainingOptions(dropout: false,
 /// stochasticDepth: false, frozenBlocks: blockNames.count)` — running statistics, nothing updated,
 /// no backward — with the EMA weights when there is an EMA and `evaluateWithEMA` (the raw
-/// weights are swapped back afterwards). The gradient buffer is overwritten by validation.
+/// weights are swapped back afterwards).
 public final class TrainingLoop<Model: TrainableModel>: TrainingLoopControl {
     public let model: Model
     public let optimizer: any Optimizer
@@ -42,6 +42,14 @@ public final class TrainingLoop<Model: TrainableModel>: TrainingLoopControl {
     public var checkGradients = true
     /// Keep the confusion matrix of validation (`EpochMetrics.validation.confusion`).
     public var trackConfusion = true
+    /// BatchNorm re-estimation: at the end of each epoch, before validation and the checkpoint, the
+    /// running statistics of the trained BatchNorm layers are replaced by their plain average over
+    /// this many training batches (forward passes only, dropout and stochastic depth off), as in
+    /// "precise BN". Fine-tuning needs it when the running statistics move slowly (momentum 0.01 in
+    /// Lite and B5-B7) while the batch statistics the network trains with move fast: evaluation
+    /// would otherwise normalise with stale statistics. 0: off. Nothing to do when every
+    /// BatchNorm layer is frozen.
+    public var batchNormRecalibrationBatches = 0
 
     public private(set) var state = TrainingState()
     public private(set) var stopReason: String?
@@ -199,6 +207,7 @@ public final class TrainingLoop<Model: TrainableModel>: TrainingLoopControl {
             if stopReason != nil { return nil }
         }
 
+        try recalibrateBatchNorm(epoch: epoch)
         let evaluation = try validation.map { try evaluate($0) }
         state.epoch = epoch + 1
         let result = EpochMetrics(
@@ -211,6 +220,31 @@ public final class TrainingLoop<Model: TrainableModel>: TrainingLoopControl {
         for callback in callbacks { callback.epochEnd(result, loop: self) }
         for callback in callbacks { callback.checkpoint(result, loop: self) }
         return result
+    }
+
+    /// See `batchNormRecalibrationBatches`. The batches are the epoch's own (same augmentation);
+    /// the model's random state is left as it was, so resuming stays exact. A non-finite batch puts
+    /// the previous statistics back and ends the re-estimation.
+    private func recalibrateBatchNorm(epoch: Int) throws {
+        guard batchNormRecalibrationBatches > 0,
+              options.frozenBlocks < Model.trainingDescriptor.backboneBlocks else { return }
+        let savedRandom = model.random
+        defer { model.random = savedRandom }
+        saveRunningStatistics()
+        var used = 0
+        for (images, labels) in train.batches(epoch: epoch) {
+            guard used < batchNormRecalibrationBatches else { break }
+            guard (images.shape.first ?? 0) >= 2 else { continue }
+            let pass = TrainingOptions(dropout: false, stochasticDepth: false, labelSmoothing: 0,
+                                       frozenBlocks: options.frozenBlocks, batchNormMomentum: 1 / Double(used + 1),
+                                       computeGradients: false)
+            let loss = (try? model.trainStep(images: images, labels: labels, options: pass))?.loss ?? .nan
+            guard loss.isFinite else {
+                restoreRunningStatistics()
+                return
+            }
+            used += 1
+        }
     }
 
     /// BatchNorm running statistics before the current step: a diverged train-mode forward pass
@@ -253,12 +287,12 @@ public final class TrainingLoop<Model: TrainableModel>: TrainingLoopControl {
 
     /// Eval-mode loss, top-1/top-5 accuracy and confusion matrix over `source` (epoch 0's batches),
     /// with the EMA weights when there is an EMA and `evaluateWithEMA`. Model state (parameters,
-    /// running statistics, random state) is unchanged afterwards; the gradient buffer is not.
+    /// running statistics, random state, gradients) is unchanged afterwards.
     public func evaluate(_ source: any BatchSource) throws -> EvaluationResult {
         let training = Model.trainingDescriptor
         let classes = Model.descriptor.classes
         let evalOptions = TrainingOptions(dropout: false, stochasticDepth: false, labelSmoothing: 0,
-                                          frozenBlocks: training.blockNames.count)
+                                          frozenBlocks: training.blockNames.count, computeGradients: false)
         let savedRandom = model.random
         var backup: [Float]?
         if evaluateWithEMA, let ema {

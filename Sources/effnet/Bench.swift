@@ -16,11 +16,21 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print one JSON object per batch size instead of a table.") var json = false
     @Flag(help: "Benchmark training steps (train-mode forward, loss, backward, SGD update) instead of inference.")
     var train = false
+    @Flag(help: "Benchmark the data loader (decode + training augmentation of --data) instead of the model.")
+    var loader = false
+    @Option(help: "Image folder for --loader (default: the bundled Data/digits/train).") var data: String = "Data/digits/train"
+    @Option(parsing: .upToNextOption, help: "Loader worker counts to measure with --loader.") var workers: [Int] = [1, 2]
+    @Flag(help: "With --loader: add AutoAugment (ImageNet policy) to the augmentation.") var autoaugment = false
     @OptionGroup var threading: ThreadOptions
 
     func run() throws {
         guard iterations >= 1, warmup >= 0 else { throw ValidationError("--iterations must be >= 1, --warmup >= 0") }
         if train { return try runTraining() }
+        if loader {
+            let plan = try VariantLookup.plan(of: try VariantLookup.find(variant))
+            return try LoaderBenchmark(data: URL(fileURLWithPath: data), plan: plan, batchSize: batch.first ?? 16,
+                                       workerCounts: workers, autoaugment: autoaugment, epochs: 1, json: json).run()
+        }
         let model = try VariantLookup.find(variant)
         let d = model.descriptor
         let store = try weightStore()

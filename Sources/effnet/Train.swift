@@ -32,6 +32,11 @@ struct Train: ParsableCommand {
     var freezeBackbone = false
     @Option(name: .customLong("train-last-stages"), help: "Freeze all but the last K MBConv stages (plus head and classifier).")
     var trainLastStages: Int?
+    @Option(name: .customLong("bn-momentum"), help: "BatchNorm momentum of the trained layers (default: the spec's).")
+    var batchNormMomentum: Double?
+    @Option(name: .customLong("recalibrate-bn"),
+            help: "Re-estimate the trained BatchNorm layers' running statistics over N training batches at each epoch end (0: off; nothing to do with --freeze-backbone).")
+    var recalibrateBatchNorm: Int = 20
     @Option(name: .customLong("validation-fraction"), help: "Validation split when there is no val/ folder.")
     var validationFraction: Double = 0.2
     @Option(help: "Output folder for checkpoints and metrics.") var output: String = "runs/train"
@@ -81,7 +86,12 @@ struct Train: ParsableCommand {
         var frozen = 0
         if freezeBackbone { frozen = training.backboneBlocks }
         if let trainLastStages { frozen = training.frozenBlocks(trainingLastStages: trainLastStages) }
-        let options = TrainingOptions(labelSmoothing: labelSmoothing, frozenBlocks: frozen)
+        if let batchNormMomentum, !(batchNormMomentum > 0 && batchNormMomentum <= 1) {
+            throw ValidationError("--bn-momentum must be in (0, 1]")
+        }
+        guard recalibrateBatchNorm >= 0 else { throw ValidationError("--recalibrate-bn must be >= 0") }
+        let options = TrainingOptions(labelSmoothing: labelSmoothing, frozenBlocks: frozen,
+                                      batchNormMomentum: batchNormMomentum)
 
         // Data: training augmentation at the compiled resolution; the variant's eval preset for validation.
         guard minCropScale > 0, minCropScale <= 1 else { throw ValidationError("--min-crop-scale must be in (0, 1]") }
@@ -130,10 +140,13 @@ struct Train: ParsableCommand {
                 CheckpointCallback(directory: out, monitor: monitor),
                 NaNGuard(),
             ])
+        loop.batchNormRecalibrationBatches = recalibrateBatchNorm
         if let resume { try loop.resume(from: URL(fileURLWithPath: resume)) }
         say("\(descriptor.name): \(folders.train.count) training and \(folders.validation.count) validation images, "
               + "\(classes.count) classes; \(frozen > 0 ? "first \(frozen) blocks frozen" : "all layers train"); "
-              + "\(stepsPerEpoch) steps per epoch")
+              + "\(stepsPerEpoch) steps per epoch"
+              + (recalibrateBatchNorm > 0 && frozen < training.backboneBlocks
+                 ? "; BatchNorm statistics re-estimated over \(recalibrateBatchNorm) batches after each epoch" : ""))
         let summary = try loop.fit()
         if let last = summary.history.last {
             let validation = last.validationTop1.map { String(format: "validation top-1 %.1f%%", 100 * $0) } ?? "no validation set"

@@ -70,12 +70,24 @@ public struct TrainingOptions: Sendable {
     /// pass stops before them, so their gradients stay zero. See `TrainingDescriptor.backboneBlocks`
     /// and `frozenBlocks(trainingLastStages:)`.
     public var frozenBlocks: Int
+    /// Replaces the spec's BatchNorm momentum in the running-statistics update of the trained
+    /// blocks: `running = (1 - m) * running + m * batch`. Fine-tuning on a small dataset may want
+    /// the running statistics to follow faster than the ImageNet setting (0.01 in Lite and B5-B7);
+    /// `1 / (k + 1)` at the k-th of a series of batches gives their plain average (BatchNorm
+    /// re-estimation, see `TrainingLoop.batchNormRecalibrationBatches`). nil: the spec's value.
+    public var batchNormMomentum: Double?
+    /// false: forward pass and loss only (train-mode BatchNorm still updates its running
+    /// statistics); the gradient buffer is neither cleared nor written.
+    public var computeGradients: Bool
 
-    public init(dropout: Bool = true, stochasticDepth: Bool = true, labelSmoothing: Double = 0, frozenBlocks: Int = 0) {
+    public init(dropout: Bool = true, stochasticDepth: Bool = true, labelSmoothing: Double = 0, frozenBlocks: Int = 0,
+                batchNormMomentum: Double? = nil, computeGradients: Bool = true) {
         self.dropout = dropout
         self.stochasticDepth = stochasticDepth
         self.labelSmoothing = labelSmoothing
         self.frozenBlocks = frozenBlocks
+        self.batchNormMomentum = batchNormMomentum
+        self.computeGradients = computeGradients
     }
 
     /// Deterministic: train-mode BatchNorm only (the gradient-parity setting).
