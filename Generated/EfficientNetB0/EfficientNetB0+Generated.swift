@@ -17,6 +17,11 @@ public final class EfficientNetB0: GeneratedModel {
     private let pool: WorkerPool
     private let arena = ActivationArena()
 
+    /// Times every kernel call of `forward` when set (`effnet bench --profile`).
+    public var profiler: LayerProfiler? {
+        didSet { profiler?.requireTable(Self.profiledLayers, of: "EfficientNetB0") }
+    }
+
     public init(weights store: any WeightStore, pool: WorkerPool) throws {
         self.weights = try PreparedWeights(descriptor: Self.descriptor, store: store)
         self.pool = pool
@@ -33,439 +38,713 @@ public final class EfficientNetB0: GeneratedModel {
         let a = arena.reserve(floats: 1505280 &* n &+ workspaceFloats(batch: n))
         let ws = a + 1505280 &* n
         let w = weights.pointer
-        features_0(n, x, a, w, ws)
-        features_1_0(n, a, w, ws)
-        features_2_0(n, a, w, ws)
-        features_2_1(n, a, w, ws)
-        features_3_0(n, a, w, ws)
-        features_3_1(n, a, w, ws)
-        features_4_0(n, a, w, ws)
-        features_4_1(n, a, w, ws)
-        features_4_2(n, a, w, ws)
-        features_5_0(n, a, w, ws)
-        features_5_1(n, a, w, ws)
-        features_5_2(n, a, w, ws)
-        features_6_0(n, a, w, ws)
-        features_6_1(n, a, w, ws)
-        features_6_2(n, a, w, ws)
-        features_6_3(n, a, w, ws)
-        features_7_0(n, a, w, ws)
-        features_8(n, a, w, ws)
-        classifier(n, a, w, ws, logits)
+        let p = profiler
+        p?.beginRun(batch: n)
+        features_0(n, x, a, w, ws, p)
+        features_1_0(n, a, w, ws, p)
+        features_2_0(n, a, w, ws, p)
+        features_2_1(n, a, w, ws, p)
+        features_3_0(n, a, w, ws, p)
+        features_3_1(n, a, w, ws, p)
+        features_4_0(n, a, w, ws, p)
+        features_4_1(n, a, w, ws, p)
+        features_4_2(n, a, w, ws, p)
+        features_5_0(n, a, w, ws, p)
+        features_5_1(n, a, w, ws, p)
+        features_5_2(n, a, w, ws, p)
+        features_6_0(n, a, w, ws, p)
+        features_6_1(n, a, w, ws, p)
+        features_6_2(n, a, w, ws, p)
+        features_6_3(n, a, w, ws, p)
+        features_7_0(n, a, w, ws, p)
+        features_8(n, a, w, ws, p)
+        classifier(n, a, w, ws, logits, p)
     }
 
     /// features.0: stem: conv 3x3 stride 2, 3 -> 32 channels
-    private func features_0(_ n: Int, _ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_0(_ n: Int, _ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.0 stem: conv 3x3/2 + BN + silu, [n, 3, 224, 224] (NCHW) -> [n, 112, 112, 32]
+        p?.start()
         Kernels.stemConv(
             input: x, batch: n, inChannels: 3, height: 224, width: 224,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112,
             weights: w + 0, bias: w + 864, outChannels: 32, activation: .silu,
             output: a, workspace: ws, pool: pool)
+        p?.stop(0)
     }
 
     /// features.1.0: MBConv1 k3 s1: 112x112x32 -> 112x112x16, SE 32 -> 8 -> 32
-    private func features_1_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_1_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.1.0.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 112, 112, 32] -> [n, 112, 112, 32]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 112, width: 112, channels: 32,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112,
             weights: w + 896, bias: w + 1184, activation: .silu, output: a + 401408 &* n, pool: pool)
+        p?.stop(1)
         // features.1.0.block.1 squeeze-excitation: 32 -> 8 -> 32, in place on [n, 112, 112, 32]
+        p?.start()
         Kernels.squeezeExcite(
             a + 401408 &* n, batch: n, pixels: 12544, channels: 32, squeezeChannels: 8,
             reduceWeights: w + 1216, reduceBias: w + 1472, activation: .silu,
             expandWeights: w + 1488, expandBias: w + 1744, workspace: ws, pool: pool)
+        p?.stop(2)
         // features.1.0.block.2 project: conv 1x1 + BN, [n, 112, 112, 32] -> [n, 112, 112, 16]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 401408 &* n, pixels: 12544 &* n, inChannels: 32,
             weights: w + 1776, bias: w + 2288, outChannels: 16,
             activation: .identity, residual: nil, output: a + 1204224 &* n, pool: pool)
+        p?.stop(3)
     }
 
     /// features.2.0: MBConv6 k3 s2: 112x112x16 -> 56x56x24, SE 96 -> 4 -> 96
-    private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.0.block.0 expand: conv 1x1 + BN + silu, [n, 112, 112, 16] -> [n, 112, 112, 96]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1204224 &* n, pixels: 12544 &* n, inChannels: 16,
             weights: w + 2304, bias: w + 3840, outChannels: 96,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(4)
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 112, 112, 96] -> [n, 56, 56, 96]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 112, width: 112, channels: 96,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56,
             weights: w + 3936, bias: w + 4800, activation: .silu, output: a + 1204224 &* n, pool: pool)
+        p?.stop(5)
         // features.2.0.block.2 squeeze-excitation: 96 -> 4 -> 96, in place on [n, 56, 56, 96]
+        p?.start()
         Kernels.squeezeExcite(
             a + 1204224 &* n, batch: n, pixels: 3136, channels: 96, squeezeChannels: 4,
             reduceWeights: w + 4896, reduceBias: w + 5280, activation: .silu,
             expandWeights: w + 5296, expandBias: w + 5680, workspace: ws, pool: pool)
+        p?.stop(6)
         // features.2.0.block.3 project: conv 1x1 + BN, [n, 56, 56, 96] -> [n, 56, 56, 24]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1204224 &* n, pixels: 3136 &* n, inChannels: 96,
             weights: w + 5776, bias: w + 8080, outChannels: 24,
             activation: .identity, residual: nil, output: a + 903168 &* n, pool: pool)
+        p?.stop(7)
     }
 
     /// features.2.1: MBConv6 k3 s1: 56x56x24 -> 56x56x24, SE 144 -> 6 -> 144, identity shortcut
-    private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.1.block.0 expand: conv 1x1 + BN + silu, [n, 56, 56, 24] -> [n, 56, 56, 144]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 903168 &* n, pixels: 3136 &* n, inChannels: 24,
             weights: w + 8112, bias: w + 11568, outChannels: 144,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(8)
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 56, 56, 144] -> [n, 56, 56, 144]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 56, width: 56, channels: 144,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56,
             weights: w + 11712, bias: w + 13008, activation: .silu, output: a + 451584 &* n, pool: pool)
+        p?.stop(9)
         // features.2.1.block.2 squeeze-excitation: 144 -> 6 -> 144, in place on [n, 56, 56, 144]
+        p?.start()
         Kernels.squeezeExcite(
             a + 451584 &* n, batch: n, pixels: 3136, channels: 144, squeezeChannels: 6,
             reduceWeights: w + 13152, reduceBias: w + 14016, activation: .silu,
             expandWeights: w + 14032, expandBias: w + 14896, workspace: ws, pool: pool)
+        p?.stop(10)
         // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 56, 56, 144] -> [n, 56, 56, 24]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 451584 &* n, pixels: 3136 &* n, inChannels: 144,
             weights: w + 15040, bias: w + 18496, outChannels: 24,
             activation: .identity, residual: a + 903168 &* n, output: a + 978432 &* n, pool: pool)
+        p?.stop(11)
     }
 
     /// features.3.0: MBConv6 k5 s2: 56x56x24 -> 28x28x40, SE 144 -> 6 -> 144
-    private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.0.block.0 expand: conv 1x1 + BN + silu, [n, 56, 56, 24] -> [n, 56, 56, 144]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 978432 &* n, pixels: 3136 &* n, inChannels: 24,
             weights: w + 18528, bias: w + 21984, outChannels: 144,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(12)
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 56, 56, 144] -> [n, 28, 28, 144]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 56, width: 56, channels: 144,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28,
             weights: w + 22128, bias: w + 25728, activation: .silu, output: a + 451584 &* n, pool: pool)
+        p?.stop(13)
         // features.3.0.block.2 squeeze-excitation: 144 -> 6 -> 144, in place on [n, 28, 28, 144]
+        p?.start()
         Kernels.squeezeExcite(
             a + 451584 &* n, batch: n, pixels: 784, channels: 144, squeezeChannels: 6,
             reduceWeights: w + 25872, reduceBias: w + 26736, activation: .silu,
             expandWeights: w + 26752, expandBias: w + 27616, workspace: ws, pool: pool)
+        p?.stop(14)
         // features.3.0.block.3 project: conv 1x1 + BN, [n, 28, 28, 144] -> [n, 28, 28, 40]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 451584 &* n, pixels: 784 &* n, inChannels: 144,
             weights: w + 27760, bias: w + 33520, outChannels: 40,
             activation: .identity, residual: nil, output: a + 376320 &* n, pool: pool)
+        p?.stop(15)
     }
 
     /// features.3.1: MBConv6 k5 s1: 28x28x40 -> 28x28x40, SE 240 -> 10 -> 240, identity shortcut
-    private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.1.block.0 expand: conv 1x1 + BN + silu, [n, 28, 28, 40] -> [n, 28, 28, 240]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 376320 &* n, pixels: 784 &* n, inChannels: 40,
             weights: w + 33568, bias: w + 43168, outChannels: 240,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(16)
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 28, 28, 240] -> [n, 28, 28, 240]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 28, width: 28, channels: 240,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28,
             weights: w + 43408, bias: w + 49408, activation: .silu, output: a + 188160 &* n, pool: pool)
+        p?.stop(17)
         // features.3.1.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 28, 28, 240]
+        p?.start()
         Kernels.squeezeExcite(
             a + 188160 &* n, batch: n, pixels: 784, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 49648, reduceBias: w + 52048, activation: .silu,
             expandWeights: w + 52064, expandBias: w + 54464, workspace: ws, pool: pool)
+        p?.stop(18)
         // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 28, 28, 240] -> [n, 28, 28, 40]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 188160 &* n, pixels: 784 &* n, inChannels: 240,
             weights: w + 54704, bias: w + 64304, outChannels: 40,
             activation: .identity, residual: a + 376320 &* n, output: a + 407680 &* n, pool: pool)
+        p?.stop(19)
     }
 
     /// features.4.0: MBConv6 k3 s2: 28x28x40 -> 14x14x80, SE 240 -> 10 -> 240
-    private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.0.block.0 expand: conv 1x1 + BN + silu, [n, 28, 28, 40] -> [n, 28, 28, 240]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 407680 &* n, pixels: 784 &* n, inChannels: 40,
             weights: w + 64352, bias: w + 73952, outChannels: 240,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(20)
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 28, 28, 240] -> [n, 14, 14, 240]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 28, width: 28, channels: 240,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
             weights: w + 74192, bias: w + 76352, activation: .silu, output: a + 188160 &* n, pool: pool)
+        p?.stop(21)
         // features.4.0.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 14, 14, 240]
+        p?.start()
         Kernels.squeezeExcite(
             a + 188160 &* n, batch: n, pixels: 196, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 76592, reduceBias: w + 78992, activation: .silu,
             expandWeights: w + 79008, expandBias: w + 81408, workspace: ws, pool: pool)
+        p?.stop(22)
         // features.4.0.block.3 project: conv 1x1 + BN, [n, 14, 14, 240] -> [n, 14, 14, 80]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 188160 &* n, pixels: 196 &* n, inChannels: 240,
             weights: w + 81648, bias: w + 100848, outChannels: 80,
             activation: .identity, residual: nil, output: a + 235200 &* n, pool: pool)
+        p?.stop(23)
     }
 
     /// features.4.1: MBConv6 k3 s1: 14x14x80 -> 14x14x80, SE 480 -> 20 -> 480, identity shortcut
-    private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.1.block.0 expand: conv 1x1 + BN + silu, [n, 14, 14, 80] -> [n, 14, 14, 480]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 235200 &* n, pixels: 196 &* n, inChannels: 80,
             weights: w + 100928, bias: w + 139328, outChannels: 480,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(24)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 14, width: 14, channels: 480,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
             weights: w + 139808, bias: w + 144128, activation: .silu, output: a + 94080 &* n, pool: pool)
+        p?.stop(25)
         // features.4.1.block.2 squeeze-excitation: 480 -> 20 -> 480, in place on [n, 14, 14, 480]
+        p?.start()
         Kernels.squeezeExcite(
             a + 94080 &* n, batch: n, pixels: 196, channels: 480, squeezeChannels: 20,
             reduceWeights: w + 144608, reduceBias: w + 154208, activation: .silu,
             expandWeights: w + 154240, expandBias: w + 163840, workspace: ws, pool: pool)
+        p?.stop(26)
         // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 14, 14, 480] -> [n, 14, 14, 80]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 94080 &* n, pixels: 196 &* n, inChannels: 480,
             weights: w + 164320, bias: w + 202720, outChannels: 80,
             activation: .identity, residual: a + 235200 &* n, output: a + 188160 &* n, pool: pool)
+        p?.stop(27)
     }
 
     /// features.4.2: MBConv6 k3 s1: 14x14x80 -> 14x14x80, SE 480 -> 20 -> 480, identity shortcut
-    private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.2.block.0 expand: conv 1x1 + BN + silu, [n, 14, 14, 80] -> [n, 14, 14, 480]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 188160 &* n, pixels: 196 &* n, inChannels: 80,
             weights: w + 202800, bias: w + 241200, outChannels: 480,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(28)
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 14, width: 14, channels: 480,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
             weights: w + 241680, bias: w + 246000, activation: .silu, output: a + 94080 &* n, pool: pool)
+        p?.stop(29)
         // features.4.2.block.2 squeeze-excitation: 480 -> 20 -> 480, in place on [n, 14, 14, 480]
+        p?.start()
         Kernels.squeezeExcite(
             a + 94080 &* n, batch: n, pixels: 196, channels: 480, squeezeChannels: 20,
             reduceWeights: w + 246480, reduceBias: w + 256080, activation: .silu,
             expandWeights: w + 256112, expandBias: w + 265712, workspace: ws, pool: pool)
+        p?.stop(30)
         // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 14, 14, 480] -> [n, 14, 14, 80]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 94080 &* n, pixels: 196 &* n, inChannels: 480,
             weights: w + 266192, bias: w + 304592, outChannels: 80,
             activation: .identity, residual: a + 188160 &* n, output: a + 203840 &* n, pool: pool)
+        p?.stop(31)
     }
 
     /// features.5.0: MBConv6 k5 s1: 14x14x80 -> 14x14x112, SE 480 -> 20 -> 480
-    private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.0.block.0 expand: conv 1x1 + BN + silu, [n, 14, 14, 80] -> [n, 14, 14, 480]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 203840 &* n, pixels: 196 &* n, inChannels: 80,
             weights: w + 304672, bias: w + 343072, outChannels: 480,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(32)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 14, width: 14, channels: 480,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
             weights: w + 343552, bias: w + 355552, activation: .silu, output: a + 94080 &* n, pool: pool)
+        p?.stop(33)
         // features.5.0.block.2 squeeze-excitation: 480 -> 20 -> 480, in place on [n, 14, 14, 480]
+        p?.start()
         Kernels.squeezeExcite(
             a + 94080 &* n, batch: n, pixels: 196, channels: 480, squeezeChannels: 20,
             reduceWeights: w + 356032, reduceBias: w + 365632, activation: .silu,
             expandWeights: w + 365664, expandBias: w + 375264, workspace: ws, pool: pool)
+        p?.stop(34)
         // features.5.0.block.3 project: conv 1x1 + BN, [n, 14, 14, 480] -> [n, 14, 14, 112]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 94080 &* n, pixels: 196 &* n, inChannels: 480,
             weights: w + 375744, bias: w + 429504, outChannels: 112,
             activation: .identity, residual: nil, output: a + 263424 &* n, pool: pool)
+        p?.stop(35)
     }
 
     /// features.5.1: MBConv6 k5 s1: 14x14x112 -> 14x14x112, SE 672 -> 28 -> 672, identity shortcut
-    private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.1.block.0 expand: conv 1x1 + BN + silu, [n, 14, 14, 112] -> [n, 14, 14, 672]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 263424 &* n, pixels: 196 &* n, inChannels: 112,
             weights: w + 429616, bias: w + 504880, outChannels: 672,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(36)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 14, 14, 672] -> [n, 14, 14, 672]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 14, width: 14, channels: 672,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
             weights: w + 505552, bias: w + 522352, activation: .silu, output: a + 131712 &* n, pool: pool)
+        p?.stop(37)
         // features.5.1.block.2 squeeze-excitation: 672 -> 28 -> 672, in place on [n, 14, 14, 672]
+        p?.start()
         Kernels.squeezeExcite(
             a + 131712 &* n, batch: n, pixels: 196, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 523024, reduceBias: w + 541840, activation: .silu,
             expandWeights: w + 541872, expandBias: w + 560688, workspace: ws, pool: pool)
+        p?.stop(38)
         // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 14, 14, 672] -> [n, 14, 14, 112]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 131712 &* n, pixels: 196 &* n, inChannels: 672,
             weights: w + 561360, bias: w + 636624, outChannels: 112,
             activation: .identity, residual: a + 263424 &* n, output: a + 285376 &* n, pool: pool)
+        p?.stop(39)
     }
 
     /// features.5.2: MBConv6 k5 s1: 14x14x112 -> 14x14x112, SE 672 -> 28 -> 672, identity shortcut
-    private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.2.block.0 expand: conv 1x1 + BN + silu, [n, 14, 14, 112] -> [n, 14, 14, 672]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 285376 &* n, pixels: 196 &* n, inChannels: 112,
             weights: w + 636736, bias: w + 712000, outChannels: 672,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(40)
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 14, 14, 672] -> [n, 14, 14, 672]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 14, width: 14, channels: 672,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
             weights: w + 712672, bias: w + 729472, activation: .silu, output: a + 131712 &* n, pool: pool)
+        p?.stop(41)
         // features.5.2.block.2 squeeze-excitation: 672 -> 28 -> 672, in place on [n, 14, 14, 672]
+        p?.start()
         Kernels.squeezeExcite(
             a + 131712 &* n, batch: n, pixels: 196, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 730144, reduceBias: w + 748960, activation: .silu,
             expandWeights: w + 748992, expandBias: w + 767808, workspace: ws, pool: pool)
+        p?.stop(42)
         // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 14, 14, 672] -> [n, 14, 14, 112]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 131712 &* n, pixels: 196 &* n, inChannels: 672,
             weights: w + 768480, bias: w + 843744, outChannels: 112,
             activation: .identity, residual: a + 285376 &* n, output: a + 263424 &* n, pool: pool)
+        p?.stop(43)
     }
 
     /// features.6.0: MBConv6 k5 s2: 14x14x112 -> 7x7x192, SE 672 -> 28 -> 672
-    private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.0.block.0 expand: conv 1x1 + BN + silu, [n, 14, 14, 112] -> [n, 14, 14, 672]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 263424 &* n, pixels: 196 &* n, inChannels: 112,
             weights: w + 843856, bias: w + 919120, outChannels: 672,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(44)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 14, 14, 672] -> [n, 7, 7, 672]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 14, width: 14, channels: 672,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
             weights: w + 919792, bias: w + 936592, activation: .silu, output: a + 131712 &* n, pool: pool)
+        p?.stop(45)
         // features.6.0.block.2 squeeze-excitation: 672 -> 28 -> 672, in place on [n, 7, 7, 672]
+        p?.start()
         Kernels.squeezeExcite(
             a + 131712 &* n, batch: n, pixels: 49, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 937264, reduceBias: w + 956080, activation: .silu,
             expandWeights: w + 956112, expandBias: w + 974928, workspace: ws, pool: pool)
+        p?.stop(46)
         // features.6.0.block.3 project: conv 1x1 + BN, [n, 7, 7, 672] -> [n, 7, 7, 192]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 131712 &* n, pixels: 49 &* n, inChannels: 672,
             weights: w + 975600, bias: w + 1104624, outChannels: 192,
             activation: .identity, residual: nil, output: a + 112896 &* n, pool: pool)
+        p?.stop(47)
     }
 
     /// features.6.1: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
-    private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.1.block.0 expand: conv 1x1 + BN + silu, [n, 7, 7, 192] -> [n, 7, 7, 1152]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 112896 &* n, pixels: 49 &* n, inChannels: 192,
             weights: w + 1104816, bias: w + 1326000, outChannels: 1152,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(48)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 7, width: 7, channels: 1152,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
             weights: w + 1327152, bias: w + 1355952, activation: .silu, output: a + 56448 &* n, pool: pool)
+        p?.stop(49)
         // features.6.1.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 7, 7, 1152]
+        p?.start()
         Kernels.squeezeExcite(
             a + 56448 &* n, batch: n, pixels: 49, channels: 1152, squeezeChannels: 48,
             reduceWeights: w + 1357104, reduceBias: w + 1412400, activation: .silu,
             expandWeights: w + 1412448, expandBias: w + 1467744, workspace: ws, pool: pool)
+        p?.stop(50)
         // features.6.1.block.3 project: conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 56448 &* n, pixels: 49 &* n, inChannels: 1152,
             weights: w + 1468896, bias: w + 1690080, outChannels: 192,
             activation: .identity, residual: a + 112896 &* n, output: a + 122304 &* n, pool: pool)
+        p?.stop(51)
     }
 
     /// features.6.2: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
-    private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.2.block.0 expand: conv 1x1 + BN + silu, [n, 7, 7, 192] -> [n, 7, 7, 1152]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 122304 &* n, pixels: 49 &* n, inChannels: 192,
             weights: w + 1690272, bias: w + 1911456, outChannels: 1152,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(52)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 7, width: 7, channels: 1152,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
             weights: w + 1912608, bias: w + 1941408, activation: .silu, output: a + 56448 &* n, pool: pool)
+        p?.stop(53)
         // features.6.2.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 7, 7, 1152]
+        p?.start()
         Kernels.squeezeExcite(
             a + 56448 &* n, batch: n, pixels: 49, channels: 1152, squeezeChannels: 48,
             reduceWeights: w + 1942560, reduceBias: w + 1997856, activation: .silu,
             expandWeights: w + 1997904, expandBias: w + 2053200, workspace: ws, pool: pool)
+        p?.stop(54)
         // features.6.2.block.3 project: conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 56448 &* n, pixels: 49 &* n, inChannels: 1152,
             weights: w + 2054352, bias: w + 2275536, outChannels: 192,
             activation: .identity, residual: a + 122304 &* n, output: a + 112896 &* n, pool: pool)
+        p?.stop(55)
     }
 
     /// features.6.3: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
-    private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.3.block.0 expand: conv 1x1 + BN + silu, [n, 7, 7, 192] -> [n, 7, 7, 1152]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 112896 &* n, pixels: 49 &* n, inChannels: 192,
             weights: w + 2275728, bias: w + 2496912, outChannels: 1152,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(56)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 7, width: 7, channels: 1152,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
             weights: w + 2498064, bias: w + 2526864, activation: .silu, output: a + 56448 &* n, pool: pool)
+        p?.stop(57)
         // features.6.3.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 7, 7, 1152]
+        p?.start()
         Kernels.squeezeExcite(
             a + 56448 &* n, batch: n, pixels: 49, channels: 1152, squeezeChannels: 48,
             reduceWeights: w + 2528016, reduceBias: w + 2583312, activation: .silu,
             expandWeights: w + 2583360, expandBias: w + 2638656, workspace: ws, pool: pool)
+        p?.stop(58)
         // features.6.3.block.3 project: conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 56448 &* n, pixels: 49 &* n, inChannels: 1152,
             weights: w + 2639808, bias: w + 2860992, outChannels: 192,
             activation: .identity, residual: a + 112896 &* n, output: a + 122304 &* n, pool: pool)
+        p?.stop(59)
     }
 
     /// features.7.0: MBConv6 k3 s1: 7x7x192 -> 7x7x320, SE 1152 -> 48 -> 1152
-    private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.0.block.0 expand: conv 1x1 + BN + silu, [n, 7, 7, 192] -> [n, 7, 7, 1152]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 122304 &* n, pixels: 49 &* n, inChannels: 192,
             weights: w + 2861184, bias: w + 3082368, outChannels: 1152,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(60)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 7, width: 7, channels: 1152,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7,
             weights: w + 3083520, bias: w + 3093888, activation: .silu, output: a + 56448 &* n, pool: pool)
+        p?.stop(61)
         // features.7.0.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 7, 7, 1152]
+        p?.start()
         Kernels.squeezeExcite(
             a + 56448 &* n, batch: n, pixels: 49, channels: 1152, squeezeChannels: 48,
             reduceWeights: w + 3095040, reduceBias: w + 3150336, activation: .silu,
             expandWeights: w + 3150384, expandBias: w + 3205680, workspace: ws, pool: pool)
+        p?.stop(62)
         // features.7.0.block.3 project: conv 1x1 + BN, [n, 7, 7, 1152] -> [n, 7, 7, 320]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 56448 &* n, pixels: 49 &* n, inChannels: 1152,
             weights: w + 3206832, bias: w + 3575472, outChannels: 320,
             activation: .identity, residual: nil, output: a + 112896 &* n, pool: pool)
+        p?.stop(63)
     }
 
     /// features.8: head: conv 1x1 320 -> 1280
-    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.8 head: conv 1x1 + BN + silu, [n, 7, 7, 320] -> [n, 7, 7, 1280]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 112896 &* n, pixels: 49 &* n, inChannels: 320,
             weights: w + 3575792, bias: w + 3985392, outChannels: 1280,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(64)
     }
 
     /// classifier: global average pool, dropout 0.2, linear 1280 -> 1000 classes
-    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
+    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // avgpool: global average pool, [n, 7, 7, 1280] -> [n, 1280]
+        p?.start()
         Kernels.globalAveragePool(
             input: a, batch: n, pixels: 49, channels: 1280, output: a + 62720 &* n, pool: pool)
+        p?.stop(65)
         // classifier.1 classifier: dropout (identity in eval) + linear, [n, 1280] -> [n, 1000]
+        p?.start()
         Kernels.linear(
             input: a + 62720 &* n, batch: n, inFeatures: 1280,
             weights: w + 3986672, bias: w + 5266672, outFeatures: 1000,
             output: logits, pool: pool)
+        p?.stop(66)
     }
 }
 
 extension EfficientNetB0 {
+    /// The kernel calls of `forward` in order (`p?.stop(i)` charges entry i), with their MACs per image.
+    public static let profiledLayers: [LayerProfiler.Layer] = [
+        .init("features.0", kind: "stem", macsPerImage: 10838016,
+              "conv 3x3/2 + BN + silu, [n, 3, 224, 224] (NCHW) -> [n, 112, 112, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 3612672,
+              "depthwise 3x3/1 + BN + silu, [n, 112, 112, 32] -> [n, 112, 112, 32]"),
+        .init("features.1.0.block.1", kind: "squeeze-excitation", macsPerImage: 512,
+              "32 -> 8 -> 32, in place on [n, 112, 112, 32]"),
+        .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 6422528,
+              "conv 1x1 + BN, [n, 112, 112, 32] -> [n, 112, 112, 16]"),
+        .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 19267584,
+              "conv 1x1 + BN + silu, [n, 112, 112, 16] -> [n, 112, 112, 96]"),
+        .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 2709504,
+              "depthwise 3x3/2 + BN + silu, [n, 112, 112, 96] -> [n, 56, 56, 96]"),
+        .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 768,
+              "96 -> 4 -> 96, in place on [n, 56, 56, 96]"),
+        .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 7225344,
+              "conv 1x1 + BN, [n, 56, 56, 96] -> [n, 56, 56, 24]"),
+        .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 10838016,
+              "conv 1x1 + BN + silu, [n, 56, 56, 24] -> [n, 56, 56, 144]"),
+        .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 4064256,
+              "depthwise 3x3/1 + BN + silu, [n, 56, 56, 144] -> [n, 56, 56, 144]"),
+        .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
+              "144 -> 6 -> 144, in place on [n, 56, 56, 144]"),
+        .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 10838016,
+              "conv 1x1 + BN + shortcut, [n, 56, 56, 144] -> [n, 56, 56, 24]"),
+        .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 10838016,
+              "conv 1x1 + BN + silu, [n, 56, 56, 24] -> [n, 56, 56, 144]"),
+        .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 2822400,
+              "depthwise 5x5/2 + BN + silu, [n, 56, 56, 144] -> [n, 28, 28, 144]"),
+        .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
+              "144 -> 6 -> 144, in place on [n, 28, 28, 144]"),
+        .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 4515840,
+              "conv 1x1 + BN, [n, 28, 28, 144] -> [n, 28, 28, 40]"),
+        .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 7526400,
+              "conv 1x1 + BN + silu, [n, 28, 28, 40] -> [n, 28, 28, 240]"),
+        .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 4704000,
+              "depthwise 5x5/1 + BN + silu, [n, 28, 28, 240] -> [n, 28, 28, 240]"),
+        .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
+              "240 -> 10 -> 240, in place on [n, 28, 28, 240]"),
+        .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 7526400,
+              "conv 1x1 + BN + shortcut, [n, 28, 28, 240] -> [n, 28, 28, 40]"),
+        .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 7526400,
+              "conv 1x1 + BN + silu, [n, 28, 28, 40] -> [n, 28, 28, 240]"),
+        .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 423360,
+              "depthwise 3x3/2 + BN + silu, [n, 28, 28, 240] -> [n, 14, 14, 240]"),
+        .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
+              "240 -> 10 -> 240, in place on [n, 14, 14, 240]"),
+        .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 3763200,
+              "conv 1x1 + BN, [n, 14, 14, 240] -> [n, 14, 14, 80]"),
+        .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 7526400,
+              "conv 1x1 + BN + silu, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
+        .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 846720,
+              "depthwise 3x3/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
+        .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
+              "480 -> 20 -> 480, in place on [n, 14, 14, 480]"),
+        .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 7526400,
+              "conv 1x1 + BN + shortcut, [n, 14, 14, 480] -> [n, 14, 14, 80]"),
+        .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 7526400,
+              "conv 1x1 + BN + silu, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
+        .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 846720,
+              "depthwise 3x3/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
+        .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
+              "480 -> 20 -> 480, in place on [n, 14, 14, 480]"),
+        .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 7526400,
+              "conv 1x1 + BN + shortcut, [n, 14, 14, 480] -> [n, 14, 14, 80]"),
+        .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 7526400,
+              "conv 1x1 + BN + silu, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
+        .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 2352000,
+              "depthwise 5x5/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
+        .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
+              "480 -> 20 -> 480, in place on [n, 14, 14, 480]"),
+        .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 10536960,
+              "conv 1x1 + BN, [n, 14, 14, 480] -> [n, 14, 14, 112]"),
+        .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 14751744,
+              "conv 1x1 + BN + silu, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
+        .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 3292800,
+              "depthwise 5x5/1 + BN + silu, [n, 14, 14, 672] -> [n, 14, 14, 672]"),
+        .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
+              "672 -> 28 -> 672, in place on [n, 14, 14, 672]"),
+        .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 14751744,
+              "conv 1x1 + BN + shortcut, [n, 14, 14, 672] -> [n, 14, 14, 112]"),
+        .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 14751744,
+              "conv 1x1 + BN + silu, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
+        .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 3292800,
+              "depthwise 5x5/1 + BN + silu, [n, 14, 14, 672] -> [n, 14, 14, 672]"),
+        .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
+              "672 -> 28 -> 672, in place on [n, 14, 14, 672]"),
+        .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 14751744,
+              "conv 1x1 + BN + shortcut, [n, 14, 14, 672] -> [n, 14, 14, 112]"),
+        .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 14751744,
+              "conv 1x1 + BN + silu, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
+        .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 823200,
+              "depthwise 5x5/2 + BN + silu, [n, 14, 14, 672] -> [n, 7, 7, 672]"),
+        .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
+              "672 -> 28 -> 672, in place on [n, 7, 7, 672]"),
+        .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 6322176,
+              "conv 1x1 + BN, [n, 7, 7, 672] -> [n, 7, 7, 192]"),
+        .init("features.6.1.block.0", kind: "expand 1x1", macsPerImage: 10838016,
+              "conv 1x1 + BN + silu, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
+        .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 1411200,
+              "depthwise 5x5/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
+        .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 110592,
+              "1152 -> 48 -> 1152, in place on [n, 7, 7, 1152]"),
+        .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 10838016,
+              "conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
+        .init("features.6.2.block.0", kind: "expand 1x1", macsPerImage: 10838016,
+              "conv 1x1 + BN + silu, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
+        .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 1411200,
+              "depthwise 5x5/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
+        .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 110592,
+              "1152 -> 48 -> 1152, in place on [n, 7, 7, 1152]"),
+        .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 10838016,
+              "conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
+        .init("features.6.3.block.0", kind: "expand 1x1", macsPerImage: 10838016,
+              "conv 1x1 + BN + silu, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
+        .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 1411200,
+              "depthwise 5x5/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
+        .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 110592,
+              "1152 -> 48 -> 1152, in place on [n, 7, 7, 1152]"),
+        .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 10838016,
+              "conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
+        .init("features.7.0.block.0", kind: "expand 1x1", macsPerImage: 10838016,
+              "conv 1x1 + BN + silu, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
+        .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 508032,
+              "depthwise 3x3/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
+        .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 110592,
+              "1152 -> 48 -> 1152, in place on [n, 7, 7, 1152]"),
+        .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 18063360,
+              "conv 1x1 + BN, [n, 7, 7, 1152] -> [n, 7, 7, 320]"),
+        .init("features.8", kind: "head 1x1", macsPerImage: 20070400,
+              "conv 1x1 + BN + silu, [n, 7, 7, 320] -> [n, 7, 7, 1280]"),
+        .init("avgpool", kind: "pool+classifier", macsPerImage: 0,
+              "global average pool, [n, 7, 7, 1280] -> [n, 1280]"),
+        .init("classifier.1", kind: "pool+classifier", macsPerImage: 1280000,
+              "dropout (identity in eval) + linear, [n, 1280] -> [n, 1000]"),
+    ]
+
     /// Every tensor of a weight file, torchvision `state_dict` names and order.
     static let parameterTable: [ModelDescriptor.Parameter] = [
         .init("features.0.0.weight", [32, 3, 3, 3]),
@@ -943,6 +1222,10 @@ public final class EfficientNetB0Training: TrainableModel {
     private let pool: WorkerPool
     private var loss = 0.0
     public var random = CounterRandom(seed: 0)
+    /// Times every kernel call of `trainStep` when set (`effnet bench --train --profile`).
+    public var profiler: LayerProfiler? {
+        didSet { profiler?.requireTable(Self.profiledLayers, of: "EfficientNetB0Training") }
+    }
     public var parameters: UnsafeMutablePointer<Float> { buffers.parameters }
     public var gradients: UnsafeMutablePointer<Float> { buffers.gradients }
 
@@ -964,8 +1247,14 @@ public final class EfficientNetB0Training: TrainableModel {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
         let t = buffers.arena.reserve(floats: 15810656 &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
-                                    ws: t + 15810656 &* n, options: options, labels: labels, logits: logits)
-        if options.computeGradients { TrainingKernels.zero(s.g, count: 5330800) }
+                                    ws: t + 15810656 &* n, options: options, labels: labels, logits: logits,
+                                    profiler: profiler)
+        s.profiler?.beginRun(batch: n)
+        if options.computeGradients {
+            s.profiler?.start()
+            TrainingKernels.zero(s.g, count: 5330800)
+            s.profiler?.stop(0)
+        }
         try features_0_forward(s)
         try features_1_0_forward(s)
         try features_2_0_forward(s)
@@ -1011,1903 +1300,3384 @@ public final class EfficientNetB0Training: TrainableModel {
     /// features.0 forward: stem: conv 3x3 stride 2, 3 -> 32 channels
     private func features_0_forward(_ s: TrainingStepContext) throws {
         // features.0 stem conv 3x3/2, [n, 3, 224, 224] (NCHW) -> [n, 112, 112, 32]
+        s.profiler?.start()
         Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 224, width: 224, kernel: 3, stride: 2,
             padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112, weights: s.p, bias: s.f, outChannels: 32,
             activation: .identity, output: s.t + 6021120 &* s.n, workspace: s.ws, pool: pool)
-        // features.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(1)
+        // features.0 BatchNorm (batch statistics) + silu on [n, 112, 112, 32]
         if s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 6021120 &* s.n, pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 6422528 &* s.n, savedMean: s.f + 1280, savedInvStd: s.f + 1312,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
+            s.profiler?.stop(2)
         }
-        // features.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 112, 112, 32]
         if s.options.frozenBlocks > 0 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 6021120 &* s.n, pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 1e-05,
                 activation: .silu, output: s.t + 6422528 &* s.n, scratch: s.f + 1280, pool: pool)
+            s.profiler?.stop(3)
         }
     }
 
     /// features.1.0 forward: MBConv1 k3 s1: 112x112x32 -> 112x112x16, SE 32 -> 8 -> 32
     private func features_1_0_forward(_ s: TrainingStepContext) throws {
         // features.1.0.block.0 depthwise weights to the kernel layout [3][3][32]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 1408)
+        s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 112, 112, 32] -> [n, 112, 112, 32]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 6422528 &* s.n, batch: s.n, height: 112, width: 112, channels: 32,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112, weights: s.f + 1408, bias: s.f,
             activation: .identity, output: s.t + 6823936 &* s.n, pool: pool)
-        // features.1.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(5)
+        // features.1.0.block.0 BatchNorm (batch statistics) + silu on [n, 112, 112, 32]
         if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 6823936 &* s.n, pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 7225344 &* s.n, savedMean: s.f + 1344, savedInvStd: s.f + 1376,
                 runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
+            s.profiler?.stop(6)
         }
-        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 112, 112, 32]
         if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 6823936 &* s.n, pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 1e-05,
                 activation: .silu, output: s.t + 7225344 &* s.n, scratch: s.f + 1344, pool: pool)
+            s.profiler?.stop(7)
         }
         // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 112, 112, 32]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 7225344 &* s.n, output: s.t + 7626752 &* s.n,
             batch: s.n, pixels: 12544, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408,
             reduceBias: s.p + 1664, activation: .silu, expandWeights: s.p + 1680, expandBias: s.p + 1936,
             savedPooled: s.t + 15810176 &* s.n, savedHidden: s.t + 15810432 &* s.n, savedScale: s.t + 15810208 &* s.n,
             pool: pool)
+        s.profiler?.stop(8)
         // features.1.0.block.2 project conv 1x1, [n, 112, 112, 32] -> [n, 112, 112, 16]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 7626752 &* s.n, pixels: 12544 &* s.n, inChannels: 32, weights: s.p + 1968,
             bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 8931328 &* s.n,
             pool: pool)
-        // features.1.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(9)
+        // features.1.0.block.2 BatchNorm (batch statistics) + identity on [n, 112, 112, 16]
         if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 8931328 &* s.n, pixels: 12544 &* s.n, channels: 16,
                 gamma: s.p + 2480, beta: s.p + 2496, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 9132032 &* s.n, savedMean: s.f + 1984, savedInvStd: s.f + 2000,
                 runningMean: s.p + 2512, runningVar: s.p + 2528, pool: pool)
+            s.profiler?.stop(10)
         }
-        // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 112, 112, 16]
         if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 8931328 &* s.n, pixels: 12544 &* s.n, channels: 16,
                 gamma: s.p + 2480, beta: s.p + 2496, runningMean: s.p + 2512, runningVar: s.p + 2528, eps: 1e-05,
                 activation: .identity, output: s.t + 9132032 &* s.n, scratch: s.f + 1984, pool: pool)
+            s.profiler?.stop(11)
         }
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 112x112x16 -> 56x56x24, SE 96 -> 4 -> 96
     private func features_2_0_forward(_ s: TrainingStepContext) throws {
         // features.2.0.block.0 expand conv 1x1, [n, 112, 112, 16] -> [n, 112, 112, 96]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 9132032 &* s.n, pixels: 12544 &* s.n, inChannels: 16, weights: s.p + 2544,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t, pool: pool)
-        // features.2.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(12)
+        // features.2.0.block.0 BatchNorm (batch statistics) + silu on [n, 112, 112, 96]
         if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 12544 &* s.n, channels: 96, gamma: s.p + 4080,
                 beta: s.p + 4176, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, activation: .silu,
                 output: s.t + 1204224 &* s.n, savedMean: s.f + 2016, savedInvStd: s.f + 2112, runningMean: s.p + 4272,
                 runningVar: s.p + 4368, pool: pool)
+            s.profiler?.stop(13)
         }
-        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 112, 112, 96]
         if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t, pixels: 12544 &* s.n, channels: 96, gamma: s.p + 4080,
                 beta: s.p + 4176, runningMean: s.p + 4272, runningVar: s.p + 4368, eps: 1e-05, activation: .silu,
                 output: s.t + 1204224 &* s.n, scratch: s.f + 2016, pool: pool)
+            s.profiler?.stop(14)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4464, channels: 96, kernel: 3, into: s.f + 2400)
+        s.profiler?.stop(15)
         // features.2.0.block.1 depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 1204224 &* s.n, batch: s.n, height: 112, width: 112, channels: 96,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56, weights: s.f + 2400, bias: s.f,
             activation: .identity, output: s.t + 8028160 &* s.n, pool: pool)
-        // features.2.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(16)
+        // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 56, 56, 96]
         if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 8028160 &* s.n, pixels: 3136 &* s.n, channels: 96,
                 gamma: s.p + 5328, beta: s.p + 5424, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 8329216 &* s.n, savedMean: s.f + 2208, savedInvStd: s.f + 2304,
                 runningMean: s.p + 5520, runningVar: s.p + 5616, pool: pool)
+            s.profiler?.stop(17)
         }
-        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 56, 56, 96]
         if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 8028160 &* s.n, pixels: 3136 &* s.n, channels: 96,
                 gamma: s.p + 5328, beta: s.p + 5424, runningMean: s.p + 5520, runningVar: s.p + 5616, eps: 1e-05,
                 activation: .silu, output: s.t + 8329216 &* s.n, scratch: s.f + 2208, pool: pool)
+            s.profiler?.stop(18)
         }
         // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 56, 56, 96]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 8329216 &* s.n, output: s.t + 8630272 &* s.n,
             batch: s.n, pixels: 3136, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 5712,
             reduceBias: s.p + 6096, activation: .silu, expandWeights: s.p + 6112, expandBias: s.p + 6496,
             savedPooled: s.t + 15809984 &* s.n, savedHidden: s.t + 15810448 &* s.n, savedScale: s.t + 15810080 &* s.n,
             pool: pool)
+        s.profiler?.stop(19)
         // features.2.0.block.3 project conv 1x1, [n, 56, 56, 96] -> [n, 56, 56, 24]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 8630272 &* s.n, pixels: 3136 &* s.n, inChannels: 96, weights: s.p + 6592,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 13735680 &* s.n,
             pool: pool)
-        // features.2.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(20)
+        // features.2.0.block.3 BatchNorm (batch statistics) + identity on [n, 56, 56, 24]
         if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 13735680 &* s.n, pixels: 3136 &* s.n, channels: 24,
                 gamma: s.p + 8896, beta: s.p + 8928, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 13810944 &* s.n, savedMean: s.f + 4128, savedInvStd: s.f + 4152,
                 runningMean: s.p + 8960, runningVar: s.p + 8992, pool: pool)
+            s.profiler?.stop(21)
         }
-        // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 56, 56, 24]
         if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 13735680 &* s.n, pixels: 3136 &* s.n, channels: 24,
                 gamma: s.p + 8896, beta: s.p + 8928, runningMean: s.p + 8960, runningVar: s.p + 8992, eps: 1e-05,
                 activation: .identity, output: s.t + 13810944 &* s.n, scratch: s.f + 4128, pool: pool)
+            s.profiler?.stop(22)
         }
     }
 
     /// features.2.1 forward: MBConv6 k3 s1: 56x56x24 -> 56x56x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_1_forward(_ s: TrainingStepContext) throws {
         // features.2.1.block.0 expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 13810944 &* s.n, pixels: 3136 &* s.n, inChannels: 24, weights: s.p + 9024,
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 2408448 &* s.n,
             pool: pool)
-        // features.2.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(23)
+        // features.2.1.block.0 BatchNorm (batch statistics) + silu on [n, 56, 56, 144]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 2408448 &* s.n, pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 12480, beta: s.p + 12624, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 2860032 &* s.n, savedMean: s.f + 4176, savedInvStd: s.f + 4320,
                 runningMean: s.p + 12768, runningVar: s.p + 12912, pool: pool)
+            s.profiler?.stop(24)
         }
-        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 56, 56, 144]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 2408448 &* s.n, pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 12480, beta: s.p + 12624, runningMean: s.p + 12768, runningVar: s.p + 12912, eps: 1e-05,
                 activation: .silu, output: s.t + 2860032 &* s.n, scratch: s.f + 4176, pool: pool)
+            s.profiler?.stop(25)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 13056, channels: 144, kernel: 3, into: s.f + 4752)
+        s.profiler?.stop(26)
         // features.2.1.block.1 depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 2860032 &* s.n, batch: s.n, height: 56, width: 56, channels: 144, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56, weights: s.f + 4752, bias: s.f,
             activation: .identity, output: s.t + 3311616 &* s.n, pool: pool)
-        // features.2.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(27)
+        // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 56, 56, 144]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 3311616 &* s.n, pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 14352, beta: s.p + 14496, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 3763200 &* s.n, savedMean: s.f + 4464, savedInvStd: s.f + 4608,
                 runningMean: s.p + 14640, runningVar: s.p + 14784, pool: pool)
+            s.profiler?.stop(28)
         }
-        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 56, 56, 144]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 3311616 &* s.n, pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 14352, beta: s.p + 14496, runningMean: s.p + 14640, runningVar: s.p + 14784, eps: 1e-05,
                 activation: .silu, output: s.t + 3763200 &* s.n, scratch: s.f + 4464, pool: pool)
+            s.profiler?.stop(29)
         }
         // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 56, 56, 144]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3763200 &* s.n, output: s.t + 4214784 &* s.n,
             batch: s.n, pixels: 3136, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 14928,
             reduceBias: s.p + 15792, activation: .silu, expandWeights: s.p + 15808, expandBias: s.p + 16672,
             savedPooled: s.t + 15809408 &* s.n, savedHidden: s.t + 15810464 &* s.n, savedScale: s.t + 15809552 &* s.n,
             pool: pool)
+        s.profiler?.stop(30)
         // features.2.1.block.3 project conv 1x1, [n, 56, 56, 144] -> [n, 56, 56, 24]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 4214784 &* s.n, pixels: 3136 &* s.n, inChannels: 144, weights: s.p + 16816,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 13886208 &* s.n,
             pool: pool)
-        // features.2.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(31)
+        // features.2.1.block.3 BatchNorm (batch statistics) + identity on [n, 56, 56, 24]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 13886208 &* s.n, pixels: 3136 &* s.n, channels: 24,
                 gamma: s.p + 20272, beta: s.p + 20304, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 4666368 &* s.n, savedMean: s.f + 7344, savedInvStd: s.f + 7368,
                 runningMean: s.p + 20336, runningVar: s.p + 20368, pool: pool)
+            s.profiler?.stop(32)
         }
-        // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 56, 56, 24]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 13886208 &* s.n, pixels: 3136 &* s.n, channels: 24,
                 gamma: s.p + 20272, beta: s.p + 20304, runningMean: s.p + 20336, runningVar: s.p + 20368, eps: 1e-05,
                 activation: .identity, output: s.t + 4666368 &* s.n, scratch: s.f + 7344, pool: pool)
+            s.profiler?.stop(33)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.975
         if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.025, into: s.t + 15810480 &* s.n,
                 random: &random)
+            s.profiler?.stop(34)
         }
         // features.2.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 13810944 &* s.n, branch: s.t + 4666368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 15810480 &* s.n : nil, batch: s.n,
             perImage: 75264, output: s.t + 13961472 &* s.n, pool: pool)
+        s.profiler?.stop(35)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 56x56x24 -> 28x28x40, SE 144 -> 6 -> 144
     private func features_3_0_forward(_ s: TrainingStepContext) throws {
         // features.3.0.block.0 expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 13961472 &* s.n, pixels: 3136 &* s.n, inChannels: 24, weights: s.p + 20400,
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 4666368 &* s.n,
             pool: pool)
-        // features.3.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(36)
+        // features.3.0.block.0 BatchNorm (batch statistics) + silu on [n, 56, 56, 144]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 4666368 &* s.n, pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 23856, beta: s.p + 24000, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 5117952 &* s.n, savedMean: s.f + 7392, savedInvStd: s.f + 7536,
                 runningMean: s.p + 24144, runningVar: s.p + 24288, pool: pool)
+            s.profiler?.stop(37)
         }
-        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 56, 56, 144]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 4666368 &* s.n, pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 23856, beta: s.p + 24000, runningMean: s.p + 24144, runningVar: s.p + 24288, eps: 1e-05,
                 activation: .silu, output: s.t + 5117952 &* s.n, scratch: s.f + 7392, pool: pool)
+            s.profiler?.stop(38)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 24432, channels: 144, kernel: 5, into: s.f + 7968)
+        s.profiler?.stop(39)
         // features.3.0.block.1 depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 5117952 &* s.n, batch: s.n, height: 56, width: 56, channels: 144, kernel: 5,
             stride: 2, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28, weights: s.f + 7968, bias: s.f,
             activation: .identity, output: s.t + 11985792 &* s.n, pool: pool)
-        // features.3.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(40)
+        // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 28, 28, 144]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 11985792 &* s.n, pixels: 784 &* s.n, channels: 144,
                 gamma: s.p + 28032, beta: s.p + 28176, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 12098688 &* s.n, savedMean: s.f + 7680, savedInvStd: s.f + 7824,
                 runningMean: s.p + 28320, runningVar: s.p + 28464, pool: pool)
+            s.profiler?.stop(41)
         }
-        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 28, 28, 144]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 11985792 &* s.n, pixels: 784 &* s.n, channels: 144,
                 gamma: s.p + 28032, beta: s.p + 28176, runningMean: s.p + 28320, runningVar: s.p + 28464, eps: 1e-05,
                 activation: .silu, output: s.t + 12098688 &* s.n, scratch: s.f + 7680, pool: pool)
+            s.profiler?.stop(42)
         }
         // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 28, 28, 144]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 12098688 &* s.n, output: s.t + 12211584 &* s.n,
             batch: s.n, pixels: 784, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 28608,
             reduceBias: s.p + 29472, activation: .silu, expandWeights: s.p + 29488, expandBias: s.p + 30352,
             savedPooled: s.t + 15809696 &* s.n, savedHidden: s.t + 15810496 &* s.n, savedScale: s.t + 15809840 &* s.n,
             pool: pool)
+        s.profiler?.stop(43)
         // features.3.0.block.3 project conv 1x1, [n, 28, 28, 144] -> [n, 28, 28, 40]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 12211584 &* s.n, pixels: 784 &* s.n, inChannels: 144, weights: s.p + 30496,
             bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 15349152 &* s.n,
             pool: pool)
-        // features.3.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(44)
+        // features.3.0.block.3 BatchNorm (batch statistics) + identity on [n, 28, 28, 40]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 15349152 &* s.n, pixels: 784 &* s.n, channels: 40,
                 gamma: s.p + 36256, beta: s.p + 36304, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 15380512 &* s.n, savedMean: s.f + 15168, savedInvStd: s.f + 15208,
                 runningMean: s.p + 36352, runningVar: s.p + 36400, pool: pool)
+            s.profiler?.stop(45)
         }
-        // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 28, 28, 40]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 15349152 &* s.n, pixels: 784 &* s.n, channels: 40,
                 gamma: s.p + 36256, beta: s.p + 36304, runningMean: s.p + 36352, runningVar: s.p + 36400, eps: 1e-05,
                 activation: .identity, output: s.t + 15380512 &* s.n, scratch: s.f + 15168, pool: pool)
+            s.profiler?.stop(46)
         }
     }
 
     /// features.3.1 forward: MBConv6 k5 s1: 28x28x40 -> 28x28x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_3_1_forward(_ s: TrainingStepContext) throws {
         // features.3.1.block.0 expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 15380512 &* s.n, pixels: 784 &* s.n, inChannels: 40, weights: s.p + 36448,
             bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 5569536 &* s.n,
             pool: pool)
-        // features.3.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(47)
+        // features.3.1.block.0 BatchNorm (batch statistics) + silu on [n, 28, 28, 240]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 5569536 &* s.n, pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 46048, beta: s.p + 46288, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 5757696 &* s.n, savedMean: s.f + 15248, savedInvStd: s.f + 15488,
                 runningMean: s.p + 46528, runningVar: s.p + 46768, pool: pool)
+            s.profiler?.stop(48)
         }
-        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 28, 28, 240]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 5569536 &* s.n, pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 46048, beta: s.p + 46288, runningMean: s.p + 46528, runningVar: s.p + 46768, eps: 1e-05,
                 activation: .silu, output: s.t + 5757696 &* s.n, scratch: s.f + 15248, pool: pool)
+            s.profiler?.stop(49)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][240]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 47008, channels: 240, kernel: 5, into: s.f + 16208)
+        s.profiler?.stop(50)
         // features.3.1.block.1 depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 5757696 &* s.n, batch: s.n, height: 28, width: 28, channels: 240, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28, weights: s.f + 16208, bias: s.f,
             activation: .identity, output: s.t + 9332736 &* s.n, pool: pool)
-        // features.3.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(51)
+        // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 28, 28, 240]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 9332736 &* s.n, pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 53008, beta: s.p + 53248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 9520896 &* s.n, savedMean: s.f + 15728, savedInvStd: s.f + 15968,
                 runningMean: s.p + 53488, runningVar: s.p + 53728, pool: pool)
+            s.profiler?.stop(52)
         }
-        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 28, 28, 240]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 9332736 &* s.n, pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 53008, beta: s.p + 53248, runningMean: s.p + 53488, runningVar: s.p + 53728, eps: 1e-05,
                 activation: .silu, output: s.t + 9520896 &* s.n, scratch: s.f + 15728, pool: pool)
+            s.profiler?.stop(53)
         }
         // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 28, 28, 240]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 9520896 &* s.n, output: s.t + 9709056 &* s.n,
             batch: s.n, pixels: 784, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 53968,
             reduceBias: s.p + 56368, activation: .silu, expandWeights: s.p + 56384, expandBias: s.p + 58784,
             savedPooled: s.t + 15808448 &* s.n, savedHidden: s.t + 15810512 &* s.n, savedScale: s.t + 15808688 &* s.n,
             pool: pool)
+        s.profiler?.stop(54)
         // features.3.1.block.3 project conv 1x1, [n, 28, 28, 240] -> [n, 28, 28, 40]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 9709056 &* s.n, pixels: 784 &* s.n, inChannels: 240, weights: s.p + 59024,
             bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 15411872 &* s.n,
             pool: pool)
-        // features.3.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(55)
+        // features.3.1.block.3 BatchNorm (batch statistics) + identity on [n, 28, 28, 40]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 15411872 &* s.n, pixels: 784 &* s.n, channels: 40,
                 gamma: s.p + 68624, beta: s.p + 68672, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 5945856 &* s.n, savedMean: s.f + 28208, savedInvStd: s.f + 28248,
                 runningMean: s.p + 68720, runningVar: s.p + 68768, pool: pool)
+            s.profiler?.stop(56)
         }
-        // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 28, 28, 40]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 15411872 &* s.n, pixels: 784 &* s.n, channels: 40,
                 gamma: s.p + 68624, beta: s.p + 68672, runningMean: s.p + 68720, runningVar: s.p + 68768, eps: 1e-05,
                 activation: .identity, output: s.t + 5945856 &* s.n, scratch: s.f + 28208, pool: pool)
+            s.profiler?.stop(57)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.95
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05, into: s.t + 15810528 &* s.n,
                 random: &random)
+            s.profiler?.stop(58)
         }
         // features.3.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 15380512 &* s.n, branch: s.t + 5945856 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 15810528 &* s.n : nil, batch: s.n,
             perImage: 31360, output: s.t + 15443232 &* s.n, pool: pool)
+        s.profiler?.stop(59)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 28x28x40 -> 14x14x80, SE 240 -> 10 -> 240
     private func features_4_0_forward(_ s: TrainingStepContext) throws {
         // features.4.0.block.0 expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 15443232 &* s.n, pixels: 784 &* s.n, inChannels: 40, weights: s.p + 68816,
             bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 9897216 &* s.n,
             pool: pool)
-        // features.4.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(60)
+        // features.4.0.block.0 BatchNorm (batch statistics) + silu on [n, 28, 28, 240]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 9897216 &* s.n, pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 78416, beta: s.p + 78656, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 10085376 &* s.n, savedMean: s.f + 28288, savedInvStd: s.f + 28528,
                 runningMean: s.p + 78896, runningVar: s.p + 79136, pool: pool)
+            s.profiler?.stop(61)
         }
-        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 28, 28, 240]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 9897216 &* s.n, pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 78416, beta: s.p + 78656, runningMean: s.p + 78896, runningVar: s.p + 79136, eps: 1e-05,
                 activation: .silu, output: s.t + 10085376 &* s.n, scratch: s.f + 28288, pool: pool)
+            s.profiler?.stop(62)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][240]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 79376, channels: 240, kernel: 3, into: s.f + 29248)
+        s.profiler?.stop(63)
         // features.4.0.block.1 depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 10085376 &* s.n, batch: s.n, height: 28, width: 28, channels: 240,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 29248, bias: s.f,
             activation: .identity, output: s.t + 15109248 &* s.n, pool: pool)
-        // features.4.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(64)
+        // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 14, 14, 240]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 15109248 &* s.n, pixels: 196 &* s.n, channels: 240,
                 gamma: s.p + 81536, beta: s.p + 81776, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 15156288 &* s.n, savedMean: s.f + 28768, savedInvStd: s.f + 29008,
                 runningMean: s.p + 82016, runningVar: s.p + 82256, pool: pool)
+            s.profiler?.stop(65)
         }
-        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 240]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 15109248 &* s.n, pixels: 196 &* s.n, channels: 240,
                 gamma: s.p + 81536, beta: s.p + 81776, runningMean: s.p + 82016, runningVar: s.p + 82256, eps: 1e-05,
                 activation: .silu, output: s.t + 15156288 &* s.n, scratch: s.f + 28768, pool: pool)
+            s.profiler?.stop(66)
         }
         // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 14, 14, 240]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 15156288 &* s.n, output: s.t + 15203328 &* s.n,
             batch: s.n, pixels: 196, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 82496,
             reduceBias: s.p + 84896, activation: .silu, expandWeights: s.p + 84912, expandBias: s.p + 87312,
             savedPooled: s.t + 15808928 &* s.n, savedHidden: s.t + 15810544 &* s.n, savedScale: s.t + 15809168 &* s.n,
             pool: pool)
+        s.profiler?.stop(67)
         // features.4.0.block.3 project conv 1x1, [n, 14, 14, 240] -> [n, 14, 14, 80]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 15203328 &* s.n, pixels: 196 &* s.n, inChannels: 240, weights: s.p + 87552,
             bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 15606304 &* s.n,
             pool: pool)
-        // features.4.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(68)
+        // features.4.0.block.3 BatchNorm (batch statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 15606304 &* s.n, pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 106752, beta: s.p + 106832, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 15621984 &* s.n, savedMean: s.f + 33568, savedInvStd: s.f + 33648,
                 runningMean: s.p + 106912, runningVar: s.p + 106992, pool: pool)
+            s.profiler?.stop(69)
         }
-        // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 15606304 &* s.n, pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 106752, beta: s.p + 106832, runningMean: s.p + 106912, runningVar: s.p + 106992,
                 eps: 1e-05, activation: .identity, output: s.t + 15621984 &* s.n, scratch: s.f + 33568, pool: pool)
+            s.profiler?.stop(70)
         }
     }
 
     /// features.4.1 forward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_1_forward(_ s: TrainingStepContext) throws {
         // features.4.1.block.0 expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 15621984 &* s.n, pixels: 196 &* s.n, inChannels: 80, weights: s.p + 107072,
             bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 12324480 &* s.n,
             pool: pool)
-        // features.4.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(71)
+        // features.4.1.block.0 BatchNorm (batch statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 12324480 &* s.n, pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 145472, beta: s.p + 145952, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 12418560 &* s.n, savedMean: s.f + 33728, savedInvStd: s.f + 34208,
                 runningMean: s.p + 146432, runningVar: s.p + 146912, pool: pool)
+            s.profiler?.stop(72)
         }
-        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 12324480 &* s.n, pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 145472, beta: s.p + 145952, runningMean: s.p + 146432, runningVar: s.p + 146912,
                 eps: 1e-05, activation: .silu, output: s.t + 12418560 &* s.n, scratch: s.f + 33728, pool: pool)
+            s.profiler?.stop(73)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][480]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 147392, channels: 480, kernel: 3, into: s.f + 35648)
+        s.profiler?.stop(74)
         // features.4.1.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 12418560 &* s.n, batch: s.n, height: 14, width: 14, channels: 480,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 35648, bias: s.f,
             activation: .identity, output: s.t + 12512640 &* s.n, pool: pool)
-        // features.4.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(75)
+        // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 12512640 &* s.n, pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 151712, beta: s.p + 152192, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 12606720 &* s.n, savedMean: s.f + 34688, savedInvStd: s.f + 35168,
                 runningMean: s.p + 152672, runningVar: s.p + 153152, pool: pool)
+            s.profiler?.stop(76)
         }
-        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 12512640 &* s.n, pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 151712, beta: s.p + 152192, runningMean: s.p + 152672, runningVar: s.p + 153152,
                 eps: 1e-05, activation: .silu, output: s.t + 12606720 &* s.n, scratch: s.f + 34688, pool: pool)
+            s.profiler?.stop(77)
         }
         // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 12606720 &* s.n, output: s.t + 12700800 &* s.n,
             batch: s.n, pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 153632,
             reduceBias: s.p + 163232, activation: .silu, expandWeights: s.p + 163264, expandBias: s.p + 172864,
             savedPooled: s.t + 15805568 &* s.n, savedHidden: s.t + 15810240 &* s.n, savedScale: s.t + 15806048 &* s.n,
             pool: pool)
+        s.profiler?.stop(78)
         // features.4.1.block.3 project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 12700800 &* s.n, pixels: 196 &* s.n, inChannels: 480, weights: s.p + 173344,
             bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 15637664 &* s.n,
             pool: pool)
-        // features.4.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(79)
+        // features.4.1.block.3 BatchNorm (batch statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 15637664 &* s.n, pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 211744, beta: s.p + 211824, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 5945856 &* s.n, savedMean: s.f + 44288, savedInvStd: s.f + 44368,
                 runningMean: s.p + 211904, runningVar: s.p + 211984, pool: pool)
+            s.profiler?.stop(80)
         }
-        // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 15637664 &* s.n, pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 211744, beta: s.p + 211824, runningMean: s.p + 211904, runningVar: s.p + 211984,
                 eps: 1e-05, activation: .identity, output: s.t + 5945856 &* s.n, scratch: s.f + 44288, pool: pool)
+            s.profiler?.stop(81)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.925
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07500000000000001,
                 into: s.t + 15810560 &* s.n, random: &random)
+            s.profiler?.stop(82)
         }
         // features.4.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 15621984 &* s.n, branch: s.t + 5945856 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 15810560 &* s.n : nil, batch: s.n,
             perImage: 15680, output: s.t + 15653344 &* s.n, pool: pool)
+        s.profiler?.stop(83)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_2_forward(_ s: TrainingStepContext) throws {
         // features.4.2.block.0 expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 15653344 &* s.n, pixels: 196 &* s.n, inChannels: 80, weights: s.p + 212064,
             bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 12794880 &* s.n,
             pool: pool)
-        // features.4.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(84)
+        // features.4.2.block.0 BatchNorm (batch statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 12794880 &* s.n, pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 250464, beta: s.p + 250944, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 12888960 &* s.n, savedMean: s.f + 44448, savedInvStd: s.f + 44928,
                 runningMean: s.p + 251424, runningVar: s.p + 251904, pool: pool)
+            s.profiler?.stop(85)
         }
-        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 12794880 &* s.n, pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 250464, beta: s.p + 250944, runningMean: s.p + 251424, runningVar: s.p + 251904,
                 eps: 1e-05, activation: .silu, output: s.t + 12888960 &* s.n, scratch: s.f + 44448, pool: pool)
+            s.profiler?.stop(86)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][480]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 252384, channels: 480, kernel: 3, into: s.f + 46368)
+        s.profiler?.stop(87)
         // features.4.2.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 12888960 &* s.n, batch: s.n, height: 14, width: 14, channels: 480,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 46368, bias: s.f,
             activation: .identity, output: s.t + 12983040 &* s.n, pool: pool)
-        // features.4.2.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(88)
+        // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 12983040 &* s.n, pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 256704, beta: s.p + 257184, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 13077120 &* s.n, savedMean: s.f + 45408, savedInvStd: s.f + 45888,
                 runningMean: s.p + 257664, runningVar: s.p + 258144, pool: pool)
+            s.profiler?.stop(89)
         }
-        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 12983040 &* s.n, pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 256704, beta: s.p + 257184, runningMean: s.p + 257664, runningVar: s.p + 258144,
                 eps: 1e-05, activation: .silu, output: s.t + 13077120 &* s.n, scratch: s.f + 45408, pool: pool)
+            s.profiler?.stop(90)
         }
         // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 13077120 &* s.n, output: s.t + 13171200 &* s.n,
             batch: s.n, pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 258624,
             reduceBias: s.p + 268224, activation: .silu, expandWeights: s.p + 268256, expandBias: s.p + 277856,
             savedPooled: s.t + 15806528 &* s.n, savedHidden: s.t + 15810272 &* s.n, savedScale: s.t + 15807008 &* s.n,
             pool: pool)
+        s.profiler?.stop(91)
         // features.4.2.block.3 project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 13171200 &* s.n, pixels: 196 &* s.n, inChannels: 480, weights: s.p + 278336,
             bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 15669024 &* s.n,
             pool: pool)
-        // features.4.2.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(92)
+        // features.4.2.block.3 BatchNorm (batch statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 15669024 &* s.n, pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 316736, beta: s.p + 316816, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 5945856 &* s.n, savedMean: s.f + 55008, savedInvStd: s.f + 55088,
                 runningMean: s.p + 316896, runningVar: s.p + 316976, pool: pool)
+            s.profiler?.stop(93)
         }
-        // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 15669024 &* s.n, pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 316736, beta: s.p + 316816, runningMean: s.p + 316896, runningVar: s.p + 316976,
                 eps: 1e-05, activation: .identity, output: s.t + 5945856 &* s.n, scratch: s.f + 55008, pool: pool)
+            s.profiler?.stop(94)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9125
         if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08750000000000001,
                 into: s.t + 15810576 &* s.n, random: &random)
+            s.profiler?.stop(95)
         }
         // features.4.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 15653344 &* s.n, branch: s.t + 5945856 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 15810576 &* s.n : nil, batch: s.n,
             perImage: 15680, output: s.t + 15684704 &* s.n, pool: pool)
+        s.profiler?.stop(96)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 14x14x80 -> 14x14x112, SE 480 -> 20 -> 480
     private func features_5_0_forward(_ s: TrainingStepContext) throws {
         // features.5.0.block.0 expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 15684704 &* s.n, pixels: 196 &* s.n, inChannels: 80, weights: s.p + 317056,
             bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 13265280 &* s.n,
             pool: pool)
-        // features.5.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(97)
+        // features.5.0.block.0 BatchNorm (batch statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 13265280 &* s.n, pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 355456, beta: s.p + 355936, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 13359360 &* s.n, savedMean: s.f + 55168, savedInvStd: s.f + 55648,
                 runningMean: s.p + 356416, runningVar: s.p + 356896, pool: pool)
+            s.profiler?.stop(98)
         }
-        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 13265280 &* s.n, pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 355456, beta: s.p + 355936, runningMean: s.p + 356416, runningVar: s.p + 356896,
                 eps: 1e-05, activation: .silu, output: s.t + 13359360 &* s.n, scratch: s.f + 55168, pool: pool)
+            s.profiler?.stop(99)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][480]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 357376, channels: 480, kernel: 5, into: s.f + 57088)
+        s.profiler?.stop(100)
         // features.5.0.block.1 depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 13359360 &* s.n, batch: s.n, height: 14, width: 14, channels: 480,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 57088, bias: s.f,
             activation: .identity, output: s.t + 13453440 &* s.n, pool: pool)
-        // features.5.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(101)
+        // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 13453440 &* s.n, pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 369376, beta: s.p + 369856, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 13547520 &* s.n, savedMean: s.f + 56128, savedInvStd: s.f + 56608,
                 runningMean: s.p + 370336, runningVar: s.p + 370816, pool: pool)
+            s.profiler?.stop(102)
         }
-        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 13453440 &* s.n, pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 369376, beta: s.p + 369856, runningMean: s.p + 370336, runningVar: s.p + 370816,
                 eps: 1e-05, activation: .silu, output: s.t + 13547520 &* s.n, scratch: s.f + 56128, pool: pool)
+            s.profiler?.stop(103)
         }
         // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 13547520 &* s.n, output: s.t + 13641600 &* s.n,
             batch: s.n, pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 371296,
             reduceBias: s.p + 380896, activation: .silu, expandWeights: s.p + 380928, expandBias: s.p + 390528,
             savedPooled: s.t + 15807488 &* s.n, savedHidden: s.t + 15810304 &* s.n, savedScale: s.t + 15807968 &* s.n,
             pool: pool)
+        s.profiler?.stop(104)
         // features.5.0.block.3 project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 112]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 13641600 &* s.n, pixels: 196 &* s.n, inChannels: 480, weights: s.p + 391008,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 15474592 &* s.n,
             pool: pool)
-        // features.5.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(105)
+        // features.5.0.block.3 BatchNorm (batch statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 15474592 &* s.n, pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 444768, beta: s.p + 444880, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 15496544 &* s.n, savedMean: s.f + 81088, savedInvStd: s.f + 81200,
                 runningMean: s.p + 444992, runningVar: s.p + 445104, pool: pool)
+            s.profiler?.stop(106)
         }
-        // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 15474592 &* s.n, pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 444768, beta: s.p + 444880, runningMean: s.p + 444992, runningVar: s.p + 445104,
                 eps: 1e-05, activation: .identity, output: s.t + 15496544 &* s.n, scratch: s.f + 81088, pool: pool)
+            s.profiler?.stop(107)
         }
     }
 
     /// features.5.1 forward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_1_forward(_ s: TrainingStepContext) throws {
         // features.5.1.block.0 expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 15496544 &* s.n, pixels: 196 &* s.n, inChannels: 112, weights: s.p + 445216,
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 10273536 &* s.n,
             pool: pool)
-        // features.5.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(108)
+        // features.5.1.block.0 BatchNorm (batch statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 10273536 &* s.n, pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 520480, beta: s.p + 521152, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 10405248 &* s.n, savedMean: s.f + 81312, savedInvStd: s.f + 81984,
                 runningMean: s.p + 521824, runningVar: s.p + 522496, pool: pool)
+            s.profiler?.stop(109)
         }
-        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 10273536 &* s.n, pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 520480, beta: s.p + 521152, runningMean: s.p + 521824, runningVar: s.p + 522496,
                 eps: 1e-05, activation: .silu, output: s.t + 10405248 &* s.n, scratch: s.f + 81312, pool: pool)
+            s.profiler?.stop(110)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][672]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 523168, channels: 672, kernel: 5, into: s.f + 84000)
+        s.profiler?.stop(111)
         // features.5.1.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 10405248 &* s.n, batch: s.n, height: 14, width: 14, channels: 672,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 84000, bias: s.f,
             activation: .identity, output: s.t + 10536960 &* s.n, pool: pool)
-        // features.5.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(112)
+        // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 10536960 &* s.n, pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 539968, beta: s.p + 540640, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 10668672 &* s.n, savedMean: s.f + 82656, savedInvStd: s.f + 83328,
                 runningMean: s.p + 541312, runningVar: s.p + 541984, pool: pool)
+            s.profiler?.stop(113)
         }
-        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 10536960 &* s.n, pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 539968, beta: s.p + 540640, runningMean: s.p + 541312, runningVar: s.p + 541984,
                 eps: 1e-05, activation: .silu, output: s.t + 10668672 &* s.n, scratch: s.f + 82656, pool: pool)
+            s.profiler?.stop(114)
         }
         // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 14, 14, 672]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 10668672 &* s.n, output: s.t + 10800384 &* s.n,
             batch: s.n, pixels: 196, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 542656,
             reduceBias: s.p + 561472, activation: .silu, expandWeights: s.p + 561504, expandBias: s.p + 580320,
             savedPooled: s.t + 15802208 &* s.n, savedHidden: s.t + 15810336 &* s.n, savedScale: s.t + 15802880 &* s.n,
             pool: pool)
+        s.profiler?.stop(115)
         // features.5.1.block.3 project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 10800384 &* s.n, pixels: 196 &* s.n, inChannels: 672, weights: s.p + 580992,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 15518496 &* s.n,
             pool: pool)
-        // features.5.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(116)
+        // features.5.1.block.3 BatchNorm (batch statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 15518496 &* s.n, pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 656256, beta: s.p + 656368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 5945856 &* s.n, savedMean: s.f + 117600,
                 savedInvStd: s.f + 117712, runningMean: s.p + 656480, runningVar: s.p + 656592, pool: pool)
+            s.profiler?.stop(117)
         }
-        // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 15518496 &* s.n, pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 656256, beta: s.p + 656368, runningMean: s.p + 656480, runningVar: s.p + 656592,
                 eps: 1e-05, activation: .identity, output: s.t + 5945856 &* s.n, scratch: s.f + 117600, pool: pool)
+            s.profiler?.stop(118)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1125, into: s.t + 15810592 &* s.n,
                 random: &random)
+            s.profiler?.stop(119)
         }
         // features.5.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 15496544 &* s.n, branch: s.t + 5945856 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 15810592 &* s.n : nil, batch: s.n,
             perImage: 21952, output: s.t + 15540448 &* s.n, pool: pool)
+        s.profiler?.stop(120)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_2_forward(_ s: TrainingStepContext) throws {
         // features.5.2.block.0 expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 15540448 &* s.n, pixels: 196 &* s.n, inChannels: 112, weights: s.p + 656704,
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 10932096 &* s.n,
             pool: pool)
-        // features.5.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(121)
+        // features.5.2.block.0 BatchNorm (batch statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 10932096 &* s.n, pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 731968, beta: s.p + 732640, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 11063808 &* s.n, savedMean: s.f + 117824, savedInvStd: s.f + 118496,
                 runningMean: s.p + 733312, runningVar: s.p + 733984, pool: pool)
+            s.profiler?.stop(122)
         }
-        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 10932096 &* s.n, pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 731968, beta: s.p + 732640, runningMean: s.p + 733312, runningVar: s.p + 733984,
                 eps: 1e-05, activation: .silu, output: s.t + 11063808 &* s.n, scratch: s.f + 117824, pool: pool)
+            s.profiler?.stop(123)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][672]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 734656, channels: 672, kernel: 5, into: s.f + 120512)
+        s.profiler?.stop(124)
         // features.5.2.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 11063808 &* s.n, batch: s.n, height: 14, width: 14, channels: 672,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 120512, bias: s.f,
             activation: .identity, output: s.t + 11195520 &* s.n, pool: pool)
-        // features.5.2.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(125)
+        // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 11195520 &* s.n, pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 751456, beta: s.p + 752128, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 11327232 &* s.n, savedMean: s.f + 119168, savedInvStd: s.f + 119840,
                 runningMean: s.p + 752800, runningVar: s.p + 753472, pool: pool)
+            s.profiler?.stop(126)
         }
-        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 11195520 &* s.n, pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 751456, beta: s.p + 752128, runningMean: s.p + 752800, runningVar: s.p + 753472,
                 eps: 1e-05, activation: .silu, output: s.t + 11327232 &* s.n, scratch: s.f + 119168, pool: pool)
+            s.profiler?.stop(127)
         }
         // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 14, 14, 672]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 11327232 &* s.n, output: s.t + 11458944 &* s.n,
             batch: s.n, pixels: 196, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 754144,
             reduceBias: s.p + 772960, activation: .silu, expandWeights: s.p + 772992, expandBias: s.p + 791808,
             savedPooled: s.t + 15803552 &* s.n, savedHidden: s.t + 15810368 &* s.n, savedScale: s.t + 15804224 &* s.n,
             pool: pool)
+        s.profiler?.stop(128)
         // features.5.2.block.3 project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 11458944 &* s.n, pixels: 196 &* s.n, inChannels: 672, weights: s.p + 792480,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 15562400 &* s.n,
             pool: pool)
-        // features.5.2.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(129)
+        // features.5.2.block.3 BatchNorm (batch statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 15562400 &* s.n, pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 867744, beta: s.p + 867856, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 5945856 &* s.n, savedMean: s.f + 154112,
                 savedInvStd: s.f + 154224, runningMean: s.p + 867968, runningVar: s.p + 868080, pool: pool)
+            s.profiler?.stop(130)
         }
-        // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 15562400 &* s.n, pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 867744, beta: s.p + 867856, runningMean: s.p + 867968, runningVar: s.p + 868080,
                 eps: 1e-05, activation: .identity, output: s.t + 5945856 &* s.n, scratch: s.f + 154112, pool: pool)
+            s.profiler?.stop(131)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.125, into: s.t + 15810608 &* s.n,
                 random: &random)
+            s.profiler?.stop(132)
         }
         // features.5.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 15540448 &* s.n, branch: s.t + 5945856 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 15810608 &* s.n : nil, batch: s.n,
             perImage: 21952, output: s.t + 15584352 &* s.n, pool: pool)
+        s.profiler?.stop(133)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 14x14x112 -> 7x7x192, SE 672 -> 28 -> 672
     private func features_6_0_forward(_ s: TrainingStepContext) throws {
         // features.6.0.block.0 expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 15584352 &* s.n, pixels: 196 &* s.n, inChannels: 112, weights: s.p + 868192,
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 11590656 &* s.n,
             pool: pool)
-        // features.6.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(134)
+        // features.6.0.block.0 BatchNorm (batch statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 11590656 &* s.n, pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 943456, beta: s.p + 944128, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 11722368 &* s.n, savedMean: s.f + 154336, savedInvStd: s.f + 155008,
                 runningMean: s.p + 944800, runningVar: s.p + 945472, pool: pool)
+            s.profiler?.stop(135)
         }
-        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 11590656 &* s.n, pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 943456, beta: s.p + 944128, runningMean: s.p + 944800, runningVar: s.p + 945472,
                 eps: 1e-05, activation: .silu, output: s.t + 11722368 &* s.n, scratch: s.f + 154336, pool: pool)
+            s.profiler?.stop(136)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][672]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 946144, channels: 672, kernel: 5, into: s.f + 157024)
+        s.profiler?.stop(137)
         // features.6.0.block.1 depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 11722368 &* s.n, batch: s.n, height: 14, width: 14, channels: 672,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 157024, bias: s.f,
             activation: .identity, output: s.t + 15250368 &* s.n, pool: pool)
-        // features.6.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(138)
+        // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 7, 7, 672]
         if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 15250368 &* s.n, pixels: 49 &* s.n, channels: 672,
                 gamma: s.p + 962944, beta: s.p + 963616, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 15283296 &* s.n, savedMean: s.f + 155680, savedInvStd: s.f + 156352,
                 runningMean: s.p + 964288, runningVar: s.p + 964960, pool: pool)
+            s.profiler?.stop(139)
         }
-        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 672]
         if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 15250368 &* s.n, pixels: 49 &* s.n, channels: 672,
                 gamma: s.p + 962944, beta: s.p + 963616, runningMean: s.p + 964288, runningVar: s.p + 964960,
                 eps: 1e-05, activation: .silu, output: s.t + 15283296 &* s.n, scratch: s.f + 155680, pool: pool)
+            s.profiler?.stop(140)
         }
         // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 7, 7, 672]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 15283296 &* s.n, output: s.t + 15316224 &* s.n,
             batch: s.n, pixels: 49, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 965632,
             reduceBias: s.p + 984448, activation: .silu, expandWeights: s.p + 984480, expandBias: s.p + 1003296,
             savedPooled: s.t + 11984960 &* s.n, savedHidden: s.t + 15810400 &* s.n, savedScale: s.t + 15804896 &* s.n,
             pool: pool)
+        s.profiler?.stop(141)
         // features.6.0.block.3 project conv 1x1, [n, 7, 7, 672] -> [n, 7, 7, 192]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 15316224 &* s.n, pixels: 49 &* s.n, inChannels: 672, weights: s.p + 1003968,
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 11973248 &* s.n,
             pool: pool)
-        // features.6.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(142)
+        // features.6.0.block.3 BatchNorm (batch statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 11973248 &* s.n, pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 1132992, beta: s.p + 1133184, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 15731744 &* s.n, savedMean: s.f + 190624,
                 savedInvStd: s.f + 190816, runningMean: s.p + 1133376, runningVar: s.p + 1133568, pool: pool)
+            s.profiler?.stop(143)
         }
-        // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 11973248 &* s.n, pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 1132992, beta: s.p + 1133184, runningMean: s.p + 1133376, runningVar: s.p + 1133568,
                 eps: 1e-05, activation: .identity, output: s.t + 15731744 &* s.n, scratch: s.f + 190624, pool: pool)
+            s.profiler?.stop(144)
         }
     }
 
     /// features.6.1 forward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_1_forward(_ s: TrainingStepContext) throws {
         // features.6.1.block.0 expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 15731744 &* s.n, pixels: 49 &* s.n, inChannels: 192, weights: s.p + 1133760,
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 11916800 &* s.n,
             pool: pool)
-        // features.6.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(145)
+        // features.6.1.block.0 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 11916800 &* s.n, pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1354944, beta: s.p + 1356096, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 14036736 &* s.n, savedMean: s.f + 191008, savedInvStd: s.f + 192160,
                 runningMean: s.p + 1357248, runningVar: s.p + 1358400, pool: pool)
+            s.profiler?.stop(146)
         }
-        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 11916800 &* s.n, pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1354944, beta: s.p + 1356096, runningMean: s.p + 1357248, runningVar: s.p + 1358400,
                 eps: 1e-05, activation: .silu, output: s.t + 14036736 &* s.n, scratch: s.f + 191008, pool: pool)
+            s.profiler?.stop(147)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1152]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1359552, channels: 1152, kernel: 5, into: s.f + 195616)
+        s.profiler?.stop(148)
         // features.6.1.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 14036736 &* s.n, batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 195616, bias: s.f,
             activation: .identity, output: s.t + 14093184 &* s.n, pool: pool)
-        // features.6.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(149)
+        // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 14093184 &* s.n, pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1388352, beta: s.p + 1389504, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 14149632 &* s.n, savedMean: s.f + 193312, savedInvStd: s.f + 194464,
                 runningMean: s.p + 1390656, runningVar: s.p + 1391808, pool: pool)
+            s.profiler?.stop(150)
         }
-        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 14093184 &* s.n, pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1388352, beta: s.p + 1389504, runningMean: s.p + 1390656, runningVar: s.p + 1391808,
                 eps: 1e-05, activation: .silu, output: s.t + 14149632 &* s.n, scratch: s.f + 193312, pool: pool)
+            s.profiler?.stop(151)
         }
         // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 14149632 &* s.n, output: s.t + 14206080 &* s.n,
             batch: s.n, pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1392960,
             reduceBias: s.p + 1448256, activation: .silu, expandWeights: s.p + 1448304, expandBias: s.p + 1503600,
             savedPooled: s.t + 11982656 &* s.n, savedHidden: s.t + 11985632 &* s.n, savedScale: s.t + 11983808 &* s.n,
             pool: pool)
+        s.profiler?.stop(152)
         // features.6.1.block.3 project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 14206080 &* s.n, pixels: 49 &* s.n, inChannels: 1152,
             weights: s.p + 1504752, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
             output: s.t + 15741152 &* s.n, pool: pool)
-        // features.6.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(153)
+        // features.6.1.block.3 BatchNorm (batch statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 15741152 &* s.n, pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 1725936, beta: s.p + 1726128, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 5945856 &* s.n, savedMean: s.f + 253216,
                 savedInvStd: s.f + 253408, runningMean: s.p + 1726320, runningVar: s.p + 1726512, pool: pool)
+            s.profiler?.stop(154)
         }
-        // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 15741152 &* s.n, pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 1725936, beta: s.p + 1726128, runningMean: s.p + 1726320, runningVar: s.p + 1726512,
                 eps: 1e-05, activation: .identity, output: s.t + 5945856 &* s.n, scratch: s.f + 253216, pool: pool)
+            s.profiler?.stop(155)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.85
         if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15000000000000002,
                 into: s.t + 11985776 &* s.n, random: &random)
+            s.profiler?.stop(156)
         }
         // features.6.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 15731744 &* s.n, branch: s.t + 5945856 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 11985776 &* s.n : nil, batch: s.n,
             perImage: 9408, output: s.t + 15750560 &* s.n, pool: pool)
+        s.profiler?.stop(157)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_2_forward(_ s: TrainingStepContext) throws {
         // features.6.2.block.0 expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 15750560 &* s.n, pixels: 49 &* s.n, inChannels: 192, weights: s.p + 1726704,
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 14262528 &* s.n,
             pool: pool)
-        // features.6.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(158)
+        // features.6.2.block.0 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 14262528 &* s.n, pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1947888, beta: s.p + 1949040, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 14318976 &* s.n, savedMean: s.f + 253600, savedInvStd: s.f + 254752,
                 runningMean: s.p + 1950192, runningVar: s.p + 1951344, pool: pool)
+            s.profiler?.stop(159)
         }
-        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 14262528 &* s.n, pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1947888, beta: s.p + 1949040, runningMean: s.p + 1950192, runningVar: s.p + 1951344,
                 eps: 1e-05, activation: .silu, output: s.t + 14318976 &* s.n, scratch: s.f + 253600, pool: pool)
+            s.profiler?.stop(160)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1152]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1952496, channels: 1152, kernel: 5, into: s.f + 258208)
+        s.profiler?.stop(161)
         // features.6.2.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 14318976 &* s.n, batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 258208, bias: s.f,
             activation: .identity, output: s.t + 14375424 &* s.n, pool: pool)
-        // features.6.2.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(162)
+        // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 14375424 &* s.n, pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1981296, beta: s.p + 1982448, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 14431872 &* s.n, savedMean: s.f + 255904, savedInvStd: s.f + 257056,
                 runningMean: s.p + 1983600, runningVar: s.p + 1984752, pool: pool)
+            s.profiler?.stop(163)
         }
-        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 14375424 &* s.n, pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1981296, beta: s.p + 1982448, runningMean: s.p + 1983600, runningVar: s.p + 1984752,
                 eps: 1e-05, activation: .silu, output: s.t + 14431872 &* s.n, scratch: s.f + 255904, pool: pool)
+            s.profiler?.stop(164)
         }
         // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 14431872 &* s.n, output: s.t + 14488320 &* s.n,
             batch: s.n, pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1985904,
             reduceBias: s.p + 2041200, activation: .silu, expandWeights: s.p + 2041248, expandBias: s.p + 2096544,
             savedPooled: s.t + 15797600 &* s.n, savedHidden: s.t + 11985680 &* s.n, savedScale: s.t + 15798752 &* s.n,
             pool: pool)
+        s.profiler?.stop(165)
         // features.6.2.block.3 project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 14488320 &* s.n, pixels: 49 &* s.n, inChannels: 1152,
             weights: s.p + 2097696, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
             output: s.t + 15759968 &* s.n, pool: pool)
-        // features.6.2.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(166)
+        // features.6.2.block.3 BatchNorm (batch statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 15759968 &* s.n, pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 2318880, beta: s.p + 2319072, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 5945856 &* s.n, savedMean: s.f + 315808,
                 savedInvStd: s.f + 316000, runningMean: s.p + 2319264, runningVar: s.p + 2319456, pool: pool)
+            s.profiler?.stop(167)
         }
-        // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 15759968 &* s.n, pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 2318880, beta: s.p + 2319072, runningMean: s.p + 2319264, runningVar: s.p + 2319456,
                 eps: 1e-05, activation: .identity, output: s.t + 5945856 &* s.n, scratch: s.f + 315808, pool: pool)
+            s.profiler?.stop(168)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8375
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1625, into: s.t + 15810624 &* s.n,
                 random: &random)
+            s.profiler?.stop(169)
         }
         // features.6.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 15750560 &* s.n, branch: s.t + 5945856 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 15810624 &* s.n : nil, batch: s.n,
             perImage: 9408, output: s.t + 15769376 &* s.n, pool: pool)
+        s.profiler?.stop(170)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_3_forward(_ s: TrainingStepContext) throws {
         // features.6.3.block.0 expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 15769376 &* s.n, pixels: 49 &* s.n, inChannels: 192, weights: s.p + 2319648,
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 14544768 &* s.n,
             pool: pool)
-        // features.6.3.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(171)
+        // features.6.3.block.0 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 14544768 &* s.n, pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2540832, beta: s.p + 2541984, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 14601216 &* s.n, savedMean: s.f + 316192, savedInvStd: s.f + 317344,
                 runningMean: s.p + 2543136, runningVar: s.p + 2544288, pool: pool)
+            s.profiler?.stop(172)
         }
-        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 14544768 &* s.n, pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2540832, beta: s.p + 2541984, runningMean: s.p + 2543136, runningVar: s.p + 2544288,
                 eps: 1e-05, activation: .silu, output: s.t + 14601216 &* s.n, scratch: s.f + 316192, pool: pool)
+            s.profiler?.stop(173)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1152]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2545440, channels: 1152, kernel: 5, into: s.f + 320800)
+        s.profiler?.stop(174)
         // features.6.3.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 14601216 &* s.n, batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 320800, bias: s.f,
             activation: .identity, output: s.t + 14657664 &* s.n, pool: pool)
-        // features.6.3.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(175)
+        // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 14657664 &* s.n, pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2574240, beta: s.p + 2575392, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 14714112 &* s.n, savedMean: s.f + 318496, savedInvStd: s.f + 319648,
                 runningMean: s.p + 2576544, runningVar: s.p + 2577696, pool: pool)
+            s.profiler?.stop(176)
         }
-        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 14657664 &* s.n, pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2574240, beta: s.p + 2575392, runningMean: s.p + 2576544, runningVar: s.p + 2577696,
                 eps: 1e-05, activation: .silu, output: s.t + 14714112 &* s.n, scratch: s.f + 318496, pool: pool)
+            s.profiler?.stop(177)
         }
         // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 14714112 &* s.n, output: s.t + 14770560 &* s.n,
             batch: s.n, pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2578848,
             reduceBias: s.p + 2634144, activation: .silu, expandWeights: s.p + 2634192, expandBias: s.p + 2689488,
             savedPooled: s.t + 15799904 &* s.n, savedHidden: s.t + 11985728 &* s.n, savedScale: s.t + 15801056 &* s.n,
             pool: pool)
+        s.profiler?.stop(178)
         // features.6.3.block.3 project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 14770560 &* s.n, pixels: 49 &* s.n, inChannels: 1152,
             weights: s.p + 2690640, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
             output: s.t + 15778784 &* s.n, pool: pool)
-        // features.6.3.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(179)
+        // features.6.3.block.3 BatchNorm (batch statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 15778784 &* s.n, pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 2911824, beta: s.p + 2912016, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 5945856 &* s.n, savedMean: s.f + 378400,
                 savedInvStd: s.f + 378592, runningMean: s.p + 2912208, runningVar: s.p + 2912400, pool: pool)
+            s.profiler?.stop(180)
         }
-        // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 15778784 &* s.n, pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 2911824, beta: s.p + 2912016, runningMean: s.p + 2912208, runningVar: s.p + 2912400,
                 eps: 1e-05, activation: .identity, output: s.t + 5945856 &* s.n, scratch: s.f + 378400, pool: pool)
+            s.profiler?.stop(181)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.825
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17500000000000002,
                 into: s.t + 15810640 &* s.n, random: &random)
+            s.profiler?.stop(182)
         }
         // features.6.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 15769376 &* s.n, branch: s.t + 5945856 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 15810640 &* s.n : nil, batch: s.n,
             perImage: 9408, output: s.t + 15788192 &* s.n, pool: pool)
+        s.profiler?.stop(183)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 7x7x192 -> 7x7x320, SE 1152 -> 48 -> 1152
     private func features_7_0_forward(_ s: TrainingStepContext) throws {
         // features.7.0.block.0 expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 15788192 &* s.n, pixels: 49 &* s.n, inChannels: 192, weights: s.p + 2912592,
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 14827008 &* s.n,
             pool: pool)
-        // features.7.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(184)
+        // features.7.0.block.0 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 14827008 &* s.n, pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 3133776, beta: s.p + 3134928, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 14883456 &* s.n, savedMean: s.f + 378784, savedInvStd: s.f + 379936,
                 runningMean: s.p + 3136080, runningVar: s.p + 3137232, pool: pool)
+            s.profiler?.stop(185)
         }
-        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 14827008 &* s.n, pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 3133776, beta: s.p + 3134928, runningMean: s.p + 3136080, runningVar: s.p + 3137232,
                 eps: 1e-05, activation: .silu, output: s.t + 14883456 &* s.n, scratch: s.f + 378784, pool: pool)
+            s.profiler?.stop(186)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1152]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3138384, channels: 1152, kernel: 3, into: s.f + 383392)
+        s.profiler?.stop(187)
         // features.7.0.block.1 depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 14883456 &* s.n, batch: s.n, height: 7, width: 7, channels: 1152, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, weights: s.f + 383392, bias: s.f,
             activation: .identity, output: s.t + 14939904 &* s.n, pool: pool)
-        // features.7.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(188)
+        // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 14939904 &* s.n, pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 3148752, beta: s.p + 3149904, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 14996352 &* s.n, savedMean: s.f + 381088, savedInvStd: s.f + 382240,
                 runningMean: s.p + 3151056, runningVar: s.p + 3152208, pool: pool)
+            s.profiler?.stop(189)
         }
-        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 14939904 &* s.n, pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 3148752, beta: s.p + 3149904, runningMean: s.p + 3151056, runningVar: s.p + 3152208,
                 eps: 1e-05, activation: .silu, output: s.t + 14996352 &* s.n, scratch: s.f + 381088, pool: pool)
+            s.profiler?.stop(190)
         }
         // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 14996352 &* s.n, output: s.t + 15052800 &* s.n,
             batch: s.n, pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 3153360,
             reduceBias: s.p + 3208656, activation: .silu, expandWeights: s.p + 3208704, expandBias: s.p + 3264000,
             savedPooled: s.t + 6017984 &* s.n, savedHidden: s.t + 6020288 &* s.n, savedScale: s.t + 6019136 &* s.n,
             pool: pool)
+        s.profiler?.stop(191)
         // features.7.0.block.3 project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 320]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 15052800 &* s.n, pixels: 49 &* s.n, inChannels: 1152,
             weights: s.p + 3265152, bias: s.f, outChannels: 320, activation: .identity, residual: nil,
             output: s.t + 15700384 &* s.n, pool: pool)
-        // features.7.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(192)
+        // features.7.0.block.3 BatchNorm (batch statistics) + identity on [n, 7, 7, 320]
         if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 15700384 &* s.n, pixels: 49 &* s.n, channels: 320,
                 gamma: s.p + 3633792, beta: s.p + 3634112, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 15716064 &* s.n, savedMean: s.f + 404128,
                 savedInvStd: s.f + 404448, runningMean: s.p + 3634432, runningVar: s.p + 3634752, pool: pool)
+            s.profiler?.stop(193)
         }
-        // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 320]
         if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 15700384 &* s.n, pixels: 49 &* s.n, channels: 320,
                 gamma: s.p + 3633792, beta: s.p + 3634112, runningMean: s.p + 3634432, runningVar: s.p + 3634752,
                 eps: 1e-05, activation: .identity, output: s.t + 15716064 &* s.n, scratch: s.f + 404128, pool: pool)
+            s.profiler?.stop(194)
         }
     }
 
     /// features.8 forward: head: conv 1x1 320 -> 1280
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 7, 7, 320] -> [n, 7, 7, 1280]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 15716064 &* s.n, pixels: 49 &* s.n, inChannels: 320, weights: s.p + 3635072,
             bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.t + 5945856 &* s.n,
             pool: pool)
-        // features.8 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(195)
+        // features.8 BatchNorm (batch statistics) + silu on [n, 7, 7, 1280]
         if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 5945856 &* s.n, pixels: 49 &* s.n, channels: 1280,
                 gamma: s.p + 4044672, beta: s.p + 4045952, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 11854080 &* s.n, savedMean: s.f + 404768, savedInvStd: s.f + 406048,
                 runningMean: s.p + 4047232, runningVar: s.p + 4048512, pool: pool)
+            s.profiler?.stop(196)
         }
-        // features.8 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.8 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1280]
         if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 5945856 &* s.n, pixels: 49 &* s.n, channels: 1280,
                 gamma: s.p + 4044672, beta: s.p + 4045952, runningMean: s.p + 4047232, runningVar: s.p + 4048512,
                 eps: 1e-05, activation: .silu, output: s.t + 11854080 &* s.n, scratch: s.f + 404768, pool: pool)
+            s.profiler?.stop(197)
         }
     }
 
     /// classifier forward: global average pool, dropout 0.2, linear 1280 -> 1000 classes
     private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 7, 7, 1280] -> [n, 1280]
+        s.profiler?.start()
         Kernels.globalAveragePool(input: s.t + 11854080 &* s.n, batch: s.n, pixels: 49, channels: 1280,
             output: s.t + 6008576 &* s.n, pool: pool)
+        s.profiler?.stop(198)
         // dropout p=0.2 (when options.dropout) on [n, 1280]
+        s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.t + 6008576 &* s.n, output: s.t + 6011136 &* s.n, count: 1280 &* s.n,
             probability: s.options.dropout ? 0.2 : 0, mask: s.t + 6009856 &* s.n, random: &random)
+        s.profiler?.stop(199)
         // classifier.1 linear, [n, 1280] -> [n, 1000]
+        s.profiler?.start()
         Kernels.linear(input: s.t + 6011136 &* s.n, batch: s.n, inFeatures: 1280, weights: s.p + 4049792,
             bias: s.p + 5329792, outFeatures: 1000, output: s.t + 6008576 &* s.n, pool: pool)
+        s.profiler?.stop(200)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
+        s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.t + 6008576 &* s.n, labels: s.labels, classes: 1000,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 6012416 &* s.n)
+        s.profiler?.stop(201)
         // hand the logits to the caller
+        s.profiler?.start()
         s.logits.update(from: s.t + 6008576 &* s.n, count: 1000 &* s.n)
+        s.profiler?.stop(202)
     }
 
     /// classifier backward: global average pool, dropout 0.2, linear 1280 -> 1000 classes
     private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
+        s.profiler?.start()
         TrainingKernels.linearBackward(gradOutput: s.t + 6012416 &* s.n, input: s.t + 6011136 &* s.n,
             weights: s.p + 4049792, batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.t + 6008576 &* s.n,
             gradWeights: s.g + 4049792, gradBias: s.g + 5329792, pool: pool)
+        s.profiler?.stop(203)
         // dropout backward
+        s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.t + 6008576 &* s.n, mask: s.t + 6009856 &* s.n,
             count: 1280 &* s.n, gradInput: s.t + 6011136 &* s.n)
+        s.profiler?.stop(204)
         // avgpool backward: spread each channel's gradient over the 49 pixels
+        s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 6011136 &* s.n, batch: s.n, pixels: 49,
             channels: 1280, gradInput: s.t + 11854080 &* s.n, pool: pool)
+        s.profiler?.stop(205)
     }
 
     /// features.8 backward: head: conv 1x1 320 -> 1280
     private func features_8_backward(_ s: TrainingStepContext) {
-        // features.8 backward through silu and BatchNorm (in place)
+        // features.8 backward through silu and BatchNorm (in place) on [n, 7, 7, 1280]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 5945856 &* s.n,
             pixels: 49 &* s.n, channels: 1280, gamma: s.p + 4044672, beta: s.p + 4045952, savedMean: s.f + 404768,
             savedInvStd: s.f + 406048, activation: .silu, gradInput: s.t + 11854080 &* s.n, gradGamma: s.g + 4044672,
             gradBeta: s.g + 4045952, pool: pool)
-        // features.8 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(206)
+        // features.8 conv 1x1 backward: input and weight gradients, [n, 7, 7, 320] <- [n, 7, 7, 1280]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 15716064 &* s.n,
             weights: s.p + 3635072, pixels: 49 &* s.n, inChannels: 320, outChannels: 1280,
             gradInput: s.t + 6002304 &* s.n, gradWeights: s.g + 3635072, pool: pool)
+        s.profiler?.stop(207)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 7x7x192 -> 7x7x320, SE 1152 -> 48 -> 1152
     private func features_7_0_backward(_ s: TrainingStepContext) {
-        // features.7.0.block.3 backward through identity and BatchNorm (in place)
+        // features.7.0.block.3 backward through identity and BatchNorm (in place) on [n, 7, 7, 320]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6002304 &* s.n, input: s.t + 15700384 &* s.n,
             pixels: 49 &* s.n, channels: 320, gamma: s.p + 3633792, beta: s.p + 3634112, savedMean: s.f + 404128,
             savedInvStd: s.f + 404448, activation: .identity, gradInput: s.t + 6002304 &* s.n,
             gradGamma: s.g + 3633792, gradBeta: s.g + 3634112, pool: pool)
-        // features.7.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(208)
+        // features.7.0.block.3 conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 320]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 6002304 &* s.n, input: s.t + 15052800 &* s.n,
             weights: s.p + 3265152, pixels: 49 &* s.n, inChannels: 1152, outChannels: 320,
             gradInput: s.t + 5945856 &* s.n, gradWeights: s.g + 3265152, pool: pool)
-        // features.7.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(209)
+        // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 14996352 &* s.n,
             batch: s.n, pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 3153360,
             activation: .silu, expandWeights: s.p + 3208704, savedPooled: s.t + 6017984 &* s.n,
             savedHidden: s.t + 6020288 &* s.n, savedScale: s.t + 6019136 &* s.n, gradInput: s.t + 11854080 &* s.n,
             gradReduceWeights: s.g + 3153360, gradReduceBias: s.g + 3208656, gradExpandWeights: s.g + 3208704,
             gradExpandBias: s.g + 3264000, workspace: s.ws, pool: pool)
-        // features.7.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(210)
+        // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 14939904 &* s.n,
             pixels: 49 &* s.n, channels: 1152, gamma: s.p + 3148752, beta: s.p + 3149904, savedMean: s.f + 381088,
             savedInvStd: s.f + 382240, activation: .silu, gradInput: s.t + 11854080 &* s.n, gradGamma: s.g + 3148752,
             gradBeta: s.g + 3149904, pool: pool)
+        s.profiler?.stop(211)
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 393760, count: 10368)
-        // features.7.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(212)
+        // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 14883456 &* s.n,
             batch: s.n, height: 7, width: 7, channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 7,
             outWidth: 7, weights: s.f + 383392, gradInput: s.t + 5945856 &* s.n, gradWeights: s.f + 393760,
             pool: pool)
+        s.profiler?.stop(213)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 393760, channels: 1152, kernel: 3, into: s.g + 3138384)
-        // features.7.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(214)
+        // features.7.0.block.0 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 14827008 &* s.n,
             pixels: 49 &* s.n, channels: 1152, gamma: s.p + 3133776, beta: s.p + 3134928, savedMean: s.f + 378784,
             savedInvStd: s.f + 379936, activation: .silu, gradInput: s.t + 5945856 &* s.n, gradGamma: s.g + 3133776,
             gradBeta: s.g + 3134928, pool: pool)
-        // features.7.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(215)
+        // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 15788192 &* s.n,
             weights: s.p + 2912592, pixels: 49 &* s.n, inChannels: 192, outChannels: 1152,
             gradInput: s.t + 6002304 &* s.n, gradWeights: s.g + 2912592, pool: pool)
+        s.profiler?.stop(216)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 6002304 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 15810640 &* s.n : nil, batch: s.n,
             perImage: 9408, gradBranch: s.t + 6011712 &* s.n, pool: pool)
-        // features.6.3.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(217)
+        // features.6.3.block.3 backward through identity and BatchNorm (in place) on [n, 7, 7, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6011712 &* s.n, input: s.t + 15778784 &* s.n,
             pixels: 49 &* s.n, channels: 192, gamma: s.p + 2911824, beta: s.p + 2912016, savedMean: s.f + 378400,
             savedInvStd: s.f + 378592, activation: .identity, gradInput: s.t + 6011712 &* s.n,
             gradGamma: s.g + 2911824, gradBeta: s.g + 2912016, pool: pool)
-        // features.6.3.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(218)
+        // features.6.3.block.3 conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 6011712 &* s.n, input: s.t + 14770560 &* s.n,
             weights: s.p + 2690640, pixels: 49 &* s.n, inChannels: 1152, outChannels: 192,
             gradInput: s.t + 5945856 &* s.n, gradWeights: s.g + 2690640, pool: pool)
-        // features.6.3.block.2 squeeze-excitation backward
+        s.profiler?.stop(219)
+        // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 14714112 &* s.n,
             batch: s.n, pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2578848,
             activation: .silu, expandWeights: s.p + 2634192, savedPooled: s.t + 15799904 &* s.n,
             savedHidden: s.t + 11985728 &* s.n, savedScale: s.t + 15801056 &* s.n, gradInput: s.t + 11854080 &* s.n,
             gradReduceWeights: s.g + 2578848, gradReduceBias: s.g + 2634144, gradExpandWeights: s.g + 2634192,
             gradExpandBias: s.g + 2689488, workspace: s.ws, pool: pool)
-        // features.6.3.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(220)
+        // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 14657664 &* s.n,
             pixels: 49 &* s.n, channels: 1152, gamma: s.p + 2574240, beta: s.p + 2575392, savedMean: s.f + 318496,
             savedInvStd: s.f + 319648, activation: .silu, gradInput: s.t + 11854080 &* s.n, gradGamma: s.g + 2574240,
             gradBeta: s.g + 2575392, pool: pool)
+        s.profiler?.stop(221)
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 349600, count: 28800)
-        // features.6.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(222)
+        // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 14601216 &* s.n,
             batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7,
             outWidth: 7, weights: s.f + 320800, gradInput: s.t + 5945856 &* s.n, gradWeights: s.f + 349600,
             pool: pool)
+        s.profiler?.stop(223)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 349600, channels: 1152, kernel: 5, into: s.g + 2545440)
-        // features.6.3.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(224)
+        // features.6.3.block.0 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 14544768 &* s.n,
             pixels: 49 &* s.n, channels: 1152, gamma: s.p + 2540832, beta: s.p + 2541984, savedMean: s.f + 316192,
             savedInvStd: s.f + 317344, activation: .silu, gradInput: s.t + 5945856 &* s.n, gradGamma: s.g + 2540832,
             gradBeta: s.g + 2541984, pool: pool)
-        // features.6.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(225)
+        // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 15769376 &* s.n,
             weights: s.p + 2319648, pixels: 49 &* s.n, inChannels: 192, outChannels: 1152,
             gradInput: s.t + 6011712 &* s.n, gradWeights: s.g + 2319648, pool: pool)
+        s.profiler?.stop(226)
         // features.6.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 6011712 &* s.n, s.t + 6002304 &* s.n, count: 9408 &* s.n, pool: pool)
+        s.profiler?.stop(227)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 6011712 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 15810624 &* s.n : nil, batch: s.n,
             perImage: 9408, gradBranch: s.t + 6002304 &* s.n, pool: pool)
-        // features.6.2.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(228)
+        // features.6.2.block.3 backward through identity and BatchNorm (in place) on [n, 7, 7, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6002304 &* s.n, input: s.t + 15759968 &* s.n,
             pixels: 49 &* s.n, channels: 192, gamma: s.p + 2318880, beta: s.p + 2319072, savedMean: s.f + 315808,
             savedInvStd: s.f + 316000, activation: .identity, gradInput: s.t + 6002304 &* s.n,
             gradGamma: s.g + 2318880, gradBeta: s.g + 2319072, pool: pool)
-        // features.6.2.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(229)
+        // features.6.2.block.3 conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 6002304 &* s.n, input: s.t + 14488320 &* s.n,
             weights: s.p + 2097696, pixels: 49 &* s.n, inChannels: 1152, outChannels: 192,
             gradInput: s.t + 5945856 &* s.n, gradWeights: s.g + 2097696, pool: pool)
-        // features.6.2.block.2 squeeze-excitation backward
+        s.profiler?.stop(230)
+        // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 14431872 &* s.n,
             batch: s.n, pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1985904,
             activation: .silu, expandWeights: s.p + 2041248, savedPooled: s.t + 15797600 &* s.n,
             savedHidden: s.t + 11985680 &* s.n, savedScale: s.t + 15798752 &* s.n, gradInput: s.t + 11854080 &* s.n,
             gradReduceWeights: s.g + 1985904, gradReduceBias: s.g + 2041200, gradExpandWeights: s.g + 2041248,
             gradExpandBias: s.g + 2096544, workspace: s.ws, pool: pool)
-        // features.6.2.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(231)
+        // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 14375424 &* s.n,
             pixels: 49 &* s.n, channels: 1152, gamma: s.p + 1981296, beta: s.p + 1982448, savedMean: s.f + 255904,
             savedInvStd: s.f + 257056, activation: .silu, gradInput: s.t + 11854080 &* s.n, gradGamma: s.g + 1981296,
             gradBeta: s.g + 1982448, pool: pool)
+        s.profiler?.stop(232)
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 287008, count: 28800)
-        // features.6.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(233)
+        // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 14318976 &* s.n,
             batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7,
             outWidth: 7, weights: s.f + 258208, gradInput: s.t + 5945856 &* s.n, gradWeights: s.f + 287008,
             pool: pool)
+        s.profiler?.stop(234)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 287008, channels: 1152, kernel: 5, into: s.g + 1952496)
-        // features.6.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(235)
+        // features.6.2.block.0 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 14262528 &* s.n,
             pixels: 49 &* s.n, channels: 1152, gamma: s.p + 1947888, beta: s.p + 1949040, savedMean: s.f + 253600,
             savedInvStd: s.f + 254752, activation: .silu, gradInput: s.t + 5945856 &* s.n, gradGamma: s.g + 1947888,
             gradBeta: s.g + 1949040, pool: pool)
-        // features.6.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(236)
+        // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 15750560 &* s.n,
             weights: s.p + 1726704, pixels: 49 &* s.n, inChannels: 192, outChannels: 1152,
             gradInput: s.t + 6002304 &* s.n, gradWeights: s.g + 1726704, pool: pool)
+        s.profiler?.stop(237)
         // features.6.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 6002304 &* s.n, s.t + 6011712 &* s.n, count: 9408 &* s.n, pool: pool)
+        s.profiler?.stop(238)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 6002304 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 11985776 &* s.n : nil, batch: s.n,
             perImage: 9408, gradBranch: s.t + 6011712 &* s.n, pool: pool)
-        // features.6.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(239)
+        // features.6.1.block.3 backward through identity and BatchNorm (in place) on [n, 7, 7, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6011712 &* s.n, input: s.t + 15741152 &* s.n,
             pixels: 49 &* s.n, channels: 192, gamma: s.p + 1725936, beta: s.p + 1726128, savedMean: s.f + 253216,
             savedInvStd: s.f + 253408, activation: .identity, gradInput: s.t + 6011712 &* s.n,
             gradGamma: s.g + 1725936, gradBeta: s.g + 1726128, pool: pool)
-        // features.6.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(240)
+        // features.6.1.block.3 conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 6011712 &* s.n, input: s.t + 14206080 &* s.n,
             weights: s.p + 1504752, pixels: 49 &* s.n, inChannels: 1152, outChannels: 192,
             gradInput: s.t + 5945856 &* s.n, gradWeights: s.g + 1504752, pool: pool)
-        // features.6.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(241)
+        // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 14149632 &* s.n,
             batch: s.n, pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1392960,
             activation: .silu, expandWeights: s.p + 1448304, savedPooled: s.t + 11982656 &* s.n,
             savedHidden: s.t + 11985632 &* s.n, savedScale: s.t + 11983808 &* s.n, gradInput: s.t + 11854080 &* s.n,
             gradReduceWeights: s.g + 1392960, gradReduceBias: s.g + 1448256, gradExpandWeights: s.g + 1448304,
             gradExpandBias: s.g + 1503600, workspace: s.ws, pool: pool)
-        // features.6.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(242)
+        // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 14093184 &* s.n,
             pixels: 49 &* s.n, channels: 1152, gamma: s.p + 1388352, beta: s.p + 1389504, savedMean: s.f + 193312,
             savedInvStd: s.f + 194464, activation: .silu, gradInput: s.t + 11854080 &* s.n, gradGamma: s.g + 1388352,
             gradBeta: s.g + 1389504, pool: pool)
+        s.profiler?.stop(243)
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 224416, count: 28800)
-        // features.6.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(244)
+        // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 14036736 &* s.n,
             batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7,
             outWidth: 7, weights: s.f + 195616, gradInput: s.t + 5945856 &* s.n, gradWeights: s.f + 224416,
             pool: pool)
+        s.profiler?.stop(245)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 224416, channels: 1152, kernel: 5, into: s.g + 1359552)
-        // features.6.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(246)
+        // features.6.1.block.0 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 11916800 &* s.n,
             pixels: 49 &* s.n, channels: 1152, gamma: s.p + 1354944, beta: s.p + 1356096, savedMean: s.f + 191008,
             savedInvStd: s.f + 192160, activation: .silu, gradInput: s.t + 5945856 &* s.n, gradGamma: s.g + 1354944,
             gradBeta: s.g + 1356096, pool: pool)
-        // features.6.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(247)
+        // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 15731744 &* s.n,
             weights: s.p + 1133760, pixels: 49 &* s.n, inChannels: 192, outChannels: 1152,
             gradInput: s.t + 6011712 &* s.n, gradWeights: s.g + 1133760, pool: pool)
+        s.profiler?.stop(248)
         // features.6.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 6011712 &* s.n, s.t + 6002304 &* s.n, count: 9408 &* s.n, pool: pool)
+        s.profiler?.stop(249)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 14x14x112 -> 7x7x192, SE 672 -> 28 -> 672
     private func features_6_0_backward(_ s: TrainingStepContext) {
-        // features.6.0.block.3 backward through identity and BatchNorm (in place)
+        // features.6.0.block.3 backward through identity and BatchNorm (in place) on [n, 7, 7, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6011712 &* s.n, input: s.t + 11973248 &* s.n,
             pixels: 49 &* s.n, channels: 192, gamma: s.p + 1132992, beta: s.p + 1133184, savedMean: s.f + 190624,
             savedInvStd: s.f + 190816, activation: .identity, gradInput: s.t + 6011712 &* s.n,
             gradGamma: s.g + 1132992, gradBeta: s.g + 1133184, pool: pool)
-        // features.6.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(250)
+        // features.6.0.block.3 conv 1x1 backward: input and weight gradients, [n, 7, 7, 672] <- [n, 7, 7, 192]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 6011712 &* s.n, input: s.t + 15316224 &* s.n,
             weights: s.p + 1003968, pixels: 49 &* s.n, inChannels: 672, outChannels: 192,
             gradInput: s.t + 5945856 &* s.n, gradWeights: s.g + 1003968, pool: pool)
-        // features.6.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(251)
+        // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 7, 7, 672]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 15283296 &* s.n,
             batch: s.n, pixels: 49, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 965632, activation: .silu,
             expandWeights: s.p + 984480, savedPooled: s.t + 11984960 &* s.n, savedHidden: s.t + 15810400 &* s.n,
             savedScale: s.t + 15804896 &* s.n, gradInput: s.t + 5978784 &* s.n, gradReduceWeights: s.g + 965632,
             gradReduceBias: s.g + 984448, gradExpandWeights: s.g + 984480, gradExpandBias: s.g + 1003296,
             workspace: s.ws, pool: pool)
-        // features.6.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(252)
+        // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 7, 7, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5978784 &* s.n, input: s.t + 15250368 &* s.n,
             pixels: 49 &* s.n, channels: 672, gamma: s.p + 962944, beta: s.p + 963616, savedMean: s.f + 155680,
             savedInvStd: s.f + 156352, activation: .silu, gradInput: s.t + 5978784 &* s.n, gradGamma: s.g + 962944,
             gradBeta: s.g + 963616, pool: pool)
+        s.profiler?.stop(253)
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 173824, count: 16800)
-        // features.6.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(254)
+        // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 7, 7, 672]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 5978784 &* s.n, input: s.t + 11722368 &* s.n,
             batch: s.n, height: 14, width: 14, channels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 7, outWidth: 7, weights: s.f + 157024, gradInput: s.t + 11854080 &* s.n,
             gradWeights: s.f + 173824, pool: pool)
+        s.profiler?.stop(255)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 173824, channels: 672, kernel: 5, into: s.g + 946144)
-        // features.6.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(256)
+        // features.6.0.block.0 backward through silu and BatchNorm (in place) on [n, 14, 14, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 11590656 &* s.n,
             pixels: 196 &* s.n, channels: 672, gamma: s.p + 943456, beta: s.p + 944128, savedMean: s.f + 154336,
             savedInvStd: s.f + 155008, activation: .silu, gradInput: s.t + 11854080 &* s.n, gradGamma: s.g + 943456,
             gradBeta: s.g + 944128, pool: pool)
-        // features.6.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(257)
+        // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 15584352 &* s.n,
             weights: s.p + 868192, pixels: 196 &* s.n, inChannels: 112, outChannels: 672,
             gradInput: s.t + 5945856 &* s.n, gradWeights: s.g + 868192, pool: pool)
+        s.profiler?.stop(258)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 5945856 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 15810608 &* s.n : nil, batch: s.n,
             perImage: 21952, gradBranch: s.t + 5967808 &* s.n, pool: pool)
-        // features.5.2.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(259)
+        // features.5.2.block.3 backward through identity and BatchNorm (in place) on [n, 14, 14, 112]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5967808 &* s.n, input: s.t + 15562400 &* s.n,
             pixels: 196 &* s.n, channels: 112, gamma: s.p + 867744, beta: s.p + 867856, savedMean: s.f + 154112,
             savedInvStd: s.f + 154224, activation: .identity, gradInput: s.t + 5967808 &* s.n, gradGamma: s.g + 867744,
             gradBeta: s.g + 867856, pool: pool)
-        // features.5.2.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(260)
+        // features.5.2.block.3 conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5967808 &* s.n, input: s.t + 11458944 &* s.n,
             weights: s.p + 792480, pixels: 196 &* s.n, inChannels: 672, outChannels: 112,
             gradInput: s.t + 11590656 &* s.n, gradWeights: s.g + 792480, pool: pool)
-        // features.5.2.block.2 squeeze-excitation backward
+        s.profiler?.stop(261)
+        // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 14, 14, 672]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 11590656 &* s.n, input: s.t + 11327232 &* s.n,
             batch: s.n, pixels: 196, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 754144,
             activation: .silu, expandWeights: s.p + 772992, savedPooled: s.t + 15803552 &* s.n,
             savedHidden: s.t + 15810368 &* s.n, savedScale: s.t + 15804224 &* s.n, gradInput: s.t + 11458944 &* s.n,
             gradReduceWeights: s.g + 754144, gradReduceBias: s.g + 772960, gradExpandWeights: s.g + 772992,
             gradExpandBias: s.g + 791808, workspace: s.ws, pool: pool)
-        // features.5.2.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(262)
+        // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 14, 14, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11458944 &* s.n, input: s.t + 11195520 &* s.n,
             pixels: 196 &* s.n, channels: 672, gamma: s.p + 751456, beta: s.p + 752128, savedMean: s.f + 119168,
             savedInvStd: s.f + 119840, activation: .silu, gradInput: s.t + 11458944 &* s.n, gradGamma: s.g + 751456,
             gradBeta: s.g + 752128, pool: pool)
+        s.profiler?.stop(263)
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 137312, count: 16800)
-        // features.5.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(264)
+        // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 11458944 &* s.n, input: s.t + 11063808 &* s.n,
             batch: s.n, height: 14, width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 14, outWidth: 14, weights: s.f + 120512, gradInput: s.t + 11195520 &* s.n,
             gradWeights: s.f + 137312, pool: pool)
+        s.profiler?.stop(265)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 137312, channels: 672, kernel: 5, into: s.g + 734656)
-        // features.5.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(266)
+        // features.5.2.block.0 backward through silu and BatchNorm (in place) on [n, 14, 14, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11195520 &* s.n, input: s.t + 10932096 &* s.n,
             pixels: 196 &* s.n, channels: 672, gamma: s.p + 731968, beta: s.p + 732640, savedMean: s.f + 117824,
             savedInvStd: s.f + 118496, activation: .silu, gradInput: s.t + 11195520 &* s.n, gradGamma: s.g + 731968,
             gradBeta: s.g + 732640, pool: pool)
-        // features.5.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(267)
+        // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 11195520 &* s.n, input: s.t + 15540448 &* s.n,
             weights: s.p + 656704, pixels: 196 &* s.n, inChannels: 112, outChannels: 672,
             gradInput: s.t + 5967808 &* s.n, gradWeights: s.g + 656704, pool: pool)
+        s.profiler?.stop(268)
         // features.5.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 5967808 &* s.n, s.t + 5945856 &* s.n, count: 21952 &* s.n, pool: pool)
+        s.profiler?.stop(269)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 5967808 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 15810592 &* s.n : nil, batch: s.n,
             perImage: 21952, gradBranch: s.t + 5945856 &* s.n, pool: pool)
-        // features.5.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(270)
+        // features.5.1.block.3 backward through identity and BatchNorm (in place) on [n, 14, 14, 112]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 15518496 &* s.n,
             pixels: 196 &* s.n, channels: 112, gamma: s.p + 656256, beta: s.p + 656368, savedMean: s.f + 117600,
             savedInvStd: s.f + 117712, activation: .identity, gradInput: s.t + 5945856 &* s.n, gradGamma: s.g + 656256,
             gradBeta: s.g + 656368, pool: pool)
-        // features.5.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(271)
+        // features.5.1.block.3 conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 10800384 &* s.n,
             weights: s.p + 580992, pixels: 196 &* s.n, inChannels: 672, outChannels: 112,
             gradInput: s.t + 10932096 &* s.n, gradWeights: s.g + 580992, pool: pool)
-        // features.5.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(272)
+        // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 14, 14, 672]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 10932096 &* s.n, input: s.t + 10668672 &* s.n,
             batch: s.n, pixels: 196, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 542656,
             activation: .silu, expandWeights: s.p + 561504, savedPooled: s.t + 15802208 &* s.n,
             savedHidden: s.t + 15810336 &* s.n, savedScale: s.t + 15802880 &* s.n, gradInput: s.t + 10800384 &* s.n,
             gradReduceWeights: s.g + 542656, gradReduceBias: s.g + 561472, gradExpandWeights: s.g + 561504,
             gradExpandBias: s.g + 580320, workspace: s.ws, pool: pool)
-        // features.5.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(273)
+        // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 14, 14, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10800384 &* s.n, input: s.t + 10536960 &* s.n,
             pixels: 196 &* s.n, channels: 672, gamma: s.p + 539968, beta: s.p + 540640, savedMean: s.f + 82656,
             savedInvStd: s.f + 83328, activation: .silu, gradInput: s.t + 10800384 &* s.n, gradGamma: s.g + 539968,
             gradBeta: s.g + 540640, pool: pool)
+        s.profiler?.stop(274)
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 100800, count: 16800)
-        // features.5.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(275)
+        // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 10800384 &* s.n, input: s.t + 10405248 &* s.n,
             batch: s.n, height: 14, width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 14, outWidth: 14, weights: s.f + 84000, gradInput: s.t + 10536960 &* s.n,
             gradWeights: s.f + 100800, pool: pool)
+        s.profiler?.stop(276)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 100800, channels: 672, kernel: 5, into: s.g + 523168)
-        // features.5.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(277)
+        // features.5.1.block.0 backward through silu and BatchNorm (in place) on [n, 14, 14, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10536960 &* s.n, input: s.t + 10273536 &* s.n,
             pixels: 196 &* s.n, channels: 672, gamma: s.p + 520480, beta: s.p + 521152, savedMean: s.f + 81312,
             savedInvStd: s.f + 81984, activation: .silu, gradInput: s.t + 10536960 &* s.n, gradGamma: s.g + 520480,
             gradBeta: s.g + 521152, pool: pool)
-        // features.5.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(278)
+        // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10536960 &* s.n, input: s.t + 15496544 &* s.n,
             weights: s.p + 445216, pixels: 196 &* s.n, inChannels: 112, outChannels: 672,
             gradInput: s.t + 5945856 &* s.n, gradWeights: s.g + 445216, pool: pool)
+        s.profiler?.stop(279)
         // features.5.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 5945856 &* s.n, s.t + 5967808 &* s.n, count: 21952 &* s.n, pool: pool)
+        s.profiler?.stop(280)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 14x14x80 -> 14x14x112, SE 480 -> 20 -> 480
     private func features_5_0_backward(_ s: TrainingStepContext) {
-        // features.5.0.block.3 backward through identity and BatchNorm (in place)
+        // features.5.0.block.3 backward through identity and BatchNorm (in place) on [n, 14, 14, 112]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 15474592 &* s.n,
             pixels: 196 &* s.n, channels: 112, gamma: s.p + 444768, beta: s.p + 444880, savedMean: s.f + 81088,
             savedInvStd: s.f + 81200, activation: .identity, gradInput: s.t + 5945856 &* s.n, gradGamma: s.g + 444768,
             gradBeta: s.g + 444880, pool: pool)
-        // features.5.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(281)
+        // features.5.0.block.3 conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 112]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 13641600 &* s.n,
             weights: s.p + 391008, pixels: 196 &* s.n, inChannels: 480, outChannels: 112,
             gradInput: s.t + 10273536 &* s.n, gradWeights: s.g + 391008, pool: pool)
-        // features.5.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(282)
+        // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 14, 14, 480]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 10273536 &* s.n, input: s.t + 13547520 &* s.n,
             batch: s.n, pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 371296,
             activation: .silu, expandWeights: s.p + 380928, savedPooled: s.t + 15807488 &* s.n,
             savedHidden: s.t + 15810304 &* s.n, savedScale: s.t + 15807968 &* s.n, gradInput: s.t + 10367616 &* s.n,
             gradReduceWeights: s.g + 371296, gradReduceBias: s.g + 380896, gradExpandWeights: s.g + 380928,
             gradExpandBias: s.g + 390528, workspace: s.ws, pool: pool)
-        // features.5.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(283)
+        // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 14, 14, 480]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10367616 &* s.n, input: s.t + 13453440 &* s.n,
             pixels: 196 &* s.n, channels: 480, gamma: s.p + 369376, beta: s.p + 369856, savedMean: s.f + 56128,
             savedInvStd: s.f + 56608, activation: .silu, gradInput: s.t + 10367616 &* s.n, gradGamma: s.g + 369376,
             gradBeta: s.g + 369856, pool: pool)
+        s.profiler?.stop(284)
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 69088, count: 12000)
-        // features.5.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(285)
+        // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 10367616 &* s.n, input: s.t + 13359360 &* s.n,
             batch: s.n, height: 14, width: 14, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 14, outWidth: 14, weights: s.f + 57088, gradInput: s.t + 10273536 &* s.n,
             gradWeights: s.f + 69088, pool: pool)
+        s.profiler?.stop(286)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 69088, channels: 480, kernel: 5, into: s.g + 357376)
-        // features.5.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(287)
+        // features.5.0.block.0 backward through silu and BatchNorm (in place) on [n, 14, 14, 480]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10273536 &* s.n, input: s.t + 13265280 &* s.n,
             pixels: 196 &* s.n, channels: 480, gamma: s.p + 355456, beta: s.p + 355936, savedMean: s.f + 55168,
             savedInvStd: s.f + 55648, activation: .silu, gradInput: s.t + 10273536 &* s.n, gradGamma: s.g + 355456,
             gradBeta: s.g + 355936, pool: pool)
-        // features.5.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(288)
+        // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10273536 &* s.n, input: s.t + 15684704 &* s.n,
             weights: s.p + 317056, pixels: 196 &* s.n, inChannels: 80, outChannels: 480,
             gradInput: s.t + 5945856 &* s.n, gradWeights: s.g + 317056, pool: pool)
+        s.profiler?.stop(289)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 5945856 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 15810576 &* s.n : nil, batch: s.n,
             perImage: 15680, gradBranch: s.t + 5961536 &* s.n, pool: pool)
-        // features.4.2.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(290)
+        // features.4.2.block.3 backward through identity and BatchNorm (in place) on [n, 14, 14, 80]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5961536 &* s.n, input: s.t + 15669024 &* s.n,
             pixels: 196 &* s.n, channels: 80, gamma: s.p + 316736, beta: s.p + 316816, savedMean: s.f + 55008,
             savedInvStd: s.f + 55088, activation: .identity, gradInput: s.t + 5961536 &* s.n, gradGamma: s.g + 316736,
             gradBeta: s.g + 316816, pool: pool)
-        // features.4.2.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(291)
+        // features.4.2.block.3 conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5961536 &* s.n, input: s.t + 13171200 &* s.n,
             weights: s.p + 278336, pixels: 196 &* s.n, inChannels: 480, outChannels: 80,
             gradInput: s.t + 10273536 &* s.n, gradWeights: s.g + 278336, pool: pool)
-        // features.4.2.block.2 squeeze-excitation backward
+        s.profiler?.stop(292)
+        // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 14, 14, 480]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 10273536 &* s.n, input: s.t + 13077120 &* s.n,
             batch: s.n, pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 258624,
             activation: .silu, expandWeights: s.p + 268256, savedPooled: s.t + 15806528 &* s.n,
             savedHidden: s.t + 15810272 &* s.n, savedScale: s.t + 15807008 &* s.n, gradInput: s.t + 10367616 &* s.n,
             gradReduceWeights: s.g + 258624, gradReduceBias: s.g + 268224, gradExpandWeights: s.g + 268256,
             gradExpandBias: s.g + 277856, workspace: s.ws, pool: pool)
-        // features.4.2.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(293)
+        // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 14, 14, 480]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10367616 &* s.n, input: s.t + 12983040 &* s.n,
             pixels: 196 &* s.n, channels: 480, gamma: s.p + 256704, beta: s.p + 257184, savedMean: s.f + 45408,
             savedInvStd: s.f + 45888, activation: .silu, gradInput: s.t + 10367616 &* s.n, gradGamma: s.g + 256704,
             gradBeta: s.g + 257184, pool: pool)
+        s.profiler?.stop(294)
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 50688, count: 4320)
-        // features.4.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(295)
+        // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 10367616 &* s.n, input: s.t + 12888960 &* s.n,
             batch: s.n, height: 14, width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 14, outWidth: 14, weights: s.f + 46368, gradInput: s.t + 10273536 &* s.n,
             gradWeights: s.f + 50688, pool: pool)
+        s.profiler?.stop(296)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 50688, channels: 480, kernel: 3, into: s.g + 252384)
-        // features.4.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(297)
+        // features.4.2.block.0 backward through silu and BatchNorm (in place) on [n, 14, 14, 480]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10273536 &* s.n, input: s.t + 12794880 &* s.n,
             pixels: 196 &* s.n, channels: 480, gamma: s.p + 250464, beta: s.p + 250944, savedMean: s.f + 44448,
             savedInvStd: s.f + 44928, activation: .silu, gradInput: s.t + 10273536 &* s.n, gradGamma: s.g + 250464,
             gradBeta: s.g + 250944, pool: pool)
-        // features.4.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(298)
+        // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10273536 &* s.n, input: s.t + 15653344 &* s.n,
             weights: s.p + 212064, pixels: 196 &* s.n, inChannels: 80, outChannels: 480,
             gradInput: s.t + 5961536 &* s.n, gradWeights: s.g + 212064, pool: pool)
+        s.profiler?.stop(299)
         // features.4.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 5961536 &* s.n, s.t + 5945856 &* s.n, count: 15680 &* s.n, pool: pool)
+        s.profiler?.stop(300)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 5961536 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 15810560 &* s.n : nil, batch: s.n,
             perImage: 15680, gradBranch: s.t + 5945856 &* s.n, pool: pool)
-        // features.4.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(301)
+        // features.4.1.block.3 backward through identity and BatchNorm (in place) on [n, 14, 14, 80]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 15637664 &* s.n,
             pixels: 196 &* s.n, channels: 80, gamma: s.p + 211744, beta: s.p + 211824, savedMean: s.f + 44288,
             savedInvStd: s.f + 44368, activation: .identity, gradInput: s.t + 5945856 &* s.n, gradGamma: s.g + 211744,
             gradBeta: s.g + 211824, pool: pool)
-        // features.4.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(302)
+        // features.4.1.block.3 conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 12700800 &* s.n,
             weights: s.p + 173344, pixels: 196 &* s.n, inChannels: 480, outChannels: 80,
             gradInput: s.t + 10273536 &* s.n, gradWeights: s.g + 173344, pool: pool)
-        // features.4.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(303)
+        // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 14, 14, 480]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 10273536 &* s.n, input: s.t + 12606720 &* s.n,
             batch: s.n, pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 153632,
             activation: .silu, expandWeights: s.p + 163264, savedPooled: s.t + 15805568 &* s.n,
             savedHidden: s.t + 15810240 &* s.n, savedScale: s.t + 15806048 &* s.n, gradInput: s.t + 10367616 &* s.n,
             gradReduceWeights: s.g + 153632, gradReduceBias: s.g + 163232, gradExpandWeights: s.g + 163264,
             gradExpandBias: s.g + 172864, workspace: s.ws, pool: pool)
-        // features.4.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(304)
+        // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 14, 14, 480]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10367616 &* s.n, input: s.t + 12512640 &* s.n,
             pixels: 196 &* s.n, channels: 480, gamma: s.p + 151712, beta: s.p + 152192, savedMean: s.f + 34688,
             savedInvStd: s.f + 35168, activation: .silu, gradInput: s.t + 10367616 &* s.n, gradGamma: s.g + 151712,
             gradBeta: s.g + 152192, pool: pool)
+        s.profiler?.stop(305)
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 39968, count: 4320)
-        // features.4.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(306)
+        // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 10367616 &* s.n, input: s.t + 12418560 &* s.n,
             batch: s.n, height: 14, width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 14, outWidth: 14, weights: s.f + 35648, gradInput: s.t + 10273536 &* s.n,
             gradWeights: s.f + 39968, pool: pool)
+        s.profiler?.stop(307)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 39968, channels: 480, kernel: 3, into: s.g + 147392)
-        // features.4.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(308)
+        // features.4.1.block.0 backward through silu and BatchNorm (in place) on [n, 14, 14, 480]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10273536 &* s.n, input: s.t + 12324480 &* s.n,
             pixels: 196 &* s.n, channels: 480, gamma: s.p + 145472, beta: s.p + 145952, savedMean: s.f + 33728,
             savedInvStd: s.f + 34208, activation: .silu, gradInput: s.t + 10273536 &* s.n, gradGamma: s.g + 145472,
             gradBeta: s.g + 145952, pool: pool)
-        // features.4.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(309)
+        // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10273536 &* s.n, input: s.t + 15621984 &* s.n,
             weights: s.p + 107072, pixels: 196 &* s.n, inChannels: 80, outChannels: 480,
             gradInput: s.t + 5992896 &* s.n, gradWeights: s.g + 107072, pool: pool)
+        s.profiler?.stop(310)
         // features.4.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 5992896 &* s.n, s.t + 5961536 &* s.n, count: 15680 &* s.n, pool: pool)
+        s.profiler?.stop(311)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 28x28x40 -> 14x14x80, SE 240 -> 10 -> 240
     private func features_4_0_backward(_ s: TrainingStepContext) {
-        // features.4.0.block.3 backward through identity and BatchNorm (in place)
+        // features.4.0.block.3 backward through identity and BatchNorm (in place) on [n, 14, 14, 80]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5992896 &* s.n, input: s.t + 15606304 &* s.n,
             pixels: 196 &* s.n, channels: 80, gamma: s.p + 106752, beta: s.p + 106832, savedMean: s.f + 33568,
             savedInvStd: s.f + 33648, activation: .identity, gradInput: s.t + 5992896 &* s.n, gradGamma: s.g + 106752,
             gradBeta: s.g + 106832, pool: pool)
-        // features.4.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(312)
+        // features.4.0.block.3 conv 1x1 backward: input and weight gradients, [n, 14, 14, 240] <- [n, 14, 14, 80]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5992896 &* s.n, input: s.t + 15203328 &* s.n,
             weights: s.p + 87552, pixels: 196 &* s.n, inChannels: 240, outChannels: 80,
             gradInput: s.t + 5945856 &* s.n, gradWeights: s.g + 87552, pool: pool)
-        // features.4.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(313)
+        // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 14, 14, 240]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 15156288 &* s.n,
             batch: s.n, pixels: 196, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 82496, activation: .silu,
             expandWeights: s.p + 84912, savedPooled: s.t + 15808928 &* s.n, savedHidden: s.t + 15810544 &* s.n,
             savedScale: s.t + 15809168 &* s.n, gradInput: s.t + 10461696 &* s.n, gradReduceWeights: s.g + 82496,
             gradReduceBias: s.g + 84896, gradExpandWeights: s.g + 84912, gradExpandBias: s.g + 87312, workspace: s.ws,
             pool: pool)
-        // features.4.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(314)
+        // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 14, 14, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10461696 &* s.n, input: s.t + 15109248 &* s.n,
             pixels: 196 &* s.n, channels: 240, gamma: s.p + 81536, beta: s.p + 81776, savedMean: s.f + 28768,
             savedInvStd: s.f + 29008, activation: .silu, gradInput: s.t + 10461696 &* s.n, gradGamma: s.g + 81536,
             gradBeta: s.g + 81776, pool: pool)
+        s.profiler?.stop(315)
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 31408, count: 2160)
-        // features.4.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(316)
+        // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 14, 14, 240]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 10461696 &* s.n, input: s.t + 10085376 &* s.n,
             batch: s.n, height: 28, width: 28, channels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 14, outWidth: 14, weights: s.f + 29248, gradInput: s.t + 10273536 &* s.n,
             gradWeights: s.f + 31408, pool: pool)
+        s.profiler?.stop(317)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 31408, channels: 240, kernel: 3, into: s.g + 79376)
-        // features.4.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(318)
+        // features.4.0.block.0 backward through silu and BatchNorm (in place) on [n, 28, 28, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10273536 &* s.n, input: s.t + 9897216 &* s.n,
             pixels: 784 &* s.n, channels: 240, gamma: s.p + 78416, beta: s.p + 78656, savedMean: s.f + 28288,
             savedInvStd: s.f + 28528, activation: .silu, gradInput: s.t + 10273536 &* s.n, gradGamma: s.g + 78416,
             gradBeta: s.g + 78656, pool: pool)
-        // features.4.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(319)
+        // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10273536 &* s.n, input: s.t + 15443232 &* s.n,
             weights: s.p + 68816, pixels: 784 &* s.n, inChannels: 40, outChannels: 240,
             gradInput: s.t + 5945856 &* s.n, gradWeights: s.g + 68816, pool: pool)
+        s.profiler?.stop(320)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 28x28x40 -> 28x28x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 5945856 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 15810528 &* s.n : nil, batch: s.n,
             perImage: 31360, gradBranch: s.t + 5977216 &* s.n, pool: pool)
-        // features.3.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(321)
+        // features.3.1.block.3 backward through identity and BatchNorm (in place) on [n, 28, 28, 40]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5977216 &* s.n, input: s.t + 15411872 &* s.n,
             pixels: 784 &* s.n, channels: 40, gamma: s.p + 68624, beta: s.p + 68672, savedMean: s.f + 28208,
             savedInvStd: s.f + 28248, activation: .identity, gradInput: s.t + 5977216 &* s.n, gradGamma: s.g + 68624,
             gradBeta: s.g + 68672, pool: pool)
-        // features.3.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(322)
+        // features.3.1.block.3 conv 1x1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 40]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5977216 &* s.n, input: s.t + 9709056 &* s.n,
             weights: s.p + 59024, pixels: 784 &* s.n, inChannels: 240, outChannels: 40,
             gradInput: s.t + 9897216 &* s.n, gradWeights: s.g + 59024, pool: pool)
-        // features.3.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(323)
+        // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 28, 28, 240]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 9897216 &* s.n, input: s.t + 9520896 &* s.n,
             batch: s.n, pixels: 784, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 53968, activation: .silu,
             expandWeights: s.p + 56384, savedPooled: s.t + 15808448 &* s.n, savedHidden: s.t + 15810512 &* s.n,
             savedScale: s.t + 15808688 &* s.n, gradInput: s.t + 9709056 &* s.n, gradReduceWeights: s.g + 53968,
             gradReduceBias: s.g + 56368, gradExpandWeights: s.g + 56384, gradExpandBias: s.g + 58784, workspace: s.ws,
             pool: pool)
-        // features.3.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(324)
+        // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 28, 28, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9709056 &* s.n, input: s.t + 9332736 &* s.n,
             pixels: 784 &* s.n, channels: 240, gamma: s.p + 53008, beta: s.p + 53248, savedMean: s.f + 15728,
             savedInvStd: s.f + 15968, activation: .silu, gradInput: s.t + 9709056 &* s.n, gradGamma: s.g + 53008,
             gradBeta: s.g + 53248, pool: pool)
+        s.profiler?.stop(325)
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 22208, count: 6000)
-        // features.3.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(326)
+        // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 240]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9709056 &* s.n, input: s.t + 5757696 &* s.n,
             batch: s.n, height: 28, width: 28, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 28, outWidth: 28, weights: s.f + 16208, gradInput: s.t + 9332736 &* s.n,
             gradWeights: s.f + 22208, pool: pool)
+        s.profiler?.stop(327)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 22208, channels: 240, kernel: 5, into: s.g + 47008)
-        // features.3.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(328)
+        // features.3.1.block.0 backward through silu and BatchNorm (in place) on [n, 28, 28, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9332736 &* s.n, input: s.t + 5569536 &* s.n,
             pixels: 784 &* s.n, channels: 240, gamma: s.p + 46048, beta: s.p + 46288, savedMean: s.f + 15248,
             savedInvStd: s.f + 15488, activation: .silu, gradInput: s.t + 9332736 &* s.n, gradGamma: s.g + 46048,
             gradBeta: s.g + 46288, pool: pool)
-        // features.3.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(329)
+        // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9332736 &* s.n, input: s.t + 15380512 &* s.n,
             weights: s.p + 36448, pixels: 784 &* s.n, inChannels: 40, outChannels: 240,
             gradInput: s.t + 5682432 &* s.n, gradWeights: s.g + 36448, pool: pool)
+        s.profiler?.stop(330)
         // features.3.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 5682432 &* s.n, s.t + 5945856 &* s.n, count: 31360 &* s.n, pool: pool)
+        s.profiler?.stop(331)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 56x56x24 -> 28x28x40, SE 144 -> 6 -> 144
     private func features_3_0_backward(_ s: TrainingStepContext) {
-        // features.3.0.block.3 backward through identity and BatchNorm (in place)
+        // features.3.0.block.3 backward through identity and BatchNorm (in place) on [n, 28, 28, 40]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5682432 &* s.n, input: s.t + 15349152 &* s.n,
             pixels: 784 &* s.n, channels: 40, gamma: s.p + 36256, beta: s.p + 36304, savedMean: s.f + 15168,
             savedInvStd: s.f + 15208, activation: .identity, gradInput: s.t + 5682432 &* s.n, gradGamma: s.g + 36256,
             gradBeta: s.g + 36304, pool: pool)
-        // features.3.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(332)
+        // features.3.0.block.3 conv 1x1 backward: input and weight gradients, [n, 28, 28, 144] <- [n, 28, 28, 40]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5682432 &* s.n, input: s.t + 12211584 &* s.n,
             weights: s.p + 30496, pixels: 784 &* s.n, inChannels: 144, outChannels: 40,
             gradInput: s.t + 5569536 &* s.n, gradWeights: s.g + 30496, pool: pool)
-        // features.3.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(333)
+        // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 28, 28, 144]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 5569536 &* s.n, input: s.t + 12098688 &* s.n,
             batch: s.n, pixels: 784, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 28608, activation: .silu,
             expandWeights: s.p + 29488, savedPooled: s.t + 15809696 &* s.n, savedHidden: s.t + 15810496 &* s.n,
             savedScale: s.t + 15809840 &* s.n, gradInput: s.t + 9332736 &* s.n, gradReduceWeights: s.g + 28608,
             gradReduceBias: s.g + 29472, gradExpandWeights: s.g + 29488, gradExpandBias: s.g + 30352, workspace: s.ws,
             pool: pool)
-        // features.3.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(334)
+        // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 28, 28, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9332736 &* s.n, input: s.t + 11985792 &* s.n,
             pixels: 784 &* s.n, channels: 144, gamma: s.p + 28032, beta: s.p + 28176, savedMean: s.f + 7680,
             savedInvStd: s.f + 7824, activation: .silu, gradInput: s.t + 9332736 &* s.n, gradGamma: s.g + 28032,
             gradBeta: s.g + 28176, pool: pool)
+        s.profiler?.stop(335)
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 11568, count: 3600)
-        // features.3.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(336)
+        // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 28, 28, 144]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9332736 &* s.n, input: s.t + 5117952 &* s.n,
             batch: s.n, height: 56, width: 56, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 28, outWidth: 28, weights: s.f + 7968, gradInput: s.t + 5569536 &* s.n,
             gradWeights: s.f + 11568, pool: pool)
+        s.profiler?.stop(337)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 11568, channels: 144, kernel: 5, into: s.g + 24432)
-        // features.3.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(338)
+        // features.3.0.block.0 backward through silu and BatchNorm (in place) on [n, 56, 56, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5569536 &* s.n, input: s.t + 4666368 &* s.n,
             pixels: 3136 &* s.n, channels: 144, gamma: s.p + 23856, beta: s.p + 24000, savedMean: s.f + 7392,
             savedInvStd: s.f + 7536, activation: .silu, gradInput: s.t + 5569536 &* s.n, gradGamma: s.g + 23856,
             gradBeta: s.g + 24000, pool: pool)
-        // features.3.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(339)
+        // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5569536 &* s.n, input: s.t + 13961472 &* s.n,
             weights: s.p + 20400, pixels: 3136 &* s.n, inChannels: 24, outChannels: 144,
             gradInput: s.t + 5117952 &* s.n, gradWeights: s.g + 20400, pool: pool)
+        s.profiler?.stop(340)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 56x56x24 -> 56x56x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 5117952 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 15810480 &* s.n : nil, batch: s.n,
             perImage: 75264, gradBranch: s.t + 5193216 &* s.n, pool: pool)
-        // features.2.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(341)
+        // features.2.1.block.3 backward through identity and BatchNorm (in place) on [n, 56, 56, 24]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5193216 &* s.n, input: s.t + 13886208 &* s.n,
             pixels: 3136 &* s.n, channels: 24, gamma: s.p + 20272, beta: s.p + 20304, savedMean: s.f + 7344,
             savedInvStd: s.f + 7368, activation: .identity, gradInput: s.t + 5193216 &* s.n, gradGamma: s.g + 20272,
             gradBeta: s.g + 20304, pool: pool)
-        // features.2.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(342)
+        // features.2.1.block.3 conv 1x1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 24]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5193216 &* s.n, input: s.t + 4214784 &* s.n,
             weights: s.p + 16816, pixels: 3136 &* s.n, inChannels: 144, outChannels: 24,
             gradInput: s.t + 4666368 &* s.n, gradWeights: s.g + 16816, pool: pool)
-        // features.2.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(343)
+        // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 56, 56, 144]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 4666368 &* s.n, input: s.t + 3763200 &* s.n,
             batch: s.n, pixels: 3136, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 14928, activation: .silu,
             expandWeights: s.p + 15808, savedPooled: s.t + 15809408 &* s.n, savedHidden: s.t + 15810464 &* s.n,
             savedScale: s.t + 15809552 &* s.n, gradInput: s.t + 4214784 &* s.n, gradReduceWeights: s.g + 14928,
             gradReduceBias: s.g + 15792, gradExpandWeights: s.g + 15808, gradExpandBias: s.g + 16672, workspace: s.ws,
             pool: pool)
-        // features.2.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(344)
+        // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 56, 56, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 4214784 &* s.n, input: s.t + 3311616 &* s.n,
             pixels: 3136 &* s.n, channels: 144, gamma: s.p + 14352, beta: s.p + 14496, savedMean: s.f + 4464,
             savedInvStd: s.f + 4608, activation: .silu, gradInput: s.t + 4214784 &* s.n, gradGamma: s.g + 14352,
             gradBeta: s.g + 14496, pool: pool)
+        s.profiler?.stop(345)
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 6048, count: 1296)
-        // features.2.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(346)
+        // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 144]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 4214784 &* s.n, input: s.t + 2860032 &* s.n,
             batch: s.n, height: 56, width: 56, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 56, outWidth: 56, weights: s.f + 4752, gradInput: s.t + 3311616 &* s.n, gradWeights: s.f + 6048,
             pool: pool)
+        s.profiler?.stop(347)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 6048, channels: 144, kernel: 3, into: s.g + 13056)
-        // features.2.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(348)
+        // features.2.1.block.0 backward through silu and BatchNorm (in place) on [n, 56, 56, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3311616 &* s.n, input: s.t + 2408448 &* s.n,
             pixels: 3136 &* s.n, channels: 144, gamma: s.p + 12480, beta: s.p + 12624, savedMean: s.f + 4176,
             savedInvStd: s.f + 4320, activation: .silu, gradInput: s.t + 3311616 &* s.n, gradGamma: s.g + 12480,
             gradBeta: s.g + 12624, pool: pool)
-        // features.2.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(349)
+        // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3311616 &* s.n, input: s.t + 13810944 &* s.n,
             weights: s.p + 9024, pixels: 3136 &* s.n, inChannels: 24, outChannels: 144,
             gradInput: s.t + 2709504 &* s.n, gradWeights: s.g + 9024, pool: pool)
+        s.profiler?.stop(350)
         // features.2.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 2709504 &* s.n, s.t + 5117952 &* s.n, count: 75264 &* s.n, pool: pool)
+        s.profiler?.stop(351)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 112x112x16 -> 56x56x24, SE 96 -> 4 -> 96
     private func features_2_0_backward(_ s: TrainingStepContext) {
-        // features.2.0.block.3 backward through identity and BatchNorm (in place)
+        // features.2.0.block.3 backward through identity and BatchNorm (in place) on [n, 56, 56, 24]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2709504 &* s.n, input: s.t + 13735680 &* s.n,
             pixels: 3136 &* s.n, channels: 24, gamma: s.p + 8896, beta: s.p + 8928, savedMean: s.f + 4128,
             savedInvStd: s.f + 4152, activation: .identity, gradInput: s.t + 2709504 &* s.n, gradGamma: s.g + 8896,
             gradBeta: s.g + 8928, pool: pool)
-        // features.2.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(352)
+        // features.2.0.block.3 conv 1x1 backward: input and weight gradients, [n, 56, 56, 96] <- [n, 56, 56, 24]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2709504 &* s.n, input: s.t + 8630272 &* s.n,
             weights: s.p + 6592, pixels: 3136 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.t + 2408448 &* s.n,
             gradWeights: s.g + 6592, pool: pool)
-        // features.2.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(353)
+        // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward on [n, 56, 56, 96]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2408448 &* s.n, input: s.t + 8329216 &* s.n,
             batch: s.n, pixels: 3136, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 5712, activation: .silu,
             expandWeights: s.p + 6112, savedPooled: s.t + 15809984 &* s.n, savedHidden: s.t + 15810448 &* s.n,
             savedScale: s.t + 15810080 &* s.n, gradInput: s.t + 3612672 &* s.n, gradReduceWeights: s.g + 5712,
             gradReduceBias: s.g + 6096, gradExpandWeights: s.g + 6112, gradExpandBias: s.g + 6496, workspace: s.ws,
             pool: pool)
-        // features.2.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(354)
+        // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 56, 56, 96]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3612672 &* s.n, input: s.t + 8028160 &* s.n,
             pixels: 3136 &* s.n, channels: 96, gamma: s.p + 5328, beta: s.p + 5424, savedMean: s.f + 2208,
             savedInvStd: s.f + 2304, activation: .silu, gradInput: s.t + 3612672 &* s.n, gradGamma: s.g + 5328,
             gradBeta: s.g + 5424, pool: pool)
+        s.profiler?.stop(355)
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 3264, count: 864)
-        // features.2.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(356)
+        // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 112, 112, 96] <- [n, 56, 56, 96]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 3612672 &* s.n, input: s.t + 1204224 &* s.n,
             batch: s.n, height: 112, width: 112, channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 56, outWidth: 56, weights: s.f + 2400, gradInput: s.t + 2408448 &* s.n, gradWeights: s.f + 3264,
             pool: pool)
+        s.profiler?.stop(357)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3264, channels: 96, kernel: 3, into: s.g + 4464)
-        // features.2.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(358)
+        // features.2.0.block.0 backward through silu and BatchNorm (in place) on [n, 112, 112, 96]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2408448 &* s.n, input: s.t, pixels: 12544 &* s.n,
             channels: 96, gamma: s.p + 4080, beta: s.p + 4176, savedMean: s.f + 2016, savedInvStd: s.f + 2112,
             activation: .silu, gradInput: s.t + 2408448 &* s.n, gradGamma: s.g + 4080, gradBeta: s.g + 4176,
             pool: pool)
-        // features.2.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(359)
+        // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 112, 112, 16] <- [n, 112, 112, 96]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2408448 &* s.n, input: s.t + 9132032 &* s.n,
             weights: s.p + 2544, pixels: 12544 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.t + 401408 &* s.n,
             gradWeights: s.g + 2544, pool: pool)
+        s.profiler?.stop(360)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 112x112x32 -> 112x112x16, SE 32 -> 8 -> 32
     private func features_1_0_backward(_ s: TrainingStepContext) {
-        // features.1.0.block.2 backward through identity and BatchNorm (in place)
+        // features.1.0.block.2 backward through identity and BatchNorm (in place) on [n, 112, 112, 16]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 401408 &* s.n, input: s.t + 8931328 &* s.n,
             pixels: 12544 &* s.n, channels: 16, gamma: s.p + 2480, beta: s.p + 2496, savedMean: s.f + 1984,
             savedInvStd: s.f + 2000, activation: .identity, gradInput: s.t + 401408 &* s.n, gradGamma: s.g + 2480,
             gradBeta: s.g + 2496, pool: pool)
-        // features.1.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(361)
+        // features.1.0.block.2 conv 1x1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 16]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 401408 &* s.n, input: s.t + 7626752 &* s.n,
             weights: s.p + 1968, pixels: 12544 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.t,
             gradWeights: s.g + 1968, pool: pool)
-        // features.1.0.block.1 squeeze-excitation backward
+        s.profiler?.stop(362)
+        // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 backward on [n, 112, 112, 32]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t, input: s.t + 7225344 &* s.n, batch: s.n, pixels: 12544,
             channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408, activation: .silu, expandWeights: s.p + 1680,
             savedPooled: s.t + 15810176 &* s.n, savedHidden: s.t + 15810432 &* s.n, savedScale: s.t + 15810208 &* s.n,
             gradInput: s.t + 401408 &* s.n, gradReduceWeights: s.g + 1408, gradReduceBias: s.g + 1664,
             gradExpandWeights: s.g + 1680, gradExpandBias: s.g + 1936, workspace: s.ws, pool: pool)
-        // features.1.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(363)
+        // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 112, 112, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 401408 &* s.n, input: s.t + 6823936 &* s.n,
             pixels: 12544 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 1344,
             savedInvStd: s.f + 1376, activation: .silu, gradInput: s.t + 401408 &* s.n, gradGamma: s.g + 1280,
             gradBeta: s.g + 1312, pool: pool)
+        s.profiler?.stop(364)
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 1696, count: 288)
-        // features.1.0.block.0 depthwise backward: input and weight gradients
+        s.profiler?.stop(365)
+        // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 32]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 401408 &* s.n, input: s.t + 6422528 &* s.n, batch: s.n,
             height: 112, width: 112, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 112,
             outWidth: 112, weights: s.f + 1408, gradInput: s.t, gradWeights: s.f + 1696, pool: pool)
+        s.profiler?.stop(366)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1696, channels: 32, kernel: 3, into: s.g + 992)
+        s.profiler?.stop(367)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
     private func features_0_backward(_ s: TrainingStepContext) {
-        // features.0 backward through silu and BatchNorm (in place)
+        // features.0 backward through silu and BatchNorm (in place) on [n, 112, 112, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 6021120 &* s.n, pixels: 12544 &* s.n,
             channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 1280, savedInvStd: s.f + 1312,
             activation: .silu, gradInput: s.t, gradGamma: s.g + 864, gradBeta: s.g + 896, pool: pool)
+        s.profiler?.stop(368)
         // features.0 stem weight gradient (the image needs none)
+        s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.t, input: s.x, batch: s.n, inChannels: 3, height: 224,
             width: 224, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112, outChannels: 32,
             gradWeights: s.g, workspace: s.ws, pool: pool)
+        s.profiler?.stop(369)
     }
+
+    /// The kernel calls of `trainStep` in order (`s.profiler?.stop(i)` charges entry i), for `LayerProfiler`.
+    public static let profiledLayers: [LayerProfiler.Layer] = [
+        .init("gradients", kind: "zero gradients", macsPerImage: nil, "zero all 5330800 gradients"),
+        .init("features.0", kind: "stem forward", macsPerImage: 10838016,
+              "stem conv 3x3/2, [n, 3, 224, 224] (NCHW) -> [n, 112, 112, 32]"),
+        .init("features.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 112, 112, 32]"),
+        .init("features.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 112, 112, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][32]"),
+        .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: 3612672,
+              "depthwise 3x3/1, [n, 112, 112, 32] -> [n, 112, 112, 32]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 112, 112, 32]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 112, 112, 32]"),
+        .init("features.1.0.block.1", kind: "squeeze-excitation forward", macsPerImage: 512,
+              "squeeze-excitation 32 -> 8 -> 32 on [n, 112, 112, 32]"),
+        .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 6422528,
+              "project conv 1x1, [n, 112, 112, 32] -> [n, 112, 112, 16]"),
+        .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 112, 112, 16]"),
+        .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 112, 112, 16]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 19267584,
+              "expand conv 1x1, [n, 112, 112, 16] -> [n, 112, 112, 96]"),
+        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 112, 112, 96]"),
+        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 112, 112, 96]"),
+        .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][96]"),
+        .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 2709504,
+              "depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96]"),
+        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 56, 56, 96]"),
+        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 56, 56, 96]"),
+        .init("features.2.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 768,
+              "squeeze-excitation 96 -> 4 -> 96 on [n, 56, 56, 96]"),
+        .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 7225344,
+              "project conv 1x1, [n, 56, 56, 96] -> [n, 56, 56, 24]"),
+        .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 56, 56, 24]"),
+        .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 56, 56, 24]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
+              "expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]"),
+        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 56, 56, 144]"),
+        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 56, 56, 144]"),
+        .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][144]"),
+        .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 4064256,
+              "depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144]"),
+        .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 56, 56, 144]"),
+        .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 56, 56, 144]"),
+        .init("features.2.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
+              "squeeze-excitation 144 -> 6 -> 144 on [n, 56, 56, 144]"),
+        .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: 10838016,
+              "project conv 1x1, [n, 56, 56, 144] -> [n, 56, 56, 24]"),
+        .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 56, 56, 24]"),
+        .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 56, 56, 24]"),
+        .init("features.2.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.975"),
+        .init("features.2.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
+              "expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]"),
+        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 56, 56, 144]"),
+        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 56, 56, 144]"),
+        .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][144]"),
+        .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 2822400,
+              "depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144]"),
+        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 28, 28, 144]"),
+        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 28, 28, 144]"),
+        .init("features.3.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
+              "squeeze-excitation 144 -> 6 -> 144 on [n, 28, 28, 144]"),
+        .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 4515840,
+              "project conv 1x1, [n, 28, 28, 144] -> [n, 28, 28, 40]"),
+        .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 28, 28, 40]"),
+        .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 28, 28, 40]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 7526400,
+              "expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]"),
+        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 28, 28, 240]"),
+        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 28, 28, 240]"),
+        .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][240]"),
+        .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 4704000,
+              "depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240]"),
+        .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 28, 28, 240]"),
+        .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 28, 28, 240]"),
+        .init("features.3.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
+              "squeeze-excitation 240 -> 10 -> 240 on [n, 28, 28, 240]"),
+        .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: 7526400,
+              "project conv 1x1, [n, 28, 28, 240] -> [n, 28, 28, 40]"),
+        .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 28, 28, 40]"),
+        .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 28, 28, 40]"),
+        .init("features.3.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.95"),
+        .init("features.3.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 7526400,
+              "expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]"),
+        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 28, 28, 240]"),
+        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 28, 28, 240]"),
+        .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][240]"),
+        .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 423360,
+              "depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240]"),
+        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 14, 14, 240]"),
+        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 240]"),
+        .init("features.4.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
+              "squeeze-excitation 240 -> 10 -> 240 on [n, 14, 14, 240]"),
+        .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 3763200,
+              "project conv 1x1, [n, 14, 14, 240] -> [n, 14, 14, 80]"),
+        .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 14, 14, 80]"),
+        .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 80]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 7526400,
+              "expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
+        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 14, 14, 480]"),
+        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]"),
+        .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][480]"),
+        .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 846720,
+              "depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
+        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 14, 14, 480]"),
+        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]"),
+        .init("features.4.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
+              "squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]"),
+        .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 7526400,
+              "project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]"),
+        .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 14, 14, 80]"),
+        .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 80]"),
+        .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.925"),
+        .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 7526400,
+              "expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
+        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 14, 14, 480]"),
+        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]"),
+        .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][480]"),
+        .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 846720,
+              "depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
+        .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 14, 14, 480]"),
+        .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]"),
+        .init("features.4.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
+              "squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]"),
+        .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: 7526400,
+              "project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]"),
+        .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 14, 14, 80]"),
+        .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 80]"),
+        .init("features.4.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9125"),
+        .init("features.4.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 7526400,
+              "expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
+        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 14, 14, 480]"),
+        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]"),
+        .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][480]"),
+        .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 2352000,
+              "depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
+        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 14, 14, 480]"),
+        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]"),
+        .init("features.5.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
+              "squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]"),
+        .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 10536960,
+              "project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 112]"),
+        .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 14, 14, 112]"),
+        .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 112]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 14751744,
+              "expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
+        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 14, 14, 672]"),
+        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]"),
+        .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][672]"),
+        .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 3292800,
+              "depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]"),
+        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 14, 14, 672]"),
+        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]"),
+        .init("features.5.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
+              "squeeze-excitation 672 -> 28 -> 672 on [n, 14, 14, 672]"),
+        .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 14751744,
+              "project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]"),
+        .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 14, 14, 112]"),
+        .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 112]"),
+        .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8875"),
+        .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 14751744,
+              "expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
+        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 14, 14, 672]"),
+        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]"),
+        .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][672]"),
+        .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 3292800,
+              "depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]"),
+        .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 14, 14, 672]"),
+        .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]"),
+        .init("features.5.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
+              "squeeze-excitation 672 -> 28 -> 672 on [n, 14, 14, 672]"),
+        .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: 14751744,
+              "project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]"),
+        .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 14, 14, 112]"),
+        .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 112]"),
+        .init("features.5.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.875"),
+        .init("features.5.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 14751744,
+              "expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
+        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 14, 14, 672]"),
+        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]"),
+        .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][672]"),
+        .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 823200,
+              "depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672]"),
+        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 7, 7, 672]"),
+        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 672]"),
+        .init("features.6.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
+              "squeeze-excitation 672 -> 28 -> 672 on [n, 7, 7, 672]"),
+        .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 6322176,
+              "project conv 1x1, [n, 7, 7, 672] -> [n, 7, 7, 192]"),
+        .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 7, 7, 192]"),
+        .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
+              "expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
+        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]"),
+        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]"),
+        .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1152]"),
+        .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 1411200,
+              "depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
+        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]"),
+        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]"),
+        .init("features.6.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 110592,
+              "squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]"),
+        .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 10838016,
+              "project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
+        .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 7, 7, 192]"),
+        .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]"),
+        .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.85"),
+        .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
+              "expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
+        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]"),
+        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]"),
+        .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1152]"),
+        .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 1411200,
+              "depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
+        .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]"),
+        .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]"),
+        .init("features.6.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 110592,
+              "squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]"),
+        .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: 10838016,
+              "project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
+        .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 7, 7, 192]"),
+        .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]"),
+        .init("features.6.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8375"),
+        .init("features.6.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
+              "expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
+        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]"),
+        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]"),
+        .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1152]"),
+        .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 1411200,
+              "depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
+        .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]"),
+        .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]"),
+        .init("features.6.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 110592,
+              "squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]"),
+        .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: 10838016,
+              "project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
+        .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 7, 7, 192]"),
+        .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]"),
+        .init("features.6.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.825"),
+        .init("features.6.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
+              "expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
+        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]"),
+        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]"),
+        .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][1152]"),
+        .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 508032,
+              "depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
+        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]"),
+        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]"),
+        .init("features.7.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 110592,
+              "squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]"),
+        .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 18063360,
+              "project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 320]"),
+        .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 7, 7, 320]"),
+        .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 320]"),
+        .init("features.8", kind: "conv 1x1 forward", macsPerImage: 20070400,
+              "head conv 1x1, [n, 7, 7, 320] -> [n, 7, 7, 1280]"),
+        .init("features.8", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 7, 7, 1280]"),
+        .init("features.8", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1280]"),
+        .init("avgpool", kind: "pool+classifier+loss", macsPerImage: nil,
+              "global average pool, [n, 7, 7, 1280] -> [n, 1280]"),
+        .init("classifier.0", kind: "pool+classifier+loss", macsPerImage: nil,
+              "dropout p=0.2 (when options.dropout) on [n, 1280]"),
+        .init("classifier.1", kind: "pool+classifier+loss", macsPerImage: 1280000,
+              "linear, [n, 1280] -> [n, 1000]"),
+        .init("loss", kind: "pool+classifier+loss", macsPerImage: nil,
+              "mean cross-entropy (label smoothing options.labelSmoothing) and its gradient"),
+        .init("logits", kind: "pool+classifier+loss", macsPerImage: nil,
+              "hand the logits to the caller"),
+        .init("classifier.1", kind: "pool+classifier backward", macsPerImage: 2560000,
+              "linear backward"),
+        .init("classifier.0", kind: "pool+classifier backward", macsPerImage: nil,
+              "dropout backward"),
+        .init("avgpool", kind: "pool+classifier backward", macsPerImage: nil,
+              "backward: spread each channel's gradient over the 49 pixels"),
+        .init("features.8", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 7, 7, 1280]"),
+        .init("features.8", kind: "conv 1x1 backward", macsPerImage: 40140800,
+              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 320] <- [n, 7, 7, 1280]"),
+        .init("features.7.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 7, 7, 320]"),
+        .init("features.7.0.block.3", kind: "conv 1x1 backward", macsPerImage: 36126720,
+              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 320]"),
+        .init("features.7.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 221184,
+              "squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]"),
+        .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 1016064,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 backward", macsPerImage: 21676032,
+              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]"),
+        .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.3.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 7, 7, 192]"),
+        .init("features.6.3.block.3", kind: "conv 1x1 backward", macsPerImage: 21676032,
+              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]"),
+        .init("features.6.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 221184,
+              "squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]"),
+        .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]"),
+        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 2822400,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]"),
+        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]"),
+        .init("features.6.3.block.0", kind: "conv 1x1 backward", macsPerImage: 21676032,
+              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]"),
+        .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.2.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 7, 7, 192]"),
+        .init("features.6.2.block.3", kind: "conv 1x1 backward", macsPerImage: 21676032,
+              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]"),
+        .init("features.6.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 221184,
+              "squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]"),
+        .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]"),
+        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 2822400,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]"),
+        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]"),
+        .init("features.6.2.block.0", kind: "conv 1x1 backward", macsPerImage: 21676032,
+              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]"),
+        .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 7, 7, 192]"),
+        .init("features.6.1.block.3", kind: "conv 1x1 backward", macsPerImage: 21676032,
+              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]"),
+        .init("features.6.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 221184,
+              "squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]"),
+        .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 2822400,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 backward", macsPerImage: 21676032,
+              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]"),
+        .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 7, 7, 192]"),
+        .init("features.6.0.block.3", kind: "conv 1x1 backward", macsPerImage: 12644352,
+              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 672] <- [n, 7, 7, 192]"),
+        .init("features.6.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
+              "squeeze-excitation 672 -> 28 -> 672 backward on [n, 7, 7, 672]"),
+        .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 7, 7, 672]"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 1646400,
+              "depthwise 5x5/2 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 7, 7, 672]"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 14, 14, 672]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 backward", macsPerImage: 29503488,
+              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]"),
+        .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.2.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 14, 14, 112]"),
+        .init("features.5.2.block.3", kind: "conv 1x1 backward", macsPerImage: 29503488,
+              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]"),
+        .init("features.5.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
+              "squeeze-excitation 672 -> 28 -> 672 backward on [n, 14, 14, 672]"),
+        .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 14, 14, 672]"),
+        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 6585600,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]"),
+        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 14, 14, 672]"),
+        .init("features.5.2.block.0", kind: "conv 1x1 backward", macsPerImage: 29503488,
+              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]"),
+        .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 14, 14, 112]"),
+        .init("features.5.1.block.3", kind: "conv 1x1 backward", macsPerImage: 29503488,
+              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]"),
+        .init("features.5.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
+              "squeeze-excitation 672 -> 28 -> 672 backward on [n, 14, 14, 672]"),
+        .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 14, 14, 672]"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 6585600,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 14, 14, 672]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 backward", macsPerImage: 29503488,
+              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]"),
+        .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 14, 14, 112]"),
+        .init("features.5.0.block.3", kind: "conv 1x1 backward", macsPerImage: 21073920,
+              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 112]"),
+        .init("features.5.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 38400,
+              "squeeze-excitation 480 -> 20 -> 480 backward on [n, 14, 14, 480]"),
+        .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 14, 14, 480]"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 4704000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 14, 14, 480]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 backward", macsPerImage: 15052800,
+              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]"),
+        .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.2.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 14, 14, 80]"),
+        .init("features.4.2.block.3", kind: "conv 1x1 backward", macsPerImage: 15052800,
+              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]"),
+        .init("features.4.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 38400,
+              "squeeze-excitation 480 -> 20 -> 480 backward on [n, 14, 14, 480]"),
+        .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 14, 14, 480]"),
+        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 1693440,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]"),
+        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 14, 14, 480]"),
+        .init("features.4.2.block.0", kind: "conv 1x1 backward", macsPerImage: 15052800,
+              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]"),
+        .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 14, 14, 80]"),
+        .init("features.4.1.block.3", kind: "conv 1x1 backward", macsPerImage: 15052800,
+              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]"),
+        .init("features.4.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 38400,
+              "squeeze-excitation 480 -> 20 -> 480 backward on [n, 14, 14, 480]"),
+        .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 14, 14, 480]"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 1693440,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 14, 14, 480]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 backward", macsPerImage: 15052800,
+              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]"),
+        .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 14, 14, 80]"),
+        .init("features.4.0.block.3", kind: "conv 1x1 backward", macsPerImage: 7526400,
+              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 240] <- [n, 14, 14, 80]"),
+        .init("features.4.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
+              "squeeze-excitation 240 -> 10 -> 240 backward on [n, 14, 14, 240]"),
+        .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 14, 14, 240]"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 846720,
+              "depthwise 3x3/2 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 14, 14, 240]"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 28, 28, 240]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 backward", macsPerImage: 15052800,
+              "conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]"),
+        .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.3.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 28, 28, 40]"),
+        .init("features.3.1.block.3", kind: "conv 1x1 backward", macsPerImage: 15052800,
+              "conv 1x1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 40]"),
+        .init("features.3.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
+              "squeeze-excitation 240 -> 10 -> 240 backward on [n, 28, 28, 240]"),
+        .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 28, 28, 240]"),
+        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 9408000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 240]"),
+        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 28, 28, 240]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 backward", macsPerImage: 15052800,
+              "conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]"),
+        .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.3.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 28, 28, 40]"),
+        .init("features.3.0.block.3", kind: "conv 1x1 backward", macsPerImage: 9031680,
+              "conv 1x1 backward: input and weight gradients, [n, 28, 28, 144] <- [n, 28, 28, 40]"),
+        .init("features.3.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
+              "squeeze-excitation 144 -> 6 -> 144 backward on [n, 28, 28, 144]"),
+        .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 28, 28, 144]"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 5644800,
+              "depthwise 5x5/2 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 28, 28, 144]"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 56, 56, 144]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 backward", macsPerImage: 21676032,
+              "conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]"),
+        .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.2.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 56, 56, 24]"),
+        .init("features.2.1.block.3", kind: "conv 1x1 backward", macsPerImage: 21676032,
+              "conv 1x1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 24]"),
+        .init("features.2.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
+              "squeeze-excitation 144 -> 6 -> 144 backward on [n, 56, 56, 144]"),
+        .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 56, 56, 144]"),
+        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 8128512,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 144]"),
+        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 56, 56, 144]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 backward", macsPerImage: 21676032,
+              "conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]"),
+        .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.2.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 56, 56, 24]"),
+        .init("features.2.0.block.3", kind: "conv 1x1 backward", macsPerImage: 14450688,
+              "conv 1x1 backward: input and weight gradients, [n, 56, 56, 96] <- [n, 56, 56, 24]"),
+        .init("features.2.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 1536,
+              "squeeze-excitation 96 -> 4 -> 96 backward on [n, 56, 56, 96]"),
+        .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 56, 56, 96]"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 5419008,
+              "depthwise 3x3/2 backward: input and weight gradients, [n, 112, 112, 96] <- [n, 56, 56, 96]"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 112, 112, 96]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 backward", macsPerImage: 38535168,
+              "conv 1x1 backward: input and weight gradients, [n, 112, 112, 16] <- [n, 112, 112, 96]"),
+        .init("features.1.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 112, 112, 16]"),
+        .init("features.1.0.block.2", kind: "conv 1x1 backward", macsPerImage: 12845056,
+              "conv 1x1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 16]"),
+        .init("features.1.0.block.1", kind: "squeeze-excitation backward", macsPerImage: 1024,
+              "squeeze-excitation 32 -> 8 -> 32 backward on [n, 112, 112, 32]"),
+        .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 112, 112, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 7225344,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 112, 112, 32]"),
+        .init("features.0", kind: "stem backward", macsPerImage: 10838016,
+              "stem weight gradient (the image needs none)"),
+    ]
 
     /// Trainable tensors in the parameter buffer (gradients at the same offsets).
     static let trainableSlots: [ParameterSlot] = [

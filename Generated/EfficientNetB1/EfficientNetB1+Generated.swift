@@ -17,6 +17,11 @@ public final class EfficientNetB1: GeneratedModel {
     private let pool: WorkerPool
     private let arena = ActivationArena()
 
+    /// Times every kernel call of `forward` when set (`effnet bench --profile`).
+    public var profiler: LayerProfiler? {
+        didSet { profiler?.requireTable(Self.profiledLayers, of: "EfficientNetB1") }
+    }
+
     public init(weights store: any WeightStore, pool: WorkerPool) throws {
         self.weights = try PreparedWeights(descriptor: Self.descriptor, store: store)
         self.pool = pool
@@ -33,609 +38,991 @@ public final class EfficientNetB1: GeneratedModel {
         let a = arena.reserve(floats: 1728000 &* n &+ workspaceFloats(batch: n))
         let ws = a + 1728000 &* n
         let w = weights.pointer
-        features_0(n, x, a, w, ws)
-        features_1_0(n, a, w, ws)
-        features_1_1(n, a, w, ws)
-        features_2_0(n, a, w, ws)
-        features_2_1(n, a, w, ws)
-        features_2_2(n, a, w, ws)
-        features_3_0(n, a, w, ws)
-        features_3_1(n, a, w, ws)
-        features_3_2(n, a, w, ws)
-        features_4_0(n, a, w, ws)
-        features_4_1(n, a, w, ws)
-        features_4_2(n, a, w, ws)
-        features_4_3(n, a, w, ws)
-        features_5_0(n, a, w, ws)
-        features_5_1(n, a, w, ws)
-        features_5_2(n, a, w, ws)
-        features_5_3(n, a, w, ws)
-        features_6_0(n, a, w, ws)
-        features_6_1(n, a, w, ws)
-        features_6_2(n, a, w, ws)
-        features_6_3(n, a, w, ws)
-        features_6_4(n, a, w, ws)
-        features_7_0(n, a, w, ws)
-        features_7_1(n, a, w, ws)
-        features_8(n, a, w, ws)
-        classifier(n, a, w, ws, logits)
+        let p = profiler
+        p?.beginRun(batch: n)
+        features_0(n, x, a, w, ws, p)
+        features_1_0(n, a, w, ws, p)
+        features_1_1(n, a, w, ws, p)
+        features_2_0(n, a, w, ws, p)
+        features_2_1(n, a, w, ws, p)
+        features_2_2(n, a, w, ws, p)
+        features_3_0(n, a, w, ws, p)
+        features_3_1(n, a, w, ws, p)
+        features_3_2(n, a, w, ws, p)
+        features_4_0(n, a, w, ws, p)
+        features_4_1(n, a, w, ws, p)
+        features_4_2(n, a, w, ws, p)
+        features_4_3(n, a, w, ws, p)
+        features_5_0(n, a, w, ws, p)
+        features_5_1(n, a, w, ws, p)
+        features_5_2(n, a, w, ws, p)
+        features_5_3(n, a, w, ws, p)
+        features_6_0(n, a, w, ws, p)
+        features_6_1(n, a, w, ws, p)
+        features_6_2(n, a, w, ws, p)
+        features_6_3(n, a, w, ws, p)
+        features_6_4(n, a, w, ws, p)
+        features_7_0(n, a, w, ws, p)
+        features_7_1(n, a, w, ws, p)
+        features_8(n, a, w, ws, p)
+        classifier(n, a, w, ws, logits, p)
     }
 
     /// features.0: stem: conv 3x3 stride 2, 3 -> 32 channels
-    private func features_0(_ n: Int, _ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_0(_ n: Int, _ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.0 stem: conv 3x3/2 + BN + silu, [n, 3, 240, 240] (NCHW) -> [n, 120, 120, 32]
+        p?.start()
         Kernels.stemConv(
             input: x, batch: n, inChannels: 3, height: 240, width: 240,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
             weights: w + 0, bias: w + 864, outChannels: 32, activation: .silu,
             output: a, workspace: ws, pool: pool)
+        p?.stop(0)
     }
 
     /// features.1.0: MBConv1 k3 s1: 120x120x32 -> 120x120x16, SE 32 -> 8 -> 32
-    private func features_1_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_1_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.1.0.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 120, 120, 32] -> [n, 120, 120, 32]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 120, width: 120, channels: 32,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
             weights: w + 896, bias: w + 1184, activation: .silu, output: a + 460800 &* n, pool: pool)
+        p?.stop(1)
         // features.1.0.block.1 squeeze-excitation: 32 -> 8 -> 32, in place on [n, 120, 120, 32]
+        p?.start()
         Kernels.squeezeExcite(
             a + 460800 &* n, batch: n, pixels: 14400, channels: 32, squeezeChannels: 8,
             reduceWeights: w + 1216, reduceBias: w + 1472, activation: .silu,
             expandWeights: w + 1488, expandBias: w + 1744, workspace: ws, pool: pool)
+        p?.stop(2)
         // features.1.0.block.2 project: conv 1x1 + BN, [n, 120, 120, 32] -> [n, 120, 120, 16]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 460800 &* n, pixels: 14400 &* n, inChannels: 32,
             weights: w + 1776, bias: w + 2288, outChannels: 16,
             activation: .identity, residual: nil, output: a, pool: pool)
+        p?.stop(3)
     }
 
     /// features.1.1: MBConv1 k3 s1: 120x120x16 -> 120x120x16, SE 16 -> 4 -> 16, identity shortcut
-    private func features_1_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_1_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.1.1.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 120, 120, 16] -> [n, 120, 120, 16]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 120, width: 120, channels: 16,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
             weights: w + 2304, bias: w + 2448, activation: .silu, output: a + 230400 &* n, pool: pool)
+        p?.stop(4)
         // features.1.1.block.1 squeeze-excitation: 16 -> 4 -> 16, in place on [n, 120, 120, 16]
+        p?.start()
         Kernels.squeezeExcite(
             a + 230400 &* n, batch: n, pixels: 14400, channels: 16, squeezeChannels: 4,
             reduceWeights: w + 2464, reduceBias: w + 2528, activation: .silu,
             expandWeights: w + 2544, expandBias: w + 2608, workspace: ws, pool: pool)
+        p?.stop(5)
         // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 120, 120, 16] -> [n, 120, 120, 16]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 230400 &* n, pixels: 14400 &* n, inChannels: 16,
             weights: w + 2624, bias: w + 2880, outChannels: 16,
             activation: .identity, residual: a, output: a + 1382400 &* n, pool: pool)
+        p?.stop(6)
     }
 
     /// features.2.0: MBConv6 k3 s2: 120x120x16 -> 60x60x24, SE 96 -> 4 -> 96
-    private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.0.block.0 expand: conv 1x1 + BN + silu, [n, 120, 120, 16] -> [n, 120, 120, 96]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1382400 &* n, pixels: 14400 &* n, inChannels: 16,
             weights: w + 2896, bias: w + 4432, outChannels: 96,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(7)
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 120, 120, 96] -> [n, 60, 60, 96]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 120, width: 120, channels: 96,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
             weights: w + 4528, bias: w + 5392, activation: .silu, output: a + 1382400 &* n, pool: pool)
+        p?.stop(8)
         // features.2.0.block.2 squeeze-excitation: 96 -> 4 -> 96, in place on [n, 60, 60, 96]
+        p?.start()
         Kernels.squeezeExcite(
             a + 1382400 &* n, batch: n, pixels: 3600, channels: 96, squeezeChannels: 4,
             reduceWeights: w + 5488, reduceBias: w + 5872, activation: .silu,
             expandWeights: w + 5888, expandBias: w + 6272, workspace: ws, pool: pool)
+        p?.stop(9)
         // features.2.0.block.3 project: conv 1x1 + BN, [n, 60, 60, 96] -> [n, 60, 60, 24]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1382400 &* n, pixels: 3600 &* n, inChannels: 96,
             weights: w + 6368, bias: w + 8672, outChannels: 24,
             activation: .identity, residual: nil, output: a + 1036800 &* n, pool: pool)
+        p?.stop(10)
     }
 
     /// features.2.1: MBConv6 k3 s1: 60x60x24 -> 60x60x24, SE 144 -> 6 -> 144, identity shortcut
-    private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.1.block.0 expand: conv 1x1 + BN + silu, [n, 60, 60, 24] -> [n, 60, 60, 144]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1036800 &* n, pixels: 3600 &* n, inChannels: 24,
             weights: w + 8704, bias: w + 12160, outChannels: 144,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(11)
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 60, 60, 144] -> [n, 60, 60, 144]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 60, width: 60, channels: 144,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
             weights: w + 12304, bias: w + 13600, activation: .silu, output: a + 518400 &* n, pool: pool)
+        p?.stop(12)
         // features.2.1.block.2 squeeze-excitation: 144 -> 6 -> 144, in place on [n, 60, 60, 144]
+        p?.start()
         Kernels.squeezeExcite(
             a + 518400 &* n, batch: n, pixels: 3600, channels: 144, squeezeChannels: 6,
             reduceWeights: w + 13744, reduceBias: w + 14608, activation: .silu,
             expandWeights: w + 14624, expandBias: w + 15488, workspace: ws, pool: pool)
+        p?.stop(13)
         // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 518400 &* n, pixels: 3600 &* n, inChannels: 144,
             weights: w + 15632, bias: w + 19088, outChannels: 24,
             activation: .identity, residual: a + 1036800 &* n, output: a + 1123200 &* n, pool: pool)
+        p?.stop(14)
     }
 
     /// features.2.2: MBConv6 k3 s1: 60x60x24 -> 60x60x24, SE 144 -> 6 -> 144, identity shortcut
-    private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.2.block.0 expand: conv 1x1 + BN + silu, [n, 60, 60, 24] -> [n, 60, 60, 144]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1123200 &* n, pixels: 3600 &* n, inChannels: 24,
             weights: w + 19120, bias: w + 22576, outChannels: 144,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(15)
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 60, 60, 144] -> [n, 60, 60, 144]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 60, width: 60, channels: 144,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
             weights: w + 22720, bias: w + 24016, activation: .silu, output: a + 518400 &* n, pool: pool)
+        p?.stop(16)
         // features.2.2.block.2 squeeze-excitation: 144 -> 6 -> 144, in place on [n, 60, 60, 144]
+        p?.start()
         Kernels.squeezeExcite(
             a + 518400 &* n, batch: n, pixels: 3600, channels: 144, squeezeChannels: 6,
             reduceWeights: w + 24160, reduceBias: w + 25024, activation: .silu,
             expandWeights: w + 25040, expandBias: w + 25904, workspace: ws, pool: pool)
+        p?.stop(17)
         // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 518400 &* n, pixels: 3600 &* n, inChannels: 144,
             weights: w + 26048, bias: w + 29504, outChannels: 24,
             activation: .identity, residual: a + 1123200 &* n, output: a + 1036800 &* n, pool: pool)
+        p?.stop(18)
     }
 
     /// features.3.0: MBConv6 k5 s2: 60x60x24 -> 30x30x40, SE 144 -> 6 -> 144
-    private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.0.block.0 expand: conv 1x1 + BN + silu, [n, 60, 60, 24] -> [n, 60, 60, 144]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1036800 &* n, pixels: 3600 &* n, inChannels: 24,
             weights: w + 29536, bias: w + 32992, outChannels: 144,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(19)
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 60, 60, 144] -> [n, 30, 30, 144]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 60, width: 60, channels: 144,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
             weights: w + 33136, bias: w + 36736, activation: .silu, output: a + 518400 &* n, pool: pool)
+        p?.stop(20)
         // features.3.0.block.2 squeeze-excitation: 144 -> 6 -> 144, in place on [n, 30, 30, 144]
+        p?.start()
         Kernels.squeezeExcite(
             a + 518400 &* n, batch: n, pixels: 900, channels: 144, squeezeChannels: 6,
             reduceWeights: w + 36880, reduceBias: w + 37744, activation: .silu,
             expandWeights: w + 37760, expandBias: w + 38624, workspace: ws, pool: pool)
+        p?.stop(21)
         // features.3.0.block.3 project: conv 1x1 + BN, [n, 30, 30, 144] -> [n, 30, 30, 40]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 518400 &* n, pixels: 900 &* n, inChannels: 144,
             weights: w + 38768, bias: w + 44528, outChannels: 40,
             activation: .identity, residual: nil, output: a + 432000 &* n, pool: pool)
+        p?.stop(22)
     }
 
     /// features.3.1: MBConv6 k5 s1: 30x30x40 -> 30x30x40, SE 240 -> 10 -> 240, identity shortcut
-    private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.1.block.0 expand: conv 1x1 + BN + silu, [n, 30, 30, 40] -> [n, 30, 30, 240]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 432000 &* n, pixels: 900 &* n, inChannels: 40,
             weights: w + 44576, bias: w + 54176, outChannels: 240,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(23)
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 30, 30, 240] -> [n, 30, 30, 240]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 30, width: 30, channels: 240,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
             weights: w + 54416, bias: w + 60416, activation: .silu, output: a + 216000 &* n, pool: pool)
+        p?.stop(24)
         // features.3.1.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 30, 30, 240]
+        p?.start()
         Kernels.squeezeExcite(
             a + 216000 &* n, batch: n, pixels: 900, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 60656, reduceBias: w + 63056, activation: .silu,
             expandWeights: w + 63072, expandBias: w + 65472, workspace: ws, pool: pool)
+        p?.stop(25)
         // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 216000 &* n, pixels: 900 &* n, inChannels: 240,
             weights: w + 65712, bias: w + 75312, outChannels: 40,
             activation: .identity, residual: a + 432000 &* n, output: a + 468000 &* n, pool: pool)
+        p?.stop(26)
     }
 
     /// features.3.2: MBConv6 k5 s1: 30x30x40 -> 30x30x40, SE 240 -> 10 -> 240, identity shortcut
-    private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.2.block.0 expand: conv 1x1 + BN + silu, [n, 30, 30, 40] -> [n, 30, 30, 240]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 468000 &* n, pixels: 900 &* n, inChannels: 40,
             weights: w + 75360, bias: w + 84960, outChannels: 240,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(27)
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 30, 30, 240] -> [n, 30, 30, 240]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 30, width: 30, channels: 240,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
             weights: w + 85200, bias: w + 91200, activation: .silu, output: a + 216000 &* n, pool: pool)
+        p?.stop(28)
         // features.3.2.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 30, 30, 240]
+        p?.start()
         Kernels.squeezeExcite(
             a + 216000 &* n, batch: n, pixels: 900, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 91440, reduceBias: w + 93840, activation: .silu,
             expandWeights: w + 93856, expandBias: w + 96256, workspace: ws, pool: pool)
+        p?.stop(29)
         // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 216000 &* n, pixels: 900 &* n, inChannels: 240,
             weights: w + 96496, bias: w + 106096, outChannels: 40,
             activation: .identity, residual: a + 468000 &* n, output: a + 432000 &* n, pool: pool)
+        p?.stop(30)
     }
 
     /// features.4.0: MBConv6 k3 s2: 30x30x40 -> 15x15x80, SE 240 -> 10 -> 240
-    private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.0.block.0 expand: conv 1x1 + BN + silu, [n, 30, 30, 40] -> [n, 30, 30, 240]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 432000 &* n, pixels: 900 &* n, inChannels: 40,
             weights: w + 106144, bias: w + 115744, outChannels: 240,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(31)
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 30, 30, 240] -> [n, 15, 15, 240]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 30, width: 30, channels: 240,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
             weights: w + 115984, bias: w + 118144, activation: .silu, output: a + 216000 &* n, pool: pool)
+        p?.stop(32)
         // features.4.0.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 15, 15, 240]
+        p?.start()
         Kernels.squeezeExcite(
             a + 216000 &* n, batch: n, pixels: 225, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 118384, reduceBias: w + 120784, activation: .silu,
             expandWeights: w + 120800, expandBias: w + 123200, workspace: ws, pool: pool)
+        p?.stop(33)
         // features.4.0.block.3 project: conv 1x1 + BN, [n, 15, 15, 240] -> [n, 15, 15, 80]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 216000 &* n, pixels: 225 &* n, inChannels: 240,
             weights: w + 123440, bias: w + 142640, outChannels: 80,
             activation: .identity, residual: nil, output: a + 270000 &* n, pool: pool)
+        p?.stop(34)
     }
 
     /// features.4.1: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
-    private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.1.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 80] -> [n, 15, 15, 480]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 270000 &* n, pixels: 225 &* n, inChannels: 80,
             weights: w + 142720, bias: w + 181120, outChannels: 480,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(35)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 15, width: 15, channels: 480,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
             weights: w + 181600, bias: w + 185920, activation: .silu, output: a + 108000 &* n, pool: pool)
+        p?.stop(36)
         // features.4.1.block.2 squeeze-excitation: 480 -> 20 -> 480, in place on [n, 15, 15, 480]
+        p?.start()
         Kernels.squeezeExcite(
             a + 108000 &* n, batch: n, pixels: 225, channels: 480, squeezeChannels: 20,
             reduceWeights: w + 186400, reduceBias: w + 196000, activation: .silu,
             expandWeights: w + 196032, expandBias: w + 205632, workspace: ws, pool: pool)
+        p?.stop(37)
         // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 108000 &* n, pixels: 225 &* n, inChannels: 480,
             weights: w + 206112, bias: w + 244512, outChannels: 80,
             activation: .identity, residual: a + 270000 &* n, output: a + 216000 &* n, pool: pool)
+        p?.stop(38)
     }
 
     /// features.4.2: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
-    private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.2.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 80] -> [n, 15, 15, 480]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 216000 &* n, pixels: 225 &* n, inChannels: 80,
             weights: w + 244592, bias: w + 282992, outChannels: 480,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(39)
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 15, width: 15, channels: 480,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
             weights: w + 283472, bias: w + 287792, activation: .silu, output: a + 108000 &* n, pool: pool)
+        p?.stop(40)
         // features.4.2.block.2 squeeze-excitation: 480 -> 20 -> 480, in place on [n, 15, 15, 480]
+        p?.start()
         Kernels.squeezeExcite(
             a + 108000 &* n, batch: n, pixels: 225, channels: 480, squeezeChannels: 20,
             reduceWeights: w + 288272, reduceBias: w + 297872, activation: .silu,
             expandWeights: w + 297904, expandBias: w + 307504, workspace: ws, pool: pool)
+        p?.stop(41)
         // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 108000 &* n, pixels: 225 &* n, inChannels: 480,
             weights: w + 307984, bias: w + 346384, outChannels: 80,
             activation: .identity, residual: a + 216000 &* n, output: a + 234000 &* n, pool: pool)
+        p?.stop(42)
     }
 
     /// features.4.3: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
-    private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.3.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 80] -> [n, 15, 15, 480]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 234000 &* n, pixels: 225 &* n, inChannels: 80,
             weights: w + 346464, bias: w + 384864, outChannels: 480,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(43)
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 15, width: 15, channels: 480,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
             weights: w + 385344, bias: w + 389664, activation: .silu, output: a + 108000 &* n, pool: pool)
+        p?.stop(44)
         // features.4.3.block.2 squeeze-excitation: 480 -> 20 -> 480, in place on [n, 15, 15, 480]
+        p?.start()
         Kernels.squeezeExcite(
             a + 108000 &* n, batch: n, pixels: 225, channels: 480, squeezeChannels: 20,
             reduceWeights: w + 390144, reduceBias: w + 399744, activation: .silu,
             expandWeights: w + 399776, expandBias: w + 409376, workspace: ws, pool: pool)
+        p?.stop(45)
         // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 108000 &* n, pixels: 225 &* n, inChannels: 480,
             weights: w + 409856, bias: w + 448256, outChannels: 80,
             activation: .identity, residual: a + 234000 &* n, output: a + 216000 &* n, pool: pool)
+        p?.stop(46)
     }
 
     /// features.5.0: MBConv6 k5 s1: 15x15x80 -> 15x15x112, SE 480 -> 20 -> 480
-    private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.0.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 80] -> [n, 15, 15, 480]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 216000 &* n, pixels: 225 &* n, inChannels: 80,
             weights: w + 448336, bias: w + 486736, outChannels: 480,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(47)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 15, width: 15, channels: 480,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: w + 487216, bias: w + 499216, activation: .silu, output: a + 108000 &* n, pool: pool)
+        p?.stop(48)
         // features.5.0.block.2 squeeze-excitation: 480 -> 20 -> 480, in place on [n, 15, 15, 480]
+        p?.start()
         Kernels.squeezeExcite(
             a + 108000 &* n, batch: n, pixels: 225, channels: 480, squeezeChannels: 20,
             reduceWeights: w + 499696, reduceBias: w + 509296, activation: .silu,
             expandWeights: w + 509328, expandBias: w + 518928, workspace: ws, pool: pool)
+        p?.stop(49)
         // features.5.0.block.3 project: conv 1x1 + BN, [n, 15, 15, 480] -> [n, 15, 15, 112]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 108000 &* n, pixels: 225 &* n, inChannels: 480,
             weights: w + 519408, bias: w + 573168, outChannels: 112,
             activation: .identity, residual: nil, output: a + 302400 &* n, pool: pool)
+        p?.stop(50)
     }
 
     /// features.5.1: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
-    private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.1.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 112] -> [n, 15, 15, 672]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 302400 &* n, pixels: 225 &* n, inChannels: 112,
             weights: w + 573280, bias: w + 648544, outChannels: 672,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(51)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 15, width: 15, channels: 672,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: w + 649216, bias: w + 666016, activation: .silu, output: a + 151200 &* n, pool: pool)
+        p?.stop(52)
         // features.5.1.block.2 squeeze-excitation: 672 -> 28 -> 672, in place on [n, 15, 15, 672]
+        p?.start()
         Kernels.squeezeExcite(
             a + 151200 &* n, batch: n, pixels: 225, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 666688, reduceBias: w + 685504, activation: .silu,
             expandWeights: w + 685536, expandBias: w + 704352, workspace: ws, pool: pool)
+        p?.stop(53)
         // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 151200 &* n, pixels: 225 &* n, inChannels: 672,
             weights: w + 705024, bias: w + 780288, outChannels: 112,
             activation: .identity, residual: a + 302400 &* n, output: a + 327600 &* n, pool: pool)
+        p?.stop(54)
     }
 
     /// features.5.2: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
-    private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.2.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 112] -> [n, 15, 15, 672]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 327600 &* n, pixels: 225 &* n, inChannels: 112,
             weights: w + 780400, bias: w + 855664, outChannels: 672,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(55)
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 15, width: 15, channels: 672,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: w + 856336, bias: w + 873136, activation: .silu, output: a + 151200 &* n, pool: pool)
+        p?.stop(56)
         // features.5.2.block.2 squeeze-excitation: 672 -> 28 -> 672, in place on [n, 15, 15, 672]
+        p?.start()
         Kernels.squeezeExcite(
             a + 151200 &* n, batch: n, pixels: 225, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 873808, reduceBias: w + 892624, activation: .silu,
             expandWeights: w + 892656, expandBias: w + 911472, workspace: ws, pool: pool)
+        p?.stop(57)
         // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 151200 &* n, pixels: 225 &* n, inChannels: 672,
             weights: w + 912144, bias: w + 987408, outChannels: 112,
             activation: .identity, residual: a + 327600 &* n, output: a + 302400 &* n, pool: pool)
+        p?.stop(58)
     }
 
     /// features.5.3: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
-    private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.3.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 112] -> [n, 15, 15, 672]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 302400 &* n, pixels: 225 &* n, inChannels: 112,
             weights: w + 987520, bias: w + 1062784, outChannels: 672,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(59)
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 15, width: 15, channels: 672,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: w + 1063456, bias: w + 1080256, activation: .silu, output: a + 151200 &* n, pool: pool)
+        p?.stop(60)
         // features.5.3.block.2 squeeze-excitation: 672 -> 28 -> 672, in place on [n, 15, 15, 672]
+        p?.start()
         Kernels.squeezeExcite(
             a + 151200 &* n, batch: n, pixels: 225, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 1080928, reduceBias: w + 1099744, activation: .silu,
             expandWeights: w + 1099776, expandBias: w + 1118592, workspace: ws, pool: pool)
+        p?.stop(61)
         // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 151200 &* n, pixels: 225 &* n, inChannels: 672,
             weights: w + 1119264, bias: w + 1194528, outChannels: 112,
             activation: .identity, residual: a + 302400 &* n, output: a + 327600 &* n, pool: pool)
+        p?.stop(62)
     }
 
     /// features.6.0: MBConv6 k5 s2: 15x15x112 -> 8x8x192, SE 672 -> 28 -> 672
-    private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.0.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 112] -> [n, 15, 15, 672]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 327600 &* n, pixels: 225 &* n, inChannels: 112,
             weights: w + 1194640, bias: w + 1269904, outChannels: 672,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(63)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 15, 15, 672] -> [n, 8, 8, 672]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 15, width: 15, channels: 672,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
             weights: w + 1270576, bias: w + 1287376, activation: .silu, output: a + 151200 &* n, pool: pool)
+        p?.stop(64)
         // features.6.0.block.2 squeeze-excitation: 672 -> 28 -> 672, in place on [n, 8, 8, 672]
+        p?.start()
         Kernels.squeezeExcite(
             a + 151200 &* n, batch: n, pixels: 64, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 1288048, reduceBias: w + 1306864, activation: .silu,
             expandWeights: w + 1306896, expandBias: w + 1325712, workspace: ws, pool: pool)
+        p?.stop(65)
         // features.6.0.block.3 project: conv 1x1 + BN, [n, 8, 8, 672] -> [n, 8, 8, 192]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 151200 &* n, pixels: 64 &* n, inChannels: 672,
             weights: w + 1326384, bias: w + 1455408, outChannels: 192,
             activation: .identity, residual: nil, output: a + 194208 &* n, pool: pool)
+        p?.stop(66)
     }
 
     /// features.6.1: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
-    private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.1.block.0 expand: conv 1x1 + BN + silu, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 194208 &* n, pixels: 64 &* n, inChannels: 192,
             weights: w + 1455600, bias: w + 1676784, outChannels: 1152,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(67)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 8, width: 8, channels: 1152,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
             weights: w + 1677936, bias: w + 1706736, activation: .silu, output: a + 73728 &* n, pool: pool)
+        p?.stop(68)
         // features.6.1.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 8, 8, 1152]
+        p?.start()
         Kernels.squeezeExcite(
             a + 73728 &* n, batch: n, pixels: 64, channels: 1152, squeezeChannels: 48,
             reduceWeights: w + 1707888, reduceBias: w + 1763184, activation: .silu,
             expandWeights: w + 1763232, expandBias: w + 1818528, workspace: ws, pool: pool)
+        p?.stop(69)
         // features.6.1.block.3 project: conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 73728 &* n, pixels: 64 &* n, inChannels: 1152,
             weights: w + 1819680, bias: w + 2040864, outChannels: 192,
             activation: .identity, residual: a + 194208 &* n, output: a + 147456 &* n, pool: pool)
+        p?.stop(70)
     }
 
     /// features.6.2: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
-    private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.2.block.0 expand: conv 1x1 + BN + silu, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 147456 &* n, pixels: 64 &* n, inChannels: 192,
             weights: w + 2041056, bias: w + 2262240, outChannels: 1152,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(71)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 8, width: 8, channels: 1152,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
             weights: w + 2263392, bias: w + 2292192, activation: .silu, output: a + 73728 &* n, pool: pool)
+        p?.stop(72)
         // features.6.2.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 8, 8, 1152]
+        p?.start()
         Kernels.squeezeExcite(
             a + 73728 &* n, batch: n, pixels: 64, channels: 1152, squeezeChannels: 48,
             reduceWeights: w + 2293344, reduceBias: w + 2348640, activation: .silu,
             expandWeights: w + 2348688, expandBias: w + 2403984, workspace: ws, pool: pool)
+        p?.stop(73)
         // features.6.2.block.3 project: conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 73728 &* n, pixels: 64 &* n, inChannels: 1152,
             weights: w + 2405136, bias: w + 2626320, outChannels: 192,
             activation: .identity, residual: a + 147456 &* n, output: a + 159744 &* n, pool: pool)
+        p?.stop(74)
     }
 
     /// features.6.3: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
-    private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.3.block.0 expand: conv 1x1 + BN + silu, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 159744 &* n, pixels: 64 &* n, inChannels: 192,
             weights: w + 2626512, bias: w + 2847696, outChannels: 1152,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(75)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 8, width: 8, channels: 1152,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
             weights: w + 2848848, bias: w + 2877648, activation: .silu, output: a + 73728 &* n, pool: pool)
+        p?.stop(76)
         // features.6.3.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 8, 8, 1152]
+        p?.start()
         Kernels.squeezeExcite(
             a + 73728 &* n, batch: n, pixels: 64, channels: 1152, squeezeChannels: 48,
             reduceWeights: w + 2878800, reduceBias: w + 2934096, activation: .silu,
             expandWeights: w + 2934144, expandBias: w + 2989440, workspace: ws, pool: pool)
+        p?.stop(77)
         // features.6.3.block.3 project: conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 73728 &* n, pixels: 64 &* n, inChannels: 1152,
             weights: w + 2990592, bias: w + 3211776, outChannels: 192,
             activation: .identity, residual: a + 159744 &* n, output: a + 147456 &* n, pool: pool)
+        p?.stop(78)
     }
 
     /// features.6.4: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
-    private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.4.block.0 expand: conv 1x1 + BN + silu, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 147456 &* n, pixels: 64 &* n, inChannels: 192,
             weights: w + 3211968, bias: w + 3433152, outChannels: 1152,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(79)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 8, width: 8, channels: 1152,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
             weights: w + 3434304, bias: w + 3463104, activation: .silu, output: a + 73728 &* n, pool: pool)
+        p?.stop(80)
         // features.6.4.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 8, 8, 1152]
+        p?.start()
         Kernels.squeezeExcite(
             a + 73728 &* n, batch: n, pixels: 64, channels: 1152, squeezeChannels: 48,
             reduceWeights: w + 3464256, reduceBias: w + 3519552, activation: .silu,
             expandWeights: w + 3519600, expandBias: w + 3574896, workspace: ws, pool: pool)
+        p?.stop(81)
         // features.6.4.block.3 project: conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 73728 &* n, pixels: 64 &* n, inChannels: 1152,
             weights: w + 3576048, bias: w + 3797232, outChannels: 192,
             activation: .identity, residual: a + 147456 &* n, output: a + 159744 &* n, pool: pool)
+        p?.stop(82)
     }
 
     /// features.7.0: MBConv6 k3 s1: 8x8x192 -> 8x8x320, SE 1152 -> 48 -> 1152
-    private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.0.block.0 expand: conv 1x1 + BN + silu, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 159744 &* n, pixels: 64 &* n, inChannels: 192,
             weights: w + 3797424, bias: w + 4018608, outChannels: 1152,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(83)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 8, width: 8, channels: 1152,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8,
             weights: w + 4019760, bias: w + 4030128, activation: .silu, output: a + 73728 &* n, pool: pool)
+        p?.stop(84)
         // features.7.0.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 8, 8, 1152]
+        p?.start()
         Kernels.squeezeExcite(
             a + 73728 &* n, batch: n, pixels: 64, channels: 1152, squeezeChannels: 48,
             reduceWeights: w + 4031280, reduceBias: w + 4086576, activation: .silu,
             expandWeights: w + 4086624, expandBias: w + 4141920, workspace: ws, pool: pool)
+        p?.stop(85)
         // features.7.0.block.3 project: conv 1x1 + BN, [n, 8, 8, 1152] -> [n, 8, 8, 320]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 73728 &* n, pixels: 64 &* n, inChannels: 1152,
             weights: w + 4143072, bias: w + 4511712, outChannels: 320,
             activation: .identity, residual: nil, output: a + 245760 &* n, pool: pool)
+        p?.stop(86)
     }
 
     /// features.7.1: MBConv6 k3 s1: 8x8x320 -> 8x8x320, SE 1920 -> 80 -> 1920, identity shortcut
-    private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.1.block.0 expand: conv 1x1 + BN + silu, [n, 8, 8, 320] -> [n, 8, 8, 1920]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 245760 &* n, pixels: 64 &* n, inChannels: 320,
             weights: w + 4512032, bias: w + 5126432, outChannels: 1920,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(87)
         // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 8, 8, 1920] -> [n, 8, 8, 1920]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 8, width: 8, channels: 1920,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8,
             weights: w + 5128352, bias: w + 5145632, activation: .silu, output: a + 122880 &* n, pool: pool)
+        p?.stop(88)
         // features.7.1.block.2 squeeze-excitation: 1920 -> 80 -> 1920, in place on [n, 8, 8, 1920]
+        p?.start()
         Kernels.squeezeExcite(
             a + 122880 &* n, batch: n, pixels: 64, channels: 1920, squeezeChannels: 80,
             reduceWeights: w + 5147552, reduceBias: w + 5301152, activation: .silu,
             expandWeights: w + 5301232, expandBias: w + 5454832, workspace: ws, pool: pool)
+        p?.stop(89)
         // features.7.1.block.3 project: conv 1x1 + BN + shortcut, [n, 8, 8, 1920] -> [n, 8, 8, 320]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 122880 &* n, pixels: 64 &* n, inChannels: 1920,
             weights: w + 5456752, bias: w + 6071152, outChannels: 320,
             activation: .identity, residual: a + 245760 &* n, output: a + 81920 &* n, pool: pool)
+        p?.stop(90)
     }
 
     /// features.8: head: conv 1x1 320 -> 1280
-    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.8 head: conv 1x1 + BN + silu, [n, 8, 8, 320] -> [n, 8, 8, 1280]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 81920 &* n, pixels: 64 &* n, inChannels: 320,
             weights: w + 6071472, bias: w + 6481072, outChannels: 1280,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(91)
     }
 
     /// classifier: global average pool, dropout 0.2, linear 1280 -> 1000 classes
-    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
+    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // avgpool: global average pool, [n, 8, 8, 1280] -> [n, 1280]
+        p?.start()
         Kernels.globalAveragePool(
             input: a, batch: n, pixels: 64, channels: 1280, output: a + 81920 &* n, pool: pool)
+        p?.stop(92)
         // classifier.1 classifier: dropout (identity in eval) + linear, [n, 1280] -> [n, 1000]
+        p?.start()
         Kernels.linear(
             input: a + 81920 &* n, batch: n, inFeatures: 1280,
             weights: w + 6482352, bias: w + 7762352, outFeatures: 1000,
             output: logits, pool: pool)
+        p?.stop(93)
     }
 }
 
 extension EfficientNetB1 {
+    /// The kernel calls of `forward` in order (`p?.stop(i)` charges entry i), with their MACs per image.
+    public static let profiledLayers: [LayerProfiler.Layer] = [
+        .init("features.0", kind: "stem", macsPerImage: 12441600,
+              "conv 3x3/2 + BN + silu, [n, 3, 240, 240] (NCHW) -> [n, 120, 120, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 4147200,
+              "depthwise 3x3/1 + BN + silu, [n, 120, 120, 32] -> [n, 120, 120, 32]"),
+        .init("features.1.0.block.1", kind: "squeeze-excitation", macsPerImage: 512,
+              "32 -> 8 -> 32, in place on [n, 120, 120, 32]"),
+        .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 7372800,
+              "conv 1x1 + BN, [n, 120, 120, 32] -> [n, 120, 120, 16]"),
+        .init("features.1.1.block.0", kind: "depthwise", macsPerImage: 2073600,
+              "depthwise 3x3/1 + BN + silu, [n, 120, 120, 16] -> [n, 120, 120, 16]"),
+        .init("features.1.1.block.1", kind: "squeeze-excitation", macsPerImage: 128,
+              "16 -> 4 -> 16, in place on [n, 120, 120, 16]"),
+        .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 3686400,
+              "conv 1x1 + BN + shortcut, [n, 120, 120, 16] -> [n, 120, 120, 16]"),
+        .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 22118400,
+              "conv 1x1 + BN + silu, [n, 120, 120, 16] -> [n, 120, 120, 96]"),
+        .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 3110400,
+              "depthwise 3x3/2 + BN + silu, [n, 120, 120, 96] -> [n, 60, 60, 96]"),
+        .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 768,
+              "96 -> 4 -> 96, in place on [n, 60, 60, 96]"),
+        .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 8294400,
+              "conv 1x1 + BN, [n, 60, 60, 96] -> [n, 60, 60, 24]"),
+        .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 12441600,
+              "conv 1x1 + BN + silu, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
+        .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 4665600,
+              "depthwise 3x3/1 + BN + silu, [n, 60, 60, 144] -> [n, 60, 60, 144]"),
+        .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
+              "144 -> 6 -> 144, in place on [n, 60, 60, 144]"),
+        .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 12441600,
+              "conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24]"),
+        .init("features.2.2.block.0", kind: "expand 1x1", macsPerImage: 12441600,
+              "conv 1x1 + BN + silu, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
+        .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 4665600,
+              "depthwise 3x3/1 + BN + silu, [n, 60, 60, 144] -> [n, 60, 60, 144]"),
+        .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
+              "144 -> 6 -> 144, in place on [n, 60, 60, 144]"),
+        .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 12441600,
+              "conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24]"),
+        .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 12441600,
+              "conv 1x1 + BN + silu, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
+        .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 3240000,
+              "depthwise 5x5/2 + BN + silu, [n, 60, 60, 144] -> [n, 30, 30, 144]"),
+        .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
+              "144 -> 6 -> 144, in place on [n, 30, 30, 144]"),
+        .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 5184000,
+              "conv 1x1 + BN, [n, 30, 30, 144] -> [n, 30, 30, 40]"),
+        .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 8640000,
+              "conv 1x1 + BN + silu, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
+        .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 5400000,
+              "depthwise 5x5/1 + BN + silu, [n, 30, 30, 240] -> [n, 30, 30, 240]"),
+        .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
+              "240 -> 10 -> 240, in place on [n, 30, 30, 240]"),
+        .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 8640000,
+              "conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40]"),
+        .init("features.3.2.block.0", kind: "expand 1x1", macsPerImage: 8640000,
+              "conv 1x1 + BN + silu, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
+        .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 5400000,
+              "depthwise 5x5/1 + BN + silu, [n, 30, 30, 240] -> [n, 30, 30, 240]"),
+        .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
+              "240 -> 10 -> 240, in place on [n, 30, 30, 240]"),
+        .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 8640000,
+              "conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40]"),
+        .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 8640000,
+              "conv 1x1 + BN + silu, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
+        .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 486000,
+              "depthwise 3x3/2 + BN + silu, [n, 30, 30, 240] -> [n, 15, 15, 240]"),
+        .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
+              "240 -> 10 -> 240, in place on [n, 15, 15, 240]"),
+        .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 4320000,
+              "conv 1x1 + BN, [n, 15, 15, 240] -> [n, 15, 15, 80]"),
+        .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 8640000,
+              "conv 1x1 + BN + silu, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
+        .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 972000,
+              "depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
+        .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
+              "480 -> 20 -> 480, in place on [n, 15, 15, 480]"),
+        .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 8640000,
+              "conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
+        .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 8640000,
+              "conv 1x1 + BN + silu, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
+        .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 972000,
+              "depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
+        .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
+              "480 -> 20 -> 480, in place on [n, 15, 15, 480]"),
+        .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 8640000,
+              "conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
+        .init("features.4.3.block.0", kind: "expand 1x1", macsPerImage: 8640000,
+              "conv 1x1 + BN + silu, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
+        .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 972000,
+              "depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
+        .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
+              "480 -> 20 -> 480, in place on [n, 15, 15, 480]"),
+        .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 8640000,
+              "conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
+        .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 8640000,
+              "conv 1x1 + BN + silu, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
+        .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 2700000,
+              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
+        .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
+              "480 -> 20 -> 480, in place on [n, 15, 15, 480]"),
+        .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 12096000,
+              "conv 1x1 + BN, [n, 15, 15, 480] -> [n, 15, 15, 112]"),
+        .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 16934400,
+              "conv 1x1 + BN + silu, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
+        .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 3780000,
+              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
+        .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
+              "672 -> 28 -> 672, in place on [n, 15, 15, 672]"),
+        .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 16934400,
+              "conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
+        .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 16934400,
+              "conv 1x1 + BN + silu, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
+        .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 3780000,
+              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
+        .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
+              "672 -> 28 -> 672, in place on [n, 15, 15, 672]"),
+        .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 16934400,
+              "conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
+        .init("features.5.3.block.0", kind: "expand 1x1", macsPerImage: 16934400,
+              "conv 1x1 + BN + silu, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
+        .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 3780000,
+              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
+        .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
+              "672 -> 28 -> 672, in place on [n, 15, 15, 672]"),
+        .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 16934400,
+              "conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
+        .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 16934400,
+              "conv 1x1 + BN + silu, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
+        .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 1075200,
+              "depthwise 5x5/2 + BN + silu, [n, 15, 15, 672] -> [n, 8, 8, 672]"),
+        .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
+              "672 -> 28 -> 672, in place on [n, 8, 8, 672]"),
+        .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 8257536,
+              "conv 1x1 + BN, [n, 8, 8, 672] -> [n, 8, 8, 192]"),
+        .init("features.6.1.block.0", kind: "expand 1x1", macsPerImage: 14155776,
+              "conv 1x1 + BN + silu, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
+        .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 1843200,
+              "depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+        .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 110592,
+              "1152 -> 48 -> 1152, in place on [n, 8, 8, 1152]"),
+        .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 14155776,
+              "conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
+        .init("features.6.2.block.0", kind: "expand 1x1", macsPerImage: 14155776,
+              "conv 1x1 + BN + silu, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
+        .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 1843200,
+              "depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+        .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 110592,
+              "1152 -> 48 -> 1152, in place on [n, 8, 8, 1152]"),
+        .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 14155776,
+              "conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
+        .init("features.6.3.block.0", kind: "expand 1x1", macsPerImage: 14155776,
+              "conv 1x1 + BN + silu, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
+        .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 1843200,
+              "depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+        .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 110592,
+              "1152 -> 48 -> 1152, in place on [n, 8, 8, 1152]"),
+        .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 14155776,
+              "conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
+        .init("features.6.4.block.0", kind: "expand 1x1", macsPerImage: 14155776,
+              "conv 1x1 + BN + silu, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
+        .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 1843200,
+              "depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+        .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 110592,
+              "1152 -> 48 -> 1152, in place on [n, 8, 8, 1152]"),
+        .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 14155776,
+              "conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
+        .init("features.7.0.block.0", kind: "expand 1x1", macsPerImage: 14155776,
+              "conv 1x1 + BN + silu, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
+        .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 663552,
+              "depthwise 3x3/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+        .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 110592,
+              "1152 -> 48 -> 1152, in place on [n, 8, 8, 1152]"),
+        .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 23592960,
+              "conv 1x1 + BN, [n, 8, 8, 1152] -> [n, 8, 8, 320]"),
+        .init("features.7.1.block.0", kind: "expand 1x1", macsPerImage: 39321600,
+              "conv 1x1 + BN + silu, [n, 8, 8, 320] -> [n, 8, 8, 1920]"),
+        .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 1105920,
+              "depthwise 3x3/1 + BN + silu, [n, 8, 8, 1920] -> [n, 8, 8, 1920]"),
+        .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 307200,
+              "1920 -> 80 -> 1920, in place on [n, 8, 8, 1920]"),
+        .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 39321600,
+              "conv 1x1 + BN + shortcut, [n, 8, 8, 1920] -> [n, 8, 8, 320]"),
+        .init("features.8", kind: "head 1x1", macsPerImage: 26214400,
+              "conv 1x1 + BN + silu, [n, 8, 8, 320] -> [n, 8, 8, 1280]"),
+        .init("avgpool", kind: "pool+classifier", macsPerImage: 0,
+              "global average pool, [n, 8, 8, 1280] -> [n, 1280]"),
+        .init("classifier.1", kind: "pool+classifier", macsPerImage: 1280000,
+              "dropout (identity in eval) + linear, [n, 1280] -> [n, 1000]"),
+    ]
+
     /// Every tensor of a weight file, torchvision `state_dict` names and order.
     static let parameterTable: [ModelDescriptor.Parameter] = [
         .init("features.0.0.weight", [32, 3, 3, 3]),
@@ -1298,6 +1685,10 @@ public final class EfficientNetB1Training: TrainableModel {
     private let pool: WorkerPool
     private var loss = 0.0
     public var random = CounterRandom(seed: 0)
+    /// Times every kernel call of `trainStep` when set (`effnet bench --train --profile`).
+    public var profiler: LayerProfiler? {
+        didSet { profiler?.requireTable(Self.profiledLayers, of: "EfficientNetB1Training") }
+    }
     public var parameters: UnsafeMutablePointer<Float> { buffers.parameters }
     public var gradients: UnsafeMutablePointer<Float> { buffers.gradients }
 
@@ -1319,8 +1710,14 @@ public final class EfficientNetB1Training: TrainableModel {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
         let t = buffers.arena.reserve(floats: 25880016 &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
-                                    ws: t + 25880016 &* n, options: options, labels: labels, logits: logits)
-        if options.computeGradients { TrainingKernels.zero(s.g, count: 7856576) }
+                                    ws: t + 25880016 &* n, options: options, labels: labels, logits: logits,
+                                    profiler: profiler)
+        s.profiler?.beginRun(batch: n)
+        if options.computeGradients {
+            s.profiler?.start()
+            TrainingKernels.zero(s.g, count: 7856576)
+            s.profiler?.stop(0)
+        }
         try features_0_forward(s)
         try features_1_0_forward(s)
         try features_1_1_forward(s)
@@ -1380,2724 +1777,4857 @@ public final class EfficientNetB1Training: TrainableModel {
     /// features.0 forward: stem: conv 3x3 stride 2, 3 -> 32 channels
     private func features_0_forward(_ s: TrainingStepContext) throws {
         // features.0 stem conv 3x3/2, [n, 3, 240, 240] (NCHW) -> [n, 120, 120, 32]
+        s.profiler?.start()
         Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 240, width: 240, kernel: 3, stride: 2,
             padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, weights: s.p, bias: s.f, outChannels: 32,
             activation: .identity, output: s.t + 9504000 &* s.n, workspace: s.ws, pool: pool)
-        // features.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(1)
+        // features.0 BatchNorm (batch statistics) + silu on [n, 120, 120, 32]
         if s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 9504000 &* s.n, pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 9964800 &* s.n, savedMean: s.f + 1920, savedInvStd: s.f + 1952,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
+            s.profiler?.stop(2)
         }
-        // features.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 120, 120, 32]
         if s.options.frozenBlocks > 0 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 9504000 &* s.n, pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 1e-05,
                 activation: .silu, output: s.t + 9964800 &* s.n, scratch: s.f + 1920, pool: pool)
+            s.profiler?.stop(3)
         }
     }
 
     /// features.1.0 forward: MBConv1 k3 s1: 120x120x32 -> 120x120x16, SE 32 -> 8 -> 32
     private func features_1_0_forward(_ s: TrainingStepContext) throws {
         // features.1.0.block.0 depthwise weights to the kernel layout [3][3][32]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 2048)
+        s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 120, 120, 32] -> [n, 120, 120, 32]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 9964800 &* s.n, batch: s.n, height: 120, width: 120, channels: 32,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, weights: s.f + 2048, bias: s.f,
             activation: .identity, output: s.t + 10425600 &* s.n, pool: pool)
-        // features.1.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(5)
+        // features.1.0.block.0 BatchNorm (batch statistics) + silu on [n, 120, 120, 32]
         if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 10425600 &* s.n, pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 10886400 &* s.n, savedMean: s.f + 1984, savedInvStd: s.f + 2016,
                 runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
+            s.profiler?.stop(6)
         }
-        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 120, 120, 32]
         if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 10425600 &* s.n, pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 1e-05,
                 activation: .silu, output: s.t + 10886400 &* s.n, scratch: s.f + 1984, pool: pool)
+            s.profiler?.stop(7)
         }
         // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 120, 120, 32]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 10886400 &* s.n, output: s.t + 11347200 &* s.n,
             batch: s.n, pixels: 14400, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408,
             reduceBias: s.p + 1664, activation: .silu, expandWeights: s.p + 1680, expandBias: s.p + 1936,
             savedPooled: s.t + 25879376 &* s.n, savedHidden: s.t + 25879664 &* s.n, savedScale: s.t + 25879408 &* s.n,
             pool: pool)
+        s.profiler?.stop(8)
         // features.1.0.block.2 project conv 1x1, [n, 120, 120, 32] -> [n, 120, 120, 16]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 11347200 &* s.n, pixels: 14400 &* s.n, inChannels: 32, weights: s.p + 1968,
             bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 12844800 &* s.n,
             pool: pool)
-        // features.1.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(9)
+        // features.1.0.block.2 BatchNorm (batch statistics) + identity on [n, 120, 120, 16]
         if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 12844800 &* s.n, pixels: 14400 &* s.n, channels: 16,
                 gamma: s.p + 2480, beta: s.p + 2496, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 13075200 &* s.n, savedMean: s.f + 2624, savedInvStd: s.f + 2640,
                 runningMean: s.p + 2512, runningVar: s.p + 2528, pool: pool)
+            s.profiler?.stop(10)
         }
-        // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 120, 120, 16]
         if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 12844800 &* s.n, pixels: 14400 &* s.n, channels: 16,
                 gamma: s.p + 2480, beta: s.p + 2496, runningMean: s.p + 2512, runningVar: s.p + 2528, eps: 1e-05,
                 activation: .identity, output: s.t + 13075200 &* s.n, scratch: s.f + 2624, pool: pool)
+            s.profiler?.stop(11)
         }
     }
 
     /// features.1.1 forward: MBConv1 k3 s1: 120x120x16 -> 120x120x16, SE 16 -> 4 -> 16, identity shortcut
     private func features_1_1_forward(_ s: TrainingStepContext) throws {
         // features.1.1.block.0 depthwise weights to the kernel layout [3][3][16]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2544, channels: 16, kernel: 3, into: s.f + 2688)
+        s.profiler?.stop(12)
         // features.1.1.block.0 depthwise 3x3/1, [n, 120, 120, 16] -> [n, 120, 120, 16]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 13075200 &* s.n, batch: s.n, height: 120, width: 120, channels: 16,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, weights: s.f + 2688, bias: s.f,
             activation: .identity, output: s.t + 13305600 &* s.n, pool: pool)
-        // features.1.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(13)
+        // features.1.1.block.0 BatchNorm (batch statistics) + silu on [n, 120, 120, 16]
         if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 13305600 &* s.n, pixels: 14400 &* s.n, channels: 16,
                 gamma: s.p + 2688, beta: s.p + 2704, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 13536000 &* s.n, savedMean: s.f + 2656, savedInvStd: s.f + 2672,
                 runningMean: s.p + 2720, runningVar: s.p + 2736, pool: pool)
+            s.profiler?.stop(14)
         }
-        // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 120, 120, 16]
         if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 13305600 &* s.n, pixels: 14400 &* s.n, channels: 16,
                 gamma: s.p + 2688, beta: s.p + 2704, runningMean: s.p + 2720, runningVar: s.p + 2736, eps: 1e-05,
                 activation: .silu, output: s.t + 13536000 &* s.n, scratch: s.f + 2656, pool: pool)
+            s.profiler?.stop(15)
         }
         // features.1.1.block.1 squeeze-excitation 16 -> 4 -> 16 on [n, 120, 120, 16]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 13536000 &* s.n, output: s.t + 13766400 &* s.n,
             batch: s.n, pixels: 14400, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 2752,
             reduceBias: s.p + 2816, activation: .silu, expandWeights: s.p + 2832, expandBias: s.p + 2896,
             savedPooled: s.t + 25879680 &* s.n, savedHidden: s.t + 25879696 &* s.n, savedScale: s.t + 25879712 &* s.n,
             pool: pool)
+        s.profiler?.stop(16)
         // features.1.1.block.2 project conv 1x1, [n, 120, 120, 16] -> [n, 120, 120, 16]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 13766400 &* s.n, pixels: 14400 &* s.n, inChannels: 16, weights: s.p + 2912,
             bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 13996800 &* s.n,
             pool: pool)
-        // features.1.1.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(17)
+        // features.1.1.block.2 BatchNorm (batch statistics) + identity on [n, 120, 120, 16]
         if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 13996800 &* s.n, pixels: 14400 &* s.n, channels: 16,
                 gamma: s.p + 3168, beta: s.p + 3184, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t, savedMean: s.f + 2976, savedInvStd: s.f + 2992,
                 runningMean: s.p + 3200, runningVar: s.p + 3216, pool: pool)
+            s.profiler?.stop(18)
         }
-        // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 120, 120, 16]
         if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 13996800 &* s.n, pixels: 14400 &* s.n, channels: 16,
                 gamma: s.p + 3168, beta: s.p + 3184, runningMean: s.p + 3200, runningVar: s.p + 3216, eps: 1e-05,
                 activation: .identity, output: s.t, scratch: s.f + 2976, pool: pool)
+            s.profiler?.stop(19)
         }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.991304347826087
         if s.options.stochasticDepth && s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.008695652173913044,
                 into: s.t + 25879728 &* s.n, random: &random)
+            s.profiler?.stop(20)
         }
         // features.1.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 13075200 &* s.n, branch: s.t,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 25879728 &* s.n : nil, batch: s.n,
             perImage: 230400, output: s.t + 14227200 &* s.n, pool: pool)
+        s.profiler?.stop(21)
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 120x120x16 -> 60x60x24, SE 96 -> 4 -> 96
     private func features_2_0_forward(_ s: TrainingStepContext) throws {
         // features.2.0.block.0 expand conv 1x1, [n, 120, 120, 16] -> [n, 120, 120, 96]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 14227200 &* s.n, pixels: 14400 &* s.n, inChannels: 16, weights: s.p + 3232,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t, pool: pool)
-        // features.2.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(22)
+        // features.2.0.block.0 BatchNorm (batch statistics) + silu on [n, 120, 120, 96]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 14400 &* s.n, channels: 96, gamma: s.p + 4768,
                 beta: s.p + 4864, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, activation: .silu,
                 output: s.t + 1382400 &* s.n, savedMean: s.f + 3008, savedInvStd: s.f + 3104, runningMean: s.p + 4960,
                 runningVar: s.p + 5056, pool: pool)
+            s.profiler?.stop(23)
         }
-        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 120, 120, 96]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t, pixels: 14400 &* s.n, channels: 96, gamma: s.p + 4768,
                 beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 1e-05, activation: .silu,
                 output: s.t + 1382400 &* s.n, scratch: s.f + 3008, pool: pool)
+            s.profiler?.stop(24)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5152, channels: 96, kernel: 3, into: s.f + 3392)
+        s.profiler?.stop(25)
         // features.2.0.block.1 depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 1382400 &* s.n, batch: s.n, height: 120, width: 120, channels: 96,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 3392, bias: s.f,
             activation: .identity, output: s.t + 11808000 &* s.n, pool: pool)
-        // features.2.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(26)
+        // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 60, 60, 96]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 11808000 &* s.n, pixels: 3600 &* s.n, channels: 96,
                 gamma: s.p + 6016, beta: s.p + 6112, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 12153600 &* s.n, savedMean: s.f + 3200, savedInvStd: s.f + 3296,
                 runningMean: s.p + 6208, runningVar: s.p + 6304, pool: pool)
+            s.profiler?.stop(27)
         }
-        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 96]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 11808000 &* s.n, pixels: 3600 &* s.n, channels: 96,
                 gamma: s.p + 6016, beta: s.p + 6112, runningMean: s.p + 6208, runningVar: s.p + 6304, eps: 1e-05,
                 activation: .silu, output: s.t + 12153600 &* s.n, scratch: s.f + 3200, pool: pool)
+            s.profiler?.stop(28)
         }
         // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 60, 60, 96]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 12153600 &* s.n, output: s.t + 12499200 &* s.n,
             batch: s.n, pixels: 3600, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 6400,
             reduceBias: s.p + 6784, activation: .silu, expandWeights: s.p + 6800, expandBias: s.p + 7184,
             savedPooled: s.t + 25879184 &* s.n, savedHidden: s.t + 25879744 &* s.n, savedScale: s.t + 25879280 &* s.n,
             pool: pool)
+        s.profiler?.stop(29)
         // features.2.0.block.3 project conv 1x1, [n, 60, 60, 96] -> [n, 60, 60, 24]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 12499200 &* s.n, pixels: 3600 &* s.n, inChannels: 96, weights: s.p + 7280,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 22502400 &* s.n,
             pool: pool)
-        // features.2.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(30)
+        // features.2.0.block.3 BatchNorm (batch statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 22502400 &* s.n, pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 9584, beta: s.p + 9616, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 22588800 &* s.n, savedMean: s.f + 5120, savedInvStd: s.f + 5144,
                 runningMean: s.p + 9648, runningVar: s.p + 9680, pool: pool)
+            s.profiler?.stop(31)
         }
-        // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 22502400 &* s.n, pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 9584, beta: s.p + 9616, runningMean: s.p + 9648, runningVar: s.p + 9680, eps: 1e-05,
                 activation: .identity, output: s.t + 22588800 &* s.n, scratch: s.f + 5120, pool: pool)
+            s.profiler?.stop(32)
         }
     }
 
     /// features.2.1 forward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_1_forward(_ s: TrainingStepContext) throws {
         // features.2.1.block.0 expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 22588800 &* s.n, pixels: 3600 &* s.n, inChannels: 24, weights: s.p + 9712,
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 2764800 &* s.n,
             pool: pool)
-        // features.2.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(33)
+        // features.2.1.block.0 BatchNorm (batch statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 2764800 &* s.n, pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 13168, beta: s.p + 13312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 3283200 &* s.n, savedMean: s.f + 5168, savedInvStd: s.f + 5312,
                 runningMean: s.p + 13456, runningVar: s.p + 13600, pool: pool)
+            s.profiler?.stop(34)
         }
-        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 2764800 &* s.n, pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 13168, beta: s.p + 13312, runningMean: s.p + 13456, runningVar: s.p + 13600, eps: 1e-05,
                 activation: .silu, output: s.t + 3283200 &* s.n, scratch: s.f + 5168, pool: pool)
+            s.profiler?.stop(35)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 13744, channels: 144, kernel: 3, into: s.f + 5744)
+        s.profiler?.stop(36)
         // features.2.1.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 3283200 &* s.n, batch: s.n, height: 60, width: 60, channels: 144, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 5744, bias: s.f,
             activation: .identity, output: s.t + 3801600 &* s.n, pool: pool)
-        // features.2.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(37)
+        // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 3801600 &* s.n, pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 15040, beta: s.p + 15184, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 4320000 &* s.n, savedMean: s.f + 5456, savedInvStd: s.f + 5600,
                 runningMean: s.p + 15328, runningVar: s.p + 15472, pool: pool)
+            s.profiler?.stop(38)
         }
-        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 3801600 &* s.n, pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 15040, beta: s.p + 15184, runningMean: s.p + 15328, runningVar: s.p + 15472, eps: 1e-05,
                 activation: .silu, output: s.t + 4320000 &* s.n, scratch: s.f + 5456, pool: pool)
+            s.profiler?.stop(39)
         }
         // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 60, 60, 144]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 4320000 &* s.n, output: s.t + 4838400 &* s.n,
             batch: s.n, pixels: 3600, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 15616,
             reduceBias: s.p + 16480, activation: .silu, expandWeights: s.p + 16496, expandBias: s.p + 17360,
             savedPooled: s.t + 25878464 &* s.n, savedHidden: s.t + 25879760 &* s.n, savedScale: s.t + 25878608 &* s.n,
             pool: pool)
+        s.profiler?.stop(40)
         // features.2.1.block.3 project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 4838400 &* s.n, pixels: 3600 &* s.n, inChannels: 144, weights: s.p + 17504,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 22675200 &* s.n,
             pool: pool)
-        // features.2.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(41)
+        // features.2.1.block.3 BatchNorm (batch statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 22675200 &* s.n, pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 20960, beta: s.p + 20992, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 5356800 &* s.n, savedMean: s.f + 8336, savedInvStd: s.f + 8360,
                 runningMean: s.p + 21024, runningVar: s.p + 21056, pool: pool)
+            s.profiler?.stop(42)
         }
-        // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 22675200 &* s.n, pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 20960, beta: s.p + 20992, runningMean: s.p + 21024, runningVar: s.p + 21056, eps: 1e-05,
                 activation: .identity, output: s.t + 5356800 &* s.n, scratch: s.f + 8336, pool: pool)
+            s.profiler?.stop(43)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9739130434782609
         if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.026086956521739136,
                 into: s.t + 25879776 &* s.n, random: &random)
+            s.profiler?.stop(44)
         }
         // features.2.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 22588800 &* s.n, branch: s.t + 5356800 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 25879776 &* s.n : nil, batch: s.n,
             perImage: 86400, output: s.t + 22761600 &* s.n, pool: pool)
+        s.profiler?.stop(45)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_2_forward(_ s: TrainingStepContext) throws {
         // features.2.2.block.0 expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 22761600 &* s.n, pixels: 3600 &* s.n, inChannels: 24, weights: s.p + 21088,
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 5356800 &* s.n,
             pool: pool)
-        // features.2.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(46)
+        // features.2.2.block.0 BatchNorm (batch statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 5356800 &* s.n, pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 24544, beta: s.p + 24688, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 5875200 &* s.n, savedMean: s.f + 8384, savedInvStd: s.f + 8528,
                 runningMean: s.p + 24832, runningVar: s.p + 24976, pool: pool)
+            s.profiler?.stop(47)
         }
-        // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 5356800 &* s.n, pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 24544, beta: s.p + 24688, runningMean: s.p + 24832, runningVar: s.p + 24976, eps: 1e-05,
                 activation: .silu, output: s.t + 5875200 &* s.n, scratch: s.f + 8384, pool: pool)
+            s.profiler?.stop(48)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][144]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 25120, channels: 144, kernel: 3, into: s.f + 8960)
+        s.profiler?.stop(49)
         // features.2.2.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 5875200 &* s.n, batch: s.n, height: 60, width: 60, channels: 144, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 8960, bias: s.f,
             activation: .identity, output: s.t + 6393600 &* s.n, pool: pool)
-        // features.2.2.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(50)
+        // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 6393600 &* s.n, pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 26416, beta: s.p + 26560, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 6912000 &* s.n, savedMean: s.f + 8672, savedInvStd: s.f + 8816,
                 runningMean: s.p + 26704, runningVar: s.p + 26848, pool: pool)
+            s.profiler?.stop(51)
         }
-        // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 6393600 &* s.n, pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 26416, beta: s.p + 26560, runningMean: s.p + 26704, runningVar: s.p + 26848, eps: 1e-05,
                 activation: .silu, output: s.t + 6912000 &* s.n, scratch: s.f + 8672, pool: pool)
+            s.profiler?.stop(52)
         }
         // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 60, 60, 144]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 6912000 &* s.n, output: s.t + 7430400 &* s.n,
             batch: s.n, pixels: 3600, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 26992,
             reduceBias: s.p + 27856, activation: .silu, expandWeights: s.p + 27872, expandBias: s.p + 28736,
             savedPooled: s.t + 25878752 &* s.n, savedHidden: s.t + 25879792 &* s.n, savedScale: s.t + 25878896 &* s.n,
             pool: pool)
+        s.profiler?.stop(53)
         // features.2.2.block.3 project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 7430400 &* s.n, pixels: 3600 &* s.n, inChannels: 144, weights: s.p + 28880,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 22848000 &* s.n,
             pool: pool)
-        // features.2.2.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(54)
+        // features.2.2.block.3 BatchNorm (batch statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 22848000 &* s.n, pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 32336, beta: s.p + 32368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 7948800 &* s.n, savedMean: s.f + 11552, savedInvStd: s.f + 11576,
                 runningMean: s.p + 32400, runningVar: s.p + 32432, pool: pool)
+            s.profiler?.stop(55)
         }
-        // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 22848000 &* s.n, pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 32336, beta: s.p + 32368, runningMean: s.p + 32400, runningVar: s.p + 32432, eps: 1e-05,
                 activation: .identity, output: s.t + 7948800 &* s.n, scratch: s.f + 11552, pool: pool)
+            s.profiler?.stop(56)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9652173913043478
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.034782608695652174,
                 into: s.t + 25879808 &* s.n, random: &random)
+            s.profiler?.stop(57)
         }
         // features.2.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 22761600 &* s.n, branch: s.t + 7948800 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 25879808 &* s.n : nil, batch: s.n,
             perImage: 86400, output: s.t + 22934400 &* s.n, pool: pool)
+        s.profiler?.stop(58)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 60x60x24 -> 30x30x40, SE 144 -> 6 -> 144
     private func features_3_0_forward(_ s: TrainingStepContext) throws {
         // features.3.0.block.0 expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 22934400 &* s.n, pixels: 3600 &* s.n, inChannels: 24, weights: s.p + 32464,
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 7948800 &* s.n,
             pool: pool)
-        // features.3.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(59)
+        // features.3.0.block.0 BatchNorm (batch statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 7948800 &* s.n, pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 35920, beta: s.p + 36064, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 8467200 &* s.n, savedMean: s.f + 11600, savedInvStd: s.f + 11744,
                 runningMean: s.p + 36208, runningVar: s.p + 36352, pool: pool)
+            s.profiler?.stop(60)
         }
-        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 7948800 &* s.n, pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 35920, beta: s.p + 36064, runningMean: s.p + 36208, runningVar: s.p + 36352, eps: 1e-05,
                 activation: .silu, output: s.t + 8467200 &* s.n, scratch: s.f + 11600, pool: pool)
+            s.profiler?.stop(61)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 36496, channels: 144, kernel: 5, into: s.f + 12176)
+        s.profiler?.stop(62)
         // features.3.0.block.1 depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 8467200 &* s.n, batch: s.n, height: 60, width: 60, channels: 144, kernel: 5,
             stride: 2, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 12176, bias: s.f,
             activation: .identity, output: s.t + 19339200 &* s.n, pool: pool)
-        // features.3.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(63)
+        // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 30, 30, 144]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 19339200 &* s.n, pixels: 900 &* s.n, channels: 144,
                 gamma: s.p + 40096, beta: s.p + 40240, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 19468800 &* s.n, savedMean: s.f + 11888, savedInvStd: s.f + 12032,
                 runningMean: s.p + 40384, runningVar: s.p + 40528, pool: pool)
+            s.profiler?.stop(64)
         }
-        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 144]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 19339200 &* s.n, pixels: 900 &* s.n, channels: 144,
                 gamma: s.p + 40096, beta: s.p + 40240, runningMean: s.p + 40384, runningVar: s.p + 40528, eps: 1e-05,
                 activation: .silu, output: s.t + 19468800 &* s.n, scratch: s.f + 11888, pool: pool)
+            s.profiler?.stop(65)
         }
         // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 30, 30, 144]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 19468800 &* s.n, output: s.t + 19598400 &* s.n,
             batch: s.n, pixels: 900, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 40672,
             reduceBias: s.p + 41536, activation: .silu, expandWeights: s.p + 41552, expandBias: s.p + 42416,
             savedPooled: s.t + 9503856 &* s.n, savedHidden: s.t + 25879824 &* s.n, savedScale: s.t + 25879040 &* s.n,
             pool: pool)
+        s.profiler?.stop(66)
         // features.3.0.block.3 project conv 1x1, [n, 30, 30, 144] -> [n, 30, 30, 40]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 19598400 &* s.n, pixels: 900 &* s.n, inChannels: 144, weights: s.p + 42560,
             bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 25155024 &* s.n,
             pool: pool)
-        // features.3.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(67)
+        // features.3.0.block.3 BatchNorm (batch statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25155024 &* s.n, pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 48320, beta: s.p + 48368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 25191024 &* s.n, savedMean: s.f + 19376, savedInvStd: s.f + 19416,
                 runningMean: s.p + 48416, runningVar: s.p + 48464, pool: pool)
+            s.profiler?.stop(68)
         }
-        // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25155024 &* s.n, pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 48320, beta: s.p + 48368, runningMean: s.p + 48416, runningVar: s.p + 48464, eps: 1e-05,
                 activation: .identity, output: s.t + 25191024 &* s.n, scratch: s.f + 19376, pool: pool)
+            s.profiler?.stop(69)
         }
     }
 
     /// features.3.1 forward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_3_1_forward(_ s: TrainingStepContext) throws {
         // features.3.1.block.0 expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 25191024 &* s.n, pixels: 900 &* s.n, inChannels: 40, weights: s.p + 48512,
             bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 8985600 &* s.n,
             pool: pool)
-        // features.3.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(70)
+        // features.3.1.block.0 BatchNorm (batch statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 8985600 &* s.n, pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 58112, beta: s.p + 58352, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 9201600 &* s.n, savedMean: s.f + 19456, savedInvStd: s.f + 19696,
                 runningMean: s.p + 58592, runningVar: s.p + 58832, pool: pool)
+            s.profiler?.stop(71)
         }
-        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 8985600 &* s.n, pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 58112, beta: s.p + 58352, runningMean: s.p + 58592, runningVar: s.p + 58832, eps: 1e-05,
                 activation: .silu, output: s.t + 9201600 &* s.n, scratch: s.f + 19456, pool: pool)
+            s.profiler?.stop(72)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][240]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 59072, channels: 240, kernel: 5, into: s.f + 20416)
+        s.profiler?.stop(73)
         // features.3.1.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 9201600 &* s.n, batch: s.n, height: 30, width: 30, channels: 240, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 20416, bias: s.f,
             activation: .identity, output: s.t + 14457600 &* s.n, pool: pool)
-        // features.3.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(74)
+        // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 14457600 &* s.n, pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 65072, beta: s.p + 65312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 14673600 &* s.n, savedMean: s.f + 19936, savedInvStd: s.f + 20176,
                 runningMean: s.p + 65552, runningVar: s.p + 65792, pool: pool)
+            s.profiler?.stop(75)
         }
-        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 14457600 &* s.n, pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 65072, beta: s.p + 65312, runningMean: s.p + 65552, runningVar: s.p + 65792, eps: 1e-05,
                 activation: .silu, output: s.t + 14673600 &* s.n, scratch: s.f + 19936, pool: pool)
+            s.profiler?.stop(76)
         }
         // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 30, 30, 240]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 14673600 &* s.n, output: s.t + 14889600 &* s.n,
             batch: s.n, pixels: 900, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 66032,
             reduceBias: s.p + 68432, activation: .silu, expandWeights: s.p + 68448, expandBias: s.p + 70848,
             savedPooled: s.t + 9503616 &* s.n, savedHidden: s.t + 25879840 &* s.n, savedScale: s.t + 25877264 &* s.n,
             pool: pool)
+        s.profiler?.stop(77)
         // features.3.1.block.3 project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 14889600 &* s.n, pixels: 900 &* s.n, inChannels: 240, weights: s.p + 71088,
             bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 25227024 &* s.n,
             pool: pool)
-        // features.3.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(78)
+        // features.3.1.block.3 BatchNorm (batch statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25227024 &* s.n, pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 80688, beta: s.p + 80736, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 32416, savedInvStd: s.f + 32456,
                 runningMean: s.p + 80784, runningVar: s.p + 80832, pool: pool)
+            s.profiler?.stop(79)
         }
-        // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25227024 &* s.n, pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 80688, beta: s.p + 80736, runningMean: s.p + 80784, runningVar: s.p + 80832, eps: 1e-05,
                 activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 32416, pool: pool)
+            s.profiler?.stop(80)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9478260869565217
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05217391304347827,
                 into: s.t + 25879856 &* s.n, random: &random)
+            s.profiler?.stop(81)
         }
         // features.3.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 25191024 &* s.n, branch: s.t + 9417600 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 25879856 &* s.n : nil, batch: s.n,
             perImage: 36000, output: s.t + 25263024 &* s.n, pool: pool)
+        s.profiler?.stop(82)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_3_2_forward(_ s: TrainingStepContext) throws {
         // features.3.2.block.0 expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 25263024 &* s.n, pixels: 900 &* s.n, inChannels: 40, weights: s.p + 80880,
             bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 15105600 &* s.n,
             pool: pool)
-        // features.3.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(83)
+        // features.3.2.block.0 BatchNorm (batch statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 15105600 &* s.n, pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 90480, beta: s.p + 90720, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 15321600 &* s.n, savedMean: s.f + 32496, savedInvStd: s.f + 32736,
                 runningMean: s.p + 90960, runningVar: s.p + 91200, pool: pool)
+            s.profiler?.stop(84)
         }
-        // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 15105600 &* s.n, pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 90480, beta: s.p + 90720, runningMean: s.p + 90960, runningVar: s.p + 91200, eps: 1e-05,
                 activation: .silu, output: s.t + 15321600 &* s.n, scratch: s.f + 32496, pool: pool)
+            s.profiler?.stop(85)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][240]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 91440, channels: 240, kernel: 5, into: s.f + 33456)
+        s.profiler?.stop(86)
         // features.3.2.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 15321600 &* s.n, batch: s.n, height: 30, width: 30, channels: 240,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 33456, bias: s.f,
             activation: .identity, output: s.t + 15537600 &* s.n, pool: pool)
-        // features.3.2.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(87)
+        // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 15537600 &* s.n, pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 97440, beta: s.p + 97680, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 15753600 &* s.n, savedMean: s.f + 32976, savedInvStd: s.f + 33216,
                 runningMean: s.p + 97920, runningVar: s.p + 98160, pool: pool)
+            s.profiler?.stop(88)
         }
-        // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 15537600 &* s.n, pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 97440, beta: s.p + 97680, runningMean: s.p + 97920, runningVar: s.p + 98160, eps: 1e-05,
                 activation: .silu, output: s.t + 15753600 &* s.n, scratch: s.f + 32976, pool: pool)
+            s.profiler?.stop(89)
         }
         // features.3.2.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 30, 30, 240]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 15753600 &* s.n, output: s.t + 15969600 &* s.n,
             batch: s.n, pixels: 900, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 98400,
             reduceBias: s.p + 100800, activation: .silu, expandWeights: s.p + 100816, expandBias: s.p + 103216,
             savedPooled: s.t + 25877504 &* s.n, savedHidden: s.t + 25879872 &* s.n, savedScale: s.t + 25877744 &* s.n,
             pool: pool)
+        s.profiler?.stop(90)
         // features.3.2.block.3 project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 15969600 &* s.n, pixels: 900 &* s.n, inChannels: 240, weights: s.p + 103456,
             bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 25299024 &* s.n,
             pool: pool)
-        // features.3.2.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(91)
+        // features.3.2.block.3 BatchNorm (batch statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25299024 &* s.n, pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 113056, beta: s.p + 113104, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 45456, savedInvStd: s.f + 45496,
                 runningMean: s.p + 113152, runningVar: s.p + 113200, pool: pool)
+            s.profiler?.stop(92)
         }
-        // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25299024 &* s.n, pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 113056, beta: s.p + 113104, runningMean: s.p + 113152, runningVar: s.p + 113200,
                 eps: 1e-05, activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 45456, pool: pool)
+            s.profiler?.stop(93)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9391304347826087
         if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06086956521739131,
                 into: s.t + 25879888 &* s.n, random: &random)
+            s.profiler?.stop(94)
         }
         // features.3.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 25263024 &* s.n, branch: s.t + 9417600 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 25879888 &* s.n : nil, batch: s.n,
             perImage: 36000, output: s.t + 25335024 &* s.n, pool: pool)
+        s.profiler?.stop(95)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 30x30x40 -> 15x15x80, SE 240 -> 10 -> 240
     private func features_4_0_forward(_ s: TrainingStepContext) throws {
         // features.4.0.block.0 expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 25335024 &* s.n, pixels: 900 &* s.n, inChannels: 40, weights: s.p + 113248,
             bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 16185600 &* s.n,
             pool: pool)
-        // features.4.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(96)
+        // features.4.0.block.0 BatchNorm (batch statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 16185600 &* s.n, pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 122848, beta: s.p + 123088, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 16401600 &* s.n, savedMean: s.f + 45536, savedInvStd: s.f + 45776,
                 runningMean: s.p + 123328, runningVar: s.p + 123568, pool: pool)
+            s.profiler?.stop(97)
         }
-        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 16185600 &* s.n, pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 122848, beta: s.p + 123088, runningMean: s.p + 123328, runningVar: s.p + 123568,
                 eps: 1e-05, activation: .silu, output: s.t + 16401600 &* s.n, scratch: s.f + 45536, pool: pool)
+            s.profiler?.stop(98)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][240]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 123808, channels: 240, kernel: 3, into: s.f + 46496)
+        s.profiler?.stop(99)
         // features.4.0.block.1 depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 16401600 &* s.n, batch: s.n, height: 30, width: 30, channels: 240,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 46496, bias: s.f,
             activation: .identity, output: s.t + 24864000 &* s.n, pool: pool)
-        // features.4.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(100)
+        // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 240]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 24864000 &* s.n, pixels: 225 &* s.n, channels: 240,
                 gamma: s.p + 125968, beta: s.p + 126208, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 24918000 &* s.n, savedMean: s.f + 46016, savedInvStd: s.f + 46256,
                 runningMean: s.p + 126448, runningVar: s.p + 126688, pool: pool)
+            s.profiler?.stop(101)
         }
-        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 240]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 24864000 &* s.n, pixels: 225 &* s.n, channels: 240,
                 gamma: s.p + 125968, beta: s.p + 126208, runningMean: s.p + 126448, runningVar: s.p + 126688,
                 eps: 1e-05, activation: .silu, output: s.t + 24918000 &* s.n, scratch: s.f + 46016, pool: pool)
+            s.profiler?.stop(102)
         }
         // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 15, 15, 240]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 24918000 &* s.n, output: s.t + 24972000 &* s.n,
             batch: s.n, pixels: 225, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 126928,
             reduceBias: s.p + 129328, activation: .silu, expandWeights: s.p + 129344, expandBias: s.p + 131744,
             savedPooled: s.t + 25877984 &* s.n, savedHidden: s.t + 25879904 &* s.n, savedScale: s.t + 25878224 &* s.n,
             pool: pool)
+        s.profiler?.stop(103)
         // features.4.0.block.3 project conv 1x1, [n, 15, 15, 240] -> [n, 15, 15, 80]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 24972000 &* s.n, pixels: 225 &* s.n, inChannels: 240, weights: s.p + 131984,
             bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 25593104 &* s.n,
             pool: pool)
-        // features.4.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(104)
+        // features.4.0.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25593104 &* s.n, pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 151184, beta: s.p + 151264, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 25611104 &* s.n, savedMean: s.f + 50816, savedInvStd: s.f + 50896,
                 runningMean: s.p + 151344, runningVar: s.p + 151424, pool: pool)
+            s.profiler?.stop(105)
         }
-        // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25593104 &* s.n, pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 151184, beta: s.p + 151264, runningMean: s.p + 151344, runningVar: s.p + 151424,
                 eps: 1e-05, activation: .identity, output: s.t + 25611104 &* s.n, scratch: s.f + 50816, pool: pool)
+            s.profiler?.stop(106)
         }
     }
 
     /// features.4.1 forward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_1_forward(_ s: TrainingStepContext) throws {
         // features.4.1.block.0 expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 25611104 &* s.n, pixels: 225 &* s.n, inChannels: 80, weights: s.p + 151504,
             bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 20342400 &* s.n,
             pool: pool)
-        // features.4.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(107)
+        // features.4.1.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 20342400 &* s.n, pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 189904, beta: s.p + 190384, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 20450400 &* s.n, savedMean: s.f + 50976, savedInvStd: s.f + 51456,
                 runningMean: s.p + 190864, runningVar: s.p + 191344, pool: pool)
+            s.profiler?.stop(108)
         }
-        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 20342400 &* s.n, pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 189904, beta: s.p + 190384, runningMean: s.p + 190864, runningVar: s.p + 191344,
                 eps: 1e-05, activation: .silu, output: s.t + 20450400 &* s.n, scratch: s.f + 50976, pool: pool)
+            s.profiler?.stop(109)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][480]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 191824, channels: 480, kernel: 3, into: s.f + 52896)
+        s.profiler?.stop(110)
         // features.4.1.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 20450400 &* s.n, batch: s.n, height: 15, width: 15, channels: 480,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 52896, bias: s.f,
             activation: .identity, output: s.t + 20558400 &* s.n, pool: pool)
-        // features.4.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(111)
+        // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 20558400 &* s.n, pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 196144, beta: s.p + 196624, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 20666400 &* s.n, savedMean: s.f + 51936, savedInvStd: s.f + 52416,
                 runningMean: s.p + 197104, runningVar: s.p + 197584, pool: pool)
+            s.profiler?.stop(112)
         }
-        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 20558400 &* s.n, pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 196144, beta: s.p + 196624, runningMean: s.p + 197104, runningVar: s.p + 197584,
                 eps: 1e-05, activation: .silu, output: s.t + 20666400 &* s.n, scratch: s.f + 51936, pool: pool)
+            s.profiler?.stop(113)
         }
         // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 20666400 &* s.n, output: s.t + 20774400 &* s.n,
             batch: s.n, pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 198064,
             reduceBias: s.p + 207664, activation: .silu, expandWeights: s.p + 207696, expandBias: s.p + 217296,
             savedPooled: s.t + 25873424 &* s.n, savedHidden: s.t + 25879440 &* s.n, savedScale: s.t + 25873904 &* s.n,
             pool: pool)
+        s.profiler?.stop(114)
         // features.4.1.block.3 project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 20774400 &* s.n, pixels: 225 &* s.n, inChannels: 480, weights: s.p + 217776,
             bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 25629104 &* s.n,
             pool: pool)
-        // features.4.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(115)
+        // features.4.1.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25629104 &* s.n, pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 256176, beta: s.p + 256256, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 61536, savedInvStd: s.f + 61616,
                 runningMean: s.p + 256336, runningVar: s.p + 256416, pool: pool)
+            s.profiler?.stop(116)
         }
-        // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25629104 &* s.n, pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 256176, beta: s.p + 256256, runningMean: s.p + 256336, runningVar: s.p + 256416,
                 eps: 1e-05, activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 61536, pool: pool)
+            s.profiler?.stop(117)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9217391304347826
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0782608695652174,
                 into: s.t + 25879920 &* s.n, random: &random)
+            s.profiler?.stop(118)
         }
         // features.4.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 25611104 &* s.n, branch: s.t + 9417600 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 25879920 &* s.n : nil, batch: s.n,
             perImage: 18000, output: s.t + 25647104 &* s.n, pool: pool)
+        s.profiler?.stop(119)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_2_forward(_ s: TrainingStepContext) throws {
         // features.4.2.block.0 expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 25647104 &* s.n, pixels: 225 &* s.n, inChannels: 80, weights: s.p + 256496,
             bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 20882400 &* s.n,
             pool: pool)
-        // features.4.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(120)
+        // features.4.2.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 20882400 &* s.n, pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 294896, beta: s.p + 295376, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 20990400 &* s.n, savedMean: s.f + 61696, savedInvStd: s.f + 62176,
                 runningMean: s.p + 295856, runningVar: s.p + 296336, pool: pool)
+            s.profiler?.stop(121)
         }
-        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 20882400 &* s.n, pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 294896, beta: s.p + 295376, runningMean: s.p + 295856, runningVar: s.p + 296336,
                 eps: 1e-05, activation: .silu, output: s.t + 20990400 &* s.n, scratch: s.f + 61696, pool: pool)
+            s.profiler?.stop(122)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][480]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 296816, channels: 480, kernel: 3, into: s.f + 63616)
+        s.profiler?.stop(123)
         // features.4.2.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 20990400 &* s.n, batch: s.n, height: 15, width: 15, channels: 480,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 63616, bias: s.f,
             activation: .identity, output: s.t + 21098400 &* s.n, pool: pool)
-        // features.4.2.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(124)
+        // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 21098400 &* s.n, pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 301136, beta: s.p + 301616, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 21206400 &* s.n, savedMean: s.f + 62656, savedInvStd: s.f + 63136,
                 runningMean: s.p + 302096, runningVar: s.p + 302576, pool: pool)
+            s.profiler?.stop(125)
         }
-        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 21098400 &* s.n, pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 301136, beta: s.p + 301616, runningMean: s.p + 302096, runningVar: s.p + 302576,
                 eps: 1e-05, activation: .silu, output: s.t + 21206400 &* s.n, scratch: s.f + 62656, pool: pool)
+            s.profiler?.stop(126)
         }
         // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 21206400 &* s.n, output: s.t + 21314400 &* s.n,
             batch: s.n, pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 303056,
             reduceBias: s.p + 312656, activation: .silu, expandWeights: s.p + 312688, expandBias: s.p + 322288,
             savedPooled: s.t + 25874384 &* s.n, savedHidden: s.t + 25879472 &* s.n, savedScale: s.t + 25874864 &* s.n,
             pool: pool)
+        s.profiler?.stop(127)
         // features.4.2.block.3 project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 21314400 &* s.n, pixels: 225 &* s.n, inChannels: 480, weights: s.p + 322768,
             bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 25665104 &* s.n,
             pool: pool)
-        // features.4.2.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(128)
+        // features.4.2.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25665104 &* s.n, pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 361168, beta: s.p + 361248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 72256, savedInvStd: s.f + 72336,
                 runningMean: s.p + 361328, runningVar: s.p + 361408, pool: pool)
+            s.profiler?.stop(129)
         }
-        // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25665104 &* s.n, pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 361168, beta: s.p + 361248, runningMean: s.p + 361328, runningVar: s.p + 361408,
                 eps: 1e-05, activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 72256, pool: pool)
+            s.profiler?.stop(130)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9130434782608696
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08695652173913043,
                 into: s.t + 25879936 &* s.n, random: &random)
+            s.profiler?.stop(131)
         }
         // features.4.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 25647104 &* s.n, branch: s.t + 9417600 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 25879936 &* s.n : nil, batch: s.n,
             perImage: 18000, output: s.t + 25683104 &* s.n, pool: pool)
+        s.profiler?.stop(132)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_3_forward(_ s: TrainingStepContext) throws {
         // features.4.3.block.0 expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 25683104 &* s.n, pixels: 225 &* s.n, inChannels: 80, weights: s.p + 361488,
             bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 21422400 &* s.n,
             pool: pool)
-        // features.4.3.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(133)
+        // features.4.3.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 21422400 &* s.n, pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 399888, beta: s.p + 400368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 21530400 &* s.n, savedMean: s.f + 72416, savedInvStd: s.f + 72896,
                 runningMean: s.p + 400848, runningVar: s.p + 401328, pool: pool)
+            s.profiler?.stop(134)
         }
-        // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 21422400 &* s.n, pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 399888, beta: s.p + 400368, runningMean: s.p + 400848, runningVar: s.p + 401328,
                 eps: 1e-05, activation: .silu, output: s.t + 21530400 &* s.n, scratch: s.f + 72416, pool: pool)
+            s.profiler?.stop(135)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][480]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 401808, channels: 480, kernel: 3, into: s.f + 74336)
+        s.profiler?.stop(136)
         // features.4.3.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 21530400 &* s.n, batch: s.n, height: 15, width: 15, channels: 480,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 74336, bias: s.f,
             activation: .identity, output: s.t + 21638400 &* s.n, pool: pool)
-        // features.4.3.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(137)
+        // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 21638400 &* s.n, pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 406128, beta: s.p + 406608, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 21746400 &* s.n, savedMean: s.f + 73376, savedInvStd: s.f + 73856,
                 runningMean: s.p + 407088, runningVar: s.p + 407568, pool: pool)
+            s.profiler?.stop(138)
         }
-        // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 21638400 &* s.n, pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 406128, beta: s.p + 406608, runningMean: s.p + 407088, runningVar: s.p + 407568,
                 eps: 1e-05, activation: .silu, output: s.t + 21746400 &* s.n, scratch: s.f + 73376, pool: pool)
+            s.profiler?.stop(139)
         }
         // features.4.3.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 21746400 &* s.n, output: s.t + 21854400 &* s.n,
             batch: s.n, pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 408048,
             reduceBias: s.p + 417648, activation: .silu, expandWeights: s.p + 417680, expandBias: s.p + 427280,
             savedPooled: s.t + 25875344 &* s.n, savedHidden: s.t + 25879504 &* s.n, savedScale: s.t + 25875824 &* s.n,
             pool: pool)
+        s.profiler?.stop(140)
         // features.4.3.block.3 project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 21854400 &* s.n, pixels: 225 &* s.n, inChannels: 480, weights: s.p + 427760,
             bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 25701104 &* s.n,
             pool: pool)
-        // features.4.3.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(141)
+        // features.4.3.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25701104 &* s.n, pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 466160, beta: s.p + 466240, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 82976, savedInvStd: s.f + 83056,
                 runningMean: s.p + 466320, runningVar: s.p + 466400, pool: pool)
+            s.profiler?.stop(142)
         }
-        // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25701104 &* s.n, pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 466160, beta: s.p + 466240, runningMean: s.p + 466320, runningVar: s.p + 466400,
                 eps: 1e-05, activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 82976, pool: pool)
+            s.profiler?.stop(143)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9043478260869565
         if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09565217391304348,
                 into: s.t + 25879952 &* s.n, random: &random)
+            s.profiler?.stop(144)
         }
         // features.4.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 25683104 &* s.n, branch: s.t + 9417600 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 25879952 &* s.n : nil, batch: s.n,
             perImage: 18000, output: s.t + 25719104 &* s.n, pool: pool)
+        s.profiler?.stop(145)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 15x15x80 -> 15x15x112, SE 480 -> 20 -> 480
     private func features_5_0_forward(_ s: TrainingStepContext) throws {
         // features.5.0.block.0 expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 25719104 &* s.n, pixels: 225 &* s.n, inChannels: 80, weights: s.p + 466480,
             bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 21962400 &* s.n,
             pool: pool)
-        // features.5.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(146)
+        // features.5.0.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 21962400 &* s.n, pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 504880, beta: s.p + 505360, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 22070400 &* s.n, savedMean: s.f + 83136, savedInvStd: s.f + 83616,
                 runningMean: s.p + 505840, runningVar: s.p + 506320, pool: pool)
+            s.profiler?.stop(147)
         }
-        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 21962400 &* s.n, pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 504880, beta: s.p + 505360, runningMean: s.p + 505840, runningVar: s.p + 506320,
                 eps: 1e-05, activation: .silu, output: s.t + 22070400 &* s.n, scratch: s.f + 83136, pool: pool)
+            s.profiler?.stop(148)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][480]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 506800, channels: 480, kernel: 5, into: s.f + 85056)
+        s.profiler?.stop(149)
         // features.5.0.block.1 depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 22070400 &* s.n, batch: s.n, height: 15, width: 15, channels: 480,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 85056, bias: s.f,
             activation: .identity, output: s.t + 22178400 &* s.n, pool: pool)
-        // features.5.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(150)
+        // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 22178400 &* s.n, pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 518800, beta: s.p + 519280, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 22286400 &* s.n, savedMean: s.f + 84096, savedInvStd: s.f + 84576,
                 runningMean: s.p + 519760, runningVar: s.p + 520240, pool: pool)
+            s.profiler?.stop(151)
         }
-        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 22178400 &* s.n, pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 518800, beta: s.p + 519280, runningMean: s.p + 519760, runningVar: s.p + 520240,
                 eps: 1e-05, activation: .silu, output: s.t + 22286400 &* s.n, scratch: s.f + 84096, pool: pool)
+            s.profiler?.stop(152)
         }
         // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 22286400 &* s.n, output: s.t + 22394400 &* s.n,
             batch: s.n, pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 520720,
             reduceBias: s.p + 530320, activation: .silu, expandWeights: s.p + 530352, expandBias: s.p + 539952,
             savedPooled: s.t + 25876304 &* s.n, savedHidden: s.t + 25879536 &* s.n, savedScale: s.t + 25876784 &* s.n,
             pool: pool)
+        s.profiler?.stop(153)
         // features.5.0.block.3 project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 112]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 22394400 &* s.n, pixels: 225 &* s.n, inChannels: 480, weights: s.p + 540432,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 25371024 &* s.n,
             pool: pool)
-        // features.5.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(154)
+        // features.5.0.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25371024 &* s.n, pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 594192, beta: s.p + 594304, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 25396224 &* s.n, savedMean: s.f + 109056,
                 savedInvStd: s.f + 109168, runningMean: s.p + 594416, runningVar: s.p + 594528, pool: pool)
+            s.profiler?.stop(155)
         }
-        // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25371024 &* s.n, pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 594192, beta: s.p + 594304, runningMean: s.p + 594416, runningVar: s.p + 594528,
                 eps: 1e-05, activation: .identity, output: s.t + 25396224 &* s.n, scratch: s.f + 109056, pool: pool)
+            s.profiler?.stop(156)
         }
     }
 
     /// features.5.1 forward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_1_forward(_ s: TrainingStepContext) throws {
         // features.5.1.block.0 expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 25396224 &* s.n, pixels: 225 &* s.n, inChannels: 112, weights: s.p + 594640,
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 16617600 &* s.n,
             pool: pool)
-        // features.5.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(157)
+        // features.5.1.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 16617600 &* s.n, pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 669904, beta: s.p + 670576, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 16768800 &* s.n, savedMean: s.f + 109280, savedInvStd: s.f + 109952,
                 runningMean: s.p + 671248, runningVar: s.p + 671920, pool: pool)
+            s.profiler?.stop(158)
         }
-        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 16617600 &* s.n, pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 669904, beta: s.p + 670576, runningMean: s.p + 671248, runningVar: s.p + 671920,
                 eps: 1e-05, activation: .silu, output: s.t + 16768800 &* s.n, scratch: s.f + 109280, pool: pool)
+            s.profiler?.stop(159)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][672]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 672592, channels: 672, kernel: 5, into: s.f + 111968)
+        s.profiler?.stop(160)
         // features.5.1.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 16768800 &* s.n, batch: s.n, height: 15, width: 15, channels: 672,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 111968, bias: s.f,
             activation: .identity, output: s.t + 16920000 &* s.n, pool: pool)
-        // features.5.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(161)
+        // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 16920000 &* s.n, pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 689392, beta: s.p + 690064, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 17071200 &* s.n, savedMean: s.f + 110624, savedInvStd: s.f + 111296,
                 runningMean: s.p + 690736, runningVar: s.p + 691408, pool: pool)
+            s.profiler?.stop(162)
         }
-        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 16920000 &* s.n, pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 689392, beta: s.p + 690064, runningMean: s.p + 690736, runningVar: s.p + 691408,
                 eps: 1e-05, activation: .silu, output: s.t + 17071200 &* s.n, scratch: s.f + 110624, pool: pool)
+            s.profiler?.stop(163)
         }
         // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 17071200 &* s.n, output: s.t + 17222400 &* s.n,
             batch: s.n, pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 692080,
             reduceBias: s.p + 710896, activation: .silu, expandWeights: s.p + 710928, expandBias: s.p + 729744,
             savedPooled: s.t + 25868048 &* s.n, savedHidden: s.t + 25879568 &* s.n, savedScale: s.t + 25868720 &* s.n,
             pool: pool)
+        s.profiler?.stop(164)
         // features.5.1.block.3 project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 17222400 &* s.n, pixels: 225 &* s.n, inChannels: 672, weights: s.p + 730416,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 25421424 &* s.n,
             pool: pool)
-        // features.5.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(165)
+        // features.5.1.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25421424 &* s.n, pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 805680, beta: s.p + 805792, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 145568,
                 savedInvStd: s.f + 145680, runningMean: s.p + 805904, runningVar: s.p + 806016, pool: pool)
+            s.profiler?.stop(166)
         }
-        // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25421424 &* s.n, pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 805680, beta: s.p + 805792, runningMean: s.p + 805904, runningVar: s.p + 806016,
                 eps: 1e-05, activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 145568, pool: pool)
+            s.profiler?.stop(167)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8869565217391304
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11304347826086956,
                 into: s.t + 25879968 &* s.n, random: &random)
+            s.profiler?.stop(168)
         }
         // features.5.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 25396224 &* s.n, branch: s.t + 9417600 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 25879968 &* s.n : nil, batch: s.n,
             perImage: 25200, output: s.t + 25446624 &* s.n, pool: pool)
+        s.profiler?.stop(169)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_2_forward(_ s: TrainingStepContext) throws {
         // features.5.2.block.0 expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 25446624 &* s.n, pixels: 225 &* s.n, inChannels: 112, weights: s.p + 806128,
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 17373600 &* s.n,
             pool: pool)
-        // features.5.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(170)
+        // features.5.2.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 17373600 &* s.n, pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 881392, beta: s.p + 882064, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 17524800 &* s.n, savedMean: s.f + 145792, savedInvStd: s.f + 146464,
                 runningMean: s.p + 882736, runningVar: s.p + 883408, pool: pool)
+            s.profiler?.stop(171)
         }
-        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 17373600 &* s.n, pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 881392, beta: s.p + 882064, runningMean: s.p + 882736, runningVar: s.p + 883408,
                 eps: 1e-05, activation: .silu, output: s.t + 17524800 &* s.n, scratch: s.f + 145792, pool: pool)
+            s.profiler?.stop(172)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][672]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 884080, channels: 672, kernel: 5, into: s.f + 148480)
+        s.profiler?.stop(173)
         // features.5.2.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 17524800 &* s.n, batch: s.n, height: 15, width: 15, channels: 672,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 148480, bias: s.f,
             activation: .identity, output: s.t + 17676000 &* s.n, pool: pool)
-        // features.5.2.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(174)
+        // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 17676000 &* s.n, pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 900880, beta: s.p + 901552, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 17827200 &* s.n, savedMean: s.f + 147136, savedInvStd: s.f + 147808,
                 runningMean: s.p + 902224, runningVar: s.p + 902896, pool: pool)
+            s.profiler?.stop(175)
         }
-        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 17676000 &* s.n, pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 900880, beta: s.p + 901552, runningMean: s.p + 902224, runningVar: s.p + 902896,
                 eps: 1e-05, activation: .silu, output: s.t + 17827200 &* s.n, scratch: s.f + 147136, pool: pool)
+            s.profiler?.stop(176)
         }
         // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 17827200 &* s.n, output: s.t + 17978400 &* s.n,
             batch: s.n, pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 903568,
             reduceBias: s.p + 922384, activation: .silu, expandWeights: s.p + 922416, expandBias: s.p + 941232,
             savedPooled: s.t + 25869392 &* s.n, savedHidden: s.t + 25879600 &* s.n, savedScale: s.t + 25870064 &* s.n,
             pool: pool)
+        s.profiler?.stop(177)
         // features.5.2.block.3 project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 17978400 &* s.n, pixels: 225 &* s.n, inChannels: 672, weights: s.p + 941904,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 25471824 &* s.n,
             pool: pool)
-        // features.5.2.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(178)
+        // features.5.2.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25471824 &* s.n, pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 1017168, beta: s.p + 1017280, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 182080,
                 savedInvStd: s.f + 182192, runningMean: s.p + 1017392, runningVar: s.p + 1017504, pool: pool)
+            s.profiler?.stop(179)
         }
-        // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25471824 &* s.n, pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 1017168, beta: s.p + 1017280, runningMean: s.p + 1017392, runningVar: s.p + 1017504,
                 eps: 1e-05, activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 182080, pool: pool)
+            s.profiler?.stop(180)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8782608695652174
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12173913043478261,
                 into: s.t + 25879984 &* s.n, random: &random)
+            s.profiler?.stop(181)
         }
         // features.5.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 25446624 &* s.n, branch: s.t + 9417600 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 25879984 &* s.n : nil, batch: s.n,
             perImage: 25200, output: s.t + 25497024 &* s.n, pool: pool)
+        s.profiler?.stop(182)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_3_forward(_ s: TrainingStepContext) throws {
         // features.5.3.block.0 expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 25497024 &* s.n, pixels: 225 &* s.n, inChannels: 112,
             weights: s.p + 1017616, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
             output: s.t + 18129600 &* s.n, pool: pool)
-        // features.5.3.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(183)
+        // features.5.3.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 18129600 &* s.n, pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1092880, beta: s.p + 1093552, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 18280800 &* s.n, savedMean: s.f + 182304, savedInvStd: s.f + 182976,
                 runningMean: s.p + 1094224, runningVar: s.p + 1094896, pool: pool)
+            s.profiler?.stop(184)
         }
-        // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 18129600 &* s.n, pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1092880, beta: s.p + 1093552, runningMean: s.p + 1094224, runningVar: s.p + 1094896,
                 eps: 1e-05, activation: .silu, output: s.t + 18280800 &* s.n, scratch: s.f + 182304, pool: pool)
+            s.profiler?.stop(185)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][672]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1095568, channels: 672, kernel: 5, into: s.f + 184992)
+        s.profiler?.stop(186)
         // features.5.3.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 18280800 &* s.n, batch: s.n, height: 15, width: 15, channels: 672,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 184992, bias: s.f,
             activation: .identity, output: s.t + 18432000 &* s.n, pool: pool)
-        // features.5.3.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(187)
+        // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 18432000 &* s.n, pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1112368, beta: s.p + 1113040, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 18583200 &* s.n, savedMean: s.f + 183648, savedInvStd: s.f + 184320,
                 runningMean: s.p + 1113712, runningVar: s.p + 1114384, pool: pool)
+            s.profiler?.stop(188)
         }
-        // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 18432000 &* s.n, pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1112368, beta: s.p + 1113040, runningMean: s.p + 1113712, runningVar: s.p + 1114384,
                 eps: 1e-05, activation: .silu, output: s.t + 18583200 &* s.n, scratch: s.f + 183648, pool: pool)
+            s.profiler?.stop(189)
         }
         // features.5.3.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 18583200 &* s.n, output: s.t + 18734400 &* s.n,
             batch: s.n, pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1115056,
             reduceBias: s.p + 1133872, activation: .silu, expandWeights: s.p + 1133904, expandBias: s.p + 1152720,
             savedPooled: s.t + 25870736 &* s.n, savedHidden: s.t + 25879632 &* s.n, savedScale: s.t + 25871408 &* s.n,
             pool: pool)
+        s.profiler?.stop(190)
         // features.5.3.block.3 project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 18734400 &* s.n, pixels: 225 &* s.n, inChannels: 672,
             weights: s.p + 1153392, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
             output: s.t + 25522224 &* s.n, pool: pool)
-        // features.5.3.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(191)
+        // features.5.3.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25522224 &* s.n, pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 1228656, beta: s.p + 1228768, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 218592,
                 savedInvStd: s.f + 218704, runningMean: s.p + 1228880, runningVar: s.p + 1228992, pool: pool)
+            s.profiler?.stop(192)
         }
-        // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25522224 &* s.n, pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 1228656, beta: s.p + 1228768, runningMean: s.p + 1228880, runningVar: s.p + 1228992,
                 eps: 1e-05, activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 218592, pool: pool)
+            s.profiler?.stop(193)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8695652173913043
         if s.options.stochasticDepth && s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13043478260869565,
                 into: s.t + 25880000 &* s.n, random: &random)
+            s.profiler?.stop(194)
         }
         // features.5.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 25497024 &* s.n, branch: s.t + 9417600 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 25880000 &* s.n : nil, batch: s.n,
             perImage: 25200, output: s.t + 25547424 &* s.n, pool: pool)
+        s.profiler?.stop(195)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 15x15x112 -> 8x8x192, SE 672 -> 28 -> 672
     private func features_6_0_forward(_ s: TrainingStepContext) throws {
         // features.6.0.block.0 expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 25547424 &* s.n, pixels: 225 &* s.n, inChannels: 112,
             weights: s.p + 1229104, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
             output: s.t + 18885600 &* s.n, pool: pool)
-        // features.6.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(196)
+        // features.6.0.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 18885600 &* s.n, pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1304368, beta: s.p + 1305040, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 19036800 &* s.n, savedMean: s.f + 218816, savedInvStd: s.f + 219488,
                 runningMean: s.p + 1305712, runningVar: s.p + 1306384, pool: pool)
+            s.profiler?.stop(197)
         }
-        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 18885600 &* s.n, pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1304368, beta: s.p + 1305040, runningMean: s.p + 1305712, runningVar: s.p + 1306384,
                 eps: 1e-05, activation: .silu, output: s.t + 19036800 &* s.n, scratch: s.f + 218816, pool: pool)
+            s.profiler?.stop(198)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][672]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1307056, channels: 672, kernel: 5, into: s.f + 221504)
+        s.profiler?.stop(199)
         // features.6.0.block.1 depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 19036800 &* s.n, batch: s.n, height: 15, width: 15, channels: 672,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 221504, bias: s.f,
             activation: .identity, output: s.t + 25026000 &* s.n, pool: pool)
-        // features.6.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(200)
+        // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 672]
         if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25026000 &* s.n, pixels: 64 &* s.n, channels: 672,
                 gamma: s.p + 1323856, beta: s.p + 1324528, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 25069008 &* s.n, savedMean: s.f + 220160, savedInvStd: s.f + 220832,
                 runningMean: s.p + 1325200, runningVar: s.p + 1325872, pool: pool)
+            s.profiler?.stop(201)
         }
-        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 672]
         if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25026000 &* s.n, pixels: 64 &* s.n, channels: 672,
                 gamma: s.p + 1323856, beta: s.p + 1324528, runningMean: s.p + 1325200, runningVar: s.p + 1325872,
                 eps: 1e-05, activation: .silu, output: s.t + 25069008 &* s.n, scratch: s.f + 220160, pool: pool)
+            s.profiler?.stop(202)
         }
         // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 8, 8, 672]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 25069008 &* s.n, output: s.t + 25112016 &* s.n,
             batch: s.n, pixels: 64, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1326544,
             reduceBias: s.p + 1345360, activation: .silu, expandWeights: s.p + 1345392, expandBias: s.p + 1364208,
             savedPooled: s.t + 25872080 &* s.n, savedHidden: s.t + 19338848 &* s.n, savedScale: s.t + 25872752 &* s.n,
             pool: pool)
+        s.profiler?.stop(203)
         // features.6.0.block.3 project conv 1x1, [n, 8, 8, 672] -> [n, 8, 8, 192]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 25112016 &* s.n, pixels: 64 &* s.n, inChannels: 672, weights: s.p + 1364880,
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 25737104 &* s.n,
             pool: pool)
-        // features.6.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(204)
+        // features.6.0.block.3 BatchNorm (batch statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25737104 &* s.n, pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 1493904, beta: s.p + 1494096, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 25749392 &* s.n, savedMean: s.f + 255104,
                 savedInvStd: s.f + 255296, runningMean: s.p + 1494288, runningVar: s.p + 1494480, pool: pool)
+            s.profiler?.stop(205)
         }
-        // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25737104 &* s.n, pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 1493904, beta: s.p + 1494096, runningMean: s.p + 1494288, runningVar: s.p + 1494480,
                 eps: 1e-05, activation: .identity, output: s.t + 25749392 &* s.n, scratch: s.f + 255104, pool: pool)
+            s.profiler?.stop(206)
         }
     }
 
     /// features.6.1 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_1_forward(_ s: TrainingStepContext) throws {
         // features.6.1.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 25749392 &* s.n, pixels: 64 &* s.n, inChannels: 192, weights: s.p + 1494672,
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 23020800 &* s.n,
             pool: pool)
-        // features.6.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(207)
+        // features.6.1.block.0 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 23020800 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1715856, beta: s.p + 1717008, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 23094528 &* s.n, savedMean: s.f + 255488, savedInvStd: s.f + 256640,
                 runningMean: s.p + 1718160, runningVar: s.p + 1719312, pool: pool)
+            s.profiler?.stop(208)
         }
-        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 23020800 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1715856, beta: s.p + 1717008, runningMean: s.p + 1718160, runningVar: s.p + 1719312,
                 eps: 1e-05, activation: .silu, output: s.t + 23094528 &* s.n, scratch: s.f + 255488, pool: pool)
+            s.profiler?.stop(209)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1152]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1720464, channels: 1152, kernel: 5, into: s.f + 260096)
+        s.profiler?.stop(210)
         // features.6.1.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 23094528 &* s.n, batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 260096, bias: s.f,
             activation: .identity, output: s.t + 23168256 &* s.n, pool: pool)
-        // features.6.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(211)
+        // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 23168256 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1749264, beta: s.p + 1750416, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 23241984 &* s.n, savedMean: s.f + 257792, savedInvStd: s.f + 258944,
                 runningMean: s.p + 1751568, runningVar: s.p + 1752720, pool: pool)
+            s.profiler?.stop(212)
         }
-        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 23168256 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1749264, beta: s.p + 1750416, runningMean: s.p + 1751568, runningVar: s.p + 1752720,
                 eps: 1e-05, activation: .silu, output: s.t + 23241984 &* s.n, scratch: s.f + 257792, pool: pool)
+            s.profiler?.stop(213)
         }
         // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 23241984 &* s.n, output: s.t + 23315712 &* s.n,
             batch: s.n, pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1753872,
             reduceBias: s.p + 1809168, activation: .silu, expandWeights: s.p + 1809216, expandBias: s.p + 1864512,
             savedPooled: s.t + 19335200 &* s.n, savedHidden: s.t + 19338656 &* s.n, savedScale: s.t + 19336352 &* s.n,
             pool: pool)
+        s.profiler?.stop(214)
         // features.6.1.block.3 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 23315712 &* s.n, pixels: 64 &* s.n, inChannels: 1152,
             weights: s.p + 1865664, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
             output: s.t + 25761680 &* s.n, pool: pool)
-        // features.6.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(215)
+        // features.6.1.block.3 BatchNorm (batch statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25761680 &* s.n, pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 2086848, beta: s.p + 2087040, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 317696,
                 savedInvStd: s.f + 317888, runningMean: s.p + 2087232, runningVar: s.p + 2087424, pool: pool)
+            s.profiler?.stop(216)
         }
-        // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25761680 &* s.n, pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 2086848, beta: s.p + 2087040, runningMean: s.p + 2087232, runningVar: s.p + 2087424,
                 eps: 1e-05, activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 317696, pool: pool)
+            s.profiler?.stop(217)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8521739130434782
         if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14782608695652175,
                 into: s.t + 19338880 &* s.n, random: &random)
+            s.profiler?.stop(218)
         }
         // features.6.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 25749392 &* s.n, branch: s.t + 9417600 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 19338880 &* s.n : nil, batch: s.n,
             perImage: 12288, output: s.t + 25773968 &* s.n, pool: pool)
+        s.profiler?.stop(219)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_2_forward(_ s: TrainingStepContext) throws {
         // features.6.2.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 25773968 &* s.n, pixels: 64 &* s.n, inChannels: 192, weights: s.p + 2087616,
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 23389440 &* s.n,
             pool: pool)
-        // features.6.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(220)
+        // features.6.2.block.0 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 23389440 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2308800, beta: s.p + 2309952, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 23463168 &* s.n, savedMean: s.f + 318080, savedInvStd: s.f + 319232,
                 runningMean: s.p + 2311104, runningVar: s.p + 2312256, pool: pool)
+            s.profiler?.stop(221)
         }
-        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 23389440 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2308800, beta: s.p + 2309952, runningMean: s.p + 2311104, runningVar: s.p + 2312256,
                 eps: 1e-05, activation: .silu, output: s.t + 23463168 &* s.n, scratch: s.f + 318080, pool: pool)
+            s.profiler?.stop(222)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1152]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2313408, channels: 1152, kernel: 5, into: s.f + 322688)
+        s.profiler?.stop(223)
         // features.6.2.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 23463168 &* s.n, batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 322688, bias: s.f,
             activation: .identity, output: s.t + 23536896 &* s.n, pool: pool)
-        // features.6.2.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(224)
+        // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 23536896 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2342208, beta: s.p + 2343360, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 23610624 &* s.n, savedMean: s.f + 320384, savedInvStd: s.f + 321536,
                 runningMean: s.p + 2344512, runningVar: s.p + 2345664, pool: pool)
+            s.profiler?.stop(225)
         }
-        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 23536896 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2342208, beta: s.p + 2343360, runningMean: s.p + 2344512, runningVar: s.p + 2345664,
                 eps: 1e-05, activation: .silu, output: s.t + 23610624 &* s.n, scratch: s.f + 320384, pool: pool)
+            s.profiler?.stop(226)
         }
         // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 23610624 &* s.n, output: s.t + 23684352 &* s.n,
             batch: s.n, pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2346816,
             reduceBias: s.p + 2402112, activation: .silu, expandWeights: s.p + 2402160, expandBias: s.p + 2457456,
             savedPooled: s.t + 19337504 &* s.n, savedHidden: s.t + 19338704 &* s.n, savedScale: s.t + 25859984 &* s.n,
             pool: pool)
+        s.profiler?.stop(227)
         // features.6.2.block.3 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 23684352 &* s.n, pixels: 64 &* s.n, inChannels: 1152,
             weights: s.p + 2458608, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
             output: s.t + 25786256 &* s.n, pool: pool)
-        // features.6.2.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(228)
+        // features.6.2.block.3 BatchNorm (batch statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25786256 &* s.n, pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 2679792, beta: s.p + 2679984, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 380288,
                 savedInvStd: s.f + 380480, runningMean: s.p + 2680176, runningVar: s.p + 2680368, pool: pool)
+            s.profiler?.stop(229)
         }
-        // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25786256 &* s.n, pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 2679792, beta: s.p + 2679984, runningMean: s.p + 2680176, runningVar: s.p + 2680368,
                 eps: 1e-05, activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 380288, pool: pool)
+            s.profiler?.stop(230)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8434782608695652
         if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1565217391304348,
                 into: s.t + 19338896 &* s.n, random: &random)
+            s.profiler?.stop(231)
         }
         // features.6.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 25773968 &* s.n, branch: s.t + 9417600 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 19338896 &* s.n : nil, batch: s.n,
             perImage: 12288, output: s.t + 25798544 &* s.n, pool: pool)
+        s.profiler?.stop(232)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_3_forward(_ s: TrainingStepContext) throws {
         // features.6.3.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 25798544 &* s.n, pixels: 64 &* s.n, inChannels: 192, weights: s.p + 2680560,
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 23758080 &* s.n,
             pool: pool)
-        // features.6.3.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(233)
+        // features.6.3.block.0 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 23758080 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2901744, beta: s.p + 2902896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 23831808 &* s.n, savedMean: s.f + 380672, savedInvStd: s.f + 381824,
                 runningMean: s.p + 2904048, runningVar: s.p + 2905200, pool: pool)
+            s.profiler?.stop(234)
         }
-        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 23758080 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2901744, beta: s.p + 2902896, runningMean: s.p + 2904048, runningVar: s.p + 2905200,
                 eps: 1e-05, activation: .silu, output: s.t + 23831808 &* s.n, scratch: s.f + 380672, pool: pool)
+            s.profiler?.stop(235)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1152]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2906352, channels: 1152, kernel: 5, into: s.f + 385280)
+        s.profiler?.stop(236)
         // features.6.3.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 23831808 &* s.n, batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 385280, bias: s.f,
             activation: .identity, output: s.t + 23905536 &* s.n, pool: pool)
-        // features.6.3.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(237)
+        // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 23905536 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2935152, beta: s.p + 2936304, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 23979264 &* s.n, savedMean: s.f + 382976, savedInvStd: s.f + 384128,
                 runningMean: s.p + 2937456, runningVar: s.p + 2938608, pool: pool)
+            s.profiler?.stop(238)
         }
-        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 23905536 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2935152, beta: s.p + 2936304, runningMean: s.p + 2937456, runningVar: s.p + 2938608,
                 eps: 1e-05, activation: .silu, output: s.t + 23979264 &* s.n, scratch: s.f + 382976, pool: pool)
+            s.profiler?.stop(239)
         }
         // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 23979264 &* s.n, output: s.t + 24052992 &* s.n,
             batch: s.n, pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2939760,
             reduceBias: s.p + 2995056, activation: .silu, expandWeights: s.p + 2995104, expandBias: s.p + 3050400,
             savedPooled: s.t + 25861136 &* s.n, savedHidden: s.t + 19338752 &* s.n, savedScale: s.t + 25862288 &* s.n,
             pool: pool)
+        s.profiler?.stop(240)
         // features.6.3.block.3 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 24052992 &* s.n, pixels: 64 &* s.n, inChannels: 1152,
             weights: s.p + 3051552, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
             output: s.t + 25810832 &* s.n, pool: pool)
-        // features.6.3.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(241)
+        // features.6.3.block.3 BatchNorm (batch statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25810832 &* s.n, pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 3272736, beta: s.p + 3272928, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 442880,
                 savedInvStd: s.f + 443072, runningMean: s.p + 3273120, runningVar: s.p + 3273312, pool: pool)
+            s.profiler?.stop(242)
         }
-        // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25810832 &* s.n, pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 3272736, beta: s.p + 3272928, runningMean: s.p + 3273120, runningVar: s.p + 3273312,
                 eps: 1e-05, activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 442880, pool: pool)
+            s.profiler?.stop(243)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8347826086956521
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16521739130434784,
                 into: s.t + 19338912 &* s.n, random: &random)
+            s.profiler?.stop(244)
         }
         // features.6.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 25798544 &* s.n, branch: s.t + 9417600 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 19338912 &* s.n : nil, batch: s.n,
             perImage: 12288, output: s.t + 25823120 &* s.n, pool: pool)
+        s.profiler?.stop(245)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_4_forward(_ s: TrainingStepContext) throws {
         // features.6.4.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 25823120 &* s.n, pixels: 64 &* s.n, inChannels: 192, weights: s.p + 3273504,
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 24126720 &* s.n,
             pool: pool)
-        // features.6.4.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(246)
+        // features.6.4.block.0 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 24126720 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3494688, beta: s.p + 3495840, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 24200448 &* s.n, savedMean: s.f + 443264, savedInvStd: s.f + 444416,
                 runningMean: s.p + 3496992, runningVar: s.p + 3498144, pool: pool)
+            s.profiler?.stop(247)
         }
-        // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 24126720 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3494688, beta: s.p + 3495840, runningMean: s.p + 3496992, runningVar: s.p + 3498144,
                 eps: 1e-05, activation: .silu, output: s.t + 24200448 &* s.n, scratch: s.f + 443264, pool: pool)
+            s.profiler?.stop(248)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1152]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3499296, channels: 1152, kernel: 5, into: s.f + 447872)
+        s.profiler?.stop(249)
         // features.6.4.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 24200448 &* s.n, batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 447872, bias: s.f,
             activation: .identity, output: s.t + 24274176 &* s.n, pool: pool)
-        // features.6.4.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(250)
+        // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 24274176 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3528096, beta: s.p + 3529248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 24347904 &* s.n, savedMean: s.f + 445568, savedInvStd: s.f + 446720,
                 runningMean: s.p + 3530400, runningVar: s.p + 3531552, pool: pool)
+            s.profiler?.stop(251)
         }
-        // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 24274176 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3528096, beta: s.p + 3529248, runningMean: s.p + 3530400, runningVar: s.p + 3531552,
                 eps: 1e-05, activation: .silu, output: s.t + 24347904 &* s.n, scratch: s.f + 445568, pool: pool)
+            s.profiler?.stop(252)
         }
         // features.6.4.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 24347904 &* s.n, output: s.t + 24421632 &* s.n,
             batch: s.n, pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 3532704,
             reduceBias: s.p + 3588000, activation: .silu, expandWeights: s.p + 3588048, expandBias: s.p + 3643344,
             savedPooled: s.t + 25863440 &* s.n, savedHidden: s.t + 19338800 &* s.n, savedScale: s.t + 25864592 &* s.n,
             pool: pool)
+        s.profiler?.stop(253)
         // features.6.4.block.3 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 24421632 &* s.n, pixels: 64 &* s.n, inChannels: 1152,
             weights: s.p + 3644496, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
             output: s.t + 25835408 &* s.n, pool: pool)
-        // features.6.4.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(254)
+        // features.6.4.block.3 BatchNorm (batch statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25835408 &* s.n, pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 3865680, beta: s.p + 3865872, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 505472,
                 savedInvStd: s.f + 505664, runningMean: s.p + 3866064, runningVar: s.p + 3866256, pool: pool)
+            s.profiler?.stop(255)
         }
-        // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25835408 &* s.n, pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 3865680, beta: s.p + 3865872, runningMean: s.p + 3866064, runningVar: s.p + 3866256,
                 eps: 1e-05, activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 505472, pool: pool)
+            s.profiler?.stop(256)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8260869565217391
         if s.options.stochasticDepth && s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17391304347826086,
                 into: s.t + 19338928 &* s.n, random: &random)
+            s.profiler?.stop(257)
         }
         // features.6.4 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 25823120 &* s.n, branch: s.t + 9417600 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 19338928 &* s.n : nil, batch: s.n,
             perImage: 12288, output: s.t + 25847696 &* s.n, pool: pool)
+        s.profiler?.stop(258)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 8x8x192 -> 8x8x320, SE 1152 -> 48 -> 1152
     private func features_7_0_forward(_ s: TrainingStepContext) throws {
         // features.7.0.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 25847696 &* s.n, pixels: 64 &* s.n, inChannels: 192, weights: s.p + 3866448,
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 24495360 &* s.n,
             pool: pool)
-        // features.7.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(259)
+        // features.7.0.block.0 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 24495360 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 4087632, beta: s.p + 4088784, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 24569088 &* s.n, savedMean: s.f + 505856, savedInvStd: s.f + 507008,
                 runningMean: s.p + 4089936, runningVar: s.p + 4091088, pool: pool)
+            s.profiler?.stop(260)
         }
-        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 24495360 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 4087632, beta: s.p + 4088784, runningMean: s.p + 4089936, runningVar: s.p + 4091088,
                 eps: 1e-05, activation: .silu, output: s.t + 24569088 &* s.n, scratch: s.f + 505856, pool: pool)
+            s.profiler?.stop(261)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1152]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4092240, channels: 1152, kernel: 3, into: s.f + 510464)
+        s.profiler?.stop(262)
         // features.7.0.block.1 depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 24569088 &* s.n, batch: s.n, height: 8, width: 8, channels: 1152, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 510464, bias: s.f,
             activation: .identity, output: s.t + 24642816 &* s.n, pool: pool)
-        // features.7.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(263)
+        // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 24642816 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 4102608, beta: s.p + 4103760, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 24716544 &* s.n, savedMean: s.f + 508160, savedInvStd: s.f + 509312,
                 runningMean: s.p + 4104912, runningVar: s.p + 4106064, pool: pool)
+            s.profiler?.stop(264)
         }
-        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 24642816 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 4102608, beta: s.p + 4103760, runningMean: s.p + 4104912, runningVar: s.p + 4106064,
                 eps: 1e-05, activation: .silu, output: s.t + 24716544 &* s.n, scratch: s.f + 508160, pool: pool)
+            s.profiler?.stop(265)
         }
         // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 24716544 &* s.n, output: s.t + 24790272 &* s.n,
             batch: s.n, pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 4107216,
             reduceBias: s.p + 4162512, activation: .silu, expandWeights: s.p + 4162560, expandBias: s.p + 4217856,
             savedPooled: s.t + 25865744 &* s.n, savedHidden: s.t + 9503440 &* s.n, savedScale: s.t + 25866896 &* s.n,
             pool: pool)
+        s.profiler?.stop(266)
         // features.7.0.block.3 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 320]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 24790272 &* s.n, pixels: 64 &* s.n, inChannels: 1152,
             weights: s.p + 4219008, bias: s.f, outChannels: 320, activation: .identity, residual: nil,
             output: s.t + 19310880 &* s.n, pool: pool)
-        // features.7.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(267)
+        // features.7.0.block.3 BatchNorm (batch statistics) + identity on [n, 8, 8, 320]
         if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 19310880 &* s.n, pixels: 64 &* s.n, channels: 320,
                 gamma: s.p + 4587648, beta: s.p + 4587968, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 25572624 &* s.n, savedMean: s.f + 531200,
                 savedInvStd: s.f + 531520, runningMean: s.p + 4588288, runningVar: s.p + 4588608, pool: pool)
+            s.profiler?.stop(268)
         }
-        // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 320]
         if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 19310880 &* s.n, pixels: 64 &* s.n, channels: 320,
                 gamma: s.p + 4587648, beta: s.p + 4587968, runningMean: s.p + 4588288, runningVar: s.p + 4588608,
                 eps: 1e-05, activation: .identity, output: s.t + 25572624 &* s.n, scratch: s.f + 531200, pool: pool)
+            s.profiler?.stop(269)
         }
     }
 
     /// features.7.1 forward: MBConv6 k3 s1: 8x8x320 -> 8x8x320, SE 1920 -> 80 -> 1920, identity shortcut
     private func features_7_1_forward(_ s: TrainingStepContext) throws {
         // features.7.1.block.0 expand conv 1x1, [n, 8, 8, 320] -> [n, 8, 8, 1920]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 25572624 &* s.n, pixels: 64 &* s.n, inChannels: 320, weights: s.p + 4588928,
             bias: s.f, outChannels: 1920, activation: .identity, residual: nil, output: s.t + 19188000 &* s.n,
             pool: pool)
-        // features.7.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(270)
+        // features.7.1.block.0 BatchNorm (batch statistics) + silu on [n, 8, 8, 1920]
         if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 19188000 &* s.n, pixels: 64 &* s.n, channels: 1920,
                 gamma: s.p + 5203328, beta: s.p + 5205248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 19728000 &* s.n, savedMean: s.f + 531840, savedInvStd: s.f + 533760,
                 runningMean: s.p + 5207168, runningVar: s.p + 5209088, pool: pool)
+            s.profiler?.stop(271)
         }
-        // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1920]
         if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 19188000 &* s.n, pixels: 64 &* s.n, channels: 1920,
                 gamma: s.p + 5203328, beta: s.p + 5205248, runningMean: s.p + 5207168, runningVar: s.p + 5209088,
                 eps: 1e-05, activation: .silu, output: s.t + 19728000 &* s.n, scratch: s.f + 531840, pool: pool)
+            s.profiler?.stop(272)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][1920]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5211008, channels: 1920, kernel: 3, into: s.f + 539520)
+        s.profiler?.stop(273)
         // features.7.1.block.1 depthwise 3x3/1, [n, 8, 8, 1920] -> [n, 8, 8, 1920]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 19728000 &* s.n, batch: s.n, height: 8, width: 8, channels: 1920, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 539520, bias: s.f,
             activation: .identity, output: s.t + 19850880 &* s.n, pool: pool)
-        // features.7.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(274)
+        // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 1920]
         if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 19850880 &* s.n, pixels: 64 &* s.n, channels: 1920,
                 gamma: s.p + 5228288, beta: s.p + 5230208, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 19973760 &* s.n, savedMean: s.f + 535680, savedInvStd: s.f + 537600,
                 runningMean: s.p + 5232128, runningVar: s.p + 5234048, pool: pool)
+            s.profiler?.stop(275)
         }
-        // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1920]
         if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 19850880 &* s.n, pixels: 64 &* s.n, channels: 1920,
                 gamma: s.p + 5228288, beta: s.p + 5230208, runningMean: s.p + 5232128, runningVar: s.p + 5234048,
                 eps: 1e-05, activation: .silu, output: s.t + 19973760 &* s.n, scratch: s.f + 535680, pool: pool)
+            s.profiler?.stop(276)
         }
         // features.7.1.block.2 squeeze-excitation 1920 -> 80 -> 1920 on [n, 8, 8, 1920]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 19973760 &* s.n, output: s.t + 20096640 &* s.n,
             batch: s.n, pixels: 64, channels: 1920, squeezeChannels: 80, reduceWeights: s.p + 5235968,
             reduceBias: s.p + 5389568, activation: .silu, expandWeights: s.p + 5389648, expandBias: s.p + 5543248,
             savedPooled: s.t + 9499520 &* s.n, savedHidden: s.t + 9503360 &* s.n, savedScale: s.t + 9501440 &* s.n,
             pool: pool)
+        s.profiler?.stop(277)
         // features.7.1.block.3 project conv 1x1, [n, 8, 8, 1920] -> [n, 8, 8, 320]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 20096640 &* s.n, pixels: 64 &* s.n, inChannels: 1920,
             weights: s.p + 5545168, bias: s.f, outChannels: 320, activation: .identity, residual: nil,
             output: s.t + 20301440 &* s.n, pool: pool)
-        // features.7.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(278)
+        // features.7.1.block.3 BatchNorm (batch statistics) + identity on [n, 8, 8, 320]
         if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 20301440 &* s.n, pixels: 64 &* s.n, channels: 320,
                 gamma: s.p + 6159568, beta: s.p + 6159888, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 574080,
                 savedInvStd: s.f + 574400, runningMean: s.p + 6160208, runningVar: s.p + 6160528, pool: pool)
+            s.profiler?.stop(279)
         }
-        // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 320]
         if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 20301440 &* s.n, pixels: 64 &* s.n, channels: 320,
                 gamma: s.p + 6159568, beta: s.p + 6159888, runningMean: s.p + 6160208, runningVar: s.p + 6160528,
                 eps: 1e-05, activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 574080, pool: pool)
+            s.profiler?.stop(280)
         }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.808695652173913
         if s.options.stochasticDepth && s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19130434782608696,
                 into: s.t + 9503488 &* s.n, random: &random)
+            s.profiler?.stop(281)
         }
         // features.7.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 25572624 &* s.n, branch: s.t + 9417600 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 9503488 &* s.n : nil, batch: s.n,
             perImage: 20480, output: s.t + 20321920 &* s.n, pool: pool)
+        s.profiler?.stop(282)
     }
 
     /// features.8 forward: head: conv 1x1 320 -> 1280
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 8, 8, 320] -> [n, 8, 8, 1280]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 20321920 &* s.n, pixels: 64 &* s.n, inChannels: 320, weights: s.p + 6160848,
             bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.t + 9417600 &* s.n,
             pool: pool)
-        // features.8 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(283)
+        // features.8 BatchNorm (batch statistics) + silu on [n, 8, 8, 1280]
         if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 9417600 &* s.n, pixels: 64 &* s.n, channels: 1280,
                 gamma: s.p + 6570448, beta: s.p + 6571728, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 20219520 &* s.n, savedMean: s.f + 574720, savedInvStd: s.f + 576000,
                 runningMean: s.p + 6573008, runningVar: s.p + 6574288, pool: pool)
+            s.profiler?.stop(284)
         }
-        // features.8 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.8 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1280]
         if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 9417600 &* s.n, pixels: 64 &* s.n, channels: 1280,
                 gamma: s.p + 6570448, beta: s.p + 6571728, runningMean: s.p + 6573008, runningVar: s.p + 6574288,
                 eps: 1e-05, activation: .silu, output: s.t + 20219520 &* s.n, scratch: s.f + 574720, pool: pool)
+            s.profiler?.stop(285)
         }
     }
 
     /// classifier forward: global average pool, dropout 0.2, linear 1280 -> 1000 classes
     private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 8, 8, 1280] -> [n, 1280]
+        s.profiler?.start()
         Kernels.globalAveragePool(input: s.t + 20219520 &* s.n, batch: s.n, pixels: 64, channels: 1280,
             output: s.t + 19331360 &* s.n, pool: pool)
+        s.profiler?.stop(286)
         // dropout p=0.2 (when options.dropout) on [n, 1280]
+        s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.t + 19331360 &* s.n, output: s.t + 19333920 &* s.n, count: 1280 &* s.n,
             probability: s.options.dropout ? 0.2 : 0, mask: s.t + 19332640 &* s.n, random: &random)
+        s.profiler?.stop(287)
         // classifier.1 linear, [n, 1280] -> [n, 1000]
+        s.profiler?.start()
         Kernels.linear(input: s.t + 19333920 &* s.n, batch: s.n, inFeatures: 1280, weights: s.p + 6575568,
             bias: s.p + 7855568, outFeatures: 1000, output: s.t + 19331360 &* s.n, pool: pool)
+        s.profiler?.stop(288)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
+        s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.t + 19331360 &* s.n, labels: s.labels, classes: 1000,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 20219520 &* s.n)
+        s.profiler?.stop(289)
         // hand the logits to the caller
+        s.profiler?.start()
         s.logits.update(from: s.t + 19331360 &* s.n, count: 1000 &* s.n)
+        s.profiler?.stop(290)
     }
 
     /// classifier backward: global average pool, dropout 0.2, linear 1280 -> 1000 classes
     private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
+        s.profiler?.start()
         TrainingKernels.linearBackward(gradOutput: s.t + 20219520 &* s.n, input: s.t + 19333920 &* s.n,
             weights: s.p + 6575568, batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.t + 19331360 &* s.n,
             gradWeights: s.g + 6575568, gradBias: s.g + 7855568, pool: pool)
+        s.profiler?.stop(291)
         // dropout backward
+        s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.t + 19331360 &* s.n, mask: s.t + 19332640 &* s.n,
             count: 1280 &* s.n, gradInput: s.t + 19333920 &* s.n)
+        s.profiler?.stop(292)
         // avgpool backward: spread each channel's gradient over the 64 pixels
+        s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 19333920 &* s.n, batch: s.n, pixels: 64,
             channels: 1280, gradInput: s.t + 20219520 &* s.n, pool: pool)
+        s.profiler?.stop(293)
     }
 
     /// features.8 backward: head: conv 1x1 320 -> 1280
     private func features_8_backward(_ s: TrainingStepContext) {
-        // features.8 backward through silu and BatchNorm (in place)
+        // features.8 backward through silu and BatchNorm (in place) on [n, 8, 8, 1280]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20219520 &* s.n, input: s.t + 9417600 &* s.n,
             pixels: 64 &* s.n, channels: 1280, gamma: s.p + 6570448, beta: s.p + 6571728, savedMean: s.f + 574720,
             savedInvStd: s.f + 576000, activation: .silu, gradInput: s.t + 20219520 &* s.n, gradGamma: s.g + 6570448,
             gradBeta: s.g + 6571728, pool: pool)
-        // features.8 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(294)
+        // features.8 conv 1x1 backward: input and weight gradients, [n, 8, 8, 320] <- [n, 8, 8, 1280]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20219520 &* s.n, input: s.t + 20321920 &* s.n,
             weights: s.p + 6160848, pixels: 64 &* s.n, inChannels: 320, outChannels: 1280,
             gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 6160848, pool: pool)
+        s.profiler?.stop(295)
     }
 
     /// features.7.1 backward: MBConv6 k3 s1: 8x8x320 -> 8x8x320, SE 1920 -> 80 -> 1920, identity shortcut
     private func features_7_1_backward(_ s: TrainingStepContext) {
         // features.7.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 9417600 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 9503488 &* s.n : nil, batch: s.n,
             perImage: 20480, gradBranch: s.t + 9438080 &* s.n, pool: pool)
-        // features.7.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(296)
+        // features.7.1.block.3 backward through identity and BatchNorm (in place) on [n, 8, 8, 320]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9438080 &* s.n, input: s.t + 20301440 &* s.n,
             pixels: 64 &* s.n, channels: 320, gamma: s.p + 6159568, beta: s.p + 6159888, savedMean: s.f + 574080,
             savedInvStd: s.f + 574400, activation: .identity, gradInput: s.t + 9438080 &* s.n,
             gradGamma: s.g + 6159568, gradBeta: s.g + 6159888, pool: pool)
-        // features.7.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(297)
+        // features.7.1.block.3 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1920] <- [n, 8, 8, 320]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9438080 &* s.n, input: s.t + 20096640 &* s.n,
             weights: s.p + 5545168, pixels: 64 &* s.n, inChannels: 1920, outChannels: 320,
             gradInput: s.t + 20219520 &* s.n, gradWeights: s.g + 5545168, pool: pool)
-        // features.7.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(298)
+        // features.7.1.block.2 squeeze-excitation 1920 -> 80 -> 1920 backward on [n, 8, 8, 1920]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20219520 &* s.n, input: s.t + 19973760 &* s.n,
             batch: s.n, pixels: 64, channels: 1920, squeezeChannels: 80, reduceWeights: s.p + 5235968,
             activation: .silu, expandWeights: s.p + 5389648, savedPooled: s.t + 9499520 &* s.n,
             savedHidden: s.t + 9503360 &* s.n, savedScale: s.t + 9501440 &* s.n, gradInput: s.t + 20096640 &* s.n,
             gradReduceWeights: s.g + 5235968, gradReduceBias: s.g + 5389568, gradExpandWeights: s.g + 5389648,
             gradExpandBias: s.g + 5543248, workspace: s.ws, pool: pool)
-        // features.7.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(299)
+        // features.7.1.block.1 backward through silu and BatchNorm (in place) on [n, 8, 8, 1920]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20096640 &* s.n, input: s.t + 19850880 &* s.n,
             pixels: 64 &* s.n, channels: 1920, gamma: s.p + 5228288, beta: s.p + 5230208, savedMean: s.f + 535680,
             savedInvStd: s.f + 537600, activation: .silu, gradInput: s.t + 20096640 &* s.n, gradGamma: s.g + 5228288,
             gradBeta: s.g + 5230208, pool: pool)
+        s.profiler?.stop(300)
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 556800, count: 17280)
-        // features.7.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(301)
+        // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 8, 8, 1920] <- [n, 8, 8, 1920]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 20096640 &* s.n, input: s.t + 19728000 &* s.n,
             batch: s.n, height: 8, width: 8, channels: 1920, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8,
             outWidth: 8, weights: s.f + 539520, gradInput: s.t + 19850880 &* s.n, gradWeights: s.f + 556800,
             pool: pool)
+        s.profiler?.stop(302)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 556800, channels: 1920, kernel: 3, into: s.g + 5211008)
-        // features.7.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(303)
+        // features.7.1.block.0 backward through silu and BatchNorm (in place) on [n, 8, 8, 1920]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19850880 &* s.n, input: s.t + 19188000 &* s.n,
             pixels: 64 &* s.n, channels: 1920, gamma: s.p + 5203328, beta: s.p + 5205248, savedMean: s.f + 531840,
             savedInvStd: s.f + 533760, activation: .silu, gradInput: s.t + 19850880 &* s.n, gradGamma: s.g + 5203328,
             gradBeta: s.g + 5205248, pool: pool)
-        // features.7.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(304)
+        // features.7.1.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 320] <- [n, 8, 8, 1920]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19850880 &* s.n, input: s.t + 25572624 &* s.n,
             weights: s.p + 4588928, pixels: 64 &* s.n, inChannels: 320, outChannels: 1920,
             gradInput: s.t + 19188000 &* s.n, gradWeights: s.g + 4588928, pool: pool)
+        s.profiler?.stop(305)
         // features.7.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 19188000 &* s.n, s.t + 9417600 &* s.n, count: 20480 &* s.n, pool: pool)
+        s.profiler?.stop(306)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 8x8x192 -> 8x8x320, SE 1152 -> 48 -> 1152
     private func features_7_0_backward(_ s: TrainingStepContext) {
-        // features.7.0.block.3 backward through identity and BatchNorm (in place)
+        // features.7.0.block.3 backward through identity and BatchNorm (in place) on [n, 8, 8, 320]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 19310880 &* s.n,
             pixels: 64 &* s.n, channels: 320, gamma: s.p + 4587648, beta: s.p + 4587968, savedMean: s.f + 531200,
             savedInvStd: s.f + 531520, activation: .identity, gradInput: s.t + 19188000 &* s.n,
             gradGamma: s.g + 4587648, gradBeta: s.g + 4587968, pool: pool)
-        // features.7.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(307)
+        // features.7.0.block.3 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 320]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 24790272 &* s.n,
             weights: s.p + 4219008, pixels: 64 &* s.n, inChannels: 1152, outChannels: 320,
             gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 4219008, pool: pool)
-        // features.7.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(308)
+        // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 24716544 &* s.n,
             batch: s.n, pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 4107216,
             activation: .silu, expandWeights: s.p + 4162560, savedPooled: s.t + 25865744 &* s.n,
             savedHidden: s.t + 9503440 &* s.n, savedScale: s.t + 25866896 &* s.n, gradInput: s.t + 19188000 &* s.n,
             gradReduceWeights: s.g + 4107216, gradReduceBias: s.g + 4162512, gradExpandWeights: s.g + 4162560,
             gradExpandBias: s.g + 4217856, workspace: s.ws, pool: pool)
-        // features.7.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(309)
+        // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 24642816 &* s.n,
             pixels: 64 &* s.n, channels: 1152, gamma: s.p + 4102608, beta: s.p + 4103760, savedMean: s.f + 508160,
             savedInvStd: s.f + 509312, activation: .silu, gradInput: s.t + 19188000 &* s.n, gradGamma: s.g + 4102608,
             gradBeta: s.g + 4103760, pool: pool)
+        s.profiler?.stop(310)
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 520832, count: 10368)
-        // features.7.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(311)
+        // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 24569088 &* s.n,
             batch: s.n, height: 8, width: 8, channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8,
             outWidth: 8, weights: s.f + 510464, gradInput: s.t + 9417600 &* s.n, gradWeights: s.f + 520832,
             pool: pool)
+        s.profiler?.stop(312)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 520832, channels: 1152, kernel: 3, into: s.g + 4092240)
-        // features.7.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(313)
+        // features.7.0.block.0 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 24495360 &* s.n,
             pixels: 64 &* s.n, channels: 1152, gamma: s.p + 4087632, beta: s.p + 4088784, savedMean: s.f + 505856,
             savedInvStd: s.f + 507008, activation: .silu, gradInput: s.t + 9417600 &* s.n, gradGamma: s.g + 4087632,
             gradBeta: s.g + 4088784, pool: pool)
-        // features.7.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(314)
+        // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 25847696 &* s.n,
             weights: s.p + 3866448, pixels: 64 &* s.n, inChannels: 192, outChannels: 1152,
             gradInput: s.t + 9491328 &* s.n, gradWeights: s.g + 3866448, pool: pool)
+        s.profiler?.stop(315)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 9491328 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 19338928 &* s.n : nil, batch: s.n,
             perImage: 12288, gradBranch: s.t + 19188000 &* s.n, pool: pool)
-        // features.6.4.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(316)
+        // features.6.4.block.3 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 25835408 &* s.n,
             pixels: 64 &* s.n, channels: 192, gamma: s.p + 3865680, beta: s.p + 3865872, savedMean: s.f + 505472,
             savedInvStd: s.f + 505664, activation: .identity, gradInput: s.t + 19188000 &* s.n,
             gradGamma: s.g + 3865680, gradBeta: s.g + 3865872, pool: pool)
-        // features.6.4.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(317)
+        // features.6.4.block.3 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 24421632 &* s.n,
             weights: s.p + 3644496, pixels: 64 &* s.n, inChannels: 1152, outChannels: 192,
             gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 3644496, pool: pool)
-        // features.6.4.block.2 squeeze-excitation backward
+        s.profiler?.stop(318)
+        // features.6.4.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 24347904 &* s.n,
             batch: s.n, pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 3532704,
             activation: .silu, expandWeights: s.p + 3588048, savedPooled: s.t + 25863440 &* s.n,
             savedHidden: s.t + 19338800 &* s.n, savedScale: s.t + 25864592 &* s.n, gradInput: s.t + 19188000 &* s.n,
             gradReduceWeights: s.g + 3532704, gradReduceBias: s.g + 3588000, gradExpandWeights: s.g + 3588048,
             gradExpandBias: s.g + 3643344, workspace: s.ws, pool: pool)
-        // features.6.4.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(319)
+        // features.6.4.block.1 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 24274176 &* s.n,
             pixels: 64 &* s.n, channels: 1152, gamma: s.p + 3528096, beta: s.p + 3529248, savedMean: s.f + 445568,
             savedInvStd: s.f + 446720, activation: .silu, gradInput: s.t + 19188000 &* s.n, gradGamma: s.g + 3528096,
             gradBeta: s.g + 3529248, pool: pool)
+        s.profiler?.stop(320)
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 476672, count: 28800)
-        // features.6.4.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(321)
+        // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 24200448 &* s.n,
             batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8,
             outWidth: 8, weights: s.f + 447872, gradInput: s.t + 9417600 &* s.n, gradWeights: s.f + 476672,
             pool: pool)
+        s.profiler?.stop(322)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 476672, channels: 1152, kernel: 5, into: s.g + 3499296)
-        // features.6.4.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(323)
+        // features.6.4.block.0 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 24126720 &* s.n,
             pixels: 64 &* s.n, channels: 1152, gamma: s.p + 3494688, beta: s.p + 3495840, savedMean: s.f + 443264,
             savedInvStd: s.f + 444416, activation: .silu, gradInput: s.t + 9417600 &* s.n, gradGamma: s.g + 3494688,
             gradBeta: s.g + 3495840, pool: pool)
-        // features.6.4.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(324)
+        // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 25823120 &* s.n,
             weights: s.p + 3273504, pixels: 64 &* s.n, inChannels: 192, outChannels: 1152,
             gradInput: s.t + 19261728 &* s.n, gradWeights: s.g + 3273504, pool: pool)
+        s.profiler?.stop(325)
         // features.6.4 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 19261728 &* s.n, s.t + 9491328 &* s.n, count: 12288 &* s.n, pool: pool)
+        s.profiler?.stop(326)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 19261728 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 19338912 &* s.n : nil, batch: s.n,
             perImage: 12288, gradBranch: s.t + 9491328 &* s.n, pool: pool)
-        // features.6.3.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(327)
+        // features.6.3.block.3 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9491328 &* s.n, input: s.t + 25810832 &* s.n,
             pixels: 64 &* s.n, channels: 192, gamma: s.p + 3272736, beta: s.p + 3272928, savedMean: s.f + 442880,
             savedInvStd: s.f + 443072, activation: .identity, gradInput: s.t + 9491328 &* s.n,
             gradGamma: s.g + 3272736, gradBeta: s.g + 3272928, pool: pool)
-        // features.6.3.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(328)
+        // features.6.3.block.3 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9491328 &* s.n, input: s.t + 24052992 &* s.n,
             weights: s.p + 3051552, pixels: 64 &* s.n, inChannels: 1152, outChannels: 192,
             gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 3051552, pool: pool)
-        // features.6.3.block.2 squeeze-excitation backward
+        s.profiler?.stop(329)
+        // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 23979264 &* s.n,
             batch: s.n, pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2939760,
             activation: .silu, expandWeights: s.p + 2995104, savedPooled: s.t + 25861136 &* s.n,
             savedHidden: s.t + 19338752 &* s.n, savedScale: s.t + 25862288 &* s.n, gradInput: s.t + 19188000 &* s.n,
             gradReduceWeights: s.g + 2939760, gradReduceBias: s.g + 2995056, gradExpandWeights: s.g + 2995104,
             gradExpandBias: s.g + 3050400, workspace: s.ws, pool: pool)
-        // features.6.3.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(330)
+        // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 23905536 &* s.n,
             pixels: 64 &* s.n, channels: 1152, gamma: s.p + 2935152, beta: s.p + 2936304, savedMean: s.f + 382976,
             savedInvStd: s.f + 384128, activation: .silu, gradInput: s.t + 19188000 &* s.n, gradGamma: s.g + 2935152,
             gradBeta: s.g + 2936304, pool: pool)
+        s.profiler?.stop(331)
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 414080, count: 28800)
-        // features.6.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(332)
+        // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 23831808 &* s.n,
             batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8,
             outWidth: 8, weights: s.f + 385280, gradInput: s.t + 9417600 &* s.n, gradWeights: s.f + 414080,
             pool: pool)
+        s.profiler?.stop(333)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 414080, channels: 1152, kernel: 5, into: s.g + 2906352)
-        // features.6.3.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(334)
+        // features.6.3.block.0 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 23758080 &* s.n,
             pixels: 64 &* s.n, channels: 1152, gamma: s.p + 2901744, beta: s.p + 2902896, savedMean: s.f + 380672,
             savedInvStd: s.f + 381824, activation: .silu, gradInput: s.t + 9417600 &* s.n, gradGamma: s.g + 2901744,
             gradBeta: s.g + 2902896, pool: pool)
-        // features.6.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(335)
+        // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 25798544 &* s.n,
             weights: s.p + 2680560, pixels: 64 &* s.n, inChannels: 192, outChannels: 1152,
             gradInput: s.t + 9491328 &* s.n, gradWeights: s.g + 2680560, pool: pool)
+        s.profiler?.stop(336)
         // features.6.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 9491328 &* s.n, s.t + 19261728 &* s.n, count: 12288 &* s.n, pool: pool)
+        s.profiler?.stop(337)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 9491328 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 19338896 &* s.n : nil, batch: s.n,
             perImage: 12288, gradBranch: s.t + 19188000 &* s.n, pool: pool)
-        // features.6.2.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(338)
+        // features.6.2.block.3 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 25786256 &* s.n,
             pixels: 64 &* s.n, channels: 192, gamma: s.p + 2679792, beta: s.p + 2679984, savedMean: s.f + 380288,
             savedInvStd: s.f + 380480, activation: .identity, gradInput: s.t + 19188000 &* s.n,
             gradGamma: s.g + 2679792, gradBeta: s.g + 2679984, pool: pool)
-        // features.6.2.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(339)
+        // features.6.2.block.3 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 23684352 &* s.n,
             weights: s.p + 2458608, pixels: 64 &* s.n, inChannels: 1152, outChannels: 192,
             gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 2458608, pool: pool)
-        // features.6.2.block.2 squeeze-excitation backward
+        s.profiler?.stop(340)
+        // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 23610624 &* s.n,
             batch: s.n, pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2346816,
             activation: .silu, expandWeights: s.p + 2402160, savedPooled: s.t + 19337504 &* s.n,
             savedHidden: s.t + 19338704 &* s.n, savedScale: s.t + 25859984 &* s.n, gradInput: s.t + 19188000 &* s.n,
             gradReduceWeights: s.g + 2346816, gradReduceBias: s.g + 2402112, gradExpandWeights: s.g + 2402160,
             gradExpandBias: s.g + 2457456, workspace: s.ws, pool: pool)
-        // features.6.2.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(341)
+        // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 23536896 &* s.n,
             pixels: 64 &* s.n, channels: 1152, gamma: s.p + 2342208, beta: s.p + 2343360, savedMean: s.f + 320384,
             savedInvStd: s.f + 321536, activation: .silu, gradInput: s.t + 19188000 &* s.n, gradGamma: s.g + 2342208,
             gradBeta: s.g + 2343360, pool: pool)
+        s.profiler?.stop(342)
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 351488, count: 28800)
-        // features.6.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(343)
+        // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 23463168 &* s.n,
             batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8,
             outWidth: 8, weights: s.f + 322688, gradInput: s.t + 9417600 &* s.n, gradWeights: s.f + 351488,
             pool: pool)
+        s.profiler?.stop(344)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 351488, channels: 1152, kernel: 5, into: s.g + 2313408)
-        // features.6.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(345)
+        // features.6.2.block.0 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 23389440 &* s.n,
             pixels: 64 &* s.n, channels: 1152, gamma: s.p + 2308800, beta: s.p + 2309952, savedMean: s.f + 318080,
             savedInvStd: s.f + 319232, activation: .silu, gradInput: s.t + 9417600 &* s.n, gradGamma: s.g + 2308800,
             gradBeta: s.g + 2309952, pool: pool)
-        // features.6.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(346)
+        // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 25773968 &* s.n,
             weights: s.p + 2087616, pixels: 64 &* s.n, inChannels: 192, outChannels: 1152,
             gradInput: s.t + 19261728 &* s.n, gradWeights: s.g + 2087616, pool: pool)
+        s.profiler?.stop(347)
         // features.6.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 19261728 &* s.n, s.t + 9491328 &* s.n, count: 12288 &* s.n, pool: pool)
+        s.profiler?.stop(348)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 19261728 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 19338880 &* s.n : nil, batch: s.n,
             perImage: 12288, gradBranch: s.t + 9491328 &* s.n, pool: pool)
-        // features.6.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(349)
+        // features.6.1.block.3 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9491328 &* s.n, input: s.t + 25761680 &* s.n,
             pixels: 64 &* s.n, channels: 192, gamma: s.p + 2086848, beta: s.p + 2087040, savedMean: s.f + 317696,
             savedInvStd: s.f + 317888, activation: .identity, gradInput: s.t + 9491328 &* s.n,
             gradGamma: s.g + 2086848, gradBeta: s.g + 2087040, pool: pool)
-        // features.6.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(350)
+        // features.6.1.block.3 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9491328 &* s.n, input: s.t + 23315712 &* s.n,
             weights: s.p + 1865664, pixels: 64 &* s.n, inChannels: 1152, outChannels: 192,
             gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 1865664, pool: pool)
-        // features.6.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(351)
+        // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 23241984 &* s.n,
             batch: s.n, pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1753872,
             activation: .silu, expandWeights: s.p + 1809216, savedPooled: s.t + 19335200 &* s.n,
             savedHidden: s.t + 19338656 &* s.n, savedScale: s.t + 19336352 &* s.n, gradInput: s.t + 19188000 &* s.n,
             gradReduceWeights: s.g + 1753872, gradReduceBias: s.g + 1809168, gradExpandWeights: s.g + 1809216,
             gradExpandBias: s.g + 1864512, workspace: s.ws, pool: pool)
-        // features.6.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(352)
+        // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 23168256 &* s.n,
             pixels: 64 &* s.n, channels: 1152, gamma: s.p + 1749264, beta: s.p + 1750416, savedMean: s.f + 257792,
             savedInvStd: s.f + 258944, activation: .silu, gradInput: s.t + 19188000 &* s.n, gradGamma: s.g + 1749264,
             gradBeta: s.g + 1750416, pool: pool)
+        s.profiler?.stop(353)
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 288896, count: 28800)
-        // features.6.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(354)
+        // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 23094528 &* s.n,
             batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8,
             outWidth: 8, weights: s.f + 260096, gradInput: s.t + 9417600 &* s.n, gradWeights: s.f + 288896,
             pool: pool)
+        s.profiler?.stop(355)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 288896, channels: 1152, kernel: 5, into: s.g + 1720464)
-        // features.6.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(356)
+        // features.6.1.block.0 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 23020800 &* s.n,
             pixels: 64 &* s.n, channels: 1152, gamma: s.p + 1715856, beta: s.p + 1717008, savedMean: s.f + 255488,
             savedInvStd: s.f + 256640, activation: .silu, gradInput: s.t + 9417600 &* s.n, gradGamma: s.g + 1715856,
             gradBeta: s.g + 1717008, pool: pool)
-        // features.6.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(357)
+        // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 25749392 &* s.n,
             weights: s.p + 1494672, pixels: 64 &* s.n, inChannels: 192, outChannels: 1152,
             gradInput: s.t + 9491328 &* s.n, gradWeights: s.g + 1494672, pool: pool)
+        s.profiler?.stop(358)
         // features.6.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 9491328 &* s.n, s.t + 19261728 &* s.n, count: 12288 &* s.n, pool: pool)
+        s.profiler?.stop(359)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 15x15x112 -> 8x8x192, SE 672 -> 28 -> 672
     private func features_6_0_backward(_ s: TrainingStepContext) {
-        // features.6.0.block.3 backward through identity and BatchNorm (in place)
+        // features.6.0.block.3 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9491328 &* s.n, input: s.t + 25737104 &* s.n,
             pixels: 64 &* s.n, channels: 192, gamma: s.p + 1493904, beta: s.p + 1494096, savedMean: s.f + 255104,
             savedInvStd: s.f + 255296, activation: .identity, gradInput: s.t + 9491328 &* s.n,
             gradGamma: s.g + 1493904, gradBeta: s.g + 1494096, pool: pool)
-        // features.6.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(360)
+        // features.6.0.block.3 conv 1x1 backward: input and weight gradients, [n, 8, 8, 672] <- [n, 8, 8, 192]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9491328 &* s.n, input: s.t + 25112016 &* s.n,
             weights: s.p + 1364880, pixels: 64 &* s.n, inChannels: 672, outChannels: 192,
             gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 1364880, pool: pool)
-        // features.6.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(361)
+        // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 8, 8, 672]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 25069008 &* s.n,
             batch: s.n, pixels: 64, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1326544,
             activation: .silu, expandWeights: s.p + 1345392, savedPooled: s.t + 25872080 &* s.n,
             savedHidden: s.t + 19338848 &* s.n, savedScale: s.t + 25872752 &* s.n, gradInput: s.t + 9460608 &* s.n,
             gradReduceWeights: s.g + 1326544, gradReduceBias: s.g + 1345360, gradExpandWeights: s.g + 1345392,
             gradExpandBias: s.g + 1364208, workspace: s.ws, pool: pool)
-        // features.6.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(362)
+        // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 8, 8, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9460608 &* s.n, input: s.t + 25026000 &* s.n,
             pixels: 64 &* s.n, channels: 672, gamma: s.p + 1323856, beta: s.p + 1324528, savedMean: s.f + 220160,
             savedInvStd: s.f + 220832, activation: .silu, gradInput: s.t + 9460608 &* s.n, gradGamma: s.g + 1323856,
             gradBeta: s.g + 1324528, pool: pool)
+        s.profiler?.stop(363)
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 238304, count: 16800)
-        // features.6.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(364)
+        // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 8, 8, 672]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9460608 &* s.n, input: s.t + 19036800 &* s.n,
             batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 8, outWidth: 8, weights: s.f + 221504, gradInput: s.t + 19188000 &* s.n,
             gradWeights: s.f + 238304, pool: pool)
+        s.profiler?.stop(365)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 238304, channels: 672, kernel: 5, into: s.g + 1307056)
-        // features.6.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(366)
+        // features.6.0.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 18885600 &* s.n,
             pixels: 225 &* s.n, channels: 672, gamma: s.p + 1304368, beta: s.p + 1305040, savedMean: s.f + 218816,
             savedInvStd: s.f + 219488, activation: .silu, gradInput: s.t + 19188000 &* s.n, gradGamma: s.g + 1304368,
             gradBeta: s.g + 1305040, pool: pool)
-        // features.6.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(367)
+        // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 25547424 &* s.n,
             weights: s.p + 1229104, pixels: 225 &* s.n, inChannels: 112, outChannels: 672,
             gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 1229104, pool: pool)
+        s.profiler?.stop(368)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 9417600 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 25880000 &* s.n : nil, batch: s.n,
             perImage: 25200, gradBranch: s.t + 9442800 &* s.n, pool: pool)
-        // features.5.3.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(369)
+        // features.5.3.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 112]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9442800 &* s.n, input: s.t + 25522224 &* s.n,
             pixels: 225 &* s.n, channels: 112, gamma: s.p + 1228656, beta: s.p + 1228768, savedMean: s.f + 218592,
             savedInvStd: s.f + 218704, activation: .identity, gradInput: s.t + 9442800 &* s.n,
             gradGamma: s.g + 1228656, gradBeta: s.g + 1228768, pool: pool)
-        // features.5.3.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(370)
+        // features.5.3.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9442800 &* s.n, input: s.t + 18734400 &* s.n,
             weights: s.p + 1153392, pixels: 225 &* s.n, inChannels: 672, outChannels: 112,
             gradInput: s.t + 18885600 &* s.n, gradWeights: s.g + 1153392, pool: pool)
-        // features.5.3.block.2 squeeze-excitation backward
+        s.profiler?.stop(371)
+        // features.5.3.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 15, 15, 672]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 18885600 &* s.n, input: s.t + 18583200 &* s.n,
             batch: s.n, pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1115056,
             activation: .silu, expandWeights: s.p + 1133904, savedPooled: s.t + 25870736 &* s.n,
             savedHidden: s.t + 25879632 &* s.n, savedScale: s.t + 25871408 &* s.n, gradInput: s.t + 18734400 &* s.n,
             gradReduceWeights: s.g + 1115056, gradReduceBias: s.g + 1133872, gradExpandWeights: s.g + 1133904,
             gradExpandBias: s.g + 1152720, workspace: s.ws, pool: pool)
-        // features.5.3.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(372)
+        // features.5.3.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 18734400 &* s.n, input: s.t + 18432000 &* s.n,
             pixels: 225 &* s.n, channels: 672, gamma: s.p + 1112368, beta: s.p + 1113040, savedMean: s.f + 183648,
             savedInvStd: s.f + 184320, activation: .silu, gradInput: s.t + 18734400 &* s.n, gradGamma: s.g + 1112368,
             gradBeta: s.g + 1113040, pool: pool)
+        s.profiler?.stop(373)
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 201792, count: 16800)
-        // features.5.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(374)
+        // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 18734400 &* s.n, input: s.t + 18280800 &* s.n,
             batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15, weights: s.f + 184992, gradInput: s.t + 18432000 &* s.n,
             gradWeights: s.f + 201792, pool: pool)
+        s.profiler?.stop(375)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 201792, channels: 672, kernel: 5, into: s.g + 1095568)
-        // features.5.3.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(376)
+        // features.5.3.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 18432000 &* s.n, input: s.t + 18129600 &* s.n,
             pixels: 225 &* s.n, channels: 672, gamma: s.p + 1092880, beta: s.p + 1093552, savedMean: s.f + 182304,
             savedInvStd: s.f + 182976, activation: .silu, gradInput: s.t + 18432000 &* s.n, gradGamma: s.g + 1092880,
             gradBeta: s.g + 1093552, pool: pool)
-        // features.5.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(377)
+        // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 18432000 &* s.n, input: s.t + 25497024 &* s.n,
             weights: s.p + 1017616, pixels: 225 &* s.n, inChannels: 112, outChannels: 672,
             gradInput: s.t + 9442800 &* s.n, gradWeights: s.g + 1017616, pool: pool)
+        s.profiler?.stop(378)
         // features.5.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 9442800 &* s.n, s.t + 9417600 &* s.n, count: 25200 &* s.n, pool: pool)
+        s.profiler?.stop(379)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 9442800 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 25879984 &* s.n : nil, batch: s.n,
             perImage: 25200, gradBranch: s.t + 9417600 &* s.n, pool: pool)
-        // features.5.2.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(380)
+        // features.5.2.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 112]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 25471824 &* s.n,
             pixels: 225 &* s.n, channels: 112, gamma: s.p + 1017168, beta: s.p + 1017280, savedMean: s.f + 182080,
             savedInvStd: s.f + 182192, activation: .identity, gradInput: s.t + 9417600 &* s.n,
             gradGamma: s.g + 1017168, gradBeta: s.g + 1017280, pool: pool)
-        // features.5.2.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(381)
+        // features.5.2.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 17978400 &* s.n,
             weights: s.p + 941904, pixels: 225 &* s.n, inChannels: 672, outChannels: 112,
             gradInput: s.t + 18129600 &* s.n, gradWeights: s.g + 941904, pool: pool)
-        // features.5.2.block.2 squeeze-excitation backward
+        s.profiler?.stop(382)
+        // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 15, 15, 672]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 18129600 &* s.n, input: s.t + 17827200 &* s.n,
             batch: s.n, pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 903568,
             activation: .silu, expandWeights: s.p + 922416, savedPooled: s.t + 25869392 &* s.n,
             savedHidden: s.t + 25879600 &* s.n, savedScale: s.t + 25870064 &* s.n, gradInput: s.t + 17978400 &* s.n,
             gradReduceWeights: s.g + 903568, gradReduceBias: s.g + 922384, gradExpandWeights: s.g + 922416,
             gradExpandBias: s.g + 941232, workspace: s.ws, pool: pool)
-        // features.5.2.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(383)
+        // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 17978400 &* s.n, input: s.t + 17676000 &* s.n,
             pixels: 225 &* s.n, channels: 672, gamma: s.p + 900880, beta: s.p + 901552, savedMean: s.f + 147136,
             savedInvStd: s.f + 147808, activation: .silu, gradInput: s.t + 17978400 &* s.n, gradGamma: s.g + 900880,
             gradBeta: s.g + 901552, pool: pool)
+        s.profiler?.stop(384)
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 165280, count: 16800)
-        // features.5.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(385)
+        // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 17978400 &* s.n, input: s.t + 17524800 &* s.n,
             batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15, weights: s.f + 148480, gradInput: s.t + 17676000 &* s.n,
             gradWeights: s.f + 165280, pool: pool)
+        s.profiler?.stop(386)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 165280, channels: 672, kernel: 5, into: s.g + 884080)
-        // features.5.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(387)
+        // features.5.2.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 17676000 &* s.n, input: s.t + 17373600 &* s.n,
             pixels: 225 &* s.n, channels: 672, gamma: s.p + 881392, beta: s.p + 882064, savedMean: s.f + 145792,
             savedInvStd: s.f + 146464, activation: .silu, gradInput: s.t + 17676000 &* s.n, gradGamma: s.g + 881392,
             gradBeta: s.g + 882064, pool: pool)
-        // features.5.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(388)
+        // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 17676000 &* s.n, input: s.t + 25446624 &* s.n,
             weights: s.p + 806128, pixels: 225 &* s.n, inChannels: 112, outChannels: 672,
             gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 806128, pool: pool)
+        s.profiler?.stop(389)
         // features.5.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 9417600 &* s.n, s.t + 9442800 &* s.n, count: 25200 &* s.n, pool: pool)
+        s.profiler?.stop(390)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 9417600 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 25879968 &* s.n : nil, batch: s.n,
             perImage: 25200, gradBranch: s.t + 9442800 &* s.n, pool: pool)
-        // features.5.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(391)
+        // features.5.1.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 112]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9442800 &* s.n, input: s.t + 25421424 &* s.n,
             pixels: 225 &* s.n, channels: 112, gamma: s.p + 805680, beta: s.p + 805792, savedMean: s.f + 145568,
             savedInvStd: s.f + 145680, activation: .identity, gradInput: s.t + 9442800 &* s.n, gradGamma: s.g + 805680,
             gradBeta: s.g + 805792, pool: pool)
-        // features.5.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(392)
+        // features.5.1.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9442800 &* s.n, input: s.t + 17222400 &* s.n,
             weights: s.p + 730416, pixels: 225 &* s.n, inChannels: 672, outChannels: 112,
             gradInput: s.t + 17373600 &* s.n, gradWeights: s.g + 730416, pool: pool)
-        // features.5.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(393)
+        // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 15, 15, 672]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 17373600 &* s.n, input: s.t + 17071200 &* s.n,
             batch: s.n, pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 692080,
             activation: .silu, expandWeights: s.p + 710928, savedPooled: s.t + 25868048 &* s.n,
             savedHidden: s.t + 25879568 &* s.n, savedScale: s.t + 25868720 &* s.n, gradInput: s.t + 17222400 &* s.n,
             gradReduceWeights: s.g + 692080, gradReduceBias: s.g + 710896, gradExpandWeights: s.g + 710928,
             gradExpandBias: s.g + 729744, workspace: s.ws, pool: pool)
-        // features.5.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(394)
+        // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 17222400 &* s.n, input: s.t + 16920000 &* s.n,
             pixels: 225 &* s.n, channels: 672, gamma: s.p + 689392, beta: s.p + 690064, savedMean: s.f + 110624,
             savedInvStd: s.f + 111296, activation: .silu, gradInput: s.t + 17222400 &* s.n, gradGamma: s.g + 689392,
             gradBeta: s.g + 690064, pool: pool)
+        s.profiler?.stop(395)
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 128768, count: 16800)
-        // features.5.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(396)
+        // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 17222400 &* s.n, input: s.t + 16768800 &* s.n,
             batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15, weights: s.f + 111968, gradInput: s.t + 16920000 &* s.n,
             gradWeights: s.f + 128768, pool: pool)
+        s.profiler?.stop(397)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 128768, channels: 672, kernel: 5, into: s.g + 672592)
-        // features.5.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(398)
+        // features.5.1.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16920000 &* s.n, input: s.t + 16617600 &* s.n,
             pixels: 225 &* s.n, channels: 672, gamma: s.p + 669904, beta: s.p + 670576, savedMean: s.f + 109280,
             savedInvStd: s.f + 109952, activation: .silu, gradInput: s.t + 16920000 &* s.n, gradGamma: s.g + 669904,
             gradBeta: s.g + 670576, pool: pool)
-        // features.5.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(399)
+        // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 16920000 &* s.n, input: s.t + 25396224 &* s.n,
             weights: s.p + 594640, pixels: 225 &* s.n, inChannels: 112, outChannels: 672,
             gradInput: s.t + 9442800 &* s.n, gradWeights: s.g + 594640, pool: pool)
+        s.profiler?.stop(400)
         // features.5.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 9442800 &* s.n, s.t + 9417600 &* s.n, count: 25200 &* s.n, pool: pool)
+        s.profiler?.stop(401)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 15x15x80 -> 15x15x112, SE 480 -> 20 -> 480
     private func features_5_0_backward(_ s: TrainingStepContext) {
-        // features.5.0.block.3 backward through identity and BatchNorm (in place)
+        // features.5.0.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 112]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9442800 &* s.n, input: s.t + 25371024 &* s.n,
             pixels: 225 &* s.n, channels: 112, gamma: s.p + 594192, beta: s.p + 594304, savedMean: s.f + 109056,
             savedInvStd: s.f + 109168, activation: .identity, gradInput: s.t + 9442800 &* s.n, gradGamma: s.g + 594192,
             gradBeta: s.g + 594304, pool: pool)
-        // features.5.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(402)
+        // features.5.0.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 112]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9442800 &* s.n, input: s.t + 22394400 &* s.n,
             weights: s.p + 540432, pixels: 225 &* s.n, inChannels: 480, outChannels: 112,
             gradInput: s.t + 16617600 &* s.n, gradWeights: s.g + 540432, pool: pool)
-        // features.5.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(403)
+        // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 22286400 &* s.n,
             batch: s.n, pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 520720,
             activation: .silu, expandWeights: s.p + 530352, savedPooled: s.t + 25876304 &* s.n,
             savedHidden: s.t + 25879536 &* s.n, savedScale: s.t + 25876784 &* s.n, gradInput: s.t + 16725600 &* s.n,
             gradReduceWeights: s.g + 520720, gradReduceBias: s.g + 530320, gradExpandWeights: s.g + 530352,
             gradExpandBias: s.g + 539952, workspace: s.ws, pool: pool)
-        // features.5.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(404)
+        // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16725600 &* s.n, input: s.t + 22178400 &* s.n,
             pixels: 225 &* s.n, channels: 480, gamma: s.p + 518800, beta: s.p + 519280, savedMean: s.f + 84096,
             savedInvStd: s.f + 84576, activation: .silu, gradInput: s.t + 16725600 &* s.n, gradGamma: s.g + 518800,
             gradBeta: s.g + 519280, pool: pool)
+        s.profiler?.stop(405)
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 97056, count: 12000)
-        // features.5.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(406)
+        // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 16725600 &* s.n, input: s.t + 22070400 &* s.n,
             batch: s.n, height: 15, width: 15, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15, weights: s.f + 85056, gradInput: s.t + 16617600 &* s.n,
             gradWeights: s.f + 97056, pool: pool)
+        s.profiler?.stop(407)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 97056, channels: 480, kernel: 5, into: s.g + 506800)
-        // features.5.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(408)
+        // features.5.0.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 21962400 &* s.n,
             pixels: 225 &* s.n, channels: 480, gamma: s.p + 504880, beta: s.p + 505360, savedMean: s.f + 83136,
             savedInvStd: s.f + 83616, activation: .silu, gradInput: s.t + 16617600 &* s.n, gradGamma: s.g + 504880,
             gradBeta: s.g + 505360, pool: pool)
-        // features.5.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(409)
+        // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 25719104 &* s.n,
             weights: s.p + 466480, pixels: 225 &* s.n, inChannels: 80, outChannels: 480,
             gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 466480, pool: pool)
+        s.profiler?.stop(410)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 9417600 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 25879952 &* s.n : nil, batch: s.n,
             perImage: 18000, gradBranch: s.t + 9435600 &* s.n, pool: pool)
-        // features.4.3.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(411)
+        // features.4.3.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 80]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9435600 &* s.n, input: s.t + 25701104 &* s.n,
             pixels: 225 &* s.n, channels: 80, gamma: s.p + 466160, beta: s.p + 466240, savedMean: s.f + 82976,
             savedInvStd: s.f + 83056, activation: .identity, gradInput: s.t + 9435600 &* s.n, gradGamma: s.g + 466160,
             gradBeta: s.g + 466240, pool: pool)
-        // features.4.3.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(412)
+        // features.4.3.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9435600 &* s.n, input: s.t + 21854400 &* s.n,
             weights: s.p + 427760, pixels: 225 &* s.n, inChannels: 480, outChannels: 80,
             gradInput: s.t + 16617600 &* s.n, gradWeights: s.g + 427760, pool: pool)
-        // features.4.3.block.2 squeeze-excitation backward
+        s.profiler?.stop(413)
+        // features.4.3.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 21746400 &* s.n,
             batch: s.n, pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 408048,
             activation: .silu, expandWeights: s.p + 417680, savedPooled: s.t + 25875344 &* s.n,
             savedHidden: s.t + 25879504 &* s.n, savedScale: s.t + 25875824 &* s.n, gradInput: s.t + 16725600 &* s.n,
             gradReduceWeights: s.g + 408048, gradReduceBias: s.g + 417648, gradExpandWeights: s.g + 417680,
             gradExpandBias: s.g + 427280, workspace: s.ws, pool: pool)
-        // features.4.3.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(414)
+        // features.4.3.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16725600 &* s.n, input: s.t + 21638400 &* s.n,
             pixels: 225 &* s.n, channels: 480, gamma: s.p + 406128, beta: s.p + 406608, savedMean: s.f + 73376,
             savedInvStd: s.f + 73856, activation: .silu, gradInput: s.t + 16725600 &* s.n, gradGamma: s.g + 406128,
             gradBeta: s.g + 406608, pool: pool)
+        s.profiler?.stop(415)
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 78656, count: 4320)
-        // features.4.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(416)
+        // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 16725600 &* s.n, input: s.t + 21530400 &* s.n,
             batch: s.n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 15, outWidth: 15, weights: s.f + 74336, gradInput: s.t + 16617600 &* s.n,
             gradWeights: s.f + 78656, pool: pool)
+        s.profiler?.stop(417)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 78656, channels: 480, kernel: 3, into: s.g + 401808)
-        // features.4.3.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(418)
+        // features.4.3.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 21422400 &* s.n,
             pixels: 225 &* s.n, channels: 480, gamma: s.p + 399888, beta: s.p + 400368, savedMean: s.f + 72416,
             savedInvStd: s.f + 72896, activation: .silu, gradInput: s.t + 16617600 &* s.n, gradGamma: s.g + 399888,
             gradBeta: s.g + 400368, pool: pool)
-        // features.4.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(419)
+        // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 25683104 &* s.n,
             weights: s.p + 361488, pixels: 225 &* s.n, inChannels: 80, outChannels: 480,
             gradInput: s.t + 9435600 &* s.n, gradWeights: s.g + 361488, pool: pool)
+        s.profiler?.stop(420)
         // features.4.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 9435600 &* s.n, s.t + 9417600 &* s.n, count: 18000 &* s.n, pool: pool)
+        s.profiler?.stop(421)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 9435600 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 25879936 &* s.n : nil, batch: s.n,
             perImage: 18000, gradBranch: s.t + 9417600 &* s.n, pool: pool)
-        // features.4.2.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(422)
+        // features.4.2.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 80]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 25665104 &* s.n,
             pixels: 225 &* s.n, channels: 80, gamma: s.p + 361168, beta: s.p + 361248, savedMean: s.f + 72256,
             savedInvStd: s.f + 72336, activation: .identity, gradInput: s.t + 9417600 &* s.n, gradGamma: s.g + 361168,
             gradBeta: s.g + 361248, pool: pool)
-        // features.4.2.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(423)
+        // features.4.2.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 21314400 &* s.n,
             weights: s.p + 322768, pixels: 225 &* s.n, inChannels: 480, outChannels: 80,
             gradInput: s.t + 16617600 &* s.n, gradWeights: s.g + 322768, pool: pool)
-        // features.4.2.block.2 squeeze-excitation backward
+        s.profiler?.stop(424)
+        // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 21206400 &* s.n,
             batch: s.n, pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 303056,
             activation: .silu, expandWeights: s.p + 312688, savedPooled: s.t + 25874384 &* s.n,
             savedHidden: s.t + 25879472 &* s.n, savedScale: s.t + 25874864 &* s.n, gradInput: s.t + 16725600 &* s.n,
             gradReduceWeights: s.g + 303056, gradReduceBias: s.g + 312656, gradExpandWeights: s.g + 312688,
             gradExpandBias: s.g + 322288, workspace: s.ws, pool: pool)
-        // features.4.2.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(425)
+        // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16725600 &* s.n, input: s.t + 21098400 &* s.n,
             pixels: 225 &* s.n, channels: 480, gamma: s.p + 301136, beta: s.p + 301616, savedMean: s.f + 62656,
             savedInvStd: s.f + 63136, activation: .silu, gradInput: s.t + 16725600 &* s.n, gradGamma: s.g + 301136,
             gradBeta: s.g + 301616, pool: pool)
+        s.profiler?.stop(426)
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 67936, count: 4320)
-        // features.4.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(427)
+        // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 16725600 &* s.n, input: s.t + 20990400 &* s.n,
             batch: s.n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 15, outWidth: 15, weights: s.f + 63616, gradInput: s.t + 16617600 &* s.n,
             gradWeights: s.f + 67936, pool: pool)
+        s.profiler?.stop(428)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 67936, channels: 480, kernel: 3, into: s.g + 296816)
-        // features.4.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(429)
+        // features.4.2.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 20882400 &* s.n,
             pixels: 225 &* s.n, channels: 480, gamma: s.p + 294896, beta: s.p + 295376, savedMean: s.f + 61696,
             savedInvStd: s.f + 62176, activation: .silu, gradInput: s.t + 16617600 &* s.n, gradGamma: s.g + 294896,
             gradBeta: s.g + 295376, pool: pool)
-        // features.4.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(430)
+        // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 25647104 &* s.n,
             weights: s.p + 256496, pixels: 225 &* s.n, inChannels: 80, outChannels: 480,
             gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 256496, pool: pool)
+        s.profiler?.stop(431)
         // features.4.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 9417600 &* s.n, s.t + 9435600 &* s.n, count: 18000 &* s.n, pool: pool)
+        s.profiler?.stop(432)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 9417600 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 25879920 &* s.n : nil, batch: s.n,
             perImage: 18000, gradBranch: s.t + 9435600 &* s.n, pool: pool)
-        // features.4.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(433)
+        // features.4.1.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 80]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9435600 &* s.n, input: s.t + 25629104 &* s.n,
             pixels: 225 &* s.n, channels: 80, gamma: s.p + 256176, beta: s.p + 256256, savedMean: s.f + 61536,
             savedInvStd: s.f + 61616, activation: .identity, gradInput: s.t + 9435600 &* s.n, gradGamma: s.g + 256176,
             gradBeta: s.g + 256256, pool: pool)
-        // features.4.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(434)
+        // features.4.1.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9435600 &* s.n, input: s.t + 20774400 &* s.n,
             weights: s.p + 217776, pixels: 225 &* s.n, inChannels: 480, outChannels: 80,
             gradInput: s.t + 16617600 &* s.n, gradWeights: s.g + 217776, pool: pool)
-        // features.4.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(435)
+        // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 20666400 &* s.n,
             batch: s.n, pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 198064,
             activation: .silu, expandWeights: s.p + 207696, savedPooled: s.t + 25873424 &* s.n,
             savedHidden: s.t + 25879440 &* s.n, savedScale: s.t + 25873904 &* s.n, gradInput: s.t + 16725600 &* s.n,
             gradReduceWeights: s.g + 198064, gradReduceBias: s.g + 207664, gradExpandWeights: s.g + 207696,
             gradExpandBias: s.g + 217296, workspace: s.ws, pool: pool)
-        // features.4.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(436)
+        // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16725600 &* s.n, input: s.t + 20558400 &* s.n,
             pixels: 225 &* s.n, channels: 480, gamma: s.p + 196144, beta: s.p + 196624, savedMean: s.f + 51936,
             savedInvStd: s.f + 52416, activation: .silu, gradInput: s.t + 16725600 &* s.n, gradGamma: s.g + 196144,
             gradBeta: s.g + 196624, pool: pool)
+        s.profiler?.stop(437)
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 57216, count: 4320)
-        // features.4.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(438)
+        // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 16725600 &* s.n, input: s.t + 20450400 &* s.n,
             batch: s.n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 15, outWidth: 15, weights: s.f + 52896, gradInput: s.t + 16617600 &* s.n,
             gradWeights: s.f + 57216, pool: pool)
+        s.profiler?.stop(439)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 57216, channels: 480, kernel: 3, into: s.g + 191824)
-        // features.4.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(440)
+        // features.4.1.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 20342400 &* s.n,
             pixels: 225 &* s.n, channels: 480, gamma: s.p + 189904, beta: s.p + 190384, savedMean: s.f + 50976,
             savedInvStd: s.f + 51456, activation: .silu, gradInput: s.t + 16617600 &* s.n, gradGamma: s.g + 189904,
             gradBeta: s.g + 190384, pool: pool)
-        // features.4.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(441)
+        // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 25611104 &* s.n,
             weights: s.p + 151504, pixels: 225 &* s.n, inChannels: 80, outChannels: 480,
             gradInput: s.t + 9471600 &* s.n, gradWeights: s.g + 151504, pool: pool)
+        s.profiler?.stop(442)
         // features.4.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 9471600 &* s.n, s.t + 9417600 &* s.n, count: 18000 &* s.n, pool: pool)
+        s.profiler?.stop(443)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 30x30x40 -> 15x15x80, SE 240 -> 10 -> 240
     private func features_4_0_backward(_ s: TrainingStepContext) {
-        // features.4.0.block.3 backward through identity and BatchNorm (in place)
+        // features.4.0.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 80]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9471600 &* s.n, input: s.t + 25593104 &* s.n,
             pixels: 225 &* s.n, channels: 80, gamma: s.p + 151184, beta: s.p + 151264, savedMean: s.f + 50816,
             savedInvStd: s.f + 50896, activation: .identity, gradInput: s.t + 9471600 &* s.n, gradGamma: s.g + 151184,
             gradBeta: s.g + 151264, pool: pool)
-        // features.4.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(444)
+        // features.4.0.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 240] <- [n, 15, 15, 80]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9471600 &* s.n, input: s.t + 24972000 &* s.n,
             weights: s.p + 131984, pixels: 225 &* s.n, inChannels: 240, outChannels: 80,
             gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 131984, pool: pool)
-        // features.4.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(445)
+        // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 15, 15, 240]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 24918000 &* s.n,
             batch: s.n, pixels: 225, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 126928,
             activation: .silu, expandWeights: s.p + 129344, savedPooled: s.t + 25877984 &* s.n,
             savedHidden: s.t + 25879904 &* s.n, savedScale: s.t + 25878224 &* s.n, gradInput: s.t + 16833600 &* s.n,
             gradReduceWeights: s.g + 126928, gradReduceBias: s.g + 129328, gradExpandWeights: s.g + 129344,
             gradExpandBias: s.g + 131744, workspace: s.ws, pool: pool)
-        // features.4.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(446)
+        // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16833600 &* s.n, input: s.t + 24864000 &* s.n,
             pixels: 225 &* s.n, channels: 240, gamma: s.p + 125968, beta: s.p + 126208, savedMean: s.f + 46016,
             savedInvStd: s.f + 46256, activation: .silu, gradInput: s.t + 16833600 &* s.n, gradGamma: s.g + 125968,
             gradBeta: s.g + 126208, pool: pool)
+        s.profiler?.stop(447)
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 48656, count: 2160)
-        // features.4.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(448)
+        // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 15, 15, 240]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 16833600 &* s.n, input: s.t + 16401600 &* s.n,
             batch: s.n, height: 30, width: 30, channels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 15, outWidth: 15, weights: s.f + 46496, gradInput: s.t + 16617600 &* s.n,
             gradWeights: s.f + 48656, pool: pool)
+        s.profiler?.stop(449)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 48656, channels: 240, kernel: 3, into: s.g + 123808)
-        // features.4.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(450)
+        // features.4.0.block.0 backward through silu and BatchNorm (in place) on [n, 30, 30, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 16185600 &* s.n,
             pixels: 900 &* s.n, channels: 240, gamma: s.p + 122848, beta: s.p + 123088, savedMean: s.f + 45536,
             savedInvStd: s.f + 45776, activation: .silu, gradInput: s.t + 16617600 &* s.n, gradGamma: s.g + 122848,
             gradBeta: s.g + 123088, pool: pool)
-        // features.4.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(451)
+        // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 25335024 &* s.n,
             weights: s.p + 113248, pixels: 900 &* s.n, inChannels: 40, outChannels: 240,
             gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 113248, pool: pool)
+        s.profiler?.stop(452)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 9417600 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 25879888 &* s.n : nil, batch: s.n,
             perImage: 36000, gradBranch: s.t + 9453600 &* s.n, pool: pool)
-        // features.3.2.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(453)
+        // features.3.2.block.3 backward through identity and BatchNorm (in place) on [n, 30, 30, 40]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9453600 &* s.n, input: s.t + 25299024 &* s.n,
             pixels: 900 &* s.n, channels: 40, gamma: s.p + 113056, beta: s.p + 113104, savedMean: s.f + 45456,
             savedInvStd: s.f + 45496, activation: .identity, gradInput: s.t + 9453600 &* s.n, gradGamma: s.g + 113056,
             gradBeta: s.g + 113104, pool: pool)
-        // features.3.2.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(454)
+        // features.3.2.block.3 conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9453600 &* s.n, input: s.t + 15969600 &* s.n,
             weights: s.p + 103456, pixels: 900 &* s.n, inChannels: 240, outChannels: 40,
             gradInput: s.t + 16185600 &* s.n, gradWeights: s.g + 103456, pool: pool)
-        // features.3.2.block.2 squeeze-excitation backward
+        s.profiler?.stop(455)
+        // features.3.2.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 30, 30, 240]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 16185600 &* s.n, input: s.t + 15753600 &* s.n,
             batch: s.n, pixels: 900, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 98400, activation: .silu,
             expandWeights: s.p + 100816, savedPooled: s.t + 25877504 &* s.n, savedHidden: s.t + 25879872 &* s.n,
             savedScale: s.t + 25877744 &* s.n, gradInput: s.t + 15969600 &* s.n, gradReduceWeights: s.g + 98400,
             gradReduceBias: s.g + 100800, gradExpandWeights: s.g + 100816, gradExpandBias: s.g + 103216,
             workspace: s.ws, pool: pool)
-        // features.3.2.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(456)
+        // features.3.2.block.1 backward through silu and BatchNorm (in place) on [n, 30, 30, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15969600 &* s.n, input: s.t + 15537600 &* s.n,
             pixels: 900 &* s.n, channels: 240, gamma: s.p + 97440, beta: s.p + 97680, savedMean: s.f + 32976,
             savedInvStd: s.f + 33216, activation: .silu, gradInput: s.t + 15969600 &* s.n, gradGamma: s.g + 97440,
             gradBeta: s.g + 97680, pool: pool)
+        s.profiler?.stop(457)
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 39456, count: 6000)
-        // features.3.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(458)
+        // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 15969600 &* s.n, input: s.t + 15321600 &* s.n,
             batch: s.n, height: 30, width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 30, outWidth: 30, weights: s.f + 33456, gradInput: s.t + 15537600 &* s.n,
             gradWeights: s.f + 39456, pool: pool)
+        s.profiler?.stop(459)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 39456, channels: 240, kernel: 5, into: s.g + 91440)
-        // features.3.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(460)
+        // features.3.2.block.0 backward through silu and BatchNorm (in place) on [n, 30, 30, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15537600 &* s.n, input: s.t + 15105600 &* s.n,
             pixels: 900 &* s.n, channels: 240, gamma: s.p + 90480, beta: s.p + 90720, savedMean: s.f + 32496,
             savedInvStd: s.f + 32736, activation: .silu, gradInput: s.t + 15537600 &* s.n, gradGamma: s.g + 90480,
             gradBeta: s.g + 90720, pool: pool)
-        // features.3.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(461)
+        // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15537600 &* s.n, input: s.t + 25263024 &* s.n,
             weights: s.p + 80880, pixels: 900 &* s.n, inChannels: 40, outChannels: 240,
             gradInput: s.t + 9453600 &* s.n, gradWeights: s.g + 80880, pool: pool)
+        s.profiler?.stop(462)
         // features.3.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 9453600 &* s.n, s.t + 9417600 &* s.n, count: 36000 &* s.n, pool: pool)
+        s.profiler?.stop(463)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 9453600 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 25879856 &* s.n : nil, batch: s.n,
             perImage: 36000, gradBranch: s.t + 9417600 &* s.n, pool: pool)
-        // features.3.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(464)
+        // features.3.1.block.3 backward through identity and BatchNorm (in place) on [n, 30, 30, 40]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 25227024 &* s.n,
             pixels: 900 &* s.n, channels: 40, gamma: s.p + 80688, beta: s.p + 80736, savedMean: s.f + 32416,
             savedInvStd: s.f + 32456, activation: .identity, gradInput: s.t + 9417600 &* s.n, gradGamma: s.g + 80688,
             gradBeta: s.g + 80736, pool: pool)
-        // features.3.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(465)
+        // features.3.1.block.3 conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 14889600 &* s.n,
             weights: s.p + 71088, pixels: 900 &* s.n, inChannels: 240, outChannels: 40,
             gradInput: s.t + 15105600 &* s.n, gradWeights: s.g + 71088, pool: pool)
-        // features.3.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(466)
+        // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 30, 30, 240]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 15105600 &* s.n, input: s.t + 14673600 &* s.n,
             batch: s.n, pixels: 900, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 66032, activation: .silu,
             expandWeights: s.p + 68448, savedPooled: s.t + 9503616 &* s.n, savedHidden: s.t + 25879840 &* s.n,
             savedScale: s.t + 25877264 &* s.n, gradInput: s.t + 14889600 &* s.n, gradReduceWeights: s.g + 66032,
             gradReduceBias: s.g + 68432, gradExpandWeights: s.g + 68448, gradExpandBias: s.g + 70848, workspace: s.ws,
             pool: pool)
-        // features.3.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(467)
+        // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 30, 30, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 14889600 &* s.n, input: s.t + 14457600 &* s.n,
             pixels: 900 &* s.n, channels: 240, gamma: s.p + 65072, beta: s.p + 65312, savedMean: s.f + 19936,
             savedInvStd: s.f + 20176, activation: .silu, gradInput: s.t + 14889600 &* s.n, gradGamma: s.g + 65072,
             gradBeta: s.g + 65312, pool: pool)
+        s.profiler?.stop(468)
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 26416, count: 6000)
-        // features.3.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(469)
+        // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 14889600 &* s.n, input: s.t + 9201600 &* s.n,
             batch: s.n, height: 30, width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 30, outWidth: 30, weights: s.f + 20416, gradInput: s.t + 14457600 &* s.n,
             gradWeights: s.f + 26416, pool: pool)
+        s.profiler?.stop(470)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 26416, channels: 240, kernel: 5, into: s.g + 59072)
-        // features.3.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(471)
+        // features.3.1.block.0 backward through silu and BatchNorm (in place) on [n, 30, 30, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 14457600 &* s.n, input: s.t + 8985600 &* s.n,
             pixels: 900 &* s.n, channels: 240, gamma: s.p + 58112, beta: s.p + 58352, savedMean: s.f + 19456,
             savedInvStd: s.f + 19696, activation: .silu, gradInput: s.t + 14457600 &* s.n, gradGamma: s.g + 58112,
             gradBeta: s.g + 58352, pool: pool)
-        // features.3.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(472)
+        // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 14457600 &* s.n, input: s.t + 25191024 &* s.n,
             weights: s.p + 48512, pixels: 900 &* s.n, inChannels: 40, outChannels: 240,
             gradInput: s.t + 9115200 &* s.n, gradWeights: s.g + 48512, pool: pool)
+        s.profiler?.stop(473)
         // features.3.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 9115200 &* s.n, s.t + 9453600 &* s.n, count: 36000 &* s.n, pool: pool)
+        s.profiler?.stop(474)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 60x60x24 -> 30x30x40, SE 144 -> 6 -> 144
     private func features_3_0_backward(_ s: TrainingStepContext) {
-        // features.3.0.block.3 backward through identity and BatchNorm (in place)
+        // features.3.0.block.3 backward through identity and BatchNorm (in place) on [n, 30, 30, 40]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9115200 &* s.n, input: s.t + 25155024 &* s.n,
             pixels: 900 &* s.n, channels: 40, gamma: s.p + 48320, beta: s.p + 48368, savedMean: s.f + 19376,
             savedInvStd: s.f + 19416, activation: .identity, gradInput: s.t + 9115200 &* s.n, gradGamma: s.g + 48320,
             gradBeta: s.g + 48368, pool: pool)
-        // features.3.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(475)
+        // features.3.0.block.3 conv 1x1 backward: input and weight gradients, [n, 30, 30, 144] <- [n, 30, 30, 40]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9115200 &* s.n, input: s.t + 19598400 &* s.n,
             weights: s.p + 42560, pixels: 900 &* s.n, inChannels: 144, outChannels: 40,
             gradInput: s.t + 8985600 &* s.n, gradWeights: s.g + 42560, pool: pool)
-        // features.3.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(476)
+        // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 30, 30, 144]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 8985600 &* s.n, input: s.t + 19468800 &* s.n,
             batch: s.n, pixels: 900, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 40672, activation: .silu,
             expandWeights: s.p + 41552, savedPooled: s.t + 9503856 &* s.n, savedHidden: s.t + 25879824 &* s.n,
             savedScale: s.t + 25879040 &* s.n, gradInput: s.t + 14457600 &* s.n, gradReduceWeights: s.g + 40672,
             gradReduceBias: s.g + 41536, gradExpandWeights: s.g + 41552, gradExpandBias: s.g + 42416, workspace: s.ws,
             pool: pool)
-        // features.3.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(477)
+        // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 30, 30, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 14457600 &* s.n, input: s.t + 19339200 &* s.n,
             pixels: 900 &* s.n, channels: 144, gamma: s.p + 40096, beta: s.p + 40240, savedMean: s.f + 11888,
             savedInvStd: s.f + 12032, activation: .silu, gradInput: s.t + 14457600 &* s.n, gradGamma: s.g + 40096,
             gradBeta: s.g + 40240, pool: pool)
+        s.profiler?.stop(478)
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 15776, count: 3600)
-        // features.3.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(479)
+        // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 30, 30, 144]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 14457600 &* s.n, input: s.t + 8467200 &* s.n,
             batch: s.n, height: 60, width: 60, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 30, outWidth: 30, weights: s.f + 12176, gradInput: s.t + 8985600 &* s.n,
             gradWeights: s.f + 15776, pool: pool)
+        s.profiler?.stop(480)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 15776, channels: 144, kernel: 5, into: s.g + 36496)
-        // features.3.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(481)
+        // features.3.0.block.0 backward through silu and BatchNorm (in place) on [n, 60, 60, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8985600 &* s.n, input: s.t + 7948800 &* s.n,
             pixels: 3600 &* s.n, channels: 144, gamma: s.p + 35920, beta: s.p + 36064, savedMean: s.f + 11600,
             savedInvStd: s.f + 11744, activation: .silu, gradInput: s.t + 8985600 &* s.n, gradGamma: s.g + 35920,
             gradBeta: s.g + 36064, pool: pool)
-        // features.3.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(482)
+        // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8985600 &* s.n, input: s.t + 22934400 &* s.n,
             weights: s.p + 32464, pixels: 3600 &* s.n, inChannels: 24, outChannels: 144,
             gradInput: s.t + 8467200 &* s.n, gradWeights: s.g + 32464, pool: pool)
+        s.profiler?.stop(483)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 8467200 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 25879808 &* s.n : nil, batch: s.n,
             perImage: 86400, gradBranch: s.t + 8553600 &* s.n, pool: pool)
-        // features.2.2.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(484)
+        // features.2.2.block.3 backward through identity and BatchNorm (in place) on [n, 60, 60, 24]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8553600 &* s.n, input: s.t + 22848000 &* s.n,
             pixels: 3600 &* s.n, channels: 24, gamma: s.p + 32336, beta: s.p + 32368, savedMean: s.f + 11552,
             savedInvStd: s.f + 11576, activation: .identity, gradInput: s.t + 8553600 &* s.n, gradGamma: s.g + 32336,
             gradBeta: s.g + 32368, pool: pool)
-        // features.2.2.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(485)
+        // features.2.2.block.3 conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8553600 &* s.n, input: s.t + 7430400 &* s.n,
             weights: s.p + 28880, pixels: 3600 &* s.n, inChannels: 144, outChannels: 24,
             gradInput: s.t + 7948800 &* s.n, gradWeights: s.g + 28880, pool: pool)
-        // features.2.2.block.2 squeeze-excitation backward
+        s.profiler?.stop(486)
+        // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 60, 60, 144]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 7948800 &* s.n, input: s.t + 6912000 &* s.n,
             batch: s.n, pixels: 3600, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 26992, activation: .silu,
             expandWeights: s.p + 27872, savedPooled: s.t + 25878752 &* s.n, savedHidden: s.t + 25879792 &* s.n,
             savedScale: s.t + 25878896 &* s.n, gradInput: s.t + 7430400 &* s.n, gradReduceWeights: s.g + 26992,
             gradReduceBias: s.g + 27856, gradExpandWeights: s.g + 27872, gradExpandBias: s.g + 28736, workspace: s.ws,
             pool: pool)
-        // features.2.2.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(487)
+        // features.2.2.block.1 backward through silu and BatchNorm (in place) on [n, 60, 60, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 7430400 &* s.n, input: s.t + 6393600 &* s.n,
             pixels: 3600 &* s.n, channels: 144, gamma: s.p + 26416, beta: s.p + 26560, savedMean: s.f + 8672,
             savedInvStd: s.f + 8816, activation: .silu, gradInput: s.t + 7430400 &* s.n, gradGamma: s.g + 26416,
             gradBeta: s.g + 26560, pool: pool)
+        s.profiler?.stop(488)
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 10256, count: 1296)
-        // features.2.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(489)
+        // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 7430400 &* s.n, input: s.t + 5875200 &* s.n,
             batch: s.n, height: 60, width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 60, outWidth: 60, weights: s.f + 8960, gradInput: s.t + 6393600 &* s.n,
             gradWeights: s.f + 10256, pool: pool)
+        s.profiler?.stop(490)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 10256, channels: 144, kernel: 3, into: s.g + 25120)
-        // features.2.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(491)
+        // features.2.2.block.0 backward through silu and BatchNorm (in place) on [n, 60, 60, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6393600 &* s.n, input: s.t + 5356800 &* s.n,
             pixels: 3600 &* s.n, channels: 144, gamma: s.p + 24544, beta: s.p + 24688, savedMean: s.f + 8384,
             savedInvStd: s.f + 8528, activation: .silu, gradInput: s.t + 6393600 &* s.n, gradGamma: s.g + 24544,
             gradBeta: s.g + 24688, pool: pool)
-        // features.2.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(492)
+        // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 6393600 &* s.n, input: s.t + 22761600 &* s.n,
             weights: s.p + 21088, pixels: 3600 &* s.n, inChannels: 24, outChannels: 144,
             gradInput: s.t + 5875200 &* s.n, gradWeights: s.g + 21088, pool: pool)
+        s.profiler?.stop(493)
         // features.2.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 5875200 &* s.n, s.t + 8467200 &* s.n, count: 86400 &* s.n, pool: pool)
+        s.profiler?.stop(494)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 5875200 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 25879776 &* s.n : nil, batch: s.n,
             perImage: 86400, gradBranch: s.t + 5961600 &* s.n, pool: pool)
-        // features.2.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(495)
+        // features.2.1.block.3 backward through identity and BatchNorm (in place) on [n, 60, 60, 24]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5961600 &* s.n, input: s.t + 22675200 &* s.n,
             pixels: 3600 &* s.n, channels: 24, gamma: s.p + 20960, beta: s.p + 20992, savedMean: s.f + 8336,
             savedInvStd: s.f + 8360, activation: .identity, gradInput: s.t + 5961600 &* s.n, gradGamma: s.g + 20960,
             gradBeta: s.g + 20992, pool: pool)
-        // features.2.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(496)
+        // features.2.1.block.3 conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5961600 &* s.n, input: s.t + 4838400 &* s.n,
             weights: s.p + 17504, pixels: 3600 &* s.n, inChannels: 144, outChannels: 24,
             gradInput: s.t + 5356800 &* s.n, gradWeights: s.g + 17504, pool: pool)
-        // features.2.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(497)
+        // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 60, 60, 144]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 5356800 &* s.n, input: s.t + 4320000 &* s.n,
             batch: s.n, pixels: 3600, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 15616, activation: .silu,
             expandWeights: s.p + 16496, savedPooled: s.t + 25878464 &* s.n, savedHidden: s.t + 25879760 &* s.n,
             savedScale: s.t + 25878608 &* s.n, gradInput: s.t + 4838400 &* s.n, gradReduceWeights: s.g + 15616,
             gradReduceBias: s.g + 16480, gradExpandWeights: s.g + 16496, gradExpandBias: s.g + 17360, workspace: s.ws,
             pool: pool)
-        // features.2.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(498)
+        // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 60, 60, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 4838400 &* s.n, input: s.t + 3801600 &* s.n,
             pixels: 3600 &* s.n, channels: 144, gamma: s.p + 15040, beta: s.p + 15184, savedMean: s.f + 5456,
             savedInvStd: s.f + 5600, activation: .silu, gradInput: s.t + 4838400 &* s.n, gradGamma: s.g + 15040,
             gradBeta: s.g + 15184, pool: pool)
+        s.profiler?.stop(499)
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 7040, count: 1296)
-        // features.2.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(500)
+        // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 4838400 &* s.n, input: s.t + 3283200 &* s.n,
             batch: s.n, height: 60, width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 60, outWidth: 60, weights: s.f + 5744, gradInput: s.t + 3801600 &* s.n, gradWeights: s.f + 7040,
             pool: pool)
+        s.profiler?.stop(501)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 7040, channels: 144, kernel: 3, into: s.g + 13744)
-        // features.2.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(502)
+        // features.2.1.block.0 backward through silu and BatchNorm (in place) on [n, 60, 60, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3801600 &* s.n, input: s.t + 2764800 &* s.n,
             pixels: 3600 &* s.n, channels: 144, gamma: s.p + 13168, beta: s.p + 13312, savedMean: s.f + 5168,
             savedInvStd: s.f + 5312, activation: .silu, gradInput: s.t + 3801600 &* s.n, gradGamma: s.g + 13168,
             gradBeta: s.g + 13312, pool: pool)
-        // features.2.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(503)
+        // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3801600 &* s.n, input: s.t + 22588800 &* s.n,
             weights: s.p + 9712, pixels: 3600 &* s.n, inChannels: 24, outChannels: 144,
             gradInput: s.t + 3110400 &* s.n, gradWeights: s.g + 9712, pool: pool)
+        s.profiler?.stop(504)
         // features.2.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 3110400 &* s.n, s.t + 5875200 &* s.n, count: 86400 &* s.n, pool: pool)
+        s.profiler?.stop(505)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 120x120x16 -> 60x60x24, SE 96 -> 4 -> 96
     private func features_2_0_backward(_ s: TrainingStepContext) {
-        // features.2.0.block.3 backward through identity and BatchNorm (in place)
+        // features.2.0.block.3 backward through identity and BatchNorm (in place) on [n, 60, 60, 24]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3110400 &* s.n, input: s.t + 22502400 &* s.n,
             pixels: 3600 &* s.n, channels: 24, gamma: s.p + 9584, beta: s.p + 9616, savedMean: s.f + 5120,
             savedInvStd: s.f + 5144, activation: .identity, gradInput: s.t + 3110400 &* s.n, gradGamma: s.g + 9584,
             gradBeta: s.g + 9616, pool: pool)
-        // features.2.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(506)
+        // features.2.0.block.3 conv 1x1 backward: input and weight gradients, [n, 60, 60, 96] <- [n, 60, 60, 24]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3110400 &* s.n, input: s.t + 12499200 &* s.n,
             weights: s.p + 7280, pixels: 3600 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.t + 2764800 &* s.n,
             gradWeights: s.g + 7280, pool: pool)
-        // features.2.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(507)
+        // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward on [n, 60, 60, 96]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2764800 &* s.n, input: s.t + 12153600 &* s.n,
             batch: s.n, pixels: 3600, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 6400, activation: .silu,
             expandWeights: s.p + 6800, savedPooled: s.t + 25879184 &* s.n, savedHidden: s.t + 25879744 &* s.n,
             savedScale: s.t + 25879280 &* s.n, gradInput: s.t + 4147200 &* s.n, gradReduceWeights: s.g + 6400,
             gradReduceBias: s.g + 6784, gradExpandWeights: s.g + 6800, gradExpandBias: s.g + 7184, workspace: s.ws,
             pool: pool)
-        // features.2.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(508)
+        // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 60, 60, 96]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 4147200 &* s.n, input: s.t + 11808000 &* s.n,
             pixels: 3600 &* s.n, channels: 96, gamma: s.p + 6016, beta: s.p + 6112, savedMean: s.f + 3200,
             savedInvStd: s.f + 3296, activation: .silu, gradInput: s.t + 4147200 &* s.n, gradGamma: s.g + 6016,
             gradBeta: s.g + 6112, pool: pool)
+        s.profiler?.stop(509)
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 4256, count: 864)
-        // features.2.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(510)
+        // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 120, 120, 96] <- [n, 60, 60, 96]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 4147200 &* s.n, input: s.t + 1382400 &* s.n,
             batch: s.n, height: 120, width: 120, channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 60, outWidth: 60, weights: s.f + 3392, gradInput: s.t + 2764800 &* s.n, gradWeights: s.f + 4256,
             pool: pool)
+        s.profiler?.stop(511)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4256, channels: 96, kernel: 3, into: s.g + 5152)
-        // features.2.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(512)
+        // features.2.0.block.0 backward through silu and BatchNorm (in place) on [n, 120, 120, 96]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2764800 &* s.n, input: s.t, pixels: 14400 &* s.n,
             channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 3008, savedInvStd: s.f + 3104,
             activation: .silu, gradInput: s.t + 2764800 &* s.n, gradGamma: s.g + 4768, gradBeta: s.g + 4864,
             pool: pool)
-        // features.2.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(513)
+        // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 96]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2764800 &* s.n, input: s.t + 14227200 &* s.n,
             weights: s.p + 3232, pixels: 14400 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.t,
             gradWeights: s.g + 3232, pool: pool)
+        s.profiler?.stop(514)
     }
 
     /// features.1.1 backward: MBConv1 k3 s1: 120x120x16 -> 120x120x16, SE 16 -> 4 -> 16, identity shortcut
     private func features_1_1_backward(_ s: TrainingStepContext) {
         // features.1.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 25879728 &* s.n : nil, batch: s.n,
             perImage: 230400, gradBranch: s.t + 230400 &* s.n, pool: pool)
-        // features.1.1.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(515)
+        // features.1.1.block.2 backward through identity and BatchNorm (in place) on [n, 120, 120, 16]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 230400 &* s.n, input: s.t + 13996800 &* s.n,
             pixels: 14400 &* s.n, channels: 16, gamma: s.p + 3168, beta: s.p + 3184, savedMean: s.f + 2976,
             savedInvStd: s.f + 2992, activation: .identity, gradInput: s.t + 230400 &* s.n, gradGamma: s.g + 3168,
             gradBeta: s.g + 3184, pool: pool)
-        // features.1.1.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(516)
+        // features.1.1.block.2 conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 16]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 230400 &* s.n, input: s.t + 13766400 &* s.n,
             weights: s.p + 2912, pixels: 14400 &* s.n, inChannels: 16, outChannels: 16, gradInput: s.t + 460800 &* s.n,
             gradWeights: s.g + 2912, pool: pool)
-        // features.1.1.block.1 squeeze-excitation backward
+        s.profiler?.stop(517)
+        // features.1.1.block.1 squeeze-excitation 16 -> 4 -> 16 backward on [n, 120, 120, 16]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 460800 &* s.n, input: s.t + 13536000 &* s.n,
             batch: s.n, pixels: 14400, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 2752, activation: .silu,
             expandWeights: s.p + 2832, savedPooled: s.t + 25879680 &* s.n, savedHidden: s.t + 25879696 &* s.n,
             savedScale: s.t + 25879712 &* s.n, gradInput: s.t + 230400 &* s.n, gradReduceWeights: s.g + 2752,
             gradReduceBias: s.g + 2816, gradExpandWeights: s.g + 2832, gradExpandBias: s.g + 2896, workspace: s.ws,
             pool: pool)
-        // features.1.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(518)
+        // features.1.1.block.0 backward through silu and BatchNorm (in place) on [n, 120, 120, 16]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 230400 &* s.n, input: s.t + 13305600 &* s.n,
             pixels: 14400 &* s.n, channels: 16, gamma: s.p + 2688, beta: s.p + 2704, savedMean: s.f + 2656,
             savedInvStd: s.f + 2672, activation: .silu, gradInput: s.t + 230400 &* s.n, gradGamma: s.g + 2688,
             gradBeta: s.g + 2704, pool: pool)
+        s.profiler?.stop(519)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 2832, count: 144)
-        // features.1.1.block.0 depthwise backward: input and weight gradients
+        s.profiler?.stop(520)
+        // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 16]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 230400 &* s.n, input: s.t + 13075200 &* s.n,
             batch: s.n, height: 120, width: 120, channels: 16, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 120, outWidth: 120, weights: s.f + 2688, gradInput: s.t + 460800 &* s.n,
             gradWeights: s.f + 2832, pool: pool)
+        s.profiler?.stop(521)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2832, channels: 16, kernel: 3, into: s.g + 2544)
+        s.profiler?.stop(522)
         // features.1.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 460800 &* s.n, s.t, count: 230400 &* s.n, pool: pool)
+        s.profiler?.stop(523)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 120x120x32 -> 120x120x16, SE 32 -> 8 -> 32
     private func features_1_0_backward(_ s: TrainingStepContext) {
-        // features.1.0.block.2 backward through identity and BatchNorm (in place)
+        // features.1.0.block.2 backward through identity and BatchNorm (in place) on [n, 120, 120, 16]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 460800 &* s.n, input: s.t + 12844800 &* s.n,
             pixels: 14400 &* s.n, channels: 16, gamma: s.p + 2480, beta: s.p + 2496, savedMean: s.f + 2624,
             savedInvStd: s.f + 2640, activation: .identity, gradInput: s.t + 460800 &* s.n, gradGamma: s.g + 2480,
             gradBeta: s.g + 2496, pool: pool)
-        // features.1.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(524)
+        // features.1.0.block.2 conv 1x1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 16]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 460800 &* s.n, input: s.t + 11347200 &* s.n,
             weights: s.p + 1968, pixels: 14400 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.t,
             gradWeights: s.g + 1968, pool: pool)
-        // features.1.0.block.1 squeeze-excitation backward
+        s.profiler?.stop(525)
+        // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 backward on [n, 120, 120, 32]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t, input: s.t + 10886400 &* s.n, batch: s.n, pixels: 14400,
             channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408, activation: .silu, expandWeights: s.p + 1680,
             savedPooled: s.t + 25879376 &* s.n, savedHidden: s.t + 25879664 &* s.n, savedScale: s.t + 25879408 &* s.n,
             gradInput: s.t + 460800 &* s.n, gradReduceWeights: s.g + 1408, gradReduceBias: s.g + 1664,
             gradExpandWeights: s.g + 1680, gradExpandBias: s.g + 1936, workspace: s.ws, pool: pool)
-        // features.1.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(526)
+        // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 120, 120, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 460800 &* s.n, input: s.t + 10425600 &* s.n,
             pixels: 14400 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 1984,
             savedInvStd: s.f + 2016, activation: .silu, gradInput: s.t + 460800 &* s.n, gradGamma: s.g + 1280,
             gradBeta: s.g + 1312, pool: pool)
+        s.profiler?.stop(527)
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 2336, count: 288)
-        // features.1.0.block.0 depthwise backward: input and weight gradients
+        s.profiler?.stop(528)
+        // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 32]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 460800 &* s.n, input: s.t + 9964800 &* s.n, batch: s.n,
             height: 120, width: 120, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120,
             outWidth: 120, weights: s.f + 2048, gradInput: s.t, gradWeights: s.f + 2336, pool: pool)
+        s.profiler?.stop(529)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2336, channels: 32, kernel: 3, into: s.g + 992)
+        s.profiler?.stop(530)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
     private func features_0_backward(_ s: TrainingStepContext) {
-        // features.0 backward through silu and BatchNorm (in place)
+        // features.0 backward through silu and BatchNorm (in place) on [n, 120, 120, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 9504000 &* s.n, pixels: 14400 &* s.n,
             channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 1920, savedInvStd: s.f + 1952,
             activation: .silu, gradInput: s.t, gradGamma: s.g + 864, gradBeta: s.g + 896, pool: pool)
+        s.profiler?.stop(531)
         // features.0 stem weight gradient (the image needs none)
+        s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.t, input: s.x, batch: s.n, inChannels: 3, height: 240,
             width: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, outChannels: 32,
             gradWeights: s.g, workspace: s.ws, pool: pool)
+        s.profiler?.stop(532)
     }
+
+    /// The kernel calls of `trainStep` in order (`s.profiler?.stop(i)` charges entry i), for `LayerProfiler`.
+    public static let profiledLayers: [LayerProfiler.Layer] = [
+        .init("gradients", kind: "zero gradients", macsPerImage: nil, "zero all 7856576 gradients"),
+        .init("features.0", kind: "stem forward", macsPerImage: 12441600,
+              "stem conv 3x3/2, [n, 3, 240, 240] (NCHW) -> [n, 120, 120, 32]"),
+        .init("features.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 120, 120, 32]"),
+        .init("features.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 120, 120, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][32]"),
+        .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: 4147200,
+              "depthwise 3x3/1, [n, 120, 120, 32] -> [n, 120, 120, 32]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 120, 120, 32]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 120, 120, 32]"),
+        .init("features.1.0.block.1", kind: "squeeze-excitation forward", macsPerImage: 512,
+              "squeeze-excitation 32 -> 8 -> 32 on [n, 120, 120, 32]"),
+        .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 7372800,
+              "project conv 1x1, [n, 120, 120, 32] -> [n, 120, 120, 16]"),
+        .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 120, 120, 16]"),
+        .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 120, 120, 16]"),
+        .init("features.1.1.block.0", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][16]"),
+        .init("features.1.1.block.0", kind: "depthwise forward", macsPerImage: 2073600,
+              "depthwise 3x3/1, [n, 120, 120, 16] -> [n, 120, 120, 16]"),
+        .init("features.1.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 120, 120, 16]"),
+        .init("features.1.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 120, 120, 16]"),
+        .init("features.1.1.block.1", kind: "squeeze-excitation forward", macsPerImage: 128,
+              "squeeze-excitation 16 -> 4 -> 16 on [n, 120, 120, 16]"),
+        .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: 3686400,
+              "project conv 1x1, [n, 120, 120, 16] -> [n, 120, 120, 16]"),
+        .init("features.1.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 120, 120, 16]"),
+        .init("features.1.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 120, 120, 16]"),
+        .init("features.1.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.991304347826087"),
+        .init("features.1.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 22118400,
+              "expand conv 1x1, [n, 120, 120, 16] -> [n, 120, 120, 96]"),
+        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 120, 120, 96]"),
+        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 120, 120, 96]"),
+        .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][96]"),
+        .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 3110400,
+              "depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96]"),
+        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 60, 60, 96]"),
+        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 96]"),
+        .init("features.2.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 768,
+              "squeeze-excitation 96 -> 4 -> 96 on [n, 60, 60, 96]"),
+        .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 8294400,
+              "project conv 1x1, [n, 60, 60, 96] -> [n, 60, 60, 24]"),
+        .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 60, 60, 24]"),
+        .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 60, 60, 24]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 12441600,
+              "expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
+        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 60, 60, 144]"),
+        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]"),
+        .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][144]"),
+        .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 4665600,
+              "depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]"),
+        .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 60, 60, 144]"),
+        .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]"),
+        .init("features.2.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
+              "squeeze-excitation 144 -> 6 -> 144 on [n, 60, 60, 144]"),
+        .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: 12441600,
+              "project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]"),
+        .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 60, 60, 24]"),
+        .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 60, 60, 24]"),
+        .init("features.2.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9739130434782609"),
+        .init("features.2.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 12441600,
+              "expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
+        .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 60, 60, 144]"),
+        .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]"),
+        .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][144]"),
+        .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 4665600,
+              "depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]"),
+        .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 60, 60, 144]"),
+        .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]"),
+        .init("features.2.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
+              "squeeze-excitation 144 -> 6 -> 144 on [n, 60, 60, 144]"),
+        .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: 12441600,
+              "project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]"),
+        .init("features.2.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 60, 60, 24]"),
+        .init("features.2.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 60, 60, 24]"),
+        .init("features.2.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9652173913043478"),
+        .init("features.2.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 12441600,
+              "expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
+        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 60, 60, 144]"),
+        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]"),
+        .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][144]"),
+        .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 3240000,
+              "depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144]"),
+        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 30, 30, 144]"),
+        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 144]"),
+        .init("features.3.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
+              "squeeze-excitation 144 -> 6 -> 144 on [n, 30, 30, 144]"),
+        .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 5184000,
+              "project conv 1x1, [n, 30, 30, 144] -> [n, 30, 30, 40]"),
+        .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 30, 30, 40]"),
+        .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 30, 30, 40]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
+              "expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
+        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 30, 30, 240]"),
+        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]"),
+        .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][240]"),
+        .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 5400000,
+              "depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]"),
+        .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 30, 30, 240]"),
+        .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]"),
+        .init("features.3.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
+              "squeeze-excitation 240 -> 10 -> 240 on [n, 30, 30, 240]"),
+        .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: 8640000,
+              "project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]"),
+        .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 30, 30, 40]"),
+        .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 30, 30, 40]"),
+        .init("features.3.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9478260869565217"),
+        .init("features.3.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
+              "expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
+        .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 30, 30, 240]"),
+        .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]"),
+        .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][240]"),
+        .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 5400000,
+              "depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]"),
+        .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 30, 30, 240]"),
+        .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]"),
+        .init("features.3.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
+              "squeeze-excitation 240 -> 10 -> 240 on [n, 30, 30, 240]"),
+        .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: 8640000,
+              "project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]"),
+        .init("features.3.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 30, 30, 40]"),
+        .init("features.3.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 30, 30, 40]"),
+        .init("features.3.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9391304347826087"),
+        .init("features.3.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
+              "expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
+        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 30, 30, 240]"),
+        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]"),
+        .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][240]"),
+        .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 486000,
+              "depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240]"),
+        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 240]"),
+        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 240]"),
+        .init("features.4.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
+              "squeeze-excitation 240 -> 10 -> 240 on [n, 15, 15, 240]"),
+        .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 4320000,
+              "project conv 1x1, [n, 15, 15, 240] -> [n, 15, 15, 80]"),
+        .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 15, 15, 80]"),
+        .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
+              "expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
+        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 480]"),
+        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]"),
+        .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][480]"),
+        .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 972000,
+              "depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
+        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 480]"),
+        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]"),
+        .init("features.4.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
+              "squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]"),
+        .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 8640000,
+              "project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
+        .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 15, 15, 80]"),
+        .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]"),
+        .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9217391304347826"),
+        .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
+              "expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
+        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 480]"),
+        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]"),
+        .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][480]"),
+        .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 972000,
+              "depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
+        .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 480]"),
+        .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]"),
+        .init("features.4.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
+              "squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]"),
+        .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: 8640000,
+              "project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
+        .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 15, 15, 80]"),
+        .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]"),
+        .init("features.4.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9130434782608696"),
+        .init("features.4.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
+              "expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
+        .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 480]"),
+        .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]"),
+        .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][480]"),
+        .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 972000,
+              "depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
+        .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 480]"),
+        .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]"),
+        .init("features.4.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
+              "squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]"),
+        .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: 8640000,
+              "project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
+        .init("features.4.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 15, 15, 80]"),
+        .init("features.4.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]"),
+        .init("features.4.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9043478260869565"),
+        .init("features.4.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
+              "expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
+        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 480]"),
+        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]"),
+        .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][480]"),
+        .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 2700000,
+              "depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
+        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 480]"),
+        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]"),
+        .init("features.5.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
+              "squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]"),
+        .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 12096000,
+              "project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 112]"),
+        .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 15, 15, 112]"),
+        .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
+              "expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
+        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 672]"),
+        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]"),
+        .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][672]"),
+        .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 3780000,
+              "depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
+        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 672]"),
+        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]"),
+        .init("features.5.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
+              "squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672]"),
+        .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 16934400,
+              "project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
+        .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 15, 15, 112]"),
+        .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]"),
+        .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8869565217391304"),
+        .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
+              "expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
+        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 672]"),
+        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]"),
+        .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][672]"),
+        .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 3780000,
+              "depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
+        .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 672]"),
+        .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]"),
+        .init("features.5.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
+              "squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672]"),
+        .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: 16934400,
+              "project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
+        .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 15, 15, 112]"),
+        .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]"),
+        .init("features.5.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8782608695652174"),
+        .init("features.5.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
+              "expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
+        .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 672]"),
+        .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]"),
+        .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][672]"),
+        .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 3780000,
+              "depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
+        .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 672]"),
+        .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]"),
+        .init("features.5.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
+              "squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672]"),
+        .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: 16934400,
+              "project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
+        .init("features.5.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 15, 15, 112]"),
+        .init("features.5.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]"),
+        .init("features.5.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8695652173913043"),
+        .init("features.5.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
+              "expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
+        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 672]"),
+        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]"),
+        .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][672]"),
+        .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 1075200,
+              "depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672]"),
+        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 8, 8, 672]"),
+        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 672]"),
+        .init("features.6.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
+              "squeeze-excitation 672 -> 28 -> 672 on [n, 8, 8, 672]"),
+        .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 8257536,
+              "project conv 1x1, [n, 8, 8, 672] -> [n, 8, 8, 192]"),
+        .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 8, 8, 192]"),
+        .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
+              "expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
+        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]"),
+        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]"),
+        .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1152]"),
+        .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 1843200,
+              "depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]"),
+        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]"),
+        .init("features.6.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 110592,
+              "squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]"),
+        .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 14155776,
+              "project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
+        .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 8, 8, 192]"),
+        .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]"),
+        .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8521739130434782"),
+        .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
+              "expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
+        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]"),
+        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]"),
+        .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1152]"),
+        .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 1843200,
+              "depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+        .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]"),
+        .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]"),
+        .init("features.6.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 110592,
+              "squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]"),
+        .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: 14155776,
+              "project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
+        .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 8, 8, 192]"),
+        .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]"),
+        .init("features.6.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8434782608695652"),
+        .init("features.6.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
+              "expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
+        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]"),
+        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]"),
+        .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1152]"),
+        .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 1843200,
+              "depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+        .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]"),
+        .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]"),
+        .init("features.6.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 110592,
+              "squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]"),
+        .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: 14155776,
+              "project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
+        .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 8, 8, 192]"),
+        .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]"),
+        .init("features.6.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8347826086956521"),
+        .init("features.6.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
+              "expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
+        .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]"),
+        .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]"),
+        .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1152]"),
+        .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 1843200,
+              "depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+        .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]"),
+        .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]"),
+        .init("features.6.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 110592,
+              "squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]"),
+        .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: 14155776,
+              "project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
+        .init("features.6.4.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 8, 8, 192]"),
+        .init("features.6.4.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]"),
+        .init("features.6.4", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8260869565217391"),
+        .init("features.6.4", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
+              "expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
+        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]"),
+        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]"),
+        .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][1152]"),
+        .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 663552,
+              "depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]"),
+        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]"),
+        .init("features.7.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 110592,
+              "squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]"),
+        .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 23592960,
+              "project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 320]"),
+        .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 8, 8, 320]"),
+        .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 320]"),
+        .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: 39321600,
+              "expand conv 1x1, [n, 8, 8, 320] -> [n, 8, 8, 1920]"),
+        .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 8, 8, 1920]"),
+        .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1920]"),
+        .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][1920]"),
+        .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 1105920,
+              "depthwise 3x3/1, [n, 8, 8, 1920] -> [n, 8, 8, 1920]"),
+        .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 8, 8, 1920]"),
+        .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1920]"),
+        .init("features.7.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 307200,
+              "squeeze-excitation 1920 -> 80 -> 1920 on [n, 8, 8, 1920]"),
+        .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: 39321600,
+              "project conv 1x1, [n, 8, 8, 1920] -> [n, 8, 8, 320]"),
+        .init("features.7.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 8, 8, 320]"),
+        .init("features.7.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 320]"),
+        .init("features.7.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.808695652173913"),
+        .init("features.7.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.8", kind: "conv 1x1 forward", macsPerImage: 26214400,
+              "head conv 1x1, [n, 8, 8, 320] -> [n, 8, 8, 1280]"),
+        .init("features.8", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 8, 8, 1280]"),
+        .init("features.8", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1280]"),
+        .init("avgpool", kind: "pool+classifier+loss", macsPerImage: nil,
+              "global average pool, [n, 8, 8, 1280] -> [n, 1280]"),
+        .init("classifier.0", kind: "pool+classifier+loss", macsPerImage: nil,
+              "dropout p=0.2 (when options.dropout) on [n, 1280]"),
+        .init("classifier.1", kind: "pool+classifier+loss", macsPerImage: 1280000,
+              "linear, [n, 1280] -> [n, 1000]"),
+        .init("loss", kind: "pool+classifier+loss", macsPerImage: nil,
+              "mean cross-entropy (label smoothing options.labelSmoothing) and its gradient"),
+        .init("logits", kind: "pool+classifier+loss", macsPerImage: nil,
+              "hand the logits to the caller"),
+        .init("classifier.1", kind: "pool+classifier backward", macsPerImage: 2560000,
+              "linear backward"),
+        .init("classifier.0", kind: "pool+classifier backward", macsPerImage: nil,
+              "dropout backward"),
+        .init("avgpool", kind: "pool+classifier backward", macsPerImage: nil,
+              "backward: spread each channel's gradient over the 64 pixels"),
+        .init("features.8", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 8, 8, 1280]"),
+        .init("features.8", kind: "conv 1x1 backward", macsPerImage: 52428800,
+              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 320] <- [n, 8, 8, 1280]"),
+        .init("features.7.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.7.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 8, 8, 320]"),
+        .init("features.7.1.block.3", kind: "conv 1x1 backward", macsPerImage: 78643200,
+              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 1920] <- [n, 8, 8, 320]"),
+        .init("features.7.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 614400,
+              "squeeze-excitation 1920 -> 80 -> 1920 backward on [n, 8, 8, 1920]"),
+        .init("features.7.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 8, 8, 1920]"),
+        .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: 2211840,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 8, 8, 1920] <- [n, 8, 8, 1920]"),
+        .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.7.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 8, 8, 1920]"),
+        .init("features.7.1.block.0", kind: "conv 1x1 backward", macsPerImage: 78643200,
+              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 320] <- [n, 8, 8, 1920]"),
+        .init("features.7.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.7.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 8, 8, 320]"),
+        .init("features.7.0.block.3", kind: "conv 1x1 backward", macsPerImage: 47185920,
+              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 320]"),
+        .init("features.7.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 221184,
+              "squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]"),
+        .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 1327104,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 backward", macsPerImage: 28311552,
+              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]"),
+        .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.4.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 8, 8, 192]"),
+        .init("features.6.4.block.3", kind: "conv 1x1 backward", macsPerImage: 28311552,
+              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
+        .init("features.6.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 221184,
+              "squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]"),
+        .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]"),
+        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: 3686400,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]"),
+        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.4.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]"),
+        .init("features.6.4.block.0", kind: "conv 1x1 backward", macsPerImage: 28311552,
+              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]"),
+        .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.3.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 8, 8, 192]"),
+        .init("features.6.3.block.3", kind: "conv 1x1 backward", macsPerImage: 28311552,
+              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
+        .init("features.6.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 221184,
+              "squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]"),
+        .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]"),
+        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 3686400,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]"),
+        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]"),
+        .init("features.6.3.block.0", kind: "conv 1x1 backward", macsPerImage: 28311552,
+              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]"),
+        .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.2.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 8, 8, 192]"),
+        .init("features.6.2.block.3", kind: "conv 1x1 backward", macsPerImage: 28311552,
+              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
+        .init("features.6.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 221184,
+              "squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]"),
+        .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]"),
+        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 3686400,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]"),
+        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]"),
+        .init("features.6.2.block.0", kind: "conv 1x1 backward", macsPerImage: 28311552,
+              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]"),
+        .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 8, 8, 192]"),
+        .init("features.6.1.block.3", kind: "conv 1x1 backward", macsPerImage: 28311552,
+              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
+        .init("features.6.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 221184,
+              "squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]"),
+        .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 3686400,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 backward", macsPerImage: 28311552,
+              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]"),
+        .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 8, 8, 192]"),
+        .init("features.6.0.block.3", kind: "conv 1x1 backward", macsPerImage: 16515072,
+              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 672] <- [n, 8, 8, 192]"),
+        .init("features.6.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
+              "squeeze-excitation 672 -> 28 -> 672 backward on [n, 8, 8, 672]"),
+        .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 8, 8, 672]"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 2150400,
+              "depthwise 5x5/2 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 8, 8, 672]"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 672]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 backward", macsPerImage: 33868800,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]"),
+        .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.3.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 15, 15, 112]"),
+        .init("features.5.3.block.3", kind: "conv 1x1 backward", macsPerImage: 33868800,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]"),
+        .init("features.5.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
+              "squeeze-excitation 672 -> 28 -> 672 backward on [n, 15, 15, 672]"),
+        .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 672]"),
+        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: 7560000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]"),
+        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 672]"),
+        .init("features.5.3.block.0", kind: "conv 1x1 backward", macsPerImage: 33868800,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]"),
+        .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.2.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 15, 15, 112]"),
+        .init("features.5.2.block.3", kind: "conv 1x1 backward", macsPerImage: 33868800,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]"),
+        .init("features.5.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
+              "squeeze-excitation 672 -> 28 -> 672 backward on [n, 15, 15, 672]"),
+        .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 672]"),
+        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 7560000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]"),
+        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 672]"),
+        .init("features.5.2.block.0", kind: "conv 1x1 backward", macsPerImage: 33868800,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]"),
+        .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 15, 15, 112]"),
+        .init("features.5.1.block.3", kind: "conv 1x1 backward", macsPerImage: 33868800,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]"),
+        .init("features.5.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
+              "squeeze-excitation 672 -> 28 -> 672 backward on [n, 15, 15, 672]"),
+        .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 672]"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 7560000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 672]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 backward", macsPerImage: 33868800,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]"),
+        .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 15, 15, 112]"),
+        .init("features.5.0.block.3", kind: "conv 1x1 backward", macsPerImage: 24192000,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 112]"),
+        .init("features.5.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 38400,
+              "squeeze-excitation 480 -> 20 -> 480 backward on [n, 15, 15, 480]"),
+        .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 480]"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 5400000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 480]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 backward", macsPerImage: 17280000,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]"),
+        .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.3.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 15, 15, 80]"),
+        .init("features.4.3.block.3", kind: "conv 1x1 backward", macsPerImage: 17280000,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]"),
+        .init("features.4.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 38400,
+              "squeeze-excitation 480 -> 20 -> 480 backward on [n, 15, 15, 480]"),
+        .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 480]"),
+        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: 1944000,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]"),
+        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 480]"),
+        .init("features.4.3.block.0", kind: "conv 1x1 backward", macsPerImage: 17280000,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]"),
+        .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.2.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 15, 15, 80]"),
+        .init("features.4.2.block.3", kind: "conv 1x1 backward", macsPerImage: 17280000,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]"),
+        .init("features.4.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 38400,
+              "squeeze-excitation 480 -> 20 -> 480 backward on [n, 15, 15, 480]"),
+        .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 480]"),
+        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 1944000,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]"),
+        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 480]"),
+        .init("features.4.2.block.0", kind: "conv 1x1 backward", macsPerImage: 17280000,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]"),
+        .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 15, 15, 80]"),
+        .init("features.4.1.block.3", kind: "conv 1x1 backward", macsPerImage: 17280000,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]"),
+        .init("features.4.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 38400,
+              "squeeze-excitation 480 -> 20 -> 480 backward on [n, 15, 15, 480]"),
+        .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 480]"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 1944000,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 480]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 backward", macsPerImage: 17280000,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]"),
+        .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 15, 15, 80]"),
+        .init("features.4.0.block.3", kind: "conv 1x1 backward", macsPerImage: 8640000,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 240] <- [n, 15, 15, 80]"),
+        .init("features.4.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
+              "squeeze-excitation 240 -> 10 -> 240 backward on [n, 15, 15, 240]"),
+        .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 240]"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 972000,
+              "depthwise 3x3/2 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 15, 15, 240]"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 30, 30, 240]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 backward", macsPerImage: 17280000,
+              "conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]"),
+        .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.3.2.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 30, 30, 40]"),
+        .init("features.3.2.block.3", kind: "conv 1x1 backward", macsPerImage: 17280000,
+              "conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]"),
+        .init("features.3.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
+              "squeeze-excitation 240 -> 10 -> 240 backward on [n, 30, 30, 240]"),
+        .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 30, 30, 240]"),
+        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: 10800000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]"),
+        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 30, 30, 240]"),
+        .init("features.3.2.block.0", kind: "conv 1x1 backward", macsPerImage: 17280000,
+              "conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]"),
+        .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.3.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 30, 30, 40]"),
+        .init("features.3.1.block.3", kind: "conv 1x1 backward", macsPerImage: 17280000,
+              "conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]"),
+        .init("features.3.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
+              "squeeze-excitation 240 -> 10 -> 240 backward on [n, 30, 30, 240]"),
+        .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 30, 30, 240]"),
+        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 10800000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]"),
+        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 30, 30, 240]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 backward", macsPerImage: 17280000,
+              "conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]"),
+        .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.3.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 30, 30, 40]"),
+        .init("features.3.0.block.3", kind: "conv 1x1 backward", macsPerImage: 10368000,
+              "conv 1x1 backward: input and weight gradients, [n, 30, 30, 144] <- [n, 30, 30, 40]"),
+        .init("features.3.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
+              "squeeze-excitation 144 -> 6 -> 144 backward on [n, 30, 30, 144]"),
+        .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 30, 30, 144]"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 6480000,
+              "depthwise 5x5/2 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 30, 30, 144]"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 60, 60, 144]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 backward", macsPerImage: 24883200,
+              "conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]"),
+        .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.2.2.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 60, 60, 24]"),
+        .init("features.2.2.block.3", kind: "conv 1x1 backward", macsPerImage: 24883200,
+              "conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]"),
+        .init("features.2.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
+              "squeeze-excitation 144 -> 6 -> 144 backward on [n, 60, 60, 144]"),
+        .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 60, 60, 144]"),
+        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: 9331200,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]"),
+        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 60, 60, 144]"),
+        .init("features.2.2.block.0", kind: "conv 1x1 backward", macsPerImage: 24883200,
+              "conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]"),
+        .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.2.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 60, 60, 24]"),
+        .init("features.2.1.block.3", kind: "conv 1x1 backward", macsPerImage: 24883200,
+              "conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]"),
+        .init("features.2.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
+              "squeeze-excitation 144 -> 6 -> 144 backward on [n, 60, 60, 144]"),
+        .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 60, 60, 144]"),
+        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 9331200,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]"),
+        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 60, 60, 144]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 backward", macsPerImage: 24883200,
+              "conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]"),
+        .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.2.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 60, 60, 24]"),
+        .init("features.2.0.block.3", kind: "conv 1x1 backward", macsPerImage: 16588800,
+              "conv 1x1 backward: input and weight gradients, [n, 60, 60, 96] <- [n, 60, 60, 24]"),
+        .init("features.2.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 1536,
+              "squeeze-excitation 96 -> 4 -> 96 backward on [n, 60, 60, 96]"),
+        .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 60, 60, 96]"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 6220800,
+              "depthwise 3x3/2 backward: input and weight gradients, [n, 120, 120, 96] <- [n, 60, 60, 96]"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 120, 120, 96]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 backward", macsPerImage: 44236800,
+              "conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 96]"),
+        .init("features.1.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.1.1.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 120, 120, 16]"),
+        .init("features.1.1.block.2", kind: "conv 1x1 backward", macsPerImage: 7372800,
+              "conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 16]"),
+        .init("features.1.1.block.1", kind: "squeeze-excitation backward", macsPerImage: 256,
+              "squeeze-excitation 16 -> 4 -> 16 backward on [n, 120, 120, 16]"),
+        .init("features.1.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 120, 120, 16]"),
+        .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: 4147200,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 16]"),
+        .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.1.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.1.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 120, 120, 16]"),
+        .init("features.1.0.block.2", kind: "conv 1x1 backward", macsPerImage: 14745600,
+              "conv 1x1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 16]"),
+        .init("features.1.0.block.1", kind: "squeeze-excitation backward", macsPerImage: 1024,
+              "squeeze-excitation 32 -> 8 -> 32 backward on [n, 120, 120, 32]"),
+        .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 120, 120, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 8294400,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 120, 120, 32]"),
+        .init("features.0", kind: "stem backward", macsPerImage: 12441600,
+              "stem weight gradient (the image needs none)"),
+    ]
 
     /// Trainable tensors in the parameter buffer (gradients at the same offsets).
     static let trainableSlots: [ParameterSlot] = [

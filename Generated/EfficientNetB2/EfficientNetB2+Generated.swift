@@ -17,6 +17,11 @@ public final class EfficientNetB2: GeneratedModel {
     private let pool: WorkerPool
     private let arena = ActivationArena()
 
+    /// Times every kernel call of `forward` when set (`effnet bench --profile`).
+    public var profiler: LayerProfiler? {
+        didSet { profiler?.requireTable(Self.profiledLayers, of: "EfficientNetB2") }
+    }
+
     public init(weights store: any WeightStore, pool: WorkerPool) throws {
         self.weights = try PreparedWeights(descriptor: Self.descriptor, store: store)
         self.pool = pool
@@ -33,609 +38,991 @@ public final class EfficientNetB2: GeneratedModel {
         let a = arena.reserve(floats: 2488320 &* n &+ workspaceFloats(batch: n))
         let ws = a + 2488320 &* n
         let w = weights.pointer
-        features_0(n, x, a, w, ws)
-        features_1_0(n, a, w, ws)
-        features_1_1(n, a, w, ws)
-        features_2_0(n, a, w, ws)
-        features_2_1(n, a, w, ws)
-        features_2_2(n, a, w, ws)
-        features_3_0(n, a, w, ws)
-        features_3_1(n, a, w, ws)
-        features_3_2(n, a, w, ws)
-        features_4_0(n, a, w, ws)
-        features_4_1(n, a, w, ws)
-        features_4_2(n, a, w, ws)
-        features_4_3(n, a, w, ws)
-        features_5_0(n, a, w, ws)
-        features_5_1(n, a, w, ws)
-        features_5_2(n, a, w, ws)
-        features_5_3(n, a, w, ws)
-        features_6_0(n, a, w, ws)
-        features_6_1(n, a, w, ws)
-        features_6_2(n, a, w, ws)
-        features_6_3(n, a, w, ws)
-        features_6_4(n, a, w, ws)
-        features_7_0(n, a, w, ws)
-        features_7_1(n, a, w, ws)
-        features_8(n, a, w, ws)
-        classifier(n, a, w, ws, logits)
+        let p = profiler
+        p?.beginRun(batch: n)
+        features_0(n, x, a, w, ws, p)
+        features_1_0(n, a, w, ws, p)
+        features_1_1(n, a, w, ws, p)
+        features_2_0(n, a, w, ws, p)
+        features_2_1(n, a, w, ws, p)
+        features_2_2(n, a, w, ws, p)
+        features_3_0(n, a, w, ws, p)
+        features_3_1(n, a, w, ws, p)
+        features_3_2(n, a, w, ws, p)
+        features_4_0(n, a, w, ws, p)
+        features_4_1(n, a, w, ws, p)
+        features_4_2(n, a, w, ws, p)
+        features_4_3(n, a, w, ws, p)
+        features_5_0(n, a, w, ws, p)
+        features_5_1(n, a, w, ws, p)
+        features_5_2(n, a, w, ws, p)
+        features_5_3(n, a, w, ws, p)
+        features_6_0(n, a, w, ws, p)
+        features_6_1(n, a, w, ws, p)
+        features_6_2(n, a, w, ws, p)
+        features_6_3(n, a, w, ws, p)
+        features_6_4(n, a, w, ws, p)
+        features_7_0(n, a, w, ws, p)
+        features_7_1(n, a, w, ws, p)
+        features_8(n, a, w, ws, p)
+        classifier(n, a, w, ws, logits, p)
     }
 
     /// features.0: stem: conv 3x3 stride 2, 3 -> 32 channels
-    private func features_0(_ n: Int, _ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_0(_ n: Int, _ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.0 stem: conv 3x3/2 + BN + silu, [n, 3, 288, 288] (NCHW) -> [n, 144, 144, 32]
+        p?.start()
         Kernels.stemConv(
             input: x, batch: n, inChannels: 3, height: 288, width: 288,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144,
             weights: w + 0, bias: w + 864, outChannels: 32, activation: .silu,
             output: a, workspace: ws, pool: pool)
+        p?.stop(0)
     }
 
     /// features.1.0: MBConv1 k3 s1: 144x144x32 -> 144x144x16, SE 32 -> 8 -> 32
-    private func features_1_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_1_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.1.0.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 144, 144, 32] -> [n, 144, 144, 32]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 144, width: 144, channels: 32,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144,
             weights: w + 896, bias: w + 1184, activation: .silu, output: a + 663552 &* n, pool: pool)
+        p?.stop(1)
         // features.1.0.block.1 squeeze-excitation: 32 -> 8 -> 32, in place on [n, 144, 144, 32]
+        p?.start()
         Kernels.squeezeExcite(
             a + 663552 &* n, batch: n, pixels: 20736, channels: 32, squeezeChannels: 8,
             reduceWeights: w + 1216, reduceBias: w + 1472, activation: .silu,
             expandWeights: w + 1488, expandBias: w + 1744, workspace: ws, pool: pool)
+        p?.stop(2)
         // features.1.0.block.2 project: conv 1x1 + BN, [n, 144, 144, 32] -> [n, 144, 144, 16]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 663552 &* n, pixels: 20736 &* n, inChannels: 32,
             weights: w + 1776, bias: w + 2288, outChannels: 16,
             activation: .identity, residual: nil, output: a, pool: pool)
+        p?.stop(3)
     }
 
     /// features.1.1: MBConv1 k3 s1: 144x144x16 -> 144x144x16, SE 16 -> 4 -> 16, identity shortcut
-    private func features_1_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_1_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.1.1.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 144, 144, 16] -> [n, 144, 144, 16]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 144, width: 144, channels: 16,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144,
             weights: w + 2304, bias: w + 2448, activation: .silu, output: a + 331776 &* n, pool: pool)
+        p?.stop(4)
         // features.1.1.block.1 squeeze-excitation: 16 -> 4 -> 16, in place on [n, 144, 144, 16]
+        p?.start()
         Kernels.squeezeExcite(
             a + 331776 &* n, batch: n, pixels: 20736, channels: 16, squeezeChannels: 4,
             reduceWeights: w + 2464, reduceBias: w + 2528, activation: .silu,
             expandWeights: w + 2544, expandBias: w + 2608, workspace: ws, pool: pool)
+        p?.stop(5)
         // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 144, 144, 16] -> [n, 144, 144, 16]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 331776 &* n, pixels: 20736 &* n, inChannels: 16,
             weights: w + 2624, bias: w + 2880, outChannels: 16,
             activation: .identity, residual: a, output: a + 1990656 &* n, pool: pool)
+        p?.stop(6)
     }
 
     /// features.2.0: MBConv6 k3 s2: 144x144x16 -> 72x72x24, SE 96 -> 4 -> 96
-    private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.0.block.0 expand: conv 1x1 + BN + silu, [n, 144, 144, 16] -> [n, 144, 144, 96]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1990656 &* n, pixels: 20736 &* n, inChannels: 16,
             weights: w + 2896, bias: w + 4432, outChannels: 96,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(7)
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 144, 144, 96] -> [n, 72, 72, 96]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 144, width: 144, channels: 96,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72,
             weights: w + 4528, bias: w + 5392, activation: .silu, output: a + 1990656 &* n, pool: pool)
+        p?.stop(8)
         // features.2.0.block.2 squeeze-excitation: 96 -> 4 -> 96, in place on [n, 72, 72, 96]
+        p?.start()
         Kernels.squeezeExcite(
             a + 1990656 &* n, batch: n, pixels: 5184, channels: 96, squeezeChannels: 4,
             reduceWeights: w + 5488, reduceBias: w + 5872, activation: .silu,
             expandWeights: w + 5888, expandBias: w + 6272, workspace: ws, pool: pool)
+        p?.stop(9)
         // features.2.0.block.3 project: conv 1x1 + BN, [n, 72, 72, 96] -> [n, 72, 72, 24]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1990656 &* n, pixels: 5184 &* n, inChannels: 96,
             weights: w + 6368, bias: w + 8672, outChannels: 24,
             activation: .identity, residual: nil, output: a + 1492992 &* n, pool: pool)
+        p?.stop(10)
     }
 
     /// features.2.1: MBConv6 k3 s1: 72x72x24 -> 72x72x24, SE 144 -> 6 -> 144, identity shortcut
-    private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.1.block.0 expand: conv 1x1 + BN + silu, [n, 72, 72, 24] -> [n, 72, 72, 144]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1492992 &* n, pixels: 5184 &* n, inChannels: 24,
             weights: w + 8704, bias: w + 12160, outChannels: 144,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(11)
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 72, 72, 144] -> [n, 72, 72, 144]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 72, width: 72, channels: 144,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72,
             weights: w + 12304, bias: w + 13600, activation: .silu, output: a + 746496 &* n, pool: pool)
+        p?.stop(12)
         // features.2.1.block.2 squeeze-excitation: 144 -> 6 -> 144, in place on [n, 72, 72, 144]
+        p?.start()
         Kernels.squeezeExcite(
             a + 746496 &* n, batch: n, pixels: 5184, channels: 144, squeezeChannels: 6,
             reduceWeights: w + 13744, reduceBias: w + 14608, activation: .silu,
             expandWeights: w + 14624, expandBias: w + 15488, workspace: ws, pool: pool)
+        p?.stop(13)
         // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 72, 72, 144] -> [n, 72, 72, 24]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 746496 &* n, pixels: 5184 &* n, inChannels: 144,
             weights: w + 15632, bias: w + 19088, outChannels: 24,
             activation: .identity, residual: a + 1492992 &* n, output: a + 1617408 &* n, pool: pool)
+        p?.stop(14)
     }
 
     /// features.2.2: MBConv6 k3 s1: 72x72x24 -> 72x72x24, SE 144 -> 6 -> 144, identity shortcut
-    private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.2.block.0 expand: conv 1x1 + BN + silu, [n, 72, 72, 24] -> [n, 72, 72, 144]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1617408 &* n, pixels: 5184 &* n, inChannels: 24,
             weights: w + 19120, bias: w + 22576, outChannels: 144,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(15)
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 72, 72, 144] -> [n, 72, 72, 144]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 72, width: 72, channels: 144,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72,
             weights: w + 22720, bias: w + 24016, activation: .silu, output: a + 746496 &* n, pool: pool)
+        p?.stop(16)
         // features.2.2.block.2 squeeze-excitation: 144 -> 6 -> 144, in place on [n, 72, 72, 144]
+        p?.start()
         Kernels.squeezeExcite(
             a + 746496 &* n, batch: n, pixels: 5184, channels: 144, squeezeChannels: 6,
             reduceWeights: w + 24160, reduceBias: w + 25024, activation: .silu,
             expandWeights: w + 25040, expandBias: w + 25904, workspace: ws, pool: pool)
+        p?.stop(17)
         // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 72, 72, 144] -> [n, 72, 72, 24]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 746496 &* n, pixels: 5184 &* n, inChannels: 144,
             weights: w + 26048, bias: w + 29504, outChannels: 24,
             activation: .identity, residual: a + 1617408 &* n, output: a + 1492992 &* n, pool: pool)
+        p?.stop(18)
     }
 
     /// features.3.0: MBConv6 k5 s2: 72x72x24 -> 36x36x48, SE 144 -> 6 -> 144
-    private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.0.block.0 expand: conv 1x1 + BN + silu, [n, 72, 72, 24] -> [n, 72, 72, 144]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1492992 &* n, pixels: 5184 &* n, inChannels: 24,
             weights: w + 29536, bias: w + 32992, outChannels: 144,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(19)
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 72, 72, 144] -> [n, 36, 36, 144]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 72, width: 72, channels: 144,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36,
             weights: w + 33136, bias: w + 36736, activation: .silu, output: a + 746496 &* n, pool: pool)
+        p?.stop(20)
         // features.3.0.block.2 squeeze-excitation: 144 -> 6 -> 144, in place on [n, 36, 36, 144]
+        p?.start()
         Kernels.squeezeExcite(
             a + 746496 &* n, batch: n, pixels: 1296, channels: 144, squeezeChannels: 6,
             reduceWeights: w + 36880, reduceBias: w + 37744, activation: .silu,
             expandWeights: w + 37760, expandBias: w + 38624, workspace: ws, pool: pool)
+        p?.stop(21)
         // features.3.0.block.3 project: conv 1x1 + BN, [n, 36, 36, 144] -> [n, 36, 36, 48]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 746496 &* n, pixels: 1296 &* n, inChannels: 144,
             weights: w + 38768, bias: w + 45680, outChannels: 48,
             activation: .identity, residual: nil, output: a + 933120 &* n, pool: pool)
+        p?.stop(22)
     }
 
     /// features.3.1: MBConv6 k5 s1: 36x36x48 -> 36x36x48, SE 288 -> 12 -> 288, identity shortcut
-    private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.1.block.0 expand: conv 1x1 + BN + silu, [n, 36, 36, 48] -> [n, 36, 36, 288]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 933120 &* n, pixels: 1296 &* n, inChannels: 48,
             weights: w + 45728, bias: w + 59552, outChannels: 288,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(23)
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 36, 36, 288] -> [n, 36, 36, 288]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 36, width: 36, channels: 288,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36,
             weights: w + 59840, bias: w + 67040, activation: .silu, output: a + 373248 &* n, pool: pool)
+        p?.stop(24)
         // features.3.1.block.2 squeeze-excitation: 288 -> 12 -> 288, in place on [n, 36, 36, 288]
+        p?.start()
         Kernels.squeezeExcite(
             a + 373248 &* n, batch: n, pixels: 1296, channels: 288, squeezeChannels: 12,
             reduceWeights: w + 67328, reduceBias: w + 70784, activation: .silu,
             expandWeights: w + 70800, expandBias: w + 74256, workspace: ws, pool: pool)
+        p?.stop(25)
         // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 36, 36, 288] -> [n, 36, 36, 48]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 373248 &* n, pixels: 1296 &* n, inChannels: 288,
             weights: w + 74544, bias: w + 88368, outChannels: 48,
             activation: .identity, residual: a + 933120 &* n, output: a + 746496 &* n, pool: pool)
+        p?.stop(26)
     }
 
     /// features.3.2: MBConv6 k5 s1: 36x36x48 -> 36x36x48, SE 288 -> 12 -> 288, identity shortcut
-    private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.2.block.0 expand: conv 1x1 + BN + silu, [n, 36, 36, 48] -> [n, 36, 36, 288]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 746496 &* n, pixels: 1296 &* n, inChannels: 48,
             weights: w + 88416, bias: w + 102240, outChannels: 288,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(27)
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 36, 36, 288] -> [n, 36, 36, 288]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 36, width: 36, channels: 288,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36,
             weights: w + 102528, bias: w + 109728, activation: .silu, output: a + 373248 &* n, pool: pool)
+        p?.stop(28)
         // features.3.2.block.2 squeeze-excitation: 288 -> 12 -> 288, in place on [n, 36, 36, 288]
+        p?.start()
         Kernels.squeezeExcite(
             a + 373248 &* n, batch: n, pixels: 1296, channels: 288, squeezeChannels: 12,
             reduceWeights: w + 110016, reduceBias: w + 113472, activation: .silu,
             expandWeights: w + 113488, expandBias: w + 116944, workspace: ws, pool: pool)
+        p?.stop(29)
         // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 36, 36, 288] -> [n, 36, 36, 48]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 373248 &* n, pixels: 1296 &* n, inChannels: 288,
             weights: w + 117232, bias: w + 131056, outChannels: 48,
             activation: .identity, residual: a + 746496 &* n, output: a + 808704 &* n, pool: pool)
+        p?.stop(30)
     }
 
     /// features.4.0: MBConv6 k3 s2: 36x36x48 -> 18x18x88, SE 288 -> 12 -> 288
-    private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.0.block.0 expand: conv 1x1 + BN + silu, [n, 36, 36, 48] -> [n, 36, 36, 288]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 808704 &* n, pixels: 1296 &* n, inChannels: 48,
             weights: w + 131104, bias: w + 144928, outChannels: 288,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(31)
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 36, 36, 288] -> [n, 18, 18, 288]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 36, width: 36, channels: 288,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
             weights: w + 145216, bias: w + 147808, activation: .silu, output: a + 373248 &* n, pool: pool)
+        p?.stop(32)
         // features.4.0.block.2 squeeze-excitation: 288 -> 12 -> 288, in place on [n, 18, 18, 288]
+        p?.start()
         Kernels.squeezeExcite(
             a + 373248 &* n, batch: n, pixels: 324, channels: 288, squeezeChannels: 12,
             reduceWeights: w + 148096, reduceBias: w + 151552, activation: .silu,
             expandWeights: w + 151568, expandBias: w + 155024, workspace: ws, pool: pool)
+        p?.stop(33)
         // features.4.0.block.3 project: conv 1x1 + BN, [n, 18, 18, 288] -> [n, 18, 18, 88]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 373248 &* n, pixels: 324 &* n, inChannels: 288,
             weights: w + 155312, bias: w + 180656, outChannels: 88,
             activation: .identity, residual: nil, output: a + 342144 &* n, pool: pool)
+        p?.stop(34)
     }
 
     /// features.4.1: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
-    private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.1.block.0 expand: conv 1x1 + BN + silu, [n, 18, 18, 88] -> [n, 18, 18, 528]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 342144 &* n, pixels: 324 &* n, inChannels: 88,
             weights: w + 180752, bias: w + 227216, outChannels: 528,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(35)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 18, width: 18, channels: 528,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
             weights: w + 227744, bias: w + 232496, activation: .silu, output: a + 171072 &* n, pool: pool)
+        p?.stop(36)
         // features.4.1.block.2 squeeze-excitation: 528 -> 22 -> 528, in place on [n, 18, 18, 528]
+        p?.start()
         Kernels.squeezeExcite(
             a + 171072 &* n, batch: n, pixels: 324, channels: 528, squeezeChannels: 22,
             reduceWeights: w + 233024, reduceBias: w + 244640, activation: .silu,
             expandWeights: w + 244672, expandBias: w + 256288, workspace: ws, pool: pool)
+        p?.stop(37)
         // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 171072 &* n, pixels: 324 &* n, inChannels: 528,
             weights: w + 256816, bias: w + 303280, outChannels: 88,
             activation: .identity, residual: a + 342144 &* n, output: a + 370656 &* n, pool: pool)
+        p?.stop(38)
     }
 
     /// features.4.2: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
-    private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.2.block.0 expand: conv 1x1 + BN + silu, [n, 18, 18, 88] -> [n, 18, 18, 528]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 370656 &* n, pixels: 324 &* n, inChannels: 88,
             weights: w + 303376, bias: w + 349840, outChannels: 528,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(39)
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 18, width: 18, channels: 528,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
             weights: w + 350368, bias: w + 355120, activation: .silu, output: a + 171072 &* n, pool: pool)
+        p?.stop(40)
         // features.4.2.block.2 squeeze-excitation: 528 -> 22 -> 528, in place on [n, 18, 18, 528]
+        p?.start()
         Kernels.squeezeExcite(
             a + 171072 &* n, batch: n, pixels: 324, channels: 528, squeezeChannels: 22,
             reduceWeights: w + 355648, reduceBias: w + 367264, activation: .silu,
             expandWeights: w + 367296, expandBias: w + 378912, workspace: ws, pool: pool)
+        p?.stop(41)
         // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 171072 &* n, pixels: 324 &* n, inChannels: 528,
             weights: w + 379440, bias: w + 425904, outChannels: 88,
             activation: .identity, residual: a + 370656 &* n, output: a + 342144 &* n, pool: pool)
+        p?.stop(42)
     }
 
     /// features.4.3: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
-    private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.3.block.0 expand: conv 1x1 + BN + silu, [n, 18, 18, 88] -> [n, 18, 18, 528]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 342144 &* n, pixels: 324 &* n, inChannels: 88,
             weights: w + 426000, bias: w + 472464, outChannels: 528,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(43)
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 18, width: 18, channels: 528,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
             weights: w + 472992, bias: w + 477744, activation: .silu, output: a + 171072 &* n, pool: pool)
+        p?.stop(44)
         // features.4.3.block.2 squeeze-excitation: 528 -> 22 -> 528, in place on [n, 18, 18, 528]
+        p?.start()
         Kernels.squeezeExcite(
             a + 171072 &* n, batch: n, pixels: 324, channels: 528, squeezeChannels: 22,
             reduceWeights: w + 478272, reduceBias: w + 489888, activation: .silu,
             expandWeights: w + 489920, expandBias: w + 501536, workspace: ws, pool: pool)
+        p?.stop(45)
         // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 171072 &* n, pixels: 324 &* n, inChannels: 528,
             weights: w + 502064, bias: w + 548528, outChannels: 88,
             activation: .identity, residual: a + 342144 &* n, output: a + 370656 &* n, pool: pool)
+        p?.stop(46)
     }
 
     /// features.5.0: MBConv6 k5 s1: 18x18x88 -> 18x18x120, SE 528 -> 22 -> 528
-    private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.0.block.0 expand: conv 1x1 + BN + silu, [n, 18, 18, 88] -> [n, 18, 18, 528]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 370656 &* n, pixels: 324 &* n, inChannels: 88,
             weights: w + 548624, bias: w + 595088, outChannels: 528,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(47)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 18, width: 18, channels: 528,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
             weights: w + 595616, bias: w + 608816, activation: .silu, output: a + 171072 &* n, pool: pool)
+        p?.stop(48)
         // features.5.0.block.2 squeeze-excitation: 528 -> 22 -> 528, in place on [n, 18, 18, 528]
+        p?.start()
         Kernels.squeezeExcite(
             a + 171072 &* n, batch: n, pixels: 324, channels: 528, squeezeChannels: 22,
             reduceWeights: w + 609344, reduceBias: w + 620960, activation: .silu,
             expandWeights: w + 620992, expandBias: w + 632608, workspace: ws, pool: pool)
+        p?.stop(49)
         // features.5.0.block.3 project: conv 1x1 + BN, [n, 18, 18, 528] -> [n, 18, 18, 120]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 171072 &* n, pixels: 324 &* n, inChannels: 528,
             weights: w + 633136, bias: w + 696496, outChannels: 120,
             activation: .identity, residual: nil, output: a + 466560 &* n, pool: pool)
+        p?.stop(50)
     }
 
     /// features.5.1: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
-    private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.1.block.0 expand: conv 1x1 + BN + silu, [n, 18, 18, 120] -> [n, 18, 18, 720]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 466560 &* n, pixels: 324 &* n, inChannels: 120,
             weights: w + 696624, bias: w + 783024, outChannels: 720,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(51)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 18, width: 18, channels: 720,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
             weights: w + 783744, bias: w + 801744, activation: .silu, output: a + 233280 &* n, pool: pool)
+        p?.stop(52)
         // features.5.1.block.2 squeeze-excitation: 720 -> 30 -> 720, in place on [n, 18, 18, 720]
+        p?.start()
         Kernels.squeezeExcite(
             a + 233280 &* n, batch: n, pixels: 324, channels: 720, squeezeChannels: 30,
             reduceWeights: w + 802464, reduceBias: w + 824064, activation: .silu,
             expandWeights: w + 824096, expandBias: w + 845696, workspace: ws, pool: pool)
+        p?.stop(53)
         // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 233280 &* n, pixels: 324 &* n, inChannels: 720,
             weights: w + 846416, bias: w + 932816, outChannels: 120,
             activation: .identity, residual: a + 466560 &* n, output: a + 505440 &* n, pool: pool)
+        p?.stop(54)
     }
 
     /// features.5.2: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
-    private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.2.block.0 expand: conv 1x1 + BN + silu, [n, 18, 18, 120] -> [n, 18, 18, 720]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 505440 &* n, pixels: 324 &* n, inChannels: 120,
             weights: w + 932944, bias: w + 1019344, outChannels: 720,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(55)
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 18, width: 18, channels: 720,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
             weights: w + 1020064, bias: w + 1038064, activation: .silu, output: a + 233280 &* n, pool: pool)
+        p?.stop(56)
         // features.5.2.block.2 squeeze-excitation: 720 -> 30 -> 720, in place on [n, 18, 18, 720]
+        p?.start()
         Kernels.squeezeExcite(
             a + 233280 &* n, batch: n, pixels: 324, channels: 720, squeezeChannels: 30,
             reduceWeights: w + 1038784, reduceBias: w + 1060384, activation: .silu,
             expandWeights: w + 1060416, expandBias: w + 1082016, workspace: ws, pool: pool)
+        p?.stop(57)
         // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 233280 &* n, pixels: 324 &* n, inChannels: 720,
             weights: w + 1082736, bias: w + 1169136, outChannels: 120,
             activation: .identity, residual: a + 505440 &* n, output: a + 466560 &* n, pool: pool)
+        p?.stop(58)
     }
 
     /// features.5.3: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
-    private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.3.block.0 expand: conv 1x1 + BN + silu, [n, 18, 18, 120] -> [n, 18, 18, 720]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 466560 &* n, pixels: 324 &* n, inChannels: 120,
             weights: w + 1169264, bias: w + 1255664, outChannels: 720,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(59)
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 18, width: 18, channels: 720,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
             weights: w + 1256384, bias: w + 1274384, activation: .silu, output: a + 233280 &* n, pool: pool)
+        p?.stop(60)
         // features.5.3.block.2 squeeze-excitation: 720 -> 30 -> 720, in place on [n, 18, 18, 720]
+        p?.start()
         Kernels.squeezeExcite(
             a + 233280 &* n, batch: n, pixels: 324, channels: 720, squeezeChannels: 30,
             reduceWeights: w + 1275104, reduceBias: w + 1296704, activation: .silu,
             expandWeights: w + 1296736, expandBias: w + 1318336, workspace: ws, pool: pool)
+        p?.stop(61)
         // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 233280 &* n, pixels: 324 &* n, inChannels: 720,
             weights: w + 1319056, bias: w + 1405456, outChannels: 120,
             activation: .identity, residual: a + 466560 &* n, output: a + 505440 &* n, pool: pool)
+        p?.stop(62)
     }
 
     /// features.6.0: MBConv6 k5 s2: 18x18x120 -> 9x9x208, SE 720 -> 30 -> 720
-    private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.0.block.0 expand: conv 1x1 + BN + silu, [n, 18, 18, 120] -> [n, 18, 18, 720]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 505440 &* n, pixels: 324 &* n, inChannels: 120,
             weights: w + 1405584, bias: w + 1491984, outChannels: 720,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(63)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 18, 18, 720] -> [n, 9, 9, 720]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 18, width: 18, channels: 720,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: w + 1492704, bias: w + 1510704, activation: .silu, output: a + 233280 &* n, pool: pool)
+        p?.stop(64)
         // features.6.0.block.2 squeeze-excitation: 720 -> 30 -> 720, in place on [n, 9, 9, 720]
+        p?.start()
         Kernels.squeezeExcite(
             a + 233280 &* n, batch: n, pixels: 81, channels: 720, squeezeChannels: 30,
             reduceWeights: w + 1511424, reduceBias: w + 1533024, activation: .silu,
             expandWeights: w + 1533056, expandBias: w + 1554656, workspace: ws, pool: pool)
+        p?.stop(65)
         // features.6.0.block.3 project: conv 1x1 + BN, [n, 9, 9, 720] -> [n, 9, 9, 208]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 233280 &* n, pixels: 81 &* n, inChannels: 720,
             weights: w + 1555376, bias: w + 1705136, outChannels: 208,
             activation: .identity, residual: nil, output: a + 202176 &* n, pool: pool)
+        p?.stop(66)
     }
 
     /// features.6.1: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
-    private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.1.block.0 expand: conv 1x1 + BN + silu, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 202176 &* n, pixels: 81 &* n, inChannels: 208,
             weights: w + 1705344, bias: w + 1964928, outChannels: 1248,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(67)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 9, width: 9, channels: 1248,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: w + 1966176, bias: w + 1997376, activation: .silu, output: a + 101088 &* n, pool: pool)
+        p?.stop(68)
         // features.6.1.block.2 squeeze-excitation: 1248 -> 52 -> 1248, in place on [n, 9, 9, 1248]
+        p?.start()
         Kernels.squeezeExcite(
             a + 101088 &* n, batch: n, pixels: 81, channels: 1248, squeezeChannels: 52,
             reduceWeights: w + 1998624, reduceBias: w + 2063520, activation: .silu,
             expandWeights: w + 2063584, expandBias: w + 2128480, workspace: ws, pool: pool)
+        p?.stop(69)
         // features.6.1.block.3 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 101088 &* n, pixels: 81 &* n, inChannels: 1248,
             weights: w + 2129728, bias: w + 2389312, outChannels: 208,
             activation: .identity, residual: a + 202176 &* n, output: a + 219024 &* n, pool: pool)
+        p?.stop(70)
     }
 
     /// features.6.2: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
-    private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.2.block.0 expand: conv 1x1 + BN + silu, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 219024 &* n, pixels: 81 &* n, inChannels: 208,
             weights: w + 2389520, bias: w + 2649104, outChannels: 1248,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(71)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 9, width: 9, channels: 1248,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: w + 2650352, bias: w + 2681552, activation: .silu, output: a + 101088 &* n, pool: pool)
+        p?.stop(72)
         // features.6.2.block.2 squeeze-excitation: 1248 -> 52 -> 1248, in place on [n, 9, 9, 1248]
+        p?.start()
         Kernels.squeezeExcite(
             a + 101088 &* n, batch: n, pixels: 81, channels: 1248, squeezeChannels: 52,
             reduceWeights: w + 2682800, reduceBias: w + 2747696, activation: .silu,
             expandWeights: w + 2747760, expandBias: w + 2812656, workspace: ws, pool: pool)
+        p?.stop(73)
         // features.6.2.block.3 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 101088 &* n, pixels: 81 &* n, inChannels: 1248,
             weights: w + 2813904, bias: w + 3073488, outChannels: 208,
             activation: .identity, residual: a + 219024 &* n, output: a + 202176 &* n, pool: pool)
+        p?.stop(74)
     }
 
     /// features.6.3: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
-    private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.3.block.0 expand: conv 1x1 + BN + silu, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 202176 &* n, pixels: 81 &* n, inChannels: 208,
             weights: w + 3073696, bias: w + 3333280, outChannels: 1248,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(75)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 9, width: 9, channels: 1248,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: w + 3334528, bias: w + 3365728, activation: .silu, output: a + 101088 &* n, pool: pool)
+        p?.stop(76)
         // features.6.3.block.2 squeeze-excitation: 1248 -> 52 -> 1248, in place on [n, 9, 9, 1248]
+        p?.start()
         Kernels.squeezeExcite(
             a + 101088 &* n, batch: n, pixels: 81, channels: 1248, squeezeChannels: 52,
             reduceWeights: w + 3366976, reduceBias: w + 3431872, activation: .silu,
             expandWeights: w + 3431936, expandBias: w + 3496832, workspace: ws, pool: pool)
+        p?.stop(77)
         // features.6.3.block.3 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 101088 &* n, pixels: 81 &* n, inChannels: 1248,
             weights: w + 3498080, bias: w + 3757664, outChannels: 208,
             activation: .identity, residual: a + 202176 &* n, output: a + 219024 &* n, pool: pool)
+        p?.stop(78)
     }
 
     /// features.6.4: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
-    private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.4.block.0 expand: conv 1x1 + BN + silu, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 219024 &* n, pixels: 81 &* n, inChannels: 208,
             weights: w + 3757872, bias: w + 4017456, outChannels: 1248,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(79)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 9, width: 9, channels: 1248,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: w + 4018704, bias: w + 4049904, activation: .silu, output: a + 101088 &* n, pool: pool)
+        p?.stop(80)
         // features.6.4.block.2 squeeze-excitation: 1248 -> 52 -> 1248, in place on [n, 9, 9, 1248]
+        p?.start()
         Kernels.squeezeExcite(
             a + 101088 &* n, batch: n, pixels: 81, channels: 1248, squeezeChannels: 52,
             reduceWeights: w + 4051152, reduceBias: w + 4116048, activation: .silu,
             expandWeights: w + 4116112, expandBias: w + 4181008, workspace: ws, pool: pool)
+        p?.stop(81)
         // features.6.4.block.3 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 101088 &* n, pixels: 81 &* n, inChannels: 1248,
             weights: w + 4182256, bias: w + 4441840, outChannels: 208,
             activation: .identity, residual: a + 219024 &* n, output: a + 202176 &* n, pool: pool)
+        p?.stop(82)
     }
 
     /// features.7.0: MBConv6 k3 s1: 9x9x208 -> 9x9x352, SE 1248 -> 52 -> 1248
-    private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.0.block.0 expand: conv 1x1 + BN + silu, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 202176 &* n, pixels: 81 &* n, inChannels: 208,
             weights: w + 4442048, bias: w + 4701632, outChannels: 1248,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(83)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 9, width: 9, channels: 1248,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
             weights: w + 4702880, bias: w + 4714112, activation: .silu, output: a + 101088 &* n, pool: pool)
+        p?.stop(84)
         // features.7.0.block.2 squeeze-excitation: 1248 -> 52 -> 1248, in place on [n, 9, 9, 1248]
+        p?.start()
         Kernels.squeezeExcite(
             a + 101088 &* n, batch: n, pixels: 81, channels: 1248, squeezeChannels: 52,
             reduceWeights: w + 4715360, reduceBias: w + 4780256, activation: .silu,
             expandWeights: w + 4780320, expandBias: w + 4845216, workspace: ws, pool: pool)
+        p?.stop(85)
         // features.7.0.block.3 project: conv 1x1 + BN, [n, 9, 9, 1248] -> [n, 9, 9, 352]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 101088 &* n, pixels: 81 &* n, inChannels: 1248,
             weights: w + 4846464, bias: w + 5285760, outChannels: 352,
             activation: .identity, residual: nil, output: a + 342144 &* n, pool: pool)
+        p?.stop(86)
     }
 
     /// features.7.1: MBConv6 k3 s1: 9x9x352 -> 9x9x352, SE 2112 -> 88 -> 2112, identity shortcut
-    private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.1.block.0 expand: conv 1x1 + BN + silu, [n, 9, 9, 352] -> [n, 9, 9, 2112]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 342144 &* n, pixels: 81 &* n, inChannels: 352,
             weights: w + 5286112, bias: w + 6029536, outChannels: 2112,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(87)
         // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 9, 9, 2112] -> [n, 9, 9, 2112]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 9, width: 9, channels: 2112,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
             weights: w + 6031648, bias: w + 6050656, activation: .silu, output: a + 171072 &* n, pool: pool)
+        p?.stop(88)
         // features.7.1.block.2 squeeze-excitation: 2112 -> 88 -> 2112, in place on [n, 9, 9, 2112]
+        p?.start()
         Kernels.squeezeExcite(
             a + 171072 &* n, batch: n, pixels: 81, channels: 2112, squeezeChannels: 88,
             reduceWeights: w + 6052768, reduceBias: w + 6238624, activation: .silu,
             expandWeights: w + 6238720, expandBias: w + 6424576, workspace: ws, pool: pool)
+        p?.stop(89)
         // features.7.1.block.3 project: conv 1x1 + BN + shortcut, [n, 9, 9, 2112] -> [n, 9, 9, 352]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 171072 &* n, pixels: 81 &* n, inChannels: 2112,
             weights: w + 6426688, bias: w + 7170112, outChannels: 352,
             activation: .identity, residual: a + 342144 &* n, output: a + 114048 &* n, pool: pool)
+        p?.stop(90)
     }
 
     /// features.8: head: conv 1x1 352 -> 1408
-    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.8 head: conv 1x1 + BN + silu, [n, 9, 9, 352] -> [n, 9, 9, 1408]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 114048 &* n, pixels: 81 &* n, inChannels: 352,
             weights: w + 7170464, bias: w + 7666080, outChannels: 1408,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(91)
     }
 
     /// classifier: global average pool, dropout 0.3, linear 1408 -> 1000 classes
-    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
+    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // avgpool: global average pool, [n, 9, 9, 1408] -> [n, 1408]
+        p?.start()
         Kernels.globalAveragePool(
             input: a, batch: n, pixels: 81, channels: 1408, output: a + 114048 &* n, pool: pool)
+        p?.stop(92)
         // classifier.1 classifier: dropout (identity in eval) + linear, [n, 1408] -> [n, 1000]
+        p?.start()
         Kernels.linear(
             input: a + 114048 &* n, batch: n, inFeatures: 1408,
             weights: w + 7667488, bias: w + 9075488, outFeatures: 1000,
             output: logits, pool: pool)
+        p?.stop(93)
     }
 }
 
 extension EfficientNetB2 {
+    /// The kernel calls of `forward` in order (`p?.stop(i)` charges entry i), with their MACs per image.
+    public static let profiledLayers: [LayerProfiler.Layer] = [
+        .init("features.0", kind: "stem", macsPerImage: 17915904,
+              "conv 3x3/2 + BN + silu, [n, 3, 288, 288] (NCHW) -> [n, 144, 144, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 5971968,
+              "depthwise 3x3/1 + BN + silu, [n, 144, 144, 32] -> [n, 144, 144, 32]"),
+        .init("features.1.0.block.1", kind: "squeeze-excitation", macsPerImage: 512,
+              "32 -> 8 -> 32, in place on [n, 144, 144, 32]"),
+        .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 10616832,
+              "conv 1x1 + BN, [n, 144, 144, 32] -> [n, 144, 144, 16]"),
+        .init("features.1.1.block.0", kind: "depthwise", macsPerImage: 2985984,
+              "depthwise 3x3/1 + BN + silu, [n, 144, 144, 16] -> [n, 144, 144, 16]"),
+        .init("features.1.1.block.1", kind: "squeeze-excitation", macsPerImage: 128,
+              "16 -> 4 -> 16, in place on [n, 144, 144, 16]"),
+        .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 5308416,
+              "conv 1x1 + BN + shortcut, [n, 144, 144, 16] -> [n, 144, 144, 16]"),
+        .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 31850496,
+              "conv 1x1 + BN + silu, [n, 144, 144, 16] -> [n, 144, 144, 96]"),
+        .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 4478976,
+              "depthwise 3x3/2 + BN + silu, [n, 144, 144, 96] -> [n, 72, 72, 96]"),
+        .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 768,
+              "96 -> 4 -> 96, in place on [n, 72, 72, 96]"),
+        .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 11943936,
+              "conv 1x1 + BN, [n, 72, 72, 96] -> [n, 72, 72, 24]"),
+        .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 17915904,
+              "conv 1x1 + BN + silu, [n, 72, 72, 24] -> [n, 72, 72, 144]"),
+        .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 6718464,
+              "depthwise 3x3/1 + BN + silu, [n, 72, 72, 144] -> [n, 72, 72, 144]"),
+        .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
+              "144 -> 6 -> 144, in place on [n, 72, 72, 144]"),
+        .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 17915904,
+              "conv 1x1 + BN + shortcut, [n, 72, 72, 144] -> [n, 72, 72, 24]"),
+        .init("features.2.2.block.0", kind: "expand 1x1", macsPerImage: 17915904,
+              "conv 1x1 + BN + silu, [n, 72, 72, 24] -> [n, 72, 72, 144]"),
+        .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 6718464,
+              "depthwise 3x3/1 + BN + silu, [n, 72, 72, 144] -> [n, 72, 72, 144]"),
+        .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
+              "144 -> 6 -> 144, in place on [n, 72, 72, 144]"),
+        .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 17915904,
+              "conv 1x1 + BN + shortcut, [n, 72, 72, 144] -> [n, 72, 72, 24]"),
+        .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 17915904,
+              "conv 1x1 + BN + silu, [n, 72, 72, 24] -> [n, 72, 72, 144]"),
+        .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 4665600,
+              "depthwise 5x5/2 + BN + silu, [n, 72, 72, 144] -> [n, 36, 36, 144]"),
+        .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
+              "144 -> 6 -> 144, in place on [n, 36, 36, 144]"),
+        .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 8957952,
+              "conv 1x1 + BN, [n, 36, 36, 144] -> [n, 36, 36, 48]"),
+        .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 17915904,
+              "conv 1x1 + BN + silu, [n, 36, 36, 48] -> [n, 36, 36, 288]"),
+        .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 9331200,
+              "depthwise 5x5/1 + BN + silu, [n, 36, 36, 288] -> [n, 36, 36, 288]"),
+        .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
+              "288 -> 12 -> 288, in place on [n, 36, 36, 288]"),
+        .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 17915904,
+              "conv 1x1 + BN + shortcut, [n, 36, 36, 288] -> [n, 36, 36, 48]"),
+        .init("features.3.2.block.0", kind: "expand 1x1", macsPerImage: 17915904,
+              "conv 1x1 + BN + silu, [n, 36, 36, 48] -> [n, 36, 36, 288]"),
+        .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 9331200,
+              "depthwise 5x5/1 + BN + silu, [n, 36, 36, 288] -> [n, 36, 36, 288]"),
+        .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
+              "288 -> 12 -> 288, in place on [n, 36, 36, 288]"),
+        .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 17915904,
+              "conv 1x1 + BN + shortcut, [n, 36, 36, 288] -> [n, 36, 36, 48]"),
+        .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 17915904,
+              "conv 1x1 + BN + silu, [n, 36, 36, 48] -> [n, 36, 36, 288]"),
+        .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 839808,
+              "depthwise 3x3/2 + BN + silu, [n, 36, 36, 288] -> [n, 18, 18, 288]"),
+        .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
+              "288 -> 12 -> 288, in place on [n, 18, 18, 288]"),
+        .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 8211456,
+              "conv 1x1 + BN, [n, 18, 18, 288] -> [n, 18, 18, 88]"),
+        .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 15054336,
+              "conv 1x1 + BN + silu, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
+        .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 1539648,
+              "depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528]"),
+        .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
+              "528 -> 22 -> 528, in place on [n, 18, 18, 528]"),
+        .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 15054336,
+              "conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88]"),
+        .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 15054336,
+              "conv 1x1 + BN + silu, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
+        .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 1539648,
+              "depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528]"),
+        .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
+              "528 -> 22 -> 528, in place on [n, 18, 18, 528]"),
+        .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 15054336,
+              "conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88]"),
+        .init("features.4.3.block.0", kind: "expand 1x1", macsPerImage: 15054336,
+              "conv 1x1 + BN + silu, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
+        .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 1539648,
+              "depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528]"),
+        .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
+              "528 -> 22 -> 528, in place on [n, 18, 18, 528]"),
+        .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 15054336,
+              "conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88]"),
+        .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 15054336,
+              "conv 1x1 + BN + silu, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
+        .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 4276800,
+              "depthwise 5x5/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528]"),
+        .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
+              "528 -> 22 -> 528, in place on [n, 18, 18, 528]"),
+        .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 20528640,
+              "conv 1x1 + BN, [n, 18, 18, 528] -> [n, 18, 18, 120]"),
+        .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 27993600,
+              "conv 1x1 + BN + silu, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
+        .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 5832000,
+              "depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720]"),
+        .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 43200,
+              "720 -> 30 -> 720, in place on [n, 18, 18, 720]"),
+        .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 27993600,
+              "conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120]"),
+        .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 27993600,
+              "conv 1x1 + BN + silu, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
+        .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 5832000,
+              "depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720]"),
+        .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 43200,
+              "720 -> 30 -> 720, in place on [n, 18, 18, 720]"),
+        .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 27993600,
+              "conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120]"),
+        .init("features.5.3.block.0", kind: "expand 1x1", macsPerImage: 27993600,
+              "conv 1x1 + BN + silu, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
+        .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 5832000,
+              "depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720]"),
+        .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 43200,
+              "720 -> 30 -> 720, in place on [n, 18, 18, 720]"),
+        .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 27993600,
+              "conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120]"),
+        .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 27993600,
+              "conv 1x1 + BN + silu, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
+        .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 1458000,
+              "depthwise 5x5/2 + BN + silu, [n, 18, 18, 720] -> [n, 9, 9, 720]"),
+        .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 43200,
+              "720 -> 30 -> 720, in place on [n, 9, 9, 720]"),
+        .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 12130560,
+              "conv 1x1 + BN, [n, 9, 9, 720] -> [n, 9, 9, 208]"),
+        .init("features.6.1.block.0", kind: "expand 1x1", macsPerImage: 21026304,
+              "conv 1x1 + BN + silu, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+        .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 2527200,
+              "depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+        .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 129792,
+              "1248 -> 52 -> 1248, in place on [n, 9, 9, 1248]"),
+        .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 21026304,
+              "conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
+        .init("features.6.2.block.0", kind: "expand 1x1", macsPerImage: 21026304,
+              "conv 1x1 + BN + silu, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+        .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 2527200,
+              "depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+        .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 129792,
+              "1248 -> 52 -> 1248, in place on [n, 9, 9, 1248]"),
+        .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 21026304,
+              "conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
+        .init("features.6.3.block.0", kind: "expand 1x1", macsPerImage: 21026304,
+              "conv 1x1 + BN + silu, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+        .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 2527200,
+              "depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+        .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 129792,
+              "1248 -> 52 -> 1248, in place on [n, 9, 9, 1248]"),
+        .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 21026304,
+              "conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
+        .init("features.6.4.block.0", kind: "expand 1x1", macsPerImage: 21026304,
+              "conv 1x1 + BN + silu, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+        .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 2527200,
+              "depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+        .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 129792,
+              "1248 -> 52 -> 1248, in place on [n, 9, 9, 1248]"),
+        .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 21026304,
+              "conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
+        .init("features.7.0.block.0", kind: "expand 1x1", macsPerImage: 21026304,
+              "conv 1x1 + BN + silu, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+        .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 909792,
+              "depthwise 3x3/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+        .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 129792,
+              "1248 -> 52 -> 1248, in place on [n, 9, 9, 1248]"),
+        .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 35582976,
+              "conv 1x1 + BN, [n, 9, 9, 1248] -> [n, 9, 9, 352]"),
+        .init("features.7.1.block.0", kind: "expand 1x1", macsPerImage: 60217344,
+              "conv 1x1 + BN + silu, [n, 9, 9, 352] -> [n, 9, 9, 2112]"),
+        .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 1539648,
+              "depthwise 3x3/1 + BN + silu, [n, 9, 9, 2112] -> [n, 9, 9, 2112]"),
+        .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 371712,
+              "2112 -> 88 -> 2112, in place on [n, 9, 9, 2112]"),
+        .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 60217344,
+              "conv 1x1 + BN + shortcut, [n, 9, 9, 2112] -> [n, 9, 9, 352]"),
+        .init("features.8", kind: "head 1x1", macsPerImage: 40144896,
+              "conv 1x1 + BN + silu, [n, 9, 9, 352] -> [n, 9, 9, 1408]"),
+        .init("avgpool", kind: "pool+classifier", macsPerImage: 0,
+              "global average pool, [n, 9, 9, 1408] -> [n, 1408]"),
+        .init("classifier.1", kind: "pool+classifier", macsPerImage: 1408000,
+              "dropout (identity in eval) + linear, [n, 1408] -> [n, 1000]"),
+    ]
+
     /// Every tensor of a weight file, torchvision `state_dict` names and order.
     static let parameterTable: [ModelDescriptor.Parameter] = [
         .init("features.0.0.weight", [32, 3, 3, 3]),
@@ -1300,6 +1687,10 @@ public final class EfficientNetB2Training: TrainableModel {
     private let pool: WorkerPool
     private var loss = 0.0
     public var random = CounterRandom(seed: 0)
+    /// Times every kernel call of `trainStep` when set (`effnet bench --train --profile`).
+    public var profiler: LayerProfiler? {
+        didSet { profiler?.requireTable(Self.profiledLayers, of: "EfficientNetB2Training") }
+    }
     public var parameters: UnsafeMutablePointer<Float> { buffers.parameters }
     public var gradients: UnsafeMutablePointer<Float> { buffers.gradients }
 
@@ -1321,8 +1712,14 @@ public final class EfficientNetB2Training: TrainableModel {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
         let t = buffers.arena.reserve(floats: 38549936 &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
-                                    ws: t + 38549936 &* n, options: options, labels: labels, logits: logits)
-        if options.computeGradients { TrainingKernels.zero(s.g, count: 9178112) }
+                                    ws: t + 38549936 &* n, options: options, labels: labels, logits: logits,
+                                    profiler: profiler)
+        s.profiler?.beginRun(batch: n)
+        if options.computeGradients {
+            s.profiler?.start()
+            TrainingKernels.zero(s.g, count: 9178112)
+            s.profiler?.stop(0)
+        }
         try features_0_forward(s)
         try features_1_0_forward(s)
         try features_1_1_forward(s)
@@ -1382,2725 +1779,4858 @@ public final class EfficientNetB2Training: TrainableModel {
     /// features.0 forward: stem: conv 3x3 stride 2, 3 -> 32 channels
     private func features_0_forward(_ s: TrainingStepContext) throws {
         // features.0 stem conv 3x3/2, [n, 3, 288, 288] (NCHW) -> [n, 144, 144, 32]
+        s.profiler?.start()
         Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 288, width: 288, kernel: 3, stride: 2,
             padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144, weights: s.p, bias: s.f, outChannels: 32,
             activation: .identity, output: s.t + 13685760 &* s.n, workspace: s.ws, pool: pool)
-        // features.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(1)
+        // features.0 BatchNorm (batch statistics) + silu on [n, 144, 144, 32]
         if s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 13685760 &* s.n, pixels: 20736 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 14349312 &* s.n, savedMean: s.f + 2112, savedInvStd: s.f + 2144,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
+            s.profiler?.stop(2)
         }
-        // features.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 144, 144, 32]
         if s.options.frozenBlocks > 0 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 13685760 &* s.n, pixels: 20736 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 1e-05,
                 activation: .silu, output: s.t + 14349312 &* s.n, scratch: s.f + 2112, pool: pool)
+            s.profiler?.stop(3)
         }
     }
 
     /// features.1.0 forward: MBConv1 k3 s1: 144x144x32 -> 144x144x16, SE 32 -> 8 -> 32
     private func features_1_0_forward(_ s: TrainingStepContext) throws {
         // features.1.0.block.0 depthwise weights to the kernel layout [3][3][32]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 2240)
+        s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 144, 144, 32] -> [n, 144, 144, 32]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 14349312 &* s.n, batch: s.n, height: 144, width: 144, channels: 32,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144, weights: s.f + 2240, bias: s.f,
             activation: .identity, output: s.t + 15012864 &* s.n, pool: pool)
-        // features.1.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(5)
+        // features.1.0.block.0 BatchNorm (batch statistics) + silu on [n, 144, 144, 32]
         if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 15012864 &* s.n, pixels: 20736 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 15676416 &* s.n, savedMean: s.f + 2176, savedInvStd: s.f + 2208,
                 runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
+            s.profiler?.stop(6)
         }
-        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 144, 144, 32]
         if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 15012864 &* s.n, pixels: 20736 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 1e-05,
                 activation: .silu, output: s.t + 15676416 &* s.n, scratch: s.f + 2176, pool: pool)
+            s.profiler?.stop(7)
         }
         // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 144, 144, 32]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 15676416 &* s.n, output: s.t + 16339968 &* s.n,
             batch: s.n, pixels: 20736, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408,
             reduceBias: s.p + 1664, activation: .silu, expandWeights: s.p + 1680, expandBias: s.p + 1936,
             savedPooled: s.t + 38549280 &* s.n, savedHidden: s.t + 38549568 &* s.n, savedScale: s.t + 38549312 &* s.n,
             pool: pool)
+        s.profiler?.stop(8)
         // features.1.0.block.2 project conv 1x1, [n, 144, 144, 32] -> [n, 144, 144, 16]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 16339968 &* s.n, pixels: 20736 &* s.n, inChannels: 32, weights: s.p + 1968,
             bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 22602240 &* s.n,
             pool: pool)
-        // features.1.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(9)
+        // features.1.0.block.2 BatchNorm (batch statistics) + identity on [n, 144, 144, 16]
         if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 22602240 &* s.n, pixels: 20736 &* s.n, channels: 16,
                 gamma: s.p + 2480, beta: s.p + 2496, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 22934016 &* s.n, savedMean: s.f + 2816, savedInvStd: s.f + 2832,
                 runningMean: s.p + 2512, runningVar: s.p + 2528, pool: pool)
+            s.profiler?.stop(10)
         }
-        // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 144, 144, 16]
         if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 22602240 &* s.n, pixels: 20736 &* s.n, channels: 16,
                 gamma: s.p + 2480, beta: s.p + 2496, runningMean: s.p + 2512, runningVar: s.p + 2528, eps: 1e-05,
                 activation: .identity, output: s.t + 22934016 &* s.n, scratch: s.f + 2816, pool: pool)
+            s.profiler?.stop(11)
         }
     }
 
     /// features.1.1 forward: MBConv1 k3 s1: 144x144x16 -> 144x144x16, SE 16 -> 4 -> 16, identity shortcut
     private func features_1_1_forward(_ s: TrainingStepContext) throws {
         // features.1.1.block.0 depthwise weights to the kernel layout [3][3][16]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2544, channels: 16, kernel: 3, into: s.f + 2880)
+        s.profiler?.stop(12)
         // features.1.1.block.0 depthwise 3x3/1, [n, 144, 144, 16] -> [n, 144, 144, 16]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 22934016 &* s.n, batch: s.n, height: 144, width: 144, channels: 16,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144, weights: s.f + 2880, bias: s.f,
             activation: .identity, output: s.t + 23265792 &* s.n, pool: pool)
-        // features.1.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(13)
+        // features.1.1.block.0 BatchNorm (batch statistics) + silu on [n, 144, 144, 16]
         if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 23265792 &* s.n, pixels: 20736 &* s.n, channels: 16,
                 gamma: s.p + 2688, beta: s.p + 2704, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 23597568 &* s.n, savedMean: s.f + 2848, savedInvStd: s.f + 2864,
                 runningMean: s.p + 2720, runningVar: s.p + 2736, pool: pool)
+            s.profiler?.stop(14)
         }
-        // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 144, 144, 16]
         if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 23265792 &* s.n, pixels: 20736 &* s.n, channels: 16,
                 gamma: s.p + 2688, beta: s.p + 2704, runningMean: s.p + 2720, runningVar: s.p + 2736, eps: 1e-05,
                 activation: .silu, output: s.t + 23597568 &* s.n, scratch: s.f + 2848, pool: pool)
+            s.profiler?.stop(15)
         }
         // features.1.1.block.1 squeeze-excitation 16 -> 4 -> 16 on [n, 144, 144, 16]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 23597568 &* s.n, output: s.t + 23929344 &* s.n,
             batch: s.n, pixels: 20736, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 2752,
             reduceBias: s.p + 2816, activation: .silu, expandWeights: s.p + 2832, expandBias: s.p + 2896,
             savedPooled: s.t + 38549584 &* s.n, savedHidden: s.t + 38549600 &* s.n, savedScale: s.t + 38549616 &* s.n,
             pool: pool)
+        s.profiler?.stop(16)
         // features.1.1.block.2 project conv 1x1, [n, 144, 144, 16] -> [n, 144, 144, 16]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 23929344 &* s.n, pixels: 20736 &* s.n, inChannels: 16, weights: s.p + 2912,
             bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 24261120 &* s.n,
             pool: pool)
-        // features.1.1.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(17)
+        // features.1.1.block.2 BatchNorm (batch statistics) + identity on [n, 144, 144, 16]
         if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 24261120 &* s.n, pixels: 20736 &* s.n, channels: 16,
                 gamma: s.p + 3168, beta: s.p + 3184, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t, savedMean: s.f + 3168, savedInvStd: s.f + 3184,
                 runningMean: s.p + 3200, runningVar: s.p + 3216, pool: pool)
+            s.profiler?.stop(18)
         }
-        // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 144, 144, 16]
         if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 24261120 &* s.n, pixels: 20736 &* s.n, channels: 16,
                 gamma: s.p + 3168, beta: s.p + 3184, runningMean: s.p + 3200, runningVar: s.p + 3216, eps: 1e-05,
                 activation: .identity, output: s.t, scratch: s.f + 3168, pool: pool)
+            s.profiler?.stop(19)
         }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.991304347826087
         if s.options.stochasticDepth && s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.008695652173913044,
                 into: s.t + 38549632 &* s.n, random: &random)
+            s.profiler?.stop(20)
         }
         // features.1.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 22934016 &* s.n, branch: s.t,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 38549632 &* s.n : nil, batch: s.n,
             perImage: 331776, output: s.t + 24592896 &* s.n, pool: pool)
+        s.profiler?.stop(21)
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 144x144x16 -> 72x72x24, SE 96 -> 4 -> 96
     private func features_2_0_forward(_ s: TrainingStepContext) throws {
         // features.2.0.block.0 expand conv 1x1, [n, 144, 144, 16] -> [n, 144, 144, 96]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 24592896 &* s.n, pixels: 20736 &* s.n, inChannels: 16, weights: s.p + 3232,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t, pool: pool)
-        // features.2.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(22)
+        // features.2.0.block.0 BatchNorm (batch statistics) + silu on [n, 144, 144, 96]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 20736 &* s.n, channels: 96, gamma: s.p + 4768,
                 beta: s.p + 4864, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, activation: .silu,
                 output: s.t + 1990656 &* s.n, savedMean: s.f + 3200, savedInvStd: s.f + 3296, runningMean: s.p + 4960,
                 runningVar: s.p + 5056, pool: pool)
+            s.profiler?.stop(23)
         }
-        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 144, 144, 96]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t, pixels: 20736 &* s.n, channels: 96, gamma: s.p + 4768,
                 beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 1e-05, activation: .silu,
                 output: s.t + 1990656 &* s.n, scratch: s.f + 3200, pool: pool)
+            s.profiler?.stop(24)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5152, channels: 96, kernel: 3, into: s.f + 3584)
+        s.profiler?.stop(25)
         // features.2.0.block.1 depthwise 3x3/2, [n, 144, 144, 96] -> [n, 72, 72, 96]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 1990656 &* s.n, batch: s.n, height: 144, width: 144, channels: 96,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72, weights: s.f + 3584, bias: s.f,
             activation: .identity, output: s.t + 17003520 &* s.n, pool: pool)
-        // features.2.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(26)
+        // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 72, 72, 96]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 17003520 &* s.n, pixels: 5184 &* s.n, channels: 96,
                 gamma: s.p + 6016, beta: s.p + 6112, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 17501184 &* s.n, savedMean: s.f + 3392, savedInvStd: s.f + 3488,
                 runningMean: s.p + 6208, runningVar: s.p + 6304, pool: pool)
+            s.profiler?.stop(27)
         }
-        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 96]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 17003520 &* s.n, pixels: 5184 &* s.n, channels: 96,
                 gamma: s.p + 6016, beta: s.p + 6112, runningMean: s.p + 6208, runningVar: s.p + 6304, eps: 1e-05,
                 activation: .silu, output: s.t + 17501184 &* s.n, scratch: s.f + 3392, pool: pool)
+            s.profiler?.stop(28)
         }
         // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 72, 72, 96]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 17501184 &* s.n, output: s.t + 17998848 &* s.n,
             batch: s.n, pixels: 5184, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 6400,
             reduceBias: s.p + 6784, activation: .silu, expandWeights: s.p + 6800, expandBias: s.p + 7184,
             savedPooled: s.t + 38549088 &* s.n, savedHidden: s.t + 38549648 &* s.n, savedScale: s.t + 38549184 &* s.n,
             pool: pool)
+        s.profiler?.stop(29)
         // features.2.0.block.3 project conv 1x1, [n, 72, 72, 96] -> [n, 72, 72, 24]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 17998848 &* s.n, pixels: 5184 &* s.n, inChannels: 96, weights: s.p + 7280,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 33727104 &* s.n,
             pool: pool)
-        // features.2.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(30)
+        // features.2.0.block.3 BatchNorm (batch statistics) + identity on [n, 72, 72, 24]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 33727104 &* s.n, pixels: 5184 &* s.n, channels: 24,
                 gamma: s.p + 9584, beta: s.p + 9616, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 33851520 &* s.n, savedMean: s.f + 5312, savedInvStd: s.f + 5336,
                 runningMean: s.p + 9648, runningVar: s.p + 9680, pool: pool)
+            s.profiler?.stop(31)
         }
-        // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 72, 72, 24]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 33727104 &* s.n, pixels: 5184 &* s.n, channels: 24,
                 gamma: s.p + 9584, beta: s.p + 9616, runningMean: s.p + 9648, runningVar: s.p + 9680, eps: 1e-05,
                 activation: .identity, output: s.t + 33851520 &* s.n, scratch: s.f + 5312, pool: pool)
+            s.profiler?.stop(32)
         }
     }
 
     /// features.2.1 forward: MBConv6 k3 s1: 72x72x24 -> 72x72x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_1_forward(_ s: TrainingStepContext) throws {
         // features.2.1.block.0 expand conv 1x1, [n, 72, 72, 24] -> [n, 72, 72, 144]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 33851520 &* s.n, pixels: 5184 &* s.n, inChannels: 24, weights: s.p + 9712,
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 3981312 &* s.n,
             pool: pool)
-        // features.2.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(33)
+        // features.2.1.block.0 BatchNorm (batch statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 3981312 &* s.n, pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 13168, beta: s.p + 13312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 4727808 &* s.n, savedMean: s.f + 5360, savedInvStd: s.f + 5504,
                 runningMean: s.p + 13456, runningVar: s.p + 13600, pool: pool)
+            s.profiler?.stop(34)
         }
-        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 3981312 &* s.n, pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 13168, beta: s.p + 13312, runningMean: s.p + 13456, runningVar: s.p + 13600, eps: 1e-05,
                 activation: .silu, output: s.t + 4727808 &* s.n, scratch: s.f + 5360, pool: pool)
+            s.profiler?.stop(35)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 13744, channels: 144, kernel: 3, into: s.f + 5936)
+        s.profiler?.stop(36)
         // features.2.1.block.1 depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 4727808 &* s.n, batch: s.n, height: 72, width: 72, channels: 144, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72, weights: s.f + 5936, bias: s.f,
             activation: .identity, output: s.t + 5474304 &* s.n, pool: pool)
-        // features.2.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(37)
+        // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 5474304 &* s.n, pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 15040, beta: s.p + 15184, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 6220800 &* s.n, savedMean: s.f + 5648, savedInvStd: s.f + 5792,
                 runningMean: s.p + 15328, runningVar: s.p + 15472, pool: pool)
+            s.profiler?.stop(38)
         }
-        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 5474304 &* s.n, pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 15040, beta: s.p + 15184, runningMean: s.p + 15328, runningVar: s.p + 15472, eps: 1e-05,
                 activation: .silu, output: s.t + 6220800 &* s.n, scratch: s.f + 5648, pool: pool)
+            s.profiler?.stop(39)
         }
         // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 72, 72, 144]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 6220800 &* s.n, output: s.t + 6967296 &* s.n,
             batch: s.n, pixels: 5184, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 15616,
             reduceBias: s.p + 16480, activation: .silu, expandWeights: s.p + 16496, expandBias: s.p + 17360,
             savedPooled: s.t + 38548224 &* s.n, savedHidden: s.t + 38549664 &* s.n, savedScale: s.t + 38548368 &* s.n,
             pool: pool)
+        s.profiler?.stop(40)
         // features.2.1.block.3 project conv 1x1, [n, 72, 72, 144] -> [n, 72, 72, 24]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 6967296 &* s.n, pixels: 5184 &* s.n, inChannels: 144, weights: s.p + 17504,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 33975936 &* s.n,
             pool: pool)
-        // features.2.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(41)
+        // features.2.1.block.3 BatchNorm (batch statistics) + identity on [n, 72, 72, 24]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 33975936 &* s.n, pixels: 5184 &* s.n, channels: 24,
                 gamma: s.p + 20960, beta: s.p + 20992, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 7713792 &* s.n, savedMean: s.f + 8528, savedInvStd: s.f + 8552,
                 runningMean: s.p + 21024, runningVar: s.p + 21056, pool: pool)
+            s.profiler?.stop(42)
         }
-        // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 72, 72, 24]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 33975936 &* s.n, pixels: 5184 &* s.n, channels: 24,
                 gamma: s.p + 20960, beta: s.p + 20992, runningMean: s.p + 21024, runningVar: s.p + 21056, eps: 1e-05,
                 activation: .identity, output: s.t + 7713792 &* s.n, scratch: s.f + 8528, pool: pool)
+            s.profiler?.stop(43)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9739130434782609
         if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.026086956521739136,
                 into: s.t + 38549680 &* s.n, random: &random)
+            s.profiler?.stop(44)
         }
         // features.2.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 33851520 &* s.n, branch: s.t + 7713792 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 38549680 &* s.n : nil, batch: s.n,
             perImage: 124416, output: s.t + 34100352 &* s.n, pool: pool)
+        s.profiler?.stop(45)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 72x72x24 -> 72x72x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_2_forward(_ s: TrainingStepContext) throws {
         // features.2.2.block.0 expand conv 1x1, [n, 72, 72, 24] -> [n, 72, 72, 144]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 34100352 &* s.n, pixels: 5184 &* s.n, inChannels: 24, weights: s.p + 21088,
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 7713792 &* s.n,
             pool: pool)
-        // features.2.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(46)
+        // features.2.2.block.0 BatchNorm (batch statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 7713792 &* s.n, pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 24544, beta: s.p + 24688, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 8460288 &* s.n, savedMean: s.f + 8576, savedInvStd: s.f + 8720,
                 runningMean: s.p + 24832, runningVar: s.p + 24976, pool: pool)
+            s.profiler?.stop(47)
         }
-        // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 7713792 &* s.n, pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 24544, beta: s.p + 24688, runningMean: s.p + 24832, runningVar: s.p + 24976, eps: 1e-05,
                 activation: .silu, output: s.t + 8460288 &* s.n, scratch: s.f + 8576, pool: pool)
+            s.profiler?.stop(48)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][144]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 25120, channels: 144, kernel: 3, into: s.f + 9152)
+        s.profiler?.stop(49)
         // features.2.2.block.1 depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 8460288 &* s.n, batch: s.n, height: 72, width: 72, channels: 144, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72, weights: s.f + 9152, bias: s.f,
             activation: .identity, output: s.t + 9206784 &* s.n, pool: pool)
-        // features.2.2.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(50)
+        // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 9206784 &* s.n, pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 26416, beta: s.p + 26560, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 9953280 &* s.n, savedMean: s.f + 8864, savedInvStd: s.f + 9008,
                 runningMean: s.p + 26704, runningVar: s.p + 26848, pool: pool)
+            s.profiler?.stop(51)
         }
-        // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 9206784 &* s.n, pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 26416, beta: s.p + 26560, runningMean: s.p + 26704, runningVar: s.p + 26848, eps: 1e-05,
                 activation: .silu, output: s.t + 9953280 &* s.n, scratch: s.f + 8864, pool: pool)
+            s.profiler?.stop(52)
         }
         // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 72, 72, 144]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 9953280 &* s.n, output: s.t + 10699776 &* s.n,
             batch: s.n, pixels: 5184, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 26992,
             reduceBias: s.p + 27856, activation: .silu, expandWeights: s.p + 27872, expandBias: s.p + 28736,
             savedPooled: s.t + 38548512 &* s.n, savedHidden: s.t + 38549696 &* s.n, savedScale: s.t + 38548656 &* s.n,
             pool: pool)
+        s.profiler?.stop(53)
         // features.2.2.block.3 project conv 1x1, [n, 72, 72, 144] -> [n, 72, 72, 24]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 10699776 &* s.n, pixels: 5184 &* s.n, inChannels: 144, weights: s.p + 28880,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 34224768 &* s.n,
             pool: pool)
-        // features.2.2.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(54)
+        // features.2.2.block.3 BatchNorm (batch statistics) + identity on [n, 72, 72, 24]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 34224768 &* s.n, pixels: 5184 &* s.n, channels: 24,
                 gamma: s.p + 32336, beta: s.p + 32368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 11446272 &* s.n, savedMean: s.f + 11744, savedInvStd: s.f + 11768,
                 runningMean: s.p + 32400, runningVar: s.p + 32432, pool: pool)
+            s.profiler?.stop(55)
         }
-        // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 72, 72, 24]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 34224768 &* s.n, pixels: 5184 &* s.n, channels: 24,
                 gamma: s.p + 32336, beta: s.p + 32368, runningMean: s.p + 32400, runningVar: s.p + 32432, eps: 1e-05,
                 activation: .identity, output: s.t + 11446272 &* s.n, scratch: s.f + 11744, pool: pool)
+            s.profiler?.stop(56)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9652173913043478
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.034782608695652174,
                 into: s.t + 38549712 &* s.n, random: &random)
+            s.profiler?.stop(57)
         }
         // features.2.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 34100352 &* s.n, branch: s.t + 11446272 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 38549712 &* s.n : nil, batch: s.n,
             perImage: 124416, output: s.t + 34349184 &* s.n, pool: pool)
+        s.profiler?.stop(58)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 72x72x24 -> 36x36x48, SE 144 -> 6 -> 144
     private func features_3_0_forward(_ s: TrainingStepContext) throws {
         // features.3.0.block.0 expand conv 1x1, [n, 72, 72, 24] -> [n, 72, 72, 144]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 34349184 &* s.n, pixels: 5184 &* s.n, inChannels: 24, weights: s.p + 32464,
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 11446272 &* s.n,
             pool: pool)
-        // features.3.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(59)
+        // features.3.0.block.0 BatchNorm (batch statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 11446272 &* s.n, pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 35920, beta: s.p + 36064, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 12192768 &* s.n, savedMean: s.f + 11792, savedInvStd: s.f + 11936,
                 runningMean: s.p + 36208, runningVar: s.p + 36352, pool: pool)
+            s.profiler?.stop(60)
         }
-        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 11446272 &* s.n, pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 35920, beta: s.p + 36064, runningMean: s.p + 36208, runningVar: s.p + 36352, eps: 1e-05,
                 activation: .silu, output: s.t + 12192768 &* s.n, scratch: s.f + 11792, pool: pool)
+            s.profiler?.stop(61)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 36496, channels: 144, kernel: 5, into: s.f + 12368)
+        s.profiler?.stop(62)
         // features.3.0.block.1 depthwise 5x5/2, [n, 72, 72, 144] -> [n, 36, 36, 144]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 12192768 &* s.n, batch: s.n, height: 72, width: 72, channels: 144,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36, weights: s.f + 12368, bias: s.f,
             activation: .identity, output: s.t + 28890432 &* s.n, pool: pool)
-        // features.3.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(63)
+        // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 36, 36, 144]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 28890432 &* s.n, pixels: 1296 &* s.n, channels: 144,
                 gamma: s.p + 40096, beta: s.p + 40240, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 29077056 &* s.n, savedMean: s.f + 12080, savedInvStd: s.f + 12224,
                 runningMean: s.p + 40384, runningVar: s.p + 40528, pool: pool)
+            s.profiler?.stop(64)
         }
-        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 144]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 28890432 &* s.n, pixels: 1296 &* s.n, channels: 144,
                 gamma: s.p + 40096, beta: s.p + 40240, runningMean: s.p + 40384, runningVar: s.p + 40528, eps: 1e-05,
                 activation: .silu, output: s.t + 29077056 &* s.n, scratch: s.f + 12080, pool: pool)
+            s.profiler?.stop(65)
         }
         // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 36, 36, 144]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 29077056 &* s.n, output: s.t + 29263680 &* s.n,
             batch: s.n, pixels: 1296, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 40672,
             reduceBias: s.p + 41536, activation: .silu, expandWeights: s.p + 41552, expandBias: s.p + 42416,
             savedPooled: s.t + 38548800 &* s.n, savedHidden: s.t + 38549728 &* s.n, savedScale: s.t + 38548944 &* s.n,
             pool: pool)
+        s.profiler?.stop(66)
         // features.3.0.block.3 project conv 1x1, [n, 36, 36, 144] -> [n, 36, 36, 48]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 29263680 &* s.n, pixels: 1296 &* s.n, inChannels: 144, weights: s.p + 42560,
             bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.t + 37280736 &* s.n,
             pool: pool)
-        // features.3.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(67)
+        // features.3.0.block.3 BatchNorm (batch statistics) + identity on [n, 36, 36, 48]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 37280736 &* s.n, pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 49472, beta: s.p + 49520, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 37342944 &* s.n, savedMean: s.f + 19568, savedInvStd: s.f + 19616,
                 runningMean: s.p + 49568, runningVar: s.p + 49616, pool: pool)
+            s.profiler?.stop(68)
         }
-        // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 36, 36, 48]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 37280736 &* s.n, pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 49472, beta: s.p + 49520, runningMean: s.p + 49568, runningVar: s.p + 49616, eps: 1e-05,
                 activation: .identity, output: s.t + 37342944 &* s.n, scratch: s.f + 19568, pool: pool)
+            s.profiler?.stop(69)
         }
     }
 
     /// features.3.1 forward: MBConv6 k5 s1: 36x36x48 -> 36x36x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_3_1_forward(_ s: TrainingStepContext) throws {
         // features.3.1.block.0 expand conv 1x1, [n, 36, 36, 48] -> [n, 36, 36, 288]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 37342944 &* s.n, pixels: 1296 &* s.n, inChannels: 48, weights: s.p + 49664,
             bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 12939264 &* s.n,
             pool: pool)
-        // features.3.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(70)
+        // features.3.1.block.0 BatchNorm (batch statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 12939264 &* s.n, pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 63488, beta: s.p + 63776, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 13312512 &* s.n, savedMean: s.f + 19664, savedInvStd: s.f + 19952,
                 runningMean: s.p + 64064, runningVar: s.p + 64352, pool: pool)
+            s.profiler?.stop(71)
         }
-        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 12939264 &* s.n, pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 63488, beta: s.p + 63776, runningMean: s.p + 64064, runningVar: s.p + 64352, eps: 1e-05,
                 activation: .silu, output: s.t + 13312512 &* s.n, scratch: s.f + 19664, pool: pool)
+            s.profiler?.stop(72)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][288]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 64640, channels: 288, kernel: 5, into: s.f + 20816)
+        s.profiler?.stop(73)
         // features.3.1.block.1 depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 13312512 &* s.n, batch: s.n, height: 36, width: 36, channels: 288,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36, weights: s.f + 20816, bias: s.f,
             activation: .identity, output: s.t + 18496512 &* s.n, pool: pool)
-        // features.3.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(74)
+        // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 18496512 &* s.n, pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 71840, beta: s.p + 72128, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 18869760 &* s.n, savedMean: s.f + 20240, savedInvStd: s.f + 20528,
                 runningMean: s.p + 72416, runningVar: s.p + 72704, pool: pool)
+            s.profiler?.stop(75)
         }
-        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 18496512 &* s.n, pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 71840, beta: s.p + 72128, runningMean: s.p + 72416, runningVar: s.p + 72704, eps: 1e-05,
                 activation: .silu, output: s.t + 18869760 &* s.n, scratch: s.f + 20240, pool: pool)
+            s.profiler?.stop(76)
         }
         // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 36, 36, 288]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 18869760 &* s.n, output: s.t + 19243008 &* s.n,
             batch: s.n, pixels: 1296, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 72992,
             reduceBias: s.p + 76448, activation: .silu, expandWeights: s.p + 76464, expandBias: s.p + 79920,
             savedPooled: s.t + 38546496 &* s.n, savedHidden: s.t + 38549744 &* s.n, savedScale: s.t + 38546784 &* s.n,
             pool: pool)
+        s.profiler?.stop(77)
         // features.3.1.block.3 project conv 1x1, [n, 36, 36, 288] -> [n, 36, 36, 48]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 19243008 &* s.n, pixels: 1296 &* s.n, inChannels: 288, weights: s.p + 80208,
             bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.t + 37405152 &* s.n,
             pool: pool)
-        // features.3.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(78)
+        // features.3.1.block.3 BatchNorm (batch statistics) + identity on [n, 36, 36, 48]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 37405152 &* s.n, pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 94032, beta: s.p + 94080, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 19616256 &* s.n, savedMean: s.f + 35216, savedInvStd: s.f + 35264,
                 runningMean: s.p + 94128, runningVar: s.p + 94176, pool: pool)
+            s.profiler?.stop(79)
         }
-        // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 36, 36, 48]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 37405152 &* s.n, pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 94032, beta: s.p + 94080, runningMean: s.p + 94128, runningVar: s.p + 94176, eps: 1e-05,
                 activation: .identity, output: s.t + 19616256 &* s.n, scratch: s.f + 35216, pool: pool)
+            s.profiler?.stop(80)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9478260869565217
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05217391304347827,
                 into: s.t + 38549760 &* s.n, random: &random)
+            s.profiler?.stop(81)
         }
         // features.3.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 37342944 &* s.n, branch: s.t + 19616256 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 38549760 &* s.n : nil, batch: s.n,
             perImage: 62208, output: s.t + 37467360 &* s.n, pool: pool)
+        s.profiler?.stop(82)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 36x36x48 -> 36x36x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_3_2_forward(_ s: TrainingStepContext) throws {
         // features.3.2.block.0 expand conv 1x1, [n, 36, 36, 48] -> [n, 36, 36, 288]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 37467360 &* s.n, pixels: 1296 &* s.n, inChannels: 48, weights: s.p + 94224,
             bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 19616256 &* s.n,
             pool: pool)
-        // features.3.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(83)
+        // features.3.2.block.0 BatchNorm (batch statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 19616256 &* s.n, pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 108048, beta: s.p + 108336, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 19989504 &* s.n, savedMean: s.f + 35312, savedInvStd: s.f + 35600,
                 runningMean: s.p + 108624, runningVar: s.p + 108912, pool: pool)
+            s.profiler?.stop(84)
         }
-        // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 19616256 &* s.n, pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 108048, beta: s.p + 108336, runningMean: s.p + 108624, runningVar: s.p + 108912,
                 eps: 1e-05, activation: .silu, output: s.t + 19989504 &* s.n, scratch: s.f + 35312, pool: pool)
+            s.profiler?.stop(85)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][288]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 109200, channels: 288, kernel: 5, into: s.f + 36464)
+        s.profiler?.stop(86)
         // features.3.2.block.1 depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 19989504 &* s.n, batch: s.n, height: 36, width: 36, channels: 288,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36, weights: s.f + 36464, bias: s.f,
             activation: .identity, output: s.t + 20362752 &* s.n, pool: pool)
-        // features.3.2.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(87)
+        // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 20362752 &* s.n, pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 116400, beta: s.p + 116688, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 20736000 &* s.n, savedMean: s.f + 35888, savedInvStd: s.f + 36176,
                 runningMean: s.p + 116976, runningVar: s.p + 117264, pool: pool)
+            s.profiler?.stop(88)
         }
-        // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 20362752 &* s.n, pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 116400, beta: s.p + 116688, runningMean: s.p + 116976, runningVar: s.p + 117264,
                 eps: 1e-05, activation: .silu, output: s.t + 20736000 &* s.n, scratch: s.f + 35888, pool: pool)
+            s.profiler?.stop(89)
         }
         // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 36, 36, 288]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 20736000 &* s.n, output: s.t + 21109248 &* s.n,
             batch: s.n, pixels: 1296, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 117552,
             reduceBias: s.p + 121008, activation: .silu, expandWeights: s.p + 121024, expandBias: s.p + 124480,
             savedPooled: s.t + 38547072 &* s.n, savedHidden: s.t + 38549776 &* s.n, savedScale: s.t + 38547360 &* s.n,
             pool: pool)
+        s.profiler?.stop(90)
         // features.3.2.block.3 project conv 1x1, [n, 36, 36, 288] -> [n, 36, 36, 48]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 21109248 &* s.n, pixels: 1296 &* s.n, inChannels: 288,
             weights: s.p + 124768, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
             output: s.t + 37529568 &* s.n, pool: pool)
-        // features.3.2.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(91)
+        // features.3.2.block.3 BatchNorm (batch statistics) + identity on [n, 36, 36, 48]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 37529568 &* s.n, pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 138592, beta: s.p + 138640, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 21482496 &* s.n, savedMean: s.f + 50864, savedInvStd: s.f + 50912,
                 runningMean: s.p + 138688, runningVar: s.p + 138736, pool: pool)
+            s.profiler?.stop(92)
         }
-        // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 36, 36, 48]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 37529568 &* s.n, pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 138592, beta: s.p + 138640, runningMean: s.p + 138688, runningVar: s.p + 138736,
                 eps: 1e-05, activation: .identity, output: s.t + 21482496 &* s.n, scratch: s.f + 50864, pool: pool)
+            s.profiler?.stop(93)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9391304347826087
         if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06086956521739131,
                 into: s.t + 38549792 &* s.n, random: &random)
+            s.profiler?.stop(94)
         }
         // features.3.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 37467360 &* s.n, branch: s.t + 21482496 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 38549792 &* s.n : nil, batch: s.n,
             perImage: 62208, output: s.t + 37591776 &* s.n, pool: pool)
+        s.profiler?.stop(95)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 36x36x48 -> 18x18x88, SE 288 -> 12 -> 288
     private func features_4_0_forward(_ s: TrainingStepContext) throws {
         // features.4.0.block.0 expand conv 1x1, [n, 36, 36, 48] -> [n, 36, 36, 288]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 37591776 &* s.n, pixels: 1296 &* s.n, inChannels: 48, weights: s.p + 138784,
             bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 21482496 &* s.n,
             pool: pool)
-        // features.4.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(96)
+        // features.4.0.block.0 BatchNorm (batch statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 21482496 &* s.n, pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 152608, beta: s.p + 152896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 21855744 &* s.n, savedMean: s.f + 50960, savedInvStd: s.f + 51248,
                 runningMean: s.p + 153184, runningVar: s.p + 153472, pool: pool)
+            s.profiler?.stop(97)
         }
-        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 21482496 &* s.n, pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 152608, beta: s.p + 152896, runningMean: s.p + 153184, runningVar: s.p + 153472,
                 eps: 1e-05, activation: .silu, output: s.t + 21855744 &* s.n, scratch: s.f + 50960, pool: pool)
+            s.profiler?.stop(98)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][288]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 153760, channels: 288, kernel: 3, into: s.f + 52112)
+        s.profiler?.stop(99)
         // features.4.0.block.1 depthwise 3x3/2, [n, 36, 36, 288] -> [n, 18, 18, 288]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 21855744 &* s.n, batch: s.n, height: 36, width: 36, channels: 288,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 52112, bias: s.f,
             activation: .identity, output: s.t + 37000800 &* s.n, pool: pool)
-        // features.4.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(100)
+        // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 288]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 37000800 &* s.n, pixels: 324 &* s.n, channels: 288,
                 gamma: s.p + 156352, beta: s.p + 156640, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 37094112 &* s.n, savedMean: s.f + 51536, savedInvStd: s.f + 51824,
                 runningMean: s.p + 156928, runningVar: s.p + 157216, pool: pool)
+            s.profiler?.stop(101)
         }
-        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 288]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 37000800 &* s.n, pixels: 324 &* s.n, channels: 288,
                 gamma: s.p + 156352, beta: s.p + 156640, runningMean: s.p + 156928, runningVar: s.p + 157216,
                 eps: 1e-05, activation: .silu, output: s.t + 37094112 &* s.n, scratch: s.f + 51536, pool: pool)
+            s.profiler?.stop(102)
         }
         // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 18, 18, 288]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 37094112 &* s.n, output: s.t + 37187424 &* s.n,
             batch: s.n, pixels: 324, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 157504,
             reduceBias: s.p + 160960, activation: .silu, expandWeights: s.p + 160976, expandBias: s.p + 164432,
             savedPooled: s.t + 38547648 &* s.n, savedHidden: s.t + 38549808 &* s.n, savedScale: s.t + 38547936 &* s.n,
             pool: pool)
+        s.profiler?.stop(103)
         // features.4.0.block.3 project conv 1x1, [n, 18, 18, 288] -> [n, 18, 18, 88]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 37187424 &* s.n, pixels: 324 &* s.n, inChannels: 288, weights: s.p + 164720,
             bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.t + 38081664 &* s.n,
             pool: pool)
-        // features.4.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(104)
+        // features.4.0.block.3 BatchNorm (batch statistics) + identity on [n, 18, 18, 88]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 38081664 &* s.n, pixels: 324 &* s.n, channels: 88,
                 gamma: s.p + 190064, beta: s.p + 190160, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 38110176 &* s.n, savedMean: s.f + 57296, savedInvStd: s.f + 57384,
                 runningMean: s.p + 190256, runningVar: s.p + 190352, pool: pool)
+            s.profiler?.stop(105)
         }
-        // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 88]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 38081664 &* s.n, pixels: 324 &* s.n, channels: 88,
                 gamma: s.p + 190064, beta: s.p + 190160, runningMean: s.p + 190256, runningVar: s.p + 190352,
                 eps: 1e-05, activation: .identity, output: s.t + 38110176 &* s.n, scratch: s.f + 57296, pool: pool)
+            s.profiler?.stop(106)
         }
     }
 
     /// features.4.1 forward: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_4_1_forward(_ s: TrainingStepContext) throws {
         // features.4.1.block.0 expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 38110176 &* s.n, pixels: 324 &* s.n, inChannels: 88, weights: s.p + 190448,
             bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.t + 29450304 &* s.n,
             pool: pool)
-        // features.4.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(107)
+        // features.4.1.block.0 BatchNorm (batch statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 29450304 &* s.n, pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 236912, beta: s.p + 237440, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 29621376 &* s.n, savedMean: s.f + 57472, savedInvStd: s.f + 58000,
                 runningMean: s.p + 237968, runningVar: s.p + 238496, pool: pool)
+            s.profiler?.stop(108)
         }
-        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 29450304 &* s.n, pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 236912, beta: s.p + 237440, runningMean: s.p + 237968, runningVar: s.p + 238496,
                 eps: 1e-05, activation: .silu, output: s.t + 29621376 &* s.n, scratch: s.f + 57472, pool: pool)
+            s.profiler?.stop(109)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][528]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 239024, channels: 528, kernel: 3, into: s.f + 59584)
+        s.profiler?.stop(110)
         // features.4.1.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 29621376 &* s.n, batch: s.n, height: 18, width: 18, channels: 528,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 59584, bias: s.f,
             activation: .identity, output: s.t + 29792448 &* s.n, pool: pool)
-        // features.4.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(111)
+        // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 29792448 &* s.n, pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 243776, beta: s.p + 244304, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 29963520 &* s.n, savedMean: s.f + 58528, savedInvStd: s.f + 59056,
                 runningMean: s.p + 244832, runningVar: s.p + 245360, pool: pool)
+            s.profiler?.stop(112)
         }
-        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 29792448 &* s.n, pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 243776, beta: s.p + 244304, runningMean: s.p + 244832, runningVar: s.p + 245360,
                 eps: 1e-05, activation: .silu, output: s.t + 29963520 &* s.n, scratch: s.f + 58528, pool: pool)
+            s.profiler?.stop(113)
         }
         // features.4.1.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 29963520 &* s.n, output: s.t + 30134592 &* s.n,
             batch: s.n, pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 245888,
             reduceBias: s.p + 257504, activation: .silu, expandWeights: s.p + 257536, expandBias: s.p + 269152,
             savedPooled: s.t + 38542272 &* s.n, savedHidden: s.t + 38549344 &* s.n, savedScale: s.t + 38542800 &* s.n,
             pool: pool)
+        s.profiler?.stop(114)
         // features.4.1.block.3 project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 88]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 30134592 &* s.n, pixels: 324 &* s.n, inChannels: 528, weights: s.p + 269680,
             bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.t + 38138688 &* s.n,
             pool: pool)
-        // features.4.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(115)
+        // features.4.1.block.3 BatchNorm (batch statistics) + identity on [n, 18, 18, 88]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 38138688 &* s.n, pixels: 324 &* s.n, channels: 88,
                 gamma: s.p + 316144, beta: s.p + 316240, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 22228992 &* s.n, savedMean: s.f + 69088, savedInvStd: s.f + 69176,
                 runningMean: s.p + 316336, runningVar: s.p + 316432, pool: pool)
+            s.profiler?.stop(116)
         }
-        // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 88]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 38138688 &* s.n, pixels: 324 &* s.n, channels: 88,
                 gamma: s.p + 316144, beta: s.p + 316240, runningMean: s.p + 316336, runningVar: s.p + 316432,
                 eps: 1e-05, activation: .identity, output: s.t + 22228992 &* s.n, scratch: s.f + 69088, pool: pool)
+            s.profiler?.stop(117)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9217391304347826
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0782608695652174,
                 into: s.t + 38549824 &* s.n, random: &random)
+            s.profiler?.stop(118)
         }
         // features.4.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 38110176 &* s.n, branch: s.t + 22228992 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 38549824 &* s.n : nil, batch: s.n,
             perImage: 28512, output: s.t + 38167200 &* s.n, pool: pool)
+        s.profiler?.stop(119)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_4_2_forward(_ s: TrainingStepContext) throws {
         // features.4.2.block.0 expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 38167200 &* s.n, pixels: 324 &* s.n, inChannels: 88, weights: s.p + 316528,
             bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.t + 30305664 &* s.n,
             pool: pool)
-        // features.4.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(120)
+        // features.4.2.block.0 BatchNorm (batch statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 30305664 &* s.n, pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 362992, beta: s.p + 363520, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 30476736 &* s.n, savedMean: s.f + 69264, savedInvStd: s.f + 69792,
                 runningMean: s.p + 364048, runningVar: s.p + 364576, pool: pool)
+            s.profiler?.stop(121)
         }
-        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 30305664 &* s.n, pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 362992, beta: s.p + 363520, runningMean: s.p + 364048, runningVar: s.p + 364576,
                 eps: 1e-05, activation: .silu, output: s.t + 30476736 &* s.n, scratch: s.f + 69264, pool: pool)
+            s.profiler?.stop(122)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][528]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 365104, channels: 528, kernel: 3, into: s.f + 71376)
+        s.profiler?.stop(123)
         // features.4.2.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 30476736 &* s.n, batch: s.n, height: 18, width: 18, channels: 528,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 71376, bias: s.f,
             activation: .identity, output: s.t + 30647808 &* s.n, pool: pool)
-        // features.4.2.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(124)
+        // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 30647808 &* s.n, pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 369856, beta: s.p + 370384, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 30818880 &* s.n, savedMean: s.f + 70320, savedInvStd: s.f + 70848,
                 runningMean: s.p + 370912, runningVar: s.p + 371440, pool: pool)
+            s.profiler?.stop(125)
         }
-        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 30647808 &* s.n, pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 369856, beta: s.p + 370384, runningMean: s.p + 370912, runningVar: s.p + 371440,
                 eps: 1e-05, activation: .silu, output: s.t + 30818880 &* s.n, scratch: s.f + 70320, pool: pool)
+            s.profiler?.stop(126)
         }
         // features.4.2.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 30818880 &* s.n, output: s.t + 30989952 &* s.n,
             batch: s.n, pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 371968,
             reduceBias: s.p + 383584, activation: .silu, expandWeights: s.p + 383616, expandBias: s.p + 395232,
             savedPooled: s.t + 38543328 &* s.n, savedHidden: s.t + 38549376 &* s.n, savedScale: s.t + 38543856 &* s.n,
             pool: pool)
+        s.profiler?.stop(127)
         // features.4.2.block.3 project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 88]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 30989952 &* s.n, pixels: 324 &* s.n, inChannels: 528, weights: s.p + 395760,
             bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.t + 38195712 &* s.n,
             pool: pool)
-        // features.4.2.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(128)
+        // features.4.2.block.3 BatchNorm (batch statistics) + identity on [n, 18, 18, 88]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 38195712 &* s.n, pixels: 324 &* s.n, channels: 88,
                 gamma: s.p + 442224, beta: s.p + 442320, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 22228992 &* s.n, savedMean: s.f + 80880, savedInvStd: s.f + 80968,
                 runningMean: s.p + 442416, runningVar: s.p + 442512, pool: pool)
+            s.profiler?.stop(129)
         }
-        // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 88]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 38195712 &* s.n, pixels: 324 &* s.n, channels: 88,
                 gamma: s.p + 442224, beta: s.p + 442320, runningMean: s.p + 442416, runningVar: s.p + 442512,
                 eps: 1e-05, activation: .identity, output: s.t + 22228992 &* s.n, scratch: s.f + 80880, pool: pool)
+            s.profiler?.stop(130)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9130434782608696
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08695652173913043,
                 into: s.t + 38549840 &* s.n, random: &random)
+            s.profiler?.stop(131)
         }
         // features.4.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 38167200 &* s.n, branch: s.t + 22228992 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 38549840 &* s.n : nil, batch: s.n,
             perImage: 28512, output: s.t + 38224224 &* s.n, pool: pool)
+        s.profiler?.stop(132)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_4_3_forward(_ s: TrainingStepContext) throws {
         // features.4.3.block.0 expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 38224224 &* s.n, pixels: 324 &* s.n, inChannels: 88, weights: s.p + 442608,
             bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.t + 31161024 &* s.n,
             pool: pool)
-        // features.4.3.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(133)
+        // features.4.3.block.0 BatchNorm (batch statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 31161024 &* s.n, pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 489072, beta: s.p + 489600, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 31332096 &* s.n, savedMean: s.f + 81056, savedInvStd: s.f + 81584,
                 runningMean: s.p + 490128, runningVar: s.p + 490656, pool: pool)
+            s.profiler?.stop(134)
         }
-        // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 31161024 &* s.n, pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 489072, beta: s.p + 489600, runningMean: s.p + 490128, runningVar: s.p + 490656,
                 eps: 1e-05, activation: .silu, output: s.t + 31332096 &* s.n, scratch: s.f + 81056, pool: pool)
+            s.profiler?.stop(135)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][528]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 491184, channels: 528, kernel: 3, into: s.f + 83168)
+        s.profiler?.stop(136)
         // features.4.3.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 31332096 &* s.n, batch: s.n, height: 18, width: 18, channels: 528,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 83168, bias: s.f,
             activation: .identity, output: s.t + 31503168 &* s.n, pool: pool)
-        // features.4.3.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(137)
+        // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 31503168 &* s.n, pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 495936, beta: s.p + 496464, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 31674240 &* s.n, savedMean: s.f + 82112, savedInvStd: s.f + 82640,
                 runningMean: s.p + 496992, runningVar: s.p + 497520, pool: pool)
+            s.profiler?.stop(138)
         }
-        // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 31503168 &* s.n, pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 495936, beta: s.p + 496464, runningMean: s.p + 496992, runningVar: s.p + 497520,
                 eps: 1e-05, activation: .silu, output: s.t + 31674240 &* s.n, scratch: s.f + 82112, pool: pool)
+            s.profiler?.stop(139)
         }
         // features.4.3.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 31674240 &* s.n, output: s.t + 31845312 &* s.n,
             batch: s.n, pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 498048,
             reduceBias: s.p + 509664, activation: .silu, expandWeights: s.p + 509696, expandBias: s.p + 521312,
             savedPooled: s.t + 38544384 &* s.n, savedHidden: s.t + 38549408 &* s.n, savedScale: s.t + 38544912 &* s.n,
             pool: pool)
+        s.profiler?.stop(140)
         // features.4.3.block.3 project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 88]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 31845312 &* s.n, pixels: 324 &* s.n, inChannels: 528, weights: s.p + 521840,
             bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.t + 38252736 &* s.n,
             pool: pool)
-        // features.4.3.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(141)
+        // features.4.3.block.3 BatchNorm (batch statistics) + identity on [n, 18, 18, 88]
         if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 38252736 &* s.n, pixels: 324 &* s.n, channels: 88,
                 gamma: s.p + 568304, beta: s.p + 568400, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 22228992 &* s.n, savedMean: s.f + 92672, savedInvStd: s.f + 92760,
                 runningMean: s.p + 568496, runningVar: s.p + 568592, pool: pool)
+            s.profiler?.stop(142)
         }
-        // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 88]
         if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 38252736 &* s.n, pixels: 324 &* s.n, channels: 88,
                 gamma: s.p + 568304, beta: s.p + 568400, runningMean: s.p + 568496, runningVar: s.p + 568592,
                 eps: 1e-05, activation: .identity, output: s.t + 22228992 &* s.n, scratch: s.f + 92672, pool: pool)
+            s.profiler?.stop(143)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9043478260869565
         if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09565217391304348,
                 into: s.t + 38549856 &* s.n, random: &random)
+            s.profiler?.stop(144)
         }
         // features.4.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 38224224 &* s.n, branch: s.t + 22228992 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 38549856 &* s.n : nil, batch: s.n,
             perImage: 28512, output: s.t + 38281248 &* s.n, pool: pool)
+        s.profiler?.stop(145)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 18x18x88 -> 18x18x120, SE 528 -> 22 -> 528
     private func features_5_0_forward(_ s: TrainingStepContext) throws {
         // features.5.0.block.0 expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 38281248 &* s.n, pixels: 324 &* s.n, inChannels: 88, weights: s.p + 568688,
             bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.t + 32016384 &* s.n,
             pool: pool)
-        // features.5.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(146)
+        // features.5.0.block.0 BatchNorm (batch statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 32016384 &* s.n, pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 615152, beta: s.p + 615680, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 32187456 &* s.n, savedMean: s.f + 92848, savedInvStd: s.f + 93376,
                 runningMean: s.p + 616208, runningVar: s.p + 616736, pool: pool)
+            s.profiler?.stop(147)
         }
-        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 32016384 &* s.n, pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 615152, beta: s.p + 615680, runningMean: s.p + 616208, runningVar: s.p + 616736,
                 eps: 1e-05, activation: .silu, output: s.t + 32187456 &* s.n, scratch: s.f + 92848, pool: pool)
+            s.profiler?.stop(148)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][528]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 617264, channels: 528, kernel: 5, into: s.f + 94960)
+        s.profiler?.stop(149)
         // features.5.0.block.1 depthwise 5x5/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 32187456 &* s.n, batch: s.n, height: 18, width: 18, channels: 528,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 94960, bias: s.f,
             activation: .identity, output: s.t + 32358528 &* s.n, pool: pool)
-        // features.5.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(150)
+        // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 32358528 &* s.n, pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 630464, beta: s.p + 630992, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 32529600 &* s.n, savedMean: s.f + 93904, savedInvStd: s.f + 94432,
                 runningMean: s.p + 631520, runningVar: s.p + 632048, pool: pool)
+            s.profiler?.stop(151)
         }
-        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 32358528 &* s.n, pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 630464, beta: s.p + 630992, runningMean: s.p + 631520, runningVar: s.p + 632048,
                 eps: 1e-05, activation: .silu, output: s.t + 32529600 &* s.n, scratch: s.f + 93904, pool: pool)
+            s.profiler?.stop(152)
         }
         // features.5.0.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 32529600 &* s.n, output: s.t + 32700672 &* s.n,
             batch: s.n, pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 632576,
             reduceBias: s.p + 644192, activation: .silu, expandWeights: s.p + 644224, expandBias: s.p + 655840,
             savedPooled: s.t + 38545440 &* s.n, savedHidden: s.t + 38549440 &* s.n, savedScale: s.t + 38545968 &* s.n,
             pool: pool)
+        s.profiler?.stop(153)
         // features.5.0.block.3 project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 120]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 32700672 &* s.n, pixels: 324 &* s.n, inChannels: 528, weights: s.p + 656368,
             bias: s.f, outChannels: 120, activation: .identity, residual: nil, output: s.t + 37770624 &* s.n,
             pool: pool)
-        // features.5.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(154)
+        // features.5.0.block.3 BatchNorm (batch statistics) + identity on [n, 18, 18, 120]
         if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 37770624 &* s.n, pixels: 324 &* s.n, channels: 120,
                 gamma: s.p + 719728, beta: s.p + 719856, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 37809504 &* s.n, savedMean: s.f + 121360,
                 savedInvStd: s.f + 121480, runningMean: s.p + 719984, runningVar: s.p + 720112, pool: pool)
+            s.profiler?.stop(155)
         }
-        // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 120]
         if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 37770624 &* s.n, pixels: 324 &* s.n, channels: 120,
                 gamma: s.p + 719728, beta: s.p + 719856, runningMean: s.p + 719984, runningVar: s.p + 720112,
                 eps: 1e-05, activation: .identity, output: s.t + 37809504 &* s.n, scratch: s.f + 121360, pool: pool)
+            s.profiler?.stop(156)
         }
     }
 
     /// features.5.1 forward: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
     private func features_5_1_forward(_ s: TrainingStepContext) throws {
         // features.5.1.block.0 expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 37809504 &* s.n, pixels: 324 &* s.n, inChannels: 120, weights: s.p + 720240,
             bias: s.f, outChannels: 720, activation: .identity, residual: nil, output: s.t + 22228992 &* s.n,
             pool: pool)
-        // features.5.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(157)
+        // features.5.1.block.0 BatchNorm (batch statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 22228992 &* s.n, pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 806640, beta: s.p + 807360, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 24924672 &* s.n, savedMean: s.f + 121600, savedInvStd: s.f + 122320,
                 runningMean: s.p + 808080, runningVar: s.p + 808800, pool: pool)
+            s.profiler?.stop(158)
         }
-        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 22228992 &* s.n, pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 806640, beta: s.p + 807360, runningMean: s.p + 808080, runningVar: s.p + 808800,
                 eps: 1e-05, activation: .silu, output: s.t + 24924672 &* s.n, scratch: s.f + 121600, pool: pool)
+            s.profiler?.stop(159)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][720]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 809520, channels: 720, kernel: 5, into: s.f + 124480)
+        s.profiler?.stop(160)
         // features.5.1.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 24924672 &* s.n, batch: s.n, height: 18, width: 18, channels: 720,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 124480, bias: s.f,
             activation: .identity, output: s.t + 25157952 &* s.n, pool: pool)
-        // features.5.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(161)
+        // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25157952 &* s.n, pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 827520, beta: s.p + 828240, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 25391232 &* s.n, savedMean: s.f + 123040, savedInvStd: s.f + 123760,
                 runningMean: s.p + 828960, runningVar: s.p + 829680, pool: pool)
+            s.profiler?.stop(162)
         }
-        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25157952 &* s.n, pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 827520, beta: s.p + 828240, runningMean: s.p + 828960, runningVar: s.p + 829680,
                 eps: 1e-05, activation: .silu, output: s.t + 25391232 &* s.n, scratch: s.f + 123040, pool: pool)
+            s.profiler?.stop(163)
         }
         // features.5.1.block.2 squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 25391232 &* s.n, output: s.t + 25624512 &* s.n,
             batch: s.n, pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 830400,
             reduceBias: s.p + 852000, activation: .silu, expandWeights: s.p + 852032, expandBias: s.p + 873632,
             savedPooled: s.t + 38536512 &* s.n, savedHidden: s.t + 38549472 &* s.n, savedScale: s.t + 38537232 &* s.n,
             pool: pool)
+        s.profiler?.stop(164)
         // features.5.1.block.3 project conv 1x1, [n, 18, 18, 720] -> [n, 18, 18, 120]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 25624512 &* s.n, pixels: 324 &* s.n, inChannels: 720, weights: s.p + 874352,
             bias: s.f, outChannels: 120, activation: .identity, residual: nil, output: s.t + 37848384 &* s.n,
             pool: pool)
-        // features.5.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(165)
+        // features.5.1.block.3 BatchNorm (batch statistics) + identity on [n, 18, 18, 120]
         if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 37848384 &* s.n, pixels: 324 &* s.n, channels: 120,
                 gamma: s.p + 960752, beta: s.p + 960880, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 22462272 &* s.n, savedMean: s.f + 160480,
                 savedInvStd: s.f + 160600, runningMean: s.p + 961008, runningVar: s.p + 961136, pool: pool)
+            s.profiler?.stop(166)
         }
-        // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 120]
         if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 37848384 &* s.n, pixels: 324 &* s.n, channels: 120,
                 gamma: s.p + 960752, beta: s.p + 960880, runningMean: s.p + 961008, runningVar: s.p + 961136,
                 eps: 1e-05, activation: .identity, output: s.t + 22462272 &* s.n, scratch: s.f + 160480, pool: pool)
+            s.profiler?.stop(167)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8869565217391304
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11304347826086956,
                 into: s.t + 38549872 &* s.n, random: &random)
+            s.profiler?.stop(168)
         }
         // features.5.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 37809504 &* s.n, branch: s.t + 22462272 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 38549872 &* s.n : nil, batch: s.n,
             perImage: 38880, output: s.t + 37887264 &* s.n, pool: pool)
+        s.profiler?.stop(169)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
     private func features_5_2_forward(_ s: TrainingStepContext) throws {
         // features.5.2.block.0 expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 37887264 &* s.n, pixels: 324 &* s.n, inChannels: 120, weights: s.p + 961264,
             bias: s.f, outChannels: 720, activation: .identity, residual: nil, output: s.t + 25857792 &* s.n,
             pool: pool)
-        // features.5.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(170)
+        // features.5.2.block.0 BatchNorm (batch statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25857792 &* s.n, pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1047664, beta: s.p + 1048384, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 26091072 &* s.n, savedMean: s.f + 160720, savedInvStd: s.f + 161440,
                 runningMean: s.p + 1049104, runningVar: s.p + 1049824, pool: pool)
+            s.profiler?.stop(171)
         }
-        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25857792 &* s.n, pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1047664, beta: s.p + 1048384, runningMean: s.p + 1049104, runningVar: s.p + 1049824,
                 eps: 1e-05, activation: .silu, output: s.t + 26091072 &* s.n, scratch: s.f + 160720, pool: pool)
+            s.profiler?.stop(172)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][720]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1050544, channels: 720, kernel: 5, into: s.f + 163600)
+        s.profiler?.stop(173)
         // features.5.2.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 26091072 &* s.n, batch: s.n, height: 18, width: 18, channels: 720,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 163600, bias: s.f,
             activation: .identity, output: s.t + 26324352 &* s.n, pool: pool)
-        // features.5.2.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(174)
+        // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 26324352 &* s.n, pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1068544, beta: s.p + 1069264, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 26557632 &* s.n, savedMean: s.f + 162160, savedInvStd: s.f + 162880,
                 runningMean: s.p + 1069984, runningVar: s.p + 1070704, pool: pool)
+            s.profiler?.stop(175)
         }
-        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 26324352 &* s.n, pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1068544, beta: s.p + 1069264, runningMean: s.p + 1069984, runningVar: s.p + 1070704,
                 eps: 1e-05, activation: .silu, output: s.t + 26557632 &* s.n, scratch: s.f + 162160, pool: pool)
+            s.profiler?.stop(176)
         }
         // features.5.2.block.2 squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 26557632 &* s.n, output: s.t + 26790912 &* s.n,
             batch: s.n, pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1071424,
             reduceBias: s.p + 1093024, activation: .silu, expandWeights: s.p + 1093056, expandBias: s.p + 1114656,
             savedPooled: s.t + 38537952 &* s.n, savedHidden: s.t + 38549504 &* s.n, savedScale: s.t + 38538672 &* s.n,
             pool: pool)
+        s.profiler?.stop(177)
         // features.5.2.block.3 project conv 1x1, [n, 18, 18, 720] -> [n, 18, 18, 120]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 26790912 &* s.n, pixels: 324 &* s.n, inChannels: 720,
             weights: s.p + 1115376, bias: s.f, outChannels: 120, activation: .identity, residual: nil,
             output: s.t + 37926144 &* s.n, pool: pool)
-        // features.5.2.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(178)
+        // features.5.2.block.3 BatchNorm (batch statistics) + identity on [n, 18, 18, 120]
         if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 37926144 &* s.n, pixels: 324 &* s.n, channels: 120,
                 gamma: s.p + 1201776, beta: s.p + 1201904, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 22462272 &* s.n, savedMean: s.f + 199600,
                 savedInvStd: s.f + 199720, runningMean: s.p + 1202032, runningVar: s.p + 1202160, pool: pool)
+            s.profiler?.stop(179)
         }
-        // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 120]
         if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 37926144 &* s.n, pixels: 324 &* s.n, channels: 120,
                 gamma: s.p + 1201776, beta: s.p + 1201904, runningMean: s.p + 1202032, runningVar: s.p + 1202160,
                 eps: 1e-05, activation: .identity, output: s.t + 22462272 &* s.n, scratch: s.f + 199600, pool: pool)
+            s.profiler?.stop(180)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8782608695652174
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12173913043478261,
                 into: s.t + 38549888 &* s.n, random: &random)
+            s.profiler?.stop(181)
         }
         // features.5.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 37887264 &* s.n, branch: s.t + 22462272 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 38549888 &* s.n : nil, batch: s.n,
             perImage: 38880, output: s.t + 37965024 &* s.n, pool: pool)
+        s.profiler?.stop(182)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
     private func features_5_3_forward(_ s: TrainingStepContext) throws {
         // features.5.3.block.0 expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 37965024 &* s.n, pixels: 324 &* s.n, inChannels: 120,
             weights: s.p + 1202288, bias: s.f, outChannels: 720, activation: .identity, residual: nil,
             output: s.t + 27024192 &* s.n, pool: pool)
-        // features.5.3.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(183)
+        // features.5.3.block.0 BatchNorm (batch statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 27024192 &* s.n, pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1288688, beta: s.p + 1289408, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 27257472 &* s.n, savedMean: s.f + 199840, savedInvStd: s.f + 200560,
                 runningMean: s.p + 1290128, runningVar: s.p + 1290848, pool: pool)
+            s.profiler?.stop(184)
         }
-        // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 27024192 &* s.n, pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1288688, beta: s.p + 1289408, runningMean: s.p + 1290128, runningVar: s.p + 1290848,
                 eps: 1e-05, activation: .silu, output: s.t + 27257472 &* s.n, scratch: s.f + 199840, pool: pool)
+            s.profiler?.stop(185)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][720]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1291568, channels: 720, kernel: 5, into: s.f + 202720)
+        s.profiler?.stop(186)
         // features.5.3.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 27257472 &* s.n, batch: s.n, height: 18, width: 18, channels: 720,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 202720, bias: s.f,
             activation: .identity, output: s.t + 27490752 &* s.n, pool: pool)
-        // features.5.3.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(187)
+        // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 27490752 &* s.n, pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1309568, beta: s.p + 1310288, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 27724032 &* s.n, savedMean: s.f + 201280, savedInvStd: s.f + 202000,
                 runningMean: s.p + 1311008, runningVar: s.p + 1311728, pool: pool)
+            s.profiler?.stop(188)
         }
-        // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 27490752 &* s.n, pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1309568, beta: s.p + 1310288, runningMean: s.p + 1311008, runningVar: s.p + 1311728,
                 eps: 1e-05, activation: .silu, output: s.t + 27724032 &* s.n, scratch: s.f + 201280, pool: pool)
+            s.profiler?.stop(189)
         }
         // features.5.3.block.2 squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 27724032 &* s.n, output: s.t + 27957312 &* s.n,
             batch: s.n, pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1312448,
             reduceBias: s.p + 1334048, activation: .silu, expandWeights: s.p + 1334080, expandBias: s.p + 1355680,
             savedPooled: s.t + 38539392 &* s.n, savedHidden: s.t + 38549536 &* s.n, savedScale: s.t + 38540112 &* s.n,
             pool: pool)
+        s.profiler?.stop(190)
         // features.5.3.block.3 project conv 1x1, [n, 18, 18, 720] -> [n, 18, 18, 120]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 27957312 &* s.n, pixels: 324 &* s.n, inChannels: 720,
             weights: s.p + 1356400, bias: s.f, outChannels: 120, activation: .identity, residual: nil,
             output: s.t + 38003904 &* s.n, pool: pool)
-        // features.5.3.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(191)
+        // features.5.3.block.3 BatchNorm (batch statistics) + identity on [n, 18, 18, 120]
         if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 38003904 &* s.n, pixels: 324 &* s.n, channels: 120,
                 gamma: s.p + 1442800, beta: s.p + 1442928, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 22462272 &* s.n, savedMean: s.f + 238720,
                 savedInvStd: s.f + 238840, runningMean: s.p + 1443056, runningVar: s.p + 1443184, pool: pool)
+            s.profiler?.stop(192)
         }
-        // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 120]
         if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 38003904 &* s.n, pixels: 324 &* s.n, channels: 120,
                 gamma: s.p + 1442800, beta: s.p + 1442928, runningMean: s.p + 1443056, runningVar: s.p + 1443184,
                 eps: 1e-05, activation: .identity, output: s.t + 22462272 &* s.n, scratch: s.f + 238720, pool: pool)
+            s.profiler?.stop(193)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8695652173913043
         if s.options.stochasticDepth && s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13043478260869565,
                 into: s.t + 38549904 &* s.n, random: &random)
+            s.profiler?.stop(194)
         }
         // features.5.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 37965024 &* s.n, branch: s.t + 22462272 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 38549904 &* s.n : nil, batch: s.n,
             perImage: 38880, output: s.t + 38042784 &* s.n, pool: pool)
+        s.profiler?.stop(195)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 18x18x120 -> 9x9x208, SE 720 -> 30 -> 720
     private func features_6_0_forward(_ s: TrainingStepContext) throws {
         // features.6.0.block.0 expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 38042784 &* s.n, pixels: 324 &* s.n, inChannels: 120,
             weights: s.p + 1443312, bias: s.f, outChannels: 720, activation: .identity, residual: nil,
             output: s.t + 28190592 &* s.n, pool: pool)
-        // features.6.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(196)
+        // features.6.0.block.0 BatchNorm (batch statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 28190592 &* s.n, pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1529712, beta: s.p + 1530432, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 28423872 &* s.n, savedMean: s.f + 238960, savedInvStd: s.f + 239680,
                 runningMean: s.p + 1531152, runningVar: s.p + 1531872, pool: pool)
+            s.profiler?.stop(197)
         }
-        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 28190592 &* s.n, pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1529712, beta: s.p + 1530432, runningMean: s.p + 1531152, runningVar: s.p + 1531872,
                 eps: 1e-05, activation: .silu, output: s.t + 28423872 &* s.n, scratch: s.f + 238960, pool: pool)
+            s.profiler?.stop(198)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][720]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1532592, channels: 720, kernel: 5, into: s.f + 241840)
+        s.profiler?.stop(199)
         // features.6.0.block.1 depthwise 5x5/2, [n, 18, 18, 720] -> [n, 9, 9, 720]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 28423872 &* s.n, batch: s.n, height: 18, width: 18, channels: 720,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 241840, bias: s.f,
             activation: .identity, output: s.t + 28828224 &* s.n, pool: pool)
-        // features.6.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(200)
+        // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 720]
         if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 28828224 &* s.n, pixels: 81 &* s.n, channels: 720,
                 gamma: s.p + 1550592, beta: s.p + 1551312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 37653984 &* s.n, savedMean: s.f + 240400, savedInvStd: s.f + 241120,
                 runningMean: s.p + 1552032, runningVar: s.p + 1552752, pool: pool)
+            s.profiler?.stop(201)
         }
-        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 720]
         if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 28828224 &* s.n, pixels: 81 &* s.n, channels: 720,
                 gamma: s.p + 1550592, beta: s.p + 1551312, runningMean: s.p + 1552032, runningVar: s.p + 1552752,
                 eps: 1e-05, activation: .silu, output: s.t + 37653984 &* s.n, scratch: s.f + 240400, pool: pool)
+            s.profiler?.stop(202)
         }
         // features.6.0.block.2 squeeze-excitation 720 -> 30 -> 720 on [n, 9, 9, 720]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 37653984 &* s.n, output: s.t + 37712304 &* s.n,
             batch: s.n, pixels: 81, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1553472,
             reduceBias: s.p + 1575072, activation: .silu, expandWeights: s.p + 1575104, expandBias: s.p + 1596704,
             savedPooled: s.t + 38540832 &* s.n, savedHidden: s.t + 28890352 &* s.n, savedScale: s.t + 38541552 &* s.n,
             pool: pool)
+        s.profiler?.stop(203)
         // features.6.0.block.3 project conv 1x1, [n, 9, 9, 720] -> [n, 9, 9, 208]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 37712304 &* s.n, pixels: 81 &* s.n, inChannels: 720, weights: s.p + 1597424,
             bias: s.f, outChannels: 208, activation: .identity, residual: nil, output: s.t + 38366784 &* s.n,
             pool: pool)
-        // features.6.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(204)
+        // features.6.0.block.3 BatchNorm (batch statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 38366784 &* s.n, pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 1747184, beta: s.p + 1747392, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 38383632 &* s.n, savedMean: s.f + 277840,
                 savedInvStd: s.f + 278048, runningMean: s.p + 1747600, runningVar: s.p + 1747808, pool: pool)
+            s.profiler?.stop(205)
         }
-        // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 38366784 &* s.n, pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 1747184, beta: s.p + 1747392, runningMean: s.p + 1747600, runningVar: s.p + 1747808,
                 eps: 1e-05, activation: .identity, output: s.t + 38383632 &* s.n, scratch: s.f + 277840, pool: pool)
+            s.profiler?.stop(206)
         }
     }
 
     /// features.6.1 forward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
     private func features_6_1_forward(_ s: TrainingStepContext) throws {
         // features.6.1.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 38383632 &* s.n, pixels: 81 &* s.n, inChannels: 208, weights: s.p + 1748016,
             bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 34473600 &* s.n,
             pool: pool)
-        // features.6.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(207)
+        // features.6.1.block.0 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 34473600 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2007600, beta: s.p + 2008848, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 34574688 &* s.n, savedMean: s.f + 278256, savedInvStd: s.f + 279504,
                 runningMean: s.p + 2010096, runningVar: s.p + 2011344, pool: pool)
+            s.profiler?.stop(208)
         }
-        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 34473600 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2007600, beta: s.p + 2008848, runningMean: s.p + 2010096, runningVar: s.p + 2011344,
                 eps: 1e-05, activation: .silu, output: s.t + 34574688 &* s.n, scratch: s.f + 278256, pool: pool)
+            s.profiler?.stop(209)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1248]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2012592, channels: 1248, kernel: 5, into: s.f + 283248)
+        s.profiler?.stop(210)
         // features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 34574688 &* s.n, batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 283248, bias: s.f,
             activation: .identity, output: s.t + 34675776 &* s.n, pool: pool)
-        // features.6.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(211)
+        // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 34675776 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2043792, beta: s.p + 2045040, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 34776864 &* s.n, savedMean: s.f + 280752, savedInvStd: s.f + 282000,
                 runningMean: s.p + 2046288, runningVar: s.p + 2047536, pool: pool)
+            s.profiler?.stop(212)
         }
-        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 34675776 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2043792, beta: s.p + 2045040, runningMean: s.p + 2046288, runningVar: s.p + 2047536,
                 eps: 1e-05, activation: .silu, output: s.t + 34776864 &* s.n, scratch: s.f + 280752, pool: pool)
+            s.profiler?.stop(213)
         }
         // features.6.1.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 34776864 &* s.n, output: s.t + 34877952 &* s.n,
             batch: s.n, pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 2048784,
             reduceBias: s.p + 2113680, activation: .silu, expandWeights: s.p + 2113744, expandBias: s.p + 2178640,
             savedPooled: s.t + 22597056 &* s.n, savedHidden: s.t + 22602048 &* s.n, savedScale: s.t + 22598304 &* s.n,
             pool: pool)
+        s.profiler?.stop(214)
         // features.6.1.block.3 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 34877952 &* s.n, pixels: 81 &* s.n, inChannels: 1248,
             weights: s.p + 2179888, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
             output: s.t + 38400480 &* s.n, pool: pool)
-        // features.6.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(215)
+        // features.6.1.block.3 BatchNorm (batch statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 38400480 &* s.n, pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 2439472, beta: s.p + 2439680, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 22462272 &* s.n, savedMean: s.f + 345648,
                 savedInvStd: s.f + 345856, runningMean: s.p + 2439888, runningVar: s.p + 2440096, pool: pool)
+            s.profiler?.stop(216)
         }
-        // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 38400480 &* s.n, pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 2439472, beta: s.p + 2439680, runningMean: s.p + 2439888, runningVar: s.p + 2440096,
                 eps: 1e-05, activation: .identity, output: s.t + 22462272 &* s.n, scratch: s.f + 345648, pool: pool)
+            s.profiler?.stop(217)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8521739130434782
         if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14782608695652175,
                 into: s.t + 28890384 &* s.n, random: &random)
+            s.profiler?.stop(218)
         }
         // features.6.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 38383632 &* s.n, branch: s.t + 22462272 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 28890384 &* s.n : nil, batch: s.n,
             perImage: 16848, output: s.t + 38417328 &* s.n, pool: pool)
+        s.profiler?.stop(219)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
     private func features_6_2_forward(_ s: TrainingStepContext) throws {
         // features.6.2.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 38417328 &* s.n, pixels: 81 &* s.n, inChannels: 208, weights: s.p + 2440304,
             bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 34979040 &* s.n,
             pool: pool)
-        // features.6.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(220)
+        // features.6.2.block.0 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 34979040 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2699888, beta: s.p + 2701136, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 35080128 &* s.n, savedMean: s.f + 346064, savedInvStd: s.f + 347312,
                 runningMean: s.p + 2702384, runningVar: s.p + 2703632, pool: pool)
+            s.profiler?.stop(221)
         }
-        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 34979040 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2699888, beta: s.p + 2701136, runningMean: s.p + 2702384, runningVar: s.p + 2703632,
                 eps: 1e-05, activation: .silu, output: s.t + 35080128 &* s.n, scratch: s.f + 346064, pool: pool)
+            s.profiler?.stop(222)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1248]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2704880, channels: 1248, kernel: 5, into: s.f + 351056)
+        s.profiler?.stop(223)
         // features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 35080128 &* s.n, batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 351056, bias: s.f,
             activation: .identity, output: s.t + 35181216 &* s.n, pool: pool)
-        // features.6.2.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(224)
+        // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 35181216 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2736080, beta: s.p + 2737328, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 35282304 &* s.n, savedMean: s.f + 348560, savedInvStd: s.f + 349808,
                 runningMean: s.p + 2738576, runningVar: s.p + 2739824, pool: pool)
+            s.profiler?.stop(225)
         }
-        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 35181216 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2736080, beta: s.p + 2737328, runningMean: s.p + 2738576, runningVar: s.p + 2739824,
                 eps: 1e-05, activation: .silu, output: s.t + 35282304 &* s.n, scratch: s.f + 348560, pool: pool)
+            s.profiler?.stop(226)
         }
         // features.6.2.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 35282304 &* s.n, output: s.t + 35383392 &* s.n,
             batch: s.n, pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 2741072,
             reduceBias: s.p + 2805968, activation: .silu, expandWeights: s.p + 2806032, expandBias: s.p + 2870928,
             savedPooled: s.t + 22599552 &* s.n, savedHidden: s.t + 22602112 &* s.n, savedScale: s.t + 22600800 &* s.n,
             pool: pool)
+        s.profiler?.stop(227)
         // features.6.2.block.3 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 35383392 &* s.n, pixels: 81 &* s.n, inChannels: 1248,
             weights: s.p + 2872176, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
             output: s.t + 38434176 &* s.n, pool: pool)
-        // features.6.2.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(228)
+        // features.6.2.block.3 BatchNorm (batch statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 38434176 &* s.n, pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 3131760, beta: s.p + 3131968, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 22462272 &* s.n, savedMean: s.f + 413456,
                 savedInvStd: s.f + 413664, runningMean: s.p + 3132176, runningVar: s.p + 3132384, pool: pool)
+            s.profiler?.stop(229)
         }
-        // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 38434176 &* s.n, pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 3131760, beta: s.p + 3131968, runningMean: s.p + 3132176, runningVar: s.p + 3132384,
                 eps: 1e-05, activation: .identity, output: s.t + 22462272 &* s.n, scratch: s.f + 413456, pool: pool)
+            s.profiler?.stop(230)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8434782608695652
         if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1565217391304348,
                 into: s.t + 28890400 &* s.n, random: &random)
+            s.profiler?.stop(231)
         }
         // features.6.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 38417328 &* s.n, branch: s.t + 22462272 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 28890400 &* s.n : nil, batch: s.n,
             perImage: 16848, output: s.t + 38451024 &* s.n, pool: pool)
+        s.profiler?.stop(232)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
     private func features_6_3_forward(_ s: TrainingStepContext) throws {
         // features.6.3.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 38451024 &* s.n, pixels: 81 &* s.n, inChannels: 208, weights: s.p + 3132592,
             bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 35484480 &* s.n,
             pool: pool)
-        // features.6.3.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(233)
+        // features.6.3.block.0 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 35484480 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3392176, beta: s.p + 3393424, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 35585568 &* s.n, savedMean: s.f + 413872, savedInvStd: s.f + 415120,
                 runningMean: s.p + 3394672, runningVar: s.p + 3395920, pool: pool)
+            s.profiler?.stop(234)
         }
-        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 35484480 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3392176, beta: s.p + 3393424, runningMean: s.p + 3394672, runningVar: s.p + 3395920,
                 eps: 1e-05, activation: .silu, output: s.t + 35585568 &* s.n, scratch: s.f + 413872, pool: pool)
+            s.profiler?.stop(235)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1248]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3397168, channels: 1248, kernel: 5, into: s.f + 418864)
+        s.profiler?.stop(236)
         // features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 35585568 &* s.n, batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 418864, bias: s.f,
             activation: .identity, output: s.t + 35686656 &* s.n, pool: pool)
-        // features.6.3.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(237)
+        // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 35686656 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3428368, beta: s.p + 3429616, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 35787744 &* s.n, savedMean: s.f + 416368, savedInvStd: s.f + 417616,
                 runningMean: s.p + 3430864, runningVar: s.p + 3432112, pool: pool)
+            s.profiler?.stop(238)
         }
-        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 35686656 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3428368, beta: s.p + 3429616, runningMean: s.p + 3430864, runningVar: s.p + 3432112,
                 eps: 1e-05, activation: .silu, output: s.t + 35787744 &* s.n, scratch: s.f + 416368, pool: pool)
+            s.profiler?.stop(239)
         }
         // features.6.3.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 35787744 &* s.n, output: s.t + 35888832 &* s.n,
             batch: s.n, pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 3433360,
             reduceBias: s.p + 3498256, activation: .silu, expandWeights: s.p + 3498320, expandBias: s.p + 3563216,
             savedPooled: s.t + 28886544 &* s.n, savedHidden: s.t + 22602176 &* s.n, savedScale: s.t + 28887792 &* s.n,
             pool: pool)
+        s.profiler?.stop(240)
         // features.6.3.block.3 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 35888832 &* s.n, pixels: 81 &* s.n, inChannels: 1248,
             weights: s.p + 3564464, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
             output: s.t + 38467872 &* s.n, pool: pool)
-        // features.6.3.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(241)
+        // features.6.3.block.3 BatchNorm (batch statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 38467872 &* s.n, pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 3824048, beta: s.p + 3824256, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 22462272 &* s.n, savedMean: s.f + 481264,
                 savedInvStd: s.f + 481472, runningMean: s.p + 3824464, runningVar: s.p + 3824672, pool: pool)
+            s.profiler?.stop(242)
         }
-        // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 38467872 &* s.n, pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 3824048, beta: s.p + 3824256, runningMean: s.p + 3824464, runningVar: s.p + 3824672,
                 eps: 1e-05, activation: .identity, output: s.t + 22462272 &* s.n, scratch: s.f + 481264, pool: pool)
+            s.profiler?.stop(243)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8347826086956521
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16521739130434784,
                 into: s.t + 28890416 &* s.n, random: &random)
+            s.profiler?.stop(244)
         }
         // features.6.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 38451024 &* s.n, branch: s.t + 22462272 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 28890416 &* s.n : nil, batch: s.n,
             perImage: 16848, output: s.t + 38484720 &* s.n, pool: pool)
+        s.profiler?.stop(245)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
     private func features_6_4_forward(_ s: TrainingStepContext) throws {
         // features.6.4.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 38484720 &* s.n, pixels: 81 &* s.n, inChannels: 208, weights: s.p + 3824880,
             bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 35989920 &* s.n,
             pool: pool)
-        // features.6.4.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(246)
+        // features.6.4.block.0 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 35989920 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4084464, beta: s.p + 4085712, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 36091008 &* s.n, savedMean: s.f + 481680, savedInvStd: s.f + 482928,
                 runningMean: s.p + 4086960, runningVar: s.p + 4088208, pool: pool)
+            s.profiler?.stop(247)
         }
-        // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 35989920 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4084464, beta: s.p + 4085712, runningMean: s.p + 4086960, runningVar: s.p + 4088208,
                 eps: 1e-05, activation: .silu, output: s.t + 36091008 &* s.n, scratch: s.f + 481680, pool: pool)
+            s.profiler?.stop(248)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1248]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4089456, channels: 1248, kernel: 5, into: s.f + 486672)
+        s.profiler?.stop(249)
         // features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 36091008 &* s.n, batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 486672, bias: s.f,
             activation: .identity, output: s.t + 36192096 &* s.n, pool: pool)
-        // features.6.4.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(250)
+        // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 36192096 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4120656, beta: s.p + 4121904, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 36293184 &* s.n, savedMean: s.f + 484176, savedInvStd: s.f + 485424,
                 runningMean: s.p + 4123152, runningVar: s.p + 4124400, pool: pool)
+            s.profiler?.stop(251)
         }
-        // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 36192096 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4120656, beta: s.p + 4121904, runningMean: s.p + 4123152, runningVar: s.p + 4124400,
                 eps: 1e-05, activation: .silu, output: s.t + 36293184 &* s.n, scratch: s.f + 484176, pool: pool)
+            s.profiler?.stop(252)
         }
         // features.6.4.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 36293184 &* s.n, output: s.t + 36394272 &* s.n,
             batch: s.n, pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 4125648,
             reduceBias: s.p + 4190544, activation: .silu, expandWeights: s.p + 4190608, expandBias: s.p + 4255504,
             savedPooled: s.t + 28889040 &* s.n, savedHidden: s.t + 28890288 &* s.n, savedScale: s.t + 38535264 &* s.n,
             pool: pool)
+        s.profiler?.stop(253)
         // features.6.4.block.3 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 36394272 &* s.n, pixels: 81 &* s.n, inChannels: 1248,
             weights: s.p + 4256752, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
             output: s.t + 38501568 &* s.n, pool: pool)
-        // features.6.4.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(254)
+        // features.6.4.block.3 BatchNorm (batch statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 38501568 &* s.n, pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 4516336, beta: s.p + 4516544, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 22462272 &* s.n, savedMean: s.f + 549072,
                 savedInvStd: s.f + 549280, runningMean: s.p + 4516752, runningVar: s.p + 4516960, pool: pool)
+            s.profiler?.stop(255)
         }
-        // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 38501568 &* s.n, pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 4516336, beta: s.p + 4516544, runningMean: s.p + 4516752, runningVar: s.p + 4516960,
                 eps: 1e-05, activation: .identity, output: s.t + 22462272 &* s.n, scratch: s.f + 549072, pool: pool)
+            s.profiler?.stop(256)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8260869565217391
         if s.options.stochasticDepth && s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17391304347826086,
                 into: s.t + 38549920 &* s.n, random: &random)
+            s.profiler?.stop(257)
         }
         // features.6.4 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 38484720 &* s.n, branch: s.t + 22462272 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 38549920 &* s.n : nil, batch: s.n,
             perImage: 16848, output: s.t + 38518416 &* s.n, pool: pool)
+        s.profiler?.stop(258)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 9x9x208 -> 9x9x352, SE 1248 -> 52 -> 1248
     private func features_7_0_forward(_ s: TrainingStepContext) throws {
         // features.7.0.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 38518416 &* s.n, pixels: 81 &* s.n, inChannels: 208, weights: s.p + 4517168,
             bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 36495360 &* s.n,
             pool: pool)
-        // features.7.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(259)
+        // features.7.0.block.0 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 36495360 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4776752, beta: s.p + 4778000, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 36596448 &* s.n, savedMean: s.f + 549488, savedInvStd: s.f + 550736,
                 runningMean: s.p + 4779248, runningVar: s.p + 4780496, pool: pool)
+            s.profiler?.stop(260)
         }
-        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 36495360 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4776752, beta: s.p + 4778000, runningMean: s.p + 4779248, runningVar: s.p + 4780496,
                 eps: 1e-05, activation: .silu, output: s.t + 36596448 &* s.n, scratch: s.f + 549488, pool: pool)
+            s.profiler?.stop(261)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1248]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4781744, channels: 1248, kernel: 3, into: s.f + 554480)
+        s.profiler?.stop(262)
         // features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 36596448 &* s.n, batch: s.n, height: 9, width: 9, channels: 1248, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 554480, bias: s.f,
             activation: .identity, output: s.t + 36697536 &* s.n, pool: pool)
-        // features.7.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(263)
+        // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 36697536 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4792976, beta: s.p + 4794224, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 36798624 &* s.n, savedMean: s.f + 551984, savedInvStd: s.f + 553232,
                 runningMean: s.p + 4795472, runningVar: s.p + 4796720, pool: pool)
+            s.profiler?.stop(264)
         }
-        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 36697536 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4792976, beta: s.p + 4794224, runningMean: s.p + 4795472, runningVar: s.p + 4796720,
                 eps: 1e-05, activation: .silu, output: s.t + 36798624 &* s.n, scratch: s.f + 551984, pool: pool)
+            s.profiler?.stop(265)
         }
         // features.7.0.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 36798624 &* s.n, output: s.t + 36899712 &* s.n,
             batch: s.n, pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 4797968,
             reduceBias: s.p + 4862864, activation: .silu, expandWeights: s.p + 4862928, expandBias: s.p + 4927824,
             savedPooled: s.t + 22591872 &* s.n, savedHidden: s.t + 22594368 &* s.n, savedScale: s.t + 22593120 &* s.n,
             pool: pool)
+        s.profiler?.stop(266)
         // features.7.0.block.3 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 352]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 36899712 &* s.n, pixels: 81 &* s.n, inChannels: 1248,
             weights: s.p + 4929072, bias: s.f, outChannels: 352, activation: .identity, residual: nil,
             output: s.t + 38309760 &* s.n, pool: pool)
-        // features.7.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(267)
+        // features.7.0.block.3 BatchNorm (batch statistics) + identity on [n, 9, 9, 352]
         if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 38309760 &* s.n, pixels: 81 &* s.n, channels: 352,
                 gamma: s.p + 5368368, beta: s.p + 5368720, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 38338272 &* s.n, savedMean: s.f + 576944,
                 savedInvStd: s.f + 577296, runningMean: s.p + 5369072, runningVar: s.p + 5369424, pool: pool)
+            s.profiler?.stop(268)
         }
-        // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 352]
         if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 38309760 &* s.n, pixels: 81 &* s.n, channels: 352,
                 gamma: s.p + 5368368, beta: s.p + 5368720, runningMean: s.p + 5369072, runningVar: s.p + 5369424,
                 eps: 1e-05, activation: .identity, output: s.t + 38338272 &* s.n, scratch: s.f + 576944, pool: pool)
+            s.profiler?.stop(269)
         }
     }
 
     /// features.7.1 forward: MBConv6 k3 s1: 9x9x352 -> 9x9x352, SE 2112 -> 88 -> 2112, identity shortcut
     private func features_7_1_forward(_ s: TrainingStepContext) throws {
         // features.7.1.block.0 expand conv 1x1, [n, 9, 9, 352] -> [n, 9, 9, 2112]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 38338272 &* s.n, pixels: 81 &* s.n, inChannels: 352, weights: s.p + 5369776,
             bias: s.f, outChannels: 2112, activation: .identity, residual: nil, output: s.t + 28657152 &* s.n,
             pool: pool)
-        // features.7.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(270)
+        // features.7.1.block.0 BatchNorm (batch statistics) + silu on [n, 9, 9, 2112]
         if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 28657152 &* s.n, pixels: 81 &* s.n, channels: 2112,
                 gamma: s.p + 6113200, beta: s.p + 6115312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 32871744 &* s.n, savedMean: s.f + 577648, savedInvStd: s.f + 579760,
                 runningMean: s.p + 6117424, runningVar: s.p + 6119536, pool: pool)
+            s.profiler?.stop(271)
         }
-        // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 2112]
         if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 28657152 &* s.n, pixels: 81 &* s.n, channels: 2112,
                 gamma: s.p + 6113200, beta: s.p + 6115312, runningMean: s.p + 6117424, runningVar: s.p + 6119536,
                 eps: 1e-05, activation: .silu, output: s.t + 32871744 &* s.n, scratch: s.f + 577648, pool: pool)
+            s.profiler?.stop(272)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][2112]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6121648, channels: 2112, kernel: 3, into: s.f + 586096)
+        s.profiler?.stop(273)
         // features.7.1.block.1 depthwise 3x3/1, [n, 9, 9, 2112] -> [n, 9, 9, 2112]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 32871744 &* s.n, batch: s.n, height: 9, width: 9, channels: 2112, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 586096, bias: s.f,
             activation: .identity, output: s.t + 33042816 &* s.n, pool: pool)
-        // features.7.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(274)
+        // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 2112]
         if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 33042816 &* s.n, pixels: 81 &* s.n, channels: 2112,
                 gamma: s.p + 6140656, beta: s.p + 6142768, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 33213888 &* s.n, savedMean: s.f + 581872, savedInvStd: s.f + 583984,
                 runningMean: s.p + 6144880, runningVar: s.p + 6146992, pool: pool)
+            s.profiler?.stop(275)
         }
-        // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 2112]
         if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 33042816 &* s.n, pixels: 81 &* s.n, channels: 2112,
                 gamma: s.p + 6140656, beta: s.p + 6142768, runningMean: s.p + 6144880, runningVar: s.p + 6146992,
                 eps: 1e-05, activation: .silu, output: s.t + 33213888 &* s.n, scratch: s.f + 581872, pool: pool)
+            s.profiler?.stop(276)
         }
         // features.7.1.block.2 squeeze-excitation 2112 -> 88 -> 2112 on [n, 9, 9, 2112]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 33213888 &* s.n, output: s.t + 33384960 &* s.n,
             batch: s.n, pixels: 81, channels: 2112, squeezeChannels: 88, reduceWeights: s.p + 6149104,
             reduceBias: s.p + 6334960, activation: .silu, expandWeights: s.p + 6335056, expandBias: s.p + 6520912,
             savedPooled: s.t + 22576320 &* s.n, savedHidden: s.t + 22585776 &* s.n, savedScale: s.t + 22578432 &* s.n,
             pool: pool)
+        s.profiler?.stop(277)
         // features.7.1.block.3 project conv 1x1, [n, 9, 9, 2112] -> [n, 9, 9, 352]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 33384960 &* s.n, pixels: 81 &* s.n, inChannels: 2112,
             weights: s.p + 6523024, bias: s.f, outChannels: 352, activation: .identity, residual: nil,
             output: s.t + 33670080 &* s.n, pool: pool)
-        // features.7.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(278)
+        // features.7.1.block.3 BatchNorm (batch statistics) + identity on [n, 9, 9, 352]
         if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 33670080 &* s.n, pixels: 81 &* s.n, channels: 352,
                 gamma: s.p + 7266448, beta: s.p + 7266800, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 22462272 &* s.n, savedMean: s.f + 624112,
                 savedInvStd: s.f + 624464, runningMean: s.p + 7267152, runningVar: s.p + 7267504, pool: pool)
+            s.profiler?.stop(279)
         }
-        // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 352]
         if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 33670080 &* s.n, pixels: 81 &* s.n, channels: 352,
                 gamma: s.p + 7266448, beta: s.p + 7266800, runningMean: s.p + 7267152, runningVar: s.p + 7267504,
                 eps: 1e-05, activation: .identity, output: s.t + 22462272 &* s.n, scratch: s.f + 624112, pool: pool)
+            s.profiler?.stop(280)
         }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.808695652173913
         if s.options.stochasticDepth && s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19130434782608696,
                 into: s.t + 22585872 &* s.n, random: &random)
+            s.profiler?.stop(281)
         }
         // features.7.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 38338272 &* s.n, branch: s.t + 22462272 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 22585872 &* s.n : nil, batch: s.n,
             perImage: 28512, output: s.t + 33698592 &* s.n, pool: pool)
+        s.profiler?.stop(282)
     }
 
     /// features.8 forward: head: conv 1x1 352 -> 1408
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 9, 9, 352] -> [n, 9, 9, 1408]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 33698592 &* s.n, pixels: 81 &* s.n, inChannels: 352, weights: s.p + 7267856,
             bias: s.f, outChannels: 1408, activation: .identity, residual: nil, output: s.t + 22462272 &* s.n,
             pool: pool)
-        // features.8 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(283)
+        // features.8 BatchNorm (batch statistics) + silu on [n, 9, 9, 1408]
         if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 22462272 &* s.n, pixels: 81 &* s.n, channels: 1408,
                 gamma: s.p + 7763472, beta: s.p + 7764880, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 33556032 &* s.n, savedMean: s.f + 624816, savedInvStd: s.f + 626224,
                 runningMean: s.p + 7766288, runningVar: s.p + 7767696, pool: pool)
+            s.profiler?.stop(284)
         }
-        // features.8 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.8 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1408]
         if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 22462272 &* s.n, pixels: 81 &* s.n, channels: 1408,
                 gamma: s.p + 7763472, beta: s.p + 7764880, runningMean: s.p + 7766288, runningVar: s.p + 7767696,
                 eps: 1e-05, activation: .silu, output: s.t + 33556032 &* s.n, scratch: s.f + 624816, pool: pool)
+            s.profiler?.stop(285)
         }
     }
 
     /// classifier forward: global average pool, dropout 0.3, linear 1408 -> 1000 classes
     private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 9, 9, 1408] -> [n, 1408]
+        s.profiler?.start()
         Kernels.globalAveragePool(input: s.t + 33556032 &* s.n, batch: s.n, pixels: 81, channels: 1408,
             output: s.t + 22580544 &* s.n, pool: pool)
+        s.profiler?.stop(286)
         // dropout p=0.3 (when options.dropout) on [n, 1408]
+        s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.t + 22580544 &* s.n, output: s.t + 22583360 &* s.n, count: 1408 &* s.n,
             probability: s.options.dropout ? 0.3 : 0, mask: s.t + 22581952 &* s.n, random: &random)
+        s.profiler?.stop(287)
         // classifier.1 linear, [n, 1408] -> [n, 1000]
+        s.profiler?.start()
         Kernels.linear(input: s.t + 22583360 &* s.n, batch: s.n, inFeatures: 1408, weights: s.p + 7769104,
             bias: s.p + 9177104, outFeatures: 1000, output: s.t + 22580544 &* s.n, pool: pool)
+        s.profiler?.stop(288)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
+        s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.t + 22580544 &* s.n, labels: s.labels, classes: 1000,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 22584768 &* s.n)
+        s.profiler?.stop(289)
         // hand the logits to the caller
+        s.profiler?.start()
         s.logits.update(from: s.t + 22580544 &* s.n, count: 1000 &* s.n)
+        s.profiler?.stop(290)
     }
 
     /// classifier backward: global average pool, dropout 0.3, linear 1408 -> 1000 classes
     private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
+        s.profiler?.start()
         TrainingKernels.linearBackward(gradOutput: s.t + 22584768 &* s.n, input: s.t + 22583360 &* s.n,
             weights: s.p + 7769104, batch: s.n, inFeatures: 1408, outFeatures: 1000, gradInput: s.t + 22580544 &* s.n,
             gradWeights: s.g + 7769104, gradBias: s.g + 9177104, pool: pool)
+        s.profiler?.stop(291)
         // dropout backward
+        s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.t + 22580544 &* s.n, mask: s.t + 22581952 &* s.n,
             count: 1408 &* s.n, gradInput: s.t + 22583360 &* s.n)
+        s.profiler?.stop(292)
         // avgpool backward: spread each channel's gradient over the 81 pixels
+        s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 22583360 &* s.n, batch: s.n, pixels: 81,
             channels: 1408, gradInput: s.t + 33556032 &* s.n, pool: pool)
+        s.profiler?.stop(293)
     }
 
     /// features.8 backward: head: conv 1x1 352 -> 1408
     private func features_8_backward(_ s: TrainingStepContext) {
-        // features.8 backward through silu and BatchNorm (in place)
+        // features.8 backward through silu and BatchNorm (in place) on [n, 9, 9, 1408]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 33556032 &* s.n, input: s.t + 22462272 &* s.n,
             pixels: 81 &* s.n, channels: 1408, gamma: s.p + 7763472, beta: s.p + 7764880, savedMean: s.f + 624816,
             savedInvStd: s.f + 626224, activation: .silu, gradInput: s.t + 33556032 &* s.n, gradGamma: s.g + 7763472,
             gradBeta: s.g + 7764880, pool: pool)
-        // features.8 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(294)
+        // features.8 conv 1x1 backward: input and weight gradients, [n, 9, 9, 352] <- [n, 9, 9, 1408]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 33556032 &* s.n, input: s.t + 33698592 &* s.n,
             weights: s.p + 7267856, pixels: 81 &* s.n, inChannels: 352, outChannels: 1408,
             gradInput: s.t + 22462272 &* s.n, gradWeights: s.g + 7267856, pool: pool)
+        s.profiler?.stop(295)
     }
 
     /// features.7.1 backward: MBConv6 k3 s1: 9x9x352 -> 9x9x352, SE 2112 -> 88 -> 2112, identity shortcut
     private func features_7_1_backward(_ s: TrainingStepContext) {
         // features.7.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22462272 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 22585872 &* s.n : nil, batch: s.n,
             perImage: 28512, gradBranch: s.t + 22490784 &* s.n, pool: pool)
-        // features.7.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(296)
+        // features.7.1.block.3 backward through identity and BatchNorm (in place) on [n, 9, 9, 352]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22490784 &* s.n, input: s.t + 33670080 &* s.n,
             pixels: 81 &* s.n, channels: 352, gamma: s.p + 7266448, beta: s.p + 7266800, savedMean: s.f + 624112,
             savedInvStd: s.f + 624464, activation: .identity, gradInput: s.t + 22490784 &* s.n,
             gradGamma: s.g + 7266448, gradBeta: s.g + 7266800, pool: pool)
-        // features.7.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(297)
+        // features.7.1.block.3 conv 1x1 backward: input and weight gradients, [n, 9, 9, 2112] <- [n, 9, 9, 352]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22490784 &* s.n, input: s.t + 33384960 &* s.n,
             weights: s.p + 6523024, pixels: 81 &* s.n, inChannels: 2112, outChannels: 352,
             gradInput: s.t + 33556032 &* s.n, gradWeights: s.g + 6523024, pool: pool)
-        // features.7.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(298)
+        // features.7.1.block.2 squeeze-excitation 2112 -> 88 -> 2112 backward on [n, 9, 9, 2112]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 33556032 &* s.n, input: s.t + 33213888 &* s.n,
             batch: s.n, pixels: 81, channels: 2112, squeezeChannels: 88, reduceWeights: s.p + 6149104,
             activation: .silu, expandWeights: s.p + 6335056, savedPooled: s.t + 22576320 &* s.n,
             savedHidden: s.t + 22585776 &* s.n, savedScale: s.t + 22578432 &* s.n, gradInput: s.t + 33384960 &* s.n,
             gradReduceWeights: s.g + 6149104, gradReduceBias: s.g + 6334960, gradExpandWeights: s.g + 6335056,
             gradExpandBias: s.g + 6520912, workspace: s.ws, pool: pool)
-        // features.7.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(299)
+        // features.7.1.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 2112]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 33384960 &* s.n, input: s.t + 33042816 &* s.n,
             pixels: 81 &* s.n, channels: 2112, gamma: s.p + 6140656, beta: s.p + 6142768, savedMean: s.f + 581872,
             savedInvStd: s.f + 583984, activation: .silu, gradInput: s.t + 33384960 &* s.n, gradGamma: s.g + 6140656,
             gradBeta: s.g + 6142768, pool: pool)
+        s.profiler?.stop(300)
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 605104, count: 19008)
-        // features.7.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(301)
+        // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 2112] <- [n, 9, 9, 2112]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 33384960 &* s.n, input: s.t + 32871744 &* s.n,
             batch: s.n, height: 9, width: 9, channels: 2112, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9,
             outWidth: 9, weights: s.f + 586096, gradInput: s.t + 33042816 &* s.n, gradWeights: s.f + 605104,
             pool: pool)
+        s.profiler?.stop(302)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 605104, channels: 2112, kernel: 3, into: s.g + 6121648)
-        // features.7.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(303)
+        // features.7.1.block.0 backward through silu and BatchNorm (in place) on [n, 9, 9, 2112]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 33042816 &* s.n, input: s.t + 28657152 &* s.n,
             pixels: 81 &* s.n, channels: 2112, gamma: s.p + 6113200, beta: s.p + 6115312, savedMean: s.f + 577648,
             savedInvStd: s.f + 579760, activation: .silu, gradInput: s.t + 33042816 &* s.n, gradGamma: s.g + 6113200,
             gradBeta: s.g + 6115312, pool: pool)
-        // features.7.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(304)
+        // features.7.1.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 352] <- [n, 9, 9, 2112]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 33042816 &* s.n, input: s.t + 38338272 &* s.n,
             weights: s.p + 5369776, pixels: 81 &* s.n, inChannels: 352, outChannels: 2112,
             gradInput: s.t + 22563360 &* s.n, gradWeights: s.g + 5369776, pool: pool)
+        s.profiler?.stop(305)
         // features.7.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 22563360 &* s.n, s.t + 22462272 &* s.n, count: 28512 &* s.n, pool: pool)
+        s.profiler?.stop(306)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 9x9x208 -> 9x9x352, SE 1248 -> 52 -> 1248
     private func features_7_0_backward(_ s: TrainingStepContext) {
-        // features.7.0.block.3 backward through identity and BatchNorm (in place)
+        // features.7.0.block.3 backward through identity and BatchNorm (in place) on [n, 9, 9, 352]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22563360 &* s.n, input: s.t + 38309760 &* s.n,
             pixels: 81 &* s.n, channels: 352, gamma: s.p + 5368368, beta: s.p + 5368720, savedMean: s.f + 576944,
             savedInvStd: s.f + 577296, activation: .identity, gradInput: s.t + 22563360 &* s.n,
             gradGamma: s.g + 5368368, gradBeta: s.g + 5368720, pool: pool)
-        // features.7.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(307)
+        // features.7.0.block.3 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 352]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22563360 &* s.n, input: s.t + 36899712 &* s.n,
             weights: s.p + 4929072, pixels: 81 &* s.n, inChannels: 1248, outChannels: 352,
             gradInput: s.t + 22462272 &* s.n, gradWeights: s.g + 4929072, pool: pool)
-        // features.7.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(308)
+        // features.7.0.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 36798624 &* s.n,
             batch: s.n, pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 4797968,
             activation: .silu, expandWeights: s.p + 4862928, savedPooled: s.t + 22591872 &* s.n,
             savedHidden: s.t + 22594368 &* s.n, savedScale: s.t + 22593120 &* s.n, gradInput: s.t + 28657152 &* s.n,
             gradReduceWeights: s.g + 4797968, gradReduceBias: s.g + 4862864, gradExpandWeights: s.g + 4862928,
             gradExpandBias: s.g + 4927824, workspace: s.ws, pool: pool)
-        // features.7.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(309)
+        // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28657152 &* s.n, input: s.t + 36697536 &* s.n,
             pixels: 81 &* s.n, channels: 1248, gamma: s.p + 4792976, beta: s.p + 4794224, savedMean: s.f + 551984,
             savedInvStd: s.f + 553232, activation: .silu, gradInput: s.t + 28657152 &* s.n, gradGamma: s.g + 4792976,
             gradBeta: s.g + 4794224, pool: pool)
+        s.profiler?.stop(310)
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 565712, count: 11232)
-        // features.7.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(311)
+        // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 28657152 &* s.n, input: s.t + 36596448 &* s.n,
             batch: s.n, height: 9, width: 9, channels: 1248, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9,
             outWidth: 9, weights: s.f + 554480, gradInput: s.t + 22462272 &* s.n, gradWeights: s.f + 565712,
             pool: pool)
+        s.profiler?.stop(312)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 565712, channels: 1248, kernel: 3, into: s.g + 4781744)
-        // features.7.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(313)
+        // features.7.0.block.0 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 36495360 &* s.n,
             pixels: 81 &* s.n, channels: 1248, gamma: s.p + 4776752, beta: s.p + 4778000, savedMean: s.f + 549488,
             savedInvStd: s.f + 550736, activation: .silu, gradInput: s.t + 22462272 &* s.n, gradGamma: s.g + 4776752,
             gradBeta: s.g + 4778000, pool: pool)
-        // features.7.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(314)
+        // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 38518416 &* s.n,
             weights: s.p + 4517168, pixels: 81 &* s.n, inChannels: 208, outChannels: 1248,
             gradInput: s.t + 22563360 &* s.n, gradWeights: s.g + 4517168, pool: pool)
+        s.profiler?.stop(315)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22563360 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 38549920 &* s.n : nil, batch: s.n,
             perImage: 16848, gradBranch: s.t + 22580208 &* s.n, pool: pool)
-        // features.6.4.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(316)
+        // features.6.4.block.3 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22580208 &* s.n, input: s.t + 38501568 &* s.n,
             pixels: 81 &* s.n, channels: 208, gamma: s.p + 4516336, beta: s.p + 4516544, savedMean: s.f + 549072,
             savedInvStd: s.f + 549280, activation: .identity, gradInput: s.t + 22580208 &* s.n,
             gradGamma: s.g + 4516336, gradBeta: s.g + 4516544, pool: pool)
-        // features.6.4.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(317)
+        // features.6.4.block.3 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22580208 &* s.n, input: s.t + 36394272 &* s.n,
             weights: s.p + 4256752, pixels: 81 &* s.n, inChannels: 1248, outChannels: 208,
             gradInput: s.t + 22462272 &* s.n, gradWeights: s.g + 4256752, pool: pool)
-        // features.6.4.block.2 squeeze-excitation backward
+        s.profiler?.stop(318)
+        // features.6.4.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 36293184 &* s.n,
             batch: s.n, pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 4125648,
             activation: .silu, expandWeights: s.p + 4190608, savedPooled: s.t + 28889040 &* s.n,
             savedHidden: s.t + 28890288 &* s.n, savedScale: s.t + 38535264 &* s.n, gradInput: s.t + 28657152 &* s.n,
             gradReduceWeights: s.g + 4125648, gradReduceBias: s.g + 4190544, gradExpandWeights: s.g + 4190608,
             gradExpandBias: s.g + 4255504, workspace: s.ws, pool: pool)
-        // features.6.4.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(319)
+        // features.6.4.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28657152 &* s.n, input: s.t + 36192096 &* s.n,
             pixels: 81 &* s.n, channels: 1248, gamma: s.p + 4120656, beta: s.p + 4121904, savedMean: s.f + 484176,
             savedInvStd: s.f + 485424, activation: .silu, gradInput: s.t + 28657152 &* s.n, gradGamma: s.g + 4120656,
             gradBeta: s.g + 4121904, pool: pool)
+        s.profiler?.stop(320)
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 517872, count: 31200)
-        // features.6.4.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(321)
+        // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 28657152 &* s.n, input: s.t + 36091008 &* s.n,
             batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
             outWidth: 9, weights: s.f + 486672, gradInput: s.t + 22462272 &* s.n, gradWeights: s.f + 517872,
             pool: pool)
+        s.profiler?.stop(322)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 517872, channels: 1248, kernel: 5, into: s.g + 4089456)
-        // features.6.4.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(323)
+        // features.6.4.block.0 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 35989920 &* s.n,
             pixels: 81 &* s.n, channels: 1248, gamma: s.p + 4084464, beta: s.p + 4085712, savedMean: s.f + 481680,
             savedInvStd: s.f + 482928, activation: .silu, gradInput: s.t + 22462272 &* s.n, gradGamma: s.g + 4084464,
             gradBeta: s.g + 4085712, pool: pool)
-        // features.6.4.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(324)
+        // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 38484720 &* s.n,
             weights: s.p + 3824880, pixels: 81 &* s.n, inChannels: 208, outChannels: 1248,
             gradInput: s.t + 22580208 &* s.n, gradWeights: s.g + 3824880, pool: pool)
+        s.profiler?.stop(325)
         // features.6.4 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 22580208 &* s.n, s.t + 22563360 &* s.n, count: 16848 &* s.n, pool: pool)
+        s.profiler?.stop(326)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22580208 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 28890416 &* s.n : nil, batch: s.n,
             perImage: 16848, gradBranch: s.t + 22563360 &* s.n, pool: pool)
-        // features.6.3.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(327)
+        // features.6.3.block.3 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22563360 &* s.n, input: s.t + 38467872 &* s.n,
             pixels: 81 &* s.n, channels: 208, gamma: s.p + 3824048, beta: s.p + 3824256, savedMean: s.f + 481264,
             savedInvStd: s.f + 481472, activation: .identity, gradInput: s.t + 22563360 &* s.n,
             gradGamma: s.g + 3824048, gradBeta: s.g + 3824256, pool: pool)
-        // features.6.3.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(328)
+        // features.6.3.block.3 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22563360 &* s.n, input: s.t + 35888832 &* s.n,
             weights: s.p + 3564464, pixels: 81 &* s.n, inChannels: 1248, outChannels: 208,
             gradInput: s.t + 22462272 &* s.n, gradWeights: s.g + 3564464, pool: pool)
-        // features.6.3.block.2 squeeze-excitation backward
+        s.profiler?.stop(329)
+        // features.6.3.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 35787744 &* s.n,
             batch: s.n, pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 3433360,
             activation: .silu, expandWeights: s.p + 3498320, savedPooled: s.t + 28886544 &* s.n,
             savedHidden: s.t + 22602176 &* s.n, savedScale: s.t + 28887792 &* s.n, gradInput: s.t + 28657152 &* s.n,
             gradReduceWeights: s.g + 3433360, gradReduceBias: s.g + 3498256, gradExpandWeights: s.g + 3498320,
             gradExpandBias: s.g + 3563216, workspace: s.ws, pool: pool)
-        // features.6.3.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(330)
+        // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28657152 &* s.n, input: s.t + 35686656 &* s.n,
             pixels: 81 &* s.n, channels: 1248, gamma: s.p + 3428368, beta: s.p + 3429616, savedMean: s.f + 416368,
             savedInvStd: s.f + 417616, activation: .silu, gradInput: s.t + 28657152 &* s.n, gradGamma: s.g + 3428368,
             gradBeta: s.g + 3429616, pool: pool)
+        s.profiler?.stop(331)
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 450064, count: 31200)
-        // features.6.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(332)
+        // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 28657152 &* s.n, input: s.t + 35585568 &* s.n,
             batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
             outWidth: 9, weights: s.f + 418864, gradInput: s.t + 22462272 &* s.n, gradWeights: s.f + 450064,
             pool: pool)
+        s.profiler?.stop(333)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 450064, channels: 1248, kernel: 5, into: s.g + 3397168)
-        // features.6.3.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(334)
+        // features.6.3.block.0 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 35484480 &* s.n,
             pixels: 81 &* s.n, channels: 1248, gamma: s.p + 3392176, beta: s.p + 3393424, savedMean: s.f + 413872,
             savedInvStd: s.f + 415120, activation: .silu, gradInput: s.t + 22462272 &* s.n, gradGamma: s.g + 3392176,
             gradBeta: s.g + 3393424, pool: pool)
-        // features.6.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(335)
+        // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 38451024 &* s.n,
             weights: s.p + 3132592, pixels: 81 &* s.n, inChannels: 208, outChannels: 1248,
             gradInput: s.t + 22563360 &* s.n, gradWeights: s.g + 3132592, pool: pool)
+        s.profiler?.stop(336)
         // features.6.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 22563360 &* s.n, s.t + 22580208 &* s.n, count: 16848 &* s.n, pool: pool)
+        s.profiler?.stop(337)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22563360 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 28890400 &* s.n : nil, batch: s.n,
             perImage: 16848, gradBranch: s.t + 22580208 &* s.n, pool: pool)
-        // features.6.2.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(338)
+        // features.6.2.block.3 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22580208 &* s.n, input: s.t + 38434176 &* s.n,
             pixels: 81 &* s.n, channels: 208, gamma: s.p + 3131760, beta: s.p + 3131968, savedMean: s.f + 413456,
             savedInvStd: s.f + 413664, activation: .identity, gradInput: s.t + 22580208 &* s.n,
             gradGamma: s.g + 3131760, gradBeta: s.g + 3131968, pool: pool)
-        // features.6.2.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(339)
+        // features.6.2.block.3 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22580208 &* s.n, input: s.t + 35383392 &* s.n,
             weights: s.p + 2872176, pixels: 81 &* s.n, inChannels: 1248, outChannels: 208,
             gradInput: s.t + 22462272 &* s.n, gradWeights: s.g + 2872176, pool: pool)
-        // features.6.2.block.2 squeeze-excitation backward
+        s.profiler?.stop(340)
+        // features.6.2.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 35282304 &* s.n,
             batch: s.n, pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 2741072,
             activation: .silu, expandWeights: s.p + 2806032, savedPooled: s.t + 22599552 &* s.n,
             savedHidden: s.t + 22602112 &* s.n, savedScale: s.t + 22600800 &* s.n, gradInput: s.t + 28657152 &* s.n,
             gradReduceWeights: s.g + 2741072, gradReduceBias: s.g + 2805968, gradExpandWeights: s.g + 2806032,
             gradExpandBias: s.g + 2870928, workspace: s.ws, pool: pool)
-        // features.6.2.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(341)
+        // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28657152 &* s.n, input: s.t + 35181216 &* s.n,
             pixels: 81 &* s.n, channels: 1248, gamma: s.p + 2736080, beta: s.p + 2737328, savedMean: s.f + 348560,
             savedInvStd: s.f + 349808, activation: .silu, gradInput: s.t + 28657152 &* s.n, gradGamma: s.g + 2736080,
             gradBeta: s.g + 2737328, pool: pool)
+        s.profiler?.stop(342)
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 382256, count: 31200)
-        // features.6.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(343)
+        // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 28657152 &* s.n, input: s.t + 35080128 &* s.n,
             batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
             outWidth: 9, weights: s.f + 351056, gradInput: s.t + 22462272 &* s.n, gradWeights: s.f + 382256,
             pool: pool)
+        s.profiler?.stop(344)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 382256, channels: 1248, kernel: 5, into: s.g + 2704880)
-        // features.6.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(345)
+        // features.6.2.block.0 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 34979040 &* s.n,
             pixels: 81 &* s.n, channels: 1248, gamma: s.p + 2699888, beta: s.p + 2701136, savedMean: s.f + 346064,
             savedInvStd: s.f + 347312, activation: .silu, gradInput: s.t + 22462272 &* s.n, gradGamma: s.g + 2699888,
             gradBeta: s.g + 2701136, pool: pool)
-        // features.6.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(346)
+        // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 38417328 &* s.n,
             weights: s.p + 2440304, pixels: 81 &* s.n, inChannels: 208, outChannels: 1248,
             gradInput: s.t + 22580208 &* s.n, gradWeights: s.g + 2440304, pool: pool)
+        s.profiler?.stop(347)
         // features.6.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 22580208 &* s.n, s.t + 22563360 &* s.n, count: 16848 &* s.n, pool: pool)
+        s.profiler?.stop(348)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22580208 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 28890384 &* s.n : nil, batch: s.n,
             perImage: 16848, gradBranch: s.t + 22563360 &* s.n, pool: pool)
-        // features.6.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(349)
+        // features.6.1.block.3 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22563360 &* s.n, input: s.t + 38400480 &* s.n,
             pixels: 81 &* s.n, channels: 208, gamma: s.p + 2439472, beta: s.p + 2439680, savedMean: s.f + 345648,
             savedInvStd: s.f + 345856, activation: .identity, gradInput: s.t + 22563360 &* s.n,
             gradGamma: s.g + 2439472, gradBeta: s.g + 2439680, pool: pool)
-        // features.6.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(350)
+        // features.6.1.block.3 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22563360 &* s.n, input: s.t + 34877952 &* s.n,
             weights: s.p + 2179888, pixels: 81 &* s.n, inChannels: 1248, outChannels: 208,
             gradInput: s.t + 22462272 &* s.n, gradWeights: s.g + 2179888, pool: pool)
-        // features.6.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(351)
+        // features.6.1.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 34776864 &* s.n,
             batch: s.n, pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 2048784,
             activation: .silu, expandWeights: s.p + 2113744, savedPooled: s.t + 22597056 &* s.n,
             savedHidden: s.t + 22602048 &* s.n, savedScale: s.t + 22598304 &* s.n, gradInput: s.t + 28657152 &* s.n,
             gradReduceWeights: s.g + 2048784, gradReduceBias: s.g + 2113680, gradExpandWeights: s.g + 2113744,
             gradExpandBias: s.g + 2178640, workspace: s.ws, pool: pool)
-        // features.6.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(352)
+        // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28657152 &* s.n, input: s.t + 34675776 &* s.n,
             pixels: 81 &* s.n, channels: 1248, gamma: s.p + 2043792, beta: s.p + 2045040, savedMean: s.f + 280752,
             savedInvStd: s.f + 282000, activation: .silu, gradInput: s.t + 28657152 &* s.n, gradGamma: s.g + 2043792,
             gradBeta: s.g + 2045040, pool: pool)
+        s.profiler?.stop(353)
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 314448, count: 31200)
-        // features.6.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(354)
+        // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 28657152 &* s.n, input: s.t + 34574688 &* s.n,
             batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
             outWidth: 9, weights: s.f + 283248, gradInput: s.t + 22462272 &* s.n, gradWeights: s.f + 314448,
             pool: pool)
+        s.profiler?.stop(355)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 314448, channels: 1248, kernel: 5, into: s.g + 2012592)
-        // features.6.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(356)
+        // features.6.1.block.0 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 34473600 &* s.n,
             pixels: 81 &* s.n, channels: 1248, gamma: s.p + 2007600, beta: s.p + 2008848, savedMean: s.f + 278256,
             savedInvStd: s.f + 279504, activation: .silu, gradInput: s.t + 22462272 &* s.n, gradGamma: s.g + 2007600,
             gradBeta: s.g + 2008848, pool: pool)
-        // features.6.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(357)
+        // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 38383632 &* s.n,
             weights: s.p + 1748016, pixels: 81 &* s.n, inChannels: 208, outChannels: 1248,
             gradInput: s.t + 22563360 &* s.n, gradWeights: s.g + 1748016, pool: pool)
+        s.profiler?.stop(358)
         // features.6.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 22563360 &* s.n, s.t + 22580208 &* s.n, count: 16848 &* s.n, pool: pool)
+        s.profiler?.stop(359)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 18x18x120 -> 9x9x208, SE 720 -> 30 -> 720
     private func features_6_0_backward(_ s: TrainingStepContext) {
-        // features.6.0.block.3 backward through identity and BatchNorm (in place)
+        // features.6.0.block.3 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22563360 &* s.n, input: s.t + 38366784 &* s.n,
             pixels: 81 &* s.n, channels: 208, gamma: s.p + 1747184, beta: s.p + 1747392, savedMean: s.f + 277840,
             savedInvStd: s.f + 278048, activation: .identity, gradInput: s.t + 22563360 &* s.n,
             gradGamma: s.g + 1747184, gradBeta: s.g + 1747392, pool: pool)
-        // features.6.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(360)
+        // features.6.0.block.3 conv 1x1 backward: input and weight gradients, [n, 9, 9, 720] <- [n, 9, 9, 208]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22563360 &* s.n, input: s.t + 37712304 &* s.n,
             weights: s.p + 1597424, pixels: 81 &* s.n, inChannels: 720, outChannels: 208,
             gradInput: s.t + 22462272 &* s.n, gradWeights: s.g + 1597424, pool: pool)
-        // features.6.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(361)
+        // features.6.0.block.2 squeeze-excitation 720 -> 30 -> 720 backward on [n, 9, 9, 720]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 37653984 &* s.n,
             batch: s.n, pixels: 81, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1553472,
             activation: .silu, expandWeights: s.p + 1575104, savedPooled: s.t + 38540832 &* s.n,
             savedHidden: s.t + 28890352 &* s.n, savedScale: s.t + 38541552 &* s.n, gradInput: s.t + 22520592 &* s.n,
             gradReduceWeights: s.g + 1553472, gradReduceBias: s.g + 1575072, gradExpandWeights: s.g + 1575104,
             gradExpandBias: s.g + 1596704, workspace: s.ws, pool: pool)
-        // features.6.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(362)
+        // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 720]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22520592 &* s.n, input: s.t + 28828224 &* s.n,
             pixels: 81 &* s.n, channels: 720, gamma: s.p + 1550592, beta: s.p + 1551312, savedMean: s.f + 240400,
             savedInvStd: s.f + 241120, activation: .silu, gradInput: s.t + 22520592 &* s.n, gradGamma: s.g + 1550592,
             gradBeta: s.g + 1551312, pool: pool)
+        s.profiler?.stop(363)
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 259840, count: 18000)
-        // features.6.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(364)
+        // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 9, 9, 720]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 22520592 &* s.n, input: s.t + 28423872 &* s.n,
             batch: s.n, height: 18, width: 18, channels: 720, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 9, outWidth: 9, weights: s.f + 241840, gradInput: s.t + 28657152 &* s.n,
             gradWeights: s.f + 259840, pool: pool)
+        s.profiler?.stop(365)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 259840, channels: 720, kernel: 5, into: s.g + 1532592)
-        // features.6.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(366)
+        // features.6.0.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 720]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28657152 &* s.n, input: s.t + 28190592 &* s.n,
             pixels: 324 &* s.n, channels: 720, gamma: s.p + 1529712, beta: s.p + 1530432, savedMean: s.f + 238960,
             savedInvStd: s.f + 239680, activation: .silu, gradInput: s.t + 28657152 &* s.n, gradGamma: s.g + 1529712,
             gradBeta: s.g + 1530432, pool: pool)
-        // features.6.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(367)
+        // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 28657152 &* s.n, input: s.t + 38042784 &* s.n,
             weights: s.p + 1443312, pixels: 324 &* s.n, inChannels: 120, outChannels: 720,
             gradInput: s.t + 22462272 &* s.n, gradWeights: s.g + 1443312, pool: pool)
+        s.profiler?.stop(368)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22462272 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 38549904 &* s.n : nil, batch: s.n,
             perImage: 38880, gradBranch: s.t + 22501152 &* s.n, pool: pool)
-        // features.5.3.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(369)
+        // features.5.3.block.3 backward through identity and BatchNorm (in place) on [n, 18, 18, 120]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22501152 &* s.n, input: s.t + 38003904 &* s.n,
             pixels: 324 &* s.n, channels: 120, gamma: s.p + 1442800, beta: s.p + 1442928, savedMean: s.f + 238720,
             savedInvStd: s.f + 238840, activation: .identity, gradInput: s.t + 22501152 &* s.n,
             gradGamma: s.g + 1442800, gradBeta: s.g + 1442928, pool: pool)
-        // features.5.3.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(370)
+        // features.5.3.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22501152 &* s.n, input: s.t + 27957312 &* s.n,
             weights: s.p + 1356400, pixels: 324 &* s.n, inChannels: 720, outChannels: 120,
             gradInput: s.t + 28190592 &* s.n, gradWeights: s.g + 1356400, pool: pool)
-        // features.5.3.block.2 squeeze-excitation backward
+        s.profiler?.stop(371)
+        // features.5.3.block.2 squeeze-excitation 720 -> 30 -> 720 backward on [n, 18, 18, 720]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 28190592 &* s.n, input: s.t + 27724032 &* s.n,
             batch: s.n, pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1312448,
             activation: .silu, expandWeights: s.p + 1334080, savedPooled: s.t + 38539392 &* s.n,
             savedHidden: s.t + 38549536 &* s.n, savedScale: s.t + 38540112 &* s.n, gradInput: s.t + 27957312 &* s.n,
             gradReduceWeights: s.g + 1312448, gradReduceBias: s.g + 1334048, gradExpandWeights: s.g + 1334080,
             gradExpandBias: s.g + 1355680, workspace: s.ws, pool: pool)
-        // features.5.3.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(372)
+        // features.5.3.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 720]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 27957312 &* s.n, input: s.t + 27490752 &* s.n,
             pixels: 324 &* s.n, channels: 720, gamma: s.p + 1309568, beta: s.p + 1310288, savedMean: s.f + 201280,
             savedInvStd: s.f + 202000, activation: .silu, gradInput: s.t + 27957312 &* s.n, gradGamma: s.g + 1309568,
             gradBeta: s.g + 1310288, pool: pool)
+        s.profiler?.stop(373)
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 220720, count: 18000)
-        // features.5.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(374)
+        // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 720]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 27957312 &* s.n, input: s.t + 27257472 &* s.n,
             batch: s.n, height: 18, width: 18, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 18, outWidth: 18, weights: s.f + 202720, gradInput: s.t + 27490752 &* s.n,
             gradWeights: s.f + 220720, pool: pool)
+        s.profiler?.stop(375)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 220720, channels: 720, kernel: 5, into: s.g + 1291568)
-        // features.5.3.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(376)
+        // features.5.3.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 720]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 27490752 &* s.n, input: s.t + 27024192 &* s.n,
             pixels: 324 &* s.n, channels: 720, gamma: s.p + 1288688, beta: s.p + 1289408, savedMean: s.f + 199840,
             savedInvStd: s.f + 200560, activation: .silu, gradInput: s.t + 27490752 &* s.n, gradGamma: s.g + 1288688,
             gradBeta: s.g + 1289408, pool: pool)
-        // features.5.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(377)
+        // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 27490752 &* s.n, input: s.t + 37965024 &* s.n,
             weights: s.p + 1202288, pixels: 324 &* s.n, inChannels: 120, outChannels: 720,
             gradInput: s.t + 22501152 &* s.n, gradWeights: s.g + 1202288, pool: pool)
+        s.profiler?.stop(378)
         // features.5.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 22501152 &* s.n, s.t + 22462272 &* s.n, count: 38880 &* s.n, pool: pool)
+        s.profiler?.stop(379)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22501152 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 38549888 &* s.n : nil, batch: s.n,
             perImage: 38880, gradBranch: s.t + 22462272 &* s.n, pool: pool)
-        // features.5.2.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(380)
+        // features.5.2.block.3 backward through identity and BatchNorm (in place) on [n, 18, 18, 120]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 37926144 &* s.n,
             pixels: 324 &* s.n, channels: 120, gamma: s.p + 1201776, beta: s.p + 1201904, savedMean: s.f + 199600,
             savedInvStd: s.f + 199720, activation: .identity, gradInput: s.t + 22462272 &* s.n,
             gradGamma: s.g + 1201776, gradBeta: s.g + 1201904, pool: pool)
-        // features.5.2.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(381)
+        // features.5.2.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 26790912 &* s.n,
             weights: s.p + 1115376, pixels: 324 &* s.n, inChannels: 720, outChannels: 120,
             gradInput: s.t + 27024192 &* s.n, gradWeights: s.g + 1115376, pool: pool)
-        // features.5.2.block.2 squeeze-excitation backward
+        s.profiler?.stop(382)
+        // features.5.2.block.2 squeeze-excitation 720 -> 30 -> 720 backward on [n, 18, 18, 720]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 27024192 &* s.n, input: s.t + 26557632 &* s.n,
             batch: s.n, pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1071424,
             activation: .silu, expandWeights: s.p + 1093056, savedPooled: s.t + 38537952 &* s.n,
             savedHidden: s.t + 38549504 &* s.n, savedScale: s.t + 38538672 &* s.n, gradInput: s.t + 26790912 &* s.n,
             gradReduceWeights: s.g + 1071424, gradReduceBias: s.g + 1093024, gradExpandWeights: s.g + 1093056,
             gradExpandBias: s.g + 1114656, workspace: s.ws, pool: pool)
-        // features.5.2.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(383)
+        // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 720]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 26790912 &* s.n, input: s.t + 26324352 &* s.n,
             pixels: 324 &* s.n, channels: 720, gamma: s.p + 1068544, beta: s.p + 1069264, savedMean: s.f + 162160,
             savedInvStd: s.f + 162880, activation: .silu, gradInput: s.t + 26790912 &* s.n, gradGamma: s.g + 1068544,
             gradBeta: s.g + 1069264, pool: pool)
+        s.profiler?.stop(384)
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 181600, count: 18000)
-        // features.5.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(385)
+        // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 720]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 26790912 &* s.n, input: s.t + 26091072 &* s.n,
             batch: s.n, height: 18, width: 18, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 18, outWidth: 18, weights: s.f + 163600, gradInput: s.t + 26324352 &* s.n,
             gradWeights: s.f + 181600, pool: pool)
+        s.profiler?.stop(386)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 181600, channels: 720, kernel: 5, into: s.g + 1050544)
-        // features.5.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(387)
+        // features.5.2.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 720]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 26324352 &* s.n, input: s.t + 25857792 &* s.n,
             pixels: 324 &* s.n, channels: 720, gamma: s.p + 1047664, beta: s.p + 1048384, savedMean: s.f + 160720,
             savedInvStd: s.f + 161440, activation: .silu, gradInput: s.t + 26324352 &* s.n, gradGamma: s.g + 1047664,
             gradBeta: s.g + 1048384, pool: pool)
-        // features.5.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(388)
+        // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 26324352 &* s.n, input: s.t + 37887264 &* s.n,
             weights: s.p + 961264, pixels: 324 &* s.n, inChannels: 120, outChannels: 720,
             gradInput: s.t + 22462272 &* s.n, gradWeights: s.g + 961264, pool: pool)
+        s.profiler?.stop(389)
         // features.5.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 22462272 &* s.n, s.t + 22501152 &* s.n, count: 38880 &* s.n, pool: pool)
+        s.profiler?.stop(390)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22462272 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 38549872 &* s.n : nil, batch: s.n,
             perImage: 38880, gradBranch: s.t + 22501152 &* s.n, pool: pool)
-        // features.5.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(391)
+        // features.5.1.block.3 backward through identity and BatchNorm (in place) on [n, 18, 18, 120]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22501152 &* s.n, input: s.t + 37848384 &* s.n,
             pixels: 324 &* s.n, channels: 120, gamma: s.p + 960752, beta: s.p + 960880, savedMean: s.f + 160480,
             savedInvStd: s.f + 160600, activation: .identity, gradInput: s.t + 22501152 &* s.n,
             gradGamma: s.g + 960752, gradBeta: s.g + 960880, pool: pool)
-        // features.5.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(392)
+        // features.5.1.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22501152 &* s.n, input: s.t + 25624512 &* s.n,
             weights: s.p + 874352, pixels: 324 &* s.n, inChannels: 720, outChannels: 120,
             gradInput: s.t + 25857792 &* s.n, gradWeights: s.g + 874352, pool: pool)
-        // features.5.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(393)
+        // features.5.1.block.2 squeeze-excitation 720 -> 30 -> 720 backward on [n, 18, 18, 720]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 25857792 &* s.n, input: s.t + 25391232 &* s.n,
             batch: s.n, pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 830400,
             activation: .silu, expandWeights: s.p + 852032, savedPooled: s.t + 38536512 &* s.n,
             savedHidden: s.t + 38549472 &* s.n, savedScale: s.t + 38537232 &* s.n, gradInput: s.t + 25624512 &* s.n,
             gradReduceWeights: s.g + 830400, gradReduceBias: s.g + 852000, gradExpandWeights: s.g + 852032,
             gradExpandBias: s.g + 873632, workspace: s.ws, pool: pool)
-        // features.5.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(394)
+        // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 720]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 25624512 &* s.n, input: s.t + 25157952 &* s.n,
             pixels: 324 &* s.n, channels: 720, gamma: s.p + 827520, beta: s.p + 828240, savedMean: s.f + 123040,
             savedInvStd: s.f + 123760, activation: .silu, gradInput: s.t + 25624512 &* s.n, gradGamma: s.g + 827520,
             gradBeta: s.g + 828240, pool: pool)
+        s.profiler?.stop(395)
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 142480, count: 18000)
-        // features.5.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(396)
+        // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 720]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 25624512 &* s.n, input: s.t + 24924672 &* s.n,
             batch: s.n, height: 18, width: 18, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 18, outWidth: 18, weights: s.f + 124480, gradInput: s.t + 25157952 &* s.n,
             gradWeights: s.f + 142480, pool: pool)
+        s.profiler?.stop(397)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 142480, channels: 720, kernel: 5, into: s.g + 809520)
-        // features.5.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(398)
+        // features.5.1.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 720]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 25157952 &* s.n, input: s.t + 22228992 &* s.n,
             pixels: 324 &* s.n, channels: 720, gamma: s.p + 806640, beta: s.p + 807360, savedMean: s.f + 121600,
             savedInvStd: s.f + 122320, activation: .silu, gradInput: s.t + 25157952 &* s.n, gradGamma: s.g + 806640,
             gradBeta: s.g + 807360, pool: pool)
-        // features.5.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(399)
+        // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 25157952 &* s.n, input: s.t + 37809504 &* s.n,
             weights: s.p + 720240, pixels: 324 &* s.n, inChannels: 120, outChannels: 720,
             gradInput: s.t + 22400064 &* s.n, gradWeights: s.g + 720240, pool: pool)
+        s.profiler?.stop(400)
         // features.5.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 22400064 &* s.n, s.t + 22462272 &* s.n, count: 38880 &* s.n, pool: pool)
+        s.profiler?.stop(401)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 18x18x88 -> 18x18x120, SE 528 -> 22 -> 528
     private func features_5_0_backward(_ s: TrainingStepContext) {
-        // features.5.0.block.3 backward through identity and BatchNorm (in place)
+        // features.5.0.block.3 backward through identity and BatchNorm (in place) on [n, 18, 18, 120]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 37770624 &* s.n,
             pixels: 324 &* s.n, channels: 120, gamma: s.p + 719728, beta: s.p + 719856, savedMean: s.f + 121360,
             savedInvStd: s.f + 121480, activation: .identity, gradInput: s.t + 22400064 &* s.n,
             gradGamma: s.g + 719728, gradBeta: s.g + 719856, pool: pool)
-        // features.5.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(402)
+        // features.5.0.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 120]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 32700672 &* s.n,
             weights: s.p + 656368, pixels: 324 &* s.n, inChannels: 528, outChannels: 120,
             gradInput: s.t + 22228992 &* s.n, gradWeights: s.g + 656368, pool: pool)
-        // features.5.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(403)
+        // features.5.0.block.2 squeeze-excitation 528 -> 22 -> 528 backward on [n, 18, 18, 528]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 32529600 &* s.n,
             batch: s.n, pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 632576,
             activation: .silu, expandWeights: s.p + 644224, savedPooled: s.t + 38545440 &* s.n,
             savedHidden: s.t + 38549440 &* s.n, savedScale: s.t + 38545968 &* s.n, gradInput: s.t + 22400064 &* s.n,
             gradReduceWeights: s.g + 632576, gradReduceBias: s.g + 644192, gradExpandWeights: s.g + 644224,
             gradExpandBias: s.g + 655840, workspace: s.ws, pool: pool)
-        // features.5.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(404)
+        // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 528]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 32358528 &* s.n,
             pixels: 324 &* s.n, channels: 528, gamma: s.p + 630464, beta: s.p + 630992, savedMean: s.f + 93904,
             savedInvStd: s.f + 94432, activation: .silu, gradInput: s.t + 22400064 &* s.n, gradGamma: s.g + 630464,
             gradBeta: s.g + 630992, pool: pool)
+        s.profiler?.stop(405)
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 108160, count: 13200)
-        // features.5.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(406)
+        // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 32187456 &* s.n,
             batch: s.n, height: 18, width: 18, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 18, outWidth: 18, weights: s.f + 94960, gradInput: s.t + 22228992 &* s.n,
             gradWeights: s.f + 108160, pool: pool)
+        s.profiler?.stop(407)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 108160, channels: 528, kernel: 5, into: s.g + 617264)
-        // features.5.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(408)
+        // features.5.0.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 528]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 32016384 &* s.n,
             pixels: 324 &* s.n, channels: 528, gamma: s.p + 615152, beta: s.p + 615680, savedMean: s.f + 92848,
             savedInvStd: s.f + 93376, activation: .silu, gradInput: s.t + 22228992 &* s.n, gradGamma: s.g + 615152,
             gradBeta: s.g + 615680, pool: pool)
-        // features.5.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(409)
+        // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 38281248 &* s.n,
             weights: s.p + 568688, pixels: 324 &* s.n, inChannels: 88, outChannels: 528,
             gradInput: s.t + 22571136 &* s.n, gradWeights: s.g + 568688, pool: pool)
+        s.profiler?.stop(410)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22571136 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 38549856 &* s.n : nil, batch: s.n,
             perImage: 28512, gradBranch: s.t + 22400064 &* s.n, pool: pool)
-        // features.4.3.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(411)
+        // features.4.3.block.3 backward through identity and BatchNorm (in place) on [n, 18, 18, 88]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 38252736 &* s.n,
             pixels: 324 &* s.n, channels: 88, gamma: s.p + 568304, beta: s.p + 568400, savedMean: s.f + 92672,
             savedInvStd: s.f + 92760, activation: .identity, gradInput: s.t + 22400064 &* s.n, gradGamma: s.g + 568304,
             gradBeta: s.g + 568400, pool: pool)
-        // features.4.3.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(412)
+        // features.4.3.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 31845312 &* s.n,
             weights: s.p + 521840, pixels: 324 &* s.n, inChannels: 528, outChannels: 88,
             gradInput: s.t + 22228992 &* s.n, gradWeights: s.g + 521840, pool: pool)
-        // features.4.3.block.2 squeeze-excitation backward
+        s.profiler?.stop(413)
+        // features.4.3.block.2 squeeze-excitation 528 -> 22 -> 528 backward on [n, 18, 18, 528]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 31674240 &* s.n,
             batch: s.n, pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 498048,
             activation: .silu, expandWeights: s.p + 509696, savedPooled: s.t + 38544384 &* s.n,
             savedHidden: s.t + 38549408 &* s.n, savedScale: s.t + 38544912 &* s.n, gradInput: s.t + 22400064 &* s.n,
             gradReduceWeights: s.g + 498048, gradReduceBias: s.g + 509664, gradExpandWeights: s.g + 509696,
             gradExpandBias: s.g + 521312, workspace: s.ws, pool: pool)
-        // features.4.3.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(414)
+        // features.4.3.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 528]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 31503168 &* s.n,
             pixels: 324 &* s.n, channels: 528, gamma: s.p + 495936, beta: s.p + 496464, savedMean: s.f + 82112,
             savedInvStd: s.f + 82640, activation: .silu, gradInput: s.t + 22400064 &* s.n, gradGamma: s.g + 495936,
             gradBeta: s.g + 496464, pool: pool)
+        s.profiler?.stop(415)
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 87920, count: 4752)
-        // features.4.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(416)
+        // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 31332096 &* s.n,
             batch: s.n, height: 18, width: 18, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 18, outWidth: 18, weights: s.f + 83168, gradInput: s.t + 22228992 &* s.n,
             gradWeights: s.f + 87920, pool: pool)
+        s.profiler?.stop(417)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 87920, channels: 528, kernel: 3, into: s.g + 491184)
-        // features.4.3.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(418)
+        // features.4.3.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 528]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 31161024 &* s.n,
             pixels: 324 &* s.n, channels: 528, gamma: s.p + 489072, beta: s.p + 489600, savedMean: s.f + 81056,
             savedInvStd: s.f + 81584, activation: .silu, gradInput: s.t + 22228992 &* s.n, gradGamma: s.g + 489072,
             gradBeta: s.g + 489600, pool: pool)
-        // features.4.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(419)
+        // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 38224224 &* s.n,
             weights: s.p + 442608, pixels: 324 &* s.n, inChannels: 88, outChannels: 528,
             gradInput: s.t + 24924672 &* s.n, gradWeights: s.g + 442608, pool: pool)
+        s.profiler?.stop(420)
         // features.4.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 24924672 &* s.n, s.t + 22571136 &* s.n, count: 28512 &* s.n, pool: pool)
+        s.profiler?.stop(421)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 24924672 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 38549840 &* s.n : nil, batch: s.n,
             perImage: 28512, gradBranch: s.t + 22400064 &* s.n, pool: pool)
-        // features.4.2.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(422)
+        // features.4.2.block.3 backward through identity and BatchNorm (in place) on [n, 18, 18, 88]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 38195712 &* s.n,
             pixels: 324 &* s.n, channels: 88, gamma: s.p + 442224, beta: s.p + 442320, savedMean: s.f + 80880,
             savedInvStd: s.f + 80968, activation: .identity, gradInput: s.t + 22400064 &* s.n, gradGamma: s.g + 442224,
             gradBeta: s.g + 442320, pool: pool)
-        // features.4.2.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(423)
+        // features.4.2.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 30989952 &* s.n,
             weights: s.p + 395760, pixels: 324 &* s.n, inChannels: 528, outChannels: 88,
             gradInput: s.t + 22228992 &* s.n, gradWeights: s.g + 395760, pool: pool)
-        // features.4.2.block.2 squeeze-excitation backward
+        s.profiler?.stop(424)
+        // features.4.2.block.2 squeeze-excitation 528 -> 22 -> 528 backward on [n, 18, 18, 528]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 30818880 &* s.n,
             batch: s.n, pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 371968,
             activation: .silu, expandWeights: s.p + 383616, savedPooled: s.t + 38543328 &* s.n,
             savedHidden: s.t + 38549376 &* s.n, savedScale: s.t + 38543856 &* s.n, gradInput: s.t + 22400064 &* s.n,
             gradReduceWeights: s.g + 371968, gradReduceBias: s.g + 383584, gradExpandWeights: s.g + 383616,
             gradExpandBias: s.g + 395232, workspace: s.ws, pool: pool)
-        // features.4.2.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(425)
+        // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 528]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 30647808 &* s.n,
             pixels: 324 &* s.n, channels: 528, gamma: s.p + 369856, beta: s.p + 370384, savedMean: s.f + 70320,
             savedInvStd: s.f + 70848, activation: .silu, gradInput: s.t + 22400064 &* s.n, gradGamma: s.g + 369856,
             gradBeta: s.g + 370384, pool: pool)
+        s.profiler?.stop(426)
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 76128, count: 4752)
-        // features.4.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(427)
+        // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 30476736 &* s.n,
             batch: s.n, height: 18, width: 18, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 18, outWidth: 18, weights: s.f + 71376, gradInput: s.t + 22228992 &* s.n,
             gradWeights: s.f + 76128, pool: pool)
+        s.profiler?.stop(428)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 76128, channels: 528, kernel: 3, into: s.g + 365104)
-        // features.4.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(429)
+        // features.4.2.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 528]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 30305664 &* s.n,
             pixels: 324 &* s.n, channels: 528, gamma: s.p + 362992, beta: s.p + 363520, savedMean: s.f + 69264,
             savedInvStd: s.f + 69792, activation: .silu, gradInput: s.t + 22228992 &* s.n, gradGamma: s.g + 362992,
             gradBeta: s.g + 363520, pool: pool)
-        // features.4.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(430)
+        // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 38167200 &* s.n,
             weights: s.p + 316528, pixels: 324 &* s.n, inChannels: 88, outChannels: 528,
             gradInput: s.t + 22571136 &* s.n, gradWeights: s.g + 316528, pool: pool)
+        s.profiler?.stop(431)
         // features.4.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 22571136 &* s.n, s.t + 24924672 &* s.n, count: 28512 &* s.n, pool: pool)
+        s.profiler?.stop(432)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22571136 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 38549824 &* s.n : nil, batch: s.n,
             perImage: 28512, gradBranch: s.t + 22400064 &* s.n, pool: pool)
-        // features.4.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(433)
+        // features.4.1.block.3 backward through identity and BatchNorm (in place) on [n, 18, 18, 88]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 38138688 &* s.n,
             pixels: 324 &* s.n, channels: 88, gamma: s.p + 316144, beta: s.p + 316240, savedMean: s.f + 69088,
             savedInvStd: s.f + 69176, activation: .identity, gradInput: s.t + 22400064 &* s.n, gradGamma: s.g + 316144,
             gradBeta: s.g + 316240, pool: pool)
-        // features.4.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(434)
+        // features.4.1.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 30134592 &* s.n,
             weights: s.p + 269680, pixels: 324 &* s.n, inChannels: 528, outChannels: 88,
             gradInput: s.t + 22228992 &* s.n, gradWeights: s.g + 269680, pool: pool)
-        // features.4.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(435)
+        // features.4.1.block.2 squeeze-excitation 528 -> 22 -> 528 backward on [n, 18, 18, 528]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 29963520 &* s.n,
             batch: s.n, pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 245888,
             activation: .silu, expandWeights: s.p + 257536, savedPooled: s.t + 38542272 &* s.n,
             savedHidden: s.t + 38549344 &* s.n, savedScale: s.t + 38542800 &* s.n, gradInput: s.t + 22400064 &* s.n,
             gradReduceWeights: s.g + 245888, gradReduceBias: s.g + 257504, gradExpandWeights: s.g + 257536,
             gradExpandBias: s.g + 269152, workspace: s.ws, pool: pool)
-        // features.4.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(436)
+        // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 528]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 29792448 &* s.n,
             pixels: 324 &* s.n, channels: 528, gamma: s.p + 243776, beta: s.p + 244304, savedMean: s.f + 58528,
             savedInvStd: s.f + 59056, activation: .silu, gradInput: s.t + 22400064 &* s.n, gradGamma: s.g + 243776,
             gradBeta: s.g + 244304, pool: pool)
+        s.profiler?.stop(437)
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 64336, count: 4752)
-        // features.4.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(438)
+        // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 29621376 &* s.n,
             batch: s.n, height: 18, width: 18, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 18, outWidth: 18, weights: s.f + 59584, gradInput: s.t + 22228992 &* s.n,
             gradWeights: s.f + 64336, pool: pool)
+        s.profiler?.stop(439)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 64336, channels: 528, kernel: 3, into: s.g + 239024)
-        // features.4.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(440)
+        // features.4.1.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 528]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 29450304 &* s.n,
             pixels: 324 &* s.n, channels: 528, gamma: s.p + 236912, beta: s.p + 237440, savedMean: s.f + 57472,
             savedInvStd: s.f + 58000, activation: .silu, gradInput: s.t + 22228992 &* s.n, gradGamma: s.g + 236912,
             gradBeta: s.g + 237440, pool: pool)
-        // features.4.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(441)
+        // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 38110176 &* s.n,
             weights: s.p + 190448, pixels: 324 &* s.n, inChannels: 88, outChannels: 528,
             gradInput: s.t + 22400064 &* s.n, gradWeights: s.g + 190448, pool: pool)
+        s.profiler?.stop(442)
         // features.4.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 22400064 &* s.n, s.t + 22571136 &* s.n, count: 28512 &* s.n, pool: pool)
+        s.profiler?.stop(443)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 36x36x48 -> 18x18x88, SE 288 -> 12 -> 288
     private func features_4_0_backward(_ s: TrainingStepContext) {
-        // features.4.0.block.3 backward through identity and BatchNorm (in place)
+        // features.4.0.block.3 backward through identity and BatchNorm (in place) on [n, 18, 18, 88]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 38081664 &* s.n,
             pixels: 324 &* s.n, channels: 88, gamma: s.p + 190064, beta: s.p + 190160, savedMean: s.f + 57296,
             savedInvStd: s.f + 57384, activation: .identity, gradInput: s.t + 22400064 &* s.n, gradGamma: s.g + 190064,
             gradBeta: s.g + 190160, pool: pool)
-        // features.4.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(444)
+        // features.4.0.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 288] <- [n, 18, 18, 88]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 37187424 &* s.n,
             weights: s.p + 164720, pixels: 324 &* s.n, inChannels: 288, outChannels: 88,
             gradInput: s.t + 22228992 &* s.n, gradWeights: s.g + 164720, pool: pool)
-        // features.4.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(445)
+        // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 18, 18, 288]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 37094112 &* s.n,
             batch: s.n, pixels: 324, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 157504,
             activation: .silu, expandWeights: s.p + 160976, savedPooled: s.t + 38547648 &* s.n,
             savedHidden: s.t + 38549808 &* s.n, savedScale: s.t + 38547936 &* s.n, gradInput: s.t + 24924672 &* s.n,
             gradReduceWeights: s.g + 157504, gradReduceBias: s.g + 160960, gradExpandWeights: s.g + 160976,
             gradExpandBias: s.g + 164432, workspace: s.ws, pool: pool)
-        // features.4.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(446)
+        // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 288]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 24924672 &* s.n, input: s.t + 37000800 &* s.n,
             pixels: 324 &* s.n, channels: 288, gamma: s.p + 156352, beta: s.p + 156640, savedMean: s.f + 51536,
             savedInvStd: s.f + 51824, activation: .silu, gradInput: s.t + 24924672 &* s.n, gradGamma: s.g + 156352,
             gradBeta: s.g + 156640, pool: pool)
+        s.profiler?.stop(447)
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 54704, count: 2592)
-        // features.4.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(448)
+        // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 18, 18, 288]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 24924672 &* s.n, input: s.t + 21855744 &* s.n,
             batch: s.n, height: 36, width: 36, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 18, outWidth: 18, weights: s.f + 52112, gradInput: s.t + 22228992 &* s.n,
             gradWeights: s.f + 54704, pool: pool)
+        s.profiler?.stop(449)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 54704, channels: 288, kernel: 3, into: s.g + 153760)
-        // features.4.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(450)
+        // features.4.0.block.0 backward through silu and BatchNorm (in place) on [n, 36, 36, 288]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 21482496 &* s.n,
             pixels: 1296 &* s.n, channels: 288, gamma: s.p + 152608, beta: s.p + 152896, savedMean: s.f + 50960,
             savedInvStd: s.f + 51248, activation: .silu, gradInput: s.t + 22228992 &* s.n, gradGamma: s.g + 152608,
             gradBeta: s.g + 152896, pool: pool)
-        // features.4.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(451)
+        // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 36, 36, 288]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 37591776 &* s.n,
             weights: s.p + 138784, pixels: 1296 &* s.n, inChannels: 48, outChannels: 288,
             gradInput: s.t + 21855744 &* s.n, gradWeights: s.g + 138784, pool: pool)
+        s.profiler?.stop(452)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 36x36x48 -> 36x36x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 21855744 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 38549792 &* s.n : nil, batch: s.n,
             perImage: 62208, gradBranch: s.t + 21917952 &* s.n, pool: pool)
-        // features.3.2.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(453)
+        // features.3.2.block.3 backward through identity and BatchNorm (in place) on [n, 36, 36, 48]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 21917952 &* s.n, input: s.t + 37529568 &* s.n,
             pixels: 1296 &* s.n, channels: 48, gamma: s.p + 138592, beta: s.p + 138640, savedMean: s.f + 50864,
             savedInvStd: s.f + 50912, activation: .identity, gradInput: s.t + 21917952 &* s.n, gradGamma: s.g + 138592,
             gradBeta: s.g + 138640, pool: pool)
-        // features.3.2.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(454)
+        // features.3.2.block.3 conv 1x1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 48]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 21917952 &* s.n, input: s.t + 21109248 &* s.n,
             weights: s.p + 124768, pixels: 1296 &* s.n, inChannels: 288, outChannels: 48,
             gradInput: s.t + 21482496 &* s.n, gradWeights: s.g + 124768, pool: pool)
-        // features.3.2.block.2 squeeze-excitation backward
+        s.profiler?.stop(455)
+        // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 36, 36, 288]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 21482496 &* s.n, input: s.t + 20736000 &* s.n,
             batch: s.n, pixels: 1296, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 117552,
             activation: .silu, expandWeights: s.p + 121024, savedPooled: s.t + 38547072 &* s.n,
             savedHidden: s.t + 38549776 &* s.n, savedScale: s.t + 38547360 &* s.n, gradInput: s.t + 21109248 &* s.n,
             gradReduceWeights: s.g + 117552, gradReduceBias: s.g + 121008, gradExpandWeights: s.g + 121024,
             gradExpandBias: s.g + 124480, workspace: s.ws, pool: pool)
-        // features.3.2.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(456)
+        // features.3.2.block.1 backward through silu and BatchNorm (in place) on [n, 36, 36, 288]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 21109248 &* s.n, input: s.t + 20362752 &* s.n,
             pixels: 1296 &* s.n, channels: 288, gamma: s.p + 116400, beta: s.p + 116688, savedMean: s.f + 35888,
             savedInvStd: s.f + 36176, activation: .silu, gradInput: s.t + 21109248 &* s.n, gradGamma: s.g + 116400,
             gradBeta: s.g + 116688, pool: pool)
+        s.profiler?.stop(457)
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 43664, count: 7200)
-        // features.3.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(458)
+        // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 288]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 21109248 &* s.n, input: s.t + 19989504 &* s.n,
             batch: s.n, height: 36, width: 36, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 36, outWidth: 36, weights: s.f + 36464, gradInput: s.t + 20362752 &* s.n,
             gradWeights: s.f + 43664, pool: pool)
+        s.profiler?.stop(459)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 43664, channels: 288, kernel: 5, into: s.g + 109200)
-        // features.3.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(460)
+        // features.3.2.block.0 backward through silu and BatchNorm (in place) on [n, 36, 36, 288]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20362752 &* s.n, input: s.t + 19616256 &* s.n,
             pixels: 1296 &* s.n, channels: 288, gamma: s.p + 108048, beta: s.p + 108336, savedMean: s.f + 35312,
             savedInvStd: s.f + 35600, activation: .silu, gradInput: s.t + 20362752 &* s.n, gradGamma: s.g + 108048,
             gradBeta: s.g + 108336, pool: pool)
-        // features.3.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(461)
+        // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 36, 36, 288]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20362752 &* s.n, input: s.t + 37467360 &* s.n,
             weights: s.p + 94224, pixels: 1296 &* s.n, inChannels: 48, outChannels: 288,
             gradInput: s.t + 19989504 &* s.n, gradWeights: s.g + 94224, pool: pool)
+        s.profiler?.stop(462)
         // features.3.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 19989504 &* s.n, s.t + 21855744 &* s.n, count: 62208 &* s.n, pool: pool)
+        s.profiler?.stop(463)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 36x36x48 -> 36x36x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 19989504 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 38549760 &* s.n : nil, batch: s.n,
             perImage: 62208, gradBranch: s.t + 20051712 &* s.n, pool: pool)
-        // features.3.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(464)
+        // features.3.1.block.3 backward through identity and BatchNorm (in place) on [n, 36, 36, 48]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20051712 &* s.n, input: s.t + 37405152 &* s.n,
             pixels: 1296 &* s.n, channels: 48, gamma: s.p + 94032, beta: s.p + 94080, savedMean: s.f + 35216,
             savedInvStd: s.f + 35264, activation: .identity, gradInput: s.t + 20051712 &* s.n, gradGamma: s.g + 94032,
             gradBeta: s.g + 94080, pool: pool)
-        // features.3.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(465)
+        // features.3.1.block.3 conv 1x1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 48]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20051712 &* s.n, input: s.t + 19243008 &* s.n,
             weights: s.p + 80208, pixels: 1296 &* s.n, inChannels: 288, outChannels: 48,
             gradInput: s.t + 19616256 &* s.n, gradWeights: s.g + 80208, pool: pool)
-        // features.3.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(466)
+        // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 36, 36, 288]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 19616256 &* s.n, input: s.t + 18869760 &* s.n,
             batch: s.n, pixels: 1296, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 72992,
             activation: .silu, expandWeights: s.p + 76464, savedPooled: s.t + 38546496 &* s.n,
             savedHidden: s.t + 38549744 &* s.n, savedScale: s.t + 38546784 &* s.n, gradInput: s.t + 19243008 &* s.n,
             gradReduceWeights: s.g + 72992, gradReduceBias: s.g + 76448, gradExpandWeights: s.g + 76464,
             gradExpandBias: s.g + 79920, workspace: s.ws, pool: pool)
-        // features.3.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(467)
+        // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 36, 36, 288]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19243008 &* s.n, input: s.t + 18496512 &* s.n,
             pixels: 1296 &* s.n, channels: 288, gamma: s.p + 71840, beta: s.p + 72128, savedMean: s.f + 20240,
             savedInvStd: s.f + 20528, activation: .silu, gradInput: s.t + 19243008 &* s.n, gradGamma: s.g + 71840,
             gradBeta: s.g + 72128, pool: pool)
+        s.profiler?.stop(468)
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 28016, count: 7200)
-        // features.3.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(469)
+        // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 288]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 19243008 &* s.n, input: s.t + 13312512 &* s.n,
             batch: s.n, height: 36, width: 36, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 36, outWidth: 36, weights: s.f + 20816, gradInput: s.t + 18496512 &* s.n,
             gradWeights: s.f + 28016, pool: pool)
+        s.profiler?.stop(470)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 28016, channels: 288, kernel: 5, into: s.g + 64640)
-        // features.3.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(471)
+        // features.3.1.block.0 backward through silu and BatchNorm (in place) on [n, 36, 36, 288]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 18496512 &* s.n, input: s.t + 12939264 &* s.n,
             pixels: 1296 &* s.n, channels: 288, gamma: s.p + 63488, beta: s.p + 63776, savedMean: s.f + 19664,
             savedInvStd: s.f + 19952, activation: .silu, gradInput: s.t + 18496512 &* s.n, gradGamma: s.g + 63488,
             gradBeta: s.g + 63776, pool: pool)
-        // features.3.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(472)
+        // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 36, 36, 288]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 18496512 &* s.n, input: s.t + 37342944 &* s.n,
             weights: s.p + 49664, pixels: 1296 &* s.n, inChannels: 48, outChannels: 288,
             gradInput: s.t + 13125888 &* s.n, gradWeights: s.g + 49664, pool: pool)
+        s.profiler?.stop(473)
         // features.3.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 13125888 &* s.n, s.t + 19989504 &* s.n, count: 62208 &* s.n, pool: pool)
+        s.profiler?.stop(474)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 72x72x24 -> 36x36x48, SE 144 -> 6 -> 144
     private func features_3_0_backward(_ s: TrainingStepContext) {
-        // features.3.0.block.3 backward through identity and BatchNorm (in place)
+        // features.3.0.block.3 backward through identity and BatchNorm (in place) on [n, 36, 36, 48]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13125888 &* s.n, input: s.t + 37280736 &* s.n,
             pixels: 1296 &* s.n, channels: 48, gamma: s.p + 49472, beta: s.p + 49520, savedMean: s.f + 19568,
             savedInvStd: s.f + 19616, activation: .identity, gradInput: s.t + 13125888 &* s.n, gradGamma: s.g + 49472,
             gradBeta: s.g + 49520, pool: pool)
-        // features.3.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(475)
+        // features.3.0.block.3 conv 1x1 backward: input and weight gradients, [n, 36, 36, 144] <- [n, 36, 36, 48]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 13125888 &* s.n, input: s.t + 29263680 &* s.n,
             weights: s.p + 42560, pixels: 1296 &* s.n, inChannels: 144, outChannels: 48,
             gradInput: s.t + 12939264 &* s.n, gradWeights: s.g + 42560, pool: pool)
-        // features.3.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(476)
+        // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 36, 36, 144]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 12939264 &* s.n, input: s.t + 29077056 &* s.n,
             batch: s.n, pixels: 1296, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 40672, activation: .silu,
             expandWeights: s.p + 41552, savedPooled: s.t + 38548800 &* s.n, savedHidden: s.t + 38549728 &* s.n,
             savedScale: s.t + 38548944 &* s.n, gradInput: s.t + 18496512 &* s.n, gradReduceWeights: s.g + 40672,
             gradReduceBias: s.g + 41536, gradExpandWeights: s.g + 41552, gradExpandBias: s.g + 42416, workspace: s.ws,
             pool: pool)
-        // features.3.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(477)
+        // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 36, 36, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 18496512 &* s.n, input: s.t + 28890432 &* s.n,
             pixels: 1296 &* s.n, channels: 144, gamma: s.p + 40096, beta: s.p + 40240, savedMean: s.f + 12080,
             savedInvStd: s.f + 12224, activation: .silu, gradInput: s.t + 18496512 &* s.n, gradGamma: s.g + 40096,
             gradBeta: s.g + 40240, pool: pool)
+        s.profiler?.stop(478)
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 15968, count: 3600)
-        // features.3.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(479)
+        // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 36, 36, 144]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 18496512 &* s.n, input: s.t + 12192768 &* s.n,
             batch: s.n, height: 72, width: 72, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 36, outWidth: 36, weights: s.f + 12368, gradInput: s.t + 12939264 &* s.n,
             gradWeights: s.f + 15968, pool: pool)
+        s.profiler?.stop(480)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 15968, channels: 144, kernel: 5, into: s.g + 36496)
-        // features.3.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(481)
+        // features.3.0.block.0 backward through silu and BatchNorm (in place) on [n, 72, 72, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 12939264 &* s.n, input: s.t + 11446272 &* s.n,
             pixels: 5184 &* s.n, channels: 144, gamma: s.p + 35920, beta: s.p + 36064, savedMean: s.f + 11792,
             savedInvStd: s.f + 11936, activation: .silu, gradInput: s.t + 12939264 &* s.n, gradGamma: s.g + 35920,
             gradBeta: s.g + 36064, pool: pool)
-        // features.3.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(482)
+        // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 72, 72, 24] <- [n, 72, 72, 144]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 12939264 &* s.n, input: s.t + 34349184 &* s.n,
             weights: s.p + 32464, pixels: 5184 &* s.n, inChannels: 24, outChannels: 144,
             gradInput: s.t + 12192768 &* s.n, gradWeights: s.g + 32464, pool: pool)
+        s.profiler?.stop(483)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 72x72x24 -> 72x72x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 12192768 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 38549712 &* s.n : nil, batch: s.n,
             perImage: 124416, gradBranch: s.t + 12317184 &* s.n, pool: pool)
-        // features.2.2.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(484)
+        // features.2.2.block.3 backward through identity and BatchNorm (in place) on [n, 72, 72, 24]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 12317184 &* s.n, input: s.t + 34224768 &* s.n,
             pixels: 5184 &* s.n, channels: 24, gamma: s.p + 32336, beta: s.p + 32368, savedMean: s.f + 11744,
             savedInvStd: s.f + 11768, activation: .identity, gradInput: s.t + 12317184 &* s.n, gradGamma: s.g + 32336,
             gradBeta: s.g + 32368, pool: pool)
-        // features.2.2.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(485)
+        // features.2.2.block.3 conv 1x1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 24]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 12317184 &* s.n, input: s.t + 10699776 &* s.n,
             weights: s.p + 28880, pixels: 5184 &* s.n, inChannels: 144, outChannels: 24,
             gradInput: s.t + 11446272 &* s.n, gradWeights: s.g + 28880, pool: pool)
-        // features.2.2.block.2 squeeze-excitation backward
+        s.profiler?.stop(486)
+        // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 72, 72, 144]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 11446272 &* s.n, input: s.t + 9953280 &* s.n,
             batch: s.n, pixels: 5184, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 26992, activation: .silu,
             expandWeights: s.p + 27872, savedPooled: s.t + 38548512 &* s.n, savedHidden: s.t + 38549696 &* s.n,
             savedScale: s.t + 38548656 &* s.n, gradInput: s.t + 10699776 &* s.n, gradReduceWeights: s.g + 26992,
             gradReduceBias: s.g + 27856, gradExpandWeights: s.g + 27872, gradExpandBias: s.g + 28736, workspace: s.ws,
             pool: pool)
-        // features.2.2.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(487)
+        // features.2.2.block.1 backward through silu and BatchNorm (in place) on [n, 72, 72, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10699776 &* s.n, input: s.t + 9206784 &* s.n,
             pixels: 5184 &* s.n, channels: 144, gamma: s.p + 26416, beta: s.p + 26560, savedMean: s.f + 8864,
             savedInvStd: s.f + 9008, activation: .silu, gradInput: s.t + 10699776 &* s.n, gradGamma: s.g + 26416,
             gradBeta: s.g + 26560, pool: pool)
+        s.profiler?.stop(488)
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 10448, count: 1296)
-        // features.2.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(489)
+        // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 144]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 10699776 &* s.n, input: s.t + 8460288 &* s.n,
             batch: s.n, height: 72, width: 72, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 72, outWidth: 72, weights: s.f + 9152, gradInput: s.t + 9206784 &* s.n,
             gradWeights: s.f + 10448, pool: pool)
+        s.profiler?.stop(490)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 10448, channels: 144, kernel: 3, into: s.g + 25120)
-        // features.2.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(491)
+        // features.2.2.block.0 backward through silu and BatchNorm (in place) on [n, 72, 72, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9206784 &* s.n, input: s.t + 7713792 &* s.n,
             pixels: 5184 &* s.n, channels: 144, gamma: s.p + 24544, beta: s.p + 24688, savedMean: s.f + 8576,
             savedInvStd: s.f + 8720, activation: .silu, gradInput: s.t + 9206784 &* s.n, gradGamma: s.g + 24544,
             gradBeta: s.g + 24688, pool: pool)
-        // features.2.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(492)
+        // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 72, 72, 24] <- [n, 72, 72, 144]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9206784 &* s.n, input: s.t + 34100352 &* s.n,
             weights: s.p + 21088, pixels: 5184 &* s.n, inChannels: 24, outChannels: 144,
             gradInput: s.t + 8460288 &* s.n, gradWeights: s.g + 21088, pool: pool)
+        s.profiler?.stop(493)
         // features.2.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 8460288 &* s.n, s.t + 12192768 &* s.n, count: 124416 &* s.n, pool: pool)
+        s.profiler?.stop(494)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 72x72x24 -> 72x72x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 8460288 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 38549680 &* s.n : nil, batch: s.n,
             perImage: 124416, gradBranch: s.t + 8584704 &* s.n, pool: pool)
-        // features.2.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(495)
+        // features.2.1.block.3 backward through identity and BatchNorm (in place) on [n, 72, 72, 24]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8584704 &* s.n, input: s.t + 33975936 &* s.n,
             pixels: 5184 &* s.n, channels: 24, gamma: s.p + 20960, beta: s.p + 20992, savedMean: s.f + 8528,
             savedInvStd: s.f + 8552, activation: .identity, gradInput: s.t + 8584704 &* s.n, gradGamma: s.g + 20960,
             gradBeta: s.g + 20992, pool: pool)
-        // features.2.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(496)
+        // features.2.1.block.3 conv 1x1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 24]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8584704 &* s.n, input: s.t + 6967296 &* s.n,
             weights: s.p + 17504, pixels: 5184 &* s.n, inChannels: 144, outChannels: 24,
             gradInput: s.t + 7713792 &* s.n, gradWeights: s.g + 17504, pool: pool)
-        // features.2.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(497)
+        // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 72, 72, 144]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 7713792 &* s.n, input: s.t + 6220800 &* s.n,
             batch: s.n, pixels: 5184, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 15616, activation: .silu,
             expandWeights: s.p + 16496, savedPooled: s.t + 38548224 &* s.n, savedHidden: s.t + 38549664 &* s.n,
             savedScale: s.t + 38548368 &* s.n, gradInput: s.t + 6967296 &* s.n, gradReduceWeights: s.g + 15616,
             gradReduceBias: s.g + 16480, gradExpandWeights: s.g + 16496, gradExpandBias: s.g + 17360, workspace: s.ws,
             pool: pool)
-        // features.2.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(498)
+        // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 72, 72, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6967296 &* s.n, input: s.t + 5474304 &* s.n,
             pixels: 5184 &* s.n, channels: 144, gamma: s.p + 15040, beta: s.p + 15184, savedMean: s.f + 5648,
             savedInvStd: s.f + 5792, activation: .silu, gradInput: s.t + 6967296 &* s.n, gradGamma: s.g + 15040,
             gradBeta: s.g + 15184, pool: pool)
+        s.profiler?.stop(499)
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 7232, count: 1296)
-        // features.2.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(500)
+        // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 144]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 6967296 &* s.n, input: s.t + 4727808 &* s.n,
             batch: s.n, height: 72, width: 72, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 72, outWidth: 72, weights: s.f + 5936, gradInput: s.t + 5474304 &* s.n, gradWeights: s.f + 7232,
             pool: pool)
+        s.profiler?.stop(501)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 7232, channels: 144, kernel: 3, into: s.g + 13744)
-        // features.2.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(502)
+        // features.2.1.block.0 backward through silu and BatchNorm (in place) on [n, 72, 72, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5474304 &* s.n, input: s.t + 3981312 &* s.n,
             pixels: 5184 &* s.n, channels: 144, gamma: s.p + 13168, beta: s.p + 13312, savedMean: s.f + 5360,
             savedInvStd: s.f + 5504, activation: .silu, gradInput: s.t + 5474304 &* s.n, gradGamma: s.g + 13168,
             gradBeta: s.g + 13312, pool: pool)
-        // features.2.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(503)
+        // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 72, 72, 24] <- [n, 72, 72, 144]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5474304 &* s.n, input: s.t + 33851520 &* s.n,
             weights: s.p + 9712, pixels: 5184 &* s.n, inChannels: 24, outChannels: 144,
             gradInput: s.t + 4478976 &* s.n, gradWeights: s.g + 9712, pool: pool)
+        s.profiler?.stop(504)
         // features.2.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 4478976 &* s.n, s.t + 8460288 &* s.n, count: 124416 &* s.n, pool: pool)
+        s.profiler?.stop(505)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 144x144x16 -> 72x72x24, SE 96 -> 4 -> 96
     private func features_2_0_backward(_ s: TrainingStepContext) {
-        // features.2.0.block.3 backward through identity and BatchNorm (in place)
+        // features.2.0.block.3 backward through identity and BatchNorm (in place) on [n, 72, 72, 24]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 4478976 &* s.n, input: s.t + 33727104 &* s.n,
             pixels: 5184 &* s.n, channels: 24, gamma: s.p + 9584, beta: s.p + 9616, savedMean: s.f + 5312,
             savedInvStd: s.f + 5336, activation: .identity, gradInput: s.t + 4478976 &* s.n, gradGamma: s.g + 9584,
             gradBeta: s.g + 9616, pool: pool)
-        // features.2.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(506)
+        // features.2.0.block.3 conv 1x1 backward: input and weight gradients, [n, 72, 72, 96] <- [n, 72, 72, 24]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 4478976 &* s.n, input: s.t + 17998848 &* s.n,
             weights: s.p + 7280, pixels: 5184 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.t + 3981312 &* s.n,
             gradWeights: s.g + 7280, pool: pool)
-        // features.2.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(507)
+        // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward on [n, 72, 72, 96]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 3981312 &* s.n, input: s.t + 17501184 &* s.n,
             batch: s.n, pixels: 5184, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 6400, activation: .silu,
             expandWeights: s.p + 6800, savedPooled: s.t + 38549088 &* s.n, savedHidden: s.t + 38549648 &* s.n,
             savedScale: s.t + 38549184 &* s.n, gradInput: s.t + 5971968 &* s.n, gradReduceWeights: s.g + 6400,
             gradReduceBias: s.g + 6784, gradExpandWeights: s.g + 6800, gradExpandBias: s.g + 7184, workspace: s.ws,
             pool: pool)
-        // features.2.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(508)
+        // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 72, 72, 96]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5971968 &* s.n, input: s.t + 17003520 &* s.n,
             pixels: 5184 &* s.n, channels: 96, gamma: s.p + 6016, beta: s.p + 6112, savedMean: s.f + 3392,
             savedInvStd: s.f + 3488, activation: .silu, gradInput: s.t + 5971968 &* s.n, gradGamma: s.g + 6016,
             gradBeta: s.g + 6112, pool: pool)
+        s.profiler?.stop(509)
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 4448, count: 864)
-        // features.2.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(510)
+        // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 144, 144, 96] <- [n, 72, 72, 96]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 5971968 &* s.n, input: s.t + 1990656 &* s.n,
             batch: s.n, height: 144, width: 144, channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 72, outWidth: 72, weights: s.f + 3584, gradInput: s.t + 3981312 &* s.n, gradWeights: s.f + 4448,
             pool: pool)
+        s.profiler?.stop(511)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4448, channels: 96, kernel: 3, into: s.g + 5152)
-        // features.2.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(512)
+        // features.2.0.block.0 backward through silu and BatchNorm (in place) on [n, 144, 144, 96]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3981312 &* s.n, input: s.t, pixels: 20736 &* s.n,
             channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 3200, savedInvStd: s.f + 3296,
             activation: .silu, gradInput: s.t + 3981312 &* s.n, gradGamma: s.g + 4768, gradBeta: s.g + 4864,
             pool: pool)
-        // features.2.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(513)
+        // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 96]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3981312 &* s.n, input: s.t + 24592896 &* s.n,
             weights: s.p + 3232, pixels: 20736 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.t,
             gradWeights: s.g + 3232, pool: pool)
+        s.profiler?.stop(514)
     }
 
     /// features.1.1 backward: MBConv1 k3 s1: 144x144x16 -> 144x144x16, SE 16 -> 4 -> 16, identity shortcut
     private func features_1_1_backward(_ s: TrainingStepContext) {
         // features.1.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 38549632 &* s.n : nil, batch: s.n,
             perImage: 331776, gradBranch: s.t + 331776 &* s.n, pool: pool)
-        // features.1.1.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(515)
+        // features.1.1.block.2 backward through identity and BatchNorm (in place) on [n, 144, 144, 16]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 331776 &* s.n, input: s.t + 24261120 &* s.n,
             pixels: 20736 &* s.n, channels: 16, gamma: s.p + 3168, beta: s.p + 3184, savedMean: s.f + 3168,
             savedInvStd: s.f + 3184, activation: .identity, gradInput: s.t + 331776 &* s.n, gradGamma: s.g + 3168,
             gradBeta: s.g + 3184, pool: pool)
-        // features.1.1.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(516)
+        // features.1.1.block.2 conv 1x1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 16]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 331776 &* s.n, input: s.t + 23929344 &* s.n,
             weights: s.p + 2912, pixels: 20736 &* s.n, inChannels: 16, outChannels: 16, gradInput: s.t + 663552 &* s.n,
             gradWeights: s.g + 2912, pool: pool)
-        // features.1.1.block.1 squeeze-excitation backward
+        s.profiler?.stop(517)
+        // features.1.1.block.1 squeeze-excitation 16 -> 4 -> 16 backward on [n, 144, 144, 16]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 663552 &* s.n, input: s.t + 23597568 &* s.n,
             batch: s.n, pixels: 20736, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 2752, activation: .silu,
             expandWeights: s.p + 2832, savedPooled: s.t + 38549584 &* s.n, savedHidden: s.t + 38549600 &* s.n,
             savedScale: s.t + 38549616 &* s.n, gradInput: s.t + 331776 &* s.n, gradReduceWeights: s.g + 2752,
             gradReduceBias: s.g + 2816, gradExpandWeights: s.g + 2832, gradExpandBias: s.g + 2896, workspace: s.ws,
             pool: pool)
-        // features.1.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(518)
+        // features.1.1.block.0 backward through silu and BatchNorm (in place) on [n, 144, 144, 16]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 331776 &* s.n, input: s.t + 23265792 &* s.n,
             pixels: 20736 &* s.n, channels: 16, gamma: s.p + 2688, beta: s.p + 2704, savedMean: s.f + 2848,
             savedInvStd: s.f + 2864, activation: .silu, gradInput: s.t + 331776 &* s.n, gradGamma: s.g + 2688,
             gradBeta: s.g + 2704, pool: pool)
+        s.profiler?.stop(519)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 3024, count: 144)
-        // features.1.1.block.0 depthwise backward: input and weight gradients
+        s.profiler?.stop(520)
+        // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 16]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 331776 &* s.n, input: s.t + 22934016 &* s.n,
             batch: s.n, height: 144, width: 144, channels: 16, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 144, outWidth: 144, weights: s.f + 2880, gradInput: s.t + 663552 &* s.n,
             gradWeights: s.f + 3024, pool: pool)
+        s.profiler?.stop(521)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3024, channels: 16, kernel: 3, into: s.g + 2544)
+        s.profiler?.stop(522)
         // features.1.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 663552 &* s.n, s.t, count: 331776 &* s.n, pool: pool)
+        s.profiler?.stop(523)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 144x144x32 -> 144x144x16, SE 32 -> 8 -> 32
     private func features_1_0_backward(_ s: TrainingStepContext) {
-        // features.1.0.block.2 backward through identity and BatchNorm (in place)
+        // features.1.0.block.2 backward through identity and BatchNorm (in place) on [n, 144, 144, 16]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 663552 &* s.n, input: s.t + 22602240 &* s.n,
             pixels: 20736 &* s.n, channels: 16, gamma: s.p + 2480, beta: s.p + 2496, savedMean: s.f + 2816,
             savedInvStd: s.f + 2832, activation: .identity, gradInput: s.t + 663552 &* s.n, gradGamma: s.g + 2480,
             gradBeta: s.g + 2496, pool: pool)
-        // features.1.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(524)
+        // features.1.0.block.2 conv 1x1 backward: input and weight gradients, [n, 144, 144, 32] <- [n, 144, 144, 16]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 663552 &* s.n, input: s.t + 16339968 &* s.n,
             weights: s.p + 1968, pixels: 20736 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.t,
             gradWeights: s.g + 1968, pool: pool)
-        // features.1.0.block.1 squeeze-excitation backward
+        s.profiler?.stop(525)
+        // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 backward on [n, 144, 144, 32]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t, input: s.t + 15676416 &* s.n, batch: s.n, pixels: 20736,
             channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408, activation: .silu, expandWeights: s.p + 1680,
             savedPooled: s.t + 38549280 &* s.n, savedHidden: s.t + 38549568 &* s.n, savedScale: s.t + 38549312 &* s.n,
             gradInput: s.t + 663552 &* s.n, gradReduceWeights: s.g + 1408, gradReduceBias: s.g + 1664,
             gradExpandWeights: s.g + 1680, gradExpandBias: s.g + 1936, workspace: s.ws, pool: pool)
-        // features.1.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(526)
+        // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 144, 144, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 663552 &* s.n, input: s.t + 15012864 &* s.n,
             pixels: 20736 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 2176,
             savedInvStd: s.f + 2208, activation: .silu, gradInput: s.t + 663552 &* s.n, gradGamma: s.g + 1280,
             gradBeta: s.g + 1312, pool: pool)
+        s.profiler?.stop(527)
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 2528, count: 288)
-        // features.1.0.block.0 depthwise backward: input and weight gradients
+        s.profiler?.stop(528)
+        // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 144, 144, 32] <- [n, 144, 144, 32]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 663552 &* s.n, input: s.t + 14349312 &* s.n,
             batch: s.n, height: 144, width: 144, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 144, outWidth: 144, weights: s.f + 2240, gradInput: s.t, gradWeights: s.f + 2528, pool: pool)
+        s.profiler?.stop(529)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2528, channels: 32, kernel: 3, into: s.g + 992)
+        s.profiler?.stop(530)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
     private func features_0_backward(_ s: TrainingStepContext) {
-        // features.0 backward through silu and BatchNorm (in place)
+        // features.0 backward through silu and BatchNorm (in place) on [n, 144, 144, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 13685760 &* s.n,
             pixels: 20736 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 2112,
             savedInvStd: s.f + 2144, activation: .silu, gradInput: s.t, gradGamma: s.g + 864, gradBeta: s.g + 896,
             pool: pool)
+        s.profiler?.stop(531)
         // features.0 stem weight gradient (the image needs none)
+        s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.t, input: s.x, batch: s.n, inChannels: 3, height: 288,
             width: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144, outChannels: 32,
             gradWeights: s.g, workspace: s.ws, pool: pool)
+        s.profiler?.stop(532)
     }
+
+    /// The kernel calls of `trainStep` in order (`s.profiler?.stop(i)` charges entry i), for `LayerProfiler`.
+    public static let profiledLayers: [LayerProfiler.Layer] = [
+        .init("gradients", kind: "zero gradients", macsPerImage: nil, "zero all 9178112 gradients"),
+        .init("features.0", kind: "stem forward", macsPerImage: 17915904,
+              "stem conv 3x3/2, [n, 3, 288, 288] (NCHW) -> [n, 144, 144, 32]"),
+        .init("features.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 144, 144, 32]"),
+        .init("features.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 144, 144, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][32]"),
+        .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: 5971968,
+              "depthwise 3x3/1, [n, 144, 144, 32] -> [n, 144, 144, 32]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 144, 144, 32]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 144, 144, 32]"),
+        .init("features.1.0.block.1", kind: "squeeze-excitation forward", macsPerImage: 512,
+              "squeeze-excitation 32 -> 8 -> 32 on [n, 144, 144, 32]"),
+        .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 10616832,
+              "project conv 1x1, [n, 144, 144, 32] -> [n, 144, 144, 16]"),
+        .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 144, 144, 16]"),
+        .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 144, 144, 16]"),
+        .init("features.1.1.block.0", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][16]"),
+        .init("features.1.1.block.0", kind: "depthwise forward", macsPerImage: 2985984,
+              "depthwise 3x3/1, [n, 144, 144, 16] -> [n, 144, 144, 16]"),
+        .init("features.1.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 144, 144, 16]"),
+        .init("features.1.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 144, 144, 16]"),
+        .init("features.1.1.block.1", kind: "squeeze-excitation forward", macsPerImage: 128,
+              "squeeze-excitation 16 -> 4 -> 16 on [n, 144, 144, 16]"),
+        .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: 5308416,
+              "project conv 1x1, [n, 144, 144, 16] -> [n, 144, 144, 16]"),
+        .init("features.1.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 144, 144, 16]"),
+        .init("features.1.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 144, 144, 16]"),
+        .init("features.1.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.991304347826087"),
+        .init("features.1.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 31850496,
+              "expand conv 1x1, [n, 144, 144, 16] -> [n, 144, 144, 96]"),
+        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 144, 144, 96]"),
+        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 144, 144, 96]"),
+        .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][96]"),
+        .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 4478976,
+              "depthwise 3x3/2, [n, 144, 144, 96] -> [n, 72, 72, 96]"),
+        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 72, 72, 96]"),
+        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 96]"),
+        .init("features.2.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 768,
+              "squeeze-excitation 96 -> 4 -> 96 on [n, 72, 72, 96]"),
+        .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 11943936,
+              "project conv 1x1, [n, 72, 72, 96] -> [n, 72, 72, 24]"),
+        .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 72, 72, 24]"),
+        .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 72, 72, 24]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
+              "expand conv 1x1, [n, 72, 72, 24] -> [n, 72, 72, 144]"),
+        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 72, 72, 144]"),
+        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]"),
+        .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][144]"),
+        .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 6718464,
+              "depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144]"),
+        .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 72, 72, 144]"),
+        .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]"),
+        .init("features.2.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
+              "squeeze-excitation 144 -> 6 -> 144 on [n, 72, 72, 144]"),
+        .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: 17915904,
+              "project conv 1x1, [n, 72, 72, 144] -> [n, 72, 72, 24]"),
+        .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 72, 72, 24]"),
+        .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 72, 72, 24]"),
+        .init("features.2.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9739130434782609"),
+        .init("features.2.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
+              "expand conv 1x1, [n, 72, 72, 24] -> [n, 72, 72, 144]"),
+        .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 72, 72, 144]"),
+        .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]"),
+        .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][144]"),
+        .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 6718464,
+              "depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144]"),
+        .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 72, 72, 144]"),
+        .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]"),
+        .init("features.2.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
+              "squeeze-excitation 144 -> 6 -> 144 on [n, 72, 72, 144]"),
+        .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: 17915904,
+              "project conv 1x1, [n, 72, 72, 144] -> [n, 72, 72, 24]"),
+        .init("features.2.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 72, 72, 24]"),
+        .init("features.2.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 72, 72, 24]"),
+        .init("features.2.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9652173913043478"),
+        .init("features.2.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
+              "expand conv 1x1, [n, 72, 72, 24] -> [n, 72, 72, 144]"),
+        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 72, 72, 144]"),
+        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]"),
+        .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][144]"),
+        .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 4665600,
+              "depthwise 5x5/2, [n, 72, 72, 144] -> [n, 36, 36, 144]"),
+        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 36, 36, 144]"),
+        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 144]"),
+        .init("features.3.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
+              "squeeze-excitation 144 -> 6 -> 144 on [n, 36, 36, 144]"),
+        .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 8957952,
+              "project conv 1x1, [n, 36, 36, 144] -> [n, 36, 36, 48]"),
+        .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 36, 36, 48]"),
+        .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 36, 36, 48]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
+              "expand conv 1x1, [n, 36, 36, 48] -> [n, 36, 36, 288]"),
+        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 36, 36, 288]"),
+        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]"),
+        .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][288]"),
+        .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 9331200,
+              "depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288]"),
+        .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 36, 36, 288]"),
+        .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]"),
+        .init("features.3.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 6912,
+              "squeeze-excitation 288 -> 12 -> 288 on [n, 36, 36, 288]"),
+        .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: 17915904,
+              "project conv 1x1, [n, 36, 36, 288] -> [n, 36, 36, 48]"),
+        .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 36, 36, 48]"),
+        .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 36, 36, 48]"),
+        .init("features.3.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9478260869565217"),
+        .init("features.3.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
+              "expand conv 1x1, [n, 36, 36, 48] -> [n, 36, 36, 288]"),
+        .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 36, 36, 288]"),
+        .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]"),
+        .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][288]"),
+        .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 9331200,
+              "depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288]"),
+        .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 36, 36, 288]"),
+        .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]"),
+        .init("features.3.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 6912,
+              "squeeze-excitation 288 -> 12 -> 288 on [n, 36, 36, 288]"),
+        .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: 17915904,
+              "project conv 1x1, [n, 36, 36, 288] -> [n, 36, 36, 48]"),
+        .init("features.3.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 36, 36, 48]"),
+        .init("features.3.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 36, 36, 48]"),
+        .init("features.3.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9391304347826087"),
+        .init("features.3.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
+              "expand conv 1x1, [n, 36, 36, 48] -> [n, 36, 36, 288]"),
+        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 36, 36, 288]"),
+        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]"),
+        .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][288]"),
+        .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 839808,
+              "depthwise 3x3/2, [n, 36, 36, 288] -> [n, 18, 18, 288]"),
+        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 18, 18, 288]"),
+        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 288]"),
+        .init("features.4.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 6912,
+              "squeeze-excitation 288 -> 12 -> 288 on [n, 18, 18, 288]"),
+        .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 8211456,
+              "project conv 1x1, [n, 18, 18, 288] -> [n, 18, 18, 88]"),
+        .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 18, 18, 88]"),
+        .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 88]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 15054336,
+              "expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
+        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 18, 18, 528]"),
+        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]"),
+        .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][528]"),
+        .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 1539648,
+              "depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]"),
+        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 18, 18, 528]"),
+        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]"),
+        .init("features.4.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 23232,
+              "squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]"),
+        .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 15054336,
+              "project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 88]"),
+        .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 18, 18, 88]"),
+        .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 88]"),
+        .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9217391304347826"),
+        .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 15054336,
+              "expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
+        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 18, 18, 528]"),
+        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]"),
+        .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][528]"),
+        .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 1539648,
+              "depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]"),
+        .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 18, 18, 528]"),
+        .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]"),
+        .init("features.4.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 23232,
+              "squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]"),
+        .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: 15054336,
+              "project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 88]"),
+        .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 18, 18, 88]"),
+        .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 88]"),
+        .init("features.4.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9130434782608696"),
+        .init("features.4.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 15054336,
+              "expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
+        .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 18, 18, 528]"),
+        .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]"),
+        .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][528]"),
+        .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 1539648,
+              "depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]"),
+        .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 18, 18, 528]"),
+        .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]"),
+        .init("features.4.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 23232,
+              "squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]"),
+        .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: 15054336,
+              "project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 88]"),
+        .init("features.4.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 18, 18, 88]"),
+        .init("features.4.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 88]"),
+        .init("features.4.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9043478260869565"),
+        .init("features.4.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 15054336,
+              "expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
+        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 18, 18, 528]"),
+        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]"),
+        .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][528]"),
+        .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 4276800,
+              "depthwise 5x5/1, [n, 18, 18, 528] -> [n, 18, 18, 528]"),
+        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 18, 18, 528]"),
+        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]"),
+        .init("features.5.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 23232,
+              "squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]"),
+        .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 20528640,
+              "project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 120]"),
+        .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 18, 18, 120]"),
+        .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 120]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 27993600,
+              "expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
+        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 18, 18, 720]"),
+        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]"),
+        .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][720]"),
+        .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 5832000,
+              "depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]"),
+        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 18, 18, 720]"),
+        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]"),
+        .init("features.5.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 43200,
+              "squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720]"),
+        .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 27993600,
+              "project conv 1x1, [n, 18, 18, 720] -> [n, 18, 18, 120]"),
+        .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 18, 18, 120]"),
+        .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 120]"),
+        .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8869565217391304"),
+        .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 27993600,
+              "expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
+        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 18, 18, 720]"),
+        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]"),
+        .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][720]"),
+        .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 5832000,
+              "depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]"),
+        .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 18, 18, 720]"),
+        .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]"),
+        .init("features.5.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 43200,
+              "squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720]"),
+        .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: 27993600,
+              "project conv 1x1, [n, 18, 18, 720] -> [n, 18, 18, 120]"),
+        .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 18, 18, 120]"),
+        .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 120]"),
+        .init("features.5.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8782608695652174"),
+        .init("features.5.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 27993600,
+              "expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
+        .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 18, 18, 720]"),
+        .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]"),
+        .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][720]"),
+        .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 5832000,
+              "depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]"),
+        .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 18, 18, 720]"),
+        .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]"),
+        .init("features.5.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 43200,
+              "squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720]"),
+        .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: 27993600,
+              "project conv 1x1, [n, 18, 18, 720] -> [n, 18, 18, 120]"),
+        .init("features.5.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 18, 18, 120]"),
+        .init("features.5.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 120]"),
+        .init("features.5.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8695652173913043"),
+        .init("features.5.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 27993600,
+              "expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
+        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 18, 18, 720]"),
+        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]"),
+        .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][720]"),
+        .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 1458000,
+              "depthwise 5x5/2, [n, 18, 18, 720] -> [n, 9, 9, 720]"),
+        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 9, 9, 720]"),
+        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 720]"),
+        .init("features.6.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 43200,
+              "squeeze-excitation 720 -> 30 -> 720 on [n, 9, 9, 720]"),
+        .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 12130560,
+              "project conv 1x1, [n, 9, 9, 720] -> [n, 9, 9, 208]"),
+        .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 9, 9, 208]"),
+        .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
+              "expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]"),
+        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]"),
+        .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1248]"),
+        .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 2527200,
+              "depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]"),
+        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]"),
+        .init("features.6.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 129792,
+              "squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]"),
+        .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 21026304,
+              "project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
+        .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 9, 9, 208]"),
+        .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]"),
+        .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8521739130434782"),
+        .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
+              "expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]"),
+        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]"),
+        .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1248]"),
+        .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 2527200,
+              "depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+        .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]"),
+        .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]"),
+        .init("features.6.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 129792,
+              "squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]"),
+        .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: 21026304,
+              "project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
+        .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 9, 9, 208]"),
+        .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]"),
+        .init("features.6.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8434782608695652"),
+        .init("features.6.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
+              "expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]"),
+        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]"),
+        .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1248]"),
+        .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 2527200,
+              "depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+        .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]"),
+        .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]"),
+        .init("features.6.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 129792,
+              "squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]"),
+        .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: 21026304,
+              "project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
+        .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 9, 9, 208]"),
+        .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]"),
+        .init("features.6.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8347826086956521"),
+        .init("features.6.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
+              "expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+        .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]"),
+        .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]"),
+        .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1248]"),
+        .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 2527200,
+              "depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+        .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]"),
+        .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]"),
+        .init("features.6.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 129792,
+              "squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]"),
+        .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: 21026304,
+              "project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
+        .init("features.6.4.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 9, 9, 208]"),
+        .init("features.6.4.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]"),
+        .init("features.6.4", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8260869565217391"),
+        .init("features.6.4", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
+              "expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]"),
+        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]"),
+        .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][1248]"),
+        .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 909792,
+              "depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]"),
+        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]"),
+        .init("features.7.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 129792,
+              "squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]"),
+        .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 35582976,
+              "project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 352]"),
+        .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 9, 9, 352]"),
+        .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 352]"),
+        .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: 60217344,
+              "expand conv 1x1, [n, 9, 9, 352] -> [n, 9, 9, 2112]"),
+        .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 9, 9, 2112]"),
+        .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 2112]"),
+        .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][2112]"),
+        .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 1539648,
+              "depthwise 3x3/1, [n, 9, 9, 2112] -> [n, 9, 9, 2112]"),
+        .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 9, 9, 2112]"),
+        .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 2112]"),
+        .init("features.7.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 371712,
+              "squeeze-excitation 2112 -> 88 -> 2112 on [n, 9, 9, 2112]"),
+        .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: 60217344,
+              "project conv 1x1, [n, 9, 9, 2112] -> [n, 9, 9, 352]"),
+        .init("features.7.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 9, 9, 352]"),
+        .init("features.7.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 352]"),
+        .init("features.7.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.808695652173913"),
+        .init("features.7.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.8", kind: "conv 1x1 forward", macsPerImage: 40144896,
+              "head conv 1x1, [n, 9, 9, 352] -> [n, 9, 9, 1408]"),
+        .init("features.8", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 9, 9, 1408]"),
+        .init("features.8", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1408]"),
+        .init("avgpool", kind: "pool+classifier+loss", macsPerImage: nil,
+              "global average pool, [n, 9, 9, 1408] -> [n, 1408]"),
+        .init("classifier.0", kind: "pool+classifier+loss", macsPerImage: nil,
+              "dropout p=0.3 (when options.dropout) on [n, 1408]"),
+        .init("classifier.1", kind: "pool+classifier+loss", macsPerImage: 1408000,
+              "linear, [n, 1408] -> [n, 1000]"),
+        .init("loss", kind: "pool+classifier+loss", macsPerImage: nil,
+              "mean cross-entropy (label smoothing options.labelSmoothing) and its gradient"),
+        .init("logits", kind: "pool+classifier+loss", macsPerImage: nil,
+              "hand the logits to the caller"),
+        .init("classifier.1", kind: "pool+classifier backward", macsPerImage: 2816000,
+              "linear backward"),
+        .init("classifier.0", kind: "pool+classifier backward", macsPerImage: nil,
+              "dropout backward"),
+        .init("avgpool", kind: "pool+classifier backward", macsPerImage: nil,
+              "backward: spread each channel's gradient over the 81 pixels"),
+        .init("features.8", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 9, 9, 1408]"),
+        .init("features.8", kind: "conv 1x1 backward", macsPerImage: 80289792,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 352] <- [n, 9, 9, 1408]"),
+        .init("features.7.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.7.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 9, 9, 352]"),
+        .init("features.7.1.block.3", kind: "conv 1x1 backward", macsPerImage: 120434688,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 2112] <- [n, 9, 9, 352]"),
+        .init("features.7.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 743424,
+              "squeeze-excitation 2112 -> 88 -> 2112 backward on [n, 9, 9, 2112]"),
+        .init("features.7.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 9, 9, 2112]"),
+        .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: 3079296,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 2112] <- [n, 9, 9, 2112]"),
+        .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.7.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 9, 9, 2112]"),
+        .init("features.7.1.block.0", kind: "conv 1x1 backward", macsPerImage: 120434688,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 352] <- [n, 9, 9, 2112]"),
+        .init("features.7.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.7.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 9, 9, 352]"),
+        .init("features.7.0.block.3", kind: "conv 1x1 backward", macsPerImage: 71165952,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 352]"),
+        .init("features.7.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 259584,
+              "squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]"),
+        .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 1819584,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 backward", macsPerImage: 42052608,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]"),
+        .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.4.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 9, 9, 208]"),
+        .init("features.6.4.block.3", kind: "conv 1x1 backward", macsPerImage: 42052608,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
+        .init("features.6.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 259584,
+              "squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]"),
+        .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]"),
+        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: 5054400,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]"),
+        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.4.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]"),
+        .init("features.6.4.block.0", kind: "conv 1x1 backward", macsPerImage: 42052608,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]"),
+        .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.3.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 9, 9, 208]"),
+        .init("features.6.3.block.3", kind: "conv 1x1 backward", macsPerImage: 42052608,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
+        .init("features.6.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 259584,
+              "squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]"),
+        .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]"),
+        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 5054400,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]"),
+        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]"),
+        .init("features.6.3.block.0", kind: "conv 1x1 backward", macsPerImage: 42052608,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]"),
+        .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.2.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 9, 9, 208]"),
+        .init("features.6.2.block.3", kind: "conv 1x1 backward", macsPerImage: 42052608,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
+        .init("features.6.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 259584,
+              "squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]"),
+        .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]"),
+        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 5054400,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]"),
+        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]"),
+        .init("features.6.2.block.0", kind: "conv 1x1 backward", macsPerImage: 42052608,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]"),
+        .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 9, 9, 208]"),
+        .init("features.6.1.block.3", kind: "conv 1x1 backward", macsPerImage: 42052608,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
+        .init("features.6.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 259584,
+              "squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]"),
+        .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 5054400,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 backward", macsPerImage: 42052608,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]"),
+        .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 9, 9, 208]"),
+        .init("features.6.0.block.3", kind: "conv 1x1 backward", macsPerImage: 24261120,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 720] <- [n, 9, 9, 208]"),
+        .init("features.6.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 86400,
+              "squeeze-excitation 720 -> 30 -> 720 backward on [n, 9, 9, 720]"),
+        .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 9, 9, 720]"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 2916000,
+              "depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 9, 9, 720]"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 18, 18, 720]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 backward", macsPerImage: 55987200,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]"),
+        .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.3.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 18, 18, 120]"),
+        .init("features.5.3.block.3", kind: "conv 1x1 backward", macsPerImage: 55987200,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]"),
+        .init("features.5.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 86400,
+              "squeeze-excitation 720 -> 30 -> 720 backward on [n, 18, 18, 720]"),
+        .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 18, 18, 720]"),
+        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: 11664000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 720]"),
+        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 18, 18, 720]"),
+        .init("features.5.3.block.0", kind: "conv 1x1 backward", macsPerImage: 55987200,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]"),
+        .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.2.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 18, 18, 120]"),
+        .init("features.5.2.block.3", kind: "conv 1x1 backward", macsPerImage: 55987200,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]"),
+        .init("features.5.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 86400,
+              "squeeze-excitation 720 -> 30 -> 720 backward on [n, 18, 18, 720]"),
+        .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 18, 18, 720]"),
+        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 11664000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 720]"),
+        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 18, 18, 720]"),
+        .init("features.5.2.block.0", kind: "conv 1x1 backward", macsPerImage: 55987200,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]"),
+        .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 18, 18, 120]"),
+        .init("features.5.1.block.3", kind: "conv 1x1 backward", macsPerImage: 55987200,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]"),
+        .init("features.5.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 86400,
+              "squeeze-excitation 720 -> 30 -> 720 backward on [n, 18, 18, 720]"),
+        .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 18, 18, 720]"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 11664000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 720]"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 18, 18, 720]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 backward", macsPerImage: 55987200,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]"),
+        .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 18, 18, 120]"),
+        .init("features.5.0.block.3", kind: "conv 1x1 backward", macsPerImage: 41057280,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 120]"),
+        .init("features.5.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 46464,
+              "squeeze-excitation 528 -> 22 -> 528 backward on [n, 18, 18, 528]"),
+        .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 18, 18, 528]"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 8553600,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 18, 18, 528]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 backward", macsPerImage: 30108672,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]"),
+        .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.3.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 18, 18, 88]"),
+        .init("features.4.3.block.3", kind: "conv 1x1 backward", macsPerImage: 30108672,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]"),
+        .init("features.4.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 46464,
+              "squeeze-excitation 528 -> 22 -> 528 backward on [n, 18, 18, 528]"),
+        .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 18, 18, 528]"),
+        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: 3079296,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]"),
+        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 18, 18, 528]"),
+        .init("features.4.3.block.0", kind: "conv 1x1 backward", macsPerImage: 30108672,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]"),
+        .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.2.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 18, 18, 88]"),
+        .init("features.4.2.block.3", kind: "conv 1x1 backward", macsPerImage: 30108672,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]"),
+        .init("features.4.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 46464,
+              "squeeze-excitation 528 -> 22 -> 528 backward on [n, 18, 18, 528]"),
+        .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 18, 18, 528]"),
+        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 3079296,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]"),
+        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 18, 18, 528]"),
+        .init("features.4.2.block.0", kind: "conv 1x1 backward", macsPerImage: 30108672,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]"),
+        .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 18, 18, 88]"),
+        .init("features.4.1.block.3", kind: "conv 1x1 backward", macsPerImage: 30108672,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]"),
+        .init("features.4.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 46464,
+              "squeeze-excitation 528 -> 22 -> 528 backward on [n, 18, 18, 528]"),
+        .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 18, 18, 528]"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 3079296,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 18, 18, 528]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 backward", macsPerImage: 30108672,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]"),
+        .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 18, 18, 88]"),
+        .init("features.4.0.block.3", kind: "conv 1x1 backward", macsPerImage: 16422912,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 288] <- [n, 18, 18, 88]"),
+        .init("features.4.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 13824,
+              "squeeze-excitation 288 -> 12 -> 288 backward on [n, 18, 18, 288]"),
+        .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 18, 18, 288]"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 1679616,
+              "depthwise 3x3/2 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 18, 18, 288]"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 36, 36, 288]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 backward", macsPerImage: 35831808,
+              "conv 1x1 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 36, 36, 288]"),
+        .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.3.2.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 36, 36, 48]"),
+        .init("features.3.2.block.3", kind: "conv 1x1 backward", macsPerImage: 35831808,
+              "conv 1x1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 48]"),
+        .init("features.3.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 13824,
+              "squeeze-excitation 288 -> 12 -> 288 backward on [n, 36, 36, 288]"),
+        .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 36, 36, 288]"),
+        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: 18662400,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 288]"),
+        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 36, 36, 288]"),
+        .init("features.3.2.block.0", kind: "conv 1x1 backward", macsPerImage: 35831808,
+              "conv 1x1 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 36, 36, 288]"),
+        .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.3.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 36, 36, 48]"),
+        .init("features.3.1.block.3", kind: "conv 1x1 backward", macsPerImage: 35831808,
+              "conv 1x1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 48]"),
+        .init("features.3.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 13824,
+              "squeeze-excitation 288 -> 12 -> 288 backward on [n, 36, 36, 288]"),
+        .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 36, 36, 288]"),
+        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 18662400,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 288]"),
+        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 36, 36, 288]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 backward", macsPerImage: 35831808,
+              "conv 1x1 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 36, 36, 288]"),
+        .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.3.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 36, 36, 48]"),
+        .init("features.3.0.block.3", kind: "conv 1x1 backward", macsPerImage: 17915904,
+              "conv 1x1 backward: input and weight gradients, [n, 36, 36, 144] <- [n, 36, 36, 48]"),
+        .init("features.3.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
+              "squeeze-excitation 144 -> 6 -> 144 backward on [n, 36, 36, 144]"),
+        .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 36, 36, 144]"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 9331200,
+              "depthwise 5x5/2 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 36, 36, 144]"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 72, 72, 144]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 backward", macsPerImage: 35831808,
+              "conv 1x1 backward: input and weight gradients, [n, 72, 72, 24] <- [n, 72, 72, 144]"),
+        .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.2.2.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 72, 72, 24]"),
+        .init("features.2.2.block.3", kind: "conv 1x1 backward", macsPerImage: 35831808,
+              "conv 1x1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 24]"),
+        .init("features.2.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
+              "squeeze-excitation 144 -> 6 -> 144 backward on [n, 72, 72, 144]"),
+        .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 72, 72, 144]"),
+        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: 13436928,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 144]"),
+        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 72, 72, 144]"),
+        .init("features.2.2.block.0", kind: "conv 1x1 backward", macsPerImage: 35831808,
+              "conv 1x1 backward: input and weight gradients, [n, 72, 72, 24] <- [n, 72, 72, 144]"),
+        .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.2.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 72, 72, 24]"),
+        .init("features.2.1.block.3", kind: "conv 1x1 backward", macsPerImage: 35831808,
+              "conv 1x1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 24]"),
+        .init("features.2.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
+              "squeeze-excitation 144 -> 6 -> 144 backward on [n, 72, 72, 144]"),
+        .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 72, 72, 144]"),
+        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 13436928,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 144]"),
+        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 72, 72, 144]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 backward", macsPerImage: 35831808,
+              "conv 1x1 backward: input and weight gradients, [n, 72, 72, 24] <- [n, 72, 72, 144]"),
+        .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.2.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 72, 72, 24]"),
+        .init("features.2.0.block.3", kind: "conv 1x1 backward", macsPerImage: 23887872,
+              "conv 1x1 backward: input and weight gradients, [n, 72, 72, 96] <- [n, 72, 72, 24]"),
+        .init("features.2.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 1536,
+              "squeeze-excitation 96 -> 4 -> 96 backward on [n, 72, 72, 96]"),
+        .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 72, 72, 96]"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 8957952,
+              "depthwise 3x3/2 backward: input and weight gradients, [n, 144, 144, 96] <- [n, 72, 72, 96]"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 144, 144, 96]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 backward", macsPerImage: 63700992,
+              "conv 1x1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 96]"),
+        .init("features.1.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.1.1.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 144, 144, 16]"),
+        .init("features.1.1.block.2", kind: "conv 1x1 backward", macsPerImage: 10616832,
+              "conv 1x1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 16]"),
+        .init("features.1.1.block.1", kind: "squeeze-excitation backward", macsPerImage: 256,
+              "squeeze-excitation 16 -> 4 -> 16 backward on [n, 144, 144, 16]"),
+        .init("features.1.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 144, 144, 16]"),
+        .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: 5971968,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 16]"),
+        .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.1.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.1.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 144, 144, 16]"),
+        .init("features.1.0.block.2", kind: "conv 1x1 backward", macsPerImage: 21233664,
+              "conv 1x1 backward: input and weight gradients, [n, 144, 144, 32] <- [n, 144, 144, 16]"),
+        .init("features.1.0.block.1", kind: "squeeze-excitation backward", macsPerImage: 1024,
+              "squeeze-excitation 32 -> 8 -> 32 backward on [n, 144, 144, 32]"),
+        .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 144, 144, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 11943936,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 144, 144, 32] <- [n, 144, 144, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 144, 144, 32]"),
+        .init("features.0", kind: "stem backward", macsPerImage: 17915904,
+              "stem weight gradient (the image needs none)"),
+    ]
 
     /// Trainable tensors in the parameter buffer (gradients at the same offsets).
     static let trainableSlots: [ParameterSlot] = [

@@ -17,6 +17,11 @@ public final class EfficientNetB3: GeneratedModel {
     private let pool: WorkerPool
     private let arena = ActivationArena()
 
+    /// Times every kernel call of `forward` when set (`effnet bench --profile`).
+    public var profiler: LayerProfiler? {
+        didSet { profiler?.requireTable(Self.profiledLayers, of: "EfficientNetB3") }
+    }
+
     public init(weights store: any WeightStore, pool: WorkerPool) throws {
         self.weights = try PreparedWeights(descriptor: Self.descriptor, store: store)
         self.pool = pool
@@ -33,684 +38,1114 @@ public final class EfficientNetB3: GeneratedModel {
         let a = arena.reserve(floats: 4050000 &* n &+ workspaceFloats(batch: n))
         let ws = a + 4050000 &* n
         let w = weights.pointer
-        features_0(n, x, a, w, ws)
-        features_1_0(n, a, w, ws)
-        features_1_1(n, a, w, ws)
-        features_2_0(n, a, w, ws)
-        features_2_1(n, a, w, ws)
-        features_2_2(n, a, w, ws)
-        features_3_0(n, a, w, ws)
-        features_3_1(n, a, w, ws)
-        features_3_2(n, a, w, ws)
-        features_4_0(n, a, w, ws)
-        features_4_1(n, a, w, ws)
-        features_4_2(n, a, w, ws)
-        features_4_3(n, a, w, ws)
-        features_4_4(n, a, w, ws)
-        features_5_0(n, a, w, ws)
-        features_5_1(n, a, w, ws)
-        features_5_2(n, a, w, ws)
-        features_5_3(n, a, w, ws)
-        features_5_4(n, a, w, ws)
-        features_6_0(n, a, w, ws)
-        features_6_1(n, a, w, ws)
-        features_6_2(n, a, w, ws)
-        features_6_3(n, a, w, ws)
-        features_6_4(n, a, w, ws)
-        features_6_5(n, a, w, ws)
-        features_7_0(n, a, w, ws)
-        features_7_1(n, a, w, ws)
-        features_8(n, a, w, ws)
-        classifier(n, a, w, ws, logits)
+        let p = profiler
+        p?.beginRun(batch: n)
+        features_0(n, x, a, w, ws, p)
+        features_1_0(n, a, w, ws, p)
+        features_1_1(n, a, w, ws, p)
+        features_2_0(n, a, w, ws, p)
+        features_2_1(n, a, w, ws, p)
+        features_2_2(n, a, w, ws, p)
+        features_3_0(n, a, w, ws, p)
+        features_3_1(n, a, w, ws, p)
+        features_3_2(n, a, w, ws, p)
+        features_4_0(n, a, w, ws, p)
+        features_4_1(n, a, w, ws, p)
+        features_4_2(n, a, w, ws, p)
+        features_4_3(n, a, w, ws, p)
+        features_4_4(n, a, w, ws, p)
+        features_5_0(n, a, w, ws, p)
+        features_5_1(n, a, w, ws, p)
+        features_5_2(n, a, w, ws, p)
+        features_5_3(n, a, w, ws, p)
+        features_5_4(n, a, w, ws, p)
+        features_6_0(n, a, w, ws, p)
+        features_6_1(n, a, w, ws, p)
+        features_6_2(n, a, w, ws, p)
+        features_6_3(n, a, w, ws, p)
+        features_6_4(n, a, w, ws, p)
+        features_6_5(n, a, w, ws, p)
+        features_7_0(n, a, w, ws, p)
+        features_7_1(n, a, w, ws, p)
+        features_8(n, a, w, ws, p)
+        classifier(n, a, w, ws, logits, p)
     }
 
     /// features.0: stem: conv 3x3 stride 2, 3 -> 40 channels
-    private func features_0(_ n: Int, _ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_0(_ n: Int, _ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.0 stem: conv 3x3/2 + BN + silu, [n, 3, 300, 300] (NCHW) -> [n, 150, 150, 40]
+        p?.start()
         Kernels.stemConv(
             input: x, batch: n, inChannels: 3, height: 300, width: 300,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
             weights: w + 0, bias: w + 1088, outChannels: 40, activation: .silu,
             output: a, workspace: ws, pool: pool)
+        p?.stop(0)
     }
 
     /// features.1.0: MBConv1 k3 s1: 150x150x40 -> 150x150x24, SE 40 -> 10 -> 40
-    private func features_1_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_1_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.1.0.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 40] -> [n, 150, 150, 40]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 150, width: 150, channels: 40,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
             weights: w + 1136, bias: w + 1504, activation: .silu, output: a + 900000 &* n, pool: pool)
+        p?.stop(1)
         // features.1.0.block.1 squeeze-excitation: 40 -> 10 -> 40, in place on [n, 150, 150, 40]
+        p?.start()
         Kernels.squeezeExcite(
             a + 900000 &* n, batch: n, pixels: 22500, channels: 40, squeezeChannels: 10,
             reduceWeights: w + 1552, reduceBias: w + 1952, activation: .silu,
             expandWeights: w + 1968, expandBias: w + 2368, workspace: ws, pool: pool)
+        p?.stop(2)
         // features.1.0.block.2 project: conv 1x1 + BN, [n, 150, 150, 40] -> [n, 150, 150, 24]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 900000 &* n, pixels: 22500 &* n, inChannels: 40,
             weights: w + 2416, bias: w + 3376, outChannels: 24,
             activation: .identity, residual: nil, output: a, pool: pool)
+        p?.stop(3)
     }
 
     /// features.1.1: MBConv1 k3 s1: 150x150x24 -> 150x150x24, SE 24 -> 6 -> 24, identity shortcut
-    private func features_1_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_1_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.1.1.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 24] -> [n, 150, 150, 24]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 150, width: 150, channels: 24,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
             weights: w + 3408, bias: w + 3632, activation: .silu, output: a + 540000 &* n, pool: pool)
+        p?.stop(4)
         // features.1.1.block.1 squeeze-excitation: 24 -> 6 -> 24, in place on [n, 150, 150, 24]
+        p?.start()
         Kernels.squeezeExcite(
             a + 540000 &* n, batch: n, pixels: 22500, channels: 24, squeezeChannels: 6,
             reduceWeights: w + 3664, reduceBias: w + 3808, activation: .silu,
             expandWeights: w + 3824, expandBias: w + 3968, workspace: ws, pool: pool)
+        p?.stop(5)
         // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 150, 150, 24] -> [n, 150, 150, 24]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 540000 &* n, pixels: 22500 &* n, inChannels: 24,
             weights: w + 4000, bias: w + 4576, outChannels: 24,
             activation: .identity, residual: a, output: a + 3240000 &* n, pool: pool)
+        p?.stop(6)
     }
 
     /// features.2.0: MBConv6 k3 s2: 150x150x24 -> 75x75x32, SE 144 -> 6 -> 144
-    private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.0.block.0 expand: conv 1x1 + BN + silu, [n, 150, 150, 24] -> [n, 150, 150, 144]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 3240000 &* n, pixels: 22500 &* n, inChannels: 24,
             weights: w + 4608, bias: w + 8064, outChannels: 144,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(7)
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 150, 150, 144] -> [n, 75, 75, 144]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 150, width: 150, channels: 144,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
             weights: w + 8208, bias: w + 9504, activation: .silu, output: a + 3240000 &* n, pool: pool)
+        p?.stop(8)
         // features.2.0.block.2 squeeze-excitation: 144 -> 6 -> 144, in place on [n, 75, 75, 144]
+        p?.start()
         Kernels.squeezeExcite(
             a + 3240000 &* n, batch: n, pixels: 5625, channels: 144, squeezeChannels: 6,
             reduceWeights: w + 9648, reduceBias: w + 10512, activation: .silu,
             expandWeights: w + 10528, expandBias: w + 11392, workspace: ws, pool: pool)
+        p?.stop(9)
         // features.2.0.block.3 project: conv 1x1 + BN, [n, 75, 75, 144] -> [n, 75, 75, 32]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 3240000 &* n, pixels: 5625 &* n, inChannels: 144,
             weights: w + 11536, bias: w + 16144, outChannels: 32,
             activation: .identity, residual: nil, output: a + 2160000 &* n, pool: pool)
+        p?.stop(10)
     }
 
     /// features.2.1: MBConv6 k3 s1: 75x75x32 -> 75x75x32, SE 192 -> 8 -> 192, identity shortcut
-    private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.1.block.0 expand: conv 1x1 + BN + silu, [n, 75, 75, 32] -> [n, 75, 75, 192]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 2160000 &* n, pixels: 5625 &* n, inChannels: 32,
             weights: w + 16176, bias: w + 22320, outChannels: 192,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(11)
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 75, 75, 192] -> [n, 75, 75, 192]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 75, width: 75, channels: 192,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
             weights: w + 22512, bias: w + 24240, activation: .silu, output: a + 1080000 &* n, pool: pool)
+        p?.stop(12)
         // features.2.1.block.2 squeeze-excitation: 192 -> 8 -> 192, in place on [n, 75, 75, 192]
+        p?.start()
         Kernels.squeezeExcite(
             a + 1080000 &* n, batch: n, pixels: 5625, channels: 192, squeezeChannels: 8,
             reduceWeights: w + 24432, reduceBias: w + 25968, activation: .silu,
             expandWeights: w + 25984, expandBias: w + 27520, workspace: ws, pool: pool)
+        p?.stop(13)
         // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1080000 &* n, pixels: 5625 &* n, inChannels: 192,
             weights: w + 27712, bias: w + 33856, outChannels: 32,
             activation: .identity, residual: a + 2160000 &* n, output: a + 2340000 &* n, pool: pool)
+        p?.stop(14)
     }
 
     /// features.2.2: MBConv6 k3 s1: 75x75x32 -> 75x75x32, SE 192 -> 8 -> 192, identity shortcut
-    private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.2.block.0 expand: conv 1x1 + BN + silu, [n, 75, 75, 32] -> [n, 75, 75, 192]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 2340000 &* n, pixels: 5625 &* n, inChannels: 32,
             weights: w + 33888, bias: w + 40032, outChannels: 192,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(15)
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 75, 75, 192] -> [n, 75, 75, 192]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 75, width: 75, channels: 192,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
             weights: w + 40224, bias: w + 41952, activation: .silu, output: a + 1080000 &* n, pool: pool)
+        p?.stop(16)
         // features.2.2.block.2 squeeze-excitation: 192 -> 8 -> 192, in place on [n, 75, 75, 192]
+        p?.start()
         Kernels.squeezeExcite(
             a + 1080000 &* n, batch: n, pixels: 5625, channels: 192, squeezeChannels: 8,
             reduceWeights: w + 42144, reduceBias: w + 43680, activation: .silu,
             expandWeights: w + 43696, expandBias: w + 45232, workspace: ws, pool: pool)
+        p?.stop(17)
         // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1080000 &* n, pixels: 5625 &* n, inChannels: 192,
             weights: w + 45424, bias: w + 51568, outChannels: 32,
             activation: .identity, residual: a + 2340000 &* n, output: a + 2160000 &* n, pool: pool)
+        p?.stop(18)
     }
 
     /// features.3.0: MBConv6 k5 s2: 75x75x32 -> 38x38x48, SE 192 -> 8 -> 192
-    private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.0.block.0 expand: conv 1x1 + BN + silu, [n, 75, 75, 32] -> [n, 75, 75, 192]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 2160000 &* n, pixels: 5625 &* n, inChannels: 32,
             weights: w + 51600, bias: w + 57744, outChannels: 192,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(19)
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 75, 75, 192] -> [n, 38, 38, 192]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 75, width: 75, channels: 192,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
             weights: w + 57936, bias: w + 62736, activation: .silu, output: a + 1080000 &* n, pool: pool)
+        p?.stop(20)
         // features.3.0.block.2 squeeze-excitation: 192 -> 8 -> 192, in place on [n, 38, 38, 192]
+        p?.start()
         Kernels.squeezeExcite(
             a + 1080000 &* n, batch: n, pixels: 1444, channels: 192, squeezeChannels: 8,
             reduceWeights: w + 62928, reduceBias: w + 64464, activation: .silu,
             expandWeights: w + 64480, expandBias: w + 66016, workspace: ws, pool: pool)
+        p?.stop(21)
         // features.3.0.block.3 project: conv 1x1 + BN, [n, 38, 38, 192] -> [n, 38, 38, 48]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1080000 &* n, pixels: 1444 &* n, inChannels: 192,
             weights: w + 66208, bias: w + 75424, outChannels: 48,
             activation: .identity, residual: nil, output: a + 831744 &* n, pool: pool)
+        p?.stop(22)
     }
 
     /// features.3.1: MBConv6 k5 s1: 38x38x48 -> 38x38x48, SE 288 -> 12 -> 288, identity shortcut
-    private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.1.block.0 expand: conv 1x1 + BN + silu, [n, 38, 38, 48] -> [n, 38, 38, 288]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 831744 &* n, pixels: 1444 &* n, inChannels: 48,
             weights: w + 75472, bias: w + 89296, outChannels: 288,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(23)
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 288] -> [n, 38, 38, 288]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 38, width: 38, channels: 288,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
             weights: w + 89584, bias: w + 96784, activation: .silu, output: a + 415872 &* n, pool: pool)
+        p?.stop(24)
         // features.3.1.block.2 squeeze-excitation: 288 -> 12 -> 288, in place on [n, 38, 38, 288]
+        p?.start()
         Kernels.squeezeExcite(
             a + 415872 &* n, batch: n, pixels: 1444, channels: 288, squeezeChannels: 12,
             reduceWeights: w + 97072, reduceBias: w + 100528, activation: .silu,
             expandWeights: w + 100544, expandBias: w + 104000, workspace: ws, pool: pool)
+        p?.stop(25)
         // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 288] -> [n, 38, 38, 48]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 415872 &* n, pixels: 1444 &* n, inChannels: 288,
             weights: w + 104288, bias: w + 118112, outChannels: 48,
             activation: .identity, residual: a + 831744 &* n, output: a + 901056 &* n, pool: pool)
+        p?.stop(26)
     }
 
     /// features.3.2: MBConv6 k5 s1: 38x38x48 -> 38x38x48, SE 288 -> 12 -> 288, identity shortcut
-    private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.2.block.0 expand: conv 1x1 + BN + silu, [n, 38, 38, 48] -> [n, 38, 38, 288]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 901056 &* n, pixels: 1444 &* n, inChannels: 48,
             weights: w + 118160, bias: w + 131984, outChannels: 288,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(27)
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 288] -> [n, 38, 38, 288]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 38, width: 38, channels: 288,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
             weights: w + 132272, bias: w + 139472, activation: .silu, output: a + 415872 &* n, pool: pool)
+        p?.stop(28)
         // features.3.2.block.2 squeeze-excitation: 288 -> 12 -> 288, in place on [n, 38, 38, 288]
+        p?.start()
         Kernels.squeezeExcite(
             a + 415872 &* n, batch: n, pixels: 1444, channels: 288, squeezeChannels: 12,
             reduceWeights: w + 139760, reduceBias: w + 143216, activation: .silu,
             expandWeights: w + 143232, expandBias: w + 146688, workspace: ws, pool: pool)
+        p?.stop(29)
         // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 288] -> [n, 38, 38, 48]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 415872 &* n, pixels: 1444 &* n, inChannels: 288,
             weights: w + 146976, bias: w + 160800, outChannels: 48,
             activation: .identity, residual: a + 901056 &* n, output: a + 831744 &* n, pool: pool)
+        p?.stop(30)
     }
 
     /// features.4.0: MBConv6 k3 s2: 38x38x48 -> 19x19x96, SE 288 -> 12 -> 288
-    private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.0.block.0 expand: conv 1x1 + BN + silu, [n, 38, 38, 48] -> [n, 38, 38, 288]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 831744 &* n, pixels: 1444 &* n, inChannels: 48,
             weights: w + 160848, bias: w + 174672, outChannels: 288,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(31)
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 38, 38, 288] -> [n, 19, 19, 288]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 38, width: 38, channels: 288,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
             weights: w + 174960, bias: w + 177552, activation: .silu, output: a + 415872 &* n, pool: pool)
+        p?.stop(32)
         // features.4.0.block.2 squeeze-excitation: 288 -> 12 -> 288, in place on [n, 19, 19, 288]
+        p?.start()
         Kernels.squeezeExcite(
             a + 415872 &* n, batch: n, pixels: 361, channels: 288, squeezeChannels: 12,
             reduceWeights: w + 177840, reduceBias: w + 181296, activation: .silu,
             expandWeights: w + 181312, expandBias: w + 184768, workspace: ws, pool: pool)
+        p?.stop(33)
         // features.4.0.block.3 project: conv 1x1 + BN, [n, 19, 19, 288] -> [n, 19, 19, 96]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 415872 &* n, pixels: 361 &* n, inChannels: 288,
             weights: w + 185056, bias: w + 212704, outChannels: 96,
             activation: .identity, residual: nil, output: a + 519840 &* n, pool: pool)
+        p?.stop(34)
     }
 
     /// features.4.1: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
-    private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.1.block.0 expand: conv 1x1 + BN + silu, [n, 19, 19, 96] -> [n, 19, 19, 576]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 519840 &* n, pixels: 361 &* n, inChannels: 96,
             weights: w + 212800, bias: w + 268096, outChannels: 576,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(35)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 19, width: 19, channels: 576,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
             weights: w + 268672, bias: w + 273856, activation: .silu, output: a + 207936 &* n, pool: pool)
+        p?.stop(36)
         // features.4.1.block.2 squeeze-excitation: 576 -> 24 -> 576, in place on [n, 19, 19, 576]
+        p?.start()
         Kernels.squeezeExcite(
             a + 207936 &* n, batch: n, pixels: 361, channels: 576, squeezeChannels: 24,
             reduceWeights: w + 274432, reduceBias: w + 288256, activation: .silu,
             expandWeights: w + 288288, expandBias: w + 302112, workspace: ws, pool: pool)
+        p?.stop(37)
         // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 207936 &* n, pixels: 361 &* n, inChannels: 576,
             weights: w + 302688, bias: w + 357984, outChannels: 96,
             activation: .identity, residual: a + 519840 &* n, output: a + 415872 &* n, pool: pool)
+        p?.stop(38)
     }
 
     /// features.4.2: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
-    private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.2.block.0 expand: conv 1x1 + BN + silu, [n, 19, 19, 96] -> [n, 19, 19, 576]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 415872 &* n, pixels: 361 &* n, inChannels: 96,
             weights: w + 358080, bias: w + 413376, outChannels: 576,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(39)
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 19, width: 19, channels: 576,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
             weights: w + 413952, bias: w + 419136, activation: .silu, output: a + 207936 &* n, pool: pool)
+        p?.stop(40)
         // features.4.2.block.2 squeeze-excitation: 576 -> 24 -> 576, in place on [n, 19, 19, 576]
+        p?.start()
         Kernels.squeezeExcite(
             a + 207936 &* n, batch: n, pixels: 361, channels: 576, squeezeChannels: 24,
             reduceWeights: w + 419712, reduceBias: w + 433536, activation: .silu,
             expandWeights: w + 433568, expandBias: w + 447392, workspace: ws, pool: pool)
+        p?.stop(41)
         // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 207936 &* n, pixels: 361 &* n, inChannels: 576,
             weights: w + 447968, bias: w + 503264, outChannels: 96,
             activation: .identity, residual: a + 415872 &* n, output: a + 450528 &* n, pool: pool)
+        p?.stop(42)
     }
 
     /// features.4.3: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
-    private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.3.block.0 expand: conv 1x1 + BN + silu, [n, 19, 19, 96] -> [n, 19, 19, 576]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 450528 &* n, pixels: 361 &* n, inChannels: 96,
             weights: w + 503360, bias: w + 558656, outChannels: 576,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(43)
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 19, width: 19, channels: 576,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
             weights: w + 559232, bias: w + 564416, activation: .silu, output: a + 207936 &* n, pool: pool)
+        p?.stop(44)
         // features.4.3.block.2 squeeze-excitation: 576 -> 24 -> 576, in place on [n, 19, 19, 576]
+        p?.start()
         Kernels.squeezeExcite(
             a + 207936 &* n, batch: n, pixels: 361, channels: 576, squeezeChannels: 24,
             reduceWeights: w + 564992, reduceBias: w + 578816, activation: .silu,
             expandWeights: w + 578848, expandBias: w + 592672, workspace: ws, pool: pool)
+        p?.stop(45)
         // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 207936 &* n, pixels: 361 &* n, inChannels: 576,
             weights: w + 593248, bias: w + 648544, outChannels: 96,
             activation: .identity, residual: a + 450528 &* n, output: a + 415872 &* n, pool: pool)
+        p?.stop(46)
     }
 
     /// features.4.4: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
-    private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.4.block.0 expand: conv 1x1 + BN + silu, [n, 19, 19, 96] -> [n, 19, 19, 576]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 415872 &* n, pixels: 361 &* n, inChannels: 96,
             weights: w + 648640, bias: w + 703936, outChannels: 576,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(47)
         // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 19, width: 19, channels: 576,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
             weights: w + 704512, bias: w + 709696, activation: .silu, output: a + 207936 &* n, pool: pool)
+        p?.stop(48)
         // features.4.4.block.2 squeeze-excitation: 576 -> 24 -> 576, in place on [n, 19, 19, 576]
+        p?.start()
         Kernels.squeezeExcite(
             a + 207936 &* n, batch: n, pixels: 361, channels: 576, squeezeChannels: 24,
             reduceWeights: w + 710272, reduceBias: w + 724096, activation: .silu,
             expandWeights: w + 724128, expandBias: w + 737952, workspace: ws, pool: pool)
+        p?.stop(49)
         // features.4.4.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 207936 &* n, pixels: 361 &* n, inChannels: 576,
             weights: w + 738528, bias: w + 793824, outChannels: 96,
             activation: .identity, residual: a + 415872 &* n, output: a + 450528 &* n, pool: pool)
+        p?.stop(50)
     }
 
     /// features.5.0: MBConv6 k5 s1: 19x19x96 -> 19x19x136, SE 576 -> 24 -> 576
-    private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.0.block.0 expand: conv 1x1 + BN + silu, [n, 19, 19, 96] -> [n, 19, 19, 576]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 450528 &* n, pixels: 361 &* n, inChannels: 96,
             weights: w + 793920, bias: w + 849216, outChannels: 576,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(51)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 19, width: 19, channels: 576,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: w + 849792, bias: w + 864192, activation: .silu, output: a + 207936 &* n, pool: pool)
+        p?.stop(52)
         // features.5.0.block.2 squeeze-excitation: 576 -> 24 -> 576, in place on [n, 19, 19, 576]
+        p?.start()
         Kernels.squeezeExcite(
             a + 207936 &* n, batch: n, pixels: 361, channels: 576, squeezeChannels: 24,
             reduceWeights: w + 864768, reduceBias: w + 878592, activation: .silu,
             expandWeights: w + 878624, expandBias: w + 892448, workspace: ws, pool: pool)
+        p?.stop(53)
         // features.5.0.block.3 project: conv 1x1 + BN, [n, 19, 19, 576] -> [n, 19, 19, 136]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 207936 &* n, pixels: 361 &* n, inChannels: 576,
             weights: w + 893024, bias: w + 971360, outChannels: 136,
             activation: .identity, residual: nil, output: a + 589152 &* n, pool: pool)
+        p?.stop(54)
     }
 
     /// features.5.1: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
-    private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.1.block.0 expand: conv 1x1 + BN + silu, [n, 19, 19, 136] -> [n, 19, 19, 816]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 589152 &* n, pixels: 361 &* n, inChannels: 136,
             weights: w + 971504, bias: w + 1082480, outChannels: 816,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(55)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 19, width: 19, channels: 816,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: w + 1083296, bias: w + 1103696, activation: .silu, output: a + 294576 &* n, pool: pool)
+        p?.stop(56)
         // features.5.1.block.2 squeeze-excitation: 816 -> 34 -> 816, in place on [n, 19, 19, 816]
+        p?.start()
         Kernels.squeezeExcite(
             a + 294576 &* n, batch: n, pixels: 361, channels: 816, squeezeChannels: 34,
             reduceWeights: w + 1104512, reduceBias: w + 1132256, activation: .silu,
             expandWeights: w + 1132304, expandBias: w + 1160048, workspace: ws, pool: pool)
+        p?.stop(57)
         // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 294576 &* n, pixels: 361 &* n, inChannels: 816,
             weights: w + 1160864, bias: w + 1271840, outChannels: 136,
             activation: .identity, residual: a + 589152 &* n, output: a + 638256 &* n, pool: pool)
+        p?.stop(58)
     }
 
     /// features.5.2: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
-    private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.2.block.0 expand: conv 1x1 + BN + silu, [n, 19, 19, 136] -> [n, 19, 19, 816]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 638256 &* n, pixels: 361 &* n, inChannels: 136,
             weights: w + 1271984, bias: w + 1382960, outChannels: 816,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(59)
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 19, width: 19, channels: 816,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: w + 1383776, bias: w + 1404176, activation: .silu, output: a + 294576 &* n, pool: pool)
+        p?.stop(60)
         // features.5.2.block.2 squeeze-excitation: 816 -> 34 -> 816, in place on [n, 19, 19, 816]
+        p?.start()
         Kernels.squeezeExcite(
             a + 294576 &* n, batch: n, pixels: 361, channels: 816, squeezeChannels: 34,
             reduceWeights: w + 1404992, reduceBias: w + 1432736, activation: .silu,
             expandWeights: w + 1432784, expandBias: w + 1460528, workspace: ws, pool: pool)
+        p?.stop(61)
         // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 294576 &* n, pixels: 361 &* n, inChannels: 816,
             weights: w + 1461344, bias: w + 1572320, outChannels: 136,
             activation: .identity, residual: a + 638256 &* n, output: a + 589152 &* n, pool: pool)
+        p?.stop(62)
     }
 
     /// features.5.3: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
-    private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.3.block.0 expand: conv 1x1 + BN + silu, [n, 19, 19, 136] -> [n, 19, 19, 816]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 589152 &* n, pixels: 361 &* n, inChannels: 136,
             weights: w + 1572464, bias: w + 1683440, outChannels: 816,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(63)
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 19, width: 19, channels: 816,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: w + 1684256, bias: w + 1704656, activation: .silu, output: a + 294576 &* n, pool: pool)
+        p?.stop(64)
         // features.5.3.block.2 squeeze-excitation: 816 -> 34 -> 816, in place on [n, 19, 19, 816]
+        p?.start()
         Kernels.squeezeExcite(
             a + 294576 &* n, batch: n, pixels: 361, channels: 816, squeezeChannels: 34,
             reduceWeights: w + 1705472, reduceBias: w + 1733216, activation: .silu,
             expandWeights: w + 1733264, expandBias: w + 1761008, workspace: ws, pool: pool)
+        p?.stop(65)
         // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 294576 &* n, pixels: 361 &* n, inChannels: 816,
             weights: w + 1761824, bias: w + 1872800, outChannels: 136,
             activation: .identity, residual: a + 589152 &* n, output: a + 638256 &* n, pool: pool)
+        p?.stop(66)
     }
 
     /// features.5.4: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
-    private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.4.block.0 expand: conv 1x1 + BN + silu, [n, 19, 19, 136] -> [n, 19, 19, 816]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 638256 &* n, pixels: 361 &* n, inChannels: 136,
             weights: w + 1872944, bias: w + 1983920, outChannels: 816,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(67)
         // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 19, width: 19, channels: 816,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: w + 1984736, bias: w + 2005136, activation: .silu, output: a + 294576 &* n, pool: pool)
+        p?.stop(68)
         // features.5.4.block.2 squeeze-excitation: 816 -> 34 -> 816, in place on [n, 19, 19, 816]
+        p?.start()
         Kernels.squeezeExcite(
             a + 294576 &* n, batch: n, pixels: 361, channels: 816, squeezeChannels: 34,
             reduceWeights: w + 2005952, reduceBias: w + 2033696, activation: .silu,
             expandWeights: w + 2033744, expandBias: w + 2061488, workspace: ws, pool: pool)
+        p?.stop(69)
         // features.5.4.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 294576 &* n, pixels: 361 &* n, inChannels: 816,
             weights: w + 2062304, bias: w + 2173280, outChannels: 136,
             activation: .identity, residual: a + 638256 &* n, output: a + 589152 &* n, pool: pool)
+        p?.stop(70)
     }
 
     /// features.6.0: MBConv6 k5 s2: 19x19x136 -> 10x10x232, SE 816 -> 34 -> 816
-    private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.0.block.0 expand: conv 1x1 + BN + silu, [n, 19, 19, 136] -> [n, 19, 19, 816]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 589152 &* n, pixels: 361 &* n, inChannels: 136,
             weights: w + 2173424, bias: w + 2284400, outChannels: 816,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(71)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 19, 19, 816] -> [n, 10, 10, 816]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 19, width: 19, channels: 816,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: w + 2285216, bias: w + 2305616, activation: .silu, output: a + 294576 &* n, pool: pool)
+        p?.stop(72)
         // features.6.0.block.2 squeeze-excitation: 816 -> 34 -> 816, in place on [n, 10, 10, 816]
+        p?.start()
         Kernels.squeezeExcite(
             a + 294576 &* n, batch: n, pixels: 100, channels: 816, squeezeChannels: 34,
             reduceWeights: w + 2306432, reduceBias: w + 2334176, activation: .silu,
             expandWeights: w + 2334224, expandBias: w + 2361968, workspace: ws, pool: pool)
+        p?.stop(73)
         // features.6.0.block.3 project: conv 1x1 + BN, [n, 10, 10, 816] -> [n, 10, 10, 232]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 294576 &* n, pixels: 100 &* n, inChannels: 816,
             weights: w + 2362784, bias: w + 2552096, outChannels: 232,
             activation: .identity, residual: nil, output: a + 376176 &* n, pool: pool)
+        p?.stop(74)
     }
 
     /// features.6.1: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
-    private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.1.block.0 expand: conv 1x1 + BN + silu, [n, 10, 10, 232] -> [n, 10, 10, 1392]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 376176 &* n, pixels: 100 &* n, inChannels: 232,
             weights: w + 2552336, bias: w + 2875280, outChannels: 1392,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(75)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 10, width: 10, channels: 1392,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: w + 2876672, bias: w + 2911472, activation: .silu, output: a + 139200 &* n, pool: pool)
+        p?.stop(76)
         // features.6.1.block.2 squeeze-excitation: 1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]
+        p?.start()
         Kernels.squeezeExcite(
             a + 139200 &* n, batch: n, pixels: 100, channels: 1392, squeezeChannels: 58,
             reduceWeights: w + 2912864, reduceBias: w + 2993600, activation: .silu,
             expandWeights: w + 2993664, expandBias: w + 3074400, workspace: ws, pool: pool)
+        p?.stop(77)
         // features.6.1.block.3 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1392] -> [n, 10, 10, 232]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 139200 &* n, pixels: 100 &* n, inChannels: 1392,
             weights: w + 3075792, bias: w + 3398736, outChannels: 232,
             activation: .identity, residual: a + 376176 &* n, output: a + 278400 &* n, pool: pool)
+        p?.stop(78)
     }
 
     /// features.6.2: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
-    private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.2.block.0 expand: conv 1x1 + BN + silu, [n, 10, 10, 232] -> [n, 10, 10, 1392]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 278400 &* n, pixels: 100 &* n, inChannels: 232,
             weights: w + 3398976, bias: w + 3721920, outChannels: 1392,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(79)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 10, width: 10, channels: 1392,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: w + 3723312, bias: w + 3758112, activation: .silu, output: a + 139200 &* n, pool: pool)
+        p?.stop(80)
         // features.6.2.block.2 squeeze-excitation: 1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]
+        p?.start()
         Kernels.squeezeExcite(
             a + 139200 &* n, batch: n, pixels: 100, channels: 1392, squeezeChannels: 58,
             reduceWeights: w + 3759504, reduceBias: w + 3840240, activation: .silu,
             expandWeights: w + 3840304, expandBias: w + 3921040, workspace: ws, pool: pool)
+        p?.stop(81)
         // features.6.2.block.3 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1392] -> [n, 10, 10, 232]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 139200 &* n, pixels: 100 &* n, inChannels: 1392,
             weights: w + 3922432, bias: w + 4245376, outChannels: 232,
             activation: .identity, residual: a + 278400 &* n, output: a + 301600 &* n, pool: pool)
+        p?.stop(82)
     }
 
     /// features.6.3: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
-    private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.3.block.0 expand: conv 1x1 + BN + silu, [n, 10, 10, 232] -> [n, 10, 10, 1392]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 301600 &* n, pixels: 100 &* n, inChannels: 232,
             weights: w + 4245616, bias: w + 4568560, outChannels: 1392,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(83)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 10, width: 10, channels: 1392,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: w + 4569952, bias: w + 4604752, activation: .silu, output: a + 139200 &* n, pool: pool)
+        p?.stop(84)
         // features.6.3.block.2 squeeze-excitation: 1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]
+        p?.start()
         Kernels.squeezeExcite(
             a + 139200 &* n, batch: n, pixels: 100, channels: 1392, squeezeChannels: 58,
             reduceWeights: w + 4606144, reduceBias: w + 4686880, activation: .silu,
             expandWeights: w + 4686944, expandBias: w + 4767680, workspace: ws, pool: pool)
+        p?.stop(85)
         // features.6.3.block.3 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1392] -> [n, 10, 10, 232]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 139200 &* n, pixels: 100 &* n, inChannels: 1392,
             weights: w + 4769072, bias: w + 5092016, outChannels: 232,
             activation: .identity, residual: a + 301600 &* n, output: a + 278400 &* n, pool: pool)
+        p?.stop(86)
     }
 
     /// features.6.4: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
-    private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.4.block.0 expand: conv 1x1 + BN + silu, [n, 10, 10, 232] -> [n, 10, 10, 1392]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 278400 &* n, pixels: 100 &* n, inChannels: 232,
             weights: w + 5092256, bias: w + 5415200, outChannels: 1392,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(87)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 10, width: 10, channels: 1392,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: w + 5416592, bias: w + 5451392, activation: .silu, output: a + 139200 &* n, pool: pool)
+        p?.stop(88)
         // features.6.4.block.2 squeeze-excitation: 1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]
+        p?.start()
         Kernels.squeezeExcite(
             a + 139200 &* n, batch: n, pixels: 100, channels: 1392, squeezeChannels: 58,
             reduceWeights: w + 5452784, reduceBias: w + 5533520, activation: .silu,
             expandWeights: w + 5533584, expandBias: w + 5614320, workspace: ws, pool: pool)
+        p?.stop(89)
         // features.6.4.block.3 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1392] -> [n, 10, 10, 232]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 139200 &* n, pixels: 100 &* n, inChannels: 1392,
             weights: w + 5615712, bias: w + 5938656, outChannels: 232,
             activation: .identity, residual: a + 278400 &* n, output: a + 301600 &* n, pool: pool)
+        p?.stop(90)
     }
 
     /// features.6.5: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
-    private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.5.block.0 expand: conv 1x1 + BN + silu, [n, 10, 10, 232] -> [n, 10, 10, 1392]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 301600 &* n, pixels: 100 &* n, inChannels: 232,
             weights: w + 5938896, bias: w + 6261840, outChannels: 1392,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(91)
         // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 10, width: 10, channels: 1392,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: w + 6263232, bias: w + 6298032, activation: .silu, output: a + 139200 &* n, pool: pool)
+        p?.stop(92)
         // features.6.5.block.2 squeeze-excitation: 1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]
+        p?.start()
         Kernels.squeezeExcite(
             a + 139200 &* n, batch: n, pixels: 100, channels: 1392, squeezeChannels: 58,
             reduceWeights: w + 6299424, reduceBias: w + 6380160, activation: .silu,
             expandWeights: w + 6380224, expandBias: w + 6460960, workspace: ws, pool: pool)
+        p?.stop(93)
         // features.6.5.block.3 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1392] -> [n, 10, 10, 232]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 139200 &* n, pixels: 100 &* n, inChannels: 1392,
             weights: w + 6462352, bias: w + 6785296, outChannels: 232,
             activation: .identity, residual: a + 301600 &* n, output: a + 278400 &* n, pool: pool)
+        p?.stop(94)
     }
 
     /// features.7.0: MBConv6 k3 s1: 10x10x232 -> 10x10x384, SE 1392 -> 58 -> 1392
-    private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.0.block.0 expand: conv 1x1 + BN + silu, [n, 10, 10, 232] -> [n, 10, 10, 1392]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 278400 &* n, pixels: 100 &* n, inChannels: 232,
             weights: w + 6785536, bias: w + 7108480, outChannels: 1392,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(95)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 10, width: 10, channels: 1392,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10,
             weights: w + 7109872, bias: w + 7122400, activation: .silu, output: a + 139200 &* n, pool: pool)
+        p?.stop(96)
         // features.7.0.block.2 squeeze-excitation: 1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]
+        p?.start()
         Kernels.squeezeExcite(
             a + 139200 &* n, batch: n, pixels: 100, channels: 1392, squeezeChannels: 58,
             reduceWeights: w + 7123792, reduceBias: w + 7204528, activation: .silu,
             expandWeights: w + 7204592, expandBias: w + 7285328, workspace: ws, pool: pool)
+        p?.stop(97)
         // features.7.0.block.3 project: conv 1x1 + BN, [n, 10, 10, 1392] -> [n, 10, 10, 384]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 139200 &* n, pixels: 100 &* n, inChannels: 1392,
             weights: w + 7286720, bias: w + 7821248, outChannels: 384,
             activation: .identity, residual: nil, output: a + 460800 &* n, pool: pool)
+        p?.stop(98)
     }
 
     /// features.7.1: MBConv6 k3 s1: 10x10x384 -> 10x10x384, SE 2304 -> 96 -> 2304, identity shortcut
-    private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.1.block.0 expand: conv 1x1 + BN + silu, [n, 10, 10, 384] -> [n, 10, 10, 2304]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 460800 &* n, pixels: 100 &* n, inChannels: 384,
             weights: w + 7821632, bias: w + 8706368, outChannels: 2304,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(99)
         // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 10, 10, 2304] -> [n, 10, 10, 2304]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 10, width: 10, channels: 2304,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10,
             weights: w + 8708672, bias: w + 8729408, activation: .silu, output: a + 230400 &* n, pool: pool)
+        p?.stop(100)
         // features.7.1.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 10, 10, 2304]
+        p?.start()
         Kernels.squeezeExcite(
             a + 230400 &* n, batch: n, pixels: 100, channels: 2304, squeezeChannels: 96,
             reduceWeights: w + 8731712, reduceBias: w + 8952896, activation: .silu,
             expandWeights: w + 8952992, expandBias: w + 9174176, workspace: ws, pool: pool)
+        p?.stop(101)
         // features.7.1.block.3 project: conv 1x1 + BN + shortcut, [n, 10, 10, 2304] -> [n, 10, 10, 384]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 230400 &* n, pixels: 100 &* n, inChannels: 2304,
             weights: w + 9176480, bias: w + 10061216, outChannels: 384,
             activation: .identity, residual: a + 460800 &* n, output: a + 153600 &* n, pool: pool)
+        p?.stop(102)
     }
 
     /// features.8: head: conv 1x1 384 -> 1536
-    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.8 head: conv 1x1 + BN + silu, [n, 10, 10, 384] -> [n, 10, 10, 1536]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 153600 &* n, pixels: 100 &* n, inChannels: 384,
             weights: w + 10061600, bias: w + 10651424, outChannels: 1536,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(103)
     }
 
     /// classifier: global average pool, dropout 0.3, linear 1536 -> 1000 classes
-    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
+    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // avgpool: global average pool, [n, 10, 10, 1536] -> [n, 1536]
+        p?.start()
         Kernels.globalAveragePool(
             input: a, batch: n, pixels: 100, channels: 1536, output: a + 153600 &* n, pool: pool)
+        p?.stop(104)
         // classifier.1 classifier: dropout (identity in eval) + linear, [n, 1536] -> [n, 1000]
+        p?.start()
         Kernels.linear(
             input: a + 153600 &* n, batch: n, inFeatures: 1536,
             weights: w + 10652960, bias: w + 12188960, outFeatures: 1000,
             output: logits, pool: pool)
+        p?.stop(105)
     }
 }
 
 extension EfficientNetB3 {
+    /// The kernel calls of `forward` in order (`p?.stop(i)` charges entry i), with their MACs per image.
+    public static let profiledLayers: [LayerProfiler.Layer] = [
+        .init("features.0", kind: "stem", macsPerImage: 24300000,
+              "conv 3x3/2 + BN + silu, [n, 3, 300, 300] (NCHW) -> [n, 150, 150, 40]"),
+        .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 8100000,
+              "depthwise 3x3/1 + BN + silu, [n, 150, 150, 40] -> [n, 150, 150, 40]"),
+        .init("features.1.0.block.1", kind: "squeeze-excitation", macsPerImage: 800,
+              "40 -> 10 -> 40, in place on [n, 150, 150, 40]"),
+        .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 21600000,
+              "conv 1x1 + BN, [n, 150, 150, 40] -> [n, 150, 150, 24]"),
+        .init("features.1.1.block.0", kind: "depthwise", macsPerImage: 4860000,
+              "depthwise 3x3/1 + BN + silu, [n, 150, 150, 24] -> [n, 150, 150, 24]"),
+        .init("features.1.1.block.1", kind: "squeeze-excitation", macsPerImage: 288,
+              "24 -> 6 -> 24, in place on [n, 150, 150, 24]"),
+        .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 12960000,
+              "conv 1x1 + BN + shortcut, [n, 150, 150, 24] -> [n, 150, 150, 24]"),
+        .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 77760000,
+              "conv 1x1 + BN + silu, [n, 150, 150, 24] -> [n, 150, 150, 144]"),
+        .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 7290000,
+              "depthwise 3x3/2 + BN + silu, [n, 150, 150, 144] -> [n, 75, 75, 144]"),
+        .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
+              "144 -> 6 -> 144, in place on [n, 75, 75, 144]"),
+        .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 25920000,
+              "conv 1x1 + BN, [n, 75, 75, 144] -> [n, 75, 75, 32]"),
+        .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 34560000,
+              "conv 1x1 + BN + silu, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
+        .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 9720000,
+              "depthwise 3x3/1 + BN + silu, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
+        .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
+              "192 -> 8 -> 192, in place on [n, 75, 75, 192]"),
+        .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 34560000,
+              "conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
+        .init("features.2.2.block.0", kind: "expand 1x1", macsPerImage: 34560000,
+              "conv 1x1 + BN + silu, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
+        .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 9720000,
+              "depthwise 3x3/1 + BN + silu, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
+        .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
+              "192 -> 8 -> 192, in place on [n, 75, 75, 192]"),
+        .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 34560000,
+              "conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
+        .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 34560000,
+              "conv 1x1 + BN + silu, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
+        .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 6931200,
+              "depthwise 5x5/2 + BN + silu, [n, 75, 75, 192] -> [n, 38, 38, 192]"),
+        .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
+              "192 -> 8 -> 192, in place on [n, 38, 38, 192]"),
+        .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 13307904,
+              "conv 1x1 + BN, [n, 38, 38, 192] -> [n, 38, 38, 48]"),
+        .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 19961856,
+              "conv 1x1 + BN + silu, [n, 38, 38, 48] -> [n, 38, 38, 288]"),
+        .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 10396800,
+              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 288] -> [n, 38, 38, 288]"),
+        .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
+              "288 -> 12 -> 288, in place on [n, 38, 38, 288]"),
+        .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 19961856,
+              "conv 1x1 + BN + shortcut, [n, 38, 38, 288] -> [n, 38, 38, 48]"),
+        .init("features.3.2.block.0", kind: "expand 1x1", macsPerImage: 19961856,
+              "conv 1x1 + BN + silu, [n, 38, 38, 48] -> [n, 38, 38, 288]"),
+        .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 10396800,
+              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 288] -> [n, 38, 38, 288]"),
+        .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
+              "288 -> 12 -> 288, in place on [n, 38, 38, 288]"),
+        .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 19961856,
+              "conv 1x1 + BN + shortcut, [n, 38, 38, 288] -> [n, 38, 38, 48]"),
+        .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 19961856,
+              "conv 1x1 + BN + silu, [n, 38, 38, 48] -> [n, 38, 38, 288]"),
+        .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 935712,
+              "depthwise 3x3/2 + BN + silu, [n, 38, 38, 288] -> [n, 19, 19, 288]"),
+        .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
+              "288 -> 12 -> 288, in place on [n, 19, 19, 288]"),
+        .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 9980928,
+              "conv 1x1 + BN, [n, 19, 19, 288] -> [n, 19, 19, 96]"),
+        .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 19961856,
+              "conv 1x1 + BN + silu, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
+        .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 1871424,
+              "depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
+        .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
+              "576 -> 24 -> 576, in place on [n, 19, 19, 576]"),
+        .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 19961856,
+              "conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
+        .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 19961856,
+              "conv 1x1 + BN + silu, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
+        .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 1871424,
+              "depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
+        .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
+              "576 -> 24 -> 576, in place on [n, 19, 19, 576]"),
+        .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 19961856,
+              "conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
+        .init("features.4.3.block.0", kind: "expand 1x1", macsPerImage: 19961856,
+              "conv 1x1 + BN + silu, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
+        .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 1871424,
+              "depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
+        .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
+              "576 -> 24 -> 576, in place on [n, 19, 19, 576]"),
+        .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 19961856,
+              "conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
+        .init("features.4.4.block.0", kind: "expand 1x1", macsPerImage: 19961856,
+              "conv 1x1 + BN + silu, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
+        .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 1871424,
+              "depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
+        .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
+              "576 -> 24 -> 576, in place on [n, 19, 19, 576]"),
+        .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 19961856,
+              "conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
+        .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 19961856,
+              "conv 1x1 + BN + silu, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
+        .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 5198400,
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
+        .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
+              "576 -> 24 -> 576, in place on [n, 19, 19, 576]"),
+        .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 28279296,
+              "conv 1x1 + BN, [n, 19, 19, 576] -> [n, 19, 19, 136]"),
+        .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 40062336,
+              "conv 1x1 + BN + silu, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
+        .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 7364400,
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816]"),
+        .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 55488,
+              "816 -> 34 -> 816, in place on [n, 19, 19, 816]"),
+        .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 40062336,
+              "conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
+        .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 40062336,
+              "conv 1x1 + BN + silu, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
+        .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 7364400,
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816]"),
+        .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 55488,
+              "816 -> 34 -> 816, in place on [n, 19, 19, 816]"),
+        .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 40062336,
+              "conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
+        .init("features.5.3.block.0", kind: "expand 1x1", macsPerImage: 40062336,
+              "conv 1x1 + BN + silu, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
+        .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 7364400,
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816]"),
+        .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 55488,
+              "816 -> 34 -> 816, in place on [n, 19, 19, 816]"),
+        .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 40062336,
+              "conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
+        .init("features.5.4.block.0", kind: "expand 1x1", macsPerImage: 40062336,
+              "conv 1x1 + BN + silu, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
+        .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 7364400,
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816]"),
+        .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 55488,
+              "816 -> 34 -> 816, in place on [n, 19, 19, 816]"),
+        .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 40062336,
+              "conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
+        .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 40062336,
+              "conv 1x1 + BN + silu, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
+        .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 2040000,
+              "depthwise 5x5/2 + BN + silu, [n, 19, 19, 816] -> [n, 10, 10, 816]"),
+        .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 55488,
+              "816 -> 34 -> 816, in place on [n, 10, 10, 816]"),
+        .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 18931200,
+              "conv 1x1 + BN, [n, 10, 10, 816] -> [n, 10, 10, 232]"),
+        .init("features.6.1.block.0", kind: "expand 1x1", macsPerImage: 32294400,
+              "conv 1x1 + BN + silu, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
+        .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 3480000,
+              "depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
+        .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 161472,
+              "1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]"),
+        .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 32294400,
+              "conv 1x1 + BN + shortcut, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
+        .init("features.6.2.block.0", kind: "expand 1x1", macsPerImage: 32294400,
+              "conv 1x1 + BN + silu, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
+        .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 3480000,
+              "depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
+        .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 161472,
+              "1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]"),
+        .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 32294400,
+              "conv 1x1 + BN + shortcut, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
+        .init("features.6.3.block.0", kind: "expand 1x1", macsPerImage: 32294400,
+              "conv 1x1 + BN + silu, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
+        .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 3480000,
+              "depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
+        .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 161472,
+              "1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]"),
+        .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 32294400,
+              "conv 1x1 + BN + shortcut, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
+        .init("features.6.4.block.0", kind: "expand 1x1", macsPerImage: 32294400,
+              "conv 1x1 + BN + silu, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
+        .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 3480000,
+              "depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
+        .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 161472,
+              "1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]"),
+        .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 32294400,
+              "conv 1x1 + BN + shortcut, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
+        .init("features.6.5.block.0", kind: "expand 1x1", macsPerImage: 32294400,
+              "conv 1x1 + BN + silu, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
+        .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 3480000,
+              "depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
+        .init("features.6.5.block.2", kind: "squeeze-excitation", macsPerImage: 161472,
+              "1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]"),
+        .init("features.6.5.block.3", kind: "project 1x1", macsPerImage: 32294400,
+              "conv 1x1 + BN + shortcut, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
+        .init("features.7.0.block.0", kind: "expand 1x1", macsPerImage: 32294400,
+              "conv 1x1 + BN + silu, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
+        .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 1252800,
+              "depthwise 3x3/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
+        .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 161472,
+              "1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]"),
+        .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 53452800,
+              "conv 1x1 + BN, [n, 10, 10, 1392] -> [n, 10, 10, 384]"),
+        .init("features.7.1.block.0", kind: "expand 1x1", macsPerImage: 88473600,
+              "conv 1x1 + BN + silu, [n, 10, 10, 384] -> [n, 10, 10, 2304]"),
+        .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 2073600,
+              "depthwise 3x3/1 + BN + silu, [n, 10, 10, 2304] -> [n, 10, 10, 2304]"),
+        .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
+              "2304 -> 96 -> 2304, in place on [n, 10, 10, 2304]"),
+        .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 88473600,
+              "conv 1x1 + BN + shortcut, [n, 10, 10, 2304] -> [n, 10, 10, 384]"),
+        .init("features.8", kind: "head 1x1", macsPerImage: 58982400,
+              "conv 1x1 + BN + silu, [n, 10, 10, 384] -> [n, 10, 10, 1536]"),
+        .init("avgpool", kind: "pool+classifier", macsPerImage: 0,
+              "global average pool, [n, 10, 10, 1536] -> [n, 1536]"),
+        .init("classifier.1", kind: "pool+classifier", macsPerImage: 1536000,
+              "dropout (identity in eval) + linear, [n, 1536] -> [n, 1000]"),
+    ]
+
     /// Every tensor of a weight file, torchvision `state_dict` names and order.
     static let parameterTable: [ModelDescriptor.Parameter] = [
         .init("features.0.0.weight", [40, 3, 3, 3]),
@@ -1451,6 +1886,10 @@ public final class EfficientNetB3Training: TrainableModel {
     private let pool: WorkerPool
     private var loss = 0.0
     public var random = CounterRandom(seed: 0)
+    /// Times every kernel call of `trainStep` when set (`effnet bench --train --profile`).
+    public var profiler: LayerProfiler? {
+        didSet { profiler?.requireTable(Self.profiledLayers, of: "EfficientNetB3Training") }
+    }
     public var parameters: UnsafeMutablePointer<Float> { buffers.parameters }
     public var gradients: UnsafeMutablePointer<Float> { buffers.gradients }
 
@@ -1472,8 +1911,14 @@ public final class EfficientNetB3Training: TrainableModel {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
         let t = buffers.arena.reserve(floats: 56692560 &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
-                                    ws: t + 56692560 &* n, options: options, labels: labels, logits: logits)
-        if options.computeGradients { TrainingKernels.zero(s.g, count: 12321296) }
+                                    ws: t + 56692560 &* n, options: options, labels: labels, logits: logits,
+                                    profiler: profiler)
+        s.profiler?.beginRun(batch: n)
+        if options.computeGradients {
+            s.profiler?.start()
+            TrainingKernels.zero(s.g, count: 12321296)
+            s.profiler?.stop(0)
+        }
         try features_0_forward(s)
         try features_1_0_forward(s)
         try features_1_1_forward(s)
@@ -1539,3088 +1984,5509 @@ public final class EfficientNetB3Training: TrainableModel {
     /// features.0 forward: stem: conv 3x3 stride 2, 3 -> 40 channels
     private func features_0_forward(_ s: TrainingStepContext) throws {
         // features.0 stem conv 3x3/2, [n, 3, 300, 300] (NCHW) -> [n, 150, 150, 40]
+        s.profiler?.start()
         Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 300, width: 300, kernel: 3, stride: 2,
             padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.p, bias: s.f, outChannels: 40,
             activation: .identity, output: s.t + 20520000 &* s.n, workspace: s.ws, pool: pool)
-        // features.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(1)
+        // features.0 BatchNorm (batch statistics) + silu on [n, 150, 150, 40]
         if s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 20520000 &* s.n, pixels: 22500 &* s.n, channels: 40,
                 gamma: s.p + 1088, beta: s.p + 1136, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 21420000 &* s.n, savedMean: s.f + 2304, savedInvStd: s.f + 2344,
                 runningMean: s.p + 1184, runningVar: s.p + 1232, pool: pool)
+            s.profiler?.stop(2)
         }
-        // features.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 40]
         if s.options.frozenBlocks > 0 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 20520000 &* s.n, pixels: 22500 &* s.n, channels: 40,
                 gamma: s.p + 1088, beta: s.p + 1136, runningMean: s.p + 1184, runningVar: s.p + 1232, eps: 1e-05,
                 activation: .silu, output: s.t + 21420000 &* s.n, scratch: s.f + 2304, pool: pool)
+            s.profiler?.stop(3)
         }
     }
 
     /// features.1.0 forward: MBConv1 k3 s1: 150x150x40 -> 150x150x24, SE 40 -> 10 -> 40
     private func features_1_0_forward(_ s: TrainingStepContext) throws {
         // features.1.0.block.0 depthwise weights to the kernel layout [3][3][40]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1280, channels: 40, kernel: 3, into: s.f + 2464)
+        s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 150, 150, 40] -> [n, 150, 150, 40]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 21420000 &* s.n, batch: s.n, height: 150, width: 150, channels: 40,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 2464, bias: s.f,
             activation: .identity, output: s.t + 22320000 &* s.n, pool: pool)
-        // features.1.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(5)
+        // features.1.0.block.0 BatchNorm (batch statistics) + silu on [n, 150, 150, 40]
         if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 22320000 &* s.n, pixels: 22500 &* s.n, channels: 40,
                 gamma: s.p + 1648, beta: s.p + 1696, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 23220000 &* s.n, savedMean: s.f + 2384, savedInvStd: s.f + 2424,
                 runningMean: s.p + 1744, runningVar: s.p + 1792, pool: pool)
+            s.profiler?.stop(6)
         }
-        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 40]
         if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 22320000 &* s.n, pixels: 22500 &* s.n, channels: 40,
                 gamma: s.p + 1648, beta: s.p + 1696, runningMean: s.p + 1744, runningVar: s.p + 1792, eps: 1e-05,
                 activation: .silu, output: s.t + 23220000 &* s.n, scratch: s.f + 2384, pool: pool)
+            s.profiler?.stop(7)
         }
         // features.1.0.block.1 squeeze-excitation 40 -> 10 -> 40 on [n, 150, 150, 40]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 23220000 &* s.n, output: s.t + 24120000 &* s.n,
             batch: s.n, pixels: 22500, channels: 40, squeezeChannels: 10, reduceWeights: s.p + 1840,
             reduceBias: s.p + 2240, activation: .silu, expandWeights: s.p + 2256, expandBias: s.p + 2656,
             savedPooled: s.t + 56691568 &* s.n, savedHidden: s.t + 56692128 &* s.n, savedScale: s.t + 56691616 &* s.n,
             pool: pool)
+        s.profiler?.stop(8)
         // features.1.0.block.2 project conv 1x1, [n, 150, 150, 40] -> [n, 150, 150, 24]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 24120000 &* s.n, pixels: 22500 &* s.n, inChannels: 40, weights: s.p + 2704,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 27450000 &* s.n,
             pool: pool)
-        // features.1.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(9)
+        // features.1.0.block.2 BatchNorm (batch statistics) + identity on [n, 150, 150, 24]
         if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 27450000 &* s.n, pixels: 22500 &* s.n, channels: 24,
                 gamma: s.p + 3664, beta: s.p + 3696, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 27990000 &* s.n, savedMean: s.f + 3184, savedInvStd: s.f + 3208,
                 runningMean: s.p + 3728, runningVar: s.p + 3760, pool: pool)
+            s.profiler?.stop(10)
         }
-        // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 150, 150, 24]
         if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 27450000 &* s.n, pixels: 22500 &* s.n, channels: 24,
                 gamma: s.p + 3664, beta: s.p + 3696, runningMean: s.p + 3728, runningVar: s.p + 3760, eps: 1e-05,
                 activation: .identity, output: s.t + 27990000 &* s.n, scratch: s.f + 3184, pool: pool)
+            s.profiler?.stop(11)
         }
     }
 
     /// features.1.1 forward: MBConv1 k3 s1: 150x150x24 -> 150x150x24, SE 24 -> 6 -> 24, identity shortcut
     private func features_1_1_forward(_ s: TrainingStepContext) throws {
         // features.1.1.block.0 depthwise weights to the kernel layout [3][3][24]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3792, channels: 24, kernel: 3, into: s.f + 3280)
+        s.profiler?.stop(12)
         // features.1.1.block.0 depthwise 3x3/1, [n, 150, 150, 24] -> [n, 150, 150, 24]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 27990000 &* s.n, batch: s.n, height: 150, width: 150, channels: 24,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 3280, bias: s.f,
             activation: .identity, output: s.t + 28530000 &* s.n, pool: pool)
-        // features.1.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(13)
+        // features.1.1.block.0 BatchNorm (batch statistics) + silu on [n, 150, 150, 24]
         if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 28530000 &* s.n, pixels: 22500 &* s.n, channels: 24,
                 gamma: s.p + 4016, beta: s.p + 4048, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 29070000 &* s.n, savedMean: s.f + 3232, savedInvStd: s.f + 3256,
                 runningMean: s.p + 4080, runningVar: s.p + 4112, pool: pool)
+            s.profiler?.stop(14)
         }
-        // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 24]
         if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 28530000 &* s.n, pixels: 22500 &* s.n, channels: 24,
                 gamma: s.p + 4016, beta: s.p + 4048, runningMean: s.p + 4080, runningVar: s.p + 4112, eps: 1e-05,
                 activation: .silu, output: s.t + 29070000 &* s.n, scratch: s.f + 3232, pool: pool)
+            s.profiler?.stop(15)
         }
         // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 on [n, 150, 150, 24]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 29070000 &* s.n, output: s.t + 29610000 &* s.n,
             batch: s.n, pixels: 22500, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4144,
             reduceBias: s.p + 4288, activation: .silu, expandWeights: s.p + 4304, expandBias: s.p + 4448,
             savedPooled: s.t + 56691904 &* s.n, savedHidden: s.t + 56692144 &* s.n, savedScale: s.t + 56691936 &* s.n,
             pool: pool)
+        s.profiler?.stop(16)
         // features.1.1.block.2 project conv 1x1, [n, 150, 150, 24] -> [n, 150, 150, 24]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 29610000 &* s.n, pixels: 22500 &* s.n, inChannels: 24, weights: s.p + 4480,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 30150000 &* s.n,
             pool: pool)
-        // features.1.1.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(17)
+        // features.1.1.block.2 BatchNorm (batch statistics) + identity on [n, 150, 150, 24]
         if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 30150000 &* s.n, pixels: 22500 &* s.n, channels: 24,
                 gamma: s.p + 5056, beta: s.p + 5088, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t, savedMean: s.f + 3712, savedInvStd: s.f + 3736,
                 runningMean: s.p + 5120, runningVar: s.p + 5152, pool: pool)
+            s.profiler?.stop(18)
         }
-        // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 150, 150, 24]
         if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 30150000 &* s.n, pixels: 22500 &* s.n, channels: 24,
                 gamma: s.p + 5056, beta: s.p + 5088, runningMean: s.p + 5120, runningVar: s.p + 5152, eps: 1e-05,
                 activation: .identity, output: s.t, scratch: s.f + 3712, pool: pool)
+            s.profiler?.stop(19)
         }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.9923076923076923
         if s.options.stochasticDepth && s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.007692307692307693,
                 into: s.t + 56692160 &* s.n, random: &random)
+            s.profiler?.stop(20)
         }
         // features.1.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 27990000 &* s.n, branch: s.t,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 56692160 &* s.n : nil, batch: s.n,
             perImage: 540000, output: s.t + 30690000 &* s.n, pool: pool)
+        s.profiler?.stop(21)
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 150x150x24 -> 75x75x32, SE 144 -> 6 -> 144
     private func features_2_0_forward(_ s: TrainingStepContext) throws {
         // features.2.0.block.0 expand conv 1x1, [n, 150, 150, 24] -> [n, 150, 150, 144]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 30690000 &* s.n, pixels: 22500 &* s.n, inChannels: 24, weights: s.p + 5184,
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t, pool: pool)
-        // features.2.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(22)
+        // features.2.0.block.0 BatchNorm (batch statistics) + silu on [n, 150, 150, 144]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 22500 &* s.n, channels: 144,
                 gamma: s.p + 8640, beta: s.p + 8784, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 3240000 &* s.n, savedMean: s.f + 3760, savedInvStd: s.f + 3904,
                 runningMean: s.p + 8928, runningVar: s.p + 9072, pool: pool)
+            s.profiler?.stop(23)
         }
-        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 144]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t, pixels: 22500 &* s.n, channels: 144, gamma: s.p + 8640,
                 beta: s.p + 8784, runningMean: s.p + 8928, runningVar: s.p + 9072, eps: 1e-05, activation: .silu,
                 output: s.t + 3240000 &* s.n, scratch: s.f + 3760, pool: pool)
+            s.profiler?.stop(24)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 9216, channels: 144, kernel: 3, into: s.f + 4336)
+        s.profiler?.stop(25)
         // features.2.0.block.1 depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 3240000 &* s.n, batch: s.n, height: 150, width: 150, channels: 144,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 4336, bias: s.f,
             activation: .identity, output: s.t + 25020000 &* s.n, pool: pool)
-        // features.2.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(26)
+        // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 75, 75, 144]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25020000 &* s.n, pixels: 5625 &* s.n, channels: 144,
                 gamma: s.p + 10512, beta: s.p + 10656, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 25830000 &* s.n, savedMean: s.f + 4048, savedInvStd: s.f + 4192,
                 runningMean: s.p + 10800, runningVar: s.p + 10944, pool: pool)
+            s.profiler?.stop(27)
         }
-        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 144]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25020000 &* s.n, pixels: 5625 &* s.n, channels: 144,
                 gamma: s.p + 10512, beta: s.p + 10656, runningMean: s.p + 10800, runningVar: s.p + 10944, eps: 1e-05,
                 activation: .silu, output: s.t + 25830000 &* s.n, scratch: s.f + 4048, pool: pool)
+            s.profiler?.stop(28)
         }
         // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 75, 75, 144]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 25830000 &* s.n, output: s.t + 26640000 &* s.n,
             batch: s.n, pixels: 5625, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 11088,
             reduceBias: s.p + 11952, activation: .silu, expandWeights: s.p + 11968, expandBias: s.p + 12832,
             savedPooled: s.t + 56690960 &* s.n, savedHidden: s.t + 56692176 &* s.n, savedScale: s.t + 56691104 &* s.n,
             pool: pool)
+        s.profiler?.stop(29)
         // features.2.0.block.3 project conv 1x1, [n, 75, 75, 144] -> [n, 75, 75, 32]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 26640000 &* s.n, pixels: 5625 &* s.n, inChannels: 144, weights: s.p + 12976,
             bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 49115712 &* s.n,
             pool: pool)
-        // features.2.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(30)
+        // features.2.0.block.3 BatchNorm (batch statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 49115712 &* s.n, pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 17584, beta: s.p + 17616, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 49295712 &* s.n, savedMean: s.f + 6928, savedInvStd: s.f + 6960,
                 runningMean: s.p + 17648, runningVar: s.p + 17680, pool: pool)
+            s.profiler?.stop(31)
         }
-        // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 49115712 &* s.n, pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 17584, beta: s.p + 17616, runningMean: s.p + 17648, runningVar: s.p + 17680, eps: 1e-05,
                 activation: .identity, output: s.t + 49295712 &* s.n, scratch: s.f + 6928, pool: pool)
+            s.profiler?.stop(32)
         }
     }
 
     /// features.2.1 forward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_1_forward(_ s: TrainingStepContext) throws {
         // features.2.1.block.0 expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 49295712 &* s.n, pixels: 5625 &* s.n, inChannels: 32, weights: s.p + 17712,
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 6480000 &* s.n,
             pool: pool)
-        // features.2.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(33)
+        // features.2.1.block.0 BatchNorm (batch statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 6480000 &* s.n, pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 23856, beta: s.p + 24048, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 7560000 &* s.n, savedMean: s.f + 6992, savedInvStd: s.f + 7184,
                 runningMean: s.p + 24240, runningVar: s.p + 24432, pool: pool)
+            s.profiler?.stop(34)
         }
-        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 6480000 &* s.n, pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 23856, beta: s.p + 24048, runningMean: s.p + 24240, runningVar: s.p + 24432, eps: 1e-05,
                 activation: .silu, output: s.t + 7560000 &* s.n, scratch: s.f + 6992, pool: pool)
+            s.profiler?.stop(35)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][192]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 24624, channels: 192, kernel: 3, into: s.f + 7760)
+        s.profiler?.stop(36)
         // features.2.1.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 7560000 &* s.n, batch: s.n, height: 75, width: 75, channels: 192, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 7760, bias: s.f,
             activation: .identity, output: s.t + 8640000 &* s.n, pool: pool)
-        // features.2.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(37)
+        // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 8640000 &* s.n, pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 26352, beta: s.p + 26544, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 9720000 &* s.n, savedMean: s.f + 7376, savedInvStd: s.f + 7568,
                 runningMean: s.p + 26736, runningVar: s.p + 26928, pool: pool)
+            s.profiler?.stop(38)
         }
-        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 8640000 &* s.n, pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 26352, beta: s.p + 26544, runningMean: s.p + 26736, runningVar: s.p + 26928, eps: 1e-05,
                 activation: .silu, output: s.t + 9720000 &* s.n, scratch: s.f + 7376, pool: pool)
+            s.profiler?.stop(39)
         }
         // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 75, 75, 192]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 9720000 &* s.n, output: s.t + 10800000 &* s.n,
             batch: s.n, pixels: 5625, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 27120,
             reduceBias: s.p + 28656, activation: .silu, expandWeights: s.p + 28672, expandBias: s.p + 30208,
             savedPooled: s.t + 56689808 &* s.n, savedHidden: s.t + 56692192 &* s.n, savedScale: s.t + 56690000 &* s.n,
             pool: pool)
+        s.profiler?.stop(40)
         // features.2.1.block.3 project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 10800000 &* s.n, pixels: 5625 &* s.n, inChannels: 192, weights: s.p + 30400,
             bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 49475712 &* s.n,
             pool: pool)
-        // features.2.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(41)
+        // features.2.1.block.3 BatchNorm (batch statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 49475712 &* s.n, pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 36544, beta: s.p + 36576, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 11880000 &* s.n, savedMean: s.f + 11216, savedInvStd: s.f + 11248,
                 runningMean: s.p + 36608, runningVar: s.p + 36640, pool: pool)
+            s.profiler?.stop(42)
         }
-        // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 49475712 &* s.n, pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 36544, beta: s.p + 36576, runningMean: s.p + 36608, runningVar: s.p + 36640, eps: 1e-05,
                 activation: .identity, output: s.t + 11880000 &* s.n, scratch: s.f + 11216, pool: pool)
+            s.profiler?.stop(43)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9769230769230769
         if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.02307692307692308,
                 into: s.t + 56692208 &* s.n, random: &random)
+            s.profiler?.stop(44)
         }
         // features.2.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 49295712 &* s.n, branch: s.t + 11880000 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 56692208 &* s.n : nil, batch: s.n,
             perImage: 180000, output: s.t + 49655712 &* s.n, pool: pool)
+        s.profiler?.stop(45)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_2_forward(_ s: TrainingStepContext) throws {
         // features.2.2.block.0 expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 49655712 &* s.n, pixels: 5625 &* s.n, inChannels: 32, weights: s.p + 36672,
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 11880000 &* s.n,
             pool: pool)
-        // features.2.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(46)
+        // features.2.2.block.0 BatchNorm (batch statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 11880000 &* s.n, pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 42816, beta: s.p + 43008, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 12960000 &* s.n, savedMean: s.f + 11280, savedInvStd: s.f + 11472,
                 runningMean: s.p + 43200, runningVar: s.p + 43392, pool: pool)
+            s.profiler?.stop(47)
         }
-        // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 11880000 &* s.n, pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 42816, beta: s.p + 43008, runningMean: s.p + 43200, runningVar: s.p + 43392, eps: 1e-05,
                 activation: .silu, output: s.t + 12960000 &* s.n, scratch: s.f + 11280, pool: pool)
+            s.profiler?.stop(48)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][192]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 43584, channels: 192, kernel: 3, into: s.f + 12048)
+        s.profiler?.stop(49)
         // features.2.2.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 12960000 &* s.n, batch: s.n, height: 75, width: 75, channels: 192,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 12048, bias: s.f,
             activation: .identity, output: s.t + 14040000 &* s.n, pool: pool)
-        // features.2.2.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(50)
+        // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 14040000 &* s.n, pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 45312, beta: s.p + 45504, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 15120000 &* s.n, savedMean: s.f + 11664, savedInvStd: s.f + 11856,
                 runningMean: s.p + 45696, runningVar: s.p + 45888, pool: pool)
+            s.profiler?.stop(51)
         }
-        // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 14040000 &* s.n, pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 45312, beta: s.p + 45504, runningMean: s.p + 45696, runningVar: s.p + 45888, eps: 1e-05,
                 activation: .silu, output: s.t + 15120000 &* s.n, scratch: s.f + 11664, pool: pool)
+            s.profiler?.stop(52)
         }
         // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 75, 75, 192]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 15120000 &* s.n, output: s.t + 16200000 &* s.n,
             batch: s.n, pixels: 5625, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 46080,
             reduceBias: s.p + 47616, activation: .silu, expandWeights: s.p + 47632, expandBias: s.p + 49168,
             savedPooled: s.t + 56690192 &* s.n, savedHidden: s.t + 56692224 &* s.n, savedScale: s.t + 56690384 &* s.n,
             pool: pool)
+        s.profiler?.stop(53)
         // features.2.2.block.3 project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 16200000 &* s.n, pixels: 5625 &* s.n, inChannels: 192, weights: s.p + 49360,
             bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 49835712 &* s.n,
             pool: pool)
-        // features.2.2.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(54)
+        // features.2.2.block.3 BatchNorm (batch statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 49835712 &* s.n, pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 55504, beta: s.p + 55536, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 17280000 &* s.n, savedMean: s.f + 15504, savedInvStd: s.f + 15536,
                 runningMean: s.p + 55568, runningVar: s.p + 55600, pool: pool)
+            s.profiler?.stop(55)
         }
-        // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 49835712 &* s.n, pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 55504, beta: s.p + 55536, runningMean: s.p + 55568, runningVar: s.p + 55600, eps: 1e-05,
                 activation: .identity, output: s.t + 17280000 &* s.n, scratch: s.f + 15504, pool: pool)
+            s.profiler?.stop(56)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9692307692307692
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.03076923076923077,
                 into: s.t + 56692240 &* s.n, random: &random)
+            s.profiler?.stop(57)
         }
         // features.2.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 49655712 &* s.n, branch: s.t + 17280000 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 56692240 &* s.n : nil, batch: s.n,
             perImage: 180000, output: s.t + 50015712 &* s.n, pool: pool)
+        s.profiler?.stop(58)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 75x75x32 -> 38x38x48, SE 192 -> 8 -> 192
     private func features_3_0_forward(_ s: TrainingStepContext) throws {
         // features.3.0.block.0 expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 50015712 &* s.n, pixels: 5625 &* s.n, inChannels: 32, weights: s.p + 55632,
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 17280000 &* s.n,
             pool: pool)
-        // features.3.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(59)
+        // features.3.0.block.0 BatchNorm (batch statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 17280000 &* s.n, pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 61776, beta: s.p + 61968, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 18360000 &* s.n, savedMean: s.f + 15568, savedInvStd: s.f + 15760,
                 runningMean: s.p + 62160, runningVar: s.p + 62352, pool: pool)
+            s.profiler?.stop(60)
         }
-        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 17280000 &* s.n, pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 61776, beta: s.p + 61968, runningMean: s.p + 62160, runningVar: s.p + 62352, eps: 1e-05,
                 activation: .silu, output: s.t + 18360000 &* s.n, scratch: s.f + 15568, pool: pool)
+            s.profiler?.stop(61)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][192]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 62544, channels: 192, kernel: 5, into: s.f + 16336)
+        s.profiler?.stop(62)
         // features.3.0.block.1 depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 18360000 &* s.n, batch: s.n, height: 75, width: 75, channels: 192,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 16336, bias: s.f,
             activation: .identity, output: s.t + 42163968 &* s.n, pool: pool)
-        // features.3.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(63)
+        // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 192]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 42163968 &* s.n, pixels: 1444 &* s.n, channels: 192,
                 gamma: s.p + 67344, beta: s.p + 67536, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 42441216 &* s.n, savedMean: s.f + 15952, savedInvStd: s.f + 16144,
                 runningMean: s.p + 67728, runningVar: s.p + 67920, pool: pool)
+            s.profiler?.stop(64)
         }
-        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 192]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 42163968 &* s.n, pixels: 1444 &* s.n, channels: 192,
                 gamma: s.p + 67344, beta: s.p + 67536, runningMean: s.p + 67728, runningVar: s.p + 67920, eps: 1e-05,
                 activation: .silu, output: s.t + 42441216 &* s.n, scratch: s.f + 15952, pool: pool)
+            s.profiler?.stop(65)
         }
         // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 38, 38, 192]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 42441216 &* s.n, output: s.t + 42718464 &* s.n,
             batch: s.n, pixels: 1444, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 68112,
             reduceBias: s.p + 69648, activation: .silu, expandWeights: s.p + 69664, expandBias: s.p + 71200,
             savedPooled: s.t + 56690576 &* s.n, savedHidden: s.t + 56692256 &* s.n, savedScale: s.t + 56690768 &* s.n,
             pool: pool)
+        s.profiler?.stop(66)
         // features.3.0.block.3 project conv 1x1, [n, 38, 38, 192] -> [n, 38, 38, 48]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 42718464 &* s.n, pixels: 1444 &* s.n, inChannels: 192, weights: s.p + 71392,
             bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.t + 55082016 &* s.n,
             pool: pool)
-        // features.3.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(67)
+        // features.3.0.block.3 BatchNorm (batch statistics) + identity on [n, 38, 38, 48]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 55082016 &* s.n, pixels: 1444 &* s.n, channels: 48,
                 gamma: s.p + 80608, beta: s.p + 80656, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 55151328 &* s.n, savedMean: s.f + 25936, savedInvStd: s.f + 25984,
                 runningMean: s.p + 80704, runningVar: s.p + 80752, pool: pool)
+            s.profiler?.stop(68)
         }
-        // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 48]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 55082016 &* s.n, pixels: 1444 &* s.n, channels: 48,
                 gamma: s.p + 80608, beta: s.p + 80656, runningMean: s.p + 80704, runningVar: s.p + 80752, eps: 1e-05,
                 activation: .identity, output: s.t + 55151328 &* s.n, scratch: s.f + 25936, pool: pool)
+            s.profiler?.stop(69)
         }
     }
 
     /// features.3.1 forward: MBConv6 k5 s1: 38x38x48 -> 38x38x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_3_1_forward(_ s: TrainingStepContext) throws {
         // features.3.1.block.0 expand conv 1x1, [n, 38, 38, 48] -> [n, 38, 38, 288]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 55151328 &* s.n, pixels: 1444 &* s.n, inChannels: 48, weights: s.p + 80800,
             bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 19440000 &* s.n,
             pool: pool)
-        // features.3.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(70)
+        // features.3.1.block.0 BatchNorm (batch statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 19440000 &* s.n, pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 94624, beta: s.p + 94912, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 19855872 &* s.n, savedMean: s.f + 26032, savedInvStd: s.f + 26320,
                 runningMean: s.p + 95200, runningVar: s.p + 95488, pool: pool)
+            s.profiler?.stop(71)
         }
-        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 19440000 &* s.n, pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 94624, beta: s.p + 94912, runningMean: s.p + 95200, runningVar: s.p + 95488, eps: 1e-05,
                 activation: .silu, output: s.t + 19855872 &* s.n, scratch: s.f + 26032, pool: pool)
+            s.profiler?.stop(72)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][288]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 95776, channels: 288, kernel: 5, into: s.f + 27184)
+        s.profiler?.stop(73)
         // features.3.1.block.1 depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 19855872 &* s.n, batch: s.n, height: 38, width: 38, channels: 288,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 27184, bias: s.f,
             activation: .identity, output: s.t + 31230000 &* s.n, pool: pool)
-        // features.3.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(74)
+        // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 31230000 &* s.n, pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 102976, beta: s.p + 103264, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 31645872 &* s.n, savedMean: s.f + 26608, savedInvStd: s.f + 26896,
                 runningMean: s.p + 103552, runningVar: s.p + 103840, pool: pool)
+            s.profiler?.stop(75)
         }
-        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 31230000 &* s.n, pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 102976, beta: s.p + 103264, runningMean: s.p + 103552, runningVar: s.p + 103840,
                 eps: 1e-05, activation: .silu, output: s.t + 31645872 &* s.n, scratch: s.f + 26608, pool: pool)
+            s.profiler?.stop(76)
         }
         // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 38, 38, 288]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 31645872 &* s.n, output: s.t + 32061744 &* s.n,
             batch: s.n, pixels: 1444, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 104128,
             reduceBias: s.p + 107584, activation: .silu, expandWeights: s.p + 107600, expandBias: s.p + 111056,
             savedPooled: s.t + 20519712 &* s.n, savedHidden: s.t + 56692272 &* s.n, savedScale: s.t + 56688368 &* s.n,
             pool: pool)
+        s.profiler?.stop(77)
         // features.3.1.block.3 project conv 1x1, [n, 38, 38, 288] -> [n, 38, 38, 48]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 32061744 &* s.n, pixels: 1444 &* s.n, inChannels: 288,
             weights: s.p + 111344, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
             output: s.t + 55220640 &* s.n, pool: pool)
-        // features.3.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(78)
+        // features.3.1.block.3 BatchNorm (batch statistics) + identity on [n, 38, 38, 48]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 55220640 &* s.n, pixels: 1444 &* s.n, channels: 48,
                 gamma: s.p + 125168, beta: s.p + 125216, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 41584, savedInvStd: s.f + 41632,
                 runningMean: s.p + 125264, runningVar: s.p + 125312, pool: pool)
+            s.profiler?.stop(79)
         }
-        // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 48]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 55220640 &* s.n, pixels: 1444 &* s.n, channels: 48,
                 gamma: s.p + 125168, beta: s.p + 125216, runningMean: s.p + 125264, runningVar: s.p + 125312,
                 eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 41584, pool: pool)
+            s.profiler?.stop(80)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9538461538461538
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04615384615384616,
                 into: s.t + 56692288 &* s.n, random: &random)
+            s.profiler?.stop(81)
         }
         // features.3.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 55151328 &* s.n, branch: s.t + 20271744 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 56692288 &* s.n : nil, batch: s.n,
             perImage: 69312, output: s.t + 55289952 &* s.n, pool: pool)
+        s.profiler?.stop(82)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 38x38x48 -> 38x38x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_3_2_forward(_ s: TrainingStepContext) throws {
         // features.3.2.block.0 expand conv 1x1, [n, 38, 38, 48] -> [n, 38, 38, 288]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 55289952 &* s.n, pixels: 1444 &* s.n, inChannels: 48, weights: s.p + 125360,
             bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 32477616 &* s.n,
             pool: pool)
-        // features.3.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(83)
+        // features.3.2.block.0 BatchNorm (batch statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 32477616 &* s.n, pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 139184, beta: s.p + 139472, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 32893488 &* s.n, savedMean: s.f + 41680, savedInvStd: s.f + 41968,
                 runningMean: s.p + 139760, runningVar: s.p + 140048, pool: pool)
+            s.profiler?.stop(84)
         }
-        // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 32477616 &* s.n, pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 139184, beta: s.p + 139472, runningMean: s.p + 139760, runningVar: s.p + 140048,
                 eps: 1e-05, activation: .silu, output: s.t + 32893488 &* s.n, scratch: s.f + 41680, pool: pool)
+            s.profiler?.stop(85)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][288]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 140336, channels: 288, kernel: 5, into: s.f + 42832)
+        s.profiler?.stop(86)
         // features.3.2.block.1 depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 32893488 &* s.n, batch: s.n, height: 38, width: 38, channels: 288,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 42832, bias: s.f,
             activation: .identity, output: s.t + 33309360 &* s.n, pool: pool)
-        // features.3.2.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(87)
+        // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 33309360 &* s.n, pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 147536, beta: s.p + 147824, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 33725232 &* s.n, savedMean: s.f + 42256, savedInvStd: s.f + 42544,
                 runningMean: s.p + 148112, runningVar: s.p + 148400, pool: pool)
+            s.profiler?.stop(88)
         }
-        // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 33309360 &* s.n, pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 147536, beta: s.p + 147824, runningMean: s.p + 148112, runningVar: s.p + 148400,
                 eps: 1e-05, activation: .silu, output: s.t + 33725232 &* s.n, scratch: s.f + 42256, pool: pool)
+            s.profiler?.stop(89)
         }
         // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 38, 38, 288]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 33725232 &* s.n, output: s.t + 34141104 &* s.n,
             batch: s.n, pixels: 1444, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 148688,
             reduceBias: s.p + 152144, activation: .silu, expandWeights: s.p + 152160, expandBias: s.p + 155616,
             savedPooled: s.t + 56688656 &* s.n, savedHidden: s.t + 56692304 &* s.n, savedScale: s.t + 56688944 &* s.n,
             pool: pool)
+        s.profiler?.stop(90)
         // features.3.2.block.3 project conv 1x1, [n, 38, 38, 288] -> [n, 38, 38, 48]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 34141104 &* s.n, pixels: 1444 &* s.n, inChannels: 288,
             weights: s.p + 155904, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
             output: s.t + 55359264 &* s.n, pool: pool)
-        // features.3.2.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(91)
+        // features.3.2.block.3 BatchNorm (batch statistics) + identity on [n, 38, 38, 48]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 55359264 &* s.n, pixels: 1444 &* s.n, channels: 48,
                 gamma: s.p + 169728, beta: s.p + 169776, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 57232, savedInvStd: s.f + 57280,
                 runningMean: s.p + 169824, runningVar: s.p + 169872, pool: pool)
+            s.profiler?.stop(92)
         }
-        // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 48]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 55359264 &* s.n, pixels: 1444 &* s.n, channels: 48,
                 gamma: s.p + 169728, beta: s.p + 169776, runningMean: s.p + 169824, runningVar: s.p + 169872,
                 eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 57232, pool: pool)
+            s.profiler?.stop(93)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9461538461538461
         if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05384615384615385,
                 into: s.t + 56692320 &* s.n, random: &random)
+            s.profiler?.stop(94)
         }
         // features.3.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 55289952 &* s.n, branch: s.t + 20271744 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 56692320 &* s.n : nil, batch: s.n,
             perImage: 69312, output: s.t + 55428576 &* s.n, pool: pool)
+        s.profiler?.stop(95)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 38x38x48 -> 19x19x96, SE 288 -> 12 -> 288
     private func features_4_0_forward(_ s: TrainingStepContext) throws {
         // features.4.0.block.0 expand conv 1x1, [n, 38, 38, 48] -> [n, 38, 38, 288]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 55428576 &* s.n, pixels: 1444 &* s.n, inChannels: 48, weights: s.p + 169920,
             bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 34556976 &* s.n,
             pool: pool)
-        // features.4.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(96)
+        // features.4.0.block.0 BatchNorm (batch statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 34556976 &* s.n, pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 183744, beta: s.p + 184032, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 34972848 &* s.n, savedMean: s.f + 57328, savedInvStd: s.f + 57616,
                 runningMean: s.p + 184320, runningVar: s.p + 184608, pool: pool)
+            s.profiler?.stop(97)
         }
-        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 34556976 &* s.n, pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 183744, beta: s.p + 184032, runningMean: s.p + 184320, runningVar: s.p + 184608,
                 eps: 1e-05, activation: .silu, output: s.t + 34972848 &* s.n, scratch: s.f + 57328, pool: pool)
+            s.profiler?.stop(98)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][288]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 184896, channels: 288, kernel: 3, into: s.f + 58480)
+        s.profiler?.stop(99)
         // features.4.0.block.1 depthwise 3x3/2, [n, 38, 38, 288] -> [n, 19, 19, 288]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 34972848 &* s.n, batch: s.n, height: 38, width: 38, channels: 288,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 58480, bias: s.f,
             activation: .identity, output: s.t + 54525312 &* s.n, pool: pool)
-        // features.4.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(100)
+        // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 288]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 54525312 &* s.n, pixels: 361 &* s.n, channels: 288,
                 gamma: s.p + 187488, beta: s.p + 187776, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 54629280 &* s.n, savedMean: s.f + 57904, savedInvStd: s.f + 58192,
                 runningMean: s.p + 188064, runningVar: s.p + 188352, pool: pool)
+            s.profiler?.stop(101)
         }
-        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 288]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 54525312 &* s.n, pixels: 361 &* s.n, channels: 288,
                 gamma: s.p + 187488, beta: s.p + 187776, runningMean: s.p + 188064, runningVar: s.p + 188352,
                 eps: 1e-05, activation: .silu, output: s.t + 54629280 &* s.n, scratch: s.f + 57904, pool: pool)
+            s.profiler?.stop(102)
         }
         // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 19, 19, 288]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 54629280 &* s.n, output: s.t + 54733248 &* s.n,
             batch: s.n, pixels: 361, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 188640,
             reduceBias: s.p + 192096, activation: .silu, expandWeights: s.p + 192112, expandBias: s.p + 195568,
             savedPooled: s.t + 56689232 &* s.n, savedHidden: s.t + 56692336 &* s.n, savedScale: s.t + 56689520 &* s.n,
             pool: pool)
+        s.profiler?.stop(103)
         // features.4.0.block.3 project conv 1x1, [n, 19, 19, 288] -> [n, 19, 19, 96]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 54733248 &* s.n, pixels: 361 &* s.n, inChannels: 288, weights: s.p + 195856,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 56065728 &* s.n,
             pool: pool)
-        // features.4.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(104)
+        // features.4.0.block.3 BatchNorm (batch statistics) + identity on [n, 19, 19, 96]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 56065728 &* s.n, pixels: 361 &* s.n, channels: 96,
                 gamma: s.p + 223504, beta: s.p + 223600, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 56100384 &* s.n, savedMean: s.f + 63664, savedInvStd: s.f + 63760,
                 runningMean: s.p + 223696, runningVar: s.p + 223792, pool: pool)
+            s.profiler?.stop(105)
         }
-        // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 96]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 56065728 &* s.n, pixels: 361 &* s.n, channels: 96,
                 gamma: s.p + 223504, beta: s.p + 223600, runningMean: s.p + 223696, runningVar: s.p + 223792,
                 eps: 1e-05, activation: .identity, output: s.t + 56100384 &* s.n, scratch: s.f + 63664, pool: pool)
+            s.profiler?.stop(106)
         }
     }
 
     /// features.4.1 forward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_4_1_forward(_ s: TrainingStepContext) throws {
         // features.4.1.block.0 expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 56100384 &* s.n, pixels: 361 &* s.n, inChannels: 96, weights: s.p + 223888,
             bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 43917312 &* s.n,
             pool: pool)
-        // features.4.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(107)
+        // features.4.1.block.0 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 43917312 &* s.n, pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 279184, beta: s.p + 279760, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 44125248 &* s.n, savedMean: s.f + 63856, savedInvStd: s.f + 64432,
                 runningMean: s.p + 280336, runningVar: s.p + 280912, pool: pool)
+            s.profiler?.stop(108)
         }
-        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 43917312 &* s.n, pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 279184, beta: s.p + 279760, runningMean: s.p + 280336, runningVar: s.p + 280912,
                 eps: 1e-05, activation: .silu, output: s.t + 44125248 &* s.n, scratch: s.f + 63856, pool: pool)
+            s.profiler?.stop(109)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][576]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 281488, channels: 576, kernel: 3, into: s.f + 66160)
+        s.profiler?.stop(110)
         // features.4.1.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 44125248 &* s.n, batch: s.n, height: 19, width: 19, channels: 576,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 66160, bias: s.f,
             activation: .identity, output: s.t + 44333184 &* s.n, pool: pool)
-        // features.4.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(111)
+        // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 44333184 &* s.n, pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 286672, beta: s.p + 287248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 44541120 &* s.n, savedMean: s.f + 65008, savedInvStd: s.f + 65584,
                 runningMean: s.p + 287824, runningVar: s.p + 288400, pool: pool)
+            s.profiler?.stop(112)
         }
-        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 44333184 &* s.n, pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 286672, beta: s.p + 287248, runningMean: s.p + 287824, runningVar: s.p + 288400,
                 eps: 1e-05, activation: .silu, output: s.t + 44541120 &* s.n, scratch: s.f + 65008, pool: pool)
+            s.profiler?.stop(113)
         }
         // features.4.1.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 44541120 &* s.n, output: s.t + 44749056 &* s.n,
             batch: s.n, pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 288976,
             reduceBias: s.p + 302800, activation: .silu, expandWeights: s.p + 302832, expandBias: s.p + 316656,
             savedPooled: s.t + 56682608 &* s.n, savedHidden: s.t + 56691968 &* s.n, savedScale: s.t + 56683184 &* s.n,
             pool: pool)
+        s.profiler?.stop(114)
         // features.4.1.block.3 project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 44749056 &* s.n, pixels: 361 &* s.n, inChannels: 576, weights: s.p + 317232,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 56135040 &* s.n,
             pool: pool)
-        // features.4.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(115)
+        // features.4.1.block.3 BatchNorm (batch statistics) + identity on [n, 19, 19, 96]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 56135040 &* s.n, pixels: 361 &* s.n, channels: 96,
                 gamma: s.p + 372528, beta: s.p + 372624, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 76528, savedInvStd: s.f + 76624,
                 runningMean: s.p + 372720, runningVar: s.p + 372816, pool: pool)
+            s.profiler?.stop(116)
         }
-        // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 96]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 56135040 &* s.n, pixels: 361 &* s.n, channels: 96,
                 gamma: s.p + 372528, beta: s.p + 372624, runningMean: s.p + 372720, runningVar: s.p + 372816,
                 eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 76528, pool: pool)
+            s.profiler?.stop(117)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9307692307692308
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06923076923076923,
                 into: s.t + 56692352 &* s.n, random: &random)
+            s.profiler?.stop(118)
         }
         // features.4.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 56100384 &* s.n, branch: s.t + 20271744 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 56692352 &* s.n : nil, batch: s.n,
             perImage: 34656, output: s.t + 56169696 &* s.n, pool: pool)
+        s.profiler?.stop(119)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_4_2_forward(_ s: TrainingStepContext) throws {
         // features.4.2.block.0 expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 56169696 &* s.n, pixels: 361 &* s.n, inChannels: 96, weights: s.p + 372912,
             bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 44956992 &* s.n,
             pool: pool)
-        // features.4.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(120)
+        // features.4.2.block.0 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 44956992 &* s.n, pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 428208, beta: s.p + 428784, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 45164928 &* s.n, savedMean: s.f + 76720, savedInvStd: s.f + 77296,
                 runningMean: s.p + 429360, runningVar: s.p + 429936, pool: pool)
+            s.profiler?.stop(121)
         }
-        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 44956992 &* s.n, pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 428208, beta: s.p + 428784, runningMean: s.p + 429360, runningVar: s.p + 429936,
                 eps: 1e-05, activation: .silu, output: s.t + 45164928 &* s.n, scratch: s.f + 76720, pool: pool)
+            s.profiler?.stop(122)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][576]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 430512, channels: 576, kernel: 3, into: s.f + 79024)
+        s.profiler?.stop(123)
         // features.4.2.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 45164928 &* s.n, batch: s.n, height: 19, width: 19, channels: 576,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 79024, bias: s.f,
             activation: .identity, output: s.t + 45372864 &* s.n, pool: pool)
-        // features.4.2.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(124)
+        // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 45372864 &* s.n, pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 435696, beta: s.p + 436272, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 45580800 &* s.n, savedMean: s.f + 77872, savedInvStd: s.f + 78448,
                 runningMean: s.p + 436848, runningVar: s.p + 437424, pool: pool)
+            s.profiler?.stop(125)
         }
-        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 45372864 &* s.n, pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 435696, beta: s.p + 436272, runningMean: s.p + 436848, runningVar: s.p + 437424,
                 eps: 1e-05, activation: .silu, output: s.t + 45580800 &* s.n, scratch: s.f + 77872, pool: pool)
+            s.profiler?.stop(126)
         }
         // features.4.2.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 45580800 &* s.n, output: s.t + 45788736 &* s.n,
             batch: s.n, pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 438000,
             reduceBias: s.p + 451824, activation: .silu, expandWeights: s.p + 451856, expandBias: s.p + 465680,
             savedPooled: s.t + 56683760 &* s.n, savedHidden: s.t + 56692000 &* s.n, savedScale: s.t + 56684336 &* s.n,
             pool: pool)
+        s.profiler?.stop(127)
         // features.4.2.block.3 project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 45788736 &* s.n, pixels: 361 &* s.n, inChannels: 576, weights: s.p + 466256,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 56204352 &* s.n,
             pool: pool)
-        // features.4.2.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(128)
+        // features.4.2.block.3 BatchNorm (batch statistics) + identity on [n, 19, 19, 96]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 56204352 &* s.n, pixels: 361 &* s.n, channels: 96,
                 gamma: s.p + 521552, beta: s.p + 521648, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 89392, savedInvStd: s.f + 89488,
                 runningMean: s.p + 521744, runningVar: s.p + 521840, pool: pool)
+            s.profiler?.stop(129)
         }
-        // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 96]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 56204352 &* s.n, pixels: 361 &* s.n, channels: 96,
                 gamma: s.p + 521552, beta: s.p + 521648, runningMean: s.p + 521744, runningVar: s.p + 521840,
                 eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 89392, pool: pool)
+            s.profiler?.stop(130)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9230769230769231
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07692307692307693,
                 into: s.t + 56692368 &* s.n, random: &random)
+            s.profiler?.stop(131)
         }
         // features.4.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 56169696 &* s.n, branch: s.t + 20271744 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 56692368 &* s.n : nil, batch: s.n,
             perImage: 34656, output: s.t + 56239008 &* s.n, pool: pool)
+        s.profiler?.stop(132)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_4_3_forward(_ s: TrainingStepContext) throws {
         // features.4.3.block.0 expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 56239008 &* s.n, pixels: 361 &* s.n, inChannels: 96, weights: s.p + 521936,
             bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 45996672 &* s.n,
             pool: pool)
-        // features.4.3.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(133)
+        // features.4.3.block.0 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 45996672 &* s.n, pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 577232, beta: s.p + 577808, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 46204608 &* s.n, savedMean: s.f + 89584, savedInvStd: s.f + 90160,
                 runningMean: s.p + 578384, runningVar: s.p + 578960, pool: pool)
+            s.profiler?.stop(134)
         }
-        // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 45996672 &* s.n, pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 577232, beta: s.p + 577808, runningMean: s.p + 578384, runningVar: s.p + 578960,
                 eps: 1e-05, activation: .silu, output: s.t + 46204608 &* s.n, scratch: s.f + 89584, pool: pool)
+            s.profiler?.stop(135)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][576]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 579536, channels: 576, kernel: 3, into: s.f + 91888)
+        s.profiler?.stop(136)
         // features.4.3.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 46204608 &* s.n, batch: s.n, height: 19, width: 19, channels: 576,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 91888, bias: s.f,
             activation: .identity, output: s.t + 46412544 &* s.n, pool: pool)
-        // features.4.3.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(137)
+        // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 46412544 &* s.n, pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 584720, beta: s.p + 585296, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 46620480 &* s.n, savedMean: s.f + 90736, savedInvStd: s.f + 91312,
                 runningMean: s.p + 585872, runningVar: s.p + 586448, pool: pool)
+            s.profiler?.stop(138)
         }
-        // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 46412544 &* s.n, pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 584720, beta: s.p + 585296, runningMean: s.p + 585872, runningVar: s.p + 586448,
                 eps: 1e-05, activation: .silu, output: s.t + 46620480 &* s.n, scratch: s.f + 90736, pool: pool)
+            s.profiler?.stop(139)
         }
         // features.4.3.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 46620480 &* s.n, output: s.t + 46828416 &* s.n,
             batch: s.n, pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 587024,
             reduceBias: s.p + 600848, activation: .silu, expandWeights: s.p + 600880, expandBias: s.p + 614704,
             savedPooled: s.t + 56684912 &* s.n, savedHidden: s.t + 56692032 &* s.n, savedScale: s.t + 56685488 &* s.n,
             pool: pool)
+        s.profiler?.stop(140)
         // features.4.3.block.3 project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 46828416 &* s.n, pixels: 361 &* s.n, inChannels: 576, weights: s.p + 615280,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 56273664 &* s.n,
             pool: pool)
-        // features.4.3.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(141)
+        // features.4.3.block.3 BatchNorm (batch statistics) + identity on [n, 19, 19, 96]
         if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 56273664 &* s.n, pixels: 361 &* s.n, channels: 96,
                 gamma: s.p + 670576, beta: s.p + 670672, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 102256,
                 savedInvStd: s.f + 102352, runningMean: s.p + 670768, runningVar: s.p + 670864, pool: pool)
+            s.profiler?.stop(142)
         }
-        // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 96]
         if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 56273664 &* s.n, pixels: 361 &* s.n, channels: 96,
                 gamma: s.p + 670576, beta: s.p + 670672, runningMean: s.p + 670768, runningVar: s.p + 670864,
                 eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 102256, pool: pool)
+            s.profiler?.stop(143)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9153846153846154
         if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08461538461538462,
                 into: s.t + 56692384 &* s.n, random: &random)
+            s.profiler?.stop(144)
         }
         // features.4.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 56239008 &* s.n, branch: s.t + 20271744 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 56692384 &* s.n : nil, batch: s.n,
             perImage: 34656, output: s.t + 56308320 &* s.n, pool: pool)
+        s.profiler?.stop(145)
     }
 
     /// features.4.4 forward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_4_4_forward(_ s: TrainingStepContext) throws {
         // features.4.4.block.0 expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 56308320 &* s.n, pixels: 361 &* s.n, inChannels: 96, weights: s.p + 670960,
             bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 47036352 &* s.n,
             pool: pool)
-        // features.4.4.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(146)
+        // features.4.4.block.0 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 47036352 &* s.n, pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 726256, beta: s.p + 726832, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 47244288 &* s.n, savedMean: s.f + 102448, savedInvStd: s.f + 103024,
                 runningMean: s.p + 727408, runningVar: s.p + 727984, pool: pool)
+            s.profiler?.stop(147)
         }
-        // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 47036352 &* s.n, pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 726256, beta: s.p + 726832, runningMean: s.p + 727408, runningVar: s.p + 727984,
                 eps: 1e-05, activation: .silu, output: s.t + 47244288 &* s.n, scratch: s.f + 102448, pool: pool)
+            s.profiler?.stop(148)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][576]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 728560, channels: 576, kernel: 3, into: s.f + 104752)
+        s.profiler?.stop(149)
         // features.4.4.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 47244288 &* s.n, batch: s.n, height: 19, width: 19, channels: 576,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 104752, bias: s.f,
             activation: .identity, output: s.t + 47452224 &* s.n, pool: pool)
-        // features.4.4.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(150)
+        // features.4.4.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 47452224 &* s.n, pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 733744, beta: s.p + 734320, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 47660160 &* s.n, savedMean: s.f + 103600, savedInvStd: s.f + 104176,
                 runningMean: s.p + 734896, runningVar: s.p + 735472, pool: pool)
+            s.profiler?.stop(151)
         }
-        // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 47452224 &* s.n, pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 733744, beta: s.p + 734320, runningMean: s.p + 734896, runningVar: s.p + 735472,
                 eps: 1e-05, activation: .silu, output: s.t + 47660160 &* s.n, scratch: s.f + 103600, pool: pool)
+            s.profiler?.stop(152)
         }
         // features.4.4.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 47660160 &* s.n, output: s.t + 47868096 &* s.n,
             batch: s.n, pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 736048,
             reduceBias: s.p + 749872, activation: .silu, expandWeights: s.p + 749904, expandBias: s.p + 763728,
             savedPooled: s.t + 56686064 &* s.n, savedHidden: s.t + 56692064 &* s.n, savedScale: s.t + 56686640 &* s.n,
             pool: pool)
+        s.profiler?.stop(153)
         // features.4.4.block.3 project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 47868096 &* s.n, pixels: 361 &* s.n, inChannels: 576, weights: s.p + 764304,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 56342976 &* s.n,
             pool: pool)
-        // features.4.4.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(154)
+        // features.4.4.block.3 BatchNorm (batch statistics) + identity on [n, 19, 19, 96]
         if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 56342976 &* s.n, pixels: 361 &* s.n, channels: 96,
                 gamma: s.p + 819600, beta: s.p + 819696, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 115120,
                 savedInvStd: s.f + 115216, runningMean: s.p + 819792, runningVar: s.p + 819888, pool: pool)
+            s.profiler?.stop(155)
         }
-        // features.4.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 96]
         if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 56342976 &* s.n, pixels: 361 &* s.n, channels: 96,
                 gamma: s.p + 819600, beta: s.p + 819696, runningMean: s.p + 819792, runningVar: s.p + 819888,
                 eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 115120, pool: pool)
+            s.profiler?.stop(156)
         }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.9076923076923077
         if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09230769230769233,
                 into: s.t + 56692400 &* s.n, random: &random)
+            s.profiler?.stop(157)
         }
         // features.4.4 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 56308320 &* s.n, branch: s.t + 20271744 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 56692400 &* s.n : nil, batch: s.n,
             perImage: 34656, output: s.t + 56377632 &* s.n, pool: pool)
+        s.profiler?.stop(158)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 19x19x96 -> 19x19x136, SE 576 -> 24 -> 576
     private func features_5_0_forward(_ s: TrainingStepContext) throws {
         // features.5.0.block.0 expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 56377632 &* s.n, pixels: 361 &* s.n, inChannels: 96, weights: s.p + 819984,
             bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 48076032 &* s.n,
             pool: pool)
-        // features.5.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(159)
+        // features.5.0.block.0 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 48076032 &* s.n, pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 875280, beta: s.p + 875856, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 48283968 &* s.n, savedMean: s.f + 115312, savedInvStd: s.f + 115888,
                 runningMean: s.p + 876432, runningVar: s.p + 877008, pool: pool)
+            s.profiler?.stop(160)
         }
-        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 48076032 &* s.n, pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 875280, beta: s.p + 875856, runningMean: s.p + 876432, runningVar: s.p + 877008,
                 eps: 1e-05, activation: .silu, output: s.t + 48283968 &* s.n, scratch: s.f + 115312, pool: pool)
+            s.profiler?.stop(161)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][576]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 877584, channels: 576, kernel: 5, into: s.f + 117616)
+        s.profiler?.stop(162)
         // features.5.0.block.1 depthwise 5x5/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 48283968 &* s.n, batch: s.n, height: 19, width: 19, channels: 576,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 117616, bias: s.f,
             activation: .identity, output: s.t + 48491904 &* s.n, pool: pool)
-        // features.5.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(163)
+        // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 48491904 &* s.n, pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 891984, beta: s.p + 892560, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 48699840 &* s.n, savedMean: s.f + 116464, savedInvStd: s.f + 117040,
                 runningMean: s.p + 893136, runningVar: s.p + 893712, pool: pool)
+            s.profiler?.stop(164)
         }
-        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 48491904 &* s.n, pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 891984, beta: s.p + 892560, runningMean: s.p + 893136, runningVar: s.p + 893712,
                 eps: 1e-05, activation: .silu, output: s.t + 48699840 &* s.n, scratch: s.f + 116464, pool: pool)
+            s.profiler?.stop(165)
         }
         // features.5.0.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 48699840 &* s.n, output: s.t + 48907776 &* s.n,
             batch: s.n, pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 894288,
             reduceBias: s.p + 908112, activation: .silu, expandWeights: s.p + 908144, expandBias: s.p + 921968,
             savedPooled: s.t + 56687216 &* s.n, savedHidden: s.t + 56692096 &* s.n, savedScale: s.t + 56687792 &* s.n,
             pool: pool)
+        s.profiler?.stop(166)
         // features.5.0.block.3 project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 136]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 48907776 &* s.n, pixels: 361 &* s.n, inChannels: 576, weights: s.p + 922544,
             bias: s.f, outChannels: 136, activation: .identity, residual: nil, output: s.t + 55497888 &* s.n,
             pool: pool)
-        // features.5.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(167)
+        // features.5.0.block.3 BatchNorm (batch statistics) + identity on [n, 19, 19, 136]
         if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 55497888 &* s.n, pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 1000880, beta: s.p + 1001024, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 55546992 &* s.n, savedMean: s.f + 146416,
                 savedInvStd: s.f + 146552, runningMean: s.p + 1001168, runningVar: s.p + 1001312, pool: pool)
+            s.profiler?.stop(168)
         }
-        // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 136]
         if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 55497888 &* s.n, pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 1000880, beta: s.p + 1001024, runningMean: s.p + 1001168, runningVar: s.p + 1001312,
                 eps: 1e-05, activation: .identity, output: s.t + 55546992 &* s.n, scratch: s.f + 146416, pool: pool)
+            s.profiler?.stop(169)
         }
     }
 
     /// features.5.1 forward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
     private func features_5_1_forward(_ s: TrainingStepContext) throws {
         // features.5.1.block.0 expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 55546992 &* s.n, pixels: 361 &* s.n, inChannels: 136,
             weights: s.p + 1001456, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
             output: s.t + 35388720 &* s.n, pool: pool)
-        // features.5.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(170)
+        // features.5.1.block.0 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 35388720 &* s.n, pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1112432, beta: s.p + 1113248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 35683296 &* s.n, savedMean: s.f + 146688, savedInvStd: s.f + 147504,
                 runningMean: s.p + 1114064, runningVar: s.p + 1114880, pool: pool)
+            s.profiler?.stop(171)
         }
-        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 35388720 &* s.n, pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1112432, beta: s.p + 1113248, runningMean: s.p + 1114064, runningVar: s.p + 1114880,
                 eps: 1e-05, activation: .silu, output: s.t + 35683296 &* s.n, scratch: s.f + 146688, pool: pool)
+            s.profiler?.stop(172)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][816]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1115696, channels: 816, kernel: 5, into: s.f + 149952)
+        s.profiler?.stop(173)
         // features.5.1.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 35683296 &* s.n, batch: s.n, height: 19, width: 19, channels: 816,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 149952, bias: s.f,
             activation: .identity, output: s.t + 35977872 &* s.n, pool: pool)
-        // features.5.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(174)
+        // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 35977872 &* s.n, pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1136096, beta: s.p + 1136912, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 36272448 &* s.n, savedMean: s.f + 148320, savedInvStd: s.f + 149136,
                 runningMean: s.p + 1137728, runningVar: s.p + 1138544, pool: pool)
+            s.profiler?.stop(175)
         }
-        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 35977872 &* s.n, pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1136096, beta: s.p + 1136912, runningMean: s.p + 1137728, runningVar: s.p + 1138544,
                 eps: 1e-05, activation: .silu, output: s.t + 36272448 &* s.n, scratch: s.f + 148320, pool: pool)
+            s.profiler?.stop(176)
         }
         // features.5.1.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 36272448 &* s.n, output: s.t + 36567024 &* s.n,
             batch: s.n, pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1139360,
             reduceBias: s.p + 1167104, activation: .silu, expandWeights: s.p + 1167152, expandBias: s.p + 1194896,
             savedPooled: s.t + 56674448 &* s.n, savedHidden: s.t + 56691664 &* s.n, savedScale: s.t + 56675264 &* s.n,
             pool: pool)
+        s.profiler?.stop(177)
         // features.5.1.block.3 project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 36567024 &* s.n, pixels: 361 &* s.n, inChannels: 816,
             weights: s.p + 1195712, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
             output: s.t + 55596096 &* s.n, pool: pool)
-        // features.5.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(178)
+        // features.5.1.block.3 BatchNorm (batch statistics) + identity on [n, 19, 19, 136]
         if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 55596096 &* s.n, pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 1306688, beta: s.p + 1306832, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 190752,
                 savedInvStd: s.f + 190888, runningMean: s.p + 1306976, runningVar: s.p + 1307120, pool: pool)
+            s.profiler?.stop(179)
         }
-        // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 136]
         if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 55596096 &* s.n, pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 1306688, beta: s.p + 1306832, runningMean: s.p + 1306976, runningVar: s.p + 1307120,
                 eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 190752, pool: pool)
+            s.profiler?.stop(180)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8923076923076922
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1076923076923077,
                 into: s.t + 56692416 &* s.n, random: &random)
+            s.profiler?.stop(181)
         }
         // features.5.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 55546992 &* s.n, branch: s.t + 20271744 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 56692416 &* s.n : nil, batch: s.n,
             perImage: 49096, output: s.t + 55645200 &* s.n, pool: pool)
+        s.profiler?.stop(182)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
     private func features_5_2_forward(_ s: TrainingStepContext) throws {
         // features.5.2.block.0 expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 55645200 &* s.n, pixels: 361 &* s.n, inChannels: 136,
             weights: s.p + 1307264, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
             output: s.t + 36861600 &* s.n, pool: pool)
-        // features.5.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(183)
+        // features.5.2.block.0 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 36861600 &* s.n, pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1418240, beta: s.p + 1419056, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 37156176 &* s.n, savedMean: s.f + 191024, savedInvStd: s.f + 191840,
                 runningMean: s.p + 1419872, runningVar: s.p + 1420688, pool: pool)
+            s.profiler?.stop(184)
         }
-        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 36861600 &* s.n, pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1418240, beta: s.p + 1419056, runningMean: s.p + 1419872, runningVar: s.p + 1420688,
                 eps: 1e-05, activation: .silu, output: s.t + 37156176 &* s.n, scratch: s.f + 191024, pool: pool)
+            s.profiler?.stop(185)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][816]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1421504, channels: 816, kernel: 5, into: s.f + 194288)
+        s.profiler?.stop(186)
         // features.5.2.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 37156176 &* s.n, batch: s.n, height: 19, width: 19, channels: 816,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 194288, bias: s.f,
             activation: .identity, output: s.t + 37450752 &* s.n, pool: pool)
-        // features.5.2.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(187)
+        // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 37450752 &* s.n, pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1441904, beta: s.p + 1442720, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 37745328 &* s.n, savedMean: s.f + 192656, savedInvStd: s.f + 193472,
                 runningMean: s.p + 1443536, runningVar: s.p + 1444352, pool: pool)
+            s.profiler?.stop(188)
         }
-        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 37450752 &* s.n, pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1441904, beta: s.p + 1442720, runningMean: s.p + 1443536, runningVar: s.p + 1444352,
                 eps: 1e-05, activation: .silu, output: s.t + 37745328 &* s.n, scratch: s.f + 192656, pool: pool)
+            s.profiler?.stop(189)
         }
         // features.5.2.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 37745328 &* s.n, output: s.t + 38039904 &* s.n,
             batch: s.n, pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1445168,
             reduceBias: s.p + 1472912, activation: .silu, expandWeights: s.p + 1472960, expandBias: s.p + 1500704,
             savedPooled: s.t + 56676080 &* s.n, savedHidden: s.t + 56691712 &* s.n, savedScale: s.t + 56676896 &* s.n,
             pool: pool)
+        s.profiler?.stop(190)
         // features.5.2.block.3 project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 38039904 &* s.n, pixels: 361 &* s.n, inChannels: 816,
             weights: s.p + 1501520, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
             output: s.t + 55694304 &* s.n, pool: pool)
-        // features.5.2.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(191)
+        // features.5.2.block.3 BatchNorm (batch statistics) + identity on [n, 19, 19, 136]
         if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 55694304 &* s.n, pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 1612496, beta: s.p + 1612640, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 235088,
                 savedInvStd: s.f + 235224, runningMean: s.p + 1612784, runningVar: s.p + 1612928, pool: pool)
+            s.profiler?.stop(192)
         }
-        // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 136]
         if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 55694304 &* s.n, pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 1612496, beta: s.p + 1612640, runningMean: s.p + 1612784, runningVar: s.p + 1612928,
                 eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 235088, pool: pool)
+            s.profiler?.stop(193)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8846153846153846
         if s.options.stochasticDepth && s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11538461538461539,
                 into: s.t + 56692432 &* s.n, random: &random)
+            s.profiler?.stop(194)
         }
         // features.5.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 55645200 &* s.n, branch: s.t + 20271744 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 56692432 &* s.n : nil, batch: s.n,
             perImage: 49096, output: s.t + 55743408 &* s.n, pool: pool)
+        s.profiler?.stop(195)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
     private func features_5_3_forward(_ s: TrainingStepContext) throws {
         // features.5.3.block.0 expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 55743408 &* s.n, pixels: 361 &* s.n, inChannels: 136,
             weights: s.p + 1613072, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
             output: s.t + 38334480 &* s.n, pool: pool)
-        // features.5.3.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(196)
+        // features.5.3.block.0 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 38334480 &* s.n, pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1724048, beta: s.p + 1724864, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 38629056 &* s.n, savedMean: s.f + 235360, savedInvStd: s.f + 236176,
                 runningMean: s.p + 1725680, runningVar: s.p + 1726496, pool: pool)
+            s.profiler?.stop(197)
         }
-        // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 38334480 &* s.n, pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1724048, beta: s.p + 1724864, runningMean: s.p + 1725680, runningVar: s.p + 1726496,
                 eps: 1e-05, activation: .silu, output: s.t + 38629056 &* s.n, scratch: s.f + 235360, pool: pool)
+            s.profiler?.stop(198)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][816]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1727312, channels: 816, kernel: 5, into: s.f + 238624)
+        s.profiler?.stop(199)
         // features.5.3.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 38629056 &* s.n, batch: s.n, height: 19, width: 19, channels: 816,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 238624, bias: s.f,
             activation: .identity, output: s.t + 38923632 &* s.n, pool: pool)
-        // features.5.3.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(200)
+        // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 38923632 &* s.n, pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1747712, beta: s.p + 1748528, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 39218208 &* s.n, savedMean: s.f + 236992, savedInvStd: s.f + 237808,
                 runningMean: s.p + 1749344, runningVar: s.p + 1750160, pool: pool)
+            s.profiler?.stop(201)
         }
-        // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 38923632 &* s.n, pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1747712, beta: s.p + 1748528, runningMean: s.p + 1749344, runningVar: s.p + 1750160,
                 eps: 1e-05, activation: .silu, output: s.t + 39218208 &* s.n, scratch: s.f + 236992, pool: pool)
+            s.profiler?.stop(202)
         }
         // features.5.3.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 39218208 &* s.n, output: s.t + 39512784 &* s.n,
             batch: s.n, pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1750976,
             reduceBias: s.p + 1778720, activation: .silu, expandWeights: s.p + 1778768, expandBias: s.p + 1806512,
             savedPooled: s.t + 56677712 &* s.n, savedHidden: s.t + 56691760 &* s.n, savedScale: s.t + 56678528 &* s.n,
             pool: pool)
+        s.profiler?.stop(203)
         // features.5.3.block.3 project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 39512784 &* s.n, pixels: 361 &* s.n, inChannels: 816,
             weights: s.p + 1807328, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
             output: s.t + 55792512 &* s.n, pool: pool)
-        // features.5.3.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(204)
+        // features.5.3.block.3 BatchNorm (batch statistics) + identity on [n, 19, 19, 136]
         if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 55792512 &* s.n, pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 1918304, beta: s.p + 1918448, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 279424,
                 savedInvStd: s.f + 279560, runningMean: s.p + 1918592, runningVar: s.p + 1918736, pool: pool)
+            s.profiler?.stop(205)
         }
-        // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 136]
         if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 55792512 &* s.n, pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 1918304, beta: s.p + 1918448, runningMean: s.p + 1918592, runningVar: s.p + 1918736,
                 eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 279424, pool: pool)
+            s.profiler?.stop(206)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8769230769230769
         if s.options.stochasticDepth && s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12307692307692308,
                 into: s.t + 56692448 &* s.n, random: &random)
+            s.profiler?.stop(207)
         }
         // features.5.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 55743408 &* s.n, branch: s.t + 20271744 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 56692448 &* s.n : nil, batch: s.n,
             perImage: 49096, output: s.t + 55841616 &* s.n, pool: pool)
+        s.profiler?.stop(208)
     }
 
     /// features.5.4 forward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
     private func features_5_4_forward(_ s: TrainingStepContext) throws {
         // features.5.4.block.0 expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 55841616 &* s.n, pixels: 361 &* s.n, inChannels: 136,
             weights: s.p + 1918880, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
             output: s.t + 39807360 &* s.n, pool: pool)
-        // features.5.4.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(209)
+        // features.5.4.block.0 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 39807360 &* s.n, pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2029856, beta: s.p + 2030672, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 40101936 &* s.n, savedMean: s.f + 279696, savedInvStd: s.f + 280512,
                 runningMean: s.p + 2031488, runningVar: s.p + 2032304, pool: pool)
+            s.profiler?.stop(210)
         }
-        // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 39807360 &* s.n, pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2029856, beta: s.p + 2030672, runningMean: s.p + 2031488, runningVar: s.p + 2032304,
                 eps: 1e-05, activation: .silu, output: s.t + 40101936 &* s.n, scratch: s.f + 279696, pool: pool)
+            s.profiler?.stop(211)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][816]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2033120, channels: 816, kernel: 5, into: s.f + 282960)
+        s.profiler?.stop(212)
         // features.5.4.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 40101936 &* s.n, batch: s.n, height: 19, width: 19, channels: 816,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 282960, bias: s.f,
             activation: .identity, output: s.t + 40396512 &* s.n, pool: pool)
-        // features.5.4.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(213)
+        // features.5.4.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 40396512 &* s.n, pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2053520, beta: s.p + 2054336, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 40691088 &* s.n, savedMean: s.f + 281328, savedInvStd: s.f + 282144,
                 runningMean: s.p + 2055152, runningVar: s.p + 2055968, pool: pool)
+            s.profiler?.stop(214)
         }
-        // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 40396512 &* s.n, pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2053520, beta: s.p + 2054336, runningMean: s.p + 2055152, runningVar: s.p + 2055968,
                 eps: 1e-05, activation: .silu, output: s.t + 40691088 &* s.n, scratch: s.f + 281328, pool: pool)
+            s.profiler?.stop(215)
         }
         // features.5.4.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 40691088 &* s.n, output: s.t + 40985664 &* s.n,
             batch: s.n, pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 2056784,
             reduceBias: s.p + 2084528, activation: .silu, expandWeights: s.p + 2084576, expandBias: s.p + 2112320,
             savedPooled: s.t + 56679344 &* s.n, savedHidden: s.t + 56691808 &* s.n, savedScale: s.t + 56680160 &* s.n,
             pool: pool)
+        s.profiler?.stop(216)
         // features.5.4.block.3 project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 40985664 &* s.n, pixels: 361 &* s.n, inChannels: 816,
             weights: s.p + 2113136, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
             output: s.t + 55890720 &* s.n, pool: pool)
-        // features.5.4.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(217)
+        // features.5.4.block.3 BatchNorm (batch statistics) + identity on [n, 19, 19, 136]
         if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 55890720 &* s.n, pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 2224112, beta: s.p + 2224256, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 323760,
                 savedInvStd: s.f + 323896, runningMean: s.p + 2224400, runningVar: s.p + 2224544, pool: pool)
+            s.profiler?.stop(218)
         }
-        // features.5.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 136]
         if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 55890720 &* s.n, pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 2224112, beta: s.p + 2224256, runningMean: s.p + 2224400, runningVar: s.p + 2224544,
                 eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 323760, pool: pool)
+            s.profiler?.stop(219)
         }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.8692307692307693
         if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13076923076923078,
                 into: s.t + 56692464 &* s.n, random: &random)
+            s.profiler?.stop(220)
         }
         // features.5.4 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 55841616 &* s.n, branch: s.t + 20271744 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 56692464 &* s.n : nil, batch: s.n,
             perImage: 49096, output: s.t + 55939824 &* s.n, pool: pool)
+        s.profiler?.stop(221)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 19x19x136 -> 10x10x232, SE 816 -> 34 -> 816
     private func features_6_0_forward(_ s: TrainingStepContext) throws {
         // features.6.0.block.0 expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 55939824 &* s.n, pixels: 361 &* s.n, inChannels: 136,
             weights: s.p + 2224688, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
             output: s.t + 41280240 &* s.n, pool: pool)
-        // features.6.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(222)
+        // features.6.0.block.0 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 41280240 &* s.n, pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2335664, beta: s.p + 2336480, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 41574816 &* s.n, savedMean: s.f + 324032, savedInvStd: s.f + 324848,
                 runningMean: s.p + 2337296, runningVar: s.p + 2338112, pool: pool)
+            s.profiler?.stop(223)
         }
-        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 41280240 &* s.n, pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2335664, beta: s.p + 2336480, runningMean: s.p + 2337296, runningVar: s.p + 2338112,
                 eps: 1e-05, activation: .silu, output: s.t + 41574816 &* s.n, scratch: s.f + 324032, pool: pool)
+            s.profiler?.stop(224)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][816]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2338928, channels: 816, kernel: 5, into: s.f + 327296)
+        s.profiler?.stop(225)
         // features.6.0.block.1 depthwise 5x5/2, [n, 19, 19, 816] -> [n, 10, 10, 816]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 41574816 &* s.n, batch: s.n, height: 19, width: 19, channels: 816,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 327296, bias: s.f,
             activation: .identity, output: s.t + 54837216 &* s.n, pool: pool)
-        // features.6.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(226)
+        // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 816]
         if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 54837216 &* s.n, pixels: 100 &* s.n, channels: 816,
                 gamma: s.p + 2359328, beta: s.p + 2360144, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 54918816 &* s.n, savedMean: s.f + 325664, savedInvStd: s.f + 326480,
                 runningMean: s.p + 2360960, runningVar: s.p + 2361776, pool: pool)
+            s.profiler?.stop(227)
         }
-        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 816]
         if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 54837216 &* s.n, pixels: 100 &* s.n, channels: 816,
                 gamma: s.p + 2359328, beta: s.p + 2360144, runningMean: s.p + 2360960, runningVar: s.p + 2361776,
                 eps: 1e-05, activation: .silu, output: s.t + 54918816 &* s.n, scratch: s.f + 325664, pool: pool)
+            s.profiler?.stop(228)
         }
         // features.6.0.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 10, 10, 816]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 54918816 &* s.n, output: s.t + 55000416 &* s.n,
             batch: s.n, pixels: 100, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 2362592,
             reduceBias: s.p + 2390336, activation: .silu, expandWeights: s.p + 2390384, expandBias: s.p + 2418128,
             savedPooled: s.t + 56680976 &* s.n, savedHidden: s.t + 56691856 &* s.n, savedScale: s.t + 56681792 &* s.n,
             pool: pool)
+        s.profiler?.stop(229)
         // features.6.0.block.3 project conv 1x1, [n, 10, 10, 816] -> [n, 10, 10, 232]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 55000416 &* s.n, pixels: 100 &* s.n, inChannels: 816,
             weights: s.p + 2418944, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
             output: s.t + 42138192 &* s.n, pool: pool)
-        // features.6.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(230)
+        // features.6.0.block.3 BatchNorm (batch statistics) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 42138192 &* s.n, pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 2608256, beta: s.p + 2608496, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 56412288 &* s.n, savedMean: s.f + 368096,
                 savedInvStd: s.f + 368328, runningMean: s.p + 2608736, runningVar: s.p + 2608976, pool: pool)
+            s.profiler?.stop(231)
         }
-        // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 42138192 &* s.n, pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 2608256, beta: s.p + 2608496, runningMean: s.p + 2608736, runningVar: s.p + 2608976,
                 eps: 1e-05, activation: .identity, output: s.t + 56412288 &* s.n, scratch: s.f + 368096, pool: pool)
+            s.profiler?.stop(232)
         }
     }
 
     /// features.6.1 forward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
     private func features_6_1_forward(_ s: TrainingStepContext) throws {
         // features.6.1.block.0 expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 56412288 &* s.n, pixels: 100 &* s.n, inChannels: 232,
             weights: s.p + 2609216, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
             output: s.t + 50349312 &* s.n, pool: pool)
-        // features.6.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(233)
+        // features.6.1.block.0 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 50349312 &* s.n, pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 2932160, beta: s.p + 2933552, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 50488512 &* s.n, savedMean: s.f + 368560, savedInvStd: s.f + 369952,
                 runningMean: s.p + 2934944, runningVar: s.p + 2936336, pool: pool)
+            s.profiler?.stop(234)
         }
-        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 50349312 &* s.n, pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 2932160, beta: s.p + 2933552, runningMean: s.p + 2934944, runningVar: s.p + 2936336,
                 eps: 1e-05, activation: .silu, output: s.t + 50488512 &* s.n, scratch: s.f + 368560, pool: pool)
+            s.profiler?.stop(235)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1392]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2937728, channels: 1392, kernel: 5, into: s.f + 374128)
+        s.profiler?.stop(236)
         // features.6.1.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 50488512 &* s.n, batch: s.n, height: 10, width: 10, channels: 1392,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 374128, bias: s.f,
             activation: .identity, output: s.t + 50627712 &* s.n, pool: pool)
-        // features.6.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(237)
+        // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 50627712 &* s.n, pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 2972528, beta: s.p + 2973920, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 50766912 &* s.n, savedMean: s.f + 371344, savedInvStd: s.f + 372736,
                 runningMean: s.p + 2975312, runningVar: s.p + 2976704, pool: pool)
+            s.profiler?.stop(238)
         }
-        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 50627712 &* s.n, pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 2972528, beta: s.p + 2973920, runningMean: s.p + 2975312, runningVar: s.p + 2976704,
                 eps: 1e-05, activation: .silu, output: s.t + 50766912 &* s.n, scratch: s.f + 371344, pool: pool)
+            s.profiler?.stop(239)
         }
         // features.6.1.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 50766912 &* s.n, output: s.t + 50906112 &* s.n,
             batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 2978096,
             reduceBias: s.p + 3058832, activation: .silu, expandWeights: s.p + 3058896, expandBias: s.p + 3139632,
             savedPooled: s.t + 20511360 &* s.n, savedHidden: s.t + 42163888 &* s.n, savedScale: s.t + 20512752 &* s.n,
             pool: pool)
+        s.profiler?.stop(240)
         // features.6.1.block.3 project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 50906112 &* s.n, pixels: 100 &* s.n, inChannels: 1392,
             weights: s.p + 3141024, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
             output: s.t + 56435488 &* s.n, pool: pool)
-        // features.6.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(241)
+        // features.6.1.block.3 BatchNorm (batch statistics) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 56435488 &* s.n, pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 3463968, beta: s.p + 3464208, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 443728,
                 savedInvStd: s.f + 443960, runningMean: s.p + 3464448, runningVar: s.p + 3464688, pool: pool)
+            s.profiler?.stop(242)
         }
-        // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 56435488 &* s.n, pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 3463968, beta: s.p + 3464208, runningMean: s.p + 3464448, runningVar: s.p + 3464688,
                 eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 443728, pool: pool)
+            s.profiler?.stop(243)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8538461538461538
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14615384615384616,
                 into: s.t + 42163952 &* s.n, random: &random)
+            s.profiler?.stop(244)
         }
         // features.6.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 56412288 &* s.n, branch: s.t + 20271744 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 42163952 &* s.n : nil, batch: s.n,
             perImage: 23200, output: s.t + 56458688 &* s.n, pool: pool)
+        s.profiler?.stop(245)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
     private func features_6_2_forward(_ s: TrainingStepContext) throws {
         // features.6.2.block.0 expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 56458688 &* s.n, pixels: 100 &* s.n, inChannels: 232,
             weights: s.p + 3464928, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
             output: s.t + 51045312 &* s.n, pool: pool)
-        // features.6.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(246)
+        // features.6.2.block.0 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 51045312 &* s.n, pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 3787872, beta: s.p + 3789264, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 51184512 &* s.n, savedMean: s.f + 444192, savedInvStd: s.f + 445584,
                 runningMean: s.p + 3790656, runningVar: s.p + 3792048, pool: pool)
+            s.profiler?.stop(247)
         }
-        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 51045312 &* s.n, pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 3787872, beta: s.p + 3789264, runningMean: s.p + 3790656, runningVar: s.p + 3792048,
                 eps: 1e-05, activation: .silu, output: s.t + 51184512 &* s.n, scratch: s.f + 444192, pool: pool)
+            s.profiler?.stop(248)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1392]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3793440, channels: 1392, kernel: 5, into: s.f + 449760)
+        s.profiler?.stop(249)
         // features.6.2.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 51184512 &* s.n, batch: s.n, height: 10, width: 10, channels: 1392,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 449760, bias: s.f,
             activation: .identity, output: s.t + 51323712 &* s.n, pool: pool)
-        // features.6.2.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(250)
+        // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 51323712 &* s.n, pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 3828240, beta: s.p + 3829632, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 51462912 &* s.n, savedMean: s.f + 446976, savedInvStd: s.f + 448368,
                 runningMean: s.p + 3831024, runningVar: s.p + 3832416, pool: pool)
+            s.profiler?.stop(251)
         }
-        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 51323712 &* s.n, pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 3828240, beta: s.p + 3829632, runningMean: s.p + 3831024, runningVar: s.p + 3832416,
                 eps: 1e-05, activation: .silu, output: s.t + 51462912 &* s.n, scratch: s.f + 446976, pool: pool)
+            s.profiler?.stop(252)
         }
         // features.6.2.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 51462912 &* s.n, output: s.t + 51602112 &* s.n,
             batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 3833808,
             reduceBias: s.p + 3914544, activation: .silu, expandWeights: s.p + 3914608, expandBias: s.p + 3995344,
             savedPooled: s.t + 20514144 &* s.n, savedHidden: s.t + 56691248 &* s.n, savedScale: s.t + 20515536 &* s.n,
             pool: pool)
+        s.profiler?.stop(253)
         // features.6.2.block.3 project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 51602112 &* s.n, pixels: 100 &* s.n, inChannels: 1392,
             weights: s.p + 3996736, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
             output: s.t + 56481888 &* s.n, pool: pool)
-        // features.6.2.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(254)
+        // features.6.2.block.3 BatchNorm (batch statistics) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 56481888 &* s.n, pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 4319680, beta: s.p + 4319920, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 519360,
                 savedInvStd: s.f + 519592, runningMean: s.p + 4320160, runningVar: s.p + 4320400, pool: pool)
+            s.profiler?.stop(255)
         }
-        // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 56481888 &* s.n, pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 4319680, beta: s.p + 4319920, runningMean: s.p + 4320160, runningVar: s.p + 4320400,
                 eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 519360, pool: pool)
+            s.profiler?.stop(256)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8461538461538461
         if s.options.stochasticDepth && s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15384615384615385,
                 into: s.t + 56692480 &* s.n, random: &random)
+            s.profiler?.stop(257)
         }
         // features.6.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 56458688 &* s.n, branch: s.t + 20271744 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 56692480 &* s.n : nil, batch: s.n,
             perImage: 23200, output: s.t + 56505088 &* s.n, pool: pool)
+        s.profiler?.stop(258)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
     private func features_6_3_forward(_ s: TrainingStepContext) throws {
         // features.6.3.block.0 expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 56505088 &* s.n, pixels: 100 &* s.n, inChannels: 232,
             weights: s.p + 4320640, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
             output: s.t + 51741312 &* s.n, pool: pool)
-        // features.6.3.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(259)
+        // features.6.3.block.0 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 51741312 &* s.n, pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 4643584, beta: s.p + 4644976, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 51880512 &* s.n, savedMean: s.f + 519824, savedInvStd: s.f + 521216,
                 runningMean: s.p + 4646368, runningVar: s.p + 4647760, pool: pool)
+            s.profiler?.stop(260)
         }
-        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 51741312 &* s.n, pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 4643584, beta: s.p + 4644976, runningMean: s.p + 4646368, runningVar: s.p + 4647760,
                 eps: 1e-05, activation: .silu, output: s.t + 51880512 &* s.n, scratch: s.f + 519824, pool: pool)
+            s.profiler?.stop(261)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1392]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4649152, channels: 1392, kernel: 5, into: s.f + 525392)
+        s.profiler?.stop(262)
         // features.6.3.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 51880512 &* s.n, batch: s.n, height: 10, width: 10, channels: 1392,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 525392, bias: s.f,
             activation: .identity, output: s.t + 52019712 &* s.n, pool: pool)
-        // features.6.3.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(263)
+        // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 52019712 &* s.n, pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 4683952, beta: s.p + 4685344, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 52158912 &* s.n, savedMean: s.f + 522608, savedInvStd: s.f + 524000,
                 runningMean: s.p + 4686736, runningVar: s.p + 4688128, pool: pool)
+            s.profiler?.stop(264)
         }
-        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 52019712 &* s.n, pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 4683952, beta: s.p + 4685344, runningMean: s.p + 4686736, runningVar: s.p + 4688128,
                 eps: 1e-05, activation: .silu, output: s.t + 52158912 &* s.n, scratch: s.f + 522608, pool: pool)
+            s.profiler?.stop(265)
         }
         // features.6.3.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 52158912 &* s.n, output: s.t + 52298112 &* s.n,
             batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 4689520,
             reduceBias: s.p + 4770256, activation: .silu, expandWeights: s.p + 4770320, expandBias: s.p + 4851056,
             savedPooled: s.t + 20516928 &* s.n, savedHidden: s.t + 56691312 &* s.n, savedScale: s.t + 20518320 &* s.n,
             pool: pool)
+        s.profiler?.stop(266)
         // features.6.3.block.3 project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 52298112 &* s.n, pixels: 100 &* s.n, inChannels: 1392,
             weights: s.p + 4852448, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
             output: s.t + 56528288 &* s.n, pool: pool)
-        // features.6.3.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(267)
+        // features.6.3.block.3 BatchNorm (batch statistics) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 56528288 &* s.n, pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 5175392, beta: s.p + 5175632, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 594992,
                 savedInvStd: s.f + 595224, runningMean: s.p + 5175872, runningVar: s.p + 5176112, pool: pool)
+            s.profiler?.stop(268)
         }
-        // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 56528288 &* s.n, pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 5175392, beta: s.p + 5175632, runningMean: s.p + 5175872, runningVar: s.p + 5176112,
                 eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 594992, pool: pool)
+            s.profiler?.stop(269)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8384615384615385
         if s.options.stochasticDepth && s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16153846153846155,
                 into: s.t + 56692496 &* s.n, random: &random)
+            s.profiler?.stop(270)
         }
         // features.6.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 56505088 &* s.n, branch: s.t + 20271744 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.t + 56692496 &* s.n : nil, batch: s.n,
             perImage: 23200, output: s.t + 56551488 &* s.n, pool: pool)
+        s.profiler?.stop(271)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
     private func features_6_4_forward(_ s: TrainingStepContext) throws {
         // features.6.4.block.0 expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 56551488 &* s.n, pixels: 100 &* s.n, inChannels: 232,
             weights: s.p + 5176352, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
             output: s.t + 52437312 &* s.n, pool: pool)
-        // features.6.4.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(272)
+        // features.6.4.block.0 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 52437312 &* s.n, pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 5499296, beta: s.p + 5500688, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 52576512 &* s.n, savedMean: s.f + 595456, savedInvStd: s.f + 596848,
                 runningMean: s.p + 5502080, runningVar: s.p + 5503472, pool: pool)
+            s.profiler?.stop(273)
         }
-        // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 52437312 &* s.n, pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 5499296, beta: s.p + 5500688, runningMean: s.p + 5502080, runningVar: s.p + 5503472,
                 eps: 1e-05, activation: .silu, output: s.t + 52576512 &* s.n, scratch: s.f + 595456, pool: pool)
+            s.profiler?.stop(274)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1392]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5504864, channels: 1392, kernel: 5, into: s.f + 601024)
+        s.profiler?.stop(275)
         // features.6.4.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 52576512 &* s.n, batch: s.n, height: 10, width: 10, channels: 1392,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 601024, bias: s.f,
             activation: .identity, output: s.t + 52715712 &* s.n, pool: pool)
-        // features.6.4.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(276)
+        // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 52715712 &* s.n, pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 5539664, beta: s.p + 5541056, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 52854912 &* s.n, savedMean: s.f + 598240, savedInvStd: s.f + 599632,
                 runningMean: s.p + 5542448, runningVar: s.p + 5543840, pool: pool)
+            s.profiler?.stop(277)
         }
-        // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 52715712 &* s.n, pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 5539664, beta: s.p + 5541056, runningMean: s.p + 5542448, runningVar: s.p + 5543840,
                 eps: 1e-05, activation: .silu, output: s.t + 52854912 &* s.n, scratch: s.f + 598240, pool: pool)
+            s.profiler?.stop(278)
         }
         // features.6.4.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 52854912 &* s.n, output: s.t + 52994112 &* s.n,
             batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 5545232,
             reduceBias: s.p + 5625968, activation: .silu, expandWeights: s.p + 5626032, expandBias: s.p + 5706768,
             savedPooled: s.t + 42161392 &* s.n, savedHidden: s.t + 56691376 &* s.n, savedScale: s.t + 56667488 &* s.n,
             pool: pool)
+        s.profiler?.stop(279)
         // features.6.4.block.3 project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 52994112 &* s.n, pixels: 100 &* s.n, inChannels: 1392,
             weights: s.p + 5708160, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
             output: s.t + 56574688 &* s.n, pool: pool)
-        // features.6.4.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(280)
+        // features.6.4.block.3 BatchNorm (batch statistics) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 56574688 &* s.n, pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 6031104, beta: s.p + 6031344, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 670624,
                 savedInvStd: s.f + 670856, runningMean: s.p + 6031584, runningVar: s.p + 6031824, pool: pool)
+            s.profiler?.stop(281)
         }
-        // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 56574688 &* s.n, pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 6031104, beta: s.p + 6031344, runningMean: s.p + 6031584, runningVar: s.p + 6031824,
                 eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 670624, pool: pool)
+            s.profiler?.stop(282)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8307692307692307
         if s.options.stochasticDepth && s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16923076923076924,
                 into: s.t + 56692512 &* s.n, random: &random)
+            s.profiler?.stop(283)
         }
         // features.6.4 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 56551488 &* s.n, branch: s.t + 20271744 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 56692512 &* s.n : nil, batch: s.n,
             perImage: 23200, output: s.t + 56597888 &* s.n, pool: pool)
+        s.profiler?.stop(284)
     }
 
     /// features.6.5 forward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
     private func features_6_5_forward(_ s: TrainingStepContext) throws {
         // features.6.5.block.0 expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 56597888 &* s.n, pixels: 100 &* s.n, inChannels: 232,
             weights: s.p + 6032064, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
             output: s.t + 53133312 &* s.n, pool: pool)
-        // features.6.5.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(285)
+        // features.6.5.block.0 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 53133312 &* s.n, pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 6355008, beta: s.p + 6356400, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 53272512 &* s.n, savedMean: s.f + 671088, savedInvStd: s.f + 672480,
                 runningMean: s.p + 6357792, runningVar: s.p + 6359184, pool: pool)
+            s.profiler?.stop(286)
         }
-        // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 53133312 &* s.n, pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 6355008, beta: s.p + 6356400, runningMean: s.p + 6357792, runningVar: s.p + 6359184,
                 eps: 1e-05, activation: .silu, output: s.t + 53272512 &* s.n, scratch: s.f + 671088, pool: pool)
+            s.profiler?.stop(287)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1392]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6360576, channels: 1392, kernel: 5, into: s.f + 676656)
+        s.profiler?.stop(288)
         // features.6.5.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 53272512 &* s.n, batch: s.n, height: 10, width: 10, channels: 1392,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 676656, bias: s.f,
             activation: .identity, output: s.t + 53411712 &* s.n, pool: pool)
-        // features.6.5.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(289)
+        // features.6.5.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 53411712 &* s.n, pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 6395376, beta: s.p + 6396768, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 53550912 &* s.n, savedMean: s.f + 673872, savedInvStd: s.f + 675264,
                 runningMean: s.p + 6398160, runningVar: s.p + 6399552, pool: pool)
+            s.profiler?.stop(290)
         }
-        // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 53411712 &* s.n, pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 6395376, beta: s.p + 6396768, runningMean: s.p + 6398160, runningVar: s.p + 6399552,
                 eps: 1e-05, activation: .silu, output: s.t + 53550912 &* s.n, scratch: s.f + 673872, pool: pool)
+            s.profiler?.stop(291)
         }
         // features.6.5.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 53550912 &* s.n, output: s.t + 53690112 &* s.n,
             batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 6400944,
             reduceBias: s.p + 6481680, activation: .silu, expandWeights: s.p + 6481744, expandBias: s.p + 6562480,
             savedPooled: s.t + 56668880 &* s.n, savedHidden: s.t + 56691440 &* s.n, savedScale: s.t + 56670272 &* s.n,
             pool: pool)
+        s.profiler?.stop(292)
         // features.6.5.block.3 project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 53690112 &* s.n, pixels: 100 &* s.n, inChannels: 1392,
             weights: s.p + 6563872, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
             output: s.t + 56621088 &* s.n, pool: pool)
-        // features.6.5.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(293)
+        // features.6.5.block.3 BatchNorm (batch statistics) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 56621088 &* s.n, pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 6886816, beta: s.p + 6887056, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 746256,
                 savedInvStd: s.f + 746488, runningMean: s.p + 6887296, runningVar: s.p + 6887536, pool: pool)
+            s.profiler?.stop(294)
         }
-        // features.6.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 56621088 &* s.n, pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 6886816, beta: s.p + 6887056, runningMean: s.p + 6887296, runningVar: s.p + 6887536,
                 eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 746256, pool: pool)
+            s.profiler?.stop(295)
         }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.823076923076923
         if s.options.stochasticDepth && s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17692307692307693,
                 into: s.t + 56692528 &* s.n, random: &random)
+            s.profiler?.stop(296)
         }
         // features.6.5 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 56597888 &* s.n, branch: s.t + 20271744 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.t + 56692528 &* s.n : nil, batch: s.n,
             perImage: 23200, output: s.t + 56644288 &* s.n, pool: pool)
+        s.profiler?.stop(297)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 10x10x232 -> 10x10x384, SE 1392 -> 58 -> 1392
     private func features_7_0_forward(_ s: TrainingStepContext) throws {
         // features.7.0.block.0 expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 56644288 &* s.n, pixels: 100 &* s.n, inChannels: 232,
             weights: s.p + 6887776, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
             output: s.t + 53829312 &* s.n, pool: pool)
-        // features.7.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(298)
+        // features.7.0.block.0 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 53829312 &* s.n, pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 7210720, beta: s.p + 7212112, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 53968512 &* s.n, savedMean: s.f + 746720, savedInvStd: s.f + 748112,
                 runningMean: s.p + 7213504, runningVar: s.p + 7214896, pool: pool)
+            s.profiler?.stop(299)
         }
-        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 25 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 53829312 &* s.n, pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 7210720, beta: s.p + 7212112, runningMean: s.p + 7213504, runningVar: s.p + 7214896,
                 eps: 1e-05, activation: .silu, output: s.t + 53968512 &* s.n, scratch: s.f + 746720, pool: pool)
+            s.profiler?.stop(300)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1392]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 7216288, channels: 1392, kernel: 3, into: s.f + 752288)
+        s.profiler?.stop(301)
         // features.7.0.block.1 depthwise 3x3/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 53968512 &* s.n, batch: s.n, height: 10, width: 10, channels: 1392,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 752288, bias: s.f,
             activation: .identity, output: s.t + 54107712 &* s.n, pool: pool)
-        // features.7.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(302)
+        // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 54107712 &* s.n, pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 7228816, beta: s.p + 7230208, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 54246912 &* s.n, savedMean: s.f + 749504, savedInvStd: s.f + 750896,
                 runningMean: s.p + 7231600, runningVar: s.p + 7232992, pool: pool)
+            s.profiler?.stop(303)
         }
-        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 25 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 54107712 &* s.n, pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 7228816, beta: s.p + 7230208, runningMean: s.p + 7231600, runningVar: s.p + 7232992,
                 eps: 1e-05, activation: .silu, output: s.t + 54246912 &* s.n, scratch: s.f + 749504, pool: pool)
+            s.profiler?.stop(304)
         }
         // features.7.0.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 54246912 &* s.n, output: s.t + 54386112 &* s.n,
             batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 7234384,
             reduceBias: s.p + 7315120, activation: .silu, expandWeights: s.p + 7315184, expandBias: s.p + 7395920,
             savedPooled: s.t + 56671664 &* s.n, savedHidden: s.t + 56691504 &* s.n, savedScale: s.t + 56673056 &* s.n,
             pool: pool)
+        s.profiler?.stop(305)
         // features.7.0.block.3 project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 384]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 54386112 &* s.n, pixels: 100 &* s.n, inChannels: 1392,
             weights: s.p + 7397312, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
             output: s.t + 42099792 &* s.n, pool: pool)
-        // features.7.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(306)
+        // features.7.0.block.3 BatchNorm (batch statistics) + identity on [n, 10, 10, 384]
         if s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 42099792 &* s.n, pixels: 100 &* s.n, channels: 384,
                 gamma: s.p + 7931840, beta: s.p + 7932224, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 55988928 &* s.n, savedMean: s.f + 777344,
                 savedInvStd: s.f + 777728, runningMean: s.p + 7932608, runningVar: s.p + 7932992, pool: pool)
+            s.profiler?.stop(307)
         }
-        // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 384]
         if s.options.frozenBlocks > 25 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 42099792 &* s.n, pixels: 100 &* s.n, channels: 384,
                 gamma: s.p + 7931840, beta: s.p + 7932224, runningMean: s.p + 7932608, runningVar: s.p + 7932992,
                 eps: 1e-05, activation: .identity, output: s.t + 55988928 &* s.n, scratch: s.f + 777344, pool: pool)
+            s.profiler?.stop(308)
         }
     }
 
     /// features.7.1 forward: MBConv6 k3 s1: 10x10x384 -> 10x10x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_7_1_forward(_ s: TrainingStepContext) throws {
         // features.7.1.block.0 expand conv 1x1, [n, 10, 10, 384] -> [n, 10, 10, 2304]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 55988928 &* s.n, pixels: 100 &* s.n, inChannels: 384,
             weights: s.p + 7933376, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
             output: s.t + 20271744 &* s.n, pool: pool)
-        // features.7.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(309)
+        // features.7.1.block.0 BatchNorm (batch statistics) + silu on [n, 10, 10, 2304]
         if s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 20271744 &* s.n, pixels: 100 &* s.n, channels: 2304,
                 gamma: s.p + 8818112, beta: s.p + 8820416, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 41869392 &* s.n, savedMean: s.f + 778112, savedInvStd: s.f + 780416,
                 runningMean: s.p + 8822720, runningVar: s.p + 8825024, pool: pool)
+            s.profiler?.stop(310)
         }
-        // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 2304]
         if s.options.frozenBlocks > 26 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 20271744 &* s.n, pixels: 100 &* s.n, channels: 2304,
                 gamma: s.p + 8818112, beta: s.p + 8820416, runningMean: s.p + 8822720, runningVar: s.p + 8825024,
                 eps: 1e-05, activation: .silu, output: s.t + 41869392 &* s.n, scratch: s.f + 778112, pool: pool)
+            s.profiler?.stop(311)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][2304]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 8827328, channels: 2304, kernel: 3, into: s.f + 787328)
+        s.profiler?.stop(312)
         // features.7.1.block.1 depthwise 3x3/1, [n, 10, 10, 2304] -> [n, 10, 10, 2304]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 41869392 &* s.n, batch: s.n, height: 10, width: 10, channels: 2304,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 787328, bias: s.f,
             activation: .identity, output: s.t + 42995712 &* s.n, pool: pool)
-        // features.7.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(313)
+        // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 2304]
         if s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 42995712 &* s.n, pixels: 100 &* s.n, channels: 2304,
                 gamma: s.p + 8848064, beta: s.p + 8850368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 43226112 &* s.n, savedMean: s.f + 782720, savedInvStd: s.f + 785024,
                 runningMean: s.p + 8852672, runningVar: s.p + 8854976, pool: pool)
+            s.profiler?.stop(314)
         }
-        // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 2304]
         if s.options.frozenBlocks > 26 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 42995712 &* s.n, pixels: 100 &* s.n, channels: 2304,
                 gamma: s.p + 8848064, beta: s.p + 8850368, runningMean: s.p + 8852672, runningVar: s.p + 8854976,
                 eps: 1e-05, activation: .silu, output: s.t + 43226112 &* s.n, scratch: s.f + 782720, pool: pool)
+            s.profiler?.stop(315)
         }
         // features.7.1.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 10, 10, 2304]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 43226112 &* s.n, output: s.t + 43456512 &* s.n,
             batch: s.n, pixels: 100, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 8857280,
             reduceBias: s.p + 9078464, activation: .silu, expandWeights: s.p + 9078560, expandBias: s.p + 9299744,
             savedPooled: s.t + 20502144 &* s.n, savedHidden: s.t + 42163792 &* s.n, savedScale: s.t + 20504448 &* s.n,
             pool: pool)
+        s.profiler?.stop(316)
         // features.7.1.block.3 project conv 1x1, [n, 10, 10, 2304] -> [n, 10, 10, 384]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 43456512 &* s.n, pixels: 100 &* s.n, inChannels: 2304,
             weights: s.p + 9302048, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
             output: s.t + 43840512 &* s.n, pool: pool)
-        // features.7.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(317)
+        // features.7.1.block.3 BatchNorm (batch statistics) + identity on [n, 10, 10, 384]
         if s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 43840512 &* s.n, pixels: 100 &* s.n, channels: 384,
                 gamma: s.p + 10186784, beta: s.p + 10187168, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 43686912 &* s.n, savedMean: s.f + 828800,
                 savedInvStd: s.f + 829184, runningMean: s.p + 10187552, runningVar: s.p + 10187936, pool: pool)
+            s.profiler?.stop(318)
         }
-        // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 384]
         if s.options.frozenBlocks > 26 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 43840512 &* s.n, pixels: 100 &* s.n, channels: 384,
                 gamma: s.p + 10186784, beta: s.p + 10187168, runningMean: s.p + 10187552, runningVar: s.p + 10187936,
                 eps: 1e-05, activation: .identity, output: s.t + 43686912 &* s.n, scratch: s.f + 828800, pool: pool)
+            s.profiler?.stop(319)
         }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.8076923076923077
         if s.options.stochasticDepth && s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19230769230769232,
                 into: s.t + 56692544 &* s.n, random: &random)
+            s.profiler?.stop(320)
         }
         // features.7.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 55988928 &* s.n, branch: s.t + 43686912 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.t + 56692544 &* s.n : nil, batch: s.n,
             perImage: 38400, output: s.t + 43878912 &* s.n, pool: pool)
+        s.profiler?.stop(321)
     }
 
     /// features.8 forward: head: conv 1x1 384 -> 1536
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 10, 10, 384] -> [n, 10, 10, 1536]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 43878912 &* s.n, pixels: 100 &* s.n, inChannels: 384,
             weights: s.p + 10188320, bias: s.f, outChannels: 1536, activation: .identity, residual: nil,
             output: s.t + 43686912 &* s.n, pool: pool)
-        // features.8 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(322)
+        // features.8 BatchNorm (batch statistics) + silu on [n, 10, 10, 1536]
         if s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 43686912 &* s.n, pixels: 100 &* s.n, channels: 1536,
                 gamma: s.p + 10778144, beta: s.p + 10779680, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 50195712 &* s.n, savedMean: s.f + 829568, savedInvStd: s.f + 831104,
                 runningMean: s.p + 10781216, runningVar: s.p + 10782752, pool: pool)
+            s.profiler?.stop(323)
         }
-        // features.8 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.8 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1536]
         if s.options.frozenBlocks > 27 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 43686912 &* s.n, pixels: 100 &* s.n, channels: 1536,
                 gamma: s.p + 10778144, beta: s.p + 10779680, runningMean: s.p + 10781216, runningVar: s.p + 10782752,
                 eps: 1e-05, activation: .silu, output: s.t + 50195712 &* s.n, scratch: s.f + 829568, pool: pool)
+            s.profiler?.stop(324)
         }
     }
 
     /// classifier forward: global average pool, dropout 0.3, linear 1536 -> 1000 classes
     private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 10, 10, 1536] -> [n, 1536]
+        s.profiler?.start()
         Kernels.globalAveragePool(input: s.t + 50195712 &* s.n, batch: s.n, pixels: 100, channels: 1536,
             output: s.t + 20506752 &* s.n, pool: pool)
+        s.profiler?.stop(325)
         // dropout p=0.3 (when options.dropout) on [n, 1536]
+        s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.t + 20506752 &* s.n, output: s.t + 20509824 &* s.n, count: 1536 &* s.n,
             probability: s.options.dropout ? 0.3 : 0, mask: s.t + 20508288 &* s.n, random: &random)
+        s.profiler?.stop(326)
         // classifier.1 linear, [n, 1536] -> [n, 1000]
+        s.profiler?.start()
         Kernels.linear(input: s.t + 20509824 &* s.n, batch: s.n, inFeatures: 1536, weights: s.p + 10784288,
             bias: s.p + 12320288, outFeatures: 1000, output: s.t + 20506752 &* s.n, pool: pool)
+        s.profiler?.stop(327)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
+        s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.t + 20506752 &* s.n, labels: s.labels, classes: 1000,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 42162784 &* s.n)
+        s.profiler?.stop(328)
         // hand the logits to the caller
+        s.profiler?.start()
         s.logits.update(from: s.t + 20506752 &* s.n, count: 1000 &* s.n)
+        s.profiler?.stop(329)
     }
 
     /// classifier backward: global average pool, dropout 0.3, linear 1536 -> 1000 classes
     private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
+        s.profiler?.start()
         TrainingKernels.linearBackward(gradOutput: s.t + 42162784 &* s.n, input: s.t + 20509824 &* s.n,
             weights: s.p + 10784288, batch: s.n, inFeatures: 1536, outFeatures: 1000, gradInput: s.t + 20506752 &* s.n,
             gradWeights: s.g + 10784288, gradBias: s.g + 12320288, pool: pool)
+        s.profiler?.stop(330)
         // dropout backward
+        s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.t + 20506752 &* s.n, mask: s.t + 20508288 &* s.n,
             count: 1536 &* s.n, gradInput: s.t + 20509824 &* s.n)
+        s.profiler?.stop(331)
         // avgpool backward: spread each channel's gradient over the 100 pixels
+        s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 20509824 &* s.n, batch: s.n, pixels: 100,
             channels: 1536, gradInput: s.t + 50195712 &* s.n, pool: pool)
+        s.profiler?.stop(332)
     }
 
     /// features.8 backward: head: conv 1x1 384 -> 1536
     private func features_8_backward(_ s: TrainingStepContext) {
-        // features.8 backward through silu and BatchNorm (in place)
+        // features.8 backward through silu and BatchNorm (in place) on [n, 10, 10, 1536]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50195712 &* s.n, input: s.t + 43686912 &* s.n,
             pixels: 100 &* s.n, channels: 1536, gamma: s.p + 10778144, beta: s.p + 10779680, savedMean: s.f + 829568,
             savedInvStd: s.f + 831104, activation: .silu, gradInput: s.t + 50195712 &* s.n, gradGamma: s.g + 10778144,
             gradBeta: s.g + 10779680, pool: pool)
-        // features.8 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(333)
+        // features.8 conv 1x1 backward: input and weight gradients, [n, 10, 10, 384] <- [n, 10, 10, 1536]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50195712 &* s.n, input: s.t + 43878912 &* s.n,
             weights: s.p + 10188320, pixels: 100 &* s.n, inChannels: 384, outChannels: 1536,
             gradInput: s.t + 56027328 &* s.n, gradWeights: s.g + 10188320, pool: pool)
+        s.profiler?.stop(334)
     }
 
     /// features.7.1 backward: MBConv6 k3 s1: 10x10x384 -> 10x10x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_7_1_backward(_ s: TrainingStepContext) {
         // features.7.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 56027328 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.t + 56692544 &* s.n : nil, batch: s.n,
             perImage: 38400, gradBranch: s.t + 50195712 &* s.n, pool: pool)
-        // features.7.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(335)
+        // features.7.1.block.3 backward through identity and BatchNorm (in place) on [n, 10, 10, 384]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50195712 &* s.n, input: s.t + 43840512 &* s.n,
             pixels: 100 &* s.n, channels: 384, gamma: s.p + 10186784, beta: s.p + 10187168, savedMean: s.f + 828800,
             savedInvStd: s.f + 829184, activation: .identity, gradInput: s.t + 50195712 &* s.n,
             gradGamma: s.g + 10186784, gradBeta: s.g + 10187168, pool: pool)
-        // features.7.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(336)
+        // features.7.1.block.3 conv 1x1 backward: input and weight gradients, [n, 10, 10, 2304] <- [n, 10, 10, 384]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50195712 &* s.n, input: s.t + 43456512 &* s.n,
             weights: s.p + 9302048, pixels: 100 &* s.n, inChannels: 2304, outChannels: 384,
             gradInput: s.t + 43686912 &* s.n, gradWeights: s.g + 9302048, pool: pool)
-        // features.7.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(337)
+        // features.7.1.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 10, 10, 2304]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 43686912 &* s.n, input: s.t + 43226112 &* s.n,
             batch: s.n, pixels: 100, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 8857280,
             activation: .silu, expandWeights: s.p + 9078560, savedPooled: s.t + 20502144 &* s.n,
             savedHidden: s.t + 42163792 &* s.n, savedScale: s.t + 20504448 &* s.n, gradInput: s.t + 43456512 &* s.n,
             gradReduceWeights: s.g + 8857280, gradReduceBias: s.g + 9078464, gradExpandWeights: s.g + 9078560,
             gradExpandBias: s.g + 9299744, workspace: s.ws, pool: pool)
-        // features.7.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(338)
+        // features.7.1.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 2304]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 43456512 &* s.n, input: s.t + 42995712 &* s.n,
             pixels: 100 &* s.n, channels: 2304, gamma: s.p + 8848064, beta: s.p + 8850368, savedMean: s.f + 782720,
             savedInvStd: s.f + 785024, activation: .silu, gradInput: s.t + 43456512 &* s.n, gradGamma: s.g + 8848064,
             gradBeta: s.g + 8850368, pool: pool)
+        s.profiler?.stop(339)
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 808064, count: 20736)
-        // features.7.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(340)
+        // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 10, 10, 2304] <- [n, 10, 10, 2304]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 43456512 &* s.n, input: s.t + 41869392 &* s.n,
             batch: s.n, height: 10, width: 10, channels: 2304, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 10, outWidth: 10, weights: s.f + 787328, gradInput: s.t + 42995712 &* s.n,
             gradWeights: s.f + 808064, pool: pool)
+        s.profiler?.stop(341)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 808064, channels: 2304, kernel: 3, into: s.g + 8827328)
-        // features.7.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(342)
+        // features.7.1.block.0 backward through silu and BatchNorm (in place) on [n, 10, 10, 2304]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 42995712 &* s.n, input: s.t + 20271744 &* s.n,
             pixels: 100 &* s.n, channels: 2304, gamma: s.p + 8818112, beta: s.p + 8820416, savedMean: s.f + 778112,
             savedInvStd: s.f + 780416, activation: .silu, gradInput: s.t + 42995712 &* s.n, gradGamma: s.g + 8818112,
             gradBeta: s.g + 8820416, pool: pool)
-        // features.7.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(343)
+        // features.7.1.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 384] <- [n, 10, 10, 2304]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 42995712 &* s.n, input: s.t + 55988928 &* s.n,
             weights: s.p + 7933376, pixels: 100 &* s.n, inChannels: 384, outChannels: 2304,
             gradInput: s.t + 20410944 &* s.n, gradWeights: s.g + 7933376, pool: pool)
+        s.profiler?.stop(344)
         // features.7.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 20410944 &* s.n, s.t + 56027328 &* s.n, count: 38400 &* s.n, pool: pool)
+        s.profiler?.stop(345)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 10x10x232 -> 10x10x384, SE 1392 -> 58 -> 1392
     private func features_7_0_backward(_ s: TrainingStepContext) {
-        // features.7.0.block.3 backward through identity and BatchNorm (in place)
+        // features.7.0.block.3 backward through identity and BatchNorm (in place) on [n, 10, 10, 384]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20410944 &* s.n, input: s.t + 42099792 &* s.n,
             pixels: 100 &* s.n, channels: 384, gamma: s.p + 7931840, beta: s.p + 7932224, savedMean: s.f + 777344,
             savedInvStd: s.f + 777728, activation: .identity, gradInput: s.t + 20410944 &* s.n,
             gradGamma: s.g + 7931840, gradBeta: s.g + 7932224, pool: pool)
-        // features.7.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(346)
+        // features.7.0.block.3 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 384]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20410944 &* s.n, input: s.t + 54386112 &* s.n,
             weights: s.p + 7397312, pixels: 100 &* s.n, inChannels: 1392, outChannels: 384,
             gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 7397312, pool: pool)
-        // features.7.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(347)
+        // features.7.0.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 54246912 &* s.n,
             batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 7234384,
             activation: .silu, expandWeights: s.p + 7315184, savedPooled: s.t + 56671664 &* s.n,
             savedHidden: s.t + 56691504 &* s.n, savedScale: s.t + 56673056 &* s.n, gradInput: s.t + 41869392 &* s.n,
             gradReduceWeights: s.g + 7234384, gradReduceBias: s.g + 7315120, gradExpandWeights: s.g + 7315184,
             gradExpandBias: s.g + 7395920, workspace: s.ws, pool: pool)
-        // features.7.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(348)
+        // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 54107712 &* s.n,
             pixels: 100 &* s.n, channels: 1392, gamma: s.p + 7228816, beta: s.p + 7230208, savedMean: s.f + 749504,
             savedInvStd: s.f + 750896, activation: .silu, gradInput: s.t + 41869392 &* s.n, gradGamma: s.g + 7228816,
             gradBeta: s.g + 7230208, pool: pool)
+        s.profiler?.stop(349)
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 764816, count: 12528)
-        // features.7.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(350)
+        // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 53968512 &* s.n,
             batch: s.n, height: 10, width: 10, channels: 1392, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 10, outWidth: 10, weights: s.f + 752288, gradInput: s.t + 20271744 &* s.n,
             gradWeights: s.f + 764816, pool: pool)
+        s.profiler?.stop(351)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 764816, channels: 1392, kernel: 3, into: s.g + 7216288)
-        // features.7.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(352)
+        // features.7.0.block.0 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 53829312 &* s.n,
             pixels: 100 &* s.n, channels: 1392, gamma: s.p + 7210720, beta: s.p + 7212112, savedMean: s.f + 746720,
             savedInvStd: s.f + 748112, activation: .silu, gradInput: s.t + 20271744 &* s.n, gradGamma: s.g + 7210720,
             gradBeta: s.g + 7212112, pool: pool)
-        // features.7.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(353)
+        // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 56644288 &* s.n,
             weights: s.p + 6887776, pixels: 100 &* s.n, inChannels: 232, outChannels: 1392,
             gradInput: s.t + 20410944 &* s.n, gradWeights: s.g + 6887776, pool: pool)
+        s.profiler?.stop(354)
     }
 
     /// features.6.5 backward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
     private func features_6_5_backward(_ s: TrainingStepContext) {
         // features.6.5 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 20410944 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.t + 56692528 &* s.n : nil, batch: s.n,
             perImage: 23200, gradBranch: s.t + 20434144 &* s.n, pool: pool)
-        // features.6.5.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(355)
+        // features.6.5.block.3 backward through identity and BatchNorm (in place) on [n, 10, 10, 232]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20434144 &* s.n, input: s.t + 56621088 &* s.n,
             pixels: 100 &* s.n, channels: 232, gamma: s.p + 6886816, beta: s.p + 6887056, savedMean: s.f + 746256,
             savedInvStd: s.f + 746488, activation: .identity, gradInput: s.t + 20434144 &* s.n,
             gradGamma: s.g + 6886816, gradBeta: s.g + 6887056, pool: pool)
-        // features.6.5.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(356)
+        // features.6.5.block.3 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20434144 &* s.n, input: s.t + 53690112 &* s.n,
             weights: s.p + 6563872, pixels: 100 &* s.n, inChannels: 1392, outChannels: 232,
             gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 6563872, pool: pool)
-        // features.6.5.block.2 squeeze-excitation backward
+        s.profiler?.stop(357)
+        // features.6.5.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 53550912 &* s.n,
             batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 6400944,
             activation: .silu, expandWeights: s.p + 6481744, savedPooled: s.t + 56668880 &* s.n,
             savedHidden: s.t + 56691440 &* s.n, savedScale: s.t + 56670272 &* s.n, gradInput: s.t + 41869392 &* s.n,
             gradReduceWeights: s.g + 6400944, gradReduceBias: s.g + 6481680, gradExpandWeights: s.g + 6481744,
             gradExpandBias: s.g + 6562480, workspace: s.ws, pool: pool)
-        // features.6.5.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(358)
+        // features.6.5.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 53411712 &* s.n,
             pixels: 100 &* s.n, channels: 1392, gamma: s.p + 6395376, beta: s.p + 6396768, savedMean: s.f + 673872,
             savedInvStd: s.f + 675264, activation: .silu, gradInput: s.t + 41869392 &* s.n, gradGamma: s.g + 6395376,
             gradBeta: s.g + 6396768, pool: pool)
+        s.profiler?.stop(359)
         // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 711456, count: 34800)
-        // features.6.5.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(360)
+        // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 53272512 &* s.n,
             batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 10, outWidth: 10, weights: s.f + 676656, gradInput: s.t + 20271744 &* s.n,
             gradWeights: s.f + 711456, pool: pool)
+        s.profiler?.stop(361)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 711456, channels: 1392, kernel: 5, into: s.g + 6360576)
-        // features.6.5.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(362)
+        // features.6.5.block.0 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 53133312 &* s.n,
             pixels: 100 &* s.n, channels: 1392, gamma: s.p + 6355008, beta: s.p + 6356400, savedMean: s.f + 671088,
             savedInvStd: s.f + 672480, activation: .silu, gradInput: s.t + 20271744 &* s.n, gradGamma: s.g + 6355008,
             gradBeta: s.g + 6356400, pool: pool)
-        // features.6.5.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(363)
+        // features.6.5.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 56597888 &* s.n,
             weights: s.p + 6032064, pixels: 100 &* s.n, inChannels: 232, outChannels: 1392,
             gradInput: s.t + 20434144 &* s.n, gradWeights: s.g + 6032064, pool: pool)
+        s.profiler?.stop(364)
         // features.6.5 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 20434144 &* s.n, s.t + 20410944 &* s.n, count: 23200 &* s.n, pool: pool)
+        s.profiler?.stop(365)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 20434144 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 56692512 &* s.n : nil, batch: s.n,
             perImage: 23200, gradBranch: s.t + 20410944 &* s.n, pool: pool)
-        // features.6.4.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(366)
+        // features.6.4.block.3 backward through identity and BatchNorm (in place) on [n, 10, 10, 232]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20410944 &* s.n, input: s.t + 56574688 &* s.n,
             pixels: 100 &* s.n, channels: 232, gamma: s.p + 6031104, beta: s.p + 6031344, savedMean: s.f + 670624,
             savedInvStd: s.f + 670856, activation: .identity, gradInput: s.t + 20410944 &* s.n,
             gradGamma: s.g + 6031104, gradBeta: s.g + 6031344, pool: pool)
-        // features.6.4.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(367)
+        // features.6.4.block.3 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20410944 &* s.n, input: s.t + 52994112 &* s.n,
             weights: s.p + 5708160, pixels: 100 &* s.n, inChannels: 1392, outChannels: 232,
             gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 5708160, pool: pool)
-        // features.6.4.block.2 squeeze-excitation backward
+        s.profiler?.stop(368)
+        // features.6.4.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 52854912 &* s.n,
             batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 5545232,
             activation: .silu, expandWeights: s.p + 5626032, savedPooled: s.t + 42161392 &* s.n,
             savedHidden: s.t + 56691376 &* s.n, savedScale: s.t + 56667488 &* s.n, gradInput: s.t + 41869392 &* s.n,
             gradReduceWeights: s.g + 5545232, gradReduceBias: s.g + 5625968, gradExpandWeights: s.g + 5626032,
             gradExpandBias: s.g + 5706768, workspace: s.ws, pool: pool)
-        // features.6.4.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(369)
+        // features.6.4.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 52715712 &* s.n,
             pixels: 100 &* s.n, channels: 1392, gamma: s.p + 5539664, beta: s.p + 5541056, savedMean: s.f + 598240,
             savedInvStd: s.f + 599632, activation: .silu, gradInput: s.t + 41869392 &* s.n, gradGamma: s.g + 5539664,
             gradBeta: s.g + 5541056, pool: pool)
+        s.profiler?.stop(370)
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 635824, count: 34800)
-        // features.6.4.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(371)
+        // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 52576512 &* s.n,
             batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 10, outWidth: 10, weights: s.f + 601024, gradInput: s.t + 20271744 &* s.n,
             gradWeights: s.f + 635824, pool: pool)
+        s.profiler?.stop(372)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 635824, channels: 1392, kernel: 5, into: s.g + 5504864)
-        // features.6.4.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(373)
+        // features.6.4.block.0 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 52437312 &* s.n,
             pixels: 100 &* s.n, channels: 1392, gamma: s.p + 5499296, beta: s.p + 5500688, savedMean: s.f + 595456,
             savedInvStd: s.f + 596848, activation: .silu, gradInput: s.t + 20271744 &* s.n, gradGamma: s.g + 5499296,
             gradBeta: s.g + 5500688, pool: pool)
-        // features.6.4.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(374)
+        // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 56551488 &* s.n,
             weights: s.p + 5176352, pixels: 100 &* s.n, inChannels: 232, outChannels: 1392,
             gradInput: s.t + 20410944 &* s.n, gradWeights: s.g + 5176352, pool: pool)
+        s.profiler?.stop(375)
         // features.6.4 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 20410944 &* s.n, s.t + 20434144 &* s.n, count: 23200 &* s.n, pool: pool)
+        s.profiler?.stop(376)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 20410944 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.t + 56692496 &* s.n : nil, batch: s.n,
             perImage: 23200, gradBranch: s.t + 20434144 &* s.n, pool: pool)
-        // features.6.3.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(377)
+        // features.6.3.block.3 backward through identity and BatchNorm (in place) on [n, 10, 10, 232]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20434144 &* s.n, input: s.t + 56528288 &* s.n,
             pixels: 100 &* s.n, channels: 232, gamma: s.p + 5175392, beta: s.p + 5175632, savedMean: s.f + 594992,
             savedInvStd: s.f + 595224, activation: .identity, gradInput: s.t + 20434144 &* s.n,
             gradGamma: s.g + 5175392, gradBeta: s.g + 5175632, pool: pool)
-        // features.6.3.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(378)
+        // features.6.3.block.3 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20434144 &* s.n, input: s.t + 52298112 &* s.n,
             weights: s.p + 4852448, pixels: 100 &* s.n, inChannels: 1392, outChannels: 232,
             gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 4852448, pool: pool)
-        // features.6.3.block.2 squeeze-excitation backward
+        s.profiler?.stop(379)
+        // features.6.3.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 52158912 &* s.n,
             batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 4689520,
             activation: .silu, expandWeights: s.p + 4770320, savedPooled: s.t + 20516928 &* s.n,
             savedHidden: s.t + 56691312 &* s.n, savedScale: s.t + 20518320 &* s.n, gradInput: s.t + 41869392 &* s.n,
             gradReduceWeights: s.g + 4689520, gradReduceBias: s.g + 4770256, gradExpandWeights: s.g + 4770320,
             gradExpandBias: s.g + 4851056, workspace: s.ws, pool: pool)
-        // features.6.3.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(380)
+        // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 52019712 &* s.n,
             pixels: 100 &* s.n, channels: 1392, gamma: s.p + 4683952, beta: s.p + 4685344, savedMean: s.f + 522608,
             savedInvStd: s.f + 524000, activation: .silu, gradInput: s.t + 41869392 &* s.n, gradGamma: s.g + 4683952,
             gradBeta: s.g + 4685344, pool: pool)
+        s.profiler?.stop(381)
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 560192, count: 34800)
-        // features.6.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(382)
+        // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 51880512 &* s.n,
             batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 10, outWidth: 10, weights: s.f + 525392, gradInput: s.t + 20271744 &* s.n,
             gradWeights: s.f + 560192, pool: pool)
+        s.profiler?.stop(383)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 560192, channels: 1392, kernel: 5, into: s.g + 4649152)
-        // features.6.3.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(384)
+        // features.6.3.block.0 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 51741312 &* s.n,
             pixels: 100 &* s.n, channels: 1392, gamma: s.p + 4643584, beta: s.p + 4644976, savedMean: s.f + 519824,
             savedInvStd: s.f + 521216, activation: .silu, gradInput: s.t + 20271744 &* s.n, gradGamma: s.g + 4643584,
             gradBeta: s.g + 4644976, pool: pool)
-        // features.6.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(385)
+        // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 56505088 &* s.n,
             weights: s.p + 4320640, pixels: 100 &* s.n, inChannels: 232, outChannels: 1392,
             gradInput: s.t + 20434144 &* s.n, gradWeights: s.g + 4320640, pool: pool)
+        s.profiler?.stop(386)
         // features.6.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 20434144 &* s.n, s.t + 20410944 &* s.n, count: 23200 &* s.n, pool: pool)
+        s.profiler?.stop(387)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 20434144 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 56692480 &* s.n : nil, batch: s.n,
             perImage: 23200, gradBranch: s.t + 20410944 &* s.n, pool: pool)
-        // features.6.2.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(388)
+        // features.6.2.block.3 backward through identity and BatchNorm (in place) on [n, 10, 10, 232]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20410944 &* s.n, input: s.t + 56481888 &* s.n,
             pixels: 100 &* s.n, channels: 232, gamma: s.p + 4319680, beta: s.p + 4319920, savedMean: s.f + 519360,
             savedInvStd: s.f + 519592, activation: .identity, gradInput: s.t + 20410944 &* s.n,
             gradGamma: s.g + 4319680, gradBeta: s.g + 4319920, pool: pool)
-        // features.6.2.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(389)
+        // features.6.2.block.3 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20410944 &* s.n, input: s.t + 51602112 &* s.n,
             weights: s.p + 3996736, pixels: 100 &* s.n, inChannels: 1392, outChannels: 232,
             gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 3996736, pool: pool)
-        // features.6.2.block.2 squeeze-excitation backward
+        s.profiler?.stop(390)
+        // features.6.2.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 51462912 &* s.n,
             batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 3833808,
             activation: .silu, expandWeights: s.p + 3914608, savedPooled: s.t + 20514144 &* s.n,
             savedHidden: s.t + 56691248 &* s.n, savedScale: s.t + 20515536 &* s.n, gradInput: s.t + 41869392 &* s.n,
             gradReduceWeights: s.g + 3833808, gradReduceBias: s.g + 3914544, gradExpandWeights: s.g + 3914608,
             gradExpandBias: s.g + 3995344, workspace: s.ws, pool: pool)
-        // features.6.2.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(391)
+        // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 51323712 &* s.n,
             pixels: 100 &* s.n, channels: 1392, gamma: s.p + 3828240, beta: s.p + 3829632, savedMean: s.f + 446976,
             savedInvStd: s.f + 448368, activation: .silu, gradInput: s.t + 41869392 &* s.n, gradGamma: s.g + 3828240,
             gradBeta: s.g + 3829632, pool: pool)
+        s.profiler?.stop(392)
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 484560, count: 34800)
-        // features.6.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(393)
+        // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 51184512 &* s.n,
             batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 10, outWidth: 10, weights: s.f + 449760, gradInput: s.t + 20271744 &* s.n,
             gradWeights: s.f + 484560, pool: pool)
+        s.profiler?.stop(394)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 484560, channels: 1392, kernel: 5, into: s.g + 3793440)
-        // features.6.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(395)
+        // features.6.2.block.0 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 51045312 &* s.n,
             pixels: 100 &* s.n, channels: 1392, gamma: s.p + 3787872, beta: s.p + 3789264, savedMean: s.f + 444192,
             savedInvStd: s.f + 445584, activation: .silu, gradInput: s.t + 20271744 &* s.n, gradGamma: s.g + 3787872,
             gradBeta: s.g + 3789264, pool: pool)
-        // features.6.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(396)
+        // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 56458688 &* s.n,
             weights: s.p + 3464928, pixels: 100 &* s.n, inChannels: 232, outChannels: 1392,
             gradInput: s.t + 20410944 &* s.n, gradWeights: s.g + 3464928, pool: pool)
+        s.profiler?.stop(397)
         // features.6.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 20410944 &* s.n, s.t + 20434144 &* s.n, count: 23200 &* s.n, pool: pool)
+        s.profiler?.stop(398)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 20410944 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 42163952 &* s.n : nil, batch: s.n,
             perImage: 23200, gradBranch: s.t + 20434144 &* s.n, pool: pool)
-        // features.6.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(399)
+        // features.6.1.block.3 backward through identity and BatchNorm (in place) on [n, 10, 10, 232]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20434144 &* s.n, input: s.t + 56435488 &* s.n,
             pixels: 100 &* s.n, channels: 232, gamma: s.p + 3463968, beta: s.p + 3464208, savedMean: s.f + 443728,
             savedInvStd: s.f + 443960, activation: .identity, gradInput: s.t + 20434144 &* s.n,
             gradGamma: s.g + 3463968, gradBeta: s.g + 3464208, pool: pool)
-        // features.6.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(400)
+        // features.6.1.block.3 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20434144 &* s.n, input: s.t + 50906112 &* s.n,
             weights: s.p + 3141024, pixels: 100 &* s.n, inChannels: 1392, outChannels: 232,
             gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 3141024, pool: pool)
-        // features.6.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(401)
+        // features.6.1.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 50766912 &* s.n,
             batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 2978096,
             activation: .silu, expandWeights: s.p + 3058896, savedPooled: s.t + 20511360 &* s.n,
             savedHidden: s.t + 42163888 &* s.n, savedScale: s.t + 20512752 &* s.n, gradInput: s.t + 41869392 &* s.n,
             gradReduceWeights: s.g + 2978096, gradReduceBias: s.g + 3058832, gradExpandWeights: s.g + 3058896,
             gradExpandBias: s.g + 3139632, workspace: s.ws, pool: pool)
-        // features.6.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(402)
+        // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 50627712 &* s.n,
             pixels: 100 &* s.n, channels: 1392, gamma: s.p + 2972528, beta: s.p + 2973920, savedMean: s.f + 371344,
             savedInvStd: s.f + 372736, activation: .silu, gradInput: s.t + 41869392 &* s.n, gradGamma: s.g + 2972528,
             gradBeta: s.g + 2973920, pool: pool)
+        s.profiler?.stop(403)
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 408928, count: 34800)
-        // features.6.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(404)
+        // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 50488512 &* s.n,
             batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 10, outWidth: 10, weights: s.f + 374128, gradInput: s.t + 20271744 &* s.n,
             gradWeights: s.f + 408928, pool: pool)
+        s.profiler?.stop(405)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 408928, channels: 1392, kernel: 5, into: s.g + 2937728)
-        // features.6.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(406)
+        // features.6.1.block.0 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 50349312 &* s.n,
             pixels: 100 &* s.n, channels: 1392, gamma: s.p + 2932160, beta: s.p + 2933552, savedMean: s.f + 368560,
             savedInvStd: s.f + 369952, activation: .silu, gradInput: s.t + 20271744 &* s.n, gradGamma: s.g + 2932160,
             gradBeta: s.g + 2933552, pool: pool)
-        // features.6.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(407)
+        // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 56412288 &* s.n,
             weights: s.p + 2609216, pixels: 100 &* s.n, inChannels: 232, outChannels: 1392,
             gradInput: s.t + 20434144 &* s.n, gradWeights: s.g + 2609216, pool: pool)
+        s.profiler?.stop(408)
         // features.6.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 20434144 &* s.n, s.t + 20410944 &* s.n, count: 23200 &* s.n, pool: pool)
+        s.profiler?.stop(409)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 19x19x136 -> 10x10x232, SE 816 -> 34 -> 816
     private func features_6_0_backward(_ s: TrainingStepContext) {
-        // features.6.0.block.3 backward through identity and BatchNorm (in place)
+        // features.6.0.block.3 backward through identity and BatchNorm (in place) on [n, 10, 10, 232]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20434144 &* s.n, input: s.t + 42138192 &* s.n,
             pixels: 100 &* s.n, channels: 232, gamma: s.p + 2608256, beta: s.p + 2608496, savedMean: s.f + 368096,
             savedInvStd: s.f + 368328, activation: .identity, gradInput: s.t + 20434144 &* s.n,
             gradGamma: s.g + 2608256, gradBeta: s.g + 2608496, pool: pool)
-        // features.6.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(410)
+        // features.6.0.block.3 conv 1x1 backward: input and weight gradients, [n, 10, 10, 816] <- [n, 10, 10, 232]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20434144 &* s.n, input: s.t + 55000416 &* s.n,
             weights: s.p + 2418944, pixels: 100 &* s.n, inChannels: 816, outChannels: 232,
             gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 2418944, pool: pool)
-        // features.6.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(411)
+        // features.6.0.block.2 squeeze-excitation 816 -> 34 -> 816 backward on [n, 10, 10, 816]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 54918816 &* s.n,
             batch: s.n, pixels: 100, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 2362592,
             activation: .silu, expandWeights: s.p + 2390384, savedPooled: s.t + 56680976 &* s.n,
             savedHidden: s.t + 56691856 &* s.n, savedScale: s.t + 56681792 &* s.n, gradInput: s.t + 20353344 &* s.n,
             gradReduceWeights: s.g + 2362592, gradReduceBias: s.g + 2390336, gradExpandWeights: s.g + 2390384,
             gradExpandBias: s.g + 2418128, workspace: s.ws, pool: pool)
-        // features.6.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(412)
+        // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 816]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20353344 &* s.n, input: s.t + 54837216 &* s.n,
             pixels: 100 &* s.n, channels: 816, gamma: s.p + 2359328, beta: s.p + 2360144, savedMean: s.f + 325664,
             savedInvStd: s.f + 326480, activation: .silu, gradInput: s.t + 20353344 &* s.n, gradGamma: s.g + 2359328,
             gradBeta: s.g + 2360144, pool: pool)
+        s.profiler?.stop(413)
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 347696, count: 20400)
-        // features.6.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(414)
+        // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 10, 10, 816]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 20353344 &* s.n, input: s.t + 41574816 &* s.n,
             batch: s.n, height: 19, width: 19, channels: 816, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 10, outWidth: 10, weights: s.f + 327296, gradInput: s.t + 41869392 &* s.n,
             gradWeights: s.f + 347696, pool: pool)
+        s.profiler?.stop(415)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 347696, channels: 816, kernel: 5, into: s.g + 2338928)
-        // features.6.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(416)
+        // features.6.0.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 41280240 &* s.n,
             pixels: 361 &* s.n, channels: 816, gamma: s.p + 2335664, beta: s.p + 2336480, savedMean: s.f + 324032,
             savedInvStd: s.f + 324848, activation: .silu, gradInput: s.t + 41869392 &* s.n, gradGamma: s.g + 2335664,
             gradBeta: s.g + 2336480, pool: pool)
-        // features.6.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(417)
+        // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 55939824 &* s.n,
             weights: s.p + 2224688, pixels: 361 &* s.n, inChannels: 136, outChannels: 816,
             gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 2224688, pool: pool)
+        s.profiler?.stop(418)
     }
 
     /// features.5.4 backward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
     private func features_5_4_backward(_ s: TrainingStepContext) {
         // features.5.4 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 20271744 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 56692464 &* s.n : nil, batch: s.n,
             perImage: 49096, gradBranch: s.t + 20320848 &* s.n, pool: pool)
-        // features.5.4.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(419)
+        // features.5.4.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 136]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20320848 &* s.n, input: s.t + 55890720 &* s.n,
             pixels: 361 &* s.n, channels: 136, gamma: s.p + 2224112, beta: s.p + 2224256, savedMean: s.f + 323760,
             savedInvStd: s.f + 323896, activation: .identity, gradInput: s.t + 20320848 &* s.n,
             gradGamma: s.g + 2224112, gradBeta: s.g + 2224256, pool: pool)
-        // features.5.4.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(420)
+        // features.5.4.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20320848 &* s.n, input: s.t + 40985664 &* s.n,
             weights: s.p + 2113136, pixels: 361 &* s.n, inChannels: 816, outChannels: 136,
             gradInput: s.t + 41280240 &* s.n, gradWeights: s.g + 2113136, pool: pool)
-        // features.5.4.block.2 squeeze-excitation backward
+        s.profiler?.stop(421)
+        // features.5.4.block.2 squeeze-excitation 816 -> 34 -> 816 backward on [n, 19, 19, 816]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 41280240 &* s.n, input: s.t + 40691088 &* s.n,
             batch: s.n, pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 2056784,
             activation: .silu, expandWeights: s.p + 2084576, savedPooled: s.t + 56679344 &* s.n,
             savedHidden: s.t + 56691808 &* s.n, savedScale: s.t + 56680160 &* s.n, gradInput: s.t + 40985664 &* s.n,
             gradReduceWeights: s.g + 2056784, gradReduceBias: s.g + 2084528, gradExpandWeights: s.g + 2084576,
             gradExpandBias: s.g + 2112320, workspace: s.ws, pool: pool)
-        // features.5.4.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(422)
+        // features.5.4.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 40985664 &* s.n, input: s.t + 40396512 &* s.n,
             pixels: 361 &* s.n, channels: 816, gamma: s.p + 2053520, beta: s.p + 2054336, savedMean: s.f + 281328,
             savedInvStd: s.f + 282144, activation: .silu, gradInput: s.t + 40985664 &* s.n, gradGamma: s.g + 2053520,
             gradBeta: s.g + 2054336, pool: pool)
+        s.profiler?.stop(423)
         // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 303360, count: 20400)
-        // features.5.4.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(424)
+        // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 40985664 &* s.n, input: s.t + 40101936 &* s.n,
             batch: s.n, height: 19, width: 19, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19, weights: s.f + 282960, gradInput: s.t + 40396512 &* s.n,
             gradWeights: s.f + 303360, pool: pool)
+        s.profiler?.stop(425)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 303360, channels: 816, kernel: 5, into: s.g + 2033120)
-        // features.5.4.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(426)
+        // features.5.4.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 40396512 &* s.n, input: s.t + 39807360 &* s.n,
             pixels: 361 &* s.n, channels: 816, gamma: s.p + 2029856, beta: s.p + 2030672, savedMean: s.f + 279696,
             savedInvStd: s.f + 280512, activation: .silu, gradInput: s.t + 40396512 &* s.n, gradGamma: s.g + 2029856,
             gradBeta: s.g + 2030672, pool: pool)
-        // features.5.4.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(427)
+        // features.5.4.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 40396512 &* s.n, input: s.t + 55841616 &* s.n,
             weights: s.p + 1918880, pixels: 361 &* s.n, inChannels: 136, outChannels: 816,
             gradInput: s.t + 20320848 &* s.n, gradWeights: s.g + 1918880, pool: pool)
+        s.profiler?.stop(428)
         // features.5.4 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 20320848 &* s.n, s.t + 20271744 &* s.n, count: 49096 &* s.n, pool: pool)
+        s.profiler?.stop(429)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 20320848 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 56692448 &* s.n : nil, batch: s.n,
             perImage: 49096, gradBranch: s.t + 20271744 &* s.n, pool: pool)
-        // features.5.3.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(430)
+        // features.5.3.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 136]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 55792512 &* s.n,
             pixels: 361 &* s.n, channels: 136, gamma: s.p + 1918304, beta: s.p + 1918448, savedMean: s.f + 279424,
             savedInvStd: s.f + 279560, activation: .identity, gradInput: s.t + 20271744 &* s.n,
             gradGamma: s.g + 1918304, gradBeta: s.g + 1918448, pool: pool)
-        // features.5.3.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(431)
+        // features.5.3.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 39512784 &* s.n,
             weights: s.p + 1807328, pixels: 361 &* s.n, inChannels: 816, outChannels: 136,
             gradInput: s.t + 39807360 &* s.n, gradWeights: s.g + 1807328, pool: pool)
-        // features.5.3.block.2 squeeze-excitation backward
+        s.profiler?.stop(432)
+        // features.5.3.block.2 squeeze-excitation 816 -> 34 -> 816 backward on [n, 19, 19, 816]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 39807360 &* s.n, input: s.t + 39218208 &* s.n,
             batch: s.n, pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1750976,
             activation: .silu, expandWeights: s.p + 1778768, savedPooled: s.t + 56677712 &* s.n,
             savedHidden: s.t + 56691760 &* s.n, savedScale: s.t + 56678528 &* s.n, gradInput: s.t + 39512784 &* s.n,
             gradReduceWeights: s.g + 1750976, gradReduceBias: s.g + 1778720, gradExpandWeights: s.g + 1778768,
             gradExpandBias: s.g + 1806512, workspace: s.ws, pool: pool)
-        // features.5.3.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(433)
+        // features.5.3.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 39512784 &* s.n, input: s.t + 38923632 &* s.n,
             pixels: 361 &* s.n, channels: 816, gamma: s.p + 1747712, beta: s.p + 1748528, savedMean: s.f + 236992,
             savedInvStd: s.f + 237808, activation: .silu, gradInput: s.t + 39512784 &* s.n, gradGamma: s.g + 1747712,
             gradBeta: s.g + 1748528, pool: pool)
+        s.profiler?.stop(434)
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 259024, count: 20400)
-        // features.5.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(435)
+        // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 39512784 &* s.n, input: s.t + 38629056 &* s.n,
             batch: s.n, height: 19, width: 19, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19, weights: s.f + 238624, gradInput: s.t + 38923632 &* s.n,
             gradWeights: s.f + 259024, pool: pool)
+        s.profiler?.stop(436)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 259024, channels: 816, kernel: 5, into: s.g + 1727312)
-        // features.5.3.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(437)
+        // features.5.3.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 38923632 &* s.n, input: s.t + 38334480 &* s.n,
             pixels: 361 &* s.n, channels: 816, gamma: s.p + 1724048, beta: s.p + 1724864, savedMean: s.f + 235360,
             savedInvStd: s.f + 236176, activation: .silu, gradInput: s.t + 38923632 &* s.n, gradGamma: s.g + 1724048,
             gradBeta: s.g + 1724864, pool: pool)
-        // features.5.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(438)
+        // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 38923632 &* s.n, input: s.t + 55743408 &* s.n,
             weights: s.p + 1613072, pixels: 361 &* s.n, inChannels: 136, outChannels: 816,
             gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 1613072, pool: pool)
+        s.profiler?.stop(439)
         // features.5.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 20271744 &* s.n, s.t + 20320848 &* s.n, count: 49096 &* s.n, pool: pool)
+        s.profiler?.stop(440)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 20271744 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 56692432 &* s.n : nil, batch: s.n,
             perImage: 49096, gradBranch: s.t + 20320848 &* s.n, pool: pool)
-        // features.5.2.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(441)
+        // features.5.2.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 136]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20320848 &* s.n, input: s.t + 55694304 &* s.n,
             pixels: 361 &* s.n, channels: 136, gamma: s.p + 1612496, beta: s.p + 1612640, savedMean: s.f + 235088,
             savedInvStd: s.f + 235224, activation: .identity, gradInput: s.t + 20320848 &* s.n,
             gradGamma: s.g + 1612496, gradBeta: s.g + 1612640, pool: pool)
-        // features.5.2.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(442)
+        // features.5.2.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20320848 &* s.n, input: s.t + 38039904 &* s.n,
             weights: s.p + 1501520, pixels: 361 &* s.n, inChannels: 816, outChannels: 136,
             gradInput: s.t + 38334480 &* s.n, gradWeights: s.g + 1501520, pool: pool)
-        // features.5.2.block.2 squeeze-excitation backward
+        s.profiler?.stop(443)
+        // features.5.2.block.2 squeeze-excitation 816 -> 34 -> 816 backward on [n, 19, 19, 816]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 38334480 &* s.n, input: s.t + 37745328 &* s.n,
             batch: s.n, pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1445168,
             activation: .silu, expandWeights: s.p + 1472960, savedPooled: s.t + 56676080 &* s.n,
             savedHidden: s.t + 56691712 &* s.n, savedScale: s.t + 56676896 &* s.n, gradInput: s.t + 38039904 &* s.n,
             gradReduceWeights: s.g + 1445168, gradReduceBias: s.g + 1472912, gradExpandWeights: s.g + 1472960,
             gradExpandBias: s.g + 1500704, workspace: s.ws, pool: pool)
-        // features.5.2.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(444)
+        // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 38039904 &* s.n, input: s.t + 37450752 &* s.n,
             pixels: 361 &* s.n, channels: 816, gamma: s.p + 1441904, beta: s.p + 1442720, savedMean: s.f + 192656,
             savedInvStd: s.f + 193472, activation: .silu, gradInput: s.t + 38039904 &* s.n, gradGamma: s.g + 1441904,
             gradBeta: s.g + 1442720, pool: pool)
+        s.profiler?.stop(445)
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 214688, count: 20400)
-        // features.5.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(446)
+        // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 38039904 &* s.n, input: s.t + 37156176 &* s.n,
             batch: s.n, height: 19, width: 19, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19, weights: s.f + 194288, gradInput: s.t + 37450752 &* s.n,
             gradWeights: s.f + 214688, pool: pool)
+        s.profiler?.stop(447)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 214688, channels: 816, kernel: 5, into: s.g + 1421504)
-        // features.5.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(448)
+        // features.5.2.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 37450752 &* s.n, input: s.t + 36861600 &* s.n,
             pixels: 361 &* s.n, channels: 816, gamma: s.p + 1418240, beta: s.p + 1419056, savedMean: s.f + 191024,
             savedInvStd: s.f + 191840, activation: .silu, gradInput: s.t + 37450752 &* s.n, gradGamma: s.g + 1418240,
             gradBeta: s.g + 1419056, pool: pool)
-        // features.5.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(449)
+        // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 37450752 &* s.n, input: s.t + 55645200 &* s.n,
             weights: s.p + 1307264, pixels: 361 &* s.n, inChannels: 136, outChannels: 816,
             gradInput: s.t + 20320848 &* s.n, gradWeights: s.g + 1307264, pool: pool)
+        s.profiler?.stop(450)
         // features.5.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 20320848 &* s.n, s.t + 20271744 &* s.n, count: 49096 &* s.n, pool: pool)
+        s.profiler?.stop(451)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 20320848 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 56692416 &* s.n : nil, batch: s.n,
             perImage: 49096, gradBranch: s.t + 20271744 &* s.n, pool: pool)
-        // features.5.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(452)
+        // features.5.1.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 136]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 55596096 &* s.n,
             pixels: 361 &* s.n, channels: 136, gamma: s.p + 1306688, beta: s.p + 1306832, savedMean: s.f + 190752,
             savedInvStd: s.f + 190888, activation: .identity, gradInput: s.t + 20271744 &* s.n,
             gradGamma: s.g + 1306688, gradBeta: s.g + 1306832, pool: pool)
-        // features.5.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(453)
+        // features.5.1.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 36567024 &* s.n,
             weights: s.p + 1195712, pixels: 361 &* s.n, inChannels: 816, outChannels: 136,
             gradInput: s.t + 36861600 &* s.n, gradWeights: s.g + 1195712, pool: pool)
-        // features.5.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(454)
+        // features.5.1.block.2 squeeze-excitation 816 -> 34 -> 816 backward on [n, 19, 19, 816]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 36861600 &* s.n, input: s.t + 36272448 &* s.n,
             batch: s.n, pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1139360,
             activation: .silu, expandWeights: s.p + 1167152, savedPooled: s.t + 56674448 &* s.n,
             savedHidden: s.t + 56691664 &* s.n, savedScale: s.t + 56675264 &* s.n, gradInput: s.t + 36567024 &* s.n,
             gradReduceWeights: s.g + 1139360, gradReduceBias: s.g + 1167104, gradExpandWeights: s.g + 1167152,
             gradExpandBias: s.g + 1194896, workspace: s.ws, pool: pool)
-        // features.5.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(455)
+        // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 36567024 &* s.n, input: s.t + 35977872 &* s.n,
             pixels: 361 &* s.n, channels: 816, gamma: s.p + 1136096, beta: s.p + 1136912, savedMean: s.f + 148320,
             savedInvStd: s.f + 149136, activation: .silu, gradInput: s.t + 36567024 &* s.n, gradGamma: s.g + 1136096,
             gradBeta: s.g + 1136912, pool: pool)
+        s.profiler?.stop(456)
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 170352, count: 20400)
-        // features.5.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(457)
+        // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 36567024 &* s.n, input: s.t + 35683296 &* s.n,
             batch: s.n, height: 19, width: 19, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19, weights: s.f + 149952, gradInput: s.t + 35977872 &* s.n,
             gradWeights: s.f + 170352, pool: pool)
+        s.profiler?.stop(458)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 170352, channels: 816, kernel: 5, into: s.g + 1115696)
-        // features.5.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(459)
+        // features.5.1.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35977872 &* s.n, input: s.t + 35388720 &* s.n,
             pixels: 361 &* s.n, channels: 816, gamma: s.p + 1112432, beta: s.p + 1113248, savedMean: s.f + 146688,
             savedInvStd: s.f + 147504, activation: .silu, gradInput: s.t + 35977872 &* s.n, gradGamma: s.g + 1112432,
             gradBeta: s.g + 1113248, pool: pool)
-        // features.5.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(460)
+        // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 35977872 &* s.n, input: s.t + 55546992 &* s.n,
             weights: s.p + 1001456, pixels: 361 &* s.n, inChannels: 136, outChannels: 816,
             gradInput: s.t + 35388720 &* s.n, gradWeights: s.g + 1001456, pool: pool)
+        s.profiler?.stop(461)
         // features.5.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 35388720 &* s.n, s.t + 20320848 &* s.n, count: 49096 &* s.n, pool: pool)
+        s.profiler?.stop(462)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 19x19x96 -> 19x19x136, SE 576 -> 24 -> 576
     private func features_5_0_backward(_ s: TrainingStepContext) {
-        // features.5.0.block.3 backward through identity and BatchNorm (in place)
+        // features.5.0.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 136]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 55497888 &* s.n,
             pixels: 361 &* s.n, channels: 136, gamma: s.p + 1000880, beta: s.p + 1001024, savedMean: s.f + 146416,
             savedInvStd: s.f + 146552, activation: .identity, gradInput: s.t + 35388720 &* s.n,
             gradGamma: s.g + 1000880, gradBeta: s.g + 1001024, pool: pool)
-        // features.5.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(463)
+        // features.5.0.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 136]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 48907776 &* s.n,
             weights: s.p + 922544, pixels: 361 &* s.n, inChannels: 576, outChannels: 136,
             gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 922544, pool: pool)
-        // features.5.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(464)
+        // features.5.0.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 48699840 &* s.n,
             batch: s.n, pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 894288,
             activation: .silu, expandWeights: s.p + 908144, savedPooled: s.t + 56687216 &* s.n,
             savedHidden: s.t + 56692096 &* s.n, savedScale: s.t + 56687792 &* s.n, gradInput: s.t + 35388720 &* s.n,
             gradReduceWeights: s.g + 894288, gradReduceBias: s.g + 908112, gradExpandWeights: s.g + 908144,
             gradExpandBias: s.g + 921968, workspace: s.ws, pool: pool)
-        // features.5.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(465)
+        // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 48491904 &* s.n,
             pixels: 361 &* s.n, channels: 576, gamma: s.p + 891984, beta: s.p + 892560, savedMean: s.f + 116464,
             savedInvStd: s.f + 117040, activation: .silu, gradInput: s.t + 35388720 &* s.n, gradGamma: s.g + 891984,
             gradBeta: s.g + 892560, pool: pool)
+        s.profiler?.stop(466)
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 132016, count: 14400)
-        // features.5.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(467)
+        // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 48283968 &* s.n,
             batch: s.n, height: 19, width: 19, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19, weights: s.f + 117616, gradInput: s.t + 20271744 &* s.n,
             gradWeights: s.f + 132016, pool: pool)
+        s.profiler?.stop(468)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 132016, channels: 576, kernel: 5, into: s.g + 877584)
-        // features.5.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(469)
+        // features.5.0.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 48076032 &* s.n,
             pixels: 361 &* s.n, channels: 576, gamma: s.p + 875280, beta: s.p + 875856, savedMean: s.f + 115312,
             savedInvStd: s.f + 115888, activation: .silu, gradInput: s.t + 20271744 &* s.n, gradGamma: s.g + 875280,
             gradBeta: s.g + 875856, pool: pool)
-        // features.5.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(470)
+        // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 56377632 &* s.n,
             weights: s.p + 819984, pixels: 361 &* s.n, inChannels: 96, outChannels: 576,
             gradInput: s.t + 20479680 &* s.n, gradWeights: s.g + 819984, pool: pool)
+        s.profiler?.stop(471)
     }
 
     /// features.4.4 backward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_4_4_backward(_ s: TrainingStepContext) {
         // features.4.4 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 20479680 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 56692400 &* s.n : nil, batch: s.n,
             perImage: 34656, gradBranch: s.t + 35388720 &* s.n, pool: pool)
-        // features.4.4.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(472)
+        // features.4.4.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 96]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 56342976 &* s.n,
             pixels: 361 &* s.n, channels: 96, gamma: s.p + 819600, beta: s.p + 819696, savedMean: s.f + 115120,
             savedInvStd: s.f + 115216, activation: .identity, gradInput: s.t + 35388720 &* s.n,
             gradGamma: s.g + 819600, gradBeta: s.g + 819696, pool: pool)
-        // features.4.4.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(473)
+        // features.4.4.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 47868096 &* s.n,
             weights: s.p + 764304, pixels: 361 &* s.n, inChannels: 576, outChannels: 96,
             gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 764304, pool: pool)
-        // features.4.4.block.2 squeeze-excitation backward
+        s.profiler?.stop(474)
+        // features.4.4.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 47660160 &* s.n,
             batch: s.n, pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 736048,
             activation: .silu, expandWeights: s.p + 749904, savedPooled: s.t + 56686064 &* s.n,
             savedHidden: s.t + 56692064 &* s.n, savedScale: s.t + 56686640 &* s.n, gradInput: s.t + 35388720 &* s.n,
             gradReduceWeights: s.g + 736048, gradReduceBias: s.g + 749872, gradExpandWeights: s.g + 749904,
             gradExpandBias: s.g + 763728, workspace: s.ws, pool: pool)
-        // features.4.4.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(475)
+        // features.4.4.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 47452224 &* s.n,
             pixels: 361 &* s.n, channels: 576, gamma: s.p + 733744, beta: s.p + 734320, savedMean: s.f + 103600,
             savedInvStd: s.f + 104176, activation: .silu, gradInput: s.t + 35388720 &* s.n, gradGamma: s.g + 733744,
             gradBeta: s.g + 734320, pool: pool)
+        s.profiler?.stop(476)
         // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 109936, count: 5184)
-        // features.4.4.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(477)
+        // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 47244288 &* s.n,
             batch: s.n, height: 19, width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 19, outWidth: 19, weights: s.f + 104752, gradInput: s.t + 20271744 &* s.n,
             gradWeights: s.f + 109936, pool: pool)
+        s.profiler?.stop(478)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 109936, channels: 576, kernel: 3, into: s.g + 728560)
-        // features.4.4.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(479)
+        // features.4.4.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 47036352 &* s.n,
             pixels: 361 &* s.n, channels: 576, gamma: s.p + 726256, beta: s.p + 726832, savedMean: s.f + 102448,
             savedInvStd: s.f + 103024, activation: .silu, gradInput: s.t + 20271744 &* s.n, gradGamma: s.g + 726256,
             gradBeta: s.g + 726832, pool: pool)
-        // features.4.4.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(480)
+        // features.4.4.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 56308320 &* s.n,
             weights: s.p + 670960, pixels: 361 &* s.n, inChannels: 96, outChannels: 576,
             gradInput: s.t + 35596656 &* s.n, gradWeights: s.g + 670960, pool: pool)
+        s.profiler?.stop(481)
         // features.4.4 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 35596656 &* s.n, s.t + 20479680 &* s.n, count: 34656 &* s.n, pool: pool)
+        s.profiler?.stop(482)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 35596656 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 56692384 &* s.n : nil, batch: s.n,
             perImage: 34656, gradBranch: s.t + 20479680 &* s.n, pool: pool)
-        // features.4.3.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(483)
+        // features.4.3.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 96]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20479680 &* s.n, input: s.t + 56273664 &* s.n,
             pixels: 361 &* s.n, channels: 96, gamma: s.p + 670576, beta: s.p + 670672, savedMean: s.f + 102256,
             savedInvStd: s.f + 102352, activation: .identity, gradInput: s.t + 20479680 &* s.n,
             gradGamma: s.g + 670576, gradBeta: s.g + 670672, pool: pool)
-        // features.4.3.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(484)
+        // features.4.3.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20479680 &* s.n, input: s.t + 46828416 &* s.n,
             weights: s.p + 615280, pixels: 361 &* s.n, inChannels: 576, outChannels: 96,
             gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 615280, pool: pool)
-        // features.4.3.block.2 squeeze-excitation backward
+        s.profiler?.stop(485)
+        // features.4.3.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 46620480 &* s.n,
             batch: s.n, pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 587024,
             activation: .silu, expandWeights: s.p + 600880, savedPooled: s.t + 56684912 &* s.n,
             savedHidden: s.t + 56692032 &* s.n, savedScale: s.t + 56685488 &* s.n, gradInput: s.t + 35388720 &* s.n,
             gradReduceWeights: s.g + 587024, gradReduceBias: s.g + 600848, gradExpandWeights: s.g + 600880,
             gradExpandBias: s.g + 614704, workspace: s.ws, pool: pool)
-        // features.4.3.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(486)
+        // features.4.3.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 46412544 &* s.n,
             pixels: 361 &* s.n, channels: 576, gamma: s.p + 584720, beta: s.p + 585296, savedMean: s.f + 90736,
             savedInvStd: s.f + 91312, activation: .silu, gradInput: s.t + 35388720 &* s.n, gradGamma: s.g + 584720,
             gradBeta: s.g + 585296, pool: pool)
+        s.profiler?.stop(487)
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 97072, count: 5184)
-        // features.4.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(488)
+        // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 46204608 &* s.n,
             batch: s.n, height: 19, width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 19, outWidth: 19, weights: s.f + 91888, gradInput: s.t + 20271744 &* s.n,
             gradWeights: s.f + 97072, pool: pool)
+        s.profiler?.stop(489)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 97072, channels: 576, kernel: 3, into: s.g + 579536)
-        // features.4.3.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(490)
+        // features.4.3.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 45996672 &* s.n,
             pixels: 361 &* s.n, channels: 576, gamma: s.p + 577232, beta: s.p + 577808, savedMean: s.f + 89584,
             savedInvStd: s.f + 90160, activation: .silu, gradInput: s.t + 20271744 &* s.n, gradGamma: s.g + 577232,
             gradBeta: s.g + 577808, pool: pool)
-        // features.4.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(491)
+        // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 56239008 &* s.n,
             weights: s.p + 521936, pixels: 361 &* s.n, inChannels: 96, outChannels: 576,
             gradInput: s.t + 20479680 &* s.n, gradWeights: s.g + 521936, pool: pool)
+        s.profiler?.stop(492)
         // features.4.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 20479680 &* s.n, s.t + 35596656 &* s.n, count: 34656 &* s.n, pool: pool)
+        s.profiler?.stop(493)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 20479680 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 56692368 &* s.n : nil, batch: s.n,
             perImage: 34656, gradBranch: s.t + 35388720 &* s.n, pool: pool)
-        // features.4.2.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(494)
+        // features.4.2.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 96]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 56204352 &* s.n,
             pixels: 361 &* s.n, channels: 96, gamma: s.p + 521552, beta: s.p + 521648, savedMean: s.f + 89392,
             savedInvStd: s.f + 89488, activation: .identity, gradInput: s.t + 35388720 &* s.n, gradGamma: s.g + 521552,
             gradBeta: s.g + 521648, pool: pool)
-        // features.4.2.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(495)
+        // features.4.2.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 45788736 &* s.n,
             weights: s.p + 466256, pixels: 361 &* s.n, inChannels: 576, outChannels: 96,
             gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 466256, pool: pool)
-        // features.4.2.block.2 squeeze-excitation backward
+        s.profiler?.stop(496)
+        // features.4.2.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 45580800 &* s.n,
             batch: s.n, pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 438000,
             activation: .silu, expandWeights: s.p + 451856, savedPooled: s.t + 56683760 &* s.n,
             savedHidden: s.t + 56692000 &* s.n, savedScale: s.t + 56684336 &* s.n, gradInput: s.t + 35388720 &* s.n,
             gradReduceWeights: s.g + 438000, gradReduceBias: s.g + 451824, gradExpandWeights: s.g + 451856,
             gradExpandBias: s.g + 465680, workspace: s.ws, pool: pool)
-        // features.4.2.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(497)
+        // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 45372864 &* s.n,
             pixels: 361 &* s.n, channels: 576, gamma: s.p + 435696, beta: s.p + 436272, savedMean: s.f + 77872,
             savedInvStd: s.f + 78448, activation: .silu, gradInput: s.t + 35388720 &* s.n, gradGamma: s.g + 435696,
             gradBeta: s.g + 436272, pool: pool)
+        s.profiler?.stop(498)
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 84208, count: 5184)
-        // features.4.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(499)
+        // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 45164928 &* s.n,
             batch: s.n, height: 19, width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 19, outWidth: 19, weights: s.f + 79024, gradInput: s.t + 20271744 &* s.n,
             gradWeights: s.f + 84208, pool: pool)
+        s.profiler?.stop(500)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 84208, channels: 576, kernel: 3, into: s.g + 430512)
-        // features.4.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(501)
+        // features.4.2.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 44956992 &* s.n,
             pixels: 361 &* s.n, channels: 576, gamma: s.p + 428208, beta: s.p + 428784, savedMean: s.f + 76720,
             savedInvStd: s.f + 77296, activation: .silu, gradInput: s.t + 20271744 &* s.n, gradGamma: s.g + 428208,
             gradBeta: s.g + 428784, pool: pool)
-        // features.4.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(502)
+        // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 56169696 &* s.n,
             weights: s.p + 372912, pixels: 361 &* s.n, inChannels: 96, outChannels: 576,
             gradInput: s.t + 35596656 &* s.n, gradWeights: s.g + 372912, pool: pool)
+        s.profiler?.stop(503)
         // features.4.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 35596656 &* s.n, s.t + 20479680 &* s.n, count: 34656 &* s.n, pool: pool)
+        s.profiler?.stop(504)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 35596656 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 56692352 &* s.n : nil, batch: s.n,
             perImage: 34656, gradBranch: s.t + 20479680 &* s.n, pool: pool)
-        // features.4.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(505)
+        // features.4.1.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 96]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20479680 &* s.n, input: s.t + 56135040 &* s.n,
             pixels: 361 &* s.n, channels: 96, gamma: s.p + 372528, beta: s.p + 372624, savedMean: s.f + 76528,
             savedInvStd: s.f + 76624, activation: .identity, gradInput: s.t + 20479680 &* s.n, gradGamma: s.g + 372528,
             gradBeta: s.g + 372624, pool: pool)
-        // features.4.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(506)
+        // features.4.1.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20479680 &* s.n, input: s.t + 44749056 &* s.n,
             weights: s.p + 317232, pixels: 361 &* s.n, inChannels: 576, outChannels: 96,
             gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 317232, pool: pool)
-        // features.4.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(507)
+        // features.4.1.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 44541120 &* s.n,
             batch: s.n, pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 288976,
             activation: .silu, expandWeights: s.p + 302832, savedPooled: s.t + 56682608 &* s.n,
             savedHidden: s.t + 56691968 &* s.n, savedScale: s.t + 56683184 &* s.n, gradInput: s.t + 35388720 &* s.n,
             gradReduceWeights: s.g + 288976, gradReduceBias: s.g + 302800, gradExpandWeights: s.g + 302832,
             gradExpandBias: s.g + 316656, workspace: s.ws, pool: pool)
-        // features.4.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(508)
+        // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 44333184 &* s.n,
             pixels: 361 &* s.n, channels: 576, gamma: s.p + 286672, beta: s.p + 287248, savedMean: s.f + 65008,
             savedInvStd: s.f + 65584, activation: .silu, gradInput: s.t + 35388720 &* s.n, gradGamma: s.g + 286672,
             gradBeta: s.g + 287248, pool: pool)
+        s.profiler?.stop(509)
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 71344, count: 5184)
-        // features.4.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(510)
+        // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 44125248 &* s.n,
             batch: s.n, height: 19, width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 19, outWidth: 19, weights: s.f + 66160, gradInput: s.t + 20271744 &* s.n,
             gradWeights: s.f + 71344, pool: pool)
+        s.profiler?.stop(511)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 71344, channels: 576, kernel: 3, into: s.g + 281488)
-        // features.4.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(512)
+        // features.4.1.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 43917312 &* s.n,
             pixels: 361 &* s.n, channels: 576, gamma: s.p + 279184, beta: s.p + 279760, savedMean: s.f + 63856,
             savedInvStd: s.f + 64432, activation: .silu, gradInput: s.t + 20271744 &* s.n, gradGamma: s.g + 279184,
             gradBeta: s.g + 279760, pool: pool)
-        // features.4.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(513)
+        // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 56100384 &* s.n,
             weights: s.p + 223888, pixels: 361 &* s.n, inChannels: 96, outChannels: 576,
             gradInput: s.t + 20479680 &* s.n, gradWeights: s.g + 223888, pool: pool)
+        s.profiler?.stop(514)
         // features.4.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 20479680 &* s.n, s.t + 35596656 &* s.n, count: 34656 &* s.n, pool: pool)
+        s.profiler?.stop(515)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 38x38x48 -> 19x19x96, SE 288 -> 12 -> 288
     private func features_4_0_backward(_ s: TrainingStepContext) {
-        // features.4.0.block.3 backward through identity and BatchNorm (in place)
+        // features.4.0.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 96]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20479680 &* s.n, input: s.t + 56065728 &* s.n,
             pixels: 361 &* s.n, channels: 96, gamma: s.p + 223504, beta: s.p + 223600, savedMean: s.f + 63664,
             savedInvStd: s.f + 63760, activation: .identity, gradInput: s.t + 20479680 &* s.n, gradGamma: s.g + 223504,
             gradBeta: s.g + 223600, pool: pool)
-        // features.4.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(516)
+        // features.4.0.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 288] <- [n, 19, 19, 96]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20479680 &* s.n, input: s.t + 54733248 &* s.n,
             weights: s.p + 195856, pixels: 361 &* s.n, inChannels: 288, outChannels: 96,
             gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 195856, pool: pool)
-        // features.4.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(517)
+        // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 19, 19, 288]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 54629280 &* s.n,
             batch: s.n, pixels: 361, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 188640,
             activation: .silu, expandWeights: s.p + 192112, savedPooled: s.t + 56689232 &* s.n,
             savedHidden: s.t + 56692336 &* s.n, savedScale: s.t + 56689520 &* s.n, gradInput: s.t + 20375712 &* s.n,
             gradReduceWeights: s.g + 188640, gradReduceBias: s.g + 192096, gradExpandWeights: s.g + 192112,
             gradExpandBias: s.g + 195568, workspace: s.ws, pool: pool)
-        // features.4.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(518)
+        // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 288]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20375712 &* s.n, input: s.t + 54525312 &* s.n,
             pixels: 361 &* s.n, channels: 288, gamma: s.p + 187488, beta: s.p + 187776, savedMean: s.f + 57904,
             savedInvStd: s.f + 58192, activation: .silu, gradInput: s.t + 20375712 &* s.n, gradGamma: s.g + 187488,
             gradBeta: s.g + 187776, pool: pool)
+        s.profiler?.stop(519)
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 61072, count: 2592)
-        // features.4.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(520)
+        // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 19, 19, 288]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 20375712 &* s.n, input: s.t + 34972848 &* s.n,
             batch: s.n, height: 38, width: 38, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 19, outWidth: 19, weights: s.f + 58480, gradInput: s.t + 35388720 &* s.n,
             gradWeights: s.f + 61072, pool: pool)
+        s.profiler?.stop(521)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 61072, channels: 288, kernel: 3, into: s.g + 184896)
-        // features.4.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(522)
+        // features.4.0.block.0 backward through silu and BatchNorm (in place) on [n, 38, 38, 288]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 34556976 &* s.n,
             pixels: 1444 &* s.n, channels: 288, gamma: s.p + 183744, beta: s.p + 184032, savedMean: s.f + 57328,
             savedInvStd: s.f + 57616, activation: .silu, gradInput: s.t + 35388720 &* s.n, gradGamma: s.g + 183744,
             gradBeta: s.g + 184032, pool: pool)
-        // features.4.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(523)
+        // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 38, 38, 48] <- [n, 38, 38, 288]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 55428576 &* s.n,
             weights: s.p + 169920, pixels: 1444 &* s.n, inChannels: 48, outChannels: 288,
             gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 169920, pool: pool)
+        s.profiler?.stop(524)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 38x38x48 -> 38x38x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 20271744 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 56692320 &* s.n : nil, batch: s.n,
             perImage: 69312, gradBranch: s.t + 20341056 &* s.n, pool: pool)
-        // features.3.2.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(525)
+        // features.3.2.block.3 backward through identity and BatchNorm (in place) on [n, 38, 38, 48]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20341056 &* s.n, input: s.t + 55359264 &* s.n,
             pixels: 1444 &* s.n, channels: 48, gamma: s.p + 169728, beta: s.p + 169776, savedMean: s.f + 57232,
             savedInvStd: s.f + 57280, activation: .identity, gradInput: s.t + 20341056 &* s.n, gradGamma: s.g + 169728,
             gradBeta: s.g + 169776, pool: pool)
-        // features.3.2.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(526)
+        // features.3.2.block.3 conv 1x1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 48]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20341056 &* s.n, input: s.t + 34141104 &* s.n,
             weights: s.p + 155904, pixels: 1444 &* s.n, inChannels: 288, outChannels: 48,
             gradInput: s.t + 34556976 &* s.n, gradWeights: s.g + 155904, pool: pool)
-        // features.3.2.block.2 squeeze-excitation backward
+        s.profiler?.stop(527)
+        // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 38, 38, 288]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 34556976 &* s.n, input: s.t + 33725232 &* s.n,
             batch: s.n, pixels: 1444, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 148688,
             activation: .silu, expandWeights: s.p + 152160, savedPooled: s.t + 56688656 &* s.n,
             savedHidden: s.t + 56692304 &* s.n, savedScale: s.t + 56688944 &* s.n, gradInput: s.t + 34141104 &* s.n,
             gradReduceWeights: s.g + 148688, gradReduceBias: s.g + 152144, gradExpandWeights: s.g + 152160,
             gradExpandBias: s.g + 155616, workspace: s.ws, pool: pool)
-        // features.3.2.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(528)
+        // features.3.2.block.1 backward through silu and BatchNorm (in place) on [n, 38, 38, 288]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34141104 &* s.n, input: s.t + 33309360 &* s.n,
             pixels: 1444 &* s.n, channels: 288, gamma: s.p + 147536, beta: s.p + 147824, savedMean: s.f + 42256,
             savedInvStd: s.f + 42544, activation: .silu, gradInput: s.t + 34141104 &* s.n, gradGamma: s.g + 147536,
             gradBeta: s.g + 147824, pool: pool)
+        s.profiler?.stop(529)
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 50032, count: 7200)
-        // features.3.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(530)
+        // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 288]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 34141104 &* s.n, input: s.t + 32893488 &* s.n,
             batch: s.n, height: 38, width: 38, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 38, outWidth: 38, weights: s.f + 42832, gradInput: s.t + 33309360 &* s.n,
             gradWeights: s.f + 50032, pool: pool)
+        s.profiler?.stop(531)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 50032, channels: 288, kernel: 5, into: s.g + 140336)
-        // features.3.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(532)
+        // features.3.2.block.0 backward through silu and BatchNorm (in place) on [n, 38, 38, 288]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 33309360 &* s.n, input: s.t + 32477616 &* s.n,
             pixels: 1444 &* s.n, channels: 288, gamma: s.p + 139184, beta: s.p + 139472, savedMean: s.f + 41680,
             savedInvStd: s.f + 41968, activation: .silu, gradInput: s.t + 33309360 &* s.n, gradGamma: s.g + 139184,
             gradBeta: s.g + 139472, pool: pool)
-        // features.3.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(533)
+        // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 38, 38, 48] <- [n, 38, 38, 288]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 33309360 &* s.n, input: s.t + 55289952 &* s.n,
             weights: s.p + 125360, pixels: 1444 &* s.n, inChannels: 48, outChannels: 288,
             gradInput: s.t + 20341056 &* s.n, gradWeights: s.g + 125360, pool: pool)
+        s.profiler?.stop(534)
         // features.3.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 20341056 &* s.n, s.t + 20271744 &* s.n, count: 69312 &* s.n, pool: pool)
+        s.profiler?.stop(535)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 38x38x48 -> 38x38x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 20341056 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 56692288 &* s.n : nil, batch: s.n,
             perImage: 69312, gradBranch: s.t + 20271744 &* s.n, pool: pool)
-        // features.3.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(536)
+        // features.3.1.block.3 backward through identity and BatchNorm (in place) on [n, 38, 38, 48]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 55220640 &* s.n,
             pixels: 1444 &* s.n, channels: 48, gamma: s.p + 125168, beta: s.p + 125216, savedMean: s.f + 41584,
             savedInvStd: s.f + 41632, activation: .identity, gradInput: s.t + 20271744 &* s.n, gradGamma: s.g + 125168,
             gradBeta: s.g + 125216, pool: pool)
-        // features.3.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(537)
+        // features.3.1.block.3 conv 1x1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 48]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 32061744 &* s.n,
             weights: s.p + 111344, pixels: 1444 &* s.n, inChannels: 288, outChannels: 48,
             gradInput: s.t + 32477616 &* s.n, gradWeights: s.g + 111344, pool: pool)
-        // features.3.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(538)
+        // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 38, 38, 288]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 32477616 &* s.n, input: s.t + 31645872 &* s.n,
             batch: s.n, pixels: 1444, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 104128,
             activation: .silu, expandWeights: s.p + 107600, savedPooled: s.t + 20519712 &* s.n,
             savedHidden: s.t + 56692272 &* s.n, savedScale: s.t + 56688368 &* s.n, gradInput: s.t + 32061744 &* s.n,
             gradReduceWeights: s.g + 104128, gradReduceBias: s.g + 107584, gradExpandWeights: s.g + 107600,
             gradExpandBias: s.g + 111056, workspace: s.ws, pool: pool)
-        // features.3.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(539)
+        // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 38, 38, 288]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 32061744 &* s.n, input: s.t + 31230000 &* s.n,
             pixels: 1444 &* s.n, channels: 288, gamma: s.p + 102976, beta: s.p + 103264, savedMean: s.f + 26608,
             savedInvStd: s.f + 26896, activation: .silu, gradInput: s.t + 32061744 &* s.n, gradGamma: s.g + 102976,
             gradBeta: s.g + 103264, pool: pool)
+        s.profiler?.stop(540)
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 34384, count: 7200)
-        // features.3.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(541)
+        // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 288]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 32061744 &* s.n, input: s.t + 19855872 &* s.n,
             batch: s.n, height: 38, width: 38, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 38, outWidth: 38, weights: s.f + 27184, gradInput: s.t + 31230000 &* s.n,
             gradWeights: s.f + 34384, pool: pool)
+        s.profiler?.stop(542)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 34384, channels: 288, kernel: 5, into: s.g + 95776)
-        // features.3.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(543)
+        // features.3.1.block.0 backward through silu and BatchNorm (in place) on [n, 38, 38, 288]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 31230000 &* s.n, input: s.t + 19440000 &* s.n,
             pixels: 1444 &* s.n, channels: 288, gamma: s.p + 94624, beta: s.p + 94912, savedMean: s.f + 26032,
             savedInvStd: s.f + 26320, activation: .silu, gradInput: s.t + 31230000 &* s.n, gradGamma: s.g + 94624,
             gradBeta: s.g + 94912, pool: pool)
-        // features.3.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(544)
+        // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 38, 38, 48] <- [n, 38, 38, 288]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 31230000 &* s.n, input: s.t + 55151328 &* s.n,
             weights: s.p + 80800, pixels: 1444 &* s.n, inChannels: 48, outChannels: 288,
             gradInput: s.t + 19717248 &* s.n, gradWeights: s.g + 80800, pool: pool)
+        s.profiler?.stop(545)
         // features.3.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 19717248 &* s.n, s.t + 20341056 &* s.n, count: 69312 &* s.n, pool: pool)
+        s.profiler?.stop(546)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 75x75x32 -> 38x38x48, SE 192 -> 8 -> 192
     private func features_3_0_backward(_ s: TrainingStepContext) {
-        // features.3.0.block.3 backward through identity and BatchNorm (in place)
+        // features.3.0.block.3 backward through identity and BatchNorm (in place) on [n, 38, 38, 48]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19717248 &* s.n, input: s.t + 55082016 &* s.n,
             pixels: 1444 &* s.n, channels: 48, gamma: s.p + 80608, beta: s.p + 80656, savedMean: s.f + 25936,
             savedInvStd: s.f + 25984, activation: .identity, gradInput: s.t + 19717248 &* s.n, gradGamma: s.g + 80608,
             gradBeta: s.g + 80656, pool: pool)
-        // features.3.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(547)
+        // features.3.0.block.3 conv 1x1 backward: input and weight gradients, [n, 38, 38, 192] <- [n, 38, 38, 48]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19717248 &* s.n, input: s.t + 42718464 &* s.n,
             weights: s.p + 71392, pixels: 1444 &* s.n, inChannels: 192, outChannels: 48,
             gradInput: s.t + 19440000 &* s.n, gradWeights: s.g + 71392, pool: pool)
-        // features.3.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(548)
+        // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 38, 38, 192]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 19440000 &* s.n, input: s.t + 42441216 &* s.n,
             batch: s.n, pixels: 1444, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 68112, activation: .silu,
             expandWeights: s.p + 69664, savedPooled: s.t + 56690576 &* s.n, savedHidden: s.t + 56692256 &* s.n,
             savedScale: s.t + 56690768 &* s.n, gradInput: s.t + 31230000 &* s.n, gradReduceWeights: s.g + 68112,
             gradReduceBias: s.g + 69648, gradExpandWeights: s.g + 69664, gradExpandBias: s.g + 71200, workspace: s.ws,
             pool: pool)
-        // features.3.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(549)
+        // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 38, 38, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 31230000 &* s.n, input: s.t + 42163968 &* s.n,
             pixels: 1444 &* s.n, channels: 192, gamma: s.p + 67344, beta: s.p + 67536, savedMean: s.f + 15952,
             savedInvStd: s.f + 16144, activation: .silu, gradInput: s.t + 31230000 &* s.n, gradGamma: s.g + 67344,
             gradBeta: s.g + 67536, pool: pool)
+        s.profiler?.stop(550)
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 21136, count: 4800)
-        // features.3.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(551)
+        // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 38, 38, 192]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 31230000 &* s.n, input: s.t + 18360000 &* s.n,
             batch: s.n, height: 75, width: 75, channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 38, outWidth: 38, weights: s.f + 16336, gradInput: s.t + 19440000 &* s.n,
             gradWeights: s.f + 21136, pool: pool)
+        s.profiler?.stop(552)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 21136, channels: 192, kernel: 5, into: s.g + 62544)
-        // features.3.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(553)
+        // features.3.0.block.0 backward through silu and BatchNorm (in place) on [n, 75, 75, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19440000 &* s.n, input: s.t + 17280000 &* s.n,
             pixels: 5625 &* s.n, channels: 192, gamma: s.p + 61776, beta: s.p + 61968, savedMean: s.f + 15568,
             savedInvStd: s.f + 15760, activation: .silu, gradInput: s.t + 19440000 &* s.n, gradGamma: s.g + 61776,
             gradBeta: s.g + 61968, pool: pool)
-        // features.3.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(554)
+        // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19440000 &* s.n, input: s.t + 50015712 &* s.n,
             weights: s.p + 55632, pixels: 5625 &* s.n, inChannels: 32, outChannels: 192,
             gradInput: s.t + 18360000 &* s.n, gradWeights: s.g + 55632, pool: pool)
+        s.profiler?.stop(555)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 18360000 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 56692240 &* s.n : nil, batch: s.n,
             perImage: 180000, gradBranch: s.t + 18540000 &* s.n, pool: pool)
-        // features.2.2.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(556)
+        // features.2.2.block.3 backward through identity and BatchNorm (in place) on [n, 75, 75, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 18540000 &* s.n, input: s.t + 49835712 &* s.n,
             pixels: 5625 &* s.n, channels: 32, gamma: s.p + 55504, beta: s.p + 55536, savedMean: s.f + 15504,
             savedInvStd: s.f + 15536, activation: .identity, gradInput: s.t + 18540000 &* s.n, gradGamma: s.g + 55504,
             gradBeta: s.g + 55536, pool: pool)
-        // features.2.2.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(557)
+        // features.2.2.block.3 conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 18540000 &* s.n, input: s.t + 16200000 &* s.n,
             weights: s.p + 49360, pixels: 5625 &* s.n, inChannels: 192, outChannels: 32,
             gradInput: s.t + 17280000 &* s.n, gradWeights: s.g + 49360, pool: pool)
-        // features.2.2.block.2 squeeze-excitation backward
+        s.profiler?.stop(558)
+        // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 75, 75, 192]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 17280000 &* s.n, input: s.t + 15120000 &* s.n,
             batch: s.n, pixels: 5625, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 46080, activation: .silu,
             expandWeights: s.p + 47632, savedPooled: s.t + 56690192 &* s.n, savedHidden: s.t + 56692224 &* s.n,
             savedScale: s.t + 56690384 &* s.n, gradInput: s.t + 16200000 &* s.n, gradReduceWeights: s.g + 46080,
             gradReduceBias: s.g + 47616, gradExpandWeights: s.g + 47632, gradExpandBias: s.g + 49168, workspace: s.ws,
             pool: pool)
-        // features.2.2.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(559)
+        // features.2.2.block.1 backward through silu and BatchNorm (in place) on [n, 75, 75, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16200000 &* s.n, input: s.t + 14040000 &* s.n,
             pixels: 5625 &* s.n, channels: 192, gamma: s.p + 45312, beta: s.p + 45504, savedMean: s.f + 11664,
             savedInvStd: s.f + 11856, activation: .silu, gradInput: s.t + 16200000 &* s.n, gradGamma: s.g + 45312,
             gradBeta: s.g + 45504, pool: pool)
+        s.profiler?.stop(560)
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 13776, count: 1728)
-        // features.2.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(561)
+        // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 16200000 &* s.n, input: s.t + 12960000 &* s.n,
             batch: s.n, height: 75, width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 75, outWidth: 75, weights: s.f + 12048, gradInput: s.t + 14040000 &* s.n,
             gradWeights: s.f + 13776, pool: pool)
+        s.profiler?.stop(562)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 13776, channels: 192, kernel: 3, into: s.g + 43584)
-        // features.2.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(563)
+        // features.2.2.block.0 backward through silu and BatchNorm (in place) on [n, 75, 75, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 14040000 &* s.n, input: s.t + 11880000 &* s.n,
             pixels: 5625 &* s.n, channels: 192, gamma: s.p + 42816, beta: s.p + 43008, savedMean: s.f + 11280,
             savedInvStd: s.f + 11472, activation: .silu, gradInput: s.t + 14040000 &* s.n, gradGamma: s.g + 42816,
             gradBeta: s.g + 43008, pool: pool)
-        // features.2.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(564)
+        // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 14040000 &* s.n, input: s.t + 49655712 &* s.n,
             weights: s.p + 36672, pixels: 5625 &* s.n, inChannels: 32, outChannels: 192,
             gradInput: s.t + 12960000 &* s.n, gradWeights: s.g + 36672, pool: pool)
+        s.profiler?.stop(565)
         // features.2.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 12960000 &* s.n, s.t + 18360000 &* s.n, count: 180000 &* s.n, pool: pool)
+        s.profiler?.stop(566)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 12960000 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 56692208 &* s.n : nil, batch: s.n,
             perImage: 180000, gradBranch: s.t + 13140000 &* s.n, pool: pool)
-        // features.2.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(567)
+        // features.2.1.block.3 backward through identity and BatchNorm (in place) on [n, 75, 75, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13140000 &* s.n, input: s.t + 49475712 &* s.n,
             pixels: 5625 &* s.n, channels: 32, gamma: s.p + 36544, beta: s.p + 36576, savedMean: s.f + 11216,
             savedInvStd: s.f + 11248, activation: .identity, gradInput: s.t + 13140000 &* s.n, gradGamma: s.g + 36544,
             gradBeta: s.g + 36576, pool: pool)
-        // features.2.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(568)
+        // features.2.1.block.3 conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 13140000 &* s.n, input: s.t + 10800000 &* s.n,
             weights: s.p + 30400, pixels: 5625 &* s.n, inChannels: 192, outChannels: 32,
             gradInput: s.t + 11880000 &* s.n, gradWeights: s.g + 30400, pool: pool)
-        // features.2.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(569)
+        // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 75, 75, 192]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 11880000 &* s.n, input: s.t + 9720000 &* s.n,
             batch: s.n, pixels: 5625, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 27120, activation: .silu,
             expandWeights: s.p + 28672, savedPooled: s.t + 56689808 &* s.n, savedHidden: s.t + 56692192 &* s.n,
             savedScale: s.t + 56690000 &* s.n, gradInput: s.t + 10800000 &* s.n, gradReduceWeights: s.g + 27120,
             gradReduceBias: s.g + 28656, gradExpandWeights: s.g + 28672, gradExpandBias: s.g + 30208, workspace: s.ws,
             pool: pool)
-        // features.2.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(570)
+        // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 75, 75, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10800000 &* s.n, input: s.t + 8640000 &* s.n,
             pixels: 5625 &* s.n, channels: 192, gamma: s.p + 26352, beta: s.p + 26544, savedMean: s.f + 7376,
             savedInvStd: s.f + 7568, activation: .silu, gradInput: s.t + 10800000 &* s.n, gradGamma: s.g + 26352,
             gradBeta: s.g + 26544, pool: pool)
+        s.profiler?.stop(571)
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 9488, count: 1728)
-        // features.2.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(572)
+        // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 10800000 &* s.n, input: s.t + 7560000 &* s.n,
             batch: s.n, height: 75, width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 75, outWidth: 75, weights: s.f + 7760, gradInput: s.t + 8640000 &* s.n, gradWeights: s.f + 9488,
             pool: pool)
+        s.profiler?.stop(573)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 9488, channels: 192, kernel: 3, into: s.g + 24624)
-        // features.2.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(574)
+        // features.2.1.block.0 backward through silu and BatchNorm (in place) on [n, 75, 75, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8640000 &* s.n, input: s.t + 6480000 &* s.n,
             pixels: 5625 &* s.n, channels: 192, gamma: s.p + 23856, beta: s.p + 24048, savedMean: s.f + 6992,
             savedInvStd: s.f + 7184, activation: .silu, gradInput: s.t + 8640000 &* s.n, gradGamma: s.g + 23856,
             gradBeta: s.g + 24048, pool: pool)
-        // features.2.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(575)
+        // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8640000 &* s.n, input: s.t + 49295712 &* s.n,
             weights: s.p + 17712, pixels: 5625 &* s.n, inChannels: 32, outChannels: 192,
             gradInput: s.t + 7290000 &* s.n, gradWeights: s.g + 17712, pool: pool)
+        s.profiler?.stop(576)
         // features.2.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 7290000 &* s.n, s.t + 12960000 &* s.n, count: 180000 &* s.n, pool: pool)
+        s.profiler?.stop(577)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 150x150x24 -> 75x75x32, SE 144 -> 6 -> 144
     private func features_2_0_backward(_ s: TrainingStepContext) {
-        // features.2.0.block.3 backward through identity and BatchNorm (in place)
+        // features.2.0.block.3 backward through identity and BatchNorm (in place) on [n, 75, 75, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 7290000 &* s.n, input: s.t + 49115712 &* s.n,
             pixels: 5625 &* s.n, channels: 32, gamma: s.p + 17584, beta: s.p + 17616, savedMean: s.f + 6928,
             savedInvStd: s.f + 6960, activation: .identity, gradInput: s.t + 7290000 &* s.n, gradGamma: s.g + 17584,
             gradBeta: s.g + 17616, pool: pool)
-        // features.2.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(578)
+        // features.2.0.block.3 conv 1x1 backward: input and weight gradients, [n, 75, 75, 144] <- [n, 75, 75, 32]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 7290000 &* s.n, input: s.t + 26640000 &* s.n,
             weights: s.p + 12976, pixels: 5625 &* s.n, inChannels: 144, outChannels: 32,
             gradInput: s.t + 6480000 &* s.n, gradWeights: s.g + 12976, pool: pool)
-        // features.2.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(579)
+        // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 75, 75, 144]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 6480000 &* s.n, input: s.t + 25830000 &* s.n,
             batch: s.n, pixels: 5625, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 11088, activation: .silu,
             expandWeights: s.p + 11968, savedPooled: s.t + 56690960 &* s.n, savedHidden: s.t + 56692176 &* s.n,
             savedScale: s.t + 56691104 &* s.n, gradInput: s.t + 9720000 &* s.n, gradReduceWeights: s.g + 11088,
             gradReduceBias: s.g + 11952, gradExpandWeights: s.g + 11968, gradExpandBias: s.g + 12832, workspace: s.ws,
             pool: pool)
-        // features.2.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(580)
+        // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 75, 75, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9720000 &* s.n, input: s.t + 25020000 &* s.n,
             pixels: 5625 &* s.n, channels: 144, gamma: s.p + 10512, beta: s.p + 10656, savedMean: s.f + 4048,
             savedInvStd: s.f + 4192, activation: .silu, gradInput: s.t + 9720000 &* s.n, gradGamma: s.g + 10512,
             gradBeta: s.g + 10656, pool: pool)
+        s.profiler?.stop(581)
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 5632, count: 1296)
-        // features.2.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(582)
+        // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 150, 150, 144] <- [n, 75, 75, 144]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9720000 &* s.n, input: s.t + 3240000 &* s.n,
             batch: s.n, height: 150, width: 150, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 75, outWidth: 75, weights: s.f + 4336, gradInput: s.t + 6480000 &* s.n, gradWeights: s.f + 5632,
             pool: pool)
+        s.profiler?.stop(583)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 5632, channels: 144, kernel: 3, into: s.g + 9216)
-        // features.2.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(584)
+        // features.2.0.block.0 backward through silu and BatchNorm (in place) on [n, 150, 150, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6480000 &* s.n, input: s.t, pixels: 22500 &* s.n,
             channels: 144, gamma: s.p + 8640, beta: s.p + 8784, savedMean: s.f + 3760, savedInvStd: s.f + 3904,
             activation: .silu, gradInput: s.t + 6480000 &* s.n, gradGamma: s.g + 8640, gradBeta: s.g + 8784,
             pool: pool)
-        // features.2.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(585)
+        // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 144]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 6480000 &* s.n, input: s.t + 30690000 &* s.n,
             weights: s.p + 5184, pixels: 22500 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.t,
             gradWeights: s.g + 5184, pool: pool)
+        s.profiler?.stop(586)
     }
 
     /// features.1.1 backward: MBConv1 k3 s1: 150x150x24 -> 150x150x24, SE 24 -> 6 -> 24, identity shortcut
     private func features_1_1_backward(_ s: TrainingStepContext) {
         // features.1.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 56692160 &* s.n : nil, batch: s.n,
             perImage: 540000, gradBranch: s.t + 540000 &* s.n, pool: pool)
-        // features.1.1.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(587)
+        // features.1.1.block.2 backward through identity and BatchNorm (in place) on [n, 150, 150, 24]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 540000 &* s.n, input: s.t + 30150000 &* s.n,
             pixels: 22500 &* s.n, channels: 24, gamma: s.p + 5056, beta: s.p + 5088, savedMean: s.f + 3712,
             savedInvStd: s.f + 3736, activation: .identity, gradInput: s.t + 540000 &* s.n, gradGamma: s.g + 5056,
             gradBeta: s.g + 5088, pool: pool)
-        // features.1.1.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(588)
+        // features.1.1.block.2 conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 24]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 540000 &* s.n, input: s.t + 29610000 &* s.n,
             weights: s.p + 4480, pixels: 22500 &* s.n, inChannels: 24, outChannels: 24,
             gradInput: s.t + 1080000 &* s.n, gradWeights: s.g + 4480, pool: pool)
-        // features.1.1.block.1 squeeze-excitation backward
+        s.profiler?.stop(589)
+        // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 backward on [n, 150, 150, 24]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1080000 &* s.n, input: s.t + 29070000 &* s.n,
             batch: s.n, pixels: 22500, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4144, activation: .silu,
             expandWeights: s.p + 4304, savedPooled: s.t + 56691904 &* s.n, savedHidden: s.t + 56692144 &* s.n,
             savedScale: s.t + 56691936 &* s.n, gradInput: s.t + 540000 &* s.n, gradReduceWeights: s.g + 4144,
             gradReduceBias: s.g + 4288, gradExpandWeights: s.g + 4304, gradExpandBias: s.g + 4448, workspace: s.ws,
             pool: pool)
-        // features.1.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(590)
+        // features.1.1.block.0 backward through silu and BatchNorm (in place) on [n, 150, 150, 24]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 540000 &* s.n, input: s.t + 28530000 &* s.n,
             pixels: 22500 &* s.n, channels: 24, gamma: s.p + 4016, beta: s.p + 4048, savedMean: s.f + 3232,
             savedInvStd: s.f + 3256, activation: .silu, gradInput: s.t + 540000 &* s.n, gradGamma: s.g + 4016,
             gradBeta: s.g + 4048, pool: pool)
+        s.profiler?.stop(591)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 3496, count: 216)
-        // features.1.1.block.0 depthwise backward: input and weight gradients
+        s.profiler?.stop(592)
+        // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 24]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 540000 &* s.n, input: s.t + 27990000 &* s.n,
             batch: s.n, height: 150, width: 150, channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 150, outWidth: 150, weights: s.f + 3280, gradInput: s.t + 1080000 &* s.n,
             gradWeights: s.f + 3496, pool: pool)
+        s.profiler?.stop(593)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3496, channels: 24, kernel: 3, into: s.g + 3792)
+        s.profiler?.stop(594)
         // features.1.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 1080000 &* s.n, s.t, count: 540000 &* s.n, pool: pool)
+        s.profiler?.stop(595)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 150x150x40 -> 150x150x24, SE 40 -> 10 -> 40
     private func features_1_0_backward(_ s: TrainingStepContext) {
-        // features.1.0.block.2 backward through identity and BatchNorm (in place)
+        // features.1.0.block.2 backward through identity and BatchNorm (in place) on [n, 150, 150, 24]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1080000 &* s.n, input: s.t + 27450000 &* s.n,
             pixels: 22500 &* s.n, channels: 24, gamma: s.p + 3664, beta: s.p + 3696, savedMean: s.f + 3184,
             savedInvStd: s.f + 3208, activation: .identity, gradInput: s.t + 1080000 &* s.n, gradGamma: s.g + 3664,
             gradBeta: s.g + 3696, pool: pool)
-        // features.1.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(596)
+        // features.1.0.block.2 conv 1x1 backward: input and weight gradients, [n, 150, 150, 40] <- [n, 150, 150, 24]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1080000 &* s.n, input: s.t + 24120000 &* s.n,
             weights: s.p + 2704, pixels: 22500 &* s.n, inChannels: 40, outChannels: 24, gradInput: s.t,
             gradWeights: s.g + 2704, pool: pool)
-        // features.1.0.block.1 squeeze-excitation backward
+        s.profiler?.stop(597)
+        // features.1.0.block.1 squeeze-excitation 40 -> 10 -> 40 backward on [n, 150, 150, 40]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t, input: s.t + 23220000 &* s.n, batch: s.n, pixels: 22500,
             channels: 40, squeezeChannels: 10, reduceWeights: s.p + 1840, activation: .silu, expandWeights: s.p + 2256,
             savedPooled: s.t + 56691568 &* s.n, savedHidden: s.t + 56692128 &* s.n, savedScale: s.t + 56691616 &* s.n,
             gradInput: s.t + 900000 &* s.n, gradReduceWeights: s.g + 1840, gradReduceBias: s.g + 2240,
             gradExpandWeights: s.g + 2256, gradExpandBias: s.g + 2656, workspace: s.ws, pool: pool)
-        // features.1.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(598)
+        // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 150, 150, 40]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 900000 &* s.n, input: s.t + 22320000 &* s.n,
             pixels: 22500 &* s.n, channels: 40, gamma: s.p + 1648, beta: s.p + 1696, savedMean: s.f + 2384,
             savedInvStd: s.f + 2424, activation: .silu, gradInput: s.t + 900000 &* s.n, gradGamma: s.g + 1648,
             gradBeta: s.g + 1696, pool: pool)
+        s.profiler?.stop(599)
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 2824, count: 360)
-        // features.1.0.block.0 depthwise backward: input and weight gradients
+        s.profiler?.stop(600)
+        // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 40] <- [n, 150, 150, 40]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 900000 &* s.n, input: s.t + 21420000 &* s.n,
             batch: s.n, height: 150, width: 150, channels: 40, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 150, outWidth: 150, weights: s.f + 2464, gradInput: s.t, gradWeights: s.f + 2824, pool: pool)
+        s.profiler?.stop(601)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2824, channels: 40, kernel: 3, into: s.g + 1280)
+        s.profiler?.stop(602)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 40 channels
     private func features_0_backward(_ s: TrainingStepContext) {
-        // features.0 backward through silu and BatchNorm (in place)
+        // features.0 backward through silu and BatchNorm (in place) on [n, 150, 150, 40]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 20520000 &* s.n,
             pixels: 22500 &* s.n, channels: 40, gamma: s.p + 1088, beta: s.p + 1136, savedMean: s.f + 2304,
             savedInvStd: s.f + 2344, activation: .silu, gradInput: s.t, gradGamma: s.g + 1088, gradBeta: s.g + 1136,
             pool: pool)
+        s.profiler?.stop(603)
         // features.0 stem weight gradient (the image needs none)
+        s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.t, input: s.x, batch: s.n, inChannels: 3, height: 300,
             width: 300, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, outChannels: 40,
             gradWeights: s.g, workspace: s.ws, pool: pool)
+        s.profiler?.stop(604)
     }
+
+    /// The kernel calls of `trainStep` in order (`s.profiler?.stop(i)` charges entry i), for `LayerProfiler`.
+    public static let profiledLayers: [LayerProfiler.Layer] = [
+        .init("gradients", kind: "zero gradients", macsPerImage: nil, "zero all 12321296 gradients"),
+        .init("features.0", kind: "stem forward", macsPerImage: 24300000,
+              "stem conv 3x3/2, [n, 3, 300, 300] (NCHW) -> [n, 150, 150, 40]"),
+        .init("features.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 150, 150, 40]"),
+        .init("features.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 40]"),
+        .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][40]"),
+        .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: 8100000,
+              "depthwise 3x3/1, [n, 150, 150, 40] -> [n, 150, 150, 40]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 150, 150, 40]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 40]"),
+        .init("features.1.0.block.1", kind: "squeeze-excitation forward", macsPerImage: 800,
+              "squeeze-excitation 40 -> 10 -> 40 on [n, 150, 150, 40]"),
+        .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 21600000,
+              "project conv 1x1, [n, 150, 150, 40] -> [n, 150, 150, 24]"),
+        .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 150, 150, 24]"),
+        .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 150, 150, 24]"),
+        .init("features.1.1.block.0", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][24]"),
+        .init("features.1.1.block.0", kind: "depthwise forward", macsPerImage: 4860000,
+              "depthwise 3x3/1, [n, 150, 150, 24] -> [n, 150, 150, 24]"),
+        .init("features.1.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 150, 150, 24]"),
+        .init("features.1.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 24]"),
+        .init("features.1.1.block.1", kind: "squeeze-excitation forward", macsPerImage: 288,
+              "squeeze-excitation 24 -> 6 -> 24 on [n, 150, 150, 24]"),
+        .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: 12960000,
+              "project conv 1x1, [n, 150, 150, 24] -> [n, 150, 150, 24]"),
+        .init("features.1.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 150, 150, 24]"),
+        .init("features.1.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 150, 150, 24]"),
+        .init("features.1.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9923076923076923"),
+        .init("features.1.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 77760000,
+              "expand conv 1x1, [n, 150, 150, 24] -> [n, 150, 150, 144]"),
+        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 150, 150, 144]"),
+        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 144]"),
+        .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][144]"),
+        .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 7290000,
+              "depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144]"),
+        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 75, 75, 144]"),
+        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 144]"),
+        .init("features.2.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
+              "squeeze-excitation 144 -> 6 -> 144 on [n, 75, 75, 144]"),
+        .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 25920000,
+              "project conv 1x1, [n, 75, 75, 144] -> [n, 75, 75, 32]"),
+        .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 75, 75, 32]"),
+        .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 34560000,
+              "expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
+        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 75, 75, 192]"),
+        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]"),
+        .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][192]"),
+        .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 9720000,
+              "depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
+        .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 75, 75, 192]"),
+        .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]"),
+        .init("features.2.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 3072,
+              "squeeze-excitation 192 -> 8 -> 192 on [n, 75, 75, 192]"),
+        .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: 34560000,
+              "project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
+        .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 75, 75, 32]"),
+        .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]"),
+        .init("features.2.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9769230769230769"),
+        .init("features.2.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 34560000,
+              "expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
+        .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 75, 75, 192]"),
+        .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]"),
+        .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][192]"),
+        .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 9720000,
+              "depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
+        .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 75, 75, 192]"),
+        .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]"),
+        .init("features.2.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 3072,
+              "squeeze-excitation 192 -> 8 -> 192 on [n, 75, 75, 192]"),
+        .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: 34560000,
+              "project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
+        .init("features.2.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 75, 75, 32]"),
+        .init("features.2.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]"),
+        .init("features.2.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9692307692307692"),
+        .init("features.2.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 34560000,
+              "expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
+        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 75, 75, 192]"),
+        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]"),
+        .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][192]"),
+        .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 6931200,
+              "depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192]"),
+        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 38, 38, 192]"),
+        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 192]"),
+        .init("features.3.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 3072,
+              "squeeze-excitation 192 -> 8 -> 192 on [n, 38, 38, 192]"),
+        .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 13307904,
+              "project conv 1x1, [n, 38, 38, 192] -> [n, 38, 38, 48]"),
+        .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 38, 38, 48]"),
+        .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 48]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 19961856,
+              "expand conv 1x1, [n, 38, 38, 48] -> [n, 38, 38, 288]"),
+        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 38, 38, 288]"),
+        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]"),
+        .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][288]"),
+        .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 10396800,
+              "depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288]"),
+        .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 38, 38, 288]"),
+        .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]"),
+        .init("features.3.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 6912,
+              "squeeze-excitation 288 -> 12 -> 288 on [n, 38, 38, 288]"),
+        .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: 19961856,
+              "project conv 1x1, [n, 38, 38, 288] -> [n, 38, 38, 48]"),
+        .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 38, 38, 48]"),
+        .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 48]"),
+        .init("features.3.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9538461538461538"),
+        .init("features.3.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 19961856,
+              "expand conv 1x1, [n, 38, 38, 48] -> [n, 38, 38, 288]"),
+        .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 38, 38, 288]"),
+        .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]"),
+        .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][288]"),
+        .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 10396800,
+              "depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288]"),
+        .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 38, 38, 288]"),
+        .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]"),
+        .init("features.3.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 6912,
+              "squeeze-excitation 288 -> 12 -> 288 on [n, 38, 38, 288]"),
+        .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: 19961856,
+              "project conv 1x1, [n, 38, 38, 288] -> [n, 38, 38, 48]"),
+        .init("features.3.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 38, 38, 48]"),
+        .init("features.3.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 48]"),
+        .init("features.3.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9461538461538461"),
+        .init("features.3.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 19961856,
+              "expand conv 1x1, [n, 38, 38, 48] -> [n, 38, 38, 288]"),
+        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 38, 38, 288]"),
+        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]"),
+        .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][288]"),
+        .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 935712,
+              "depthwise 3x3/2, [n, 38, 38, 288] -> [n, 19, 19, 288]"),
+        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 19, 19, 288]"),
+        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 288]"),
+        .init("features.4.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 6912,
+              "squeeze-excitation 288 -> 12 -> 288 on [n, 19, 19, 288]"),
+        .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 9980928,
+              "project conv 1x1, [n, 19, 19, 288] -> [n, 19, 19, 96]"),
+        .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 19, 19, 96]"),
+        .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 96]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 19961856,
+              "expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
+        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 19, 19, 576]"),
+        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]"),
+        .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][576]"),
+        .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 1871424,
+              "depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
+        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 19, 19, 576]"),
+        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]"),
+        .init("features.4.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 27648,
+              "squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]"),
+        .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 19961856,
+              "project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
+        .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 19, 19, 96]"),
+        .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 96]"),
+        .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9307692307692308"),
+        .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 19961856,
+              "expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
+        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 19, 19, 576]"),
+        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]"),
+        .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][576]"),
+        .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 1871424,
+              "depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
+        .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 19, 19, 576]"),
+        .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]"),
+        .init("features.4.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 27648,
+              "squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]"),
+        .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: 19961856,
+              "project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
+        .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 19, 19, 96]"),
+        .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 96]"),
+        .init("features.4.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9230769230769231"),
+        .init("features.4.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 19961856,
+              "expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
+        .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 19, 19, 576]"),
+        .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]"),
+        .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][576]"),
+        .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 1871424,
+              "depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
+        .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 19, 19, 576]"),
+        .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]"),
+        .init("features.4.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 27648,
+              "squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]"),
+        .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: 19961856,
+              "project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
+        .init("features.4.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 19, 19, 96]"),
+        .init("features.4.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 96]"),
+        .init("features.4.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9153846153846154"),
+        .init("features.4.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: 19961856,
+              "expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
+        .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 19, 19, 576]"),
+        .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]"),
+        .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][576]"),
+        .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 1871424,
+              "depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
+        .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 19, 19, 576]"),
+        .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]"),
+        .init("features.4.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 27648,
+              "squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]"),
+        .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: 19961856,
+              "project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
+        .init("features.4.4.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 19, 19, 96]"),
+        .init("features.4.4.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 96]"),
+        .init("features.4.4", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9076923076923077"),
+        .init("features.4.4", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 19961856,
+              "expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
+        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 19, 19, 576]"),
+        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]"),
+        .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][576]"),
+        .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 5198400,
+              "depthwise 5x5/1, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
+        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 19, 19, 576]"),
+        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]"),
+        .init("features.5.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 27648,
+              "squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]"),
+        .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 28279296,
+              "project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 136]"),
+        .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 19, 19, 136]"),
+        .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 136]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 40062336,
+              "expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
+        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 19, 19, 816]"),
+        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]"),
+        .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][816]"),
+        .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 7364400,
+              "depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]"),
+        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 19, 19, 816]"),
+        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]"),
+        .init("features.5.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 55488,
+              "squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]"),
+        .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 40062336,
+              "project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
+        .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 19, 19, 136]"),
+        .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 136]"),
+        .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8923076923076922"),
+        .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 40062336,
+              "expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
+        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 19, 19, 816]"),
+        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]"),
+        .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][816]"),
+        .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 7364400,
+              "depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]"),
+        .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 19, 19, 816]"),
+        .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]"),
+        .init("features.5.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 55488,
+              "squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]"),
+        .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: 40062336,
+              "project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
+        .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 19, 19, 136]"),
+        .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 136]"),
+        .init("features.5.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8846153846153846"),
+        .init("features.5.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 40062336,
+              "expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
+        .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 19, 19, 816]"),
+        .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]"),
+        .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][816]"),
+        .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 7364400,
+              "depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]"),
+        .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 19, 19, 816]"),
+        .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]"),
+        .init("features.5.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 55488,
+              "squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]"),
+        .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: 40062336,
+              "project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
+        .init("features.5.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 19, 19, 136]"),
+        .init("features.5.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 136]"),
+        .init("features.5.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8769230769230769"),
+        .init("features.5.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: 40062336,
+              "expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
+        .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 19, 19, 816]"),
+        .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]"),
+        .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][816]"),
+        .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 7364400,
+              "depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]"),
+        .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 19, 19, 816]"),
+        .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]"),
+        .init("features.5.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 55488,
+              "squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]"),
+        .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: 40062336,
+              "project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
+        .init("features.5.4.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 19, 19, 136]"),
+        .init("features.5.4.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 136]"),
+        .init("features.5.4", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8692307692307693"),
+        .init("features.5.4", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 40062336,
+              "expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
+        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 19, 19, 816]"),
+        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]"),
+        .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][816]"),
+        .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 2040000,
+              "depthwise 5x5/2, [n, 19, 19, 816] -> [n, 10, 10, 816]"),
+        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 10, 10, 816]"),
+        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 816]"),
+        .init("features.6.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 55488,
+              "squeeze-excitation 816 -> 34 -> 816 on [n, 10, 10, 816]"),
+        .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 18931200,
+              "project conv 1x1, [n, 10, 10, 816] -> [n, 10, 10, 232]"),
+        .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 10, 10, 232]"),
+        .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 32294400,
+              "expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
+        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]"),
+        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]"),
+        .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1392]"),
+        .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 3480000,
+              "depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
+        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]"),
+        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]"),
+        .init("features.6.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 161472,
+              "squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]"),
+        .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 32294400,
+              "project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
+        .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 10, 10, 232]"),
+        .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]"),
+        .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8538461538461538"),
+        .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 32294400,
+              "expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
+        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]"),
+        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]"),
+        .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1392]"),
+        .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 3480000,
+              "depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
+        .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]"),
+        .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]"),
+        .init("features.6.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 161472,
+              "squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]"),
+        .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: 32294400,
+              "project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
+        .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 10, 10, 232]"),
+        .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]"),
+        .init("features.6.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8461538461538461"),
+        .init("features.6.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 32294400,
+              "expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
+        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]"),
+        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]"),
+        .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1392]"),
+        .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 3480000,
+              "depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
+        .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]"),
+        .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]"),
+        .init("features.6.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 161472,
+              "squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]"),
+        .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: 32294400,
+              "project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
+        .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 10, 10, 232]"),
+        .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]"),
+        .init("features.6.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8384615384615385"),
+        .init("features.6.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 32294400,
+              "expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
+        .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]"),
+        .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]"),
+        .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1392]"),
+        .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 3480000,
+              "depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
+        .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]"),
+        .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]"),
+        .init("features.6.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 161472,
+              "squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]"),
+        .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: 32294400,
+              "project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
+        .init("features.6.4.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 10, 10, 232]"),
+        .init("features.6.4.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]"),
+        .init("features.6.4", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8307692307692307"),
+        .init("features.6.4", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: 32294400,
+              "expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
+        .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]"),
+        .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]"),
+        .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1392]"),
+        .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 3480000,
+              "depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
+        .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]"),
+        .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]"),
+        .init("features.6.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 161472,
+              "squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]"),
+        .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: 32294400,
+              "project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
+        .init("features.6.5.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 10, 10, 232]"),
+        .init("features.6.5.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]"),
+        .init("features.6.5", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.823076923076923"),
+        .init("features.6.5", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 32294400,
+              "expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
+        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]"),
+        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]"),
+        .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][1392]"),
+        .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 1252800,
+              "depthwise 3x3/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
+        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]"),
+        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]"),
+        .init("features.7.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 161472,
+              "squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]"),
+        .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 53452800,
+              "project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 384]"),
+        .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 10, 10, 384]"),
+        .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 384]"),
+        .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: 88473600,
+              "expand conv 1x1, [n, 10, 10, 384] -> [n, 10, 10, 2304]"),
+        .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 10, 10, 2304]"),
+        .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 2304]"),
+        .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][2304]"),
+        .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 2073600,
+              "depthwise 3x3/1, [n, 10, 10, 2304] -> [n, 10, 10, 2304]"),
+        .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 10, 10, 2304]"),
+        .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 2304]"),
+        .init("features.7.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 442368,
+              "squeeze-excitation 2304 -> 96 -> 2304 on [n, 10, 10, 2304]"),
+        .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: 88473600,
+              "project conv 1x1, [n, 10, 10, 2304] -> [n, 10, 10, 384]"),
+        .init("features.7.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 10, 10, 384]"),
+        .init("features.7.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 384]"),
+        .init("features.7.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8076923076923077"),
+        .init("features.7.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.8", kind: "conv 1x1 forward", macsPerImage: 58982400,
+              "head conv 1x1, [n, 10, 10, 384] -> [n, 10, 10, 1536]"),
+        .init("features.8", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 10, 10, 1536]"),
+        .init("features.8", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1536]"),
+        .init("avgpool", kind: "pool+classifier+loss", macsPerImage: nil,
+              "global average pool, [n, 10, 10, 1536] -> [n, 1536]"),
+        .init("classifier.0", kind: "pool+classifier+loss", macsPerImage: nil,
+              "dropout p=0.3 (when options.dropout) on [n, 1536]"),
+        .init("classifier.1", kind: "pool+classifier+loss", macsPerImage: 1536000,
+              "linear, [n, 1536] -> [n, 1000]"),
+        .init("loss", kind: "pool+classifier+loss", macsPerImage: nil,
+              "mean cross-entropy (label smoothing options.labelSmoothing) and its gradient"),
+        .init("logits", kind: "pool+classifier+loss", macsPerImage: nil,
+              "hand the logits to the caller"),
+        .init("classifier.1", kind: "pool+classifier backward", macsPerImage: 3072000,
+              "linear backward"),
+        .init("classifier.0", kind: "pool+classifier backward", macsPerImage: nil,
+              "dropout backward"),
+        .init("avgpool", kind: "pool+classifier backward", macsPerImage: nil,
+              "backward: spread each channel's gradient over the 100 pixels"),
+        .init("features.8", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 10, 10, 1536]"),
+        .init("features.8", kind: "conv 1x1 backward", macsPerImage: 117964800,
+              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 384] <- [n, 10, 10, 1536]"),
+        .init("features.7.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.7.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 10, 10, 384]"),
+        .init("features.7.1.block.3", kind: "conv 1x1 backward", macsPerImage: 176947200,
+              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 2304] <- [n, 10, 10, 384]"),
+        .init("features.7.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 884736,
+              "squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 10, 10, 2304]"),
+        .init("features.7.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 10, 10, 2304]"),
+        .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: 4147200,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 10, 10, 2304] <- [n, 10, 10, 2304]"),
+        .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.7.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 10, 10, 2304]"),
+        .init("features.7.1.block.0", kind: "conv 1x1 backward", macsPerImage: 176947200,
+              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 384] <- [n, 10, 10, 2304]"),
+        .init("features.7.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.7.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 10, 10, 384]"),
+        .init("features.7.0.block.3", kind: "conv 1x1 backward", macsPerImage: 106905600,
+              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 384]"),
+        .init("features.7.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 322944,
+              "squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]"),
+        .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 2505600,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 backward", macsPerImage: 64588800,
+              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]"),
+        .init("features.6.5", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.5.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 10, 10, 232]"),
+        .init("features.6.5.block.3", kind: "conv 1x1 backward", macsPerImage: 64588800,
+              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]"),
+        .init("features.6.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 322944,
+              "squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]"),
+        .init("features.6.5.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]"),
+        .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: 6960000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]"),
+        .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.5.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]"),
+        .init("features.6.5.block.0", kind: "conv 1x1 backward", macsPerImage: 64588800,
+              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]"),
+        .init("features.6.5", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.4.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 10, 10, 232]"),
+        .init("features.6.4.block.3", kind: "conv 1x1 backward", macsPerImage: 64588800,
+              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]"),
+        .init("features.6.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 322944,
+              "squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]"),
+        .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]"),
+        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: 6960000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]"),
+        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.4.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]"),
+        .init("features.6.4.block.0", kind: "conv 1x1 backward", macsPerImage: 64588800,
+              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]"),
+        .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.3.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 10, 10, 232]"),
+        .init("features.6.3.block.3", kind: "conv 1x1 backward", macsPerImage: 64588800,
+              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]"),
+        .init("features.6.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 322944,
+              "squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]"),
+        .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]"),
+        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 6960000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]"),
+        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]"),
+        .init("features.6.3.block.0", kind: "conv 1x1 backward", macsPerImage: 64588800,
+              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]"),
+        .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.2.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 10, 10, 232]"),
+        .init("features.6.2.block.3", kind: "conv 1x1 backward", macsPerImage: 64588800,
+              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]"),
+        .init("features.6.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 322944,
+              "squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]"),
+        .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]"),
+        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 6960000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]"),
+        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]"),
+        .init("features.6.2.block.0", kind: "conv 1x1 backward", macsPerImage: 64588800,
+              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]"),
+        .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 10, 10, 232]"),
+        .init("features.6.1.block.3", kind: "conv 1x1 backward", macsPerImage: 64588800,
+              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]"),
+        .init("features.6.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 322944,
+              "squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]"),
+        .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 6960000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 backward", macsPerImage: 64588800,
+              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]"),
+        .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 10, 10, 232]"),
+        .init("features.6.0.block.3", kind: "conv 1x1 backward", macsPerImage: 37862400,
+              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 816] <- [n, 10, 10, 232]"),
+        .init("features.6.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 110976,
+              "squeeze-excitation 816 -> 34 -> 816 backward on [n, 10, 10, 816]"),
+        .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 10, 10, 816]"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 4080000,
+              "depthwise 5x5/2 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 10, 10, 816]"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 19, 19, 816]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 backward", macsPerImage: 80124672,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]"),
+        .init("features.5.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.4.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 19, 19, 136]"),
+        .init("features.5.4.block.3", kind: "conv 1x1 backward", macsPerImage: 80124672,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]"),
+        .init("features.5.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 110976,
+              "squeeze-excitation 816 -> 34 -> 816 backward on [n, 19, 19, 816]"),
+        .init("features.5.4.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 19, 19, 816]"),
+        .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: 14728800,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]"),
+        .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.4.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 19, 19, 816]"),
+        .init("features.5.4.block.0", kind: "conv 1x1 backward", macsPerImage: 80124672,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]"),
+        .init("features.5.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.3.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 19, 19, 136]"),
+        .init("features.5.3.block.3", kind: "conv 1x1 backward", macsPerImage: 80124672,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]"),
+        .init("features.5.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 110976,
+              "squeeze-excitation 816 -> 34 -> 816 backward on [n, 19, 19, 816]"),
+        .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 19, 19, 816]"),
+        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: 14728800,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]"),
+        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 19, 19, 816]"),
+        .init("features.5.3.block.0", kind: "conv 1x1 backward", macsPerImage: 80124672,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]"),
+        .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.2.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 19, 19, 136]"),
+        .init("features.5.2.block.3", kind: "conv 1x1 backward", macsPerImage: 80124672,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]"),
+        .init("features.5.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 110976,
+              "squeeze-excitation 816 -> 34 -> 816 backward on [n, 19, 19, 816]"),
+        .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 19, 19, 816]"),
+        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 14728800,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]"),
+        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 19, 19, 816]"),
+        .init("features.5.2.block.0", kind: "conv 1x1 backward", macsPerImage: 80124672,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]"),
+        .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 19, 19, 136]"),
+        .init("features.5.1.block.3", kind: "conv 1x1 backward", macsPerImage: 80124672,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]"),
+        .init("features.5.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 110976,
+              "squeeze-excitation 816 -> 34 -> 816 backward on [n, 19, 19, 816]"),
+        .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 19, 19, 816]"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 14728800,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 19, 19, 816]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 backward", macsPerImage: 80124672,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]"),
+        .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 19, 19, 136]"),
+        .init("features.5.0.block.3", kind: "conv 1x1 backward", macsPerImage: 56558592,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 136]"),
+        .init("features.5.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 55296,
+              "squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]"),
+        .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 19, 19, 576]"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 10396800,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 19, 19, 576]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 backward", macsPerImage: 39923712,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]"),
+        .init("features.4.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.4.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 19, 19, 96]"),
+        .init("features.4.4.block.3", kind: "conv 1x1 backward", macsPerImage: 39923712,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]"),
+        .init("features.4.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 55296,
+              "squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]"),
+        .init("features.4.4.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 19, 19, 576]"),
+        .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: 3742848,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]"),
+        .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.4.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 19, 19, 576]"),
+        .init("features.4.4.block.0", kind: "conv 1x1 backward", macsPerImage: 39923712,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]"),
+        .init("features.4.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.3.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 19, 19, 96]"),
+        .init("features.4.3.block.3", kind: "conv 1x1 backward", macsPerImage: 39923712,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]"),
+        .init("features.4.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 55296,
+              "squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]"),
+        .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 19, 19, 576]"),
+        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: 3742848,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]"),
+        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 19, 19, 576]"),
+        .init("features.4.3.block.0", kind: "conv 1x1 backward", macsPerImage: 39923712,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]"),
+        .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.2.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 19, 19, 96]"),
+        .init("features.4.2.block.3", kind: "conv 1x1 backward", macsPerImage: 39923712,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]"),
+        .init("features.4.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 55296,
+              "squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]"),
+        .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 19, 19, 576]"),
+        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 3742848,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]"),
+        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 19, 19, 576]"),
+        .init("features.4.2.block.0", kind: "conv 1x1 backward", macsPerImage: 39923712,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]"),
+        .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 19, 19, 96]"),
+        .init("features.4.1.block.3", kind: "conv 1x1 backward", macsPerImage: 39923712,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]"),
+        .init("features.4.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 55296,
+              "squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]"),
+        .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 19, 19, 576]"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 3742848,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 19, 19, 576]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 backward", macsPerImage: 39923712,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]"),
+        .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 19, 19, 96]"),
+        .init("features.4.0.block.3", kind: "conv 1x1 backward", macsPerImage: 19961856,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 288] <- [n, 19, 19, 96]"),
+        .init("features.4.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 13824,
+              "squeeze-excitation 288 -> 12 -> 288 backward on [n, 19, 19, 288]"),
+        .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 19, 19, 288]"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 1871424,
+              "depthwise 3x3/2 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 19, 19, 288]"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 38, 38, 288]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 backward", macsPerImage: 39923712,
+              "conv 1x1 backward: input and weight gradients, [n, 38, 38, 48] <- [n, 38, 38, 288]"),
+        .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.3.2.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 38, 38, 48]"),
+        .init("features.3.2.block.3", kind: "conv 1x1 backward", macsPerImage: 39923712,
+              "conv 1x1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 48]"),
+        .init("features.3.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 13824,
+              "squeeze-excitation 288 -> 12 -> 288 backward on [n, 38, 38, 288]"),
+        .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 38, 38, 288]"),
+        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: 20793600,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 288]"),
+        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 38, 38, 288]"),
+        .init("features.3.2.block.0", kind: "conv 1x1 backward", macsPerImage: 39923712,
+              "conv 1x1 backward: input and weight gradients, [n, 38, 38, 48] <- [n, 38, 38, 288]"),
+        .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.3.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 38, 38, 48]"),
+        .init("features.3.1.block.3", kind: "conv 1x1 backward", macsPerImage: 39923712,
+              "conv 1x1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 48]"),
+        .init("features.3.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 13824,
+              "squeeze-excitation 288 -> 12 -> 288 backward on [n, 38, 38, 288]"),
+        .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 38, 38, 288]"),
+        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 20793600,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 288]"),
+        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 38, 38, 288]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 backward", macsPerImage: 39923712,
+              "conv 1x1 backward: input and weight gradients, [n, 38, 38, 48] <- [n, 38, 38, 288]"),
+        .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.3.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 38, 38, 48]"),
+        .init("features.3.0.block.3", kind: "conv 1x1 backward", macsPerImage: 26615808,
+              "conv 1x1 backward: input and weight gradients, [n, 38, 38, 192] <- [n, 38, 38, 48]"),
+        .init("features.3.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 6144,
+              "squeeze-excitation 192 -> 8 -> 192 backward on [n, 38, 38, 192]"),
+        .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 38, 38, 192]"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 13862400,
+              "depthwise 5x5/2 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 38, 38, 192]"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 75, 75, 192]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 backward", macsPerImage: 69120000,
+              "conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]"),
+        .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.2.2.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 75, 75, 32]"),
+        .init("features.2.2.block.3", kind: "conv 1x1 backward", macsPerImage: 69120000,
+              "conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]"),
+        .init("features.2.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 6144,
+              "squeeze-excitation 192 -> 8 -> 192 backward on [n, 75, 75, 192]"),
+        .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 75, 75, 192]"),
+        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: 19440000,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]"),
+        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 75, 75, 192]"),
+        .init("features.2.2.block.0", kind: "conv 1x1 backward", macsPerImage: 69120000,
+              "conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]"),
+        .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.2.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 75, 75, 32]"),
+        .init("features.2.1.block.3", kind: "conv 1x1 backward", macsPerImage: 69120000,
+              "conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]"),
+        .init("features.2.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 6144,
+              "squeeze-excitation 192 -> 8 -> 192 backward on [n, 75, 75, 192]"),
+        .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 75, 75, 192]"),
+        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 19440000,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]"),
+        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 75, 75, 192]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 backward", macsPerImage: 69120000,
+              "conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]"),
+        .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.2.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 75, 75, 32]"),
+        .init("features.2.0.block.3", kind: "conv 1x1 backward", macsPerImage: 51840000,
+              "conv 1x1 backward: input and weight gradients, [n, 75, 75, 144] <- [n, 75, 75, 32]"),
+        .init("features.2.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
+              "squeeze-excitation 144 -> 6 -> 144 backward on [n, 75, 75, 144]"),
+        .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 75, 75, 144]"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 14580000,
+              "depthwise 3x3/2 backward: input and weight gradients, [n, 150, 150, 144] <- [n, 75, 75, 144]"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 150, 150, 144]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 backward", macsPerImage: 155520000,
+              "conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 144]"),
+        .init("features.1.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.1.1.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 150, 150, 24]"),
+        .init("features.1.1.block.2", kind: "conv 1x1 backward", macsPerImage: 25920000,
+              "conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 24]"),
+        .init("features.1.1.block.1", kind: "squeeze-excitation backward", macsPerImage: 576,
+              "squeeze-excitation 24 -> 6 -> 24 backward on [n, 150, 150, 24]"),
+        .init("features.1.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 150, 150, 24]"),
+        .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: 9720000,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 24]"),
+        .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.1.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.1.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 150, 150, 24]"),
+        .init("features.1.0.block.2", kind: "conv 1x1 backward", macsPerImage: 43200000,
+              "conv 1x1 backward: input and weight gradients, [n, 150, 150, 40] <- [n, 150, 150, 24]"),
+        .init("features.1.0.block.1", kind: "squeeze-excitation backward", macsPerImage: 1600,
+              "squeeze-excitation 40 -> 10 -> 40 backward on [n, 150, 150, 40]"),
+        .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 150, 150, 40]"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 16200000,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 40] <- [n, 150, 150, 40]"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 150, 150, 40]"),
+        .init("features.0", kind: "stem backward", macsPerImage: 24300000,
+              "stem weight gradient (the image needs none)"),
+    ]
 
     /// Trainable tensors in the parameter buffer (gradients at the same offsets).
     static let trainableSlots: [ParameterSlot] = [

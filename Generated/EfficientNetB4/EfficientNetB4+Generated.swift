@@ -17,6 +17,11 @@ public final class EfficientNetB4: GeneratedModel {
     private let pool: WorkerPool
     private let arena = ActivationArena()
 
+    /// Times every kernel call of `forward` when set (`effnet bench --profile`).
+    public var profiler: LayerProfiler? {
+        didSet { profiler?.requireTable(Self.profiledLayers, of: "EfficientNetB4") }
+    }
+
     public init(weights store: any WeightStore, pool: WorkerPool) throws {
         self.weights = try PreparedWeights(descriptor: Self.descriptor, store: store)
         self.pool = pool
@@ -33,834 +38,1360 @@ public final class EfficientNetB4: GeneratedModel {
         let a = arena.reserve(floats: 6498000 &* n &+ workspaceFloats(batch: n))
         let ws = a + 6498000 &* n
         let w = weights.pointer
-        features_0(n, x, a, w, ws)
-        features_1_0(n, a, w, ws)
-        features_1_1(n, a, w, ws)
-        features_2_0(n, a, w, ws)
-        features_2_1(n, a, w, ws)
-        features_2_2(n, a, w, ws)
-        features_2_3(n, a, w, ws)
-        features_3_0(n, a, w, ws)
-        features_3_1(n, a, w, ws)
-        features_3_2(n, a, w, ws)
-        features_3_3(n, a, w, ws)
-        features_4_0(n, a, w, ws)
-        features_4_1(n, a, w, ws)
-        features_4_2(n, a, w, ws)
-        features_4_3(n, a, w, ws)
-        features_4_4(n, a, w, ws)
-        features_4_5(n, a, w, ws)
-        features_5_0(n, a, w, ws)
-        features_5_1(n, a, w, ws)
-        features_5_2(n, a, w, ws)
-        features_5_3(n, a, w, ws)
-        features_5_4(n, a, w, ws)
-        features_5_5(n, a, w, ws)
-        features_6_0(n, a, w, ws)
-        features_6_1(n, a, w, ws)
-        features_6_2(n, a, w, ws)
-        features_6_3(n, a, w, ws)
-        features_6_4(n, a, w, ws)
-        features_6_5(n, a, w, ws)
-        features_6_6(n, a, w, ws)
-        features_6_7(n, a, w, ws)
-        features_7_0(n, a, w, ws)
-        features_7_1(n, a, w, ws)
-        features_8(n, a, w, ws)
-        classifier(n, a, w, ws, logits)
+        let p = profiler
+        p?.beginRun(batch: n)
+        features_0(n, x, a, w, ws, p)
+        features_1_0(n, a, w, ws, p)
+        features_1_1(n, a, w, ws, p)
+        features_2_0(n, a, w, ws, p)
+        features_2_1(n, a, w, ws, p)
+        features_2_2(n, a, w, ws, p)
+        features_2_3(n, a, w, ws, p)
+        features_3_0(n, a, w, ws, p)
+        features_3_1(n, a, w, ws, p)
+        features_3_2(n, a, w, ws, p)
+        features_3_3(n, a, w, ws, p)
+        features_4_0(n, a, w, ws, p)
+        features_4_1(n, a, w, ws, p)
+        features_4_2(n, a, w, ws, p)
+        features_4_3(n, a, w, ws, p)
+        features_4_4(n, a, w, ws, p)
+        features_4_5(n, a, w, ws, p)
+        features_5_0(n, a, w, ws, p)
+        features_5_1(n, a, w, ws, p)
+        features_5_2(n, a, w, ws, p)
+        features_5_3(n, a, w, ws, p)
+        features_5_4(n, a, w, ws, p)
+        features_5_5(n, a, w, ws, p)
+        features_6_0(n, a, w, ws, p)
+        features_6_1(n, a, w, ws, p)
+        features_6_2(n, a, w, ws, p)
+        features_6_3(n, a, w, ws, p)
+        features_6_4(n, a, w, ws, p)
+        features_6_5(n, a, w, ws, p)
+        features_6_6(n, a, w, ws, p)
+        features_6_7(n, a, w, ws, p)
+        features_7_0(n, a, w, ws, p)
+        features_7_1(n, a, w, ws, p)
+        features_8(n, a, w, ws, p)
+        classifier(n, a, w, ws, logits, p)
     }
 
     /// features.0: stem: conv 3x3 stride 2, 3 -> 48 channels
-    private func features_0(_ n: Int, _ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_0(_ n: Int, _ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.0 stem: conv 3x3/2 + BN + silu, [n, 3, 380, 380] (NCHW) -> [n, 190, 190, 48]
+        p?.start()
         Kernels.stemConv(
             input: x, batch: n, inChannels: 3, height: 380, width: 380,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190,
             weights: w + 0, bias: w + 1296, outChannels: 48, activation: .silu,
             output: a, workspace: ws, pool: pool)
+        p?.stop(0)
     }
 
     /// features.1.0: MBConv1 k3 s1: 190x190x48 -> 190x190x24, SE 48 -> 12 -> 48
-    private func features_1_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_1_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.1.0.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 190, 190, 48] -> [n, 190, 190, 48]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 190, width: 190, channels: 48,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190,
             weights: w + 1344, bias: w + 1776, activation: .silu, output: a + 1732800 &* n, pool: pool)
+        p?.stop(1)
         // features.1.0.block.1 squeeze-excitation: 48 -> 12 -> 48, in place on [n, 190, 190, 48]
+        p?.start()
         Kernels.squeezeExcite(
             a + 1732800 &* n, batch: n, pixels: 36100, channels: 48, squeezeChannels: 12,
             reduceWeights: w + 1824, reduceBias: w + 2400, activation: .silu,
             expandWeights: w + 2416, expandBias: w + 2992, workspace: ws, pool: pool)
+        p?.stop(2)
         // features.1.0.block.2 project: conv 1x1 + BN, [n, 190, 190, 48] -> [n, 190, 190, 24]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1732800 &* n, pixels: 36100 &* n, inChannels: 48,
             weights: w + 3040, bias: w + 4192, outChannels: 24,
             activation: .identity, residual: nil, output: a, pool: pool)
+        p?.stop(3)
     }
 
     /// features.1.1: MBConv1 k3 s1: 190x190x24 -> 190x190x24, SE 24 -> 6 -> 24, identity shortcut
-    private func features_1_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_1_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.1.1.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 190, 190, 24] -> [n, 190, 190, 24]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 190, width: 190, channels: 24,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190,
             weights: w + 4224, bias: w + 4448, activation: .silu, output: a + 866400 &* n, pool: pool)
+        p?.stop(4)
         // features.1.1.block.1 squeeze-excitation: 24 -> 6 -> 24, in place on [n, 190, 190, 24]
+        p?.start()
         Kernels.squeezeExcite(
             a + 866400 &* n, batch: n, pixels: 36100, channels: 24, squeezeChannels: 6,
             reduceWeights: w + 4480, reduceBias: w + 4624, activation: .silu,
             expandWeights: w + 4640, expandBias: w + 4784, workspace: ws, pool: pool)
+        p?.stop(5)
         // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 190, 190, 24] -> [n, 190, 190, 24]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 866400 &* n, pixels: 36100 &* n, inChannels: 24,
             weights: w + 4816, bias: w + 5392, outChannels: 24,
             activation: .identity, residual: a, output: a + 5198400 &* n, pool: pool)
+        p?.stop(6)
     }
 
     /// features.2.0: MBConv6 k3 s2: 190x190x24 -> 95x95x32, SE 144 -> 6 -> 144
-    private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.0.block.0 expand: conv 1x1 + BN + silu, [n, 190, 190, 24] -> [n, 190, 190, 144]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 5198400 &* n, pixels: 36100 &* n, inChannels: 24,
             weights: w + 5424, bias: w + 8880, outChannels: 144,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(7)
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 190, 190, 144] -> [n, 95, 95, 144]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 190, width: 190, channels: 144,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
             weights: w + 9024, bias: w + 10320, activation: .silu, output: a + 5198400 &* n, pool: pool)
+        p?.stop(8)
         // features.2.0.block.2 squeeze-excitation: 144 -> 6 -> 144, in place on [n, 95, 95, 144]
+        p?.start()
         Kernels.squeezeExcite(
             a + 5198400 &* n, batch: n, pixels: 9025, channels: 144, squeezeChannels: 6,
             reduceWeights: w + 10464, reduceBias: w + 11328, activation: .silu,
             expandWeights: w + 11344, expandBias: w + 12208, workspace: ws, pool: pool)
+        p?.stop(9)
         // features.2.0.block.3 project: conv 1x1 + BN, [n, 95, 95, 144] -> [n, 95, 95, 32]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 5198400 &* n, pixels: 9025 &* n, inChannels: 144,
             weights: w + 12352, bias: w + 16960, outChannels: 32,
             activation: .identity, residual: nil, output: a + 3465600 &* n, pool: pool)
+        p?.stop(10)
     }
 
     /// features.2.1: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
-    private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.1.block.0 expand: conv 1x1 + BN + silu, [n, 95, 95, 32] -> [n, 95, 95, 192]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 3465600 &* n, pixels: 9025 &* n, inChannels: 32,
             weights: w + 16992, bias: w + 23136, outChannels: 192,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(11)
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 95, width: 95, channels: 192,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
             weights: w + 23328, bias: w + 25056, activation: .silu, output: a + 1732800 &* n, pool: pool)
+        p?.stop(12)
         // features.2.1.block.2 squeeze-excitation: 192 -> 8 -> 192, in place on [n, 95, 95, 192]
+        p?.start()
         Kernels.squeezeExcite(
             a + 1732800 &* n, batch: n, pixels: 9025, channels: 192, squeezeChannels: 8,
             reduceWeights: w + 25248, reduceBias: w + 26784, activation: .silu,
             expandWeights: w + 26800, expandBias: w + 28336, workspace: ws, pool: pool)
+        p?.stop(13)
         // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1732800 &* n, pixels: 9025 &* n, inChannels: 192,
             weights: w + 28528, bias: w + 34672, outChannels: 32,
             activation: .identity, residual: a + 3465600 &* n, output: a + 3754400 &* n, pool: pool)
+        p?.stop(14)
     }
 
     /// features.2.2: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
-    private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.2.block.0 expand: conv 1x1 + BN + silu, [n, 95, 95, 32] -> [n, 95, 95, 192]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 3754400 &* n, pixels: 9025 &* n, inChannels: 32,
             weights: w + 34704, bias: w + 40848, outChannels: 192,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(15)
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 95, width: 95, channels: 192,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
             weights: w + 41040, bias: w + 42768, activation: .silu, output: a + 1732800 &* n, pool: pool)
+        p?.stop(16)
         // features.2.2.block.2 squeeze-excitation: 192 -> 8 -> 192, in place on [n, 95, 95, 192]
+        p?.start()
         Kernels.squeezeExcite(
             a + 1732800 &* n, batch: n, pixels: 9025, channels: 192, squeezeChannels: 8,
             reduceWeights: w + 42960, reduceBias: w + 44496, activation: .silu,
             expandWeights: w + 44512, expandBias: w + 46048, workspace: ws, pool: pool)
+        p?.stop(17)
         // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1732800 &* n, pixels: 9025 &* n, inChannels: 192,
             weights: w + 46240, bias: w + 52384, outChannels: 32,
             activation: .identity, residual: a + 3754400 &* n, output: a + 3465600 &* n, pool: pool)
+        p?.stop(18)
     }
 
     /// features.2.3: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
-    private func features_2_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.3.block.0 expand: conv 1x1 + BN + silu, [n, 95, 95, 32] -> [n, 95, 95, 192]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 3465600 &* n, pixels: 9025 &* n, inChannels: 32,
             weights: w + 52416, bias: w + 58560, outChannels: 192,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(19)
         // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 95, width: 95, channels: 192,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
             weights: w + 58752, bias: w + 60480, activation: .silu, output: a + 1732800 &* n, pool: pool)
+        p?.stop(20)
         // features.2.3.block.2 squeeze-excitation: 192 -> 8 -> 192, in place on [n, 95, 95, 192]
+        p?.start()
         Kernels.squeezeExcite(
             a + 1732800 &* n, batch: n, pixels: 9025, channels: 192, squeezeChannels: 8,
             reduceWeights: w + 60672, reduceBias: w + 62208, activation: .silu,
             expandWeights: w + 62224, expandBias: w + 63760, workspace: ws, pool: pool)
+        p?.stop(21)
         // features.2.3.block.3 project: conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1732800 &* n, pixels: 9025 &* n, inChannels: 192,
             weights: w + 63952, bias: w + 70096, outChannels: 32,
             activation: .identity, residual: a + 3465600 &* n, output: a + 3754400 &* n, pool: pool)
+        p?.stop(22)
     }
 
     /// features.3.0: MBConv6 k5 s2: 95x95x32 -> 48x48x56, SE 192 -> 8 -> 192
-    private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.0.block.0 expand: conv 1x1 + BN + silu, [n, 95, 95, 32] -> [n, 95, 95, 192]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 3754400 &* n, pixels: 9025 &* n, inChannels: 32,
             weights: w + 70128, bias: w + 76272, outChannels: 192,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(23)
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 95, 95, 192] -> [n, 48, 48, 192]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 95, width: 95, channels: 192,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
             weights: w + 76464, bias: w + 81264, activation: .silu, output: a + 1732800 &* n, pool: pool)
+        p?.stop(24)
         // features.3.0.block.2 squeeze-excitation: 192 -> 8 -> 192, in place on [n, 48, 48, 192]
+        p?.start()
         Kernels.squeezeExcite(
             a + 1732800 &* n, batch: n, pixels: 2304, channels: 192, squeezeChannels: 8,
             reduceWeights: w + 81456, reduceBias: w + 82992, activation: .silu,
             expandWeights: w + 83008, expandBias: w + 84544, workspace: ws, pool: pool)
+        p?.stop(25)
         // features.3.0.block.3 project: conv 1x1 + BN, [n, 48, 48, 192] -> [n, 48, 48, 56]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1732800 &* n, pixels: 2304 &* n, inChannels: 192,
             weights: w + 84736, bias: w + 95488, outChannels: 56,
             activation: .identity, residual: nil, output: a + 1548288 &* n, pool: pool)
+        p?.stop(26)
     }
 
     /// features.3.1: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
-    private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.1.block.0 expand: conv 1x1 + BN + silu, [n, 48, 48, 56] -> [n, 48, 48, 336]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1548288 &* n, pixels: 2304 &* n, inChannels: 56,
             weights: w + 95552, bias: w + 114368, outChannels: 336,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(27)
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 48, width: 48, channels: 336,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
             weights: w + 114704, bias: w + 123104, activation: .silu, output: a + 774144 &* n, pool: pool)
+        p?.stop(28)
         // features.3.1.block.2 squeeze-excitation: 336 -> 14 -> 336, in place on [n, 48, 48, 336]
+        p?.start()
         Kernels.squeezeExcite(
             a + 774144 &* n, batch: n, pixels: 2304, channels: 336, squeezeChannels: 14,
             reduceWeights: w + 123440, reduceBias: w + 128144, activation: .silu,
             expandWeights: w + 128160, expandBias: w + 132864, workspace: ws, pool: pool)
+        p?.stop(29)
         // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 774144 &* n, pixels: 2304 &* n, inChannels: 336,
             weights: w + 133200, bias: w + 152016, outChannels: 56,
             activation: .identity, residual: a + 1548288 &* n, output: a + 1677312 &* n, pool: pool)
+        p?.stop(30)
     }
 
     /// features.3.2: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
-    private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.2.block.0 expand: conv 1x1 + BN + silu, [n, 48, 48, 56] -> [n, 48, 48, 336]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1677312 &* n, pixels: 2304 &* n, inChannels: 56,
             weights: w + 152080, bias: w + 170896, outChannels: 336,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(31)
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 48, width: 48, channels: 336,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
             weights: w + 171232, bias: w + 179632, activation: .silu, output: a + 774144 &* n, pool: pool)
+        p?.stop(32)
         // features.3.2.block.2 squeeze-excitation: 336 -> 14 -> 336, in place on [n, 48, 48, 336]
+        p?.start()
         Kernels.squeezeExcite(
             a + 774144 &* n, batch: n, pixels: 2304, channels: 336, squeezeChannels: 14,
             reduceWeights: w + 179968, reduceBias: w + 184672, activation: .silu,
             expandWeights: w + 184688, expandBias: w + 189392, workspace: ws, pool: pool)
+        p?.stop(33)
         // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 774144 &* n, pixels: 2304 &* n, inChannels: 336,
             weights: w + 189728, bias: w + 208544, outChannels: 56,
             activation: .identity, residual: a + 1677312 &* n, output: a + 1548288 &* n, pool: pool)
+        p?.stop(34)
     }
 
     /// features.3.3: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
-    private func features_3_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.3.block.0 expand: conv 1x1 + BN + silu, [n, 48, 48, 56] -> [n, 48, 48, 336]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1548288 &* n, pixels: 2304 &* n, inChannels: 56,
             weights: w + 208608, bias: w + 227424, outChannels: 336,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(35)
         // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 48, width: 48, channels: 336,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
             weights: w + 227760, bias: w + 236160, activation: .silu, output: a + 774144 &* n, pool: pool)
+        p?.stop(36)
         // features.3.3.block.2 squeeze-excitation: 336 -> 14 -> 336, in place on [n, 48, 48, 336]
+        p?.start()
         Kernels.squeezeExcite(
             a + 774144 &* n, batch: n, pixels: 2304, channels: 336, squeezeChannels: 14,
             reduceWeights: w + 236496, reduceBias: w + 241200, activation: .silu,
             expandWeights: w + 241216, expandBias: w + 245920, workspace: ws, pool: pool)
+        p?.stop(37)
         // features.3.3.block.3 project: conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 774144 &* n, pixels: 2304 &* n, inChannels: 336,
             weights: w + 246256, bias: w + 265072, outChannels: 56,
             activation: .identity, residual: a + 1548288 &* n, output: a + 1677312 &* n, pool: pool)
+        p?.stop(38)
     }
 
     /// features.4.0: MBConv6 k3 s2: 48x48x56 -> 24x24x112, SE 336 -> 14 -> 336
-    private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.0.block.0 expand: conv 1x1 + BN + silu, [n, 48, 48, 56] -> [n, 48, 48, 336]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1677312 &* n, pixels: 2304 &* n, inChannels: 56,
             weights: w + 265136, bias: w + 283952, outChannels: 336,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(39)
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 48, 48, 336] -> [n, 24, 24, 336]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 48, width: 48, channels: 336,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
             weights: w + 284288, bias: w + 287312, activation: .silu, output: a + 774144 &* n, pool: pool)
+        p?.stop(40)
         // features.4.0.block.2 squeeze-excitation: 336 -> 14 -> 336, in place on [n, 24, 24, 336]
+        p?.start()
         Kernels.squeezeExcite(
             a + 774144 &* n, batch: n, pixels: 576, channels: 336, squeezeChannels: 14,
             reduceWeights: w + 287648, reduceBias: w + 292352, activation: .silu,
             expandWeights: w + 292368, expandBias: w + 297072, workspace: ws, pool: pool)
+        p?.stop(41)
         // features.4.0.block.3 project: conv 1x1 + BN, [n, 24, 24, 336] -> [n, 24, 24, 112]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 774144 &* n, pixels: 576 &* n, inChannels: 336,
             weights: w + 297408, bias: w + 335040, outChannels: 112,
             activation: .identity, residual: nil, output: a + 967680 &* n, pool: pool)
+        p?.stop(42)
     }
 
     /// features.4.1: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
-    private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.1.block.0 expand: conv 1x1 + BN + silu, [n, 24, 24, 112] -> [n, 24, 24, 672]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 967680 &* n, pixels: 576 &* n, inChannels: 112,
             weights: w + 335152, bias: w + 410416, outChannels: 672,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(43)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 24, width: 24, channels: 672,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
             weights: w + 411088, bias: w + 417136, activation: .silu, output: a + 387072 &* n, pool: pool)
+        p?.stop(44)
         // features.4.1.block.2 squeeze-excitation: 672 -> 28 -> 672, in place on [n, 24, 24, 672]
+        p?.start()
         Kernels.squeezeExcite(
             a + 387072 &* n, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 417808, reduceBias: w + 436624, activation: .silu,
             expandWeights: w + 436656, expandBias: w + 455472, workspace: ws, pool: pool)
+        p?.stop(45)
         // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 387072 &* n, pixels: 576 &* n, inChannels: 672,
             weights: w + 456144, bias: w + 531408, outChannels: 112,
             activation: .identity, residual: a + 967680 &* n, output: a + 774144 &* n, pool: pool)
+        p?.stop(46)
     }
 
     /// features.4.2: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
-    private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.2.block.0 expand: conv 1x1 + BN + silu, [n, 24, 24, 112] -> [n, 24, 24, 672]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 774144 &* n, pixels: 576 &* n, inChannels: 112,
             weights: w + 531520, bias: w + 606784, outChannels: 672,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(47)
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 24, width: 24, channels: 672,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
             weights: w + 607456, bias: w + 613504, activation: .silu, output: a + 387072 &* n, pool: pool)
+        p?.stop(48)
         // features.4.2.block.2 squeeze-excitation: 672 -> 28 -> 672, in place on [n, 24, 24, 672]
+        p?.start()
         Kernels.squeezeExcite(
             a + 387072 &* n, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 614176, reduceBias: w + 632992, activation: .silu,
             expandWeights: w + 633024, expandBias: w + 651840, workspace: ws, pool: pool)
+        p?.stop(49)
         // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 387072 &* n, pixels: 576 &* n, inChannels: 672,
             weights: w + 652512, bias: w + 727776, outChannels: 112,
             activation: .identity, residual: a + 774144 &* n, output: a + 838656 &* n, pool: pool)
+        p?.stop(50)
     }
 
     /// features.4.3: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
-    private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.3.block.0 expand: conv 1x1 + BN + silu, [n, 24, 24, 112] -> [n, 24, 24, 672]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 838656 &* n, pixels: 576 &* n, inChannels: 112,
             weights: w + 727888, bias: w + 803152, outChannels: 672,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(51)
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 24, width: 24, channels: 672,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
             weights: w + 803824, bias: w + 809872, activation: .silu, output: a + 387072 &* n, pool: pool)
+        p?.stop(52)
         // features.4.3.block.2 squeeze-excitation: 672 -> 28 -> 672, in place on [n, 24, 24, 672]
+        p?.start()
         Kernels.squeezeExcite(
             a + 387072 &* n, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 810544, reduceBias: w + 829360, activation: .silu,
             expandWeights: w + 829392, expandBias: w + 848208, workspace: ws, pool: pool)
+        p?.stop(53)
         // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 387072 &* n, pixels: 576 &* n, inChannels: 672,
             weights: w + 848880, bias: w + 924144, outChannels: 112,
             activation: .identity, residual: a + 838656 &* n, output: a + 774144 &* n, pool: pool)
+        p?.stop(54)
     }
 
     /// features.4.4: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
-    private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.4.block.0 expand: conv 1x1 + BN + silu, [n, 24, 24, 112] -> [n, 24, 24, 672]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 774144 &* n, pixels: 576 &* n, inChannels: 112,
             weights: w + 924256, bias: w + 999520, outChannels: 672,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(55)
         // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 24, width: 24, channels: 672,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
             weights: w + 1000192, bias: w + 1006240, activation: .silu, output: a + 387072 &* n, pool: pool)
+        p?.stop(56)
         // features.4.4.block.2 squeeze-excitation: 672 -> 28 -> 672, in place on [n, 24, 24, 672]
+        p?.start()
         Kernels.squeezeExcite(
             a + 387072 &* n, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 1006912, reduceBias: w + 1025728, activation: .silu,
             expandWeights: w + 1025760, expandBias: w + 1044576, workspace: ws, pool: pool)
+        p?.stop(57)
         // features.4.4.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 387072 &* n, pixels: 576 &* n, inChannels: 672,
             weights: w + 1045248, bias: w + 1120512, outChannels: 112,
             activation: .identity, residual: a + 774144 &* n, output: a + 838656 &* n, pool: pool)
+        p?.stop(58)
     }
 
     /// features.4.5: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
-    private func features_4_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.5.block.0 expand: conv 1x1 + BN + silu, [n, 24, 24, 112] -> [n, 24, 24, 672]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 838656 &* n, pixels: 576 &* n, inChannels: 112,
             weights: w + 1120624, bias: w + 1195888, outChannels: 672,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(59)
         // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 24, width: 24, channels: 672,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
             weights: w + 1196560, bias: w + 1202608, activation: .silu, output: a + 387072 &* n, pool: pool)
+        p?.stop(60)
         // features.4.5.block.2 squeeze-excitation: 672 -> 28 -> 672, in place on [n, 24, 24, 672]
+        p?.start()
         Kernels.squeezeExcite(
             a + 387072 &* n, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 1203280, reduceBias: w + 1222096, activation: .silu,
             expandWeights: w + 1222128, expandBias: w + 1240944, workspace: ws, pool: pool)
+        p?.stop(61)
         // features.4.5.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 387072 &* n, pixels: 576 &* n, inChannels: 672,
             weights: w + 1241616, bias: w + 1316880, outChannels: 112,
             activation: .identity, residual: a + 838656 &* n, output: a + 774144 &* n, pool: pool)
+        p?.stop(62)
     }
 
     /// features.5.0: MBConv6 k5 s1: 24x24x112 -> 24x24x160, SE 672 -> 28 -> 672
-    private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.0.block.0 expand: conv 1x1 + BN + silu, [n, 24, 24, 112] -> [n, 24, 24, 672]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 774144 &* n, pixels: 576 &* n, inChannels: 112,
             weights: w + 1316992, bias: w + 1392256, outChannels: 672,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(63)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 24, width: 24, channels: 672,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
             weights: w + 1392928, bias: w + 1409728, activation: .silu, output: a + 387072 &* n, pool: pool)
+        p?.stop(64)
         // features.5.0.block.2 squeeze-excitation: 672 -> 28 -> 672, in place on [n, 24, 24, 672]
+        p?.start()
         Kernels.squeezeExcite(
             a + 387072 &* n, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 1410400, reduceBias: w + 1429216, activation: .silu,
             expandWeights: w + 1429248, expandBias: w + 1448064, workspace: ws, pool: pool)
+        p?.stop(65)
         // features.5.0.block.3 project: conv 1x1 + BN, [n, 24, 24, 672] -> [n, 24, 24, 160]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 387072 &* n, pixels: 576 &* n, inChannels: 672,
             weights: w + 1448736, bias: w + 1556256, outChannels: 160,
             activation: .identity, residual: nil, output: a + 1105920 &* n, pool: pool)
+        p?.stop(66)
     }
 
     /// features.5.1: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
-    private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.1.block.0 expand: conv 1x1 + BN + silu, [n, 24, 24, 160] -> [n, 24, 24, 960]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1105920 &* n, pixels: 576 &* n, inChannels: 160,
             weights: w + 1556416, bias: w + 1710016, outChannels: 960,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(67)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 24, width: 24, channels: 960,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
             weights: w + 1710976, bias: w + 1734976, activation: .silu, output: a + 552960 &* n, pool: pool)
+        p?.stop(68)
         // features.5.1.block.2 squeeze-excitation: 960 -> 40 -> 960, in place on [n, 24, 24, 960]
+        p?.start()
         Kernels.squeezeExcite(
             a + 552960 &* n, batch: n, pixels: 576, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 1735936, reduceBias: w + 1774336, activation: .silu,
             expandWeights: w + 1774384, expandBias: w + 1812784, workspace: ws, pool: pool)
+        p?.stop(69)
         // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 552960 &* n, pixels: 576 &* n, inChannels: 960,
             weights: w + 1813744, bias: w + 1967344, outChannels: 160,
             activation: .identity, residual: a + 1105920 &* n, output: a + 1198080 &* n, pool: pool)
+        p?.stop(70)
     }
 
     /// features.5.2: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
-    private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.2.block.0 expand: conv 1x1 + BN + silu, [n, 24, 24, 160] -> [n, 24, 24, 960]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1198080 &* n, pixels: 576 &* n, inChannels: 160,
             weights: w + 1967504, bias: w + 2121104, outChannels: 960,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(71)
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 24, width: 24, channels: 960,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
             weights: w + 2122064, bias: w + 2146064, activation: .silu, output: a + 552960 &* n, pool: pool)
+        p?.stop(72)
         // features.5.2.block.2 squeeze-excitation: 960 -> 40 -> 960, in place on [n, 24, 24, 960]
+        p?.start()
         Kernels.squeezeExcite(
             a + 552960 &* n, batch: n, pixels: 576, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 2147024, reduceBias: w + 2185424, activation: .silu,
             expandWeights: w + 2185472, expandBias: w + 2223872, workspace: ws, pool: pool)
+        p?.stop(73)
         // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 552960 &* n, pixels: 576 &* n, inChannels: 960,
             weights: w + 2224832, bias: w + 2378432, outChannels: 160,
             activation: .identity, residual: a + 1198080 &* n, output: a + 1105920 &* n, pool: pool)
+        p?.stop(74)
     }
 
     /// features.5.3: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
-    private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.3.block.0 expand: conv 1x1 + BN + silu, [n, 24, 24, 160] -> [n, 24, 24, 960]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1105920 &* n, pixels: 576 &* n, inChannels: 160,
             weights: w + 2378592, bias: w + 2532192, outChannels: 960,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(75)
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 24, width: 24, channels: 960,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
             weights: w + 2533152, bias: w + 2557152, activation: .silu, output: a + 552960 &* n, pool: pool)
+        p?.stop(76)
         // features.5.3.block.2 squeeze-excitation: 960 -> 40 -> 960, in place on [n, 24, 24, 960]
+        p?.start()
         Kernels.squeezeExcite(
             a + 552960 &* n, batch: n, pixels: 576, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 2558112, reduceBias: w + 2596512, activation: .silu,
             expandWeights: w + 2596560, expandBias: w + 2634960, workspace: ws, pool: pool)
+        p?.stop(77)
         // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 552960 &* n, pixels: 576 &* n, inChannels: 960,
             weights: w + 2635920, bias: w + 2789520, outChannels: 160,
             activation: .identity, residual: a + 1105920 &* n, output: a + 1198080 &* n, pool: pool)
+        p?.stop(78)
     }
 
     /// features.5.4: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
-    private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.4.block.0 expand: conv 1x1 + BN + silu, [n, 24, 24, 160] -> [n, 24, 24, 960]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1198080 &* n, pixels: 576 &* n, inChannels: 160,
             weights: w + 2789680, bias: w + 2943280, outChannels: 960,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(79)
         // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 24, width: 24, channels: 960,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
             weights: w + 2944240, bias: w + 2968240, activation: .silu, output: a + 552960 &* n, pool: pool)
+        p?.stop(80)
         // features.5.4.block.2 squeeze-excitation: 960 -> 40 -> 960, in place on [n, 24, 24, 960]
+        p?.start()
         Kernels.squeezeExcite(
             a + 552960 &* n, batch: n, pixels: 576, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 2969200, reduceBias: w + 3007600, activation: .silu,
             expandWeights: w + 3007648, expandBias: w + 3046048, workspace: ws, pool: pool)
+        p?.stop(81)
         // features.5.4.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 552960 &* n, pixels: 576 &* n, inChannels: 960,
             weights: w + 3047008, bias: w + 3200608, outChannels: 160,
             activation: .identity, residual: a + 1198080 &* n, output: a + 1105920 &* n, pool: pool)
+        p?.stop(82)
     }
 
     /// features.5.5: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
-    private func features_5_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.5.block.0 expand: conv 1x1 + BN + silu, [n, 24, 24, 160] -> [n, 24, 24, 960]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1105920 &* n, pixels: 576 &* n, inChannels: 160,
             weights: w + 3200768, bias: w + 3354368, outChannels: 960,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(83)
         // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 24, width: 24, channels: 960,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
             weights: w + 3355328, bias: w + 3379328, activation: .silu, output: a + 552960 &* n, pool: pool)
+        p?.stop(84)
         // features.5.5.block.2 squeeze-excitation: 960 -> 40 -> 960, in place on [n, 24, 24, 960]
+        p?.start()
         Kernels.squeezeExcite(
             a + 552960 &* n, batch: n, pixels: 576, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 3380288, reduceBias: w + 3418688, activation: .silu,
             expandWeights: w + 3418736, expandBias: w + 3457136, workspace: ws, pool: pool)
+        p?.stop(85)
         // features.5.5.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 552960 &* n, pixels: 576 &* n, inChannels: 960,
             weights: w + 3458096, bias: w + 3611696, outChannels: 160,
             activation: .identity, residual: a + 1105920 &* n, output: a + 1198080 &* n, pool: pool)
+        p?.stop(86)
     }
 
     /// features.6.0: MBConv6 k5 s2: 24x24x160 -> 12x12x272, SE 960 -> 40 -> 960
-    private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.0.block.0 expand: conv 1x1 + BN + silu, [n, 24, 24, 160] -> [n, 24, 24, 960]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1198080 &* n, pixels: 576 &* n, inChannels: 160,
             weights: w + 3611856, bias: w + 3765456, outChannels: 960,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(87)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 24, 24, 960] -> [n, 12, 12, 960]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 24, width: 24, channels: 960,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
             weights: w + 3766416, bias: w + 3790416, activation: .silu, output: a + 552960 &* n, pool: pool)
+        p?.stop(88)
         // features.6.0.block.2 squeeze-excitation: 960 -> 40 -> 960, in place on [n, 12, 12, 960]
+        p?.start()
         Kernels.squeezeExcite(
             a + 552960 &* n, batch: n, pixels: 144, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 3791376, reduceBias: w + 3829776, activation: .silu,
             expandWeights: w + 3829824, expandBias: w + 3868224, workspace: ws, pool: pool)
+        p?.stop(89)
         // features.6.0.block.3 project: conv 1x1 + BN, [n, 12, 12, 960] -> [n, 12, 12, 272]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 552960 &* n, pixels: 144 &* n, inChannels: 960,
             weights: w + 3869184, bias: w + 4130304, outChannels: 272,
             activation: .identity, residual: nil, output: a + 470016 &* n, pool: pool)
+        p?.stop(90)
     }
 
     /// features.6.1: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
-    private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.1.block.0 expand: conv 1x1 + BN + silu, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 470016 &* n, pixels: 144 &* n, inChannels: 272,
             weights: w + 4130576, bias: w + 4574480, outChannels: 1632,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(91)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 12, width: 12, channels: 1632,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
             weights: w + 4576112, bias: w + 4616912, activation: .silu, output: a + 235008 &* n, pool: pool)
+        p?.stop(92)
         // features.6.1.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]
+        p?.start()
         Kernels.squeezeExcite(
             a + 235008 &* n, batch: n, pixels: 144, channels: 1632, squeezeChannels: 68,
             reduceWeights: w + 4618544, reduceBias: w + 4729520, activation: .silu,
             expandWeights: w + 4729600, expandBias: w + 4840576, workspace: ws, pool: pool)
+        p?.stop(93)
         // features.6.1.block.3 project: conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 235008 &* n, pixels: 144 &* n, inChannels: 1632,
             weights: w + 4842208, bias: w + 5286112, outChannels: 272,
             activation: .identity, residual: a + 470016 &* n, output: a + 509184 &* n, pool: pool)
+        p?.stop(94)
     }
 
     /// features.6.2: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
-    private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.2.block.0 expand: conv 1x1 + BN + silu, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 509184 &* n, pixels: 144 &* n, inChannels: 272,
             weights: w + 5286384, bias: w + 5730288, outChannels: 1632,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(95)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 12, width: 12, channels: 1632,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
             weights: w + 5731920, bias: w + 5772720, activation: .silu, output: a + 235008 &* n, pool: pool)
+        p?.stop(96)
         // features.6.2.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]
+        p?.start()
         Kernels.squeezeExcite(
             a + 235008 &* n, batch: n, pixels: 144, channels: 1632, squeezeChannels: 68,
             reduceWeights: w + 5774352, reduceBias: w + 5885328, activation: .silu,
             expandWeights: w + 5885408, expandBias: w + 5996384, workspace: ws, pool: pool)
+        p?.stop(97)
         // features.6.2.block.3 project: conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 235008 &* n, pixels: 144 &* n, inChannels: 1632,
             weights: w + 5998016, bias: w + 6441920, outChannels: 272,
             activation: .identity, residual: a + 509184 &* n, output: a + 470016 &* n, pool: pool)
+        p?.stop(98)
     }
 
     /// features.6.3: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
-    private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.3.block.0 expand: conv 1x1 + BN + silu, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 470016 &* n, pixels: 144 &* n, inChannels: 272,
             weights: w + 6442192, bias: w + 6886096, outChannels: 1632,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(99)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 12, width: 12, channels: 1632,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
             weights: w + 6887728, bias: w + 6928528, activation: .silu, output: a + 235008 &* n, pool: pool)
+        p?.stop(100)
         // features.6.3.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]
+        p?.start()
         Kernels.squeezeExcite(
             a + 235008 &* n, batch: n, pixels: 144, channels: 1632, squeezeChannels: 68,
             reduceWeights: w + 6930160, reduceBias: w + 7041136, activation: .silu,
             expandWeights: w + 7041216, expandBias: w + 7152192, workspace: ws, pool: pool)
+        p?.stop(101)
         // features.6.3.block.3 project: conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 235008 &* n, pixels: 144 &* n, inChannels: 1632,
             weights: w + 7153824, bias: w + 7597728, outChannels: 272,
             activation: .identity, residual: a + 470016 &* n, output: a + 509184 &* n, pool: pool)
+        p?.stop(102)
     }
 
     /// features.6.4: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
-    private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.4.block.0 expand: conv 1x1 + BN + silu, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 509184 &* n, pixels: 144 &* n, inChannels: 272,
             weights: w + 7598000, bias: w + 8041904, outChannels: 1632,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(103)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 12, width: 12, channels: 1632,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
             weights: w + 8043536, bias: w + 8084336, activation: .silu, output: a + 235008 &* n, pool: pool)
+        p?.stop(104)
         // features.6.4.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]
+        p?.start()
         Kernels.squeezeExcite(
             a + 235008 &* n, batch: n, pixels: 144, channels: 1632, squeezeChannels: 68,
             reduceWeights: w + 8085968, reduceBias: w + 8196944, activation: .silu,
             expandWeights: w + 8197024, expandBias: w + 8308000, workspace: ws, pool: pool)
+        p?.stop(105)
         // features.6.4.block.3 project: conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 235008 &* n, pixels: 144 &* n, inChannels: 1632,
             weights: w + 8309632, bias: w + 8753536, outChannels: 272,
             activation: .identity, residual: a + 509184 &* n, output: a + 470016 &* n, pool: pool)
+        p?.stop(106)
     }
 
     /// features.6.5: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
-    private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.5.block.0 expand: conv 1x1 + BN + silu, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 470016 &* n, pixels: 144 &* n, inChannels: 272,
             weights: w + 8753808, bias: w + 9197712, outChannels: 1632,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(107)
         // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 12, width: 12, channels: 1632,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
             weights: w + 9199344, bias: w + 9240144, activation: .silu, output: a + 235008 &* n, pool: pool)
+        p?.stop(108)
         // features.6.5.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]
+        p?.start()
         Kernels.squeezeExcite(
             a + 235008 &* n, batch: n, pixels: 144, channels: 1632, squeezeChannels: 68,
             reduceWeights: w + 9241776, reduceBias: w + 9352752, activation: .silu,
             expandWeights: w + 9352832, expandBias: w + 9463808, workspace: ws, pool: pool)
+        p?.stop(109)
         // features.6.5.block.3 project: conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 235008 &* n, pixels: 144 &* n, inChannels: 1632,
             weights: w + 9465440, bias: w + 9909344, outChannels: 272,
             activation: .identity, residual: a + 470016 &* n, output: a + 509184 &* n, pool: pool)
+        p?.stop(110)
     }
 
     /// features.6.6: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
-    private func features_6_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.6.block.0 expand: conv 1x1 + BN + silu, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 509184 &* n, pixels: 144 &* n, inChannels: 272,
             weights: w + 9909616, bias: w + 10353520, outChannels: 1632,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(111)
         // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 12, width: 12, channels: 1632,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
             weights: w + 10355152, bias: w + 10395952, activation: .silu, output: a + 235008 &* n, pool: pool)
+        p?.stop(112)
         // features.6.6.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]
+        p?.start()
         Kernels.squeezeExcite(
             a + 235008 &* n, batch: n, pixels: 144, channels: 1632, squeezeChannels: 68,
             reduceWeights: w + 10397584, reduceBias: w + 10508560, activation: .silu,
             expandWeights: w + 10508640, expandBias: w + 10619616, workspace: ws, pool: pool)
+        p?.stop(113)
         // features.6.6.block.3 project: conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 235008 &* n, pixels: 144 &* n, inChannels: 1632,
             weights: w + 10621248, bias: w + 11065152, outChannels: 272,
             activation: .identity, residual: a + 509184 &* n, output: a + 470016 &* n, pool: pool)
+        p?.stop(114)
     }
 
     /// features.6.7: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
-    private func features_6_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.7.block.0 expand: conv 1x1 + BN + silu, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 470016 &* n, pixels: 144 &* n, inChannels: 272,
             weights: w + 11065424, bias: w + 11509328, outChannels: 1632,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(115)
         // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 12, width: 12, channels: 1632,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
             weights: w + 11510960, bias: w + 11551760, activation: .silu, output: a + 235008 &* n, pool: pool)
+        p?.stop(116)
         // features.6.7.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]
+        p?.start()
         Kernels.squeezeExcite(
             a + 235008 &* n, batch: n, pixels: 144, channels: 1632, squeezeChannels: 68,
             reduceWeights: w + 11553392, reduceBias: w + 11664368, activation: .silu,
             expandWeights: w + 11664448, expandBias: w + 11775424, workspace: ws, pool: pool)
+        p?.stop(117)
         // features.6.7.block.3 project: conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 235008 &* n, pixels: 144 &* n, inChannels: 1632,
             weights: w + 11777056, bias: w + 12220960, outChannels: 272,
             activation: .identity, residual: a + 470016 &* n, output: a + 509184 &* n, pool: pool)
+        p?.stop(118)
     }
 
     /// features.7.0: MBConv6 k3 s1: 12x12x272 -> 12x12x448, SE 1632 -> 68 -> 1632
-    private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.0.block.0 expand: conv 1x1 + BN + silu, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 509184 &* n, pixels: 144 &* n, inChannels: 272,
             weights: w + 12221232, bias: w + 12665136, outChannels: 1632,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(119)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 12, width: 12, channels: 1632,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12,
             weights: w + 12666768, bias: w + 12681456, activation: .silu, output: a + 235008 &* n, pool: pool)
+        p?.stop(120)
         // features.7.0.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]
+        p?.start()
         Kernels.squeezeExcite(
             a + 235008 &* n, batch: n, pixels: 144, channels: 1632, squeezeChannels: 68,
             reduceWeights: w + 12683088, reduceBias: w + 12794064, activation: .silu,
             expandWeights: w + 12794144, expandBias: w + 12905120, workspace: ws, pool: pool)
+        p?.stop(121)
         // features.7.0.block.3 project: conv 1x1 + BN, [n, 12, 12, 1632] -> [n, 12, 12, 448]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 235008 &* n, pixels: 144 &* n, inChannels: 1632,
             weights: w + 12906752, bias: w + 13637888, outChannels: 448,
             activation: .identity, residual: nil, output: a + 774144 &* n, pool: pool)
+        p?.stop(122)
     }
 
     /// features.7.1: MBConv6 k3 s1: 12x12x448 -> 12x12x448, SE 2688 -> 112 -> 2688, identity shortcut
-    private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.1.block.0 expand: conv 1x1 + BN + silu, [n, 12, 12, 448] -> [n, 12, 12, 2688]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 774144 &* n, pixels: 144 &* n, inChannels: 448,
             weights: w + 13638336, bias: w + 14842560, outChannels: 2688,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(123)
         // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 12, 12, 2688] -> [n, 12, 12, 2688]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 12, width: 12, channels: 2688,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12,
             weights: w + 14845248, bias: w + 14869440, activation: .silu, output: a + 387072 &* n, pool: pool)
+        p?.stop(124)
         // features.7.1.block.2 squeeze-excitation: 2688 -> 112 -> 2688, in place on [n, 12, 12, 2688]
+        p?.start()
         Kernels.squeezeExcite(
             a + 387072 &* n, batch: n, pixels: 144, channels: 2688, squeezeChannels: 112,
             reduceWeights: w + 14872128, reduceBias: w + 15173184, activation: .silu,
             expandWeights: w + 15173296, expandBias: w + 15474352, workspace: ws, pool: pool)
+        p?.stop(125)
         // features.7.1.block.3 project: conv 1x1 + BN + shortcut, [n, 12, 12, 2688] -> [n, 12, 12, 448]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 387072 &* n, pixels: 144 &* n, inChannels: 2688,
             weights: w + 15477040, bias: w + 16681264, outChannels: 448,
             activation: .identity, residual: a + 774144 &* n, output: a + 258048 &* n, pool: pool)
+        p?.stop(126)
     }
 
     /// features.8: head: conv 1x1 448 -> 1792
-    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.8 head: conv 1x1 + BN + silu, [n, 12, 12, 448] -> [n, 12, 12, 1792]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 258048 &* n, pixels: 144 &* n, inChannels: 448,
             weights: w + 16681712, bias: w + 17484528, outChannels: 1792,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(127)
     }
 
     /// classifier: global average pool, dropout 0.4, linear 1792 -> 1000 classes
-    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
+    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // avgpool: global average pool, [n, 12, 12, 1792] -> [n, 1792]
+        p?.start()
         Kernels.globalAveragePool(
             input: a, batch: n, pixels: 144, channels: 1792, output: a + 258048 &* n, pool: pool)
+        p?.stop(128)
         // classifier.1 classifier: dropout (identity in eval) + linear, [n, 1792] -> [n, 1000]
+        p?.start()
         Kernels.linear(
             input: a + 258048 &* n, batch: n, inFeatures: 1792,
             weights: w + 17486320, bias: w + 19278320, outFeatures: 1000,
             output: logits, pool: pool)
+        p?.stop(129)
     }
 }
 
 extension EfficientNetB4 {
+    /// The kernel calls of `forward` in order (`p?.stop(i)` charges entry i), with their MACs per image.
+    public static let profiledLayers: [LayerProfiler.Layer] = [
+        .init("features.0", kind: "stem", macsPerImage: 46785600,
+              "conv 3x3/2 + BN + silu, [n, 3, 380, 380] (NCHW) -> [n, 190, 190, 48]"),
+        .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 15595200,
+              "depthwise 3x3/1 + BN + silu, [n, 190, 190, 48] -> [n, 190, 190, 48]"),
+        .init("features.1.0.block.1", kind: "squeeze-excitation", macsPerImage: 1152,
+              "48 -> 12 -> 48, in place on [n, 190, 190, 48]"),
+        .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 41587200,
+              "conv 1x1 + BN, [n, 190, 190, 48] -> [n, 190, 190, 24]"),
+        .init("features.1.1.block.0", kind: "depthwise", macsPerImage: 7797600,
+              "depthwise 3x3/1 + BN + silu, [n, 190, 190, 24] -> [n, 190, 190, 24]"),
+        .init("features.1.1.block.1", kind: "squeeze-excitation", macsPerImage: 288,
+              "24 -> 6 -> 24, in place on [n, 190, 190, 24]"),
+        .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 20793600,
+              "conv 1x1 + BN + shortcut, [n, 190, 190, 24] -> [n, 190, 190, 24]"),
+        .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 124761600,
+              "conv 1x1 + BN + silu, [n, 190, 190, 24] -> [n, 190, 190, 144]"),
+        .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 11696400,
+              "depthwise 3x3/2 + BN + silu, [n, 190, 190, 144] -> [n, 95, 95, 144]"),
+        .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
+              "144 -> 6 -> 144, in place on [n, 95, 95, 144]"),
+        .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 41587200,
+              "conv 1x1 + BN, [n, 95, 95, 144] -> [n, 95, 95, 32]"),
+        .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 55449600,
+              "conv 1x1 + BN + silu, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
+        .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 15595200,
+              "depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192]"),
+        .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
+              "192 -> 8 -> 192, in place on [n, 95, 95, 192]"),
+        .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 55449600,
+              "conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32]"),
+        .init("features.2.2.block.0", kind: "expand 1x1", macsPerImage: 55449600,
+              "conv 1x1 + BN + silu, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
+        .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 15595200,
+              "depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192]"),
+        .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
+              "192 -> 8 -> 192, in place on [n, 95, 95, 192]"),
+        .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 55449600,
+              "conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32]"),
+        .init("features.2.3.block.0", kind: "expand 1x1", macsPerImage: 55449600,
+              "conv 1x1 + BN + silu, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
+        .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 15595200,
+              "depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192]"),
+        .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
+              "192 -> 8 -> 192, in place on [n, 95, 95, 192]"),
+        .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 55449600,
+              "conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32]"),
+        .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 55449600,
+              "conv 1x1 + BN + silu, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
+        .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 11059200,
+              "depthwise 5x5/2 + BN + silu, [n, 95, 95, 192] -> [n, 48, 48, 192]"),
+        .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
+              "192 -> 8 -> 192, in place on [n, 48, 48, 192]"),
+        .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 24772608,
+              "conv 1x1 + BN, [n, 48, 48, 192] -> [n, 48, 48, 56]"),
+        .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 43352064,
+              "conv 1x1 + BN + silu, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
+        .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 19353600,
+              "depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336]"),
+        .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
+              "336 -> 14 -> 336, in place on [n, 48, 48, 336]"),
+        .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 43352064,
+              "conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56]"),
+        .init("features.3.2.block.0", kind: "expand 1x1", macsPerImage: 43352064,
+              "conv 1x1 + BN + silu, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
+        .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 19353600,
+              "depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336]"),
+        .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
+              "336 -> 14 -> 336, in place on [n, 48, 48, 336]"),
+        .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 43352064,
+              "conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56]"),
+        .init("features.3.3.block.0", kind: "expand 1x1", macsPerImage: 43352064,
+              "conv 1x1 + BN + silu, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
+        .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 19353600,
+              "depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336]"),
+        .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
+              "336 -> 14 -> 336, in place on [n, 48, 48, 336]"),
+        .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 43352064,
+              "conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56]"),
+        .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 43352064,
+              "conv 1x1 + BN + silu, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
+        .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 1741824,
+              "depthwise 3x3/2 + BN + silu, [n, 48, 48, 336] -> [n, 24, 24, 336]"),
+        .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
+              "336 -> 14 -> 336, in place on [n, 24, 24, 336]"),
+        .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 21676032,
+              "conv 1x1 + BN, [n, 24, 24, 336] -> [n, 24, 24, 112]"),
+        .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 43352064,
+              "conv 1x1 + BN + silu, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
+        .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 3483648,
+              "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
+        .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
+              "672 -> 28 -> 672, in place on [n, 24, 24, 672]"),
+        .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 43352064,
+              "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
+        .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 43352064,
+              "conv 1x1 + BN + silu, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
+        .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 3483648,
+              "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
+        .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
+              "672 -> 28 -> 672, in place on [n, 24, 24, 672]"),
+        .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 43352064,
+              "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
+        .init("features.4.3.block.0", kind: "expand 1x1", macsPerImage: 43352064,
+              "conv 1x1 + BN + silu, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
+        .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 3483648,
+              "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
+        .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
+              "672 -> 28 -> 672, in place on [n, 24, 24, 672]"),
+        .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 43352064,
+              "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
+        .init("features.4.4.block.0", kind: "expand 1x1", macsPerImage: 43352064,
+              "conv 1x1 + BN + silu, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
+        .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 3483648,
+              "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
+        .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
+              "672 -> 28 -> 672, in place on [n, 24, 24, 672]"),
+        .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 43352064,
+              "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
+        .init("features.4.5.block.0", kind: "expand 1x1", macsPerImage: 43352064,
+              "conv 1x1 + BN + silu, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
+        .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 3483648,
+              "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
+        .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
+              "672 -> 28 -> 672, in place on [n, 24, 24, 672]"),
+        .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 43352064,
+              "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
+        .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 43352064,
+              "conv 1x1 + BN + silu, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
+        .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 9676800,
+              "depthwise 5x5/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
+        .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
+              "672 -> 28 -> 672, in place on [n, 24, 24, 672]"),
+        .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 61931520,
+              "conv 1x1 + BN, [n, 24, 24, 672] -> [n, 24, 24, 160]"),
+        .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 88473600,
+              "conv 1x1 + BN + silu, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
+        .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 13824000,
+              "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
+        .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
+              "960 -> 40 -> 960, in place on [n, 24, 24, 960]"),
+        .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 88473600,
+              "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
+        .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 88473600,
+              "conv 1x1 + BN + silu, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
+        .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 13824000,
+              "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
+        .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
+              "960 -> 40 -> 960, in place on [n, 24, 24, 960]"),
+        .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 88473600,
+              "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
+        .init("features.5.3.block.0", kind: "expand 1x1", macsPerImage: 88473600,
+              "conv 1x1 + BN + silu, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
+        .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 13824000,
+              "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
+        .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
+              "960 -> 40 -> 960, in place on [n, 24, 24, 960]"),
+        .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 88473600,
+              "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
+        .init("features.5.4.block.0", kind: "expand 1x1", macsPerImage: 88473600,
+              "conv 1x1 + BN + silu, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
+        .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 13824000,
+              "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
+        .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
+              "960 -> 40 -> 960, in place on [n, 24, 24, 960]"),
+        .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 88473600,
+              "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
+        .init("features.5.5.block.0", kind: "expand 1x1", macsPerImage: 88473600,
+              "conv 1x1 + BN + silu, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
+        .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 13824000,
+              "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
+        .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
+              "960 -> 40 -> 960, in place on [n, 24, 24, 960]"),
+        .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 88473600,
+              "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
+        .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 88473600,
+              "conv 1x1 + BN + silu, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
+        .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 3456000,
+              "depthwise 5x5/2 + BN + silu, [n, 24, 24, 960] -> [n, 12, 12, 960]"),
+        .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
+              "960 -> 40 -> 960, in place on [n, 12, 12, 960]"),
+        .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 37601280,
+              "conv 1x1 + BN, [n, 12, 12, 960] -> [n, 12, 12, 272]"),
+        .init("features.6.1.block.0", kind: "expand 1x1", macsPerImage: 63922176,
+              "conv 1x1 + BN + silu, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
+        .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 5875200,
+              "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
+        .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
+              "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]"),
+        .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 63922176,
+              "conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
+        .init("features.6.2.block.0", kind: "expand 1x1", macsPerImage: 63922176,
+              "conv 1x1 + BN + silu, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
+        .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 5875200,
+              "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
+        .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
+              "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]"),
+        .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 63922176,
+              "conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
+        .init("features.6.3.block.0", kind: "expand 1x1", macsPerImage: 63922176,
+              "conv 1x1 + BN + silu, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
+        .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 5875200,
+              "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
+        .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
+              "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]"),
+        .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 63922176,
+              "conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
+        .init("features.6.4.block.0", kind: "expand 1x1", macsPerImage: 63922176,
+              "conv 1x1 + BN + silu, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
+        .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 5875200,
+              "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
+        .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
+              "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]"),
+        .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 63922176,
+              "conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
+        .init("features.6.5.block.0", kind: "expand 1x1", macsPerImage: 63922176,
+              "conv 1x1 + BN + silu, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
+        .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 5875200,
+              "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
+        .init("features.6.5.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
+              "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]"),
+        .init("features.6.5.block.3", kind: "project 1x1", macsPerImage: 63922176,
+              "conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
+        .init("features.6.6.block.0", kind: "expand 1x1", macsPerImage: 63922176,
+              "conv 1x1 + BN + silu, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
+        .init("features.6.6.block.1", kind: "depthwise", macsPerImage: 5875200,
+              "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
+        .init("features.6.6.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
+              "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]"),
+        .init("features.6.6.block.3", kind: "project 1x1", macsPerImage: 63922176,
+              "conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
+        .init("features.6.7.block.0", kind: "expand 1x1", macsPerImage: 63922176,
+              "conv 1x1 + BN + silu, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
+        .init("features.6.7.block.1", kind: "depthwise", macsPerImage: 5875200,
+              "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
+        .init("features.6.7.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
+              "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]"),
+        .init("features.6.7.block.3", kind: "project 1x1", macsPerImage: 63922176,
+              "conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
+        .init("features.7.0.block.0", kind: "expand 1x1", macsPerImage: 63922176,
+              "conv 1x1 + BN + silu, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
+        .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 2115072,
+              "depthwise 3x3/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
+        .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
+              "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]"),
+        .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 105283584,
+              "conv 1x1 + BN, [n, 12, 12, 1632] -> [n, 12, 12, 448]"),
+        .init("features.7.1.block.0", kind: "expand 1x1", macsPerImage: 173408256,
+              "conv 1x1 + BN + silu, [n, 12, 12, 448] -> [n, 12, 12, 2688]"),
+        .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 3483648,
+              "depthwise 3x3/1 + BN + silu, [n, 12, 12, 2688] -> [n, 12, 12, 2688]"),
+        .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 602112,
+              "2688 -> 112 -> 2688, in place on [n, 12, 12, 2688]"),
+        .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 173408256,
+              "conv 1x1 + BN + shortcut, [n, 12, 12, 2688] -> [n, 12, 12, 448]"),
+        .init("features.8", kind: "head 1x1", macsPerImage: 115605504,
+              "conv 1x1 + BN + silu, [n, 12, 12, 448] -> [n, 12, 12, 1792]"),
+        .init("avgpool", kind: "pool+classifier", macsPerImage: 0,
+              "global average pool, [n, 12, 12, 1792] -> [n, 1792]"),
+        .init("classifier.1", kind: "pool+classifier", macsPerImage: 1792000,
+              "dropout (identity in eval) + linear, [n, 1792] -> [n, 1000]"),
+    ]
+
     /// Every tensor of a weight file, torchvision `state_dict` names and order.
     static let parameterTable: [ModelDescriptor.Parameter] = [
         .init("features.0.0.weight", [48, 3, 3, 3]),
@@ -1757,6 +2288,10 @@ public final class EfficientNetB4Training: TrainableModel {
     private let pool: WorkerPool
     private var loss = 0.0
     public var random = CounterRandom(seed: 0)
+    /// Times every kernel call of `trainStep` when set (`effnet bench --train --profile`).
+    public var profiler: LayerProfiler? {
+        didSet { profiler?.requireTable(Self.profiledLayers, of: "EfficientNetB4Training") }
+    }
     public var parameters: UnsafeMutablePointer<Float> { buffers.parameters }
     public var gradients: UnsafeMutablePointer<Float> { buffers.gradients }
 
@@ -1778,8 +2313,14 @@ public final class EfficientNetB4Training: TrainableModel {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
         let t = buffers.arena.reserve(floats: 118613616 &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
-                                    ws: t + 118613616 &* n, options: options, labels: labels, logits: logits)
-        if options.computeGradients { TrainingKernels.zero(s.g, count: 19467296) }
+                                    ws: t + 118613616 &* n, options: options, labels: labels, logits: logits,
+                                    profiler: profiler)
+        s.profiler?.beginRun(batch: n)
+        if options.computeGradients {
+            s.profiler?.start()
+            TrainingKernels.zero(s.g, count: 19467296)
+            s.profiler?.stop(0)
+        }
         try features_0_forward(s)
         try features_1_0_forward(s)
         try features_1_1_forward(s)
@@ -1857,3815 +2398,6812 @@ public final class EfficientNetB4Training: TrainableModel {
     /// features.0 forward: stem: conv 3x3 stride 2, 3 -> 48 channels
     private func features_0_forward(_ s: TrainingStepContext) throws {
         // features.0 stem conv 3x3/2, [n, 3, 380, 380] (NCHW) -> [n, 190, 190, 48]
+        s.profiler?.start()
         Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 380, width: 380, kernel: 3, stride: 2,
             padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190, weights: s.p, bias: s.f, outChannels: 48,
             activation: .identity, output: s.t + 15595200 &* s.n, workspace: s.ws, pool: pool)
-        // features.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(1)
+        // features.0 BatchNorm (batch statistics) + silu on [n, 190, 190, 48]
         if s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 15595200 &* s.n, pixels: 36100 &* s.n, channels: 48,
                 gamma: s.p + 1296, beta: s.p + 1344, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 17328000 &* s.n, savedMean: s.f + 2688, savedInvStd: s.f + 2736,
                 runningMean: s.p + 1392, runningVar: s.p + 1440, pool: pool)
+            s.profiler?.stop(2)
         }
-        // features.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 190, 190, 48]
         if s.options.frozenBlocks > 0 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 15595200 &* s.n, pixels: 36100 &* s.n, channels: 48,
                 gamma: s.p + 1296, beta: s.p + 1344, runningMean: s.p + 1392, runningVar: s.p + 1440, eps: 1e-05,
                 activation: .silu, output: s.t + 17328000 &* s.n, scratch: s.f + 2688, pool: pool)
+            s.profiler?.stop(3)
         }
     }
 
     /// features.1.0 forward: MBConv1 k3 s1: 190x190x48 -> 190x190x24, SE 48 -> 12 -> 48
     private func features_1_0_forward(_ s: TrainingStepContext) throws {
         // features.1.0.block.0 depthwise weights to the kernel layout [3][3][48]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1488, channels: 48, kernel: 3, into: s.f + 2880)
+        s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 190, 190, 48] -> [n, 190, 190, 48]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 17328000 &* s.n, batch: s.n, height: 190, width: 190, channels: 48,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190, weights: s.f + 2880, bias: s.f,
             activation: .identity, output: s.t + 19060800 &* s.n, pool: pool)
-        // features.1.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(5)
+        // features.1.0.block.0 BatchNorm (batch statistics) + silu on [n, 190, 190, 48]
         if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 19060800 &* s.n, pixels: 36100 &* s.n, channels: 48,
                 gamma: s.p + 1920, beta: s.p + 1968, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 20793600 &* s.n, savedMean: s.f + 2784, savedInvStd: s.f + 2832,
                 runningMean: s.p + 2016, runningVar: s.p + 2064, pool: pool)
+            s.profiler?.stop(6)
         }
-        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 190, 190, 48]
         if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 19060800 &* s.n, pixels: 36100 &* s.n, channels: 48,
                 gamma: s.p + 1920, beta: s.p + 1968, runningMean: s.p + 2016, runningVar: s.p + 2064, eps: 1e-05,
                 activation: .silu, output: s.t + 20793600 &* s.n, scratch: s.f + 2784, pool: pool)
+            s.profiler?.stop(7)
         }
         // features.1.0.block.1 squeeze-excitation 48 -> 12 -> 48 on [n, 190, 190, 48]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 20793600 &* s.n, output: s.t + 22526400 &* s.n,
             batch: s.n, pixels: 36100, channels: 48, squeezeChannels: 12, reduceWeights: s.p + 2112,
             reduceBias: s.p + 2688, activation: .silu, expandWeights: s.p + 2704, expandBias: s.p + 3280,
             savedPooled: s.t + 118612512 &* s.n, savedHidden: s.t + 118613104 &* s.n,
             savedScale: s.t + 118612560 &* s.n, pool: pool)
+        s.profiler?.stop(8)
         // features.1.0.block.2 project conv 1x1, [n, 190, 190, 48] -> [n, 190, 190, 24]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 22526400 &* s.n, pixels: 36100 &* s.n, inChannels: 48, weights: s.p + 3328,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 54150000 &* s.n,
             pool: pool)
-        // features.1.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(9)
+        // features.1.0.block.2 BatchNorm (batch statistics) + identity on [n, 190, 190, 24]
         if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 54150000 &* s.n, pixels: 36100 &* s.n, channels: 24,
                 gamma: s.p + 4480, beta: s.p + 4512, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 55016400 &* s.n, savedMean: s.f + 3744, savedInvStd: s.f + 3768,
                 runningMean: s.p + 4544, runningVar: s.p + 4576, pool: pool)
+            s.profiler?.stop(10)
         }
-        // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 190, 190, 24]
         if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 54150000 &* s.n, pixels: 36100 &* s.n, channels: 24,
                 gamma: s.p + 4480, beta: s.p + 4512, runningMean: s.p + 4544, runningVar: s.p + 4576, eps: 1e-05,
                 activation: .identity, output: s.t + 55016400 &* s.n, scratch: s.f + 3744, pool: pool)
+            s.profiler?.stop(11)
         }
     }
 
     /// features.1.1 forward: MBConv1 k3 s1: 190x190x24 -> 190x190x24, SE 24 -> 6 -> 24, identity shortcut
     private func features_1_1_forward(_ s: TrainingStepContext) throws {
         // features.1.1.block.0 depthwise weights to the kernel layout [3][3][24]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4608, channels: 24, kernel: 3, into: s.f + 3840)
+        s.profiler?.stop(12)
         // features.1.1.block.0 depthwise 3x3/1, [n, 190, 190, 24] -> [n, 190, 190, 24]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 55016400 &* s.n, batch: s.n, height: 190, width: 190, channels: 24,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190, weights: s.f + 3840, bias: s.f,
             activation: .identity, output: s.t + 55882800 &* s.n, pool: pool)
-        // features.1.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(13)
+        // features.1.1.block.0 BatchNorm (batch statistics) + silu on [n, 190, 190, 24]
         if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 55882800 &* s.n, pixels: 36100 &* s.n, channels: 24,
                 gamma: s.p + 4832, beta: s.p + 4864, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 56749200 &* s.n, savedMean: s.f + 3792, savedInvStd: s.f + 3816,
                 runningMean: s.p + 4896, runningVar: s.p + 4928, pool: pool)
+            s.profiler?.stop(14)
         }
-        // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 190, 190, 24]
         if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 55882800 &* s.n, pixels: 36100 &* s.n, channels: 24,
                 gamma: s.p + 4832, beta: s.p + 4864, runningMean: s.p + 4896, runningVar: s.p + 4928, eps: 1e-05,
                 activation: .silu, output: s.t + 56749200 &* s.n, scratch: s.f + 3792, pool: pool)
+            s.profiler?.stop(15)
         }
         // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 on [n, 190, 190, 24]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 56749200 &* s.n, output: s.t + 57615600 &* s.n,
             batch: s.n, pixels: 36100, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4960,
             reduceBias: s.p + 5104, activation: .silu, expandWeights: s.p + 5120, expandBias: s.p + 5264,
             savedPooled: s.t + 118612848 &* s.n, savedHidden: s.t + 118613120 &* s.n,
             savedScale: s.t + 118612880 &* s.n, pool: pool)
+        s.profiler?.stop(16)
         // features.1.1.block.2 project conv 1x1, [n, 190, 190, 24] -> [n, 190, 190, 24]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 57615600 &* s.n, pixels: 36100 &* s.n, inChannels: 24, weights: s.p + 5296,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 58482000 &* s.n,
             pool: pool)
-        // features.1.1.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(17)
+        // features.1.1.block.2 BatchNorm (batch statistics) + identity on [n, 190, 190, 24]
         if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 58482000 &* s.n, pixels: 36100 &* s.n, channels: 24,
                 gamma: s.p + 5872, beta: s.p + 5904, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t, savedMean: s.f + 4272, savedInvStd: s.f + 4296,
                 runningMean: s.p + 5936, runningVar: s.p + 5968, pool: pool)
+            s.profiler?.stop(18)
         }
-        // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 190, 190, 24]
         if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 58482000 &* s.n, pixels: 36100 &* s.n, channels: 24,
                 gamma: s.p + 5872, beta: s.p + 5904, runningMean: s.p + 5936, runningVar: s.p + 5968, eps: 1e-05,
                 activation: .identity, output: s.t, scratch: s.f + 4272, pool: pool)
+            s.profiler?.stop(19)
         }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.99375
         if s.options.stochasticDepth && s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.00625, into: s.t + 118613136 &* s.n,
                 random: &random)
+            s.profiler?.stop(20)
         }
         // features.1.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 55016400 &* s.n, branch: s.t,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 118613136 &* s.n : nil, batch: s.n,
             perImage: 866400, output: s.t + 59348400 &* s.n, pool: pool)
+        s.profiler?.stop(21)
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 190x190x24 -> 95x95x32, SE 144 -> 6 -> 144
     private func features_2_0_forward(_ s: TrainingStepContext) throws {
         // features.2.0.block.0 expand conv 1x1, [n, 190, 190, 24] -> [n, 190, 190, 144]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 59348400 &* s.n, pixels: 36100 &* s.n, inChannels: 24, weights: s.p + 6000,
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t, pool: pool)
-        // features.2.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(22)
+        // features.2.0.block.0 BatchNorm (batch statistics) + silu on [n, 190, 190, 144]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 36100 &* s.n, channels: 144,
                 gamma: s.p + 9456, beta: s.p + 9600, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 5198400 &* s.n, savedMean: s.f + 4320, savedInvStd: s.f + 4464,
                 runningMean: s.p + 9744, runningVar: s.p + 9888, pool: pool)
+            s.profiler?.stop(23)
         }
-        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 190, 190, 144]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t, pixels: 36100 &* s.n, channels: 144, gamma: s.p + 9456,
                 beta: s.p + 9600, runningMean: s.p + 9744, runningVar: s.p + 9888, eps: 1e-05, activation: .silu,
                 output: s.t + 5198400 &* s.n, scratch: s.f + 4320, pool: pool)
+            s.profiler?.stop(24)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 10032, channels: 144, kernel: 3, into: s.f + 4896)
+        s.profiler?.stop(25)
         // features.2.0.block.1 depthwise 3x3/2, [n, 190, 190, 144] -> [n, 95, 95, 144]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 5198400 &* s.n, batch: s.n, height: 190, width: 190, channels: 144,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 4896, bias: s.f,
             activation: .identity, output: s.t + 50251200 &* s.n, pool: pool)
-        // features.2.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(26)
+        // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 95, 95, 144]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 50251200 &* s.n, pixels: 9025 &* s.n, channels: 144,
                 gamma: s.p + 11328, beta: s.p + 11472, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 51550800 &* s.n, savedMean: s.f + 4608, savedInvStd: s.f + 4752,
                 runningMean: s.p + 11616, runningVar: s.p + 11760, pool: pool)
+            s.profiler?.stop(27)
         }
-        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 144]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 50251200 &* s.n, pixels: 9025 &* s.n, channels: 144,
                 gamma: s.p + 11328, beta: s.p + 11472, runningMean: s.p + 11616, runningVar: s.p + 11760, eps: 1e-05,
                 activation: .silu, output: s.t + 51550800 &* s.n, scratch: s.f + 4608, pool: pool)
+            s.profiler?.stop(28)
         }
         // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 95, 95, 144]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 51550800 &* s.n, output: s.t + 52850400 &* s.n,
             batch: s.n, pixels: 9025, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 11904,
             reduceBias: s.p + 12768, activation: .silu, expandWeights: s.p + 12784, expandBias: s.p + 13648,
             savedPooled: s.t + 118612144 &* s.n, savedHidden: s.t + 118613152 &* s.n,
             savedScale: s.t + 118612288 &* s.n, pool: pool)
+        s.profiler?.stop(29)
         // features.2.0.block.3 project conv 1x1, [n, 95, 95, 144] -> [n, 95, 95, 32]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 52850400 &* s.n, pixels: 9025 &* s.n, inChannels: 144, weights: s.p + 13792,
             bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 102184464 &* s.n,
             pool: pool)
-        // features.2.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(30)
+        // features.2.0.block.3 BatchNorm (batch statistics) + identity on [n, 95, 95, 32]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 102184464 &* s.n, pixels: 9025 &* s.n, channels: 32,
                 gamma: s.p + 18400, beta: s.p + 18432, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 102473264 &* s.n, savedMean: s.f + 7488, savedInvStd: s.f + 7520,
                 runningMean: s.p + 18464, runningVar: s.p + 18496, pool: pool)
+            s.profiler?.stop(31)
         }
-        // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 95, 95, 32]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 102184464 &* s.n, pixels: 9025 &* s.n, channels: 32,
                 gamma: s.p + 18400, beta: s.p + 18432, runningMean: s.p + 18464, runningVar: s.p + 18496, eps: 1e-05,
                 activation: .identity, output: s.t + 102473264 &* s.n, scratch: s.f + 7488, pool: pool)
+            s.profiler?.stop(32)
         }
     }
 
     /// features.2.1 forward: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_1_forward(_ s: TrainingStepContext) throws {
         // features.2.1.block.0 expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 102473264 &* s.n, pixels: 9025 &* s.n, inChannels: 32, weights: s.p + 18528,
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 10396800 &* s.n,
             pool: pool)
-        // features.2.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(33)
+        // features.2.1.block.0 BatchNorm (batch statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 10396800 &* s.n, pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 24672, beta: s.p + 24864, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 12129600 &* s.n, savedMean: s.f + 7552, savedInvStd: s.f + 7744,
                 runningMean: s.p + 25056, runningVar: s.p + 25248, pool: pool)
+            s.profiler?.stop(34)
         }
-        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 10396800 &* s.n, pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 24672, beta: s.p + 24864, runningMean: s.p + 25056, runningVar: s.p + 25248, eps: 1e-05,
                 activation: .silu, output: s.t + 12129600 &* s.n, scratch: s.f + 7552, pool: pool)
+            s.profiler?.stop(35)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][192]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 25440, channels: 192, kernel: 3, into: s.f + 8320)
+        s.profiler?.stop(36)
         // features.2.1.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 12129600 &* s.n, batch: s.n, height: 95, width: 95, channels: 192,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 8320, bias: s.f,
             activation: .identity, output: s.t + 13862400 &* s.n, pool: pool)
-        // features.2.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(37)
+        // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 13862400 &* s.n, pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 27168, beta: s.p + 27360, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 24259200 &* s.n, savedMean: s.f + 7936, savedInvStd: s.f + 8128,
                 runningMean: s.p + 27552, runningVar: s.p + 27744, pool: pool)
+            s.profiler?.stop(38)
         }
-        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 13862400 &* s.n, pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 27168, beta: s.p + 27360, runningMean: s.p + 27552, runningVar: s.p + 27744, eps: 1e-05,
                 activation: .silu, output: s.t + 24259200 &* s.n, scratch: s.f + 7936, pool: pool)
+            s.profiler?.stop(39)
         }
         // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 24259200 &* s.n, output: s.t + 25992000 &* s.n,
             batch: s.n, pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 27936,
             reduceBias: s.p + 29472, activation: .silu, expandWeights: s.p + 29488, expandBias: s.p + 31024,
             savedPooled: s.t + 118610608 &* s.n, savedHidden: s.t + 118613168 &* s.n,
             savedScale: s.t + 118610800 &* s.n, pool: pool)
+        s.profiler?.stop(40)
         // features.2.1.block.3 project conv 1x1, [n, 95, 95, 192] -> [n, 95, 95, 32]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 25992000 &* s.n, pixels: 9025 &* s.n, inChannels: 192, weights: s.p + 31216,
             bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 102762064 &* s.n,
             pool: pool)
-        // features.2.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(41)
+        // features.2.1.block.3 BatchNorm (batch statistics) + identity on [n, 95, 95, 32]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 102762064 &* s.n, pixels: 9025 &* s.n, channels: 32,
                 gamma: s.p + 37360, beta: s.p + 37392, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 27724800 &* s.n, savedMean: s.f + 11776, savedInvStd: s.f + 11808,
                 runningMean: s.p + 37424, runningVar: s.p + 37456, pool: pool)
+            s.profiler?.stop(42)
         }
-        // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 95, 95, 32]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 102762064 &* s.n, pixels: 9025 &* s.n, channels: 32,
                 gamma: s.p + 37360, beta: s.p + 37392, runningMean: s.p + 37424, runningVar: s.p + 37456, eps: 1e-05,
                 activation: .identity, output: s.t + 27724800 &* s.n, scratch: s.f + 11776, pool: pool)
+            s.profiler?.stop(43)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.98125
         if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.018750000000000003,
                 into: s.t + 118613184 &* s.n, random: &random)
+            s.profiler?.stop(44)
         }
         // features.2.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 102473264 &* s.n, branch: s.t + 27724800 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 118613184 &* s.n : nil, batch: s.n,
             perImage: 288800, output: s.t + 103050864 &* s.n, pool: pool)
+        s.profiler?.stop(45)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_2_forward(_ s: TrainingStepContext) throws {
         // features.2.2.block.0 expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 103050864 &* s.n, pixels: 9025 &* s.n, inChannels: 32, weights: s.p + 37488,
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 27724800 &* s.n,
             pool: pool)
-        // features.2.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(46)
+        // features.2.2.block.0 BatchNorm (batch statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 27724800 &* s.n, pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 43632, beta: s.p + 43824, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 29457600 &* s.n, savedMean: s.f + 11840, savedInvStd: s.f + 12032,
                 runningMean: s.p + 44016, runningVar: s.p + 44208, pool: pool)
+            s.profiler?.stop(47)
         }
-        // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 27724800 &* s.n, pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 43632, beta: s.p + 43824, runningMean: s.p + 44016, runningVar: s.p + 44208, eps: 1e-05,
                 activation: .silu, output: s.t + 29457600 &* s.n, scratch: s.f + 11840, pool: pool)
+            s.profiler?.stop(48)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][192]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 44400, channels: 192, kernel: 3, into: s.f + 12608)
+        s.profiler?.stop(49)
         // features.2.2.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 29457600 &* s.n, batch: s.n, height: 95, width: 95, channels: 192,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 12608, bias: s.f,
             activation: .identity, output: s.t + 31190400 &* s.n, pool: pool)
-        // features.2.2.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(50)
+        // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 31190400 &* s.n, pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 46128, beta: s.p + 46320, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 32923200 &* s.n, savedMean: s.f + 12224, savedInvStd: s.f + 12416,
                 runningMean: s.p + 46512, runningVar: s.p + 46704, pool: pool)
+            s.profiler?.stop(51)
         }
-        // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 31190400 &* s.n, pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 46128, beta: s.p + 46320, runningMean: s.p + 46512, runningVar: s.p + 46704, eps: 1e-05,
                 activation: .silu, output: s.t + 32923200 &* s.n, scratch: s.f + 12224, pool: pool)
+            s.profiler?.stop(52)
         }
         // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 32923200 &* s.n, output: s.t + 34656000 &* s.n,
             batch: s.n, pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 46896,
             reduceBias: s.p + 48432, activation: .silu, expandWeights: s.p + 48448, expandBias: s.p + 49984,
             savedPooled: s.t + 118610992 &* s.n, savedHidden: s.t + 118613200 &* s.n,
             savedScale: s.t + 118611184 &* s.n, pool: pool)
+        s.profiler?.stop(53)
         // features.2.2.block.3 project conv 1x1, [n, 95, 95, 192] -> [n, 95, 95, 32]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 34656000 &* s.n, pixels: 9025 &* s.n, inChannels: 192, weights: s.p + 50176,
             bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 103339664 &* s.n,
             pool: pool)
-        // features.2.2.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(54)
+        // features.2.2.block.3 BatchNorm (batch statistics) + identity on [n, 95, 95, 32]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 103339664 &* s.n, pixels: 9025 &* s.n, channels: 32,
                 gamma: s.p + 56320, beta: s.p + 56352, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 36388800 &* s.n, savedMean: s.f + 16064, savedInvStd: s.f + 16096,
                 runningMean: s.p + 56384, runningVar: s.p + 56416, pool: pool)
+            s.profiler?.stop(55)
         }
-        // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 95, 95, 32]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 103339664 &* s.n, pixels: 9025 &* s.n, channels: 32,
                 gamma: s.p + 56320, beta: s.p + 56352, runningMean: s.p + 56384, runningVar: s.p + 56416, eps: 1e-05,
                 activation: .identity, output: s.t + 36388800 &* s.n, scratch: s.f + 16064, pool: pool)
+            s.profiler?.stop(56)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.975
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.025, into: s.t + 118613216 &* s.n,
                 random: &random)
+            s.profiler?.stop(57)
         }
         // features.2.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 103050864 &* s.n, branch: s.t + 36388800 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 118613216 &* s.n : nil, batch: s.n,
             perImage: 288800, output: s.t + 103628464 &* s.n, pool: pool)
+        s.profiler?.stop(58)
     }
 
     /// features.2.3 forward: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_3_forward(_ s: TrainingStepContext) throws {
         // features.2.3.block.0 expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 103628464 &* s.n, pixels: 9025 &* s.n, inChannels: 32, weights: s.p + 56448,
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 36388800 &* s.n,
             pool: pool)
-        // features.2.3.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(59)
+        // features.2.3.block.0 BatchNorm (batch statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 36388800 &* s.n, pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 62592, beta: s.p + 62784, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 38121600 &* s.n, savedMean: s.f + 16128, savedInvStd: s.f + 16320,
                 runningMean: s.p + 62976, runningVar: s.p + 63168, pool: pool)
+            s.profiler?.stop(60)
         }
-        // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 36388800 &* s.n, pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 62592, beta: s.p + 62784, runningMean: s.p + 62976, runningVar: s.p + 63168, eps: 1e-05,
                 activation: .silu, output: s.t + 38121600 &* s.n, scratch: s.f + 16128, pool: pool)
+            s.profiler?.stop(61)
         }
         // features.2.3.block.1 depthwise weights to the kernel layout [3][3][192]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 63360, channels: 192, kernel: 3, into: s.f + 16896)
+        s.profiler?.stop(62)
         // features.2.3.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 38121600 &* s.n, batch: s.n, height: 95, width: 95, channels: 192,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 16896, bias: s.f,
             activation: .identity, output: s.t + 39854400 &* s.n, pool: pool)
-        // features.2.3.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(63)
+        // features.2.3.block.1 BatchNorm (batch statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 39854400 &* s.n, pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 65088, beta: s.p + 65280, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 41587200 &* s.n, savedMean: s.f + 16512, savedInvStd: s.f + 16704,
                 runningMean: s.p + 65472, runningVar: s.p + 65664, pool: pool)
+            s.profiler?.stop(64)
         }
-        // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 39854400 &* s.n, pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 65088, beta: s.p + 65280, runningMean: s.p + 65472, runningVar: s.p + 65664, eps: 1e-05,
                 activation: .silu, output: s.t + 41587200 &* s.n, scratch: s.f + 16512, pool: pool)
+            s.profiler?.stop(65)
         }
         // features.2.3.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 41587200 &* s.n, output: s.t + 43320000 &* s.n,
             batch: s.n, pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 65856,
             reduceBias: s.p + 67392, activation: .silu, expandWeights: s.p + 67408, expandBias: s.p + 68944,
             savedPooled: s.t + 118611376 &* s.n, savedHidden: s.t + 118613232 &* s.n,
             savedScale: s.t + 118611568 &* s.n, pool: pool)
+        s.profiler?.stop(66)
         // features.2.3.block.3 project conv 1x1, [n, 95, 95, 192] -> [n, 95, 95, 32]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 43320000 &* s.n, pixels: 9025 &* s.n, inChannels: 192, weights: s.p + 69136,
             bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 103917264 &* s.n,
             pool: pool)
-        // features.2.3.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(67)
+        // features.2.3.block.3 BatchNorm (batch statistics) + identity on [n, 95, 95, 32]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 103917264 &* s.n, pixels: 9025 &* s.n, channels: 32,
                 gamma: s.p + 75280, beta: s.p + 75312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 45052800 &* s.n, savedMean: s.f + 20352, savedInvStd: s.f + 20384,
                 runningMean: s.p + 75344, runningVar: s.p + 75376, pool: pool)
+            s.profiler?.stop(68)
         }
-        // features.2.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 95, 95, 32]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 103917264 &* s.n, pixels: 9025 &* s.n, channels: 32,
                 gamma: s.p + 75280, beta: s.p + 75312, runningMean: s.p + 75344, runningVar: s.p + 75376, eps: 1e-05,
                 activation: .identity, output: s.t + 45052800 &* s.n, scratch: s.f + 20352, pool: pool)
+            s.profiler?.stop(69)
         }
         // features.2.3 stochastic depth: keep each image's branch with probability 0.96875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.03125, into: s.t + 118613248 &* s.n,
                 random: &random)
+            s.profiler?.stop(70)
         }
         // features.2.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 103628464 &* s.n, branch: s.t + 45052800 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 118613248 &* s.n : nil, batch: s.n,
             perImage: 288800, output: s.t + 104206064 &* s.n, pool: pool)
+        s.profiler?.stop(71)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 95x95x32 -> 48x48x56, SE 192 -> 8 -> 192
     private func features_3_0_forward(_ s: TrainingStepContext) throws {
         // features.3.0.block.0 expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 104206064 &* s.n, pixels: 9025 &* s.n, inChannels: 32, weights: s.p + 75408,
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 45052800 &* s.n,
             pool: pool)
-        // features.3.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(72)
+        // features.3.0.block.0 BatchNorm (batch statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 45052800 &* s.n, pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 81552, beta: s.p + 81744, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 46785600 &* s.n, savedMean: s.f + 20416, savedInvStd: s.f + 20608,
                 runningMean: s.p + 81936, runningVar: s.p + 82128, pool: pool)
+            s.profiler?.stop(73)
         }
-        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 45052800 &* s.n, pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 81552, beta: s.p + 81744, runningMean: s.p + 81936, runningVar: s.p + 82128, eps: 1e-05,
                 activation: .silu, output: s.t + 46785600 &* s.n, scratch: s.f + 20416, pool: pool)
+            s.profiler?.stop(74)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][192]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 82320, channels: 192, kernel: 5, into: s.f + 21184)
+        s.profiler?.stop(75)
         // features.3.0.block.1 depthwise 5x5/2, [n, 95, 95, 192] -> [n, 48, 48, 192]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 46785600 &* s.n, batch: s.n, height: 95, width: 95, channels: 192,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 21184, bias: s.f,
             activation: .identity, output: s.t + 87309840 &* s.n, pool: pool)
-        // features.3.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(76)
+        // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 48, 48, 192]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 87309840 &* s.n, pixels: 2304 &* s.n, channels: 192,
                 gamma: s.p + 87120, beta: s.p + 87312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 87752208 &* s.n, savedMean: s.f + 20800, savedInvStd: s.f + 20992,
                 runningMean: s.p + 87504, runningVar: s.p + 87696, pool: pool)
+            s.profiler?.stop(77)
         }
-        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 192]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 87309840 &* s.n, pixels: 2304 &* s.n, channels: 192,
                 gamma: s.p + 87120, beta: s.p + 87312, runningMean: s.p + 87504, runningVar: s.p + 87696, eps: 1e-05,
                 activation: .silu, output: s.t + 87752208 &* s.n, scratch: s.f + 20800, pool: pool)
+            s.profiler?.stop(78)
         }
         // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 48, 48, 192]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 87752208 &* s.n, output: s.t + 88194576 &* s.n,
             batch: s.n, pixels: 2304, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 87888,
             reduceBias: s.p + 89424, activation: .silu, expandWeights: s.p + 89440, expandBias: s.p + 90976,
             savedPooled: s.t + 118611760 &* s.n, savedHidden: s.t + 50251184 &* s.n,
             savedScale: s.t + 118611952 &* s.n, pool: pool)
+        s.profiler?.stop(79)
         // features.3.0.block.3 project conv 1x1, [n, 48, 48, 192] -> [n, 48, 48, 56]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 88194576 &* s.n, pixels: 2304 &* s.n, inChannels: 192, weights: s.p + 91168,
             bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.t + 115010320 &* s.n,
             pool: pool)
-        // features.3.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(80)
+        // features.3.0.block.3 BatchNorm (batch statistics) + identity on [n, 48, 48, 56]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 115010320 &* s.n, pixels: 2304 &* s.n, channels: 56,
                 gamma: s.p + 101920, beta: s.p + 101984, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 115139344 &* s.n, savedMean: s.f + 30784,
                 savedInvStd: s.f + 30840, runningMean: s.p + 102048, runningVar: s.p + 102112, pool: pool)
+            s.profiler?.stop(81)
         }
-        // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 48, 48, 56]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 115010320 &* s.n, pixels: 2304 &* s.n, channels: 56,
                 gamma: s.p + 101920, beta: s.p + 101984, runningMean: s.p + 102048, runningVar: s.p + 102112,
                 eps: 1e-05, activation: .identity, output: s.t + 115139344 &* s.n, scratch: s.f + 30784, pool: pool)
+            s.profiler?.stop(82)
         }
     }
 
     /// features.3.1 forward: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_3_1_forward(_ s: TrainingStepContext) throws {
         // features.3.1.block.0 expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 115139344 &* s.n, pixels: 2304 &* s.n, inChannels: 56,
             weights: s.p + 102176, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
             output: s.t + 48518400 &* s.n, pool: pool)
-        // features.3.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(83)
+        // features.3.1.block.0 BatchNorm (batch statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 48518400 &* s.n, pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 120992, beta: s.p + 121328, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 49292544 &* s.n, savedMean: s.f + 30896, savedInvStd: s.f + 31232,
                 runningMean: s.p + 121664, runningVar: s.p + 122000, pool: pool)
+            s.profiler?.stop(84)
         }
-        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 48518400 &* s.n, pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 120992, beta: s.p + 121328, runningMean: s.p + 121664, runningVar: s.p + 122000,
                 eps: 1e-05, activation: .silu, output: s.t + 49292544 &* s.n, scratch: s.f + 30896, pool: pool)
+            s.profiler?.stop(85)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][336]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 122336, channels: 336, kernel: 5, into: s.f + 32240)
+        s.profiler?.stop(86)
         // features.3.1.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 49292544 &* s.n, batch: s.n, height: 48, width: 48, channels: 336,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 32240, bias: s.f,
             activation: .identity, output: s.t + 60214800 &* s.n, pool: pool)
-        // features.3.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(87)
+        // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 60214800 &* s.n, pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 130736, beta: s.p + 131072, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 60988944 &* s.n, savedMean: s.f + 31568, savedInvStd: s.f + 31904,
                 runningMean: s.p + 131408, runningVar: s.p + 131744, pool: pool)
+            s.profiler?.stop(88)
         }
-        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 60214800 &* s.n, pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 130736, beta: s.p + 131072, runningMean: s.p + 131408, runningVar: s.p + 131744,
                 eps: 1e-05, activation: .silu, output: s.t + 60988944 &* s.n, scratch: s.f + 31568, pool: pool)
+            s.profiler?.stop(89)
         }
         // features.3.1.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 60988944 &* s.n, output: s.t + 61763088 &* s.n,
             batch: s.n, pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 132080,
             reduceBias: s.p + 136784, activation: .silu, expandWeights: s.p + 136800, expandBias: s.p + 141504,
             savedPooled: s.t + 118607920 &* s.n, savedHidden: s.t + 118613264 &* s.n,
             savedScale: s.t + 118608256 &* s.n, pool: pool)
+        s.profiler?.stop(90)
         // features.3.1.block.3 project conv 1x1, [n, 48, 48, 336] -> [n, 48, 48, 56]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 61763088 &* s.n, pixels: 2304 &* s.n, inChannels: 336,
             weights: s.p + 141840, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
             output: s.t + 115268368 &* s.n, pool: pool)
-        // features.3.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(91)
+        // features.3.1.block.3 BatchNorm (batch statistics) + identity on [n, 48, 48, 56]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 115268368 &* s.n, pixels: 2304 &* s.n, channels: 56,
                 gamma: s.p + 160656, beta: s.p + 160720, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 49040, savedInvStd: s.f + 49096,
                 runningMean: s.p + 160784, runningVar: s.p + 160848, pool: pool)
+            s.profiler?.stop(92)
         }
-        // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 48, 48, 56]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 115268368 &* s.n, pixels: 2304 &* s.n, channels: 56,
                 gamma: s.p + 160656, beta: s.p + 160720, runningMean: s.p + 160784, runningVar: s.p + 160848,
                 eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 49040, pool: pool)
+            s.profiler?.stop(93)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.95625
         if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.043750000000000004,
                 into: s.t + 118613280 &* s.n, random: &random)
+            s.profiler?.stop(94)
         }
         // features.3.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 115139344 &* s.n, branch: s.t + 50066688 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 118613280 &* s.n : nil, batch: s.n,
             perImage: 129024, output: s.t + 115397392 &* s.n, pool: pool)
+        s.profiler?.stop(95)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_3_2_forward(_ s: TrainingStepContext) throws {
         // features.3.2.block.0 expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 115397392 &* s.n, pixels: 2304 &* s.n, inChannels: 56,
             weights: s.p + 160912, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
             output: s.t + 62537232 &* s.n, pool: pool)
-        // features.3.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(96)
+        // features.3.2.block.0 BatchNorm (batch statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 62537232 &* s.n, pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 179728, beta: s.p + 180064, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 63311376 &* s.n, savedMean: s.f + 49152, savedInvStd: s.f + 49488,
                 runningMean: s.p + 180400, runningVar: s.p + 180736, pool: pool)
+            s.profiler?.stop(97)
         }
-        // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 62537232 &* s.n, pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 179728, beta: s.p + 180064, runningMean: s.p + 180400, runningVar: s.p + 180736,
                 eps: 1e-05, activation: .silu, output: s.t + 63311376 &* s.n, scratch: s.f + 49152, pool: pool)
+            s.profiler?.stop(98)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][336]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 181072, channels: 336, kernel: 5, into: s.f + 50496)
+        s.profiler?.stop(99)
         // features.3.2.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 63311376 &* s.n, batch: s.n, height: 48, width: 48, channels: 336,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 50496, bias: s.f,
             activation: .identity, output: s.t + 64085520 &* s.n, pool: pool)
-        // features.3.2.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(100)
+        // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 64085520 &* s.n, pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 189472, beta: s.p + 189808, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 64859664 &* s.n, savedMean: s.f + 49824, savedInvStd: s.f + 50160,
                 runningMean: s.p + 190144, runningVar: s.p + 190480, pool: pool)
+            s.profiler?.stop(101)
         }
-        // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 64085520 &* s.n, pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 189472, beta: s.p + 189808, runningMean: s.p + 190144, runningVar: s.p + 190480,
                 eps: 1e-05, activation: .silu, output: s.t + 64859664 &* s.n, scratch: s.f + 49824, pool: pool)
+            s.profiler?.stop(102)
         }
         // features.3.2.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 64859664 &* s.n, output: s.t + 65633808 &* s.n,
             batch: s.n, pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 190816,
             reduceBias: s.p + 195520, activation: .silu, expandWeights: s.p + 195536, expandBias: s.p + 200240,
             savedPooled: s.t + 118608592 &* s.n, savedHidden: s.t + 118613296 &* s.n,
             savedScale: s.t + 118608928 &* s.n, pool: pool)
+        s.profiler?.stop(103)
         // features.3.2.block.3 project conv 1x1, [n, 48, 48, 336] -> [n, 48, 48, 56]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 65633808 &* s.n, pixels: 2304 &* s.n, inChannels: 336,
             weights: s.p + 200576, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
             output: s.t + 115526416 &* s.n, pool: pool)
-        // features.3.2.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(104)
+        // features.3.2.block.3 BatchNorm (batch statistics) + identity on [n, 48, 48, 56]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 115526416 &* s.n, pixels: 2304 &* s.n, channels: 56,
                 gamma: s.p + 219392, beta: s.p + 219456, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 67296, savedInvStd: s.f + 67352,
                 runningMean: s.p + 219520, runningVar: s.p + 219584, pool: pool)
+            s.profiler?.stop(105)
         }
-        // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 48, 48, 56]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 115526416 &* s.n, pixels: 2304 &* s.n, channels: 56,
                 gamma: s.p + 219392, beta: s.p + 219456, runningMean: s.p + 219520, runningVar: s.p + 219584,
                 eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 67296, pool: pool)
+            s.profiler?.stop(106)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.95
         if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05, into: s.t + 118613312 &* s.n,
                 random: &random)
+            s.profiler?.stop(107)
         }
         // features.3.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 115397392 &* s.n, branch: s.t + 50066688 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 118613312 &* s.n : nil, batch: s.n,
             perImage: 129024, output: s.t + 115655440 &* s.n, pool: pool)
+        s.profiler?.stop(108)
     }
 
     /// features.3.3 forward: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_3_3_forward(_ s: TrainingStepContext) throws {
         // features.3.3.block.0 expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 115655440 &* s.n, pixels: 2304 &* s.n, inChannels: 56,
             weights: s.p + 219648, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
             output: s.t + 66407952 &* s.n, pool: pool)
-        // features.3.3.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(109)
+        // features.3.3.block.0 BatchNorm (batch statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 66407952 &* s.n, pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 238464, beta: s.p + 238800, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 67182096 &* s.n, savedMean: s.f + 67408, savedInvStd: s.f + 67744,
                 runningMean: s.p + 239136, runningVar: s.p + 239472, pool: pool)
+            s.profiler?.stop(110)
         }
-        // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 66407952 &* s.n, pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 238464, beta: s.p + 238800, runningMean: s.p + 239136, runningVar: s.p + 239472,
                 eps: 1e-05, activation: .silu, output: s.t + 67182096 &* s.n, scratch: s.f + 67408, pool: pool)
+            s.profiler?.stop(111)
         }
         // features.3.3.block.1 depthwise weights to the kernel layout [5][5][336]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 239808, channels: 336, kernel: 5, into: s.f + 68752)
+        s.profiler?.stop(112)
         // features.3.3.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 67182096 &* s.n, batch: s.n, height: 48, width: 48, channels: 336,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 68752, bias: s.f,
             activation: .identity, output: s.t + 67956240 &* s.n, pool: pool)
-        // features.3.3.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(113)
+        // features.3.3.block.1 BatchNorm (batch statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 67956240 &* s.n, pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 248208, beta: s.p + 248544, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 68730384 &* s.n, savedMean: s.f + 68080, savedInvStd: s.f + 68416,
                 runningMean: s.p + 248880, runningVar: s.p + 249216, pool: pool)
+            s.profiler?.stop(114)
         }
-        // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 67956240 &* s.n, pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 248208, beta: s.p + 248544, runningMean: s.p + 248880, runningVar: s.p + 249216,
                 eps: 1e-05, activation: .silu, output: s.t + 68730384 &* s.n, scratch: s.f + 68080, pool: pool)
+            s.profiler?.stop(115)
         }
         // features.3.3.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 68730384 &* s.n, output: s.t + 69504528 &* s.n,
             batch: s.n, pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 249552,
             reduceBias: s.p + 254256, activation: .silu, expandWeights: s.p + 254272, expandBias: s.p + 258976,
             savedPooled: s.t + 118609264 &* s.n, savedHidden: s.t + 118613328 &* s.n,
             savedScale: s.t + 118609600 &* s.n, pool: pool)
+        s.profiler?.stop(116)
         // features.3.3.block.3 project conv 1x1, [n, 48, 48, 336] -> [n, 48, 48, 56]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 69504528 &* s.n, pixels: 2304 &* s.n, inChannels: 336,
             weights: s.p + 259312, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
             output: s.t + 115784464 &* s.n, pool: pool)
-        // features.3.3.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(117)
+        // features.3.3.block.3 BatchNorm (batch statistics) + identity on [n, 48, 48, 56]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 115784464 &* s.n, pixels: 2304 &* s.n, channels: 56,
                 gamma: s.p + 278128, beta: s.p + 278192, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 85552, savedInvStd: s.f + 85608,
                 runningMean: s.p + 278256, runningVar: s.p + 278320, pool: pool)
+            s.profiler?.stop(118)
         }
-        // features.3.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 48, 48, 56]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 115784464 &* s.n, pixels: 2304 &* s.n, channels: 56,
                 gamma: s.p + 278128, beta: s.p + 278192, runningMean: s.p + 278256, runningVar: s.p + 278320,
                 eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 85552, pool: pool)
+            s.profiler?.stop(119)
         }
         // features.3.3 stochastic depth: keep each image's branch with probability 0.94375
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05625, into: s.t + 118613344 &* s.n,
                 random: &random)
+            s.profiler?.stop(120)
         }
         // features.3.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 115655440 &* s.n, branch: s.t + 50066688 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 118613344 &* s.n : nil, batch: s.n,
             perImage: 129024, output: s.t + 115913488 &* s.n, pool: pool)
+        s.profiler?.stop(121)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 48x48x56 -> 24x24x112, SE 336 -> 14 -> 336
     private func features_4_0_forward(_ s: TrainingStepContext) throws {
         // features.4.0.block.0 expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 115913488 &* s.n, pixels: 2304 &* s.n, inChannels: 56,
             weights: s.p + 278384, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
             output: s.t + 70278672 &* s.n, pool: pool)
-        // features.4.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(122)
+        // features.4.0.block.0 BatchNorm (batch statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 70278672 &* s.n, pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 297200, beta: s.p + 297536, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 71052816 &* s.n, savedMean: s.f + 85664, savedInvStd: s.f + 86000,
                 runningMean: s.p + 297872, runningVar: s.p + 298208, pool: pool)
+            s.profiler?.stop(123)
         }
-        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 70278672 &* s.n, pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 297200, beta: s.p + 297536, runningMean: s.p + 297872, runningVar: s.p + 298208,
                 eps: 1e-05, activation: .silu, output: s.t + 71052816 &* s.n, scratch: s.f + 85664, pool: pool)
+            s.profiler?.stop(124)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][336]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 298544, channels: 336, kernel: 3, into: s.f + 87008)
+        s.profiler?.stop(125)
         // features.4.0.block.1 depthwise 3x3/2, [n, 48, 48, 336] -> [n, 24, 24, 336]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 71052816 &* s.n, batch: s.n, height: 48, width: 48, channels: 336,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 87008, bias: s.f,
             activation: .identity, output: s.t + 114153232 &* s.n, pool: pool)
-        // features.4.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(126)
+        // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 336]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 114153232 &* s.n, pixels: 576 &* s.n, channels: 336,
                 gamma: s.p + 301568, beta: s.p + 301904, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 114346768 &* s.n, savedMean: s.f + 86336, savedInvStd: s.f + 86672,
                 runningMean: s.p + 302240, runningVar: s.p + 302576, pool: pool)
+            s.profiler?.stop(127)
         }
-        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 336]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 114153232 &* s.n, pixels: 576 &* s.n, channels: 336,
                 gamma: s.p + 301568, beta: s.p + 301904, runningMean: s.p + 302240, runningVar: s.p + 302576,
                 eps: 1e-05, activation: .silu, output: s.t + 114346768 &* s.n, scratch: s.f + 86336, pool: pool)
+            s.profiler?.stop(128)
         }
         // features.4.0.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 24, 24, 336]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 114346768 &* s.n, output: s.t + 114540304 &* s.n,
             batch: s.n, pixels: 576, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 302912,
             reduceBias: s.p + 307616, activation: .silu, expandWeights: s.p + 307632, expandBias: s.p + 312336,
             savedPooled: s.t + 118609936 &* s.n, savedHidden: s.t + 118613360 &* s.n,
             savedScale: s.t + 118610272 &* s.n, pool: pool)
+        s.profiler?.stop(129)
         // features.4.0.block.3 project conv 1x1, [n, 24, 24, 336] -> [n, 24, 24, 112]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 114540304 &* s.n, pixels: 576 &* s.n, inChannels: 336,
             weights: s.p + 312672, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
             output: s.t + 117148432 &* s.n, pool: pool)
-        // features.4.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(130)
+        // features.4.0.block.3 BatchNorm (batch statistics) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 117148432 &* s.n, pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 350304, beta: s.p + 350416, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 117212944 &* s.n, savedMean: s.f + 93056,
                 savedInvStd: s.f + 93168, runningMean: s.p + 350528, runningVar: s.p + 350640, pool: pool)
+            s.profiler?.stop(131)
         }
-        // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 117148432 &* s.n, pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 350304, beta: s.p + 350416, runningMean: s.p + 350528, runningVar: s.p + 350640,
                 eps: 1e-05, activation: .identity, output: s.t + 117212944 &* s.n, scratch: s.f + 93056, pool: pool)
+            s.profiler?.stop(132)
         }
     }
 
     /// features.4.1 forward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_1_forward(_ s: TrainingStepContext) throws {
         // features.4.1.block.0 expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 117212944 &* s.n, pixels: 576 &* s.n, inChannels: 112,
             weights: s.p + 350752, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
             output: s.t + 88636944 &* s.n, pool: pool)
-        // features.4.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(133)
+        // features.4.1.block.0 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 88636944 &* s.n, pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 426016, beta: s.p + 426688, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 89024016 &* s.n, savedMean: s.f + 93280, savedInvStd: s.f + 93952,
                 runningMean: s.p + 427360, runningVar: s.p + 428032, pool: pool)
+            s.profiler?.stop(134)
         }
-        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 88636944 &* s.n, pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 426016, beta: s.p + 426688, runningMean: s.p + 427360, runningVar: s.p + 428032,
                 eps: 1e-05, activation: .silu, output: s.t + 89024016 &* s.n, scratch: s.f + 93280, pool: pool)
+            s.profiler?.stop(135)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][672]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 428704, channels: 672, kernel: 3, into: s.f + 95968)
+        s.profiler?.stop(136)
         // features.4.1.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 89024016 &* s.n, batch: s.n, height: 24, width: 24, channels: 672,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 95968, bias: s.f,
             activation: .identity, output: s.t + 89411088 &* s.n, pool: pool)
-        // features.4.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(137)
+        // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 89411088 &* s.n, pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 434752, beta: s.p + 435424, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 89798160 &* s.n, savedMean: s.f + 94624, savedInvStd: s.f + 95296,
                 runningMean: s.p + 436096, runningVar: s.p + 436768, pool: pool)
+            s.profiler?.stop(138)
         }
-        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 89411088 &* s.n, pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 434752, beta: s.p + 435424, runningMean: s.p + 436096, runningVar: s.p + 436768,
                 eps: 1e-05, activation: .silu, output: s.t + 89798160 &* s.n, scratch: s.f + 94624, pool: pool)
+            s.profiler?.stop(139)
         }
         // features.4.1.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 89798160 &* s.n, output: s.t + 90185232 &* s.n,
             batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 437440,
             reduceBias: s.p + 456256, activation: .silu, expandWeights: s.p + 456288, expandBias: s.p + 475104,
             savedPooled: s.t + 118599856 &* s.n, savedHidden: s.t + 118612912 &* s.n,
             savedScale: s.t + 118600528 &* s.n, pool: pool)
+        s.profiler?.stop(140)
         // features.4.1.block.3 project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 90185232 &* s.n, pixels: 576 &* s.n, inChannels: 672, weights: s.p + 475776,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 117277456 &* s.n,
             pool: pool)
-        // features.4.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(141)
+        // features.4.1.block.3 BatchNorm (batch statistics) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 117277456 &* s.n, pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 551040, beta: s.p + 551152, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 108064,
                 savedInvStd: s.f + 108176, runningMean: s.p + 551264, runningVar: s.p + 551376, pool: pool)
+            s.profiler?.stop(142)
         }
-        // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 117277456 &* s.n, pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 551040, beta: s.p + 551152, runningMean: s.p + 551264, runningVar: s.p + 551376,
                 eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 108064, pool: pool)
+            s.profiler?.stop(143)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.93125
         if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06875, into: s.t + 118613376 &* s.n,
                 random: &random)
+            s.profiler?.stop(144)
         }
         // features.4.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 117212944 &* s.n, branch: s.t + 50066688 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 118613376 &* s.n : nil, batch: s.n,
             perImage: 64512, output: s.t + 117341968 &* s.n, pool: pool)
+        s.profiler?.stop(145)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_2_forward(_ s: TrainingStepContext) throws {
         // features.4.2.block.0 expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 117341968 &* s.n, pixels: 576 &* s.n, inChannels: 112,
             weights: s.p + 551488, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
             output: s.t + 90572304 &* s.n, pool: pool)
-        // features.4.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(146)
+        // features.4.2.block.0 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 90572304 &* s.n, pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 626752, beta: s.p + 627424, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 90959376 &* s.n, savedMean: s.f + 108288, savedInvStd: s.f + 108960,
                 runningMean: s.p + 628096, runningVar: s.p + 628768, pool: pool)
+            s.profiler?.stop(147)
         }
-        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 90572304 &* s.n, pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 626752, beta: s.p + 627424, runningMean: s.p + 628096, runningVar: s.p + 628768,
                 eps: 1e-05, activation: .silu, output: s.t + 90959376 &* s.n, scratch: s.f + 108288, pool: pool)
+            s.profiler?.stop(148)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][672]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 629440, channels: 672, kernel: 3, into: s.f + 110976)
+        s.profiler?.stop(149)
         // features.4.2.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 90959376 &* s.n, batch: s.n, height: 24, width: 24, channels: 672,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 110976, bias: s.f,
             activation: .identity, output: s.t + 91346448 &* s.n, pool: pool)
-        // features.4.2.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(150)
+        // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 91346448 &* s.n, pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 635488, beta: s.p + 636160, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 91733520 &* s.n, savedMean: s.f + 109632, savedInvStd: s.f + 110304,
                 runningMean: s.p + 636832, runningVar: s.p + 637504, pool: pool)
+            s.profiler?.stop(151)
         }
-        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 91346448 &* s.n, pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 635488, beta: s.p + 636160, runningMean: s.p + 636832, runningVar: s.p + 637504,
                 eps: 1e-05, activation: .silu, output: s.t + 91733520 &* s.n, scratch: s.f + 109632, pool: pool)
+            s.profiler?.stop(152)
         }
         // features.4.2.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 91733520 &* s.n, output: s.t + 92120592 &* s.n,
             batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 638176,
             reduceBias: s.p + 656992, activation: .silu, expandWeights: s.p + 657024, expandBias: s.p + 675840,
             savedPooled: s.t + 118601200 &* s.n, savedHidden: s.t + 118612944 &* s.n,
             savedScale: s.t + 118601872 &* s.n, pool: pool)
+        s.profiler?.stop(153)
         // features.4.2.block.3 project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 92120592 &* s.n, pixels: 576 &* s.n, inChannels: 672, weights: s.p + 676512,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 117406480 &* s.n,
             pool: pool)
-        // features.4.2.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(154)
+        // features.4.2.block.3 BatchNorm (batch statistics) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 117406480 &* s.n, pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 751776, beta: s.p + 751888, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 123072,
                 savedInvStd: s.f + 123184, runningMean: s.p + 752000, runningVar: s.p + 752112, pool: pool)
+            s.profiler?.stop(155)
         }
-        // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 117406480 &* s.n, pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 751776, beta: s.p + 751888, runningMean: s.p + 752000, runningVar: s.p + 752112,
                 eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 123072, pool: pool)
+            s.profiler?.stop(156)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.925
         if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07500000000000001,
                 into: s.t + 118613392 &* s.n, random: &random)
+            s.profiler?.stop(157)
         }
         // features.4.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 117341968 &* s.n, branch: s.t + 50066688 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 118613392 &* s.n : nil, batch: s.n,
             perImage: 64512, output: s.t + 117470992 &* s.n, pool: pool)
+        s.profiler?.stop(158)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_3_forward(_ s: TrainingStepContext) throws {
         // features.4.3.block.0 expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 117470992 &* s.n, pixels: 576 &* s.n, inChannels: 112,
             weights: s.p + 752224, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
             output: s.t + 92507664 &* s.n, pool: pool)
-        // features.4.3.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(159)
+        // features.4.3.block.0 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 92507664 &* s.n, pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 827488, beta: s.p + 828160, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 92894736 &* s.n, savedMean: s.f + 123296, savedInvStd: s.f + 123968,
                 runningMean: s.p + 828832, runningVar: s.p + 829504, pool: pool)
+            s.profiler?.stop(160)
         }
-        // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 92507664 &* s.n, pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 827488, beta: s.p + 828160, runningMean: s.p + 828832, runningVar: s.p + 829504,
                 eps: 1e-05, activation: .silu, output: s.t + 92894736 &* s.n, scratch: s.f + 123296, pool: pool)
+            s.profiler?.stop(161)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][672]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 830176, channels: 672, kernel: 3, into: s.f + 125984)
+        s.profiler?.stop(162)
         // features.4.3.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 92894736 &* s.n, batch: s.n, height: 24, width: 24, channels: 672,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 125984, bias: s.f,
             activation: .identity, output: s.t + 93281808 &* s.n, pool: pool)
-        // features.4.3.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(163)
+        // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 93281808 &* s.n, pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 836224, beta: s.p + 836896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 93668880 &* s.n, savedMean: s.f + 124640, savedInvStd: s.f + 125312,
                 runningMean: s.p + 837568, runningVar: s.p + 838240, pool: pool)
+            s.profiler?.stop(164)
         }
-        // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 93281808 &* s.n, pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 836224, beta: s.p + 836896, runningMean: s.p + 837568, runningVar: s.p + 838240,
                 eps: 1e-05, activation: .silu, output: s.t + 93668880 &* s.n, scratch: s.f + 124640, pool: pool)
+            s.profiler?.stop(165)
         }
         // features.4.3.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 93668880 &* s.n, output: s.t + 94055952 &* s.n,
             batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 838912,
             reduceBias: s.p + 857728, activation: .silu, expandWeights: s.p + 857760, expandBias: s.p + 876576,
             savedPooled: s.t + 118602544 &* s.n, savedHidden: s.t + 118612976 &* s.n,
             savedScale: s.t + 118603216 &* s.n, pool: pool)
+        s.profiler?.stop(166)
         // features.4.3.block.3 project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 94055952 &* s.n, pixels: 576 &* s.n, inChannels: 672, weights: s.p + 877248,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 117535504 &* s.n,
             pool: pool)
-        // features.4.3.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(167)
+        // features.4.3.block.3 BatchNorm (batch statistics) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 117535504 &* s.n, pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 952512, beta: s.p + 952624, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 138080,
                 savedInvStd: s.f + 138192, runningMean: s.p + 952736, runningVar: s.p + 952848, pool: pool)
+            s.profiler?.stop(168)
         }
-        // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 117535504 &* s.n, pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 952512, beta: s.p + 952624, runningMean: s.p + 952736, runningVar: s.p + 952848,
                 eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 138080, pool: pool)
+            s.profiler?.stop(169)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.91875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08125, into: s.t + 118613408 &* s.n,
                 random: &random)
+            s.profiler?.stop(170)
         }
         // features.4.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 117470992 &* s.n, branch: s.t + 50066688 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 118613408 &* s.n : nil, batch: s.n,
             perImage: 64512, output: s.t + 117600016 &* s.n, pool: pool)
+        s.profiler?.stop(171)
     }
 
     /// features.4.4 forward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_4_forward(_ s: TrainingStepContext) throws {
         // features.4.4.block.0 expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 117600016 &* s.n, pixels: 576 &* s.n, inChannels: 112,
             weights: s.p + 952960, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
             output: s.t + 94443024 &* s.n, pool: pool)
-        // features.4.4.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(172)
+        // features.4.4.block.0 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 94443024 &* s.n, pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1028224, beta: s.p + 1028896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 94830096 &* s.n, savedMean: s.f + 138304, savedInvStd: s.f + 138976,
                 runningMean: s.p + 1029568, runningVar: s.p + 1030240, pool: pool)
+            s.profiler?.stop(173)
         }
-        // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 94443024 &* s.n, pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1028224, beta: s.p + 1028896, runningMean: s.p + 1029568, runningVar: s.p + 1030240,
                 eps: 1e-05, activation: .silu, output: s.t + 94830096 &* s.n, scratch: s.f + 138304, pool: pool)
+            s.profiler?.stop(174)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][672]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1030912, channels: 672, kernel: 3, into: s.f + 140992)
+        s.profiler?.stop(175)
         // features.4.4.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 94830096 &* s.n, batch: s.n, height: 24, width: 24, channels: 672,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 140992, bias: s.f,
             activation: .identity, output: s.t + 95217168 &* s.n, pool: pool)
-        // features.4.4.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(176)
+        // features.4.4.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 95217168 &* s.n, pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1036960, beta: s.p + 1037632, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 95604240 &* s.n, savedMean: s.f + 139648, savedInvStd: s.f + 140320,
                 runningMean: s.p + 1038304, runningVar: s.p + 1038976, pool: pool)
+            s.profiler?.stop(177)
         }
-        // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 95217168 &* s.n, pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1036960, beta: s.p + 1037632, runningMean: s.p + 1038304, runningVar: s.p + 1038976,
                 eps: 1e-05, activation: .silu, output: s.t + 95604240 &* s.n, scratch: s.f + 139648, pool: pool)
+            s.profiler?.stop(178)
         }
         // features.4.4.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 95604240 &* s.n, output: s.t + 95991312 &* s.n,
             batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1039648,
             reduceBias: s.p + 1058464, activation: .silu, expandWeights: s.p + 1058496, expandBias: s.p + 1077312,
             savedPooled: s.t + 118603888 &* s.n, savedHidden: s.t + 118613008 &* s.n,
             savedScale: s.t + 118604560 &* s.n, pool: pool)
+        s.profiler?.stop(179)
         // features.4.4.block.3 project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 95991312 &* s.n, pixels: 576 &* s.n, inChannels: 672,
             weights: s.p + 1077984, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
             output: s.t + 117664528 &* s.n, pool: pool)
-        // features.4.4.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(180)
+        // features.4.4.block.3 BatchNorm (batch statistics) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 117664528 &* s.n, pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 1153248, beta: s.p + 1153360, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 153088,
                 savedInvStd: s.f + 153200, runningMean: s.p + 1153472, runningVar: s.p + 1153584, pool: pool)
+            s.profiler?.stop(181)
         }
-        // features.4.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 117664528 &* s.n, pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 1153248, beta: s.p + 1153360, runningMean: s.p + 1153472, runningVar: s.p + 1153584,
                 eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 153088, pool: pool)
+            s.profiler?.stop(182)
         }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.9125
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08750000000000001,
                 into: s.t + 118613424 &* s.n, random: &random)
+            s.profiler?.stop(183)
         }
         // features.4.4 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 117600016 &* s.n, branch: s.t + 50066688 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 118613424 &* s.n : nil, batch: s.n,
             perImage: 64512, output: s.t + 117729040 &* s.n, pool: pool)
+        s.profiler?.stop(184)
     }
 
     /// features.4.5 forward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_5_forward(_ s: TrainingStepContext) throws {
         // features.4.5.block.0 expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 117729040 &* s.n, pixels: 576 &* s.n, inChannels: 112,
             weights: s.p + 1153696, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
             output: s.t + 96378384 &* s.n, pool: pool)
-        // features.4.5.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(185)
+        // features.4.5.block.0 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 96378384 &* s.n, pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1228960, beta: s.p + 1229632, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 96765456 &* s.n, savedMean: s.f + 153312, savedInvStd: s.f + 153984,
                 runningMean: s.p + 1230304, runningVar: s.p + 1230976, pool: pool)
+            s.profiler?.stop(186)
         }
-        // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 96378384 &* s.n, pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1228960, beta: s.p + 1229632, runningMean: s.p + 1230304, runningVar: s.p + 1230976,
                 eps: 1e-05, activation: .silu, output: s.t + 96765456 &* s.n, scratch: s.f + 153312, pool: pool)
+            s.profiler?.stop(187)
         }
         // features.4.5.block.1 depthwise weights to the kernel layout [3][3][672]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1231648, channels: 672, kernel: 3, into: s.f + 156000)
+        s.profiler?.stop(188)
         // features.4.5.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 96765456 &* s.n, batch: s.n, height: 24, width: 24, channels: 672,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 156000, bias: s.f,
             activation: .identity, output: s.t + 97152528 &* s.n, pool: pool)
-        // features.4.5.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(189)
+        // features.4.5.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 97152528 &* s.n, pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1237696, beta: s.p + 1238368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 97539600 &* s.n, savedMean: s.f + 154656, savedInvStd: s.f + 155328,
                 runningMean: s.p + 1239040, runningVar: s.p + 1239712, pool: pool)
+            s.profiler?.stop(190)
         }
-        // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 97152528 &* s.n, pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1237696, beta: s.p + 1238368, runningMean: s.p + 1239040, runningVar: s.p + 1239712,
                 eps: 1e-05, activation: .silu, output: s.t + 97539600 &* s.n, scratch: s.f + 154656, pool: pool)
+            s.profiler?.stop(191)
         }
         // features.4.5.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 97539600 &* s.n, output: s.t + 97926672 &* s.n,
             batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1240384,
             reduceBias: s.p + 1259200, activation: .silu, expandWeights: s.p + 1259232, expandBias: s.p + 1278048,
             savedPooled: s.t + 118605232 &* s.n, savedHidden: s.t + 118613040 &* s.n,
             savedScale: s.t + 118605904 &* s.n, pool: pool)
+        s.profiler?.stop(192)
         // features.4.5.block.3 project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 97926672 &* s.n, pixels: 576 &* s.n, inChannels: 672,
             weights: s.p + 1278720, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
             output: s.t + 117793552 &* s.n, pool: pool)
-        // features.4.5.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(193)
+        // features.4.5.block.3 BatchNorm (batch statistics) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 117793552 &* s.n, pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 1353984, beta: s.p + 1354096, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 168096,
                 savedInvStd: s.f + 168208, runningMean: s.p + 1354208, runningVar: s.p + 1354320, pool: pool)
+            s.profiler?.stop(194)
         }
-        // features.4.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 117793552 &* s.n, pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 1353984, beta: s.p + 1354096, runningMean: s.p + 1354208, runningVar: s.p + 1354320,
                 eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 168096, pool: pool)
+            s.profiler?.stop(195)
         }
         // features.4.5 stochastic depth: keep each image's branch with probability 0.90625
         if s.options.stochasticDepth && s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09375, into: s.t + 118613440 &* s.n,
                 random: &random)
+            s.profiler?.stop(196)
         }
         // features.4.5 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 117729040 &* s.n, branch: s.t + 50066688 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 118613440 &* s.n : nil, batch: s.n,
             perImage: 64512, output: s.t + 117858064 &* s.n, pool: pool)
+        s.profiler?.stop(197)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 24x24x112 -> 24x24x160, SE 672 -> 28 -> 672
     private func features_5_0_forward(_ s: TrainingStepContext) throws {
         // features.5.0.block.0 expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 117858064 &* s.n, pixels: 576 &* s.n, inChannels: 112,
             weights: s.p + 1354432, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
             output: s.t + 98313744 &* s.n, pool: pool)
-        // features.5.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(198)
+        // features.5.0.block.0 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 98313744 &* s.n, pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1429696, beta: s.p + 1430368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 98700816 &* s.n, savedMean: s.f + 168320, savedInvStd: s.f + 168992,
                 runningMean: s.p + 1431040, runningVar: s.p + 1431712, pool: pool)
+            s.profiler?.stop(199)
         }
-        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 98313744 &* s.n, pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1429696, beta: s.p + 1430368, runningMean: s.p + 1431040, runningVar: s.p + 1431712,
                 eps: 1e-05, activation: .silu, output: s.t + 98700816 &* s.n, scratch: s.f + 168320, pool: pool)
+            s.profiler?.stop(200)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][672]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1432384, channels: 672, kernel: 5, into: s.f + 171008)
+        s.profiler?.stop(201)
         // features.5.0.block.1 depthwise 5x5/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 98700816 &* s.n, batch: s.n, height: 24, width: 24, channels: 672,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 171008, bias: s.f,
             activation: .identity, output: s.t + 99087888 &* s.n, pool: pool)
-        // features.5.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(202)
+        // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 99087888 &* s.n, pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1449184, beta: s.p + 1449856, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 99474960 &* s.n, savedMean: s.f + 169664, savedInvStd: s.f + 170336,
                 runningMean: s.p + 1450528, runningVar: s.p + 1451200, pool: pool)
+            s.profiler?.stop(203)
         }
-        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 99087888 &* s.n, pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1449184, beta: s.p + 1449856, runningMean: s.p + 1450528, runningVar: s.p + 1451200,
                 eps: 1e-05, activation: .silu, output: s.t + 99474960 &* s.n, scratch: s.f + 169664, pool: pool)
+            s.profiler?.stop(204)
         }
         // features.5.0.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 99474960 &* s.n, output: s.t + 99862032 &* s.n,
             batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1451872,
             reduceBias: s.p + 1470688, activation: .silu, expandWeights: s.p + 1470720, expandBias: s.p + 1489536,
             savedPooled: s.t + 118606576 &* s.n, savedHidden: s.t + 118613072 &* s.n,
             savedScale: s.t + 118607248 &* s.n, pool: pool)
+        s.profiler?.stop(205)
         // features.5.0.block.3 project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 160]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 99862032 &* s.n, pixels: 576 &* s.n, inChannels: 672,
             weights: s.p + 1490208, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
             output: s.t + 116042512 &* s.n, pool: pool)
-        // features.5.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(206)
+        // features.5.0.block.3 BatchNorm (batch statistics) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 116042512 &* s.n, pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 1597728, beta: s.p + 1597888, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 116134672 &* s.n, savedMean: s.f + 204608,
                 savedInvStd: s.f + 204768, runningMean: s.p + 1598048, runningVar: s.p + 1598208, pool: pool)
+            s.profiler?.stop(207)
         }
-        // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 116042512 &* s.n, pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 1597728, beta: s.p + 1597888, runningMean: s.p + 1598048, runningVar: s.p + 1598208,
                 eps: 1e-05, activation: .identity, output: s.t + 116134672 &* s.n, scratch: s.f + 204608, pool: pool)
+            s.profiler?.stop(208)
         }
     }
 
     /// features.5.1 forward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_1_forward(_ s: TrainingStepContext) throws {
         // features.5.1.block.0 expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 116134672 &* s.n, pixels: 576 &* s.n, inChannels: 160,
             weights: s.p + 1598368, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
             output: s.t + 71826960 &* s.n, pool: pool)
-        // features.5.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(209)
+        // features.5.1.block.0 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 71826960 &* s.n, pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 1751968, beta: s.p + 1752928, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 72379920 &* s.n, savedMean: s.f + 204928, savedInvStd: s.f + 205888,
                 runningMean: s.p + 1753888, runningVar: s.p + 1754848, pool: pool)
+            s.profiler?.stop(210)
         }
-        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 71826960 &* s.n, pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 1751968, beta: s.p + 1752928, runningMean: s.p + 1753888, runningVar: s.p + 1754848,
                 eps: 1e-05, activation: .silu, output: s.t + 72379920 &* s.n, scratch: s.f + 204928, pool: pool)
+            s.profiler?.stop(211)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][960]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1755808, channels: 960, kernel: 5, into: s.f + 208768)
+        s.profiler?.stop(212)
         // features.5.1.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 72379920 &* s.n, batch: s.n, height: 24, width: 24, channels: 960,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 208768, bias: s.f,
             activation: .identity, output: s.t + 72932880 &* s.n, pool: pool)
-        // features.5.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(213)
+        // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 72932880 &* s.n, pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 1779808, beta: s.p + 1780768, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 73485840 &* s.n, savedMean: s.f + 206848, savedInvStd: s.f + 207808,
                 runningMean: s.p + 1781728, runningVar: s.p + 1782688, pool: pool)
+            s.profiler?.stop(214)
         }
-        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 72932880 &* s.n, pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 1779808, beta: s.p + 1780768, runningMean: s.p + 1781728, runningVar: s.p + 1782688,
                 eps: 1e-05, activation: .silu, output: s.t + 73485840 &* s.n, scratch: s.f + 206848, pool: pool)
+            s.profiler?.stop(215)
         }
         // features.5.1.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 73485840 &* s.n, output: s.t + 74038800 &* s.n,
             batch: s.n, pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 1783648,
             reduceBias: s.p + 1822048, activation: .silu, expandWeights: s.p + 1822096, expandBias: s.p + 1860496,
             savedPooled: s.t + 118589296 &* s.n, savedHidden: s.t + 118612608 &* s.n,
             savedScale: s.t + 118590256 &* s.n, pool: pool)
+        s.profiler?.stop(216)
         // features.5.1.block.3 project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 74038800 &* s.n, pixels: 576 &* s.n, inChannels: 960,
             weights: s.p + 1861456, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
             output: s.t + 116226832 &* s.n, pool: pool)
-        // features.5.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(217)
+        // features.5.1.block.3 BatchNorm (batch statistics) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 116226832 &* s.n, pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 2015056, beta: s.p + 2015216, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 256768,
                 savedInvStd: s.f + 256928, runningMean: s.p + 2015376, runningVar: s.p + 2015536, pool: pool)
+            s.profiler?.stop(218)
         }
-        // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 116226832 &* s.n, pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 2015056, beta: s.p + 2015216, runningMean: s.p + 2015376, runningVar: s.p + 2015536,
                 eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 256768, pool: pool)
+            s.profiler?.stop(219)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.89375
         if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10625000000000001,
                 into: s.t + 118613456 &* s.n, random: &random)
+            s.profiler?.stop(220)
         }
         // features.5.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 116134672 &* s.n, branch: s.t + 50066688 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 118613456 &* s.n : nil, batch: s.n,
             perImage: 92160, output: s.t + 116318992 &* s.n, pool: pool)
+        s.profiler?.stop(221)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_2_forward(_ s: TrainingStepContext) throws {
         // features.5.2.block.0 expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 116318992 &* s.n, pixels: 576 &* s.n, inChannels: 160,
             weights: s.p + 2015696, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
             output: s.t + 74591760 &* s.n, pool: pool)
-        // features.5.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(222)
+        // features.5.2.block.0 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 74591760 &* s.n, pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2169296, beta: s.p + 2170256, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 75144720 &* s.n, savedMean: s.f + 257088, savedInvStd: s.f + 258048,
                 runningMean: s.p + 2171216, runningVar: s.p + 2172176, pool: pool)
+            s.profiler?.stop(223)
         }
-        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 74591760 &* s.n, pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2169296, beta: s.p + 2170256, runningMean: s.p + 2171216, runningVar: s.p + 2172176,
                 eps: 1e-05, activation: .silu, output: s.t + 75144720 &* s.n, scratch: s.f + 257088, pool: pool)
+            s.profiler?.stop(224)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][960]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2173136, channels: 960, kernel: 5, into: s.f + 260928)
+        s.profiler?.stop(225)
         // features.5.2.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 75144720 &* s.n, batch: s.n, height: 24, width: 24, channels: 960,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 260928, bias: s.f,
             activation: .identity, output: s.t + 75697680 &* s.n, pool: pool)
-        // features.5.2.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(226)
+        // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 75697680 &* s.n, pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2197136, beta: s.p + 2198096, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 76250640 &* s.n, savedMean: s.f + 259008, savedInvStd: s.f + 259968,
                 runningMean: s.p + 2199056, runningVar: s.p + 2200016, pool: pool)
+            s.profiler?.stop(227)
         }
-        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 75697680 &* s.n, pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2197136, beta: s.p + 2198096, runningMean: s.p + 2199056, runningVar: s.p + 2200016,
                 eps: 1e-05, activation: .silu, output: s.t + 76250640 &* s.n, scratch: s.f + 259008, pool: pool)
+            s.profiler?.stop(228)
         }
         // features.5.2.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 76250640 &* s.n, output: s.t + 76803600 &* s.n,
             batch: s.n, pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2200976,
             reduceBias: s.p + 2239376, activation: .silu, expandWeights: s.p + 2239424, expandBias: s.p + 2277824,
             savedPooled: s.t + 118591216 &* s.n, savedHidden: s.t + 118612656 &* s.n,
             savedScale: s.t + 118592176 &* s.n, pool: pool)
+        s.profiler?.stop(229)
         // features.5.2.block.3 project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 76803600 &* s.n, pixels: 576 &* s.n, inChannels: 960,
             weights: s.p + 2278784, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
             output: s.t + 116411152 &* s.n, pool: pool)
-        // features.5.2.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(230)
+        // features.5.2.block.3 BatchNorm (batch statistics) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 116411152 &* s.n, pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 2432384, beta: s.p + 2432544, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 308928,
                 savedInvStd: s.f + 309088, runningMean: s.p + 2432704, runningVar: s.p + 2432864, pool: pool)
+            s.profiler?.stop(231)
         }
-        // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 116411152 &* s.n, pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 2432384, beta: s.p + 2432544, runningMean: s.p + 2432704, runningVar: s.p + 2432864,
                 eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 308928, pool: pool)
+            s.profiler?.stop(232)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1125, into: s.t + 118613472 &* s.n,
                 random: &random)
+            s.profiler?.stop(233)
         }
         // features.5.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 116318992 &* s.n, branch: s.t + 50066688 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 118613472 &* s.n : nil, batch: s.n,
             perImage: 92160, output: s.t + 116503312 &* s.n, pool: pool)
+        s.profiler?.stop(234)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_3_forward(_ s: TrainingStepContext) throws {
         // features.5.3.block.0 expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 116503312 &* s.n, pixels: 576 &* s.n, inChannels: 160,
             weights: s.p + 2433024, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
             output: s.t + 77356560 &* s.n, pool: pool)
-        // features.5.3.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(235)
+        // features.5.3.block.0 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 77356560 &* s.n, pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2586624, beta: s.p + 2587584, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 77909520 &* s.n, savedMean: s.f + 309248, savedInvStd: s.f + 310208,
                 runningMean: s.p + 2588544, runningVar: s.p + 2589504, pool: pool)
+            s.profiler?.stop(236)
         }
-        // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 77356560 &* s.n, pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2586624, beta: s.p + 2587584, runningMean: s.p + 2588544, runningVar: s.p + 2589504,
                 eps: 1e-05, activation: .silu, output: s.t + 77909520 &* s.n, scratch: s.f + 309248, pool: pool)
+            s.profiler?.stop(237)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][960]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2590464, channels: 960, kernel: 5, into: s.f + 313088)
+        s.profiler?.stop(238)
         // features.5.3.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 77909520 &* s.n, batch: s.n, height: 24, width: 24, channels: 960,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 313088, bias: s.f,
             activation: .identity, output: s.t + 78462480 &* s.n, pool: pool)
-        // features.5.3.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(239)
+        // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 78462480 &* s.n, pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2614464, beta: s.p + 2615424, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 79015440 &* s.n, savedMean: s.f + 311168, savedInvStd: s.f + 312128,
                 runningMean: s.p + 2616384, runningVar: s.p + 2617344, pool: pool)
+            s.profiler?.stop(240)
         }
-        // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 78462480 &* s.n, pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2614464, beta: s.p + 2615424, runningMean: s.p + 2616384, runningVar: s.p + 2617344,
                 eps: 1e-05, activation: .silu, output: s.t + 79015440 &* s.n, scratch: s.f + 311168, pool: pool)
+            s.profiler?.stop(241)
         }
         // features.5.3.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 79015440 &* s.n, output: s.t + 79568400 &* s.n,
             batch: s.n, pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2618304,
             reduceBias: s.p + 2656704, activation: .silu, expandWeights: s.p + 2656752, expandBias: s.p + 2695152,
             savedPooled: s.t + 118593136 &* s.n, savedHidden: s.t + 118612704 &* s.n,
             savedScale: s.t + 118594096 &* s.n, pool: pool)
+        s.profiler?.stop(242)
         // features.5.3.block.3 project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 79568400 &* s.n, pixels: 576 &* s.n, inChannels: 960,
             weights: s.p + 2696112, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
             output: s.t + 116595472 &* s.n, pool: pool)
-        // features.5.3.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(243)
+        // features.5.3.block.3 BatchNorm (batch statistics) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 116595472 &* s.n, pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 2849712, beta: s.p + 2849872, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 361088,
                 savedInvStd: s.f + 361248, runningMean: s.p + 2850032, runningVar: s.p + 2850192, pool: pool)
+            s.profiler?.stop(244)
         }
-        // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 116595472 &* s.n, pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 2849712, beta: s.p + 2849872, runningMean: s.p + 2850032, runningVar: s.p + 2850192,
                 eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 361088, pool: pool)
+            s.profiler?.stop(245)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.88125
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11875000000000001,
                 into: s.t + 118613488 &* s.n, random: &random)
+            s.profiler?.stop(246)
         }
         // features.5.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 116503312 &* s.n, branch: s.t + 50066688 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 118613488 &* s.n : nil, batch: s.n,
             perImage: 92160, output: s.t + 116687632 &* s.n, pool: pool)
+        s.profiler?.stop(247)
     }
 
     /// features.5.4 forward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_4_forward(_ s: TrainingStepContext) throws {
         // features.5.4.block.0 expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 116687632 &* s.n, pixels: 576 &* s.n, inChannels: 160,
             weights: s.p + 2850352, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
             output: s.t + 80121360 &* s.n, pool: pool)
-        // features.5.4.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(248)
+        // features.5.4.block.0 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 80121360 &* s.n, pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3003952, beta: s.p + 3004912, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 80674320 &* s.n, savedMean: s.f + 361408, savedInvStd: s.f + 362368,
                 runningMean: s.p + 3005872, runningVar: s.p + 3006832, pool: pool)
+            s.profiler?.stop(249)
         }
-        // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 80121360 &* s.n, pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3003952, beta: s.p + 3004912, runningMean: s.p + 3005872, runningVar: s.p + 3006832,
                 eps: 1e-05, activation: .silu, output: s.t + 80674320 &* s.n, scratch: s.f + 361408, pool: pool)
+            s.profiler?.stop(250)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][960]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3007792, channels: 960, kernel: 5, into: s.f + 365248)
+        s.profiler?.stop(251)
         // features.5.4.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 80674320 &* s.n, batch: s.n, height: 24, width: 24, channels: 960,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 365248, bias: s.f,
             activation: .identity, output: s.t + 81227280 &* s.n, pool: pool)
-        // features.5.4.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(252)
+        // features.5.4.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 81227280 &* s.n, pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3031792, beta: s.p + 3032752, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 81780240 &* s.n, savedMean: s.f + 363328, savedInvStd: s.f + 364288,
                 runningMean: s.p + 3033712, runningVar: s.p + 3034672, pool: pool)
+            s.profiler?.stop(253)
         }
-        // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 81227280 &* s.n, pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3031792, beta: s.p + 3032752, runningMean: s.p + 3033712, runningVar: s.p + 3034672,
                 eps: 1e-05, activation: .silu, output: s.t + 81780240 &* s.n, scratch: s.f + 363328, pool: pool)
+            s.profiler?.stop(254)
         }
         // features.5.4.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 81780240 &* s.n, output: s.t + 82333200 &* s.n,
             batch: s.n, pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3035632,
             reduceBias: s.p + 3074032, activation: .silu, expandWeights: s.p + 3074080, expandBias: s.p + 3112480,
             savedPooled: s.t + 118595056 &* s.n, savedHidden: s.t + 118612752 &* s.n,
             savedScale: s.t + 118596016 &* s.n, pool: pool)
+        s.profiler?.stop(255)
         // features.5.4.block.3 project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 82333200 &* s.n, pixels: 576 &* s.n, inChannels: 960,
             weights: s.p + 3113440, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
             output: s.t + 116779792 &* s.n, pool: pool)
-        // features.5.4.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(256)
+        // features.5.4.block.3 BatchNorm (batch statistics) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 116779792 &* s.n, pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 3267040, beta: s.p + 3267200, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 413248,
                 savedInvStd: s.f + 413408, runningMean: s.p + 3267360, runningVar: s.p + 3267520, pool: pool)
+            s.profiler?.stop(257)
         }
-        // features.5.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 116779792 &* s.n, pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 3267040, beta: s.p + 3267200, runningMean: s.p + 3267360, runningVar: s.p + 3267520,
                 eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 413248, pool: pool)
+            s.profiler?.stop(258)
         }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.125, into: s.t + 118613504 &* s.n,
                 random: &random)
+            s.profiler?.stop(259)
         }
         // features.5.4 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 116687632 &* s.n, branch: s.t + 50066688 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 118613504 &* s.n : nil, batch: s.n,
             perImage: 92160, output: s.t + 116871952 &* s.n, pool: pool)
+        s.profiler?.stop(260)
     }
 
     /// features.5.5 forward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_5_forward(_ s: TrainingStepContext) throws {
         // features.5.5.block.0 expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 116871952 &* s.n, pixels: 576 &* s.n, inChannels: 160,
             weights: s.p + 3267680, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
             output: s.t + 82886160 &* s.n, pool: pool)
-        // features.5.5.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(261)
+        // features.5.5.block.0 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 82886160 &* s.n, pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3421280, beta: s.p + 3422240, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 83439120 &* s.n, savedMean: s.f + 413568, savedInvStd: s.f + 414528,
                 runningMean: s.p + 3423200, runningVar: s.p + 3424160, pool: pool)
+            s.profiler?.stop(262)
         }
-        // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 82886160 &* s.n, pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3421280, beta: s.p + 3422240, runningMean: s.p + 3423200, runningVar: s.p + 3424160,
                 eps: 1e-05, activation: .silu, output: s.t + 83439120 &* s.n, scratch: s.f + 413568, pool: pool)
+            s.profiler?.stop(263)
         }
         // features.5.5.block.1 depthwise weights to the kernel layout [5][5][960]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3425120, channels: 960, kernel: 5, into: s.f + 417408)
+        s.profiler?.stop(264)
         // features.5.5.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 83439120 &* s.n, batch: s.n, height: 24, width: 24, channels: 960,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 417408, bias: s.f,
             activation: .identity, output: s.t + 83992080 &* s.n, pool: pool)
-        // features.5.5.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(265)
+        // features.5.5.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 83992080 &* s.n, pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3449120, beta: s.p + 3450080, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 84545040 &* s.n, savedMean: s.f + 415488, savedInvStd: s.f + 416448,
                 runningMean: s.p + 3451040, runningVar: s.p + 3452000, pool: pool)
+            s.profiler?.stop(266)
         }
-        // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 83992080 &* s.n, pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3449120, beta: s.p + 3450080, runningMean: s.p + 3451040, runningVar: s.p + 3452000,
                 eps: 1e-05, activation: .silu, output: s.t + 84545040 &* s.n, scratch: s.f + 415488, pool: pool)
+            s.profiler?.stop(267)
         }
         // features.5.5.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 84545040 &* s.n, output: s.t + 85098000 &* s.n,
             batch: s.n, pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3452960,
             reduceBias: s.p + 3491360, activation: .silu, expandWeights: s.p + 3491408, expandBias: s.p + 3529808,
             savedPooled: s.t + 118596976 &* s.n, savedHidden: s.t + 118612800 &* s.n,
             savedScale: s.t + 118597936 &* s.n, pool: pool)
+        s.profiler?.stop(268)
         // features.5.5.block.3 project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 85098000 &* s.n, pixels: 576 &* s.n, inChannels: 960,
             weights: s.p + 3530768, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
             output: s.t + 116964112 &* s.n, pool: pool)
-        // features.5.5.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(269)
+        // features.5.5.block.3 BatchNorm (batch statistics) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 116964112 &* s.n, pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 3684368, beta: s.p + 3684528, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 465408,
                 savedInvStd: s.f + 465568, runningMean: s.p + 3684688, runningVar: s.p + 3684848, pool: pool)
+            s.profiler?.stop(270)
         }
-        // features.5.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 116964112 &* s.n, pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 3684368, beta: s.p + 3684528, runningMean: s.p + 3684688, runningVar: s.p + 3684848,
                 eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 465408, pool: pool)
+            s.profiler?.stop(271)
         }
         // features.5.5 stochastic depth: keep each image's branch with probability 0.86875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13125, into: s.t + 118613520 &* s.n,
                 random: &random)
+            s.profiler?.stop(272)
         }
         // features.5.5 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 116871952 &* s.n, branch: s.t + 50066688 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.t + 118613520 &* s.n : nil, batch: s.n,
             perImage: 92160, output: s.t + 117056272 &* s.n, pool: pool)
+        s.profiler?.stop(273)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 24x24x160 -> 12x12x272, SE 960 -> 40 -> 960
     private func features_6_0_forward(_ s: TrainingStepContext) throws {
         // features.6.0.block.0 expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 117056272 &* s.n, pixels: 576 &* s.n, inChannels: 160,
             weights: s.p + 3685008, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
             output: s.t + 85650960 &* s.n, pool: pool)
-        // features.6.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(274)
+        // features.6.0.block.0 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 85650960 &* s.n, pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3838608, beta: s.p + 3839568, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 86203920 &* s.n, savedMean: s.f + 465728, savedInvStd: s.f + 466688,
                 runningMean: s.p + 3840528, runningVar: s.p + 3841488, pool: pool)
+            s.profiler?.stop(275)
         }
-        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 85650960 &* s.n, pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3838608, beta: s.p + 3839568, runningMean: s.p + 3840528, runningVar: s.p + 3841488,
                 eps: 1e-05, activation: .silu, output: s.t + 86203920 &* s.n, scratch: s.f + 465728, pool: pool)
+            s.profiler?.stop(276)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][960]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3842448, channels: 960, kernel: 5, into: s.f + 469568)
+        s.profiler?.stop(277)
         // features.6.0.block.1 depthwise 5x5/2, [n, 24, 24, 960] -> [n, 12, 12, 960]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 86203920 &* s.n, batch: s.n, height: 24, width: 24, channels: 960,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 469568, bias: s.f,
             activation: .identity, output: s.t + 50066688 &* s.n, pool: pool)
-        // features.6.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(278)
+        // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 960]
         if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 50066688 &* s.n, pixels: 144 &* s.n, channels: 960,
                 gamma: s.p + 3866448, beta: s.p + 3867408, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 114733840 &* s.n, savedMean: s.f + 467648, savedInvStd: s.f + 468608,
                 runningMean: s.p + 3868368, runningVar: s.p + 3869328, pool: pool)
+            s.profiler?.stop(279)
         }
-        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 960]
         if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 50066688 &* s.n, pixels: 144 &* s.n, channels: 960,
                 gamma: s.p + 3866448, beta: s.p + 3867408, runningMean: s.p + 3868368, runningVar: s.p + 3869328,
                 eps: 1e-05, activation: .silu, output: s.t + 114733840 &* s.n, scratch: s.f + 467648, pool: pool)
+            s.profiler?.stop(280)
         }
         // features.6.0.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 12, 12, 960]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 114733840 &* s.n, output: s.t + 114872080 &* s.n,
             batch: s.n, pixels: 144, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3870288,
             reduceBias: s.p + 3908688, activation: .silu, expandWeights: s.p + 3908736, expandBias: s.p + 3947136,
             savedPooled: s.t + 87308496 &* s.n, savedHidden: s.t + 87309776 &* s.n, savedScale: s.t + 118598896 &* s.n,
             pool: pool)
+        s.profiler?.stop(281)
         // features.6.0.block.3 project conv 1x1, [n, 12, 12, 960] -> [n, 12, 12, 272]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 114872080 &* s.n, pixels: 144 &* s.n, inChannels: 960,
             weights: s.p + 3948096, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
             output: s.t + 50204928 &* s.n, pool: pool)
-        // features.6.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(282)
+        // features.6.0.block.3 BatchNorm (batch statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 50204928 &* s.n, pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 4209216, beta: s.p + 4209488, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 117987088 &* s.n, savedMean: s.f + 517568,
                 savedInvStd: s.f + 517840, runningMean: s.p + 4209760, runningVar: s.p + 4210032, pool: pool)
+            s.profiler?.stop(283)
         }
-        // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 50204928 &* s.n, pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 4209216, beta: s.p + 4209488, runningMean: s.p + 4209760, runningVar: s.p + 4210032,
                 eps: 1e-05, activation: .identity, output: s.t + 117987088 &* s.n, scratch: s.f + 517568, pool: pool)
+            s.profiler?.stop(284)
         }
     }
 
     /// features.6.1 forward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_1_forward(_ s: TrainingStepContext) throws {
         // features.6.1.block.0 expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 117987088 &* s.n, pixels: 144 &* s.n, inChannels: 272,
             weights: s.p + 4210304, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
             output: s.t + 104752912 &* s.n, pool: pool)
-        // features.6.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(285)
+        // features.6.1.block.0 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 104752912 &* s.n, pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 4654208, beta: s.p + 4655840, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 104987920 &* s.n, savedMean: s.f + 518112, savedInvStd: s.f + 519744,
                 runningMean: s.p + 4657472, runningVar: s.p + 4659104, pool: pool)
+            s.profiler?.stop(286)
         }
-        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 104752912 &* s.n, pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 4654208, beta: s.p + 4655840, runningMean: s.p + 4657472, runningVar: s.p + 4659104,
                 eps: 1e-05, activation: .silu, output: s.t + 104987920 &* s.n, scratch: s.f + 518112, pool: pool)
+            s.profiler?.stop(287)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1632]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4660736, channels: 1632, kernel: 5, into: s.f + 524640)
+        s.profiler?.stop(288)
         // features.6.1.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 104987920 &* s.n, batch: s.n, height: 12, width: 12, channels: 1632,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 524640, bias: s.f,
             activation: .identity, output: s.t + 105222928 &* s.n, pool: pool)
-        // features.6.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(289)
+        // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 105222928 &* s.n, pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 4701536, beta: s.p + 4703168, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 105457936 &* s.n, savedMean: s.f + 521376, savedInvStd: s.f + 523008,
                 runningMean: s.p + 4704800, runningVar: s.p + 4706432, pool: pool)
+            s.profiler?.stop(290)
         }
-        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 105222928 &* s.n, pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 4701536, beta: s.p + 4703168, runningMean: s.p + 4704800, runningVar: s.p + 4706432,
                 eps: 1e-05, activation: .silu, output: s.t + 105457936 &* s.n, scratch: s.f + 521376, pool: pool)
+            s.profiler?.stop(291)
         }
         // features.6.1.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 105457936 &* s.n, output: s.t + 105692944 &* s.n,
             batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 4708064,
             reduceBias: s.p + 4819040, activation: .silu, expandWeights: s.p + 4819120, expandBias: s.p + 4930096,
             savedPooled: s.t + 50249472 &* s.n, savedHidden: s.t + 50251104 &* s.n, savedScale: s.t + 87305232 &* s.n,
             pool: pool)
+        s.profiler?.stop(292)
         // features.6.1.block.3 project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 105692944 &* s.n, pixels: 144 &* s.n, inChannels: 1632,
             weights: s.p + 4931728, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
             output: s.t + 118026256 &* s.n, pool: pool)
-        // features.6.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(293)
+        // features.6.1.block.3 BatchNorm (batch statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 118026256 &* s.n, pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 5375632, beta: s.p + 5375904, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 86756880 &* s.n, savedMean: s.f + 606240,
                 savedInvStd: s.f + 606512, runningMean: s.p + 5376176, runningVar: s.p + 5376448, pool: pool)
+            s.profiler?.stop(294)
         }
-        // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 118026256 &* s.n, pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 5375632, beta: s.p + 5375904, runningMean: s.p + 5376176, runningVar: s.p + 5376448,
                 eps: 1e-05, activation: .identity, output: s.t + 86756880 &* s.n, scratch: s.f + 606240, pool: pool)
+            s.profiler?.stop(295)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.85625
         if s.options.stochasticDepth && s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14375000000000002,
                 into: s.t + 87309824 &* s.n, random: &random)
+            s.profiler?.stop(296)
         }
         // features.6.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 117987088 &* s.n, branch: s.t + 86756880 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.t + 87309824 &* s.n : nil, batch: s.n,
             perImage: 39168, output: s.t + 118065424 &* s.n, pool: pool)
+        s.profiler?.stop(297)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_2_forward(_ s: TrainingStepContext) throws {
         // features.6.2.block.0 expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 118065424 &* s.n, pixels: 144 &* s.n, inChannels: 272,
             weights: s.p + 5376720, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
             output: s.t + 105927952 &* s.n, pool: pool)
-        // features.6.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(298)
+        // features.6.2.block.0 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 105927952 &* s.n, pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 5820624, beta: s.p + 5822256, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 106162960 &* s.n, savedMean: s.f + 606784, savedInvStd: s.f + 608416,
                 runningMean: s.p + 5823888, runningVar: s.p + 5825520, pool: pool)
+            s.profiler?.stop(299)
         }
-        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 25 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 105927952 &* s.n, pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 5820624, beta: s.p + 5822256, runningMean: s.p + 5823888, runningVar: s.p + 5825520,
                 eps: 1e-05, activation: .silu, output: s.t + 106162960 &* s.n, scratch: s.f + 606784, pool: pool)
+            s.profiler?.stop(300)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1632]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5827152, channels: 1632, kernel: 5, into: s.f + 613312)
+        s.profiler?.stop(301)
         // features.6.2.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 106162960 &* s.n, batch: s.n, height: 12, width: 12, channels: 1632,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 613312, bias: s.f,
             activation: .identity, output: s.t + 106397968 &* s.n, pool: pool)
-        // features.6.2.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(302)
+        // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 106397968 &* s.n, pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 5867952, beta: s.p + 5869584, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 106632976 &* s.n, savedMean: s.f + 610048, savedInvStd: s.f + 611680,
                 runningMean: s.p + 5871216, runningVar: s.p + 5872848, pool: pool)
+            s.profiler?.stop(303)
         }
-        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 25 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 106397968 &* s.n, pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 5867952, beta: s.p + 5869584, runningMean: s.p + 5871216, runningVar: s.p + 5872848,
                 eps: 1e-05, activation: .silu, output: s.t + 106632976 &* s.n, scratch: s.f + 610048, pool: pool)
+            s.profiler?.stop(304)
         }
         // features.6.2.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 106632976 &* s.n, output: s.t + 106867984 &* s.n,
             batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 5874480,
             reduceBias: s.p + 5985456, activation: .silu, expandWeights: s.p + 5985536, expandBias: s.p + 6096512,
             savedPooled: s.t + 87306864 &* s.n, savedHidden: s.t + 87309456 &* s.n, savedScale: s.t + 118574608 &* s.n,
             pool: pool)
+        s.profiler?.stop(305)
         // features.6.2.block.3 project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 106867984 &* s.n, pixels: 144 &* s.n, inChannels: 1632,
             weights: s.p + 6098144, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
             output: s.t + 118104592 &* s.n, pool: pool)
-        // features.6.2.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(306)
+        // features.6.2.block.3 BatchNorm (batch statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 118104592 &* s.n, pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 6542048, beta: s.p + 6542320, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 86756880 &* s.n, savedMean: s.f + 694912,
                 savedInvStd: s.f + 695184, runningMean: s.p + 6542592, runningVar: s.p + 6542864, pool: pool)
+            s.profiler?.stop(307)
         }
-        // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks > 25 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 118104592 &* s.n, pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 6542048, beta: s.p + 6542320, runningMean: s.p + 6542592, runningVar: s.p + 6542864,
                 eps: 1e-05, activation: .identity, output: s.t + 86756880 &* s.n, scratch: s.f + 694912, pool: pool)
+            s.profiler?.stop(308)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.85
         if s.options.stochasticDepth && s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15000000000000002,
                 into: s.t + 118613536 &* s.n, random: &random)
+            s.profiler?.stop(309)
         }
         // features.6.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 118065424 &* s.n, branch: s.t + 86756880 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.t + 118613536 &* s.n : nil, batch: s.n,
             perImage: 39168, output: s.t + 118143760 &* s.n, pool: pool)
+        s.profiler?.stop(310)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_3_forward(_ s: TrainingStepContext) throws {
         // features.6.3.block.0 expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 118143760 &* s.n, pixels: 144 &* s.n, inChannels: 272,
             weights: s.p + 6543136, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
             output: s.t + 107102992 &* s.n, pool: pool)
-        // features.6.3.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(311)
+        // features.6.3.block.0 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 107102992 &* s.n, pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 6987040, beta: s.p + 6988672, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 107338000 &* s.n, savedMean: s.f + 695456, savedInvStd: s.f + 697088,
                 runningMean: s.p + 6990304, runningVar: s.p + 6991936, pool: pool)
+            s.profiler?.stop(312)
         }
-        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 26 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 107102992 &* s.n, pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 6987040, beta: s.p + 6988672, runningMean: s.p + 6990304, runningVar: s.p + 6991936,
                 eps: 1e-05, activation: .silu, output: s.t + 107338000 &* s.n, scratch: s.f + 695456, pool: pool)
+            s.profiler?.stop(313)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1632]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6993568, channels: 1632, kernel: 5, into: s.f + 701984)
+        s.profiler?.stop(314)
         // features.6.3.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 107338000 &* s.n, batch: s.n, height: 12, width: 12, channels: 1632,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 701984, bias: s.f,
             activation: .identity, output: s.t + 107573008 &* s.n, pool: pool)
-        // features.6.3.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(315)
+        // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 107573008 &* s.n, pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 7034368, beta: s.p + 7036000, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 107808016 &* s.n, savedMean: s.f + 698720, savedInvStd: s.f + 700352,
                 runningMean: s.p + 7037632, runningVar: s.p + 7039264, pool: pool)
+            s.profiler?.stop(316)
         }
-        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 26 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 107573008 &* s.n, pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 7034368, beta: s.p + 7036000, runningMean: s.p + 7037632, runningVar: s.p + 7039264,
                 eps: 1e-05, activation: .silu, output: s.t + 107808016 &* s.n, scratch: s.f + 698720, pool: pool)
+            s.profiler?.stop(317)
         }
         // features.6.3.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 107808016 &* s.n, output: s.t + 108043024 &* s.n,
             batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 7040896,
             reduceBias: s.p + 7151872, activation: .silu, expandWeights: s.p + 7151952, expandBias: s.p + 7262928,
             savedPooled: s.t + 118576240 &* s.n, savedHidden: s.t + 87309536 &* s.n,
             savedScale: s.t + 118577872 &* s.n, pool: pool)
+        s.profiler?.stop(318)
         // features.6.3.block.3 project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 108043024 &* s.n, pixels: 144 &* s.n, inChannels: 1632,
             weights: s.p + 7264560, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
             output: s.t + 118182928 &* s.n, pool: pool)
-        // features.6.3.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(319)
+        // features.6.3.block.3 BatchNorm (batch statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 118182928 &* s.n, pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 7708464, beta: s.p + 7708736, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 86756880 &* s.n, savedMean: s.f + 783584,
                 savedInvStd: s.f + 783856, runningMean: s.p + 7709008, runningVar: s.p + 7709280, pool: pool)
+            s.profiler?.stop(320)
         }
-        // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks > 26 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 118182928 &* s.n, pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 7708464, beta: s.p + 7708736, runningMean: s.p + 7709008, runningVar: s.p + 7709280,
                 eps: 1e-05, activation: .identity, output: s.t + 86756880 &* s.n, scratch: s.f + 783584, pool: pool)
+            s.profiler?.stop(321)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.84375
         if s.options.stochasticDepth && s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15625, into: s.t + 118613552 &* s.n,
                 random: &random)
+            s.profiler?.stop(322)
         }
         // features.6.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 118143760 &* s.n, branch: s.t + 86756880 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.t + 118613552 &* s.n : nil, batch: s.n,
             perImage: 39168, output: s.t + 118222096 &* s.n, pool: pool)
+        s.profiler?.stop(323)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_4_forward(_ s: TrainingStepContext) throws {
         // features.6.4.block.0 expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 118222096 &* s.n, pixels: 144 &* s.n, inChannels: 272,
             weights: s.p + 7709552, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
             output: s.t + 108278032 &* s.n, pool: pool)
-        // features.6.4.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(324)
+        // features.6.4.block.0 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 108278032 &* s.n, pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 8153456, beta: s.p + 8155088, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 108513040 &* s.n, savedMean: s.f + 784128, savedInvStd: s.f + 785760,
                 runningMean: s.p + 8156720, runningVar: s.p + 8158352, pool: pool)
+            s.profiler?.stop(325)
         }
-        // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 27 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 108278032 &* s.n, pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 8153456, beta: s.p + 8155088, runningMean: s.p + 8156720, runningVar: s.p + 8158352,
                 eps: 1e-05, activation: .silu, output: s.t + 108513040 &* s.n, scratch: s.f + 784128, pool: pool)
+            s.profiler?.stop(326)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1632]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 8159984, channels: 1632, kernel: 5, into: s.f + 790656)
+        s.profiler?.stop(327)
         // features.6.4.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 108513040 &* s.n, batch: s.n, height: 12, width: 12, channels: 1632,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 790656, bias: s.f,
             activation: .identity, output: s.t + 108748048 &* s.n, pool: pool)
-        // features.6.4.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(328)
+        // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 108748048 &* s.n, pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 8200784, beta: s.p + 8202416, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 108983056 &* s.n, savedMean: s.f + 787392, savedInvStd: s.f + 789024,
                 runningMean: s.p + 8204048, runningVar: s.p + 8205680, pool: pool)
+            s.profiler?.stop(329)
         }
-        // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 27 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 108748048 &* s.n, pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 8200784, beta: s.p + 8202416, runningMean: s.p + 8204048, runningVar: s.p + 8205680,
                 eps: 1e-05, activation: .silu, output: s.t + 108983056 &* s.n, scratch: s.f + 787392, pool: pool)
+            s.profiler?.stop(330)
         }
         // features.6.4.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 108983056 &* s.n, output: s.t + 109218064 &* s.n,
             batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 8207312,
             reduceBias: s.p + 8318288, activation: .silu, expandWeights: s.p + 8318368, expandBias: s.p + 8429344,
             savedPooled: s.t + 118579504 &* s.n, savedHidden: s.t + 87309616 &* s.n,
             savedScale: s.t + 118581136 &* s.n, pool: pool)
+        s.profiler?.stop(331)
         // features.6.4.block.3 project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 109218064 &* s.n, pixels: 144 &* s.n, inChannels: 1632,
             weights: s.p + 8430976, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
             output: s.t + 118261264 &* s.n, pool: pool)
-        // features.6.4.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(332)
+        // features.6.4.block.3 BatchNorm (batch statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 118261264 &* s.n, pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 8874880, beta: s.p + 8875152, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 86756880 &* s.n, savedMean: s.f + 872256,
                 savedInvStd: s.f + 872528, runningMean: s.p + 8875424, runningVar: s.p + 8875696, pool: pool)
+            s.profiler?.stop(333)
         }
-        // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks > 27 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 118261264 &* s.n, pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 8874880, beta: s.p + 8875152, runningMean: s.p + 8875424, runningVar: s.p + 8875696,
                 eps: 1e-05, activation: .identity, output: s.t + 86756880 &* s.n, scratch: s.f + 872256, pool: pool)
+            s.profiler?.stop(334)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8375
         if s.options.stochasticDepth && s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1625, into: s.t + 118613568 &* s.n,
                 random: &random)
+            s.profiler?.stop(335)
         }
         // features.6.4 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 118222096 &* s.n, branch: s.t + 86756880 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.t + 118613568 &* s.n : nil, batch: s.n,
             perImage: 39168, output: s.t + 118300432 &* s.n, pool: pool)
+        s.profiler?.stop(336)
     }
 
     /// features.6.5 forward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_5_forward(_ s: TrainingStepContext) throws {
         // features.6.5.block.0 expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 118300432 &* s.n, pixels: 144 &* s.n, inChannels: 272,
             weights: s.p + 8875968, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
             output: s.t + 109453072 &* s.n, pool: pool)
-        // features.6.5.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(337)
+        // features.6.5.block.0 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 28 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 109453072 &* s.n, pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 9319872, beta: s.p + 9321504, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 109688080 &* s.n, savedMean: s.f + 872800, savedInvStd: s.f + 874432,
                 runningMean: s.p + 9323136, runningVar: s.p + 9324768, pool: pool)
+            s.profiler?.stop(338)
         }
-        // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 28 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 109453072 &* s.n, pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 9319872, beta: s.p + 9321504, runningMean: s.p + 9323136, runningVar: s.p + 9324768,
                 eps: 1e-05, activation: .silu, output: s.t + 109688080 &* s.n, scratch: s.f + 872800, pool: pool)
+            s.profiler?.stop(339)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1632]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 9326400, channels: 1632, kernel: 5, into: s.f + 879328)
+        s.profiler?.stop(340)
         // features.6.5.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 109688080 &* s.n, batch: s.n, height: 12, width: 12, channels: 1632,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 879328, bias: s.f,
             activation: .identity, output: s.t + 109923088 &* s.n, pool: pool)
-        // features.6.5.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(341)
+        // features.6.5.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 28 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 109923088 &* s.n, pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 9367200, beta: s.p + 9368832, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 110158096 &* s.n, savedMean: s.f + 876064, savedInvStd: s.f + 877696,
                 runningMean: s.p + 9370464, runningVar: s.p + 9372096, pool: pool)
+            s.profiler?.stop(342)
         }
-        // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 28 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 109923088 &* s.n, pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 9367200, beta: s.p + 9368832, runningMean: s.p + 9370464, runningVar: s.p + 9372096,
                 eps: 1e-05, activation: .silu, output: s.t + 110158096 &* s.n, scratch: s.f + 876064, pool: pool)
+            s.profiler?.stop(343)
         }
         // features.6.5.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 110158096 &* s.n, output: s.t + 110393104 &* s.n,
             batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 9373728,
             reduceBias: s.p + 9484704, activation: .silu, expandWeights: s.p + 9484784, expandBias: s.p + 9595760,
             savedPooled: s.t + 118582768 &* s.n, savedHidden: s.t + 87309696 &* s.n,
             savedScale: s.t + 118584400 &* s.n, pool: pool)
+        s.profiler?.stop(344)
         // features.6.5.block.3 project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 110393104 &* s.n, pixels: 144 &* s.n, inChannels: 1632,
             weights: s.p + 9597392, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
             output: s.t + 118339600 &* s.n, pool: pool)
-        // features.6.5.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(345)
+        // features.6.5.block.3 BatchNorm (batch statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks <= 28 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 118339600 &* s.n, pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 10041296, beta: s.p + 10041568, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 86756880 &* s.n, savedMean: s.f + 960928,
                 savedInvStd: s.f + 961200, runningMean: s.p + 10041840, runningVar: s.p + 10042112, pool: pool)
+            s.profiler?.stop(346)
         }
-        // features.6.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks > 28 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 118339600 &* s.n, pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 10041296, beta: s.p + 10041568, runningMean: s.p + 10041840, runningVar: s.p + 10042112,
                 eps: 1e-05, activation: .identity, output: s.t + 86756880 &* s.n, scratch: s.f + 960928, pool: pool)
+            s.profiler?.stop(347)
         }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.83125
         if s.options.stochasticDepth && s.options.frozenBlocks <= 28 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16875, into: s.t + 118613584 &* s.n,
                 random: &random)
+            s.profiler?.stop(348)
         }
         // features.6.5 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 118300432 &* s.n, branch: s.t + 86756880 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.t + 118613584 &* s.n : nil, batch: s.n,
             perImage: 39168, output: s.t + 118378768 &* s.n, pool: pool)
+        s.profiler?.stop(349)
     }
 
     /// features.6.6 forward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_6_forward(_ s: TrainingStepContext) throws {
         // features.6.6.block.0 expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 118378768 &* s.n, pixels: 144 &* s.n, inChannels: 272,
             weights: s.p + 10042384, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
             output: s.t + 110628112 &* s.n, pool: pool)
-        // features.6.6.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(350)
+        // features.6.6.block.0 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 110628112 &* s.n, pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 10486288, beta: s.p + 10487920, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 110863120 &* s.n, savedMean: s.f + 961472, savedInvStd: s.f + 963104,
                 runningMean: s.p + 10489552, runningVar: s.p + 10491184, pool: pool)
+            s.profiler?.stop(351)
         }
-        // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 29 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 110628112 &* s.n, pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 10486288, beta: s.p + 10487920, runningMean: s.p + 10489552, runningVar: s.p + 10491184,
                 eps: 1e-05, activation: .silu, output: s.t + 110863120 &* s.n, scratch: s.f + 961472, pool: pool)
+            s.profiler?.stop(352)
         }
         // features.6.6.block.1 depthwise weights to the kernel layout [5][5][1632]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 10492816, channels: 1632, kernel: 5, into: s.f + 968000)
+        s.profiler?.stop(353)
         // features.6.6.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 110863120 &* s.n, batch: s.n, height: 12, width: 12, channels: 1632,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 968000, bias: s.f,
             activation: .identity, output: s.t + 111098128 &* s.n, pool: pool)
-        // features.6.6.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(354)
+        // features.6.6.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 111098128 &* s.n, pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 10533616, beta: s.p + 10535248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 111333136 &* s.n, savedMean: s.f + 964736, savedInvStd: s.f + 966368,
                 runningMean: s.p + 10536880, runningVar: s.p + 10538512, pool: pool)
+            s.profiler?.stop(355)
         }
-        // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 29 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 111098128 &* s.n, pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 10533616, beta: s.p + 10535248, runningMean: s.p + 10536880, runningVar: s.p + 10538512,
                 eps: 1e-05, activation: .silu, output: s.t + 111333136 &* s.n, scratch: s.f + 964736, pool: pool)
+            s.profiler?.stop(356)
         }
         // features.6.6.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 111333136 &* s.n, output: s.t + 111568144 &* s.n,
             batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 10540144,
             reduceBias: s.p + 10651120, activation: .silu, expandWeights: s.p + 10651200, expandBias: s.p + 10762176,
             savedPooled: s.t + 118586032 &* s.n, savedHidden: s.t + 118612432 &* s.n,
             savedScale: s.t + 118587664 &* s.n, pool: pool)
+        s.profiler?.stop(357)
         // features.6.6.block.3 project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 111568144 &* s.n, pixels: 144 &* s.n, inChannels: 1632,
             weights: s.p + 10763808, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
             output: s.t + 118417936 &* s.n, pool: pool)
-        // features.6.6.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(358)
+        // features.6.6.block.3 BatchNorm (batch statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 118417936 &* s.n, pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 11207712, beta: s.p + 11207984, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 86756880 &* s.n, savedMean: s.f + 1049600,
                 savedInvStd: s.f + 1049872, runningMean: s.p + 11208256, runningVar: s.p + 11208528, pool: pool)
+            s.profiler?.stop(359)
         }
-        // features.6.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks > 29 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 118417936 &* s.n, pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 11207712, beta: s.p + 11207984, runningMean: s.p + 11208256, runningVar: s.p + 11208528,
                 eps: 1e-05, activation: .identity, output: s.t + 86756880 &* s.n, scratch: s.f + 1049600, pool: pool)
+            s.profiler?.stop(360)
         }
         // features.6.6 stochastic depth: keep each image's branch with probability 0.825
         if s.options.stochasticDepth && s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17500000000000002,
                 into: s.t + 118613600 &* s.n, random: &random)
+            s.profiler?.stop(361)
         }
         // features.6.6 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 118378768 &* s.n, branch: s.t + 86756880 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.t + 118613600 &* s.n : nil, batch: s.n,
             perImage: 39168, output: s.t + 118457104 &* s.n, pool: pool)
+        s.profiler?.stop(362)
     }
 
     /// features.6.7 forward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_7_forward(_ s: TrainingStepContext) throws {
         // features.6.7.block.0 expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 118457104 &* s.n, pixels: 144 &* s.n, inChannels: 272,
             weights: s.p + 11208800, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
             output: s.t + 111803152 &* s.n, pool: pool)
-        // features.6.7.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(363)
+        // features.6.7.block.0 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 30 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 111803152 &* s.n, pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 11652704, beta: s.p + 11654336, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 112038160 &* s.n, savedMean: s.f + 1050144,
                 savedInvStd: s.f + 1051776, runningMean: s.p + 11655968, runningVar: s.p + 11657600, pool: pool)
+            s.profiler?.stop(364)
         }
-        // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 30 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 111803152 &* s.n, pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 11652704, beta: s.p + 11654336, runningMean: s.p + 11655968, runningVar: s.p + 11657600,
                 eps: 1e-05, activation: .silu, output: s.t + 112038160 &* s.n, scratch: s.f + 1050144, pool: pool)
+            s.profiler?.stop(365)
         }
         // features.6.7.block.1 depthwise weights to the kernel layout [5][5][1632]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 11659232, channels: 1632, kernel: 5, into: s.f + 1056672)
+        s.profiler?.stop(366)
         // features.6.7.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 112038160 &* s.n, batch: s.n, height: 12, width: 12, channels: 1632,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1056672,
             bias: s.f, activation: .identity, output: s.t + 112273168 &* s.n, pool: pool)
-        // features.6.7.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(367)
+        // features.6.7.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 30 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 112273168 &* s.n, pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 11700032, beta: s.p + 11701664, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 112508176 &* s.n, savedMean: s.f + 1053408,
                 savedInvStd: s.f + 1055040, runningMean: s.p + 11703296, runningVar: s.p + 11704928, pool: pool)
+            s.profiler?.stop(368)
         }
-        // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 30 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 112273168 &* s.n, pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 11700032, beta: s.p + 11701664, runningMean: s.p + 11703296, runningVar: s.p + 11704928,
                 eps: 1e-05, activation: .silu, output: s.t + 112508176 &* s.n, scratch: s.f + 1053408, pool: pool)
+            s.profiler?.stop(369)
         }
         // features.6.7.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 112508176 &* s.n, output: s.t + 112743184 &* s.n,
             batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 11706560,
             reduceBias: s.p + 11817536, activation: .silu, expandWeights: s.p + 11817616, expandBias: s.p + 11928592,
             savedPooled: s.t + 87278352 &* s.n, savedHidden: s.t + 87286000 &* s.n, savedScale: s.t + 87279984 &* s.n,
             pool: pool)
+        s.profiler?.stop(370)
         // features.6.7.block.3 project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 112743184 &* s.n, pixels: 144 &* s.n, inChannels: 1632,
             weights: s.p + 11930224, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
             output: s.t + 118496272 &* s.n, pool: pool)
-        // features.6.7.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(371)
+        // features.6.7.block.3 BatchNorm (batch statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks <= 30 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 118496272 &* s.n, pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 12374128, beta: s.p + 12374400, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 86756880 &* s.n, savedMean: s.f + 1138272,
                 savedInvStd: s.f + 1138544, runningMean: s.p + 12374672, runningVar: s.p + 12374944, pool: pool)
+            s.profiler?.stop(372)
         }
-        // features.6.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks > 30 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 118496272 &* s.n, pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 12374128, beta: s.p + 12374400, runningMean: s.p + 12374672, runningVar: s.p + 12374944,
                 eps: 1e-05, activation: .identity, output: s.t + 86756880 &* s.n, scratch: s.f + 1138272, pool: pool)
+            s.profiler?.stop(373)
         }
         // features.6.7 stochastic depth: keep each image's branch with probability 0.81875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 30 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18125000000000002,
                 into: s.t + 87286160 &* s.n, random: &random)
+            s.profiler?.stop(374)
         }
         // features.6.7 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 118457104 &* s.n, branch: s.t + 86756880 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.t + 87286160 &* s.n : nil, batch: s.n,
             perImage: 39168, output: s.t + 118535440 &* s.n, pool: pool)
+        s.profiler?.stop(375)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 12x12x272 -> 12x12x448, SE 1632 -> 68 -> 1632
     private func features_7_0_forward(_ s: TrainingStepContext) throws {
         // features.7.0.block.0 expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 118535440 &* s.n, pixels: 144 &* s.n, inChannels: 272,
             weights: s.p + 12375216, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
             output: s.t + 112978192 &* s.n, pool: pool)
-        // features.7.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(376)
+        // features.7.0.block.0 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 31 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 112978192 &* s.n, pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 12819120, beta: s.p + 12820752, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 113213200 &* s.n, savedMean: s.f + 1138816,
                 savedInvStd: s.f + 1140448, runningMean: s.p + 12822384, runningVar: s.p + 12824016, pool: pool)
+            s.profiler?.stop(377)
         }
-        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 31 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 112978192 &* s.n, pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 12819120, beta: s.p + 12820752, runningMean: s.p + 12822384, runningVar: s.p + 12824016,
                 eps: 1e-05, activation: .silu, output: s.t + 113213200 &* s.n, scratch: s.f + 1138816, pool: pool)
+            s.profiler?.stop(378)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1632]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 12825648, channels: 1632, kernel: 3, into: s.f + 1145344)
+        s.profiler?.stop(379)
         // features.7.0.block.1 depthwise 3x3/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 113213200 &* s.n, batch: s.n, height: 12, width: 12, channels: 1632,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12, weights: s.f + 1145344,
             bias: s.f, activation: .identity, output: s.t + 113448208 &* s.n, pool: pool)
-        // features.7.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(380)
+        // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 31 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 113448208 &* s.n, pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 12840336, beta: s.p + 12841968, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 113683216 &* s.n, savedMean: s.f + 1142080,
                 savedInvStd: s.f + 1143712, runningMean: s.p + 12843600, runningVar: s.p + 12845232, pool: pool)
+            s.profiler?.stop(381)
         }
-        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 31 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 113448208 &* s.n, pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 12840336, beta: s.p + 12841968, runningMean: s.p + 12843600, runningVar: s.p + 12845232,
                 eps: 1e-05, activation: .silu, output: s.t + 113683216 &* s.n, scratch: s.f + 1142080, pool: pool)
+            s.profiler?.stop(382)
         }
         // features.7.0.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 113683216 &* s.n, output: s.t + 113918224 &* s.n,
             batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 12846864,
             reduceBias: s.p + 12957840, activation: .silu, expandWeights: s.p + 12957920, expandBias: s.p + 13068896,
             savedPooled: s.t + 87281616 &* s.n, savedHidden: s.t + 87286080 &* s.n, savedScale: s.t + 87283248 &* s.n,
             pool: pool)
+        s.profiler?.stop(383)
         // features.7.0.block.3 project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 448]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 113918224 &* s.n, pixels: 144 &* s.n, inChannels: 1632,
             weights: s.p + 13070528, bias: s.f, outChannels: 448, activation: .identity, residual: nil,
             output: s.t + 87143952 &* s.n, pool: pool)
-        // features.7.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(384)
+        // features.7.0.block.3 BatchNorm (batch statistics) + identity on [n, 12, 12, 448]
         if s.options.frozenBlocks <= 31 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 87143952 &* s.n, pixels: 144 &* s.n, channels: 448,
                 gamma: s.p + 13801664, beta: s.p + 13802112, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 87208464 &* s.n, savedMean: s.f + 1174720,
                 savedInvStd: s.f + 1175168, runningMean: s.p + 13802560, runningVar: s.p + 13803008, pool: pool)
+            s.profiler?.stop(385)
         }
-        // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 448]
         if s.options.frozenBlocks > 31 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 87143952 &* s.n, pixels: 144 &* s.n, channels: 448,
                 gamma: s.p + 13801664, beta: s.p + 13802112, runningMean: s.p + 13802560, runningVar: s.p + 13803008,
                 eps: 1e-05, activation: .identity, output: s.t + 87208464 &* s.n, scratch: s.f + 1174720, pool: pool)
+            s.profiler?.stop(386)
         }
     }
 
     /// features.7.1 forward: MBConv6 k3 s1: 12x12x448 -> 12x12x448, SE 2688 -> 112 -> 2688, identity shortcut
     private func features_7_1_forward(_ s: TrainingStepContext) throws {
         // features.7.1.block.0 expand conv 1x1, [n, 12, 12, 448] -> [n, 12, 12, 2688]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 87208464 &* s.n, pixels: 144 &* s.n, inChannels: 448,
             weights: s.p + 13803456, bias: s.f, outChannels: 2688, activation: .identity, residual: nil,
             output: s.t + 86756880 &* s.n, pool: pool)
-        // features.7.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(387)
+        // features.7.1.block.0 BatchNorm (batch statistics) + silu on [n, 12, 12, 2688]
         if s.options.frozenBlocks <= 32 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 86756880 &* s.n, pixels: 144 &* s.n, channels: 2688,
                 gamma: s.p + 15007680, beta: s.p + 15010368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 100249104 &* s.n, savedMean: s.f + 1175616,
                 savedInvStd: s.f + 1178304, runningMean: s.p + 15013056, runningVar: s.p + 15015744, pool: pool)
+            s.profiler?.stop(388)
         }
-        // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 2688]
         if s.options.frozenBlocks > 32 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 86756880 &* s.n, pixels: 144 &* s.n, channels: 2688,
                 gamma: s.p + 15007680, beta: s.p + 15010368, runningMean: s.p + 15013056, runningVar: s.p + 15015744,
                 eps: 1e-05, activation: .silu, output: s.t + 100249104 &* s.n, scratch: s.f + 1175616, pool: pool)
+            s.profiler?.stop(389)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][2688]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 15018432, channels: 2688, kernel: 3, into: s.f + 1186368)
+        s.profiler?.stop(390)
         // features.7.1.block.1 depthwise 3x3/1, [n, 12, 12, 2688] -> [n, 12, 12, 2688]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 100249104 &* s.n, batch: s.n, height: 12, width: 12, channels: 2688,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12, weights: s.f + 1186368,
             bias: s.f, activation: .identity, output: s.t + 100636176 &* s.n, pool: pool)
-        // features.7.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(391)
+        // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 2688]
         if s.options.frozenBlocks <= 32 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 100636176 &* s.n, pixels: 144 &* s.n, channels: 2688,
                 gamma: s.p + 15042624, beta: s.p + 15045312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 101023248 &* s.n, savedMean: s.f + 1180992,
                 savedInvStd: s.f + 1183680, runningMean: s.p + 15048000, runningVar: s.p + 15050688, pool: pool)
+            s.profiler?.stop(392)
         }
-        // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 2688]
         if s.options.frozenBlocks > 32 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 100636176 &* s.n, pixels: 144 &* s.n, channels: 2688,
                 gamma: s.p + 15042624, beta: s.p + 15045312, runningMean: s.p + 15048000, runningVar: s.p + 15050688,
                 eps: 1e-05, activation: .silu, output: s.t + 101023248 &* s.n, scratch: s.f + 1180992, pool: pool)
+            s.profiler?.stop(393)
         }
         // features.7.1.block.2 squeeze-excitation 2688 -> 112 -> 2688 on [n, 12, 12, 2688]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 101023248 &* s.n, output: s.t + 101410320 &* s.n,
             batch: s.n, pixels: 144, channels: 2688, squeezeChannels: 112, reduceWeights: s.p + 15053376,
             reduceBias: s.p + 15354432, activation: .silu, expandWeights: s.p + 15354544, expandBias: s.p + 15655600,
             savedPooled: s.t + 50244096 &* s.n, savedHidden: s.t + 87285888 &* s.n, savedScale: s.t + 50246784 &* s.n,
             pool: pool)
+        s.profiler?.stop(394)
         // features.7.1.block.3 project conv 1x1, [n, 12, 12, 2688] -> [n, 12, 12, 448]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 101410320 &* s.n, pixels: 144 &* s.n, inChannels: 2688,
             weights: s.p + 15658288, bias: s.f, outChannels: 448, activation: .identity, residual: nil,
             output: s.t + 102055440 &* s.n, pool: pool)
-        // features.7.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(395)
+        // features.7.1.block.3 BatchNorm (batch statistics) + identity on [n, 12, 12, 448]
         if s.options.frozenBlocks <= 32 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 102055440 &* s.n, pixels: 144 &* s.n, channels: 448,
                 gamma: s.p + 16862512, beta: s.p + 16862960, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 101797392 &* s.n, savedMean: s.f + 1234752,
                 savedInvStd: s.f + 1235200, runningMean: s.p + 16863408, runningVar: s.p + 16863856, pool: pool)
+            s.profiler?.stop(396)
         }
-        // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 448]
         if s.options.frozenBlocks > 32 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 102055440 &* s.n, pixels: 144 &* s.n, channels: 448,
                 gamma: s.p + 16862512, beta: s.p + 16862960, runningMean: s.p + 16863408, runningVar: s.p + 16863856,
                 eps: 1e-05, activation: .identity, output: s.t + 101797392 &* s.n, scratch: s.f + 1234752, pool: pool)
+            s.profiler?.stop(397)
         }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.80625
         if s.options.stochasticDepth && s.options.frozenBlocks <= 32 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19375, into: s.t + 87286176 &* s.n,
                 random: &random)
+            s.profiler?.stop(398)
         }
         // features.7.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 87208464 &* s.n, branch: s.t + 101797392 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 32 ? s.t + 87286176 &* s.n : nil, batch: s.n,
             perImage: 64512, output: s.t + 102119952 &* s.n, pool: pool)
+        s.profiler?.stop(399)
     }
 
     /// features.8 forward: head: conv 1x1 448 -> 1792
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 12, 12, 448] -> [n, 12, 12, 1792]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 102119952 &* s.n, pixels: 144 &* s.n, inChannels: 448,
             weights: s.p + 16864304, bias: s.f, outChannels: 1792, activation: .identity, residual: nil,
             output: s.t + 101797392 &* s.n, pool: pool)
-        // features.8 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(400)
+        // features.8 BatchNorm (batch statistics) + silu on [n, 12, 12, 1792]
         if s.options.frozenBlocks <= 33 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 101797392 &* s.n, pixels: 144 &* s.n, channels: 1792,
                 gamma: s.p + 17667120, beta: s.p + 17668912, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 104494864 &* s.n, savedMean: s.f + 1235648,
                 savedInvStd: s.f + 1237440, runningMean: s.p + 17670704, runningVar: s.p + 17672496, pool: pool)
+            s.profiler?.stop(401)
         }
-        // features.8 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.8 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1792]
         if s.options.frozenBlocks > 33 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 101797392 &* s.n, pixels: 144 &* s.n, channels: 1792,
                 gamma: s.p + 17667120, beta: s.p + 17668912, runningMean: s.p + 17670704, runningVar: s.p + 17672496,
                 eps: 1e-05, activation: .silu, output: s.t + 104494864 &* s.n, scratch: s.f + 1235648, pool: pool)
+            s.profiler?.stop(402)
         }
     }
 
     /// classifier forward: global average pool, dropout 0.4, linear 1792 -> 1000 classes
     private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 12, 12, 1792] -> [n, 1792]
+        s.profiler?.start()
         Kernels.globalAveragePool(input: s.t + 104494864 &* s.n, batch: s.n, pixels: 144, channels: 1792,
             output: s.t + 87272976 &* s.n, pool: pool)
+        s.profiler?.stop(403)
         // dropout p=0.4 (when options.dropout) on [n, 1792]
+        s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.t + 87272976 &* s.n, output: s.t + 87276560 &* s.n, count: 1792 &* s.n,
             probability: s.options.dropout ? 0.4 : 0, mask: s.t + 87274768 &* s.n, random: &random)
+        s.profiler?.stop(404)
         // classifier.1 linear, [n, 1792] -> [n, 1000]
+        s.profiler?.start()
         Kernels.linear(input: s.t + 87276560 &* s.n, batch: s.n, inFeatures: 1792, weights: s.p + 17674288,
             bias: s.p + 19466288, outFeatures: 1000, output: s.t + 87272976 &* s.n, pool: pool)
+        s.profiler?.stop(405)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
+        s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.t + 87272976 &* s.n, labels: s.labels, classes: 1000,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 87284880 &* s.n)
+        s.profiler?.stop(406)
         // hand the logits to the caller
+        s.profiler?.start()
         s.logits.update(from: s.t + 87272976 &* s.n, count: 1000 &* s.n)
+        s.profiler?.stop(407)
     }
 
     /// classifier backward: global average pool, dropout 0.4, linear 1792 -> 1000 classes
     private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
+        s.profiler?.start()
         TrainingKernels.linearBackward(gradOutput: s.t + 87284880 &* s.n, input: s.t + 87276560 &* s.n,
             weights: s.p + 17674288, batch: s.n, inFeatures: 1792, outFeatures: 1000, gradInput: s.t + 87272976 &* s.n,
             gradWeights: s.g + 17674288, gradBias: s.g + 19466288, pool: pool)
+        s.profiler?.stop(408)
         // dropout backward
+        s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.t + 87272976 &* s.n, mask: s.t + 87274768 &* s.n,
             count: 1792 &* s.n, gradInput: s.t + 87276560 &* s.n)
+        s.profiler?.stop(409)
         // avgpool backward: spread each channel's gradient over the 144 pixels
+        s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 87276560 &* s.n, batch: s.n, pixels: 144,
             channels: 1792, gradInput: s.t + 104494864 &* s.n, pool: pool)
+        s.profiler?.stop(410)
     }
 
     /// features.8 backward: head: conv 1x1 448 -> 1792
     private func features_8_backward(_ s: TrainingStepContext) {
-        // features.8 backward through silu and BatchNorm (in place)
+        // features.8 backward through silu and BatchNorm (in place) on [n, 12, 12, 1792]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 104494864 &* s.n, input: s.t + 101797392 &* s.n,
             pixels: 144 &* s.n, channels: 1792, gamma: s.p + 17667120, beta: s.p + 17668912, savedMean: s.f + 1235648,
             savedInvStd: s.f + 1237440, activation: .silu, gradInput: s.t + 104494864 &* s.n,
             gradGamma: s.g + 17667120, gradBeta: s.g + 17668912, pool: pool)
-        // features.8 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(411)
+        // features.8 conv 1x1 backward: input and weight gradients, [n, 12, 12, 448] <- [n, 12, 12, 1792]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 104494864 &* s.n, input: s.t + 102119952 &* s.n,
             weights: s.p + 16864304, pixels: 144 &* s.n, inChannels: 448, outChannels: 1792,
             gradInput: s.t + 117922576 &* s.n, gradWeights: s.g + 16864304, pool: pool)
+        s.profiler?.stop(412)
     }
 
     /// features.7.1 backward: MBConv6 k3 s1: 12x12x448 -> 12x12x448, SE 2688 -> 112 -> 2688, identity shortcut
     private func features_7_1_backward(_ s: TrainingStepContext) {
         // features.7.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 117922576 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 32 ? s.t + 87286176 &* s.n : nil, batch: s.n,
             perImage: 64512, gradBranch: s.t + 104494864 &* s.n, pool: pool)
-        // features.7.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(413)
+        // features.7.1.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 448]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 104494864 &* s.n, input: s.t + 102055440 &* s.n,
             pixels: 144 &* s.n, channels: 448, gamma: s.p + 16862512, beta: s.p + 16862960, savedMean: s.f + 1234752,
             savedInvStd: s.f + 1235200, activation: .identity, gradInput: s.t + 104494864 &* s.n,
             gradGamma: s.g + 16862512, gradBeta: s.g + 16862960, pool: pool)
-        // features.7.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(414)
+        // features.7.1.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 2688] <- [n, 12, 12, 448]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 104494864 &* s.n, input: s.t + 101410320 &* s.n,
             weights: s.p + 15658288, pixels: 144 &* s.n, inChannels: 2688, outChannels: 448,
             gradInput: s.t + 101797392 &* s.n, gradWeights: s.g + 15658288, pool: pool)
-        // features.7.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(415)
+        // features.7.1.block.2 squeeze-excitation 2688 -> 112 -> 2688 backward on [n, 12, 12, 2688]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 101797392 &* s.n, input: s.t + 101023248 &* s.n,
             batch: s.n, pixels: 144, channels: 2688, squeezeChannels: 112, reduceWeights: s.p + 15053376,
             activation: .silu, expandWeights: s.p + 15354544, savedPooled: s.t + 50244096 &* s.n,
             savedHidden: s.t + 87285888 &* s.n, savedScale: s.t + 50246784 &* s.n, gradInput: s.t + 101410320 &* s.n,
             gradReduceWeights: s.g + 15053376, gradReduceBias: s.g + 15354432, gradExpandWeights: s.g + 15354544,
             gradExpandBias: s.g + 15655600, workspace: s.ws, pool: pool)
-        // features.7.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(416)
+        // features.7.1.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 2688]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 101410320 &* s.n, input: s.t + 100636176 &* s.n,
             pixels: 144 &* s.n, channels: 2688, gamma: s.p + 15042624, beta: s.p + 15045312, savedMean: s.f + 1180992,
             savedInvStd: s.f + 1183680, activation: .silu, gradInput: s.t + 101410320 &* s.n,
             gradGamma: s.g + 15042624, gradBeta: s.g + 15045312, pool: pool)
+        s.profiler?.stop(417)
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 1210560, count: 24192)
-        // features.7.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(418)
+        // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 12, 12, 2688] <- [n, 12, 12, 2688]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 101410320 &* s.n, input: s.t + 100249104 &* s.n,
             batch: s.n, height: 12, width: 12, channels: 2688, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 12, outWidth: 12, weights: s.f + 1186368, gradInput: s.t + 100636176 &* s.n,
             gradWeights: s.f + 1210560, pool: pool)
+        s.profiler?.stop(419)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1210560, channels: 2688, kernel: 3, into: s.g + 15018432)
-        // features.7.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(420)
+        // features.7.1.block.0 backward through silu and BatchNorm (in place) on [n, 12, 12, 2688]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 100636176 &* s.n, input: s.t + 86756880 &* s.n,
             pixels: 144 &* s.n, channels: 2688, gamma: s.p + 15007680, beta: s.p + 15010368, savedMean: s.f + 1175616,
             savedInvStd: s.f + 1178304, activation: .silu, gradInput: s.t + 100636176 &* s.n,
             gradGamma: s.g + 15007680, gradBeta: s.g + 15010368, pool: pool)
-        // features.7.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(421)
+        // features.7.1.block.0 conv 1x1 backward: input and weight gradients, [n, 12, 12, 448] <- [n, 12, 12, 2688]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 100636176 &* s.n, input: s.t + 87208464 &* s.n,
             weights: s.p + 13803456, pixels: 144 &* s.n, inChannels: 448, outChannels: 2688,
             gradInput: s.t + 86991888 &* s.n, gradWeights: s.g + 13803456, pool: pool)
+        s.profiler?.stop(422)
         // features.7.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 86991888 &* s.n, s.t + 117922576 &* s.n, count: 64512 &* s.n, pool: pool)
+        s.profiler?.stop(423)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 12x12x272 -> 12x12x448, SE 1632 -> 68 -> 1632
     private func features_7_0_backward(_ s: TrainingStepContext) {
-        // features.7.0.block.3 backward through identity and BatchNorm (in place)
+        // features.7.0.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 448]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 87143952 &* s.n,
             pixels: 144 &* s.n, channels: 448, gamma: s.p + 13801664, beta: s.p + 13802112, savedMean: s.f + 1174720,
             savedInvStd: s.f + 1175168, activation: .identity, gradInput: s.t + 86991888 &* s.n,
             gradGamma: s.g + 13801664, gradBeta: s.g + 13802112, pool: pool)
-        // features.7.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(424)
+        // features.7.0.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 448]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 113918224 &* s.n,
             weights: s.p + 13070528, pixels: 144 &* s.n, inChannels: 1632, outChannels: 448,
             gradInput: s.t + 86756880 &* s.n, gradWeights: s.g + 13070528, pool: pool)
-        // features.7.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(425)
+        // features.7.0.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 113683216 &* s.n,
             batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 12846864,
             activation: .silu, expandWeights: s.p + 12957920, savedPooled: s.t + 87281616 &* s.n,
             savedHidden: s.t + 87286080 &* s.n, savedScale: s.t + 87283248 &* s.n, gradInput: s.t + 86991888 &* s.n,
             gradReduceWeights: s.g + 12846864, gradReduceBias: s.g + 12957840, gradExpandWeights: s.g + 12957920,
             gradExpandBias: s.g + 13068896, workspace: s.ws, pool: pool)
-        // features.7.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(426)
+        // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 113448208 &* s.n,
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 12840336, beta: s.p + 12841968, savedMean: s.f + 1142080,
             savedInvStd: s.f + 1143712, activation: .silu, gradInput: s.t + 86991888 &* s.n, gradGamma: s.g + 12840336,
             gradBeta: s.g + 12841968, pool: pool)
+        s.profiler?.stop(427)
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 1160032, count: 14688)
-        // features.7.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(428)
+        // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 113213200 &* s.n,
             batch: s.n, height: 12, width: 12, channels: 1632, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 12, outWidth: 12, weights: s.f + 1145344, gradInput: s.t + 86756880 &* s.n,
             gradWeights: s.f + 1160032, pool: pool)
+        s.profiler?.stop(429)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1160032, channels: 1632, kernel: 3, into: s.g + 12825648)
-        // features.7.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(430)
+        // features.7.0.block.0 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 112978192 &* s.n,
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 12819120, beta: s.p + 12820752, savedMean: s.f + 1138816,
             savedInvStd: s.f + 1140448, activation: .silu, gradInput: s.t + 86756880 &* s.n, gradGamma: s.g + 12819120,
             gradBeta: s.g + 12820752, pool: pool)
-        // features.7.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(431)
+        // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 118535440 &* s.n,
             weights: s.p + 12375216, pixels: 144 &* s.n, inChannels: 272, outChannels: 1632,
             gradInput: s.t + 87226896 &* s.n, gradWeights: s.g + 12375216, pool: pool)
+        s.profiler?.stop(432)
     }
 
     /// features.6.7 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_7_backward(_ s: TrainingStepContext) {
         // features.6.7 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 87226896 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.t + 87286160 &* s.n : nil, batch: s.n,
             perImage: 39168, gradBranch: s.t + 86991888 &* s.n, pool: pool)
-        // features.6.7.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(433)
+        // features.6.7.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 272]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 118496272 &* s.n,
             pixels: 144 &* s.n, channels: 272, gamma: s.p + 12374128, beta: s.p + 12374400, savedMean: s.f + 1138272,
             savedInvStd: s.f + 1138544, activation: .identity, gradInput: s.t + 86991888 &* s.n,
             gradGamma: s.g + 12374128, gradBeta: s.g + 12374400, pool: pool)
-        // features.6.7.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(434)
+        // features.6.7.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 112743184 &* s.n,
             weights: s.p + 11930224, pixels: 144 &* s.n, inChannels: 1632, outChannels: 272,
             gradInput: s.t + 86756880 &* s.n, gradWeights: s.g + 11930224, pool: pool)
-        // features.6.7.block.2 squeeze-excitation backward
+        s.profiler?.stop(435)
+        // features.6.7.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 112508176 &* s.n,
             batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 11706560,
             activation: .silu, expandWeights: s.p + 11817616, savedPooled: s.t + 87278352 &* s.n,
             savedHidden: s.t + 87286000 &* s.n, savedScale: s.t + 87279984 &* s.n, gradInput: s.t + 86991888 &* s.n,
             gradReduceWeights: s.g + 11706560, gradReduceBias: s.g + 11817536, gradExpandWeights: s.g + 11817616,
             gradExpandBias: s.g + 11928592, workspace: s.ws, pool: pool)
-        // features.6.7.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(436)
+        // features.6.7.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 112273168 &* s.n,
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 11700032, beta: s.p + 11701664, savedMean: s.f + 1053408,
             savedInvStd: s.f + 1055040, activation: .silu, gradInput: s.t + 86991888 &* s.n, gradGamma: s.g + 11700032,
             gradBeta: s.g + 11701664, pool: pool)
+        s.profiler?.stop(437)
         // features.6.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 1097472, count: 40800)
-        // features.6.7.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(438)
+        // features.6.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 112038160 &* s.n,
             batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 12, outWidth: 12, weights: s.f + 1056672, gradInput: s.t + 86756880 &* s.n,
             gradWeights: s.f + 1097472, pool: pool)
+        s.profiler?.stop(439)
         // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1097472, channels: 1632, kernel: 5, into: s.g + 11659232)
-        // features.6.7.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(440)
+        // features.6.7.block.0 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 111803152 &* s.n,
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 11652704, beta: s.p + 11654336, savedMean: s.f + 1050144,
             savedInvStd: s.f + 1051776, activation: .silu, gradInput: s.t + 86756880 &* s.n, gradGamma: s.g + 11652704,
             gradBeta: s.g + 11654336, pool: pool)
-        // features.6.7.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(441)
+        // features.6.7.block.0 conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 118457104 &* s.n,
             weights: s.p + 11208800, pixels: 144 &* s.n, inChannels: 272, outChannels: 1632,
             gradInput: s.t + 87266064 &* s.n, gradWeights: s.g + 11208800, pool: pool)
+        s.profiler?.stop(442)
         // features.6.7 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 87266064 &* s.n, s.t + 87226896 &* s.n, count: 39168 &* s.n, pool: pool)
+        s.profiler?.stop(443)
     }
 
     /// features.6.6 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_6_backward(_ s: TrainingStepContext) {
         // features.6.6 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 87266064 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.t + 118613600 &* s.n : nil, batch: s.n,
             perImage: 39168, gradBranch: s.t + 86991888 &* s.n, pool: pool)
-        // features.6.6.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(444)
+        // features.6.6.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 272]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 118417936 &* s.n,
             pixels: 144 &* s.n, channels: 272, gamma: s.p + 11207712, beta: s.p + 11207984, savedMean: s.f + 1049600,
             savedInvStd: s.f + 1049872, activation: .identity, gradInput: s.t + 86991888 &* s.n,
             gradGamma: s.g + 11207712, gradBeta: s.g + 11207984, pool: pool)
-        // features.6.6.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(445)
+        // features.6.6.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 111568144 &* s.n,
             weights: s.p + 10763808, pixels: 144 &* s.n, inChannels: 1632, outChannels: 272,
             gradInput: s.t + 86756880 &* s.n, gradWeights: s.g + 10763808, pool: pool)
-        // features.6.6.block.2 squeeze-excitation backward
+        s.profiler?.stop(446)
+        // features.6.6.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 111333136 &* s.n,
             batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 10540144,
             activation: .silu, expandWeights: s.p + 10651200, savedPooled: s.t + 118586032 &* s.n,
             savedHidden: s.t + 118612432 &* s.n, savedScale: s.t + 118587664 &* s.n, gradInput: s.t + 86991888 &* s.n,
             gradReduceWeights: s.g + 10540144, gradReduceBias: s.g + 10651120, gradExpandWeights: s.g + 10651200,
             gradExpandBias: s.g + 10762176, workspace: s.ws, pool: pool)
-        // features.6.6.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(447)
+        // features.6.6.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 111098128 &* s.n,
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 10533616, beta: s.p + 10535248, savedMean: s.f + 964736,
             savedInvStd: s.f + 966368, activation: .silu, gradInput: s.t + 86991888 &* s.n, gradGamma: s.g + 10533616,
             gradBeta: s.g + 10535248, pool: pool)
+        s.profiler?.stop(448)
         // features.6.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 1008800, count: 40800)
-        // features.6.6.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(449)
+        // features.6.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 110863120 &* s.n,
             batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 12, outWidth: 12, weights: s.f + 968000, gradInput: s.t + 86756880 &* s.n,
             gradWeights: s.f + 1008800, pool: pool)
+        s.profiler?.stop(450)
         // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1008800, channels: 1632, kernel: 5, into: s.g + 10492816)
-        // features.6.6.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(451)
+        // features.6.6.block.0 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 110628112 &* s.n,
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 10486288, beta: s.p + 10487920, savedMean: s.f + 961472,
             savedInvStd: s.f + 963104, activation: .silu, gradInput: s.t + 86756880 &* s.n, gradGamma: s.g + 10486288,
             gradBeta: s.g + 10487920, pool: pool)
-        // features.6.6.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(452)
+        // features.6.6.block.0 conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 118378768 &* s.n,
             weights: s.p + 10042384, pixels: 144 &* s.n, inChannels: 272, outChannels: 1632,
             gradInput: s.t + 87226896 &* s.n, gradWeights: s.g + 10042384, pool: pool)
+        s.profiler?.stop(453)
         // features.6.6 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 87226896 &* s.n, s.t + 87266064 &* s.n, count: 39168 &* s.n, pool: pool)
+        s.profiler?.stop(454)
     }
 
     /// features.6.5 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_5_backward(_ s: TrainingStepContext) {
         // features.6.5 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 87226896 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.t + 118613584 &* s.n : nil, batch: s.n,
             perImage: 39168, gradBranch: s.t + 86991888 &* s.n, pool: pool)
-        // features.6.5.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(455)
+        // features.6.5.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 272]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 118339600 &* s.n,
             pixels: 144 &* s.n, channels: 272, gamma: s.p + 10041296, beta: s.p + 10041568, savedMean: s.f + 960928,
             savedInvStd: s.f + 961200, activation: .identity, gradInput: s.t + 86991888 &* s.n,
             gradGamma: s.g + 10041296, gradBeta: s.g + 10041568, pool: pool)
-        // features.6.5.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(456)
+        // features.6.5.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 110393104 &* s.n,
             weights: s.p + 9597392, pixels: 144 &* s.n, inChannels: 1632, outChannels: 272,
             gradInput: s.t + 86756880 &* s.n, gradWeights: s.g + 9597392, pool: pool)
-        // features.6.5.block.2 squeeze-excitation backward
+        s.profiler?.stop(457)
+        // features.6.5.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 110158096 &* s.n,
             batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 9373728,
             activation: .silu, expandWeights: s.p + 9484784, savedPooled: s.t + 118582768 &* s.n,
             savedHidden: s.t + 87309696 &* s.n, savedScale: s.t + 118584400 &* s.n, gradInput: s.t + 86991888 &* s.n,
             gradReduceWeights: s.g + 9373728, gradReduceBias: s.g + 9484704, gradExpandWeights: s.g + 9484784,
             gradExpandBias: s.g + 9595760, workspace: s.ws, pool: pool)
-        // features.6.5.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(458)
+        // features.6.5.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 109923088 &* s.n,
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 9367200, beta: s.p + 9368832, savedMean: s.f + 876064,
             savedInvStd: s.f + 877696, activation: .silu, gradInput: s.t + 86991888 &* s.n, gradGamma: s.g + 9367200,
             gradBeta: s.g + 9368832, pool: pool)
+        s.profiler?.stop(459)
         // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 920128, count: 40800)
-        // features.6.5.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(460)
+        // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 109688080 &* s.n,
             batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 12, outWidth: 12, weights: s.f + 879328, gradInput: s.t + 86756880 &* s.n,
             gradWeights: s.f + 920128, pool: pool)
+        s.profiler?.stop(461)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 920128, channels: 1632, kernel: 5, into: s.g + 9326400)
-        // features.6.5.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(462)
+        // features.6.5.block.0 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 109453072 &* s.n,
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 9319872, beta: s.p + 9321504, savedMean: s.f + 872800,
             savedInvStd: s.f + 874432, activation: .silu, gradInput: s.t + 86756880 &* s.n, gradGamma: s.g + 9319872,
             gradBeta: s.g + 9321504, pool: pool)
-        // features.6.5.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(463)
+        // features.6.5.block.0 conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 118300432 &* s.n,
             weights: s.p + 8875968, pixels: 144 &* s.n, inChannels: 272, outChannels: 1632,
             gradInput: s.t + 87266064 &* s.n, gradWeights: s.g + 8875968, pool: pool)
+        s.profiler?.stop(464)
         // features.6.5 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 87266064 &* s.n, s.t + 87226896 &* s.n, count: 39168 &* s.n, pool: pool)
+        s.profiler?.stop(465)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 87266064 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.t + 118613568 &* s.n : nil, batch: s.n,
             perImage: 39168, gradBranch: s.t + 86991888 &* s.n, pool: pool)
-        // features.6.4.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(466)
+        // features.6.4.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 272]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 118261264 &* s.n,
             pixels: 144 &* s.n, channels: 272, gamma: s.p + 8874880, beta: s.p + 8875152, savedMean: s.f + 872256,
             savedInvStd: s.f + 872528, activation: .identity, gradInput: s.t + 86991888 &* s.n,
             gradGamma: s.g + 8874880, gradBeta: s.g + 8875152, pool: pool)
-        // features.6.4.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(467)
+        // features.6.4.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 109218064 &* s.n,
             weights: s.p + 8430976, pixels: 144 &* s.n, inChannels: 1632, outChannels: 272,
             gradInput: s.t + 86756880 &* s.n, gradWeights: s.g + 8430976, pool: pool)
-        // features.6.4.block.2 squeeze-excitation backward
+        s.profiler?.stop(468)
+        // features.6.4.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 108983056 &* s.n,
             batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 8207312,
             activation: .silu, expandWeights: s.p + 8318368, savedPooled: s.t + 118579504 &* s.n,
             savedHidden: s.t + 87309616 &* s.n, savedScale: s.t + 118581136 &* s.n, gradInput: s.t + 86991888 &* s.n,
             gradReduceWeights: s.g + 8207312, gradReduceBias: s.g + 8318288, gradExpandWeights: s.g + 8318368,
             gradExpandBias: s.g + 8429344, workspace: s.ws, pool: pool)
-        // features.6.4.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(469)
+        // features.6.4.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 108748048 &* s.n,
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 8200784, beta: s.p + 8202416, savedMean: s.f + 787392,
             savedInvStd: s.f + 789024, activation: .silu, gradInput: s.t + 86991888 &* s.n, gradGamma: s.g + 8200784,
             gradBeta: s.g + 8202416, pool: pool)
+        s.profiler?.stop(470)
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 831456, count: 40800)
-        // features.6.4.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(471)
+        // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 108513040 &* s.n,
             batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 12, outWidth: 12, weights: s.f + 790656, gradInput: s.t + 86756880 &* s.n,
             gradWeights: s.f + 831456, pool: pool)
+        s.profiler?.stop(472)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 831456, channels: 1632, kernel: 5, into: s.g + 8159984)
-        // features.6.4.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(473)
+        // features.6.4.block.0 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 108278032 &* s.n,
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 8153456, beta: s.p + 8155088, savedMean: s.f + 784128,
             savedInvStd: s.f + 785760, activation: .silu, gradInput: s.t + 86756880 &* s.n, gradGamma: s.g + 8153456,
             gradBeta: s.g + 8155088, pool: pool)
-        // features.6.4.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(474)
+        // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 118222096 &* s.n,
             weights: s.p + 7709552, pixels: 144 &* s.n, inChannels: 272, outChannels: 1632,
             gradInput: s.t + 87226896 &* s.n, gradWeights: s.g + 7709552, pool: pool)
+        s.profiler?.stop(475)
         // features.6.4 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 87226896 &* s.n, s.t + 87266064 &* s.n, count: 39168 &* s.n, pool: pool)
+        s.profiler?.stop(476)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 87226896 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.t + 118613552 &* s.n : nil, batch: s.n,
             perImage: 39168, gradBranch: s.t + 86991888 &* s.n, pool: pool)
-        // features.6.3.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(477)
+        // features.6.3.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 272]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 118182928 &* s.n,
             pixels: 144 &* s.n, channels: 272, gamma: s.p + 7708464, beta: s.p + 7708736, savedMean: s.f + 783584,
             savedInvStd: s.f + 783856, activation: .identity, gradInput: s.t + 86991888 &* s.n,
             gradGamma: s.g + 7708464, gradBeta: s.g + 7708736, pool: pool)
-        // features.6.3.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(478)
+        // features.6.3.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 108043024 &* s.n,
             weights: s.p + 7264560, pixels: 144 &* s.n, inChannels: 1632, outChannels: 272,
             gradInput: s.t + 86756880 &* s.n, gradWeights: s.g + 7264560, pool: pool)
-        // features.6.3.block.2 squeeze-excitation backward
+        s.profiler?.stop(479)
+        // features.6.3.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 107808016 &* s.n,
             batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 7040896,
             activation: .silu, expandWeights: s.p + 7151952, savedPooled: s.t + 118576240 &* s.n,
             savedHidden: s.t + 87309536 &* s.n, savedScale: s.t + 118577872 &* s.n, gradInput: s.t + 86991888 &* s.n,
             gradReduceWeights: s.g + 7040896, gradReduceBias: s.g + 7151872, gradExpandWeights: s.g + 7151952,
             gradExpandBias: s.g + 7262928, workspace: s.ws, pool: pool)
-        // features.6.3.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(480)
+        // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 107573008 &* s.n,
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 7034368, beta: s.p + 7036000, savedMean: s.f + 698720,
             savedInvStd: s.f + 700352, activation: .silu, gradInput: s.t + 86991888 &* s.n, gradGamma: s.g + 7034368,
             gradBeta: s.g + 7036000, pool: pool)
+        s.profiler?.stop(481)
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 742784, count: 40800)
-        // features.6.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(482)
+        // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 107338000 &* s.n,
             batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 12, outWidth: 12, weights: s.f + 701984, gradInput: s.t + 86756880 &* s.n,
             gradWeights: s.f + 742784, pool: pool)
+        s.profiler?.stop(483)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 742784, channels: 1632, kernel: 5, into: s.g + 6993568)
-        // features.6.3.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(484)
+        // features.6.3.block.0 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 107102992 &* s.n,
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 6987040, beta: s.p + 6988672, savedMean: s.f + 695456,
             savedInvStd: s.f + 697088, activation: .silu, gradInput: s.t + 86756880 &* s.n, gradGamma: s.g + 6987040,
             gradBeta: s.g + 6988672, pool: pool)
-        // features.6.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(485)
+        // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 118143760 &* s.n,
             weights: s.p + 6543136, pixels: 144 &* s.n, inChannels: 272, outChannels: 1632,
             gradInput: s.t + 87266064 &* s.n, gradWeights: s.g + 6543136, pool: pool)
+        s.profiler?.stop(486)
         // features.6.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 87266064 &* s.n, s.t + 87226896 &* s.n, count: 39168 &* s.n, pool: pool)
+        s.profiler?.stop(487)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 87266064 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.t + 118613536 &* s.n : nil, batch: s.n,
             perImage: 39168, gradBranch: s.t + 86991888 &* s.n, pool: pool)
-        // features.6.2.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(488)
+        // features.6.2.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 272]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 118104592 &* s.n,
             pixels: 144 &* s.n, channels: 272, gamma: s.p + 6542048, beta: s.p + 6542320, savedMean: s.f + 694912,
             savedInvStd: s.f + 695184, activation: .identity, gradInput: s.t + 86991888 &* s.n,
             gradGamma: s.g + 6542048, gradBeta: s.g + 6542320, pool: pool)
-        // features.6.2.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(489)
+        // features.6.2.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 106867984 &* s.n,
             weights: s.p + 6098144, pixels: 144 &* s.n, inChannels: 1632, outChannels: 272,
             gradInput: s.t + 86756880 &* s.n, gradWeights: s.g + 6098144, pool: pool)
-        // features.6.2.block.2 squeeze-excitation backward
+        s.profiler?.stop(490)
+        // features.6.2.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 106632976 &* s.n,
             batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 5874480,
             activation: .silu, expandWeights: s.p + 5985536, savedPooled: s.t + 87306864 &* s.n,
             savedHidden: s.t + 87309456 &* s.n, savedScale: s.t + 118574608 &* s.n, gradInput: s.t + 86991888 &* s.n,
             gradReduceWeights: s.g + 5874480, gradReduceBias: s.g + 5985456, gradExpandWeights: s.g + 5985536,
             gradExpandBias: s.g + 6096512, workspace: s.ws, pool: pool)
-        // features.6.2.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(491)
+        // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 106397968 &* s.n,
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 5867952, beta: s.p + 5869584, savedMean: s.f + 610048,
             savedInvStd: s.f + 611680, activation: .silu, gradInput: s.t + 86991888 &* s.n, gradGamma: s.g + 5867952,
             gradBeta: s.g + 5869584, pool: pool)
+        s.profiler?.stop(492)
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 654112, count: 40800)
-        // features.6.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(493)
+        // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 106162960 &* s.n,
             batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 12, outWidth: 12, weights: s.f + 613312, gradInput: s.t + 86756880 &* s.n,
             gradWeights: s.f + 654112, pool: pool)
+        s.profiler?.stop(494)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 654112, channels: 1632, kernel: 5, into: s.g + 5827152)
-        // features.6.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(495)
+        // features.6.2.block.0 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 105927952 &* s.n,
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 5820624, beta: s.p + 5822256, savedMean: s.f + 606784,
             savedInvStd: s.f + 608416, activation: .silu, gradInput: s.t + 86756880 &* s.n, gradGamma: s.g + 5820624,
             gradBeta: s.g + 5822256, pool: pool)
-        // features.6.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(496)
+        // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 118065424 &* s.n,
             weights: s.p + 5376720, pixels: 144 &* s.n, inChannels: 272, outChannels: 1632,
             gradInput: s.t + 87226896 &* s.n, gradWeights: s.g + 5376720, pool: pool)
+        s.profiler?.stop(497)
         // features.6.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 87226896 &* s.n, s.t + 87266064 &* s.n, count: 39168 &* s.n, pool: pool)
+        s.profiler?.stop(498)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 87226896 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.t + 87309824 &* s.n : nil, batch: s.n,
             perImage: 39168, gradBranch: s.t + 86991888 &* s.n, pool: pool)
-        // features.6.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(499)
+        // features.6.1.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 272]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 118026256 &* s.n,
             pixels: 144 &* s.n, channels: 272, gamma: s.p + 5375632, beta: s.p + 5375904, savedMean: s.f + 606240,
             savedInvStd: s.f + 606512, activation: .identity, gradInput: s.t + 86991888 &* s.n,
             gradGamma: s.g + 5375632, gradBeta: s.g + 5375904, pool: pool)
-        // features.6.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(500)
+        // features.6.1.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 105692944 &* s.n,
             weights: s.p + 4931728, pixels: 144 &* s.n, inChannels: 1632, outChannels: 272,
             gradInput: s.t + 86756880 &* s.n, gradWeights: s.g + 4931728, pool: pool)
-        // features.6.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(501)
+        // features.6.1.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 105457936 &* s.n,
             batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 4708064,
             activation: .silu, expandWeights: s.p + 4819120, savedPooled: s.t + 50249472 &* s.n,
             savedHidden: s.t + 50251104 &* s.n, savedScale: s.t + 87305232 &* s.n, gradInput: s.t + 86991888 &* s.n,
             gradReduceWeights: s.g + 4708064, gradReduceBias: s.g + 4819040, gradExpandWeights: s.g + 4819120,
             gradExpandBias: s.g + 4930096, workspace: s.ws, pool: pool)
-        // features.6.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(502)
+        // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 105222928 &* s.n,
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 4701536, beta: s.p + 4703168, savedMean: s.f + 521376,
             savedInvStd: s.f + 523008, activation: .silu, gradInput: s.t + 86991888 &* s.n, gradGamma: s.g + 4701536,
             gradBeta: s.g + 4703168, pool: pool)
+        s.profiler?.stop(503)
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 565440, count: 40800)
-        // features.6.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(504)
+        // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 104987920 &* s.n,
             batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 12, outWidth: 12, weights: s.f + 524640, gradInput: s.t + 86756880 &* s.n,
             gradWeights: s.f + 565440, pool: pool)
+        s.profiler?.stop(505)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 565440, channels: 1632, kernel: 5, into: s.g + 4660736)
-        // features.6.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(506)
+        // features.6.1.block.0 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 104752912 &* s.n,
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 4654208, beta: s.p + 4655840, savedMean: s.f + 518112,
             savedInvStd: s.f + 519744, activation: .silu, gradInput: s.t + 86756880 &* s.n, gradGamma: s.g + 4654208,
             gradBeta: s.g + 4655840, pool: pool)
-        // features.6.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(507)
+        // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 117987088 &* s.n,
             weights: s.p + 4210304, pixels: 144 &* s.n, inChannels: 272, outChannels: 1632,
             gradInput: s.t + 86991888 &* s.n, gradWeights: s.g + 4210304, pool: pool)
+        s.profiler?.stop(508)
         // features.6.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 86991888 &* s.n, s.t + 87226896 &* s.n, count: 39168 &* s.n, pool: pool)
+        s.profiler?.stop(509)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 24x24x160 -> 12x12x272, SE 960 -> 40 -> 960
     private func features_6_0_backward(_ s: TrainingStepContext) {
-        // features.6.0.block.3 backward through identity and BatchNorm (in place)
+        // features.6.0.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 272]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 50204928 &* s.n,
             pixels: 144 &* s.n, channels: 272, gamma: s.p + 4209216, beta: s.p + 4209488, savedMean: s.f + 517568,
             savedInvStd: s.f + 517840, activation: .identity, gradInput: s.t + 86991888 &* s.n,
             gradGamma: s.g + 4209216, gradBeta: s.g + 4209488, pool: pool)
-        // features.6.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(510)
+        // features.6.0.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 960] <- [n, 12, 12, 272]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 114872080 &* s.n,
             weights: s.p + 3948096, pixels: 144 &* s.n, inChannels: 960, outChannels: 272,
             gradInput: s.t + 86756880 &* s.n, gradWeights: s.g + 3948096, pool: pool)
-        // features.6.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(511)
+        // features.6.0.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 12, 12, 960]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 114733840 &* s.n,
             batch: s.n, pixels: 144, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3870288,
             activation: .silu, expandWeights: s.p + 3908736, savedPooled: s.t + 87308496 &* s.n,
             savedHidden: s.t + 87309776 &* s.n, savedScale: s.t + 118598896 &* s.n, gradInput: s.t + 100249104 &* s.n,
             gradReduceWeights: s.g + 3870288, gradReduceBias: s.g + 3908688, gradExpandWeights: s.g + 3908736,
             gradExpandBias: s.g + 3947136, workspace: s.ws, pool: pool)
-        // features.6.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(512)
+        // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 960]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 100249104 &* s.n, input: s.t + 50066688 &* s.n,
             pixels: 144 &* s.n, channels: 960, gamma: s.p + 3866448, beta: s.p + 3867408, savedMean: s.f + 467648,
             savedInvStd: s.f + 468608, activation: .silu, gradInput: s.t + 100249104 &* s.n, gradGamma: s.g + 3866448,
             gradBeta: s.g + 3867408, pool: pool)
+        s.profiler?.stop(513)
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 493568, count: 24000)
-        // features.6.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(514)
+        // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 12, 12, 960]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 100249104 &* s.n, input: s.t + 86203920 &* s.n,
             batch: s.n, height: 24, width: 24, channels: 960, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 12, outWidth: 12, weights: s.f + 469568, gradInput: s.t + 86756880 &* s.n,
             gradWeights: s.f + 493568, pool: pool)
+        s.profiler?.stop(515)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 493568, channels: 960, kernel: 5, into: s.g + 3842448)
-        // features.6.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(516)
+        // features.6.0.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 85650960 &* s.n,
             pixels: 576 &* s.n, channels: 960, gamma: s.p + 3838608, beta: s.p + 3839568, savedMean: s.f + 465728,
             savedInvStd: s.f + 466688, activation: .silu, gradInput: s.t + 86756880 &* s.n, gradGamma: s.g + 3838608,
             gradBeta: s.g + 3839568, pool: pool)
-        // features.6.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(517)
+        // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 117056272 &* s.n,
             weights: s.p + 3685008, pixels: 576 &* s.n, inChannels: 160, outChannels: 960,
             gradInput: s.t + 50066688 &* s.n, gradWeights: s.g + 3685008, pool: pool)
+        s.profiler?.stop(518)
     }
 
     /// features.5.5 backward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_5_backward(_ s: TrainingStepContext) {
         // features.5.5 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 50066688 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.t + 118613520 &* s.n : nil, batch: s.n,
             perImage: 92160, gradBranch: s.t + 50158848 &* s.n, pool: pool)
-        // features.5.5.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(519)
+        // features.5.5.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 160]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50158848 &* s.n, input: s.t + 116964112 &* s.n,
             pixels: 576 &* s.n, channels: 160, gamma: s.p + 3684368, beta: s.p + 3684528, savedMean: s.f + 465408,
             savedInvStd: s.f + 465568, activation: .identity, gradInput: s.t + 50158848 &* s.n,
             gradGamma: s.g + 3684368, gradBeta: s.g + 3684528, pool: pool)
-        // features.5.5.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(520)
+        // features.5.5.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50158848 &* s.n, input: s.t + 85098000 &* s.n,
             weights: s.p + 3530768, pixels: 576 &* s.n, inChannels: 960, outChannels: 160,
             gradInput: s.t + 85650960 &* s.n, gradWeights: s.g + 3530768, pool: pool)
-        // features.5.5.block.2 squeeze-excitation backward
+        s.profiler?.stop(521)
+        // features.5.5.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 85650960 &* s.n, input: s.t + 84545040 &* s.n,
             batch: s.n, pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3452960,
             activation: .silu, expandWeights: s.p + 3491408, savedPooled: s.t + 118596976 &* s.n,
             savedHidden: s.t + 118612800 &* s.n, savedScale: s.t + 118597936 &* s.n, gradInput: s.t + 85098000 &* s.n,
             gradReduceWeights: s.g + 3452960, gradReduceBias: s.g + 3491360, gradExpandWeights: s.g + 3491408,
             gradExpandBias: s.g + 3529808, workspace: s.ws, pool: pool)
-        // features.5.5.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(522)
+        // features.5.5.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 85098000 &* s.n, input: s.t + 83992080 &* s.n,
             pixels: 576 &* s.n, channels: 960, gamma: s.p + 3449120, beta: s.p + 3450080, savedMean: s.f + 415488,
             savedInvStd: s.f + 416448, activation: .silu, gradInput: s.t + 85098000 &* s.n, gradGamma: s.g + 3449120,
             gradBeta: s.g + 3450080, pool: pool)
+        s.profiler?.stop(523)
         // features.5.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 441408, count: 24000)
-        // features.5.5.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(524)
+        // features.5.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 85098000 &* s.n, input: s.t + 83439120 &* s.n,
             batch: s.n, height: 24, width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 24, outWidth: 24, weights: s.f + 417408, gradInput: s.t + 83992080 &* s.n,
             gradWeights: s.f + 441408, pool: pool)
+        s.profiler?.stop(525)
         // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 441408, channels: 960, kernel: 5, into: s.g + 3425120)
-        // features.5.5.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(526)
+        // features.5.5.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 83992080 &* s.n, input: s.t + 82886160 &* s.n,
             pixels: 576 &* s.n, channels: 960, gamma: s.p + 3421280, beta: s.p + 3422240, savedMean: s.f + 413568,
             savedInvStd: s.f + 414528, activation: .silu, gradInput: s.t + 83992080 &* s.n, gradGamma: s.g + 3421280,
             gradBeta: s.g + 3422240, pool: pool)
-        // features.5.5.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(527)
+        // features.5.5.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 83992080 &* s.n, input: s.t + 116871952 &* s.n,
             weights: s.p + 3267680, pixels: 576 &* s.n, inChannels: 160, outChannels: 960,
             gradInput: s.t + 50158848 &* s.n, gradWeights: s.g + 3267680, pool: pool)
+        s.profiler?.stop(528)
         // features.5.5 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 50158848 &* s.n, s.t + 50066688 &* s.n, count: 92160 &* s.n, pool: pool)
+        s.profiler?.stop(529)
     }
 
     /// features.5.4 backward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_4_backward(_ s: TrainingStepContext) {
         // features.5.4 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 50158848 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 118613504 &* s.n : nil, batch: s.n,
             perImage: 92160, gradBranch: s.t + 50066688 &* s.n, pool: pool)
-        // features.5.4.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(530)
+        // features.5.4.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 160]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50066688 &* s.n, input: s.t + 116779792 &* s.n,
             pixels: 576 &* s.n, channels: 160, gamma: s.p + 3267040, beta: s.p + 3267200, savedMean: s.f + 413248,
             savedInvStd: s.f + 413408, activation: .identity, gradInput: s.t + 50066688 &* s.n,
             gradGamma: s.g + 3267040, gradBeta: s.g + 3267200, pool: pool)
-        // features.5.4.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(531)
+        // features.5.4.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50066688 &* s.n, input: s.t + 82333200 &* s.n,
             weights: s.p + 3113440, pixels: 576 &* s.n, inChannels: 960, outChannels: 160,
             gradInput: s.t + 82886160 &* s.n, gradWeights: s.g + 3113440, pool: pool)
-        // features.5.4.block.2 squeeze-excitation backward
+        s.profiler?.stop(532)
+        // features.5.4.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 82886160 &* s.n, input: s.t + 81780240 &* s.n,
             batch: s.n, pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3035632,
             activation: .silu, expandWeights: s.p + 3074080, savedPooled: s.t + 118595056 &* s.n,
             savedHidden: s.t + 118612752 &* s.n, savedScale: s.t + 118596016 &* s.n, gradInput: s.t + 82333200 &* s.n,
             gradReduceWeights: s.g + 3035632, gradReduceBias: s.g + 3074032, gradExpandWeights: s.g + 3074080,
             gradExpandBias: s.g + 3112480, workspace: s.ws, pool: pool)
-        // features.5.4.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(533)
+        // features.5.4.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 82333200 &* s.n, input: s.t + 81227280 &* s.n,
             pixels: 576 &* s.n, channels: 960, gamma: s.p + 3031792, beta: s.p + 3032752, savedMean: s.f + 363328,
             savedInvStd: s.f + 364288, activation: .silu, gradInput: s.t + 82333200 &* s.n, gradGamma: s.g + 3031792,
             gradBeta: s.g + 3032752, pool: pool)
+        s.profiler?.stop(534)
         // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 389248, count: 24000)
-        // features.5.4.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(535)
+        // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 82333200 &* s.n, input: s.t + 80674320 &* s.n,
             batch: s.n, height: 24, width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 24, outWidth: 24, weights: s.f + 365248, gradInput: s.t + 81227280 &* s.n,
             gradWeights: s.f + 389248, pool: pool)
+        s.profiler?.stop(536)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 389248, channels: 960, kernel: 5, into: s.g + 3007792)
-        // features.5.4.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(537)
+        // features.5.4.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 81227280 &* s.n, input: s.t + 80121360 &* s.n,
             pixels: 576 &* s.n, channels: 960, gamma: s.p + 3003952, beta: s.p + 3004912, savedMean: s.f + 361408,
             savedInvStd: s.f + 362368, activation: .silu, gradInput: s.t + 81227280 &* s.n, gradGamma: s.g + 3003952,
             gradBeta: s.g + 3004912, pool: pool)
-        // features.5.4.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(538)
+        // features.5.4.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 81227280 &* s.n, input: s.t + 116687632 &* s.n,
             weights: s.p + 2850352, pixels: 576 &* s.n, inChannels: 160, outChannels: 960,
             gradInput: s.t + 50066688 &* s.n, gradWeights: s.g + 2850352, pool: pool)
+        s.profiler?.stop(539)
         // features.5.4 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 50066688 &* s.n, s.t + 50158848 &* s.n, count: 92160 &* s.n, pool: pool)
+        s.profiler?.stop(540)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 50066688 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 118613488 &* s.n : nil, batch: s.n,
             perImage: 92160, gradBranch: s.t + 50158848 &* s.n, pool: pool)
-        // features.5.3.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(541)
+        // features.5.3.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 160]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50158848 &* s.n, input: s.t + 116595472 &* s.n,
             pixels: 576 &* s.n, channels: 160, gamma: s.p + 2849712, beta: s.p + 2849872, savedMean: s.f + 361088,
             savedInvStd: s.f + 361248, activation: .identity, gradInput: s.t + 50158848 &* s.n,
             gradGamma: s.g + 2849712, gradBeta: s.g + 2849872, pool: pool)
-        // features.5.3.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(542)
+        // features.5.3.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50158848 &* s.n, input: s.t + 79568400 &* s.n,
             weights: s.p + 2696112, pixels: 576 &* s.n, inChannels: 960, outChannels: 160,
             gradInput: s.t + 80121360 &* s.n, gradWeights: s.g + 2696112, pool: pool)
-        // features.5.3.block.2 squeeze-excitation backward
+        s.profiler?.stop(543)
+        // features.5.3.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 80121360 &* s.n, input: s.t + 79015440 &* s.n,
             batch: s.n, pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2618304,
             activation: .silu, expandWeights: s.p + 2656752, savedPooled: s.t + 118593136 &* s.n,
             savedHidden: s.t + 118612704 &* s.n, savedScale: s.t + 118594096 &* s.n, gradInput: s.t + 79568400 &* s.n,
             gradReduceWeights: s.g + 2618304, gradReduceBias: s.g + 2656704, gradExpandWeights: s.g + 2656752,
             gradExpandBias: s.g + 2695152, workspace: s.ws, pool: pool)
-        // features.5.3.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(544)
+        // features.5.3.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 79568400 &* s.n, input: s.t + 78462480 &* s.n,
             pixels: 576 &* s.n, channels: 960, gamma: s.p + 2614464, beta: s.p + 2615424, savedMean: s.f + 311168,
             savedInvStd: s.f + 312128, activation: .silu, gradInput: s.t + 79568400 &* s.n, gradGamma: s.g + 2614464,
             gradBeta: s.g + 2615424, pool: pool)
+        s.profiler?.stop(545)
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 337088, count: 24000)
-        // features.5.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(546)
+        // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 79568400 &* s.n, input: s.t + 77909520 &* s.n,
             batch: s.n, height: 24, width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 24, outWidth: 24, weights: s.f + 313088, gradInput: s.t + 78462480 &* s.n,
             gradWeights: s.f + 337088, pool: pool)
+        s.profiler?.stop(547)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 337088, channels: 960, kernel: 5, into: s.g + 2590464)
-        // features.5.3.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(548)
+        // features.5.3.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 78462480 &* s.n, input: s.t + 77356560 &* s.n,
             pixels: 576 &* s.n, channels: 960, gamma: s.p + 2586624, beta: s.p + 2587584, savedMean: s.f + 309248,
             savedInvStd: s.f + 310208, activation: .silu, gradInput: s.t + 78462480 &* s.n, gradGamma: s.g + 2586624,
             gradBeta: s.g + 2587584, pool: pool)
-        // features.5.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(549)
+        // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 78462480 &* s.n, input: s.t + 116503312 &* s.n,
             weights: s.p + 2433024, pixels: 576 &* s.n, inChannels: 160, outChannels: 960,
             gradInput: s.t + 50158848 &* s.n, gradWeights: s.g + 2433024, pool: pool)
+        s.profiler?.stop(550)
         // features.5.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 50158848 &* s.n, s.t + 50066688 &* s.n, count: 92160 &* s.n, pool: pool)
+        s.profiler?.stop(551)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 50158848 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 118613472 &* s.n : nil, batch: s.n,
             perImage: 92160, gradBranch: s.t + 50066688 &* s.n, pool: pool)
-        // features.5.2.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(552)
+        // features.5.2.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 160]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50066688 &* s.n, input: s.t + 116411152 &* s.n,
             pixels: 576 &* s.n, channels: 160, gamma: s.p + 2432384, beta: s.p + 2432544, savedMean: s.f + 308928,
             savedInvStd: s.f + 309088, activation: .identity, gradInput: s.t + 50066688 &* s.n,
             gradGamma: s.g + 2432384, gradBeta: s.g + 2432544, pool: pool)
-        // features.5.2.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(553)
+        // features.5.2.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50066688 &* s.n, input: s.t + 76803600 &* s.n,
             weights: s.p + 2278784, pixels: 576 &* s.n, inChannels: 960, outChannels: 160,
             gradInput: s.t + 77356560 &* s.n, gradWeights: s.g + 2278784, pool: pool)
-        // features.5.2.block.2 squeeze-excitation backward
+        s.profiler?.stop(554)
+        // features.5.2.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 77356560 &* s.n, input: s.t + 76250640 &* s.n,
             batch: s.n, pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2200976,
             activation: .silu, expandWeights: s.p + 2239424, savedPooled: s.t + 118591216 &* s.n,
             savedHidden: s.t + 118612656 &* s.n, savedScale: s.t + 118592176 &* s.n, gradInput: s.t + 76803600 &* s.n,
             gradReduceWeights: s.g + 2200976, gradReduceBias: s.g + 2239376, gradExpandWeights: s.g + 2239424,
             gradExpandBias: s.g + 2277824, workspace: s.ws, pool: pool)
-        // features.5.2.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(555)
+        // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 76803600 &* s.n, input: s.t + 75697680 &* s.n,
             pixels: 576 &* s.n, channels: 960, gamma: s.p + 2197136, beta: s.p + 2198096, savedMean: s.f + 259008,
             savedInvStd: s.f + 259968, activation: .silu, gradInput: s.t + 76803600 &* s.n, gradGamma: s.g + 2197136,
             gradBeta: s.g + 2198096, pool: pool)
+        s.profiler?.stop(556)
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 284928, count: 24000)
-        // features.5.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(557)
+        // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 76803600 &* s.n, input: s.t + 75144720 &* s.n,
             batch: s.n, height: 24, width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 24, outWidth: 24, weights: s.f + 260928, gradInput: s.t + 75697680 &* s.n,
             gradWeights: s.f + 284928, pool: pool)
+        s.profiler?.stop(558)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 284928, channels: 960, kernel: 5, into: s.g + 2173136)
-        // features.5.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(559)
+        // features.5.2.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 75697680 &* s.n, input: s.t + 74591760 &* s.n,
             pixels: 576 &* s.n, channels: 960, gamma: s.p + 2169296, beta: s.p + 2170256, savedMean: s.f + 257088,
             savedInvStd: s.f + 258048, activation: .silu, gradInput: s.t + 75697680 &* s.n, gradGamma: s.g + 2169296,
             gradBeta: s.g + 2170256, pool: pool)
-        // features.5.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(560)
+        // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 75697680 &* s.n, input: s.t + 116318992 &* s.n,
             weights: s.p + 2015696, pixels: 576 &* s.n, inChannels: 160, outChannels: 960,
             gradInput: s.t + 50066688 &* s.n, gradWeights: s.g + 2015696, pool: pool)
+        s.profiler?.stop(561)
         // features.5.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 50066688 &* s.n, s.t + 50158848 &* s.n, count: 92160 &* s.n, pool: pool)
+        s.profiler?.stop(562)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 50066688 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 118613456 &* s.n : nil, batch: s.n,
             perImage: 92160, gradBranch: s.t + 50158848 &* s.n, pool: pool)
-        // features.5.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(563)
+        // features.5.1.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 160]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50158848 &* s.n, input: s.t + 116226832 &* s.n,
             pixels: 576 &* s.n, channels: 160, gamma: s.p + 2015056, beta: s.p + 2015216, savedMean: s.f + 256768,
             savedInvStd: s.f + 256928, activation: .identity, gradInput: s.t + 50158848 &* s.n,
             gradGamma: s.g + 2015056, gradBeta: s.g + 2015216, pool: pool)
-        // features.5.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(564)
+        // features.5.1.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50158848 &* s.n, input: s.t + 74038800 &* s.n,
             weights: s.p + 1861456, pixels: 576 &* s.n, inChannels: 960, outChannels: 160,
             gradInput: s.t + 74591760 &* s.n, gradWeights: s.g + 1861456, pool: pool)
-        // features.5.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(565)
+        // features.5.1.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 74591760 &* s.n, input: s.t + 73485840 &* s.n,
             batch: s.n, pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 1783648,
             activation: .silu, expandWeights: s.p + 1822096, savedPooled: s.t + 118589296 &* s.n,
             savedHidden: s.t + 118612608 &* s.n, savedScale: s.t + 118590256 &* s.n, gradInput: s.t + 74038800 &* s.n,
             gradReduceWeights: s.g + 1783648, gradReduceBias: s.g + 1822048, gradExpandWeights: s.g + 1822096,
             gradExpandBias: s.g + 1860496, workspace: s.ws, pool: pool)
-        // features.5.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(566)
+        // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 74038800 &* s.n, input: s.t + 72932880 &* s.n,
             pixels: 576 &* s.n, channels: 960, gamma: s.p + 1779808, beta: s.p + 1780768, savedMean: s.f + 206848,
             savedInvStd: s.f + 207808, activation: .silu, gradInput: s.t + 74038800 &* s.n, gradGamma: s.g + 1779808,
             gradBeta: s.g + 1780768, pool: pool)
+        s.profiler?.stop(567)
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 232768, count: 24000)
-        // features.5.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(568)
+        // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 74038800 &* s.n, input: s.t + 72379920 &* s.n,
             batch: s.n, height: 24, width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 24, outWidth: 24, weights: s.f + 208768, gradInput: s.t + 72932880 &* s.n,
             gradWeights: s.f + 232768, pool: pool)
+        s.profiler?.stop(569)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 232768, channels: 960, kernel: 5, into: s.g + 1755808)
-        // features.5.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(570)
+        // features.5.1.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 72932880 &* s.n, input: s.t + 71826960 &* s.n,
             pixels: 576 &* s.n, channels: 960, gamma: s.p + 1751968, beta: s.p + 1752928, savedMean: s.f + 204928,
             savedInvStd: s.f + 205888, activation: .silu, gradInput: s.t + 72932880 &* s.n, gradGamma: s.g + 1751968,
             gradBeta: s.g + 1752928, pool: pool)
-        // features.5.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(571)
+        // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 72932880 &* s.n, input: s.t + 116134672 &* s.n,
             weights: s.p + 1598368, pixels: 576 &* s.n, inChannels: 160, outChannels: 960,
             gradInput: s.t + 50158848 &* s.n, gradWeights: s.g + 1598368, pool: pool)
+        s.profiler?.stop(572)
         // features.5.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 50158848 &* s.n, s.t + 50066688 &* s.n, count: 92160 &* s.n, pool: pool)
+        s.profiler?.stop(573)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 24x24x112 -> 24x24x160, SE 672 -> 28 -> 672
     private func features_5_0_backward(_ s: TrainingStepContext) {
-        // features.5.0.block.3 backward through identity and BatchNorm (in place)
+        // features.5.0.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 160]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50158848 &* s.n, input: s.t + 116042512 &* s.n,
             pixels: 576 &* s.n, channels: 160, gamma: s.p + 1597728, beta: s.p + 1597888, savedMean: s.f + 204608,
             savedInvStd: s.f + 204768, activation: .identity, gradInput: s.t + 50158848 &* s.n,
             gradGamma: s.g + 1597728, gradBeta: s.g + 1597888, pool: pool)
-        // features.5.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(574)
+        // features.5.0.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 160]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50158848 &* s.n, input: s.t + 99862032 &* s.n,
             weights: s.p + 1490208, pixels: 576 &* s.n, inChannels: 672, outChannels: 160,
             gradInput: s.t + 71826960 &* s.n, gradWeights: s.g + 1490208, pool: pool)
-        // features.5.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(575)
+        // features.5.0.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 99474960 &* s.n,
             batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1451872,
             activation: .silu, expandWeights: s.p + 1470720, savedPooled: s.t + 118606576 &* s.n,
             savedHidden: s.t + 118613072 &* s.n, savedScale: s.t + 118607248 &* s.n, gradInput: s.t + 72214032 &* s.n,
             gradReduceWeights: s.g + 1451872, gradReduceBias: s.g + 1470688, gradExpandWeights: s.g + 1470720,
             gradExpandBias: s.g + 1489536, workspace: s.ws, pool: pool)
-        // features.5.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(576)
+        // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 72214032 &* s.n, input: s.t + 99087888 &* s.n,
             pixels: 576 &* s.n, channels: 672, gamma: s.p + 1449184, beta: s.p + 1449856, savedMean: s.f + 169664,
             savedInvStd: s.f + 170336, activation: .silu, gradInput: s.t + 72214032 &* s.n, gradGamma: s.g + 1449184,
             gradBeta: s.g + 1449856, pool: pool)
+        s.profiler?.stop(577)
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 187808, count: 16800)
-        // features.5.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(578)
+        // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 72214032 &* s.n, input: s.t + 98700816 &* s.n,
             batch: s.n, height: 24, width: 24, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 24, outWidth: 24, weights: s.f + 171008, gradInput: s.t + 71826960 &* s.n,
             gradWeights: s.f + 187808, pool: pool)
+        s.profiler?.stop(579)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 187808, channels: 672, kernel: 5, into: s.g + 1432384)
-        // features.5.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(580)
+        // features.5.0.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 98313744 &* s.n,
             pixels: 576 &* s.n, channels: 672, gamma: s.p + 1429696, beta: s.p + 1430368, savedMean: s.f + 168320,
             savedInvStd: s.f + 168992, activation: .silu, gradInput: s.t + 71826960 &* s.n, gradGamma: s.g + 1429696,
             gradBeta: s.g + 1430368, pool: pool)
-        // features.5.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(581)
+        // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 117858064 &* s.n,
             weights: s.p + 1354432, pixels: 576 &* s.n, inChannels: 112, outChannels: 672,
             gradInput: s.t + 50066688 &* s.n, gradWeights: s.g + 1354432, pool: pool)
+        s.profiler?.stop(582)
     }
 
     /// features.4.5 backward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_5_backward(_ s: TrainingStepContext) {
         // features.4.5 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 50066688 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 118613440 &* s.n : nil, batch: s.n,
             perImage: 64512, gradBranch: s.t + 50131200 &* s.n, pool: pool)
-        // features.4.5.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(583)
+        // features.4.5.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 112]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50131200 &* s.n, input: s.t + 117793552 &* s.n,
             pixels: 576 &* s.n, channels: 112, gamma: s.p + 1353984, beta: s.p + 1354096, savedMean: s.f + 168096,
             savedInvStd: s.f + 168208, activation: .identity, gradInput: s.t + 50131200 &* s.n,
             gradGamma: s.g + 1353984, gradBeta: s.g + 1354096, pool: pool)
-        // features.4.5.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(584)
+        // features.4.5.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50131200 &* s.n, input: s.t + 97926672 &* s.n,
             weights: s.p + 1278720, pixels: 576 &* s.n, inChannels: 672, outChannels: 112,
             gradInput: s.t + 71826960 &* s.n, gradWeights: s.g + 1278720, pool: pool)
-        // features.4.5.block.2 squeeze-excitation backward
+        s.profiler?.stop(585)
+        // features.4.5.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 97539600 &* s.n,
             batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1240384,
             activation: .silu, expandWeights: s.p + 1259232, savedPooled: s.t + 118605232 &* s.n,
             savedHidden: s.t + 118613040 &* s.n, savedScale: s.t + 118605904 &* s.n, gradInput: s.t + 72214032 &* s.n,
             gradReduceWeights: s.g + 1240384, gradReduceBias: s.g + 1259200, gradExpandWeights: s.g + 1259232,
             gradExpandBias: s.g + 1278048, workspace: s.ws, pool: pool)
-        // features.4.5.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(586)
+        // features.4.5.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 72214032 &* s.n, input: s.t + 97152528 &* s.n,
             pixels: 576 &* s.n, channels: 672, gamma: s.p + 1237696, beta: s.p + 1238368, savedMean: s.f + 154656,
             savedInvStd: s.f + 155328, activation: .silu, gradInput: s.t + 72214032 &* s.n, gradGamma: s.g + 1237696,
             gradBeta: s.g + 1238368, pool: pool)
+        s.profiler?.stop(587)
         // features.4.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 162048, count: 6048)
-        // features.4.5.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(588)
+        // features.4.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 72214032 &* s.n, input: s.t + 96765456 &* s.n,
             batch: s.n, height: 24, width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 24, outWidth: 24, weights: s.f + 156000, gradInput: s.t + 71826960 &* s.n,
             gradWeights: s.f + 162048, pool: pool)
+        s.profiler?.stop(589)
         // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 162048, channels: 672, kernel: 3, into: s.g + 1231648)
-        // features.4.5.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(590)
+        // features.4.5.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 96378384 &* s.n,
             pixels: 576 &* s.n, channels: 672, gamma: s.p + 1228960, beta: s.p + 1229632, savedMean: s.f + 153312,
             savedInvStd: s.f + 153984, activation: .silu, gradInput: s.t + 71826960 &* s.n, gradGamma: s.g + 1228960,
             gradBeta: s.g + 1229632, pool: pool)
-        // features.4.5.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(591)
+        // features.4.5.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 117729040 &* s.n,
             weights: s.p + 1153696, pixels: 576 &* s.n, inChannels: 112, outChannels: 672,
             gradInput: s.t + 50131200 &* s.n, gradWeights: s.g + 1153696, pool: pool)
+        s.profiler?.stop(592)
         // features.4.5 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 50131200 &* s.n, s.t + 50066688 &* s.n, count: 64512 &* s.n, pool: pool)
+        s.profiler?.stop(593)
     }
 
     /// features.4.4 backward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_4_backward(_ s: TrainingStepContext) {
         // features.4.4 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 50131200 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 118613424 &* s.n : nil, batch: s.n,
             perImage: 64512, gradBranch: s.t + 50066688 &* s.n, pool: pool)
-        // features.4.4.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(594)
+        // features.4.4.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 112]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50066688 &* s.n, input: s.t + 117664528 &* s.n,
             pixels: 576 &* s.n, channels: 112, gamma: s.p + 1153248, beta: s.p + 1153360, savedMean: s.f + 153088,
             savedInvStd: s.f + 153200, activation: .identity, gradInput: s.t + 50066688 &* s.n,
             gradGamma: s.g + 1153248, gradBeta: s.g + 1153360, pool: pool)
-        // features.4.4.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(595)
+        // features.4.4.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50066688 &* s.n, input: s.t + 95991312 &* s.n,
             weights: s.p + 1077984, pixels: 576 &* s.n, inChannels: 672, outChannels: 112,
             gradInput: s.t + 71826960 &* s.n, gradWeights: s.g + 1077984, pool: pool)
-        // features.4.4.block.2 squeeze-excitation backward
+        s.profiler?.stop(596)
+        // features.4.4.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 95604240 &* s.n,
             batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1039648,
             activation: .silu, expandWeights: s.p + 1058496, savedPooled: s.t + 118603888 &* s.n,
             savedHidden: s.t + 118613008 &* s.n, savedScale: s.t + 118604560 &* s.n, gradInput: s.t + 72214032 &* s.n,
             gradReduceWeights: s.g + 1039648, gradReduceBias: s.g + 1058464, gradExpandWeights: s.g + 1058496,
             gradExpandBias: s.g + 1077312, workspace: s.ws, pool: pool)
-        // features.4.4.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(597)
+        // features.4.4.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 72214032 &* s.n, input: s.t + 95217168 &* s.n,
             pixels: 576 &* s.n, channels: 672, gamma: s.p + 1036960, beta: s.p + 1037632, savedMean: s.f + 139648,
             savedInvStd: s.f + 140320, activation: .silu, gradInput: s.t + 72214032 &* s.n, gradGamma: s.g + 1036960,
             gradBeta: s.g + 1037632, pool: pool)
+        s.profiler?.stop(598)
         // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 147040, count: 6048)
-        // features.4.4.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(599)
+        // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 72214032 &* s.n, input: s.t + 94830096 &* s.n,
             batch: s.n, height: 24, width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 24, outWidth: 24, weights: s.f + 140992, gradInput: s.t + 71826960 &* s.n,
             gradWeights: s.f + 147040, pool: pool)
+        s.profiler?.stop(600)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 147040, channels: 672, kernel: 3, into: s.g + 1030912)
-        // features.4.4.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(601)
+        // features.4.4.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 94443024 &* s.n,
             pixels: 576 &* s.n, channels: 672, gamma: s.p + 1028224, beta: s.p + 1028896, savedMean: s.f + 138304,
             savedInvStd: s.f + 138976, activation: .silu, gradInput: s.t + 71826960 &* s.n, gradGamma: s.g + 1028224,
             gradBeta: s.g + 1028896, pool: pool)
-        // features.4.4.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(602)
+        // features.4.4.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 117600016 &* s.n,
             weights: s.p + 952960, pixels: 576 &* s.n, inChannels: 112, outChannels: 672,
             gradInput: s.t + 50066688 &* s.n, gradWeights: s.g + 952960, pool: pool)
+        s.profiler?.stop(603)
         // features.4.4 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 50066688 &* s.n, s.t + 50131200 &* s.n, count: 64512 &* s.n, pool: pool)
+        s.profiler?.stop(604)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 50066688 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 118613408 &* s.n : nil, batch: s.n,
             perImage: 64512, gradBranch: s.t + 50131200 &* s.n, pool: pool)
-        // features.4.3.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(605)
+        // features.4.3.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 112]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50131200 &* s.n, input: s.t + 117535504 &* s.n,
             pixels: 576 &* s.n, channels: 112, gamma: s.p + 952512, beta: s.p + 952624, savedMean: s.f + 138080,
             savedInvStd: s.f + 138192, activation: .identity, gradInput: s.t + 50131200 &* s.n,
             gradGamma: s.g + 952512, gradBeta: s.g + 952624, pool: pool)
-        // features.4.3.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(606)
+        // features.4.3.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50131200 &* s.n, input: s.t + 94055952 &* s.n,
             weights: s.p + 877248, pixels: 576 &* s.n, inChannels: 672, outChannels: 112,
             gradInput: s.t + 71826960 &* s.n, gradWeights: s.g + 877248, pool: pool)
-        // features.4.3.block.2 squeeze-excitation backward
+        s.profiler?.stop(607)
+        // features.4.3.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 93668880 &* s.n,
             batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 838912,
             activation: .silu, expandWeights: s.p + 857760, savedPooled: s.t + 118602544 &* s.n,
             savedHidden: s.t + 118612976 &* s.n, savedScale: s.t + 118603216 &* s.n, gradInput: s.t + 72214032 &* s.n,
             gradReduceWeights: s.g + 838912, gradReduceBias: s.g + 857728, gradExpandWeights: s.g + 857760,
             gradExpandBias: s.g + 876576, workspace: s.ws, pool: pool)
-        // features.4.3.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(608)
+        // features.4.3.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 72214032 &* s.n, input: s.t + 93281808 &* s.n,
             pixels: 576 &* s.n, channels: 672, gamma: s.p + 836224, beta: s.p + 836896, savedMean: s.f + 124640,
             savedInvStd: s.f + 125312, activation: .silu, gradInput: s.t + 72214032 &* s.n, gradGamma: s.g + 836224,
             gradBeta: s.g + 836896, pool: pool)
+        s.profiler?.stop(609)
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 132032, count: 6048)
-        // features.4.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(610)
+        // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 72214032 &* s.n, input: s.t + 92894736 &* s.n,
             batch: s.n, height: 24, width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 24, outWidth: 24, weights: s.f + 125984, gradInput: s.t + 71826960 &* s.n,
             gradWeights: s.f + 132032, pool: pool)
+        s.profiler?.stop(611)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 132032, channels: 672, kernel: 3, into: s.g + 830176)
-        // features.4.3.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(612)
+        // features.4.3.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 92507664 &* s.n,
             pixels: 576 &* s.n, channels: 672, gamma: s.p + 827488, beta: s.p + 828160, savedMean: s.f + 123296,
             savedInvStd: s.f + 123968, activation: .silu, gradInput: s.t + 71826960 &* s.n, gradGamma: s.g + 827488,
             gradBeta: s.g + 828160, pool: pool)
-        // features.4.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(613)
+        // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 117470992 &* s.n,
             weights: s.p + 752224, pixels: 576 &* s.n, inChannels: 112, outChannels: 672,
             gradInput: s.t + 50131200 &* s.n, gradWeights: s.g + 752224, pool: pool)
+        s.profiler?.stop(614)
         // features.4.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 50131200 &* s.n, s.t + 50066688 &* s.n, count: 64512 &* s.n, pool: pool)
+        s.profiler?.stop(615)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 50131200 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 118613392 &* s.n : nil, batch: s.n,
             perImage: 64512, gradBranch: s.t + 50066688 &* s.n, pool: pool)
-        // features.4.2.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(616)
+        // features.4.2.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 112]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50066688 &* s.n, input: s.t + 117406480 &* s.n,
             pixels: 576 &* s.n, channels: 112, gamma: s.p + 751776, beta: s.p + 751888, savedMean: s.f + 123072,
             savedInvStd: s.f + 123184, activation: .identity, gradInput: s.t + 50066688 &* s.n,
             gradGamma: s.g + 751776, gradBeta: s.g + 751888, pool: pool)
-        // features.4.2.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(617)
+        // features.4.2.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50066688 &* s.n, input: s.t + 92120592 &* s.n,
             weights: s.p + 676512, pixels: 576 &* s.n, inChannels: 672, outChannels: 112,
             gradInput: s.t + 71826960 &* s.n, gradWeights: s.g + 676512, pool: pool)
-        // features.4.2.block.2 squeeze-excitation backward
+        s.profiler?.stop(618)
+        // features.4.2.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 91733520 &* s.n,
             batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 638176,
             activation: .silu, expandWeights: s.p + 657024, savedPooled: s.t + 118601200 &* s.n,
             savedHidden: s.t + 118612944 &* s.n, savedScale: s.t + 118601872 &* s.n, gradInput: s.t + 72214032 &* s.n,
             gradReduceWeights: s.g + 638176, gradReduceBias: s.g + 656992, gradExpandWeights: s.g + 657024,
             gradExpandBias: s.g + 675840, workspace: s.ws, pool: pool)
-        // features.4.2.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(619)
+        // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 72214032 &* s.n, input: s.t + 91346448 &* s.n,
             pixels: 576 &* s.n, channels: 672, gamma: s.p + 635488, beta: s.p + 636160, savedMean: s.f + 109632,
             savedInvStd: s.f + 110304, activation: .silu, gradInput: s.t + 72214032 &* s.n, gradGamma: s.g + 635488,
             gradBeta: s.g + 636160, pool: pool)
+        s.profiler?.stop(620)
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 117024, count: 6048)
-        // features.4.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(621)
+        // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 72214032 &* s.n, input: s.t + 90959376 &* s.n,
             batch: s.n, height: 24, width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 24, outWidth: 24, weights: s.f + 110976, gradInput: s.t + 71826960 &* s.n,
             gradWeights: s.f + 117024, pool: pool)
+        s.profiler?.stop(622)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 117024, channels: 672, kernel: 3, into: s.g + 629440)
-        // features.4.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(623)
+        // features.4.2.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 90572304 &* s.n,
             pixels: 576 &* s.n, channels: 672, gamma: s.p + 626752, beta: s.p + 627424, savedMean: s.f + 108288,
             savedInvStd: s.f + 108960, activation: .silu, gradInput: s.t + 71826960 &* s.n, gradGamma: s.g + 626752,
             gradBeta: s.g + 627424, pool: pool)
-        // features.4.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(624)
+        // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 117341968 &* s.n,
             weights: s.p + 551488, pixels: 576 &* s.n, inChannels: 112, outChannels: 672,
             gradInput: s.t + 50066688 &* s.n, gradWeights: s.g + 551488, pool: pool)
+        s.profiler?.stop(625)
         // features.4.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 50066688 &* s.n, s.t + 50131200 &* s.n, count: 64512 &* s.n, pool: pool)
+        s.profiler?.stop(626)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 50066688 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 118613376 &* s.n : nil, batch: s.n,
             perImage: 64512, gradBranch: s.t + 50131200 &* s.n, pool: pool)
-        // features.4.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(627)
+        // features.4.1.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 112]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50131200 &* s.n, input: s.t + 117277456 &* s.n,
             pixels: 576 &* s.n, channels: 112, gamma: s.p + 551040, beta: s.p + 551152, savedMean: s.f + 108064,
             savedInvStd: s.f + 108176, activation: .identity, gradInput: s.t + 50131200 &* s.n,
             gradGamma: s.g + 551040, gradBeta: s.g + 551152, pool: pool)
-        // features.4.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(628)
+        // features.4.1.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50131200 &* s.n, input: s.t + 90185232 &* s.n,
             weights: s.p + 475776, pixels: 576 &* s.n, inChannels: 672, outChannels: 112,
             gradInput: s.t + 71826960 &* s.n, gradWeights: s.g + 475776, pool: pool)
-        // features.4.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(629)
+        // features.4.1.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 89798160 &* s.n,
             batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 437440,
             activation: .silu, expandWeights: s.p + 456288, savedPooled: s.t + 118599856 &* s.n,
             savedHidden: s.t + 118612912 &* s.n, savedScale: s.t + 118600528 &* s.n, gradInput: s.t + 72214032 &* s.n,
             gradReduceWeights: s.g + 437440, gradReduceBias: s.g + 456256, gradExpandWeights: s.g + 456288,
             gradExpandBias: s.g + 475104, workspace: s.ws, pool: pool)
-        // features.4.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(630)
+        // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 72214032 &* s.n, input: s.t + 89411088 &* s.n,
             pixels: 576 &* s.n, channels: 672, gamma: s.p + 434752, beta: s.p + 435424, savedMean: s.f + 94624,
             savedInvStd: s.f + 95296, activation: .silu, gradInput: s.t + 72214032 &* s.n, gradGamma: s.g + 434752,
             gradBeta: s.g + 435424, pool: pool)
+        s.profiler?.stop(631)
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 102016, count: 6048)
-        // features.4.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(632)
+        // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 72214032 &* s.n, input: s.t + 89024016 &* s.n,
             batch: s.n, height: 24, width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 24, outWidth: 24, weights: s.f + 95968, gradInput: s.t + 71826960 &* s.n,
             gradWeights: s.f + 102016, pool: pool)
+        s.profiler?.stop(633)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 102016, channels: 672, kernel: 3, into: s.g + 428704)
-        // features.4.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(634)
+        // features.4.1.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 88636944 &* s.n,
             pixels: 576 &* s.n, channels: 672, gamma: s.p + 426016, beta: s.p + 426688, savedMean: s.f + 93280,
             savedInvStd: s.f + 93952, activation: .silu, gradInput: s.t + 71826960 &* s.n, gradGamma: s.g + 426016,
             gradBeta: s.g + 426688, pool: pool)
-        // features.4.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(635)
+        // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 117212944 &* s.n,
             weights: s.p + 350752, pixels: 576 &* s.n, inChannels: 112, outChannels: 672,
             gradInput: s.t + 50131200 &* s.n, gradWeights: s.g + 350752, pool: pool)
+        s.profiler?.stop(636)
         // features.4.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 50131200 &* s.n, s.t + 50066688 &* s.n, count: 64512 &* s.n, pool: pool)
+        s.profiler?.stop(637)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 48x48x56 -> 24x24x112, SE 336 -> 14 -> 336
     private func features_4_0_backward(_ s: TrainingStepContext) {
-        // features.4.0.block.3 backward through identity and BatchNorm (in place)
+        // features.4.0.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 112]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50131200 &* s.n, input: s.t + 117148432 &* s.n,
             pixels: 576 &* s.n, channels: 112, gamma: s.p + 350304, beta: s.p + 350416, savedMean: s.f + 93056,
             savedInvStd: s.f + 93168, activation: .identity, gradInput: s.t + 50131200 &* s.n, gradGamma: s.g + 350304,
             gradBeta: s.g + 350416, pool: pool)
-        // features.4.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(638)
+        // features.4.0.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 336] <- [n, 24, 24, 112]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50131200 &* s.n, input: s.t + 114540304 &* s.n,
             weights: s.p + 312672, pixels: 576 &* s.n, inChannels: 336, outChannels: 112,
             gradInput: s.t + 71826960 &* s.n, gradWeights: s.g + 312672, pool: pool)
-        // features.4.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(639)
+        // features.4.0.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 24, 24, 336]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 114346768 &* s.n,
             batch: s.n, pixels: 576, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 302912,
             activation: .silu, expandWeights: s.p + 307632, savedPooled: s.t + 118609936 &* s.n,
             savedHidden: s.t + 118613360 &* s.n, savedScale: s.t + 118610272 &* s.n, gradInput: s.t + 72601104 &* s.n,
             gradReduceWeights: s.g + 302912, gradReduceBias: s.g + 307616, gradExpandWeights: s.g + 307632,
             gradExpandBias: s.g + 312336, workspace: s.ws, pool: pool)
-        // features.4.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(640)
+        // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 336]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 72601104 &* s.n, input: s.t + 114153232 &* s.n,
             pixels: 576 &* s.n, channels: 336, gamma: s.p + 301568, beta: s.p + 301904, savedMean: s.f + 86336,
             savedInvStd: s.f + 86672, activation: .silu, gradInput: s.t + 72601104 &* s.n, gradGamma: s.g + 301568,
             gradBeta: s.g + 301904, pool: pool)
+        s.profiler?.stop(641)
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 90032, count: 3024)
-        // features.4.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(642)
+        // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 24, 24, 336]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 72601104 &* s.n, input: s.t + 71052816 &* s.n,
             batch: s.n, height: 48, width: 48, channels: 336, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 24, outWidth: 24, weights: s.f + 87008, gradInput: s.t + 71826960 &* s.n,
             gradWeights: s.f + 90032, pool: pool)
+        s.profiler?.stop(643)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 90032, channels: 336, kernel: 3, into: s.g + 298544)
-        // features.4.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(644)
+        // features.4.0.block.0 backward through silu and BatchNorm (in place) on [n, 48, 48, 336]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 70278672 &* s.n,
             pixels: 2304 &* s.n, channels: 336, gamma: s.p + 297200, beta: s.p + 297536, savedMean: s.f + 85664,
             savedInvStd: s.f + 86000, activation: .silu, gradInput: s.t + 71826960 &* s.n, gradGamma: s.g + 297200,
             gradBeta: s.g + 297536, pool: pool)
-        // features.4.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(645)
+        // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 115913488 &* s.n,
             weights: s.p + 278384, pixels: 2304 &* s.n, inChannels: 56, outChannels: 336,
             gradInput: s.t + 50066688 &* s.n, gradWeights: s.g + 278384, pool: pool)
+        s.profiler?.stop(646)
     }
 
     /// features.3.3 backward: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_3_3_backward(_ s: TrainingStepContext) {
         // features.3.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 50066688 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 118613344 &* s.n : nil, batch: s.n,
             perImage: 129024, gradBranch: s.t + 71052816 &* s.n, pool: pool)
-        // features.3.3.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(647)
+        // features.3.3.block.3 backward through identity and BatchNorm (in place) on [n, 48, 48, 56]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 71052816 &* s.n, input: s.t + 115784464 &* s.n,
             pixels: 2304 &* s.n, channels: 56, gamma: s.p + 278128, beta: s.p + 278192, savedMean: s.f + 85552,
             savedInvStd: s.f + 85608, activation: .identity, gradInput: s.t + 71052816 &* s.n, gradGamma: s.g + 278128,
             gradBeta: s.g + 278192, pool: pool)
-        // features.3.3.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(648)
+        // features.3.3.block.3 conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 71052816 &* s.n, input: s.t + 69504528 &* s.n,
             weights: s.p + 259312, pixels: 2304 &* s.n, inChannels: 336, outChannels: 56,
             gradInput: s.t + 70278672 &* s.n, gradWeights: s.g + 259312, pool: pool)
-        // features.3.3.block.2 squeeze-excitation backward
+        s.profiler?.stop(649)
+        // features.3.3.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 48, 48, 336]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 70278672 &* s.n, input: s.t + 68730384 &* s.n,
             batch: s.n, pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 249552,
             activation: .silu, expandWeights: s.p + 254272, savedPooled: s.t + 118609264 &* s.n,
             savedHidden: s.t + 118613328 &* s.n, savedScale: s.t + 118609600 &* s.n, gradInput: s.t + 69504528 &* s.n,
             gradReduceWeights: s.g + 249552, gradReduceBias: s.g + 254256, gradExpandWeights: s.g + 254272,
             gradExpandBias: s.g + 258976, workspace: s.ws, pool: pool)
-        // features.3.3.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(650)
+        // features.3.3.block.1 backward through silu and BatchNorm (in place) on [n, 48, 48, 336]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 69504528 &* s.n, input: s.t + 67956240 &* s.n,
             pixels: 2304 &* s.n, channels: 336, gamma: s.p + 248208, beta: s.p + 248544, savedMean: s.f + 68080,
             savedInvStd: s.f + 68416, activation: .silu, gradInput: s.t + 69504528 &* s.n, gradGamma: s.g + 248208,
             gradBeta: s.g + 248544, pool: pool)
+        s.profiler?.stop(651)
         // features.3.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 77152, count: 8400)
-        // features.3.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(652)
+        // features.3.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 336]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 69504528 &* s.n, input: s.t + 67182096 &* s.n,
             batch: s.n, height: 48, width: 48, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 48, outWidth: 48, weights: s.f + 68752, gradInput: s.t + 67956240 &* s.n,
             gradWeights: s.f + 77152, pool: pool)
+        s.profiler?.stop(653)
         // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 77152, channels: 336, kernel: 5, into: s.g + 239808)
-        // features.3.3.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(654)
+        // features.3.3.block.0 backward through silu and BatchNorm (in place) on [n, 48, 48, 336]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 67956240 &* s.n, input: s.t + 66407952 &* s.n,
             pixels: 2304 &* s.n, channels: 336, gamma: s.p + 238464, beta: s.p + 238800, savedMean: s.f + 67408,
             savedInvStd: s.f + 67744, activation: .silu, gradInput: s.t + 67956240 &* s.n, gradGamma: s.g + 238464,
             gradBeta: s.g + 238800, pool: pool)
-        // features.3.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(655)
+        // features.3.3.block.0 conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 67956240 &* s.n, input: s.t + 115655440 &* s.n,
             weights: s.p + 219648, pixels: 2304 &* s.n, inChannels: 56, outChannels: 336,
             gradInput: s.t + 67182096 &* s.n, gradWeights: s.g + 219648, pool: pool)
+        s.profiler?.stop(656)
         // features.3.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 67182096 &* s.n, s.t + 50066688 &* s.n, count: 129024 &* s.n, pool: pool)
+        s.profiler?.stop(657)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 67182096 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 118613312 &* s.n : nil, batch: s.n,
             perImage: 129024, gradBranch: s.t + 50066688 &* s.n, pool: pool)
-        // features.3.2.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(658)
+        // features.3.2.block.3 backward through identity and BatchNorm (in place) on [n, 48, 48, 56]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50066688 &* s.n, input: s.t + 115526416 &* s.n,
             pixels: 2304 &* s.n, channels: 56, gamma: s.p + 219392, beta: s.p + 219456, savedMean: s.f + 67296,
             savedInvStd: s.f + 67352, activation: .identity, gradInput: s.t + 50066688 &* s.n, gradGamma: s.g + 219392,
             gradBeta: s.g + 219456, pool: pool)
-        // features.3.2.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(659)
+        // features.3.2.block.3 conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50066688 &* s.n, input: s.t + 65633808 &* s.n,
             weights: s.p + 200576, pixels: 2304 &* s.n, inChannels: 336, outChannels: 56,
             gradInput: s.t + 66407952 &* s.n, gradWeights: s.g + 200576, pool: pool)
-        // features.3.2.block.2 squeeze-excitation backward
+        s.profiler?.stop(660)
+        // features.3.2.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 48, 48, 336]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 66407952 &* s.n, input: s.t + 64859664 &* s.n,
             batch: s.n, pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 190816,
             activation: .silu, expandWeights: s.p + 195536, savedPooled: s.t + 118608592 &* s.n,
             savedHidden: s.t + 118613296 &* s.n, savedScale: s.t + 118608928 &* s.n, gradInput: s.t + 65633808 &* s.n,
             gradReduceWeights: s.g + 190816, gradReduceBias: s.g + 195520, gradExpandWeights: s.g + 195536,
             gradExpandBias: s.g + 200240, workspace: s.ws, pool: pool)
-        // features.3.2.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(661)
+        // features.3.2.block.1 backward through silu and BatchNorm (in place) on [n, 48, 48, 336]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 65633808 &* s.n, input: s.t + 64085520 &* s.n,
             pixels: 2304 &* s.n, channels: 336, gamma: s.p + 189472, beta: s.p + 189808, savedMean: s.f + 49824,
             savedInvStd: s.f + 50160, activation: .silu, gradInput: s.t + 65633808 &* s.n, gradGamma: s.g + 189472,
             gradBeta: s.g + 189808, pool: pool)
+        s.profiler?.stop(662)
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 58896, count: 8400)
-        // features.3.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(663)
+        // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 336]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 65633808 &* s.n, input: s.t + 63311376 &* s.n,
             batch: s.n, height: 48, width: 48, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 48, outWidth: 48, weights: s.f + 50496, gradInput: s.t + 64085520 &* s.n,
             gradWeights: s.f + 58896, pool: pool)
+        s.profiler?.stop(664)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 58896, channels: 336, kernel: 5, into: s.g + 181072)
-        // features.3.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(665)
+        // features.3.2.block.0 backward through silu and BatchNorm (in place) on [n, 48, 48, 336]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 64085520 &* s.n, input: s.t + 62537232 &* s.n,
             pixels: 2304 &* s.n, channels: 336, gamma: s.p + 179728, beta: s.p + 180064, savedMean: s.f + 49152,
             savedInvStd: s.f + 49488, activation: .silu, gradInput: s.t + 64085520 &* s.n, gradGamma: s.g + 179728,
             gradBeta: s.g + 180064, pool: pool)
-        // features.3.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(666)
+        // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 64085520 &* s.n, input: s.t + 115397392 &* s.n,
             weights: s.p + 160912, pixels: 2304 &* s.n, inChannels: 56, outChannels: 336,
             gradInput: s.t + 50066688 &* s.n, gradWeights: s.g + 160912, pool: pool)
+        s.profiler?.stop(667)
         // features.3.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 50066688 &* s.n, s.t + 67182096 &* s.n, count: 129024 &* s.n, pool: pool)
+        s.profiler?.stop(668)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 50066688 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 118613280 &* s.n : nil, batch: s.n,
             perImage: 129024, gradBranch: s.t + 63311376 &* s.n, pool: pool)
-        // features.3.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(669)
+        // features.3.1.block.3 backward through identity and BatchNorm (in place) on [n, 48, 48, 56]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 63311376 &* s.n, input: s.t + 115268368 &* s.n,
             pixels: 2304 &* s.n, channels: 56, gamma: s.p + 160656, beta: s.p + 160720, savedMean: s.f + 49040,
             savedInvStd: s.f + 49096, activation: .identity, gradInput: s.t + 63311376 &* s.n, gradGamma: s.g + 160656,
             gradBeta: s.g + 160720, pool: pool)
-        // features.3.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(670)
+        // features.3.1.block.3 conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 63311376 &* s.n, input: s.t + 61763088 &* s.n,
             weights: s.p + 141840, pixels: 2304 &* s.n, inChannels: 336, outChannels: 56,
             gradInput: s.t + 62537232 &* s.n, gradWeights: s.g + 141840, pool: pool)
-        // features.3.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(671)
+        // features.3.1.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 48, 48, 336]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 62537232 &* s.n, input: s.t + 60988944 &* s.n,
             batch: s.n, pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 132080,
             activation: .silu, expandWeights: s.p + 136800, savedPooled: s.t + 118607920 &* s.n,
             savedHidden: s.t + 118613264 &* s.n, savedScale: s.t + 118608256 &* s.n, gradInput: s.t + 61763088 &* s.n,
             gradReduceWeights: s.g + 132080, gradReduceBias: s.g + 136784, gradExpandWeights: s.g + 136800,
             gradExpandBias: s.g + 141504, workspace: s.ws, pool: pool)
-        // features.3.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(672)
+        // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 48, 48, 336]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 61763088 &* s.n, input: s.t + 60214800 &* s.n,
             pixels: 2304 &* s.n, channels: 336, gamma: s.p + 130736, beta: s.p + 131072, savedMean: s.f + 31568,
             savedInvStd: s.f + 31904, activation: .silu, gradInput: s.t + 61763088 &* s.n, gradGamma: s.g + 130736,
             gradBeta: s.g + 131072, pool: pool)
+        s.profiler?.stop(673)
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 40640, count: 8400)
-        // features.3.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(674)
+        // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 336]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 61763088 &* s.n, input: s.t + 49292544 &* s.n,
             batch: s.n, height: 48, width: 48, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 48, outWidth: 48, weights: s.f + 32240, gradInput: s.t + 60214800 &* s.n,
             gradWeights: s.f + 40640, pool: pool)
+        s.profiler?.stop(675)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 40640, channels: 336, kernel: 5, into: s.g + 122336)
-        // features.3.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(676)
+        // features.3.1.block.0 backward through silu and BatchNorm (in place) on [n, 48, 48, 336]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 60214800 &* s.n, input: s.t + 48518400 &* s.n,
             pixels: 2304 &* s.n, channels: 336, gamma: s.p + 120992, beta: s.p + 121328, savedMean: s.f + 30896,
             savedInvStd: s.f + 31232, activation: .silu, gradInput: s.t + 60214800 &* s.n, gradGamma: s.g + 120992,
             gradBeta: s.g + 121328, pool: pool)
-        // features.3.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(677)
+        // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 60214800 &* s.n, input: s.t + 115139344 &* s.n,
             weights: s.p + 102176, pixels: 2304 &* s.n, inChannels: 56, outChannels: 336,
             gradInput: s.t + 48960768 &* s.n, gradWeights: s.g + 102176, pool: pool)
+        s.profiler?.stop(678)
         // features.3.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 48960768 &* s.n, s.t + 50066688 &* s.n, count: 129024 &* s.n, pool: pool)
+        s.profiler?.stop(679)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 95x95x32 -> 48x48x56, SE 192 -> 8 -> 192
     private func features_3_0_backward(_ s: TrainingStepContext) {
-        // features.3.0.block.3 backward through identity and BatchNorm (in place)
+        // features.3.0.block.3 backward through identity and BatchNorm (in place) on [n, 48, 48, 56]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 48960768 &* s.n, input: s.t + 115010320 &* s.n,
             pixels: 2304 &* s.n, channels: 56, gamma: s.p + 101920, beta: s.p + 101984, savedMean: s.f + 30784,
             savedInvStd: s.f + 30840, activation: .identity, gradInput: s.t + 48960768 &* s.n, gradGamma: s.g + 101920,
             gradBeta: s.g + 101984, pool: pool)
-        // features.3.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(680)
+        // features.3.0.block.3 conv 1x1 backward: input and weight gradients, [n, 48, 48, 192] <- [n, 48, 48, 56]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 48960768 &* s.n, input: s.t + 88194576 &* s.n,
             weights: s.p + 91168, pixels: 2304 &* s.n, inChannels: 192, outChannels: 56,
             gradInput: s.t + 48518400 &* s.n, gradWeights: s.g + 91168, pool: pool)
-        // features.3.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(681)
+        // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 48, 48, 192]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 48518400 &* s.n, input: s.t + 87752208 &* s.n,
             batch: s.n, pixels: 2304, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 87888, activation: .silu,
             expandWeights: s.p + 89440, savedPooled: s.t + 118611760 &* s.n, savedHidden: s.t + 50251184 &* s.n,
             savedScale: s.t + 118611952 &* s.n, gradInput: s.t + 60214800 &* s.n, gradReduceWeights: s.g + 87888,
             gradReduceBias: s.g + 89424, gradExpandWeights: s.g + 89440, gradExpandBias: s.g + 90976, workspace: s.ws,
             pool: pool)
-        // features.3.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(682)
+        // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 48, 48, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 60214800 &* s.n, input: s.t + 87309840 &* s.n,
             pixels: 2304 &* s.n, channels: 192, gamma: s.p + 87120, beta: s.p + 87312, savedMean: s.f + 20800,
             savedInvStd: s.f + 20992, activation: .silu, gradInput: s.t + 60214800 &* s.n, gradGamma: s.g + 87120,
             gradBeta: s.g + 87312, pool: pool)
+        s.profiler?.stop(683)
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 25984, count: 4800)
-        // features.3.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(684)
+        // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 48, 48, 192]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 60214800 &* s.n, input: s.t + 46785600 &* s.n,
             batch: s.n, height: 95, width: 95, channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 48, outWidth: 48, weights: s.f + 21184, gradInput: s.t + 48518400 &* s.n,
             gradWeights: s.f + 25984, pool: pool)
+        s.profiler?.stop(685)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 25984, channels: 192, kernel: 5, into: s.g + 82320)
-        // features.3.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(686)
+        // features.3.0.block.0 backward through silu and BatchNorm (in place) on [n, 95, 95, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 48518400 &* s.n, input: s.t + 45052800 &* s.n,
             pixels: 9025 &* s.n, channels: 192, gamma: s.p + 81552, beta: s.p + 81744, savedMean: s.f + 20416,
             savedInvStd: s.f + 20608, activation: .silu, gradInput: s.t + 48518400 &* s.n, gradGamma: s.g + 81552,
             gradBeta: s.g + 81744, pool: pool)
-        // features.3.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(687)
+        // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 48518400 &* s.n, input: s.t + 104206064 &* s.n,
             weights: s.p + 75408, pixels: 9025 &* s.n, inChannels: 32, outChannels: 192,
             gradInput: s.t + 46785600 &* s.n, gradWeights: s.g + 75408, pool: pool)
+        s.profiler?.stop(688)
     }
 
     /// features.2.3 backward: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_3_backward(_ s: TrainingStepContext) {
         // features.2.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 46785600 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 118613248 &* s.n : nil, batch: s.n,
             perImage: 288800, gradBranch: s.t + 47074400 &* s.n, pool: pool)
-        // features.2.3.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(689)
+        // features.2.3.block.3 backward through identity and BatchNorm (in place) on [n, 95, 95, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 47074400 &* s.n, input: s.t + 103917264 &* s.n,
             pixels: 9025 &* s.n, channels: 32, gamma: s.p + 75280, beta: s.p + 75312, savedMean: s.f + 20352,
             savedInvStd: s.f + 20384, activation: .identity, gradInput: s.t + 47074400 &* s.n, gradGamma: s.g + 75280,
             gradBeta: s.g + 75312, pool: pool)
-        // features.2.3.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(690)
+        // features.2.3.block.3 conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 47074400 &* s.n, input: s.t + 43320000 &* s.n,
             weights: s.p + 69136, pixels: 9025 &* s.n, inChannels: 192, outChannels: 32,
             gradInput: s.t + 45052800 &* s.n, gradWeights: s.g + 69136, pool: pool)
-        // features.2.3.block.2 squeeze-excitation backward
+        s.profiler?.stop(691)
+        // features.2.3.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 95, 95, 192]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 45052800 &* s.n, input: s.t + 41587200 &* s.n,
             batch: s.n, pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 65856, activation: .silu,
             expandWeights: s.p + 67408, savedPooled: s.t + 118611376 &* s.n, savedHidden: s.t + 118613232 &* s.n,
             savedScale: s.t + 118611568 &* s.n, gradInput: s.t + 43320000 &* s.n, gradReduceWeights: s.g + 65856,
             gradReduceBias: s.g + 67392, gradExpandWeights: s.g + 67408, gradExpandBias: s.g + 68944, workspace: s.ws,
             pool: pool)
-        // features.2.3.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(692)
+        // features.2.3.block.1 backward through silu and BatchNorm (in place) on [n, 95, 95, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 43320000 &* s.n, input: s.t + 39854400 &* s.n,
             pixels: 9025 &* s.n, channels: 192, gamma: s.p + 65088, beta: s.p + 65280, savedMean: s.f + 16512,
             savedInvStd: s.f + 16704, activation: .silu, gradInput: s.t + 43320000 &* s.n, gradGamma: s.g + 65088,
             gradBeta: s.g + 65280, pool: pool)
+        s.profiler?.stop(693)
         // features.2.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 18624, count: 1728)
-        // features.2.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(694)
+        // features.2.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 192]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 43320000 &* s.n, input: s.t + 38121600 &* s.n,
             batch: s.n, height: 95, width: 95, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 95, outWidth: 95, weights: s.f + 16896, gradInput: s.t + 39854400 &* s.n,
             gradWeights: s.f + 18624, pool: pool)
+        s.profiler?.stop(695)
         // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 18624, channels: 192, kernel: 3, into: s.g + 63360)
-        // features.2.3.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(696)
+        // features.2.3.block.0 backward through silu and BatchNorm (in place) on [n, 95, 95, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 39854400 &* s.n, input: s.t + 36388800 &* s.n,
             pixels: 9025 &* s.n, channels: 192, gamma: s.p + 62592, beta: s.p + 62784, savedMean: s.f + 16128,
             savedInvStd: s.f + 16320, activation: .silu, gradInput: s.t + 39854400 &* s.n, gradGamma: s.g + 62592,
             gradBeta: s.g + 62784, pool: pool)
-        // features.2.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(697)
+        // features.2.3.block.0 conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 39854400 &* s.n, input: s.t + 103628464 &* s.n,
             weights: s.p + 56448, pixels: 9025 &* s.n, inChannels: 32, outChannels: 192,
             gradInput: s.t + 38121600 &* s.n, gradWeights: s.g + 56448, pool: pool)
+        s.profiler?.stop(698)
         // features.2.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 38121600 &* s.n, s.t + 46785600 &* s.n, count: 288800 &* s.n, pool: pool)
+        s.profiler?.stop(699)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 38121600 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 118613216 &* s.n : nil, batch: s.n,
             perImage: 288800, gradBranch: s.t + 38410400 &* s.n, pool: pool)
-        // features.2.2.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(700)
+        // features.2.2.block.3 backward through identity and BatchNorm (in place) on [n, 95, 95, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 38410400 &* s.n, input: s.t + 103339664 &* s.n,
             pixels: 9025 &* s.n, channels: 32, gamma: s.p + 56320, beta: s.p + 56352, savedMean: s.f + 16064,
             savedInvStd: s.f + 16096, activation: .identity, gradInput: s.t + 38410400 &* s.n, gradGamma: s.g + 56320,
             gradBeta: s.g + 56352, pool: pool)
-        // features.2.2.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(701)
+        // features.2.2.block.3 conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 38410400 &* s.n, input: s.t + 34656000 &* s.n,
             weights: s.p + 50176, pixels: 9025 &* s.n, inChannels: 192, outChannels: 32,
             gradInput: s.t + 36388800 &* s.n, gradWeights: s.g + 50176, pool: pool)
-        // features.2.2.block.2 squeeze-excitation backward
+        s.profiler?.stop(702)
+        // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 95, 95, 192]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 36388800 &* s.n, input: s.t + 32923200 &* s.n,
             batch: s.n, pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 46896, activation: .silu,
             expandWeights: s.p + 48448, savedPooled: s.t + 118610992 &* s.n, savedHidden: s.t + 118613200 &* s.n,
             savedScale: s.t + 118611184 &* s.n, gradInput: s.t + 34656000 &* s.n, gradReduceWeights: s.g + 46896,
             gradReduceBias: s.g + 48432, gradExpandWeights: s.g + 48448, gradExpandBias: s.g + 49984, workspace: s.ws,
             pool: pool)
-        // features.2.2.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(703)
+        // features.2.2.block.1 backward through silu and BatchNorm (in place) on [n, 95, 95, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34656000 &* s.n, input: s.t + 31190400 &* s.n,
             pixels: 9025 &* s.n, channels: 192, gamma: s.p + 46128, beta: s.p + 46320, savedMean: s.f + 12224,
             savedInvStd: s.f + 12416, activation: .silu, gradInput: s.t + 34656000 &* s.n, gradGamma: s.g + 46128,
             gradBeta: s.g + 46320, pool: pool)
+        s.profiler?.stop(704)
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 14336, count: 1728)
-        // features.2.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(705)
+        // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 192]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 34656000 &* s.n, input: s.t + 29457600 &* s.n,
             batch: s.n, height: 95, width: 95, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 95, outWidth: 95, weights: s.f + 12608, gradInput: s.t + 31190400 &* s.n,
             gradWeights: s.f + 14336, pool: pool)
+        s.profiler?.stop(706)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 14336, channels: 192, kernel: 3, into: s.g + 44400)
-        // features.2.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(707)
+        // features.2.2.block.0 backward through silu and BatchNorm (in place) on [n, 95, 95, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 31190400 &* s.n, input: s.t + 27724800 &* s.n,
             pixels: 9025 &* s.n, channels: 192, gamma: s.p + 43632, beta: s.p + 43824, savedMean: s.f + 11840,
             savedInvStd: s.f + 12032, activation: .silu, gradInput: s.t + 31190400 &* s.n, gradGamma: s.g + 43632,
             gradBeta: s.g + 43824, pool: pool)
-        // features.2.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(708)
+        // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 31190400 &* s.n, input: s.t + 103050864 &* s.n,
             weights: s.p + 37488, pixels: 9025 &* s.n, inChannels: 32, outChannels: 192,
             gradInput: s.t + 29457600 &* s.n, gradWeights: s.g + 37488, pool: pool)
+        s.profiler?.stop(709)
         // features.2.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 29457600 &* s.n, s.t + 38121600 &* s.n, count: 288800 &* s.n, pool: pool)
+        s.profiler?.stop(710)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 29457600 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 118613184 &* s.n : nil, batch: s.n,
             perImage: 288800, gradBranch: s.t + 29746400 &* s.n, pool: pool)
-        // features.2.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(711)
+        // features.2.1.block.3 backward through identity and BatchNorm (in place) on [n, 95, 95, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 29746400 &* s.n, input: s.t + 102762064 &* s.n,
             pixels: 9025 &* s.n, channels: 32, gamma: s.p + 37360, beta: s.p + 37392, savedMean: s.f + 11776,
             savedInvStd: s.f + 11808, activation: .identity, gradInput: s.t + 29746400 &* s.n, gradGamma: s.g + 37360,
             gradBeta: s.g + 37392, pool: pool)
-        // features.2.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(712)
+        // features.2.1.block.3 conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 29746400 &* s.n, input: s.t + 25992000 &* s.n,
             weights: s.p + 31216, pixels: 9025 &* s.n, inChannels: 192, outChannels: 32,
             gradInput: s.t + 27724800 &* s.n, gradWeights: s.g + 31216, pool: pool)
-        // features.2.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(713)
+        // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 95, 95, 192]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 27724800 &* s.n, input: s.t + 24259200 &* s.n,
             batch: s.n, pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 27936, activation: .silu,
             expandWeights: s.p + 29488, savedPooled: s.t + 118610608 &* s.n, savedHidden: s.t + 118613168 &* s.n,
             savedScale: s.t + 118610800 &* s.n, gradInput: s.t + 25992000 &* s.n, gradReduceWeights: s.g + 27936,
             gradReduceBias: s.g + 29472, gradExpandWeights: s.g + 29488, gradExpandBias: s.g + 31024, workspace: s.ws,
             pool: pool)
-        // features.2.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(714)
+        // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 95, 95, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 25992000 &* s.n, input: s.t + 13862400 &* s.n,
             pixels: 9025 &* s.n, channels: 192, gamma: s.p + 27168, beta: s.p + 27360, savedMean: s.f + 7936,
             savedInvStd: s.f + 8128, activation: .silu, gradInput: s.t + 25992000 &* s.n, gradGamma: s.g + 27168,
             gradBeta: s.g + 27360, pool: pool)
+        s.profiler?.stop(715)
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 10048, count: 1728)
-        // features.2.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(716)
+        // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 192]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 25992000 &* s.n, input: s.t + 12129600 &* s.n,
             batch: s.n, height: 95, width: 95, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 95, outWidth: 95, weights: s.f + 8320, gradInput: s.t + 13862400 &* s.n,
             gradWeights: s.f + 10048, pool: pool)
+        s.profiler?.stop(717)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 10048, channels: 192, kernel: 3, into: s.g + 25440)
-        // features.2.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(718)
+        // features.2.1.block.0 backward through silu and BatchNorm (in place) on [n, 95, 95, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13862400 &* s.n, input: s.t + 10396800 &* s.n,
             pixels: 9025 &* s.n, channels: 192, gamma: s.p + 24672, beta: s.p + 24864, savedMean: s.f + 7552,
             savedInvStd: s.f + 7744, activation: .silu, gradInput: s.t + 13862400 &* s.n, gradGamma: s.g + 24672,
             gradBeta: s.g + 24864, pool: pool)
-        // features.2.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(719)
+        // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 13862400 &* s.n, input: s.t + 102473264 &* s.n,
             weights: s.p + 18528, pixels: 9025 &* s.n, inChannels: 32, outChannels: 192,
             gradInput: s.t + 11696400 &* s.n, gradWeights: s.g + 18528, pool: pool)
+        s.profiler?.stop(720)
         // features.2.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 11696400 &* s.n, s.t + 29457600 &* s.n, count: 288800 &* s.n, pool: pool)
+        s.profiler?.stop(721)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 190x190x24 -> 95x95x32, SE 144 -> 6 -> 144
     private func features_2_0_backward(_ s: TrainingStepContext) {
-        // features.2.0.block.3 backward through identity and BatchNorm (in place)
+        // features.2.0.block.3 backward through identity and BatchNorm (in place) on [n, 95, 95, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11696400 &* s.n, input: s.t + 102184464 &* s.n,
             pixels: 9025 &* s.n, channels: 32, gamma: s.p + 18400, beta: s.p + 18432, savedMean: s.f + 7488,
             savedInvStd: s.f + 7520, activation: .identity, gradInput: s.t + 11696400 &* s.n, gradGamma: s.g + 18400,
             gradBeta: s.g + 18432, pool: pool)
-        // features.2.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(722)
+        // features.2.0.block.3 conv 1x1 backward: input and weight gradients, [n, 95, 95, 144] <- [n, 95, 95, 32]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 11696400 &* s.n, input: s.t + 52850400 &* s.n,
             weights: s.p + 13792, pixels: 9025 &* s.n, inChannels: 144, outChannels: 32,
             gradInput: s.t + 10396800 &* s.n, gradWeights: s.g + 13792, pool: pool)
-        // features.2.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(723)
+        // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 95, 95, 144]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 10396800 &* s.n, input: s.t + 51550800 &* s.n,
             batch: s.n, pixels: 9025, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 11904, activation: .silu,
             expandWeights: s.p + 12784, savedPooled: s.t + 118612144 &* s.n, savedHidden: s.t + 118613152 &* s.n,
             savedScale: s.t + 118612288 &* s.n, gradInput: s.t + 24259200 &* s.n, gradReduceWeights: s.g + 11904,
             gradReduceBias: s.g + 12768, gradExpandWeights: s.g + 12784, gradExpandBias: s.g + 13648, workspace: s.ws,
             pool: pool)
-        // features.2.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(724)
+        // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 95, 95, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 24259200 &* s.n, input: s.t + 50251200 &* s.n,
             pixels: 9025 &* s.n, channels: 144, gamma: s.p + 11328, beta: s.p + 11472, savedMean: s.f + 4608,
             savedInvStd: s.f + 4752, activation: .silu, gradInput: s.t + 24259200 &* s.n, gradGamma: s.g + 11328,
             gradBeta: s.g + 11472, pool: pool)
+        s.profiler?.stop(725)
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 6192, count: 1296)
-        // features.2.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(726)
+        // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 190, 190, 144] <- [n, 95, 95, 144]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 24259200 &* s.n, input: s.t + 5198400 &* s.n,
             batch: s.n, height: 190, width: 190, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 95, outWidth: 95, weights: s.f + 4896, gradInput: s.t + 10396800 &* s.n,
             gradWeights: s.f + 6192, pool: pool)
+        s.profiler?.stop(727)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 6192, channels: 144, kernel: 3, into: s.g + 10032)
-        // features.2.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(728)
+        // features.2.0.block.0 backward through silu and BatchNorm (in place) on [n, 190, 190, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10396800 &* s.n, input: s.t,
             pixels: 36100 &* s.n, channels: 144, gamma: s.p + 9456, beta: s.p + 9600, savedMean: s.f + 4320,
             savedInvStd: s.f + 4464, activation: .silu, gradInput: s.t + 10396800 &* s.n, gradGamma: s.g + 9456,
             gradBeta: s.g + 9600, pool: pool)
-        // features.2.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(729)
+        // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 144]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10396800 &* s.n, input: s.t + 59348400 &* s.n,
             weights: s.p + 6000, pixels: 36100 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.t,
             gradWeights: s.g + 6000, pool: pool)
+        s.profiler?.stop(730)
     }
 
     /// features.1.1 backward: MBConv1 k3 s1: 190x190x24 -> 190x190x24, SE 24 -> 6 -> 24, identity shortcut
     private func features_1_1_backward(_ s: TrainingStepContext) {
         // features.1.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 118613136 &* s.n : nil, batch: s.n,
             perImage: 866400, gradBranch: s.t + 866400 &* s.n, pool: pool)
-        // features.1.1.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(731)
+        // features.1.1.block.2 backward through identity and BatchNorm (in place) on [n, 190, 190, 24]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 866400 &* s.n, input: s.t + 58482000 &* s.n,
             pixels: 36100 &* s.n, channels: 24, gamma: s.p + 5872, beta: s.p + 5904, savedMean: s.f + 4272,
             savedInvStd: s.f + 4296, activation: .identity, gradInput: s.t + 866400 &* s.n, gradGamma: s.g + 5872,
             gradBeta: s.g + 5904, pool: pool)
-        // features.1.1.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(732)
+        // features.1.1.block.2 conv 1x1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 24]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 866400 &* s.n, input: s.t + 57615600 &* s.n,
             weights: s.p + 5296, pixels: 36100 &* s.n, inChannels: 24, outChannels: 24,
             gradInput: s.t + 1732800 &* s.n, gradWeights: s.g + 5296, pool: pool)
-        // features.1.1.block.1 squeeze-excitation backward
+        s.profiler?.stop(733)
+        // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 backward on [n, 190, 190, 24]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1732800 &* s.n, input: s.t + 56749200 &* s.n,
             batch: s.n, pixels: 36100, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4960, activation: .silu,
             expandWeights: s.p + 5120, savedPooled: s.t + 118612848 &* s.n, savedHidden: s.t + 118613120 &* s.n,
             savedScale: s.t + 118612880 &* s.n, gradInput: s.t + 866400 &* s.n, gradReduceWeights: s.g + 4960,
             gradReduceBias: s.g + 5104, gradExpandWeights: s.g + 5120, gradExpandBias: s.g + 5264, workspace: s.ws,
             pool: pool)
-        // features.1.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(734)
+        // features.1.1.block.0 backward through silu and BatchNorm (in place) on [n, 190, 190, 24]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 866400 &* s.n, input: s.t + 55882800 &* s.n,
             pixels: 36100 &* s.n, channels: 24, gamma: s.p + 4832, beta: s.p + 4864, savedMean: s.f + 3792,
             savedInvStd: s.f + 3816, activation: .silu, gradInput: s.t + 866400 &* s.n, gradGamma: s.g + 4832,
             gradBeta: s.g + 4864, pool: pool)
+        s.profiler?.stop(735)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 4056, count: 216)
-        // features.1.1.block.0 depthwise backward: input and weight gradients
+        s.profiler?.stop(736)
+        // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 24]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 866400 &* s.n, input: s.t + 55016400 &* s.n,
             batch: s.n, height: 190, width: 190, channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 190, outWidth: 190, weights: s.f + 3840, gradInput: s.t + 1732800 &* s.n,
             gradWeights: s.f + 4056, pool: pool)
+        s.profiler?.stop(737)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4056, channels: 24, kernel: 3, into: s.g + 4608)
+        s.profiler?.stop(738)
         // features.1.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 1732800 &* s.n, s.t, count: 866400 &* s.n, pool: pool)
+        s.profiler?.stop(739)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 190x190x48 -> 190x190x24, SE 48 -> 12 -> 48
     private func features_1_0_backward(_ s: TrainingStepContext) {
-        // features.1.0.block.2 backward through identity and BatchNorm (in place)
+        // features.1.0.block.2 backward through identity and BatchNorm (in place) on [n, 190, 190, 24]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1732800 &* s.n, input: s.t + 54150000 &* s.n,
             pixels: 36100 &* s.n, channels: 24, gamma: s.p + 4480, beta: s.p + 4512, savedMean: s.f + 3744,
             savedInvStd: s.f + 3768, activation: .identity, gradInput: s.t + 1732800 &* s.n, gradGamma: s.g + 4480,
             gradBeta: s.g + 4512, pool: pool)
-        // features.1.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(740)
+        // features.1.0.block.2 conv 1x1 backward: input and weight gradients, [n, 190, 190, 48] <- [n, 190, 190, 24]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1732800 &* s.n, input: s.t + 22526400 &* s.n,
             weights: s.p + 3328, pixels: 36100 &* s.n, inChannels: 48, outChannels: 24, gradInput: s.t,
             gradWeights: s.g + 3328, pool: pool)
-        // features.1.0.block.1 squeeze-excitation backward
+        s.profiler?.stop(741)
+        // features.1.0.block.1 squeeze-excitation 48 -> 12 -> 48 backward on [n, 190, 190, 48]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t, input: s.t + 20793600 &* s.n, batch: s.n, pixels: 36100,
             channels: 48, squeezeChannels: 12, reduceWeights: s.p + 2112, activation: .silu, expandWeights: s.p + 2704,
             savedPooled: s.t + 118612512 &* s.n, savedHidden: s.t + 118613104 &* s.n,
             savedScale: s.t + 118612560 &* s.n, gradInput: s.t + 1732800 &* s.n, gradReduceWeights: s.g + 2112,
             gradReduceBias: s.g + 2688, gradExpandWeights: s.g + 2704, gradExpandBias: s.g + 3280, workspace: s.ws,
             pool: pool)
-        // features.1.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(742)
+        // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 190, 190, 48]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1732800 &* s.n, input: s.t + 19060800 &* s.n,
             pixels: 36100 &* s.n, channels: 48, gamma: s.p + 1920, beta: s.p + 1968, savedMean: s.f + 2784,
             savedInvStd: s.f + 2832, activation: .silu, gradInput: s.t + 1732800 &* s.n, gradGamma: s.g + 1920,
             gradBeta: s.g + 1968, pool: pool)
+        s.profiler?.stop(743)
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 3312, count: 432)
-        // features.1.0.block.0 depthwise backward: input and weight gradients
+        s.profiler?.stop(744)
+        // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 190, 190, 48] <- [n, 190, 190, 48]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 1732800 &* s.n, input: s.t + 17328000 &* s.n,
             batch: s.n, height: 190, width: 190, channels: 48, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 190, outWidth: 190, weights: s.f + 2880, gradInput: s.t, gradWeights: s.f + 3312, pool: pool)
+        s.profiler?.stop(745)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3312, channels: 48, kernel: 3, into: s.g + 1488)
+        s.profiler?.stop(746)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 48 channels
     private func features_0_backward(_ s: TrainingStepContext) {
-        // features.0 backward through silu and BatchNorm (in place)
+        // features.0 backward through silu and BatchNorm (in place) on [n, 190, 190, 48]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 15595200 &* s.n,
             pixels: 36100 &* s.n, channels: 48, gamma: s.p + 1296, beta: s.p + 1344, savedMean: s.f + 2688,
             savedInvStd: s.f + 2736, activation: .silu, gradInput: s.t, gradGamma: s.g + 1296, gradBeta: s.g + 1344,
             pool: pool)
+        s.profiler?.stop(747)
         // features.0 stem weight gradient (the image needs none)
+        s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.t, input: s.x, batch: s.n, inChannels: 3, height: 380,
             width: 380, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190, outChannels: 48,
             gradWeights: s.g, workspace: s.ws, pool: pool)
+        s.profiler?.stop(748)
     }
+
+    /// The kernel calls of `trainStep` in order (`s.profiler?.stop(i)` charges entry i), for `LayerProfiler`.
+    public static let profiledLayers: [LayerProfiler.Layer] = [
+        .init("gradients", kind: "zero gradients", macsPerImage: nil, "zero all 19467296 gradients"),
+        .init("features.0", kind: "stem forward", macsPerImage: 46785600,
+              "stem conv 3x3/2, [n, 3, 380, 380] (NCHW) -> [n, 190, 190, 48]"),
+        .init("features.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 190, 190, 48]"),
+        .init("features.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 190, 190, 48]"),
+        .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][48]"),
+        .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: 15595200,
+              "depthwise 3x3/1, [n, 190, 190, 48] -> [n, 190, 190, 48]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 190, 190, 48]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 190, 190, 48]"),
+        .init("features.1.0.block.1", kind: "squeeze-excitation forward", macsPerImage: 1152,
+              "squeeze-excitation 48 -> 12 -> 48 on [n, 190, 190, 48]"),
+        .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 41587200,
+              "project conv 1x1, [n, 190, 190, 48] -> [n, 190, 190, 24]"),
+        .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 190, 190, 24]"),
+        .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 190, 190, 24]"),
+        .init("features.1.1.block.0", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][24]"),
+        .init("features.1.1.block.0", kind: "depthwise forward", macsPerImage: 7797600,
+              "depthwise 3x3/1, [n, 190, 190, 24] -> [n, 190, 190, 24]"),
+        .init("features.1.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 190, 190, 24]"),
+        .init("features.1.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 190, 190, 24]"),
+        .init("features.1.1.block.1", kind: "squeeze-excitation forward", macsPerImage: 288,
+              "squeeze-excitation 24 -> 6 -> 24 on [n, 190, 190, 24]"),
+        .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: 20793600,
+              "project conv 1x1, [n, 190, 190, 24] -> [n, 190, 190, 24]"),
+        .init("features.1.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 190, 190, 24]"),
+        .init("features.1.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 190, 190, 24]"),
+        .init("features.1.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.99375"),
+        .init("features.1.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
+              "expand conv 1x1, [n, 190, 190, 24] -> [n, 190, 190, 144]"),
+        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 190, 190, 144]"),
+        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 190, 190, 144]"),
+        .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][144]"),
+        .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 11696400,
+              "depthwise 3x3/2, [n, 190, 190, 144] -> [n, 95, 95, 144]"),
+        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 95, 95, 144]"),
+        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 144]"),
+        .init("features.2.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
+              "squeeze-excitation 144 -> 6 -> 144 on [n, 95, 95, 144]"),
+        .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 41587200,
+              "project conv 1x1, [n, 95, 95, 144] -> [n, 95, 95, 32]"),
+        .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 95, 95, 32]"),
+        .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 95, 95, 32]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
+              "expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
+        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 95, 95, 192]"),
+        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]"),
+        .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][192]"),
+        .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 15595200,
+              "depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]"),
+        .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 95, 95, 192]"),
+        .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]"),
+        .init("features.2.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 3072,
+              "squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192]"),
+        .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: 55449600,
+              "project conv 1x1, [n, 95, 95, 192] -> [n, 95, 95, 32]"),
+        .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 95, 95, 32]"),
+        .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 95, 95, 32]"),
+        .init("features.2.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.98125"),
+        .init("features.2.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
+              "expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
+        .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 95, 95, 192]"),
+        .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]"),
+        .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][192]"),
+        .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 15595200,
+              "depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]"),
+        .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 95, 95, 192]"),
+        .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]"),
+        .init("features.2.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 3072,
+              "squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192]"),
+        .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: 55449600,
+              "project conv 1x1, [n, 95, 95, 192] -> [n, 95, 95, 32]"),
+        .init("features.2.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 95, 95, 32]"),
+        .init("features.2.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 95, 95, 32]"),
+        .init("features.2.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.975"),
+        .init("features.2.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.2.3.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
+              "expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
+        .init("features.2.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 95, 95, 192]"),
+        .init("features.2.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]"),
+        .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][192]"),
+        .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: 15595200,
+              "depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]"),
+        .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 95, 95, 192]"),
+        .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]"),
+        .init("features.2.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 3072,
+              "squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192]"),
+        .init("features.2.3.block.3", kind: "conv 1x1 forward", macsPerImage: 55449600,
+              "project conv 1x1, [n, 95, 95, 192] -> [n, 95, 95, 32]"),
+        .init("features.2.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 95, 95, 32]"),
+        .init("features.2.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 95, 95, 32]"),
+        .init("features.2.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.96875"),
+        .init("features.2.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
+              "expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
+        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 95, 95, 192]"),
+        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]"),
+        .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][192]"),
+        .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 11059200,
+              "depthwise 5x5/2, [n, 95, 95, 192] -> [n, 48, 48, 192]"),
+        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 48, 48, 192]"),
+        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 192]"),
+        .init("features.3.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 3072,
+              "squeeze-excitation 192 -> 8 -> 192 on [n, 48, 48, 192]"),
+        .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 24772608,
+              "project conv 1x1, [n, 48, 48, 192] -> [n, 48, 48, 56]"),
+        .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 48, 48, 56]"),
+        .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 48, 48, 56]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
+              "expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
+        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 48, 48, 336]"),
+        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]"),
+        .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][336]"),
+        .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 19353600,
+              "depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]"),
+        .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 48, 48, 336]"),
+        .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]"),
+        .init("features.3.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 9408,
+              "squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336]"),
+        .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: 43352064,
+              "project conv 1x1, [n, 48, 48, 336] -> [n, 48, 48, 56]"),
+        .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 48, 48, 56]"),
+        .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 48, 48, 56]"),
+        .init("features.3.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.95625"),
+        .init("features.3.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
+              "expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
+        .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 48, 48, 336]"),
+        .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]"),
+        .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][336]"),
+        .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 19353600,
+              "depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]"),
+        .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 48, 48, 336]"),
+        .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]"),
+        .init("features.3.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 9408,
+              "squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336]"),
+        .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: 43352064,
+              "project conv 1x1, [n, 48, 48, 336] -> [n, 48, 48, 56]"),
+        .init("features.3.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 48, 48, 56]"),
+        .init("features.3.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 48, 48, 56]"),
+        .init("features.3.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.95"),
+        .init("features.3.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.3.3.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
+              "expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
+        .init("features.3.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 48, 48, 336]"),
+        .init("features.3.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]"),
+        .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][336]"),
+        .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: 19353600,
+              "depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]"),
+        .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 48, 48, 336]"),
+        .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]"),
+        .init("features.3.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 9408,
+              "squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336]"),
+        .init("features.3.3.block.3", kind: "conv 1x1 forward", macsPerImage: 43352064,
+              "project conv 1x1, [n, 48, 48, 336] -> [n, 48, 48, 56]"),
+        .init("features.3.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 48, 48, 56]"),
+        .init("features.3.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 48, 48, 56]"),
+        .init("features.3.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.94375"),
+        .init("features.3.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
+              "expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
+        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 48, 48, 336]"),
+        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]"),
+        .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][336]"),
+        .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 1741824,
+              "depthwise 3x3/2, [n, 48, 48, 336] -> [n, 24, 24, 336]"),
+        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 24, 24, 336]"),
+        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 336]"),
+        .init("features.4.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 9408,
+              "squeeze-excitation 336 -> 14 -> 336 on [n, 24, 24, 336]"),
+        .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 21676032,
+              "project conv 1x1, [n, 24, 24, 336] -> [n, 24, 24, 112]"),
+        .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 24, 24, 112]"),
+        .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
+              "expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
+        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 24, 24, 672]"),
+        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]"),
+        .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][672]"),
+        .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 3483648,
+              "depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
+        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 24, 24, 672]"),
+        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]"),
+        .init("features.4.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
+              "squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]"),
+        .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 43352064,
+              "project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
+        .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 24, 24, 112]"),
+        .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]"),
+        .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.93125"),
+        .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
+              "expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
+        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 24, 24, 672]"),
+        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]"),
+        .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][672]"),
+        .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 3483648,
+              "depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
+        .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 24, 24, 672]"),
+        .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]"),
+        .init("features.4.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
+              "squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]"),
+        .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: 43352064,
+              "project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
+        .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 24, 24, 112]"),
+        .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]"),
+        .init("features.4.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.925"),
+        .init("features.4.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
+              "expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
+        .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 24, 24, 672]"),
+        .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]"),
+        .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][672]"),
+        .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 3483648,
+              "depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
+        .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 24, 24, 672]"),
+        .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]"),
+        .init("features.4.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
+              "squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]"),
+        .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: 43352064,
+              "project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
+        .init("features.4.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 24, 24, 112]"),
+        .init("features.4.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]"),
+        .init("features.4.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.91875"),
+        .init("features.4.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
+              "expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
+        .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 24, 24, 672]"),
+        .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]"),
+        .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][672]"),
+        .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 3483648,
+              "depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
+        .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 24, 24, 672]"),
+        .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]"),
+        .init("features.4.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
+              "squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]"),
+        .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: 43352064,
+              "project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
+        .init("features.4.4.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 24, 24, 112]"),
+        .init("features.4.4.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]"),
+        .init("features.4.4", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9125"),
+        .init("features.4.4", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.5.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
+              "expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
+        .init("features.4.5.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 24, 24, 672]"),
+        .init("features.4.5.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]"),
+        .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][672]"),
+        .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: 3483648,
+              "depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
+        .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 24, 24, 672]"),
+        .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]"),
+        .init("features.4.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
+              "squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]"),
+        .init("features.4.5.block.3", kind: "conv 1x1 forward", macsPerImage: 43352064,
+              "project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
+        .init("features.4.5.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 24, 24, 112]"),
+        .init("features.4.5.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]"),
+        .init("features.4.5", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.90625"),
+        .init("features.4.5", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
+              "expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
+        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 24, 24, 672]"),
+        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]"),
+        .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][672]"),
+        .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 9676800,
+              "depthwise 5x5/1, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
+        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 24, 24, 672]"),
+        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]"),
+        .init("features.5.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
+              "squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]"),
+        .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 61931520,
+              "project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 160]"),
+        .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 24, 24, 160]"),
+        .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 88473600,
+              "expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
+        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 24, 24, 960]"),
+        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]"),
+        .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][960]"),
+        .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 13824000,
+              "depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
+        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 24, 24, 960]"),
+        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]"),
+        .init("features.5.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
+              "squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]"),
+        .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 88473600,
+              "project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
+        .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 24, 24, 160]"),
+        .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]"),
+        .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.89375"),
+        .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 88473600,
+              "expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
+        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 24, 24, 960]"),
+        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]"),
+        .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][960]"),
+        .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 13824000,
+              "depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
+        .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 24, 24, 960]"),
+        .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]"),
+        .init("features.5.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
+              "squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]"),
+        .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: 88473600,
+              "project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
+        .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 24, 24, 160]"),
+        .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]"),
+        .init("features.5.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8875"),
+        .init("features.5.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 88473600,
+              "expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
+        .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 24, 24, 960]"),
+        .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]"),
+        .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][960]"),
+        .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 13824000,
+              "depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
+        .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 24, 24, 960]"),
+        .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]"),
+        .init("features.5.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
+              "squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]"),
+        .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: 88473600,
+              "project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
+        .init("features.5.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 24, 24, 160]"),
+        .init("features.5.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]"),
+        .init("features.5.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.88125"),
+        .init("features.5.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: 88473600,
+              "expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
+        .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 24, 24, 960]"),
+        .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]"),
+        .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][960]"),
+        .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 13824000,
+              "depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
+        .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 24, 24, 960]"),
+        .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]"),
+        .init("features.5.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
+              "squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]"),
+        .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: 88473600,
+              "project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
+        .init("features.5.4.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 24, 24, 160]"),
+        .init("features.5.4.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]"),
+        .init("features.5.4", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.875"),
+        .init("features.5.4", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.5.block.0", kind: "conv 1x1 forward", macsPerImage: 88473600,
+              "expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
+        .init("features.5.5.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 24, 24, 960]"),
+        .init("features.5.5.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]"),
+        .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][960]"),
+        .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: 13824000,
+              "depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
+        .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 24, 24, 960]"),
+        .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]"),
+        .init("features.5.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
+              "squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]"),
+        .init("features.5.5.block.3", kind: "conv 1x1 forward", macsPerImage: 88473600,
+              "project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
+        .init("features.5.5.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 24, 24, 160]"),
+        .init("features.5.5.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]"),
+        .init("features.5.5", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.86875"),
+        .init("features.5.5", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 88473600,
+              "expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
+        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 24, 24, 960]"),
+        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]"),
+        .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][960]"),
+        .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 3456000,
+              "depthwise 5x5/2, [n, 24, 24, 960] -> [n, 12, 12, 960]"),
+        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 12, 12, 960]"),
+        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 960]"),
+        .init("features.6.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
+              "squeeze-excitation 960 -> 40 -> 960 on [n, 12, 12, 960]"),
+        .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 37601280,
+              "project conv 1x1, [n, 12, 12, 960] -> [n, 12, 12, 272]"),
+        .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 12, 12, 272]"),
+        .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 63922176,
+              "expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
+        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
+        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
+        .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1632]"),
+        .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 5875200,
+              "depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
+        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
+        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
+        .init("features.6.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 221952,
+              "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]"),
+        .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 63922176,
+              "project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
+        .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 12, 12, 272]"),
+        .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]"),
+        .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.85625"),
+        .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 63922176,
+              "expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
+        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
+        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
+        .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1632]"),
+        .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 5875200,
+              "depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
+        .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
+        .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
+        .init("features.6.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 221952,
+              "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]"),
+        .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: 63922176,
+              "project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
+        .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 12, 12, 272]"),
+        .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]"),
+        .init("features.6.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.85"),
+        .init("features.6.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 63922176,
+              "expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
+        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
+        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
+        .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1632]"),
+        .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 5875200,
+              "depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
+        .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
+        .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
+        .init("features.6.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 221952,
+              "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]"),
+        .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: 63922176,
+              "project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
+        .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 12, 12, 272]"),
+        .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]"),
+        .init("features.6.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.84375"),
+        .init("features.6.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 63922176,
+              "expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
+        .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
+        .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
+        .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1632]"),
+        .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 5875200,
+              "depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
+        .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
+        .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
+        .init("features.6.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 221952,
+              "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]"),
+        .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: 63922176,
+              "project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
+        .init("features.6.4.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 12, 12, 272]"),
+        .init("features.6.4.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]"),
+        .init("features.6.4", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8375"),
+        .init("features.6.4", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: 63922176,
+              "expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
+        .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
+        .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
+        .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1632]"),
+        .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 5875200,
+              "depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
+        .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
+        .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
+        .init("features.6.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 221952,
+              "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]"),
+        .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: 63922176,
+              "project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
+        .init("features.6.5.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 12, 12, 272]"),
+        .init("features.6.5.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]"),
+        .init("features.6.5", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.83125"),
+        .init("features.6.5", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.6.block.0", kind: "conv 1x1 forward", macsPerImage: 63922176,
+              "expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
+        .init("features.6.6.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
+        .init("features.6.6.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
+        .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1632]"),
+        .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: 5875200,
+              "depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
+        .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
+        .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
+        .init("features.6.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 221952,
+              "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]"),
+        .init("features.6.6.block.3", kind: "conv 1x1 forward", macsPerImage: 63922176,
+              "project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
+        .init("features.6.6.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 12, 12, 272]"),
+        .init("features.6.6.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]"),
+        .init("features.6.6", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.825"),
+        .init("features.6.6", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.7.block.0", kind: "conv 1x1 forward", macsPerImage: 63922176,
+              "expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
+        .init("features.6.7.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
+        .init("features.6.7.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
+        .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1632]"),
+        .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: 5875200,
+              "depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
+        .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
+        .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
+        .init("features.6.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 221952,
+              "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]"),
+        .init("features.6.7.block.3", kind: "conv 1x1 forward", macsPerImage: 63922176,
+              "project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
+        .init("features.6.7.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 12, 12, 272]"),
+        .init("features.6.7.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]"),
+        .init("features.6.7", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.81875"),
+        .init("features.6.7", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 63922176,
+              "expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
+        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
+        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
+        .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][1632]"),
+        .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 2115072,
+              "depthwise 3x3/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
+        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
+        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
+        .init("features.7.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 221952,
+              "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]"),
+        .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 105283584,
+              "project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 448]"),
+        .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 12, 12, 448]"),
+        .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 448]"),
+        .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: 173408256,
+              "expand conv 1x1, [n, 12, 12, 448] -> [n, 12, 12, 2688]"),
+        .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 12, 12, 2688]"),
+        .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 2688]"),
+        .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][2688]"),
+        .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 3483648,
+              "depthwise 3x3/1, [n, 12, 12, 2688] -> [n, 12, 12, 2688]"),
+        .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 12, 12, 2688]"),
+        .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 2688]"),
+        .init("features.7.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 602112,
+              "squeeze-excitation 2688 -> 112 -> 2688 on [n, 12, 12, 2688]"),
+        .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: 173408256,
+              "project conv 1x1, [n, 12, 12, 2688] -> [n, 12, 12, 448]"),
+        .init("features.7.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 12, 12, 448]"),
+        .init("features.7.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 448]"),
+        .init("features.7.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.80625"),
+        .init("features.7.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.8", kind: "conv 1x1 forward", macsPerImage: 115605504,
+              "head conv 1x1, [n, 12, 12, 448] -> [n, 12, 12, 1792]"),
+        .init("features.8", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 12, 12, 1792]"),
+        .init("features.8", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1792]"),
+        .init("avgpool", kind: "pool+classifier+loss", macsPerImage: nil,
+              "global average pool, [n, 12, 12, 1792] -> [n, 1792]"),
+        .init("classifier.0", kind: "pool+classifier+loss", macsPerImage: nil,
+              "dropout p=0.4 (when options.dropout) on [n, 1792]"),
+        .init("classifier.1", kind: "pool+classifier+loss", macsPerImage: 1792000,
+              "linear, [n, 1792] -> [n, 1000]"),
+        .init("loss", kind: "pool+classifier+loss", macsPerImage: nil,
+              "mean cross-entropy (label smoothing options.labelSmoothing) and its gradient"),
+        .init("logits", kind: "pool+classifier+loss", macsPerImage: nil,
+              "hand the logits to the caller"),
+        .init("classifier.1", kind: "pool+classifier backward", macsPerImage: 3584000,
+              "linear backward"),
+        .init("classifier.0", kind: "pool+classifier backward", macsPerImage: nil,
+              "dropout backward"),
+        .init("avgpool", kind: "pool+classifier backward", macsPerImage: nil,
+              "backward: spread each channel's gradient over the 144 pixels"),
+        .init("features.8", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 12, 12, 1792]"),
+        .init("features.8", kind: "conv 1x1 backward", macsPerImage: 231211008,
+              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 448] <- [n, 12, 12, 1792]"),
+        .init("features.7.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.7.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 12, 12, 448]"),
+        .init("features.7.1.block.3", kind: "conv 1x1 backward", macsPerImage: 346816512,
+              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 2688] <- [n, 12, 12, 448]"),
+        .init("features.7.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 1204224,
+              "squeeze-excitation 2688 -> 112 -> 2688 backward on [n, 12, 12, 2688]"),
+        .init("features.7.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 12, 12, 2688]"),
+        .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: 6967296,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 12, 12, 2688] <- [n, 12, 12, 2688]"),
+        .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.7.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 12, 12, 2688]"),
+        .init("features.7.1.block.0", kind: "conv 1x1 backward", macsPerImage: 346816512,
+              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 448] <- [n, 12, 12, 2688]"),
+        .init("features.7.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.7.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 12, 12, 448]"),
+        .init("features.7.0.block.3", kind: "conv 1x1 backward", macsPerImage: 210567168,
+              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 448]"),
+        .init("features.7.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 443904,
+              "squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]"),
+        .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 4230144,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 backward", macsPerImage: 127844352,
+              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]"),
+        .init("features.6.7", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.7.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 12, 12, 272]"),
+        .init("features.6.7.block.3", kind: "conv 1x1 backward", macsPerImage: 127844352,
+              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
+        .init("features.6.7.block.2", kind: "squeeze-excitation backward", macsPerImage: 443904,
+              "squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]"),
+        .init("features.6.7.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
+        .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: 11750400,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]"),
+        .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.7.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
+        .init("features.6.7.block.0", kind: "conv 1x1 backward", macsPerImage: 127844352,
+              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]"),
+        .init("features.6.7", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.6", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.6.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 12, 12, 272]"),
+        .init("features.6.6.block.3", kind: "conv 1x1 backward", macsPerImage: 127844352,
+              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
+        .init("features.6.6.block.2", kind: "squeeze-excitation backward", macsPerImage: 443904,
+              "squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]"),
+        .init("features.6.6.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
+        .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: 11750400,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]"),
+        .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.6.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
+        .init("features.6.6.block.0", kind: "conv 1x1 backward", macsPerImage: 127844352,
+              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]"),
+        .init("features.6.6", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.5", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.5.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 12, 12, 272]"),
+        .init("features.6.5.block.3", kind: "conv 1x1 backward", macsPerImage: 127844352,
+              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
+        .init("features.6.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 443904,
+              "squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]"),
+        .init("features.6.5.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
+        .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: 11750400,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]"),
+        .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.5.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
+        .init("features.6.5.block.0", kind: "conv 1x1 backward", macsPerImage: 127844352,
+              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]"),
+        .init("features.6.5", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.4.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 12, 12, 272]"),
+        .init("features.6.4.block.3", kind: "conv 1x1 backward", macsPerImage: 127844352,
+              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
+        .init("features.6.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 443904,
+              "squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]"),
+        .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
+        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: 11750400,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]"),
+        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.4.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
+        .init("features.6.4.block.0", kind: "conv 1x1 backward", macsPerImage: 127844352,
+              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]"),
+        .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.3.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 12, 12, 272]"),
+        .init("features.6.3.block.3", kind: "conv 1x1 backward", macsPerImage: 127844352,
+              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
+        .init("features.6.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 443904,
+              "squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]"),
+        .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
+        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 11750400,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]"),
+        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
+        .init("features.6.3.block.0", kind: "conv 1x1 backward", macsPerImage: 127844352,
+              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]"),
+        .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.2.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 12, 12, 272]"),
+        .init("features.6.2.block.3", kind: "conv 1x1 backward", macsPerImage: 127844352,
+              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
+        .init("features.6.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 443904,
+              "squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]"),
+        .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
+        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 11750400,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]"),
+        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
+        .init("features.6.2.block.0", kind: "conv 1x1 backward", macsPerImage: 127844352,
+              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]"),
+        .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 12, 12, 272]"),
+        .init("features.6.1.block.3", kind: "conv 1x1 backward", macsPerImage: 127844352,
+              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
+        .init("features.6.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 443904,
+              "squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]"),
+        .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 11750400,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 backward", macsPerImage: 127844352,
+              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]"),
+        .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 12, 12, 272]"),
+        .init("features.6.0.block.3", kind: "conv 1x1 backward", macsPerImage: 75202560,
+              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 960] <- [n, 12, 12, 272]"),
+        .init("features.6.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 153600,
+              "squeeze-excitation 960 -> 40 -> 960 backward on [n, 12, 12, 960]"),
+        .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 12, 12, 960]"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 6912000,
+              "depthwise 5x5/2 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 12, 12, 960]"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 24, 24, 960]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 backward", macsPerImage: 176947200,
+              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]"),
+        .init("features.5.5", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.5.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 24, 24, 160]"),
+        .init("features.5.5.block.3", kind: "conv 1x1 backward", macsPerImage: 176947200,
+              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]"),
+        .init("features.5.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 153600,
+              "squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]"),
+        .init("features.5.5.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 24, 24, 960]"),
+        .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: 27648000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]"),
+        .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.5.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 24, 24, 960]"),
+        .init("features.5.5.block.0", kind: "conv 1x1 backward", macsPerImage: 176947200,
+              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]"),
+        .init("features.5.5", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.4.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 24, 24, 160]"),
+        .init("features.5.4.block.3", kind: "conv 1x1 backward", macsPerImage: 176947200,
+              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]"),
+        .init("features.5.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 153600,
+              "squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]"),
+        .init("features.5.4.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 24, 24, 960]"),
+        .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: 27648000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]"),
+        .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.4.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 24, 24, 960]"),
+        .init("features.5.4.block.0", kind: "conv 1x1 backward", macsPerImage: 176947200,
+              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]"),
+        .init("features.5.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.3.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 24, 24, 160]"),
+        .init("features.5.3.block.3", kind: "conv 1x1 backward", macsPerImage: 176947200,
+              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]"),
+        .init("features.5.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 153600,
+              "squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]"),
+        .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 24, 24, 960]"),
+        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: 27648000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]"),
+        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 24, 24, 960]"),
+        .init("features.5.3.block.0", kind: "conv 1x1 backward", macsPerImage: 176947200,
+              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]"),
+        .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.2.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 24, 24, 160]"),
+        .init("features.5.2.block.3", kind: "conv 1x1 backward", macsPerImage: 176947200,
+              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]"),
+        .init("features.5.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 153600,
+              "squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]"),
+        .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 24, 24, 960]"),
+        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 27648000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]"),
+        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 24, 24, 960]"),
+        .init("features.5.2.block.0", kind: "conv 1x1 backward", macsPerImage: 176947200,
+              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]"),
+        .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 24, 24, 160]"),
+        .init("features.5.1.block.3", kind: "conv 1x1 backward", macsPerImage: 176947200,
+              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]"),
+        .init("features.5.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 153600,
+              "squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]"),
+        .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 24, 24, 960]"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 27648000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 24, 24, 960]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 backward", macsPerImage: 176947200,
+              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]"),
+        .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 24, 24, 160]"),
+        .init("features.5.0.block.3", kind: "conv 1x1 backward", macsPerImage: 123863040,
+              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 160]"),
+        .init("features.5.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
+              "squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]"),
+        .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 24, 24, 672]"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 19353600,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 24, 24, 672]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 backward", macsPerImage: 86704128,
+              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]"),
+        .init("features.4.5", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.5.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 24, 24, 112]"),
+        .init("features.4.5.block.3", kind: "conv 1x1 backward", macsPerImage: 86704128,
+              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]"),
+        .init("features.4.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
+              "squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]"),
+        .init("features.4.5.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 24, 24, 672]"),
+        .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: 6967296,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]"),
+        .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.5.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 24, 24, 672]"),
+        .init("features.4.5.block.0", kind: "conv 1x1 backward", macsPerImage: 86704128,
+              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]"),
+        .init("features.4.5", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.4.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 24, 24, 112]"),
+        .init("features.4.4.block.3", kind: "conv 1x1 backward", macsPerImage: 86704128,
+              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]"),
+        .init("features.4.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
+              "squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]"),
+        .init("features.4.4.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 24, 24, 672]"),
+        .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: 6967296,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]"),
+        .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.4.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 24, 24, 672]"),
+        .init("features.4.4.block.0", kind: "conv 1x1 backward", macsPerImage: 86704128,
+              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]"),
+        .init("features.4.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.3.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 24, 24, 112]"),
+        .init("features.4.3.block.3", kind: "conv 1x1 backward", macsPerImage: 86704128,
+              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]"),
+        .init("features.4.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
+              "squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]"),
+        .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 24, 24, 672]"),
+        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: 6967296,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]"),
+        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 24, 24, 672]"),
+        .init("features.4.3.block.0", kind: "conv 1x1 backward", macsPerImage: 86704128,
+              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]"),
+        .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.2.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 24, 24, 112]"),
+        .init("features.4.2.block.3", kind: "conv 1x1 backward", macsPerImage: 86704128,
+              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]"),
+        .init("features.4.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
+              "squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]"),
+        .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 24, 24, 672]"),
+        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 6967296,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]"),
+        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 24, 24, 672]"),
+        .init("features.4.2.block.0", kind: "conv 1x1 backward", macsPerImage: 86704128,
+              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]"),
+        .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 24, 24, 112]"),
+        .init("features.4.1.block.3", kind: "conv 1x1 backward", macsPerImage: 86704128,
+              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]"),
+        .init("features.4.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
+              "squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]"),
+        .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 24, 24, 672]"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 6967296,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 24, 24, 672]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 backward", macsPerImage: 86704128,
+              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]"),
+        .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 24, 24, 112]"),
+        .init("features.4.0.block.3", kind: "conv 1x1 backward", macsPerImage: 43352064,
+              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 336] <- [n, 24, 24, 112]"),
+        .init("features.4.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 18816,
+              "squeeze-excitation 336 -> 14 -> 336 backward on [n, 24, 24, 336]"),
+        .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 24, 24, 336]"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 3483648,
+              "depthwise 3x3/2 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 24, 24, 336]"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 48, 48, 336]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 backward", macsPerImage: 86704128,
+              "conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]"),
+        .init("features.3.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.3.3.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 48, 48, 56]"),
+        .init("features.3.3.block.3", kind: "conv 1x1 backward", macsPerImage: 86704128,
+              "conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]"),
+        .init("features.3.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 18816,
+              "squeeze-excitation 336 -> 14 -> 336 backward on [n, 48, 48, 336]"),
+        .init("features.3.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 48, 48, 336]"),
+        .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: 38707200,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 336]"),
+        .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 48, 48, 336]"),
+        .init("features.3.3.block.0", kind: "conv 1x1 backward", macsPerImage: 86704128,
+              "conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]"),
+        .init("features.3.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.3.2.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 48, 48, 56]"),
+        .init("features.3.2.block.3", kind: "conv 1x1 backward", macsPerImage: 86704128,
+              "conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]"),
+        .init("features.3.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 18816,
+              "squeeze-excitation 336 -> 14 -> 336 backward on [n, 48, 48, 336]"),
+        .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 48, 48, 336]"),
+        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: 38707200,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 336]"),
+        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 48, 48, 336]"),
+        .init("features.3.2.block.0", kind: "conv 1x1 backward", macsPerImage: 86704128,
+              "conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]"),
+        .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.3.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 48, 48, 56]"),
+        .init("features.3.1.block.3", kind: "conv 1x1 backward", macsPerImage: 86704128,
+              "conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]"),
+        .init("features.3.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 18816,
+              "squeeze-excitation 336 -> 14 -> 336 backward on [n, 48, 48, 336]"),
+        .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 48, 48, 336]"),
+        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 38707200,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 336]"),
+        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 48, 48, 336]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 backward", macsPerImage: 86704128,
+              "conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]"),
+        .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.3.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 48, 48, 56]"),
+        .init("features.3.0.block.3", kind: "conv 1x1 backward", macsPerImage: 49545216,
+              "conv 1x1 backward: input and weight gradients, [n, 48, 48, 192] <- [n, 48, 48, 56]"),
+        .init("features.3.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 6144,
+              "squeeze-excitation 192 -> 8 -> 192 backward on [n, 48, 48, 192]"),
+        .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 48, 48, 192]"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 22118400,
+              "depthwise 5x5/2 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 48, 48, 192]"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 95, 95, 192]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 backward", macsPerImage: 110899200,
+              "conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]"),
+        .init("features.2.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.2.3.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 95, 95, 32]"),
+        .init("features.2.3.block.3", kind: "conv 1x1 backward", macsPerImage: 110899200,
+              "conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]"),
+        .init("features.2.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 6144,
+              "squeeze-excitation 192 -> 8 -> 192 backward on [n, 95, 95, 192]"),
+        .init("features.2.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 95, 95, 192]"),
+        .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: 31190400,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 192]"),
+        .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 95, 95, 192]"),
+        .init("features.2.3.block.0", kind: "conv 1x1 backward", macsPerImage: 110899200,
+              "conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]"),
+        .init("features.2.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.2.2.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 95, 95, 32]"),
+        .init("features.2.2.block.3", kind: "conv 1x1 backward", macsPerImage: 110899200,
+              "conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]"),
+        .init("features.2.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 6144,
+              "squeeze-excitation 192 -> 8 -> 192 backward on [n, 95, 95, 192]"),
+        .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 95, 95, 192]"),
+        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: 31190400,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 192]"),
+        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 95, 95, 192]"),
+        .init("features.2.2.block.0", kind: "conv 1x1 backward", macsPerImage: 110899200,
+              "conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]"),
+        .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.2.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 95, 95, 32]"),
+        .init("features.2.1.block.3", kind: "conv 1x1 backward", macsPerImage: 110899200,
+              "conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]"),
+        .init("features.2.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 6144,
+              "squeeze-excitation 192 -> 8 -> 192 backward on [n, 95, 95, 192]"),
+        .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 95, 95, 192]"),
+        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 31190400,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 192]"),
+        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 95, 95, 192]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 backward", macsPerImage: 110899200,
+              "conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]"),
+        .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.2.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 95, 95, 32]"),
+        .init("features.2.0.block.3", kind: "conv 1x1 backward", macsPerImage: 83174400,
+              "conv 1x1 backward: input and weight gradients, [n, 95, 95, 144] <- [n, 95, 95, 32]"),
+        .init("features.2.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
+              "squeeze-excitation 144 -> 6 -> 144 backward on [n, 95, 95, 144]"),
+        .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 95, 95, 144]"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 23392800,
+              "depthwise 3x3/2 backward: input and weight gradients, [n, 190, 190, 144] <- [n, 95, 95, 144]"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 190, 190, 144]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 backward", macsPerImage: 249523200,
+              "conv 1x1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 144]"),
+        .init("features.1.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.1.1.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 190, 190, 24]"),
+        .init("features.1.1.block.2", kind: "conv 1x1 backward", macsPerImage: 41587200,
+              "conv 1x1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 24]"),
+        .init("features.1.1.block.1", kind: "squeeze-excitation backward", macsPerImage: 576,
+              "squeeze-excitation 24 -> 6 -> 24 backward on [n, 190, 190, 24]"),
+        .init("features.1.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 190, 190, 24]"),
+        .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: 15595200,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 24]"),
+        .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.1.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.1.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 190, 190, 24]"),
+        .init("features.1.0.block.2", kind: "conv 1x1 backward", macsPerImage: 83174400,
+              "conv 1x1 backward: input and weight gradients, [n, 190, 190, 48] <- [n, 190, 190, 24]"),
+        .init("features.1.0.block.1", kind: "squeeze-excitation backward", macsPerImage: 2304,
+              "squeeze-excitation 48 -> 12 -> 48 backward on [n, 190, 190, 48]"),
+        .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 190, 190, 48]"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 31190400,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 190, 190, 48] <- [n, 190, 190, 48]"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 190, 190, 48]"),
+        .init("features.0", kind: "stem backward", macsPerImage: 46785600,
+              "stem weight gradient (the image needs none)"),
+    ]
 
     /// Trainable tensors in the parameter buffer (gradients at the same offsets).
     static let trainableSlots: [ParameterSlot] = [

@@ -17,6 +17,11 @@ public final class EfficientNetB5: GeneratedModel {
     private let pool: WorkerPool
     private let arena = ActivationArena()
 
+    /// Times every kernel call of `forward` when set (`effnet bench --profile`).
+    public var profiler: LayerProfiler? {
+        didSet { profiler?.requireTable(Self.profiledLayers, of: "EfficientNetB5") }
+    }
+
     public init(weights store: any WeightStore, pool: WorkerPool) throws {
         self.weights = try PreparedWeights(descriptor: Self.descriptor, store: store)
         self.pool = pool
@@ -33,1004 +38,1638 @@ public final class EfficientNetB5: GeneratedModel {
         let a = arena.reserve(floats: 9357120 &* n &+ workspaceFloats(batch: n))
         let ws = a + 9357120 &* n
         let w = weights.pointer
-        features_0(n, x, a, w, ws)
-        features_1_0(n, a, w, ws)
-        features_1_1(n, a, w, ws)
-        features_1_2(n, a, w, ws)
-        features_2_0(n, a, w, ws)
-        features_2_1(n, a, w, ws)
-        features_2_2(n, a, w, ws)
-        features_2_3(n, a, w, ws)
-        features_2_4(n, a, w, ws)
-        features_3_0(n, a, w, ws)
-        features_3_1(n, a, w, ws)
-        features_3_2(n, a, w, ws)
-        features_3_3(n, a, w, ws)
-        features_3_4(n, a, w, ws)
-        features_4_0(n, a, w, ws)
-        features_4_1(n, a, w, ws)
-        features_4_2(n, a, w, ws)
-        features_4_3(n, a, w, ws)
-        features_4_4(n, a, w, ws)
-        features_4_5(n, a, w, ws)
-        features_4_6(n, a, w, ws)
-        features_5_0(n, a, w, ws)
-        features_5_1(n, a, w, ws)
-        features_5_2(n, a, w, ws)
-        features_5_3(n, a, w, ws)
-        features_5_4(n, a, w, ws)
-        features_5_5(n, a, w, ws)
-        features_5_6(n, a, w, ws)
-        features_6_0(n, a, w, ws)
-        features_6_1(n, a, w, ws)
-        features_6_2(n, a, w, ws)
-        features_6_3(n, a, w, ws)
-        features_6_4(n, a, w, ws)
-        features_6_5(n, a, w, ws)
-        features_6_6(n, a, w, ws)
-        features_6_7(n, a, w, ws)
-        features_6_8(n, a, w, ws)
-        features_7_0(n, a, w, ws)
-        features_7_1(n, a, w, ws)
-        features_7_2(n, a, w, ws)
-        features_8(n, a, w, ws)
-        classifier(n, a, w, ws, logits)
+        let p = profiler
+        p?.beginRun(batch: n)
+        features_0(n, x, a, w, ws, p)
+        features_1_0(n, a, w, ws, p)
+        features_1_1(n, a, w, ws, p)
+        features_1_2(n, a, w, ws, p)
+        features_2_0(n, a, w, ws, p)
+        features_2_1(n, a, w, ws, p)
+        features_2_2(n, a, w, ws, p)
+        features_2_3(n, a, w, ws, p)
+        features_2_4(n, a, w, ws, p)
+        features_3_0(n, a, w, ws, p)
+        features_3_1(n, a, w, ws, p)
+        features_3_2(n, a, w, ws, p)
+        features_3_3(n, a, w, ws, p)
+        features_3_4(n, a, w, ws, p)
+        features_4_0(n, a, w, ws, p)
+        features_4_1(n, a, w, ws, p)
+        features_4_2(n, a, w, ws, p)
+        features_4_3(n, a, w, ws, p)
+        features_4_4(n, a, w, ws, p)
+        features_4_5(n, a, w, ws, p)
+        features_4_6(n, a, w, ws, p)
+        features_5_0(n, a, w, ws, p)
+        features_5_1(n, a, w, ws, p)
+        features_5_2(n, a, w, ws, p)
+        features_5_3(n, a, w, ws, p)
+        features_5_4(n, a, w, ws, p)
+        features_5_5(n, a, w, ws, p)
+        features_5_6(n, a, w, ws, p)
+        features_6_0(n, a, w, ws, p)
+        features_6_1(n, a, w, ws, p)
+        features_6_2(n, a, w, ws, p)
+        features_6_3(n, a, w, ws, p)
+        features_6_4(n, a, w, ws, p)
+        features_6_5(n, a, w, ws, p)
+        features_6_6(n, a, w, ws, p)
+        features_6_7(n, a, w, ws, p)
+        features_6_8(n, a, w, ws, p)
+        features_7_0(n, a, w, ws, p)
+        features_7_1(n, a, w, ws, p)
+        features_7_2(n, a, w, ws, p)
+        features_8(n, a, w, ws, p)
+        classifier(n, a, w, ws, logits, p)
     }
 
     /// features.0: stem: conv 3x3 stride 2, 3 -> 48 channels
-    private func features_0(_ n: Int, _ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_0(_ n: Int, _ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.0 stem: conv 3x3/2 + BN + silu, [n, 3, 456, 456] (NCHW) -> [n, 228, 228, 48]
+        p?.start()
         Kernels.stemConv(
             input: x, batch: n, inChannels: 3, height: 456, width: 456,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
             weights: w + 0, bias: w + 1296, outChannels: 48, activation: .silu,
             output: a, workspace: ws, pool: pool)
+        p?.stop(0)
     }
 
     /// features.1.0: MBConv1 k3 s1: 228x228x48 -> 228x228x24, SE 48 -> 12 -> 48
-    private func features_1_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_1_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.1.0.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 228, 228, 48] -> [n, 228, 228, 48]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 228, width: 228, channels: 48,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
             weights: w + 1344, bias: w + 1776, activation: .silu, output: a + 2495232 &* n, pool: pool)
+        p?.stop(1)
         // features.1.0.block.1 squeeze-excitation: 48 -> 12 -> 48, in place on [n, 228, 228, 48]
+        p?.start()
         Kernels.squeezeExcite(
             a + 2495232 &* n, batch: n, pixels: 51984, channels: 48, squeezeChannels: 12,
             reduceWeights: w + 1824, reduceBias: w + 2400, activation: .silu,
             expandWeights: w + 2416, expandBias: w + 2992, workspace: ws, pool: pool)
+        p?.stop(2)
         // features.1.0.block.2 project: conv 1x1 + BN, [n, 228, 228, 48] -> [n, 228, 228, 24]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 2495232 &* n, pixels: 51984 &* n, inChannels: 48,
             weights: w + 3040, bias: w + 4192, outChannels: 24,
             activation: .identity, residual: nil, output: a, pool: pool)
+        p?.stop(3)
     }
 
     /// features.1.1: MBConv1 k3 s1: 228x228x24 -> 228x228x24, SE 24 -> 6 -> 24, identity shortcut
-    private func features_1_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_1_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.1.1.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 228, 228, 24] -> [n, 228, 228, 24]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 228, width: 228, channels: 24,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
             weights: w + 4224, bias: w + 4448, activation: .silu, output: a + 1247616 &* n, pool: pool)
+        p?.stop(4)
         // features.1.1.block.1 squeeze-excitation: 24 -> 6 -> 24, in place on [n, 228, 228, 24]
+        p?.start()
         Kernels.squeezeExcite(
             a + 1247616 &* n, batch: n, pixels: 51984, channels: 24, squeezeChannels: 6,
             reduceWeights: w + 4480, reduceBias: w + 4624, activation: .silu,
             expandWeights: w + 4640, expandBias: w + 4784, workspace: ws, pool: pool)
+        p?.stop(5)
         // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 228, 228, 24] -> [n, 228, 228, 24]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1247616 &* n, pixels: 51984 &* n, inChannels: 24,
             weights: w + 4816, bias: w + 5392, outChannels: 24,
             activation: .identity, residual: a, output: a + 2495232 &* n, pool: pool)
+        p?.stop(6)
     }
 
     /// features.1.2: MBConv1 k3 s1: 228x228x24 -> 228x228x24, SE 24 -> 6 -> 24, identity shortcut
-    private func features_1_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_1_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.1.2.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 228, 228, 24] -> [n, 228, 228, 24]
+        p?.start()
         Kernels.depthwiseConv(
             input: a + 2495232 &* n, batch: n, height: 228, width: 228, channels: 24,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
             weights: w + 5424, bias: w + 5648, activation: .silu, output: a, pool: pool)
+        p?.stop(7)
         // features.1.2.block.1 squeeze-excitation: 24 -> 6 -> 24, in place on [n, 228, 228, 24]
+        p?.start()
         Kernels.squeezeExcite(
             a, batch: n, pixels: 51984, channels: 24, squeezeChannels: 6,
             reduceWeights: w + 5680, reduceBias: w + 5824, activation: .silu,
             expandWeights: w + 5840, expandBias: w + 5984, workspace: ws, pool: pool)
+        p?.stop(8)
         // features.1.2.block.2 project: conv 1x1 + BN + shortcut, [n, 228, 228, 24] -> [n, 228, 228, 24]
+        p?.start()
         Kernels.pointwiseConv(
             input: a, pixels: 51984 &* n, inChannels: 24,
             weights: w + 6016, bias: w + 6592, outChannels: 24,
             activation: .identity, residual: a + 2495232 &* n, output: a + 7485696 &* n, pool: pool)
+        p?.stop(9)
     }
 
     /// features.2.0: MBConv6 k3 s2: 228x228x24 -> 114x114x40, SE 144 -> 6 -> 144
-    private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.0.block.0 expand: conv 1x1 + BN + silu, [n, 228, 228, 24] -> [n, 228, 228, 144]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 7485696 &* n, pixels: 51984 &* n, inChannels: 24,
             weights: w + 6624, bias: w + 10080, outChannels: 144,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(10)
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 228, 228, 144] -> [n, 114, 114, 144]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 228, width: 228, channels: 144,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
             weights: w + 10224, bias: w + 11520, activation: .silu, output: a + 7485696 &* n, pool: pool)
+        p?.stop(11)
         // features.2.0.block.2 squeeze-excitation: 144 -> 6 -> 144, in place on [n, 114, 114, 144]
+        p?.start()
         Kernels.squeezeExcite(
             a + 7485696 &* n, batch: n, pixels: 12996, channels: 144, squeezeChannels: 6,
             reduceWeights: w + 11664, reduceBias: w + 12528, activation: .silu,
             expandWeights: w + 12544, expandBias: w + 13408, workspace: ws, pool: pool)
+        p?.stop(12)
         // features.2.0.block.3 project: conv 1x1 + BN, [n, 114, 114, 144] -> [n, 114, 114, 40]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 7485696 &* n, pixels: 12996 &* n, inChannels: 144,
             weights: w + 13552, bias: w + 19312, outChannels: 40,
             activation: .identity, residual: nil, output: a + 6238080 &* n, pool: pool)
+        p?.stop(13)
     }
 
     /// features.2.1: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
-    private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.1.block.0 expand: conv 1x1 + BN + silu, [n, 114, 114, 40] -> [n, 114, 114, 240]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 6238080 &* n, pixels: 12996 &* n, inChannels: 40,
             weights: w + 19360, bias: w + 28960, outChannels: 240,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(14)
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 114, width: 114, channels: 240,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
             weights: w + 29200, bias: w + 31360, activation: .silu, output: a + 3119040 &* n, pool: pool)
+        p?.stop(15)
         // features.2.1.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 114, 114, 240]
+        p?.start()
         Kernels.squeezeExcite(
             a + 3119040 &* n, batch: n, pixels: 12996, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 31600, reduceBias: w + 34000, activation: .silu,
             expandWeights: w + 34016, expandBias: w + 36416, workspace: ws, pool: pool)
+        p?.stop(16)
         // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 3119040 &* n, pixels: 12996 &* n, inChannels: 240,
             weights: w + 36656, bias: w + 46256, outChannels: 40,
             activation: .identity, residual: a + 6238080 &* n, output: a + 6757920 &* n, pool: pool)
+        p?.stop(17)
     }
 
     /// features.2.2: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
-    private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.2.block.0 expand: conv 1x1 + BN + silu, [n, 114, 114, 40] -> [n, 114, 114, 240]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 6757920 &* n, pixels: 12996 &* n, inChannels: 40,
             weights: w + 46304, bias: w + 55904, outChannels: 240,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(18)
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 114, width: 114, channels: 240,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
             weights: w + 56144, bias: w + 58304, activation: .silu, output: a + 3119040 &* n, pool: pool)
+        p?.stop(19)
         // features.2.2.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 114, 114, 240]
+        p?.start()
         Kernels.squeezeExcite(
             a + 3119040 &* n, batch: n, pixels: 12996, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 58544, reduceBias: w + 60944, activation: .silu,
             expandWeights: w + 60960, expandBias: w + 63360, workspace: ws, pool: pool)
+        p?.stop(20)
         // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 3119040 &* n, pixels: 12996 &* n, inChannels: 240,
             weights: w + 63600, bias: w + 73200, outChannels: 40,
             activation: .identity, residual: a + 6757920 &* n, output: a + 6238080 &* n, pool: pool)
+        p?.stop(21)
     }
 
     /// features.2.3: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
-    private func features_2_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.3.block.0 expand: conv 1x1 + BN + silu, [n, 114, 114, 40] -> [n, 114, 114, 240]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 6238080 &* n, pixels: 12996 &* n, inChannels: 40,
             weights: w + 73248, bias: w + 82848, outChannels: 240,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(22)
         // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 114, width: 114, channels: 240,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
             weights: w + 83088, bias: w + 85248, activation: .silu, output: a + 3119040 &* n, pool: pool)
+        p?.stop(23)
         // features.2.3.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 114, 114, 240]
+        p?.start()
         Kernels.squeezeExcite(
             a + 3119040 &* n, batch: n, pixels: 12996, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 85488, reduceBias: w + 87888, activation: .silu,
             expandWeights: w + 87904, expandBias: w + 90304, workspace: ws, pool: pool)
+        p?.stop(24)
         // features.2.3.block.3 project: conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 3119040 &* n, pixels: 12996 &* n, inChannels: 240,
             weights: w + 90544, bias: w + 100144, outChannels: 40,
             activation: .identity, residual: a + 6238080 &* n, output: a + 6757920 &* n, pool: pool)
+        p?.stop(25)
     }
 
     /// features.2.4: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
-    private func features_2_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.4.block.0 expand: conv 1x1 + BN + silu, [n, 114, 114, 40] -> [n, 114, 114, 240]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 6757920 &* n, pixels: 12996 &* n, inChannels: 40,
             weights: w + 100192, bias: w + 109792, outChannels: 240,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(26)
         // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 114, width: 114, channels: 240,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
             weights: w + 110032, bias: w + 112192, activation: .silu, output: a + 3119040 &* n, pool: pool)
+        p?.stop(27)
         // features.2.4.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 114, 114, 240]
+        p?.start()
         Kernels.squeezeExcite(
             a + 3119040 &* n, batch: n, pixels: 12996, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 112432, reduceBias: w + 114832, activation: .silu,
             expandWeights: w + 114848, expandBias: w + 117248, workspace: ws, pool: pool)
+        p?.stop(28)
         // features.2.4.block.3 project: conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 3119040 &* n, pixels: 12996 &* n, inChannels: 240,
             weights: w + 117488, bias: w + 127088, outChannels: 40,
             activation: .identity, residual: a + 6757920 &* n, output: a + 6238080 &* n, pool: pool)
+        p?.stop(29)
     }
 
     /// features.3.0: MBConv6 k5 s2: 114x114x40 -> 57x57x64, SE 240 -> 10 -> 240
-    private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.0.block.0 expand: conv 1x1 + BN + silu, [n, 114, 114, 40] -> [n, 114, 114, 240]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 6238080 &* n, pixels: 12996 &* n, inChannels: 40,
             weights: w + 127136, bias: w + 136736, outChannels: 240,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(30)
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 114, 114, 240] -> [n, 57, 57, 240]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 114, width: 114, channels: 240,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
             weights: w + 136976, bias: w + 142976, activation: .silu, output: a + 3119040 &* n, pool: pool)
+        p?.stop(31)
         // features.3.0.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 57, 57, 240]
+        p?.start()
         Kernels.squeezeExcite(
             a + 3119040 &* n, batch: n, pixels: 3249, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 143216, reduceBias: w + 145616, activation: .silu,
             expandWeights: w + 145632, expandBias: w + 148032, workspace: ws, pool: pool)
+        p?.stop(32)
         // features.3.0.block.3 project: conv 1x1 + BN, [n, 57, 57, 240] -> [n, 57, 57, 64]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 3119040 &* n, pixels: 3249 &* n, inChannels: 240,
             weights: w + 148272, bias: w + 163632, outChannels: 64,
             activation: .identity, residual: nil, output: a + 2495232 &* n, pool: pool)
+        p?.stop(33)
     }
 
     /// features.3.1: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
-    private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.1.block.0 expand: conv 1x1 + BN + silu, [n, 57, 57, 64] -> [n, 57, 57, 384]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 2495232 &* n, pixels: 3249 &* n, inChannels: 64,
             weights: w + 163696, bias: w + 188272, outChannels: 384,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(34)
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 57, width: 57, channels: 384,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
             weights: w + 188656, bias: w + 198256, activation: .silu, output: a + 1247616 &* n, pool: pool)
+        p?.stop(35)
         // features.3.1.block.2 squeeze-excitation: 384 -> 16 -> 384, in place on [n, 57, 57, 384]
+        p?.start()
         Kernels.squeezeExcite(
             a + 1247616 &* n, batch: n, pixels: 3249, channels: 384, squeezeChannels: 16,
             reduceWeights: w + 198640, reduceBias: w + 204784, activation: .silu,
             expandWeights: w + 204800, expandBias: w + 210944, workspace: ws, pool: pool)
+        p?.stop(36)
         // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1247616 &* n, pixels: 3249 &* n, inChannels: 384,
             weights: w + 211328, bias: w + 235904, outChannels: 64,
             activation: .identity, residual: a + 2495232 &* n, output: a + 2703168 &* n, pool: pool)
+        p?.stop(37)
     }
 
     /// features.3.2: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
-    private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.2.block.0 expand: conv 1x1 + BN + silu, [n, 57, 57, 64] -> [n, 57, 57, 384]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 2703168 &* n, pixels: 3249 &* n, inChannels: 64,
             weights: w + 235968, bias: w + 260544, outChannels: 384,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(38)
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 57, width: 57, channels: 384,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
             weights: w + 260928, bias: w + 270528, activation: .silu, output: a + 1247616 &* n, pool: pool)
+        p?.stop(39)
         // features.3.2.block.2 squeeze-excitation: 384 -> 16 -> 384, in place on [n, 57, 57, 384]
+        p?.start()
         Kernels.squeezeExcite(
             a + 1247616 &* n, batch: n, pixels: 3249, channels: 384, squeezeChannels: 16,
             reduceWeights: w + 270912, reduceBias: w + 277056, activation: .silu,
             expandWeights: w + 277072, expandBias: w + 283216, workspace: ws, pool: pool)
+        p?.stop(40)
         // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1247616 &* n, pixels: 3249 &* n, inChannels: 384,
             weights: w + 283600, bias: w + 308176, outChannels: 64,
             activation: .identity, residual: a + 2703168 &* n, output: a + 2495232 &* n, pool: pool)
+        p?.stop(41)
     }
 
     /// features.3.3: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
-    private func features_3_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.3.block.0 expand: conv 1x1 + BN + silu, [n, 57, 57, 64] -> [n, 57, 57, 384]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 2495232 &* n, pixels: 3249 &* n, inChannels: 64,
             weights: w + 308240, bias: w + 332816, outChannels: 384,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(42)
         // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 57, width: 57, channels: 384,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
             weights: w + 333200, bias: w + 342800, activation: .silu, output: a + 1247616 &* n, pool: pool)
+        p?.stop(43)
         // features.3.3.block.2 squeeze-excitation: 384 -> 16 -> 384, in place on [n, 57, 57, 384]
+        p?.start()
         Kernels.squeezeExcite(
             a + 1247616 &* n, batch: n, pixels: 3249, channels: 384, squeezeChannels: 16,
             reduceWeights: w + 343184, reduceBias: w + 349328, activation: .silu,
             expandWeights: w + 349344, expandBias: w + 355488, workspace: ws, pool: pool)
+        p?.stop(44)
         // features.3.3.block.3 project: conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1247616 &* n, pixels: 3249 &* n, inChannels: 384,
             weights: w + 355872, bias: w + 380448, outChannels: 64,
             activation: .identity, residual: a + 2495232 &* n, output: a + 2703168 &* n, pool: pool)
+        p?.stop(45)
     }
 
     /// features.3.4: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
-    private func features_3_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.4.block.0 expand: conv 1x1 + BN + silu, [n, 57, 57, 64] -> [n, 57, 57, 384]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 2703168 &* n, pixels: 3249 &* n, inChannels: 64,
             weights: w + 380512, bias: w + 405088, outChannels: 384,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(46)
         // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 57, width: 57, channels: 384,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
             weights: w + 405472, bias: w + 415072, activation: .silu, output: a + 1247616 &* n, pool: pool)
+        p?.stop(47)
         // features.3.4.block.2 squeeze-excitation: 384 -> 16 -> 384, in place on [n, 57, 57, 384]
+        p?.start()
         Kernels.squeezeExcite(
             a + 1247616 &* n, batch: n, pixels: 3249, channels: 384, squeezeChannels: 16,
             reduceWeights: w + 415456, reduceBias: w + 421600, activation: .silu,
             expandWeights: w + 421616, expandBias: w + 427760, workspace: ws, pool: pool)
+        p?.stop(48)
         // features.3.4.block.3 project: conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1247616 &* n, pixels: 3249 &* n, inChannels: 384,
             weights: w + 428144, bias: w + 452720, outChannels: 64,
             activation: .identity, residual: a + 2703168 &* n, output: a + 2495232 &* n, pool: pool)
+        p?.stop(49)
     }
 
     /// features.4.0: MBConv6 k3 s2: 57x57x64 -> 29x29x128, SE 384 -> 16 -> 384
-    private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.0.block.0 expand: conv 1x1 + BN + silu, [n, 57, 57, 64] -> [n, 57, 57, 384]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 2495232 &* n, pixels: 3249 &* n, inChannels: 64,
             weights: w + 452784, bias: w + 477360, outChannels: 384,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(50)
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 57, 57, 384] -> [n, 29, 29, 384]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 57, width: 57, channels: 384,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
             weights: w + 477744, bias: w + 481200, activation: .silu, output: a + 1247616 &* n, pool: pool)
+        p?.stop(51)
         // features.4.0.block.2 squeeze-excitation: 384 -> 16 -> 384, in place on [n, 29, 29, 384]
+        p?.start()
         Kernels.squeezeExcite(
             a + 1247616 &* n, batch: n, pixels: 841, channels: 384, squeezeChannels: 16,
             reduceWeights: w + 481584, reduceBias: w + 487728, activation: .silu,
             expandWeights: w + 487744, expandBias: w + 493888, workspace: ws, pool: pool)
+        p?.stop(52)
         // features.4.0.block.3 project: conv 1x1 + BN, [n, 29, 29, 384] -> [n, 29, 29, 128]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1247616 &* n, pixels: 841 &* n, inChannels: 384,
             weights: w + 494272, bias: w + 543424, outChannels: 128,
             activation: .identity, residual: nil, output: a + 1570560 &* n, pool: pool)
+        p?.stop(53)
     }
 
     /// features.4.1: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
-    private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.1.block.0 expand: conv 1x1 + BN + silu, [n, 29, 29, 128] -> [n, 29, 29, 768]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1570560 &* n, pixels: 841 &* n, inChannels: 128,
             weights: w + 543552, bias: w + 641856, outChannels: 768,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(54)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 29, width: 29, channels: 768,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
             weights: w + 642624, bias: w + 649536, activation: .silu, output: a + 645888 &* n, pool: pool)
+        p?.stop(55)
         // features.4.1.block.2 squeeze-excitation: 768 -> 32 -> 768, in place on [n, 29, 29, 768]
+        p?.start()
         Kernels.squeezeExcite(
             a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
             reduceWeights: w + 650304, reduceBias: w + 674880, activation: .silu,
             expandWeights: w + 674912, expandBias: w + 699488, workspace: ws, pool: pool)
+        p?.stop(56)
         // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 645888 &* n, pixels: 841 &* n, inChannels: 768,
             weights: w + 700256, bias: w + 798560, outChannels: 128,
             activation: .identity, residual: a + 1570560 &* n, output: a + 1291776 &* n, pool: pool)
+        p?.stop(57)
     }
 
     /// features.4.2: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
-    private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.2.block.0 expand: conv 1x1 + BN + silu, [n, 29, 29, 128] -> [n, 29, 29, 768]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1291776 &* n, pixels: 841 &* n, inChannels: 128,
             weights: w + 798688, bias: w + 896992, outChannels: 768,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(58)
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 29, width: 29, channels: 768,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
             weights: w + 897760, bias: w + 904672, activation: .silu, output: a + 645888 &* n, pool: pool)
+        p?.stop(59)
         // features.4.2.block.2 squeeze-excitation: 768 -> 32 -> 768, in place on [n, 29, 29, 768]
+        p?.start()
         Kernels.squeezeExcite(
             a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
             reduceWeights: w + 905440, reduceBias: w + 930016, activation: .silu,
             expandWeights: w + 930048, expandBias: w + 954624, workspace: ws, pool: pool)
+        p?.stop(60)
         // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 645888 &* n, pixels: 841 &* n, inChannels: 768,
             weights: w + 955392, bias: w + 1053696, outChannels: 128,
             activation: .identity, residual: a + 1291776 &* n, output: a + 1399424 &* n, pool: pool)
+        p?.stop(61)
     }
 
     /// features.4.3: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
-    private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.3.block.0 expand: conv 1x1 + BN + silu, [n, 29, 29, 128] -> [n, 29, 29, 768]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1399424 &* n, pixels: 841 &* n, inChannels: 128,
             weights: w + 1053824, bias: w + 1152128, outChannels: 768,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(62)
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 29, width: 29, channels: 768,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
             weights: w + 1152896, bias: w + 1159808, activation: .silu, output: a + 645888 &* n, pool: pool)
+        p?.stop(63)
         // features.4.3.block.2 squeeze-excitation: 768 -> 32 -> 768, in place on [n, 29, 29, 768]
+        p?.start()
         Kernels.squeezeExcite(
             a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
             reduceWeights: w + 1160576, reduceBias: w + 1185152, activation: .silu,
             expandWeights: w + 1185184, expandBias: w + 1209760, workspace: ws, pool: pool)
+        p?.stop(64)
         // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 645888 &* n, pixels: 841 &* n, inChannels: 768,
             weights: w + 1210528, bias: w + 1308832, outChannels: 128,
             activation: .identity, residual: a + 1399424 &* n, output: a + 1291776 &* n, pool: pool)
+        p?.stop(65)
     }
 
     /// features.4.4: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
-    private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.4.block.0 expand: conv 1x1 + BN + silu, [n, 29, 29, 128] -> [n, 29, 29, 768]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1291776 &* n, pixels: 841 &* n, inChannels: 128,
             weights: w + 1308960, bias: w + 1407264, outChannels: 768,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(66)
         // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 29, width: 29, channels: 768,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
             weights: w + 1408032, bias: w + 1414944, activation: .silu, output: a + 645888 &* n, pool: pool)
+        p?.stop(67)
         // features.4.4.block.2 squeeze-excitation: 768 -> 32 -> 768, in place on [n, 29, 29, 768]
+        p?.start()
         Kernels.squeezeExcite(
             a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
             reduceWeights: w + 1415712, reduceBias: w + 1440288, activation: .silu,
             expandWeights: w + 1440320, expandBias: w + 1464896, workspace: ws, pool: pool)
+        p?.stop(68)
         // features.4.4.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 645888 &* n, pixels: 841 &* n, inChannels: 768,
             weights: w + 1465664, bias: w + 1563968, outChannels: 128,
             activation: .identity, residual: a + 1291776 &* n, output: a + 1399424 &* n, pool: pool)
+        p?.stop(69)
     }
 
     /// features.4.5: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
-    private func features_4_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.5.block.0 expand: conv 1x1 + BN + silu, [n, 29, 29, 128] -> [n, 29, 29, 768]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1399424 &* n, pixels: 841 &* n, inChannels: 128,
             weights: w + 1564096, bias: w + 1662400, outChannels: 768,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(70)
         // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 29, width: 29, channels: 768,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
             weights: w + 1663168, bias: w + 1670080, activation: .silu, output: a + 645888 &* n, pool: pool)
+        p?.stop(71)
         // features.4.5.block.2 squeeze-excitation: 768 -> 32 -> 768, in place on [n, 29, 29, 768]
+        p?.start()
         Kernels.squeezeExcite(
             a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
             reduceWeights: w + 1670848, reduceBias: w + 1695424, activation: .silu,
             expandWeights: w + 1695456, expandBias: w + 1720032, workspace: ws, pool: pool)
+        p?.stop(72)
         // features.4.5.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 645888 &* n, pixels: 841 &* n, inChannels: 768,
             weights: w + 1720800, bias: w + 1819104, outChannels: 128,
             activation: .identity, residual: a + 1399424 &* n, output: a + 1291776 &* n, pool: pool)
+        p?.stop(73)
     }
 
     /// features.4.6: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
-    private func features_4_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.6.block.0 expand: conv 1x1 + BN + silu, [n, 29, 29, 128] -> [n, 29, 29, 768]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1291776 &* n, pixels: 841 &* n, inChannels: 128,
             weights: w + 1819232, bias: w + 1917536, outChannels: 768,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(74)
         // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 29, width: 29, channels: 768,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
             weights: w + 1918304, bias: w + 1925216, activation: .silu, output: a + 645888 &* n, pool: pool)
+        p?.stop(75)
         // features.4.6.block.2 squeeze-excitation: 768 -> 32 -> 768, in place on [n, 29, 29, 768]
+        p?.start()
         Kernels.squeezeExcite(
             a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
             reduceWeights: w + 1925984, reduceBias: w + 1950560, activation: .silu,
             expandWeights: w + 1950592, expandBias: w + 1975168, workspace: ws, pool: pool)
+        p?.stop(76)
         // features.4.6.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 645888 &* n, pixels: 841 &* n, inChannels: 768,
             weights: w + 1975936, bias: w + 2074240, outChannels: 128,
             activation: .identity, residual: a + 1291776 &* n, output: a + 1399424 &* n, pool: pool)
+        p?.stop(77)
     }
 
     /// features.5.0: MBConv6 k5 s1: 29x29x128 -> 29x29x176, SE 768 -> 32 -> 768
-    private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.0.block.0 expand: conv 1x1 + BN + silu, [n, 29, 29, 128] -> [n, 29, 29, 768]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1399424 &* n, pixels: 841 &* n, inChannels: 128,
             weights: w + 2074368, bias: w + 2172672, outChannels: 768,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(78)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 29, width: 29, channels: 768,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
             weights: w + 2173440, bias: w + 2192640, activation: .silu, output: a + 645888 &* n, pool: pool)
+        p?.stop(79)
         // features.5.0.block.2 squeeze-excitation: 768 -> 32 -> 768, in place on [n, 29, 29, 768]
+        p?.start()
         Kernels.squeezeExcite(
             a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
             reduceWeights: w + 2193408, reduceBias: w + 2217984, activation: .silu,
             expandWeights: w + 2218016, expandBias: w + 2242592, workspace: ws, pool: pool)
+        p?.stop(80)
         // features.5.0.block.3 project: conv 1x1 + BN, [n, 29, 29, 768] -> [n, 29, 29, 176]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 645888 &* n, pixels: 841 &* n, inChannels: 768,
             weights: w + 2243360, bias: w + 2378528, outChannels: 176,
             activation: .identity, residual: nil, output: a + 1776192 &* n, pool: pool)
+        p?.stop(81)
     }
 
     /// features.5.1: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
-    private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.1.block.0 expand: conv 1x1 + BN + silu, [n, 29, 29, 176] -> [n, 29, 29, 1056]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1776192 &* n, pixels: 841 &* n, inChannels: 176,
             weights: w + 2378704, bias: w + 2564560, outChannels: 1056,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(82)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 29, width: 29, channels: 1056,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
             weights: w + 2565616, bias: w + 2592016, activation: .silu, output: a + 888096 &* n, pool: pool)
+        p?.stop(83)
         // features.5.1.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 29, 29, 1056]
+        p?.start()
         Kernels.squeezeExcite(
             a + 888096 &* n, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 2593072, reduceBias: w + 2639536, activation: .silu,
             expandWeights: w + 2639584, expandBias: w + 2686048, workspace: ws, pool: pool)
+        p?.stop(84)
         // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 888096 &* n, pixels: 841 &* n, inChannels: 1056,
             weights: w + 2687104, bias: w + 2872960, outChannels: 176,
             activation: .identity, residual: a + 1776192 &* n, output: a + 1924208 &* n, pool: pool)
+        p?.stop(85)
     }
 
     /// features.5.2: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
-    private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.2.block.0 expand: conv 1x1 + BN + silu, [n, 29, 29, 176] -> [n, 29, 29, 1056]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1924208 &* n, pixels: 841 &* n, inChannels: 176,
             weights: w + 2873136, bias: w + 3058992, outChannels: 1056,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(86)
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 29, width: 29, channels: 1056,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
             weights: w + 3060048, bias: w + 3086448, activation: .silu, output: a + 888096 &* n, pool: pool)
+        p?.stop(87)
         // features.5.2.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 29, 29, 1056]
+        p?.start()
         Kernels.squeezeExcite(
             a + 888096 &* n, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 3087504, reduceBias: w + 3133968, activation: .silu,
             expandWeights: w + 3134016, expandBias: w + 3180480, workspace: ws, pool: pool)
+        p?.stop(88)
         // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 888096 &* n, pixels: 841 &* n, inChannels: 1056,
             weights: w + 3181536, bias: w + 3367392, outChannels: 176,
             activation: .identity, residual: a + 1924208 &* n, output: a + 1776192 &* n, pool: pool)
+        p?.stop(89)
     }
 
     /// features.5.3: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
-    private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.3.block.0 expand: conv 1x1 + BN + silu, [n, 29, 29, 176] -> [n, 29, 29, 1056]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1776192 &* n, pixels: 841 &* n, inChannels: 176,
             weights: w + 3367568, bias: w + 3553424, outChannels: 1056,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(90)
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 29, width: 29, channels: 1056,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
             weights: w + 3554480, bias: w + 3580880, activation: .silu, output: a + 888096 &* n, pool: pool)
+        p?.stop(91)
         // features.5.3.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 29, 29, 1056]
+        p?.start()
         Kernels.squeezeExcite(
             a + 888096 &* n, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 3581936, reduceBias: w + 3628400, activation: .silu,
             expandWeights: w + 3628448, expandBias: w + 3674912, workspace: ws, pool: pool)
+        p?.stop(92)
         // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 888096 &* n, pixels: 841 &* n, inChannels: 1056,
             weights: w + 3675968, bias: w + 3861824, outChannels: 176,
             activation: .identity, residual: a + 1776192 &* n, output: a + 1924208 &* n, pool: pool)
+        p?.stop(93)
     }
 
     /// features.5.4: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
-    private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.4.block.0 expand: conv 1x1 + BN + silu, [n, 29, 29, 176] -> [n, 29, 29, 1056]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1924208 &* n, pixels: 841 &* n, inChannels: 176,
             weights: w + 3862000, bias: w + 4047856, outChannels: 1056,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(94)
         // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 29, width: 29, channels: 1056,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
             weights: w + 4048912, bias: w + 4075312, activation: .silu, output: a + 888096 &* n, pool: pool)
+        p?.stop(95)
         // features.5.4.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 29, 29, 1056]
+        p?.start()
         Kernels.squeezeExcite(
             a + 888096 &* n, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 4076368, reduceBias: w + 4122832, activation: .silu,
             expandWeights: w + 4122880, expandBias: w + 4169344, workspace: ws, pool: pool)
+        p?.stop(96)
         // features.5.4.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 888096 &* n, pixels: 841 &* n, inChannels: 1056,
             weights: w + 4170400, bias: w + 4356256, outChannels: 176,
             activation: .identity, residual: a + 1924208 &* n, output: a + 1776192 &* n, pool: pool)
+        p?.stop(97)
     }
 
     /// features.5.5: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
-    private func features_5_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.5.block.0 expand: conv 1x1 + BN + silu, [n, 29, 29, 176] -> [n, 29, 29, 1056]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1776192 &* n, pixels: 841 &* n, inChannels: 176,
             weights: w + 4356432, bias: w + 4542288, outChannels: 1056,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(98)
         // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 29, width: 29, channels: 1056,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
             weights: w + 4543344, bias: w + 4569744, activation: .silu, output: a + 888096 &* n, pool: pool)
+        p?.stop(99)
         // features.5.5.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 29, 29, 1056]
+        p?.start()
         Kernels.squeezeExcite(
             a + 888096 &* n, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 4570800, reduceBias: w + 4617264, activation: .silu,
             expandWeights: w + 4617312, expandBias: w + 4663776, workspace: ws, pool: pool)
+        p?.stop(100)
         // features.5.5.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 888096 &* n, pixels: 841 &* n, inChannels: 1056,
             weights: w + 4664832, bias: w + 4850688, outChannels: 176,
             activation: .identity, residual: a + 1776192 &* n, output: a + 1924208 &* n, pool: pool)
+        p?.stop(101)
     }
 
     /// features.5.6: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
-    private func features_5_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.6.block.0 expand: conv 1x1 + BN + silu, [n, 29, 29, 176] -> [n, 29, 29, 1056]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1924208 &* n, pixels: 841 &* n, inChannels: 176,
             weights: w + 4850864, bias: w + 5036720, outChannels: 1056,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(102)
         // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 29, width: 29, channels: 1056,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
             weights: w + 5037776, bias: w + 5064176, activation: .silu, output: a + 888096 &* n, pool: pool)
+        p?.stop(103)
         // features.5.6.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 29, 29, 1056]
+        p?.start()
         Kernels.squeezeExcite(
             a + 888096 &* n, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 5065232, reduceBias: w + 5111696, activation: .silu,
             expandWeights: w + 5111744, expandBias: w + 5158208, workspace: ws, pool: pool)
+        p?.stop(104)
         // features.5.6.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 888096 &* n, pixels: 841 &* n, inChannels: 1056,
             weights: w + 5159264, bias: w + 5345120, outChannels: 176,
             activation: .identity, residual: a + 1924208 &* n, output: a + 1776192 &* n, pool: pool)
+        p?.stop(105)
     }
 
     /// features.6.0: MBConv6 k5 s2: 29x29x176 -> 15x15x304, SE 1056 -> 44 -> 1056
-    private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.0.block.0 expand: conv 1x1 + BN + silu, [n, 29, 29, 176] -> [n, 29, 29, 1056]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1776192 &* n, pixels: 841 &* n, inChannels: 176,
             weights: w + 5345296, bias: w + 5531152, outChannels: 1056,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(106)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 29, 29, 1056] -> [n, 15, 15, 1056]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 29, width: 29, channels: 1056,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: w + 5532208, bias: w + 5558608, activation: .silu, output: a + 888096 &* n, pool: pool)
+        p?.stop(107)
         // features.6.0.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 15, 15, 1056]
+        p?.start()
         Kernels.squeezeExcite(
             a + 888096 &* n, batch: n, pixels: 225, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 5559664, reduceBias: w + 5606128, activation: .silu,
             expandWeights: w + 5606176, expandBias: w + 5652640, workspace: ws, pool: pool)
+        p?.stop(108)
         // features.6.0.block.3 project: conv 1x1 + BN, [n, 15, 15, 1056] -> [n, 15, 15, 304]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 888096 &* n, pixels: 225 &* n, inChannels: 1056,
             weights: w + 5653696, bias: w + 5974720, outChannels: 304,
             activation: .identity, residual: nil, output: a + 1125696 &* n, pool: pool)
+        p?.stop(109)
     }
 
     /// features.6.1: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
-    private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.1.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1125696 &* n, pixels: 225 &* n, inChannels: 304,
             weights: w + 5975024, bias: w + 6529520, outChannels: 1824,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(110)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 15, width: 15, channels: 1824,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: w + 6531344, bias: w + 6576944, activation: .silu, output: a + 410400 &* n, pool: pool)
+        p?.stop(111)
         // features.6.1.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]
+        p?.start()
         Kernels.squeezeExcite(
             a + 410400 &* n, batch: n, pixels: 225, channels: 1824, squeezeChannels: 76,
             reduceWeights: w + 6578768, reduceBias: w + 6717392, activation: .silu,
             expandWeights: w + 6717472, expandBias: w + 6856096, workspace: ws, pool: pool)
+        p?.stop(112)
         // features.6.1.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 410400 &* n, pixels: 225 &* n, inChannels: 1824,
             weights: w + 6857920, bias: w + 7412416, outChannels: 304,
             activation: .identity, residual: a + 1125696 &* n, output: a + 820800 &* n, pool: pool)
+        p?.stop(113)
     }
 
     /// features.6.2: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
-    private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.2.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 820800 &* n, pixels: 225 &* n, inChannels: 304,
             weights: w + 7412720, bias: w + 7967216, outChannels: 1824,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(114)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 15, width: 15, channels: 1824,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: w + 7969040, bias: w + 8014640, activation: .silu, output: a + 410400 &* n, pool: pool)
+        p?.stop(115)
         // features.6.2.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]
+        p?.start()
         Kernels.squeezeExcite(
             a + 410400 &* n, batch: n, pixels: 225, channels: 1824, squeezeChannels: 76,
             reduceWeights: w + 8016464, reduceBias: w + 8155088, activation: .silu,
             expandWeights: w + 8155168, expandBias: w + 8293792, workspace: ws, pool: pool)
+        p?.stop(116)
         // features.6.2.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 410400 &* n, pixels: 225 &* n, inChannels: 1824,
             weights: w + 8295616, bias: w + 8850112, outChannels: 304,
             activation: .identity, residual: a + 820800 &* n, output: a + 889200 &* n, pool: pool)
+        p?.stop(117)
     }
 
     /// features.6.3: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
-    private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.3.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 889200 &* n, pixels: 225 &* n, inChannels: 304,
             weights: w + 8850416, bias: w + 9404912, outChannels: 1824,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(118)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 15, width: 15, channels: 1824,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: w + 9406736, bias: w + 9452336, activation: .silu, output: a + 410400 &* n, pool: pool)
+        p?.stop(119)
         // features.6.3.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]
+        p?.start()
         Kernels.squeezeExcite(
             a + 410400 &* n, batch: n, pixels: 225, channels: 1824, squeezeChannels: 76,
             reduceWeights: w + 9454160, reduceBias: w + 9592784, activation: .silu,
             expandWeights: w + 9592864, expandBias: w + 9731488, workspace: ws, pool: pool)
+        p?.stop(120)
         // features.6.3.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 410400 &* n, pixels: 225 &* n, inChannels: 1824,
             weights: w + 9733312, bias: w + 10287808, outChannels: 304,
             activation: .identity, residual: a + 889200 &* n, output: a + 820800 &* n, pool: pool)
+        p?.stop(121)
     }
 
     /// features.6.4: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
-    private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.4.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 820800 &* n, pixels: 225 &* n, inChannels: 304,
             weights: w + 10288112, bias: w + 10842608, outChannels: 1824,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(122)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 15, width: 15, channels: 1824,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: w + 10844432, bias: w + 10890032, activation: .silu, output: a + 410400 &* n, pool: pool)
+        p?.stop(123)
         // features.6.4.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]
+        p?.start()
         Kernels.squeezeExcite(
             a + 410400 &* n, batch: n, pixels: 225, channels: 1824, squeezeChannels: 76,
             reduceWeights: w + 10891856, reduceBias: w + 11030480, activation: .silu,
             expandWeights: w + 11030560, expandBias: w + 11169184, workspace: ws, pool: pool)
+        p?.stop(124)
         // features.6.4.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 410400 &* n, pixels: 225 &* n, inChannels: 1824,
             weights: w + 11171008, bias: w + 11725504, outChannels: 304,
             activation: .identity, residual: a + 820800 &* n, output: a + 889200 &* n, pool: pool)
+        p?.stop(125)
     }
 
     /// features.6.5: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
-    private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.5.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 889200 &* n, pixels: 225 &* n, inChannels: 304,
             weights: w + 11725808, bias: w + 12280304, outChannels: 1824,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(126)
         // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 15, width: 15, channels: 1824,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: w + 12282128, bias: w + 12327728, activation: .silu, output: a + 410400 &* n, pool: pool)
+        p?.stop(127)
         // features.6.5.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]
+        p?.start()
         Kernels.squeezeExcite(
             a + 410400 &* n, batch: n, pixels: 225, channels: 1824, squeezeChannels: 76,
             reduceWeights: w + 12329552, reduceBias: w + 12468176, activation: .silu,
             expandWeights: w + 12468256, expandBias: w + 12606880, workspace: ws, pool: pool)
+        p?.stop(128)
         // features.6.5.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 410400 &* n, pixels: 225 &* n, inChannels: 1824,
             weights: w + 12608704, bias: w + 13163200, outChannels: 304,
             activation: .identity, residual: a + 889200 &* n, output: a + 820800 &* n, pool: pool)
+        p?.stop(129)
     }
 
     /// features.6.6: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
-    private func features_6_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.6.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 820800 &* n, pixels: 225 &* n, inChannels: 304,
             weights: w + 13163504, bias: w + 13718000, outChannels: 1824,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(130)
         // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 15, width: 15, channels: 1824,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: w + 13719824, bias: w + 13765424, activation: .silu, output: a + 410400 &* n, pool: pool)
+        p?.stop(131)
         // features.6.6.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]
+        p?.start()
         Kernels.squeezeExcite(
             a + 410400 &* n, batch: n, pixels: 225, channels: 1824, squeezeChannels: 76,
             reduceWeights: w + 13767248, reduceBias: w + 13905872, activation: .silu,
             expandWeights: w + 13905952, expandBias: w + 14044576, workspace: ws, pool: pool)
+        p?.stop(132)
         // features.6.6.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 410400 &* n, pixels: 225 &* n, inChannels: 1824,
             weights: w + 14046400, bias: w + 14600896, outChannels: 304,
             activation: .identity, residual: a + 820800 &* n, output: a + 889200 &* n, pool: pool)
+        p?.stop(133)
     }
 
     /// features.6.7: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
-    private func features_6_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.7.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 889200 &* n, pixels: 225 &* n, inChannels: 304,
             weights: w + 14601200, bias: w + 15155696, outChannels: 1824,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(134)
         // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 15, width: 15, channels: 1824,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: w + 15157520, bias: w + 15203120, activation: .silu, output: a + 410400 &* n, pool: pool)
+        p?.stop(135)
         // features.6.7.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]
+        p?.start()
         Kernels.squeezeExcite(
             a + 410400 &* n, batch: n, pixels: 225, channels: 1824, squeezeChannels: 76,
             reduceWeights: w + 15204944, reduceBias: w + 15343568, activation: .silu,
             expandWeights: w + 15343648, expandBias: w + 15482272, workspace: ws, pool: pool)
+        p?.stop(136)
         // features.6.7.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 410400 &* n, pixels: 225 &* n, inChannels: 1824,
             weights: w + 15484096, bias: w + 16038592, outChannels: 304,
             activation: .identity, residual: a + 889200 &* n, output: a + 820800 &* n, pool: pool)
+        p?.stop(137)
     }
 
     /// features.6.8: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
-    private func features_6_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.8.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 820800 &* n, pixels: 225 &* n, inChannels: 304,
             weights: w + 16038896, bias: w + 16593392, outChannels: 1824,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(138)
         // features.6.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 15, width: 15, channels: 1824,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: w + 16595216, bias: w + 16640816, activation: .silu, output: a + 410400 &* n, pool: pool)
+        p?.stop(139)
         // features.6.8.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]
+        p?.start()
         Kernels.squeezeExcite(
             a + 410400 &* n, batch: n, pixels: 225, channels: 1824, squeezeChannels: 76,
             reduceWeights: w + 16642640, reduceBias: w + 16781264, activation: .silu,
             expandWeights: w + 16781344, expandBias: w + 16919968, workspace: ws, pool: pool)
+        p?.stop(140)
         // features.6.8.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 410400 &* n, pixels: 225 &* n, inChannels: 1824,
             weights: w + 16921792, bias: w + 17476288, outChannels: 304,
             activation: .identity, residual: a + 820800 &* n, output: a + 889200 &* n, pool: pool)
+        p?.stop(141)
     }
 
     /// features.7.0: MBConv6 k3 s1: 15x15x304 -> 15x15x512, SE 1824 -> 76 -> 1824
-    private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.0.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 889200 &* n, pixels: 225 &* n, inChannels: 304,
             weights: w + 17476592, bias: w + 18031088, outChannels: 1824,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(142)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 15, width: 15, channels: 1824,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
             weights: w + 18032912, bias: w + 18049328, activation: .silu, output: a + 410400 &* n, pool: pool)
+        p?.stop(143)
         // features.7.0.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]
+        p?.start()
         Kernels.squeezeExcite(
             a + 410400 &* n, batch: n, pixels: 225, channels: 1824, squeezeChannels: 76,
             reduceWeights: w + 18051152, reduceBias: w + 18189776, activation: .silu,
             expandWeights: w + 18189856, expandBias: w + 18328480, workspace: ws, pool: pool)
+        p?.stop(144)
         // features.7.0.block.3 project: conv 1x1 + BN, [n, 15, 15, 1824] -> [n, 15, 15, 512]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 410400 &* n, pixels: 225 &* n, inChannels: 1824,
             weights: w + 18330304, bias: w + 19264192, outChannels: 512,
             activation: .identity, residual: nil, output: a + 1382400 &* n, pool: pool)
+        p?.stop(145)
     }
 
     /// features.7.1: MBConv6 k3 s1: 15x15x512 -> 15x15x512, SE 3072 -> 128 -> 3072, identity shortcut
-    private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.1.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 512] -> [n, 15, 15, 3072]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1382400 &* n, pixels: 225 &* n, inChannels: 512,
             weights: w + 19264704, bias: w + 20837568, outChannels: 3072,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(146)
         // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 3072] -> [n, 15, 15, 3072]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 15, width: 15, channels: 3072,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
             weights: w + 20840640, bias: w + 20868288, activation: .silu, output: a + 691200 &* n, pool: pool)
+        p?.stop(147)
         // features.7.1.block.2 squeeze-excitation: 3072 -> 128 -> 3072, in place on [n, 15, 15, 3072]
+        p?.start()
         Kernels.squeezeExcite(
             a + 691200 &* n, batch: n, pixels: 225, channels: 3072, squeezeChannels: 128,
             reduceWeights: w + 20871360, reduceBias: w + 21264576, activation: .silu,
             expandWeights: w + 21264704, expandBias: w + 21657920, workspace: ws, pool: pool)
+        p?.stop(148)
         // features.7.1.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 3072] -> [n, 15, 15, 512]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 691200 &* n, pixels: 225 &* n, inChannels: 3072,
             weights: w + 21660992, bias: w + 23233856, outChannels: 512,
             activation: .identity, residual: a + 1382400 &* n, output: a + 1497600 &* n, pool: pool)
+        p?.stop(149)
     }
 
     /// features.7.2: MBConv6 k3 s1: 15x15x512 -> 15x15x512, SE 3072 -> 128 -> 3072, identity shortcut
-    private func features_7_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_7_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.2.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 512] -> [n, 15, 15, 3072]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1497600 &* n, pixels: 225 &* n, inChannels: 512,
             weights: w + 23234368, bias: w + 24807232, outChannels: 3072,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(150)
         // features.7.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 3072] -> [n, 15, 15, 3072]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 15, width: 15, channels: 3072,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
             weights: w + 24810304, bias: w + 24837952, activation: .silu, output: a + 691200 &* n, pool: pool)
+        p?.stop(151)
         // features.7.2.block.2 squeeze-excitation: 3072 -> 128 -> 3072, in place on [n, 15, 15, 3072]
+        p?.start()
         Kernels.squeezeExcite(
             a + 691200 &* n, batch: n, pixels: 225, channels: 3072, squeezeChannels: 128,
             reduceWeights: w + 24841024, reduceBias: w + 25234240, activation: .silu,
             expandWeights: w + 25234368, expandBias: w + 25627584, workspace: ws, pool: pool)
+        p?.stop(152)
         // features.7.2.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 3072] -> [n, 15, 15, 512]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 691200 &* n, pixels: 225 &* n, inChannels: 3072,
             weights: w + 25630656, bias: w + 27203520, outChannels: 512,
             activation: .identity, residual: a + 1497600 &* n, output: a + 460800 &* n, pool: pool)
+        p?.stop(153)
     }
 
     /// features.8: head: conv 1x1 512 -> 2048
-    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.8 head: conv 1x1 + BN + silu, [n, 15, 15, 512] -> [n, 15, 15, 2048]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 460800 &* n, pixels: 225 &* n, inChannels: 512,
             weights: w + 27204032, bias: w + 28252608, outChannels: 2048,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(154)
     }
 
     /// classifier: global average pool, dropout 0.4, linear 2048 -> 1000 classes
-    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
+    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // avgpool: global average pool, [n, 15, 15, 2048] -> [n, 2048]
+        p?.start()
         Kernels.globalAveragePool(
             input: a, batch: n, pixels: 225, channels: 2048, output: a + 460800 &* n, pool: pool)
+        p?.stop(155)
         // classifier.1 classifier: dropout (identity in eval) + linear, [n, 2048] -> [n, 1000]
+        p?.start()
         Kernels.linear(
             input: a + 460800 &* n, batch: n, inFeatures: 2048,
             weights: w + 28254656, bias: w + 30302656, outFeatures: 1000,
             output: logits, pool: pool)
+        p?.stop(156)
     }
 }
 
 extension EfficientNetB5 {
+    /// The kernel calls of `forward` in order (`p?.stop(i)` charges entry i), with their MACs per image.
+    public static let profiledLayers: [LayerProfiler.Layer] = [
+        .init("features.0", kind: "stem", macsPerImage: 67371264,
+              "conv 3x3/2 + BN + silu, [n, 3, 456, 456] (NCHW) -> [n, 228, 228, 48]"),
+        .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 22457088,
+              "depthwise 3x3/1 + BN + silu, [n, 228, 228, 48] -> [n, 228, 228, 48]"),
+        .init("features.1.0.block.1", kind: "squeeze-excitation", macsPerImage: 1152,
+              "48 -> 12 -> 48, in place on [n, 228, 228, 48]"),
+        .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 59885568,
+              "conv 1x1 + BN, [n, 228, 228, 48] -> [n, 228, 228, 24]"),
+        .init("features.1.1.block.0", kind: "depthwise", macsPerImage: 11228544,
+              "depthwise 3x3/1 + BN + silu, [n, 228, 228, 24] -> [n, 228, 228, 24]"),
+        .init("features.1.1.block.1", kind: "squeeze-excitation", macsPerImage: 288,
+              "24 -> 6 -> 24, in place on [n, 228, 228, 24]"),
+        .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 29942784,
+              "conv 1x1 + BN + shortcut, [n, 228, 228, 24] -> [n, 228, 228, 24]"),
+        .init("features.1.2.block.0", kind: "depthwise", macsPerImage: 11228544,
+              "depthwise 3x3/1 + BN + silu, [n, 228, 228, 24] -> [n, 228, 228, 24]"),
+        .init("features.1.2.block.1", kind: "squeeze-excitation", macsPerImage: 288,
+              "24 -> 6 -> 24, in place on [n, 228, 228, 24]"),
+        .init("features.1.2.block.2", kind: "project 1x1", macsPerImage: 29942784,
+              "conv 1x1 + BN + shortcut, [n, 228, 228, 24] -> [n, 228, 228, 24]"),
+        .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 179656704,
+              "conv 1x1 + BN + silu, [n, 228, 228, 24] -> [n, 228, 228, 144]"),
+        .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 16842816,
+              "depthwise 3x3/2 + BN + silu, [n, 228, 228, 144] -> [n, 114, 114, 144]"),
+        .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
+              "144 -> 6 -> 144, in place on [n, 114, 114, 144]"),
+        .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 74856960,
+              "conv 1x1 + BN, [n, 114, 114, 144] -> [n, 114, 114, 40]"),
+        .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 124761600,
+              "conv 1x1 + BN + silu, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
+        .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 28071360,
+              "depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240]"),
+        .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
+              "240 -> 10 -> 240, in place on [n, 114, 114, 240]"),
+        .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 124761600,
+              "conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
+        .init("features.2.2.block.0", kind: "expand 1x1", macsPerImage: 124761600,
+              "conv 1x1 + BN + silu, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
+        .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 28071360,
+              "depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240]"),
+        .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
+              "240 -> 10 -> 240, in place on [n, 114, 114, 240]"),
+        .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 124761600,
+              "conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
+        .init("features.2.3.block.0", kind: "expand 1x1", macsPerImage: 124761600,
+              "conv 1x1 + BN + silu, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
+        .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 28071360,
+              "depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240]"),
+        .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
+              "240 -> 10 -> 240, in place on [n, 114, 114, 240]"),
+        .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 124761600,
+              "conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
+        .init("features.2.4.block.0", kind: "expand 1x1", macsPerImage: 124761600,
+              "conv 1x1 + BN + silu, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
+        .init("features.2.4.block.1", kind: "depthwise", macsPerImage: 28071360,
+              "depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240]"),
+        .init("features.2.4.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
+              "240 -> 10 -> 240, in place on [n, 114, 114, 240]"),
+        .init("features.2.4.block.3", kind: "project 1x1", macsPerImage: 124761600,
+              "conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
+        .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 124761600,
+              "conv 1x1 + BN + silu, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
+        .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 19494000,
+              "depthwise 5x5/2 + BN + silu, [n, 114, 114, 240] -> [n, 57, 57, 240]"),
+        .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
+              "240 -> 10 -> 240, in place on [n, 57, 57, 240]"),
+        .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 49904640,
+              "conv 1x1 + BN, [n, 57, 57, 240] -> [n, 57, 57, 64]"),
+        .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 79847424,
+              "conv 1x1 + BN + silu, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
+        .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 31190400,
+              "depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384]"),
+        .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 12288,
+              "384 -> 16 -> 384, in place on [n, 57, 57, 384]"),
+        .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 79847424,
+              "conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
+        .init("features.3.2.block.0", kind: "expand 1x1", macsPerImage: 79847424,
+              "conv 1x1 + BN + silu, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
+        .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 31190400,
+              "depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384]"),
+        .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 12288,
+              "384 -> 16 -> 384, in place on [n, 57, 57, 384]"),
+        .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 79847424,
+              "conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
+        .init("features.3.3.block.0", kind: "expand 1x1", macsPerImage: 79847424,
+              "conv 1x1 + BN + silu, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
+        .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 31190400,
+              "depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384]"),
+        .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 12288,
+              "384 -> 16 -> 384, in place on [n, 57, 57, 384]"),
+        .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 79847424,
+              "conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
+        .init("features.3.4.block.0", kind: "expand 1x1", macsPerImage: 79847424,
+              "conv 1x1 + BN + silu, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
+        .init("features.3.4.block.1", kind: "depthwise", macsPerImage: 31190400,
+              "depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384]"),
+        .init("features.3.4.block.2", kind: "squeeze-excitation", macsPerImage: 12288,
+              "384 -> 16 -> 384, in place on [n, 57, 57, 384]"),
+        .init("features.3.4.block.3", kind: "project 1x1", macsPerImage: 79847424,
+              "conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
+        .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 79847424,
+              "conv 1x1 + BN + silu, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
+        .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 2906496,
+              "depthwise 3x3/2 + BN + silu, [n, 57, 57, 384] -> [n, 29, 29, 384]"),
+        .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 12288,
+              "384 -> 16 -> 384, in place on [n, 29, 29, 384]"),
+        .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 41336832,
+              "conv 1x1 + BN, [n, 29, 29, 384] -> [n, 29, 29, 128]"),
+        .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 82673664,
+              "conv 1x1 + BN + silu, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
+        .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 5812992,
+              "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
+        .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
+              "768 -> 32 -> 768, in place on [n, 29, 29, 768]"),
+        .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 82673664,
+              "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
+        .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 82673664,
+              "conv 1x1 + BN + silu, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
+        .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 5812992,
+              "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
+        .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
+              "768 -> 32 -> 768, in place on [n, 29, 29, 768]"),
+        .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 82673664,
+              "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
+        .init("features.4.3.block.0", kind: "expand 1x1", macsPerImage: 82673664,
+              "conv 1x1 + BN + silu, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
+        .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 5812992,
+              "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
+        .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
+              "768 -> 32 -> 768, in place on [n, 29, 29, 768]"),
+        .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 82673664,
+              "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
+        .init("features.4.4.block.0", kind: "expand 1x1", macsPerImage: 82673664,
+              "conv 1x1 + BN + silu, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
+        .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 5812992,
+              "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
+        .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
+              "768 -> 32 -> 768, in place on [n, 29, 29, 768]"),
+        .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 82673664,
+              "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
+        .init("features.4.5.block.0", kind: "expand 1x1", macsPerImage: 82673664,
+              "conv 1x1 + BN + silu, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
+        .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 5812992,
+              "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
+        .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
+              "768 -> 32 -> 768, in place on [n, 29, 29, 768]"),
+        .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 82673664,
+              "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
+        .init("features.4.6.block.0", kind: "expand 1x1", macsPerImage: 82673664,
+              "conv 1x1 + BN + silu, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
+        .init("features.4.6.block.1", kind: "depthwise", macsPerImage: 5812992,
+              "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
+        .init("features.4.6.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
+              "768 -> 32 -> 768, in place on [n, 29, 29, 768]"),
+        .init("features.4.6.block.3", kind: "project 1x1", macsPerImage: 82673664,
+              "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
+        .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 82673664,
+              "conv 1x1 + BN + silu, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
+        .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 16147200,
+              "depthwise 5x5/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
+        .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
+              "768 -> 32 -> 768, in place on [n, 29, 29, 768]"),
+        .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 113676288,
+              "conv 1x1 + BN, [n, 29, 29, 768] -> [n, 29, 29, 176]"),
+        .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 156304896,
+              "conv 1x1 + BN + silu, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
+        .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 22202400,
+              "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
+        .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
+              "1056 -> 44 -> 1056, in place on [n, 29, 29, 1056]"),
+        .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 156304896,
+              "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
+        .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 156304896,
+              "conv 1x1 + BN + silu, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
+        .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 22202400,
+              "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
+        .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
+              "1056 -> 44 -> 1056, in place on [n, 29, 29, 1056]"),
+        .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 156304896,
+              "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
+        .init("features.5.3.block.0", kind: "expand 1x1", macsPerImage: 156304896,
+              "conv 1x1 + BN + silu, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
+        .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 22202400,
+              "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
+        .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
+              "1056 -> 44 -> 1056, in place on [n, 29, 29, 1056]"),
+        .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 156304896,
+              "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
+        .init("features.5.4.block.0", kind: "expand 1x1", macsPerImage: 156304896,
+              "conv 1x1 + BN + silu, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
+        .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 22202400,
+              "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
+        .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
+              "1056 -> 44 -> 1056, in place on [n, 29, 29, 1056]"),
+        .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 156304896,
+              "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
+        .init("features.5.5.block.0", kind: "expand 1x1", macsPerImage: 156304896,
+              "conv 1x1 + BN + silu, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
+        .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 22202400,
+              "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
+        .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
+              "1056 -> 44 -> 1056, in place on [n, 29, 29, 1056]"),
+        .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 156304896,
+              "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
+        .init("features.5.6.block.0", kind: "expand 1x1", macsPerImage: 156304896,
+              "conv 1x1 + BN + silu, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
+        .init("features.5.6.block.1", kind: "depthwise", macsPerImage: 22202400,
+              "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
+        .init("features.5.6.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
+              "1056 -> 44 -> 1056, in place on [n, 29, 29, 1056]"),
+        .init("features.5.6.block.3", kind: "project 1x1", macsPerImage: 156304896,
+              "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
+        .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 156304896,
+              "conv 1x1 + BN + silu, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
+        .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 5940000,
+              "depthwise 5x5/2 + BN + silu, [n, 29, 29, 1056] -> [n, 15, 15, 1056]"),
+        .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
+              "1056 -> 44 -> 1056, in place on [n, 15, 15, 1056]"),
+        .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 72230400,
+              "conv 1x1 + BN, [n, 15, 15, 1056] -> [n, 15, 15, 304]"),
+        .init("features.6.1.block.0", kind: "expand 1x1", macsPerImage: 124761600,
+              "conv 1x1 + BN + silu, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
+        .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 10260000,
+              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
+        .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
+              "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]"),
+        .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 124761600,
+              "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
+        .init("features.6.2.block.0", kind: "expand 1x1", macsPerImage: 124761600,
+              "conv 1x1 + BN + silu, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
+        .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 10260000,
+              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
+        .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
+              "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]"),
+        .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 124761600,
+              "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
+        .init("features.6.3.block.0", kind: "expand 1x1", macsPerImage: 124761600,
+              "conv 1x1 + BN + silu, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
+        .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 10260000,
+              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
+        .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
+              "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]"),
+        .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 124761600,
+              "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
+        .init("features.6.4.block.0", kind: "expand 1x1", macsPerImage: 124761600,
+              "conv 1x1 + BN + silu, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
+        .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 10260000,
+              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
+        .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
+              "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]"),
+        .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 124761600,
+              "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
+        .init("features.6.5.block.0", kind: "expand 1x1", macsPerImage: 124761600,
+              "conv 1x1 + BN + silu, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
+        .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 10260000,
+              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
+        .init("features.6.5.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
+              "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]"),
+        .init("features.6.5.block.3", kind: "project 1x1", macsPerImage: 124761600,
+              "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
+        .init("features.6.6.block.0", kind: "expand 1x1", macsPerImage: 124761600,
+              "conv 1x1 + BN + silu, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
+        .init("features.6.6.block.1", kind: "depthwise", macsPerImage: 10260000,
+              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
+        .init("features.6.6.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
+              "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]"),
+        .init("features.6.6.block.3", kind: "project 1x1", macsPerImage: 124761600,
+              "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
+        .init("features.6.7.block.0", kind: "expand 1x1", macsPerImage: 124761600,
+              "conv 1x1 + BN + silu, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
+        .init("features.6.7.block.1", kind: "depthwise", macsPerImage: 10260000,
+              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
+        .init("features.6.7.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
+              "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]"),
+        .init("features.6.7.block.3", kind: "project 1x1", macsPerImage: 124761600,
+              "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
+        .init("features.6.8.block.0", kind: "expand 1x1", macsPerImage: 124761600,
+              "conv 1x1 + BN + silu, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
+        .init("features.6.8.block.1", kind: "depthwise", macsPerImage: 10260000,
+              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
+        .init("features.6.8.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
+              "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]"),
+        .init("features.6.8.block.3", kind: "project 1x1", macsPerImage: 124761600,
+              "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
+        .init("features.7.0.block.0", kind: "expand 1x1", macsPerImage: 124761600,
+              "conv 1x1 + BN + silu, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
+        .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 3693600,
+              "depthwise 3x3/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
+        .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
+              "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]"),
+        .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 210124800,
+              "conv 1x1 + BN, [n, 15, 15, 1824] -> [n, 15, 15, 512]"),
+        .init("features.7.1.block.0", kind: "expand 1x1", macsPerImage: 353894400,
+              "conv 1x1 + BN + silu, [n, 15, 15, 512] -> [n, 15, 15, 3072]"),
+        .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 6220800,
+              "depthwise 3x3/1 + BN + silu, [n, 15, 15, 3072] -> [n, 15, 15, 3072]"),
+        .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 786432,
+              "3072 -> 128 -> 3072, in place on [n, 15, 15, 3072]"),
+        .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 353894400,
+              "conv 1x1 + BN + shortcut, [n, 15, 15, 3072] -> [n, 15, 15, 512]"),
+        .init("features.7.2.block.0", kind: "expand 1x1", macsPerImage: 353894400,
+              "conv 1x1 + BN + silu, [n, 15, 15, 512] -> [n, 15, 15, 3072]"),
+        .init("features.7.2.block.1", kind: "depthwise", macsPerImage: 6220800,
+              "depthwise 3x3/1 + BN + silu, [n, 15, 15, 3072] -> [n, 15, 15, 3072]"),
+        .init("features.7.2.block.2", kind: "squeeze-excitation", macsPerImage: 786432,
+              "3072 -> 128 -> 3072, in place on [n, 15, 15, 3072]"),
+        .init("features.7.2.block.3", kind: "project 1x1", macsPerImage: 353894400,
+              "conv 1x1 + BN + shortcut, [n, 15, 15, 3072] -> [n, 15, 15, 512]"),
+        .init("features.8", kind: "head 1x1", macsPerImage: 235929600,
+              "conv 1x1 + BN + silu, [n, 15, 15, 512] -> [n, 15, 15, 2048]"),
+        .init("avgpool", kind: "pool+classifier", macsPerImage: 0,
+              "global average pool, [n, 15, 15, 2048] -> [n, 2048]"),
+        .init("classifier.1", kind: "pool+classifier", macsPerImage: 2048000,
+              "dropout (identity in eval) + linear, [n, 2048] -> [n, 1000]"),
+    ]
+
     /// Every tensor of a weight file, torchvision `state_dict` names and order.
     static let parameterTable: [ModelDescriptor.Parameter] = [
         .init("features.0.0.weight", [48, 3, 3, 3]),
@@ -2105,6 +2744,10 @@ public final class EfficientNetB5Training: TrainableModel {
     private let pool: WorkerPool
     private var loss = 0.0
     public var random = CounterRandom(seed: 0)
+    /// Times every kernel call of `trainStep` when set (`effnet bench --train --profile`).
+    public var profiler: LayerProfiler? {
+        didSet { profiler?.requireTable(Self.profiledLayers, of: "EfficientNetB5Training") }
+    }
     public var parameters: UnsafeMutablePointer<Float> { buffers.parameters }
     public var gradients: UnsafeMutablePointer<Float> { buffers.gradients }
 
@@ -2126,8 +2769,14 @@ public final class EfficientNetB5Training: TrainableModel {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
         let t = buffers.arena.reserve(floats: 238312592 &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
-                                    ws: t + 238312592 &* n, options: options, labels: labels, logits: logits)
-        if options.computeGradients { TrainingKernels.zero(s.g, count: 30563008) }
+                                    ws: t + 238312592 &* n, options: options, labels: labels, logits: logits,
+                                    profiler: profiler)
+        s.profiler?.beginRun(batch: n)
+        if options.computeGradients {
+            s.profiler?.start()
+            TrainingKernels.zero(s.g, count: 30563008)
+            s.profiler?.stop(0)
+        }
         try features_0_forward(s)
         try features_1_0_forward(s)
         try features_1_1_forward(s)
@@ -2219,4636 +2868,8285 @@ public final class EfficientNetB5Training: TrainableModel {
     /// features.0 forward: stem: conv 3x3 stride 2, 3 -> 48 channels
     private func features_0_forward(_ s: TrainingStepContext) throws {
         // features.0 stem conv 3x3/2, [n, 3, 456, 456] (NCHW) -> [n, 228, 228, 48]
+        s.profiler?.start()
         Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 456, width: 456, kernel: 3, stride: 2,
             padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, weights: s.p, bias: s.f, outChannels: 48,
             activation: .identity, output: s.t + 86709312 &* s.n, workspace: s.ws, pool: pool)
-        // features.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(1)
+        // features.0 BatchNorm (batch statistics) + silu on [n, 228, 228, 48]
         if s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 86709312 &* s.n, pixels: 51984 &* s.n, channels: 48,
                 gamma: s.p + 1296, beta: s.p + 1344, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 89204544 &* s.n, savedMean: s.f + 3072, savedInvStd: s.f + 3120,
                 runningMean: s.p + 1392, runningVar: s.p + 1440, pool: pool)
+            s.profiler?.stop(2)
         }
-        // features.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 228, 228, 48]
         if s.options.frozenBlocks > 0 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 86709312 &* s.n, pixels: 51984 &* s.n, channels: 48,
                 gamma: s.p + 1296, beta: s.p + 1344, runningMean: s.p + 1392, runningVar: s.p + 1440, eps: 0.001,
                 activation: .silu, output: s.t + 89204544 &* s.n, scratch: s.f + 3072, pool: pool)
+            s.profiler?.stop(3)
         }
     }
 
     /// features.1.0 forward: MBConv1 k3 s1: 228x228x48 -> 228x228x24, SE 48 -> 12 -> 48
     private func features_1_0_forward(_ s: TrainingStepContext) throws {
         // features.1.0.block.0 depthwise weights to the kernel layout [3][3][48]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1488, channels: 48, kernel: 3, into: s.f + 3264)
+        s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 228, 228, 48] -> [n, 228, 228, 48]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 89204544 &* s.n, batch: s.n, height: 228, width: 228, channels: 48,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, weights: s.f + 3264, bias: s.f,
             activation: .identity, output: s.t + 91699776 &* s.n, pool: pool)
-        // features.1.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(5)
+        // features.1.0.block.0 BatchNorm (batch statistics) + silu on [n, 228, 228, 48]
         if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 91699776 &* s.n, pixels: 51984 &* s.n, channels: 48,
                 gamma: s.p + 1920, beta: s.p + 1968, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 94195008 &* s.n, savedMean: s.f + 3168, savedInvStd: s.f + 3216,
                 runningMean: s.p + 2016, runningVar: s.p + 2064, pool: pool)
+            s.profiler?.stop(6)
         }
-        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 228, 228, 48]
         if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 91699776 &* s.n, pixels: 51984 &* s.n, channels: 48,
                 gamma: s.p + 1920, beta: s.p + 1968, runningMean: s.p + 2016, runningVar: s.p + 2064, eps: 0.001,
                 activation: .silu, output: s.t + 94195008 &* s.n, scratch: s.f + 3168, pool: pool)
+            s.profiler?.stop(7)
         }
         // features.1.0.block.1 squeeze-excitation 48 -> 12 -> 48 on [n, 228, 228, 48]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 94195008 &* s.n, output: s.t + 96690240 &* s.n,
             batch: s.n, pixels: 51984, channels: 48, squeezeChannels: 12, reduceWeights: s.p + 2112,
             reduceBias: s.p + 2688, activation: .silu, expandWeights: s.p + 2704, expandBias: s.p + 3280,
             savedPooled: s.t + 238311136 &* s.n, savedHidden: s.t + 238311920 &* s.n,
             savedScale: s.t + 238311184 &* s.n, pool: pool)
+        s.profiler?.stop(8)
         // features.1.0.block.2 project conv 1x1, [n, 228, 228, 48] -> [n, 228, 228, 24]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 96690240 &* s.n, pixels: 51984 &* s.n, inChannels: 48, weights: s.p + 3328,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 104799744 &* s.n,
             pool: pool)
-        // features.1.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(9)
+        // features.1.0.block.2 BatchNorm (batch statistics) + identity on [n, 228, 228, 24]
         if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 104799744 &* s.n, pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 4480, beta: s.p + 4512, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 106047360 &* s.n, savedMean: s.f + 4128, savedInvStd: s.f + 4152,
                 runningMean: s.p + 4544, runningVar: s.p + 4576, pool: pool)
+            s.profiler?.stop(10)
         }
-        // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 228, 228, 24]
         if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 104799744 &* s.n, pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 4480, beta: s.p + 4512, runningMean: s.p + 4544, runningVar: s.p + 4576, eps: 0.001,
                 activation: .identity, output: s.t + 106047360 &* s.n, scratch: s.f + 4128, pool: pool)
+            s.profiler?.stop(11)
         }
     }
 
     /// features.1.1 forward: MBConv1 k3 s1: 228x228x24 -> 228x228x24, SE 24 -> 6 -> 24, identity shortcut
     private func features_1_1_forward(_ s: TrainingStepContext) throws {
         // features.1.1.block.0 depthwise weights to the kernel layout [3][3][24]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4608, channels: 24, kernel: 3, into: s.f + 4224)
+        s.profiler?.stop(12)
         // features.1.1.block.0 depthwise 3x3/1, [n, 228, 228, 24] -> [n, 228, 228, 24]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 106047360 &* s.n, batch: s.n, height: 228, width: 228, channels: 24,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, weights: s.f + 4224, bias: s.f,
             activation: .identity, output: s.t + 107294976 &* s.n, pool: pool)
-        // features.1.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(13)
+        // features.1.1.block.0 BatchNorm (batch statistics) + silu on [n, 228, 228, 24]
         if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 107294976 &* s.n, pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 4832, beta: s.p + 4864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 108542592 &* s.n, savedMean: s.f + 4176, savedInvStd: s.f + 4200,
                 runningMean: s.p + 4896, runningVar: s.p + 4928, pool: pool)
+            s.profiler?.stop(14)
         }
-        // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 228, 228, 24]
         if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 107294976 &* s.n, pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 4832, beta: s.p + 4864, runningMean: s.p + 4896, runningVar: s.p + 4928, eps: 0.001,
                 activation: .silu, output: s.t + 108542592 &* s.n, scratch: s.f + 4176, pool: pool)
+            s.profiler?.stop(15)
         }
         // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 on [n, 228, 228, 24]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 108542592 &* s.n, output: s.t + 109790208 &* s.n,
             batch: s.n, pixels: 51984, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4960,
             reduceBias: s.p + 5104, activation: .silu, expandWeights: s.p + 5120, expandBias: s.p + 5264,
             savedPooled: s.t + 238311568 &* s.n, savedHidden: s.t + 238311936 &* s.n,
             savedScale: s.t + 238311600 &* s.n, pool: pool)
+        s.profiler?.stop(16)
         // features.1.1.block.2 project conv 1x1, [n, 228, 228, 24] -> [n, 228, 228, 24]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 109790208 &* s.n, pixels: 51984 &* s.n, inChannels: 24, weights: s.p + 5296,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 111037824 &* s.n,
             pool: pool)
-        // features.1.1.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(17)
+        // features.1.1.block.2 BatchNorm (batch statistics) + identity on [n, 228, 228, 24]
         if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 111037824 &* s.n, pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 5872, beta: s.p + 5904, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t, savedMean: s.f + 4656, savedInvStd: s.f + 4680,
                 runningMean: s.p + 5936, runningVar: s.p + 5968, pool: pool)
+            s.profiler?.stop(18)
         }
-        // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 228, 228, 24]
         if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 111037824 &* s.n, pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 5872, beta: s.p + 5904, runningMean: s.p + 5936, runningVar: s.p + 5968, eps: 0.001,
                 activation: .identity, output: s.t, scratch: s.f + 4656, pool: pool)
+            s.profiler?.stop(19)
         }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.9948717948717949
         if s.options.stochasticDepth && s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.005128205128205128,
                 into: s.t + 238311952 &* s.n, random: &random)
+            s.profiler?.stop(20)
         }
         // features.1.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 106047360 &* s.n, branch: s.t,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 238311952 &* s.n : nil, batch: s.n,
             perImage: 1247616, output: s.t + 112285440 &* s.n, pool: pool)
+        s.profiler?.stop(21)
     }
 
     /// features.1.2 forward: MBConv1 k3 s1: 228x228x24 -> 228x228x24, SE 24 -> 6 -> 24, identity shortcut
     private func features_1_2_forward(_ s: TrainingStepContext) throws {
         // features.1.2.block.0 depthwise weights to the kernel layout [3][3][24]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6000, channels: 24, kernel: 3, into: s.f + 4752)
+        s.profiler?.stop(22)
         // features.1.2.block.0 depthwise 3x3/1, [n, 228, 228, 24] -> [n, 228, 228, 24]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 112285440 &* s.n, batch: s.n, height: 228, width: 228, channels: 24,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, weights: s.f + 4752, bias: s.f,
             activation: .identity, output: s.t + 113533056 &* s.n, pool: pool)
-        // features.1.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(23)
+        // features.1.2.block.0 BatchNorm (batch statistics) + silu on [n, 228, 228, 24]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 113533056 &* s.n, pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 6224, beta: s.p + 6256, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 114780672 &* s.n, savedMean: s.f + 4704, savedInvStd: s.f + 4728,
                 runningMean: s.p + 6288, runningVar: s.p + 6320, pool: pool)
+            s.profiler?.stop(24)
         }
-        // features.1.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.1.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 228, 228, 24]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 113533056 &* s.n, pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 6224, beta: s.p + 6256, runningMean: s.p + 6288, runningVar: s.p + 6320, eps: 0.001,
                 activation: .silu, output: s.t + 114780672 &* s.n, scratch: s.f + 4704, pool: pool)
+            s.profiler?.stop(25)
         }
         // features.1.2.block.1 squeeze-excitation 24 -> 6 -> 24 on [n, 228, 228, 24]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 114780672 &* s.n, output: s.t + 116028288 &* s.n,
             batch: s.n, pixels: 51984, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 6352,
             reduceBias: s.p + 6496, activation: .silu, expandWeights: s.p + 6512, expandBias: s.p + 6656,
             savedPooled: s.t + 238311632 &* s.n, savedHidden: s.t + 238311968 &* s.n,
             savedScale: s.t + 238311664 &* s.n, pool: pool)
+        s.profiler?.stop(26)
         // features.1.2.block.2 project conv 1x1, [n, 228, 228, 24] -> [n, 228, 228, 24]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 116028288 &* s.n, pixels: 51984 &* s.n, inChannels: 24, weights: s.p + 6688,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 117275904 &* s.n,
             pool: pool)
-        // features.1.2.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(27)
+        // features.1.2.block.2 BatchNorm (batch statistics) + identity on [n, 228, 228, 24]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 117275904 &* s.n, pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 7264, beta: s.p + 7296, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t, savedMean: s.f + 5184, savedInvStd: s.f + 5208,
                 runningMean: s.p + 7328, runningVar: s.p + 7360, pool: pool)
+            s.profiler?.stop(28)
         }
-        // features.1.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.1.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 228, 228, 24]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 117275904 &* s.n, pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 7264, beta: s.p + 7296, runningMean: s.p + 7328, runningVar: s.p + 7360, eps: 0.001,
                 activation: .identity, output: s.t, scratch: s.f + 5184, pool: pool)
+            s.profiler?.stop(29)
         }
         // features.1.2 stochastic depth: keep each image's branch with probability 0.9897435897435898
         if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.010256410256410256,
                 into: s.t + 238311984 &* s.n, random: &random)
+            s.profiler?.stop(30)
         }
         // features.1.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 112285440 &* s.n, branch: s.t,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 238311984 &* s.n : nil, batch: s.n,
             perImage: 1247616, output: s.t + 118523520 &* s.n, pool: pool)
+        s.profiler?.stop(31)
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 228x228x24 -> 114x114x40, SE 144 -> 6 -> 144
     private func features_2_0_forward(_ s: TrainingStepContext) throws {
         // features.2.0.block.0 expand conv 1x1, [n, 228, 228, 24] -> [n, 228, 228, 144]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 118523520 &* s.n, pixels: 51984 &* s.n, inChannels: 24, weights: s.p + 7392,
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t, pool: pool)
-        // features.2.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(32)
+        // features.2.0.block.0 BatchNorm (batch statistics) + silu on [n, 228, 228, 144]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 51984 &* s.n, channels: 144,
                 gamma: s.p + 10848, beta: s.p + 10992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 7485696 &* s.n, savedMean: s.f + 5232, savedInvStd: s.f + 5376,
                 runningMean: s.p + 11136, runningVar: s.p + 11280, pool: pool)
+            s.profiler?.stop(33)
         }
-        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 228, 228, 144]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t, pixels: 51984 &* s.n, channels: 144, gamma: s.p + 10848,
                 beta: s.p + 10992, runningMean: s.p + 11136, runningVar: s.p + 11280, eps: 0.001, activation: .silu,
                 output: s.t + 7485696 &* s.n, scratch: s.f + 5232, pool: pool)
+            s.profiler?.stop(34)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 11424, channels: 144, kernel: 3, into: s.f + 5808)
+        s.profiler?.stop(35)
         // features.2.0.block.1 depthwise 3x3/2, [n, 228, 228, 144] -> [n, 114, 114, 144]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 7485696 &* s.n, batch: s.n, height: 228, width: 228, channels: 144,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 5808, bias: s.f,
             activation: .identity, output: s.t + 99185472 &* s.n, pool: pool)
-        // features.2.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(36)
+        // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 114, 114, 144]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 99185472 &* s.n, pixels: 12996 &* s.n, channels: 144,
                 gamma: s.p + 12720, beta: s.p + 12864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 101056896 &* s.n, savedMean: s.f + 5520, savedInvStd: s.f + 5664,
                 runningMean: s.p + 13008, runningVar: s.p + 13152, pool: pool)
+            s.profiler?.stop(37)
         }
-        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 144]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 99185472 &* s.n, pixels: 12996 &* s.n, channels: 144,
                 gamma: s.p + 12720, beta: s.p + 12864, runningMean: s.p + 13008, runningVar: s.p + 13152, eps: 0.001,
                 activation: .silu, output: s.t + 101056896 &* s.n, scratch: s.f + 5520, pool: pool)
+            s.profiler?.stop(38)
         }
         // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 114, 114, 144]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 101056896 &* s.n, output: s.t + 102928320 &* s.n,
             batch: s.n, pixels: 12996, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 13296,
             reduceBias: s.p + 14160, activation: .silu, expandWeights: s.p + 14176, expandBias: s.p + 15040,
             savedPooled: s.t + 238310160 &* s.n, savedHidden: s.t + 238312000 &* s.n,
             savedScale: s.t + 238310304 &* s.n, pool: pool)
+        s.profiler?.stop(39)
         // features.2.0.block.3 project conv 1x1, [n, 114, 114, 144] -> [n, 114, 114, 40]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 102928320 &* s.n, pixels: 12996 &* s.n, inChannels: 144,
             weights: s.p + 15184, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
             output: s.t + 205887984 &* s.n, pool: pool)
-        // features.2.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(40)
+        // features.2.0.block.3 BatchNorm (batch statistics) + identity on [n, 114, 114, 40]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 205887984 &* s.n, pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 20944, beta: s.p + 20992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 206407824 &* s.n, savedMean: s.f + 8400, savedInvStd: s.f + 8440,
                 runningMean: s.p + 21040, runningVar: s.p + 21088, pool: pool)
+            s.profiler?.stop(41)
         }
-        // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 114, 114, 40]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 205887984 &* s.n, pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 20944, beta: s.p + 20992, runningMean: s.p + 21040, runningVar: s.p + 21088, eps: 0.001,
                 activation: .identity, output: s.t + 206407824 &* s.n, scratch: s.f + 8400, pool: pool)
+            s.profiler?.stop(42)
         }
     }
 
     /// features.2.1 forward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_1_forward(_ s: TrainingStepContext) throws {
         // features.2.1.block.0 expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 206407824 &* s.n, pixels: 12996 &* s.n, inChannels: 40,
             weights: s.p + 21136, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
             output: s.t + 14971392 &* s.n, pool: pool)
-        // features.2.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(43)
+        // features.2.1.block.0 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 14971392 &* s.n, pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 30736, beta: s.p + 30976, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 18090432 &* s.n, savedMean: s.f + 8480, savedInvStd: s.f + 8720,
                 runningMean: s.p + 31216, runningVar: s.p + 31456, pool: pool)
+            s.profiler?.stop(44)
         }
-        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 14971392 &* s.n, pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 30736, beta: s.p + 30976, runningMean: s.p + 31216, runningVar: s.p + 31456, eps: 0.001,
                 activation: .silu, output: s.t + 18090432 &* s.n, scratch: s.f + 8480, pool: pool)
+            s.profiler?.stop(45)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][240]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 31696, channels: 240, kernel: 3, into: s.f + 9440)
+        s.profiler?.stop(46)
         // features.2.1.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 18090432 &* s.n, batch: s.n, height: 114, width: 114, channels: 240,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 9440, bias: s.f,
             activation: .identity, output: s.t + 21209472 &* s.n, pool: pool)
-        // features.2.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(47)
+        // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 21209472 &* s.n, pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 33856, beta: s.p + 34096, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 24328512 &* s.n, savedMean: s.f + 8960, savedInvStd: s.f + 9200,
                 runningMean: s.p + 34336, runningVar: s.p + 34576, pool: pool)
+            s.profiler?.stop(48)
         }
-        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 21209472 &* s.n, pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 33856, beta: s.p + 34096, runningMean: s.p + 34336, runningVar: s.p + 34576, eps: 0.001,
                 activation: .silu, output: s.t + 24328512 &* s.n, scratch: s.f + 8960, pool: pool)
+            s.profiler?.stop(49)
         }
         // features.2.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 24328512 &* s.n, output: s.t + 27447552 &* s.n,
             batch: s.n, pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 34816,
             reduceBias: s.p + 37216, activation: .silu, expandWeights: s.p + 37232, expandBias: s.p + 39632,
             savedPooled: s.t + 238307760 &* s.n, savedHidden: s.t + 238312016 &* s.n,
             savedScale: s.t + 238308000 &* s.n, pool: pool)
+        s.profiler?.stop(50)
         // features.2.1.block.3 project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 27447552 &* s.n, pixels: 12996 &* s.n, inChannels: 240,
             weights: s.p + 39872, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
             output: s.t + 206927664 &* s.n, pool: pool)
-        // features.2.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(51)
+        // features.2.1.block.3 BatchNorm (batch statistics) + identity on [n, 114, 114, 40]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 206927664 &* s.n, pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 49472, beta: s.p + 49520, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 30566592 &* s.n, savedMean: s.f + 13760, savedInvStd: s.f + 13800,
                 runningMean: s.p + 49568, runningVar: s.p + 49616, pool: pool)
+            s.profiler?.stop(52)
         }
-        // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 114, 114, 40]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 206927664 &* s.n, pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 49472, beta: s.p + 49520, runningMean: s.p + 49568, runningVar: s.p + 49616, eps: 0.001,
                 activation: .identity, output: s.t + 30566592 &* s.n, scratch: s.f + 13760, pool: pool)
+            s.profiler?.stop(53)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9794871794871794
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.020512820512820513,
                 into: s.t + 238312032 &* s.n, random: &random)
+            s.profiler?.stop(54)
         }
         // features.2.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 206407824 &* s.n, branch: s.t + 30566592 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 238312032 &* s.n : nil, batch: s.n,
             perImage: 519840, output: s.t + 207447504 &* s.n, pool: pool)
+        s.profiler?.stop(55)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_2_forward(_ s: TrainingStepContext) throws {
         // features.2.2.block.0 expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 207447504 &* s.n, pixels: 12996 &* s.n, inChannels: 40,
             weights: s.p + 49664, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
             output: s.t + 30566592 &* s.n, pool: pool)
-        // features.2.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(56)
+        // features.2.2.block.0 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 30566592 &* s.n, pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 59264, beta: s.p + 59504, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 33685632 &* s.n, savedMean: s.f + 13840, savedInvStd: s.f + 14080,
                 runningMean: s.p + 59744, runningVar: s.p + 59984, pool: pool)
+            s.profiler?.stop(57)
         }
-        // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 30566592 &* s.n, pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 59264, beta: s.p + 59504, runningMean: s.p + 59744, runningVar: s.p + 59984, eps: 0.001,
                 activation: .silu, output: s.t + 33685632 &* s.n, scratch: s.f + 13840, pool: pool)
+            s.profiler?.stop(58)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][240]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 60224, channels: 240, kernel: 3, into: s.f + 14800)
+        s.profiler?.stop(59)
         // features.2.2.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 33685632 &* s.n, batch: s.n, height: 114, width: 114, channels: 240,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 14800,
             bias: s.f, activation: .identity, output: s.t + 36804672 &* s.n, pool: pool)
-        // features.2.2.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(60)
+        // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 36804672 &* s.n, pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 62384, beta: s.p + 62624, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 39923712 &* s.n, savedMean: s.f + 14320, savedInvStd: s.f + 14560,
                 runningMean: s.p + 62864, runningVar: s.p + 63104, pool: pool)
+            s.profiler?.stop(61)
         }
-        // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 36804672 &* s.n, pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 62384, beta: s.p + 62624, runningMean: s.p + 62864, runningVar: s.p + 63104, eps: 0.001,
                 activation: .silu, output: s.t + 39923712 &* s.n, scratch: s.f + 14320, pool: pool)
+            s.profiler?.stop(62)
         }
         // features.2.2.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 39923712 &* s.n, output: s.t + 43042752 &* s.n,
             batch: s.n, pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 63344,
             reduceBias: s.p + 65744, activation: .silu, expandWeights: s.p + 65760, expandBias: s.p + 68160,
             savedPooled: s.t + 238308240 &* s.n, savedHidden: s.t + 238312048 &* s.n,
             savedScale: s.t + 238308480 &* s.n, pool: pool)
+        s.profiler?.stop(63)
         // features.2.2.block.3 project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 43042752 &* s.n, pixels: 12996 &* s.n, inChannels: 240,
             weights: s.p + 68400, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
             output: s.t + 207967344 &* s.n, pool: pool)
-        // features.2.2.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(64)
+        // features.2.2.block.3 BatchNorm (batch statistics) + identity on [n, 114, 114, 40]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 207967344 &* s.n, pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 78000, beta: s.p + 78048, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 46161792 &* s.n, savedMean: s.f + 19120, savedInvStd: s.f + 19160,
                 runningMean: s.p + 78096, runningVar: s.p + 78144, pool: pool)
+            s.profiler?.stop(65)
         }
-        // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 114, 114, 40]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 207967344 &* s.n, pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 78000, beta: s.p + 78048, runningMean: s.p + 78096, runningVar: s.p + 78144, eps: 0.001,
                 activation: .identity, output: s.t + 46161792 &* s.n, scratch: s.f + 19120, pool: pool)
+            s.profiler?.stop(66)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9743589743589743
         if s.options.stochasticDepth && s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.02564102564102564,
                 into: s.t + 238312064 &* s.n, random: &random)
+            s.profiler?.stop(67)
         }
         // features.2.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 207447504 &* s.n, branch: s.t + 46161792 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 238312064 &* s.n : nil, batch: s.n,
             perImage: 519840, output: s.t + 208487184 &* s.n, pool: pool)
+        s.profiler?.stop(68)
     }
 
     /// features.2.3 forward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_3_forward(_ s: TrainingStepContext) throws {
         // features.2.3.block.0 expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 208487184 &* s.n, pixels: 12996 &* s.n, inChannels: 40,
             weights: s.p + 78192, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
             output: s.t + 46161792 &* s.n, pool: pool)
-        // features.2.3.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(69)
+        // features.2.3.block.0 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 46161792 &* s.n, pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 87792, beta: s.p + 88032, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 49280832 &* s.n, savedMean: s.f + 19200, savedInvStd: s.f + 19440,
                 runningMean: s.p + 88272, runningVar: s.p + 88512, pool: pool)
+            s.profiler?.stop(70)
         }
-        // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 46161792 &* s.n, pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 87792, beta: s.p + 88032, runningMean: s.p + 88272, runningVar: s.p + 88512, eps: 0.001,
                 activation: .silu, output: s.t + 49280832 &* s.n, scratch: s.f + 19200, pool: pool)
+            s.profiler?.stop(71)
         }
         // features.2.3.block.1 depthwise weights to the kernel layout [3][3][240]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 88752, channels: 240, kernel: 3, into: s.f + 20160)
+        s.profiler?.stop(72)
         // features.2.3.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 49280832 &* s.n, batch: s.n, height: 114, width: 114, channels: 240,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 20160,
             bias: s.f, activation: .identity, output: s.t + 52399872 &* s.n, pool: pool)
-        // features.2.3.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(73)
+        // features.2.3.block.1 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 52399872 &* s.n, pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 90912, beta: s.p + 91152, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 55518912 &* s.n, savedMean: s.f + 19680, savedInvStd: s.f + 19920,
                 runningMean: s.p + 91392, runningVar: s.p + 91632, pool: pool)
+            s.profiler?.stop(74)
         }
-        // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 52399872 &* s.n, pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 90912, beta: s.p + 91152, runningMean: s.p + 91392, runningVar: s.p + 91632, eps: 0.001,
                 activation: .silu, output: s.t + 55518912 &* s.n, scratch: s.f + 19680, pool: pool)
+            s.profiler?.stop(75)
         }
         // features.2.3.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 55518912 &* s.n, output: s.t + 58637952 &* s.n,
             batch: s.n, pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 91872,
             reduceBias: s.p + 94272, activation: .silu, expandWeights: s.p + 94288, expandBias: s.p + 96688,
             savedPooled: s.t + 238308720 &* s.n, savedHidden: s.t + 238312080 &* s.n,
             savedScale: s.t + 238308960 &* s.n, pool: pool)
+        s.profiler?.stop(76)
         // features.2.3.block.3 project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 58637952 &* s.n, pixels: 12996 &* s.n, inChannels: 240,
             weights: s.p + 96928, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
             output: s.t + 209007024 &* s.n, pool: pool)
-        // features.2.3.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(77)
+        // features.2.3.block.3 BatchNorm (batch statistics) + identity on [n, 114, 114, 40]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 209007024 &* s.n, pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 106528, beta: s.p + 106576, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 61756992 &* s.n, savedMean: s.f + 24480, savedInvStd: s.f + 24520,
                 runningMean: s.p + 106624, runningVar: s.p + 106672, pool: pool)
+            s.profiler?.stop(78)
         }
-        // features.2.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 114, 114, 40]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 209007024 &* s.n, pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 106528, beta: s.p + 106576, runningMean: s.p + 106624, runningVar: s.p + 106672,
                 eps: 0.001, activation: .identity, output: s.t + 61756992 &* s.n, scratch: s.f + 24480, pool: pool)
+            s.profiler?.stop(79)
         }
         // features.2.3 stochastic depth: keep each image's branch with probability 0.9692307692307692
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.030769230769230774,
                 into: s.t + 238312096 &* s.n, random: &random)
+            s.profiler?.stop(80)
         }
         // features.2.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 208487184 &* s.n, branch: s.t + 61756992 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 238312096 &* s.n : nil, batch: s.n,
             perImage: 519840, output: s.t + 209526864 &* s.n, pool: pool)
+        s.profiler?.stop(81)
     }
 
     /// features.2.4 forward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_4_forward(_ s: TrainingStepContext) throws {
         // features.2.4.block.0 expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 209526864 &* s.n, pixels: 12996 &* s.n, inChannels: 40,
             weights: s.p + 106720, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
             output: s.t + 61756992 &* s.n, pool: pool)
-        // features.2.4.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(82)
+        // features.2.4.block.0 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 61756992 &* s.n, pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 116320, beta: s.p + 116560, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 64876032 &* s.n, savedMean: s.f + 24560, savedInvStd: s.f + 24800,
                 runningMean: s.p + 116800, runningVar: s.p + 117040, pool: pool)
+            s.profiler?.stop(83)
         }
-        // features.2.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 61756992 &* s.n, pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 116320, beta: s.p + 116560, runningMean: s.p + 116800, runningVar: s.p + 117040,
                 eps: 0.001, activation: .silu, output: s.t + 64876032 &* s.n, scratch: s.f + 24560, pool: pool)
+            s.profiler?.stop(84)
         }
         // features.2.4.block.1 depthwise weights to the kernel layout [3][3][240]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 117280, channels: 240, kernel: 3, into: s.f + 25520)
+        s.profiler?.stop(85)
         // features.2.4.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 64876032 &* s.n, batch: s.n, height: 114, width: 114, channels: 240,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 25520,
             bias: s.f, activation: .identity, output: s.t + 67995072 &* s.n, pool: pool)
-        // features.2.4.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(86)
+        // features.2.4.block.1 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 67995072 &* s.n, pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 119440, beta: s.p + 119680, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 71114112 &* s.n, savedMean: s.f + 25040, savedInvStd: s.f + 25280,
                 runningMean: s.p + 119920, runningVar: s.p + 120160, pool: pool)
+            s.profiler?.stop(87)
         }
-        // features.2.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 67995072 &* s.n, pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 119440, beta: s.p + 119680, runningMean: s.p + 119920, runningVar: s.p + 120160,
                 eps: 0.001, activation: .silu, output: s.t + 71114112 &* s.n, scratch: s.f + 25040, pool: pool)
+            s.profiler?.stop(88)
         }
         // features.2.4.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 71114112 &* s.n, output: s.t + 74233152 &* s.n,
             batch: s.n, pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 120400,
             reduceBias: s.p + 122800, activation: .silu, expandWeights: s.p + 122816, expandBias: s.p + 125216,
             savedPooled: s.t + 238309200 &* s.n, savedHidden: s.t + 238312112 &* s.n,
             savedScale: s.t + 238309440 &* s.n, pool: pool)
+        s.profiler?.stop(89)
         // features.2.4.block.3 project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 74233152 &* s.n, pixels: 12996 &* s.n, inChannels: 240,
             weights: s.p + 125456, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
             output: s.t + 210046704 &* s.n, pool: pool)
-        // features.2.4.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(90)
+        // features.2.4.block.3 BatchNorm (batch statistics) + identity on [n, 114, 114, 40]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 210046704 &* s.n, pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 135056, beta: s.p + 135104, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 77352192 &* s.n, savedMean: s.f + 29840, savedInvStd: s.f + 29880,
                 runningMean: s.p + 135152, runningVar: s.p + 135200, pool: pool)
+            s.profiler?.stop(91)
         }
-        // features.2.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 114, 114, 40]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 210046704 &* s.n, pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 135056, beta: s.p + 135104, runningMean: s.p + 135152, runningVar: s.p + 135200,
                 eps: 0.001, activation: .identity, output: s.t + 77352192 &* s.n, scratch: s.f + 29840, pool: pool)
+            s.profiler?.stop(92)
         }
         // features.2.4 stochastic depth: keep each image's branch with probability 0.9641025641025641
         if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0358974358974359,
                 into: s.t + 238312128 &* s.n, random: &random)
+            s.profiler?.stop(93)
         }
         // features.2.4 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 209526864 &* s.n, branch: s.t + 77352192 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 238312128 &* s.n : nil, batch: s.n,
             perImage: 519840, output: s.t + 210566544 &* s.n, pool: pool)
+        s.profiler?.stop(94)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 114x114x40 -> 57x57x64, SE 240 -> 10 -> 240
     private func features_3_0_forward(_ s: TrainingStepContext) throws {
         // features.3.0.block.0 expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 210566544 &* s.n, pixels: 12996 &* s.n, inChannels: 40,
             weights: s.p + 135248, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
             output: s.t + 77352192 &* s.n, pool: pool)
-        // features.3.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(95)
+        // features.3.0.block.0 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 77352192 &* s.n, pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 144848, beta: s.p + 145088, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 80471232 &* s.n, savedMean: s.f + 29920, savedInvStd: s.f + 30160,
                 runningMean: s.p + 145328, runningVar: s.p + 145568, pool: pool)
+            s.profiler?.stop(96)
         }
-        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 77352192 &* s.n, pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 144848, beta: s.p + 145088, runningMean: s.p + 145328, runningVar: s.p + 145568,
                 eps: 0.001, activation: .silu, output: s.t + 80471232 &* s.n, scratch: s.f + 29920, pool: pool)
+            s.profiler?.stop(97)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][240]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 145808, channels: 240, kernel: 5, into: s.f + 30880)
+        s.profiler?.stop(98)
         // features.3.0.block.1 depthwise 5x5/2, [n, 114, 114, 240] -> [n, 57, 57, 240]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 80471232 &* s.n, batch: s.n, height: 114, width: 114, channels: 240,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 30880, bias: s.f,
             activation: .identity, output: s.t + 174030624 &* s.n, pool: pool)
-        // features.3.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(99)
+        // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 57, 57, 240]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 174030624 &* s.n, pixels: 3249 &* s.n, channels: 240,
                 gamma: s.p + 151808, beta: s.p + 152048, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 174810384 &* s.n, savedMean: s.f + 30400, savedInvStd: s.f + 30640,
                 runningMean: s.p + 152288, runningVar: s.p + 152528, pool: pool)
+            s.profiler?.stop(100)
         }
-        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 240]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 174030624 &* s.n, pixels: 3249 &* s.n, channels: 240,
                 gamma: s.p + 151808, beta: s.p + 152048, runningMean: s.p + 152288, runningVar: s.p + 152528,
                 eps: 0.001, activation: .silu, output: s.t + 174810384 &* s.n, scratch: s.f + 30400, pool: pool)
+            s.profiler?.stop(101)
         }
         // features.3.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 57, 57, 240]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 174810384 &* s.n, output: s.t + 175590144 &* s.n,
             batch: s.n, pixels: 3249, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 152768,
             reduceBias: s.p + 155168, activation: .silu, expandWeights: s.p + 155184, expandBias: s.p + 157584,
             savedPooled: s.t + 238309680 &* s.n, savedHidden: s.t + 238312144 &* s.n,
             savedScale: s.t + 238309920 &* s.n, pool: pool)
+        s.profiler?.stop(102)
         // features.3.0.block.3 project conv 1x1, [n, 57, 57, 240] -> [n, 57, 57, 64]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 175590144 &* s.n, pixels: 3249 &* s.n, inChannels: 240,
             weights: s.p + 157824, bias: s.f, outChannels: 64, activation: .identity, residual: nil,
             output: s.t + 231236016 &* s.n, pool: pool)
-        // features.3.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(103)
+        // features.3.0.block.3 BatchNorm (batch statistics) + identity on [n, 57, 57, 64]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 231236016 &* s.n, pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 173184, beta: s.p + 173248, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 231443952 &* s.n, savedMean: s.f + 42880,
                 savedInvStd: s.f + 42944, runningMean: s.p + 173312, runningVar: s.p + 173376, pool: pool)
+            s.profiler?.stop(104)
         }
-        // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 57, 57, 64]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 231236016 &* s.n, pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 173184, beta: s.p + 173248, runningMean: s.p + 173312, runningVar: s.p + 173376,
                 eps: 0.001, activation: .identity, output: s.t + 231443952 &* s.n, scratch: s.f + 42880, pool: pool)
+            s.profiler?.stop(105)
         }
     }
 
     /// features.3.1 forward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
     private func features_3_1_forward(_ s: TrainingStepContext) throws {
         // features.3.1.block.0 expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 231443952 &* s.n, pixels: 3249 &* s.n, inChannels: 64,
             weights: s.p + 173440, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
             output: s.t + 83590272 &* s.n, pool: pool)
-        // features.3.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(106)
+        // features.3.1.block.0 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 83590272 &* s.n, pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 198016, beta: s.p + 198400, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 84837888 &* s.n, savedMean: s.f + 43008, savedInvStd: s.f + 43392,
                 runningMean: s.p + 198784, runningVar: s.p + 199168, pool: pool)
+            s.profiler?.stop(107)
         }
-        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 83590272 &* s.n, pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 198016, beta: s.p + 198400, runningMean: s.p + 198784, runningVar: s.p + 199168,
                 eps: 0.001, activation: .silu, output: s.t + 84837888 &* s.n, scratch: s.f + 43008, pool: pool)
+            s.profiler?.stop(108)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][384]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 199552, channels: 384, kernel: 5, into: s.f + 44544)
+        s.profiler?.stop(109)
         // features.3.1.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 84837888 &* s.n, batch: s.n, height: 57, width: 57, channels: 384,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 44544, bias: s.f,
             activation: .identity, output: s.t + 119771136 &* s.n, pool: pool)
-        // features.3.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(110)
+        // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 119771136 &* s.n, pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 209152, beta: s.p + 209536, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 121018752 &* s.n, savedMean: s.f + 43776, savedInvStd: s.f + 44160,
                 runningMean: s.p + 209920, runningVar: s.p + 210304, pool: pool)
+            s.profiler?.stop(111)
         }
-        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 119771136 &* s.n, pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 209152, beta: s.p + 209536, runningMean: s.p + 209920, runningVar: s.p + 210304,
                 eps: 0.001, activation: .silu, output: s.t + 121018752 &* s.n, scratch: s.f + 43776, pool: pool)
+            s.profiler?.stop(112)
         }
         // features.3.1.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 121018752 &* s.n, output: s.t + 122266368 &* s.n,
             batch: s.n, pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 210688,
             reduceBias: s.p + 216832, activation: .silu, expandWeights: s.p + 216848, expandBias: s.p + 222992,
             savedPooled: s.t + 86708720 &* s.n, savedHidden: s.t + 238312160 &* s.n,
             savedScale: s.t + 238304304 &* s.n, pool: pool)
+        s.profiler?.stop(113)
         // features.3.1.block.3 project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 122266368 &* s.n, pixels: 3249 &* s.n, inChannels: 384,
             weights: s.p + 223376, bias: s.f, outChannels: 64, activation: .identity, residual: nil,
             output: s.t + 231651888 &* s.n, pool: pool)
-        // features.3.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(114)
+        // features.3.1.block.3 BatchNorm (batch statistics) + identity on [n, 57, 57, 64]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 231651888 &* s.n, pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 247952, beta: s.p + 248016, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 63744, savedInvStd: s.f + 63808,
                 runningMean: s.p + 248080, runningVar: s.p + 248144, pool: pool)
+            s.profiler?.stop(115)
         }
-        // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 57, 57, 64]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 231651888 &* s.n, pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 247952, beta: s.p + 248016, runningMean: s.p + 248080, runningVar: s.p + 248144,
                 eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 63744, pool: pool)
+            s.profiler?.stop(116)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9538461538461538
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.046153846153846156,
                 into: s.t + 238312176 &* s.n, random: &random)
+            s.profiler?.stop(117)
         }
         // features.3.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 231443952 &* s.n, branch: s.t + 86085504 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 238312176 &* s.n : nil, batch: s.n,
             perImage: 207936, output: s.t + 231859824 &* s.n, pool: pool)
+        s.profiler?.stop(118)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
     private func features_3_2_forward(_ s: TrainingStepContext) throws {
         // features.3.2.block.0 expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 231859824 &* s.n, pixels: 3249 &* s.n, inChannels: 64,
             weights: s.p + 248208, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
             output: s.t + 123513984 &* s.n, pool: pool)
-        // features.3.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(119)
+        // features.3.2.block.0 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 123513984 &* s.n, pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 272784, beta: s.p + 273168, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 124761600 &* s.n, savedMean: s.f + 63872, savedInvStd: s.f + 64256,
                 runningMean: s.p + 273552, runningVar: s.p + 273936, pool: pool)
+            s.profiler?.stop(120)
         }
-        // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 123513984 &* s.n, pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 272784, beta: s.p + 273168, runningMean: s.p + 273552, runningVar: s.p + 273936,
                 eps: 0.001, activation: .silu, output: s.t + 124761600 &* s.n, scratch: s.f + 63872, pool: pool)
+            s.profiler?.stop(121)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][384]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 274320, channels: 384, kernel: 5, into: s.f + 65408)
+        s.profiler?.stop(122)
         // features.3.2.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 124761600 &* s.n, batch: s.n, height: 57, width: 57, channels: 384,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 65408, bias: s.f,
             activation: .identity, output: s.t + 126009216 &* s.n, pool: pool)
-        // features.3.2.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(123)
+        // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 126009216 &* s.n, pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 283920, beta: s.p + 284304, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 127256832 &* s.n, savedMean: s.f + 64640, savedInvStd: s.f + 65024,
                 runningMean: s.p + 284688, runningVar: s.p + 285072, pool: pool)
+            s.profiler?.stop(124)
         }
-        // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 126009216 &* s.n, pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 283920, beta: s.p + 284304, runningMean: s.p + 284688, runningVar: s.p + 285072,
                 eps: 0.001, activation: .silu, output: s.t + 127256832 &* s.n, scratch: s.f + 64640, pool: pool)
+            s.profiler?.stop(125)
         }
         // features.3.2.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 127256832 &* s.n, output: s.t + 128504448 &* s.n,
             batch: s.n, pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 285456,
             reduceBias: s.p + 291600, activation: .silu, expandWeights: s.p + 291616, expandBias: s.p + 297760,
             savedPooled: s.t + 238304688 &* s.n, savedHidden: s.t + 238312192 &* s.n,
             savedScale: s.t + 238305072 &* s.n, pool: pool)
+        s.profiler?.stop(126)
         // features.3.2.block.3 project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 128504448 &* s.n, pixels: 3249 &* s.n, inChannels: 384,
             weights: s.p + 298144, bias: s.f, outChannels: 64, activation: .identity, residual: nil,
             output: s.t + 232067760 &* s.n, pool: pool)
-        // features.3.2.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(127)
+        // features.3.2.block.3 BatchNorm (batch statistics) + identity on [n, 57, 57, 64]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 232067760 &* s.n, pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 322720, beta: s.p + 322784, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 84608, savedInvStd: s.f + 84672,
                 runningMean: s.p + 322848, runningVar: s.p + 322912, pool: pool)
+            s.profiler?.stop(128)
         }
-        // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 57, 57, 64]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 232067760 &* s.n, pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 322720, beta: s.p + 322784, runningMean: s.p + 322848, runningVar: s.p + 322912,
                 eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 84608, pool: pool)
+            s.profiler?.stop(129)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9487179487179487
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05128205128205128,
                 into: s.t + 238312208 &* s.n, random: &random)
+            s.profiler?.stop(130)
         }
         // features.3.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 231859824 &* s.n, branch: s.t + 86085504 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 238312208 &* s.n : nil, batch: s.n,
             perImage: 207936, output: s.t + 232275696 &* s.n, pool: pool)
+        s.profiler?.stop(131)
     }
 
     /// features.3.3 forward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
     private func features_3_3_forward(_ s: TrainingStepContext) throws {
         // features.3.3.block.0 expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 232275696 &* s.n, pixels: 3249 &* s.n, inChannels: 64,
             weights: s.p + 322976, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
             output: s.t + 129752064 &* s.n, pool: pool)
-        // features.3.3.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(132)
+        // features.3.3.block.0 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 129752064 &* s.n, pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 347552, beta: s.p + 347936, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 130999680 &* s.n, savedMean: s.f + 84736, savedInvStd: s.f + 85120,
                 runningMean: s.p + 348320, runningVar: s.p + 348704, pool: pool)
+            s.profiler?.stop(133)
         }
-        // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 129752064 &* s.n, pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 347552, beta: s.p + 347936, runningMean: s.p + 348320, runningVar: s.p + 348704,
                 eps: 0.001, activation: .silu, output: s.t + 130999680 &* s.n, scratch: s.f + 84736, pool: pool)
+            s.profiler?.stop(134)
         }
         // features.3.3.block.1 depthwise weights to the kernel layout [5][5][384]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 349088, channels: 384, kernel: 5, into: s.f + 86272)
+        s.profiler?.stop(135)
         // features.3.3.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 130999680 &* s.n, batch: s.n, height: 57, width: 57, channels: 384,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 86272, bias: s.f,
             activation: .identity, output: s.t + 132247296 &* s.n, pool: pool)
-        // features.3.3.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(136)
+        // features.3.3.block.1 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 132247296 &* s.n, pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 358688, beta: s.p + 359072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 133494912 &* s.n, savedMean: s.f + 85504, savedInvStd: s.f + 85888,
                 runningMean: s.p + 359456, runningVar: s.p + 359840, pool: pool)
+            s.profiler?.stop(137)
         }
-        // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 132247296 &* s.n, pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 358688, beta: s.p + 359072, runningMean: s.p + 359456, runningVar: s.p + 359840,
                 eps: 0.001, activation: .silu, output: s.t + 133494912 &* s.n, scratch: s.f + 85504, pool: pool)
+            s.profiler?.stop(138)
         }
         // features.3.3.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 133494912 &* s.n, output: s.t + 134742528 &* s.n,
             batch: s.n, pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 360224,
             reduceBias: s.p + 366368, activation: .silu, expandWeights: s.p + 366384, expandBias: s.p + 372528,
             savedPooled: s.t + 238305456 &* s.n, savedHidden: s.t + 238312224 &* s.n,
             savedScale: s.t + 238305840 &* s.n, pool: pool)
+        s.profiler?.stop(139)
         // features.3.3.block.3 project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 134742528 &* s.n, pixels: 3249 &* s.n, inChannels: 384,
             weights: s.p + 372912, bias: s.f, outChannels: 64, activation: .identity, residual: nil,
             output: s.t + 232483632 &* s.n, pool: pool)
-        // features.3.3.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(140)
+        // features.3.3.block.3 BatchNorm (batch statistics) + identity on [n, 57, 57, 64]
         if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 232483632 &* s.n, pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 397488, beta: s.p + 397552, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 105472,
                 savedInvStd: s.f + 105536, runningMean: s.p + 397616, runningVar: s.p + 397680, pool: pool)
+            s.profiler?.stop(141)
         }
-        // features.3.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 57, 57, 64]
         if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 232483632 &* s.n, pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 397488, beta: s.p + 397552, runningMean: s.p + 397616, runningVar: s.p + 397680,
                 eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 105472, pool: pool)
+            s.profiler?.stop(142)
         }
         // features.3.3 stochastic depth: keep each image's branch with probability 0.9435897435897436
         if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05641025641025642,
                 into: s.t + 238312240 &* s.n, random: &random)
+            s.profiler?.stop(143)
         }
         // features.3.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 232275696 &* s.n, branch: s.t + 86085504 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 238312240 &* s.n : nil, batch: s.n,
             perImage: 207936, output: s.t + 232691568 &* s.n, pool: pool)
+        s.profiler?.stop(144)
     }
 
     /// features.3.4 forward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
     private func features_3_4_forward(_ s: TrainingStepContext) throws {
         // features.3.4.block.0 expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 232691568 &* s.n, pixels: 3249 &* s.n, inChannels: 64,
             weights: s.p + 397744, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
             output: s.t + 135990144 &* s.n, pool: pool)
-        // features.3.4.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(145)
+        // features.3.4.block.0 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 135990144 &* s.n, pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 422320, beta: s.p + 422704, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 137237760 &* s.n, savedMean: s.f + 105600, savedInvStd: s.f + 105984,
                 runningMean: s.p + 423088, runningVar: s.p + 423472, pool: pool)
+            s.profiler?.stop(146)
         }
-        // features.3.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 135990144 &* s.n, pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 422320, beta: s.p + 422704, runningMean: s.p + 423088, runningVar: s.p + 423472,
                 eps: 0.001, activation: .silu, output: s.t + 137237760 &* s.n, scratch: s.f + 105600, pool: pool)
+            s.profiler?.stop(147)
         }
         // features.3.4.block.1 depthwise weights to the kernel layout [5][5][384]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 423856, channels: 384, kernel: 5, into: s.f + 107136)
+        s.profiler?.stop(148)
         // features.3.4.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 137237760 &* s.n, batch: s.n, height: 57, width: 57, channels: 384,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 107136, bias: s.f,
             activation: .identity, output: s.t + 138485376 &* s.n, pool: pool)
-        // features.3.4.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(149)
+        // features.3.4.block.1 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 138485376 &* s.n, pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 433456, beta: s.p + 433840, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 139732992 &* s.n, savedMean: s.f + 106368, savedInvStd: s.f + 106752,
                 runningMean: s.p + 434224, runningVar: s.p + 434608, pool: pool)
+            s.profiler?.stop(150)
         }
-        // features.3.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 138485376 &* s.n, pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 433456, beta: s.p + 433840, runningMean: s.p + 434224, runningVar: s.p + 434608,
                 eps: 0.001, activation: .silu, output: s.t + 139732992 &* s.n, scratch: s.f + 106368, pool: pool)
+            s.profiler?.stop(151)
         }
         // features.3.4.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 139732992 &* s.n, output: s.t + 140980608 &* s.n,
             batch: s.n, pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 434992,
             reduceBias: s.p + 441136, activation: .silu, expandWeights: s.p + 441152, expandBias: s.p + 447296,
             savedPooled: s.t + 238306224 &* s.n, savedHidden: s.t + 238312256 &* s.n,
             savedScale: s.t + 238306608 &* s.n, pool: pool)
+        s.profiler?.stop(152)
         // features.3.4.block.3 project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 140980608 &* s.n, pixels: 3249 &* s.n, inChannels: 384,
             weights: s.p + 447680, bias: s.f, outChannels: 64, activation: .identity, residual: nil,
             output: s.t + 232899504 &* s.n, pool: pool)
-        // features.3.4.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(153)
+        // features.3.4.block.3 BatchNorm (batch statistics) + identity on [n, 57, 57, 64]
         if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 232899504 &* s.n, pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 472256, beta: s.p + 472320, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 126336,
                 savedInvStd: s.f + 126400, runningMean: s.p + 472384, runningVar: s.p + 472448, pool: pool)
+            s.profiler?.stop(154)
         }
-        // features.3.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 57, 57, 64]
         if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 232899504 &* s.n, pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 472256, beta: s.p + 472320, runningMean: s.p + 472384, runningVar: s.p + 472448,
                 eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 126336, pool: pool)
+            s.profiler?.stop(155)
         }
         // features.3.4 stochastic depth: keep each image's branch with probability 0.9384615384615385
         if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06153846153846155,
                 into: s.t + 238312272 &* s.n, random: &random)
+            s.profiler?.stop(156)
         }
         // features.3.4 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 232691568 &* s.n, branch: s.t + 86085504 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 238312272 &* s.n : nil, batch: s.n,
             perImage: 207936, output: s.t + 233107440 &* s.n, pool: pool)
+        s.profiler?.stop(157)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 57x57x64 -> 29x29x128, SE 384 -> 16 -> 384
     private func features_4_0_forward(_ s: TrainingStepContext) throws {
         // features.4.0.block.0 expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 233107440 &* s.n, pixels: 3249 &* s.n, inChannels: 64,
             weights: s.p + 472512, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
             output: s.t + 142228224 &* s.n, pool: pool)
-        // features.4.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(158)
+        // features.4.0.block.0 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 142228224 &* s.n, pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 497088, beta: s.p + 497472, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 143475840 &* s.n, savedMean: s.f + 126464, savedInvStd: s.f + 126848,
                 runningMean: s.p + 497856, runningVar: s.p + 498240, pool: pool)
+            s.profiler?.stop(159)
         }
-        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 142228224 &* s.n, pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 497088, beta: s.p + 497472, runningMean: s.p + 497856, runningVar: s.p + 498240,
                 eps: 0.001, activation: .silu, output: s.t + 143475840 &* s.n, scratch: s.f + 126464, pool: pool)
+            s.profiler?.stop(160)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][384]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 498624, channels: 384, kernel: 3, into: s.f + 128000)
+        s.profiler?.stop(161)
         // features.4.0.block.1 depthwise 3x3/2, [n, 57, 57, 384] -> [n, 29, 29, 384]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 143475840 &* s.n, batch: s.n, height: 57, width: 57, channels: 384,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 128000, bias: s.f,
             activation: .identity, output: s.t + 229554384 &* s.n, pool: pool)
-        // features.4.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(162)
+        // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 384]
         if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 229554384 &* s.n, pixels: 841 &* s.n, channels: 384,
                 gamma: s.p + 502080, beta: s.p + 502464, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 229877328 &* s.n, savedMean: s.f + 127232, savedInvStd: s.f + 127616,
                 runningMean: s.p + 502848, runningVar: s.p + 503232, pool: pool)
+            s.profiler?.stop(163)
         }
-        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 384]
         if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 229554384 &* s.n, pixels: 841 &* s.n, channels: 384,
                 gamma: s.p + 502080, beta: s.p + 502464, runningMean: s.p + 502848, runningVar: s.p + 503232,
                 eps: 0.001, activation: .silu, output: s.t + 229877328 &* s.n, scratch: s.f + 127232, pool: pool)
+            s.profiler?.stop(164)
         }
         // features.4.0.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 29, 29, 384]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 229877328 &* s.n, output: s.t + 230200272 &* s.n,
             batch: s.n, pixels: 841, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 503616,
             reduceBias: s.p + 509760, activation: .silu, expandWeights: s.p + 509776, expandBias: s.p + 515920,
             savedPooled: s.t + 238306992 &* s.n, savedHidden: s.t + 238312288 &* s.n,
             savedScale: s.t + 238307376 &* s.n, pool: pool)
+        s.profiler?.stop(165)
         // features.4.0.block.3 project conv 1x1, [n, 29, 29, 384] -> [n, 29, 29, 128]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 230200272 &* s.n, pixels: 841 &* s.n, inChannels: 384,
             weights: s.p + 516304, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
             output: s.t + 235585184 &* s.n, pool: pool)
-        // features.4.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(166)
+        // features.4.0.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 235585184 &* s.n, pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 565456, beta: s.p + 565584, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 235692832 &* s.n, savedMean: s.f + 134912,
                 savedInvStd: s.f + 135040, runningMean: s.p + 565712, runningVar: s.p + 565840, pool: pool)
+            s.profiler?.stop(167)
         }
-        // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 235585184 &* s.n, pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 565456, beta: s.p + 565584, runningMean: s.p + 565712, runningVar: s.p + 565840,
                 eps: 0.001, activation: .identity, output: s.t + 235692832 &* s.n, scratch: s.f + 134912, pool: pool)
+            s.profiler?.stop(168)
         }
     }
 
     /// features.4.1 forward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_1_forward(_ s: TrainingStepContext) throws {
         // features.4.1.block.0 expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 235692832 &* s.n, pixels: 841 &* s.n, inChannels: 128,
             weights: s.p + 565968, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
             output: s.t + 183281904 &* s.n, pool: pool)
-        // features.4.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(169)
+        // features.4.1.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 183281904 &* s.n, pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 664272, beta: s.p + 665040, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 183927792 &* s.n, savedMean: s.f + 135168, savedInvStd: s.f + 135936,
                 runningMean: s.p + 665808, runningVar: s.p + 666576, pool: pool)
+            s.profiler?.stop(170)
         }
-        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 183281904 &* s.n, pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 664272, beta: s.p + 665040, runningMean: s.p + 665808, runningVar: s.p + 666576,
                 eps: 0.001, activation: .silu, output: s.t + 183927792 &* s.n, scratch: s.f + 135168, pool: pool)
+            s.profiler?.stop(171)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][768]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 667344, channels: 768, kernel: 3, into: s.f + 138240)
+        s.profiler?.stop(172)
         // features.4.1.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 183927792 &* s.n, batch: s.n, height: 29, width: 29, channels: 768,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 138240, bias: s.f,
             activation: .identity, output: s.t + 184573680 &* s.n, pool: pool)
-        // features.4.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(173)
+        // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 184573680 &* s.n, pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 674256, beta: s.p + 675024, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 185219568 &* s.n, savedMean: s.f + 136704, savedInvStd: s.f + 137472,
                 runningMean: s.p + 675792, runningVar: s.p + 676560, pool: pool)
+            s.profiler?.stop(174)
         }
-        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 184573680 &* s.n, pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 674256, beta: s.p + 675024, runningMean: s.p + 675792, runningVar: s.p + 676560,
                 eps: 0.001, activation: .silu, output: s.t + 185219568 &* s.n, scratch: s.f + 136704, pool: pool)
+            s.profiler?.stop(175)
         }
         // features.4.1.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 185219568 &* s.n, output: s.t + 185865456 &* s.n,
             batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 677328,
             reduceBias: s.p + 701904, activation: .silu, expandWeights: s.p + 701936, expandBias: s.p + 726512,
             savedPooled: s.t + 238293552 &* s.n, savedHidden: s.t + 238311696 &* s.n,
             savedScale: s.t + 238294320 &* s.n, pool: pool)
+        s.profiler?.stop(176)
         // features.4.1.block.3 project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 185865456 &* s.n, pixels: 841 &* s.n, inChannels: 768,
             weights: s.p + 727280, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
             output: s.t + 235800480 &* s.n, pool: pool)
-        // features.4.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(177)
+        // features.4.1.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 235800480 &* s.n, pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 825584, beta: s.p + 825712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 152064,
                 savedInvStd: s.f + 152192, runningMean: s.p + 825840, runningVar: s.p + 825968, pool: pool)
+            s.profiler?.stop(178)
         }
-        // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 235800480 &* s.n, pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 825584, beta: s.p + 825712, runningMean: s.p + 825840, runningVar: s.p + 825968,
                 eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 152064, pool: pool)
+            s.profiler?.stop(179)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9282051282051282
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0717948717948718,
                 into: s.t + 238312304 &* s.n, random: &random)
+            s.profiler?.stop(180)
         }
         // features.4.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 235692832 &* s.n, branch: s.t + 86085504 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 238312304 &* s.n : nil, batch: s.n,
             perImage: 107648, output: s.t + 235908128 &* s.n, pool: pool)
+        s.profiler?.stop(181)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_2_forward(_ s: TrainingStepContext) throws {
         // features.4.2.block.0 expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 235908128 &* s.n, pixels: 841 &* s.n, inChannels: 128,
             weights: s.p + 826096, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
             output: s.t + 186511344 &* s.n, pool: pool)
-        // features.4.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(182)
+        // features.4.2.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 186511344 &* s.n, pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 924400, beta: s.p + 925168, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 187157232 &* s.n, savedMean: s.f + 152320, savedInvStd: s.f + 153088,
                 runningMean: s.p + 925936, runningVar: s.p + 926704, pool: pool)
+            s.profiler?.stop(183)
         }
-        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 186511344 &* s.n, pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 924400, beta: s.p + 925168, runningMean: s.p + 925936, runningVar: s.p + 926704,
                 eps: 0.001, activation: .silu, output: s.t + 187157232 &* s.n, scratch: s.f + 152320, pool: pool)
+            s.profiler?.stop(184)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][768]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 927472, channels: 768, kernel: 3, into: s.f + 155392)
+        s.profiler?.stop(185)
         // features.4.2.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 187157232 &* s.n, batch: s.n, height: 29, width: 29, channels: 768,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 155392, bias: s.f,
             activation: .identity, output: s.t + 187803120 &* s.n, pool: pool)
-        // features.4.2.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(186)
+        // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 187803120 &* s.n, pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 934384, beta: s.p + 935152, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 188449008 &* s.n, savedMean: s.f + 153856, savedInvStd: s.f + 154624,
                 runningMean: s.p + 935920, runningVar: s.p + 936688, pool: pool)
+            s.profiler?.stop(187)
         }
-        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 187803120 &* s.n, pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 934384, beta: s.p + 935152, runningMean: s.p + 935920, runningVar: s.p + 936688,
                 eps: 0.001, activation: .silu, output: s.t + 188449008 &* s.n, scratch: s.f + 153856, pool: pool)
+            s.profiler?.stop(188)
         }
         // features.4.2.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 188449008 &* s.n, output: s.t + 189094896 &* s.n,
             batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 937456,
             reduceBias: s.p + 962032, activation: .silu, expandWeights: s.p + 962064, expandBias: s.p + 986640,
             savedPooled: s.t + 238295088 &* s.n, savedHidden: s.t + 238311728 &* s.n,
             savedScale: s.t + 238295856 &* s.n, pool: pool)
+        s.profiler?.stop(189)
         // features.4.2.block.3 project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 189094896 &* s.n, pixels: 841 &* s.n, inChannels: 768,
             weights: s.p + 987408, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
             output: s.t + 236015776 &* s.n, pool: pool)
-        // features.4.2.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(190)
+        // features.4.2.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 236015776 &* s.n, pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 1085712, beta: s.p + 1085840, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 169216,
                 savedInvStd: s.f + 169344, runningMean: s.p + 1085968, runningVar: s.p + 1086096, pool: pool)
+            s.profiler?.stop(191)
         }
-        // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 236015776 &* s.n, pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 1085712, beta: s.p + 1085840, runningMean: s.p + 1085968, runningVar: s.p + 1086096,
                 eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 169216, pool: pool)
+            s.profiler?.stop(192)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9230769230769231
         if s.options.stochasticDepth && s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07692307692307693,
                 into: s.t + 238312320 &* s.n, random: &random)
+            s.profiler?.stop(193)
         }
         // features.4.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 235908128 &* s.n, branch: s.t + 86085504 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 238312320 &* s.n : nil, batch: s.n,
             perImage: 107648, output: s.t + 236123424 &* s.n, pool: pool)
+        s.profiler?.stop(194)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_3_forward(_ s: TrainingStepContext) throws {
         // features.4.3.block.0 expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 236123424 &* s.n, pixels: 841 &* s.n, inChannels: 128,
             weights: s.p + 1086224, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
             output: s.t + 189740784 &* s.n, pool: pool)
-        // features.4.3.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(195)
+        // features.4.3.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 189740784 &* s.n, pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1184528, beta: s.p + 1185296, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 190386672 &* s.n, savedMean: s.f + 169472, savedInvStd: s.f + 170240,
                 runningMean: s.p + 1186064, runningVar: s.p + 1186832, pool: pool)
+            s.profiler?.stop(196)
         }
-        // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 189740784 &* s.n, pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1184528, beta: s.p + 1185296, runningMean: s.p + 1186064, runningVar: s.p + 1186832,
                 eps: 0.001, activation: .silu, output: s.t + 190386672 &* s.n, scratch: s.f + 169472, pool: pool)
+            s.profiler?.stop(197)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][768]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1187600, channels: 768, kernel: 3, into: s.f + 172544)
+        s.profiler?.stop(198)
         // features.4.3.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 190386672 &* s.n, batch: s.n, height: 29, width: 29, channels: 768,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 172544, bias: s.f,
             activation: .identity, output: s.t + 191032560 &* s.n, pool: pool)
-        // features.4.3.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(199)
+        // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 191032560 &* s.n, pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1194512, beta: s.p + 1195280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 191678448 &* s.n, savedMean: s.f + 171008, savedInvStd: s.f + 171776,
                 runningMean: s.p + 1196048, runningVar: s.p + 1196816, pool: pool)
+            s.profiler?.stop(200)
         }
-        // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 191032560 &* s.n, pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1194512, beta: s.p + 1195280, runningMean: s.p + 1196048, runningVar: s.p + 1196816,
                 eps: 0.001, activation: .silu, output: s.t + 191678448 &* s.n, scratch: s.f + 171008, pool: pool)
+            s.profiler?.stop(201)
         }
         // features.4.3.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 191678448 &* s.n, output: s.t + 192324336 &* s.n,
             batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1197584,
             reduceBias: s.p + 1222160, activation: .silu, expandWeights: s.p + 1222192, expandBias: s.p + 1246768,
             savedPooled: s.t + 238296624 &* s.n, savedHidden: s.t + 238311760 &* s.n,
             savedScale: s.t + 238297392 &* s.n, pool: pool)
+        s.profiler?.stop(202)
         // features.4.3.block.3 project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 192324336 &* s.n, pixels: 841 &* s.n, inChannels: 768,
             weights: s.p + 1247536, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
             output: s.t + 236231072 &* s.n, pool: pool)
-        // features.4.3.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(203)
+        // features.4.3.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 236231072 &* s.n, pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 1345840, beta: s.p + 1345968, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 186368,
                 savedInvStd: s.f + 186496, runningMean: s.p + 1346096, runningVar: s.p + 1346224, pool: pool)
+            s.profiler?.stop(204)
         }
-        // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 236231072 &* s.n, pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 1345840, beta: s.p + 1345968, runningMean: s.p + 1346096, runningVar: s.p + 1346224,
                 eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 186368, pool: pool)
+            s.profiler?.stop(205)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9179487179487179
         if s.options.stochasticDepth && s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08205128205128205,
                 into: s.t + 238312336 &* s.n, random: &random)
+            s.profiler?.stop(206)
         }
         // features.4.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 236123424 &* s.n, branch: s.t + 86085504 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 238312336 &* s.n : nil, batch: s.n,
             perImage: 107648, output: s.t + 236338720 &* s.n, pool: pool)
+        s.profiler?.stop(207)
     }
 
     /// features.4.4 forward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_4_forward(_ s: TrainingStepContext) throws {
         // features.4.4.block.0 expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 236338720 &* s.n, pixels: 841 &* s.n, inChannels: 128,
             weights: s.p + 1346352, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
             output: s.t + 192970224 &* s.n, pool: pool)
-        // features.4.4.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(208)
+        // features.4.4.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 192970224 &* s.n, pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1444656, beta: s.p + 1445424, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 193616112 &* s.n, savedMean: s.f + 186624, savedInvStd: s.f + 187392,
                 runningMean: s.p + 1446192, runningVar: s.p + 1446960, pool: pool)
+            s.profiler?.stop(209)
         }
-        // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 192970224 &* s.n, pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1444656, beta: s.p + 1445424, runningMean: s.p + 1446192, runningVar: s.p + 1446960,
                 eps: 0.001, activation: .silu, output: s.t + 193616112 &* s.n, scratch: s.f + 186624, pool: pool)
+            s.profiler?.stop(210)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][768]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1447728, channels: 768, kernel: 3, into: s.f + 189696)
+        s.profiler?.stop(211)
         // features.4.4.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 193616112 &* s.n, batch: s.n, height: 29, width: 29, channels: 768,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 189696, bias: s.f,
             activation: .identity, output: s.t + 194262000 &* s.n, pool: pool)
-        // features.4.4.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(212)
+        // features.4.4.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 194262000 &* s.n, pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1454640, beta: s.p + 1455408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 194907888 &* s.n, savedMean: s.f + 188160, savedInvStd: s.f + 188928,
                 runningMean: s.p + 1456176, runningVar: s.p + 1456944, pool: pool)
+            s.profiler?.stop(213)
         }
-        // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 194262000 &* s.n, pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1454640, beta: s.p + 1455408, runningMean: s.p + 1456176, runningVar: s.p + 1456944,
                 eps: 0.001, activation: .silu, output: s.t + 194907888 &* s.n, scratch: s.f + 188160, pool: pool)
+            s.profiler?.stop(214)
         }
         // features.4.4.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 194907888 &* s.n, output: s.t + 195553776 &* s.n,
             batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1457712,
             reduceBias: s.p + 1482288, activation: .silu, expandWeights: s.p + 1482320, expandBias: s.p + 1506896,
             savedPooled: s.t + 238298160 &* s.n, savedHidden: s.t + 238311792 &* s.n,
             savedScale: s.t + 238298928 &* s.n, pool: pool)
+        s.profiler?.stop(215)
         // features.4.4.block.3 project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 195553776 &* s.n, pixels: 841 &* s.n, inChannels: 768,
             weights: s.p + 1507664, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
             output: s.t + 236446368 &* s.n, pool: pool)
-        // features.4.4.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(216)
+        // features.4.4.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 236446368 &* s.n, pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 1605968, beta: s.p + 1606096, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 203520,
                 savedInvStd: s.f + 203648, runningMean: s.p + 1606224, runningVar: s.p + 1606352, pool: pool)
+            s.profiler?.stop(217)
         }
-        // features.4.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 236446368 &* s.n, pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 1605968, beta: s.p + 1606096, runningMean: s.p + 1606224, runningVar: s.p + 1606352,
                 eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 203520, pool: pool)
+            s.profiler?.stop(218)
         }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.9128205128205128
         if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08717948717948719,
                 into: s.t + 238312352 &* s.n, random: &random)
+            s.profiler?.stop(219)
         }
         // features.4.4 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 236338720 &* s.n, branch: s.t + 86085504 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 238312352 &* s.n : nil, batch: s.n,
             perImage: 107648, output: s.t + 236554016 &* s.n, pool: pool)
+        s.profiler?.stop(220)
     }
 
     /// features.4.5 forward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_5_forward(_ s: TrainingStepContext) throws {
         // features.4.5.block.0 expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 236554016 &* s.n, pixels: 841 &* s.n, inChannels: 128,
             weights: s.p + 1606480, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
             output: s.t + 196199664 &* s.n, pool: pool)
-        // features.4.5.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(221)
+        // features.4.5.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 196199664 &* s.n, pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1704784, beta: s.p + 1705552, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 196845552 &* s.n, savedMean: s.f + 203776, savedInvStd: s.f + 204544,
                 runningMean: s.p + 1706320, runningVar: s.p + 1707088, pool: pool)
+            s.profiler?.stop(222)
         }
-        // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 196199664 &* s.n, pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1704784, beta: s.p + 1705552, runningMean: s.p + 1706320, runningVar: s.p + 1707088,
                 eps: 0.001, activation: .silu, output: s.t + 196845552 &* s.n, scratch: s.f + 203776, pool: pool)
+            s.profiler?.stop(223)
         }
         // features.4.5.block.1 depthwise weights to the kernel layout [3][3][768]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1707856, channels: 768, kernel: 3, into: s.f + 206848)
+        s.profiler?.stop(224)
         // features.4.5.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 196845552 &* s.n, batch: s.n, height: 29, width: 29, channels: 768,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 206848, bias: s.f,
             activation: .identity, output: s.t + 197491440 &* s.n, pool: pool)
-        // features.4.5.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(225)
+        // features.4.5.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 197491440 &* s.n, pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1714768, beta: s.p + 1715536, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 198137328 &* s.n, savedMean: s.f + 205312, savedInvStd: s.f + 206080,
                 runningMean: s.p + 1716304, runningVar: s.p + 1717072, pool: pool)
+            s.profiler?.stop(226)
         }
-        // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 197491440 &* s.n, pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1714768, beta: s.p + 1715536, runningMean: s.p + 1716304, runningVar: s.p + 1717072,
                 eps: 0.001, activation: .silu, output: s.t + 198137328 &* s.n, scratch: s.f + 205312, pool: pool)
+            s.profiler?.stop(227)
         }
         // features.4.5.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 198137328 &* s.n, output: s.t + 198783216 &* s.n,
             batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1717840,
             reduceBias: s.p + 1742416, activation: .silu, expandWeights: s.p + 1742448, expandBias: s.p + 1767024,
             savedPooled: s.t + 238299696 &* s.n, savedHidden: s.t + 238311824 &* s.n,
             savedScale: s.t + 238300464 &* s.n, pool: pool)
+        s.profiler?.stop(228)
         // features.4.5.block.3 project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 198783216 &* s.n, pixels: 841 &* s.n, inChannels: 768,
             weights: s.p + 1767792, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
             output: s.t + 236661664 &* s.n, pool: pool)
-        // features.4.5.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(229)
+        // features.4.5.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 236661664 &* s.n, pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 1866096, beta: s.p + 1866224, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 220672,
                 savedInvStd: s.f + 220800, runningMean: s.p + 1866352, runningVar: s.p + 1866480, pool: pool)
+            s.profiler?.stop(230)
         }
-        // features.4.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 236661664 &* s.n, pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 1866096, beta: s.p + 1866224, runningMean: s.p + 1866352, runningVar: s.p + 1866480,
                 eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 220672, pool: pool)
+            s.profiler?.stop(231)
         }
         // features.4.5 stochastic depth: keep each image's branch with probability 0.9076923076923077
         if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09230769230769231,
                 into: s.t + 238312368 &* s.n, random: &random)
+            s.profiler?.stop(232)
         }
         // features.4.5 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 236554016 &* s.n, branch: s.t + 86085504 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 238312368 &* s.n : nil, batch: s.n,
             perImage: 107648, output: s.t + 236769312 &* s.n, pool: pool)
+        s.profiler?.stop(233)
     }
 
     /// features.4.6 forward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_6_forward(_ s: TrainingStepContext) throws {
         // features.4.6.block.0 expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 236769312 &* s.n, pixels: 841 &* s.n, inChannels: 128,
             weights: s.p + 1866608, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
             output: s.t + 199429104 &* s.n, pool: pool)
-        // features.4.6.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(234)
+        // features.4.6.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 199429104 &* s.n, pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1964912, beta: s.p + 1965680, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 200074992 &* s.n, savedMean: s.f + 220928, savedInvStd: s.f + 221696,
                 runningMean: s.p + 1966448, runningVar: s.p + 1967216, pool: pool)
+            s.profiler?.stop(235)
         }
-        // features.4.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 199429104 &* s.n, pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1964912, beta: s.p + 1965680, runningMean: s.p + 1966448, runningVar: s.p + 1967216,
                 eps: 0.001, activation: .silu, output: s.t + 200074992 &* s.n, scratch: s.f + 220928, pool: pool)
+            s.profiler?.stop(236)
         }
         // features.4.6.block.1 depthwise weights to the kernel layout [3][3][768]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1967984, channels: 768, kernel: 3, into: s.f + 224000)
+        s.profiler?.stop(237)
         // features.4.6.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 200074992 &* s.n, batch: s.n, height: 29, width: 29, channels: 768,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 224000, bias: s.f,
             activation: .identity, output: s.t + 200720880 &* s.n, pool: pool)
-        // features.4.6.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(238)
+        // features.4.6.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 200720880 &* s.n, pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1974896, beta: s.p + 1975664, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 201366768 &* s.n, savedMean: s.f + 222464, savedInvStd: s.f + 223232,
                 runningMean: s.p + 1976432, runningVar: s.p + 1977200, pool: pool)
+            s.profiler?.stop(239)
         }
-        // features.4.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 200720880 &* s.n, pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1974896, beta: s.p + 1975664, runningMean: s.p + 1976432, runningVar: s.p + 1977200,
                 eps: 0.001, activation: .silu, output: s.t + 201366768 &* s.n, scratch: s.f + 222464, pool: pool)
+            s.profiler?.stop(240)
         }
         // features.4.6.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 201366768 &* s.n, output: s.t + 202012656 &* s.n,
             batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1977968,
             reduceBias: s.p + 2002544, activation: .silu, expandWeights: s.p + 2002576, expandBias: s.p + 2027152,
             savedPooled: s.t + 238301232 &* s.n, savedHidden: s.t + 238311856 &* s.n,
             savedScale: s.t + 238302000 &* s.n, pool: pool)
+        s.profiler?.stop(241)
         // features.4.6.block.3 project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 202012656 &* s.n, pixels: 841 &* s.n, inChannels: 768,
             weights: s.p + 2027920, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
             output: s.t + 236876960 &* s.n, pool: pool)
-        // features.4.6.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(242)
+        // features.4.6.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 236876960 &* s.n, pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 2126224, beta: s.p + 2126352, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 237824,
                 savedInvStd: s.f + 237952, runningMean: s.p + 2126480, runningVar: s.p + 2126608, pool: pool)
+            s.profiler?.stop(243)
         }
-        // features.4.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 236876960 &* s.n, pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 2126224, beta: s.p + 2126352, runningMean: s.p + 2126480, runningVar: s.p + 2126608,
                 eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 237824, pool: pool)
+            s.profiler?.stop(244)
         }
         // features.4.6 stochastic depth: keep each image's branch with probability 0.9025641025641026
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09743589743589744,
                 into: s.t + 238312384 &* s.n, random: &random)
+            s.profiler?.stop(245)
         }
         // features.4.6 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 236769312 &* s.n, branch: s.t + 86085504 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 238312384 &* s.n : nil, batch: s.n,
             perImage: 107648, output: s.t + 236984608 &* s.n, pool: pool)
+        s.profiler?.stop(246)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 29x29x128 -> 29x29x176, SE 768 -> 32 -> 768
     private func features_5_0_forward(_ s: TrainingStepContext) throws {
         // features.5.0.block.0 expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 236984608 &* s.n, pixels: 841 &* s.n, inChannels: 128,
             weights: s.p + 2126736, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
             output: s.t + 202658544 &* s.n, pool: pool)
-        // features.5.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(247)
+        // features.5.0.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 202658544 &* s.n, pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 2225040, beta: s.p + 2225808, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 203304432 &* s.n, savedMean: s.f + 238080, savedInvStd: s.f + 238848,
                 runningMean: s.p + 2226576, runningVar: s.p + 2227344, pool: pool)
+            s.profiler?.stop(248)
         }
-        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 202658544 &* s.n, pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 2225040, beta: s.p + 2225808, runningMean: s.p + 2226576, runningVar: s.p + 2227344,
                 eps: 0.001, activation: .silu, output: s.t + 203304432 &* s.n, scratch: s.f + 238080, pool: pool)
+            s.profiler?.stop(249)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][768]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2228112, channels: 768, kernel: 5, into: s.f + 241152)
+        s.profiler?.stop(250)
         // features.5.0.block.1 depthwise 5x5/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 203304432 &* s.n, batch: s.n, height: 29, width: 29, channels: 768,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 241152, bias: s.f,
             activation: .identity, output: s.t + 203950320 &* s.n, pool: pool)
-        // features.5.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(251)
+        // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 203950320 &* s.n, pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 2247312, beta: s.p + 2248080, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 204596208 &* s.n, savedMean: s.f + 239616, savedInvStd: s.f + 240384,
                 runningMean: s.p + 2248848, runningVar: s.p + 2249616, pool: pool)
+            s.profiler?.stop(252)
         }
-        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 203950320 &* s.n, pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 2247312, beta: s.p + 2248080, runningMean: s.p + 2248848, runningVar: s.p + 2249616,
                 eps: 0.001, activation: .silu, output: s.t + 204596208 &* s.n, scratch: s.f + 239616, pool: pool)
+            s.profiler?.stop(253)
         }
         // features.5.0.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 204596208 &* s.n, output: s.t + 205242096 &* s.n,
             batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 2250384,
             reduceBias: s.p + 2274960, activation: .silu, expandWeights: s.p + 2274992, expandBias: s.p + 2299568,
             savedPooled: s.t + 238302768 &* s.n, savedHidden: s.t + 238311888 &* s.n,
             savedScale: s.t + 238303536 &* s.n, pool: pool)
+        s.profiler?.stop(254)
         // features.5.0.block.3 project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 176]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 205242096 &* s.n, pixels: 841 &* s.n, inChannels: 768,
             weights: s.p + 2300336, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
             output: s.t + 86560704 &* s.n, pool: pool)
-        // features.5.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(255)
+        // features.5.0.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 86560704 &* s.n, pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 2435504, beta: s.p + 2435680, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 233315376 &* s.n, savedMean: s.f + 279552,
                 savedInvStd: s.f + 279728, runningMean: s.p + 2435856, runningVar: s.p + 2436032, pool: pool)
+            s.profiler?.stop(256)
         }
-        // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 86560704 &* s.n, pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 2435504, beta: s.p + 2435680, runningMean: s.p + 2435856, runningVar: s.p + 2436032,
                 eps: 0.001, activation: .identity, output: s.t + 233315376 &* s.n, scratch: s.f + 279552, pool: pool)
+            s.profiler?.stop(257)
         }
     }
 
     /// features.5.1 forward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_1_forward(_ s: TrainingStepContext) throws {
         // features.5.1.block.0 expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 233315376 &* s.n, pixels: 841 &* s.n, inChannels: 176,
             weights: s.p + 2436208, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
             output: s.t + 144723456 &* s.n, pool: pool)
-        // features.5.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(258)
+        // features.5.1.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 144723456 &* s.n, pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 2622064, beta: s.p + 2623120, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 145611552 &* s.n, savedMean: s.f + 279904, savedInvStd: s.f + 280960,
                 runningMean: s.p + 2624176, runningVar: s.p + 2625232, pool: pool)
+            s.profiler?.stop(259)
         }
-        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 144723456 &* s.n, pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 2622064, beta: s.p + 2623120, runningMean: s.p + 2624176, runningVar: s.p + 2625232,
                 eps: 0.001, activation: .silu, output: s.t + 145611552 &* s.n, scratch: s.f + 279904, pool: pool)
+            s.profiler?.stop(260)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][1056]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2626288, channels: 1056, kernel: 5, into: s.f + 284128)
+        s.profiler?.stop(261)
         // features.5.1.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 145611552 &* s.n, batch: s.n, height: 29, width: 29, channels: 1056,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 284128, bias: s.f,
             activation: .identity, output: s.t + 146499648 &* s.n, pool: pool)
-        // features.5.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(262)
+        // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 146499648 &* s.n, pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 2652688, beta: s.p + 2653744, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 147387744 &* s.n, savedMean: s.f + 282016, savedInvStd: s.f + 283072,
                 runningMean: s.p + 2654800, runningVar: s.p + 2655856, pool: pool)
+            s.profiler?.stop(263)
         }
-        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 146499648 &* s.n, pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 2652688, beta: s.p + 2653744, runningMean: s.p + 2654800, runningVar: s.p + 2655856,
                 eps: 0.001, activation: .silu, output: s.t + 147387744 &* s.n, scratch: s.f + 282016, pool: pool)
+            s.profiler?.stop(264)
         }
         // features.5.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 147387744 &* s.n, output: s.t + 148275840 &* s.n,
             batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2656912,
             reduceBias: s.p + 2703376, activation: .silu, expandWeights: s.p + 2703424, expandBias: s.p + 2749888,
             savedPooled: s.t + 238278768 &* s.n, savedHidden: s.t + 238311232 &* s.n,
             savedScale: s.t + 238279824 &* s.n, pool: pool)
+        s.profiler?.stop(265)
         // features.5.1.block.3 project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 148275840 &* s.n, pixels: 841 &* s.n, inChannels: 1056,
             weights: s.p + 2750944, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
             output: s.t + 233463392 &* s.n, pool: pool)
-        // features.5.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(266)
+        // features.5.1.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 233463392 &* s.n, pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 2936800, beta: s.p + 2936976, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 336928,
                 savedInvStd: s.f + 337104, runningMean: s.p + 2937152, runningVar: s.p + 2937328, pool: pool)
+            s.profiler?.stop(267)
         }
-        // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 233463392 &* s.n, pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 2936800, beta: s.p + 2936976, runningMean: s.p + 2937152, runningVar: s.p + 2937328,
                 eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 336928, pool: pool)
+            s.profiler?.stop(268)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8923076923076922
         if s.options.stochasticDepth && s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1076923076923077,
                 into: s.t + 238312400 &* s.n, random: &random)
+            s.profiler?.stop(269)
         }
         // features.5.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 233315376 &* s.n, branch: s.t + 86085504 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.t + 238312400 &* s.n : nil, batch: s.n,
             perImage: 148016, output: s.t + 233611408 &* s.n, pool: pool)
+        s.profiler?.stop(270)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_2_forward(_ s: TrainingStepContext) throws {
         // features.5.2.block.0 expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 233611408 &* s.n, pixels: 841 &* s.n, inChannels: 176,
             weights: s.p + 2937504, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
             output: s.t + 149163936 &* s.n, pool: pool)
-        // features.5.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(271)
+        // features.5.2.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 149163936 &* s.n, pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3123360, beta: s.p + 3124416, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 150052032 &* s.n, savedMean: s.f + 337280, savedInvStd: s.f + 338336,
                 runningMean: s.p + 3125472, runningVar: s.p + 3126528, pool: pool)
+            s.profiler?.stop(272)
         }
-        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 149163936 &* s.n, pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3123360, beta: s.p + 3124416, runningMean: s.p + 3125472, runningVar: s.p + 3126528,
                 eps: 0.001, activation: .silu, output: s.t + 150052032 &* s.n, scratch: s.f + 337280, pool: pool)
+            s.profiler?.stop(273)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][1056]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3127584, channels: 1056, kernel: 5, into: s.f + 341504)
+        s.profiler?.stop(274)
         // features.5.2.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 150052032 &* s.n, batch: s.n, height: 29, width: 29, channels: 1056,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 341504, bias: s.f,
             activation: .identity, output: s.t + 150940128 &* s.n, pool: pool)
-        // features.5.2.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(275)
+        // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 150940128 &* s.n, pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3153984, beta: s.p + 3155040, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 151828224 &* s.n, savedMean: s.f + 339392, savedInvStd: s.f + 340448,
                 runningMean: s.p + 3156096, runningVar: s.p + 3157152, pool: pool)
+            s.profiler?.stop(276)
         }
-        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 150940128 &* s.n, pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3153984, beta: s.p + 3155040, runningMean: s.p + 3156096, runningVar: s.p + 3157152,
                 eps: 0.001, activation: .silu, output: s.t + 151828224 &* s.n, scratch: s.f + 339392, pool: pool)
+            s.profiler?.stop(277)
         }
         // features.5.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 151828224 &* s.n, output: s.t + 152716320 &* s.n,
             batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3158208,
             reduceBias: s.p + 3204672, activation: .silu, expandWeights: s.p + 3204720, expandBias: s.p + 3251184,
             savedPooled: s.t + 238280880 &* s.n, savedHidden: s.t + 238311280 &* s.n,
             savedScale: s.t + 238281936 &* s.n, pool: pool)
+        s.profiler?.stop(278)
         // features.5.2.block.3 project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 152716320 &* s.n, pixels: 841 &* s.n, inChannels: 1056,
             weights: s.p + 3252240, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
             output: s.t + 233759424 &* s.n, pool: pool)
-        // features.5.2.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(279)
+        // features.5.2.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 233759424 &* s.n, pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 3438096, beta: s.p + 3438272, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 394304,
                 savedInvStd: s.f + 394480, runningMean: s.p + 3438448, runningVar: s.p + 3438624, pool: pool)
+            s.profiler?.stop(280)
         }
-        // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 233759424 &* s.n, pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 3438096, beta: s.p + 3438272, runningMean: s.p + 3438448, runningVar: s.p + 3438624,
                 eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 394304, pool: pool)
+            s.profiler?.stop(281)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8871794871794871
         if s.options.stochasticDepth && s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11282051282051284,
                 into: s.t + 238312416 &* s.n, random: &random)
+            s.profiler?.stop(282)
         }
         // features.5.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 233611408 &* s.n, branch: s.t + 86085504 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 238312416 &* s.n : nil, batch: s.n,
             perImage: 148016, output: s.t + 233907440 &* s.n, pool: pool)
+        s.profiler?.stop(283)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_3_forward(_ s: TrainingStepContext) throws {
         // features.5.3.block.0 expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 233907440 &* s.n, pixels: 841 &* s.n, inChannels: 176,
             weights: s.p + 3438800, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
             output: s.t + 153604416 &* s.n, pool: pool)
-        // features.5.3.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(284)
+        // features.5.3.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 153604416 &* s.n, pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3624656, beta: s.p + 3625712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 154492512 &* s.n, savedMean: s.f + 394656, savedInvStd: s.f + 395712,
                 runningMean: s.p + 3626768, runningVar: s.p + 3627824, pool: pool)
+            s.profiler?.stop(285)
         }
-        // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 153604416 &* s.n, pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3624656, beta: s.p + 3625712, runningMean: s.p + 3626768, runningVar: s.p + 3627824,
                 eps: 0.001, activation: .silu, output: s.t + 154492512 &* s.n, scratch: s.f + 394656, pool: pool)
+            s.profiler?.stop(286)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][1056]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3628880, channels: 1056, kernel: 5, into: s.f + 398880)
+        s.profiler?.stop(287)
         // features.5.3.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 154492512 &* s.n, batch: s.n, height: 29, width: 29, channels: 1056,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 398880, bias: s.f,
             activation: .identity, output: s.t + 155380608 &* s.n, pool: pool)
-        // features.5.3.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(288)
+        // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 155380608 &* s.n, pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3655280, beta: s.p + 3656336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 156268704 &* s.n, savedMean: s.f + 396768, savedInvStd: s.f + 397824,
                 runningMean: s.p + 3657392, runningVar: s.p + 3658448, pool: pool)
+            s.profiler?.stop(289)
         }
-        // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 155380608 &* s.n, pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3655280, beta: s.p + 3656336, runningMean: s.p + 3657392, runningVar: s.p + 3658448,
                 eps: 0.001, activation: .silu, output: s.t + 156268704 &* s.n, scratch: s.f + 396768, pool: pool)
+            s.profiler?.stop(290)
         }
         // features.5.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 156268704 &* s.n, output: s.t + 157156800 &* s.n,
             batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3659504,
             reduceBias: s.p + 3705968, activation: .silu, expandWeights: s.p + 3706016, expandBias: s.p + 3752480,
             savedPooled: s.t + 238282992 &* s.n, savedHidden: s.t + 238311328 &* s.n,
             savedScale: s.t + 238284048 &* s.n, pool: pool)
+        s.profiler?.stop(291)
         // features.5.3.block.3 project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 157156800 &* s.n, pixels: 841 &* s.n, inChannels: 1056,
             weights: s.p + 3753536, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
             output: s.t + 234055456 &* s.n, pool: pool)
-        // features.5.3.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(292)
+        // features.5.3.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 234055456 &* s.n, pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 3939392, beta: s.p + 3939568, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 451680,
                 savedInvStd: s.f + 451856, runningMean: s.p + 3939744, runningVar: s.p + 3939920, pool: pool)
+            s.profiler?.stop(293)
         }
-        // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 234055456 &* s.n, pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 3939392, beta: s.p + 3939568, runningMean: s.p + 3939744, runningVar: s.p + 3939920,
                 eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 451680, pool: pool)
+            s.profiler?.stop(294)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.882051282051282
         if s.options.stochasticDepth && s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11794871794871796,
                 into: s.t + 238312432 &* s.n, random: &random)
+            s.profiler?.stop(295)
         }
         // features.5.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 233907440 &* s.n, branch: s.t + 86085504 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.t + 238312432 &* s.n : nil, batch: s.n,
             perImage: 148016, output: s.t + 234203472 &* s.n, pool: pool)
+        s.profiler?.stop(296)
     }
 
     /// features.5.4 forward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_4_forward(_ s: TrainingStepContext) throws {
         // features.5.4.block.0 expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 234203472 &* s.n, pixels: 841 &* s.n, inChannels: 176,
             weights: s.p + 3940096, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
             output: s.t + 158044896 &* s.n, pool: pool)
-        // features.5.4.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(297)
+        // features.5.4.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 158044896 &* s.n, pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4125952, beta: s.p + 4127008, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 158932992 &* s.n, savedMean: s.f + 452032, savedInvStd: s.f + 453088,
                 runningMean: s.p + 4128064, runningVar: s.p + 4129120, pool: pool)
+            s.profiler?.stop(298)
         }
-        // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 25 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 158044896 &* s.n, pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4125952, beta: s.p + 4127008, runningMean: s.p + 4128064, runningVar: s.p + 4129120,
                 eps: 0.001, activation: .silu, output: s.t + 158932992 &* s.n, scratch: s.f + 452032, pool: pool)
+            s.profiler?.stop(299)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][1056]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4130176, channels: 1056, kernel: 5, into: s.f + 456256)
+        s.profiler?.stop(300)
         // features.5.4.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 158932992 &* s.n, batch: s.n, height: 29, width: 29, channels: 1056,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 456256, bias: s.f,
             activation: .identity, output: s.t + 159821088 &* s.n, pool: pool)
-        // features.5.4.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(301)
+        // features.5.4.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 159821088 &* s.n, pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4156576, beta: s.p + 4157632, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 160709184 &* s.n, savedMean: s.f + 454144, savedInvStd: s.f + 455200,
                 runningMean: s.p + 4158688, runningVar: s.p + 4159744, pool: pool)
+            s.profiler?.stop(302)
         }
-        // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 25 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 159821088 &* s.n, pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4156576, beta: s.p + 4157632, runningMean: s.p + 4158688, runningVar: s.p + 4159744,
                 eps: 0.001, activation: .silu, output: s.t + 160709184 &* s.n, scratch: s.f + 454144, pool: pool)
+            s.profiler?.stop(303)
         }
         // features.5.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 160709184 &* s.n, output: s.t + 161597280 &* s.n,
             batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4160800,
             reduceBias: s.p + 4207264, activation: .silu, expandWeights: s.p + 4207312, expandBias: s.p + 4253776,
             savedPooled: s.t + 238285104 &* s.n, savedHidden: s.t + 238311376 &* s.n,
             savedScale: s.t + 238286160 &* s.n, pool: pool)
+        s.profiler?.stop(304)
         // features.5.4.block.3 project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 161597280 &* s.n, pixels: 841 &* s.n, inChannels: 1056,
             weights: s.p + 4254832, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
             output: s.t + 234351488 &* s.n, pool: pool)
-        // features.5.4.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(305)
+        // features.5.4.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 234351488 &* s.n, pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 4440688, beta: s.p + 4440864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 509056,
                 savedInvStd: s.f + 509232, runningMean: s.p + 4441040, runningVar: s.p + 4441216, pool: pool)
+            s.profiler?.stop(306)
         }
-        // features.5.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks > 25 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 234351488 &* s.n, pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 4440688, beta: s.p + 4440864, runningMean: s.p + 4441040, runningVar: s.p + 4441216,
                 eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 509056, pool: pool)
+            s.profiler?.stop(307)
         }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.8769230769230769
         if s.options.stochasticDepth && s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1230769230769231,
                 into: s.t + 238312448 &* s.n, random: &random)
+            s.profiler?.stop(308)
         }
         // features.5.4 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 234203472 &* s.n, branch: s.t + 86085504 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.t + 238312448 &* s.n : nil, batch: s.n,
             perImage: 148016, output: s.t + 234499504 &* s.n, pool: pool)
+        s.profiler?.stop(309)
     }
 
     /// features.5.5 forward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_5_forward(_ s: TrainingStepContext) throws {
         // features.5.5.block.0 expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 234499504 &* s.n, pixels: 841 &* s.n, inChannels: 176,
             weights: s.p + 4441392, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
             output: s.t + 162485376 &* s.n, pool: pool)
-        // features.5.5.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(310)
+        // features.5.5.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 162485376 &* s.n, pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4627248, beta: s.p + 4628304, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 163373472 &* s.n, savedMean: s.f + 509408, savedInvStd: s.f + 510464,
                 runningMean: s.p + 4629360, runningVar: s.p + 4630416, pool: pool)
+            s.profiler?.stop(311)
         }
-        // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 26 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 162485376 &* s.n, pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4627248, beta: s.p + 4628304, runningMean: s.p + 4629360, runningVar: s.p + 4630416,
                 eps: 0.001, activation: .silu, output: s.t + 163373472 &* s.n, scratch: s.f + 509408, pool: pool)
+            s.profiler?.stop(312)
         }
         // features.5.5.block.1 depthwise weights to the kernel layout [5][5][1056]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4631472, channels: 1056, kernel: 5, into: s.f + 513632)
+        s.profiler?.stop(313)
         // features.5.5.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 163373472 &* s.n, batch: s.n, height: 29, width: 29, channels: 1056,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 513632, bias: s.f,
             activation: .identity, output: s.t + 164261568 &* s.n, pool: pool)
-        // features.5.5.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(314)
+        // features.5.5.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 164261568 &* s.n, pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4657872, beta: s.p + 4658928, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 165149664 &* s.n, savedMean: s.f + 511520, savedInvStd: s.f + 512576,
                 runningMean: s.p + 4659984, runningVar: s.p + 4661040, pool: pool)
+            s.profiler?.stop(315)
         }
-        // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 26 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 164261568 &* s.n, pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4657872, beta: s.p + 4658928, runningMean: s.p + 4659984, runningVar: s.p + 4661040,
                 eps: 0.001, activation: .silu, output: s.t + 165149664 &* s.n, scratch: s.f + 511520, pool: pool)
+            s.profiler?.stop(316)
         }
         // features.5.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 165149664 &* s.n, output: s.t + 166037760 &* s.n,
             batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4662096,
             reduceBias: s.p + 4708560, activation: .silu, expandWeights: s.p + 4708608, expandBias: s.p + 4755072,
             savedPooled: s.t + 238287216 &* s.n, savedHidden: s.t + 238311424 &* s.n,
             savedScale: s.t + 238288272 &* s.n, pool: pool)
+        s.profiler?.stop(317)
         // features.5.5.block.3 project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 166037760 &* s.n, pixels: 841 &* s.n, inChannels: 1056,
             weights: s.p + 4756128, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
             output: s.t + 234647520 &* s.n, pool: pool)
-        // features.5.5.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(318)
+        // features.5.5.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 234647520 &* s.n, pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 4941984, beta: s.p + 4942160, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 566432,
                 savedInvStd: s.f + 566608, runningMean: s.p + 4942336, runningVar: s.p + 4942512, pool: pool)
+            s.profiler?.stop(319)
         }
-        // features.5.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks > 26 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 234647520 &* s.n, pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 4941984, beta: s.p + 4942160, runningMean: s.p + 4942336, runningVar: s.p + 4942512,
                 eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 566432, pool: pool)
+            s.profiler?.stop(320)
         }
         // features.5.5 stochastic depth: keep each image's branch with probability 0.8717948717948718
         if s.options.stochasticDepth && s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1282051282051282,
                 into: s.t + 238312464 &* s.n, random: &random)
+            s.profiler?.stop(321)
         }
         // features.5.5 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 234499504 &* s.n, branch: s.t + 86085504 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.t + 238312464 &* s.n : nil, batch: s.n,
             perImage: 148016, output: s.t + 234795536 &* s.n, pool: pool)
+        s.profiler?.stop(322)
     }
 
     /// features.5.6 forward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_6_forward(_ s: TrainingStepContext) throws {
         // features.5.6.block.0 expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 234795536 &* s.n, pixels: 841 &* s.n, inChannels: 176,
             weights: s.p + 4942688, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
             output: s.t + 166925856 &* s.n, pool: pool)
-        // features.5.6.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(323)
+        // features.5.6.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 166925856 &* s.n, pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5128544, beta: s.p + 5129600, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 167813952 &* s.n, savedMean: s.f + 566784, savedInvStd: s.f + 567840,
                 runningMean: s.p + 5130656, runningVar: s.p + 5131712, pool: pool)
+            s.profiler?.stop(324)
         }
-        // features.5.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 27 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 166925856 &* s.n, pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5128544, beta: s.p + 5129600, runningMean: s.p + 5130656, runningVar: s.p + 5131712,
                 eps: 0.001, activation: .silu, output: s.t + 167813952 &* s.n, scratch: s.f + 566784, pool: pool)
+            s.profiler?.stop(325)
         }
         // features.5.6.block.1 depthwise weights to the kernel layout [5][5][1056]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5132768, channels: 1056, kernel: 5, into: s.f + 571008)
+        s.profiler?.stop(326)
         // features.5.6.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 167813952 &* s.n, batch: s.n, height: 29, width: 29, channels: 1056,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 571008, bias: s.f,
             activation: .identity, output: s.t + 168702048 &* s.n, pool: pool)
-        // features.5.6.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(327)
+        // features.5.6.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 168702048 &* s.n, pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5159168, beta: s.p + 5160224, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 169590144 &* s.n, savedMean: s.f + 568896, savedInvStd: s.f + 569952,
                 runningMean: s.p + 5161280, runningVar: s.p + 5162336, pool: pool)
+            s.profiler?.stop(328)
         }
-        // features.5.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 27 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 168702048 &* s.n, pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5159168, beta: s.p + 5160224, runningMean: s.p + 5161280, runningVar: s.p + 5162336,
                 eps: 0.001, activation: .silu, output: s.t + 169590144 &* s.n, scratch: s.f + 568896, pool: pool)
+            s.profiler?.stop(329)
         }
         // features.5.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 169590144 &* s.n, output: s.t + 170478240 &* s.n,
             batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5163392,
             reduceBias: s.p + 5209856, activation: .silu, expandWeights: s.p + 5209904, expandBias: s.p + 5256368,
             savedPooled: s.t + 238289328 &* s.n, savedHidden: s.t + 238311472 &* s.n,
             savedScale: s.t + 238290384 &* s.n, pool: pool)
+        s.profiler?.stop(330)
         // features.5.6.block.3 project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 170478240 &* s.n, pixels: 841 &* s.n, inChannels: 1056,
             weights: s.p + 5257424, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
             output: s.t + 234943552 &* s.n, pool: pool)
-        // features.5.6.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(331)
+        // features.5.6.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 234943552 &* s.n, pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 5443280, beta: s.p + 5443456, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 623808,
                 savedInvStd: s.f + 623984, runningMean: s.p + 5443632, runningVar: s.p + 5443808, pool: pool)
+            s.profiler?.stop(332)
         }
-        // features.5.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks > 27 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 234943552 &* s.n, pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 5443280, beta: s.p + 5443456, runningMean: s.p + 5443632, runningVar: s.p + 5443808,
                 eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 623808, pool: pool)
+            s.profiler?.stop(333)
         }
         // features.5.6 stochastic depth: keep each image's branch with probability 0.8666666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333333,
                 into: s.t + 238312480 &* s.n, random: &random)
+            s.profiler?.stop(334)
         }
         // features.5.6 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 234795536 &* s.n, branch: s.t + 86085504 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.t + 238312480 &* s.n : nil, batch: s.n,
             perImage: 148016, output: s.t + 235091568 &* s.n, pool: pool)
+        s.profiler?.stop(335)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 29x29x176 -> 15x15x304, SE 1056 -> 44 -> 1056
     private func features_6_0_forward(_ s: TrainingStepContext) throws {
         // features.6.0.block.0 expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 235091568 &* s.n, pixels: 841 &* s.n, inChannels: 176,
             weights: s.p + 5443984, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
             output: s.t + 171366336 &* s.n, pool: pool)
-        // features.6.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(336)
+        // features.6.0.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 28 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 171366336 &* s.n, pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5629840, beta: s.p + 5630896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 172254432 &* s.n, savedMean: s.f + 624160, savedInvStd: s.f + 625216,
                 runningMean: s.p + 5631952, runningVar: s.p + 5633008, pool: pool)
+            s.profiler?.stop(337)
         }
-        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 28 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 171366336 &* s.n, pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5629840, beta: s.p + 5630896, runningMean: s.p + 5631952, runningVar: s.p + 5633008,
                 eps: 0.001, activation: .silu, output: s.t + 172254432 &* s.n, scratch: s.f + 624160, pool: pool)
+            s.profiler?.stop(338)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][1056]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5634064, channels: 1056, kernel: 5, into: s.f + 628384)
+        s.profiler?.stop(339)
         // features.6.0.block.1 depthwise 5x5/2, [n, 29, 29, 1056] -> [n, 15, 15, 1056]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 172254432 &* s.n, batch: s.n, height: 29, width: 29, channels: 1056,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 628384, bias: s.f,
             activation: .identity, output: s.t + 230523216 &* s.n, pool: pool)
-        // features.6.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(340)
+        // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1056]
         if s.options.frozenBlocks <= 28 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 230523216 &* s.n, pixels: 225 &* s.n, channels: 1056,
                 gamma: s.p + 5660464, beta: s.p + 5661520, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 230760816 &* s.n, savedMean: s.f + 626272, savedInvStd: s.f + 627328,
                 runningMean: s.p + 5662576, runningVar: s.p + 5663632, pool: pool)
+            s.profiler?.stop(341)
         }
-        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1056]
         if s.options.frozenBlocks > 28 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 230523216 &* s.n, pixels: 225 &* s.n, channels: 1056,
                 gamma: s.p + 5660464, beta: s.p + 5661520, runningMean: s.p + 5662576, runningVar: s.p + 5663632,
                 eps: 0.001, activation: .silu, output: s.t + 230760816 &* s.n, scratch: s.f + 626272, pool: pool)
+            s.profiler?.stop(342)
         }
         // features.6.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 15, 15, 1056]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 230760816 &* s.n, output: s.t + 230998416 &* s.n,
             batch: s.n, pixels: 225, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5664688,
             reduceBias: s.p + 5711152, activation: .silu, expandWeights: s.p + 5711200, expandBias: s.p + 5757664,
             savedPooled: s.t + 238291440 &* s.n, savedHidden: s.t + 238311520 &* s.n,
             savedScale: s.t + 238292496 &* s.n, pool: pool)
+        s.profiler?.stop(343)
         // features.6.0.block.3 project conv 1x1, [n, 15, 15, 1056] -> [n, 15, 15, 304]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 230998416 &* s.n, pixels: 225 &* s.n, inChannels: 1056,
             weights: s.p + 5758720, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
             output: s.t + 173948928 &* s.n, pool: pool)
-        // features.6.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(344)
+        // features.6.0.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks <= 28 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 173948928 &* s.n, pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 6079744, beta: s.p + 6080048, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 237092256 &* s.n, savedMean: s.f + 681184,
                 savedInvStd: s.f + 681488, runningMean: s.p + 6080352, runningVar: s.p + 6080656, pool: pool)
+            s.profiler?.stop(345)
         }
-        // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks > 28 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 173948928 &* s.n, pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 6079744, beta: s.p + 6080048, runningMean: s.p + 6080352, runningVar: s.p + 6080656,
                 eps: 0.001, activation: .identity, output: s.t + 237092256 &* s.n, scratch: s.f + 681184, pool: pool)
+            s.profiler?.stop(346)
         }
     }
 
     /// features.6.1 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_1_forward(_ s: TrainingStepContext) throws {
         // features.6.1.block.0 expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 237092256 &* s.n, pixels: 225 &* s.n, inChannels: 304,
             weights: s.p + 6080960, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
             output: s.t + 211086384 &* s.n, pool: pool)
-        // features.6.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(347)
+        // features.6.1.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 211086384 &* s.n, pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 6635456, beta: s.p + 6637280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 211496784 &* s.n, savedMean: s.f + 681792, savedInvStd: s.f + 683616,
                 runningMean: s.p + 6639104, runningVar: s.p + 6640928, pool: pool)
+            s.profiler?.stop(348)
         }
-        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 29 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 211086384 &* s.n, pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 6635456, beta: s.p + 6637280, runningMean: s.p + 6639104, runningVar: s.p + 6640928,
                 eps: 0.001, activation: .silu, output: s.t + 211496784 &* s.n, scratch: s.f + 681792, pool: pool)
+            s.profiler?.stop(349)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1824]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6642752, channels: 1824, kernel: 5, into: s.f + 689088)
+        s.profiler?.stop(350)
         // features.6.1.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 211496784 &* s.n, batch: s.n, height: 15, width: 15, channels: 1824,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 689088, bias: s.f,
             activation: .identity, output: s.t + 211907184 &* s.n, pool: pool)
-        // features.6.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(351)
+        // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 211907184 &* s.n, pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 6688352, beta: s.p + 6690176, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 212317584 &* s.n, savedMean: s.f + 685440, savedInvStd: s.f + 687264,
                 runningMean: s.p + 6692000, runningVar: s.p + 6693824, pool: pool)
+            s.profiler?.stop(352)
         }
-        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 29 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 211907184 &* s.n, pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 6688352, beta: s.p + 6690176, runningMean: s.p + 6692000, runningVar: s.p + 6693824,
                 eps: 0.001, activation: .silu, output: s.t + 212317584 &* s.n, scratch: s.f + 685440, pool: pool)
+            s.profiler?.stop(353)
         }
         // features.6.1.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 212317584 &* s.n, output: s.t + 212727984 &* s.n,
             batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 6695648,
             reduceBias: s.p + 6834272, activation: .silu, expandWeights: s.p + 6834352, expandBias: s.p + 6972976,
             savedPooled: s.t + 174021424 &* s.n, savedHidden: s.t + 86709232 &* s.n,
             savedScale: s.t + 174023248 &* s.n, pool: pool)
+        s.profiler?.stop(354)
         // features.6.1.block.3 project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 212727984 &* s.n, pixels: 225 &* s.n, inChannels: 1824,
             weights: s.p + 6974800, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
             output: s.t + 237160656 &* s.n, pool: pool)
-        // features.6.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(355)
+        // features.6.1.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 237160656 &* s.n, pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 7529296, beta: s.p + 7529600, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 780288,
                 savedInvStd: s.f + 780592, runningMean: s.p + 7529904, runningVar: s.p + 7530208, pool: pool)
+            s.profiler?.stop(356)
         }
-        // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks > 29 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 237160656 &* s.n, pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 7529296, beta: s.p + 7529600, runningMean: s.p + 7529904, runningVar: s.p + 7530208,
                 eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 780288, pool: pool)
+            s.profiler?.stop(357)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8564102564102564
         if s.options.stochasticDepth && s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1435897435897436,
                 into: s.t + 86560640 &* s.n, random: &random)
+            s.profiler?.stop(358)
         }
         // features.6.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 237092256 &* s.n, branch: s.t + 86085504 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.t + 86560640 &* s.n : nil, batch: s.n,
             perImage: 68400, output: s.t + 237229056 &* s.n, pool: pool)
+        s.profiler?.stop(359)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_2_forward(_ s: TrainingStepContext) throws {
         // features.6.2.block.0 expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 237229056 &* s.n, pixels: 225 &* s.n, inChannels: 304,
             weights: s.p + 7530512, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
             output: s.t + 213138384 &* s.n, pool: pool)
-        // features.6.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(360)
+        // features.6.2.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 30 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 213138384 &* s.n, pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 8085008, beta: s.p + 8086832, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 213548784 &* s.n, savedMean: s.f + 780896, savedInvStd: s.f + 782720,
                 runningMean: s.p + 8088656, runningVar: s.p + 8090480, pool: pool)
+            s.profiler?.stop(361)
         }
-        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 30 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 213138384 &* s.n, pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 8085008, beta: s.p + 8086832, runningMean: s.p + 8088656, runningVar: s.p + 8090480,
                 eps: 0.001, activation: .silu, output: s.t + 213548784 &* s.n, scratch: s.f + 780896, pool: pool)
+            s.profiler?.stop(362)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1824]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 8092304, channels: 1824, kernel: 5, into: s.f + 788192)
+        s.profiler?.stop(363)
         // features.6.2.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 213548784 &* s.n, batch: s.n, height: 15, width: 15, channels: 1824,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 788192, bias: s.f,
             activation: .identity, output: s.t + 213959184 &* s.n, pool: pool)
-        // features.6.2.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(364)
+        // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 30 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 213959184 &* s.n, pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 8137904, beta: s.p + 8139728, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 214369584 &* s.n, savedMean: s.f + 784544, savedInvStd: s.f + 786368,
                 runningMean: s.p + 8141552, runningVar: s.p + 8143376, pool: pool)
+            s.profiler?.stop(365)
         }
-        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 30 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 213959184 &* s.n, pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 8137904, beta: s.p + 8139728, runningMean: s.p + 8141552, runningVar: s.p + 8143376,
                 eps: 0.001, activation: .silu, output: s.t + 214369584 &* s.n, scratch: s.f + 784544, pool: pool)
+            s.profiler?.stop(366)
         }
         // features.6.2.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 214369584 &* s.n, output: s.t + 214779984 &* s.n,
             batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 8145200,
             reduceBias: s.p + 8283824, activation: .silu, expandWeights: s.p + 8283904, expandBias: s.p + 8422528,
             savedPooled: s.t + 174025072 &* s.n, savedHidden: s.t + 174030544 &* s.n,
             savedScale: s.t + 174026896 &* s.n, pool: pool)
+        s.profiler?.stop(367)
         // features.6.2.block.3 project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 214779984 &* s.n, pixels: 225 &* s.n, inChannels: 1824,
             weights: s.p + 8424352, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
             output: s.t + 237297456 &* s.n, pool: pool)
-        // features.6.2.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(368)
+        // features.6.2.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks <= 30 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 237297456 &* s.n, pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 8978848, beta: s.p + 8979152, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 879392,
                 savedInvStd: s.f + 879696, runningMean: s.p + 8979456, runningVar: s.p + 8979760, pool: pool)
+            s.profiler?.stop(369)
         }
-        // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks > 30 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 237297456 &* s.n, pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 8978848, beta: s.p + 8979152, runningMean: s.p + 8979456, runningVar: s.p + 8979760,
                 eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 879392, pool: pool)
+            s.profiler?.stop(370)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8512820512820513
         if s.options.stochasticDepth && s.options.frozenBlocks <= 30 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14871794871794874,
                 into: s.t + 86560656 &* s.n, random: &random)
+            s.profiler?.stop(371)
         }
         // features.6.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 237229056 &* s.n, branch: s.t + 86085504 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.t + 86560656 &* s.n : nil, batch: s.n,
             perImage: 68400, output: s.t + 237365856 &* s.n, pool: pool)
+        s.profiler?.stop(372)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_3_forward(_ s: TrainingStepContext) throws {
         // features.6.3.block.0 expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 237365856 &* s.n, pixels: 225 &* s.n, inChannels: 304,
             weights: s.p + 8980064, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
             output: s.t + 215190384 &* s.n, pool: pool)
-        // features.6.3.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(373)
+        // features.6.3.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 31 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 215190384 &* s.n, pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 9534560, beta: s.p + 9536384, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 215600784 &* s.n, savedMean: s.f + 880000, savedInvStd: s.f + 881824,
                 runningMean: s.p + 9538208, runningVar: s.p + 9540032, pool: pool)
+            s.profiler?.stop(374)
         }
-        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 31 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 215190384 &* s.n, pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 9534560, beta: s.p + 9536384, runningMean: s.p + 9538208, runningVar: s.p + 9540032,
                 eps: 0.001, activation: .silu, output: s.t + 215600784 &* s.n, scratch: s.f + 880000, pool: pool)
+            s.profiler?.stop(375)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1824]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 9541856, channels: 1824, kernel: 5, into: s.f + 887296)
+        s.profiler?.stop(376)
         // features.6.3.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 215600784 &* s.n, batch: s.n, height: 15, width: 15, channels: 1824,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 887296, bias: s.f,
             activation: .identity, output: s.t + 216011184 &* s.n, pool: pool)
-        // features.6.3.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(377)
+        // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 31 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 216011184 &* s.n, pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 9587456, beta: s.p + 9589280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 216421584 &* s.n, savedMean: s.f + 883648, savedInvStd: s.f + 885472,
                 runningMean: s.p + 9591104, runningVar: s.p + 9592928, pool: pool)
+            s.profiler?.stop(378)
         }
-        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 31 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 216011184 &* s.n, pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 9587456, beta: s.p + 9589280, runningMean: s.p + 9591104, runningVar: s.p + 9592928,
                 eps: 0.001, activation: .silu, output: s.t + 216421584 &* s.n, scratch: s.f + 883648, pool: pool)
+            s.profiler?.stop(379)
         }
         // features.6.3.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 216421584 &* s.n, output: s.t + 216831984 &* s.n,
             batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 9594752,
             reduceBias: s.p + 9733376, activation: .silu, expandWeights: s.p + 9733456, expandBias: s.p + 9872080,
             savedPooled: s.t + 174028720 &* s.n, savedHidden: s.t + 238310576 &* s.n,
             savedScale: s.t + 238255056 &* s.n, pool: pool)
+        s.profiler?.stop(380)
         // features.6.3.block.3 project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 216831984 &* s.n, pixels: 225 &* s.n, inChannels: 1824,
             weights: s.p + 9873904, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
             output: s.t + 237434256 &* s.n, pool: pool)
-        // features.6.3.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(381)
+        // features.6.3.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks <= 31 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 237434256 &* s.n, pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 10428400, beta: s.p + 10428704, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 978496,
                 savedInvStd: s.f + 978800, runningMean: s.p + 10429008, runningVar: s.p + 10429312, pool: pool)
+            s.profiler?.stop(382)
         }
-        // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks > 31 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 237434256 &* s.n, pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 10428400, beta: s.p + 10428704, runningMean: s.p + 10429008, runningVar: s.p + 10429312,
                 eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 978496, pool: pool)
+            s.profiler?.stop(383)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8461538461538461
         if s.options.stochasticDepth && s.options.frozenBlocks <= 31 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15384615384615385,
                 into: s.t + 86560672 &* s.n, random: &random)
+            s.profiler?.stop(384)
         }
         // features.6.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 237365856 &* s.n, branch: s.t + 86085504 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 31 ? s.t + 86560672 &* s.n : nil, batch: s.n,
             perImage: 68400, output: s.t + 237502656 &* s.n, pool: pool)
+        s.profiler?.stop(385)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_4_forward(_ s: TrainingStepContext) throws {
         // features.6.4.block.0 expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 237502656 &* s.n, pixels: 225 &* s.n, inChannels: 304,
             weights: s.p + 10429616, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
             output: s.t + 217242384 &* s.n, pool: pool)
-        // features.6.4.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(386)
+        // features.6.4.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 32 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 217242384 &* s.n, pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 10984112, beta: s.p + 10985936, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 217652784 &* s.n, savedMean: s.f + 979104, savedInvStd: s.f + 980928,
                 runningMean: s.p + 10987760, runningVar: s.p + 10989584, pool: pool)
+            s.profiler?.stop(387)
         }
-        // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 32 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 217242384 &* s.n, pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 10984112, beta: s.p + 10985936, runningMean: s.p + 10987760, runningVar: s.p + 10989584,
                 eps: 0.001, activation: .silu, output: s.t + 217652784 &* s.n, scratch: s.f + 979104, pool: pool)
+            s.profiler?.stop(388)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1824]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 10991408, channels: 1824, kernel: 5, into: s.f + 986400)
+        s.profiler?.stop(389)
         // features.6.4.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 217652784 &* s.n, batch: s.n, height: 15, width: 15, channels: 1824,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 986400, bias: s.f,
             activation: .identity, output: s.t + 218063184 &* s.n, pool: pool)
-        // features.6.4.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(390)
+        // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 32 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 218063184 &* s.n, pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 11037008, beta: s.p + 11038832, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 218473584 &* s.n, savedMean: s.f + 982752, savedInvStd: s.f + 984576,
                 runningMean: s.p + 11040656, runningVar: s.p + 11042480, pool: pool)
+            s.profiler?.stop(391)
         }
-        // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 32 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 218063184 &* s.n, pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 11037008, beta: s.p + 11038832, runningMean: s.p + 11040656, runningVar: s.p + 11042480,
                 eps: 0.001, activation: .silu, output: s.t + 218473584 &* s.n, scratch: s.f + 982752, pool: pool)
+            s.profiler?.stop(392)
         }
         // features.6.4.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 218473584 &* s.n, output: s.t + 218883984 &* s.n,
             batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 11044304,
             reduceBias: s.p + 11182928, activation: .silu, expandWeights: s.p + 11183008, expandBias: s.p + 11321632,
             savedPooled: s.t + 238256880 &* s.n, savedHidden: s.t + 238310656 &* s.n,
             savedScale: s.t + 238258704 &* s.n, pool: pool)
+        s.profiler?.stop(393)
         // features.6.4.block.3 project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 218883984 &* s.n, pixels: 225 &* s.n, inChannels: 1824,
             weights: s.p + 11323456, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
             output: s.t + 237571056 &* s.n, pool: pool)
-        // features.6.4.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(394)
+        // features.6.4.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks <= 32 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 237571056 &* s.n, pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 11877952, beta: s.p + 11878256, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 1077600,
                 savedInvStd: s.f + 1077904, runningMean: s.p + 11878560, runningVar: s.p + 11878864, pool: pool)
+            s.profiler?.stop(395)
         }
-        // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks > 32 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 237571056 &* s.n, pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 11877952, beta: s.p + 11878256, runningMean: s.p + 11878560, runningVar: s.p + 11878864,
                 eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 1077600, pool: pool)
+            s.profiler?.stop(396)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.841025641025641
         if s.options.stochasticDepth && s.options.frozenBlocks <= 32 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.158974358974359,
                 into: s.t + 86560688 &* s.n, random: &random)
+            s.profiler?.stop(397)
         }
         // features.6.4 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 237502656 &* s.n, branch: s.t + 86085504 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 32 ? s.t + 86560688 &* s.n : nil, batch: s.n,
             perImage: 68400, output: s.t + 237639456 &* s.n, pool: pool)
+        s.profiler?.stop(398)
     }
 
     /// features.6.5 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_5_forward(_ s: TrainingStepContext) throws {
         // features.6.5.block.0 expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 237639456 &* s.n, pixels: 225 &* s.n, inChannels: 304,
             weights: s.p + 11879168, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
             output: s.t + 219294384 &* s.n, pool: pool)
-        // features.6.5.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(399)
+        // features.6.5.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 33 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 219294384 &* s.n, pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 12433664, beta: s.p + 12435488, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 219704784 &* s.n, savedMean: s.f + 1078208,
                 savedInvStd: s.f + 1080032, runningMean: s.p + 12437312, runningVar: s.p + 12439136, pool: pool)
+            s.profiler?.stop(400)
         }
-        // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 33 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 219294384 &* s.n, pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 12433664, beta: s.p + 12435488, runningMean: s.p + 12437312, runningVar: s.p + 12439136,
                 eps: 0.001, activation: .silu, output: s.t + 219704784 &* s.n, scratch: s.f + 1078208, pool: pool)
+            s.profiler?.stop(401)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1824]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 12440960, channels: 1824, kernel: 5, into: s.f + 1085504)
+        s.profiler?.stop(402)
         // features.6.5.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 219704784 &* s.n, batch: s.n, height: 15, width: 15, channels: 1824,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 1085504,
             bias: s.f, activation: .identity, output: s.t + 220115184 &* s.n, pool: pool)
-        // features.6.5.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(403)
+        // features.6.5.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 33 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 220115184 &* s.n, pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 12486560, beta: s.p + 12488384, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 220525584 &* s.n, savedMean: s.f + 1081856,
                 savedInvStd: s.f + 1083680, runningMean: s.p + 12490208, runningVar: s.p + 12492032, pool: pool)
+            s.profiler?.stop(404)
         }
-        // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 33 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 220115184 &* s.n, pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 12486560, beta: s.p + 12488384, runningMean: s.p + 12490208, runningVar: s.p + 12492032,
                 eps: 0.001, activation: .silu, output: s.t + 220525584 &* s.n, scratch: s.f + 1081856, pool: pool)
+            s.profiler?.stop(405)
         }
         // features.6.5.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 220525584 &* s.n, output: s.t + 220935984 &* s.n,
             batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 12493856,
             reduceBias: s.p + 12632480, activation: .silu, expandWeights: s.p + 12632560, expandBias: s.p + 12771184,
             savedPooled: s.t + 238260528 &* s.n, savedHidden: s.t + 238310736 &* s.n,
             savedScale: s.t + 238262352 &* s.n, pool: pool)
+        s.profiler?.stop(406)
         // features.6.5.block.3 project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 220935984 &* s.n, pixels: 225 &* s.n, inChannels: 1824,
             weights: s.p + 12773008, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
             output: s.t + 237707856 &* s.n, pool: pool)
-        // features.6.5.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(407)
+        // features.6.5.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks <= 33 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 237707856 &* s.n, pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 13327504, beta: s.p + 13327808, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 1176704,
                 savedInvStd: s.f + 1177008, runningMean: s.p + 13328112, runningVar: s.p + 13328416, pool: pool)
+            s.profiler?.stop(408)
         }
-        // features.6.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks > 33 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 237707856 &* s.n, pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 13327504, beta: s.p + 13327808, runningMean: s.p + 13328112, runningVar: s.p + 13328416,
                 eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 1176704, pool: pool)
+            s.profiler?.stop(409)
         }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.8358974358974359
         if s.options.stochasticDepth && s.options.frozenBlocks <= 33 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1641025641025641,
                 into: s.t + 238312496 &* s.n, random: &random)
+            s.profiler?.stop(410)
         }
         // features.6.5 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 237639456 &* s.n, branch: s.t + 86085504 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 33 ? s.t + 238312496 &* s.n : nil, batch: s.n,
             perImage: 68400, output: s.t + 237776256 &* s.n, pool: pool)
+        s.profiler?.stop(411)
     }
 
     /// features.6.6 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_6_forward(_ s: TrainingStepContext) throws {
         // features.6.6.block.0 expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 237776256 &* s.n, pixels: 225 &* s.n, inChannels: 304,
             weights: s.p + 13328720, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
             output: s.t + 221346384 &* s.n, pool: pool)
-        // features.6.6.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(412)
+        // features.6.6.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 34 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 221346384 &* s.n, pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 13883216, beta: s.p + 13885040, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 221756784 &* s.n, savedMean: s.f + 1177312,
                 savedInvStd: s.f + 1179136, runningMean: s.p + 13886864, runningVar: s.p + 13888688, pool: pool)
+            s.profiler?.stop(413)
         }
-        // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 34 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 221346384 &* s.n, pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 13883216, beta: s.p + 13885040, runningMean: s.p + 13886864, runningVar: s.p + 13888688,
                 eps: 0.001, activation: .silu, output: s.t + 221756784 &* s.n, scratch: s.f + 1177312, pool: pool)
+            s.profiler?.stop(414)
         }
         // features.6.6.block.1 depthwise weights to the kernel layout [5][5][1824]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 13890512, channels: 1824, kernel: 5, into: s.f + 1184608)
+        s.profiler?.stop(415)
         // features.6.6.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 221756784 &* s.n, batch: s.n, height: 15, width: 15, channels: 1824,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 1184608,
             bias: s.f, activation: .identity, output: s.t + 222167184 &* s.n, pool: pool)
-        // features.6.6.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(416)
+        // features.6.6.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 34 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 222167184 &* s.n, pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 13936112, beta: s.p + 13937936, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 222577584 &* s.n, savedMean: s.f + 1180960,
                 savedInvStd: s.f + 1182784, runningMean: s.p + 13939760, runningVar: s.p + 13941584, pool: pool)
+            s.profiler?.stop(417)
         }
-        // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 34 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 222167184 &* s.n, pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 13936112, beta: s.p + 13937936, runningMean: s.p + 13939760, runningVar: s.p + 13941584,
                 eps: 0.001, activation: .silu, output: s.t + 222577584 &* s.n, scratch: s.f + 1180960, pool: pool)
+            s.profiler?.stop(418)
         }
         // features.6.6.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 222577584 &* s.n, output: s.t + 222987984 &* s.n,
             batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 13943408,
             reduceBias: s.p + 14082032, activation: .silu, expandWeights: s.p + 14082112, expandBias: s.p + 14220736,
             savedPooled: s.t + 238264176 &* s.n, savedHidden: s.t + 238310816 &* s.n,
             savedScale: s.t + 238266000 &* s.n, pool: pool)
+        s.profiler?.stop(419)
         // features.6.6.block.3 project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 222987984 &* s.n, pixels: 225 &* s.n, inChannels: 1824,
             weights: s.p + 14222560, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
             output: s.t + 237844656 &* s.n, pool: pool)
-        // features.6.6.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(420)
+        // features.6.6.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks <= 34 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 237844656 &* s.n, pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 14777056, beta: s.p + 14777360, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 1275808,
                 savedInvStd: s.f + 1276112, runningMean: s.p + 14777664, runningVar: s.p + 14777968, pool: pool)
+            s.profiler?.stop(421)
         }
-        // features.6.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks > 34 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 237844656 &* s.n, pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 14777056, beta: s.p + 14777360, runningMean: s.p + 14777664, runningVar: s.p + 14777968,
                 eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 1275808, pool: pool)
+            s.profiler?.stop(422)
         }
         // features.6.6 stochastic depth: keep each image's branch with probability 0.8307692307692307
         if s.options.stochasticDepth && s.options.frozenBlocks <= 34 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16923076923076924,
                 into: s.t + 238312512 &* s.n, random: &random)
+            s.profiler?.stop(423)
         }
         // features.6.6 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 237776256 &* s.n, branch: s.t + 86085504 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 34 ? s.t + 238312512 &* s.n : nil, batch: s.n,
             perImage: 68400, output: s.t + 237913056 &* s.n, pool: pool)
+        s.profiler?.stop(424)
     }
 
     /// features.6.7 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_7_forward(_ s: TrainingStepContext) throws {
         // features.6.7.block.0 expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 237913056 &* s.n, pixels: 225 &* s.n, inChannels: 304,
             weights: s.p + 14778272, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
             output: s.t + 223398384 &* s.n, pool: pool)
-        // features.6.7.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(425)
+        // features.6.7.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 35 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 223398384 &* s.n, pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 15332768, beta: s.p + 15334592, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 223808784 &* s.n, savedMean: s.f + 1276416,
                 savedInvStd: s.f + 1278240, runningMean: s.p + 15336416, runningVar: s.p + 15338240, pool: pool)
+            s.profiler?.stop(426)
         }
-        // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 35 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 223398384 &* s.n, pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 15332768, beta: s.p + 15334592, runningMean: s.p + 15336416, runningVar: s.p + 15338240,
                 eps: 0.001, activation: .silu, output: s.t + 223808784 &* s.n, scratch: s.f + 1276416, pool: pool)
+            s.profiler?.stop(427)
         }
         // features.6.7.block.1 depthwise weights to the kernel layout [5][5][1824]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 15340064, channels: 1824, kernel: 5, into: s.f + 1283712)
+        s.profiler?.stop(428)
         // features.6.7.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 223808784 &* s.n, batch: s.n, height: 15, width: 15, channels: 1824,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 1283712,
             bias: s.f, activation: .identity, output: s.t + 224219184 &* s.n, pool: pool)
-        // features.6.7.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(429)
+        // features.6.7.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 35 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 224219184 &* s.n, pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 15385664, beta: s.p + 15387488, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 224629584 &* s.n, savedMean: s.f + 1280064,
                 savedInvStd: s.f + 1281888, runningMean: s.p + 15389312, runningVar: s.p + 15391136, pool: pool)
+            s.profiler?.stop(430)
         }
-        // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 35 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 224219184 &* s.n, pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 15385664, beta: s.p + 15387488, runningMean: s.p + 15389312, runningVar: s.p + 15391136,
                 eps: 0.001, activation: .silu, output: s.t + 224629584 &* s.n, scratch: s.f + 1280064, pool: pool)
+            s.profiler?.stop(431)
         }
         // features.6.7.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 224629584 &* s.n, output: s.t + 225039984 &* s.n,
             batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 15392960,
             reduceBias: s.p + 15531584, activation: .silu, expandWeights: s.p + 15531664, expandBias: s.p + 15670288,
             savedPooled: s.t + 238267824 &* s.n, savedHidden: s.t + 238310896 &* s.n,
             savedScale: s.t + 238269648 &* s.n, pool: pool)
+        s.profiler?.stop(432)
         // features.6.7.block.3 project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 225039984 &* s.n, pixels: 225 &* s.n, inChannels: 1824,
             weights: s.p + 15672112, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
             output: s.t + 237981456 &* s.n, pool: pool)
-        // features.6.7.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(433)
+        // features.6.7.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks <= 35 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 237981456 &* s.n, pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 16226608, beta: s.p + 16226912, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 1374912,
                 savedInvStd: s.f + 1375216, runningMean: s.p + 16227216, runningVar: s.p + 16227520, pool: pool)
+            s.profiler?.stop(434)
         }
-        // features.6.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks > 35 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 237981456 &* s.n, pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 16226608, beta: s.p + 16226912, runningMean: s.p + 16227216, runningVar: s.p + 16227520,
                 eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 1374912, pool: pool)
+            s.profiler?.stop(435)
         }
         // features.6.7 stochastic depth: keep each image's branch with probability 0.8256410256410256
         if s.options.stochasticDepth && s.options.frozenBlocks <= 35 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17435897435897438,
                 into: s.t + 238312528 &* s.n, random: &random)
+            s.profiler?.stop(436)
         }
         // features.6.7 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 237913056 &* s.n, branch: s.t + 86085504 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 35 ? s.t + 238312528 &* s.n : nil, batch: s.n,
             perImage: 68400, output: s.t + 238049856 &* s.n, pool: pool)
+        s.profiler?.stop(437)
     }
 
     /// features.6.8 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_8_forward(_ s: TrainingStepContext) throws {
         // features.6.8.block.0 expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 238049856 &* s.n, pixels: 225 &* s.n, inChannels: 304,
             weights: s.p + 16227824, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
             output: s.t + 225450384 &* s.n, pool: pool)
-        // features.6.8.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(438)
+        // features.6.8.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 36 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 225450384 &* s.n, pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 16782320, beta: s.p + 16784144, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 225860784 &* s.n, savedMean: s.f + 1375520,
                 savedInvStd: s.f + 1377344, runningMean: s.p + 16785968, runningVar: s.p + 16787792, pool: pool)
+            s.profiler?.stop(439)
         }
-        // features.6.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 36 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 225450384 &* s.n, pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 16782320, beta: s.p + 16784144, runningMean: s.p + 16785968, runningVar: s.p + 16787792,
                 eps: 0.001, activation: .silu, output: s.t + 225860784 &* s.n, scratch: s.f + 1375520, pool: pool)
+            s.profiler?.stop(440)
         }
         // features.6.8.block.1 depthwise weights to the kernel layout [5][5][1824]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 16789616, channels: 1824, kernel: 5, into: s.f + 1382816)
+        s.profiler?.stop(441)
         // features.6.8.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 225860784 &* s.n, batch: s.n, height: 15, width: 15, channels: 1824,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 1382816,
             bias: s.f, activation: .identity, output: s.t + 226271184 &* s.n, pool: pool)
-        // features.6.8.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(442)
+        // features.6.8.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 36 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 226271184 &* s.n, pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 16835216, beta: s.p + 16837040, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 226681584 &* s.n, savedMean: s.f + 1379168,
                 savedInvStd: s.f + 1380992, runningMean: s.p + 16838864, runningVar: s.p + 16840688, pool: pool)
+            s.profiler?.stop(443)
         }
-        // features.6.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 36 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 226271184 &* s.n, pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 16835216, beta: s.p + 16837040, runningMean: s.p + 16838864, runningVar: s.p + 16840688,
                 eps: 0.001, activation: .silu, output: s.t + 226681584 &* s.n, scratch: s.f + 1379168, pool: pool)
+            s.profiler?.stop(444)
         }
         // features.6.8.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 226681584 &* s.n, output: s.t + 227091984 &* s.n,
             batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 16842512,
             reduceBias: s.p + 16981136, activation: .silu, expandWeights: s.p + 16981216, expandBias: s.p + 17119840,
             savedPooled: s.t + 238271472 &* s.n, savedHidden: s.t + 238310976 &* s.n,
             savedScale: s.t + 238273296 &* s.n, pool: pool)
+        s.profiler?.stop(445)
         // features.6.8.block.3 project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 227091984 &* s.n, pixels: 225 &* s.n, inChannels: 1824,
             weights: s.p + 17121664, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
             output: s.t + 238118256 &* s.n, pool: pool)
-        // features.6.8.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(446)
+        // features.6.8.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks <= 36 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 238118256 &* s.n, pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 17676160, beta: s.p + 17676464, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 1474016,
                 savedInvStd: s.f + 1474320, runningMean: s.p + 17676768, runningVar: s.p + 17677072, pool: pool)
+            s.profiler?.stop(447)
         }
-        // features.6.8.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.8.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks > 36 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 238118256 &* s.n, pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 17676160, beta: s.p + 17676464, runningMean: s.p + 17676768, runningVar: s.p + 17677072,
                 eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 1474016, pool: pool)
+            s.profiler?.stop(448)
         }
         // features.6.8 stochastic depth: keep each image's branch with probability 0.8205128205128205
         if s.options.stochasticDepth && s.options.frozenBlocks <= 36 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1794871794871795,
                 into: s.t + 238312544 &* s.n, random: &random)
+            s.profiler?.stop(449)
         }
         // features.6.8 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 238049856 &* s.n, branch: s.t + 86085504 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 36 ? s.t + 238312544 &* s.n : nil, batch: s.n,
             perImage: 68400, output: s.t + 238186656 &* s.n, pool: pool)
+        s.profiler?.stop(450)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 15x15x304 -> 15x15x512, SE 1824 -> 76 -> 1824
     private func features_7_0_forward(_ s: TrainingStepContext) throws {
         // features.7.0.block.0 expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 238186656 &* s.n, pixels: 225 &* s.n, inChannels: 304,
             weights: s.p + 17677376, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
             output: s.t + 227502384 &* s.n, pool: pool)
-        // features.7.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(451)
+        // features.7.0.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 37 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 227502384 &* s.n, pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 18231872, beta: s.p + 18233696, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 227912784 &* s.n, savedMean: s.f + 1474624,
                 savedInvStd: s.f + 1476448, runningMean: s.p + 18235520, runningVar: s.p + 18237344, pool: pool)
+            s.profiler?.stop(452)
         }
-        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 37 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 227502384 &* s.n, pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 18231872, beta: s.p + 18233696, runningMean: s.p + 18235520, runningVar: s.p + 18237344,
                 eps: 0.001, activation: .silu, output: s.t + 227912784 &* s.n, scratch: s.f + 1474624, pool: pool)
+            s.profiler?.stop(453)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1824]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 18239168, channels: 1824, kernel: 3, into: s.f + 1481920)
+        s.profiler?.stop(454)
         // features.7.0.block.1 depthwise 3x3/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 227912784 &* s.n, batch: s.n, height: 15, width: 15, channels: 1824,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 1481920,
             bias: s.f, activation: .identity, output: s.t + 228323184 &* s.n, pool: pool)
-        // features.7.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(455)
+        // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 37 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 228323184 &* s.n, pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 18255584, beta: s.p + 18257408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 228733584 &* s.n, savedMean: s.f + 1478272,
                 savedInvStd: s.f + 1480096, runningMean: s.p + 18259232, runningVar: s.p + 18261056, pool: pool)
+            s.profiler?.stop(456)
         }
-        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 37 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 228323184 &* s.n, pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 18255584, beta: s.p + 18257408, runningMean: s.p + 18259232, runningVar: s.p + 18261056,
                 eps: 0.001, activation: .silu, output: s.t + 228733584 &* s.n, scratch: s.f + 1478272, pool: pool)
+            s.profiler?.stop(457)
         }
         // features.7.0.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 228733584 &* s.n, output: s.t + 229143984 &* s.n,
             batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 18262880,
             reduceBias: s.p + 18401504, activation: .silu, expandWeights: s.p + 18401584, expandBias: s.p + 18540208,
             savedPooled: s.t + 238275120 &* s.n, savedHidden: s.t + 238311056 &* s.n,
             savedScale: s.t + 238276944 &* s.n, pool: pool)
+        s.profiler?.stop(458)
         // features.7.0.block.3 project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 512]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 229143984 &* s.n, pixels: 225 &* s.n, inChannels: 1824,
             weights: s.p + 18542032, bias: s.f, outChannels: 512, activation: .identity, residual: nil,
             output: s.t + 173833728 &* s.n, pool: pool)
-        // features.7.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(459)
+        // features.7.0.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 512]
         if s.options.frozenBlocks <= 37 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 173833728 &* s.n, pixels: 225 &* s.n, channels: 512,
                 gamma: s.p + 19475920, beta: s.p + 19476432, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 235239584 &* s.n, savedMean: s.f + 1514752,
                 savedInvStd: s.f + 1515264, runningMean: s.p + 19476944, runningVar: s.p + 19477456, pool: pool)
+            s.profiler?.stop(460)
         }
-        // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 512]
         if s.options.frozenBlocks > 37 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 173833728 &* s.n, pixels: 225 &* s.n, channels: 512,
                 gamma: s.p + 19475920, beta: s.p + 19476432, runningMean: s.p + 19476944, runningVar: s.p + 19477456,
                 eps: 0.001, activation: .identity, output: s.t + 235239584 &* s.n, scratch: s.f + 1514752, pool: pool)
+            s.profiler?.stop(461)
         }
     }
 
     /// features.7.1 forward: MBConv6 k3 s1: 15x15x512 -> 15x15x512, SE 3072 -> 128 -> 3072, identity shortcut
     private func features_7_1_forward(_ s: TrainingStepContext) throws {
         // features.7.1.block.0 expand conv 1x1, [n, 15, 15, 512] -> [n, 15, 15, 3072]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 235239584 &* s.n, pixels: 225 &* s.n, inChannels: 512,
             weights: s.p + 19477968, bias: s.f, outChannels: 3072, activation: .identity, residual: nil,
             output: s.t + 173142528 &* s.n, pool: pool)
-        // features.7.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(462)
+        // features.7.1.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 3072]
         if s.options.frozenBlocks <= 38 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 173142528 &* s.n, pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 21050832, beta: s.p + 21053904, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 176369904 &* s.n, savedMean: s.f + 1515776,
                 savedInvStd: s.f + 1518848, runningMean: s.p + 21056976, runningVar: s.p + 21060048, pool: pool)
+            s.profiler?.stop(463)
         }
-        // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 3072]
         if s.options.frozenBlocks > 38 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 173142528 &* s.n, pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 21050832, beta: s.p + 21053904, runningMean: s.p + 21056976, runningVar: s.p + 21060048,
                 eps: 0.001, activation: .silu, output: s.t + 176369904 &* s.n, scratch: s.f + 1515776, pool: pool)
+            s.profiler?.stop(464)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][3072]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 21063120, channels: 3072, kernel: 3, into: s.f + 1528064)
+        s.profiler?.stop(465)
         // features.7.1.block.1 depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 176369904 &* s.n, batch: s.n, height: 15, width: 15, channels: 3072,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 1528064,
             bias: s.f, activation: .identity, output: s.t + 177061104 &* s.n, pool: pool)
-        // features.7.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(466)
+        // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 3072]
         if s.options.frozenBlocks <= 38 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 177061104 &* s.n, pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 21090768, beta: s.p + 21093840, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 177752304 &* s.n, savedMean: s.f + 1521920,
                 savedInvStd: s.f + 1524992, runningMean: s.p + 21096912, runningVar: s.p + 21099984, pool: pool)
+            s.profiler?.stop(467)
         }
-        // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 3072]
         if s.options.frozenBlocks > 38 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 177061104 &* s.n, pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 21090768, beta: s.p + 21093840, runningMean: s.p + 21096912, runningVar: s.p + 21099984,
                 eps: 0.001, activation: .silu, output: s.t + 177752304 &* s.n, scratch: s.f + 1521920, pool: pool)
+            s.profiler?.stop(468)
         }
         // features.7.1.block.2 squeeze-excitation 3072 -> 128 -> 3072 on [n, 15, 15, 3072]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 177752304 &* s.n, output: s.t + 178443504 &* s.n,
             batch: s.n, pixels: 225, channels: 3072, squeezeChannels: 128, reduceWeights: s.p + 21103056,
             reduceBias: s.p + 21496272, activation: .silu, expandWeights: s.p + 21496400, expandBias: s.p + 21889616,
             savedPooled: s.t + 86546304 &* s.n, savedHidden: s.t + 86709104 &* s.n, savedScale: s.t + 86549376 &* s.n,
             pool: pool)
+        s.profiler?.stop(469)
         // features.7.1.block.3 project conv 1x1, [n, 15, 15, 3072] -> [n, 15, 15, 512]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 178443504 &* s.n, pixels: 225 &* s.n, inChannels: 3072,
             weights: s.p + 21892688, bias: s.f, outChannels: 512, activation: .identity, residual: nil,
             output: s.t + 235354784 &* s.n, pool: pool)
-        // features.7.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(470)
+        // features.7.1.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 512]
         if s.options.frozenBlocks <= 38 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 235354784 &* s.n, pixels: 225 &* s.n, channels: 512,
                 gamma: s.p + 23465552, beta: s.p + 23466064, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 1583360,
                 savedInvStd: s.f + 1583872, runningMean: s.p + 23466576, runningVar: s.p + 23467088, pool: pool)
+            s.profiler?.stop(471)
         }
-        // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 512]
         if s.options.frozenBlocks > 38 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 235354784 &* s.n, pixels: 225 &* s.n, channels: 512,
                 gamma: s.p + 23465552, beta: s.p + 23466064, runningMean: s.p + 23466576, runningVar: s.p + 23467088,
                 eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 1583360, pool: pool)
+            s.profiler?.stop(472)
         }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.8102564102564103
         if s.options.stochasticDepth && s.options.frozenBlocks <= 38 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18974358974358976,
                 into: s.t + 238312560 &* s.n, random: &random)
+            s.profiler?.stop(473)
         }
         // features.7.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 235239584 &* s.n, branch: s.t + 86085504 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 38 ? s.t + 238312560 &* s.n : nil, batch: s.n,
             perImage: 115200, output: s.t + 235469984 &* s.n, pool: pool)
+        s.profiler?.stop(474)
     }
 
     /// features.7.2 forward: MBConv6 k3 s1: 15x15x512 -> 15x15x512, SE 3072 -> 128 -> 3072, identity shortcut
     private func features_7_2_forward(_ s: TrainingStepContext) throws {
         // features.7.2.block.0 expand conv 1x1, [n, 15, 15, 512] -> [n, 15, 15, 3072]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 235469984 &* s.n, pixels: 225 &* s.n, inChannels: 512,
             weights: s.p + 23467600, bias: s.f, outChannels: 3072, activation: .identity, residual: nil,
             output: s.t + 179134704 &* s.n, pool: pool)
-        // features.7.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(475)
+        // features.7.2.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 3072]
         if s.options.frozenBlocks <= 39 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 179134704 &* s.n, pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 25040464, beta: s.p + 25043536, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 179825904 &* s.n, savedMean: s.f + 1584384,
                 savedInvStd: s.f + 1587456, runningMean: s.p + 25046608, runningVar: s.p + 25049680, pool: pool)
+            s.profiler?.stop(476)
         }
-        // features.7.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.7.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 3072]
         if s.options.frozenBlocks > 39 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 179134704 &* s.n, pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 25040464, beta: s.p + 25043536, runningMean: s.p + 25046608, runningVar: s.p + 25049680,
                 eps: 0.001, activation: .silu, output: s.t + 179825904 &* s.n, scratch: s.f + 1584384, pool: pool)
+            s.profiler?.stop(477)
         }
         // features.7.2.block.1 depthwise weights to the kernel layout [3][3][3072]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 25052752, channels: 3072, kernel: 3, into: s.f + 1596672)
+        s.profiler?.stop(478)
         // features.7.2.block.1 depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 179825904 &* s.n, batch: s.n, height: 15, width: 15, channels: 3072,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 1596672,
             bias: s.f, activation: .identity, output: s.t + 180517104 &* s.n, pool: pool)
-        // features.7.2.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(479)
+        // features.7.2.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 3072]
         if s.options.frozenBlocks <= 39 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 180517104 &* s.n, pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 25080400, beta: s.p + 25083472, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 181208304 &* s.n, savedMean: s.f + 1590528,
                 savedInvStd: s.f + 1593600, runningMean: s.p + 25086544, runningVar: s.p + 25089616, pool: pool)
+            s.profiler?.stop(480)
         }
-        // features.7.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.7.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 3072]
         if s.options.frozenBlocks > 39 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 180517104 &* s.n, pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 25080400, beta: s.p + 25083472, runningMean: s.p + 25086544, runningVar: s.p + 25089616,
                 eps: 0.001, activation: .silu, output: s.t + 181208304 &* s.n, scratch: s.f + 1590528, pool: pool)
+            s.profiler?.stop(481)
         }
         // features.7.2.block.2 squeeze-excitation 3072 -> 128 -> 3072 on [n, 15, 15, 3072]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 181208304 &* s.n, output: s.t + 181899504 &* s.n,
             batch: s.n, pixels: 225, channels: 3072, squeezeChannels: 128, reduceWeights: s.p + 25092688,
             reduceBias: s.p + 25485904, activation: .silu, expandWeights: s.p + 25486032, expandBias: s.p + 25879248,
             savedPooled: s.t + 86552448 &* s.n, savedHidden: s.t + 238310448 &* s.n, savedScale: s.t + 86555520 &* s.n,
             pool: pool)
+        s.profiler?.stop(482)
         // features.7.2.block.3 project conv 1x1, [n, 15, 15, 3072] -> [n, 15, 15, 512]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 181899504 &* s.n, pixels: 225 &* s.n, inChannels: 3072,
             weights: s.p + 25882320, bias: s.f, outChannels: 512, activation: .identity, residual: nil,
             output: s.t + 183051504 &* s.n, pool: pool)
-        // features.7.2.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(483)
+        // features.7.2.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 512]
         if s.options.frozenBlocks <= 39 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 183051504 &* s.n, pixels: 225 &* s.n, channels: 512,
                 gamma: s.p + 27455184, beta: s.p + 27455696, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 1651968,
                 savedInvStd: s.f + 1652480, runningMean: s.p + 27456208, runningVar: s.p + 27456720, pool: pool)
+            s.profiler?.stop(484)
         }
-        // features.7.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.7.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 512]
         if s.options.frozenBlocks > 39 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 183051504 &* s.n, pixels: 225 &* s.n, channels: 512,
                 gamma: s.p + 27455184, beta: s.p + 27455696, runningMean: s.p + 27456208, runningVar: s.p + 27456720,
                 eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 1651968, pool: pool)
+            s.profiler?.stop(485)
         }
         // features.7.2 stochastic depth: keep each image's branch with probability 0.8051282051282052
         if s.options.stochasticDepth && s.options.frozenBlocks <= 39 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19487179487179487,
                 into: s.t + 238312576 &* s.n, random: &random)
+            s.profiler?.stop(486)
         }
         // features.7.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 235469984 &* s.n, branch: s.t + 86085504 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 39 ? s.t + 238312576 &* s.n : nil, batch: s.n,
             perImage: 115200, output: s.t + 183166704 &* s.n, pool: pool)
+        s.profiler?.stop(487)
     }
 
     /// features.8 forward: head: conv 1x1 512 -> 2048
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 15, 15, 512] -> [n, 15, 15, 2048]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 183166704 &* s.n, pixels: 225 &* s.n, inChannels: 512,
             weights: s.p + 27457232, bias: s.f, outChannels: 2048, activation: .identity, residual: nil,
             output: s.t + 86085504 &* s.n, pool: pool)
-        // features.8 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(488)
+        // features.8 BatchNorm (batch statistics) + silu on [n, 15, 15, 2048]
         if s.options.frozenBlocks <= 40 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 86085504 &* s.n, pixels: 225 &* s.n, channels: 2048,
                 gamma: s.p + 28505808, beta: s.p + 28507856, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 182590704 &* s.n, savedMean: s.f + 1652992,
                 savedInvStd: s.f + 1655040, runningMean: s.p + 28509904, runningVar: s.p + 28511952, pool: pool)
+            s.profiler?.stop(489)
         }
-        // features.8 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.8 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 2048]
         if s.options.frozenBlocks > 40 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 86085504 &* s.n, pixels: 225 &* s.n, channels: 2048,
                 gamma: s.p + 28505808, beta: s.p + 28507856, runningMean: s.p + 28509904, runningVar: s.p + 28511952,
                 eps: 0.001, activation: .silu, output: s.t + 182590704 &* s.n, scratch: s.f + 1652992, pool: pool)
+            s.profiler?.stop(490)
         }
     }
 
     /// classifier forward: global average pool, dropout 0.4, linear 2048 -> 1000 classes
     private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 15, 15, 2048] -> [n, 2048]
+        s.profiler?.start()
         Kernels.globalAveragePool(input: s.t + 182590704 &* s.n, batch: s.n, pixels: 225, channels: 2048,
             output: s.t + 86558592 &* s.n, pool: pool)
+        s.profiler?.stop(491)
         // dropout p=0.4 (when options.dropout) on [n, 2048]
+        s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.t + 86558592 &* s.n, output: s.t + 174019376 &* s.n,
             count: 2048 &* s.n, probability: s.options.dropout ? 0.4 : 0, mask: s.t + 174017328 &* s.n,
             random: &random)
+        s.profiler?.stop(492)
         // classifier.1 linear, [n, 2048] -> [n, 1000]
+        s.profiler?.start()
         Kernels.linear(input: s.t + 174019376 &* s.n, batch: s.n, inFeatures: 2048, weights: s.p + 28514000,
             bias: s.p + 30562000, outFeatures: 1000, output: s.t + 86558592 &* s.n, pool: pool)
+        s.profiler?.stop(493)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
+        s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.t + 86558592 &* s.n, labels: s.labels, classes: 1000,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 182590704 &* s.n)
+        s.profiler?.stop(494)
         // hand the logits to the caller
+        s.profiler?.start()
         s.logits.update(from: s.t + 86558592 &* s.n, count: 1000 &* s.n)
+        s.profiler?.stop(495)
     }
 
     /// classifier backward: global average pool, dropout 0.4, linear 2048 -> 1000 classes
     private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
+        s.profiler?.start()
         TrainingKernels.linearBackward(gradOutput: s.t + 182590704 &* s.n, input: s.t + 174019376 &* s.n,
             weights: s.p + 28514000, batch: s.n, inFeatures: 2048, outFeatures: 1000, gradInput: s.t + 86558592 &* s.n,
             gradWeights: s.g + 28514000, gradBias: s.g + 30562000, pool: pool)
+        s.profiler?.stop(496)
         // dropout backward
+        s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.t + 86558592 &* s.n, mask: s.t + 174017328 &* s.n,
             count: 2048 &* s.n, gradInput: s.t + 174019376 &* s.n)
+        s.profiler?.stop(497)
         // avgpool backward: spread each channel's gradient over the 225 pixels
+        s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 174019376 &* s.n, batch: s.n, pixels: 225,
             channels: 2048, gradInput: s.t + 182590704 &* s.n, pool: pool)
+        s.profiler?.stop(498)
     }
 
     /// features.8 backward: head: conv 1x1 512 -> 2048
     private func features_8_backward(_ s: TrainingStepContext) {
-        // features.8 backward through silu and BatchNorm (in place)
+        // features.8 backward through silu and BatchNorm (in place) on [n, 15, 15, 2048]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 182590704 &* s.n, input: s.t + 86085504 &* s.n,
             pixels: 225 &* s.n, channels: 2048, gamma: s.p + 28505808, beta: s.p + 28507856, savedMean: s.f + 1652992,
             savedInvStd: s.f + 1655040, activation: .silu, gradInput: s.t + 182590704 &* s.n,
             gradGamma: s.g + 28505808, gradBeta: s.g + 28507856, pool: pool)
-        // features.8 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(499)
+        // features.8 conv 1x1 backward: input and weight gradients, [n, 15, 15, 512] <- [n, 15, 15, 2048]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 182590704 &* s.n, input: s.t + 183166704 &* s.n,
             weights: s.p + 27457232, pixels: 225 &* s.n, inChannels: 512, outChannels: 2048,
             gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 27457232, pool: pool)
+        s.profiler?.stop(500)
     }
 
     /// features.7.2 backward: MBConv6 k3 s1: 15x15x512 -> 15x15x512, SE 3072 -> 128 -> 3072, identity shortcut
     private func features_7_2_backward(_ s: TrainingStepContext) {
         // features.7.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 86085504 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 39 ? s.t + 238312576 &* s.n : nil, batch: s.n,
             perImage: 115200, gradBranch: s.t + 86200704 &* s.n, pool: pool)
-        // features.7.2.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(501)
+        // features.7.2.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 512]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86200704 &* s.n, input: s.t + 183051504 &* s.n,
             pixels: 225 &* s.n, channels: 512, gamma: s.p + 27455184, beta: s.p + 27455696, savedMean: s.f + 1651968,
             savedInvStd: s.f + 1652480, activation: .identity, gradInput: s.t + 86200704 &* s.n,
             gradGamma: s.g + 27455184, gradBeta: s.g + 27455696, pool: pool)
-        // features.7.2.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(502)
+        // features.7.2.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 512]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86200704 &* s.n, input: s.t + 181899504 &* s.n,
             weights: s.p + 25882320, pixels: 225 &* s.n, inChannels: 3072, outChannels: 512,
             gradInput: s.t + 182590704 &* s.n, gradWeights: s.g + 25882320, pool: pool)
-        // features.7.2.block.2 squeeze-excitation backward
+        s.profiler?.stop(503)
+        // features.7.2.block.2 squeeze-excitation 3072 -> 128 -> 3072 backward on [n, 15, 15, 3072]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 182590704 &* s.n, input: s.t + 181208304 &* s.n,
             batch: s.n, pixels: 225, channels: 3072, squeezeChannels: 128, reduceWeights: s.p + 25092688,
             activation: .silu, expandWeights: s.p + 25486032, savedPooled: s.t + 86552448 &* s.n,
             savedHidden: s.t + 238310448 &* s.n, savedScale: s.t + 86555520 &* s.n, gradInput: s.t + 181899504 &* s.n,
             gradReduceWeights: s.g + 25092688, gradReduceBias: s.g + 25485904, gradExpandWeights: s.g + 25486032,
             gradExpandBias: s.g + 25879248, workspace: s.ws, pool: pool)
-        // features.7.2.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(504)
+        // features.7.2.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 3072]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 181899504 &* s.n, input: s.t + 180517104 &* s.n,
             pixels: 225 &* s.n, channels: 3072, gamma: s.p + 25080400, beta: s.p + 25083472, savedMean: s.f + 1590528,
             savedInvStd: s.f + 1593600, activation: .silu, gradInput: s.t + 181899504 &* s.n,
             gradGamma: s.g + 25080400, gradBeta: s.g + 25083472, pool: pool)
+        s.profiler?.stop(505)
         // features.7.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 1624320, count: 27648)
-        // features.7.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(506)
+        // features.7.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 3072]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 181899504 &* s.n, input: s.t + 179825904 &* s.n,
             batch: s.n, height: 15, width: 15, channels: 3072, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 15, outWidth: 15, weights: s.f + 1596672, gradInput: s.t + 180517104 &* s.n,
             gradWeights: s.f + 1624320, pool: pool)
+        s.profiler?.stop(507)
         // features.7.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1624320, channels: 3072, kernel: 3, into: s.g + 25052752)
-        // features.7.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(508)
+        // features.7.2.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 3072]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 180517104 &* s.n, input: s.t + 179134704 &* s.n,
             pixels: 225 &* s.n, channels: 3072, gamma: s.p + 25040464, beta: s.p + 25043536, savedMean: s.f + 1584384,
             savedInvStd: s.f + 1587456, activation: .silu, gradInput: s.t + 180517104 &* s.n,
             gradGamma: s.g + 25040464, gradBeta: s.g + 25043536, pool: pool)
-        // features.7.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(509)
+        // features.7.2.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 512] <- [n, 15, 15, 3072]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 180517104 &* s.n, input: s.t + 235469984 &* s.n,
             weights: s.p + 23467600, pixels: 225 &* s.n, inChannels: 512, outChannels: 3072,
             gradInput: s.t + 86200704 &* s.n, gradWeights: s.g + 23467600, pool: pool)
+        s.profiler?.stop(510)
         // features.7.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 86200704 &* s.n, s.t + 86085504 &* s.n, count: 115200 &* s.n, pool: pool)
+        s.profiler?.stop(511)
     }
 
     /// features.7.1 backward: MBConv6 k3 s1: 15x15x512 -> 15x15x512, SE 3072 -> 128 -> 3072, identity shortcut
     private func features_7_1_backward(_ s: TrainingStepContext) {
         // features.7.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 86200704 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 38 ? s.t + 238312560 &* s.n : nil, batch: s.n,
             perImage: 115200, gradBranch: s.t + 86085504 &* s.n, pool: pool)
-        // features.7.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(512)
+        // features.7.1.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 512]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 235354784 &* s.n,
             pixels: 225 &* s.n, channels: 512, gamma: s.p + 23465552, beta: s.p + 23466064, savedMean: s.f + 1583360,
             savedInvStd: s.f + 1583872, activation: .identity, gradInput: s.t + 86085504 &* s.n,
             gradGamma: s.g + 23465552, gradBeta: s.g + 23466064, pool: pool)
-        // features.7.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(513)
+        // features.7.1.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 512]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 178443504 &* s.n,
             weights: s.p + 21892688, pixels: 225 &* s.n, inChannels: 3072, outChannels: 512,
             gradInput: s.t + 179134704 &* s.n, gradWeights: s.g + 21892688, pool: pool)
-        // features.7.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(514)
+        // features.7.1.block.2 squeeze-excitation 3072 -> 128 -> 3072 backward on [n, 15, 15, 3072]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 179134704 &* s.n, input: s.t + 177752304 &* s.n,
             batch: s.n, pixels: 225, channels: 3072, squeezeChannels: 128, reduceWeights: s.p + 21103056,
             activation: .silu, expandWeights: s.p + 21496400, savedPooled: s.t + 86546304 &* s.n,
             savedHidden: s.t + 86709104 &* s.n, savedScale: s.t + 86549376 &* s.n, gradInput: s.t + 178443504 &* s.n,
             gradReduceWeights: s.g + 21103056, gradReduceBias: s.g + 21496272, gradExpandWeights: s.g + 21496400,
             gradExpandBias: s.g + 21889616, workspace: s.ws, pool: pool)
-        // features.7.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(515)
+        // features.7.1.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 3072]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 178443504 &* s.n, input: s.t + 177061104 &* s.n,
             pixels: 225 &* s.n, channels: 3072, gamma: s.p + 21090768, beta: s.p + 21093840, savedMean: s.f + 1521920,
             savedInvStd: s.f + 1524992, activation: .silu, gradInput: s.t + 178443504 &* s.n,
             gradGamma: s.g + 21090768, gradBeta: s.g + 21093840, pool: pool)
+        s.profiler?.stop(516)
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 1555712, count: 27648)
-        // features.7.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(517)
+        // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 3072]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 178443504 &* s.n, input: s.t + 176369904 &* s.n,
             batch: s.n, height: 15, width: 15, channels: 3072, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 15, outWidth: 15, weights: s.f + 1528064, gradInput: s.t + 177061104 &* s.n,
             gradWeights: s.f + 1555712, pool: pool)
+        s.profiler?.stop(518)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1555712, channels: 3072, kernel: 3, into: s.g + 21063120)
-        // features.7.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(519)
+        // features.7.1.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 3072]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 177061104 &* s.n, input: s.t + 173142528 &* s.n,
             pixels: 225 &* s.n, channels: 3072, gamma: s.p + 21050832, beta: s.p + 21053904, savedMean: s.f + 1515776,
             savedInvStd: s.f + 1518848, activation: .silu, gradInput: s.t + 177061104 &* s.n,
             gradGamma: s.g + 21050832, gradBeta: s.g + 21053904, pool: pool)
-        // features.7.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(520)
+        // features.7.1.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 512] <- [n, 15, 15, 3072]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 177061104 &* s.n, input: s.t + 235239584 &* s.n,
             weights: s.p + 19477968, pixels: 225 &* s.n, inChannels: 512, outChannels: 3072,
             gradInput: s.t + 173142528 &* s.n, gradWeights: s.g + 19477968, pool: pool)
+        s.profiler?.stop(521)
         // features.7.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 173142528 &* s.n, s.t + 86200704 &* s.n, count: 115200 &* s.n, pool: pool)
+        s.profiler?.stop(522)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 15x15x304 -> 15x15x512, SE 1824 -> 76 -> 1824
     private func features_7_0_backward(_ s: TrainingStepContext) {
-        // features.7.0.block.3 backward through identity and BatchNorm (in place)
+        // features.7.0.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 512]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 173833728 &* s.n,
             pixels: 225 &* s.n, channels: 512, gamma: s.p + 19475920, beta: s.p + 19476432, savedMean: s.f + 1514752,
             savedInvStd: s.f + 1515264, activation: .identity, gradInput: s.t + 173142528 &* s.n,
             gradGamma: s.g + 19475920, gradBeta: s.g + 19476432, pool: pool)
-        // features.7.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(523)
+        // features.7.0.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 512]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 229143984 &* s.n,
             weights: s.p + 18542032, pixels: 225 &* s.n, inChannels: 1824, outChannels: 512,
             gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 18542032, pool: pool)
-        // features.7.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(524)
+        // features.7.0.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 228733584 &* s.n,
             batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 18262880,
             activation: .silu, expandWeights: s.p + 18401584, savedPooled: s.t + 238275120 &* s.n,
             savedHidden: s.t + 238311056 &* s.n, savedScale: s.t + 238276944 &* s.n, gradInput: s.t + 173142528 &* s.n,
             gradReduceWeights: s.g + 18262880, gradReduceBias: s.g + 18401504, gradExpandWeights: s.g + 18401584,
             gradExpandBias: s.g + 18540208, workspace: s.ws, pool: pool)
-        // features.7.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(525)
+        // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 228323184 &* s.n,
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 18255584, beta: s.p + 18257408, savedMean: s.f + 1478272,
             savedInvStd: s.f + 1480096, activation: .silu, gradInput: s.t + 173142528 &* s.n,
             gradGamma: s.g + 18255584, gradBeta: s.g + 18257408, pool: pool)
+        s.profiler?.stop(526)
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 1498336, count: 16416)
-        // features.7.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(527)
+        // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 227912784 &* s.n,
             batch: s.n, height: 15, width: 15, channels: 1824, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 15, outWidth: 15, weights: s.f + 1481920, gradInput: s.t + 86085504 &* s.n,
             gradWeights: s.f + 1498336, pool: pool)
+        s.profiler?.stop(528)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1498336, channels: 1824, kernel: 3, into: s.g + 18239168)
-        // features.7.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(529)
+        // features.7.0.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 227502384 &* s.n,
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 18231872, beta: s.p + 18233696, savedMean: s.f + 1474624,
             savedInvStd: s.f + 1476448, activation: .silu, gradInput: s.t + 86085504 &* s.n, gradGamma: s.g + 18231872,
             gradBeta: s.g + 18233696, pool: pool)
-        // features.7.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(530)
+        // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 238186656 &* s.n,
             weights: s.p + 17677376, pixels: 225 &* s.n, inChannels: 304, outChannels: 1824,
             gradInput: s.t + 173552928 &* s.n, gradWeights: s.g + 17677376, pool: pool)
+        s.profiler?.stop(531)
     }
 
     /// features.6.8 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_8_backward(_ s: TrainingStepContext) {
         // features.6.8 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 173552928 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 36 ? s.t + 238312544 &* s.n : nil, batch: s.n,
             perImage: 68400, gradBranch: s.t + 173142528 &* s.n, pool: pool)
-        // features.6.8.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(532)
+        // features.6.8.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 304]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 238118256 &* s.n,
             pixels: 225 &* s.n, channels: 304, gamma: s.p + 17676160, beta: s.p + 17676464, savedMean: s.f + 1474016,
             savedInvStd: s.f + 1474320, activation: .identity, gradInput: s.t + 173142528 &* s.n,
             gradGamma: s.g + 17676160, gradBeta: s.g + 17676464, pool: pool)
-        // features.6.8.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(533)
+        // features.6.8.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 227091984 &* s.n,
             weights: s.p + 17121664, pixels: 225 &* s.n, inChannels: 1824, outChannels: 304,
             gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 17121664, pool: pool)
-        // features.6.8.block.2 squeeze-excitation backward
+        s.profiler?.stop(534)
+        // features.6.8.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 226681584 &* s.n,
             batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 16842512,
             activation: .silu, expandWeights: s.p + 16981216, savedPooled: s.t + 238271472 &* s.n,
             savedHidden: s.t + 238310976 &* s.n, savedScale: s.t + 238273296 &* s.n, gradInput: s.t + 173142528 &* s.n,
             gradReduceWeights: s.g + 16842512, gradReduceBias: s.g + 16981136, gradExpandWeights: s.g + 16981216,
             gradExpandBias: s.g + 17119840, workspace: s.ws, pool: pool)
-        // features.6.8.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(535)
+        // features.6.8.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 226271184 &* s.n,
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 16835216, beta: s.p + 16837040, savedMean: s.f + 1379168,
             savedInvStd: s.f + 1380992, activation: .silu, gradInput: s.t + 173142528 &* s.n,
             gradGamma: s.g + 16835216, gradBeta: s.g + 16837040, pool: pool)
+        s.profiler?.stop(536)
         // features.6.8.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 1428416, count: 45600)
-        // features.6.8.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(537)
+        // features.6.8.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 225860784 &* s.n,
             batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15, weights: s.f + 1382816, gradInput: s.t + 86085504 &* s.n,
             gradWeights: s.f + 1428416, pool: pool)
+        s.profiler?.stop(538)
         // features.6.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1428416, channels: 1824, kernel: 5, into: s.g + 16789616)
-        // features.6.8.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(539)
+        // features.6.8.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 225450384 &* s.n,
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 16782320, beta: s.p + 16784144, savedMean: s.f + 1375520,
             savedInvStd: s.f + 1377344, activation: .silu, gradInput: s.t + 86085504 &* s.n, gradGamma: s.g + 16782320,
             gradBeta: s.g + 16784144, pool: pool)
-        // features.6.8.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(540)
+        // features.6.8.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 238049856 &* s.n,
             weights: s.p + 16227824, pixels: 225 &* s.n, inChannels: 304, outChannels: 1824,
             gradInput: s.t + 173621328 &* s.n, gradWeights: s.g + 16227824, pool: pool)
+        s.profiler?.stop(541)
         // features.6.8 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 173621328 &* s.n, s.t + 173552928 &* s.n, count: 68400 &* s.n, pool: pool)
+        s.profiler?.stop(542)
     }
 
     /// features.6.7 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_7_backward(_ s: TrainingStepContext) {
         // features.6.7 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 173621328 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 35 ? s.t + 238312528 &* s.n : nil, batch: s.n,
             perImage: 68400, gradBranch: s.t + 173142528 &* s.n, pool: pool)
-        // features.6.7.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(543)
+        // features.6.7.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 304]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 237981456 &* s.n,
             pixels: 225 &* s.n, channels: 304, gamma: s.p + 16226608, beta: s.p + 16226912, savedMean: s.f + 1374912,
             savedInvStd: s.f + 1375216, activation: .identity, gradInput: s.t + 173142528 &* s.n,
             gradGamma: s.g + 16226608, gradBeta: s.g + 16226912, pool: pool)
-        // features.6.7.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(544)
+        // features.6.7.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 225039984 &* s.n,
             weights: s.p + 15672112, pixels: 225 &* s.n, inChannels: 1824, outChannels: 304,
             gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 15672112, pool: pool)
-        // features.6.7.block.2 squeeze-excitation backward
+        s.profiler?.stop(545)
+        // features.6.7.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 224629584 &* s.n,
             batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 15392960,
             activation: .silu, expandWeights: s.p + 15531664, savedPooled: s.t + 238267824 &* s.n,
             savedHidden: s.t + 238310896 &* s.n, savedScale: s.t + 238269648 &* s.n, gradInput: s.t + 173142528 &* s.n,
             gradReduceWeights: s.g + 15392960, gradReduceBias: s.g + 15531584, gradExpandWeights: s.g + 15531664,
             gradExpandBias: s.g + 15670288, workspace: s.ws, pool: pool)
-        // features.6.7.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(546)
+        // features.6.7.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 224219184 &* s.n,
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 15385664, beta: s.p + 15387488, savedMean: s.f + 1280064,
             savedInvStd: s.f + 1281888, activation: .silu, gradInput: s.t + 173142528 &* s.n,
             gradGamma: s.g + 15385664, gradBeta: s.g + 15387488, pool: pool)
+        s.profiler?.stop(547)
         // features.6.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 1329312, count: 45600)
-        // features.6.7.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(548)
+        // features.6.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 223808784 &* s.n,
             batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15, weights: s.f + 1283712, gradInput: s.t + 86085504 &* s.n,
             gradWeights: s.f + 1329312, pool: pool)
+        s.profiler?.stop(549)
         // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1329312, channels: 1824, kernel: 5, into: s.g + 15340064)
-        // features.6.7.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(550)
+        // features.6.7.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 223398384 &* s.n,
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 15332768, beta: s.p + 15334592, savedMean: s.f + 1276416,
             savedInvStd: s.f + 1278240, activation: .silu, gradInput: s.t + 86085504 &* s.n, gradGamma: s.g + 15332768,
             gradBeta: s.g + 15334592, pool: pool)
-        // features.6.7.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(551)
+        // features.6.7.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 237913056 &* s.n,
             weights: s.p + 14778272, pixels: 225 &* s.n, inChannels: 304, outChannels: 1824,
             gradInput: s.t + 173552928 &* s.n, gradWeights: s.g + 14778272, pool: pool)
+        s.profiler?.stop(552)
         // features.6.7 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 173552928 &* s.n, s.t + 173621328 &* s.n, count: 68400 &* s.n, pool: pool)
+        s.profiler?.stop(553)
     }
 
     /// features.6.6 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_6_backward(_ s: TrainingStepContext) {
         // features.6.6 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 173552928 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 34 ? s.t + 238312512 &* s.n : nil, batch: s.n,
             perImage: 68400, gradBranch: s.t + 173142528 &* s.n, pool: pool)
-        // features.6.6.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(554)
+        // features.6.6.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 304]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 237844656 &* s.n,
             pixels: 225 &* s.n, channels: 304, gamma: s.p + 14777056, beta: s.p + 14777360, savedMean: s.f + 1275808,
             savedInvStd: s.f + 1276112, activation: .identity, gradInput: s.t + 173142528 &* s.n,
             gradGamma: s.g + 14777056, gradBeta: s.g + 14777360, pool: pool)
-        // features.6.6.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(555)
+        // features.6.6.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 222987984 &* s.n,
             weights: s.p + 14222560, pixels: 225 &* s.n, inChannels: 1824, outChannels: 304,
             gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 14222560, pool: pool)
-        // features.6.6.block.2 squeeze-excitation backward
+        s.profiler?.stop(556)
+        // features.6.6.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 222577584 &* s.n,
             batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 13943408,
             activation: .silu, expandWeights: s.p + 14082112, savedPooled: s.t + 238264176 &* s.n,
             savedHidden: s.t + 238310816 &* s.n, savedScale: s.t + 238266000 &* s.n, gradInput: s.t + 173142528 &* s.n,
             gradReduceWeights: s.g + 13943408, gradReduceBias: s.g + 14082032, gradExpandWeights: s.g + 14082112,
             gradExpandBias: s.g + 14220736, workspace: s.ws, pool: pool)
-        // features.6.6.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(557)
+        // features.6.6.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 222167184 &* s.n,
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 13936112, beta: s.p + 13937936, savedMean: s.f + 1180960,
             savedInvStd: s.f + 1182784, activation: .silu, gradInput: s.t + 173142528 &* s.n,
             gradGamma: s.g + 13936112, gradBeta: s.g + 13937936, pool: pool)
+        s.profiler?.stop(558)
         // features.6.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 1230208, count: 45600)
-        // features.6.6.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(559)
+        // features.6.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 221756784 &* s.n,
             batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15, weights: s.f + 1184608, gradInput: s.t + 86085504 &* s.n,
             gradWeights: s.f + 1230208, pool: pool)
+        s.profiler?.stop(560)
         // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1230208, channels: 1824, kernel: 5, into: s.g + 13890512)
-        // features.6.6.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(561)
+        // features.6.6.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 221346384 &* s.n,
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 13883216, beta: s.p + 13885040, savedMean: s.f + 1177312,
             savedInvStd: s.f + 1179136, activation: .silu, gradInput: s.t + 86085504 &* s.n, gradGamma: s.g + 13883216,
             gradBeta: s.g + 13885040, pool: pool)
-        // features.6.6.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(562)
+        // features.6.6.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 237776256 &* s.n,
             weights: s.p + 13328720, pixels: 225 &* s.n, inChannels: 304, outChannels: 1824,
             gradInput: s.t + 173621328 &* s.n, gradWeights: s.g + 13328720, pool: pool)
+        s.profiler?.stop(563)
         // features.6.6 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 173621328 &* s.n, s.t + 173552928 &* s.n, count: 68400 &* s.n, pool: pool)
+        s.profiler?.stop(564)
     }
 
     /// features.6.5 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_5_backward(_ s: TrainingStepContext) {
         // features.6.5 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 173621328 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 33 ? s.t + 238312496 &* s.n : nil, batch: s.n,
             perImage: 68400, gradBranch: s.t + 173142528 &* s.n, pool: pool)
-        // features.6.5.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(565)
+        // features.6.5.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 304]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 237707856 &* s.n,
             pixels: 225 &* s.n, channels: 304, gamma: s.p + 13327504, beta: s.p + 13327808, savedMean: s.f + 1176704,
             savedInvStd: s.f + 1177008, activation: .identity, gradInput: s.t + 173142528 &* s.n,
             gradGamma: s.g + 13327504, gradBeta: s.g + 13327808, pool: pool)
-        // features.6.5.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(566)
+        // features.6.5.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 220935984 &* s.n,
             weights: s.p + 12773008, pixels: 225 &* s.n, inChannels: 1824, outChannels: 304,
             gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 12773008, pool: pool)
-        // features.6.5.block.2 squeeze-excitation backward
+        s.profiler?.stop(567)
+        // features.6.5.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 220525584 &* s.n,
             batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 12493856,
             activation: .silu, expandWeights: s.p + 12632560, savedPooled: s.t + 238260528 &* s.n,
             savedHidden: s.t + 238310736 &* s.n, savedScale: s.t + 238262352 &* s.n, gradInput: s.t + 173142528 &* s.n,
             gradReduceWeights: s.g + 12493856, gradReduceBias: s.g + 12632480, gradExpandWeights: s.g + 12632560,
             gradExpandBias: s.g + 12771184, workspace: s.ws, pool: pool)
-        // features.6.5.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(568)
+        // features.6.5.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 220115184 &* s.n,
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 12486560, beta: s.p + 12488384, savedMean: s.f + 1081856,
             savedInvStd: s.f + 1083680, activation: .silu, gradInput: s.t + 173142528 &* s.n,
             gradGamma: s.g + 12486560, gradBeta: s.g + 12488384, pool: pool)
+        s.profiler?.stop(569)
         // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 1131104, count: 45600)
-        // features.6.5.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(570)
+        // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 219704784 &* s.n,
             batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15, weights: s.f + 1085504, gradInput: s.t + 86085504 &* s.n,
             gradWeights: s.f + 1131104, pool: pool)
+        s.profiler?.stop(571)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1131104, channels: 1824, kernel: 5, into: s.g + 12440960)
-        // features.6.5.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(572)
+        // features.6.5.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 219294384 &* s.n,
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 12433664, beta: s.p + 12435488, savedMean: s.f + 1078208,
             savedInvStd: s.f + 1080032, activation: .silu, gradInput: s.t + 86085504 &* s.n, gradGamma: s.g + 12433664,
             gradBeta: s.g + 12435488, pool: pool)
-        // features.6.5.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(573)
+        // features.6.5.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 237639456 &* s.n,
             weights: s.p + 11879168, pixels: 225 &* s.n, inChannels: 304, outChannels: 1824,
             gradInput: s.t + 173552928 &* s.n, gradWeights: s.g + 11879168, pool: pool)
+        s.profiler?.stop(574)
         // features.6.5 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 173552928 &* s.n, s.t + 173621328 &* s.n, count: 68400 &* s.n, pool: pool)
+        s.profiler?.stop(575)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 173552928 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 32 ? s.t + 86560688 &* s.n : nil, batch: s.n,
             perImage: 68400, gradBranch: s.t + 173142528 &* s.n, pool: pool)
-        // features.6.4.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(576)
+        // features.6.4.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 304]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 237571056 &* s.n,
             pixels: 225 &* s.n, channels: 304, gamma: s.p + 11877952, beta: s.p + 11878256, savedMean: s.f + 1077600,
             savedInvStd: s.f + 1077904, activation: .identity, gradInput: s.t + 173142528 &* s.n,
             gradGamma: s.g + 11877952, gradBeta: s.g + 11878256, pool: pool)
-        // features.6.4.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(577)
+        // features.6.4.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 218883984 &* s.n,
             weights: s.p + 11323456, pixels: 225 &* s.n, inChannels: 1824, outChannels: 304,
             gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 11323456, pool: pool)
-        // features.6.4.block.2 squeeze-excitation backward
+        s.profiler?.stop(578)
+        // features.6.4.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 218473584 &* s.n,
             batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 11044304,
             activation: .silu, expandWeights: s.p + 11183008, savedPooled: s.t + 238256880 &* s.n,
             savedHidden: s.t + 238310656 &* s.n, savedScale: s.t + 238258704 &* s.n, gradInput: s.t + 173142528 &* s.n,
             gradReduceWeights: s.g + 11044304, gradReduceBias: s.g + 11182928, gradExpandWeights: s.g + 11183008,
             gradExpandBias: s.g + 11321632, workspace: s.ws, pool: pool)
-        // features.6.4.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(579)
+        // features.6.4.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 218063184 &* s.n,
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 11037008, beta: s.p + 11038832, savedMean: s.f + 982752,
             savedInvStd: s.f + 984576, activation: .silu, gradInput: s.t + 173142528 &* s.n, gradGamma: s.g + 11037008,
             gradBeta: s.g + 11038832, pool: pool)
+        s.profiler?.stop(580)
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 1032000, count: 45600)
-        // features.6.4.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(581)
+        // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 217652784 &* s.n,
             batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15, weights: s.f + 986400, gradInput: s.t + 86085504 &* s.n,
             gradWeights: s.f + 1032000, pool: pool)
+        s.profiler?.stop(582)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1032000, channels: 1824, kernel: 5, into: s.g + 10991408)
-        // features.6.4.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(583)
+        // features.6.4.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 217242384 &* s.n,
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 10984112, beta: s.p + 10985936, savedMean: s.f + 979104,
             savedInvStd: s.f + 980928, activation: .silu, gradInput: s.t + 86085504 &* s.n, gradGamma: s.g + 10984112,
             gradBeta: s.g + 10985936, pool: pool)
-        // features.6.4.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(584)
+        // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 237502656 &* s.n,
             weights: s.p + 10429616, pixels: 225 &* s.n, inChannels: 304, outChannels: 1824,
             gradInput: s.t + 173621328 &* s.n, gradWeights: s.g + 10429616, pool: pool)
+        s.profiler?.stop(585)
         // features.6.4 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 173621328 &* s.n, s.t + 173552928 &* s.n, count: 68400 &* s.n, pool: pool)
+        s.profiler?.stop(586)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 173621328 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 31 ? s.t + 86560672 &* s.n : nil, batch: s.n,
             perImage: 68400, gradBranch: s.t + 173142528 &* s.n, pool: pool)
-        // features.6.3.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(587)
+        // features.6.3.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 304]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 237434256 &* s.n,
             pixels: 225 &* s.n, channels: 304, gamma: s.p + 10428400, beta: s.p + 10428704, savedMean: s.f + 978496,
             savedInvStd: s.f + 978800, activation: .identity, gradInput: s.t + 173142528 &* s.n,
             gradGamma: s.g + 10428400, gradBeta: s.g + 10428704, pool: pool)
-        // features.6.3.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(588)
+        // features.6.3.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 216831984 &* s.n,
             weights: s.p + 9873904, pixels: 225 &* s.n, inChannels: 1824, outChannels: 304,
             gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 9873904, pool: pool)
-        // features.6.3.block.2 squeeze-excitation backward
+        s.profiler?.stop(589)
+        // features.6.3.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 216421584 &* s.n,
             batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 9594752,
             activation: .silu, expandWeights: s.p + 9733456, savedPooled: s.t + 174028720 &* s.n,
             savedHidden: s.t + 238310576 &* s.n, savedScale: s.t + 238255056 &* s.n, gradInput: s.t + 173142528 &* s.n,
             gradReduceWeights: s.g + 9594752, gradReduceBias: s.g + 9733376, gradExpandWeights: s.g + 9733456,
             gradExpandBias: s.g + 9872080, workspace: s.ws, pool: pool)
-        // features.6.3.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(590)
+        // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 216011184 &* s.n,
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 9587456, beta: s.p + 9589280, savedMean: s.f + 883648,
             savedInvStd: s.f + 885472, activation: .silu, gradInput: s.t + 173142528 &* s.n, gradGamma: s.g + 9587456,
             gradBeta: s.g + 9589280, pool: pool)
+        s.profiler?.stop(591)
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 932896, count: 45600)
-        // features.6.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(592)
+        // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 215600784 &* s.n,
             batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15, weights: s.f + 887296, gradInput: s.t + 86085504 &* s.n,
             gradWeights: s.f + 932896, pool: pool)
+        s.profiler?.stop(593)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 932896, channels: 1824, kernel: 5, into: s.g + 9541856)
-        // features.6.3.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(594)
+        // features.6.3.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 215190384 &* s.n,
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 9534560, beta: s.p + 9536384, savedMean: s.f + 880000,
             savedInvStd: s.f + 881824, activation: .silu, gradInput: s.t + 86085504 &* s.n, gradGamma: s.g + 9534560,
             gradBeta: s.g + 9536384, pool: pool)
-        // features.6.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(595)
+        // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 237365856 &* s.n,
             weights: s.p + 8980064, pixels: 225 &* s.n, inChannels: 304, outChannels: 1824,
             gradInput: s.t + 173552928 &* s.n, gradWeights: s.g + 8980064, pool: pool)
+        s.profiler?.stop(596)
         // features.6.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 173552928 &* s.n, s.t + 173621328 &* s.n, count: 68400 &* s.n, pool: pool)
+        s.profiler?.stop(597)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 173552928 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.t + 86560656 &* s.n : nil, batch: s.n,
             perImage: 68400, gradBranch: s.t + 173142528 &* s.n, pool: pool)
-        // features.6.2.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(598)
+        // features.6.2.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 304]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 237297456 &* s.n,
             pixels: 225 &* s.n, channels: 304, gamma: s.p + 8978848, beta: s.p + 8979152, savedMean: s.f + 879392,
             savedInvStd: s.f + 879696, activation: .identity, gradInput: s.t + 173142528 &* s.n,
             gradGamma: s.g + 8978848, gradBeta: s.g + 8979152, pool: pool)
-        // features.6.2.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(599)
+        // features.6.2.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 214779984 &* s.n,
             weights: s.p + 8424352, pixels: 225 &* s.n, inChannels: 1824, outChannels: 304,
             gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 8424352, pool: pool)
-        // features.6.2.block.2 squeeze-excitation backward
+        s.profiler?.stop(600)
+        // features.6.2.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 214369584 &* s.n,
             batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 8145200,
             activation: .silu, expandWeights: s.p + 8283904, savedPooled: s.t + 174025072 &* s.n,
             savedHidden: s.t + 174030544 &* s.n, savedScale: s.t + 174026896 &* s.n, gradInput: s.t + 173142528 &* s.n,
             gradReduceWeights: s.g + 8145200, gradReduceBias: s.g + 8283824, gradExpandWeights: s.g + 8283904,
             gradExpandBias: s.g + 8422528, workspace: s.ws, pool: pool)
-        // features.6.2.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(601)
+        // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 213959184 &* s.n,
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 8137904, beta: s.p + 8139728, savedMean: s.f + 784544,
             savedInvStd: s.f + 786368, activation: .silu, gradInput: s.t + 173142528 &* s.n, gradGamma: s.g + 8137904,
             gradBeta: s.g + 8139728, pool: pool)
+        s.profiler?.stop(602)
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 833792, count: 45600)
-        // features.6.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(603)
+        // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 213548784 &* s.n,
             batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15, weights: s.f + 788192, gradInput: s.t + 86085504 &* s.n,
             gradWeights: s.f + 833792, pool: pool)
+        s.profiler?.stop(604)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 833792, channels: 1824, kernel: 5, into: s.g + 8092304)
-        // features.6.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(605)
+        // features.6.2.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 213138384 &* s.n,
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 8085008, beta: s.p + 8086832, savedMean: s.f + 780896,
             savedInvStd: s.f + 782720, activation: .silu, gradInput: s.t + 86085504 &* s.n, gradGamma: s.g + 8085008,
             gradBeta: s.g + 8086832, pool: pool)
-        // features.6.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(606)
+        // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 237229056 &* s.n,
             weights: s.p + 7530512, pixels: 225 &* s.n, inChannels: 304, outChannels: 1824,
             gradInput: s.t + 173621328 &* s.n, gradWeights: s.g + 7530512, pool: pool)
+        s.profiler?.stop(607)
         // features.6.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 173621328 &* s.n, s.t + 173552928 &* s.n, count: 68400 &* s.n, pool: pool)
+        s.profiler?.stop(608)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 173621328 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.t + 86560640 &* s.n : nil, batch: s.n,
             perImage: 68400, gradBranch: s.t + 173142528 &* s.n, pool: pool)
-        // features.6.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(609)
+        // features.6.1.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 304]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 237160656 &* s.n,
             pixels: 225 &* s.n, channels: 304, gamma: s.p + 7529296, beta: s.p + 7529600, savedMean: s.f + 780288,
             savedInvStd: s.f + 780592, activation: .identity, gradInput: s.t + 173142528 &* s.n,
             gradGamma: s.g + 7529296, gradBeta: s.g + 7529600, pool: pool)
-        // features.6.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(610)
+        // features.6.1.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 212727984 &* s.n,
             weights: s.p + 6974800, pixels: 225 &* s.n, inChannels: 1824, outChannels: 304,
             gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 6974800, pool: pool)
-        // features.6.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(611)
+        // features.6.1.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 212317584 &* s.n,
             batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 6695648,
             activation: .silu, expandWeights: s.p + 6834352, savedPooled: s.t + 174021424 &* s.n,
             savedHidden: s.t + 86709232 &* s.n, savedScale: s.t + 174023248 &* s.n, gradInput: s.t + 173142528 &* s.n,
             gradReduceWeights: s.g + 6695648, gradReduceBias: s.g + 6834272, gradExpandWeights: s.g + 6834352,
             gradExpandBias: s.g + 6972976, workspace: s.ws, pool: pool)
-        // features.6.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(612)
+        // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 211907184 &* s.n,
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 6688352, beta: s.p + 6690176, savedMean: s.f + 685440,
             savedInvStd: s.f + 687264, activation: .silu, gradInput: s.t + 173142528 &* s.n, gradGamma: s.g + 6688352,
             gradBeta: s.g + 6690176, pool: pool)
+        s.profiler?.stop(613)
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 734688, count: 45600)
-        // features.6.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(614)
+        // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 211496784 &* s.n,
             batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15, weights: s.f + 689088, gradInput: s.t + 86085504 &* s.n,
             gradWeights: s.f + 734688, pool: pool)
+        s.profiler?.stop(615)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 734688, channels: 1824, kernel: 5, into: s.g + 6642752)
-        // features.6.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(616)
+        // features.6.1.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 211086384 &* s.n,
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 6635456, beta: s.p + 6637280, savedMean: s.f + 681792,
             savedInvStd: s.f + 683616, activation: .silu, gradInput: s.t + 86085504 &* s.n, gradGamma: s.g + 6635456,
             gradBeta: s.g + 6637280, pool: pool)
-        // features.6.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(617)
+        // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 237092256 &* s.n,
             weights: s.p + 6080960, pixels: 225 &* s.n, inChannels: 304, outChannels: 1824,
             gradInput: s.t + 173142528 &* s.n, gradWeights: s.g + 6080960, pool: pool)
+        s.profiler?.stop(618)
         // features.6.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 173142528 &* s.n, s.t + 173621328 &* s.n, count: 68400 &* s.n, pool: pool)
+        s.profiler?.stop(619)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 29x29x176 -> 15x15x304, SE 1056 -> 44 -> 1056
     private func features_6_0_backward(_ s: TrainingStepContext) {
-        // features.6.0.block.3 backward through identity and BatchNorm (in place)
+        // features.6.0.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 304]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 173948928 &* s.n,
             pixels: 225 &* s.n, channels: 304, gamma: s.p + 6079744, beta: s.p + 6080048, savedMean: s.f + 681184,
             savedInvStd: s.f + 681488, activation: .identity, gradInput: s.t + 173142528 &* s.n,
             gradGamma: s.g + 6079744, gradBeta: s.g + 6080048, pool: pool)
-        // features.6.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(620)
+        // features.6.0.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1056] <- [n, 15, 15, 304]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 230998416 &* s.n,
             weights: s.p + 5758720, pixels: 225 &* s.n, inChannels: 1056, outChannels: 304,
             gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 5758720, pool: pool)
-        // features.6.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(621)
+        // features.6.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 15, 15, 1056]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 230760816 &* s.n,
             batch: s.n, pixels: 225, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5664688,
             activation: .silu, expandWeights: s.p + 5711200, savedPooled: s.t + 238291440 &* s.n,
             savedHidden: s.t + 238311520 &* s.n, savedScale: s.t + 238292496 &* s.n, gradInput: s.t + 86323104 &* s.n,
             gradReduceWeights: s.g + 5664688, gradReduceBias: s.g + 5711152, gradExpandWeights: s.g + 5711200,
             gradExpandBias: s.g + 5757664, workspace: s.ws, pool: pool)
-        // features.6.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(622)
+        // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1056]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86323104 &* s.n, input: s.t + 230523216 &* s.n,
             pixels: 225 &* s.n, channels: 1056, gamma: s.p + 5660464, beta: s.p + 5661520, savedMean: s.f + 626272,
             savedInvStd: s.f + 627328, activation: .silu, gradInput: s.t + 86323104 &* s.n, gradGamma: s.g + 5660464,
             gradBeta: s.g + 5661520, pool: pool)
+        s.profiler?.stop(623)
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 654784, count: 26400)
-        // features.6.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(624)
+        // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 15, 15, 1056]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 86323104 &* s.n, input: s.t + 172254432 &* s.n,
             batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15, weights: s.f + 628384, gradInput: s.t + 173142528 &* s.n,
             gradWeights: s.f + 654784, pool: pool)
+        s.profiler?.stop(625)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 654784, channels: 1056, kernel: 5, into: s.g + 5634064)
-        // features.6.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(626)
+        // features.6.0.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 171366336 &* s.n,
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 5629840, beta: s.p + 5630896, savedMean: s.f + 624160,
             savedInvStd: s.f + 625216, activation: .silu, gradInput: s.t + 173142528 &* s.n, gradGamma: s.g + 5629840,
             gradBeta: s.g + 5630896, pool: pool)
-        // features.6.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(627)
+        // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 235091568 &* s.n,
             weights: s.p + 5443984, pixels: 841 &* s.n, inChannels: 176, outChannels: 1056,
             gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 5443984, pool: pool)
+        s.profiler?.stop(628)
     }
 
     /// features.5.6 backward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_6_backward(_ s: TrainingStepContext) {
         // features.5.6 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 86085504 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.t + 238312480 &* s.n : nil, batch: s.n,
             perImage: 148016, gradBranch: s.t + 86233520 &* s.n, pool: pool)
-        // features.5.6.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(629)
+        // features.5.6.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 176]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86233520 &* s.n, input: s.t + 234943552 &* s.n,
             pixels: 841 &* s.n, channels: 176, gamma: s.p + 5443280, beta: s.p + 5443456, savedMean: s.f + 623808,
             savedInvStd: s.f + 623984, activation: .identity, gradInput: s.t + 86233520 &* s.n,
             gradGamma: s.g + 5443280, gradBeta: s.g + 5443456, pool: pool)
-        // features.5.6.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(630)
+        // features.5.6.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86233520 &* s.n, input: s.t + 170478240 &* s.n,
             weights: s.p + 5257424, pixels: 841 &* s.n, inChannels: 1056, outChannels: 176,
             gradInput: s.t + 171366336 &* s.n, gradWeights: s.g + 5257424, pool: pool)
-        // features.5.6.block.2 squeeze-excitation backward
+        s.profiler?.stop(631)
+        // features.5.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 171366336 &* s.n, input: s.t + 169590144 &* s.n,
             batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5163392,
             activation: .silu, expandWeights: s.p + 5209904, savedPooled: s.t + 238289328 &* s.n,
             savedHidden: s.t + 238311472 &* s.n, savedScale: s.t + 238290384 &* s.n, gradInput: s.t + 170478240 &* s.n,
             gradReduceWeights: s.g + 5163392, gradReduceBias: s.g + 5209856, gradExpandWeights: s.g + 5209904,
             gradExpandBias: s.g + 5256368, workspace: s.ws, pool: pool)
-        // features.5.6.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(632)
+        // features.5.6.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 170478240 &* s.n, input: s.t + 168702048 &* s.n,
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 5159168, beta: s.p + 5160224, savedMean: s.f + 568896,
             savedInvStd: s.f + 569952, activation: .silu, gradInput: s.t + 170478240 &* s.n, gradGamma: s.g + 5159168,
             gradBeta: s.g + 5160224, pool: pool)
+        s.profiler?.stop(633)
         // features.5.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 597408, count: 26400)
-        // features.5.6.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(634)
+        // features.5.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 170478240 &* s.n, input: s.t + 167813952 &* s.n,
             batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 29, outWidth: 29, weights: s.f + 571008, gradInput: s.t + 168702048 &* s.n,
             gradWeights: s.f + 597408, pool: pool)
+        s.profiler?.stop(635)
         // features.5.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 597408, channels: 1056, kernel: 5, into: s.g + 5132768)
-        // features.5.6.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(636)
+        // features.5.6.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 168702048 &* s.n, input: s.t + 166925856 &* s.n,
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 5128544, beta: s.p + 5129600, savedMean: s.f + 566784,
             savedInvStd: s.f + 567840, activation: .silu, gradInput: s.t + 168702048 &* s.n, gradGamma: s.g + 5128544,
             gradBeta: s.g + 5129600, pool: pool)
-        // features.5.6.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(637)
+        // features.5.6.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 168702048 &* s.n, input: s.t + 234795536 &* s.n,
             weights: s.p + 4942688, pixels: 841 &* s.n, inChannels: 176, outChannels: 1056,
             gradInput: s.t + 86233520 &* s.n, gradWeights: s.g + 4942688, pool: pool)
+        s.profiler?.stop(638)
         // features.5.6 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 86233520 &* s.n, s.t + 86085504 &* s.n, count: 148016 &* s.n, pool: pool)
+        s.profiler?.stop(639)
     }
 
     /// features.5.5 backward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_5_backward(_ s: TrainingStepContext) {
         // features.5.5 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 86233520 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.t + 238312464 &* s.n : nil, batch: s.n,
             perImage: 148016, gradBranch: s.t + 86085504 &* s.n, pool: pool)
-        // features.5.5.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(640)
+        // features.5.5.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 176]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 234647520 &* s.n,
             pixels: 841 &* s.n, channels: 176, gamma: s.p + 4941984, beta: s.p + 4942160, savedMean: s.f + 566432,
             savedInvStd: s.f + 566608, activation: .identity, gradInput: s.t + 86085504 &* s.n,
             gradGamma: s.g + 4941984, gradBeta: s.g + 4942160, pool: pool)
-        // features.5.5.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(641)
+        // features.5.5.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 166037760 &* s.n,
             weights: s.p + 4756128, pixels: 841 &* s.n, inChannels: 1056, outChannels: 176,
             gradInput: s.t + 166925856 &* s.n, gradWeights: s.g + 4756128, pool: pool)
-        // features.5.5.block.2 squeeze-excitation backward
+        s.profiler?.stop(642)
+        // features.5.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 166925856 &* s.n, input: s.t + 165149664 &* s.n,
             batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4662096,
             activation: .silu, expandWeights: s.p + 4708608, savedPooled: s.t + 238287216 &* s.n,
             savedHidden: s.t + 238311424 &* s.n, savedScale: s.t + 238288272 &* s.n, gradInput: s.t + 166037760 &* s.n,
             gradReduceWeights: s.g + 4662096, gradReduceBias: s.g + 4708560, gradExpandWeights: s.g + 4708608,
             gradExpandBias: s.g + 4755072, workspace: s.ws, pool: pool)
-        // features.5.5.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(643)
+        // features.5.5.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 166037760 &* s.n, input: s.t + 164261568 &* s.n,
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 4657872, beta: s.p + 4658928, savedMean: s.f + 511520,
             savedInvStd: s.f + 512576, activation: .silu, gradInput: s.t + 166037760 &* s.n, gradGamma: s.g + 4657872,
             gradBeta: s.g + 4658928, pool: pool)
+        s.profiler?.stop(644)
         // features.5.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 540032, count: 26400)
-        // features.5.5.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(645)
+        // features.5.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 166037760 &* s.n, input: s.t + 163373472 &* s.n,
             batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 29, outWidth: 29, weights: s.f + 513632, gradInput: s.t + 164261568 &* s.n,
             gradWeights: s.f + 540032, pool: pool)
+        s.profiler?.stop(646)
         // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 540032, channels: 1056, kernel: 5, into: s.g + 4631472)
-        // features.5.5.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(647)
+        // features.5.5.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 164261568 &* s.n, input: s.t + 162485376 &* s.n,
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 4627248, beta: s.p + 4628304, savedMean: s.f + 509408,
             savedInvStd: s.f + 510464, activation: .silu, gradInput: s.t + 164261568 &* s.n, gradGamma: s.g + 4627248,
             gradBeta: s.g + 4628304, pool: pool)
-        // features.5.5.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(648)
+        // features.5.5.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 164261568 &* s.n, input: s.t + 234499504 &* s.n,
             weights: s.p + 4441392, pixels: 841 &* s.n, inChannels: 176, outChannels: 1056,
             gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 4441392, pool: pool)
+        s.profiler?.stop(649)
         // features.5.5 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 86085504 &* s.n, s.t + 86233520 &* s.n, count: 148016 &* s.n, pool: pool)
+        s.profiler?.stop(650)
     }
 
     /// features.5.4 backward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_4_backward(_ s: TrainingStepContext) {
         // features.5.4 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 86085504 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.t + 238312448 &* s.n : nil, batch: s.n,
             perImage: 148016, gradBranch: s.t + 86233520 &* s.n, pool: pool)
-        // features.5.4.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(651)
+        // features.5.4.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 176]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86233520 &* s.n, input: s.t + 234351488 &* s.n,
             pixels: 841 &* s.n, channels: 176, gamma: s.p + 4440688, beta: s.p + 4440864, savedMean: s.f + 509056,
             savedInvStd: s.f + 509232, activation: .identity, gradInput: s.t + 86233520 &* s.n,
             gradGamma: s.g + 4440688, gradBeta: s.g + 4440864, pool: pool)
-        // features.5.4.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(652)
+        // features.5.4.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86233520 &* s.n, input: s.t + 161597280 &* s.n,
             weights: s.p + 4254832, pixels: 841 &* s.n, inChannels: 1056, outChannels: 176,
             gradInput: s.t + 162485376 &* s.n, gradWeights: s.g + 4254832, pool: pool)
-        // features.5.4.block.2 squeeze-excitation backward
+        s.profiler?.stop(653)
+        // features.5.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 162485376 &* s.n, input: s.t + 160709184 &* s.n,
             batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4160800,
             activation: .silu, expandWeights: s.p + 4207312, savedPooled: s.t + 238285104 &* s.n,
             savedHidden: s.t + 238311376 &* s.n, savedScale: s.t + 238286160 &* s.n, gradInput: s.t + 161597280 &* s.n,
             gradReduceWeights: s.g + 4160800, gradReduceBias: s.g + 4207264, gradExpandWeights: s.g + 4207312,
             gradExpandBias: s.g + 4253776, workspace: s.ws, pool: pool)
-        // features.5.4.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(654)
+        // features.5.4.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 161597280 &* s.n, input: s.t + 159821088 &* s.n,
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 4156576, beta: s.p + 4157632, savedMean: s.f + 454144,
             savedInvStd: s.f + 455200, activation: .silu, gradInput: s.t + 161597280 &* s.n, gradGamma: s.g + 4156576,
             gradBeta: s.g + 4157632, pool: pool)
+        s.profiler?.stop(655)
         // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 482656, count: 26400)
-        // features.5.4.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(656)
+        // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 161597280 &* s.n, input: s.t + 158932992 &* s.n,
             batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 29, outWidth: 29, weights: s.f + 456256, gradInput: s.t + 159821088 &* s.n,
             gradWeights: s.f + 482656, pool: pool)
+        s.profiler?.stop(657)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 482656, channels: 1056, kernel: 5, into: s.g + 4130176)
-        // features.5.4.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(658)
+        // features.5.4.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 159821088 &* s.n, input: s.t + 158044896 &* s.n,
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 4125952, beta: s.p + 4127008, savedMean: s.f + 452032,
             savedInvStd: s.f + 453088, activation: .silu, gradInput: s.t + 159821088 &* s.n, gradGamma: s.g + 4125952,
             gradBeta: s.g + 4127008, pool: pool)
-        // features.5.4.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(659)
+        // features.5.4.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 159821088 &* s.n, input: s.t + 234203472 &* s.n,
             weights: s.p + 3940096, pixels: 841 &* s.n, inChannels: 176, outChannels: 1056,
             gradInput: s.t + 86233520 &* s.n, gradWeights: s.g + 3940096, pool: pool)
+        s.profiler?.stop(660)
         // features.5.4 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 86233520 &* s.n, s.t + 86085504 &* s.n, count: 148016 &* s.n, pool: pool)
+        s.profiler?.stop(661)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 86233520 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.t + 238312432 &* s.n : nil, batch: s.n,
             perImage: 148016, gradBranch: s.t + 86085504 &* s.n, pool: pool)
-        // features.5.3.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(662)
+        // features.5.3.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 176]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 234055456 &* s.n,
             pixels: 841 &* s.n, channels: 176, gamma: s.p + 3939392, beta: s.p + 3939568, savedMean: s.f + 451680,
             savedInvStd: s.f + 451856, activation: .identity, gradInput: s.t + 86085504 &* s.n,
             gradGamma: s.g + 3939392, gradBeta: s.g + 3939568, pool: pool)
-        // features.5.3.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(663)
+        // features.5.3.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 157156800 &* s.n,
             weights: s.p + 3753536, pixels: 841 &* s.n, inChannels: 1056, outChannels: 176,
             gradInput: s.t + 158044896 &* s.n, gradWeights: s.g + 3753536, pool: pool)
-        // features.5.3.block.2 squeeze-excitation backward
+        s.profiler?.stop(664)
+        // features.5.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 158044896 &* s.n, input: s.t + 156268704 &* s.n,
             batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3659504,
             activation: .silu, expandWeights: s.p + 3706016, savedPooled: s.t + 238282992 &* s.n,
             savedHidden: s.t + 238311328 &* s.n, savedScale: s.t + 238284048 &* s.n, gradInput: s.t + 157156800 &* s.n,
             gradReduceWeights: s.g + 3659504, gradReduceBias: s.g + 3705968, gradExpandWeights: s.g + 3706016,
             gradExpandBias: s.g + 3752480, workspace: s.ws, pool: pool)
-        // features.5.3.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(665)
+        // features.5.3.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 157156800 &* s.n, input: s.t + 155380608 &* s.n,
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 3655280, beta: s.p + 3656336, savedMean: s.f + 396768,
             savedInvStd: s.f + 397824, activation: .silu, gradInput: s.t + 157156800 &* s.n, gradGamma: s.g + 3655280,
             gradBeta: s.g + 3656336, pool: pool)
+        s.profiler?.stop(666)
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 425280, count: 26400)
-        // features.5.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(667)
+        // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 157156800 &* s.n, input: s.t + 154492512 &* s.n,
             batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 29, outWidth: 29, weights: s.f + 398880, gradInput: s.t + 155380608 &* s.n,
             gradWeights: s.f + 425280, pool: pool)
+        s.profiler?.stop(668)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 425280, channels: 1056, kernel: 5, into: s.g + 3628880)
-        // features.5.3.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(669)
+        // features.5.3.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 155380608 &* s.n, input: s.t + 153604416 &* s.n,
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 3624656, beta: s.p + 3625712, savedMean: s.f + 394656,
             savedInvStd: s.f + 395712, activation: .silu, gradInput: s.t + 155380608 &* s.n, gradGamma: s.g + 3624656,
             gradBeta: s.g + 3625712, pool: pool)
-        // features.5.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(670)
+        // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 155380608 &* s.n, input: s.t + 233907440 &* s.n,
             weights: s.p + 3438800, pixels: 841 &* s.n, inChannels: 176, outChannels: 1056,
             gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 3438800, pool: pool)
+        s.profiler?.stop(671)
         // features.5.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 86085504 &* s.n, s.t + 86233520 &* s.n, count: 148016 &* s.n, pool: pool)
+        s.profiler?.stop(672)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 86085504 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 238312416 &* s.n : nil, batch: s.n,
             perImage: 148016, gradBranch: s.t + 86233520 &* s.n, pool: pool)
-        // features.5.2.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(673)
+        // features.5.2.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 176]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86233520 &* s.n, input: s.t + 233759424 &* s.n,
             pixels: 841 &* s.n, channels: 176, gamma: s.p + 3438096, beta: s.p + 3438272, savedMean: s.f + 394304,
             savedInvStd: s.f + 394480, activation: .identity, gradInput: s.t + 86233520 &* s.n,
             gradGamma: s.g + 3438096, gradBeta: s.g + 3438272, pool: pool)
-        // features.5.2.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(674)
+        // features.5.2.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86233520 &* s.n, input: s.t + 152716320 &* s.n,
             weights: s.p + 3252240, pixels: 841 &* s.n, inChannels: 1056, outChannels: 176,
             gradInput: s.t + 153604416 &* s.n, gradWeights: s.g + 3252240, pool: pool)
-        // features.5.2.block.2 squeeze-excitation backward
+        s.profiler?.stop(675)
+        // features.5.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 153604416 &* s.n, input: s.t + 151828224 &* s.n,
             batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3158208,
             activation: .silu, expandWeights: s.p + 3204720, savedPooled: s.t + 238280880 &* s.n,
             savedHidden: s.t + 238311280 &* s.n, savedScale: s.t + 238281936 &* s.n, gradInput: s.t + 152716320 &* s.n,
             gradReduceWeights: s.g + 3158208, gradReduceBias: s.g + 3204672, gradExpandWeights: s.g + 3204720,
             gradExpandBias: s.g + 3251184, workspace: s.ws, pool: pool)
-        // features.5.2.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(676)
+        // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 152716320 &* s.n, input: s.t + 150940128 &* s.n,
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 3153984, beta: s.p + 3155040, savedMean: s.f + 339392,
             savedInvStd: s.f + 340448, activation: .silu, gradInput: s.t + 152716320 &* s.n, gradGamma: s.g + 3153984,
             gradBeta: s.g + 3155040, pool: pool)
+        s.profiler?.stop(677)
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 367904, count: 26400)
-        // features.5.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(678)
+        // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 152716320 &* s.n, input: s.t + 150052032 &* s.n,
             batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 29, outWidth: 29, weights: s.f + 341504, gradInput: s.t + 150940128 &* s.n,
             gradWeights: s.f + 367904, pool: pool)
+        s.profiler?.stop(679)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 367904, channels: 1056, kernel: 5, into: s.g + 3127584)
-        // features.5.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(680)
+        // features.5.2.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 150940128 &* s.n, input: s.t + 149163936 &* s.n,
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 3123360, beta: s.p + 3124416, savedMean: s.f + 337280,
             savedInvStd: s.f + 338336, activation: .silu, gradInput: s.t + 150940128 &* s.n, gradGamma: s.g + 3123360,
             gradBeta: s.g + 3124416, pool: pool)
-        // features.5.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(681)
+        // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 150940128 &* s.n, input: s.t + 233611408 &* s.n,
             weights: s.p + 2937504, pixels: 841 &* s.n, inChannels: 176, outChannels: 1056,
             gradInput: s.t + 86233520 &* s.n, gradWeights: s.g + 2937504, pool: pool)
+        s.profiler?.stop(682)
         // features.5.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 86233520 &* s.n, s.t + 86085504 &* s.n, count: 148016 &* s.n, pool: pool)
+        s.profiler?.stop(683)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 86233520 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.t + 238312400 &* s.n : nil, batch: s.n,
             perImage: 148016, gradBranch: s.t + 86085504 &* s.n, pool: pool)
-        // features.5.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(684)
+        // features.5.1.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 176]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 233463392 &* s.n,
             pixels: 841 &* s.n, channels: 176, gamma: s.p + 2936800, beta: s.p + 2936976, savedMean: s.f + 336928,
             savedInvStd: s.f + 337104, activation: .identity, gradInput: s.t + 86085504 &* s.n,
             gradGamma: s.g + 2936800, gradBeta: s.g + 2936976, pool: pool)
-        // features.5.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(685)
+        // features.5.1.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 148275840 &* s.n,
             weights: s.p + 2750944, pixels: 841 &* s.n, inChannels: 1056, outChannels: 176,
             gradInput: s.t + 149163936 &* s.n, gradWeights: s.g + 2750944, pool: pool)
-        // features.5.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(686)
+        // features.5.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 149163936 &* s.n, input: s.t + 147387744 &* s.n,
             batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2656912,
             activation: .silu, expandWeights: s.p + 2703424, savedPooled: s.t + 238278768 &* s.n,
             savedHidden: s.t + 238311232 &* s.n, savedScale: s.t + 238279824 &* s.n, gradInput: s.t + 148275840 &* s.n,
             gradReduceWeights: s.g + 2656912, gradReduceBias: s.g + 2703376, gradExpandWeights: s.g + 2703424,
             gradExpandBias: s.g + 2749888, workspace: s.ws, pool: pool)
-        // features.5.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(687)
+        // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 148275840 &* s.n, input: s.t + 146499648 &* s.n,
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 2652688, beta: s.p + 2653744, savedMean: s.f + 282016,
             savedInvStd: s.f + 283072, activation: .silu, gradInput: s.t + 148275840 &* s.n, gradGamma: s.g + 2652688,
             gradBeta: s.g + 2653744, pool: pool)
+        s.profiler?.stop(688)
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 310528, count: 26400)
-        // features.5.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(689)
+        // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 148275840 &* s.n, input: s.t + 145611552 &* s.n,
             batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 29, outWidth: 29, weights: s.f + 284128, gradInput: s.t + 146499648 &* s.n,
             gradWeights: s.f + 310528, pool: pool)
+        s.profiler?.stop(690)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 310528, channels: 1056, kernel: 5, into: s.g + 2626288)
-        // features.5.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(691)
+        // features.5.1.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 146499648 &* s.n, input: s.t + 144723456 &* s.n,
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 2622064, beta: s.p + 2623120, savedMean: s.f + 279904,
             savedInvStd: s.f + 280960, activation: .silu, gradInput: s.t + 146499648 &* s.n, gradGamma: s.g + 2622064,
             gradBeta: s.g + 2623120, pool: pool)
-        // features.5.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(692)
+        // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 146499648 &* s.n, input: s.t + 233315376 &* s.n,
             weights: s.p + 2436208, pixels: 841 &* s.n, inChannels: 176, outChannels: 1056,
             gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 2436208, pool: pool)
+        s.profiler?.stop(693)
         // features.5.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 86085504 &* s.n, s.t + 86233520 &* s.n, count: 148016 &* s.n, pool: pool)
+        s.profiler?.stop(694)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 29x29x128 -> 29x29x176, SE 768 -> 32 -> 768
     private func features_5_0_backward(_ s: TrainingStepContext) {
-        // features.5.0.block.3 backward through identity and BatchNorm (in place)
+        // features.5.0.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 176]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 86560704 &* s.n,
             pixels: 841 &* s.n, channels: 176, gamma: s.p + 2435504, beta: s.p + 2435680, savedMean: s.f + 279552,
             savedInvStd: s.f + 279728, activation: .identity, gradInput: s.t + 86085504 &* s.n,
             gradGamma: s.g + 2435504, gradBeta: s.g + 2435680, pool: pool)
-        // features.5.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(695)
+        // features.5.0.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 176]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 205242096 &* s.n,
             weights: s.p + 2300336, pixels: 841 &* s.n, inChannels: 768, outChannels: 176,
             gradInput: s.t + 144723456 &* s.n, gradWeights: s.g + 2300336, pool: pool)
-        // features.5.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(696)
+        // features.5.0.block.2 squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 204596208 &* s.n,
             batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 2250384,
             activation: .silu, expandWeights: s.p + 2274992, savedPooled: s.t + 238302768 &* s.n,
             savedHidden: s.t + 238311888 &* s.n, savedScale: s.t + 238303536 &* s.n, gradInput: s.t + 145369344 &* s.n,
             gradReduceWeights: s.g + 2250384, gradReduceBias: s.g + 2274960, gradExpandWeights: s.g + 2274992,
             gradExpandBias: s.g + 2299568, workspace: s.ws, pool: pool)
-        // features.5.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(697)
+        // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 203950320 &* s.n,
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 2247312, beta: s.p + 2248080, savedMean: s.f + 239616,
             savedInvStd: s.f + 240384, activation: .silu, gradInput: s.t + 145369344 &* s.n, gradGamma: s.g + 2247312,
             gradBeta: s.g + 2248080, pool: pool)
+        s.profiler?.stop(698)
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 260352, count: 19200)
-        // features.5.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(699)
+        // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 203304432 &* s.n,
             batch: s.n, height: 29, width: 29, channels: 768, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 29, outWidth: 29, weights: s.f + 241152, gradInput: s.t + 144723456 &* s.n,
             gradWeights: s.f + 260352, pool: pool)
+        s.profiler?.stop(700)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 260352, channels: 768, kernel: 5, into: s.g + 2228112)
-        // features.5.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(701)
+        // features.5.0.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 202658544 &* s.n,
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 2225040, beta: s.p + 2225808, savedMean: s.f + 238080,
             savedInvStd: s.f + 238848, activation: .silu, gradInput: s.t + 144723456 &* s.n, gradGamma: s.g + 2225040,
             gradBeta: s.g + 2225808, pool: pool)
-        // features.5.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(702)
+        // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 236984608 &* s.n,
             weights: s.p + 2126736, pixels: 841 &* s.n, inChannels: 128, outChannels: 768,
             gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 2126736, pool: pool)
+        s.profiler?.stop(703)
     }
 
     /// features.4.6 backward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_6_backward(_ s: TrainingStepContext) {
         // features.4.6 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 86085504 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 238312384 &* s.n : nil, batch: s.n,
             perImage: 107648, gradBranch: s.t + 86193152 &* s.n, pool: pool)
-        // features.4.6.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(704)
+        // features.4.6.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 128]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86193152 &* s.n, input: s.t + 236876960 &* s.n,
             pixels: 841 &* s.n, channels: 128, gamma: s.p + 2126224, beta: s.p + 2126352, savedMean: s.f + 237824,
             savedInvStd: s.f + 237952, activation: .identity, gradInput: s.t + 86193152 &* s.n,
             gradGamma: s.g + 2126224, gradBeta: s.g + 2126352, pool: pool)
-        // features.4.6.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(705)
+        // features.4.6.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86193152 &* s.n, input: s.t + 202012656 &* s.n,
             weights: s.p + 2027920, pixels: 841 &* s.n, inChannels: 768, outChannels: 128,
             gradInput: s.t + 144723456 &* s.n, gradWeights: s.g + 2027920, pool: pool)
-        // features.4.6.block.2 squeeze-excitation backward
+        s.profiler?.stop(706)
+        // features.4.6.block.2 squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 201366768 &* s.n,
             batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1977968,
             activation: .silu, expandWeights: s.p + 2002576, savedPooled: s.t + 238301232 &* s.n,
             savedHidden: s.t + 238311856 &* s.n, savedScale: s.t + 238302000 &* s.n, gradInput: s.t + 145369344 &* s.n,
             gradReduceWeights: s.g + 1977968, gradReduceBias: s.g + 2002544, gradExpandWeights: s.g + 2002576,
             gradExpandBias: s.g + 2027152, workspace: s.ws, pool: pool)
-        // features.4.6.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(707)
+        // features.4.6.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 200720880 &* s.n,
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 1974896, beta: s.p + 1975664, savedMean: s.f + 222464,
             savedInvStd: s.f + 223232, activation: .silu, gradInput: s.t + 145369344 &* s.n, gradGamma: s.g + 1974896,
             gradBeta: s.g + 1975664, pool: pool)
+        s.profiler?.stop(708)
         // features.4.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 230912, count: 6912)
-        // features.4.6.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(709)
+        // features.4.6.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 200074992 &* s.n,
             batch: s.n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 29, outWidth: 29, weights: s.f + 224000, gradInput: s.t + 144723456 &* s.n,
             gradWeights: s.f + 230912, pool: pool)
+        s.profiler?.stop(710)
         // features.4.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 230912, channels: 768, kernel: 3, into: s.g + 1967984)
-        // features.4.6.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(711)
+        // features.4.6.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 199429104 &* s.n,
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 1964912, beta: s.p + 1965680, savedMean: s.f + 220928,
             savedInvStd: s.f + 221696, activation: .silu, gradInput: s.t + 144723456 &* s.n, gradGamma: s.g + 1964912,
             gradBeta: s.g + 1965680, pool: pool)
-        // features.4.6.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(712)
+        // features.4.6.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 236769312 &* s.n,
             weights: s.p + 1866608, pixels: 841 &* s.n, inChannels: 128, outChannels: 768,
             gradInput: s.t + 86193152 &* s.n, gradWeights: s.g + 1866608, pool: pool)
+        s.profiler?.stop(713)
         // features.4.6 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 86193152 &* s.n, s.t + 86085504 &* s.n, count: 107648 &* s.n, pool: pool)
+        s.profiler?.stop(714)
     }
 
     /// features.4.5 backward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_5_backward(_ s: TrainingStepContext) {
         // features.4.5 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 86193152 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 238312368 &* s.n : nil, batch: s.n,
             perImage: 107648, gradBranch: s.t + 86085504 &* s.n, pool: pool)
-        // features.4.5.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(715)
+        // features.4.5.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 128]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 236661664 &* s.n,
             pixels: 841 &* s.n, channels: 128, gamma: s.p + 1866096, beta: s.p + 1866224, savedMean: s.f + 220672,
             savedInvStd: s.f + 220800, activation: .identity, gradInput: s.t + 86085504 &* s.n,
             gradGamma: s.g + 1866096, gradBeta: s.g + 1866224, pool: pool)
-        // features.4.5.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(716)
+        // features.4.5.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 198783216 &* s.n,
             weights: s.p + 1767792, pixels: 841 &* s.n, inChannels: 768, outChannels: 128,
             gradInput: s.t + 144723456 &* s.n, gradWeights: s.g + 1767792, pool: pool)
-        // features.4.5.block.2 squeeze-excitation backward
+        s.profiler?.stop(717)
+        // features.4.5.block.2 squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 198137328 &* s.n,
             batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1717840,
             activation: .silu, expandWeights: s.p + 1742448, savedPooled: s.t + 238299696 &* s.n,
             savedHidden: s.t + 238311824 &* s.n, savedScale: s.t + 238300464 &* s.n, gradInput: s.t + 145369344 &* s.n,
             gradReduceWeights: s.g + 1717840, gradReduceBias: s.g + 1742416, gradExpandWeights: s.g + 1742448,
             gradExpandBias: s.g + 1767024, workspace: s.ws, pool: pool)
-        // features.4.5.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(718)
+        // features.4.5.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 197491440 &* s.n,
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 1714768, beta: s.p + 1715536, savedMean: s.f + 205312,
             savedInvStd: s.f + 206080, activation: .silu, gradInput: s.t + 145369344 &* s.n, gradGamma: s.g + 1714768,
             gradBeta: s.g + 1715536, pool: pool)
+        s.profiler?.stop(719)
         // features.4.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 213760, count: 6912)
-        // features.4.5.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(720)
+        // features.4.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 196845552 &* s.n,
             batch: s.n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 29, outWidth: 29, weights: s.f + 206848, gradInput: s.t + 144723456 &* s.n,
             gradWeights: s.f + 213760, pool: pool)
+        s.profiler?.stop(721)
         // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 213760, channels: 768, kernel: 3, into: s.g + 1707856)
-        // features.4.5.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(722)
+        // features.4.5.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 196199664 &* s.n,
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 1704784, beta: s.p + 1705552, savedMean: s.f + 203776,
             savedInvStd: s.f + 204544, activation: .silu, gradInput: s.t + 144723456 &* s.n, gradGamma: s.g + 1704784,
             gradBeta: s.g + 1705552, pool: pool)
-        // features.4.5.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(723)
+        // features.4.5.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 236554016 &* s.n,
             weights: s.p + 1606480, pixels: 841 &* s.n, inChannels: 128, outChannels: 768,
             gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 1606480, pool: pool)
+        s.profiler?.stop(724)
         // features.4.5 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 86085504 &* s.n, s.t + 86193152 &* s.n, count: 107648 &* s.n, pool: pool)
+        s.profiler?.stop(725)
     }
 
     /// features.4.4 backward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_4_backward(_ s: TrainingStepContext) {
         // features.4.4 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 86085504 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 238312352 &* s.n : nil, batch: s.n,
             perImage: 107648, gradBranch: s.t + 86193152 &* s.n, pool: pool)
-        // features.4.4.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(726)
+        // features.4.4.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 128]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86193152 &* s.n, input: s.t + 236446368 &* s.n,
             pixels: 841 &* s.n, channels: 128, gamma: s.p + 1605968, beta: s.p + 1606096, savedMean: s.f + 203520,
             savedInvStd: s.f + 203648, activation: .identity, gradInput: s.t + 86193152 &* s.n,
             gradGamma: s.g + 1605968, gradBeta: s.g + 1606096, pool: pool)
-        // features.4.4.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(727)
+        // features.4.4.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86193152 &* s.n, input: s.t + 195553776 &* s.n,
             weights: s.p + 1507664, pixels: 841 &* s.n, inChannels: 768, outChannels: 128,
             gradInput: s.t + 144723456 &* s.n, gradWeights: s.g + 1507664, pool: pool)
-        // features.4.4.block.2 squeeze-excitation backward
+        s.profiler?.stop(728)
+        // features.4.4.block.2 squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 194907888 &* s.n,
             batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1457712,
             activation: .silu, expandWeights: s.p + 1482320, savedPooled: s.t + 238298160 &* s.n,
             savedHidden: s.t + 238311792 &* s.n, savedScale: s.t + 238298928 &* s.n, gradInput: s.t + 145369344 &* s.n,
             gradReduceWeights: s.g + 1457712, gradReduceBias: s.g + 1482288, gradExpandWeights: s.g + 1482320,
             gradExpandBias: s.g + 1506896, workspace: s.ws, pool: pool)
-        // features.4.4.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(729)
+        // features.4.4.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 194262000 &* s.n,
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 1454640, beta: s.p + 1455408, savedMean: s.f + 188160,
             savedInvStd: s.f + 188928, activation: .silu, gradInput: s.t + 145369344 &* s.n, gradGamma: s.g + 1454640,
             gradBeta: s.g + 1455408, pool: pool)
+        s.profiler?.stop(730)
         // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 196608, count: 6912)
-        // features.4.4.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(731)
+        // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 193616112 &* s.n,
             batch: s.n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 29, outWidth: 29, weights: s.f + 189696, gradInput: s.t + 144723456 &* s.n,
             gradWeights: s.f + 196608, pool: pool)
+        s.profiler?.stop(732)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 196608, channels: 768, kernel: 3, into: s.g + 1447728)
-        // features.4.4.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(733)
+        // features.4.4.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 192970224 &* s.n,
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 1444656, beta: s.p + 1445424, savedMean: s.f + 186624,
             savedInvStd: s.f + 187392, activation: .silu, gradInput: s.t + 144723456 &* s.n, gradGamma: s.g + 1444656,
             gradBeta: s.g + 1445424, pool: pool)
-        // features.4.4.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(734)
+        // features.4.4.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 236338720 &* s.n,
             weights: s.p + 1346352, pixels: 841 &* s.n, inChannels: 128, outChannels: 768,
             gradInput: s.t + 86193152 &* s.n, gradWeights: s.g + 1346352, pool: pool)
+        s.profiler?.stop(735)
         // features.4.4 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 86193152 &* s.n, s.t + 86085504 &* s.n, count: 107648 &* s.n, pool: pool)
+        s.profiler?.stop(736)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 86193152 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 238312336 &* s.n : nil, batch: s.n,
             perImage: 107648, gradBranch: s.t + 86085504 &* s.n, pool: pool)
-        // features.4.3.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(737)
+        // features.4.3.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 128]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 236231072 &* s.n,
             pixels: 841 &* s.n, channels: 128, gamma: s.p + 1345840, beta: s.p + 1345968, savedMean: s.f + 186368,
             savedInvStd: s.f + 186496, activation: .identity, gradInput: s.t + 86085504 &* s.n,
             gradGamma: s.g + 1345840, gradBeta: s.g + 1345968, pool: pool)
-        // features.4.3.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(738)
+        // features.4.3.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 192324336 &* s.n,
             weights: s.p + 1247536, pixels: 841 &* s.n, inChannels: 768, outChannels: 128,
             gradInput: s.t + 144723456 &* s.n, gradWeights: s.g + 1247536, pool: pool)
-        // features.4.3.block.2 squeeze-excitation backward
+        s.profiler?.stop(739)
+        // features.4.3.block.2 squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 191678448 &* s.n,
             batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1197584,
             activation: .silu, expandWeights: s.p + 1222192, savedPooled: s.t + 238296624 &* s.n,
             savedHidden: s.t + 238311760 &* s.n, savedScale: s.t + 238297392 &* s.n, gradInput: s.t + 145369344 &* s.n,
             gradReduceWeights: s.g + 1197584, gradReduceBias: s.g + 1222160, gradExpandWeights: s.g + 1222192,
             gradExpandBias: s.g + 1246768, workspace: s.ws, pool: pool)
-        // features.4.3.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(740)
+        // features.4.3.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 191032560 &* s.n,
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 1194512, beta: s.p + 1195280, savedMean: s.f + 171008,
             savedInvStd: s.f + 171776, activation: .silu, gradInput: s.t + 145369344 &* s.n, gradGamma: s.g + 1194512,
             gradBeta: s.g + 1195280, pool: pool)
+        s.profiler?.stop(741)
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 179456, count: 6912)
-        // features.4.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(742)
+        // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 190386672 &* s.n,
             batch: s.n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 29, outWidth: 29, weights: s.f + 172544, gradInput: s.t + 144723456 &* s.n,
             gradWeights: s.f + 179456, pool: pool)
+        s.profiler?.stop(743)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 179456, channels: 768, kernel: 3, into: s.g + 1187600)
-        // features.4.3.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(744)
+        // features.4.3.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 189740784 &* s.n,
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 1184528, beta: s.p + 1185296, savedMean: s.f + 169472,
             savedInvStd: s.f + 170240, activation: .silu, gradInput: s.t + 144723456 &* s.n, gradGamma: s.g + 1184528,
             gradBeta: s.g + 1185296, pool: pool)
-        // features.4.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(745)
+        // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 236123424 &* s.n,
             weights: s.p + 1086224, pixels: 841 &* s.n, inChannels: 128, outChannels: 768,
             gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 1086224, pool: pool)
+        s.profiler?.stop(746)
         // features.4.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 86085504 &* s.n, s.t + 86193152 &* s.n, count: 107648 &* s.n, pool: pool)
+        s.profiler?.stop(747)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 86085504 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 238312320 &* s.n : nil, batch: s.n,
             perImage: 107648, gradBranch: s.t + 86193152 &* s.n, pool: pool)
-        // features.4.2.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(748)
+        // features.4.2.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 128]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86193152 &* s.n, input: s.t + 236015776 &* s.n,
             pixels: 841 &* s.n, channels: 128, gamma: s.p + 1085712, beta: s.p + 1085840, savedMean: s.f + 169216,
             savedInvStd: s.f + 169344, activation: .identity, gradInput: s.t + 86193152 &* s.n,
             gradGamma: s.g + 1085712, gradBeta: s.g + 1085840, pool: pool)
-        // features.4.2.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(749)
+        // features.4.2.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86193152 &* s.n, input: s.t + 189094896 &* s.n,
             weights: s.p + 987408, pixels: 841 &* s.n, inChannels: 768, outChannels: 128,
             gradInput: s.t + 144723456 &* s.n, gradWeights: s.g + 987408, pool: pool)
-        // features.4.2.block.2 squeeze-excitation backward
+        s.profiler?.stop(750)
+        // features.4.2.block.2 squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 188449008 &* s.n,
             batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 937456,
             activation: .silu, expandWeights: s.p + 962064, savedPooled: s.t + 238295088 &* s.n,
             savedHidden: s.t + 238311728 &* s.n, savedScale: s.t + 238295856 &* s.n, gradInput: s.t + 145369344 &* s.n,
             gradReduceWeights: s.g + 937456, gradReduceBias: s.g + 962032, gradExpandWeights: s.g + 962064,
             gradExpandBias: s.g + 986640, workspace: s.ws, pool: pool)
-        // features.4.2.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(751)
+        // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 187803120 &* s.n,
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 934384, beta: s.p + 935152, savedMean: s.f + 153856,
             savedInvStd: s.f + 154624, activation: .silu, gradInput: s.t + 145369344 &* s.n, gradGamma: s.g + 934384,
             gradBeta: s.g + 935152, pool: pool)
+        s.profiler?.stop(752)
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 162304, count: 6912)
-        // features.4.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(753)
+        // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 187157232 &* s.n,
             batch: s.n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 29, outWidth: 29, weights: s.f + 155392, gradInput: s.t + 144723456 &* s.n,
             gradWeights: s.f + 162304, pool: pool)
+        s.profiler?.stop(754)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 162304, channels: 768, kernel: 3, into: s.g + 927472)
-        // features.4.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(755)
+        // features.4.2.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 186511344 &* s.n,
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 924400, beta: s.p + 925168, savedMean: s.f + 152320,
             savedInvStd: s.f + 153088, activation: .silu, gradInput: s.t + 144723456 &* s.n, gradGamma: s.g + 924400,
             gradBeta: s.g + 925168, pool: pool)
-        // features.4.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(756)
+        // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 235908128 &* s.n,
             weights: s.p + 826096, pixels: 841 &* s.n, inChannels: 128, outChannels: 768,
             gradInput: s.t + 86193152 &* s.n, gradWeights: s.g + 826096, pool: pool)
+        s.profiler?.stop(757)
         // features.4.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 86193152 &* s.n, s.t + 86085504 &* s.n, count: 107648 &* s.n, pool: pool)
+        s.profiler?.stop(758)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 86193152 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 238312304 &* s.n : nil, batch: s.n,
             perImage: 107648, gradBranch: s.t + 86085504 &* s.n, pool: pool)
-        // features.4.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(759)
+        // features.4.1.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 128]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 235800480 &* s.n,
             pixels: 841 &* s.n, channels: 128, gamma: s.p + 825584, beta: s.p + 825712, savedMean: s.f + 152064,
             savedInvStd: s.f + 152192, activation: .identity, gradInput: s.t + 86085504 &* s.n,
             gradGamma: s.g + 825584, gradBeta: s.g + 825712, pool: pool)
-        // features.4.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(760)
+        // features.4.1.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 185865456 &* s.n,
             weights: s.p + 727280, pixels: 841 &* s.n, inChannels: 768, outChannels: 128,
             gradInput: s.t + 144723456 &* s.n, gradWeights: s.g + 727280, pool: pool)
-        // features.4.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(761)
+        // features.4.1.block.2 squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 185219568 &* s.n,
             batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 677328,
             activation: .silu, expandWeights: s.p + 701936, savedPooled: s.t + 238293552 &* s.n,
             savedHidden: s.t + 238311696 &* s.n, savedScale: s.t + 238294320 &* s.n, gradInput: s.t + 145369344 &* s.n,
             gradReduceWeights: s.g + 677328, gradReduceBias: s.g + 701904, gradExpandWeights: s.g + 701936,
             gradExpandBias: s.g + 726512, workspace: s.ws, pool: pool)
-        // features.4.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(762)
+        // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 184573680 &* s.n,
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 674256, beta: s.p + 675024, savedMean: s.f + 136704,
             savedInvStd: s.f + 137472, activation: .silu, gradInput: s.t + 145369344 &* s.n, gradGamma: s.g + 674256,
             gradBeta: s.g + 675024, pool: pool)
+        s.profiler?.stop(763)
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 145152, count: 6912)
-        // features.4.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(764)
+        // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 183927792 &* s.n,
             batch: s.n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 29, outWidth: 29, weights: s.f + 138240, gradInput: s.t + 144723456 &* s.n,
             gradWeights: s.f + 145152, pool: pool)
+        s.profiler?.stop(765)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 145152, channels: 768, kernel: 3, into: s.g + 667344)
-        // features.4.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(766)
+        // features.4.1.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 183281904 &* s.n,
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 664272, beta: s.p + 665040, savedMean: s.f + 135168,
             savedInvStd: s.f + 135936, activation: .silu, gradInput: s.t + 144723456 &* s.n, gradGamma: s.g + 664272,
             gradBeta: s.g + 665040, pool: pool)
-        // features.4.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(767)
+        // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 235692832 &* s.n,
             weights: s.p + 565968, pixels: 841 &* s.n, inChannels: 128, outChannels: 768,
             gradInput: s.t + 86408448 &* s.n, gradWeights: s.g + 565968, pool: pool)
+        s.profiler?.stop(768)
         // features.4.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 86408448 &* s.n, s.t + 86193152 &* s.n, count: 107648 &* s.n, pool: pool)
+        s.profiler?.stop(769)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 57x57x64 -> 29x29x128, SE 384 -> 16 -> 384
     private func features_4_0_backward(_ s: TrainingStepContext) {
-        // features.4.0.block.3 backward through identity and BatchNorm (in place)
+        // features.4.0.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 128]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86408448 &* s.n, input: s.t + 235585184 &* s.n,
             pixels: 841 &* s.n, channels: 128, gamma: s.p + 565456, beta: s.p + 565584, savedMean: s.f + 134912,
             savedInvStd: s.f + 135040, activation: .identity, gradInput: s.t + 86408448 &* s.n,
             gradGamma: s.g + 565456, gradBeta: s.g + 565584, pool: pool)
-        // features.4.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(770)
+        // features.4.0.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 384] <- [n, 29, 29, 128]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86408448 &* s.n, input: s.t + 230200272 &* s.n,
             weights: s.p + 516304, pixels: 841 &* s.n, inChannels: 384, outChannels: 128,
             gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 516304, pool: pool)
-        // features.4.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(771)
+        // features.4.0.block.2 squeeze-excitation 384 -> 16 -> 384 backward on [n, 29, 29, 384]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 229877328 &* s.n,
             batch: s.n, pixels: 841, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 503616,
             activation: .silu, expandWeights: s.p + 509776, savedPooled: s.t + 238306992 &* s.n,
             savedHidden: s.t + 238312288 &* s.n, savedScale: s.t + 238307376 &* s.n, gradInput: s.t + 145971072 &* s.n,
             gradReduceWeights: s.g + 503616, gradReduceBias: s.g + 509760, gradExpandWeights: s.g + 509776,
             gradExpandBias: s.g + 515920, workspace: s.ws, pool: pool)
-        // features.4.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(772)
+        // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 384]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 145971072 &* s.n, input: s.t + 229554384 &* s.n,
             pixels: 841 &* s.n, channels: 384, gamma: s.p + 502080, beta: s.p + 502464, savedMean: s.f + 127232,
             savedInvStd: s.f + 127616, activation: .silu, gradInput: s.t + 145971072 &* s.n, gradGamma: s.g + 502080,
             gradBeta: s.g + 502464, pool: pool)
+        s.profiler?.stop(773)
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 131456, count: 3456)
-        // features.4.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(774)
+        // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 29, 29, 384]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 145971072 &* s.n, input: s.t + 143475840 &* s.n,
             batch: s.n, height: 57, width: 57, channels: 384, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 29, outWidth: 29, weights: s.f + 128000, gradInput: s.t + 144723456 &* s.n,
             gradWeights: s.f + 131456, pool: pool)
+        s.profiler?.stop(775)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 131456, channels: 384, kernel: 3, into: s.g + 498624)
-        // features.4.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(776)
+        // features.4.0.block.0 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 142228224 &* s.n,
             pixels: 3249 &* s.n, channels: 384, gamma: s.p + 497088, beta: s.p + 497472, savedMean: s.f + 126464,
             savedInvStd: s.f + 126848, activation: .silu, gradInput: s.t + 144723456 &* s.n, gradGamma: s.g + 497088,
             gradBeta: s.g + 497472, pool: pool)
-        // features.4.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(777)
+        // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 233107440 &* s.n,
             weights: s.p + 472512, pixels: 3249 &* s.n, inChannels: 64, outChannels: 384,
             gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 472512, pool: pool)
+        s.profiler?.stop(778)
     }
 
     /// features.3.4 backward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
     private func features_3_4_backward(_ s: TrainingStepContext) {
         // features.3.4 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 86085504 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 238312272 &* s.n : nil, batch: s.n,
             perImage: 207936, gradBranch: s.t + 86293440 &* s.n, pool: pool)
-        // features.3.4.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(779)
+        // features.3.4.block.3 backward through identity and BatchNorm (in place) on [n, 57, 57, 64]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86293440 &* s.n, input: s.t + 232899504 &* s.n,
             pixels: 3249 &* s.n, channels: 64, gamma: s.p + 472256, beta: s.p + 472320, savedMean: s.f + 126336,
             savedInvStd: s.f + 126400, activation: .identity, gradInput: s.t + 86293440 &* s.n,
             gradGamma: s.g + 472256, gradBeta: s.g + 472320, pool: pool)
-        // features.3.4.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(780)
+        // features.3.4.block.3 conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86293440 &* s.n, input: s.t + 140980608 &* s.n,
             weights: s.p + 447680, pixels: 3249 &* s.n, inChannels: 384, outChannels: 64,
             gradInput: s.t + 142228224 &* s.n, gradWeights: s.g + 447680, pool: pool)
-        // features.3.4.block.2 squeeze-excitation backward
+        s.profiler?.stop(781)
+        // features.3.4.block.2 squeeze-excitation 384 -> 16 -> 384 backward on [n, 57, 57, 384]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 142228224 &* s.n, input: s.t + 139732992 &* s.n,
             batch: s.n, pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 434992,
             activation: .silu, expandWeights: s.p + 441152, savedPooled: s.t + 238306224 &* s.n,
             savedHidden: s.t + 238312256 &* s.n, savedScale: s.t + 238306608 &* s.n, gradInput: s.t + 140980608 &* s.n,
             gradReduceWeights: s.g + 434992, gradReduceBias: s.g + 441136, gradExpandWeights: s.g + 441152,
             gradExpandBias: s.g + 447296, workspace: s.ws, pool: pool)
-        // features.3.4.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(782)
+        // features.3.4.block.1 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 140980608 &* s.n, input: s.t + 138485376 &* s.n,
             pixels: 3249 &* s.n, channels: 384, gamma: s.p + 433456, beta: s.p + 433840, savedMean: s.f + 106368,
             savedInvStd: s.f + 106752, activation: .silu, gradInput: s.t + 140980608 &* s.n, gradGamma: s.g + 433456,
             gradBeta: s.g + 433840, pool: pool)
+        s.profiler?.stop(783)
         // features.3.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 116736, count: 9600)
-        // features.3.4.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(784)
+        // features.3.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 140980608 &* s.n, input: s.t + 137237760 &* s.n,
             batch: s.n, height: 57, width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 57, outWidth: 57, weights: s.f + 107136, gradInput: s.t + 138485376 &* s.n,
             gradWeights: s.f + 116736, pool: pool)
+        s.profiler?.stop(785)
         // features.3.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 116736, channels: 384, kernel: 5, into: s.g + 423856)
-        // features.3.4.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(786)
+        // features.3.4.block.0 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 138485376 &* s.n, input: s.t + 135990144 &* s.n,
             pixels: 3249 &* s.n, channels: 384, gamma: s.p + 422320, beta: s.p + 422704, savedMean: s.f + 105600,
             savedInvStd: s.f + 105984, activation: .silu, gradInput: s.t + 138485376 &* s.n, gradGamma: s.g + 422320,
             gradBeta: s.g + 422704, pool: pool)
-        // features.3.4.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(787)
+        // features.3.4.block.0 conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 138485376 &* s.n, input: s.t + 232691568 &* s.n,
             weights: s.p + 397744, pixels: 3249 &* s.n, inChannels: 64, outChannels: 384,
             gradInput: s.t + 86293440 &* s.n, gradWeights: s.g + 397744, pool: pool)
+        s.profiler?.stop(788)
         // features.3.4 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 86293440 &* s.n, s.t + 86085504 &* s.n, count: 207936 &* s.n, pool: pool)
+        s.profiler?.stop(789)
     }
 
     /// features.3.3 backward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
     private func features_3_3_backward(_ s: TrainingStepContext) {
         // features.3.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 86293440 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 238312240 &* s.n : nil, batch: s.n,
             perImage: 207936, gradBranch: s.t + 86085504 &* s.n, pool: pool)
-        // features.3.3.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(790)
+        // features.3.3.block.3 backward through identity and BatchNorm (in place) on [n, 57, 57, 64]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 232483632 &* s.n,
             pixels: 3249 &* s.n, channels: 64, gamma: s.p + 397488, beta: s.p + 397552, savedMean: s.f + 105472,
             savedInvStd: s.f + 105536, activation: .identity, gradInput: s.t + 86085504 &* s.n,
             gradGamma: s.g + 397488, gradBeta: s.g + 397552, pool: pool)
-        // features.3.3.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(791)
+        // features.3.3.block.3 conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 134742528 &* s.n,
             weights: s.p + 372912, pixels: 3249 &* s.n, inChannels: 384, outChannels: 64,
             gradInput: s.t + 135990144 &* s.n, gradWeights: s.g + 372912, pool: pool)
-        // features.3.3.block.2 squeeze-excitation backward
+        s.profiler?.stop(792)
+        // features.3.3.block.2 squeeze-excitation 384 -> 16 -> 384 backward on [n, 57, 57, 384]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 135990144 &* s.n, input: s.t + 133494912 &* s.n,
             batch: s.n, pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 360224,
             activation: .silu, expandWeights: s.p + 366384, savedPooled: s.t + 238305456 &* s.n,
             savedHidden: s.t + 238312224 &* s.n, savedScale: s.t + 238305840 &* s.n, gradInput: s.t + 134742528 &* s.n,
             gradReduceWeights: s.g + 360224, gradReduceBias: s.g + 366368, gradExpandWeights: s.g + 366384,
             gradExpandBias: s.g + 372528, workspace: s.ws, pool: pool)
-        // features.3.3.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(793)
+        // features.3.3.block.1 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 134742528 &* s.n, input: s.t + 132247296 &* s.n,
             pixels: 3249 &* s.n, channels: 384, gamma: s.p + 358688, beta: s.p + 359072, savedMean: s.f + 85504,
             savedInvStd: s.f + 85888, activation: .silu, gradInput: s.t + 134742528 &* s.n, gradGamma: s.g + 358688,
             gradBeta: s.g + 359072, pool: pool)
+        s.profiler?.stop(794)
         // features.3.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 95872, count: 9600)
-        // features.3.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(795)
+        // features.3.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 134742528 &* s.n, input: s.t + 130999680 &* s.n,
             batch: s.n, height: 57, width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 57, outWidth: 57, weights: s.f + 86272, gradInput: s.t + 132247296 &* s.n,
             gradWeights: s.f + 95872, pool: pool)
+        s.profiler?.stop(796)
         // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 95872, channels: 384, kernel: 5, into: s.g + 349088)
-        // features.3.3.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(797)
+        // features.3.3.block.0 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 132247296 &* s.n, input: s.t + 129752064 &* s.n,
             pixels: 3249 &* s.n, channels: 384, gamma: s.p + 347552, beta: s.p + 347936, savedMean: s.f + 84736,
             savedInvStd: s.f + 85120, activation: .silu, gradInput: s.t + 132247296 &* s.n, gradGamma: s.g + 347552,
             gradBeta: s.g + 347936, pool: pool)
-        // features.3.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(798)
+        // features.3.3.block.0 conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 132247296 &* s.n, input: s.t + 232275696 &* s.n,
             weights: s.p + 322976, pixels: 3249 &* s.n, inChannels: 64, outChannels: 384,
             gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 322976, pool: pool)
+        s.profiler?.stop(799)
         // features.3.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 86085504 &* s.n, s.t + 86293440 &* s.n, count: 207936 &* s.n, pool: pool)
+        s.profiler?.stop(800)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 86085504 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 238312208 &* s.n : nil, batch: s.n,
             perImage: 207936, gradBranch: s.t + 86293440 &* s.n, pool: pool)
-        // features.3.2.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(801)
+        // features.3.2.block.3 backward through identity and BatchNorm (in place) on [n, 57, 57, 64]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86293440 &* s.n, input: s.t + 232067760 &* s.n,
             pixels: 3249 &* s.n, channels: 64, gamma: s.p + 322720, beta: s.p + 322784, savedMean: s.f + 84608,
             savedInvStd: s.f + 84672, activation: .identity, gradInput: s.t + 86293440 &* s.n, gradGamma: s.g + 322720,
             gradBeta: s.g + 322784, pool: pool)
-        // features.3.2.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(802)
+        // features.3.2.block.3 conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86293440 &* s.n, input: s.t + 128504448 &* s.n,
             weights: s.p + 298144, pixels: 3249 &* s.n, inChannels: 384, outChannels: 64,
             gradInput: s.t + 129752064 &* s.n, gradWeights: s.g + 298144, pool: pool)
-        // features.3.2.block.2 squeeze-excitation backward
+        s.profiler?.stop(803)
+        // features.3.2.block.2 squeeze-excitation 384 -> 16 -> 384 backward on [n, 57, 57, 384]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 129752064 &* s.n, input: s.t + 127256832 &* s.n,
             batch: s.n, pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 285456,
             activation: .silu, expandWeights: s.p + 291616, savedPooled: s.t + 238304688 &* s.n,
             savedHidden: s.t + 238312192 &* s.n, savedScale: s.t + 238305072 &* s.n, gradInput: s.t + 128504448 &* s.n,
             gradReduceWeights: s.g + 285456, gradReduceBias: s.g + 291600, gradExpandWeights: s.g + 291616,
             gradExpandBias: s.g + 297760, workspace: s.ws, pool: pool)
-        // features.3.2.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(804)
+        // features.3.2.block.1 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 128504448 &* s.n, input: s.t + 126009216 &* s.n,
             pixels: 3249 &* s.n, channels: 384, gamma: s.p + 283920, beta: s.p + 284304, savedMean: s.f + 64640,
             savedInvStd: s.f + 65024, activation: .silu, gradInput: s.t + 128504448 &* s.n, gradGamma: s.g + 283920,
             gradBeta: s.g + 284304, pool: pool)
+        s.profiler?.stop(805)
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 75008, count: 9600)
-        // features.3.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(806)
+        // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 128504448 &* s.n, input: s.t + 124761600 &* s.n,
             batch: s.n, height: 57, width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 57, outWidth: 57, weights: s.f + 65408, gradInput: s.t + 126009216 &* s.n,
             gradWeights: s.f + 75008, pool: pool)
+        s.profiler?.stop(807)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 75008, channels: 384, kernel: 5, into: s.g + 274320)
-        // features.3.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(808)
+        // features.3.2.block.0 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 126009216 &* s.n, input: s.t + 123513984 &* s.n,
             pixels: 3249 &* s.n, channels: 384, gamma: s.p + 272784, beta: s.p + 273168, savedMean: s.f + 63872,
             savedInvStd: s.f + 64256, activation: .silu, gradInput: s.t + 126009216 &* s.n, gradGamma: s.g + 272784,
             gradBeta: s.g + 273168, pool: pool)
-        // features.3.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(809)
+        // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 126009216 &* s.n, input: s.t + 231859824 &* s.n,
             weights: s.p + 248208, pixels: 3249 &* s.n, inChannels: 64, outChannels: 384,
             gradInput: s.t + 86293440 &* s.n, gradWeights: s.g + 248208, pool: pool)
+        s.profiler?.stop(810)
         // features.3.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 86293440 &* s.n, s.t + 86085504 &* s.n, count: 207936 &* s.n, pool: pool)
+        s.profiler?.stop(811)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 86293440 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 238312176 &* s.n : nil, batch: s.n,
             perImage: 207936, gradBranch: s.t + 86085504 &* s.n, pool: pool)
-        // features.3.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(812)
+        // features.3.1.block.3 backward through identity and BatchNorm (in place) on [n, 57, 57, 64]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 231651888 &* s.n,
             pixels: 3249 &* s.n, channels: 64, gamma: s.p + 247952, beta: s.p + 248016, savedMean: s.f + 63744,
             savedInvStd: s.f + 63808, activation: .identity, gradInput: s.t + 86085504 &* s.n, gradGamma: s.g + 247952,
             gradBeta: s.g + 248016, pool: pool)
-        // features.3.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(813)
+        // features.3.1.block.3 conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 122266368 &* s.n,
             weights: s.p + 223376, pixels: 3249 &* s.n, inChannels: 384, outChannels: 64,
             gradInput: s.t + 123513984 &* s.n, gradWeights: s.g + 223376, pool: pool)
-        // features.3.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(814)
+        // features.3.1.block.2 squeeze-excitation 384 -> 16 -> 384 backward on [n, 57, 57, 384]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 123513984 &* s.n, input: s.t + 121018752 &* s.n,
             batch: s.n, pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 210688,
             activation: .silu, expandWeights: s.p + 216848, savedPooled: s.t + 86708720 &* s.n,
             savedHidden: s.t + 238312160 &* s.n, savedScale: s.t + 238304304 &* s.n, gradInput: s.t + 122266368 &* s.n,
             gradReduceWeights: s.g + 210688, gradReduceBias: s.g + 216832, gradExpandWeights: s.g + 216848,
             gradExpandBias: s.g + 222992, workspace: s.ws, pool: pool)
-        // features.3.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(815)
+        // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 122266368 &* s.n, input: s.t + 119771136 &* s.n,
             pixels: 3249 &* s.n, channels: 384, gamma: s.p + 209152, beta: s.p + 209536, savedMean: s.f + 43776,
             savedInvStd: s.f + 44160, activation: .silu, gradInput: s.t + 122266368 &* s.n, gradGamma: s.g + 209152,
             gradBeta: s.g + 209536, pool: pool)
+        s.profiler?.stop(816)
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 54144, count: 9600)
-        // features.3.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(817)
+        // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 122266368 &* s.n, input: s.t + 84837888 &* s.n,
             batch: s.n, height: 57, width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 57, outWidth: 57, weights: s.f + 44544, gradInput: s.t + 119771136 &* s.n,
             gradWeights: s.f + 54144, pool: pool)
+        s.profiler?.stop(818)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 54144, channels: 384, kernel: 5, into: s.g + 199552)
-        // features.3.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(819)
+        // features.3.1.block.0 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 119771136 &* s.n, input: s.t + 83590272 &* s.n,
             pixels: 3249 &* s.n, channels: 384, gamma: s.p + 198016, beta: s.p + 198400, savedMean: s.f + 43008,
             savedInvStd: s.f + 43392, activation: .silu, gradInput: s.t + 119771136 &* s.n, gradGamma: s.g + 198016,
             gradBeta: s.g + 198400, pool: pool)
-        // features.3.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(820)
+        // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 119771136 &* s.n, input: s.t + 231443952 &* s.n,
             weights: s.p + 173440, pixels: 3249 &* s.n, inChannels: 64, outChannels: 384,
             gradInput: s.t + 84370032 &* s.n, gradWeights: s.g + 173440, pool: pool)
+        s.profiler?.stop(821)
         // features.3.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 84370032 &* s.n, s.t + 86293440 &* s.n, count: 207936 &* s.n, pool: pool)
+        s.profiler?.stop(822)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 114x114x40 -> 57x57x64, SE 240 -> 10 -> 240
     private func features_3_0_backward(_ s: TrainingStepContext) {
-        // features.3.0.block.3 backward through identity and BatchNorm (in place)
+        // features.3.0.block.3 backward through identity and BatchNorm (in place) on [n, 57, 57, 64]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 84370032 &* s.n, input: s.t + 231236016 &* s.n,
             pixels: 3249 &* s.n, channels: 64, gamma: s.p + 173184, beta: s.p + 173248, savedMean: s.f + 42880,
             savedInvStd: s.f + 42944, activation: .identity, gradInput: s.t + 84370032 &* s.n, gradGamma: s.g + 173184,
             gradBeta: s.g + 173248, pool: pool)
-        // features.3.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(823)
+        // features.3.0.block.3 conv 1x1 backward: input and weight gradients, [n, 57, 57, 240] <- [n, 57, 57, 64]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 84370032 &* s.n, input: s.t + 175590144 &* s.n,
             weights: s.p + 157824, pixels: 3249 &* s.n, inChannels: 240, outChannels: 64,
             gradInput: s.t + 83590272 &* s.n, gradWeights: s.g + 157824, pool: pool)
-        // features.3.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(824)
+        // features.3.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 57, 57, 240]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 83590272 &* s.n, input: s.t + 174810384 &* s.n,
             batch: s.n, pixels: 3249, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 152768,
             activation: .silu, expandWeights: s.p + 155184, savedPooled: s.t + 238309680 &* s.n,
             savedHidden: s.t + 238312144 &* s.n, savedScale: s.t + 238309920 &* s.n, gradInput: s.t + 119771136 &* s.n,
             gradReduceWeights: s.g + 152768, gradReduceBias: s.g + 155168, gradExpandWeights: s.g + 155184,
             gradExpandBias: s.g + 157584, workspace: s.ws, pool: pool)
-        // features.3.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(825)
+        // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 57, 57, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 119771136 &* s.n, input: s.t + 174030624 &* s.n,
             pixels: 3249 &* s.n, channels: 240, gamma: s.p + 151808, beta: s.p + 152048, savedMean: s.f + 30400,
             savedInvStd: s.f + 30640, activation: .silu, gradInput: s.t + 119771136 &* s.n, gradGamma: s.g + 151808,
             gradBeta: s.g + 152048, pool: pool)
+        s.profiler?.stop(826)
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 36880, count: 6000)
-        // features.3.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(827)
+        // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 57, 57, 240]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 119771136 &* s.n, input: s.t + 80471232 &* s.n,
             batch: s.n, height: 114, width: 114, channels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 57, outWidth: 57, weights: s.f + 30880, gradInput: s.t + 83590272 &* s.n,
             gradWeights: s.f + 36880, pool: pool)
+        s.profiler?.stop(828)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 36880, channels: 240, kernel: 5, into: s.g + 145808)
-        // features.3.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(829)
+        // features.3.0.block.0 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 83590272 &* s.n, input: s.t + 77352192 &* s.n,
             pixels: 12996 &* s.n, channels: 240, gamma: s.p + 144848, beta: s.p + 145088, savedMean: s.f + 29920,
             savedInvStd: s.f + 30160, activation: .silu, gradInput: s.t + 83590272 &* s.n, gradGamma: s.g + 144848,
             gradBeta: s.g + 145088, pool: pool)
-        // features.3.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(830)
+        // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 83590272 &* s.n, input: s.t + 210566544 &* s.n,
             weights: s.p + 135248, pixels: 12996 &* s.n, inChannels: 40, outChannels: 240,
             gradInput: s.t + 80471232 &* s.n, gradWeights: s.g + 135248, pool: pool)
+        s.profiler?.stop(831)
     }
 
     /// features.2.4 backward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_4_backward(_ s: TrainingStepContext) {
         // features.2.4 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 80471232 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 238312128 &* s.n : nil, batch: s.n,
             perImage: 519840, gradBranch: s.t + 80991072 &* s.n, pool: pool)
-        // features.2.4.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(832)
+        // features.2.4.block.3 backward through identity and BatchNorm (in place) on [n, 114, 114, 40]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 80991072 &* s.n, input: s.t + 210046704 &* s.n,
             pixels: 12996 &* s.n, channels: 40, gamma: s.p + 135056, beta: s.p + 135104, savedMean: s.f + 29840,
             savedInvStd: s.f + 29880, activation: .identity, gradInput: s.t + 80991072 &* s.n, gradGamma: s.g + 135056,
             gradBeta: s.g + 135104, pool: pool)
-        // features.2.4.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(833)
+        // features.2.4.block.3 conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 80991072 &* s.n, input: s.t + 74233152 &* s.n,
             weights: s.p + 125456, pixels: 12996 &* s.n, inChannels: 240, outChannels: 40,
             gradInput: s.t + 77352192 &* s.n, gradWeights: s.g + 125456, pool: pool)
-        // features.2.4.block.2 squeeze-excitation backward
+        s.profiler?.stop(834)
+        // features.2.4.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 114, 114, 240]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 77352192 &* s.n, input: s.t + 71114112 &* s.n,
             batch: s.n, pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 120400,
             activation: .silu, expandWeights: s.p + 122816, savedPooled: s.t + 238309200 &* s.n,
             savedHidden: s.t + 238312112 &* s.n, savedScale: s.t + 238309440 &* s.n, gradInput: s.t + 74233152 &* s.n,
             gradReduceWeights: s.g + 120400, gradReduceBias: s.g + 122800, gradExpandWeights: s.g + 122816,
             gradExpandBias: s.g + 125216, workspace: s.ws, pool: pool)
-        // features.2.4.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(835)
+        // features.2.4.block.1 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 74233152 &* s.n, input: s.t + 67995072 &* s.n,
             pixels: 12996 &* s.n, channels: 240, gamma: s.p + 119440, beta: s.p + 119680, savedMean: s.f + 25040,
             savedInvStd: s.f + 25280, activation: .silu, gradInput: s.t + 74233152 &* s.n, gradGamma: s.g + 119440,
             gradBeta: s.g + 119680, pool: pool)
+        s.profiler?.stop(836)
         // features.2.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 27680, count: 2160)
-        // features.2.4.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(837)
+        // features.2.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 74233152 &* s.n, input: s.t + 64876032 &* s.n,
             batch: s.n, height: 114, width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 114, outWidth: 114, weights: s.f + 25520, gradInput: s.t + 67995072 &* s.n,
             gradWeights: s.f + 27680, pool: pool)
+        s.profiler?.stop(838)
         // features.2.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 27680, channels: 240, kernel: 3, into: s.g + 117280)
-        // features.2.4.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(839)
+        // features.2.4.block.0 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 67995072 &* s.n, input: s.t + 61756992 &* s.n,
             pixels: 12996 &* s.n, channels: 240, gamma: s.p + 116320, beta: s.p + 116560, savedMean: s.f + 24560,
             savedInvStd: s.f + 24800, activation: .silu, gradInput: s.t + 67995072 &* s.n, gradGamma: s.g + 116320,
             gradBeta: s.g + 116560, pool: pool)
-        // features.2.4.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(840)
+        // features.2.4.block.0 conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 67995072 &* s.n, input: s.t + 209526864 &* s.n,
             weights: s.p + 106720, pixels: 12996 &* s.n, inChannels: 40, outChannels: 240,
             gradInput: s.t + 64876032 &* s.n, gradWeights: s.g + 106720, pool: pool)
+        s.profiler?.stop(841)
         // features.2.4 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 64876032 &* s.n, s.t + 80471232 &* s.n, count: 519840 &* s.n, pool: pool)
+        s.profiler?.stop(842)
     }
 
     /// features.2.3 backward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_3_backward(_ s: TrainingStepContext) {
         // features.2.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 64876032 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 238312096 &* s.n : nil, batch: s.n,
             perImage: 519840, gradBranch: s.t + 65395872 &* s.n, pool: pool)
-        // features.2.3.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(843)
+        // features.2.3.block.3 backward through identity and BatchNorm (in place) on [n, 114, 114, 40]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 65395872 &* s.n, input: s.t + 209007024 &* s.n,
             pixels: 12996 &* s.n, channels: 40, gamma: s.p + 106528, beta: s.p + 106576, savedMean: s.f + 24480,
             savedInvStd: s.f + 24520, activation: .identity, gradInput: s.t + 65395872 &* s.n, gradGamma: s.g + 106528,
             gradBeta: s.g + 106576, pool: pool)
-        // features.2.3.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(844)
+        // features.2.3.block.3 conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 65395872 &* s.n, input: s.t + 58637952 &* s.n,
             weights: s.p + 96928, pixels: 12996 &* s.n, inChannels: 240, outChannels: 40,
             gradInput: s.t + 61756992 &* s.n, gradWeights: s.g + 96928, pool: pool)
-        // features.2.3.block.2 squeeze-excitation backward
+        s.profiler?.stop(845)
+        // features.2.3.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 114, 114, 240]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 61756992 &* s.n, input: s.t + 55518912 &* s.n,
             batch: s.n, pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 91872,
             activation: .silu, expandWeights: s.p + 94288, savedPooled: s.t + 238308720 &* s.n,
             savedHidden: s.t + 238312080 &* s.n, savedScale: s.t + 238308960 &* s.n, gradInput: s.t + 58637952 &* s.n,
             gradReduceWeights: s.g + 91872, gradReduceBias: s.g + 94272, gradExpandWeights: s.g + 94288,
             gradExpandBias: s.g + 96688, workspace: s.ws, pool: pool)
-        // features.2.3.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(846)
+        // features.2.3.block.1 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 58637952 &* s.n, input: s.t + 52399872 &* s.n,
             pixels: 12996 &* s.n, channels: 240, gamma: s.p + 90912, beta: s.p + 91152, savedMean: s.f + 19680,
             savedInvStd: s.f + 19920, activation: .silu, gradInput: s.t + 58637952 &* s.n, gradGamma: s.g + 90912,
             gradBeta: s.g + 91152, pool: pool)
+        s.profiler?.stop(847)
         // features.2.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 22320, count: 2160)
-        // features.2.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(848)
+        // features.2.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 58637952 &* s.n, input: s.t + 49280832 &* s.n,
             batch: s.n, height: 114, width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 114, outWidth: 114, weights: s.f + 20160, gradInput: s.t + 52399872 &* s.n,
             gradWeights: s.f + 22320, pool: pool)
+        s.profiler?.stop(849)
         // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 22320, channels: 240, kernel: 3, into: s.g + 88752)
-        // features.2.3.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(850)
+        // features.2.3.block.0 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 52399872 &* s.n, input: s.t + 46161792 &* s.n,
             pixels: 12996 &* s.n, channels: 240, gamma: s.p + 87792, beta: s.p + 88032, savedMean: s.f + 19200,
             savedInvStd: s.f + 19440, activation: .silu, gradInput: s.t + 52399872 &* s.n, gradGamma: s.g + 87792,
             gradBeta: s.g + 88032, pool: pool)
-        // features.2.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(851)
+        // features.2.3.block.0 conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 52399872 &* s.n, input: s.t + 208487184 &* s.n,
             weights: s.p + 78192, pixels: 12996 &* s.n, inChannels: 40, outChannels: 240,
             gradInput: s.t + 49280832 &* s.n, gradWeights: s.g + 78192, pool: pool)
+        s.profiler?.stop(852)
         // features.2.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 49280832 &* s.n, s.t + 64876032 &* s.n, count: 519840 &* s.n, pool: pool)
+        s.profiler?.stop(853)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 49280832 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 238312064 &* s.n : nil, batch: s.n,
             perImage: 519840, gradBranch: s.t + 49800672 &* s.n, pool: pool)
-        // features.2.2.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(854)
+        // features.2.2.block.3 backward through identity and BatchNorm (in place) on [n, 114, 114, 40]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 49800672 &* s.n, input: s.t + 207967344 &* s.n,
             pixels: 12996 &* s.n, channels: 40, gamma: s.p + 78000, beta: s.p + 78048, savedMean: s.f + 19120,
             savedInvStd: s.f + 19160, activation: .identity, gradInput: s.t + 49800672 &* s.n, gradGamma: s.g + 78000,
             gradBeta: s.g + 78048, pool: pool)
-        // features.2.2.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(855)
+        // features.2.2.block.3 conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 49800672 &* s.n, input: s.t + 43042752 &* s.n,
             weights: s.p + 68400, pixels: 12996 &* s.n, inChannels: 240, outChannels: 40,
             gradInput: s.t + 46161792 &* s.n, gradWeights: s.g + 68400, pool: pool)
-        // features.2.2.block.2 squeeze-excitation backward
+        s.profiler?.stop(856)
+        // features.2.2.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 114, 114, 240]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 46161792 &* s.n, input: s.t + 39923712 &* s.n,
             batch: s.n, pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 63344,
             activation: .silu, expandWeights: s.p + 65760, savedPooled: s.t + 238308240 &* s.n,
             savedHidden: s.t + 238312048 &* s.n, savedScale: s.t + 238308480 &* s.n, gradInput: s.t + 43042752 &* s.n,
             gradReduceWeights: s.g + 63344, gradReduceBias: s.g + 65744, gradExpandWeights: s.g + 65760,
             gradExpandBias: s.g + 68160, workspace: s.ws, pool: pool)
-        // features.2.2.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(857)
+        // features.2.2.block.1 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 43042752 &* s.n, input: s.t + 36804672 &* s.n,
             pixels: 12996 &* s.n, channels: 240, gamma: s.p + 62384, beta: s.p + 62624, savedMean: s.f + 14320,
             savedInvStd: s.f + 14560, activation: .silu, gradInput: s.t + 43042752 &* s.n, gradGamma: s.g + 62384,
             gradBeta: s.g + 62624, pool: pool)
+        s.profiler?.stop(858)
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 16960, count: 2160)
-        // features.2.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(859)
+        // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 43042752 &* s.n, input: s.t + 33685632 &* s.n,
             batch: s.n, height: 114, width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 114, outWidth: 114, weights: s.f + 14800, gradInput: s.t + 36804672 &* s.n,
             gradWeights: s.f + 16960, pool: pool)
+        s.profiler?.stop(860)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 16960, channels: 240, kernel: 3, into: s.g + 60224)
-        // features.2.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(861)
+        // features.2.2.block.0 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 36804672 &* s.n, input: s.t + 30566592 &* s.n,
             pixels: 12996 &* s.n, channels: 240, gamma: s.p + 59264, beta: s.p + 59504, savedMean: s.f + 13840,
             savedInvStd: s.f + 14080, activation: .silu, gradInput: s.t + 36804672 &* s.n, gradGamma: s.g + 59264,
             gradBeta: s.g + 59504, pool: pool)
-        // features.2.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(862)
+        // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 36804672 &* s.n, input: s.t + 207447504 &* s.n,
             weights: s.p + 49664, pixels: 12996 &* s.n, inChannels: 40, outChannels: 240,
             gradInput: s.t + 33685632 &* s.n, gradWeights: s.g + 49664, pool: pool)
+        s.profiler?.stop(863)
         // features.2.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 33685632 &* s.n, s.t + 49280832 &* s.n, count: 519840 &* s.n, pool: pool)
+        s.profiler?.stop(864)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 33685632 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 238312032 &* s.n : nil, batch: s.n,
             perImage: 519840, gradBranch: s.t + 34205472 &* s.n, pool: pool)
-        // features.2.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(865)
+        // features.2.1.block.3 backward through identity and BatchNorm (in place) on [n, 114, 114, 40]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34205472 &* s.n, input: s.t + 206927664 &* s.n,
             pixels: 12996 &* s.n, channels: 40, gamma: s.p + 49472, beta: s.p + 49520, savedMean: s.f + 13760,
             savedInvStd: s.f + 13800, activation: .identity, gradInput: s.t + 34205472 &* s.n, gradGamma: s.g + 49472,
             gradBeta: s.g + 49520, pool: pool)
-        // features.2.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(866)
+        // features.2.1.block.3 conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34205472 &* s.n, input: s.t + 27447552 &* s.n,
             weights: s.p + 39872, pixels: 12996 &* s.n, inChannels: 240, outChannels: 40,
             gradInput: s.t + 30566592 &* s.n, gradWeights: s.g + 39872, pool: pool)
-        // features.2.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(867)
+        // features.2.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 114, 114, 240]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 30566592 &* s.n, input: s.t + 24328512 &* s.n,
             batch: s.n, pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 34816,
             activation: .silu, expandWeights: s.p + 37232, savedPooled: s.t + 238307760 &* s.n,
             savedHidden: s.t + 238312016 &* s.n, savedScale: s.t + 238308000 &* s.n, gradInput: s.t + 27447552 &* s.n,
             gradReduceWeights: s.g + 34816, gradReduceBias: s.g + 37216, gradExpandWeights: s.g + 37232,
             gradExpandBias: s.g + 39632, workspace: s.ws, pool: pool)
-        // features.2.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(868)
+        // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 27447552 &* s.n, input: s.t + 21209472 &* s.n,
             pixels: 12996 &* s.n, channels: 240, gamma: s.p + 33856, beta: s.p + 34096, savedMean: s.f + 8960,
             savedInvStd: s.f + 9200, activation: .silu, gradInput: s.t + 27447552 &* s.n, gradGamma: s.g + 33856,
             gradBeta: s.g + 34096, pool: pool)
+        s.profiler?.stop(869)
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 11600, count: 2160)
-        // features.2.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(870)
+        // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 27447552 &* s.n, input: s.t + 18090432 &* s.n,
             batch: s.n, height: 114, width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 114, outWidth: 114, weights: s.f + 9440, gradInput: s.t + 21209472 &* s.n,
             gradWeights: s.f + 11600, pool: pool)
+        s.profiler?.stop(871)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 11600, channels: 240, kernel: 3, into: s.g + 31696)
-        // features.2.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(872)
+        // features.2.1.block.0 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 21209472 &* s.n, input: s.t + 14971392 &* s.n,
             pixels: 12996 &* s.n, channels: 240, gamma: s.p + 30736, beta: s.p + 30976, savedMean: s.f + 8480,
             savedInvStd: s.f + 8720, activation: .silu, gradInput: s.t + 21209472 &* s.n, gradGamma: s.g + 30736,
             gradBeta: s.g + 30976, pool: pool)
-        // features.2.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(873)
+        // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 21209472 &* s.n, input: s.t + 206407824 &* s.n,
             weights: s.p + 21136, pixels: 12996 &* s.n, inChannels: 40, outChannels: 240,
             gradInput: s.t + 16842816 &* s.n, gradWeights: s.g + 21136, pool: pool)
+        s.profiler?.stop(874)
         // features.2.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 16842816 &* s.n, s.t + 33685632 &* s.n, count: 519840 &* s.n, pool: pool)
+        s.profiler?.stop(875)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 228x228x24 -> 114x114x40, SE 144 -> 6 -> 144
     private func features_2_0_backward(_ s: TrainingStepContext) {
-        // features.2.0.block.3 backward through identity and BatchNorm (in place)
+        // features.2.0.block.3 backward through identity and BatchNorm (in place) on [n, 114, 114, 40]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16842816 &* s.n, input: s.t + 205887984 &* s.n,
             pixels: 12996 &* s.n, channels: 40, gamma: s.p + 20944, beta: s.p + 20992, savedMean: s.f + 8400,
             savedInvStd: s.f + 8440, activation: .identity, gradInput: s.t + 16842816 &* s.n, gradGamma: s.g + 20944,
             gradBeta: s.g + 20992, pool: pool)
-        // features.2.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(876)
+        // features.2.0.block.3 conv 1x1 backward: input and weight gradients, [n, 114, 114, 144] <- [n, 114, 114, 40]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 16842816 &* s.n, input: s.t + 102928320 &* s.n,
             weights: s.p + 15184, pixels: 12996 &* s.n, inChannels: 144, outChannels: 40,
             gradInput: s.t + 14971392 &* s.n, gradWeights: s.g + 15184, pool: pool)
-        // features.2.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(877)
+        // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 114, 114, 144]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 14971392 &* s.n, input: s.t + 101056896 &* s.n,
             batch: s.n, pixels: 12996, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 13296,
             activation: .silu, expandWeights: s.p + 14176, savedPooled: s.t + 238310160 &* s.n,
             savedHidden: s.t + 238312000 &* s.n, savedScale: s.t + 238310304 &* s.n, gradInput: s.t + 22457088 &* s.n,
             gradReduceWeights: s.g + 13296, gradReduceBias: s.g + 14160, gradExpandWeights: s.g + 14176,
             gradExpandBias: s.g + 15040, workspace: s.ws, pool: pool)
-        // features.2.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(878)
+        // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 114, 114, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22457088 &* s.n, input: s.t + 99185472 &* s.n,
             pixels: 12996 &* s.n, channels: 144, gamma: s.p + 12720, beta: s.p + 12864, savedMean: s.f + 5520,
             savedInvStd: s.f + 5664, activation: .silu, gradInput: s.t + 22457088 &* s.n, gradGamma: s.g + 12720,
             gradBeta: s.g + 12864, pool: pool)
+        s.profiler?.stop(879)
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 7104, count: 1296)
-        // features.2.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(880)
+        // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 228, 228, 144] <- [n, 114, 114, 144]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 22457088 &* s.n, input: s.t + 7485696 &* s.n,
             batch: s.n, height: 228, width: 228, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 114, outWidth: 114, weights: s.f + 5808, gradInput: s.t + 14971392 &* s.n,
             gradWeights: s.f + 7104, pool: pool)
+        s.profiler?.stop(881)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 7104, channels: 144, kernel: 3, into: s.g + 11424)
-        // features.2.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(882)
+        // features.2.0.block.0 backward through silu and BatchNorm (in place) on [n, 228, 228, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 14971392 &* s.n, input: s.t,
             pixels: 51984 &* s.n, channels: 144, gamma: s.p + 10848, beta: s.p + 10992, savedMean: s.f + 5232,
             savedInvStd: s.f + 5376, activation: .silu, gradInput: s.t + 14971392 &* s.n, gradGamma: s.g + 10848,
             gradBeta: s.g + 10992, pool: pool)
-        // features.2.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(883)
+        // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 144]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 14971392 &* s.n, input: s.t + 118523520 &* s.n,
             weights: s.p + 7392, pixels: 51984 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.t,
             gradWeights: s.g + 7392, pool: pool)
+        s.profiler?.stop(884)
     }
 
     /// features.1.2 backward: MBConv1 k3 s1: 228x228x24 -> 228x228x24, SE 24 -> 6 -> 24, identity shortcut
     private func features_1_2_backward(_ s: TrainingStepContext) {
         // features.1.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 238311984 &* s.n : nil, batch: s.n,
             perImage: 1247616, gradBranch: s.t + 1247616 &* s.n, pool: pool)
-        // features.1.2.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(885)
+        // features.1.2.block.2 backward through identity and BatchNorm (in place) on [n, 228, 228, 24]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1247616 &* s.n, input: s.t + 117275904 &* s.n,
             pixels: 51984 &* s.n, channels: 24, gamma: s.p + 7264, beta: s.p + 7296, savedMean: s.f + 5184,
             savedInvStd: s.f + 5208, activation: .identity, gradInput: s.t + 1247616 &* s.n, gradGamma: s.g + 7264,
             gradBeta: s.g + 7296, pool: pool)
-        // features.1.2.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(886)
+        // features.1.2.block.2 conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1247616 &* s.n, input: s.t + 116028288 &* s.n,
             weights: s.p + 6688, pixels: 51984 &* s.n, inChannels: 24, outChannels: 24,
             gradInput: s.t + 2495232 &* s.n, gradWeights: s.g + 6688, pool: pool)
-        // features.1.2.block.1 squeeze-excitation backward
+        s.profiler?.stop(887)
+        // features.1.2.block.1 squeeze-excitation 24 -> 6 -> 24 backward on [n, 228, 228, 24]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2495232 &* s.n, input: s.t + 114780672 &* s.n,
             batch: s.n, pixels: 51984, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 6352, activation: .silu,
             expandWeights: s.p + 6512, savedPooled: s.t + 238311632 &* s.n, savedHidden: s.t + 238311968 &* s.n,
             savedScale: s.t + 238311664 &* s.n, gradInput: s.t + 1247616 &* s.n, gradReduceWeights: s.g + 6352,
             gradReduceBias: s.g + 6496, gradExpandWeights: s.g + 6512, gradExpandBias: s.g + 6656, workspace: s.ws,
             pool: pool)
-        // features.1.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(888)
+        // features.1.2.block.0 backward through silu and BatchNorm (in place) on [n, 228, 228, 24]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1247616 &* s.n, input: s.t + 113533056 &* s.n,
             pixels: 51984 &* s.n, channels: 24, gamma: s.p + 6224, beta: s.p + 6256, savedMean: s.f + 4704,
             savedInvStd: s.f + 4728, activation: .silu, gradInput: s.t + 1247616 &* s.n, gradGamma: s.g + 6224,
             gradBeta: s.g + 6256, pool: pool)
+        s.profiler?.stop(889)
         // features.1.2.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 4968, count: 216)
-        // features.1.2.block.0 depthwise backward: input and weight gradients
+        s.profiler?.stop(890)
+        // features.1.2.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 1247616 &* s.n, input: s.t + 112285440 &* s.n,
             batch: s.n, height: 228, width: 228, channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 228, outWidth: 228, weights: s.f + 4752, gradInput: s.t + 2495232 &* s.n,
             gradWeights: s.f + 4968, pool: pool)
+        s.profiler?.stop(891)
         // features.1.2.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4968, channels: 24, kernel: 3, into: s.g + 6000)
+        s.profiler?.stop(892)
         // features.1.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 2495232 &* s.n, s.t, count: 1247616 &* s.n, pool: pool)
+        s.profiler?.stop(893)
     }
 
     /// features.1.1 backward: MBConv1 k3 s1: 228x228x24 -> 228x228x24, SE 24 -> 6 -> 24, identity shortcut
     private func features_1_1_backward(_ s: TrainingStepContext) {
         // features.1.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 2495232 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 238311952 &* s.n : nil, batch: s.n,
             perImage: 1247616, gradBranch: s.t, pool: pool)
-        // features.1.1.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(894)
+        // features.1.1.block.2 backward through identity and BatchNorm (in place) on [n, 228, 228, 24]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 111037824 &* s.n,
             pixels: 51984 &* s.n, channels: 24, gamma: s.p + 5872, beta: s.p + 5904, savedMean: s.f + 4656,
             savedInvStd: s.f + 4680, activation: .identity, gradInput: s.t, gradGamma: s.g + 5872,
             gradBeta: s.g + 5904, pool: pool)
-        // features.1.1.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(895)
+        // features.1.1.block.2 conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t, input: s.t + 109790208 &* s.n, weights: s.p + 5296,
             pixels: 51984 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.t + 1247616 &* s.n,
             gradWeights: s.g + 5296, pool: pool)
-        // features.1.1.block.1 squeeze-excitation backward
+        s.profiler?.stop(896)
+        // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 backward on [n, 228, 228, 24]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1247616 &* s.n, input: s.t + 108542592 &* s.n,
             batch: s.n, pixels: 51984, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4960, activation: .silu,
             expandWeights: s.p + 5120, savedPooled: s.t + 238311568 &* s.n, savedHidden: s.t + 238311936 &* s.n,
             savedScale: s.t + 238311600 &* s.n, gradInput: s.t, gradReduceWeights: s.g + 4960,
             gradReduceBias: s.g + 5104, gradExpandWeights: s.g + 5120, gradExpandBias: s.g + 5264, workspace: s.ws,
             pool: pool)
-        // features.1.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(897)
+        // features.1.1.block.0 backward through silu and BatchNorm (in place) on [n, 228, 228, 24]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 107294976 &* s.n,
             pixels: 51984 &* s.n, channels: 24, gamma: s.p + 4832, beta: s.p + 4864, savedMean: s.f + 4176,
             savedInvStd: s.f + 4200, activation: .silu, gradInput: s.t, gradGamma: s.g + 4832, gradBeta: s.g + 4864,
             pool: pool)
+        s.profiler?.stop(898)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 4440, count: 216)
-        // features.1.1.block.0 depthwise backward: input and weight gradients
+        s.profiler?.stop(899)
+        // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t, input: s.t + 106047360 &* s.n, batch: s.n, height: 228,
             width: 228, channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
             weights: s.f + 4224, gradInput: s.t + 3742848 &* s.n, gradWeights: s.f + 4440, pool: pool)
+        s.profiler?.stop(900)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4440, channels: 24, kernel: 3, into: s.g + 4608)
+        s.profiler?.stop(901)
         // features.1.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 3742848 &* s.n, s.t + 2495232 &* s.n, count: 1247616 &* s.n, pool: pool)
+        s.profiler?.stop(902)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 228x228x48 -> 228x228x24, SE 48 -> 12 -> 48
     private func features_1_0_backward(_ s: TrainingStepContext) {
-        // features.1.0.block.2 backward through identity and BatchNorm (in place)
+        // features.1.0.block.2 backward through identity and BatchNorm (in place) on [n, 228, 228, 24]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3742848 &* s.n, input: s.t + 104799744 &* s.n,
             pixels: 51984 &* s.n, channels: 24, gamma: s.p + 4480, beta: s.p + 4512, savedMean: s.f + 4128,
             savedInvStd: s.f + 4152, activation: .identity, gradInput: s.t + 3742848 &* s.n, gradGamma: s.g + 4480,
             gradBeta: s.g + 4512, pool: pool)
-        // features.1.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(903)
+        // features.1.0.block.2 conv 1x1 backward: input and weight gradients, [n, 228, 228, 48] <- [n, 228, 228, 24]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3742848 &* s.n, input: s.t + 96690240 &* s.n,
             weights: s.p + 3328, pixels: 51984 &* s.n, inChannels: 48, outChannels: 24, gradInput: s.t,
             gradWeights: s.g + 3328, pool: pool)
-        // features.1.0.block.1 squeeze-excitation backward
+        s.profiler?.stop(904)
+        // features.1.0.block.1 squeeze-excitation 48 -> 12 -> 48 backward on [n, 228, 228, 48]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t, input: s.t + 94195008 &* s.n, batch: s.n, pixels: 51984,
             channels: 48, squeezeChannels: 12, reduceWeights: s.p + 2112, activation: .silu, expandWeights: s.p + 2704,
             savedPooled: s.t + 238311136 &* s.n, savedHidden: s.t + 238311920 &* s.n,
             savedScale: s.t + 238311184 &* s.n, gradInput: s.t + 2495232 &* s.n, gradReduceWeights: s.g + 2112,
             gradReduceBias: s.g + 2688, gradExpandWeights: s.g + 2704, gradExpandBias: s.g + 3280, workspace: s.ws,
             pool: pool)
-        // features.1.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(905)
+        // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 228, 228, 48]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2495232 &* s.n, input: s.t + 91699776 &* s.n,
             pixels: 51984 &* s.n, channels: 48, gamma: s.p + 1920, beta: s.p + 1968, savedMean: s.f + 3168,
             savedInvStd: s.f + 3216, activation: .silu, gradInput: s.t + 2495232 &* s.n, gradGamma: s.g + 1920,
             gradBeta: s.g + 1968, pool: pool)
+        s.profiler?.stop(906)
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 3696, count: 432)
-        // features.1.0.block.0 depthwise backward: input and weight gradients
+        s.profiler?.stop(907)
+        // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 228, 228, 48] <- [n, 228, 228, 48]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2495232 &* s.n, input: s.t + 89204544 &* s.n,
             batch: s.n, height: 228, width: 228, channels: 48, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 228, outWidth: 228, weights: s.f + 3264, gradInput: s.t, gradWeights: s.f + 3696, pool: pool)
+        s.profiler?.stop(908)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3696, channels: 48, kernel: 3, into: s.g + 1488)
+        s.profiler?.stop(909)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 48 channels
     private func features_0_backward(_ s: TrainingStepContext) {
-        // features.0 backward through silu and BatchNorm (in place)
+        // features.0 backward through silu and BatchNorm (in place) on [n, 228, 228, 48]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 86709312 &* s.n,
             pixels: 51984 &* s.n, channels: 48, gamma: s.p + 1296, beta: s.p + 1344, savedMean: s.f + 3072,
             savedInvStd: s.f + 3120, activation: .silu, gradInput: s.t, gradGamma: s.g + 1296, gradBeta: s.g + 1344,
             pool: pool)
+        s.profiler?.stop(910)
         // features.0 stem weight gradient (the image needs none)
+        s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.t, input: s.x, batch: s.n, inChannels: 3, height: 456,
             width: 456, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, outChannels: 48,
             gradWeights: s.g, workspace: s.ws, pool: pool)
+        s.profiler?.stop(911)
     }
+
+    /// The kernel calls of `trainStep` in order (`s.profiler?.stop(i)` charges entry i), for `LayerProfiler`.
+    public static let profiledLayers: [LayerProfiler.Layer] = [
+        .init("gradients", kind: "zero gradients", macsPerImage: nil, "zero all 30563008 gradients"),
+        .init("features.0", kind: "stem forward", macsPerImage: 67371264,
+              "stem conv 3x3/2, [n, 3, 456, 456] (NCHW) -> [n, 228, 228, 48]"),
+        .init("features.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 228, 228, 48]"),
+        .init("features.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 228, 228, 48]"),
+        .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][48]"),
+        .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: 22457088,
+              "depthwise 3x3/1, [n, 228, 228, 48] -> [n, 228, 228, 48]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 228, 228, 48]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 228, 228, 48]"),
+        .init("features.1.0.block.1", kind: "squeeze-excitation forward", macsPerImage: 1152,
+              "squeeze-excitation 48 -> 12 -> 48 on [n, 228, 228, 48]"),
+        .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 59885568,
+              "project conv 1x1, [n, 228, 228, 48] -> [n, 228, 228, 24]"),
+        .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 228, 228, 24]"),
+        .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 228, 228, 24]"),
+        .init("features.1.1.block.0", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][24]"),
+        .init("features.1.1.block.0", kind: "depthwise forward", macsPerImage: 11228544,
+              "depthwise 3x3/1, [n, 228, 228, 24] -> [n, 228, 228, 24]"),
+        .init("features.1.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 228, 228, 24]"),
+        .init("features.1.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 228, 228, 24]"),
+        .init("features.1.1.block.1", kind: "squeeze-excitation forward", macsPerImage: 288,
+              "squeeze-excitation 24 -> 6 -> 24 on [n, 228, 228, 24]"),
+        .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: 29942784,
+              "project conv 1x1, [n, 228, 228, 24] -> [n, 228, 228, 24]"),
+        .init("features.1.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 228, 228, 24]"),
+        .init("features.1.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 228, 228, 24]"),
+        .init("features.1.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9948717948717949"),
+        .init("features.1.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.1.2.block.0", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][24]"),
+        .init("features.1.2.block.0", kind: "depthwise forward", macsPerImage: 11228544,
+              "depthwise 3x3/1, [n, 228, 228, 24] -> [n, 228, 228, 24]"),
+        .init("features.1.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 228, 228, 24]"),
+        .init("features.1.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 228, 228, 24]"),
+        .init("features.1.2.block.1", kind: "squeeze-excitation forward", macsPerImage: 288,
+              "squeeze-excitation 24 -> 6 -> 24 on [n, 228, 228, 24]"),
+        .init("features.1.2.block.2", kind: "conv 1x1 forward", macsPerImage: 29942784,
+              "project conv 1x1, [n, 228, 228, 24] -> [n, 228, 228, 24]"),
+        .init("features.1.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 228, 228, 24]"),
+        .init("features.1.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 228, 228, 24]"),
+        .init("features.1.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9897435897435898"),
+        .init("features.1.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 179656704,
+              "expand conv 1x1, [n, 228, 228, 24] -> [n, 228, 228, 144]"),
+        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 228, 228, 144]"),
+        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 228, 228, 144]"),
+        .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][144]"),
+        .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 16842816,
+              "depthwise 3x3/2, [n, 228, 228, 144] -> [n, 114, 114, 144]"),
+        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 114, 114, 144]"),
+        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 144]"),
+        .init("features.2.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
+              "squeeze-excitation 144 -> 6 -> 144 on [n, 114, 114, 144]"),
+        .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 74856960,
+              "project conv 1x1, [n, 114, 114, 144] -> [n, 114, 114, 40]"),
+        .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 114, 114, 40]"),
+        .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 114, 114, 40]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
+              "expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
+        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 114, 114, 240]"),
+        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]"),
+        .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][240]"),
+        .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 28071360,
+              "depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]"),
+        .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 114, 114, 240]"),
+        .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]"),
+        .init("features.2.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
+              "squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]"),
+        .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
+              "project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
+        .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 114, 114, 40]"),
+        .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 114, 114, 40]"),
+        .init("features.2.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9794871794871794"),
+        .init("features.2.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
+              "expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
+        .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 114, 114, 240]"),
+        .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]"),
+        .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][240]"),
+        .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 28071360,
+              "depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]"),
+        .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 114, 114, 240]"),
+        .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]"),
+        .init("features.2.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
+              "squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]"),
+        .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
+              "project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
+        .init("features.2.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 114, 114, 40]"),
+        .init("features.2.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 114, 114, 40]"),
+        .init("features.2.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9743589743589743"),
+        .init("features.2.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.2.3.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
+              "expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
+        .init("features.2.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 114, 114, 240]"),
+        .init("features.2.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]"),
+        .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][240]"),
+        .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: 28071360,
+              "depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]"),
+        .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 114, 114, 240]"),
+        .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]"),
+        .init("features.2.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
+              "squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]"),
+        .init("features.2.3.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
+              "project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
+        .init("features.2.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 114, 114, 40]"),
+        .init("features.2.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 114, 114, 40]"),
+        .init("features.2.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9692307692307692"),
+        .init("features.2.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.2.4.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
+              "expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
+        .init("features.2.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 114, 114, 240]"),
+        .init("features.2.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]"),
+        .init("features.2.4.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][240]"),
+        .init("features.2.4.block.1", kind: "depthwise forward", macsPerImage: 28071360,
+              "depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]"),
+        .init("features.2.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 114, 114, 240]"),
+        .init("features.2.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]"),
+        .init("features.2.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
+              "squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]"),
+        .init("features.2.4.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
+              "project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
+        .init("features.2.4.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 114, 114, 40]"),
+        .init("features.2.4.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 114, 114, 40]"),
+        .init("features.2.4", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9641025641025641"),
+        .init("features.2.4", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
+              "expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
+        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 114, 114, 240]"),
+        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]"),
+        .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][240]"),
+        .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 19494000,
+              "depthwise 5x5/2, [n, 114, 114, 240] -> [n, 57, 57, 240]"),
+        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 57, 57, 240]"),
+        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 240]"),
+        .init("features.3.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
+              "squeeze-excitation 240 -> 10 -> 240 on [n, 57, 57, 240]"),
+        .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 49904640,
+              "project conv 1x1, [n, 57, 57, 240] -> [n, 57, 57, 64]"),
+        .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 57, 57, 64]"),
+        .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 57, 57, 64]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 79847424,
+              "expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
+        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 57, 57, 384]"),
+        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]"),
+        .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][384]"),
+        .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 31190400,
+              "depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]"),
+        .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 57, 57, 384]"),
+        .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]"),
+        .init("features.3.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 12288,
+              "squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]"),
+        .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: 79847424,
+              "project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
+        .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 57, 57, 64]"),
+        .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 57, 57, 64]"),
+        .init("features.3.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9538461538461538"),
+        .init("features.3.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 79847424,
+              "expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
+        .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 57, 57, 384]"),
+        .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]"),
+        .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][384]"),
+        .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 31190400,
+              "depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]"),
+        .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 57, 57, 384]"),
+        .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]"),
+        .init("features.3.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 12288,
+              "squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]"),
+        .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: 79847424,
+              "project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
+        .init("features.3.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 57, 57, 64]"),
+        .init("features.3.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 57, 57, 64]"),
+        .init("features.3.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9487179487179487"),
+        .init("features.3.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.3.3.block.0", kind: "conv 1x1 forward", macsPerImage: 79847424,
+              "expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
+        .init("features.3.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 57, 57, 384]"),
+        .init("features.3.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]"),
+        .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][384]"),
+        .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: 31190400,
+              "depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]"),
+        .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 57, 57, 384]"),
+        .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]"),
+        .init("features.3.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 12288,
+              "squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]"),
+        .init("features.3.3.block.3", kind: "conv 1x1 forward", macsPerImage: 79847424,
+              "project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
+        .init("features.3.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 57, 57, 64]"),
+        .init("features.3.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 57, 57, 64]"),
+        .init("features.3.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9435897435897436"),
+        .init("features.3.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.3.4.block.0", kind: "conv 1x1 forward", macsPerImage: 79847424,
+              "expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
+        .init("features.3.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 57, 57, 384]"),
+        .init("features.3.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]"),
+        .init("features.3.4.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][384]"),
+        .init("features.3.4.block.1", kind: "depthwise forward", macsPerImage: 31190400,
+              "depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]"),
+        .init("features.3.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 57, 57, 384]"),
+        .init("features.3.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]"),
+        .init("features.3.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 12288,
+              "squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]"),
+        .init("features.3.4.block.3", kind: "conv 1x1 forward", macsPerImage: 79847424,
+              "project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
+        .init("features.3.4.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 57, 57, 64]"),
+        .init("features.3.4.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 57, 57, 64]"),
+        .init("features.3.4", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9384615384615385"),
+        .init("features.3.4", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 79847424,
+              "expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
+        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 57, 57, 384]"),
+        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]"),
+        .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][384]"),
+        .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 2906496,
+              "depthwise 3x3/2, [n, 57, 57, 384] -> [n, 29, 29, 384]"),
+        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 29, 29, 384]"),
+        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 384]"),
+        .init("features.4.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 12288,
+              "squeeze-excitation 384 -> 16 -> 384 on [n, 29, 29, 384]"),
+        .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 41336832,
+              "project conv 1x1, [n, 29, 29, 384] -> [n, 29, 29, 128]"),
+        .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 29, 29, 128]"),
+        .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 82673664,
+              "expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
+        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 29, 29, 768]"),
+        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
+        .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][768]"),
+        .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 5812992,
+              "depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
+        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 29, 29, 768]"),
+        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
+        .init("features.4.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 49152,
+              "squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]"),
+        .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 82673664,
+              "project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
+        .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 29, 29, 128]"),
+        .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]"),
+        .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9282051282051282"),
+        .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 82673664,
+              "expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
+        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 29, 29, 768]"),
+        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
+        .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][768]"),
+        .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 5812992,
+              "depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
+        .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 29, 29, 768]"),
+        .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
+        .init("features.4.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 49152,
+              "squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]"),
+        .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: 82673664,
+              "project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
+        .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 29, 29, 128]"),
+        .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]"),
+        .init("features.4.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9230769230769231"),
+        .init("features.4.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 82673664,
+              "expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
+        .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 29, 29, 768]"),
+        .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
+        .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][768]"),
+        .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 5812992,
+              "depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
+        .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 29, 29, 768]"),
+        .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
+        .init("features.4.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 49152,
+              "squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]"),
+        .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: 82673664,
+              "project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
+        .init("features.4.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 29, 29, 128]"),
+        .init("features.4.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]"),
+        .init("features.4.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9179487179487179"),
+        .init("features.4.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: 82673664,
+              "expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
+        .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 29, 29, 768]"),
+        .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
+        .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][768]"),
+        .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 5812992,
+              "depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
+        .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 29, 29, 768]"),
+        .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
+        .init("features.4.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 49152,
+              "squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]"),
+        .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: 82673664,
+              "project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
+        .init("features.4.4.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 29, 29, 128]"),
+        .init("features.4.4.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]"),
+        .init("features.4.4", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9128205128205128"),
+        .init("features.4.4", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.5.block.0", kind: "conv 1x1 forward", macsPerImage: 82673664,
+              "expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
+        .init("features.4.5.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 29, 29, 768]"),
+        .init("features.4.5.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
+        .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][768]"),
+        .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: 5812992,
+              "depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
+        .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 29, 29, 768]"),
+        .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
+        .init("features.4.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 49152,
+              "squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]"),
+        .init("features.4.5.block.3", kind: "conv 1x1 forward", macsPerImage: 82673664,
+              "project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
+        .init("features.4.5.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 29, 29, 128]"),
+        .init("features.4.5.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]"),
+        .init("features.4.5", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9076923076923077"),
+        .init("features.4.5", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.6.block.0", kind: "conv 1x1 forward", macsPerImage: 82673664,
+              "expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
+        .init("features.4.6.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 29, 29, 768]"),
+        .init("features.4.6.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
+        .init("features.4.6.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][768]"),
+        .init("features.4.6.block.1", kind: "depthwise forward", macsPerImage: 5812992,
+              "depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
+        .init("features.4.6.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 29, 29, 768]"),
+        .init("features.4.6.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
+        .init("features.4.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 49152,
+              "squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]"),
+        .init("features.4.6.block.3", kind: "conv 1x1 forward", macsPerImage: 82673664,
+              "project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
+        .init("features.4.6.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 29, 29, 128]"),
+        .init("features.4.6.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]"),
+        .init("features.4.6", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9025641025641026"),
+        .init("features.4.6", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 82673664,
+              "expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
+        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 29, 29, 768]"),
+        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
+        .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][768]"),
+        .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 16147200,
+              "depthwise 5x5/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
+        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 29, 29, 768]"),
+        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
+        .init("features.5.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 49152,
+              "squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]"),
+        .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 113676288,
+              "project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 176]"),
+        .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 29, 29, 176]"),
+        .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 156304896,
+              "expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
+        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]"),
+        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
+        .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1056]"),
+        .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 22202400,
+              "depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
+        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]"),
+        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
+        .init("features.5.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
+              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]"),
+        .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 156304896,
+              "project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
+        .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 29, 29, 176]"),
+        .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]"),
+        .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8923076923076922"),
+        .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 156304896,
+              "expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
+        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]"),
+        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
+        .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1056]"),
+        .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 22202400,
+              "depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
+        .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]"),
+        .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
+        .init("features.5.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
+              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]"),
+        .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: 156304896,
+              "project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
+        .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 29, 29, 176]"),
+        .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]"),
+        .init("features.5.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8871794871794871"),
+        .init("features.5.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 156304896,
+              "expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
+        .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]"),
+        .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
+        .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1056]"),
+        .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 22202400,
+              "depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
+        .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]"),
+        .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
+        .init("features.5.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
+              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]"),
+        .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: 156304896,
+              "project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
+        .init("features.5.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 29, 29, 176]"),
+        .init("features.5.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]"),
+        .init("features.5.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.882051282051282"),
+        .init("features.5.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: 156304896,
+              "expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
+        .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]"),
+        .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
+        .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1056]"),
+        .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 22202400,
+              "depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
+        .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]"),
+        .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
+        .init("features.5.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
+              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]"),
+        .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: 156304896,
+              "project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
+        .init("features.5.4.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 29, 29, 176]"),
+        .init("features.5.4.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]"),
+        .init("features.5.4", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8769230769230769"),
+        .init("features.5.4", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.5.block.0", kind: "conv 1x1 forward", macsPerImage: 156304896,
+              "expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
+        .init("features.5.5.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]"),
+        .init("features.5.5.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
+        .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1056]"),
+        .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: 22202400,
+              "depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
+        .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]"),
+        .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
+        .init("features.5.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
+              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]"),
+        .init("features.5.5.block.3", kind: "conv 1x1 forward", macsPerImage: 156304896,
+              "project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
+        .init("features.5.5.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 29, 29, 176]"),
+        .init("features.5.5.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]"),
+        .init("features.5.5", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8717948717948718"),
+        .init("features.5.5", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.6.block.0", kind: "conv 1x1 forward", macsPerImage: 156304896,
+              "expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
+        .init("features.5.6.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]"),
+        .init("features.5.6.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
+        .init("features.5.6.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1056]"),
+        .init("features.5.6.block.1", kind: "depthwise forward", macsPerImage: 22202400,
+              "depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
+        .init("features.5.6.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]"),
+        .init("features.5.6.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
+        .init("features.5.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
+              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]"),
+        .init("features.5.6.block.3", kind: "conv 1x1 forward", macsPerImage: 156304896,
+              "project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
+        .init("features.5.6.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 29, 29, 176]"),
+        .init("features.5.6.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]"),
+        .init("features.5.6", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8666666666666667"),
+        .init("features.5.6", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 156304896,
+              "expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
+        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]"),
+        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
+        .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1056]"),
+        .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 5940000,
+              "depthwise 5x5/2, [n, 29, 29, 1056] -> [n, 15, 15, 1056]"),
+        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1056]"),
+        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1056]"),
+        .init("features.6.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
+              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 15, 15, 1056]"),
+        .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 72230400,
+              "project conv 1x1, [n, 15, 15, 1056] -> [n, 15, 15, 304]"),
+        .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 15, 15, 304]"),
+        .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
+              "expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
+        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1824]"),
+        .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 10260000,
+              "depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
+        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 277248,
+              "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]"),
+        .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
+              "project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
+        .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 15, 15, 304]"),
+        .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]"),
+        .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8564102564102564"),
+        .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
+              "expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
+        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1824]"),
+        .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 10260000,
+              "depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
+        .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 277248,
+              "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]"),
+        .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
+              "project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
+        .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 15, 15, 304]"),
+        .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]"),
+        .init("features.6.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8512820512820513"),
+        .init("features.6.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
+              "expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
+        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1824]"),
+        .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 10260000,
+              "depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
+        .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 277248,
+              "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]"),
+        .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
+              "project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
+        .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 15, 15, 304]"),
+        .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]"),
+        .init("features.6.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8461538461538461"),
+        .init("features.6.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
+              "expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
+        .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1824]"),
+        .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 10260000,
+              "depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
+        .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 277248,
+              "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]"),
+        .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
+              "project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
+        .init("features.6.4.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 15, 15, 304]"),
+        .init("features.6.4.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]"),
+        .init("features.6.4", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.841025641025641"),
+        .init("features.6.4", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
+              "expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
+        .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1824]"),
+        .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 10260000,
+              "depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
+        .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 277248,
+              "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]"),
+        .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
+              "project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
+        .init("features.6.5.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 15, 15, 304]"),
+        .init("features.6.5.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]"),
+        .init("features.6.5", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8358974358974359"),
+        .init("features.6.5", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.6.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
+              "expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
+        .init("features.6.6.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.6.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1824]"),
+        .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: 10260000,
+              "depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
+        .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 277248,
+              "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]"),
+        .init("features.6.6.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
+              "project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
+        .init("features.6.6.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 15, 15, 304]"),
+        .init("features.6.6.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]"),
+        .init("features.6.6", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8307692307692307"),
+        .init("features.6.6", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.7.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
+              "expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
+        .init("features.6.7.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.7.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1824]"),
+        .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: 10260000,
+              "depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
+        .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 277248,
+              "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]"),
+        .init("features.6.7.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
+              "project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
+        .init("features.6.7.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 15, 15, 304]"),
+        .init("features.6.7.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]"),
+        .init("features.6.7", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8256410256410256"),
+        .init("features.6.7", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.8.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
+              "expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
+        .init("features.6.8.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.8.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.8.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1824]"),
+        .init("features.6.8.block.1", kind: "depthwise forward", macsPerImage: 10260000,
+              "depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
+        .init("features.6.8.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.8.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.8.block.2", kind: "squeeze-excitation forward", macsPerImage: 277248,
+              "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]"),
+        .init("features.6.8.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
+              "project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
+        .init("features.6.8.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 15, 15, 304]"),
+        .init("features.6.8.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]"),
+        .init("features.6.8", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8205128205128205"),
+        .init("features.6.8", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
+              "expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
+        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
+        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
+        .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][1824]"),
+        .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 3693600,
+              "depthwise 3x3/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
+        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
+        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
+        .init("features.7.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 277248,
+              "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]"),
+        .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 210124800,
+              "project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 512]"),
+        .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 15, 15, 512]"),
+        .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 512]"),
+        .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: 353894400,
+              "expand conv 1x1, [n, 15, 15, 512] -> [n, 15, 15, 3072]"),
+        .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 3072]"),
+        .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 3072]"),
+        .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][3072]"),
+        .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 6220800,
+              "depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072]"),
+        .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 3072]"),
+        .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 3072]"),
+        .init("features.7.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 786432,
+              "squeeze-excitation 3072 -> 128 -> 3072 on [n, 15, 15, 3072]"),
+        .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: 353894400,
+              "project conv 1x1, [n, 15, 15, 3072] -> [n, 15, 15, 512]"),
+        .init("features.7.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 15, 15, 512]"),
+        .init("features.7.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 512]"),
+        .init("features.7.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8102564102564103"),
+        .init("features.7.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.7.2.block.0", kind: "conv 1x1 forward", macsPerImage: 353894400,
+              "expand conv 1x1, [n, 15, 15, 512] -> [n, 15, 15, 3072]"),
+        .init("features.7.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 3072]"),
+        .init("features.7.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 3072]"),
+        .init("features.7.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][3072]"),
+        .init("features.7.2.block.1", kind: "depthwise forward", macsPerImage: 6220800,
+              "depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072]"),
+        .init("features.7.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 3072]"),
+        .init("features.7.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 3072]"),
+        .init("features.7.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 786432,
+              "squeeze-excitation 3072 -> 128 -> 3072 on [n, 15, 15, 3072]"),
+        .init("features.7.2.block.3", kind: "conv 1x1 forward", macsPerImage: 353894400,
+              "project conv 1x1, [n, 15, 15, 3072] -> [n, 15, 15, 512]"),
+        .init("features.7.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 15, 15, 512]"),
+        .init("features.7.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 512]"),
+        .init("features.7.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8051282051282052"),
+        .init("features.7.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.8", kind: "conv 1x1 forward", macsPerImage: 235929600,
+              "head conv 1x1, [n, 15, 15, 512] -> [n, 15, 15, 2048]"),
+        .init("features.8", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 15, 15, 2048]"),
+        .init("features.8", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 2048]"),
+        .init("avgpool", kind: "pool+classifier+loss", macsPerImage: nil,
+              "global average pool, [n, 15, 15, 2048] -> [n, 2048]"),
+        .init("classifier.0", kind: "pool+classifier+loss", macsPerImage: nil,
+              "dropout p=0.4 (when options.dropout) on [n, 2048]"),
+        .init("classifier.1", kind: "pool+classifier+loss", macsPerImage: 2048000,
+              "linear, [n, 2048] -> [n, 1000]"),
+        .init("loss", kind: "pool+classifier+loss", macsPerImage: nil,
+              "mean cross-entropy (label smoothing options.labelSmoothing) and its gradient"),
+        .init("logits", kind: "pool+classifier+loss", macsPerImage: nil,
+              "hand the logits to the caller"),
+        .init("classifier.1", kind: "pool+classifier backward", macsPerImage: 4096000,
+              "linear backward"),
+        .init("classifier.0", kind: "pool+classifier backward", macsPerImage: nil,
+              "dropout backward"),
+        .init("avgpool", kind: "pool+classifier backward", macsPerImage: nil,
+              "backward: spread each channel's gradient over the 225 pixels"),
+        .init("features.8", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 2048]"),
+        .init("features.8", kind: "conv 1x1 backward", macsPerImage: 471859200,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 512] <- [n, 15, 15, 2048]"),
+        .init("features.7.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.7.2.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 15, 15, 512]"),
+        .init("features.7.2.block.3", kind: "conv 1x1 backward", macsPerImage: 707788800,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 512]"),
+        .init("features.7.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 1572864,
+              "squeeze-excitation 3072 -> 128 -> 3072 backward on [n, 15, 15, 3072]"),
+        .init("features.7.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 3072]"),
+        .init("features.7.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.7.2.block.1", kind: "depthwise backward", macsPerImage: 12441600,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 3072]"),
+        .init("features.7.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.7.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 3072]"),
+        .init("features.7.2.block.0", kind: "conv 1x1 backward", macsPerImage: 707788800,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 512] <- [n, 15, 15, 3072]"),
+        .init("features.7.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.7.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.7.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 15, 15, 512]"),
+        .init("features.7.1.block.3", kind: "conv 1x1 backward", macsPerImage: 707788800,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 512]"),
+        .init("features.7.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 1572864,
+              "squeeze-excitation 3072 -> 128 -> 3072 backward on [n, 15, 15, 3072]"),
+        .init("features.7.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 3072]"),
+        .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: 12441600,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 3072]"),
+        .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.7.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 3072]"),
+        .init("features.7.1.block.0", kind: "conv 1x1 backward", macsPerImage: 707788800,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 512] <- [n, 15, 15, 3072]"),
+        .init("features.7.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.7.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 15, 15, 512]"),
+        .init("features.7.0.block.3", kind: "conv 1x1 backward", macsPerImage: 420249600,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 512]"),
+        .init("features.7.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 554496,
+              "squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]"),
+        .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 7387200,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 backward", macsPerImage: 249523200,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]"),
+        .init("features.6.8", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.8.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 15, 15, 304]"),
+        .init("features.6.8.block.3", kind: "conv 1x1 backward", macsPerImage: 249523200,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
+        .init("features.6.8.block.2", kind: "squeeze-excitation backward", macsPerImage: 554496,
+              "squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]"),
+        .init("features.6.8.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
+        .init("features.6.8.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.8.block.1", kind: "depthwise backward", macsPerImage: 20520000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]"),
+        .init("features.6.8.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.8.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
+        .init("features.6.8.block.0", kind: "conv 1x1 backward", macsPerImage: 249523200,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]"),
+        .init("features.6.8", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.7", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.7.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 15, 15, 304]"),
+        .init("features.6.7.block.3", kind: "conv 1x1 backward", macsPerImage: 249523200,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
+        .init("features.6.7.block.2", kind: "squeeze-excitation backward", macsPerImage: 554496,
+              "squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]"),
+        .init("features.6.7.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
+        .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: 20520000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]"),
+        .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.7.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
+        .init("features.6.7.block.0", kind: "conv 1x1 backward", macsPerImage: 249523200,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]"),
+        .init("features.6.7", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.6", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.6.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 15, 15, 304]"),
+        .init("features.6.6.block.3", kind: "conv 1x1 backward", macsPerImage: 249523200,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
+        .init("features.6.6.block.2", kind: "squeeze-excitation backward", macsPerImage: 554496,
+              "squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]"),
+        .init("features.6.6.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
+        .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: 20520000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]"),
+        .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.6.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
+        .init("features.6.6.block.0", kind: "conv 1x1 backward", macsPerImage: 249523200,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]"),
+        .init("features.6.6", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.5", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.5.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 15, 15, 304]"),
+        .init("features.6.5.block.3", kind: "conv 1x1 backward", macsPerImage: 249523200,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
+        .init("features.6.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 554496,
+              "squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]"),
+        .init("features.6.5.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
+        .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: 20520000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]"),
+        .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.5.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
+        .init("features.6.5.block.0", kind: "conv 1x1 backward", macsPerImage: 249523200,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]"),
+        .init("features.6.5", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.4.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 15, 15, 304]"),
+        .init("features.6.4.block.3", kind: "conv 1x1 backward", macsPerImage: 249523200,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
+        .init("features.6.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 554496,
+              "squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]"),
+        .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
+        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: 20520000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]"),
+        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.4.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
+        .init("features.6.4.block.0", kind: "conv 1x1 backward", macsPerImage: 249523200,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]"),
+        .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.3.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 15, 15, 304]"),
+        .init("features.6.3.block.3", kind: "conv 1x1 backward", macsPerImage: 249523200,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
+        .init("features.6.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 554496,
+              "squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]"),
+        .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
+        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 20520000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]"),
+        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
+        .init("features.6.3.block.0", kind: "conv 1x1 backward", macsPerImage: 249523200,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]"),
+        .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.2.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 15, 15, 304]"),
+        .init("features.6.2.block.3", kind: "conv 1x1 backward", macsPerImage: 249523200,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
+        .init("features.6.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 554496,
+              "squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]"),
+        .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
+        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 20520000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]"),
+        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
+        .init("features.6.2.block.0", kind: "conv 1x1 backward", macsPerImage: 249523200,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]"),
+        .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 15, 15, 304]"),
+        .init("features.6.1.block.3", kind: "conv 1x1 backward", macsPerImage: 249523200,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
+        .init("features.6.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 554496,
+              "squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]"),
+        .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 20520000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 backward", macsPerImage: 249523200,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]"),
+        .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 15, 15, 304]"),
+        .init("features.6.0.block.3", kind: "conv 1x1 backward", macsPerImage: 144460800,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 1056] <- [n, 15, 15, 304]"),
+        .init("features.6.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
+              "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 15, 15, 1056]"),
+        .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1056]"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 11880000,
+              "depthwise 5x5/2 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 15, 15, 1056]"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 backward", macsPerImage: 312609792,
+              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]"),
+        .init("features.5.6", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.6.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 29, 29, 176]"),
+        .init("features.5.6.block.3", kind: "conv 1x1 backward", macsPerImage: 312609792,
+              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
+        .init("features.5.6.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
+              "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]"),
+        .init("features.5.6.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]"),
+        .init("features.5.6.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.6.block.1", kind: "depthwise backward", macsPerImage: 44404800,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]"),
+        .init("features.5.6.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.6.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]"),
+        .init("features.5.6.block.0", kind: "conv 1x1 backward", macsPerImage: 312609792,
+              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]"),
+        .init("features.5.6", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.5", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.5.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 29, 29, 176]"),
+        .init("features.5.5.block.3", kind: "conv 1x1 backward", macsPerImage: 312609792,
+              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
+        .init("features.5.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
+              "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]"),
+        .init("features.5.5.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]"),
+        .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: 44404800,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]"),
+        .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.5.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]"),
+        .init("features.5.5.block.0", kind: "conv 1x1 backward", macsPerImage: 312609792,
+              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]"),
+        .init("features.5.5", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.4.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 29, 29, 176]"),
+        .init("features.5.4.block.3", kind: "conv 1x1 backward", macsPerImage: 312609792,
+              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
+        .init("features.5.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
+              "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]"),
+        .init("features.5.4.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]"),
+        .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: 44404800,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]"),
+        .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.4.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]"),
+        .init("features.5.4.block.0", kind: "conv 1x1 backward", macsPerImage: 312609792,
+              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]"),
+        .init("features.5.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.3.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 29, 29, 176]"),
+        .init("features.5.3.block.3", kind: "conv 1x1 backward", macsPerImage: 312609792,
+              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
+        .init("features.5.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
+              "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]"),
+        .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]"),
+        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: 44404800,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]"),
+        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]"),
+        .init("features.5.3.block.0", kind: "conv 1x1 backward", macsPerImage: 312609792,
+              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]"),
+        .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.2.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 29, 29, 176]"),
+        .init("features.5.2.block.3", kind: "conv 1x1 backward", macsPerImage: 312609792,
+              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
+        .init("features.5.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
+              "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]"),
+        .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]"),
+        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 44404800,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]"),
+        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]"),
+        .init("features.5.2.block.0", kind: "conv 1x1 backward", macsPerImage: 312609792,
+              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]"),
+        .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 29, 29, 176]"),
+        .init("features.5.1.block.3", kind: "conv 1x1 backward", macsPerImage: 312609792,
+              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
+        .init("features.5.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
+              "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]"),
+        .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 44404800,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 backward", macsPerImage: 312609792,
+              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]"),
+        .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 29, 29, 176]"),
+        .init("features.5.0.block.3", kind: "conv 1x1 backward", macsPerImage: 227352576,
+              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 176]"),
+        .init("features.5.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 98304,
+              "squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]"),
+        .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 29, 29, 768]"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 32294400,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 29, 29, 768]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 backward", macsPerImage: 165347328,
+              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]"),
+        .init("features.4.6", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.6.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 29, 29, 128]"),
+        .init("features.4.6.block.3", kind: "conv 1x1 backward", macsPerImage: 165347328,
+              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
+        .init("features.4.6.block.2", kind: "squeeze-excitation backward", macsPerImage: 98304,
+              "squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]"),
+        .init("features.4.6.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 29, 29, 768]"),
+        .init("features.4.6.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.6.block.1", kind: "depthwise backward", macsPerImage: 11625984,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]"),
+        .init("features.4.6.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.6.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 29, 29, 768]"),
+        .init("features.4.6.block.0", kind: "conv 1x1 backward", macsPerImage: 165347328,
+              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]"),
+        .init("features.4.6", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.5", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.5.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 29, 29, 128]"),
+        .init("features.4.5.block.3", kind: "conv 1x1 backward", macsPerImage: 165347328,
+              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
+        .init("features.4.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 98304,
+              "squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]"),
+        .init("features.4.5.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 29, 29, 768]"),
+        .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: 11625984,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]"),
+        .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.5.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 29, 29, 768]"),
+        .init("features.4.5.block.0", kind: "conv 1x1 backward", macsPerImage: 165347328,
+              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]"),
+        .init("features.4.5", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.4.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 29, 29, 128]"),
+        .init("features.4.4.block.3", kind: "conv 1x1 backward", macsPerImage: 165347328,
+              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
+        .init("features.4.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 98304,
+              "squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]"),
+        .init("features.4.4.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 29, 29, 768]"),
+        .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: 11625984,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]"),
+        .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.4.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 29, 29, 768]"),
+        .init("features.4.4.block.0", kind: "conv 1x1 backward", macsPerImage: 165347328,
+              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]"),
+        .init("features.4.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.3.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 29, 29, 128]"),
+        .init("features.4.3.block.3", kind: "conv 1x1 backward", macsPerImage: 165347328,
+              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
+        .init("features.4.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 98304,
+              "squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]"),
+        .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 29, 29, 768]"),
+        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: 11625984,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]"),
+        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 29, 29, 768]"),
+        .init("features.4.3.block.0", kind: "conv 1x1 backward", macsPerImage: 165347328,
+              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]"),
+        .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.2.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 29, 29, 128]"),
+        .init("features.4.2.block.3", kind: "conv 1x1 backward", macsPerImage: 165347328,
+              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
+        .init("features.4.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 98304,
+              "squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]"),
+        .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 29, 29, 768]"),
+        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 11625984,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]"),
+        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 29, 29, 768]"),
+        .init("features.4.2.block.0", kind: "conv 1x1 backward", macsPerImage: 165347328,
+              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]"),
+        .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 29, 29, 128]"),
+        .init("features.4.1.block.3", kind: "conv 1x1 backward", macsPerImage: 165347328,
+              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
+        .init("features.4.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 98304,
+              "squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]"),
+        .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 29, 29, 768]"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 11625984,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 29, 29, 768]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 backward", macsPerImage: 165347328,
+              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]"),
+        .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 29, 29, 128]"),
+        .init("features.4.0.block.3", kind: "conv 1x1 backward", macsPerImage: 82673664,
+              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 384] <- [n, 29, 29, 128]"),
+        .init("features.4.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 24576,
+              "squeeze-excitation 384 -> 16 -> 384 backward on [n, 29, 29, 384]"),
+        .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 29, 29, 384]"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 5812992,
+              "depthwise 3x3/2 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 29, 29, 384]"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 57, 57, 384]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 backward", macsPerImage: 159694848,
+              "conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]"),
+        .init("features.3.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.3.4.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 57, 57, 64]"),
+        .init("features.3.4.block.3", kind: "conv 1x1 backward", macsPerImage: 159694848,
+              "conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]"),
+        .init("features.3.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 24576,
+              "squeeze-excitation 384 -> 16 -> 384 backward on [n, 57, 57, 384]"),
+        .init("features.3.4.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 57, 57, 384]"),
+        .init("features.3.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.4.block.1", kind: "depthwise backward", macsPerImage: 62380800,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]"),
+        .init("features.3.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.4.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 57, 57, 384]"),
+        .init("features.3.4.block.0", kind: "conv 1x1 backward", macsPerImage: 159694848,
+              "conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]"),
+        .init("features.3.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.3.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.3.3.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 57, 57, 64]"),
+        .init("features.3.3.block.3", kind: "conv 1x1 backward", macsPerImage: 159694848,
+              "conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]"),
+        .init("features.3.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 24576,
+              "squeeze-excitation 384 -> 16 -> 384 backward on [n, 57, 57, 384]"),
+        .init("features.3.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 57, 57, 384]"),
+        .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: 62380800,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]"),
+        .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 57, 57, 384]"),
+        .init("features.3.3.block.0", kind: "conv 1x1 backward", macsPerImage: 159694848,
+              "conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]"),
+        .init("features.3.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.3.2.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 57, 57, 64]"),
+        .init("features.3.2.block.3", kind: "conv 1x1 backward", macsPerImage: 159694848,
+              "conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]"),
+        .init("features.3.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 24576,
+              "squeeze-excitation 384 -> 16 -> 384 backward on [n, 57, 57, 384]"),
+        .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 57, 57, 384]"),
+        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: 62380800,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]"),
+        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 57, 57, 384]"),
+        .init("features.3.2.block.0", kind: "conv 1x1 backward", macsPerImage: 159694848,
+              "conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]"),
+        .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.3.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 57, 57, 64]"),
+        .init("features.3.1.block.3", kind: "conv 1x1 backward", macsPerImage: 159694848,
+              "conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]"),
+        .init("features.3.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 24576,
+              "squeeze-excitation 384 -> 16 -> 384 backward on [n, 57, 57, 384]"),
+        .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 57, 57, 384]"),
+        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 62380800,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]"),
+        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 57, 57, 384]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 backward", macsPerImage: 159694848,
+              "conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]"),
+        .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.3.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 57, 57, 64]"),
+        .init("features.3.0.block.3", kind: "conv 1x1 backward", macsPerImage: 99809280,
+              "conv 1x1 backward: input and weight gradients, [n, 57, 57, 240] <- [n, 57, 57, 64]"),
+        .init("features.3.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
+              "squeeze-excitation 240 -> 10 -> 240 backward on [n, 57, 57, 240]"),
+        .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 57, 57, 240]"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 38988000,
+              "depthwise 5x5/2 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 57, 57, 240]"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 114, 114, 240]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 backward", macsPerImage: 249523200,
+              "conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]"),
+        .init("features.2.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.2.4.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 114, 114, 40]"),
+        .init("features.2.4.block.3", kind: "conv 1x1 backward", macsPerImage: 249523200,
+              "conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]"),
+        .init("features.2.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
+              "squeeze-excitation 240 -> 10 -> 240 backward on [n, 114, 114, 240]"),
+        .init("features.2.4.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 114, 114, 240]"),
+        .init("features.2.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.4.block.1", kind: "depthwise backward", macsPerImage: 56142720,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]"),
+        .init("features.2.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.4.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 114, 114, 240]"),
+        .init("features.2.4.block.0", kind: "conv 1x1 backward", macsPerImage: 249523200,
+              "conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]"),
+        .init("features.2.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.2.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.2.3.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 114, 114, 40]"),
+        .init("features.2.3.block.3", kind: "conv 1x1 backward", macsPerImage: 249523200,
+              "conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]"),
+        .init("features.2.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
+              "squeeze-excitation 240 -> 10 -> 240 backward on [n, 114, 114, 240]"),
+        .init("features.2.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 114, 114, 240]"),
+        .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: 56142720,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]"),
+        .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 114, 114, 240]"),
+        .init("features.2.3.block.0", kind: "conv 1x1 backward", macsPerImage: 249523200,
+              "conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]"),
+        .init("features.2.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.2.2.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 114, 114, 40]"),
+        .init("features.2.2.block.3", kind: "conv 1x1 backward", macsPerImage: 249523200,
+              "conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]"),
+        .init("features.2.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
+              "squeeze-excitation 240 -> 10 -> 240 backward on [n, 114, 114, 240]"),
+        .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 114, 114, 240]"),
+        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: 56142720,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]"),
+        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 114, 114, 240]"),
+        .init("features.2.2.block.0", kind: "conv 1x1 backward", macsPerImage: 249523200,
+              "conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]"),
+        .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.2.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 114, 114, 40]"),
+        .init("features.2.1.block.3", kind: "conv 1x1 backward", macsPerImage: 249523200,
+              "conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]"),
+        .init("features.2.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
+              "squeeze-excitation 240 -> 10 -> 240 backward on [n, 114, 114, 240]"),
+        .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 114, 114, 240]"),
+        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 56142720,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]"),
+        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 114, 114, 240]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 backward", macsPerImage: 249523200,
+              "conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]"),
+        .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.2.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 114, 114, 40]"),
+        .init("features.2.0.block.3", kind: "conv 1x1 backward", macsPerImage: 149713920,
+              "conv 1x1 backward: input and weight gradients, [n, 114, 114, 144] <- [n, 114, 114, 40]"),
+        .init("features.2.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
+              "squeeze-excitation 144 -> 6 -> 144 backward on [n, 114, 114, 144]"),
+        .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 114, 114, 144]"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 33685632,
+              "depthwise 3x3/2 backward: input and weight gradients, [n, 228, 228, 144] <- [n, 114, 114, 144]"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 228, 228, 144]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 backward", macsPerImage: 359313408,
+              "conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 144]"),
+        .init("features.1.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.1.2.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 228, 228, 24]"),
+        .init("features.1.2.block.2", kind: "conv 1x1 backward", macsPerImage: 59885568,
+              "conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]"),
+        .init("features.1.2.block.1", kind: "squeeze-excitation backward", macsPerImage: 576,
+              "squeeze-excitation 24 -> 6 -> 24 backward on [n, 228, 228, 24]"),
+        .init("features.1.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 228, 228, 24]"),
+        .init("features.1.2.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.1.2.block.0", kind: "depthwise backward", macsPerImage: 22457088,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]"),
+        .init("features.1.2.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.1.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.1.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.1.1.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 228, 228, 24]"),
+        .init("features.1.1.block.2", kind: "conv 1x1 backward", macsPerImage: 59885568,
+              "conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]"),
+        .init("features.1.1.block.1", kind: "squeeze-excitation backward", macsPerImage: 576,
+              "squeeze-excitation 24 -> 6 -> 24 backward on [n, 228, 228, 24]"),
+        .init("features.1.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 228, 228, 24]"),
+        .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: 22457088,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]"),
+        .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.1.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.1.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 228, 228, 24]"),
+        .init("features.1.0.block.2", kind: "conv 1x1 backward", macsPerImage: 119771136,
+              "conv 1x1 backward: input and weight gradients, [n, 228, 228, 48] <- [n, 228, 228, 24]"),
+        .init("features.1.0.block.1", kind: "squeeze-excitation backward", macsPerImage: 2304,
+              "squeeze-excitation 48 -> 12 -> 48 backward on [n, 228, 228, 48]"),
+        .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 228, 228, 48]"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 44914176,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 228, 228, 48] <- [n, 228, 228, 48]"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 228, 228, 48]"),
+        .init("features.0", kind: "stem backward", macsPerImage: 67371264,
+              "stem weight gradient (the image needs none)"),
+    ]
 
     /// Trainable tensors in the parameter buffer (gradients at the same offsets).
     static let trainableSlots: [ParameterSlot] = [

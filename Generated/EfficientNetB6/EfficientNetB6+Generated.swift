@@ -17,6 +17,11 @@ public final class EfficientNetB6: GeneratedModel {
     private let pool: WorkerPool
     private let arena = ActivationArena()
 
+    /// Times every kernel call of `forward` when set (`effnet bench --profile`).
+    public var profiler: LayerProfiler? {
+        didSet { profiler?.requireTable(Self.profiledLayers, of: "EfficientNetB6") }
+    }
+
     public init(weights store: any WeightStore, pool: WorkerPool) throws {
         self.weights = try PreparedWeights(descriptor: Self.descriptor, store: store)
         self.pool = pool
@@ -33,1154 +38,1884 @@ public final class EfficientNetB6: GeneratedModel {
         let a = arena.reserve(floats: 16727040 &* n &+ workspaceFloats(batch: n))
         let ws = a + 16727040 &* n
         let w = weights.pointer
-        features_0(n, x, a, w, ws)
-        features_1_0(n, a, w, ws)
-        features_1_1(n, a, w, ws)
-        features_1_2(n, a, w, ws)
-        features_2_0(n, a, w, ws)
-        features_2_1(n, a, w, ws)
-        features_2_2(n, a, w, ws)
-        features_2_3(n, a, w, ws)
-        features_2_4(n, a, w, ws)
-        features_2_5(n, a, w, ws)
-        features_3_0(n, a, w, ws)
-        features_3_1(n, a, w, ws)
-        features_3_2(n, a, w, ws)
-        features_3_3(n, a, w, ws)
-        features_3_4(n, a, w, ws)
-        features_3_5(n, a, w, ws)
-        features_4_0(n, a, w, ws)
-        features_4_1(n, a, w, ws)
-        features_4_2(n, a, w, ws)
-        features_4_3(n, a, w, ws)
-        features_4_4(n, a, w, ws)
-        features_4_5(n, a, w, ws)
-        features_4_6(n, a, w, ws)
-        features_4_7(n, a, w, ws)
-        features_5_0(n, a, w, ws)
-        features_5_1(n, a, w, ws)
-        features_5_2(n, a, w, ws)
-        features_5_3(n, a, w, ws)
-        features_5_4(n, a, w, ws)
-        features_5_5(n, a, w, ws)
-        features_5_6(n, a, w, ws)
-        features_5_7(n, a, w, ws)
-        features_6_0(n, a, w, ws)
-        features_6_1(n, a, w, ws)
-        features_6_2(n, a, w, ws)
-        features_6_3(n, a, w, ws)
-        features_6_4(n, a, w, ws)
-        features_6_5(n, a, w, ws)
-        features_6_6(n, a, w, ws)
-        features_6_7(n, a, w, ws)
-        features_6_8(n, a, w, ws)
-        features_6_9(n, a, w, ws)
-        features_6_10(n, a, w, ws)
-        features_7_0(n, a, w, ws)
-        features_7_1(n, a, w, ws)
-        features_7_2(n, a, w, ws)
-        features_8(n, a, w, ws)
-        classifier(n, a, w, ws, logits)
+        let p = profiler
+        p?.beginRun(batch: n)
+        features_0(n, x, a, w, ws, p)
+        features_1_0(n, a, w, ws, p)
+        features_1_1(n, a, w, ws, p)
+        features_1_2(n, a, w, ws, p)
+        features_2_0(n, a, w, ws, p)
+        features_2_1(n, a, w, ws, p)
+        features_2_2(n, a, w, ws, p)
+        features_2_3(n, a, w, ws, p)
+        features_2_4(n, a, w, ws, p)
+        features_2_5(n, a, w, ws, p)
+        features_3_0(n, a, w, ws, p)
+        features_3_1(n, a, w, ws, p)
+        features_3_2(n, a, w, ws, p)
+        features_3_3(n, a, w, ws, p)
+        features_3_4(n, a, w, ws, p)
+        features_3_5(n, a, w, ws, p)
+        features_4_0(n, a, w, ws, p)
+        features_4_1(n, a, w, ws, p)
+        features_4_2(n, a, w, ws, p)
+        features_4_3(n, a, w, ws, p)
+        features_4_4(n, a, w, ws, p)
+        features_4_5(n, a, w, ws, p)
+        features_4_6(n, a, w, ws, p)
+        features_4_7(n, a, w, ws, p)
+        features_5_0(n, a, w, ws, p)
+        features_5_1(n, a, w, ws, p)
+        features_5_2(n, a, w, ws, p)
+        features_5_3(n, a, w, ws, p)
+        features_5_4(n, a, w, ws, p)
+        features_5_5(n, a, w, ws, p)
+        features_5_6(n, a, w, ws, p)
+        features_5_7(n, a, w, ws, p)
+        features_6_0(n, a, w, ws, p)
+        features_6_1(n, a, w, ws, p)
+        features_6_2(n, a, w, ws, p)
+        features_6_3(n, a, w, ws, p)
+        features_6_4(n, a, w, ws, p)
+        features_6_5(n, a, w, ws, p)
+        features_6_6(n, a, w, ws, p)
+        features_6_7(n, a, w, ws, p)
+        features_6_8(n, a, w, ws, p)
+        features_6_9(n, a, w, ws, p)
+        features_6_10(n, a, w, ws, p)
+        features_7_0(n, a, w, ws, p)
+        features_7_1(n, a, w, ws, p)
+        features_7_2(n, a, w, ws, p)
+        features_8(n, a, w, ws, p)
+        classifier(n, a, w, ws, logits, p)
     }
 
     /// features.0: stem: conv 3x3 stride 2, 3 -> 56 channels
-    private func features_0(_ n: Int, _ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_0(_ n: Int, _ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.0 stem: conv 3x3/2 + BN + silu, [n, 3, 528, 528] (NCHW) -> [n, 264, 264, 56]
+        p?.start()
         Kernels.stemConv(
             input: x, batch: n, inChannels: 3, height: 528, width: 528,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
             weights: w + 0, bias: w + 1520, outChannels: 56, activation: .silu,
             output: a, workspace: ws, pool: pool)
+        p?.stop(0)
     }
 
     /// features.1.0: MBConv1 k3 s1: 264x264x56 -> 264x264x32, SE 56 -> 14 -> 56
-    private func features_1_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_1_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.1.0.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 264, 264, 56] -> [n, 264, 264, 56]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 264, width: 264, channels: 56,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
             weights: w + 1584, bias: w + 2096, activation: .silu, output: a + 3902976 &* n, pool: pool)
+        p?.stop(1)
         // features.1.0.block.1 squeeze-excitation: 56 -> 14 -> 56, in place on [n, 264, 264, 56]
+        p?.start()
         Kernels.squeezeExcite(
             a + 3902976 &* n, batch: n, pixels: 69696, channels: 56, squeezeChannels: 14,
             reduceWeights: w + 2160, reduceBias: w + 2944, activation: .silu,
             expandWeights: w + 2960, expandBias: w + 3744, workspace: ws, pool: pool)
+        p?.stop(2)
         // features.1.0.block.2 project: conv 1x1 + BN, [n, 264, 264, 56] -> [n, 264, 264, 32]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 3902976 &* n, pixels: 69696 &* n, inChannels: 56,
             weights: w + 3808, bias: w + 5600, outChannels: 32,
             activation: .identity, residual: nil, output: a, pool: pool)
+        p?.stop(3)
     }
 
     /// features.1.1: MBConv1 k3 s1: 264x264x32 -> 264x264x32, SE 32 -> 8 -> 32, identity shortcut
-    private func features_1_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_1_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.1.1.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 264, 264, 32] -> [n, 264, 264, 32]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 264, width: 264, channels: 32,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
             weights: w + 5632, bias: w + 5920, activation: .silu, output: a + 2230272 &* n, pool: pool)
+        p?.stop(4)
         // features.1.1.block.1 squeeze-excitation: 32 -> 8 -> 32, in place on [n, 264, 264, 32]
+        p?.start()
         Kernels.squeezeExcite(
             a + 2230272 &* n, batch: n, pixels: 69696, channels: 32, squeezeChannels: 8,
             reduceWeights: w + 5952, reduceBias: w + 6208, activation: .silu,
             expandWeights: w + 6224, expandBias: w + 6480, workspace: ws, pool: pool)
+        p?.stop(5)
         // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 264, 264, 32] -> [n, 264, 264, 32]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 2230272 &* n, pixels: 69696 &* n, inChannels: 32,
             weights: w + 6512, bias: w + 7536, outChannels: 32,
             activation: .identity, residual: a, output: a + 4460544 &* n, pool: pool)
+        p?.stop(6)
     }
 
     /// features.1.2: MBConv1 k3 s1: 264x264x32 -> 264x264x32, SE 32 -> 8 -> 32, identity shortcut
-    private func features_1_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_1_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.1.2.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 264, 264, 32] -> [n, 264, 264, 32]
+        p?.start()
         Kernels.depthwiseConv(
             input: a + 4460544 &* n, batch: n, height: 264, width: 264, channels: 32,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
             weights: w + 7568, bias: w + 7856, activation: .silu, output: a, pool: pool)
+        p?.stop(7)
         // features.1.2.block.1 squeeze-excitation: 32 -> 8 -> 32, in place on [n, 264, 264, 32]
+        p?.start()
         Kernels.squeezeExcite(
             a, batch: n, pixels: 69696, channels: 32, squeezeChannels: 8,
             reduceWeights: w + 7888, reduceBias: w + 8144, activation: .silu,
             expandWeights: w + 8160, expandBias: w + 8416, workspace: ws, pool: pool)
+        p?.stop(8)
         // features.1.2.block.2 project: conv 1x1 + BN + shortcut, [n, 264, 264, 32] -> [n, 264, 264, 32]
+        p?.start()
         Kernels.pointwiseConv(
             input: a, pixels: 69696 &* n, inChannels: 32,
             weights: w + 8448, bias: w + 9472, outChannels: 32,
             activation: .identity, residual: a + 4460544 &* n, output: a + 13381632 &* n, pool: pool)
+        p?.stop(9)
     }
 
     /// features.2.0: MBConv6 k3 s2: 264x264x32 -> 132x132x40, SE 192 -> 8 -> 192
-    private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.0.block.0 expand: conv 1x1 + BN + silu, [n, 264, 264, 32] -> [n, 264, 264, 192]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 13381632 &* n, pixels: 69696 &* n, inChannels: 32,
             weights: w + 9504, bias: w + 15648, outChannels: 192,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(10)
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 264, 264, 192] -> [n, 132, 132, 192]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 264, width: 264, channels: 192,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
             weights: w + 15840, bias: w + 17568, activation: .silu, output: a + 13381632 &* n, pool: pool)
+        p?.stop(11)
         // features.2.0.block.2 squeeze-excitation: 192 -> 8 -> 192, in place on [n, 132, 132, 192]
+        p?.start()
         Kernels.squeezeExcite(
             a + 13381632 &* n, batch: n, pixels: 17424, channels: 192, squeezeChannels: 8,
             reduceWeights: w + 17760, reduceBias: w + 19296, activation: .silu,
             expandWeights: w + 19312, expandBias: w + 20848, workspace: ws, pool: pool)
+        p?.stop(12)
         // features.2.0.block.3 project: conv 1x1 + BN, [n, 132, 132, 192] -> [n, 132, 132, 40]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 13381632 &* n, pixels: 17424 &* n, inChannels: 192,
             weights: w + 21040, bias: w + 28720, outChannels: 40,
             activation: .identity, residual: nil, output: a + 8363520 &* n, pool: pool)
+        p?.stop(13)
     }
 
     /// features.2.1: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
-    private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.1.block.0 expand: conv 1x1 + BN + silu, [n, 132, 132, 40] -> [n, 132, 132, 240]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 8363520 &* n, pixels: 17424 &* n, inChannels: 40,
             weights: w + 28768, bias: w + 38368, outChannels: 240,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(14)
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 132, width: 132, channels: 240,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
             weights: w + 38608, bias: w + 40768, activation: .silu, output: a + 4181760 &* n, pool: pool)
+        p?.stop(15)
         // features.2.1.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 132, 132, 240]
+        p?.start()
         Kernels.squeezeExcite(
             a + 4181760 &* n, batch: n, pixels: 17424, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 41008, reduceBias: w + 43408, activation: .silu,
             expandWeights: w + 43424, expandBias: w + 45824, workspace: ws, pool: pool)
+        p?.stop(16)
         // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 4181760 &* n, pixels: 17424 &* n, inChannels: 240,
             weights: w + 46064, bias: w + 55664, outChannels: 40,
             activation: .identity, residual: a + 8363520 &* n, output: a + 9060480 &* n, pool: pool)
+        p?.stop(17)
     }
 
     /// features.2.2: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
-    private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.2.block.0 expand: conv 1x1 + BN + silu, [n, 132, 132, 40] -> [n, 132, 132, 240]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 9060480 &* n, pixels: 17424 &* n, inChannels: 40,
             weights: w + 55712, bias: w + 65312, outChannels: 240,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(18)
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 132, width: 132, channels: 240,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
             weights: w + 65552, bias: w + 67712, activation: .silu, output: a + 4181760 &* n, pool: pool)
+        p?.stop(19)
         // features.2.2.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 132, 132, 240]
+        p?.start()
         Kernels.squeezeExcite(
             a + 4181760 &* n, batch: n, pixels: 17424, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 67952, reduceBias: w + 70352, activation: .silu,
             expandWeights: w + 70368, expandBias: w + 72768, workspace: ws, pool: pool)
+        p?.stop(20)
         // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 4181760 &* n, pixels: 17424 &* n, inChannels: 240,
             weights: w + 73008, bias: w + 82608, outChannels: 40,
             activation: .identity, residual: a + 9060480 &* n, output: a + 8363520 &* n, pool: pool)
+        p?.stop(21)
     }
 
     /// features.2.3: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
-    private func features_2_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.3.block.0 expand: conv 1x1 + BN + silu, [n, 132, 132, 40] -> [n, 132, 132, 240]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 8363520 &* n, pixels: 17424 &* n, inChannels: 40,
             weights: w + 82656, bias: w + 92256, outChannels: 240,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(22)
         // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 132, width: 132, channels: 240,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
             weights: w + 92496, bias: w + 94656, activation: .silu, output: a + 4181760 &* n, pool: pool)
+        p?.stop(23)
         // features.2.3.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 132, 132, 240]
+        p?.start()
         Kernels.squeezeExcite(
             a + 4181760 &* n, batch: n, pixels: 17424, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 94896, reduceBias: w + 97296, activation: .silu,
             expandWeights: w + 97312, expandBias: w + 99712, workspace: ws, pool: pool)
+        p?.stop(24)
         // features.2.3.block.3 project: conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 4181760 &* n, pixels: 17424 &* n, inChannels: 240,
             weights: w + 99952, bias: w + 109552, outChannels: 40,
             activation: .identity, residual: a + 8363520 &* n, output: a + 9060480 &* n, pool: pool)
+        p?.stop(25)
     }
 
     /// features.2.4: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
-    private func features_2_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.4.block.0 expand: conv 1x1 + BN + silu, [n, 132, 132, 40] -> [n, 132, 132, 240]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 9060480 &* n, pixels: 17424 &* n, inChannels: 40,
             weights: w + 109600, bias: w + 119200, outChannels: 240,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(26)
         // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 132, width: 132, channels: 240,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
             weights: w + 119440, bias: w + 121600, activation: .silu, output: a + 4181760 &* n, pool: pool)
+        p?.stop(27)
         // features.2.4.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 132, 132, 240]
+        p?.start()
         Kernels.squeezeExcite(
             a + 4181760 &* n, batch: n, pixels: 17424, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 121840, reduceBias: w + 124240, activation: .silu,
             expandWeights: w + 124256, expandBias: w + 126656, workspace: ws, pool: pool)
+        p?.stop(28)
         // features.2.4.block.3 project: conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 4181760 &* n, pixels: 17424 &* n, inChannels: 240,
             weights: w + 126896, bias: w + 136496, outChannels: 40,
             activation: .identity, residual: a + 9060480 &* n, output: a + 8363520 &* n, pool: pool)
+        p?.stop(29)
     }
 
     /// features.2.5: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
-    private func features_2_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.5.block.0 expand: conv 1x1 + BN + silu, [n, 132, 132, 40] -> [n, 132, 132, 240]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 8363520 &* n, pixels: 17424 &* n, inChannels: 40,
             weights: w + 136544, bias: w + 146144, outChannels: 240,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(30)
         // features.2.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 132, width: 132, channels: 240,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
             weights: w + 146384, bias: w + 148544, activation: .silu, output: a + 4181760 &* n, pool: pool)
+        p?.stop(31)
         // features.2.5.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 132, 132, 240]
+        p?.start()
         Kernels.squeezeExcite(
             a + 4181760 &* n, batch: n, pixels: 17424, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 148784, reduceBias: w + 151184, activation: .silu,
             expandWeights: w + 151200, expandBias: w + 153600, workspace: ws, pool: pool)
+        p?.stop(32)
         // features.2.5.block.3 project: conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 4181760 &* n, pixels: 17424 &* n, inChannels: 240,
             weights: w + 153840, bias: w + 163440, outChannels: 40,
             activation: .identity, residual: a + 8363520 &* n, output: a + 9060480 &* n, pool: pool)
+        p?.stop(33)
     }
 
     /// features.3.0: MBConv6 k5 s2: 132x132x40 -> 66x66x72, SE 240 -> 10 -> 240
-    private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.0.block.0 expand: conv 1x1 + BN + silu, [n, 132, 132, 40] -> [n, 132, 132, 240]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 9060480 &* n, pixels: 17424 &* n, inChannels: 40,
             weights: w + 163488, bias: w + 173088, outChannels: 240,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(34)
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 132, 132, 240] -> [n, 66, 66, 240]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 132, width: 132, channels: 240,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
             weights: w + 173328, bias: w + 179328, activation: .silu, output: a + 4181760 &* n, pool: pool)
+        p?.stop(35)
         // features.3.0.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 66, 66, 240]
+        p?.start()
         Kernels.squeezeExcite(
             a + 4181760 &* n, batch: n, pixels: 4356, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 179568, reduceBias: w + 181968, activation: .silu,
             expandWeights: w + 181984, expandBias: w + 184384, workspace: ws, pool: pool)
+        p?.stop(36)
         // features.3.0.block.3 project: conv 1x1 + BN, [n, 66, 66, 240] -> [n, 66, 66, 72]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 4181760 &* n, pixels: 4356 &* n, inChannels: 240,
             weights: w + 184624, bias: w + 201904, outChannels: 72,
             activation: .identity, residual: nil, output: a + 3763584 &* n, pool: pool)
+        p?.stop(37)
     }
 
     /// features.3.1: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
-    private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.1.block.0 expand: conv 1x1 + BN + silu, [n, 66, 66, 72] -> [n, 66, 66, 432]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 3763584 &* n, pixels: 4356 &* n, inChannels: 72,
             weights: w + 201984, bias: w + 233088, outChannels: 432,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(38)
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 66, width: 66, channels: 432,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
             weights: w + 233520, bias: w + 244320, activation: .silu, output: a + 1881792 &* n, pool: pool)
+        p?.stop(39)
         // features.3.1.block.2 squeeze-excitation: 432 -> 18 -> 432, in place on [n, 66, 66, 432]
+        p?.start()
         Kernels.squeezeExcite(
             a + 1881792 &* n, batch: n, pixels: 4356, channels: 432, squeezeChannels: 18,
             reduceWeights: w + 244752, reduceBias: w + 252528, activation: .silu,
             expandWeights: w + 252560, expandBias: w + 260336, workspace: ws, pool: pool)
+        p?.stop(40)
         // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1881792 &* n, pixels: 4356 &* n, inChannels: 432,
             weights: w + 260768, bias: w + 291872, outChannels: 72,
             activation: .identity, residual: a + 3763584 &* n, output: a + 4077216 &* n, pool: pool)
+        p?.stop(41)
     }
 
     /// features.3.2: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
-    private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.2.block.0 expand: conv 1x1 + BN + silu, [n, 66, 66, 72] -> [n, 66, 66, 432]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 4077216 &* n, pixels: 4356 &* n, inChannels: 72,
             weights: w + 291952, bias: w + 323056, outChannels: 432,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(42)
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 66, width: 66, channels: 432,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
             weights: w + 323488, bias: w + 334288, activation: .silu, output: a + 1881792 &* n, pool: pool)
+        p?.stop(43)
         // features.3.2.block.2 squeeze-excitation: 432 -> 18 -> 432, in place on [n, 66, 66, 432]
+        p?.start()
         Kernels.squeezeExcite(
             a + 1881792 &* n, batch: n, pixels: 4356, channels: 432, squeezeChannels: 18,
             reduceWeights: w + 334720, reduceBias: w + 342496, activation: .silu,
             expandWeights: w + 342528, expandBias: w + 350304, workspace: ws, pool: pool)
+        p?.stop(44)
         // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1881792 &* n, pixels: 4356 &* n, inChannels: 432,
             weights: w + 350736, bias: w + 381840, outChannels: 72,
             activation: .identity, residual: a + 4077216 &* n, output: a + 3763584 &* n, pool: pool)
+        p?.stop(45)
     }
 
     /// features.3.3: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
-    private func features_3_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.3.block.0 expand: conv 1x1 + BN + silu, [n, 66, 66, 72] -> [n, 66, 66, 432]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 3763584 &* n, pixels: 4356 &* n, inChannels: 72,
             weights: w + 381920, bias: w + 413024, outChannels: 432,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(46)
         // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 66, width: 66, channels: 432,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
             weights: w + 413456, bias: w + 424256, activation: .silu, output: a + 1881792 &* n, pool: pool)
+        p?.stop(47)
         // features.3.3.block.2 squeeze-excitation: 432 -> 18 -> 432, in place on [n, 66, 66, 432]
+        p?.start()
         Kernels.squeezeExcite(
             a + 1881792 &* n, batch: n, pixels: 4356, channels: 432, squeezeChannels: 18,
             reduceWeights: w + 424688, reduceBias: w + 432464, activation: .silu,
             expandWeights: w + 432496, expandBias: w + 440272, workspace: ws, pool: pool)
+        p?.stop(48)
         // features.3.3.block.3 project: conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1881792 &* n, pixels: 4356 &* n, inChannels: 432,
             weights: w + 440704, bias: w + 471808, outChannels: 72,
             activation: .identity, residual: a + 3763584 &* n, output: a + 4077216 &* n, pool: pool)
+        p?.stop(49)
     }
 
     /// features.3.4: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
-    private func features_3_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.4.block.0 expand: conv 1x1 + BN + silu, [n, 66, 66, 72] -> [n, 66, 66, 432]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 4077216 &* n, pixels: 4356 &* n, inChannels: 72,
             weights: w + 471888, bias: w + 502992, outChannels: 432,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(50)
         // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 66, width: 66, channels: 432,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
             weights: w + 503424, bias: w + 514224, activation: .silu, output: a + 1881792 &* n, pool: pool)
+        p?.stop(51)
         // features.3.4.block.2 squeeze-excitation: 432 -> 18 -> 432, in place on [n, 66, 66, 432]
+        p?.start()
         Kernels.squeezeExcite(
             a + 1881792 &* n, batch: n, pixels: 4356, channels: 432, squeezeChannels: 18,
             reduceWeights: w + 514656, reduceBias: w + 522432, activation: .silu,
             expandWeights: w + 522464, expandBias: w + 530240, workspace: ws, pool: pool)
+        p?.stop(52)
         // features.3.4.block.3 project: conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1881792 &* n, pixels: 4356 &* n, inChannels: 432,
             weights: w + 530672, bias: w + 561776, outChannels: 72,
             activation: .identity, residual: a + 4077216 &* n, output: a + 3763584 &* n, pool: pool)
+        p?.stop(53)
     }
 
     /// features.3.5: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
-    private func features_3_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.5.block.0 expand: conv 1x1 + BN + silu, [n, 66, 66, 72] -> [n, 66, 66, 432]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 3763584 &* n, pixels: 4356 &* n, inChannels: 72,
             weights: w + 561856, bias: w + 592960, outChannels: 432,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(54)
         // features.3.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 66, width: 66, channels: 432,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
             weights: w + 593392, bias: w + 604192, activation: .silu, output: a + 1881792 &* n, pool: pool)
+        p?.stop(55)
         // features.3.5.block.2 squeeze-excitation: 432 -> 18 -> 432, in place on [n, 66, 66, 432]
+        p?.start()
         Kernels.squeezeExcite(
             a + 1881792 &* n, batch: n, pixels: 4356, channels: 432, squeezeChannels: 18,
             reduceWeights: w + 604624, reduceBias: w + 612400, activation: .silu,
             expandWeights: w + 612432, expandBias: w + 620208, workspace: ws, pool: pool)
+        p?.stop(56)
         // features.3.5.block.3 project: conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1881792 &* n, pixels: 4356 &* n, inChannels: 432,
             weights: w + 620640, bias: w + 651744, outChannels: 72,
             activation: .identity, residual: a + 3763584 &* n, output: a + 4077216 &* n, pool: pool)
+        p?.stop(57)
     }
 
     /// features.4.0: MBConv6 k3 s2: 66x66x72 -> 33x33x144, SE 432 -> 18 -> 432
-    private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.0.block.0 expand: conv 1x1 + BN + silu, [n, 66, 66, 72] -> [n, 66, 66, 432]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 4077216 &* n, pixels: 4356 &* n, inChannels: 72,
             weights: w + 651824, bias: w + 682928, outChannels: 432,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(58)
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 66, 66, 432] -> [n, 33, 33, 432]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 66, width: 66, channels: 432,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
             weights: w + 683360, bias: w + 687248, activation: .silu, output: a + 1881792 &* n, pool: pool)
+        p?.stop(59)
         // features.4.0.block.2 squeeze-excitation: 432 -> 18 -> 432, in place on [n, 33, 33, 432]
+        p?.start()
         Kernels.squeezeExcite(
             a + 1881792 &* n, batch: n, pixels: 1089, channels: 432, squeezeChannels: 18,
             reduceWeights: w + 687680, reduceBias: w + 695456, activation: .silu,
             expandWeights: w + 695488, expandBias: w + 703264, workspace: ws, pool: pool)
+        p?.stop(60)
         // features.4.0.block.3 project: conv 1x1 + BN, [n, 33, 33, 432] -> [n, 33, 33, 144]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1881792 &* n, pixels: 1089 &* n, inChannels: 432,
             weights: w + 703696, bias: w + 765904, outChannels: 144,
             activation: .identity, residual: nil, output: a + 2352240 &* n, pool: pool)
+        p?.stop(61)
     }
 
     /// features.4.1: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
-    private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.1.block.0 expand: conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 2352240 &* n, pixels: 1089 &* n, inChannels: 144,
             weights: w + 766048, bias: w + 890464, outChannels: 864,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(62)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 33, width: 33, channels: 864,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
             weights: w + 891328, bias: w + 899104, activation: .silu, output: a + 940896 &* n, pool: pool)
+        p?.stop(63)
         // features.4.1.block.2 squeeze-excitation: 864 -> 36 -> 864, in place on [n, 33, 33, 864]
+        p?.start()
         Kernels.squeezeExcite(
             a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
             reduceWeights: w + 899968, reduceBias: w + 931072, activation: .silu,
             expandWeights: w + 931120, expandBias: w + 962224, workspace: ws, pool: pool)
+        p?.stop(64)
         // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 940896 &* n, pixels: 1089 &* n, inChannels: 864,
             weights: w + 963088, bias: w + 1087504, outChannels: 144,
             activation: .identity, residual: a + 2352240 &* n, output: a + 1881792 &* n, pool: pool)
+        p?.stop(65)
     }
 
     /// features.4.2: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
-    private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.2.block.0 expand: conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1881792 &* n, pixels: 1089 &* n, inChannels: 144,
             weights: w + 1087648, bias: w + 1212064, outChannels: 864,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(66)
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 33, width: 33, channels: 864,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
             weights: w + 1212928, bias: w + 1220704, activation: .silu, output: a + 940896 &* n, pool: pool)
+        p?.stop(67)
         // features.4.2.block.2 squeeze-excitation: 864 -> 36 -> 864, in place on [n, 33, 33, 864]
+        p?.start()
         Kernels.squeezeExcite(
             a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
             reduceWeights: w + 1221568, reduceBias: w + 1252672, activation: .silu,
             expandWeights: w + 1252720, expandBias: w + 1283824, workspace: ws, pool: pool)
+        p?.stop(68)
         // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 940896 &* n, pixels: 1089 &* n, inChannels: 864,
             weights: w + 1284688, bias: w + 1409104, outChannels: 144,
             activation: .identity, residual: a + 1881792 &* n, output: a + 2038608 &* n, pool: pool)
+        p?.stop(69)
     }
 
     /// features.4.3: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
-    private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.3.block.0 expand: conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 2038608 &* n, pixels: 1089 &* n, inChannels: 144,
             weights: w + 1409248, bias: w + 1533664, outChannels: 864,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(70)
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 33, width: 33, channels: 864,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
             weights: w + 1534528, bias: w + 1542304, activation: .silu, output: a + 940896 &* n, pool: pool)
+        p?.stop(71)
         // features.4.3.block.2 squeeze-excitation: 864 -> 36 -> 864, in place on [n, 33, 33, 864]
+        p?.start()
         Kernels.squeezeExcite(
             a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
             reduceWeights: w + 1543168, reduceBias: w + 1574272, activation: .silu,
             expandWeights: w + 1574320, expandBias: w + 1605424, workspace: ws, pool: pool)
+        p?.stop(72)
         // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 940896 &* n, pixels: 1089 &* n, inChannels: 864,
             weights: w + 1606288, bias: w + 1730704, outChannels: 144,
             activation: .identity, residual: a + 2038608 &* n, output: a + 1881792 &* n, pool: pool)
+        p?.stop(73)
     }
 
     /// features.4.4: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
-    private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.4.block.0 expand: conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1881792 &* n, pixels: 1089 &* n, inChannels: 144,
             weights: w + 1730848, bias: w + 1855264, outChannels: 864,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(74)
         // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 33, width: 33, channels: 864,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
             weights: w + 1856128, bias: w + 1863904, activation: .silu, output: a + 940896 &* n, pool: pool)
+        p?.stop(75)
         // features.4.4.block.2 squeeze-excitation: 864 -> 36 -> 864, in place on [n, 33, 33, 864]
+        p?.start()
         Kernels.squeezeExcite(
             a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
             reduceWeights: w + 1864768, reduceBias: w + 1895872, activation: .silu,
             expandWeights: w + 1895920, expandBias: w + 1927024, workspace: ws, pool: pool)
+        p?.stop(76)
         // features.4.4.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 940896 &* n, pixels: 1089 &* n, inChannels: 864,
             weights: w + 1927888, bias: w + 2052304, outChannels: 144,
             activation: .identity, residual: a + 1881792 &* n, output: a + 2038608 &* n, pool: pool)
+        p?.stop(77)
     }
 
     /// features.4.5: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
-    private func features_4_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.5.block.0 expand: conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 2038608 &* n, pixels: 1089 &* n, inChannels: 144,
             weights: w + 2052448, bias: w + 2176864, outChannels: 864,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(78)
         // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 33, width: 33, channels: 864,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
             weights: w + 2177728, bias: w + 2185504, activation: .silu, output: a + 940896 &* n, pool: pool)
+        p?.stop(79)
         // features.4.5.block.2 squeeze-excitation: 864 -> 36 -> 864, in place on [n, 33, 33, 864]
+        p?.start()
         Kernels.squeezeExcite(
             a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
             reduceWeights: w + 2186368, reduceBias: w + 2217472, activation: .silu,
             expandWeights: w + 2217520, expandBias: w + 2248624, workspace: ws, pool: pool)
+        p?.stop(80)
         // features.4.5.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 940896 &* n, pixels: 1089 &* n, inChannels: 864,
             weights: w + 2249488, bias: w + 2373904, outChannels: 144,
             activation: .identity, residual: a + 2038608 &* n, output: a + 1881792 &* n, pool: pool)
+        p?.stop(81)
     }
 
     /// features.4.6: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
-    private func features_4_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.6.block.0 expand: conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1881792 &* n, pixels: 1089 &* n, inChannels: 144,
             weights: w + 2374048, bias: w + 2498464, outChannels: 864,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(82)
         // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 33, width: 33, channels: 864,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
             weights: w + 2499328, bias: w + 2507104, activation: .silu, output: a + 940896 &* n, pool: pool)
+        p?.stop(83)
         // features.4.6.block.2 squeeze-excitation: 864 -> 36 -> 864, in place on [n, 33, 33, 864]
+        p?.start()
         Kernels.squeezeExcite(
             a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
             reduceWeights: w + 2507968, reduceBias: w + 2539072, activation: .silu,
             expandWeights: w + 2539120, expandBias: w + 2570224, workspace: ws, pool: pool)
+        p?.stop(84)
         // features.4.6.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 940896 &* n, pixels: 1089 &* n, inChannels: 864,
             weights: w + 2571088, bias: w + 2695504, outChannels: 144,
             activation: .identity, residual: a + 1881792 &* n, output: a + 2038608 &* n, pool: pool)
+        p?.stop(85)
     }
 
     /// features.4.7: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
-    private func features_4_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.7.block.0 expand: conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 2038608 &* n, pixels: 1089 &* n, inChannels: 144,
             weights: w + 2695648, bias: w + 2820064, outChannels: 864,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(86)
         // features.4.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 33, width: 33, channels: 864,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
             weights: w + 2820928, bias: w + 2828704, activation: .silu, output: a + 940896 &* n, pool: pool)
+        p?.stop(87)
         // features.4.7.block.2 squeeze-excitation: 864 -> 36 -> 864, in place on [n, 33, 33, 864]
+        p?.start()
         Kernels.squeezeExcite(
             a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
             reduceWeights: w + 2829568, reduceBias: w + 2860672, activation: .silu,
             expandWeights: w + 2860720, expandBias: w + 2891824, workspace: ws, pool: pool)
+        p?.stop(88)
         // features.4.7.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 940896 &* n, pixels: 1089 &* n, inChannels: 864,
             weights: w + 2892688, bias: w + 3017104, outChannels: 144,
             activation: .identity, residual: a + 2038608 &* n, output: a + 1881792 &* n, pool: pool)
+        p?.stop(89)
     }
 
     /// features.5.0: MBConv6 k5 s1: 33x33x144 -> 33x33x200, SE 864 -> 36 -> 864
-    private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.0.block.0 expand: conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1881792 &* n, pixels: 1089 &* n, inChannels: 144,
             weights: w + 3017248, bias: w + 3141664, outChannels: 864,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(90)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 33, width: 33, channels: 864,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: w + 3142528, bias: w + 3164128, activation: .silu, output: a + 940896 &* n, pool: pool)
+        p?.stop(91)
         // features.5.0.block.2 squeeze-excitation: 864 -> 36 -> 864, in place on [n, 33, 33, 864]
+        p?.start()
         Kernels.squeezeExcite(
             a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
             reduceWeights: w + 3164992, reduceBias: w + 3196096, activation: .silu,
             expandWeights: w + 3196144, expandBias: w + 3227248, workspace: ws, pool: pool)
+        p?.stop(92)
         // features.5.0.block.3 project: conv 1x1 + BN, [n, 33, 33, 864] -> [n, 33, 33, 200]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 940896 &* n, pixels: 1089 &* n, inChannels: 864,
             weights: w + 3228112, bias: w + 3400912, outChannels: 200,
             activation: .identity, residual: nil, output: a + 2613600 &* n, pool: pool)
+        p?.stop(93)
     }
 
     /// features.5.1: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
-    private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.1.block.0 expand: conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 2613600 &* n, pixels: 1089 &* n, inChannels: 200,
             weights: w + 3401120, bias: w + 3641120, outChannels: 1200,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(94)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 33, width: 33, channels: 1200,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: w + 3642320, bias: w + 3672320, activation: .silu, output: a + 1306800 &* n, pool: pool)
+        p?.stop(95)
         // features.5.1.block.2 squeeze-excitation: 1200 -> 50 -> 1200, in place on [n, 33, 33, 1200]
+        p?.start()
         Kernels.squeezeExcite(
             a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
             reduceWeights: w + 3673520, reduceBias: w + 3733520, activation: .silu,
             expandWeights: w + 3733584, expandBias: w + 3793584, workspace: ws, pool: pool)
+        p?.stop(96)
         // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1306800 &* n, pixels: 1089 &* n, inChannels: 1200,
             weights: w + 3794784, bias: w + 4034784, outChannels: 200,
             activation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n, pool: pool)
+        p?.stop(97)
     }
 
     /// features.5.2: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
-    private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.2.block.0 expand: conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 2831408 &* n, pixels: 1089 &* n, inChannels: 200,
             weights: w + 4034992, bias: w + 4274992, outChannels: 1200,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(98)
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 33, width: 33, channels: 1200,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: w + 4276192, bias: w + 4306192, activation: .silu, output: a + 1306800 &* n, pool: pool)
+        p?.stop(99)
         // features.5.2.block.2 squeeze-excitation: 1200 -> 50 -> 1200, in place on [n, 33, 33, 1200]
+        p?.start()
         Kernels.squeezeExcite(
             a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
             reduceWeights: w + 4307392, reduceBias: w + 4367392, activation: .silu,
             expandWeights: w + 4367456, expandBias: w + 4427456, workspace: ws, pool: pool)
+        p?.stop(100)
         // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1306800 &* n, pixels: 1089 &* n, inChannels: 1200,
             weights: w + 4428656, bias: w + 4668656, outChannels: 200,
             activation: .identity, residual: a + 2831408 &* n, output: a + 2613600 &* n, pool: pool)
+        p?.stop(101)
     }
 
     /// features.5.3: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
-    private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.3.block.0 expand: conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 2613600 &* n, pixels: 1089 &* n, inChannels: 200,
             weights: w + 4668864, bias: w + 4908864, outChannels: 1200,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(102)
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 33, width: 33, channels: 1200,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: w + 4910064, bias: w + 4940064, activation: .silu, output: a + 1306800 &* n, pool: pool)
+        p?.stop(103)
         // features.5.3.block.2 squeeze-excitation: 1200 -> 50 -> 1200, in place on [n, 33, 33, 1200]
+        p?.start()
         Kernels.squeezeExcite(
             a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
             reduceWeights: w + 4941264, reduceBias: w + 5001264, activation: .silu,
             expandWeights: w + 5001328, expandBias: w + 5061328, workspace: ws, pool: pool)
+        p?.stop(104)
         // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1306800 &* n, pixels: 1089 &* n, inChannels: 1200,
             weights: w + 5062528, bias: w + 5302528, outChannels: 200,
             activation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n, pool: pool)
+        p?.stop(105)
     }
 
     /// features.5.4: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
-    private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.4.block.0 expand: conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 2831408 &* n, pixels: 1089 &* n, inChannels: 200,
             weights: w + 5302736, bias: w + 5542736, outChannels: 1200,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(106)
         // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 33, width: 33, channels: 1200,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: w + 5543936, bias: w + 5573936, activation: .silu, output: a + 1306800 &* n, pool: pool)
+        p?.stop(107)
         // features.5.4.block.2 squeeze-excitation: 1200 -> 50 -> 1200, in place on [n, 33, 33, 1200]
+        p?.start()
         Kernels.squeezeExcite(
             a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
             reduceWeights: w + 5575136, reduceBias: w + 5635136, activation: .silu,
             expandWeights: w + 5635200, expandBias: w + 5695200, workspace: ws, pool: pool)
+        p?.stop(108)
         // features.5.4.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1306800 &* n, pixels: 1089 &* n, inChannels: 1200,
             weights: w + 5696400, bias: w + 5936400, outChannels: 200,
             activation: .identity, residual: a + 2831408 &* n, output: a + 2613600 &* n, pool: pool)
+        p?.stop(109)
     }
 
     /// features.5.5: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
-    private func features_5_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.5.block.0 expand: conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 2613600 &* n, pixels: 1089 &* n, inChannels: 200,
             weights: w + 5936608, bias: w + 6176608, outChannels: 1200,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(110)
         // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 33, width: 33, channels: 1200,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: w + 6177808, bias: w + 6207808, activation: .silu, output: a + 1306800 &* n, pool: pool)
+        p?.stop(111)
         // features.5.5.block.2 squeeze-excitation: 1200 -> 50 -> 1200, in place on [n, 33, 33, 1200]
+        p?.start()
         Kernels.squeezeExcite(
             a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
             reduceWeights: w + 6209008, reduceBias: w + 6269008, activation: .silu,
             expandWeights: w + 6269072, expandBias: w + 6329072, workspace: ws, pool: pool)
+        p?.stop(112)
         // features.5.5.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1306800 &* n, pixels: 1089 &* n, inChannels: 1200,
             weights: w + 6330272, bias: w + 6570272, outChannels: 200,
             activation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n, pool: pool)
+        p?.stop(113)
     }
 
     /// features.5.6: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
-    private func features_5_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.6.block.0 expand: conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 2831408 &* n, pixels: 1089 &* n, inChannels: 200,
             weights: w + 6570480, bias: w + 6810480, outChannels: 1200,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(114)
         // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 33, width: 33, channels: 1200,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: w + 6811680, bias: w + 6841680, activation: .silu, output: a + 1306800 &* n, pool: pool)
+        p?.stop(115)
         // features.5.6.block.2 squeeze-excitation: 1200 -> 50 -> 1200, in place on [n, 33, 33, 1200]
+        p?.start()
         Kernels.squeezeExcite(
             a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
             reduceWeights: w + 6842880, reduceBias: w + 6902880, activation: .silu,
             expandWeights: w + 6902944, expandBias: w + 6962944, workspace: ws, pool: pool)
+        p?.stop(116)
         // features.5.6.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1306800 &* n, pixels: 1089 &* n, inChannels: 1200,
             weights: w + 6964144, bias: w + 7204144, outChannels: 200,
             activation: .identity, residual: a + 2831408 &* n, output: a + 2613600 &* n, pool: pool)
+        p?.stop(117)
     }
 
     /// features.5.7: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
-    private func features_5_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.7.block.0 expand: conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 2613600 &* n, pixels: 1089 &* n, inChannels: 200,
             weights: w + 7204352, bias: w + 7444352, outChannels: 1200,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(118)
         // features.5.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 33, width: 33, channels: 1200,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: w + 7445552, bias: w + 7475552, activation: .silu, output: a + 1306800 &* n, pool: pool)
+        p?.stop(119)
         // features.5.7.block.2 squeeze-excitation: 1200 -> 50 -> 1200, in place on [n, 33, 33, 1200]
+        p?.start()
         Kernels.squeezeExcite(
             a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
             reduceWeights: w + 7476752, reduceBias: w + 7536752, activation: .silu,
             expandWeights: w + 7536816, expandBias: w + 7596816, workspace: ws, pool: pool)
+        p?.stop(120)
         // features.5.7.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1306800 &* n, pixels: 1089 &* n, inChannels: 1200,
             weights: w + 7598016, bias: w + 7838016, outChannels: 200,
             activation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n, pool: pool)
+        p?.stop(121)
     }
 
     /// features.6.0: MBConv6 k5 s2: 33x33x200 -> 17x17x344, SE 1200 -> 50 -> 1200
-    private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.0.block.0 expand: conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 2831408 &* n, pixels: 1089 &* n, inChannels: 200,
             weights: w + 7838224, bias: w + 8078224, outChannels: 1200,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(122)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 33, 33, 1200] -> [n, 17, 17, 1200]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 33, width: 33, channels: 1200,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: w + 8079424, bias: w + 8109424, activation: .silu, output: a + 1306800 &* n, pool: pool)
+        p?.stop(123)
         // features.6.0.block.2 squeeze-excitation: 1200 -> 50 -> 1200, in place on [n, 17, 17, 1200]
+        p?.start()
         Kernels.squeezeExcite(
             a + 1306800 &* n, batch: n, pixels: 289, channels: 1200, squeezeChannels: 50,
             reduceWeights: w + 8110624, reduceBias: w + 8170624, activation: .silu,
             expandWeights: w + 8170688, expandBias: w + 8230688, workspace: ws, pool: pool)
+        p?.stop(124)
         // features.6.0.block.3 project: conv 1x1 + BN, [n, 17, 17, 1200] -> [n, 17, 17, 344]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1306800 &* n, pixels: 289 &* n, inChannels: 1200,
             weights: w + 8231888, bias: w + 8644688, outChannels: 344,
             activation: .identity, residual: nil, output: a + 1192992 &* n, pool: pool)
+        p?.stop(125)
     }
 
     /// features.6.1: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
-    private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.1.block.0 expand: conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1192992 &* n, pixels: 289 &* n, inChannels: 344,
             weights: w + 8645040, bias: w + 9355056, outChannels: 2064,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(126)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 17, width: 17, channels: 2064,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: w + 9357120, bias: w + 9408720, activation: .silu, output: a + 596496 &* n, pool: pool)
+        p?.stop(127)
         // features.6.1.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
+        p?.start()
         Kernels.squeezeExcite(
             a + 596496 &* n, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 9410784, reduceBias: w + 9588288, activation: .silu,
             expandWeights: w + 9588384, expandBias: w + 9765888, workspace: ws, pool: pool)
+        p?.stop(128)
         // features.6.1.block.3 project: conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 596496 &* n, pixels: 289 &* n, inChannels: 2064,
             weights: w + 9767952, bias: w + 10477968, outChannels: 344,
             activation: .identity, residual: a + 1192992 &* n, output: a + 1292416 &* n, pool: pool)
+        p?.stop(129)
     }
 
     /// features.6.2: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
-    private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.2.block.0 expand: conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1292416 &* n, pixels: 289 &* n, inChannels: 344,
             weights: w + 10478320, bias: w + 11188336, outChannels: 2064,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(130)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 17, width: 17, channels: 2064,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: w + 11190400, bias: w + 11242000, activation: .silu, output: a + 596496 &* n, pool: pool)
+        p?.stop(131)
         // features.6.2.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
+        p?.start()
         Kernels.squeezeExcite(
             a + 596496 &* n, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 11244064, reduceBias: w + 11421568, activation: .silu,
             expandWeights: w + 11421664, expandBias: w + 11599168, workspace: ws, pool: pool)
+        p?.stop(132)
         // features.6.2.block.3 project: conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 596496 &* n, pixels: 289 &* n, inChannels: 2064,
             weights: w + 11601232, bias: w + 12311248, outChannels: 344,
             activation: .identity, residual: a + 1292416 &* n, output: a + 1192992 &* n, pool: pool)
+        p?.stop(133)
     }
 
     /// features.6.3: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
-    private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.3.block.0 expand: conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1192992 &* n, pixels: 289 &* n, inChannels: 344,
             weights: w + 12311600, bias: w + 13021616, outChannels: 2064,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(134)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 17, width: 17, channels: 2064,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: w + 13023680, bias: w + 13075280, activation: .silu, output: a + 596496 &* n, pool: pool)
+        p?.stop(135)
         // features.6.3.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
+        p?.start()
         Kernels.squeezeExcite(
             a + 596496 &* n, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 13077344, reduceBias: w + 13254848, activation: .silu,
             expandWeights: w + 13254944, expandBias: w + 13432448, workspace: ws, pool: pool)
+        p?.stop(136)
         // features.6.3.block.3 project: conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 596496 &* n, pixels: 289 &* n, inChannels: 2064,
             weights: w + 13434512, bias: w + 14144528, outChannels: 344,
             activation: .identity, residual: a + 1192992 &* n, output: a + 1292416 &* n, pool: pool)
+        p?.stop(137)
     }
 
     /// features.6.4: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
-    private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.4.block.0 expand: conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1292416 &* n, pixels: 289 &* n, inChannels: 344,
             weights: w + 14144880, bias: w + 14854896, outChannels: 2064,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(138)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 17, width: 17, channels: 2064,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: w + 14856960, bias: w + 14908560, activation: .silu, output: a + 596496 &* n, pool: pool)
+        p?.stop(139)
         // features.6.4.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
+        p?.start()
         Kernels.squeezeExcite(
             a + 596496 &* n, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 14910624, reduceBias: w + 15088128, activation: .silu,
             expandWeights: w + 15088224, expandBias: w + 15265728, workspace: ws, pool: pool)
+        p?.stop(140)
         // features.6.4.block.3 project: conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 596496 &* n, pixels: 289 &* n, inChannels: 2064,
             weights: w + 15267792, bias: w + 15977808, outChannels: 344,
             activation: .identity, residual: a + 1292416 &* n, output: a + 1192992 &* n, pool: pool)
+        p?.stop(141)
     }
 
     /// features.6.5: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
-    private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.5.block.0 expand: conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1192992 &* n, pixels: 289 &* n, inChannels: 344,
             weights: w + 15978160, bias: w + 16688176, outChannels: 2064,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(142)
         // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 17, width: 17, channels: 2064,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: w + 16690240, bias: w + 16741840, activation: .silu, output: a + 596496 &* n, pool: pool)
+        p?.stop(143)
         // features.6.5.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
+        p?.start()
         Kernels.squeezeExcite(
             a + 596496 &* n, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 16743904, reduceBias: w + 16921408, activation: .silu,
             expandWeights: w + 16921504, expandBias: w + 17099008, workspace: ws, pool: pool)
+        p?.stop(144)
         // features.6.5.block.3 project: conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 596496 &* n, pixels: 289 &* n, inChannels: 2064,
             weights: w + 17101072, bias: w + 17811088, outChannels: 344,
             activation: .identity, residual: a + 1192992 &* n, output: a + 1292416 &* n, pool: pool)
+        p?.stop(145)
     }
 
     /// features.6.6: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
-    private func features_6_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.6.block.0 expand: conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1292416 &* n, pixels: 289 &* n, inChannels: 344,
             weights: w + 17811440, bias: w + 18521456, outChannels: 2064,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(146)
         // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 17, width: 17, channels: 2064,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: w + 18523520, bias: w + 18575120, activation: .silu, output: a + 596496 &* n, pool: pool)
+        p?.stop(147)
         // features.6.6.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
+        p?.start()
         Kernels.squeezeExcite(
             a + 596496 &* n, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 18577184, reduceBias: w + 18754688, activation: .silu,
             expandWeights: w + 18754784, expandBias: w + 18932288, workspace: ws, pool: pool)
+        p?.stop(148)
         // features.6.6.block.3 project: conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 596496 &* n, pixels: 289 &* n, inChannels: 2064,
             weights: w + 18934352, bias: w + 19644368, outChannels: 344,
             activation: .identity, residual: a + 1292416 &* n, output: a + 1192992 &* n, pool: pool)
+        p?.stop(149)
     }
 
     /// features.6.7: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
-    private func features_6_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.7.block.0 expand: conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1192992 &* n, pixels: 289 &* n, inChannels: 344,
             weights: w + 19644720, bias: w + 20354736, outChannels: 2064,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(150)
         // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 17, width: 17, channels: 2064,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: w + 20356800, bias: w + 20408400, activation: .silu, output: a + 596496 &* n, pool: pool)
+        p?.stop(151)
         // features.6.7.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
+        p?.start()
         Kernels.squeezeExcite(
             a + 596496 &* n, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 20410464, reduceBias: w + 20587968, activation: .silu,
             expandWeights: w + 20588064, expandBias: w + 20765568, workspace: ws, pool: pool)
+        p?.stop(152)
         // features.6.7.block.3 project: conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 596496 &* n, pixels: 289 &* n, inChannels: 2064,
             weights: w + 20767632, bias: w + 21477648, outChannels: 344,
             activation: .identity, residual: a + 1192992 &* n, output: a + 1292416 &* n, pool: pool)
+        p?.stop(153)
     }
 
     /// features.6.8: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
-    private func features_6_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.8.block.0 expand: conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1292416 &* n, pixels: 289 &* n, inChannels: 344,
             weights: w + 21478000, bias: w + 22188016, outChannels: 2064,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(154)
         // features.6.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 17, width: 17, channels: 2064,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: w + 22190080, bias: w + 22241680, activation: .silu, output: a + 596496 &* n, pool: pool)
+        p?.stop(155)
         // features.6.8.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
+        p?.start()
         Kernels.squeezeExcite(
             a + 596496 &* n, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 22243744, reduceBias: w + 22421248, activation: .silu,
             expandWeights: w + 22421344, expandBias: w + 22598848, workspace: ws, pool: pool)
+        p?.stop(156)
         // features.6.8.block.3 project: conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 596496 &* n, pixels: 289 &* n, inChannels: 2064,
             weights: w + 22600912, bias: w + 23310928, outChannels: 344,
             activation: .identity, residual: a + 1292416 &* n, output: a + 1192992 &* n, pool: pool)
+        p?.stop(157)
     }
 
     /// features.6.9: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
-    private func features_6_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.9.block.0 expand: conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1192992 &* n, pixels: 289 &* n, inChannels: 344,
             weights: w + 23311280, bias: w + 24021296, outChannels: 2064,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(158)
         // features.6.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 17, width: 17, channels: 2064,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: w + 24023360, bias: w + 24074960, activation: .silu, output: a + 596496 &* n, pool: pool)
+        p?.stop(159)
         // features.6.9.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
+        p?.start()
         Kernels.squeezeExcite(
             a + 596496 &* n, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 24077024, reduceBias: w + 24254528, activation: .silu,
             expandWeights: w + 24254624, expandBias: w + 24432128, workspace: ws, pool: pool)
+        p?.stop(160)
         // features.6.9.block.3 project: conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 596496 &* n, pixels: 289 &* n, inChannels: 2064,
             weights: w + 24434192, bias: w + 25144208, outChannels: 344,
             activation: .identity, residual: a + 1192992 &* n, output: a + 1292416 &* n, pool: pool)
+        p?.stop(161)
     }
 
     /// features.6.10: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
-    private func features_6_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.10.block.0 expand: conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1292416 &* n, pixels: 289 &* n, inChannels: 344,
             weights: w + 25144560, bias: w + 25854576, outChannels: 2064,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(162)
         // features.6.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 17, width: 17, channels: 2064,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: w + 25856640, bias: w + 25908240, activation: .silu, output: a + 596496 &* n, pool: pool)
+        p?.stop(163)
         // features.6.10.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
+        p?.start()
         Kernels.squeezeExcite(
             a + 596496 &* n, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 25910304, reduceBias: w + 26087808, activation: .silu,
             expandWeights: w + 26087904, expandBias: w + 26265408, workspace: ws, pool: pool)
+        p?.stop(164)
         // features.6.10.block.3 project: conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 596496 &* n, pixels: 289 &* n, inChannels: 2064,
             weights: w + 26267472, bias: w + 26977488, outChannels: 344,
             activation: .identity, residual: a + 1292416 &* n, output: a + 1192992 &* n, pool: pool)
+        p?.stop(165)
     }
 
     /// features.7.0: MBConv6 k3 s1: 17x17x344 -> 17x17x576, SE 2064 -> 86 -> 2064
-    private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.0.block.0 expand: conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1192992 &* n, pixels: 289 &* n, inChannels: 344,
             weights: w + 26977840, bias: w + 27687856, outChannels: 2064,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(166)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 17, width: 17, channels: 2064,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
             weights: w + 27689920, bias: w + 27708496, activation: .silu, output: a + 596496 &* n, pool: pool)
+        p?.stop(167)
         // features.7.0.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
+        p?.start()
         Kernels.squeezeExcite(
             a + 596496 &* n, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 27710560, reduceBias: w + 27888064, activation: .silu,
             expandWeights: w + 27888160, expandBias: w + 28065664, workspace: ws, pool: pool)
+        p?.stop(168)
         // features.7.0.block.3 project: conv 1x1 + BN, [n, 17, 17, 2064] -> [n, 17, 17, 576]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 596496 &* n, pixels: 289 &* n, inChannels: 2064,
             weights: w + 28067728, bias: w + 29256592, outChannels: 576,
             activation: .identity, residual: nil, output: a + 1997568 &* n, pool: pool)
+        p?.stop(169)
     }
 
     /// features.7.1: MBConv6 k3 s1: 17x17x576 -> 17x17x576, SE 3456 -> 144 -> 3456, identity shortcut
-    private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.1.block.0 expand: conv 1x1 + BN + silu, [n, 17, 17, 576] -> [n, 17, 17, 3456]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1997568 &* n, pixels: 289 &* n, inChannels: 576,
             weights: w + 29257168, bias: w + 31247824, outChannels: 3456,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(170)
         // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 17, 17, 3456] -> [n, 17, 17, 3456]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 17, width: 17, channels: 3456,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
             weights: w + 31251280, bias: w + 31282384, activation: .silu, output: a + 998784 &* n, pool: pool)
+        p?.stop(171)
         // features.7.1.block.2 squeeze-excitation: 3456 -> 144 -> 3456, in place on [n, 17, 17, 3456]
+        p?.start()
         Kernels.squeezeExcite(
             a + 998784 &* n, batch: n, pixels: 289, channels: 3456, squeezeChannels: 144,
             reduceWeights: w + 31285840, reduceBias: w + 31783504, activation: .silu,
             expandWeights: w + 31783648, expandBias: w + 32281312, workspace: ws, pool: pool)
+        p?.stop(172)
         // features.7.1.block.3 project: conv 1x1 + BN + shortcut, [n, 17, 17, 3456] -> [n, 17, 17, 576]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 998784 &* n, pixels: 289 &* n, inChannels: 3456,
             weights: w + 32284768, bias: w + 34275424, outChannels: 576,
             activation: .identity, residual: a + 1997568 &* n, output: a + 2164032 &* n, pool: pool)
+        p?.stop(173)
     }
 
     /// features.7.2: MBConv6 k3 s1: 17x17x576 -> 17x17x576, SE 3456 -> 144 -> 3456, identity shortcut
-    private func features_7_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_7_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.2.block.0 expand: conv 1x1 + BN + silu, [n, 17, 17, 576] -> [n, 17, 17, 3456]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 2164032 &* n, pixels: 289 &* n, inChannels: 576,
             weights: w + 34276000, bias: w + 36266656, outChannels: 3456,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(174)
         // features.7.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 17, 17, 3456] -> [n, 17, 17, 3456]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 17, width: 17, channels: 3456,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
             weights: w + 36270112, bias: w + 36301216, activation: .silu, output: a + 998784 &* n, pool: pool)
+        p?.stop(175)
         // features.7.2.block.2 squeeze-excitation: 3456 -> 144 -> 3456, in place on [n, 17, 17, 3456]
+        p?.start()
         Kernels.squeezeExcite(
             a + 998784 &* n, batch: n, pixels: 289, channels: 3456, squeezeChannels: 144,
             reduceWeights: w + 36304672, reduceBias: w + 36802336, activation: .silu,
             expandWeights: w + 36802480, expandBias: w + 37300144, workspace: ws, pool: pool)
+        p?.stop(176)
         // features.7.2.block.3 project: conv 1x1 + BN + shortcut, [n, 17, 17, 3456] -> [n, 17, 17, 576]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 998784 &* n, pixels: 289 &* n, inChannels: 3456,
             weights: w + 37303600, bias: w + 39294256, outChannels: 576,
             activation: .identity, residual: a + 2164032 &* n, output: a + 665856 &* n, pool: pool)
+        p?.stop(177)
     }
 
     /// features.8: head: conv 1x1 576 -> 2304
-    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.8 head: conv 1x1 + BN + silu, [n, 17, 17, 576] -> [n, 17, 17, 2304]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 665856 &* n, pixels: 289 &* n, inChannels: 576,
             weights: w + 39294832, bias: w + 40621936, outChannels: 2304,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(178)
     }
 
     /// classifier: global average pool, dropout 0.5, linear 2304 -> 1000 classes
-    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
+    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // avgpool: global average pool, [n, 17, 17, 2304] -> [n, 2304]
+        p?.start()
         Kernels.globalAveragePool(
             input: a, batch: n, pixels: 289, channels: 2304, output: a + 665856 &* n, pool: pool)
+        p?.stop(179)
         // classifier.1 classifier: dropout (identity in eval) + linear, [n, 2304] -> [n, 1000]
+        p?.start()
         Kernels.linear(
             input: a + 665856 &* n, batch: n, inFeatures: 2304,
             weights: w + 40624240, bias: w + 42928240, outFeatures: 1000,
             output: logits, pool: pool)
+        p?.stop(180)
     }
 }
 
 extension EfficientNetB6 {
+    /// The kernel calls of `forward` in order (`p?.stop(i)` charges entry i), with their MACs per image.
+    public static let profiledLayers: [LayerProfiler.Layer] = [
+        .init("features.0", kind: "stem", macsPerImage: 105380352,
+              "conv 3x3/2 + BN + silu, [n, 3, 528, 528] (NCHW) -> [n, 264, 264, 56]"),
+        .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 35126784,
+              "depthwise 3x3/1 + BN + silu, [n, 264, 264, 56] -> [n, 264, 264, 56]"),
+        .init("features.1.0.block.1", kind: "squeeze-excitation", macsPerImage: 1568,
+              "56 -> 14 -> 56, in place on [n, 264, 264, 56]"),
+        .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 124895232,
+              "conv 1x1 + BN, [n, 264, 264, 56] -> [n, 264, 264, 32]"),
+        .init("features.1.1.block.0", kind: "depthwise", macsPerImage: 20072448,
+              "depthwise 3x3/1 + BN + silu, [n, 264, 264, 32] -> [n, 264, 264, 32]"),
+        .init("features.1.1.block.1", kind: "squeeze-excitation", macsPerImage: 512,
+              "32 -> 8 -> 32, in place on [n, 264, 264, 32]"),
+        .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 71368704,
+              "conv 1x1 + BN + shortcut, [n, 264, 264, 32] -> [n, 264, 264, 32]"),
+        .init("features.1.2.block.0", kind: "depthwise", macsPerImage: 20072448,
+              "depthwise 3x3/1 + BN + silu, [n, 264, 264, 32] -> [n, 264, 264, 32]"),
+        .init("features.1.2.block.1", kind: "squeeze-excitation", macsPerImage: 512,
+              "32 -> 8 -> 32, in place on [n, 264, 264, 32]"),
+        .init("features.1.2.block.2", kind: "project 1x1", macsPerImage: 71368704,
+              "conv 1x1 + BN + shortcut, [n, 264, 264, 32] -> [n, 264, 264, 32]"),
+        .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 428212224,
+              "conv 1x1 + BN + silu, [n, 264, 264, 32] -> [n, 264, 264, 192]"),
+        .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 30108672,
+              "depthwise 3x3/2 + BN + silu, [n, 264, 264, 192] -> [n, 132, 132, 192]"),
+        .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
+              "192 -> 8 -> 192, in place on [n, 132, 132, 192]"),
+        .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 133816320,
+              "conv 1x1 + BN, [n, 132, 132, 192] -> [n, 132, 132, 40]"),
+        .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 167270400,
+              "conv 1x1 + BN + silu, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
+        .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 37635840,
+              "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
+        .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
+              "240 -> 10 -> 240, in place on [n, 132, 132, 240]"),
+        .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 167270400,
+              "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
+        .init("features.2.2.block.0", kind: "expand 1x1", macsPerImage: 167270400,
+              "conv 1x1 + BN + silu, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
+        .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 37635840,
+              "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
+        .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
+              "240 -> 10 -> 240, in place on [n, 132, 132, 240]"),
+        .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 167270400,
+              "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
+        .init("features.2.3.block.0", kind: "expand 1x1", macsPerImage: 167270400,
+              "conv 1x1 + BN + silu, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
+        .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 37635840,
+              "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
+        .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
+              "240 -> 10 -> 240, in place on [n, 132, 132, 240]"),
+        .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 167270400,
+              "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
+        .init("features.2.4.block.0", kind: "expand 1x1", macsPerImage: 167270400,
+              "conv 1x1 + BN + silu, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
+        .init("features.2.4.block.1", kind: "depthwise", macsPerImage: 37635840,
+              "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
+        .init("features.2.4.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
+              "240 -> 10 -> 240, in place on [n, 132, 132, 240]"),
+        .init("features.2.4.block.3", kind: "project 1x1", macsPerImage: 167270400,
+              "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
+        .init("features.2.5.block.0", kind: "expand 1x1", macsPerImage: 167270400,
+              "conv 1x1 + BN + silu, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
+        .init("features.2.5.block.1", kind: "depthwise", macsPerImage: 37635840,
+              "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
+        .init("features.2.5.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
+              "240 -> 10 -> 240, in place on [n, 132, 132, 240]"),
+        .init("features.2.5.block.3", kind: "project 1x1", macsPerImage: 167270400,
+              "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
+        .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 167270400,
+              "conv 1x1 + BN + silu, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
+        .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 26136000,
+              "depthwise 5x5/2 + BN + silu, [n, 132, 132, 240] -> [n, 66, 66, 240]"),
+        .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
+              "240 -> 10 -> 240, in place on [n, 66, 66, 240]"),
+        .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 75271680,
+              "conv 1x1 + BN, [n, 66, 66, 240] -> [n, 66, 66, 72]"),
+        .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 135489024,
+              "conv 1x1 + BN + silu, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
+        .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 47044800,
+              "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
+        .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
+              "432 -> 18 -> 432, in place on [n, 66, 66, 432]"),
+        .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 135489024,
+              "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
+        .init("features.3.2.block.0", kind: "expand 1x1", macsPerImage: 135489024,
+              "conv 1x1 + BN + silu, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
+        .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 47044800,
+              "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
+        .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
+              "432 -> 18 -> 432, in place on [n, 66, 66, 432]"),
+        .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 135489024,
+              "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
+        .init("features.3.3.block.0", kind: "expand 1x1", macsPerImage: 135489024,
+              "conv 1x1 + BN + silu, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
+        .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 47044800,
+              "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
+        .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
+              "432 -> 18 -> 432, in place on [n, 66, 66, 432]"),
+        .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 135489024,
+              "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
+        .init("features.3.4.block.0", kind: "expand 1x1", macsPerImage: 135489024,
+              "conv 1x1 + BN + silu, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
+        .init("features.3.4.block.1", kind: "depthwise", macsPerImage: 47044800,
+              "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
+        .init("features.3.4.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
+              "432 -> 18 -> 432, in place on [n, 66, 66, 432]"),
+        .init("features.3.4.block.3", kind: "project 1x1", macsPerImage: 135489024,
+              "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
+        .init("features.3.5.block.0", kind: "expand 1x1", macsPerImage: 135489024,
+              "conv 1x1 + BN + silu, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
+        .init("features.3.5.block.1", kind: "depthwise", macsPerImage: 47044800,
+              "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
+        .init("features.3.5.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
+              "432 -> 18 -> 432, in place on [n, 66, 66, 432]"),
+        .init("features.3.5.block.3", kind: "project 1x1", macsPerImage: 135489024,
+              "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
+        .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 135489024,
+              "conv 1x1 + BN + silu, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
+        .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 4234032,
+              "depthwise 3x3/2 + BN + silu, [n, 66, 66, 432] -> [n, 33, 33, 432]"),
+        .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
+              "432 -> 18 -> 432, in place on [n, 33, 33, 432]"),
+        .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 67744512,
+              "conv 1x1 + BN, [n, 33, 33, 432] -> [n, 33, 33, 144]"),
+        .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 135489024,
+              "conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
+        .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 8468064,
+              "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
+        .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
+              "864 -> 36 -> 864, in place on [n, 33, 33, 864]"),
+        .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 135489024,
+              "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
+        .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 135489024,
+              "conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
+        .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 8468064,
+              "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
+        .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
+              "864 -> 36 -> 864, in place on [n, 33, 33, 864]"),
+        .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 135489024,
+              "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
+        .init("features.4.3.block.0", kind: "expand 1x1", macsPerImage: 135489024,
+              "conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
+        .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 8468064,
+              "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
+        .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
+              "864 -> 36 -> 864, in place on [n, 33, 33, 864]"),
+        .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 135489024,
+              "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
+        .init("features.4.4.block.0", kind: "expand 1x1", macsPerImage: 135489024,
+              "conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
+        .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 8468064,
+              "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
+        .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
+              "864 -> 36 -> 864, in place on [n, 33, 33, 864]"),
+        .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 135489024,
+              "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
+        .init("features.4.5.block.0", kind: "expand 1x1", macsPerImage: 135489024,
+              "conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
+        .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 8468064,
+              "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
+        .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
+              "864 -> 36 -> 864, in place on [n, 33, 33, 864]"),
+        .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 135489024,
+              "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
+        .init("features.4.6.block.0", kind: "expand 1x1", macsPerImage: 135489024,
+              "conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
+        .init("features.4.6.block.1", kind: "depthwise", macsPerImage: 8468064,
+              "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
+        .init("features.4.6.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
+              "864 -> 36 -> 864, in place on [n, 33, 33, 864]"),
+        .init("features.4.6.block.3", kind: "project 1x1", macsPerImage: 135489024,
+              "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
+        .init("features.4.7.block.0", kind: "expand 1x1", macsPerImage: 135489024,
+              "conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
+        .init("features.4.7.block.1", kind: "depthwise", macsPerImage: 8468064,
+              "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
+        .init("features.4.7.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
+              "864 -> 36 -> 864, in place on [n, 33, 33, 864]"),
+        .init("features.4.7.block.3", kind: "project 1x1", macsPerImage: 135489024,
+              "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
+        .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 135489024,
+              "conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
+        .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 23522400,
+              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
+        .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
+              "864 -> 36 -> 864, in place on [n, 33, 33, 864]"),
+        .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 188179200,
+              "conv 1x1 + BN, [n, 33, 33, 864] -> [n, 33, 33, 200]"),
+        .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 261360000,
+              "conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
+        .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 32670000,
+              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
+        .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
+              "1200 -> 50 -> 1200, in place on [n, 33, 33, 1200]"),
+        .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 261360000,
+              "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
+        .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 261360000,
+              "conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
+        .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 32670000,
+              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
+        .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
+              "1200 -> 50 -> 1200, in place on [n, 33, 33, 1200]"),
+        .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 261360000,
+              "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
+        .init("features.5.3.block.0", kind: "expand 1x1", macsPerImage: 261360000,
+              "conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
+        .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 32670000,
+              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
+        .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
+              "1200 -> 50 -> 1200, in place on [n, 33, 33, 1200]"),
+        .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 261360000,
+              "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
+        .init("features.5.4.block.0", kind: "expand 1x1", macsPerImage: 261360000,
+              "conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
+        .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 32670000,
+              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
+        .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
+              "1200 -> 50 -> 1200, in place on [n, 33, 33, 1200]"),
+        .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 261360000,
+              "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
+        .init("features.5.5.block.0", kind: "expand 1x1", macsPerImage: 261360000,
+              "conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
+        .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 32670000,
+              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
+        .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
+              "1200 -> 50 -> 1200, in place on [n, 33, 33, 1200]"),
+        .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 261360000,
+              "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
+        .init("features.5.6.block.0", kind: "expand 1x1", macsPerImage: 261360000,
+              "conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
+        .init("features.5.6.block.1", kind: "depthwise", macsPerImage: 32670000,
+              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
+        .init("features.5.6.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
+              "1200 -> 50 -> 1200, in place on [n, 33, 33, 1200]"),
+        .init("features.5.6.block.3", kind: "project 1x1", macsPerImage: 261360000,
+              "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
+        .init("features.5.7.block.0", kind: "expand 1x1", macsPerImage: 261360000,
+              "conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
+        .init("features.5.7.block.1", kind: "depthwise", macsPerImage: 32670000,
+              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
+        .init("features.5.7.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
+              "1200 -> 50 -> 1200, in place on [n, 33, 33, 1200]"),
+        .init("features.5.7.block.3", kind: "project 1x1", macsPerImage: 261360000,
+              "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
+        .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 261360000,
+              "conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
+        .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 8670000,
+              "depthwise 5x5/2 + BN + silu, [n, 33, 33, 1200] -> [n, 17, 17, 1200]"),
+        .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
+              "1200 -> 50 -> 1200, in place on [n, 17, 17, 1200]"),
+        .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 119299200,
+              "conv 1x1 + BN, [n, 17, 17, 1200] -> [n, 17, 17, 344]"),
+        .init("features.6.1.block.0", kind: "expand 1x1", macsPerImage: 205194624,
+              "conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+        .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 14912400,
+              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+        .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
+              "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
+        .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 205194624,
+              "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+        .init("features.6.2.block.0", kind: "expand 1x1", macsPerImage: 205194624,
+              "conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+        .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 14912400,
+              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+        .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
+              "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
+        .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 205194624,
+              "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+        .init("features.6.3.block.0", kind: "expand 1x1", macsPerImage: 205194624,
+              "conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+        .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 14912400,
+              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+        .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
+              "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
+        .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 205194624,
+              "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+        .init("features.6.4.block.0", kind: "expand 1x1", macsPerImage: 205194624,
+              "conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+        .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 14912400,
+              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+        .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
+              "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
+        .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 205194624,
+              "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+        .init("features.6.5.block.0", kind: "expand 1x1", macsPerImage: 205194624,
+              "conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+        .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 14912400,
+              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+        .init("features.6.5.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
+              "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
+        .init("features.6.5.block.3", kind: "project 1x1", macsPerImage: 205194624,
+              "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+        .init("features.6.6.block.0", kind: "expand 1x1", macsPerImage: 205194624,
+              "conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+        .init("features.6.6.block.1", kind: "depthwise", macsPerImage: 14912400,
+              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+        .init("features.6.6.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
+              "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
+        .init("features.6.6.block.3", kind: "project 1x1", macsPerImage: 205194624,
+              "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+        .init("features.6.7.block.0", kind: "expand 1x1", macsPerImage: 205194624,
+              "conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+        .init("features.6.7.block.1", kind: "depthwise", macsPerImage: 14912400,
+              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+        .init("features.6.7.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
+              "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
+        .init("features.6.7.block.3", kind: "project 1x1", macsPerImage: 205194624,
+              "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+        .init("features.6.8.block.0", kind: "expand 1x1", macsPerImage: 205194624,
+              "conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+        .init("features.6.8.block.1", kind: "depthwise", macsPerImage: 14912400,
+              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+        .init("features.6.8.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
+              "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
+        .init("features.6.8.block.3", kind: "project 1x1", macsPerImage: 205194624,
+              "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+        .init("features.6.9.block.0", kind: "expand 1x1", macsPerImage: 205194624,
+              "conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+        .init("features.6.9.block.1", kind: "depthwise", macsPerImage: 14912400,
+              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+        .init("features.6.9.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
+              "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
+        .init("features.6.9.block.3", kind: "project 1x1", macsPerImage: 205194624,
+              "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+        .init("features.6.10.block.0", kind: "expand 1x1", macsPerImage: 205194624,
+              "conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+        .init("features.6.10.block.1", kind: "depthwise", macsPerImage: 14912400,
+              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+        .init("features.6.10.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
+              "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
+        .init("features.6.10.block.3", kind: "project 1x1", macsPerImage: 205194624,
+              "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+        .init("features.7.0.block.0", kind: "expand 1x1", macsPerImage: 205194624,
+              "conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+        .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 5368464,
+              "depthwise 3x3/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+        .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
+              "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
+        .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 343581696,
+              "conv 1x1 + BN, [n, 17, 17, 2064] -> [n, 17, 17, 576]"),
+        .init("features.7.1.block.0", kind: "expand 1x1", macsPerImage: 575299584,
+              "conv 1x1 + BN + silu, [n, 17, 17, 576] -> [n, 17, 17, 3456]"),
+        .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 8989056,
+              "depthwise 3x3/1 + BN + silu, [n, 17, 17, 3456] -> [n, 17, 17, 3456]"),
+        .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 995328,
+              "3456 -> 144 -> 3456, in place on [n, 17, 17, 3456]"),
+        .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 575299584,
+              "conv 1x1 + BN + shortcut, [n, 17, 17, 3456] -> [n, 17, 17, 576]"),
+        .init("features.7.2.block.0", kind: "expand 1x1", macsPerImage: 575299584,
+              "conv 1x1 + BN + silu, [n, 17, 17, 576] -> [n, 17, 17, 3456]"),
+        .init("features.7.2.block.1", kind: "depthwise", macsPerImage: 8989056,
+              "depthwise 3x3/1 + BN + silu, [n, 17, 17, 3456] -> [n, 17, 17, 3456]"),
+        .init("features.7.2.block.2", kind: "squeeze-excitation", macsPerImage: 995328,
+              "3456 -> 144 -> 3456, in place on [n, 17, 17, 3456]"),
+        .init("features.7.2.block.3", kind: "project 1x1", macsPerImage: 575299584,
+              "conv 1x1 + BN + shortcut, [n, 17, 17, 3456] -> [n, 17, 17, 576]"),
+        .init("features.8", kind: "head 1x1", macsPerImage: 383533056,
+              "conv 1x1 + BN + silu, [n, 17, 17, 576] -> [n, 17, 17, 2304]"),
+        .init("avgpool", kind: "pool+classifier", macsPerImage: 0,
+              "global average pool, [n, 17, 17, 2304] -> [n, 2304]"),
+        .init("classifier.1", kind: "pool+classifier", macsPerImage: 2304000,
+              "dropout (identity in eval) + linear, [n, 2304] -> [n, 1000]"),
+    ]
+
     /// Every tensor of a weight file, torchvision `state_dict` names and order.
     static let parameterTable: [ModelDescriptor.Parameter] = [
         .init("features.0.0.weight", [56, 3, 3, 3]),
@@ -2411,6 +3146,10 @@ public final class EfficientNetB6Training: TrainableModel {
     private let pool: WorkerPool
     private var loss = 0.0
     public var random = CounterRandom(seed: 0)
+    /// Times every kernel call of `trainStep` when set (`effnet bench --train --profile`).
+    public var profiler: LayerProfiler? {
+        didSet { profiler?.requireTable(Self.profiledLayers, of: "EfficientNetB6Training") }
+    }
     public var parameters: UnsafeMutablePointer<Float> { buffers.parameters }
     public var gradients: UnsafeMutablePointer<Float> { buffers.gradients }
 
@@ -2432,8 +3171,14 @@ public final class EfficientNetB6Training: TrainableModel {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
         let t = buffers.arena.reserve(floats: 404118736 &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
-                                    ws: t + 404118736 &* n, options: options, labels: labels, logits: logits)
-        if options.computeGradients { TrainingKernels.zero(s.g, count: 43266688) }
+                                    ws: t + 404118736 &* n, options: options, labels: labels, logits: logits,
+                                    profiler: profiler)
+        s.profiler?.beginRun(batch: n)
+        if options.computeGradients {
+            s.profiler?.start()
+            TrainingKernels.zero(s.g, count: 43266688)
+            s.profiler?.stop(0)
+        }
         try features_0_forward(s)
         try features_1_0_forward(s)
         try features_1_1_forward(s)
@@ -2537,5382 +3282,9607 @@ public final class EfficientNetB6Training: TrainableModel {
     /// features.0 forward: stem: conv 3x3 stride 2, 3 -> 56 channels
     private func features_0_forward(_ s: TrainingStepContext) throws {
         // features.0 stem conv 3x3/2, [n, 3, 528, 528] (NCHW) -> [n, 264, 264, 56]
+        s.profiler?.start()
         Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 528, width: 528, kernel: 3, stride: 2,
             padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264, weights: s.p, bias: s.f, outChannels: 56,
             activation: .identity, output: s.t + 143852544 &* s.n, workspace: s.ws, pool: pool)
-        // features.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(1)
+        // features.0 BatchNorm (batch statistics) + silu on [n, 264, 264, 56]
         if s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 143852544 &* s.n, pixels: 69696 &* s.n, channels: 56,
                 gamma: s.p + 1520, beta: s.p + 1584, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 147755520 &* s.n, savedMean: s.f + 3456, savedInvStd: s.f + 3512,
                 runningMean: s.p + 1648, runningVar: s.p + 1712, pool: pool)
+            s.profiler?.stop(2)
         }
-        // features.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 264, 264, 56]
         if s.options.frozenBlocks > 0 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 143852544 &* s.n, pixels: 69696 &* s.n, channels: 56,
                 gamma: s.p + 1520, beta: s.p + 1584, runningMean: s.p + 1648, runningVar: s.p + 1712, eps: 0.001,
                 activation: .silu, output: s.t + 147755520 &* s.n, scratch: s.f + 3456, pool: pool)
+            s.profiler?.stop(3)
         }
     }
 
     /// features.1.0 forward: MBConv1 k3 s1: 264x264x56 -> 264x264x32, SE 56 -> 14 -> 56
     private func features_1_0_forward(_ s: TrainingStepContext) throws {
         // features.1.0.block.0 depthwise weights to the kernel layout [3][3][56]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1776, channels: 56, kernel: 3, into: s.f + 3680)
+        s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 264, 264, 56] -> [n, 264, 264, 56]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 147755520 &* s.n, batch: s.n, height: 264, width: 264, channels: 56,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264, weights: s.f + 3680, bias: s.f,
             activation: .identity, output: s.t + 151658496 &* s.n, pool: pool)
-        // features.1.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(5)
+        // features.1.0.block.0 BatchNorm (batch statistics) + silu on [n, 264, 264, 56]
         if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 151658496 &* s.n, pixels: 69696 &* s.n, channels: 56,
                 gamma: s.p + 2288, beta: s.p + 2352, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 155561472 &* s.n, savedMean: s.f + 3568, savedInvStd: s.f + 3624,
                 runningMean: s.p + 2416, runningVar: s.p + 2480, pool: pool)
+            s.profiler?.stop(6)
         }
-        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 264, 264, 56]
         if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 151658496 &* s.n, pixels: 69696 &* s.n, channels: 56,
                 gamma: s.p + 2288, beta: s.p + 2352, runningMean: s.p + 2416, runningVar: s.p + 2480, eps: 0.001,
                 activation: .silu, output: s.t + 155561472 &* s.n, scratch: s.f + 3568, pool: pool)
+            s.profiler?.stop(7)
         }
         // features.1.0.block.1 squeeze-excitation 56 -> 14 -> 56 on [n, 264, 264, 56]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 155561472 &* s.n, output: s.t + 159464448 &* s.n,
             batch: s.n, pixels: 69696, channels: 56, squeezeChannels: 14, reduceWeights: s.p + 2544,
             reduceBias: s.p + 3328, activation: .silu, expandWeights: s.p + 3344, expandBias: s.p + 4128,
             savedPooled: s.t + 404116880 &* s.n, savedHidden: s.t + 404118160 &* s.n,
             savedScale: s.t + 404116944 &* s.n, pool: pool)
+        s.profiler?.stop(8)
         // features.1.0.block.2 project conv 1x1, [n, 264, 264, 56] -> [n, 264, 264, 32]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 159464448 &* s.n, pixels: 69696 &* s.n, inChannels: 56, weights: s.p + 4192,
             bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 173403648 &* s.n,
             pool: pool)
-        // features.1.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(9)
+        // features.1.0.block.2 BatchNorm (batch statistics) + identity on [n, 264, 264, 32]
         if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 173403648 &* s.n, pixels: 69696 &* s.n, channels: 32,
                 gamma: s.p + 5984, beta: s.p + 6016, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 175633920 &* s.n, savedMean: s.f + 4688, savedInvStd: s.f + 4720,
                 runningMean: s.p + 6048, runningVar: s.p + 6080, pool: pool)
+            s.profiler?.stop(10)
         }
-        // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 264, 264, 32]
         if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 173403648 &* s.n, pixels: 69696 &* s.n, channels: 32,
                 gamma: s.p + 5984, beta: s.p + 6016, runningMean: s.p + 6048, runningVar: s.p + 6080, eps: 0.001,
                 activation: .identity, output: s.t + 175633920 &* s.n, scratch: s.f + 4688, pool: pool)
+            s.profiler?.stop(11)
         }
     }
 
     /// features.1.1 forward: MBConv1 k3 s1: 264x264x32 -> 264x264x32, SE 32 -> 8 -> 32, identity shortcut
     private func features_1_1_forward(_ s: TrainingStepContext) throws {
         // features.1.1.block.0 depthwise weights to the kernel layout [3][3][32]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6112, channels: 32, kernel: 3, into: s.f + 4816)
+        s.profiler?.stop(12)
         // features.1.1.block.0 depthwise 3x3/1, [n, 264, 264, 32] -> [n, 264, 264, 32]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 175633920 &* s.n, batch: s.n, height: 264, width: 264, channels: 32,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264, weights: s.f + 4816, bias: s.f,
             activation: .identity, output: s.t + 177864192 &* s.n, pool: pool)
-        // features.1.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(13)
+        // features.1.1.block.0 BatchNorm (batch statistics) + silu on [n, 264, 264, 32]
         if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 177864192 &* s.n, pixels: 69696 &* s.n, channels: 32,
                 gamma: s.p + 6400, beta: s.p + 6432, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 180094464 &* s.n, savedMean: s.f + 4752, savedInvStd: s.f + 4784,
                 runningMean: s.p + 6464, runningVar: s.p + 6496, pool: pool)
+            s.profiler?.stop(14)
         }
-        // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 264, 264, 32]
         if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 177864192 &* s.n, pixels: 69696 &* s.n, channels: 32,
                 gamma: s.p + 6400, beta: s.p + 6432, runningMean: s.p + 6464, runningVar: s.p + 6496, eps: 0.001,
                 activation: .silu, output: s.t + 180094464 &* s.n, scratch: s.f + 4752, pool: pool)
+            s.profiler?.stop(15)
         }
         // features.1.1.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 264, 264, 32]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 180094464 &* s.n, output: s.t + 182324736 &* s.n,
             batch: s.n, pixels: 69696, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 6528,
             reduceBias: s.p + 6784, activation: .silu, expandWeights: s.p + 6800, expandBias: s.p + 7056,
             savedPooled: s.t + 404117840 &* s.n, savedHidden: s.t + 404118176 &* s.n,
             savedScale: s.t + 404117872 &* s.n, pool: pool)
+        s.profiler?.stop(16)
         // features.1.1.block.2 project conv 1x1, [n, 264, 264, 32] -> [n, 264, 264, 32]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 182324736 &* s.n, pixels: 69696 &* s.n, inChannels: 32, weights: s.p + 7088,
             bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 184555008 &* s.n,
             pool: pool)
-        // features.1.1.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(17)
+        // features.1.1.block.2 BatchNorm (batch statistics) + identity on [n, 264, 264, 32]
         if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 184555008 &* s.n, pixels: 69696 &* s.n, channels: 32,
                 gamma: s.p + 8112, beta: s.p + 8144, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t, savedMean: s.f + 5392, savedInvStd: s.f + 5424,
                 runningMean: s.p + 8176, runningVar: s.p + 8208, pool: pool)
+            s.profiler?.stop(18)
         }
-        // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 264, 264, 32]
         if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 184555008 &* s.n, pixels: 69696 &* s.n, channels: 32,
                 gamma: s.p + 8112, beta: s.p + 8144, runningMean: s.p + 8176, runningVar: s.p + 8208, eps: 0.001,
                 activation: .identity, output: s.t, scratch: s.f + 5392, pool: pool)
+            s.profiler?.stop(19)
         }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.9955555555555555
         if s.options.stochasticDepth && s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0044444444444444444,
                 into: s.t + 404118192 &* s.n, random: &random)
+            s.profiler?.stop(20)
         }
         // features.1.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 175633920 &* s.n, branch: s.t,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 404118192 &* s.n : nil, batch: s.n,
             perImage: 2230272, output: s.t + 186785280 &* s.n, pool: pool)
+        s.profiler?.stop(21)
     }
 
     /// features.1.2 forward: MBConv1 k3 s1: 264x264x32 -> 264x264x32, SE 32 -> 8 -> 32, identity shortcut
     private func features_1_2_forward(_ s: TrainingStepContext) throws {
         // features.1.2.block.0 depthwise weights to the kernel layout [3][3][32]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 8240, channels: 32, kernel: 3, into: s.f + 5520)
+        s.profiler?.stop(22)
         // features.1.2.block.0 depthwise 3x3/1, [n, 264, 264, 32] -> [n, 264, 264, 32]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 186785280 &* s.n, batch: s.n, height: 264, width: 264, channels: 32,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264, weights: s.f + 5520, bias: s.f,
             activation: .identity, output: s.t + 189015552 &* s.n, pool: pool)
-        // features.1.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(23)
+        // features.1.2.block.0 BatchNorm (batch statistics) + silu on [n, 264, 264, 32]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 189015552 &* s.n, pixels: 69696 &* s.n, channels: 32,
                 gamma: s.p + 8528, beta: s.p + 8560, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 191245824 &* s.n, savedMean: s.f + 5456, savedInvStd: s.f + 5488,
                 runningMean: s.p + 8592, runningVar: s.p + 8624, pool: pool)
+            s.profiler?.stop(24)
         }
-        // features.1.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.1.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 264, 264, 32]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 189015552 &* s.n, pixels: 69696 &* s.n, channels: 32,
                 gamma: s.p + 8528, beta: s.p + 8560, runningMean: s.p + 8592, runningVar: s.p + 8624, eps: 0.001,
                 activation: .silu, output: s.t + 191245824 &* s.n, scratch: s.f + 5456, pool: pool)
+            s.profiler?.stop(25)
         }
         // features.1.2.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 264, 264, 32]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 191245824 &* s.n, output: s.t + 193476096 &* s.n,
             batch: s.n, pixels: 69696, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 8656,
             reduceBias: s.p + 8912, activation: .silu, expandWeights: s.p + 8928, expandBias: s.p + 9184,
             savedPooled: s.t + 404117904 &* s.n, savedHidden: s.t + 404118208 &* s.n,
             savedScale: s.t + 404117936 &* s.n, pool: pool)
+        s.profiler?.stop(26)
         // features.1.2.block.2 project conv 1x1, [n, 264, 264, 32] -> [n, 264, 264, 32]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 193476096 &* s.n, pixels: 69696 &* s.n, inChannels: 32, weights: s.p + 9216,
             bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 195706368 &* s.n,
             pool: pool)
-        // features.1.2.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(27)
+        // features.1.2.block.2 BatchNorm (batch statistics) + identity on [n, 264, 264, 32]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 195706368 &* s.n, pixels: 69696 &* s.n, channels: 32,
                 gamma: s.p + 10240, beta: s.p + 10272, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t, savedMean: s.f + 6096, savedInvStd: s.f + 6128,
                 runningMean: s.p + 10304, runningVar: s.p + 10336, pool: pool)
+            s.profiler?.stop(28)
         }
-        // features.1.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.1.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 264, 264, 32]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 195706368 &* s.n, pixels: 69696 &* s.n, channels: 32,
                 gamma: s.p + 10240, beta: s.p + 10272, runningMean: s.p + 10304, runningVar: s.p + 10336, eps: 0.001,
                 activation: .identity, output: s.t, scratch: s.f + 6096, pool: pool)
+            s.profiler?.stop(29)
         }
         // features.1.2 stochastic depth: keep each image's branch with probability 0.9911111111111112
         if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.008888888888888889,
                 into: s.t + 404118224 &* s.n, random: &random)
+            s.profiler?.stop(30)
         }
         // features.1.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 186785280 &* s.n, branch: s.t,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 404118224 &* s.n : nil, batch: s.n,
             perImage: 2230272, output: s.t + 197936640 &* s.n, pool: pool)
+        s.profiler?.stop(31)
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 264x264x32 -> 132x132x40, SE 192 -> 8 -> 192
     private func features_2_0_forward(_ s: TrainingStepContext) throws {
         // features.2.0.block.0 expand conv 1x1, [n, 264, 264, 32] -> [n, 264, 264, 192]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 197936640 &* s.n, pixels: 69696 &* s.n, inChannels: 32,
             weights: s.p + 10368, bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t,
             pool: pool)
-        // features.2.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(32)
+        // features.2.0.block.0 BatchNorm (batch statistics) + silu on [n, 264, 264, 192]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 69696 &* s.n, channels: 192,
                 gamma: s.p + 16512, beta: s.p + 16704, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 13381632 &* s.n, savedMean: s.f + 6160, savedInvStd: s.f + 6352,
                 runningMean: s.p + 16896, runningVar: s.p + 17088, pool: pool)
+            s.profiler?.stop(33)
         }
-        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 264, 264, 192]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t, pixels: 69696 &* s.n, channels: 192, gamma: s.p + 16512,
                 beta: s.p + 16704, runningMean: s.p + 16896, runningVar: s.p + 17088, eps: 0.001, activation: .silu,
                 output: s.t + 13381632 &* s.n, scratch: s.f + 6160, pool: pool)
+            s.profiler?.stop(34)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][192]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 17280, channels: 192, kernel: 3, into: s.f + 6928)
+        s.profiler?.stop(35)
         // features.2.0.block.1 depthwise 3x3/2, [n, 264, 264, 192] -> [n, 132, 132, 192]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 13381632 &* s.n, batch: s.n, height: 264, width: 264, channels: 192,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 6928, bias: s.f,
             activation: .identity, output: s.t + 163367424 &* s.n, pool: pool)
-        // features.2.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(36)
+        // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 132, 132, 192]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 163367424 &* s.n, pixels: 17424 &* s.n,
                 channels: 192, gamma: s.p + 19008, beta: s.p + 19200, eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 166712832 &* s.n,
                 savedMean: s.f + 6544, savedInvStd: s.f + 6736, runningMean: s.p + 19392, runningVar: s.p + 19584,
                 pool: pool)
+            s.profiler?.stop(37)
         }
-        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 192]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 163367424 &* s.n, pixels: 17424 &* s.n, channels: 192,
                 gamma: s.p + 19008, beta: s.p + 19200, runningMean: s.p + 19392, runningVar: s.p + 19584, eps: 0.001,
                 activation: .silu, output: s.t + 166712832 &* s.n, scratch: s.f + 6544, pool: pool)
+            s.profiler?.stop(38)
         }
         // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 132, 132, 192]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 166712832 &* s.n, output: s.t + 170058240 &* s.n,
             batch: s.n, pixels: 17424, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 19776,
             reduceBias: s.p + 21312, activation: .silu, expandWeights: s.p + 21328, expandBias: s.p + 22864,
             savedPooled: s.t + 404116496 &* s.n, savedHidden: s.t + 404118240 &* s.n,
             savedScale: s.t + 404116688 &* s.n, pool: pool)
+        s.profiler?.stop(39)
         // features.2.0.block.3 project conv 1x1, [n, 132, 132, 192] -> [n, 132, 132, 40]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 170058240 &* s.n, pixels: 17424 &* s.n, inChannels: 192,
             weights: s.p + 23056, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
             output: s.t + 347630112 &* s.n, pool: pool)
-        // features.2.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(40)
+        // features.2.0.block.3 BatchNorm (batch statistics) + identity on [n, 132, 132, 40]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 347630112 &* s.n, pixels: 17424 &* s.n, channels: 40,
                 gamma: s.p + 30736, beta: s.p + 30784, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 348327072 &* s.n, savedMean: s.f + 10384,
                 savedInvStd: s.f + 10424, runningMean: s.p + 30832, runningVar: s.p + 30880, pool: pool)
+            s.profiler?.stop(41)
         }
-        // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 132, 132, 40]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 347630112 &* s.n, pixels: 17424 &* s.n, channels: 40,
                 gamma: s.p + 30736, beta: s.p + 30784, runningMean: s.p + 30832, runningVar: s.p + 30880, eps: 0.001,
                 activation: .identity, output: s.t + 348327072 &* s.n, scratch: s.f + 10384, pool: pool)
+            s.profiler?.stop(42)
         }
     }
 
     /// features.2.1 forward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_1_forward(_ s: TrainingStepContext) throws {
         // features.2.1.block.0 expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 348327072 &* s.n, pixels: 17424 &* s.n, inChannels: 40,
             weights: s.p + 30928, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
             output: s.t + 26763264 &* s.n, pool: pool)
-        // features.2.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(43)
+        // features.2.1.block.0 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 26763264 &* s.n, pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 40528, beta: s.p + 40768, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 30945024 &* s.n, savedMean: s.f + 10464, savedInvStd: s.f + 10704,
                 runningMean: s.p + 41008, runningVar: s.p + 41248, pool: pool)
+            s.profiler?.stop(44)
         }
-        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 26763264 &* s.n, pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 40528, beta: s.p + 40768, runningMean: s.p + 41008, runningVar: s.p + 41248, eps: 0.001,
                 activation: .silu, output: s.t + 30945024 &* s.n, scratch: s.f + 10464, pool: pool)
+            s.profiler?.stop(45)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][240]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 41488, channels: 240, kernel: 3, into: s.f + 11424)
+        s.profiler?.stop(46)
         // features.2.1.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 30945024 &* s.n, batch: s.n, height: 132, width: 132, channels: 240,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 11424,
             bias: s.f, activation: .identity, output: s.t + 35126784 &* s.n, pool: pool)
-        // features.2.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(47)
+        // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 35126784 &* s.n, pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 43648, beta: s.p + 43888, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 39308544 &* s.n, savedMean: s.f + 10944, savedInvStd: s.f + 11184,
                 runningMean: s.p + 44128, runningVar: s.p + 44368, pool: pool)
+            s.profiler?.stop(48)
         }
-        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 35126784 &* s.n, pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 43648, beta: s.p + 43888, runningMean: s.p + 44128, runningVar: s.p + 44368, eps: 0.001,
                 activation: .silu, output: s.t + 39308544 &* s.n, scratch: s.f + 10944, pool: pool)
+            s.profiler?.stop(49)
         }
         // features.2.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 39308544 &* s.n, output: s.t + 43490304 &* s.n,
             batch: s.n, pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 44608,
             reduceBias: s.p + 47008, activation: .silu, expandWeights: s.p + 47024, expandBias: s.p + 49424,
             savedPooled: s.t + 404113616 &* s.n, savedHidden: s.t + 404118256 &* s.n,
             savedScale: s.t + 404113856 &* s.n, pool: pool)
+        s.profiler?.stop(50)
         // features.2.1.block.3 project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 43490304 &* s.n, pixels: 17424 &* s.n, inChannels: 240,
             weights: s.p + 49664, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
             output: s.t + 349024032 &* s.n, pool: pool)
-        // features.2.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(51)
+        // features.2.1.block.3 BatchNorm (batch statistics) + identity on [n, 132, 132, 40]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 349024032 &* s.n, pixels: 17424 &* s.n, channels: 40,
                 gamma: s.p + 59264, beta: s.p + 59312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 47672064 &* s.n, savedMean: s.f + 15744, savedInvStd: s.f + 15784,
                 runningMean: s.p + 59360, runningVar: s.p + 59408, pool: pool)
+            s.profiler?.stop(52)
         }
-        // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 132, 132, 40]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 349024032 &* s.n, pixels: 17424 &* s.n, channels: 40,
                 gamma: s.p + 59264, beta: s.p + 59312, runningMean: s.p + 59360, runningVar: s.p + 59408, eps: 0.001,
                 activation: .identity, output: s.t + 47672064 &* s.n, scratch: s.f + 15744, pool: pool)
+            s.profiler?.stop(53)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9822222222222222
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.017777777777777778,
                 into: s.t + 404118272 &* s.n, random: &random)
+            s.profiler?.stop(54)
         }
         // features.2.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 348327072 &* s.n, branch: s.t + 47672064 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 404118272 &* s.n : nil, batch: s.n,
             perImage: 696960, output: s.t + 349720992 &* s.n, pool: pool)
+        s.profiler?.stop(55)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_2_forward(_ s: TrainingStepContext) throws {
         // features.2.2.block.0 expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 349720992 &* s.n, pixels: 17424 &* s.n, inChannels: 40,
             weights: s.p + 59456, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
             output: s.t + 47672064 &* s.n, pool: pool)
-        // features.2.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(56)
+        // features.2.2.block.0 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 47672064 &* s.n, pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 69056, beta: s.p + 69296, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 51853824 &* s.n, savedMean: s.f + 15824, savedInvStd: s.f + 16064,
                 runningMean: s.p + 69536, runningVar: s.p + 69776, pool: pool)
+            s.profiler?.stop(57)
         }
-        // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 47672064 &* s.n, pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 69056, beta: s.p + 69296, runningMean: s.p + 69536, runningVar: s.p + 69776, eps: 0.001,
                 activation: .silu, output: s.t + 51853824 &* s.n, scratch: s.f + 15824, pool: pool)
+            s.profiler?.stop(58)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][240]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 70016, channels: 240, kernel: 3, into: s.f + 16784)
+        s.profiler?.stop(59)
         // features.2.2.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 51853824 &* s.n, batch: s.n, height: 132, width: 132, channels: 240,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 16784,
             bias: s.f, activation: .identity, output: s.t + 56035584 &* s.n, pool: pool)
-        // features.2.2.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(60)
+        // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 56035584 &* s.n, pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 72176, beta: s.p + 72416, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 60217344 &* s.n, savedMean: s.f + 16304, savedInvStd: s.f + 16544,
                 runningMean: s.p + 72656, runningVar: s.p + 72896, pool: pool)
+            s.profiler?.stop(61)
         }
-        // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 56035584 &* s.n, pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 72176, beta: s.p + 72416, runningMean: s.p + 72656, runningVar: s.p + 72896, eps: 0.001,
                 activation: .silu, output: s.t + 60217344 &* s.n, scratch: s.f + 16304, pool: pool)
+            s.profiler?.stop(62)
         }
         // features.2.2.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 60217344 &* s.n, output: s.t + 64399104 &* s.n,
             batch: s.n, pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 73136,
             reduceBias: s.p + 75536, activation: .silu, expandWeights: s.p + 75552, expandBias: s.p + 77952,
             savedPooled: s.t + 404114096 &* s.n, savedHidden: s.t + 404118288 &* s.n,
             savedScale: s.t + 404114336 &* s.n, pool: pool)
+        s.profiler?.stop(63)
         // features.2.2.block.3 project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 64399104 &* s.n, pixels: 17424 &* s.n, inChannels: 240,
             weights: s.p + 78192, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
             output: s.t + 350417952 &* s.n, pool: pool)
-        // features.2.2.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(64)
+        // features.2.2.block.3 BatchNorm (batch statistics) + identity on [n, 132, 132, 40]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 350417952 &* s.n, pixels: 17424 &* s.n, channels: 40,
                 gamma: s.p + 87792, beta: s.p + 87840, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 68580864 &* s.n, savedMean: s.f + 21104, savedInvStd: s.f + 21144,
                 runningMean: s.p + 87888, runningVar: s.p + 87936, pool: pool)
+            s.profiler?.stop(65)
         }
-        // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 132, 132, 40]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 350417952 &* s.n, pixels: 17424 &* s.n, channels: 40,
                 gamma: s.p + 87792, beta: s.p + 87840, runningMean: s.p + 87888, runningVar: s.p + 87936, eps: 0.001,
                 activation: .identity, output: s.t + 68580864 &* s.n, scratch: s.f + 21104, pool: pool)
+            s.profiler?.stop(66)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9777777777777777
         if s.options.stochasticDepth && s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.022222222222222223,
                 into: s.t + 404118304 &* s.n, random: &random)
+            s.profiler?.stop(67)
         }
         // features.2.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 349720992 &* s.n, branch: s.t + 68580864 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 404118304 &* s.n : nil, batch: s.n,
             perImage: 696960, output: s.t + 351114912 &* s.n, pool: pool)
+        s.profiler?.stop(68)
     }
 
     /// features.2.3 forward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_3_forward(_ s: TrainingStepContext) throws {
         // features.2.3.block.0 expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 351114912 &* s.n, pixels: 17424 &* s.n, inChannels: 40,
             weights: s.p + 87984, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
             output: s.t + 68580864 &* s.n, pool: pool)
-        // features.2.3.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(69)
+        // features.2.3.block.0 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 68580864 &* s.n, pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 97584, beta: s.p + 97824, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 72762624 &* s.n, savedMean: s.f + 21184, savedInvStd: s.f + 21424,
                 runningMean: s.p + 98064, runningVar: s.p + 98304, pool: pool)
+            s.profiler?.stop(70)
         }
-        // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 68580864 &* s.n, pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 97584, beta: s.p + 97824, runningMean: s.p + 98064, runningVar: s.p + 98304, eps: 0.001,
                 activation: .silu, output: s.t + 72762624 &* s.n, scratch: s.f + 21184, pool: pool)
+            s.profiler?.stop(71)
         }
         // features.2.3.block.1 depthwise weights to the kernel layout [3][3][240]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 98544, channels: 240, kernel: 3, into: s.f + 22144)
+        s.profiler?.stop(72)
         // features.2.3.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 72762624 &* s.n, batch: s.n, height: 132, width: 132, channels: 240,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 22144,
             bias: s.f, activation: .identity, output: s.t + 76944384 &* s.n, pool: pool)
-        // features.2.3.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(73)
+        // features.2.3.block.1 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 76944384 &* s.n, pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 100704, beta: s.p + 100944, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 81126144 &* s.n, savedMean: s.f + 21664, savedInvStd: s.f + 21904,
                 runningMean: s.p + 101184, runningVar: s.p + 101424, pool: pool)
+            s.profiler?.stop(74)
         }
-        // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 76944384 &* s.n, pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 100704, beta: s.p + 100944, runningMean: s.p + 101184, runningVar: s.p + 101424,
                 eps: 0.001, activation: .silu, output: s.t + 81126144 &* s.n, scratch: s.f + 21664, pool: pool)
+            s.profiler?.stop(75)
         }
         // features.2.3.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 81126144 &* s.n, output: s.t + 85307904 &* s.n,
             batch: s.n, pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 101664,
             reduceBias: s.p + 104064, activation: .silu, expandWeights: s.p + 104080, expandBias: s.p + 106480,
             savedPooled: s.t + 404114576 &* s.n, savedHidden: s.t + 404118320 &* s.n,
             savedScale: s.t + 404114816 &* s.n, pool: pool)
+        s.profiler?.stop(76)
         // features.2.3.block.3 project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 85307904 &* s.n, pixels: 17424 &* s.n, inChannels: 240,
             weights: s.p + 106720, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
             output: s.t + 351811872 &* s.n, pool: pool)
-        // features.2.3.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(77)
+        // features.2.3.block.3 BatchNorm (batch statistics) + identity on [n, 132, 132, 40]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 351811872 &* s.n, pixels: 17424 &* s.n, channels: 40,
                 gamma: s.p + 116320, beta: s.p + 116368, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 89489664 &* s.n, savedMean: s.f + 26464, savedInvStd: s.f + 26504,
                 runningMean: s.p + 116416, runningVar: s.p + 116464, pool: pool)
+            s.profiler?.stop(78)
         }
-        // features.2.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 132, 132, 40]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 351811872 &* s.n, pixels: 17424 &* s.n, channels: 40,
                 gamma: s.p + 116320, beta: s.p + 116368, runningMean: s.p + 116416, runningVar: s.p + 116464,
                 eps: 0.001, activation: .identity, output: s.t + 89489664 &* s.n, scratch: s.f + 26464, pool: pool)
+            s.profiler?.stop(79)
         }
         // features.2.3 stochastic depth: keep each image's branch with probability 0.9733333333333334
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.026666666666666672,
                 into: s.t + 404118336 &* s.n, random: &random)
+            s.profiler?.stop(80)
         }
         // features.2.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 351114912 &* s.n, branch: s.t + 89489664 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 404118336 &* s.n : nil, batch: s.n,
             perImage: 696960, output: s.t + 352508832 &* s.n, pool: pool)
+        s.profiler?.stop(81)
     }
 
     /// features.2.4 forward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_4_forward(_ s: TrainingStepContext) throws {
         // features.2.4.block.0 expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 352508832 &* s.n, pixels: 17424 &* s.n, inChannels: 40,
             weights: s.p + 116512, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
             output: s.t + 89489664 &* s.n, pool: pool)
-        // features.2.4.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(82)
+        // features.2.4.block.0 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 89489664 &* s.n, pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 126112, beta: s.p + 126352, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 93671424 &* s.n, savedMean: s.f + 26544, savedInvStd: s.f + 26784,
                 runningMean: s.p + 126592, runningVar: s.p + 126832, pool: pool)
+            s.profiler?.stop(83)
         }
-        // features.2.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 89489664 &* s.n, pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 126112, beta: s.p + 126352, runningMean: s.p + 126592, runningVar: s.p + 126832,
                 eps: 0.001, activation: .silu, output: s.t + 93671424 &* s.n, scratch: s.f + 26544, pool: pool)
+            s.profiler?.stop(84)
         }
         // features.2.4.block.1 depthwise weights to the kernel layout [3][3][240]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 127072, channels: 240, kernel: 3, into: s.f + 27504)
+        s.profiler?.stop(85)
         // features.2.4.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 93671424 &* s.n, batch: s.n, height: 132, width: 132, channels: 240,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 27504,
             bias: s.f, activation: .identity, output: s.t + 97853184 &* s.n, pool: pool)
-        // features.2.4.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(86)
+        // features.2.4.block.1 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 97853184 &* s.n, pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 129232, beta: s.p + 129472, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 102034944 &* s.n, savedMean: s.f + 27024, savedInvStd: s.f + 27264,
                 runningMean: s.p + 129712, runningVar: s.p + 129952, pool: pool)
+            s.profiler?.stop(87)
         }
-        // features.2.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 97853184 &* s.n, pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 129232, beta: s.p + 129472, runningMean: s.p + 129712, runningVar: s.p + 129952,
                 eps: 0.001, activation: .silu, output: s.t + 102034944 &* s.n, scratch: s.f + 27024, pool: pool)
+            s.profiler?.stop(88)
         }
         // features.2.4.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 102034944 &* s.n, output: s.t + 106216704 &* s.n,
             batch: s.n, pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 130192,
             reduceBias: s.p + 132592, activation: .silu, expandWeights: s.p + 132608, expandBias: s.p + 135008,
             savedPooled: s.t + 404115056 &* s.n, savedHidden: s.t + 404118352 &* s.n,
             savedScale: s.t + 404115296 &* s.n, pool: pool)
+        s.profiler?.stop(89)
         // features.2.4.block.3 project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 106216704 &* s.n, pixels: 17424 &* s.n, inChannels: 240,
             weights: s.p + 135248, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
             output: s.t + 353205792 &* s.n, pool: pool)
-        // features.2.4.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(90)
+        // features.2.4.block.3 BatchNorm (batch statistics) + identity on [n, 132, 132, 40]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 353205792 &* s.n, pixels: 17424 &* s.n, channels: 40,
                 gamma: s.p + 144848, beta: s.p + 144896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 110398464 &* s.n, savedMean: s.f + 31824,
                 savedInvStd: s.f + 31864, runningMean: s.p + 144944, runningVar: s.p + 144992, pool: pool)
+            s.profiler?.stop(91)
         }
-        // features.2.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 132, 132, 40]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 353205792 &* s.n, pixels: 17424 &* s.n, channels: 40,
                 gamma: s.p + 144848, beta: s.p + 144896, runningMean: s.p + 144944, runningVar: s.p + 144992,
                 eps: 0.001, activation: .identity, output: s.t + 110398464 &* s.n, scratch: s.f + 31824, pool: pool)
+            s.profiler?.stop(92)
         }
         // features.2.4 stochastic depth: keep each image's branch with probability 0.9688888888888889
         if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.031111111111111114,
                 into: s.t + 404118368 &* s.n, random: &random)
+            s.profiler?.stop(93)
         }
         // features.2.4 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 352508832 &* s.n, branch: s.t + 110398464 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 404118368 &* s.n : nil, batch: s.n,
             perImage: 696960, output: s.t + 353902752 &* s.n, pool: pool)
+        s.profiler?.stop(94)
     }
 
     /// features.2.5 forward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_5_forward(_ s: TrainingStepContext) throws {
         // features.2.5.block.0 expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 353902752 &* s.n, pixels: 17424 &* s.n, inChannels: 40,
             weights: s.p + 145040, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
             output: s.t + 110398464 &* s.n, pool: pool)
-        // features.2.5.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(95)
+        // features.2.5.block.0 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 110398464 &* s.n, pixels: 17424 &* s.n,
                 channels: 240, gamma: s.p + 154640, beta: s.p + 154880, eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 114580224 &* s.n,
                 savedMean: s.f + 31904, savedInvStd: s.f + 32144, runningMean: s.p + 155120, runningVar: s.p + 155360,
                 pool: pool)
+            s.profiler?.stop(96)
         }
-        // features.2.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 110398464 &* s.n, pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 154640, beta: s.p + 154880, runningMean: s.p + 155120, runningVar: s.p + 155360,
                 eps: 0.001, activation: .silu, output: s.t + 114580224 &* s.n, scratch: s.f + 31904, pool: pool)
+            s.profiler?.stop(97)
         }
         // features.2.5.block.1 depthwise weights to the kernel layout [3][3][240]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 155600, channels: 240, kernel: 3, into: s.f + 32864)
+        s.profiler?.stop(98)
         // features.2.5.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 114580224 &* s.n, batch: s.n, height: 132, width: 132, channels: 240,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 32864,
             bias: s.f, activation: .identity, output: s.t + 118761984 &* s.n, pool: pool)
-        // features.2.5.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(99)
+        // features.2.5.block.1 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 118761984 &* s.n, pixels: 17424 &* s.n,
                 channels: 240, gamma: s.p + 157760, beta: s.p + 158000, eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 122943744 &* s.n,
                 savedMean: s.f + 32384, savedInvStd: s.f + 32624, runningMean: s.p + 158240, runningVar: s.p + 158480,
                 pool: pool)
+            s.profiler?.stop(100)
         }
-        // features.2.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 118761984 &* s.n, pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 157760, beta: s.p + 158000, runningMean: s.p + 158240, runningVar: s.p + 158480,
                 eps: 0.001, activation: .silu, output: s.t + 122943744 &* s.n, scratch: s.f + 32384, pool: pool)
+            s.profiler?.stop(101)
         }
         // features.2.5.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 122943744 &* s.n, output: s.t + 127125504 &* s.n,
             batch: s.n, pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 158720,
             reduceBias: s.p + 161120, activation: .silu, expandWeights: s.p + 161136, expandBias: s.p + 163536,
             savedPooled: s.t + 404115536 &* s.n, savedHidden: s.t + 404118384 &* s.n,
             savedScale: s.t + 404115776 &* s.n, pool: pool)
+        s.profiler?.stop(102)
         // features.2.5.block.3 project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 127125504 &* s.n, pixels: 17424 &* s.n, inChannels: 240,
             weights: s.p + 163776, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
             output: s.t + 354599712 &* s.n, pool: pool)
-        // features.2.5.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(103)
+        // features.2.5.block.3 BatchNorm (batch statistics) + identity on [n, 132, 132, 40]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 354599712 &* s.n, pixels: 17424 &* s.n, channels: 40,
                 gamma: s.p + 173376, beta: s.p + 173424, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 131307264 &* s.n, savedMean: s.f + 37184,
                 savedInvStd: s.f + 37224, runningMean: s.p + 173472, runningVar: s.p + 173520, pool: pool)
+            s.profiler?.stop(104)
         }
-        // features.2.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 132, 132, 40]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 354599712 &* s.n, pixels: 17424 &* s.n, channels: 40,
                 gamma: s.p + 173376, beta: s.p + 173424, runningMean: s.p + 173472, runningVar: s.p + 173520,
                 eps: 0.001, activation: .identity, output: s.t + 131307264 &* s.n, scratch: s.f + 37184, pool: pool)
+            s.profiler?.stop(105)
         }
         // features.2.5 stochastic depth: keep each image's branch with probability 0.9644444444444444
         if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.035555555555555556,
                 into: s.t + 404118400 &* s.n, random: &random)
+            s.profiler?.stop(106)
         }
         // features.2.5 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 353902752 &* s.n, branch: s.t + 131307264 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 404118400 &* s.n : nil, batch: s.n,
             perImage: 696960, output: s.t + 355296672 &* s.n, pool: pool)
+        s.profiler?.stop(107)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 132x132x40 -> 66x66x72, SE 240 -> 10 -> 240
     private func features_3_0_forward(_ s: TrainingStepContext) throws {
         // features.3.0.block.0 expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 355296672 &* s.n, pixels: 17424 &* s.n, inChannels: 40,
             weights: s.p + 173568, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
             output: s.t + 131307264 &* s.n, pool: pool)
-        // features.3.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(108)
+        // features.3.0.block.0 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 131307264 &* s.n, pixels: 17424 &* s.n,
                 channels: 240, gamma: s.p + 183168, beta: s.p + 183408, eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 135489024 &* s.n,
                 savedMean: s.f + 37264, savedInvStd: s.f + 37504, runningMean: s.p + 183648, runningVar: s.p + 183888,
                 pool: pool)
+            s.profiler?.stop(109)
         }
-        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 131307264 &* s.n, pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 183168, beta: s.p + 183408, runningMean: s.p + 183648, runningVar: s.p + 183888,
                 eps: 0.001, activation: .silu, output: s.t + 135489024 &* s.n, scratch: s.f + 37264, pool: pool)
+            s.profiler?.stop(110)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][240]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 184128, channels: 240, kernel: 5, into: s.f + 38224)
+        s.profiler?.stop(111)
         // features.3.0.block.1 depthwise 5x5/2, [n, 132, 132, 240] -> [n, 66, 66, 240]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 135489024 &* s.n, batch: s.n, height: 132, width: 132, channels: 240,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 38224, bias: s.f,
             activation: .identity, output: s.t + 296870112 &* s.n, pool: pool)
-        // features.3.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(112)
+        // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 66, 66, 240]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 296870112 &* s.n, pixels: 4356 &* s.n, channels: 240,
                 gamma: s.p + 190128, beta: s.p + 190368, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 297915552 &* s.n, savedMean: s.f + 37744, savedInvStd: s.f + 37984,
                 runningMean: s.p + 190608, runningVar: s.p + 190848, pool: pool)
+            s.profiler?.stop(113)
         }
-        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 240]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 296870112 &* s.n, pixels: 4356 &* s.n, channels: 240,
                 gamma: s.p + 190128, beta: s.p + 190368, runningMean: s.p + 190608, runningVar: s.p + 190848,
                 eps: 0.001, activation: .silu, output: s.t + 297915552 &* s.n, scratch: s.f + 37744, pool: pool)
+            s.profiler?.stop(114)
         }
         // features.3.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 66, 66, 240]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 297915552 &* s.n, output: s.t + 298960992 &* s.n,
             batch: s.n, pixels: 4356, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 191088,
             reduceBias: s.p + 193488, activation: .silu, expandWeights: s.p + 193504, expandBias: s.p + 195904,
             savedPooled: s.t + 404116016 &* s.n, savedHidden: s.t + 404118416 &* s.n,
             savedScale: s.t + 404116256 &* s.n, pool: pool)
+        s.profiler?.stop(115)
         // features.3.0.block.3 project conv 1x1, [n, 66, 66, 240] -> [n, 66, 66, 72]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 298960992 &* s.n, pixels: 4356 &* s.n, inChannels: 240,
             weights: s.p + 196144, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
             output: s.t + 391571712 &* s.n, pool: pool)
-        // features.3.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(116)
+        // features.3.0.block.3 BatchNorm (batch statistics) + identity on [n, 66, 66, 72]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 391571712 &* s.n, pixels: 4356 &* s.n, channels: 72,
                 gamma: s.p + 213424, beta: s.p + 213504, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 391885344 &* s.n, savedMean: s.f + 50224,
                 savedInvStd: s.f + 50296, runningMean: s.p + 213584, runningVar: s.p + 213664, pool: pool)
+            s.profiler?.stop(117)
         }
-        // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 66, 66, 72]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 391571712 &* s.n, pixels: 4356 &* s.n, channels: 72,
                 gamma: s.p + 213424, beta: s.p + 213504, runningMean: s.p + 213584, runningVar: s.p + 213664,
                 eps: 0.001, activation: .identity, output: s.t + 391885344 &* s.n, scratch: s.f + 50224, pool: pool)
+            s.profiler?.stop(118)
         }
     }
 
     /// features.3.1 forward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
     private func features_3_1_forward(_ s: TrainingStepContext) throws {
         // features.3.1.block.0 expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 391885344 &* s.n, pixels: 4356 &* s.n, inChannels: 72,
             weights: s.p + 213744, bias: s.f, outChannels: 432, activation: .identity, residual: nil,
             output: s.t + 139670784 &* s.n, pool: pool)
-        // features.3.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(119)
+        // features.3.1.block.0 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 139670784 &* s.n, pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 244848, beta: s.p + 245280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 141552576 &* s.n, savedMean: s.f + 50368, savedInvStd: s.f + 50800,
                 runningMean: s.p + 245712, runningVar: s.p + 246144, pool: pool)
+            s.profiler?.stop(120)
         }
-        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 139670784 &* s.n, pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 244848, beta: s.p + 245280, runningMean: s.p + 245712, runningVar: s.p + 246144,
                 eps: 0.001, activation: .silu, output: s.t + 141552576 &* s.n, scratch: s.f + 50368, pool: pool)
+            s.profiler?.stop(121)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][432]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 246576, channels: 432, kernel: 5, into: s.f + 52096)
+        s.profiler?.stop(122)
         // features.3.1.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 141552576 &* s.n, batch: s.n, height: 66, width: 66, channels: 432,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 52096, bias: s.f,
             activation: .identity, output: s.t + 200166912 &* s.n, pool: pool)
-        // features.3.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(123)
+        // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 200166912 &* s.n, pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 257376, beta: s.p + 257808, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 202048704 &* s.n, savedMean: s.f + 51232, savedInvStd: s.f + 51664,
                 runningMean: s.p + 258240, runningVar: s.p + 258672, pool: pool)
+            s.profiler?.stop(124)
         }
-        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 200166912 &* s.n, pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 257376, beta: s.p + 257808, runningMean: s.p + 258240, runningVar: s.p + 258672,
                 eps: 0.001, activation: .silu, output: s.t + 202048704 &* s.n, scratch: s.f + 51232, pool: pool)
+            s.profiler?.stop(125)
         }
         // features.3.1.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 202048704 &* s.n, output: s.t + 203930496 &* s.n,
             batch: s.n, pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 259104,
             reduceBias: s.p + 266880, activation: .silu, expandWeights: s.p + 266912, expandBias: s.p + 274688,
             savedPooled: s.t + 143852112 &* s.n, savedHidden: s.t + 404117968 &* s.n,
             savedScale: s.t + 404108864 &* s.n, pool: pool)
+        s.profiler?.stop(126)
         // features.3.1.block.3 project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 203930496 &* s.n, pixels: 4356 &* s.n, inChannels: 432,
             weights: s.p + 275120, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
             output: s.t + 392198976 &* s.n, pool: pool)
-        // features.3.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(127)
+        // features.3.1.block.3 BatchNorm (batch statistics) + identity on [n, 66, 66, 72]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 392198976 &* s.n, pixels: 4356 &* s.n, channels: 72,
                 gamma: s.p + 306224, beta: s.p + 306304, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 73696,
                 savedInvStd: s.f + 73768, runningMean: s.p + 306384, runningVar: s.p + 306464, pool: pool)
+            s.profiler?.stop(128)
         }
-        // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 66, 66, 72]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 392198976 &* s.n, pixels: 4356 &* s.n, channels: 72,
                 gamma: s.p + 306224, beta: s.p + 306304, runningMean: s.p + 306384, runningVar: s.p + 306464,
                 eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 73696, pool: pool)
+            s.profiler?.stop(129)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9555555555555556
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.044444444444444446,
                 into: s.t + 404118432 &* s.n, random: &random)
+            s.profiler?.stop(130)
         }
         // features.3.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 391885344 &* s.n, branch: s.t + 143434368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 404118432 &* s.n : nil, batch: s.n,
             perImage: 313632, output: s.t + 392512608 &* s.n, pool: pool)
+        s.profiler?.stop(131)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
     private func features_3_2_forward(_ s: TrainingStepContext) throws {
         // features.3.2.block.0 expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 392512608 &* s.n, pixels: 4356 &* s.n, inChannels: 72,
             weights: s.p + 306544, bias: s.f, outChannels: 432, activation: .identity, residual: nil,
             output: s.t + 205812288 &* s.n, pool: pool)
-        // features.3.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(132)
+        // features.3.2.block.0 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 205812288 &* s.n, pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 337648, beta: s.p + 338080, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 207694080 &* s.n, savedMean: s.f + 73840, savedInvStd: s.f + 74272,
                 runningMean: s.p + 338512, runningVar: s.p + 338944, pool: pool)
+            s.profiler?.stop(133)
         }
-        // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 205812288 &* s.n, pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 337648, beta: s.p + 338080, runningMean: s.p + 338512, runningVar: s.p + 338944,
                 eps: 0.001, activation: .silu, output: s.t + 207694080 &* s.n, scratch: s.f + 73840, pool: pool)
+            s.profiler?.stop(134)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][432]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 339376, channels: 432, kernel: 5, into: s.f + 75568)
+        s.profiler?.stop(135)
         // features.3.2.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 207694080 &* s.n, batch: s.n, height: 66, width: 66, channels: 432,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 75568, bias: s.f,
             activation: .identity, output: s.t + 209575872 &* s.n, pool: pool)
-        // features.3.2.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(136)
+        // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 209575872 &* s.n, pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 350176, beta: s.p + 350608, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 211457664 &* s.n, savedMean: s.f + 74704, savedInvStd: s.f + 75136,
                 runningMean: s.p + 351040, runningVar: s.p + 351472, pool: pool)
+            s.profiler?.stop(137)
         }
-        // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 209575872 &* s.n, pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 350176, beta: s.p + 350608, runningMean: s.p + 351040, runningVar: s.p + 351472,
                 eps: 0.001, activation: .silu, output: s.t + 211457664 &* s.n, scratch: s.f + 74704, pool: pool)
+            s.profiler?.stop(138)
         }
         // features.3.2.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 211457664 &* s.n, output: s.t + 213339456 &* s.n,
             batch: s.n, pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 351904,
             reduceBias: s.p + 359680, activation: .silu, expandWeights: s.p + 359712, expandBias: s.p + 367488,
             savedPooled: s.t + 404109296 &* s.n, savedHidden: s.t + 404118000 &* s.n,
             savedScale: s.t + 404109728 &* s.n, pool: pool)
+        s.profiler?.stop(139)
         // features.3.2.block.3 project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 213339456 &* s.n, pixels: 4356 &* s.n, inChannels: 432,
             weights: s.p + 367920, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
             output: s.t + 392826240 &* s.n, pool: pool)
-        // features.3.2.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(140)
+        // features.3.2.block.3 BatchNorm (batch statistics) + identity on [n, 66, 66, 72]
         if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 392826240 &* s.n, pixels: 4356 &* s.n, channels: 72,
                 gamma: s.p + 399024, beta: s.p + 399104, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 97168,
                 savedInvStd: s.f + 97240, runningMean: s.p + 399184, runningVar: s.p + 399264, pool: pool)
+            s.profiler?.stop(141)
         }
-        // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 66, 66, 72]
         if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 392826240 &* s.n, pixels: 4356 &* s.n, channels: 72,
                 gamma: s.p + 399024, beta: s.p + 399104, runningMean: s.p + 399184, runningVar: s.p + 399264,
                 eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 97168, pool: pool)
+            s.profiler?.stop(142)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9511111111111111
         if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04888888888888889,
                 into: s.t + 404118448 &* s.n, random: &random)
+            s.profiler?.stop(143)
         }
         // features.3.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 392512608 &* s.n, branch: s.t + 143434368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 404118448 &* s.n : nil, batch: s.n,
             perImage: 313632, output: s.t + 393139872 &* s.n, pool: pool)
+        s.profiler?.stop(144)
     }
 
     /// features.3.3 forward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
     private func features_3_3_forward(_ s: TrainingStepContext) throws {
         // features.3.3.block.0 expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 393139872 &* s.n, pixels: 4356 &* s.n, inChannels: 72,
             weights: s.p + 399344, bias: s.f, outChannels: 432, activation: .identity, residual: nil,
             output: s.t + 215221248 &* s.n, pool: pool)
-        // features.3.3.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(145)
+        // features.3.3.block.0 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 215221248 &* s.n, pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 430448, beta: s.p + 430880, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 217103040 &* s.n, savedMean: s.f + 97312, savedInvStd: s.f + 97744,
                 runningMean: s.p + 431312, runningVar: s.p + 431744, pool: pool)
+            s.profiler?.stop(146)
         }
-        // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 215221248 &* s.n, pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 430448, beta: s.p + 430880, runningMean: s.p + 431312, runningVar: s.p + 431744,
                 eps: 0.001, activation: .silu, output: s.t + 217103040 &* s.n, scratch: s.f + 97312, pool: pool)
+            s.profiler?.stop(147)
         }
         // features.3.3.block.1 depthwise weights to the kernel layout [5][5][432]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 432176, channels: 432, kernel: 5, into: s.f + 99040)
+        s.profiler?.stop(148)
         // features.3.3.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 217103040 &* s.n, batch: s.n, height: 66, width: 66, channels: 432,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 99040, bias: s.f,
             activation: .identity, output: s.t + 218984832 &* s.n, pool: pool)
-        // features.3.3.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(149)
+        // features.3.3.block.1 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 218984832 &* s.n, pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 442976, beta: s.p + 443408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 220866624 &* s.n, savedMean: s.f + 98176, savedInvStd: s.f + 98608,
                 runningMean: s.p + 443840, runningVar: s.p + 444272, pool: pool)
+            s.profiler?.stop(150)
         }
-        // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 218984832 &* s.n, pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 442976, beta: s.p + 443408, runningMean: s.p + 443840, runningVar: s.p + 444272,
                 eps: 0.001, activation: .silu, output: s.t + 220866624 &* s.n, scratch: s.f + 98176, pool: pool)
+            s.profiler?.stop(151)
         }
         // features.3.3.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 220866624 &* s.n, output: s.t + 222748416 &* s.n,
             batch: s.n, pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 444704,
             reduceBias: s.p + 452480, activation: .silu, expandWeights: s.p + 452512, expandBias: s.p + 460288,
             savedPooled: s.t + 404110160 &* s.n, savedHidden: s.t + 404118032 &* s.n,
             savedScale: s.t + 404110592 &* s.n, pool: pool)
+        s.profiler?.stop(152)
         // features.3.3.block.3 project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 222748416 &* s.n, pixels: 4356 &* s.n, inChannels: 432,
             weights: s.p + 460720, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
             output: s.t + 393453504 &* s.n, pool: pool)
-        // features.3.3.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(153)
+        // features.3.3.block.3 BatchNorm (batch statistics) + identity on [n, 66, 66, 72]
         if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 393453504 &* s.n, pixels: 4356 &* s.n, channels: 72,
                 gamma: s.p + 491824, beta: s.p + 491904, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 120640,
                 savedInvStd: s.f + 120712, runningMean: s.p + 491984, runningVar: s.p + 492064, pool: pool)
+            s.profiler?.stop(154)
         }
-        // features.3.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 66, 66, 72]
         if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 393453504 &* s.n, pixels: 4356 &* s.n, channels: 72,
                 gamma: s.p + 491824, beta: s.p + 491904, runningMean: s.p + 491984, runningVar: s.p + 492064,
                 eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 120640, pool: pool)
+            s.profiler?.stop(155)
         }
         // features.3.3 stochastic depth: keep each image's branch with probability 0.9466666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.053333333333333344,
                 into: s.t + 404118464 &* s.n, random: &random)
+            s.profiler?.stop(156)
         }
         // features.3.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 393139872 &* s.n, branch: s.t + 143434368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 404118464 &* s.n : nil, batch: s.n,
             perImage: 313632, output: s.t + 393767136 &* s.n, pool: pool)
+        s.profiler?.stop(157)
     }
 
     /// features.3.4 forward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
     private func features_3_4_forward(_ s: TrainingStepContext) throws {
         // features.3.4.block.0 expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 393767136 &* s.n, pixels: 4356 &* s.n, inChannels: 72,
             weights: s.p + 492144, bias: s.f, outChannels: 432, activation: .identity, residual: nil,
             output: s.t + 224630208 &* s.n, pool: pool)
-        // features.3.4.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(158)
+        // features.3.4.block.0 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 224630208 &* s.n, pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 523248, beta: s.p + 523680, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 226512000 &* s.n, savedMean: s.f + 120784, savedInvStd: s.f + 121216,
                 runningMean: s.p + 524112, runningVar: s.p + 524544, pool: pool)
+            s.profiler?.stop(159)
         }
-        // features.3.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 224630208 &* s.n, pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 523248, beta: s.p + 523680, runningMean: s.p + 524112, runningVar: s.p + 524544,
                 eps: 0.001, activation: .silu, output: s.t + 226512000 &* s.n, scratch: s.f + 120784, pool: pool)
+            s.profiler?.stop(160)
         }
         // features.3.4.block.1 depthwise weights to the kernel layout [5][5][432]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 524976, channels: 432, kernel: 5, into: s.f + 122512)
+        s.profiler?.stop(161)
         // features.3.4.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 226512000 &* s.n, batch: s.n, height: 66, width: 66, channels: 432,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 122512, bias: s.f,
             activation: .identity, output: s.t + 228393792 &* s.n, pool: pool)
-        // features.3.4.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(162)
+        // features.3.4.block.1 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 228393792 &* s.n, pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 535776, beta: s.p + 536208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 230275584 &* s.n, savedMean: s.f + 121648, savedInvStd: s.f + 122080,
                 runningMean: s.p + 536640, runningVar: s.p + 537072, pool: pool)
+            s.profiler?.stop(163)
         }
-        // features.3.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 228393792 &* s.n, pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 535776, beta: s.p + 536208, runningMean: s.p + 536640, runningVar: s.p + 537072,
                 eps: 0.001, activation: .silu, output: s.t + 230275584 &* s.n, scratch: s.f + 121648, pool: pool)
+            s.profiler?.stop(164)
         }
         // features.3.4.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 230275584 &* s.n, output: s.t + 232157376 &* s.n,
             batch: s.n, pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 537504,
             reduceBias: s.p + 545280, activation: .silu, expandWeights: s.p + 545312, expandBias: s.p + 553088,
             savedPooled: s.t + 404111024 &* s.n, savedHidden: s.t + 404118064 &* s.n,
             savedScale: s.t + 404111456 &* s.n, pool: pool)
+        s.profiler?.stop(165)
         // features.3.4.block.3 project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 232157376 &* s.n, pixels: 4356 &* s.n, inChannels: 432,
             weights: s.p + 553520, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
             output: s.t + 394080768 &* s.n, pool: pool)
-        // features.3.4.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(166)
+        // features.3.4.block.3 BatchNorm (batch statistics) + identity on [n, 66, 66, 72]
         if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 394080768 &* s.n, pixels: 4356 &* s.n, channels: 72,
                 gamma: s.p + 584624, beta: s.p + 584704, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 144112,
                 savedInvStd: s.f + 144184, runningMean: s.p + 584784, runningVar: s.p + 584864, pool: pool)
+            s.profiler?.stop(167)
         }
-        // features.3.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 66, 66, 72]
         if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 394080768 &* s.n, pixels: 4356 &* s.n, channels: 72,
                 gamma: s.p + 584624, beta: s.p + 584704, runningMean: s.p + 584784, runningVar: s.p + 584864,
                 eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 144112, pool: pool)
+            s.profiler?.stop(168)
         }
         // features.3.4 stochastic depth: keep each image's branch with probability 0.9422222222222222
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05777777777777778,
                 into: s.t + 404118480 &* s.n, random: &random)
+            s.profiler?.stop(169)
         }
         // features.3.4 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 393767136 &* s.n, branch: s.t + 143434368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 404118480 &* s.n : nil, batch: s.n,
             perImage: 313632, output: s.t + 394394400 &* s.n, pool: pool)
+        s.profiler?.stop(170)
     }
 
     /// features.3.5 forward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
     private func features_3_5_forward(_ s: TrainingStepContext) throws {
         // features.3.5.block.0 expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 394394400 &* s.n, pixels: 4356 &* s.n, inChannels: 72,
             weights: s.p + 584944, bias: s.f, outChannels: 432, activation: .identity, residual: nil,
             output: s.t + 234039168 &* s.n, pool: pool)
-        // features.3.5.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(171)
+        // features.3.5.block.0 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 234039168 &* s.n, pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 616048, beta: s.p + 616480, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 235920960 &* s.n, savedMean: s.f + 144256, savedInvStd: s.f + 144688,
                 runningMean: s.p + 616912, runningVar: s.p + 617344, pool: pool)
+            s.profiler?.stop(172)
         }
-        // features.3.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 234039168 &* s.n, pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 616048, beta: s.p + 616480, runningMean: s.p + 616912, runningVar: s.p + 617344,
                 eps: 0.001, activation: .silu, output: s.t + 235920960 &* s.n, scratch: s.f + 144256, pool: pool)
+            s.profiler?.stop(173)
         }
         // features.3.5.block.1 depthwise weights to the kernel layout [5][5][432]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 617776, channels: 432, kernel: 5, into: s.f + 145984)
+        s.profiler?.stop(174)
         // features.3.5.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 235920960 &* s.n, batch: s.n, height: 66, width: 66, channels: 432,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 145984, bias: s.f,
             activation: .identity, output: s.t + 237802752 &* s.n, pool: pool)
-        // features.3.5.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(175)
+        // features.3.5.block.1 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 237802752 &* s.n, pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 628576, beta: s.p + 629008, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 239684544 &* s.n, savedMean: s.f + 145120, savedInvStd: s.f + 145552,
                 runningMean: s.p + 629440, runningVar: s.p + 629872, pool: pool)
+            s.profiler?.stop(176)
         }
-        // features.3.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 237802752 &* s.n, pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 628576, beta: s.p + 629008, runningMean: s.p + 629440, runningVar: s.p + 629872,
                 eps: 0.001, activation: .silu, output: s.t + 239684544 &* s.n, scratch: s.f + 145120, pool: pool)
+            s.profiler?.stop(177)
         }
         // features.3.5.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 239684544 &* s.n, output: s.t + 241566336 &* s.n,
             batch: s.n, pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 630304,
             reduceBias: s.p + 638080, activation: .silu, expandWeights: s.p + 638112, expandBias: s.p + 645888,
             savedPooled: s.t + 404111888 &* s.n, savedHidden: s.t + 404118096 &* s.n,
             savedScale: s.t + 404112320 &* s.n, pool: pool)
+        s.profiler?.stop(178)
         // features.3.5.block.3 project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 241566336 &* s.n, pixels: 4356 &* s.n, inChannels: 432,
             weights: s.p + 646320, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
             output: s.t + 394708032 &* s.n, pool: pool)
-        // features.3.5.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(179)
+        // features.3.5.block.3 BatchNorm (batch statistics) + identity on [n, 66, 66, 72]
         if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 394708032 &* s.n, pixels: 4356 &* s.n, channels: 72,
                 gamma: s.p + 677424, beta: s.p + 677504, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 167584,
                 savedInvStd: s.f + 167656, runningMean: s.p + 677584, runningVar: s.p + 677664, pool: pool)
+            s.profiler?.stop(180)
         }
-        // features.3.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 66, 66, 72]
         if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 394708032 &* s.n, pixels: 4356 &* s.n, channels: 72,
                 gamma: s.p + 677424, beta: s.p + 677504, runningMean: s.p + 677584, runningVar: s.p + 677664,
                 eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 167584, pool: pool)
+            s.profiler?.stop(181)
         }
         // features.3.5 stochastic depth: keep each image's branch with probability 0.9377777777777778
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06222222222222223,
                 into: s.t + 404118496 &* s.n, random: &random)
+            s.profiler?.stop(182)
         }
         // features.3.5 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 394394400 &* s.n, branch: s.t + 143434368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 404118496 &* s.n : nil, batch: s.n,
             perImage: 313632, output: s.t + 395021664 &* s.n, pool: pool)
+        s.profiler?.stop(183)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 66x66x72 -> 33x33x144, SE 432 -> 18 -> 432
     private func features_4_0_forward(_ s: TrainingStepContext) throws {
         // features.4.0.block.0 expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 395021664 &* s.n, pixels: 4356 &* s.n, inChannels: 72,
             weights: s.p + 677744, bias: s.f, outChannels: 432, activation: .identity, residual: nil,
             output: s.t + 243448128 &* s.n, pool: pool)
-        // features.4.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(184)
+        // features.4.0.block.0 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 243448128 &* s.n, pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 708848, beta: s.p + 709280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 245329920 &* s.n, savedMean: s.f + 167728, savedInvStd: s.f + 168160,
                 runningMean: s.p + 709712, runningVar: s.p + 710144, pool: pool)
+            s.profiler?.stop(185)
         }
-        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 243448128 &* s.n, pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 708848, beta: s.p + 709280, runningMean: s.p + 709712, runningVar: s.p + 710144,
                 eps: 0.001, activation: .silu, output: s.t + 245329920 &* s.n, scratch: s.f + 167728, pool: pool)
+            s.profiler?.stop(186)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][432]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 710576, channels: 432, kernel: 3, into: s.f + 169456)
+        s.profiler?.stop(187)
         // features.4.0.block.1 depthwise 3x3/2, [n, 66, 66, 432] -> [n, 33, 33, 432]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 245329920 &* s.n, batch: s.n, height: 66, width: 66, channels: 432,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 169456, bias: s.f,
             activation: .identity, output: s.t + 389466768 &* s.n, pool: pool)
-        // features.4.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(188)
+        // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 432]
         if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 389466768 &* s.n, pixels: 1089 &* s.n, channels: 432,
                 gamma: s.p + 714464, beta: s.p + 714896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 389937216 &* s.n, savedMean: s.f + 168592, savedInvStd: s.f + 169024,
                 runningMean: s.p + 715328, runningVar: s.p + 715760, pool: pool)
+            s.profiler?.stop(189)
         }
-        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 432]
         if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 389466768 &* s.n, pixels: 1089 &* s.n, channels: 432,
                 gamma: s.p + 714464, beta: s.p + 714896, runningMean: s.p + 715328, runningVar: s.p + 715760,
                 eps: 0.001, activation: .silu, output: s.t + 389937216 &* s.n, scratch: s.f + 168592, pool: pool)
+            s.profiler?.stop(190)
         }
         // features.4.0.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 33, 33, 432]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 389937216 &* s.n, output: s.t + 390407664 &* s.n,
             batch: s.n, pixels: 1089, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 716192,
             reduceBias: s.p + 723968, activation: .silu, expandWeights: s.p + 724000, expandBias: s.p + 731776,
             savedPooled: s.t + 404112752 &* s.n, savedHidden: s.t + 404118128 &* s.n,
             savedScale: s.t + 404113184 &* s.n, pool: pool)
+        s.profiler?.stop(191)
         // features.4.0.block.3 project conv 1x1, [n, 33, 33, 432] -> [n, 33, 33, 144]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 390407664 &* s.n, pixels: 1089 &* s.n, inChannels: 432,
             weights: s.p + 732208, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
             output: s.t + 399486080 &* s.n, pool: pool)
-        // features.4.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(192)
+        // features.4.0.block.3 BatchNorm (batch statistics) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 399486080 &* s.n, pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 794416, beta: s.p + 794560, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 399642896 &* s.n, savedMean: s.f + 177232,
                 savedInvStd: s.f + 177376, runningMean: s.p + 794704, runningVar: s.p + 794848, pool: pool)
+            s.profiler?.stop(193)
         }
-        // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 399486080 &* s.n, pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 794416, beta: s.p + 794560, runningMean: s.p + 794704, runningVar: s.p + 794848,
                 eps: 0.001, activation: .identity, output: s.t + 399642896 &* s.n, scratch: s.f + 177232, pool: pool)
+            s.profiler?.stop(194)
         }
     }
 
     /// features.4.1 forward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_1_forward(_ s: TrainingStepContext) throws {
         // features.4.1.block.0 expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 399642896 &* s.n, pixels: 1089 &* s.n, inChannels: 144,
             weights: s.p + 794992, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
             output: s.t + 309994272 &* s.n, pool: pool)
-        // features.4.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(195)
+        // features.4.1.block.0 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 309994272 &* s.n, pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 919408, beta: s.p + 920272, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 310935168 &* s.n, savedMean: s.f + 177520, savedInvStd: s.f + 178384,
                 runningMean: s.p + 921136, runningVar: s.p + 922000, pool: pool)
+            s.profiler?.stop(196)
         }
-        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 309994272 &* s.n, pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 919408, beta: s.p + 920272, runningMean: s.p + 921136, runningVar: s.p + 922000,
                 eps: 0.001, activation: .silu, output: s.t + 310935168 &* s.n, scratch: s.f + 177520, pool: pool)
+            s.profiler?.stop(197)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][864]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 922864, channels: 864, kernel: 3, into: s.f + 180976)
+        s.profiler?.stop(198)
         // features.4.1.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 310935168 &* s.n, batch: s.n, height: 33, width: 33, channels: 864,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 180976, bias: s.f,
             activation: .identity, output: s.t + 311876064 &* s.n, pool: pool)
-        // features.4.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(199)
+        // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 311876064 &* s.n, pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 930640, beta: s.p + 931504, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 312816960 &* s.n, savedMean: s.f + 179248, savedInvStd: s.f + 180112,
                 runningMean: s.p + 932368, runningVar: s.p + 933232, pool: pool)
+            s.profiler?.stop(200)
         }
-        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 311876064 &* s.n, pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 930640, beta: s.p + 931504, runningMean: s.p + 932368, runningVar: s.p + 933232,
                 eps: 0.001, activation: .silu, output: s.t + 312816960 &* s.n, scratch: s.f + 179248, pool: pool)
+            s.profiler?.stop(201)
         }
         // features.4.1.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 312816960 &* s.n, output: s.t + 313757856 &* s.n,
             batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 934096,
             reduceBias: s.p + 965200, activation: .silu, expandWeights: s.p + 965248, expandBias: s.p + 996352,
             savedPooled: s.t + 404095040 &* s.n, savedHidden: s.t + 404117456 &* s.n,
             savedScale: s.t + 404095904 &* s.n, pool: pool)
+        s.profiler?.stop(202)
         // features.4.1.block.3 project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 313757856 &* s.n, pixels: 1089 &* s.n, inChannels: 864,
             weights: s.p + 997216, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
             output: s.t + 399799712 &* s.n, pool: pool)
-        // features.4.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(203)
+        // features.4.1.block.3 BatchNorm (batch statistics) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 399799712 &* s.n, pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 1121632, beta: s.p + 1121776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 196528,
                 savedInvStd: s.f + 196672, runningMean: s.p + 1121920, runningVar: s.p + 1122064, pool: pool)
+            s.profiler?.stop(204)
         }
-        // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 399799712 &* s.n, pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 1121632, beta: s.p + 1121776, runningMean: s.p + 1121920, runningVar: s.p + 1122064,
                 eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 196528, pool: pool)
+            s.profiler?.stop(205)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9288888888888889
         if s.options.stochasticDepth && s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07111111111111111,
                 into: s.t + 404118512 &* s.n, random: &random)
+            s.profiler?.stop(206)
         }
         // features.4.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 399642896 &* s.n, branch: s.t + 143434368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 404118512 &* s.n : nil, batch: s.n,
             perImage: 156816, output: s.t + 399956528 &* s.n, pool: pool)
+        s.profiler?.stop(207)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_2_forward(_ s: TrainingStepContext) throws {
         // features.4.2.block.0 expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 399956528 &* s.n, pixels: 1089 &* s.n, inChannels: 144,
             weights: s.p + 1122208, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
             output: s.t + 314698752 &* s.n, pool: pool)
-        // features.4.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(208)
+        // features.4.2.block.0 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 314698752 &* s.n, pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1246624, beta: s.p + 1247488, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 315639648 &* s.n, savedMean: s.f + 196816, savedInvStd: s.f + 197680,
                 runningMean: s.p + 1248352, runningVar: s.p + 1249216, pool: pool)
+            s.profiler?.stop(209)
         }
-        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 314698752 &* s.n, pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1246624, beta: s.p + 1247488, runningMean: s.p + 1248352, runningVar: s.p + 1249216,
                 eps: 0.001, activation: .silu, output: s.t + 315639648 &* s.n, scratch: s.f + 196816, pool: pool)
+            s.profiler?.stop(210)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][864]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1250080, channels: 864, kernel: 3, into: s.f + 200272)
+        s.profiler?.stop(211)
         // features.4.2.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 315639648 &* s.n, batch: s.n, height: 33, width: 33, channels: 864,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 200272, bias: s.f,
             activation: .identity, output: s.t + 316580544 &* s.n, pool: pool)
-        // features.4.2.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(212)
+        // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 316580544 &* s.n, pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1257856, beta: s.p + 1258720, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 317521440 &* s.n, savedMean: s.f + 198544, savedInvStd: s.f + 199408,
                 runningMean: s.p + 1259584, runningVar: s.p + 1260448, pool: pool)
+            s.profiler?.stop(213)
         }
-        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 316580544 &* s.n, pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1257856, beta: s.p + 1258720, runningMean: s.p + 1259584, runningVar: s.p + 1260448,
                 eps: 0.001, activation: .silu, output: s.t + 317521440 &* s.n, scratch: s.f + 198544, pool: pool)
+            s.profiler?.stop(214)
         }
         // features.4.2.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 317521440 &* s.n, output: s.t + 318462336 &* s.n,
             batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 1261312,
             reduceBias: s.p + 1292416, activation: .silu, expandWeights: s.p + 1292464, expandBias: s.p + 1323568,
             savedPooled: s.t + 404096768 &* s.n, savedHidden: s.t + 404117504 &* s.n,
             savedScale: s.t + 404097632 &* s.n, pool: pool)
+        s.profiler?.stop(215)
         // features.4.2.block.3 project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 318462336 &* s.n, pixels: 1089 &* s.n, inChannels: 864,
             weights: s.p + 1324432, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
             output: s.t + 400113344 &* s.n, pool: pool)
-        // features.4.2.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(216)
+        // features.4.2.block.3 BatchNorm (batch statistics) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 400113344 &* s.n, pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 1448848, beta: s.p + 1448992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 215824,
                 savedInvStd: s.f + 215968, runningMean: s.p + 1449136, runningVar: s.p + 1449280, pool: pool)
+            s.profiler?.stop(217)
         }
-        // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 400113344 &* s.n, pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 1448848, beta: s.p + 1448992, runningMean: s.p + 1449136, runningVar: s.p + 1449280,
                 eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 215824, pool: pool)
+            s.profiler?.stop(218)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9244444444444444
         if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07555555555555557,
                 into: s.t + 404118528 &* s.n, random: &random)
+            s.profiler?.stop(219)
         }
         // features.4.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 399956528 &* s.n, branch: s.t + 143434368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 404118528 &* s.n : nil, batch: s.n,
             perImage: 156816, output: s.t + 400270160 &* s.n, pool: pool)
+        s.profiler?.stop(220)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_3_forward(_ s: TrainingStepContext) throws {
         // features.4.3.block.0 expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 400270160 &* s.n, pixels: 1089 &* s.n, inChannels: 144,
             weights: s.p + 1449424, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
             output: s.t + 319403232 &* s.n, pool: pool)
-        // features.4.3.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(221)
+        // features.4.3.block.0 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 319403232 &* s.n, pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1573840, beta: s.p + 1574704, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 320344128 &* s.n, savedMean: s.f + 216112, savedInvStd: s.f + 216976,
                 runningMean: s.p + 1575568, runningVar: s.p + 1576432, pool: pool)
+            s.profiler?.stop(222)
         }
-        // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 319403232 &* s.n, pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1573840, beta: s.p + 1574704, runningMean: s.p + 1575568, runningVar: s.p + 1576432,
                 eps: 0.001, activation: .silu, output: s.t + 320344128 &* s.n, scratch: s.f + 216112, pool: pool)
+            s.profiler?.stop(223)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][864]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1577296, channels: 864, kernel: 3, into: s.f + 219568)
+        s.profiler?.stop(224)
         // features.4.3.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 320344128 &* s.n, batch: s.n, height: 33, width: 33, channels: 864,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 219568, bias: s.f,
             activation: .identity, output: s.t + 321285024 &* s.n, pool: pool)
-        // features.4.3.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(225)
+        // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 321285024 &* s.n, pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1585072, beta: s.p + 1585936, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 322225920 &* s.n, savedMean: s.f + 217840, savedInvStd: s.f + 218704,
                 runningMean: s.p + 1586800, runningVar: s.p + 1587664, pool: pool)
+            s.profiler?.stop(226)
         }
-        // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 321285024 &* s.n, pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1585072, beta: s.p + 1585936, runningMean: s.p + 1586800, runningVar: s.p + 1587664,
                 eps: 0.001, activation: .silu, output: s.t + 322225920 &* s.n, scratch: s.f + 217840, pool: pool)
+            s.profiler?.stop(227)
         }
         // features.4.3.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 322225920 &* s.n, output: s.t + 323166816 &* s.n,
             batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 1588528,
             reduceBias: s.p + 1619632, activation: .silu, expandWeights: s.p + 1619680, expandBias: s.p + 1650784,
             savedPooled: s.t + 404098496 &* s.n, savedHidden: s.t + 404117552 &* s.n,
             savedScale: s.t + 404099360 &* s.n, pool: pool)
+        s.profiler?.stop(228)
         // features.4.3.block.3 project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 323166816 &* s.n, pixels: 1089 &* s.n, inChannels: 864,
             weights: s.p + 1651648, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
             output: s.t + 400426976 &* s.n, pool: pool)
-        // features.4.3.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(229)
+        // features.4.3.block.3 BatchNorm (batch statistics) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 400426976 &* s.n, pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 1776064, beta: s.p + 1776208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 235120,
                 savedInvStd: s.f + 235264, runningMean: s.p + 1776352, runningVar: s.p + 1776496, pool: pool)
+            s.profiler?.stop(230)
         }
-        // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 400426976 &* s.n, pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 1776064, beta: s.p + 1776208, runningMean: s.p + 1776352, runningVar: s.p + 1776496,
                 eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 235120, pool: pool)
+            s.profiler?.stop(231)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.92
         if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08, into: s.t + 404118544 &* s.n,
                 random: &random)
+            s.profiler?.stop(232)
         }
         // features.4.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 400270160 &* s.n, branch: s.t + 143434368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 404118544 &* s.n : nil, batch: s.n,
             perImage: 156816, output: s.t + 400583792 &* s.n, pool: pool)
+        s.profiler?.stop(233)
     }
 
     /// features.4.4 forward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_4_forward(_ s: TrainingStepContext) throws {
         // features.4.4.block.0 expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 400583792 &* s.n, pixels: 1089 &* s.n, inChannels: 144,
             weights: s.p + 1776640, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
             output: s.t + 324107712 &* s.n, pool: pool)
-        // features.4.4.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(234)
+        // features.4.4.block.0 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 324107712 &* s.n, pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1901056, beta: s.p + 1901920, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 325048608 &* s.n, savedMean: s.f + 235408, savedInvStd: s.f + 236272,
                 runningMean: s.p + 1902784, runningVar: s.p + 1903648, pool: pool)
+            s.profiler?.stop(235)
         }
-        // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 324107712 &* s.n, pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1901056, beta: s.p + 1901920, runningMean: s.p + 1902784, runningVar: s.p + 1903648,
                 eps: 0.001, activation: .silu, output: s.t + 325048608 &* s.n, scratch: s.f + 235408, pool: pool)
+            s.profiler?.stop(236)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][864]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1904512, channels: 864, kernel: 3, into: s.f + 238864)
+        s.profiler?.stop(237)
         // features.4.4.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 325048608 &* s.n, batch: s.n, height: 33, width: 33, channels: 864,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 238864, bias: s.f,
             activation: .identity, output: s.t + 325989504 &* s.n, pool: pool)
-        // features.4.4.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(238)
+        // features.4.4.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 325989504 &* s.n, pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1912288, beta: s.p + 1913152, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 326930400 &* s.n, savedMean: s.f + 237136, savedInvStd: s.f + 238000,
                 runningMean: s.p + 1914016, runningVar: s.p + 1914880, pool: pool)
+            s.profiler?.stop(239)
         }
-        // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 325989504 &* s.n, pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1912288, beta: s.p + 1913152, runningMean: s.p + 1914016, runningVar: s.p + 1914880,
                 eps: 0.001, activation: .silu, output: s.t + 326930400 &* s.n, scratch: s.f + 237136, pool: pool)
+            s.profiler?.stop(240)
         }
         // features.4.4.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 326930400 &* s.n, output: s.t + 327871296 &* s.n,
             batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 1915744,
             reduceBias: s.p + 1946848, activation: .silu, expandWeights: s.p + 1946896, expandBias: s.p + 1978000,
             savedPooled: s.t + 404100224 &* s.n, savedHidden: s.t + 404117600 &* s.n,
             savedScale: s.t + 404101088 &* s.n, pool: pool)
+        s.profiler?.stop(241)
         // features.4.4.block.3 project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 327871296 &* s.n, pixels: 1089 &* s.n, inChannels: 864,
             weights: s.p + 1978864, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
             output: s.t + 400740608 &* s.n, pool: pool)
-        // features.4.4.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(242)
+        // features.4.4.block.3 BatchNorm (batch statistics) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 400740608 &* s.n, pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 2103280, beta: s.p + 2103424, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 254416,
                 savedInvStd: s.f + 254560, runningMean: s.p + 2103568, runningVar: s.p + 2103712, pool: pool)
+            s.profiler?.stop(243)
         }
-        // features.4.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 400740608 &* s.n, pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 2103280, beta: s.p + 2103424, runningMean: s.p + 2103568, runningVar: s.p + 2103712,
                 eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 254416, pool: pool)
+            s.profiler?.stop(244)
         }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.9155555555555556
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08444444444444445,
                 into: s.t + 404118560 &* s.n, random: &random)
+            s.profiler?.stop(245)
         }
         // features.4.4 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 400583792 &* s.n, branch: s.t + 143434368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 404118560 &* s.n : nil, batch: s.n,
             perImage: 156816, output: s.t + 400897424 &* s.n, pool: pool)
+        s.profiler?.stop(246)
     }
 
     /// features.4.5 forward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_5_forward(_ s: TrainingStepContext) throws {
         // features.4.5.block.0 expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 400897424 &* s.n, pixels: 1089 &* s.n, inChannels: 144,
             weights: s.p + 2103856, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
             output: s.t + 328812192 &* s.n, pool: pool)
-        // features.4.5.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(247)
+        // features.4.5.block.0 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 328812192 &* s.n, pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2228272, beta: s.p + 2229136, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 329753088 &* s.n, savedMean: s.f + 254704, savedInvStd: s.f + 255568,
                 runningMean: s.p + 2230000, runningVar: s.p + 2230864, pool: pool)
+            s.profiler?.stop(248)
         }
-        // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 328812192 &* s.n, pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2228272, beta: s.p + 2229136, runningMean: s.p + 2230000, runningVar: s.p + 2230864,
                 eps: 0.001, activation: .silu, output: s.t + 329753088 &* s.n, scratch: s.f + 254704, pool: pool)
+            s.profiler?.stop(249)
         }
         // features.4.5.block.1 depthwise weights to the kernel layout [3][3][864]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2231728, channels: 864, kernel: 3, into: s.f + 258160)
+        s.profiler?.stop(250)
         // features.4.5.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 329753088 &* s.n, batch: s.n, height: 33, width: 33, channels: 864,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 258160, bias: s.f,
             activation: .identity, output: s.t + 330693984 &* s.n, pool: pool)
-        // features.4.5.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(251)
+        // features.4.5.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 330693984 &* s.n, pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2239504, beta: s.p + 2240368, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 331634880 &* s.n, savedMean: s.f + 256432, savedInvStd: s.f + 257296,
                 runningMean: s.p + 2241232, runningVar: s.p + 2242096, pool: pool)
+            s.profiler?.stop(252)
         }
-        // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 330693984 &* s.n, pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2239504, beta: s.p + 2240368, runningMean: s.p + 2241232, runningVar: s.p + 2242096,
                 eps: 0.001, activation: .silu, output: s.t + 331634880 &* s.n, scratch: s.f + 256432, pool: pool)
+            s.profiler?.stop(253)
         }
         // features.4.5.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 331634880 &* s.n, output: s.t + 332575776 &* s.n,
             batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 2242960,
             reduceBias: s.p + 2274064, activation: .silu, expandWeights: s.p + 2274112, expandBias: s.p + 2305216,
             savedPooled: s.t + 404101952 &* s.n, savedHidden: s.t + 404117648 &* s.n,
             savedScale: s.t + 404102816 &* s.n, pool: pool)
+        s.profiler?.stop(254)
         // features.4.5.block.3 project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 332575776 &* s.n, pixels: 1089 &* s.n, inChannels: 864,
             weights: s.p + 2306080, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
             output: s.t + 401054240 &* s.n, pool: pool)
-        // features.4.5.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(255)
+        // features.4.5.block.3 BatchNorm (batch statistics) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 401054240 &* s.n, pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 2430496, beta: s.p + 2430640, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 273712,
                 savedInvStd: s.f + 273856, runningMean: s.p + 2430784, runningVar: s.p + 2430928, pool: pool)
+            s.profiler?.stop(256)
         }
-        // features.4.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 401054240 &* s.n, pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 2430496, beta: s.p + 2430640, runningMean: s.p + 2430784, runningVar: s.p + 2430928,
                 eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 273712, pool: pool)
+            s.profiler?.stop(257)
         }
         // features.4.5 stochastic depth: keep each image's branch with probability 0.9111111111111111
         if s.options.stochasticDepth && s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08888888888888889,
                 into: s.t + 404118576 &* s.n, random: &random)
+            s.profiler?.stop(258)
         }
         // features.4.5 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 400897424 &* s.n, branch: s.t + 143434368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 404118576 &* s.n : nil, batch: s.n,
             perImage: 156816, output: s.t + 401211056 &* s.n, pool: pool)
+        s.profiler?.stop(259)
     }
 
     /// features.4.6 forward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_6_forward(_ s: TrainingStepContext) throws {
         // features.4.6.block.0 expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 401211056 &* s.n, pixels: 1089 &* s.n, inChannels: 144,
             weights: s.p + 2431072, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
             output: s.t + 333516672 &* s.n, pool: pool)
-        // features.4.6.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(260)
+        // features.4.6.block.0 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 333516672 &* s.n, pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2555488, beta: s.p + 2556352, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 334457568 &* s.n, savedMean: s.f + 274000, savedInvStd: s.f + 274864,
                 runningMean: s.p + 2557216, runningVar: s.p + 2558080, pool: pool)
+            s.profiler?.stop(261)
         }
-        // features.4.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 333516672 &* s.n, pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2555488, beta: s.p + 2556352, runningMean: s.p + 2557216, runningVar: s.p + 2558080,
                 eps: 0.001, activation: .silu, output: s.t + 334457568 &* s.n, scratch: s.f + 274000, pool: pool)
+            s.profiler?.stop(262)
         }
         // features.4.6.block.1 depthwise weights to the kernel layout [3][3][864]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2558944, channels: 864, kernel: 3, into: s.f + 277456)
+        s.profiler?.stop(263)
         // features.4.6.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 334457568 &* s.n, batch: s.n, height: 33, width: 33, channels: 864,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 277456, bias: s.f,
             activation: .identity, output: s.t + 335398464 &* s.n, pool: pool)
-        // features.4.6.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(264)
+        // features.4.6.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 335398464 &* s.n, pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2566720, beta: s.p + 2567584, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 336339360 &* s.n, savedMean: s.f + 275728, savedInvStd: s.f + 276592,
                 runningMean: s.p + 2568448, runningVar: s.p + 2569312, pool: pool)
+            s.profiler?.stop(265)
         }
-        // features.4.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 335398464 &* s.n, pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2566720, beta: s.p + 2567584, runningMean: s.p + 2568448, runningVar: s.p + 2569312,
                 eps: 0.001, activation: .silu, output: s.t + 336339360 &* s.n, scratch: s.f + 275728, pool: pool)
+            s.profiler?.stop(266)
         }
         // features.4.6.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 336339360 &* s.n, output: s.t + 337280256 &* s.n,
             batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 2570176,
             reduceBias: s.p + 2601280, activation: .silu, expandWeights: s.p + 2601328, expandBias: s.p + 2632432,
             savedPooled: s.t + 404103680 &* s.n, savedHidden: s.t + 404117696 &* s.n,
             savedScale: s.t + 404104544 &* s.n, pool: pool)
+        s.profiler?.stop(267)
         // features.4.6.block.3 project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 337280256 &* s.n, pixels: 1089 &* s.n, inChannels: 864,
             weights: s.p + 2633296, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
             output: s.t + 401367872 &* s.n, pool: pool)
-        // features.4.6.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(268)
+        // features.4.6.block.3 BatchNorm (batch statistics) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 401367872 &* s.n, pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 2757712, beta: s.p + 2757856, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 293008,
                 savedInvStd: s.f + 293152, runningMean: s.p + 2758000, runningVar: s.p + 2758144, pool: pool)
+            s.profiler?.stop(269)
         }
-        // features.4.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 401367872 &* s.n, pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 2757712, beta: s.p + 2757856, runningMean: s.p + 2758000, runningVar: s.p + 2758144,
                 eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 293008, pool: pool)
+            s.profiler?.stop(270)
         }
         // features.4.6 stochastic depth: keep each image's branch with probability 0.9066666666666666
         if s.options.stochasticDepth && s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09333333333333334,
                 into: s.t + 404118592 &* s.n, random: &random)
+            s.profiler?.stop(271)
         }
         // features.4.6 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 401211056 &* s.n, branch: s.t + 143434368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.t + 404118592 &* s.n : nil, batch: s.n,
             perImage: 156816, output: s.t + 401524688 &* s.n, pool: pool)
+        s.profiler?.stop(272)
     }
 
     /// features.4.7 forward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_7_forward(_ s: TrainingStepContext) throws {
         // features.4.7.block.0 expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 401524688 &* s.n, pixels: 1089 &* s.n, inChannels: 144,
             weights: s.p + 2758288, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
             output: s.t + 338221152 &* s.n, pool: pool)
-        // features.4.7.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(273)
+        // features.4.7.block.0 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 338221152 &* s.n, pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2882704, beta: s.p + 2883568, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 339162048 &* s.n, savedMean: s.f + 293296, savedInvStd: s.f + 294160,
                 runningMean: s.p + 2884432, runningVar: s.p + 2885296, pool: pool)
+            s.profiler?.stop(274)
         }
-        // features.4.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 338221152 &* s.n, pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2882704, beta: s.p + 2883568, runningMean: s.p + 2884432, runningVar: s.p + 2885296,
                 eps: 0.001, activation: .silu, output: s.t + 339162048 &* s.n, scratch: s.f + 293296, pool: pool)
+            s.profiler?.stop(275)
         }
         // features.4.7.block.1 depthwise weights to the kernel layout [3][3][864]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2886160, channels: 864, kernel: 3, into: s.f + 296752)
+        s.profiler?.stop(276)
         // features.4.7.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 339162048 &* s.n, batch: s.n, height: 33, width: 33, channels: 864,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 296752, bias: s.f,
             activation: .identity, output: s.t + 340102944 &* s.n, pool: pool)
-        // features.4.7.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(277)
+        // features.4.7.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 340102944 &* s.n, pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2893936, beta: s.p + 2894800, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 341043840 &* s.n, savedMean: s.f + 295024, savedInvStd: s.f + 295888,
                 runningMean: s.p + 2895664, runningVar: s.p + 2896528, pool: pool)
+            s.profiler?.stop(278)
         }
-        // features.4.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 340102944 &* s.n, pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2893936, beta: s.p + 2894800, runningMean: s.p + 2895664, runningVar: s.p + 2896528,
                 eps: 0.001, activation: .silu, output: s.t + 341043840 &* s.n, scratch: s.f + 295024, pool: pool)
+            s.profiler?.stop(279)
         }
         // features.4.7.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 341043840 &* s.n, output: s.t + 341984736 &* s.n,
             batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 2897392,
             reduceBias: s.p + 2928496, activation: .silu, expandWeights: s.p + 2928544, expandBias: s.p + 2959648,
             savedPooled: s.t + 404105408 &* s.n, savedHidden: s.t + 404117744 &* s.n,
             savedScale: s.t + 404106272 &* s.n, pool: pool)
+        s.profiler?.stop(280)
         // features.4.7.block.3 project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 341984736 &* s.n, pixels: 1089 &* s.n, inChannels: 864,
             weights: s.p + 2960512, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
             output: s.t + 401681504 &* s.n, pool: pool)
-        // features.4.7.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(281)
+        // features.4.7.block.3 BatchNorm (batch statistics) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 401681504 &* s.n, pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 3084928, beta: s.p + 3085072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 312304,
                 savedInvStd: s.f + 312448, runningMean: s.p + 3085216, runningVar: s.p + 3085360, pool: pool)
+            s.profiler?.stop(282)
         }
-        // features.4.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 401681504 &* s.n, pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 3084928, beta: s.p + 3085072, runningMean: s.p + 3085216, runningVar: s.p + 3085360,
                 eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 312304, pool: pool)
+            s.profiler?.stop(283)
         }
         // features.4.7 stochastic depth: keep each image's branch with probability 0.9022222222222223
         if s.options.stochasticDepth && s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09777777777777778,
                 into: s.t + 404118608 &* s.n, random: &random)
+            s.profiler?.stop(284)
         }
         // features.4.7 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 401524688 &* s.n, branch: s.t + 143434368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 404118608 &* s.n : nil, batch: s.n,
             perImage: 156816, output: s.t + 401838320 &* s.n, pool: pool)
+        s.profiler?.stop(285)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 33x33x144 -> 33x33x200, SE 864 -> 36 -> 864
     private func features_5_0_forward(_ s: TrainingStepContext) throws {
         // features.5.0.block.0 expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 401838320 &* s.n, pixels: 1089 &* s.n, inChannels: 144,
             weights: s.p + 3085504, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
             output: s.t + 342925632 &* s.n, pool: pool)
-        // features.5.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(286)
+        // features.5.0.block.0 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 342925632 &* s.n, pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 3209920, beta: s.p + 3210784, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 343866528 &* s.n, savedMean: s.f + 312592, savedInvStd: s.f + 313456,
                 runningMean: s.p + 3211648, runningVar: s.p + 3212512, pool: pool)
+            s.profiler?.stop(287)
         }
-        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 342925632 &* s.n, pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 3209920, beta: s.p + 3210784, runningMean: s.p + 3211648, runningVar: s.p + 3212512,
                 eps: 0.001, activation: .silu, output: s.t + 343866528 &* s.n, scratch: s.f + 312592, pool: pool)
+            s.profiler?.stop(288)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][864]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3213376, channels: 864, kernel: 5, into: s.f + 316048)
+        s.profiler?.stop(289)
         // features.5.0.block.1 depthwise 5x5/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 343866528 &* s.n, batch: s.n, height: 33, width: 33, channels: 864,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 316048, bias: s.f,
             activation: .identity, output: s.t + 344807424 &* s.n, pool: pool)
-        // features.5.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(290)
+        // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 344807424 &* s.n, pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 3234976, beta: s.p + 3235840, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 345748320 &* s.n, savedMean: s.f + 314320, savedInvStd: s.f + 315184,
                 runningMean: s.p + 3236704, runningVar: s.p + 3237568, pool: pool)
+            s.profiler?.stop(291)
         }
-        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 344807424 &* s.n, pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 3234976, beta: s.p + 3235840, runningMean: s.p + 3236704, runningVar: s.p + 3237568,
                 eps: 0.001, activation: .silu, output: s.t + 345748320 &* s.n, scratch: s.f + 314320, pool: pool)
+            s.profiler?.stop(292)
         }
         // features.5.0.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 345748320 &* s.n, output: s.t + 346689216 &* s.n,
             batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 3238432,
             reduceBias: s.p + 3269536, activation: .silu, expandWeights: s.p + 3269584, expandBias: s.p + 3300688,
             savedPooled: s.t + 404107136 &* s.n, savedHidden: s.t + 404117792 &* s.n,
             savedScale: s.t + 404108000 &* s.n, pool: pool)
+        s.profiler?.stop(293)
         // features.5.0.block.3 project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 200]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 346689216 &* s.n, pixels: 1089 &* s.n, inChannels: 864,
             weights: s.p + 3301552, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
             output: s.t + 395335296 &* s.n, pool: pool)
-        // features.5.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(294)
+        // features.5.0.block.3 BatchNorm (batch statistics) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 395335296 &* s.n, pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 3474352, beta: s.p + 3474560, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 395553104 &* s.n, savedMean: s.f + 359248,
                 savedInvStd: s.f + 359448, runningMean: s.p + 3474768, runningVar: s.p + 3474976, pool: pool)
+            s.profiler?.stop(295)
         }
-        // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 395335296 &* s.n, pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 3474352, beta: s.p + 3474560, runningMean: s.p + 3474768, runningVar: s.p + 3474976,
                 eps: 0.001, activation: .identity, output: s.t + 395553104 &* s.n, scratch: s.f + 359248, pool: pool)
+            s.profiler?.stop(296)
         }
     }
 
     /// features.5.1 forward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_1_forward(_ s: TrainingStepContext) throws {
         // features.5.1.block.0 expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 395553104 &* s.n, pixels: 1089 &* s.n, inChannels: 200,
             weights: s.p + 3475184, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
             output: s.t + 247211712 &* s.n, pool: pool)
-        // features.5.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(297)
+        // features.5.1.block.0 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 247211712 &* s.n, pixels: 1089 &* s.n,
                 channels: 1200, gamma: s.p + 3715184, beta: s.p + 3716384, eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 248518512 &* s.n,
                 savedMean: s.f + 359648, savedInvStd: s.f + 360848, runningMean: s.p + 3717584,
                 runningVar: s.p + 3718784, pool: pool)
+            s.profiler?.stop(298)
         }
-        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 25 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 247211712 &* s.n, pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 3715184, beta: s.p + 3716384, runningMean: s.p + 3717584, runningVar: s.p + 3718784,
                 eps: 0.001, activation: .silu, output: s.t + 248518512 &* s.n, scratch: s.f + 359648, pool: pool)
+            s.profiler?.stop(299)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][1200]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3719984, channels: 1200, kernel: 5, into: s.f + 364448)
+        s.profiler?.stop(300)
         // features.5.1.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 248518512 &* s.n, batch: s.n, height: 33, width: 33, channels: 1200,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 364448, bias: s.f,
             activation: .identity, output: s.t + 249825312 &* s.n, pool: pool)
-        // features.5.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(301)
+        // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 249825312 &* s.n, pixels: 1089 &* s.n,
                 channels: 1200, gamma: s.p + 3749984, beta: s.p + 3751184, eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 251132112 &* s.n,
                 savedMean: s.f + 362048, savedInvStd: s.f + 363248, runningMean: s.p + 3752384,
                 runningVar: s.p + 3753584, pool: pool)
+            s.profiler?.stop(302)
         }
-        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 25 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 249825312 &* s.n, pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 3749984, beta: s.p + 3751184, runningMean: s.p + 3752384, runningVar: s.p + 3753584,
                 eps: 0.001, activation: .silu, output: s.t + 251132112 &* s.n, scratch: s.f + 362048, pool: pool)
+            s.profiler?.stop(303)
         }
         // features.5.1.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 251132112 &* s.n, output: s.t + 252438912 &* s.n,
             batch: s.n, pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 3754784,
             reduceBias: s.p + 3814784, activation: .silu, expandWeights: s.p + 3814848, expandBias: s.p + 3874848,
             savedPooled: s.t + 143847312 &* s.n, savedHidden: s.t + 404117008 &* s.n,
             savedScale: s.t + 143848512 &* s.n, pool: pool)
+        s.profiler?.stop(304)
         // features.5.1.block.3 project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 252438912 &* s.n, pixels: 1089 &* s.n, inChannels: 1200,
             weights: s.p + 3876048, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
             output: s.t + 395770912 &* s.n, pool: pool)
-        // features.5.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(305)
+        // features.5.1.block.3 BatchNorm (batch statistics) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 395770912 &* s.n, pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 4116048, beta: s.p + 4116256, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 424448,
                 savedInvStd: s.f + 424648, runningMean: s.p + 4116464, runningVar: s.p + 4116672, pool: pool)
+            s.profiler?.stop(306)
         }
-        // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks > 25 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 395770912 &* s.n, pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 4116048, beta: s.p + 4116256, runningMean: s.p + 4116464, runningVar: s.p + 4116672,
                 eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 424448, pool: pool)
+            s.profiler?.stop(307)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8933333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10666666666666669,
                 into: s.t + 404118624 &* s.n, random: &random)
+            s.profiler?.stop(308)
         }
         // features.5.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 395553104 &* s.n, branch: s.t + 143434368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.t + 404118624 &* s.n : nil, batch: s.n,
             perImage: 217800, output: s.t + 395988720 &* s.n, pool: pool)
+        s.profiler?.stop(309)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_2_forward(_ s: TrainingStepContext) throws {
         // features.5.2.block.0 expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 395988720 &* s.n, pixels: 1089 &* s.n, inChannels: 200,
             weights: s.p + 4116880, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
             output: s.t + 253745712 &* s.n, pool: pool)
-        // features.5.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(310)
+        // features.5.2.block.0 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 253745712 &* s.n, pixels: 1089 &* s.n,
                 channels: 1200, gamma: s.p + 4356880, beta: s.p + 4358080, eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 255052512 &* s.n,
                 savedMean: s.f + 424848, savedInvStd: s.f + 426048, runningMean: s.p + 4359280,
                 runningVar: s.p + 4360480, pool: pool)
+            s.profiler?.stop(311)
         }
-        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 26 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 253745712 &* s.n, pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4356880, beta: s.p + 4358080, runningMean: s.p + 4359280, runningVar: s.p + 4360480,
                 eps: 0.001, activation: .silu, output: s.t + 255052512 &* s.n, scratch: s.f + 424848, pool: pool)
+            s.profiler?.stop(312)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][1200]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4361680, channels: 1200, kernel: 5, into: s.f + 429648)
+        s.profiler?.stop(313)
         // features.5.2.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 255052512 &* s.n, batch: s.n, height: 33, width: 33, channels: 1200,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 429648, bias: s.f,
             activation: .identity, output: s.t + 256359312 &* s.n, pool: pool)
-        // features.5.2.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(314)
+        // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 256359312 &* s.n, pixels: 1089 &* s.n,
                 channels: 1200, gamma: s.p + 4391680, beta: s.p + 4392880, eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 257666112 &* s.n,
                 savedMean: s.f + 427248, savedInvStd: s.f + 428448, runningMean: s.p + 4394080,
                 runningVar: s.p + 4395280, pool: pool)
+            s.profiler?.stop(315)
         }
-        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 26 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 256359312 &* s.n, pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4391680, beta: s.p + 4392880, runningMean: s.p + 4394080, runningVar: s.p + 4395280,
                 eps: 0.001, activation: .silu, output: s.t + 257666112 &* s.n, scratch: s.f + 427248, pool: pool)
+            s.profiler?.stop(316)
         }
         // features.5.2.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 257666112 &* s.n, output: s.t + 258972912 &* s.n,
             batch: s.n, pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 4396480,
             reduceBias: s.p + 4456480, activation: .silu, expandWeights: s.p + 4456544, expandBias: s.p + 4516544,
             savedPooled: s.t + 143849712 &* s.n, savedHidden: s.t + 404117072 &* s.n,
             savedScale: s.t + 143850912 &* s.n, pool: pool)
+        s.profiler?.stop(317)
         // features.5.2.block.3 project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 258972912 &* s.n, pixels: 1089 &* s.n, inChannels: 1200,
             weights: s.p + 4517744, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
             output: s.t + 396206528 &* s.n, pool: pool)
-        // features.5.2.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(318)
+        // features.5.2.block.3 BatchNorm (batch statistics) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 396206528 &* s.n, pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 4757744, beta: s.p + 4757952, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 489648,
                 savedInvStd: s.f + 489848, runningMean: s.p + 4758160, runningVar: s.p + 4758368, pool: pool)
+            s.profiler?.stop(319)
         }
-        // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks > 26 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 396206528 &* s.n, pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 4757744, beta: s.p + 4757952, runningMean: s.p + 4758160, runningVar: s.p + 4758368,
                 eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 489648, pool: pool)
+            s.profiler?.stop(320)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8888888888888888
         if s.options.stochasticDepth && s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1111111111111111,
                 into: s.t + 404118640 &* s.n, random: &random)
+            s.profiler?.stop(321)
         }
         // features.5.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 395988720 &* s.n, branch: s.t + 143434368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.t + 404118640 &* s.n : nil, batch: s.n,
             perImage: 217800, output: s.t + 396424336 &* s.n, pool: pool)
+        s.profiler?.stop(322)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_3_forward(_ s: TrainingStepContext) throws {
         // features.5.3.block.0 expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 396424336 &* s.n, pixels: 1089 &* s.n, inChannels: 200,
             weights: s.p + 4758576, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
             output: s.t + 260279712 &* s.n, pool: pool)
-        // features.5.3.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(323)
+        // features.5.3.block.0 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 260279712 &* s.n, pixels: 1089 &* s.n,
                 channels: 1200, gamma: s.p + 4998576, beta: s.p + 4999776, eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 261586512 &* s.n,
                 savedMean: s.f + 490048, savedInvStd: s.f + 491248, runningMean: s.p + 5000976,
                 runningVar: s.p + 5002176, pool: pool)
+            s.profiler?.stop(324)
         }
-        // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 27 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 260279712 &* s.n, pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4998576, beta: s.p + 4999776, runningMean: s.p + 5000976, runningVar: s.p + 5002176,
                 eps: 0.001, activation: .silu, output: s.t + 261586512 &* s.n, scratch: s.f + 490048, pool: pool)
+            s.profiler?.stop(325)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][1200]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5003376, channels: 1200, kernel: 5, into: s.f + 494848)
+        s.profiler?.stop(326)
         // features.5.3.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 261586512 &* s.n, batch: s.n, height: 33, width: 33, channels: 1200,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 494848, bias: s.f,
             activation: .identity, output: s.t + 262893312 &* s.n, pool: pool)
-        // features.5.3.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(327)
+        // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 262893312 &* s.n, pixels: 1089 &* s.n,
                 channels: 1200, gamma: s.p + 5033376, beta: s.p + 5034576, eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 264200112 &* s.n,
                 savedMean: s.f + 492448, savedInvStd: s.f + 493648, runningMean: s.p + 5035776,
                 runningVar: s.p + 5036976, pool: pool)
+            s.profiler?.stop(328)
         }
-        // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 27 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 262893312 &* s.n, pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5033376, beta: s.p + 5034576, runningMean: s.p + 5035776, runningVar: s.p + 5036976,
                 eps: 0.001, activation: .silu, output: s.t + 264200112 &* s.n, scratch: s.f + 492448, pool: pool)
+            s.profiler?.stop(329)
         }
         // features.5.3.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 264200112 &* s.n, output: s.t + 265506912 &* s.n,
             batch: s.n, pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 5038176,
             reduceBias: s.p + 5098176, activation: .silu, expandWeights: s.p + 5098240, expandBias: s.p + 5158240,
             savedPooled: s.t + 404083040 &* s.n, savedHidden: s.t + 404117136 &* s.n,
             savedScale: s.t + 404084240 &* s.n, pool: pool)
+        s.profiler?.stop(330)
         // features.5.3.block.3 project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 265506912 &* s.n, pixels: 1089 &* s.n, inChannels: 1200,
             weights: s.p + 5159440, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
             output: s.t + 396642144 &* s.n, pool: pool)
-        // features.5.3.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(331)
+        // features.5.3.block.3 BatchNorm (batch statistics) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 396642144 &* s.n, pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 5399440, beta: s.p + 5399648, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 554848,
                 savedInvStd: s.f + 555048, runningMean: s.p + 5399856, runningVar: s.p + 5400064, pool: pool)
+            s.profiler?.stop(332)
         }
-        // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks > 27 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 396642144 &* s.n, pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 5399440, beta: s.p + 5399648, runningMean: s.p + 5399856, runningVar: s.p + 5400064,
                 eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 554848, pool: pool)
+            s.profiler?.stop(333)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8844444444444445
         if s.options.stochasticDepth && s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11555555555555556,
                 into: s.t + 404118656 &* s.n, random: &random)
+            s.profiler?.stop(334)
         }
         // features.5.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 396424336 &* s.n, branch: s.t + 143434368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.t + 404118656 &* s.n : nil, batch: s.n,
             perImage: 217800, output: s.t + 396859952 &* s.n, pool: pool)
+        s.profiler?.stop(335)
     }
 
     /// features.5.4 forward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_4_forward(_ s: TrainingStepContext) throws {
         // features.5.4.block.0 expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 396859952 &* s.n, pixels: 1089 &* s.n, inChannels: 200,
             weights: s.p + 5400272, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
             output: s.t + 266813712 &* s.n, pool: pool)
-        // features.5.4.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(336)
+        // features.5.4.block.0 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 28 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 266813712 &* s.n, pixels: 1089 &* s.n,
                 channels: 1200, gamma: s.p + 5640272, beta: s.p + 5641472, eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 268120512 &* s.n,
                 savedMean: s.f + 555248, savedInvStd: s.f + 556448, runningMean: s.p + 5642672,
                 runningVar: s.p + 5643872, pool: pool)
+            s.profiler?.stop(337)
         }
-        // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 28 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 266813712 &* s.n, pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5640272, beta: s.p + 5641472, runningMean: s.p + 5642672, runningVar: s.p + 5643872,
                 eps: 0.001, activation: .silu, output: s.t + 268120512 &* s.n, scratch: s.f + 555248, pool: pool)
+            s.profiler?.stop(338)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][1200]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5645072, channels: 1200, kernel: 5, into: s.f + 560048)
+        s.profiler?.stop(339)
         // features.5.4.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 268120512 &* s.n, batch: s.n, height: 33, width: 33, channels: 1200,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 560048, bias: s.f,
             activation: .identity, output: s.t + 269427312 &* s.n, pool: pool)
-        // features.5.4.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(340)
+        // features.5.4.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 28 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 269427312 &* s.n, pixels: 1089 &* s.n,
                 channels: 1200, gamma: s.p + 5675072, beta: s.p + 5676272, eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 270734112 &* s.n,
                 savedMean: s.f + 557648, savedInvStd: s.f + 558848, runningMean: s.p + 5677472,
                 runningVar: s.p + 5678672, pool: pool)
+            s.profiler?.stop(341)
         }
-        // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 28 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 269427312 &* s.n, pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5675072, beta: s.p + 5676272, runningMean: s.p + 5677472, runningVar: s.p + 5678672,
                 eps: 0.001, activation: .silu, output: s.t + 270734112 &* s.n, scratch: s.f + 557648, pool: pool)
+            s.profiler?.stop(342)
         }
         // features.5.4.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 270734112 &* s.n, output: s.t + 272040912 &* s.n,
             batch: s.n, pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 5679872,
             reduceBias: s.p + 5739872, activation: .silu, expandWeights: s.p + 5739936, expandBias: s.p + 5799936,
             savedPooled: s.t + 404085440 &* s.n, savedHidden: s.t + 404117200 &* s.n,
             savedScale: s.t + 404086640 &* s.n, pool: pool)
+        s.profiler?.stop(343)
         // features.5.4.block.3 project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 272040912 &* s.n, pixels: 1089 &* s.n, inChannels: 1200,
             weights: s.p + 5801136, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
             output: s.t + 397077760 &* s.n, pool: pool)
-        // features.5.4.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(344)
+        // features.5.4.block.3 BatchNorm (batch statistics) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks <= 28 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 397077760 &* s.n, pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 6041136, beta: s.p + 6041344, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 620048,
                 savedInvStd: s.f + 620248, runningMean: s.p + 6041552, runningVar: s.p + 6041760, pool: pool)
+            s.profiler?.stop(345)
         }
-        // features.5.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks > 28 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 397077760 &* s.n, pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 6041136, beta: s.p + 6041344, runningMean: s.p + 6041552, runningVar: s.p + 6041760,
                 eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 620048, pool: pool)
+            s.profiler?.stop(346)
         }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.88
         if s.options.stochasticDepth && s.options.frozenBlocks <= 28 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12000000000000001,
                 into: s.t + 404118672 &* s.n, random: &random)
+            s.profiler?.stop(347)
         }
         // features.5.4 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 396859952 &* s.n, branch: s.t + 143434368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.t + 404118672 &* s.n : nil, batch: s.n,
             perImage: 217800, output: s.t + 397295568 &* s.n, pool: pool)
+        s.profiler?.stop(348)
     }
 
     /// features.5.5 forward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_5_forward(_ s: TrainingStepContext) throws {
         // features.5.5.block.0 expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 397295568 &* s.n, pixels: 1089 &* s.n, inChannels: 200,
             weights: s.p + 6041968, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
             output: s.t + 273347712 &* s.n, pool: pool)
-        // features.5.5.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(349)
+        // features.5.5.block.0 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 273347712 &* s.n, pixels: 1089 &* s.n,
                 channels: 1200, gamma: s.p + 6281968, beta: s.p + 6283168, eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 274654512 &* s.n,
                 savedMean: s.f + 620448, savedInvStd: s.f + 621648, runningMean: s.p + 6284368,
                 runningVar: s.p + 6285568, pool: pool)
+            s.profiler?.stop(350)
         }
-        // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 29 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 273347712 &* s.n, pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6281968, beta: s.p + 6283168, runningMean: s.p + 6284368, runningVar: s.p + 6285568,
                 eps: 0.001, activation: .silu, output: s.t + 274654512 &* s.n, scratch: s.f + 620448, pool: pool)
+            s.profiler?.stop(351)
         }
         // features.5.5.block.1 depthwise weights to the kernel layout [5][5][1200]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6286768, channels: 1200, kernel: 5, into: s.f + 625248)
+        s.profiler?.stop(352)
         // features.5.5.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 274654512 &* s.n, batch: s.n, height: 33, width: 33, channels: 1200,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 625248, bias: s.f,
             activation: .identity, output: s.t + 275961312 &* s.n, pool: pool)
-        // features.5.5.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(353)
+        // features.5.5.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 275961312 &* s.n, pixels: 1089 &* s.n,
                 channels: 1200, gamma: s.p + 6316768, beta: s.p + 6317968, eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 277268112 &* s.n,
                 savedMean: s.f + 622848, savedInvStd: s.f + 624048, runningMean: s.p + 6319168,
                 runningVar: s.p + 6320368, pool: pool)
+            s.profiler?.stop(354)
         }
-        // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 29 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 275961312 &* s.n, pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6316768, beta: s.p + 6317968, runningMean: s.p + 6319168, runningVar: s.p + 6320368,
                 eps: 0.001, activation: .silu, output: s.t + 277268112 &* s.n, scratch: s.f + 622848, pool: pool)
+            s.profiler?.stop(355)
         }
         // features.5.5.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 277268112 &* s.n, output: s.t + 278574912 &* s.n,
             batch: s.n, pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 6321568,
             reduceBias: s.p + 6381568, activation: .silu, expandWeights: s.p + 6381632, expandBias: s.p + 6441632,
             savedPooled: s.t + 404087840 &* s.n, savedHidden: s.t + 404117264 &* s.n,
             savedScale: s.t + 404089040 &* s.n, pool: pool)
+        s.profiler?.stop(356)
         // features.5.5.block.3 project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 278574912 &* s.n, pixels: 1089 &* s.n, inChannels: 1200,
             weights: s.p + 6442832, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
             output: s.t + 397513376 &* s.n, pool: pool)
-        // features.5.5.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(357)
+        // features.5.5.block.3 BatchNorm (batch statistics) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 397513376 &* s.n, pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 6682832, beta: s.p + 6683040, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 685248,
                 savedInvStd: s.f + 685448, runningMean: s.p + 6683248, runningVar: s.p + 6683456, pool: pool)
+            s.profiler?.stop(358)
         }
-        // features.5.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks > 29 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 397513376 &* s.n, pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 6682832, beta: s.p + 6683040, runningMean: s.p + 6683248, runningVar: s.p + 6683456,
                 eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 685248, pool: pool)
+            s.profiler?.stop(359)
         }
         // features.5.5 stochastic depth: keep each image's branch with probability 0.8755555555555555
         if s.options.stochasticDepth && s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12444444444444445,
                 into: s.t + 404118688 &* s.n, random: &random)
+            s.profiler?.stop(360)
         }
         // features.5.5 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 397295568 &* s.n, branch: s.t + 143434368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.t + 404118688 &* s.n : nil, batch: s.n,
             perImage: 217800, output: s.t + 397731184 &* s.n, pool: pool)
+        s.profiler?.stop(361)
     }
 
     /// features.5.6 forward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_6_forward(_ s: TrainingStepContext) throws {
         // features.5.6.block.0 expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 397731184 &* s.n, pixels: 1089 &* s.n, inChannels: 200,
             weights: s.p + 6683664, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
             output: s.t + 279881712 &* s.n, pool: pool)
-        // features.5.6.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(362)
+        // features.5.6.block.0 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 30 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 279881712 &* s.n, pixels: 1089 &* s.n,
                 channels: 1200, gamma: s.p + 6923664, beta: s.p + 6924864, eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 281188512 &* s.n,
                 savedMean: s.f + 685648, savedInvStd: s.f + 686848, runningMean: s.p + 6926064,
                 runningVar: s.p + 6927264, pool: pool)
+            s.profiler?.stop(363)
         }
-        // features.5.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 30 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 279881712 &* s.n, pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6923664, beta: s.p + 6924864, runningMean: s.p + 6926064, runningVar: s.p + 6927264,
                 eps: 0.001, activation: .silu, output: s.t + 281188512 &* s.n, scratch: s.f + 685648, pool: pool)
+            s.profiler?.stop(364)
         }
         // features.5.6.block.1 depthwise weights to the kernel layout [5][5][1200]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6928464, channels: 1200, kernel: 5, into: s.f + 690448)
+        s.profiler?.stop(365)
         // features.5.6.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 281188512 &* s.n, batch: s.n, height: 33, width: 33, channels: 1200,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 690448, bias: s.f,
             activation: .identity, output: s.t + 282495312 &* s.n, pool: pool)
-        // features.5.6.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(366)
+        // features.5.6.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 30 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 282495312 &* s.n, pixels: 1089 &* s.n,
                 channels: 1200, gamma: s.p + 6958464, beta: s.p + 6959664, eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 283802112 &* s.n,
                 savedMean: s.f + 688048, savedInvStd: s.f + 689248, runningMean: s.p + 6960864,
                 runningVar: s.p + 6962064, pool: pool)
+            s.profiler?.stop(367)
         }
-        // features.5.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 30 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 282495312 &* s.n, pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6958464, beta: s.p + 6959664, runningMean: s.p + 6960864, runningVar: s.p + 6962064,
                 eps: 0.001, activation: .silu, output: s.t + 283802112 &* s.n, scratch: s.f + 688048, pool: pool)
+            s.profiler?.stop(368)
         }
         // features.5.6.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 283802112 &* s.n, output: s.t + 285108912 &* s.n,
             batch: s.n, pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 6963264,
             reduceBias: s.p + 7023264, activation: .silu, expandWeights: s.p + 7023328, expandBias: s.p + 7083328,
             savedPooled: s.t + 404090240 &* s.n, savedHidden: s.t + 404117328 &* s.n,
             savedScale: s.t + 404091440 &* s.n, pool: pool)
+        s.profiler?.stop(369)
         // features.5.6.block.3 project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 285108912 &* s.n, pixels: 1089 &* s.n, inChannels: 1200,
             weights: s.p + 7084528, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
             output: s.t + 397948992 &* s.n, pool: pool)
-        // features.5.6.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(370)
+        // features.5.6.block.3 BatchNorm (batch statistics) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks <= 30 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 397948992 &* s.n, pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 7324528, beta: s.p + 7324736, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 750448,
                 savedInvStd: s.f + 750648, runningMean: s.p + 7324944, runningVar: s.p + 7325152, pool: pool)
+            s.profiler?.stop(371)
         }
-        // features.5.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks > 30 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 397948992 &* s.n, pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 7324528, beta: s.p + 7324736, runningMean: s.p + 7324944, runningVar: s.p + 7325152,
                 eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 750448, pool: pool)
+            s.profiler?.stop(372)
         }
         // features.5.6 stochastic depth: keep each image's branch with probability 0.8711111111111111
         if s.options.stochasticDepth && s.options.frozenBlocks <= 30 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12888888888888891,
                 into: s.t + 404118704 &* s.n, random: &random)
+            s.profiler?.stop(373)
         }
         // features.5.6 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 397731184 &* s.n, branch: s.t + 143434368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.t + 404118704 &* s.n : nil, batch: s.n,
             perImage: 217800, output: s.t + 398166800 &* s.n, pool: pool)
+        s.profiler?.stop(374)
     }
 
     /// features.5.7 forward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_7_forward(_ s: TrainingStepContext) throws {
         // features.5.7.block.0 expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 398166800 &* s.n, pixels: 1089 &* s.n, inChannels: 200,
             weights: s.p + 7325360, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
             output: s.t + 286415712 &* s.n, pool: pool)
-        // features.5.7.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(375)
+        // features.5.7.block.0 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 31 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 286415712 &* s.n, pixels: 1089 &* s.n,
                 channels: 1200, gamma: s.p + 7565360, beta: s.p + 7566560, eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 287722512 &* s.n,
                 savedMean: s.f + 750848, savedInvStd: s.f + 752048, runningMean: s.p + 7567760,
                 runningVar: s.p + 7568960, pool: pool)
+            s.profiler?.stop(376)
         }
-        // features.5.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 31 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 286415712 &* s.n, pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 7565360, beta: s.p + 7566560, runningMean: s.p + 7567760, runningVar: s.p + 7568960,
                 eps: 0.001, activation: .silu, output: s.t + 287722512 &* s.n, scratch: s.f + 750848, pool: pool)
+            s.profiler?.stop(377)
         }
         // features.5.7.block.1 depthwise weights to the kernel layout [5][5][1200]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 7570160, channels: 1200, kernel: 5, into: s.f + 755648)
+        s.profiler?.stop(378)
         // features.5.7.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 287722512 &* s.n, batch: s.n, height: 33, width: 33, channels: 1200,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 755648, bias: s.f,
             activation: .identity, output: s.t + 289029312 &* s.n, pool: pool)
-        // features.5.7.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(379)
+        // features.5.7.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 31 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 289029312 &* s.n, pixels: 1089 &* s.n,
                 channels: 1200, gamma: s.p + 7600160, beta: s.p + 7601360, eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 290336112 &* s.n,
                 savedMean: s.f + 753248, savedInvStd: s.f + 754448, runningMean: s.p + 7602560,
                 runningVar: s.p + 7603760, pool: pool)
+            s.profiler?.stop(380)
         }
-        // features.5.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 31 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 289029312 &* s.n, pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 7600160, beta: s.p + 7601360, runningMean: s.p + 7602560, runningVar: s.p + 7603760,
                 eps: 0.001, activation: .silu, output: s.t + 290336112 &* s.n, scratch: s.f + 753248, pool: pool)
+            s.profiler?.stop(381)
         }
         // features.5.7.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 290336112 &* s.n, output: s.t + 291642912 &* s.n,
             batch: s.n, pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 7604960,
             reduceBias: s.p + 7664960, activation: .silu, expandWeights: s.p + 7665024, expandBias: s.p + 7725024,
             savedPooled: s.t + 404092640 &* s.n, savedHidden: s.t + 404117392 &* s.n,
             savedScale: s.t + 404093840 &* s.n, pool: pool)
+        s.profiler?.stop(382)
         // features.5.7.block.3 project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 291642912 &* s.n, pixels: 1089 &* s.n, inChannels: 1200,
             weights: s.p + 7726224, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
             output: s.t + 398384608 &* s.n, pool: pool)
-        // features.5.7.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(383)
+        // features.5.7.block.3 BatchNorm (batch statistics) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks <= 31 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 398384608 &* s.n, pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 7966224, beta: s.p + 7966432, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 143434368 &* s.n, savedMean: s.f + 815648,
                 savedInvStd: s.f + 815848, runningMean: s.p + 7966640, runningVar: s.p + 7966848, pool: pool)
+            s.profiler?.stop(384)
         }
-        // features.5.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks > 31 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 398384608 &* s.n, pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 7966224, beta: s.p + 7966432, runningMean: s.p + 7966640, runningVar: s.p + 7966848,
                 eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 815648, pool: pool)
+            s.profiler?.stop(385)
         }
         // features.5.7 stochastic depth: keep each image's branch with probability 0.8666666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 31 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333333,
                 into: s.t + 404118720 &* s.n, random: &random)
+            s.profiler?.stop(386)
         }
         // features.5.7 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 398166800 &* s.n, branch: s.t + 143434368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 31 ? s.t + 404118720 &* s.n : nil, batch: s.n,
             perImage: 217800, output: s.t + 398602416 &* s.n, pool: pool)
+        s.profiler?.stop(387)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 33x33x200 -> 17x17x344, SE 1200 -> 50 -> 1200
     private func features_6_0_forward(_ s: TrainingStepContext) throws {
         // features.6.0.block.0 expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 398602416 &* s.n, pixels: 1089 &* s.n, inChannels: 200,
             weights: s.p + 7967056, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
             output: s.t + 292949712 &* s.n, pool: pool)
-        // features.6.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(388)
+        // features.6.0.block.0 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 32 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 292949712 &* s.n, pixels: 1089 &* s.n,
                 channels: 1200, gamma: s.p + 8207056, beta: s.p + 8208256, eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.t + 294256512 &* s.n,
                 savedMean: s.f + 816048, savedInvStd: s.f + 817248, runningMean: s.p + 8209456,
                 runningVar: s.p + 8210656, pool: pool)
+            s.profiler?.stop(389)
         }
-        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 32 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 292949712 &* s.n, pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 8207056, beta: s.p + 8208256, runningMean: s.p + 8209456, runningVar: s.p + 8210656,
                 eps: 0.001, activation: .silu, output: s.t + 294256512 &* s.n, scratch: s.f + 816048, pool: pool)
+            s.profiler?.stop(390)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][1200]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 8211856, channels: 1200, kernel: 5, into: s.f + 820848)
+        s.profiler?.stop(391)
         // features.6.0.block.1 depthwise 5x5/2, [n, 33, 33, 1200] -> [n, 17, 17, 1200]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 294256512 &* s.n, batch: s.n, height: 33, width: 33, channels: 1200,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 820848, bias: s.f,
             activation: .identity, output: s.t + 143434368 &* s.n, pool: pool)
-        // features.6.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(392)
+        // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 1200]
         if s.options.frozenBlocks <= 32 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 143434368 &* s.n, pixels: 289 &* s.n, channels: 1200,
                 gamma: s.p + 8241856, beta: s.p + 8243056, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 390878112 &* s.n, savedMean: s.f + 818448, savedInvStd: s.f + 819648,
                 runningMean: s.p + 8244256, runningVar: s.p + 8245456, pool: pool)
+            s.profiler?.stop(393)
         }
-        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 1200]
         if s.options.frozenBlocks > 32 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 143434368 &* s.n, pixels: 289 &* s.n, channels: 1200,
                 gamma: s.p + 8241856, beta: s.p + 8243056, runningMean: s.p + 8244256, runningVar: s.p + 8245456,
                 eps: 0.001, activation: .silu, output: s.t + 390878112 &* s.n, scratch: s.f + 818448, pool: pool)
+            s.profiler?.stop(394)
         }
         // features.6.0.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 17, 17, 1200]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 390878112 &* s.n, output: s.t + 391224912 &* s.n,
             batch: s.n, pixels: 289, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 8246656,
             reduceBias: s.p + 8306656, activation: .silu, expandWeights: s.p + 8306720, expandBias: s.p + 8366720,
             savedPooled: s.t + 296855728 &* s.n, savedHidden: s.t + 296859184 &* s.n,
             savedScale: s.t + 296856928 &* s.n, pool: pool)
+        s.profiler?.stop(395)
         // features.6.0.block.3 project conv 1x1, [n, 17, 17, 1200] -> [n, 17, 17, 344]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 391224912 &* s.n, pixels: 289 &* s.n, inChannels: 1200,
             weights: s.p + 8367920, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 296756304 &* s.n, pool: pool)
-        // features.6.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(396)
+        // features.6.0.block.3 BatchNorm (batch statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks <= 32 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 296756304 &* s.n, pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 8780720, beta: s.p + 8781072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 401995136 &* s.n, savedMean: s.f + 880848,
                 savedInvStd: s.f + 881192, runningMean: s.p + 8781424, runningVar: s.p + 8781776, pool: pool)
+            s.profiler?.stop(397)
         }
-        // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks > 32 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 296756304 &* s.n, pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 8780720, beta: s.p + 8781072, runningMean: s.p + 8781424, runningVar: s.p + 8781776,
                 eps: 0.001, activation: .identity, output: s.t + 401995136 &* s.n, scratch: s.f + 880848, pool: pool)
+            s.profiler?.stop(398)
         }
     }
 
     /// features.6.1 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_1_forward(_ s: TrainingStepContext) throws {
         // features.6.1.block.0 expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 401995136 &* s.n, pixels: 289 &* s.n, inChannels: 344,
             weights: s.p + 8782128, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 356659488 &* s.n, pool: pool)
-        // features.6.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(399)
+        // features.6.1.block.0 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 33 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 356659488 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 9492144, beta: s.p + 9494208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 357255984 &* s.n, savedMean: s.f + 881536, savedInvStd: s.f + 883600,
                 runningMean: s.p + 9496272, runningVar: s.p + 9498336, pool: pool)
+            s.profiler?.stop(400)
         }
-        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 33 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 356659488 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 9492144, beta: s.p + 9494208, runningMean: s.p + 9496272, runningVar: s.p + 9498336,
                 eps: 0.001, activation: .silu, output: s.t + 357255984 &* s.n, scratch: s.f + 881536, pool: pool)
+            s.profiler?.stop(401)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][2064]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 9500400, channels: 2064, kernel: 5, into: s.f + 889792)
+        s.profiler?.stop(402)
         // features.6.1.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 357255984 &* s.n, batch: s.n, height: 17, width: 17, channels: 2064,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 889792, bias: s.f,
             activation: .identity, output: s.t + 357852480 &* s.n, pool: pool)
-        // features.6.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(403)
+        // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 33 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 357852480 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 9552000, beta: s.p + 9554064, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 358448976 &* s.n, savedMean: s.f + 885664, savedInvStd: s.f + 887728,
                 runningMean: s.p + 9556128, runningVar: s.p + 9558192, pool: pool)
+            s.profiler?.stop(404)
         }
-        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 33 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 357852480 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 9552000, beta: s.p + 9554064, runningMean: s.p + 9556128, runningVar: s.p + 9558192,
                 eps: 0.001, activation: .silu, output: s.t + 358448976 &* s.n, scratch: s.f + 885664, pool: pool)
+            s.profiler?.stop(405)
         }
         // features.6.1.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 358448976 &* s.n, output: s.t + 359045472 &* s.n,
             batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 9560256,
             reduceBias: s.p + 9737760, activation: .silu, expandWeights: s.p + 9737856, expandBias: s.p + 9915360,
             savedPooled: s.t + 143801904 &* s.n, savedHidden: s.t + 296858128 &* s.n,
             savedScale: s.t + 143803968 &* s.n, pool: pool)
+        s.profiler?.stop(406)
         // features.6.1.block.3 project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 359045472 &* s.n, pixels: 289 &* s.n, inChannels: 2064,
             weights: s.p + 9917424, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 402094560 &* s.n, pool: pool)
-        // features.6.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(407)
+        // features.6.1.block.3 BatchNorm (batch statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks <= 33 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 402094560 &* s.n, pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 10627440, beta: s.p + 10627792, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 295563312 &* s.n, savedMean: s.f + 992992,
                 savedInvStd: s.f + 993336, runningMean: s.p + 10628144, runningVar: s.p + 10628496, pool: pool)
+            s.profiler?.stop(408)
         }
-        // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks > 33 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 402094560 &* s.n, pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 10627440, beta: s.p + 10627792, runningMean: s.p + 10628144, runningVar: s.p + 10628496,
                 eps: 0.001, activation: .identity, output: s.t + 295563312 &* s.n, scratch: s.f + 992992, pool: pool)
+            s.profiler?.stop(409)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8577777777777778
         if s.options.stochasticDepth && s.options.frozenBlocks <= 33 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14222222222222222,
                 into: s.t + 296859248 &* s.n, random: &random)
+            s.profiler?.stop(410)
         }
         // features.6.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 401995136 &* s.n, branch: s.t + 295563312 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 33 ? s.t + 296859248 &* s.n : nil, batch: s.n,
             perImage: 99416, output: s.t + 402193984 &* s.n, pool: pool)
+        s.profiler?.stop(411)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_2_forward(_ s: TrainingStepContext) throws {
         // features.6.2.block.0 expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 402193984 &* s.n, pixels: 289 &* s.n, inChannels: 344,
             weights: s.p + 10628848, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 359641968 &* s.n, pool: pool)
-        // features.6.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(412)
+        // features.6.2.block.0 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 34 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 359641968 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 11338864, beta: s.p + 11340928, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 360238464 &* s.n, savedMean: s.f + 993680, savedInvStd: s.f + 995744,
                 runningMean: s.p + 11342992, runningVar: s.p + 11345056, pool: pool)
+            s.profiler?.stop(413)
         }
-        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 34 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 359641968 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 11338864, beta: s.p + 11340928, runningMean: s.p + 11342992, runningVar: s.p + 11345056,
                 eps: 0.001, activation: .silu, output: s.t + 360238464 &* s.n, scratch: s.f + 993680, pool: pool)
+            s.profiler?.stop(414)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][2064]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 11347120, channels: 2064, kernel: 5, into: s.f + 1001936)
+        s.profiler?.stop(415)
         // features.6.2.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 360238464 &* s.n, batch: s.n, height: 17, width: 17, channels: 2064,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 1001936,
             bias: s.f, activation: .identity, output: s.t + 360834960 &* s.n, pool: pool)
-        // features.6.2.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(416)
+        // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 34 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 360834960 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 11398720, beta: s.p + 11400784, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 361431456 &* s.n, savedMean: s.f + 997808, savedInvStd: s.f + 999872,
                 runningMean: s.p + 11402848, runningVar: s.p + 11404912, pool: pool)
+            s.profiler?.stop(417)
         }
-        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 34 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 360834960 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 11398720, beta: s.p + 11400784, runningMean: s.p + 11402848, runningVar: s.p + 11404912,
                 eps: 0.001, activation: .silu, output: s.t + 361431456 &* s.n, scratch: s.f + 997808, pool: pool)
+            s.profiler?.stop(418)
         }
         // features.6.2.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 361431456 &* s.n, output: s.t + 362027952 &* s.n,
             batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 11406976,
             reduceBias: s.p + 11584480, activation: .silu, expandWeights: s.p + 11584576, expandBias: s.p + 11762080,
             savedPooled: s.t + 143806032 &* s.n, savedHidden: s.t + 296858224 &* s.n,
             savedScale: s.t + 143808096 &* s.n, pool: pool)
+        s.profiler?.stop(419)
         // features.6.2.block.3 project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 362027952 &* s.n, pixels: 289 &* s.n, inChannels: 2064,
             weights: s.p + 11764144, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 402293408 &* s.n, pool: pool)
-        // features.6.2.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(420)
+        // features.6.2.block.3 BatchNorm (batch statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks <= 34 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 402293408 &* s.n, pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 12474160, beta: s.p + 12474512, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 295563312 &* s.n, savedMean: s.f + 1105136,
                 savedInvStd: s.f + 1105480, runningMean: s.p + 12474864, runningVar: s.p + 12475216, pool: pool)
+            s.profiler?.stop(421)
         }
-        // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks > 34 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 402293408 &* s.n, pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 12474160, beta: s.p + 12474512, runningMean: s.p + 12474864, runningVar: s.p + 12475216,
                 eps: 0.001, activation: .identity, output: s.t + 295563312 &* s.n, scratch: s.f + 1105136, pool: pool)
+            s.profiler?.stop(422)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8533333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 34 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14666666666666667,
                 into: s.t + 296859264 &* s.n, random: &random)
+            s.profiler?.stop(423)
         }
         // features.6.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 402193984 &* s.n, branch: s.t + 295563312 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 34 ? s.t + 296859264 &* s.n : nil, batch: s.n,
             perImage: 99416, output: s.t + 402392832 &* s.n, pool: pool)
+        s.profiler?.stop(424)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_3_forward(_ s: TrainingStepContext) throws {
         // features.6.3.block.0 expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 402392832 &* s.n, pixels: 289 &* s.n, inChannels: 344,
             weights: s.p + 12475568, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 362624448 &* s.n, pool: pool)
-        // features.6.3.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(425)
+        // features.6.3.block.0 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 35 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 362624448 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 13185584, beta: s.p + 13187648, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 363220944 &* s.n, savedMean: s.f + 1105824,
                 savedInvStd: s.f + 1107888, runningMean: s.p + 13189712, runningVar: s.p + 13191776, pool: pool)
+            s.profiler?.stop(426)
         }
-        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 35 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 362624448 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 13185584, beta: s.p + 13187648, runningMean: s.p + 13189712, runningVar: s.p + 13191776,
                 eps: 0.001, activation: .silu, output: s.t + 363220944 &* s.n, scratch: s.f + 1105824, pool: pool)
+            s.profiler?.stop(427)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][2064]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 13193840, channels: 2064, kernel: 5, into: s.f + 1114080)
+        s.profiler?.stop(428)
         // features.6.3.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 363220944 &* s.n, batch: s.n, height: 17, width: 17, channels: 2064,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 1114080,
             bias: s.f, activation: .identity, output: s.t + 363817440 &* s.n, pool: pool)
-        // features.6.3.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(429)
+        // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 35 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 363817440 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 13245440, beta: s.p + 13247504, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 364413936 &* s.n, savedMean: s.f + 1109952,
                 savedInvStd: s.f + 1112016, runningMean: s.p + 13249568, runningVar: s.p + 13251632, pool: pool)
+            s.profiler?.stop(430)
         }
-        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 35 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 363817440 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 13245440, beta: s.p + 13247504, runningMean: s.p + 13249568, runningVar: s.p + 13251632,
                 eps: 0.001, activation: .silu, output: s.t + 364413936 &* s.n, scratch: s.f + 1109952, pool: pool)
+            s.profiler?.stop(431)
         }
         // features.6.3.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 364413936 &* s.n, output: s.t + 365010432 &* s.n,
             batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 13253696,
             reduceBias: s.p + 13431200, activation: .silu, expandWeights: s.p + 13431296, expandBias: s.p + 13608800,
             savedPooled: s.t + 143810160 &* s.n, savedHidden: s.t + 296858320 &* s.n,
             savedScale: s.t + 143812224 &* s.n, pool: pool)
+        s.profiler?.stop(432)
         // features.6.3.block.3 project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 365010432 &* s.n, pixels: 289 &* s.n, inChannels: 2064,
             weights: s.p + 13610864, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 402492256 &* s.n, pool: pool)
-        // features.6.3.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(433)
+        // features.6.3.block.3 BatchNorm (batch statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks <= 35 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 402492256 &* s.n, pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 14320880, beta: s.p + 14321232, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 295563312 &* s.n, savedMean: s.f + 1217280,
                 savedInvStd: s.f + 1217624, runningMean: s.p + 14321584, runningVar: s.p + 14321936, pool: pool)
+            s.profiler?.stop(434)
         }
-        // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks > 35 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 402492256 &* s.n, pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 14320880, beta: s.p + 14321232, runningMean: s.p + 14321584, runningVar: s.p + 14321936,
                 eps: 0.001, activation: .identity, output: s.t + 295563312 &* s.n, scratch: s.f + 1217280, pool: pool)
+            s.profiler?.stop(435)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8488888888888888
         if s.options.stochasticDepth && s.options.frozenBlocks <= 35 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15111111111111114,
                 into: s.t + 296859280 &* s.n, random: &random)
+            s.profiler?.stop(436)
         }
         // features.6.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 402392832 &* s.n, branch: s.t + 295563312 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 35 ? s.t + 296859280 &* s.n : nil, batch: s.n,
             perImage: 99416, output: s.t + 402591680 &* s.n, pool: pool)
+        s.profiler?.stop(437)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_4_forward(_ s: TrainingStepContext) throws {
         // features.6.4.block.0 expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 402591680 &* s.n, pixels: 289 &* s.n, inChannels: 344,
             weights: s.p + 14322288, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 365606928 &* s.n, pool: pool)
-        // features.6.4.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(438)
+        // features.6.4.block.0 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 36 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 365606928 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 15032304, beta: s.p + 15034368, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 366203424 &* s.n, savedMean: s.f + 1217968,
                 savedInvStd: s.f + 1220032, runningMean: s.p + 15036432, runningVar: s.p + 15038496, pool: pool)
+            s.profiler?.stop(439)
         }
-        // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 36 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 365606928 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 15032304, beta: s.p + 15034368, runningMean: s.p + 15036432, runningVar: s.p + 15038496,
                 eps: 0.001, activation: .silu, output: s.t + 366203424 &* s.n, scratch: s.f + 1217968, pool: pool)
+            s.profiler?.stop(440)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][2064]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 15040560, channels: 2064, kernel: 5, into: s.f + 1226224)
+        s.profiler?.stop(441)
         // features.6.4.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 366203424 &* s.n, batch: s.n, height: 17, width: 17, channels: 2064,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 1226224,
             bias: s.f, activation: .identity, output: s.t + 366799920 &* s.n, pool: pool)
-        // features.6.4.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(442)
+        // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 36 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 366799920 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 15092160, beta: s.p + 15094224, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 367396416 &* s.n, savedMean: s.f + 1222096,
                 savedInvStd: s.f + 1224160, runningMean: s.p + 15096288, runningVar: s.p + 15098352, pool: pool)
+            s.profiler?.stop(443)
         }
-        // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 36 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 366799920 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 15092160, beta: s.p + 15094224, runningMean: s.p + 15096288, runningVar: s.p + 15098352,
                 eps: 0.001, activation: .silu, output: s.t + 367396416 &* s.n, scratch: s.f + 1222096, pool: pool)
+            s.profiler?.stop(444)
         }
         // features.6.4.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 367396416 &* s.n, output: s.t + 367992912 &* s.n,
             batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 15100416,
             reduceBias: s.p + 15277920, activation: .silu, expandWeights: s.p + 15278016, expandBias: s.p + 15455520,
             savedPooled: s.t + 143814288 &* s.n, savedHidden: s.t + 296858416 &* s.n,
             savedScale: s.t + 143816352 &* s.n, pool: pool)
+        s.profiler?.stop(445)
         // features.6.4.block.3 project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 367992912 &* s.n, pixels: 289 &* s.n, inChannels: 2064,
             weights: s.p + 15457584, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 402691104 &* s.n, pool: pool)
-        // features.6.4.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(446)
+        // features.6.4.block.3 BatchNorm (batch statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks <= 36 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 402691104 &* s.n, pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 16167600, beta: s.p + 16167952, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 295563312 &* s.n, savedMean: s.f + 1329424,
                 savedInvStd: s.f + 1329768, runningMean: s.p + 16168304, runningVar: s.p + 16168656, pool: pool)
+            s.profiler?.stop(447)
         }
-        // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks > 36 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 402691104 &* s.n, pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 16167600, beta: s.p + 16167952, runningMean: s.p + 16168304, runningVar: s.p + 16168656,
                 eps: 0.001, activation: .identity, output: s.t + 295563312 &* s.n, scratch: s.f + 1329424, pool: pool)
+            s.profiler?.stop(448)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8444444444444444
         if s.options.stochasticDepth && s.options.frozenBlocks <= 36 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15555555555555556,
                 into: s.t + 296859296 &* s.n, random: &random)
+            s.profiler?.stop(449)
         }
         // features.6.4 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 402591680 &* s.n, branch: s.t + 295563312 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 36 ? s.t + 296859296 &* s.n : nil, batch: s.n,
             perImage: 99416, output: s.t + 402790528 &* s.n, pool: pool)
+        s.profiler?.stop(450)
     }
 
     /// features.6.5 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_5_forward(_ s: TrainingStepContext) throws {
         // features.6.5.block.0 expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 402790528 &* s.n, pixels: 289 &* s.n, inChannels: 344,
             weights: s.p + 16169008, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 368589408 &* s.n, pool: pool)
-        // features.6.5.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(451)
+        // features.6.5.block.0 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 37 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 368589408 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 16879024, beta: s.p + 16881088, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 369185904 &* s.n, savedMean: s.f + 1330112,
                 savedInvStd: s.f + 1332176, runningMean: s.p + 16883152, runningVar: s.p + 16885216, pool: pool)
+            s.profiler?.stop(452)
         }
-        // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 37 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 368589408 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 16879024, beta: s.p + 16881088, runningMean: s.p + 16883152, runningVar: s.p + 16885216,
                 eps: 0.001, activation: .silu, output: s.t + 369185904 &* s.n, scratch: s.f + 1330112, pool: pool)
+            s.profiler?.stop(453)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][2064]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 16887280, channels: 2064, kernel: 5, into: s.f + 1338368)
+        s.profiler?.stop(454)
         // features.6.5.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 369185904 &* s.n, batch: s.n, height: 17, width: 17, channels: 2064,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 1338368,
             bias: s.f, activation: .identity, output: s.t + 369782400 &* s.n, pool: pool)
-        // features.6.5.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(455)
+        // features.6.5.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 37 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 369782400 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 16938880, beta: s.p + 16940944, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 370378896 &* s.n, savedMean: s.f + 1334240,
                 savedInvStd: s.f + 1336304, runningMean: s.p + 16943008, runningVar: s.p + 16945072, pool: pool)
+            s.profiler?.stop(456)
         }
-        // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 37 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 369782400 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 16938880, beta: s.p + 16940944, runningMean: s.p + 16943008, runningVar: s.p + 16945072,
                 eps: 0.001, activation: .silu, output: s.t + 370378896 &* s.n, scratch: s.f + 1334240, pool: pool)
+            s.profiler?.stop(457)
         }
         // features.6.5.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 370378896 &* s.n, output: s.t + 370975392 &* s.n,
             batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 16947136,
             reduceBias: s.p + 17124640, activation: .silu, expandWeights: s.p + 17124736, expandBias: s.p + 17302240,
             savedPooled: s.t + 143818416 &* s.n, savedHidden: s.t + 296858512 &* s.n,
             savedScale: s.t + 143820480 &* s.n, pool: pool)
+        s.profiler?.stop(458)
         // features.6.5.block.3 project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 370975392 &* s.n, pixels: 289 &* s.n, inChannels: 2064,
             weights: s.p + 17304304, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 402889952 &* s.n, pool: pool)
-        // features.6.5.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(459)
+        // features.6.5.block.3 BatchNorm (batch statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks <= 37 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 402889952 &* s.n, pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 18014320, beta: s.p + 18014672, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 295563312 &* s.n, savedMean: s.f + 1441568,
                 savedInvStd: s.f + 1441912, runningMean: s.p + 18015024, runningVar: s.p + 18015376, pool: pool)
+            s.profiler?.stop(460)
         }
-        // features.6.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks > 37 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 402889952 &* s.n, pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 18014320, beta: s.p + 18014672, runningMean: s.p + 18015024, runningVar: s.p + 18015376,
                 eps: 0.001, activation: .identity, output: s.t + 295563312 &* s.n, scratch: s.f + 1441568, pool: pool)
+            s.profiler?.stop(461)
         }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.84
         if s.options.stochasticDepth && s.options.frozenBlocks <= 37 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16, into: s.t + 296859312 &* s.n,
                 random: &random)
+            s.profiler?.stop(462)
         }
         // features.6.5 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 402790528 &* s.n, branch: s.t + 295563312 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 37 ? s.t + 296859312 &* s.n : nil, batch: s.n,
             perImage: 99416, output: s.t + 402989376 &* s.n, pool: pool)
+        s.profiler?.stop(463)
     }
 
     /// features.6.6 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_6_forward(_ s: TrainingStepContext) throws {
         // features.6.6.block.0 expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 402989376 &* s.n, pixels: 289 &* s.n, inChannels: 344,
             weights: s.p + 18015728, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 371571888 &* s.n, pool: pool)
-        // features.6.6.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(464)
+        // features.6.6.block.0 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 38 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 371571888 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 18725744, beta: s.p + 18727808, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 372168384 &* s.n, savedMean: s.f + 1442256,
                 savedInvStd: s.f + 1444320, runningMean: s.p + 18729872, runningVar: s.p + 18731936, pool: pool)
+            s.profiler?.stop(465)
         }
-        // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 38 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 371571888 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 18725744, beta: s.p + 18727808, runningMean: s.p + 18729872, runningVar: s.p + 18731936,
                 eps: 0.001, activation: .silu, output: s.t + 372168384 &* s.n, scratch: s.f + 1442256, pool: pool)
+            s.profiler?.stop(466)
         }
         // features.6.6.block.1 depthwise weights to the kernel layout [5][5][2064]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 18734000, channels: 2064, kernel: 5, into: s.f + 1450512)
+        s.profiler?.stop(467)
         // features.6.6.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 372168384 &* s.n, batch: s.n, height: 17, width: 17, channels: 2064,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 1450512,
             bias: s.f, activation: .identity, output: s.t + 372764880 &* s.n, pool: pool)
-        // features.6.6.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(468)
+        // features.6.6.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 38 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 372764880 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 18785600, beta: s.p + 18787664, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 373361376 &* s.n, savedMean: s.f + 1446384,
                 savedInvStd: s.f + 1448448, runningMean: s.p + 18789728, runningVar: s.p + 18791792, pool: pool)
+            s.profiler?.stop(469)
         }
-        // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 38 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 372764880 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 18785600, beta: s.p + 18787664, runningMean: s.p + 18789728, runningVar: s.p + 18791792,
                 eps: 0.001, activation: .silu, output: s.t + 373361376 &* s.n, scratch: s.f + 1446384, pool: pool)
+            s.profiler?.stop(470)
         }
         // features.6.6.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 373361376 &* s.n, output: s.t + 373957872 &* s.n,
             batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 18793856,
             reduceBias: s.p + 18971360, activation: .silu, expandWeights: s.p + 18971456, expandBias: s.p + 19148960,
             savedPooled: s.t + 143822544 &* s.n, savedHidden: s.t + 296858608 &* s.n,
             savedScale: s.t + 143824608 &* s.n, pool: pool)
+        s.profiler?.stop(471)
         // features.6.6.block.3 project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 373957872 &* s.n, pixels: 289 &* s.n, inChannels: 2064,
             weights: s.p + 19151024, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 403088800 &* s.n, pool: pool)
-        // features.6.6.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(472)
+        // features.6.6.block.3 BatchNorm (batch statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks <= 38 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 403088800 &* s.n, pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 19861040, beta: s.p + 19861392, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 295563312 &* s.n, savedMean: s.f + 1553712,
                 savedInvStd: s.f + 1554056, runningMean: s.p + 19861744, runningVar: s.p + 19862096, pool: pool)
+            s.profiler?.stop(473)
         }
-        // features.6.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks > 38 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 403088800 &* s.n, pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 19861040, beta: s.p + 19861392, runningMean: s.p + 19861744, runningVar: s.p + 19862096,
                 eps: 0.001, activation: .identity, output: s.t + 295563312 &* s.n, scratch: s.f + 1553712, pool: pool)
+            s.profiler?.stop(474)
         }
         // features.6.6 stochastic depth: keep each image's branch with probability 0.8355555555555556
         if s.options.stochasticDepth && s.options.frozenBlocks <= 38 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16444444444444445,
                 into: s.t + 296859328 &* s.n, random: &random)
+            s.profiler?.stop(475)
         }
         // features.6.6 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 402989376 &* s.n, branch: s.t + 295563312 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 38 ? s.t + 296859328 &* s.n : nil, batch: s.n,
             perImage: 99416, output: s.t + 403188224 &* s.n, pool: pool)
+        s.profiler?.stop(476)
     }
 
     /// features.6.7 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_7_forward(_ s: TrainingStepContext) throws {
         // features.6.7.block.0 expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 403188224 &* s.n, pixels: 289 &* s.n, inChannels: 344,
             weights: s.p + 19862448, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 374554368 &* s.n, pool: pool)
-        // features.6.7.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(477)
+        // features.6.7.block.0 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 39 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 374554368 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 20572464, beta: s.p + 20574528, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 375150864 &* s.n, savedMean: s.f + 1554400,
                 savedInvStd: s.f + 1556464, runningMean: s.p + 20576592, runningVar: s.p + 20578656, pool: pool)
+            s.profiler?.stop(478)
         }
-        // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 39 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 374554368 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 20572464, beta: s.p + 20574528, runningMean: s.p + 20576592, runningVar: s.p + 20578656,
                 eps: 0.001, activation: .silu, output: s.t + 375150864 &* s.n, scratch: s.f + 1554400, pool: pool)
+            s.profiler?.stop(479)
         }
         // features.6.7.block.1 depthwise weights to the kernel layout [5][5][2064]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 20580720, channels: 2064, kernel: 5, into: s.f + 1562656)
+        s.profiler?.stop(480)
         // features.6.7.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 375150864 &* s.n, batch: s.n, height: 17, width: 17, channels: 2064,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 1562656,
             bias: s.f, activation: .identity, output: s.t + 375747360 &* s.n, pool: pool)
-        // features.6.7.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(481)
+        // features.6.7.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 39 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 375747360 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 20632320, beta: s.p + 20634384, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 376343856 &* s.n, savedMean: s.f + 1558528,
                 savedInvStd: s.f + 1560592, runningMean: s.p + 20636448, runningVar: s.p + 20638512, pool: pool)
+            s.profiler?.stop(482)
         }
-        // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 39 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 375747360 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 20632320, beta: s.p + 20634384, runningMean: s.p + 20636448, runningVar: s.p + 20638512,
                 eps: 0.001, activation: .silu, output: s.t + 376343856 &* s.n, scratch: s.f + 1558528, pool: pool)
+            s.profiler?.stop(483)
         }
         // features.6.7.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 376343856 &* s.n, output: s.t + 376940352 &* s.n,
             batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 20640576,
             reduceBias: s.p + 20818080, activation: .silu, expandWeights: s.p + 20818176, expandBias: s.p + 20995680,
             savedPooled: s.t + 143826672 &* s.n, savedHidden: s.t + 296858704 &* s.n,
             savedScale: s.t + 143828736 &* s.n, pool: pool)
+        s.profiler?.stop(484)
         // features.6.7.block.3 project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 376940352 &* s.n, pixels: 289 &* s.n, inChannels: 2064,
             weights: s.p + 20997744, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 403287648 &* s.n, pool: pool)
-        // features.6.7.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(485)
+        // features.6.7.block.3 BatchNorm (batch statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks <= 39 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 403287648 &* s.n, pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 21707760, beta: s.p + 21708112, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 295563312 &* s.n, savedMean: s.f + 1665856,
                 savedInvStd: s.f + 1666200, runningMean: s.p + 21708464, runningVar: s.p + 21708816, pool: pool)
+            s.profiler?.stop(486)
         }
-        // features.6.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks > 39 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 403287648 &* s.n, pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 21707760, beta: s.p + 21708112, runningMean: s.p + 21708464, runningVar: s.p + 21708816,
                 eps: 0.001, activation: .identity, output: s.t + 295563312 &* s.n, scratch: s.f + 1665856, pool: pool)
+            s.profiler?.stop(487)
         }
         // features.6.7 stochastic depth: keep each image's branch with probability 0.8311111111111111
         if s.options.stochasticDepth && s.options.frozenBlocks <= 39 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1688888888888889,
                 into: s.t + 296859344 &* s.n, random: &random)
+            s.profiler?.stop(488)
         }
         // features.6.7 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 403188224 &* s.n, branch: s.t + 295563312 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 39 ? s.t + 296859344 &* s.n : nil, batch: s.n,
             perImage: 99416, output: s.t + 403387072 &* s.n, pool: pool)
+        s.profiler?.stop(489)
     }
 
     /// features.6.8 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_8_forward(_ s: TrainingStepContext) throws {
         // features.6.8.block.0 expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 403387072 &* s.n, pixels: 289 &* s.n, inChannels: 344,
             weights: s.p + 21709168, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 377536848 &* s.n, pool: pool)
-        // features.6.8.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(490)
+        // features.6.8.block.0 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 40 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 377536848 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 22419184, beta: s.p + 22421248, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 378133344 &* s.n, savedMean: s.f + 1666544,
                 savedInvStd: s.f + 1668608, runningMean: s.p + 22423312, runningVar: s.p + 22425376, pool: pool)
+            s.profiler?.stop(491)
         }
-        // features.6.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 40 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 377536848 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 22419184, beta: s.p + 22421248, runningMean: s.p + 22423312, runningVar: s.p + 22425376,
                 eps: 0.001, activation: .silu, output: s.t + 378133344 &* s.n, scratch: s.f + 1666544, pool: pool)
+            s.profiler?.stop(492)
         }
         // features.6.8.block.1 depthwise weights to the kernel layout [5][5][2064]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 22427440, channels: 2064, kernel: 5, into: s.f + 1674800)
+        s.profiler?.stop(493)
         // features.6.8.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 378133344 &* s.n, batch: s.n, height: 17, width: 17, channels: 2064,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 1674800,
             bias: s.f, activation: .identity, output: s.t + 378729840 &* s.n, pool: pool)
-        // features.6.8.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(494)
+        // features.6.8.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 40 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 378729840 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 22479040, beta: s.p + 22481104, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 379326336 &* s.n, savedMean: s.f + 1670672,
                 savedInvStd: s.f + 1672736, runningMean: s.p + 22483168, runningVar: s.p + 22485232, pool: pool)
+            s.profiler?.stop(495)
         }
-        // features.6.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 40 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 378729840 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 22479040, beta: s.p + 22481104, runningMean: s.p + 22483168, runningVar: s.p + 22485232,
                 eps: 0.001, activation: .silu, output: s.t + 379326336 &* s.n, scratch: s.f + 1670672, pool: pool)
+            s.profiler?.stop(496)
         }
         // features.6.8.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 379326336 &* s.n, output: s.t + 379922832 &* s.n,
             batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 22487296,
             reduceBias: s.p + 22664800, activation: .silu, expandWeights: s.p + 22664896, expandBias: s.p + 22842400,
             savedPooled: s.t + 143830800 &* s.n, savedHidden: s.t + 296858800 &* s.n,
             savedScale: s.t + 143832864 &* s.n, pool: pool)
+        s.profiler?.stop(497)
         // features.6.8.block.3 project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 379922832 &* s.n, pixels: 289 &* s.n, inChannels: 2064,
             weights: s.p + 22844464, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 403486496 &* s.n, pool: pool)
-        // features.6.8.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(498)
+        // features.6.8.block.3 BatchNorm (batch statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks <= 40 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 403486496 &* s.n, pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 23554480, beta: s.p + 23554832, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 295563312 &* s.n, savedMean: s.f + 1778000,
                 savedInvStd: s.f + 1778344, runningMean: s.p + 23555184, runningVar: s.p + 23555536, pool: pool)
+            s.profiler?.stop(499)
         }
-        // features.6.8.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.8.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks > 40 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 403486496 &* s.n, pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 23554480, beta: s.p + 23554832, runningMean: s.p + 23555184, runningVar: s.p + 23555536,
                 eps: 0.001, activation: .identity, output: s.t + 295563312 &* s.n, scratch: s.f + 1778000, pool: pool)
+            s.profiler?.stop(500)
         }
         // features.6.8 stochastic depth: keep each image's branch with probability 0.8266666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 40 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17333333333333334,
                 into: s.t + 296859360 &* s.n, random: &random)
+            s.profiler?.stop(501)
         }
         // features.6.8 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 403387072 &* s.n, branch: s.t + 295563312 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 40 ? s.t + 296859360 &* s.n : nil, batch: s.n,
             perImage: 99416, output: s.t + 403585920 &* s.n, pool: pool)
+        s.profiler?.stop(502)
     }
 
     /// features.6.9 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_9_forward(_ s: TrainingStepContext) throws {
         // features.6.9.block.0 expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 403585920 &* s.n, pixels: 289 &* s.n, inChannels: 344,
             weights: s.p + 23555888, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 380519328 &* s.n, pool: pool)
-        // features.6.9.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(503)
+        // features.6.9.block.0 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 41 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 380519328 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 24265904, beta: s.p + 24267968, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 381115824 &* s.n, savedMean: s.f + 1778688,
                 savedInvStd: s.f + 1780752, runningMean: s.p + 24270032, runningVar: s.p + 24272096, pool: pool)
+            s.profiler?.stop(504)
         }
-        // features.6.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 41 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 380519328 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 24265904, beta: s.p + 24267968, runningMean: s.p + 24270032, runningVar: s.p + 24272096,
                 eps: 0.001, activation: .silu, output: s.t + 381115824 &* s.n, scratch: s.f + 1778688, pool: pool)
+            s.profiler?.stop(505)
         }
         // features.6.9.block.1 depthwise weights to the kernel layout [5][5][2064]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 24274160, channels: 2064, kernel: 5, into: s.f + 1786944)
+        s.profiler?.stop(506)
         // features.6.9.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 381115824 &* s.n, batch: s.n, height: 17, width: 17, channels: 2064,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 1786944,
             bias: s.f, activation: .identity, output: s.t + 381712320 &* s.n, pool: pool)
-        // features.6.9.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(507)
+        // features.6.9.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 41 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 381712320 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 24325760, beta: s.p + 24327824, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 382308816 &* s.n, savedMean: s.f + 1782816,
                 savedInvStd: s.f + 1784880, runningMean: s.p + 24329888, runningVar: s.p + 24331952, pool: pool)
+            s.profiler?.stop(508)
         }
-        // features.6.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 41 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 381712320 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 24325760, beta: s.p + 24327824, runningMean: s.p + 24329888, runningVar: s.p + 24331952,
                 eps: 0.001, activation: .silu, output: s.t + 382308816 &* s.n, scratch: s.f + 1782816, pool: pool)
+            s.profiler?.stop(509)
         }
         // features.6.9.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 382308816 &* s.n, output: s.t + 382905312 &* s.n,
             batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 24334016,
             reduceBias: s.p + 24511520, activation: .silu, expandWeights: s.p + 24511616, expandBias: s.p + 24689120,
             savedPooled: s.t + 143834928 &* s.n, savedHidden: s.t + 296858896 &* s.n,
             savedScale: s.t + 143836992 &* s.n, pool: pool)
+        s.profiler?.stop(510)
         // features.6.9.block.3 project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 382905312 &* s.n, pixels: 289 &* s.n, inChannels: 2064,
             weights: s.p + 24691184, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 403685344 &* s.n, pool: pool)
-        // features.6.9.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(511)
+        // features.6.9.block.3 BatchNorm (batch statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks <= 41 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 403685344 &* s.n, pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 25401200, beta: s.p + 25401552, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 295563312 &* s.n, savedMean: s.f + 1890144,
                 savedInvStd: s.f + 1890488, runningMean: s.p + 25401904, runningVar: s.p + 25402256, pool: pool)
+            s.profiler?.stop(512)
         }
-        // features.6.9.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.9.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks > 41 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 403685344 &* s.n, pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 25401200, beta: s.p + 25401552, runningMean: s.p + 25401904, runningVar: s.p + 25402256,
                 eps: 0.001, activation: .identity, output: s.t + 295563312 &* s.n, scratch: s.f + 1890144, pool: pool)
+            s.profiler?.stop(513)
         }
         // features.6.9 stochastic depth: keep each image's branch with probability 0.8222222222222222
         if s.options.stochasticDepth && s.options.frozenBlocks <= 41 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17777777777777778,
                 into: s.t + 296859376 &* s.n, random: &random)
+            s.profiler?.stop(514)
         }
         // features.6.9 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 403585920 &* s.n, branch: s.t + 295563312 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 41 ? s.t + 296859376 &* s.n : nil, batch: s.n,
             perImage: 99416, output: s.t + 403784768 &* s.n, pool: pool)
+        s.profiler?.stop(515)
     }
 
     /// features.6.10 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_10_forward(_ s: TrainingStepContext) throws {
         // features.6.10.block.0 expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 403784768 &* s.n, pixels: 289 &* s.n, inChannels: 344,
             weights: s.p + 25402608, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 383501808 &* s.n, pool: pool)
-        // features.6.10.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(516)
+        // features.6.10.block.0 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 42 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 383501808 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 26112624, beta: s.p + 26114688, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 384098304 &* s.n, savedMean: s.f + 1890832,
                 savedInvStd: s.f + 1892896, runningMean: s.p + 26116752, runningVar: s.p + 26118816, pool: pool)
+            s.profiler?.stop(517)
         }
-        // features.6.10.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.10.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 42 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 383501808 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 26112624, beta: s.p + 26114688, runningMean: s.p + 26116752, runningVar: s.p + 26118816,
                 eps: 0.001, activation: .silu, output: s.t + 384098304 &* s.n, scratch: s.f + 1890832, pool: pool)
+            s.profiler?.stop(518)
         }
         // features.6.10.block.1 depthwise weights to the kernel layout [5][5][2064]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 26120880, channels: 2064, kernel: 5, into: s.f + 1899088)
+        s.profiler?.stop(519)
         // features.6.10.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 384098304 &* s.n, batch: s.n, height: 17, width: 17, channels: 2064,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 1899088,
             bias: s.f, activation: .identity, output: s.t + 384694800 &* s.n, pool: pool)
-        // features.6.10.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(520)
+        // features.6.10.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 42 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 384694800 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 26172480, beta: s.p + 26174544, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 385291296 &* s.n, savedMean: s.f + 1894960,
                 savedInvStd: s.f + 1897024, runningMean: s.p + 26176608, runningVar: s.p + 26178672, pool: pool)
+            s.profiler?.stop(521)
         }
-        // features.6.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 42 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 384694800 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 26172480, beta: s.p + 26174544, runningMean: s.p + 26176608, runningVar: s.p + 26178672,
                 eps: 0.001, activation: .silu, output: s.t + 385291296 &* s.n, scratch: s.f + 1894960, pool: pool)
+            s.profiler?.stop(522)
         }
         // features.6.10.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 385291296 &* s.n, output: s.t + 385887792 &* s.n,
             batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 26180736,
             reduceBias: s.p + 26358240, activation: .silu, expandWeights: s.p + 26358336, expandBias: s.p + 26535840,
             savedPooled: s.t + 143839056 &* s.n, savedHidden: s.t + 296858992 &* s.n,
             savedScale: s.t + 143841120 &* s.n, pool: pool)
+        s.profiler?.stop(523)
         // features.6.10.block.3 project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 385887792 &* s.n, pixels: 289 &* s.n, inChannels: 2064,
             weights: s.p + 26537904, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 403884192 &* s.n, pool: pool)
-        // features.6.10.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(524)
+        // features.6.10.block.3 BatchNorm (batch statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks <= 42 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 403884192 &* s.n, pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 27247920, beta: s.p + 27248272, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 295563312 &* s.n, savedMean: s.f + 2002288,
                 savedInvStd: s.f + 2002632, runningMean: s.p + 27248624, runningVar: s.p + 27248976, pool: pool)
+            s.profiler?.stop(525)
         }
-        // features.6.10.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.10.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks > 42 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 403884192 &* s.n, pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 27247920, beta: s.p + 27248272, runningMean: s.p + 27248624, runningVar: s.p + 27248976,
                 eps: 0.001, activation: .identity, output: s.t + 295563312 &* s.n, scratch: s.f + 2002288, pool: pool)
+            s.profiler?.stop(526)
         }
         // features.6.10 stochastic depth: keep each image's branch with probability 0.8177777777777777
         if s.options.stochasticDepth && s.options.frozenBlocks <= 42 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18222222222222226,
                 into: s.t + 296859392 &* s.n, random: &random)
+            s.profiler?.stop(527)
         }
         // features.6.10 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 403784768 &* s.n, branch: s.t + 295563312 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 42 ? s.t + 296859392 &* s.n : nil, batch: s.n,
             perImage: 99416, output: s.t + 403983616 &* s.n, pool: pool)
+        s.profiler?.stop(528)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 17x17x344 -> 17x17x576, SE 2064 -> 86 -> 2064
     private func features_7_0_forward(_ s: TrainingStepContext) throws {
         // features.7.0.block.0 expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 403983616 &* s.n, pixels: 289 &* s.n, inChannels: 344,
             weights: s.p + 27249328, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 386484288 &* s.n, pool: pool)
-        // features.7.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(529)
+        // features.7.0.block.0 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 43 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 386484288 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 27959344, beta: s.p + 27961408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 387080784 &* s.n, savedMean: s.f + 2002976,
                 savedInvStd: s.f + 2005040, runningMean: s.p + 27963472, runningVar: s.p + 27965536, pool: pool)
+            s.profiler?.stop(530)
         }
-        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 43 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 386484288 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 27959344, beta: s.p + 27961408, runningMean: s.p + 27963472, runningVar: s.p + 27965536,
                 eps: 0.001, activation: .silu, output: s.t + 387080784 &* s.n, scratch: s.f + 2002976, pool: pool)
+            s.profiler?.stop(531)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][2064]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 27967600, channels: 2064, kernel: 3, into: s.f + 2011232)
+        s.profiler?.stop(532)
         // features.7.0.block.1 depthwise 3x3/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 387080784 &* s.n, batch: s.n, height: 17, width: 17, channels: 2064,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 2011232,
             bias: s.f, activation: .identity, output: s.t + 387677280 &* s.n, pool: pool)
-        // features.7.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(533)
+        // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 43 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 387677280 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 27986176, beta: s.p + 27988240, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 388273776 &* s.n, savedMean: s.f + 2007104,
                 savedInvStd: s.f + 2009168, runningMean: s.p + 27990304, runningVar: s.p + 27992368, pool: pool)
+            s.profiler?.stop(534)
         }
-        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 43 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 387677280 &* s.n, pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 27986176, beta: s.p + 27988240, runningMean: s.p + 27990304, runningVar: s.p + 27992368,
                 eps: 0.001, activation: .silu, output: s.t + 388273776 &* s.n, scratch: s.f + 2007104, pool: pool)
+            s.profiler?.stop(535)
         }
         // features.7.0.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 388273776 &* s.n, output: s.t + 388870272 &* s.n,
             batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 27994432,
             reduceBias: s.p + 28171936, activation: .silu, expandWeights: s.p + 28172032, expandBias: s.p + 28349536,
             savedPooled: s.t + 143843184 &* s.n, savedHidden: s.t + 296859088 &* s.n,
             savedScale: s.t + 143845248 &* s.n, pool: pool)
+        s.profiler?.stop(536)
         // features.7.0.block.3 project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 576]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 388870272 &* s.n, pixels: 289 &* s.n, inChannels: 2064,
             weights: s.p + 28351600, bias: s.f, outChannels: 576, activation: .identity, residual: nil,
             output: s.t + 296562096 &* s.n, pool: pool)
-        // features.7.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(537)
+        // features.7.0.block.3 BatchNorm (batch statistics) + identity on [n, 17, 17, 576]
         if s.options.frozenBlocks <= 43 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 296562096 &* s.n, pixels: 289 &* s.n, channels: 576,
                 gamma: s.p + 29540464, beta: s.p + 29541040, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 398820224 &* s.n, savedMean: s.f + 2048384,
                 savedInvStd: s.f + 2048960, runningMean: s.p + 29541616, runningVar: s.p + 29542192, pool: pool)
+            s.profiler?.stop(538)
         }
-        // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 576]
         if s.options.frozenBlocks > 43 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 296562096 &* s.n, pixels: 289 &* s.n, channels: 576,
                 gamma: s.p + 29540464, beta: s.p + 29541040, runningMean: s.p + 29541616, runningVar: s.p + 29542192,
                 eps: 0.001, activation: .identity, output: s.t + 398820224 &* s.n, scratch: s.f + 2048384, pool: pool)
+            s.profiler?.stop(539)
         }
     }
 
     /// features.7.1 forward: MBConv6 k3 s1: 17x17x576 -> 17x17x576, SE 3456 -> 144 -> 3456, identity shortcut
     private func features_7_1_forward(_ s: TrainingStepContext) throws {
         // features.7.1.block.0 expand conv 1x1, [n, 17, 17, 576] -> [n, 17, 17, 3456]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 398820224 &* s.n, pixels: 289 &* s.n, inChannels: 576,
             weights: s.p + 29542768, bias: s.f, outChannels: 3456, activation: .identity, residual: nil,
             output: s.t + 295563312 &* s.n, pool: pool)
-        // features.7.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(540)
+        // features.7.1.block.0 BatchNorm (batch statistics) + silu on [n, 17, 17, 3456]
         if s.options.frozenBlocks <= 44 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 295563312 &* s.n, pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 31533424, beta: s.p + 31536880, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 300006432 &* s.n, savedMean: s.f + 2049536,
                 savedInvStd: s.f + 2052992, runningMean: s.p + 31540336, runningVar: s.p + 31543792, pool: pool)
+            s.profiler?.stop(541)
         }
-        // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 3456]
         if s.options.frozenBlocks > 44 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 295563312 &* s.n, pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 31533424, beta: s.p + 31536880, runningMean: s.p + 31540336, runningVar: s.p + 31543792,
                 eps: 0.001, activation: .silu, output: s.t + 300006432 &* s.n, scratch: s.f + 2049536, pool: pool)
+            s.profiler?.stop(542)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][3456]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 31547248, channels: 3456, kernel: 3, into: s.f + 2063360)
+        s.profiler?.stop(543)
         // features.7.1.block.1 depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 300006432 &* s.n, batch: s.n, height: 17, width: 17, channels: 3456,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 2063360,
             bias: s.f, activation: .identity, output: s.t + 301005216 &* s.n, pool: pool)
-        // features.7.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(544)
+        // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 3456]
         if s.options.frozenBlocks <= 44 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 301005216 &* s.n, pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 31578352, beta: s.p + 31581808, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 302004000 &* s.n, savedMean: s.f + 2056448,
                 savedInvStd: s.f + 2059904, runningMean: s.p + 31585264, runningVar: s.p + 31588720, pool: pool)
+            s.profiler?.stop(545)
         }
-        // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 3456]
         if s.options.frozenBlocks > 44 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 301005216 &* s.n, pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 31578352, beta: s.p + 31581808, runningMean: s.p + 31585264, runningVar: s.p + 31588720,
                 eps: 0.001, activation: .silu, output: s.t + 302004000 &* s.n, scratch: s.f + 2056448, pool: pool)
+            s.profiler?.stop(546)
         }
         // features.7.1.block.2 squeeze-excitation 3456 -> 144 -> 3456 on [n, 17, 17, 3456]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 302004000 &* s.n, output: s.t + 303002784 &* s.n,
             batch: s.n, pixels: 289, channels: 3456, squeezeChannels: 144, reduceWeights: s.p + 31592176,
             reduceBias: s.p + 32089840, activation: .silu, expandWeights: s.p + 32089984, expandBias: s.p + 32587648,
             savedPooled: s.t + 143781168 &* s.n, savedHidden: s.t + 296729568 &* s.n,
             savedScale: s.t + 143784624 &* s.n, pool: pool)
+        s.profiler?.stop(547)
         // features.7.1.block.3 project conv 1x1, [n, 17, 17, 3456] -> [n, 17, 17, 576]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 303002784 &* s.n, pixels: 289 &* s.n, inChannels: 3456,
             weights: s.p + 32591104, bias: s.f, outChannels: 576, activation: .identity, residual: nil,
             output: s.t + 398986688 &* s.n, pool: pool)
-        // features.7.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(548)
+        // features.7.1.block.3 BatchNorm (batch statistics) + identity on [n, 17, 17, 576]
         if s.options.frozenBlocks <= 44 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 398986688 &* s.n, pixels: 289 &* s.n, channels: 576,
                 gamma: s.p + 34581760, beta: s.p + 34582336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 304001568 &* s.n, savedMean: s.f + 2125568,
                 savedInvStd: s.f + 2126144, runningMean: s.p + 34582912, runningVar: s.p + 34583488, pool: pool)
+            s.profiler?.stop(549)
         }
-        // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 576]
         if s.options.frozenBlocks > 44 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 398986688 &* s.n, pixels: 289 &* s.n, channels: 576,
                 gamma: s.p + 34581760, beta: s.p + 34582336, runningMean: s.p + 34582912, runningVar: s.p + 34583488,
                 eps: 0.001, activation: .identity, output: s.t + 304001568 &* s.n, scratch: s.f + 2125568, pool: pool)
+            s.profiler?.stop(550)
         }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.8088888888888889
         if s.options.stochasticDepth && s.options.frozenBlocks <= 44 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1911111111111111,
                 into: s.t + 296729856 &* s.n, random: &random)
+            s.profiler?.stop(551)
         }
         // features.7.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 398820224 &* s.n, branch: s.t + 304001568 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 44 ? s.t + 296729856 &* s.n : nil, batch: s.n,
             perImage: 166464, output: s.t + 399153152 &* s.n, pool: pool)
+        s.profiler?.stop(552)
     }
 
     /// features.7.2 forward: MBConv6 k3 s1: 17x17x576 -> 17x17x576, SE 3456 -> 144 -> 3456, identity shortcut
     private func features_7_2_forward(_ s: TrainingStepContext) throws {
         // features.7.2.block.0 expand conv 1x1, [n, 17, 17, 576] -> [n, 17, 17, 3456]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 399153152 &* s.n, pixels: 289 &* s.n, inChannels: 576,
             weights: s.p + 34584064, bias: s.f, outChannels: 3456, activation: .identity, residual: nil,
             output: s.t + 304001568 &* s.n, pool: pool)
-        // features.7.2.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(553)
+        // features.7.2.block.0 BatchNorm (batch statistics) + silu on [n, 17, 17, 3456]
         if s.options.frozenBlocks <= 45 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 304001568 &* s.n, pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 36574720, beta: s.p + 36578176, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 305000352 &* s.n, savedMean: s.f + 2126720,
                 savedInvStd: s.f + 2130176, runningMean: s.p + 36581632, runningVar: s.p + 36585088, pool: pool)
+            s.profiler?.stop(554)
         }
-        // features.7.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.7.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 3456]
         if s.options.frozenBlocks > 45 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 304001568 &* s.n, pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 36574720, beta: s.p + 36578176, runningMean: s.p + 36581632, runningVar: s.p + 36585088,
                 eps: 0.001, activation: .silu, output: s.t + 305000352 &* s.n, scratch: s.f + 2126720, pool: pool)
+            s.profiler?.stop(555)
         }
         // features.7.2.block.1 depthwise weights to the kernel layout [3][3][3456]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 36588544, channels: 3456, kernel: 3, into: s.f + 2140544)
+        s.profiler?.stop(556)
         // features.7.2.block.1 depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 305000352 &* s.n, batch: s.n, height: 17, width: 17, channels: 3456,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 2140544,
             bias: s.f, activation: .identity, output: s.t + 305999136 &* s.n, pool: pool)
-        // features.7.2.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(557)
+        // features.7.2.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 3456]
         if s.options.frozenBlocks <= 45 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 305999136 &* s.n, pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 36619648, beta: s.p + 36623104, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 306997920 &* s.n, savedMean: s.f + 2133632,
                 savedInvStd: s.f + 2137088, runningMean: s.p + 36626560, runningVar: s.p + 36630016, pool: pool)
+            s.profiler?.stop(558)
         }
-        // features.7.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.7.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 3456]
         if s.options.frozenBlocks > 45 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 305999136 &* s.n, pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 36619648, beta: s.p + 36623104, runningMean: s.p + 36626560, runningVar: s.p + 36630016,
                 eps: 0.001, activation: .silu, output: s.t + 306997920 &* s.n, scratch: s.f + 2133632, pool: pool)
+            s.profiler?.stop(559)
         }
         // features.7.2.block.2 squeeze-excitation 3456 -> 144 -> 3456 on [n, 17, 17, 3456]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 306997920 &* s.n, output: s.t + 307996704 &* s.n,
             batch: s.n, pixels: 289, channels: 3456, squeezeChannels: 144, reduceWeights: s.p + 36633472,
             reduceBias: s.p + 37131136, activation: .silu, expandWeights: s.p + 37131280, expandBias: s.p + 37628944,
             savedPooled: s.t + 143788080 &* s.n, savedHidden: s.t + 296729712 &* s.n,
             savedScale: s.t + 143791536 &* s.n, pool: pool)
+        s.profiler?.stop(560)
         // features.7.2.block.3 project conv 1x1, [n, 17, 17, 3456] -> [n, 17, 17, 576]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 307996704 &* s.n, pixels: 289 &* s.n, inChannels: 3456,
             weights: s.p + 37632400, bias: s.f, outChannels: 576, activation: .identity, residual: nil,
             output: s.t + 309661344 &* s.n, pool: pool)
-        // features.7.2.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(561)
+        // features.7.2.block.3 BatchNorm (batch statistics) + identity on [n, 17, 17, 576]
         if s.options.frozenBlocks <= 45 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 309661344 &* s.n, pixels: 289 &* s.n, channels: 576,
                 gamma: s.p + 39623056, beta: s.p + 39623632, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 308995488 &* s.n, savedMean: s.f + 2202752,
                 savedInvStd: s.f + 2203328, runningMean: s.p + 39624208, runningVar: s.p + 39624784, pool: pool)
+            s.profiler?.stop(562)
         }
-        // features.7.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.7.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 576]
         if s.options.frozenBlocks > 45 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 309661344 &* s.n, pixels: 289 &* s.n, channels: 576,
                 gamma: s.p + 39623056, beta: s.p + 39623632, runningMean: s.p + 39624208, runningVar: s.p + 39624784,
                 eps: 0.001, activation: .identity, output: s.t + 308995488 &* s.n, scratch: s.f + 2202752, pool: pool)
+            s.profiler?.stop(563)
         }
         // features.7.2 stochastic depth: keep each image's branch with probability 0.8044444444444444
         if s.options.stochasticDepth && s.options.frozenBlocks <= 45 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19555555555555557,
                 into: s.t + 296729872 &* s.n, random: &random)
+            s.profiler?.stop(564)
         }
         // features.7.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 399153152 &* s.n, branch: s.t + 308995488 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 45 ? s.t + 296729872 &* s.n : nil, batch: s.n,
             perImage: 166464, output: s.t + 309827808 &* s.n, pool: pool)
+        s.profiler?.stop(565)
     }
 
     /// features.8 forward: head: conv 1x1 576 -> 2304
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 17, 17, 576] -> [n, 17, 17, 2304]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 309827808 &* s.n, pixels: 289 &* s.n, inChannels: 576,
             weights: s.p + 39625360, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
             output: s.t + 308995488 &* s.n, pool: pool)
-        // features.8 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(566)
+        // features.8 BatchNorm (batch statistics) + silu on [n, 17, 17, 2304]
         if s.options.frozenBlocks <= 46 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 308995488 &* s.n, pixels: 289 &* s.n, channels: 2304,
                 gamma: s.p + 40952464, beta: s.p + 40954768, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.t + 355993632 &* s.n, savedMean: s.f + 2203904,
                 savedInvStd: s.f + 2206208, runningMean: s.p + 40957072, runningVar: s.p + 40959376, pool: pool)
+            s.profiler?.stop(567)
         }
-        // features.8 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.8 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2304]
         if s.options.frozenBlocks > 46 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 308995488 &* s.n, pixels: 289 &* s.n, channels: 2304,
                 gamma: s.p + 40952464, beta: s.p + 40954768, runningMean: s.p + 40957072, runningVar: s.p + 40959376,
                 eps: 0.001, activation: .silu, output: s.t + 355993632 &* s.n, scratch: s.f + 2203904, pool: pool)
+            s.profiler?.stop(568)
         }
     }
 
     /// classifier forward: global average pool, dropout 0.5, linear 2304 -> 1000 classes
     private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 17, 17, 2304] -> [n, 2304]
+        s.profiler?.start()
         Kernels.globalAveragePool(input: s.t + 355993632 &* s.n, batch: s.n, pixels: 289, channels: 2304,
             output: s.t + 143794992 &* s.n, pool: pool)
+        s.profiler?.stop(569)
         // dropout p=0.5 (when options.dropout) on [n, 2304]
+        s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.t + 143794992 &* s.n, output: s.t + 143799600 &* s.n,
             count: 2304 &* s.n, probability: s.options.dropout ? 0.5 : 0, mask: s.t + 143797296 &* s.n,
             random: &random)
+        s.profiler?.stop(570)
         // classifier.1 linear, [n, 2304] -> [n, 1000]
+        s.profiler?.start()
         Kernels.linear(input: s.t + 143799600 &* s.n, batch: s.n, inFeatures: 2304, weights: s.p + 40961680,
             bias: s.p + 43265680, outFeatures: 1000, output: s.t + 143794992 &* s.n, pool: pool)
+        s.profiler?.stop(571)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
+        s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.t + 143794992 &* s.n, labels: s.labels, classes: 1000,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 296728560 &* s.n)
+        s.profiler?.stop(572)
         // hand the logits to the caller
+        s.profiler?.start()
         s.logits.update(from: s.t + 143794992 &* s.n, count: 1000 &* s.n)
+        s.profiler?.stop(573)
     }
 
     /// classifier backward: global average pool, dropout 0.5, linear 2304 -> 1000 classes
     private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
+        s.profiler?.start()
         TrainingKernels.linearBackward(gradOutput: s.t + 296728560 &* s.n, input: s.t + 143799600 &* s.n,
             weights: s.p + 40961680, batch: s.n, inFeatures: 2304, outFeatures: 1000,
             gradInput: s.t + 143794992 &* s.n, gradWeights: s.g + 40961680, gradBias: s.g + 43265680, pool: pool)
+        s.profiler?.stop(574)
         // dropout backward
+        s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.t + 143794992 &* s.n, mask: s.t + 143797296 &* s.n,
             count: 2304 &* s.n, gradInput: s.t + 143799600 &* s.n)
+        s.profiler?.stop(575)
         // avgpool backward: spread each channel's gradient over the 289 pixels
+        s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 143799600 &* s.n, batch: s.n, pixels: 289,
             channels: 2304, gradInput: s.t + 355993632 &* s.n, pool: pool)
+        s.profiler?.stop(576)
     }
 
     /// features.8 backward: head: conv 1x1 576 -> 2304
     private func features_8_backward(_ s: TrainingStepContext) {
-        // features.8 backward through silu and BatchNorm (in place)
+        // features.8 backward through silu and BatchNorm (in place) on [n, 17, 17, 2304]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 355993632 &* s.n, input: s.t + 308995488 &* s.n,
             pixels: 289 &* s.n, channels: 2304, gamma: s.p + 40952464, beta: s.p + 40954768, savedMean: s.f + 2203904,
             savedInvStd: s.f + 2206208, activation: .silu, gradInput: s.t + 355993632 &* s.n,
             gradGamma: s.g + 40952464, gradBeta: s.g + 40954768, pool: pool)
-        // features.8 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(577)
+        // features.8 conv 1x1 backward: input and weight gradients, [n, 17, 17, 576] <- [n, 17, 17, 2304]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 355993632 &* s.n, input: s.t + 309827808 &* s.n,
             weights: s.p + 39625360, pixels: 289 &* s.n, inChannels: 576, outChannels: 2304,
             gradInput: s.t + 399319616 &* s.n, gradWeights: s.g + 39625360, pool: pool)
+        s.profiler?.stop(578)
     }
 
     /// features.7.2 backward: MBConv6 k3 s1: 17x17x576 -> 17x17x576, SE 3456 -> 144 -> 3456, identity shortcut
     private func features_7_2_backward(_ s: TrainingStepContext) {
         // features.7.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 399319616 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 45 ? s.t + 296729872 &* s.n : nil, batch: s.n,
             perImage: 166464, gradBranch: s.t + 355993632 &* s.n, pool: pool)
-        // features.7.2.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(579)
+        // features.7.2.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 576]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 355993632 &* s.n, input: s.t + 309661344 &* s.n,
             pixels: 289 &* s.n, channels: 576, gamma: s.p + 39623056, beta: s.p + 39623632, savedMean: s.f + 2202752,
             savedInvStd: s.f + 2203328, activation: .identity, gradInput: s.t + 355993632 &* s.n,
             gradGamma: s.g + 39623056, gradBeta: s.g + 39623632, pool: pool)
-        // features.7.2.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(580)
+        // features.7.2.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 576]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 355993632 &* s.n, input: s.t + 307996704 &* s.n,
             weights: s.p + 37632400, pixels: 289 &* s.n, inChannels: 3456, outChannels: 576,
             gradInput: s.t + 308995488 &* s.n, gradWeights: s.g + 37632400, pool: pool)
-        // features.7.2.block.2 squeeze-excitation backward
+        s.profiler?.stop(581)
+        // features.7.2.block.2 squeeze-excitation 3456 -> 144 -> 3456 backward on [n, 17, 17, 3456]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 308995488 &* s.n, input: s.t + 306997920 &* s.n,
             batch: s.n, pixels: 289, channels: 3456, squeezeChannels: 144, reduceWeights: s.p + 36633472,
             activation: .silu, expandWeights: s.p + 37131280, savedPooled: s.t + 143788080 &* s.n,
             savedHidden: s.t + 296729712 &* s.n, savedScale: s.t + 143791536 &* s.n, gradInput: s.t + 307996704 &* s.n,
             gradReduceWeights: s.g + 36633472, gradReduceBias: s.g + 37131136, gradExpandWeights: s.g + 37131280,
             gradExpandBias: s.g + 37628944, workspace: s.ws, pool: pool)
-        // features.7.2.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(582)
+        // features.7.2.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 3456]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 307996704 &* s.n, input: s.t + 305999136 &* s.n,
             pixels: 289 &* s.n, channels: 3456, gamma: s.p + 36619648, beta: s.p + 36623104, savedMean: s.f + 2133632,
             savedInvStd: s.f + 2137088, activation: .silu, gradInput: s.t + 307996704 &* s.n,
             gradGamma: s.g + 36619648, gradBeta: s.g + 36623104, pool: pool)
+        s.profiler?.stop(583)
         // features.7.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 2171648, count: 31104)
-        // features.7.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(584)
+        // features.7.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 3456]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 307996704 &* s.n, input: s.t + 305000352 &* s.n,
             batch: s.n, height: 17, width: 17, channels: 3456, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 17, outWidth: 17, weights: s.f + 2140544, gradInput: s.t + 305999136 &* s.n,
             gradWeights: s.f + 2171648, pool: pool)
+        s.profiler?.stop(585)
         // features.7.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2171648, channels: 3456, kernel: 3, into: s.g + 36588544)
-        // features.7.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(586)
+        // features.7.2.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 3456]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 305999136 &* s.n, input: s.t + 304001568 &* s.n,
             pixels: 289 &* s.n, channels: 3456, gamma: s.p + 36574720, beta: s.p + 36578176, savedMean: s.f + 2126720,
             savedInvStd: s.f + 2130176, activation: .silu, gradInput: s.t + 305999136 &* s.n,
             gradGamma: s.g + 36574720, gradBeta: s.g + 36578176, pool: pool)
-        // features.7.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(587)
+        // features.7.2.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 576] <- [n, 17, 17, 3456]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 305999136 &* s.n, input: s.t + 399153152 &* s.n,
             weights: s.p + 34584064, pixels: 289 &* s.n, inChannels: 576, outChannels: 3456,
             gradInput: s.t + 305000352 &* s.n, gradWeights: s.g + 34584064, pool: pool)
+        s.profiler?.stop(588)
         // features.7.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 305000352 &* s.n, s.t + 399319616 &* s.n, count: 166464 &* s.n, pool: pool)
+        s.profiler?.stop(589)
     }
 
     /// features.7.1 backward: MBConv6 k3 s1: 17x17x576 -> 17x17x576, SE 3456 -> 144 -> 3456, identity shortcut
     private func features_7_1_backward(_ s: TrainingStepContext) {
         // features.7.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 305000352 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 44 ? s.t + 296729856 &* s.n : nil, batch: s.n,
             perImage: 166464, gradBranch: s.t + 305166816 &* s.n, pool: pool)
-        // features.7.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(590)
+        // features.7.1.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 576]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 305166816 &* s.n, input: s.t + 398986688 &* s.n,
             pixels: 289 &* s.n, channels: 576, gamma: s.p + 34581760, beta: s.p + 34582336, savedMean: s.f + 2125568,
             savedInvStd: s.f + 2126144, activation: .identity, gradInput: s.t + 305166816 &* s.n,
             gradGamma: s.g + 34581760, gradBeta: s.g + 34582336, pool: pool)
-        // features.7.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(591)
+        // features.7.1.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 576]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 305166816 &* s.n, input: s.t + 303002784 &* s.n,
             weights: s.p + 32591104, pixels: 289 &* s.n, inChannels: 3456, outChannels: 576,
             gradInput: s.t + 304001568 &* s.n, gradWeights: s.g + 32591104, pool: pool)
-        // features.7.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(592)
+        // features.7.1.block.2 squeeze-excitation 3456 -> 144 -> 3456 backward on [n, 17, 17, 3456]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 304001568 &* s.n, input: s.t + 302004000 &* s.n,
             batch: s.n, pixels: 289, channels: 3456, squeezeChannels: 144, reduceWeights: s.p + 31592176,
             activation: .silu, expandWeights: s.p + 32089984, savedPooled: s.t + 143781168 &* s.n,
             savedHidden: s.t + 296729568 &* s.n, savedScale: s.t + 143784624 &* s.n, gradInput: s.t + 303002784 &* s.n,
             gradReduceWeights: s.g + 31592176, gradReduceBias: s.g + 32089840, gradExpandWeights: s.g + 32089984,
             gradExpandBias: s.g + 32587648, workspace: s.ws, pool: pool)
-        // features.7.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(593)
+        // features.7.1.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 3456]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 303002784 &* s.n, input: s.t + 301005216 &* s.n,
             pixels: 289 &* s.n, channels: 3456, gamma: s.p + 31578352, beta: s.p + 31581808, savedMean: s.f + 2056448,
             savedInvStd: s.f + 2059904, activation: .silu, gradInput: s.t + 303002784 &* s.n,
             gradGamma: s.g + 31578352, gradBeta: s.g + 31581808, pool: pool)
+        s.profiler?.stop(594)
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 2094464, count: 31104)
-        // features.7.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(595)
+        // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 3456]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 303002784 &* s.n, input: s.t + 300006432 &* s.n,
             batch: s.n, height: 17, width: 17, channels: 3456, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 17, outWidth: 17, weights: s.f + 2063360, gradInput: s.t + 301005216 &* s.n,
             gradWeights: s.f + 2094464, pool: pool)
+        s.profiler?.stop(596)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2094464, channels: 3456, kernel: 3, into: s.g + 31547248)
-        // features.7.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(597)
+        // features.7.1.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 3456]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 301005216 &* s.n, input: s.t + 295563312 &* s.n,
             pixels: 289 &* s.n, channels: 3456, gamma: s.p + 31533424, beta: s.p + 31536880, savedMean: s.f + 2049536,
             savedInvStd: s.f + 2052992, activation: .silu, gradInput: s.t + 301005216 &* s.n,
             gradGamma: s.g + 31533424, gradBeta: s.g + 31536880, pool: pool)
-        // features.7.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(598)
+        // features.7.1.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 576] <- [n, 17, 17, 3456]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 301005216 &* s.n, input: s.t + 398820224 &* s.n,
             weights: s.p + 29542768, pixels: 289 &* s.n, inChannels: 576, outChannels: 3456,
             gradInput: s.t + 296159808 &* s.n, gradWeights: s.g + 29542768, pool: pool)
+        s.profiler?.stop(599)
         // features.7.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 296159808 &* s.n, s.t + 305000352 &* s.n, count: 166464 &* s.n, pool: pool)
+        s.profiler?.stop(600)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 17x17x344 -> 17x17x576, SE 2064 -> 86 -> 2064
     private func features_7_0_backward(_ s: TrainingStepContext) {
-        // features.7.0.block.3 backward through identity and BatchNorm (in place)
+        // features.7.0.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 576]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 296562096 &* s.n,
             pixels: 289 &* s.n, channels: 576, gamma: s.p + 29540464, beta: s.p + 29541040, savedMean: s.f + 2048384,
             savedInvStd: s.f + 2048960, activation: .identity, gradInput: s.t + 296159808 &* s.n,
             gradGamma: s.g + 29540464, gradBeta: s.g + 29541040, pool: pool)
-        // features.7.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(601)
+        // features.7.0.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 576]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 388870272 &* s.n,
             weights: s.p + 28351600, pixels: 289 &* s.n, inChannels: 2064, outChannels: 576,
             gradInput: s.t + 295563312 &* s.n, gradWeights: s.g + 28351600, pool: pool)
-        // features.7.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(602)
+        // features.7.0.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 388273776 &* s.n,
             batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 27994432,
             activation: .silu, expandWeights: s.p + 28172032, savedPooled: s.t + 143843184 &* s.n,
             savedHidden: s.t + 296859088 &* s.n, savedScale: s.t + 143845248 &* s.n, gradInput: s.t + 296159808 &* s.n,
             gradReduceWeights: s.g + 27994432, gradReduceBias: s.g + 28171936, gradExpandWeights: s.g + 28172032,
             gradExpandBias: s.g + 28349536, workspace: s.ws, pool: pool)
-        // features.7.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(603)
+        // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 387677280 &* s.n,
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 27986176, beta: s.p + 27988240, savedMean: s.f + 2007104,
             savedInvStd: s.f + 2009168, activation: .silu, gradInput: s.t + 296159808 &* s.n,
             gradGamma: s.g + 27986176, gradBeta: s.g + 27988240, pool: pool)
+        s.profiler?.stop(604)
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 2029808, count: 18576)
-        // features.7.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(605)
+        // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 387080784 &* s.n,
             batch: s.n, height: 17, width: 17, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 17, outWidth: 17, weights: s.f + 2011232, gradInput: s.t + 295563312 &* s.n,
             gradWeights: s.f + 2029808, pool: pool)
+        s.profiler?.stop(606)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2029808, channels: 2064, kernel: 3, into: s.g + 27967600)
-        // features.7.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(607)
+        // features.7.0.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 386484288 &* s.n,
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 27959344, beta: s.p + 27961408, savedMean: s.f + 2002976,
             savedInvStd: s.f + 2005040, activation: .silu, gradInput: s.t + 295563312 &* s.n,
             gradGamma: s.g + 27959344, gradBeta: s.g + 27961408, pool: pool)
-        // features.7.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(608)
+        // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 403983616 &* s.n,
             weights: s.p + 27249328, pixels: 289 &* s.n, inChannels: 344, outChannels: 2064,
             gradInput: s.t + 300006432 &* s.n, gradWeights: s.g + 27249328, pool: pool)
+        s.profiler?.stop(609)
     }
 
     /// features.6.10 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_10_backward(_ s: TrainingStepContext) {
         // features.6.10 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 300006432 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 42 ? s.t + 296859392 &* s.n : nil, batch: s.n,
             perImage: 99416, gradBranch: s.t + 296159808 &* s.n, pool: pool)
-        // features.6.10.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(610)
+        // features.6.10.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 344]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 403884192 &* s.n,
             pixels: 289 &* s.n, channels: 344, gamma: s.p + 27247920, beta: s.p + 27248272, savedMean: s.f + 2002288,
             savedInvStd: s.f + 2002632, activation: .identity, gradInput: s.t + 296159808 &* s.n,
             gradGamma: s.g + 27247920, gradBeta: s.g + 27248272, pool: pool)
-        // features.6.10.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(611)
+        // features.6.10.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 385887792 &* s.n,
             weights: s.p + 26537904, pixels: 289 &* s.n, inChannels: 2064, outChannels: 344,
             gradInput: s.t + 295563312 &* s.n, gradWeights: s.g + 26537904, pool: pool)
-        // features.6.10.block.2 squeeze-excitation backward
+        s.profiler?.stop(612)
+        // features.6.10.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 385291296 &* s.n,
             batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 26180736,
             activation: .silu, expandWeights: s.p + 26358336, savedPooled: s.t + 143839056 &* s.n,
             savedHidden: s.t + 296858992 &* s.n, savedScale: s.t + 143841120 &* s.n, gradInput: s.t + 296159808 &* s.n,
             gradReduceWeights: s.g + 26180736, gradReduceBias: s.g + 26358240, gradExpandWeights: s.g + 26358336,
             gradExpandBias: s.g + 26535840, workspace: s.ws, pool: pool)
-        // features.6.10.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(613)
+        // features.6.10.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 384694800 &* s.n,
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 26172480, beta: s.p + 26174544, savedMean: s.f + 1894960,
             savedInvStd: s.f + 1897024, activation: .silu, gradInput: s.t + 296159808 &* s.n,
             gradGamma: s.g + 26172480, gradBeta: s.g + 26174544, pool: pool)
+        s.profiler?.stop(614)
         // features.6.10.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 1950688, count: 51600)
-        // features.6.10.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(615)
+        // features.6.10.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 384098304 &* s.n,
             batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17, weights: s.f + 1899088, gradInput: s.t + 295563312 &* s.n,
             gradWeights: s.f + 1950688, pool: pool)
+        s.profiler?.stop(616)
         // features.6.10.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1950688, channels: 2064, kernel: 5, into: s.g + 26120880)
-        // features.6.10.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(617)
+        // features.6.10.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 383501808 &* s.n,
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 26112624, beta: s.p + 26114688, savedMean: s.f + 1890832,
             savedInvStd: s.f + 1892896, activation: .silu, gradInput: s.t + 295563312 &* s.n,
             gradGamma: s.g + 26112624, gradBeta: s.g + 26114688, pool: pool)
-        // features.6.10.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(618)
+        // features.6.10.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 403784768 &* s.n,
             weights: s.p + 25402608, pixels: 289 &* s.n, inChannels: 344, outChannels: 2064,
             gradInput: s.t + 300105856 &* s.n, gradWeights: s.g + 25402608, pool: pool)
+        s.profiler?.stop(619)
         // features.6.10 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 300105856 &* s.n, s.t + 300006432 &* s.n, count: 99416 &* s.n, pool: pool)
+        s.profiler?.stop(620)
     }
 
     /// features.6.9 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_9_backward(_ s: TrainingStepContext) {
         // features.6.9 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 300105856 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 41 ? s.t + 296859376 &* s.n : nil, batch: s.n,
             perImage: 99416, gradBranch: s.t + 296159808 &* s.n, pool: pool)
-        // features.6.9.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(621)
+        // features.6.9.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 344]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 403685344 &* s.n,
             pixels: 289 &* s.n, channels: 344, gamma: s.p + 25401200, beta: s.p + 25401552, savedMean: s.f + 1890144,
             savedInvStd: s.f + 1890488, activation: .identity, gradInput: s.t + 296159808 &* s.n,
             gradGamma: s.g + 25401200, gradBeta: s.g + 25401552, pool: pool)
-        // features.6.9.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(622)
+        // features.6.9.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 382905312 &* s.n,
             weights: s.p + 24691184, pixels: 289 &* s.n, inChannels: 2064, outChannels: 344,
             gradInput: s.t + 295563312 &* s.n, gradWeights: s.g + 24691184, pool: pool)
-        // features.6.9.block.2 squeeze-excitation backward
+        s.profiler?.stop(623)
+        // features.6.9.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 382308816 &* s.n,
             batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 24334016,
             activation: .silu, expandWeights: s.p + 24511616, savedPooled: s.t + 143834928 &* s.n,
             savedHidden: s.t + 296858896 &* s.n, savedScale: s.t + 143836992 &* s.n, gradInput: s.t + 296159808 &* s.n,
             gradReduceWeights: s.g + 24334016, gradReduceBias: s.g + 24511520, gradExpandWeights: s.g + 24511616,
             gradExpandBias: s.g + 24689120, workspace: s.ws, pool: pool)
-        // features.6.9.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(624)
+        // features.6.9.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 381712320 &* s.n,
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 24325760, beta: s.p + 24327824, savedMean: s.f + 1782816,
             savedInvStd: s.f + 1784880, activation: .silu, gradInput: s.t + 296159808 &* s.n,
             gradGamma: s.g + 24325760, gradBeta: s.g + 24327824, pool: pool)
+        s.profiler?.stop(625)
         // features.6.9.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 1838544, count: 51600)
-        // features.6.9.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(626)
+        // features.6.9.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 381115824 &* s.n,
             batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17, weights: s.f + 1786944, gradInput: s.t + 295563312 &* s.n,
             gradWeights: s.f + 1838544, pool: pool)
+        s.profiler?.stop(627)
         // features.6.9.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1838544, channels: 2064, kernel: 5, into: s.g + 24274160)
-        // features.6.9.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(628)
+        // features.6.9.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 380519328 &* s.n,
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 24265904, beta: s.p + 24267968, savedMean: s.f + 1778688,
             savedInvStd: s.f + 1780752, activation: .silu, gradInput: s.t + 295563312 &* s.n,
             gradGamma: s.g + 24265904, gradBeta: s.g + 24267968, pool: pool)
-        // features.6.9.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(629)
+        // features.6.9.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 403585920 &* s.n,
             weights: s.p + 23555888, pixels: 289 &* s.n, inChannels: 344, outChannels: 2064,
             gradInput: s.t + 300006432 &* s.n, gradWeights: s.g + 23555888, pool: pool)
+        s.profiler?.stop(630)
         // features.6.9 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 300006432 &* s.n, s.t + 300105856 &* s.n, count: 99416 &* s.n, pool: pool)
+        s.profiler?.stop(631)
     }
 
     /// features.6.8 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_8_backward(_ s: TrainingStepContext) {
         // features.6.8 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 300006432 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 40 ? s.t + 296859360 &* s.n : nil, batch: s.n,
             perImage: 99416, gradBranch: s.t + 296159808 &* s.n, pool: pool)
-        // features.6.8.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(632)
+        // features.6.8.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 344]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 403486496 &* s.n,
             pixels: 289 &* s.n, channels: 344, gamma: s.p + 23554480, beta: s.p + 23554832, savedMean: s.f + 1778000,
             savedInvStd: s.f + 1778344, activation: .identity, gradInput: s.t + 296159808 &* s.n,
             gradGamma: s.g + 23554480, gradBeta: s.g + 23554832, pool: pool)
-        // features.6.8.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(633)
+        // features.6.8.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 379922832 &* s.n,
             weights: s.p + 22844464, pixels: 289 &* s.n, inChannels: 2064, outChannels: 344,
             gradInput: s.t + 295563312 &* s.n, gradWeights: s.g + 22844464, pool: pool)
-        // features.6.8.block.2 squeeze-excitation backward
+        s.profiler?.stop(634)
+        // features.6.8.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 379326336 &* s.n,
             batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 22487296,
             activation: .silu, expandWeights: s.p + 22664896, savedPooled: s.t + 143830800 &* s.n,
             savedHidden: s.t + 296858800 &* s.n, savedScale: s.t + 143832864 &* s.n, gradInput: s.t + 296159808 &* s.n,
             gradReduceWeights: s.g + 22487296, gradReduceBias: s.g + 22664800, gradExpandWeights: s.g + 22664896,
             gradExpandBias: s.g + 22842400, workspace: s.ws, pool: pool)
-        // features.6.8.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(635)
+        // features.6.8.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 378729840 &* s.n,
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 22479040, beta: s.p + 22481104, savedMean: s.f + 1670672,
             savedInvStd: s.f + 1672736, activation: .silu, gradInput: s.t + 296159808 &* s.n,
             gradGamma: s.g + 22479040, gradBeta: s.g + 22481104, pool: pool)
+        s.profiler?.stop(636)
         // features.6.8.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 1726400, count: 51600)
-        // features.6.8.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(637)
+        // features.6.8.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 378133344 &* s.n,
             batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17, weights: s.f + 1674800, gradInput: s.t + 295563312 &* s.n,
             gradWeights: s.f + 1726400, pool: pool)
+        s.profiler?.stop(638)
         // features.6.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1726400, channels: 2064, kernel: 5, into: s.g + 22427440)
-        // features.6.8.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(639)
+        // features.6.8.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 377536848 &* s.n,
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 22419184, beta: s.p + 22421248, savedMean: s.f + 1666544,
             savedInvStd: s.f + 1668608, activation: .silu, gradInput: s.t + 295563312 &* s.n,
             gradGamma: s.g + 22419184, gradBeta: s.g + 22421248, pool: pool)
-        // features.6.8.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(640)
+        // features.6.8.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 403387072 &* s.n,
             weights: s.p + 21709168, pixels: 289 &* s.n, inChannels: 344, outChannels: 2064,
             gradInput: s.t + 300105856 &* s.n, gradWeights: s.g + 21709168, pool: pool)
+        s.profiler?.stop(641)
         // features.6.8 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 300105856 &* s.n, s.t + 300006432 &* s.n, count: 99416 &* s.n, pool: pool)
+        s.profiler?.stop(642)
     }
 
     /// features.6.7 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_7_backward(_ s: TrainingStepContext) {
         // features.6.7 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 300105856 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 39 ? s.t + 296859344 &* s.n : nil, batch: s.n,
             perImage: 99416, gradBranch: s.t + 296159808 &* s.n, pool: pool)
-        // features.6.7.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(643)
+        // features.6.7.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 344]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 403287648 &* s.n,
             pixels: 289 &* s.n, channels: 344, gamma: s.p + 21707760, beta: s.p + 21708112, savedMean: s.f + 1665856,
             savedInvStd: s.f + 1666200, activation: .identity, gradInput: s.t + 296159808 &* s.n,
             gradGamma: s.g + 21707760, gradBeta: s.g + 21708112, pool: pool)
-        // features.6.7.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(644)
+        // features.6.7.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 376940352 &* s.n,
             weights: s.p + 20997744, pixels: 289 &* s.n, inChannels: 2064, outChannels: 344,
             gradInput: s.t + 295563312 &* s.n, gradWeights: s.g + 20997744, pool: pool)
-        // features.6.7.block.2 squeeze-excitation backward
+        s.profiler?.stop(645)
+        // features.6.7.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 376343856 &* s.n,
             batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 20640576,
             activation: .silu, expandWeights: s.p + 20818176, savedPooled: s.t + 143826672 &* s.n,
             savedHidden: s.t + 296858704 &* s.n, savedScale: s.t + 143828736 &* s.n, gradInput: s.t + 296159808 &* s.n,
             gradReduceWeights: s.g + 20640576, gradReduceBias: s.g + 20818080, gradExpandWeights: s.g + 20818176,
             gradExpandBias: s.g + 20995680, workspace: s.ws, pool: pool)
-        // features.6.7.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(646)
+        // features.6.7.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 375747360 &* s.n,
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 20632320, beta: s.p + 20634384, savedMean: s.f + 1558528,
             savedInvStd: s.f + 1560592, activation: .silu, gradInput: s.t + 296159808 &* s.n,
             gradGamma: s.g + 20632320, gradBeta: s.g + 20634384, pool: pool)
+        s.profiler?.stop(647)
         // features.6.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 1614256, count: 51600)
-        // features.6.7.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(648)
+        // features.6.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 375150864 &* s.n,
             batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17, weights: s.f + 1562656, gradInput: s.t + 295563312 &* s.n,
             gradWeights: s.f + 1614256, pool: pool)
+        s.profiler?.stop(649)
         // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1614256, channels: 2064, kernel: 5, into: s.g + 20580720)
-        // features.6.7.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(650)
+        // features.6.7.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 374554368 &* s.n,
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 20572464, beta: s.p + 20574528, savedMean: s.f + 1554400,
             savedInvStd: s.f + 1556464, activation: .silu, gradInput: s.t + 295563312 &* s.n,
             gradGamma: s.g + 20572464, gradBeta: s.g + 20574528, pool: pool)
-        // features.6.7.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(651)
+        // features.6.7.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 403188224 &* s.n,
             weights: s.p + 19862448, pixels: 289 &* s.n, inChannels: 344, outChannels: 2064,
             gradInput: s.t + 300006432 &* s.n, gradWeights: s.g + 19862448, pool: pool)
+        s.profiler?.stop(652)
         // features.6.7 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 300006432 &* s.n, s.t + 300105856 &* s.n, count: 99416 &* s.n, pool: pool)
+        s.profiler?.stop(653)
     }
 
     /// features.6.6 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_6_backward(_ s: TrainingStepContext) {
         // features.6.6 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 300006432 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 38 ? s.t + 296859328 &* s.n : nil, batch: s.n,
             perImage: 99416, gradBranch: s.t + 296159808 &* s.n, pool: pool)
-        // features.6.6.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(654)
+        // features.6.6.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 344]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 403088800 &* s.n,
             pixels: 289 &* s.n, channels: 344, gamma: s.p + 19861040, beta: s.p + 19861392, savedMean: s.f + 1553712,
             savedInvStd: s.f + 1554056, activation: .identity, gradInput: s.t + 296159808 &* s.n,
             gradGamma: s.g + 19861040, gradBeta: s.g + 19861392, pool: pool)
-        // features.6.6.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(655)
+        // features.6.6.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 373957872 &* s.n,
             weights: s.p + 19151024, pixels: 289 &* s.n, inChannels: 2064, outChannels: 344,
             gradInput: s.t + 295563312 &* s.n, gradWeights: s.g + 19151024, pool: pool)
-        // features.6.6.block.2 squeeze-excitation backward
+        s.profiler?.stop(656)
+        // features.6.6.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 373361376 &* s.n,
             batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 18793856,
             activation: .silu, expandWeights: s.p + 18971456, savedPooled: s.t + 143822544 &* s.n,
             savedHidden: s.t + 296858608 &* s.n, savedScale: s.t + 143824608 &* s.n, gradInput: s.t + 296159808 &* s.n,
             gradReduceWeights: s.g + 18793856, gradReduceBias: s.g + 18971360, gradExpandWeights: s.g + 18971456,
             gradExpandBias: s.g + 19148960, workspace: s.ws, pool: pool)
-        // features.6.6.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(657)
+        // features.6.6.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 372764880 &* s.n,
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 18785600, beta: s.p + 18787664, savedMean: s.f + 1446384,
             savedInvStd: s.f + 1448448, activation: .silu, gradInput: s.t + 296159808 &* s.n,
             gradGamma: s.g + 18785600, gradBeta: s.g + 18787664, pool: pool)
+        s.profiler?.stop(658)
         // features.6.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 1502112, count: 51600)
-        // features.6.6.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(659)
+        // features.6.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 372168384 &* s.n,
             batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17, weights: s.f + 1450512, gradInput: s.t + 295563312 &* s.n,
             gradWeights: s.f + 1502112, pool: pool)
+        s.profiler?.stop(660)
         // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1502112, channels: 2064, kernel: 5, into: s.g + 18734000)
-        // features.6.6.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(661)
+        // features.6.6.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 371571888 &* s.n,
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 18725744, beta: s.p + 18727808, savedMean: s.f + 1442256,
             savedInvStd: s.f + 1444320, activation: .silu, gradInput: s.t + 295563312 &* s.n,
             gradGamma: s.g + 18725744, gradBeta: s.g + 18727808, pool: pool)
-        // features.6.6.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(662)
+        // features.6.6.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 402989376 &* s.n,
             weights: s.p + 18015728, pixels: 289 &* s.n, inChannels: 344, outChannels: 2064,
             gradInput: s.t + 300105856 &* s.n, gradWeights: s.g + 18015728, pool: pool)
+        s.profiler?.stop(663)
         // features.6.6 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 300105856 &* s.n, s.t + 300006432 &* s.n, count: 99416 &* s.n, pool: pool)
+        s.profiler?.stop(664)
     }
 
     /// features.6.5 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_5_backward(_ s: TrainingStepContext) {
         // features.6.5 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 300105856 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 37 ? s.t + 296859312 &* s.n : nil, batch: s.n,
             perImage: 99416, gradBranch: s.t + 296159808 &* s.n, pool: pool)
-        // features.6.5.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(665)
+        // features.6.5.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 344]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 402889952 &* s.n,
             pixels: 289 &* s.n, channels: 344, gamma: s.p + 18014320, beta: s.p + 18014672, savedMean: s.f + 1441568,
             savedInvStd: s.f + 1441912, activation: .identity, gradInput: s.t + 296159808 &* s.n,
             gradGamma: s.g + 18014320, gradBeta: s.g + 18014672, pool: pool)
-        // features.6.5.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(666)
+        // features.6.5.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 370975392 &* s.n,
             weights: s.p + 17304304, pixels: 289 &* s.n, inChannels: 2064, outChannels: 344,
             gradInput: s.t + 295563312 &* s.n, gradWeights: s.g + 17304304, pool: pool)
-        // features.6.5.block.2 squeeze-excitation backward
+        s.profiler?.stop(667)
+        // features.6.5.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 370378896 &* s.n,
             batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 16947136,
             activation: .silu, expandWeights: s.p + 17124736, savedPooled: s.t + 143818416 &* s.n,
             savedHidden: s.t + 296858512 &* s.n, savedScale: s.t + 143820480 &* s.n, gradInput: s.t + 296159808 &* s.n,
             gradReduceWeights: s.g + 16947136, gradReduceBias: s.g + 17124640, gradExpandWeights: s.g + 17124736,
             gradExpandBias: s.g + 17302240, workspace: s.ws, pool: pool)
-        // features.6.5.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(668)
+        // features.6.5.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 369782400 &* s.n,
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 16938880, beta: s.p + 16940944, savedMean: s.f + 1334240,
             savedInvStd: s.f + 1336304, activation: .silu, gradInput: s.t + 296159808 &* s.n,
             gradGamma: s.g + 16938880, gradBeta: s.g + 16940944, pool: pool)
+        s.profiler?.stop(669)
         // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 1389968, count: 51600)
-        // features.6.5.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(670)
+        // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 369185904 &* s.n,
             batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17, weights: s.f + 1338368, gradInput: s.t + 295563312 &* s.n,
             gradWeights: s.f + 1389968, pool: pool)
+        s.profiler?.stop(671)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1389968, channels: 2064, kernel: 5, into: s.g + 16887280)
-        // features.6.5.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(672)
+        // features.6.5.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 368589408 &* s.n,
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 16879024, beta: s.p + 16881088, savedMean: s.f + 1330112,
             savedInvStd: s.f + 1332176, activation: .silu, gradInput: s.t + 295563312 &* s.n,
             gradGamma: s.g + 16879024, gradBeta: s.g + 16881088, pool: pool)
-        // features.6.5.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(673)
+        // features.6.5.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 402790528 &* s.n,
             weights: s.p + 16169008, pixels: 289 &* s.n, inChannels: 344, outChannels: 2064,
             gradInput: s.t + 300006432 &* s.n, gradWeights: s.g + 16169008, pool: pool)
+        s.profiler?.stop(674)
         // features.6.5 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 300006432 &* s.n, s.t + 300105856 &* s.n, count: 99416 &* s.n, pool: pool)
+        s.profiler?.stop(675)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 300006432 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 36 ? s.t + 296859296 &* s.n : nil, batch: s.n,
             perImage: 99416, gradBranch: s.t + 296159808 &* s.n, pool: pool)
-        // features.6.4.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(676)
+        // features.6.4.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 344]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 402691104 &* s.n,
             pixels: 289 &* s.n, channels: 344, gamma: s.p + 16167600, beta: s.p + 16167952, savedMean: s.f + 1329424,
             savedInvStd: s.f + 1329768, activation: .identity, gradInput: s.t + 296159808 &* s.n,
             gradGamma: s.g + 16167600, gradBeta: s.g + 16167952, pool: pool)
-        // features.6.4.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(677)
+        // features.6.4.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 367992912 &* s.n,
             weights: s.p + 15457584, pixels: 289 &* s.n, inChannels: 2064, outChannels: 344,
             gradInput: s.t + 295563312 &* s.n, gradWeights: s.g + 15457584, pool: pool)
-        // features.6.4.block.2 squeeze-excitation backward
+        s.profiler?.stop(678)
+        // features.6.4.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 367396416 &* s.n,
             batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 15100416,
             activation: .silu, expandWeights: s.p + 15278016, savedPooled: s.t + 143814288 &* s.n,
             savedHidden: s.t + 296858416 &* s.n, savedScale: s.t + 143816352 &* s.n, gradInput: s.t + 296159808 &* s.n,
             gradReduceWeights: s.g + 15100416, gradReduceBias: s.g + 15277920, gradExpandWeights: s.g + 15278016,
             gradExpandBias: s.g + 15455520, workspace: s.ws, pool: pool)
-        // features.6.4.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(679)
+        // features.6.4.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 366799920 &* s.n,
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 15092160, beta: s.p + 15094224, savedMean: s.f + 1222096,
             savedInvStd: s.f + 1224160, activation: .silu, gradInput: s.t + 296159808 &* s.n,
             gradGamma: s.g + 15092160, gradBeta: s.g + 15094224, pool: pool)
+        s.profiler?.stop(680)
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 1277824, count: 51600)
-        // features.6.4.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(681)
+        // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 366203424 &* s.n,
             batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17, weights: s.f + 1226224, gradInput: s.t + 295563312 &* s.n,
             gradWeights: s.f + 1277824, pool: pool)
+        s.profiler?.stop(682)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1277824, channels: 2064, kernel: 5, into: s.g + 15040560)
-        // features.6.4.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(683)
+        // features.6.4.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 365606928 &* s.n,
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 15032304, beta: s.p + 15034368, savedMean: s.f + 1217968,
             savedInvStd: s.f + 1220032, activation: .silu, gradInput: s.t + 295563312 &* s.n,
             gradGamma: s.g + 15032304, gradBeta: s.g + 15034368, pool: pool)
-        // features.6.4.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(684)
+        // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 402591680 &* s.n,
             weights: s.p + 14322288, pixels: 289 &* s.n, inChannels: 344, outChannels: 2064,
             gradInput: s.t + 300105856 &* s.n, gradWeights: s.g + 14322288, pool: pool)
+        s.profiler?.stop(685)
         // features.6.4 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 300105856 &* s.n, s.t + 300006432 &* s.n, count: 99416 &* s.n, pool: pool)
+        s.profiler?.stop(686)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 300105856 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 35 ? s.t + 296859280 &* s.n : nil, batch: s.n,
             perImage: 99416, gradBranch: s.t + 296159808 &* s.n, pool: pool)
-        // features.6.3.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(687)
+        // features.6.3.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 344]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 402492256 &* s.n,
             pixels: 289 &* s.n, channels: 344, gamma: s.p + 14320880, beta: s.p + 14321232, savedMean: s.f + 1217280,
             savedInvStd: s.f + 1217624, activation: .identity, gradInput: s.t + 296159808 &* s.n,
             gradGamma: s.g + 14320880, gradBeta: s.g + 14321232, pool: pool)
-        // features.6.3.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(688)
+        // features.6.3.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 365010432 &* s.n,
             weights: s.p + 13610864, pixels: 289 &* s.n, inChannels: 2064, outChannels: 344,
             gradInput: s.t + 295563312 &* s.n, gradWeights: s.g + 13610864, pool: pool)
-        // features.6.3.block.2 squeeze-excitation backward
+        s.profiler?.stop(689)
+        // features.6.3.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 364413936 &* s.n,
             batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 13253696,
             activation: .silu, expandWeights: s.p + 13431296, savedPooled: s.t + 143810160 &* s.n,
             savedHidden: s.t + 296858320 &* s.n, savedScale: s.t + 143812224 &* s.n, gradInput: s.t + 296159808 &* s.n,
             gradReduceWeights: s.g + 13253696, gradReduceBias: s.g + 13431200, gradExpandWeights: s.g + 13431296,
             gradExpandBias: s.g + 13608800, workspace: s.ws, pool: pool)
-        // features.6.3.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(690)
+        // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 363817440 &* s.n,
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 13245440, beta: s.p + 13247504, savedMean: s.f + 1109952,
             savedInvStd: s.f + 1112016, activation: .silu, gradInput: s.t + 296159808 &* s.n,
             gradGamma: s.g + 13245440, gradBeta: s.g + 13247504, pool: pool)
+        s.profiler?.stop(691)
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 1165680, count: 51600)
-        // features.6.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(692)
+        // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 363220944 &* s.n,
             batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17, weights: s.f + 1114080, gradInput: s.t + 295563312 &* s.n,
             gradWeights: s.f + 1165680, pool: pool)
+        s.profiler?.stop(693)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1165680, channels: 2064, kernel: 5, into: s.g + 13193840)
-        // features.6.3.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(694)
+        // features.6.3.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 362624448 &* s.n,
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 13185584, beta: s.p + 13187648, savedMean: s.f + 1105824,
             savedInvStd: s.f + 1107888, activation: .silu, gradInput: s.t + 295563312 &* s.n,
             gradGamma: s.g + 13185584, gradBeta: s.g + 13187648, pool: pool)
-        // features.6.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(695)
+        // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 402392832 &* s.n,
             weights: s.p + 12475568, pixels: 289 &* s.n, inChannels: 344, outChannels: 2064,
             gradInput: s.t + 300006432 &* s.n, gradWeights: s.g + 12475568, pool: pool)
+        s.profiler?.stop(696)
         // features.6.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 300006432 &* s.n, s.t + 300105856 &* s.n, count: 99416 &* s.n, pool: pool)
+        s.profiler?.stop(697)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 300006432 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 34 ? s.t + 296859264 &* s.n : nil, batch: s.n,
             perImage: 99416, gradBranch: s.t + 296159808 &* s.n, pool: pool)
-        // features.6.2.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(698)
+        // features.6.2.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 344]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 402293408 &* s.n,
             pixels: 289 &* s.n, channels: 344, gamma: s.p + 12474160, beta: s.p + 12474512, savedMean: s.f + 1105136,
             savedInvStd: s.f + 1105480, activation: .identity, gradInput: s.t + 296159808 &* s.n,
             gradGamma: s.g + 12474160, gradBeta: s.g + 12474512, pool: pool)
-        // features.6.2.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(699)
+        // features.6.2.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 362027952 &* s.n,
             weights: s.p + 11764144, pixels: 289 &* s.n, inChannels: 2064, outChannels: 344,
             gradInput: s.t + 295563312 &* s.n, gradWeights: s.g + 11764144, pool: pool)
-        // features.6.2.block.2 squeeze-excitation backward
+        s.profiler?.stop(700)
+        // features.6.2.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 361431456 &* s.n,
             batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 11406976,
             activation: .silu, expandWeights: s.p + 11584576, savedPooled: s.t + 143806032 &* s.n,
             savedHidden: s.t + 296858224 &* s.n, savedScale: s.t + 143808096 &* s.n, gradInput: s.t + 296159808 &* s.n,
             gradReduceWeights: s.g + 11406976, gradReduceBias: s.g + 11584480, gradExpandWeights: s.g + 11584576,
             gradExpandBias: s.g + 11762080, workspace: s.ws, pool: pool)
-        // features.6.2.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(701)
+        // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 360834960 &* s.n,
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 11398720, beta: s.p + 11400784, savedMean: s.f + 997808,
             savedInvStd: s.f + 999872, activation: .silu, gradInput: s.t + 296159808 &* s.n, gradGamma: s.g + 11398720,
             gradBeta: s.g + 11400784, pool: pool)
+        s.profiler?.stop(702)
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 1053536, count: 51600)
-        // features.6.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(703)
+        // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 360238464 &* s.n,
             batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17, weights: s.f + 1001936, gradInput: s.t + 295563312 &* s.n,
             gradWeights: s.f + 1053536, pool: pool)
+        s.profiler?.stop(704)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1053536, channels: 2064, kernel: 5, into: s.g + 11347120)
-        // features.6.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(705)
+        // features.6.2.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 359641968 &* s.n,
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 11338864, beta: s.p + 11340928, savedMean: s.f + 993680,
             savedInvStd: s.f + 995744, activation: .silu, gradInput: s.t + 295563312 &* s.n, gradGamma: s.g + 11338864,
             gradBeta: s.g + 11340928, pool: pool)
-        // features.6.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(706)
+        // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 402193984 &* s.n,
             weights: s.p + 10628848, pixels: 289 &* s.n, inChannels: 344, outChannels: 2064,
             gradInput: s.t + 300105856 &* s.n, gradWeights: s.g + 10628848, pool: pool)
+        s.profiler?.stop(707)
         // features.6.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 300105856 &* s.n, s.t + 300006432 &* s.n, count: 99416 &* s.n, pool: pool)
+        s.profiler?.stop(708)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 300105856 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 33 ? s.t + 296859248 &* s.n : nil, batch: s.n,
             perImage: 99416, gradBranch: s.t + 296159808 &* s.n, pool: pool)
-        // features.6.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(709)
+        // features.6.1.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 344]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 402094560 &* s.n,
             pixels: 289 &* s.n, channels: 344, gamma: s.p + 10627440, beta: s.p + 10627792, savedMean: s.f + 992992,
             savedInvStd: s.f + 993336, activation: .identity, gradInput: s.t + 296159808 &* s.n,
             gradGamma: s.g + 10627440, gradBeta: s.g + 10627792, pool: pool)
-        // features.6.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(710)
+        // features.6.1.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 359045472 &* s.n,
             weights: s.p + 9917424, pixels: 289 &* s.n, inChannels: 2064, outChannels: 344,
             gradInput: s.t + 295563312 &* s.n, gradWeights: s.g + 9917424, pool: pool)
-        // features.6.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(711)
+        // features.6.1.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 358448976 &* s.n,
             batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 9560256,
             activation: .silu, expandWeights: s.p + 9737856, savedPooled: s.t + 143801904 &* s.n,
             savedHidden: s.t + 296858128 &* s.n, savedScale: s.t + 143803968 &* s.n, gradInput: s.t + 296159808 &* s.n,
             gradReduceWeights: s.g + 9560256, gradReduceBias: s.g + 9737760, gradExpandWeights: s.g + 9737856,
             gradExpandBias: s.g + 9915360, workspace: s.ws, pool: pool)
-        // features.6.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(712)
+        // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 357852480 &* s.n,
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 9552000, beta: s.p + 9554064, savedMean: s.f + 885664,
             savedInvStd: s.f + 887728, activation: .silu, gradInput: s.t + 296159808 &* s.n, gradGamma: s.g + 9552000,
             gradBeta: s.g + 9554064, pool: pool)
+        s.profiler?.stop(713)
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 941392, count: 51600)
-        // features.6.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(714)
+        // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 357255984 &* s.n,
             batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17, weights: s.f + 889792, gradInput: s.t + 295563312 &* s.n,
             gradWeights: s.f + 941392, pool: pool)
+        s.profiler?.stop(715)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 941392, channels: 2064, kernel: 5, into: s.g + 9500400)
-        // features.6.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(716)
+        // features.6.1.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 356659488 &* s.n,
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 9492144, beta: s.p + 9494208, savedMean: s.f + 881536,
             savedInvStd: s.f + 883600, activation: .silu, gradInput: s.t + 295563312 &* s.n, gradGamma: s.g + 9492144,
             gradBeta: s.g + 9494208, pool: pool)
-        // features.6.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(717)
+        // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 401995136 &* s.n,
             weights: s.p + 8782128, pixels: 289 &* s.n, inChannels: 344, outChannels: 2064,
             gradInput: s.t + 296159808 &* s.n, gradWeights: s.g + 8782128, pool: pool)
+        s.profiler?.stop(718)
         // features.6.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 296159808 &* s.n, s.t + 300105856 &* s.n, count: 99416 &* s.n, pool: pool)
+        s.profiler?.stop(719)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 33x33x200 -> 17x17x344, SE 1200 -> 50 -> 1200
     private func features_6_0_backward(_ s: TrainingStepContext) {
-        // features.6.0.block.3 backward through identity and BatchNorm (in place)
+        // features.6.0.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 344]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 296756304 &* s.n,
             pixels: 289 &* s.n, channels: 344, gamma: s.p + 8780720, beta: s.p + 8781072, savedMean: s.f + 880848,
             savedInvStd: s.f + 881192, activation: .identity, gradInput: s.t + 296159808 &* s.n,
             gradGamma: s.g + 8780720, gradBeta: s.g + 8781072, pool: pool)
-        // features.6.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(720)
+        // features.6.0.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 1200] <- [n, 17, 17, 344]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 391224912 &* s.n,
             weights: s.p + 8367920, pixels: 289 &* s.n, inChannels: 1200, outChannels: 344,
             gradInput: s.t + 295563312 &* s.n, gradWeights: s.g + 8367920, pool: pool)
-        // features.6.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(721)
+        // features.6.0.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 17, 17, 1200]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 390878112 &* s.n,
             batch: s.n, pixels: 289, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 8246656,
             activation: .silu, expandWeights: s.p + 8306720, savedPooled: s.t + 296855728 &* s.n,
             savedHidden: s.t + 296859184 &* s.n, savedScale: s.t + 296856928 &* s.n, gradInput: s.t + 300006432 &* s.n,
             gradReduceWeights: s.g + 8246656, gradReduceBias: s.g + 8306656, gradExpandWeights: s.g + 8306720,
             gradExpandBias: s.g + 8366720, workspace: s.ws, pool: pool)
-        // features.6.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(722)
+        // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 1200]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 300006432 &* s.n, input: s.t + 143434368 &* s.n,
             pixels: 289 &* s.n, channels: 1200, gamma: s.p + 8241856, beta: s.p + 8243056, savedMean: s.f + 818448,
             savedInvStd: s.f + 819648, activation: .silu, gradInput: s.t + 300006432 &* s.n, gradGamma: s.g + 8241856,
             gradBeta: s.g + 8243056, pool: pool)
+        s.profiler?.stop(723)
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 850848, count: 30000)
-        // features.6.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(724)
+        // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 17, 17, 1200]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 300006432 &* s.n, input: s.t + 294256512 &* s.n,
             batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17, weights: s.f + 820848, gradInput: s.t + 295563312 &* s.n,
             gradWeights: s.f + 850848, pool: pool)
+        s.profiler?.stop(725)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 850848, channels: 1200, kernel: 5, into: s.g + 8211856)
-        // features.6.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(726)
+        // features.6.0.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 292949712 &* s.n,
             pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 8207056, beta: s.p + 8208256, savedMean: s.f + 816048,
             savedInvStd: s.f + 817248, activation: .silu, gradInput: s.t + 295563312 &* s.n, gradGamma: s.g + 8207056,
             gradBeta: s.g + 8208256, pool: pool)
-        // features.6.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(727)
+        // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 398602416 &* s.n,
             weights: s.p + 7967056, pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200,
             gradInput: s.t + 143434368 &* s.n, gradWeights: s.g + 7967056, pool: pool)
+        s.profiler?.stop(728)
     }
 
     /// features.5.7 backward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_7_backward(_ s: TrainingStepContext) {
         // features.5.7 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 143434368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 31 ? s.t + 404118720 &* s.n : nil, batch: s.n,
             perImage: 217800, gradBranch: s.t + 294256512 &* s.n, pool: pool)
-        // features.5.7.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(729)
+        // features.5.7.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 200]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 294256512 &* s.n, input: s.t + 398384608 &* s.n,
             pixels: 1089 &* s.n, channels: 200, gamma: s.p + 7966224, beta: s.p + 7966432, savedMean: s.f + 815648,
             savedInvStd: s.f + 815848, activation: .identity, gradInput: s.t + 294256512 &* s.n,
             gradGamma: s.g + 7966224, gradBeta: s.g + 7966432, pool: pool)
-        // features.5.7.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(730)
+        // features.5.7.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 294256512 &* s.n, input: s.t + 291642912 &* s.n,
             weights: s.p + 7726224, pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200,
             gradInput: s.t + 292949712 &* s.n, gradWeights: s.g + 7726224, pool: pool)
-        // features.5.7.block.2 squeeze-excitation backward
+        s.profiler?.stop(731)
+        // features.5.7.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 292949712 &* s.n, input: s.t + 290336112 &* s.n,
             batch: s.n, pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 7604960,
             activation: .silu, expandWeights: s.p + 7665024, savedPooled: s.t + 404092640 &* s.n,
             savedHidden: s.t + 404117392 &* s.n, savedScale: s.t + 404093840 &* s.n, gradInput: s.t + 291642912 &* s.n,
             gradReduceWeights: s.g + 7604960, gradReduceBias: s.g + 7664960, gradExpandWeights: s.g + 7665024,
             gradExpandBias: s.g + 7725024, workspace: s.ws, pool: pool)
-        // features.5.7.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(732)
+        // features.5.7.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 291642912 &* s.n, input: s.t + 289029312 &* s.n,
             pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 7600160, beta: s.p + 7601360, savedMean: s.f + 753248,
             savedInvStd: s.f + 754448, activation: .silu, gradInput: s.t + 291642912 &* s.n, gradGamma: s.g + 7600160,
             gradBeta: s.g + 7601360, pool: pool)
+        s.profiler?.stop(733)
         // features.5.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 785648, count: 30000)
-        // features.5.7.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(734)
+        // features.5.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 291642912 &* s.n, input: s.t + 287722512 &* s.n,
             batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 33, outWidth: 33, weights: s.f + 755648, gradInput: s.t + 289029312 &* s.n,
             gradWeights: s.f + 785648, pool: pool)
+        s.profiler?.stop(735)
         // features.5.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 785648, channels: 1200, kernel: 5, into: s.g + 7570160)
-        // features.5.7.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(736)
+        // features.5.7.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 289029312 &* s.n, input: s.t + 286415712 &* s.n,
             pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 7565360, beta: s.p + 7566560, savedMean: s.f + 750848,
             savedInvStd: s.f + 752048, activation: .silu, gradInput: s.t + 289029312 &* s.n, gradGamma: s.g + 7565360,
             gradBeta: s.g + 7566560, pool: pool)
-        // features.5.7.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(737)
+        // features.5.7.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 289029312 &* s.n, input: s.t + 398166800 &* s.n,
             weights: s.p + 7325360, pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200,
             gradInput: s.t + 287722512 &* s.n, gradWeights: s.g + 7325360, pool: pool)
+        s.profiler?.stop(738)
         // features.5.7 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 287722512 &* s.n, s.t + 143434368 &* s.n, count: 217800 &* s.n, pool: pool)
+        s.profiler?.stop(739)
     }
 
     /// features.5.6 backward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_6_backward(_ s: TrainingStepContext) {
         // features.5.6 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 287722512 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.t + 404118704 &* s.n : nil, batch: s.n,
             perImage: 217800, gradBranch: s.t + 143434368 &* s.n, pool: pool)
-        // features.5.6.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(740)
+        // features.5.6.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 200]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 397948992 &* s.n,
             pixels: 1089 &* s.n, channels: 200, gamma: s.p + 7324528, beta: s.p + 7324736, savedMean: s.f + 750448,
             savedInvStd: s.f + 750648, activation: .identity, gradInput: s.t + 143434368 &* s.n,
             gradGamma: s.g + 7324528, gradBeta: s.g + 7324736, pool: pool)
-        // features.5.6.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(741)
+        // features.5.6.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 285108912 &* s.n,
             weights: s.p + 7084528, pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200,
             gradInput: s.t + 286415712 &* s.n, gradWeights: s.g + 7084528, pool: pool)
-        // features.5.6.block.2 squeeze-excitation backward
+        s.profiler?.stop(742)
+        // features.5.6.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 286415712 &* s.n, input: s.t + 283802112 &* s.n,
             batch: s.n, pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 6963264,
             activation: .silu, expandWeights: s.p + 7023328, savedPooled: s.t + 404090240 &* s.n,
             savedHidden: s.t + 404117328 &* s.n, savedScale: s.t + 404091440 &* s.n, gradInput: s.t + 285108912 &* s.n,
             gradReduceWeights: s.g + 6963264, gradReduceBias: s.g + 7023264, gradExpandWeights: s.g + 7023328,
             gradExpandBias: s.g + 7083328, workspace: s.ws, pool: pool)
-        // features.5.6.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(743)
+        // features.5.6.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 285108912 &* s.n, input: s.t + 282495312 &* s.n,
             pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 6958464, beta: s.p + 6959664, savedMean: s.f + 688048,
             savedInvStd: s.f + 689248, activation: .silu, gradInput: s.t + 285108912 &* s.n, gradGamma: s.g + 6958464,
             gradBeta: s.g + 6959664, pool: pool)
+        s.profiler?.stop(744)
         // features.5.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 720448, count: 30000)
-        // features.5.6.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(745)
+        // features.5.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 285108912 &* s.n, input: s.t + 281188512 &* s.n,
             batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 33, outWidth: 33, weights: s.f + 690448, gradInput: s.t + 282495312 &* s.n,
             gradWeights: s.f + 720448, pool: pool)
+        s.profiler?.stop(746)
         // features.5.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 720448, channels: 1200, kernel: 5, into: s.g + 6928464)
-        // features.5.6.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(747)
+        // features.5.6.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 282495312 &* s.n, input: s.t + 279881712 &* s.n,
             pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 6923664, beta: s.p + 6924864, savedMean: s.f + 685648,
             savedInvStd: s.f + 686848, activation: .silu, gradInput: s.t + 282495312 &* s.n, gradGamma: s.g + 6923664,
             gradBeta: s.g + 6924864, pool: pool)
-        // features.5.6.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(748)
+        // features.5.6.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 282495312 &* s.n, input: s.t + 397731184 &* s.n,
             weights: s.p + 6683664, pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200,
             gradInput: s.t + 143434368 &* s.n, gradWeights: s.g + 6683664, pool: pool)
+        s.profiler?.stop(749)
         // features.5.6 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 143434368 &* s.n, s.t + 287722512 &* s.n, count: 217800 &* s.n, pool: pool)
+        s.profiler?.stop(750)
     }
 
     /// features.5.5 backward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_5_backward(_ s: TrainingStepContext) {
         // features.5.5 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 143434368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.t + 404118688 &* s.n : nil, batch: s.n,
             perImage: 217800, gradBranch: s.t + 281188512 &* s.n, pool: pool)
-        // features.5.5.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(751)
+        // features.5.5.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 200]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 281188512 &* s.n, input: s.t + 397513376 &* s.n,
             pixels: 1089 &* s.n, channels: 200, gamma: s.p + 6682832, beta: s.p + 6683040, savedMean: s.f + 685248,
             savedInvStd: s.f + 685448, activation: .identity, gradInput: s.t + 281188512 &* s.n,
             gradGamma: s.g + 6682832, gradBeta: s.g + 6683040, pool: pool)
-        // features.5.5.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(752)
+        // features.5.5.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 281188512 &* s.n, input: s.t + 278574912 &* s.n,
             weights: s.p + 6442832, pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200,
             gradInput: s.t + 279881712 &* s.n, gradWeights: s.g + 6442832, pool: pool)
-        // features.5.5.block.2 squeeze-excitation backward
+        s.profiler?.stop(753)
+        // features.5.5.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 279881712 &* s.n, input: s.t + 277268112 &* s.n,
             batch: s.n, pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 6321568,
             activation: .silu, expandWeights: s.p + 6381632, savedPooled: s.t + 404087840 &* s.n,
             savedHidden: s.t + 404117264 &* s.n, savedScale: s.t + 404089040 &* s.n, gradInput: s.t + 278574912 &* s.n,
             gradReduceWeights: s.g + 6321568, gradReduceBias: s.g + 6381568, gradExpandWeights: s.g + 6381632,
             gradExpandBias: s.g + 6441632, workspace: s.ws, pool: pool)
-        // features.5.5.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(754)
+        // features.5.5.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 278574912 &* s.n, input: s.t + 275961312 &* s.n,
             pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 6316768, beta: s.p + 6317968, savedMean: s.f + 622848,
             savedInvStd: s.f + 624048, activation: .silu, gradInput: s.t + 278574912 &* s.n, gradGamma: s.g + 6316768,
             gradBeta: s.g + 6317968, pool: pool)
+        s.profiler?.stop(755)
         // features.5.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 655248, count: 30000)
-        // features.5.5.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(756)
+        // features.5.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 278574912 &* s.n, input: s.t + 274654512 &* s.n,
             batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 33, outWidth: 33, weights: s.f + 625248, gradInput: s.t + 275961312 &* s.n,
             gradWeights: s.f + 655248, pool: pool)
+        s.profiler?.stop(757)
         // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 655248, channels: 1200, kernel: 5, into: s.g + 6286768)
-        // features.5.5.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(758)
+        // features.5.5.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 275961312 &* s.n, input: s.t + 273347712 &* s.n,
             pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 6281968, beta: s.p + 6283168, savedMean: s.f + 620448,
             savedInvStd: s.f + 621648, activation: .silu, gradInput: s.t + 275961312 &* s.n, gradGamma: s.g + 6281968,
             gradBeta: s.g + 6283168, pool: pool)
-        // features.5.5.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(759)
+        // features.5.5.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 275961312 &* s.n, input: s.t + 397295568 &* s.n,
             weights: s.p + 6041968, pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200,
             gradInput: s.t + 274654512 &* s.n, gradWeights: s.g + 6041968, pool: pool)
+        s.profiler?.stop(760)
         // features.5.5 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 274654512 &* s.n, s.t + 143434368 &* s.n, count: 217800 &* s.n, pool: pool)
+        s.profiler?.stop(761)
     }
 
     /// features.5.4 backward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_4_backward(_ s: TrainingStepContext) {
         // features.5.4 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 274654512 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.t + 404118672 &* s.n : nil, batch: s.n,
             perImage: 217800, gradBranch: s.t + 143434368 &* s.n, pool: pool)
-        // features.5.4.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(762)
+        // features.5.4.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 200]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 397077760 &* s.n,
             pixels: 1089 &* s.n, channels: 200, gamma: s.p + 6041136, beta: s.p + 6041344, savedMean: s.f + 620048,
             savedInvStd: s.f + 620248, activation: .identity, gradInput: s.t + 143434368 &* s.n,
             gradGamma: s.g + 6041136, gradBeta: s.g + 6041344, pool: pool)
-        // features.5.4.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(763)
+        // features.5.4.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 272040912 &* s.n,
             weights: s.p + 5801136, pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200,
             gradInput: s.t + 273347712 &* s.n, gradWeights: s.g + 5801136, pool: pool)
-        // features.5.4.block.2 squeeze-excitation backward
+        s.profiler?.stop(764)
+        // features.5.4.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 273347712 &* s.n, input: s.t + 270734112 &* s.n,
             batch: s.n, pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 5679872,
             activation: .silu, expandWeights: s.p + 5739936, savedPooled: s.t + 404085440 &* s.n,
             savedHidden: s.t + 404117200 &* s.n, savedScale: s.t + 404086640 &* s.n, gradInput: s.t + 272040912 &* s.n,
             gradReduceWeights: s.g + 5679872, gradReduceBias: s.g + 5739872, gradExpandWeights: s.g + 5739936,
             gradExpandBias: s.g + 5799936, workspace: s.ws, pool: pool)
-        // features.5.4.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(765)
+        // features.5.4.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 272040912 &* s.n, input: s.t + 269427312 &* s.n,
             pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 5675072, beta: s.p + 5676272, savedMean: s.f + 557648,
             savedInvStd: s.f + 558848, activation: .silu, gradInput: s.t + 272040912 &* s.n, gradGamma: s.g + 5675072,
             gradBeta: s.g + 5676272, pool: pool)
+        s.profiler?.stop(766)
         // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 590048, count: 30000)
-        // features.5.4.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(767)
+        // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 272040912 &* s.n, input: s.t + 268120512 &* s.n,
             batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 33, outWidth: 33, weights: s.f + 560048, gradInput: s.t + 269427312 &* s.n,
             gradWeights: s.f + 590048, pool: pool)
+        s.profiler?.stop(768)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 590048, channels: 1200, kernel: 5, into: s.g + 5645072)
-        // features.5.4.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(769)
+        // features.5.4.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 269427312 &* s.n, input: s.t + 266813712 &* s.n,
             pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 5640272, beta: s.p + 5641472, savedMean: s.f + 555248,
             savedInvStd: s.f + 556448, activation: .silu, gradInput: s.t + 269427312 &* s.n, gradGamma: s.g + 5640272,
             gradBeta: s.g + 5641472, pool: pool)
-        // features.5.4.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(770)
+        // features.5.4.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 269427312 &* s.n, input: s.t + 396859952 &* s.n,
             weights: s.p + 5400272, pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200,
             gradInput: s.t + 143434368 &* s.n, gradWeights: s.g + 5400272, pool: pool)
+        s.profiler?.stop(771)
         // features.5.4 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 143434368 &* s.n, s.t + 274654512 &* s.n, count: 217800 &* s.n, pool: pool)
+        s.profiler?.stop(772)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 143434368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.t + 404118656 &* s.n : nil, batch: s.n,
             perImage: 217800, gradBranch: s.t + 268120512 &* s.n, pool: pool)
-        // features.5.3.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(773)
+        // features.5.3.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 200]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 268120512 &* s.n, input: s.t + 396642144 &* s.n,
             pixels: 1089 &* s.n, channels: 200, gamma: s.p + 5399440, beta: s.p + 5399648, savedMean: s.f + 554848,
             savedInvStd: s.f + 555048, activation: .identity, gradInput: s.t + 268120512 &* s.n,
             gradGamma: s.g + 5399440, gradBeta: s.g + 5399648, pool: pool)
-        // features.5.3.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(774)
+        // features.5.3.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 268120512 &* s.n, input: s.t + 265506912 &* s.n,
             weights: s.p + 5159440, pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200,
             gradInput: s.t + 266813712 &* s.n, gradWeights: s.g + 5159440, pool: pool)
-        // features.5.3.block.2 squeeze-excitation backward
+        s.profiler?.stop(775)
+        // features.5.3.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 266813712 &* s.n, input: s.t + 264200112 &* s.n,
             batch: s.n, pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 5038176,
             activation: .silu, expandWeights: s.p + 5098240, savedPooled: s.t + 404083040 &* s.n,
             savedHidden: s.t + 404117136 &* s.n, savedScale: s.t + 404084240 &* s.n, gradInput: s.t + 265506912 &* s.n,
             gradReduceWeights: s.g + 5038176, gradReduceBias: s.g + 5098176, gradExpandWeights: s.g + 5098240,
             gradExpandBias: s.g + 5158240, workspace: s.ws, pool: pool)
-        // features.5.3.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(776)
+        // features.5.3.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 265506912 &* s.n, input: s.t + 262893312 &* s.n,
             pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 5033376, beta: s.p + 5034576, savedMean: s.f + 492448,
             savedInvStd: s.f + 493648, activation: .silu, gradInput: s.t + 265506912 &* s.n, gradGamma: s.g + 5033376,
             gradBeta: s.g + 5034576, pool: pool)
+        s.profiler?.stop(777)
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 524848, count: 30000)
-        // features.5.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(778)
+        // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 265506912 &* s.n, input: s.t + 261586512 &* s.n,
             batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 33, outWidth: 33, weights: s.f + 494848, gradInput: s.t + 262893312 &* s.n,
             gradWeights: s.f + 524848, pool: pool)
+        s.profiler?.stop(779)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 524848, channels: 1200, kernel: 5, into: s.g + 5003376)
-        // features.5.3.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(780)
+        // features.5.3.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 262893312 &* s.n, input: s.t + 260279712 &* s.n,
             pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 4998576, beta: s.p + 4999776, savedMean: s.f + 490048,
             savedInvStd: s.f + 491248, activation: .silu, gradInput: s.t + 262893312 &* s.n, gradGamma: s.g + 4998576,
             gradBeta: s.g + 4999776, pool: pool)
-        // features.5.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(781)
+        // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 262893312 &* s.n, input: s.t + 396424336 &* s.n,
             weights: s.p + 4758576, pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200,
             gradInput: s.t + 261586512 &* s.n, gradWeights: s.g + 4758576, pool: pool)
+        s.profiler?.stop(782)
         // features.5.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 261586512 &* s.n, s.t + 143434368 &* s.n, count: 217800 &* s.n, pool: pool)
+        s.profiler?.stop(783)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 261586512 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.t + 404118640 &* s.n : nil, batch: s.n,
             perImage: 217800, gradBranch: s.t + 143434368 &* s.n, pool: pool)
-        // features.5.2.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(784)
+        // features.5.2.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 200]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 396206528 &* s.n,
             pixels: 1089 &* s.n, channels: 200, gamma: s.p + 4757744, beta: s.p + 4757952, savedMean: s.f + 489648,
             savedInvStd: s.f + 489848, activation: .identity, gradInput: s.t + 143434368 &* s.n,
             gradGamma: s.g + 4757744, gradBeta: s.g + 4757952, pool: pool)
-        // features.5.2.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(785)
+        // features.5.2.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 258972912 &* s.n,
             weights: s.p + 4517744, pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200,
             gradInput: s.t + 260279712 &* s.n, gradWeights: s.g + 4517744, pool: pool)
-        // features.5.2.block.2 squeeze-excitation backward
+        s.profiler?.stop(786)
+        // features.5.2.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 260279712 &* s.n, input: s.t + 257666112 &* s.n,
             batch: s.n, pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 4396480,
             activation: .silu, expandWeights: s.p + 4456544, savedPooled: s.t + 143849712 &* s.n,
             savedHidden: s.t + 404117072 &* s.n, savedScale: s.t + 143850912 &* s.n, gradInput: s.t + 258972912 &* s.n,
             gradReduceWeights: s.g + 4396480, gradReduceBias: s.g + 4456480, gradExpandWeights: s.g + 4456544,
             gradExpandBias: s.g + 4516544, workspace: s.ws, pool: pool)
-        // features.5.2.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(787)
+        // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 258972912 &* s.n, input: s.t + 256359312 &* s.n,
             pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 4391680, beta: s.p + 4392880, savedMean: s.f + 427248,
             savedInvStd: s.f + 428448, activation: .silu, gradInput: s.t + 258972912 &* s.n, gradGamma: s.g + 4391680,
             gradBeta: s.g + 4392880, pool: pool)
+        s.profiler?.stop(788)
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 459648, count: 30000)
-        // features.5.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(789)
+        // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 258972912 &* s.n, input: s.t + 255052512 &* s.n,
             batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 33, outWidth: 33, weights: s.f + 429648, gradInput: s.t + 256359312 &* s.n,
             gradWeights: s.f + 459648, pool: pool)
+        s.profiler?.stop(790)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 459648, channels: 1200, kernel: 5, into: s.g + 4361680)
-        // features.5.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(791)
+        // features.5.2.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 256359312 &* s.n, input: s.t + 253745712 &* s.n,
             pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 4356880, beta: s.p + 4358080, savedMean: s.f + 424848,
             savedInvStd: s.f + 426048, activation: .silu, gradInput: s.t + 256359312 &* s.n, gradGamma: s.g + 4356880,
             gradBeta: s.g + 4358080, pool: pool)
-        // features.5.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(792)
+        // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 256359312 &* s.n, input: s.t + 395988720 &* s.n,
             weights: s.p + 4116880, pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200,
             gradInput: s.t + 143434368 &* s.n, gradWeights: s.g + 4116880, pool: pool)
+        s.profiler?.stop(793)
         // features.5.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 143434368 &* s.n, s.t + 261586512 &* s.n, count: 217800 &* s.n, pool: pool)
+        s.profiler?.stop(794)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 143434368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.t + 404118624 &* s.n : nil, batch: s.n,
             perImage: 217800, gradBranch: s.t + 255052512 &* s.n, pool: pool)
-        // features.5.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(795)
+        // features.5.1.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 200]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 255052512 &* s.n, input: s.t + 395770912 &* s.n,
             pixels: 1089 &* s.n, channels: 200, gamma: s.p + 4116048, beta: s.p + 4116256, savedMean: s.f + 424448,
             savedInvStd: s.f + 424648, activation: .identity, gradInput: s.t + 255052512 &* s.n,
             gradGamma: s.g + 4116048, gradBeta: s.g + 4116256, pool: pool)
-        // features.5.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(796)
+        // features.5.1.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 255052512 &* s.n, input: s.t + 252438912 &* s.n,
             weights: s.p + 3876048, pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200,
             gradInput: s.t + 253745712 &* s.n, gradWeights: s.g + 3876048, pool: pool)
-        // features.5.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(797)
+        // features.5.1.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 253745712 &* s.n, input: s.t + 251132112 &* s.n,
             batch: s.n, pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 3754784,
             activation: .silu, expandWeights: s.p + 3814848, savedPooled: s.t + 143847312 &* s.n,
             savedHidden: s.t + 404117008 &* s.n, savedScale: s.t + 143848512 &* s.n, gradInput: s.t + 252438912 &* s.n,
             gradReduceWeights: s.g + 3754784, gradReduceBias: s.g + 3814784, gradExpandWeights: s.g + 3814848,
             gradExpandBias: s.g + 3874848, workspace: s.ws, pool: pool)
-        // features.5.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(798)
+        // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 252438912 &* s.n, input: s.t + 249825312 &* s.n,
             pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 3749984, beta: s.p + 3751184, savedMean: s.f + 362048,
             savedInvStd: s.f + 363248, activation: .silu, gradInput: s.t + 252438912 &* s.n, gradGamma: s.g + 3749984,
             gradBeta: s.g + 3751184, pool: pool)
+        s.profiler?.stop(799)
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 394448, count: 30000)
-        // features.5.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(800)
+        // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 252438912 &* s.n, input: s.t + 248518512 &* s.n,
             batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 33, outWidth: 33, weights: s.f + 364448, gradInput: s.t + 249825312 &* s.n,
             gradWeights: s.f + 394448, pool: pool)
+        s.profiler?.stop(801)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 394448, channels: 1200, kernel: 5, into: s.g + 3719984)
-        // features.5.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(802)
+        // features.5.1.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 249825312 &* s.n, input: s.t + 247211712 &* s.n,
             pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 3715184, beta: s.p + 3716384, savedMean: s.f + 359648,
             savedInvStd: s.f + 360848, activation: .silu, gradInput: s.t + 249825312 &* s.n, gradGamma: s.g + 3715184,
             gradBeta: s.g + 3716384, pool: pool)
-        // features.5.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(803)
+        // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 249825312 &* s.n, input: s.t + 395553104 &* s.n,
             weights: s.p + 3475184, pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200,
             gradInput: s.t + 248152608 &* s.n, gradWeights: s.g + 3475184, pool: pool)
+        s.profiler?.stop(804)
         // features.5.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 248152608 &* s.n, s.t + 143434368 &* s.n, count: 217800 &* s.n, pool: pool)
+        s.profiler?.stop(805)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 33x33x144 -> 33x33x200, SE 864 -> 36 -> 864
     private func features_5_0_backward(_ s: TrainingStepContext) {
-        // features.5.0.block.3 backward through identity and BatchNorm (in place)
+        // features.5.0.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 200]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 248152608 &* s.n, input: s.t + 395335296 &* s.n,
             pixels: 1089 &* s.n, channels: 200, gamma: s.p + 3474352, beta: s.p + 3474560, savedMean: s.f + 359248,
             savedInvStd: s.f + 359448, activation: .identity, gradInput: s.t + 248152608 &* s.n,
             gradGamma: s.g + 3474352, gradBeta: s.g + 3474560, pool: pool)
-        // features.5.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(806)
+        // features.5.0.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 200]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 248152608 &* s.n, input: s.t + 346689216 &* s.n,
             weights: s.p + 3301552, pixels: 1089 &* s.n, inChannels: 864, outChannels: 200,
             gradInput: s.t + 247211712 &* s.n, gradWeights: s.g + 3301552, pool: pool)
-        // features.5.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(807)
+        // features.5.0.block.2 squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 345748320 &* s.n,
             batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 3238432,
             activation: .silu, expandWeights: s.p + 3269584, savedPooled: s.t + 404107136 &* s.n,
             savedHidden: s.t + 404117792 &* s.n, savedScale: s.t + 404108000 &* s.n, gradInput: s.t + 248152608 &* s.n,
             gradReduceWeights: s.g + 3238432, gradReduceBias: s.g + 3269536, gradExpandWeights: s.g + 3269584,
             gradExpandBias: s.g + 3300688, workspace: s.ws, pool: pool)
-        // features.5.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(808)
+        // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 248152608 &* s.n, input: s.t + 344807424 &* s.n,
             pixels: 1089 &* s.n, channels: 864, gamma: s.p + 3234976, beta: s.p + 3235840, savedMean: s.f + 314320,
             savedInvStd: s.f + 315184, activation: .silu, gradInput: s.t + 248152608 &* s.n, gradGamma: s.g + 3234976,
             gradBeta: s.g + 3235840, pool: pool)
+        s.profiler?.stop(809)
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 337648, count: 21600)
-        // features.5.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(810)
+        // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 248152608 &* s.n, input: s.t + 343866528 &* s.n,
             batch: s.n, height: 33, width: 33, channels: 864, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 33, outWidth: 33, weights: s.f + 316048, gradInput: s.t + 247211712 &* s.n,
             gradWeights: s.f + 337648, pool: pool)
+        s.profiler?.stop(811)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 337648, channels: 864, kernel: 5, into: s.g + 3213376)
-        // features.5.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(812)
+        // features.5.0.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 342925632 &* s.n,
             pixels: 1089 &* s.n, channels: 864, gamma: s.p + 3209920, beta: s.p + 3210784, savedMean: s.f + 312592,
             savedInvStd: s.f + 313456, activation: .silu, gradInput: s.t + 247211712 &* s.n, gradGamma: s.g + 3209920,
             gradBeta: s.g + 3210784, pool: pool)
-        // features.5.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(813)
+        // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 401838320 &* s.n,
             weights: s.p + 3085504, pixels: 1089 &* s.n, inChannels: 144, outChannels: 864,
             gradInput: s.t + 143434368 &* s.n, gradWeights: s.g + 3085504, pool: pool)
+        s.profiler?.stop(814)
     }
 
     /// features.4.7 backward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_7_backward(_ s: TrainingStepContext) {
         // features.4.7 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 143434368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 404118608 &* s.n : nil, batch: s.n,
             perImage: 156816, gradBranch: s.t + 143591184 &* s.n, pool: pool)
-        // features.4.7.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(815)
+        // features.4.7.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143591184 &* s.n, input: s.t + 401681504 &* s.n,
             pixels: 1089 &* s.n, channels: 144, gamma: s.p + 3084928, beta: s.p + 3085072, savedMean: s.f + 312304,
             savedInvStd: s.f + 312448, activation: .identity, gradInput: s.t + 143591184 &* s.n,
             gradGamma: s.g + 3084928, gradBeta: s.g + 3085072, pool: pool)
-        // features.4.7.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(816)
+        // features.4.7.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 143591184 &* s.n, input: s.t + 341984736 &* s.n,
             weights: s.p + 2960512, pixels: 1089 &* s.n, inChannels: 864, outChannels: 144,
             gradInput: s.t + 247211712 &* s.n, gradWeights: s.g + 2960512, pool: pool)
-        // features.4.7.block.2 squeeze-excitation backward
+        s.profiler?.stop(817)
+        // features.4.7.block.2 squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 341043840 &* s.n,
             batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 2897392,
             activation: .silu, expandWeights: s.p + 2928544, savedPooled: s.t + 404105408 &* s.n,
             savedHidden: s.t + 404117744 &* s.n, savedScale: s.t + 404106272 &* s.n, gradInput: s.t + 248152608 &* s.n,
             gradReduceWeights: s.g + 2897392, gradReduceBias: s.g + 2928496, gradExpandWeights: s.g + 2928544,
             gradExpandBias: s.g + 2959648, workspace: s.ws, pool: pool)
-        // features.4.7.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(818)
+        // features.4.7.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 248152608 &* s.n, input: s.t + 340102944 &* s.n,
             pixels: 1089 &* s.n, channels: 864, gamma: s.p + 2893936, beta: s.p + 2894800, savedMean: s.f + 295024,
             savedInvStd: s.f + 295888, activation: .silu, gradInput: s.t + 248152608 &* s.n, gradGamma: s.g + 2893936,
             gradBeta: s.g + 2894800, pool: pool)
+        s.profiler?.stop(819)
         // features.4.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 304528, count: 7776)
-        // features.4.7.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(820)
+        // features.4.7.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 248152608 &* s.n, input: s.t + 339162048 &* s.n,
             batch: s.n, height: 33, width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 33, outWidth: 33, weights: s.f + 296752, gradInput: s.t + 247211712 &* s.n,
             gradWeights: s.f + 304528, pool: pool)
+        s.profiler?.stop(821)
         // features.4.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 304528, channels: 864, kernel: 3, into: s.g + 2886160)
-        // features.4.7.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(822)
+        // features.4.7.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 338221152 &* s.n,
             pixels: 1089 &* s.n, channels: 864, gamma: s.p + 2882704, beta: s.p + 2883568, savedMean: s.f + 293296,
             savedInvStd: s.f + 294160, activation: .silu, gradInput: s.t + 247211712 &* s.n, gradGamma: s.g + 2882704,
             gradBeta: s.g + 2883568, pool: pool)
-        // features.4.7.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(823)
+        // features.4.7.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 401524688 &* s.n,
             weights: s.p + 2758288, pixels: 1089 &* s.n, inChannels: 144, outChannels: 864,
             gradInput: s.t + 143591184 &* s.n, gradWeights: s.g + 2758288, pool: pool)
+        s.profiler?.stop(824)
         // features.4.7 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 143591184 &* s.n, s.t + 143434368 &* s.n, count: 156816 &* s.n, pool: pool)
+        s.profiler?.stop(825)
     }
 
     /// features.4.6 backward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_6_backward(_ s: TrainingStepContext) {
         // features.4.6 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 143591184 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.t + 404118592 &* s.n : nil, batch: s.n,
             perImage: 156816, gradBranch: s.t + 143434368 &* s.n, pool: pool)
-        // features.4.6.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(826)
+        // features.4.6.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 401367872 &* s.n,
             pixels: 1089 &* s.n, channels: 144, gamma: s.p + 2757712, beta: s.p + 2757856, savedMean: s.f + 293008,
             savedInvStd: s.f + 293152, activation: .identity, gradInput: s.t + 143434368 &* s.n,
             gradGamma: s.g + 2757712, gradBeta: s.g + 2757856, pool: pool)
-        // features.4.6.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(827)
+        // features.4.6.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 337280256 &* s.n,
             weights: s.p + 2633296, pixels: 1089 &* s.n, inChannels: 864, outChannels: 144,
             gradInput: s.t + 247211712 &* s.n, gradWeights: s.g + 2633296, pool: pool)
-        // features.4.6.block.2 squeeze-excitation backward
+        s.profiler?.stop(828)
+        // features.4.6.block.2 squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 336339360 &* s.n,
             batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 2570176,
             activation: .silu, expandWeights: s.p + 2601328, savedPooled: s.t + 404103680 &* s.n,
             savedHidden: s.t + 404117696 &* s.n, savedScale: s.t + 404104544 &* s.n, gradInput: s.t + 248152608 &* s.n,
             gradReduceWeights: s.g + 2570176, gradReduceBias: s.g + 2601280, gradExpandWeights: s.g + 2601328,
             gradExpandBias: s.g + 2632432, workspace: s.ws, pool: pool)
-        // features.4.6.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(829)
+        // features.4.6.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 248152608 &* s.n, input: s.t + 335398464 &* s.n,
             pixels: 1089 &* s.n, channels: 864, gamma: s.p + 2566720, beta: s.p + 2567584, savedMean: s.f + 275728,
             savedInvStd: s.f + 276592, activation: .silu, gradInput: s.t + 248152608 &* s.n, gradGamma: s.g + 2566720,
             gradBeta: s.g + 2567584, pool: pool)
+        s.profiler?.stop(830)
         // features.4.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 285232, count: 7776)
-        // features.4.6.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(831)
+        // features.4.6.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 248152608 &* s.n, input: s.t + 334457568 &* s.n,
             batch: s.n, height: 33, width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 33, outWidth: 33, weights: s.f + 277456, gradInput: s.t + 247211712 &* s.n,
             gradWeights: s.f + 285232, pool: pool)
+        s.profiler?.stop(832)
         // features.4.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 285232, channels: 864, kernel: 3, into: s.g + 2558944)
-        // features.4.6.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(833)
+        // features.4.6.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 333516672 &* s.n,
             pixels: 1089 &* s.n, channels: 864, gamma: s.p + 2555488, beta: s.p + 2556352, savedMean: s.f + 274000,
             savedInvStd: s.f + 274864, activation: .silu, gradInput: s.t + 247211712 &* s.n, gradGamma: s.g + 2555488,
             gradBeta: s.g + 2556352, pool: pool)
-        // features.4.6.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(834)
+        // features.4.6.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 401211056 &* s.n,
             weights: s.p + 2431072, pixels: 1089 &* s.n, inChannels: 144, outChannels: 864,
             gradInput: s.t + 143434368 &* s.n, gradWeights: s.g + 2431072, pool: pool)
+        s.profiler?.stop(835)
         // features.4.6 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 143434368 &* s.n, s.t + 143591184 &* s.n, count: 156816 &* s.n, pool: pool)
+        s.profiler?.stop(836)
     }
 
     /// features.4.5 backward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_5_backward(_ s: TrainingStepContext) {
         // features.4.5 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 143434368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 404118576 &* s.n : nil, batch: s.n,
             perImage: 156816, gradBranch: s.t + 143591184 &* s.n, pool: pool)
-        // features.4.5.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(837)
+        // features.4.5.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143591184 &* s.n, input: s.t + 401054240 &* s.n,
             pixels: 1089 &* s.n, channels: 144, gamma: s.p + 2430496, beta: s.p + 2430640, savedMean: s.f + 273712,
             savedInvStd: s.f + 273856, activation: .identity, gradInput: s.t + 143591184 &* s.n,
             gradGamma: s.g + 2430496, gradBeta: s.g + 2430640, pool: pool)
-        // features.4.5.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(838)
+        // features.4.5.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 143591184 &* s.n, input: s.t + 332575776 &* s.n,
             weights: s.p + 2306080, pixels: 1089 &* s.n, inChannels: 864, outChannels: 144,
             gradInput: s.t + 247211712 &* s.n, gradWeights: s.g + 2306080, pool: pool)
-        // features.4.5.block.2 squeeze-excitation backward
+        s.profiler?.stop(839)
+        // features.4.5.block.2 squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 331634880 &* s.n,
             batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 2242960,
             activation: .silu, expandWeights: s.p + 2274112, savedPooled: s.t + 404101952 &* s.n,
             savedHidden: s.t + 404117648 &* s.n, savedScale: s.t + 404102816 &* s.n, gradInput: s.t + 248152608 &* s.n,
             gradReduceWeights: s.g + 2242960, gradReduceBias: s.g + 2274064, gradExpandWeights: s.g + 2274112,
             gradExpandBias: s.g + 2305216, workspace: s.ws, pool: pool)
-        // features.4.5.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(840)
+        // features.4.5.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 248152608 &* s.n, input: s.t + 330693984 &* s.n,
             pixels: 1089 &* s.n, channels: 864, gamma: s.p + 2239504, beta: s.p + 2240368, savedMean: s.f + 256432,
             savedInvStd: s.f + 257296, activation: .silu, gradInput: s.t + 248152608 &* s.n, gradGamma: s.g + 2239504,
             gradBeta: s.g + 2240368, pool: pool)
+        s.profiler?.stop(841)
         // features.4.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 265936, count: 7776)
-        // features.4.5.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(842)
+        // features.4.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 248152608 &* s.n, input: s.t + 329753088 &* s.n,
             batch: s.n, height: 33, width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 33, outWidth: 33, weights: s.f + 258160, gradInput: s.t + 247211712 &* s.n,
             gradWeights: s.f + 265936, pool: pool)
+        s.profiler?.stop(843)
         // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 265936, channels: 864, kernel: 3, into: s.g + 2231728)
-        // features.4.5.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(844)
+        // features.4.5.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 328812192 &* s.n,
             pixels: 1089 &* s.n, channels: 864, gamma: s.p + 2228272, beta: s.p + 2229136, savedMean: s.f + 254704,
             savedInvStd: s.f + 255568, activation: .silu, gradInput: s.t + 247211712 &* s.n, gradGamma: s.g + 2228272,
             gradBeta: s.g + 2229136, pool: pool)
-        // features.4.5.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(845)
+        // features.4.5.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 400897424 &* s.n,
             weights: s.p + 2103856, pixels: 1089 &* s.n, inChannels: 144, outChannels: 864,
             gradInput: s.t + 143591184 &* s.n, gradWeights: s.g + 2103856, pool: pool)
+        s.profiler?.stop(846)
         // features.4.5 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 143591184 &* s.n, s.t + 143434368 &* s.n, count: 156816 &* s.n, pool: pool)
+        s.profiler?.stop(847)
     }
 
     /// features.4.4 backward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_4_backward(_ s: TrainingStepContext) {
         // features.4.4 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 143591184 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 404118560 &* s.n : nil, batch: s.n,
             perImage: 156816, gradBranch: s.t + 143434368 &* s.n, pool: pool)
-        // features.4.4.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(848)
+        // features.4.4.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 400740608 &* s.n,
             pixels: 1089 &* s.n, channels: 144, gamma: s.p + 2103280, beta: s.p + 2103424, savedMean: s.f + 254416,
             savedInvStd: s.f + 254560, activation: .identity, gradInput: s.t + 143434368 &* s.n,
             gradGamma: s.g + 2103280, gradBeta: s.g + 2103424, pool: pool)
-        // features.4.4.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(849)
+        // features.4.4.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 327871296 &* s.n,
             weights: s.p + 1978864, pixels: 1089 &* s.n, inChannels: 864, outChannels: 144,
             gradInput: s.t + 247211712 &* s.n, gradWeights: s.g + 1978864, pool: pool)
-        // features.4.4.block.2 squeeze-excitation backward
+        s.profiler?.stop(850)
+        // features.4.4.block.2 squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 326930400 &* s.n,
             batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 1915744,
             activation: .silu, expandWeights: s.p + 1946896, savedPooled: s.t + 404100224 &* s.n,
             savedHidden: s.t + 404117600 &* s.n, savedScale: s.t + 404101088 &* s.n, gradInput: s.t + 248152608 &* s.n,
             gradReduceWeights: s.g + 1915744, gradReduceBias: s.g + 1946848, gradExpandWeights: s.g + 1946896,
             gradExpandBias: s.g + 1978000, workspace: s.ws, pool: pool)
-        // features.4.4.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(851)
+        // features.4.4.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 248152608 &* s.n, input: s.t + 325989504 &* s.n,
             pixels: 1089 &* s.n, channels: 864, gamma: s.p + 1912288, beta: s.p + 1913152, savedMean: s.f + 237136,
             savedInvStd: s.f + 238000, activation: .silu, gradInput: s.t + 248152608 &* s.n, gradGamma: s.g + 1912288,
             gradBeta: s.g + 1913152, pool: pool)
+        s.profiler?.stop(852)
         // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 246640, count: 7776)
-        // features.4.4.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(853)
+        // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 248152608 &* s.n, input: s.t + 325048608 &* s.n,
             batch: s.n, height: 33, width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 33, outWidth: 33, weights: s.f + 238864, gradInput: s.t + 247211712 &* s.n,
             gradWeights: s.f + 246640, pool: pool)
+        s.profiler?.stop(854)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 246640, channels: 864, kernel: 3, into: s.g + 1904512)
-        // features.4.4.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(855)
+        // features.4.4.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 324107712 &* s.n,
             pixels: 1089 &* s.n, channels: 864, gamma: s.p + 1901056, beta: s.p + 1901920, savedMean: s.f + 235408,
             savedInvStd: s.f + 236272, activation: .silu, gradInput: s.t + 247211712 &* s.n, gradGamma: s.g + 1901056,
             gradBeta: s.g + 1901920, pool: pool)
-        // features.4.4.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(856)
+        // features.4.4.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 400583792 &* s.n,
             weights: s.p + 1776640, pixels: 1089 &* s.n, inChannels: 144, outChannels: 864,
             gradInput: s.t + 143434368 &* s.n, gradWeights: s.g + 1776640, pool: pool)
+        s.profiler?.stop(857)
         // features.4.4 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 143434368 &* s.n, s.t + 143591184 &* s.n, count: 156816 &* s.n, pool: pool)
+        s.profiler?.stop(858)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 143434368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 404118544 &* s.n : nil, batch: s.n,
             perImage: 156816, gradBranch: s.t + 143591184 &* s.n, pool: pool)
-        // features.4.3.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(859)
+        // features.4.3.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143591184 &* s.n, input: s.t + 400426976 &* s.n,
             pixels: 1089 &* s.n, channels: 144, gamma: s.p + 1776064, beta: s.p + 1776208, savedMean: s.f + 235120,
             savedInvStd: s.f + 235264, activation: .identity, gradInput: s.t + 143591184 &* s.n,
             gradGamma: s.g + 1776064, gradBeta: s.g + 1776208, pool: pool)
-        // features.4.3.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(860)
+        // features.4.3.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 143591184 &* s.n, input: s.t + 323166816 &* s.n,
             weights: s.p + 1651648, pixels: 1089 &* s.n, inChannels: 864, outChannels: 144,
             gradInput: s.t + 247211712 &* s.n, gradWeights: s.g + 1651648, pool: pool)
-        // features.4.3.block.2 squeeze-excitation backward
+        s.profiler?.stop(861)
+        // features.4.3.block.2 squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 322225920 &* s.n,
             batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 1588528,
             activation: .silu, expandWeights: s.p + 1619680, savedPooled: s.t + 404098496 &* s.n,
             savedHidden: s.t + 404117552 &* s.n, savedScale: s.t + 404099360 &* s.n, gradInput: s.t + 248152608 &* s.n,
             gradReduceWeights: s.g + 1588528, gradReduceBias: s.g + 1619632, gradExpandWeights: s.g + 1619680,
             gradExpandBias: s.g + 1650784, workspace: s.ws, pool: pool)
-        // features.4.3.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(862)
+        // features.4.3.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 248152608 &* s.n, input: s.t + 321285024 &* s.n,
             pixels: 1089 &* s.n, channels: 864, gamma: s.p + 1585072, beta: s.p + 1585936, savedMean: s.f + 217840,
             savedInvStd: s.f + 218704, activation: .silu, gradInput: s.t + 248152608 &* s.n, gradGamma: s.g + 1585072,
             gradBeta: s.g + 1585936, pool: pool)
+        s.profiler?.stop(863)
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 227344, count: 7776)
-        // features.4.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(864)
+        // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 248152608 &* s.n, input: s.t + 320344128 &* s.n,
             batch: s.n, height: 33, width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 33, outWidth: 33, weights: s.f + 219568, gradInput: s.t + 247211712 &* s.n,
             gradWeights: s.f + 227344, pool: pool)
+        s.profiler?.stop(865)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 227344, channels: 864, kernel: 3, into: s.g + 1577296)
-        // features.4.3.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(866)
+        // features.4.3.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 319403232 &* s.n,
             pixels: 1089 &* s.n, channels: 864, gamma: s.p + 1573840, beta: s.p + 1574704, savedMean: s.f + 216112,
             savedInvStd: s.f + 216976, activation: .silu, gradInput: s.t + 247211712 &* s.n, gradGamma: s.g + 1573840,
             gradBeta: s.g + 1574704, pool: pool)
-        // features.4.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(867)
+        // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 400270160 &* s.n,
             weights: s.p + 1449424, pixels: 1089 &* s.n, inChannels: 144, outChannels: 864,
             gradInput: s.t + 143591184 &* s.n, gradWeights: s.g + 1449424, pool: pool)
+        s.profiler?.stop(868)
         // features.4.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 143591184 &* s.n, s.t + 143434368 &* s.n, count: 156816 &* s.n, pool: pool)
+        s.profiler?.stop(869)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 143591184 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 404118528 &* s.n : nil, batch: s.n,
             perImage: 156816, gradBranch: s.t + 143434368 &* s.n, pool: pool)
-        // features.4.2.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(870)
+        // features.4.2.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 400113344 &* s.n,
             pixels: 1089 &* s.n, channels: 144, gamma: s.p + 1448848, beta: s.p + 1448992, savedMean: s.f + 215824,
             savedInvStd: s.f + 215968, activation: .identity, gradInput: s.t + 143434368 &* s.n,
             gradGamma: s.g + 1448848, gradBeta: s.g + 1448992, pool: pool)
-        // features.4.2.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(871)
+        // features.4.2.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 318462336 &* s.n,
             weights: s.p + 1324432, pixels: 1089 &* s.n, inChannels: 864, outChannels: 144,
             gradInput: s.t + 247211712 &* s.n, gradWeights: s.g + 1324432, pool: pool)
-        // features.4.2.block.2 squeeze-excitation backward
+        s.profiler?.stop(872)
+        // features.4.2.block.2 squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 317521440 &* s.n,
             batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 1261312,
             activation: .silu, expandWeights: s.p + 1292464, savedPooled: s.t + 404096768 &* s.n,
             savedHidden: s.t + 404117504 &* s.n, savedScale: s.t + 404097632 &* s.n, gradInput: s.t + 248152608 &* s.n,
             gradReduceWeights: s.g + 1261312, gradReduceBias: s.g + 1292416, gradExpandWeights: s.g + 1292464,
             gradExpandBias: s.g + 1323568, workspace: s.ws, pool: pool)
-        // features.4.2.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(873)
+        // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 248152608 &* s.n, input: s.t + 316580544 &* s.n,
             pixels: 1089 &* s.n, channels: 864, gamma: s.p + 1257856, beta: s.p + 1258720, savedMean: s.f + 198544,
             savedInvStd: s.f + 199408, activation: .silu, gradInput: s.t + 248152608 &* s.n, gradGamma: s.g + 1257856,
             gradBeta: s.g + 1258720, pool: pool)
+        s.profiler?.stop(874)
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 208048, count: 7776)
-        // features.4.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(875)
+        // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 248152608 &* s.n, input: s.t + 315639648 &* s.n,
             batch: s.n, height: 33, width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 33, outWidth: 33, weights: s.f + 200272, gradInput: s.t + 247211712 &* s.n,
             gradWeights: s.f + 208048, pool: pool)
+        s.profiler?.stop(876)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 208048, channels: 864, kernel: 3, into: s.g + 1250080)
-        // features.4.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(877)
+        // features.4.2.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 314698752 &* s.n,
             pixels: 1089 &* s.n, channels: 864, gamma: s.p + 1246624, beta: s.p + 1247488, savedMean: s.f + 196816,
             savedInvStd: s.f + 197680, activation: .silu, gradInput: s.t + 247211712 &* s.n, gradGamma: s.g + 1246624,
             gradBeta: s.g + 1247488, pool: pool)
-        // features.4.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(878)
+        // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 399956528 &* s.n,
             weights: s.p + 1122208, pixels: 1089 &* s.n, inChannels: 144, outChannels: 864,
             gradInput: s.t + 143434368 &* s.n, gradWeights: s.g + 1122208, pool: pool)
+        s.profiler?.stop(879)
         // features.4.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 143434368 &* s.n, s.t + 143591184 &* s.n, count: 156816 &* s.n, pool: pool)
+        s.profiler?.stop(880)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 143434368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 404118512 &* s.n : nil, batch: s.n,
             perImage: 156816, gradBranch: s.t + 143591184 &* s.n, pool: pool)
-        // features.4.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(881)
+        // features.4.1.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143591184 &* s.n, input: s.t + 399799712 &* s.n,
             pixels: 1089 &* s.n, channels: 144, gamma: s.p + 1121632, beta: s.p + 1121776, savedMean: s.f + 196528,
             savedInvStd: s.f + 196672, activation: .identity, gradInput: s.t + 143591184 &* s.n,
             gradGamma: s.g + 1121632, gradBeta: s.g + 1121776, pool: pool)
-        // features.4.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(882)
+        // features.4.1.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 143591184 &* s.n, input: s.t + 313757856 &* s.n,
             weights: s.p + 997216, pixels: 1089 &* s.n, inChannels: 864, outChannels: 144,
             gradInput: s.t + 247211712 &* s.n, gradWeights: s.g + 997216, pool: pool)
-        // features.4.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(883)
+        // features.4.1.block.2 squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 312816960 &* s.n,
             batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 934096,
             activation: .silu, expandWeights: s.p + 965248, savedPooled: s.t + 404095040 &* s.n,
             savedHidden: s.t + 404117456 &* s.n, savedScale: s.t + 404095904 &* s.n, gradInput: s.t + 248152608 &* s.n,
             gradReduceWeights: s.g + 934096, gradReduceBias: s.g + 965200, gradExpandWeights: s.g + 965248,
             gradExpandBias: s.g + 996352, workspace: s.ws, pool: pool)
-        // features.4.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(884)
+        // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 248152608 &* s.n, input: s.t + 311876064 &* s.n,
             pixels: 1089 &* s.n, channels: 864, gamma: s.p + 930640, beta: s.p + 931504, savedMean: s.f + 179248,
             savedInvStd: s.f + 180112, activation: .silu, gradInput: s.t + 248152608 &* s.n, gradGamma: s.g + 930640,
             gradBeta: s.g + 931504, pool: pool)
+        s.profiler?.stop(885)
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 188752, count: 7776)
-        // features.4.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(886)
+        // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 248152608 &* s.n, input: s.t + 310935168 &* s.n,
             batch: s.n, height: 33, width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 33, outWidth: 33, weights: s.f + 180976, gradInput: s.t + 247211712 &* s.n,
             gradWeights: s.f + 188752, pool: pool)
+        s.profiler?.stop(887)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 188752, channels: 864, kernel: 3, into: s.g + 922864)
-        // features.4.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(888)
+        // features.4.1.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 309994272 &* s.n,
             pixels: 1089 &* s.n, channels: 864, gamma: s.p + 919408, beta: s.p + 920272, savedMean: s.f + 177520,
             savedInvStd: s.f + 178384, activation: .silu, gradInput: s.t + 247211712 &* s.n, gradGamma: s.g + 919408,
             gradBeta: s.g + 920272, pool: pool)
-        // features.4.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(889)
+        // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 399642896 &* s.n,
             weights: s.p + 794992, pixels: 1089 &* s.n, inChannels: 144, outChannels: 864,
             gradInput: s.t + 143591184 &* s.n, gradWeights: s.g + 794992, pool: pool)
+        s.profiler?.stop(890)
         // features.4.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 143591184 &* s.n, s.t + 143434368 &* s.n, count: 156816 &* s.n, pool: pool)
+        s.profiler?.stop(891)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 66x66x72 -> 33x33x144, SE 432 -> 18 -> 432
     private func features_4_0_backward(_ s: TrainingStepContext) {
-        // features.4.0.block.3 backward through identity and BatchNorm (in place)
+        // features.4.0.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143591184 &* s.n, input: s.t + 399486080 &* s.n,
             pixels: 1089 &* s.n, channels: 144, gamma: s.p + 794416, beta: s.p + 794560, savedMean: s.f + 177232,
             savedInvStd: s.f + 177376, activation: .identity, gradInput: s.t + 143591184 &* s.n,
             gradGamma: s.g + 794416, gradBeta: s.g + 794560, pool: pool)
-        // features.4.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(892)
+        // features.4.0.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 432] <- [n, 33, 33, 144]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 143591184 &* s.n, input: s.t + 390407664 &* s.n,
             weights: s.p + 732208, pixels: 1089 &* s.n, inChannels: 432, outChannels: 144,
             gradInput: s.t + 247211712 &* s.n, gradWeights: s.g + 732208, pool: pool)
-        // features.4.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(893)
+        // features.4.0.block.2 squeeze-excitation 432 -> 18 -> 432 backward on [n, 33, 33, 432]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 389937216 &* s.n,
             batch: s.n, pixels: 1089, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 716192,
             activation: .silu, expandWeights: s.p + 724000, savedPooled: s.t + 404112752 &* s.n,
             savedHidden: s.t + 404118128 &* s.n, savedScale: s.t + 404113184 &* s.n, gradInput: s.t + 249093504 &* s.n,
             gradReduceWeights: s.g + 716192, gradReduceBias: s.g + 723968, gradExpandWeights: s.g + 724000,
             gradExpandBias: s.g + 731776, workspace: s.ws, pool: pool)
-        // features.4.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(894)
+        // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 432]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 249093504 &* s.n, input: s.t + 389466768 &* s.n,
             pixels: 1089 &* s.n, channels: 432, gamma: s.p + 714464, beta: s.p + 714896, savedMean: s.f + 168592,
             savedInvStd: s.f + 169024, activation: .silu, gradInput: s.t + 249093504 &* s.n, gradGamma: s.g + 714464,
             gradBeta: s.g + 714896, pool: pool)
+        s.profiler?.stop(895)
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 173344, count: 3888)
-        // features.4.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(896)
+        // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 33, 33, 432]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 249093504 &* s.n, input: s.t + 245329920 &* s.n,
             batch: s.n, height: 66, width: 66, channels: 432, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 33, outWidth: 33, weights: s.f + 169456, gradInput: s.t + 247211712 &* s.n,
             gradWeights: s.f + 173344, pool: pool)
+        s.profiler?.stop(897)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 173344, channels: 432, kernel: 3, into: s.g + 710576)
-        // features.4.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(898)
+        // features.4.0.block.0 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 243448128 &* s.n,
             pixels: 4356 &* s.n, channels: 432, gamma: s.p + 708848, beta: s.p + 709280, savedMean: s.f + 167728,
             savedInvStd: s.f + 168160, activation: .silu, gradInput: s.t + 247211712 &* s.n, gradGamma: s.g + 708848,
             gradBeta: s.g + 709280, pool: pool)
-        // features.4.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(899)
+        // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 395021664 &* s.n,
             weights: s.p + 677744, pixels: 4356 &* s.n, inChannels: 72, outChannels: 432,
             gradInput: s.t + 143434368 &* s.n, gradWeights: s.g + 677744, pool: pool)
+        s.profiler?.stop(900)
     }
 
     /// features.3.5 backward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
     private func features_3_5_backward(_ s: TrainingStepContext) {
         // features.3.5 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 143434368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 404118496 &* s.n : nil, batch: s.n,
             perImage: 313632, gradBranch: s.t + 245329920 &* s.n, pool: pool)
-        // features.3.5.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(901)
+        // features.3.5.block.3 backward through identity and BatchNorm (in place) on [n, 66, 66, 72]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 245329920 &* s.n, input: s.t + 394708032 &* s.n,
             pixels: 4356 &* s.n, channels: 72, gamma: s.p + 677424, beta: s.p + 677504, savedMean: s.f + 167584,
             savedInvStd: s.f + 167656, activation: .identity, gradInput: s.t + 245329920 &* s.n,
             gradGamma: s.g + 677424, gradBeta: s.g + 677504, pool: pool)
-        // features.3.5.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(902)
+        // features.3.5.block.3 conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 245329920 &* s.n, input: s.t + 241566336 &* s.n,
             weights: s.p + 646320, pixels: 4356 &* s.n, inChannels: 432, outChannels: 72,
             gradInput: s.t + 243448128 &* s.n, gradWeights: s.g + 646320, pool: pool)
-        // features.3.5.block.2 squeeze-excitation backward
+        s.profiler?.stop(903)
+        // features.3.5.block.2 squeeze-excitation 432 -> 18 -> 432 backward on [n, 66, 66, 432]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 243448128 &* s.n, input: s.t + 239684544 &* s.n,
             batch: s.n, pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 630304,
             activation: .silu, expandWeights: s.p + 638112, savedPooled: s.t + 404111888 &* s.n,
             savedHidden: s.t + 404118096 &* s.n, savedScale: s.t + 404112320 &* s.n, gradInput: s.t + 241566336 &* s.n,
             gradReduceWeights: s.g + 630304, gradReduceBias: s.g + 638080, gradExpandWeights: s.g + 638112,
             gradExpandBias: s.g + 645888, workspace: s.ws, pool: pool)
-        // features.3.5.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(904)
+        // features.3.5.block.1 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 241566336 &* s.n, input: s.t + 237802752 &* s.n,
             pixels: 4356 &* s.n, channels: 432, gamma: s.p + 628576, beta: s.p + 629008, savedMean: s.f + 145120,
             savedInvStd: s.f + 145552, activation: .silu, gradInput: s.t + 241566336 &* s.n, gradGamma: s.g + 628576,
             gradBeta: s.g + 629008, pool: pool)
+        s.profiler?.stop(905)
         // features.3.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 156784, count: 10800)
-        // features.3.5.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(906)
+        // features.3.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 241566336 &* s.n, input: s.t + 235920960 &* s.n,
             batch: s.n, height: 66, width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 66, outWidth: 66, weights: s.f + 145984, gradInput: s.t + 237802752 &* s.n,
             gradWeights: s.f + 156784, pool: pool)
+        s.profiler?.stop(907)
         // features.3.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 156784, channels: 432, kernel: 5, into: s.g + 617776)
-        // features.3.5.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(908)
+        // features.3.5.block.0 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 237802752 &* s.n, input: s.t + 234039168 &* s.n,
             pixels: 4356 &* s.n, channels: 432, gamma: s.p + 616048, beta: s.p + 616480, savedMean: s.f + 144256,
             savedInvStd: s.f + 144688, activation: .silu, gradInput: s.t + 237802752 &* s.n, gradGamma: s.g + 616048,
             gradBeta: s.g + 616480, pool: pool)
-        // features.3.5.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(909)
+        // features.3.5.block.0 conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 237802752 &* s.n, input: s.t + 394394400 &* s.n,
             weights: s.p + 584944, pixels: 4356 &* s.n, inChannels: 72, outChannels: 432,
             gradInput: s.t + 235920960 &* s.n, gradWeights: s.g + 584944, pool: pool)
+        s.profiler?.stop(910)
         // features.3.5 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 235920960 &* s.n, s.t + 143434368 &* s.n, count: 313632 &* s.n, pool: pool)
+        s.profiler?.stop(911)
     }
 
     /// features.3.4 backward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
     private func features_3_4_backward(_ s: TrainingStepContext) {
         // features.3.4 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 235920960 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 404118480 &* s.n : nil, batch: s.n,
             perImage: 313632, gradBranch: s.t + 143434368 &* s.n, pool: pool)
-        // features.3.4.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(912)
+        // features.3.4.block.3 backward through identity and BatchNorm (in place) on [n, 66, 66, 72]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 394080768 &* s.n,
             pixels: 4356 &* s.n, channels: 72, gamma: s.p + 584624, beta: s.p + 584704, savedMean: s.f + 144112,
             savedInvStd: s.f + 144184, activation: .identity, gradInput: s.t + 143434368 &* s.n,
             gradGamma: s.g + 584624, gradBeta: s.g + 584704, pool: pool)
-        // features.3.4.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(913)
+        // features.3.4.block.3 conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 232157376 &* s.n,
             weights: s.p + 553520, pixels: 4356 &* s.n, inChannels: 432, outChannels: 72,
             gradInput: s.t + 234039168 &* s.n, gradWeights: s.g + 553520, pool: pool)
-        // features.3.4.block.2 squeeze-excitation backward
+        s.profiler?.stop(914)
+        // features.3.4.block.2 squeeze-excitation 432 -> 18 -> 432 backward on [n, 66, 66, 432]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 234039168 &* s.n, input: s.t + 230275584 &* s.n,
             batch: s.n, pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 537504,
             activation: .silu, expandWeights: s.p + 545312, savedPooled: s.t + 404111024 &* s.n,
             savedHidden: s.t + 404118064 &* s.n, savedScale: s.t + 404111456 &* s.n, gradInput: s.t + 232157376 &* s.n,
             gradReduceWeights: s.g + 537504, gradReduceBias: s.g + 545280, gradExpandWeights: s.g + 545312,
             gradExpandBias: s.g + 553088, workspace: s.ws, pool: pool)
-        // features.3.4.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(915)
+        // features.3.4.block.1 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 232157376 &* s.n, input: s.t + 228393792 &* s.n,
             pixels: 4356 &* s.n, channels: 432, gamma: s.p + 535776, beta: s.p + 536208, savedMean: s.f + 121648,
             savedInvStd: s.f + 122080, activation: .silu, gradInput: s.t + 232157376 &* s.n, gradGamma: s.g + 535776,
             gradBeta: s.g + 536208, pool: pool)
+        s.profiler?.stop(916)
         // features.3.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 133312, count: 10800)
-        // features.3.4.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(917)
+        // features.3.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 232157376 &* s.n, input: s.t + 226512000 &* s.n,
             batch: s.n, height: 66, width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 66, outWidth: 66, weights: s.f + 122512, gradInput: s.t + 228393792 &* s.n,
             gradWeights: s.f + 133312, pool: pool)
+        s.profiler?.stop(918)
         // features.3.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 133312, channels: 432, kernel: 5, into: s.g + 524976)
-        // features.3.4.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(919)
+        // features.3.4.block.0 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 228393792 &* s.n, input: s.t + 224630208 &* s.n,
             pixels: 4356 &* s.n, channels: 432, gamma: s.p + 523248, beta: s.p + 523680, savedMean: s.f + 120784,
             savedInvStd: s.f + 121216, activation: .silu, gradInput: s.t + 228393792 &* s.n, gradGamma: s.g + 523248,
             gradBeta: s.g + 523680, pool: pool)
-        // features.3.4.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(920)
+        // features.3.4.block.0 conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 228393792 &* s.n, input: s.t + 393767136 &* s.n,
             weights: s.p + 492144, pixels: 4356 &* s.n, inChannels: 72, outChannels: 432,
             gradInput: s.t + 143434368 &* s.n, gradWeights: s.g + 492144, pool: pool)
+        s.profiler?.stop(921)
         // features.3.4 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 143434368 &* s.n, s.t + 235920960 &* s.n, count: 313632 &* s.n, pool: pool)
+        s.profiler?.stop(922)
     }
 
     /// features.3.3 backward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
     private func features_3_3_backward(_ s: TrainingStepContext) {
         // features.3.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 143434368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 404118464 &* s.n : nil, batch: s.n,
             perImage: 313632, gradBranch: s.t + 226512000 &* s.n, pool: pool)
-        // features.3.3.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(923)
+        // features.3.3.block.3 backward through identity and BatchNorm (in place) on [n, 66, 66, 72]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 226512000 &* s.n, input: s.t + 393453504 &* s.n,
             pixels: 4356 &* s.n, channels: 72, gamma: s.p + 491824, beta: s.p + 491904, savedMean: s.f + 120640,
             savedInvStd: s.f + 120712, activation: .identity, gradInput: s.t + 226512000 &* s.n,
             gradGamma: s.g + 491824, gradBeta: s.g + 491904, pool: pool)
-        // features.3.3.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(924)
+        // features.3.3.block.3 conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 226512000 &* s.n, input: s.t + 222748416 &* s.n,
             weights: s.p + 460720, pixels: 4356 &* s.n, inChannels: 432, outChannels: 72,
             gradInput: s.t + 224630208 &* s.n, gradWeights: s.g + 460720, pool: pool)
-        // features.3.3.block.2 squeeze-excitation backward
+        s.profiler?.stop(925)
+        // features.3.3.block.2 squeeze-excitation 432 -> 18 -> 432 backward on [n, 66, 66, 432]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 224630208 &* s.n, input: s.t + 220866624 &* s.n,
             batch: s.n, pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 444704,
             activation: .silu, expandWeights: s.p + 452512, savedPooled: s.t + 404110160 &* s.n,
             savedHidden: s.t + 404118032 &* s.n, savedScale: s.t + 404110592 &* s.n, gradInput: s.t + 222748416 &* s.n,
             gradReduceWeights: s.g + 444704, gradReduceBias: s.g + 452480, gradExpandWeights: s.g + 452512,
             gradExpandBias: s.g + 460288, workspace: s.ws, pool: pool)
-        // features.3.3.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(926)
+        // features.3.3.block.1 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 222748416 &* s.n, input: s.t + 218984832 &* s.n,
             pixels: 4356 &* s.n, channels: 432, gamma: s.p + 442976, beta: s.p + 443408, savedMean: s.f + 98176,
             savedInvStd: s.f + 98608, activation: .silu, gradInput: s.t + 222748416 &* s.n, gradGamma: s.g + 442976,
             gradBeta: s.g + 443408, pool: pool)
+        s.profiler?.stop(927)
         // features.3.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 109840, count: 10800)
-        // features.3.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(928)
+        // features.3.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 222748416 &* s.n, input: s.t + 217103040 &* s.n,
             batch: s.n, height: 66, width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 66, outWidth: 66, weights: s.f + 99040, gradInput: s.t + 218984832 &* s.n,
             gradWeights: s.f + 109840, pool: pool)
+        s.profiler?.stop(929)
         // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 109840, channels: 432, kernel: 5, into: s.g + 432176)
-        // features.3.3.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(930)
+        // features.3.3.block.0 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 218984832 &* s.n, input: s.t + 215221248 &* s.n,
             pixels: 4356 &* s.n, channels: 432, gamma: s.p + 430448, beta: s.p + 430880, savedMean: s.f + 97312,
             savedInvStd: s.f + 97744, activation: .silu, gradInput: s.t + 218984832 &* s.n, gradGamma: s.g + 430448,
             gradBeta: s.g + 430880, pool: pool)
-        // features.3.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(931)
+        // features.3.3.block.0 conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 218984832 &* s.n, input: s.t + 393139872 &* s.n,
             weights: s.p + 399344, pixels: 4356 &* s.n, inChannels: 72, outChannels: 432,
             gradInput: s.t + 217103040 &* s.n, gradWeights: s.g + 399344, pool: pool)
+        s.profiler?.stop(932)
         // features.3.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 217103040 &* s.n, s.t + 143434368 &* s.n, count: 313632 &* s.n, pool: pool)
+        s.profiler?.stop(933)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 217103040 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 404118448 &* s.n : nil, batch: s.n,
             perImage: 313632, gradBranch: s.t + 143434368 &* s.n, pool: pool)
-        // features.3.2.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(934)
+        // features.3.2.block.3 backward through identity and BatchNorm (in place) on [n, 66, 66, 72]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 392826240 &* s.n,
             pixels: 4356 &* s.n, channels: 72, gamma: s.p + 399024, beta: s.p + 399104, savedMean: s.f + 97168,
             savedInvStd: s.f + 97240, activation: .identity, gradInput: s.t + 143434368 &* s.n,
             gradGamma: s.g + 399024, gradBeta: s.g + 399104, pool: pool)
-        // features.3.2.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(935)
+        // features.3.2.block.3 conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 213339456 &* s.n,
             weights: s.p + 367920, pixels: 4356 &* s.n, inChannels: 432, outChannels: 72,
             gradInput: s.t + 215221248 &* s.n, gradWeights: s.g + 367920, pool: pool)
-        // features.3.2.block.2 squeeze-excitation backward
+        s.profiler?.stop(936)
+        // features.3.2.block.2 squeeze-excitation 432 -> 18 -> 432 backward on [n, 66, 66, 432]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 215221248 &* s.n, input: s.t + 211457664 &* s.n,
             batch: s.n, pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 351904,
             activation: .silu, expandWeights: s.p + 359712, savedPooled: s.t + 404109296 &* s.n,
             savedHidden: s.t + 404118000 &* s.n, savedScale: s.t + 404109728 &* s.n, gradInput: s.t + 213339456 &* s.n,
             gradReduceWeights: s.g + 351904, gradReduceBias: s.g + 359680, gradExpandWeights: s.g + 359712,
             gradExpandBias: s.g + 367488, workspace: s.ws, pool: pool)
-        // features.3.2.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(937)
+        // features.3.2.block.1 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 213339456 &* s.n, input: s.t + 209575872 &* s.n,
             pixels: 4356 &* s.n, channels: 432, gamma: s.p + 350176, beta: s.p + 350608, savedMean: s.f + 74704,
             savedInvStd: s.f + 75136, activation: .silu, gradInput: s.t + 213339456 &* s.n, gradGamma: s.g + 350176,
             gradBeta: s.g + 350608, pool: pool)
+        s.profiler?.stop(938)
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 86368, count: 10800)
-        // features.3.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(939)
+        // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 213339456 &* s.n, input: s.t + 207694080 &* s.n,
             batch: s.n, height: 66, width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 66, outWidth: 66, weights: s.f + 75568, gradInput: s.t + 209575872 &* s.n,
             gradWeights: s.f + 86368, pool: pool)
+        s.profiler?.stop(940)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 86368, channels: 432, kernel: 5, into: s.g + 339376)
-        // features.3.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(941)
+        // features.3.2.block.0 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 209575872 &* s.n, input: s.t + 205812288 &* s.n,
             pixels: 4356 &* s.n, channels: 432, gamma: s.p + 337648, beta: s.p + 338080, savedMean: s.f + 73840,
             savedInvStd: s.f + 74272, activation: .silu, gradInput: s.t + 209575872 &* s.n, gradGamma: s.g + 337648,
             gradBeta: s.g + 338080, pool: pool)
-        // features.3.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(942)
+        // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 209575872 &* s.n, input: s.t + 392512608 &* s.n,
             weights: s.p + 306544, pixels: 4356 &* s.n, inChannels: 72, outChannels: 432,
             gradInput: s.t + 143434368 &* s.n, gradWeights: s.g + 306544, pool: pool)
+        s.profiler?.stop(943)
         // features.3.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 143434368 &* s.n, s.t + 217103040 &* s.n, count: 313632 &* s.n, pool: pool)
+        s.profiler?.stop(944)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 143434368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 404118432 &* s.n : nil, batch: s.n,
             perImage: 313632, gradBranch: s.t + 207694080 &* s.n, pool: pool)
-        // features.3.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(945)
+        // features.3.1.block.3 backward through identity and BatchNorm (in place) on [n, 66, 66, 72]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 207694080 &* s.n, input: s.t + 392198976 &* s.n,
             pixels: 4356 &* s.n, channels: 72, gamma: s.p + 306224, beta: s.p + 306304, savedMean: s.f + 73696,
             savedInvStd: s.f + 73768, activation: .identity, gradInput: s.t + 207694080 &* s.n,
             gradGamma: s.g + 306224, gradBeta: s.g + 306304, pool: pool)
-        // features.3.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(946)
+        // features.3.1.block.3 conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 207694080 &* s.n, input: s.t + 203930496 &* s.n,
             weights: s.p + 275120, pixels: 4356 &* s.n, inChannels: 432, outChannels: 72,
             gradInput: s.t + 205812288 &* s.n, gradWeights: s.g + 275120, pool: pool)
-        // features.3.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(947)
+        // features.3.1.block.2 squeeze-excitation 432 -> 18 -> 432 backward on [n, 66, 66, 432]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 205812288 &* s.n, input: s.t + 202048704 &* s.n,
             batch: s.n, pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 259104,
             activation: .silu, expandWeights: s.p + 266912, savedPooled: s.t + 143852112 &* s.n,
             savedHidden: s.t + 404117968 &* s.n, savedScale: s.t + 404108864 &* s.n, gradInput: s.t + 203930496 &* s.n,
             gradReduceWeights: s.g + 259104, gradReduceBias: s.g + 266880, gradExpandWeights: s.g + 266912,
             gradExpandBias: s.g + 274688, workspace: s.ws, pool: pool)
-        // features.3.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(948)
+        // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 203930496 &* s.n, input: s.t + 200166912 &* s.n,
             pixels: 4356 &* s.n, channels: 432, gamma: s.p + 257376, beta: s.p + 257808, savedMean: s.f + 51232,
             savedInvStd: s.f + 51664, activation: .silu, gradInput: s.t + 203930496 &* s.n, gradGamma: s.g + 257376,
             gradBeta: s.g + 257808, pool: pool)
+        s.profiler?.stop(949)
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 62896, count: 10800)
-        // features.3.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(950)
+        // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 203930496 &* s.n, input: s.t + 141552576 &* s.n,
             batch: s.n, height: 66, width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 66, outWidth: 66, weights: s.f + 52096, gradInput: s.t + 200166912 &* s.n,
             gradWeights: s.f + 62896, pool: pool)
+        s.profiler?.stop(951)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 62896, channels: 432, kernel: 5, into: s.g + 246576)
-        // features.3.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(952)
+        // features.3.1.block.0 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 200166912 &* s.n, input: s.t + 139670784 &* s.n,
             pixels: 4356 &* s.n, channels: 432, gamma: s.p + 244848, beta: s.p + 245280, savedMean: s.f + 50368,
             savedInvStd: s.f + 50800, activation: .silu, gradInput: s.t + 200166912 &* s.n, gradGamma: s.g + 244848,
             gradBeta: s.g + 245280, pool: pool)
-        // features.3.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(953)
+        // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 200166912 &* s.n, input: s.t + 391885344 &* s.n,
             weights: s.p + 213744, pixels: 4356 &* s.n, inChannels: 72, outChannels: 432,
             gradInput: s.t + 140716224 &* s.n, gradWeights: s.g + 213744, pool: pool)
+        s.profiler?.stop(954)
         // features.3.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 140716224 &* s.n, s.t + 143434368 &* s.n, count: 313632 &* s.n, pool: pool)
+        s.profiler?.stop(955)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 132x132x40 -> 66x66x72, SE 240 -> 10 -> 240
     private func features_3_0_backward(_ s: TrainingStepContext) {
-        // features.3.0.block.3 backward through identity and BatchNorm (in place)
+        // features.3.0.block.3 backward through identity and BatchNorm (in place) on [n, 66, 66, 72]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 140716224 &* s.n, input: s.t + 391571712 &* s.n,
             pixels: 4356 &* s.n, channels: 72, gamma: s.p + 213424, beta: s.p + 213504, savedMean: s.f + 50224,
             savedInvStd: s.f + 50296, activation: .identity, gradInput: s.t + 140716224 &* s.n,
             gradGamma: s.g + 213424, gradBeta: s.g + 213504, pool: pool)
-        // features.3.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(956)
+        // features.3.0.block.3 conv 1x1 backward: input and weight gradients, [n, 66, 66, 240] <- [n, 66, 66, 72]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 140716224 &* s.n, input: s.t + 298960992 &* s.n,
             weights: s.p + 196144, pixels: 4356 &* s.n, inChannels: 240, outChannels: 72,
             gradInput: s.t + 139670784 &* s.n, gradWeights: s.g + 196144, pool: pool)
-        // features.3.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(957)
+        // features.3.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 66, 66, 240]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 139670784 &* s.n, input: s.t + 297915552 &* s.n,
             batch: s.n, pixels: 4356, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 191088,
             activation: .silu, expandWeights: s.p + 193504, savedPooled: s.t + 404116016 &* s.n,
             savedHidden: s.t + 404118416 &* s.n, savedScale: s.t + 404116256 &* s.n, gradInput: s.t + 200166912 &* s.n,
             gradReduceWeights: s.g + 191088, gradReduceBias: s.g + 193488, gradExpandWeights: s.g + 193504,
             gradExpandBias: s.g + 195904, workspace: s.ws, pool: pool)
-        // features.3.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(958)
+        // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 66, 66, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 200166912 &* s.n, input: s.t + 296870112 &* s.n,
             pixels: 4356 &* s.n, channels: 240, gamma: s.p + 190128, beta: s.p + 190368, savedMean: s.f + 37744,
             savedInvStd: s.f + 37984, activation: .silu, gradInput: s.t + 200166912 &* s.n, gradGamma: s.g + 190128,
             gradBeta: s.g + 190368, pool: pool)
+        s.profiler?.stop(959)
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 44224, count: 6000)
-        // features.3.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(960)
+        // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 66, 66, 240]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 200166912 &* s.n, input: s.t + 135489024 &* s.n,
             batch: s.n, height: 132, width: 132, channels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 66, outWidth: 66, weights: s.f + 38224, gradInput: s.t + 139670784 &* s.n,
             gradWeights: s.f + 44224, pool: pool)
+        s.profiler?.stop(961)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 44224, channels: 240, kernel: 5, into: s.g + 184128)
-        // features.3.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(962)
+        // features.3.0.block.0 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 139670784 &* s.n, input: s.t + 131307264 &* s.n,
             pixels: 17424 &* s.n, channels: 240, gamma: s.p + 183168, beta: s.p + 183408, savedMean: s.f + 37264,
             savedInvStd: s.f + 37504, activation: .silu, gradInput: s.t + 139670784 &* s.n, gradGamma: s.g + 183168,
             gradBeta: s.g + 183408, pool: pool)
-        // features.3.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(963)
+        // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 139670784 &* s.n, input: s.t + 355296672 &* s.n,
             weights: s.p + 173568, pixels: 17424 &* s.n, inChannels: 40, outChannels: 240,
             gradInput: s.t + 135489024 &* s.n, gradWeights: s.g + 173568, pool: pool)
+        s.profiler?.stop(964)
     }
 
     /// features.2.5 backward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_5_backward(_ s: TrainingStepContext) {
         // features.2.5 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 135489024 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 404118400 &* s.n : nil, batch: s.n,
             perImage: 696960, gradBranch: s.t + 136185984 &* s.n, pool: pool)
-        // features.2.5.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(965)
+        // features.2.5.block.3 backward through identity and BatchNorm (in place) on [n, 132, 132, 40]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 136185984 &* s.n, input: s.t + 354599712 &* s.n,
             pixels: 17424 &* s.n, channels: 40, gamma: s.p + 173376, beta: s.p + 173424, savedMean: s.f + 37184,
             savedInvStd: s.f + 37224, activation: .identity, gradInput: s.t + 136185984 &* s.n,
             gradGamma: s.g + 173376, gradBeta: s.g + 173424, pool: pool)
-        // features.2.5.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(966)
+        // features.2.5.block.3 conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 136185984 &* s.n, input: s.t + 127125504 &* s.n,
             weights: s.p + 163776, pixels: 17424 &* s.n, inChannels: 240, outChannels: 40,
             gradInput: s.t + 131307264 &* s.n, gradWeights: s.g + 163776, pool: pool)
-        // features.2.5.block.2 squeeze-excitation backward
+        s.profiler?.stop(967)
+        // features.2.5.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 132, 132, 240]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 131307264 &* s.n, input: s.t + 122943744 &* s.n,
             batch: s.n, pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 158720,
             activation: .silu, expandWeights: s.p + 161136, savedPooled: s.t + 404115536 &* s.n,
             savedHidden: s.t + 404118384 &* s.n, savedScale: s.t + 404115776 &* s.n, gradInput: s.t + 127125504 &* s.n,
             gradReduceWeights: s.g + 158720, gradReduceBias: s.g + 161120, gradExpandWeights: s.g + 161136,
             gradExpandBias: s.g + 163536, workspace: s.ws, pool: pool)
-        // features.2.5.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(968)
+        // features.2.5.block.1 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 127125504 &* s.n, input: s.t + 118761984 &* s.n,
             pixels: 17424 &* s.n, channels: 240, gamma: s.p + 157760, beta: s.p + 158000, savedMean: s.f + 32384,
             savedInvStd: s.f + 32624, activation: .silu, gradInput: s.t + 127125504 &* s.n, gradGamma: s.g + 157760,
             gradBeta: s.g + 158000, pool: pool)
+        s.profiler?.stop(969)
         // features.2.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 35024, count: 2160)
-        // features.2.5.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(970)
+        // features.2.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 127125504 &* s.n, input: s.t + 114580224 &* s.n,
             batch: s.n, height: 132, width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 132, outWidth: 132, weights: s.f + 32864, gradInput: s.t + 118761984 &* s.n,
             gradWeights: s.f + 35024, pool: pool)
+        s.profiler?.stop(971)
         // features.2.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 35024, channels: 240, kernel: 3, into: s.g + 155600)
-        // features.2.5.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(972)
+        // features.2.5.block.0 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 118761984 &* s.n, input: s.t + 110398464 &* s.n,
             pixels: 17424 &* s.n, channels: 240, gamma: s.p + 154640, beta: s.p + 154880, savedMean: s.f + 31904,
             savedInvStd: s.f + 32144, activation: .silu, gradInput: s.t + 118761984 &* s.n, gradGamma: s.g + 154640,
             gradBeta: s.g + 154880, pool: pool)
-        // features.2.5.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(973)
+        // features.2.5.block.0 conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 118761984 &* s.n, input: s.t + 353902752 &* s.n,
             weights: s.p + 145040, pixels: 17424 &* s.n, inChannels: 40, outChannels: 240,
             gradInput: s.t + 114580224 &* s.n, gradWeights: s.g + 145040, pool: pool)
+        s.profiler?.stop(974)
         // features.2.5 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 114580224 &* s.n, s.t + 135489024 &* s.n, count: 696960 &* s.n, pool: pool)
+        s.profiler?.stop(975)
     }
 
     /// features.2.4 backward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_4_backward(_ s: TrainingStepContext) {
         // features.2.4 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 114580224 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 404118368 &* s.n : nil, batch: s.n,
             perImage: 696960, gradBranch: s.t + 115277184 &* s.n, pool: pool)
-        // features.2.4.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(976)
+        // features.2.4.block.3 backward through identity and BatchNorm (in place) on [n, 132, 132, 40]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 115277184 &* s.n, input: s.t + 353205792 &* s.n,
             pixels: 17424 &* s.n, channels: 40, gamma: s.p + 144848, beta: s.p + 144896, savedMean: s.f + 31824,
             savedInvStd: s.f + 31864, activation: .identity, gradInput: s.t + 115277184 &* s.n,
             gradGamma: s.g + 144848, gradBeta: s.g + 144896, pool: pool)
-        // features.2.4.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(977)
+        // features.2.4.block.3 conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 115277184 &* s.n, input: s.t + 106216704 &* s.n,
             weights: s.p + 135248, pixels: 17424 &* s.n, inChannels: 240, outChannels: 40,
             gradInput: s.t + 110398464 &* s.n, gradWeights: s.g + 135248, pool: pool)
-        // features.2.4.block.2 squeeze-excitation backward
+        s.profiler?.stop(978)
+        // features.2.4.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 132, 132, 240]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 110398464 &* s.n, input: s.t + 102034944 &* s.n,
             batch: s.n, pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 130192,
             activation: .silu, expandWeights: s.p + 132608, savedPooled: s.t + 404115056 &* s.n,
             savedHidden: s.t + 404118352 &* s.n, savedScale: s.t + 404115296 &* s.n, gradInput: s.t + 106216704 &* s.n,
             gradReduceWeights: s.g + 130192, gradReduceBias: s.g + 132592, gradExpandWeights: s.g + 132608,
             gradExpandBias: s.g + 135008, workspace: s.ws, pool: pool)
-        // features.2.4.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(979)
+        // features.2.4.block.1 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 106216704 &* s.n, input: s.t + 97853184 &* s.n,
             pixels: 17424 &* s.n, channels: 240, gamma: s.p + 129232, beta: s.p + 129472, savedMean: s.f + 27024,
             savedInvStd: s.f + 27264, activation: .silu, gradInput: s.t + 106216704 &* s.n, gradGamma: s.g + 129232,
             gradBeta: s.g + 129472, pool: pool)
+        s.profiler?.stop(980)
         // features.2.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 29664, count: 2160)
-        // features.2.4.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(981)
+        // features.2.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 106216704 &* s.n, input: s.t + 93671424 &* s.n,
             batch: s.n, height: 132, width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 132, outWidth: 132, weights: s.f + 27504, gradInput: s.t + 97853184 &* s.n,
             gradWeights: s.f + 29664, pool: pool)
+        s.profiler?.stop(982)
         // features.2.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 29664, channels: 240, kernel: 3, into: s.g + 127072)
-        // features.2.4.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(983)
+        // features.2.4.block.0 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 97853184 &* s.n, input: s.t + 89489664 &* s.n,
             pixels: 17424 &* s.n, channels: 240, gamma: s.p + 126112, beta: s.p + 126352, savedMean: s.f + 26544,
             savedInvStd: s.f + 26784, activation: .silu, gradInput: s.t + 97853184 &* s.n, gradGamma: s.g + 126112,
             gradBeta: s.g + 126352, pool: pool)
-        // features.2.4.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(984)
+        // features.2.4.block.0 conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 97853184 &* s.n, input: s.t + 352508832 &* s.n,
             weights: s.p + 116512, pixels: 17424 &* s.n, inChannels: 40, outChannels: 240,
             gradInput: s.t + 93671424 &* s.n, gradWeights: s.g + 116512, pool: pool)
+        s.profiler?.stop(985)
         // features.2.4 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 93671424 &* s.n, s.t + 114580224 &* s.n, count: 696960 &* s.n, pool: pool)
+        s.profiler?.stop(986)
     }
 
     /// features.2.3 backward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_3_backward(_ s: TrainingStepContext) {
         // features.2.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 93671424 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 404118336 &* s.n : nil, batch: s.n,
             perImage: 696960, gradBranch: s.t + 94368384 &* s.n, pool: pool)
-        // features.2.3.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(987)
+        // features.2.3.block.3 backward through identity and BatchNorm (in place) on [n, 132, 132, 40]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 94368384 &* s.n, input: s.t + 351811872 &* s.n,
             pixels: 17424 &* s.n, channels: 40, gamma: s.p + 116320, beta: s.p + 116368, savedMean: s.f + 26464,
             savedInvStd: s.f + 26504, activation: .identity, gradInput: s.t + 94368384 &* s.n, gradGamma: s.g + 116320,
             gradBeta: s.g + 116368, pool: pool)
-        // features.2.3.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(988)
+        // features.2.3.block.3 conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 94368384 &* s.n, input: s.t + 85307904 &* s.n,
             weights: s.p + 106720, pixels: 17424 &* s.n, inChannels: 240, outChannels: 40,
             gradInput: s.t + 89489664 &* s.n, gradWeights: s.g + 106720, pool: pool)
-        // features.2.3.block.2 squeeze-excitation backward
+        s.profiler?.stop(989)
+        // features.2.3.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 132, 132, 240]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 89489664 &* s.n, input: s.t + 81126144 &* s.n,
             batch: s.n, pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 101664,
             activation: .silu, expandWeights: s.p + 104080, savedPooled: s.t + 404114576 &* s.n,
             savedHidden: s.t + 404118320 &* s.n, savedScale: s.t + 404114816 &* s.n, gradInput: s.t + 85307904 &* s.n,
             gradReduceWeights: s.g + 101664, gradReduceBias: s.g + 104064, gradExpandWeights: s.g + 104080,
             gradExpandBias: s.g + 106480, workspace: s.ws, pool: pool)
-        // features.2.3.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(990)
+        // features.2.3.block.1 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 85307904 &* s.n, input: s.t + 76944384 &* s.n,
             pixels: 17424 &* s.n, channels: 240, gamma: s.p + 100704, beta: s.p + 100944, savedMean: s.f + 21664,
             savedInvStd: s.f + 21904, activation: .silu, gradInput: s.t + 85307904 &* s.n, gradGamma: s.g + 100704,
             gradBeta: s.g + 100944, pool: pool)
+        s.profiler?.stop(991)
         // features.2.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 24304, count: 2160)
-        // features.2.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(992)
+        // features.2.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 85307904 &* s.n, input: s.t + 72762624 &* s.n,
             batch: s.n, height: 132, width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 132, outWidth: 132, weights: s.f + 22144, gradInput: s.t + 76944384 &* s.n,
             gradWeights: s.f + 24304, pool: pool)
+        s.profiler?.stop(993)
         // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 24304, channels: 240, kernel: 3, into: s.g + 98544)
-        // features.2.3.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(994)
+        // features.2.3.block.0 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 76944384 &* s.n, input: s.t + 68580864 &* s.n,
             pixels: 17424 &* s.n, channels: 240, gamma: s.p + 97584, beta: s.p + 97824, savedMean: s.f + 21184,
             savedInvStd: s.f + 21424, activation: .silu, gradInput: s.t + 76944384 &* s.n, gradGamma: s.g + 97584,
             gradBeta: s.g + 97824, pool: pool)
-        // features.2.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(995)
+        // features.2.3.block.0 conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 76944384 &* s.n, input: s.t + 351114912 &* s.n,
             weights: s.p + 87984, pixels: 17424 &* s.n, inChannels: 40, outChannels: 240,
             gradInput: s.t + 72762624 &* s.n, gradWeights: s.g + 87984, pool: pool)
+        s.profiler?.stop(996)
         // features.2.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 72762624 &* s.n, s.t + 93671424 &* s.n, count: 696960 &* s.n, pool: pool)
+        s.profiler?.stop(997)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 72762624 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 404118304 &* s.n : nil, batch: s.n,
             perImage: 696960, gradBranch: s.t + 73459584 &* s.n, pool: pool)
-        // features.2.2.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(998)
+        // features.2.2.block.3 backward through identity and BatchNorm (in place) on [n, 132, 132, 40]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 73459584 &* s.n, input: s.t + 350417952 &* s.n,
             pixels: 17424 &* s.n, channels: 40, gamma: s.p + 87792, beta: s.p + 87840, savedMean: s.f + 21104,
             savedInvStd: s.f + 21144, activation: .identity, gradInput: s.t + 73459584 &* s.n, gradGamma: s.g + 87792,
             gradBeta: s.g + 87840, pool: pool)
-        // features.2.2.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(999)
+        // features.2.2.block.3 conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 73459584 &* s.n, input: s.t + 64399104 &* s.n,
             weights: s.p + 78192, pixels: 17424 &* s.n, inChannels: 240, outChannels: 40,
             gradInput: s.t + 68580864 &* s.n, gradWeights: s.g + 78192, pool: pool)
-        // features.2.2.block.2 squeeze-excitation backward
+        s.profiler?.stop(1000)
+        // features.2.2.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 132, 132, 240]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 68580864 &* s.n, input: s.t + 60217344 &* s.n,
             batch: s.n, pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 73136,
             activation: .silu, expandWeights: s.p + 75552, savedPooled: s.t + 404114096 &* s.n,
             savedHidden: s.t + 404118288 &* s.n, savedScale: s.t + 404114336 &* s.n, gradInput: s.t + 64399104 &* s.n,
             gradReduceWeights: s.g + 73136, gradReduceBias: s.g + 75536, gradExpandWeights: s.g + 75552,
             gradExpandBias: s.g + 77952, workspace: s.ws, pool: pool)
-        // features.2.2.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(1001)
+        // features.2.2.block.1 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 64399104 &* s.n, input: s.t + 56035584 &* s.n,
             pixels: 17424 &* s.n, channels: 240, gamma: s.p + 72176, beta: s.p + 72416, savedMean: s.f + 16304,
             savedInvStd: s.f + 16544, activation: .silu, gradInput: s.t + 64399104 &* s.n, gradGamma: s.g + 72176,
             gradBeta: s.g + 72416, pool: pool)
+        s.profiler?.stop(1002)
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 18944, count: 2160)
-        // features.2.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(1003)
+        // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 64399104 &* s.n, input: s.t + 51853824 &* s.n,
             batch: s.n, height: 132, width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 132, outWidth: 132, weights: s.f + 16784, gradInput: s.t + 56035584 &* s.n,
             gradWeights: s.f + 18944, pool: pool)
+        s.profiler?.stop(1004)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 18944, channels: 240, kernel: 3, into: s.g + 70016)
-        // features.2.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(1005)
+        // features.2.2.block.0 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 56035584 &* s.n, input: s.t + 47672064 &* s.n,
             pixels: 17424 &* s.n, channels: 240, gamma: s.p + 69056, beta: s.p + 69296, savedMean: s.f + 15824,
             savedInvStd: s.f + 16064, activation: .silu, gradInput: s.t + 56035584 &* s.n, gradGamma: s.g + 69056,
             gradBeta: s.g + 69296, pool: pool)
-        // features.2.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(1006)
+        // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 56035584 &* s.n, input: s.t + 349720992 &* s.n,
             weights: s.p + 59456, pixels: 17424 &* s.n, inChannels: 40, outChannels: 240,
             gradInput: s.t + 51853824 &* s.n, gradWeights: s.g + 59456, pool: pool)
+        s.profiler?.stop(1007)
         // features.2.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 51853824 &* s.n, s.t + 72762624 &* s.n, count: 696960 &* s.n, pool: pool)
+        s.profiler?.stop(1008)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 51853824 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 404118272 &* s.n : nil, batch: s.n,
             perImage: 696960, gradBranch: s.t + 52550784 &* s.n, pool: pool)
-        // features.2.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(1009)
+        // features.2.1.block.3 backward through identity and BatchNorm (in place) on [n, 132, 132, 40]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 52550784 &* s.n, input: s.t + 349024032 &* s.n,
             pixels: 17424 &* s.n, channels: 40, gamma: s.p + 59264, beta: s.p + 59312, savedMean: s.f + 15744,
             savedInvStd: s.f + 15784, activation: .identity, gradInput: s.t + 52550784 &* s.n, gradGamma: s.g + 59264,
             gradBeta: s.g + 59312, pool: pool)
-        // features.2.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(1010)
+        // features.2.1.block.3 conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 52550784 &* s.n, input: s.t + 43490304 &* s.n,
             weights: s.p + 49664, pixels: 17424 &* s.n, inChannels: 240, outChannels: 40,
             gradInput: s.t + 47672064 &* s.n, gradWeights: s.g + 49664, pool: pool)
-        // features.2.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(1011)
+        // features.2.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 132, 132, 240]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 47672064 &* s.n, input: s.t + 39308544 &* s.n,
             batch: s.n, pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 44608,
             activation: .silu, expandWeights: s.p + 47024, savedPooled: s.t + 404113616 &* s.n,
             savedHidden: s.t + 404118256 &* s.n, savedScale: s.t + 404113856 &* s.n, gradInput: s.t + 43490304 &* s.n,
             gradReduceWeights: s.g + 44608, gradReduceBias: s.g + 47008, gradExpandWeights: s.g + 47024,
             gradExpandBias: s.g + 49424, workspace: s.ws, pool: pool)
-        // features.2.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(1012)
+        // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 43490304 &* s.n, input: s.t + 35126784 &* s.n,
             pixels: 17424 &* s.n, channels: 240, gamma: s.p + 43648, beta: s.p + 43888, savedMean: s.f + 10944,
             savedInvStd: s.f + 11184, activation: .silu, gradInput: s.t + 43490304 &* s.n, gradGamma: s.g + 43648,
             gradBeta: s.g + 43888, pool: pool)
+        s.profiler?.stop(1013)
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 13584, count: 2160)
-        // features.2.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(1014)
+        // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 43490304 &* s.n, input: s.t + 30945024 &* s.n,
             batch: s.n, height: 132, width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 132, outWidth: 132, weights: s.f + 11424, gradInput: s.t + 35126784 &* s.n,
             gradWeights: s.f + 13584, pool: pool)
+        s.profiler?.stop(1015)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 13584, channels: 240, kernel: 3, into: s.g + 41488)
-        // features.2.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(1016)
+        // features.2.1.block.0 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35126784 &* s.n, input: s.t + 26763264 &* s.n,
             pixels: 17424 &* s.n, channels: 240, gamma: s.p + 40528, beta: s.p + 40768, savedMean: s.f + 10464,
             savedInvStd: s.f + 10704, activation: .silu, gradInput: s.t + 35126784 &* s.n, gradGamma: s.g + 40528,
             gradBeta: s.g + 40768, pool: pool)
-        // features.2.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(1017)
+        // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 35126784 &* s.n, input: s.t + 348327072 &* s.n,
             weights: s.p + 30928, pixels: 17424 &* s.n, inChannels: 40, outChannels: 240,
             gradInput: s.t + 30108672 &* s.n, gradWeights: s.g + 30928, pool: pool)
+        s.profiler?.stop(1018)
         // features.2.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 30108672 &* s.n, s.t + 51853824 &* s.n, count: 696960 &* s.n, pool: pool)
+        s.profiler?.stop(1019)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 264x264x32 -> 132x132x40, SE 192 -> 8 -> 192
     private func features_2_0_backward(_ s: TrainingStepContext) {
-        // features.2.0.block.3 backward through identity and BatchNorm (in place)
+        // features.2.0.block.3 backward through identity and BatchNorm (in place) on [n, 132, 132, 40]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 30108672 &* s.n, input: s.t + 347630112 &* s.n,
             pixels: 17424 &* s.n, channels: 40, gamma: s.p + 30736, beta: s.p + 30784, savedMean: s.f + 10384,
             savedInvStd: s.f + 10424, activation: .identity, gradInput: s.t + 30108672 &* s.n, gradGamma: s.g + 30736,
             gradBeta: s.g + 30784, pool: pool)
-        // features.2.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(1020)
+        // features.2.0.block.3 conv 1x1 backward: input and weight gradients, [n, 132, 132, 192] <- [n, 132, 132, 40]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 30108672 &* s.n, input: s.t + 170058240 &* s.n,
             weights: s.p + 23056, pixels: 17424 &* s.n, inChannels: 192, outChannels: 40,
             gradInput: s.t + 26763264 &* s.n, gradWeights: s.g + 23056, pool: pool)
-        // features.2.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(1021)
+        // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 132, 132, 192]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 26763264 &* s.n, input: s.t + 166712832 &* s.n,
             batch: s.n, pixels: 17424, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 19776,
             activation: .silu, expandWeights: s.p + 21328, savedPooled: s.t + 404116496 &* s.n,
             savedHidden: s.t + 404118240 &* s.n, savedScale: s.t + 404116688 &* s.n, gradInput: s.t + 40144896 &* s.n,
             gradReduceWeights: s.g + 19776, gradReduceBias: s.g + 21312, gradExpandWeights: s.g + 21328,
             gradExpandBias: s.g + 22864, workspace: s.ws, pool: pool)
-        // features.2.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(1022)
+        // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 132, 132, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 40144896 &* s.n, input: s.t + 163367424 &* s.n,
             pixels: 17424 &* s.n, channels: 192, gamma: s.p + 19008, beta: s.p + 19200, savedMean: s.f + 6544,
             savedInvStd: s.f + 6736, activation: .silu, gradInput: s.t + 40144896 &* s.n, gradGamma: s.g + 19008,
             gradBeta: s.g + 19200, pool: pool)
+        s.profiler?.stop(1023)
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 8656, count: 1728)
-        // features.2.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(1024)
+        // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 264, 264, 192] <- [n, 132, 132, 192]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 40144896 &* s.n, input: s.t + 13381632 &* s.n,
             batch: s.n, height: 264, width: 264, channels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 132, outWidth: 132, weights: s.f + 6928, gradInput: s.t + 26763264 &* s.n,
             gradWeights: s.f + 8656, pool: pool)
+        s.profiler?.stop(1025)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 8656, channels: 192, kernel: 3, into: s.g + 17280)
-        // features.2.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(1026)
+        // features.2.0.block.0 backward through silu and BatchNorm (in place) on [n, 264, 264, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 26763264 &* s.n, input: s.t,
             pixels: 69696 &* s.n, channels: 192, gamma: s.p + 16512, beta: s.p + 16704, savedMean: s.f + 6160,
             savedInvStd: s.f + 6352, activation: .silu, gradInput: s.t + 26763264 &* s.n, gradGamma: s.g + 16512,
             gradBeta: s.g + 16704, pool: pool)
-        // features.2.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(1027)
+        // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 192]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 26763264 &* s.n, input: s.t + 197936640 &* s.n,
             weights: s.p + 10368, pixels: 69696 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.t,
             gradWeights: s.g + 10368, pool: pool)
+        s.profiler?.stop(1028)
     }
 
     /// features.1.2 backward: MBConv1 k3 s1: 264x264x32 -> 264x264x32, SE 32 -> 8 -> 32, identity shortcut
     private func features_1_2_backward(_ s: TrainingStepContext) {
         // features.1.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 404118224 &* s.n : nil, batch: s.n,
             perImage: 2230272, gradBranch: s.t + 2230272 &* s.n, pool: pool)
-        // features.1.2.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(1029)
+        // features.1.2.block.2 backward through identity and BatchNorm (in place) on [n, 264, 264, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2230272 &* s.n, input: s.t + 195706368 &* s.n,
             pixels: 69696 &* s.n, channels: 32, gamma: s.p + 10240, beta: s.p + 10272, savedMean: s.f + 6096,
             savedInvStd: s.f + 6128, activation: .identity, gradInput: s.t + 2230272 &* s.n, gradGamma: s.g + 10240,
             gradBeta: s.g + 10272, pool: pool)
-        // features.1.2.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(1030)
+        // features.1.2.block.2 conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2230272 &* s.n, input: s.t + 193476096 &* s.n,
             weights: s.p + 9216, pixels: 69696 &* s.n, inChannels: 32, outChannels: 32,
             gradInput: s.t + 4460544 &* s.n, gradWeights: s.g + 9216, pool: pool)
-        // features.1.2.block.1 squeeze-excitation backward
+        s.profiler?.stop(1031)
+        // features.1.2.block.1 squeeze-excitation 32 -> 8 -> 32 backward on [n, 264, 264, 32]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 4460544 &* s.n, input: s.t + 191245824 &* s.n,
             batch: s.n, pixels: 69696, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 8656, activation: .silu,
             expandWeights: s.p + 8928, savedPooled: s.t + 404117904 &* s.n, savedHidden: s.t + 404118208 &* s.n,
             savedScale: s.t + 404117936 &* s.n, gradInput: s.t + 2230272 &* s.n, gradReduceWeights: s.g + 8656,
             gradReduceBias: s.g + 8912, gradExpandWeights: s.g + 8928, gradExpandBias: s.g + 9184, workspace: s.ws,
             pool: pool)
-        // features.1.2.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(1032)
+        // features.1.2.block.0 backward through silu and BatchNorm (in place) on [n, 264, 264, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2230272 &* s.n, input: s.t + 189015552 &* s.n,
             pixels: 69696 &* s.n, channels: 32, gamma: s.p + 8528, beta: s.p + 8560, savedMean: s.f + 5456,
             savedInvStd: s.f + 5488, activation: .silu, gradInput: s.t + 2230272 &* s.n, gradGamma: s.g + 8528,
             gradBeta: s.g + 8560, pool: pool)
+        s.profiler?.stop(1033)
         // features.1.2.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 5808, count: 288)
-        // features.1.2.block.0 depthwise backward: input and weight gradients
+        s.profiler?.stop(1034)
+        // features.1.2.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2230272 &* s.n, input: s.t + 186785280 &* s.n,
             batch: s.n, height: 264, width: 264, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 264, outWidth: 264, weights: s.f + 5520, gradInput: s.t + 4460544 &* s.n,
             gradWeights: s.f + 5808, pool: pool)
+        s.profiler?.stop(1035)
         // features.1.2.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 5808, channels: 32, kernel: 3, into: s.g + 8240)
+        s.profiler?.stop(1036)
         // features.1.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 4460544 &* s.n, s.t, count: 2230272 &* s.n, pool: pool)
+        s.profiler?.stop(1037)
     }
 
     /// features.1.1 backward: MBConv1 k3 s1: 264x264x32 -> 264x264x32, SE 32 -> 8 -> 32, identity shortcut
     private func features_1_1_backward(_ s: TrainingStepContext) {
         // features.1.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 4460544 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 404118192 &* s.n : nil, batch: s.n,
             perImage: 2230272, gradBranch: s.t, pool: pool)
-        // features.1.1.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(1038)
+        // features.1.1.block.2 backward through identity and BatchNorm (in place) on [n, 264, 264, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 184555008 &* s.n,
             pixels: 69696 &* s.n, channels: 32, gamma: s.p + 8112, beta: s.p + 8144, savedMean: s.f + 5392,
             savedInvStd: s.f + 5424, activation: .identity, gradInput: s.t, gradGamma: s.g + 8112,
             gradBeta: s.g + 8144, pool: pool)
-        // features.1.1.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(1039)
+        // features.1.1.block.2 conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t, input: s.t + 182324736 &* s.n, weights: s.p + 7088,
             pixels: 69696 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.t + 2230272 &* s.n,
             gradWeights: s.g + 7088, pool: pool)
-        // features.1.1.block.1 squeeze-excitation backward
+        s.profiler?.stop(1040)
+        // features.1.1.block.1 squeeze-excitation 32 -> 8 -> 32 backward on [n, 264, 264, 32]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2230272 &* s.n, input: s.t + 180094464 &* s.n,
             batch: s.n, pixels: 69696, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 6528, activation: .silu,
             expandWeights: s.p + 6800, savedPooled: s.t + 404117840 &* s.n, savedHidden: s.t + 404118176 &* s.n,
             savedScale: s.t + 404117872 &* s.n, gradInput: s.t, gradReduceWeights: s.g + 6528,
             gradReduceBias: s.g + 6784, gradExpandWeights: s.g + 6800, gradExpandBias: s.g + 7056, workspace: s.ws,
             pool: pool)
-        // features.1.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(1041)
+        // features.1.1.block.0 backward through silu and BatchNorm (in place) on [n, 264, 264, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 177864192 &* s.n,
             pixels: 69696 &* s.n, channels: 32, gamma: s.p + 6400, beta: s.p + 6432, savedMean: s.f + 4752,
             savedInvStd: s.f + 4784, activation: .silu, gradInput: s.t, gradGamma: s.g + 6400, gradBeta: s.g + 6432,
             pool: pool)
+        s.profiler?.stop(1042)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 5104, count: 288)
-        // features.1.1.block.0 depthwise backward: input and weight gradients
+        s.profiler?.stop(1043)
+        // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t, input: s.t + 175633920 &* s.n, batch: s.n, height: 264,
             width: 264, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
             weights: s.f + 4816, gradInput: s.t + 6690816 &* s.n, gradWeights: s.f + 5104, pool: pool)
+        s.profiler?.stop(1044)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 5104, channels: 32, kernel: 3, into: s.g + 6112)
+        s.profiler?.stop(1045)
         // features.1.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 6690816 &* s.n, s.t + 4460544 &* s.n, count: 2230272 &* s.n, pool: pool)
+        s.profiler?.stop(1046)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 264x264x56 -> 264x264x32, SE 56 -> 14 -> 56
     private func features_1_0_backward(_ s: TrainingStepContext) {
-        // features.1.0.block.2 backward through identity and BatchNorm (in place)
+        // features.1.0.block.2 backward through identity and BatchNorm (in place) on [n, 264, 264, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6690816 &* s.n, input: s.t + 173403648 &* s.n,
             pixels: 69696 &* s.n, channels: 32, gamma: s.p + 5984, beta: s.p + 6016, savedMean: s.f + 4688,
             savedInvStd: s.f + 4720, activation: .identity, gradInput: s.t + 6690816 &* s.n, gradGamma: s.g + 5984,
             gradBeta: s.g + 6016, pool: pool)
-        // features.1.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(1047)
+        // features.1.0.block.2 conv 1x1 backward: input and weight gradients, [n, 264, 264, 56] <- [n, 264, 264, 32]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 6690816 &* s.n, input: s.t + 159464448 &* s.n,
             weights: s.p + 4192, pixels: 69696 &* s.n, inChannels: 56, outChannels: 32, gradInput: s.t,
             gradWeights: s.g + 4192, pool: pool)
-        // features.1.0.block.1 squeeze-excitation backward
+        s.profiler?.stop(1048)
+        // features.1.0.block.1 squeeze-excitation 56 -> 14 -> 56 backward on [n, 264, 264, 56]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t, input: s.t + 155561472 &* s.n, batch: s.n,
             pixels: 69696, channels: 56, squeezeChannels: 14, reduceWeights: s.p + 2544, activation: .silu,
             expandWeights: s.p + 3344, savedPooled: s.t + 404116880 &* s.n, savedHidden: s.t + 404118160 &* s.n,
             savedScale: s.t + 404116944 &* s.n, gradInput: s.t + 3902976 &* s.n, gradReduceWeights: s.g + 2544,
             gradReduceBias: s.g + 3328, gradExpandWeights: s.g + 3344, gradExpandBias: s.g + 4128, workspace: s.ws,
             pool: pool)
-        // features.1.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(1049)
+        // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 264, 264, 56]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3902976 &* s.n, input: s.t + 151658496 &* s.n,
             pixels: 69696 &* s.n, channels: 56, gamma: s.p + 2288, beta: s.p + 2352, savedMean: s.f + 3568,
             savedInvStd: s.f + 3624, activation: .silu, gradInput: s.t + 3902976 &* s.n, gradGamma: s.g + 2288,
             gradBeta: s.g + 2352, pool: pool)
+        s.profiler?.stop(1050)
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 4184, count: 504)
-        // features.1.0.block.0 depthwise backward: input and weight gradients
+        s.profiler?.stop(1051)
+        // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 264, 264, 56] <- [n, 264, 264, 56]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 3902976 &* s.n, input: s.t + 147755520 &* s.n,
             batch: s.n, height: 264, width: 264, channels: 56, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 264, outWidth: 264, weights: s.f + 3680, gradInput: s.t, gradWeights: s.f + 4184, pool: pool)
+        s.profiler?.stop(1052)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4184, channels: 56, kernel: 3, into: s.g + 1776)
+        s.profiler?.stop(1053)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 56 channels
     private func features_0_backward(_ s: TrainingStepContext) {
-        // features.0 backward through silu and BatchNorm (in place)
+        // features.0 backward through silu and BatchNorm (in place) on [n, 264, 264, 56]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 143852544 &* s.n,
             pixels: 69696 &* s.n, channels: 56, gamma: s.p + 1520, beta: s.p + 1584, savedMean: s.f + 3456,
             savedInvStd: s.f + 3512, activation: .silu, gradInput: s.t, gradGamma: s.g + 1520, gradBeta: s.g + 1584,
             pool: pool)
+        s.profiler?.stop(1054)
         // features.0 stem weight gradient (the image needs none)
+        s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.t, input: s.x, batch: s.n, inChannels: 3, height: 528,
             width: 528, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264, outChannels: 56,
             gradWeights: s.g, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1055)
     }
+
+    /// The kernel calls of `trainStep` in order (`s.profiler?.stop(i)` charges entry i), for `LayerProfiler`.
+    public static let profiledLayers: [LayerProfiler.Layer] = [
+        .init("gradients", kind: "zero gradients", macsPerImage: nil, "zero all 43266688 gradients"),
+        .init("features.0", kind: "stem forward", macsPerImage: 105380352,
+              "stem conv 3x3/2, [n, 3, 528, 528] (NCHW) -> [n, 264, 264, 56]"),
+        .init("features.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 264, 264, 56]"),
+        .init("features.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 264, 264, 56]"),
+        .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][56]"),
+        .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: 35126784,
+              "depthwise 3x3/1, [n, 264, 264, 56] -> [n, 264, 264, 56]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 264, 264, 56]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 264, 264, 56]"),
+        .init("features.1.0.block.1", kind: "squeeze-excitation forward", macsPerImage: 1568,
+              "squeeze-excitation 56 -> 14 -> 56 on [n, 264, 264, 56]"),
+        .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 124895232,
+              "project conv 1x1, [n, 264, 264, 56] -> [n, 264, 264, 32]"),
+        .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 264, 264, 32]"),
+        .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 264, 264, 32]"),
+        .init("features.1.1.block.0", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][32]"),
+        .init("features.1.1.block.0", kind: "depthwise forward", macsPerImage: 20072448,
+              "depthwise 3x3/1, [n, 264, 264, 32] -> [n, 264, 264, 32]"),
+        .init("features.1.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 264, 264, 32]"),
+        .init("features.1.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 264, 264, 32]"),
+        .init("features.1.1.block.1", kind: "squeeze-excitation forward", macsPerImage: 512,
+              "squeeze-excitation 32 -> 8 -> 32 on [n, 264, 264, 32]"),
+        .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: 71368704,
+              "project conv 1x1, [n, 264, 264, 32] -> [n, 264, 264, 32]"),
+        .init("features.1.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 264, 264, 32]"),
+        .init("features.1.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 264, 264, 32]"),
+        .init("features.1.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9955555555555555"),
+        .init("features.1.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.1.2.block.0", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][32]"),
+        .init("features.1.2.block.0", kind: "depthwise forward", macsPerImage: 20072448,
+              "depthwise 3x3/1, [n, 264, 264, 32] -> [n, 264, 264, 32]"),
+        .init("features.1.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 264, 264, 32]"),
+        .init("features.1.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 264, 264, 32]"),
+        .init("features.1.2.block.1", kind: "squeeze-excitation forward", macsPerImage: 512,
+              "squeeze-excitation 32 -> 8 -> 32 on [n, 264, 264, 32]"),
+        .init("features.1.2.block.2", kind: "conv 1x1 forward", macsPerImage: 71368704,
+              "project conv 1x1, [n, 264, 264, 32] -> [n, 264, 264, 32]"),
+        .init("features.1.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 264, 264, 32]"),
+        .init("features.1.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 264, 264, 32]"),
+        .init("features.1.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9911111111111112"),
+        .init("features.1.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 428212224,
+              "expand conv 1x1, [n, 264, 264, 32] -> [n, 264, 264, 192]"),
+        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 264, 264, 192]"),
+        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 264, 264, 192]"),
+        .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][192]"),
+        .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 30108672,
+              "depthwise 3x3/2, [n, 264, 264, 192] -> [n, 132, 132, 192]"),
+        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 132, 132, 192]"),
+        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 192]"),
+        .init("features.2.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 3072,
+              "squeeze-excitation 192 -> 8 -> 192 on [n, 132, 132, 192]"),
+        .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 133816320,
+              "project conv 1x1, [n, 132, 132, 192] -> [n, 132, 132, 40]"),
+        .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 132, 132, 40]"),
+        .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 132, 132, 40]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 167270400,
+              "expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
+        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 132, 132, 240]"),
+        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]"),
+        .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][240]"),
+        .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 37635840,
+              "depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
+        .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 132, 132, 240]"),
+        .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]"),
+        .init("features.2.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
+              "squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]"),
+        .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: 167270400,
+              "project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
+        .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 132, 132, 40]"),
+        .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 132, 132, 40]"),
+        .init("features.2.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9822222222222222"),
+        .init("features.2.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 167270400,
+              "expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
+        .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 132, 132, 240]"),
+        .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]"),
+        .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][240]"),
+        .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 37635840,
+              "depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
+        .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 132, 132, 240]"),
+        .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]"),
+        .init("features.2.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
+              "squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]"),
+        .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: 167270400,
+              "project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
+        .init("features.2.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 132, 132, 40]"),
+        .init("features.2.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 132, 132, 40]"),
+        .init("features.2.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9777777777777777"),
+        .init("features.2.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.2.3.block.0", kind: "conv 1x1 forward", macsPerImage: 167270400,
+              "expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
+        .init("features.2.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 132, 132, 240]"),
+        .init("features.2.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]"),
+        .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][240]"),
+        .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: 37635840,
+              "depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
+        .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 132, 132, 240]"),
+        .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]"),
+        .init("features.2.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
+              "squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]"),
+        .init("features.2.3.block.3", kind: "conv 1x1 forward", macsPerImage: 167270400,
+              "project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
+        .init("features.2.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 132, 132, 40]"),
+        .init("features.2.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 132, 132, 40]"),
+        .init("features.2.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9733333333333334"),
+        .init("features.2.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.2.4.block.0", kind: "conv 1x1 forward", macsPerImage: 167270400,
+              "expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
+        .init("features.2.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 132, 132, 240]"),
+        .init("features.2.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]"),
+        .init("features.2.4.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][240]"),
+        .init("features.2.4.block.1", kind: "depthwise forward", macsPerImage: 37635840,
+              "depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
+        .init("features.2.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 132, 132, 240]"),
+        .init("features.2.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]"),
+        .init("features.2.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
+              "squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]"),
+        .init("features.2.4.block.3", kind: "conv 1x1 forward", macsPerImage: 167270400,
+              "project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
+        .init("features.2.4.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 132, 132, 40]"),
+        .init("features.2.4.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 132, 132, 40]"),
+        .init("features.2.4", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9688888888888889"),
+        .init("features.2.4", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.2.5.block.0", kind: "conv 1x1 forward", macsPerImage: 167270400,
+              "expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
+        .init("features.2.5.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 132, 132, 240]"),
+        .init("features.2.5.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]"),
+        .init("features.2.5.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][240]"),
+        .init("features.2.5.block.1", kind: "depthwise forward", macsPerImage: 37635840,
+              "depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
+        .init("features.2.5.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 132, 132, 240]"),
+        .init("features.2.5.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]"),
+        .init("features.2.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
+              "squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]"),
+        .init("features.2.5.block.3", kind: "conv 1x1 forward", macsPerImage: 167270400,
+              "project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
+        .init("features.2.5.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 132, 132, 40]"),
+        .init("features.2.5.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 132, 132, 40]"),
+        .init("features.2.5", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9644444444444444"),
+        .init("features.2.5", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 167270400,
+              "expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
+        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 132, 132, 240]"),
+        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]"),
+        .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][240]"),
+        .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 26136000,
+              "depthwise 5x5/2, [n, 132, 132, 240] -> [n, 66, 66, 240]"),
+        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 66, 66, 240]"),
+        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 240]"),
+        .init("features.3.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
+              "squeeze-excitation 240 -> 10 -> 240 on [n, 66, 66, 240]"),
+        .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 75271680,
+              "project conv 1x1, [n, 66, 66, 240] -> [n, 66, 66, 72]"),
+        .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 66, 66, 72]"),
+        .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 66, 66, 72]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
+              "expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
+        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 66, 66, 432]"),
+        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]"),
+        .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][432]"),
+        .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 47044800,
+              "depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
+        .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 66, 66, 432]"),
+        .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]"),
+        .init("features.3.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 15552,
+              "squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]"),
+        .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
+              "project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
+        .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 66, 66, 72]"),
+        .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 66, 66, 72]"),
+        .init("features.3.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9555555555555556"),
+        .init("features.3.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
+              "expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
+        .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 66, 66, 432]"),
+        .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]"),
+        .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][432]"),
+        .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 47044800,
+              "depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
+        .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 66, 66, 432]"),
+        .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]"),
+        .init("features.3.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 15552,
+              "squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]"),
+        .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
+              "project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
+        .init("features.3.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 66, 66, 72]"),
+        .init("features.3.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 66, 66, 72]"),
+        .init("features.3.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9511111111111111"),
+        .init("features.3.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.3.3.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
+              "expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
+        .init("features.3.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 66, 66, 432]"),
+        .init("features.3.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]"),
+        .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][432]"),
+        .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: 47044800,
+              "depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
+        .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 66, 66, 432]"),
+        .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]"),
+        .init("features.3.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 15552,
+              "squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]"),
+        .init("features.3.3.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
+              "project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
+        .init("features.3.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 66, 66, 72]"),
+        .init("features.3.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 66, 66, 72]"),
+        .init("features.3.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9466666666666667"),
+        .init("features.3.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.3.4.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
+              "expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
+        .init("features.3.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 66, 66, 432]"),
+        .init("features.3.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]"),
+        .init("features.3.4.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][432]"),
+        .init("features.3.4.block.1", kind: "depthwise forward", macsPerImage: 47044800,
+              "depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
+        .init("features.3.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 66, 66, 432]"),
+        .init("features.3.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]"),
+        .init("features.3.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 15552,
+              "squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]"),
+        .init("features.3.4.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
+              "project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
+        .init("features.3.4.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 66, 66, 72]"),
+        .init("features.3.4.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 66, 66, 72]"),
+        .init("features.3.4", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9422222222222222"),
+        .init("features.3.4", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.3.5.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
+              "expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
+        .init("features.3.5.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 66, 66, 432]"),
+        .init("features.3.5.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]"),
+        .init("features.3.5.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][432]"),
+        .init("features.3.5.block.1", kind: "depthwise forward", macsPerImage: 47044800,
+              "depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
+        .init("features.3.5.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 66, 66, 432]"),
+        .init("features.3.5.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]"),
+        .init("features.3.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 15552,
+              "squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]"),
+        .init("features.3.5.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
+              "project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
+        .init("features.3.5.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 66, 66, 72]"),
+        .init("features.3.5.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 66, 66, 72]"),
+        .init("features.3.5", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9377777777777778"),
+        .init("features.3.5", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
+              "expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
+        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 66, 66, 432]"),
+        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]"),
+        .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][432]"),
+        .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 4234032,
+              "depthwise 3x3/2, [n, 66, 66, 432] -> [n, 33, 33, 432]"),
+        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 33, 33, 432]"),
+        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 432]"),
+        .init("features.4.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 15552,
+              "squeeze-excitation 432 -> 18 -> 432 on [n, 33, 33, 432]"),
+        .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 67744512,
+              "project conv 1x1, [n, 33, 33, 432] -> [n, 33, 33, 144]"),
+        .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 33, 33, 144]"),
+        .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
+              "expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
+        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
+        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
+        .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][864]"),
+        .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 8468064,
+              "depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
+        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
+        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
+        .init("features.4.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 62208,
+              "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]"),
+        .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
+              "project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
+        .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 33, 33, 144]"),
+        .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]"),
+        .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9288888888888889"),
+        .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
+              "expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
+        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
+        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
+        .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][864]"),
+        .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 8468064,
+              "depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
+        .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
+        .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
+        .init("features.4.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 62208,
+              "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]"),
+        .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
+              "project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
+        .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 33, 33, 144]"),
+        .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]"),
+        .init("features.4.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9244444444444444"),
+        .init("features.4.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
+              "expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
+        .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
+        .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
+        .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][864]"),
+        .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 8468064,
+              "depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
+        .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
+        .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
+        .init("features.4.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 62208,
+              "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]"),
+        .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
+              "project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
+        .init("features.4.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 33, 33, 144]"),
+        .init("features.4.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]"),
+        .init("features.4.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.92"),
+        .init("features.4.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
+              "expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
+        .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
+        .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
+        .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][864]"),
+        .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 8468064,
+              "depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
+        .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
+        .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
+        .init("features.4.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 62208,
+              "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]"),
+        .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
+              "project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
+        .init("features.4.4.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 33, 33, 144]"),
+        .init("features.4.4.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]"),
+        .init("features.4.4", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9155555555555556"),
+        .init("features.4.4", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.5.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
+              "expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
+        .init("features.4.5.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
+        .init("features.4.5.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
+        .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][864]"),
+        .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: 8468064,
+              "depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
+        .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
+        .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
+        .init("features.4.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 62208,
+              "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]"),
+        .init("features.4.5.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
+              "project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
+        .init("features.4.5.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 33, 33, 144]"),
+        .init("features.4.5.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]"),
+        .init("features.4.5", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9111111111111111"),
+        .init("features.4.5", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.6.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
+              "expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
+        .init("features.4.6.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
+        .init("features.4.6.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
+        .init("features.4.6.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][864]"),
+        .init("features.4.6.block.1", kind: "depthwise forward", macsPerImage: 8468064,
+              "depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
+        .init("features.4.6.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
+        .init("features.4.6.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
+        .init("features.4.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 62208,
+              "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]"),
+        .init("features.4.6.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
+              "project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
+        .init("features.4.6.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 33, 33, 144]"),
+        .init("features.4.6.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]"),
+        .init("features.4.6", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9066666666666666"),
+        .init("features.4.6", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.7.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
+              "expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
+        .init("features.4.7.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
+        .init("features.4.7.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
+        .init("features.4.7.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][864]"),
+        .init("features.4.7.block.1", kind: "depthwise forward", macsPerImage: 8468064,
+              "depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
+        .init("features.4.7.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
+        .init("features.4.7.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
+        .init("features.4.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 62208,
+              "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]"),
+        .init("features.4.7.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
+              "project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
+        .init("features.4.7.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 33, 33, 144]"),
+        .init("features.4.7.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]"),
+        .init("features.4.7", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9022222222222223"),
+        .init("features.4.7", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
+              "expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
+        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
+        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
+        .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][864]"),
+        .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 23522400,
+              "depthwise 5x5/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
+        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
+        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
+        .init("features.5.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 62208,
+              "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]"),
+        .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 188179200,
+              "project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 200]"),
+        .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 33, 33, 200]"),
+        .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 261360000,
+              "expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
+        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
+        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
+        .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1200]"),
+        .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 32670000,
+              "depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
+        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
+        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
+        .init("features.5.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 120000,
+              "squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]"),
+        .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 261360000,
+              "project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
+        .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 33, 33, 200]"),
+        .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]"),
+        .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8933333333333333"),
+        .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 261360000,
+              "expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
+        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
+        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
+        .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1200]"),
+        .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 32670000,
+              "depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
+        .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
+        .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
+        .init("features.5.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 120000,
+              "squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]"),
+        .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: 261360000,
+              "project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
+        .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 33, 33, 200]"),
+        .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]"),
+        .init("features.5.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8888888888888888"),
+        .init("features.5.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 261360000,
+              "expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
+        .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
+        .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
+        .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1200]"),
+        .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 32670000,
+              "depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
+        .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
+        .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
+        .init("features.5.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 120000,
+              "squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]"),
+        .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: 261360000,
+              "project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
+        .init("features.5.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 33, 33, 200]"),
+        .init("features.5.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]"),
+        .init("features.5.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8844444444444445"),
+        .init("features.5.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: 261360000,
+              "expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
+        .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
+        .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
+        .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1200]"),
+        .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 32670000,
+              "depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
+        .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
+        .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
+        .init("features.5.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 120000,
+              "squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]"),
+        .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: 261360000,
+              "project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
+        .init("features.5.4.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 33, 33, 200]"),
+        .init("features.5.4.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]"),
+        .init("features.5.4", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.88"),
+        .init("features.5.4", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.5.block.0", kind: "conv 1x1 forward", macsPerImage: 261360000,
+              "expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
+        .init("features.5.5.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
+        .init("features.5.5.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
+        .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1200]"),
+        .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: 32670000,
+              "depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
+        .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
+        .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
+        .init("features.5.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 120000,
+              "squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]"),
+        .init("features.5.5.block.3", kind: "conv 1x1 forward", macsPerImage: 261360000,
+              "project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
+        .init("features.5.5.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 33, 33, 200]"),
+        .init("features.5.5.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]"),
+        .init("features.5.5", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8755555555555555"),
+        .init("features.5.5", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.6.block.0", kind: "conv 1x1 forward", macsPerImage: 261360000,
+              "expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
+        .init("features.5.6.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
+        .init("features.5.6.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
+        .init("features.5.6.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1200]"),
+        .init("features.5.6.block.1", kind: "depthwise forward", macsPerImage: 32670000,
+              "depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
+        .init("features.5.6.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
+        .init("features.5.6.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
+        .init("features.5.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 120000,
+              "squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]"),
+        .init("features.5.6.block.3", kind: "conv 1x1 forward", macsPerImage: 261360000,
+              "project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
+        .init("features.5.6.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 33, 33, 200]"),
+        .init("features.5.6.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]"),
+        .init("features.5.6", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8711111111111111"),
+        .init("features.5.6", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.7.block.0", kind: "conv 1x1 forward", macsPerImage: 261360000,
+              "expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
+        .init("features.5.7.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
+        .init("features.5.7.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
+        .init("features.5.7.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1200]"),
+        .init("features.5.7.block.1", kind: "depthwise forward", macsPerImage: 32670000,
+              "depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
+        .init("features.5.7.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
+        .init("features.5.7.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
+        .init("features.5.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 120000,
+              "squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]"),
+        .init("features.5.7.block.3", kind: "conv 1x1 forward", macsPerImage: 261360000,
+              "project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
+        .init("features.5.7.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 33, 33, 200]"),
+        .init("features.5.7.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]"),
+        .init("features.5.7", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8666666666666667"),
+        .init("features.5.7", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 261360000,
+              "expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
+        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
+        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
+        .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1200]"),
+        .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 8670000,
+              "depthwise 5x5/2, [n, 33, 33, 1200] -> [n, 17, 17, 1200]"),
+        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 17, 17, 1200]"),
+        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 1200]"),
+        .init("features.6.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 120000,
+              "squeeze-excitation 1200 -> 50 -> 1200 on [n, 17, 17, 1200]"),
+        .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 119299200,
+              "project conv 1x1, [n, 17, 17, 1200] -> [n, 17, 17, 344]"),
+        .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 17, 17, 344]"),
+        .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
+              "expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][2064]"),
+        .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 14912400,
+              "depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
+        .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
+              "project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+        .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 17, 17, 344]"),
+        .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]"),
+        .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8577777777777778"),
+        .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
+              "expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][2064]"),
+        .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 14912400,
+              "depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+        .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
+        .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
+              "project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+        .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 17, 17, 344]"),
+        .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]"),
+        .init("features.6.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8533333333333333"),
+        .init("features.6.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
+              "expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][2064]"),
+        .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 14912400,
+              "depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+        .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
+        .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
+              "project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+        .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 17, 17, 344]"),
+        .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]"),
+        .init("features.6.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8488888888888888"),
+        .init("features.6.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
+              "expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+        .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][2064]"),
+        .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 14912400,
+              "depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+        .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
+        .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
+              "project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+        .init("features.6.4.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 17, 17, 344]"),
+        .init("features.6.4.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]"),
+        .init("features.6.4", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8444444444444444"),
+        .init("features.6.4", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
+              "expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+        .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][2064]"),
+        .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 14912400,
+              "depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+        .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
+        .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
+              "project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+        .init("features.6.5.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 17, 17, 344]"),
+        .init("features.6.5.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]"),
+        .init("features.6.5", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.84"),
+        .init("features.6.5", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.6.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
+              "expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+        .init("features.6.6.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.6.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][2064]"),
+        .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: 14912400,
+              "depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+        .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
+        .init("features.6.6.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
+              "project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+        .init("features.6.6.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 17, 17, 344]"),
+        .init("features.6.6.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]"),
+        .init("features.6.6", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8355555555555556"),
+        .init("features.6.6", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.7.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
+              "expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+        .init("features.6.7.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.7.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][2064]"),
+        .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: 14912400,
+              "depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+        .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
+        .init("features.6.7.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
+              "project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+        .init("features.6.7.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 17, 17, 344]"),
+        .init("features.6.7.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]"),
+        .init("features.6.7", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8311111111111111"),
+        .init("features.6.7", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.8.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
+              "expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+        .init("features.6.8.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.8.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.8.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][2064]"),
+        .init("features.6.8.block.1", kind: "depthwise forward", macsPerImage: 14912400,
+              "depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+        .init("features.6.8.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.8.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.8.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
+        .init("features.6.8.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
+              "project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+        .init("features.6.8.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 17, 17, 344]"),
+        .init("features.6.8.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]"),
+        .init("features.6.8", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8266666666666667"),
+        .init("features.6.8", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.9.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
+              "expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+        .init("features.6.9.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.9.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.9.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][2064]"),
+        .init("features.6.9.block.1", kind: "depthwise forward", macsPerImage: 14912400,
+              "depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+        .init("features.6.9.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.9.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.9.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
+        .init("features.6.9.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
+              "project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+        .init("features.6.9.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 17, 17, 344]"),
+        .init("features.6.9.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]"),
+        .init("features.6.9", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8222222222222222"),
+        .init("features.6.9", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.10.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
+              "expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+        .init("features.6.10.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.10.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.10.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][2064]"),
+        .init("features.6.10.block.1", kind: "depthwise forward", macsPerImage: 14912400,
+              "depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+        .init("features.6.10.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.10.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.10.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
+        .init("features.6.10.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
+              "project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+        .init("features.6.10.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 17, 17, 344]"),
+        .init("features.6.10.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]"),
+        .init("features.6.10", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8177777777777777"),
+        .init("features.6.10", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
+              "expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][2064]"),
+        .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 5368464,
+              "depthwise 3x3/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
+        .init("features.7.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
+        .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 343581696,
+              "project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 576]"),
+        .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 17, 17, 576]"),
+        .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 576]"),
+        .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: 575299584,
+              "expand conv 1x1, [n, 17, 17, 576] -> [n, 17, 17, 3456]"),
+        .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 17, 17, 3456]"),
+        .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 3456]"),
+        .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][3456]"),
+        .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 8989056,
+              "depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456]"),
+        .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 17, 17, 3456]"),
+        .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 3456]"),
+        .init("features.7.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 995328,
+              "squeeze-excitation 3456 -> 144 -> 3456 on [n, 17, 17, 3456]"),
+        .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: 575299584,
+              "project conv 1x1, [n, 17, 17, 3456] -> [n, 17, 17, 576]"),
+        .init("features.7.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 17, 17, 576]"),
+        .init("features.7.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 576]"),
+        .init("features.7.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8088888888888889"),
+        .init("features.7.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.7.2.block.0", kind: "conv 1x1 forward", macsPerImage: 575299584,
+              "expand conv 1x1, [n, 17, 17, 576] -> [n, 17, 17, 3456]"),
+        .init("features.7.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 17, 17, 3456]"),
+        .init("features.7.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 3456]"),
+        .init("features.7.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][3456]"),
+        .init("features.7.2.block.1", kind: "depthwise forward", macsPerImage: 8989056,
+              "depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456]"),
+        .init("features.7.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 17, 17, 3456]"),
+        .init("features.7.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 3456]"),
+        .init("features.7.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 995328,
+              "squeeze-excitation 3456 -> 144 -> 3456 on [n, 17, 17, 3456]"),
+        .init("features.7.2.block.3", kind: "conv 1x1 forward", macsPerImage: 575299584,
+              "project conv 1x1, [n, 17, 17, 3456] -> [n, 17, 17, 576]"),
+        .init("features.7.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 17, 17, 576]"),
+        .init("features.7.2.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 576]"),
+        .init("features.7.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8044444444444444"),
+        .init("features.7.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.8", kind: "conv 1x1 forward", macsPerImage: 383533056,
+              "head conv 1x1, [n, 17, 17, 576] -> [n, 17, 17, 2304]"),
+        .init("features.8", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2304]"),
+        .init("features.8", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2304]"),
+        .init("avgpool", kind: "pool+classifier+loss", macsPerImage: nil,
+              "global average pool, [n, 17, 17, 2304] -> [n, 2304]"),
+        .init("classifier.0", kind: "pool+classifier+loss", macsPerImage: nil,
+              "dropout p=0.5 (when options.dropout) on [n, 2304]"),
+        .init("classifier.1", kind: "pool+classifier+loss", macsPerImage: 2304000,
+              "linear, [n, 2304] -> [n, 1000]"),
+        .init("loss", kind: "pool+classifier+loss", macsPerImage: nil,
+              "mean cross-entropy (label smoothing options.labelSmoothing) and its gradient"),
+        .init("logits", kind: "pool+classifier+loss", macsPerImage: nil,
+              "hand the logits to the caller"),
+        .init("classifier.1", kind: "pool+classifier backward", macsPerImage: 4608000,
+              "linear backward"),
+        .init("classifier.0", kind: "pool+classifier backward", macsPerImage: nil,
+              "dropout backward"),
+        .init("avgpool", kind: "pool+classifier backward", macsPerImage: nil,
+              "backward: spread each channel's gradient over the 289 pixels"),
+        .init("features.8", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2304]"),
+        .init("features.8", kind: "conv 1x1 backward", macsPerImage: 767066112,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 576] <- [n, 17, 17, 2304]"),
+        .init("features.7.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.7.2.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 17, 17, 576]"),
+        .init("features.7.2.block.3", kind: "conv 1x1 backward", macsPerImage: 1150599168,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 576]"),
+        .init("features.7.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 1990656,
+              "squeeze-excitation 3456 -> 144 -> 3456 backward on [n, 17, 17, 3456]"),
+        .init("features.7.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 17, 17, 3456]"),
+        .init("features.7.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.7.2.block.1", kind: "depthwise backward", macsPerImage: 17978112,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 3456]"),
+        .init("features.7.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.7.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 17, 17, 3456]"),
+        .init("features.7.2.block.0", kind: "conv 1x1 backward", macsPerImage: 1150599168,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 576] <- [n, 17, 17, 3456]"),
+        .init("features.7.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.7.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.7.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 17, 17, 576]"),
+        .init("features.7.1.block.3", kind: "conv 1x1 backward", macsPerImage: 1150599168,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 576]"),
+        .init("features.7.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 1990656,
+              "squeeze-excitation 3456 -> 144 -> 3456 backward on [n, 17, 17, 3456]"),
+        .init("features.7.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 17, 17, 3456]"),
+        .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: 17978112,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 3456]"),
+        .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.7.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 17, 17, 3456]"),
+        .init("features.7.1.block.0", kind: "conv 1x1 backward", macsPerImage: 1150599168,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 576] <- [n, 17, 17, 3456]"),
+        .init("features.7.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.7.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 17, 17, 576]"),
+        .init("features.7.0.block.3", kind: "conv 1x1 backward", macsPerImage: 687163392,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 576]"),
+        .init("features.7.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 710016,
+              "squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]"),
+        .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 10736928,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 backward", macsPerImage: 410389248,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]"),
+        .init("features.6.10", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.10.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 17, 17, 344]"),
+        .init("features.6.10.block.3", kind: "conv 1x1 backward", macsPerImage: 410389248,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
+        .init("features.6.10.block.2", kind: "squeeze-excitation backward", macsPerImage: 710016,
+              "squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]"),
+        .init("features.6.10.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
+        .init("features.6.10.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.10.block.1", kind: "depthwise backward", macsPerImage: 29824800,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]"),
+        .init("features.6.10.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.10.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
+        .init("features.6.10.block.0", kind: "conv 1x1 backward", macsPerImage: 410389248,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]"),
+        .init("features.6.10", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.9", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.9.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 17, 17, 344]"),
+        .init("features.6.9.block.3", kind: "conv 1x1 backward", macsPerImage: 410389248,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
+        .init("features.6.9.block.2", kind: "squeeze-excitation backward", macsPerImage: 710016,
+              "squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]"),
+        .init("features.6.9.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
+        .init("features.6.9.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.9.block.1", kind: "depthwise backward", macsPerImage: 29824800,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]"),
+        .init("features.6.9.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.9.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
+        .init("features.6.9.block.0", kind: "conv 1x1 backward", macsPerImage: 410389248,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]"),
+        .init("features.6.9", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.8", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.8.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 17, 17, 344]"),
+        .init("features.6.8.block.3", kind: "conv 1x1 backward", macsPerImage: 410389248,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
+        .init("features.6.8.block.2", kind: "squeeze-excitation backward", macsPerImage: 710016,
+              "squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]"),
+        .init("features.6.8.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
+        .init("features.6.8.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.8.block.1", kind: "depthwise backward", macsPerImage: 29824800,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]"),
+        .init("features.6.8.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.8.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
+        .init("features.6.8.block.0", kind: "conv 1x1 backward", macsPerImage: 410389248,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]"),
+        .init("features.6.8", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.7", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.7.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 17, 17, 344]"),
+        .init("features.6.7.block.3", kind: "conv 1x1 backward", macsPerImage: 410389248,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
+        .init("features.6.7.block.2", kind: "squeeze-excitation backward", macsPerImage: 710016,
+              "squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]"),
+        .init("features.6.7.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
+        .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: 29824800,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]"),
+        .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.7.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
+        .init("features.6.7.block.0", kind: "conv 1x1 backward", macsPerImage: 410389248,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]"),
+        .init("features.6.7", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.6", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.6.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 17, 17, 344]"),
+        .init("features.6.6.block.3", kind: "conv 1x1 backward", macsPerImage: 410389248,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
+        .init("features.6.6.block.2", kind: "squeeze-excitation backward", macsPerImage: 710016,
+              "squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]"),
+        .init("features.6.6.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
+        .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: 29824800,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]"),
+        .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.6.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
+        .init("features.6.6.block.0", kind: "conv 1x1 backward", macsPerImage: 410389248,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]"),
+        .init("features.6.6", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.5", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.5.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 17, 17, 344]"),
+        .init("features.6.5.block.3", kind: "conv 1x1 backward", macsPerImage: 410389248,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
+        .init("features.6.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 710016,
+              "squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]"),
+        .init("features.6.5.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
+        .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: 29824800,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]"),
+        .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.5.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
+        .init("features.6.5.block.0", kind: "conv 1x1 backward", macsPerImage: 410389248,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]"),
+        .init("features.6.5", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.4.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 17, 17, 344]"),
+        .init("features.6.4.block.3", kind: "conv 1x1 backward", macsPerImage: 410389248,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
+        .init("features.6.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 710016,
+              "squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]"),
+        .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
+        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: 29824800,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]"),
+        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.4.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
+        .init("features.6.4.block.0", kind: "conv 1x1 backward", macsPerImage: 410389248,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]"),
+        .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.3.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 17, 17, 344]"),
+        .init("features.6.3.block.3", kind: "conv 1x1 backward", macsPerImage: 410389248,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
+        .init("features.6.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 710016,
+              "squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]"),
+        .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
+        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 29824800,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]"),
+        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
+        .init("features.6.3.block.0", kind: "conv 1x1 backward", macsPerImage: 410389248,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]"),
+        .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.2.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 17, 17, 344]"),
+        .init("features.6.2.block.3", kind: "conv 1x1 backward", macsPerImage: 410389248,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
+        .init("features.6.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 710016,
+              "squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]"),
+        .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
+        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 29824800,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]"),
+        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
+        .init("features.6.2.block.0", kind: "conv 1x1 backward", macsPerImage: 410389248,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]"),
+        .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 17, 17, 344]"),
+        .init("features.6.1.block.3", kind: "conv 1x1 backward", macsPerImage: 410389248,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
+        .init("features.6.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 710016,
+              "squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]"),
+        .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 29824800,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 backward", macsPerImage: 410389248,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]"),
+        .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 17, 17, 344]"),
+        .init("features.6.0.block.3", kind: "conv 1x1 backward", macsPerImage: 238598400,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 1200] <- [n, 17, 17, 344]"),
+        .init("features.6.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 240000,
+              "squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 17, 17, 1200]"),
+        .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 17, 17, 1200]"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 17340000,
+              "depthwise 5x5/2 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 17, 17, 1200]"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 backward", macsPerImage: 522720000,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]"),
+        .init("features.5.7", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.7.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 33, 33, 200]"),
+        .init("features.5.7.block.3", kind: "conv 1x1 backward", macsPerImage: 522720000,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
+        .init("features.5.7.block.2", kind: "squeeze-excitation backward", macsPerImage: 240000,
+              "squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]"),
+        .init("features.5.7.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]"),
+        .init("features.5.7.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.7.block.1", kind: "depthwise backward", macsPerImage: 65340000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]"),
+        .init("features.5.7.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.7.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]"),
+        .init("features.5.7.block.0", kind: "conv 1x1 backward", macsPerImage: 522720000,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]"),
+        .init("features.5.7", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.6", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.6.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 33, 33, 200]"),
+        .init("features.5.6.block.3", kind: "conv 1x1 backward", macsPerImage: 522720000,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
+        .init("features.5.6.block.2", kind: "squeeze-excitation backward", macsPerImage: 240000,
+              "squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]"),
+        .init("features.5.6.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]"),
+        .init("features.5.6.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.6.block.1", kind: "depthwise backward", macsPerImage: 65340000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]"),
+        .init("features.5.6.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.6.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]"),
+        .init("features.5.6.block.0", kind: "conv 1x1 backward", macsPerImage: 522720000,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]"),
+        .init("features.5.6", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.5", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.5.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 33, 33, 200]"),
+        .init("features.5.5.block.3", kind: "conv 1x1 backward", macsPerImage: 522720000,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
+        .init("features.5.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 240000,
+              "squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]"),
+        .init("features.5.5.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]"),
+        .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: 65340000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]"),
+        .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.5.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]"),
+        .init("features.5.5.block.0", kind: "conv 1x1 backward", macsPerImage: 522720000,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]"),
+        .init("features.5.5", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.4.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 33, 33, 200]"),
+        .init("features.5.4.block.3", kind: "conv 1x1 backward", macsPerImage: 522720000,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
+        .init("features.5.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 240000,
+              "squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]"),
+        .init("features.5.4.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]"),
+        .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: 65340000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]"),
+        .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.4.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]"),
+        .init("features.5.4.block.0", kind: "conv 1x1 backward", macsPerImage: 522720000,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]"),
+        .init("features.5.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.3.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 33, 33, 200]"),
+        .init("features.5.3.block.3", kind: "conv 1x1 backward", macsPerImage: 522720000,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
+        .init("features.5.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 240000,
+              "squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]"),
+        .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]"),
+        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: 65340000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]"),
+        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]"),
+        .init("features.5.3.block.0", kind: "conv 1x1 backward", macsPerImage: 522720000,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]"),
+        .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.2.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 33, 33, 200]"),
+        .init("features.5.2.block.3", kind: "conv 1x1 backward", macsPerImage: 522720000,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
+        .init("features.5.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 240000,
+              "squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]"),
+        .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]"),
+        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 65340000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]"),
+        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]"),
+        .init("features.5.2.block.0", kind: "conv 1x1 backward", macsPerImage: 522720000,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]"),
+        .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 33, 33, 200]"),
+        .init("features.5.1.block.3", kind: "conv 1x1 backward", macsPerImage: 522720000,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
+        .init("features.5.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 240000,
+              "squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]"),
+        .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 65340000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 backward", macsPerImage: 522720000,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]"),
+        .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 33, 33, 200]"),
+        .init("features.5.0.block.3", kind: "conv 1x1 backward", macsPerImage: 376358400,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 200]"),
+        .init("features.5.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 124416,
+              "squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]"),
+        .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 33, 33, 864]"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 47044800,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 33, 33, 864]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 backward", macsPerImage: 270978048,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]"),
+        .init("features.4.7", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.7.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 33, 33, 144]"),
+        .init("features.4.7.block.3", kind: "conv 1x1 backward", macsPerImage: 270978048,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
+        .init("features.4.7.block.2", kind: "squeeze-excitation backward", macsPerImage: 124416,
+              "squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]"),
+        .init("features.4.7.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 33, 33, 864]"),
+        .init("features.4.7.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.7.block.1", kind: "depthwise backward", macsPerImage: 16936128,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]"),
+        .init("features.4.7.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.7.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 33, 33, 864]"),
+        .init("features.4.7.block.0", kind: "conv 1x1 backward", macsPerImage: 270978048,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]"),
+        .init("features.4.7", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.6", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.6.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 33, 33, 144]"),
+        .init("features.4.6.block.3", kind: "conv 1x1 backward", macsPerImage: 270978048,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
+        .init("features.4.6.block.2", kind: "squeeze-excitation backward", macsPerImage: 124416,
+              "squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]"),
+        .init("features.4.6.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 33, 33, 864]"),
+        .init("features.4.6.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.6.block.1", kind: "depthwise backward", macsPerImage: 16936128,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]"),
+        .init("features.4.6.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.6.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 33, 33, 864]"),
+        .init("features.4.6.block.0", kind: "conv 1x1 backward", macsPerImage: 270978048,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]"),
+        .init("features.4.6", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.5", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.5.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 33, 33, 144]"),
+        .init("features.4.5.block.3", kind: "conv 1x1 backward", macsPerImage: 270978048,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
+        .init("features.4.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 124416,
+              "squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]"),
+        .init("features.4.5.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 33, 33, 864]"),
+        .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: 16936128,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]"),
+        .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.5.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 33, 33, 864]"),
+        .init("features.4.5.block.0", kind: "conv 1x1 backward", macsPerImage: 270978048,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]"),
+        .init("features.4.5", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.4.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 33, 33, 144]"),
+        .init("features.4.4.block.3", kind: "conv 1x1 backward", macsPerImage: 270978048,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
+        .init("features.4.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 124416,
+              "squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]"),
+        .init("features.4.4.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 33, 33, 864]"),
+        .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: 16936128,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]"),
+        .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.4.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 33, 33, 864]"),
+        .init("features.4.4.block.0", kind: "conv 1x1 backward", macsPerImage: 270978048,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]"),
+        .init("features.4.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.3.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 33, 33, 144]"),
+        .init("features.4.3.block.3", kind: "conv 1x1 backward", macsPerImage: 270978048,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
+        .init("features.4.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 124416,
+              "squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]"),
+        .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 33, 33, 864]"),
+        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: 16936128,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]"),
+        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 33, 33, 864]"),
+        .init("features.4.3.block.0", kind: "conv 1x1 backward", macsPerImage: 270978048,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]"),
+        .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.2.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 33, 33, 144]"),
+        .init("features.4.2.block.3", kind: "conv 1x1 backward", macsPerImage: 270978048,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
+        .init("features.4.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 124416,
+              "squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]"),
+        .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 33, 33, 864]"),
+        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 16936128,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]"),
+        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 33, 33, 864]"),
+        .init("features.4.2.block.0", kind: "conv 1x1 backward", macsPerImage: 270978048,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]"),
+        .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 33, 33, 144]"),
+        .init("features.4.1.block.3", kind: "conv 1x1 backward", macsPerImage: 270978048,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
+        .init("features.4.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 124416,
+              "squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]"),
+        .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 33, 33, 864]"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 16936128,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 33, 33, 864]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 backward", macsPerImage: 270978048,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]"),
+        .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 33, 33, 144]"),
+        .init("features.4.0.block.3", kind: "conv 1x1 backward", macsPerImage: 135489024,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 432] <- [n, 33, 33, 144]"),
+        .init("features.4.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 31104,
+              "squeeze-excitation 432 -> 18 -> 432 backward on [n, 33, 33, 432]"),
+        .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 33, 33, 432]"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 8468064,
+              "depthwise 3x3/2 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 33, 33, 432]"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 66, 66, 432]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 backward", macsPerImage: 270978048,
+              "conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]"),
+        .init("features.3.5", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.3.5.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 66, 66, 72]"),
+        .init("features.3.5.block.3", kind: "conv 1x1 backward", macsPerImage: 270978048,
+              "conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]"),
+        .init("features.3.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 31104,
+              "squeeze-excitation 432 -> 18 -> 432 backward on [n, 66, 66, 432]"),
+        .init("features.3.5.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 66, 66, 432]"),
+        .init("features.3.5.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.5.block.1", kind: "depthwise backward", macsPerImage: 94089600,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]"),
+        .init("features.3.5.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.5.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 66, 66, 432]"),
+        .init("features.3.5.block.0", kind: "conv 1x1 backward", macsPerImage: 270978048,
+              "conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]"),
+        .init("features.3.5", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.3.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.3.4.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 66, 66, 72]"),
+        .init("features.3.4.block.3", kind: "conv 1x1 backward", macsPerImage: 270978048,
+              "conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]"),
+        .init("features.3.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 31104,
+              "squeeze-excitation 432 -> 18 -> 432 backward on [n, 66, 66, 432]"),
+        .init("features.3.4.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 66, 66, 432]"),
+        .init("features.3.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.4.block.1", kind: "depthwise backward", macsPerImage: 94089600,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]"),
+        .init("features.3.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.4.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 66, 66, 432]"),
+        .init("features.3.4.block.0", kind: "conv 1x1 backward", macsPerImage: 270978048,
+              "conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]"),
+        .init("features.3.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.3.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.3.3.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 66, 66, 72]"),
+        .init("features.3.3.block.3", kind: "conv 1x1 backward", macsPerImage: 270978048,
+              "conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]"),
+        .init("features.3.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 31104,
+              "squeeze-excitation 432 -> 18 -> 432 backward on [n, 66, 66, 432]"),
+        .init("features.3.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 66, 66, 432]"),
+        .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: 94089600,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]"),
+        .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 66, 66, 432]"),
+        .init("features.3.3.block.0", kind: "conv 1x1 backward", macsPerImage: 270978048,
+              "conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]"),
+        .init("features.3.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.3.2.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 66, 66, 72]"),
+        .init("features.3.2.block.3", kind: "conv 1x1 backward", macsPerImage: 270978048,
+              "conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]"),
+        .init("features.3.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 31104,
+              "squeeze-excitation 432 -> 18 -> 432 backward on [n, 66, 66, 432]"),
+        .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 66, 66, 432]"),
+        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: 94089600,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]"),
+        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 66, 66, 432]"),
+        .init("features.3.2.block.0", kind: "conv 1x1 backward", macsPerImage: 270978048,
+              "conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]"),
+        .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.3.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 66, 66, 72]"),
+        .init("features.3.1.block.3", kind: "conv 1x1 backward", macsPerImage: 270978048,
+              "conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]"),
+        .init("features.3.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 31104,
+              "squeeze-excitation 432 -> 18 -> 432 backward on [n, 66, 66, 432]"),
+        .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 66, 66, 432]"),
+        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 94089600,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]"),
+        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 66, 66, 432]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 backward", macsPerImage: 270978048,
+              "conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]"),
+        .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.3.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 66, 66, 72]"),
+        .init("features.3.0.block.3", kind: "conv 1x1 backward", macsPerImage: 150543360,
+              "conv 1x1 backward: input and weight gradients, [n, 66, 66, 240] <- [n, 66, 66, 72]"),
+        .init("features.3.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
+              "squeeze-excitation 240 -> 10 -> 240 backward on [n, 66, 66, 240]"),
+        .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 66, 66, 240]"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 52272000,
+              "depthwise 5x5/2 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 66, 66, 240]"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 132, 132, 240]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 backward", macsPerImage: 334540800,
+              "conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]"),
+        .init("features.2.5", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.2.5.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 132, 132, 40]"),
+        .init("features.2.5.block.3", kind: "conv 1x1 backward", macsPerImage: 334540800,
+              "conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]"),
+        .init("features.2.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
+              "squeeze-excitation 240 -> 10 -> 240 backward on [n, 132, 132, 240]"),
+        .init("features.2.5.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 132, 132, 240]"),
+        .init("features.2.5.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.5.block.1", kind: "depthwise backward", macsPerImage: 75271680,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]"),
+        .init("features.2.5.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.5.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 132, 132, 240]"),
+        .init("features.2.5.block.0", kind: "conv 1x1 backward", macsPerImage: 334540800,
+              "conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]"),
+        .init("features.2.5", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.2.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.2.4.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 132, 132, 40]"),
+        .init("features.2.4.block.3", kind: "conv 1x1 backward", macsPerImage: 334540800,
+              "conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]"),
+        .init("features.2.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
+              "squeeze-excitation 240 -> 10 -> 240 backward on [n, 132, 132, 240]"),
+        .init("features.2.4.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 132, 132, 240]"),
+        .init("features.2.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.4.block.1", kind: "depthwise backward", macsPerImage: 75271680,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]"),
+        .init("features.2.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.4.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 132, 132, 240]"),
+        .init("features.2.4.block.0", kind: "conv 1x1 backward", macsPerImage: 334540800,
+              "conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]"),
+        .init("features.2.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.2.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.2.3.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 132, 132, 40]"),
+        .init("features.2.3.block.3", kind: "conv 1x1 backward", macsPerImage: 334540800,
+              "conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]"),
+        .init("features.2.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
+              "squeeze-excitation 240 -> 10 -> 240 backward on [n, 132, 132, 240]"),
+        .init("features.2.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 132, 132, 240]"),
+        .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: 75271680,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]"),
+        .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 132, 132, 240]"),
+        .init("features.2.3.block.0", kind: "conv 1x1 backward", macsPerImage: 334540800,
+              "conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]"),
+        .init("features.2.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.2.2.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 132, 132, 40]"),
+        .init("features.2.2.block.3", kind: "conv 1x1 backward", macsPerImage: 334540800,
+              "conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]"),
+        .init("features.2.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
+              "squeeze-excitation 240 -> 10 -> 240 backward on [n, 132, 132, 240]"),
+        .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 132, 132, 240]"),
+        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: 75271680,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]"),
+        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 132, 132, 240]"),
+        .init("features.2.2.block.0", kind: "conv 1x1 backward", macsPerImage: 334540800,
+              "conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]"),
+        .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.2.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 132, 132, 40]"),
+        .init("features.2.1.block.3", kind: "conv 1x1 backward", macsPerImage: 334540800,
+              "conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]"),
+        .init("features.2.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
+              "squeeze-excitation 240 -> 10 -> 240 backward on [n, 132, 132, 240]"),
+        .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 132, 132, 240]"),
+        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 75271680,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]"),
+        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 132, 132, 240]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 backward", macsPerImage: 334540800,
+              "conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]"),
+        .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.2.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 132, 132, 40]"),
+        .init("features.2.0.block.3", kind: "conv 1x1 backward", macsPerImage: 267632640,
+              "conv 1x1 backward: input and weight gradients, [n, 132, 132, 192] <- [n, 132, 132, 40]"),
+        .init("features.2.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 6144,
+              "squeeze-excitation 192 -> 8 -> 192 backward on [n, 132, 132, 192]"),
+        .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 132, 132, 192]"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 60217344,
+              "depthwise 3x3/2 backward: input and weight gradients, [n, 264, 264, 192] <- [n, 132, 132, 192]"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 264, 264, 192]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 backward", macsPerImage: 856424448,
+              "conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 192]"),
+        .init("features.1.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.1.2.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 264, 264, 32]"),
+        .init("features.1.2.block.2", kind: "conv 1x1 backward", macsPerImage: 142737408,
+              "conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]"),
+        .init("features.1.2.block.1", kind: "squeeze-excitation backward", macsPerImage: 1024,
+              "squeeze-excitation 32 -> 8 -> 32 backward on [n, 264, 264, 32]"),
+        .init("features.1.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 264, 264, 32]"),
+        .init("features.1.2.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.1.2.block.0", kind: "depthwise backward", macsPerImage: 40144896,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]"),
+        .init("features.1.2.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.1.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.1.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.1.1.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 264, 264, 32]"),
+        .init("features.1.1.block.2", kind: "conv 1x1 backward", macsPerImage: 142737408,
+              "conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]"),
+        .init("features.1.1.block.1", kind: "squeeze-excitation backward", macsPerImage: 1024,
+              "squeeze-excitation 32 -> 8 -> 32 backward on [n, 264, 264, 32]"),
+        .init("features.1.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 264, 264, 32]"),
+        .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: 40144896,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]"),
+        .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.1.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.1.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 264, 264, 32]"),
+        .init("features.1.0.block.2", kind: "conv 1x1 backward", macsPerImage: 249790464,
+              "conv 1x1 backward: input and weight gradients, [n, 264, 264, 56] <- [n, 264, 264, 32]"),
+        .init("features.1.0.block.1", kind: "squeeze-excitation backward", macsPerImage: 3136,
+              "squeeze-excitation 56 -> 14 -> 56 backward on [n, 264, 264, 56]"),
+        .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 264, 264, 56]"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 70253568,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 264, 264, 56] <- [n, 264, 264, 56]"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 264, 264, 56]"),
+        .init("features.0", kind: "stem backward", macsPerImage: 105380352,
+              "stem weight gradient (the image needs none)"),
+    ]
 
     /// Trainable tensors in the parameter buffer (gradients at the same offsets).
     static let trainableSlots: [ParameterSlot] = [

@@ -17,6 +17,11 @@ public final class EfficientNetLite0: GeneratedModel {
     private let pool: WorkerPool
     private let arena = ActivationArena()
 
+    /// Times every kernel call of `forward` when set (`effnet bench --profile`).
+    public var profiler: LayerProfiler? {
+        didSet { profiler?.requireTable(Self.profiledLayers, of: "EfficientNetLite0") }
+    }
+
     public init(weights store: any WeightStore, pool: WorkerPool) throws {
         self.weights = try PreparedWeights(descriptor: Self.descriptor, store: store)
         self.pool = pool
@@ -32,359 +37,569 @@ public final class EfficientNetLite0: GeneratedModel {
         let a = arena.reserve(floats: 1505280 &* n &+ workspaceFloats(batch: n))
         let ws = a + 1505280 &* n
         let w = weights.pointer
-        features_0(n, x, a, w, ws)
-        features_1_0(n, a, w, ws)
-        features_2_0(n, a, w, ws)
-        features_2_1(n, a, w, ws)
-        features_3_0(n, a, w, ws)
-        features_3_1(n, a, w, ws)
-        features_4_0(n, a, w, ws)
-        features_4_1(n, a, w, ws)
-        features_4_2(n, a, w, ws)
-        features_5_0(n, a, w, ws)
-        features_5_1(n, a, w, ws)
-        features_5_2(n, a, w, ws)
-        features_6_0(n, a, w, ws)
-        features_6_1(n, a, w, ws)
-        features_6_2(n, a, w, ws)
-        features_6_3(n, a, w, ws)
-        features_7_0(n, a, w, ws)
-        features_8(n, a, w, ws)
-        classifier(n, a, w, ws, logits)
+        let p = profiler
+        p?.beginRun(batch: n)
+        features_0(n, x, a, w, ws, p)
+        features_1_0(n, a, w, ws, p)
+        features_2_0(n, a, w, ws, p)
+        features_2_1(n, a, w, ws, p)
+        features_3_0(n, a, w, ws, p)
+        features_3_1(n, a, w, ws, p)
+        features_4_0(n, a, w, ws, p)
+        features_4_1(n, a, w, ws, p)
+        features_4_2(n, a, w, ws, p)
+        features_5_0(n, a, w, ws, p)
+        features_5_1(n, a, w, ws, p)
+        features_5_2(n, a, w, ws, p)
+        features_6_0(n, a, w, ws, p)
+        features_6_1(n, a, w, ws, p)
+        features_6_2(n, a, w, ws, p)
+        features_6_3(n, a, w, ws, p)
+        features_7_0(n, a, w, ws, p)
+        features_8(n, a, w, ws, p)
+        classifier(n, a, w, ws, logits, p)
     }
 
     /// features.0: stem: conv 3x3 stride 2, 3 -> 32 channels
-    private func features_0(_ n: Int, _ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_0(_ n: Int, _ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.0 stem: conv 3x3/2 + BN + relu6, [n, 3, 224, 224] (NCHW) -> [n, 112, 112, 32]
+        p?.start()
         Kernels.stemConv(
             input: x, batch: n, inChannels: 3, height: 224, width: 224,
             kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 112, outWidth: 112,
             weights: w + 0, bias: w + 864, outChannels: 32, activation: .relu6,
             output: a, workspace: ws, pool: pool)
+        p?.stop(0)
     }
 
     /// features.1.0: MBConv1 k3 s1: 112x112x32 -> 112x112x16
-    private func features_1_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_1_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.1.0.block.0 depthwise: depthwise 3x3/1 + BN + relu6, [n, 112, 112, 32] -> [n, 112, 112, 32]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 112, width: 112, channels: 32,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112,
             weights: w + 896, bias: w + 1184, activation: .relu6, output: a + 401408 &* n, pool: pool)
+        p?.stop(1)
         // features.1.0.block.1 project: conv 1x1 + BN, [n, 112, 112, 32] -> [n, 112, 112, 16]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 401408 &* n, pixels: 12544 &* n, inChannels: 32,
             weights: w + 1216, bias: w + 1728, outChannels: 16,
             activation: .identity, residual: nil, output: a + 1204224 &* n, pool: pool)
+        p?.stop(2)
     }
 
     /// features.2.0: MBConv6 k3 s2: 112x112x16 -> 56x56x24
-    private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.0.block.0 expand: conv 1x1 + BN + relu6, [n, 112, 112, 16] -> [n, 112, 112, 96]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1204224 &* n, pixels: 12544 &* n, inChannels: 16,
             weights: w + 1744, bias: w + 3280, outChannels: 96,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(3)
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 112, 112, 96] -> [n, 56, 56, 96]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 112, width: 112, channels: 96,
             kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 56, outWidth: 56,
             weights: w + 3376, bias: w + 4240, activation: .relu6, output: a + 1204224 &* n, pool: pool)
+        p?.stop(4)
         // features.2.0.block.2 project: conv 1x1 + BN, [n, 56, 56, 96] -> [n, 56, 56, 24]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1204224 &* n, pixels: 3136 &* n, inChannels: 96,
             weights: w + 4336, bias: w + 6640, outChannels: 24,
             activation: .identity, residual: nil, output: a + 903168 &* n, pool: pool)
+        p?.stop(5)
     }
 
     /// features.2.1: MBConv6 k3 s1: 56x56x24 -> 56x56x24, identity shortcut
-    private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.1.block.0 expand: conv 1x1 + BN + relu6, [n, 56, 56, 24] -> [n, 56, 56, 144]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 903168 &* n, pixels: 3136 &* n, inChannels: 24,
             weights: w + 6672, bias: w + 10128, outChannels: 144,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(6)
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 56, 56, 144] -> [n, 56, 56, 144]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 56, width: 56, channels: 144,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56,
             weights: w + 10272, bias: w + 11568, activation: .relu6, output: a + 451584 &* n, pool: pool)
+        p?.stop(7)
         // features.2.1.block.2 project: conv 1x1 + BN + shortcut, [n, 56, 56, 144] -> [n, 56, 56, 24]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 451584 &* n, pixels: 3136 &* n, inChannels: 144,
             weights: w + 11712, bias: w + 15168, outChannels: 24,
             activation: .identity, residual: a + 903168 &* n, output: a + 978432 &* n, pool: pool)
+        p?.stop(8)
     }
 
     /// features.3.0: MBConv6 k5 s2: 56x56x24 -> 28x28x40
-    private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.0.block.0 expand: conv 1x1 + BN + relu6, [n, 56, 56, 24] -> [n, 56, 56, 144]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 978432 &* n, pixels: 3136 &* n, inChannels: 24,
             weights: w + 15200, bias: w + 18656, outChannels: 144,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(9)
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 56, 56, 144] -> [n, 28, 28, 144]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 56, width: 56, channels: 144,
             kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 28, outWidth: 28,
             weights: w + 18800, bias: w + 22400, activation: .relu6, output: a + 451584 &* n, pool: pool)
+        p?.stop(10)
         // features.3.0.block.2 project: conv 1x1 + BN, [n, 28, 28, 144] -> [n, 28, 28, 40]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 451584 &* n, pixels: 784 &* n, inChannels: 144,
             weights: w + 22544, bias: w + 28304, outChannels: 40,
             activation: .identity, residual: nil, output: a + 376320 &* n, pool: pool)
+        p?.stop(11)
     }
 
     /// features.3.1: MBConv6 k5 s1: 28x28x40 -> 28x28x40, identity shortcut
-    private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.1.block.0 expand: conv 1x1 + BN + relu6, [n, 28, 28, 40] -> [n, 28, 28, 240]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 376320 &* n, pixels: 784 &* n, inChannels: 40,
             weights: w + 28352, bias: w + 37952, outChannels: 240,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(12)
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 28, 28, 240] -> [n, 28, 28, 240]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 28, width: 28, channels: 240,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28,
             weights: w + 38192, bias: w + 44192, activation: .relu6, output: a + 188160 &* n, pool: pool)
+        p?.stop(13)
         // features.3.1.block.2 project: conv 1x1 + BN + shortcut, [n, 28, 28, 240] -> [n, 28, 28, 40]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 188160 &* n, pixels: 784 &* n, inChannels: 240,
             weights: w + 44432, bias: w + 54032, outChannels: 40,
             activation: .identity, residual: a + 376320 &* n, output: a + 407680 &* n, pool: pool)
+        p?.stop(14)
     }
 
     /// features.4.0: MBConv6 k3 s2: 28x28x40 -> 14x14x80
-    private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.0.block.0 expand: conv 1x1 + BN + relu6, [n, 28, 28, 40] -> [n, 28, 28, 240]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 407680 &* n, pixels: 784 &* n, inChannels: 40,
             weights: w + 54080, bias: w + 63680, outChannels: 240,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(15)
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 28, 28, 240] -> [n, 14, 14, 240]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 28, width: 28, channels: 240,
             kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 14, outWidth: 14,
             weights: w + 63920, bias: w + 66080, activation: .relu6, output: a + 188160 &* n, pool: pool)
+        p?.stop(16)
         // features.4.0.block.2 project: conv 1x1 + BN, [n, 14, 14, 240] -> [n, 14, 14, 80]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 188160 &* n, pixels: 196 &* n, inChannels: 240,
             weights: w + 66320, bias: w + 85520, outChannels: 80,
             activation: .identity, residual: nil, output: a + 235200 &* n, pool: pool)
+        p?.stop(17)
     }
 
     /// features.4.1: MBConv6 k3 s1: 14x14x80 -> 14x14x80, identity shortcut
-    private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.1.block.0 expand: conv 1x1 + BN + relu6, [n, 14, 14, 80] -> [n, 14, 14, 480]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 235200 &* n, pixels: 196 &* n, inChannels: 80,
             weights: w + 85600, bias: w + 124000, outChannels: 480,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(18)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 14, 14, 480] -> [n, 14, 14, 480]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 14, width: 14, channels: 480,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
             weights: w + 124480, bias: w + 128800, activation: .relu6, output: a + 94080 &* n, pool: pool)
+        p?.stop(19)
         // features.4.1.block.2 project: conv 1x1 + BN + shortcut, [n, 14, 14, 480] -> [n, 14, 14, 80]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 94080 &* n, pixels: 196 &* n, inChannels: 480,
             weights: w + 129280, bias: w + 167680, outChannels: 80,
             activation: .identity, residual: a + 235200 &* n, output: a + 188160 &* n, pool: pool)
+        p?.stop(20)
     }
 
     /// features.4.2: MBConv6 k3 s1: 14x14x80 -> 14x14x80, identity shortcut
-    private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.2.block.0 expand: conv 1x1 + BN + relu6, [n, 14, 14, 80] -> [n, 14, 14, 480]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 188160 &* n, pixels: 196 &* n, inChannels: 80,
             weights: w + 167760, bias: w + 206160, outChannels: 480,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(21)
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 14, 14, 480] -> [n, 14, 14, 480]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 14, width: 14, channels: 480,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
             weights: w + 206640, bias: w + 210960, activation: .relu6, output: a + 94080 &* n, pool: pool)
+        p?.stop(22)
         // features.4.2.block.2 project: conv 1x1 + BN + shortcut, [n, 14, 14, 480] -> [n, 14, 14, 80]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 94080 &* n, pixels: 196 &* n, inChannels: 480,
             weights: w + 211440, bias: w + 249840, outChannels: 80,
             activation: .identity, residual: a + 188160 &* n, output: a + 203840 &* n, pool: pool)
+        p?.stop(23)
     }
 
     /// features.5.0: MBConv6 k5 s1: 14x14x80 -> 14x14x112
-    private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.0.block.0 expand: conv 1x1 + BN + relu6, [n, 14, 14, 80] -> [n, 14, 14, 480]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 203840 &* n, pixels: 196 &* n, inChannels: 80,
             weights: w + 249920, bias: w + 288320, outChannels: 480,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(24)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 14, 14, 480] -> [n, 14, 14, 480]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 14, width: 14, channels: 480,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
             weights: w + 288800, bias: w + 300800, activation: .relu6, output: a + 94080 &* n, pool: pool)
+        p?.stop(25)
         // features.5.0.block.2 project: conv 1x1 + BN, [n, 14, 14, 480] -> [n, 14, 14, 112]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 94080 &* n, pixels: 196 &* n, inChannels: 480,
             weights: w + 301280, bias: w + 355040, outChannels: 112,
             activation: .identity, residual: nil, output: a + 263424 &* n, pool: pool)
+        p?.stop(26)
     }
 
     /// features.5.1: MBConv6 k5 s1: 14x14x112 -> 14x14x112, identity shortcut
-    private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.1.block.0 expand: conv 1x1 + BN + relu6, [n, 14, 14, 112] -> [n, 14, 14, 672]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 263424 &* n, pixels: 196 &* n, inChannels: 112,
             weights: w + 355152, bias: w + 430416, outChannels: 672,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(27)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 14, 14, 672] -> [n, 14, 14, 672]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 14, width: 14, channels: 672,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
             weights: w + 431088, bias: w + 447888, activation: .relu6, output: a + 131712 &* n, pool: pool)
+        p?.stop(28)
         // features.5.1.block.2 project: conv 1x1 + BN + shortcut, [n, 14, 14, 672] -> [n, 14, 14, 112]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 131712 &* n, pixels: 196 &* n, inChannels: 672,
             weights: w + 448560, bias: w + 523824, outChannels: 112,
             activation: .identity, residual: a + 263424 &* n, output: a + 285376 &* n, pool: pool)
+        p?.stop(29)
     }
 
     /// features.5.2: MBConv6 k5 s1: 14x14x112 -> 14x14x112, identity shortcut
-    private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.2.block.0 expand: conv 1x1 + BN + relu6, [n, 14, 14, 112] -> [n, 14, 14, 672]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 285376 &* n, pixels: 196 &* n, inChannels: 112,
             weights: w + 523936, bias: w + 599200, outChannels: 672,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(30)
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 14, 14, 672] -> [n, 14, 14, 672]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 14, width: 14, channels: 672,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
             weights: w + 599872, bias: w + 616672, activation: .relu6, output: a + 131712 &* n, pool: pool)
+        p?.stop(31)
         // features.5.2.block.2 project: conv 1x1 + BN + shortcut, [n, 14, 14, 672] -> [n, 14, 14, 112]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 131712 &* n, pixels: 196 &* n, inChannels: 672,
             weights: w + 617344, bias: w + 692608, outChannels: 112,
             activation: .identity, residual: a + 285376 &* n, output: a + 263424 &* n, pool: pool)
+        p?.stop(32)
     }
 
     /// features.6.0: MBConv6 k5 s2: 14x14x112 -> 7x7x192
-    private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.0.block.0 expand: conv 1x1 + BN + relu6, [n, 14, 14, 112] -> [n, 14, 14, 672]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 263424 &* n, pixels: 196 &* n, inChannels: 112,
             weights: w + 692720, bias: w + 767984, outChannels: 672,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(33)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 14, 14, 672] -> [n, 7, 7, 672]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 14, width: 14, channels: 672,
             kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7,
             weights: w + 768656, bias: w + 785456, activation: .relu6, output: a + 131712 &* n, pool: pool)
+        p?.stop(34)
         // features.6.0.block.2 project: conv 1x1 + BN, [n, 7, 7, 672] -> [n, 7, 7, 192]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 131712 &* n, pixels: 49 &* n, inChannels: 672,
             weights: w + 786128, bias: w + 915152, outChannels: 192,
             activation: .identity, residual: nil, output: a + 112896 &* n, pool: pool)
+        p?.stop(35)
     }
 
     /// features.6.1: MBConv6 k5 s1: 7x7x192 -> 7x7x192, identity shortcut
-    private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.1.block.0 expand: conv 1x1 + BN + relu6, [n, 7, 7, 192] -> [n, 7, 7, 1152]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 112896 &* n, pixels: 49 &* n, inChannels: 192,
             weights: w + 915344, bias: w + 1136528, outChannels: 1152,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(36)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 7, width: 7, channels: 1152,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
             weights: w + 1137680, bias: w + 1166480, activation: .relu6, output: a + 56448 &* n, pool: pool)
+        p?.stop(37)
         // features.6.1.block.2 project: conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 56448 &* n, pixels: 49 &* n, inChannels: 1152,
             weights: w + 1167632, bias: w + 1388816, outChannels: 192,
             activation: .identity, residual: a + 112896 &* n, output: a + 122304 &* n, pool: pool)
+        p?.stop(38)
     }
 
     /// features.6.2: MBConv6 k5 s1: 7x7x192 -> 7x7x192, identity shortcut
-    private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.2.block.0 expand: conv 1x1 + BN + relu6, [n, 7, 7, 192] -> [n, 7, 7, 1152]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 122304 &* n, pixels: 49 &* n, inChannels: 192,
             weights: w + 1389008, bias: w + 1610192, outChannels: 1152,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(39)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 7, width: 7, channels: 1152,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
             weights: w + 1611344, bias: w + 1640144, activation: .relu6, output: a + 56448 &* n, pool: pool)
+        p?.stop(40)
         // features.6.2.block.2 project: conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 56448 &* n, pixels: 49 &* n, inChannels: 1152,
             weights: w + 1641296, bias: w + 1862480, outChannels: 192,
             activation: .identity, residual: a + 122304 &* n, output: a + 112896 &* n, pool: pool)
+        p?.stop(41)
     }
 
     /// features.6.3: MBConv6 k5 s1: 7x7x192 -> 7x7x192, identity shortcut
-    private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.3.block.0 expand: conv 1x1 + BN + relu6, [n, 7, 7, 192] -> [n, 7, 7, 1152]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 112896 &* n, pixels: 49 &* n, inChannels: 192,
             weights: w + 1862672, bias: w + 2083856, outChannels: 1152,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(42)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 7, width: 7, channels: 1152,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
             weights: w + 2085008, bias: w + 2113808, activation: .relu6, output: a + 56448 &* n, pool: pool)
+        p?.stop(43)
         // features.6.3.block.2 project: conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 56448 &* n, pixels: 49 &* n, inChannels: 1152,
             weights: w + 2114960, bias: w + 2336144, outChannels: 192,
             activation: .identity, residual: a + 112896 &* n, output: a + 122304 &* n, pool: pool)
+        p?.stop(44)
     }
 
     /// features.7.0: MBConv6 k3 s1: 7x7x192 -> 7x7x320
-    private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.0.block.0 expand: conv 1x1 + BN + relu6, [n, 7, 7, 192] -> [n, 7, 7, 1152]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 122304 &* n, pixels: 49 &* n, inChannels: 192,
             weights: w + 2336336, bias: w + 2557520, outChannels: 1152,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(45)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 7, width: 7, channels: 1152,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7,
             weights: w + 2558672, bias: w + 2569040, activation: .relu6, output: a + 56448 &* n, pool: pool)
+        p?.stop(46)
         // features.7.0.block.2 project: conv 1x1 + BN, [n, 7, 7, 1152] -> [n, 7, 7, 320]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 56448 &* n, pixels: 49 &* n, inChannels: 1152,
             weights: w + 2570192, bias: w + 2938832, outChannels: 320,
             activation: .identity, residual: nil, output: a + 112896 &* n, pool: pool)
+        p?.stop(47)
     }
 
     /// features.8: head: conv 1x1 320 -> 1280
-    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.8 head: conv 1x1 + BN + relu6, [n, 7, 7, 320] -> [n, 7, 7, 1280]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 112896 &* n, pixels: 49 &* n, inChannels: 320,
             weights: w + 2939152, bias: w + 3348752, outChannels: 1280,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(48)
     }
 
     /// classifier: global average pool, dropout 0.2, linear 1280 -> 1000 classes
-    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
+    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // avgpool: global average pool, [n, 7, 7, 1280] -> [n, 1280]
+        p?.start()
         Kernels.globalAveragePool(
             input: a, batch: n, pixels: 49, channels: 1280, output: a + 62720 &* n, pool: pool)
+        p?.stop(49)
         // classifier.1 classifier: dropout (identity in eval) + linear, [n, 1280] -> [n, 1000]
+        p?.start()
         Kernels.linear(
             input: a + 62720 &* n, batch: n, inFeatures: 1280,
             weights: w + 3350032, bias: w + 4630032, outFeatures: 1000,
             output: logits, pool: pool)
+        p?.stop(50)
     }
 }
 
 extension EfficientNetLite0 {
+    /// The kernel calls of `forward` in order (`p?.stop(i)` charges entry i), with their MACs per image.
+    public static let profiledLayers: [LayerProfiler.Layer] = [
+        .init("features.0", kind: "stem", macsPerImage: 10838016,
+              "conv 3x3/2 + BN + relu6, [n, 3, 224, 224] (NCHW) -> [n, 112, 112, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 3612672,
+              "depthwise 3x3/1 + BN + relu6, [n, 112, 112, 32] -> [n, 112, 112, 32]"),
+        .init("features.1.0.block.1", kind: "project 1x1", macsPerImage: 6422528,
+              "conv 1x1 + BN, [n, 112, 112, 32] -> [n, 112, 112, 16]"),
+        .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 19267584,
+              "conv 1x1 + BN + relu6, [n, 112, 112, 16] -> [n, 112, 112, 96]"),
+        .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 2709504,
+              "depthwise 3x3/2 + BN + relu6, [n, 112, 112, 96] -> [n, 56, 56, 96]"),
+        .init("features.2.0.block.2", kind: "project 1x1", macsPerImage: 7225344,
+              "conv 1x1 + BN, [n, 56, 56, 96] -> [n, 56, 56, 24]"),
+        .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 10838016,
+              "conv 1x1 + BN + relu6, [n, 56, 56, 24] -> [n, 56, 56, 144]"),
+        .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 4064256,
+              "depthwise 3x3/1 + BN + relu6, [n, 56, 56, 144] -> [n, 56, 56, 144]"),
+        .init("features.2.1.block.2", kind: "project 1x1", macsPerImage: 10838016,
+              "conv 1x1 + BN + shortcut, [n, 56, 56, 144] -> [n, 56, 56, 24]"),
+        .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 10838016,
+              "conv 1x1 + BN + relu6, [n, 56, 56, 24] -> [n, 56, 56, 144]"),
+        .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 2822400,
+              "depthwise 5x5/2 + BN + relu6, [n, 56, 56, 144] -> [n, 28, 28, 144]"),
+        .init("features.3.0.block.2", kind: "project 1x1", macsPerImage: 4515840,
+              "conv 1x1 + BN, [n, 28, 28, 144] -> [n, 28, 28, 40]"),
+        .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 7526400,
+              "conv 1x1 + BN + relu6, [n, 28, 28, 40] -> [n, 28, 28, 240]"),
+        .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 4704000,
+              "depthwise 5x5/1 + BN + relu6, [n, 28, 28, 240] -> [n, 28, 28, 240]"),
+        .init("features.3.1.block.2", kind: "project 1x1", macsPerImage: 7526400,
+              "conv 1x1 + BN + shortcut, [n, 28, 28, 240] -> [n, 28, 28, 40]"),
+        .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 7526400,
+              "conv 1x1 + BN + relu6, [n, 28, 28, 40] -> [n, 28, 28, 240]"),
+        .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 423360,
+              "depthwise 3x3/2 + BN + relu6, [n, 28, 28, 240] -> [n, 14, 14, 240]"),
+        .init("features.4.0.block.2", kind: "project 1x1", macsPerImage: 3763200,
+              "conv 1x1 + BN, [n, 14, 14, 240] -> [n, 14, 14, 80]"),
+        .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 7526400,
+              "conv 1x1 + BN + relu6, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
+        .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 846720,
+              "depthwise 3x3/1 + BN + relu6, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
+        .init("features.4.1.block.2", kind: "project 1x1", macsPerImage: 7526400,
+              "conv 1x1 + BN + shortcut, [n, 14, 14, 480] -> [n, 14, 14, 80]"),
+        .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 7526400,
+              "conv 1x1 + BN + relu6, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
+        .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 846720,
+              "depthwise 3x3/1 + BN + relu6, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
+        .init("features.4.2.block.2", kind: "project 1x1", macsPerImage: 7526400,
+              "conv 1x1 + BN + shortcut, [n, 14, 14, 480] -> [n, 14, 14, 80]"),
+        .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 7526400,
+              "conv 1x1 + BN + relu6, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
+        .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 2352000,
+              "depthwise 5x5/1 + BN + relu6, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
+        .init("features.5.0.block.2", kind: "project 1x1", macsPerImage: 10536960,
+              "conv 1x1 + BN, [n, 14, 14, 480] -> [n, 14, 14, 112]"),
+        .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 14751744,
+              "conv 1x1 + BN + relu6, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
+        .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 3292800,
+              "depthwise 5x5/1 + BN + relu6, [n, 14, 14, 672] -> [n, 14, 14, 672]"),
+        .init("features.5.1.block.2", kind: "project 1x1", macsPerImage: 14751744,
+              "conv 1x1 + BN + shortcut, [n, 14, 14, 672] -> [n, 14, 14, 112]"),
+        .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 14751744,
+              "conv 1x1 + BN + relu6, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
+        .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 3292800,
+              "depthwise 5x5/1 + BN + relu6, [n, 14, 14, 672] -> [n, 14, 14, 672]"),
+        .init("features.5.2.block.2", kind: "project 1x1", macsPerImage: 14751744,
+              "conv 1x1 + BN + shortcut, [n, 14, 14, 672] -> [n, 14, 14, 112]"),
+        .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 14751744,
+              "conv 1x1 + BN + relu6, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
+        .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 823200,
+              "depthwise 5x5/2 + BN + relu6, [n, 14, 14, 672] -> [n, 7, 7, 672]"),
+        .init("features.6.0.block.2", kind: "project 1x1", macsPerImage: 6322176,
+              "conv 1x1 + BN, [n, 7, 7, 672] -> [n, 7, 7, 192]"),
+        .init("features.6.1.block.0", kind: "expand 1x1", macsPerImage: 10838016,
+              "conv 1x1 + BN + relu6, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
+        .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 1411200,
+              "depthwise 5x5/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
+        .init("features.6.1.block.2", kind: "project 1x1", macsPerImage: 10838016,
+              "conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
+        .init("features.6.2.block.0", kind: "expand 1x1", macsPerImage: 10838016,
+              "conv 1x1 + BN + relu6, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
+        .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 1411200,
+              "depthwise 5x5/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
+        .init("features.6.2.block.2", kind: "project 1x1", macsPerImage: 10838016,
+              "conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
+        .init("features.6.3.block.0", kind: "expand 1x1", macsPerImage: 10838016,
+              "conv 1x1 + BN + relu6, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
+        .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 1411200,
+              "depthwise 5x5/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
+        .init("features.6.3.block.2", kind: "project 1x1", macsPerImage: 10838016,
+              "conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
+        .init("features.7.0.block.0", kind: "expand 1x1", macsPerImage: 10838016,
+              "conv 1x1 + BN + relu6, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
+        .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 508032,
+              "depthwise 3x3/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
+        .init("features.7.0.block.2", kind: "project 1x1", macsPerImage: 18063360,
+              "conv 1x1 + BN, [n, 7, 7, 1152] -> [n, 7, 7, 320]"),
+        .init("features.8", kind: "head 1x1", macsPerImage: 20070400,
+              "conv 1x1 + BN + relu6, [n, 7, 7, 320] -> [n, 7, 7, 1280]"),
+        .init("avgpool", kind: "pool+classifier", macsPerImage: 0,
+              "global average pool, [n, 7, 7, 1280] -> [n, 1280]"),
+        .init("classifier.1", kind: "pool+classifier", macsPerImage: 1280000,
+              "dropout (identity in eval) + linear, [n, 1280] -> [n, 1000]"),
+    ]
+
     /// Every tensor of a weight file, torchvision `state_dict` names and order.
     static let parameterTable: [ModelDescriptor.Parameter] = [
         .init("features.0.0.weight", [32, 3, 3, 3]),
@@ -735,6 +950,10 @@ public final class EfficientNetLite0Training: TrainableModel {
     private let pool: WorkerPool
     private var loss = 0.0
     public var random = CounterRandom(seed: 0)
+    /// Times every kernel call of `trainStep` when set (`effnet bench --train --profile`).
+    public var profiler: LayerProfiler? {
+        didSet { profiler?.requireTable(Self.profiledLayers, of: "EfficientNetLite0Training") }
+    }
     public var parameters: UnsafeMutablePointer<Float> { buffers.parameters }
     public var gradients: UnsafeMutablePointer<Float> { buffers.gradients }
 
@@ -755,8 +974,14 @@ public final class EfficientNetLite0Training: TrainableModel {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
         let t = buffers.arena.reserve(floats: 13491168 &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
-                                    ws: t + 13491168 &* n, options: options, labels: labels, logits: logits)
-        if options.computeGradients { TrainingKernels.zero(s.g, count: 4694160) }
+                                    ws: t + 13491168 &* n, options: options, labels: labels, logits: logits,
+                                    profiler: profiler)
+        s.profiler?.beginRun(batch: n)
+        if options.computeGradients {
+            s.profiler?.start()
+            TrainingKernels.zero(s.g, count: 4694160)
+            s.profiler?.stop(0)
+        }
         try features_0_forward(s)
         try features_1_0_forward(s)
         try features_2_0_forward(s)
@@ -802,1696 +1027,3049 @@ public final class EfficientNetLite0Training: TrainableModel {
     /// features.0 forward: stem: conv 3x3 stride 2, 3 -> 32 channels
     private func features_0_forward(_ s: TrainingStepContext) throws {
         // features.0 stem conv 3x3/2, [n, 3, 224, 224] (NCHW) -> [n, 112, 112, 32]
+        s.profiler?.start()
         Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 224, width: 224, kernel: 3, stride: 2,
             padTop: 0, padLeft: 0, outHeight: 112, outWidth: 112, weights: s.p, bias: s.f, outChannels: 32,
             activation: .identity, output: s.t + 5569536 &* s.n, workspace: s.ws, pool: pool)
-        // features.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(1)
+        // features.0 BatchNorm (batch statistics) + relu6 on [n, 112, 112, 32]
         if s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 5569536 &* s.n, pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 5970944 &* s.n, savedMean: s.f + 1280, savedInvStd: s.f + 1312,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
+            s.profiler?.stop(2)
         }
-        // features.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 112, 112, 32]
         if s.options.frozenBlocks > 0 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 5569536 &* s.n, pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
                 activation: .relu6, output: s.t + 5970944 &* s.n, scratch: s.f + 1280, pool: pool)
+            s.profiler?.stop(3)
         }
     }
 
     /// features.1.0 forward: MBConv1 k3 s1: 112x112x32 -> 112x112x16
     private func features_1_0_forward(_ s: TrainingStepContext) throws {
         // features.1.0.block.0 depthwise weights to the kernel layout [3][3][32]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 1408)
+        s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 112, 112, 32] -> [n, 112, 112, 32]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 5970944 &* s.n, batch: s.n, height: 112, width: 112, channels: 32,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112, weights: s.f + 1408, bias: s.f,
             activation: .identity, output: s.t + 6372352 &* s.n, pool: pool)
-        // features.1.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(5)
+        // features.1.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 112, 112, 32]
         if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 6372352 &* s.n, pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 6773760 &* s.n, savedMean: s.f + 1344, savedInvStd: s.f + 1376,
                 runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
+            s.profiler?.stop(6)
         }
-        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 112, 112, 32]
         if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 6372352 &* s.n, pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
                 activation: .relu6, output: s.t + 6773760 &* s.n, scratch: s.f + 1344, pool: pool)
+            s.profiler?.stop(7)
         }
         // features.1.0.block.1 project conv 1x1, [n, 112, 112, 32] -> [n, 112, 112, 16]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 6773760 &* s.n, pixels: 12544 &* s.n, inChannels: 32, weights: s.p + 1408,
             bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 7777280 &* s.n,
             pool: pool)
-        // features.1.0.block.1 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(8)
+        // features.1.0.block.1 BatchNorm (batch statistics) + identity on [n, 112, 112, 16]
         if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 7777280 &* s.n, pixels: 12544 &* s.n, channels: 16,
                 gamma: s.p + 1920, beta: s.p + 1936, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 7977984 &* s.n, savedMean: s.f + 1984, savedInvStd: s.f + 2000,
                 runningMean: s.p + 1952, runningVar: s.p + 1968, pool: pool)
+            s.profiler?.stop(9)
         }
-        // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 112, 112, 16]
         if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 7777280 &* s.n, pixels: 12544 &* s.n, channels: 16,
                 gamma: s.p + 1920, beta: s.p + 1936, runningMean: s.p + 1952, runningVar: s.p + 1968, eps: 0.001,
                 activation: .identity, output: s.t + 7977984 &* s.n, scratch: s.f + 1984, pool: pool)
+            s.profiler?.stop(10)
         }
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 112x112x16 -> 56x56x24
     private func features_2_0_forward(_ s: TrainingStepContext) throws {
         // features.2.0.block.0 expand conv 1x1, [n, 112, 112, 16] -> [n, 112, 112, 96]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 7977984 &* s.n, pixels: 12544 &* s.n, inChannels: 16, weights: s.p + 1984,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t, pool: pool)
-        // features.2.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(11)
+        // features.2.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 112, 112, 96]
         if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 12544 &* s.n, channels: 96, gamma: s.p + 3520,
                 beta: s.p + 3616, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, activation: .relu6,
                 output: s.t + 1204224 &* s.n, savedMean: s.f + 2016, savedInvStd: s.f + 2112, runningMean: s.p + 3712,
                 runningVar: s.p + 3808, pool: pool)
+            s.profiler?.stop(12)
         }
-        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 112, 112, 96]
         if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t, pixels: 12544 &* s.n, channels: 96, gamma: s.p + 3520,
                 beta: s.p + 3616, runningMean: s.p + 3712, runningVar: s.p + 3808, eps: 0.001, activation: .relu6,
                 output: s.t + 1204224 &* s.n, scratch: s.f + 2016, pool: pool)
+            s.profiler?.stop(13)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3904, channels: 96, kernel: 3, into: s.f + 2400)
+        s.profiler?.stop(14)
         // features.2.0.block.1 depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 1204224 &* s.n, batch: s.n, height: 112, width: 112, channels: 96,
             kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 56, outWidth: 56, weights: s.f + 2400, bias: s.f,
             activation: .identity, output: s.t + 7175168 &* s.n, pool: pool)
-        // features.2.0.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(15)
+        // features.2.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 56, 56, 96]
         if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 7175168 &* s.n, pixels: 3136 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 7476224 &* s.n, savedMean: s.f + 2208, savedInvStd: s.f + 2304,
                 runningMean: s.p + 4960, runningVar: s.p + 5056, pool: pool)
+            s.profiler?.stop(16)
         }
-        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 56, 56, 96]
         if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 7175168 &* s.n, pixels: 3136 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 0.001,
                 activation: .relu6, output: s.t + 7476224 &* s.n, scratch: s.f + 2208, pool: pool)
+            s.profiler?.stop(17)
         }
         // features.2.0.block.2 project conv 1x1, [n, 56, 56, 96] -> [n, 56, 56, 24]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 7476224 &* s.n, pixels: 3136 &* s.n, inChannels: 96, weights: s.p + 5152,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 11734912 &* s.n,
             pool: pool)
-        // features.2.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(18)
+        // features.2.0.block.2 BatchNorm (batch statistics) + identity on [n, 56, 56, 24]
         if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 11734912 &* s.n, pixels: 3136 &* s.n, channels: 24,
                 gamma: s.p + 7456, beta: s.p + 7488, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 11810176 &* s.n, savedMean: s.f + 4128, savedInvStd: s.f + 4152,
                 runningMean: s.p + 7520, runningVar: s.p + 7552, pool: pool)
+            s.profiler?.stop(19)
         }
-        // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 56, 56, 24]
         if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 11734912 &* s.n, pixels: 3136 &* s.n, channels: 24,
                 gamma: s.p + 7456, beta: s.p + 7488, runningMean: s.p + 7520, runningVar: s.p + 7552, eps: 0.001,
                 activation: .identity, output: s.t + 11810176 &* s.n, scratch: s.f + 4128, pool: pool)
+            s.profiler?.stop(20)
         }
     }
 
     /// features.2.1 forward: MBConv6 k3 s1: 56x56x24 -> 56x56x24, identity shortcut
     private func features_2_1_forward(_ s: TrainingStepContext) throws {
         // features.2.1.block.0 expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 11810176 &* s.n, pixels: 3136 &* s.n, inChannels: 24, weights: s.p + 7584,
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 2408448 &* s.n,
             pool: pool)
-        // features.2.1.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(21)
+        // features.2.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 56, 56, 144]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 2408448 &* s.n, pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 11040, beta: s.p + 11184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 2860032 &* s.n, savedMean: s.f + 4176, savedInvStd: s.f + 4320,
                 runningMean: s.p + 11328, runningVar: s.p + 11472, pool: pool)
+            s.profiler?.stop(22)
         }
-        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 56, 56, 144]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 2408448 &* s.n, pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 11040, beta: s.p + 11184, runningMean: s.p + 11328, runningVar: s.p + 11472, eps: 0.001,
                 activation: .relu6, output: s.t + 2860032 &* s.n, scratch: s.f + 4176, pool: pool)
+            s.profiler?.stop(23)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 11616, channels: 144, kernel: 3, into: s.f + 4752)
+        s.profiler?.stop(24)
         // features.2.1.block.1 depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 2860032 &* s.n, batch: s.n, height: 56, width: 56, channels: 144, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56, weights: s.f + 4752, bias: s.f,
             activation: .identity, output: s.t + 3311616 &* s.n, pool: pool)
-        // features.2.1.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(25)
+        // features.2.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 56, 56, 144]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 3311616 &* s.n, pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 12912, beta: s.p + 13056, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 3763200 &* s.n, savedMean: s.f + 4464, savedInvStd: s.f + 4608,
                 runningMean: s.p + 13200, runningVar: s.p + 13344, pool: pool)
+            s.profiler?.stop(26)
         }
-        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 56, 56, 144]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 3311616 &* s.n, pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 12912, beta: s.p + 13056, runningMean: s.p + 13200, runningVar: s.p + 13344, eps: 0.001,
                 activation: .relu6, output: s.t + 3763200 &* s.n, scratch: s.f + 4464, pool: pool)
+            s.profiler?.stop(27)
         }
         // features.2.1.block.2 project conv 1x1, [n, 56, 56, 144] -> [n, 56, 56, 24]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 3763200 &* s.n, pixels: 3136 &* s.n, inChannels: 144, weights: s.p + 13488,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 11885440 &* s.n,
             pool: pool)
-        // features.2.1.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(28)
+        // features.2.1.block.2 BatchNorm (batch statistics) + identity on [n, 56, 56, 24]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 11885440 &* s.n, pixels: 3136 &* s.n, channels: 24,
                 gamma: s.p + 16944, beta: s.p + 16976, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 4214784 &* s.n, savedMean: s.f + 7344, savedInvStd: s.f + 7368,
                 runningMean: s.p + 17008, runningVar: s.p + 17040, pool: pool)
+            s.profiler?.stop(29)
         }
-        // features.2.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 56, 56, 24]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 11885440 &* s.n, pixels: 3136 &* s.n, channels: 24,
                 gamma: s.p + 16944, beta: s.p + 16976, runningMean: s.p + 17008, runningVar: s.p + 17040, eps: 0.001,
                 activation: .identity, output: s.t + 4214784 &* s.n, scratch: s.f + 7344, pool: pool)
+            s.profiler?.stop(30)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.975
         if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.025, into: s.t + 13491072 &* s.n,
                 random: &random)
+            s.profiler?.stop(31)
         }
         // features.2.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 11810176 &* s.n, branch: s.t + 4214784 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 13491072 &* s.n : nil, batch: s.n,
             perImage: 75264, output: s.t + 11960704 &* s.n, pool: pool)
+        s.profiler?.stop(32)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 56x56x24 -> 28x28x40
     private func features_3_0_forward(_ s: TrainingStepContext) throws {
         // features.3.0.block.0 expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 11960704 &* s.n, pixels: 3136 &* s.n, inChannels: 24, weights: s.p + 17072,
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 4214784 &* s.n,
             pool: pool)
-        // features.3.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(33)
+        // features.3.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 56, 56, 144]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 4214784 &* s.n, pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 20528, beta: s.p + 20672, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 4666368 &* s.n, savedMean: s.f + 7392, savedInvStd: s.f + 7536,
                 runningMean: s.p + 20816, runningVar: s.p + 20960, pool: pool)
+            s.profiler?.stop(34)
         }
-        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 56, 56, 144]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 4214784 &* s.n, pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 20528, beta: s.p + 20672, runningMean: s.p + 20816, runningVar: s.p + 20960, eps: 0.001,
                 activation: .relu6, output: s.t + 4666368 &* s.n, scratch: s.f + 7392, pool: pool)
+            s.profiler?.stop(35)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 21104, channels: 144, kernel: 5, into: s.f + 7968)
+        s.profiler?.stop(36)
         // features.3.0.block.1 depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 4666368 &* s.n, batch: s.n, height: 56, width: 56, channels: 144, kernel: 5,
             stride: 2, padTop: 1, padLeft: 1, outHeight: 28, outWidth: 28, weights: s.f + 7968, bias: s.f,
             activation: .identity, output: s.t + 10380160 &* s.n, pool: pool)
-        // features.3.0.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(37)
+        // features.3.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 28, 28, 144]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 10380160 &* s.n, pixels: 784 &* s.n, channels: 144,
                 gamma: s.p + 24704, beta: s.p + 24848, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 10493056 &* s.n, savedMean: s.f + 7680, savedInvStd: s.f + 7824,
                 runningMean: s.p + 24992, runningVar: s.p + 25136, pool: pool)
+            s.profiler?.stop(38)
         }
-        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 28, 28, 144]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 10380160 &* s.n, pixels: 784 &* s.n, channels: 144,
                 gamma: s.p + 24704, beta: s.p + 24848, runningMean: s.p + 24992, runningVar: s.p + 25136, eps: 0.001,
                 activation: .relu6, output: s.t + 10493056 &* s.n, scratch: s.f + 7680, pool: pool)
+            s.profiler?.stop(39)
         }
         // features.3.0.block.2 project conv 1x1, [n, 28, 28, 144] -> [n, 28, 28, 40]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 10493056 &* s.n, pixels: 784 &* s.n, inChannels: 144, weights: s.p + 25280,
             bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 13042624 &* s.n,
             pool: pool)
-        // features.3.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(40)
+        // features.3.0.block.2 BatchNorm (batch statistics) + identity on [n, 28, 28, 40]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 13042624 &* s.n, pixels: 784 &* s.n, channels: 40,
                 gamma: s.p + 31040, beta: s.p + 31088, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 13073984 &* s.n, savedMean: s.f + 15168, savedInvStd: s.f + 15208,
                 runningMean: s.p + 31136, runningVar: s.p + 31184, pool: pool)
+            s.profiler?.stop(41)
         }
-        // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 28, 28, 40]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 13042624 &* s.n, pixels: 784 &* s.n, channels: 40,
                 gamma: s.p + 31040, beta: s.p + 31088, runningMean: s.p + 31136, runningVar: s.p + 31184, eps: 0.001,
                 activation: .identity, output: s.t + 13073984 &* s.n, scratch: s.f + 15168, pool: pool)
+            s.profiler?.stop(42)
         }
     }
 
     /// features.3.1 forward: MBConv6 k5 s1: 28x28x40 -> 28x28x40, identity shortcut
     private func features_3_1_forward(_ s: TrainingStepContext) throws {
         // features.3.1.block.0 expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 13073984 &* s.n, pixels: 784 &* s.n, inChannels: 40, weights: s.p + 31232,
             bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 5117952 &* s.n,
             pool: pool)
-        // features.3.1.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(43)
+        // features.3.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 28, 28, 240]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 5117952 &* s.n, pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 40832, beta: s.p + 41072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 5306112 &* s.n, savedMean: s.f + 15248, savedInvStd: s.f + 15488,
                 runningMean: s.p + 41312, runningVar: s.p + 41552, pool: pool)
+            s.profiler?.stop(44)
         }
-        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 28, 28, 240]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 5117952 &* s.n, pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 40832, beta: s.p + 41072, runningMean: s.p + 41312, runningVar: s.p + 41552, eps: 0.001,
                 activation: .relu6, output: s.t + 5306112 &* s.n, scratch: s.f + 15248, pool: pool)
+            s.profiler?.stop(45)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][240]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 41792, channels: 240, kernel: 5, into: s.f + 16208)
+        s.profiler?.stop(46)
         // features.3.1.block.1 depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 5306112 &* s.n, batch: s.n, height: 28, width: 28, channels: 240, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28, weights: s.f + 16208, bias: s.f,
             activation: .identity, output: s.t + 8178688 &* s.n, pool: pool)
-        // features.3.1.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(47)
+        // features.3.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 28, 28, 240]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 8178688 &* s.n, pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 47792, beta: s.p + 48032, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 8366848 &* s.n, savedMean: s.f + 15728, savedInvStd: s.f + 15968,
                 runningMean: s.p + 48272, runningVar: s.p + 48512, pool: pool)
+            s.profiler?.stop(48)
         }
-        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 28, 28, 240]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 8178688 &* s.n, pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 47792, beta: s.p + 48032, runningMean: s.p + 48272, runningVar: s.p + 48512, eps: 0.001,
                 activation: .relu6, output: s.t + 8366848 &* s.n, scratch: s.f + 15728, pool: pool)
+            s.profiler?.stop(49)
         }
         // features.3.1.block.2 project conv 1x1, [n, 28, 28, 240] -> [n, 28, 28, 40]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 8366848 &* s.n, pixels: 784 &* s.n, inChannels: 240, weights: s.p + 48752,
             bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 13105344 &* s.n,
             pool: pool)
-        // features.3.1.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(50)
+        // features.3.1.block.2 BatchNorm (batch statistics) + identity on [n, 28, 28, 40]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 13105344 &* s.n, pixels: 784 &* s.n, channels: 40,
                 gamma: s.p + 58352, beta: s.p + 58400, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 5494272 &* s.n, savedMean: s.f + 28208, savedInvStd: s.f + 28248,
                 runningMean: s.p + 58448, runningVar: s.p + 58496, pool: pool)
+            s.profiler?.stop(51)
         }
-        // features.3.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 28, 28, 40]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 13105344 &* s.n, pixels: 784 &* s.n, channels: 40,
                 gamma: s.p + 58352, beta: s.p + 58400, runningMean: s.p + 58448, runningVar: s.p + 58496, eps: 0.001,
                 activation: .identity, output: s.t + 5494272 &* s.n, scratch: s.f + 28208, pool: pool)
+            s.profiler?.stop(52)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.95
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05, into: s.t + 13491088 &* s.n,
                 random: &random)
+            s.profiler?.stop(53)
         }
         // features.3.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 13073984 &* s.n, branch: s.t + 5494272 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 13491088 &* s.n : nil, batch: s.n,
             perImage: 31360, output: s.t + 13136704 &* s.n, pool: pool)
+        s.profiler?.stop(54)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 28x28x40 -> 14x14x80
     private func features_4_0_forward(_ s: TrainingStepContext) throws {
         // features.4.0.block.0 expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 13136704 &* s.n, pixels: 784 &* s.n, inChannels: 40, weights: s.p + 58544,
             bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 8555008 &* s.n,
             pool: pool)
-        // features.4.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(55)
+        // features.4.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 28, 28, 240]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 8555008 &* s.n, pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 68144, beta: s.p + 68384, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 8743168 &* s.n, savedMean: s.f + 28288, savedInvStd: s.f + 28528,
                 runningMean: s.p + 68624, runningVar: s.p + 68864, pool: pool)
+            s.profiler?.stop(56)
         }
-        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 28, 28, 240]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 8555008 &* s.n, pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 68144, beta: s.p + 68384, runningMean: s.p + 68624, runningVar: s.p + 68864, eps: 0.001,
                 activation: .relu6, output: s.t + 8743168 &* s.n, scratch: s.f + 28288, pool: pool)
+            s.profiler?.stop(57)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][240]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 69104, channels: 240, kernel: 3, into: s.f + 29248)
+        s.profiler?.stop(58)
         // features.4.0.block.1 depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 8743168 &* s.n, batch: s.n, height: 28, width: 28, channels: 240, kernel: 3,
             stride: 2, padTop: 0, padLeft: 0, outHeight: 14, outWidth: 14, weights: s.f + 29248, bias: s.f,
             activation: .identity, output: s.t + 12882688 &* s.n, pool: pool)
-        // features.4.0.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(59)
+        // features.4.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 240]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 12882688 &* s.n, pixels: 196 &* s.n, channels: 240,
                 gamma: s.p + 71264, beta: s.p + 71504, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 12929728 &* s.n, savedMean: s.f + 28768, savedInvStd: s.f + 29008,
                 runningMean: s.p + 71744, runningVar: s.p + 71984, pool: pool)
+            s.profiler?.stop(60)
         }
-        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 240]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 12882688 &* s.n, pixels: 196 &* s.n, channels: 240,
                 gamma: s.p + 71264, beta: s.p + 71504, runningMean: s.p + 71744, runningVar: s.p + 71984, eps: 0.001,
                 activation: .relu6, output: s.t + 12929728 &* s.n, scratch: s.f + 28768, pool: pool)
+            s.profiler?.stop(61)
         }
         // features.4.0.block.2 project conv 1x1, [n, 14, 14, 240] -> [n, 14, 14, 80]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 12929728 &* s.n, pixels: 196 &* s.n, inChannels: 240, weights: s.p + 72224,
             bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 13299776 &* s.n,
             pool: pool)
-        // features.4.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(62)
+        // features.4.0.block.2 BatchNorm (batch statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 13299776 &* s.n, pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 91424, beta: s.p + 91504, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 13315456 &* s.n, savedMean: s.f + 33568, savedInvStd: s.f + 33648,
                 runningMean: s.p + 91584, runningVar: s.p + 91664, pool: pool)
+            s.profiler?.stop(63)
         }
-        // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 13299776 &* s.n, pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 91424, beta: s.p + 91504, runningMean: s.p + 91584, runningVar: s.p + 91664, eps: 0.001,
                 activation: .identity, output: s.t + 13315456 &* s.n, scratch: s.f + 33568, pool: pool)
+            s.profiler?.stop(64)
         }
     }
 
     /// features.4.1 forward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, identity shortcut
     private func features_4_1_forward(_ s: TrainingStepContext) throws {
         // features.4.1.block.0 expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 13315456 &* s.n, pixels: 196 &* s.n, inChannels: 80, weights: s.p + 91744,
             bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 10605952 &* s.n,
             pool: pool)
-        // features.4.1.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(65)
+        // features.4.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 10605952 &* s.n, pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 130144, beta: s.p + 130624, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 10700032 &* s.n, savedMean: s.f + 33728, savedInvStd: s.f + 34208,
                 runningMean: s.p + 131104, runningVar: s.p + 131584, pool: pool)
+            s.profiler?.stop(66)
         }
-        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 10605952 &* s.n, pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 130144, beta: s.p + 130624, runningMean: s.p + 131104, runningVar: s.p + 131584,
                 eps: 0.001, activation: .relu6, output: s.t + 10700032 &* s.n, scratch: s.f + 33728, pool: pool)
+            s.profiler?.stop(67)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][480]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 132064, channels: 480, kernel: 3, into: s.f + 35648)
+        s.profiler?.stop(68)
         // features.4.1.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 10700032 &* s.n, batch: s.n, height: 14, width: 14, channels: 480,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 35648, bias: s.f,
             activation: .identity, output: s.t + 10794112 &* s.n, pool: pool)
-        // features.4.1.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(69)
+        // features.4.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 10794112 &* s.n, pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 136384, beta: s.p + 136864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 10888192 &* s.n, savedMean: s.f + 34688, savedInvStd: s.f + 35168,
                 runningMean: s.p + 137344, runningVar: s.p + 137824, pool: pool)
+            s.profiler?.stop(70)
         }
-        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 10794112 &* s.n, pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 136384, beta: s.p + 136864, runningMean: s.p + 137344, runningVar: s.p + 137824,
                 eps: 0.001, activation: .relu6, output: s.t + 10888192 &* s.n, scratch: s.f + 34688, pool: pool)
+            s.profiler?.stop(71)
         }
         // features.4.1.block.2 project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 10888192 &* s.n, pixels: 196 &* s.n, inChannels: 480, weights: s.p + 138304,
             bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 13331136 &* s.n,
             pool: pool)
-        // features.4.1.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(72)
+        // features.4.1.block.2 BatchNorm (batch statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 13331136 &* s.n, pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 176704, beta: s.p + 176784, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 5494272 &* s.n, savedMean: s.f + 44288, savedInvStd: s.f + 44368,
                 runningMean: s.p + 176864, runningVar: s.p + 176944, pool: pool)
+            s.profiler?.stop(73)
         }
-        // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 13331136 &* s.n, pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 176704, beta: s.p + 176784, runningMean: s.p + 176864, runningVar: s.p + 176944,
                 eps: 0.001, activation: .identity, output: s.t + 5494272 &* s.n, scratch: s.f + 44288, pool: pool)
+            s.profiler?.stop(74)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.925
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07500000000000001,
                 into: s.t + 13491104 &* s.n, random: &random)
+            s.profiler?.stop(75)
         }
         // features.4.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 13315456 &* s.n, branch: s.t + 5494272 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 13491104 &* s.n : nil, batch: s.n,
             perImage: 15680, output: s.t + 13346816 &* s.n, pool: pool)
+        s.profiler?.stop(76)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, identity shortcut
     private func features_4_2_forward(_ s: TrainingStepContext) throws {
         // features.4.2.block.0 expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 13346816 &* s.n, pixels: 196 &* s.n, inChannels: 80, weights: s.p + 177024,
             bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 10982272 &* s.n,
             pool: pool)
-        // features.4.2.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(77)
+        // features.4.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 10982272 &* s.n, pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 215424, beta: s.p + 215904, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 11076352 &* s.n, savedMean: s.f + 44448, savedInvStd: s.f + 44928,
                 runningMean: s.p + 216384, runningVar: s.p + 216864, pool: pool)
+            s.profiler?.stop(78)
         }
-        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 10982272 &* s.n, pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 215424, beta: s.p + 215904, runningMean: s.p + 216384, runningVar: s.p + 216864,
                 eps: 0.001, activation: .relu6, output: s.t + 11076352 &* s.n, scratch: s.f + 44448, pool: pool)
+            s.profiler?.stop(79)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][480]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 217344, channels: 480, kernel: 3, into: s.f + 46368)
+        s.profiler?.stop(80)
         // features.4.2.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 11076352 &* s.n, batch: s.n, height: 14, width: 14, channels: 480,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 46368, bias: s.f,
             activation: .identity, output: s.t + 11170432 &* s.n, pool: pool)
-        // features.4.2.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(81)
+        // features.4.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 11170432 &* s.n, pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 221664, beta: s.p + 222144, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 11264512 &* s.n, savedMean: s.f + 45408, savedInvStd: s.f + 45888,
                 runningMean: s.p + 222624, runningVar: s.p + 223104, pool: pool)
+            s.profiler?.stop(82)
         }
-        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 11170432 &* s.n, pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 221664, beta: s.p + 222144, runningMean: s.p + 222624, runningVar: s.p + 223104,
                 eps: 0.001, activation: .relu6, output: s.t + 11264512 &* s.n, scratch: s.f + 45408, pool: pool)
+            s.profiler?.stop(83)
         }
         // features.4.2.block.2 project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 11264512 &* s.n, pixels: 196 &* s.n, inChannels: 480, weights: s.p + 223584,
             bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 13362496 &* s.n,
             pool: pool)
-        // features.4.2.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(84)
+        // features.4.2.block.2 BatchNorm (batch statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 13362496 &* s.n, pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 261984, beta: s.p + 262064, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 5494272 &* s.n, savedMean: s.f + 55008, savedInvStd: s.f + 55088,
                 runningMean: s.p + 262144, runningVar: s.p + 262224, pool: pool)
+            s.profiler?.stop(85)
         }
-        // features.4.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 13362496 &* s.n, pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 261984, beta: s.p + 262064, runningMean: s.p + 262144, runningVar: s.p + 262224,
                 eps: 0.001, activation: .identity, output: s.t + 5494272 &* s.n, scratch: s.f + 55008, pool: pool)
+            s.profiler?.stop(86)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9125
         if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08750000000000001,
                 into: s.t + 13491120 &* s.n, random: &random)
+            s.profiler?.stop(87)
         }
         // features.4.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 13346816 &* s.n, branch: s.t + 5494272 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 13491120 &* s.n : nil, batch: s.n,
             perImage: 15680, output: s.t + 13378176 &* s.n, pool: pool)
+        s.profiler?.stop(88)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 14x14x80 -> 14x14x112
     private func features_5_0_forward(_ s: TrainingStepContext) throws {
         // features.5.0.block.0 expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 13378176 &* s.n, pixels: 196 &* s.n, inChannels: 80, weights: s.p + 262304,
             bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 11358592 &* s.n,
             pool: pool)
-        // features.5.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(89)
+        // features.5.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 11358592 &* s.n, pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 300704, beta: s.p + 301184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 11452672 &* s.n, savedMean: s.f + 55168, savedInvStd: s.f + 55648,
                 runningMean: s.p + 301664, runningVar: s.p + 302144, pool: pool)
+            s.profiler?.stop(90)
         }
-        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 11358592 &* s.n, pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 300704, beta: s.p + 301184, runningMean: s.p + 301664, runningVar: s.p + 302144,
                 eps: 0.001, activation: .relu6, output: s.t + 11452672 &* s.n, scratch: s.f + 55168, pool: pool)
+            s.profiler?.stop(91)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][480]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 302624, channels: 480, kernel: 5, into: s.f + 57088)
+        s.profiler?.stop(92)
         // features.5.0.block.1 depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 11452672 &* s.n, batch: s.n, height: 14, width: 14, channels: 480,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 57088, bias: s.f,
             activation: .identity, output: s.t + 11546752 &* s.n, pool: pool)
-        // features.5.0.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(93)
+        // features.5.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 11546752 &* s.n, pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 314624, beta: s.p + 315104, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 11640832 &* s.n, savedMean: s.f + 56128, savedInvStd: s.f + 56608,
                 runningMean: s.p + 315584, runningVar: s.p + 316064, pool: pool)
+            s.profiler?.stop(94)
         }
-        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 11546752 &* s.n, pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 314624, beta: s.p + 315104, runningMean: s.p + 315584, runningVar: s.p + 316064,
                 eps: 0.001, activation: .relu6, output: s.t + 11640832 &* s.n, scratch: s.f + 56128, pool: pool)
+            s.profiler?.stop(95)
         }
         // features.5.0.block.2 project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 112]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 11640832 &* s.n, pixels: 196 &* s.n, inChannels: 480, weights: s.p + 316544,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 13168064 &* s.n,
             pool: pool)
-        // features.5.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(96)
+        // features.5.0.block.2 BatchNorm (batch statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 13168064 &* s.n, pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 370304, beta: s.p + 370416, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 13190016 &* s.n, savedMean: s.f + 81088, savedInvStd: s.f + 81200,
                 runningMean: s.p + 370528, runningVar: s.p + 370640, pool: pool)
+            s.profiler?.stop(97)
         }
-        // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 13168064 &* s.n, pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 370304, beta: s.p + 370416, runningMean: s.p + 370528, runningVar: s.p + 370640,
                 eps: 0.001, activation: .identity, output: s.t + 13190016 &* s.n, scratch: s.f + 81088, pool: pool)
+            s.profiler?.stop(98)
         }
     }
 
     /// features.5.1 forward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, identity shortcut
     private func features_5_1_forward(_ s: TrainingStepContext) throws {
         // features.5.1.block.0 expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 13190016 &* s.n, pixels: 196 &* s.n, inChannels: 112, weights: s.p + 370752,
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 8931328 &* s.n,
             pool: pool)
-        // features.5.1.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(99)
+        // features.5.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 8931328 &* s.n, pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 446016, beta: s.p + 446688, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 9063040 &* s.n, savedMean: s.f + 81312, savedInvStd: s.f + 81984,
                 runningMean: s.p + 447360, runningVar: s.p + 448032, pool: pool)
+            s.profiler?.stop(100)
         }
-        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 672]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 8931328 &* s.n, pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 446016, beta: s.p + 446688, runningMean: s.p + 447360, runningVar: s.p + 448032,
                 eps: 0.001, activation: .relu6, output: s.t + 9063040 &* s.n, scratch: s.f + 81312, pool: pool)
+            s.profiler?.stop(101)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][672]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 448704, channels: 672, kernel: 5, into: s.f + 84000)
+        s.profiler?.stop(102)
         // features.5.1.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 9063040 &* s.n, batch: s.n, height: 14, width: 14, channels: 672, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 84000, bias: s.f,
             activation: .identity, output: s.t + 9194752 &* s.n, pool: pool)
-        // features.5.1.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(103)
+        // features.5.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 9194752 &* s.n, pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 465504, beta: s.p + 466176, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 9326464 &* s.n, savedMean: s.f + 82656, savedInvStd: s.f + 83328,
                 runningMean: s.p + 466848, runningVar: s.p + 467520, pool: pool)
+            s.profiler?.stop(104)
         }
-        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 672]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 9194752 &* s.n, pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 465504, beta: s.p + 466176, runningMean: s.p + 466848, runningVar: s.p + 467520,
                 eps: 0.001, activation: .relu6, output: s.t + 9326464 &* s.n, scratch: s.f + 82656, pool: pool)
+            s.profiler?.stop(105)
         }
         // features.5.1.block.2 project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 9326464 &* s.n, pixels: 196 &* s.n, inChannels: 672, weights: s.p + 468192,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 13211968 &* s.n,
             pool: pool)
-        // features.5.1.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(106)
+        // features.5.1.block.2 BatchNorm (batch statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 13211968 &* s.n, pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 543456, beta: s.p + 543568, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 5494272 &* s.n, savedMean: s.f + 117600,
                 savedInvStd: s.f + 117712, runningMean: s.p + 543680, runningVar: s.p + 543792, pool: pool)
+            s.profiler?.stop(107)
         }
-        // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 13211968 &* s.n, pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 543456, beta: s.p + 543568, runningMean: s.p + 543680, runningVar: s.p + 543792,
                 eps: 0.001, activation: .identity, output: s.t + 5494272 &* s.n, scratch: s.f + 117600, pool: pool)
+            s.profiler?.stop(108)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1125, into: s.t + 13491136 &* s.n,
                 random: &random)
+            s.profiler?.stop(109)
         }
         // features.5.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 13190016 &* s.n, branch: s.t + 5494272 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 13491136 &* s.n : nil, batch: s.n,
             perImage: 21952, output: s.t + 13233920 &* s.n, pool: pool)
+        s.profiler?.stop(110)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, identity shortcut
     private func features_5_2_forward(_ s: TrainingStepContext) throws {
         // features.5.2.block.0 expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 13233920 &* s.n, pixels: 196 &* s.n, inChannels: 112, weights: s.p + 543904,
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 9458176 &* s.n,
             pool: pool)
-        // features.5.2.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(111)
+        // features.5.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 9458176 &* s.n, pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 619168, beta: s.p + 619840, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 9589888 &* s.n, savedMean: s.f + 117824, savedInvStd: s.f + 118496,
                 runningMean: s.p + 620512, runningVar: s.p + 621184, pool: pool)
+            s.profiler?.stop(112)
         }
-        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 672]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 9458176 &* s.n, pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 619168, beta: s.p + 619840, runningMean: s.p + 620512, runningVar: s.p + 621184,
                 eps: 0.001, activation: .relu6, output: s.t + 9589888 &* s.n, scratch: s.f + 117824, pool: pool)
+            s.profiler?.stop(113)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][672]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 621856, channels: 672, kernel: 5, into: s.f + 120512)
+        s.profiler?.stop(114)
         // features.5.2.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 9589888 &* s.n, batch: s.n, height: 14, width: 14, channels: 672, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 120512, bias: s.f,
             activation: .identity, output: s.t + 9721600 &* s.n, pool: pool)
-        // features.5.2.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(115)
+        // features.5.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 9721600 &* s.n, pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 638656, beta: s.p + 639328, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 9853312 &* s.n, savedMean: s.f + 119168, savedInvStd: s.f + 119840,
                 runningMean: s.p + 640000, runningVar: s.p + 640672, pool: pool)
+            s.profiler?.stop(116)
         }
-        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 672]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 9721600 &* s.n, pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 638656, beta: s.p + 639328, runningMean: s.p + 640000, runningVar: s.p + 640672,
                 eps: 0.001, activation: .relu6, output: s.t + 9853312 &* s.n, scratch: s.f + 119168, pool: pool)
+            s.profiler?.stop(117)
         }
         // features.5.2.block.2 project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 9853312 &* s.n, pixels: 196 &* s.n, inChannels: 672, weights: s.p + 641344,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 13255872 &* s.n,
             pool: pool)
-        // features.5.2.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(118)
+        // features.5.2.block.2 BatchNorm (batch statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 13255872 &* s.n, pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 716608, beta: s.p + 716720, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 5494272 &* s.n, savedMean: s.f + 154112,
                 savedInvStd: s.f + 154224, runningMean: s.p + 716832, runningVar: s.p + 716944, pool: pool)
+            s.profiler?.stop(119)
         }
-        // features.5.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 13255872 &* s.n, pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 716608, beta: s.p + 716720, runningMean: s.p + 716832, runningVar: s.p + 716944,
                 eps: 0.001, activation: .identity, output: s.t + 5494272 &* s.n, scratch: s.f + 154112, pool: pool)
+            s.profiler?.stop(120)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.125, into: s.t + 13491152 &* s.n,
                 random: &random)
+            s.profiler?.stop(121)
         }
         // features.5.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 13233920 &* s.n, branch: s.t + 5494272 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 13491152 &* s.n : nil, batch: s.n,
             perImage: 21952, output: s.t + 13277824 &* s.n, pool: pool)
+        s.profiler?.stop(122)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 14x14x112 -> 7x7x192
     private func features_6_0_forward(_ s: TrainingStepContext) throws {
         // features.6.0.block.0 expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 13277824 &* s.n, pixels: 196 &* s.n, inChannels: 112, weights: s.p + 717056,
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 9985024 &* s.n,
             pool: pool)
-        // features.6.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(123)
+        // features.6.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 9985024 &* s.n, pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 792320, beta: s.p + 792992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 10116736 &* s.n, savedMean: s.f + 154336, savedInvStd: s.f + 155008,
                 runningMean: s.p + 793664, runningVar: s.p + 794336, pool: pool)
+            s.profiler?.stop(124)
         }
-        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 672]
         if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 9985024 &* s.n, pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 792320, beta: s.p + 792992, runningMean: s.p + 793664, runningVar: s.p + 794336,
                 eps: 0.001, activation: .relu6, output: s.t + 10116736 &* s.n, scratch: s.f + 154336, pool: pool)
+            s.profiler?.stop(125)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][672]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 795008, channels: 672, kernel: 5, into: s.f + 157024)
+        s.profiler?.stop(126)
         // features.6.0.block.1 depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 10116736 &* s.n, batch: s.n, height: 14, width: 14, channels: 672,
             kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, weights: s.f + 157024, bias: s.f,
             activation: .identity, output: s.t + 12976768 &* s.n, pool: pool)
-        // features.6.0.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(127)
+        // features.6.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 7, 7, 672]
         if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 12976768 &* s.n, pixels: 49 &* s.n, channels: 672,
                 gamma: s.p + 811808, beta: s.p + 812480, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 13009696 &* s.n, savedMean: s.f + 155680, savedInvStd: s.f + 156352,
                 runningMean: s.p + 813152, runningVar: s.p + 813824, pool: pool)
+            s.profiler?.stop(128)
         }
-        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 672]
         if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 12976768 &* s.n, pixels: 49 &* s.n, channels: 672,
                 gamma: s.p + 811808, beta: s.p + 812480, runningMean: s.p + 813152, runningVar: s.p + 813824,
                 eps: 0.001, activation: .relu6, output: s.t + 13009696 &* s.n, scratch: s.f + 155680, pool: pool)
+            s.profiler?.stop(129)
         }
         // features.6.0.block.2 project conv 1x1, [n, 7, 7, 672] -> [n, 7, 7, 192]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 13009696 &* s.n, pixels: 49 &* s.n, inChannels: 672, weights: s.p + 814496,
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 10367616 &* s.n,
             pool: pool)
-        // features.6.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(130)
+        // features.6.0.block.2 BatchNorm (batch statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 10367616 &* s.n, pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 943520, beta: s.p + 943712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 13425216 &* s.n, savedMean: s.f + 190624,
                 savedInvStd: s.f + 190816, runningMean: s.p + 943904, runningVar: s.p + 944096, pool: pool)
+            s.profiler?.stop(131)
         }
-        // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 10367616 &* s.n, pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 943520, beta: s.p + 943712, runningMean: s.p + 943904, runningVar: s.p + 944096,
                 eps: 0.001, activation: .identity, output: s.t + 13425216 &* s.n, scratch: s.f + 190624, pool: pool)
+            s.profiler?.stop(132)
         }
     }
 
     /// features.6.1 forward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, identity shortcut
     private func features_6_1_forward(_ s: TrainingStepContext) throws {
         // features.6.1.block.0 expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 13425216 &* s.n, pixels: 49 &* s.n, inChannels: 192, weights: s.p + 944288,
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 10311168 &* s.n,
             pool: pool)
-        // features.6.1.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(133)
+        // features.6.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 10311168 &* s.n, pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1165472, beta: s.p + 1166624, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 12035968 &* s.n, savedMean: s.f + 191008, savedInvStd: s.f + 192160,
                 runningMean: s.p + 1167776, runningVar: s.p + 1168928, pool: pool)
+            s.profiler?.stop(134)
         }
-        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 10311168 &* s.n, pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1165472, beta: s.p + 1166624, runningMean: s.p + 1167776, runningVar: s.p + 1168928,
                 eps: 0.001, activation: .relu6, output: s.t + 12035968 &* s.n, scratch: s.f + 191008, pool: pool)
+            s.profiler?.stop(135)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1152]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1170080, channels: 1152, kernel: 5, into: s.f + 195616)
+        s.profiler?.stop(136)
         // features.6.1.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 12035968 &* s.n, batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 195616, bias: s.f,
             activation: .identity, output: s.t + 12092416 &* s.n, pool: pool)
-        // features.6.1.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(137)
+        // features.6.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 12092416 &* s.n, pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1198880, beta: s.p + 1200032, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 12148864 &* s.n, savedMean: s.f + 193312, savedInvStd: s.f + 194464,
                 runningMean: s.p + 1201184, runningVar: s.p + 1202336, pool: pool)
+            s.profiler?.stop(138)
         }
-        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 12092416 &* s.n, pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1198880, beta: s.p + 1200032, runningMean: s.p + 1201184, runningVar: s.p + 1202336,
                 eps: 0.001, activation: .relu6, output: s.t + 12148864 &* s.n, scratch: s.f + 193312, pool: pool)
+            s.profiler?.stop(139)
         }
         // features.6.1.block.2 project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 12148864 &* s.n, pixels: 49 &* s.n, inChannels: 1152,
             weights: s.p + 1203488, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
             output: s.t + 13434624 &* s.n, pool: pool)
-        // features.6.1.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(140)
+        // features.6.1.block.2 BatchNorm (batch statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 13434624 &* s.n, pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 1424672, beta: s.p + 1424864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 5494272 &* s.n, savedMean: s.f + 253216,
                 savedInvStd: s.f + 253408, runningMean: s.p + 1425056, runningVar: s.p + 1425248, pool: pool)
+            s.profiler?.stop(141)
         }
-        // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 13434624 &* s.n, pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 1424672, beta: s.p + 1424864, runningMean: s.p + 1425056, runningVar: s.p + 1425248,
                 eps: 0.001, activation: .identity, output: s.t + 5494272 &* s.n, scratch: s.f + 253216, pool: pool)
+            s.profiler?.stop(142)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.85
         if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15000000000000002,
                 into: s.t + 10377024 &* s.n, random: &random)
+            s.profiler?.stop(143)
         }
         // features.6.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 13425216 &* s.n, branch: s.t + 5494272 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 10377024 &* s.n : nil, batch: s.n,
             perImage: 9408, output: s.t + 13444032 &* s.n, pool: pool)
+        s.profiler?.stop(144)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, identity shortcut
     private func features_6_2_forward(_ s: TrainingStepContext) throws {
         // features.6.2.block.0 expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 13444032 &* s.n, pixels: 49 &* s.n, inChannels: 192, weights: s.p + 1425440,
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 12205312 &* s.n,
             pool: pool)
-        // features.6.2.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(145)
+        // features.6.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 12205312 &* s.n, pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1646624, beta: s.p + 1647776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 12261760 &* s.n, savedMean: s.f + 253600, savedInvStd: s.f + 254752,
                 runningMean: s.p + 1648928, runningVar: s.p + 1650080, pool: pool)
+            s.profiler?.stop(146)
         }
-        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 12205312 &* s.n, pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1646624, beta: s.p + 1647776, runningMean: s.p + 1648928, runningVar: s.p + 1650080,
                 eps: 0.001, activation: .relu6, output: s.t + 12261760 &* s.n, scratch: s.f + 253600, pool: pool)
+            s.profiler?.stop(147)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1152]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1651232, channels: 1152, kernel: 5, into: s.f + 258208)
+        s.profiler?.stop(148)
         // features.6.2.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 12261760 &* s.n, batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 258208, bias: s.f,
             activation: .identity, output: s.t + 12318208 &* s.n, pool: pool)
-        // features.6.2.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(149)
+        // features.6.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 12318208 &* s.n, pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1680032, beta: s.p + 1681184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 12374656 &* s.n, savedMean: s.f + 255904, savedInvStd: s.f + 257056,
                 runningMean: s.p + 1682336, runningVar: s.p + 1683488, pool: pool)
+            s.profiler?.stop(150)
         }
-        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 12318208 &* s.n, pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1680032, beta: s.p + 1681184, runningMean: s.p + 1682336, runningVar: s.p + 1683488,
                 eps: 0.001, activation: .relu6, output: s.t + 12374656 &* s.n, scratch: s.f + 255904, pool: pool)
+            s.profiler?.stop(151)
         }
         // features.6.2.block.2 project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 12374656 &* s.n, pixels: 49 &* s.n, inChannels: 1152,
             weights: s.p + 1684640, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
             output: s.t + 13453440 &* s.n, pool: pool)
-        // features.6.2.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(152)
+        // features.6.2.block.2 BatchNorm (batch statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 13453440 &* s.n, pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 1905824, beta: s.p + 1906016, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 5494272 &* s.n, savedMean: s.f + 315808,
                 savedInvStd: s.f + 316000, runningMean: s.p + 1906208, runningVar: s.p + 1906400, pool: pool)
+            s.profiler?.stop(153)
         }
-        // features.6.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 13453440 &* s.n, pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 1905824, beta: s.p + 1906016, runningMean: s.p + 1906208, runningVar: s.p + 1906400,
                 eps: 0.001, activation: .identity, output: s.t + 5494272 &* s.n, scratch: s.f + 315808, pool: pool)
+            s.profiler?.stop(154)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8375
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1625, into: s.t + 10377040 &* s.n,
                 random: &random)
+            s.profiler?.stop(155)
         }
         // features.6.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 13444032 &* s.n, branch: s.t + 5494272 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 10377040 &* s.n : nil, batch: s.n,
             perImage: 9408, output: s.t + 13462848 &* s.n, pool: pool)
+        s.profiler?.stop(156)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, identity shortcut
     private func features_6_3_forward(_ s: TrainingStepContext) throws {
         // features.6.3.block.0 expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 13462848 &* s.n, pixels: 49 &* s.n, inChannels: 192, weights: s.p + 1906592,
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 12431104 &* s.n,
             pool: pool)
-        // features.6.3.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(157)
+        // features.6.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 12431104 &* s.n, pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2127776, beta: s.p + 2128928, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 12487552 &* s.n, savedMean: s.f + 316192, savedInvStd: s.f + 317344,
                 runningMean: s.p + 2130080, runningVar: s.p + 2131232, pool: pool)
+            s.profiler?.stop(158)
         }
-        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 12431104 &* s.n, pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2127776, beta: s.p + 2128928, runningMean: s.p + 2130080, runningVar: s.p + 2131232,
                 eps: 0.001, activation: .relu6, output: s.t + 12487552 &* s.n, scratch: s.f + 316192, pool: pool)
+            s.profiler?.stop(159)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1152]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2132384, channels: 1152, kernel: 5, into: s.f + 320800)
+        s.profiler?.stop(160)
         // features.6.3.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 12487552 &* s.n, batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 320800, bias: s.f,
             activation: .identity, output: s.t + 12544000 &* s.n, pool: pool)
-        // features.6.3.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(161)
+        // features.6.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 12544000 &* s.n, pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2161184, beta: s.p + 2162336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 12600448 &* s.n, savedMean: s.f + 318496, savedInvStd: s.f + 319648,
                 runningMean: s.p + 2163488, runningVar: s.p + 2164640, pool: pool)
+            s.profiler?.stop(162)
         }
-        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 12544000 &* s.n, pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2161184, beta: s.p + 2162336, runningMean: s.p + 2163488, runningVar: s.p + 2164640,
                 eps: 0.001, activation: .relu6, output: s.t + 12600448 &* s.n, scratch: s.f + 318496, pool: pool)
+            s.profiler?.stop(163)
         }
         // features.6.3.block.2 project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 12600448 &* s.n, pixels: 49 &* s.n, inChannels: 1152,
             weights: s.p + 2165792, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
             output: s.t + 13472256 &* s.n, pool: pool)
-        // features.6.3.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(164)
+        // features.6.3.block.2 BatchNorm (batch statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 13472256 &* s.n, pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 2386976, beta: s.p + 2387168, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 5494272 &* s.n, savedMean: s.f + 378400,
                 savedInvStd: s.f + 378592, runningMean: s.p + 2387360, runningVar: s.p + 2387552, pool: pool)
+            s.profiler?.stop(165)
         }
-        // features.6.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 13472256 &* s.n, pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 2386976, beta: s.p + 2387168, runningMean: s.p + 2387360, runningVar: s.p + 2387552,
                 eps: 0.001, activation: .identity, output: s.t + 5494272 &* s.n, scratch: s.f + 378400, pool: pool)
+            s.profiler?.stop(166)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.825
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17500000000000002,
                 into: s.t + 10377056 &* s.n, random: &random)
+            s.profiler?.stop(167)
         }
         // features.6.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 13462848 &* s.n, branch: s.t + 5494272 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 10377056 &* s.n : nil, batch: s.n,
             perImage: 9408, output: s.t + 13481664 &* s.n, pool: pool)
+        s.profiler?.stop(168)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 7x7x192 -> 7x7x320
     private func features_7_0_forward(_ s: TrainingStepContext) throws {
         // features.7.0.block.0 expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 13481664 &* s.n, pixels: 49 &* s.n, inChannels: 192, weights: s.p + 2387744,
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 12656896 &* s.n,
             pool: pool)
-        // features.7.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(169)
+        // features.7.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 12656896 &* s.n, pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2608928, beta: s.p + 2610080, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 12713344 &* s.n, savedMean: s.f + 378784, savedInvStd: s.f + 379936,
                 runningMean: s.p + 2611232, runningVar: s.p + 2612384, pool: pool)
+            s.profiler?.stop(170)
         }
-        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 12656896 &* s.n, pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2608928, beta: s.p + 2610080, runningMean: s.p + 2611232, runningVar: s.p + 2612384,
                 eps: 0.001, activation: .relu6, output: s.t + 12713344 &* s.n, scratch: s.f + 378784, pool: pool)
+            s.profiler?.stop(171)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1152]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2613536, channels: 1152, kernel: 3, into: s.f + 383392)
+        s.profiler?.stop(172)
         // features.7.0.block.1 depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 12713344 &* s.n, batch: s.n, height: 7, width: 7, channels: 1152, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, weights: s.f + 383392, bias: s.f,
             activation: .identity, output: s.t + 12769792 &* s.n, pool: pool)
-        // features.7.0.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(173)
+        // features.7.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 12769792 &* s.n, pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2623904, beta: s.p + 2625056, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 12826240 &* s.n, savedMean: s.f + 381088, savedInvStd: s.f + 382240,
                 runningMean: s.p + 2626208, runningVar: s.p + 2627360, pool: pool)
+            s.profiler?.stop(174)
         }
-        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 12769792 &* s.n, pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2623904, beta: s.p + 2625056, runningMean: s.p + 2626208, runningVar: s.p + 2627360,
                 eps: 0.001, activation: .relu6, output: s.t + 12826240 &* s.n, scratch: s.f + 381088, pool: pool)
+            s.profiler?.stop(175)
         }
         // features.7.0.block.2 project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 320]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 12826240 &* s.n, pixels: 49 &* s.n, inChannels: 1152,
             weights: s.p + 2628512, bias: s.f, outChannels: 320, activation: .identity, residual: nil,
             output: s.t + 13393856 &* s.n, pool: pool)
-        // features.7.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(176)
+        // features.7.0.block.2 BatchNorm (batch statistics) + identity on [n, 7, 7, 320]
         if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 13393856 &* s.n, pixels: 49 &* s.n, channels: 320,
                 gamma: s.p + 2997152, beta: s.p + 2997472, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 13409536 &* s.n, savedMean: s.f + 404128,
                 savedInvStd: s.f + 404448, runningMean: s.p + 2997792, runningVar: s.p + 2998112, pool: pool)
+            s.profiler?.stop(177)
         }
-        // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 320]
         if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 13393856 &* s.n, pixels: 49 &* s.n, channels: 320,
                 gamma: s.p + 2997152, beta: s.p + 2997472, runningMean: s.p + 2997792, runningVar: s.p + 2998112,
                 eps: 0.001, activation: .identity, output: s.t + 13409536 &* s.n, scratch: s.f + 404128, pool: pool)
+            s.profiler?.stop(178)
         }
     }
 
     /// features.8 forward: head: conv 1x1 320 -> 1280
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 7, 7, 320] -> [n, 7, 7, 1280]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 13409536 &* s.n, pixels: 49 &* s.n, inChannels: 320, weights: s.p + 2998432,
             bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.t + 5494272 &* s.n,
             pool: pool)
-        // features.8 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(179)
+        // features.8 BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1280]
         if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 5494272 &* s.n, pixels: 49 &* s.n, channels: 1280,
                 gamma: s.p + 3408032, beta: s.p + 3409312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 10248448 &* s.n, savedMean: s.f + 404768, savedInvStd: s.f + 406048,
                 runningMean: s.p + 3410592, runningVar: s.p + 3411872, pool: pool)
+            s.profiler?.stop(180)
         }
-        // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1280]
         if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 5494272 &* s.n, pixels: 49 &* s.n, channels: 1280,
                 gamma: s.p + 3408032, beta: s.p + 3409312, runningMean: s.p + 3410592, runningVar: s.p + 3411872,
                 eps: 0.001, activation: .relu6, output: s.t + 10248448 &* s.n, scratch: s.f + 404768, pool: pool)
+            s.profiler?.stop(181)
         }
     }
 
     /// classifier forward: global average pool, dropout 0.2, linear 1280 -> 1000 classes
     private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 7, 7, 1280] -> [n, 1280]
+        s.profiler?.start()
         Kernels.globalAveragePool(input: s.t + 10248448 &* s.n, batch: s.n, pixels: 49, channels: 1280,
             output: s.t + 5556992 &* s.n, pool: pool)
+        s.profiler?.stop(182)
         // dropout p=0.2 (when options.dropout) on [n, 1280]
+        s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.t + 5556992 &* s.n, output: s.t + 5559552 &* s.n, count: 1280 &* s.n,
             probability: s.options.dropout ? 0.2 : 0, mask: s.t + 5558272 &* s.n, random: &random)
+        s.profiler?.stop(183)
         // classifier.1 linear, [n, 1280] -> [n, 1000]
+        s.profiler?.start()
         Kernels.linear(input: s.t + 5559552 &* s.n, batch: s.n, inFeatures: 1280, weights: s.p + 3413152,
             bias: s.p + 4693152, outFeatures: 1000, output: s.t + 5556992 &* s.n, pool: pool)
+        s.profiler?.stop(184)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
+        s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.t + 5556992 &* s.n, labels: s.labels, classes: 1000,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 5560832 &* s.n)
+        s.profiler?.stop(185)
         // hand the logits to the caller
+        s.profiler?.start()
         s.logits.update(from: s.t + 5556992 &* s.n, count: 1000 &* s.n)
+        s.profiler?.stop(186)
     }
 
     /// classifier backward: global average pool, dropout 0.2, linear 1280 -> 1000 classes
     private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
+        s.profiler?.start()
         TrainingKernels.linearBackward(gradOutput: s.t + 5560832 &* s.n, input: s.t + 5559552 &* s.n,
             weights: s.p + 3413152, batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.t + 5556992 &* s.n,
             gradWeights: s.g + 3413152, gradBias: s.g + 4693152, pool: pool)
+        s.profiler?.stop(187)
         // dropout backward
+        s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.t + 5556992 &* s.n, mask: s.t + 5558272 &* s.n,
             count: 1280 &* s.n, gradInput: s.t + 5559552 &* s.n)
+        s.profiler?.stop(188)
         // avgpool backward: spread each channel's gradient over the 49 pixels
+        s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 5559552 &* s.n, batch: s.n, pixels: 49,
             channels: 1280, gradInput: s.t + 10248448 &* s.n, pool: pool)
+        s.profiler?.stop(189)
     }
 
     /// features.8 backward: head: conv 1x1 320 -> 1280
     private func features_8_backward(_ s: TrainingStepContext) {
-        // features.8 backward through relu6 and BatchNorm (in place)
+        // features.8 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1280]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 5494272 &* s.n,
             pixels: 49 &* s.n, channels: 1280, gamma: s.p + 3408032, beta: s.p + 3409312, savedMean: s.f + 404768,
             savedInvStd: s.f + 406048, activation: .relu6, gradInput: s.t + 10248448 &* s.n, gradGamma: s.g + 3408032,
             gradBeta: s.g + 3409312, pool: pool)
-        // features.8 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(190)
+        // features.8 conv 1x1 backward: input and weight gradients, [n, 7, 7, 320] <- [n, 7, 7, 1280]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 13409536 &* s.n,
             weights: s.p + 2998432, pixels: 49 &* s.n, inChannels: 320, outChannels: 1280,
             gradInput: s.t + 5550720 &* s.n, gradWeights: s.g + 2998432, pool: pool)
+        s.profiler?.stop(191)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 7x7x192 -> 7x7x320
     private func features_7_0_backward(_ s: TrainingStepContext) {
-        // features.7.0.block.2 backward through identity and BatchNorm (in place)
+        // features.7.0.block.2 backward through identity and BatchNorm (in place) on [n, 7, 7, 320]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5550720 &* s.n, input: s.t + 13393856 &* s.n,
             pixels: 49 &* s.n, channels: 320, gamma: s.p + 2997152, beta: s.p + 2997472, savedMean: s.f + 404128,
             savedInvStd: s.f + 404448, activation: .identity, gradInput: s.t + 5550720 &* s.n,
             gradGamma: s.g + 2997152, gradBeta: s.g + 2997472, pool: pool)
-        // features.7.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(192)
+        // features.7.0.block.2 conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 320]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5550720 &* s.n, input: s.t + 12826240 &* s.n,
             weights: s.p + 2628512, pixels: 49 &* s.n, inChannels: 1152, outChannels: 320,
             gradInput: s.t + 5494272 &* s.n, gradWeights: s.g + 2628512, pool: pool)
-        // features.7.0.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(193)
+        // features.7.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 12769792 &* s.n,
             pixels: 49 &* s.n, channels: 1152, gamma: s.p + 2623904, beta: s.p + 2625056, savedMean: s.f + 381088,
             savedInvStd: s.f + 382240, activation: .relu6, gradInput: s.t + 5494272 &* s.n, gradGamma: s.g + 2623904,
             gradBeta: s.g + 2625056, pool: pool)
+        s.profiler?.stop(194)
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 393760, count: 10368)
-        // features.7.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(195)
+        // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 12713344 &* s.n,
             batch: s.n, height: 7, width: 7, channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 7,
             outWidth: 7, weights: s.f + 383392, gradInput: s.t + 10248448 &* s.n, gradWeights: s.f + 393760,
             pool: pool)
+        s.profiler?.stop(196)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 393760, channels: 1152, kernel: 3, into: s.g + 2613536)
-        // features.7.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(197)
+        // features.7.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 12656896 &* s.n,
             pixels: 49 &* s.n, channels: 1152, gamma: s.p + 2608928, beta: s.p + 2610080, savedMean: s.f + 378784,
             savedInvStd: s.f + 379936, activation: .relu6, gradInput: s.t + 10248448 &* s.n, gradGamma: s.g + 2608928,
             gradBeta: s.g + 2610080, pool: pool)
-        // features.7.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(198)
+        // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 13481664 &* s.n,
             weights: s.p + 2387744, pixels: 49 &* s.n, inChannels: 192, outChannels: 1152,
             gradInput: s.t + 5550720 &* s.n, gradWeights: s.g + 2387744, pool: pool)
+        s.profiler?.stop(199)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, identity shortcut
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 5550720 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 10377056 &* s.n : nil, batch: s.n,
             perImage: 9408, gradBranch: s.t + 5560128 &* s.n, pool: pool)
-        // features.6.3.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(200)
+        // features.6.3.block.2 backward through identity and BatchNorm (in place) on [n, 7, 7, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5560128 &* s.n, input: s.t + 13472256 &* s.n,
             pixels: 49 &* s.n, channels: 192, gamma: s.p + 2386976, beta: s.p + 2387168, savedMean: s.f + 378400,
             savedInvStd: s.f + 378592, activation: .identity, gradInput: s.t + 5560128 &* s.n,
             gradGamma: s.g + 2386976, gradBeta: s.g + 2387168, pool: pool)
-        // features.6.3.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(201)
+        // features.6.3.block.2 conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5560128 &* s.n, input: s.t + 12600448 &* s.n,
             weights: s.p + 2165792, pixels: 49 &* s.n, inChannels: 1152, outChannels: 192,
             gradInput: s.t + 5494272 &* s.n, gradWeights: s.g + 2165792, pool: pool)
-        // features.6.3.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(202)
+        // features.6.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 12544000 &* s.n,
             pixels: 49 &* s.n, channels: 1152, gamma: s.p + 2161184, beta: s.p + 2162336, savedMean: s.f + 318496,
             savedInvStd: s.f + 319648, activation: .relu6, gradInput: s.t + 5494272 &* s.n, gradGamma: s.g + 2161184,
             gradBeta: s.g + 2162336, pool: pool)
+        s.profiler?.stop(203)
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 349600, count: 28800)
-        // features.6.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(204)
+        // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 12487552 &* s.n,
             batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7,
             outWidth: 7, weights: s.f + 320800, gradInput: s.t + 10248448 &* s.n, gradWeights: s.f + 349600,
             pool: pool)
+        s.profiler?.stop(205)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 349600, channels: 1152, kernel: 5, into: s.g + 2132384)
-        // features.6.3.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(206)
+        // features.6.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 12431104 &* s.n,
             pixels: 49 &* s.n, channels: 1152, gamma: s.p + 2127776, beta: s.p + 2128928, savedMean: s.f + 316192,
             savedInvStd: s.f + 317344, activation: .relu6, gradInput: s.t + 10248448 &* s.n, gradGamma: s.g + 2127776,
             gradBeta: s.g + 2128928, pool: pool)
-        // features.6.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(207)
+        // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 13462848 &* s.n,
             weights: s.p + 1906592, pixels: 49 &* s.n, inChannels: 192, outChannels: 1152,
             gradInput: s.t + 5560128 &* s.n, gradWeights: s.g + 1906592, pool: pool)
+        s.profiler?.stop(208)
         // features.6.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 5560128 &* s.n, s.t + 5550720 &* s.n, count: 9408 &* s.n, pool: pool)
+        s.profiler?.stop(209)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, identity shortcut
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 5560128 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 10377040 &* s.n : nil, batch: s.n,
             perImage: 9408, gradBranch: s.t + 5550720 &* s.n, pool: pool)
-        // features.6.2.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(210)
+        // features.6.2.block.2 backward through identity and BatchNorm (in place) on [n, 7, 7, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5550720 &* s.n, input: s.t + 13453440 &* s.n,
             pixels: 49 &* s.n, channels: 192, gamma: s.p + 1905824, beta: s.p + 1906016, savedMean: s.f + 315808,
             savedInvStd: s.f + 316000, activation: .identity, gradInput: s.t + 5550720 &* s.n,
             gradGamma: s.g + 1905824, gradBeta: s.g + 1906016, pool: pool)
-        // features.6.2.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(211)
+        // features.6.2.block.2 conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5550720 &* s.n, input: s.t + 12374656 &* s.n,
             weights: s.p + 1684640, pixels: 49 &* s.n, inChannels: 1152, outChannels: 192,
             gradInput: s.t + 5494272 &* s.n, gradWeights: s.g + 1684640, pool: pool)
-        // features.6.2.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(212)
+        // features.6.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 12318208 &* s.n,
             pixels: 49 &* s.n, channels: 1152, gamma: s.p + 1680032, beta: s.p + 1681184, savedMean: s.f + 255904,
             savedInvStd: s.f + 257056, activation: .relu6, gradInput: s.t + 5494272 &* s.n, gradGamma: s.g + 1680032,
             gradBeta: s.g + 1681184, pool: pool)
+        s.profiler?.stop(213)
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 287008, count: 28800)
-        // features.6.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(214)
+        // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 12261760 &* s.n,
             batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7,
             outWidth: 7, weights: s.f + 258208, gradInput: s.t + 10248448 &* s.n, gradWeights: s.f + 287008,
             pool: pool)
+        s.profiler?.stop(215)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 287008, channels: 1152, kernel: 5, into: s.g + 1651232)
-        // features.6.2.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(216)
+        // features.6.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 12205312 &* s.n,
             pixels: 49 &* s.n, channels: 1152, gamma: s.p + 1646624, beta: s.p + 1647776, savedMean: s.f + 253600,
             savedInvStd: s.f + 254752, activation: .relu6, gradInput: s.t + 10248448 &* s.n, gradGamma: s.g + 1646624,
             gradBeta: s.g + 1647776, pool: pool)
-        // features.6.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(217)
+        // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 13444032 &* s.n,
             weights: s.p + 1425440, pixels: 49 &* s.n, inChannels: 192, outChannels: 1152,
             gradInput: s.t + 5550720 &* s.n, gradWeights: s.g + 1425440, pool: pool)
+        s.profiler?.stop(218)
         // features.6.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 5550720 &* s.n, s.t + 5560128 &* s.n, count: 9408 &* s.n, pool: pool)
+        s.profiler?.stop(219)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 5550720 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 10377024 &* s.n : nil, batch: s.n,
             perImage: 9408, gradBranch: s.t + 5560128 &* s.n, pool: pool)
-        // features.6.1.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(220)
+        // features.6.1.block.2 backward through identity and BatchNorm (in place) on [n, 7, 7, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5560128 &* s.n, input: s.t + 13434624 &* s.n,
             pixels: 49 &* s.n, channels: 192, gamma: s.p + 1424672, beta: s.p + 1424864, savedMean: s.f + 253216,
             savedInvStd: s.f + 253408, activation: .identity, gradInput: s.t + 5560128 &* s.n,
             gradGamma: s.g + 1424672, gradBeta: s.g + 1424864, pool: pool)
-        // features.6.1.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(221)
+        // features.6.1.block.2 conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5560128 &* s.n, input: s.t + 12148864 &* s.n,
             weights: s.p + 1203488, pixels: 49 &* s.n, inChannels: 1152, outChannels: 192,
             gradInput: s.t + 5494272 &* s.n, gradWeights: s.g + 1203488, pool: pool)
-        // features.6.1.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(222)
+        // features.6.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 12092416 &* s.n,
             pixels: 49 &* s.n, channels: 1152, gamma: s.p + 1198880, beta: s.p + 1200032, savedMean: s.f + 193312,
             savedInvStd: s.f + 194464, activation: .relu6, gradInput: s.t + 5494272 &* s.n, gradGamma: s.g + 1198880,
             gradBeta: s.g + 1200032, pool: pool)
+        s.profiler?.stop(223)
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 224416, count: 28800)
-        // features.6.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(224)
+        // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 12035968 &* s.n,
             batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7,
             outWidth: 7, weights: s.f + 195616, gradInput: s.t + 10248448 &* s.n, gradWeights: s.f + 224416,
             pool: pool)
+        s.profiler?.stop(225)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 224416, channels: 1152, kernel: 5, into: s.g + 1170080)
-        // features.6.1.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(226)
+        // features.6.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 10311168 &* s.n,
             pixels: 49 &* s.n, channels: 1152, gamma: s.p + 1165472, beta: s.p + 1166624, savedMean: s.f + 191008,
             savedInvStd: s.f + 192160, activation: .relu6, gradInput: s.t + 10248448 &* s.n, gradGamma: s.g + 1165472,
             gradBeta: s.g + 1166624, pool: pool)
-        // features.6.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(227)
+        // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 13425216 &* s.n,
             weights: s.p + 944288, pixels: 49 &* s.n, inChannels: 192, outChannels: 1152,
             gradInput: s.t + 5527200 &* s.n, gradWeights: s.g + 944288, pool: pool)
+        s.profiler?.stop(228)
         // features.6.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 5527200 &* s.n, s.t + 5550720 &* s.n, count: 9408 &* s.n, pool: pool)
+        s.profiler?.stop(229)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 14x14x112 -> 7x7x192
     private func features_6_0_backward(_ s: TrainingStepContext) {
-        // features.6.0.block.2 backward through identity and BatchNorm (in place)
+        // features.6.0.block.2 backward through identity and BatchNorm (in place) on [n, 7, 7, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5527200 &* s.n, input: s.t + 10367616 &* s.n,
             pixels: 49 &* s.n, channels: 192, gamma: s.p + 943520, beta: s.p + 943712, savedMean: s.f + 190624,
             savedInvStd: s.f + 190816, activation: .identity, gradInput: s.t + 5527200 &* s.n, gradGamma: s.g + 943520,
             gradBeta: s.g + 943712, pool: pool)
-        // features.6.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(230)
+        // features.6.0.block.2 conv 1x1 backward: input and weight gradients, [n, 7, 7, 672] <- [n, 7, 7, 192]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5527200 &* s.n, input: s.t + 13009696 &* s.n,
             weights: s.p + 814496, pixels: 49 &* s.n, inChannels: 672, outChannels: 192,
             gradInput: s.t + 5494272 &* s.n, gradWeights: s.g + 814496, pool: pool)
-        // features.6.0.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(231)
+        // features.6.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 12976768 &* s.n,
             pixels: 49 &* s.n, channels: 672, gamma: s.p + 811808, beta: s.p + 812480, savedMean: s.f + 155680,
             savedInvStd: s.f + 156352, activation: .relu6, gradInput: s.t + 5494272 &* s.n, gradGamma: s.g + 811808,
             gradBeta: s.g + 812480, pool: pool)
+        s.profiler?.stop(232)
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 173824, count: 16800)
-        // features.6.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(233)
+        // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 7, 7, 672]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 10116736 &* s.n,
             batch: s.n, height: 14, width: 14, channels: 672, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 7, outWidth: 7, weights: s.f + 157024, gradInput: s.t + 10248448 &* s.n,
             gradWeights: s.f + 173824, pool: pool)
+        s.profiler?.stop(234)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 173824, channels: 672, kernel: 5, into: s.g + 795008)
-        // features.6.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(235)
+        // features.6.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 9985024 &* s.n,
             pixels: 196 &* s.n, channels: 672, gamma: s.p + 792320, beta: s.p + 792992, savedMean: s.f + 154336,
             savedInvStd: s.f + 155008, activation: .relu6, gradInput: s.t + 10248448 &* s.n, gradGamma: s.g + 792320,
             gradBeta: s.g + 792992, pool: pool)
-        // features.6.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(236)
+        // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 13277824 &* s.n,
             weights: s.p + 717056, pixels: 196 &* s.n, inChannels: 112, outChannels: 672,
             gradInput: s.t + 5494272 &* s.n, gradWeights: s.g + 717056, pool: pool)
+        s.profiler?.stop(237)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, identity shortcut
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 5494272 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 13491152 &* s.n : nil, batch: s.n,
             perImage: 21952, gradBranch: s.t + 5516224 &* s.n, pool: pool)
-        // features.5.2.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(238)
+        // features.5.2.block.2 backward through identity and BatchNorm (in place) on [n, 14, 14, 112]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5516224 &* s.n, input: s.t + 13255872 &* s.n,
             pixels: 196 &* s.n, channels: 112, gamma: s.p + 716608, beta: s.p + 716720, savedMean: s.f + 154112,
             savedInvStd: s.f + 154224, activation: .identity, gradInput: s.t + 5516224 &* s.n, gradGamma: s.g + 716608,
             gradBeta: s.g + 716720, pool: pool)
-        // features.5.2.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(239)
+        // features.5.2.block.2 conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5516224 &* s.n, input: s.t + 9853312 &* s.n,
             weights: s.p + 641344, pixels: 196 &* s.n, inChannels: 672, outChannels: 112,
             gradInput: s.t + 9985024 &* s.n, gradWeights: s.g + 641344, pool: pool)
-        // features.5.2.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(240)
+        // features.5.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9985024 &* s.n, input: s.t + 9721600 &* s.n,
             pixels: 196 &* s.n, channels: 672, gamma: s.p + 638656, beta: s.p + 639328, savedMean: s.f + 119168,
             savedInvStd: s.f + 119840, activation: .relu6, gradInput: s.t + 9985024 &* s.n, gradGamma: s.g + 638656,
             gradBeta: s.g + 639328, pool: pool)
+        s.profiler?.stop(241)
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 137312, count: 16800)
-        // features.5.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(242)
+        // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9985024 &* s.n, input: s.t + 9589888 &* s.n,
             batch: s.n, height: 14, width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 14, outWidth: 14, weights: s.f + 120512, gradInput: s.t + 9721600 &* s.n,
             gradWeights: s.f + 137312, pool: pool)
+        s.profiler?.stop(243)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 137312, channels: 672, kernel: 5, into: s.g + 621856)
-        // features.5.2.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(244)
+        // features.5.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9721600 &* s.n, input: s.t + 9458176 &* s.n,
             pixels: 196 &* s.n, channels: 672, gamma: s.p + 619168, beta: s.p + 619840, savedMean: s.f + 117824,
             savedInvStd: s.f + 118496, activation: .relu6, gradInput: s.t + 9721600 &* s.n, gradGamma: s.g + 619168,
             gradBeta: s.g + 619840, pool: pool)
-        // features.5.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(245)
+        // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9721600 &* s.n, input: s.t + 13233920 &* s.n,
             weights: s.p + 543904, pixels: 196 &* s.n, inChannels: 112, outChannels: 672,
             gradInput: s.t + 5516224 &* s.n, gradWeights: s.g + 543904, pool: pool)
+        s.profiler?.stop(246)
         // features.5.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 5516224 &* s.n, s.t + 5494272 &* s.n, count: 21952 &* s.n, pool: pool)
+        s.profiler?.stop(247)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 5516224 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 13491136 &* s.n : nil, batch: s.n,
             perImage: 21952, gradBranch: s.t + 5494272 &* s.n, pool: pool)
-        // features.5.1.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(248)
+        // features.5.1.block.2 backward through identity and BatchNorm (in place) on [n, 14, 14, 112]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 13211968 &* s.n,
             pixels: 196 &* s.n, channels: 112, gamma: s.p + 543456, beta: s.p + 543568, savedMean: s.f + 117600,
             savedInvStd: s.f + 117712, activation: .identity, gradInput: s.t + 5494272 &* s.n, gradGamma: s.g + 543456,
             gradBeta: s.g + 543568, pool: pool)
-        // features.5.1.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(249)
+        // features.5.1.block.2 conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 9326464 &* s.n,
             weights: s.p + 468192, pixels: 196 &* s.n, inChannels: 672, outChannels: 112,
             gradInput: s.t + 9458176 &* s.n, gradWeights: s.g + 468192, pool: pool)
-        // features.5.1.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(250)
+        // features.5.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9458176 &* s.n, input: s.t + 9194752 &* s.n,
             pixels: 196 &* s.n, channels: 672, gamma: s.p + 465504, beta: s.p + 466176, savedMean: s.f + 82656,
             savedInvStd: s.f + 83328, activation: .relu6, gradInput: s.t + 9458176 &* s.n, gradGamma: s.g + 465504,
             gradBeta: s.g + 466176, pool: pool)
+        s.profiler?.stop(251)
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 100800, count: 16800)
-        // features.5.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(252)
+        // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9458176 &* s.n, input: s.t + 9063040 &* s.n,
             batch: s.n, height: 14, width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 14, outWidth: 14, weights: s.f + 84000, gradInput: s.t + 9194752 &* s.n,
             gradWeights: s.f + 100800, pool: pool)
+        s.profiler?.stop(253)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 100800, channels: 672, kernel: 5, into: s.g + 448704)
-        // features.5.1.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(254)
+        // features.5.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9194752 &* s.n, input: s.t + 8931328 &* s.n,
             pixels: 196 &* s.n, channels: 672, gamma: s.p + 446016, beta: s.p + 446688, savedMean: s.f + 81312,
             savedInvStd: s.f + 81984, activation: .relu6, gradInput: s.t + 9194752 &* s.n, gradGamma: s.g + 446016,
             gradBeta: s.g + 446688, pool: pool)
-        // features.5.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(255)
+        // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9194752 &* s.n, input: s.t + 13190016 &* s.n,
             weights: s.p + 370752, pixels: 196 &* s.n, inChannels: 112, outChannels: 672,
             gradInput: s.t + 5494272 &* s.n, gradWeights: s.g + 370752, pool: pool)
+        s.profiler?.stop(256)
         // features.5.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 5494272 &* s.n, s.t + 5516224 &* s.n, count: 21952 &* s.n, pool: pool)
+        s.profiler?.stop(257)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 14x14x80 -> 14x14x112
     private func features_5_0_backward(_ s: TrainingStepContext) {
-        // features.5.0.block.2 backward through identity and BatchNorm (in place)
+        // features.5.0.block.2 backward through identity and BatchNorm (in place) on [n, 14, 14, 112]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 13168064 &* s.n,
             pixels: 196 &* s.n, channels: 112, gamma: s.p + 370304, beta: s.p + 370416, savedMean: s.f + 81088,
             savedInvStd: s.f + 81200, activation: .identity, gradInput: s.t + 5494272 &* s.n, gradGamma: s.g + 370304,
             gradBeta: s.g + 370416, pool: pool)
-        // features.5.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(258)
+        // features.5.0.block.2 conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 112]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 11640832 &* s.n,
             weights: s.p + 316544, pixels: 196 &* s.n, inChannels: 480, outChannels: 112,
             gradInput: s.t + 8931328 &* s.n, gradWeights: s.g + 316544, pool: pool)
-        // features.5.0.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(259)
+        // features.5.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8931328 &* s.n, input: s.t + 11546752 &* s.n,
             pixels: 196 &* s.n, channels: 480, gamma: s.p + 314624, beta: s.p + 315104, savedMean: s.f + 56128,
             savedInvStd: s.f + 56608, activation: .relu6, gradInput: s.t + 8931328 &* s.n, gradGamma: s.g + 314624,
             gradBeta: s.g + 315104, pool: pool)
+        s.profiler?.stop(260)
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 69088, count: 12000)
-        // features.5.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(261)
+        // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8931328 &* s.n, input: s.t + 11452672 &* s.n,
             batch: s.n, height: 14, width: 14, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 14, outWidth: 14, weights: s.f + 57088, gradInput: s.t + 9025408 &* s.n,
             gradWeights: s.f + 69088, pool: pool)
+        s.profiler?.stop(262)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 69088, channels: 480, kernel: 5, into: s.g + 302624)
-        // features.5.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(263)
+        // features.5.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9025408 &* s.n, input: s.t + 11358592 &* s.n,
             pixels: 196 &* s.n, channels: 480, gamma: s.p + 300704, beta: s.p + 301184, savedMean: s.f + 55168,
             savedInvStd: s.f + 55648, activation: .relu6, gradInput: s.t + 9025408 &* s.n, gradGamma: s.g + 300704,
             gradBeta: s.g + 301184, pool: pool)
-        // features.5.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(264)
+        // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9025408 &* s.n, input: s.t + 13378176 &* s.n,
             weights: s.p + 262304, pixels: 196 &* s.n, inChannels: 80, outChannels: 480,
             gradInput: s.t + 5494272 &* s.n, gradWeights: s.g + 262304, pool: pool)
+        s.profiler?.stop(265)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, identity shortcut
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 5494272 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 13491120 &* s.n : nil, batch: s.n,
             perImage: 15680, gradBranch: s.t + 5509952 &* s.n, pool: pool)
-        // features.4.2.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(266)
+        // features.4.2.block.2 backward through identity and BatchNorm (in place) on [n, 14, 14, 80]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5509952 &* s.n, input: s.t + 13362496 &* s.n,
             pixels: 196 &* s.n, channels: 80, gamma: s.p + 261984, beta: s.p + 262064, savedMean: s.f + 55008,
             savedInvStd: s.f + 55088, activation: .identity, gradInput: s.t + 5509952 &* s.n, gradGamma: s.g + 261984,
             gradBeta: s.g + 262064, pool: pool)
-        // features.4.2.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(267)
+        // features.4.2.block.2 conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5509952 &* s.n, input: s.t + 11264512 &* s.n,
             weights: s.p + 223584, pixels: 196 &* s.n, inChannels: 480, outChannels: 80,
             gradInput: s.t + 8931328 &* s.n, gradWeights: s.g + 223584, pool: pool)
-        // features.4.2.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(268)
+        // features.4.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8931328 &* s.n, input: s.t + 11170432 &* s.n,
             pixels: 196 &* s.n, channels: 480, gamma: s.p + 221664, beta: s.p + 222144, savedMean: s.f + 45408,
             savedInvStd: s.f + 45888, activation: .relu6, gradInput: s.t + 8931328 &* s.n, gradGamma: s.g + 221664,
             gradBeta: s.g + 222144, pool: pool)
+        s.profiler?.stop(269)
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 50688, count: 4320)
-        // features.4.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(270)
+        // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8931328 &* s.n, input: s.t + 11076352 &* s.n,
             batch: s.n, height: 14, width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 14, outWidth: 14, weights: s.f + 46368, gradInput: s.t + 9025408 &* s.n,
             gradWeights: s.f + 50688, pool: pool)
+        s.profiler?.stop(271)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 50688, channels: 480, kernel: 3, into: s.g + 217344)
-        // features.4.2.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(272)
+        // features.4.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9025408 &* s.n, input: s.t + 10982272 &* s.n,
             pixels: 196 &* s.n, channels: 480, gamma: s.p + 215424, beta: s.p + 215904, savedMean: s.f + 44448,
             savedInvStd: s.f + 44928, activation: .relu6, gradInput: s.t + 9025408 &* s.n, gradGamma: s.g + 215424,
             gradBeta: s.g + 215904, pool: pool)
-        // features.4.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(273)
+        // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9025408 &* s.n, input: s.t + 13346816 &* s.n,
             weights: s.p + 177024, pixels: 196 &* s.n, inChannels: 80, outChannels: 480,
             gradInput: s.t + 5509952 &* s.n, gradWeights: s.g + 177024, pool: pool)
+        s.profiler?.stop(274)
         // features.4.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 5509952 &* s.n, s.t + 5494272 &* s.n, count: 15680 &* s.n, pool: pool)
+        s.profiler?.stop(275)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 5509952 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 13491104 &* s.n : nil, batch: s.n,
             perImage: 15680, gradBranch: s.t + 5494272 &* s.n, pool: pool)
-        // features.4.1.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(276)
+        // features.4.1.block.2 backward through identity and BatchNorm (in place) on [n, 14, 14, 80]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 13331136 &* s.n,
             pixels: 196 &* s.n, channels: 80, gamma: s.p + 176704, beta: s.p + 176784, savedMean: s.f + 44288,
             savedInvStd: s.f + 44368, activation: .identity, gradInput: s.t + 5494272 &* s.n, gradGamma: s.g + 176704,
             gradBeta: s.g + 176784, pool: pool)
-        // features.4.1.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(277)
+        // features.4.1.block.2 conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 10888192 &* s.n,
             weights: s.p + 138304, pixels: 196 &* s.n, inChannels: 480, outChannels: 80,
             gradInput: s.t + 8931328 &* s.n, gradWeights: s.g + 138304, pool: pool)
-        // features.4.1.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(278)
+        // features.4.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8931328 &* s.n, input: s.t + 10794112 &* s.n,
             pixels: 196 &* s.n, channels: 480, gamma: s.p + 136384, beta: s.p + 136864, savedMean: s.f + 34688,
             savedInvStd: s.f + 35168, activation: .relu6, gradInput: s.t + 8931328 &* s.n, gradGamma: s.g + 136384,
             gradBeta: s.g + 136864, pool: pool)
+        s.profiler?.stop(279)
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 39968, count: 4320)
-        // features.4.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(280)
+        // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8931328 &* s.n, input: s.t + 10700032 &* s.n,
             batch: s.n, height: 14, width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 14, outWidth: 14, weights: s.f + 35648, gradInput: s.t + 9025408 &* s.n,
             gradWeights: s.f + 39968, pool: pool)
+        s.profiler?.stop(281)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 39968, channels: 480, kernel: 3, into: s.g + 132064)
-        // features.4.1.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(282)
+        // features.4.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9025408 &* s.n, input: s.t + 10605952 &* s.n,
             pixels: 196 &* s.n, channels: 480, gamma: s.p + 130144, beta: s.p + 130624, savedMean: s.f + 33728,
             savedInvStd: s.f + 34208, activation: .relu6, gradInput: s.t + 9025408 &* s.n, gradGamma: s.g + 130144,
             gradBeta: s.g + 130624, pool: pool)
-        // features.4.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(283)
+        // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9025408 &* s.n, input: s.t + 13315456 &* s.n,
             weights: s.p + 91744, pixels: 196 &* s.n, inChannels: 80, outChannels: 480,
             gradInput: s.t + 5541312 &* s.n, gradWeights: s.g + 91744, pool: pool)
+        s.profiler?.stop(284)
         // features.4.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 5541312 &* s.n, s.t + 5509952 &* s.n, count: 15680 &* s.n, pool: pool)
+        s.profiler?.stop(285)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 28x28x40 -> 14x14x80
     private func features_4_0_backward(_ s: TrainingStepContext) {
-        // features.4.0.block.2 backward through identity and BatchNorm (in place)
+        // features.4.0.block.2 backward through identity and BatchNorm (in place) on [n, 14, 14, 80]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5541312 &* s.n, input: s.t + 13299776 &* s.n,
             pixels: 196 &* s.n, channels: 80, gamma: s.p + 91424, beta: s.p + 91504, savedMean: s.f + 33568,
             savedInvStd: s.f + 33648, activation: .identity, gradInput: s.t + 5541312 &* s.n, gradGamma: s.g + 91424,
             gradBeta: s.g + 91504, pool: pool)
-        // features.4.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(286)
+        // features.4.0.block.2 conv 1x1 backward: input and weight gradients, [n, 14, 14, 240] <- [n, 14, 14, 80]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5541312 &* s.n, input: s.t + 12929728 &* s.n,
             weights: s.p + 72224, pixels: 196 &* s.n, inChannels: 240, outChannels: 80,
             gradInput: s.t + 5494272 &* s.n, gradWeights: s.g + 72224, pool: pool)
-        // features.4.0.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(287)
+        // features.4.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 12882688 &* s.n,
             pixels: 196 &* s.n, channels: 240, gamma: s.p + 71264, beta: s.p + 71504, savedMean: s.f + 28768,
             savedInvStd: s.f + 29008, activation: .relu6, gradInput: s.t + 5494272 &* s.n, gradGamma: s.g + 71264,
             gradBeta: s.g + 71504, pool: pool)
+        s.profiler?.stop(288)
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 31408, count: 2160)
-        // features.4.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(289)
+        // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 14, 14, 240]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 8743168 &* s.n,
             batch: s.n, height: 28, width: 28, channels: 240, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
             outHeight: 14, outWidth: 14, weights: s.f + 29248, gradInput: s.t + 8931328 &* s.n,
             gradWeights: s.f + 31408, pool: pool)
+        s.profiler?.stop(290)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 31408, channels: 240, kernel: 3, into: s.g + 69104)
-        // features.4.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(291)
+        // features.4.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 28, 28, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8931328 &* s.n, input: s.t + 8555008 &* s.n,
             pixels: 784 &* s.n, channels: 240, gamma: s.p + 68144, beta: s.p + 68384, savedMean: s.f + 28288,
             savedInvStd: s.f + 28528, activation: .relu6, gradInput: s.t + 8931328 &* s.n, gradGamma: s.g + 68144,
             gradBeta: s.g + 68384, pool: pool)
-        // features.4.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(292)
+        // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8931328 &* s.n, input: s.t + 13136704 &* s.n,
             weights: s.p + 58544, pixels: 784 &* s.n, inChannels: 40, outChannels: 240,
             gradInput: s.t + 5494272 &* s.n, gradWeights: s.g + 58544, pool: pool)
+        s.profiler?.stop(293)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 28x28x40 -> 28x28x40, identity shortcut
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 5494272 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 13491088 &* s.n : nil, batch: s.n,
             perImage: 31360, gradBranch: s.t + 5525632 &* s.n, pool: pool)
-        // features.3.1.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(294)
+        // features.3.1.block.2 backward through identity and BatchNorm (in place) on [n, 28, 28, 40]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5525632 &* s.n, input: s.t + 13105344 &* s.n,
             pixels: 784 &* s.n, channels: 40, gamma: s.p + 58352, beta: s.p + 58400, savedMean: s.f + 28208,
             savedInvStd: s.f + 28248, activation: .identity, gradInput: s.t + 5525632 &* s.n, gradGamma: s.g + 58352,
             gradBeta: s.g + 58400, pool: pool)
-        // features.3.1.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(295)
+        // features.3.1.block.2 conv 1x1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 40]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5525632 &* s.n, input: s.t + 8366848 &* s.n,
             weights: s.p + 48752, pixels: 784 &* s.n, inChannels: 240, outChannels: 40,
             gradInput: s.t + 8555008 &* s.n, gradWeights: s.g + 48752, pool: pool)
-        // features.3.1.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(296)
+        // features.3.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 28, 28, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8555008 &* s.n, input: s.t + 8178688 &* s.n,
             pixels: 784 &* s.n, channels: 240, gamma: s.p + 47792, beta: s.p + 48032, savedMean: s.f + 15728,
             savedInvStd: s.f + 15968, activation: .relu6, gradInput: s.t + 8555008 &* s.n, gradGamma: s.g + 47792,
             gradBeta: s.g + 48032, pool: pool)
+        s.profiler?.stop(297)
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 22208, count: 6000)
-        // features.3.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(298)
+        // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 240]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8555008 &* s.n, input: s.t + 5306112 &* s.n,
             batch: s.n, height: 28, width: 28, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 28, outWidth: 28, weights: s.f + 16208, gradInput: s.t + 8178688 &* s.n,
             gradWeights: s.f + 22208, pool: pool)
+        s.profiler?.stop(299)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 22208, channels: 240, kernel: 5, into: s.g + 41792)
-        // features.3.1.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(300)
+        // features.3.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 28, 28, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8178688 &* s.n, input: s.t + 5117952 &* s.n,
             pixels: 784 &* s.n, channels: 240, gamma: s.p + 40832, beta: s.p + 41072, savedMean: s.f + 15248,
             savedInvStd: s.f + 15488, activation: .relu6, gradInput: s.t + 8178688 &* s.n, gradGamma: s.g + 40832,
             gradBeta: s.g + 41072, pool: pool)
-        // features.3.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(301)
+        // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8178688 &* s.n, input: s.t + 13073984 &* s.n,
             weights: s.p + 31232, pixels: 784 &* s.n, inChannels: 40, outChannels: 240,
             gradInput: s.t + 5117952 &* s.n, gradWeights: s.g + 31232, pool: pool)
+        s.profiler?.stop(302)
         // features.3.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 5117952 &* s.n, s.t + 5494272 &* s.n, count: 31360 &* s.n, pool: pool)
+        s.profiler?.stop(303)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 56x56x24 -> 28x28x40
     private func features_3_0_backward(_ s: TrainingStepContext) {
-        // features.3.0.block.2 backward through identity and BatchNorm (in place)
+        // features.3.0.block.2 backward through identity and BatchNorm (in place) on [n, 28, 28, 40]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5117952 &* s.n, input: s.t + 13042624 &* s.n,
             pixels: 784 &* s.n, channels: 40, gamma: s.p + 31040, beta: s.p + 31088, savedMean: s.f + 15168,
             savedInvStd: s.f + 15208, activation: .identity, gradInput: s.t + 5117952 &* s.n, gradGamma: s.g + 31040,
             gradBeta: s.g + 31088, pool: pool)
-        // features.3.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(304)
+        // features.3.0.block.2 conv 1x1 backward: input and weight gradients, [n, 28, 28, 144] <- [n, 28, 28, 40]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5117952 &* s.n, input: s.t + 10493056 &* s.n,
             weights: s.p + 25280, pixels: 784 &* s.n, inChannels: 144, outChannels: 40,
             gradInput: s.t + 8178688 &* s.n, gradWeights: s.g + 25280, pool: pool)
-        // features.3.0.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(305)
+        // features.3.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 28, 28, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8178688 &* s.n, input: s.t + 10380160 &* s.n,
             pixels: 784 &* s.n, channels: 144, gamma: s.p + 24704, beta: s.p + 24848, savedMean: s.f + 7680,
             savedInvStd: s.f + 7824, activation: .relu6, gradInput: s.t + 8178688 &* s.n, gradGamma: s.g + 24704,
             gradBeta: s.g + 24848, pool: pool)
+        s.profiler?.stop(306)
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 11568, count: 3600)
-        // features.3.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(307)
+        // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 28, 28, 144]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8178688 &* s.n, input: s.t + 4666368 &* s.n,
             batch: s.n, height: 56, width: 56, channels: 144, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 28, outWidth: 28, weights: s.f + 7968, gradInput: s.t + 5117952 &* s.n,
             gradWeights: s.f + 11568, pool: pool)
+        s.profiler?.stop(308)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 11568, channels: 144, kernel: 5, into: s.g + 21104)
-        // features.3.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(309)
+        // features.3.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 56, 56, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5117952 &* s.n, input: s.t + 4214784 &* s.n,
             pixels: 3136 &* s.n, channels: 144, gamma: s.p + 20528, beta: s.p + 20672, savedMean: s.f + 7392,
             savedInvStd: s.f + 7536, activation: .relu6, gradInput: s.t + 5117952 &* s.n, gradGamma: s.g + 20528,
             gradBeta: s.g + 20672, pool: pool)
-        // features.3.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(310)
+        // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5117952 &* s.n, input: s.t + 11960704 &* s.n,
             weights: s.p + 17072, pixels: 3136 &* s.n, inChannels: 24, outChannels: 144,
             gradInput: s.t + 4666368 &* s.n, gradWeights: s.g + 17072, pool: pool)
+        s.profiler?.stop(311)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 56x56x24 -> 56x56x24, identity shortcut
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 4666368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 13491072 &* s.n : nil, batch: s.n,
             perImage: 75264, gradBranch: s.t + 4741632 &* s.n, pool: pool)
-        // features.2.1.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(312)
+        // features.2.1.block.2 backward through identity and BatchNorm (in place) on [n, 56, 56, 24]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 4741632 &* s.n, input: s.t + 11885440 &* s.n,
             pixels: 3136 &* s.n, channels: 24, gamma: s.p + 16944, beta: s.p + 16976, savedMean: s.f + 7344,
             savedInvStd: s.f + 7368, activation: .identity, gradInput: s.t + 4741632 &* s.n, gradGamma: s.g + 16944,
             gradBeta: s.g + 16976, pool: pool)
-        // features.2.1.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(313)
+        // features.2.1.block.2 conv 1x1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 24]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 4741632 &* s.n, input: s.t + 3763200 &* s.n,
             weights: s.p + 13488, pixels: 3136 &* s.n, inChannels: 144, outChannels: 24,
             gradInput: s.t + 4214784 &* s.n, gradWeights: s.g + 13488, pool: pool)
-        // features.2.1.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(314)
+        // features.2.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 56, 56, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 4214784 &* s.n, input: s.t + 3311616 &* s.n,
             pixels: 3136 &* s.n, channels: 144, gamma: s.p + 12912, beta: s.p + 13056, savedMean: s.f + 4464,
             savedInvStd: s.f + 4608, activation: .relu6, gradInput: s.t + 4214784 &* s.n, gradGamma: s.g + 12912,
             gradBeta: s.g + 13056, pool: pool)
+        s.profiler?.stop(315)
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 6048, count: 1296)
-        // features.2.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(316)
+        // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 144]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 4214784 &* s.n, input: s.t + 2860032 &* s.n,
             batch: s.n, height: 56, width: 56, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 56, outWidth: 56, weights: s.f + 4752, gradInput: s.t + 3311616 &* s.n, gradWeights: s.f + 6048,
             pool: pool)
+        s.profiler?.stop(317)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 6048, channels: 144, kernel: 3, into: s.g + 11616)
-        // features.2.1.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(318)
+        // features.2.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 56, 56, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3311616 &* s.n, input: s.t + 2408448 &* s.n,
             pixels: 3136 &* s.n, channels: 144, gamma: s.p + 11040, beta: s.p + 11184, savedMean: s.f + 4176,
             savedInvStd: s.f + 4320, activation: .relu6, gradInput: s.t + 3311616 &* s.n, gradGamma: s.g + 11040,
             gradBeta: s.g + 11184, pool: pool)
-        // features.2.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(319)
+        // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3311616 &* s.n, input: s.t + 11810176 &* s.n,
             weights: s.p + 7584, pixels: 3136 &* s.n, inChannels: 24, outChannels: 144,
             gradInput: s.t + 2408448 &* s.n, gradWeights: s.g + 7584, pool: pool)
+        s.profiler?.stop(320)
         // features.2.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 2408448 &* s.n, s.t + 4666368 &* s.n, count: 75264 &* s.n, pool: pool)
+        s.profiler?.stop(321)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 112x112x16 -> 56x56x24
     private func features_2_0_backward(_ s: TrainingStepContext) {
-        // features.2.0.block.2 backward through identity and BatchNorm (in place)
+        // features.2.0.block.2 backward through identity and BatchNorm (in place) on [n, 56, 56, 24]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2408448 &* s.n, input: s.t + 11734912 &* s.n,
             pixels: 3136 &* s.n, channels: 24, gamma: s.p + 7456, beta: s.p + 7488, savedMean: s.f + 4128,
             savedInvStd: s.f + 4152, activation: .identity, gradInput: s.t + 2408448 &* s.n, gradGamma: s.g + 7456,
             gradBeta: s.g + 7488, pool: pool)
-        // features.2.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(322)
+        // features.2.0.block.2 conv 1x1 backward: input and weight gradients, [n, 56, 56, 96] <- [n, 56, 56, 24]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2408448 &* s.n, input: s.t + 7476224 &* s.n,
             weights: s.p + 5152, pixels: 3136 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.t + 3612672 &* s.n,
             gradWeights: s.g + 5152, pool: pool)
-        // features.2.0.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(323)
+        // features.2.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 56, 56, 96]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3612672 &* s.n, input: s.t + 7175168 &* s.n,
             pixels: 3136 &* s.n, channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 2208,
             savedInvStd: s.f + 2304, activation: .relu6, gradInput: s.t + 3612672 &* s.n, gradGamma: s.g + 4768,
             gradBeta: s.g + 4864, pool: pool)
+        s.profiler?.stop(324)
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 3264, count: 864)
-        // features.2.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(325)
+        // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 112, 112, 96] <- [n, 56, 56, 96]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 3612672 &* s.n, input: s.t + 1204224 &* s.n,
             batch: s.n, height: 112, width: 112, channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
             outHeight: 56, outWidth: 56, weights: s.f + 2400, gradInput: s.t + 2408448 &* s.n, gradWeights: s.f + 3264,
             pool: pool)
+        s.profiler?.stop(326)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3264, channels: 96, kernel: 3, into: s.g + 3904)
-        // features.2.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(327)
+        // features.2.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 112, 112, 96]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2408448 &* s.n, input: s.t, pixels: 12544 &* s.n,
             channels: 96, gamma: s.p + 3520, beta: s.p + 3616, savedMean: s.f + 2016, savedInvStd: s.f + 2112,
             activation: .relu6, gradInput: s.t + 2408448 &* s.n, gradGamma: s.g + 3520, gradBeta: s.g + 3616,
             pool: pool)
-        // features.2.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(328)
+        // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 112, 112, 16] <- [n, 112, 112, 96]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2408448 &* s.n, input: s.t + 7977984 &* s.n,
             weights: s.p + 1984, pixels: 12544 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.t + 401408 &* s.n,
             gradWeights: s.g + 1984, pool: pool)
+        s.profiler?.stop(329)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 112x112x32 -> 112x112x16
     private func features_1_0_backward(_ s: TrainingStepContext) {
-        // features.1.0.block.1 backward through identity and BatchNorm (in place)
+        // features.1.0.block.1 backward through identity and BatchNorm (in place) on [n, 112, 112, 16]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 401408 &* s.n, input: s.t + 7777280 &* s.n,
             pixels: 12544 &* s.n, channels: 16, gamma: s.p + 1920, beta: s.p + 1936, savedMean: s.f + 1984,
             savedInvStd: s.f + 2000, activation: .identity, gradInput: s.t + 401408 &* s.n, gradGamma: s.g + 1920,
             gradBeta: s.g + 1936, pool: pool)
-        // features.1.0.block.1 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(330)
+        // features.1.0.block.1 conv 1x1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 16]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 401408 &* s.n, input: s.t + 6773760 &* s.n,
             weights: s.p + 1408, pixels: 12544 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.t,
             gradWeights: s.g + 1408, pool: pool)
-        // features.1.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(331)
+        // features.1.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 112, 112, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 6372352 &* s.n, pixels: 12544 &* s.n,
             channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 1344, savedInvStd: s.f + 1376,
             activation: .relu6, gradInput: s.t, gradGamma: s.g + 1280, gradBeta: s.g + 1312, pool: pool)
+        s.profiler?.stop(332)
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 1696, count: 288)
-        // features.1.0.block.0 depthwise backward: input and weight gradients
+        s.profiler?.stop(333)
+        // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 32]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t, input: s.t + 5970944 &* s.n, batch: s.n, height: 112,
             width: 112, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112,
             weights: s.f + 1408, gradInput: s.t + 401408 &* s.n, gradWeights: s.f + 1696, pool: pool)
+        s.profiler?.stop(334)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1696, channels: 32, kernel: 3, into: s.g + 992)
+        s.profiler?.stop(335)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
     private func features_0_backward(_ s: TrainingStepContext) {
-        // features.0 backward through relu6 and BatchNorm (in place)
+        // features.0 backward through relu6 and BatchNorm (in place) on [n, 112, 112, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 401408 &* s.n, input: s.t + 5569536 &* s.n,
             pixels: 12544 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 1280,
             savedInvStd: s.f + 1312, activation: .relu6, gradInput: s.t + 401408 &* s.n, gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
+        s.profiler?.stop(336)
         // features.0 stem weight gradient (the image needs none)
+        s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.t + 401408 &* s.n, input: s.x, batch: s.n, inChannels: 3,
             height: 224, width: 224, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 112, outWidth: 112,
             outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
+        s.profiler?.stop(337)
     }
+
+    /// The kernel calls of `trainStep` in order (`s.profiler?.stop(i)` charges entry i), for `LayerProfiler`.
+    public static let profiledLayers: [LayerProfiler.Layer] = [
+        .init("gradients", kind: "zero gradients", macsPerImage: nil, "zero all 4694160 gradients"),
+        .init("features.0", kind: "stem forward", macsPerImage: 10838016,
+              "stem conv 3x3/2, [n, 3, 224, 224] (NCHW) -> [n, 112, 112, 32]"),
+        .init("features.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 112, 112, 32]"),
+        .init("features.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 112, 112, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][32]"),
+        .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: 3612672,
+              "depthwise 3x3/1, [n, 112, 112, 32] -> [n, 112, 112, 32]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 112, 112, 32]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 112, 112, 32]"),
+        .init("features.1.0.block.1", kind: "conv 1x1 forward", macsPerImage: 6422528,
+              "project conv 1x1, [n, 112, 112, 32] -> [n, 112, 112, 16]"),
+        .init("features.1.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 112, 112, 16]"),
+        .init("features.1.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 112, 112, 16]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 19267584,
+              "expand conv 1x1, [n, 112, 112, 16] -> [n, 112, 112, 96]"),
+        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 112, 112, 96]"),
+        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 112, 112, 96]"),
+        .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][96]"),
+        .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 2709504,
+              "depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96]"),
+        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 56, 56, 96]"),
+        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 56, 56, 96]"),
+        .init("features.2.0.block.2", kind: "conv 1x1 forward", macsPerImage: 7225344,
+              "project conv 1x1, [n, 56, 56, 96] -> [n, 56, 56, 24]"),
+        .init("features.2.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 56, 56, 24]"),
+        .init("features.2.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 56, 56, 24]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
+              "expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]"),
+        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 56, 56, 144]"),
+        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 56, 56, 144]"),
+        .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][144]"),
+        .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 4064256,
+              "depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144]"),
+        .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 56, 56, 144]"),
+        .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 56, 56, 144]"),
+        .init("features.2.1.block.2", kind: "conv 1x1 forward", macsPerImage: 10838016,
+              "project conv 1x1, [n, 56, 56, 144] -> [n, 56, 56, 24]"),
+        .init("features.2.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 56, 56, 24]"),
+        .init("features.2.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 56, 56, 24]"),
+        .init("features.2.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.975"),
+        .init("features.2.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
+              "expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]"),
+        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 56, 56, 144]"),
+        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 56, 56, 144]"),
+        .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][144]"),
+        .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 2822400,
+              "depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144]"),
+        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 28, 28, 144]"),
+        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 28, 28, 144]"),
+        .init("features.3.0.block.2", kind: "conv 1x1 forward", macsPerImage: 4515840,
+              "project conv 1x1, [n, 28, 28, 144] -> [n, 28, 28, 40]"),
+        .init("features.3.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 28, 28, 40]"),
+        .init("features.3.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 28, 28, 40]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 7526400,
+              "expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]"),
+        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 28, 28, 240]"),
+        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 28, 28, 240]"),
+        .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][240]"),
+        .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 4704000,
+              "depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240]"),
+        .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 28, 28, 240]"),
+        .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 28, 28, 240]"),
+        .init("features.3.1.block.2", kind: "conv 1x1 forward", macsPerImage: 7526400,
+              "project conv 1x1, [n, 28, 28, 240] -> [n, 28, 28, 40]"),
+        .init("features.3.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 28, 28, 40]"),
+        .init("features.3.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 28, 28, 40]"),
+        .init("features.3.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.95"),
+        .init("features.3.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 7526400,
+              "expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]"),
+        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 28, 28, 240]"),
+        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 28, 28, 240]"),
+        .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][240]"),
+        .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 423360,
+              "depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240]"),
+        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 14, 14, 240]"),
+        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 240]"),
+        .init("features.4.0.block.2", kind: "conv 1x1 forward", macsPerImage: 3763200,
+              "project conv 1x1, [n, 14, 14, 240] -> [n, 14, 14, 80]"),
+        .init("features.4.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 14, 14, 80]"),
+        .init("features.4.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 80]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 7526400,
+              "expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
+        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 14, 14, 480]"),
+        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]"),
+        .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][480]"),
+        .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 846720,
+              "depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
+        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 14, 14, 480]"),
+        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]"),
+        .init("features.4.1.block.2", kind: "conv 1x1 forward", macsPerImage: 7526400,
+              "project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]"),
+        .init("features.4.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 14, 14, 80]"),
+        .init("features.4.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 80]"),
+        .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.925"),
+        .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 7526400,
+              "expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
+        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 14, 14, 480]"),
+        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]"),
+        .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][480]"),
+        .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 846720,
+              "depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
+        .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 14, 14, 480]"),
+        .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]"),
+        .init("features.4.2.block.2", kind: "conv 1x1 forward", macsPerImage: 7526400,
+              "project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]"),
+        .init("features.4.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 14, 14, 80]"),
+        .init("features.4.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 80]"),
+        .init("features.4.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9125"),
+        .init("features.4.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 7526400,
+              "expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
+        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 14, 14, 480]"),
+        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]"),
+        .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][480]"),
+        .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 2352000,
+              "depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
+        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 14, 14, 480]"),
+        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]"),
+        .init("features.5.0.block.2", kind: "conv 1x1 forward", macsPerImage: 10536960,
+              "project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 112]"),
+        .init("features.5.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 14, 14, 112]"),
+        .init("features.5.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 112]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 14751744,
+              "expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
+        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 14, 14, 672]"),
+        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 672]"),
+        .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][672]"),
+        .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 3292800,
+              "depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]"),
+        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 14, 14, 672]"),
+        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 672]"),
+        .init("features.5.1.block.2", kind: "conv 1x1 forward", macsPerImage: 14751744,
+              "project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]"),
+        .init("features.5.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 14, 14, 112]"),
+        .init("features.5.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 112]"),
+        .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8875"),
+        .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 14751744,
+              "expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
+        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 14, 14, 672]"),
+        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 672]"),
+        .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][672]"),
+        .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 3292800,
+              "depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]"),
+        .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 14, 14, 672]"),
+        .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 672]"),
+        .init("features.5.2.block.2", kind: "conv 1x1 forward", macsPerImage: 14751744,
+              "project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]"),
+        .init("features.5.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 14, 14, 112]"),
+        .init("features.5.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 112]"),
+        .init("features.5.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.875"),
+        .init("features.5.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 14751744,
+              "expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
+        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 14, 14, 672]"),
+        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 672]"),
+        .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][672]"),
+        .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 823200,
+              "depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672]"),
+        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 7, 7, 672]"),
+        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 672]"),
+        .init("features.6.0.block.2", kind: "conv 1x1 forward", macsPerImage: 6322176,
+              "project conv 1x1, [n, 7, 7, 672] -> [n, 7, 7, 192]"),
+        .init("features.6.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 7, 7, 192]"),
+        .init("features.6.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
+              "expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
+        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]"),
+        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]"),
+        .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1152]"),
+        .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 1411200,
+              "depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
+        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]"),
+        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]"),
+        .init("features.6.1.block.2", kind: "conv 1x1 forward", macsPerImage: 10838016,
+              "project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
+        .init("features.6.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 7, 7, 192]"),
+        .init("features.6.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]"),
+        .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.85"),
+        .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
+              "expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
+        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]"),
+        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]"),
+        .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1152]"),
+        .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 1411200,
+              "depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
+        .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]"),
+        .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]"),
+        .init("features.6.2.block.2", kind: "conv 1x1 forward", macsPerImage: 10838016,
+              "project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
+        .init("features.6.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 7, 7, 192]"),
+        .init("features.6.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]"),
+        .init("features.6.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8375"),
+        .init("features.6.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
+              "expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
+        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]"),
+        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]"),
+        .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1152]"),
+        .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 1411200,
+              "depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
+        .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]"),
+        .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]"),
+        .init("features.6.3.block.2", kind: "conv 1x1 forward", macsPerImage: 10838016,
+              "project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
+        .init("features.6.3.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 7, 7, 192]"),
+        .init("features.6.3.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]"),
+        .init("features.6.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.825"),
+        .init("features.6.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
+              "expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
+        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]"),
+        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]"),
+        .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][1152]"),
+        .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 508032,
+              "depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
+        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]"),
+        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]"),
+        .init("features.7.0.block.2", kind: "conv 1x1 forward", macsPerImage: 18063360,
+              "project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 320]"),
+        .init("features.7.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 7, 7, 320]"),
+        .init("features.7.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 320]"),
+        .init("features.8", kind: "conv 1x1 forward", macsPerImage: 20070400,
+              "head conv 1x1, [n, 7, 7, 320] -> [n, 7, 7, 1280]"),
+        .init("features.8", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1280]"),
+        .init("features.8", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1280]"),
+        .init("avgpool", kind: "pool+classifier+loss", macsPerImage: nil,
+              "global average pool, [n, 7, 7, 1280] -> [n, 1280]"),
+        .init("classifier.0", kind: "pool+classifier+loss", macsPerImage: nil,
+              "dropout p=0.2 (when options.dropout) on [n, 1280]"),
+        .init("classifier.1", kind: "pool+classifier+loss", macsPerImage: 1280000,
+              "linear, [n, 1280] -> [n, 1000]"),
+        .init("loss", kind: "pool+classifier+loss", macsPerImage: nil,
+              "mean cross-entropy (label smoothing options.labelSmoothing) and its gradient"),
+        .init("logits", kind: "pool+classifier+loss", macsPerImage: nil,
+              "hand the logits to the caller"),
+        .init("classifier.1", kind: "pool+classifier backward", macsPerImage: 2560000,
+              "linear backward"),
+        .init("classifier.0", kind: "pool+classifier backward", macsPerImage: nil,
+              "dropout backward"),
+        .init("avgpool", kind: "pool+classifier backward", macsPerImage: nil,
+              "backward: spread each channel's gradient over the 49 pixels"),
+        .init("features.8", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1280]"),
+        .init("features.8", kind: "conv 1x1 backward", macsPerImage: 40140800,
+              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 320] <- [n, 7, 7, 1280]"),
+        .init("features.7.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 7, 7, 320]"),
+        .init("features.7.0.block.2", kind: "conv 1x1 backward", macsPerImage: 36126720,
+              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 320]"),
+        .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 1016064,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 backward", macsPerImage: 21676032,
+              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]"),
+        .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.3.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 7, 7, 192]"),
+        .init("features.6.3.block.2", kind: "conv 1x1 backward", macsPerImage: 21676032,
+              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]"),
+        .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]"),
+        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 2822400,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]"),
+        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]"),
+        .init("features.6.3.block.0", kind: "conv 1x1 backward", macsPerImage: 21676032,
+              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]"),
+        .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.2.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 7, 7, 192]"),
+        .init("features.6.2.block.2", kind: "conv 1x1 backward", macsPerImage: 21676032,
+              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]"),
+        .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]"),
+        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 2822400,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]"),
+        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]"),
+        .init("features.6.2.block.0", kind: "conv 1x1 backward", macsPerImage: 21676032,
+              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]"),
+        .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.1.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 7, 7, 192]"),
+        .init("features.6.1.block.2", kind: "conv 1x1 backward", macsPerImage: 21676032,
+              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]"),
+        .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 2822400,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 backward", macsPerImage: 21676032,
+              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]"),
+        .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 7, 7, 192]"),
+        .init("features.6.0.block.2", kind: "conv 1x1 backward", macsPerImage: 12644352,
+              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 672] <- [n, 7, 7, 192]"),
+        .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 7, 7, 672]"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 1646400,
+              "depthwise 5x5/2 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 7, 7, 672]"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 14, 14, 672]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 backward", macsPerImage: 29503488,
+              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]"),
+        .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.2.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 14, 14, 112]"),
+        .init("features.5.2.block.2", kind: "conv 1x1 backward", macsPerImage: 29503488,
+              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]"),
+        .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 14, 14, 672]"),
+        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 6585600,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]"),
+        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 14, 14, 672]"),
+        .init("features.5.2.block.0", kind: "conv 1x1 backward", macsPerImage: 29503488,
+              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]"),
+        .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.1.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 14, 14, 112]"),
+        .init("features.5.1.block.2", kind: "conv 1x1 backward", macsPerImage: 29503488,
+              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]"),
+        .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 14, 14, 672]"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 6585600,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 14, 14, 672]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 backward", macsPerImage: 29503488,
+              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]"),
+        .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 14, 14, 112]"),
+        .init("features.5.0.block.2", kind: "conv 1x1 backward", macsPerImage: 21073920,
+              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 112]"),
+        .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 4704000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 backward", macsPerImage: 15052800,
+              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]"),
+        .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.2.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 14, 14, 80]"),
+        .init("features.4.2.block.2", kind: "conv 1x1 backward", macsPerImage: 15052800,
+              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]"),
+        .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]"),
+        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 1693440,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]"),
+        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]"),
+        .init("features.4.2.block.0", kind: "conv 1x1 backward", macsPerImage: 15052800,
+              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]"),
+        .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.1.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 14, 14, 80]"),
+        .init("features.4.1.block.2", kind: "conv 1x1 backward", macsPerImage: 15052800,
+              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]"),
+        .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 1693440,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 backward", macsPerImage: 15052800,
+              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]"),
+        .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 14, 14, 80]"),
+        .init("features.4.0.block.2", kind: "conv 1x1 backward", macsPerImage: 7526400,
+              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 240] <- [n, 14, 14, 80]"),
+        .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 14, 14, 240]"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 846720,
+              "depthwise 3x3/2 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 14, 14, 240]"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 28, 28, 240]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 backward", macsPerImage: 15052800,
+              "conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]"),
+        .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.3.1.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 28, 28, 40]"),
+        .init("features.3.1.block.2", kind: "conv 1x1 backward", macsPerImage: 15052800,
+              "conv 1x1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 40]"),
+        .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 28, 28, 240]"),
+        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 9408000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 240]"),
+        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 28, 28, 240]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 backward", macsPerImage: 15052800,
+              "conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]"),
+        .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.3.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 28, 28, 40]"),
+        .init("features.3.0.block.2", kind: "conv 1x1 backward", macsPerImage: 9031680,
+              "conv 1x1 backward: input and weight gradients, [n, 28, 28, 144] <- [n, 28, 28, 40]"),
+        .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 28, 28, 144]"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 5644800,
+              "depthwise 5x5/2 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 28, 28, 144]"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 56, 56, 144]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 backward", macsPerImage: 21676032,
+              "conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]"),
+        .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.2.1.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 56, 56, 24]"),
+        .init("features.2.1.block.2", kind: "conv 1x1 backward", macsPerImage: 21676032,
+              "conv 1x1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 24]"),
+        .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 56, 56, 144]"),
+        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 8128512,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 144]"),
+        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 56, 56, 144]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 backward", macsPerImage: 21676032,
+              "conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]"),
+        .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.2.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 56, 56, 24]"),
+        .init("features.2.0.block.2", kind: "conv 1x1 backward", macsPerImage: 14450688,
+              "conv 1x1 backward: input and weight gradients, [n, 56, 56, 96] <- [n, 56, 56, 24]"),
+        .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 56, 56, 96]"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 5419008,
+              "depthwise 3x3/2 backward: input and weight gradients, [n, 112, 112, 96] <- [n, 56, 56, 96]"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 112, 112, 96]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 backward", macsPerImage: 38535168,
+              "conv 1x1 backward: input and weight gradients, [n, 112, 112, 16] <- [n, 112, 112, 96]"),
+        .init("features.1.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 112, 112, 16]"),
+        .init("features.1.0.block.1", kind: "conv 1x1 backward", macsPerImage: 12845056,
+              "conv 1x1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 16]"),
+        .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 112, 112, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 7225344,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 112, 112, 32]"),
+        .init("features.0", kind: "stem backward", macsPerImage: 10838016,
+              "stem weight gradient (the image needs none)"),
+    ]
 
     /// Trainable tensors in the parameter buffer (gradients at the same offsets).
     static let trainableSlots: [ParameterSlot] = [

@@ -17,6 +17,11 @@ public final class EfficientNetLite1: GeneratedModel {
     private let pool: WorkerPool
     private let arena = ActivationArena()
 
+    /// Times every kernel call of `forward` when set (`effnet bench --profile`).
+    public var profiler: LayerProfiler? {
+        didSet { profiler?.requireTable(Self.profiledLayers, of: "EfficientNetLite1") }
+    }
+
     public init(weights store: any WeightStore, pool: WorkerPool) throws {
         self.weights = try PreparedWeights(descriptor: Self.descriptor, store: store)
         self.pool = pool
@@ -32,459 +37,729 @@ public final class EfficientNetLite1: GeneratedModel {
         let a = arena.reserve(floats: 1728000 &* n &+ workspaceFloats(batch: n))
         let ws = a + 1728000 &* n
         let w = weights.pointer
-        features_0(n, x, a, w, ws)
-        features_1_0(n, a, w, ws)
-        features_2_0(n, a, w, ws)
-        features_2_1(n, a, w, ws)
-        features_2_2(n, a, w, ws)
-        features_3_0(n, a, w, ws)
-        features_3_1(n, a, w, ws)
-        features_3_2(n, a, w, ws)
-        features_4_0(n, a, w, ws)
-        features_4_1(n, a, w, ws)
-        features_4_2(n, a, w, ws)
-        features_4_3(n, a, w, ws)
-        features_5_0(n, a, w, ws)
-        features_5_1(n, a, w, ws)
-        features_5_2(n, a, w, ws)
-        features_5_3(n, a, w, ws)
-        features_6_0(n, a, w, ws)
-        features_6_1(n, a, w, ws)
-        features_6_2(n, a, w, ws)
-        features_6_3(n, a, w, ws)
-        features_6_4(n, a, w, ws)
-        features_7_0(n, a, w, ws)
-        features_8(n, a, w, ws)
-        classifier(n, a, w, ws, logits)
+        let p = profiler
+        p?.beginRun(batch: n)
+        features_0(n, x, a, w, ws, p)
+        features_1_0(n, a, w, ws, p)
+        features_2_0(n, a, w, ws, p)
+        features_2_1(n, a, w, ws, p)
+        features_2_2(n, a, w, ws, p)
+        features_3_0(n, a, w, ws, p)
+        features_3_1(n, a, w, ws, p)
+        features_3_2(n, a, w, ws, p)
+        features_4_0(n, a, w, ws, p)
+        features_4_1(n, a, w, ws, p)
+        features_4_2(n, a, w, ws, p)
+        features_4_3(n, a, w, ws, p)
+        features_5_0(n, a, w, ws, p)
+        features_5_1(n, a, w, ws, p)
+        features_5_2(n, a, w, ws, p)
+        features_5_3(n, a, w, ws, p)
+        features_6_0(n, a, w, ws, p)
+        features_6_1(n, a, w, ws, p)
+        features_6_2(n, a, w, ws, p)
+        features_6_3(n, a, w, ws, p)
+        features_6_4(n, a, w, ws, p)
+        features_7_0(n, a, w, ws, p)
+        features_8(n, a, w, ws, p)
+        classifier(n, a, w, ws, logits, p)
     }
 
     /// features.0: stem: conv 3x3 stride 2, 3 -> 32 channels
-    private func features_0(_ n: Int, _ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_0(_ n: Int, _ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.0 stem: conv 3x3/2 + BN + relu6, [n, 3, 240, 240] (NCHW) -> [n, 120, 120, 32]
+        p?.start()
         Kernels.stemConv(
             input: x, batch: n, inChannels: 3, height: 240, width: 240,
             kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 120, outWidth: 120,
             weights: w + 0, bias: w + 864, outChannels: 32, activation: .relu6,
             output: a, workspace: ws, pool: pool)
+        p?.stop(0)
     }
 
     /// features.1.0: MBConv1 k3 s1: 120x120x32 -> 120x120x16
-    private func features_1_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_1_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.1.0.block.0 depthwise: depthwise 3x3/1 + BN + relu6, [n, 120, 120, 32] -> [n, 120, 120, 32]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 120, width: 120, channels: 32,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
             weights: w + 896, bias: w + 1184, activation: .relu6, output: a + 460800 &* n, pool: pool)
+        p?.stop(1)
         // features.1.0.block.1 project: conv 1x1 + BN, [n, 120, 120, 32] -> [n, 120, 120, 16]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 460800 &* n, pixels: 14400 &* n, inChannels: 32,
             weights: w + 1216, bias: w + 1728, outChannels: 16,
             activation: .identity, residual: nil, output: a + 1382400 &* n, pool: pool)
+        p?.stop(2)
     }
 
     /// features.2.0: MBConv6 k3 s2: 120x120x16 -> 60x60x24
-    private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.0.block.0 expand: conv 1x1 + BN + relu6, [n, 120, 120, 16] -> [n, 120, 120, 96]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1382400 &* n, pixels: 14400 &* n, inChannels: 16,
             weights: w + 1744, bias: w + 3280, outChannels: 96,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(3)
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 120, 120, 96] -> [n, 60, 60, 96]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 120, width: 120, channels: 96,
             kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 60, outWidth: 60,
             weights: w + 3376, bias: w + 4240, activation: .relu6, output: a + 1382400 &* n, pool: pool)
+        p?.stop(4)
         // features.2.0.block.2 project: conv 1x1 + BN, [n, 60, 60, 96] -> [n, 60, 60, 24]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1382400 &* n, pixels: 3600 &* n, inChannels: 96,
             weights: w + 4336, bias: w + 6640, outChannels: 24,
             activation: .identity, residual: nil, output: a + 1036800 &* n, pool: pool)
+        p?.stop(5)
     }
 
     /// features.2.1: MBConv6 k3 s1: 60x60x24 -> 60x60x24, identity shortcut
-    private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.1.block.0 expand: conv 1x1 + BN + relu6, [n, 60, 60, 24] -> [n, 60, 60, 144]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1036800 &* n, pixels: 3600 &* n, inChannels: 24,
             weights: w + 6672, bias: w + 10128, outChannels: 144,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(6)
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 60, 60, 144] -> [n, 60, 60, 144]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 60, width: 60, channels: 144,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
             weights: w + 10272, bias: w + 11568, activation: .relu6, output: a + 518400 &* n, pool: pool)
+        p?.stop(7)
         // features.2.1.block.2 project: conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 518400 &* n, pixels: 3600 &* n, inChannels: 144,
             weights: w + 11712, bias: w + 15168, outChannels: 24,
             activation: .identity, residual: a + 1036800 &* n, output: a + 1123200 &* n, pool: pool)
+        p?.stop(8)
     }
 
     /// features.2.2: MBConv6 k3 s1: 60x60x24 -> 60x60x24, identity shortcut
-    private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.2.block.0 expand: conv 1x1 + BN + relu6, [n, 60, 60, 24] -> [n, 60, 60, 144]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1123200 &* n, pixels: 3600 &* n, inChannels: 24,
             weights: w + 15200, bias: w + 18656, outChannels: 144,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(9)
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 60, 60, 144] -> [n, 60, 60, 144]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 60, width: 60, channels: 144,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
             weights: w + 18800, bias: w + 20096, activation: .relu6, output: a + 518400 &* n, pool: pool)
+        p?.stop(10)
         // features.2.2.block.2 project: conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 518400 &* n, pixels: 3600 &* n, inChannels: 144,
             weights: w + 20240, bias: w + 23696, outChannels: 24,
             activation: .identity, residual: a + 1123200 &* n, output: a + 1036800 &* n, pool: pool)
+        p?.stop(11)
     }
 
     /// features.3.0: MBConv6 k5 s2: 60x60x24 -> 30x30x40
-    private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.0.block.0 expand: conv 1x1 + BN + relu6, [n, 60, 60, 24] -> [n, 60, 60, 144]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1036800 &* n, pixels: 3600 &* n, inChannels: 24,
             weights: w + 23728, bias: w + 27184, outChannels: 144,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(12)
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 60, 60, 144] -> [n, 30, 30, 144]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 60, width: 60, channels: 144,
             kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 30, outWidth: 30,
             weights: w + 27328, bias: w + 30928, activation: .relu6, output: a + 518400 &* n, pool: pool)
+        p?.stop(13)
         // features.3.0.block.2 project: conv 1x1 + BN, [n, 30, 30, 144] -> [n, 30, 30, 40]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 518400 &* n, pixels: 900 &* n, inChannels: 144,
             weights: w + 31072, bias: w + 36832, outChannels: 40,
             activation: .identity, residual: nil, output: a + 432000 &* n, pool: pool)
+        p?.stop(14)
     }
 
     /// features.3.1: MBConv6 k5 s1: 30x30x40 -> 30x30x40, identity shortcut
-    private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.1.block.0 expand: conv 1x1 + BN + relu6, [n, 30, 30, 40] -> [n, 30, 30, 240]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 432000 &* n, pixels: 900 &* n, inChannels: 40,
             weights: w + 36880, bias: w + 46480, outChannels: 240,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(15)
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 30, 30, 240] -> [n, 30, 30, 240]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 30, width: 30, channels: 240,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
             weights: w + 46720, bias: w + 52720, activation: .relu6, output: a + 216000 &* n, pool: pool)
+        p?.stop(16)
         // features.3.1.block.2 project: conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 216000 &* n, pixels: 900 &* n, inChannels: 240,
             weights: w + 52960, bias: w + 62560, outChannels: 40,
             activation: .identity, residual: a + 432000 &* n, output: a + 468000 &* n, pool: pool)
+        p?.stop(17)
     }
 
     /// features.3.2: MBConv6 k5 s1: 30x30x40 -> 30x30x40, identity shortcut
-    private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.2.block.0 expand: conv 1x1 + BN + relu6, [n, 30, 30, 40] -> [n, 30, 30, 240]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 468000 &* n, pixels: 900 &* n, inChannels: 40,
             weights: w + 62608, bias: w + 72208, outChannels: 240,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(18)
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 30, 30, 240] -> [n, 30, 30, 240]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 30, width: 30, channels: 240,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
             weights: w + 72448, bias: w + 78448, activation: .relu6, output: a + 216000 &* n, pool: pool)
+        p?.stop(19)
         // features.3.2.block.2 project: conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 216000 &* n, pixels: 900 &* n, inChannels: 240,
             weights: w + 78688, bias: w + 88288, outChannels: 40,
             activation: .identity, residual: a + 468000 &* n, output: a + 432000 &* n, pool: pool)
+        p?.stop(20)
     }
 
     /// features.4.0: MBConv6 k3 s2: 30x30x40 -> 15x15x80
-    private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.0.block.0 expand: conv 1x1 + BN + relu6, [n, 30, 30, 40] -> [n, 30, 30, 240]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 432000 &* n, pixels: 900 &* n, inChannels: 40,
             weights: w + 88336, bias: w + 97936, outChannels: 240,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(21)
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 30, 30, 240] -> [n, 15, 15, 240]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 30, width: 30, channels: 240,
             kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 15, outWidth: 15,
             weights: w + 98176, bias: w + 100336, activation: .relu6, output: a + 216000 &* n, pool: pool)
+        p?.stop(22)
         // features.4.0.block.2 project: conv 1x1 + BN, [n, 15, 15, 240] -> [n, 15, 15, 80]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 216000 &* n, pixels: 225 &* n, inChannels: 240,
             weights: w + 100576, bias: w + 119776, outChannels: 80,
             activation: .identity, residual: nil, output: a + 270000 &* n, pool: pool)
+        p?.stop(23)
     }
 
     /// features.4.1: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
-    private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.1.block.0 expand: conv 1x1 + BN + relu6, [n, 15, 15, 80] -> [n, 15, 15, 480]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 270000 &* n, pixels: 225 &* n, inChannels: 80,
             weights: w + 119856, bias: w + 158256, outChannels: 480,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(24)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 15, 15, 480] -> [n, 15, 15, 480]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 15, width: 15, channels: 480,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
             weights: w + 158736, bias: w + 163056, activation: .relu6, output: a + 108000 &* n, pool: pool)
+        p?.stop(25)
         // features.4.1.block.2 project: conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 108000 &* n, pixels: 225 &* n, inChannels: 480,
             weights: w + 163536, bias: w + 201936, outChannels: 80,
             activation: .identity, residual: a + 270000 &* n, output: a + 216000 &* n, pool: pool)
+        p?.stop(26)
     }
 
     /// features.4.2: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
-    private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.2.block.0 expand: conv 1x1 + BN + relu6, [n, 15, 15, 80] -> [n, 15, 15, 480]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 216000 &* n, pixels: 225 &* n, inChannels: 80,
             weights: w + 202016, bias: w + 240416, outChannels: 480,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(27)
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 15, 15, 480] -> [n, 15, 15, 480]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 15, width: 15, channels: 480,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
             weights: w + 240896, bias: w + 245216, activation: .relu6, output: a + 108000 &* n, pool: pool)
+        p?.stop(28)
         // features.4.2.block.2 project: conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 108000 &* n, pixels: 225 &* n, inChannels: 480,
             weights: w + 245696, bias: w + 284096, outChannels: 80,
             activation: .identity, residual: a + 216000 &* n, output: a + 234000 &* n, pool: pool)
+        p?.stop(29)
     }
 
     /// features.4.3: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
-    private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.3.block.0 expand: conv 1x1 + BN + relu6, [n, 15, 15, 80] -> [n, 15, 15, 480]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 234000 &* n, pixels: 225 &* n, inChannels: 80,
             weights: w + 284176, bias: w + 322576, outChannels: 480,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(30)
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 15, 15, 480] -> [n, 15, 15, 480]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 15, width: 15, channels: 480,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
             weights: w + 323056, bias: w + 327376, activation: .relu6, output: a + 108000 &* n, pool: pool)
+        p?.stop(31)
         // features.4.3.block.2 project: conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 108000 &* n, pixels: 225 &* n, inChannels: 480,
             weights: w + 327856, bias: w + 366256, outChannels: 80,
             activation: .identity, residual: a + 234000 &* n, output: a + 216000 &* n, pool: pool)
+        p?.stop(32)
     }
 
     /// features.5.0: MBConv6 k5 s1: 15x15x80 -> 15x15x112
-    private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.0.block.0 expand: conv 1x1 + BN + relu6, [n, 15, 15, 80] -> [n, 15, 15, 480]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 216000 &* n, pixels: 225 &* n, inChannels: 80,
             weights: w + 366336, bias: w + 404736, outChannels: 480,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(33)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 15, 15, 480] -> [n, 15, 15, 480]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 15, width: 15, channels: 480,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: w + 405216, bias: w + 417216, activation: .relu6, output: a + 108000 &* n, pool: pool)
+        p?.stop(34)
         // features.5.0.block.2 project: conv 1x1 + BN, [n, 15, 15, 480] -> [n, 15, 15, 112]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 108000 &* n, pixels: 225 &* n, inChannels: 480,
             weights: w + 417696, bias: w + 471456, outChannels: 112,
             activation: .identity, residual: nil, output: a + 302400 &* n, pool: pool)
+        p?.stop(35)
     }
 
     /// features.5.1: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
-    private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.1.block.0 expand: conv 1x1 + BN + relu6, [n, 15, 15, 112] -> [n, 15, 15, 672]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 302400 &* n, pixels: 225 &* n, inChannels: 112,
             weights: w + 471568, bias: w + 546832, outChannels: 672,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(36)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 15, 15, 672] -> [n, 15, 15, 672]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 15, width: 15, channels: 672,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: w + 547504, bias: w + 564304, activation: .relu6, output: a + 151200 &* n, pool: pool)
+        p?.stop(37)
         // features.5.1.block.2 project: conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 151200 &* n, pixels: 225 &* n, inChannels: 672,
             weights: w + 564976, bias: w + 640240, outChannels: 112,
             activation: .identity, residual: a + 302400 &* n, output: a + 327600 &* n, pool: pool)
+        p?.stop(38)
     }
 
     /// features.5.2: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
-    private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.2.block.0 expand: conv 1x1 + BN + relu6, [n, 15, 15, 112] -> [n, 15, 15, 672]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 327600 &* n, pixels: 225 &* n, inChannels: 112,
             weights: w + 640352, bias: w + 715616, outChannels: 672,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(39)
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 15, 15, 672] -> [n, 15, 15, 672]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 15, width: 15, channels: 672,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: w + 716288, bias: w + 733088, activation: .relu6, output: a + 151200 &* n, pool: pool)
+        p?.stop(40)
         // features.5.2.block.2 project: conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 151200 &* n, pixels: 225 &* n, inChannels: 672,
             weights: w + 733760, bias: w + 809024, outChannels: 112,
             activation: .identity, residual: a + 327600 &* n, output: a + 302400 &* n, pool: pool)
+        p?.stop(41)
     }
 
     /// features.5.3: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
-    private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.3.block.0 expand: conv 1x1 + BN + relu6, [n, 15, 15, 112] -> [n, 15, 15, 672]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 302400 &* n, pixels: 225 &* n, inChannels: 112,
             weights: w + 809136, bias: w + 884400, outChannels: 672,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(42)
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 15, 15, 672] -> [n, 15, 15, 672]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 15, width: 15, channels: 672,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: w + 885072, bias: w + 901872, activation: .relu6, output: a + 151200 &* n, pool: pool)
+        p?.stop(43)
         // features.5.3.block.2 project: conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 151200 &* n, pixels: 225 &* n, inChannels: 672,
             weights: w + 902544, bias: w + 977808, outChannels: 112,
             activation: .identity, residual: a + 302400 &* n, output: a + 327600 &* n, pool: pool)
+        p?.stop(44)
     }
 
     /// features.6.0: MBConv6 k5 s2: 15x15x112 -> 8x8x192
-    private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.0.block.0 expand: conv 1x1 + BN + relu6, [n, 15, 15, 112] -> [n, 15, 15, 672]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 327600 &* n, pixels: 225 &* n, inChannels: 112,
             weights: w + 977920, bias: w + 1053184, outChannels: 672,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(45)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 15, 15, 672] -> [n, 8, 8, 672]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 15, width: 15, channels: 672,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
             weights: w + 1053856, bias: w + 1070656, activation: .relu6, output: a + 151200 &* n, pool: pool)
+        p?.stop(46)
         // features.6.0.block.2 project: conv 1x1 + BN, [n, 8, 8, 672] -> [n, 8, 8, 192]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 151200 &* n, pixels: 64 &* n, inChannels: 672,
             weights: w + 1071328, bias: w + 1200352, outChannels: 192,
             activation: .identity, residual: nil, output: a + 194208 &* n, pool: pool)
+        p?.stop(47)
     }
 
     /// features.6.1: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
-    private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.1.block.0 expand: conv 1x1 + BN + relu6, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 194208 &* n, pixels: 64 &* n, inChannels: 192,
             weights: w + 1200544, bias: w + 1421728, outChannels: 1152,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(48)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 8, width: 8, channels: 1152,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
             weights: w + 1422880, bias: w + 1451680, activation: .relu6, output: a + 73728 &* n, pool: pool)
+        p?.stop(49)
         // features.6.1.block.2 project: conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 73728 &* n, pixels: 64 &* n, inChannels: 1152,
             weights: w + 1452832, bias: w + 1674016, outChannels: 192,
             activation: .identity, residual: a + 194208 &* n, output: a + 147456 &* n, pool: pool)
+        p?.stop(50)
     }
 
     /// features.6.2: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
-    private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.2.block.0 expand: conv 1x1 + BN + relu6, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 147456 &* n, pixels: 64 &* n, inChannels: 192,
             weights: w + 1674208, bias: w + 1895392, outChannels: 1152,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(51)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 8, width: 8, channels: 1152,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
             weights: w + 1896544, bias: w + 1925344, activation: .relu6, output: a + 73728 &* n, pool: pool)
+        p?.stop(52)
         // features.6.2.block.2 project: conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 73728 &* n, pixels: 64 &* n, inChannels: 1152,
             weights: w + 1926496, bias: w + 2147680, outChannels: 192,
             activation: .identity, residual: a + 147456 &* n, output: a + 159744 &* n, pool: pool)
+        p?.stop(53)
     }
 
     /// features.6.3: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
-    private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.3.block.0 expand: conv 1x1 + BN + relu6, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 159744 &* n, pixels: 64 &* n, inChannels: 192,
             weights: w + 2147872, bias: w + 2369056, outChannels: 1152,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(54)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 8, width: 8, channels: 1152,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
             weights: w + 2370208, bias: w + 2399008, activation: .relu6, output: a + 73728 &* n, pool: pool)
+        p?.stop(55)
         // features.6.3.block.2 project: conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 73728 &* n, pixels: 64 &* n, inChannels: 1152,
             weights: w + 2400160, bias: w + 2621344, outChannels: 192,
             activation: .identity, residual: a + 159744 &* n, output: a + 147456 &* n, pool: pool)
+        p?.stop(56)
     }
 
     /// features.6.4: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
-    private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.4.block.0 expand: conv 1x1 + BN + relu6, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 147456 &* n, pixels: 64 &* n, inChannels: 192,
             weights: w + 2621536, bias: w + 2842720, outChannels: 1152,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(57)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 8, width: 8, channels: 1152,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
             weights: w + 2843872, bias: w + 2872672, activation: .relu6, output: a + 73728 &* n, pool: pool)
+        p?.stop(58)
         // features.6.4.block.2 project: conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 73728 &* n, pixels: 64 &* n, inChannels: 1152,
             weights: w + 2873824, bias: w + 3095008, outChannels: 192,
             activation: .identity, residual: a + 147456 &* n, output: a + 159744 &* n, pool: pool)
+        p?.stop(59)
     }
 
     /// features.7.0: MBConv6 k3 s1: 8x8x192 -> 8x8x320
-    private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.0.block.0 expand: conv 1x1 + BN + relu6, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 159744 &* n, pixels: 64 &* n, inChannels: 192,
             weights: w + 3095200, bias: w + 3316384, outChannels: 1152,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(60)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 8, width: 8, channels: 1152,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8,
             weights: w + 3317536, bias: w + 3327904, activation: .relu6, output: a + 73728 &* n, pool: pool)
+        p?.stop(61)
         // features.7.0.block.2 project: conv 1x1 + BN, [n, 8, 8, 1152] -> [n, 8, 8, 320]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 73728 &* n, pixels: 64 &* n, inChannels: 1152,
             weights: w + 3329056, bias: w + 3697696, outChannels: 320,
             activation: .identity, residual: nil, output: a + 147456 &* n, pool: pool)
+        p?.stop(62)
     }
 
     /// features.8: head: conv 1x1 320 -> 1280
-    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.8 head: conv 1x1 + BN + relu6, [n, 8, 8, 320] -> [n, 8, 8, 1280]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 147456 &* n, pixels: 64 &* n, inChannels: 320,
             weights: w + 3698016, bias: w + 4107616, outChannels: 1280,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(63)
     }
 
     /// classifier: global average pool, dropout 0.2, linear 1280 -> 1000 classes
-    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
+    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // avgpool: global average pool, [n, 8, 8, 1280] -> [n, 1280]
+        p?.start()
         Kernels.globalAveragePool(
             input: a, batch: n, pixels: 64, channels: 1280, output: a + 81920 &* n, pool: pool)
+        p?.stop(64)
         // classifier.1 classifier: dropout (identity in eval) + linear, [n, 1280] -> [n, 1000]
+        p?.start()
         Kernels.linear(
             input: a + 81920 &* n, batch: n, inFeatures: 1280,
             weights: w + 4108896, bias: w + 5388896, outFeatures: 1000,
             output: logits, pool: pool)
+        p?.stop(65)
     }
 }
 
 extension EfficientNetLite1 {
+    /// The kernel calls of `forward` in order (`p?.stop(i)` charges entry i), with their MACs per image.
+    public static let profiledLayers: [LayerProfiler.Layer] = [
+        .init("features.0", kind: "stem", macsPerImage: 12441600,
+              "conv 3x3/2 + BN + relu6, [n, 3, 240, 240] (NCHW) -> [n, 120, 120, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 4147200,
+              "depthwise 3x3/1 + BN + relu6, [n, 120, 120, 32] -> [n, 120, 120, 32]"),
+        .init("features.1.0.block.1", kind: "project 1x1", macsPerImage: 7372800,
+              "conv 1x1 + BN, [n, 120, 120, 32] -> [n, 120, 120, 16]"),
+        .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 22118400,
+              "conv 1x1 + BN + relu6, [n, 120, 120, 16] -> [n, 120, 120, 96]"),
+        .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 3110400,
+              "depthwise 3x3/2 + BN + relu6, [n, 120, 120, 96] -> [n, 60, 60, 96]"),
+        .init("features.2.0.block.2", kind: "project 1x1", macsPerImage: 8294400,
+              "conv 1x1 + BN, [n, 60, 60, 96] -> [n, 60, 60, 24]"),
+        .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 12441600,
+              "conv 1x1 + BN + relu6, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
+        .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 4665600,
+              "depthwise 3x3/1 + BN + relu6, [n, 60, 60, 144] -> [n, 60, 60, 144]"),
+        .init("features.2.1.block.2", kind: "project 1x1", macsPerImage: 12441600,
+              "conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24]"),
+        .init("features.2.2.block.0", kind: "expand 1x1", macsPerImage: 12441600,
+              "conv 1x1 + BN + relu6, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
+        .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 4665600,
+              "depthwise 3x3/1 + BN + relu6, [n, 60, 60, 144] -> [n, 60, 60, 144]"),
+        .init("features.2.2.block.2", kind: "project 1x1", macsPerImage: 12441600,
+              "conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24]"),
+        .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 12441600,
+              "conv 1x1 + BN + relu6, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
+        .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 3240000,
+              "depthwise 5x5/2 + BN + relu6, [n, 60, 60, 144] -> [n, 30, 30, 144]"),
+        .init("features.3.0.block.2", kind: "project 1x1", macsPerImage: 5184000,
+              "conv 1x1 + BN, [n, 30, 30, 144] -> [n, 30, 30, 40]"),
+        .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 8640000,
+              "conv 1x1 + BN + relu6, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
+        .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 5400000,
+              "depthwise 5x5/1 + BN + relu6, [n, 30, 30, 240] -> [n, 30, 30, 240]"),
+        .init("features.3.1.block.2", kind: "project 1x1", macsPerImage: 8640000,
+              "conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40]"),
+        .init("features.3.2.block.0", kind: "expand 1x1", macsPerImage: 8640000,
+              "conv 1x1 + BN + relu6, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
+        .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 5400000,
+              "depthwise 5x5/1 + BN + relu6, [n, 30, 30, 240] -> [n, 30, 30, 240]"),
+        .init("features.3.2.block.2", kind: "project 1x1", macsPerImage: 8640000,
+              "conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40]"),
+        .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 8640000,
+              "conv 1x1 + BN + relu6, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
+        .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 486000,
+              "depthwise 3x3/2 + BN + relu6, [n, 30, 30, 240] -> [n, 15, 15, 240]"),
+        .init("features.4.0.block.2", kind: "project 1x1", macsPerImage: 4320000,
+              "conv 1x1 + BN, [n, 15, 15, 240] -> [n, 15, 15, 80]"),
+        .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 8640000,
+              "conv 1x1 + BN + relu6, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
+        .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 972000,
+              "depthwise 3x3/1 + BN + relu6, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
+        .init("features.4.1.block.2", kind: "project 1x1", macsPerImage: 8640000,
+              "conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
+        .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 8640000,
+              "conv 1x1 + BN + relu6, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
+        .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 972000,
+              "depthwise 3x3/1 + BN + relu6, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
+        .init("features.4.2.block.2", kind: "project 1x1", macsPerImage: 8640000,
+              "conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
+        .init("features.4.3.block.0", kind: "expand 1x1", macsPerImage: 8640000,
+              "conv 1x1 + BN + relu6, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
+        .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 972000,
+              "depthwise 3x3/1 + BN + relu6, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
+        .init("features.4.3.block.2", kind: "project 1x1", macsPerImage: 8640000,
+              "conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
+        .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 8640000,
+              "conv 1x1 + BN + relu6, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
+        .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 2700000,
+              "depthwise 5x5/1 + BN + relu6, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
+        .init("features.5.0.block.2", kind: "project 1x1", macsPerImage: 12096000,
+              "conv 1x1 + BN, [n, 15, 15, 480] -> [n, 15, 15, 112]"),
+        .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 16934400,
+              "conv 1x1 + BN + relu6, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
+        .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 3780000,
+              "depthwise 5x5/1 + BN + relu6, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
+        .init("features.5.1.block.2", kind: "project 1x1", macsPerImage: 16934400,
+              "conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
+        .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 16934400,
+              "conv 1x1 + BN + relu6, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
+        .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 3780000,
+              "depthwise 5x5/1 + BN + relu6, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
+        .init("features.5.2.block.2", kind: "project 1x1", macsPerImage: 16934400,
+              "conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
+        .init("features.5.3.block.0", kind: "expand 1x1", macsPerImage: 16934400,
+              "conv 1x1 + BN + relu6, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
+        .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 3780000,
+              "depthwise 5x5/1 + BN + relu6, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
+        .init("features.5.3.block.2", kind: "project 1x1", macsPerImage: 16934400,
+              "conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
+        .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 16934400,
+              "conv 1x1 + BN + relu6, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
+        .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 1075200,
+              "depthwise 5x5/2 + BN + relu6, [n, 15, 15, 672] -> [n, 8, 8, 672]"),
+        .init("features.6.0.block.2", kind: "project 1x1", macsPerImage: 8257536,
+              "conv 1x1 + BN, [n, 8, 8, 672] -> [n, 8, 8, 192]"),
+        .init("features.6.1.block.0", kind: "expand 1x1", macsPerImage: 14155776,
+              "conv 1x1 + BN + relu6, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
+        .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 1843200,
+              "depthwise 5x5/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+        .init("features.6.1.block.2", kind: "project 1x1", macsPerImage: 14155776,
+              "conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
+        .init("features.6.2.block.0", kind: "expand 1x1", macsPerImage: 14155776,
+              "conv 1x1 + BN + relu6, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
+        .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 1843200,
+              "depthwise 5x5/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+        .init("features.6.2.block.2", kind: "project 1x1", macsPerImage: 14155776,
+              "conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
+        .init("features.6.3.block.0", kind: "expand 1x1", macsPerImage: 14155776,
+              "conv 1x1 + BN + relu6, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
+        .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 1843200,
+              "depthwise 5x5/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+        .init("features.6.3.block.2", kind: "project 1x1", macsPerImage: 14155776,
+              "conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
+        .init("features.6.4.block.0", kind: "expand 1x1", macsPerImage: 14155776,
+              "conv 1x1 + BN + relu6, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
+        .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 1843200,
+              "depthwise 5x5/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+        .init("features.6.4.block.2", kind: "project 1x1", macsPerImage: 14155776,
+              "conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
+        .init("features.7.0.block.0", kind: "expand 1x1", macsPerImage: 14155776,
+              "conv 1x1 + BN + relu6, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
+        .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 663552,
+              "depthwise 3x3/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+        .init("features.7.0.block.2", kind: "project 1x1", macsPerImage: 23592960,
+              "conv 1x1 + BN, [n, 8, 8, 1152] -> [n, 8, 8, 320]"),
+        .init("features.8", kind: "head 1x1", macsPerImage: 26214400,
+              "conv 1x1 + BN + relu6, [n, 8, 8, 320] -> [n, 8, 8, 1280]"),
+        .init("avgpool", kind: "pool+classifier", macsPerImage: 0,
+              "global average pool, [n, 8, 8, 1280] -> [n, 1280]"),
+        .init("classifier.1", kind: "pool+classifier", macsPerImage: 1280000,
+              "dropout (identity in eval) + linear, [n, 1280] -> [n, 1000]"),
+    ]
+
     /// Every tensor of a weight file, torchvision `state_dict` names and order.
     static let parameterTable: [ModelDescriptor.Parameter] = [
         .init("features.0.0.weight", [32, 3, 3, 3]),
@@ -934,6 +1209,10 @@ public final class EfficientNetLite1Training: TrainableModel {
     private let pool: WorkerPool
     private var loss = 0.0
     public var random = CounterRandom(seed: 0)
+    /// Times every kernel call of `trainStep` when set (`effnet bench --train --profile`).
+    public var profiler: LayerProfiler? {
+        didSet { profiler?.requireTable(Self.profiledLayers, of: "EfficientNetLite1Training") }
+    }
     public var parameters: UnsafeMutablePointer<Float> { buffers.parameters }
     public var gradients: UnsafeMutablePointer<Float> { buffers.gradients }
 
@@ -954,8 +1233,14 @@ public final class EfficientNetLite1Training: TrainableModel {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
         let t = buffers.arena.reserve(floats: 20315040 &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
-                                    ws: t + 20315040 &* n, options: options, labels: labels, logits: logits)
-        if options.computeGradients { TrainingKernels.zero(s.g, count: 5470544) }
+                                    ws: t + 20315040 &* n, options: options, labels: labels, logits: logits,
+                                    profiler: profiler)
+        s.profiler?.beginRun(batch: n)
+        if options.computeGradients {
+            s.profiler?.start()
+            TrainingKernels.zero(s.g, count: 5470544)
+            s.profiler?.stop(0)
+        }
         try features_0_forward(s)
         try features_1_0_forward(s)
         try features_2_0_forward(s)
@@ -1011,2236 +1296,4029 @@ public final class EfficientNetLite1Training: TrainableModel {
     /// features.0 forward: stem: conv 3x3 stride 2, 3 -> 32 channels
     private func features_0_forward(_ s: TrainingStepContext) throws {
         // features.0 stem conv 3x3/2, [n, 3, 240, 240] (NCHW) -> [n, 120, 120, 32]
+        s.profiler?.start()
         Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 240, width: 240, kernel: 3, stride: 2,
             padTop: 0, padLeft: 0, outHeight: 120, outWidth: 120, weights: s.p, bias: s.f, outChannels: 32,
             activation: .identity, output: s.t + 8467200 &* s.n, workspace: s.ws, pool: pool)
-        // features.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(1)
+        // features.0 BatchNorm (batch statistics) + relu6 on [n, 120, 120, 32]
         if s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 8467200 &* s.n, pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 8928000 &* s.n, savedMean: s.f + 1280, savedInvStd: s.f + 1312,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
+            s.profiler?.stop(2)
         }
-        // features.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 120, 120, 32]
         if s.options.frozenBlocks > 0 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 8467200 &* s.n, pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
                 activation: .relu6, output: s.t + 8928000 &* s.n, scratch: s.f + 1280, pool: pool)
+            s.profiler?.stop(3)
         }
     }
 
     /// features.1.0 forward: MBConv1 k3 s1: 120x120x32 -> 120x120x16
     private func features_1_0_forward(_ s: TrainingStepContext) throws {
         // features.1.0.block.0 depthwise weights to the kernel layout [3][3][32]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 1408)
+        s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 120, 120, 32] -> [n, 120, 120, 32]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 8928000 &* s.n, batch: s.n, height: 120, width: 120, channels: 32,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, weights: s.f + 1408, bias: s.f,
             activation: .identity, output: s.t + 9388800 &* s.n, pool: pool)
-        // features.1.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(5)
+        // features.1.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 120, 120, 32]
         if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 9388800 &* s.n, pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 9849600 &* s.n, savedMean: s.f + 1344, savedInvStd: s.f + 1376,
                 runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
+            s.profiler?.stop(6)
         }
-        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 120, 120, 32]
         if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 9388800 &* s.n, pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
                 activation: .relu6, output: s.t + 9849600 &* s.n, scratch: s.f + 1344, pool: pool)
+            s.profiler?.stop(7)
         }
         // features.1.0.block.1 project conv 1x1, [n, 120, 120, 32] -> [n, 120, 120, 16]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 9849600 &* s.n, pixels: 14400 &* s.n, inChannels: 32, weights: s.p + 1408,
             bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 11001600 &* s.n,
             pool: pool)
-        // features.1.0.block.1 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(8)
+        // features.1.0.block.1 BatchNorm (batch statistics) + identity on [n, 120, 120, 16]
         if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 11001600 &* s.n, pixels: 14400 &* s.n, channels: 16,
                 gamma: s.p + 1920, beta: s.p + 1936, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 11232000 &* s.n, savedMean: s.f + 1984, savedInvStd: s.f + 2000,
                 runningMean: s.p + 1952, runningVar: s.p + 1968, pool: pool)
+            s.profiler?.stop(9)
         }
-        // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 120, 120, 16]
         if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 11001600 &* s.n, pixels: 14400 &* s.n, channels: 16,
                 gamma: s.p + 1920, beta: s.p + 1936, runningMean: s.p + 1952, runningVar: s.p + 1968, eps: 0.001,
                 activation: .identity, output: s.t + 11232000 &* s.n, scratch: s.f + 1984, pool: pool)
+            s.profiler?.stop(10)
         }
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 120x120x16 -> 60x60x24
     private func features_2_0_forward(_ s: TrainingStepContext) throws {
         // features.2.0.block.0 expand conv 1x1, [n, 120, 120, 16] -> [n, 120, 120, 96]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 11232000 &* s.n, pixels: 14400 &* s.n, inChannels: 16, weights: s.p + 1984,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t, pool: pool)
-        // features.2.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(11)
+        // features.2.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 120, 120, 96]
         if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 14400 &* s.n, channels: 96, gamma: s.p + 3520,
                 beta: s.p + 3616, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, activation: .relu6,
                 output: s.t + 1382400 &* s.n, savedMean: s.f + 2016, savedInvStd: s.f + 2112, runningMean: s.p + 3712,
                 runningVar: s.p + 3808, pool: pool)
+            s.profiler?.stop(12)
         }
-        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 120, 120, 96]
         if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t, pixels: 14400 &* s.n, channels: 96, gamma: s.p + 3520,
                 beta: s.p + 3616, runningMean: s.p + 3712, runningVar: s.p + 3808, eps: 0.001, activation: .relu6,
                 output: s.t + 1382400 &* s.n, scratch: s.f + 2016, pool: pool)
+            s.profiler?.stop(13)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3904, channels: 96, kernel: 3, into: s.f + 2400)
+        s.profiler?.stop(14)
         // features.2.0.block.1 depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 1382400 &* s.n, batch: s.n, height: 120, width: 120, channels: 96,
             kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 60, outWidth: 60, weights: s.f + 2400, bias: s.f,
             activation: .identity, output: s.t + 10310400 &* s.n, pool: pool)
-        // features.2.0.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(15)
+        // features.2.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 60, 60, 96]
         if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 10310400 &* s.n, pixels: 3600 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 10656000 &* s.n, savedMean: s.f + 2208, savedInvStd: s.f + 2304,
                 runningMean: s.p + 4960, runningVar: s.p + 5056, pool: pool)
+            s.profiler?.stop(16)
         }
-        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 96]
         if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 10310400 &* s.n, pixels: 3600 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 0.001,
                 activation: .relu6, output: s.t + 10656000 &* s.n, scratch: s.f + 2208, pool: pool)
+            s.profiler?.stop(17)
         }
         // features.2.0.block.2 project conv 1x1, [n, 60, 60, 96] -> [n, 60, 60, 24]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 10656000 &* s.n, pixels: 3600 &* s.n, inChannels: 96, weights: s.p + 5152,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 17445600 &* s.n,
             pool: pool)
-        // features.2.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(18)
+        // features.2.0.block.2 BatchNorm (batch statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 17445600 &* s.n, pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 7456, beta: s.p + 7488, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 17532000 &* s.n, savedMean: s.f + 4128, savedInvStd: s.f + 4152,
                 runningMean: s.p + 7520, runningVar: s.p + 7552, pool: pool)
+            s.profiler?.stop(19)
         }
-        // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 17445600 &* s.n, pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 7456, beta: s.p + 7488, runningMean: s.p + 7520, runningVar: s.p + 7552, eps: 0.001,
                 activation: .identity, output: s.t + 17532000 &* s.n, scratch: s.f + 4128, pool: pool)
+            s.profiler?.stop(20)
         }
     }
 
     /// features.2.1 forward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, identity shortcut
     private func features_2_1_forward(_ s: TrainingStepContext) throws {
         // features.2.1.block.0 expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 17532000 &* s.n, pixels: 3600 &* s.n, inChannels: 24, weights: s.p + 7584,
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 2764800 &* s.n,
             pool: pool)
-        // features.2.1.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(21)
+        // features.2.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 2764800 &* s.n, pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 11040, beta: s.p + 11184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 3283200 &* s.n, savedMean: s.f + 4176, savedInvStd: s.f + 4320,
                 runningMean: s.p + 11328, runningVar: s.p + 11472, pool: pool)
+            s.profiler?.stop(22)
         }
-        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 2764800 &* s.n, pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 11040, beta: s.p + 11184, runningMean: s.p + 11328, runningVar: s.p + 11472, eps: 0.001,
                 activation: .relu6, output: s.t + 3283200 &* s.n, scratch: s.f + 4176, pool: pool)
+            s.profiler?.stop(23)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 11616, channels: 144, kernel: 3, into: s.f + 4752)
+        s.profiler?.stop(24)
         // features.2.1.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 3283200 &* s.n, batch: s.n, height: 60, width: 60, channels: 144, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 4752, bias: s.f,
             activation: .identity, output: s.t + 3801600 &* s.n, pool: pool)
-        // features.2.1.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(25)
+        // features.2.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 3801600 &* s.n, pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 12912, beta: s.p + 13056, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 4320000 &* s.n, savedMean: s.f + 4464, savedInvStd: s.f + 4608,
                 runningMean: s.p + 13200, runningVar: s.p + 13344, pool: pool)
+            s.profiler?.stop(26)
         }
-        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 3801600 &* s.n, pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 12912, beta: s.p + 13056, runningMean: s.p + 13200, runningVar: s.p + 13344, eps: 0.001,
                 activation: .relu6, output: s.t + 4320000 &* s.n, scratch: s.f + 4464, pool: pool)
+            s.profiler?.stop(27)
         }
         // features.2.1.block.2 project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 4320000 &* s.n, pixels: 3600 &* s.n, inChannels: 144, weights: s.p + 13488,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 17618400 &* s.n,
             pool: pool)
-        // features.2.1.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(28)
+        // features.2.1.block.2 BatchNorm (batch statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 17618400 &* s.n, pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 16944, beta: s.p + 16976, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 4838400 &* s.n, savedMean: s.f + 7344, savedInvStd: s.f + 7368,
                 runningMean: s.p + 17008, runningVar: s.p + 17040, pool: pool)
+            s.profiler?.stop(29)
         }
-        // features.2.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 17618400 &* s.n, pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 16944, beta: s.p + 16976, runningMean: s.p + 17008, runningVar: s.p + 17040, eps: 0.001,
                 activation: .identity, output: s.t + 4838400 &* s.n, scratch: s.f + 7344, pool: pool)
+            s.profiler?.stop(30)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9809523809523809
         if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.01904761904761905,
                 into: s.t + 20315008 &* s.n, random: &random)
+            s.profiler?.stop(31)
         }
         // features.2.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 17532000 &* s.n, branch: s.t + 4838400 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 20315008 &* s.n : nil, batch: s.n,
             perImage: 86400, output: s.t + 17704800 &* s.n, pool: pool)
+        s.profiler?.stop(32)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, identity shortcut
     private func features_2_2_forward(_ s: TrainingStepContext) throws {
         // features.2.2.block.0 expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 17704800 &* s.n, pixels: 3600 &* s.n, inChannels: 24, weights: s.p + 17072,
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 4838400 &* s.n,
             pool: pool)
-        // features.2.2.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(33)
+        // features.2.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 4838400 &* s.n, pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 20528, beta: s.p + 20672, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 5356800 &* s.n, savedMean: s.f + 7392, savedInvStd: s.f + 7536,
                 runningMean: s.p + 20816, runningVar: s.p + 20960, pool: pool)
+            s.profiler?.stop(34)
         }
-        // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 4838400 &* s.n, pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 20528, beta: s.p + 20672, runningMean: s.p + 20816, runningVar: s.p + 20960, eps: 0.001,
                 activation: .relu6, output: s.t + 5356800 &* s.n, scratch: s.f + 7392, pool: pool)
+            s.profiler?.stop(35)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][144]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 21104, channels: 144, kernel: 3, into: s.f + 7968)
+        s.profiler?.stop(36)
         // features.2.2.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 5356800 &* s.n, batch: s.n, height: 60, width: 60, channels: 144, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 7968, bias: s.f,
             activation: .identity, output: s.t + 5875200 &* s.n, pool: pool)
-        // features.2.2.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(37)
+        // features.2.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 5875200 &* s.n, pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 22400, beta: s.p + 22544, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 6393600 &* s.n, savedMean: s.f + 7680, savedInvStd: s.f + 7824,
                 runningMean: s.p + 22688, runningVar: s.p + 22832, pool: pool)
+            s.profiler?.stop(38)
         }
-        // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 5875200 &* s.n, pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 22400, beta: s.p + 22544, runningMean: s.p + 22688, runningVar: s.p + 22832, eps: 0.001,
                 activation: .relu6, output: s.t + 6393600 &* s.n, scratch: s.f + 7680, pool: pool)
+            s.profiler?.stop(39)
         }
         // features.2.2.block.2 project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 6393600 &* s.n, pixels: 3600 &* s.n, inChannels: 144, weights: s.p + 22976,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 17791200 &* s.n,
             pool: pool)
-        // features.2.2.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(40)
+        // features.2.2.block.2 BatchNorm (batch statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 17791200 &* s.n, pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 26432, beta: s.p + 26464, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 6912000 &* s.n, savedMean: s.f + 10560, savedInvStd: s.f + 10584,
                 runningMean: s.p + 26496, runningVar: s.p + 26528, pool: pool)
+            s.profiler?.stop(41)
         }
-        // features.2.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 17791200 &* s.n, pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 26432, beta: s.p + 26464, runningMean: s.p + 26496, runningVar: s.p + 26528, eps: 0.001,
                 activation: .identity, output: s.t + 6912000 &* s.n, scratch: s.f + 10560, pool: pool)
+            s.profiler?.stop(42)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9714285714285714
         if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.028571428571428574,
                 into: s.t + 20315024 &* s.n, random: &random)
+            s.profiler?.stop(43)
         }
         // features.2.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 17704800 &* s.n, branch: s.t + 6912000 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 20315024 &* s.n : nil, batch: s.n,
             perImage: 86400, output: s.t + 17877600 &* s.n, pool: pool)
+        s.profiler?.stop(44)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 60x60x24 -> 30x30x40
     private func features_3_0_forward(_ s: TrainingStepContext) throws {
         // features.3.0.block.0 expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 17877600 &* s.n, pixels: 3600 &* s.n, inChannels: 24, weights: s.p + 26560,
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 6912000 &* s.n,
             pool: pool)
-        // features.3.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(45)
+        // features.3.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 6912000 &* s.n, pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 30016, beta: s.p + 30160, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 7430400 &* s.n, savedMean: s.f + 10608, savedInvStd: s.f + 10752,
                 runningMean: s.p + 30304, runningVar: s.p + 30448, pool: pool)
+            s.profiler?.stop(46)
         }
-        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 6912000 &* s.n, pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 30016, beta: s.p + 30160, runningMean: s.p + 30304, runningVar: s.p + 30448, eps: 0.001,
                 activation: .relu6, output: s.t + 7430400 &* s.n, scratch: s.f + 10608, pool: pool)
+            s.profiler?.stop(47)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 30592, channels: 144, kernel: 5, into: s.f + 11184)
+        s.profiler?.stop(48)
         // features.3.0.block.1 depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 7430400 &* s.n, batch: s.n, height: 60, width: 60, channels: 144, kernel: 5,
             stride: 2, padTop: 1, padLeft: 1, outHeight: 30, outWidth: 30, weights: s.f + 11184, bias: s.f,
             activation: .identity, output: s.t + 15458400 &* s.n, pool: pool)
-        // features.3.0.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(49)
+        // features.3.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 30, 30, 144]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 15458400 &* s.n, pixels: 900 &* s.n, channels: 144,
                 gamma: s.p + 34192, beta: s.p + 34336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 15588000 &* s.n, savedMean: s.f + 10896, savedInvStd: s.f + 11040,
                 runningMean: s.p + 34480, runningVar: s.p + 34624, pool: pool)
+            s.profiler?.stop(50)
         }
-        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 144]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 15458400 &* s.n, pixels: 900 &* s.n, channels: 144,
                 gamma: s.p + 34192, beta: s.p + 34336, runningMean: s.p + 34480, runningVar: s.p + 34624, eps: 0.001,
                 activation: .relu6, output: s.t + 15588000 &* s.n, scratch: s.f + 10896, pool: pool)
+            s.profiler?.stop(51)
         }
         // features.3.0.block.2 project conv 1x1, [n, 30, 30, 144] -> [n, 30, 30, 40]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 15588000 &* s.n, pixels: 900 &* s.n, inChannels: 144, weights: s.p + 34768,
             bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 19589568 &* s.n,
             pool: pool)
-        // features.3.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(52)
+        // features.3.0.block.2 BatchNorm (batch statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 19589568 &* s.n, pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 40528, beta: s.p + 40576, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 19625568 &* s.n, savedMean: s.f + 18384, savedInvStd: s.f + 18424,
                 runningMean: s.p + 40624, runningVar: s.p + 40672, pool: pool)
+            s.profiler?.stop(53)
         }
-        // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 19589568 &* s.n, pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 40528, beta: s.p + 40576, runningMean: s.p + 40624, runningVar: s.p + 40672, eps: 0.001,
                 activation: .identity, output: s.t + 19625568 &* s.n, scratch: s.f + 18384, pool: pool)
+            s.profiler?.stop(54)
         }
     }
 
     /// features.3.1 forward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, identity shortcut
     private func features_3_1_forward(_ s: TrainingStepContext) throws {
         // features.3.1.block.0 expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 19625568 &* s.n, pixels: 900 &* s.n, inChannels: 40, weights: s.p + 40720,
             bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 7948800 &* s.n,
             pool: pool)
-        // features.3.1.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(55)
+        // features.3.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 7948800 &* s.n, pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 50320, beta: s.p + 50560, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 8164800 &* s.n, savedMean: s.f + 18464, savedInvStd: s.f + 18704,
                 runningMean: s.p + 50800, runningVar: s.p + 51040, pool: pool)
+            s.profiler?.stop(56)
         }
-        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 7948800 &* s.n, pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 50320, beta: s.p + 50560, runningMean: s.p + 50800, runningVar: s.p + 51040, eps: 0.001,
                 activation: .relu6, output: s.t + 8164800 &* s.n, scratch: s.f + 18464, pool: pool)
+            s.profiler?.stop(57)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][240]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 51280, channels: 240, kernel: 5, into: s.f + 19424)
+        s.profiler?.stop(58)
         // features.3.1.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 8164800 &* s.n, batch: s.n, height: 30, width: 30, channels: 240, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 19424, bias: s.f,
             activation: .identity, output: s.t + 11462400 &* s.n, pool: pool)
-        // features.3.1.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(59)
+        // features.3.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 11462400 &* s.n, pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 57280, beta: s.p + 57520, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 11678400 &* s.n, savedMean: s.f + 18944, savedInvStd: s.f + 19184,
                 runningMean: s.p + 57760, runningVar: s.p + 58000, pool: pool)
+            s.profiler?.stop(60)
         }
-        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 11462400 &* s.n, pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 57280, beta: s.p + 57520, runningMean: s.p + 57760, runningVar: s.p + 58000, eps: 0.001,
                 activation: .relu6, output: s.t + 11678400 &* s.n, scratch: s.f + 18944, pool: pool)
+            s.profiler?.stop(61)
         }
         // features.3.1.block.2 project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 11678400 &* s.n, pixels: 900 &* s.n, inChannels: 240, weights: s.p + 58240,
             bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 19661568 &* s.n,
             pool: pool)
-        // features.3.1.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(62)
+        // features.3.1.block.2 BatchNorm (batch statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 19661568 &* s.n, pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 67840, beta: s.p + 67888, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 8380800 &* s.n, savedMean: s.f + 31424, savedInvStd: s.f + 31464,
                 runningMean: s.p + 67936, runningVar: s.p + 67984, pool: pool)
+            s.profiler?.stop(63)
         }
-        // features.3.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 19661568 &* s.n, pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 67840, beta: s.p + 67888, runningMean: s.p + 67936, runningVar: s.p + 67984, eps: 0.001,
                 activation: .identity, output: s.t + 8380800 &* s.n, scratch: s.f + 31424, pool: pool)
+            s.profiler?.stop(64)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9523809523809523
         if s.options.stochasticDepth && s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.047619047619047616,
                 into: s.t + 8466816 &* s.n, random: &random)
+            s.profiler?.stop(65)
         }
         // features.3.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 19625568 &* s.n, branch: s.t + 8380800 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 8466816 &* s.n : nil, batch: s.n,
             perImage: 36000, output: s.t + 19697568 &* s.n, pool: pool)
+        s.profiler?.stop(66)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, identity shortcut
     private func features_3_2_forward(_ s: TrainingStepContext) throws {
         // features.3.2.block.0 expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 19697568 &* s.n, pixels: 900 &* s.n, inChannels: 40, weights: s.p + 68032,
             bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 11894400 &* s.n,
             pool: pool)
-        // features.3.2.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(67)
+        // features.3.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 11894400 &* s.n, pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 77632, beta: s.p + 77872, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 12110400 &* s.n, savedMean: s.f + 31504, savedInvStd: s.f + 31744,
                 runningMean: s.p + 78112, runningVar: s.p + 78352, pool: pool)
+            s.profiler?.stop(68)
         }
-        // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 11894400 &* s.n, pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 77632, beta: s.p + 77872, runningMean: s.p + 78112, runningVar: s.p + 78352, eps: 0.001,
                 activation: .relu6, output: s.t + 12110400 &* s.n, scratch: s.f + 31504, pool: pool)
+            s.profiler?.stop(69)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][240]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 78592, channels: 240, kernel: 5, into: s.f + 32464)
+        s.profiler?.stop(70)
         // features.3.2.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 12110400 &* s.n, batch: s.n, height: 30, width: 30, channels: 240,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 32464, bias: s.f,
             activation: .identity, output: s.t + 12326400 &* s.n, pool: pool)
-        // features.3.2.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(71)
+        // features.3.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 12326400 &* s.n, pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 84592, beta: s.p + 84832, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 12542400 &* s.n, savedMean: s.f + 31984, savedInvStd: s.f + 32224,
                 runningMean: s.p + 85072, runningVar: s.p + 85312, pool: pool)
+            s.profiler?.stop(72)
         }
-        // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 12326400 &* s.n, pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 84592, beta: s.p + 84832, runningMean: s.p + 85072, runningVar: s.p + 85312, eps: 0.001,
                 activation: .relu6, output: s.t + 12542400 &* s.n, scratch: s.f + 31984, pool: pool)
+            s.profiler?.stop(73)
         }
         // features.3.2.block.2 project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 12542400 &* s.n, pixels: 900 &* s.n, inChannels: 240, weights: s.p + 85552,
             bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 19733568 &* s.n,
             pool: pool)
-        // features.3.2.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(74)
+        // features.3.2.block.2 BatchNorm (batch statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 19733568 &* s.n, pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 95152, beta: s.p + 95200, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 8380800 &* s.n, savedMean: s.f + 44464, savedInvStd: s.f + 44504,
                 runningMean: s.p + 95248, runningVar: s.p + 95296, pool: pool)
+            s.profiler?.stop(75)
         }
-        // features.3.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 19733568 &* s.n, pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 95152, beta: s.p + 95200, runningMean: s.p + 95248, runningVar: s.p + 95296, eps: 0.001,
                 activation: .identity, output: s.t + 8380800 &* s.n, scratch: s.f + 44464, pool: pool)
+            s.profiler?.stop(76)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9428571428571428
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05714285714285715,
                 into: s.t + 8466832 &* s.n, random: &random)
+            s.profiler?.stop(77)
         }
         // features.3.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 19697568 &* s.n, branch: s.t + 8380800 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 8466832 &* s.n : nil, batch: s.n,
             perImage: 36000, output: s.t + 19769568 &* s.n, pool: pool)
+        s.profiler?.stop(78)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 30x30x40 -> 15x15x80
     private func features_4_0_forward(_ s: TrainingStepContext) throws {
         // features.4.0.block.0 expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 19769568 &* s.n, pixels: 900 &* s.n, inChannels: 40, weights: s.p + 95344,
             bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 12758400 &* s.n,
             pool: pool)
-        // features.4.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(79)
+        // features.4.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 12758400 &* s.n, pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 104944, beta: s.p + 105184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 12974400 &* s.n, savedMean: s.f + 44544, savedInvStd: s.f + 44784,
                 runningMean: s.p + 105424, runningVar: s.p + 105664, pool: pool)
+            s.profiler?.stop(80)
         }
-        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 12758400 &* s.n, pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 104944, beta: s.p + 105184, runningMean: s.p + 105424, runningVar: s.p + 105664,
                 eps: 0.001, activation: .relu6, output: s.t + 12974400 &* s.n, scratch: s.f + 44544, pool: pool)
+            s.profiler?.stop(81)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][240]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 105904, channels: 240, kernel: 3, into: s.f + 45504)
+        s.profiler?.stop(82)
         // features.4.0.block.1 depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 12974400 &* s.n, batch: s.n, height: 30, width: 30, channels: 240,
             kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 15, outWidth: 15, weights: s.f + 45504, bias: s.f,
             activation: .identity, output: s.t + 19438560 &* s.n, pool: pool)
-        // features.4.0.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(83)
+        // features.4.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 240]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 19438560 &* s.n, pixels: 225 &* s.n, channels: 240,
                 gamma: s.p + 108064, beta: s.p + 108304, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 19492560 &* s.n, savedMean: s.f + 45024, savedInvStd: s.f + 45264,
                 runningMean: s.p + 108544, runningVar: s.p + 108784, pool: pool)
+            s.profiler?.stop(84)
         }
-        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 240]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 19438560 &* s.n, pixels: 225 &* s.n, channels: 240,
                 gamma: s.p + 108064, beta: s.p + 108304, runningMean: s.p + 108544, runningVar: s.p + 108784,
                 eps: 0.001, activation: .relu6, output: s.t + 19492560 &* s.n, scratch: s.f + 45024, pool: pool)
+            s.profiler?.stop(85)
         }
         // features.4.0.block.2 project conv 1x1, [n, 15, 15, 240] -> [n, 15, 15, 80]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 19492560 &* s.n, pixels: 225 &* s.n, inChannels: 240, weights: s.p + 109024,
             bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 20048128 &* s.n,
             pool: pool)
-        // features.4.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(86)
+        // features.4.0.block.2 BatchNorm (batch statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 20048128 &* s.n, pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 128224, beta: s.p + 128304, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 20066128 &* s.n, savedMean: s.f + 49824, savedInvStd: s.f + 49904,
                 runningMean: s.p + 128384, runningVar: s.p + 128464, pool: pool)
+            s.profiler?.stop(87)
         }
-        // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 20048128 &* s.n, pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 128224, beta: s.p + 128304, runningMean: s.p + 128384, runningVar: s.p + 128464,
                 eps: 0.001, activation: .identity, output: s.t + 20066128 &* s.n, scratch: s.f + 49824, pool: pool)
+            s.profiler?.stop(88)
         }
     }
 
     /// features.4.1 forward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
     private func features_4_1_forward(_ s: TrainingStepContext) throws {
         // features.4.1.block.0 expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 20066128 &* s.n, pixels: 225 &* s.n, inChannels: 80, weights: s.p + 128544,
             bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 15717600 &* s.n,
             pool: pool)
-        // features.4.1.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(89)
+        // features.4.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 15717600 &* s.n, pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 166944, beta: s.p + 167424, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 15825600 &* s.n, savedMean: s.f + 49984, savedInvStd: s.f + 50464,
                 runningMean: s.p + 167904, runningVar: s.p + 168384, pool: pool)
+            s.profiler?.stop(90)
         }
-        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 15717600 &* s.n, pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 166944, beta: s.p + 167424, runningMean: s.p + 167904, runningVar: s.p + 168384,
                 eps: 0.001, activation: .relu6, output: s.t + 15825600 &* s.n, scratch: s.f + 49984, pool: pool)
+            s.profiler?.stop(91)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][480]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 168864, channels: 480, kernel: 3, into: s.f + 51904)
+        s.profiler?.stop(92)
         // features.4.1.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 15825600 &* s.n, batch: s.n, height: 15, width: 15, channels: 480,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 51904, bias: s.f,
             activation: .identity, output: s.t + 15933600 &* s.n, pool: pool)
-        // features.4.1.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(93)
+        // features.4.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 15933600 &* s.n, pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 173184, beta: s.p + 173664, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 16041600 &* s.n, savedMean: s.f + 50944, savedInvStd: s.f + 51424,
                 runningMean: s.p + 174144, runningVar: s.p + 174624, pool: pool)
+            s.profiler?.stop(94)
         }
-        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 15933600 &* s.n, pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 173184, beta: s.p + 173664, runningMean: s.p + 174144, runningVar: s.p + 174624,
                 eps: 0.001, activation: .relu6, output: s.t + 16041600 &* s.n, scratch: s.f + 50944, pool: pool)
+            s.profiler?.stop(95)
         }
         // features.4.1.block.2 project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 16041600 &* s.n, pixels: 225 &* s.n, inChannels: 480, weights: s.p + 175104,
             bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 20084128 &* s.n,
             pool: pool)
-        // features.4.1.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(96)
+        // features.4.1.block.2 BatchNorm (batch statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 20084128 &* s.n, pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 213504, beta: s.p + 213584, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 8380800 &* s.n, savedMean: s.f + 60544, savedInvStd: s.f + 60624,
                 runningMean: s.p + 213664, runningVar: s.p + 213744, pool: pool)
+            s.profiler?.stop(97)
         }
-        // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 20084128 &* s.n, pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 213504, beta: s.p + 213584, runningMean: s.p + 213664, runningVar: s.p + 213744,
                 eps: 0.001, activation: .identity, output: s.t + 8380800 &* s.n, scratch: s.f + 60544, pool: pool)
+            s.profiler?.stop(98)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9238095238095239
         if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0761904761904762,
                 into: s.t + 8466848 &* s.n, random: &random)
+            s.profiler?.stop(99)
         }
         // features.4.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 20066128 &* s.n, branch: s.t + 8380800 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 8466848 &* s.n : nil, batch: s.n,
             perImage: 18000, output: s.t + 20102128 &* s.n, pool: pool)
+        s.profiler?.stop(100)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
     private func features_4_2_forward(_ s: TrainingStepContext) throws {
         // features.4.2.block.0 expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 20102128 &* s.n, pixels: 225 &* s.n, inChannels: 80, weights: s.p + 213824,
             bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 16149600 &* s.n,
             pool: pool)
-        // features.4.2.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(101)
+        // features.4.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 16149600 &* s.n, pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 252224, beta: s.p + 252704, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 16257600 &* s.n, savedMean: s.f + 60704, savedInvStd: s.f + 61184,
                 runningMean: s.p + 253184, runningVar: s.p + 253664, pool: pool)
+            s.profiler?.stop(102)
         }
-        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 16149600 &* s.n, pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 252224, beta: s.p + 252704, runningMean: s.p + 253184, runningVar: s.p + 253664,
                 eps: 0.001, activation: .relu6, output: s.t + 16257600 &* s.n, scratch: s.f + 60704, pool: pool)
+            s.profiler?.stop(103)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][480]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 254144, channels: 480, kernel: 3, into: s.f + 62624)
+        s.profiler?.stop(104)
         // features.4.2.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 16257600 &* s.n, batch: s.n, height: 15, width: 15, channels: 480,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 62624, bias: s.f,
             activation: .identity, output: s.t + 16365600 &* s.n, pool: pool)
-        // features.4.2.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(105)
+        // features.4.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 16365600 &* s.n, pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 258464, beta: s.p + 258944, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 16473600 &* s.n, savedMean: s.f + 61664, savedInvStd: s.f + 62144,
                 runningMean: s.p + 259424, runningVar: s.p + 259904, pool: pool)
+            s.profiler?.stop(106)
         }
-        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 16365600 &* s.n, pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 258464, beta: s.p + 258944, runningMean: s.p + 259424, runningVar: s.p + 259904,
                 eps: 0.001, activation: .relu6, output: s.t + 16473600 &* s.n, scratch: s.f + 61664, pool: pool)
+            s.profiler?.stop(107)
         }
         // features.4.2.block.2 project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 16473600 &* s.n, pixels: 225 &* s.n, inChannels: 480, weights: s.p + 260384,
             bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 20120128 &* s.n,
             pool: pool)
-        // features.4.2.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(108)
+        // features.4.2.block.2 BatchNorm (batch statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 20120128 &* s.n, pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 298784, beta: s.p + 298864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 8380800 &* s.n, savedMean: s.f + 71264, savedInvStd: s.f + 71344,
                 runningMean: s.p + 298944, runningVar: s.p + 299024, pool: pool)
+            s.profiler?.stop(109)
         }
-        // features.4.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 20120128 &* s.n, pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 298784, beta: s.p + 298864, runningMean: s.p + 298944, runningVar: s.p + 299024,
                 eps: 0.001, activation: .identity, output: s.t + 8380800 &* s.n, scratch: s.f + 71264, pool: pool)
+            s.profiler?.stop(110)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9142857142857143
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08571428571428572,
                 into: s.t + 8466864 &* s.n, random: &random)
+            s.profiler?.stop(111)
         }
         // features.4.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 20102128 &* s.n, branch: s.t + 8380800 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 8466864 &* s.n : nil, batch: s.n,
             perImage: 18000, output: s.t + 20138128 &* s.n, pool: pool)
+        s.profiler?.stop(112)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
     private func features_4_3_forward(_ s: TrainingStepContext) throws {
         // features.4.3.block.0 expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 20138128 &* s.n, pixels: 225 &* s.n, inChannels: 80, weights: s.p + 299104,
             bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 16581600 &* s.n,
             pool: pool)
-        // features.4.3.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(113)
+        // features.4.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 16581600 &* s.n, pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 337504, beta: s.p + 337984, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 16689600 &* s.n, savedMean: s.f + 71424, savedInvStd: s.f + 71904,
                 runningMean: s.p + 338464, runningVar: s.p + 338944, pool: pool)
+            s.profiler?.stop(114)
         }
-        // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 16581600 &* s.n, pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 337504, beta: s.p + 337984, runningMean: s.p + 338464, runningVar: s.p + 338944,
                 eps: 0.001, activation: .relu6, output: s.t + 16689600 &* s.n, scratch: s.f + 71424, pool: pool)
+            s.profiler?.stop(115)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][480]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 339424, channels: 480, kernel: 3, into: s.f + 73344)
+        s.profiler?.stop(116)
         // features.4.3.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 16689600 &* s.n, batch: s.n, height: 15, width: 15, channels: 480,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 73344, bias: s.f,
             activation: .identity, output: s.t + 16797600 &* s.n, pool: pool)
-        // features.4.3.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(117)
+        // features.4.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 16797600 &* s.n, pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 343744, beta: s.p + 344224, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 16905600 &* s.n, savedMean: s.f + 72384, savedInvStd: s.f + 72864,
                 runningMean: s.p + 344704, runningVar: s.p + 345184, pool: pool)
+            s.profiler?.stop(118)
         }
-        // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 16797600 &* s.n, pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 343744, beta: s.p + 344224, runningMean: s.p + 344704, runningVar: s.p + 345184,
                 eps: 0.001, activation: .relu6, output: s.t + 16905600 &* s.n, scratch: s.f + 72384, pool: pool)
+            s.profiler?.stop(119)
         }
         // features.4.3.block.2 project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 16905600 &* s.n, pixels: 225 &* s.n, inChannels: 480, weights: s.p + 345664,
             bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 20156128 &* s.n,
             pool: pool)
-        // features.4.3.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(120)
+        // features.4.3.block.2 BatchNorm (batch statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 20156128 &* s.n, pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 384064, beta: s.p + 384144, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 8380800 &* s.n, savedMean: s.f + 81984, savedInvStd: s.f + 82064,
                 runningMean: s.p + 384224, runningVar: s.p + 384304, pool: pool)
+            s.profiler?.stop(121)
         }
-        // features.4.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 20156128 &* s.n, pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 384064, beta: s.p + 384144, runningMean: s.p + 384224, runningVar: s.p + 384304,
                 eps: 0.001, activation: .identity, output: s.t + 8380800 &* s.n, scratch: s.f + 81984, pool: pool)
+            s.profiler?.stop(122)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9047619047619048
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09523809523809523,
                 into: s.t + 8466880 &* s.n, random: &random)
+            s.profiler?.stop(123)
         }
         // features.4.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 20138128 &* s.n, branch: s.t + 8380800 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 8466880 &* s.n : nil, batch: s.n,
             perImage: 18000, output: s.t + 20174128 &* s.n, pool: pool)
+        s.profiler?.stop(124)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 15x15x80 -> 15x15x112
     private func features_5_0_forward(_ s: TrainingStepContext) throws {
         // features.5.0.block.0 expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 20174128 &* s.n, pixels: 225 &* s.n, inChannels: 80, weights: s.p + 384384,
             bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 17013600 &* s.n,
             pool: pool)
-        // features.5.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(125)
+        // features.5.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 17013600 &* s.n, pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 422784, beta: s.p + 423264, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 17121600 &* s.n, savedMean: s.f + 82144, savedInvStd: s.f + 82624,
                 runningMean: s.p + 423744, runningVar: s.p + 424224, pool: pool)
+            s.profiler?.stop(126)
         }
-        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 17013600 &* s.n, pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 422784, beta: s.p + 423264, runningMean: s.p + 423744, runningVar: s.p + 424224,
                 eps: 0.001, activation: .relu6, output: s.t + 17121600 &* s.n, scratch: s.f + 82144, pool: pool)
+            s.profiler?.stop(127)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][480]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 424704, channels: 480, kernel: 5, into: s.f + 84064)
+        s.profiler?.stop(128)
         // features.5.0.block.1 depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 17121600 &* s.n, batch: s.n, height: 15, width: 15, channels: 480,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 84064, bias: s.f,
             activation: .identity, output: s.t + 17229600 &* s.n, pool: pool)
-        // features.5.0.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(129)
+        // features.5.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 17229600 &* s.n, pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 436704, beta: s.p + 437184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 17337600 &* s.n, savedMean: s.f + 83104, savedInvStd: s.f + 83584,
                 runningMean: s.p + 437664, runningVar: s.p + 438144, pool: pool)
+            s.profiler?.stop(130)
         }
-        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 17229600 &* s.n, pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 436704, beta: s.p + 437184, runningMean: s.p + 437664, runningVar: s.p + 438144,
                 eps: 0.001, activation: .relu6, output: s.t + 17337600 &* s.n, scratch: s.f + 83104, pool: pool)
+            s.profiler?.stop(131)
         }
         // features.5.0.block.2 project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 112]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 17337600 &* s.n, pixels: 225 &* s.n, inChannels: 480, weights: s.p + 438624,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 19805568 &* s.n,
             pool: pool)
-        // features.5.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(132)
+        // features.5.0.block.2 BatchNorm (batch statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 19805568 &* s.n, pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 492384, beta: s.p + 492496, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 19830768 &* s.n, savedMean: s.f + 108064,
                 savedInvStd: s.f + 108176, runningMean: s.p + 492608, runningVar: s.p + 492720, pool: pool)
+            s.profiler?.stop(133)
         }
-        // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 19805568 &* s.n, pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 492384, beta: s.p + 492496, runningMean: s.p + 492608, runningVar: s.p + 492720,
                 eps: 0.001, activation: .identity, output: s.t + 19830768 &* s.n, scratch: s.f + 108064, pool: pool)
+            s.profiler?.stop(134)
         }
     }
 
     /// features.5.1 forward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
     private func features_5_1_forward(_ s: TrainingStepContext) throws {
         // features.5.1.block.0 expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 19830768 &* s.n, pixels: 225 &* s.n, inChannels: 112, weights: s.p + 492832,
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 13190400 &* s.n,
             pool: pool)
-        // features.5.1.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(135)
+        // features.5.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 13190400 &* s.n, pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 568096, beta: s.p + 568768, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 13341600 &* s.n, savedMean: s.f + 108288, savedInvStd: s.f + 108960,
                 runningMean: s.p + 569440, runningVar: s.p + 570112, pool: pool)
+            s.profiler?.stop(136)
         }
-        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 13190400 &* s.n, pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 568096, beta: s.p + 568768, runningMean: s.p + 569440, runningVar: s.p + 570112,
                 eps: 0.001, activation: .relu6, output: s.t + 13341600 &* s.n, scratch: s.f + 108288, pool: pool)
+            s.profiler?.stop(137)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][672]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 570784, channels: 672, kernel: 5, into: s.f + 110976)
+        s.profiler?.stop(138)
         // features.5.1.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 13341600 &* s.n, batch: s.n, height: 15, width: 15, channels: 672,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 110976, bias: s.f,
             activation: .identity, output: s.t + 13492800 &* s.n, pool: pool)
-        // features.5.1.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(139)
+        // features.5.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 13492800 &* s.n, pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 587584, beta: s.p + 588256, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 13644000 &* s.n, savedMean: s.f + 109632, savedInvStd: s.f + 110304,
                 runningMean: s.p + 588928, runningVar: s.p + 589600, pool: pool)
+            s.profiler?.stop(140)
         }
-        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 13492800 &* s.n, pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 587584, beta: s.p + 588256, runningMean: s.p + 588928, runningVar: s.p + 589600,
                 eps: 0.001, activation: .relu6, output: s.t + 13644000 &* s.n, scratch: s.f + 109632, pool: pool)
+            s.profiler?.stop(141)
         }
         // features.5.1.block.2 project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 13644000 &* s.n, pixels: 225 &* s.n, inChannels: 672, weights: s.p + 590272,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 19855968 &* s.n,
             pool: pool)
-        // features.5.1.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(142)
+        // features.5.1.block.2 BatchNorm (batch statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 19855968 &* s.n, pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 665536, beta: s.p + 665648, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 8380800 &* s.n, savedMean: s.f + 144576,
                 savedInvStd: s.f + 144688, runningMean: s.p + 665760, runningVar: s.p + 665872, pool: pool)
+            s.profiler?.stop(143)
         }
-        // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 19855968 &* s.n, pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 665536, beta: s.p + 665648, runningMean: s.p + 665760, runningVar: s.p + 665872,
                 eps: 0.001, activation: .identity, output: s.t + 8380800 &* s.n, scratch: s.f + 144576, pool: pool)
+            s.profiler?.stop(144)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8857142857142857
         if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1142857142857143,
                 into: s.t + 8466896 &* s.n, random: &random)
+            s.profiler?.stop(145)
         }
         // features.5.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 19830768 &* s.n, branch: s.t + 8380800 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 8466896 &* s.n : nil, batch: s.n,
             perImage: 25200, output: s.t + 19881168 &* s.n, pool: pool)
+        s.profiler?.stop(146)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
     private func features_5_2_forward(_ s: TrainingStepContext) throws {
         // features.5.2.block.0 expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 19881168 &* s.n, pixels: 225 &* s.n, inChannels: 112, weights: s.p + 665984,
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 13795200 &* s.n,
             pool: pool)
-        // features.5.2.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(147)
+        // features.5.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 13795200 &* s.n, pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 741248, beta: s.p + 741920, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 13946400 &* s.n, savedMean: s.f + 144800, savedInvStd: s.f + 145472,
                 runningMean: s.p + 742592, runningVar: s.p + 743264, pool: pool)
+            s.profiler?.stop(148)
         }
-        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 13795200 &* s.n, pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 741248, beta: s.p + 741920, runningMean: s.p + 742592, runningVar: s.p + 743264,
                 eps: 0.001, activation: .relu6, output: s.t + 13946400 &* s.n, scratch: s.f + 144800, pool: pool)
+            s.profiler?.stop(149)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][672]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 743936, channels: 672, kernel: 5, into: s.f + 147488)
+        s.profiler?.stop(150)
         // features.5.2.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 13946400 &* s.n, batch: s.n, height: 15, width: 15, channels: 672,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 147488, bias: s.f,
             activation: .identity, output: s.t + 14097600 &* s.n, pool: pool)
-        // features.5.2.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(151)
+        // features.5.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 14097600 &* s.n, pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 760736, beta: s.p + 761408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 14248800 &* s.n, savedMean: s.f + 146144, savedInvStd: s.f + 146816,
                 runningMean: s.p + 762080, runningVar: s.p + 762752, pool: pool)
+            s.profiler?.stop(152)
         }
-        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 14097600 &* s.n, pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 760736, beta: s.p + 761408, runningMean: s.p + 762080, runningVar: s.p + 762752,
                 eps: 0.001, activation: .relu6, output: s.t + 14248800 &* s.n, scratch: s.f + 146144, pool: pool)
+            s.profiler?.stop(153)
         }
         // features.5.2.block.2 project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 14248800 &* s.n, pixels: 225 &* s.n, inChannels: 672, weights: s.p + 763424,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 19906368 &* s.n,
             pool: pool)
-        // features.5.2.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(154)
+        // features.5.2.block.2 BatchNorm (batch statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 19906368 &* s.n, pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 838688, beta: s.p + 838800, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 8380800 &* s.n, savedMean: s.f + 181088,
                 savedInvStd: s.f + 181200, runningMean: s.p + 838912, runningVar: s.p + 839024, pool: pool)
+            s.profiler?.stop(155)
         }
-        // features.5.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 19906368 &* s.n, pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 838688, beta: s.p + 838800, runningMean: s.p + 838912, runningVar: s.p + 839024,
                 eps: 0.001, activation: .identity, output: s.t + 8380800 &* s.n, scratch: s.f + 181088, pool: pool)
+            s.profiler?.stop(156)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8761904761904762
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12380952380952381,
                 into: s.t + 8466912 &* s.n, random: &random)
+            s.profiler?.stop(157)
         }
         // features.5.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 19881168 &* s.n, branch: s.t + 8380800 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 8466912 &* s.n : nil, batch: s.n,
             perImage: 25200, output: s.t + 19931568 &* s.n, pool: pool)
+        s.profiler?.stop(158)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
     private func features_5_3_forward(_ s: TrainingStepContext) throws {
         // features.5.3.block.0 expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 19931568 &* s.n, pixels: 225 &* s.n, inChannels: 112, weights: s.p + 839136,
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 14400000 &* s.n,
             pool: pool)
-        // features.5.3.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(159)
+        // features.5.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 14400000 &* s.n, pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 914400, beta: s.p + 915072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 14551200 &* s.n, savedMean: s.f + 181312, savedInvStd: s.f + 181984,
                 runningMean: s.p + 915744, runningVar: s.p + 916416, pool: pool)
+            s.profiler?.stop(160)
         }
-        // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 14400000 &* s.n, pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 914400, beta: s.p + 915072, runningMean: s.p + 915744, runningVar: s.p + 916416,
                 eps: 0.001, activation: .relu6, output: s.t + 14551200 &* s.n, scratch: s.f + 181312, pool: pool)
+            s.profiler?.stop(161)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][672]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 917088, channels: 672, kernel: 5, into: s.f + 184000)
+        s.profiler?.stop(162)
         // features.5.3.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 14551200 &* s.n, batch: s.n, height: 15, width: 15, channels: 672,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 184000, bias: s.f,
             activation: .identity, output: s.t + 14702400 &* s.n, pool: pool)
-        // features.5.3.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(163)
+        // features.5.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 14702400 &* s.n, pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 933888, beta: s.p + 934560, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 14853600 &* s.n, savedMean: s.f + 182656, savedInvStd: s.f + 183328,
                 runningMean: s.p + 935232, runningVar: s.p + 935904, pool: pool)
+            s.profiler?.stop(164)
         }
-        // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 14702400 &* s.n, pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 933888, beta: s.p + 934560, runningMean: s.p + 935232, runningVar: s.p + 935904,
                 eps: 0.001, activation: .relu6, output: s.t + 14853600 &* s.n, scratch: s.f + 182656, pool: pool)
+            s.profiler?.stop(165)
         }
         // features.5.3.block.2 project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 14853600 &* s.n, pixels: 225 &* s.n, inChannels: 672, weights: s.p + 936576,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 19956768 &* s.n,
             pool: pool)
-        // features.5.3.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(166)
+        // features.5.3.block.2 BatchNorm (batch statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 19956768 &* s.n, pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 1011840, beta: s.p + 1011952, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 8380800 &* s.n, savedMean: s.f + 217600,
                 savedInvStd: s.f + 217712, runningMean: s.p + 1012064, runningVar: s.p + 1012176, pool: pool)
+            s.profiler?.stop(167)
         }
-        // features.5.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 19956768 &* s.n, pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 1011840, beta: s.p + 1011952, runningMean: s.p + 1012064, runningVar: s.p + 1012176,
                 eps: 0.001, activation: .identity, output: s.t + 8380800 &* s.n, scratch: s.f + 217600, pool: pool)
+            s.profiler?.stop(168)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8666666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333336,
                 into: s.t + 8466928 &* s.n, random: &random)
+            s.profiler?.stop(169)
         }
         // features.5.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 19931568 &* s.n, branch: s.t + 8380800 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 8466928 &* s.n : nil, batch: s.n,
             perImage: 25200, output: s.t + 19981968 &* s.n, pool: pool)
+        s.profiler?.stop(170)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 15x15x112 -> 8x8x192
     private func features_6_0_forward(_ s: TrainingStepContext) throws {
         // features.6.0.block.0 expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 19981968 &* s.n, pixels: 225 &* s.n, inChannels: 112,
             weights: s.p + 1012288, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
             output: s.t + 15004800 &* s.n, pool: pool)
-        // features.6.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(171)
+        // features.6.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 15004800 &* s.n, pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1087552, beta: s.p + 1088224, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 15156000 &* s.n, savedMean: s.f + 217824, savedInvStd: s.f + 218496,
                 runningMean: s.p + 1088896, runningVar: s.p + 1089568, pool: pool)
+            s.profiler?.stop(172)
         }
-        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 15004800 &* s.n, pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1087552, beta: s.p + 1088224, runningMean: s.p + 1088896, runningVar: s.p + 1089568,
                 eps: 0.001, activation: .relu6, output: s.t + 15156000 &* s.n, scratch: s.f + 217824, pool: pool)
+            s.profiler?.stop(173)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][672]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1090240, channels: 672, kernel: 5, into: s.f + 220512)
+        s.profiler?.stop(174)
         // features.6.0.block.1 depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 15156000 &* s.n, batch: s.n, height: 15, width: 15, channels: 672,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 220512, bias: s.f,
             activation: .identity, output: s.t + 15389120 &* s.n, pool: pool)
-        // features.6.0.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(175)
+        // features.6.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 672]
         if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 15389120 &* s.n, pixels: 64 &* s.n, channels: 672,
                 gamma: s.p + 1107040, beta: s.p + 1107712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 19546560 &* s.n, savedMean: s.f + 219168, savedInvStd: s.f + 219840,
                 runningMean: s.p + 1108384, runningVar: s.p + 1109056, pool: pool)
+            s.profiler?.stop(176)
         }
-        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 672]
         if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 15389120 &* s.n, pixels: 64 &* s.n, channels: 672,
                 gamma: s.p + 1107040, beta: s.p + 1107712, runningMean: s.p + 1108384, runningVar: s.p + 1109056,
                 eps: 0.001, activation: .relu6, output: s.t + 19546560 &* s.n, scratch: s.f + 219168, pool: pool)
+            s.profiler?.stop(177)
         }
         // features.6.0.block.2 project conv 1x1, [n, 8, 8, 672] -> [n, 8, 8, 192]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 19546560 &* s.n, pixels: 64 &* s.n, inChannels: 672, weights: s.p + 1109728,
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 20192128 &* s.n,
             pool: pool)
-        // features.6.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(178)
+        // features.6.0.block.2 BatchNorm (batch statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 20192128 &* s.n, pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 1238752, beta: s.p + 1238944, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 20204416 &* s.n, savedMean: s.f + 254112,
                 savedInvStd: s.f + 254304, runningMean: s.p + 1239136, runningVar: s.p + 1239328, pool: pool)
+            s.profiler?.stop(179)
         }
-        // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 20192128 &* s.n, pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 1238752, beta: s.p + 1238944, runningMean: s.p + 1239136, runningVar: s.p + 1239328,
                 eps: 0.001, activation: .identity, output: s.t + 20204416 &* s.n, scratch: s.f + 254112, pool: pool)
+            s.profiler?.stop(180)
         }
     }
 
     /// features.6.1 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
     private func features_6_1_forward(_ s: TrainingStepContext) throws {
         // features.6.1.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 20204416 &* s.n, pixels: 64 &* s.n, inChannels: 192, weights: s.p + 1239520,
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 17964000 &* s.n,
             pool: pool)
-        // features.6.1.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(181)
+        // features.6.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 17964000 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1460704, beta: s.p + 1461856, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 18037728 &* s.n, savedMean: s.f + 254496, savedInvStd: s.f + 255648,
                 runningMean: s.p + 1463008, runningVar: s.p + 1464160, pool: pool)
+            s.profiler?.stop(182)
         }
-        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 17964000 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1460704, beta: s.p + 1461856, runningMean: s.p + 1463008, runningVar: s.p + 1464160,
                 eps: 0.001, activation: .relu6, output: s.t + 18037728 &* s.n, scratch: s.f + 254496, pool: pool)
+            s.profiler?.stop(183)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1152]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1465312, channels: 1152, kernel: 5, into: s.f + 259104)
+        s.profiler?.stop(184)
         // features.6.1.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 18037728 &* s.n, batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 259104, bias: s.f,
             activation: .identity, output: s.t + 18111456 &* s.n, pool: pool)
-        // features.6.1.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(185)
+        // features.6.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 18111456 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1494112, beta: s.p + 1495264, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 18185184 &* s.n, savedMean: s.f + 256800, savedInvStd: s.f + 257952,
                 runningMean: s.p + 1496416, runningVar: s.p + 1497568, pool: pool)
+            s.profiler?.stop(186)
         }
-        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 18111456 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1494112, beta: s.p + 1495264, runningMean: s.p + 1496416, runningVar: s.p + 1497568,
                 eps: 0.001, activation: .relu6, output: s.t + 18185184 &* s.n, scratch: s.f + 256800, pool: pool)
+            s.profiler?.stop(187)
         }
         // features.6.1.block.2 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 18185184 &* s.n, pixels: 64 &* s.n, inChannels: 1152,
             weights: s.p + 1498720, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
             output: s.t + 20216704 &* s.n, pool: pool)
-        // features.6.1.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(188)
+        // features.6.1.block.2 BatchNorm (batch statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 20216704 &* s.n, pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 1719904, beta: s.p + 1720096, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 8380800 &* s.n, savedMean: s.f + 316704,
                 savedInvStd: s.f + 316896, runningMean: s.p + 1720288, runningVar: s.p + 1720480, pool: pool)
+            s.profiler?.stop(189)
         }
-        // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 20216704 &* s.n, pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 1719904, beta: s.p + 1720096, runningMean: s.p + 1720288, runningVar: s.p + 1720480,
                 eps: 0.001, activation: .identity, output: s.t + 8380800 &* s.n, scratch: s.f + 316704, pool: pool)
+            s.profiler?.stop(190)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8476190476190476
         if s.options.stochasticDepth && s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1523809523809524,
                 into: s.t + 8466944 &* s.n, random: &random)
+            s.profiler?.stop(191)
         }
         // features.6.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 20204416 &* s.n, branch: s.t + 8380800 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 8466944 &* s.n : nil, batch: s.n,
             perImage: 12288, output: s.t + 20228992 &* s.n, pool: pool)
+        s.profiler?.stop(192)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
     private func features_6_2_forward(_ s: TrainingStepContext) throws {
         // features.6.2.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 20228992 &* s.n, pixels: 64 &* s.n, inChannels: 192, weights: s.p + 1720672,
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 18258912 &* s.n,
             pool: pool)
-        // features.6.2.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(193)
+        // features.6.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 18258912 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1941856, beta: s.p + 1943008, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 18332640 &* s.n, savedMean: s.f + 317088, savedInvStd: s.f + 318240,
                 runningMean: s.p + 1944160, runningVar: s.p + 1945312, pool: pool)
+            s.profiler?.stop(194)
         }
-        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 18258912 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1941856, beta: s.p + 1943008, runningMean: s.p + 1944160, runningVar: s.p + 1945312,
                 eps: 0.001, activation: .relu6, output: s.t + 18332640 &* s.n, scratch: s.f + 317088, pool: pool)
+            s.profiler?.stop(195)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1152]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1946464, channels: 1152, kernel: 5, into: s.f + 321696)
+        s.profiler?.stop(196)
         // features.6.2.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 18332640 &* s.n, batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 321696, bias: s.f,
             activation: .identity, output: s.t + 18406368 &* s.n, pool: pool)
-        // features.6.2.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(197)
+        // features.6.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 18406368 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1975264, beta: s.p + 1976416, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 18480096 &* s.n, savedMean: s.f + 319392, savedInvStd: s.f + 320544,
                 runningMean: s.p + 1977568, runningVar: s.p + 1978720, pool: pool)
+            s.profiler?.stop(198)
         }
-        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 18406368 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1975264, beta: s.p + 1976416, runningMean: s.p + 1977568, runningVar: s.p + 1978720,
                 eps: 0.001, activation: .relu6, output: s.t + 18480096 &* s.n, scratch: s.f + 319392, pool: pool)
+            s.profiler?.stop(199)
         }
         // features.6.2.block.2 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 18480096 &* s.n, pixels: 64 &* s.n, inChannels: 1152,
             weights: s.p + 1979872, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
             output: s.t + 20241280 &* s.n, pool: pool)
-        // features.6.2.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(200)
+        // features.6.2.block.2 BatchNorm (batch statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 20241280 &* s.n, pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 2201056, beta: s.p + 2201248, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 8380800 &* s.n, savedMean: s.f + 379296,
                 savedInvStd: s.f + 379488, runningMean: s.p + 2201440, runningVar: s.p + 2201632, pool: pool)
+            s.profiler?.stop(201)
         }
-        // features.6.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 20241280 &* s.n, pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 2201056, beta: s.p + 2201248, runningMean: s.p + 2201440, runningVar: s.p + 2201632,
                 eps: 0.001, activation: .identity, output: s.t + 8380800 &* s.n, scratch: s.f + 379296, pool: pool)
+            s.profiler?.stop(202)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8380952380952381
         if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1619047619047619,
                 into: s.t + 8466960 &* s.n, random: &random)
+            s.profiler?.stop(203)
         }
         // features.6.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 20228992 &* s.n, branch: s.t + 8380800 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 8466960 &* s.n : nil, batch: s.n,
             perImage: 12288, output: s.t + 20253568 &* s.n, pool: pool)
+        s.profiler?.stop(204)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
     private func features_6_3_forward(_ s: TrainingStepContext) throws {
         // features.6.3.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 20253568 &* s.n, pixels: 64 &* s.n, inChannels: 192, weights: s.p + 2201824,
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 18553824 &* s.n,
             pool: pool)
-        // features.6.3.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(205)
+        // features.6.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 18553824 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2423008, beta: s.p + 2424160, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 18627552 &* s.n, savedMean: s.f + 379680, savedInvStd: s.f + 380832,
                 runningMean: s.p + 2425312, runningVar: s.p + 2426464, pool: pool)
+            s.profiler?.stop(206)
         }
-        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 18553824 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2423008, beta: s.p + 2424160, runningMean: s.p + 2425312, runningVar: s.p + 2426464,
                 eps: 0.001, activation: .relu6, output: s.t + 18627552 &* s.n, scratch: s.f + 379680, pool: pool)
+            s.profiler?.stop(207)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1152]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2427616, channels: 1152, kernel: 5, into: s.f + 384288)
+        s.profiler?.stop(208)
         // features.6.3.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 18627552 &* s.n, batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 384288, bias: s.f,
             activation: .identity, output: s.t + 18701280 &* s.n, pool: pool)
-        // features.6.3.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(209)
+        // features.6.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 18701280 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2456416, beta: s.p + 2457568, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 18775008 &* s.n, savedMean: s.f + 381984, savedInvStd: s.f + 383136,
                 runningMean: s.p + 2458720, runningVar: s.p + 2459872, pool: pool)
+            s.profiler?.stop(210)
         }
-        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 18701280 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2456416, beta: s.p + 2457568, runningMean: s.p + 2458720, runningVar: s.p + 2459872,
                 eps: 0.001, activation: .relu6, output: s.t + 18775008 &* s.n, scratch: s.f + 381984, pool: pool)
+            s.profiler?.stop(211)
         }
         // features.6.3.block.2 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 18775008 &* s.n, pixels: 64 &* s.n, inChannels: 1152,
             weights: s.p + 2461024, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
             output: s.t + 20265856 &* s.n, pool: pool)
-        // features.6.3.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(212)
+        // features.6.3.block.2 BatchNorm (batch statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 20265856 &* s.n, pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 2682208, beta: s.p + 2682400, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 8380800 &* s.n, savedMean: s.f + 441888,
                 savedInvStd: s.f + 442080, runningMean: s.p + 2682592, runningVar: s.p + 2682784, pool: pool)
+            s.profiler?.stop(213)
         }
-        // features.6.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 20265856 &* s.n, pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 2682208, beta: s.p + 2682400, runningMean: s.p + 2682592, runningVar: s.p + 2682784,
                 eps: 0.001, activation: .identity, output: s.t + 8380800 &* s.n, scratch: s.f + 441888, pool: pool)
+            s.profiler?.stop(214)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8285714285714285
         if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17142857142857143,
                 into: s.t + 8466976 &* s.n, random: &random)
+            s.profiler?.stop(215)
         }
         // features.6.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 20253568 &* s.n, branch: s.t + 8380800 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 8466976 &* s.n : nil, batch: s.n,
             perImage: 12288, output: s.t + 20278144 &* s.n, pool: pool)
+        s.profiler?.stop(216)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
     private func features_6_4_forward(_ s: TrainingStepContext) throws {
         // features.6.4.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 20278144 &* s.n, pixels: 64 &* s.n, inChannels: 192, weights: s.p + 2682976,
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 18848736 &* s.n,
             pool: pool)
-        // features.6.4.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(217)
+        // features.6.4.block.0 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 18848736 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2904160, beta: s.p + 2905312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 18922464 &* s.n, savedMean: s.f + 442272, savedInvStd: s.f + 443424,
                 runningMean: s.p + 2906464, runningVar: s.p + 2907616, pool: pool)
+            s.profiler?.stop(218)
         }
-        // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 18848736 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2904160, beta: s.p + 2905312, runningMean: s.p + 2906464, runningVar: s.p + 2907616,
                 eps: 0.001, activation: .relu6, output: s.t + 18922464 &* s.n, scratch: s.f + 442272, pool: pool)
+            s.profiler?.stop(219)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1152]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2908768, channels: 1152, kernel: 5, into: s.f + 446880)
+        s.profiler?.stop(220)
         // features.6.4.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 18922464 &* s.n, batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 446880, bias: s.f,
             activation: .identity, output: s.t + 18996192 &* s.n, pool: pool)
-        // features.6.4.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(221)
+        // features.6.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 18996192 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2937568, beta: s.p + 2938720, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 19069920 &* s.n, savedMean: s.f + 444576, savedInvStd: s.f + 445728,
                 runningMean: s.p + 2939872, runningVar: s.p + 2941024, pool: pool)
+            s.profiler?.stop(222)
         }
-        // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 18996192 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2937568, beta: s.p + 2938720, runningMean: s.p + 2939872, runningVar: s.p + 2941024,
                 eps: 0.001, activation: .relu6, output: s.t + 19069920 &* s.n, scratch: s.f + 444576, pool: pool)
+            s.profiler?.stop(223)
         }
         // features.6.4.block.2 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 19069920 &* s.n, pixels: 64 &* s.n, inChannels: 1152,
             weights: s.p + 2942176, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
             output: s.t + 20290432 &* s.n, pool: pool)
-        // features.6.4.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(224)
+        // features.6.4.block.2 BatchNorm (batch statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 20290432 &* s.n, pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 3163360, beta: s.p + 3163552, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 8380800 &* s.n, savedMean: s.f + 504480,
                 savedInvStd: s.f + 504672, runningMean: s.p + 3163744, runningVar: s.p + 3163936, pool: pool)
+            s.profiler?.stop(225)
         }
-        // features.6.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 20290432 &* s.n, pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 3163360, beta: s.p + 3163552, runningMean: s.p + 3163744, runningVar: s.p + 3163936,
                 eps: 0.001, activation: .identity, output: s.t + 8380800 &* s.n, scratch: s.f + 504480, pool: pool)
+            s.profiler?.stop(226)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.819047619047619
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18095238095238098,
                 into: s.t + 8466992 &* s.n, random: &random)
+            s.profiler?.stop(227)
         }
         // features.6.4 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 20278144 &* s.n, branch: s.t + 8380800 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 8466992 &* s.n : nil, batch: s.n,
             perImage: 12288, output: s.t + 20302720 &* s.n, pool: pool)
+        s.profiler?.stop(228)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 8x8x192 -> 8x8x320
     private func features_7_0_forward(_ s: TrainingStepContext) throws {
         // features.7.0.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 20302720 &* s.n, pixels: 64 &* s.n, inChannels: 192, weights: s.p + 3164128,
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 19143648 &* s.n,
             pool: pool)
-        // features.7.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(229)
+        // features.7.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 19143648 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3385312, beta: s.p + 3386464, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 19217376 &* s.n, savedMean: s.f + 504864, savedInvStd: s.f + 506016,
                 runningMean: s.p + 3387616, runningVar: s.p + 3388768, pool: pool)
+            s.profiler?.stop(230)
         }
-        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 19143648 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3385312, beta: s.p + 3386464, runningMean: s.p + 3387616, runningVar: s.p + 3388768,
                 eps: 0.001, activation: .relu6, output: s.t + 19217376 &* s.n, scratch: s.f + 504864, pool: pool)
+            s.profiler?.stop(231)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1152]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3389920, channels: 1152, kernel: 3, into: s.f + 509472)
+        s.profiler?.stop(232)
         // features.7.0.block.1 depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 19217376 &* s.n, batch: s.n, height: 8, width: 8, channels: 1152, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 509472, bias: s.f,
             activation: .identity, output: s.t + 19291104 &* s.n, pool: pool)
-        // features.7.0.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(233)
+        // features.7.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 19291104 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3400288, beta: s.p + 3401440, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 19364832 &* s.n, savedMean: s.f + 507168, savedInvStd: s.f + 508320,
                 runningMean: s.p + 3402592, runningVar: s.p + 3403744, pool: pool)
+            s.profiler?.stop(234)
         }
-        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 19291104 &* s.n, pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3400288, beta: s.p + 3401440, runningMean: s.p + 3402592, runningVar: s.p + 3403744,
                 eps: 0.001, activation: .relu6, output: s.t + 19364832 &* s.n, scratch: s.f + 507168, pool: pool)
+            s.profiler?.stop(235)
         }
         // features.7.0.block.2 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 320]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 19364832 &* s.n, pixels: 64 &* s.n, inChannels: 1152,
             weights: s.p + 3404896, bias: s.f, outChannels: 320, activation: .identity, residual: nil,
             output: s.t + 15432128 &* s.n, pool: pool)
-        // features.7.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(236)
+        // features.7.0.block.2 BatchNorm (batch statistics) + identity on [n, 8, 8, 320]
         if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 15432128 &* s.n, pixels: 64 &* s.n, channels: 320,
                 gamma: s.p + 3773536, beta: s.p + 3773856, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 20007168 &* s.n, savedMean: s.f + 530208,
                 savedInvStd: s.f + 530528, runningMean: s.p + 3774176, runningVar: s.p + 3774496, pool: pool)
+            s.profiler?.stop(237)
         }
-        // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 320]
         if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 15432128 &* s.n, pixels: 64 &* s.n, channels: 320,
                 gamma: s.p + 3773536, beta: s.p + 3773856, runningMean: s.p + 3774176, runningVar: s.p + 3774496,
                 eps: 0.001, activation: .identity, output: s.t + 20007168 &* s.n, scratch: s.f + 530208, pool: pool)
+            s.profiler?.stop(238)
         }
     }
 
     /// features.8 forward: head: conv 1x1 320 -> 1280
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 8, 8, 320] -> [n, 8, 8, 1280]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 20007168 &* s.n, pixels: 64 &* s.n, inChannels: 320, weights: s.p + 3774816,
             bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.t + 8380800 &* s.n,
             pool: pool)
-        // features.8 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(239)
+        // features.8 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1280]
         if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 8380800 &* s.n, pixels: 64 &* s.n, channels: 1280,
                 gamma: s.p + 4184416, beta: s.p + 4185696, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 15307200 &* s.n, savedMean: s.f + 530848, savedInvStd: s.f + 532128,
                 runningMean: s.p + 4186976, runningVar: s.p + 4188256, pool: pool)
+            s.profiler?.stop(240)
         }
-        // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1280]
         if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 8380800 &* s.n, pixels: 64 &* s.n, channels: 1280,
                 gamma: s.p + 4184416, beta: s.p + 4185696, runningMean: s.p + 4186976, runningVar: s.p + 4188256,
                 eps: 0.001, activation: .relu6, output: s.t + 15307200 &* s.n, scratch: s.f + 530848, pool: pool)
+            s.profiler?.stop(241)
         }
     }
 
     /// classifier forward: global average pool, dropout 0.2, linear 1280 -> 1000 classes
     private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 8, 8, 1280] -> [n, 1280]
+        s.profiler?.start()
         Kernels.globalAveragePool(input: s.t + 15307200 &* s.n, batch: s.n, pixels: 64, channels: 1280,
             output: s.t + 8462720 &* s.n, pool: pool)
+        s.profiler?.stop(242)
         // dropout p=0.2 (when options.dropout) on [n, 1280]
+        s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.t + 8462720 &* s.n, output: s.t + 8465280 &* s.n, count: 1280 &* s.n,
             probability: s.options.dropout ? 0.2 : 0, mask: s.t + 8464000 &* s.n, random: &random)
+        s.profiler?.stop(243)
         // classifier.1 linear, [n, 1280] -> [n, 1000]
+        s.profiler?.start()
         Kernels.linear(input: s.t + 8465280 &* s.n, batch: s.n, inFeatures: 1280, weights: s.p + 4189536,
             bias: s.p + 5469536, outFeatures: 1000, output: s.t + 8462720 &* s.n, pool: pool)
+        s.profiler?.stop(244)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
+        s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.t + 8462720 &* s.n, labels: s.labels, classes: 1000,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 15307200 &* s.n)
+        s.profiler?.stop(245)
         // hand the logits to the caller
+        s.profiler?.start()
         s.logits.update(from: s.t + 8462720 &* s.n, count: 1000 &* s.n)
+        s.profiler?.stop(246)
     }
 
     /// classifier backward: global average pool, dropout 0.2, linear 1280 -> 1000 classes
     private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
+        s.profiler?.start()
         TrainingKernels.linearBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 8465280 &* s.n,
             weights: s.p + 4189536, batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.t + 8462720 &* s.n,
             gradWeights: s.g + 4189536, gradBias: s.g + 5469536, pool: pool)
+        s.profiler?.stop(247)
         // dropout backward
+        s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.t + 8462720 &* s.n, mask: s.t + 8464000 &* s.n,
             count: 1280 &* s.n, gradInput: s.t + 8465280 &* s.n)
+        s.profiler?.stop(248)
         // avgpool backward: spread each channel's gradient over the 64 pixels
+        s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 8465280 &* s.n, batch: s.n, pixels: 64,
             channels: 1280, gradInput: s.t + 15307200 &* s.n, pool: pool)
+        s.profiler?.stop(249)
     }
 
     /// features.8 backward: head: conv 1x1 320 -> 1280
     private func features_8_backward(_ s: TrainingStepContext) {
-        // features.8 backward through relu6 and BatchNorm (in place)
+        // features.8 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1280]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 8380800 &* s.n,
             pixels: 64 &* s.n, channels: 1280, gamma: s.p + 4184416, beta: s.p + 4185696, savedMean: s.f + 530848,
             savedInvStd: s.f + 532128, activation: .relu6, gradInput: s.t + 15307200 &* s.n, gradGamma: s.g + 4184416,
             gradBeta: s.g + 4185696, pool: pool)
-        // features.8 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(250)
+        // features.8 conv 1x1 backward: input and weight gradients, [n, 8, 8, 320] <- [n, 8, 8, 1280]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 20007168 &* s.n,
             weights: s.p + 3774816, pixels: 64 &* s.n, inChannels: 320, outChannels: 1280,
             gradInput: s.t + 20027648 &* s.n, gradWeights: s.g + 3774816, pool: pool)
+        s.profiler?.stop(251)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 8x8x192 -> 8x8x320
     private func features_7_0_backward(_ s: TrainingStepContext) {
-        // features.7.0.block.2 backward through identity and BatchNorm (in place)
+        // features.7.0.block.2 backward through identity and BatchNorm (in place) on [n, 8, 8, 320]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20027648 &* s.n, input: s.t + 15432128 &* s.n,
             pixels: 64 &* s.n, channels: 320, gamma: s.p + 3773536, beta: s.p + 3773856, savedMean: s.f + 530208,
             savedInvStd: s.f + 530528, activation: .identity, gradInput: s.t + 20027648 &* s.n,
             gradGamma: s.g + 3773536, gradBeta: s.g + 3773856, pool: pool)
-        // features.7.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(252)
+        // features.7.0.block.2 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 320]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20027648 &* s.n, input: s.t + 19364832 &* s.n,
             weights: s.p + 3404896, pixels: 64 &* s.n, inChannels: 1152, outChannels: 320,
             gradInput: s.t + 8380800 &* s.n, gradWeights: s.g + 3404896, pool: pool)
-        // features.7.0.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(253)
+        // features.7.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 19291104 &* s.n,
             pixels: 64 &* s.n, channels: 1152, gamma: s.p + 3400288, beta: s.p + 3401440, savedMean: s.f + 507168,
             savedInvStd: s.f + 508320, activation: .relu6, gradInput: s.t + 8380800 &* s.n, gradGamma: s.g + 3400288,
             gradBeta: s.g + 3401440, pool: pool)
+        s.profiler?.stop(254)
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 519840, count: 10368)
-        // features.7.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(255)
+        // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 19217376 &* s.n,
             batch: s.n, height: 8, width: 8, channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8,
             outWidth: 8, weights: s.f + 509472, gradInput: s.t + 15307200 &* s.n, gradWeights: s.f + 519840,
             pool: pool)
+        s.profiler?.stop(256)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 519840, channels: 1152, kernel: 3, into: s.g + 3389920)
-        // features.7.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(257)
+        // features.7.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 19143648 &* s.n,
             pixels: 64 &* s.n, channels: 1152, gamma: s.p + 3385312, beta: s.p + 3386464, savedMean: s.f + 504864,
             savedInvStd: s.f + 506016, activation: .relu6, gradInput: s.t + 15307200 &* s.n, gradGamma: s.g + 3385312,
             gradBeta: s.g + 3386464, pool: pool)
-        // features.7.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(258)
+        // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 20302720 &* s.n,
             weights: s.p + 3164128, pixels: 64 &* s.n, inChannels: 192, outChannels: 1152,
             gradInput: s.t + 8454528 &* s.n, gradWeights: s.g + 3164128, pool: pool)
+        s.profiler?.stop(259)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 8454528 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 8466992 &* s.n : nil, batch: s.n,
             perImage: 12288, gradBranch: s.t + 15307200 &* s.n, pool: pool)
-        // features.6.4.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(260)
+        // features.6.4.block.2 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 20290432 &* s.n,
             pixels: 64 &* s.n, channels: 192, gamma: s.p + 3163360, beta: s.p + 3163552, savedMean: s.f + 504480,
             savedInvStd: s.f + 504672, activation: .identity, gradInput: s.t + 15307200 &* s.n,
             gradGamma: s.g + 3163360, gradBeta: s.g + 3163552, pool: pool)
-        // features.6.4.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(261)
+        // features.6.4.block.2 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 19069920 &* s.n,
             weights: s.p + 2942176, pixels: 64 &* s.n, inChannels: 1152, outChannels: 192,
             gradInput: s.t + 8380800 &* s.n, gradWeights: s.g + 2942176, pool: pool)
-        // features.6.4.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(262)
+        // features.6.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 18996192 &* s.n,
             pixels: 64 &* s.n, channels: 1152, gamma: s.p + 2937568, beta: s.p + 2938720, savedMean: s.f + 444576,
             savedInvStd: s.f + 445728, activation: .relu6, gradInput: s.t + 8380800 &* s.n, gradGamma: s.g + 2937568,
             gradBeta: s.g + 2938720, pool: pool)
+        s.profiler?.stop(263)
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 475680, count: 28800)
-        // features.6.4.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(264)
+        // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 18922464 &* s.n,
             batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8,
             outWidth: 8, weights: s.f + 446880, gradInput: s.t + 15307200 &* s.n, gradWeights: s.f + 475680,
             pool: pool)
+        s.profiler?.stop(265)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 475680, channels: 1152, kernel: 5, into: s.g + 2908768)
-        // features.6.4.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(266)
+        // features.6.4.block.0 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 18848736 &* s.n,
             pixels: 64 &* s.n, channels: 1152, gamma: s.p + 2904160, beta: s.p + 2905312, savedMean: s.f + 442272,
             savedInvStd: s.f + 443424, activation: .relu6, gradInput: s.t + 15307200 &* s.n, gradGamma: s.g + 2904160,
             gradBeta: s.g + 2905312, pool: pool)
-        // features.6.4.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(267)
+        // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 20278144 &* s.n,
             weights: s.p + 2682976, pixels: 64 &* s.n, inChannels: 192, outChannels: 1152,
             gradInput: s.t + 15432128 &* s.n, gradWeights: s.g + 2682976, pool: pool)
+        s.profiler?.stop(268)
         // features.6.4 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 15432128 &* s.n, s.t + 8454528 &* s.n, count: 12288 &* s.n, pool: pool)
+        s.profiler?.stop(269)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 15432128 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 8466976 &* s.n : nil, batch: s.n,
             perImage: 12288, gradBranch: s.t + 8454528 &* s.n, pool: pool)
-        // features.6.3.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(270)
+        // features.6.3.block.2 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8454528 &* s.n, input: s.t + 20265856 &* s.n,
             pixels: 64 &* s.n, channels: 192, gamma: s.p + 2682208, beta: s.p + 2682400, savedMean: s.f + 441888,
             savedInvStd: s.f + 442080, activation: .identity, gradInput: s.t + 8454528 &* s.n,
             gradGamma: s.g + 2682208, gradBeta: s.g + 2682400, pool: pool)
-        // features.6.3.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(271)
+        // features.6.3.block.2 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8454528 &* s.n, input: s.t + 18775008 &* s.n,
             weights: s.p + 2461024, pixels: 64 &* s.n, inChannels: 1152, outChannels: 192,
             gradInput: s.t + 8380800 &* s.n, gradWeights: s.g + 2461024, pool: pool)
-        // features.6.3.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(272)
+        // features.6.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 18701280 &* s.n,
             pixels: 64 &* s.n, channels: 1152, gamma: s.p + 2456416, beta: s.p + 2457568, savedMean: s.f + 381984,
             savedInvStd: s.f + 383136, activation: .relu6, gradInput: s.t + 8380800 &* s.n, gradGamma: s.g + 2456416,
             gradBeta: s.g + 2457568, pool: pool)
+        s.profiler?.stop(273)
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 413088, count: 28800)
-        // features.6.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(274)
+        // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 18627552 &* s.n,
             batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8,
             outWidth: 8, weights: s.f + 384288, gradInput: s.t + 15307200 &* s.n, gradWeights: s.f + 413088,
             pool: pool)
+        s.profiler?.stop(275)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 413088, channels: 1152, kernel: 5, into: s.g + 2427616)
-        // features.6.3.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(276)
+        // features.6.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 18553824 &* s.n,
             pixels: 64 &* s.n, channels: 1152, gamma: s.p + 2423008, beta: s.p + 2424160, savedMean: s.f + 379680,
             savedInvStd: s.f + 380832, activation: .relu6, gradInput: s.t + 15307200 &* s.n, gradGamma: s.g + 2423008,
             gradBeta: s.g + 2424160, pool: pool)
-        // features.6.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(277)
+        // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 20253568 &* s.n,
             weights: s.p + 2201824, pixels: 64 &* s.n, inChannels: 192, outChannels: 1152,
             gradInput: s.t + 8454528 &* s.n, gradWeights: s.g + 2201824, pool: pool)
+        s.profiler?.stop(278)
         // features.6.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 8454528 &* s.n, s.t + 15432128 &* s.n, count: 12288 &* s.n, pool: pool)
+        s.profiler?.stop(279)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 8454528 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 8466960 &* s.n : nil, batch: s.n,
             perImage: 12288, gradBranch: s.t + 15307200 &* s.n, pool: pool)
-        // features.6.2.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(280)
+        // features.6.2.block.2 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 20241280 &* s.n,
             pixels: 64 &* s.n, channels: 192, gamma: s.p + 2201056, beta: s.p + 2201248, savedMean: s.f + 379296,
             savedInvStd: s.f + 379488, activation: .identity, gradInput: s.t + 15307200 &* s.n,
             gradGamma: s.g + 2201056, gradBeta: s.g + 2201248, pool: pool)
-        // features.6.2.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(281)
+        // features.6.2.block.2 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 18480096 &* s.n,
             weights: s.p + 1979872, pixels: 64 &* s.n, inChannels: 1152, outChannels: 192,
             gradInput: s.t + 8380800 &* s.n, gradWeights: s.g + 1979872, pool: pool)
-        // features.6.2.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(282)
+        // features.6.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 18406368 &* s.n,
             pixels: 64 &* s.n, channels: 1152, gamma: s.p + 1975264, beta: s.p + 1976416, savedMean: s.f + 319392,
             savedInvStd: s.f + 320544, activation: .relu6, gradInput: s.t + 8380800 &* s.n, gradGamma: s.g + 1975264,
             gradBeta: s.g + 1976416, pool: pool)
+        s.profiler?.stop(283)
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 350496, count: 28800)
-        // features.6.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(284)
+        // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 18332640 &* s.n,
             batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8,
             outWidth: 8, weights: s.f + 321696, gradInput: s.t + 15307200 &* s.n, gradWeights: s.f + 350496,
             pool: pool)
+        s.profiler?.stop(285)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 350496, channels: 1152, kernel: 5, into: s.g + 1946464)
-        // features.6.2.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(286)
+        // features.6.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 18258912 &* s.n,
             pixels: 64 &* s.n, channels: 1152, gamma: s.p + 1941856, beta: s.p + 1943008, savedMean: s.f + 317088,
             savedInvStd: s.f + 318240, activation: .relu6, gradInput: s.t + 15307200 &* s.n, gradGamma: s.g + 1941856,
             gradBeta: s.g + 1943008, pool: pool)
-        // features.6.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(287)
+        // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 20228992 &* s.n,
             weights: s.p + 1720672, pixels: 64 &* s.n, inChannels: 192, outChannels: 1152,
             gradInput: s.t + 15432128 &* s.n, gradWeights: s.g + 1720672, pool: pool)
+        s.profiler?.stop(288)
         // features.6.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 15432128 &* s.n, s.t + 8454528 &* s.n, count: 12288 &* s.n, pool: pool)
+        s.profiler?.stop(289)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 15432128 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 8466944 &* s.n : nil, batch: s.n,
             perImage: 12288, gradBranch: s.t + 8454528 &* s.n, pool: pool)
-        // features.6.1.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(290)
+        // features.6.1.block.2 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8454528 &* s.n, input: s.t + 20216704 &* s.n,
             pixels: 64 &* s.n, channels: 192, gamma: s.p + 1719904, beta: s.p + 1720096, savedMean: s.f + 316704,
             savedInvStd: s.f + 316896, activation: .identity, gradInput: s.t + 8454528 &* s.n,
             gradGamma: s.g + 1719904, gradBeta: s.g + 1720096, pool: pool)
-        // features.6.1.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(291)
+        // features.6.1.block.2 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8454528 &* s.n, input: s.t + 18185184 &* s.n,
             weights: s.p + 1498720, pixels: 64 &* s.n, inChannels: 1152, outChannels: 192,
             gradInput: s.t + 8380800 &* s.n, gradWeights: s.g + 1498720, pool: pool)
-        // features.6.1.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(292)
+        // features.6.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 18111456 &* s.n,
             pixels: 64 &* s.n, channels: 1152, gamma: s.p + 1494112, beta: s.p + 1495264, savedMean: s.f + 256800,
             savedInvStd: s.f + 257952, activation: .relu6, gradInput: s.t + 8380800 &* s.n, gradGamma: s.g + 1494112,
             gradBeta: s.g + 1495264, pool: pool)
+        s.profiler?.stop(293)
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 287904, count: 28800)
-        // features.6.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(294)
+        // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 18037728 &* s.n,
             batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8,
             outWidth: 8, weights: s.f + 259104, gradInput: s.t + 15307200 &* s.n, gradWeights: s.f + 287904,
             pool: pool)
+        s.profiler?.stop(295)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 287904, channels: 1152, kernel: 5, into: s.g + 1465312)
-        // features.6.1.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(296)
+        // features.6.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 17964000 &* s.n,
             pixels: 64 &* s.n, channels: 1152, gamma: s.p + 1460704, beta: s.p + 1461856, savedMean: s.f + 254496,
             savedInvStd: s.f + 255648, activation: .relu6, gradInput: s.t + 15307200 &* s.n, gradGamma: s.g + 1460704,
             gradBeta: s.g + 1461856, pool: pool)
-        // features.6.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(297)
+        // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 20204416 &* s.n,
             weights: s.p + 1239520, pixels: 64 &* s.n, inChannels: 192, outChannels: 1152,
             gradInput: s.t + 8423808 &* s.n, gradWeights: s.g + 1239520, pool: pool)
+        s.profiler?.stop(298)
         // features.6.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 8423808 &* s.n, s.t + 15432128 &* s.n, count: 12288 &* s.n, pool: pool)
+        s.profiler?.stop(299)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 15x15x112 -> 8x8x192
     private func features_6_0_backward(_ s: TrainingStepContext) {
-        // features.6.0.block.2 backward through identity and BatchNorm (in place)
+        // features.6.0.block.2 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8423808 &* s.n, input: s.t + 20192128 &* s.n,
             pixels: 64 &* s.n, channels: 192, gamma: s.p + 1238752, beta: s.p + 1238944, savedMean: s.f + 254112,
             savedInvStd: s.f + 254304, activation: .identity, gradInput: s.t + 8423808 &* s.n,
             gradGamma: s.g + 1238752, gradBeta: s.g + 1238944, pool: pool)
-        // features.6.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(300)
+        // features.6.0.block.2 conv 1x1 backward: input and weight gradients, [n, 8, 8, 672] <- [n, 8, 8, 192]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8423808 &* s.n, input: s.t + 19546560 &* s.n,
             weights: s.p + 1109728, pixels: 64 &* s.n, inChannels: 672, outChannels: 192,
             gradInput: s.t + 8380800 &* s.n, gradWeights: s.g + 1109728, pool: pool)
-        // features.6.0.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(301)
+        // features.6.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 15389120 &* s.n,
             pixels: 64 &* s.n, channels: 672, gamma: s.p + 1107040, beta: s.p + 1107712, savedMean: s.f + 219168,
             savedInvStd: s.f + 219840, activation: .relu6, gradInput: s.t + 8380800 &* s.n, gradGamma: s.g + 1107040,
             gradBeta: s.g + 1107712, pool: pool)
+        s.profiler?.stop(302)
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 237312, count: 16800)
-        // features.6.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(303)
+        // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 8, 8, 672]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 15156000 &* s.n,
             batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 8, outWidth: 8, weights: s.f + 220512, gradInput: s.t + 15307200 &* s.n,
             gradWeights: s.f + 237312, pool: pool)
+        s.profiler?.stop(304)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 237312, channels: 672, kernel: 5, into: s.g + 1090240)
-        // features.6.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(305)
+        // features.6.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 15004800 &* s.n,
             pixels: 225 &* s.n, channels: 672, gamma: s.p + 1087552, beta: s.p + 1088224, savedMean: s.f + 217824,
             savedInvStd: s.f + 218496, activation: .relu6, gradInput: s.t + 15307200 &* s.n, gradGamma: s.g + 1087552,
             gradBeta: s.g + 1088224, pool: pool)
-        // features.6.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(306)
+        // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 19981968 &* s.n,
             weights: s.p + 1012288, pixels: 225 &* s.n, inChannels: 112, outChannels: 672,
             gradInput: s.t + 8380800 &* s.n, gradWeights: s.g + 1012288, pool: pool)
+        s.profiler?.stop(307)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 8380800 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 8466928 &* s.n : nil, batch: s.n,
             perImage: 25200, gradBranch: s.t + 8406000 &* s.n, pool: pool)
-        // features.5.3.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(308)
+        // features.5.3.block.2 backward through identity and BatchNorm (in place) on [n, 15, 15, 112]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8406000 &* s.n, input: s.t + 19956768 &* s.n,
             pixels: 225 &* s.n, channels: 112, gamma: s.p + 1011840, beta: s.p + 1011952, savedMean: s.f + 217600,
             savedInvStd: s.f + 217712, activation: .identity, gradInput: s.t + 8406000 &* s.n,
             gradGamma: s.g + 1011840, gradBeta: s.g + 1011952, pool: pool)
-        // features.5.3.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(309)
+        // features.5.3.block.2 conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8406000 &* s.n, input: s.t + 14853600 &* s.n,
             weights: s.p + 936576, pixels: 225 &* s.n, inChannels: 672, outChannels: 112,
             gradInput: s.t + 15004800 &* s.n, gradWeights: s.g + 936576, pool: pool)
-        // features.5.3.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(310)
+        // features.5.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15004800 &* s.n, input: s.t + 14702400 &* s.n,
             pixels: 225 &* s.n, channels: 672, gamma: s.p + 933888, beta: s.p + 934560, savedMean: s.f + 182656,
             savedInvStd: s.f + 183328, activation: .relu6, gradInput: s.t + 15004800 &* s.n, gradGamma: s.g + 933888,
             gradBeta: s.g + 934560, pool: pool)
+        s.profiler?.stop(311)
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 200800, count: 16800)
-        // features.5.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(312)
+        // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 15004800 &* s.n, input: s.t + 14551200 &* s.n,
             batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15, weights: s.f + 184000, gradInput: s.t + 14702400 &* s.n,
             gradWeights: s.f + 200800, pool: pool)
+        s.profiler?.stop(313)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 200800, channels: 672, kernel: 5, into: s.g + 917088)
-        // features.5.3.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(314)
+        // features.5.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 14702400 &* s.n, input: s.t + 14400000 &* s.n,
             pixels: 225 &* s.n, channels: 672, gamma: s.p + 914400, beta: s.p + 915072, savedMean: s.f + 181312,
             savedInvStd: s.f + 181984, activation: .relu6, gradInput: s.t + 14702400 &* s.n, gradGamma: s.g + 914400,
             gradBeta: s.g + 915072, pool: pool)
-        // features.5.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(315)
+        // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 14702400 &* s.n, input: s.t + 19931568 &* s.n,
             weights: s.p + 839136, pixels: 225 &* s.n, inChannels: 112, outChannels: 672,
             gradInput: s.t + 8406000 &* s.n, gradWeights: s.g + 839136, pool: pool)
+        s.profiler?.stop(316)
         // features.5.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 8406000 &* s.n, s.t + 8380800 &* s.n, count: 25200 &* s.n, pool: pool)
+        s.profiler?.stop(317)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 8406000 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 8466912 &* s.n : nil, batch: s.n,
             perImage: 25200, gradBranch: s.t + 8380800 &* s.n, pool: pool)
-        // features.5.2.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(318)
+        // features.5.2.block.2 backward through identity and BatchNorm (in place) on [n, 15, 15, 112]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 19906368 &* s.n,
             pixels: 225 &* s.n, channels: 112, gamma: s.p + 838688, beta: s.p + 838800, savedMean: s.f + 181088,
             savedInvStd: s.f + 181200, activation: .identity, gradInput: s.t + 8380800 &* s.n, gradGamma: s.g + 838688,
             gradBeta: s.g + 838800, pool: pool)
-        // features.5.2.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(319)
+        // features.5.2.block.2 conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 14248800 &* s.n,
             weights: s.p + 763424, pixels: 225 &* s.n, inChannels: 672, outChannels: 112,
             gradInput: s.t + 14400000 &* s.n, gradWeights: s.g + 763424, pool: pool)
-        // features.5.2.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(320)
+        // features.5.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 14400000 &* s.n, input: s.t + 14097600 &* s.n,
             pixels: 225 &* s.n, channels: 672, gamma: s.p + 760736, beta: s.p + 761408, savedMean: s.f + 146144,
             savedInvStd: s.f + 146816, activation: .relu6, gradInput: s.t + 14400000 &* s.n, gradGamma: s.g + 760736,
             gradBeta: s.g + 761408, pool: pool)
+        s.profiler?.stop(321)
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 164288, count: 16800)
-        // features.5.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(322)
+        // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 14400000 &* s.n, input: s.t + 13946400 &* s.n,
             batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15, weights: s.f + 147488, gradInput: s.t + 14097600 &* s.n,
             gradWeights: s.f + 164288, pool: pool)
+        s.profiler?.stop(323)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 164288, channels: 672, kernel: 5, into: s.g + 743936)
-        // features.5.2.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(324)
+        // features.5.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 14097600 &* s.n, input: s.t + 13795200 &* s.n,
             pixels: 225 &* s.n, channels: 672, gamma: s.p + 741248, beta: s.p + 741920, savedMean: s.f + 144800,
             savedInvStd: s.f + 145472, activation: .relu6, gradInput: s.t + 14097600 &* s.n, gradGamma: s.g + 741248,
             gradBeta: s.g + 741920, pool: pool)
-        // features.5.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(325)
+        // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 14097600 &* s.n, input: s.t + 19881168 &* s.n,
             weights: s.p + 665984, pixels: 225 &* s.n, inChannels: 112, outChannels: 672,
             gradInput: s.t + 8380800 &* s.n, gradWeights: s.g + 665984, pool: pool)
+        s.profiler?.stop(326)
         // features.5.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 8380800 &* s.n, s.t + 8406000 &* s.n, count: 25200 &* s.n, pool: pool)
+        s.profiler?.stop(327)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 8380800 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 8466896 &* s.n : nil, batch: s.n,
             perImage: 25200, gradBranch: s.t + 8406000 &* s.n, pool: pool)
-        // features.5.1.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(328)
+        // features.5.1.block.2 backward through identity and BatchNorm (in place) on [n, 15, 15, 112]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8406000 &* s.n, input: s.t + 19855968 &* s.n,
             pixels: 225 &* s.n, channels: 112, gamma: s.p + 665536, beta: s.p + 665648, savedMean: s.f + 144576,
             savedInvStd: s.f + 144688, activation: .identity, gradInput: s.t + 8406000 &* s.n, gradGamma: s.g + 665536,
             gradBeta: s.g + 665648, pool: pool)
-        // features.5.1.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(329)
+        // features.5.1.block.2 conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8406000 &* s.n, input: s.t + 13644000 &* s.n,
             weights: s.p + 590272, pixels: 225 &* s.n, inChannels: 672, outChannels: 112,
             gradInput: s.t + 13795200 &* s.n, gradWeights: s.g + 590272, pool: pool)
-        // features.5.1.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(330)
+        // features.5.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13795200 &* s.n, input: s.t + 13492800 &* s.n,
             pixels: 225 &* s.n, channels: 672, gamma: s.p + 587584, beta: s.p + 588256, savedMean: s.f + 109632,
             savedInvStd: s.f + 110304, activation: .relu6, gradInput: s.t + 13795200 &* s.n, gradGamma: s.g + 587584,
             gradBeta: s.g + 588256, pool: pool)
+        s.profiler?.stop(331)
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 127776, count: 16800)
-        // features.5.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(332)
+        // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 13795200 &* s.n, input: s.t + 13341600 &* s.n,
             batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15, weights: s.f + 110976, gradInput: s.t + 13492800 &* s.n,
             gradWeights: s.f + 127776, pool: pool)
+        s.profiler?.stop(333)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 127776, channels: 672, kernel: 5, into: s.g + 570784)
-        // features.5.1.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(334)
+        // features.5.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13492800 &* s.n, input: s.t + 13190400 &* s.n,
             pixels: 225 &* s.n, channels: 672, gamma: s.p + 568096, beta: s.p + 568768, savedMean: s.f + 108288,
             savedInvStd: s.f + 108960, activation: .relu6, gradInput: s.t + 13492800 &* s.n, gradGamma: s.g + 568096,
             gradBeta: s.g + 568768, pool: pool)
-        // features.5.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(335)
+        // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 13492800 &* s.n, input: s.t + 19830768 &* s.n,
             weights: s.p + 492832, pixels: 225 &* s.n, inChannels: 112, outChannels: 672,
             gradInput: s.t + 8406000 &* s.n, gradWeights: s.g + 492832, pool: pool)
+        s.profiler?.stop(336)
         // features.5.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 8406000 &* s.n, s.t + 8380800 &* s.n, count: 25200 &* s.n, pool: pool)
+        s.profiler?.stop(337)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 15x15x80 -> 15x15x112
     private func features_5_0_backward(_ s: TrainingStepContext) {
-        // features.5.0.block.2 backward through identity and BatchNorm (in place)
+        // features.5.0.block.2 backward through identity and BatchNorm (in place) on [n, 15, 15, 112]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8406000 &* s.n, input: s.t + 19805568 &* s.n,
             pixels: 225 &* s.n, channels: 112, gamma: s.p + 492384, beta: s.p + 492496, savedMean: s.f + 108064,
             savedInvStd: s.f + 108176, activation: .identity, gradInput: s.t + 8406000 &* s.n, gradGamma: s.g + 492384,
             gradBeta: s.g + 492496, pool: pool)
-        // features.5.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(338)
+        // features.5.0.block.2 conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 112]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8406000 &* s.n, input: s.t + 17337600 &* s.n,
             weights: s.p + 438624, pixels: 225 &* s.n, inChannels: 480, outChannels: 112,
             gradInput: s.t + 13190400 &* s.n, gradWeights: s.g + 438624, pool: pool)
-        // features.5.0.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(339)
+        // features.5.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13190400 &* s.n, input: s.t + 17229600 &* s.n,
             pixels: 225 &* s.n, channels: 480, gamma: s.p + 436704, beta: s.p + 437184, savedMean: s.f + 83104,
             savedInvStd: s.f + 83584, activation: .relu6, gradInput: s.t + 13190400 &* s.n, gradGamma: s.g + 436704,
             gradBeta: s.g + 437184, pool: pool)
+        s.profiler?.stop(340)
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 96064, count: 12000)
-        // features.5.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(341)
+        // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 13190400 &* s.n, input: s.t + 17121600 &* s.n,
             batch: s.n, height: 15, width: 15, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15, weights: s.f + 84064, gradInput: s.t + 13298400 &* s.n,
             gradWeights: s.f + 96064, pool: pool)
+        s.profiler?.stop(342)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 96064, channels: 480, kernel: 5, into: s.g + 424704)
-        // features.5.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(343)
+        // features.5.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13298400 &* s.n, input: s.t + 17013600 &* s.n,
             pixels: 225 &* s.n, channels: 480, gamma: s.p + 422784, beta: s.p + 423264, savedMean: s.f + 82144,
             savedInvStd: s.f + 82624, activation: .relu6, gradInput: s.t + 13298400 &* s.n, gradGamma: s.g + 422784,
             gradBeta: s.g + 423264, pool: pool)
-        // features.5.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(344)
+        // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 13298400 &* s.n, input: s.t + 20174128 &* s.n,
             weights: s.p + 384384, pixels: 225 &* s.n, inChannels: 80, outChannels: 480,
             gradInput: s.t + 8380800 &* s.n, gradWeights: s.g + 384384, pool: pool)
+        s.profiler?.stop(345)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 8380800 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 8466880 &* s.n : nil, batch: s.n,
             perImage: 18000, gradBranch: s.t + 8398800 &* s.n, pool: pool)
-        // features.4.3.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(346)
+        // features.4.3.block.2 backward through identity and BatchNorm (in place) on [n, 15, 15, 80]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8398800 &* s.n, input: s.t + 20156128 &* s.n,
             pixels: 225 &* s.n, channels: 80, gamma: s.p + 384064, beta: s.p + 384144, savedMean: s.f + 81984,
             savedInvStd: s.f + 82064, activation: .identity, gradInput: s.t + 8398800 &* s.n, gradGamma: s.g + 384064,
             gradBeta: s.g + 384144, pool: pool)
-        // features.4.3.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(347)
+        // features.4.3.block.2 conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8398800 &* s.n, input: s.t + 16905600 &* s.n,
             weights: s.p + 345664, pixels: 225 &* s.n, inChannels: 480, outChannels: 80,
             gradInput: s.t + 13190400 &* s.n, gradWeights: s.g + 345664, pool: pool)
-        // features.4.3.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(348)
+        // features.4.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13190400 &* s.n, input: s.t + 16797600 &* s.n,
             pixels: 225 &* s.n, channels: 480, gamma: s.p + 343744, beta: s.p + 344224, savedMean: s.f + 72384,
             savedInvStd: s.f + 72864, activation: .relu6, gradInput: s.t + 13190400 &* s.n, gradGamma: s.g + 343744,
             gradBeta: s.g + 344224, pool: pool)
+        s.profiler?.stop(349)
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 77664, count: 4320)
-        // features.4.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(350)
+        // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 13190400 &* s.n, input: s.t + 16689600 &* s.n,
             batch: s.n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 15, outWidth: 15, weights: s.f + 73344, gradInput: s.t + 13298400 &* s.n,
             gradWeights: s.f + 77664, pool: pool)
+        s.profiler?.stop(351)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 77664, channels: 480, kernel: 3, into: s.g + 339424)
-        // features.4.3.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(352)
+        // features.4.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13298400 &* s.n, input: s.t + 16581600 &* s.n,
             pixels: 225 &* s.n, channels: 480, gamma: s.p + 337504, beta: s.p + 337984, savedMean: s.f + 71424,
             savedInvStd: s.f + 71904, activation: .relu6, gradInput: s.t + 13298400 &* s.n, gradGamma: s.g + 337504,
             gradBeta: s.g + 337984, pool: pool)
-        // features.4.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(353)
+        // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 13298400 &* s.n, input: s.t + 20138128 &* s.n,
             weights: s.p + 299104, pixels: 225 &* s.n, inChannels: 80, outChannels: 480,
             gradInput: s.t + 8398800 &* s.n, gradWeights: s.g + 299104, pool: pool)
+        s.profiler?.stop(354)
         // features.4.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 8398800 &* s.n, s.t + 8380800 &* s.n, count: 18000 &* s.n, pool: pool)
+        s.profiler?.stop(355)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 8398800 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 8466864 &* s.n : nil, batch: s.n,
             perImage: 18000, gradBranch: s.t + 8380800 &* s.n, pool: pool)
-        // features.4.2.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(356)
+        // features.4.2.block.2 backward through identity and BatchNorm (in place) on [n, 15, 15, 80]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 20120128 &* s.n,
             pixels: 225 &* s.n, channels: 80, gamma: s.p + 298784, beta: s.p + 298864, savedMean: s.f + 71264,
             savedInvStd: s.f + 71344, activation: .identity, gradInput: s.t + 8380800 &* s.n, gradGamma: s.g + 298784,
             gradBeta: s.g + 298864, pool: pool)
-        // features.4.2.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(357)
+        // features.4.2.block.2 conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 16473600 &* s.n,
             weights: s.p + 260384, pixels: 225 &* s.n, inChannels: 480, outChannels: 80,
             gradInput: s.t + 13190400 &* s.n, gradWeights: s.g + 260384, pool: pool)
-        // features.4.2.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(358)
+        // features.4.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13190400 &* s.n, input: s.t + 16365600 &* s.n,
             pixels: 225 &* s.n, channels: 480, gamma: s.p + 258464, beta: s.p + 258944, savedMean: s.f + 61664,
             savedInvStd: s.f + 62144, activation: .relu6, gradInput: s.t + 13190400 &* s.n, gradGamma: s.g + 258464,
             gradBeta: s.g + 258944, pool: pool)
+        s.profiler?.stop(359)
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 66944, count: 4320)
-        // features.4.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(360)
+        // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 13190400 &* s.n, input: s.t + 16257600 &* s.n,
             batch: s.n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 15, outWidth: 15, weights: s.f + 62624, gradInput: s.t + 13298400 &* s.n,
             gradWeights: s.f + 66944, pool: pool)
+        s.profiler?.stop(361)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 66944, channels: 480, kernel: 3, into: s.g + 254144)
-        // features.4.2.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(362)
+        // features.4.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13298400 &* s.n, input: s.t + 16149600 &* s.n,
             pixels: 225 &* s.n, channels: 480, gamma: s.p + 252224, beta: s.p + 252704, savedMean: s.f + 60704,
             savedInvStd: s.f + 61184, activation: .relu6, gradInput: s.t + 13298400 &* s.n, gradGamma: s.g + 252224,
             gradBeta: s.g + 252704, pool: pool)
-        // features.4.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(363)
+        // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 13298400 &* s.n, input: s.t + 20102128 &* s.n,
             weights: s.p + 213824, pixels: 225 &* s.n, inChannels: 80, outChannels: 480,
             gradInput: s.t + 8380800 &* s.n, gradWeights: s.g + 213824, pool: pool)
+        s.profiler?.stop(364)
         // features.4.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 8380800 &* s.n, s.t + 8398800 &* s.n, count: 18000 &* s.n, pool: pool)
+        s.profiler?.stop(365)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 8380800 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 8466848 &* s.n : nil, batch: s.n,
             perImage: 18000, gradBranch: s.t + 8398800 &* s.n, pool: pool)
-        // features.4.1.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(366)
+        // features.4.1.block.2 backward through identity and BatchNorm (in place) on [n, 15, 15, 80]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8398800 &* s.n, input: s.t + 20084128 &* s.n,
             pixels: 225 &* s.n, channels: 80, gamma: s.p + 213504, beta: s.p + 213584, savedMean: s.f + 60544,
             savedInvStd: s.f + 60624, activation: .identity, gradInput: s.t + 8398800 &* s.n, gradGamma: s.g + 213504,
             gradBeta: s.g + 213584, pool: pool)
-        // features.4.1.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(367)
+        // features.4.1.block.2 conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8398800 &* s.n, input: s.t + 16041600 &* s.n,
             weights: s.p + 175104, pixels: 225 &* s.n, inChannels: 480, outChannels: 80,
             gradInput: s.t + 13190400 &* s.n, gradWeights: s.g + 175104, pool: pool)
-        // features.4.1.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(368)
+        // features.4.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13190400 &* s.n, input: s.t + 15933600 &* s.n,
             pixels: 225 &* s.n, channels: 480, gamma: s.p + 173184, beta: s.p + 173664, savedMean: s.f + 50944,
             savedInvStd: s.f + 51424, activation: .relu6, gradInput: s.t + 13190400 &* s.n, gradGamma: s.g + 173184,
             gradBeta: s.g + 173664, pool: pool)
+        s.profiler?.stop(369)
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 56224, count: 4320)
-        // features.4.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(370)
+        // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 13190400 &* s.n, input: s.t + 15825600 &* s.n,
             batch: s.n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 15, outWidth: 15, weights: s.f + 51904, gradInput: s.t + 13298400 &* s.n,
             gradWeights: s.f + 56224, pool: pool)
+        s.profiler?.stop(371)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 56224, channels: 480, kernel: 3, into: s.g + 168864)
-        // features.4.1.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(372)
+        // features.4.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13298400 &* s.n, input: s.t + 15717600 &* s.n,
             pixels: 225 &* s.n, channels: 480, gamma: s.p + 166944, beta: s.p + 167424, savedMean: s.f + 49984,
             savedInvStd: s.f + 50464, activation: .relu6, gradInput: s.t + 13298400 &* s.n, gradGamma: s.g + 166944,
             gradBeta: s.g + 167424, pool: pool)
-        // features.4.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(373)
+        // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 13298400 &* s.n, input: s.t + 20066128 &* s.n,
             weights: s.p + 128544, pixels: 225 &* s.n, inChannels: 80, outChannels: 480,
             gradInput: s.t + 8434800 &* s.n, gradWeights: s.g + 128544, pool: pool)
+        s.profiler?.stop(374)
         // features.4.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 8434800 &* s.n, s.t + 8380800 &* s.n, count: 18000 &* s.n, pool: pool)
+        s.profiler?.stop(375)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 30x30x40 -> 15x15x80
     private func features_4_0_backward(_ s: TrainingStepContext) {
-        // features.4.0.block.2 backward through identity and BatchNorm (in place)
+        // features.4.0.block.2 backward through identity and BatchNorm (in place) on [n, 15, 15, 80]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8434800 &* s.n, input: s.t + 20048128 &* s.n,
             pixels: 225 &* s.n, channels: 80, gamma: s.p + 128224, beta: s.p + 128304, savedMean: s.f + 49824,
             savedInvStd: s.f + 49904, activation: .identity, gradInput: s.t + 8434800 &* s.n, gradGamma: s.g + 128224,
             gradBeta: s.g + 128304, pool: pool)
-        // features.4.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(376)
+        // features.4.0.block.2 conv 1x1 backward: input and weight gradients, [n, 15, 15, 240] <- [n, 15, 15, 80]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8434800 &* s.n, input: s.t + 19492560 &* s.n,
             weights: s.p + 109024, pixels: 225 &* s.n, inChannels: 240, outChannels: 80,
             gradInput: s.t + 8380800 &* s.n, gradWeights: s.g + 109024, pool: pool)
-        // features.4.0.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(377)
+        // features.4.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 19438560 &* s.n,
             pixels: 225 &* s.n, channels: 240, gamma: s.p + 108064, beta: s.p + 108304, savedMean: s.f + 45024,
             savedInvStd: s.f + 45264, activation: .relu6, gradInput: s.t + 8380800 &* s.n, gradGamma: s.g + 108064,
             gradBeta: s.g + 108304, pool: pool)
+        s.profiler?.stop(378)
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 47664, count: 2160)
-        // features.4.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(379)
+        // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 15, 15, 240]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 12974400 &* s.n,
             batch: s.n, height: 30, width: 30, channels: 240, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
             outHeight: 15, outWidth: 15, weights: s.f + 45504, gradInput: s.t + 13190400 &* s.n,
             gradWeights: s.f + 47664, pool: pool)
+        s.profiler?.stop(380)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 47664, channels: 240, kernel: 3, into: s.g + 105904)
-        // features.4.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(381)
+        // features.4.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13190400 &* s.n, input: s.t + 12758400 &* s.n,
             pixels: 900 &* s.n, channels: 240, gamma: s.p + 104944, beta: s.p + 105184, savedMean: s.f + 44544,
             savedInvStd: s.f + 44784, activation: .relu6, gradInput: s.t + 13190400 &* s.n, gradGamma: s.g + 104944,
             gradBeta: s.g + 105184, pool: pool)
-        // features.4.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(382)
+        // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 13190400 &* s.n, input: s.t + 19769568 &* s.n,
             weights: s.p + 95344, pixels: 900 &* s.n, inChannels: 40, outChannels: 240,
             gradInput: s.t + 8380800 &* s.n, gradWeights: s.g + 95344, pool: pool)
+        s.profiler?.stop(383)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, identity shortcut
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 8380800 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 8466832 &* s.n : nil, batch: s.n,
             perImage: 36000, gradBranch: s.t + 8416800 &* s.n, pool: pool)
-        // features.3.2.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(384)
+        // features.3.2.block.2 backward through identity and BatchNorm (in place) on [n, 30, 30, 40]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8416800 &* s.n, input: s.t + 19733568 &* s.n,
             pixels: 900 &* s.n, channels: 40, gamma: s.p + 95152, beta: s.p + 95200, savedMean: s.f + 44464,
             savedInvStd: s.f + 44504, activation: .identity, gradInput: s.t + 8416800 &* s.n, gradGamma: s.g + 95152,
             gradBeta: s.g + 95200, pool: pool)
-        // features.3.2.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(385)
+        // features.3.2.block.2 conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8416800 &* s.n, input: s.t + 12542400 &* s.n,
             weights: s.p + 85552, pixels: 900 &* s.n, inChannels: 240, outChannels: 40,
             gradInput: s.t + 12758400 &* s.n, gradWeights: s.g + 85552, pool: pool)
-        // features.3.2.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(386)
+        // features.3.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 12758400 &* s.n, input: s.t + 12326400 &* s.n,
             pixels: 900 &* s.n, channels: 240, gamma: s.p + 84592, beta: s.p + 84832, savedMean: s.f + 31984,
             savedInvStd: s.f + 32224, activation: .relu6, gradInput: s.t + 12758400 &* s.n, gradGamma: s.g + 84592,
             gradBeta: s.g + 84832, pool: pool)
+        s.profiler?.stop(387)
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 38464, count: 6000)
-        // features.3.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(388)
+        // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 12758400 &* s.n, input: s.t + 12110400 &* s.n,
             batch: s.n, height: 30, width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 30, outWidth: 30, weights: s.f + 32464, gradInput: s.t + 12326400 &* s.n,
             gradWeights: s.f + 38464, pool: pool)
+        s.profiler?.stop(389)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 38464, channels: 240, kernel: 5, into: s.g + 78592)
-        // features.3.2.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(390)
+        // features.3.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 12326400 &* s.n, input: s.t + 11894400 &* s.n,
             pixels: 900 &* s.n, channels: 240, gamma: s.p + 77632, beta: s.p + 77872, savedMean: s.f + 31504,
             savedInvStd: s.f + 31744, activation: .relu6, gradInput: s.t + 12326400 &* s.n, gradGamma: s.g + 77632,
             gradBeta: s.g + 77872, pool: pool)
-        // features.3.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(391)
+        // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 12326400 &* s.n, input: s.t + 19697568 &* s.n,
             weights: s.p + 68032, pixels: 900 &* s.n, inChannels: 40, outChannels: 240,
             gradInput: s.t + 8416800 &* s.n, gradWeights: s.g + 68032, pool: pool)
+        s.profiler?.stop(392)
         // features.3.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 8416800 &* s.n, s.t + 8380800 &* s.n, count: 36000 &* s.n, pool: pool)
+        s.profiler?.stop(393)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, identity shortcut
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 8416800 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 8466816 &* s.n : nil, batch: s.n,
             perImage: 36000, gradBranch: s.t + 8380800 &* s.n, pool: pool)
-        // features.3.1.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(394)
+        // features.3.1.block.2 backward through identity and BatchNorm (in place) on [n, 30, 30, 40]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 19661568 &* s.n,
             pixels: 900 &* s.n, channels: 40, gamma: s.p + 67840, beta: s.p + 67888, savedMean: s.f + 31424,
             savedInvStd: s.f + 31464, activation: .identity, gradInput: s.t + 8380800 &* s.n, gradGamma: s.g + 67840,
             gradBeta: s.g + 67888, pool: pool)
-        // features.3.1.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(395)
+        // features.3.1.block.2 conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 11678400 &* s.n,
             weights: s.p + 58240, pixels: 900 &* s.n, inChannels: 240, outChannels: 40,
             gradInput: s.t + 11894400 &* s.n, gradWeights: s.g + 58240, pool: pool)
-        // features.3.1.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(396)
+        // features.3.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11894400 &* s.n, input: s.t + 11462400 &* s.n,
             pixels: 900 &* s.n, channels: 240, gamma: s.p + 57280, beta: s.p + 57520, savedMean: s.f + 18944,
             savedInvStd: s.f + 19184, activation: .relu6, gradInput: s.t + 11894400 &* s.n, gradGamma: s.g + 57280,
             gradBeta: s.g + 57520, pool: pool)
+        s.profiler?.stop(397)
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 25424, count: 6000)
-        // features.3.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(398)
+        // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 11894400 &* s.n, input: s.t + 8164800 &* s.n,
             batch: s.n, height: 30, width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 30, outWidth: 30, weights: s.f + 19424, gradInput: s.t + 11462400 &* s.n,
             gradWeights: s.f + 25424, pool: pool)
+        s.profiler?.stop(399)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 25424, channels: 240, kernel: 5, into: s.g + 51280)
-        // features.3.1.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(400)
+        // features.3.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11462400 &* s.n, input: s.t + 7948800 &* s.n,
             pixels: 900 &* s.n, channels: 240, gamma: s.p + 50320, beta: s.p + 50560, savedMean: s.f + 18464,
             savedInvStd: s.f + 18704, activation: .relu6, gradInput: s.t + 11462400 &* s.n, gradGamma: s.g + 50320,
             gradBeta: s.g + 50560, pool: pool)
-        // features.3.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(401)
+        // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 11462400 &* s.n, input: s.t + 19625568 &* s.n,
             weights: s.p + 40720, pixels: 900 &* s.n, inChannels: 40, outChannels: 240,
             gradInput: s.t + 7948800 &* s.n, gradWeights: s.g + 40720, pool: pool)
+        s.profiler?.stop(402)
         // features.3.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 7948800 &* s.n, s.t + 8416800 &* s.n, count: 36000 &* s.n, pool: pool)
+        s.profiler?.stop(403)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 60x60x24 -> 30x30x40
     private func features_3_0_backward(_ s: TrainingStepContext) {
-        // features.3.0.block.2 backward through identity and BatchNorm (in place)
+        // features.3.0.block.2 backward through identity and BatchNorm (in place) on [n, 30, 30, 40]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 7948800 &* s.n, input: s.t + 19589568 &* s.n,
             pixels: 900 &* s.n, channels: 40, gamma: s.p + 40528, beta: s.p + 40576, savedMean: s.f + 18384,
             savedInvStd: s.f + 18424, activation: .identity, gradInput: s.t + 7948800 &* s.n, gradGamma: s.g + 40528,
             gradBeta: s.g + 40576, pool: pool)
-        // features.3.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(404)
+        // features.3.0.block.2 conv 1x1 backward: input and weight gradients, [n, 30, 30, 144] <- [n, 30, 30, 40]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 7948800 &* s.n, input: s.t + 15588000 &* s.n,
             weights: s.p + 34768, pixels: 900 &* s.n, inChannels: 144, outChannels: 40,
             gradInput: s.t + 11462400 &* s.n, gradWeights: s.g + 34768, pool: pool)
-        // features.3.0.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(405)
+        // features.3.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 30, 30, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11462400 &* s.n, input: s.t + 15458400 &* s.n,
             pixels: 900 &* s.n, channels: 144, gamma: s.p + 34192, beta: s.p + 34336, savedMean: s.f + 10896,
             savedInvStd: s.f + 11040, activation: .relu6, gradInput: s.t + 11462400 &* s.n, gradGamma: s.g + 34192,
             gradBeta: s.g + 34336, pool: pool)
+        s.profiler?.stop(406)
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 14784, count: 3600)
-        // features.3.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(407)
+        // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 30, 30, 144]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 11462400 &* s.n, input: s.t + 7430400 &* s.n,
             batch: s.n, height: 60, width: 60, channels: 144, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 30, outWidth: 30, weights: s.f + 11184, gradInput: s.t + 7948800 &* s.n,
             gradWeights: s.f + 14784, pool: pool)
+        s.profiler?.stop(408)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 14784, channels: 144, kernel: 5, into: s.g + 30592)
-        // features.3.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(409)
+        // features.3.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 7948800 &* s.n, input: s.t + 6912000 &* s.n,
             pixels: 3600 &* s.n, channels: 144, gamma: s.p + 30016, beta: s.p + 30160, savedMean: s.f + 10608,
             savedInvStd: s.f + 10752, activation: .relu6, gradInput: s.t + 7948800 &* s.n, gradGamma: s.g + 30016,
             gradBeta: s.g + 30160, pool: pool)
-        // features.3.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(410)
+        // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 7948800 &* s.n, input: s.t + 17877600 &* s.n,
             weights: s.p + 26560, pixels: 3600 &* s.n, inChannels: 24, outChannels: 144,
             gradInput: s.t + 7430400 &* s.n, gradWeights: s.g + 26560, pool: pool)
+        s.profiler?.stop(411)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, identity shortcut
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 7430400 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 20315024 &* s.n : nil, batch: s.n,
             perImage: 86400, gradBranch: s.t + 7516800 &* s.n, pool: pool)
-        // features.2.2.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(412)
+        // features.2.2.block.2 backward through identity and BatchNorm (in place) on [n, 60, 60, 24]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 7516800 &* s.n, input: s.t + 17791200 &* s.n,
             pixels: 3600 &* s.n, channels: 24, gamma: s.p + 26432, beta: s.p + 26464, savedMean: s.f + 10560,
             savedInvStd: s.f + 10584, activation: .identity, gradInput: s.t + 7516800 &* s.n, gradGamma: s.g + 26432,
             gradBeta: s.g + 26464, pool: pool)
-        // features.2.2.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(413)
+        // features.2.2.block.2 conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 7516800 &* s.n, input: s.t + 6393600 &* s.n,
             weights: s.p + 22976, pixels: 3600 &* s.n, inChannels: 144, outChannels: 24,
             gradInput: s.t + 6912000 &* s.n, gradWeights: s.g + 22976, pool: pool)
-        // features.2.2.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(414)
+        // features.2.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6912000 &* s.n, input: s.t + 5875200 &* s.n,
             pixels: 3600 &* s.n, channels: 144, gamma: s.p + 22400, beta: s.p + 22544, savedMean: s.f + 7680,
             savedInvStd: s.f + 7824, activation: .relu6, gradInput: s.t + 6912000 &* s.n, gradGamma: s.g + 22400,
             gradBeta: s.g + 22544, pool: pool)
+        s.profiler?.stop(415)
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 9264, count: 1296)
-        // features.2.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(416)
+        // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 6912000 &* s.n, input: s.t + 5356800 &* s.n,
             batch: s.n, height: 60, width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 60, outWidth: 60, weights: s.f + 7968, gradInput: s.t + 5875200 &* s.n, gradWeights: s.f + 9264,
             pool: pool)
+        s.profiler?.stop(417)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 9264, channels: 144, kernel: 3, into: s.g + 21104)
-        // features.2.2.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(418)
+        // features.2.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5875200 &* s.n, input: s.t + 4838400 &* s.n,
             pixels: 3600 &* s.n, channels: 144, gamma: s.p + 20528, beta: s.p + 20672, savedMean: s.f + 7392,
             savedInvStd: s.f + 7536, activation: .relu6, gradInput: s.t + 5875200 &* s.n, gradGamma: s.g + 20528,
             gradBeta: s.g + 20672, pool: pool)
-        // features.2.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(419)
+        // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5875200 &* s.n, input: s.t + 17704800 &* s.n,
             weights: s.p + 17072, pixels: 3600 &* s.n, inChannels: 24, outChannels: 144,
             gradInput: s.t + 5356800 &* s.n, gradWeights: s.g + 17072, pool: pool)
+        s.profiler?.stop(420)
         // features.2.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 5356800 &* s.n, s.t + 7430400 &* s.n, count: 86400 &* s.n, pool: pool)
+        s.profiler?.stop(421)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, identity shortcut
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 5356800 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 20315008 &* s.n : nil, batch: s.n,
             perImage: 86400, gradBranch: s.t + 5443200 &* s.n, pool: pool)
-        // features.2.1.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(422)
+        // features.2.1.block.2 backward through identity and BatchNorm (in place) on [n, 60, 60, 24]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5443200 &* s.n, input: s.t + 17618400 &* s.n,
             pixels: 3600 &* s.n, channels: 24, gamma: s.p + 16944, beta: s.p + 16976, savedMean: s.f + 7344,
             savedInvStd: s.f + 7368, activation: .identity, gradInput: s.t + 5443200 &* s.n, gradGamma: s.g + 16944,
             gradBeta: s.g + 16976, pool: pool)
-        // features.2.1.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(423)
+        // features.2.1.block.2 conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5443200 &* s.n, input: s.t + 4320000 &* s.n,
             weights: s.p + 13488, pixels: 3600 &* s.n, inChannels: 144, outChannels: 24,
             gradInput: s.t + 4838400 &* s.n, gradWeights: s.g + 13488, pool: pool)
-        // features.2.1.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(424)
+        // features.2.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 4838400 &* s.n, input: s.t + 3801600 &* s.n,
             pixels: 3600 &* s.n, channels: 144, gamma: s.p + 12912, beta: s.p + 13056, savedMean: s.f + 4464,
             savedInvStd: s.f + 4608, activation: .relu6, gradInput: s.t + 4838400 &* s.n, gradGamma: s.g + 12912,
             gradBeta: s.g + 13056, pool: pool)
+        s.profiler?.stop(425)
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 6048, count: 1296)
-        // features.2.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(426)
+        // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 4838400 &* s.n, input: s.t + 3283200 &* s.n,
             batch: s.n, height: 60, width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 60, outWidth: 60, weights: s.f + 4752, gradInput: s.t + 3801600 &* s.n, gradWeights: s.f + 6048,
             pool: pool)
+        s.profiler?.stop(427)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 6048, channels: 144, kernel: 3, into: s.g + 11616)
-        // features.2.1.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(428)
+        // features.2.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3801600 &* s.n, input: s.t + 2764800 &* s.n,
             pixels: 3600 &* s.n, channels: 144, gamma: s.p + 11040, beta: s.p + 11184, savedMean: s.f + 4176,
             savedInvStd: s.f + 4320, activation: .relu6, gradInput: s.t + 3801600 &* s.n, gradGamma: s.g + 11040,
             gradBeta: s.g + 11184, pool: pool)
-        // features.2.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(429)
+        // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3801600 &* s.n, input: s.t + 17532000 &* s.n,
             weights: s.p + 7584, pixels: 3600 &* s.n, inChannels: 24, outChannels: 144,
             gradInput: s.t + 2764800 &* s.n, gradWeights: s.g + 7584, pool: pool)
+        s.profiler?.stop(430)
         // features.2.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 2764800 &* s.n, s.t + 5356800 &* s.n, count: 86400 &* s.n, pool: pool)
+        s.profiler?.stop(431)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 120x120x16 -> 60x60x24
     private func features_2_0_backward(_ s: TrainingStepContext) {
-        // features.2.0.block.2 backward through identity and BatchNorm (in place)
+        // features.2.0.block.2 backward through identity and BatchNorm (in place) on [n, 60, 60, 24]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2764800 &* s.n, input: s.t + 17445600 &* s.n,
             pixels: 3600 &* s.n, channels: 24, gamma: s.p + 7456, beta: s.p + 7488, savedMean: s.f + 4128,
             savedInvStd: s.f + 4152, activation: .identity, gradInput: s.t + 2764800 &* s.n, gradGamma: s.g + 7456,
             gradBeta: s.g + 7488, pool: pool)
-        // features.2.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(432)
+        // features.2.0.block.2 conv 1x1 backward: input and weight gradients, [n, 60, 60, 96] <- [n, 60, 60, 24]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2764800 &* s.n, input: s.t + 10656000 &* s.n,
             weights: s.p + 5152, pixels: 3600 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.t + 4147200 &* s.n,
             gradWeights: s.g + 5152, pool: pool)
-        // features.2.0.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(433)
+        // features.2.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 60, 60, 96]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 4147200 &* s.n, input: s.t + 10310400 &* s.n,
             pixels: 3600 &* s.n, channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 2208,
             savedInvStd: s.f + 2304, activation: .relu6, gradInput: s.t + 4147200 &* s.n, gradGamma: s.g + 4768,
             gradBeta: s.g + 4864, pool: pool)
+        s.profiler?.stop(434)
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 3264, count: 864)
-        // features.2.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(435)
+        // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 120, 120, 96] <- [n, 60, 60, 96]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 4147200 &* s.n, input: s.t + 1382400 &* s.n,
             batch: s.n, height: 120, width: 120, channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
             outHeight: 60, outWidth: 60, weights: s.f + 2400, gradInput: s.t + 2764800 &* s.n, gradWeights: s.f + 3264,
             pool: pool)
+        s.profiler?.stop(436)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3264, channels: 96, kernel: 3, into: s.g + 3904)
-        // features.2.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(437)
+        // features.2.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 120, 120, 96]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2764800 &* s.n, input: s.t, pixels: 14400 &* s.n,
             channels: 96, gamma: s.p + 3520, beta: s.p + 3616, savedMean: s.f + 2016, savedInvStd: s.f + 2112,
             activation: .relu6, gradInput: s.t + 2764800 &* s.n, gradGamma: s.g + 3520, gradBeta: s.g + 3616,
             pool: pool)
-        // features.2.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(438)
+        // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 96]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2764800 &* s.n, input: s.t + 11232000 &* s.n,
             weights: s.p + 1984, pixels: 14400 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.t + 460800 &* s.n,
             gradWeights: s.g + 1984, pool: pool)
+        s.profiler?.stop(439)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 120x120x32 -> 120x120x16
     private func features_1_0_backward(_ s: TrainingStepContext) {
-        // features.1.0.block.1 backward through identity and BatchNorm (in place)
+        // features.1.0.block.1 backward through identity and BatchNorm (in place) on [n, 120, 120, 16]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 460800 &* s.n, input: s.t + 11001600 &* s.n,
             pixels: 14400 &* s.n, channels: 16, gamma: s.p + 1920, beta: s.p + 1936, savedMean: s.f + 1984,
             savedInvStd: s.f + 2000, activation: .identity, gradInput: s.t + 460800 &* s.n, gradGamma: s.g + 1920,
             gradBeta: s.g + 1936, pool: pool)
-        // features.1.0.block.1 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(440)
+        // features.1.0.block.1 conv 1x1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 16]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 460800 &* s.n, input: s.t + 9849600 &* s.n,
             weights: s.p + 1408, pixels: 14400 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.t,
             gradWeights: s.g + 1408, pool: pool)
-        // features.1.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(441)
+        // features.1.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 120, 120, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 9388800 &* s.n, pixels: 14400 &* s.n,
             channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 1344, savedInvStd: s.f + 1376,
             activation: .relu6, gradInput: s.t, gradGamma: s.g + 1280, gradBeta: s.g + 1312, pool: pool)
+        s.profiler?.stop(442)
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 1696, count: 288)
-        // features.1.0.block.0 depthwise backward: input and weight gradients
+        s.profiler?.stop(443)
+        // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 32]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t, input: s.t + 8928000 &* s.n, batch: s.n, height: 120,
             width: 120, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
             weights: s.f + 1408, gradInput: s.t + 460800 &* s.n, gradWeights: s.f + 1696, pool: pool)
+        s.profiler?.stop(444)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1696, channels: 32, kernel: 3, into: s.g + 992)
+        s.profiler?.stop(445)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
     private func features_0_backward(_ s: TrainingStepContext) {
-        // features.0 backward through relu6 and BatchNorm (in place)
+        // features.0 backward through relu6 and BatchNorm (in place) on [n, 120, 120, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 460800 &* s.n, input: s.t + 8467200 &* s.n,
             pixels: 14400 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 1280,
             savedInvStd: s.f + 1312, activation: .relu6, gradInput: s.t + 460800 &* s.n, gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
+        s.profiler?.stop(446)
         // features.0 stem weight gradient (the image needs none)
+        s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.t + 460800 &* s.n, input: s.x, batch: s.n, inChannels: 3,
             height: 240, width: 240, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 120, outWidth: 120,
             outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
+        s.profiler?.stop(447)
     }
+
+    /// The kernel calls of `trainStep` in order (`s.profiler?.stop(i)` charges entry i), for `LayerProfiler`.
+    public static let profiledLayers: [LayerProfiler.Layer] = [
+        .init("gradients", kind: "zero gradients", macsPerImage: nil, "zero all 5470544 gradients"),
+        .init("features.0", kind: "stem forward", macsPerImage: 12441600,
+              "stem conv 3x3/2, [n, 3, 240, 240] (NCHW) -> [n, 120, 120, 32]"),
+        .init("features.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 120, 120, 32]"),
+        .init("features.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 120, 120, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][32]"),
+        .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: 4147200,
+              "depthwise 3x3/1, [n, 120, 120, 32] -> [n, 120, 120, 32]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 120, 120, 32]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 120, 120, 32]"),
+        .init("features.1.0.block.1", kind: "conv 1x1 forward", macsPerImage: 7372800,
+              "project conv 1x1, [n, 120, 120, 32] -> [n, 120, 120, 16]"),
+        .init("features.1.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 120, 120, 16]"),
+        .init("features.1.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 120, 120, 16]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 22118400,
+              "expand conv 1x1, [n, 120, 120, 16] -> [n, 120, 120, 96]"),
+        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 120, 120, 96]"),
+        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 120, 120, 96]"),
+        .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][96]"),
+        .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 3110400,
+              "depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96]"),
+        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 60, 60, 96]"),
+        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 96]"),
+        .init("features.2.0.block.2", kind: "conv 1x1 forward", macsPerImage: 8294400,
+              "project conv 1x1, [n, 60, 60, 96] -> [n, 60, 60, 24]"),
+        .init("features.2.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 60, 60, 24]"),
+        .init("features.2.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 60, 60, 24]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 12441600,
+              "expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
+        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 60, 60, 144]"),
+        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]"),
+        .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][144]"),
+        .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 4665600,
+              "depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]"),
+        .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 60, 60, 144]"),
+        .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]"),
+        .init("features.2.1.block.2", kind: "conv 1x1 forward", macsPerImage: 12441600,
+              "project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]"),
+        .init("features.2.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 60, 60, 24]"),
+        .init("features.2.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 60, 60, 24]"),
+        .init("features.2.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9809523809523809"),
+        .init("features.2.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 12441600,
+              "expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
+        .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 60, 60, 144]"),
+        .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]"),
+        .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][144]"),
+        .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 4665600,
+              "depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]"),
+        .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 60, 60, 144]"),
+        .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]"),
+        .init("features.2.2.block.2", kind: "conv 1x1 forward", macsPerImage: 12441600,
+              "project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]"),
+        .init("features.2.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 60, 60, 24]"),
+        .init("features.2.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 60, 60, 24]"),
+        .init("features.2.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9714285714285714"),
+        .init("features.2.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 12441600,
+              "expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
+        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 60, 60, 144]"),
+        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]"),
+        .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][144]"),
+        .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 3240000,
+              "depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144]"),
+        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 30, 30, 144]"),
+        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 144]"),
+        .init("features.3.0.block.2", kind: "conv 1x1 forward", macsPerImage: 5184000,
+              "project conv 1x1, [n, 30, 30, 144] -> [n, 30, 30, 40]"),
+        .init("features.3.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 30, 30, 40]"),
+        .init("features.3.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 30, 30, 40]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
+              "expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
+        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 30, 30, 240]"),
+        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]"),
+        .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][240]"),
+        .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 5400000,
+              "depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]"),
+        .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 30, 30, 240]"),
+        .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]"),
+        .init("features.3.1.block.2", kind: "conv 1x1 forward", macsPerImage: 8640000,
+              "project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]"),
+        .init("features.3.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 30, 30, 40]"),
+        .init("features.3.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 30, 30, 40]"),
+        .init("features.3.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9523809523809523"),
+        .init("features.3.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
+              "expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
+        .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 30, 30, 240]"),
+        .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]"),
+        .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][240]"),
+        .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 5400000,
+              "depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]"),
+        .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 30, 30, 240]"),
+        .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]"),
+        .init("features.3.2.block.2", kind: "conv 1x1 forward", macsPerImage: 8640000,
+              "project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]"),
+        .init("features.3.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 30, 30, 40]"),
+        .init("features.3.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 30, 30, 40]"),
+        .init("features.3.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9428571428571428"),
+        .init("features.3.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
+              "expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
+        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 30, 30, 240]"),
+        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]"),
+        .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][240]"),
+        .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 486000,
+              "depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240]"),
+        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 240]"),
+        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 240]"),
+        .init("features.4.0.block.2", kind: "conv 1x1 forward", macsPerImage: 4320000,
+              "project conv 1x1, [n, 15, 15, 240] -> [n, 15, 15, 80]"),
+        .init("features.4.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 15, 15, 80]"),
+        .init("features.4.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
+              "expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
+        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]"),
+        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]"),
+        .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][480]"),
+        .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 972000,
+              "depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
+        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]"),
+        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]"),
+        .init("features.4.1.block.2", kind: "conv 1x1 forward", macsPerImage: 8640000,
+              "project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
+        .init("features.4.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 15, 15, 80]"),
+        .init("features.4.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]"),
+        .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9238095238095239"),
+        .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
+              "expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
+        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]"),
+        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]"),
+        .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][480]"),
+        .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 972000,
+              "depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
+        .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]"),
+        .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]"),
+        .init("features.4.2.block.2", kind: "conv 1x1 forward", macsPerImage: 8640000,
+              "project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
+        .init("features.4.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 15, 15, 80]"),
+        .init("features.4.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]"),
+        .init("features.4.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9142857142857143"),
+        .init("features.4.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
+              "expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
+        .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]"),
+        .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]"),
+        .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][480]"),
+        .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 972000,
+              "depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
+        .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]"),
+        .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]"),
+        .init("features.4.3.block.2", kind: "conv 1x1 forward", macsPerImage: 8640000,
+              "project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
+        .init("features.4.3.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 15, 15, 80]"),
+        .init("features.4.3.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]"),
+        .init("features.4.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9047619047619048"),
+        .init("features.4.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
+              "expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
+        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]"),
+        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]"),
+        .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][480]"),
+        .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 2700000,
+              "depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
+        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]"),
+        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]"),
+        .init("features.5.0.block.2", kind: "conv 1x1 forward", macsPerImage: 12096000,
+              "project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 112]"),
+        .init("features.5.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 15, 15, 112]"),
+        .init("features.5.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
+              "expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
+        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]"),
+        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]"),
+        .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][672]"),
+        .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 3780000,
+              "depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
+        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]"),
+        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]"),
+        .init("features.5.1.block.2", kind: "conv 1x1 forward", macsPerImage: 16934400,
+              "project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
+        .init("features.5.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 15, 15, 112]"),
+        .init("features.5.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]"),
+        .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8857142857142857"),
+        .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
+              "expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
+        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]"),
+        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]"),
+        .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][672]"),
+        .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 3780000,
+              "depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
+        .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]"),
+        .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]"),
+        .init("features.5.2.block.2", kind: "conv 1x1 forward", macsPerImage: 16934400,
+              "project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
+        .init("features.5.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 15, 15, 112]"),
+        .init("features.5.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]"),
+        .init("features.5.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8761904761904762"),
+        .init("features.5.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
+              "expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
+        .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]"),
+        .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]"),
+        .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][672]"),
+        .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 3780000,
+              "depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
+        .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]"),
+        .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]"),
+        .init("features.5.3.block.2", kind: "conv 1x1 forward", macsPerImage: 16934400,
+              "project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
+        .init("features.5.3.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 15, 15, 112]"),
+        .init("features.5.3.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]"),
+        .init("features.5.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8666666666666667"),
+        .init("features.5.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
+              "expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
+        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]"),
+        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]"),
+        .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][672]"),
+        .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 1075200,
+              "depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672]"),
+        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 8, 8, 672]"),
+        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 672]"),
+        .init("features.6.0.block.2", kind: "conv 1x1 forward", macsPerImage: 8257536,
+              "project conv 1x1, [n, 8, 8, 672] -> [n, 8, 8, 192]"),
+        .init("features.6.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 8, 8, 192]"),
+        .init("features.6.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
+              "expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
+        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]"),
+        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]"),
+        .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1152]"),
+        .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 1843200,
+              "depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]"),
+        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]"),
+        .init("features.6.1.block.2", kind: "conv 1x1 forward", macsPerImage: 14155776,
+              "project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
+        .init("features.6.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 8, 8, 192]"),
+        .init("features.6.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]"),
+        .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8476190476190476"),
+        .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
+              "expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
+        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]"),
+        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]"),
+        .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1152]"),
+        .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 1843200,
+              "depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+        .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]"),
+        .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]"),
+        .init("features.6.2.block.2", kind: "conv 1x1 forward", macsPerImage: 14155776,
+              "project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
+        .init("features.6.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 8, 8, 192]"),
+        .init("features.6.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]"),
+        .init("features.6.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8380952380952381"),
+        .init("features.6.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
+              "expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
+        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]"),
+        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]"),
+        .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1152]"),
+        .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 1843200,
+              "depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+        .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]"),
+        .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]"),
+        .init("features.6.3.block.2", kind: "conv 1x1 forward", macsPerImage: 14155776,
+              "project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
+        .init("features.6.3.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 8, 8, 192]"),
+        .init("features.6.3.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]"),
+        .init("features.6.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8285714285714285"),
+        .init("features.6.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
+              "expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
+        .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]"),
+        .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]"),
+        .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1152]"),
+        .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 1843200,
+              "depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+        .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]"),
+        .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]"),
+        .init("features.6.4.block.2", kind: "conv 1x1 forward", macsPerImage: 14155776,
+              "project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
+        .init("features.6.4.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 8, 8, 192]"),
+        .init("features.6.4.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]"),
+        .init("features.6.4", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.819047619047619"),
+        .init("features.6.4", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
+              "expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
+        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]"),
+        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]"),
+        .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][1152]"),
+        .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 663552,
+              "depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]"),
+        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]"),
+        .init("features.7.0.block.2", kind: "conv 1x1 forward", macsPerImage: 23592960,
+              "project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 320]"),
+        .init("features.7.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 8, 8, 320]"),
+        .init("features.7.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 320]"),
+        .init("features.8", kind: "conv 1x1 forward", macsPerImage: 26214400,
+              "head conv 1x1, [n, 8, 8, 320] -> [n, 8, 8, 1280]"),
+        .init("features.8", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1280]"),
+        .init("features.8", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1280]"),
+        .init("avgpool", kind: "pool+classifier+loss", macsPerImage: nil,
+              "global average pool, [n, 8, 8, 1280] -> [n, 1280]"),
+        .init("classifier.0", kind: "pool+classifier+loss", macsPerImage: nil,
+              "dropout p=0.2 (when options.dropout) on [n, 1280]"),
+        .init("classifier.1", kind: "pool+classifier+loss", macsPerImage: 1280000,
+              "linear, [n, 1280] -> [n, 1000]"),
+        .init("loss", kind: "pool+classifier+loss", macsPerImage: nil,
+              "mean cross-entropy (label smoothing options.labelSmoothing) and its gradient"),
+        .init("logits", kind: "pool+classifier+loss", macsPerImage: nil,
+              "hand the logits to the caller"),
+        .init("classifier.1", kind: "pool+classifier backward", macsPerImage: 2560000,
+              "linear backward"),
+        .init("classifier.0", kind: "pool+classifier backward", macsPerImage: nil,
+              "dropout backward"),
+        .init("avgpool", kind: "pool+classifier backward", macsPerImage: nil,
+              "backward: spread each channel's gradient over the 64 pixels"),
+        .init("features.8", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1280]"),
+        .init("features.8", kind: "conv 1x1 backward", macsPerImage: 52428800,
+              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 320] <- [n, 8, 8, 1280]"),
+        .init("features.7.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 8, 8, 320]"),
+        .init("features.7.0.block.2", kind: "conv 1x1 backward", macsPerImage: 47185920,
+              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 320]"),
+        .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 1327104,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 backward", macsPerImage: 28311552,
+              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]"),
+        .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.4.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 8, 8, 192]"),
+        .init("features.6.4.block.2", kind: "conv 1x1 backward", macsPerImage: 28311552,
+              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
+        .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]"),
+        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: 3686400,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]"),
+        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.4.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]"),
+        .init("features.6.4.block.0", kind: "conv 1x1 backward", macsPerImage: 28311552,
+              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]"),
+        .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.3.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 8, 8, 192]"),
+        .init("features.6.3.block.2", kind: "conv 1x1 backward", macsPerImage: 28311552,
+              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
+        .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]"),
+        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 3686400,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]"),
+        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]"),
+        .init("features.6.3.block.0", kind: "conv 1x1 backward", macsPerImage: 28311552,
+              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]"),
+        .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.2.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 8, 8, 192]"),
+        .init("features.6.2.block.2", kind: "conv 1x1 backward", macsPerImage: 28311552,
+              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
+        .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]"),
+        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 3686400,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]"),
+        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]"),
+        .init("features.6.2.block.0", kind: "conv 1x1 backward", macsPerImage: 28311552,
+              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]"),
+        .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.1.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 8, 8, 192]"),
+        .init("features.6.1.block.2", kind: "conv 1x1 backward", macsPerImage: 28311552,
+              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
+        .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 3686400,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 backward", macsPerImage: 28311552,
+              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]"),
+        .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 8, 8, 192]"),
+        .init("features.6.0.block.2", kind: "conv 1x1 backward", macsPerImage: 16515072,
+              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 672] <- [n, 8, 8, 192]"),
+        .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 8, 8, 672]"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 2150400,
+              "depthwise 5x5/2 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 8, 8, 672]"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 backward", macsPerImage: 33868800,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]"),
+        .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.3.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 15, 15, 112]"),
+        .init("features.5.3.block.2", kind: "conv 1x1 backward", macsPerImage: 33868800,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]"),
+        .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]"),
+        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: 7560000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]"),
+        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]"),
+        .init("features.5.3.block.0", kind: "conv 1x1 backward", macsPerImage: 33868800,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]"),
+        .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.2.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 15, 15, 112]"),
+        .init("features.5.2.block.2", kind: "conv 1x1 backward", macsPerImage: 33868800,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]"),
+        .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]"),
+        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 7560000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]"),
+        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]"),
+        .init("features.5.2.block.0", kind: "conv 1x1 backward", macsPerImage: 33868800,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]"),
+        .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.1.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 15, 15, 112]"),
+        .init("features.5.1.block.2", kind: "conv 1x1 backward", macsPerImage: 33868800,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]"),
+        .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 7560000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 backward", macsPerImage: 33868800,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]"),
+        .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 15, 15, 112]"),
+        .init("features.5.0.block.2", kind: "conv 1x1 backward", macsPerImage: 24192000,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 112]"),
+        .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 5400000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 backward", macsPerImage: 17280000,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]"),
+        .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.3.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 15, 15, 80]"),
+        .init("features.4.3.block.2", kind: "conv 1x1 backward", macsPerImage: 17280000,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]"),
+        .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]"),
+        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: 1944000,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]"),
+        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]"),
+        .init("features.4.3.block.0", kind: "conv 1x1 backward", macsPerImage: 17280000,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]"),
+        .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.2.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 15, 15, 80]"),
+        .init("features.4.2.block.2", kind: "conv 1x1 backward", macsPerImage: 17280000,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]"),
+        .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]"),
+        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 1944000,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]"),
+        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]"),
+        .init("features.4.2.block.0", kind: "conv 1x1 backward", macsPerImage: 17280000,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]"),
+        .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.1.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 15, 15, 80]"),
+        .init("features.4.1.block.2", kind: "conv 1x1 backward", macsPerImage: 17280000,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]"),
+        .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 1944000,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 backward", macsPerImage: 17280000,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]"),
+        .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 15, 15, 80]"),
+        .init("features.4.0.block.2", kind: "conv 1x1 backward", macsPerImage: 8640000,
+              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 240] <- [n, 15, 15, 80]"),
+        .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 240]"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 972000,
+              "depthwise 3x3/2 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 15, 15, 240]"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 backward", macsPerImage: 17280000,
+              "conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]"),
+        .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.3.2.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 30, 30, 40]"),
+        .init("features.3.2.block.2", kind: "conv 1x1 backward", macsPerImage: 17280000,
+              "conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]"),
+        .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]"),
+        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: 10800000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]"),
+        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]"),
+        .init("features.3.2.block.0", kind: "conv 1x1 backward", macsPerImage: 17280000,
+              "conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]"),
+        .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.3.1.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 30, 30, 40]"),
+        .init("features.3.1.block.2", kind: "conv 1x1 backward", macsPerImage: 17280000,
+              "conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]"),
+        .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]"),
+        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 10800000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]"),
+        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 backward", macsPerImage: 17280000,
+              "conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]"),
+        .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.3.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 30, 30, 40]"),
+        .init("features.3.0.block.2", kind: "conv 1x1 backward", macsPerImage: 10368000,
+              "conv 1x1 backward: input and weight gradients, [n, 30, 30, 144] <- [n, 30, 30, 40]"),
+        .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 30, 30, 144]"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 6480000,
+              "depthwise 5x5/2 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 30, 30, 144]"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 backward", macsPerImage: 24883200,
+              "conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]"),
+        .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.2.2.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 60, 60, 24]"),
+        .init("features.2.2.block.2", kind: "conv 1x1 backward", macsPerImage: 24883200,
+              "conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]"),
+        .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]"),
+        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: 9331200,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]"),
+        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]"),
+        .init("features.2.2.block.0", kind: "conv 1x1 backward", macsPerImage: 24883200,
+              "conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]"),
+        .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.2.1.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 60, 60, 24]"),
+        .init("features.2.1.block.2", kind: "conv 1x1 backward", macsPerImage: 24883200,
+              "conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]"),
+        .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]"),
+        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 9331200,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]"),
+        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 backward", macsPerImage: 24883200,
+              "conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]"),
+        .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.2.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 60, 60, 24]"),
+        .init("features.2.0.block.2", kind: "conv 1x1 backward", macsPerImage: 16588800,
+              "conv 1x1 backward: input and weight gradients, [n, 60, 60, 96] <- [n, 60, 60, 24]"),
+        .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 60, 60, 96]"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 6220800,
+              "depthwise 3x3/2 backward: input and weight gradients, [n, 120, 120, 96] <- [n, 60, 60, 96]"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 120, 120, 96]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 backward", macsPerImage: 44236800,
+              "conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 96]"),
+        .init("features.1.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 120, 120, 16]"),
+        .init("features.1.0.block.1", kind: "conv 1x1 backward", macsPerImage: 14745600,
+              "conv 1x1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 16]"),
+        .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 120, 120, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 8294400,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 120, 120, 32]"),
+        .init("features.0", kind: "stem backward", macsPerImage: 12441600,
+              "stem weight gradient (the image needs none)"),
+    ]
 
     /// Trainable tensors in the parameter buffer (gradients at the same offsets).
     static let trainableSlots: [ParameterSlot] = [

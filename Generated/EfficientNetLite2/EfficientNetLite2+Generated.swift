@@ -17,6 +17,11 @@ public final class EfficientNetLite2: GeneratedModel {
     private let pool: WorkerPool
     private let arena = ActivationArena()
 
+    /// Times every kernel call of `forward` when set (`effnet bench --profile`).
+    public var profiler: LayerProfiler? {
+        didSet { profiler?.requireTable(Self.profiledLayers, of: "EfficientNetLite2") }
+    }
+
     public init(weights store: any WeightStore, pool: WorkerPool) throws {
         self.weights = try PreparedWeights(descriptor: Self.descriptor, store: store)
         self.pool = pool
@@ -32,459 +37,729 @@ public final class EfficientNetLite2: GeneratedModel {
         let a = arena.reserve(floats: 2028000 &* n &+ workspaceFloats(batch: n))
         let ws = a + 2028000 &* n
         let w = weights.pointer
-        features_0(n, x, a, w, ws)
-        features_1_0(n, a, w, ws)
-        features_2_0(n, a, w, ws)
-        features_2_1(n, a, w, ws)
-        features_2_2(n, a, w, ws)
-        features_3_0(n, a, w, ws)
-        features_3_1(n, a, w, ws)
-        features_3_2(n, a, w, ws)
-        features_4_0(n, a, w, ws)
-        features_4_1(n, a, w, ws)
-        features_4_2(n, a, w, ws)
-        features_4_3(n, a, w, ws)
-        features_5_0(n, a, w, ws)
-        features_5_1(n, a, w, ws)
-        features_5_2(n, a, w, ws)
-        features_5_3(n, a, w, ws)
-        features_6_0(n, a, w, ws)
-        features_6_1(n, a, w, ws)
-        features_6_2(n, a, w, ws)
-        features_6_3(n, a, w, ws)
-        features_6_4(n, a, w, ws)
-        features_7_0(n, a, w, ws)
-        features_8(n, a, w, ws)
-        classifier(n, a, w, ws, logits)
+        let p = profiler
+        p?.beginRun(batch: n)
+        features_0(n, x, a, w, ws, p)
+        features_1_0(n, a, w, ws, p)
+        features_2_0(n, a, w, ws, p)
+        features_2_1(n, a, w, ws, p)
+        features_2_2(n, a, w, ws, p)
+        features_3_0(n, a, w, ws, p)
+        features_3_1(n, a, w, ws, p)
+        features_3_2(n, a, w, ws, p)
+        features_4_0(n, a, w, ws, p)
+        features_4_1(n, a, w, ws, p)
+        features_4_2(n, a, w, ws, p)
+        features_4_3(n, a, w, ws, p)
+        features_5_0(n, a, w, ws, p)
+        features_5_1(n, a, w, ws, p)
+        features_5_2(n, a, w, ws, p)
+        features_5_3(n, a, w, ws, p)
+        features_6_0(n, a, w, ws, p)
+        features_6_1(n, a, w, ws, p)
+        features_6_2(n, a, w, ws, p)
+        features_6_3(n, a, w, ws, p)
+        features_6_4(n, a, w, ws, p)
+        features_7_0(n, a, w, ws, p)
+        features_8(n, a, w, ws, p)
+        classifier(n, a, w, ws, logits, p)
     }
 
     /// features.0: stem: conv 3x3 stride 2, 3 -> 32 channels
-    private func features_0(_ n: Int, _ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_0(_ n: Int, _ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.0 stem: conv 3x3/2 + BN + relu6, [n, 3, 260, 260] (NCHW) -> [n, 130, 130, 32]
+        p?.start()
         Kernels.stemConv(
             input: x, batch: n, inChannels: 3, height: 260, width: 260,
             kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 130, outWidth: 130,
             weights: w + 0, bias: w + 864, outChannels: 32, activation: .relu6,
             output: a, workspace: ws, pool: pool)
+        p?.stop(0)
     }
 
     /// features.1.0: MBConv1 k3 s1: 130x130x32 -> 130x130x16
-    private func features_1_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_1_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.1.0.block.0 depthwise: depthwise 3x3/1 + BN + relu6, [n, 130, 130, 32] -> [n, 130, 130, 32]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 130, width: 130, channels: 32,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 130, outWidth: 130,
             weights: w + 896, bias: w + 1184, activation: .relu6, output: a + 540800 &* n, pool: pool)
+        p?.stop(1)
         // features.1.0.block.1 project: conv 1x1 + BN, [n, 130, 130, 32] -> [n, 130, 130, 16]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 540800 &* n, pixels: 16900 &* n, inChannels: 32,
             weights: w + 1216, bias: w + 1728, outChannels: 16,
             activation: .identity, residual: nil, output: a + 1622400 &* n, pool: pool)
+        p?.stop(2)
     }
 
     /// features.2.0: MBConv6 k3 s2: 130x130x16 -> 65x65x24
-    private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.0.block.0 expand: conv 1x1 + BN + relu6, [n, 130, 130, 16] -> [n, 130, 130, 96]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1622400 &* n, pixels: 16900 &* n, inChannels: 16,
             weights: w + 1744, bias: w + 3280, outChannels: 96,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(3)
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 130, 130, 96] -> [n, 65, 65, 96]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 130, width: 130, channels: 96,
             kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 65, outWidth: 65,
             weights: w + 3376, bias: w + 4240, activation: .relu6, output: a + 1622400 &* n, pool: pool)
+        p?.stop(4)
         // features.2.0.block.2 project: conv 1x1 + BN, [n, 65, 65, 96] -> [n, 65, 65, 24]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1622400 &* n, pixels: 4225 &* n, inChannels: 96,
             weights: w + 4336, bias: w + 6640, outChannels: 24,
             activation: .identity, residual: nil, output: a + 1216800 &* n, pool: pool)
+        p?.stop(5)
     }
 
     /// features.2.1: MBConv6 k3 s1: 65x65x24 -> 65x65x24, identity shortcut
-    private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.1.block.0 expand: conv 1x1 + BN + relu6, [n, 65, 65, 24] -> [n, 65, 65, 144]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1216800 &* n, pixels: 4225 &* n, inChannels: 24,
             weights: w + 6672, bias: w + 10128, outChannels: 144,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(6)
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 65, 65, 144] -> [n, 65, 65, 144]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 65, width: 65, channels: 144,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65,
             weights: w + 10272, bias: w + 11568, activation: .relu6, output: a + 608400 &* n, pool: pool)
+        p?.stop(7)
         // features.2.1.block.2 project: conv 1x1 + BN + shortcut, [n, 65, 65, 144] -> [n, 65, 65, 24]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 608400 &* n, pixels: 4225 &* n, inChannels: 144,
             weights: w + 11712, bias: w + 15168, outChannels: 24,
             activation: .identity, residual: a + 1216800 &* n, output: a + 1318208 &* n, pool: pool)
+        p?.stop(8)
     }
 
     /// features.2.2: MBConv6 k3 s1: 65x65x24 -> 65x65x24, identity shortcut
-    private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.2.block.0 expand: conv 1x1 + BN + relu6, [n, 65, 65, 24] -> [n, 65, 65, 144]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1318208 &* n, pixels: 4225 &* n, inChannels: 24,
             weights: w + 15200, bias: w + 18656, outChannels: 144,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(9)
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 65, 65, 144] -> [n, 65, 65, 144]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 65, width: 65, channels: 144,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65,
             weights: w + 18800, bias: w + 20096, activation: .relu6, output: a + 608400 &* n, pool: pool)
+        p?.stop(10)
         // features.2.2.block.2 project: conv 1x1 + BN + shortcut, [n, 65, 65, 144] -> [n, 65, 65, 24]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 608400 &* n, pixels: 4225 &* n, inChannels: 144,
             weights: w + 20240, bias: w + 23696, outChannels: 24,
             activation: .identity, residual: a + 1318208 &* n, output: a + 1216800 &* n, pool: pool)
+        p?.stop(11)
     }
 
     /// features.3.0: MBConv6 k5 s2: 65x65x24 -> 33x33x48
-    private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.0.block.0 expand: conv 1x1 + BN + relu6, [n, 65, 65, 24] -> [n, 65, 65, 144]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1216800 &* n, pixels: 4225 &* n, inChannels: 24,
             weights: w + 23728, bias: w + 27184, outChannels: 144,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(12)
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 65, 65, 144] -> [n, 33, 33, 144]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 65, width: 65, channels: 144,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: w + 27328, bias: w + 30928, activation: .relu6, output: a + 608400 &* n, pool: pool)
+        p?.stop(13)
         // features.3.0.block.2 project: conv 1x1 + BN, [n, 33, 33, 144] -> [n, 33, 33, 48]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 608400 &* n, pixels: 1089 &* n, inChannels: 144,
             weights: w + 31072, bias: w + 37984, outChannels: 48,
             activation: .identity, residual: nil, output: a + 765216 &* n, pool: pool)
+        p?.stop(14)
     }
 
     /// features.3.1: MBConv6 k5 s1: 33x33x48 -> 33x33x48, identity shortcut
-    private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.1.block.0 expand: conv 1x1 + BN + relu6, [n, 33, 33, 48] -> [n, 33, 33, 288]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 765216 &* n, pixels: 1089 &* n, inChannels: 48,
             weights: w + 38032, bias: w + 51856, outChannels: 288,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(15)
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 33, 33, 288] -> [n, 33, 33, 288]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 33, width: 33, channels: 288,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: w + 52144, bias: w + 59344, activation: .relu6, output: a + 313632 &* n, pool: pool)
+        p?.stop(16)
         // features.3.1.block.2 project: conv 1x1 + BN + shortcut, [n, 33, 33, 288] -> [n, 33, 33, 48]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 313632 &* n, pixels: 1089 &* n, inChannels: 288,
             weights: w + 59632, bias: w + 73456, outChannels: 48,
             activation: .identity, residual: a + 765216 &* n, output: a + 627264 &* n, pool: pool)
+        p?.stop(17)
     }
 
     /// features.3.2: MBConv6 k5 s1: 33x33x48 -> 33x33x48, identity shortcut
-    private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.2.block.0 expand: conv 1x1 + BN + relu6, [n, 33, 33, 48] -> [n, 33, 33, 288]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 627264 &* n, pixels: 1089 &* n, inChannels: 48,
             weights: w + 73504, bias: w + 87328, outChannels: 288,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(18)
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 33, 33, 288] -> [n, 33, 33, 288]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 33, width: 33, channels: 288,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: w + 87616, bias: w + 94816, activation: .relu6, output: a + 313632 &* n, pool: pool)
+        p?.stop(19)
         // features.3.2.block.2 project: conv 1x1 + BN + shortcut, [n, 33, 33, 288] -> [n, 33, 33, 48]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 313632 &* n, pixels: 1089 &* n, inChannels: 288,
             weights: w + 95104, bias: w + 108928, outChannels: 48,
             activation: .identity, residual: a + 627264 &* n, output: a + 679536 &* n, pool: pool)
+        p?.stop(20)
     }
 
     /// features.4.0: MBConv6 k3 s2: 33x33x48 -> 17x17x88
-    private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.0.block.0 expand: conv 1x1 + BN + relu6, [n, 33, 33, 48] -> [n, 33, 33, 288]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 679536 &* n, pixels: 1089 &* n, inChannels: 48,
             weights: w + 108976, bias: w + 122800, outChannels: 288,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(21)
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 33, 33, 288] -> [n, 17, 17, 288]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 33, width: 33, channels: 288,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
             weights: w + 123088, bias: w + 125680, activation: .relu6, output: a + 313632 &* n, pool: pool)
+        p?.stop(22)
         // features.4.0.block.2 project: conv 1x1 + BN, [n, 17, 17, 288] -> [n, 17, 17, 88]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 313632 &* n, pixels: 289 &* n, inChannels: 288,
             weights: w + 125968, bias: w + 151312, outChannels: 88,
             activation: .identity, residual: nil, output: a + 396864 &* n, pool: pool)
+        p?.stop(23)
     }
 
     /// features.4.1: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
-    private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.1.block.0 expand: conv 1x1 + BN + relu6, [n, 17, 17, 88] -> [n, 17, 17, 528]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 396864 &* n, pixels: 289 &* n, inChannels: 88,
             weights: w + 151408, bias: w + 197872, outChannels: 528,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(24)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 17, width: 17, channels: 528,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
             weights: w + 198400, bias: w + 203152, activation: .relu6, output: a + 152592 &* n, pool: pool)
+        p?.stop(25)
         // features.4.1.block.2 project: conv 1x1 + BN + shortcut, [n, 17, 17, 528] -> [n, 17, 17, 88]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 152592 &* n, pixels: 289 &* n, inChannels: 528,
             weights: w + 203680, bias: w + 250144, outChannels: 88,
             activation: .identity, residual: a + 396864 &* n, output: a + 305184 &* n, pool: pool)
+        p?.stop(26)
     }
 
     /// features.4.2: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
-    private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.2.block.0 expand: conv 1x1 + BN + relu6, [n, 17, 17, 88] -> [n, 17, 17, 528]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 305184 &* n, pixels: 289 &* n, inChannels: 88,
             weights: w + 250240, bias: w + 296704, outChannels: 528,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(27)
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 17, width: 17, channels: 528,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
             weights: w + 297232, bias: w + 301984, activation: .relu6, output: a + 152592 &* n, pool: pool)
+        p?.stop(28)
         // features.4.2.block.2 project: conv 1x1 + BN + shortcut, [n, 17, 17, 528] -> [n, 17, 17, 88]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 152592 &* n, pixels: 289 &* n, inChannels: 528,
             weights: w + 302512, bias: w + 348976, outChannels: 88,
             activation: .identity, residual: a + 305184 &* n, output: a + 330624 &* n, pool: pool)
+        p?.stop(29)
     }
 
     /// features.4.3: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
-    private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.3.block.0 expand: conv 1x1 + BN + relu6, [n, 17, 17, 88] -> [n, 17, 17, 528]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 330624 &* n, pixels: 289 &* n, inChannels: 88,
             weights: w + 349072, bias: w + 395536, outChannels: 528,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(30)
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 17, width: 17, channels: 528,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
             weights: w + 396064, bias: w + 400816, activation: .relu6, output: a + 152592 &* n, pool: pool)
+        p?.stop(31)
         // features.4.3.block.2 project: conv 1x1 + BN + shortcut, [n, 17, 17, 528] -> [n, 17, 17, 88]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 152592 &* n, pixels: 289 &* n, inChannels: 528,
             weights: w + 401344, bias: w + 447808, outChannels: 88,
             activation: .identity, residual: a + 330624 &* n, output: a + 305184 &* n, pool: pool)
+        p?.stop(32)
     }
 
     /// features.5.0: MBConv6 k5 s1: 17x17x88 -> 17x17x120
-    private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.0.block.0 expand: conv 1x1 + BN + relu6, [n, 17, 17, 88] -> [n, 17, 17, 528]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 305184 &* n, pixels: 289 &* n, inChannels: 88,
             weights: w + 447904, bias: w + 494368, outChannels: 528,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(33)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 17, width: 17, channels: 528,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: w + 494896, bias: w + 508096, activation: .relu6, output: a + 152592 &* n, pool: pool)
+        p?.stop(34)
         // features.5.0.block.2 project: conv 1x1 + BN, [n, 17, 17, 528] -> [n, 17, 17, 120]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 152592 &* n, pixels: 289 &* n, inChannels: 528,
             weights: w + 508624, bias: w + 571984, outChannels: 120,
             activation: .identity, residual: nil, output: a + 416160 &* n, pool: pool)
+        p?.stop(35)
     }
 
     /// features.5.1: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
-    private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.1.block.0 expand: conv 1x1 + BN + relu6, [n, 17, 17, 120] -> [n, 17, 17, 720]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 416160 &* n, pixels: 289 &* n, inChannels: 120,
             weights: w + 572112, bias: w + 658512, outChannels: 720,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(36)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 17, 17, 720] -> [n, 17, 17, 720]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 17, width: 17, channels: 720,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: w + 659232, bias: w + 677232, activation: .relu6, output: a + 208080 &* n, pool: pool)
+        p?.stop(37)
         // features.5.1.block.2 project: conv 1x1 + BN + shortcut, [n, 17, 17, 720] -> [n, 17, 17, 120]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 208080 &* n, pixels: 289 &* n, inChannels: 720,
             weights: w + 677952, bias: w + 764352, outChannels: 120,
             activation: .identity, residual: a + 416160 &* n, output: a + 450848 &* n, pool: pool)
+        p?.stop(38)
     }
 
     /// features.5.2: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
-    private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.2.block.0 expand: conv 1x1 + BN + relu6, [n, 17, 17, 120] -> [n, 17, 17, 720]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 450848 &* n, pixels: 289 &* n, inChannels: 120,
             weights: w + 764480, bias: w + 850880, outChannels: 720,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(39)
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 17, 17, 720] -> [n, 17, 17, 720]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 17, width: 17, channels: 720,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: w + 851600, bias: w + 869600, activation: .relu6, output: a + 208080 &* n, pool: pool)
+        p?.stop(40)
         // features.5.2.block.2 project: conv 1x1 + BN + shortcut, [n, 17, 17, 720] -> [n, 17, 17, 120]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 208080 &* n, pixels: 289 &* n, inChannels: 720,
             weights: w + 870320, bias: w + 956720, outChannels: 120,
             activation: .identity, residual: a + 450848 &* n, output: a + 416160 &* n, pool: pool)
+        p?.stop(41)
     }
 
     /// features.5.3: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
-    private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.3.block.0 expand: conv 1x1 + BN + relu6, [n, 17, 17, 120] -> [n, 17, 17, 720]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 416160 &* n, pixels: 289 &* n, inChannels: 120,
             weights: w + 956848, bias: w + 1043248, outChannels: 720,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(42)
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 17, 17, 720] -> [n, 17, 17, 720]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 17, width: 17, channels: 720,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: w + 1043968, bias: w + 1061968, activation: .relu6, output: a + 208080 &* n, pool: pool)
+        p?.stop(43)
         // features.5.3.block.2 project: conv 1x1 + BN + shortcut, [n, 17, 17, 720] -> [n, 17, 17, 120]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 208080 &* n, pixels: 289 &* n, inChannels: 720,
             weights: w + 1062688, bias: w + 1149088, outChannels: 120,
             activation: .identity, residual: a + 416160 &* n, output: a + 450848 &* n, pool: pool)
+        p?.stop(44)
     }
 
     /// features.6.0: MBConv6 k5 s2: 17x17x120 -> 9x9x208
-    private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.0.block.0 expand: conv 1x1 + BN + relu6, [n, 17, 17, 120] -> [n, 17, 17, 720]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 450848 &* n, pixels: 289 &* n, inChannels: 120,
             weights: w + 1149216, bias: w + 1235616, outChannels: 720,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(45)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 17, 17, 720] -> [n, 9, 9, 720]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 17, width: 17, channels: 720,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: w + 1236336, bias: w + 1254336, activation: .relu6, output: a + 208080 &* n, pool: pool)
+        p?.stop(46)
         // features.6.0.block.2 project: conv 1x1 + BN, [n, 9, 9, 720] -> [n, 9, 9, 208]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 208080 &* n, pixels: 81 &* n, inChannels: 720,
             weights: w + 1255056, bias: w + 1404816, outChannels: 208,
             activation: .identity, residual: nil, output: a + 266400 &* n, pool: pool)
+        p?.stop(47)
     }
 
     /// features.6.1: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
-    private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.1.block.0 expand: conv 1x1 + BN + relu6, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 266400 &* n, pixels: 81 &* n, inChannels: 208,
             weights: w + 1405024, bias: w + 1664608, outChannels: 1248,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(48)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 9, width: 9, channels: 1248,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: w + 1665856, bias: w + 1697056, activation: .relu6, output: a + 101088 &* n, pool: pool)
+        p?.stop(49)
         // features.6.1.block.2 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 101088 &* n, pixels: 81 &* n, inChannels: 1248,
             weights: w + 1698304, bias: w + 1957888, outChannels: 208,
             activation: .identity, residual: a + 266400 &* n, output: a + 202176 &* n, pool: pool)
+        p?.stop(50)
     }
 
     /// features.6.2: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
-    private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.2.block.0 expand: conv 1x1 + BN + relu6, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 202176 &* n, pixels: 81 &* n, inChannels: 208,
             weights: w + 1958096, bias: w + 2217680, outChannels: 1248,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(51)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 9, width: 9, channels: 1248,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: w + 2218928, bias: w + 2250128, activation: .relu6, output: a + 101088 &* n, pool: pool)
+        p?.stop(52)
         // features.6.2.block.2 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 101088 &* n, pixels: 81 &* n, inChannels: 1248,
             weights: w + 2251376, bias: w + 2510960, outChannels: 208,
             activation: .identity, residual: a + 202176 &* n, output: a + 219024 &* n, pool: pool)
+        p?.stop(53)
     }
 
     /// features.6.3: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
-    private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.3.block.0 expand: conv 1x1 + BN + relu6, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 219024 &* n, pixels: 81 &* n, inChannels: 208,
             weights: w + 2511168, bias: w + 2770752, outChannels: 1248,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(54)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 9, width: 9, channels: 1248,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: w + 2772000, bias: w + 2803200, activation: .relu6, output: a + 101088 &* n, pool: pool)
+        p?.stop(55)
         // features.6.3.block.2 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 101088 &* n, pixels: 81 &* n, inChannels: 1248,
             weights: w + 2804448, bias: w + 3064032, outChannels: 208,
             activation: .identity, residual: a + 219024 &* n, output: a + 202176 &* n, pool: pool)
+        p?.stop(56)
     }
 
     /// features.6.4: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
-    private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.4.block.0 expand: conv 1x1 + BN + relu6, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 202176 &* n, pixels: 81 &* n, inChannels: 208,
             weights: w + 3064240, bias: w + 3323824, outChannels: 1248,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(57)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 9, width: 9, channels: 1248,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: w + 3325072, bias: w + 3356272, activation: .relu6, output: a + 101088 &* n, pool: pool)
+        p?.stop(58)
         // features.6.4.block.2 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 101088 &* n, pixels: 81 &* n, inChannels: 1248,
             weights: w + 3357520, bias: w + 3617104, outChannels: 208,
             activation: .identity, residual: a + 202176 &* n, output: a + 219024 &* n, pool: pool)
+        p?.stop(59)
     }
 
     /// features.7.0: MBConv6 k3 s1: 9x9x208 -> 9x9x352
-    private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.0.block.0 expand: conv 1x1 + BN + relu6, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 219024 &* n, pixels: 81 &* n, inChannels: 208,
             weights: w + 3617312, bias: w + 3876896, outChannels: 1248,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(60)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 9, width: 9, channels: 1248,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
             weights: w + 3878144, bias: w + 3889376, activation: .relu6, output: a + 101088 &* n, pool: pool)
+        p?.stop(61)
         // features.7.0.block.2 project: conv 1x1 + BN, [n, 9, 9, 1248] -> [n, 9, 9, 352]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 101088 &* n, pixels: 81 &* n, inChannels: 1248,
             weights: w + 3890624, bias: w + 4329920, outChannels: 352,
             activation: .identity, residual: nil, output: a + 202176 &* n, pool: pool)
+        p?.stop(62)
     }
 
     /// features.8: head: conv 1x1 352 -> 1280
-    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.8 head: conv 1x1 + BN + relu6, [n, 9, 9, 352] -> [n, 9, 9, 1280]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 202176 &* n, pixels: 81 &* n, inChannels: 352,
             weights: w + 4330272, bias: w + 4780832, outChannels: 1280,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(63)
     }
 
     /// classifier: global average pool, dropout 0.3, linear 1280 -> 1000 classes
-    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
+    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // avgpool: global average pool, [n, 9, 9, 1280] -> [n, 1280]
+        p?.start()
         Kernels.globalAveragePool(
             input: a, batch: n, pixels: 81, channels: 1280, output: a + 103680 &* n, pool: pool)
+        p?.stop(64)
         // classifier.1 classifier: dropout (identity in eval) + linear, [n, 1280] -> [n, 1000]
+        p?.start()
         Kernels.linear(
             input: a + 103680 &* n, batch: n, inFeatures: 1280,
             weights: w + 4782112, bias: w + 6062112, outFeatures: 1000,
             output: logits, pool: pool)
+        p?.stop(65)
     }
 }
 
 extension EfficientNetLite2 {
+    /// The kernel calls of `forward` in order (`p?.stop(i)` charges entry i), with their MACs per image.
+    public static let profiledLayers: [LayerProfiler.Layer] = [
+        .init("features.0", kind: "stem", macsPerImage: 14601600,
+              "conv 3x3/2 + BN + relu6, [n, 3, 260, 260] (NCHW) -> [n, 130, 130, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 4867200,
+              "depthwise 3x3/1 + BN + relu6, [n, 130, 130, 32] -> [n, 130, 130, 32]"),
+        .init("features.1.0.block.1", kind: "project 1x1", macsPerImage: 8652800,
+              "conv 1x1 + BN, [n, 130, 130, 32] -> [n, 130, 130, 16]"),
+        .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 25958400,
+              "conv 1x1 + BN + relu6, [n, 130, 130, 16] -> [n, 130, 130, 96]"),
+        .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 3650400,
+              "depthwise 3x3/2 + BN + relu6, [n, 130, 130, 96] -> [n, 65, 65, 96]"),
+        .init("features.2.0.block.2", kind: "project 1x1", macsPerImage: 9734400,
+              "conv 1x1 + BN, [n, 65, 65, 96] -> [n, 65, 65, 24]"),
+        .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 14601600,
+              "conv 1x1 + BN + relu6, [n, 65, 65, 24] -> [n, 65, 65, 144]"),
+        .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 5475600,
+              "depthwise 3x3/1 + BN + relu6, [n, 65, 65, 144] -> [n, 65, 65, 144]"),
+        .init("features.2.1.block.2", kind: "project 1x1", macsPerImage: 14601600,
+              "conv 1x1 + BN + shortcut, [n, 65, 65, 144] -> [n, 65, 65, 24]"),
+        .init("features.2.2.block.0", kind: "expand 1x1", macsPerImage: 14601600,
+              "conv 1x1 + BN + relu6, [n, 65, 65, 24] -> [n, 65, 65, 144]"),
+        .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 5475600,
+              "depthwise 3x3/1 + BN + relu6, [n, 65, 65, 144] -> [n, 65, 65, 144]"),
+        .init("features.2.2.block.2", kind: "project 1x1", macsPerImage: 14601600,
+              "conv 1x1 + BN + shortcut, [n, 65, 65, 144] -> [n, 65, 65, 24]"),
+        .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 14601600,
+              "conv 1x1 + BN + relu6, [n, 65, 65, 24] -> [n, 65, 65, 144]"),
+        .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 3920400,
+              "depthwise 5x5/2 + BN + relu6, [n, 65, 65, 144] -> [n, 33, 33, 144]"),
+        .init("features.3.0.block.2", kind: "project 1x1", macsPerImage: 7527168,
+              "conv 1x1 + BN, [n, 33, 33, 144] -> [n, 33, 33, 48]"),
+        .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 15054336,
+              "conv 1x1 + BN + relu6, [n, 33, 33, 48] -> [n, 33, 33, 288]"),
+        .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 7840800,
+              "depthwise 5x5/1 + BN + relu6, [n, 33, 33, 288] -> [n, 33, 33, 288]"),
+        .init("features.3.1.block.2", kind: "project 1x1", macsPerImage: 15054336,
+              "conv 1x1 + BN + shortcut, [n, 33, 33, 288] -> [n, 33, 33, 48]"),
+        .init("features.3.2.block.0", kind: "expand 1x1", macsPerImage: 15054336,
+              "conv 1x1 + BN + relu6, [n, 33, 33, 48] -> [n, 33, 33, 288]"),
+        .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 7840800,
+              "depthwise 5x5/1 + BN + relu6, [n, 33, 33, 288] -> [n, 33, 33, 288]"),
+        .init("features.3.2.block.2", kind: "project 1x1", macsPerImage: 15054336,
+              "conv 1x1 + BN + shortcut, [n, 33, 33, 288] -> [n, 33, 33, 48]"),
+        .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 15054336,
+              "conv 1x1 + BN + relu6, [n, 33, 33, 48] -> [n, 33, 33, 288]"),
+        .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 749088,
+              "depthwise 3x3/2 + BN + relu6, [n, 33, 33, 288] -> [n, 17, 17, 288]"),
+        .init("features.4.0.block.2", kind: "project 1x1", macsPerImage: 7324416,
+              "conv 1x1 + BN, [n, 17, 17, 288] -> [n, 17, 17, 88]"),
+        .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 13428096,
+              "conv 1x1 + BN + relu6, [n, 17, 17, 88] -> [n, 17, 17, 528]"),
+        .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 1373328,
+              "depthwise 3x3/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528]"),
+        .init("features.4.1.block.2", kind: "project 1x1", macsPerImage: 13428096,
+              "conv 1x1 + BN + shortcut, [n, 17, 17, 528] -> [n, 17, 17, 88]"),
+        .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 13428096,
+              "conv 1x1 + BN + relu6, [n, 17, 17, 88] -> [n, 17, 17, 528]"),
+        .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 1373328,
+              "depthwise 3x3/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528]"),
+        .init("features.4.2.block.2", kind: "project 1x1", macsPerImage: 13428096,
+              "conv 1x1 + BN + shortcut, [n, 17, 17, 528] -> [n, 17, 17, 88]"),
+        .init("features.4.3.block.0", kind: "expand 1x1", macsPerImage: 13428096,
+              "conv 1x1 + BN + relu6, [n, 17, 17, 88] -> [n, 17, 17, 528]"),
+        .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 1373328,
+              "depthwise 3x3/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528]"),
+        .init("features.4.3.block.2", kind: "project 1x1", macsPerImage: 13428096,
+              "conv 1x1 + BN + shortcut, [n, 17, 17, 528] -> [n, 17, 17, 88]"),
+        .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 13428096,
+              "conv 1x1 + BN + relu6, [n, 17, 17, 88] -> [n, 17, 17, 528]"),
+        .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 3814800,
+              "depthwise 5x5/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528]"),
+        .init("features.5.0.block.2", kind: "project 1x1", macsPerImage: 18311040,
+              "conv 1x1 + BN, [n, 17, 17, 528] -> [n, 17, 17, 120]"),
+        .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 24969600,
+              "conv 1x1 + BN + relu6, [n, 17, 17, 120] -> [n, 17, 17, 720]"),
+        .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 5202000,
+              "depthwise 5x5/1 + BN + relu6, [n, 17, 17, 720] -> [n, 17, 17, 720]"),
+        .init("features.5.1.block.2", kind: "project 1x1", macsPerImage: 24969600,
+              "conv 1x1 + BN + shortcut, [n, 17, 17, 720] -> [n, 17, 17, 120]"),
+        .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 24969600,
+              "conv 1x1 + BN + relu6, [n, 17, 17, 120] -> [n, 17, 17, 720]"),
+        .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 5202000,
+              "depthwise 5x5/1 + BN + relu6, [n, 17, 17, 720] -> [n, 17, 17, 720]"),
+        .init("features.5.2.block.2", kind: "project 1x1", macsPerImage: 24969600,
+              "conv 1x1 + BN + shortcut, [n, 17, 17, 720] -> [n, 17, 17, 120]"),
+        .init("features.5.3.block.0", kind: "expand 1x1", macsPerImage: 24969600,
+              "conv 1x1 + BN + relu6, [n, 17, 17, 120] -> [n, 17, 17, 720]"),
+        .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 5202000,
+              "depthwise 5x5/1 + BN + relu6, [n, 17, 17, 720] -> [n, 17, 17, 720]"),
+        .init("features.5.3.block.2", kind: "project 1x1", macsPerImage: 24969600,
+              "conv 1x1 + BN + shortcut, [n, 17, 17, 720] -> [n, 17, 17, 120]"),
+        .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 24969600,
+              "conv 1x1 + BN + relu6, [n, 17, 17, 120] -> [n, 17, 17, 720]"),
+        .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 1458000,
+              "depthwise 5x5/2 + BN + relu6, [n, 17, 17, 720] -> [n, 9, 9, 720]"),
+        .init("features.6.0.block.2", kind: "project 1x1", macsPerImage: 12130560,
+              "conv 1x1 + BN, [n, 9, 9, 720] -> [n, 9, 9, 208]"),
+        .init("features.6.1.block.0", kind: "expand 1x1", macsPerImage: 21026304,
+              "conv 1x1 + BN + relu6, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+        .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 2527200,
+              "depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+        .init("features.6.1.block.2", kind: "project 1x1", macsPerImage: 21026304,
+              "conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
+        .init("features.6.2.block.0", kind: "expand 1x1", macsPerImage: 21026304,
+              "conv 1x1 + BN + relu6, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+        .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 2527200,
+              "depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+        .init("features.6.2.block.2", kind: "project 1x1", macsPerImage: 21026304,
+              "conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
+        .init("features.6.3.block.0", kind: "expand 1x1", macsPerImage: 21026304,
+              "conv 1x1 + BN + relu6, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+        .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 2527200,
+              "depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+        .init("features.6.3.block.2", kind: "project 1x1", macsPerImage: 21026304,
+              "conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
+        .init("features.6.4.block.0", kind: "expand 1x1", macsPerImage: 21026304,
+              "conv 1x1 + BN + relu6, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+        .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 2527200,
+              "depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+        .init("features.6.4.block.2", kind: "project 1x1", macsPerImage: 21026304,
+              "conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
+        .init("features.7.0.block.0", kind: "expand 1x1", macsPerImage: 21026304,
+              "conv 1x1 + BN + relu6, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+        .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 909792,
+              "depthwise 3x3/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+        .init("features.7.0.block.2", kind: "project 1x1", macsPerImage: 35582976,
+              "conv 1x1 + BN, [n, 9, 9, 1248] -> [n, 9, 9, 352]"),
+        .init("features.8", kind: "head 1x1", macsPerImage: 36495360,
+              "conv 1x1 + BN + relu6, [n, 9, 9, 352] -> [n, 9, 9, 1280]"),
+        .init("avgpool", kind: "pool+classifier", macsPerImage: 0,
+              "global average pool, [n, 9, 9, 1280] -> [n, 1280]"),
+        .init("classifier.1", kind: "pool+classifier", macsPerImage: 1280000,
+              "dropout (identity in eval) + linear, [n, 1280] -> [n, 1000]"),
+    ]
+
     /// Every tensor of a weight file, torchvision `state_dict` names and order.
     static let parameterTable: [ModelDescriptor.Parameter] = [
         .init("features.0.0.weight", [32, 3, 3, 3]),
@@ -934,6 +1209,10 @@ public final class EfficientNetLite2Training: TrainableModel {
     private let pool: WorkerPool
     private var loss = 0.0
     public var random = CounterRandom(seed: 0)
+    /// Times every kernel call of `trainStep` when set (`effnet bench --train --profile`).
+    public var profiler: LayerProfiler? {
+        didSet { profiler?.requireTable(Self.profiledLayers, of: "EfficientNetLite2Training") }
+    }
     public var parameters: UnsafeMutablePointer<Float> { buffers.parameters }
     public var gradients: UnsafeMutablePointer<Float> { buffers.gradients }
 
@@ -954,8 +1233,14 @@ public final class EfficientNetLite2Training: TrainableModel {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
         let t = buffers.arena.reserve(floats: 25826560 &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
-                                    ws: t + 25826560 &* n, options: options, labels: labels, logits: logits)
-        if options.computeGradients { TrainingKernels.zero(s.g, count: 6150528) }
+                                    ws: t + 25826560 &* n, options: options, labels: labels, logits: logits,
+                                    profiler: profiler)
+        s.profiler?.beginRun(batch: n)
+        if options.computeGradients {
+            s.profiler?.start()
+            TrainingKernels.zero(s.g, count: 6150528)
+            s.profiler?.stop(0)
+        }
         try features_0_forward(s)
         try features_1_0_forward(s)
         try features_2_0_forward(s)
@@ -1011,2237 +1296,4030 @@ public final class EfficientNetLite2Training: TrainableModel {
     /// features.0 forward: stem: conv 3x3 stride 2, 3 -> 32 channels
     private func features_0_forward(_ s: TrainingStepContext) throws {
         // features.0 stem conv 3x3/2, [n, 3, 260, 260] (NCHW) -> [n, 130, 130, 32]
+        s.profiler?.start()
         Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 260, width: 260, kernel: 3, stride: 2,
             padTop: 0, padLeft: 0, outHeight: 130, outWidth: 130, weights: s.p, bias: s.f, outChannels: 32,
             activation: .identity, output: s.t + 9937200 &* s.n, workspace: s.ws, pool: pool)
-        // features.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(1)
+        // features.0 BatchNorm (batch statistics) + relu6 on [n, 130, 130, 32]
         if s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 9937200 &* s.n, pixels: 16900 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 10478000 &* s.n, savedMean: s.f + 1280, savedInvStd: s.f + 1312,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
+            s.profiler?.stop(2)
         }
-        // features.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 130, 130, 32]
         if s.options.frozenBlocks > 0 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 9937200 &* s.n, pixels: 16900 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
                 activation: .relu6, output: s.t + 10478000 &* s.n, scratch: s.f + 1280, pool: pool)
+            s.profiler?.stop(3)
         }
     }
 
     /// features.1.0 forward: MBConv1 k3 s1: 130x130x32 -> 130x130x16
     private func features_1_0_forward(_ s: TrainingStepContext) throws {
         // features.1.0.block.0 depthwise weights to the kernel layout [3][3][32]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 1408)
+        s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 130, 130, 32] -> [n, 130, 130, 32]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 10478000 &* s.n, batch: s.n, height: 130, width: 130, channels: 32,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 130, outWidth: 130, weights: s.f + 1408, bias: s.f,
             activation: .identity, output: s.t + 11018800 &* s.n, pool: pool)
-        // features.1.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(5)
+        // features.1.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 130, 130, 32]
         if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 11018800 &* s.n, pixels: 16900 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 11559600 &* s.n, savedMean: s.f + 1344, savedInvStd: s.f + 1376,
                 runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
+            s.profiler?.stop(6)
         }
-        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 130, 130, 32]
         if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 11018800 &* s.n, pixels: 16900 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
                 activation: .relu6, output: s.t + 11559600 &* s.n, scratch: s.f + 1344, pool: pool)
+            s.profiler?.stop(7)
         }
         // features.1.0.block.1 project conv 1x1, [n, 130, 130, 32] -> [n, 130, 130, 16]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 11559600 &* s.n, pixels: 16900 &* s.n, inChannels: 32, weights: s.p + 1408,
             bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 16047920 &* s.n,
             pool: pool)
-        // features.1.0.block.1 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(8)
+        // features.1.0.block.1 BatchNorm (batch statistics) + identity on [n, 130, 130, 16]
         if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 16047920 &* s.n, pixels: 16900 &* s.n, channels: 16,
                 gamma: s.p + 1920, beta: s.p + 1936, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 16318320 &* s.n, savedMean: s.f + 1984, savedInvStd: s.f + 2000,
                 runningMean: s.p + 1952, runningVar: s.p + 1968, pool: pool)
+            s.profiler?.stop(9)
         }
-        // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 130, 130, 16]
         if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 16047920 &* s.n, pixels: 16900 &* s.n, channels: 16,
                 gamma: s.p + 1920, beta: s.p + 1936, runningMean: s.p + 1952, runningVar: s.p + 1968, eps: 0.001,
                 activation: .identity, output: s.t + 16318320 &* s.n, scratch: s.f + 1984, pool: pool)
+            s.profiler?.stop(10)
         }
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 130x130x16 -> 65x65x24
     private func features_2_0_forward(_ s: TrainingStepContext) throws {
         // features.2.0.block.0 expand conv 1x1, [n, 130, 130, 16] -> [n, 130, 130, 96]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 16318320 &* s.n, pixels: 16900 &* s.n, inChannels: 16, weights: s.p + 1984,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t, pool: pool)
-        // features.2.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(11)
+        // features.2.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 130, 130, 96]
         if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 16900 &* s.n, channels: 96, gamma: s.p + 3520,
                 beta: s.p + 3616, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, activation: .relu6,
                 output: s.t + 1622400 &* s.n, savedMean: s.f + 2016, savedInvStd: s.f + 2112, runningMean: s.p + 3712,
                 runningVar: s.p + 3808, pool: pool)
+            s.profiler?.stop(12)
         }
-        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 130, 130, 96]
         if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t, pixels: 16900 &* s.n, channels: 96, gamma: s.p + 3520,
                 beta: s.p + 3616, runningMean: s.p + 3712, runningVar: s.p + 3808, eps: 0.001, activation: .relu6,
                 output: s.t + 1622400 &* s.n, scratch: s.f + 2016, pool: pool)
+            s.profiler?.stop(13)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3904, channels: 96, kernel: 3, into: s.f + 2400)
+        s.profiler?.stop(14)
         // features.2.0.block.1 depthwise 3x3/2, [n, 130, 130, 96] -> [n, 65, 65, 96]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 1622400 &* s.n, batch: s.n, height: 130, width: 130, channels: 96,
             kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 65, outWidth: 65, weights: s.f + 2400, bias: s.f,
             activation: .identity, output: s.t + 12100400 &* s.n, pool: pool)
-        // features.2.0.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(15)
+        // features.2.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 65, 65, 96]
         if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 12100400 &* s.n, pixels: 4225 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 12506000 &* s.n, savedMean: s.f + 2208, savedInvStd: s.f + 2304,
                 runningMean: s.p + 4960, runningVar: s.p + 5056, pool: pool)
+            s.profiler?.stop(16)
         }
-        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 96]
         if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 12100400 &* s.n, pixels: 4225 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 0.001,
                 activation: .relu6, output: s.t + 12506000 &* s.n, scratch: s.f + 2208, pool: pool)
+            s.profiler?.stop(17)
         }
         // features.2.0.block.2 project conv 1x1, [n, 65, 65, 96] -> [n, 65, 65, 24]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 12506000 &* s.n, pixels: 4225 &* s.n, inChannels: 96, weights: s.p + 5152,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 22048864 &* s.n,
             pool: pool)
-        // features.2.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(18)
+        // features.2.0.block.2 BatchNorm (batch statistics) + identity on [n, 65, 65, 24]
         if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 22048864 &* s.n, pixels: 4225 &* s.n, channels: 24,
                 gamma: s.p + 7456, beta: s.p + 7488, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 22150272 &* s.n, savedMean: s.f + 4128, savedInvStd: s.f + 4152,
                 runningMean: s.p + 7520, runningVar: s.p + 7552, pool: pool)
+            s.profiler?.stop(19)
         }
-        // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 65, 65, 24]
         if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 22048864 &* s.n, pixels: 4225 &* s.n, channels: 24,
                 gamma: s.p + 7456, beta: s.p + 7488, runningMean: s.p + 7520, runningVar: s.p + 7552, eps: 0.001,
                 activation: .identity, output: s.t + 22150272 &* s.n, scratch: s.f + 4128, pool: pool)
+            s.profiler?.stop(20)
         }
     }
 
     /// features.2.1 forward: MBConv6 k3 s1: 65x65x24 -> 65x65x24, identity shortcut
     private func features_2_1_forward(_ s: TrainingStepContext) throws {
         // features.2.1.block.0 expand conv 1x1, [n, 65, 65, 24] -> [n, 65, 65, 144]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 22150272 &* s.n, pixels: 4225 &* s.n, inChannels: 24, weights: s.p + 7584,
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 3244800 &* s.n,
             pool: pool)
-        // features.2.1.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(21)
+        // features.2.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 3244800 &* s.n, pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 11040, beta: s.p + 11184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 3853200 &* s.n, savedMean: s.f + 4176, savedInvStd: s.f + 4320,
                 runningMean: s.p + 11328, runningVar: s.p + 11472, pool: pool)
+            s.profiler?.stop(22)
         }
-        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 3244800 &* s.n, pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 11040, beta: s.p + 11184, runningMean: s.p + 11328, runningVar: s.p + 11472, eps: 0.001,
                 activation: .relu6, output: s.t + 3853200 &* s.n, scratch: s.f + 4176, pool: pool)
+            s.profiler?.stop(23)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 11616, channels: 144, kernel: 3, into: s.f + 4752)
+        s.profiler?.stop(24)
         // features.2.1.block.1 depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 3853200 &* s.n, batch: s.n, height: 65, width: 65, channels: 144, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65, weights: s.f + 4752, bias: s.f,
             activation: .identity, output: s.t + 4461600 &* s.n, pool: pool)
-        // features.2.1.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(25)
+        // features.2.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 4461600 &* s.n, pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 12912, beta: s.p + 13056, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 5070000 &* s.n, savedMean: s.f + 4464, savedInvStd: s.f + 4608,
                 runningMean: s.p + 13200, runningVar: s.p + 13344, pool: pool)
+            s.profiler?.stop(26)
         }
-        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 4461600 &* s.n, pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 12912, beta: s.p + 13056, runningMean: s.p + 13200, runningVar: s.p + 13344, eps: 0.001,
                 activation: .relu6, output: s.t + 5070000 &* s.n, scratch: s.f + 4464, pool: pool)
+            s.profiler?.stop(27)
         }
         // features.2.1.block.2 project conv 1x1, [n, 65, 65, 144] -> [n, 65, 65, 24]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 5070000 &* s.n, pixels: 4225 &* s.n, inChannels: 144, weights: s.p + 13488,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 22251680 &* s.n,
             pool: pool)
-        // features.2.1.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(28)
+        // features.2.1.block.2 BatchNorm (batch statistics) + identity on [n, 65, 65, 24]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 22251680 &* s.n, pixels: 4225 &* s.n, channels: 24,
                 gamma: s.p + 16944, beta: s.p + 16976, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 5678400 &* s.n, savedMean: s.f + 7344, savedInvStd: s.f + 7368,
                 runningMean: s.p + 17008, runningVar: s.p + 17040, pool: pool)
+            s.profiler?.stop(29)
         }
-        // features.2.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 65, 65, 24]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 22251680 &* s.n, pixels: 4225 &* s.n, channels: 24,
                 gamma: s.p + 16944, beta: s.p + 16976, runningMean: s.p + 17008, runningVar: s.p + 17040, eps: 0.001,
                 activation: .identity, output: s.t + 5678400 &* s.n, scratch: s.f + 7344, pool: pool)
+            s.profiler?.stop(30)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9809523809523809
         if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.01904761904761905,
                 into: s.t + 25826528 &* s.n, random: &random)
+            s.profiler?.stop(31)
         }
         // features.2.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 22150272 &* s.n, branch: s.t + 5678400 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 25826528 &* s.n : nil, batch: s.n,
             perImage: 101400, output: s.t + 22353088 &* s.n, pool: pool)
+        s.profiler?.stop(32)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 65x65x24 -> 65x65x24, identity shortcut
     private func features_2_2_forward(_ s: TrainingStepContext) throws {
         // features.2.2.block.0 expand conv 1x1, [n, 65, 65, 24] -> [n, 65, 65, 144]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 22353088 &* s.n, pixels: 4225 &* s.n, inChannels: 24, weights: s.p + 17072,
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 5678400 &* s.n,
             pool: pool)
-        // features.2.2.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(33)
+        // features.2.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 5678400 &* s.n, pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 20528, beta: s.p + 20672, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 6286800 &* s.n, savedMean: s.f + 7392, savedInvStd: s.f + 7536,
                 runningMean: s.p + 20816, runningVar: s.p + 20960, pool: pool)
+            s.profiler?.stop(34)
         }
-        // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 5678400 &* s.n, pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 20528, beta: s.p + 20672, runningMean: s.p + 20816, runningVar: s.p + 20960, eps: 0.001,
                 activation: .relu6, output: s.t + 6286800 &* s.n, scratch: s.f + 7392, pool: pool)
+            s.profiler?.stop(35)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][144]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 21104, channels: 144, kernel: 3, into: s.f + 7968)
+        s.profiler?.stop(36)
         // features.2.2.block.1 depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 6286800 &* s.n, batch: s.n, height: 65, width: 65, channels: 144, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65, weights: s.f + 7968, bias: s.f,
             activation: .identity, output: s.t + 6895200 &* s.n, pool: pool)
-        // features.2.2.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(37)
+        // features.2.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 6895200 &* s.n, pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 22400, beta: s.p + 22544, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 7503600 &* s.n, savedMean: s.f + 7680, savedInvStd: s.f + 7824,
                 runningMean: s.p + 22688, runningVar: s.p + 22832, pool: pool)
+            s.profiler?.stop(38)
         }
-        // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 6895200 &* s.n, pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 22400, beta: s.p + 22544, runningMean: s.p + 22688, runningVar: s.p + 22832, eps: 0.001,
                 activation: .relu6, output: s.t + 7503600 &* s.n, scratch: s.f + 7680, pool: pool)
+            s.profiler?.stop(39)
         }
         // features.2.2.block.2 project conv 1x1, [n, 65, 65, 144] -> [n, 65, 65, 24]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 7503600 &* s.n, pixels: 4225 &* s.n, inChannels: 144, weights: s.p + 22976,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 22454496 &* s.n,
             pool: pool)
-        // features.2.2.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(40)
+        // features.2.2.block.2 BatchNorm (batch statistics) + identity on [n, 65, 65, 24]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 22454496 &* s.n, pixels: 4225 &* s.n, channels: 24,
                 gamma: s.p + 26432, beta: s.p + 26464, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 8112000 &* s.n, savedMean: s.f + 10560, savedInvStd: s.f + 10584,
                 runningMean: s.p + 26496, runningVar: s.p + 26528, pool: pool)
+            s.profiler?.stop(41)
         }
-        // features.2.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 65, 65, 24]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 22454496 &* s.n, pixels: 4225 &* s.n, channels: 24,
                 gamma: s.p + 26432, beta: s.p + 26464, runningMean: s.p + 26496, runningVar: s.p + 26528, eps: 0.001,
                 activation: .identity, output: s.t + 8112000 &* s.n, scratch: s.f + 10560, pool: pool)
+            s.profiler?.stop(42)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9714285714285714
         if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.028571428571428574,
                 into: s.t + 25826544 &* s.n, random: &random)
+            s.profiler?.stop(43)
         }
         // features.2.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 22353088 &* s.n, branch: s.t + 8112000 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 25826544 &* s.n : nil, batch: s.n,
             perImage: 101400, output: s.t + 22555904 &* s.n, pool: pool)
+        s.profiler?.stop(44)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 65x65x24 -> 33x33x48
     private func features_3_0_forward(_ s: TrainingStepContext) throws {
         // features.3.0.block.0 expand conv 1x1, [n, 65, 65, 24] -> [n, 65, 65, 144]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 22555904 &* s.n, pixels: 4225 &* s.n, inChannels: 24, weights: s.p + 26560,
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 8112000 &* s.n,
             pool: pool)
-        // features.3.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(45)
+        // features.3.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 8112000 &* s.n, pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 30016, beta: s.p + 30160, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 8720400 &* s.n, savedMean: s.f + 10608, savedInvStd: s.f + 10752,
                 runningMean: s.p + 30304, runningVar: s.p + 30448, pool: pool)
+            s.profiler?.stop(46)
         }
-        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 8112000 &* s.n, pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 30016, beta: s.p + 30160, runningMean: s.p + 30304, runningVar: s.p + 30448, eps: 0.001,
                 activation: .relu6, output: s.t + 8720400 &* s.n, scratch: s.f + 10608, pool: pool)
+            s.profiler?.stop(47)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 30592, channels: 144, kernel: 5, into: s.f + 11184)
+        s.profiler?.stop(48)
         // features.3.0.block.1 depthwise 5x5/2, [n, 65, 65, 144] -> [n, 33, 33, 144]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 8720400 &* s.n, batch: s.n, height: 65, width: 65, channels: 144, kernel: 5,
             stride: 2, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 11184, bias: s.f,
             activation: .identity, output: s.t + 19293760 &* s.n, pool: pool)
-        // features.3.0.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(49)
+        // features.3.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 33, 33, 144]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 19293760 &* s.n, pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 34192, beta: s.p + 34336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 19450576 &* s.n, savedMean: s.f + 10896, savedInvStd: s.f + 11040,
                 runningMean: s.p + 34480, runningVar: s.p + 34624, pool: pool)
+            s.profiler?.stop(50)
         }
-        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 144]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 19293760 &* s.n, pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 34192, beta: s.p + 34336, runningMean: s.p + 34480, runningVar: s.p + 34624, eps: 0.001,
                 activation: .relu6, output: s.t + 19450576 &* s.n, scratch: s.f + 10896, pool: pool)
+            s.profiler?.stop(51)
         }
         // features.3.0.block.2 project conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 48]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 19450576 &* s.n, pixels: 1089 &* s.n, inChannels: 144, weights: s.p + 34768,
             bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.t + 24777856 &* s.n,
             pool: pool)
-        // features.3.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(52)
+        // features.3.0.block.2 BatchNorm (batch statistics) + identity on [n, 33, 33, 48]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 24777856 &* s.n, pixels: 1089 &* s.n, channels: 48,
                 gamma: s.p + 41680, beta: s.p + 41728, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 24830128 &* s.n, savedMean: s.f + 18384, savedInvStd: s.f + 18432,
                 runningMean: s.p + 41776, runningVar: s.p + 41824, pool: pool)
+            s.profiler?.stop(53)
         }
-        // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 48]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 24777856 &* s.n, pixels: 1089 &* s.n, channels: 48,
                 gamma: s.p + 41680, beta: s.p + 41728, runningMean: s.p + 41776, runningVar: s.p + 41824, eps: 0.001,
                 activation: .identity, output: s.t + 24830128 &* s.n, scratch: s.f + 18384, pool: pool)
+            s.profiler?.stop(54)
         }
     }
 
     /// features.3.1 forward: MBConv6 k5 s1: 33x33x48 -> 33x33x48, identity shortcut
     private func features_3_1_forward(_ s: TrainingStepContext) throws {
         // features.3.1.block.0 expand conv 1x1, [n, 33, 33, 48] -> [n, 33, 33, 288]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 24830128 &* s.n, pixels: 1089 &* s.n, inChannels: 48, weights: s.p + 41872,
             bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 9328800 &* s.n,
             pool: pool)
-        // features.3.1.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(55)
+        // features.3.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 9328800 &* s.n, pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 55696, beta: s.p + 55984, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 12911600 &* s.n, savedMean: s.f + 18480, savedInvStd: s.f + 18768,
                 runningMean: s.p + 56272, runningVar: s.p + 56560, pool: pool)
+            s.profiler?.stop(56)
         }
-        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 9328800 &* s.n, pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 55696, beta: s.p + 55984, runningMean: s.p + 56272, runningVar: s.p + 56560, eps: 0.001,
                 activation: .relu6, output: s.t + 12911600 &* s.n, scratch: s.f + 18480, pool: pool)
+            s.profiler?.stop(57)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][288]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 56848, channels: 288, kernel: 5, into: s.f + 19632)
+        s.profiler?.stop(58)
         // features.3.1.block.1 depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 12911600 &* s.n, batch: s.n, height: 33, width: 33, channels: 288,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 19632, bias: s.f,
             activation: .identity, output: s.t + 13225232 &* s.n, pool: pool)
-        // features.3.1.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(59)
+        // features.3.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 13225232 &* s.n, pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 64048, beta: s.p + 64336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 13538864 &* s.n, savedMean: s.f + 19056, savedInvStd: s.f + 19344,
                 runningMean: s.p + 64624, runningVar: s.p + 64912, pool: pool)
+            s.profiler?.stop(60)
         }
-        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 13225232 &* s.n, pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 64048, beta: s.p + 64336, runningMean: s.p + 64624, runningVar: s.p + 64912, eps: 0.001,
                 activation: .relu6, output: s.t + 13538864 &* s.n, scratch: s.f + 19056, pool: pool)
+            s.profiler?.stop(61)
         }
         // features.3.1.block.2 project conv 1x1, [n, 33, 33, 288] -> [n, 33, 33, 48]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 13538864 &* s.n, pixels: 1089 &* s.n, inChannels: 288, weights: s.p + 65200,
             bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.t + 24882400 &* s.n,
             pool: pool)
-        // features.3.1.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(62)
+        // features.3.1.block.2 BatchNorm (batch statistics) + identity on [n, 33, 33, 48]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 24882400 &* s.n, pixels: 1089 &* s.n, channels: 48,
                 gamma: s.p + 79024, beta: s.p + 79072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 9642432 &* s.n, savedMean: s.f + 34032, savedInvStd: s.f + 34080,
                 runningMean: s.p + 79120, runningVar: s.p + 79168, pool: pool)
+            s.profiler?.stop(63)
         }
-        // features.3.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 48]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 24882400 &* s.n, pixels: 1089 &* s.n, channels: 48,
                 gamma: s.p + 79024, beta: s.p + 79072, runningMean: s.p + 79120, runningVar: s.p + 79168, eps: 0.001,
                 activation: .identity, output: s.t + 9642432 &* s.n, scratch: s.f + 34032, pool: pool)
+            s.profiler?.stop(64)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9523809523809523
         if s.options.stochasticDepth && s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.047619047619047616,
                 into: s.t + 9936304 &* s.n, random: &random)
+            s.profiler?.stop(65)
         }
         // features.3.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 24830128 &* s.n, branch: s.t + 9642432 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 9936304 &* s.n : nil, batch: s.n,
             perImage: 52272, output: s.t + 24934672 &* s.n, pool: pool)
+        s.profiler?.stop(66)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 33x33x48 -> 33x33x48, identity shortcut
     private func features_3_2_forward(_ s: TrainingStepContext) throws {
         // features.3.2.block.0 expand conv 1x1, [n, 33, 33, 48] -> [n, 33, 33, 288]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 24934672 &* s.n, pixels: 1089 &* s.n, inChannels: 48, weights: s.p + 79216,
             bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 13852496 &* s.n,
             pool: pool)
-        // features.3.2.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(67)
+        // features.3.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 13852496 &* s.n, pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 93040, beta: s.p + 93328, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 14166128 &* s.n, savedMean: s.f + 34128, savedInvStd: s.f + 34416,
                 runningMean: s.p + 93616, runningVar: s.p + 93904, pool: pool)
+            s.profiler?.stop(68)
         }
-        // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 13852496 &* s.n, pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 93040, beta: s.p + 93328, runningMean: s.p + 93616, runningVar: s.p + 93904, eps: 0.001,
                 activation: .relu6, output: s.t + 14166128 &* s.n, scratch: s.f + 34128, pool: pool)
+            s.profiler?.stop(69)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][288]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 94192, channels: 288, kernel: 5, into: s.f + 35280)
+        s.profiler?.stop(70)
         // features.3.2.block.1 depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 14166128 &* s.n, batch: s.n, height: 33, width: 33, channels: 288,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 35280, bias: s.f,
             activation: .identity, output: s.t + 14479760 &* s.n, pool: pool)
-        // features.3.2.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(71)
+        // features.3.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 14479760 &* s.n, pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 101392, beta: s.p + 101680, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 14793392 &* s.n, savedMean: s.f + 34704, savedInvStd: s.f + 34992,
                 runningMean: s.p + 101968, runningVar: s.p + 102256, pool: pool)
+            s.profiler?.stop(72)
         }
-        // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 14479760 &* s.n, pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 101392, beta: s.p + 101680, runningMean: s.p + 101968, runningVar: s.p + 102256,
                 eps: 0.001, activation: .relu6, output: s.t + 14793392 &* s.n, scratch: s.f + 34704, pool: pool)
+            s.profiler?.stop(73)
         }
         // features.3.2.block.2 project conv 1x1, [n, 33, 33, 288] -> [n, 33, 33, 48]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 14793392 &* s.n, pixels: 1089 &* s.n, inChannels: 288,
             weights: s.p + 102544, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
             output: s.t + 24986944 &* s.n, pool: pool)
-        // features.3.2.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(74)
+        // features.3.2.block.2 BatchNorm (batch statistics) + identity on [n, 33, 33, 48]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 24986944 &* s.n, pixels: 1089 &* s.n, channels: 48,
                 gamma: s.p + 116368, beta: s.p + 116416, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 9642432 &* s.n, savedMean: s.f + 49680, savedInvStd: s.f + 49728,
                 runningMean: s.p + 116464, runningVar: s.p + 116512, pool: pool)
+            s.profiler?.stop(75)
         }
-        // features.3.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 48]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 24986944 &* s.n, pixels: 1089 &* s.n, channels: 48,
                 gamma: s.p + 116368, beta: s.p + 116416, runningMean: s.p + 116464, runningVar: s.p + 116512,
                 eps: 0.001, activation: .identity, output: s.t + 9642432 &* s.n, scratch: s.f + 49680, pool: pool)
+            s.profiler?.stop(76)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9428571428571428
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05714285714285715,
                 into: s.t + 9936320 &* s.n, random: &random)
+            s.profiler?.stop(77)
         }
         // features.3.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 24934672 &* s.n, branch: s.t + 9642432 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 9936320 &* s.n : nil, batch: s.n,
             perImage: 52272, output: s.t + 25039216 &* s.n, pool: pool)
+        s.profiler?.stop(78)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 33x33x48 -> 17x17x88
     private func features_4_0_forward(_ s: TrainingStepContext) throws {
         // features.4.0.block.0 expand conv 1x1, [n, 33, 33, 48] -> [n, 33, 33, 288]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 25039216 &* s.n, pixels: 1089 &* s.n, inChannels: 48, weights: s.p + 116560,
             bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 15107024 &* s.n,
             pool: pool)
-        // features.4.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(79)
+        // features.4.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 15107024 &* s.n, pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 130384, beta: s.p + 130672, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 15420656 &* s.n, savedMean: s.f + 49776, savedInvStd: s.f + 50064,
                 runningMean: s.p + 130960, runningVar: s.p + 131248, pool: pool)
+            s.profiler?.stop(80)
         }
-        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 15107024 &* s.n, pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 130384, beta: s.p + 130672, runningMean: s.p + 130960, runningVar: s.p + 131248,
                 eps: 0.001, activation: .relu6, output: s.t + 15420656 &* s.n, scratch: s.f + 49776, pool: pool)
+            s.profiler?.stop(81)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][288]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 131536, channels: 288, kernel: 3, into: s.f + 50928)
+        s.profiler?.stop(82)
         // features.4.0.block.1 depthwise 3x3/2, [n, 33, 33, 288] -> [n, 17, 17, 288]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 15420656 &* s.n, batch: s.n, height: 33, width: 33, channels: 288,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 50928, bias: s.f,
             activation: .identity, output: s.t + 9850512 &* s.n, pool: pool)
-        // features.4.0.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(83)
+        // features.4.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 288]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 9850512 &* s.n, pixels: 289 &* s.n, channels: 288,
                 gamma: s.p + 134128, beta: s.p + 134416, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 24577984 &* s.n, savedMean: s.f + 50352, savedInvStd: s.f + 50640,
                 runningMean: s.p + 134704, runningVar: s.p + 134992, pool: pool)
+            s.profiler?.stop(84)
         }
-        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 288]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 9850512 &* s.n, pixels: 289 &* s.n, channels: 288,
                 gamma: s.p + 134128, beta: s.p + 134416, runningMean: s.p + 134704, runningVar: s.p + 134992,
                 eps: 0.001, activation: .relu6, output: s.t + 24577984 &* s.n, scratch: s.f + 50352, pool: pool)
+            s.profiler?.stop(85)
         }
         // features.4.0.block.2 project conv 1x1, [n, 17, 17, 288] -> [n, 17, 17, 88]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 24577984 &* s.n, pixels: 289 &* s.n, inChannels: 288, weights: s.p + 135280,
             bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.t + 25454528 &* s.n,
             pool: pool)
-        // features.4.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(86)
+        // features.4.0.block.2 BatchNorm (batch statistics) + identity on [n, 17, 17, 88]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25454528 &* s.n, pixels: 289 &* s.n, channels: 88,
                 gamma: s.p + 160624, beta: s.p + 160720, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 25479968 &* s.n, savedMean: s.f + 56112, savedInvStd: s.f + 56200,
                 runningMean: s.p + 160816, runningVar: s.p + 160912, pool: pool)
+            s.profiler?.stop(87)
         }
-        // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 88]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25454528 &* s.n, pixels: 289 &* s.n, channels: 88,
                 gamma: s.p + 160624, beta: s.p + 160720, runningMean: s.p + 160816, runningVar: s.p + 160912,
                 eps: 0.001, activation: .identity, output: s.t + 25479968 &* s.n, scratch: s.f + 56112, pool: pool)
+            s.profiler?.stop(88)
         }
     }
 
     /// features.4.1 forward: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
     private func features_4_1_forward(_ s: TrainingStepContext) throws {
         // features.4.1.block.0 expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 25479968 &* s.n, pixels: 289 &* s.n, inChannels: 88, weights: s.p + 161008,
             bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.t + 19607392 &* s.n,
             pool: pool)
-        // features.4.1.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(89)
+        // features.4.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 19607392 &* s.n, pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 207472, beta: s.p + 208000, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 19759984 &* s.n, savedMean: s.f + 56288, savedInvStd: s.f + 56816,
                 runningMean: s.p + 208528, runningVar: s.p + 209056, pool: pool)
+            s.profiler?.stop(90)
         }
-        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 19607392 &* s.n, pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 207472, beta: s.p + 208000, runningMean: s.p + 208528, runningVar: s.p + 209056,
                 eps: 0.001, activation: .relu6, output: s.t + 19759984 &* s.n, scratch: s.f + 56288, pool: pool)
+            s.profiler?.stop(91)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][528]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 209584, channels: 528, kernel: 3, into: s.f + 58400)
+        s.profiler?.stop(92)
         // features.4.1.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 19759984 &* s.n, batch: s.n, height: 17, width: 17, channels: 528,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 58400, bias: s.f,
             activation: .identity, output: s.t + 19912576 &* s.n, pool: pool)
-        // features.4.1.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(93)
+        // features.4.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 19912576 &* s.n, pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 214336, beta: s.p + 214864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 20065168 &* s.n, savedMean: s.f + 57344, savedInvStd: s.f + 57872,
                 runningMean: s.p + 215392, runningVar: s.p + 215920, pool: pool)
+            s.profiler?.stop(94)
         }
-        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 19912576 &* s.n, pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 214336, beta: s.p + 214864, runningMean: s.p + 215392, runningVar: s.p + 215920,
                 eps: 0.001, activation: .relu6, output: s.t + 20065168 &* s.n, scratch: s.f + 57344, pool: pool)
+            s.profiler?.stop(95)
         }
         // features.4.1.block.2 project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 88]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 20065168 &* s.n, pixels: 289 &* s.n, inChannels: 528, weights: s.p + 216448,
             bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.t + 25505408 &* s.n,
             pool: pool)
-        // features.4.1.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(96)
+        // features.4.1.block.2 BatchNorm (batch statistics) + identity on [n, 17, 17, 88]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25505408 &* s.n, pixels: 289 &* s.n, channels: 88,
                 gamma: s.p + 262912, beta: s.p + 263008, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 9642432 &* s.n, savedMean: s.f + 67904, savedInvStd: s.f + 67992,
                 runningMean: s.p + 263104, runningVar: s.p + 263200, pool: pool)
+            s.profiler?.stop(97)
         }
-        // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 88]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25505408 &* s.n, pixels: 289 &* s.n, channels: 88,
                 gamma: s.p + 262912, beta: s.p + 263008, runningMean: s.p + 263104, runningVar: s.p + 263200,
                 eps: 0.001, activation: .identity, output: s.t + 9642432 &* s.n, scratch: s.f + 67904, pool: pool)
+            s.profiler?.stop(98)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9238095238095239
         if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0761904761904762,
                 into: s.t + 9936336 &* s.n, random: &random)
+            s.profiler?.stop(99)
         }
         // features.4.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 25479968 &* s.n, branch: s.t + 9642432 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 9936336 &* s.n : nil, batch: s.n,
             perImage: 25432, output: s.t + 25530848 &* s.n, pool: pool)
+        s.profiler?.stop(100)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
     private func features_4_2_forward(_ s: TrainingStepContext) throws {
         // features.4.2.block.0 expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 25530848 &* s.n, pixels: 289 &* s.n, inChannels: 88, weights: s.p + 263296,
             bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.t + 20217760 &* s.n,
             pool: pool)
-        // features.4.2.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(101)
+        // features.4.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 20217760 &* s.n, pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 309760, beta: s.p + 310288, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 20370352 &* s.n, savedMean: s.f + 68080, savedInvStd: s.f + 68608,
                 runningMean: s.p + 310816, runningVar: s.p + 311344, pool: pool)
+            s.profiler?.stop(102)
         }
-        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 20217760 &* s.n, pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 309760, beta: s.p + 310288, runningMean: s.p + 310816, runningVar: s.p + 311344,
                 eps: 0.001, activation: .relu6, output: s.t + 20370352 &* s.n, scratch: s.f + 68080, pool: pool)
+            s.profiler?.stop(103)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][528]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 311872, channels: 528, kernel: 3, into: s.f + 70192)
+        s.profiler?.stop(104)
         // features.4.2.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 20370352 &* s.n, batch: s.n, height: 17, width: 17, channels: 528,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 70192, bias: s.f,
             activation: .identity, output: s.t + 20522944 &* s.n, pool: pool)
-        // features.4.2.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(105)
+        // features.4.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 20522944 &* s.n, pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 316624, beta: s.p + 317152, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 20675536 &* s.n, savedMean: s.f + 69136, savedInvStd: s.f + 69664,
                 runningMean: s.p + 317680, runningVar: s.p + 318208, pool: pool)
+            s.profiler?.stop(106)
         }
-        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 20522944 &* s.n, pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 316624, beta: s.p + 317152, runningMean: s.p + 317680, runningVar: s.p + 318208,
                 eps: 0.001, activation: .relu6, output: s.t + 20675536 &* s.n, scratch: s.f + 69136, pool: pool)
+            s.profiler?.stop(107)
         }
         // features.4.2.block.2 project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 88]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 20675536 &* s.n, pixels: 289 &* s.n, inChannels: 528, weights: s.p + 318736,
             bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.t + 25556288 &* s.n,
             pool: pool)
-        // features.4.2.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(108)
+        // features.4.2.block.2 BatchNorm (batch statistics) + identity on [n, 17, 17, 88]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25556288 &* s.n, pixels: 289 &* s.n, channels: 88,
                 gamma: s.p + 365200, beta: s.p + 365296, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 9642432 &* s.n, savedMean: s.f + 79696, savedInvStd: s.f + 79784,
                 runningMean: s.p + 365392, runningVar: s.p + 365488, pool: pool)
+            s.profiler?.stop(109)
         }
-        // features.4.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 88]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25556288 &* s.n, pixels: 289 &* s.n, channels: 88,
                 gamma: s.p + 365200, beta: s.p + 365296, runningMean: s.p + 365392, runningVar: s.p + 365488,
                 eps: 0.001, activation: .identity, output: s.t + 9642432 &* s.n, scratch: s.f + 79696, pool: pool)
+            s.profiler?.stop(110)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9142857142857143
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08571428571428572,
                 into: s.t + 9936352 &* s.n, random: &random)
+            s.profiler?.stop(111)
         }
         // features.4.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 25530848 &* s.n, branch: s.t + 9642432 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 9936352 &* s.n : nil, batch: s.n,
             perImage: 25432, output: s.t + 25581728 &* s.n, pool: pool)
+        s.profiler?.stop(112)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
     private func features_4_3_forward(_ s: TrainingStepContext) throws {
         // features.4.3.block.0 expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 25581728 &* s.n, pixels: 289 &* s.n, inChannels: 88, weights: s.p + 365584,
             bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.t + 20828128 &* s.n,
             pool: pool)
-        // features.4.3.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(113)
+        // features.4.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 20828128 &* s.n, pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 412048, beta: s.p + 412576, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 20980720 &* s.n, savedMean: s.f + 79872, savedInvStd: s.f + 80400,
                 runningMean: s.p + 413104, runningVar: s.p + 413632, pool: pool)
+            s.profiler?.stop(114)
         }
-        // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 20828128 &* s.n, pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 412048, beta: s.p + 412576, runningMean: s.p + 413104, runningVar: s.p + 413632,
                 eps: 0.001, activation: .relu6, output: s.t + 20980720 &* s.n, scratch: s.f + 79872, pool: pool)
+            s.profiler?.stop(115)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][528]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 414160, channels: 528, kernel: 3, into: s.f + 81984)
+        s.profiler?.stop(116)
         // features.4.3.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 20980720 &* s.n, batch: s.n, height: 17, width: 17, channels: 528,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 81984, bias: s.f,
             activation: .identity, output: s.t + 21133312 &* s.n, pool: pool)
-        // features.4.3.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(117)
+        // features.4.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 21133312 &* s.n, pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 418912, beta: s.p + 419440, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 21285904 &* s.n, savedMean: s.f + 80928, savedInvStd: s.f + 81456,
                 runningMean: s.p + 419968, runningVar: s.p + 420496, pool: pool)
+            s.profiler?.stop(118)
         }
-        // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 21133312 &* s.n, pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 418912, beta: s.p + 419440, runningMean: s.p + 419968, runningVar: s.p + 420496,
                 eps: 0.001, activation: .relu6, output: s.t + 21285904 &* s.n, scratch: s.f + 80928, pool: pool)
+            s.profiler?.stop(119)
         }
         // features.4.3.block.2 project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 88]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 21285904 &* s.n, pixels: 289 &* s.n, inChannels: 528, weights: s.p + 421024,
             bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.t + 25607168 &* s.n,
             pool: pool)
-        // features.4.3.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(120)
+        // features.4.3.block.2 BatchNorm (batch statistics) + identity on [n, 17, 17, 88]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25607168 &* s.n, pixels: 289 &* s.n, channels: 88,
                 gamma: s.p + 467488, beta: s.p + 467584, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 9642432 &* s.n, savedMean: s.f + 91488, savedInvStd: s.f + 91576,
                 runningMean: s.p + 467680, runningVar: s.p + 467776, pool: pool)
+            s.profiler?.stop(121)
         }
-        // features.4.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 88]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25607168 &* s.n, pixels: 289 &* s.n, channels: 88,
                 gamma: s.p + 467488, beta: s.p + 467584, runningMean: s.p + 467680, runningVar: s.p + 467776,
                 eps: 0.001, activation: .identity, output: s.t + 9642432 &* s.n, scratch: s.f + 91488, pool: pool)
+            s.profiler?.stop(122)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9047619047619048
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09523809523809523,
                 into: s.t + 9936368 &* s.n, random: &random)
+            s.profiler?.stop(123)
         }
         // features.4.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 25581728 &* s.n, branch: s.t + 9642432 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 9936368 &* s.n : nil, batch: s.n,
             perImage: 25432, output: s.t + 25632608 &* s.n, pool: pool)
+        s.profiler?.stop(124)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 17x17x88 -> 17x17x120
     private func features_5_0_forward(_ s: TrainingStepContext) throws {
         // features.5.0.block.0 expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 25632608 &* s.n, pixels: 289 &* s.n, inChannels: 88, weights: s.p + 467872,
             bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.t + 21438496 &* s.n,
             pool: pool)
-        // features.5.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(125)
+        // features.5.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 21438496 &* s.n, pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 514336, beta: s.p + 514864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 21591088 &* s.n, savedMean: s.f + 91664, savedInvStd: s.f + 92192,
                 runningMean: s.p + 515392, runningVar: s.p + 515920, pool: pool)
+            s.profiler?.stop(126)
         }
-        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 21438496 &* s.n, pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 514336, beta: s.p + 514864, runningMean: s.p + 515392, runningVar: s.p + 515920,
                 eps: 0.001, activation: .relu6, output: s.t + 21591088 &* s.n, scratch: s.f + 91664, pool: pool)
+            s.profiler?.stop(127)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][528]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 516448, channels: 528, kernel: 5, into: s.f + 93776)
+        s.profiler?.stop(128)
         // features.5.0.block.1 depthwise 5x5/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 21591088 &* s.n, batch: s.n, height: 17, width: 17, channels: 528,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 93776, bias: s.f,
             activation: .identity, output: s.t + 21743680 &* s.n, pool: pool)
-        // features.5.0.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(129)
+        // features.5.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 21743680 &* s.n, pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 529648, beta: s.p + 530176, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 21896272 &* s.n, savedMean: s.f + 92720, savedInvStd: s.f + 93248,
                 runningMean: s.p + 530704, runningVar: s.p + 531232, pool: pool)
+            s.profiler?.stop(130)
         }
-        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 21743680 &* s.n, pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 529648, beta: s.p + 530176, runningMean: s.p + 530704, runningVar: s.p + 531232,
                 eps: 0.001, activation: .relu6, output: s.t + 21896272 &* s.n, scratch: s.f + 92720, pool: pool)
+            s.profiler?.stop(131)
         }
         // features.5.0.block.2 project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 120]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 21896272 &* s.n, pixels: 289 &* s.n, inChannels: 528, weights: s.p + 531760,
             bias: s.f, outChannels: 120, activation: .identity, residual: nil, output: s.t + 25091488 &* s.n,
             pool: pool)
-        // features.5.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(132)
+        // features.5.0.block.2 BatchNorm (batch statistics) + identity on [n, 17, 17, 120]
         if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25091488 &* s.n, pixels: 289 &* s.n, channels: 120,
                 gamma: s.p + 595120, beta: s.p + 595248, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 25126176 &* s.n, savedMean: s.f + 120176,
                 savedInvStd: s.f + 120296, runningMean: s.p + 595376, runningVar: s.p + 595504, pool: pool)
+            s.profiler?.stop(133)
         }
-        // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 120]
         if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25091488 &* s.n, pixels: 289 &* s.n, channels: 120,
                 gamma: s.p + 595120, beta: s.p + 595248, runningMean: s.p + 595376, runningVar: s.p + 595504,
                 eps: 0.001, activation: .identity, output: s.t + 25126176 &* s.n, scratch: s.f + 120176, pool: pool)
+            s.profiler?.stop(134)
         }
     }
 
     /// features.5.1 forward: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
     private func features_5_1_forward(_ s: TrainingStepContext) throws {
         // features.5.1.block.0 expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 25126176 &* s.n, pixels: 289 &* s.n, inChannels: 120, weights: s.p + 595632,
             bias: s.f, outChannels: 720, activation: .identity, residual: nil, output: s.t + 9642432 &* s.n,
             pool: pool)
-        // features.5.1.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(135)
+        // features.5.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 9642432 &* s.n, pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 682032, beta: s.p + 682752, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 15734288 &* s.n, savedMean: s.f + 120416, savedInvStd: s.f + 121136,
                 runningMean: s.p + 683472, runningVar: s.p + 684192, pool: pool)
+            s.profiler?.stop(136)
         }
-        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 9642432 &* s.n, pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 682032, beta: s.p + 682752, runningMean: s.p + 683472, runningVar: s.p + 684192,
                 eps: 0.001, activation: .relu6, output: s.t + 15734288 &* s.n, scratch: s.f + 120416, pool: pool)
+            s.profiler?.stop(137)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][720]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 684912, channels: 720, kernel: 5, into: s.f + 123296)
+        s.profiler?.stop(138)
         // features.5.1.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 15734288 &* s.n, batch: s.n, height: 17, width: 17, channels: 720,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 123296, bias: s.f,
             activation: .identity, output: s.t + 16588720 &* s.n, pool: pool)
-        // features.5.1.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(139)
+        // features.5.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 16588720 &* s.n, pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 702912, beta: s.p + 703632, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 16796800 &* s.n, savedMean: s.f + 121856, savedInvStd: s.f + 122576,
                 runningMean: s.p + 704352, runningVar: s.p + 705072, pool: pool)
+            s.profiler?.stop(140)
         }
-        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 16588720 &* s.n, pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 702912, beta: s.p + 703632, runningMean: s.p + 704352, runningVar: s.p + 705072,
                 eps: 0.001, activation: .relu6, output: s.t + 16796800 &* s.n, scratch: s.f + 121856, pool: pool)
+            s.profiler?.stop(141)
         }
         // features.5.1.block.2 project conv 1x1, [n, 17, 17, 720] -> [n, 17, 17, 120]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 16796800 &* s.n, pixels: 289 &* s.n, inChannels: 720, weights: s.p + 705792,
             bias: s.f, outChannels: 120, activation: .identity, residual: nil, output: s.t + 25160864 &* s.n,
             pool: pool)
-        // features.5.1.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(142)
+        // features.5.1.block.2 BatchNorm (batch statistics) + identity on [n, 17, 17, 120]
         if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25160864 &* s.n, pixels: 289 &* s.n, channels: 120,
                 gamma: s.p + 792192, beta: s.p + 792320, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 15942368 &* s.n, savedMean: s.f + 159296,
                 savedInvStd: s.f + 159416, runningMean: s.p + 792448, runningVar: s.p + 792576, pool: pool)
+            s.profiler?.stop(143)
         }
-        // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 120]
         if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25160864 &* s.n, pixels: 289 &* s.n, channels: 120,
                 gamma: s.p + 792192, beta: s.p + 792320, runningMean: s.p + 792448, runningVar: s.p + 792576,
                 eps: 0.001, activation: .identity, output: s.t + 15942368 &* s.n, scratch: s.f + 159296, pool: pool)
+            s.profiler?.stop(144)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8857142857142857
         if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1142857142857143,
                 into: s.t + 9936384 &* s.n, random: &random)
+            s.profiler?.stop(145)
         }
         // features.5.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 25126176 &* s.n, branch: s.t + 15942368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 9936384 &* s.n : nil, batch: s.n,
             perImage: 34680, output: s.t + 25195552 &* s.n, pool: pool)
+        s.profiler?.stop(146)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
     private func features_5_2_forward(_ s: TrainingStepContext) throws {
         // features.5.2.block.0 expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 25195552 &* s.n, pixels: 289 &* s.n, inChannels: 120, weights: s.p + 792704,
             bias: s.f, outChannels: 720, activation: .identity, residual: nil, output: s.t + 17004880 &* s.n,
             pool: pool)
-        // features.5.2.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(147)
+        // features.5.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 17004880 &* s.n, pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 879104, beta: s.p + 879824, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 17212960 &* s.n, savedMean: s.f + 159536, savedInvStd: s.f + 160256,
                 runningMean: s.p + 880544, runningVar: s.p + 881264, pool: pool)
+            s.profiler?.stop(148)
         }
-        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 17004880 &* s.n, pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 879104, beta: s.p + 879824, runningMean: s.p + 880544, runningVar: s.p + 881264,
                 eps: 0.001, activation: .relu6, output: s.t + 17212960 &* s.n, scratch: s.f + 159536, pool: pool)
+            s.profiler?.stop(149)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][720]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 881984, channels: 720, kernel: 5, into: s.f + 162416)
+        s.profiler?.stop(150)
         // features.5.2.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 17212960 &* s.n, batch: s.n, height: 17, width: 17, channels: 720,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 162416, bias: s.f,
             activation: .identity, output: s.t + 17421040 &* s.n, pool: pool)
-        // features.5.2.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(151)
+        // features.5.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 17421040 &* s.n, pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 899984, beta: s.p + 900704, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 17629120 &* s.n, savedMean: s.f + 160976, savedInvStd: s.f + 161696,
                 runningMean: s.p + 901424, runningVar: s.p + 902144, pool: pool)
+            s.profiler?.stop(152)
         }
-        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 17421040 &* s.n, pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 899984, beta: s.p + 900704, runningMean: s.p + 901424, runningVar: s.p + 902144,
                 eps: 0.001, activation: .relu6, output: s.t + 17629120 &* s.n, scratch: s.f + 160976, pool: pool)
+            s.profiler?.stop(153)
         }
         // features.5.2.block.2 project conv 1x1, [n, 17, 17, 720] -> [n, 17, 17, 120]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 17629120 &* s.n, pixels: 289 &* s.n, inChannels: 720, weights: s.p + 902864,
             bias: s.f, outChannels: 120, activation: .identity, residual: nil, output: s.t + 25230240 &* s.n,
             pool: pool)
-        // features.5.2.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(154)
+        // features.5.2.block.2 BatchNorm (batch statistics) + identity on [n, 17, 17, 120]
         if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25230240 &* s.n, pixels: 289 &* s.n, channels: 120,
                 gamma: s.p + 989264, beta: s.p + 989392, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 15942368 &* s.n, savedMean: s.f + 198416,
                 savedInvStd: s.f + 198536, runningMean: s.p + 989520, runningVar: s.p + 989648, pool: pool)
+            s.profiler?.stop(155)
         }
-        // features.5.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 120]
         if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25230240 &* s.n, pixels: 289 &* s.n, channels: 120,
                 gamma: s.p + 989264, beta: s.p + 989392, runningMean: s.p + 989520, runningVar: s.p + 989648,
                 eps: 0.001, activation: .identity, output: s.t + 15942368 &* s.n, scratch: s.f + 198416, pool: pool)
+            s.profiler?.stop(156)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8761904761904762
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12380952380952381,
                 into: s.t + 9936400 &* s.n, random: &random)
+            s.profiler?.stop(157)
         }
         // features.5.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 25195552 &* s.n, branch: s.t + 15942368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 9936400 &* s.n : nil, batch: s.n,
             perImage: 34680, output: s.t + 25264928 &* s.n, pool: pool)
+        s.profiler?.stop(158)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
     private func features_5_3_forward(_ s: TrainingStepContext) throws {
         // features.5.3.block.0 expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 25264928 &* s.n, pixels: 289 &* s.n, inChannels: 120, weights: s.p + 989776,
             bias: s.f, outChannels: 720, activation: .identity, residual: nil, output: s.t + 17837200 &* s.n,
             pool: pool)
-        // features.5.3.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(159)
+        // features.5.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 17837200 &* s.n, pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1076176, beta: s.p + 1076896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 18045280 &* s.n, savedMean: s.f + 198656, savedInvStd: s.f + 199376,
                 runningMean: s.p + 1077616, runningVar: s.p + 1078336, pool: pool)
+            s.profiler?.stop(160)
         }
-        // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 17837200 &* s.n, pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1076176, beta: s.p + 1076896, runningMean: s.p + 1077616, runningVar: s.p + 1078336,
                 eps: 0.001, activation: .relu6, output: s.t + 18045280 &* s.n, scratch: s.f + 198656, pool: pool)
+            s.profiler?.stop(161)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][720]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1079056, channels: 720, kernel: 5, into: s.f + 201536)
+        s.profiler?.stop(162)
         // features.5.3.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 18045280 &* s.n, batch: s.n, height: 17, width: 17, channels: 720,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 201536, bias: s.f,
             activation: .identity, output: s.t + 18253360 &* s.n, pool: pool)
-        // features.5.3.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(163)
+        // features.5.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 18253360 &* s.n, pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1097056, beta: s.p + 1097776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 18461440 &* s.n, savedMean: s.f + 200096, savedInvStd: s.f + 200816,
                 runningMean: s.p + 1098496, runningVar: s.p + 1099216, pool: pool)
+            s.profiler?.stop(164)
         }
-        // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 18253360 &* s.n, pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1097056, beta: s.p + 1097776, runningMean: s.p + 1098496, runningVar: s.p + 1099216,
                 eps: 0.001, activation: .relu6, output: s.t + 18461440 &* s.n, scratch: s.f + 200096, pool: pool)
+            s.profiler?.stop(165)
         }
         // features.5.3.block.2 project conv 1x1, [n, 17, 17, 720] -> [n, 17, 17, 120]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 18461440 &* s.n, pixels: 289 &* s.n, inChannels: 720,
             weights: s.p + 1099936, bias: s.f, outChannels: 120, activation: .identity, residual: nil,
             output: s.t + 25299616 &* s.n, pool: pool)
-        // features.5.3.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(166)
+        // features.5.3.block.2 BatchNorm (batch statistics) + identity on [n, 17, 17, 120]
         if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25299616 &* s.n, pixels: 289 &* s.n, channels: 120,
                 gamma: s.p + 1186336, beta: s.p + 1186464, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 15942368 &* s.n, savedMean: s.f + 237536,
                 savedInvStd: s.f + 237656, runningMean: s.p + 1186592, runningVar: s.p + 1186720, pool: pool)
+            s.profiler?.stop(167)
         }
-        // features.5.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 120]
         if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25299616 &* s.n, pixels: 289 &* s.n, channels: 120,
                 gamma: s.p + 1186336, beta: s.p + 1186464, runningMean: s.p + 1186592, runningVar: s.p + 1186720,
                 eps: 0.001, activation: .identity, output: s.t + 15942368 &* s.n, scratch: s.f + 237536, pool: pool)
+            s.profiler?.stop(168)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8666666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333336,
                 into: s.t + 9936416 &* s.n, random: &random)
+            s.profiler?.stop(169)
         }
         // features.5.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 25264928 &* s.n, branch: s.t + 15942368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 9936416 &* s.n : nil, batch: s.n,
             perImage: 34680, output: s.t + 25334304 &* s.n, pool: pool)
+        s.profiler?.stop(170)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 17x17x120 -> 9x9x208
     private func features_6_0_forward(_ s: TrainingStepContext) throws {
         // features.6.0.block.0 expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 25334304 &* s.n, pixels: 289 &* s.n, inChannels: 120,
             weights: s.p + 1186848, bias: s.f, outChannels: 720, activation: .identity, residual: nil,
             output: s.t + 18669520 &* s.n, pool: pool)
-        // features.6.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(171)
+        // features.6.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 18669520 &* s.n, pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1273248, beta: s.p + 1273968, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 18877600 &* s.n, savedMean: s.f + 237776, savedInvStd: s.f + 238496,
                 runningMean: s.p + 1274688, runningVar: s.p + 1275408, pool: pool)
+            s.profiler?.stop(172)
         }
-        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 18669520 &* s.n, pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1273248, beta: s.p + 1273968, runningMean: s.p + 1274688, runningVar: s.p + 1275408,
                 eps: 0.001, activation: .relu6, output: s.t + 18877600 &* s.n, scratch: s.f + 237776, pool: pool)
+            s.profiler?.stop(173)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][720]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1276128, channels: 720, kernel: 5, into: s.f + 240656)
+        s.profiler?.stop(174)
         // features.6.0.block.1 depthwise 5x5/2, [n, 17, 17, 720] -> [n, 9, 9, 720]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 18877600 &* s.n, batch: s.n, height: 17, width: 17, channels: 720,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 240656, bias: s.f,
             activation: .identity, output: s.t + 24661216 &* s.n, pool: pool)
-        // features.6.0.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(175)
+        // features.6.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 720]
         if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 24661216 &* s.n, pixels: 81 &* s.n, channels: 720,
                 gamma: s.p + 1294128, beta: s.p + 1294848, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 24719536 &* s.n, savedMean: s.f + 239216, savedInvStd: s.f + 239936,
                 runningMean: s.p + 1295568, runningVar: s.p + 1296288, pool: pool)
+            s.profiler?.stop(176)
         }
-        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 720]
         if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 24661216 &* s.n, pixels: 81 &* s.n, channels: 720,
                 gamma: s.p + 1294128, beta: s.p + 1294848, runningMean: s.p + 1295568, runningVar: s.p + 1296288,
                 eps: 0.001, activation: .relu6, output: s.t + 24719536 &* s.n, scratch: s.f + 239216, pool: pool)
+            s.profiler?.stop(177)
         }
         // features.6.0.block.2 project conv 1x1, [n, 9, 9, 720] -> [n, 9, 9, 208]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 24719536 &* s.n, pixels: 81 &* s.n, inChannels: 720, weights: s.p + 1297008,
             bias: s.f, outChannels: 208, activation: .identity, residual: nil, output: s.t + 25658048 &* s.n,
             pool: pool)
-        // features.6.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(178)
+        // features.6.0.block.2 BatchNorm (batch statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25658048 &* s.n, pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 1446768, beta: s.p + 1446976, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 25674896 &* s.n, savedMean: s.f + 276656,
                 savedInvStd: s.f + 276864, runningMean: s.p + 1447184, runningVar: s.p + 1447392, pool: pool)
+            s.profiler?.stop(179)
         }
-        // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25658048 &* s.n, pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 1446768, beta: s.p + 1446976, runningMean: s.p + 1447184, runningVar: s.p + 1447392,
                 eps: 0.001, activation: .identity, output: s.t + 25674896 &* s.n, scratch: s.f + 276656, pool: pool)
+            s.profiler?.stop(180)
         }
     }
 
     /// features.6.1 forward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
     private func features_6_1_forward(_ s: TrainingStepContext) throws {
         // features.6.1.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 25674896 &* s.n, pixels: 81 &* s.n, inChannels: 208, weights: s.p + 1447600,
             bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 19189360 &* s.n,
             pool: pool)
-        // features.6.1.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(181)
+        // features.6.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 19189360 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 1707184, beta: s.p + 1708432, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 22657312 &* s.n, savedMean: s.f + 277072, savedInvStd: s.f + 278320,
                 runningMean: s.p + 1709680, runningVar: s.p + 1710928, pool: pool)
+            s.profiler?.stop(182)
         }
-        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 19189360 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 1707184, beta: s.p + 1708432, runningMean: s.p + 1709680, runningVar: s.p + 1710928,
                 eps: 0.001, activation: .relu6, output: s.t + 22657312 &* s.n, scratch: s.f + 277072, pool: pool)
+            s.profiler?.stop(183)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1248]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1712176, channels: 1248, kernel: 5, into: s.f + 282064)
+        s.profiler?.stop(184)
         // features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 22657312 &* s.n, batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 282064, bias: s.f,
             activation: .identity, output: s.t + 22758400 &* s.n, pool: pool)
-        // features.6.1.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(185)
+        // features.6.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 22758400 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 1743376, beta: s.p + 1744624, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 22859488 &* s.n, savedMean: s.f + 279568, savedInvStd: s.f + 280816,
                 runningMean: s.p + 1745872, runningVar: s.p + 1747120, pool: pool)
+            s.profiler?.stop(186)
         }
-        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 22758400 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 1743376, beta: s.p + 1744624, runningMean: s.p + 1745872, runningVar: s.p + 1747120,
                 eps: 0.001, activation: .relu6, output: s.t + 22859488 &* s.n, scratch: s.f + 279568, pool: pool)
+            s.profiler?.stop(187)
         }
         // features.6.1.block.2 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 22859488 &* s.n, pixels: 81 &* s.n, inChannels: 1248,
             weights: s.p + 1748368, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
             output: s.t + 25691744 &* s.n, pool: pool)
-        // features.6.1.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(188)
+        // features.6.1.block.2 BatchNorm (batch statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25691744 &* s.n, pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 2007952, beta: s.p + 2008160, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 15942368 &* s.n, savedMean: s.f + 344464,
                 savedInvStd: s.f + 344672, runningMean: s.p + 2008368, runningVar: s.p + 2008576, pool: pool)
+            s.profiler?.stop(189)
         }
-        // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25691744 &* s.n, pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 2007952, beta: s.p + 2008160, runningMean: s.p + 2008368, runningVar: s.p + 2008576,
                 eps: 0.001, activation: .identity, output: s.t + 15942368 &* s.n, scratch: s.f + 344464, pool: pool)
+            s.profiler?.stop(190)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8476190476190476
         if s.options.stochasticDepth && s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1523809523809524,
                 into: s.t + 9936432 &* s.n, random: &random)
+            s.profiler?.stop(191)
         }
         // features.6.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 25674896 &* s.n, branch: s.t + 15942368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 9936432 &* s.n : nil, batch: s.n,
             perImage: 16848, output: s.t + 25708592 &* s.n, pool: pool)
+        s.profiler?.stop(192)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
     private func features_6_2_forward(_ s: TrainingStepContext) throws {
         // features.6.2.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 25708592 &* s.n, pixels: 81 &* s.n, inChannels: 208, weights: s.p + 2008784,
             bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 22960576 &* s.n,
             pool: pool)
-        // features.6.2.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(193)
+        // features.6.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 22960576 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2268368, beta: s.p + 2269616, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 23061664 &* s.n, savedMean: s.f + 344880, savedInvStd: s.f + 346128,
                 runningMean: s.p + 2270864, runningVar: s.p + 2272112, pool: pool)
+            s.profiler?.stop(194)
         }
-        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 22960576 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2268368, beta: s.p + 2269616, runningMean: s.p + 2270864, runningVar: s.p + 2272112,
                 eps: 0.001, activation: .relu6, output: s.t + 23061664 &* s.n, scratch: s.f + 344880, pool: pool)
+            s.profiler?.stop(195)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1248]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2273360, channels: 1248, kernel: 5, into: s.f + 349872)
+        s.profiler?.stop(196)
         // features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 23061664 &* s.n, batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 349872, bias: s.f,
             activation: .identity, output: s.t + 23162752 &* s.n, pool: pool)
-        // features.6.2.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(197)
+        // features.6.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 23162752 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2304560, beta: s.p + 2305808, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 23263840 &* s.n, savedMean: s.f + 347376, savedInvStd: s.f + 348624,
                 runningMean: s.p + 2307056, runningVar: s.p + 2308304, pool: pool)
+            s.profiler?.stop(198)
         }
-        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 23162752 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2304560, beta: s.p + 2305808, runningMean: s.p + 2307056, runningVar: s.p + 2308304,
                 eps: 0.001, activation: .relu6, output: s.t + 23263840 &* s.n, scratch: s.f + 347376, pool: pool)
+            s.profiler?.stop(199)
         }
         // features.6.2.block.2 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 23263840 &* s.n, pixels: 81 &* s.n, inChannels: 1248,
             weights: s.p + 2309552, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
             output: s.t + 25725440 &* s.n, pool: pool)
-        // features.6.2.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(200)
+        // features.6.2.block.2 BatchNorm (batch statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25725440 &* s.n, pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 2569136, beta: s.p + 2569344, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 15942368 &* s.n, savedMean: s.f + 412272,
                 savedInvStd: s.f + 412480, runningMean: s.p + 2569552, runningVar: s.p + 2569760, pool: pool)
+            s.profiler?.stop(201)
         }
-        // features.6.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25725440 &* s.n, pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 2569136, beta: s.p + 2569344, runningMean: s.p + 2569552, runningVar: s.p + 2569760,
                 eps: 0.001, activation: .identity, output: s.t + 15942368 &* s.n, scratch: s.f + 412272, pool: pool)
+            s.profiler?.stop(202)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8380952380952381
         if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1619047619047619,
                 into: s.t + 9936448 &* s.n, random: &random)
+            s.profiler?.stop(203)
         }
         // features.6.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 25708592 &* s.n, branch: s.t + 15942368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 9936448 &* s.n : nil, batch: s.n,
             perImage: 16848, output: s.t + 25742288 &* s.n, pool: pool)
+        s.profiler?.stop(204)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
     private func features_6_3_forward(_ s: TrainingStepContext) throws {
         // features.6.3.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 25742288 &* s.n, pixels: 81 &* s.n, inChannels: 208, weights: s.p + 2569968,
             bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 23364928 &* s.n,
             pool: pool)
-        // features.6.3.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(205)
+        // features.6.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 23364928 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2829552, beta: s.p + 2830800, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 23466016 &* s.n, savedMean: s.f + 412688, savedInvStd: s.f + 413936,
                 runningMean: s.p + 2832048, runningVar: s.p + 2833296, pool: pool)
+            s.profiler?.stop(206)
         }
-        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 23364928 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2829552, beta: s.p + 2830800, runningMean: s.p + 2832048, runningVar: s.p + 2833296,
                 eps: 0.001, activation: .relu6, output: s.t + 23466016 &* s.n, scratch: s.f + 412688, pool: pool)
+            s.profiler?.stop(207)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1248]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2834544, channels: 1248, kernel: 5, into: s.f + 417680)
+        s.profiler?.stop(208)
         // features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 23466016 &* s.n, batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 417680, bias: s.f,
             activation: .identity, output: s.t + 23567104 &* s.n, pool: pool)
-        // features.6.3.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(209)
+        // features.6.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 23567104 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2865744, beta: s.p + 2866992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 23668192 &* s.n, savedMean: s.f + 415184, savedInvStd: s.f + 416432,
                 runningMean: s.p + 2868240, runningVar: s.p + 2869488, pool: pool)
+            s.profiler?.stop(210)
         }
-        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 23567104 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2865744, beta: s.p + 2866992, runningMean: s.p + 2868240, runningVar: s.p + 2869488,
                 eps: 0.001, activation: .relu6, output: s.t + 23668192 &* s.n, scratch: s.f + 415184, pool: pool)
+            s.profiler?.stop(211)
         }
         // features.6.3.block.2 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 23668192 &* s.n, pixels: 81 &* s.n, inChannels: 1248,
             weights: s.p + 2870736, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
             output: s.t + 25759136 &* s.n, pool: pool)
-        // features.6.3.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(212)
+        // features.6.3.block.2 BatchNorm (batch statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25759136 &* s.n, pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 3130320, beta: s.p + 3130528, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 15942368 &* s.n, savedMean: s.f + 480080,
                 savedInvStd: s.f + 480288, runningMean: s.p + 3130736, runningVar: s.p + 3130944, pool: pool)
+            s.profiler?.stop(213)
         }
-        // features.6.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25759136 &* s.n, pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 3130320, beta: s.p + 3130528, runningMean: s.p + 3130736, runningVar: s.p + 3130944,
                 eps: 0.001, activation: .identity, output: s.t + 15942368 &* s.n, scratch: s.f + 480080, pool: pool)
+            s.profiler?.stop(214)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8285714285714285
         if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17142857142857143,
                 into: s.t + 9936464 &* s.n, random: &random)
+            s.profiler?.stop(215)
         }
         // features.6.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 25742288 &* s.n, branch: s.t + 15942368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 9936464 &* s.n : nil, batch: s.n,
             perImage: 16848, output: s.t + 25775984 &* s.n, pool: pool)
+        s.profiler?.stop(216)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
     private func features_6_4_forward(_ s: TrainingStepContext) throws {
         // features.6.4.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 25775984 &* s.n, pixels: 81 &* s.n, inChannels: 208, weights: s.p + 3131152,
             bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 23769280 &* s.n,
             pool: pool)
-        // features.6.4.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(217)
+        // features.6.4.block.0 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 23769280 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3390736, beta: s.p + 3391984, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 23870368 &* s.n, savedMean: s.f + 480496, savedInvStd: s.f + 481744,
                 runningMean: s.p + 3393232, runningVar: s.p + 3394480, pool: pool)
+            s.profiler?.stop(218)
         }
-        // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 23769280 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3390736, beta: s.p + 3391984, runningMean: s.p + 3393232, runningVar: s.p + 3394480,
                 eps: 0.001, activation: .relu6, output: s.t + 23870368 &* s.n, scratch: s.f + 480496, pool: pool)
+            s.profiler?.stop(219)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1248]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3395728, channels: 1248, kernel: 5, into: s.f + 485488)
+        s.profiler?.stop(220)
         // features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 23870368 &* s.n, batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 485488, bias: s.f,
             activation: .identity, output: s.t + 23971456 &* s.n, pool: pool)
-        // features.6.4.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(221)
+        // features.6.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 23971456 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3426928, beta: s.p + 3428176, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 24072544 &* s.n, savedMean: s.f + 482992, savedInvStd: s.f + 484240,
                 runningMean: s.p + 3429424, runningVar: s.p + 3430672, pool: pool)
+            s.profiler?.stop(222)
         }
-        // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 23971456 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3426928, beta: s.p + 3428176, runningMean: s.p + 3429424, runningVar: s.p + 3430672,
                 eps: 0.001, activation: .relu6, output: s.t + 24072544 &* s.n, scratch: s.f + 482992, pool: pool)
+            s.profiler?.stop(223)
         }
         // features.6.4.block.2 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 24072544 &* s.n, pixels: 81 &* s.n, inChannels: 1248,
             weights: s.p + 3431920, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
             output: s.t + 25792832 &* s.n, pool: pool)
-        // features.6.4.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(224)
+        // features.6.4.block.2 BatchNorm (batch statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25792832 &* s.n, pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 3691504, beta: s.p + 3691712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 15942368 &* s.n, savedMean: s.f + 547888,
                 savedInvStd: s.f + 548096, runningMean: s.p + 3691920, runningVar: s.p + 3692128, pool: pool)
+            s.profiler?.stop(225)
         }
-        // features.6.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25792832 &* s.n, pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 3691504, beta: s.p + 3691712, runningMean: s.p + 3691920, runningVar: s.p + 3692128,
                 eps: 0.001, activation: .identity, output: s.t + 15942368 &* s.n, scratch: s.f + 547888, pool: pool)
+            s.profiler?.stop(226)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.819047619047619
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18095238095238098,
                 into: s.t + 9936480 &* s.n, random: &random)
+            s.profiler?.stop(227)
         }
         // features.6.4 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 25775984 &* s.n, branch: s.t + 15942368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 9936480 &* s.n : nil, batch: s.n,
             perImage: 16848, output: s.t + 25809680 &* s.n, pool: pool)
+        s.profiler?.stop(228)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 9x9x208 -> 9x9x352
     private func features_7_0_forward(_ s: TrainingStepContext) throws {
         // features.7.0.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 25809680 &* s.n, pixels: 81 &* s.n, inChannels: 208, weights: s.p + 3692336,
             bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 24173632 &* s.n,
             pool: pool)
-        // features.7.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(229)
+        // features.7.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 24173632 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3951920, beta: s.p + 3953168, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 24274720 &* s.n, savedMean: s.f + 548304, savedInvStd: s.f + 549552,
                 runningMean: s.p + 3954416, runningVar: s.p + 3955664, pool: pool)
+            s.profiler?.stop(230)
         }
-        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 24173632 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3951920, beta: s.p + 3953168, runningMean: s.p + 3954416, runningVar: s.p + 3955664,
                 eps: 0.001, activation: .relu6, output: s.t + 24274720 &* s.n, scratch: s.f + 548304, pool: pool)
+            s.profiler?.stop(231)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1248]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3956912, channels: 1248, kernel: 3, into: s.f + 553296)
+        s.profiler?.stop(232)
         // features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 24274720 &* s.n, batch: s.n, height: 9, width: 9, channels: 1248, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 553296, bias: s.f,
             activation: .identity, output: s.t + 24375808 &* s.n, pool: pool)
-        // features.7.0.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(233)
+        // features.7.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 24375808 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3968144, beta: s.p + 3969392, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 24476896 &* s.n, savedMean: s.f + 550800, savedInvStd: s.f + 552048,
                 runningMean: s.p + 3970640, runningVar: s.p + 3971888, pool: pool)
+            s.profiler?.stop(234)
         }
-        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 24375808 &* s.n, pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3968144, beta: s.p + 3969392, runningMean: s.p + 3970640, runningVar: s.p + 3971888,
                 eps: 0.001, activation: .relu6, output: s.t + 24476896 &* s.n, scratch: s.f + 550800, pool: pool)
+            s.profiler?.stop(235)
         }
         // features.7.0.block.2 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 352]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 24476896 &* s.n, pixels: 81 &* s.n, inChannels: 1248,
             weights: s.p + 3973136, bias: s.f, outChannels: 352, activation: .identity, residual: nil,
             output: s.t + 25368992 &* s.n, pool: pool)
-        // features.7.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(236)
+        // features.7.0.block.2 BatchNorm (batch statistics) + identity on [n, 9, 9, 352]
         if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25368992 &* s.n, pixels: 81 &* s.n, channels: 352,
                 gamma: s.p + 4412432, beta: s.p + 4412784, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 25397504 &* s.n, savedMean: s.f + 575760,
                 savedInvStd: s.f + 576112, runningMean: s.p + 4413136, runningVar: s.p + 4413488, pool: pool)
+            s.profiler?.stop(237)
         }
-        // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 352]
         if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25368992 &* s.n, pixels: 81 &* s.n, channels: 352,
                 gamma: s.p + 4412432, beta: s.p + 4412784, runningMean: s.p + 4413136, runningVar: s.p + 4413488,
                 eps: 0.001, activation: .identity, output: s.t + 25397504 &* s.n, scratch: s.f + 575760, pool: pool)
+            s.profiler?.stop(238)
         }
     }
 
     /// features.8 forward: head: conv 1x1 352 -> 1280
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 9, 9, 352] -> [n, 9, 9, 1280]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 25397504 &* s.n, pixels: 81 &* s.n, inChannels: 352, weights: s.p + 4413840,
             bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.t + 15942368 &* s.n,
             pool: pool)
-        // features.8 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(239)
+        // features.8 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1280]
         if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 15942368 &* s.n, pixels: 81 &* s.n, channels: 1280,
                 gamma: s.p + 4864400, beta: s.p + 4865680, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 19085680 &* s.n, savedMean: s.f + 576464, savedInvStd: s.f + 577744,
                 runningMean: s.p + 4866960, runningVar: s.p + 4868240, pool: pool)
+            s.profiler?.stop(240)
         }
-        // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1280]
         if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 15942368 &* s.n, pixels: 81 &* s.n, channels: 1280,
                 gamma: s.p + 4864400, beta: s.p + 4865680, runningMean: s.p + 4866960, runningVar: s.p + 4868240,
                 eps: 0.001, activation: .relu6, output: s.t + 19085680 &* s.n, scratch: s.f + 576464, pool: pool)
+            s.profiler?.stop(241)
         }
     }
 
     /// classifier forward: global average pool, dropout 0.3, linear 1280 -> 1000 classes
     private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 9, 9, 1280] -> [n, 1280]
+        s.profiler?.start()
         Kernels.globalAveragePool(input: s.t + 19085680 &* s.n, batch: s.n, pixels: 81, channels: 1280,
             output: s.t + 9933744 &* s.n, pool: pool)
+        s.profiler?.stop(242)
         // dropout p=0.3 (when options.dropout) on [n, 1280]
+        s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.t + 9933744 &* s.n, output: s.t + 16046048 &* s.n, count: 1280 &* s.n,
             probability: s.options.dropout ? 0.3 : 0, mask: s.t + 9935024 &* s.n, random: &random)
+        s.profiler?.stop(243)
         // classifier.1 linear, [n, 1280] -> [n, 1000]
+        s.profiler?.start()
         Kernels.linear(input: s.t + 16046048 &* s.n, batch: s.n, inFeatures: 1280, weights: s.p + 4869520,
             bias: s.p + 6149520, outFeatures: 1000, output: s.t + 9933744 &* s.n, pool: pool)
+        s.profiler?.stop(244)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
+        s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.t + 9933744 &* s.n, labels: s.labels, classes: 1000,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 19085680 &* s.n)
+        s.profiler?.stop(245)
         // hand the logits to the caller
+        s.profiler?.start()
         s.logits.update(from: s.t + 9933744 &* s.n, count: 1000 &* s.n)
+        s.profiler?.stop(246)
     }
 
     /// classifier backward: global average pool, dropout 0.3, linear 1280 -> 1000 classes
     private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
+        s.profiler?.start()
         TrainingKernels.linearBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 16046048 &* s.n,
             weights: s.p + 4869520, batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.t + 9933744 &* s.n,
             gradWeights: s.g + 4869520, gradBias: s.g + 6149520, pool: pool)
+        s.profiler?.stop(247)
         // dropout backward
+        s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.t + 9933744 &* s.n, mask: s.t + 9935024 &* s.n,
             count: 1280 &* s.n, gradInput: s.t + 16046048 &* s.n)
+        s.profiler?.stop(248)
         // avgpool backward: spread each channel's gradient over the 81 pixels
+        s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 16046048 &* s.n, batch: s.n, pixels: 81,
             channels: 1280, gradInput: s.t + 19085680 &* s.n, pool: pool)
+        s.profiler?.stop(249)
     }
 
     /// features.8 backward: head: conv 1x1 352 -> 1280
     private func features_8_backward(_ s: TrainingStepContext) {
-        // features.8 backward through relu6 and BatchNorm (in place)
+        // features.8 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1280]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 15942368 &* s.n,
             pixels: 81 &* s.n, channels: 1280, gamma: s.p + 4864400, beta: s.p + 4865680, savedMean: s.f + 576464,
             savedInvStd: s.f + 577744, activation: .relu6, gradInput: s.t + 19085680 &* s.n, gradGamma: s.g + 4864400,
             gradBeta: s.g + 4865680, pool: pool)
-        // features.8 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(250)
+        // features.8 conv 1x1 backward: input and weight gradients, [n, 9, 9, 352] <- [n, 9, 9, 1280]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25397504 &* s.n,
             weights: s.p + 4413840, pixels: 81 &* s.n, inChannels: 352, outChannels: 1280,
             gradInput: s.t + 25426016 &* s.n, gradWeights: s.g + 4413840, pool: pool)
+        s.profiler?.stop(251)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 9x9x208 -> 9x9x352
     private func features_7_0_backward(_ s: TrainingStepContext) {
-        // features.7.0.block.2 backward through identity and BatchNorm (in place)
+        // features.7.0.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 352]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 25426016 &* s.n, input: s.t + 25368992 &* s.n,
             pixels: 81 &* s.n, channels: 352, gamma: s.p + 4412432, beta: s.p + 4412784, savedMean: s.f + 575760,
             savedInvStd: s.f + 576112, activation: .identity, gradInput: s.t + 25426016 &* s.n,
             gradGamma: s.g + 4412432, gradBeta: s.g + 4412784, pool: pool)
-        // features.7.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(252)
+        // features.7.0.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 352]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 25426016 &* s.n, input: s.t + 24476896 &* s.n,
             weights: s.p + 3973136, pixels: 81 &* s.n, inChannels: 1248, outChannels: 352,
             gradInput: s.t + 15942368 &* s.n, gradWeights: s.g + 3973136, pool: pool)
-        // features.7.0.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(253)
+        // features.7.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 24375808 &* s.n,
             pixels: 81 &* s.n, channels: 1248, gamma: s.p + 3968144, beta: s.p + 3969392, savedMean: s.f + 550800,
             savedInvStd: s.f + 552048, activation: .relu6, gradInput: s.t + 15942368 &* s.n, gradGamma: s.g + 3968144,
             gradBeta: s.g + 3969392, pool: pool)
+        s.profiler?.stop(254)
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 564528, count: 11232)
-        // features.7.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(255)
+        // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 24274720 &* s.n,
             batch: s.n, height: 9, width: 9, channels: 1248, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9,
             outWidth: 9, weights: s.f + 553296, gradInput: s.t + 19085680 &* s.n, gradWeights: s.f + 564528,
             pool: pool)
+        s.profiler?.stop(256)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 564528, channels: 1248, kernel: 3, into: s.g + 3956912)
-        // features.7.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(257)
+        // features.7.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 24173632 &* s.n,
             pixels: 81 &* s.n, channels: 1248, gamma: s.p + 3951920, beta: s.p + 3953168, savedMean: s.f + 548304,
             savedInvStd: s.f + 549552, activation: .relu6, gradInput: s.t + 19085680 &* s.n, gradGamma: s.g + 3951920,
             gradBeta: s.g + 3953168, pool: pool)
-        // features.7.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(258)
+        // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25809680 &* s.n,
             weights: s.p + 3692336, pixels: 81 &* s.n, inChannels: 208, outChannels: 1248,
             gradInput: s.t + 24173632 &* s.n, gradWeights: s.g + 3692336, pool: pool)
+        s.profiler?.stop(259)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 24173632 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 9936480 &* s.n : nil, batch: s.n,
             perImage: 16848, gradBranch: s.t + 19085680 &* s.n, pool: pool)
-        // features.6.4.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(260)
+        // features.6.4.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25792832 &* s.n,
             pixels: 81 &* s.n, channels: 208, gamma: s.p + 3691504, beta: s.p + 3691712, savedMean: s.f + 547888,
             savedInvStd: s.f + 548096, activation: .identity, gradInput: s.t + 19085680 &* s.n,
             gradGamma: s.g + 3691504, gradBeta: s.g + 3691712, pool: pool)
-        // features.6.4.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(261)
+        // features.6.4.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 24072544 &* s.n,
             weights: s.p + 3431920, pixels: 81 &* s.n, inChannels: 1248, outChannels: 208,
             gradInput: s.t + 15942368 &* s.n, gradWeights: s.g + 3431920, pool: pool)
-        // features.6.4.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(262)
+        // features.6.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 23971456 &* s.n,
             pixels: 81 &* s.n, channels: 1248, gamma: s.p + 3426928, beta: s.p + 3428176, savedMean: s.f + 482992,
             savedInvStd: s.f + 484240, activation: .relu6, gradInput: s.t + 15942368 &* s.n, gradGamma: s.g + 3426928,
             gradBeta: s.g + 3428176, pool: pool)
+        s.profiler?.stop(263)
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 516688, count: 31200)
-        // features.6.4.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(264)
+        // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 23870368 &* s.n,
             batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
             outWidth: 9, weights: s.f + 485488, gradInput: s.t + 19085680 &* s.n, gradWeights: s.f + 516688,
             pool: pool)
+        s.profiler?.stop(265)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 516688, channels: 1248, kernel: 5, into: s.g + 3395728)
-        // features.6.4.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(266)
+        // features.6.4.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 23769280 &* s.n,
             pixels: 81 &* s.n, channels: 1248, gamma: s.p + 3390736, beta: s.p + 3391984, savedMean: s.f + 480496,
             savedInvStd: s.f + 481744, activation: .relu6, gradInput: s.t + 19085680 &* s.n, gradGamma: s.g + 3390736,
             gradBeta: s.g + 3391984, pool: pool)
-        // features.6.4.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(267)
+        // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25775984 &* s.n,
             weights: s.p + 3131152, pixels: 81 &* s.n, inChannels: 208, outChannels: 1248,
             gradInput: s.t + 23769280 &* s.n, gradWeights: s.g + 3131152, pool: pool)
+        s.profiler?.stop(268)
         // features.6.4 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 23769280 &* s.n, s.t + 24173632 &* s.n, count: 16848 &* s.n, pool: pool)
+        s.profiler?.stop(269)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 23769280 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 9936464 &* s.n : nil, batch: s.n,
             perImage: 16848, gradBranch: s.t + 19085680 &* s.n, pool: pool)
-        // features.6.3.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(270)
+        // features.6.3.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25759136 &* s.n,
             pixels: 81 &* s.n, channels: 208, gamma: s.p + 3130320, beta: s.p + 3130528, savedMean: s.f + 480080,
             savedInvStd: s.f + 480288, activation: .identity, gradInput: s.t + 19085680 &* s.n,
             gradGamma: s.g + 3130320, gradBeta: s.g + 3130528, pool: pool)
-        // features.6.3.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(271)
+        // features.6.3.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 23668192 &* s.n,
             weights: s.p + 2870736, pixels: 81 &* s.n, inChannels: 1248, outChannels: 208,
             gradInput: s.t + 15942368 &* s.n, gradWeights: s.g + 2870736, pool: pool)
-        // features.6.3.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(272)
+        // features.6.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 23567104 &* s.n,
             pixels: 81 &* s.n, channels: 1248, gamma: s.p + 2865744, beta: s.p + 2866992, savedMean: s.f + 415184,
             savedInvStd: s.f + 416432, activation: .relu6, gradInput: s.t + 15942368 &* s.n, gradGamma: s.g + 2865744,
             gradBeta: s.g + 2866992, pool: pool)
+        s.profiler?.stop(273)
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 448880, count: 31200)
-        // features.6.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(274)
+        // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 23466016 &* s.n,
             batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
             outWidth: 9, weights: s.f + 417680, gradInput: s.t + 19085680 &* s.n, gradWeights: s.f + 448880,
             pool: pool)
+        s.profiler?.stop(275)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 448880, channels: 1248, kernel: 5, into: s.g + 2834544)
-        // features.6.3.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(276)
+        // features.6.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 23364928 &* s.n,
             pixels: 81 &* s.n, channels: 1248, gamma: s.p + 2829552, beta: s.p + 2830800, savedMean: s.f + 412688,
             savedInvStd: s.f + 413936, activation: .relu6, gradInput: s.t + 19085680 &* s.n, gradGamma: s.g + 2829552,
             gradBeta: s.g + 2830800, pool: pool)
-        // features.6.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(277)
+        // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25742288 &* s.n,
             weights: s.p + 2569968, pixels: 81 &* s.n, inChannels: 208, outChannels: 1248,
             gradInput: s.t + 23364928 &* s.n, gradWeights: s.g + 2569968, pool: pool)
+        s.profiler?.stop(278)
         // features.6.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 23364928 &* s.n, s.t + 23769280 &* s.n, count: 16848 &* s.n, pool: pool)
+        s.profiler?.stop(279)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 23364928 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 9936448 &* s.n : nil, batch: s.n,
             perImage: 16848, gradBranch: s.t + 19085680 &* s.n, pool: pool)
-        // features.6.2.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(280)
+        // features.6.2.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25725440 &* s.n,
             pixels: 81 &* s.n, channels: 208, gamma: s.p + 2569136, beta: s.p + 2569344, savedMean: s.f + 412272,
             savedInvStd: s.f + 412480, activation: .identity, gradInput: s.t + 19085680 &* s.n,
             gradGamma: s.g + 2569136, gradBeta: s.g + 2569344, pool: pool)
-        // features.6.2.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(281)
+        // features.6.2.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 23263840 &* s.n,
             weights: s.p + 2309552, pixels: 81 &* s.n, inChannels: 1248, outChannels: 208,
             gradInput: s.t + 15942368 &* s.n, gradWeights: s.g + 2309552, pool: pool)
-        // features.6.2.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(282)
+        // features.6.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 23162752 &* s.n,
             pixels: 81 &* s.n, channels: 1248, gamma: s.p + 2304560, beta: s.p + 2305808, savedMean: s.f + 347376,
             savedInvStd: s.f + 348624, activation: .relu6, gradInput: s.t + 15942368 &* s.n, gradGamma: s.g + 2304560,
             gradBeta: s.g + 2305808, pool: pool)
+        s.profiler?.stop(283)
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 381072, count: 31200)
-        // features.6.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(284)
+        // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 23061664 &* s.n,
             batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
             outWidth: 9, weights: s.f + 349872, gradInput: s.t + 19085680 &* s.n, gradWeights: s.f + 381072,
             pool: pool)
+        s.profiler?.stop(285)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 381072, channels: 1248, kernel: 5, into: s.g + 2273360)
-        // features.6.2.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(286)
+        // features.6.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 22960576 &* s.n,
             pixels: 81 &* s.n, channels: 1248, gamma: s.p + 2268368, beta: s.p + 2269616, savedMean: s.f + 344880,
             savedInvStd: s.f + 346128, activation: .relu6, gradInput: s.t + 19085680 &* s.n, gradGamma: s.g + 2268368,
             gradBeta: s.g + 2269616, pool: pool)
-        // features.6.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(287)
+        // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25708592 &* s.n,
             weights: s.p + 2008784, pixels: 81 &* s.n, inChannels: 208, outChannels: 1248,
             gradInput: s.t + 22960576 &* s.n, gradWeights: s.g + 2008784, pool: pool)
+        s.profiler?.stop(288)
         // features.6.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 22960576 &* s.n, s.t + 23364928 &* s.n, count: 16848 &* s.n, pool: pool)
+        s.profiler?.stop(289)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22960576 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 9936432 &* s.n : nil, batch: s.n,
             perImage: 16848, gradBranch: s.t + 19085680 &* s.n, pool: pool)
-        // features.6.1.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(290)
+        // features.6.1.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25691744 &* s.n,
             pixels: 81 &* s.n, channels: 208, gamma: s.p + 2007952, beta: s.p + 2008160, savedMean: s.f + 344464,
             savedInvStd: s.f + 344672, activation: .identity, gradInput: s.t + 19085680 &* s.n,
             gradGamma: s.g + 2007952, gradBeta: s.g + 2008160, pool: pool)
-        // features.6.1.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(291)
+        // features.6.1.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 22859488 &* s.n,
             weights: s.p + 1748368, pixels: 81 &* s.n, inChannels: 1248, outChannels: 208,
             gradInput: s.t + 15942368 &* s.n, gradWeights: s.g + 1748368, pool: pool)
-        // features.6.1.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(292)
+        // features.6.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 22758400 &* s.n,
             pixels: 81 &* s.n, channels: 1248, gamma: s.p + 1743376, beta: s.p + 1744624, savedMean: s.f + 279568,
             savedInvStd: s.f + 280816, activation: .relu6, gradInput: s.t + 15942368 &* s.n, gradGamma: s.g + 1743376,
             gradBeta: s.g + 1744624, pool: pool)
+        s.profiler?.stop(293)
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 313264, count: 31200)
-        // features.6.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(294)
+        // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 22657312 &* s.n,
             batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
             outWidth: 9, weights: s.f + 282064, gradInput: s.t + 19085680 &* s.n, gradWeights: s.f + 313264,
             pool: pool)
+        s.profiler?.stop(295)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 313264, channels: 1248, kernel: 5, into: s.g + 1712176)
-        // features.6.1.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(296)
+        // features.6.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 19189360 &* s.n,
             pixels: 81 &* s.n, channels: 1248, gamma: s.p + 1707184, beta: s.p + 1708432, savedMean: s.f + 277072,
             savedInvStd: s.f + 278320, activation: .relu6, gradInput: s.t + 19085680 &* s.n, gradGamma: s.g + 1707184,
             gradBeta: s.g + 1708432, pool: pool)
-        // features.6.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(297)
+        // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25674896 &* s.n,
             weights: s.p + 1447600, pixels: 81 &* s.n, inChannels: 208, outChannels: 1248,
             gradInput: s.t + 16000688 &* s.n, gradWeights: s.g + 1447600, pool: pool)
+        s.profiler?.stop(298)
         // features.6.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 16000688 &* s.n, s.t + 22960576 &* s.n, count: 16848 &* s.n, pool: pool)
+        s.profiler?.stop(299)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 17x17x120 -> 9x9x208
     private func features_6_0_backward(_ s: TrainingStepContext) {
-        // features.6.0.block.2 backward through identity and BatchNorm (in place)
+        // features.6.0.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16000688 &* s.n, input: s.t + 25658048 &* s.n,
             pixels: 81 &* s.n, channels: 208, gamma: s.p + 1446768, beta: s.p + 1446976, savedMean: s.f + 276656,
             savedInvStd: s.f + 276864, activation: .identity, gradInput: s.t + 16000688 &* s.n,
             gradGamma: s.g + 1446768, gradBeta: s.g + 1446976, pool: pool)
-        // features.6.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(300)
+        // features.6.0.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 720] <- [n, 9, 9, 208]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 16000688 &* s.n, input: s.t + 24719536 &* s.n,
             weights: s.p + 1297008, pixels: 81 &* s.n, inChannels: 720, outChannels: 208,
             gradInput: s.t + 15942368 &* s.n, gradWeights: s.g + 1297008, pool: pool)
-        // features.6.0.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(301)
+        // features.6.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 720]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 24661216 &* s.n,
             pixels: 81 &* s.n, channels: 720, gamma: s.p + 1294128, beta: s.p + 1294848, savedMean: s.f + 239216,
             savedInvStd: s.f + 239936, activation: .relu6, gradInput: s.t + 15942368 &* s.n, gradGamma: s.g + 1294128,
             gradBeta: s.g + 1294848, pool: pool)
+        s.profiler?.stop(302)
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 258656, count: 18000)
-        // features.6.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(303)
+        // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 9, 9, 720]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 18877600 &* s.n,
             batch: s.n, height: 17, width: 17, channels: 720, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 9, outWidth: 9, weights: s.f + 240656, gradInput: s.t + 19085680 &* s.n,
             gradWeights: s.f + 258656, pool: pool)
+        s.profiler?.stop(304)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 258656, channels: 720, kernel: 5, into: s.g + 1276128)
-        // features.6.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(305)
+        // features.6.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 18669520 &* s.n,
             pixels: 289 &* s.n, channels: 720, gamma: s.p + 1273248, beta: s.p + 1273968, savedMean: s.f + 237776,
             savedInvStd: s.f + 238496, activation: .relu6, gradInput: s.t + 19085680 &* s.n, gradGamma: s.g + 1273248,
             gradBeta: s.g + 1273968, pool: pool)
-        // features.6.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(306)
+        // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 120] <- [n, 17, 17, 720]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25334304 &* s.n,
             weights: s.p + 1186848, pixels: 289 &* s.n, inChannels: 120, outChannels: 720,
             gradInput: s.t + 15942368 &* s.n, gradWeights: s.g + 1186848, pool: pool)
+        s.profiler?.stop(307)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 15942368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 9936416 &* s.n : nil, batch: s.n,
             perImage: 34680, gradBranch: s.t + 15977056 &* s.n, pool: pool)
-        // features.5.3.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(308)
+        // features.5.3.block.2 backward through identity and BatchNorm (in place) on [n, 17, 17, 120]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15977056 &* s.n, input: s.t + 25299616 &* s.n,
             pixels: 289 &* s.n, channels: 120, gamma: s.p + 1186336, beta: s.p + 1186464, savedMean: s.f + 237536,
             savedInvStd: s.f + 237656, activation: .identity, gradInput: s.t + 15977056 &* s.n,
             gradGamma: s.g + 1186336, gradBeta: s.g + 1186464, pool: pool)
-        // features.5.3.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(309)
+        // features.5.3.block.2 conv 1x1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 120]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15977056 &* s.n, input: s.t + 18461440 &* s.n,
             weights: s.p + 1099936, pixels: 289 &* s.n, inChannels: 720, outChannels: 120,
             gradInput: s.t + 18669520 &* s.n, gradWeights: s.g + 1099936, pool: pool)
-        // features.5.3.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(310)
+        // features.5.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 18669520 &* s.n, input: s.t + 18253360 &* s.n,
             pixels: 289 &* s.n, channels: 720, gamma: s.p + 1097056, beta: s.p + 1097776, savedMean: s.f + 200096,
             savedInvStd: s.f + 200816, activation: .relu6, gradInput: s.t + 18669520 &* s.n, gradGamma: s.g + 1097056,
             gradBeta: s.g + 1097776, pool: pool)
+        s.profiler?.stop(311)
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 219536, count: 18000)
-        // features.5.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(312)
+        // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 720]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 18669520 &* s.n, input: s.t + 18045280 &* s.n,
             batch: s.n, height: 17, width: 17, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17, weights: s.f + 201536, gradInput: s.t + 18253360 &* s.n,
             gradWeights: s.f + 219536, pool: pool)
+        s.profiler?.stop(313)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 219536, channels: 720, kernel: 5, into: s.g + 1079056)
-        // features.5.3.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(314)
+        // features.5.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 18253360 &* s.n, input: s.t + 17837200 &* s.n,
             pixels: 289 &* s.n, channels: 720, gamma: s.p + 1076176, beta: s.p + 1076896, savedMean: s.f + 198656,
             savedInvStd: s.f + 199376, activation: .relu6, gradInput: s.t + 18253360 &* s.n, gradGamma: s.g + 1076176,
             gradBeta: s.g + 1076896, pool: pool)
-        // features.5.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(315)
+        // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 120] <- [n, 17, 17, 720]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 18253360 &* s.n, input: s.t + 25264928 &* s.n,
             weights: s.p + 989776, pixels: 289 &* s.n, inChannels: 120, outChannels: 720,
             gradInput: s.t + 15977056 &* s.n, gradWeights: s.g + 989776, pool: pool)
+        s.profiler?.stop(316)
         // features.5.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 15977056 &* s.n, s.t + 15942368 &* s.n, count: 34680 &* s.n, pool: pool)
+        s.profiler?.stop(317)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 15977056 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 9936400 &* s.n : nil, batch: s.n,
             perImage: 34680, gradBranch: s.t + 15942368 &* s.n, pool: pool)
-        // features.5.2.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(318)
+        // features.5.2.block.2 backward through identity and BatchNorm (in place) on [n, 17, 17, 120]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 25230240 &* s.n,
             pixels: 289 &* s.n, channels: 120, gamma: s.p + 989264, beta: s.p + 989392, savedMean: s.f + 198416,
             savedInvStd: s.f + 198536, activation: .identity, gradInput: s.t + 15942368 &* s.n,
             gradGamma: s.g + 989264, gradBeta: s.g + 989392, pool: pool)
-        // features.5.2.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(319)
+        // features.5.2.block.2 conv 1x1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 120]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 17629120 &* s.n,
             weights: s.p + 902864, pixels: 289 &* s.n, inChannels: 720, outChannels: 120,
             gradInput: s.t + 17837200 &* s.n, gradWeights: s.g + 902864, pool: pool)
-        // features.5.2.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(320)
+        // features.5.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 17837200 &* s.n, input: s.t + 17421040 &* s.n,
             pixels: 289 &* s.n, channels: 720, gamma: s.p + 899984, beta: s.p + 900704, savedMean: s.f + 160976,
             savedInvStd: s.f + 161696, activation: .relu6, gradInput: s.t + 17837200 &* s.n, gradGamma: s.g + 899984,
             gradBeta: s.g + 900704, pool: pool)
+        s.profiler?.stop(321)
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 180416, count: 18000)
-        // features.5.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(322)
+        // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 720]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 17837200 &* s.n, input: s.t + 17212960 &* s.n,
             batch: s.n, height: 17, width: 17, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17, weights: s.f + 162416, gradInput: s.t + 17421040 &* s.n,
             gradWeights: s.f + 180416, pool: pool)
+        s.profiler?.stop(323)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 180416, channels: 720, kernel: 5, into: s.g + 881984)
-        // features.5.2.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(324)
+        // features.5.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 17421040 &* s.n, input: s.t + 17004880 &* s.n,
             pixels: 289 &* s.n, channels: 720, gamma: s.p + 879104, beta: s.p + 879824, savedMean: s.f + 159536,
             savedInvStd: s.f + 160256, activation: .relu6, gradInput: s.t + 17421040 &* s.n, gradGamma: s.g + 879104,
             gradBeta: s.g + 879824, pool: pool)
-        // features.5.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(325)
+        // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 120] <- [n, 17, 17, 720]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 17421040 &* s.n, input: s.t + 25195552 &* s.n,
             weights: s.p + 792704, pixels: 289 &* s.n, inChannels: 120, outChannels: 720,
             gradInput: s.t + 15942368 &* s.n, gradWeights: s.g + 792704, pool: pool)
+        s.profiler?.stop(326)
         // features.5.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 15942368 &* s.n, s.t + 15977056 &* s.n, count: 34680 &* s.n, pool: pool)
+        s.profiler?.stop(327)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 15942368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 9936384 &* s.n : nil, batch: s.n,
             perImage: 34680, gradBranch: s.t + 15977056 &* s.n, pool: pool)
-        // features.5.1.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(328)
+        // features.5.1.block.2 backward through identity and BatchNorm (in place) on [n, 17, 17, 120]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15977056 &* s.n, input: s.t + 25160864 &* s.n,
             pixels: 289 &* s.n, channels: 120, gamma: s.p + 792192, beta: s.p + 792320, savedMean: s.f + 159296,
             savedInvStd: s.f + 159416, activation: .identity, gradInput: s.t + 15977056 &* s.n,
             gradGamma: s.g + 792192, gradBeta: s.g + 792320, pool: pool)
-        // features.5.1.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(329)
+        // features.5.1.block.2 conv 1x1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 120]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15977056 &* s.n, input: s.t + 16796800 &* s.n,
             weights: s.p + 705792, pixels: 289 &* s.n, inChannels: 720, outChannels: 120,
             gradInput: s.t + 17004880 &* s.n, gradWeights: s.g + 705792, pool: pool)
-        // features.5.1.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(330)
+        // features.5.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 17004880 &* s.n, input: s.t + 16588720 &* s.n,
             pixels: 289 &* s.n, channels: 720, gamma: s.p + 702912, beta: s.p + 703632, savedMean: s.f + 121856,
             savedInvStd: s.f + 122576, activation: .relu6, gradInput: s.t + 17004880 &* s.n, gradGamma: s.g + 702912,
             gradBeta: s.g + 703632, pool: pool)
+        s.profiler?.stop(331)
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 141296, count: 18000)
-        // features.5.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(332)
+        // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 720]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 17004880 &* s.n, input: s.t + 15734288 &* s.n,
             batch: s.n, height: 17, width: 17, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17, weights: s.f + 123296, gradInput: s.t + 16588720 &* s.n,
             gradWeights: s.f + 141296, pool: pool)
+        s.profiler?.stop(333)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 141296, channels: 720, kernel: 5, into: s.g + 684912)
-        // features.5.1.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(334)
+        // features.5.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16588720 &* s.n, input: s.t + 9642432 &* s.n,
             pixels: 289 &* s.n, channels: 720, gamma: s.p + 682032, beta: s.p + 682752, savedMean: s.f + 120416,
             savedInvStd: s.f + 121136, activation: .relu6, gradInput: s.t + 16588720 &* s.n, gradGamma: s.g + 682032,
             gradBeta: s.g + 682752, pool: pool)
-        // features.5.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(335)
+        // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 120] <- [n, 17, 17, 720]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 16588720 &* s.n, input: s.t + 25126176 &* s.n,
             weights: s.p + 595632, pixels: 289 &* s.n, inChannels: 120, outChannels: 720,
             gradInput: s.t + 9795024 &* s.n, gradWeights: s.g + 595632, pool: pool)
+        s.profiler?.stop(336)
         // features.5.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 9795024 &* s.n, s.t + 15942368 &* s.n, count: 34680 &* s.n, pool: pool)
+        s.profiler?.stop(337)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 17x17x88 -> 17x17x120
     private func features_5_0_backward(_ s: TrainingStepContext) {
-        // features.5.0.block.2 backward through identity and BatchNorm (in place)
+        // features.5.0.block.2 backward through identity and BatchNorm (in place) on [n, 17, 17, 120]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9795024 &* s.n, input: s.t + 25091488 &* s.n,
             pixels: 289 &* s.n, channels: 120, gamma: s.p + 595120, beta: s.p + 595248, savedMean: s.f + 120176,
             savedInvStd: s.f + 120296, activation: .identity, gradInput: s.t + 9795024 &* s.n, gradGamma: s.g + 595120,
             gradBeta: s.g + 595248, pool: pool)
-        // features.5.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(338)
+        // features.5.0.block.2 conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 120]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9795024 &* s.n, input: s.t + 21896272 &* s.n,
             weights: s.p + 531760, pixels: 289 &* s.n, inChannels: 528, outChannels: 120,
             gradInput: s.t + 9642432 &* s.n, gradWeights: s.g + 531760, pool: pool)
-        // features.5.0.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(339)
+        // features.5.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 21743680 &* s.n,
             pixels: 289 &* s.n, channels: 528, gamma: s.p + 529648, beta: s.p + 530176, savedMean: s.f + 92720,
             savedInvStd: s.f + 93248, activation: .relu6, gradInput: s.t + 9642432 &* s.n, gradGamma: s.g + 529648,
             gradBeta: s.g + 530176, pool: pool)
+        s.profiler?.stop(340)
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 106976, count: 13200)
-        // features.5.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(341)
+        // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 21591088 &* s.n,
             batch: s.n, height: 17, width: 17, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17, weights: s.f + 93776, gradInput: s.t + 15734288 &* s.n,
             gradWeights: s.f + 106976, pool: pool)
+        s.profiler?.stop(342)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 106976, channels: 528, kernel: 5, into: s.g + 516448)
-        // features.5.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(343)
+        // features.5.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15734288 &* s.n, input: s.t + 21438496 &* s.n,
             pixels: 289 &* s.n, channels: 528, gamma: s.p + 514336, beta: s.p + 514864, savedMean: s.f + 91664,
             savedInvStd: s.f + 92192, activation: .relu6, gradInput: s.t + 15734288 &* s.n, gradGamma: s.g + 514336,
             gradBeta: s.g + 514864, pool: pool)
-        // features.5.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(344)
+        // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 88] <- [n, 17, 17, 528]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15734288 &* s.n, input: s.t + 25632608 &* s.n,
             weights: s.p + 467872, pixels: 289 &* s.n, inChannels: 88, outChannels: 528,
             gradInput: s.t + 9795024 &* s.n, gradWeights: s.g + 467872, pool: pool)
+        s.profiler?.stop(345)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 9795024 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 9936368 &* s.n : nil, batch: s.n,
             perImage: 25432, gradBranch: s.t + 9820464 &* s.n, pool: pool)
-        // features.4.3.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(346)
+        // features.4.3.block.2 backward through identity and BatchNorm (in place) on [n, 17, 17, 88]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9820464 &* s.n, input: s.t + 25607168 &* s.n,
             pixels: 289 &* s.n, channels: 88, gamma: s.p + 467488, beta: s.p + 467584, savedMean: s.f + 91488,
             savedInvStd: s.f + 91576, activation: .identity, gradInput: s.t + 9820464 &* s.n, gradGamma: s.g + 467488,
             gradBeta: s.g + 467584, pool: pool)
-        // features.4.3.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(347)
+        // features.4.3.block.2 conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 88]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9820464 &* s.n, input: s.t + 21285904 &* s.n,
             weights: s.p + 421024, pixels: 289 &* s.n, inChannels: 528, outChannels: 88,
             gradInput: s.t + 9642432 &* s.n, gradWeights: s.g + 421024, pool: pool)
-        // features.4.3.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(348)
+        // features.4.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 21133312 &* s.n,
             pixels: 289 &* s.n, channels: 528, gamma: s.p + 418912, beta: s.p + 419440, savedMean: s.f + 80928,
             savedInvStd: s.f + 81456, activation: .relu6, gradInput: s.t + 9642432 &* s.n, gradGamma: s.g + 418912,
             gradBeta: s.g + 419440, pool: pool)
+        s.profiler?.stop(349)
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 86736, count: 4752)
-        // features.4.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(350)
+        // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 20980720 &* s.n,
             batch: s.n, height: 17, width: 17, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 17, outWidth: 17, weights: s.f + 81984, gradInput: s.t + 15734288 &* s.n,
             gradWeights: s.f + 86736, pool: pool)
+        s.profiler?.stop(351)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 86736, channels: 528, kernel: 3, into: s.g + 414160)
-        // features.4.3.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(352)
+        // features.4.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15734288 &* s.n, input: s.t + 20828128 &* s.n,
             pixels: 289 &* s.n, channels: 528, gamma: s.p + 412048, beta: s.p + 412576, savedMean: s.f + 79872,
             savedInvStd: s.f + 80400, activation: .relu6, gradInput: s.t + 15734288 &* s.n, gradGamma: s.g + 412048,
             gradBeta: s.g + 412576, pool: pool)
-        // features.4.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(353)
+        // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 88] <- [n, 17, 17, 528]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15734288 &* s.n, input: s.t + 25581728 &* s.n,
             weights: s.p + 365584, pixels: 289 &* s.n, inChannels: 88, outChannels: 528,
             gradInput: s.t + 9820464 &* s.n, gradWeights: s.g + 365584, pool: pool)
+        s.profiler?.stop(354)
         // features.4.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 9820464 &* s.n, s.t + 9795024 &* s.n, count: 25432 &* s.n, pool: pool)
+        s.profiler?.stop(355)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 9820464 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 9936352 &* s.n : nil, batch: s.n,
             perImage: 25432, gradBranch: s.t + 9795024 &* s.n, pool: pool)
-        // features.4.2.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(356)
+        // features.4.2.block.2 backward through identity and BatchNorm (in place) on [n, 17, 17, 88]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9795024 &* s.n, input: s.t + 25556288 &* s.n,
             pixels: 289 &* s.n, channels: 88, gamma: s.p + 365200, beta: s.p + 365296, savedMean: s.f + 79696,
             savedInvStd: s.f + 79784, activation: .identity, gradInput: s.t + 9795024 &* s.n, gradGamma: s.g + 365200,
             gradBeta: s.g + 365296, pool: pool)
-        // features.4.2.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(357)
+        // features.4.2.block.2 conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 88]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9795024 &* s.n, input: s.t + 20675536 &* s.n,
             weights: s.p + 318736, pixels: 289 &* s.n, inChannels: 528, outChannels: 88,
             gradInput: s.t + 9642432 &* s.n, gradWeights: s.g + 318736, pool: pool)
-        // features.4.2.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(358)
+        // features.4.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 20522944 &* s.n,
             pixels: 289 &* s.n, channels: 528, gamma: s.p + 316624, beta: s.p + 317152, savedMean: s.f + 69136,
             savedInvStd: s.f + 69664, activation: .relu6, gradInput: s.t + 9642432 &* s.n, gradGamma: s.g + 316624,
             gradBeta: s.g + 317152, pool: pool)
+        s.profiler?.stop(359)
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 74944, count: 4752)
-        // features.4.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(360)
+        // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 20370352 &* s.n,
             batch: s.n, height: 17, width: 17, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 17, outWidth: 17, weights: s.f + 70192, gradInput: s.t + 15734288 &* s.n,
             gradWeights: s.f + 74944, pool: pool)
+        s.profiler?.stop(361)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 74944, channels: 528, kernel: 3, into: s.g + 311872)
-        // features.4.2.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(362)
+        // features.4.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15734288 &* s.n, input: s.t + 20217760 &* s.n,
             pixels: 289 &* s.n, channels: 528, gamma: s.p + 309760, beta: s.p + 310288, savedMean: s.f + 68080,
             savedInvStd: s.f + 68608, activation: .relu6, gradInput: s.t + 15734288 &* s.n, gradGamma: s.g + 309760,
             gradBeta: s.g + 310288, pool: pool)
-        // features.4.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(363)
+        // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 88] <- [n, 17, 17, 528]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15734288 &* s.n, input: s.t + 25530848 &* s.n,
             weights: s.p + 263296, pixels: 289 &* s.n, inChannels: 88, outChannels: 528,
             gradInput: s.t + 9795024 &* s.n, gradWeights: s.g + 263296, pool: pool)
+        s.profiler?.stop(364)
         // features.4.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 9795024 &* s.n, s.t + 9820464 &* s.n, count: 25432 &* s.n, pool: pool)
+        s.profiler?.stop(365)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 9795024 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 9936336 &* s.n : nil, batch: s.n,
             perImage: 25432, gradBranch: s.t + 9820464 &* s.n, pool: pool)
-        // features.4.1.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(366)
+        // features.4.1.block.2 backward through identity and BatchNorm (in place) on [n, 17, 17, 88]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9820464 &* s.n, input: s.t + 25505408 &* s.n,
             pixels: 289 &* s.n, channels: 88, gamma: s.p + 262912, beta: s.p + 263008, savedMean: s.f + 67904,
             savedInvStd: s.f + 67992, activation: .identity, gradInput: s.t + 9820464 &* s.n, gradGamma: s.g + 262912,
             gradBeta: s.g + 263008, pool: pool)
-        // features.4.1.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(367)
+        // features.4.1.block.2 conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 88]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9820464 &* s.n, input: s.t + 20065168 &* s.n,
             weights: s.p + 216448, pixels: 289 &* s.n, inChannels: 528, outChannels: 88,
             gradInput: s.t + 9642432 &* s.n, gradWeights: s.g + 216448, pool: pool)
-        // features.4.1.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(368)
+        // features.4.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 19912576 &* s.n,
             pixels: 289 &* s.n, channels: 528, gamma: s.p + 214336, beta: s.p + 214864, savedMean: s.f + 57344,
             savedInvStd: s.f + 57872, activation: .relu6, gradInput: s.t + 9642432 &* s.n, gradGamma: s.g + 214336,
             gradBeta: s.g + 214864, pool: pool)
+        s.profiler?.stop(369)
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 63152, count: 4752)
-        // features.4.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(370)
+        // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 19759984 &* s.n,
             batch: s.n, height: 17, width: 17, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 17, outWidth: 17, weights: s.f + 58400, gradInput: s.t + 15734288 &* s.n,
             gradWeights: s.f + 63152, pool: pool)
+        s.profiler?.stop(371)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 63152, channels: 528, kernel: 3, into: s.g + 209584)
-        // features.4.1.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(372)
+        // features.4.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15734288 &* s.n, input: s.t + 19607392 &* s.n,
             pixels: 289 &* s.n, channels: 528, gamma: s.p + 207472, beta: s.p + 208000, savedMean: s.f + 56288,
             savedInvStd: s.f + 56816, activation: .relu6, gradInput: s.t + 15734288 &* s.n, gradGamma: s.g + 207472,
             gradBeta: s.g + 208000, pool: pool)
-        // features.4.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(373)
+        // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 88] <- [n, 17, 17, 528]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15734288 &* s.n, input: s.t + 25479968 &* s.n,
             weights: s.p + 161008, pixels: 289 &* s.n, inChannels: 88, outChannels: 528,
             gradInput: s.t + 9725664 &* s.n, gradWeights: s.g + 161008, pool: pool)
+        s.profiler?.stop(374)
         // features.4.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 9725664 &* s.n, s.t + 9795024 &* s.n, count: 25432 &* s.n, pool: pool)
+        s.profiler?.stop(375)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 33x33x48 -> 17x17x88
     private func features_4_0_backward(_ s: TrainingStepContext) {
-        // features.4.0.block.2 backward through identity and BatchNorm (in place)
+        // features.4.0.block.2 backward through identity and BatchNorm (in place) on [n, 17, 17, 88]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9725664 &* s.n, input: s.t + 25454528 &* s.n,
             pixels: 289 &* s.n, channels: 88, gamma: s.p + 160624, beta: s.p + 160720, savedMean: s.f + 56112,
             savedInvStd: s.f + 56200, activation: .identity, gradInput: s.t + 9725664 &* s.n, gradGamma: s.g + 160624,
             gradBeta: s.g + 160720, pool: pool)
-        // features.4.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(376)
+        // features.4.0.block.2 conv 1x1 backward: input and weight gradients, [n, 17, 17, 288] <- [n, 17, 17, 88]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9725664 &* s.n, input: s.t + 24577984 &* s.n,
             weights: s.p + 135280, pixels: 289 &* s.n, inChannels: 288, outChannels: 88,
             gradInput: s.t + 9642432 &* s.n, gradWeights: s.g + 135280, pool: pool)
-        // features.4.0.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(377)
+        // features.4.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 288]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 9850512 &* s.n,
             pixels: 289 &* s.n, channels: 288, gamma: s.p + 134128, beta: s.p + 134416, savedMean: s.f + 50352,
             savedInvStd: s.f + 50640, activation: .relu6, gradInput: s.t + 9642432 &* s.n, gradGamma: s.g + 134128,
             gradBeta: s.g + 134416, pool: pool)
+        s.profiler?.stop(378)
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 53520, count: 2592)
-        // features.4.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(379)
+        // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 17, 17, 288]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 15420656 &* s.n,
             batch: s.n, height: 33, width: 33, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 17, outWidth: 17, weights: s.f + 50928, gradInput: s.t + 15734288 &* s.n,
             gradWeights: s.f + 53520, pool: pool)
+        s.profiler?.stop(380)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 53520, channels: 288, kernel: 3, into: s.g + 131536)
-        // features.4.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(381)
+        // features.4.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15734288 &* s.n, input: s.t + 15107024 &* s.n,
             pixels: 1089 &* s.n, channels: 288, gamma: s.p + 130384, beta: s.p + 130672, savedMean: s.f + 49776,
             savedInvStd: s.f + 50064, activation: .relu6, gradInput: s.t + 15734288 &* s.n, gradGamma: s.g + 130384,
             gradBeta: s.g + 130672, pool: pool)
-        // features.4.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(382)
+        // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 48] <- [n, 33, 33, 288]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15734288 &* s.n, input: s.t + 25039216 &* s.n,
             weights: s.p + 116560, pixels: 1089 &* s.n, inChannels: 48, outChannels: 288,
             gradInput: s.t + 9642432 &* s.n, gradWeights: s.g + 116560, pool: pool)
+        s.profiler?.stop(383)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 33x33x48 -> 33x33x48, identity shortcut
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 9642432 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 9936320 &* s.n : nil, batch: s.n,
             perImage: 52272, gradBranch: s.t + 9694704 &* s.n, pool: pool)
-        // features.3.2.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(384)
+        // features.3.2.block.2 backward through identity and BatchNorm (in place) on [n, 33, 33, 48]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9694704 &* s.n, input: s.t + 24986944 &* s.n,
             pixels: 1089 &* s.n, channels: 48, gamma: s.p + 116368, beta: s.p + 116416, savedMean: s.f + 49680,
             savedInvStd: s.f + 49728, activation: .identity, gradInput: s.t + 9694704 &* s.n, gradGamma: s.g + 116368,
             gradBeta: s.g + 116416, pool: pool)
-        // features.3.2.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(385)
+        // features.3.2.block.2 conv 1x1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 48]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9694704 &* s.n, input: s.t + 14793392 &* s.n,
             weights: s.p + 102544, pixels: 1089 &* s.n, inChannels: 288, outChannels: 48,
             gradInput: s.t + 15107024 &* s.n, gradWeights: s.g + 102544, pool: pool)
-        // features.3.2.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(386)
+        // features.3.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15107024 &* s.n, input: s.t + 14479760 &* s.n,
             pixels: 1089 &* s.n, channels: 288, gamma: s.p + 101392, beta: s.p + 101680, savedMean: s.f + 34704,
             savedInvStd: s.f + 34992, activation: .relu6, gradInput: s.t + 15107024 &* s.n, gradGamma: s.g + 101392,
             gradBeta: s.g + 101680, pool: pool)
+        s.profiler?.stop(387)
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 42480, count: 7200)
-        // features.3.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(388)
+        // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 288]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 15107024 &* s.n, input: s.t + 14166128 &* s.n,
             batch: s.n, height: 33, width: 33, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 33, outWidth: 33, weights: s.f + 35280, gradInput: s.t + 14479760 &* s.n,
             gradWeights: s.f + 42480, pool: pool)
+        s.profiler?.stop(389)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 42480, channels: 288, kernel: 5, into: s.g + 94192)
-        // features.3.2.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(390)
+        // features.3.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 14479760 &* s.n, input: s.t + 13852496 &* s.n,
             pixels: 1089 &* s.n, channels: 288, gamma: s.p + 93040, beta: s.p + 93328, savedMean: s.f + 34128,
             savedInvStd: s.f + 34416, activation: .relu6, gradInput: s.t + 14479760 &* s.n, gradGamma: s.g + 93040,
             gradBeta: s.g + 93328, pool: pool)
-        // features.3.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(391)
+        // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 48] <- [n, 33, 33, 288]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 14479760 &* s.n, input: s.t + 24934672 &* s.n,
             weights: s.p + 79216, pixels: 1089 &* s.n, inChannels: 48, outChannels: 288,
             gradInput: s.t + 9694704 &* s.n, gradWeights: s.g + 79216, pool: pool)
+        s.profiler?.stop(392)
         // features.3.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 9694704 &* s.n, s.t + 9642432 &* s.n, count: 52272 &* s.n, pool: pool)
+        s.profiler?.stop(393)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 33x33x48 -> 33x33x48, identity shortcut
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 9694704 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 9936304 &* s.n : nil, batch: s.n,
             perImage: 52272, gradBranch: s.t + 9642432 &* s.n, pool: pool)
-        // features.3.1.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(394)
+        // features.3.1.block.2 backward through identity and BatchNorm (in place) on [n, 33, 33, 48]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 24882400 &* s.n,
             pixels: 1089 &* s.n, channels: 48, gamma: s.p + 79024, beta: s.p + 79072, savedMean: s.f + 34032,
             savedInvStd: s.f + 34080, activation: .identity, gradInput: s.t + 9642432 &* s.n, gradGamma: s.g + 79024,
             gradBeta: s.g + 79072, pool: pool)
-        // features.3.1.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(395)
+        // features.3.1.block.2 conv 1x1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 48]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 13538864 &* s.n,
             weights: s.p + 65200, pixels: 1089 &* s.n, inChannels: 288, outChannels: 48,
             gradInput: s.t + 13852496 &* s.n, gradWeights: s.g + 65200, pool: pool)
-        // features.3.1.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(396)
+        // features.3.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13852496 &* s.n, input: s.t + 13225232 &* s.n,
             pixels: 1089 &* s.n, channels: 288, gamma: s.p + 64048, beta: s.p + 64336, savedMean: s.f + 19056,
             savedInvStd: s.f + 19344, activation: .relu6, gradInput: s.t + 13852496 &* s.n, gradGamma: s.g + 64048,
             gradBeta: s.g + 64336, pool: pool)
+        s.profiler?.stop(397)
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 26832, count: 7200)
-        // features.3.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(398)
+        // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 288]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 13852496 &* s.n, input: s.t + 12911600 &* s.n,
             batch: s.n, height: 33, width: 33, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 33, outWidth: 33, weights: s.f + 19632, gradInput: s.t + 13225232 &* s.n,
             gradWeights: s.f + 26832, pool: pool)
+        s.profiler?.stop(399)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 26832, channels: 288, kernel: 5, into: s.g + 56848)
-        // features.3.1.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(400)
+        // features.3.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13225232 &* s.n, input: s.t + 9328800 &* s.n,
             pixels: 1089 &* s.n, channels: 288, gamma: s.p + 55696, beta: s.p + 55984, savedMean: s.f + 18480,
             savedInvStd: s.f + 18768, activation: .relu6, gradInput: s.t + 13225232 &* s.n, gradGamma: s.g + 55696,
             gradBeta: s.g + 55984, pool: pool)
-        // features.3.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(401)
+        // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 48] <- [n, 33, 33, 288]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 13225232 &* s.n, input: s.t + 24830128 &* s.n,
             weights: s.p + 41872, pixels: 1089 &* s.n, inChannels: 48, outChannels: 288,
             gradInput: s.t + 9328800 &* s.n, gradWeights: s.g + 41872, pool: pool)
+        s.profiler?.stop(402)
         // features.3.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 9328800 &* s.n, s.t + 9694704 &* s.n, count: 52272 &* s.n, pool: pool)
+        s.profiler?.stop(403)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 65x65x24 -> 33x33x48
     private func features_3_0_backward(_ s: TrainingStepContext) {
-        // features.3.0.block.2 backward through identity and BatchNorm (in place)
+        // features.3.0.block.2 backward through identity and BatchNorm (in place) on [n, 33, 33, 48]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9328800 &* s.n, input: s.t + 24777856 &* s.n,
             pixels: 1089 &* s.n, channels: 48, gamma: s.p + 41680, beta: s.p + 41728, savedMean: s.f + 18384,
             savedInvStd: s.f + 18432, activation: .identity, gradInput: s.t + 9328800 &* s.n, gradGamma: s.g + 41680,
             gradBeta: s.g + 41728, pool: pool)
-        // features.3.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(404)
+        // features.3.0.block.2 conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 48]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9328800 &* s.n, input: s.t + 19450576 &* s.n,
             weights: s.p + 34768, pixels: 1089 &* s.n, inChannels: 144, outChannels: 48,
             gradInput: s.t + 12911600 &* s.n, gradWeights: s.g + 34768, pool: pool)
-        // features.3.0.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(405)
+        // features.3.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 33, 33, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 12911600 &* s.n, input: s.t + 19293760 &* s.n,
             pixels: 1089 &* s.n, channels: 144, gamma: s.p + 34192, beta: s.p + 34336, savedMean: s.f + 10896,
             savedInvStd: s.f + 11040, activation: .relu6, gradInput: s.t + 12911600 &* s.n, gradGamma: s.g + 34192,
             gradBeta: s.g + 34336, pool: pool)
+        s.profiler?.stop(406)
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 14784, count: 3600)
-        // features.3.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(407)
+        // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 33, 33, 144]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 12911600 &* s.n, input: s.t + 8720400 &* s.n,
             batch: s.n, height: 65, width: 65, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 33, outWidth: 33, weights: s.f + 11184, gradInput: s.t + 9328800 &* s.n,
             gradWeights: s.f + 14784, pool: pool)
+        s.profiler?.stop(408)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 14784, channels: 144, kernel: 5, into: s.g + 30592)
-        // features.3.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(409)
+        // features.3.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9328800 &* s.n, input: s.t + 8112000 &* s.n,
             pixels: 4225 &* s.n, channels: 144, gamma: s.p + 30016, beta: s.p + 30160, savedMean: s.f + 10608,
             savedInvStd: s.f + 10752, activation: .relu6, gradInput: s.t + 9328800 &* s.n, gradGamma: s.g + 30016,
             gradBeta: s.g + 30160, pool: pool)
-        // features.3.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(410)
+        // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 65, 65, 24] <- [n, 65, 65, 144]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9328800 &* s.n, input: s.t + 22555904 &* s.n,
             weights: s.p + 26560, pixels: 4225 &* s.n, inChannels: 24, outChannels: 144,
             gradInput: s.t + 8720400 &* s.n, gradWeights: s.g + 26560, pool: pool)
+        s.profiler?.stop(411)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 65x65x24 -> 65x65x24, identity shortcut
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 8720400 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 25826544 &* s.n : nil, batch: s.n,
             perImage: 101400, gradBranch: s.t + 8821808 &* s.n, pool: pool)
-        // features.2.2.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(412)
+        // features.2.2.block.2 backward through identity and BatchNorm (in place) on [n, 65, 65, 24]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8821808 &* s.n, input: s.t + 22454496 &* s.n,
             pixels: 4225 &* s.n, channels: 24, gamma: s.p + 26432, beta: s.p + 26464, savedMean: s.f + 10560,
             savedInvStd: s.f + 10584, activation: .identity, gradInput: s.t + 8821808 &* s.n, gradGamma: s.g + 26432,
             gradBeta: s.g + 26464, pool: pool)
-        // features.2.2.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(413)
+        // features.2.2.block.2 conv 1x1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 24]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8821808 &* s.n, input: s.t + 7503600 &* s.n,
             weights: s.p + 22976, pixels: 4225 &* s.n, inChannels: 144, outChannels: 24,
             gradInput: s.t + 8112000 &* s.n, gradWeights: s.g + 22976, pool: pool)
-        // features.2.2.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(414)
+        // features.2.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8112000 &* s.n, input: s.t + 6895200 &* s.n,
             pixels: 4225 &* s.n, channels: 144, gamma: s.p + 22400, beta: s.p + 22544, savedMean: s.f + 7680,
             savedInvStd: s.f + 7824, activation: .relu6, gradInput: s.t + 8112000 &* s.n, gradGamma: s.g + 22400,
             gradBeta: s.g + 22544, pool: pool)
+        s.profiler?.stop(415)
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 9264, count: 1296)
-        // features.2.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(416)
+        // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 144]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8112000 &* s.n, input: s.t + 6286800 &* s.n,
             batch: s.n, height: 65, width: 65, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 65, outWidth: 65, weights: s.f + 7968, gradInput: s.t + 6895200 &* s.n, gradWeights: s.f + 9264,
             pool: pool)
+        s.profiler?.stop(417)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 9264, channels: 144, kernel: 3, into: s.g + 21104)
-        // features.2.2.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(418)
+        // features.2.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6895200 &* s.n, input: s.t + 5678400 &* s.n,
             pixels: 4225 &* s.n, channels: 144, gamma: s.p + 20528, beta: s.p + 20672, savedMean: s.f + 7392,
             savedInvStd: s.f + 7536, activation: .relu6, gradInput: s.t + 6895200 &* s.n, gradGamma: s.g + 20528,
             gradBeta: s.g + 20672, pool: pool)
-        // features.2.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(419)
+        // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 65, 65, 24] <- [n, 65, 65, 144]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 6895200 &* s.n, input: s.t + 22353088 &* s.n,
             weights: s.p + 17072, pixels: 4225 &* s.n, inChannels: 24, outChannels: 144,
             gradInput: s.t + 6286800 &* s.n, gradWeights: s.g + 17072, pool: pool)
+        s.profiler?.stop(420)
         // features.2.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 6286800 &* s.n, s.t + 8720400 &* s.n, count: 101400 &* s.n, pool: pool)
+        s.profiler?.stop(421)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 65x65x24 -> 65x65x24, identity shortcut
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 6286800 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 25826528 &* s.n : nil, batch: s.n,
             perImage: 101400, gradBranch: s.t + 6388208 &* s.n, pool: pool)
-        // features.2.1.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(422)
+        // features.2.1.block.2 backward through identity and BatchNorm (in place) on [n, 65, 65, 24]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6388208 &* s.n, input: s.t + 22251680 &* s.n,
             pixels: 4225 &* s.n, channels: 24, gamma: s.p + 16944, beta: s.p + 16976, savedMean: s.f + 7344,
             savedInvStd: s.f + 7368, activation: .identity, gradInput: s.t + 6388208 &* s.n, gradGamma: s.g + 16944,
             gradBeta: s.g + 16976, pool: pool)
-        // features.2.1.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(423)
+        // features.2.1.block.2 conv 1x1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 24]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 6388208 &* s.n, input: s.t + 5070000 &* s.n,
             weights: s.p + 13488, pixels: 4225 &* s.n, inChannels: 144, outChannels: 24,
             gradInput: s.t + 5678400 &* s.n, gradWeights: s.g + 13488, pool: pool)
-        // features.2.1.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(424)
+        // features.2.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5678400 &* s.n, input: s.t + 4461600 &* s.n,
             pixels: 4225 &* s.n, channels: 144, gamma: s.p + 12912, beta: s.p + 13056, savedMean: s.f + 4464,
             savedInvStd: s.f + 4608, activation: .relu6, gradInput: s.t + 5678400 &* s.n, gradGamma: s.g + 12912,
             gradBeta: s.g + 13056, pool: pool)
+        s.profiler?.stop(425)
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 6048, count: 1296)
-        // features.2.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(426)
+        // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 144]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 5678400 &* s.n, input: s.t + 3853200 &* s.n,
             batch: s.n, height: 65, width: 65, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 65, outWidth: 65, weights: s.f + 4752, gradInput: s.t + 4461600 &* s.n, gradWeights: s.f + 6048,
             pool: pool)
+        s.profiler?.stop(427)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 6048, channels: 144, kernel: 3, into: s.g + 11616)
-        // features.2.1.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(428)
+        // features.2.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 4461600 &* s.n, input: s.t + 3244800 &* s.n,
             pixels: 4225 &* s.n, channels: 144, gamma: s.p + 11040, beta: s.p + 11184, savedMean: s.f + 4176,
             savedInvStd: s.f + 4320, activation: .relu6, gradInput: s.t + 4461600 &* s.n, gradGamma: s.g + 11040,
             gradBeta: s.g + 11184, pool: pool)
-        // features.2.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(429)
+        // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 65, 65, 24] <- [n, 65, 65, 144]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 4461600 &* s.n, input: s.t + 22150272 &* s.n,
             weights: s.p + 7584, pixels: 4225 &* s.n, inChannels: 24, outChannels: 144,
             gradInput: s.t + 3244800 &* s.n, gradWeights: s.g + 7584, pool: pool)
+        s.profiler?.stop(430)
         // features.2.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 3244800 &* s.n, s.t + 6286800 &* s.n, count: 101400 &* s.n, pool: pool)
+        s.profiler?.stop(431)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 130x130x16 -> 65x65x24
     private func features_2_0_backward(_ s: TrainingStepContext) {
-        // features.2.0.block.2 backward through identity and BatchNorm (in place)
+        // features.2.0.block.2 backward through identity and BatchNorm (in place) on [n, 65, 65, 24]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3244800 &* s.n, input: s.t + 22048864 &* s.n,
             pixels: 4225 &* s.n, channels: 24, gamma: s.p + 7456, beta: s.p + 7488, savedMean: s.f + 4128,
             savedInvStd: s.f + 4152, activation: .identity, gradInput: s.t + 3244800 &* s.n, gradGamma: s.g + 7456,
             gradBeta: s.g + 7488, pool: pool)
-        // features.2.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(432)
+        // features.2.0.block.2 conv 1x1 backward: input and weight gradients, [n, 65, 65, 96] <- [n, 65, 65, 24]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3244800 &* s.n, input: s.t + 12506000 &* s.n,
             weights: s.p + 5152, pixels: 4225 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.t + 4867200 &* s.n,
             gradWeights: s.g + 5152, pool: pool)
-        // features.2.0.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(433)
+        // features.2.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 65, 65, 96]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 4867200 &* s.n, input: s.t + 12100400 &* s.n,
             pixels: 4225 &* s.n, channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 2208,
             savedInvStd: s.f + 2304, activation: .relu6, gradInput: s.t + 4867200 &* s.n, gradGamma: s.g + 4768,
             gradBeta: s.g + 4864, pool: pool)
+        s.profiler?.stop(434)
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 3264, count: 864)
-        // features.2.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(435)
+        // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 130, 130, 96] <- [n, 65, 65, 96]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 4867200 &* s.n, input: s.t + 1622400 &* s.n,
             batch: s.n, height: 130, width: 130, channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
             outHeight: 65, outWidth: 65, weights: s.f + 2400, gradInput: s.t + 3244800 &* s.n, gradWeights: s.f + 3264,
             pool: pool)
+        s.profiler?.stop(436)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3264, channels: 96, kernel: 3, into: s.g + 3904)
-        // features.2.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(437)
+        // features.2.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 130, 130, 96]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3244800 &* s.n, input: s.t, pixels: 16900 &* s.n,
             channels: 96, gamma: s.p + 3520, beta: s.p + 3616, savedMean: s.f + 2016, savedInvStd: s.f + 2112,
             activation: .relu6, gradInput: s.t + 3244800 &* s.n, gradGamma: s.g + 3520, gradBeta: s.g + 3616,
             pool: pool)
-        // features.2.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(438)
+        // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 130, 130, 16] <- [n, 130, 130, 96]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3244800 &* s.n, input: s.t + 16318320 &* s.n,
             weights: s.p + 1984, pixels: 16900 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.t + 540800 &* s.n,
             gradWeights: s.g + 1984, pool: pool)
+        s.profiler?.stop(439)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 130x130x32 -> 130x130x16
     private func features_1_0_backward(_ s: TrainingStepContext) {
-        // features.1.0.block.1 backward through identity and BatchNorm (in place)
+        // features.1.0.block.1 backward through identity and BatchNorm (in place) on [n, 130, 130, 16]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 540800 &* s.n, input: s.t + 16047920 &* s.n,
             pixels: 16900 &* s.n, channels: 16, gamma: s.p + 1920, beta: s.p + 1936, savedMean: s.f + 1984,
             savedInvStd: s.f + 2000, activation: .identity, gradInput: s.t + 540800 &* s.n, gradGamma: s.g + 1920,
             gradBeta: s.g + 1936, pool: pool)
-        // features.1.0.block.1 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(440)
+        // features.1.0.block.1 conv 1x1 backward: input and weight gradients, [n, 130, 130, 32] <- [n, 130, 130, 16]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 540800 &* s.n, input: s.t + 11559600 &* s.n,
             weights: s.p + 1408, pixels: 16900 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.t,
             gradWeights: s.g + 1408, pool: pool)
-        // features.1.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(441)
+        // features.1.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 130, 130, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 11018800 &* s.n,
             pixels: 16900 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 1344,
             savedInvStd: s.f + 1376, activation: .relu6, gradInput: s.t, gradGamma: s.g + 1280, gradBeta: s.g + 1312,
             pool: pool)
+        s.profiler?.stop(442)
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 1696, count: 288)
-        // features.1.0.block.0 depthwise backward: input and weight gradients
+        s.profiler?.stop(443)
+        // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 130, 130, 32] <- [n, 130, 130, 32]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t, input: s.t + 10478000 &* s.n, batch: s.n, height: 130,
             width: 130, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 130, outWidth: 130,
             weights: s.f + 1408, gradInput: s.t + 540800 &* s.n, gradWeights: s.f + 1696, pool: pool)
+        s.profiler?.stop(444)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1696, channels: 32, kernel: 3, into: s.g + 992)
+        s.profiler?.stop(445)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
     private func features_0_backward(_ s: TrainingStepContext) {
-        // features.0 backward through relu6 and BatchNorm (in place)
+        // features.0 backward through relu6 and BatchNorm (in place) on [n, 130, 130, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 540800 &* s.n, input: s.t + 9937200 &* s.n,
             pixels: 16900 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 1280,
             savedInvStd: s.f + 1312, activation: .relu6, gradInput: s.t + 540800 &* s.n, gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
+        s.profiler?.stop(446)
         // features.0 stem weight gradient (the image needs none)
+        s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.t + 540800 &* s.n, input: s.x, batch: s.n, inChannels: 3,
             height: 260, width: 260, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 130, outWidth: 130,
             outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
+        s.profiler?.stop(447)
     }
+
+    /// The kernel calls of `trainStep` in order (`s.profiler?.stop(i)` charges entry i), for `LayerProfiler`.
+    public static let profiledLayers: [LayerProfiler.Layer] = [
+        .init("gradients", kind: "zero gradients", macsPerImage: nil, "zero all 6150528 gradients"),
+        .init("features.0", kind: "stem forward", macsPerImage: 14601600,
+              "stem conv 3x3/2, [n, 3, 260, 260] (NCHW) -> [n, 130, 130, 32]"),
+        .init("features.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 130, 130, 32]"),
+        .init("features.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 130, 130, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][32]"),
+        .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: 4867200,
+              "depthwise 3x3/1, [n, 130, 130, 32] -> [n, 130, 130, 32]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 130, 130, 32]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 130, 130, 32]"),
+        .init("features.1.0.block.1", kind: "conv 1x1 forward", macsPerImage: 8652800,
+              "project conv 1x1, [n, 130, 130, 32] -> [n, 130, 130, 16]"),
+        .init("features.1.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 130, 130, 16]"),
+        .init("features.1.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 130, 130, 16]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 25958400,
+              "expand conv 1x1, [n, 130, 130, 16] -> [n, 130, 130, 96]"),
+        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 130, 130, 96]"),
+        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 130, 130, 96]"),
+        .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][96]"),
+        .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 3650400,
+              "depthwise 3x3/2, [n, 130, 130, 96] -> [n, 65, 65, 96]"),
+        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 65, 65, 96]"),
+        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 96]"),
+        .init("features.2.0.block.2", kind: "conv 1x1 forward", macsPerImage: 9734400,
+              "project conv 1x1, [n, 65, 65, 96] -> [n, 65, 65, 24]"),
+        .init("features.2.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 65, 65, 24]"),
+        .init("features.2.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 65, 65, 24]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 14601600,
+              "expand conv 1x1, [n, 65, 65, 24] -> [n, 65, 65, 144]"),
+        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 65, 65, 144]"),
+        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]"),
+        .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][144]"),
+        .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 5475600,
+              "depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144]"),
+        .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 65, 65, 144]"),
+        .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]"),
+        .init("features.2.1.block.2", kind: "conv 1x1 forward", macsPerImage: 14601600,
+              "project conv 1x1, [n, 65, 65, 144] -> [n, 65, 65, 24]"),
+        .init("features.2.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 65, 65, 24]"),
+        .init("features.2.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 65, 65, 24]"),
+        .init("features.2.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9809523809523809"),
+        .init("features.2.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 14601600,
+              "expand conv 1x1, [n, 65, 65, 24] -> [n, 65, 65, 144]"),
+        .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 65, 65, 144]"),
+        .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]"),
+        .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][144]"),
+        .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 5475600,
+              "depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144]"),
+        .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 65, 65, 144]"),
+        .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]"),
+        .init("features.2.2.block.2", kind: "conv 1x1 forward", macsPerImage: 14601600,
+              "project conv 1x1, [n, 65, 65, 144] -> [n, 65, 65, 24]"),
+        .init("features.2.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 65, 65, 24]"),
+        .init("features.2.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 65, 65, 24]"),
+        .init("features.2.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9714285714285714"),
+        .init("features.2.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 14601600,
+              "expand conv 1x1, [n, 65, 65, 24] -> [n, 65, 65, 144]"),
+        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 65, 65, 144]"),
+        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]"),
+        .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][144]"),
+        .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 3920400,
+              "depthwise 5x5/2, [n, 65, 65, 144] -> [n, 33, 33, 144]"),
+        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 33, 33, 144]"),
+        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 144]"),
+        .init("features.3.0.block.2", kind: "conv 1x1 forward", macsPerImage: 7527168,
+              "project conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 48]"),
+        .init("features.3.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 33, 33, 48]"),
+        .init("features.3.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 48]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 15054336,
+              "expand conv 1x1, [n, 33, 33, 48] -> [n, 33, 33, 288]"),
+        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 33, 33, 288]"),
+        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]"),
+        .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][288]"),
+        .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 7840800,
+              "depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288]"),
+        .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 33, 33, 288]"),
+        .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]"),
+        .init("features.3.1.block.2", kind: "conv 1x1 forward", macsPerImage: 15054336,
+              "project conv 1x1, [n, 33, 33, 288] -> [n, 33, 33, 48]"),
+        .init("features.3.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 33, 33, 48]"),
+        .init("features.3.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 48]"),
+        .init("features.3.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9523809523809523"),
+        .init("features.3.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 15054336,
+              "expand conv 1x1, [n, 33, 33, 48] -> [n, 33, 33, 288]"),
+        .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 33, 33, 288]"),
+        .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]"),
+        .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][288]"),
+        .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 7840800,
+              "depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288]"),
+        .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 33, 33, 288]"),
+        .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]"),
+        .init("features.3.2.block.2", kind: "conv 1x1 forward", macsPerImage: 15054336,
+              "project conv 1x1, [n, 33, 33, 288] -> [n, 33, 33, 48]"),
+        .init("features.3.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 33, 33, 48]"),
+        .init("features.3.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 48]"),
+        .init("features.3.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9428571428571428"),
+        .init("features.3.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 15054336,
+              "expand conv 1x1, [n, 33, 33, 48] -> [n, 33, 33, 288]"),
+        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 33, 33, 288]"),
+        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]"),
+        .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][288]"),
+        .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 749088,
+              "depthwise 3x3/2, [n, 33, 33, 288] -> [n, 17, 17, 288]"),
+        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 288]"),
+        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 288]"),
+        .init("features.4.0.block.2", kind: "conv 1x1 forward", macsPerImage: 7324416,
+              "project conv 1x1, [n, 17, 17, 288] -> [n, 17, 17, 88]"),
+        .init("features.4.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 17, 17, 88]"),
+        .init("features.4.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 88]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 13428096,
+              "expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]"),
+        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]"),
+        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]"),
+        .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][528]"),
+        .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 1373328,
+              "depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]"),
+        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]"),
+        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]"),
+        .init("features.4.1.block.2", kind: "conv 1x1 forward", macsPerImage: 13428096,
+              "project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 88]"),
+        .init("features.4.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 17, 17, 88]"),
+        .init("features.4.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 88]"),
+        .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9238095238095239"),
+        .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 13428096,
+              "expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]"),
+        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]"),
+        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]"),
+        .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][528]"),
+        .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 1373328,
+              "depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]"),
+        .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]"),
+        .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]"),
+        .init("features.4.2.block.2", kind: "conv 1x1 forward", macsPerImage: 13428096,
+              "project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 88]"),
+        .init("features.4.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 17, 17, 88]"),
+        .init("features.4.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 88]"),
+        .init("features.4.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9142857142857143"),
+        .init("features.4.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 13428096,
+              "expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]"),
+        .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]"),
+        .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]"),
+        .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][528]"),
+        .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 1373328,
+              "depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]"),
+        .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]"),
+        .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]"),
+        .init("features.4.3.block.2", kind: "conv 1x1 forward", macsPerImage: 13428096,
+              "project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 88]"),
+        .init("features.4.3.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 17, 17, 88]"),
+        .init("features.4.3.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 88]"),
+        .init("features.4.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9047619047619048"),
+        .init("features.4.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 13428096,
+              "expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]"),
+        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]"),
+        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]"),
+        .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][528]"),
+        .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 3814800,
+              "depthwise 5x5/1, [n, 17, 17, 528] -> [n, 17, 17, 528]"),
+        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]"),
+        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]"),
+        .init("features.5.0.block.2", kind: "conv 1x1 forward", macsPerImage: 18311040,
+              "project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 120]"),
+        .init("features.5.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 17, 17, 120]"),
+        .init("features.5.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 120]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 24969600,
+              "expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]"),
+        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]"),
+        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]"),
+        .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][720]"),
+        .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 5202000,
+              "depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]"),
+        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]"),
+        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]"),
+        .init("features.5.1.block.2", kind: "conv 1x1 forward", macsPerImage: 24969600,
+              "project conv 1x1, [n, 17, 17, 720] -> [n, 17, 17, 120]"),
+        .init("features.5.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 17, 17, 120]"),
+        .init("features.5.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 120]"),
+        .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8857142857142857"),
+        .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 24969600,
+              "expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]"),
+        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]"),
+        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]"),
+        .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][720]"),
+        .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 5202000,
+              "depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]"),
+        .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]"),
+        .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]"),
+        .init("features.5.2.block.2", kind: "conv 1x1 forward", macsPerImage: 24969600,
+              "project conv 1x1, [n, 17, 17, 720] -> [n, 17, 17, 120]"),
+        .init("features.5.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 17, 17, 120]"),
+        .init("features.5.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 120]"),
+        .init("features.5.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8761904761904762"),
+        .init("features.5.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 24969600,
+              "expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]"),
+        .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]"),
+        .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]"),
+        .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][720]"),
+        .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 5202000,
+              "depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]"),
+        .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]"),
+        .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]"),
+        .init("features.5.3.block.2", kind: "conv 1x1 forward", macsPerImage: 24969600,
+              "project conv 1x1, [n, 17, 17, 720] -> [n, 17, 17, 120]"),
+        .init("features.5.3.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 17, 17, 120]"),
+        .init("features.5.3.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 120]"),
+        .init("features.5.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8666666666666667"),
+        .init("features.5.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 24969600,
+              "expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]"),
+        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]"),
+        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]"),
+        .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][720]"),
+        .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 1458000,
+              "depthwise 5x5/2, [n, 17, 17, 720] -> [n, 9, 9, 720]"),
+        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 720]"),
+        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 720]"),
+        .init("features.6.0.block.2", kind: "conv 1x1 forward", macsPerImage: 12130560,
+              "project conv 1x1, [n, 9, 9, 720] -> [n, 9, 9, 208]"),
+        .init("features.6.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 9, 9, 208]"),
+        .init("features.6.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
+              "expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]"),
+        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]"),
+        .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1248]"),
+        .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 2527200,
+              "depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]"),
+        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]"),
+        .init("features.6.1.block.2", kind: "conv 1x1 forward", macsPerImage: 21026304,
+              "project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
+        .init("features.6.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 9, 9, 208]"),
+        .init("features.6.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]"),
+        .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8476190476190476"),
+        .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
+              "expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]"),
+        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]"),
+        .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1248]"),
+        .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 2527200,
+              "depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+        .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]"),
+        .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]"),
+        .init("features.6.2.block.2", kind: "conv 1x1 forward", macsPerImage: 21026304,
+              "project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
+        .init("features.6.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 9, 9, 208]"),
+        .init("features.6.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]"),
+        .init("features.6.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8380952380952381"),
+        .init("features.6.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
+              "expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]"),
+        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]"),
+        .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1248]"),
+        .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 2527200,
+              "depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+        .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]"),
+        .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]"),
+        .init("features.6.3.block.2", kind: "conv 1x1 forward", macsPerImage: 21026304,
+              "project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
+        .init("features.6.3.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 9, 9, 208]"),
+        .init("features.6.3.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]"),
+        .init("features.6.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8285714285714285"),
+        .init("features.6.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
+              "expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+        .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]"),
+        .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]"),
+        .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1248]"),
+        .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 2527200,
+              "depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+        .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]"),
+        .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]"),
+        .init("features.6.4.block.2", kind: "conv 1x1 forward", macsPerImage: 21026304,
+              "project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
+        .init("features.6.4.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 9, 9, 208]"),
+        .init("features.6.4.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]"),
+        .init("features.6.4", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.819047619047619"),
+        .init("features.6.4", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
+              "expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]"),
+        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]"),
+        .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][1248]"),
+        .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 909792,
+              "depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]"),
+        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]"),
+        .init("features.7.0.block.2", kind: "conv 1x1 forward", macsPerImage: 35582976,
+              "project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 352]"),
+        .init("features.7.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 9, 9, 352]"),
+        .init("features.7.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 352]"),
+        .init("features.8", kind: "conv 1x1 forward", macsPerImage: 36495360,
+              "head conv 1x1, [n, 9, 9, 352] -> [n, 9, 9, 1280]"),
+        .init("features.8", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1280]"),
+        .init("features.8", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1280]"),
+        .init("avgpool", kind: "pool+classifier+loss", macsPerImage: nil,
+              "global average pool, [n, 9, 9, 1280] -> [n, 1280]"),
+        .init("classifier.0", kind: "pool+classifier+loss", macsPerImage: nil,
+              "dropout p=0.3 (when options.dropout) on [n, 1280]"),
+        .init("classifier.1", kind: "pool+classifier+loss", macsPerImage: 1280000,
+              "linear, [n, 1280] -> [n, 1000]"),
+        .init("loss", kind: "pool+classifier+loss", macsPerImage: nil,
+              "mean cross-entropy (label smoothing options.labelSmoothing) and its gradient"),
+        .init("logits", kind: "pool+classifier+loss", macsPerImage: nil,
+              "hand the logits to the caller"),
+        .init("classifier.1", kind: "pool+classifier backward", macsPerImage: 2560000,
+              "linear backward"),
+        .init("classifier.0", kind: "pool+classifier backward", macsPerImage: nil,
+              "dropout backward"),
+        .init("avgpool", kind: "pool+classifier backward", macsPerImage: nil,
+              "backward: spread each channel's gradient over the 81 pixels"),
+        .init("features.8", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1280]"),
+        .init("features.8", kind: "conv 1x1 backward", macsPerImage: 72990720,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 352] <- [n, 9, 9, 1280]"),
+        .init("features.7.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 9, 9, 352]"),
+        .init("features.7.0.block.2", kind: "conv 1x1 backward", macsPerImage: 71165952,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 352]"),
+        .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 1819584,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 backward", macsPerImage: 42052608,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]"),
+        .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.4.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 9, 9, 208]"),
+        .init("features.6.4.block.2", kind: "conv 1x1 backward", macsPerImage: 42052608,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
+        .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]"),
+        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: 5054400,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]"),
+        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.4.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]"),
+        .init("features.6.4.block.0", kind: "conv 1x1 backward", macsPerImage: 42052608,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]"),
+        .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.3.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 9, 9, 208]"),
+        .init("features.6.3.block.2", kind: "conv 1x1 backward", macsPerImage: 42052608,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
+        .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]"),
+        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 5054400,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]"),
+        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]"),
+        .init("features.6.3.block.0", kind: "conv 1x1 backward", macsPerImage: 42052608,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]"),
+        .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.2.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 9, 9, 208]"),
+        .init("features.6.2.block.2", kind: "conv 1x1 backward", macsPerImage: 42052608,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
+        .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]"),
+        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 5054400,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]"),
+        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]"),
+        .init("features.6.2.block.0", kind: "conv 1x1 backward", macsPerImage: 42052608,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]"),
+        .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.1.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 9, 9, 208]"),
+        .init("features.6.1.block.2", kind: "conv 1x1 backward", macsPerImage: 42052608,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
+        .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 5054400,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 backward", macsPerImage: 42052608,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]"),
+        .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 9, 9, 208]"),
+        .init("features.6.0.block.2", kind: "conv 1x1 backward", macsPerImage: 24261120,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 720] <- [n, 9, 9, 208]"),
+        .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 720]"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 2916000,
+              "depthwise 5x5/2 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 9, 9, 720]"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 backward", macsPerImage: 49939200,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 120] <- [n, 17, 17, 720]"),
+        .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.3.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 17, 17, 120]"),
+        .init("features.5.3.block.2", kind: "conv 1x1 backward", macsPerImage: 49939200,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 120]"),
+        .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]"),
+        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: 10404000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 720]"),
+        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]"),
+        .init("features.5.3.block.0", kind: "conv 1x1 backward", macsPerImage: 49939200,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 120] <- [n, 17, 17, 720]"),
+        .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.2.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 17, 17, 120]"),
+        .init("features.5.2.block.2", kind: "conv 1x1 backward", macsPerImage: 49939200,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 120]"),
+        .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]"),
+        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 10404000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 720]"),
+        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]"),
+        .init("features.5.2.block.0", kind: "conv 1x1 backward", macsPerImage: 49939200,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 120] <- [n, 17, 17, 720]"),
+        .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.1.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 17, 17, 120]"),
+        .init("features.5.1.block.2", kind: "conv 1x1 backward", macsPerImage: 49939200,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 120]"),
+        .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 10404000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 720]"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 backward", macsPerImage: 49939200,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 120] <- [n, 17, 17, 720]"),
+        .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 17, 17, 120]"),
+        .init("features.5.0.block.2", kind: "conv 1x1 backward", macsPerImage: 36622080,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 120]"),
+        .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 7629600,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 backward", macsPerImage: 26856192,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 88] <- [n, 17, 17, 528]"),
+        .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.3.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 17, 17, 88]"),
+        .init("features.4.3.block.2", kind: "conv 1x1 backward", macsPerImage: 26856192,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 88]"),
+        .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]"),
+        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: 2746656,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]"),
+        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]"),
+        .init("features.4.3.block.0", kind: "conv 1x1 backward", macsPerImage: 26856192,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 88] <- [n, 17, 17, 528]"),
+        .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.2.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 17, 17, 88]"),
+        .init("features.4.2.block.2", kind: "conv 1x1 backward", macsPerImage: 26856192,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 88]"),
+        .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]"),
+        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 2746656,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]"),
+        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]"),
+        .init("features.4.2.block.0", kind: "conv 1x1 backward", macsPerImage: 26856192,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 88] <- [n, 17, 17, 528]"),
+        .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.1.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 17, 17, 88]"),
+        .init("features.4.1.block.2", kind: "conv 1x1 backward", macsPerImage: 26856192,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 88]"),
+        .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 2746656,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 backward", macsPerImage: 26856192,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 88] <- [n, 17, 17, 528]"),
+        .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 17, 17, 88]"),
+        .init("features.4.0.block.2", kind: "conv 1x1 backward", macsPerImage: 14648832,
+              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 288] <- [n, 17, 17, 88]"),
+        .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 288]"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 1498176,
+              "depthwise 3x3/2 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 17, 17, 288]"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 backward", macsPerImage: 30108672,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 48] <- [n, 33, 33, 288]"),
+        .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.3.2.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 33, 33, 48]"),
+        .init("features.3.2.block.2", kind: "conv 1x1 backward", macsPerImage: 30108672,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 48]"),
+        .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]"),
+        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: 15681600,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 288]"),
+        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]"),
+        .init("features.3.2.block.0", kind: "conv 1x1 backward", macsPerImage: 30108672,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 48] <- [n, 33, 33, 288]"),
+        .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.3.1.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 33, 33, 48]"),
+        .init("features.3.1.block.2", kind: "conv 1x1 backward", macsPerImage: 30108672,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 48]"),
+        .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]"),
+        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 15681600,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 288]"),
+        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 backward", macsPerImage: 30108672,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 48] <- [n, 33, 33, 288]"),
+        .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.3.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 33, 33, 48]"),
+        .init("features.3.0.block.2", kind: "conv 1x1 backward", macsPerImage: 15054336,
+              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 48]"),
+        .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 33, 33, 144]"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 7840800,
+              "depthwise 5x5/2 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 33, 33, 144]"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 backward", macsPerImage: 29203200,
+              "conv 1x1 backward: input and weight gradients, [n, 65, 65, 24] <- [n, 65, 65, 144]"),
+        .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.2.2.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 65, 65, 24]"),
+        .init("features.2.2.block.2", kind: "conv 1x1 backward", macsPerImage: 29203200,
+              "conv 1x1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 24]"),
+        .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]"),
+        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: 10951200,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 144]"),
+        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]"),
+        .init("features.2.2.block.0", kind: "conv 1x1 backward", macsPerImage: 29203200,
+              "conv 1x1 backward: input and weight gradients, [n, 65, 65, 24] <- [n, 65, 65, 144]"),
+        .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.2.1.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 65, 65, 24]"),
+        .init("features.2.1.block.2", kind: "conv 1x1 backward", macsPerImage: 29203200,
+              "conv 1x1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 24]"),
+        .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]"),
+        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 10951200,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 144]"),
+        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 backward", macsPerImage: 29203200,
+              "conv 1x1 backward: input and weight gradients, [n, 65, 65, 24] <- [n, 65, 65, 144]"),
+        .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.2.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 65, 65, 24]"),
+        .init("features.2.0.block.2", kind: "conv 1x1 backward", macsPerImage: 19468800,
+              "conv 1x1 backward: input and weight gradients, [n, 65, 65, 96] <- [n, 65, 65, 24]"),
+        .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 65, 65, 96]"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 7300800,
+              "depthwise 3x3/2 backward: input and weight gradients, [n, 130, 130, 96] <- [n, 65, 65, 96]"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 130, 130, 96]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 backward", macsPerImage: 51916800,
+              "conv 1x1 backward: input and weight gradients, [n, 130, 130, 16] <- [n, 130, 130, 96]"),
+        .init("features.1.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 130, 130, 16]"),
+        .init("features.1.0.block.1", kind: "conv 1x1 backward", macsPerImage: 17305600,
+              "conv 1x1 backward: input and weight gradients, [n, 130, 130, 32] <- [n, 130, 130, 16]"),
+        .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 130, 130, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 9734400,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 130, 130, 32] <- [n, 130, 130, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 130, 130, 32]"),
+        .init("features.0", kind: "stem backward", macsPerImage: 14601600,
+              "stem weight gradient (the image needs none)"),
+    ]
 
     /// Trainable tensors in the parameter buffer (gradients at the same offsets).
     static let trainableSlots: [ParameterSlot] = [

@@ -17,6 +17,11 @@ public final class EfficientNetLite3: GeneratedModel {
     private let pool: WorkerPool
     private let arena = ActivationArena()
 
+    /// Times every kernel call of `forward` when set (`effnet bench --profile`).
+    public var profiler: LayerProfiler? {
+        didSet { profiler?.requireTable(Self.profiledLayers, of: "EfficientNetLite3") }
+    }
+
     public init(weights store: any WeightStore, pool: WorkerPool) throws {
         self.weights = try PreparedWeights(descriptor: Self.descriptor, store: store)
         self.pool = pool
@@ -32,519 +37,825 @@ public final class EfficientNetLite3: GeneratedModel {
         let a = arena.reserve(floats: 3528000 &* n &+ workspaceFloats(batch: n))
         let ws = a + 3528000 &* n
         let w = weights.pointer
-        features_0(n, x, a, w, ws)
-        features_1_0(n, a, w, ws)
-        features_2_0(n, a, w, ws)
-        features_2_1(n, a, w, ws)
-        features_2_2(n, a, w, ws)
-        features_3_0(n, a, w, ws)
-        features_3_1(n, a, w, ws)
-        features_3_2(n, a, w, ws)
-        features_4_0(n, a, w, ws)
-        features_4_1(n, a, w, ws)
-        features_4_2(n, a, w, ws)
-        features_4_3(n, a, w, ws)
-        features_4_4(n, a, w, ws)
-        features_5_0(n, a, w, ws)
-        features_5_1(n, a, w, ws)
-        features_5_2(n, a, w, ws)
-        features_5_3(n, a, w, ws)
-        features_5_4(n, a, w, ws)
-        features_6_0(n, a, w, ws)
-        features_6_1(n, a, w, ws)
-        features_6_2(n, a, w, ws)
-        features_6_3(n, a, w, ws)
-        features_6_4(n, a, w, ws)
-        features_6_5(n, a, w, ws)
-        features_7_0(n, a, w, ws)
-        features_8(n, a, w, ws)
-        classifier(n, a, w, ws, logits)
+        let p = profiler
+        p?.beginRun(batch: n)
+        features_0(n, x, a, w, ws, p)
+        features_1_0(n, a, w, ws, p)
+        features_2_0(n, a, w, ws, p)
+        features_2_1(n, a, w, ws, p)
+        features_2_2(n, a, w, ws, p)
+        features_3_0(n, a, w, ws, p)
+        features_3_1(n, a, w, ws, p)
+        features_3_2(n, a, w, ws, p)
+        features_4_0(n, a, w, ws, p)
+        features_4_1(n, a, w, ws, p)
+        features_4_2(n, a, w, ws, p)
+        features_4_3(n, a, w, ws, p)
+        features_4_4(n, a, w, ws, p)
+        features_5_0(n, a, w, ws, p)
+        features_5_1(n, a, w, ws, p)
+        features_5_2(n, a, w, ws, p)
+        features_5_3(n, a, w, ws, p)
+        features_5_4(n, a, w, ws, p)
+        features_6_0(n, a, w, ws, p)
+        features_6_1(n, a, w, ws, p)
+        features_6_2(n, a, w, ws, p)
+        features_6_3(n, a, w, ws, p)
+        features_6_4(n, a, w, ws, p)
+        features_6_5(n, a, w, ws, p)
+        features_7_0(n, a, w, ws, p)
+        features_8(n, a, w, ws, p)
+        classifier(n, a, w, ws, logits, p)
     }
 
     /// features.0: stem: conv 3x3 stride 2, 3 -> 32 channels
-    private func features_0(_ n: Int, _ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_0(_ n: Int, _ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.0 stem: conv 3x3/2 + BN + relu6, [n, 3, 280, 280] (NCHW) -> [n, 140, 140, 32]
+        p?.start()
         Kernels.stemConv(
             input: x, batch: n, inChannels: 3, height: 280, width: 280,
             kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 140, outWidth: 140,
             weights: w + 0, bias: w + 864, outChannels: 32, activation: .relu6,
             output: a, workspace: ws, pool: pool)
+        p?.stop(0)
     }
 
     /// features.1.0: MBConv1 k3 s1: 140x140x32 -> 140x140x24
-    private func features_1_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_1_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.1.0.block.0 depthwise: depthwise 3x3/1 + BN + relu6, [n, 140, 140, 32] -> [n, 140, 140, 32]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 140, width: 140, channels: 32,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 140, outWidth: 140,
             weights: w + 896, bias: w + 1184, activation: .relu6, output: a + 627200 &* n, pool: pool)
+        p?.stop(1)
         // features.1.0.block.1 project: conv 1x1 + BN, [n, 140, 140, 32] -> [n, 140, 140, 24]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 627200 &* n, pixels: 19600 &* n, inChannels: 32,
             weights: w + 1216, bias: w + 1984, outChannels: 24,
             activation: .identity, residual: nil, output: a + 2822400 &* n, pool: pool)
+        p?.stop(2)
     }
 
     /// features.2.0: MBConv6 k3 s2: 140x140x24 -> 70x70x32
-    private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.0.block.0 expand: conv 1x1 + BN + relu6, [n, 140, 140, 24] -> [n, 140, 140, 144]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 2822400 &* n, pixels: 19600 &* n, inChannels: 24,
             weights: w + 2016, bias: w + 5472, outChannels: 144,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(3)
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 140, 140, 144] -> [n, 70, 70, 144]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 140, width: 140, channels: 144,
             kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 70, outWidth: 70,
             weights: w + 5616, bias: w + 6912, activation: .relu6, output: a + 2822400 &* n, pool: pool)
+        p?.stop(4)
         // features.2.0.block.2 project: conv 1x1 + BN, [n, 70, 70, 144] -> [n, 70, 70, 32]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 2822400 &* n, pixels: 4900 &* n, inChannels: 144,
             weights: w + 7056, bias: w + 11664, outChannels: 32,
             activation: .identity, residual: nil, output: a + 1881600 &* n, pool: pool)
+        p?.stop(5)
     }
 
     /// features.2.1: MBConv6 k3 s1: 70x70x32 -> 70x70x32, identity shortcut
-    private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.1.block.0 expand: conv 1x1 + BN + relu6, [n, 70, 70, 32] -> [n, 70, 70, 192]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1881600 &* n, pixels: 4900 &* n, inChannels: 32,
             weights: w + 11696, bias: w + 17840, outChannels: 192,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(6)
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 70, 70, 192] -> [n, 70, 70, 192]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 70, width: 70, channels: 192,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 70, outWidth: 70,
             weights: w + 18032, bias: w + 19760, activation: .relu6, output: a + 940800 &* n, pool: pool)
+        p?.stop(7)
         // features.2.1.block.2 project: conv 1x1 + BN + shortcut, [n, 70, 70, 192] -> [n, 70, 70, 32]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 940800 &* n, pixels: 4900 &* n, inChannels: 192,
             weights: w + 19952, bias: w + 26096, outChannels: 32,
             activation: .identity, residual: a + 1881600 &* n, output: a + 2038400 &* n, pool: pool)
+        p?.stop(8)
     }
 
     /// features.2.2: MBConv6 k3 s1: 70x70x32 -> 70x70x32, identity shortcut
-    private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.2.block.0 expand: conv 1x1 + BN + relu6, [n, 70, 70, 32] -> [n, 70, 70, 192]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 2038400 &* n, pixels: 4900 &* n, inChannels: 32,
             weights: w + 26128, bias: w + 32272, outChannels: 192,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(9)
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 70, 70, 192] -> [n, 70, 70, 192]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 70, width: 70, channels: 192,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 70, outWidth: 70,
             weights: w + 32464, bias: w + 34192, activation: .relu6, output: a + 940800 &* n, pool: pool)
+        p?.stop(10)
         // features.2.2.block.2 project: conv 1x1 + BN + shortcut, [n, 70, 70, 192] -> [n, 70, 70, 32]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 940800 &* n, pixels: 4900 &* n, inChannels: 192,
             weights: w + 34384, bias: w + 40528, outChannels: 32,
             activation: .identity, residual: a + 2038400 &* n, output: a + 1881600 &* n, pool: pool)
+        p?.stop(11)
     }
 
     /// features.3.0: MBConv6 k5 s2: 70x70x32 -> 35x35x48
-    private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.0.block.0 expand: conv 1x1 + BN + relu6, [n, 70, 70, 32] -> [n, 70, 70, 192]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1881600 &* n, pixels: 4900 &* n, inChannels: 32,
             weights: w + 40560, bias: w + 46704, outChannels: 192,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(12)
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 70, 70, 192] -> [n, 35, 35, 192]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 70, width: 70, channels: 192,
             kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 35, outWidth: 35,
             weights: w + 46896, bias: w + 51696, activation: .relu6, output: a + 940800 &* n, pool: pool)
+        p?.stop(13)
         // features.3.0.block.2 project: conv 1x1 + BN, [n, 35, 35, 192] -> [n, 35, 35, 48]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 940800 &* n, pixels: 1225 &* n, inChannels: 192,
             weights: w + 51888, bias: w + 61104, outChannels: 48,
             activation: .identity, residual: nil, output: a + 705600 &* n, pool: pool)
+        p?.stop(14)
     }
 
     /// features.3.1: MBConv6 k5 s1: 35x35x48 -> 35x35x48, identity shortcut
-    private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.1.block.0 expand: conv 1x1 + BN + relu6, [n, 35, 35, 48] -> [n, 35, 35, 288]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 705600 &* n, pixels: 1225 &* n, inChannels: 48,
             weights: w + 61152, bias: w + 74976, outChannels: 288,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(15)
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 35, 35, 288] -> [n, 35, 35, 288]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 35, width: 35, channels: 288,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 35, outWidth: 35,
             weights: w + 75264, bias: w + 82464, activation: .relu6, output: a + 352800 &* n, pool: pool)
+        p?.stop(16)
         // features.3.1.block.2 project: conv 1x1 + BN + shortcut, [n, 35, 35, 288] -> [n, 35, 35, 48]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 352800 &* n, pixels: 1225 &* n, inChannels: 288,
             weights: w + 82752, bias: w + 96576, outChannels: 48,
             activation: .identity, residual: a + 705600 &* n, output: a + 764400 &* n, pool: pool)
+        p?.stop(17)
     }
 
     /// features.3.2: MBConv6 k5 s1: 35x35x48 -> 35x35x48, identity shortcut
-    private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.2.block.0 expand: conv 1x1 + BN + relu6, [n, 35, 35, 48] -> [n, 35, 35, 288]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 764400 &* n, pixels: 1225 &* n, inChannels: 48,
             weights: w + 96624, bias: w + 110448, outChannels: 288,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(18)
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 35, 35, 288] -> [n, 35, 35, 288]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 35, width: 35, channels: 288,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 35, outWidth: 35,
             weights: w + 110736, bias: w + 117936, activation: .relu6, output: a + 352800 &* n, pool: pool)
+        p?.stop(19)
         // features.3.2.block.2 project: conv 1x1 + BN + shortcut, [n, 35, 35, 288] -> [n, 35, 35, 48]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 352800 &* n, pixels: 1225 &* n, inChannels: 288,
             weights: w + 118224, bias: w + 132048, outChannels: 48,
             activation: .identity, residual: a + 764400 &* n, output: a + 705600 &* n, pool: pool)
+        p?.stop(20)
     }
 
     /// features.4.0: MBConv6 k3 s2: 35x35x48 -> 18x18x96
-    private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.0.block.0 expand: conv 1x1 + BN + relu6, [n, 35, 35, 48] -> [n, 35, 35, 288]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 705600 &* n, pixels: 1225 &* n, inChannels: 48,
             weights: w + 132096, bias: w + 145920, outChannels: 288,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(21)
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 35, 35, 288] -> [n, 18, 18, 288]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 35, width: 35, channels: 288,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
             weights: w + 146208, bias: w + 148800, activation: .relu6, output: a + 352800 &* n, pool: pool)
+        p?.stop(22)
         // features.4.0.block.2 project: conv 1x1 + BN, [n, 18, 18, 288] -> [n, 18, 18, 96]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 352800 &* n, pixels: 324 &* n, inChannels: 288,
             weights: w + 149088, bias: w + 176736, outChannels: 96,
             activation: .identity, residual: nil, output: a + 446112 &* n, pool: pool)
+        p?.stop(23)
     }
 
     /// features.4.1: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
-    private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.1.block.0 expand: conv 1x1 + BN + relu6, [n, 18, 18, 96] -> [n, 18, 18, 576]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 446112 &* n, pixels: 324 &* n, inChannels: 96,
             weights: w + 176832, bias: w + 232128, outChannels: 576,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(24)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 18, width: 18, channels: 576,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
             weights: w + 232704, bias: w + 237888, activation: .relu6, output: a + 186624 &* n, pool: pool)
+        p?.stop(25)
         // features.4.1.block.2 project: conv 1x1 + BN + shortcut, [n, 18, 18, 576] -> [n, 18, 18, 96]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 186624 &* n, pixels: 324 &* n, inChannels: 576,
             weights: w + 238464, bias: w + 293760, outChannels: 96,
             activation: .identity, residual: a + 446112 &* n, output: a + 373248 &* n, pool: pool)
+        p?.stop(26)
     }
 
     /// features.4.2: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
-    private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.2.block.0 expand: conv 1x1 + BN + relu6, [n, 18, 18, 96] -> [n, 18, 18, 576]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 373248 &* n, pixels: 324 &* n, inChannels: 96,
             weights: w + 293856, bias: w + 349152, outChannels: 576,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(27)
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 18, width: 18, channels: 576,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
             weights: w + 349728, bias: w + 354912, activation: .relu6, output: a + 186624 &* n, pool: pool)
+        p?.stop(28)
         // features.4.2.block.2 project: conv 1x1 + BN + shortcut, [n, 18, 18, 576] -> [n, 18, 18, 96]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 186624 &* n, pixels: 324 &* n, inChannels: 576,
             weights: w + 355488, bias: w + 410784, outChannels: 96,
             activation: .identity, residual: a + 373248 &* n, output: a + 404352 &* n, pool: pool)
+        p?.stop(29)
     }
 
     /// features.4.3: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
-    private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.3.block.0 expand: conv 1x1 + BN + relu6, [n, 18, 18, 96] -> [n, 18, 18, 576]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 404352 &* n, pixels: 324 &* n, inChannels: 96,
             weights: w + 410880, bias: w + 466176, outChannels: 576,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(30)
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 18, width: 18, channels: 576,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
             weights: w + 466752, bias: w + 471936, activation: .relu6, output: a + 186624 &* n, pool: pool)
+        p?.stop(31)
         // features.4.3.block.2 project: conv 1x1 + BN + shortcut, [n, 18, 18, 576] -> [n, 18, 18, 96]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 186624 &* n, pixels: 324 &* n, inChannels: 576,
             weights: w + 472512, bias: w + 527808, outChannels: 96,
             activation: .identity, residual: a + 404352 &* n, output: a + 373248 &* n, pool: pool)
+        p?.stop(32)
     }
 
     /// features.4.4: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
-    private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.4.block.0 expand: conv 1x1 + BN + relu6, [n, 18, 18, 96] -> [n, 18, 18, 576]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 373248 &* n, pixels: 324 &* n, inChannels: 96,
             weights: w + 527904, bias: w + 583200, outChannels: 576,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(33)
         // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 18, width: 18, channels: 576,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
             weights: w + 583776, bias: w + 588960, activation: .relu6, output: a + 186624 &* n, pool: pool)
+        p?.stop(34)
         // features.4.4.block.2 project: conv 1x1 + BN + shortcut, [n, 18, 18, 576] -> [n, 18, 18, 96]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 186624 &* n, pixels: 324 &* n, inChannels: 576,
             weights: w + 589536, bias: w + 644832, outChannels: 96,
             activation: .identity, residual: a + 373248 &* n, output: a + 404352 &* n, pool: pool)
+        p?.stop(35)
     }
 
     /// features.5.0: MBConv6 k5 s1: 18x18x96 -> 18x18x136
-    private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.0.block.0 expand: conv 1x1 + BN + relu6, [n, 18, 18, 96] -> [n, 18, 18, 576]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 404352 &* n, pixels: 324 &* n, inChannels: 96,
             weights: w + 644928, bias: w + 700224, outChannels: 576,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(36)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 18, width: 18, channels: 576,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
             weights: w + 700800, bias: w + 715200, activation: .relu6, output: a + 186624 &* n, pool: pool)
+        p?.stop(37)
         // features.5.0.block.2 project: conv 1x1 + BN, [n, 18, 18, 576] -> [n, 18, 18, 136]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 186624 &* n, pixels: 324 &* n, inChannels: 576,
             weights: w + 715776, bias: w + 794112, outChannels: 136,
             activation: .identity, residual: nil, output: a + 528768 &* n, pool: pool)
+        p?.stop(38)
     }
 
     /// features.5.1: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
-    private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.1.block.0 expand: conv 1x1 + BN + relu6, [n, 18, 18, 136] -> [n, 18, 18, 816]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 528768 &* n, pixels: 324 &* n, inChannels: 136,
             weights: w + 794256, bias: w + 905232, outChannels: 816,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(39)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 18, width: 18, channels: 816,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
             weights: w + 906048, bias: w + 926448, activation: .relu6, output: a + 264384 &* n, pool: pool)
+        p?.stop(40)
         // features.5.1.block.2 project: conv 1x1 + BN + shortcut, [n, 18, 18, 816] -> [n, 18, 18, 136]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 264384 &* n, pixels: 324 &* n, inChannels: 816,
             weights: w + 927264, bias: w + 1038240, outChannels: 136,
             activation: .identity, residual: a + 528768 &* n, output: a + 572832 &* n, pool: pool)
+        p?.stop(41)
     }
 
     /// features.5.2: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
-    private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.2.block.0 expand: conv 1x1 + BN + relu6, [n, 18, 18, 136] -> [n, 18, 18, 816]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 572832 &* n, pixels: 324 &* n, inChannels: 136,
             weights: w + 1038384, bias: w + 1149360, outChannels: 816,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(42)
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 18, width: 18, channels: 816,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
             weights: w + 1150176, bias: w + 1170576, activation: .relu6, output: a + 264384 &* n, pool: pool)
+        p?.stop(43)
         // features.5.2.block.2 project: conv 1x1 + BN + shortcut, [n, 18, 18, 816] -> [n, 18, 18, 136]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 264384 &* n, pixels: 324 &* n, inChannels: 816,
             weights: w + 1171392, bias: w + 1282368, outChannels: 136,
             activation: .identity, residual: a + 572832 &* n, output: a + 528768 &* n, pool: pool)
+        p?.stop(44)
     }
 
     /// features.5.3: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
-    private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.3.block.0 expand: conv 1x1 + BN + relu6, [n, 18, 18, 136] -> [n, 18, 18, 816]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 528768 &* n, pixels: 324 &* n, inChannels: 136,
             weights: w + 1282512, bias: w + 1393488, outChannels: 816,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(45)
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 18, width: 18, channels: 816,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
             weights: w + 1394304, bias: w + 1414704, activation: .relu6, output: a + 264384 &* n, pool: pool)
+        p?.stop(46)
         // features.5.3.block.2 project: conv 1x1 + BN + shortcut, [n, 18, 18, 816] -> [n, 18, 18, 136]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 264384 &* n, pixels: 324 &* n, inChannels: 816,
             weights: w + 1415520, bias: w + 1526496, outChannels: 136,
             activation: .identity, residual: a + 528768 &* n, output: a + 572832 &* n, pool: pool)
+        p?.stop(47)
     }
 
     /// features.5.4: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
-    private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.4.block.0 expand: conv 1x1 + BN + relu6, [n, 18, 18, 136] -> [n, 18, 18, 816]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 572832 &* n, pixels: 324 &* n, inChannels: 136,
             weights: w + 1526640, bias: w + 1637616, outChannels: 816,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(48)
         // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 18, width: 18, channels: 816,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
             weights: w + 1638432, bias: w + 1658832, activation: .relu6, output: a + 264384 &* n, pool: pool)
+        p?.stop(49)
         // features.5.4.block.2 project: conv 1x1 + BN + shortcut, [n, 18, 18, 816] -> [n, 18, 18, 136]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 264384 &* n, pixels: 324 &* n, inChannels: 816,
             weights: w + 1659648, bias: w + 1770624, outChannels: 136,
             activation: .identity, residual: a + 572832 &* n, output: a + 528768 &* n, pool: pool)
+        p?.stop(50)
     }
 
     /// features.6.0: MBConv6 k5 s2: 18x18x136 -> 9x9x232
-    private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.0.block.0 expand: conv 1x1 + BN + relu6, [n, 18, 18, 136] -> [n, 18, 18, 816]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 528768 &* n, pixels: 324 &* n, inChannels: 136,
             weights: w + 1770768, bias: w + 1881744, outChannels: 816,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(51)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 18, 18, 816] -> [n, 9, 9, 816]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 18, width: 18, channels: 816,
             kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
             weights: w + 1882560, bias: w + 1902960, activation: .relu6, output: a + 264384 &* n, pool: pool)
+        p?.stop(52)
         // features.6.0.block.2 project: conv 1x1 + BN, [n, 9, 9, 816] -> [n, 9, 9, 232]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 264384 &* n, pixels: 81 &* n, inChannels: 816,
             weights: w + 1903776, bias: w + 2093088, outChannels: 232,
             activation: .identity, residual: nil, output: a + 225504 &* n, pool: pool)
+        p?.stop(53)
     }
 
     /// features.6.1: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
-    private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.1.block.0 expand: conv 1x1 + BN + relu6, [n, 9, 9, 232] -> [n, 9, 9, 1392]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 225504 &* n, pixels: 81 &* n, inChannels: 232,
             weights: w + 2093328, bias: w + 2416272, outChannels: 1392,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(54)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 9, width: 9, channels: 1392,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: w + 2417664, bias: w + 2452464, activation: .relu6, output: a + 112752 &* n, pool: pool)
+        p?.stop(55)
         // features.6.1.block.2 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1392] -> [n, 9, 9, 232]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 112752 &* n, pixels: 81 &* n, inChannels: 1392,
             weights: w + 2453856, bias: w + 2776800, outChannels: 232,
             activation: .identity, residual: a + 225504 &* n, output: a + 244304 &* n, pool: pool)
+        p?.stop(56)
     }
 
     /// features.6.2: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
-    private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.2.block.0 expand: conv 1x1 + BN + relu6, [n, 9, 9, 232] -> [n, 9, 9, 1392]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 244304 &* n, pixels: 81 &* n, inChannels: 232,
             weights: w + 2777040, bias: w + 3099984, outChannels: 1392,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(57)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 9, width: 9, channels: 1392,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: w + 3101376, bias: w + 3136176, activation: .relu6, output: a + 112752 &* n, pool: pool)
+        p?.stop(58)
         // features.6.2.block.2 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1392] -> [n, 9, 9, 232]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 112752 &* n, pixels: 81 &* n, inChannels: 1392,
             weights: w + 3137568, bias: w + 3460512, outChannels: 232,
             activation: .identity, residual: a + 244304 &* n, output: a + 225504 &* n, pool: pool)
+        p?.stop(59)
     }
 
     /// features.6.3: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
-    private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.3.block.0 expand: conv 1x1 + BN + relu6, [n, 9, 9, 232] -> [n, 9, 9, 1392]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 225504 &* n, pixels: 81 &* n, inChannels: 232,
             weights: w + 3460752, bias: w + 3783696, outChannels: 1392,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(60)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 9, width: 9, channels: 1392,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: w + 3785088, bias: w + 3819888, activation: .relu6, output: a + 112752 &* n, pool: pool)
+        p?.stop(61)
         // features.6.3.block.2 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1392] -> [n, 9, 9, 232]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 112752 &* n, pixels: 81 &* n, inChannels: 1392,
             weights: w + 3821280, bias: w + 4144224, outChannels: 232,
             activation: .identity, residual: a + 225504 &* n, output: a + 244304 &* n, pool: pool)
+        p?.stop(62)
     }
 
     /// features.6.4: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
-    private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.4.block.0 expand: conv 1x1 + BN + relu6, [n, 9, 9, 232] -> [n, 9, 9, 1392]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 244304 &* n, pixels: 81 &* n, inChannels: 232,
             weights: w + 4144464, bias: w + 4467408, outChannels: 1392,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(63)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 9, width: 9, channels: 1392,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: w + 4468800, bias: w + 4503600, activation: .relu6, output: a + 112752 &* n, pool: pool)
+        p?.stop(64)
         // features.6.4.block.2 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1392] -> [n, 9, 9, 232]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 112752 &* n, pixels: 81 &* n, inChannels: 1392,
             weights: w + 4504992, bias: w + 4827936, outChannels: 232,
             activation: .identity, residual: a + 244304 &* n, output: a + 225504 &* n, pool: pool)
+        p?.stop(65)
     }
 
     /// features.6.5: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
-    private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.5.block.0 expand: conv 1x1 + BN + relu6, [n, 9, 9, 232] -> [n, 9, 9, 1392]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 225504 &* n, pixels: 81 &* n, inChannels: 232,
             weights: w + 4828176, bias: w + 5151120, outChannels: 1392,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(66)
         // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 9, width: 9, channels: 1392,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: w + 5152512, bias: w + 5187312, activation: .relu6, output: a + 112752 &* n, pool: pool)
+        p?.stop(67)
         // features.6.5.block.2 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1392] -> [n, 9, 9, 232]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 112752 &* n, pixels: 81 &* n, inChannels: 1392,
             weights: w + 5188704, bias: w + 5511648, outChannels: 232,
             activation: .identity, residual: a + 225504 &* n, output: a + 244304 &* n, pool: pool)
+        p?.stop(68)
     }
 
     /// features.7.0: MBConv6 k3 s1: 9x9x232 -> 9x9x384
-    private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.0.block.0 expand: conv 1x1 + BN + relu6, [n, 9, 9, 232] -> [n, 9, 9, 1392]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 244304 &* n, pixels: 81 &* n, inChannels: 232,
             weights: w + 5511888, bias: w + 5834832, outChannels: 1392,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(69)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 9, width: 9, channels: 1392,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
             weights: w + 5836224, bias: w + 5848752, activation: .relu6, output: a + 112752 &* n, pool: pool)
+        p?.stop(70)
         // features.7.0.block.2 project: conv 1x1 + BN, [n, 9, 9, 1392] -> [n, 9, 9, 384]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 112752 &* n, pixels: 81 &* n, inChannels: 1392,
             weights: w + 5850144, bias: w + 6384672, outChannels: 384,
             activation: .identity, residual: nil, output: a + 225504 &* n, pool: pool)
+        p?.stop(71)
     }
 
     /// features.8: head: conv 1x1 384 -> 1280
-    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.8 head: conv 1x1 + BN + relu6, [n, 9, 9, 384] -> [n, 9, 9, 1280]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 225504 &* n, pixels: 81 &* n, inChannels: 384,
             weights: w + 6385056, bias: w + 6876576, outChannels: 1280,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(72)
     }
 
     /// classifier: global average pool, dropout 0.3, linear 1280 -> 1000 classes
-    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
+    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // avgpool: global average pool, [n, 9, 9, 1280] -> [n, 1280]
+        p?.start()
         Kernels.globalAveragePool(
             input: a, batch: n, pixels: 81, channels: 1280, output: a + 103680 &* n, pool: pool)
+        p?.stop(73)
         // classifier.1 classifier: dropout (identity in eval) + linear, [n, 1280] -> [n, 1000]
+        p?.start()
         Kernels.linear(
             input: a + 103680 &* n, batch: n, inFeatures: 1280,
             weights: w + 6877856, bias: w + 8157856, outFeatures: 1000,
             output: logits, pool: pool)
+        p?.stop(74)
     }
 }
 
 extension EfficientNetLite3 {
+    /// The kernel calls of `forward` in order (`p?.stop(i)` charges entry i), with their MACs per image.
+    public static let profiledLayers: [LayerProfiler.Layer] = [
+        .init("features.0", kind: "stem", macsPerImage: 16934400,
+              "conv 3x3/2 + BN + relu6, [n, 3, 280, 280] (NCHW) -> [n, 140, 140, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 5644800,
+              "depthwise 3x3/1 + BN + relu6, [n, 140, 140, 32] -> [n, 140, 140, 32]"),
+        .init("features.1.0.block.1", kind: "project 1x1", macsPerImage: 15052800,
+              "conv 1x1 + BN, [n, 140, 140, 32] -> [n, 140, 140, 24]"),
+        .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 67737600,
+              "conv 1x1 + BN + relu6, [n, 140, 140, 24] -> [n, 140, 140, 144]"),
+        .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 6350400,
+              "depthwise 3x3/2 + BN + relu6, [n, 140, 140, 144] -> [n, 70, 70, 144]"),
+        .init("features.2.0.block.2", kind: "project 1x1", macsPerImage: 22579200,
+              "conv 1x1 + BN, [n, 70, 70, 144] -> [n, 70, 70, 32]"),
+        .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 30105600,
+              "conv 1x1 + BN + relu6, [n, 70, 70, 32] -> [n, 70, 70, 192]"),
+        .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 8467200,
+              "depthwise 3x3/1 + BN + relu6, [n, 70, 70, 192] -> [n, 70, 70, 192]"),
+        .init("features.2.1.block.2", kind: "project 1x1", macsPerImage: 30105600,
+              "conv 1x1 + BN + shortcut, [n, 70, 70, 192] -> [n, 70, 70, 32]"),
+        .init("features.2.2.block.0", kind: "expand 1x1", macsPerImage: 30105600,
+              "conv 1x1 + BN + relu6, [n, 70, 70, 32] -> [n, 70, 70, 192]"),
+        .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 8467200,
+              "depthwise 3x3/1 + BN + relu6, [n, 70, 70, 192] -> [n, 70, 70, 192]"),
+        .init("features.2.2.block.2", kind: "project 1x1", macsPerImage: 30105600,
+              "conv 1x1 + BN + shortcut, [n, 70, 70, 192] -> [n, 70, 70, 32]"),
+        .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 30105600,
+              "conv 1x1 + BN + relu6, [n, 70, 70, 32] -> [n, 70, 70, 192]"),
+        .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 5880000,
+              "depthwise 5x5/2 + BN + relu6, [n, 70, 70, 192] -> [n, 35, 35, 192]"),
+        .init("features.3.0.block.2", kind: "project 1x1", macsPerImage: 11289600,
+              "conv 1x1 + BN, [n, 35, 35, 192] -> [n, 35, 35, 48]"),
+        .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 16934400,
+              "conv 1x1 + BN + relu6, [n, 35, 35, 48] -> [n, 35, 35, 288]"),
+        .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 8820000,
+              "depthwise 5x5/1 + BN + relu6, [n, 35, 35, 288] -> [n, 35, 35, 288]"),
+        .init("features.3.1.block.2", kind: "project 1x1", macsPerImage: 16934400,
+              "conv 1x1 + BN + shortcut, [n, 35, 35, 288] -> [n, 35, 35, 48]"),
+        .init("features.3.2.block.0", kind: "expand 1x1", macsPerImage: 16934400,
+              "conv 1x1 + BN + relu6, [n, 35, 35, 48] -> [n, 35, 35, 288]"),
+        .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 8820000,
+              "depthwise 5x5/1 + BN + relu6, [n, 35, 35, 288] -> [n, 35, 35, 288]"),
+        .init("features.3.2.block.2", kind: "project 1x1", macsPerImage: 16934400,
+              "conv 1x1 + BN + shortcut, [n, 35, 35, 288] -> [n, 35, 35, 48]"),
+        .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 16934400,
+              "conv 1x1 + BN + relu6, [n, 35, 35, 48] -> [n, 35, 35, 288]"),
+        .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 839808,
+              "depthwise 3x3/2 + BN + relu6, [n, 35, 35, 288] -> [n, 18, 18, 288]"),
+        .init("features.4.0.block.2", kind: "project 1x1", macsPerImage: 8957952,
+              "conv 1x1 + BN, [n, 18, 18, 288] -> [n, 18, 18, 96]"),
+        .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 17915904,
+              "conv 1x1 + BN + relu6, [n, 18, 18, 96] -> [n, 18, 18, 576]"),
+        .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 1679616,
+              "depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576]"),
+        .init("features.4.1.block.2", kind: "project 1x1", macsPerImage: 17915904,
+              "conv 1x1 + BN + shortcut, [n, 18, 18, 576] -> [n, 18, 18, 96]"),
+        .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 17915904,
+              "conv 1x1 + BN + relu6, [n, 18, 18, 96] -> [n, 18, 18, 576]"),
+        .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 1679616,
+              "depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576]"),
+        .init("features.4.2.block.2", kind: "project 1x1", macsPerImage: 17915904,
+              "conv 1x1 + BN + shortcut, [n, 18, 18, 576] -> [n, 18, 18, 96]"),
+        .init("features.4.3.block.0", kind: "expand 1x1", macsPerImage: 17915904,
+              "conv 1x1 + BN + relu6, [n, 18, 18, 96] -> [n, 18, 18, 576]"),
+        .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 1679616,
+              "depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576]"),
+        .init("features.4.3.block.2", kind: "project 1x1", macsPerImage: 17915904,
+              "conv 1x1 + BN + shortcut, [n, 18, 18, 576] -> [n, 18, 18, 96]"),
+        .init("features.4.4.block.0", kind: "expand 1x1", macsPerImage: 17915904,
+              "conv 1x1 + BN + relu6, [n, 18, 18, 96] -> [n, 18, 18, 576]"),
+        .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 1679616,
+              "depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576]"),
+        .init("features.4.4.block.2", kind: "project 1x1", macsPerImage: 17915904,
+              "conv 1x1 + BN + shortcut, [n, 18, 18, 576] -> [n, 18, 18, 96]"),
+        .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 17915904,
+              "conv 1x1 + BN + relu6, [n, 18, 18, 96] -> [n, 18, 18, 576]"),
+        .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 4665600,
+              "depthwise 5x5/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576]"),
+        .init("features.5.0.block.2", kind: "project 1x1", macsPerImage: 25380864,
+              "conv 1x1 + BN, [n, 18, 18, 576] -> [n, 18, 18, 136]"),
+        .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 35956224,
+              "conv 1x1 + BN + relu6, [n, 18, 18, 136] -> [n, 18, 18, 816]"),
+        .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 6609600,
+              "depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816]"),
+        .init("features.5.1.block.2", kind: "project 1x1", macsPerImage: 35956224,
+              "conv 1x1 + BN + shortcut, [n, 18, 18, 816] -> [n, 18, 18, 136]"),
+        .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 35956224,
+              "conv 1x1 + BN + relu6, [n, 18, 18, 136] -> [n, 18, 18, 816]"),
+        .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 6609600,
+              "depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816]"),
+        .init("features.5.2.block.2", kind: "project 1x1", macsPerImage: 35956224,
+              "conv 1x1 + BN + shortcut, [n, 18, 18, 816] -> [n, 18, 18, 136]"),
+        .init("features.5.3.block.0", kind: "expand 1x1", macsPerImage: 35956224,
+              "conv 1x1 + BN + relu6, [n, 18, 18, 136] -> [n, 18, 18, 816]"),
+        .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 6609600,
+              "depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816]"),
+        .init("features.5.3.block.2", kind: "project 1x1", macsPerImage: 35956224,
+              "conv 1x1 + BN + shortcut, [n, 18, 18, 816] -> [n, 18, 18, 136]"),
+        .init("features.5.4.block.0", kind: "expand 1x1", macsPerImage: 35956224,
+              "conv 1x1 + BN + relu6, [n, 18, 18, 136] -> [n, 18, 18, 816]"),
+        .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 6609600,
+              "depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816]"),
+        .init("features.5.4.block.2", kind: "project 1x1", macsPerImage: 35956224,
+              "conv 1x1 + BN + shortcut, [n, 18, 18, 816] -> [n, 18, 18, 136]"),
+        .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 35956224,
+              "conv 1x1 + BN + relu6, [n, 18, 18, 136] -> [n, 18, 18, 816]"),
+        .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 1652400,
+              "depthwise 5x5/2 + BN + relu6, [n, 18, 18, 816] -> [n, 9, 9, 816]"),
+        .init("features.6.0.block.2", kind: "project 1x1", macsPerImage: 15334272,
+              "conv 1x1 + BN, [n, 9, 9, 816] -> [n, 9, 9, 232]"),
+        .init("features.6.1.block.0", kind: "expand 1x1", macsPerImage: 26158464,
+              "conv 1x1 + BN + relu6, [n, 9, 9, 232] -> [n, 9, 9, 1392]"),
+        .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 2818800,
+              "depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
+        .init("features.6.1.block.2", kind: "project 1x1", macsPerImage: 26158464,
+              "conv 1x1 + BN + shortcut, [n, 9, 9, 1392] -> [n, 9, 9, 232]"),
+        .init("features.6.2.block.0", kind: "expand 1x1", macsPerImage: 26158464,
+              "conv 1x1 + BN + relu6, [n, 9, 9, 232] -> [n, 9, 9, 1392]"),
+        .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 2818800,
+              "depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
+        .init("features.6.2.block.2", kind: "project 1x1", macsPerImage: 26158464,
+              "conv 1x1 + BN + shortcut, [n, 9, 9, 1392] -> [n, 9, 9, 232]"),
+        .init("features.6.3.block.0", kind: "expand 1x1", macsPerImage: 26158464,
+              "conv 1x1 + BN + relu6, [n, 9, 9, 232] -> [n, 9, 9, 1392]"),
+        .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 2818800,
+              "depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
+        .init("features.6.3.block.2", kind: "project 1x1", macsPerImage: 26158464,
+              "conv 1x1 + BN + shortcut, [n, 9, 9, 1392] -> [n, 9, 9, 232]"),
+        .init("features.6.4.block.0", kind: "expand 1x1", macsPerImage: 26158464,
+              "conv 1x1 + BN + relu6, [n, 9, 9, 232] -> [n, 9, 9, 1392]"),
+        .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 2818800,
+              "depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
+        .init("features.6.4.block.2", kind: "project 1x1", macsPerImage: 26158464,
+              "conv 1x1 + BN + shortcut, [n, 9, 9, 1392] -> [n, 9, 9, 232]"),
+        .init("features.6.5.block.0", kind: "expand 1x1", macsPerImage: 26158464,
+              "conv 1x1 + BN + relu6, [n, 9, 9, 232] -> [n, 9, 9, 1392]"),
+        .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 2818800,
+              "depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
+        .init("features.6.5.block.2", kind: "project 1x1", macsPerImage: 26158464,
+              "conv 1x1 + BN + shortcut, [n, 9, 9, 1392] -> [n, 9, 9, 232]"),
+        .init("features.7.0.block.0", kind: "expand 1x1", macsPerImage: 26158464,
+              "conv 1x1 + BN + relu6, [n, 9, 9, 232] -> [n, 9, 9, 1392]"),
+        .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 1014768,
+              "depthwise 3x3/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
+        .init("features.7.0.block.2", kind: "project 1x1", macsPerImage: 43296768,
+              "conv 1x1 + BN, [n, 9, 9, 1392] -> [n, 9, 9, 384]"),
+        .init("features.8", kind: "head 1x1", macsPerImage: 39813120,
+              "conv 1x1 + BN + relu6, [n, 9, 9, 384] -> [n, 9, 9, 1280]"),
+        .init("avgpool", kind: "pool+classifier", macsPerImage: 0,
+              "global average pool, [n, 9, 9, 1280] -> [n, 1280]"),
+        .init("classifier.1", kind: "pool+classifier", macsPerImage: 1280000,
+              "dropout (identity in eval) + linear, [n, 1280] -> [n, 1000]"),
+    ]
+
     /// Every tensor of a weight file, torchvision `state_dict` names and order.
     static let parameterTable: [ModelDescriptor.Parameter] = [
         .init("features.0.0.weight", [32, 3, 3, 3]),
@@ -1048,6 +1359,10 @@ public final class EfficientNetLite3Training: TrainableModel {
     private let pool: WorkerPool
     private var loss = 0.0
     public var random = CounterRandom(seed: 0)
+    /// Times every kernel call of `trainStep` when set (`effnet bench --train --profile`).
+    public var profiler: LayerProfiler? {
+        didSet { profiler?.requireTable(Self.profiledLayers, of: "EfficientNetLite3Training") }
+    }
     public var parameters: UnsafeMutablePointer<Float> { buffers.parameters }
     public var gradients: UnsafeMutablePointer<Float> { buffers.gradients }
 
@@ -1068,8 +1383,14 @@ public final class EfficientNetLite3Training: TrainableModel {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
         let t = buffers.arena.reserve(floats: 38007776 &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
-                                    ws: t + 38007776 &* n, options: options, labels: labels, logits: logits)
-        if options.computeGradients { TrainingKernels.zero(s.g, count: 8274160) }
+                                    ws: t + 38007776 &* n, options: options, labels: labels, logits: logits,
+                                    profiler: profiler)
+        s.profiler?.beginRun(batch: n)
+        if options.computeGradients {
+            s.profiler?.start()
+            TrainingKernels.zero(s.g, count: 8274160)
+            s.profiler?.stop(0)
+        }
         try features_0_forward(s)
         try features_1_0_forward(s)
         try features_2_0_forward(s)
@@ -1131,2561 +1452,4618 @@ public final class EfficientNetLite3Training: TrainableModel {
     /// features.0 forward: stem: conv 3x3 stride 2, 3 -> 32 channels
     private func features_0_forward(_ s: TrainingStepContext) throws {
         // features.0 stem conv 3x3/2, [n, 3, 280, 280] (NCHW) -> [n, 140, 140, 32]
+        s.profiler?.start()
         Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 280, width: 280, kernel: 3, stride: 2,
             padTop: 0, padLeft: 0, outHeight: 140, outWidth: 140, weights: s.p, bias: s.f, outChannels: 32,
             activation: .identity, output: s.t + 17404800 &* s.n, workspace: s.ws, pool: pool)
-        // features.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(1)
+        // features.0 BatchNorm (batch statistics) + relu6 on [n, 140, 140, 32]
         if s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 17404800 &* s.n, pixels: 19600 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 18032000 &* s.n, savedMean: s.f + 1392, savedInvStd: s.f + 1424,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
+            s.profiler?.stop(2)
         }
-        // features.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 140, 140, 32]
         if s.options.frozenBlocks > 0 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 17404800 &* s.n, pixels: 19600 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
                 activation: .relu6, output: s.t + 18032000 &* s.n, scratch: s.f + 1392, pool: pool)
+            s.profiler?.stop(3)
         }
     }
 
     /// features.1.0 forward: MBConv1 k3 s1: 140x140x32 -> 140x140x24
     private func features_1_0_forward(_ s: TrainingStepContext) throws {
         // features.1.0.block.0 depthwise weights to the kernel layout [3][3][32]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 1520)
+        s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 140, 140, 32] -> [n, 140, 140, 32]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 18032000 &* s.n, batch: s.n, height: 140, width: 140, channels: 32,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 140, outWidth: 140, weights: s.f + 1520, bias: s.f,
             activation: .identity, output: s.t + 18659200 &* s.n, pool: pool)
-        // features.1.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(5)
+        // features.1.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 140, 140, 32]
         if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 18659200 &* s.n, pixels: 19600 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 19286400 &* s.n, savedMean: s.f + 1456, savedInvStd: s.f + 1488,
                 runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
+            s.profiler?.stop(6)
         }
-        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 140, 140, 32]
         if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 18659200 &* s.n, pixels: 19600 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
                 activation: .relu6, output: s.t + 19286400 &* s.n, scratch: s.f + 1456, pool: pool)
+            s.profiler?.stop(7)
         }
         // features.1.0.block.1 project conv 1x1, [n, 140, 140, 32] -> [n, 140, 140, 24]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 19286400 &* s.n, pixels: 19600 &* s.n, inChannels: 32, weights: s.p + 1408,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 19913600 &* s.n,
             pool: pool)
-        // features.1.0.block.1 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(8)
+        // features.1.0.block.1 BatchNorm (batch statistics) + identity on [n, 140, 140, 24]
         if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 19913600 &* s.n, pixels: 19600 &* s.n, channels: 24,
                 gamma: s.p + 2176, beta: s.p + 2208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 20384000 &* s.n, savedMean: s.f + 2096, savedInvStd: s.f + 2120,
                 runningMean: s.p + 2240, runningVar: s.p + 2272, pool: pool)
+            s.profiler?.stop(9)
         }
-        // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 140, 140, 24]
         if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 19913600 &* s.n, pixels: 19600 &* s.n, channels: 24,
                 gamma: s.p + 2176, beta: s.p + 2208, runningMean: s.p + 2240, runningVar: s.p + 2272, eps: 0.001,
                 activation: .identity, output: s.t + 20384000 &* s.n, scratch: s.f + 2096, pool: pool)
+            s.profiler?.stop(10)
         }
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 140x140x24 -> 70x70x32
     private func features_2_0_forward(_ s: TrainingStepContext) throws {
         // features.2.0.block.0 expand conv 1x1, [n, 140, 140, 24] -> [n, 140, 140, 144]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 20384000 &* s.n, pixels: 19600 &* s.n, inChannels: 24, weights: s.p + 2304,
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t, pool: pool)
-        // features.2.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(11)
+        // features.2.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 140, 140, 144]
         if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 19600 &* s.n, channels: 144,
                 gamma: s.p + 5760, beta: s.p + 5904, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 2822400 &* s.n, savedMean: s.f + 2144, savedInvStd: s.f + 2288,
                 runningMean: s.p + 6048, runningVar: s.p + 6192, pool: pool)
+            s.profiler?.stop(12)
         }
-        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 140, 140, 144]
         if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t, pixels: 19600 &* s.n, channels: 144, gamma: s.p + 5760,
                 beta: s.p + 5904, runningMean: s.p + 6048, runningVar: s.p + 6192, eps: 0.001, activation: .relu6,
                 output: s.t + 2822400 &* s.n, scratch: s.f + 2144, pool: pool)
+            s.profiler?.stop(13)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6336, channels: 144, kernel: 3, into: s.f + 2720)
+        s.profiler?.stop(14)
         // features.2.0.block.1 depthwise 3x3/2, [n, 140, 140, 144] -> [n, 70, 70, 144]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 2822400 &* s.n, batch: s.n, height: 140, width: 140, channels: 144,
             kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 70, outWidth: 70, weights: s.f + 2720, bias: s.f,
             activation: .identity, output: s.t + 15993600 &* s.n, pool: pool)
-        // features.2.0.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(15)
+        // features.2.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 70, 70, 144]
         if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 15993600 &* s.n, pixels: 4900 &* s.n, channels: 144,
                 gamma: s.p + 7632, beta: s.p + 7776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 16699200 &* s.n, savedMean: s.f + 2432, savedInvStd: s.f + 2576,
                 runningMean: s.p + 7920, runningVar: s.p + 8064, pool: pool)
+            s.profiler?.stop(16)
         }
-        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 144]
         if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 15993600 &* s.n, pixels: 4900 &* s.n, channels: 144,
                 gamma: s.p + 7632, beta: s.p + 7776, runningMean: s.p + 7920, runningVar: s.p + 8064, eps: 0.001,
                 activation: .relu6, output: s.t + 16699200 &* s.n, scratch: s.f + 2432, pool: pool)
+            s.profiler?.stop(17)
         }
         // features.2.0.block.2 project conv 1x1, [n, 70, 70, 144] -> [n, 70, 70, 32]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 16699200 &* s.n, pixels: 4900 &* s.n, inChannels: 144, weights: s.p + 8208,
             bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 32667776 &* s.n,
             pool: pool)
-        // features.2.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(18)
+        // features.2.0.block.2 BatchNorm (batch statistics) + identity on [n, 70, 70, 32]
         if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 32667776 &* s.n, pixels: 4900 &* s.n, channels: 32,
                 gamma: s.p + 12816, beta: s.p + 12848, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 32824576 &* s.n, savedMean: s.f + 5312, savedInvStd: s.f + 5344,
                 runningMean: s.p + 12880, runningVar: s.p + 12912, pool: pool)
+            s.profiler?.stop(19)
         }
-        // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 70, 70, 32]
         if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 32667776 &* s.n, pixels: 4900 &* s.n, channels: 32,
                 gamma: s.p + 12816, beta: s.p + 12848, runningMean: s.p + 12880, runningVar: s.p + 12912, eps: 0.001,
                 activation: .identity, output: s.t + 32824576 &* s.n, scratch: s.f + 5312, pool: pool)
+            s.profiler?.stop(20)
         }
     }
 
     /// features.2.1 forward: MBConv6 k3 s1: 70x70x32 -> 70x70x32, identity shortcut
     private func features_2_1_forward(_ s: TrainingStepContext) throws {
         // features.2.1.block.0 expand conv 1x1, [n, 70, 70, 32] -> [n, 70, 70, 192]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 32824576 &* s.n, pixels: 4900 &* s.n, inChannels: 32, weights: s.p + 12944,
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 5644800 &* s.n,
             pool: pool)
-        // features.2.1.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(21)
+        // features.2.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 70, 70, 192]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 5644800 &* s.n, pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 19088, beta: s.p + 19280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 6585600 &* s.n, savedMean: s.f + 5376, savedInvStd: s.f + 5568,
                 runningMean: s.p + 19472, runningVar: s.p + 19664, pool: pool)
+            s.profiler?.stop(22)
         }
-        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 192]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 5644800 &* s.n, pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 19088, beta: s.p + 19280, runningMean: s.p + 19472, runningVar: s.p + 19664, eps: 0.001,
                 activation: .relu6, output: s.t + 6585600 &* s.n, scratch: s.f + 5376, pool: pool)
+            s.profiler?.stop(23)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][192]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 19856, channels: 192, kernel: 3, into: s.f + 6144)
+        s.profiler?.stop(24)
         // features.2.1.block.1 depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 6585600 &* s.n, batch: s.n, height: 70, width: 70, channels: 192, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 70, outWidth: 70, weights: s.f + 6144, bias: s.f,
             activation: .identity, output: s.t + 7526400 &* s.n, pool: pool)
-        // features.2.1.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(25)
+        // features.2.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 70, 70, 192]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 7526400 &* s.n, pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 21584, beta: s.p + 21776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 8467200 &* s.n, savedMean: s.f + 5760, savedInvStd: s.f + 5952,
                 runningMean: s.p + 21968, runningVar: s.p + 22160, pool: pool)
+            s.profiler?.stop(26)
         }
-        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 192]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 7526400 &* s.n, pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 21584, beta: s.p + 21776, runningMean: s.p + 21968, runningVar: s.p + 22160, eps: 0.001,
                 activation: .relu6, output: s.t + 8467200 &* s.n, scratch: s.f + 5760, pool: pool)
+            s.profiler?.stop(27)
         }
         // features.2.1.block.2 project conv 1x1, [n, 70, 70, 192] -> [n, 70, 70, 32]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 8467200 &* s.n, pixels: 4900 &* s.n, inChannels: 192, weights: s.p + 22352,
             bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 32981376 &* s.n,
             pool: pool)
-        // features.2.1.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(28)
+        // features.2.1.block.2 BatchNorm (batch statistics) + identity on [n, 70, 70, 32]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 32981376 &* s.n, pixels: 4900 &* s.n, channels: 32,
                 gamma: s.p + 28496, beta: s.p + 28528, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 9408000 &* s.n, savedMean: s.f + 9600, savedInvStd: s.f + 9632,
                 runningMean: s.p + 28560, runningVar: s.p + 28592, pool: pool)
+            s.profiler?.stop(29)
         }
-        // features.2.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 70, 70, 32]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 32981376 &* s.n, pixels: 4900 &* s.n, channels: 32,
                 gamma: s.p + 28496, beta: s.p + 28528, runningMean: s.p + 28560, runningVar: s.p + 28592, eps: 0.001,
                 activation: .identity, output: s.t + 9408000 &* s.n, scratch: s.f + 9600, pool: pool)
+            s.profiler?.stop(30)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9833333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.016666666666666666,
                 into: s.t + 38007584 &* s.n, random: &random)
+            s.profiler?.stop(31)
         }
         // features.2.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 32824576 &* s.n, branch: s.t + 9408000 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 38007584 &* s.n : nil, batch: s.n,
             perImage: 156800, output: s.t + 33138176 &* s.n, pool: pool)
+        s.profiler?.stop(32)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 70x70x32 -> 70x70x32, identity shortcut
     private func features_2_2_forward(_ s: TrainingStepContext) throws {
         // features.2.2.block.0 expand conv 1x1, [n, 70, 70, 32] -> [n, 70, 70, 192]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 33138176 &* s.n, pixels: 4900 &* s.n, inChannels: 32, weights: s.p + 28624,
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 9408000 &* s.n,
             pool: pool)
-        // features.2.2.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(33)
+        // features.2.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 70, 70, 192]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 9408000 &* s.n, pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 34768, beta: s.p + 34960, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 10348800 &* s.n, savedMean: s.f + 9664, savedInvStd: s.f + 9856,
                 runningMean: s.p + 35152, runningVar: s.p + 35344, pool: pool)
+            s.profiler?.stop(34)
         }
-        // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 192]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 9408000 &* s.n, pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 34768, beta: s.p + 34960, runningMean: s.p + 35152, runningVar: s.p + 35344, eps: 0.001,
                 activation: .relu6, output: s.t + 10348800 &* s.n, scratch: s.f + 9664, pool: pool)
+            s.profiler?.stop(35)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][192]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 35536, channels: 192, kernel: 3, into: s.f + 10432)
+        s.profiler?.stop(36)
         // features.2.2.block.1 depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 10348800 &* s.n, batch: s.n, height: 70, width: 70, channels: 192,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 70, outWidth: 70, weights: s.f + 10432, bias: s.f,
             activation: .identity, output: s.t + 11289600 &* s.n, pool: pool)
-        // features.2.2.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(37)
+        // features.2.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 70, 70, 192]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 11289600 &* s.n, pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 37264, beta: s.p + 37456, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 12230400 &* s.n, savedMean: s.f + 10048, savedInvStd: s.f + 10240,
                 runningMean: s.p + 37648, runningVar: s.p + 37840, pool: pool)
+            s.profiler?.stop(38)
         }
-        // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 192]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 11289600 &* s.n, pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 37264, beta: s.p + 37456, runningMean: s.p + 37648, runningVar: s.p + 37840, eps: 0.001,
                 activation: .relu6, output: s.t + 12230400 &* s.n, scratch: s.f + 10048, pool: pool)
+            s.profiler?.stop(39)
         }
         // features.2.2.block.2 project conv 1x1, [n, 70, 70, 192] -> [n, 70, 70, 32]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 12230400 &* s.n, pixels: 4900 &* s.n, inChannels: 192, weights: s.p + 38032,
             bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 33294976 &* s.n,
             pool: pool)
-        // features.2.2.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(40)
+        // features.2.2.block.2 BatchNorm (batch statistics) + identity on [n, 70, 70, 32]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 33294976 &* s.n, pixels: 4900 &* s.n, channels: 32,
                 gamma: s.p + 44176, beta: s.p + 44208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 13171200 &* s.n, savedMean: s.f + 13888, savedInvStd: s.f + 13920,
                 runningMean: s.p + 44240, runningVar: s.p + 44272, pool: pool)
+            s.profiler?.stop(41)
         }
-        // features.2.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 70, 70, 32]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 33294976 &* s.n, pixels: 4900 &* s.n, channels: 32,
                 gamma: s.p + 44176, beta: s.p + 44208, runningMean: s.p + 44240, runningVar: s.p + 44272, eps: 0.001,
                 activation: .identity, output: s.t + 13171200 &* s.n, scratch: s.f + 13888, pool: pool)
+            s.profiler?.stop(42)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.975
         if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.025000000000000005,
                 into: s.t + 38007600 &* s.n, random: &random)
+            s.profiler?.stop(43)
         }
         // features.2.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 33138176 &* s.n, branch: s.t + 13171200 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 38007600 &* s.n : nil, batch: s.n,
             perImage: 156800, output: s.t + 33451776 &* s.n, pool: pool)
+        s.profiler?.stop(44)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 70x70x32 -> 35x35x48
     private func features_3_0_forward(_ s: TrainingStepContext) throws {
         // features.3.0.block.0 expand conv 1x1, [n, 70, 70, 32] -> [n, 70, 70, 192]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 33451776 &* s.n, pixels: 4900 &* s.n, inChannels: 32, weights: s.p + 44304,
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 13171200 &* s.n,
             pool: pool)
-        // features.3.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(45)
+        // features.3.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 70, 70, 192]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 13171200 &* s.n, pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 50448, beta: s.p + 50640, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 14112000 &* s.n, savedMean: s.f + 13952, savedInvStd: s.f + 14144,
                 runningMean: s.p + 50832, runningVar: s.p + 51024, pool: pool)
+            s.profiler?.stop(46)
         }
-        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 192]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 13171200 &* s.n, pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 50448, beta: s.p + 50640, runningMean: s.p + 50832, runningVar: s.p + 51024, eps: 0.001,
                 activation: .relu6, output: s.t + 14112000 &* s.n, scratch: s.f + 13952, pool: pool)
+            s.profiler?.stop(47)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][192]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 51216, channels: 192, kernel: 5, into: s.f + 14720)
+        s.profiler?.stop(48)
         // features.3.0.block.1 depthwise 5x5/2, [n, 70, 70, 192] -> [n, 35, 35, 192]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 14112000 &* s.n, batch: s.n, height: 70, width: 70, channels: 192,
             kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 35, outWidth: 35, weights: s.f + 14720, bias: s.f,
             activation: .identity, output: s.t + 15758400 &* s.n, pool: pool)
-        // features.3.0.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(49)
+        // features.3.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 35, 35, 192]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 15758400 &* s.n, pixels: 1225 &* s.n, channels: 192,
                 gamma: s.p + 56016, beta: s.p + 56208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 28700096 &* s.n, savedMean: s.f + 14336, savedInvStd: s.f + 14528,
                 runningMean: s.p + 56400, runningVar: s.p + 56592, pool: pool)
+            s.profiler?.stop(50)
         }
-        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 192]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 15758400 &* s.n, pixels: 1225 &* s.n, channels: 192,
                 gamma: s.p + 56016, beta: s.p + 56208, runningMean: s.p + 56400, runningVar: s.p + 56592, eps: 0.001,
                 activation: .relu6, output: s.t + 28700096 &* s.n, scratch: s.f + 14336, pool: pool)
+            s.profiler?.stop(51)
         }
         // features.3.0.block.2 project conv 1x1, [n, 35, 35, 192] -> [n, 35, 35, 48]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 28700096 &* s.n, pixels: 1225 &* s.n, inChannels: 192, weights: s.p + 56784,
             bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.t + 36615296 &* s.n,
             pool: pool)
-        // features.3.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(52)
+        // features.3.0.block.2 BatchNorm (batch statistics) + identity on [n, 35, 35, 48]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 36615296 &* s.n, pixels: 1225 &* s.n, channels: 48,
                 gamma: s.p + 66000, beta: s.p + 66048, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 36674096 &* s.n, savedMean: s.f + 24320, savedInvStd: s.f + 24368,
                 runningMean: s.p + 66096, runningVar: s.p + 66144, pool: pool)
+            s.profiler?.stop(53)
         }
-        // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 35, 35, 48]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 36615296 &* s.n, pixels: 1225 &* s.n, channels: 48,
                 gamma: s.p + 66000, beta: s.p + 66048, runningMean: s.p + 66096, runningVar: s.p + 66144, eps: 0.001,
                 activation: .identity, output: s.t + 36674096 &* s.n, scratch: s.f + 24320, pool: pool)
+            s.profiler?.stop(54)
         }
     }
 
     /// features.3.1 forward: MBConv6 k5 s1: 35x35x48 -> 35x35x48, identity shortcut
     private func features_3_1_forward(_ s: TrainingStepContext) throws {
         // features.3.1.block.0 expand conv 1x1, [n, 35, 35, 48] -> [n, 35, 35, 288]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 36674096 &* s.n, pixels: 1225 &* s.n, inChannels: 48, weights: s.p + 66192,
             bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 15052800 &* s.n,
             pool: pool)
-        // features.3.1.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(55)
+        // features.3.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 35, 35, 288]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 15052800 &* s.n, pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 80016, beta: s.p + 80304, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 15405600 &* s.n, savedMean: s.f + 24416, savedInvStd: s.f + 24704,
                 runningMean: s.p + 80592, runningVar: s.p + 80880, pool: pool)
+            s.profiler?.stop(56)
         }
-        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 288]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 15052800 &* s.n, pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 80016, beta: s.p + 80304, runningMean: s.p + 80592, runningVar: s.p + 80880, eps: 0.001,
                 activation: .relu6, output: s.t + 15405600 &* s.n, scratch: s.f + 24416, pool: pool)
+            s.profiler?.stop(57)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][288]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 81168, channels: 288, kernel: 5, into: s.f + 25568)
+        s.profiler?.stop(58)
         // features.3.1.block.1 depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 15405600 &* s.n, batch: s.n, height: 35, width: 35, channels: 288,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 35, outWidth: 35, weights: s.f + 25568, bias: s.f,
             activation: .identity, output: s.t + 20854400 &* s.n, pool: pool)
-        // features.3.1.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(59)
+        // features.3.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 35, 35, 288]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 20854400 &* s.n, pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 88368, beta: s.p + 88656, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 21207200 &* s.n, savedMean: s.f + 24992, savedInvStd: s.f + 25280,
                 runningMean: s.p + 88944, runningVar: s.p + 89232, pool: pool)
+            s.profiler?.stop(60)
         }
-        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 288]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 20854400 &* s.n, pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 88368, beta: s.p + 88656, runningMean: s.p + 88944, runningVar: s.p + 89232, eps: 0.001,
                 activation: .relu6, output: s.t + 21207200 &* s.n, scratch: s.f + 24992, pool: pool)
+            s.profiler?.stop(61)
         }
         // features.3.1.block.2 project conv 1x1, [n, 35, 35, 288] -> [n, 35, 35, 48]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 21207200 &* s.n, pixels: 1225 &* s.n, inChannels: 288, weights: s.p + 89520,
             bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.t + 36732896 &* s.n,
             pool: pool)
-        // features.3.1.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(62)
+        // features.3.1.block.2 BatchNorm (batch statistics) + identity on [n, 35, 35, 48]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 36732896 &* s.n, pixels: 1225 &* s.n, channels: 48,
                 gamma: s.p + 103344, beta: s.p + 103392, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 21560000 &* s.n, savedMean: s.f + 39968, savedInvStd: s.f + 40016,
                 runningMean: s.p + 103440, runningVar: s.p + 103488, pool: pool)
+            s.profiler?.stop(63)
         }
-        // features.3.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 35, 35, 48]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 36732896 &* s.n, pixels: 1225 &* s.n, channels: 48,
                 gamma: s.p + 103344, beta: s.p + 103392, runningMean: s.p + 103440, runningVar: s.p + 103488,
                 eps: 0.001, activation: .identity, output: s.t + 21560000 &* s.n, scratch: s.f + 39968, pool: pool)
+            s.profiler?.stop(64)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9583333333333334
         if s.options.stochasticDepth && s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.041666666666666664,
                 into: s.t + 38007616 &* s.n, random: &random)
+            s.profiler?.stop(65)
         }
         // features.3.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 36674096 &* s.n, branch: s.t + 21560000 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 38007616 &* s.n : nil, batch: s.n,
             perImage: 58800, output: s.t + 36791696 &* s.n, pool: pool)
+        s.profiler?.stop(66)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 35x35x48 -> 35x35x48, identity shortcut
     private func features_3_2_forward(_ s: TrainingStepContext) throws {
         // features.3.2.block.0 expand conv 1x1, [n, 35, 35, 48] -> [n, 35, 35, 288]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 36791696 &* s.n, pixels: 1225 &* s.n, inChannels: 48, weights: s.p + 103536,
             bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 21560000 &* s.n,
             pool: pool)
-        // features.3.2.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(67)
+        // features.3.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 35, 35, 288]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 21560000 &* s.n, pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 117360, beta: s.p + 117648, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 21912800 &* s.n, savedMean: s.f + 40064, savedInvStd: s.f + 40352,
                 runningMean: s.p + 117936, runningVar: s.p + 118224, pool: pool)
+            s.profiler?.stop(68)
         }
-        // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 288]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 21560000 &* s.n, pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 117360, beta: s.p + 117648, runningMean: s.p + 117936, runningVar: s.p + 118224,
                 eps: 0.001, activation: .relu6, output: s.t + 21912800 &* s.n, scratch: s.f + 40064, pool: pool)
+            s.profiler?.stop(69)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][288]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 118512, channels: 288, kernel: 5, into: s.f + 41216)
+        s.profiler?.stop(70)
         // features.3.2.block.1 depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 21912800 &* s.n, batch: s.n, height: 35, width: 35, channels: 288,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 35, outWidth: 35, weights: s.f + 41216, bias: s.f,
             activation: .identity, output: s.t + 22265600 &* s.n, pool: pool)
-        // features.3.2.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(71)
+        // features.3.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 35, 35, 288]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 22265600 &* s.n, pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 125712, beta: s.p + 126000, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 22618400 &* s.n, savedMean: s.f + 40640, savedInvStd: s.f + 40928,
                 runningMean: s.p + 126288, runningVar: s.p + 126576, pool: pool)
+            s.profiler?.stop(72)
         }
-        // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 288]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 22265600 &* s.n, pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 125712, beta: s.p + 126000, runningMean: s.p + 126288, runningVar: s.p + 126576,
                 eps: 0.001, activation: .relu6, output: s.t + 22618400 &* s.n, scratch: s.f + 40640, pool: pool)
+            s.profiler?.stop(73)
         }
         // features.3.2.block.2 project conv 1x1, [n, 35, 35, 288] -> [n, 35, 35, 48]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 22618400 &* s.n, pixels: 1225 &* s.n, inChannels: 288,
             weights: s.p + 126864, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
             output: s.t + 36850496 &* s.n, pool: pool)
-        // features.3.2.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(74)
+        // features.3.2.block.2 BatchNorm (batch statistics) + identity on [n, 35, 35, 48]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 36850496 &* s.n, pixels: 1225 &* s.n, channels: 48,
                 gamma: s.p + 140688, beta: s.p + 140736, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 22971200 &* s.n, savedMean: s.f + 55616, savedInvStd: s.f + 55664,
                 runningMean: s.p + 140784, runningVar: s.p + 140832, pool: pool)
+            s.profiler?.stop(75)
         }
-        // features.3.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 35, 35, 48]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 36850496 &* s.n, pixels: 1225 &* s.n, channels: 48,
                 gamma: s.p + 140688, beta: s.p + 140736, runningMean: s.p + 140784, runningVar: s.p + 140832,
                 eps: 0.001, activation: .identity, output: s.t + 22971200 &* s.n, scratch: s.f + 55616, pool: pool)
+            s.profiler?.stop(76)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.95
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05000000000000001,
                 into: s.t + 38007632 &* s.n, random: &random)
+            s.profiler?.stop(77)
         }
         // features.3.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 36791696 &* s.n, branch: s.t + 22971200 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 38007632 &* s.n : nil, batch: s.n,
             perImage: 58800, output: s.t + 36909296 &* s.n, pool: pool)
+        s.profiler?.stop(78)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 35x35x48 -> 18x18x96
     private func features_4_0_forward(_ s: TrainingStepContext) throws {
         // features.4.0.block.0 expand conv 1x1, [n, 35, 35, 48] -> [n, 35, 35, 288]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 36909296 &* s.n, pixels: 1225 &* s.n, inChannels: 48, weights: s.p + 140880,
             bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 22971200 &* s.n,
             pool: pool)
-        // features.4.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(79)
+        // features.4.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 35, 35, 288]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 22971200 &* s.n, pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 154704, beta: s.p + 154992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 23324000 &* s.n, savedMean: s.f + 55712, savedInvStd: s.f + 56000,
                 runningMean: s.p + 155280, runningVar: s.p + 155568, pool: pool)
+            s.profiler?.stop(80)
         }
-        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 288]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 22971200 &* s.n, pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 154704, beta: s.p + 154992, runningMean: s.p + 155280, runningVar: s.p + 155568,
                 eps: 0.001, activation: .relu6, output: s.t + 23324000 &* s.n, scratch: s.f + 55712, pool: pool)
+            s.profiler?.stop(81)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][288]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 155856, channels: 288, kernel: 3, into: s.f + 56864)
+        s.profiler?.stop(82)
         // features.4.0.block.1 depthwise 3x3/2, [n, 35, 35, 288] -> [n, 18, 18, 288]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 23324000 &* s.n, batch: s.n, height: 35, width: 35, channels: 288,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 56864, bias: s.f,
             activation: .identity, output: s.t + 36296480 &* s.n, pool: pool)
-        // features.4.0.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(83)
+        // features.4.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 288]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 36296480 &* s.n, pixels: 324 &* s.n, channels: 288,
                 gamma: s.p + 158448, beta: s.p + 158736, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 36389792 &* s.n, savedMean: s.f + 56288, savedInvStd: s.f + 56576,
                 runningMean: s.p + 159024, runningVar: s.p + 159312, pool: pool)
+            s.profiler?.stop(84)
         }
-        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 288]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 36296480 &* s.n, pixels: 324 &* s.n, channels: 288,
                 gamma: s.p + 158448, beta: s.p + 158736, runningMean: s.p + 159024, runningVar: s.p + 159312,
                 eps: 0.001, activation: .relu6, output: s.t + 36389792 &* s.n, scratch: s.f + 56288, pool: pool)
+            s.profiler?.stop(85)
         }
         // features.4.0.block.2 project conv 1x1, [n, 18, 18, 288] -> [n, 18, 18, 96]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 36389792 &* s.n, pixels: 324 &* s.n, inChannels: 288, weights: s.p + 159600,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 37408736 &* s.n,
             pool: pool)
-        // features.4.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(86)
+        // features.4.0.block.2 BatchNorm (batch statistics) + identity on [n, 18, 18, 96]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 37408736 &* s.n, pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 187248, beta: s.p + 187344, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 37439840 &* s.n, savedMean: s.f + 62048, savedInvStd: s.f + 62144,
                 runningMean: s.p + 187440, runningVar: s.p + 187536, pool: pool)
+            s.profiler?.stop(87)
         }
-        // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 96]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 37408736 &* s.n, pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 187248, beta: s.p + 187344, runningMean: s.p + 187440, runningVar: s.p + 187536,
                 eps: 0.001, activation: .identity, output: s.t + 37439840 &* s.n, scratch: s.f + 62048, pool: pool)
+            s.profiler?.stop(88)
         }
     }
 
     /// features.4.1 forward: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
     private func features_4_1_forward(_ s: TrainingStepContext) throws {
         // features.4.1.block.0 expand conv 1x1, [n, 18, 18, 96] -> [n, 18, 18, 576]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 37439840 &* s.n, pixels: 324 &* s.n, inChannels: 96, weights: s.p + 187632,
             bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 28935296 &* s.n,
             pool: pool)
-        // features.4.1.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(89)
+        // features.4.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 28935296 &* s.n, pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 242928, beta: s.p + 243504, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 29121920 &* s.n, savedMean: s.f + 62240, savedInvStd: s.f + 62816,
                 runningMean: s.p + 244080, runningVar: s.p + 244656, pool: pool)
+            s.profiler?.stop(90)
         }
-        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 28935296 &* s.n, pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 242928, beta: s.p + 243504, runningMean: s.p + 244080, runningVar: s.p + 244656,
                 eps: 0.001, activation: .relu6, output: s.t + 29121920 &* s.n, scratch: s.f + 62240, pool: pool)
+            s.profiler?.stop(91)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][576]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 245232, channels: 576, kernel: 3, into: s.f + 64544)
+        s.profiler?.stop(92)
         // features.4.1.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 29121920 &* s.n, batch: s.n, height: 18, width: 18, channels: 576,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 64544, bias: s.f,
             activation: .identity, output: s.t + 29308544 &* s.n, pool: pool)
-        // features.4.1.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(93)
+        // features.4.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 29308544 &* s.n, pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 250416, beta: s.p + 250992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 29495168 &* s.n, savedMean: s.f + 63392, savedInvStd: s.f + 63968,
                 runningMean: s.p + 251568, runningVar: s.p + 252144, pool: pool)
+            s.profiler?.stop(94)
         }
-        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 29308544 &* s.n, pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 250416, beta: s.p + 250992, runningMean: s.p + 251568, runningVar: s.p + 252144,
                 eps: 0.001, activation: .relu6, output: s.t + 29495168 &* s.n, scratch: s.f + 63392, pool: pool)
+            s.profiler?.stop(95)
         }
         // features.4.1.block.2 project conv 1x1, [n, 18, 18, 576] -> [n, 18, 18, 96]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 29495168 &* s.n, pixels: 324 &* s.n, inChannels: 576, weights: s.p + 252720,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 37470944 &* s.n,
             pool: pool)
-        // features.4.1.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(96)
+        // features.4.1.block.2 BatchNorm (batch statistics) + identity on [n, 18, 18, 96]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 37470944 &* s.n, pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 308016, beta: s.p + 308112, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 23676800 &* s.n, savedMean: s.f + 74912, savedInvStd: s.f + 75008,
                 runningMean: s.p + 308208, runningVar: s.p + 308304, pool: pool)
+            s.profiler?.stop(97)
         }
-        // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 96]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 37470944 &* s.n, pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 308016, beta: s.p + 308112, runningMean: s.p + 308208, runningVar: s.p + 308304,
                 eps: 0.001, activation: .identity, output: s.t + 23676800 &* s.n, scratch: s.f + 74912, pool: pool)
+            s.profiler?.stop(98)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9333333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06666666666666667,
                 into: s.t + 38007648 &* s.n, random: &random)
+            s.profiler?.stop(99)
         }
         // features.4.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 37439840 &* s.n, branch: s.t + 23676800 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 38007648 &* s.n : nil, batch: s.n,
             perImage: 31104, output: s.t + 37502048 &* s.n, pool: pool)
+        s.profiler?.stop(100)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
     private func features_4_2_forward(_ s: TrainingStepContext) throws {
         // features.4.2.block.0 expand conv 1x1, [n, 18, 18, 96] -> [n, 18, 18, 576]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 37502048 &* s.n, pixels: 324 &* s.n, inChannels: 96, weights: s.p + 308400,
             bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 29681792 &* s.n,
             pool: pool)
-        // features.4.2.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(101)
+        // features.4.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 29681792 &* s.n, pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 363696, beta: s.p + 364272, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 29868416 &* s.n, savedMean: s.f + 75104, savedInvStd: s.f + 75680,
                 runningMean: s.p + 364848, runningVar: s.p + 365424, pool: pool)
+            s.profiler?.stop(102)
         }
-        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 29681792 &* s.n, pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 363696, beta: s.p + 364272, runningMean: s.p + 364848, runningVar: s.p + 365424,
                 eps: 0.001, activation: .relu6, output: s.t + 29868416 &* s.n, scratch: s.f + 75104, pool: pool)
+            s.profiler?.stop(103)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][576]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 366000, channels: 576, kernel: 3, into: s.f + 77408)
+        s.profiler?.stop(104)
         // features.4.2.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 29868416 &* s.n, batch: s.n, height: 18, width: 18, channels: 576,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 77408, bias: s.f,
             activation: .identity, output: s.t + 30055040 &* s.n, pool: pool)
-        // features.4.2.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(105)
+        // features.4.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 30055040 &* s.n, pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 371184, beta: s.p + 371760, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 30241664 &* s.n, savedMean: s.f + 76256, savedInvStd: s.f + 76832,
                 runningMean: s.p + 372336, runningVar: s.p + 372912, pool: pool)
+            s.profiler?.stop(106)
         }
-        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 30055040 &* s.n, pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 371184, beta: s.p + 371760, runningMean: s.p + 372336, runningVar: s.p + 372912,
                 eps: 0.001, activation: .relu6, output: s.t + 30241664 &* s.n, scratch: s.f + 76256, pool: pool)
+            s.profiler?.stop(107)
         }
         // features.4.2.block.2 project conv 1x1, [n, 18, 18, 576] -> [n, 18, 18, 96]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 30241664 &* s.n, pixels: 324 &* s.n, inChannels: 576, weights: s.p + 373488,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 37533152 &* s.n,
             pool: pool)
-        // features.4.2.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(108)
+        // features.4.2.block.2 BatchNorm (batch statistics) + identity on [n, 18, 18, 96]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 37533152 &* s.n, pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 428784, beta: s.p + 428880, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 23676800 &* s.n, savedMean: s.f + 87776, savedInvStd: s.f + 87872,
                 runningMean: s.p + 428976, runningVar: s.p + 429072, pool: pool)
+            s.profiler?.stop(109)
         }
-        // features.4.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 96]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 37533152 &* s.n, pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 428784, beta: s.p + 428880, runningMean: s.p + 428976, runningVar: s.p + 429072,
                 eps: 0.001, activation: .identity, output: s.t + 23676800 &* s.n, scratch: s.f + 87776, pool: pool)
+            s.profiler?.stop(110)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.925
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.075, into: s.t + 38007664 &* s.n,
                 random: &random)
+            s.profiler?.stop(111)
         }
         // features.4.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 37502048 &* s.n, branch: s.t + 23676800 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 38007664 &* s.n : nil, batch: s.n,
             perImage: 31104, output: s.t + 37564256 &* s.n, pool: pool)
+        s.profiler?.stop(112)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
     private func features_4_3_forward(_ s: TrainingStepContext) throws {
         // features.4.3.block.0 expand conv 1x1, [n, 18, 18, 96] -> [n, 18, 18, 576]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 37564256 &* s.n, pixels: 324 &* s.n, inChannels: 96, weights: s.p + 429168,
             bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 30428288 &* s.n,
             pool: pool)
-        // features.4.3.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(113)
+        // features.4.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 30428288 &* s.n, pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 484464, beta: s.p + 485040, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 30614912 &* s.n, savedMean: s.f + 87968, savedInvStd: s.f + 88544,
                 runningMean: s.p + 485616, runningVar: s.p + 486192, pool: pool)
+            s.profiler?.stop(114)
         }
-        // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 30428288 &* s.n, pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 484464, beta: s.p + 485040, runningMean: s.p + 485616, runningVar: s.p + 486192,
                 eps: 0.001, activation: .relu6, output: s.t + 30614912 &* s.n, scratch: s.f + 87968, pool: pool)
+            s.profiler?.stop(115)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][576]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 486768, channels: 576, kernel: 3, into: s.f + 90272)
+        s.profiler?.stop(116)
         // features.4.3.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 30614912 &* s.n, batch: s.n, height: 18, width: 18, channels: 576,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 90272, bias: s.f,
             activation: .identity, output: s.t + 30801536 &* s.n, pool: pool)
-        // features.4.3.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(117)
+        // features.4.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 30801536 &* s.n, pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 491952, beta: s.p + 492528, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 30988160 &* s.n, savedMean: s.f + 89120, savedInvStd: s.f + 89696,
                 runningMean: s.p + 493104, runningVar: s.p + 493680, pool: pool)
+            s.profiler?.stop(118)
         }
-        // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 30801536 &* s.n, pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 491952, beta: s.p + 492528, runningMean: s.p + 493104, runningVar: s.p + 493680,
                 eps: 0.001, activation: .relu6, output: s.t + 30988160 &* s.n, scratch: s.f + 89120, pool: pool)
+            s.profiler?.stop(119)
         }
         // features.4.3.block.2 project conv 1x1, [n, 18, 18, 576] -> [n, 18, 18, 96]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 30988160 &* s.n, pixels: 324 &* s.n, inChannels: 576, weights: s.p + 494256,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 37595360 &* s.n,
             pool: pool)
-        // features.4.3.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(120)
+        // features.4.3.block.2 BatchNorm (batch statistics) + identity on [n, 18, 18, 96]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 37595360 &* s.n, pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 549552, beta: s.p + 549648, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 23676800 &* s.n, savedMean: s.f + 100640,
                 savedInvStd: s.f + 100736, runningMean: s.p + 549744, runningVar: s.p + 549840, pool: pool)
+            s.profiler?.stop(121)
         }
-        // features.4.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 96]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 37595360 &* s.n, pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 549552, beta: s.p + 549648, runningMean: s.p + 549744, runningVar: s.p + 549840,
                 eps: 0.001, activation: .identity, output: s.t + 23676800 &* s.n, scratch: s.f + 100640, pool: pool)
+            s.profiler?.stop(122)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9166666666666666
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08333333333333333,
                 into: s.t + 38007680 &* s.n, random: &random)
+            s.profiler?.stop(123)
         }
         // features.4.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 37564256 &* s.n, branch: s.t + 23676800 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 38007680 &* s.n : nil, batch: s.n,
             perImage: 31104, output: s.t + 37626464 &* s.n, pool: pool)
+        s.profiler?.stop(124)
     }
 
     /// features.4.4 forward: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
     private func features_4_4_forward(_ s: TrainingStepContext) throws {
         // features.4.4.block.0 expand conv 1x1, [n, 18, 18, 96] -> [n, 18, 18, 576]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 37626464 &* s.n, pixels: 324 &* s.n, inChannels: 96, weights: s.p + 549936,
             bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 31174784 &* s.n,
             pool: pool)
-        // features.4.4.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(125)
+        // features.4.4.block.0 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 31174784 &* s.n, pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 605232, beta: s.p + 605808, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 31361408 &* s.n, savedMean: s.f + 100832, savedInvStd: s.f + 101408,
                 runningMean: s.p + 606384, runningVar: s.p + 606960, pool: pool)
+            s.profiler?.stop(126)
         }
-        // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 31174784 &* s.n, pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 605232, beta: s.p + 605808, runningMean: s.p + 606384, runningVar: s.p + 606960,
                 eps: 0.001, activation: .relu6, output: s.t + 31361408 &* s.n, scratch: s.f + 100832, pool: pool)
+            s.profiler?.stop(127)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][576]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 607536, channels: 576, kernel: 3, into: s.f + 103136)
+        s.profiler?.stop(128)
         // features.4.4.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 31361408 &* s.n, batch: s.n, height: 18, width: 18, channels: 576,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 103136, bias: s.f,
             activation: .identity, output: s.t + 31548032 &* s.n, pool: pool)
-        // features.4.4.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(129)
+        // features.4.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 31548032 &* s.n, pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 612720, beta: s.p + 613296, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 31734656 &* s.n, savedMean: s.f + 101984, savedInvStd: s.f + 102560,
                 runningMean: s.p + 613872, runningVar: s.p + 614448, pool: pool)
+            s.profiler?.stop(130)
         }
-        // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 31548032 &* s.n, pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 612720, beta: s.p + 613296, runningMean: s.p + 613872, runningVar: s.p + 614448,
                 eps: 0.001, activation: .relu6, output: s.t + 31734656 &* s.n, scratch: s.f + 101984, pool: pool)
+            s.profiler?.stop(131)
         }
         // features.4.4.block.2 project conv 1x1, [n, 18, 18, 576] -> [n, 18, 18, 96]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 31734656 &* s.n, pixels: 324 &* s.n, inChannels: 576, weights: s.p + 615024,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 37657568 &* s.n,
             pool: pool)
-        // features.4.4.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(132)
+        // features.4.4.block.2 BatchNorm (batch statistics) + identity on [n, 18, 18, 96]
         if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 37657568 &* s.n, pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 670320, beta: s.p + 670416, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 23676800 &* s.n, savedMean: s.f + 113504,
                 savedInvStd: s.f + 113600, runningMean: s.p + 670512, runningVar: s.p + 670608, pool: pool)
+            s.profiler?.stop(133)
         }
-        // features.4.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 96]
         if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 37657568 &* s.n, pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 670320, beta: s.p + 670416, runningMean: s.p + 670512, runningVar: s.p + 670608,
                 eps: 0.001, activation: .identity, output: s.t + 23676800 &* s.n, scratch: s.f + 113504, pool: pool)
+            s.profiler?.stop(134)
         }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.9083333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09166666666666667,
                 into: s.t + 38007696 &* s.n, random: &random)
+            s.profiler?.stop(135)
         }
         // features.4.4 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 37626464 &* s.n, branch: s.t + 23676800 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 38007696 &* s.n : nil, batch: s.n,
             perImage: 31104, output: s.t + 37688672 &* s.n, pool: pool)
+        s.profiler?.stop(136)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 18x18x96 -> 18x18x136
     private func features_5_0_forward(_ s: TrainingStepContext) throws {
         // features.5.0.block.0 expand conv 1x1, [n, 18, 18, 96] -> [n, 18, 18, 576]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 37688672 &* s.n, pixels: 324 &* s.n, inChannels: 96, weights: s.p + 670704,
             bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 31921280 &* s.n,
             pool: pool)
-        // features.5.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(137)
+        // features.5.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 31921280 &* s.n, pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 726000, beta: s.p + 726576, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 32107904 &* s.n, savedMean: s.f + 113696, savedInvStd: s.f + 114272,
                 runningMean: s.p + 727152, runningVar: s.p + 727728, pool: pool)
+            s.profiler?.stop(138)
         }
-        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 31921280 &* s.n, pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 726000, beta: s.p + 726576, runningMean: s.p + 727152, runningVar: s.p + 727728,
                 eps: 0.001, activation: .relu6, output: s.t + 32107904 &* s.n, scratch: s.f + 113696, pool: pool)
+            s.profiler?.stop(139)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][576]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 728304, channels: 576, kernel: 5, into: s.f + 116000)
+        s.profiler?.stop(140)
         // features.5.0.block.1 depthwise 5x5/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 32107904 &* s.n, batch: s.n, height: 18, width: 18, channels: 576,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 116000, bias: s.f,
             activation: .identity, output: s.t + 32294528 &* s.n, pool: pool)
-        // features.5.0.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(141)
+        // features.5.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 32294528 &* s.n, pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 742704, beta: s.p + 743280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 32481152 &* s.n, savedMean: s.f + 114848, savedInvStd: s.f + 115424,
                 runningMean: s.p + 743856, runningVar: s.p + 744432, pool: pool)
+            s.profiler?.stop(142)
         }
-        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 32294528 &* s.n, pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 742704, beta: s.p + 743280, runningMean: s.p + 743856, runningVar: s.p + 744432,
                 eps: 0.001, activation: .relu6, output: s.t + 32481152 &* s.n, scratch: s.f + 114848, pool: pool)
+            s.profiler?.stop(143)
         }
         // features.5.0.block.2 project conv 1x1, [n, 18, 18, 576] -> [n, 18, 18, 136]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 32481152 &* s.n, pixels: 324 &* s.n, inChannels: 576, weights: s.p + 745008,
             bias: s.f, outChannels: 136, activation: .identity, residual: nil, output: s.t + 36968096 &* s.n,
             pool: pool)
-        // features.5.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(144)
+        // features.5.0.block.2 BatchNorm (batch statistics) + identity on [n, 18, 18, 136]
         if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 36968096 &* s.n, pixels: 324 &* s.n, channels: 136,
                 gamma: s.p + 823344, beta: s.p + 823488, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 37012160 &* s.n, savedMean: s.f + 144800,
                 savedInvStd: s.f + 144936, runningMean: s.p + 823632, runningVar: s.p + 823776, pool: pool)
+            s.profiler?.stop(145)
         }
-        // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 136]
         if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 36968096 &* s.n, pixels: 324 &* s.n, channels: 136,
                 gamma: s.p + 823344, beta: s.p + 823488, runningMean: s.p + 823632, runningVar: s.p + 823776,
                 eps: 0.001, activation: .identity, output: s.t + 37012160 &* s.n, scratch: s.f + 144800, pool: pool)
+            s.profiler?.stop(146)
         }
     }
 
     /// features.5.1 forward: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
     private func features_5_1_forward(_ s: TrainingStepContext) throws {
         // features.5.1.block.0 expand conv 1x1, [n, 18, 18, 136] -> [n, 18, 18, 816]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 37012160 &* s.n, pixels: 324 &* s.n, inChannels: 136, weights: s.p + 823920,
             bias: s.f, outChannels: 816, activation: .identity, residual: nil, output: s.t + 23676800 &* s.n,
             pool: pool)
-        // features.5.1.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(147)
+        // features.5.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 23676800 &* s.n, pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 934896, beta: s.p + 935712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 23941184 &* s.n, savedMean: s.f + 145072, savedInvStd: s.f + 145888,
                 runningMean: s.p + 936528, runningVar: s.p + 937344, pool: pool)
+            s.profiler?.stop(148)
         }
-        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 23676800 &* s.n, pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 934896, beta: s.p + 935712, runningMean: s.p + 936528, runningVar: s.p + 937344,
                 eps: 0.001, activation: .relu6, output: s.t + 23941184 &* s.n, scratch: s.f + 145072, pool: pool)
+            s.profiler?.stop(149)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][816]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 938160, channels: 816, kernel: 5, into: s.f + 148336)
+        s.profiler?.stop(150)
         // features.5.1.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 23941184 &* s.n, batch: s.n, height: 18, width: 18, channels: 816,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 148336, bias: s.f,
             activation: .identity, output: s.t + 24205568 &* s.n, pool: pool)
-        // features.5.1.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(151)
+        // features.5.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 24205568 &* s.n, pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 958560, beta: s.p + 959376, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 24469952 &* s.n, savedMean: s.f + 146704, savedInvStd: s.f + 147520,
                 runningMean: s.p + 960192, runningVar: s.p + 961008, pool: pool)
+            s.profiler?.stop(152)
         }
-        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 24205568 &* s.n, pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 958560, beta: s.p + 959376, runningMean: s.p + 960192, runningVar: s.p + 961008,
                 eps: 0.001, activation: .relu6, output: s.t + 24469952 &* s.n, scratch: s.f + 146704, pool: pool)
+            s.profiler?.stop(153)
         }
         // features.5.1.block.2 project conv 1x1, [n, 18, 18, 816] -> [n, 18, 18, 136]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 24469952 &* s.n, pixels: 324 &* s.n, inChannels: 816, weights: s.p + 961824,
             bias: s.f, outChannels: 136, activation: .identity, residual: nil, output: s.t + 37056224 &* s.n,
             pool: pool)
-        // features.5.1.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(154)
+        // features.5.1.block.2 BatchNorm (batch statistics) + identity on [n, 18, 18, 136]
         if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 37056224 &* s.n, pixels: 324 &* s.n, channels: 136,
                 gamma: s.p + 1072800, beta: s.p + 1072944, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 24734336 &* s.n, savedMean: s.f + 189136,
                 savedInvStd: s.f + 189272, runningMean: s.p + 1073088, runningVar: s.p + 1073232, pool: pool)
+            s.profiler?.stop(155)
         }
-        // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 136]
         if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 37056224 &* s.n, pixels: 324 &* s.n, channels: 136,
                 gamma: s.p + 1072800, beta: s.p + 1072944, runningMean: s.p + 1073088, runningVar: s.p + 1073232,
                 eps: 0.001, activation: .identity, output: s.t + 24734336 &* s.n, scratch: s.f + 189136, pool: pool)
+            s.profiler?.stop(156)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8916666666666666
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10833333333333334,
                 into: s.t + 38007712 &* s.n, random: &random)
+            s.profiler?.stop(157)
         }
         // features.5.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 37012160 &* s.n, branch: s.t + 24734336 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 38007712 &* s.n : nil, batch: s.n,
             perImage: 44064, output: s.t + 37100288 &* s.n, pool: pool)
+        s.profiler?.stop(158)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
     private func features_5_2_forward(_ s: TrainingStepContext) throws {
         // features.5.2.block.0 expand conv 1x1, [n, 18, 18, 136] -> [n, 18, 18, 816]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 37100288 &* s.n, pixels: 324 &* s.n, inChannels: 136,
             weights: s.p + 1073376, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
             output: s.t + 24734336 &* s.n, pool: pool)
-        // features.5.2.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(159)
+        // features.5.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 24734336 &* s.n, pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1184352, beta: s.p + 1185168, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 24998720 &* s.n, savedMean: s.f + 189408, savedInvStd: s.f + 190224,
                 runningMean: s.p + 1185984, runningVar: s.p + 1186800, pool: pool)
+            s.profiler?.stop(160)
         }
-        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 24734336 &* s.n, pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1184352, beta: s.p + 1185168, runningMean: s.p + 1185984, runningVar: s.p + 1186800,
                 eps: 0.001, activation: .relu6, output: s.t + 24998720 &* s.n, scratch: s.f + 189408, pool: pool)
+            s.profiler?.stop(161)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][816]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1187616, channels: 816, kernel: 5, into: s.f + 192672)
+        s.profiler?.stop(162)
         // features.5.2.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 24998720 &* s.n, batch: s.n, height: 18, width: 18, channels: 816,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 192672, bias: s.f,
             activation: .identity, output: s.t + 25263104 &* s.n, pool: pool)
-        // features.5.2.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(163)
+        // features.5.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25263104 &* s.n, pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1208016, beta: s.p + 1208832, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 25527488 &* s.n, savedMean: s.f + 191040, savedInvStd: s.f + 191856,
                 runningMean: s.p + 1209648, runningVar: s.p + 1210464, pool: pool)
+            s.profiler?.stop(164)
         }
-        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25263104 &* s.n, pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1208016, beta: s.p + 1208832, runningMean: s.p + 1209648, runningVar: s.p + 1210464,
                 eps: 0.001, activation: .relu6, output: s.t + 25527488 &* s.n, scratch: s.f + 191040, pool: pool)
+            s.profiler?.stop(165)
         }
         // features.5.2.block.2 project conv 1x1, [n, 18, 18, 816] -> [n, 18, 18, 136]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 25527488 &* s.n, pixels: 324 &* s.n, inChannels: 816,
             weights: s.p + 1211280, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
             output: s.t + 37144352 &* s.n, pool: pool)
-        // features.5.2.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(166)
+        // features.5.2.block.2 BatchNorm (batch statistics) + identity on [n, 18, 18, 136]
         if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 37144352 &* s.n, pixels: 324 &* s.n, channels: 136,
                 gamma: s.p + 1322256, beta: s.p + 1322400, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 25791872 &* s.n, savedMean: s.f + 233472,
                 savedInvStd: s.f + 233608, runningMean: s.p + 1322544, runningVar: s.p + 1322688, pool: pool)
+            s.profiler?.stop(167)
         }
-        // features.5.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 136]
         if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 37144352 &* s.n, pixels: 324 &* s.n, channels: 136,
                 gamma: s.p + 1322256, beta: s.p + 1322400, runningMean: s.p + 1322544, runningVar: s.p + 1322688,
                 eps: 0.001, activation: .identity, output: s.t + 25791872 &* s.n, scratch: s.f + 233472, pool: pool)
+            s.profiler?.stop(168)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8833333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11666666666666668,
                 into: s.t + 38007728 &* s.n, random: &random)
+            s.profiler?.stop(169)
         }
         // features.5.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 37100288 &* s.n, branch: s.t + 25791872 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 38007728 &* s.n : nil, batch: s.n,
             perImage: 44064, output: s.t + 37188416 &* s.n, pool: pool)
+        s.profiler?.stop(170)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
     private func features_5_3_forward(_ s: TrainingStepContext) throws {
         // features.5.3.block.0 expand conv 1x1, [n, 18, 18, 136] -> [n, 18, 18, 816]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 37188416 &* s.n, pixels: 324 &* s.n, inChannels: 136,
             weights: s.p + 1322832, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
             output: s.t + 25791872 &* s.n, pool: pool)
-        // features.5.3.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(171)
+        // features.5.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25791872 &* s.n, pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1433808, beta: s.p + 1434624, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 26056256 &* s.n, savedMean: s.f + 233744, savedInvStd: s.f + 234560,
                 runningMean: s.p + 1435440, runningVar: s.p + 1436256, pool: pool)
+            s.profiler?.stop(172)
         }
-        // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25791872 &* s.n, pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1433808, beta: s.p + 1434624, runningMean: s.p + 1435440, runningVar: s.p + 1436256,
                 eps: 0.001, activation: .relu6, output: s.t + 26056256 &* s.n, scratch: s.f + 233744, pool: pool)
+            s.profiler?.stop(173)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][816]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1437072, channels: 816, kernel: 5, into: s.f + 237008)
+        s.profiler?.stop(174)
         // features.5.3.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 26056256 &* s.n, batch: s.n, height: 18, width: 18, channels: 816,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 237008, bias: s.f,
             activation: .identity, output: s.t + 26320640 &* s.n, pool: pool)
-        // features.5.3.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(175)
+        // features.5.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 26320640 &* s.n, pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1457472, beta: s.p + 1458288, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 26585024 &* s.n, savedMean: s.f + 235376, savedInvStd: s.f + 236192,
                 runningMean: s.p + 1459104, runningVar: s.p + 1459920, pool: pool)
+            s.profiler?.stop(176)
         }
-        // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 26320640 &* s.n, pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1457472, beta: s.p + 1458288, runningMean: s.p + 1459104, runningVar: s.p + 1459920,
                 eps: 0.001, activation: .relu6, output: s.t + 26585024 &* s.n, scratch: s.f + 235376, pool: pool)
+            s.profiler?.stop(177)
         }
         // features.5.3.block.2 project conv 1x1, [n, 18, 18, 816] -> [n, 18, 18, 136]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 26585024 &* s.n, pixels: 324 &* s.n, inChannels: 816,
             weights: s.p + 1460736, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
             output: s.t + 37232480 &* s.n, pool: pool)
-        // features.5.3.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(178)
+        // features.5.3.block.2 BatchNorm (batch statistics) + identity on [n, 18, 18, 136]
         if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 37232480 &* s.n, pixels: 324 &* s.n, channels: 136,
                 gamma: s.p + 1571712, beta: s.p + 1571856, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 26849408 &* s.n, savedMean: s.f + 277808,
                 savedInvStd: s.f + 277944, runningMean: s.p + 1572000, runningVar: s.p + 1572144, pool: pool)
+            s.profiler?.stop(179)
         }
-        // features.5.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 136]
         if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 37232480 &* s.n, pixels: 324 &* s.n, channels: 136,
                 gamma: s.p + 1571712, beta: s.p + 1571856, runningMean: s.p + 1572000, runningVar: s.p + 1572144,
                 eps: 0.001, activation: .identity, output: s.t + 26849408 &* s.n, scratch: s.f + 277808, pool: pool)
+            s.profiler?.stop(180)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.125, into: s.t + 38007744 &* s.n,
                 random: &random)
+            s.profiler?.stop(181)
         }
         // features.5.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 37188416 &* s.n, branch: s.t + 26849408 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 38007744 &* s.n : nil, batch: s.n,
             perImage: 44064, output: s.t + 37276544 &* s.n, pool: pool)
+        s.profiler?.stop(182)
     }
 
     /// features.5.4 forward: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
     private func features_5_4_forward(_ s: TrainingStepContext) throws {
         // features.5.4.block.0 expand conv 1x1, [n, 18, 18, 136] -> [n, 18, 18, 816]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 37276544 &* s.n, pixels: 324 &* s.n, inChannels: 136,
             weights: s.p + 1572288, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
             output: s.t + 26849408 &* s.n, pool: pool)
-        // features.5.4.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(183)
+        // features.5.4.block.0 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 26849408 &* s.n, pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1683264, beta: s.p + 1684080, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 27113792 &* s.n, savedMean: s.f + 278080, savedInvStd: s.f + 278896,
                 runningMean: s.p + 1684896, runningVar: s.p + 1685712, pool: pool)
+            s.profiler?.stop(184)
         }
-        // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 26849408 &* s.n, pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1683264, beta: s.p + 1684080, runningMean: s.p + 1684896, runningVar: s.p + 1685712,
                 eps: 0.001, activation: .relu6, output: s.t + 27113792 &* s.n, scratch: s.f + 278080, pool: pool)
+            s.profiler?.stop(185)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][816]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1686528, channels: 816, kernel: 5, into: s.f + 281344)
+        s.profiler?.stop(186)
         // features.5.4.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 27113792 &* s.n, batch: s.n, height: 18, width: 18, channels: 816,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 281344, bias: s.f,
             activation: .identity, output: s.t + 27378176 &* s.n, pool: pool)
-        // features.5.4.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(187)
+        // features.5.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 27378176 &* s.n, pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1706928, beta: s.p + 1707744, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 27642560 &* s.n, savedMean: s.f + 279712, savedInvStd: s.f + 280528,
                 runningMean: s.p + 1708560, runningVar: s.p + 1709376, pool: pool)
+            s.profiler?.stop(188)
         }
-        // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 27378176 &* s.n, pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1706928, beta: s.p + 1707744, runningMean: s.p + 1708560, runningVar: s.p + 1709376,
                 eps: 0.001, activation: .relu6, output: s.t + 27642560 &* s.n, scratch: s.f + 279712, pool: pool)
+            s.profiler?.stop(189)
         }
         // features.5.4.block.2 project conv 1x1, [n, 18, 18, 816] -> [n, 18, 18, 136]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 27642560 &* s.n, pixels: 324 &* s.n, inChannels: 816,
             weights: s.p + 1710192, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
             output: s.t + 37320608 &* s.n, pool: pool)
-        // features.5.4.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(190)
+        // features.5.4.block.2 BatchNorm (batch statistics) + identity on [n, 18, 18, 136]
         if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 37320608 &* s.n, pixels: 324 &* s.n, channels: 136,
                 gamma: s.p + 1821168, beta: s.p + 1821312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 27906944 &* s.n, savedMean: s.f + 322144,
                 savedInvStd: s.f + 322280, runningMean: s.p + 1821456, runningVar: s.p + 1821600, pool: pool)
+            s.profiler?.stop(191)
         }
-        // features.5.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 136]
         if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 37320608 &* s.n, pixels: 324 &* s.n, channels: 136,
                 gamma: s.p + 1821168, beta: s.p + 1821312, runningMean: s.p + 1821456, runningVar: s.p + 1821600,
                 eps: 0.001, activation: .identity, output: s.t + 27906944 &* s.n, scratch: s.f + 322144, pool: pool)
+            s.profiler?.stop(192)
         }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.8666666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333333,
                 into: s.t + 38007760 &* s.n, random: &random)
+            s.profiler?.stop(193)
         }
         // features.5.4 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 37276544 &* s.n, branch: s.t + 27906944 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 38007760 &* s.n : nil, batch: s.n,
             perImage: 44064, output: s.t + 37364672 &* s.n, pool: pool)
+        s.profiler?.stop(194)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 18x18x136 -> 9x9x232
     private func features_6_0_forward(_ s: TrainingStepContext) throws {
         // features.6.0.block.0 expand conv 1x1, [n, 18, 18, 136] -> [n, 18, 18, 816]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 37364672 &* s.n, pixels: 324 &* s.n, inChannels: 136,
             weights: s.p + 1821744, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
             output: s.t + 27906944 &* s.n, pool: pool)
-        // features.6.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(195)
+        // features.6.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 27906944 &* s.n, pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1932720, beta: s.p + 1933536, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 28171328 &* s.n, savedMean: s.f + 322416, savedInvStd: s.f + 323232,
                 runningMean: s.p + 1934352, runningVar: s.p + 1935168, pool: pool)
+            s.profiler?.stop(196)
         }
-        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 27906944 &* s.n, pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1932720, beta: s.p + 1933536, runningMean: s.p + 1934352, runningVar: s.p + 1935168,
                 eps: 0.001, activation: .relu6, output: s.t + 28171328 &* s.n, scratch: s.f + 322416, pool: pool)
+            s.profiler?.stop(197)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][816]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1935984, channels: 816, kernel: 5, into: s.f + 325680)
+        s.profiler?.stop(198)
         // features.6.0.block.1 depthwise 5x5/2, [n, 18, 18, 816] -> [n, 9, 9, 816]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 28171328 &* s.n, batch: s.n, height: 18, width: 18, channels: 816,
             kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 325680, bias: s.f,
             activation: .identity, output: s.t + 36483104 &* s.n, pool: pool)
-        // features.6.0.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(199)
+        // features.6.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 816]
         if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 36483104 &* s.n, pixels: 81 &* s.n, channels: 816,
                 gamma: s.p + 1956384, beta: s.p + 1957200, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 36549200 &* s.n, savedMean: s.f + 324048, savedInvStd: s.f + 324864,
                 runningMean: s.p + 1958016, runningVar: s.p + 1958832, pool: pool)
+            s.profiler?.stop(200)
         }
-        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 816]
         if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 36483104 &* s.n, pixels: 81 &* s.n, channels: 816,
                 gamma: s.p + 1956384, beta: s.p + 1957200, runningMean: s.p + 1958016, runningVar: s.p + 1958832,
                 eps: 0.001, activation: .relu6, output: s.t + 36549200 &* s.n, scratch: s.f + 324048, pool: pool)
+            s.profiler?.stop(201)
         }
         // features.6.0.block.2 project conv 1x1, [n, 9, 9, 816] -> [n, 9, 9, 232]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 36549200 &* s.n, pixels: 81 &* s.n, inChannels: 816, weights: s.p + 1959648,
             bias: s.f, outChannels: 232, activation: .identity, residual: nil, output: s.t + 37781984 &* s.n,
             pool: pool)
-        // features.6.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(202)
+        // features.6.0.block.2 BatchNorm (batch statistics) + identity on [n, 9, 9, 232]
         if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 37781984 &* s.n, pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 2148960, beta: s.p + 2149200, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 37800784 &* s.n, savedMean: s.f + 366480,
                 savedInvStd: s.f + 366712, runningMean: s.p + 2149440, runningVar: s.p + 2149680, pool: pool)
+            s.profiler?.stop(203)
         }
-        // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 232]
         if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 37781984 &* s.n, pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 2148960, beta: s.p + 2149200, runningMean: s.p + 2149440, runningVar: s.p + 2149680,
                 eps: 0.001, activation: .identity, output: s.t + 37800784 &* s.n, scratch: s.f + 366480, pool: pool)
+            s.profiler?.stop(204)
         }
     }
 
     /// features.6.1 forward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
     private func features_6_1_forward(_ s: TrainingStepContext) throws {
         // features.6.1.block.0 expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 37800784 &* s.n, pixels: 81 &* s.n, inChannels: 232, weights: s.p + 2149920,
             bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.t + 28435712 &* s.n,
             pool: pool)
-        // features.6.1.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(205)
+        // features.6.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 28435712 &* s.n, pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 2472864, beta: s.p + 2474256, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 28548464 &* s.n, savedMean: s.f + 366944, savedInvStd: s.f + 368336,
                 runningMean: s.p + 2475648, runningVar: s.p + 2477040, pool: pool)
+            s.profiler?.stop(206)
         }
-        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 28435712 &* s.n, pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 2472864, beta: s.p + 2474256, runningMean: s.p + 2475648, runningVar: s.p + 2477040,
                 eps: 0.001, activation: .relu6, output: s.t + 28548464 &* s.n, scratch: s.f + 366944, pool: pool)
+            s.profiler?.stop(207)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1392]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2478432, channels: 1392, kernel: 5, into: s.f + 372512)
+        s.profiler?.stop(208)
         // features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 28548464 &* s.n, batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 372512, bias: s.f,
             activation: .identity, output: s.t + 33608576 &* s.n, pool: pool)
-        // features.6.1.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(209)
+        // features.6.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 33608576 &* s.n, pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 2513232, beta: s.p + 2514624, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 33721328 &* s.n, savedMean: s.f + 369728, savedInvStd: s.f + 371120,
                 runningMean: s.p + 2516016, runningVar: s.p + 2517408, pool: pool)
+            s.profiler?.stop(210)
         }
-        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 33608576 &* s.n, pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 2513232, beta: s.p + 2514624, runningMean: s.p + 2516016, runningVar: s.p + 2517408,
                 eps: 0.001, activation: .relu6, output: s.t + 33721328 &* s.n, scratch: s.f + 369728, pool: pool)
+            s.profiler?.stop(211)
         }
         // features.6.1.block.2 project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 232]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 33721328 &* s.n, pixels: 81 &* s.n, inChannels: 1392,
             weights: s.p + 2518800, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
             output: s.t + 37819584 &* s.n, pool: pool)
-        // features.6.1.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(212)
+        // features.6.1.block.2 BatchNorm (batch statistics) + identity on [n, 9, 9, 232]
         if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 37819584 &* s.n, pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 2841744, beta: s.p + 2841984, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 28661216 &* s.n, savedMean: s.f + 442112,
                 savedInvStd: s.f + 442344, runningMean: s.p + 2842224, runningVar: s.p + 2842464, pool: pool)
+            s.profiler?.stop(213)
         }
-        // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 232]
         if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 37819584 &* s.n, pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 2841744, beta: s.p + 2841984, runningMean: s.p + 2842224, runningVar: s.p + 2842464,
                 eps: 0.001, activation: .identity, output: s.t + 28661216 &* s.n, scratch: s.f + 442112, pool: pool)
+            s.profiler?.stop(214)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.85
         if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15, into: s.t + 28698816 &* s.n,
                 random: &random)
+            s.profiler?.stop(215)
         }
         // features.6.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 37800784 &* s.n, branch: s.t + 28661216 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 28698816 &* s.n : nil, batch: s.n,
             perImage: 18792, output: s.t + 37838384 &* s.n, pool: pool)
+        s.profiler?.stop(216)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
     private func features_6_2_forward(_ s: TrainingStepContext) throws {
         // features.6.2.block.0 expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 37838384 &* s.n, pixels: 81 &* s.n, inChannels: 232, weights: s.p + 2842704,
             bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.t + 33834080 &* s.n,
             pool: pool)
-        // features.6.2.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(217)
+        // features.6.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 33834080 &* s.n, pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3165648, beta: s.p + 3167040, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 33946832 &* s.n, savedMean: s.f + 442576, savedInvStd: s.f + 443968,
                 runningMean: s.p + 3168432, runningVar: s.p + 3169824, pool: pool)
+            s.profiler?.stop(218)
         }
-        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 33834080 &* s.n, pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3165648, beta: s.p + 3167040, runningMean: s.p + 3168432, runningVar: s.p + 3169824,
                 eps: 0.001, activation: .relu6, output: s.t + 33946832 &* s.n, scratch: s.f + 442576, pool: pool)
+            s.profiler?.stop(219)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1392]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3171216, channels: 1392, kernel: 5, into: s.f + 448144)
+        s.profiler?.stop(220)
         // features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 33946832 &* s.n, batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 448144, bias: s.f,
             activation: .identity, output: s.t + 34059584 &* s.n, pool: pool)
-        // features.6.2.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(221)
+        // features.6.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 34059584 &* s.n, pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3206016, beta: s.p + 3207408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 34172336 &* s.n, savedMean: s.f + 445360, savedInvStd: s.f + 446752,
                 runningMean: s.p + 3208800, runningVar: s.p + 3210192, pool: pool)
+            s.profiler?.stop(222)
         }
-        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 34059584 &* s.n, pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3206016, beta: s.p + 3207408, runningMean: s.p + 3208800, runningVar: s.p + 3210192,
                 eps: 0.001, activation: .relu6, output: s.t + 34172336 &* s.n, scratch: s.f + 445360, pool: pool)
+            s.profiler?.stop(223)
         }
         // features.6.2.block.2 project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 232]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 34172336 &* s.n, pixels: 81 &* s.n, inChannels: 1392,
             weights: s.p + 3211584, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
             output: s.t + 37857184 &* s.n, pool: pool)
-        // features.6.2.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(224)
+        // features.6.2.block.2 BatchNorm (batch statistics) + identity on [n, 9, 9, 232]
         if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 37857184 &* s.n, pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 3534528, beta: s.p + 3534768, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 28661216 &* s.n, savedMean: s.f + 517744,
                 savedInvStd: s.f + 517976, runningMean: s.p + 3535008, runningVar: s.p + 3535248, pool: pool)
+            s.profiler?.stop(225)
         }
-        // features.6.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 232]
         if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 37857184 &* s.n, pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 3534528, beta: s.p + 3534768, runningMean: s.p + 3535008, runningVar: s.p + 3535248,
                 eps: 0.001, activation: .identity, output: s.t + 28661216 &* s.n, scratch: s.f + 517744, pool: pool)
+            s.profiler?.stop(226)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8416666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15833333333333335,
                 into: s.t + 28698832 &* s.n, random: &random)
+            s.profiler?.stop(227)
         }
         // features.6.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 37838384 &* s.n, branch: s.t + 28661216 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 28698832 &* s.n : nil, batch: s.n,
             perImage: 18792, output: s.t + 37875984 &* s.n, pool: pool)
+        s.profiler?.stop(228)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
     private func features_6_3_forward(_ s: TrainingStepContext) throws {
         // features.6.3.block.0 expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 37875984 &* s.n, pixels: 81 &* s.n, inChannels: 232, weights: s.p + 3535488,
             bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.t + 34285088 &* s.n,
             pool: pool)
-        // features.6.3.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(229)
+        // features.6.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 34285088 &* s.n, pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3858432, beta: s.p + 3859824, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 34397840 &* s.n, savedMean: s.f + 518208, savedInvStd: s.f + 519600,
                 runningMean: s.p + 3861216, runningVar: s.p + 3862608, pool: pool)
+            s.profiler?.stop(230)
         }
-        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 34285088 &* s.n, pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3858432, beta: s.p + 3859824, runningMean: s.p + 3861216, runningVar: s.p + 3862608,
                 eps: 0.001, activation: .relu6, output: s.t + 34397840 &* s.n, scratch: s.f + 518208, pool: pool)
+            s.profiler?.stop(231)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1392]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3864000, channels: 1392, kernel: 5, into: s.f + 523776)
+        s.profiler?.stop(232)
         // features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 34397840 &* s.n, batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 523776, bias: s.f,
             activation: .identity, output: s.t + 34510592 &* s.n, pool: pool)
-        // features.6.3.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(233)
+        // features.6.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 34510592 &* s.n, pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3898800, beta: s.p + 3900192, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 34623344 &* s.n, savedMean: s.f + 520992, savedInvStd: s.f + 522384,
                 runningMean: s.p + 3901584, runningVar: s.p + 3902976, pool: pool)
+            s.profiler?.stop(234)
         }
-        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 34510592 &* s.n, pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3898800, beta: s.p + 3900192, runningMean: s.p + 3901584, runningVar: s.p + 3902976,
                 eps: 0.001, activation: .relu6, output: s.t + 34623344 &* s.n, scratch: s.f + 520992, pool: pool)
+            s.profiler?.stop(235)
         }
         // features.6.3.block.2 project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 232]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 34623344 &* s.n, pixels: 81 &* s.n, inChannels: 1392,
             weights: s.p + 3904368, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
             output: s.t + 37894784 &* s.n, pool: pool)
-        // features.6.3.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(236)
+        // features.6.3.block.2 BatchNorm (batch statistics) + identity on [n, 9, 9, 232]
         if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 37894784 &* s.n, pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 4227312, beta: s.p + 4227552, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 28661216 &* s.n, savedMean: s.f + 593376,
                 savedInvStd: s.f + 593608, runningMean: s.p + 4227792, runningVar: s.p + 4228032, pool: pool)
+            s.profiler?.stop(237)
         }
-        // features.6.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 232]
         if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 37894784 &* s.n, pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 4227312, beta: s.p + 4227552, runningMean: s.p + 4227792, runningVar: s.p + 4228032,
                 eps: 0.001, activation: .identity, output: s.t + 28661216 &* s.n, scratch: s.f + 593376, pool: pool)
+            s.profiler?.stop(238)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8333333333333334
         if s.options.stochasticDepth && s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16666666666666666,
                 into: s.t + 28698848 &* s.n, random: &random)
+            s.profiler?.stop(239)
         }
         // features.6.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 37875984 &* s.n, branch: s.t + 28661216 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 28698848 &* s.n : nil, batch: s.n,
             perImage: 18792, output: s.t + 37913584 &* s.n, pool: pool)
+        s.profiler?.stop(240)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
     private func features_6_4_forward(_ s: TrainingStepContext) throws {
         // features.6.4.block.0 expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 37913584 &* s.n, pixels: 81 &* s.n, inChannels: 232, weights: s.p + 4228272,
             bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.t + 34736096 &* s.n,
             pool: pool)
-        // features.6.4.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(241)
+        // features.6.4.block.0 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 34736096 &* s.n, pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 4551216, beta: s.p + 4552608, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 34848848 &* s.n, savedMean: s.f + 593840, savedInvStd: s.f + 595232,
                 runningMean: s.p + 4554000, runningVar: s.p + 4555392, pool: pool)
+            s.profiler?.stop(242)
         }
-        // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 34736096 &* s.n, pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 4551216, beta: s.p + 4552608, runningMean: s.p + 4554000, runningVar: s.p + 4555392,
                 eps: 0.001, activation: .relu6, output: s.t + 34848848 &* s.n, scratch: s.f + 593840, pool: pool)
+            s.profiler?.stop(243)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1392]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4556784, channels: 1392, kernel: 5, into: s.f + 599408)
+        s.profiler?.stop(244)
         // features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 34848848 &* s.n, batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 599408, bias: s.f,
             activation: .identity, output: s.t + 34961600 &* s.n, pool: pool)
-        // features.6.4.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(245)
+        // features.6.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 34961600 &* s.n, pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 4591584, beta: s.p + 4592976, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 35074352 &* s.n, savedMean: s.f + 596624, savedInvStd: s.f + 598016,
                 runningMean: s.p + 4594368, runningVar: s.p + 4595760, pool: pool)
+            s.profiler?.stop(246)
         }
-        // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 34961600 &* s.n, pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 4591584, beta: s.p + 4592976, runningMean: s.p + 4594368, runningVar: s.p + 4595760,
                 eps: 0.001, activation: .relu6, output: s.t + 35074352 &* s.n, scratch: s.f + 596624, pool: pool)
+            s.profiler?.stop(247)
         }
         // features.6.4.block.2 project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 232]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 35074352 &* s.n, pixels: 81 &* s.n, inChannels: 1392,
             weights: s.p + 4597152, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
             output: s.t + 37932384 &* s.n, pool: pool)
-        // features.6.4.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(248)
+        // features.6.4.block.2 BatchNorm (batch statistics) + identity on [n, 9, 9, 232]
         if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 37932384 &* s.n, pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 4920096, beta: s.p + 4920336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 28661216 &* s.n, savedMean: s.f + 669008,
                 savedInvStd: s.f + 669240, runningMean: s.p + 4920576, runningVar: s.p + 4920816, pool: pool)
+            s.profiler?.stop(249)
         }
-        // features.6.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 232]
         if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 37932384 &* s.n, pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 4920096, beta: s.p + 4920336, runningMean: s.p + 4920576, runningVar: s.p + 4920816,
                 eps: 0.001, activation: .identity, output: s.t + 28661216 &* s.n, scratch: s.f + 669008, pool: pool)
+            s.profiler?.stop(250)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.825
         if s.options.stochasticDepth && s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17500000000000002,
                 into: s.t + 28698864 &* s.n, random: &random)
+            s.profiler?.stop(251)
         }
         // features.6.4 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 37913584 &* s.n, branch: s.t + 28661216 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.t + 28698864 &* s.n : nil, batch: s.n,
             perImage: 18792, output: s.t + 37951184 &* s.n, pool: pool)
+        s.profiler?.stop(252)
     }
 
     /// features.6.5 forward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
     private func features_6_5_forward(_ s: TrainingStepContext) throws {
         // features.6.5.block.0 expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 37951184 &* s.n, pixels: 81 &* s.n, inChannels: 232, weights: s.p + 4921056,
             bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.t + 35187104 &* s.n,
             pool: pool)
-        // features.6.5.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(253)
+        // features.6.5.block.0 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 35187104 &* s.n, pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5244000, beta: s.p + 5245392, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 35299856 &* s.n, savedMean: s.f + 669472, savedInvStd: s.f + 670864,
                 runningMean: s.p + 5246784, runningVar: s.p + 5248176, pool: pool)
+            s.profiler?.stop(254)
         }
-        // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 35187104 &* s.n, pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5244000, beta: s.p + 5245392, runningMean: s.p + 5246784, runningVar: s.p + 5248176,
                 eps: 0.001, activation: .relu6, output: s.t + 35299856 &* s.n, scratch: s.f + 669472, pool: pool)
+            s.profiler?.stop(255)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1392]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5249568, channels: 1392, kernel: 5, into: s.f + 675040)
+        s.profiler?.stop(256)
         // features.6.5.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 35299856 &* s.n, batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 675040, bias: s.f,
             activation: .identity, output: s.t + 35412608 &* s.n, pool: pool)
-        // features.6.5.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(257)
+        // features.6.5.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 35412608 &* s.n, pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5284368, beta: s.p + 5285760, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 35525360 &* s.n, savedMean: s.f + 672256, savedInvStd: s.f + 673648,
                 runningMean: s.p + 5287152, runningVar: s.p + 5288544, pool: pool)
+            s.profiler?.stop(258)
         }
-        // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 35412608 &* s.n, pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5284368, beta: s.p + 5285760, runningMean: s.p + 5287152, runningVar: s.p + 5288544,
                 eps: 0.001, activation: .relu6, output: s.t + 35525360 &* s.n, scratch: s.f + 672256, pool: pool)
+            s.profiler?.stop(259)
         }
         // features.6.5.block.2 project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 232]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 35525360 &* s.n, pixels: 81 &* s.n, inChannels: 1392,
             weights: s.p + 5289936, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
             output: s.t + 37969984 &* s.n, pool: pool)
-        // features.6.5.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(260)
+        // features.6.5.block.2 BatchNorm (batch statistics) + identity on [n, 9, 9, 232]
         if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 37969984 &* s.n, pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 5612880, beta: s.p + 5613120, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 28661216 &* s.n, savedMean: s.f + 744640,
                 savedInvStd: s.f + 744872, runningMean: s.p + 5613360, runningVar: s.p + 5613600, pool: pool)
+            s.profiler?.stop(261)
         }
-        // features.6.5.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.5.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 232]
         if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 37969984 &* s.n, pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 5612880, beta: s.p + 5613120, runningMean: s.p + 5613360, runningVar: s.p + 5613600,
                 eps: 0.001, activation: .identity, output: s.t + 28661216 &* s.n, scratch: s.f + 744640, pool: pool)
+            s.profiler?.stop(262)
         }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.8166666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18333333333333335,
                 into: s.t + 28698880 &* s.n, random: &random)
+            s.profiler?.stop(263)
         }
         // features.6.5 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 37951184 &* s.n, branch: s.t + 28661216 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 28698880 &* s.n : nil, batch: s.n,
             perImage: 18792, output: s.t + 37988784 &* s.n, pool: pool)
+        s.profiler?.stop(264)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 9x9x232 -> 9x9x384
     private func features_7_0_forward(_ s: TrainingStepContext) throws {
         // features.7.0.block.0 expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 37988784 &* s.n, pixels: 81 &* s.n, inChannels: 232, weights: s.p + 5613840,
             bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.t + 35638112 &* s.n,
             pool: pool)
-        // features.7.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(265)
+        // features.7.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 35638112 &* s.n, pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5936784, beta: s.p + 5938176, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 35750864 &* s.n, savedMean: s.f + 745104, savedInvStd: s.f + 746496,
                 runningMean: s.p + 5939568, runningVar: s.p + 5940960, pool: pool)
+            s.profiler?.stop(266)
         }
-        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 35638112 &* s.n, pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5936784, beta: s.p + 5938176, runningMean: s.p + 5939568, runningVar: s.p + 5940960,
                 eps: 0.001, activation: .relu6, output: s.t + 35750864 &* s.n, scratch: s.f + 745104, pool: pool)
+            s.profiler?.stop(267)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1392]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5942352, channels: 1392, kernel: 3, into: s.f + 750672)
+        s.profiler?.stop(268)
         // features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 35750864 &* s.n, batch: s.n, height: 9, width: 9, channels: 1392, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 750672, bias: s.f,
             activation: .identity, output: s.t + 35863616 &* s.n, pool: pool)
-        // features.7.0.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(269)
+        // features.7.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 35863616 &* s.n, pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5954880, beta: s.p + 5956272, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 35976368 &* s.n, savedMean: s.f + 747888, savedInvStd: s.f + 749280,
                 runningMean: s.p + 5957664, runningVar: s.p + 5959056, pool: pool)
+            s.profiler?.stop(270)
         }
-        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 35863616 &* s.n, pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5954880, beta: s.p + 5956272, runningMean: s.p + 5957664, runningVar: s.p + 5959056,
                 eps: 0.001, activation: .relu6, output: s.t + 35976368 &* s.n, scratch: s.f + 747888, pool: pool)
+            s.profiler?.stop(271)
         }
         // features.7.0.block.2 project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 384]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 35976368 &* s.n, pixels: 81 &* s.n, inChannels: 1392,
             weights: s.p + 5960448, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
             output: s.t + 28661216 &* s.n, pool: pool)
-        // features.7.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(272)
+        // features.7.0.block.2 BatchNorm (batch statistics) + identity on [n, 9, 9, 384]
         if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 28661216 &* s.n, pixels: 81 &* s.n, channels: 384,
                 gamma: s.p + 6494976, beta: s.p + 6495360, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 37719776 &* s.n, savedMean: s.f + 775728,
                 savedInvStd: s.f + 776112, runningMean: s.p + 6495744, runningVar: s.p + 6496128, pool: pool)
+            s.profiler?.stop(273)
         }
-        // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 384]
         if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 28661216 &* s.n, pixels: 81 &* s.n, channels: 384,
                 gamma: s.p + 6494976, beta: s.p + 6495360, runningMean: s.p + 6495744, runningVar: s.p + 6496128,
                 eps: 0.001, activation: .identity, output: s.t + 37719776 &* s.n, scratch: s.f + 775728, pool: pool)
+            s.profiler?.stop(274)
         }
     }
 
     /// features.8 forward: head: conv 1x1 384 -> 1280
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 9, 9, 384] -> [n, 9, 9, 1280]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 37719776 &* s.n, pixels: 81 &* s.n, inChannels: 384, weights: s.p + 6496512,
             bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.t + 36089120 &* s.n,
             pool: pool)
-        // features.8 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(275)
+        // features.8 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1280]
         if s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 36089120 &* s.n, pixels: 81 &* s.n, channels: 1280,
                 gamma: s.p + 6988032, beta: s.p + 6989312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 36192800 &* s.n, savedMean: s.f + 776496, savedInvStd: s.f + 777776,
                 runningMean: s.p + 6990592, runningVar: s.p + 6991872, pool: pool)
+            s.profiler?.stop(276)
         }
-        // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1280]
         if s.options.frozenBlocks > 25 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 36089120 &* s.n, pixels: 81 &* s.n, channels: 1280,
                 gamma: s.p + 6988032, beta: s.p + 6989312, runningMean: s.p + 6990592, runningVar: s.p + 6991872,
                 eps: 0.001, activation: .relu6, output: s.t + 36192800 &* s.n, scratch: s.f + 776496, pool: pool)
+            s.profiler?.stop(277)
         }
     }
 
     /// classifier forward: global average pool, dropout 0.3, linear 1280 -> 1000 classes
     private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 9, 9, 1280] -> [n, 1280]
+        s.profiler?.start()
         Kernels.globalAveragePool(input: s.t + 36192800 &* s.n, batch: s.n, pixels: 81, channels: 1280,
             output: s.t + 28692320 &* s.n, pool: pool)
+        s.profiler?.stop(278)
         // dropout p=0.3 (when options.dropout) on [n, 1280]
+        s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.t + 28692320 &* s.n, output: s.t + 28694880 &* s.n, count: 1280 &* s.n,
             probability: s.options.dropout ? 0.3 : 0, mask: s.t + 28693600 &* s.n, random: &random)
+        s.profiler?.stop(279)
         // classifier.1 linear, [n, 1280] -> [n, 1000]
+        s.profiler?.start()
         Kernels.linear(input: s.t + 28694880 &* s.n, batch: s.n, inFeatures: 1280, weights: s.p + 6993152,
             bias: s.p + 8273152, outFeatures: 1000, output: s.t + 28692320 &* s.n, pool: pool)
+        s.profiler?.stop(280)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
+        s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.t + 28692320 &* s.n, labels: s.labels, classes: 1000,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 28696160 &* s.n)
+        s.profiler?.stop(281)
         // hand the logits to the caller
+        s.profiler?.start()
         s.logits.update(from: s.t + 28692320 &* s.n, count: 1000 &* s.n)
+        s.profiler?.stop(282)
     }
 
     /// classifier backward: global average pool, dropout 0.3, linear 1280 -> 1000 classes
     private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
+        s.profiler?.start()
         TrainingKernels.linearBackward(gradOutput: s.t + 28696160 &* s.n, input: s.t + 28694880 &* s.n,
             weights: s.p + 6993152, batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.t + 28692320 &* s.n,
             gradWeights: s.g + 6993152, gradBias: s.g + 8273152, pool: pool)
+        s.profiler?.stop(283)
         // dropout backward
+        s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.t + 28692320 &* s.n, mask: s.t + 28693600 &* s.n,
             count: 1280 &* s.n, gradInput: s.t + 28694880 &* s.n)
+        s.profiler?.stop(284)
         // avgpool backward: spread each channel's gradient over the 81 pixels
+        s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 28694880 &* s.n, batch: s.n, pixels: 81,
             channels: 1280, gradInput: s.t + 36192800 &* s.n, pool: pool)
+        s.profiler?.stop(285)
     }
 
     /// features.8 backward: head: conv 1x1 384 -> 1280
     private func features_8_backward(_ s: TrainingStepContext) {
-        // features.8 backward through relu6 and BatchNorm (in place)
+        // features.8 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1280]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 36192800 &* s.n, input: s.t + 36089120 &* s.n,
             pixels: 81 &* s.n, channels: 1280, gamma: s.p + 6988032, beta: s.p + 6989312, savedMean: s.f + 776496,
             savedInvStd: s.f + 777776, activation: .relu6, gradInput: s.t + 36192800 &* s.n, gradGamma: s.g + 6988032,
             gradBeta: s.g + 6989312, pool: pool)
-        // features.8 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(286)
+        // features.8 conv 1x1 backward: input and weight gradients, [n, 9, 9, 384] <- [n, 9, 9, 1280]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 36192800 &* s.n, input: s.t + 37719776 &* s.n,
             weights: s.p + 6496512, pixels: 81 &* s.n, inChannels: 384, outChannels: 1280,
             gradInput: s.t + 37750880 &* s.n, gradWeights: s.g + 6496512, pool: pool)
+        s.profiler?.stop(287)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 9x9x232 -> 9x9x384
     private func features_7_0_backward(_ s: TrainingStepContext) {
-        // features.7.0.block.2 backward through identity and BatchNorm (in place)
+        // features.7.0.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 384]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 37750880 &* s.n, input: s.t + 28661216 &* s.n,
             pixels: 81 &* s.n, channels: 384, gamma: s.p + 6494976, beta: s.p + 6495360, savedMean: s.f + 775728,
             savedInvStd: s.f + 776112, activation: .identity, gradInput: s.t + 37750880 &* s.n,
             gradGamma: s.g + 6494976, gradBeta: s.g + 6495360, pool: pool)
-        // features.7.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(288)
+        // features.7.0.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 384]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 37750880 &* s.n, input: s.t + 35976368 &* s.n,
             weights: s.p + 5960448, pixels: 81 &* s.n, inChannels: 1392, outChannels: 384,
             gradInput: s.t + 36089120 &* s.n, gradWeights: s.g + 5960448, pool: pool)
-        // features.7.0.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(289)
+        // features.7.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 36089120 &* s.n, input: s.t + 35863616 &* s.n,
             pixels: 81 &* s.n, channels: 1392, gamma: s.p + 5954880, beta: s.p + 5956272, savedMean: s.f + 747888,
             savedInvStd: s.f + 749280, activation: .relu6, gradInput: s.t + 36089120 &* s.n, gradGamma: s.g + 5954880,
             gradBeta: s.g + 5956272, pool: pool)
+        s.profiler?.stop(290)
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 763200, count: 12528)
-        // features.7.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(291)
+        // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 36089120 &* s.n, input: s.t + 35750864 &* s.n,
             batch: s.n, height: 9, width: 9, channels: 1392, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9,
             outWidth: 9, weights: s.f + 750672, gradInput: s.t + 35863616 &* s.n, gradWeights: s.f + 763200,
             pool: pool)
+        s.profiler?.stop(292)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 763200, channels: 1392, kernel: 3, into: s.g + 5942352)
-        // features.7.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(293)
+        // features.7.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35863616 &* s.n, input: s.t + 35638112 &* s.n,
             pixels: 81 &* s.n, channels: 1392, gamma: s.p + 5936784, beta: s.p + 5938176, savedMean: s.f + 745104,
             savedInvStd: s.f + 746496, activation: .relu6, gradInput: s.t + 35863616 &* s.n, gradGamma: s.g + 5936784,
             gradBeta: s.g + 5938176, pool: pool)
-        // features.7.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(294)
+        // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 35863616 &* s.n, input: s.t + 37988784 &* s.n,
             weights: s.p + 5613840, pixels: 81 &* s.n, inChannels: 232, outChannels: 1392,
             gradInput: s.t + 28661216 &* s.n, gradWeights: s.g + 5613840, pool: pool)
+        s.profiler?.stop(295)
     }
 
     /// features.6.5 backward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
     private func features_6_5_backward(_ s: TrainingStepContext) {
         // features.6.5 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 28661216 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 28698880 &* s.n : nil, batch: s.n,
             perImage: 18792, gradBranch: s.t + 28680016 &* s.n, pool: pool)
-        // features.6.5.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(296)
+        // features.6.5.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 232]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28680016 &* s.n, input: s.t + 37969984 &* s.n,
             pixels: 81 &* s.n, channels: 232, gamma: s.p + 5612880, beta: s.p + 5613120, savedMean: s.f + 744640,
             savedInvStd: s.f + 744872, activation: .identity, gradInput: s.t + 28680016 &* s.n,
             gradGamma: s.g + 5612880, gradBeta: s.g + 5613120, pool: pool)
-        // features.6.5.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(297)
+        // features.6.5.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 28680016 &* s.n, input: s.t + 35525360 &* s.n,
             weights: s.p + 5289936, pixels: 81 &* s.n, inChannels: 1392, outChannels: 232,
             gradInput: s.t + 35638112 &* s.n, gradWeights: s.g + 5289936, pool: pool)
-        // features.6.5.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(298)
+        // features.6.5.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35638112 &* s.n, input: s.t + 35412608 &* s.n,
             pixels: 81 &* s.n, channels: 1392, gamma: s.p + 5284368, beta: s.p + 5285760, savedMean: s.f + 672256,
             savedInvStd: s.f + 673648, activation: .relu6, gradInput: s.t + 35638112 &* s.n, gradGamma: s.g + 5284368,
             gradBeta: s.g + 5285760, pool: pool)
+        s.profiler?.stop(299)
         // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 709840, count: 34800)
-        // features.6.5.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(300)
+        // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 35638112 &* s.n, input: s.t + 35299856 &* s.n,
             batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
             outWidth: 9, weights: s.f + 675040, gradInput: s.t + 35412608 &* s.n, gradWeights: s.f + 709840,
             pool: pool)
+        s.profiler?.stop(301)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 709840, channels: 1392, kernel: 5, into: s.g + 5249568)
-        // features.6.5.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(302)
+        // features.6.5.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35412608 &* s.n, input: s.t + 35187104 &* s.n,
             pixels: 81 &* s.n, channels: 1392, gamma: s.p + 5244000, beta: s.p + 5245392, savedMean: s.f + 669472,
             savedInvStd: s.f + 670864, activation: .relu6, gradInput: s.t + 35412608 &* s.n, gradGamma: s.g + 5244000,
             gradBeta: s.g + 5245392, pool: pool)
-        // features.6.5.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(303)
+        // features.6.5.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 35412608 &* s.n, input: s.t + 37951184 &* s.n,
             weights: s.p + 4921056, pixels: 81 &* s.n, inChannels: 232, outChannels: 1392,
             gradInput: s.t + 28680016 &* s.n, gradWeights: s.g + 4921056, pool: pool)
+        s.profiler?.stop(304)
         // features.6.5 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 28680016 &* s.n, s.t + 28661216 &* s.n, count: 18792 &* s.n, pool: pool)
+        s.profiler?.stop(305)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 28680016 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.t + 28698864 &* s.n : nil, batch: s.n,
             perImage: 18792, gradBranch: s.t + 28661216 &* s.n, pool: pool)
-        // features.6.4.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(306)
+        // features.6.4.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 232]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28661216 &* s.n, input: s.t + 37932384 &* s.n,
             pixels: 81 &* s.n, channels: 232, gamma: s.p + 4920096, beta: s.p + 4920336, savedMean: s.f + 669008,
             savedInvStd: s.f + 669240, activation: .identity, gradInput: s.t + 28661216 &* s.n,
             gradGamma: s.g + 4920096, gradBeta: s.g + 4920336, pool: pool)
-        // features.6.4.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(307)
+        // features.6.4.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 28661216 &* s.n, input: s.t + 35074352 &* s.n,
             weights: s.p + 4597152, pixels: 81 &* s.n, inChannels: 1392, outChannels: 232,
             gradInput: s.t + 35187104 &* s.n, gradWeights: s.g + 4597152, pool: pool)
-        // features.6.4.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(308)
+        // features.6.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35187104 &* s.n, input: s.t + 34961600 &* s.n,
             pixels: 81 &* s.n, channels: 1392, gamma: s.p + 4591584, beta: s.p + 4592976, savedMean: s.f + 596624,
             savedInvStd: s.f + 598016, activation: .relu6, gradInput: s.t + 35187104 &* s.n, gradGamma: s.g + 4591584,
             gradBeta: s.g + 4592976, pool: pool)
+        s.profiler?.stop(309)
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 634208, count: 34800)
-        // features.6.4.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(310)
+        // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 35187104 &* s.n, input: s.t + 34848848 &* s.n,
             batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
             outWidth: 9, weights: s.f + 599408, gradInput: s.t + 34961600 &* s.n, gradWeights: s.f + 634208,
             pool: pool)
+        s.profiler?.stop(311)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 634208, channels: 1392, kernel: 5, into: s.g + 4556784)
-        // features.6.4.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(312)
+        // features.6.4.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34961600 &* s.n, input: s.t + 34736096 &* s.n,
             pixels: 81 &* s.n, channels: 1392, gamma: s.p + 4551216, beta: s.p + 4552608, savedMean: s.f + 593840,
             savedInvStd: s.f + 595232, activation: .relu6, gradInput: s.t + 34961600 &* s.n, gradGamma: s.g + 4551216,
             gradBeta: s.g + 4552608, pool: pool)
-        // features.6.4.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(313)
+        // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34961600 &* s.n, input: s.t + 37913584 &* s.n,
             weights: s.p + 4228272, pixels: 81 &* s.n, inChannels: 232, outChannels: 1392,
             gradInput: s.t + 28661216 &* s.n, gradWeights: s.g + 4228272, pool: pool)
+        s.profiler?.stop(314)
         // features.6.4 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 28661216 &* s.n, s.t + 28680016 &* s.n, count: 18792 &* s.n, pool: pool)
+        s.profiler?.stop(315)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 28661216 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 28698848 &* s.n : nil, batch: s.n,
             perImage: 18792, gradBranch: s.t + 28680016 &* s.n, pool: pool)
-        // features.6.3.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(316)
+        // features.6.3.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 232]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28680016 &* s.n, input: s.t + 37894784 &* s.n,
             pixels: 81 &* s.n, channels: 232, gamma: s.p + 4227312, beta: s.p + 4227552, savedMean: s.f + 593376,
             savedInvStd: s.f + 593608, activation: .identity, gradInput: s.t + 28680016 &* s.n,
             gradGamma: s.g + 4227312, gradBeta: s.g + 4227552, pool: pool)
-        // features.6.3.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(317)
+        // features.6.3.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 28680016 &* s.n, input: s.t + 34623344 &* s.n,
             weights: s.p + 3904368, pixels: 81 &* s.n, inChannels: 1392, outChannels: 232,
             gradInput: s.t + 34736096 &* s.n, gradWeights: s.g + 3904368, pool: pool)
-        // features.6.3.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(318)
+        // features.6.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34736096 &* s.n, input: s.t + 34510592 &* s.n,
             pixels: 81 &* s.n, channels: 1392, gamma: s.p + 3898800, beta: s.p + 3900192, savedMean: s.f + 520992,
             savedInvStd: s.f + 522384, activation: .relu6, gradInput: s.t + 34736096 &* s.n, gradGamma: s.g + 3898800,
             gradBeta: s.g + 3900192, pool: pool)
+        s.profiler?.stop(319)
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 558576, count: 34800)
-        // features.6.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(320)
+        // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 34736096 &* s.n, input: s.t + 34397840 &* s.n,
             batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
             outWidth: 9, weights: s.f + 523776, gradInput: s.t + 34510592 &* s.n, gradWeights: s.f + 558576,
             pool: pool)
+        s.profiler?.stop(321)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 558576, channels: 1392, kernel: 5, into: s.g + 3864000)
-        // features.6.3.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(322)
+        // features.6.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34510592 &* s.n, input: s.t + 34285088 &* s.n,
             pixels: 81 &* s.n, channels: 1392, gamma: s.p + 3858432, beta: s.p + 3859824, savedMean: s.f + 518208,
             savedInvStd: s.f + 519600, activation: .relu6, gradInput: s.t + 34510592 &* s.n, gradGamma: s.g + 3858432,
             gradBeta: s.g + 3859824, pool: pool)
-        // features.6.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(323)
+        // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34510592 &* s.n, input: s.t + 37875984 &* s.n,
             weights: s.p + 3535488, pixels: 81 &* s.n, inChannels: 232, outChannels: 1392,
             gradInput: s.t + 28680016 &* s.n, gradWeights: s.g + 3535488, pool: pool)
+        s.profiler?.stop(324)
         // features.6.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 28680016 &* s.n, s.t + 28661216 &* s.n, count: 18792 &* s.n, pool: pool)
+        s.profiler?.stop(325)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 28680016 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 28698832 &* s.n : nil, batch: s.n,
             perImage: 18792, gradBranch: s.t + 28661216 &* s.n, pool: pool)
-        // features.6.2.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(326)
+        // features.6.2.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 232]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28661216 &* s.n, input: s.t + 37857184 &* s.n,
             pixels: 81 &* s.n, channels: 232, gamma: s.p + 3534528, beta: s.p + 3534768, savedMean: s.f + 517744,
             savedInvStd: s.f + 517976, activation: .identity, gradInput: s.t + 28661216 &* s.n,
             gradGamma: s.g + 3534528, gradBeta: s.g + 3534768, pool: pool)
-        // features.6.2.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(327)
+        // features.6.2.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 28661216 &* s.n, input: s.t + 34172336 &* s.n,
             weights: s.p + 3211584, pixels: 81 &* s.n, inChannels: 1392, outChannels: 232,
             gradInput: s.t + 34285088 &* s.n, gradWeights: s.g + 3211584, pool: pool)
-        // features.6.2.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(328)
+        // features.6.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34285088 &* s.n, input: s.t + 34059584 &* s.n,
             pixels: 81 &* s.n, channels: 1392, gamma: s.p + 3206016, beta: s.p + 3207408, savedMean: s.f + 445360,
             savedInvStd: s.f + 446752, activation: .relu6, gradInput: s.t + 34285088 &* s.n, gradGamma: s.g + 3206016,
             gradBeta: s.g + 3207408, pool: pool)
+        s.profiler?.stop(329)
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 482944, count: 34800)
-        // features.6.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(330)
+        // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 34285088 &* s.n, input: s.t + 33946832 &* s.n,
             batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
             outWidth: 9, weights: s.f + 448144, gradInput: s.t + 34059584 &* s.n, gradWeights: s.f + 482944,
             pool: pool)
+        s.profiler?.stop(331)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 482944, channels: 1392, kernel: 5, into: s.g + 3171216)
-        // features.6.2.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(332)
+        // features.6.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34059584 &* s.n, input: s.t + 33834080 &* s.n,
             pixels: 81 &* s.n, channels: 1392, gamma: s.p + 3165648, beta: s.p + 3167040, savedMean: s.f + 442576,
             savedInvStd: s.f + 443968, activation: .relu6, gradInput: s.t + 34059584 &* s.n, gradGamma: s.g + 3165648,
             gradBeta: s.g + 3167040, pool: pool)
-        // features.6.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(333)
+        // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34059584 &* s.n, input: s.t + 37838384 &* s.n,
             weights: s.p + 2842704, pixels: 81 &* s.n, inChannels: 232, outChannels: 1392,
             gradInput: s.t + 28661216 &* s.n, gradWeights: s.g + 2842704, pool: pool)
+        s.profiler?.stop(334)
         // features.6.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 28661216 &* s.n, s.t + 28680016 &* s.n, count: 18792 &* s.n, pool: pool)
+        s.profiler?.stop(335)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 28661216 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 28698816 &* s.n : nil, batch: s.n,
             perImage: 18792, gradBranch: s.t + 28680016 &* s.n, pool: pool)
-        // features.6.1.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(336)
+        // features.6.1.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 232]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28680016 &* s.n, input: s.t + 37819584 &* s.n,
             pixels: 81 &* s.n, channels: 232, gamma: s.p + 2841744, beta: s.p + 2841984, savedMean: s.f + 442112,
             savedInvStd: s.f + 442344, activation: .identity, gradInput: s.t + 28680016 &* s.n,
             gradGamma: s.g + 2841744, gradBeta: s.g + 2841984, pool: pool)
-        // features.6.1.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(337)
+        // features.6.1.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 28680016 &* s.n, input: s.t + 33721328 &* s.n,
             weights: s.p + 2518800, pixels: 81 &* s.n, inChannels: 1392, outChannels: 232,
             gradInput: s.t + 33834080 &* s.n, gradWeights: s.g + 2518800, pool: pool)
-        // features.6.1.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(338)
+        // features.6.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 33834080 &* s.n, input: s.t + 33608576 &* s.n,
             pixels: 81 &* s.n, channels: 1392, gamma: s.p + 2513232, beta: s.p + 2514624, savedMean: s.f + 369728,
             savedInvStd: s.f + 371120, activation: .relu6, gradInput: s.t + 33834080 &* s.n, gradGamma: s.g + 2513232,
             gradBeta: s.g + 2514624, pool: pool)
+        s.profiler?.stop(339)
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 407312, count: 34800)
-        // features.6.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(340)
+        // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 33834080 &* s.n, input: s.t + 28548464 &* s.n,
             batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
             outWidth: 9, weights: s.f + 372512, gradInput: s.t + 33608576 &* s.n, gradWeights: s.f + 407312,
             pool: pool)
+        s.profiler?.stop(341)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 407312, channels: 1392, kernel: 5, into: s.g + 2478432)
-        // features.6.1.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(342)
+        // features.6.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 33608576 &* s.n, input: s.t + 28435712 &* s.n,
             pixels: 81 &* s.n, channels: 1392, gamma: s.p + 2472864, beta: s.p + 2474256, savedMean: s.f + 366944,
             savedInvStd: s.f + 368336, activation: .relu6, gradInput: s.t + 33608576 &* s.n, gradGamma: s.g + 2472864,
             gradBeta: s.g + 2474256, pool: pool)
-        // features.6.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(343)
+        // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 33608576 &* s.n, input: s.t + 37800784 &* s.n,
             weights: s.p + 2149920, pixels: 81 &* s.n, inChannels: 232, outChannels: 1392,
             gradInput: s.t + 28435712 &* s.n, gradWeights: s.g + 2149920, pool: pool)
+        s.profiler?.stop(344)
         // features.6.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 28435712 &* s.n, s.t + 28661216 &* s.n, count: 18792 &* s.n, pool: pool)
+        s.profiler?.stop(345)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 18x18x136 -> 9x9x232
     private func features_6_0_backward(_ s: TrainingStepContext) {
-        // features.6.0.block.2 backward through identity and BatchNorm (in place)
+        // features.6.0.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 232]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28435712 &* s.n, input: s.t + 37781984 &* s.n,
             pixels: 81 &* s.n, channels: 232, gamma: s.p + 2148960, beta: s.p + 2149200, savedMean: s.f + 366480,
             savedInvStd: s.f + 366712, activation: .identity, gradInput: s.t + 28435712 &* s.n,
             gradGamma: s.g + 2148960, gradBeta: s.g + 2149200, pool: pool)
-        // features.6.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(346)
+        // features.6.0.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 816] <- [n, 9, 9, 232]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 28435712 &* s.n, input: s.t + 36549200 &* s.n,
             weights: s.p + 1959648, pixels: 81 &* s.n, inChannels: 816, outChannels: 232,
             gradInput: s.t + 33608576 &* s.n, gradWeights: s.g + 1959648, pool: pool)
-        // features.6.0.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(347)
+        // features.6.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 816]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 33608576 &* s.n, input: s.t + 36483104 &* s.n,
             pixels: 81 &* s.n, channels: 816, gamma: s.p + 1956384, beta: s.p + 1957200, savedMean: s.f + 324048,
             savedInvStd: s.f + 324864, activation: .relu6, gradInput: s.t + 33608576 &* s.n, gradGamma: s.g + 1956384,
             gradBeta: s.g + 1957200, pool: pool)
+        s.profiler?.stop(348)
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 346080, count: 20400)
-        // features.6.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(349)
+        // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 9, 9, 816]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 33608576 &* s.n, input: s.t + 28171328 &* s.n,
             batch: s.n, height: 18, width: 18, channels: 816, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 9, outWidth: 9, weights: s.f + 325680, gradInput: s.t + 28435712 &* s.n,
             gradWeights: s.f + 346080, pool: pool)
+        s.profiler?.stop(350)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 346080, channels: 816, kernel: 5, into: s.g + 1935984)
-        // features.6.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(351)
+        // features.6.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28435712 &* s.n, input: s.t + 27906944 &* s.n,
             pixels: 324 &* s.n, channels: 816, gamma: s.p + 1932720, beta: s.p + 1933536, savedMean: s.f + 322416,
             savedInvStd: s.f + 323232, activation: .relu6, gradInput: s.t + 28435712 &* s.n, gradGamma: s.g + 1932720,
             gradBeta: s.g + 1933536, pool: pool)
-        // features.6.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(352)
+        // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 28435712 &* s.n, input: s.t + 37364672 &* s.n,
             weights: s.p + 1821744, pixels: 324 &* s.n, inChannels: 136, outChannels: 816,
             gradInput: s.t + 28171328 &* s.n, gradWeights: s.g + 1821744, pool: pool)
+        s.profiler?.stop(353)
     }
 
     /// features.5.4 backward: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
     private func features_5_4_backward(_ s: TrainingStepContext) {
         // features.5.4 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 28171328 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 38007760 &* s.n : nil, batch: s.n,
             perImage: 44064, gradBranch: s.t + 28215392 &* s.n, pool: pool)
-        // features.5.4.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(354)
+        // features.5.4.block.2 backward through identity and BatchNorm (in place) on [n, 18, 18, 136]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28215392 &* s.n, input: s.t + 37320608 &* s.n,
             pixels: 324 &* s.n, channels: 136, gamma: s.p + 1821168, beta: s.p + 1821312, savedMean: s.f + 322144,
             savedInvStd: s.f + 322280, activation: .identity, gradInput: s.t + 28215392 &* s.n,
             gradGamma: s.g + 1821168, gradBeta: s.g + 1821312, pool: pool)
-        // features.5.4.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(355)
+        // features.5.4.block.2 conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 28215392 &* s.n, input: s.t + 27642560 &* s.n,
             weights: s.p + 1710192, pixels: 324 &* s.n, inChannels: 816, outChannels: 136,
             gradInput: s.t + 27906944 &* s.n, gradWeights: s.g + 1710192, pool: pool)
-        // features.5.4.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(356)
+        // features.5.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 27906944 &* s.n, input: s.t + 27378176 &* s.n,
             pixels: 324 &* s.n, channels: 816, gamma: s.p + 1706928, beta: s.p + 1707744, savedMean: s.f + 279712,
             savedInvStd: s.f + 280528, activation: .relu6, gradInput: s.t + 27906944 &* s.n, gradGamma: s.g + 1706928,
             gradBeta: s.g + 1707744, pool: pool)
+        s.profiler?.stop(357)
         // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 301744, count: 20400)
-        // features.5.4.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(358)
+        // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 816]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 27906944 &* s.n, input: s.t + 27113792 &* s.n,
             batch: s.n, height: 18, width: 18, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 18, outWidth: 18, weights: s.f + 281344, gradInput: s.t + 27378176 &* s.n,
             gradWeights: s.f + 301744, pool: pool)
+        s.profiler?.stop(359)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 301744, channels: 816, kernel: 5, into: s.g + 1686528)
-        // features.5.4.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(360)
+        // features.5.4.block.0 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 27378176 &* s.n, input: s.t + 26849408 &* s.n,
             pixels: 324 &* s.n, channels: 816, gamma: s.p + 1683264, beta: s.p + 1684080, savedMean: s.f + 278080,
             savedInvStd: s.f + 278896, activation: .relu6, gradInput: s.t + 27378176 &* s.n, gradGamma: s.g + 1683264,
             gradBeta: s.g + 1684080, pool: pool)
-        // features.5.4.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(361)
+        // features.5.4.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 27378176 &* s.n, input: s.t + 37276544 &* s.n,
             weights: s.p + 1572288, pixels: 324 &* s.n, inChannels: 136, outChannels: 816,
             gradInput: s.t + 27113792 &* s.n, gradWeights: s.g + 1572288, pool: pool)
+        s.profiler?.stop(362)
         // features.5.4 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 27113792 &* s.n, s.t + 28171328 &* s.n, count: 44064 &* s.n, pool: pool)
+        s.profiler?.stop(363)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 27113792 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 38007744 &* s.n : nil, batch: s.n,
             perImage: 44064, gradBranch: s.t + 27157856 &* s.n, pool: pool)
-        // features.5.3.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(364)
+        // features.5.3.block.2 backward through identity and BatchNorm (in place) on [n, 18, 18, 136]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 27157856 &* s.n, input: s.t + 37232480 &* s.n,
             pixels: 324 &* s.n, channels: 136, gamma: s.p + 1571712, beta: s.p + 1571856, savedMean: s.f + 277808,
             savedInvStd: s.f + 277944, activation: .identity, gradInput: s.t + 27157856 &* s.n,
             gradGamma: s.g + 1571712, gradBeta: s.g + 1571856, pool: pool)
-        // features.5.3.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(365)
+        // features.5.3.block.2 conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 27157856 &* s.n, input: s.t + 26585024 &* s.n,
             weights: s.p + 1460736, pixels: 324 &* s.n, inChannels: 816, outChannels: 136,
             gradInput: s.t + 26849408 &* s.n, gradWeights: s.g + 1460736, pool: pool)
-        // features.5.3.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(366)
+        // features.5.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 26849408 &* s.n, input: s.t + 26320640 &* s.n,
             pixels: 324 &* s.n, channels: 816, gamma: s.p + 1457472, beta: s.p + 1458288, savedMean: s.f + 235376,
             savedInvStd: s.f + 236192, activation: .relu6, gradInput: s.t + 26849408 &* s.n, gradGamma: s.g + 1457472,
             gradBeta: s.g + 1458288, pool: pool)
+        s.profiler?.stop(367)
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 257408, count: 20400)
-        // features.5.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(368)
+        // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 816]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 26849408 &* s.n, input: s.t + 26056256 &* s.n,
             batch: s.n, height: 18, width: 18, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 18, outWidth: 18, weights: s.f + 237008, gradInput: s.t + 26320640 &* s.n,
             gradWeights: s.f + 257408, pool: pool)
+        s.profiler?.stop(369)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 257408, channels: 816, kernel: 5, into: s.g + 1437072)
-        // features.5.3.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(370)
+        // features.5.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 26320640 &* s.n, input: s.t + 25791872 &* s.n,
             pixels: 324 &* s.n, channels: 816, gamma: s.p + 1433808, beta: s.p + 1434624, savedMean: s.f + 233744,
             savedInvStd: s.f + 234560, activation: .relu6, gradInput: s.t + 26320640 &* s.n, gradGamma: s.g + 1433808,
             gradBeta: s.g + 1434624, pool: pool)
-        // features.5.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(371)
+        // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 26320640 &* s.n, input: s.t + 37188416 &* s.n,
             weights: s.p + 1322832, pixels: 324 &* s.n, inChannels: 136, outChannels: 816,
             gradInput: s.t + 26056256 &* s.n, gradWeights: s.g + 1322832, pool: pool)
+        s.profiler?.stop(372)
         // features.5.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 26056256 &* s.n, s.t + 27113792 &* s.n, count: 44064 &* s.n, pool: pool)
+        s.profiler?.stop(373)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 26056256 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 38007728 &* s.n : nil, batch: s.n,
             perImage: 44064, gradBranch: s.t + 26100320 &* s.n, pool: pool)
-        // features.5.2.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(374)
+        // features.5.2.block.2 backward through identity and BatchNorm (in place) on [n, 18, 18, 136]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 26100320 &* s.n, input: s.t + 37144352 &* s.n,
             pixels: 324 &* s.n, channels: 136, gamma: s.p + 1322256, beta: s.p + 1322400, savedMean: s.f + 233472,
             savedInvStd: s.f + 233608, activation: .identity, gradInput: s.t + 26100320 &* s.n,
             gradGamma: s.g + 1322256, gradBeta: s.g + 1322400, pool: pool)
-        // features.5.2.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(375)
+        // features.5.2.block.2 conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 26100320 &* s.n, input: s.t + 25527488 &* s.n,
             weights: s.p + 1211280, pixels: 324 &* s.n, inChannels: 816, outChannels: 136,
             gradInput: s.t + 25791872 &* s.n, gradWeights: s.g + 1211280, pool: pool)
-        // features.5.2.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(376)
+        // features.5.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 25791872 &* s.n, input: s.t + 25263104 &* s.n,
             pixels: 324 &* s.n, channels: 816, gamma: s.p + 1208016, beta: s.p + 1208832, savedMean: s.f + 191040,
             savedInvStd: s.f + 191856, activation: .relu6, gradInput: s.t + 25791872 &* s.n, gradGamma: s.g + 1208016,
             gradBeta: s.g + 1208832, pool: pool)
+        s.profiler?.stop(377)
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 213072, count: 20400)
-        // features.5.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(378)
+        // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 816]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 25791872 &* s.n, input: s.t + 24998720 &* s.n,
             batch: s.n, height: 18, width: 18, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 18, outWidth: 18, weights: s.f + 192672, gradInput: s.t + 25263104 &* s.n,
             gradWeights: s.f + 213072, pool: pool)
+        s.profiler?.stop(379)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 213072, channels: 816, kernel: 5, into: s.g + 1187616)
-        // features.5.2.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(380)
+        // features.5.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 25263104 &* s.n, input: s.t + 24734336 &* s.n,
             pixels: 324 &* s.n, channels: 816, gamma: s.p + 1184352, beta: s.p + 1185168, savedMean: s.f + 189408,
             savedInvStd: s.f + 190224, activation: .relu6, gradInput: s.t + 25263104 &* s.n, gradGamma: s.g + 1184352,
             gradBeta: s.g + 1185168, pool: pool)
-        // features.5.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(381)
+        // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 25263104 &* s.n, input: s.t + 37100288 &* s.n,
             weights: s.p + 1073376, pixels: 324 &* s.n, inChannels: 136, outChannels: 816,
             gradInput: s.t + 24998720 &* s.n, gradWeights: s.g + 1073376, pool: pool)
+        s.profiler?.stop(382)
         // features.5.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 24998720 &* s.n, s.t + 26056256 &* s.n, count: 44064 &* s.n, pool: pool)
+        s.profiler?.stop(383)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 24998720 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 38007712 &* s.n : nil, batch: s.n,
             perImage: 44064, gradBranch: s.t + 25042784 &* s.n, pool: pool)
-        // features.5.1.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(384)
+        // features.5.1.block.2 backward through identity and BatchNorm (in place) on [n, 18, 18, 136]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 25042784 &* s.n, input: s.t + 37056224 &* s.n,
             pixels: 324 &* s.n, channels: 136, gamma: s.p + 1072800, beta: s.p + 1072944, savedMean: s.f + 189136,
             savedInvStd: s.f + 189272, activation: .identity, gradInput: s.t + 25042784 &* s.n,
             gradGamma: s.g + 1072800, gradBeta: s.g + 1072944, pool: pool)
-        // features.5.1.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(385)
+        // features.5.1.block.2 conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 25042784 &* s.n, input: s.t + 24469952 &* s.n,
             weights: s.p + 961824, pixels: 324 &* s.n, inChannels: 816, outChannels: 136,
             gradInput: s.t + 24734336 &* s.n, gradWeights: s.g + 961824, pool: pool)
-        // features.5.1.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(386)
+        // features.5.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 24734336 &* s.n, input: s.t + 24205568 &* s.n,
             pixels: 324 &* s.n, channels: 816, gamma: s.p + 958560, beta: s.p + 959376, savedMean: s.f + 146704,
             savedInvStd: s.f + 147520, activation: .relu6, gradInput: s.t + 24734336 &* s.n, gradGamma: s.g + 958560,
             gradBeta: s.g + 959376, pool: pool)
+        s.profiler?.stop(387)
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 168736, count: 20400)
-        // features.5.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(388)
+        // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 816]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 24734336 &* s.n, input: s.t + 23941184 &* s.n,
             batch: s.n, height: 18, width: 18, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 18, outWidth: 18, weights: s.f + 148336, gradInput: s.t + 24205568 &* s.n,
             gradWeights: s.f + 168736, pool: pool)
+        s.profiler?.stop(389)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 168736, channels: 816, kernel: 5, into: s.g + 938160)
-        // features.5.1.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(390)
+        // features.5.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 24205568 &* s.n, input: s.t + 23676800 &* s.n,
             pixels: 324 &* s.n, channels: 816, gamma: s.p + 934896, beta: s.p + 935712, savedMean: s.f + 145072,
             savedInvStd: s.f + 145888, activation: .relu6, gradInput: s.t + 24205568 &* s.n, gradGamma: s.g + 934896,
             gradBeta: s.g + 935712, pool: pool)
-        // features.5.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(391)
+        // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 24205568 &* s.n, input: s.t + 37012160 &* s.n,
             weights: s.p + 823920, pixels: 324 &* s.n, inChannels: 136, outChannels: 816,
             gradInput: s.t + 23863424 &* s.n, gradWeights: s.g + 823920, pool: pool)
+        s.profiler?.stop(392)
         // features.5.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 23863424 &* s.n, s.t + 24998720 &* s.n, count: 44064 &* s.n, pool: pool)
+        s.profiler?.stop(393)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 18x18x96 -> 18x18x136
     private func features_5_0_backward(_ s: TrainingStepContext) {
-        // features.5.0.block.2 backward through identity and BatchNorm (in place)
+        // features.5.0.block.2 backward through identity and BatchNorm (in place) on [n, 18, 18, 136]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 36968096 &* s.n,
             pixels: 324 &* s.n, channels: 136, gamma: s.p + 823344, beta: s.p + 823488, savedMean: s.f + 144800,
             savedInvStd: s.f + 144936, activation: .identity, gradInput: s.t + 23863424 &* s.n,
             gradGamma: s.g + 823344, gradBeta: s.g + 823488, pool: pool)
-        // features.5.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(394)
+        // features.5.0.block.2 conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 136]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 32481152 &* s.n,
             weights: s.p + 745008, pixels: 324 &* s.n, inChannels: 576, outChannels: 136,
             gradInput: s.t + 23676800 &* s.n, gradWeights: s.g + 745008, pool: pool)
-        // features.5.0.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(395)
+        // features.5.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 32294528 &* s.n,
             pixels: 324 &* s.n, channels: 576, gamma: s.p + 742704, beta: s.p + 743280, savedMean: s.f + 114848,
             savedInvStd: s.f + 115424, activation: .relu6, gradInput: s.t + 23676800 &* s.n, gradGamma: s.g + 742704,
             gradBeta: s.g + 743280, pool: pool)
+        s.profiler?.stop(396)
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 130400, count: 14400)
-        // features.5.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(397)
+        // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 32107904 &* s.n,
             batch: s.n, height: 18, width: 18, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 18, outWidth: 18, weights: s.f + 116000, gradInput: s.t + 23863424 &* s.n,
             gradWeights: s.f + 130400, pool: pool)
+        s.profiler?.stop(398)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 130400, channels: 576, kernel: 5, into: s.g + 728304)
-        // features.5.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(399)
+        // features.5.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 31921280 &* s.n,
             pixels: 324 &* s.n, channels: 576, gamma: s.p + 726000, beta: s.p + 726576, savedMean: s.f + 113696,
             savedInvStd: s.f + 114272, activation: .relu6, gradInput: s.t + 23863424 &* s.n, gradGamma: s.g + 726000,
             gradBeta: s.g + 726576, pool: pool)
-        // features.5.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(400)
+        // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 37688672 &* s.n,
             weights: s.p + 670704, pixels: 324 &* s.n, inChannels: 96, outChannels: 576,
             gradInput: s.t + 24050048 &* s.n, gradWeights: s.g + 670704, pool: pool)
+        s.profiler?.stop(401)
     }
 
     /// features.4.4 backward: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
     private func features_4_4_backward(_ s: TrainingStepContext) {
         // features.4.4 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 24050048 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 38007696 &* s.n : nil, batch: s.n,
             perImage: 31104, gradBranch: s.t + 23863424 &* s.n, pool: pool)
-        // features.4.4.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(402)
+        // features.4.4.block.2 backward through identity and BatchNorm (in place) on [n, 18, 18, 96]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 37657568 &* s.n,
             pixels: 324 &* s.n, channels: 96, gamma: s.p + 670320, beta: s.p + 670416, savedMean: s.f + 113504,
             savedInvStd: s.f + 113600, activation: .identity, gradInput: s.t + 23863424 &* s.n,
             gradGamma: s.g + 670320, gradBeta: s.g + 670416, pool: pool)
-        // features.4.4.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(403)
+        // features.4.4.block.2 conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 31734656 &* s.n,
             weights: s.p + 615024, pixels: 324 &* s.n, inChannels: 576, outChannels: 96,
             gradInput: s.t + 23676800 &* s.n, gradWeights: s.g + 615024, pool: pool)
-        // features.4.4.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(404)
+        // features.4.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 31548032 &* s.n,
             pixels: 324 &* s.n, channels: 576, gamma: s.p + 612720, beta: s.p + 613296, savedMean: s.f + 101984,
             savedInvStd: s.f + 102560, activation: .relu6, gradInput: s.t + 23676800 &* s.n, gradGamma: s.g + 612720,
             gradBeta: s.g + 613296, pool: pool)
+        s.profiler?.stop(405)
         // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 108320, count: 5184)
-        // features.4.4.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(406)
+        // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 31361408 &* s.n,
             batch: s.n, height: 18, width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 18, outWidth: 18, weights: s.f + 103136, gradInput: s.t + 23863424 &* s.n,
             gradWeights: s.f + 108320, pool: pool)
+        s.profiler?.stop(407)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 108320, channels: 576, kernel: 3, into: s.g + 607536)
-        // features.4.4.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(408)
+        // features.4.4.block.0 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 31174784 &* s.n,
             pixels: 324 &* s.n, channels: 576, gamma: s.p + 605232, beta: s.p + 605808, savedMean: s.f + 100832,
             savedInvStd: s.f + 101408, activation: .relu6, gradInput: s.t + 23863424 &* s.n, gradGamma: s.g + 605232,
             gradBeta: s.g + 605808, pool: pool)
-        // features.4.4.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(409)
+        // features.4.4.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 37626464 &* s.n,
             weights: s.p + 549936, pixels: 324 &* s.n, inChannels: 96, outChannels: 576,
             gradInput: s.t + 24081152 &* s.n, gradWeights: s.g + 549936, pool: pool)
+        s.profiler?.stop(410)
         // features.4.4 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 24081152 &* s.n, s.t + 24050048 &* s.n, count: 31104 &* s.n, pool: pool)
+        s.profiler?.stop(411)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 24081152 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 38007680 &* s.n : nil, batch: s.n,
             perImage: 31104, gradBranch: s.t + 23863424 &* s.n, pool: pool)
-        // features.4.3.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(412)
+        // features.4.3.block.2 backward through identity and BatchNorm (in place) on [n, 18, 18, 96]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 37595360 &* s.n,
             pixels: 324 &* s.n, channels: 96, gamma: s.p + 549552, beta: s.p + 549648, savedMean: s.f + 100640,
             savedInvStd: s.f + 100736, activation: .identity, gradInput: s.t + 23863424 &* s.n,
             gradGamma: s.g + 549552, gradBeta: s.g + 549648, pool: pool)
-        // features.4.3.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(413)
+        // features.4.3.block.2 conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 30988160 &* s.n,
             weights: s.p + 494256, pixels: 324 &* s.n, inChannels: 576, outChannels: 96,
             gradInput: s.t + 23676800 &* s.n, gradWeights: s.g + 494256, pool: pool)
-        // features.4.3.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(414)
+        // features.4.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 30801536 &* s.n,
             pixels: 324 &* s.n, channels: 576, gamma: s.p + 491952, beta: s.p + 492528, savedMean: s.f + 89120,
             savedInvStd: s.f + 89696, activation: .relu6, gradInput: s.t + 23676800 &* s.n, gradGamma: s.g + 491952,
             gradBeta: s.g + 492528, pool: pool)
+        s.profiler?.stop(415)
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 95456, count: 5184)
-        // features.4.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(416)
+        // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 30614912 &* s.n,
             batch: s.n, height: 18, width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 18, outWidth: 18, weights: s.f + 90272, gradInput: s.t + 23863424 &* s.n,
             gradWeights: s.f + 95456, pool: pool)
+        s.profiler?.stop(417)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 95456, channels: 576, kernel: 3, into: s.g + 486768)
-        // features.4.3.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(418)
+        // features.4.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 30428288 &* s.n,
             pixels: 324 &* s.n, channels: 576, gamma: s.p + 484464, beta: s.p + 485040, savedMean: s.f + 87968,
             savedInvStd: s.f + 88544, activation: .relu6, gradInput: s.t + 23863424 &* s.n, gradGamma: s.g + 484464,
             gradBeta: s.g + 485040, pool: pool)
-        // features.4.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(419)
+        // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 37564256 &* s.n,
             weights: s.p + 429168, pixels: 324 &* s.n, inChannels: 96, outChannels: 576,
             gradInput: s.t + 24050048 &* s.n, gradWeights: s.g + 429168, pool: pool)
+        s.profiler?.stop(420)
         // features.4.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 24050048 &* s.n, s.t + 24081152 &* s.n, count: 31104 &* s.n, pool: pool)
+        s.profiler?.stop(421)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 24050048 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 38007664 &* s.n : nil, batch: s.n,
             perImage: 31104, gradBranch: s.t + 23863424 &* s.n, pool: pool)
-        // features.4.2.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(422)
+        // features.4.2.block.2 backward through identity and BatchNorm (in place) on [n, 18, 18, 96]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 37533152 &* s.n,
             pixels: 324 &* s.n, channels: 96, gamma: s.p + 428784, beta: s.p + 428880, savedMean: s.f + 87776,
             savedInvStd: s.f + 87872, activation: .identity, gradInput: s.t + 23863424 &* s.n, gradGamma: s.g + 428784,
             gradBeta: s.g + 428880, pool: pool)
-        // features.4.2.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(423)
+        // features.4.2.block.2 conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 30241664 &* s.n,
             weights: s.p + 373488, pixels: 324 &* s.n, inChannels: 576, outChannels: 96,
             gradInput: s.t + 23676800 &* s.n, gradWeights: s.g + 373488, pool: pool)
-        // features.4.2.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(424)
+        // features.4.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 30055040 &* s.n,
             pixels: 324 &* s.n, channels: 576, gamma: s.p + 371184, beta: s.p + 371760, savedMean: s.f + 76256,
             savedInvStd: s.f + 76832, activation: .relu6, gradInput: s.t + 23676800 &* s.n, gradGamma: s.g + 371184,
             gradBeta: s.g + 371760, pool: pool)
+        s.profiler?.stop(425)
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 82592, count: 5184)
-        // features.4.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(426)
+        // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 29868416 &* s.n,
             batch: s.n, height: 18, width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 18, outWidth: 18, weights: s.f + 77408, gradInput: s.t + 23863424 &* s.n,
             gradWeights: s.f + 82592, pool: pool)
+        s.profiler?.stop(427)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 82592, channels: 576, kernel: 3, into: s.g + 366000)
-        // features.4.2.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(428)
+        // features.4.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 29681792 &* s.n,
             pixels: 324 &* s.n, channels: 576, gamma: s.p + 363696, beta: s.p + 364272, savedMean: s.f + 75104,
             savedInvStd: s.f + 75680, activation: .relu6, gradInput: s.t + 23863424 &* s.n, gradGamma: s.g + 363696,
             gradBeta: s.g + 364272, pool: pool)
-        // features.4.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(429)
+        // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 37502048 &* s.n,
             weights: s.p + 308400, pixels: 324 &* s.n, inChannels: 96, outChannels: 576,
             gradInput: s.t + 24081152 &* s.n, gradWeights: s.g + 308400, pool: pool)
+        s.profiler?.stop(430)
         // features.4.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 24081152 &* s.n, s.t + 24050048 &* s.n, count: 31104 &* s.n, pool: pool)
+        s.profiler?.stop(431)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 24081152 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 38007648 &* s.n : nil, batch: s.n,
             perImage: 31104, gradBranch: s.t + 23863424 &* s.n, pool: pool)
-        // features.4.1.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(432)
+        // features.4.1.block.2 backward through identity and BatchNorm (in place) on [n, 18, 18, 96]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 37470944 &* s.n,
             pixels: 324 &* s.n, channels: 96, gamma: s.p + 308016, beta: s.p + 308112, savedMean: s.f + 74912,
             savedInvStd: s.f + 75008, activation: .identity, gradInput: s.t + 23863424 &* s.n, gradGamma: s.g + 308016,
             gradBeta: s.g + 308112, pool: pool)
-        // features.4.1.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(433)
+        // features.4.1.block.2 conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 29495168 &* s.n,
             weights: s.p + 252720, pixels: 324 &* s.n, inChannels: 576, outChannels: 96,
             gradInput: s.t + 23676800 &* s.n, gradWeights: s.g + 252720, pool: pool)
-        // features.4.1.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(434)
+        // features.4.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 29308544 &* s.n,
             pixels: 324 &* s.n, channels: 576, gamma: s.p + 250416, beta: s.p + 250992, savedMean: s.f + 63392,
             savedInvStd: s.f + 63968, activation: .relu6, gradInput: s.t + 23676800 &* s.n, gradGamma: s.g + 250416,
             gradBeta: s.g + 250992, pool: pool)
+        s.profiler?.stop(435)
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 69728, count: 5184)
-        // features.4.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(436)
+        // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 29121920 &* s.n,
             batch: s.n, height: 18, width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 18, outWidth: 18, weights: s.f + 64544, gradInput: s.t + 23863424 &* s.n,
             gradWeights: s.f + 69728, pool: pool)
+        s.profiler?.stop(437)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 69728, channels: 576, kernel: 3, into: s.g + 245232)
-        // features.4.1.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(438)
+        // features.4.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 28935296 &* s.n,
             pixels: 324 &* s.n, channels: 576, gamma: s.p + 242928, beta: s.p + 243504, savedMean: s.f + 62240,
             savedInvStd: s.f + 62816, activation: .relu6, gradInput: s.t + 23863424 &* s.n, gradGamma: s.g + 242928,
             gradBeta: s.g + 243504, pool: pool)
-        // features.4.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(439)
+        // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 37439840 &* s.n,
             weights: s.p + 187632, pixels: 324 &* s.n, inChannels: 96, outChannels: 576,
             gradInput: s.t + 23676800 &* s.n, gradWeights: s.g + 187632, pool: pool)
+        s.profiler?.stop(440)
         // features.4.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 23676800 &* s.n, s.t + 24081152 &* s.n, count: 31104 &* s.n, pool: pool)
+        s.profiler?.stop(441)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 35x35x48 -> 18x18x96
     private func features_4_0_backward(_ s: TrainingStepContext) {
-        // features.4.0.block.2 backward through identity and BatchNorm (in place)
+        // features.4.0.block.2 backward through identity and BatchNorm (in place) on [n, 18, 18, 96]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 37408736 &* s.n,
             pixels: 324 &* s.n, channels: 96, gamma: s.p + 187248, beta: s.p + 187344, savedMean: s.f + 62048,
             savedInvStd: s.f + 62144, activation: .identity, gradInput: s.t + 23676800 &* s.n, gradGamma: s.g + 187248,
             gradBeta: s.g + 187344, pool: pool)
-        // features.4.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(442)
+        // features.4.0.block.2 conv 1x1 backward: input and weight gradients, [n, 18, 18, 288] <- [n, 18, 18, 96]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 36389792 &* s.n,
             weights: s.p + 159600, pixels: 324 &* s.n, inChannels: 288, outChannels: 96,
             gradInput: s.t + 24029600 &* s.n, gradWeights: s.g + 159600, pool: pool)
-        // features.4.0.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(443)
+        // features.4.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 288]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 24029600 &* s.n, input: s.t + 36296480 &* s.n,
             pixels: 324 &* s.n, channels: 288, gamma: s.p + 158448, beta: s.p + 158736, savedMean: s.f + 56288,
             savedInvStd: s.f + 56576, activation: .relu6, gradInput: s.t + 24029600 &* s.n, gradGamma: s.g + 158448,
             gradBeta: s.g + 158736, pool: pool)
+        s.profiler?.stop(444)
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 59456, count: 2592)
-        // features.4.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(445)
+        // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 18, 18, 288]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 24029600 &* s.n, input: s.t + 23324000 &* s.n,
             batch: s.n, height: 35, width: 35, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 18, outWidth: 18, weights: s.f + 56864, gradInput: s.t + 23676800 &* s.n,
             gradWeights: s.f + 59456, pool: pool)
+        s.profiler?.stop(446)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 59456, channels: 288, kernel: 3, into: s.g + 155856)
-        // features.4.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(447)
+        // features.4.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 35, 35, 288]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 22971200 &* s.n,
             pixels: 1225 &* s.n, channels: 288, gamma: s.p + 154704, beta: s.p + 154992, savedMean: s.f + 55712,
             savedInvStd: s.f + 56000, activation: .relu6, gradInput: s.t + 23676800 &* s.n, gradGamma: s.g + 154704,
             gradBeta: s.g + 154992, pool: pool)
-        // features.4.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(448)
+        // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 35, 35, 48] <- [n, 35, 35, 288]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 36909296 &* s.n,
             weights: s.p + 140880, pixels: 1225 &* s.n, inChannels: 48, outChannels: 288,
             gradInput: s.t + 23324000 &* s.n, gradWeights: s.g + 140880, pool: pool)
+        s.profiler?.stop(449)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 35x35x48 -> 35x35x48, identity shortcut
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 23324000 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 38007632 &* s.n : nil, batch: s.n,
             perImage: 58800, gradBranch: s.t + 23382800 &* s.n, pool: pool)
-        // features.3.2.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(450)
+        // features.3.2.block.2 backward through identity and BatchNorm (in place) on [n, 35, 35, 48]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23382800 &* s.n, input: s.t + 36850496 &* s.n,
             pixels: 1225 &* s.n, channels: 48, gamma: s.p + 140688, beta: s.p + 140736, savedMean: s.f + 55616,
             savedInvStd: s.f + 55664, activation: .identity, gradInput: s.t + 23382800 &* s.n, gradGamma: s.g + 140688,
             gradBeta: s.g + 140736, pool: pool)
-        // features.3.2.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(451)
+        // features.3.2.block.2 conv 1x1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 48]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23382800 &* s.n, input: s.t + 22618400 &* s.n,
             weights: s.p + 126864, pixels: 1225 &* s.n, inChannels: 288, outChannels: 48,
             gradInput: s.t + 22971200 &* s.n, gradWeights: s.g + 126864, pool: pool)
-        // features.3.2.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(452)
+        // features.3.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 35, 35, 288]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22971200 &* s.n, input: s.t + 22265600 &* s.n,
             pixels: 1225 &* s.n, channels: 288, gamma: s.p + 125712, beta: s.p + 126000, savedMean: s.f + 40640,
             savedInvStd: s.f + 40928, activation: .relu6, gradInput: s.t + 22971200 &* s.n, gradGamma: s.g + 125712,
             gradBeta: s.g + 126000, pool: pool)
+        s.profiler?.stop(453)
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 48416, count: 7200)
-        // features.3.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(454)
+        // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 288]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 22971200 &* s.n, input: s.t + 21912800 &* s.n,
             batch: s.n, height: 35, width: 35, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 35, outWidth: 35, weights: s.f + 41216, gradInput: s.t + 22265600 &* s.n,
             gradWeights: s.f + 48416, pool: pool)
+        s.profiler?.stop(455)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 48416, channels: 288, kernel: 5, into: s.g + 118512)
-        // features.3.2.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(456)
+        // features.3.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 35, 35, 288]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22265600 &* s.n, input: s.t + 21560000 &* s.n,
             pixels: 1225 &* s.n, channels: 288, gamma: s.p + 117360, beta: s.p + 117648, savedMean: s.f + 40064,
             savedInvStd: s.f + 40352, activation: .relu6, gradInput: s.t + 22265600 &* s.n, gradGamma: s.g + 117360,
             gradBeta: s.g + 117648, pool: pool)
-        // features.3.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(457)
+        // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 35, 35, 48] <- [n, 35, 35, 288]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22265600 &* s.n, input: s.t + 36791696 &* s.n,
             weights: s.p + 103536, pixels: 1225 &* s.n, inChannels: 48, outChannels: 288,
             gradInput: s.t + 21912800 &* s.n, gradWeights: s.g + 103536, pool: pool)
+        s.profiler?.stop(458)
         // features.3.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 21912800 &* s.n, s.t + 23324000 &* s.n, count: 58800 &* s.n, pool: pool)
+        s.profiler?.stop(459)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 35x35x48 -> 35x35x48, identity shortcut
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 21912800 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 38007616 &* s.n : nil, batch: s.n,
             perImage: 58800, gradBranch: s.t + 21971600 &* s.n, pool: pool)
-        // features.3.1.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(460)
+        // features.3.1.block.2 backward through identity and BatchNorm (in place) on [n, 35, 35, 48]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 21971600 &* s.n, input: s.t + 36732896 &* s.n,
             pixels: 1225 &* s.n, channels: 48, gamma: s.p + 103344, beta: s.p + 103392, savedMean: s.f + 39968,
             savedInvStd: s.f + 40016, activation: .identity, gradInput: s.t + 21971600 &* s.n, gradGamma: s.g + 103344,
             gradBeta: s.g + 103392, pool: pool)
-        // features.3.1.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(461)
+        // features.3.1.block.2 conv 1x1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 48]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 21971600 &* s.n, input: s.t + 21207200 &* s.n,
             weights: s.p + 89520, pixels: 1225 &* s.n, inChannels: 288, outChannels: 48,
             gradInput: s.t + 21560000 &* s.n, gradWeights: s.g + 89520, pool: pool)
-        // features.3.1.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(462)
+        // features.3.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 35, 35, 288]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 21560000 &* s.n, input: s.t + 20854400 &* s.n,
             pixels: 1225 &* s.n, channels: 288, gamma: s.p + 88368, beta: s.p + 88656, savedMean: s.f + 24992,
             savedInvStd: s.f + 25280, activation: .relu6, gradInput: s.t + 21560000 &* s.n, gradGamma: s.g + 88368,
             gradBeta: s.g + 88656, pool: pool)
+        s.profiler?.stop(463)
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 32768, count: 7200)
-        // features.3.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(464)
+        // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 288]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 21560000 &* s.n, input: s.t + 15405600 &* s.n,
             batch: s.n, height: 35, width: 35, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 35, outWidth: 35, weights: s.f + 25568, gradInput: s.t + 20854400 &* s.n,
             gradWeights: s.f + 32768, pool: pool)
+        s.profiler?.stop(465)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 32768, channels: 288, kernel: 5, into: s.g + 81168)
-        // features.3.1.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(466)
+        // features.3.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 35, 35, 288]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20854400 &* s.n, input: s.t + 15052800 &* s.n,
             pixels: 1225 &* s.n, channels: 288, gamma: s.p + 80016, beta: s.p + 80304, savedMean: s.f + 24416,
             savedInvStd: s.f + 24704, activation: .relu6, gradInput: s.t + 20854400 &* s.n, gradGamma: s.g + 80016,
             gradBeta: s.g + 80304, pool: pool)
-        // features.3.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(467)
+        // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 35, 35, 48] <- [n, 35, 35, 288]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20854400 &* s.n, input: s.t + 36674096 &* s.n,
             weights: s.p + 66192, pixels: 1225 &* s.n, inChannels: 48, outChannels: 288,
             gradInput: s.t + 15052800 &* s.n, gradWeights: s.g + 66192, pool: pool)
+        s.profiler?.stop(468)
         // features.3.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 15052800 &* s.n, s.t + 21912800 &* s.n, count: 58800 &* s.n, pool: pool)
+        s.profiler?.stop(469)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 70x70x32 -> 35x35x48
     private func features_3_0_backward(_ s: TrainingStepContext) {
-        // features.3.0.block.2 backward through identity and BatchNorm (in place)
+        // features.3.0.block.2 backward through identity and BatchNorm (in place) on [n, 35, 35, 48]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15052800 &* s.n, input: s.t + 36615296 &* s.n,
             pixels: 1225 &* s.n, channels: 48, gamma: s.p + 66000, beta: s.p + 66048, savedMean: s.f + 24320,
             savedInvStd: s.f + 24368, activation: .identity, gradInput: s.t + 15052800 &* s.n, gradGamma: s.g + 66000,
             gradBeta: s.g + 66048, pool: pool)
-        // features.3.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(470)
+        // features.3.0.block.2 conv 1x1 backward: input and weight gradients, [n, 35, 35, 192] <- [n, 35, 35, 48]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15052800 &* s.n, input: s.t + 28700096 &* s.n,
             weights: s.p + 56784, pixels: 1225 &* s.n, inChannels: 192, outChannels: 48,
             gradInput: s.t + 20854400 &* s.n, gradWeights: s.g + 56784, pool: pool)
-        // features.3.0.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(471)
+        // features.3.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 35, 35, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20854400 &* s.n, input: s.t + 15758400 &* s.n,
             pixels: 1225 &* s.n, channels: 192, gamma: s.p + 56016, beta: s.p + 56208, savedMean: s.f + 14336,
             savedInvStd: s.f + 14528, activation: .relu6, gradInput: s.t + 20854400 &* s.n, gradGamma: s.g + 56016,
             gradBeta: s.g + 56208, pool: pool)
+        s.profiler?.stop(472)
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 19520, count: 4800)
-        // features.3.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(473)
+        // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 35, 35, 192]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 20854400 &* s.n, input: s.t + 14112000 &* s.n,
             batch: s.n, height: 70, width: 70, channels: 192, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 35, outWidth: 35, weights: s.f + 14720, gradInput: s.t + 15052800 &* s.n,
             gradWeights: s.f + 19520, pool: pool)
+        s.profiler?.stop(474)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 19520, channels: 192, kernel: 5, into: s.g + 51216)
-        // features.3.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(475)
+        // features.3.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 70, 70, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15052800 &* s.n, input: s.t + 13171200 &* s.n,
             pixels: 4900 &* s.n, channels: 192, gamma: s.p + 50448, beta: s.p + 50640, savedMean: s.f + 13952,
             savedInvStd: s.f + 14144, activation: .relu6, gradInput: s.t + 15052800 &* s.n, gradGamma: s.g + 50448,
             gradBeta: s.g + 50640, pool: pool)
-        // features.3.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(476)
+        // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 70, 70, 32] <- [n, 70, 70, 192]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15052800 &* s.n, input: s.t + 33451776 &* s.n,
             weights: s.p + 44304, pixels: 4900 &* s.n, inChannels: 32, outChannels: 192,
             gradInput: s.t + 14112000 &* s.n, gradWeights: s.g + 44304, pool: pool)
+        s.profiler?.stop(477)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 70x70x32 -> 70x70x32, identity shortcut
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 14112000 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 38007600 &* s.n : nil, batch: s.n,
             perImage: 156800, gradBranch: s.t + 14268800 &* s.n, pool: pool)
-        // features.2.2.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(478)
+        // features.2.2.block.2 backward through identity and BatchNorm (in place) on [n, 70, 70, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 14268800 &* s.n, input: s.t + 33294976 &* s.n,
             pixels: 4900 &* s.n, channels: 32, gamma: s.p + 44176, beta: s.p + 44208, savedMean: s.f + 13888,
             savedInvStd: s.f + 13920, activation: .identity, gradInput: s.t + 14268800 &* s.n, gradGamma: s.g + 44176,
             gradBeta: s.g + 44208, pool: pool)
-        // features.2.2.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(479)
+        // features.2.2.block.2 conv 1x1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 32]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 14268800 &* s.n, input: s.t + 12230400 &* s.n,
             weights: s.p + 38032, pixels: 4900 &* s.n, inChannels: 192, outChannels: 32,
             gradInput: s.t + 13171200 &* s.n, gradWeights: s.g + 38032, pool: pool)
-        // features.2.2.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(480)
+        // features.2.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 70, 70, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13171200 &* s.n, input: s.t + 11289600 &* s.n,
             pixels: 4900 &* s.n, channels: 192, gamma: s.p + 37264, beta: s.p + 37456, savedMean: s.f + 10048,
             savedInvStd: s.f + 10240, activation: .relu6, gradInput: s.t + 13171200 &* s.n, gradGamma: s.g + 37264,
             gradBeta: s.g + 37456, pool: pool)
+        s.profiler?.stop(481)
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 12160, count: 1728)
-        // features.2.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(482)
+        // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 192]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 13171200 &* s.n, input: s.t + 10348800 &* s.n,
             batch: s.n, height: 70, width: 70, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 70, outWidth: 70, weights: s.f + 10432, gradInput: s.t + 11289600 &* s.n,
             gradWeights: s.f + 12160, pool: pool)
+        s.profiler?.stop(483)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 12160, channels: 192, kernel: 3, into: s.g + 35536)
-        // features.2.2.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(484)
+        // features.2.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 70, 70, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11289600 &* s.n, input: s.t + 9408000 &* s.n,
             pixels: 4900 &* s.n, channels: 192, gamma: s.p + 34768, beta: s.p + 34960, savedMean: s.f + 9664,
             savedInvStd: s.f + 9856, activation: .relu6, gradInput: s.t + 11289600 &* s.n, gradGamma: s.g + 34768,
             gradBeta: s.g + 34960, pool: pool)
-        // features.2.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(485)
+        // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 70, 70, 32] <- [n, 70, 70, 192]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 11289600 &* s.n, input: s.t + 33138176 &* s.n,
             weights: s.p + 28624, pixels: 4900 &* s.n, inChannels: 32, outChannels: 192,
             gradInput: s.t + 10348800 &* s.n, gradWeights: s.g + 28624, pool: pool)
+        s.profiler?.stop(486)
         // features.2.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 10348800 &* s.n, s.t + 14112000 &* s.n, count: 156800 &* s.n, pool: pool)
+        s.profiler?.stop(487)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 70x70x32 -> 70x70x32, identity shortcut
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 10348800 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 38007584 &* s.n : nil, batch: s.n,
             perImage: 156800, gradBranch: s.t + 10505600 &* s.n, pool: pool)
-        // features.2.1.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(488)
+        // features.2.1.block.2 backward through identity and BatchNorm (in place) on [n, 70, 70, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10505600 &* s.n, input: s.t + 32981376 &* s.n,
             pixels: 4900 &* s.n, channels: 32, gamma: s.p + 28496, beta: s.p + 28528, savedMean: s.f + 9600,
             savedInvStd: s.f + 9632, activation: .identity, gradInput: s.t + 10505600 &* s.n, gradGamma: s.g + 28496,
             gradBeta: s.g + 28528, pool: pool)
-        // features.2.1.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(489)
+        // features.2.1.block.2 conv 1x1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 32]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10505600 &* s.n, input: s.t + 8467200 &* s.n,
             weights: s.p + 22352, pixels: 4900 &* s.n, inChannels: 192, outChannels: 32,
             gradInput: s.t + 9408000 &* s.n, gradWeights: s.g + 22352, pool: pool)
-        // features.2.1.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(490)
+        // features.2.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 70, 70, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9408000 &* s.n, input: s.t + 7526400 &* s.n,
             pixels: 4900 &* s.n, channels: 192, gamma: s.p + 21584, beta: s.p + 21776, savedMean: s.f + 5760,
             savedInvStd: s.f + 5952, activation: .relu6, gradInput: s.t + 9408000 &* s.n, gradGamma: s.g + 21584,
             gradBeta: s.g + 21776, pool: pool)
+        s.profiler?.stop(491)
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 7872, count: 1728)
-        // features.2.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(492)
+        // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 192]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9408000 &* s.n, input: s.t + 6585600 &* s.n,
             batch: s.n, height: 70, width: 70, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 70, outWidth: 70, weights: s.f + 6144, gradInput: s.t + 7526400 &* s.n, gradWeights: s.f + 7872,
             pool: pool)
+        s.profiler?.stop(493)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 7872, channels: 192, kernel: 3, into: s.g + 19856)
-        // features.2.1.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(494)
+        // features.2.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 70, 70, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 7526400 &* s.n, input: s.t + 5644800 &* s.n,
             pixels: 4900 &* s.n, channels: 192, gamma: s.p + 19088, beta: s.p + 19280, savedMean: s.f + 5376,
             savedInvStd: s.f + 5568, activation: .relu6, gradInput: s.t + 7526400 &* s.n, gradGamma: s.g + 19088,
             gradBeta: s.g + 19280, pool: pool)
-        // features.2.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(495)
+        // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 70, 70, 32] <- [n, 70, 70, 192]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 7526400 &* s.n, input: s.t + 32824576 &* s.n,
             weights: s.p + 12944, pixels: 4900 &* s.n, inChannels: 32, outChannels: 192,
             gradInput: s.t + 5644800 &* s.n, gradWeights: s.g + 12944, pool: pool)
+        s.profiler?.stop(496)
         // features.2.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 5644800 &* s.n, s.t + 10348800 &* s.n, count: 156800 &* s.n, pool: pool)
+        s.profiler?.stop(497)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 140x140x24 -> 70x70x32
     private func features_2_0_backward(_ s: TrainingStepContext) {
-        // features.2.0.block.2 backward through identity and BatchNorm (in place)
+        // features.2.0.block.2 backward through identity and BatchNorm (in place) on [n, 70, 70, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5644800 &* s.n, input: s.t + 32667776 &* s.n,
             pixels: 4900 &* s.n, channels: 32, gamma: s.p + 12816, beta: s.p + 12848, savedMean: s.f + 5312,
             savedInvStd: s.f + 5344, activation: .identity, gradInput: s.t + 5644800 &* s.n, gradGamma: s.g + 12816,
             gradBeta: s.g + 12848, pool: pool)
-        // features.2.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(498)
+        // features.2.0.block.2 conv 1x1 backward: input and weight gradients, [n, 70, 70, 144] <- [n, 70, 70, 32]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5644800 &* s.n, input: s.t + 16699200 &* s.n,
             weights: s.p + 8208, pixels: 4900 &* s.n, inChannels: 144, outChannels: 32,
             gradInput: s.t + 8467200 &* s.n, gradWeights: s.g + 8208, pool: pool)
-        // features.2.0.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(499)
+        // features.2.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 70, 70, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8467200 &* s.n, input: s.t + 15993600 &* s.n,
             pixels: 4900 &* s.n, channels: 144, gamma: s.p + 7632, beta: s.p + 7776, savedMean: s.f + 2432,
             savedInvStd: s.f + 2576, activation: .relu6, gradInput: s.t + 8467200 &* s.n, gradGamma: s.g + 7632,
             gradBeta: s.g + 7776, pool: pool)
+        s.profiler?.stop(500)
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 4016, count: 1296)
-        // features.2.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(501)
+        // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 140, 140, 144] <- [n, 70, 70, 144]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8467200 &* s.n, input: s.t + 2822400 &* s.n,
             batch: s.n, height: 140, width: 140, channels: 144, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
             outHeight: 70, outWidth: 70, weights: s.f + 2720, gradInput: s.t + 5644800 &* s.n, gradWeights: s.f + 4016,
             pool: pool)
+        s.profiler?.stop(502)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4016, channels: 144, kernel: 3, into: s.g + 6336)
-        // features.2.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(503)
+        // features.2.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 140, 140, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5644800 &* s.n, input: s.t, pixels: 19600 &* s.n,
             channels: 144, gamma: s.p + 5760, beta: s.p + 5904, savedMean: s.f + 2144, savedInvStd: s.f + 2288,
             activation: .relu6, gradInput: s.t + 5644800 &* s.n, gradGamma: s.g + 5760, gradBeta: s.g + 5904,
             pool: pool)
-        // features.2.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(504)
+        // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 140, 140, 24] <- [n, 140, 140, 144]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5644800 &* s.n, input: s.t + 20384000 &* s.n,
             weights: s.p + 2304, pixels: 19600 &* s.n, inChannels: 24, outChannels: 144,
             gradInput: s.t + 627200 &* s.n, gradWeights: s.g + 2304, pool: pool)
+        s.profiler?.stop(505)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 140x140x32 -> 140x140x24
     private func features_1_0_backward(_ s: TrainingStepContext) {
-        // features.1.0.block.1 backward through identity and BatchNorm (in place)
+        // features.1.0.block.1 backward through identity and BatchNorm (in place) on [n, 140, 140, 24]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 627200 &* s.n, input: s.t + 19913600 &* s.n,
             pixels: 19600 &* s.n, channels: 24, gamma: s.p + 2176, beta: s.p + 2208, savedMean: s.f + 2096,
             savedInvStd: s.f + 2120, activation: .identity, gradInput: s.t + 627200 &* s.n, gradGamma: s.g + 2176,
             gradBeta: s.g + 2208, pool: pool)
-        // features.1.0.block.1 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(506)
+        // features.1.0.block.1 conv 1x1 backward: input and weight gradients, [n, 140, 140, 32] <- [n, 140, 140, 24]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 627200 &* s.n, input: s.t + 19286400 &* s.n,
             weights: s.p + 1408, pixels: 19600 &* s.n, inChannels: 32, outChannels: 24, gradInput: s.t,
             gradWeights: s.g + 1408, pool: pool)
-        // features.1.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(507)
+        // features.1.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 140, 140, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 18659200 &* s.n,
             pixels: 19600 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 1456,
             savedInvStd: s.f + 1488, activation: .relu6, gradInput: s.t, gradGamma: s.g + 1280, gradBeta: s.g + 1312,
             pool: pool)
+        s.profiler?.stop(508)
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 1808, count: 288)
-        // features.1.0.block.0 depthwise backward: input and weight gradients
+        s.profiler?.stop(509)
+        // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 140, 140, 32] <- [n, 140, 140, 32]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t, input: s.t + 18032000 &* s.n, batch: s.n, height: 140,
             width: 140, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 140, outWidth: 140,
             weights: s.f + 1520, gradInput: s.t + 627200 &* s.n, gradWeights: s.f + 1808, pool: pool)
+        s.profiler?.stop(510)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1808, channels: 32, kernel: 3, into: s.g + 992)
+        s.profiler?.stop(511)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
     private func features_0_backward(_ s: TrainingStepContext) {
-        // features.0 backward through relu6 and BatchNorm (in place)
+        // features.0 backward through relu6 and BatchNorm (in place) on [n, 140, 140, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 627200 &* s.n, input: s.t + 17404800 &* s.n,
             pixels: 19600 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 1392,
             savedInvStd: s.f + 1424, activation: .relu6, gradInput: s.t + 627200 &* s.n, gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
+        s.profiler?.stop(512)
         // features.0 stem weight gradient (the image needs none)
+        s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.t + 627200 &* s.n, input: s.x, batch: s.n, inChannels: 3,
             height: 280, width: 280, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 140, outWidth: 140,
             outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
+        s.profiler?.stop(513)
     }
+
+    /// The kernel calls of `trainStep` in order (`s.profiler?.stop(i)` charges entry i), for `LayerProfiler`.
+    public static let profiledLayers: [LayerProfiler.Layer] = [
+        .init("gradients", kind: "zero gradients", macsPerImage: nil, "zero all 8274160 gradients"),
+        .init("features.0", kind: "stem forward", macsPerImage: 16934400,
+              "stem conv 3x3/2, [n, 3, 280, 280] (NCHW) -> [n, 140, 140, 32]"),
+        .init("features.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 140, 140, 32]"),
+        .init("features.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 140, 140, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][32]"),
+        .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: 5644800,
+              "depthwise 3x3/1, [n, 140, 140, 32] -> [n, 140, 140, 32]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 140, 140, 32]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 140, 140, 32]"),
+        .init("features.1.0.block.1", kind: "conv 1x1 forward", macsPerImage: 15052800,
+              "project conv 1x1, [n, 140, 140, 32] -> [n, 140, 140, 24]"),
+        .init("features.1.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 140, 140, 24]"),
+        .init("features.1.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 140, 140, 24]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 67737600,
+              "expand conv 1x1, [n, 140, 140, 24] -> [n, 140, 140, 144]"),
+        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 140, 140, 144]"),
+        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 140, 140, 144]"),
+        .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][144]"),
+        .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 6350400,
+              "depthwise 3x3/2, [n, 140, 140, 144] -> [n, 70, 70, 144]"),
+        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 70, 70, 144]"),
+        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 144]"),
+        .init("features.2.0.block.2", kind: "conv 1x1 forward", macsPerImage: 22579200,
+              "project conv 1x1, [n, 70, 70, 144] -> [n, 70, 70, 32]"),
+        .init("features.2.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 70, 70, 32]"),
+        .init("features.2.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 70, 70, 32]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 30105600,
+              "expand conv 1x1, [n, 70, 70, 32] -> [n, 70, 70, 192]"),
+        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 70, 70, 192]"),
+        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 192]"),
+        .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][192]"),
+        .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 8467200,
+              "depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192]"),
+        .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 70, 70, 192]"),
+        .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 192]"),
+        .init("features.2.1.block.2", kind: "conv 1x1 forward", macsPerImage: 30105600,
+              "project conv 1x1, [n, 70, 70, 192] -> [n, 70, 70, 32]"),
+        .init("features.2.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 70, 70, 32]"),
+        .init("features.2.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 70, 70, 32]"),
+        .init("features.2.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9833333333333333"),
+        .init("features.2.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 30105600,
+              "expand conv 1x1, [n, 70, 70, 32] -> [n, 70, 70, 192]"),
+        .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 70, 70, 192]"),
+        .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 192]"),
+        .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][192]"),
+        .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 8467200,
+              "depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192]"),
+        .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 70, 70, 192]"),
+        .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 192]"),
+        .init("features.2.2.block.2", kind: "conv 1x1 forward", macsPerImage: 30105600,
+              "project conv 1x1, [n, 70, 70, 192] -> [n, 70, 70, 32]"),
+        .init("features.2.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 70, 70, 32]"),
+        .init("features.2.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 70, 70, 32]"),
+        .init("features.2.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.975"),
+        .init("features.2.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 30105600,
+              "expand conv 1x1, [n, 70, 70, 32] -> [n, 70, 70, 192]"),
+        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 70, 70, 192]"),
+        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 192]"),
+        .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][192]"),
+        .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 5880000,
+              "depthwise 5x5/2, [n, 70, 70, 192] -> [n, 35, 35, 192]"),
+        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 35, 35, 192]"),
+        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 192]"),
+        .init("features.3.0.block.2", kind: "conv 1x1 forward", macsPerImage: 11289600,
+              "project conv 1x1, [n, 35, 35, 192] -> [n, 35, 35, 48]"),
+        .init("features.3.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 35, 35, 48]"),
+        .init("features.3.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 35, 35, 48]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
+              "expand conv 1x1, [n, 35, 35, 48] -> [n, 35, 35, 288]"),
+        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 35, 35, 288]"),
+        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 288]"),
+        .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][288]"),
+        .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 8820000,
+              "depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288]"),
+        .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 35, 35, 288]"),
+        .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 288]"),
+        .init("features.3.1.block.2", kind: "conv 1x1 forward", macsPerImage: 16934400,
+              "project conv 1x1, [n, 35, 35, 288] -> [n, 35, 35, 48]"),
+        .init("features.3.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 35, 35, 48]"),
+        .init("features.3.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 35, 35, 48]"),
+        .init("features.3.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9583333333333334"),
+        .init("features.3.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
+              "expand conv 1x1, [n, 35, 35, 48] -> [n, 35, 35, 288]"),
+        .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 35, 35, 288]"),
+        .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 288]"),
+        .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][288]"),
+        .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 8820000,
+              "depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288]"),
+        .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 35, 35, 288]"),
+        .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 288]"),
+        .init("features.3.2.block.2", kind: "conv 1x1 forward", macsPerImage: 16934400,
+              "project conv 1x1, [n, 35, 35, 288] -> [n, 35, 35, 48]"),
+        .init("features.3.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 35, 35, 48]"),
+        .init("features.3.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 35, 35, 48]"),
+        .init("features.3.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.95"),
+        .init("features.3.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
+              "expand conv 1x1, [n, 35, 35, 48] -> [n, 35, 35, 288]"),
+        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 35, 35, 288]"),
+        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 288]"),
+        .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][288]"),
+        .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 839808,
+              "depthwise 3x3/2, [n, 35, 35, 288] -> [n, 18, 18, 288]"),
+        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 288]"),
+        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 288]"),
+        .init("features.4.0.block.2", kind: "conv 1x1 forward", macsPerImage: 8957952,
+              "project conv 1x1, [n, 18, 18, 288] -> [n, 18, 18, 96]"),
+        .init("features.4.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 18, 18, 96]"),
+        .init("features.4.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 96]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
+              "expand conv 1x1, [n, 18, 18, 96] -> [n, 18, 18, 576]"),
+        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]"),
+        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]"),
+        .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][576]"),
+        .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 1679616,
+              "depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]"),
+        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]"),
+        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]"),
+        .init("features.4.1.block.2", kind: "conv 1x1 forward", macsPerImage: 17915904,
+              "project conv 1x1, [n, 18, 18, 576] -> [n, 18, 18, 96]"),
+        .init("features.4.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 18, 18, 96]"),
+        .init("features.4.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 96]"),
+        .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9333333333333333"),
+        .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
+              "expand conv 1x1, [n, 18, 18, 96] -> [n, 18, 18, 576]"),
+        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]"),
+        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]"),
+        .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][576]"),
+        .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 1679616,
+              "depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]"),
+        .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]"),
+        .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]"),
+        .init("features.4.2.block.2", kind: "conv 1x1 forward", macsPerImage: 17915904,
+              "project conv 1x1, [n, 18, 18, 576] -> [n, 18, 18, 96]"),
+        .init("features.4.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 18, 18, 96]"),
+        .init("features.4.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 96]"),
+        .init("features.4.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.925"),
+        .init("features.4.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
+              "expand conv 1x1, [n, 18, 18, 96] -> [n, 18, 18, 576]"),
+        .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]"),
+        .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]"),
+        .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][576]"),
+        .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 1679616,
+              "depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]"),
+        .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]"),
+        .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]"),
+        .init("features.4.3.block.2", kind: "conv 1x1 forward", macsPerImage: 17915904,
+              "project conv 1x1, [n, 18, 18, 576] -> [n, 18, 18, 96]"),
+        .init("features.4.3.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 18, 18, 96]"),
+        .init("features.4.3.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 96]"),
+        .init("features.4.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9166666666666666"),
+        .init("features.4.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
+              "expand conv 1x1, [n, 18, 18, 96] -> [n, 18, 18, 576]"),
+        .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]"),
+        .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]"),
+        .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][576]"),
+        .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 1679616,
+              "depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]"),
+        .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]"),
+        .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]"),
+        .init("features.4.4.block.2", kind: "conv 1x1 forward", macsPerImage: 17915904,
+              "project conv 1x1, [n, 18, 18, 576] -> [n, 18, 18, 96]"),
+        .init("features.4.4.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 18, 18, 96]"),
+        .init("features.4.4.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 96]"),
+        .init("features.4.4", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9083333333333333"),
+        .init("features.4.4", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
+              "expand conv 1x1, [n, 18, 18, 96] -> [n, 18, 18, 576]"),
+        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]"),
+        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]"),
+        .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][576]"),
+        .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 4665600,
+              "depthwise 5x5/1, [n, 18, 18, 576] -> [n, 18, 18, 576]"),
+        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]"),
+        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]"),
+        .init("features.5.0.block.2", kind: "conv 1x1 forward", macsPerImage: 25380864,
+              "project conv 1x1, [n, 18, 18, 576] -> [n, 18, 18, 136]"),
+        .init("features.5.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 18, 18, 136]"),
+        .init("features.5.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 136]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 35956224,
+              "expand conv 1x1, [n, 18, 18, 136] -> [n, 18, 18, 816]"),
+        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]"),
+        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]"),
+        .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][816]"),
+        .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 6609600,
+              "depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]"),
+        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]"),
+        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]"),
+        .init("features.5.1.block.2", kind: "conv 1x1 forward", macsPerImage: 35956224,
+              "project conv 1x1, [n, 18, 18, 816] -> [n, 18, 18, 136]"),
+        .init("features.5.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 18, 18, 136]"),
+        .init("features.5.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 136]"),
+        .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8916666666666666"),
+        .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 35956224,
+              "expand conv 1x1, [n, 18, 18, 136] -> [n, 18, 18, 816]"),
+        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]"),
+        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]"),
+        .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][816]"),
+        .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 6609600,
+              "depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]"),
+        .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]"),
+        .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]"),
+        .init("features.5.2.block.2", kind: "conv 1x1 forward", macsPerImage: 35956224,
+              "project conv 1x1, [n, 18, 18, 816] -> [n, 18, 18, 136]"),
+        .init("features.5.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 18, 18, 136]"),
+        .init("features.5.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 136]"),
+        .init("features.5.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8833333333333333"),
+        .init("features.5.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 35956224,
+              "expand conv 1x1, [n, 18, 18, 136] -> [n, 18, 18, 816]"),
+        .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]"),
+        .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]"),
+        .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][816]"),
+        .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 6609600,
+              "depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]"),
+        .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]"),
+        .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]"),
+        .init("features.5.3.block.2", kind: "conv 1x1 forward", macsPerImage: 35956224,
+              "project conv 1x1, [n, 18, 18, 816] -> [n, 18, 18, 136]"),
+        .init("features.5.3.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 18, 18, 136]"),
+        .init("features.5.3.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 136]"),
+        .init("features.5.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.875"),
+        .init("features.5.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: 35956224,
+              "expand conv 1x1, [n, 18, 18, 136] -> [n, 18, 18, 816]"),
+        .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]"),
+        .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]"),
+        .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][816]"),
+        .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 6609600,
+              "depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]"),
+        .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]"),
+        .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]"),
+        .init("features.5.4.block.2", kind: "conv 1x1 forward", macsPerImage: 35956224,
+              "project conv 1x1, [n, 18, 18, 816] -> [n, 18, 18, 136]"),
+        .init("features.5.4.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 18, 18, 136]"),
+        .init("features.5.4.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 136]"),
+        .init("features.5.4", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8666666666666667"),
+        .init("features.5.4", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 35956224,
+              "expand conv 1x1, [n, 18, 18, 136] -> [n, 18, 18, 816]"),
+        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]"),
+        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]"),
+        .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][816]"),
+        .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 1652400,
+              "depthwise 5x5/2, [n, 18, 18, 816] -> [n, 9, 9, 816]"),
+        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 816]"),
+        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 816]"),
+        .init("features.6.0.block.2", kind: "conv 1x1 forward", macsPerImage: 15334272,
+              "project conv 1x1, [n, 9, 9, 816] -> [n, 9, 9, 232]"),
+        .init("features.6.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 9, 9, 232]"),
+        .init("features.6.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 232]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 26158464,
+              "expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]"),
+        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]"),
+        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]"),
+        .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1392]"),
+        .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 2818800,
+              "depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
+        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]"),
+        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]"),
+        .init("features.6.1.block.2", kind: "conv 1x1 forward", macsPerImage: 26158464,
+              "project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 232]"),
+        .init("features.6.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 9, 9, 232]"),
+        .init("features.6.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 232]"),
+        .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.85"),
+        .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 26158464,
+              "expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]"),
+        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]"),
+        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]"),
+        .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1392]"),
+        .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 2818800,
+              "depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
+        .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]"),
+        .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]"),
+        .init("features.6.2.block.2", kind: "conv 1x1 forward", macsPerImage: 26158464,
+              "project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 232]"),
+        .init("features.6.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 9, 9, 232]"),
+        .init("features.6.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 232]"),
+        .init("features.6.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8416666666666667"),
+        .init("features.6.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 26158464,
+              "expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]"),
+        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]"),
+        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]"),
+        .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1392]"),
+        .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 2818800,
+              "depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
+        .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]"),
+        .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]"),
+        .init("features.6.3.block.2", kind: "conv 1x1 forward", macsPerImage: 26158464,
+              "project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 232]"),
+        .init("features.6.3.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 9, 9, 232]"),
+        .init("features.6.3.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 232]"),
+        .init("features.6.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8333333333333334"),
+        .init("features.6.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 26158464,
+              "expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]"),
+        .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]"),
+        .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]"),
+        .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1392]"),
+        .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 2818800,
+              "depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
+        .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]"),
+        .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]"),
+        .init("features.6.4.block.2", kind: "conv 1x1 forward", macsPerImage: 26158464,
+              "project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 232]"),
+        .init("features.6.4.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 9, 9, 232]"),
+        .init("features.6.4.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 232]"),
+        .init("features.6.4", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.825"),
+        .init("features.6.4", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: 26158464,
+              "expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]"),
+        .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]"),
+        .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]"),
+        .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1392]"),
+        .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 2818800,
+              "depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
+        .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]"),
+        .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]"),
+        .init("features.6.5.block.2", kind: "conv 1x1 forward", macsPerImage: 26158464,
+              "project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 232]"),
+        .init("features.6.5.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 9, 9, 232]"),
+        .init("features.6.5.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 232]"),
+        .init("features.6.5", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8166666666666667"),
+        .init("features.6.5", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 26158464,
+              "expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]"),
+        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]"),
+        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]"),
+        .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][1392]"),
+        .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 1014768,
+              "depthwise 3x3/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
+        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]"),
+        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]"),
+        .init("features.7.0.block.2", kind: "conv 1x1 forward", macsPerImage: 43296768,
+              "project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 384]"),
+        .init("features.7.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 9, 9, 384]"),
+        .init("features.7.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 384]"),
+        .init("features.8", kind: "conv 1x1 forward", macsPerImage: 39813120,
+              "head conv 1x1, [n, 9, 9, 384] -> [n, 9, 9, 1280]"),
+        .init("features.8", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1280]"),
+        .init("features.8", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1280]"),
+        .init("avgpool", kind: "pool+classifier+loss", macsPerImage: nil,
+              "global average pool, [n, 9, 9, 1280] -> [n, 1280]"),
+        .init("classifier.0", kind: "pool+classifier+loss", macsPerImage: nil,
+              "dropout p=0.3 (when options.dropout) on [n, 1280]"),
+        .init("classifier.1", kind: "pool+classifier+loss", macsPerImage: 1280000,
+              "linear, [n, 1280] -> [n, 1000]"),
+        .init("loss", kind: "pool+classifier+loss", macsPerImage: nil,
+              "mean cross-entropy (label smoothing options.labelSmoothing) and its gradient"),
+        .init("logits", kind: "pool+classifier+loss", macsPerImage: nil,
+              "hand the logits to the caller"),
+        .init("classifier.1", kind: "pool+classifier backward", macsPerImage: 2560000,
+              "linear backward"),
+        .init("classifier.0", kind: "pool+classifier backward", macsPerImage: nil,
+              "dropout backward"),
+        .init("avgpool", kind: "pool+classifier backward", macsPerImage: nil,
+              "backward: spread each channel's gradient over the 81 pixels"),
+        .init("features.8", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1280]"),
+        .init("features.8", kind: "conv 1x1 backward", macsPerImage: 79626240,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 384] <- [n, 9, 9, 1280]"),
+        .init("features.7.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 9, 9, 384]"),
+        .init("features.7.0.block.2", kind: "conv 1x1 backward", macsPerImage: 86593536,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 384]"),
+        .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 2029536,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 backward", macsPerImage: 52316928,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]"),
+        .init("features.6.5", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.5.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 9, 9, 232]"),
+        .init("features.6.5.block.2", kind: "conv 1x1 backward", macsPerImage: 52316928,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]"),
+        .init("features.6.5.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]"),
+        .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: 5637600,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]"),
+        .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.5.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]"),
+        .init("features.6.5.block.0", kind: "conv 1x1 backward", macsPerImage: 52316928,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]"),
+        .init("features.6.5", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.4.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 9, 9, 232]"),
+        .init("features.6.4.block.2", kind: "conv 1x1 backward", macsPerImage: 52316928,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]"),
+        .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]"),
+        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: 5637600,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]"),
+        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.4.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]"),
+        .init("features.6.4.block.0", kind: "conv 1x1 backward", macsPerImage: 52316928,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]"),
+        .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.3.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 9, 9, 232]"),
+        .init("features.6.3.block.2", kind: "conv 1x1 backward", macsPerImage: 52316928,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]"),
+        .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]"),
+        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 5637600,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]"),
+        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]"),
+        .init("features.6.3.block.0", kind: "conv 1x1 backward", macsPerImage: 52316928,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]"),
+        .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.2.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 9, 9, 232]"),
+        .init("features.6.2.block.2", kind: "conv 1x1 backward", macsPerImage: 52316928,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]"),
+        .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]"),
+        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 5637600,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]"),
+        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]"),
+        .init("features.6.2.block.0", kind: "conv 1x1 backward", macsPerImage: 52316928,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]"),
+        .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.1.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 9, 9, 232]"),
+        .init("features.6.1.block.2", kind: "conv 1x1 backward", macsPerImage: 52316928,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]"),
+        .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 5637600,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 backward", macsPerImage: 52316928,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]"),
+        .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 9, 9, 232]"),
+        .init("features.6.0.block.2", kind: "conv 1x1 backward", macsPerImage: 30668544,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 816] <- [n, 9, 9, 232]"),
+        .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 816]"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 3304800,
+              "depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 9, 9, 816]"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 backward", macsPerImage: 71912448,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]"),
+        .init("features.5.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.4.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 18, 18, 136]"),
+        .init("features.5.4.block.2", kind: "conv 1x1 backward", macsPerImage: 71912448,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]"),
+        .init("features.5.4.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]"),
+        .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: 13219200,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 816]"),
+        .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.4.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]"),
+        .init("features.5.4.block.0", kind: "conv 1x1 backward", macsPerImage: 71912448,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]"),
+        .init("features.5.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.3.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 18, 18, 136]"),
+        .init("features.5.3.block.2", kind: "conv 1x1 backward", macsPerImage: 71912448,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]"),
+        .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]"),
+        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: 13219200,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 816]"),
+        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]"),
+        .init("features.5.3.block.0", kind: "conv 1x1 backward", macsPerImage: 71912448,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]"),
+        .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.2.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 18, 18, 136]"),
+        .init("features.5.2.block.2", kind: "conv 1x1 backward", macsPerImage: 71912448,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]"),
+        .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]"),
+        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 13219200,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 816]"),
+        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]"),
+        .init("features.5.2.block.0", kind: "conv 1x1 backward", macsPerImage: 71912448,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]"),
+        .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.1.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 18, 18, 136]"),
+        .init("features.5.1.block.2", kind: "conv 1x1 backward", macsPerImage: 71912448,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]"),
+        .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 13219200,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 816]"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 backward", macsPerImage: 71912448,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]"),
+        .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 18, 18, 136]"),
+        .init("features.5.0.block.2", kind: "conv 1x1 backward", macsPerImage: 50761728,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 136]"),
+        .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 9331200,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 backward", macsPerImage: 35831808,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]"),
+        .init("features.4.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.4.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 18, 18, 96]"),
+        .init("features.4.4.block.2", kind: "conv 1x1 backward", macsPerImage: 35831808,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]"),
+        .init("features.4.4.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]"),
+        .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: 3359232,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]"),
+        .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.4.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]"),
+        .init("features.4.4.block.0", kind: "conv 1x1 backward", macsPerImage: 35831808,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]"),
+        .init("features.4.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.3.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 18, 18, 96]"),
+        .init("features.4.3.block.2", kind: "conv 1x1 backward", macsPerImage: 35831808,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]"),
+        .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]"),
+        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: 3359232,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]"),
+        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]"),
+        .init("features.4.3.block.0", kind: "conv 1x1 backward", macsPerImage: 35831808,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]"),
+        .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.2.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 18, 18, 96]"),
+        .init("features.4.2.block.2", kind: "conv 1x1 backward", macsPerImage: 35831808,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]"),
+        .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]"),
+        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 3359232,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]"),
+        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]"),
+        .init("features.4.2.block.0", kind: "conv 1x1 backward", macsPerImage: 35831808,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]"),
+        .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.1.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 18, 18, 96]"),
+        .init("features.4.1.block.2", kind: "conv 1x1 backward", macsPerImage: 35831808,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]"),
+        .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 3359232,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 backward", macsPerImage: 35831808,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]"),
+        .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 18, 18, 96]"),
+        .init("features.4.0.block.2", kind: "conv 1x1 backward", macsPerImage: 17915904,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 288] <- [n, 18, 18, 96]"),
+        .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 288]"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 1679616,
+              "depthwise 3x3/2 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 18, 18, 288]"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 35, 35, 288]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 backward", macsPerImage: 33868800,
+              "conv 1x1 backward: input and weight gradients, [n, 35, 35, 48] <- [n, 35, 35, 288]"),
+        .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.3.2.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 35, 35, 48]"),
+        .init("features.3.2.block.2", kind: "conv 1x1 backward", macsPerImage: 33868800,
+              "conv 1x1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 48]"),
+        .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 35, 35, 288]"),
+        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: 17640000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 288]"),
+        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 35, 35, 288]"),
+        .init("features.3.2.block.0", kind: "conv 1x1 backward", macsPerImage: 33868800,
+              "conv 1x1 backward: input and weight gradients, [n, 35, 35, 48] <- [n, 35, 35, 288]"),
+        .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.3.1.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 35, 35, 48]"),
+        .init("features.3.1.block.2", kind: "conv 1x1 backward", macsPerImage: 33868800,
+              "conv 1x1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 48]"),
+        .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 35, 35, 288]"),
+        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 17640000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 288]"),
+        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 35, 35, 288]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 backward", macsPerImage: 33868800,
+              "conv 1x1 backward: input and weight gradients, [n, 35, 35, 48] <- [n, 35, 35, 288]"),
+        .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.3.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 35, 35, 48]"),
+        .init("features.3.0.block.2", kind: "conv 1x1 backward", macsPerImage: 22579200,
+              "conv 1x1 backward: input and weight gradients, [n, 35, 35, 192] <- [n, 35, 35, 48]"),
+        .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 35, 35, 192]"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 11760000,
+              "depthwise 5x5/2 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 35, 35, 192]"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 70, 70, 192]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 backward", macsPerImage: 60211200,
+              "conv 1x1 backward: input and weight gradients, [n, 70, 70, 32] <- [n, 70, 70, 192]"),
+        .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.2.2.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 70, 70, 32]"),
+        .init("features.2.2.block.2", kind: "conv 1x1 backward", macsPerImage: 60211200,
+              "conv 1x1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 32]"),
+        .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 70, 70, 192]"),
+        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: 16934400,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 192]"),
+        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 70, 70, 192]"),
+        .init("features.2.2.block.0", kind: "conv 1x1 backward", macsPerImage: 60211200,
+              "conv 1x1 backward: input and weight gradients, [n, 70, 70, 32] <- [n, 70, 70, 192]"),
+        .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.2.1.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 70, 70, 32]"),
+        .init("features.2.1.block.2", kind: "conv 1x1 backward", macsPerImage: 60211200,
+              "conv 1x1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 32]"),
+        .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 70, 70, 192]"),
+        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 16934400,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 192]"),
+        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 70, 70, 192]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 backward", macsPerImage: 60211200,
+              "conv 1x1 backward: input and weight gradients, [n, 70, 70, 32] <- [n, 70, 70, 192]"),
+        .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.2.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 70, 70, 32]"),
+        .init("features.2.0.block.2", kind: "conv 1x1 backward", macsPerImage: 45158400,
+              "conv 1x1 backward: input and weight gradients, [n, 70, 70, 144] <- [n, 70, 70, 32]"),
+        .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 70, 70, 144]"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 12700800,
+              "depthwise 3x3/2 backward: input and weight gradients, [n, 140, 140, 144] <- [n, 70, 70, 144]"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 140, 140, 144]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 backward", macsPerImage: 135475200,
+              "conv 1x1 backward: input and weight gradients, [n, 140, 140, 24] <- [n, 140, 140, 144]"),
+        .init("features.1.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 140, 140, 24]"),
+        .init("features.1.0.block.1", kind: "conv 1x1 backward", macsPerImage: 30105600,
+              "conv 1x1 backward: input and weight gradients, [n, 140, 140, 32] <- [n, 140, 140, 24]"),
+        .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 140, 140, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 11289600,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 140, 140, 32] <- [n, 140, 140, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 140, 140, 32]"),
+        .init("features.0", kind: "stem backward", macsPerImage: 16934400,
+              "stem weight gradient (the image needs none)"),
+    ]
 
     /// Trainable tensors in the parameter buffer (gradients at the same offsets).
     static let trainableSlots: [ParameterSlot] = [

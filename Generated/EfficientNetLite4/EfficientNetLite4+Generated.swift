@@ -17,6 +17,11 @@ public final class EfficientNetLite4: GeneratedModel {
     private let pool: WorkerPool
     private let arena = ActivationArena()
 
+    /// Times every kernel call of `forward` when set (`effnet bench --profile`).
+    public var profiler: LayerProfiler? {
+        didSet { profiler?.requireTable(Self.profiledLayers, of: "EfficientNetLite4") }
+    }
+
     public init(weights store: any WeightStore, pool: WorkerPool) throws {
         self.weights = try PreparedWeights(descriptor: Self.descriptor, store: store)
         self.pool = pool
@@ -32,639 +37,1017 @@ public final class EfficientNetLite4: GeneratedModel {
         let a = arena.reserve(floats: 4050000 &* n &+ workspaceFloats(batch: n))
         let ws = a + 4050000 &* n
         let w = weights.pointer
-        features_0(n, x, a, w, ws)
-        features_1_0(n, a, w, ws)
-        features_2_0(n, a, w, ws)
-        features_2_1(n, a, w, ws)
-        features_2_2(n, a, w, ws)
-        features_2_3(n, a, w, ws)
-        features_3_0(n, a, w, ws)
-        features_3_1(n, a, w, ws)
-        features_3_2(n, a, w, ws)
-        features_3_3(n, a, w, ws)
-        features_4_0(n, a, w, ws)
-        features_4_1(n, a, w, ws)
-        features_4_2(n, a, w, ws)
-        features_4_3(n, a, w, ws)
-        features_4_4(n, a, w, ws)
-        features_4_5(n, a, w, ws)
-        features_5_0(n, a, w, ws)
-        features_5_1(n, a, w, ws)
-        features_5_2(n, a, w, ws)
-        features_5_3(n, a, w, ws)
-        features_5_4(n, a, w, ws)
-        features_5_5(n, a, w, ws)
-        features_6_0(n, a, w, ws)
-        features_6_1(n, a, w, ws)
-        features_6_2(n, a, w, ws)
-        features_6_3(n, a, w, ws)
-        features_6_4(n, a, w, ws)
-        features_6_5(n, a, w, ws)
-        features_6_6(n, a, w, ws)
-        features_6_7(n, a, w, ws)
-        features_7_0(n, a, w, ws)
-        features_8(n, a, w, ws)
-        classifier(n, a, w, ws, logits)
+        let p = profiler
+        p?.beginRun(batch: n)
+        features_0(n, x, a, w, ws, p)
+        features_1_0(n, a, w, ws, p)
+        features_2_0(n, a, w, ws, p)
+        features_2_1(n, a, w, ws, p)
+        features_2_2(n, a, w, ws, p)
+        features_2_3(n, a, w, ws, p)
+        features_3_0(n, a, w, ws, p)
+        features_3_1(n, a, w, ws, p)
+        features_3_2(n, a, w, ws, p)
+        features_3_3(n, a, w, ws, p)
+        features_4_0(n, a, w, ws, p)
+        features_4_1(n, a, w, ws, p)
+        features_4_2(n, a, w, ws, p)
+        features_4_3(n, a, w, ws, p)
+        features_4_4(n, a, w, ws, p)
+        features_4_5(n, a, w, ws, p)
+        features_5_0(n, a, w, ws, p)
+        features_5_1(n, a, w, ws, p)
+        features_5_2(n, a, w, ws, p)
+        features_5_3(n, a, w, ws, p)
+        features_5_4(n, a, w, ws, p)
+        features_5_5(n, a, w, ws, p)
+        features_6_0(n, a, w, ws, p)
+        features_6_1(n, a, w, ws, p)
+        features_6_2(n, a, w, ws, p)
+        features_6_3(n, a, w, ws, p)
+        features_6_4(n, a, w, ws, p)
+        features_6_5(n, a, w, ws, p)
+        features_6_6(n, a, w, ws, p)
+        features_6_7(n, a, w, ws, p)
+        features_7_0(n, a, w, ws, p)
+        features_8(n, a, w, ws, p)
+        classifier(n, a, w, ws, logits, p)
     }
 
     /// features.0: stem: conv 3x3 stride 2, 3 -> 32 channels
-    private func features_0(_ n: Int, _ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_0(_ n: Int, _ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.0 stem: conv 3x3/2 + BN + relu6, [n, 3, 300, 300] (NCHW) -> [n, 150, 150, 32]
+        p?.start()
         Kernels.stemConv(
             input: x, batch: n, inChannels: 3, height: 300, width: 300,
             kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 150, outWidth: 150,
             weights: w + 0, bias: w + 864, outChannels: 32, activation: .relu6,
             output: a, workspace: ws, pool: pool)
+        p?.stop(0)
     }
 
     /// features.1.0: MBConv1 k3 s1: 150x150x32 -> 150x150x24
-    private func features_1_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_1_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.1.0.block.0 depthwise: depthwise 3x3/1 + BN + relu6, [n, 150, 150, 32] -> [n, 150, 150, 32]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 150, width: 150, channels: 32,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
             weights: w + 896, bias: w + 1184, activation: .relu6, output: a + 720000 &* n, pool: pool)
+        p?.stop(1)
         // features.1.0.block.1 project: conv 1x1 + BN, [n, 150, 150, 32] -> [n, 150, 150, 24]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 720000 &* n, pixels: 22500 &* n, inChannels: 32,
             weights: w + 1216, bias: w + 1984, outChannels: 24,
             activation: .identity, residual: nil, output: a + 3240000 &* n, pool: pool)
+        p?.stop(2)
     }
 
     /// features.2.0: MBConv6 k3 s2: 150x150x24 -> 75x75x32
-    private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.0.block.0 expand: conv 1x1 + BN + relu6, [n, 150, 150, 24] -> [n, 150, 150, 144]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 3240000 &* n, pixels: 22500 &* n, inChannels: 24,
             weights: w + 2016, bias: w + 5472, outChannels: 144,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(3)
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 150, 150, 144] -> [n, 75, 75, 144]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 150, width: 150, channels: 144,
             kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 75, outWidth: 75,
             weights: w + 5616, bias: w + 6912, activation: .relu6, output: a + 3240000 &* n, pool: pool)
+        p?.stop(4)
         // features.2.0.block.2 project: conv 1x1 + BN, [n, 75, 75, 144] -> [n, 75, 75, 32]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 3240000 &* n, pixels: 5625 &* n, inChannels: 144,
             weights: w + 7056, bias: w + 11664, outChannels: 32,
             activation: .identity, residual: nil, output: a + 2160000 &* n, pool: pool)
+        p?.stop(5)
     }
 
     /// features.2.1: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
-    private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.1.block.0 expand: conv 1x1 + BN + relu6, [n, 75, 75, 32] -> [n, 75, 75, 192]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 2160000 &* n, pixels: 5625 &* n, inChannels: 32,
             weights: w + 11696, bias: w + 17840, outChannels: 192,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(6)
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 75, 75, 192] -> [n, 75, 75, 192]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 75, width: 75, channels: 192,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
             weights: w + 18032, bias: w + 19760, activation: .relu6, output: a + 1080000 &* n, pool: pool)
+        p?.stop(7)
         // features.2.1.block.2 project: conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1080000 &* n, pixels: 5625 &* n, inChannels: 192,
             weights: w + 19952, bias: w + 26096, outChannels: 32,
             activation: .identity, residual: a + 2160000 &* n, output: a + 2340000 &* n, pool: pool)
+        p?.stop(8)
     }
 
     /// features.2.2: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
-    private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.2.block.0 expand: conv 1x1 + BN + relu6, [n, 75, 75, 32] -> [n, 75, 75, 192]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 2340000 &* n, pixels: 5625 &* n, inChannels: 32,
             weights: w + 26128, bias: w + 32272, outChannels: 192,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(9)
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 75, 75, 192] -> [n, 75, 75, 192]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 75, width: 75, channels: 192,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
             weights: w + 32464, bias: w + 34192, activation: .relu6, output: a + 1080000 &* n, pool: pool)
+        p?.stop(10)
         // features.2.2.block.2 project: conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1080000 &* n, pixels: 5625 &* n, inChannels: 192,
             weights: w + 34384, bias: w + 40528, outChannels: 32,
             activation: .identity, residual: a + 2340000 &* n, output: a + 2160000 &* n, pool: pool)
+        p?.stop(11)
     }
 
     /// features.2.3: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
-    private func features_2_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.3.block.0 expand: conv 1x1 + BN + relu6, [n, 75, 75, 32] -> [n, 75, 75, 192]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 2160000 &* n, pixels: 5625 &* n, inChannels: 32,
             weights: w + 40560, bias: w + 46704, outChannels: 192,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(12)
         // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 75, 75, 192] -> [n, 75, 75, 192]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 75, width: 75, channels: 192,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
             weights: w + 46896, bias: w + 48624, activation: .relu6, output: a + 1080000 &* n, pool: pool)
+        p?.stop(13)
         // features.2.3.block.2 project: conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1080000 &* n, pixels: 5625 &* n, inChannels: 192,
             weights: w + 48816, bias: w + 54960, outChannels: 32,
             activation: .identity, residual: a + 2160000 &* n, output: a + 2340000 &* n, pool: pool)
+        p?.stop(14)
     }
 
     /// features.3.0: MBConv6 k5 s2: 75x75x32 -> 38x38x56
-    private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.0.block.0 expand: conv 1x1 + BN + relu6, [n, 75, 75, 32] -> [n, 75, 75, 192]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 2340000 &* n, pixels: 5625 &* n, inChannels: 32,
             weights: w + 54992, bias: w + 61136, outChannels: 192,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(15)
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 75, 75, 192] -> [n, 38, 38, 192]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 75, width: 75, channels: 192,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
             weights: w + 61328, bias: w + 66128, activation: .relu6, output: a + 1080000 &* n, pool: pool)
+        p?.stop(16)
         // features.3.0.block.2 project: conv 1x1 + BN, [n, 38, 38, 192] -> [n, 38, 38, 56]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1080000 &* n, pixels: 1444 &* n, inChannels: 192,
             weights: w + 66320, bias: w + 77072, outChannels: 56,
             activation: .identity, residual: nil, output: a + 970368 &* n, pool: pool)
+        p?.stop(17)
     }
 
     /// features.3.1: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
-    private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.1.block.0 expand: conv 1x1 + BN + relu6, [n, 38, 38, 56] -> [n, 38, 38, 336]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 970368 &* n, pixels: 1444 &* n, inChannels: 56,
             weights: w + 77136, bias: w + 95952, outChannels: 336,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(18)
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 38, 38, 336] -> [n, 38, 38, 336]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 38, width: 38, channels: 336,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
             weights: w + 96288, bias: w + 104688, activation: .relu6, output: a + 485184 &* n, pool: pool)
+        p?.stop(19)
         // features.3.1.block.2 project: conv 1x1 + BN + shortcut, [n, 38, 38, 336] -> [n, 38, 38, 56]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 485184 &* n, pixels: 1444 &* n, inChannels: 336,
             weights: w + 105024, bias: w + 123840, outChannels: 56,
             activation: .identity, residual: a + 970368 &* n, output: a + 1051232 &* n, pool: pool)
+        p?.stop(20)
     }
 
     /// features.3.2: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
-    private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.2.block.0 expand: conv 1x1 + BN + relu6, [n, 38, 38, 56] -> [n, 38, 38, 336]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1051232 &* n, pixels: 1444 &* n, inChannels: 56,
             weights: w + 123904, bias: w + 142720, outChannels: 336,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(21)
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 38, 38, 336] -> [n, 38, 38, 336]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 38, width: 38, channels: 336,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
             weights: w + 143056, bias: w + 151456, activation: .relu6, output: a + 485184 &* n, pool: pool)
+        p?.stop(22)
         // features.3.2.block.2 project: conv 1x1 + BN + shortcut, [n, 38, 38, 336] -> [n, 38, 38, 56]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 485184 &* n, pixels: 1444 &* n, inChannels: 336,
             weights: w + 151792, bias: w + 170608, outChannels: 56,
             activation: .identity, residual: a + 1051232 &* n, output: a + 970368 &* n, pool: pool)
+        p?.stop(23)
     }
 
     /// features.3.3: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
-    private func features_3_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.3.block.0 expand: conv 1x1 + BN + relu6, [n, 38, 38, 56] -> [n, 38, 38, 336]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 970368 &* n, pixels: 1444 &* n, inChannels: 56,
             weights: w + 170672, bias: w + 189488, outChannels: 336,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(24)
         // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 38, 38, 336] -> [n, 38, 38, 336]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 38, width: 38, channels: 336,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
             weights: w + 189824, bias: w + 198224, activation: .relu6, output: a + 485184 &* n, pool: pool)
+        p?.stop(25)
         // features.3.3.block.2 project: conv 1x1 + BN + shortcut, [n, 38, 38, 336] -> [n, 38, 38, 56]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 485184 &* n, pixels: 1444 &* n, inChannels: 336,
             weights: w + 198560, bias: w + 217376, outChannels: 56,
             activation: .identity, residual: a + 970368 &* n, output: a + 1051232 &* n, pool: pool)
+        p?.stop(26)
     }
 
     /// features.4.0: MBConv6 k3 s2: 38x38x56 -> 19x19x112
-    private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.0.block.0 expand: conv 1x1 + BN + relu6, [n, 38, 38, 56] -> [n, 38, 38, 336]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 1051232 &* n, pixels: 1444 &* n, inChannels: 56,
             weights: w + 217440, bias: w + 236256, outChannels: 336,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(27)
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 38, 38, 336] -> [n, 19, 19, 336]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 38, width: 38, channels: 336,
             kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 19, outWidth: 19,
             weights: w + 236592, bias: w + 239616, activation: .relu6, output: a + 485184 &* n, pool: pool)
+        p?.stop(28)
         // features.4.0.block.2 project: conv 1x1 + BN, [n, 19, 19, 336] -> [n, 19, 19, 112]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 485184 &* n, pixels: 361 &* n, inChannels: 336,
             weights: w + 239952, bias: w + 277584, outChannels: 112,
             activation: .identity, residual: nil, output: a + 606480 &* n, pool: pool)
+        p?.stop(29)
     }
 
     /// features.4.1: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
-    private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.1.block.0 expand: conv 1x1 + BN + relu6, [n, 19, 19, 112] -> [n, 19, 19, 672]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 606480 &* n, pixels: 361 &* n, inChannels: 112,
             weights: w + 277696, bias: w + 352960, outChannels: 672,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(30)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 19, width: 19, channels: 672,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
             weights: w + 353632, bias: w + 359680, activation: .relu6, output: a + 242592 &* n, pool: pool)
+        p?.stop(31)
         // features.4.1.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 242592 &* n, pixels: 361 &* n, inChannels: 672,
             weights: w + 360352, bias: w + 435616, outChannels: 112,
             activation: .identity, residual: a + 606480 &* n, output: a + 485184 &* n, pool: pool)
+        p?.stop(32)
     }
 
     /// features.4.2: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
-    private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.2.block.0 expand: conv 1x1 + BN + relu6, [n, 19, 19, 112] -> [n, 19, 19, 672]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 485184 &* n, pixels: 361 &* n, inChannels: 112,
             weights: w + 435728, bias: w + 510992, outChannels: 672,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(33)
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 19, width: 19, channels: 672,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
             weights: w + 511664, bias: w + 517712, activation: .relu6, output: a + 242592 &* n, pool: pool)
+        p?.stop(34)
         // features.4.2.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 242592 &* n, pixels: 361 &* n, inChannels: 672,
             weights: w + 518384, bias: w + 593648, outChannels: 112,
             activation: .identity, residual: a + 485184 &* n, output: a + 525616 &* n, pool: pool)
+        p?.stop(35)
     }
 
     /// features.4.3: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
-    private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.3.block.0 expand: conv 1x1 + BN + relu6, [n, 19, 19, 112] -> [n, 19, 19, 672]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 525616 &* n, pixels: 361 &* n, inChannels: 112,
             weights: w + 593760, bias: w + 669024, outChannels: 672,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(36)
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 19, width: 19, channels: 672,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
             weights: w + 669696, bias: w + 675744, activation: .relu6, output: a + 242592 &* n, pool: pool)
+        p?.stop(37)
         // features.4.3.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 242592 &* n, pixels: 361 &* n, inChannels: 672,
             weights: w + 676416, bias: w + 751680, outChannels: 112,
             activation: .identity, residual: a + 525616 &* n, output: a + 485184 &* n, pool: pool)
+        p?.stop(38)
     }
 
     /// features.4.4: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
-    private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.4.block.0 expand: conv 1x1 + BN + relu6, [n, 19, 19, 112] -> [n, 19, 19, 672]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 485184 &* n, pixels: 361 &* n, inChannels: 112,
             weights: w + 751792, bias: w + 827056, outChannels: 672,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(39)
         // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 19, width: 19, channels: 672,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
             weights: w + 827728, bias: w + 833776, activation: .relu6, output: a + 242592 &* n, pool: pool)
+        p?.stop(40)
         // features.4.4.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 242592 &* n, pixels: 361 &* n, inChannels: 672,
             weights: w + 834448, bias: w + 909712, outChannels: 112,
             activation: .identity, residual: a + 485184 &* n, output: a + 525616 &* n, pool: pool)
+        p?.stop(41)
     }
 
     /// features.4.5: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
-    private func features_4_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.5.block.0 expand: conv 1x1 + BN + relu6, [n, 19, 19, 112] -> [n, 19, 19, 672]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 525616 &* n, pixels: 361 &* n, inChannels: 112,
             weights: w + 909824, bias: w + 985088, outChannels: 672,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(42)
         // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 19, width: 19, channels: 672,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
             weights: w + 985760, bias: w + 991808, activation: .relu6, output: a + 242592 &* n, pool: pool)
+        p?.stop(43)
         // features.4.5.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 242592 &* n, pixels: 361 &* n, inChannels: 672,
             weights: w + 992480, bias: w + 1067744, outChannels: 112,
             activation: .identity, residual: a + 525616 &* n, output: a + 485184 &* n, pool: pool)
+        p?.stop(44)
     }
 
     /// features.5.0: MBConv6 k5 s1: 19x19x112 -> 19x19x160
-    private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.0.block.0 expand: conv 1x1 + BN + relu6, [n, 19, 19, 112] -> [n, 19, 19, 672]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 485184 &* n, pixels: 361 &* n, inChannels: 112,
             weights: w + 1067856, bias: w + 1143120, outChannels: 672,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(45)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 19, width: 19, channels: 672,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: w + 1143792, bias: w + 1160592, activation: .relu6, output: a + 242592 &* n, pool: pool)
+        p?.stop(46)
         // features.5.0.block.2 project: conv 1x1 + BN, [n, 19, 19, 672] -> [n, 19, 19, 160]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 242592 &* n, pixels: 361 &* n, inChannels: 672,
             weights: w + 1161264, bias: w + 1268784, outChannels: 160,
             activation: .identity, residual: nil, output: a + 693120 &* n, pool: pool)
+        p?.stop(47)
     }
 
     /// features.5.1: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
-    private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.1.block.0 expand: conv 1x1 + BN + relu6, [n, 19, 19, 160] -> [n, 19, 19, 960]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 693120 &* n, pixels: 361 &* n, inChannels: 160,
             weights: w + 1268944, bias: w + 1422544, outChannels: 960,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(48)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 19, width: 19, channels: 960,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: w + 1423504, bias: w + 1447504, activation: .relu6, output: a + 346560 &* n, pool: pool)
+        p?.stop(49)
         // features.5.1.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 346560 &* n, pixels: 361 &* n, inChannels: 960,
             weights: w + 1448464, bias: w + 1602064, outChannels: 160,
             activation: .identity, residual: a + 693120 &* n, output: a + 750880 &* n, pool: pool)
+        p?.stop(50)
     }
 
     /// features.5.2: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
-    private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.2.block.0 expand: conv 1x1 + BN + relu6, [n, 19, 19, 160] -> [n, 19, 19, 960]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 750880 &* n, pixels: 361 &* n, inChannels: 160,
             weights: w + 1602224, bias: w + 1755824, outChannels: 960,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(51)
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 19, width: 19, channels: 960,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: w + 1756784, bias: w + 1780784, activation: .relu6, output: a + 346560 &* n, pool: pool)
+        p?.stop(52)
         // features.5.2.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 346560 &* n, pixels: 361 &* n, inChannels: 960,
             weights: w + 1781744, bias: w + 1935344, outChannels: 160,
             activation: .identity, residual: a + 750880 &* n, output: a + 693120 &* n, pool: pool)
+        p?.stop(53)
     }
 
     /// features.5.3: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
-    private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.3.block.0 expand: conv 1x1 + BN + relu6, [n, 19, 19, 160] -> [n, 19, 19, 960]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 693120 &* n, pixels: 361 &* n, inChannels: 160,
             weights: w + 1935504, bias: w + 2089104, outChannels: 960,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(54)
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 19, width: 19, channels: 960,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: w + 2090064, bias: w + 2114064, activation: .relu6, output: a + 346560 &* n, pool: pool)
+        p?.stop(55)
         // features.5.3.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 346560 &* n, pixels: 361 &* n, inChannels: 960,
             weights: w + 2115024, bias: w + 2268624, outChannels: 160,
             activation: .identity, residual: a + 693120 &* n, output: a + 750880 &* n, pool: pool)
+        p?.stop(56)
     }
 
     /// features.5.4: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
-    private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.4.block.0 expand: conv 1x1 + BN + relu6, [n, 19, 19, 160] -> [n, 19, 19, 960]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 750880 &* n, pixels: 361 &* n, inChannels: 160,
             weights: w + 2268784, bias: w + 2422384, outChannels: 960,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(57)
         // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 19, width: 19, channels: 960,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: w + 2423344, bias: w + 2447344, activation: .relu6, output: a + 346560 &* n, pool: pool)
+        p?.stop(58)
         // features.5.4.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 346560 &* n, pixels: 361 &* n, inChannels: 960,
             weights: w + 2448304, bias: w + 2601904, outChannels: 160,
             activation: .identity, residual: a + 750880 &* n, output: a + 693120 &* n, pool: pool)
+        p?.stop(59)
     }
 
     /// features.5.5: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
-    private func features_5_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.5.block.0 expand: conv 1x1 + BN + relu6, [n, 19, 19, 160] -> [n, 19, 19, 960]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 693120 &* n, pixels: 361 &* n, inChannels: 160,
             weights: w + 2602064, bias: w + 2755664, outChannels: 960,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(60)
         // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 19, width: 19, channels: 960,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: w + 2756624, bias: w + 2780624, activation: .relu6, output: a + 346560 &* n, pool: pool)
+        p?.stop(61)
         // features.5.5.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 346560 &* n, pixels: 361 &* n, inChannels: 960,
             weights: w + 2781584, bias: w + 2935184, outChannels: 160,
             activation: .identity, residual: a + 693120 &* n, output: a + 750880 &* n, pool: pool)
+        p?.stop(62)
     }
 
     /// features.6.0: MBConv6 k5 s2: 19x19x160 -> 10x10x272
-    private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.0.block.0 expand: conv 1x1 + BN + relu6, [n, 19, 19, 160] -> [n, 19, 19, 960]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 750880 &* n, pixels: 361 &* n, inChannels: 160,
             weights: w + 2935344, bias: w + 3088944, outChannels: 960,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(63)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 19, 19, 960] -> [n, 10, 10, 960]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 19, width: 19, channels: 960,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: w + 3089904, bias: w + 3113904, activation: .relu6, output: a + 346560 &* n, pool: pool)
+        p?.stop(64)
         // features.6.0.block.2 project: conv 1x1 + BN, [n, 10, 10, 960] -> [n, 10, 10, 272]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 346560 &* n, pixels: 100 &* n, inChannels: 960,
             weights: w + 3114864, bias: w + 3375984, outChannels: 272,
             activation: .identity, residual: nil, output: a + 442560 &* n, pool: pool)
+        p?.stop(65)
     }
 
     /// features.6.1: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
-    private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.1.block.0 expand: conv 1x1 + BN + relu6, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 442560 &* n, pixels: 100 &* n, inChannels: 272,
             weights: w + 3376256, bias: w + 3820160, outChannels: 1632,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(66)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 10, width: 10, channels: 1632,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: w + 3821792, bias: w + 3862592, activation: .relu6, output: a + 163200 &* n, pool: pool)
+        p?.stop(67)
         // features.6.1.block.2 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 163200 &* n, pixels: 100 &* n, inChannels: 1632,
             weights: w + 3864224, bias: w + 4308128, outChannels: 272,
             activation: .identity, residual: a + 442560 &* n, output: a + 326400 &* n, pool: pool)
+        p?.stop(68)
     }
 
     /// features.6.2: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
-    private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.2.block.0 expand: conv 1x1 + BN + relu6, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 326400 &* n, pixels: 100 &* n, inChannels: 272,
             weights: w + 4308400, bias: w + 4752304, outChannels: 1632,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(69)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 10, width: 10, channels: 1632,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: w + 4753936, bias: w + 4794736, activation: .relu6, output: a + 163200 &* n, pool: pool)
+        p?.stop(70)
         // features.6.2.block.2 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 163200 &* n, pixels: 100 &* n, inChannels: 1632,
             weights: w + 4796368, bias: w + 5240272, outChannels: 272,
             activation: .identity, residual: a + 326400 &* n, output: a + 353600 &* n, pool: pool)
+        p?.stop(71)
     }
 
     /// features.6.3: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
-    private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.3.block.0 expand: conv 1x1 + BN + relu6, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 353600 &* n, pixels: 100 &* n, inChannels: 272,
             weights: w + 5240544, bias: w + 5684448, outChannels: 1632,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(72)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 10, width: 10, channels: 1632,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: w + 5686080, bias: w + 5726880, activation: .relu6, output: a + 163200 &* n, pool: pool)
+        p?.stop(73)
         // features.6.3.block.2 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 163200 &* n, pixels: 100 &* n, inChannels: 1632,
             weights: w + 5728512, bias: w + 6172416, outChannels: 272,
             activation: .identity, residual: a + 353600 &* n, output: a + 326400 &* n, pool: pool)
+        p?.stop(74)
     }
 
     /// features.6.4: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
-    private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.4.block.0 expand: conv 1x1 + BN + relu6, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 326400 &* n, pixels: 100 &* n, inChannels: 272,
             weights: w + 6172688, bias: w + 6616592, outChannels: 1632,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(75)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 10, width: 10, channels: 1632,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: w + 6618224, bias: w + 6659024, activation: .relu6, output: a + 163200 &* n, pool: pool)
+        p?.stop(76)
         // features.6.4.block.2 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 163200 &* n, pixels: 100 &* n, inChannels: 1632,
             weights: w + 6660656, bias: w + 7104560, outChannels: 272,
             activation: .identity, residual: a + 326400 &* n, output: a + 353600 &* n, pool: pool)
+        p?.stop(77)
     }
 
     /// features.6.5: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
-    private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.5.block.0 expand: conv 1x1 + BN + relu6, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 353600 &* n, pixels: 100 &* n, inChannels: 272,
             weights: w + 7104832, bias: w + 7548736, outChannels: 1632,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(78)
         // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 10, width: 10, channels: 1632,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: w + 7550368, bias: w + 7591168, activation: .relu6, output: a + 163200 &* n, pool: pool)
+        p?.stop(79)
         // features.6.5.block.2 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 163200 &* n, pixels: 100 &* n, inChannels: 1632,
             weights: w + 7592800, bias: w + 8036704, outChannels: 272,
             activation: .identity, residual: a + 353600 &* n, output: a + 326400 &* n, pool: pool)
+        p?.stop(80)
     }
 
     /// features.6.6: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
-    private func features_6_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.6.block.0 expand: conv 1x1 + BN + relu6, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 326400 &* n, pixels: 100 &* n, inChannels: 272,
             weights: w + 8036976, bias: w + 8480880, outChannels: 1632,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(81)
         // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 10, width: 10, channels: 1632,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: w + 8482512, bias: w + 8523312, activation: .relu6, output: a + 163200 &* n, pool: pool)
+        p?.stop(82)
         // features.6.6.block.2 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 163200 &* n, pixels: 100 &* n, inChannels: 1632,
             weights: w + 8524944, bias: w + 8968848, outChannels: 272,
             activation: .identity, residual: a + 326400 &* n, output: a + 353600 &* n, pool: pool)
+        p?.stop(83)
     }
 
     /// features.6.7: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
-    private func features_6_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.7.block.0 expand: conv 1x1 + BN + relu6, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 353600 &* n, pixels: 100 &* n, inChannels: 272,
             weights: w + 8969120, bias: w + 9413024, outChannels: 1632,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(84)
         // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 10, width: 10, channels: 1632,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: w + 9414656, bias: w + 9455456, activation: .relu6, output: a + 163200 &* n, pool: pool)
+        p?.stop(85)
         // features.6.7.block.2 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 163200 &* n, pixels: 100 &* n, inChannels: 1632,
             weights: w + 9457088, bias: w + 9900992, outChannels: 272,
             activation: .identity, residual: a + 353600 &* n, output: a + 326400 &* n, pool: pool)
+        p?.stop(86)
     }
 
     /// features.7.0: MBConv6 k3 s1: 10x10x272 -> 10x10x448
-    private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.0.block.0 expand: conv 1x1 + BN + relu6, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 326400 &* n, pixels: 100 &* n, inChannels: 272,
             weights: w + 9901264, bias: w + 10345168, outChannels: 1632,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(87)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 10, width: 10, channels: 1632,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10,
             weights: w + 10346800, bias: w + 10361488, activation: .relu6, output: a + 163200 &* n, pool: pool)
+        p?.stop(88)
         // features.7.0.block.2 project: conv 1x1 + BN, [n, 10, 10, 1632] -> [n, 10, 10, 448]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 163200 &* n, pixels: 100 &* n, inChannels: 1632,
             weights: w + 10363120, bias: w + 11094256, outChannels: 448,
             activation: .identity, residual: nil, output: a + 326400 &* n, pool: pool)
+        p?.stop(89)
     }
 
     /// features.8: head: conv 1x1 448 -> 1280
-    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.8 head: conv 1x1 + BN + relu6, [n, 10, 10, 448] -> [n, 10, 10, 1280]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 326400 &* n, pixels: 100 &* n, inChannels: 448,
             weights: w + 11094704, bias: w + 11668144, outChannels: 1280,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(90)
     }
 
     /// classifier: global average pool, dropout 0.3, linear 1280 -> 1000 classes
-    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
+    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // avgpool: global average pool, [n, 10, 10, 1280] -> [n, 1280]
+        p?.start()
         Kernels.globalAveragePool(
             input: a, batch: n, pixels: 100, channels: 1280, output: a + 128000 &* n, pool: pool)
+        p?.stop(91)
         // classifier.1 classifier: dropout (identity in eval) + linear, [n, 1280] -> [n, 1000]
+        p?.start()
         Kernels.linear(
             input: a + 128000 &* n, batch: n, inFeatures: 1280,
             weights: w + 11669424, bias: w + 12949424, outFeatures: 1000,
             output: logits, pool: pool)
+        p?.stop(92)
     }
 }
 
 extension EfficientNetLite4 {
+    /// The kernel calls of `forward` in order (`p?.stop(i)` charges entry i), with their MACs per image.
+    public static let profiledLayers: [LayerProfiler.Layer] = [
+        .init("features.0", kind: "stem", macsPerImage: 19440000,
+              "conv 3x3/2 + BN + relu6, [n, 3, 300, 300] (NCHW) -> [n, 150, 150, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 6480000,
+              "depthwise 3x3/1 + BN + relu6, [n, 150, 150, 32] -> [n, 150, 150, 32]"),
+        .init("features.1.0.block.1", kind: "project 1x1", macsPerImage: 17280000,
+              "conv 1x1 + BN, [n, 150, 150, 32] -> [n, 150, 150, 24]"),
+        .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 77760000,
+              "conv 1x1 + BN + relu6, [n, 150, 150, 24] -> [n, 150, 150, 144]"),
+        .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 7290000,
+              "depthwise 3x3/2 + BN + relu6, [n, 150, 150, 144] -> [n, 75, 75, 144]"),
+        .init("features.2.0.block.2", kind: "project 1x1", macsPerImage: 25920000,
+              "conv 1x1 + BN, [n, 75, 75, 144] -> [n, 75, 75, 32]"),
+        .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 34560000,
+              "conv 1x1 + BN + relu6, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
+        .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 9720000,
+              "depthwise 3x3/1 + BN + relu6, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
+        .init("features.2.1.block.2", kind: "project 1x1", macsPerImage: 34560000,
+              "conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
+        .init("features.2.2.block.0", kind: "expand 1x1", macsPerImage: 34560000,
+              "conv 1x1 + BN + relu6, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
+        .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 9720000,
+              "depthwise 3x3/1 + BN + relu6, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
+        .init("features.2.2.block.2", kind: "project 1x1", macsPerImage: 34560000,
+              "conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
+        .init("features.2.3.block.0", kind: "expand 1x1", macsPerImage: 34560000,
+              "conv 1x1 + BN + relu6, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
+        .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 9720000,
+              "depthwise 3x3/1 + BN + relu6, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
+        .init("features.2.3.block.2", kind: "project 1x1", macsPerImage: 34560000,
+              "conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
+        .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 34560000,
+              "conv 1x1 + BN + relu6, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
+        .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 6931200,
+              "depthwise 5x5/2 + BN + relu6, [n, 75, 75, 192] -> [n, 38, 38, 192]"),
+        .init("features.3.0.block.2", kind: "project 1x1", macsPerImage: 15525888,
+              "conv 1x1 + BN, [n, 38, 38, 192] -> [n, 38, 38, 56]"),
+        .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 27170304,
+              "conv 1x1 + BN + relu6, [n, 38, 38, 56] -> [n, 38, 38, 336]"),
+        .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 12129600,
+              "depthwise 5x5/1 + BN + relu6, [n, 38, 38, 336] -> [n, 38, 38, 336]"),
+        .init("features.3.1.block.2", kind: "project 1x1", macsPerImage: 27170304,
+              "conv 1x1 + BN + shortcut, [n, 38, 38, 336] -> [n, 38, 38, 56]"),
+        .init("features.3.2.block.0", kind: "expand 1x1", macsPerImage: 27170304,
+              "conv 1x1 + BN + relu6, [n, 38, 38, 56] -> [n, 38, 38, 336]"),
+        .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 12129600,
+              "depthwise 5x5/1 + BN + relu6, [n, 38, 38, 336] -> [n, 38, 38, 336]"),
+        .init("features.3.2.block.2", kind: "project 1x1", macsPerImage: 27170304,
+              "conv 1x1 + BN + shortcut, [n, 38, 38, 336] -> [n, 38, 38, 56]"),
+        .init("features.3.3.block.0", kind: "expand 1x1", macsPerImage: 27170304,
+              "conv 1x1 + BN + relu6, [n, 38, 38, 56] -> [n, 38, 38, 336]"),
+        .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 12129600,
+              "depthwise 5x5/1 + BN + relu6, [n, 38, 38, 336] -> [n, 38, 38, 336]"),
+        .init("features.3.3.block.2", kind: "project 1x1", macsPerImage: 27170304,
+              "conv 1x1 + BN + shortcut, [n, 38, 38, 336] -> [n, 38, 38, 56]"),
+        .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 27170304,
+              "conv 1x1 + BN + relu6, [n, 38, 38, 56] -> [n, 38, 38, 336]"),
+        .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 1091664,
+              "depthwise 3x3/2 + BN + relu6, [n, 38, 38, 336] -> [n, 19, 19, 336]"),
+        .init("features.4.0.block.2", kind: "project 1x1", macsPerImage: 13585152,
+              "conv 1x1 + BN, [n, 19, 19, 336] -> [n, 19, 19, 112]"),
+        .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 27170304,
+              "conv 1x1 + BN + relu6, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
+        .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 2183328,
+              "depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
+        .init("features.4.1.block.2", kind: "project 1x1", macsPerImage: 27170304,
+              "conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
+        .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 27170304,
+              "conv 1x1 + BN + relu6, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
+        .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 2183328,
+              "depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
+        .init("features.4.2.block.2", kind: "project 1x1", macsPerImage: 27170304,
+              "conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
+        .init("features.4.3.block.0", kind: "expand 1x1", macsPerImage: 27170304,
+              "conv 1x1 + BN + relu6, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
+        .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 2183328,
+              "depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
+        .init("features.4.3.block.2", kind: "project 1x1", macsPerImage: 27170304,
+              "conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
+        .init("features.4.4.block.0", kind: "expand 1x1", macsPerImage: 27170304,
+              "conv 1x1 + BN + relu6, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
+        .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 2183328,
+              "depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
+        .init("features.4.4.block.2", kind: "project 1x1", macsPerImage: 27170304,
+              "conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
+        .init("features.4.5.block.0", kind: "expand 1x1", macsPerImage: 27170304,
+              "conv 1x1 + BN + relu6, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
+        .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 2183328,
+              "depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
+        .init("features.4.5.block.2", kind: "project 1x1", macsPerImage: 27170304,
+              "conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
+        .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 27170304,
+              "conv 1x1 + BN + relu6, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
+        .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 6064800,
+              "depthwise 5x5/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
+        .init("features.5.0.block.2", kind: "project 1x1", macsPerImage: 38814720,
+              "conv 1x1 + BN, [n, 19, 19, 672] -> [n, 19, 19, 160]"),
+        .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 55449600,
+              "conv 1x1 + BN + relu6, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
+        .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 8664000,
+              "depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960]"),
+        .init("features.5.1.block.2", kind: "project 1x1", macsPerImage: 55449600,
+              "conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
+        .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 55449600,
+              "conv 1x1 + BN + relu6, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
+        .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 8664000,
+              "depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960]"),
+        .init("features.5.2.block.2", kind: "project 1x1", macsPerImage: 55449600,
+              "conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
+        .init("features.5.3.block.0", kind: "expand 1x1", macsPerImage: 55449600,
+              "conv 1x1 + BN + relu6, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
+        .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 8664000,
+              "depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960]"),
+        .init("features.5.3.block.2", kind: "project 1x1", macsPerImage: 55449600,
+              "conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
+        .init("features.5.4.block.0", kind: "expand 1x1", macsPerImage: 55449600,
+              "conv 1x1 + BN + relu6, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
+        .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 8664000,
+              "depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960]"),
+        .init("features.5.4.block.2", kind: "project 1x1", macsPerImage: 55449600,
+              "conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
+        .init("features.5.5.block.0", kind: "expand 1x1", macsPerImage: 55449600,
+              "conv 1x1 + BN + relu6, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
+        .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 8664000,
+              "depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960]"),
+        .init("features.5.5.block.2", kind: "project 1x1", macsPerImage: 55449600,
+              "conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
+        .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 55449600,
+              "conv 1x1 + BN + relu6, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
+        .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 2400000,
+              "depthwise 5x5/2 + BN + relu6, [n, 19, 19, 960] -> [n, 10, 10, 960]"),
+        .init("features.6.0.block.2", kind: "project 1x1", macsPerImage: 26112000,
+              "conv 1x1 + BN, [n, 10, 10, 960] -> [n, 10, 10, 272]"),
+        .init("features.6.1.block.0", kind: "expand 1x1", macsPerImage: 44390400,
+              "conv 1x1 + BN + relu6, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
+        .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 4080000,
+              "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
+        .init("features.6.1.block.2", kind: "project 1x1", macsPerImage: 44390400,
+              "conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
+        .init("features.6.2.block.0", kind: "expand 1x1", macsPerImage: 44390400,
+              "conv 1x1 + BN + relu6, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
+        .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 4080000,
+              "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
+        .init("features.6.2.block.2", kind: "project 1x1", macsPerImage: 44390400,
+              "conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
+        .init("features.6.3.block.0", kind: "expand 1x1", macsPerImage: 44390400,
+              "conv 1x1 + BN + relu6, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
+        .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 4080000,
+              "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
+        .init("features.6.3.block.2", kind: "project 1x1", macsPerImage: 44390400,
+              "conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
+        .init("features.6.4.block.0", kind: "expand 1x1", macsPerImage: 44390400,
+              "conv 1x1 + BN + relu6, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
+        .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 4080000,
+              "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
+        .init("features.6.4.block.2", kind: "project 1x1", macsPerImage: 44390400,
+              "conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
+        .init("features.6.5.block.0", kind: "expand 1x1", macsPerImage: 44390400,
+              "conv 1x1 + BN + relu6, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
+        .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 4080000,
+              "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
+        .init("features.6.5.block.2", kind: "project 1x1", macsPerImage: 44390400,
+              "conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
+        .init("features.6.6.block.0", kind: "expand 1x1", macsPerImage: 44390400,
+              "conv 1x1 + BN + relu6, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
+        .init("features.6.6.block.1", kind: "depthwise", macsPerImage: 4080000,
+              "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
+        .init("features.6.6.block.2", kind: "project 1x1", macsPerImage: 44390400,
+              "conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
+        .init("features.6.7.block.0", kind: "expand 1x1", macsPerImage: 44390400,
+              "conv 1x1 + BN + relu6, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
+        .init("features.6.7.block.1", kind: "depthwise", macsPerImage: 4080000,
+              "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
+        .init("features.6.7.block.2", kind: "project 1x1", macsPerImage: 44390400,
+              "conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
+        .init("features.7.0.block.0", kind: "expand 1x1", macsPerImage: 44390400,
+              "conv 1x1 + BN + relu6, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
+        .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 1468800,
+              "depthwise 3x3/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
+        .init("features.7.0.block.2", kind: "project 1x1", macsPerImage: 73113600,
+              "conv 1x1 + BN, [n, 10, 10, 1632] -> [n, 10, 10, 448]"),
+        .init("features.8", kind: "head 1x1", macsPerImage: 57344000,
+              "conv 1x1 + BN + relu6, [n, 10, 10, 448] -> [n, 10, 10, 1280]"),
+        .init("avgpool", kind: "pool+classifier", macsPerImage: 0,
+              "global average pool, [n, 10, 10, 1280] -> [n, 1280]"),
+        .init("classifier.1", kind: "pool+classifier", macsPerImage: 1280000,
+              "dropout (identity in eval) + linear, [n, 1280] -> [n, 1000]"),
+    ]
+
     /// Every tensor of a weight file, torchvision `state_dict` names and order.
     static let parameterTable: [ModelDescriptor.Parameter] = [
         .init("features.0.0.weight", [32, 3, 3, 3]),
@@ -1276,6 +1659,10 @@ public final class EfficientNetLite4Training: TrainableModel {
     private let pool: WorkerPool
     private var loss = 0.0
     public var random = CounterRandom(seed: 0)
+    /// Times every kernel call of `trainStep` when set (`effnet bench --train --profile`).
+    public var profiler: LayerProfiler? {
+        didSet { profiler?.requireTable(Self.profiledLayers, of: "EfficientNetLite4Training") }
+    }
     public var parameters: UnsafeMutablePointer<Float> { buffers.parameters }
     public var gradients: UnsafeMutablePointer<Float> { buffers.gradients }
 
@@ -1296,8 +1683,14 @@ public final class EfficientNetLite4Training: TrainableModel {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
         let t = buffers.arena.reserve(floats: 57755248 &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
-                                    ws: t + 57755248 &* n, options: options, labels: labels, logits: logits)
-        if options.computeGradients { TrainingKernels.zero(s.g, count: 13119104) }
+                                    ws: t + 57755248 &* n, options: options, labels: labels, logits: logits,
+                                    profiler: profiler)
+        s.profiler?.beginRun(batch: n)
+        if options.computeGradients {
+            s.profiler?.start()
+            TrainingKernels.zero(s.g, count: 13119104)
+            s.profiler?.stop(0)
+        }
         try features_0_forward(s)
         try features_1_0_forward(s)
         try features_2_0_forward(s)
@@ -1371,3209 +1764,5794 @@ public final class EfficientNetLite4Training: TrainableModel {
     /// features.0 forward: stem: conv 3x3 stride 2, 3 -> 32 channels
     private func features_0_forward(_ s: TrainingStepContext) throws {
         // features.0 stem conv 3x3/2, [n, 3, 300, 300] (NCHW) -> [n, 150, 150, 32]
+        s.profiler?.start()
         Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 300, width: 300, kernel: 3, stride: 2,
             padTop: 0, padLeft: 0, outHeight: 150, outWidth: 150, weights: s.p, bias: s.f, outChannels: 32,
             activation: .identity, output: s.t + 24300000 &* s.n, workspace: s.ws, pool: pool)
-        // features.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(1)
+        // features.0 BatchNorm (batch statistics) + relu6 on [n, 150, 150, 32]
         if s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 24300000 &* s.n, pixels: 22500 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 25020000 &* s.n, savedMean: s.f + 1632, savedInvStd: s.f + 1664,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
+            s.profiler?.stop(2)
         }
-        // features.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 150, 150, 32]
         if s.options.frozenBlocks > 0 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 24300000 &* s.n, pixels: 22500 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
                 activation: .relu6, output: s.t + 25020000 &* s.n, scratch: s.f + 1632, pool: pool)
+            s.profiler?.stop(3)
         }
     }
 
     /// features.1.0 forward: MBConv1 k3 s1: 150x150x32 -> 150x150x24
     private func features_1_0_forward(_ s: TrainingStepContext) throws {
         // features.1.0.block.0 depthwise weights to the kernel layout [3][3][32]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 1760)
+        s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 150, 150, 32] -> [n, 150, 150, 32]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 25020000 &* s.n, batch: s.n, height: 150, width: 150, channels: 32,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 1760, bias: s.f,
             activation: .identity, output: s.t + 25740000 &* s.n, pool: pool)
-        // features.1.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(5)
+        // features.1.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 150, 150, 32]
         if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 25740000 &* s.n, pixels: 22500 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 26460000 &* s.n, savedMean: s.f + 1696, savedInvStd: s.f + 1728,
                 runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
+            s.profiler?.stop(6)
         }
-        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 150, 150, 32]
         if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 25740000 &* s.n, pixels: 22500 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
                 activation: .relu6, output: s.t + 26460000 &* s.n, scratch: s.f + 1696, pool: pool)
+            s.profiler?.stop(7)
         }
         // features.1.0.block.1 project conv 1x1, [n, 150, 150, 32] -> [n, 150, 150, 24]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 26460000 &* s.n, pixels: 22500 &* s.n, inChannels: 32, weights: s.p + 1408,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 27180000 &* s.n,
             pool: pool)
-        // features.1.0.block.1 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(8)
+        // features.1.0.block.1 BatchNorm (batch statistics) + identity on [n, 150, 150, 24]
         if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 27180000 &* s.n, pixels: 22500 &* s.n, channels: 24,
                 gamma: s.p + 2176, beta: s.p + 2208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 27720000 &* s.n, savedMean: s.f + 2336, savedInvStd: s.f + 2360,
                 runningMean: s.p + 2240, runningVar: s.p + 2272, pool: pool)
+            s.profiler?.stop(9)
         }
-        // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 150, 150, 24]
         if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 27180000 &* s.n, pixels: 22500 &* s.n, channels: 24,
                 gamma: s.p + 2176, beta: s.p + 2208, runningMean: s.p + 2240, runningVar: s.p + 2272, eps: 0.001,
                 activation: .identity, output: s.t + 27720000 &* s.n, scratch: s.f + 2336, pool: pool)
+            s.profiler?.stop(10)
         }
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 150x150x24 -> 75x75x32
     private func features_2_0_forward(_ s: TrainingStepContext) throws {
         // features.2.0.block.0 expand conv 1x1, [n, 150, 150, 24] -> [n, 150, 150, 144]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 27720000 &* s.n, pixels: 22500 &* s.n, inChannels: 24, weights: s.p + 2304,
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t, pool: pool)
-        // features.2.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(11)
+        // features.2.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 150, 150, 144]
         if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 22500 &* s.n, channels: 144,
                 gamma: s.p + 5760, beta: s.p + 5904, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 3240000 &* s.n, savedMean: s.f + 2384, savedInvStd: s.f + 2528,
                 runningMean: s.p + 6048, runningVar: s.p + 6192, pool: pool)
+            s.profiler?.stop(12)
         }
-        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 150, 150, 144]
         if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t, pixels: 22500 &* s.n, channels: 144, gamma: s.p + 5760,
                 beta: s.p + 5904, runningMean: s.p + 6048, runningVar: s.p + 6192, eps: 0.001, activation: .relu6,
                 output: s.t + 3240000 &* s.n, scratch: s.f + 2384, pool: pool)
+            s.profiler?.stop(13)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6336, channels: 144, kernel: 3, into: s.f + 2960)
+        s.profiler?.stop(14)
         // features.2.0.block.1 depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 3240000 &* s.n, batch: s.n, height: 150, width: 150, channels: 144,
             kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 75, outWidth: 75, weights: s.f + 2960, bias: s.f,
             activation: .identity, output: s.t + 22680000 &* s.n, pool: pool)
-        // features.2.0.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(15)
+        // features.2.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 75, 75, 144]
         if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 22680000 &* s.n, pixels: 5625 &* s.n, channels: 144,
                 gamma: s.p + 7632, beta: s.p + 7776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 23490000 &* s.n, savedMean: s.f + 2672, savedInvStd: s.f + 2816,
                 runningMean: s.p + 7920, runningVar: s.p + 8064, pool: pool)
+            s.profiler?.stop(16)
         }
-        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 144]
         if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 22680000 &* s.n, pixels: 5625 &* s.n, channels: 144,
                 gamma: s.p + 7632, beta: s.p + 7776, runningMean: s.p + 7920, runningVar: s.p + 8064, eps: 0.001,
                 activation: .relu6, output: s.t + 23490000 &* s.n, scratch: s.f + 2672, pool: pool)
+            s.profiler?.stop(17)
         }
         // features.2.0.block.2 project conv 1x1, [n, 75, 75, 144] -> [n, 75, 75, 32]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 23490000 &* s.n, pixels: 5625 &* s.n, inChannels: 144, weights: s.p + 8208,
             bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 48429792 &* s.n,
             pool: pool)
-        // features.2.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(18)
+        // features.2.0.block.2 BatchNorm (batch statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 48429792 &* s.n, pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 12816, beta: s.p + 12848, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 48609792 &* s.n, savedMean: s.f + 5552, savedInvStd: s.f + 5584,
                 runningMean: s.p + 12880, runningVar: s.p + 12912, pool: pool)
+            s.profiler?.stop(19)
         }
-        // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 48429792 &* s.n, pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 12816, beta: s.p + 12848, runningMean: s.p + 12880, runningVar: s.p + 12912, eps: 0.001,
                 activation: .identity, output: s.t + 48609792 &* s.n, scratch: s.f + 5552, pool: pool)
+            s.profiler?.stop(20)
         }
     }
 
     /// features.2.1 forward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
     private func features_2_1_forward(_ s: TrainingStepContext) throws {
         // features.2.1.block.0 expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 48609792 &* s.n, pixels: 5625 &* s.n, inChannels: 32, weights: s.p + 12944,
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 6480000 &* s.n,
             pool: pool)
-        // features.2.1.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(21)
+        // features.2.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 6480000 &* s.n, pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 19088, beta: s.p + 19280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 7560000 &* s.n, savedMean: s.f + 5616, savedInvStd: s.f + 5808,
                 runningMean: s.p + 19472, runningVar: s.p + 19664, pool: pool)
+            s.profiler?.stop(22)
         }
-        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 6480000 &* s.n, pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 19088, beta: s.p + 19280, runningMean: s.p + 19472, runningVar: s.p + 19664, eps: 0.001,
                 activation: .relu6, output: s.t + 7560000 &* s.n, scratch: s.f + 5616, pool: pool)
+            s.profiler?.stop(23)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][192]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 19856, channels: 192, kernel: 3, into: s.f + 6384)
+        s.profiler?.stop(24)
         // features.2.1.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 7560000 &* s.n, batch: s.n, height: 75, width: 75, channels: 192, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 6384, bias: s.f,
             activation: .identity, output: s.t + 8640000 &* s.n, pool: pool)
-        // features.2.1.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(25)
+        // features.2.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 8640000 &* s.n, pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 21584, beta: s.p + 21776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 9720000 &* s.n, savedMean: s.f + 6000, savedInvStd: s.f + 6192,
                 runningMean: s.p + 21968, runningVar: s.p + 22160, pool: pool)
+            s.profiler?.stop(26)
         }
-        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 8640000 &* s.n, pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 21584, beta: s.p + 21776, runningMean: s.p + 21968, runningVar: s.p + 22160, eps: 0.001,
                 activation: .relu6, output: s.t + 9720000 &* s.n, scratch: s.f + 6000, pool: pool)
+            s.profiler?.stop(27)
         }
         // features.2.1.block.2 project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 9720000 &* s.n, pixels: 5625 &* s.n, inChannels: 192, weights: s.p + 22352,
             bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 48789792 &* s.n,
             pool: pool)
-        // features.2.1.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(28)
+        // features.2.1.block.2 BatchNorm (batch statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 48789792 &* s.n, pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 28496, beta: s.p + 28528, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 10800000 &* s.n, savedMean: s.f + 9840, savedInvStd: s.f + 9872,
                 runningMean: s.p + 28560, runningVar: s.p + 28592, pool: pool)
+            s.profiler?.stop(29)
         }
-        // features.2.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 48789792 &* s.n, pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 28496, beta: s.p + 28528, runningMean: s.p + 28560, runningVar: s.p + 28592, eps: 0.001,
                 activation: .identity, output: s.t + 10800000 &* s.n, scratch: s.f + 9840, pool: pool)
+            s.profiler?.stop(30)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9866666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.013333333333333334,
                 into: s.t + 57755200 &* s.n, random: &random)
+            s.profiler?.stop(31)
         }
         // features.2.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 48609792 &* s.n, branch: s.t + 10800000 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 57755200 &* s.n : nil, batch: s.n,
             perImage: 180000, output: s.t + 48969792 &* s.n, pool: pool)
+        s.profiler?.stop(32)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
     private func features_2_2_forward(_ s: TrainingStepContext) throws {
         // features.2.2.block.0 expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 48969792 &* s.n, pixels: 5625 &* s.n, inChannels: 32, weights: s.p + 28624,
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 10800000 &* s.n,
             pool: pool)
-        // features.2.2.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(33)
+        // features.2.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 10800000 &* s.n, pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 34768, beta: s.p + 34960, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 11880000 &* s.n, savedMean: s.f + 9904, savedInvStd: s.f + 10096,
                 runningMean: s.p + 35152, runningVar: s.p + 35344, pool: pool)
+            s.profiler?.stop(34)
         }
-        // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 10800000 &* s.n, pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 34768, beta: s.p + 34960, runningMean: s.p + 35152, runningVar: s.p + 35344, eps: 0.001,
                 activation: .relu6, output: s.t + 11880000 &* s.n, scratch: s.f + 9904, pool: pool)
+            s.profiler?.stop(35)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][192]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 35536, channels: 192, kernel: 3, into: s.f + 10672)
+        s.profiler?.stop(36)
         // features.2.2.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 11880000 &* s.n, batch: s.n, height: 75, width: 75, channels: 192,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 10672, bias: s.f,
             activation: .identity, output: s.t + 12960000 &* s.n, pool: pool)
-        // features.2.2.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(37)
+        // features.2.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 12960000 &* s.n, pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 37264, beta: s.p + 37456, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 14040000 &* s.n, savedMean: s.f + 10288, savedInvStd: s.f + 10480,
                 runningMean: s.p + 37648, runningVar: s.p + 37840, pool: pool)
+            s.profiler?.stop(38)
         }
-        // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 12960000 &* s.n, pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 37264, beta: s.p + 37456, runningMean: s.p + 37648, runningVar: s.p + 37840, eps: 0.001,
                 activation: .relu6, output: s.t + 14040000 &* s.n, scratch: s.f + 10288, pool: pool)
+            s.profiler?.stop(39)
         }
         // features.2.2.block.2 project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 14040000 &* s.n, pixels: 5625 &* s.n, inChannels: 192, weights: s.p + 38032,
             bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 49149792 &* s.n,
             pool: pool)
-        // features.2.2.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(40)
+        // features.2.2.block.2 BatchNorm (batch statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 49149792 &* s.n, pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 44176, beta: s.p + 44208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 15120000 &* s.n, savedMean: s.f + 14128, savedInvStd: s.f + 14160,
                 runningMean: s.p + 44240, runningVar: s.p + 44272, pool: pool)
+            s.profiler?.stop(41)
         }
-        // features.2.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 49149792 &* s.n, pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 44176, beta: s.p + 44208, runningMean: s.p + 44240, runningVar: s.p + 44272, eps: 0.001,
                 activation: .identity, output: s.t + 15120000 &* s.n, scratch: s.f + 14128, pool: pool)
+            s.profiler?.stop(42)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.98
         if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.020000000000000004,
                 into: s.t + 57755216 &* s.n, random: &random)
+            s.profiler?.stop(43)
         }
         // features.2.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 48969792 &* s.n, branch: s.t + 15120000 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 57755216 &* s.n : nil, batch: s.n,
             perImage: 180000, output: s.t + 49329792 &* s.n, pool: pool)
+        s.profiler?.stop(44)
     }
 
     /// features.2.3 forward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
     private func features_2_3_forward(_ s: TrainingStepContext) throws {
         // features.2.3.block.0 expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 49329792 &* s.n, pixels: 5625 &* s.n, inChannels: 32, weights: s.p + 44304,
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 15120000 &* s.n,
             pool: pool)
-        // features.2.3.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(45)
+        // features.2.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 15120000 &* s.n, pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 50448, beta: s.p + 50640, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 16200000 &* s.n, savedMean: s.f + 14192, savedInvStd: s.f + 14384,
                 runningMean: s.p + 50832, runningVar: s.p + 51024, pool: pool)
+            s.profiler?.stop(46)
         }
-        // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 15120000 &* s.n, pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 50448, beta: s.p + 50640, runningMean: s.p + 50832, runningVar: s.p + 51024, eps: 0.001,
                 activation: .relu6, output: s.t + 16200000 &* s.n, scratch: s.f + 14192, pool: pool)
+            s.profiler?.stop(47)
         }
         // features.2.3.block.1 depthwise weights to the kernel layout [3][3][192]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 51216, channels: 192, kernel: 3, into: s.f + 14960)
+        s.profiler?.stop(48)
         // features.2.3.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 16200000 &* s.n, batch: s.n, height: 75, width: 75, channels: 192,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 14960, bias: s.f,
             activation: .identity, output: s.t + 17280000 &* s.n, pool: pool)
-        // features.2.3.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(49)
+        // features.2.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 17280000 &* s.n, pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 52944, beta: s.p + 53136, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 18360000 &* s.n, savedMean: s.f + 14576, savedInvStd: s.f + 14768,
                 runningMean: s.p + 53328, runningVar: s.p + 53520, pool: pool)
+            s.profiler?.stop(50)
         }
-        // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 17280000 &* s.n, pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 52944, beta: s.p + 53136, runningMean: s.p + 53328, runningVar: s.p + 53520, eps: 0.001,
                 activation: .relu6, output: s.t + 18360000 &* s.n, scratch: s.f + 14576, pool: pool)
+            s.profiler?.stop(51)
         }
         // features.2.3.block.2 project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 18360000 &* s.n, pixels: 5625 &* s.n, inChannels: 192, weights: s.p + 53712,
             bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 49509792 &* s.n,
             pool: pool)
-        // features.2.3.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(52)
+        // features.2.3.block.2 BatchNorm (batch statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 49509792 &* s.n, pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 59856, beta: s.p + 59888, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 19440000 &* s.n, savedMean: s.f + 18416, savedInvStd: s.f + 18448,
                 runningMean: s.p + 59920, runningVar: s.p + 59952, pool: pool)
+            s.profiler?.stop(53)
         }
-        // features.2.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 49509792 &* s.n, pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 59856, beta: s.p + 59888, runningMean: s.p + 59920, runningVar: s.p + 59952, eps: 0.001,
                 activation: .identity, output: s.t + 19440000 &* s.n, scratch: s.f + 18416, pool: pool)
+            s.profiler?.stop(54)
         }
         // features.2.3 stochastic depth: keep each image's branch with probability 0.9733333333333334
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.02666666666666667,
                 into: s.t + 57755232 &* s.n, random: &random)
+            s.profiler?.stop(55)
         }
         // features.2.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 49329792 &* s.n, branch: s.t + 19440000 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 57755232 &* s.n : nil, batch: s.n,
             perImage: 180000, output: s.t + 49689792 &* s.n, pool: pool)
+        s.profiler?.stop(56)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 75x75x32 -> 38x38x56
     private func features_3_0_forward(_ s: TrainingStepContext) throws {
         // features.3.0.block.0 expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 49689792 &* s.n, pixels: 5625 &* s.n, inChannels: 32, weights: s.p + 59984,
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 19440000 &* s.n,
             pool: pool)
-        // features.3.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(57)
+        // features.3.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 19440000 &* s.n, pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 66128, beta: s.p + 66320, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 20520000 &* s.n, savedMean: s.f + 18480, savedInvStd: s.f + 18672,
                 runningMean: s.p + 66512, runningVar: s.p + 66704, pool: pool)
+            s.profiler?.stop(58)
         }
-        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 19440000 &* s.n, pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 66128, beta: s.p + 66320, runningMean: s.p + 66512, runningVar: s.p + 66704, eps: 0.001,
                 activation: .relu6, output: s.t + 20520000 &* s.n, scratch: s.f + 18480, pool: pool)
+            s.profiler?.stop(59)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][192]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 66896, channels: 192, kernel: 5, into: s.f + 19248)
+        s.profiler?.stop(60)
         // features.3.0.block.1 depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 20520000 &* s.n, batch: s.n, height: 75, width: 75, channels: 192,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 19248, bias: s.f,
             activation: .identity, output: s.t + 42053088 &* s.n, pool: pool)
-        // features.3.0.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(61)
+        // features.3.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 38, 38, 192]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 42053088 &* s.n, pixels: 1444 &* s.n, channels: 192,
                 gamma: s.p + 71696, beta: s.p + 71888, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 42330336 &* s.n, savedMean: s.f + 18864, savedInvStd: s.f + 19056,
                 runningMean: s.p + 72080, runningVar: s.p + 72272, pool: pool)
+            s.profiler?.stop(62)
         }
-        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 192]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 42053088 &* s.n, pixels: 1444 &* s.n, channels: 192,
                 gamma: s.p + 71696, beta: s.p + 71888, runningMean: s.p + 72080, runningVar: s.p + 72272, eps: 0.001,
                 activation: .relu6, output: s.t + 42330336 &* s.n, scratch: s.f + 18864, pool: pool)
+            s.profiler?.stop(63)
         }
         // features.3.0.block.2 project conv 1x1, [n, 38, 38, 192] -> [n, 38, 38, 56]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 42330336 &* s.n, pixels: 1444 &* s.n, inChannels: 192, weights: s.p + 72464,
             bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.t + 55360384 &* s.n,
             pool: pool)
-        // features.3.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(64)
+        // features.3.0.block.2 BatchNorm (batch statistics) + identity on [n, 38, 38, 56]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 55360384 &* s.n, pixels: 1444 &* s.n, channels: 56,
                 gamma: s.p + 83216, beta: s.p + 83280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 55441248 &* s.n, savedMean: s.f + 28848, savedInvStd: s.f + 28904,
                 runningMean: s.p + 83344, runningVar: s.p + 83408, pool: pool)
+            s.profiler?.stop(65)
         }
-        // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 56]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 55360384 &* s.n, pixels: 1444 &* s.n, channels: 56,
                 gamma: s.p + 83216, beta: s.p + 83280, runningMean: s.p + 83344, runningVar: s.p + 83408, eps: 0.001,
                 activation: .identity, output: s.t + 55441248 &* s.n, scratch: s.f + 28848, pool: pool)
+            s.profiler?.stop(66)
         }
     }
 
     /// features.3.1 forward: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
     private func features_3_1_forward(_ s: TrainingStepContext) throws {
         // features.3.1.block.0 expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 55441248 &* s.n, pixels: 1444 &* s.n, inChannels: 56, weights: s.p + 83472,
             bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.t + 21600000 &* s.n,
             pool: pool)
-        // features.3.1.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(67)
+        // features.3.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 21600000 &* s.n, pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 102288, beta: s.p + 102624, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 22085184 &* s.n, savedMean: s.f + 28960, savedInvStd: s.f + 29296,
                 runningMean: s.p + 102960, runningVar: s.p + 103296, pool: pool)
+            s.profiler?.stop(68)
         }
-        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 21600000 &* s.n, pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 102288, beta: s.p + 102624, runningMean: s.p + 102960, runningVar: s.p + 103296,
                 eps: 0.001, activation: .relu6, output: s.t + 22085184 &* s.n, scratch: s.f + 28960, pool: pool)
+            s.profiler?.stop(69)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][336]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 103632, channels: 336, kernel: 5, into: s.f + 30304)
+        s.profiler?.stop(70)
         // features.3.1.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 22085184 &* s.n, batch: s.n, height: 38, width: 38, channels: 336,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 30304, bias: s.f,
             activation: .identity, output: s.t + 28260000 &* s.n, pool: pool)
-        // features.3.1.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(71)
+        // features.3.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 28260000 &* s.n, pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 112032, beta: s.p + 112368, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 28745184 &* s.n, savedMean: s.f + 29632, savedInvStd: s.f + 29968,
                 runningMean: s.p + 112704, runningVar: s.p + 113040, pool: pool)
+            s.profiler?.stop(72)
         }
-        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 28260000 &* s.n, pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 112032, beta: s.p + 112368, runningMean: s.p + 112704, runningVar: s.p + 113040,
                 eps: 0.001, activation: .relu6, output: s.t + 28745184 &* s.n, scratch: s.f + 29632, pool: pool)
+            s.profiler?.stop(73)
         }
         // features.3.1.block.2 project conv 1x1, [n, 38, 38, 336] -> [n, 38, 38, 56]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 28745184 &* s.n, pixels: 1444 &* s.n, inChannels: 336,
             weights: s.p + 113376, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
             output: s.t + 55522112 &* s.n, pool: pool)
-        // features.3.1.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(74)
+        // features.3.1.block.2 BatchNorm (batch statistics) + identity on [n, 38, 38, 56]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 55522112 &* s.n, pixels: 1444 &* s.n, channels: 56,
                 gamma: s.p + 132192, beta: s.p + 132256, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 47104, savedInvStd: s.f + 47160,
                 runningMean: s.p + 132320, runningVar: s.p + 132384, pool: pool)
+            s.profiler?.stop(75)
         }
-        // features.3.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 56]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 55522112 &* s.n, pixels: 1444 &* s.n, channels: 56,
                 gamma: s.p + 132192, beta: s.p + 132256, runningMean: s.p + 132320, runningVar: s.p + 132384,
                 eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 47104, pool: pool)
+            s.profiler?.stop(76)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.96
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04000000000000001,
                 into: s.t + 22671216 &* s.n, random: &random)
+            s.profiler?.stop(77)
         }
         // features.3.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 55441248 &* s.n, branch: s.t + 22570368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 22671216 &* s.n : nil, batch: s.n,
             perImage: 80864, output: s.t + 55602976 &* s.n, pool: pool)
+        s.profiler?.stop(78)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
     private func features_3_2_forward(_ s: TrainingStepContext) throws {
         // features.3.2.block.0 expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 55602976 &* s.n, pixels: 1444 &* s.n, inChannels: 56, weights: s.p + 132448,
             bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.t + 29230368 &* s.n,
             pool: pool)
-        // features.3.2.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(79)
+        // features.3.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 29230368 &* s.n, pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 151264, beta: s.p + 151600, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 29715552 &* s.n, savedMean: s.f + 47216, savedInvStd: s.f + 47552,
                 runningMean: s.p + 151936, runningVar: s.p + 152272, pool: pool)
+            s.profiler?.stop(80)
         }
-        // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 29230368 &* s.n, pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 151264, beta: s.p + 151600, runningMean: s.p + 151936, runningVar: s.p + 152272,
                 eps: 0.001, activation: .relu6, output: s.t + 29715552 &* s.n, scratch: s.f + 47216, pool: pool)
+            s.profiler?.stop(81)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][336]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 152608, channels: 336, kernel: 5, into: s.f + 48560)
+        s.profiler?.stop(82)
         // features.3.2.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 29715552 &* s.n, batch: s.n, height: 38, width: 38, channels: 336,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 48560, bias: s.f,
             activation: .identity, output: s.t + 30200736 &* s.n, pool: pool)
-        // features.3.2.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(83)
+        // features.3.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 30200736 &* s.n, pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 161008, beta: s.p + 161344, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 30685920 &* s.n, savedMean: s.f + 47888, savedInvStd: s.f + 48224,
                 runningMean: s.p + 161680, runningVar: s.p + 162016, pool: pool)
+            s.profiler?.stop(84)
         }
-        // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 30200736 &* s.n, pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 161008, beta: s.p + 161344, runningMean: s.p + 161680, runningVar: s.p + 162016,
                 eps: 0.001, activation: .relu6, output: s.t + 30685920 &* s.n, scratch: s.f + 47888, pool: pool)
+            s.profiler?.stop(85)
         }
         // features.3.2.block.2 project conv 1x1, [n, 38, 38, 336] -> [n, 38, 38, 56]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 30685920 &* s.n, pixels: 1444 &* s.n, inChannels: 336,
             weights: s.p + 162352, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
             output: s.t + 55683840 &* s.n, pool: pool)
-        // features.3.2.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(86)
+        // features.3.2.block.2 BatchNorm (batch statistics) + identity on [n, 38, 38, 56]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 55683840 &* s.n, pixels: 1444 &* s.n, channels: 56,
                 gamma: s.p + 181168, beta: s.p + 181232, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 65360, savedInvStd: s.f + 65416,
                 runningMean: s.p + 181296, runningVar: s.p + 181360, pool: pool)
+            s.profiler?.stop(87)
         }
-        // features.3.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 56]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 55683840 &* s.n, pixels: 1444 &* s.n, channels: 56,
                 gamma: s.p + 181168, beta: s.p + 181232, runningMean: s.p + 181296, runningVar: s.p + 181360,
                 eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 65360, pool: pool)
+            s.profiler?.stop(88)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9533333333333334
         if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04666666666666667,
                 into: s.t + 22671232 &* s.n, random: &random)
+            s.profiler?.stop(89)
         }
         // features.3.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 55602976 &* s.n, branch: s.t + 22570368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 22671232 &* s.n : nil, batch: s.n,
             perImage: 80864, output: s.t + 55764704 &* s.n, pool: pool)
+        s.profiler?.stop(90)
     }
 
     /// features.3.3 forward: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
     private func features_3_3_forward(_ s: TrainingStepContext) throws {
         // features.3.3.block.0 expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 55764704 &* s.n, pixels: 1444 &* s.n, inChannels: 56, weights: s.p + 181424,
             bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.t + 31171104 &* s.n,
             pool: pool)
-        // features.3.3.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(91)
+        // features.3.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 31171104 &* s.n, pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 200240, beta: s.p + 200576, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 31656288 &* s.n, savedMean: s.f + 65472, savedInvStd: s.f + 65808,
                 runningMean: s.p + 200912, runningVar: s.p + 201248, pool: pool)
+            s.profiler?.stop(92)
         }
-        // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 31171104 &* s.n, pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 200240, beta: s.p + 200576, runningMean: s.p + 200912, runningVar: s.p + 201248,
                 eps: 0.001, activation: .relu6, output: s.t + 31656288 &* s.n, scratch: s.f + 65472, pool: pool)
+            s.profiler?.stop(93)
         }
         // features.3.3.block.1 depthwise weights to the kernel layout [5][5][336]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 201584, channels: 336, kernel: 5, into: s.f + 66816)
+        s.profiler?.stop(94)
         // features.3.3.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 31656288 &* s.n, batch: s.n, height: 38, width: 38, channels: 336,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 66816, bias: s.f,
             activation: .identity, output: s.t + 32141472 &* s.n, pool: pool)
-        // features.3.3.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(95)
+        // features.3.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 32141472 &* s.n, pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 209984, beta: s.p + 210320, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 32626656 &* s.n, savedMean: s.f + 66144, savedInvStd: s.f + 66480,
                 runningMean: s.p + 210656, runningVar: s.p + 210992, pool: pool)
+            s.profiler?.stop(96)
         }
-        // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 32141472 &* s.n, pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 209984, beta: s.p + 210320, runningMean: s.p + 210656, runningVar: s.p + 210992,
                 eps: 0.001, activation: .relu6, output: s.t + 32626656 &* s.n, scratch: s.f + 66144, pool: pool)
+            s.profiler?.stop(97)
         }
         // features.3.3.block.2 project conv 1x1, [n, 38, 38, 336] -> [n, 38, 38, 56]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 32626656 &* s.n, pixels: 1444 &* s.n, inChannels: 336,
             weights: s.p + 211328, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
             output: s.t + 55845568 &* s.n, pool: pool)
-        // features.3.3.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(98)
+        // features.3.3.block.2 BatchNorm (batch statistics) + identity on [n, 38, 38, 56]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 55845568 &* s.n, pixels: 1444 &* s.n, channels: 56,
                 gamma: s.p + 230144, beta: s.p + 230208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 83616, savedInvStd: s.f + 83672,
                 runningMean: s.p + 230272, runningVar: s.p + 230336, pool: pool)
+            s.profiler?.stop(99)
         }
-        // features.3.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 56]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 55845568 &* s.n, pixels: 1444 &* s.n, channels: 56,
                 gamma: s.p + 230144, beta: s.p + 230208, runningMean: s.p + 230272, runningVar: s.p + 230336,
                 eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 83616, pool: pool)
+            s.profiler?.stop(100)
         }
         // features.3.3 stochastic depth: keep each image's branch with probability 0.9466666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05333333333333334,
                 into: s.t + 22671248 &* s.n, random: &random)
+            s.profiler?.stop(101)
         }
         // features.3.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 55764704 &* s.n, branch: s.t + 22570368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 22671248 &* s.n : nil, batch: s.n,
             perImage: 80864, output: s.t + 55926432 &* s.n, pool: pool)
+        s.profiler?.stop(102)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 38x38x56 -> 19x19x112
     private func features_4_0_forward(_ s: TrainingStepContext) throws {
         // features.4.0.block.0 expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 55926432 &* s.n, pixels: 1444 &* s.n, inChannels: 56, weights: s.p + 230400,
             bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.t + 33111840 &* s.n,
             pool: pool)
-        // features.4.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(103)
+        // features.4.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 33111840 &* s.n, pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 249216, beta: s.p + 249552, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 33597024 &* s.n, savedMean: s.f + 83728, savedInvStd: s.f + 84064,
                 runningMean: s.p + 249888, runningVar: s.p + 250224, pool: pool)
+            s.profiler?.stop(104)
         }
-        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 33111840 &* s.n, pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 249216, beta: s.p + 249552, runningMean: s.p + 249888, runningVar: s.p + 250224,
                 eps: 0.001, activation: .relu6, output: s.t + 33597024 &* s.n, scratch: s.f + 83728, pool: pool)
+            s.profiler?.stop(105)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][336]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 250560, channels: 336, kernel: 3, into: s.f + 85072)
+        s.profiler?.stop(106)
         // features.4.0.block.1 depthwise 3x3/2, [n, 38, 38, 336] -> [n, 19, 19, 336]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 33597024 &* s.n, batch: s.n, height: 38, width: 38, channels: 336,
             kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 19, outWidth: 19, weights: s.f + 85072, bias: s.f,
             activation: .identity, output: s.t + 55021792 &* s.n, pool: pool)
-        // features.4.0.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(107)
+        // features.4.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 336]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 55021792 &* s.n, pixels: 361 &* s.n, channels: 336,
                 gamma: s.p + 253584, beta: s.p + 253920, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 55143088 &* s.n, savedMean: s.f + 84400, savedInvStd: s.f + 84736,
                 runningMean: s.p + 254256, runningVar: s.p + 254592, pool: pool)
+            s.profiler?.stop(108)
         }
-        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 336]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 55021792 &* s.n, pixels: 361 &* s.n, channels: 336,
                 gamma: s.p + 253584, beta: s.p + 253920, runningMean: s.p + 254256, runningVar: s.p + 254592,
                 eps: 0.001, activation: .relu6, output: s.t + 55143088 &* s.n, scratch: s.f + 84400, pool: pool)
+            s.profiler?.stop(109)
         }
         // features.4.0.block.2 project conv 1x1, [n, 19, 19, 336] -> [n, 19, 19, 112]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 55143088 &* s.n, pixels: 361 &* s.n, inChannels: 336, weights: s.p + 254928,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 56834816 &* s.n,
             pool: pool)
-        // features.4.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(110)
+        // features.4.0.block.2 BatchNorm (batch statistics) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 56834816 &* s.n, pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 292560, beta: s.p + 292672, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 56875248 &* s.n, savedMean: s.f + 91120, savedInvStd: s.f + 91232,
                 runningMean: s.p + 292784, runningVar: s.p + 292896, pool: pool)
+            s.profiler?.stop(111)
         }
-        // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 56834816 &* s.n, pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 292560, beta: s.p + 292672, runningMean: s.p + 292784, runningVar: s.p + 292896,
                 eps: 0.001, activation: .identity, output: s.t + 56875248 &* s.n, scratch: s.f + 91120, pool: pool)
+            s.profiler?.stop(112)
         }
     }
 
     /// features.4.1 forward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
     private func features_4_1_forward(_ s: TrainingStepContext) throws {
         // features.4.1.block.0 expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 56875248 &* s.n, pixels: 361 &* s.n, inChannels: 112, weights: s.p + 293008,
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 42607584 &* s.n,
             pool: pool)
-        // features.4.1.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(113)
+        // features.4.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 42607584 &* s.n, pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 368272, beta: s.p + 368944, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 42850176 &* s.n, savedMean: s.f + 91344, savedInvStd: s.f + 92016,
                 runningMean: s.p + 369616, runningVar: s.p + 370288, pool: pool)
+            s.profiler?.stop(114)
         }
-        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 42607584 &* s.n, pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 368272, beta: s.p + 368944, runningMean: s.p + 369616, runningVar: s.p + 370288,
                 eps: 0.001, activation: .relu6, output: s.t + 42850176 &* s.n, scratch: s.f + 91344, pool: pool)
+            s.profiler?.stop(115)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][672]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 370960, channels: 672, kernel: 3, into: s.f + 94032)
+        s.profiler?.stop(116)
         // features.4.1.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 42850176 &* s.n, batch: s.n, height: 19, width: 19, channels: 672,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 94032, bias: s.f,
             activation: .identity, output: s.t + 43092768 &* s.n, pool: pool)
-        // features.4.1.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(117)
+        // features.4.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 43092768 &* s.n, pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 377008, beta: s.p + 377680, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 43335360 &* s.n, savedMean: s.f + 92688, savedInvStd: s.f + 93360,
                 runningMean: s.p + 378352, runningVar: s.p + 379024, pool: pool)
+            s.profiler?.stop(118)
         }
-        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 43092768 &* s.n, pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 377008, beta: s.p + 377680, runningMean: s.p + 378352, runningVar: s.p + 379024,
                 eps: 0.001, activation: .relu6, output: s.t + 43335360 &* s.n, scratch: s.f + 92688, pool: pool)
+            s.profiler?.stop(119)
         }
         // features.4.1.block.2 project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 43335360 &* s.n, pixels: 361 &* s.n, inChannels: 672, weights: s.p + 379696,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 56915680 &* s.n,
             pool: pool)
-        // features.4.1.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(120)
+        // features.4.1.block.2 BatchNorm (batch statistics) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 56915680 &* s.n, pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 454960, beta: s.p + 455072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 106128,
                 savedInvStd: s.f + 106240, runningMean: s.p + 455184, runningVar: s.p + 455296, pool: pool)
+            s.profiler?.stop(121)
         }
-        // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 56915680 &* s.n, pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 454960, beta: s.p + 455072, runningMean: s.p + 455184, runningVar: s.p + 455296,
                 eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 106128, pool: pool)
+            s.profiler?.stop(122)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9333333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06666666666666667,
                 into: s.t + 22671264 &* s.n, random: &random)
+            s.profiler?.stop(123)
         }
         // features.4.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 56875248 &* s.n, branch: s.t + 22570368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 22671264 &* s.n : nil, batch: s.n,
             perImage: 40432, output: s.t + 56956112 &* s.n, pool: pool)
+        s.profiler?.stop(124)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
     private func features_4_2_forward(_ s: TrainingStepContext) throws {
         // features.4.2.block.0 expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 56956112 &* s.n, pixels: 361 &* s.n, inChannels: 112, weights: s.p + 455408,
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 43577952 &* s.n,
             pool: pool)
-        // features.4.2.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(125)
+        // features.4.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 43577952 &* s.n, pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 530672, beta: s.p + 531344, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 43820544 &* s.n, savedMean: s.f + 106352, savedInvStd: s.f + 107024,
                 runningMean: s.p + 532016, runningVar: s.p + 532688, pool: pool)
+            s.profiler?.stop(126)
         }
-        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 43577952 &* s.n, pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 530672, beta: s.p + 531344, runningMean: s.p + 532016, runningVar: s.p + 532688,
                 eps: 0.001, activation: .relu6, output: s.t + 43820544 &* s.n, scratch: s.f + 106352, pool: pool)
+            s.profiler?.stop(127)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][672]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 533360, channels: 672, kernel: 3, into: s.f + 109040)
+        s.profiler?.stop(128)
         // features.4.2.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 43820544 &* s.n, batch: s.n, height: 19, width: 19, channels: 672,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 109040, bias: s.f,
             activation: .identity, output: s.t + 44063136 &* s.n, pool: pool)
-        // features.4.2.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(129)
+        // features.4.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 44063136 &* s.n, pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 539408, beta: s.p + 540080, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 44305728 &* s.n, savedMean: s.f + 107696, savedInvStd: s.f + 108368,
                 runningMean: s.p + 540752, runningVar: s.p + 541424, pool: pool)
+            s.profiler?.stop(130)
         }
-        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 44063136 &* s.n, pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 539408, beta: s.p + 540080, runningMean: s.p + 540752, runningVar: s.p + 541424,
                 eps: 0.001, activation: .relu6, output: s.t + 44305728 &* s.n, scratch: s.f + 107696, pool: pool)
+            s.profiler?.stop(131)
         }
         // features.4.2.block.2 project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 44305728 &* s.n, pixels: 361 &* s.n, inChannels: 672, weights: s.p + 542096,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 56996544 &* s.n,
             pool: pool)
-        // features.4.2.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(132)
+        // features.4.2.block.2 BatchNorm (batch statistics) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 56996544 &* s.n, pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 617360, beta: s.p + 617472, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 121136,
                 savedInvStd: s.f + 121248, runningMean: s.p + 617584, runningVar: s.p + 617696, pool: pool)
+            s.profiler?.stop(133)
         }
-        // features.4.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 56996544 &* s.n, pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 617360, beta: s.p + 617472, runningMean: s.p + 617584, runningVar: s.p + 617696,
                 eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 121136, pool: pool)
+            s.profiler?.stop(134)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9266666666666666
         if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07333333333333333,
                 into: s.t + 22671280 &* s.n, random: &random)
+            s.profiler?.stop(135)
         }
         // features.4.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 56956112 &* s.n, branch: s.t + 22570368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 22671280 &* s.n : nil, batch: s.n,
             perImage: 40432, output: s.t + 57036976 &* s.n, pool: pool)
+        s.profiler?.stop(136)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
     private func features_4_3_forward(_ s: TrainingStepContext) throws {
         // features.4.3.block.0 expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 57036976 &* s.n, pixels: 361 &* s.n, inChannels: 112, weights: s.p + 617808,
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 44548320 &* s.n,
             pool: pool)
-        // features.4.3.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(137)
+        // features.4.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 44548320 &* s.n, pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 693072, beta: s.p + 693744, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 44790912 &* s.n, savedMean: s.f + 121360, savedInvStd: s.f + 122032,
                 runningMean: s.p + 694416, runningVar: s.p + 695088, pool: pool)
+            s.profiler?.stop(138)
         }
-        // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 44548320 &* s.n, pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 693072, beta: s.p + 693744, runningMean: s.p + 694416, runningVar: s.p + 695088,
                 eps: 0.001, activation: .relu6, output: s.t + 44790912 &* s.n, scratch: s.f + 121360, pool: pool)
+            s.profiler?.stop(139)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][672]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 695760, channels: 672, kernel: 3, into: s.f + 124048)
+        s.profiler?.stop(140)
         // features.4.3.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 44790912 &* s.n, batch: s.n, height: 19, width: 19, channels: 672,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 124048, bias: s.f,
             activation: .identity, output: s.t + 45033504 &* s.n, pool: pool)
-        // features.4.3.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(141)
+        // features.4.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 45033504 &* s.n, pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 701808, beta: s.p + 702480, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 45276096 &* s.n, savedMean: s.f + 122704, savedInvStd: s.f + 123376,
                 runningMean: s.p + 703152, runningVar: s.p + 703824, pool: pool)
+            s.profiler?.stop(142)
         }
-        // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 45033504 &* s.n, pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 701808, beta: s.p + 702480, runningMean: s.p + 703152, runningVar: s.p + 703824,
                 eps: 0.001, activation: .relu6, output: s.t + 45276096 &* s.n, scratch: s.f + 122704, pool: pool)
+            s.profiler?.stop(143)
         }
         // features.4.3.block.2 project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 45276096 &* s.n, pixels: 361 &* s.n, inChannels: 672, weights: s.p + 704496,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 57077408 &* s.n,
             pool: pool)
-        // features.4.3.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(144)
+        // features.4.3.block.2 BatchNorm (batch statistics) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 57077408 &* s.n, pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 779760, beta: s.p + 779872, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 136144,
                 savedInvStd: s.f + 136256, runningMean: s.p + 779984, runningVar: s.p + 780096, pool: pool)
+            s.profiler?.stop(145)
         }
-        // features.4.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 57077408 &* s.n, pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 779760, beta: s.p + 779872, runningMean: s.p + 779984, runningVar: s.p + 780096,
                 eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 136144, pool: pool)
+            s.profiler?.stop(146)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9199999999999999
         if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08000000000000002,
                 into: s.t + 22671296 &* s.n, random: &random)
+            s.profiler?.stop(147)
         }
         // features.4.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 57036976 &* s.n, branch: s.t + 22570368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 22671296 &* s.n : nil, batch: s.n,
             perImage: 40432, output: s.t + 57117840 &* s.n, pool: pool)
+        s.profiler?.stop(148)
     }
 
     /// features.4.4 forward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
     private func features_4_4_forward(_ s: TrainingStepContext) throws {
         // features.4.4.block.0 expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 57117840 &* s.n, pixels: 361 &* s.n, inChannels: 112, weights: s.p + 780208,
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 45518688 &* s.n,
             pool: pool)
-        // features.4.4.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(149)
+        // features.4.4.block.0 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 45518688 &* s.n, pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 855472, beta: s.p + 856144, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 45761280 &* s.n, savedMean: s.f + 136368, savedInvStd: s.f + 137040,
                 runningMean: s.p + 856816, runningVar: s.p + 857488, pool: pool)
+            s.profiler?.stop(150)
         }
-        // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 45518688 &* s.n, pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 855472, beta: s.p + 856144, runningMean: s.p + 856816, runningVar: s.p + 857488,
                 eps: 0.001, activation: .relu6, output: s.t + 45761280 &* s.n, scratch: s.f + 136368, pool: pool)
+            s.profiler?.stop(151)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][672]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 858160, channels: 672, kernel: 3, into: s.f + 139056)
+        s.profiler?.stop(152)
         // features.4.4.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 45761280 &* s.n, batch: s.n, height: 19, width: 19, channels: 672,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 139056, bias: s.f,
             activation: .identity, output: s.t + 46003872 &* s.n, pool: pool)
-        // features.4.4.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(153)
+        // features.4.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 46003872 &* s.n, pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 864208, beta: s.p + 864880, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 46246464 &* s.n, savedMean: s.f + 137712, savedInvStd: s.f + 138384,
                 runningMean: s.p + 865552, runningVar: s.p + 866224, pool: pool)
+            s.profiler?.stop(154)
         }
-        // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 46003872 &* s.n, pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 864208, beta: s.p + 864880, runningMean: s.p + 865552, runningVar: s.p + 866224,
                 eps: 0.001, activation: .relu6, output: s.t + 46246464 &* s.n, scratch: s.f + 137712, pool: pool)
+            s.profiler?.stop(155)
         }
         // features.4.4.block.2 project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 46246464 &* s.n, pixels: 361 &* s.n, inChannels: 672, weights: s.p + 866896,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 57158272 &* s.n,
             pool: pool)
-        // features.4.4.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(156)
+        // features.4.4.block.2 BatchNorm (batch statistics) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 57158272 &* s.n, pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 942160, beta: s.p + 942272, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 151152,
                 savedInvStd: s.f + 151264, runningMean: s.p + 942384, runningVar: s.p + 942496, pool: pool)
+            s.profiler?.stop(157)
         }
-        // features.4.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 57158272 &* s.n, pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 942160, beta: s.p + 942272, runningMean: s.p + 942384, runningVar: s.p + 942496,
                 eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 151152, pool: pool)
+            s.profiler?.stop(158)
         }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.9133333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08666666666666667,
                 into: s.t + 22671312 &* s.n, random: &random)
+            s.profiler?.stop(159)
         }
         // features.4.4 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 57117840 &* s.n, branch: s.t + 22570368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 22671312 &* s.n : nil, batch: s.n,
             perImage: 40432, output: s.t + 57198704 &* s.n, pool: pool)
+        s.profiler?.stop(160)
     }
 
     /// features.4.5 forward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
     private func features_4_5_forward(_ s: TrainingStepContext) throws {
         // features.4.5.block.0 expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 57198704 &* s.n, pixels: 361 &* s.n, inChannels: 112, weights: s.p + 942608,
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 46489056 &* s.n,
             pool: pool)
-        // features.4.5.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(161)
+        // features.4.5.block.0 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 46489056 &* s.n, pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1017872, beta: s.p + 1018544, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 46731648 &* s.n, savedMean: s.f + 151376, savedInvStd: s.f + 152048,
                 runningMean: s.p + 1019216, runningVar: s.p + 1019888, pool: pool)
+            s.profiler?.stop(162)
         }
-        // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 46489056 &* s.n, pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1017872, beta: s.p + 1018544, runningMean: s.p + 1019216, runningVar: s.p + 1019888,
                 eps: 0.001, activation: .relu6, output: s.t + 46731648 &* s.n, scratch: s.f + 151376, pool: pool)
+            s.profiler?.stop(163)
         }
         // features.4.5.block.1 depthwise weights to the kernel layout [3][3][672]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1020560, channels: 672, kernel: 3, into: s.f + 154064)
+        s.profiler?.stop(164)
         // features.4.5.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 46731648 &* s.n, batch: s.n, height: 19, width: 19, channels: 672,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 154064, bias: s.f,
             activation: .identity, output: s.t + 46974240 &* s.n, pool: pool)
-        // features.4.5.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(165)
+        // features.4.5.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 46974240 &* s.n, pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1026608, beta: s.p + 1027280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 47216832 &* s.n, savedMean: s.f + 152720, savedInvStd: s.f + 153392,
                 runningMean: s.p + 1027952, runningVar: s.p + 1028624, pool: pool)
+            s.profiler?.stop(166)
         }
-        // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 46974240 &* s.n, pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1026608, beta: s.p + 1027280, runningMean: s.p + 1027952, runningVar: s.p + 1028624,
                 eps: 0.001, activation: .relu6, output: s.t + 47216832 &* s.n, scratch: s.f + 152720, pool: pool)
+            s.profiler?.stop(167)
         }
         // features.4.5.block.2 project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 47216832 &* s.n, pixels: 361 &* s.n, inChannels: 672,
             weights: s.p + 1029296, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
             output: s.t + 57239136 &* s.n, pool: pool)
-        // features.4.5.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(168)
+        // features.4.5.block.2 BatchNorm (batch statistics) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 57239136 &* s.n, pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 1104560, beta: s.p + 1104672, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 166160,
                 savedInvStd: s.f + 166272, runningMean: s.p + 1104784, runningVar: s.p + 1104896, pool: pool)
+            s.profiler?.stop(169)
         }
-        // features.4.5.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.5.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 57239136 &* s.n, pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 1104560, beta: s.p + 1104672, runningMean: s.p + 1104784, runningVar: s.p + 1104896,
                 eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 166160, pool: pool)
+            s.profiler?.stop(170)
         }
         // features.4.5 stochastic depth: keep each image's branch with probability 0.9066666666666666
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09333333333333334,
                 into: s.t + 22671328 &* s.n, random: &random)
+            s.profiler?.stop(171)
         }
         // features.4.5 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 57198704 &* s.n, branch: s.t + 22570368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 22671328 &* s.n : nil, batch: s.n,
             perImage: 40432, output: s.t + 57279568 &* s.n, pool: pool)
+        s.profiler?.stop(172)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 19x19x112 -> 19x19x160
     private func features_5_0_forward(_ s: TrainingStepContext) throws {
         // features.5.0.block.0 expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 57279568 &* s.n, pixels: 361 &* s.n, inChannels: 112,
             weights: s.p + 1105008, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
             output: s.t + 47459424 &* s.n, pool: pool)
-        // features.5.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(173)
+        // features.5.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 47459424 &* s.n, pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1180272, beta: s.p + 1180944, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 47702016 &* s.n, savedMean: s.f + 166384, savedInvStd: s.f + 167056,
                 runningMean: s.p + 1181616, runningVar: s.p + 1182288, pool: pool)
+            s.profiler?.stop(174)
         }
-        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 47459424 &* s.n, pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1180272, beta: s.p + 1180944, runningMean: s.p + 1181616, runningVar: s.p + 1182288,
                 eps: 0.001, activation: .relu6, output: s.t + 47702016 &* s.n, scratch: s.f + 166384, pool: pool)
+            s.profiler?.stop(175)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][672]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1182960, channels: 672, kernel: 5, into: s.f + 169072)
+        s.profiler?.stop(176)
         // features.5.0.block.1 depthwise 5x5/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 47702016 &* s.n, batch: s.n, height: 19, width: 19, channels: 672,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 169072, bias: s.f,
             activation: .identity, output: s.t + 47944608 &* s.n, pool: pool)
-        // features.5.0.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(177)
+        // features.5.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 47944608 &* s.n, pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1199760, beta: s.p + 1200432, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 48187200 &* s.n, savedMean: s.f + 167728, savedInvStd: s.f + 168400,
                 runningMean: s.p + 1201104, runningVar: s.p + 1201776, pool: pool)
+            s.profiler?.stop(178)
         }
-        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 47944608 &* s.n, pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1199760, beta: s.p + 1200432, runningMean: s.p + 1201104, runningVar: s.p + 1201776,
                 eps: 0.001, activation: .relu6, output: s.t + 48187200 &* s.n, scratch: s.f + 167728, pool: pool)
+            s.profiler?.stop(179)
         }
         // features.5.0.block.2 project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 160]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 48187200 &* s.n, pixels: 361 &* s.n, inChannels: 672,
             weights: s.p + 1202448, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
             output: s.t + 56007296 &* s.n, pool: pool)
-        // features.5.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(180)
+        // features.5.0.block.2 BatchNorm (batch statistics) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 56007296 &* s.n, pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 1309968, beta: s.p + 1310128, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 56065056 &* s.n, savedMean: s.f + 202672,
                 savedInvStd: s.f + 202832, runningMean: s.p + 1310288, runningVar: s.p + 1310448, pool: pool)
+            s.profiler?.stop(181)
         }
-        // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 56007296 &* s.n, pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 1309968, beta: s.p + 1310128, runningMean: s.p + 1310288, runningVar: s.p + 1310448,
                 eps: 0.001, activation: .identity, output: s.t + 56065056 &* s.n, scratch: s.f + 202672, pool: pool)
+            s.profiler?.stop(182)
         }
     }
 
     /// features.5.1 forward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
     private func features_5_1_forward(_ s: TrainingStepContext) throws {
         // features.5.1.block.0 expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 56065056 &* s.n, pixels: 361 &* s.n, inChannels: 160,
             weights: s.p + 1310608, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
             output: s.t + 34082208 &* s.n, pool: pool)
-        // features.5.1.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(183)
+        // features.5.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 34082208 &* s.n, pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1464208, beta: s.p + 1465168, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 34428768 &* s.n, savedMean: s.f + 202992, savedInvStd: s.f + 203952,
                 runningMean: s.p + 1466128, runningVar: s.p + 1467088, pool: pool)
+            s.profiler?.stop(184)
         }
-        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 34082208 &* s.n, pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1464208, beta: s.p + 1465168, runningMean: s.p + 1466128, runningVar: s.p + 1467088,
                 eps: 0.001, activation: .relu6, output: s.t + 34428768 &* s.n, scratch: s.f + 202992, pool: pool)
+            s.profiler?.stop(185)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][960]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1468048, channels: 960, kernel: 5, into: s.f + 206832)
+        s.profiler?.stop(186)
         // features.5.1.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 34428768 &* s.n, batch: s.n, height: 19, width: 19, channels: 960,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 206832, bias: s.f,
             activation: .identity, output: s.t + 34775328 &* s.n, pool: pool)
-        // features.5.1.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(187)
+        // features.5.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 34775328 &* s.n, pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1492048, beta: s.p + 1493008, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 35121888 &* s.n, savedMean: s.f + 204912, savedInvStd: s.f + 205872,
                 runningMean: s.p + 1493968, runningVar: s.p + 1494928, pool: pool)
+            s.profiler?.stop(188)
         }
-        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 34775328 &* s.n, pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1492048, beta: s.p + 1493008, runningMean: s.p + 1493968, runningVar: s.p + 1494928,
                 eps: 0.001, activation: .relu6, output: s.t + 35121888 &* s.n, scratch: s.f + 204912, pool: pool)
+            s.profiler?.stop(189)
         }
         // features.5.1.block.2 project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 35121888 &* s.n, pixels: 361 &* s.n, inChannels: 960,
             weights: s.p + 1495888, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
             output: s.t + 56122816 &* s.n, pool: pool)
-        // features.5.1.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(190)
+        // features.5.1.block.2 BatchNorm (batch statistics) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 56122816 &* s.n, pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 1649488, beta: s.p + 1649648, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 254832,
                 savedInvStd: s.f + 254992, runningMean: s.p + 1649808, runningVar: s.p + 1649968, pool: pool)
+            s.profiler?.stop(191)
         }
-        // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 56122816 &* s.n, pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 1649488, beta: s.p + 1649648, runningMean: s.p + 1649808, runningVar: s.p + 1649968,
                 eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 254832, pool: pool)
+            s.profiler?.stop(192)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8933333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10666666666666667,
                 into: s.t + 22671344 &* s.n, random: &random)
+            s.profiler?.stop(193)
         }
         // features.5.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 56065056 &* s.n, branch: s.t + 22570368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 22671344 &* s.n : nil, batch: s.n,
             perImage: 57760, output: s.t + 56180576 &* s.n, pool: pool)
+        s.profiler?.stop(194)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
     private func features_5_2_forward(_ s: TrainingStepContext) throws {
         // features.5.2.block.0 expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 56180576 &* s.n, pixels: 361 &* s.n, inChannels: 160,
             weights: s.p + 1650128, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
             output: s.t + 35468448 &* s.n, pool: pool)
-        // features.5.2.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(195)
+        // features.5.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 35468448 &* s.n, pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1803728, beta: s.p + 1804688, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 35815008 &* s.n, savedMean: s.f + 255152, savedInvStd: s.f + 256112,
                 runningMean: s.p + 1805648, runningVar: s.p + 1806608, pool: pool)
+            s.profiler?.stop(196)
         }
-        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 35468448 &* s.n, pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1803728, beta: s.p + 1804688, runningMean: s.p + 1805648, runningVar: s.p + 1806608,
                 eps: 0.001, activation: .relu6, output: s.t + 35815008 &* s.n, scratch: s.f + 255152, pool: pool)
+            s.profiler?.stop(197)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][960]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1807568, channels: 960, kernel: 5, into: s.f + 258992)
+        s.profiler?.stop(198)
         // features.5.2.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 35815008 &* s.n, batch: s.n, height: 19, width: 19, channels: 960,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 258992, bias: s.f,
             activation: .identity, output: s.t + 36161568 &* s.n, pool: pool)
-        // features.5.2.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(199)
+        // features.5.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 36161568 &* s.n, pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1831568, beta: s.p + 1832528, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 36508128 &* s.n, savedMean: s.f + 257072, savedInvStd: s.f + 258032,
                 runningMean: s.p + 1833488, runningVar: s.p + 1834448, pool: pool)
+            s.profiler?.stop(200)
         }
-        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 36161568 &* s.n, pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1831568, beta: s.p + 1832528, runningMean: s.p + 1833488, runningVar: s.p + 1834448,
                 eps: 0.001, activation: .relu6, output: s.t + 36508128 &* s.n, scratch: s.f + 257072, pool: pool)
+            s.profiler?.stop(201)
         }
         // features.5.2.block.2 project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 36508128 &* s.n, pixels: 361 &* s.n, inChannels: 960,
             weights: s.p + 1835408, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
             output: s.t + 56238336 &* s.n, pool: pool)
-        // features.5.2.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(202)
+        // features.5.2.block.2 BatchNorm (batch statistics) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 56238336 &* s.n, pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 1989008, beta: s.p + 1989168, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 306992,
                 savedInvStd: s.f + 307152, runningMean: s.p + 1989328, runningVar: s.p + 1989488, pool: pool)
+            s.profiler?.stop(203)
         }
-        // features.5.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 56238336 &* s.n, pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 1989008, beta: s.p + 1989168, runningMean: s.p + 1989328, runningVar: s.p + 1989488,
                 eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 306992, pool: pool)
+            s.profiler?.stop(204)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8866666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11333333333333334,
                 into: s.t + 22671360 &* s.n, random: &random)
+            s.profiler?.stop(205)
         }
         // features.5.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 56180576 &* s.n, branch: s.t + 22570368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 22671360 &* s.n : nil, batch: s.n,
             perImage: 57760, output: s.t + 56296096 &* s.n, pool: pool)
+        s.profiler?.stop(206)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
     private func features_5_3_forward(_ s: TrainingStepContext) throws {
         // features.5.3.block.0 expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 56296096 &* s.n, pixels: 361 &* s.n, inChannels: 160,
             weights: s.p + 1989648, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
             output: s.t + 36854688 &* s.n, pool: pool)
-        // features.5.3.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(207)
+        // features.5.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 36854688 &* s.n, pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2143248, beta: s.p + 2144208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 37201248 &* s.n, savedMean: s.f + 307312, savedInvStd: s.f + 308272,
                 runningMean: s.p + 2145168, runningVar: s.p + 2146128, pool: pool)
+            s.profiler?.stop(208)
         }
-        // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 36854688 &* s.n, pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2143248, beta: s.p + 2144208, runningMean: s.p + 2145168, runningVar: s.p + 2146128,
                 eps: 0.001, activation: .relu6, output: s.t + 37201248 &* s.n, scratch: s.f + 307312, pool: pool)
+            s.profiler?.stop(209)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][960]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2147088, channels: 960, kernel: 5, into: s.f + 311152)
+        s.profiler?.stop(210)
         // features.5.3.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 37201248 &* s.n, batch: s.n, height: 19, width: 19, channels: 960,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 311152, bias: s.f,
             activation: .identity, output: s.t + 37547808 &* s.n, pool: pool)
-        // features.5.3.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(211)
+        // features.5.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 37547808 &* s.n, pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2171088, beta: s.p + 2172048, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 37894368 &* s.n, savedMean: s.f + 309232, savedInvStd: s.f + 310192,
                 runningMean: s.p + 2173008, runningVar: s.p + 2173968, pool: pool)
+            s.profiler?.stop(212)
         }
-        // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 37547808 &* s.n, pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2171088, beta: s.p + 2172048, runningMean: s.p + 2173008, runningVar: s.p + 2173968,
                 eps: 0.001, activation: .relu6, output: s.t + 37894368 &* s.n, scratch: s.f + 309232, pool: pool)
+            s.profiler?.stop(213)
         }
         // features.5.3.block.2 project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 37894368 &* s.n, pixels: 361 &* s.n, inChannels: 960,
             weights: s.p + 2174928, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
             output: s.t + 56353856 &* s.n, pool: pool)
-        // features.5.3.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(214)
+        // features.5.3.block.2 BatchNorm (batch statistics) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 56353856 &* s.n, pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 2328528, beta: s.p + 2328688, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 359152,
                 savedInvStd: s.f + 359312, runningMean: s.p + 2328848, runningVar: s.p + 2329008, pool: pool)
+            s.profiler?.stop(215)
         }
-        // features.5.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 56353856 &* s.n, pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 2328528, beta: s.p + 2328688, runningMean: s.p + 2328848, runningVar: s.p + 2329008,
                 eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 359152, pool: pool)
+            s.profiler?.stop(216)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.88
         if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12000000000000001,
                 into: s.t + 22671376 &* s.n, random: &random)
+            s.profiler?.stop(217)
         }
         // features.5.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 56296096 &* s.n, branch: s.t + 22570368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 22671376 &* s.n : nil, batch: s.n,
             perImage: 57760, output: s.t + 56411616 &* s.n, pool: pool)
+        s.profiler?.stop(218)
     }
 
     /// features.5.4 forward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
     private func features_5_4_forward(_ s: TrainingStepContext) throws {
         // features.5.4.block.0 expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 56411616 &* s.n, pixels: 361 &* s.n, inChannels: 160,
             weights: s.p + 2329168, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
             output: s.t + 38240928 &* s.n, pool: pool)
-        // features.5.4.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(219)
+        // features.5.4.block.0 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 38240928 &* s.n, pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2482768, beta: s.p + 2483728, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 38587488 &* s.n, savedMean: s.f + 359472, savedInvStd: s.f + 360432,
                 runningMean: s.p + 2484688, runningVar: s.p + 2485648, pool: pool)
+            s.profiler?.stop(220)
         }
-        // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 38240928 &* s.n, pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2482768, beta: s.p + 2483728, runningMean: s.p + 2484688, runningVar: s.p + 2485648,
                 eps: 0.001, activation: .relu6, output: s.t + 38587488 &* s.n, scratch: s.f + 359472, pool: pool)
+            s.profiler?.stop(221)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][960]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2486608, channels: 960, kernel: 5, into: s.f + 363312)
+        s.profiler?.stop(222)
         // features.5.4.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 38587488 &* s.n, batch: s.n, height: 19, width: 19, channels: 960,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 363312, bias: s.f,
             activation: .identity, output: s.t + 38934048 &* s.n, pool: pool)
-        // features.5.4.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(223)
+        // features.5.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 38934048 &* s.n, pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2510608, beta: s.p + 2511568, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 39280608 &* s.n, savedMean: s.f + 361392, savedInvStd: s.f + 362352,
                 runningMean: s.p + 2512528, runningVar: s.p + 2513488, pool: pool)
+            s.profiler?.stop(224)
         }
-        // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 38934048 &* s.n, pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2510608, beta: s.p + 2511568, runningMean: s.p + 2512528, runningVar: s.p + 2513488,
                 eps: 0.001, activation: .relu6, output: s.t + 39280608 &* s.n, scratch: s.f + 361392, pool: pool)
+            s.profiler?.stop(225)
         }
         // features.5.4.block.2 project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 39280608 &* s.n, pixels: 361 &* s.n, inChannels: 960,
             weights: s.p + 2514448, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
             output: s.t + 56469376 &* s.n, pool: pool)
-        // features.5.4.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(226)
+        // features.5.4.block.2 BatchNorm (batch statistics) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 56469376 &* s.n, pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 2668048, beta: s.p + 2668208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 411312,
                 savedInvStd: s.f + 411472, runningMean: s.p + 2668368, runningVar: s.p + 2668528, pool: pool)
+            s.profiler?.stop(227)
         }
-        // features.5.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 56469376 &* s.n, pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 2668048, beta: s.p + 2668208, runningMean: s.p + 2668368, runningVar: s.p + 2668528,
                 eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 411312, pool: pool)
+            s.profiler?.stop(228)
         }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.8733333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12666666666666668,
                 into: s.t + 22671392 &* s.n, random: &random)
+            s.profiler?.stop(229)
         }
         // features.5.4 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 56411616 &* s.n, branch: s.t + 22570368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 22671392 &* s.n : nil, batch: s.n,
             perImage: 57760, output: s.t + 56527136 &* s.n, pool: pool)
+        s.profiler?.stop(230)
     }
 
     /// features.5.5 forward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
     private func features_5_5_forward(_ s: TrainingStepContext) throws {
         // features.5.5.block.0 expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 56527136 &* s.n, pixels: 361 &* s.n, inChannels: 160,
             weights: s.p + 2668688, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
             output: s.t + 39627168 &* s.n, pool: pool)
-        // features.5.5.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(231)
+        // features.5.5.block.0 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 39627168 &* s.n, pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2822288, beta: s.p + 2823248, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 39973728 &* s.n, savedMean: s.f + 411632, savedInvStd: s.f + 412592,
                 runningMean: s.p + 2824208, runningVar: s.p + 2825168, pool: pool)
+            s.profiler?.stop(232)
         }
-        // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 39627168 &* s.n, pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2822288, beta: s.p + 2823248, runningMean: s.p + 2824208, runningVar: s.p + 2825168,
                 eps: 0.001, activation: .relu6, output: s.t + 39973728 &* s.n, scratch: s.f + 411632, pool: pool)
+            s.profiler?.stop(233)
         }
         // features.5.5.block.1 depthwise weights to the kernel layout [5][5][960]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2826128, channels: 960, kernel: 5, into: s.f + 415472)
+        s.profiler?.stop(234)
         // features.5.5.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 39973728 &* s.n, batch: s.n, height: 19, width: 19, channels: 960,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 415472, bias: s.f,
             activation: .identity, output: s.t + 40320288 &* s.n, pool: pool)
-        // features.5.5.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(235)
+        // features.5.5.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 40320288 &* s.n, pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2850128, beta: s.p + 2851088, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 40666848 &* s.n, savedMean: s.f + 413552, savedInvStd: s.f + 414512,
                 runningMean: s.p + 2852048, runningVar: s.p + 2853008, pool: pool)
+            s.profiler?.stop(236)
         }
-        // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 40320288 &* s.n, pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2850128, beta: s.p + 2851088, runningMean: s.p + 2852048, runningVar: s.p + 2853008,
                 eps: 0.001, activation: .relu6, output: s.t + 40666848 &* s.n, scratch: s.f + 413552, pool: pool)
+            s.profiler?.stop(237)
         }
         // features.5.5.block.2 project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 40666848 &* s.n, pixels: 361 &* s.n, inChannels: 960,
             weights: s.p + 2853968, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
             output: s.t + 56584896 &* s.n, pool: pool)
-        // features.5.5.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(238)
+        // features.5.5.block.2 BatchNorm (batch statistics) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 56584896 &* s.n, pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 3007568, beta: s.p + 3007728, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 463472,
                 savedInvStd: s.f + 463632, runningMean: s.p + 3007888, runningVar: s.p + 3008048, pool: pool)
+            s.profiler?.stop(239)
         }
-        // features.5.5.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.5.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 56584896 &* s.n, pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 3007568, beta: s.p + 3007728, runningMean: s.p + 3007888, runningVar: s.p + 3008048,
                 eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 463472, pool: pool)
+            s.profiler?.stop(240)
         }
         // features.5.5 stochastic depth: keep each image's branch with probability 0.8666666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333333,
                 into: s.t + 22671408 &* s.n, random: &random)
+            s.profiler?.stop(241)
         }
         // features.5.5 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 56527136 &* s.n, branch: s.t + 22570368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 22671408 &* s.n : nil, batch: s.n,
             perImage: 57760, output: s.t + 56642656 &* s.n, pool: pool)
+        s.profiler?.stop(242)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 19x19x160 -> 10x10x272
     private func features_6_0_forward(_ s: TrainingStepContext) throws {
         // features.6.0.block.0 expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 56642656 &* s.n, pixels: 361 &* s.n, inChannels: 160,
             weights: s.p + 3008208, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
             output: s.t + 41013408 &* s.n, pool: pool)
-        // features.6.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(243)
+        // features.6.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 41013408 &* s.n, pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 3161808, beta: s.p + 3162768, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 41359968 &* s.n, savedMean: s.f + 463792, savedInvStd: s.f + 464752,
                 runningMean: s.p + 3163728, runningVar: s.p + 3164688, pool: pool)
+            s.profiler?.stop(244)
         }
-        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 41013408 &* s.n, pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 3161808, beta: s.p + 3162768, runningMean: s.p + 3163728, runningVar: s.p + 3164688,
                 eps: 0.001, activation: .relu6, output: s.t + 41359968 &* s.n, scratch: s.f + 463792, pool: pool)
+            s.profiler?.stop(245)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][960]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3165648, channels: 960, kernel: 5, into: s.f + 467632)
+        s.profiler?.stop(246)
         // features.6.0.block.1 depthwise 5x5/2, [n, 19, 19, 960] -> [n, 10, 10, 960]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 41359968 &* s.n, batch: s.n, height: 19, width: 19, channels: 960,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 467632, bias: s.f,
             activation: .identity, output: s.t + 22570368 &* s.n, pool: pool)
-        // features.6.0.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(247)
+        // features.6.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 960]
         if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 22570368 &* s.n, pixels: 100 &* s.n, channels: 960,
                 gamma: s.p + 3189648, beta: s.p + 3190608, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 55264384 &* s.n, savedMean: s.f + 465712, savedInvStd: s.f + 466672,
                 runningMean: s.p + 3191568, runningVar: s.p + 3192528, pool: pool)
+            s.profiler?.stop(248)
         }
-        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 960]
         if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 22570368 &* s.n, pixels: 100 &* s.n, channels: 960,
                 gamma: s.p + 3189648, beta: s.p + 3190608, runningMean: s.p + 3191568, runningVar: s.p + 3192528,
                 eps: 0.001, activation: .relu6, output: s.t + 55264384 &* s.n, scratch: s.f + 465712, pool: pool)
+            s.profiler?.stop(249)
         }
         // features.6.0.block.2 project conv 1x1, [n, 10, 10, 960] -> [n, 10, 10, 272]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 55264384 &* s.n, pixels: 100 &* s.n, inChannels: 960,
             weights: s.p + 3193488, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
             output: s.t + 57320000 &* s.n, pool: pool)
-        // features.6.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(250)
+        // features.6.0.block.2 BatchNorm (batch statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 57320000 &* s.n, pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 3454608, beta: s.p + 3454880, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 57347200 &* s.n, savedMean: s.f + 515632,
                 savedInvStd: s.f + 515904, runningMean: s.p + 3455152, runningVar: s.p + 3455424, pool: pool)
+            s.profiler?.stop(251)
         }
-        // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 57320000 &* s.n, pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 3454608, beta: s.p + 3454880, runningMean: s.p + 3455152, runningVar: s.p + 3455424,
                 eps: 0.001, activation: .identity, output: s.t + 57347200 &* s.n, scratch: s.f + 515632, pool: pool)
+            s.profiler?.stop(252)
         }
     }
 
     /// features.6.1 forward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_1_forward(_ s: TrainingStepContext) throws {
         // features.6.1.block.0 expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 57347200 &* s.n, pixels: 100 &* s.n, inChannels: 272,
             weights: s.p + 3455696, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
             output: s.t + 41706528 &* s.n, pool: pool)
-        // features.6.1.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(253)
+        // features.6.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 41706528 &* s.n, pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 3899600, beta: s.p + 3901232, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 41869728 &* s.n, savedMean: s.f + 516176, savedInvStd: s.f + 517808,
                 runningMean: s.p + 3902864, runningVar: s.p + 3904496, pool: pool)
+            s.profiler?.stop(254)
         }
-        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 41706528 &* s.n, pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 3899600, beta: s.p + 3901232, runningMean: s.p + 3902864, runningVar: s.p + 3904496,
                 eps: 0.001, activation: .relu6, output: s.t + 41869728 &* s.n, scratch: s.f + 516176, pool: pool)
+            s.profiler?.stop(255)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1632]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3906128, channels: 1632, kernel: 5, into: s.f + 522704)
+        s.profiler?.stop(256)
         // features.6.1.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 41869728 &* s.n, batch: s.n, height: 10, width: 10, channels: 1632,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 522704, bias: s.f,
             activation: .identity, output: s.t + 49869792 &* s.n, pool: pool)
-        // features.6.1.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(257)
+        // features.6.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 49869792 &* s.n, pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 3946928, beta: s.p + 3948560, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 50032992 &* s.n, savedMean: s.f + 519440, savedInvStd: s.f + 521072,
                 runningMean: s.p + 3950192, runningVar: s.p + 3951824, pool: pool)
+            s.profiler?.stop(258)
         }
-        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 49869792 &* s.n, pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 3946928, beta: s.p + 3948560, runningMean: s.p + 3950192, runningVar: s.p + 3951824,
                 eps: 0.001, activation: .relu6, output: s.t + 50032992 &* s.n, scratch: s.f + 519440, pool: pool)
+            s.profiler?.stop(259)
         }
         // features.6.1.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 50032992 &* s.n, pixels: 100 &* s.n, inChannels: 1632,
             weights: s.p + 3953456, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
             output: s.t + 57374400 &* s.n, pool: pool)
-        // features.6.1.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(260)
+        // features.6.1.block.2 BatchNorm (batch statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 57374400 &* s.n, pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 4397360, beta: s.p + 4397632, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 50196192 &* s.n, savedMean: s.f + 604304,
                 savedInvStd: s.f + 604576, runningMean: s.p + 4397904, runningVar: s.p + 4398176, pool: pool)
+            s.profiler?.stop(261)
         }
-        // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 57374400 &* s.n, pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 4397360, beta: s.p + 4397632, runningMean: s.p + 4397904, runningVar: s.p + 4398176,
                 eps: 0.001, activation: .identity, output: s.t + 50196192 &* s.n, scratch: s.f + 604304, pool: pool)
+            s.profiler?.stop(262)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8533333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14666666666666667,
                 into: s.t + 22671424 &* s.n, random: &random)
+            s.profiler?.stop(263)
         }
         // features.6.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 57347200 &* s.n, branch: s.t + 50196192 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 22671424 &* s.n : nil, batch: s.n,
             perImage: 27200, output: s.t + 57401600 &* s.n, pool: pool)
+        s.profiler?.stop(264)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_2_forward(_ s: TrainingStepContext) throws {
         // features.6.2.block.0 expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 57401600 &* s.n, pixels: 100 &* s.n, inChannels: 272,
             weights: s.p + 4398448, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
             output: s.t + 50196192 &* s.n, pool: pool)
-        // features.6.2.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(265)
+        // features.6.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 50196192 &* s.n, pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 4842352, beta: s.p + 4843984, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 50359392 &* s.n, savedMean: s.f + 604848, savedInvStd: s.f + 606480,
                 runningMean: s.p + 4845616, runningVar: s.p + 4847248, pool: pool)
+            s.profiler?.stop(266)
         }
-        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 50196192 &* s.n, pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 4842352, beta: s.p + 4843984, runningMean: s.p + 4845616, runningVar: s.p + 4847248,
                 eps: 0.001, activation: .relu6, output: s.t + 50359392 &* s.n, scratch: s.f + 604848, pool: pool)
+            s.profiler?.stop(267)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1632]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4848880, channels: 1632, kernel: 5, into: s.f + 611376)
+        s.profiler?.stop(268)
         // features.6.2.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 50359392 &* s.n, batch: s.n, height: 10, width: 10, channels: 1632,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 611376, bias: s.f,
             activation: .identity, output: s.t + 50522592 &* s.n, pool: pool)
-        // features.6.2.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(269)
+        // features.6.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 50522592 &* s.n, pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 4889680, beta: s.p + 4891312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 50685792 &* s.n, savedMean: s.f + 608112, savedInvStd: s.f + 609744,
                 runningMean: s.p + 4892944, runningVar: s.p + 4894576, pool: pool)
+            s.profiler?.stop(270)
         }
-        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 50522592 &* s.n, pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 4889680, beta: s.p + 4891312, runningMean: s.p + 4892944, runningVar: s.p + 4894576,
                 eps: 0.001, activation: .relu6, output: s.t + 50685792 &* s.n, scratch: s.f + 608112, pool: pool)
+            s.profiler?.stop(271)
         }
         // features.6.2.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 50685792 &* s.n, pixels: 100 &* s.n, inChannels: 1632,
             weights: s.p + 4896208, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
             output: s.t + 57428800 &* s.n, pool: pool)
-        // features.6.2.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(272)
+        // features.6.2.block.2 BatchNorm (batch statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 57428800 &* s.n, pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 5340112, beta: s.p + 5340384, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 50848992 &* s.n, savedMean: s.f + 692976,
                 savedInvStd: s.f + 693248, runningMean: s.p + 5340656, runningVar: s.p + 5340928, pool: pool)
+            s.profiler?.stop(273)
         }
-        // features.6.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 57428800 &* s.n, pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 5340112, beta: s.p + 5340384, runningMean: s.p + 5340656, runningVar: s.p + 5340928,
                 eps: 0.001, activation: .identity, output: s.t + 50848992 &* s.n, scratch: s.f + 692976, pool: pool)
+            s.profiler?.stop(274)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8466666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15333333333333335,
                 into: s.t + 22671440 &* s.n, random: &random)
+            s.profiler?.stop(275)
         }
         // features.6.2 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 57401600 &* s.n, branch: s.t + 50848992 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.t + 22671440 &* s.n : nil, batch: s.n,
             perImage: 27200, output: s.t + 57456000 &* s.n, pool: pool)
+        s.profiler?.stop(276)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_3_forward(_ s: TrainingStepContext) throws {
         // features.6.3.block.0 expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 57456000 &* s.n, pixels: 100 &* s.n, inChannels: 272,
             weights: s.p + 5341200, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
             output: s.t + 50848992 &* s.n, pool: pool)
-        // features.6.3.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(277)
+        // features.6.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 50848992 &* s.n, pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 5785104, beta: s.p + 5786736, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 51012192 &* s.n, savedMean: s.f + 693520, savedInvStd: s.f + 695152,
                 runningMean: s.p + 5788368, runningVar: s.p + 5790000, pool: pool)
+            s.profiler?.stop(278)
         }
-        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 25 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 50848992 &* s.n, pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 5785104, beta: s.p + 5786736, runningMean: s.p + 5788368, runningVar: s.p + 5790000,
                 eps: 0.001, activation: .relu6, output: s.t + 51012192 &* s.n, scratch: s.f + 693520, pool: pool)
+            s.profiler?.stop(279)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1632]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5791632, channels: 1632, kernel: 5, into: s.f + 700048)
+        s.profiler?.stop(280)
         // features.6.3.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 51012192 &* s.n, batch: s.n, height: 10, width: 10, channels: 1632,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 700048, bias: s.f,
             activation: .identity, output: s.t + 51175392 &* s.n, pool: pool)
-        // features.6.3.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(281)
+        // features.6.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 51175392 &* s.n, pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 5832432, beta: s.p + 5834064, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 51338592 &* s.n, savedMean: s.f + 696784, savedInvStd: s.f + 698416,
                 runningMean: s.p + 5835696, runningVar: s.p + 5837328, pool: pool)
+            s.profiler?.stop(282)
         }
-        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 25 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 51175392 &* s.n, pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 5832432, beta: s.p + 5834064, runningMean: s.p + 5835696, runningVar: s.p + 5837328,
                 eps: 0.001, activation: .relu6, output: s.t + 51338592 &* s.n, scratch: s.f + 696784, pool: pool)
+            s.profiler?.stop(283)
         }
         // features.6.3.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 51338592 &* s.n, pixels: 100 &* s.n, inChannels: 1632,
             weights: s.p + 5838960, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
             output: s.t + 57483200 &* s.n, pool: pool)
-        // features.6.3.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(284)
+        // features.6.3.block.2 BatchNorm (batch statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 57483200 &* s.n, pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 6282864, beta: s.p + 6283136, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 51501792 &* s.n, savedMean: s.f + 781648,
                 savedInvStd: s.f + 781920, runningMean: s.p + 6283408, runningVar: s.p + 6283680, pool: pool)
+            s.profiler?.stop(285)
         }
-        // features.6.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks > 25 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 57483200 &* s.n, pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 6282864, beta: s.p + 6283136, runningMean: s.p + 6283408, runningVar: s.p + 6283680,
                 eps: 0.001, activation: .identity, output: s.t + 51501792 &* s.n, scratch: s.f + 781648, pool: pool)
+            s.profiler?.stop(286)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.84
         if s.options.stochasticDepth && s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16000000000000003,
                 into: s.t + 22671456 &* s.n, random: &random)
+            s.profiler?.stop(287)
         }
         // features.6.3 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 57456000 &* s.n, branch: s.t + 51501792 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.t + 22671456 &* s.n : nil, batch: s.n,
             perImage: 27200, output: s.t + 57510400 &* s.n, pool: pool)
+        s.profiler?.stop(288)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_4_forward(_ s: TrainingStepContext) throws {
         // features.6.4.block.0 expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 57510400 &* s.n, pixels: 100 &* s.n, inChannels: 272,
             weights: s.p + 6283952, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
             output: s.t + 51501792 &* s.n, pool: pool)
-        // features.6.4.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(289)
+        // features.6.4.block.0 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 51501792 &* s.n, pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 6727856, beta: s.p + 6729488, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 51664992 &* s.n, savedMean: s.f + 782192, savedInvStd: s.f + 783824,
                 runningMean: s.p + 6731120, runningVar: s.p + 6732752, pool: pool)
+            s.profiler?.stop(290)
         }
-        // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 26 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 51501792 &* s.n, pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 6727856, beta: s.p + 6729488, runningMean: s.p + 6731120, runningVar: s.p + 6732752,
                 eps: 0.001, activation: .relu6, output: s.t + 51664992 &* s.n, scratch: s.f + 782192, pool: pool)
+            s.profiler?.stop(291)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1632]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6734384, channels: 1632, kernel: 5, into: s.f + 788720)
+        s.profiler?.stop(292)
         // features.6.4.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 51664992 &* s.n, batch: s.n, height: 10, width: 10, channels: 1632,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 788720, bias: s.f,
             activation: .identity, output: s.t + 51828192 &* s.n, pool: pool)
-        // features.6.4.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(293)
+        // features.6.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 51828192 &* s.n, pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 6775184, beta: s.p + 6776816, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 51991392 &* s.n, savedMean: s.f + 785456, savedInvStd: s.f + 787088,
                 runningMean: s.p + 6778448, runningVar: s.p + 6780080, pool: pool)
+            s.profiler?.stop(294)
         }
-        // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 26 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 51828192 &* s.n, pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 6775184, beta: s.p + 6776816, runningMean: s.p + 6778448, runningVar: s.p + 6780080,
                 eps: 0.001, activation: .relu6, output: s.t + 51991392 &* s.n, scratch: s.f + 785456, pool: pool)
+            s.profiler?.stop(295)
         }
         // features.6.4.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 51991392 &* s.n, pixels: 100 &* s.n, inChannels: 1632,
             weights: s.p + 6781712, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
             output: s.t + 57537600 &* s.n, pool: pool)
-        // features.6.4.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(296)
+        // features.6.4.block.2 BatchNorm (batch statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 57537600 &* s.n, pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 7225616, beta: s.p + 7225888, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 52154592 &* s.n, savedMean: s.f + 870320,
                 savedInvStd: s.f + 870592, runningMean: s.p + 7226160, runningVar: s.p + 7226432, pool: pool)
+            s.profiler?.stop(297)
         }
-        // features.6.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks > 26 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 57537600 &* s.n, pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 7225616, beta: s.p + 7225888, runningMean: s.p + 7226160, runningVar: s.p + 7226432,
                 eps: 0.001, activation: .identity, output: s.t + 52154592 &* s.n, scratch: s.f + 870320, pool: pool)
+            s.profiler?.stop(298)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8333333333333334
         if s.options.stochasticDepth && s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16666666666666666,
                 into: s.t + 22671472 &* s.n, random: &random)
+            s.profiler?.stop(299)
         }
         // features.6.4 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 57510400 &* s.n, branch: s.t + 52154592 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.t + 22671472 &* s.n : nil, batch: s.n,
             perImage: 27200, output: s.t + 57564800 &* s.n, pool: pool)
+        s.profiler?.stop(300)
     }
 
     /// features.6.5 forward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_5_forward(_ s: TrainingStepContext) throws {
         // features.6.5.block.0 expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 57564800 &* s.n, pixels: 100 &* s.n, inChannels: 272,
             weights: s.p + 7226704, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
             output: s.t + 52154592 &* s.n, pool: pool)
-        // features.6.5.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(301)
+        // features.6.5.block.0 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 52154592 &* s.n, pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 7670608, beta: s.p + 7672240, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 52317792 &* s.n, savedMean: s.f + 870864, savedInvStd: s.f + 872496,
                 runningMean: s.p + 7673872, runningVar: s.p + 7675504, pool: pool)
+            s.profiler?.stop(302)
         }
-        // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 27 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 52154592 &* s.n, pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 7670608, beta: s.p + 7672240, runningMean: s.p + 7673872, runningVar: s.p + 7675504,
                 eps: 0.001, activation: .relu6, output: s.t + 52317792 &* s.n, scratch: s.f + 870864, pool: pool)
+            s.profiler?.stop(303)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1632]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 7677136, channels: 1632, kernel: 5, into: s.f + 877392)
+        s.profiler?.stop(304)
         // features.6.5.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 52317792 &* s.n, batch: s.n, height: 10, width: 10, channels: 1632,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 877392, bias: s.f,
             activation: .identity, output: s.t + 52480992 &* s.n, pool: pool)
-        // features.6.5.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(305)
+        // features.6.5.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 52480992 &* s.n, pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 7717936, beta: s.p + 7719568, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 52644192 &* s.n, savedMean: s.f + 874128, savedInvStd: s.f + 875760,
                 runningMean: s.p + 7721200, runningVar: s.p + 7722832, pool: pool)
+            s.profiler?.stop(306)
         }
-        // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 27 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 52480992 &* s.n, pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 7717936, beta: s.p + 7719568, runningMean: s.p + 7721200, runningVar: s.p + 7722832,
                 eps: 0.001, activation: .relu6, output: s.t + 52644192 &* s.n, scratch: s.f + 874128, pool: pool)
+            s.profiler?.stop(307)
         }
         // features.6.5.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 52644192 &* s.n, pixels: 100 &* s.n, inChannels: 1632,
             weights: s.p + 7724464, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
             output: s.t + 57592000 &* s.n, pool: pool)
-        // features.6.5.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(308)
+        // features.6.5.block.2 BatchNorm (batch statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 57592000 &* s.n, pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 8168368, beta: s.p + 8168640, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 52807392 &* s.n, savedMean: s.f + 958992,
                 savedInvStd: s.f + 959264, runningMean: s.p + 8168912, runningVar: s.p + 8169184, pool: pool)
+            s.profiler?.stop(309)
         }
-        // features.6.5.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.5.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks > 27 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 57592000 &* s.n, pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 8168368, beta: s.p + 8168640, runningMean: s.p + 8168912, runningVar: s.p + 8169184,
                 eps: 0.001, activation: .identity, output: s.t + 52807392 &* s.n, scratch: s.f + 958992, pool: pool)
+            s.profiler?.stop(310)
         }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.8266666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17333333333333334,
                 into: s.t + 22671488 &* s.n, random: &random)
+            s.profiler?.stop(311)
         }
         // features.6.5 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 57564800 &* s.n, branch: s.t + 52807392 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.t + 22671488 &* s.n : nil, batch: s.n,
             perImage: 27200, output: s.t + 57619200 &* s.n, pool: pool)
+        s.profiler?.stop(312)
     }
 
     /// features.6.6 forward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_6_forward(_ s: TrainingStepContext) throws {
         // features.6.6.block.0 expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 57619200 &* s.n, pixels: 100 &* s.n, inChannels: 272,
             weights: s.p + 8169456, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
             output: s.t + 52807392 &* s.n, pool: pool)
-        // features.6.6.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(313)
+        // features.6.6.block.0 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 28 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 52807392 &* s.n, pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 8613360, beta: s.p + 8614992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 52970592 &* s.n, savedMean: s.f + 959536, savedInvStd: s.f + 961168,
                 runningMean: s.p + 8616624, runningVar: s.p + 8618256, pool: pool)
+            s.profiler?.stop(314)
         }
-        // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 28 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 52807392 &* s.n, pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 8613360, beta: s.p + 8614992, runningMean: s.p + 8616624, runningVar: s.p + 8618256,
                 eps: 0.001, activation: .relu6, output: s.t + 52970592 &* s.n, scratch: s.f + 959536, pool: pool)
+            s.profiler?.stop(315)
         }
         // features.6.6.block.1 depthwise weights to the kernel layout [5][5][1632]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 8619888, channels: 1632, kernel: 5, into: s.f + 966064)
+        s.profiler?.stop(316)
         // features.6.6.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 52970592 &* s.n, batch: s.n, height: 10, width: 10, channels: 1632,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 966064, bias: s.f,
             activation: .identity, output: s.t + 53133792 &* s.n, pool: pool)
-        // features.6.6.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(317)
+        // features.6.6.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 28 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 53133792 &* s.n, pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 8660688, beta: s.p + 8662320, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 53296992 &* s.n, savedMean: s.f + 962800, savedInvStd: s.f + 964432,
                 runningMean: s.p + 8663952, runningVar: s.p + 8665584, pool: pool)
+            s.profiler?.stop(318)
         }
-        // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 28 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 53133792 &* s.n, pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 8660688, beta: s.p + 8662320, runningMean: s.p + 8663952, runningVar: s.p + 8665584,
                 eps: 0.001, activation: .relu6, output: s.t + 53296992 &* s.n, scratch: s.f + 962800, pool: pool)
+            s.profiler?.stop(319)
         }
         // features.6.6.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 53296992 &* s.n, pixels: 100 &* s.n, inChannels: 1632,
             weights: s.p + 8667216, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
             output: s.t + 57646400 &* s.n, pool: pool)
-        // features.6.6.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(320)
+        // features.6.6.block.2 BatchNorm (batch statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks <= 28 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 57646400 &* s.n, pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 9111120, beta: s.p + 9111392, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 53460192 &* s.n, savedMean: s.f + 1047664,
                 savedInvStd: s.f + 1047936, runningMean: s.p + 9111664, runningVar: s.p + 9111936, pool: pool)
+            s.profiler?.stop(321)
         }
-        // features.6.6.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.6.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks > 28 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 57646400 &* s.n, pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 9111120, beta: s.p + 9111392, runningMean: s.p + 9111664, runningVar: s.p + 9111936,
                 eps: 0.001, activation: .identity, output: s.t + 53460192 &* s.n, scratch: s.f + 1047664, pool: pool)
+            s.profiler?.stop(322)
         }
         // features.6.6 stochastic depth: keep each image's branch with probability 0.82
         if s.options.stochasticDepth && s.options.frozenBlocks <= 28 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18000000000000002,
                 into: s.t + 22671504 &* s.n, random: &random)
+            s.profiler?.stop(323)
         }
         // features.6.6 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 57619200 &* s.n, branch: s.t + 53460192 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.t + 22671504 &* s.n : nil, batch: s.n,
             perImage: 27200, output: s.t + 57673600 &* s.n, pool: pool)
+        s.profiler?.stop(324)
     }
 
     /// features.6.7 forward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_7_forward(_ s: TrainingStepContext) throws {
         // features.6.7.block.0 expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 57673600 &* s.n, pixels: 100 &* s.n, inChannels: 272,
             weights: s.p + 9112208, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
             output: s.t + 53460192 &* s.n, pool: pool)
-        // features.6.7.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(325)
+        // features.6.7.block.0 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 53460192 &* s.n, pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 9556112, beta: s.p + 9557744, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 53623392 &* s.n, savedMean: s.f + 1048208,
                 savedInvStd: s.f + 1049840, runningMean: s.p + 9559376, runningVar: s.p + 9561008, pool: pool)
+            s.profiler?.stop(326)
         }
-        // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 29 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 53460192 &* s.n, pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 9556112, beta: s.p + 9557744, runningMean: s.p + 9559376, runningVar: s.p + 9561008,
                 eps: 0.001, activation: .relu6, output: s.t + 53623392 &* s.n, scratch: s.f + 1048208, pool: pool)
+            s.profiler?.stop(327)
         }
         // features.6.7.block.1 depthwise weights to the kernel layout [5][5][1632]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 9562640, channels: 1632, kernel: 5, into: s.f + 1054736)
+        s.profiler?.stop(328)
         // features.6.7.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 53623392 &* s.n, batch: s.n, height: 10, width: 10, channels: 1632,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1054736,
             bias: s.f, activation: .identity, output: s.t + 53786592 &* s.n, pool: pool)
-        // features.6.7.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(329)
+        // features.6.7.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 53786592 &* s.n, pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 9603440, beta: s.p + 9605072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 53949792 &* s.n, savedMean: s.f + 1051472,
                 savedInvStd: s.f + 1053104, runningMean: s.p + 9606704, runningVar: s.p + 9608336, pool: pool)
+            s.profiler?.stop(330)
         }
-        // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 29 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 53786592 &* s.n, pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 9603440, beta: s.p + 9605072, runningMean: s.p + 9606704, runningVar: s.p + 9608336,
                 eps: 0.001, activation: .relu6, output: s.t + 53949792 &* s.n, scratch: s.f + 1051472, pool: pool)
+            s.profiler?.stop(331)
         }
         // features.6.7.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 53949792 &* s.n, pixels: 100 &* s.n, inChannels: 1632,
             weights: s.p + 9609968, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
             output: s.t + 57700800 &* s.n, pool: pool)
-        // features.6.7.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(332)
+        // features.6.7.block.2 BatchNorm (batch statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 57700800 &* s.n, pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 10053872, beta: s.p + 10054144, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 54112992 &* s.n, savedMean: s.f + 1136336,
                 savedInvStd: s.f + 1136608, runningMean: s.p + 10054416, runningVar: s.p + 10054688, pool: pool)
+            s.profiler?.stop(333)
         }
-        // features.6.7.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.7.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks > 29 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 57700800 &* s.n, pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 10053872, beta: s.p + 10054144, runningMean: s.p + 10054416, runningVar: s.p + 10054688,
                 eps: 0.001, activation: .identity, output: s.t + 54112992 &* s.n, scratch: s.f + 1136336, pool: pool)
+            s.profiler?.stop(334)
         }
         // features.6.7 stochastic depth: keep each image's branch with probability 0.8133333333333334
         if s.options.stochasticDepth && s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18666666666666668,
                 into: s.t + 22671520 &* s.n, random: &random)
+            s.profiler?.stop(335)
         }
         // features.6.7 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 57673600 &* s.n, branch: s.t + 54112992 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.t + 22671520 &* s.n : nil, batch: s.n,
             perImage: 27200, output: s.t + 57728000 &* s.n, pool: pool)
+        s.profiler?.stop(336)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 10x10x272 -> 10x10x448
     private func features_7_0_forward(_ s: TrainingStepContext) throws {
         // features.7.0.block.0 expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 57728000 &* s.n, pixels: 100 &* s.n, inChannels: 272,
             weights: s.p + 10054960, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
             output: s.t + 54112992 &* s.n, pool: pool)
-        // features.7.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(337)
+        // features.7.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 30 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 54112992 &* s.n, pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 10498864, beta: s.p + 10500496, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 54276192 &* s.n, savedMean: s.f + 1136880,
                 savedInvStd: s.f + 1138512, runningMean: s.p + 10502128, runningVar: s.p + 10503760, pool: pool)
+            s.profiler?.stop(338)
         }
-        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 30 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 54112992 &* s.n, pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 10498864, beta: s.p + 10500496, runningMean: s.p + 10502128, runningVar: s.p + 10503760,
                 eps: 0.001, activation: .relu6, output: s.t + 54276192 &* s.n, scratch: s.f + 1136880, pool: pool)
+            s.profiler?.stop(339)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1632]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 10505392, channels: 1632, kernel: 3, into: s.f + 1143408)
+        s.profiler?.stop(340)
         // features.7.0.block.1 depthwise 3x3/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 54276192 &* s.n, batch: s.n, height: 10, width: 10, channels: 1632,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 1143408,
             bias: s.f, activation: .identity, output: s.t + 54439392 &* s.n, pool: pool)
-        // features.7.0.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(341)
+        // features.7.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 30 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 54439392 &* s.n, pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 10520080, beta: s.p + 10521712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 54602592 &* s.n, savedMean: s.f + 1140144,
                 savedInvStd: s.f + 1141776, runningMean: s.p + 10523344, runningVar: s.p + 10524976, pool: pool)
+            s.profiler?.stop(342)
         }
-        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 30 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 54439392 &* s.n, pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 10520080, beta: s.p + 10521712, runningMean: s.p + 10523344, runningVar: s.p + 10524976,
                 eps: 0.001, activation: .relu6, output: s.t + 54602592 &* s.n, scratch: s.f + 1140144, pool: pool)
+            s.profiler?.stop(343)
         }
         // features.7.0.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 448]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 54602592 &* s.n, pixels: 100 &* s.n, inChannels: 1632,
             weights: s.p + 10526608, bias: s.f, outChannels: 448, activation: .identity, residual: nil,
             output: s.t + 56700416 &* s.n, pool: pool)
-        // features.7.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(344)
+        // features.7.0.block.2 BatchNorm (batch statistics) + identity on [n, 10, 10, 448]
         if s.options.frozenBlocks <= 30 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 56700416 &* s.n, pixels: 100 &* s.n, channels: 448,
                 gamma: s.p + 11257744, beta: s.p + 11258192, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 56745216 &* s.n, savedMean: s.f + 1172784,
                 savedInvStd: s.f + 1173232, runningMean: s.p + 11258640, runningVar: s.p + 11259088, pool: pool)
+            s.profiler?.stop(345)
         }
-        // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 448]
         if s.options.frozenBlocks > 30 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 56700416 &* s.n, pixels: 100 &* s.n, channels: 448,
                 gamma: s.p + 11257744, beta: s.p + 11258192, runningMean: s.p + 11258640, runningVar: s.p + 11259088,
                 eps: 0.001, activation: .identity, output: s.t + 56745216 &* s.n, scratch: s.f + 1172784, pool: pool)
+            s.profiler?.stop(346)
         }
     }
 
     /// features.8 forward: head: conv 1x1 448 -> 1280
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 10, 10, 448] -> [n, 10, 10, 1280]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 56745216 &* s.n, pixels: 100 &* s.n, inChannels: 448,
             weights: s.p + 11259536, bias: s.f, outChannels: 1280, activation: .identity, residual: nil,
             output: s.t + 54765792 &* s.n, pool: pool)
-        // features.8 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(347)
+        // features.8 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1280]
         if s.options.frozenBlocks <= 31 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 54765792 &* s.n, pixels: 100 &* s.n, channels: 1280,
                 gamma: s.p + 11832976, beta: s.p + 11834256, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 54893792 &* s.n, savedMean: s.f + 1173680,
                 savedInvStd: s.f + 1174960, runningMean: s.p + 11835536, runningVar: s.p + 11836816, pool: pool)
+            s.profiler?.stop(348)
         }
-        // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1280]
         if s.options.frozenBlocks > 31 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 54765792 &* s.n, pixels: 100 &* s.n, channels: 1280,
                 gamma: s.p + 11832976, beta: s.p + 11834256, runningMean: s.p + 11835536, runningVar: s.p + 11836816,
                 eps: 0.001, activation: .relu6, output: s.t + 54893792 &* s.n, scratch: s.f + 1173680, pool: pool)
+            s.profiler?.stop(349)
         }
     }
 
     /// classifier forward: global average pool, dropout 0.3, linear 1280 -> 1000 classes
     private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 10, 10, 1280] -> [n, 1280]
+        s.profiler?.start()
         Kernels.globalAveragePool(input: s.t + 54893792 &* s.n, batch: s.n, pixels: 100, channels: 1280,
             output: s.t + 22666368 &* s.n, pool: pool)
+        s.profiler?.stop(350)
         // dropout p=0.3 (when options.dropout) on [n, 1280]
+        s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.t + 22666368 &* s.n, output: s.t + 22668928 &* s.n, count: 1280 &* s.n,
             probability: s.options.dropout ? 0.3 : 0, mask: s.t + 22667648 &* s.n, random: &random)
+        s.profiler?.stop(351)
         // classifier.1 linear, [n, 1280] -> [n, 1000]
+        s.profiler?.start()
         Kernels.linear(input: s.t + 22668928 &* s.n, batch: s.n, inFeatures: 1280, weights: s.p + 11838096,
             bias: s.p + 13118096, outFeatures: 1000, output: s.t + 22666368 &* s.n, pool: pool)
+        s.profiler?.stop(352)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
+        s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.t + 22666368 &* s.n, labels: s.labels, classes: 1000,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 22670208 &* s.n)
+        s.profiler?.stop(353)
         // hand the logits to the caller
+        s.profiler?.start()
         s.logits.update(from: s.t + 22666368 &* s.n, count: 1000 &* s.n)
+        s.profiler?.stop(354)
     }
 
     /// classifier backward: global average pool, dropout 0.3, linear 1280 -> 1000 classes
     private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
+        s.profiler?.start()
         TrainingKernels.linearBackward(gradOutput: s.t + 22670208 &* s.n, input: s.t + 22668928 &* s.n,
             weights: s.p + 11838096, batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.t + 22666368 &* s.n,
             gradWeights: s.g + 11838096, gradBias: s.g + 13118096, pool: pool)
+        s.profiler?.stop(355)
         // dropout backward
+        s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.t + 22666368 &* s.n, mask: s.t + 22667648 &* s.n,
             count: 1280 &* s.n, gradInput: s.t + 22668928 &* s.n)
+        s.profiler?.stop(356)
         // avgpool backward: spread each channel's gradient over the 100 pixels
+        s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 22668928 &* s.n, batch: s.n, pixels: 100,
             channels: 1280, gradInput: s.t + 54893792 &* s.n, pool: pool)
+        s.profiler?.stop(357)
     }
 
     /// features.8 backward: head: conv 1x1 448 -> 1280
     private func features_8_backward(_ s: TrainingStepContext) {
-        // features.8 backward through relu6 and BatchNorm (in place)
+        // features.8 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1280]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 54893792 &* s.n, input: s.t + 54765792 &* s.n,
             pixels: 100 &* s.n, channels: 1280, gamma: s.p + 11832976, beta: s.p + 11834256, savedMean: s.f + 1173680,
             savedInvStd: s.f + 1174960, activation: .relu6, gradInput: s.t + 54893792 &* s.n,
             gradGamma: s.g + 11832976, gradBeta: s.g + 11834256, pool: pool)
-        // features.8 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(358)
+        // features.8 conv 1x1 backward: input and weight gradients, [n, 10, 10, 448] <- [n, 10, 10, 1280]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 54893792 &* s.n, input: s.t + 56745216 &* s.n,
             weights: s.p + 11259536, pixels: 100 &* s.n, inChannels: 448, outChannels: 1280,
             gradInput: s.t + 56790016 &* s.n, gradWeights: s.g + 11259536, pool: pool)
+        s.profiler?.stop(359)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 10x10x272 -> 10x10x448
     private func features_7_0_backward(_ s: TrainingStepContext) {
-        // features.7.0.block.2 backward through identity and BatchNorm (in place)
+        // features.7.0.block.2 backward through identity and BatchNorm (in place) on [n, 10, 10, 448]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 56790016 &* s.n, input: s.t + 56700416 &* s.n,
             pixels: 100 &* s.n, channels: 448, gamma: s.p + 11257744, beta: s.p + 11258192, savedMean: s.f + 1172784,
             savedInvStd: s.f + 1173232, activation: .identity, gradInput: s.t + 56790016 &* s.n,
             gradGamma: s.g + 11257744, gradBeta: s.g + 11258192, pool: pool)
-        // features.7.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(360)
+        // features.7.0.block.2 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 448]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 56790016 &* s.n, input: s.t + 54602592 &* s.n,
             weights: s.p + 10526608, pixels: 100 &* s.n, inChannels: 1632, outChannels: 448,
             gradInput: s.t + 54765792 &* s.n, gradWeights: s.g + 10526608, pool: pool)
-        // features.7.0.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(361)
+        // features.7.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 54765792 &* s.n, input: s.t + 54439392 &* s.n,
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 10520080, beta: s.p + 10521712, savedMean: s.f + 1140144,
             savedInvStd: s.f + 1141776, activation: .relu6, gradInput: s.t + 54765792 &* s.n,
             gradGamma: s.g + 10520080, gradBeta: s.g + 10521712, pool: pool)
+        s.profiler?.stop(362)
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 1158096, count: 14688)
-        // features.7.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(363)
+        // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 54765792 &* s.n, input: s.t + 54276192 &* s.n,
             batch: s.n, height: 10, width: 10, channels: 1632, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 10, outWidth: 10, weights: s.f + 1143408, gradInput: s.t + 54439392 &* s.n,
             gradWeights: s.f + 1158096, pool: pool)
+        s.profiler?.stop(364)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1158096, channels: 1632, kernel: 3, into: s.g + 10505392)
-        // features.7.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(365)
+        // features.7.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 54439392 &* s.n, input: s.t + 54112992 &* s.n,
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 10498864, beta: s.p + 10500496, savedMean: s.f + 1136880,
             savedInvStd: s.f + 1138512, activation: .relu6, gradInput: s.t + 54439392 &* s.n,
             gradGamma: s.g + 10498864, gradBeta: s.g + 10500496, pool: pool)
-        // features.7.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(366)
+        // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 54439392 &* s.n, input: s.t + 57728000 &* s.n,
             weights: s.p + 10054960, pixels: 100 &* s.n, inChannels: 272, outChannels: 1632,
             gradInput: s.t + 54276192 &* s.n, gradWeights: s.g + 10054960, pool: pool)
+        s.profiler?.stop(367)
     }
 
     /// features.6.7 backward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_7_backward(_ s: TrainingStepContext) {
         // features.6.7 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 54276192 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.t + 22671520 &* s.n : nil, batch: s.n,
             perImage: 27200, gradBranch: s.t + 54303392 &* s.n, pool: pool)
-        // features.6.7.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(368)
+        // features.6.7.block.2 backward through identity and BatchNorm (in place) on [n, 10, 10, 272]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 54303392 &* s.n, input: s.t + 57700800 &* s.n,
             pixels: 100 &* s.n, channels: 272, gamma: s.p + 10053872, beta: s.p + 10054144, savedMean: s.f + 1136336,
             savedInvStd: s.f + 1136608, activation: .identity, gradInput: s.t + 54303392 &* s.n,
             gradGamma: s.g + 10053872, gradBeta: s.g + 10054144, pool: pool)
-        // features.6.7.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(369)
+        // features.6.7.block.2 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 54303392 &* s.n, input: s.t + 53949792 &* s.n,
             weights: s.p + 9609968, pixels: 100 &* s.n, inChannels: 1632, outChannels: 272,
             gradInput: s.t + 54112992 &* s.n, gradWeights: s.g + 9609968, pool: pool)
-        // features.6.7.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(370)
+        // features.6.7.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 54112992 &* s.n, input: s.t + 53786592 &* s.n,
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 9603440, beta: s.p + 9605072, savedMean: s.f + 1051472,
             savedInvStd: s.f + 1053104, activation: .relu6, gradInput: s.t + 54112992 &* s.n, gradGamma: s.g + 9603440,
             gradBeta: s.g + 9605072, pool: pool)
+        s.profiler?.stop(371)
         // features.6.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 1095536, count: 40800)
-        // features.6.7.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(372)
+        // features.6.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 54112992 &* s.n, input: s.t + 53623392 &* s.n,
             batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 10, outWidth: 10, weights: s.f + 1054736, gradInput: s.t + 53786592 &* s.n,
             gradWeights: s.f + 1095536, pool: pool)
+        s.profiler?.stop(373)
         // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1095536, channels: 1632, kernel: 5, into: s.g + 9562640)
-        // features.6.7.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(374)
+        // features.6.7.block.0 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 53786592 &* s.n, input: s.t + 53460192 &* s.n,
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 9556112, beta: s.p + 9557744, savedMean: s.f + 1048208,
             savedInvStd: s.f + 1049840, activation: .relu6, gradInput: s.t + 53786592 &* s.n, gradGamma: s.g + 9556112,
             gradBeta: s.g + 9557744, pool: pool)
-        // features.6.7.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(375)
+        // features.6.7.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 53786592 &* s.n, input: s.t + 57673600 &* s.n,
             weights: s.p + 9112208, pixels: 100 &* s.n, inChannels: 272, outChannels: 1632,
             gradInput: s.t + 53623392 &* s.n, gradWeights: s.g + 9112208, pool: pool)
+        s.profiler?.stop(376)
         // features.6.7 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 53623392 &* s.n, s.t + 54276192 &* s.n, count: 27200 &* s.n, pool: pool)
+        s.profiler?.stop(377)
     }
 
     /// features.6.6 backward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_6_backward(_ s: TrainingStepContext) {
         // features.6.6 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 53623392 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.t + 22671504 &* s.n : nil, batch: s.n,
             perImage: 27200, gradBranch: s.t + 53650592 &* s.n, pool: pool)
-        // features.6.6.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(378)
+        // features.6.6.block.2 backward through identity and BatchNorm (in place) on [n, 10, 10, 272]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 53650592 &* s.n, input: s.t + 57646400 &* s.n,
             pixels: 100 &* s.n, channels: 272, gamma: s.p + 9111120, beta: s.p + 9111392, savedMean: s.f + 1047664,
             savedInvStd: s.f + 1047936, activation: .identity, gradInput: s.t + 53650592 &* s.n,
             gradGamma: s.g + 9111120, gradBeta: s.g + 9111392, pool: pool)
-        // features.6.6.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(379)
+        // features.6.6.block.2 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 53650592 &* s.n, input: s.t + 53296992 &* s.n,
             weights: s.p + 8667216, pixels: 100 &* s.n, inChannels: 1632, outChannels: 272,
             gradInput: s.t + 53460192 &* s.n, gradWeights: s.g + 8667216, pool: pool)
-        // features.6.6.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(380)
+        // features.6.6.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 53460192 &* s.n, input: s.t + 53133792 &* s.n,
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 8660688, beta: s.p + 8662320, savedMean: s.f + 962800,
             savedInvStd: s.f + 964432, activation: .relu6, gradInput: s.t + 53460192 &* s.n, gradGamma: s.g + 8660688,
             gradBeta: s.g + 8662320, pool: pool)
+        s.profiler?.stop(381)
         // features.6.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 1006864, count: 40800)
-        // features.6.6.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(382)
+        // features.6.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 53460192 &* s.n, input: s.t + 52970592 &* s.n,
             batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 10, outWidth: 10, weights: s.f + 966064, gradInput: s.t + 53133792 &* s.n,
             gradWeights: s.f + 1006864, pool: pool)
+        s.profiler?.stop(383)
         // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1006864, channels: 1632, kernel: 5, into: s.g + 8619888)
-        // features.6.6.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(384)
+        // features.6.6.block.0 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 53133792 &* s.n, input: s.t + 52807392 &* s.n,
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 8613360, beta: s.p + 8614992, savedMean: s.f + 959536,
             savedInvStd: s.f + 961168, activation: .relu6, gradInput: s.t + 53133792 &* s.n, gradGamma: s.g + 8613360,
             gradBeta: s.g + 8614992, pool: pool)
-        // features.6.6.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(385)
+        // features.6.6.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 53133792 &* s.n, input: s.t + 57619200 &* s.n,
             weights: s.p + 8169456, pixels: 100 &* s.n, inChannels: 272, outChannels: 1632,
             gradInput: s.t + 52970592 &* s.n, gradWeights: s.g + 8169456, pool: pool)
+        s.profiler?.stop(386)
         // features.6.6 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 52970592 &* s.n, s.t + 53623392 &* s.n, count: 27200 &* s.n, pool: pool)
+        s.profiler?.stop(387)
     }
 
     /// features.6.5 backward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_5_backward(_ s: TrainingStepContext) {
         // features.6.5 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 52970592 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.t + 22671488 &* s.n : nil, batch: s.n,
             perImage: 27200, gradBranch: s.t + 52997792 &* s.n, pool: pool)
-        // features.6.5.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(388)
+        // features.6.5.block.2 backward through identity and BatchNorm (in place) on [n, 10, 10, 272]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 52997792 &* s.n, input: s.t + 57592000 &* s.n,
             pixels: 100 &* s.n, channels: 272, gamma: s.p + 8168368, beta: s.p + 8168640, savedMean: s.f + 958992,
             savedInvStd: s.f + 959264, activation: .identity, gradInput: s.t + 52997792 &* s.n,
             gradGamma: s.g + 8168368, gradBeta: s.g + 8168640, pool: pool)
-        // features.6.5.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(389)
+        // features.6.5.block.2 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 52997792 &* s.n, input: s.t + 52644192 &* s.n,
             weights: s.p + 7724464, pixels: 100 &* s.n, inChannels: 1632, outChannels: 272,
             gradInput: s.t + 52807392 &* s.n, gradWeights: s.g + 7724464, pool: pool)
-        // features.6.5.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(390)
+        // features.6.5.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 52807392 &* s.n, input: s.t + 52480992 &* s.n,
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 7717936, beta: s.p + 7719568, savedMean: s.f + 874128,
             savedInvStd: s.f + 875760, activation: .relu6, gradInput: s.t + 52807392 &* s.n, gradGamma: s.g + 7717936,
             gradBeta: s.g + 7719568, pool: pool)
+        s.profiler?.stop(391)
         // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 918192, count: 40800)
-        // features.6.5.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(392)
+        // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 52807392 &* s.n, input: s.t + 52317792 &* s.n,
             batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 10, outWidth: 10, weights: s.f + 877392, gradInput: s.t + 52480992 &* s.n,
             gradWeights: s.f + 918192, pool: pool)
+        s.profiler?.stop(393)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 918192, channels: 1632, kernel: 5, into: s.g + 7677136)
-        // features.6.5.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(394)
+        // features.6.5.block.0 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 52480992 &* s.n, input: s.t + 52154592 &* s.n,
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 7670608, beta: s.p + 7672240, savedMean: s.f + 870864,
             savedInvStd: s.f + 872496, activation: .relu6, gradInput: s.t + 52480992 &* s.n, gradGamma: s.g + 7670608,
             gradBeta: s.g + 7672240, pool: pool)
-        // features.6.5.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(395)
+        // features.6.5.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 52480992 &* s.n, input: s.t + 57564800 &* s.n,
             weights: s.p + 7226704, pixels: 100 &* s.n, inChannels: 272, outChannels: 1632,
             gradInput: s.t + 52317792 &* s.n, gradWeights: s.g + 7226704, pool: pool)
+        s.profiler?.stop(396)
         // features.6.5 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 52317792 &* s.n, s.t + 52970592 &* s.n, count: 27200 &* s.n, pool: pool)
+        s.profiler?.stop(397)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 52317792 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.t + 22671472 &* s.n : nil, batch: s.n,
             perImage: 27200, gradBranch: s.t + 52344992 &* s.n, pool: pool)
-        // features.6.4.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(398)
+        // features.6.4.block.2 backward through identity and BatchNorm (in place) on [n, 10, 10, 272]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 52344992 &* s.n, input: s.t + 57537600 &* s.n,
             pixels: 100 &* s.n, channels: 272, gamma: s.p + 7225616, beta: s.p + 7225888, savedMean: s.f + 870320,
             savedInvStd: s.f + 870592, activation: .identity, gradInput: s.t + 52344992 &* s.n,
             gradGamma: s.g + 7225616, gradBeta: s.g + 7225888, pool: pool)
-        // features.6.4.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(399)
+        // features.6.4.block.2 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 52344992 &* s.n, input: s.t + 51991392 &* s.n,
             weights: s.p + 6781712, pixels: 100 &* s.n, inChannels: 1632, outChannels: 272,
             gradInput: s.t + 52154592 &* s.n, gradWeights: s.g + 6781712, pool: pool)
-        // features.6.4.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(400)
+        // features.6.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 52154592 &* s.n, input: s.t + 51828192 &* s.n,
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 6775184, beta: s.p + 6776816, savedMean: s.f + 785456,
             savedInvStd: s.f + 787088, activation: .relu6, gradInput: s.t + 52154592 &* s.n, gradGamma: s.g + 6775184,
             gradBeta: s.g + 6776816, pool: pool)
+        s.profiler?.stop(401)
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 829520, count: 40800)
-        // features.6.4.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(402)
+        // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 52154592 &* s.n, input: s.t + 51664992 &* s.n,
             batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 10, outWidth: 10, weights: s.f + 788720, gradInput: s.t + 51828192 &* s.n,
             gradWeights: s.f + 829520, pool: pool)
+        s.profiler?.stop(403)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 829520, channels: 1632, kernel: 5, into: s.g + 6734384)
-        // features.6.4.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(404)
+        // features.6.4.block.0 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 51828192 &* s.n, input: s.t + 51501792 &* s.n,
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 6727856, beta: s.p + 6729488, savedMean: s.f + 782192,
             savedInvStd: s.f + 783824, activation: .relu6, gradInput: s.t + 51828192 &* s.n, gradGamma: s.g + 6727856,
             gradBeta: s.g + 6729488, pool: pool)
-        // features.6.4.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(405)
+        // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 51828192 &* s.n, input: s.t + 57510400 &* s.n,
             weights: s.p + 6283952, pixels: 100 &* s.n, inChannels: 272, outChannels: 1632,
             gradInput: s.t + 51664992 &* s.n, gradWeights: s.g + 6283952, pool: pool)
+        s.profiler?.stop(406)
         // features.6.4 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 51664992 &* s.n, s.t + 52317792 &* s.n, count: 27200 &* s.n, pool: pool)
+        s.profiler?.stop(407)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 51664992 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.t + 22671456 &* s.n : nil, batch: s.n,
             perImage: 27200, gradBranch: s.t + 51692192 &* s.n, pool: pool)
-        // features.6.3.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(408)
+        // features.6.3.block.2 backward through identity and BatchNorm (in place) on [n, 10, 10, 272]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 51692192 &* s.n, input: s.t + 57483200 &* s.n,
             pixels: 100 &* s.n, channels: 272, gamma: s.p + 6282864, beta: s.p + 6283136, savedMean: s.f + 781648,
             savedInvStd: s.f + 781920, activation: .identity, gradInput: s.t + 51692192 &* s.n,
             gradGamma: s.g + 6282864, gradBeta: s.g + 6283136, pool: pool)
-        // features.6.3.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(409)
+        // features.6.3.block.2 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 51692192 &* s.n, input: s.t + 51338592 &* s.n,
             weights: s.p + 5838960, pixels: 100 &* s.n, inChannels: 1632, outChannels: 272,
             gradInput: s.t + 51501792 &* s.n, gradWeights: s.g + 5838960, pool: pool)
-        // features.6.3.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(410)
+        // features.6.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 51501792 &* s.n, input: s.t + 51175392 &* s.n,
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 5832432, beta: s.p + 5834064, savedMean: s.f + 696784,
             savedInvStd: s.f + 698416, activation: .relu6, gradInput: s.t + 51501792 &* s.n, gradGamma: s.g + 5832432,
             gradBeta: s.g + 5834064, pool: pool)
+        s.profiler?.stop(411)
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 740848, count: 40800)
-        // features.6.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(412)
+        // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 51501792 &* s.n, input: s.t + 51012192 &* s.n,
             batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 10, outWidth: 10, weights: s.f + 700048, gradInput: s.t + 51175392 &* s.n,
             gradWeights: s.f + 740848, pool: pool)
+        s.profiler?.stop(413)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 740848, channels: 1632, kernel: 5, into: s.g + 5791632)
-        // features.6.3.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(414)
+        // features.6.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 51175392 &* s.n, input: s.t + 50848992 &* s.n,
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 5785104, beta: s.p + 5786736, savedMean: s.f + 693520,
             savedInvStd: s.f + 695152, activation: .relu6, gradInput: s.t + 51175392 &* s.n, gradGamma: s.g + 5785104,
             gradBeta: s.g + 5786736, pool: pool)
-        // features.6.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(415)
+        // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 51175392 &* s.n, input: s.t + 57456000 &* s.n,
             weights: s.p + 5341200, pixels: 100 &* s.n, inChannels: 272, outChannels: 1632,
             gradInput: s.t + 51012192 &* s.n, gradWeights: s.g + 5341200, pool: pool)
+        s.profiler?.stop(416)
         // features.6.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 51012192 &* s.n, s.t + 51664992 &* s.n, count: 27200 &* s.n, pool: pool)
+        s.profiler?.stop(417)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 51012192 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.t + 22671440 &* s.n : nil, batch: s.n,
             perImage: 27200, gradBranch: s.t + 51039392 &* s.n, pool: pool)
-        // features.6.2.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(418)
+        // features.6.2.block.2 backward through identity and BatchNorm (in place) on [n, 10, 10, 272]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 51039392 &* s.n, input: s.t + 57428800 &* s.n,
             pixels: 100 &* s.n, channels: 272, gamma: s.p + 5340112, beta: s.p + 5340384, savedMean: s.f + 692976,
             savedInvStd: s.f + 693248, activation: .identity, gradInput: s.t + 51039392 &* s.n,
             gradGamma: s.g + 5340112, gradBeta: s.g + 5340384, pool: pool)
-        // features.6.2.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(419)
+        // features.6.2.block.2 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 51039392 &* s.n, input: s.t + 50685792 &* s.n,
             weights: s.p + 4896208, pixels: 100 &* s.n, inChannels: 1632, outChannels: 272,
             gradInput: s.t + 50848992 &* s.n, gradWeights: s.g + 4896208, pool: pool)
-        // features.6.2.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(420)
+        // features.6.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50848992 &* s.n, input: s.t + 50522592 &* s.n,
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 4889680, beta: s.p + 4891312, savedMean: s.f + 608112,
             savedInvStd: s.f + 609744, activation: .relu6, gradInput: s.t + 50848992 &* s.n, gradGamma: s.g + 4889680,
             gradBeta: s.g + 4891312, pool: pool)
+        s.profiler?.stop(421)
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 652176, count: 40800)
-        // features.6.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(422)
+        // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 50848992 &* s.n, input: s.t + 50359392 &* s.n,
             batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 10, outWidth: 10, weights: s.f + 611376, gradInput: s.t + 50522592 &* s.n,
             gradWeights: s.f + 652176, pool: pool)
+        s.profiler?.stop(423)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 652176, channels: 1632, kernel: 5, into: s.g + 4848880)
-        // features.6.2.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(424)
+        // features.6.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50522592 &* s.n, input: s.t + 50196192 &* s.n,
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 4842352, beta: s.p + 4843984, savedMean: s.f + 604848,
             savedInvStd: s.f + 606480, activation: .relu6, gradInput: s.t + 50522592 &* s.n, gradGamma: s.g + 4842352,
             gradBeta: s.g + 4843984, pool: pool)
-        // features.6.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(425)
+        // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50522592 &* s.n, input: s.t + 57401600 &* s.n,
             weights: s.p + 4398448, pixels: 100 &* s.n, inChannels: 272, outChannels: 1632,
             gradInput: s.t + 50359392 &* s.n, gradWeights: s.g + 4398448, pool: pool)
+        s.profiler?.stop(426)
         // features.6.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 50359392 &* s.n, s.t + 51012192 &* s.n, count: 27200 &* s.n, pool: pool)
+        s.profiler?.stop(427)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 50359392 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 22671424 &* s.n : nil, batch: s.n,
             perImage: 27200, gradBranch: s.t + 50386592 &* s.n, pool: pool)
-        // features.6.1.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(428)
+        // features.6.1.block.2 backward through identity and BatchNorm (in place) on [n, 10, 10, 272]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50386592 &* s.n, input: s.t + 57374400 &* s.n,
             pixels: 100 &* s.n, channels: 272, gamma: s.p + 4397360, beta: s.p + 4397632, savedMean: s.f + 604304,
             savedInvStd: s.f + 604576, activation: .identity, gradInput: s.t + 50386592 &* s.n,
             gradGamma: s.g + 4397360, gradBeta: s.g + 4397632, pool: pool)
-        // features.6.1.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(429)
+        // features.6.1.block.2 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50386592 &* s.n, input: s.t + 50032992 &* s.n,
             weights: s.p + 3953456, pixels: 100 &* s.n, inChannels: 1632, outChannels: 272,
             gradInput: s.t + 50196192 &* s.n, gradWeights: s.g + 3953456, pool: pool)
-        // features.6.1.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(430)
+        // features.6.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50196192 &* s.n, input: s.t + 49869792 &* s.n,
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 3946928, beta: s.p + 3948560, savedMean: s.f + 519440,
             savedInvStd: s.f + 521072, activation: .relu6, gradInput: s.t + 50196192 &* s.n, gradGamma: s.g + 3946928,
             gradBeta: s.g + 3948560, pool: pool)
+        s.profiler?.stop(431)
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 563504, count: 40800)
-        // features.6.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(432)
+        // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 50196192 &* s.n, input: s.t + 41869728 &* s.n,
             batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 10, outWidth: 10, weights: s.f + 522704, gradInput: s.t + 49869792 &* s.n,
             gradWeights: s.f + 563504, pool: pool)
+        s.profiler?.stop(433)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 563504, channels: 1632, kernel: 5, into: s.g + 3906128)
-        // features.6.1.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(434)
+        // features.6.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 49869792 &* s.n, input: s.t + 41706528 &* s.n,
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 3899600, beta: s.p + 3901232, savedMean: s.f + 516176,
             savedInvStd: s.f + 517808, activation: .relu6, gradInput: s.t + 49869792 &* s.n, gradGamma: s.g + 3899600,
             gradBeta: s.g + 3901232, pool: pool)
-        // features.6.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(435)
+        // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 49869792 &* s.n, input: s.t + 57347200 &* s.n,
             weights: s.p + 3455696, pixels: 100 &* s.n, inChannels: 272, outChannels: 1632,
             gradInput: s.t + 41706528 &* s.n, gradWeights: s.g + 3455696, pool: pool)
+        s.profiler?.stop(436)
         // features.6.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 41706528 &* s.n, s.t + 50359392 &* s.n, count: 27200 &* s.n, pool: pool)
+        s.profiler?.stop(437)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 19x19x160 -> 10x10x272
     private func features_6_0_backward(_ s: TrainingStepContext) {
-        // features.6.0.block.2 backward through identity and BatchNorm (in place)
+        // features.6.0.block.2 backward through identity and BatchNorm (in place) on [n, 10, 10, 272]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41706528 &* s.n, input: s.t + 57320000 &* s.n,
             pixels: 100 &* s.n, channels: 272, gamma: s.p + 3454608, beta: s.p + 3454880, savedMean: s.f + 515632,
             savedInvStd: s.f + 515904, activation: .identity, gradInput: s.t + 41706528 &* s.n,
             gradGamma: s.g + 3454608, gradBeta: s.g + 3454880, pool: pool)
-        // features.6.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(438)
+        // features.6.0.block.2 conv 1x1 backward: input and weight gradients, [n, 10, 10, 960] <- [n, 10, 10, 272]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 41706528 &* s.n, input: s.t + 55264384 &* s.n,
             weights: s.p + 3193488, pixels: 100 &* s.n, inChannels: 960, outChannels: 272,
             gradInput: s.t + 49869792 &* s.n, gradWeights: s.g + 3193488, pool: pool)
-        // features.6.0.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(439)
+        // features.6.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 960]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 49869792 &* s.n, input: s.t + 22570368 &* s.n,
             pixels: 100 &* s.n, channels: 960, gamma: s.p + 3189648, beta: s.p + 3190608, savedMean: s.f + 465712,
             savedInvStd: s.f + 466672, activation: .relu6, gradInput: s.t + 49869792 &* s.n, gradGamma: s.g + 3189648,
             gradBeta: s.g + 3190608, pool: pool)
+        s.profiler?.stop(440)
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 491632, count: 24000)
-        // features.6.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(441)
+        // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 10, 10, 960]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 49869792 &* s.n, input: s.t + 41359968 &* s.n,
             batch: s.n, height: 19, width: 19, channels: 960, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 10, outWidth: 10, weights: s.f + 467632, gradInput: s.t + 41706528 &* s.n,
             gradWeights: s.f + 491632, pool: pool)
+        s.profiler?.stop(442)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 491632, channels: 960, kernel: 5, into: s.g + 3165648)
-        // features.6.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(443)
+        // features.6.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41706528 &* s.n, input: s.t + 41013408 &* s.n,
             pixels: 361 &* s.n, channels: 960, gamma: s.p + 3161808, beta: s.p + 3162768, savedMean: s.f + 463792,
             savedInvStd: s.f + 464752, activation: .relu6, gradInput: s.t + 41706528 &* s.n, gradGamma: s.g + 3161808,
             gradBeta: s.g + 3162768, pool: pool)
-        // features.6.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(444)
+        // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 41706528 &* s.n, input: s.t + 56642656 &* s.n,
             weights: s.p + 3008208, pixels: 361 &* s.n, inChannels: 160, outChannels: 960,
             gradInput: s.t + 22570368 &* s.n, gradWeights: s.g + 3008208, pool: pool)
+        s.profiler?.stop(445)
     }
 
     /// features.5.5 backward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
     private func features_5_5_backward(_ s: TrainingStepContext) {
         // features.5.5 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22570368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 22671408 &* s.n : nil, batch: s.n,
             perImage: 57760, gradBranch: s.t + 41359968 &* s.n, pool: pool)
-        // features.5.5.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(446)
+        // features.5.5.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 160]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41359968 &* s.n, input: s.t + 56584896 &* s.n,
             pixels: 361 &* s.n, channels: 160, gamma: s.p + 3007568, beta: s.p + 3007728, savedMean: s.f + 463472,
             savedInvStd: s.f + 463632, activation: .identity, gradInput: s.t + 41359968 &* s.n,
             gradGamma: s.g + 3007568, gradBeta: s.g + 3007728, pool: pool)
-        // features.5.5.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(447)
+        // features.5.5.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 41359968 &* s.n, input: s.t + 40666848 &* s.n,
             weights: s.p + 2853968, pixels: 361 &* s.n, inChannels: 960, outChannels: 160,
             gradInput: s.t + 41013408 &* s.n, gradWeights: s.g + 2853968, pool: pool)
-        // features.5.5.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(448)
+        // features.5.5.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41013408 &* s.n, input: s.t + 40320288 &* s.n,
             pixels: 361 &* s.n, channels: 960, gamma: s.p + 2850128, beta: s.p + 2851088, savedMean: s.f + 413552,
             savedInvStd: s.f + 414512, activation: .relu6, gradInput: s.t + 41013408 &* s.n, gradGamma: s.g + 2850128,
             gradBeta: s.g + 2851088, pool: pool)
+        s.profiler?.stop(449)
         // features.5.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 439472, count: 24000)
-        // features.5.5.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(450)
+        // features.5.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 41013408 &* s.n, input: s.t + 39973728 &* s.n,
             batch: s.n, height: 19, width: 19, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19, weights: s.f + 415472, gradInput: s.t + 40320288 &* s.n,
             gradWeights: s.f + 439472, pool: pool)
+        s.profiler?.stop(451)
         // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 439472, channels: 960, kernel: 5, into: s.g + 2826128)
-        // features.5.5.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(452)
+        // features.5.5.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 40320288 &* s.n, input: s.t + 39627168 &* s.n,
             pixels: 361 &* s.n, channels: 960, gamma: s.p + 2822288, beta: s.p + 2823248, savedMean: s.f + 411632,
             savedInvStd: s.f + 412592, activation: .relu6, gradInput: s.t + 40320288 &* s.n, gradGamma: s.g + 2822288,
             gradBeta: s.g + 2823248, pool: pool)
-        // features.5.5.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(453)
+        // features.5.5.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 40320288 &* s.n, input: s.t + 56527136 &* s.n,
             weights: s.p + 2668688, pixels: 361 &* s.n, inChannels: 160, outChannels: 960,
             gradInput: s.t + 39973728 &* s.n, gradWeights: s.g + 2668688, pool: pool)
+        s.profiler?.stop(454)
         // features.5.5 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 39973728 &* s.n, s.t + 22570368 &* s.n, count: 57760 &* s.n, pool: pool)
+        s.profiler?.stop(455)
     }
 
     /// features.5.4 backward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
     private func features_5_4_backward(_ s: TrainingStepContext) {
         // features.5.4 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 39973728 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 22671392 &* s.n : nil, batch: s.n,
             perImage: 57760, gradBranch: s.t + 22570368 &* s.n, pool: pool)
-        // features.5.4.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(456)
+        // features.5.4.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 160]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22570368 &* s.n, input: s.t + 56469376 &* s.n,
             pixels: 361 &* s.n, channels: 160, gamma: s.p + 2668048, beta: s.p + 2668208, savedMean: s.f + 411312,
             savedInvStd: s.f + 411472, activation: .identity, gradInput: s.t + 22570368 &* s.n,
             gradGamma: s.g + 2668048, gradBeta: s.g + 2668208, pool: pool)
-        // features.5.4.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(457)
+        // features.5.4.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22570368 &* s.n, input: s.t + 39280608 &* s.n,
             weights: s.p + 2514448, pixels: 361 &* s.n, inChannels: 960, outChannels: 160,
             gradInput: s.t + 39627168 &* s.n, gradWeights: s.g + 2514448, pool: pool)
-        // features.5.4.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(458)
+        // features.5.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 39627168 &* s.n, input: s.t + 38934048 &* s.n,
             pixels: 361 &* s.n, channels: 960, gamma: s.p + 2510608, beta: s.p + 2511568, savedMean: s.f + 361392,
             savedInvStd: s.f + 362352, activation: .relu6, gradInput: s.t + 39627168 &* s.n, gradGamma: s.g + 2510608,
             gradBeta: s.g + 2511568, pool: pool)
+        s.profiler?.stop(459)
         // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 387312, count: 24000)
-        // features.5.4.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(460)
+        // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 39627168 &* s.n, input: s.t + 38587488 &* s.n,
             batch: s.n, height: 19, width: 19, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19, weights: s.f + 363312, gradInput: s.t + 38934048 &* s.n,
             gradWeights: s.f + 387312, pool: pool)
+        s.profiler?.stop(461)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 387312, channels: 960, kernel: 5, into: s.g + 2486608)
-        // features.5.4.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(462)
+        // features.5.4.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 38934048 &* s.n, input: s.t + 38240928 &* s.n,
             pixels: 361 &* s.n, channels: 960, gamma: s.p + 2482768, beta: s.p + 2483728, savedMean: s.f + 359472,
             savedInvStd: s.f + 360432, activation: .relu6, gradInput: s.t + 38934048 &* s.n, gradGamma: s.g + 2482768,
             gradBeta: s.g + 2483728, pool: pool)
-        // features.5.4.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(463)
+        // features.5.4.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 38934048 &* s.n, input: s.t + 56411616 &* s.n,
             weights: s.p + 2329168, pixels: 361 &* s.n, inChannels: 160, outChannels: 960,
             gradInput: s.t + 22570368 &* s.n, gradWeights: s.g + 2329168, pool: pool)
+        s.profiler?.stop(464)
         // features.5.4 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 22570368 &* s.n, s.t + 39973728 &* s.n, count: 57760 &* s.n, pool: pool)
+        s.profiler?.stop(465)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22570368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 22671376 &* s.n : nil, batch: s.n,
             perImage: 57760, gradBranch: s.t + 38587488 &* s.n, pool: pool)
-        // features.5.3.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(466)
+        // features.5.3.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 160]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 38587488 &* s.n, input: s.t + 56353856 &* s.n,
             pixels: 361 &* s.n, channels: 160, gamma: s.p + 2328528, beta: s.p + 2328688, savedMean: s.f + 359152,
             savedInvStd: s.f + 359312, activation: .identity, gradInput: s.t + 38587488 &* s.n,
             gradGamma: s.g + 2328528, gradBeta: s.g + 2328688, pool: pool)
-        // features.5.3.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(467)
+        // features.5.3.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 38587488 &* s.n, input: s.t + 37894368 &* s.n,
             weights: s.p + 2174928, pixels: 361 &* s.n, inChannels: 960, outChannels: 160,
             gradInput: s.t + 38240928 &* s.n, gradWeights: s.g + 2174928, pool: pool)
-        // features.5.3.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(468)
+        // features.5.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 38240928 &* s.n, input: s.t + 37547808 &* s.n,
             pixels: 361 &* s.n, channels: 960, gamma: s.p + 2171088, beta: s.p + 2172048, savedMean: s.f + 309232,
             savedInvStd: s.f + 310192, activation: .relu6, gradInput: s.t + 38240928 &* s.n, gradGamma: s.g + 2171088,
             gradBeta: s.g + 2172048, pool: pool)
+        s.profiler?.stop(469)
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 335152, count: 24000)
-        // features.5.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(470)
+        // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 38240928 &* s.n, input: s.t + 37201248 &* s.n,
             batch: s.n, height: 19, width: 19, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19, weights: s.f + 311152, gradInput: s.t + 37547808 &* s.n,
             gradWeights: s.f + 335152, pool: pool)
+        s.profiler?.stop(471)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 335152, channels: 960, kernel: 5, into: s.g + 2147088)
-        // features.5.3.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(472)
+        // features.5.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 37547808 &* s.n, input: s.t + 36854688 &* s.n,
             pixels: 361 &* s.n, channels: 960, gamma: s.p + 2143248, beta: s.p + 2144208, savedMean: s.f + 307312,
             savedInvStd: s.f + 308272, activation: .relu6, gradInput: s.t + 37547808 &* s.n, gradGamma: s.g + 2143248,
             gradBeta: s.g + 2144208, pool: pool)
-        // features.5.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(473)
+        // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 37547808 &* s.n, input: s.t + 56296096 &* s.n,
             weights: s.p + 1989648, pixels: 361 &* s.n, inChannels: 160, outChannels: 960,
             gradInput: s.t + 37201248 &* s.n, gradWeights: s.g + 1989648, pool: pool)
+        s.profiler?.stop(474)
         // features.5.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 37201248 &* s.n, s.t + 22570368 &* s.n, count: 57760 &* s.n, pool: pool)
+        s.profiler?.stop(475)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 37201248 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 22671360 &* s.n : nil, batch: s.n,
             perImage: 57760, gradBranch: s.t + 22570368 &* s.n, pool: pool)
-        // features.5.2.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(476)
+        // features.5.2.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 160]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22570368 &* s.n, input: s.t + 56238336 &* s.n,
             pixels: 361 &* s.n, channels: 160, gamma: s.p + 1989008, beta: s.p + 1989168, savedMean: s.f + 306992,
             savedInvStd: s.f + 307152, activation: .identity, gradInput: s.t + 22570368 &* s.n,
             gradGamma: s.g + 1989008, gradBeta: s.g + 1989168, pool: pool)
-        // features.5.2.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(477)
+        // features.5.2.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22570368 &* s.n, input: s.t + 36508128 &* s.n,
             weights: s.p + 1835408, pixels: 361 &* s.n, inChannels: 960, outChannels: 160,
             gradInput: s.t + 36854688 &* s.n, gradWeights: s.g + 1835408, pool: pool)
-        // features.5.2.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(478)
+        // features.5.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 36854688 &* s.n, input: s.t + 36161568 &* s.n,
             pixels: 361 &* s.n, channels: 960, gamma: s.p + 1831568, beta: s.p + 1832528, savedMean: s.f + 257072,
             savedInvStd: s.f + 258032, activation: .relu6, gradInput: s.t + 36854688 &* s.n, gradGamma: s.g + 1831568,
             gradBeta: s.g + 1832528, pool: pool)
+        s.profiler?.stop(479)
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 282992, count: 24000)
-        // features.5.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(480)
+        // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 36854688 &* s.n, input: s.t + 35815008 &* s.n,
             batch: s.n, height: 19, width: 19, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19, weights: s.f + 258992, gradInput: s.t + 36161568 &* s.n,
             gradWeights: s.f + 282992, pool: pool)
+        s.profiler?.stop(481)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 282992, channels: 960, kernel: 5, into: s.g + 1807568)
-        // features.5.2.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(482)
+        // features.5.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 36161568 &* s.n, input: s.t + 35468448 &* s.n,
             pixels: 361 &* s.n, channels: 960, gamma: s.p + 1803728, beta: s.p + 1804688, savedMean: s.f + 255152,
             savedInvStd: s.f + 256112, activation: .relu6, gradInput: s.t + 36161568 &* s.n, gradGamma: s.g + 1803728,
             gradBeta: s.g + 1804688, pool: pool)
-        // features.5.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(483)
+        // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 36161568 &* s.n, input: s.t + 56180576 &* s.n,
             weights: s.p + 1650128, pixels: 361 &* s.n, inChannels: 160, outChannels: 960,
             gradInput: s.t + 22570368 &* s.n, gradWeights: s.g + 1650128, pool: pool)
+        s.profiler?.stop(484)
         // features.5.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 22570368 &* s.n, s.t + 37201248 &* s.n, count: 57760 &* s.n, pool: pool)
+        s.profiler?.stop(485)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22570368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 22671344 &* s.n : nil, batch: s.n,
             perImage: 57760, gradBranch: s.t + 35815008 &* s.n, pool: pool)
-        // features.5.1.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(486)
+        // features.5.1.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 160]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35815008 &* s.n, input: s.t + 56122816 &* s.n,
             pixels: 361 &* s.n, channels: 160, gamma: s.p + 1649488, beta: s.p + 1649648, savedMean: s.f + 254832,
             savedInvStd: s.f + 254992, activation: .identity, gradInput: s.t + 35815008 &* s.n,
             gradGamma: s.g + 1649488, gradBeta: s.g + 1649648, pool: pool)
-        // features.5.1.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(487)
+        // features.5.1.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 35815008 &* s.n, input: s.t + 35121888 &* s.n,
             weights: s.p + 1495888, pixels: 361 &* s.n, inChannels: 960, outChannels: 160,
             gradInput: s.t + 35468448 &* s.n, gradWeights: s.g + 1495888, pool: pool)
-        // features.5.1.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(488)
+        // features.5.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35468448 &* s.n, input: s.t + 34775328 &* s.n,
             pixels: 361 &* s.n, channels: 960, gamma: s.p + 1492048, beta: s.p + 1493008, savedMean: s.f + 204912,
             savedInvStd: s.f + 205872, activation: .relu6, gradInput: s.t + 35468448 &* s.n, gradGamma: s.g + 1492048,
             gradBeta: s.g + 1493008, pool: pool)
+        s.profiler?.stop(489)
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 230832, count: 24000)
-        // features.5.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(490)
+        // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 35468448 &* s.n, input: s.t + 34428768 &* s.n,
             batch: s.n, height: 19, width: 19, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19, weights: s.f + 206832, gradInput: s.t + 34775328 &* s.n,
             gradWeights: s.f + 230832, pool: pool)
+        s.profiler?.stop(491)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 230832, channels: 960, kernel: 5, into: s.g + 1468048)
-        // features.5.1.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(492)
+        // features.5.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34775328 &* s.n, input: s.t + 34082208 &* s.n,
             pixels: 361 &* s.n, channels: 960, gamma: s.p + 1464208, beta: s.p + 1465168, savedMean: s.f + 202992,
             savedInvStd: s.f + 203952, activation: .relu6, gradInput: s.t + 34775328 &* s.n, gradGamma: s.g + 1464208,
             gradBeta: s.g + 1465168, pool: pool)
-        // features.5.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(493)
+        // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34775328 &* s.n, input: s.t + 56065056 &* s.n,
             weights: s.p + 1310608, pixels: 361 &* s.n, inChannels: 160, outChannels: 960,
             gradInput: s.t + 34324800 &* s.n, gradWeights: s.g + 1310608, pool: pool)
+        s.profiler?.stop(494)
         // features.5.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 34324800 &* s.n, s.t + 22570368 &* s.n, count: 57760 &* s.n, pool: pool)
+        s.profiler?.stop(495)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 19x19x112 -> 19x19x160
     private func features_5_0_backward(_ s: TrainingStepContext) {
-        // features.5.0.block.2 backward through identity and BatchNorm (in place)
+        // features.5.0.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 160]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 56007296 &* s.n,
             pixels: 361 &* s.n, channels: 160, gamma: s.p + 1309968, beta: s.p + 1310128, savedMean: s.f + 202672,
             savedInvStd: s.f + 202832, activation: .identity, gradInput: s.t + 34324800 &* s.n,
             gradGamma: s.g + 1309968, gradBeta: s.g + 1310128, pool: pool)
-        // features.5.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(496)
+        // features.5.0.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 160]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 48187200 &* s.n,
             weights: s.p + 1202448, pixels: 361 &* s.n, inChannels: 672, outChannels: 160,
             gradInput: s.t + 34082208 &* s.n, gradWeights: s.g + 1202448, pool: pool)
-        // features.5.0.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(497)
+        // features.5.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 47944608 &* s.n,
             pixels: 361 &* s.n, channels: 672, gamma: s.p + 1199760, beta: s.p + 1200432, savedMean: s.f + 167728,
             savedInvStd: s.f + 168400, activation: .relu6, gradInput: s.t + 34082208 &* s.n, gradGamma: s.g + 1199760,
             gradBeta: s.g + 1200432, pool: pool)
+        s.profiler?.stop(498)
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 185872, count: 16800)
-        // features.5.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(499)
+        // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 47702016 &* s.n,
             batch: s.n, height: 19, width: 19, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19, weights: s.f + 169072, gradInput: s.t + 34324800 &* s.n,
             gradWeights: s.f + 185872, pool: pool)
+        s.profiler?.stop(500)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 185872, channels: 672, kernel: 5, into: s.g + 1182960)
-        // features.5.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(501)
+        // features.5.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 47459424 &* s.n,
             pixels: 361 &* s.n, channels: 672, gamma: s.p + 1180272, beta: s.p + 1180944, savedMean: s.f + 166384,
             savedInvStd: s.f + 167056, activation: .relu6, gradInput: s.t + 34324800 &* s.n, gradGamma: s.g + 1180272,
             gradBeta: s.g + 1180944, pool: pool)
-        // features.5.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(502)
+        // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 57279568 &* s.n,
             weights: s.p + 1105008, pixels: 361 &* s.n, inChannels: 112, outChannels: 672,
             gradInput: s.t + 22570368 &* s.n, gradWeights: s.g + 1105008, pool: pool)
+        s.profiler?.stop(503)
     }
 
     /// features.4.5 backward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
     private func features_4_5_backward(_ s: TrainingStepContext) {
         // features.4.5 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22570368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 22671328 &* s.n : nil, batch: s.n,
             perImage: 40432, gradBranch: s.t + 22610800 &* s.n, pool: pool)
-        // features.4.5.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(504)
+        // features.4.5.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 112]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22610800 &* s.n, input: s.t + 57239136 &* s.n,
             pixels: 361 &* s.n, channels: 112, gamma: s.p + 1104560, beta: s.p + 1104672, savedMean: s.f + 166160,
             savedInvStd: s.f + 166272, activation: .identity, gradInput: s.t + 22610800 &* s.n,
             gradGamma: s.g + 1104560, gradBeta: s.g + 1104672, pool: pool)
-        // features.4.5.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(505)
+        // features.4.5.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22610800 &* s.n, input: s.t + 47216832 &* s.n,
             weights: s.p + 1029296, pixels: 361 &* s.n, inChannels: 672, outChannels: 112,
             gradInput: s.t + 34082208 &* s.n, gradWeights: s.g + 1029296, pool: pool)
-        // features.4.5.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(506)
+        // features.4.5.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 46974240 &* s.n,
             pixels: 361 &* s.n, channels: 672, gamma: s.p + 1026608, beta: s.p + 1027280, savedMean: s.f + 152720,
             savedInvStd: s.f + 153392, activation: .relu6, gradInput: s.t + 34082208 &* s.n, gradGamma: s.g + 1026608,
             gradBeta: s.g + 1027280, pool: pool)
+        s.profiler?.stop(507)
         // features.4.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 160112, count: 6048)
-        // features.4.5.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(508)
+        // features.4.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 46731648 &* s.n,
             batch: s.n, height: 19, width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 19, outWidth: 19, weights: s.f + 154064, gradInput: s.t + 34324800 &* s.n,
             gradWeights: s.f + 160112, pool: pool)
+        s.profiler?.stop(509)
         // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 160112, channels: 672, kernel: 3, into: s.g + 1020560)
-        // features.4.5.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(510)
+        // features.4.5.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 46489056 &* s.n,
             pixels: 361 &* s.n, channels: 672, gamma: s.p + 1017872, beta: s.p + 1018544, savedMean: s.f + 151376,
             savedInvStd: s.f + 152048, activation: .relu6, gradInput: s.t + 34324800 &* s.n, gradGamma: s.g + 1017872,
             gradBeta: s.g + 1018544, pool: pool)
-        // features.4.5.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(511)
+        // features.4.5.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 57198704 &* s.n,
             weights: s.p + 942608, pixels: 361 &* s.n, inChannels: 112, outChannels: 672,
             gradInput: s.t + 22610800 &* s.n, gradWeights: s.g + 942608, pool: pool)
+        s.profiler?.stop(512)
         // features.4.5 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 22610800 &* s.n, s.t + 22570368 &* s.n, count: 40432 &* s.n, pool: pool)
+        s.profiler?.stop(513)
     }
 
     /// features.4.4 backward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
     private func features_4_4_backward(_ s: TrainingStepContext) {
         // features.4.4 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22610800 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 22671312 &* s.n : nil, batch: s.n,
             perImage: 40432, gradBranch: s.t + 22570368 &* s.n, pool: pool)
-        // features.4.4.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(514)
+        // features.4.4.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 112]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22570368 &* s.n, input: s.t + 57158272 &* s.n,
             pixels: 361 &* s.n, channels: 112, gamma: s.p + 942160, beta: s.p + 942272, savedMean: s.f + 151152,
             savedInvStd: s.f + 151264, activation: .identity, gradInput: s.t + 22570368 &* s.n,
             gradGamma: s.g + 942160, gradBeta: s.g + 942272, pool: pool)
-        // features.4.4.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(515)
+        // features.4.4.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22570368 &* s.n, input: s.t + 46246464 &* s.n,
             weights: s.p + 866896, pixels: 361 &* s.n, inChannels: 672, outChannels: 112,
             gradInput: s.t + 34082208 &* s.n, gradWeights: s.g + 866896, pool: pool)
-        // features.4.4.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(516)
+        // features.4.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 46003872 &* s.n,
             pixels: 361 &* s.n, channels: 672, gamma: s.p + 864208, beta: s.p + 864880, savedMean: s.f + 137712,
             savedInvStd: s.f + 138384, activation: .relu6, gradInput: s.t + 34082208 &* s.n, gradGamma: s.g + 864208,
             gradBeta: s.g + 864880, pool: pool)
+        s.profiler?.stop(517)
         // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 145104, count: 6048)
-        // features.4.4.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(518)
+        // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 45761280 &* s.n,
             batch: s.n, height: 19, width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 19, outWidth: 19, weights: s.f + 139056, gradInput: s.t + 34324800 &* s.n,
             gradWeights: s.f + 145104, pool: pool)
+        s.profiler?.stop(519)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 145104, channels: 672, kernel: 3, into: s.g + 858160)
-        // features.4.4.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(520)
+        // features.4.4.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 45518688 &* s.n,
             pixels: 361 &* s.n, channels: 672, gamma: s.p + 855472, beta: s.p + 856144, savedMean: s.f + 136368,
             savedInvStd: s.f + 137040, activation: .relu6, gradInput: s.t + 34324800 &* s.n, gradGamma: s.g + 855472,
             gradBeta: s.g + 856144, pool: pool)
-        // features.4.4.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(521)
+        // features.4.4.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 57117840 &* s.n,
             weights: s.p + 780208, pixels: 361 &* s.n, inChannels: 112, outChannels: 672,
             gradInput: s.t + 22570368 &* s.n, gradWeights: s.g + 780208, pool: pool)
+        s.profiler?.stop(522)
         // features.4.4 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 22570368 &* s.n, s.t + 22610800 &* s.n, count: 40432 &* s.n, pool: pool)
+        s.profiler?.stop(523)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22570368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 22671296 &* s.n : nil, batch: s.n,
             perImage: 40432, gradBranch: s.t + 22610800 &* s.n, pool: pool)
-        // features.4.3.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(524)
+        // features.4.3.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 112]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22610800 &* s.n, input: s.t + 57077408 &* s.n,
             pixels: 361 &* s.n, channels: 112, gamma: s.p + 779760, beta: s.p + 779872, savedMean: s.f + 136144,
             savedInvStd: s.f + 136256, activation: .identity, gradInput: s.t + 22610800 &* s.n,
             gradGamma: s.g + 779760, gradBeta: s.g + 779872, pool: pool)
-        // features.4.3.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(525)
+        // features.4.3.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22610800 &* s.n, input: s.t + 45276096 &* s.n,
             weights: s.p + 704496, pixels: 361 &* s.n, inChannels: 672, outChannels: 112,
             gradInput: s.t + 34082208 &* s.n, gradWeights: s.g + 704496, pool: pool)
-        // features.4.3.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(526)
+        // features.4.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 45033504 &* s.n,
             pixels: 361 &* s.n, channels: 672, gamma: s.p + 701808, beta: s.p + 702480, savedMean: s.f + 122704,
             savedInvStd: s.f + 123376, activation: .relu6, gradInput: s.t + 34082208 &* s.n, gradGamma: s.g + 701808,
             gradBeta: s.g + 702480, pool: pool)
+        s.profiler?.stop(527)
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 130096, count: 6048)
-        // features.4.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(528)
+        // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 44790912 &* s.n,
             batch: s.n, height: 19, width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 19, outWidth: 19, weights: s.f + 124048, gradInput: s.t + 34324800 &* s.n,
             gradWeights: s.f + 130096, pool: pool)
+        s.profiler?.stop(529)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 130096, channels: 672, kernel: 3, into: s.g + 695760)
-        // features.4.3.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(530)
+        // features.4.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 44548320 &* s.n,
             pixels: 361 &* s.n, channels: 672, gamma: s.p + 693072, beta: s.p + 693744, savedMean: s.f + 121360,
             savedInvStd: s.f + 122032, activation: .relu6, gradInput: s.t + 34324800 &* s.n, gradGamma: s.g + 693072,
             gradBeta: s.g + 693744, pool: pool)
-        // features.4.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(531)
+        // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 57036976 &* s.n,
             weights: s.p + 617808, pixels: 361 &* s.n, inChannels: 112, outChannels: 672,
             gradInput: s.t + 22610800 &* s.n, gradWeights: s.g + 617808, pool: pool)
+        s.profiler?.stop(532)
         // features.4.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 22610800 &* s.n, s.t + 22570368 &* s.n, count: 40432 &* s.n, pool: pool)
+        s.profiler?.stop(533)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22610800 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 22671280 &* s.n : nil, batch: s.n,
             perImage: 40432, gradBranch: s.t + 22570368 &* s.n, pool: pool)
-        // features.4.2.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(534)
+        // features.4.2.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 112]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22570368 &* s.n, input: s.t + 56996544 &* s.n,
             pixels: 361 &* s.n, channels: 112, gamma: s.p + 617360, beta: s.p + 617472, savedMean: s.f + 121136,
             savedInvStd: s.f + 121248, activation: .identity, gradInput: s.t + 22570368 &* s.n,
             gradGamma: s.g + 617360, gradBeta: s.g + 617472, pool: pool)
-        // features.4.2.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(535)
+        // features.4.2.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22570368 &* s.n, input: s.t + 44305728 &* s.n,
             weights: s.p + 542096, pixels: 361 &* s.n, inChannels: 672, outChannels: 112,
             gradInput: s.t + 34082208 &* s.n, gradWeights: s.g + 542096, pool: pool)
-        // features.4.2.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(536)
+        // features.4.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 44063136 &* s.n,
             pixels: 361 &* s.n, channels: 672, gamma: s.p + 539408, beta: s.p + 540080, savedMean: s.f + 107696,
             savedInvStd: s.f + 108368, activation: .relu6, gradInput: s.t + 34082208 &* s.n, gradGamma: s.g + 539408,
             gradBeta: s.g + 540080, pool: pool)
+        s.profiler?.stop(537)
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 115088, count: 6048)
-        // features.4.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(538)
+        // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 43820544 &* s.n,
             batch: s.n, height: 19, width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 19, outWidth: 19, weights: s.f + 109040, gradInput: s.t + 34324800 &* s.n,
             gradWeights: s.f + 115088, pool: pool)
+        s.profiler?.stop(539)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 115088, channels: 672, kernel: 3, into: s.g + 533360)
-        // features.4.2.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(540)
+        // features.4.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 43577952 &* s.n,
             pixels: 361 &* s.n, channels: 672, gamma: s.p + 530672, beta: s.p + 531344, savedMean: s.f + 106352,
             savedInvStd: s.f + 107024, activation: .relu6, gradInput: s.t + 34324800 &* s.n, gradGamma: s.g + 530672,
             gradBeta: s.g + 531344, pool: pool)
-        // features.4.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(541)
+        // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 56956112 &* s.n,
             weights: s.p + 455408, pixels: 361 &* s.n, inChannels: 112, outChannels: 672,
             gradInput: s.t + 22570368 &* s.n, gradWeights: s.g + 455408, pool: pool)
+        s.profiler?.stop(542)
         // features.4.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 22570368 &* s.n, s.t + 22610800 &* s.n, count: 40432 &* s.n, pool: pool)
+        s.profiler?.stop(543)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22570368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 22671264 &* s.n : nil, batch: s.n,
             perImage: 40432, gradBranch: s.t + 22610800 &* s.n, pool: pool)
-        // features.4.1.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(544)
+        // features.4.1.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 112]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22610800 &* s.n, input: s.t + 56915680 &* s.n,
             pixels: 361 &* s.n, channels: 112, gamma: s.p + 454960, beta: s.p + 455072, savedMean: s.f + 106128,
             savedInvStd: s.f + 106240, activation: .identity, gradInput: s.t + 22610800 &* s.n,
             gradGamma: s.g + 454960, gradBeta: s.g + 455072, pool: pool)
-        // features.4.1.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(545)
+        // features.4.1.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22610800 &* s.n, input: s.t + 43335360 &* s.n,
             weights: s.p + 379696, pixels: 361 &* s.n, inChannels: 672, outChannels: 112,
             gradInput: s.t + 34082208 &* s.n, gradWeights: s.g + 379696, pool: pool)
-        // features.4.1.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(546)
+        // features.4.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 43092768 &* s.n,
             pixels: 361 &* s.n, channels: 672, gamma: s.p + 377008, beta: s.p + 377680, savedMean: s.f + 92688,
             savedInvStd: s.f + 93360, activation: .relu6, gradInput: s.t + 34082208 &* s.n, gradGamma: s.g + 377008,
             gradBeta: s.g + 377680, pool: pool)
+        s.profiler?.stop(547)
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 100080, count: 6048)
-        // features.4.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(548)
+        // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 42850176 &* s.n,
             batch: s.n, height: 19, width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 19, outWidth: 19, weights: s.f + 94032, gradInput: s.t + 34324800 &* s.n,
             gradWeights: s.f + 100080, pool: pool)
+        s.profiler?.stop(549)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 100080, channels: 672, kernel: 3, into: s.g + 370960)
-        // features.4.1.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(550)
+        // features.4.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 42607584 &* s.n,
             pixels: 361 &* s.n, channels: 672, gamma: s.p + 368272, beta: s.p + 368944, savedMean: s.f + 91344,
             savedInvStd: s.f + 92016, activation: .relu6, gradInput: s.t + 34324800 &* s.n, gradGamma: s.g + 368272,
             gradBeta: s.g + 368944, pool: pool)
-        // features.4.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(551)
+        // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 56875248 &* s.n,
             weights: s.p + 293008, pixels: 361 &* s.n, inChannels: 112, outChannels: 672,
             gradInput: s.t + 22610800 &* s.n, gradWeights: s.g + 293008, pool: pool)
+        s.profiler?.stop(552)
         // features.4.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 22610800 &* s.n, s.t + 22570368 &* s.n, count: 40432 &* s.n, pool: pool)
+        s.profiler?.stop(553)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 38x38x56 -> 19x19x112
     private func features_4_0_backward(_ s: TrainingStepContext) {
-        // features.4.0.block.2 backward through identity and BatchNorm (in place)
+        // features.4.0.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 112]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22610800 &* s.n, input: s.t + 56834816 &* s.n,
             pixels: 361 &* s.n, channels: 112, gamma: s.p + 292560, beta: s.p + 292672, savedMean: s.f + 91120,
             savedInvStd: s.f + 91232, activation: .identity, gradInput: s.t + 22610800 &* s.n, gradGamma: s.g + 292560,
             gradBeta: s.g + 292672, pool: pool)
-        // features.4.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(554)
+        // features.4.0.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 336] <- [n, 19, 19, 112]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22610800 &* s.n, input: s.t + 55143088 &* s.n,
             weights: s.p + 254928, pixels: 361 &* s.n, inChannels: 336, outChannels: 112,
             gradInput: s.t + 34567392 &* s.n, gradWeights: s.g + 254928, pool: pool)
-        // features.4.0.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(555)
+        // features.4.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 336]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34567392 &* s.n, input: s.t + 55021792 &* s.n,
             pixels: 361 &* s.n, channels: 336, gamma: s.p + 253584, beta: s.p + 253920, savedMean: s.f + 84400,
             savedInvStd: s.f + 84736, activation: .relu6, gradInput: s.t + 34567392 &* s.n, gradGamma: s.g + 253584,
             gradBeta: s.g + 253920, pool: pool)
+        s.profiler?.stop(556)
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 88096, count: 3024)
-        // features.4.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(557)
+        // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 19, 19, 336]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 34567392 &* s.n, input: s.t + 33597024 &* s.n,
             batch: s.n, height: 38, width: 38, channels: 336, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
             outHeight: 19, outWidth: 19, weights: s.f + 85072, gradInput: s.t + 34082208 &* s.n,
             gradWeights: s.f + 88096, pool: pool)
+        s.profiler?.stop(558)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 88096, channels: 336, kernel: 3, into: s.g + 250560)
-        // features.4.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(559)
+        // features.4.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 33111840 &* s.n,
             pixels: 1444 &* s.n, channels: 336, gamma: s.p + 249216, beta: s.p + 249552, savedMean: s.f + 83728,
             savedInvStd: s.f + 84064, activation: .relu6, gradInput: s.t + 34082208 &* s.n, gradGamma: s.g + 249216,
             gradBeta: s.g + 249552, pool: pool)
-        // features.4.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(560)
+        // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 38, 38, 56] <- [n, 38, 38, 336]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 55926432 &* s.n,
             weights: s.p + 230400, pixels: 1444 &* s.n, inChannels: 56, outChannels: 336,
             gradInput: s.t + 22570368 &* s.n, gradWeights: s.g + 230400, pool: pool)
+        s.profiler?.stop(561)
     }
 
     /// features.3.3 backward: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
     private func features_3_3_backward(_ s: TrainingStepContext) {
         // features.3.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22570368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 22671248 &* s.n : nil, batch: s.n,
             perImage: 80864, gradBranch: s.t + 33597024 &* s.n, pool: pool)
-        // features.3.3.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(562)
+        // features.3.3.block.2 backward through identity and BatchNorm (in place) on [n, 38, 38, 56]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 33597024 &* s.n, input: s.t + 55845568 &* s.n,
             pixels: 1444 &* s.n, channels: 56, gamma: s.p + 230144, beta: s.p + 230208, savedMean: s.f + 83616,
             savedInvStd: s.f + 83672, activation: .identity, gradInput: s.t + 33597024 &* s.n, gradGamma: s.g + 230144,
             gradBeta: s.g + 230208, pool: pool)
-        // features.3.3.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(563)
+        // features.3.3.block.2 conv 1x1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 56]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 33597024 &* s.n, input: s.t + 32626656 &* s.n,
             weights: s.p + 211328, pixels: 1444 &* s.n, inChannels: 336, outChannels: 56,
             gradInput: s.t + 33111840 &* s.n, gradWeights: s.g + 211328, pool: pool)
-        // features.3.3.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(564)
+        // features.3.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 33111840 &* s.n, input: s.t + 32141472 &* s.n,
             pixels: 1444 &* s.n, channels: 336, gamma: s.p + 209984, beta: s.p + 210320, savedMean: s.f + 66144,
             savedInvStd: s.f + 66480, activation: .relu6, gradInput: s.t + 33111840 &* s.n, gradGamma: s.g + 209984,
             gradBeta: s.g + 210320, pool: pool)
+        s.profiler?.stop(565)
         // features.3.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 75216, count: 8400)
-        // features.3.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(566)
+        // features.3.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 336]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 33111840 &* s.n, input: s.t + 31656288 &* s.n,
             batch: s.n, height: 38, width: 38, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 38, outWidth: 38, weights: s.f + 66816, gradInput: s.t + 32141472 &* s.n,
             gradWeights: s.f + 75216, pool: pool)
+        s.profiler?.stop(567)
         // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 75216, channels: 336, kernel: 5, into: s.g + 201584)
-        // features.3.3.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(568)
+        // features.3.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 32141472 &* s.n, input: s.t + 31171104 &* s.n,
             pixels: 1444 &* s.n, channels: 336, gamma: s.p + 200240, beta: s.p + 200576, savedMean: s.f + 65472,
             savedInvStd: s.f + 65808, activation: .relu6, gradInput: s.t + 32141472 &* s.n, gradGamma: s.g + 200240,
             gradBeta: s.g + 200576, pool: pool)
-        // features.3.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(569)
+        // features.3.3.block.0 conv 1x1 backward: input and weight gradients, [n, 38, 38, 56] <- [n, 38, 38, 336]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 32141472 &* s.n, input: s.t + 55764704 &* s.n,
             weights: s.p + 181424, pixels: 1444 &* s.n, inChannels: 56, outChannels: 336,
             gradInput: s.t + 31656288 &* s.n, gradWeights: s.g + 181424, pool: pool)
+        s.profiler?.stop(570)
         // features.3.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 31656288 &* s.n, s.t + 22570368 &* s.n, count: 80864 &* s.n, pool: pool)
+        s.profiler?.stop(571)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 31656288 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 22671232 &* s.n : nil, batch: s.n,
             perImage: 80864, gradBranch: s.t + 22570368 &* s.n, pool: pool)
-        // features.3.2.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(572)
+        // features.3.2.block.2 backward through identity and BatchNorm (in place) on [n, 38, 38, 56]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22570368 &* s.n, input: s.t + 55683840 &* s.n,
             pixels: 1444 &* s.n, channels: 56, gamma: s.p + 181168, beta: s.p + 181232, savedMean: s.f + 65360,
             savedInvStd: s.f + 65416, activation: .identity, gradInput: s.t + 22570368 &* s.n, gradGamma: s.g + 181168,
             gradBeta: s.g + 181232, pool: pool)
-        // features.3.2.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(573)
+        // features.3.2.block.2 conv 1x1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 56]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22570368 &* s.n, input: s.t + 30685920 &* s.n,
             weights: s.p + 162352, pixels: 1444 &* s.n, inChannels: 336, outChannels: 56,
             gradInput: s.t + 31171104 &* s.n, gradWeights: s.g + 162352, pool: pool)
-        // features.3.2.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(574)
+        // features.3.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 31171104 &* s.n, input: s.t + 30200736 &* s.n,
             pixels: 1444 &* s.n, channels: 336, gamma: s.p + 161008, beta: s.p + 161344, savedMean: s.f + 47888,
             savedInvStd: s.f + 48224, activation: .relu6, gradInput: s.t + 31171104 &* s.n, gradGamma: s.g + 161008,
             gradBeta: s.g + 161344, pool: pool)
+        s.profiler?.stop(575)
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 56960, count: 8400)
-        // features.3.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(576)
+        // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 336]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 31171104 &* s.n, input: s.t + 29715552 &* s.n,
             batch: s.n, height: 38, width: 38, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 38, outWidth: 38, weights: s.f + 48560, gradInput: s.t + 30200736 &* s.n,
             gradWeights: s.f + 56960, pool: pool)
+        s.profiler?.stop(577)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 56960, channels: 336, kernel: 5, into: s.g + 152608)
-        // features.3.2.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(578)
+        // features.3.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 30200736 &* s.n, input: s.t + 29230368 &* s.n,
             pixels: 1444 &* s.n, channels: 336, gamma: s.p + 151264, beta: s.p + 151600, savedMean: s.f + 47216,
             savedInvStd: s.f + 47552, activation: .relu6, gradInput: s.t + 30200736 &* s.n, gradGamma: s.g + 151264,
             gradBeta: s.g + 151600, pool: pool)
-        // features.3.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(579)
+        // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 38, 38, 56] <- [n, 38, 38, 336]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 30200736 &* s.n, input: s.t + 55602976 &* s.n,
             weights: s.p + 132448, pixels: 1444 &* s.n, inChannels: 56, outChannels: 336,
             gradInput: s.t + 22570368 &* s.n, gradWeights: s.g + 132448, pool: pool)
+        s.profiler?.stop(580)
         // features.3.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 22570368 &* s.n, s.t + 31656288 &* s.n, count: 80864 &* s.n, pool: pool)
+        s.profiler?.stop(581)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22570368 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 22671216 &* s.n : nil, batch: s.n,
             perImage: 80864, gradBranch: s.t + 29715552 &* s.n, pool: pool)
-        // features.3.1.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(582)
+        // features.3.1.block.2 backward through identity and BatchNorm (in place) on [n, 38, 38, 56]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 29715552 &* s.n, input: s.t + 55522112 &* s.n,
             pixels: 1444 &* s.n, channels: 56, gamma: s.p + 132192, beta: s.p + 132256, savedMean: s.f + 47104,
             savedInvStd: s.f + 47160, activation: .identity, gradInput: s.t + 29715552 &* s.n, gradGamma: s.g + 132192,
             gradBeta: s.g + 132256, pool: pool)
-        // features.3.1.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(583)
+        // features.3.1.block.2 conv 1x1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 56]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 29715552 &* s.n, input: s.t + 28745184 &* s.n,
             weights: s.p + 113376, pixels: 1444 &* s.n, inChannels: 336, outChannels: 56,
             gradInput: s.t + 29230368 &* s.n, gradWeights: s.g + 113376, pool: pool)
-        // features.3.1.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(584)
+        // features.3.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 29230368 &* s.n, input: s.t + 28260000 &* s.n,
             pixels: 1444 &* s.n, channels: 336, gamma: s.p + 112032, beta: s.p + 112368, savedMean: s.f + 29632,
             savedInvStd: s.f + 29968, activation: .relu6, gradInput: s.t + 29230368 &* s.n, gradGamma: s.g + 112032,
             gradBeta: s.g + 112368, pool: pool)
+        s.profiler?.stop(585)
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 38704, count: 8400)
-        // features.3.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(586)
+        // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 336]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 29230368 &* s.n, input: s.t + 22085184 &* s.n,
             batch: s.n, height: 38, width: 38, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 38, outWidth: 38, weights: s.f + 30304, gradInput: s.t + 28260000 &* s.n,
             gradWeights: s.f + 38704, pool: pool)
+        s.profiler?.stop(587)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 38704, channels: 336, kernel: 5, into: s.g + 103632)
-        // features.3.1.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(588)
+        // features.3.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28260000 &* s.n, input: s.t + 21600000 &* s.n,
             pixels: 1444 &* s.n, channels: 336, gamma: s.p + 102288, beta: s.p + 102624, savedMean: s.f + 28960,
             savedInvStd: s.f + 29296, activation: .relu6, gradInput: s.t + 28260000 &* s.n, gradGamma: s.g + 102288,
             gradBeta: s.g + 102624, pool: pool)
-        // features.3.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(589)
+        // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 38, 38, 56] <- [n, 38, 38, 336]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 28260000 &* s.n, input: s.t + 55441248 &* s.n,
             weights: s.p + 83472, pixels: 1444 &* s.n, inChannels: 56, outChannels: 336,
             gradInput: s.t + 21600000 &* s.n, gradWeights: s.g + 83472, pool: pool)
+        s.profiler?.stop(590)
         // features.3.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 21600000 &* s.n, s.t + 22570368 &* s.n, count: 80864 &* s.n, pool: pool)
+        s.profiler?.stop(591)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 75x75x32 -> 38x38x56
     private func features_3_0_backward(_ s: TrainingStepContext) {
-        // features.3.0.block.2 backward through identity and BatchNorm (in place)
+        // features.3.0.block.2 backward through identity and BatchNorm (in place) on [n, 38, 38, 56]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 21600000 &* s.n, input: s.t + 55360384 &* s.n,
             pixels: 1444 &* s.n, channels: 56, gamma: s.p + 83216, beta: s.p + 83280, savedMean: s.f + 28848,
             savedInvStd: s.f + 28904, activation: .identity, gradInput: s.t + 21600000 &* s.n, gradGamma: s.g + 83216,
             gradBeta: s.g + 83280, pool: pool)
-        // features.3.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(592)
+        // features.3.0.block.2 conv 1x1 backward: input and weight gradients, [n, 38, 38, 192] <- [n, 38, 38, 56]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 21600000 &* s.n, input: s.t + 42330336 &* s.n,
             weights: s.p + 72464, pixels: 1444 &* s.n, inChannels: 192, outChannels: 56,
             gradInput: s.t + 28260000 &* s.n, gradWeights: s.g + 72464, pool: pool)
-        // features.3.0.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(593)
+        // features.3.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28260000 &* s.n, input: s.t + 42053088 &* s.n,
             pixels: 1444 &* s.n, channels: 192, gamma: s.p + 71696, beta: s.p + 71888, savedMean: s.f + 18864,
             savedInvStd: s.f + 19056, activation: .relu6, gradInput: s.t + 28260000 &* s.n, gradGamma: s.g + 71696,
             gradBeta: s.g + 71888, pool: pool)
+        s.profiler?.stop(594)
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 24048, count: 4800)
-        // features.3.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(595)
+        // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 38, 38, 192]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 28260000 &* s.n, input: s.t + 20520000 &* s.n,
             batch: s.n, height: 75, width: 75, channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 38, outWidth: 38, weights: s.f + 19248, gradInput: s.t + 21600000 &* s.n,
             gradWeights: s.f + 24048, pool: pool)
+        s.profiler?.stop(596)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 24048, channels: 192, kernel: 5, into: s.g + 66896)
-        // features.3.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(597)
+        // features.3.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 21600000 &* s.n, input: s.t + 19440000 &* s.n,
             pixels: 5625 &* s.n, channels: 192, gamma: s.p + 66128, beta: s.p + 66320, savedMean: s.f + 18480,
             savedInvStd: s.f + 18672, activation: .relu6, gradInput: s.t + 21600000 &* s.n, gradGamma: s.g + 66128,
             gradBeta: s.g + 66320, pool: pool)
-        // features.3.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(598)
+        // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 21600000 &* s.n, input: s.t + 49689792 &* s.n,
             weights: s.p + 59984, pixels: 5625 &* s.n, inChannels: 32, outChannels: 192,
             gradInput: s.t + 20520000 &* s.n, gradWeights: s.g + 59984, pool: pool)
+        s.profiler?.stop(599)
     }
 
     /// features.2.3 backward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
     private func features_2_3_backward(_ s: TrainingStepContext) {
         // features.2.3 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 20520000 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 57755232 &* s.n : nil, batch: s.n,
             perImage: 180000, gradBranch: s.t + 20700000 &* s.n, pool: pool)
-        // features.2.3.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(600)
+        // features.2.3.block.2 backward through identity and BatchNorm (in place) on [n, 75, 75, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20700000 &* s.n, input: s.t + 49509792 &* s.n,
             pixels: 5625 &* s.n, channels: 32, gamma: s.p + 59856, beta: s.p + 59888, savedMean: s.f + 18416,
             savedInvStd: s.f + 18448, activation: .identity, gradInput: s.t + 20700000 &* s.n, gradGamma: s.g + 59856,
             gradBeta: s.g + 59888, pool: pool)
-        // features.2.3.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(601)
+        // features.2.3.block.2 conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20700000 &* s.n, input: s.t + 18360000 &* s.n,
             weights: s.p + 53712, pixels: 5625 &* s.n, inChannels: 192, outChannels: 32,
             gradInput: s.t + 19440000 &* s.n, gradWeights: s.g + 53712, pool: pool)
-        // features.2.3.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(602)
+        // features.2.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19440000 &* s.n, input: s.t + 17280000 &* s.n,
             pixels: 5625 &* s.n, channels: 192, gamma: s.p + 52944, beta: s.p + 53136, savedMean: s.f + 14576,
             savedInvStd: s.f + 14768, activation: .relu6, gradInput: s.t + 19440000 &* s.n, gradGamma: s.g + 52944,
             gradBeta: s.g + 53136, pool: pool)
+        s.profiler?.stop(603)
         // features.2.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 16688, count: 1728)
-        // features.2.3.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(604)
+        // features.2.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 19440000 &* s.n, input: s.t + 16200000 &* s.n,
             batch: s.n, height: 75, width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 75, outWidth: 75, weights: s.f + 14960, gradInput: s.t + 17280000 &* s.n,
             gradWeights: s.f + 16688, pool: pool)
+        s.profiler?.stop(605)
         // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 16688, channels: 192, kernel: 3, into: s.g + 51216)
-        // features.2.3.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(606)
+        // features.2.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 17280000 &* s.n, input: s.t + 15120000 &* s.n,
             pixels: 5625 &* s.n, channels: 192, gamma: s.p + 50448, beta: s.p + 50640, savedMean: s.f + 14192,
             savedInvStd: s.f + 14384, activation: .relu6, gradInput: s.t + 17280000 &* s.n, gradGamma: s.g + 50448,
             gradBeta: s.g + 50640, pool: pool)
-        // features.2.3.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(607)
+        // features.2.3.block.0 conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 17280000 &* s.n, input: s.t + 49329792 &* s.n,
             weights: s.p + 44304, pixels: 5625 &* s.n, inChannels: 32, outChannels: 192,
             gradInput: s.t + 16200000 &* s.n, gradWeights: s.g + 44304, pool: pool)
+        s.profiler?.stop(608)
         // features.2.3 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 16200000 &* s.n, s.t + 20520000 &* s.n, count: 180000 &* s.n, pool: pool)
+        s.profiler?.stop(609)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 16200000 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 57755216 &* s.n : nil, batch: s.n,
             perImage: 180000, gradBranch: s.t + 16380000 &* s.n, pool: pool)
-        // features.2.2.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(610)
+        // features.2.2.block.2 backward through identity and BatchNorm (in place) on [n, 75, 75, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16380000 &* s.n, input: s.t + 49149792 &* s.n,
             pixels: 5625 &* s.n, channels: 32, gamma: s.p + 44176, beta: s.p + 44208, savedMean: s.f + 14128,
             savedInvStd: s.f + 14160, activation: .identity, gradInput: s.t + 16380000 &* s.n, gradGamma: s.g + 44176,
             gradBeta: s.g + 44208, pool: pool)
-        // features.2.2.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(611)
+        // features.2.2.block.2 conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 16380000 &* s.n, input: s.t + 14040000 &* s.n,
             weights: s.p + 38032, pixels: 5625 &* s.n, inChannels: 192, outChannels: 32,
             gradInput: s.t + 15120000 &* s.n, gradWeights: s.g + 38032, pool: pool)
-        // features.2.2.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(612)
+        // features.2.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15120000 &* s.n, input: s.t + 12960000 &* s.n,
             pixels: 5625 &* s.n, channels: 192, gamma: s.p + 37264, beta: s.p + 37456, savedMean: s.f + 10288,
             savedInvStd: s.f + 10480, activation: .relu6, gradInput: s.t + 15120000 &* s.n, gradGamma: s.g + 37264,
             gradBeta: s.g + 37456, pool: pool)
+        s.profiler?.stop(613)
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 12400, count: 1728)
-        // features.2.2.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(614)
+        // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 15120000 &* s.n, input: s.t + 11880000 &* s.n,
             batch: s.n, height: 75, width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 75, outWidth: 75, weights: s.f + 10672, gradInput: s.t + 12960000 &* s.n,
             gradWeights: s.f + 12400, pool: pool)
+        s.profiler?.stop(615)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 12400, channels: 192, kernel: 3, into: s.g + 35536)
-        // features.2.2.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(616)
+        // features.2.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 12960000 &* s.n, input: s.t + 10800000 &* s.n,
             pixels: 5625 &* s.n, channels: 192, gamma: s.p + 34768, beta: s.p + 34960, savedMean: s.f + 9904,
             savedInvStd: s.f + 10096, activation: .relu6, gradInput: s.t + 12960000 &* s.n, gradGamma: s.g + 34768,
             gradBeta: s.g + 34960, pool: pool)
-        // features.2.2.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(617)
+        // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 12960000 &* s.n, input: s.t + 48969792 &* s.n,
             weights: s.p + 28624, pixels: 5625 &* s.n, inChannels: 32, outChannels: 192,
             gradInput: s.t + 11880000 &* s.n, gradWeights: s.g + 28624, pool: pool)
+        s.profiler?.stop(618)
         // features.2.2 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 11880000 &* s.n, s.t + 16200000 &* s.n, count: 180000 &* s.n, pool: pool)
+        s.profiler?.stop(619)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 11880000 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 57755200 &* s.n : nil, batch: s.n,
             perImage: 180000, gradBranch: s.t + 12060000 &* s.n, pool: pool)
-        // features.2.1.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(620)
+        // features.2.1.block.2 backward through identity and BatchNorm (in place) on [n, 75, 75, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 12060000 &* s.n, input: s.t + 48789792 &* s.n,
             pixels: 5625 &* s.n, channels: 32, gamma: s.p + 28496, beta: s.p + 28528, savedMean: s.f + 9840,
             savedInvStd: s.f + 9872, activation: .identity, gradInput: s.t + 12060000 &* s.n, gradGamma: s.g + 28496,
             gradBeta: s.g + 28528, pool: pool)
-        // features.2.1.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(621)
+        // features.2.1.block.2 conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 12060000 &* s.n, input: s.t + 9720000 &* s.n,
             weights: s.p + 22352, pixels: 5625 &* s.n, inChannels: 192, outChannels: 32,
             gradInput: s.t + 10800000 &* s.n, gradWeights: s.g + 22352, pool: pool)
-        // features.2.1.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(622)
+        // features.2.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10800000 &* s.n, input: s.t + 8640000 &* s.n,
             pixels: 5625 &* s.n, channels: 192, gamma: s.p + 21584, beta: s.p + 21776, savedMean: s.f + 6000,
             savedInvStd: s.f + 6192, activation: .relu6, gradInput: s.t + 10800000 &* s.n, gradGamma: s.g + 21584,
             gradBeta: s.g + 21776, pool: pool)
+        s.profiler?.stop(623)
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 8112, count: 1728)
-        // features.2.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(624)
+        // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 10800000 &* s.n, input: s.t + 7560000 &* s.n,
             batch: s.n, height: 75, width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 75, outWidth: 75, weights: s.f + 6384, gradInput: s.t + 8640000 &* s.n, gradWeights: s.f + 8112,
             pool: pool)
+        s.profiler?.stop(625)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 8112, channels: 192, kernel: 3, into: s.g + 19856)
-        // features.2.1.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(626)
+        // features.2.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8640000 &* s.n, input: s.t + 6480000 &* s.n,
             pixels: 5625 &* s.n, channels: 192, gamma: s.p + 19088, beta: s.p + 19280, savedMean: s.f + 5616,
             savedInvStd: s.f + 5808, activation: .relu6, gradInput: s.t + 8640000 &* s.n, gradGamma: s.g + 19088,
             gradBeta: s.g + 19280, pool: pool)
-        // features.2.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(627)
+        // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8640000 &* s.n, input: s.t + 48609792 &* s.n,
             weights: s.p + 12944, pixels: 5625 &* s.n, inChannels: 32, outChannels: 192,
             gradInput: s.t + 6480000 &* s.n, gradWeights: s.g + 12944, pool: pool)
+        s.profiler?.stop(628)
         // features.2.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 6480000 &* s.n, s.t + 11880000 &* s.n, count: 180000 &* s.n, pool: pool)
+        s.profiler?.stop(629)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 150x150x24 -> 75x75x32
     private func features_2_0_backward(_ s: TrainingStepContext) {
-        // features.2.0.block.2 backward through identity and BatchNorm (in place)
+        // features.2.0.block.2 backward through identity and BatchNorm (in place) on [n, 75, 75, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6480000 &* s.n, input: s.t + 48429792 &* s.n,
             pixels: 5625 &* s.n, channels: 32, gamma: s.p + 12816, beta: s.p + 12848, savedMean: s.f + 5552,
             savedInvStd: s.f + 5584, activation: .identity, gradInput: s.t + 6480000 &* s.n, gradGamma: s.g + 12816,
             gradBeta: s.g + 12848, pool: pool)
-        // features.2.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(630)
+        // features.2.0.block.2 conv 1x1 backward: input and weight gradients, [n, 75, 75, 144] <- [n, 75, 75, 32]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 6480000 &* s.n, input: s.t + 23490000 &* s.n,
             weights: s.p + 8208, pixels: 5625 &* s.n, inChannels: 144, outChannels: 32,
             gradInput: s.t + 9720000 &* s.n, gradWeights: s.g + 8208, pool: pool)
-        // features.2.0.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(631)
+        // features.2.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9720000 &* s.n, input: s.t + 22680000 &* s.n,
             pixels: 5625 &* s.n, channels: 144, gamma: s.p + 7632, beta: s.p + 7776, savedMean: s.f + 2672,
             savedInvStd: s.f + 2816, activation: .relu6, gradInput: s.t + 9720000 &* s.n, gradGamma: s.g + 7632,
             gradBeta: s.g + 7776, pool: pool)
+        s.profiler?.stop(632)
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 4256, count: 1296)
-        // features.2.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(633)
+        // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 150, 150, 144] <- [n, 75, 75, 144]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9720000 &* s.n, input: s.t + 3240000 &* s.n,
             batch: s.n, height: 150, width: 150, channels: 144, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
             outHeight: 75, outWidth: 75, weights: s.f + 2960, gradInput: s.t + 6480000 &* s.n, gradWeights: s.f + 4256,
             pool: pool)
+        s.profiler?.stop(634)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4256, channels: 144, kernel: 3, into: s.g + 6336)
-        // features.2.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(635)
+        // features.2.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 150, 150, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6480000 &* s.n, input: s.t, pixels: 22500 &* s.n,
             channels: 144, gamma: s.p + 5760, beta: s.p + 5904, savedMean: s.f + 2384, savedInvStd: s.f + 2528,
             activation: .relu6, gradInput: s.t + 6480000 &* s.n, gradGamma: s.g + 5760, gradBeta: s.g + 5904,
             pool: pool)
-        // features.2.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(636)
+        // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 144]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 6480000 &* s.n, input: s.t + 27720000 &* s.n,
             weights: s.p + 2304, pixels: 22500 &* s.n, inChannels: 24, outChannels: 144,
             gradInput: s.t + 720000 &* s.n, gradWeights: s.g + 2304, pool: pool)
+        s.profiler?.stop(637)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 150x150x32 -> 150x150x24
     private func features_1_0_backward(_ s: TrainingStepContext) {
-        // features.1.0.block.1 backward through identity and BatchNorm (in place)
+        // features.1.0.block.1 backward through identity and BatchNorm (in place) on [n, 150, 150, 24]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 720000 &* s.n, input: s.t + 27180000 &* s.n,
             pixels: 22500 &* s.n, channels: 24, gamma: s.p + 2176, beta: s.p + 2208, savedMean: s.f + 2336,
             savedInvStd: s.f + 2360, activation: .identity, gradInput: s.t + 720000 &* s.n, gradGamma: s.g + 2176,
             gradBeta: s.g + 2208, pool: pool)
-        // features.1.0.block.1 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(638)
+        // features.1.0.block.1 conv 1x1 backward: input and weight gradients, [n, 150, 150, 32] <- [n, 150, 150, 24]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 720000 &* s.n, input: s.t + 26460000 &* s.n,
             weights: s.p + 1408, pixels: 22500 &* s.n, inChannels: 32, outChannels: 24, gradInput: s.t,
             gradWeights: s.g + 1408, pool: pool)
-        // features.1.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(639)
+        // features.1.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 150, 150, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 25740000 &* s.n,
             pixels: 22500 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 1696,
             savedInvStd: s.f + 1728, activation: .relu6, gradInput: s.t, gradGamma: s.g + 1280, gradBeta: s.g + 1312,
             pool: pool)
+        s.profiler?.stop(640)
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 2048, count: 288)
-        // features.1.0.block.0 depthwise backward: input and weight gradients
+        s.profiler?.stop(641)
+        // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 32] <- [n, 150, 150, 32]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t, input: s.t + 25020000 &* s.n, batch: s.n, height: 150,
             width: 150, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
             weights: s.f + 1760, gradInput: s.t + 720000 &* s.n, gradWeights: s.f + 2048, pool: pool)
+        s.profiler?.stop(642)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2048, channels: 32, kernel: 3, into: s.g + 992)
+        s.profiler?.stop(643)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
     private func features_0_backward(_ s: TrainingStepContext) {
-        // features.0 backward through relu6 and BatchNorm (in place)
+        // features.0 backward through relu6 and BatchNorm (in place) on [n, 150, 150, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 720000 &* s.n, input: s.t + 24300000 &* s.n,
             pixels: 22500 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 1632,
             savedInvStd: s.f + 1664, activation: .relu6, gradInput: s.t + 720000 &* s.n, gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
+        s.profiler?.stop(644)
         // features.0 stem weight gradient (the image needs none)
+        s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.t + 720000 &* s.n, input: s.x, batch: s.n, inChannels: 3,
             height: 300, width: 300, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 150, outWidth: 150,
             outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
+        s.profiler?.stop(645)
     }
+
+    /// The kernel calls of `trainStep` in order (`s.profiler?.stop(i)` charges entry i), for `LayerProfiler`.
+    public static let profiledLayers: [LayerProfiler.Layer] = [
+        .init("gradients", kind: "zero gradients", macsPerImage: nil, "zero all 13119104 gradients"),
+        .init("features.0", kind: "stem forward", macsPerImage: 19440000,
+              "stem conv 3x3/2, [n, 3, 300, 300] (NCHW) -> [n, 150, 150, 32]"),
+        .init("features.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 150, 150, 32]"),
+        .init("features.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 150, 150, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][32]"),
+        .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: 6480000,
+              "depthwise 3x3/1, [n, 150, 150, 32] -> [n, 150, 150, 32]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 150, 150, 32]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 150, 150, 32]"),
+        .init("features.1.0.block.1", kind: "conv 1x1 forward", macsPerImage: 17280000,
+              "project conv 1x1, [n, 150, 150, 32] -> [n, 150, 150, 24]"),
+        .init("features.1.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 150, 150, 24]"),
+        .init("features.1.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 150, 150, 24]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 77760000,
+              "expand conv 1x1, [n, 150, 150, 24] -> [n, 150, 150, 144]"),
+        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 150, 150, 144]"),
+        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 150, 150, 144]"),
+        .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][144]"),
+        .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 7290000,
+              "depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144]"),
+        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 75, 75, 144]"),
+        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 144]"),
+        .init("features.2.0.block.2", kind: "conv 1x1 forward", macsPerImage: 25920000,
+              "project conv 1x1, [n, 75, 75, 144] -> [n, 75, 75, 32]"),
+        .init("features.2.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 75, 75, 32]"),
+        .init("features.2.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 34560000,
+              "expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
+        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]"),
+        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]"),
+        .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][192]"),
+        .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 9720000,
+              "depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
+        .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]"),
+        .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]"),
+        .init("features.2.1.block.2", kind: "conv 1x1 forward", macsPerImage: 34560000,
+              "project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
+        .init("features.2.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 75, 75, 32]"),
+        .init("features.2.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]"),
+        .init("features.2.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9866666666666667"),
+        .init("features.2.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 34560000,
+              "expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
+        .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]"),
+        .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]"),
+        .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][192]"),
+        .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 9720000,
+              "depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
+        .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]"),
+        .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]"),
+        .init("features.2.2.block.2", kind: "conv 1x1 forward", macsPerImage: 34560000,
+              "project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
+        .init("features.2.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 75, 75, 32]"),
+        .init("features.2.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]"),
+        .init("features.2.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.98"),
+        .init("features.2.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.2.3.block.0", kind: "conv 1x1 forward", macsPerImage: 34560000,
+              "expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
+        .init("features.2.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]"),
+        .init("features.2.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]"),
+        .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][192]"),
+        .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: 9720000,
+              "depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
+        .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]"),
+        .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]"),
+        .init("features.2.3.block.2", kind: "conv 1x1 forward", macsPerImage: 34560000,
+              "project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
+        .init("features.2.3.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 75, 75, 32]"),
+        .init("features.2.3.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]"),
+        .init("features.2.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9733333333333334"),
+        .init("features.2.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 34560000,
+              "expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
+        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]"),
+        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]"),
+        .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][192]"),
+        .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 6931200,
+              "depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192]"),
+        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 38, 38, 192]"),
+        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 192]"),
+        .init("features.3.0.block.2", kind: "conv 1x1 forward", macsPerImage: 15525888,
+              "project conv 1x1, [n, 38, 38, 192] -> [n, 38, 38, 56]"),
+        .init("features.3.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 38, 38, 56]"),
+        .init("features.3.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 56]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
+              "expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]"),
+        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]"),
+        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]"),
+        .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][336]"),
+        .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 12129600,
+              "depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]"),
+        .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]"),
+        .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]"),
+        .init("features.3.1.block.2", kind: "conv 1x1 forward", macsPerImage: 27170304,
+              "project conv 1x1, [n, 38, 38, 336] -> [n, 38, 38, 56]"),
+        .init("features.3.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 38, 38, 56]"),
+        .init("features.3.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 56]"),
+        .init("features.3.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.96"),
+        .init("features.3.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
+              "expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]"),
+        .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]"),
+        .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]"),
+        .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][336]"),
+        .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 12129600,
+              "depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]"),
+        .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]"),
+        .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]"),
+        .init("features.3.2.block.2", kind: "conv 1x1 forward", macsPerImage: 27170304,
+              "project conv 1x1, [n, 38, 38, 336] -> [n, 38, 38, 56]"),
+        .init("features.3.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 38, 38, 56]"),
+        .init("features.3.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 56]"),
+        .init("features.3.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9533333333333334"),
+        .init("features.3.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.3.3.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
+              "expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]"),
+        .init("features.3.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]"),
+        .init("features.3.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]"),
+        .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][336]"),
+        .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: 12129600,
+              "depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]"),
+        .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]"),
+        .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]"),
+        .init("features.3.3.block.2", kind: "conv 1x1 forward", macsPerImage: 27170304,
+              "project conv 1x1, [n, 38, 38, 336] -> [n, 38, 38, 56]"),
+        .init("features.3.3.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 38, 38, 56]"),
+        .init("features.3.3.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 56]"),
+        .init("features.3.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9466666666666667"),
+        .init("features.3.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
+              "expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]"),
+        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]"),
+        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]"),
+        .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][336]"),
+        .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 1091664,
+              "depthwise 3x3/2, [n, 38, 38, 336] -> [n, 19, 19, 336]"),
+        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 336]"),
+        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 336]"),
+        .init("features.4.0.block.2", kind: "conv 1x1 forward", macsPerImage: 13585152,
+              "project conv 1x1, [n, 19, 19, 336] -> [n, 19, 19, 112]"),
+        .init("features.4.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 19, 19, 112]"),
+        .init("features.4.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
+              "expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
+        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]"),
+        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
+        .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][672]"),
+        .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 2183328,
+              "depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
+        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]"),
+        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
+        .init("features.4.1.block.2", kind: "conv 1x1 forward", macsPerImage: 27170304,
+              "project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
+        .init("features.4.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 19, 19, 112]"),
+        .init("features.4.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]"),
+        .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9333333333333333"),
+        .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
+              "expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
+        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]"),
+        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
+        .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][672]"),
+        .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 2183328,
+              "depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
+        .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]"),
+        .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
+        .init("features.4.2.block.2", kind: "conv 1x1 forward", macsPerImage: 27170304,
+              "project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
+        .init("features.4.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 19, 19, 112]"),
+        .init("features.4.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]"),
+        .init("features.4.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9266666666666666"),
+        .init("features.4.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
+              "expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
+        .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]"),
+        .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
+        .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][672]"),
+        .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 2183328,
+              "depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
+        .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]"),
+        .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
+        .init("features.4.3.block.2", kind: "conv 1x1 forward", macsPerImage: 27170304,
+              "project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
+        .init("features.4.3.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 19, 19, 112]"),
+        .init("features.4.3.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]"),
+        .init("features.4.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9199999999999999"),
+        .init("features.4.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
+              "expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
+        .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]"),
+        .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
+        .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][672]"),
+        .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 2183328,
+              "depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
+        .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]"),
+        .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
+        .init("features.4.4.block.2", kind: "conv 1x1 forward", macsPerImage: 27170304,
+              "project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
+        .init("features.4.4.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 19, 19, 112]"),
+        .init("features.4.4.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]"),
+        .init("features.4.4", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9133333333333333"),
+        .init("features.4.4", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.4.5.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
+              "expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
+        .init("features.4.5.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]"),
+        .init("features.4.5.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
+        .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][672]"),
+        .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: 2183328,
+              "depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
+        .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]"),
+        .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
+        .init("features.4.5.block.2", kind: "conv 1x1 forward", macsPerImage: 27170304,
+              "project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
+        .init("features.4.5.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 19, 19, 112]"),
+        .init("features.4.5.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]"),
+        .init("features.4.5", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.9066666666666666"),
+        .init("features.4.5", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
+              "expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
+        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]"),
+        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
+        .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][672]"),
+        .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 6064800,
+              "depthwise 5x5/1, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
+        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]"),
+        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
+        .init("features.5.0.block.2", kind: "conv 1x1 forward", macsPerImage: 38814720,
+              "project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 160]"),
+        .init("features.5.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 19, 19, 160]"),
+        .init("features.5.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
+              "expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
+        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]"),
+        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
+        .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][960]"),
+        .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 8664000,
+              "depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]"),
+        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]"),
+        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
+        .init("features.5.1.block.2", kind: "conv 1x1 forward", macsPerImage: 55449600,
+              "project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
+        .init("features.5.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 19, 19, 160]"),
+        .init("features.5.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]"),
+        .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8933333333333333"),
+        .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
+              "expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
+        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]"),
+        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
+        .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][960]"),
+        .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 8664000,
+              "depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]"),
+        .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]"),
+        .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
+        .init("features.5.2.block.2", kind: "conv 1x1 forward", macsPerImage: 55449600,
+              "project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
+        .init("features.5.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 19, 19, 160]"),
+        .init("features.5.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]"),
+        .init("features.5.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8866666666666667"),
+        .init("features.5.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
+              "expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
+        .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]"),
+        .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
+        .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][960]"),
+        .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 8664000,
+              "depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]"),
+        .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]"),
+        .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
+        .init("features.5.3.block.2", kind: "conv 1x1 forward", macsPerImage: 55449600,
+              "project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
+        .init("features.5.3.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 19, 19, 160]"),
+        .init("features.5.3.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]"),
+        .init("features.5.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.88"),
+        .init("features.5.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
+              "expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
+        .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]"),
+        .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
+        .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][960]"),
+        .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 8664000,
+              "depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]"),
+        .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]"),
+        .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
+        .init("features.5.4.block.2", kind: "conv 1x1 forward", macsPerImage: 55449600,
+              "project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
+        .init("features.5.4.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 19, 19, 160]"),
+        .init("features.5.4.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]"),
+        .init("features.5.4", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8733333333333333"),
+        .init("features.5.4", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.5.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
+              "expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
+        .init("features.5.5.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]"),
+        .init("features.5.5.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
+        .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][960]"),
+        .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: 8664000,
+              "depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]"),
+        .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]"),
+        .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
+        .init("features.5.5.block.2", kind: "conv 1x1 forward", macsPerImage: 55449600,
+              "project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
+        .init("features.5.5.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 19, 19, 160]"),
+        .init("features.5.5.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]"),
+        .init("features.5.5", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8666666666666667"),
+        .init("features.5.5", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
+              "expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
+        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]"),
+        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
+        .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][960]"),
+        .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 2400000,
+              "depthwise 5x5/2, [n, 19, 19, 960] -> [n, 10, 10, 960]"),
+        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 960]"),
+        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 960]"),
+        .init("features.6.0.block.2", kind: "conv 1x1 forward", macsPerImage: 26112000,
+              "project conv 1x1, [n, 10, 10, 960] -> [n, 10, 10, 272]"),
+        .init("features.6.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 10, 10, 272]"),
+        .init("features.6.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 44390400,
+              "expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
+        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
+        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
+        .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1632]"),
+        .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 4080000,
+              "depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
+        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
+        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
+        .init("features.6.1.block.2", kind: "conv 1x1 forward", macsPerImage: 44390400,
+              "project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
+        .init("features.6.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 10, 10, 272]"),
+        .init("features.6.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]"),
+        .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8533333333333333"),
+        .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 44390400,
+              "expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
+        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
+        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
+        .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1632]"),
+        .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 4080000,
+              "depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
+        .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
+        .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
+        .init("features.6.2.block.2", kind: "conv 1x1 forward", macsPerImage: 44390400,
+              "project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
+        .init("features.6.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 10, 10, 272]"),
+        .init("features.6.2.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]"),
+        .init("features.6.2", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8466666666666667"),
+        .init("features.6.2", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 44390400,
+              "expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
+        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
+        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
+        .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1632]"),
+        .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 4080000,
+              "depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
+        .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
+        .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
+        .init("features.6.3.block.2", kind: "conv 1x1 forward", macsPerImage: 44390400,
+              "project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
+        .init("features.6.3.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 10, 10, 272]"),
+        .init("features.6.3.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]"),
+        .init("features.6.3", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.84"),
+        .init("features.6.3", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 44390400,
+              "expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
+        .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
+        .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
+        .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1632]"),
+        .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 4080000,
+              "depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
+        .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
+        .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
+        .init("features.6.4.block.2", kind: "conv 1x1 forward", macsPerImage: 44390400,
+              "project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
+        .init("features.6.4.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 10, 10, 272]"),
+        .init("features.6.4.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]"),
+        .init("features.6.4", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8333333333333334"),
+        .init("features.6.4", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: 44390400,
+              "expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
+        .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
+        .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
+        .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1632]"),
+        .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 4080000,
+              "depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
+        .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
+        .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
+        .init("features.6.5.block.2", kind: "conv 1x1 forward", macsPerImage: 44390400,
+              "project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
+        .init("features.6.5.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 10, 10, 272]"),
+        .init("features.6.5.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]"),
+        .init("features.6.5", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8266666666666667"),
+        .init("features.6.5", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.6.block.0", kind: "conv 1x1 forward", macsPerImage: 44390400,
+              "expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
+        .init("features.6.6.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
+        .init("features.6.6.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
+        .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1632]"),
+        .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: 4080000,
+              "depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
+        .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
+        .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
+        .init("features.6.6.block.2", kind: "conv 1x1 forward", macsPerImage: 44390400,
+              "project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
+        .init("features.6.6.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 10, 10, 272]"),
+        .init("features.6.6.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]"),
+        .init("features.6.6", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.82"),
+        .init("features.6.6", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.7.block.0", kind: "conv 1x1 forward", macsPerImage: 44390400,
+              "expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
+        .init("features.6.7.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
+        .init("features.6.7.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
+        .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][1632]"),
+        .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: 4080000,
+              "depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
+        .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
+        .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
+        .init("features.6.7.block.2", kind: "conv 1x1 forward", macsPerImage: 44390400,
+              "project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
+        .init("features.6.7.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 10, 10, 272]"),
+        .init("features.6.7.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]"),
+        .init("features.6.7", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.8133333333333334"),
+        .init("features.6.7", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 44390400,
+              "expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
+        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
+        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
+        .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][1632]"),
+        .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 1468800,
+              "depthwise 3x3/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
+        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
+        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
+        .init("features.7.0.block.2", kind: "conv 1x1 forward", macsPerImage: 73113600,
+              "project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 448]"),
+        .init("features.7.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 10, 10, 448]"),
+        .init("features.7.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 448]"),
+        .init("features.8", kind: "conv 1x1 forward", macsPerImage: 57344000,
+              "head conv 1x1, [n, 10, 10, 448] -> [n, 10, 10, 1280]"),
+        .init("features.8", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1280]"),
+        .init("features.8", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1280]"),
+        .init("avgpool", kind: "pool+classifier+loss", macsPerImage: nil,
+              "global average pool, [n, 10, 10, 1280] -> [n, 1280]"),
+        .init("classifier.0", kind: "pool+classifier+loss", macsPerImage: nil,
+              "dropout p=0.3 (when options.dropout) on [n, 1280]"),
+        .init("classifier.1", kind: "pool+classifier+loss", macsPerImage: 1280000,
+              "linear, [n, 1280] -> [n, 1000]"),
+        .init("loss", kind: "pool+classifier+loss", macsPerImage: nil,
+              "mean cross-entropy (label smoothing options.labelSmoothing) and its gradient"),
+        .init("logits", kind: "pool+classifier+loss", macsPerImage: nil,
+              "hand the logits to the caller"),
+        .init("classifier.1", kind: "pool+classifier backward", macsPerImage: 2560000,
+              "linear backward"),
+        .init("classifier.0", kind: "pool+classifier backward", macsPerImage: nil,
+              "dropout backward"),
+        .init("avgpool", kind: "pool+classifier backward", macsPerImage: nil,
+              "backward: spread each channel's gradient over the 100 pixels"),
+        .init("features.8", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1280]"),
+        .init("features.8", kind: "conv 1x1 backward", macsPerImage: 114688000,
+              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 448] <- [n, 10, 10, 1280]"),
+        .init("features.7.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 10, 10, 448]"),
+        .init("features.7.0.block.2", kind: "conv 1x1 backward", macsPerImage: 146227200,
+              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 448]"),
+        .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 2937600,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 backward", macsPerImage: 88780800,
+              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]"),
+        .init("features.6.7", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.7.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 10, 10, 272]"),
+        .init("features.6.7.block.2", kind: "conv 1x1 backward", macsPerImage: 88780800,
+              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]"),
+        .init("features.6.7.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
+        .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: 8160000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]"),
+        .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.7.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
+        .init("features.6.7.block.0", kind: "conv 1x1 backward", macsPerImage: 88780800,
+              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]"),
+        .init("features.6.7", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.6", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.6.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 10, 10, 272]"),
+        .init("features.6.6.block.2", kind: "conv 1x1 backward", macsPerImage: 88780800,
+              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]"),
+        .init("features.6.6.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
+        .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: 8160000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]"),
+        .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.6.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
+        .init("features.6.6.block.0", kind: "conv 1x1 backward", macsPerImage: 88780800,
+              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]"),
+        .init("features.6.6", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.5", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.5.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 10, 10, 272]"),
+        .init("features.6.5.block.2", kind: "conv 1x1 backward", macsPerImage: 88780800,
+              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]"),
+        .init("features.6.5.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
+        .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: 8160000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]"),
+        .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.5.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
+        .init("features.6.5.block.0", kind: "conv 1x1 backward", macsPerImage: 88780800,
+              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]"),
+        .init("features.6.5", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.4.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 10, 10, 272]"),
+        .init("features.6.4.block.2", kind: "conv 1x1 backward", macsPerImage: 88780800,
+              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]"),
+        .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
+        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: 8160000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]"),
+        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.4.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
+        .init("features.6.4.block.0", kind: "conv 1x1 backward", macsPerImage: 88780800,
+              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]"),
+        .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.3.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 10, 10, 272]"),
+        .init("features.6.3.block.2", kind: "conv 1x1 backward", macsPerImage: 88780800,
+              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]"),
+        .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
+        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 8160000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]"),
+        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
+        .init("features.6.3.block.0", kind: "conv 1x1 backward", macsPerImage: 88780800,
+              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]"),
+        .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.2.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 10, 10, 272]"),
+        .init("features.6.2.block.2", kind: "conv 1x1 backward", macsPerImage: 88780800,
+              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]"),
+        .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
+        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 8160000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]"),
+        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
+        .init("features.6.2.block.0", kind: "conv 1x1 backward", macsPerImage: 88780800,
+              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]"),
+        .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.1.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 10, 10, 272]"),
+        .init("features.6.1.block.2", kind: "conv 1x1 backward", macsPerImage: 88780800,
+              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]"),
+        .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 8160000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 backward", macsPerImage: 88780800,
+              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]"),
+        .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 10, 10, 272]"),
+        .init("features.6.0.block.2", kind: "conv 1x1 backward", macsPerImage: 52224000,
+              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 960] <- [n, 10, 10, 272]"),
+        .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 960]"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 4800000,
+              "depthwise 5x5/2 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 10, 10, 960]"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 backward", macsPerImage: 110899200,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]"),
+        .init("features.5.5", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.5.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 19, 19, 160]"),
+        .init("features.5.5.block.2", kind: "conv 1x1 backward", macsPerImage: 110899200,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]"),
+        .init("features.5.5.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]"),
+        .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: 17328000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]"),
+        .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.5.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]"),
+        .init("features.5.5.block.0", kind: "conv 1x1 backward", macsPerImage: 110899200,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]"),
+        .init("features.5.5", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.4.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 19, 19, 160]"),
+        .init("features.5.4.block.2", kind: "conv 1x1 backward", macsPerImage: 110899200,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]"),
+        .init("features.5.4.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]"),
+        .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: 17328000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]"),
+        .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.4.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]"),
+        .init("features.5.4.block.0", kind: "conv 1x1 backward", macsPerImage: 110899200,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]"),
+        .init("features.5.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.3.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 19, 19, 160]"),
+        .init("features.5.3.block.2", kind: "conv 1x1 backward", macsPerImage: 110899200,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]"),
+        .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]"),
+        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: 17328000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]"),
+        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]"),
+        .init("features.5.3.block.0", kind: "conv 1x1 backward", macsPerImage: 110899200,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]"),
+        .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.2.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 19, 19, 160]"),
+        .init("features.5.2.block.2", kind: "conv 1x1 backward", macsPerImage: 110899200,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]"),
+        .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]"),
+        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 17328000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]"),
+        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]"),
+        .init("features.5.2.block.0", kind: "conv 1x1 backward", macsPerImage: 110899200,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]"),
+        .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.1.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 19, 19, 160]"),
+        .init("features.5.1.block.2", kind: "conv 1x1 backward", macsPerImage: 110899200,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]"),
+        .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 17328000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 backward", macsPerImage: 110899200,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]"),
+        .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 19, 19, 160]"),
+        .init("features.5.0.block.2", kind: "conv 1x1 backward", macsPerImage: 77629440,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 160]"),
+        .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 12129600,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 backward", macsPerImage: 54340608,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]"),
+        .init("features.4.5", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.5.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 19, 19, 112]"),
+        .init("features.4.5.block.2", kind: "conv 1x1 backward", macsPerImage: 54340608,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]"),
+        .init("features.4.5.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]"),
+        .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: 4366656,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]"),
+        .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.5.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]"),
+        .init("features.4.5.block.0", kind: "conv 1x1 backward", macsPerImage: 54340608,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]"),
+        .init("features.4.5", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.4.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 19, 19, 112]"),
+        .init("features.4.4.block.2", kind: "conv 1x1 backward", macsPerImage: 54340608,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]"),
+        .init("features.4.4.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]"),
+        .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: 4366656,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]"),
+        .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.4.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]"),
+        .init("features.4.4.block.0", kind: "conv 1x1 backward", macsPerImage: 54340608,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]"),
+        .init("features.4.4", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.3.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 19, 19, 112]"),
+        .init("features.4.3.block.2", kind: "conv 1x1 backward", macsPerImage: 54340608,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]"),
+        .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]"),
+        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: 4366656,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]"),
+        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]"),
+        .init("features.4.3.block.0", kind: "conv 1x1 backward", macsPerImage: 54340608,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]"),
+        .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.2.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 19, 19, 112]"),
+        .init("features.4.2.block.2", kind: "conv 1x1 backward", macsPerImage: 54340608,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]"),
+        .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]"),
+        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 4366656,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]"),
+        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]"),
+        .init("features.4.2.block.0", kind: "conv 1x1 backward", macsPerImage: 54340608,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]"),
+        .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.1.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 19, 19, 112]"),
+        .init("features.4.1.block.2", kind: "conv 1x1 backward", macsPerImage: 54340608,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]"),
+        .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 4366656,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 backward", macsPerImage: 54340608,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]"),
+        .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 19, 19, 112]"),
+        .init("features.4.0.block.2", kind: "conv 1x1 backward", macsPerImage: 27170304,
+              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 336] <- [n, 19, 19, 112]"),
+        .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 336]"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 2183328,
+              "depthwise 3x3/2 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 19, 19, 336]"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 backward", macsPerImage: 54340608,
+              "conv 1x1 backward: input and weight gradients, [n, 38, 38, 56] <- [n, 38, 38, 336]"),
+        .init("features.3.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.3.3.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 38, 38, 56]"),
+        .init("features.3.3.block.2", kind: "conv 1x1 backward", macsPerImage: 54340608,
+              "conv 1x1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 56]"),
+        .init("features.3.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]"),
+        .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: 24259200,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 336]"),
+        .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]"),
+        .init("features.3.3.block.0", kind: "conv 1x1 backward", macsPerImage: 54340608,
+              "conv 1x1 backward: input and weight gradients, [n, 38, 38, 56] <- [n, 38, 38, 336]"),
+        .init("features.3.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.3.2.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 38, 38, 56]"),
+        .init("features.3.2.block.2", kind: "conv 1x1 backward", macsPerImage: 54340608,
+              "conv 1x1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 56]"),
+        .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]"),
+        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: 24259200,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 336]"),
+        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]"),
+        .init("features.3.2.block.0", kind: "conv 1x1 backward", macsPerImage: 54340608,
+              "conv 1x1 backward: input and weight gradients, [n, 38, 38, 56] <- [n, 38, 38, 336]"),
+        .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.3.1.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 38, 38, 56]"),
+        .init("features.3.1.block.2", kind: "conv 1x1 backward", macsPerImage: 54340608,
+              "conv 1x1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 56]"),
+        .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]"),
+        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 24259200,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 336]"),
+        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 backward", macsPerImage: 54340608,
+              "conv 1x1 backward: input and weight gradients, [n, 38, 38, 56] <- [n, 38, 38, 336]"),
+        .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.3.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 38, 38, 56]"),
+        .init("features.3.0.block.2", kind: "conv 1x1 backward", macsPerImage: 31051776,
+              "conv 1x1 backward: input and weight gradients, [n, 38, 38, 192] <- [n, 38, 38, 56]"),
+        .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 38, 38, 192]"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 13862400,
+              "depthwise 5x5/2 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 38, 38, 192]"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 backward", macsPerImage: 69120000,
+              "conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]"),
+        .init("features.2.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.2.3.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 75, 75, 32]"),
+        .init("features.2.3.block.2", kind: "conv 1x1 backward", macsPerImage: 69120000,
+              "conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]"),
+        .init("features.2.3.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]"),
+        .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: 19440000,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]"),
+        .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.3.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]"),
+        .init("features.2.3.block.0", kind: "conv 1x1 backward", macsPerImage: 69120000,
+              "conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]"),
+        .init("features.2.3", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.2.2.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 75, 75, 32]"),
+        .init("features.2.2.block.2", kind: "conv 1x1 backward", macsPerImage: 69120000,
+              "conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]"),
+        .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]"),
+        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: 19440000,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]"),
+        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.2.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]"),
+        .init("features.2.2.block.0", kind: "conv 1x1 backward", macsPerImage: 69120000,
+              "conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]"),
+        .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.2.1.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 75, 75, 32]"),
+        .init("features.2.1.block.2", kind: "conv 1x1 backward", macsPerImage: 69120000,
+              "conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]"),
+        .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]"),
+        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 19440000,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]"),
+        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 backward", macsPerImage: 69120000,
+              "conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]"),
+        .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.2.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 75, 75, 32]"),
+        .init("features.2.0.block.2", kind: "conv 1x1 backward", macsPerImage: 51840000,
+              "conv 1x1 backward: input and weight gradients, [n, 75, 75, 144] <- [n, 75, 75, 32]"),
+        .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 75, 75, 144]"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 14580000,
+              "depthwise 3x3/2 backward: input and weight gradients, [n, 150, 150, 144] <- [n, 75, 75, 144]"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 150, 150, 144]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 backward", macsPerImage: 155520000,
+              "conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 144]"),
+        .init("features.1.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 150, 150, 24]"),
+        .init("features.1.0.block.1", kind: "conv 1x1 backward", macsPerImage: 34560000,
+              "conv 1x1 backward: input and weight gradients, [n, 150, 150, 32] <- [n, 150, 150, 24]"),
+        .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 150, 150, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 12960000,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 32] <- [n, 150, 150, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 150, 150, 32]"),
+        .init("features.0", kind: "stem backward", macsPerImage: 19440000,
+              "stem weight gradient (the image needs none)"),
+    ]
 
     /// Trainable tensors in the parameter buffer (gradients at the same offsets).
     static let trainableSlots: [ParameterSlot] = [

@@ -17,6 +17,11 @@ public final class EfficientNetTiny: GeneratedModel {
     private let pool: WorkerPool
     private let arena = ActivationArena()
 
+    /// Times every kernel call of `forward` when set (`effnet bench --profile`).
+    public var profiler: LayerProfiler? {
+        didSet { profiler?.requireTable(Self.profiledLayers, of: "EfficientNetTiny") }
+    }
+
     public init(weights store: any WeightStore, pool: WorkerPool) throws {
         self.weights = try PreparedWeights(descriptor: Self.descriptor, store: store)
         self.pool = pool
@@ -33,289 +38,467 @@ public final class EfficientNetTiny: GeneratedModel {
         let a = arena.reserve(floats: 77760 &* n &+ workspaceFloats(batch: n))
         let ws = a + 77760 &* n
         let w = weights.pointer
-        features_0(n, x, a, w, ws)
-        features_1_0(n, a, w, ws)
-        features_2_0(n, a, w, ws)
-        features_3_0(n, a, w, ws)
-        features_4_0(n, a, w, ws)
-        features_4_1(n, a, w, ws)
-        features_5_0(n, a, w, ws)
-        features_5_1(n, a, w, ws)
-        features_6_0(n, a, w, ws)
-        features_6_1(n, a, w, ws)
-        features_7_0(n, a, w, ws)
-        features_8(n, a, w, ws)
-        classifier(n, a, w, ws, logits)
+        let p = profiler
+        p?.beginRun(batch: n)
+        features_0(n, x, a, w, ws, p)
+        features_1_0(n, a, w, ws, p)
+        features_2_0(n, a, w, ws, p)
+        features_3_0(n, a, w, ws, p)
+        features_4_0(n, a, w, ws, p)
+        features_4_1(n, a, w, ws, p)
+        features_5_0(n, a, w, ws, p)
+        features_5_1(n, a, w, ws, p)
+        features_6_0(n, a, w, ws, p)
+        features_6_1(n, a, w, ws, p)
+        features_7_0(n, a, w, ws, p)
+        features_8(n, a, w, ws, p)
+        classifier(n, a, w, ws, logits, p)
     }
 
     /// features.0: stem: conv 3x3 stride 2, 3 -> 16 channels
-    private func features_0(_ n: Int, _ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_0(_ n: Int, _ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.0 stem: conv 3x3/2 + BN + silu, [n, 3, 72, 72] (NCHW) -> [n, 36, 36, 16]
+        p?.start()
         Kernels.stemConv(
             input: x, batch: n, inChannels: 3, height: 72, width: 72,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36,
             weights: w + 0, bias: w + 432, outChannels: 16, activation: .silu,
             output: a, workspace: ws, pool: pool)
+        p?.stop(0)
     }
 
     /// features.1.0: MBConv1 k3 s1: 36x36x16 -> 36x36x8, SE 16 -> 4 -> 16
-    private func features_1_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_1_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.1.0.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 36, 36, 16] -> [n, 36, 36, 16]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 36, width: 36, channels: 16,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36,
             weights: w + 448, bias: w + 592, activation: .silu, output: a + 20736 &* n, pool: pool)
+        p?.stop(1)
         // features.1.0.block.1 squeeze-excitation: 16 -> 4 -> 16, in place on [n, 36, 36, 16]
+        p?.start()
         Kernels.squeezeExcite(
             a + 20736 &* n, batch: n, pixels: 1296, channels: 16, squeezeChannels: 4,
             reduceWeights: w + 608, reduceBias: w + 672, activation: .silu,
             expandWeights: w + 688, expandBias: w + 752, workspace: ws, pool: pool)
+        p?.stop(2)
         // features.1.0.block.2 project: conv 1x1 + BN, [n, 36, 36, 16] -> [n, 36, 36, 8]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 20736 &* n, pixels: 1296 &* n, inChannels: 16,
             weights: w + 768, bias: w + 896, outChannels: 8,
             activation: .identity, residual: nil, output: a + 62208 &* n, pool: pool)
+        p?.stop(3)
     }
 
     /// features.2.0: MBConv6 k3 s2: 36x36x8 -> 18x18x16, SE 48 -> 2 -> 48
-    private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.0.block.0 expand: conv 1x1 + BN + silu, [n, 36, 36, 8] -> [n, 36, 36, 48]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 62208 &* n, pixels: 1296 &* n, inChannels: 8,
             weights: w + 912, bias: w + 1296, outChannels: 48,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(4)
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 36, 36, 48] -> [n, 18, 18, 48]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 36, width: 36, channels: 48,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
             weights: w + 1344, bias: w + 1776, activation: .silu, output: a + 62208 &* n, pool: pool)
+        p?.stop(5)
         // features.2.0.block.2 squeeze-excitation: 48 -> 2 -> 48, in place on [n, 18, 18, 48]
+        p?.start()
         Kernels.squeezeExcite(
             a + 62208 &* n, batch: n, pixels: 324, channels: 48, squeezeChannels: 2,
             reduceWeights: w + 1824, reduceBias: w + 1920, activation: .silu,
             expandWeights: w + 1936, expandBias: w + 2032, workspace: ws, pool: pool)
+        p?.stop(6)
         // features.2.0.block.3 project: conv 1x1 + BN, [n, 18, 18, 48] -> [n, 18, 18, 16]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 62208 &* n, pixels: 324 &* n, inChannels: 48,
             weights: w + 2080, bias: w + 2848, outChannels: 16,
             activation: .identity, residual: nil, output: a + 31104 &* n, pool: pool)
+        p?.stop(7)
     }
 
     /// features.3.0: MBConv6 k5 s2: 18x18x16 -> 9x9x24, SE 96 -> 4 -> 96
-    private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.0.block.0 expand: conv 1x1 + BN + silu, [n, 18, 18, 16] -> [n, 18, 18, 96]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 31104 &* n, pixels: 324 &* n, inChannels: 16,
             weights: w + 2864, bias: w + 4400, outChannels: 96,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(8)
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 18, 18, 96] -> [n, 9, 9, 96]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 18, width: 18, channels: 96,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: w + 4496, bias: w + 6896, activation: .silu, output: a + 31104 &* n, pool: pool)
+        p?.stop(9)
         // features.3.0.block.2 squeeze-excitation: 96 -> 4 -> 96, in place on [n, 9, 9, 96]
+        p?.start()
         Kernels.squeezeExcite(
             a + 31104 &* n, batch: n, pixels: 81, channels: 96, squeezeChannels: 4,
             reduceWeights: w + 6992, reduceBias: w + 7376, activation: .silu,
             expandWeights: w + 7392, expandBias: w + 7776, workspace: ws, pool: pool)
+        p?.stop(10)
         // features.3.0.block.3 project: conv 1x1 + BN, [n, 9, 9, 96] -> [n, 9, 9, 24]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 31104 &* n, pixels: 81 &* n, inChannels: 96,
             weights: w + 7872, bias: w + 10176, outChannels: 24,
             activation: .identity, residual: nil, output: a + 11664 &* n, pool: pool)
+        p?.stop(11)
     }
 
     /// features.4.0: MBConv6 k3 s2: 9x9x24 -> 5x5x40, SE 144 -> 6 -> 144
-    private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.0.block.0 expand: conv 1x1 + BN + silu, [n, 9, 9, 24] -> [n, 9, 9, 144]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 11664 &* n, pixels: 81 &* n, inChannels: 24,
             weights: w + 10208, bias: w + 13664, outChannels: 144,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(12)
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 9, 9, 144] -> [n, 5, 5, 144]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 9, width: 9, channels: 144,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
             weights: w + 13808, bias: w + 15104, activation: .silu, output: a + 11664 &* n, pool: pool)
+        p?.stop(13)
         // features.4.0.block.2 squeeze-excitation: 144 -> 6 -> 144, in place on [n, 5, 5, 144]
+        p?.start()
         Kernels.squeezeExcite(
             a + 11664 &* n, batch: n, pixels: 25, channels: 144, squeezeChannels: 6,
             reduceWeights: w + 15248, reduceBias: w + 16112, activation: .silu,
             expandWeights: w + 16128, expandBias: w + 16992, workspace: ws, pool: pool)
+        p?.stop(14)
         // features.4.0.block.3 project: conv 1x1 + BN, [n, 5, 5, 144] -> [n, 5, 5, 40]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 11664 &* n, pixels: 25 &* n, inChannels: 144,
             weights: w + 17136, bias: w + 22896, outChannels: 40,
             activation: .identity, residual: nil, output: a + 15264 &* n, pool: pool)
+        p?.stop(15)
     }
 
     /// features.4.1: MBConv6 k3 s1: 5x5x40 -> 5x5x40, SE 240 -> 10 -> 240, identity shortcut
-    private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.1.block.0 expand: conv 1x1 + BN + silu, [n, 5, 5, 40] -> [n, 5, 5, 240]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 15264 &* n, pixels: 25 &* n, inChannels: 40,
             weights: w + 22944, bias: w + 32544, outChannels: 240,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(16)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 5, 5, 240] -> [n, 5, 5, 240]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 5, width: 5, channels: 240,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
             weights: w + 32784, bias: w + 34944, activation: .silu, output: a + 6000 &* n, pool: pool)
+        p?.stop(17)
         // features.4.1.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 5, 5, 240]
+        p?.start()
         Kernels.squeezeExcite(
             a + 6000 &* n, batch: n, pixels: 25, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 35184, reduceBias: w + 37584, activation: .silu,
             expandWeights: w + 37600, expandBias: w + 40000, workspace: ws, pool: pool)
+        p?.stop(18)
         // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 5, 5, 240] -> [n, 5, 5, 40]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 6000 &* n, pixels: 25 &* n, inChannels: 240,
             weights: w + 40240, bias: w + 49840, outChannels: 40,
             activation: .identity, residual: a + 15264 &* n, output: a + 12000 &* n, pool: pool)
+        p?.stop(19)
     }
 
     /// features.5.0: MBConv6 k5 s1: 5x5x40 -> 5x5x56, SE 240 -> 10 -> 240
-    private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.0.block.0 expand: conv 1x1 + BN + silu, [n, 5, 5, 40] -> [n, 5, 5, 240]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 12000 &* n, pixels: 25 &* n, inChannels: 40,
             weights: w + 49888, bias: w + 59488, outChannels: 240,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(20)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 5, 5, 240] -> [n, 5, 5, 240]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 5, width: 5, channels: 240,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
             weights: w + 59728, bias: w + 65728, activation: .silu, output: a + 6000 &* n, pool: pool)
+        p?.stop(21)
         // features.5.0.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 5, 5, 240]
+        p?.start()
         Kernels.squeezeExcite(
             a + 6000 &* n, batch: n, pixels: 25, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 65968, reduceBias: w + 68368, activation: .silu,
             expandWeights: w + 68384, expandBias: w + 70784, workspace: ws, pool: pool)
+        p?.stop(22)
         // features.5.0.block.3 project: conv 1x1 + BN, [n, 5, 5, 240] -> [n, 5, 5, 56]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 6000 &* n, pixels: 25 &* n, inChannels: 240,
             weights: w + 71024, bias: w + 84464, outChannels: 56,
             activation: .identity, residual: nil, output: a + 16800 &* n, pool: pool)
+        p?.stop(23)
     }
 
     /// features.5.1: MBConv6 k5 s1: 5x5x56 -> 5x5x56, SE 336 -> 14 -> 336, identity shortcut
-    private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.1.block.0 expand: conv 1x1 + BN + silu, [n, 5, 5, 56] -> [n, 5, 5, 336]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 16800 &* n, pixels: 25 &* n, inChannels: 56,
             weights: w + 84528, bias: w + 103344, outChannels: 336,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(24)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 5, 5, 336] -> [n, 5, 5, 336]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 5, width: 5, channels: 336,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
             weights: w + 103680, bias: w + 112080, activation: .silu, output: a + 8400 &* n, pool: pool)
+        p?.stop(25)
         // features.5.1.block.2 squeeze-excitation: 336 -> 14 -> 336, in place on [n, 5, 5, 336]
+        p?.start()
         Kernels.squeezeExcite(
             a + 8400 &* n, batch: n, pixels: 25, channels: 336, squeezeChannels: 14,
             reduceWeights: w + 112416, reduceBias: w + 117120, activation: .silu,
             expandWeights: w + 117136, expandBias: w + 121840, workspace: ws, pool: pool)
+        p?.stop(26)
         // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 5, 5, 336] -> [n, 5, 5, 56]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 8400 &* n, pixels: 25 &* n, inChannels: 336,
             weights: w + 122176, bias: w + 140992, outChannels: 56,
             activation: .identity, residual: a + 16800 &* n, output: a + 18208 &* n, pool: pool)
+        p?.stop(27)
     }
 
     /// features.6.0: MBConv6 k5 s2: 5x5x56 -> 3x3x96, SE 336 -> 14 -> 336
-    private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.0.block.0 expand: conv 1x1 + BN + silu, [n, 5, 5, 56] -> [n, 5, 5, 336]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 18208 &* n, pixels: 25 &* n, inChannels: 56,
             weights: w + 141056, bias: w + 159872, outChannels: 336,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(28)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 5, 5, 336] -> [n, 3, 3, 336]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 5, width: 5, channels: 336,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
             weights: w + 160208, bias: w + 168608, activation: .silu, output: a + 8400 &* n, pool: pool)
+        p?.stop(29)
         // features.6.0.block.2 squeeze-excitation: 336 -> 14 -> 336, in place on [n, 3, 3, 336]
+        p?.start()
         Kernels.squeezeExcite(
             a + 8400 &* n, batch: n, pixels: 9, channels: 336, squeezeChannels: 14,
             reduceWeights: w + 168944, reduceBias: w + 173648, activation: .silu,
             expandWeights: w + 173664, expandBias: w + 178368, workspace: ws, pool: pool)
+        p?.stop(30)
         // features.6.0.block.3 project: conv 1x1 + BN, [n, 3, 3, 336] -> [n, 3, 3, 96]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 8400 &* n, pixels: 9 &* n, inChannels: 336,
             weights: w + 178704, bias: w + 210960, outChannels: 96,
             activation: .identity, residual: nil, output: a + 11424 &* n, pool: pool)
+        p?.stop(31)
     }
 
     /// features.6.1: MBConv6 k5 s1: 3x3x96 -> 3x3x96, SE 576 -> 24 -> 576, identity shortcut
-    private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.1.block.0 expand: conv 1x1 + BN + silu, [n, 3, 3, 96] -> [n, 3, 3, 576]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 11424 &* n, pixels: 9 &* n, inChannels: 96,
             weights: w + 211056, bias: w + 266352, outChannels: 576,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(32)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 3, 3, 576] -> [n, 3, 3, 576]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 3, width: 3, channels: 576,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
             weights: w + 266928, bias: w + 281328, activation: .silu, output: a + 5184 &* n, pool: pool)
+        p?.stop(33)
         // features.6.1.block.2 squeeze-excitation: 576 -> 24 -> 576, in place on [n, 3, 3, 576]
+        p?.start()
         Kernels.squeezeExcite(
             a + 5184 &* n, batch: n, pixels: 9, channels: 576, squeezeChannels: 24,
             reduceWeights: w + 281904, reduceBias: w + 295728, activation: .silu,
             expandWeights: w + 295760, expandBias: w + 309584, workspace: ws, pool: pool)
+        p?.stop(34)
         // features.6.1.block.3 project: conv 1x1 + BN + shortcut, [n, 3, 3, 576] -> [n, 3, 3, 96]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 5184 &* n, pixels: 9 &* n, inChannels: 576,
             weights: w + 310160, bias: w + 365456, outChannels: 96,
             activation: .identity, residual: a + 11424 &* n, output: a + 10368 &* n, pool: pool)
+        p?.stop(35)
     }
 
     /// features.7.0: MBConv6 k3 s1: 3x3x96 -> 3x3x160, SE 576 -> 24 -> 576
-    private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.0.block.0 expand: conv 1x1 + BN + silu, [n, 3, 3, 96] -> [n, 3, 3, 576]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 10368 &* n, pixels: 9 &* n, inChannels: 96,
             weights: w + 365552, bias: w + 420848, outChannels: 576,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(36)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 3, 3, 576] -> [n, 3, 3, 576]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 3, width: 3, channels: 576,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3,
             weights: w + 421424, bias: w + 426608, activation: .silu, output: a + 5184 &* n, pool: pool)
+        p?.stop(37)
         // features.7.0.block.2 squeeze-excitation: 576 -> 24 -> 576, in place on [n, 3, 3, 576]
+        p?.start()
         Kernels.squeezeExcite(
             a + 5184 &* n, batch: n, pixels: 9, channels: 576, squeezeChannels: 24,
             reduceWeights: w + 427184, reduceBias: w + 441008, activation: .silu,
             expandWeights: w + 441040, expandBias: w + 454864, workspace: ws, pool: pool)
+        p?.stop(38)
         // features.7.0.block.3 project: conv 1x1 + BN, [n, 3, 3, 576] -> [n, 3, 3, 160]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 5184 &* n, pixels: 9 &* n, inChannels: 576,
             weights: w + 455440, bias: w + 547600, outChannels: 160,
             activation: .identity, residual: nil, output: a + 10368 &* n, pool: pool)
+        p?.stop(39)
     }
 
     /// features.8: head: conv 1x1 160 -> 640
-    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.8 head: conv 1x1 + BN + silu, [n, 3, 3, 160] -> [n, 3, 3, 640]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 10368 &* n, pixels: 9 &* n, inChannels: 160,
             weights: w + 547760, bias: w + 650160, outChannels: 640,
             activation: .silu, residual: nil, output: a, pool: pool)
+        p?.stop(40)
     }
 
     /// classifier: global average pool, dropout 0.1, linear 640 -> 10 classes
-    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
+    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // avgpool: global average pool, [n, 3, 3, 640] -> [n, 640]
+        p?.start()
         Kernels.globalAveragePool(
             input: a, batch: n, pixels: 9, channels: 640, output: a + 5760 &* n, pool: pool)
+        p?.stop(41)
         // classifier.1 classifier: dropout (identity in eval) + linear, [n, 640] -> [n, 10]
+        p?.start()
         Kernels.linear(
             input: a + 5760 &* n, batch: n, inFeatures: 640,
             weights: w + 650800, bias: w + 657200, outFeatures: 10,
             output: logits, pool: pool)
+        p?.stop(42)
     }
 }
 
 extension EfficientNetTiny {
+    /// The kernel calls of `forward` in order (`p?.stop(i)` charges entry i), with their MACs per image.
+    public static let profiledLayers: [LayerProfiler.Layer] = [
+        .init("features.0", kind: "stem", macsPerImage: 559872,
+              "conv 3x3/2 + BN + silu, [n, 3, 72, 72] (NCHW) -> [n, 36, 36, 16]"),
+        .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 186624,
+              "depthwise 3x3/1 + BN + silu, [n, 36, 36, 16] -> [n, 36, 36, 16]"),
+        .init("features.1.0.block.1", kind: "squeeze-excitation", macsPerImage: 128,
+              "16 -> 4 -> 16, in place on [n, 36, 36, 16]"),
+        .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 165888,
+              "conv 1x1 + BN, [n, 36, 36, 16] -> [n, 36, 36, 8]"),
+        .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 497664,
+              "conv 1x1 + BN + silu, [n, 36, 36, 8] -> [n, 36, 36, 48]"),
+        .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 139968,
+              "depthwise 3x3/2 + BN + silu, [n, 36, 36, 48] -> [n, 18, 18, 48]"),
+        .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 192,
+              "48 -> 2 -> 48, in place on [n, 18, 18, 48]"),
+        .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 248832,
+              "conv 1x1 + BN, [n, 18, 18, 48] -> [n, 18, 18, 16]"),
+        .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 497664,
+              "conv 1x1 + BN + silu, [n, 18, 18, 16] -> [n, 18, 18, 96]"),
+        .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 194400,
+              "depthwise 5x5/2 + BN + silu, [n, 18, 18, 96] -> [n, 9, 9, 96]"),
+        .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 768,
+              "96 -> 4 -> 96, in place on [n, 9, 9, 96]"),
+        .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 186624,
+              "conv 1x1 + BN, [n, 9, 9, 96] -> [n, 9, 9, 24]"),
+        .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 279936,
+              "conv 1x1 + BN + silu, [n, 9, 9, 24] -> [n, 9, 9, 144]"),
+        .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 32400,
+              "depthwise 3x3/2 + BN + silu, [n, 9, 9, 144] -> [n, 5, 5, 144]"),
+        .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
+              "144 -> 6 -> 144, in place on [n, 5, 5, 144]"),
+        .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 144000,
+              "conv 1x1 + BN, [n, 5, 5, 144] -> [n, 5, 5, 40]"),
+        .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 240000,
+              "conv 1x1 + BN + silu, [n, 5, 5, 40] -> [n, 5, 5, 240]"),
+        .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 54000,
+              "depthwise 3x3/1 + BN + silu, [n, 5, 5, 240] -> [n, 5, 5, 240]"),
+        .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
+              "240 -> 10 -> 240, in place on [n, 5, 5, 240]"),
+        .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 240000,
+              "conv 1x1 + BN + shortcut, [n, 5, 5, 240] -> [n, 5, 5, 40]"),
+        .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 240000,
+              "conv 1x1 + BN + silu, [n, 5, 5, 40] -> [n, 5, 5, 240]"),
+        .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 150000,
+              "depthwise 5x5/1 + BN + silu, [n, 5, 5, 240] -> [n, 5, 5, 240]"),
+        .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
+              "240 -> 10 -> 240, in place on [n, 5, 5, 240]"),
+        .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 336000,
+              "conv 1x1 + BN, [n, 5, 5, 240] -> [n, 5, 5, 56]"),
+        .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 470400,
+              "conv 1x1 + BN + silu, [n, 5, 5, 56] -> [n, 5, 5, 336]"),
+        .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 210000,
+              "depthwise 5x5/1 + BN + silu, [n, 5, 5, 336] -> [n, 5, 5, 336]"),
+        .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
+              "336 -> 14 -> 336, in place on [n, 5, 5, 336]"),
+        .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 470400,
+              "conv 1x1 + BN + shortcut, [n, 5, 5, 336] -> [n, 5, 5, 56]"),
+        .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 470400,
+              "conv 1x1 + BN + silu, [n, 5, 5, 56] -> [n, 5, 5, 336]"),
+        .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 75600,
+              "depthwise 5x5/2 + BN + silu, [n, 5, 5, 336] -> [n, 3, 3, 336]"),
+        .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
+              "336 -> 14 -> 336, in place on [n, 3, 3, 336]"),
+        .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 290304,
+              "conv 1x1 + BN, [n, 3, 3, 336] -> [n, 3, 3, 96]"),
+        .init("features.6.1.block.0", kind: "expand 1x1", macsPerImage: 497664,
+              "conv 1x1 + BN + silu, [n, 3, 3, 96] -> [n, 3, 3, 576]"),
+        .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 129600,
+              "depthwise 5x5/1 + BN + silu, [n, 3, 3, 576] -> [n, 3, 3, 576]"),
+        .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
+              "576 -> 24 -> 576, in place on [n, 3, 3, 576]"),
+        .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 497664,
+              "conv 1x1 + BN + shortcut, [n, 3, 3, 576] -> [n, 3, 3, 96]"),
+        .init("features.7.0.block.0", kind: "expand 1x1", macsPerImage: 497664,
+              "conv 1x1 + BN + silu, [n, 3, 3, 96] -> [n, 3, 3, 576]"),
+        .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 46656,
+              "depthwise 3x3/1 + BN + silu, [n, 3, 3, 576] -> [n, 3, 3, 576]"),
+        .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
+              "576 -> 24 -> 576, in place on [n, 3, 3, 576]"),
+        .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 829440,
+              "conv 1x1 + BN, [n, 3, 3, 576] -> [n, 3, 3, 160]"),
+        .init("features.8", kind: "head 1x1", macsPerImage: 921600,
+              "conv 1x1 + BN + silu, [n, 3, 3, 160] -> [n, 3, 3, 640]"),
+        .init("avgpool", kind: "pool+classifier", macsPerImage: 0,
+              "global average pool, [n, 3, 3, 640] -> [n, 640]"),
+        .init("classifier.1", kind: "pool+classifier", macsPerImage: 6400,
+              "dropout (identity in eval) + linear, [n, 640] -> [n, 10]"),
+    ]
+
     /// Every tensor of a weight file, torchvision `state_dict` names and order.
     static let parameterTable: [ModelDescriptor.Parameter] = [
         .init("features.0.0.weight", [16, 3, 3, 3]),
@@ -649,6 +832,10 @@ public final class EfficientNetTinyTraining: TrainableModel {
     private let pool: WorkerPool
     private var loss = 0.0
     public var random = CounterRandom(seed: 0)
+    /// Times every kernel call of `trainStep` when set (`effnet bench --train --profile`).
+    public var profiler: LayerProfiler? {
+        didSet { profiler?.requireTable(Self.profiledLayers, of: "EfficientNetTinyTraining") }
+    }
     public var parameters: UnsafeMutablePointer<Float> { buffers.parameters }
     public var gradients: UnsafeMutablePointer<Float> { buffers.gradients }
 
@@ -670,8 +857,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
         let t = buffers.arena.reserve(floats: 643552 &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
-                                    ws: t + 643552 &* n, options: options, labels: labels, logits: logits)
-        if options.computeGradients { TrainingKernels.zero(s.g, count: 676704) }
+                                    ws: t + 643552 &* n, options: options, labels: labels, logits: logits,
+                                    profiler: profiler)
+        s.profiler?.beginRun(batch: n)
+        if options.computeGradients {
+            s.profiler?.start()
+            TrainingKernels.zero(s.g, count: 676704)
+            s.profiler?.stop(0)
+        }
         try features_0_forward(s)
         try features_1_0_forward(s)
         try features_2_0_forward(s)
@@ -705,1158 +898,2063 @@ public final class EfficientNetTinyTraining: TrainableModel {
     /// features.0 forward: stem: conv 3x3 stride 2, 3 -> 16 channels
     private func features_0_forward(_ s: TrainingStepContext) throws {
         // features.0 stem conv 3x3/2, [n, 3, 72, 72] (NCHW) -> [n, 36, 36, 16]
+        s.profiler?.start()
         Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 72, width: 72, kernel: 3, stride: 2, padTop: 1,
             padLeft: 1, outHeight: 36, outWidth: 36, weights: s.p, bias: s.f, outChannels: 16, activation: .identity,
             output: s.t + 217728 &* s.n, workspace: s.ws, pool: pool)
-        // features.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(1)
+        // features.0 BatchNorm (batch statistics) + silu on [n, 36, 36, 16]
         if s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 217728 &* s.n, pixels: 1296 &* s.n, channels: 16,
                 gamma: s.p + 432, beta: s.p + 448, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 238464 &* s.n, savedMean: s.f + 640, savedInvStd: s.f + 656,
                 runningMean: s.p + 464, runningVar: s.p + 480, pool: pool)
+            s.profiler?.stop(2)
         }
-        // features.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 16]
         if s.options.frozenBlocks > 0 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 217728 &* s.n, pixels: 1296 &* s.n, channels: 16,
                 gamma: s.p + 432, beta: s.p + 448, runningMean: s.p + 464, runningVar: s.p + 480, eps: 1e-05,
                 activation: .silu, output: s.t + 238464 &* s.n, scratch: s.f + 640, pool: pool)
+            s.profiler?.stop(3)
         }
     }
 
     /// features.1.0 forward: MBConv1 k3 s1: 36x36x16 -> 36x36x8, SE 16 -> 4 -> 16
     private func features_1_0_forward(_ s: TrainingStepContext) throws {
         // features.1.0.block.0 depthwise weights to the kernel layout [3][3][16]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 496, channels: 16, kernel: 3, into: s.f + 704)
+        s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 36, 36, 16] -> [n, 36, 36, 16]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 238464 &* s.n, batch: s.n, height: 36, width: 36, channels: 16, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36, weights: s.f + 704, bias: s.f,
             activation: .identity, output: s.t + 259200 &* s.n, pool: pool)
-        // features.1.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(5)
+        // features.1.0.block.0 BatchNorm (batch statistics) + silu on [n, 36, 36, 16]
         if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 259200 &* s.n, pixels: 1296 &* s.n, channels: 16,
                 gamma: s.p + 640, beta: s.p + 656, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 279936 &* s.n, savedMean: s.f + 672, savedInvStd: s.f + 688,
                 runningMean: s.p + 672, runningVar: s.p + 688, pool: pool)
+            s.profiler?.stop(6)
         }
-        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 16]
         if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 259200 &* s.n, pixels: 1296 &* s.n, channels: 16,
                 gamma: s.p + 640, beta: s.p + 656, runningMean: s.p + 672, runningVar: s.p + 688, eps: 1e-05,
                 activation: .silu, output: s.t + 279936 &* s.n, scratch: s.f + 672, pool: pool)
+            s.profiler?.stop(7)
         }
         // features.1.0.block.1 squeeze-excitation 16 -> 4 -> 16 on [n, 36, 36, 16]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 279936 &* s.n, output: s.t + 300672 &* s.n,
             batch: s.n, pixels: 1296, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 704,
             reduceBias: s.p + 768, activation: .silu, expandWeights: s.p + 784, expandBias: s.p + 848,
             savedPooled: s.t + 643344 &* s.n, savedHidden: s.t + 643360 &* s.n, savedScale: s.t + 643376 &* s.n,
             pool: pool)
+        s.profiler?.stop(8)
         // features.1.0.block.2 project conv 1x1, [n, 36, 36, 16] -> [n, 36, 36, 8]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 300672 &* s.n, pixels: 1296 &* s.n, inChannels: 16, weights: s.p + 864,
             bias: s.f, outChannels: 8, activation: .identity, residual: nil, output: s.t + 379728 &* s.n, pool: pool)
-        // features.1.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(9)
+        // features.1.0.block.2 BatchNorm (batch statistics) + identity on [n, 36, 36, 8]
         if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 379728 &* s.n, pixels: 1296 &* s.n, channels: 8,
                 gamma: s.p + 992, beta: s.p + 1008, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 390096 &* s.n, savedMean: s.f + 992, savedInvStd: s.f + 1000,
                 runningMean: s.p + 1024, runningVar: s.p + 1040, pool: pool)
+            s.profiler?.stop(10)
         }
-        // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 36, 36, 8]
         if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 379728 &* s.n, pixels: 1296 &* s.n, channels: 8,
                 gamma: s.p + 992, beta: s.p + 1008, runningMean: s.p + 1024, runningVar: s.p + 1040, eps: 1e-05,
                 activation: .identity, output: s.t + 390096 &* s.n, scratch: s.f + 992, pool: pool)
+            s.profiler?.stop(11)
         }
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 36x36x8 -> 18x18x16, SE 48 -> 2 -> 48
     private func features_2_0_forward(_ s: TrainingStepContext) throws {
         // features.2.0.block.0 expand conv 1x1, [n, 36, 36, 8] -> [n, 36, 36, 48]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 390096 &* s.n, pixels: 1296 &* s.n, inChannels: 8, weights: s.p + 1056,
             bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.t, pool: pool)
-        // features.2.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(12)
+        // features.2.0.block.0 BatchNorm (batch statistics) + silu on [n, 36, 36, 48]
         if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 1296 &* s.n, channels: 48, gamma: s.p + 1440,
                 beta: s.p + 1488, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, activation: .silu,
                 output: s.t + 62208 &* s.n, savedMean: s.f + 1008, savedInvStd: s.f + 1056, runningMean: s.p + 1536,
                 runningVar: s.p + 1584, pool: pool)
+            s.profiler?.stop(13)
         }
-        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 48]
         if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t, pixels: 1296 &* s.n, channels: 48, gamma: s.p + 1440,
                 beta: s.p + 1488, runningMean: s.p + 1536, runningVar: s.p + 1584, eps: 1e-05, activation: .silu,
                 output: s.t + 62208 &* s.n, scratch: s.f + 1008, pool: pool)
+            s.profiler?.stop(14)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][48]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1632, channels: 48, kernel: 3, into: s.f + 1200)
+        s.profiler?.stop(15)
         // features.2.0.block.1 depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 62208 &* s.n, batch: s.n, height: 36, width: 36, channels: 48, kernel: 3,
             stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 1200, bias: s.f,
             activation: .identity, output: s.t + 321408 &* s.n, pool: pool)
-        // features.2.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(16)
+        // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 48]
         if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 321408 &* s.n, pixels: 324 &* s.n, channels: 48,
                 gamma: s.p + 2064, beta: s.p + 2112, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 336960 &* s.n, savedMean: s.f + 1104, savedInvStd: s.f + 1152,
                 runningMean: s.p + 2160, runningVar: s.p + 2208, pool: pool)
+            s.profiler?.stop(17)
         }
-        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 48]
         if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 321408 &* s.n, pixels: 324 &* s.n, channels: 48,
                 gamma: s.p + 2064, beta: s.p + 2112, runningMean: s.p + 2160, runningVar: s.p + 2208, eps: 1e-05,
                 activation: .silu, output: s.t + 336960 &* s.n, scratch: s.f + 1104, pool: pool)
+            s.profiler?.stop(18)
         }
         // features.2.0.block.2 squeeze-excitation 48 -> 2 -> 48 on [n, 18, 18, 48]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 336960 &* s.n, output: s.t + 352512 &* s.n,
             batch: s.n, pixels: 324, channels: 48, squeezeChannels: 2, reduceWeights: s.p + 2256,
             reduceBias: s.p + 2352, activation: .silu, expandWeights: s.p + 2368, expandBias: s.p + 2464,
             savedPooled: s.t + 643184 &* s.n, savedHidden: s.t + 643392 &* s.n, savedScale: s.t + 643232 &* s.n,
             pool: pool)
+        s.profiler?.stop(19)
         // features.2.0.block.3 project conv 1x1, [n, 18, 18, 48] -> [n, 18, 18, 16]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 352512 &* s.n, pixels: 324 &* s.n, inChannels: 48, weights: s.p + 2512,
             bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 540576 &* s.n, pool: pool)
-        // features.2.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(20)
+        // features.2.0.block.3 BatchNorm (batch statistics) + identity on [n, 18, 18, 16]
         if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 540576 &* s.n, pixels: 324 &* s.n, channels: 16,
                 gamma: s.p + 3280, beta: s.p + 3296, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 545760 &* s.n, savedMean: s.f + 2064, savedInvStd: s.f + 2080,
                 runningMean: s.p + 3312, runningVar: s.p + 3328, pool: pool)
+            s.profiler?.stop(21)
         }
-        // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 16]
         if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 540576 &* s.n, pixels: 324 &* s.n, channels: 16,
                 gamma: s.p + 3280, beta: s.p + 3296, runningMean: s.p + 3312, runningVar: s.p + 3328, eps: 1e-05,
                 activation: .identity, output: s.t + 545760 &* s.n, scratch: s.f + 2064, pool: pool)
+            s.profiler?.stop(22)
         }
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 18x18x16 -> 9x9x24, SE 96 -> 4 -> 96
     private func features_3_0_forward(_ s: TrainingStepContext) throws {
         // features.3.0.block.0 expand conv 1x1, [n, 18, 18, 16] -> [n, 18, 18, 96]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 545760 &* s.n, pixels: 324 &* s.n, inChannels: 16, weights: s.p + 3344,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 124416 &* s.n, pool: pool)
-        // features.3.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(23)
+        // features.3.0.block.0 BatchNorm (batch statistics) + silu on [n, 18, 18, 96]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 124416 &* s.n, pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 4880, beta: s.p + 4976, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 155520 &* s.n, savedMean: s.f + 2096, savedInvStd: s.f + 2192,
                 runningMean: s.p + 5072, runningVar: s.p + 5168, pool: pool)
+            s.profiler?.stop(24)
         }
-        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 96]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 124416 &* s.n, pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 4880, beta: s.p + 4976, runningMean: s.p + 5072, runningVar: s.p + 5168, eps: 1e-05,
                 activation: .silu, output: s.t + 155520 &* s.n, scratch: s.f + 2096, pool: pool)
+            s.profiler?.stop(25)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][96]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5264, channels: 96, kernel: 5, into: s.f + 2480)
+        s.profiler?.stop(26)
         // features.3.0.block.1 depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 155520 &* s.n, batch: s.n, height: 18, width: 18, channels: 96, kernel: 5,
             stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 2480, bias: s.f,
             activation: .identity, output: s.t + 209952 &* s.n, pool: pool)
-        // features.3.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(27)
+        // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 96]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 209952 &* s.n, pixels: 81 &* s.n, channels: 96,
                 gamma: s.p + 7664, beta: s.p + 7760, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 459264 &* s.n, savedMean: s.f + 2288, savedInvStd: s.f + 2384,
                 runningMean: s.p + 7856, runningVar: s.p + 7952, pool: pool)
+            s.profiler?.stop(28)
         }
-        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 96]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 209952 &* s.n, pixels: 81 &* s.n, channels: 96,
                 gamma: s.p + 7664, beta: s.p + 7760, runningMean: s.p + 7856, runningVar: s.p + 7952, eps: 1e-05,
                 activation: .silu, output: s.t + 459264 &* s.n, scratch: s.f + 2288, pool: pool)
+            s.profiler?.stop(29)
         }
         // features.3.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 9, 9, 96]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 459264 &* s.n, output: s.t + 467040 &* s.n,
             batch: s.n, pixels: 81, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 8048,
             reduceBias: s.p + 8432, activation: .silu, expandWeights: s.p + 8448, expandBias: s.p + 8832,
             savedPooled: s.t + 642992 &* s.n, savedHidden: s.t + 643408 &* s.n, savedScale: s.t + 643088 &* s.n,
             pool: pool)
+        s.profiler?.stop(30)
         // features.3.0.block.3 project conv 1x1, [n, 9, 9, 96] -> [n, 9, 9, 24]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 467040 &* s.n, pixels: 81 &* s.n, inChannels: 96, weights: s.p + 8928,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 619632 &* s.n, pool: pool)
-        // features.3.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(31)
+        // features.3.0.block.3 BatchNorm (batch statistics) + identity on [n, 9, 9, 24]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 619632 &* s.n, pixels: 81 &* s.n, channels: 24,
                 gamma: s.p + 11232, beta: s.p + 11264, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 621584 &* s.n, savedMean: s.f + 7280, savedInvStd: s.f + 7304,
                 runningMean: s.p + 11296, runningVar: s.p + 11328, pool: pool)
+            s.profiler?.stop(32)
         }
-        // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 24]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 619632 &* s.n, pixels: 81 &* s.n, channels: 24,
                 gamma: s.p + 11232, beta: s.p + 11264, runningMean: s.p + 11296, runningVar: s.p + 11328, eps: 1e-05,
                 activation: .identity, output: s.t + 621584 &* s.n, scratch: s.f + 7280, pool: pool)
+            s.profiler?.stop(33)
         }
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 9x9x24 -> 5x5x40, SE 144 -> 6 -> 144
     private func features_4_0_forward(_ s: TrainingStepContext) throws {
         // features.4.0.block.0 expand conv 1x1, [n, 9, 9, 24] -> [n, 9, 9, 144]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 621584 &* s.n, pixels: 81 &* s.n, inChannels: 24, weights: s.p + 11360,
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 186624 &* s.n,
             pool: pool)
-        // features.4.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(34)
+        // features.4.0.block.0 BatchNorm (batch statistics) + silu on [n, 9, 9, 144]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 186624 &* s.n, pixels: 81 &* s.n, channels: 144,
                 gamma: s.p + 14816, beta: s.p + 14960, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 198288 &* s.n, savedMean: s.f + 7328, savedInvStd: s.f + 7472,
                 runningMean: s.p + 15104, runningVar: s.p + 15248, pool: pool)
+            s.profiler?.stop(35)
         }
-        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 144]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 186624 &* s.n, pixels: 81 &* s.n, channels: 144,
                 gamma: s.p + 14816, beta: s.p + 14960, runningMean: s.p + 15104, runningVar: s.p + 15248, eps: 1e-05,
                 activation: .silu, output: s.t + 198288 &* s.n, scratch: s.f + 7328, pool: pool)
+            s.profiler?.stop(36)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][144]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 15392, channels: 144, kernel: 3, into: s.f + 7904)
+        s.profiler?.stop(37)
         // features.4.0.block.1 depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 198288 &* s.n, batch: s.n, height: 9, width: 9, channels: 144, kernel: 3,
             stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 7904, bias: s.f,
             activation: .identity, output: s.t + 602784 &* s.n, pool: pool)
-        // features.4.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(38)
+        // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 5, 5, 144]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 602784 &* s.n, pixels: 25 &* s.n, channels: 144,
                 gamma: s.p + 16688, beta: s.p + 16832, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 606384 &* s.n, savedMean: s.f + 7616, savedInvStd: s.f + 7760,
                 runningMean: s.p + 16976, runningVar: s.p + 17120, pool: pool)
+            s.profiler?.stop(39)
         }
-        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 144]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 602784 &* s.n, pixels: 25 &* s.n, channels: 144,
                 gamma: s.p + 16688, beta: s.p + 16832, runningMean: s.p + 16976, runningVar: s.p + 17120, eps: 1e-05,
                 activation: .silu, output: s.t + 606384 &* s.n, scratch: s.f + 7616, pool: pool)
+            s.profiler?.stop(40)
         }
         // features.4.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 5, 5, 144]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 606384 &* s.n, output: s.t + 609984 &* s.n,
             batch: s.n, pixels: 25, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 17264,
             reduceBias: s.p + 18128, activation: .silu, expandWeights: s.p + 18144, expandBias: s.p + 19008,
             savedPooled: s.t + 642704 &* s.n, savedHidden: s.t + 643424 &* s.n, savedScale: s.t + 642848 &* s.n,
             pool: pool)
+        s.profiler?.stop(41)
         // features.4.0.block.3 project conv 1x1, [n, 5, 5, 144] -> [n, 5, 5, 40]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 609984 &* s.n, pixels: 25 &* s.n, inChannels: 144, weights: s.p + 19152,
             bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 632048 &* s.n, pool: pool)
-        // features.4.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(42)
+        // features.4.0.block.3 BatchNorm (batch statistics) + identity on [n, 5, 5, 40]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 632048 &* s.n, pixels: 25 &* s.n, channels: 40,
                 gamma: s.p + 24912, beta: s.p + 24960, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 633056 &* s.n, savedMean: s.f + 10496, savedInvStd: s.f + 10536,
                 runningMean: s.p + 25008, runningVar: s.p + 25056, pool: pool)
+            s.profiler?.stop(43)
         }
-        // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 40]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 632048 &* s.n, pixels: 25 &* s.n, channels: 40,
                 gamma: s.p + 24912, beta: s.p + 24960, runningMean: s.p + 25008, runningVar: s.p + 25056, eps: 1e-05,
                 activation: .identity, output: s.t + 633056 &* s.n, scratch: s.f + 10496, pool: pool)
+            s.profiler?.stop(44)
         }
     }
 
     /// features.4.1 forward: MBConv6 k3 s1: 5x5x40 -> 5x5x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_4_1_forward(_ s: TrainingStepContext) throws {
         // features.4.1.block.0 expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 633056 &* s.n, pixels: 25 &* s.n, inChannels: 40, weights: s.p + 25104,
             bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 474816 &* s.n,
             pool: pool)
-        // features.4.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(45)
+        // features.4.1.block.0 BatchNorm (batch statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 474816 &* s.n, pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 34704, beta: s.p + 34944, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 480816 &* s.n, savedMean: s.f + 10576, savedInvStd: s.f + 10816,
                 runningMean: s.p + 35184, runningVar: s.p + 35424, pool: pool)
+            s.profiler?.stop(46)
         }
-        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 474816 &* s.n, pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 34704, beta: s.p + 34944, runningMean: s.p + 35184, runningVar: s.p + 35424, eps: 1e-05,
                 activation: .silu, output: s.t + 480816 &* s.n, scratch: s.f + 10576, pool: pool)
+            s.profiler?.stop(47)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][240]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 35664, channels: 240, kernel: 3, into: s.f + 11536)
+        s.profiler?.stop(48)
         // features.4.1.block.1 depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 480816 &* s.n, batch: s.n, height: 5, width: 5, channels: 240, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 11536, bias: s.f,
             activation: .identity, output: s.t + 486816 &* s.n, pool: pool)
-        // features.4.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(49)
+        // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 486816 &* s.n, pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 37824, beta: s.p + 38064, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 492816 &* s.n, savedMean: s.f + 11056, savedInvStd: s.f + 11296,
                 runningMean: s.p + 38304, runningVar: s.p + 38544, pool: pool)
+            s.profiler?.stop(50)
         }
-        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 486816 &* s.n, pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 37824, beta: s.p + 38064, runningMean: s.p + 38304, runningVar: s.p + 38544, eps: 1e-05,
                 activation: .silu, output: s.t + 492816 &* s.n, scratch: s.f + 11056, pool: pool)
+            s.profiler?.stop(51)
         }
         // features.4.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 5, 5, 240]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 492816 &* s.n, output: s.t + 498816 &* s.n,
             batch: s.n, pixels: 25, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 38784,
             reduceBias: s.p + 41184, activation: .silu, expandWeights: s.p + 41200, expandBias: s.p + 43600,
             savedPooled: s.t + 379488 &* s.n, savedHidden: s.t + 643440 &* s.n, savedScale: s.t + 641984 &* s.n,
             pool: pool)
+        s.profiler?.stop(52)
         // features.4.1.block.3 project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 40]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 498816 &* s.n, pixels: 25 &* s.n, inChannels: 240, weights: s.p + 43840,
             bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 634064 &* s.n, pool: pool)
-        // features.4.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(53)
+        // features.4.1.block.3 BatchNorm (batch statistics) + identity on [n, 5, 5, 40]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 634064 &* s.n, pixels: 25 &* s.n, channels: 40,
                 gamma: s.p + 53440, beta: s.p + 53488, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 368064 &* s.n, savedMean: s.f + 15856, savedInvStd: s.f + 15896,
                 runningMean: s.p + 53536, runningVar: s.p + 53584, pool: pool)
+            s.profiler?.stop(54)
         }
-        // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 40]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 634064 &* s.n, pixels: 25 &* s.n, channels: 40,
                 gamma: s.p + 53440, beta: s.p + 53488, runningMean: s.p + 53536, runningVar: s.p + 53584, eps: 1e-05,
                 activation: .identity, output: s.t + 368064 &* s.n, scratch: s.f + 15856, pool: pool)
+            s.profiler?.stop(55)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.92
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08, into: s.t + 643456 &* s.n,
                 random: &random)
+            s.profiler?.stop(56)
         }
         // features.4.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 633056 &* s.n, branch: s.t + 368064 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 643456 &* s.n : nil, batch: s.n,
             perImage: 1000, output: s.t + 635072 &* s.n, pool: pool)
+        s.profiler?.stop(57)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 5x5x40 -> 5x5x56, SE 240 -> 10 -> 240
     private func features_5_0_forward(_ s: TrainingStepContext) throws {
         // features.5.0.block.0 expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 635072 &* s.n, pixels: 25 &* s.n, inChannels: 40, weights: s.p + 53632,
             bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 504816 &* s.n,
             pool: pool)
-        // features.5.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(58)
+        // features.5.0.block.0 BatchNorm (batch statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 504816 &* s.n, pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 63232, beta: s.p + 63472, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 510816 &* s.n, savedMean: s.f + 15936, savedInvStd: s.f + 16176,
                 runningMean: s.p + 63712, runningVar: s.p + 63952, pool: pool)
+            s.profiler?.stop(59)
         }
-        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 504816 &* s.n, pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 63232, beta: s.p + 63472, runningMean: s.p + 63712, runningVar: s.p + 63952, eps: 1e-05,
                 activation: .silu, output: s.t + 510816 &* s.n, scratch: s.f + 15936, pool: pool)
+            s.profiler?.stop(60)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][240]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 64192, channels: 240, kernel: 5, into: s.f + 16896)
+        s.profiler?.stop(61)
         // features.5.0.block.1 depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 510816 &* s.n, batch: s.n, height: 5, width: 5, channels: 240, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 16896, bias: s.f,
             activation: .identity, output: s.t + 516816 &* s.n, pool: pool)
-        // features.5.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(62)
+        // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 516816 &* s.n, pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 70192, beta: s.p + 70432, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 522816 &* s.n, savedMean: s.f + 16416, savedInvStd: s.f + 16656,
                 runningMean: s.p + 70672, runningVar: s.p + 70912, pool: pool)
+            s.profiler?.stop(63)
         }
-        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 516816 &* s.n, pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 70192, beta: s.p + 70432, runningMean: s.p + 70672, runningVar: s.p + 70912, eps: 1e-05,
                 activation: .silu, output: s.t + 522816 &* s.n, scratch: s.f + 16416, pool: pool)
+            s.profiler?.stop(64)
         }
         // features.5.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 5, 5, 240]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 522816 &* s.n, output: s.t + 528816 &* s.n,
             batch: s.n, pixels: 25, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 71152,
             reduceBias: s.p + 73552, activation: .silu, expandWeights: s.p + 73568, expandBias: s.p + 75968,
             savedPooled: s.t + 642224 &* s.n, savedHidden: s.t + 643472 &* s.n, savedScale: s.t + 642464 &* s.n,
             pool: pool)
+        s.profiler?.stop(65)
         // features.5.0.block.3 project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 56]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 528816 &* s.n, pixels: 25 &* s.n, inChannels: 240, weights: s.p + 76208,
             bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.t + 626416 &* s.n, pool: pool)
-        // features.5.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(66)
+        // features.5.0.block.3 BatchNorm (batch statistics) + identity on [n, 5, 5, 56]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 626416 &* s.n, pixels: 25 &* s.n, channels: 56,
                 gamma: s.p + 89648, beta: s.p + 89712, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 627824 &* s.n, savedMean: s.f + 28896, savedInvStd: s.f + 28952,
                 runningMean: s.p + 89776, runningVar: s.p + 89840, pool: pool)
+            s.profiler?.stop(67)
         }
-        // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 56]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 626416 &* s.n, pixels: 25 &* s.n, channels: 56,
                 gamma: s.p + 89648, beta: s.p + 89712, runningMean: s.p + 89776, runningVar: s.p + 89840, eps: 1e-05,
                 activation: .identity, output: s.t + 627824 &* s.n, scratch: s.f + 28896, pool: pool)
+            s.profiler?.stop(68)
         }
     }
 
     /// features.5.1 forward: MBConv6 k5 s1: 5x5x56 -> 5x5x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_5_1_forward(_ s: TrainingStepContext) throws {
         // features.5.1.block.0 expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 627824 &* s.n, pixels: 25 &* s.n, inChannels: 56, weights: s.p + 89904,
             bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.t + 368064 &* s.n,
             pool: pool)
-        // features.5.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(69)
+        // features.5.1.block.0 BatchNorm (batch statistics) + silu on [n, 5, 5, 336]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 368064 &* s.n, pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 108720, beta: s.p + 109056, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 400464 &* s.n, savedMean: s.f + 29008, savedInvStd: s.f + 29344,
                 runningMean: s.p + 109392, runningVar: s.p + 109728, pool: pool)
+            s.profiler?.stop(70)
         }
-        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 336]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 368064 &* s.n, pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 108720, beta: s.p + 109056, runningMean: s.p + 109392, runningVar: s.p + 109728,
                 eps: 1e-05, activation: .silu, output: s.t + 400464 &* s.n, scratch: s.f + 29008, pool: pool)
+            s.profiler?.stop(71)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][336]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 110064, channels: 336, kernel: 5, into: s.f + 30352)
+        s.profiler?.stop(72)
         // features.5.1.block.1 depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 400464 &* s.n, batch: s.n, height: 5, width: 5, channels: 336, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 30352, bias: s.f,
             activation: .identity, output: s.t + 408864 &* s.n, pool: pool)
-        // features.5.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(73)
+        // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 5, 5, 336]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 408864 &* s.n, pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 118464, beta: s.p + 118800, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 417264 &* s.n, savedMean: s.f + 29680, savedInvStd: s.f + 30016,
                 runningMean: s.p + 119136, runningVar: s.p + 119472, pool: pool)
+            s.profiler?.stop(74)
         }
-        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 336]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 408864 &* s.n, pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 118464, beta: s.p + 118800, runningMean: s.p + 119136, runningVar: s.p + 119472,
                 eps: 1e-05, activation: .silu, output: s.t + 417264 &* s.n, scratch: s.f + 29680, pool: pool)
+            s.profiler?.stop(75)
         }
         // features.5.1.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 5, 5, 336]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 417264 &* s.n, output: s.t + 425664 &* s.n,
             batch: s.n, pixels: 25, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 119808,
             reduceBias: s.p + 124512, activation: .silu, expandWeights: s.p + 124528, expandBias: s.p + 129232,
             savedPooled: s.t + 640976 &* s.n, savedHidden: s.t + 643488 &* s.n, savedScale: s.t + 641312 &* s.n,
             pool: pool)
+        s.profiler?.stop(76)
         // features.5.1.block.3 project conv 1x1, [n, 5, 5, 336] -> [n, 5, 5, 56]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 425664 &* s.n, pixels: 25 &* s.n, inChannels: 336, weights: s.p + 129568,
             bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.t + 629232 &* s.n, pool: pool)
-        // features.5.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(77)
+        // features.5.1.block.3 BatchNorm (batch statistics) + identity on [n, 5, 5, 56]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 629232 &* s.n, pixels: 25 &* s.n, channels: 56,
                 gamma: s.p + 148384, beta: s.p + 148448, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 376464 &* s.n, savedMean: s.f + 47152, savedInvStd: s.f + 47208,
                 runningMean: s.p + 148512, runningVar: s.p + 148576, pool: pool)
+            s.profiler?.stop(78)
         }
-        // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 56]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 629232 &* s.n, pixels: 25 &* s.n, channels: 56,
                 gamma: s.p + 148384, beta: s.p + 148448, runningMean: s.p + 148512, runningVar: s.p + 148576,
                 eps: 1e-05, activation: .identity, output: s.t + 376464 &* s.n, scratch: s.f + 47152, pool: pool)
+            s.profiler?.stop(79)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.88
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12000000000000002,
                 into: s.t + 643504 &* s.n, random: &random)
+            s.profiler?.stop(80)
         }
         // features.5.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 627824 &* s.n, branch: s.t + 376464 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 643504 &* s.n : nil, batch: s.n,
             perImage: 1400, output: s.t + 630640 &* s.n, pool: pool)
+        s.profiler?.stop(81)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 5x5x56 -> 3x3x96, SE 336 -> 14 -> 336
     private func features_6_0_forward(_ s: TrainingStepContext) throws {
         // features.6.0.block.0 expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 630640 &* s.n, pixels: 25 &* s.n, inChannels: 56, weights: s.p + 148640,
             bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.t + 434064 &* s.n,
             pool: pool)
-        // features.6.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(82)
+        // features.6.0.block.0 BatchNorm (batch statistics) + silu on [n, 5, 5, 336]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 434064 &* s.n, pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 167456, beta: s.p + 167792, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 442464 &* s.n, savedMean: s.f + 47264, savedInvStd: s.f + 47600,
                 runningMean: s.p + 168128, runningVar: s.p + 168464, pool: pool)
+            s.profiler?.stop(83)
         }
-        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 336]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 434064 &* s.n, pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 167456, beta: s.p + 167792, runningMean: s.p + 168128, runningVar: s.p + 168464,
                 eps: 1e-05, activation: .silu, output: s.t + 442464 &* s.n, scratch: s.f + 47264, pool: pool)
+            s.profiler?.stop(84)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][336]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 168800, channels: 336, kernel: 5, into: s.f + 48608)
+        s.profiler?.stop(85)
         // features.6.0.block.1 depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 442464 &* s.n, batch: s.n, height: 5, width: 5, channels: 336, kernel: 5,
             stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 48608, bias: s.f,
             activation: .identity, output: s.t + 376464 &* s.n, pool: pool)
-        // features.6.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(86)
+        // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 3, 3, 336]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 376464 &* s.n, pixels: 9 &* s.n, channels: 336,
                 gamma: s.p + 177200, beta: s.p + 177536, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 613584 &* s.n, savedMean: s.f + 47936, savedInvStd: s.f + 48272,
                 runningMean: s.p + 177872, runningVar: s.p + 178208, pool: pool)
+            s.profiler?.stop(87)
         }
-        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 336]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 376464 &* s.n, pixels: 9 &* s.n, channels: 336,
                 gamma: s.p + 177200, beta: s.p + 177536, runningMean: s.p + 177872, runningVar: s.p + 178208,
                 eps: 1e-05, activation: .silu, output: s.t + 613584 &* s.n, scratch: s.f + 47936, pool: pool)
+            s.profiler?.stop(88)
         }
         // features.6.0.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 3, 3, 336]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 613584 &* s.n, output: s.t + 616608 &* s.n,
             batch: s.n, pixels: 9, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 178544,
             reduceBias: s.p + 183248, activation: .silu, expandWeights: s.p + 183264, expandBias: s.p + 187968,
             savedPooled: s.t + 458928 &* s.n, savedHidden: s.t + 643520 &* s.n, savedScale: s.t + 641648 &* s.n,
             pool: pool)
+        s.profiler?.stop(89)
         // features.6.0.block.3 project conv 1x1, [n, 3, 3, 336] -> [n, 3, 3, 96]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 616608 &* s.n, pixels: 9 &* s.n, inChannels: 336, weights: s.p + 188304,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 458064 &* s.n, pool: pool)
-        // features.6.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(90)
+        // features.6.0.block.3 BatchNorm (batch statistics) + identity on [n, 3, 3, 96]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 458064 &* s.n, pixels: 9 &* s.n, channels: 96,
                 gamma: s.p + 220560, beta: s.p + 220656, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 636080 &* s.n, savedMean: s.f + 65408, savedInvStd: s.f + 65504,
                 runningMean: s.p + 220752, runningVar: s.p + 220848, pool: pool)
+            s.profiler?.stop(91)
         }
-        // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 96]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 458064 &* s.n, pixels: 9 &* s.n, channels: 96,
                 gamma: s.p + 220560, beta: s.p + 220656, runningMean: s.p + 220752, runningVar: s.p + 220848,
                 eps: 1e-05, activation: .identity, output: s.t + 636080 &* s.n, scratch: s.f + 65408, pool: pool)
+            s.profiler?.stop(92)
         }
     }
 
     /// features.6.1 forward: MBConv6 k5 s1: 3x3x96 -> 3x3x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_6_1_forward(_ s: TrainingStepContext) throws {
         // features.6.1.block.0 expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 636080 &* s.n, pixels: 9 &* s.n, inChannels: 96, weights: s.p + 220944,
             bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 550944 &* s.n,
             pool: pool)
-        // features.6.1.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(93)
+        // features.6.1.block.0 BatchNorm (batch statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 550944 &* s.n, pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 276240, beta: s.p + 276816, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 556128 &* s.n, savedMean: s.f + 65600, savedInvStd: s.f + 66176,
                 runningMean: s.p + 277392, runningVar: s.p + 277968, pool: pool)
+            s.profiler?.stop(94)
         }
-        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 550944 &* s.n, pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 276240, beta: s.p + 276816, runningMean: s.p + 277392, runningVar: s.p + 277968,
                 eps: 1e-05, activation: .silu, output: s.t + 556128 &* s.n, scratch: s.f + 65600, pool: pool)
+            s.profiler?.stop(95)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][576]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 278544, channels: 576, kernel: 5, into: s.f + 67904)
+        s.profiler?.stop(96)
         // features.6.1.block.1 depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 556128 &* s.n, batch: s.n, height: 3, width: 3, channels: 576, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 67904, bias: s.f,
             activation: .identity, output: s.t + 561312 &* s.n, pool: pool)
-        // features.6.1.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(97)
+        // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 561312 &* s.n, pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 292944, beta: s.p + 293520, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 566496 &* s.n, savedMean: s.f + 66752, savedInvStd: s.f + 67328,
                 runningMean: s.p + 294096, runningVar: s.p + 294672, pool: pool)
+            s.profiler?.stop(98)
         }
-        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 561312 &* s.n, pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 292944, beta: s.p + 293520, runningMean: s.p + 294096, runningVar: s.p + 294672,
                 eps: 1e-05, activation: .silu, output: s.t + 566496 &* s.n, scratch: s.f + 66752, pool: pool)
+            s.profiler?.stop(99)
         }
         // features.6.1.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 3, 3, 576]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 566496 &* s.n, output: s.t + 571680 &* s.n,
             batch: s.n, pixels: 9, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 295248,
             reduceBias: s.p + 309072, activation: .silu, expandWeights: s.p + 309104, expandBias: s.p + 322928,
             savedPooled: s.t + 638672 &* s.n, savedHidden: s.t + 643280 &* s.n, savedScale: s.t + 639248 &* s.n,
             pool: pool)
+        s.profiler?.stop(100)
         // features.6.1.block.3 project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 96]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 571680 &* s.n, pixels: 9 &* s.n, inChannels: 576, weights: s.p + 323504,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 636944 &* s.n, pool: pool)
-        // features.6.1.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(101)
+        // features.6.1.block.3 BatchNorm (batch statistics) + identity on [n, 3, 3, 96]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 636944 &* s.n, pixels: 9 &* s.n, channels: 96,
                 gamma: s.p + 378800, beta: s.p + 378896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 450864 &* s.n, savedMean: s.f + 96704, savedInvStd: s.f + 96800,
                 runningMean: s.p + 378992, runningVar: s.p + 379088, pool: pool)
+            s.profiler?.stop(102)
         }
-        // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 96]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 636944 &* s.n, pixels: 9 &* s.n, channels: 96,
                 gamma: s.p + 378800, beta: s.p + 378896, runningMean: s.p + 378992, runningVar: s.p + 379088,
                 eps: 1e-05, activation: .identity, output: s.t + 450864 &* s.n, scratch: s.f + 96704, pool: pool)
+            s.profiler?.stop(103)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.84
         if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16, into: s.t + 643536 &* s.n,
                 random: &random)
+            s.profiler?.stop(104)
         }
         // features.6.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 636080 &* s.n, branch: s.t + 450864 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 643536 &* s.n : nil, batch: s.n,
             perImage: 864, output: s.t + 637808 &* s.n, pool: pool)
+        s.profiler?.stop(105)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 3x3x96 -> 3x3x160, SE 576 -> 24 -> 576
     private func features_7_0_forward(_ s: TrainingStepContext) throws {
         // features.7.0.block.0 expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 637808 &* s.n, pixels: 9 &* s.n, inChannels: 96, weights: s.p + 379184,
             bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 576864 &* s.n,
             pool: pool)
-        // features.7.0.block.0 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(106)
+        // features.7.0.block.0 BatchNorm (batch statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 576864 &* s.n, pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 434480, beta: s.p + 435056, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 582048 &* s.n, savedMean: s.f + 96896, savedInvStd: s.f + 97472,
                 runningMean: s.p + 435632, runningVar: s.p + 436208, pool: pool)
+            s.profiler?.stop(107)
         }
-        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 576864 &* s.n, pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 434480, beta: s.p + 435056, runningMean: s.p + 435632, runningVar: s.p + 436208,
                 eps: 1e-05, activation: .silu, output: s.t + 582048 &* s.n, scratch: s.f + 96896, pool: pool)
+            s.profiler?.stop(108)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][576]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 436784, channels: 576, kernel: 3, into: s.f + 99200)
+        s.profiler?.stop(109)
         // features.7.0.block.1 depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 582048 &* s.n, batch: s.n, height: 3, width: 3, channels: 576, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3, weights: s.f + 99200, bias: s.f,
             activation: .identity, output: s.t + 587232 &* s.n, pool: pool)
-        // features.7.0.block.1 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(110)
+        // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 587232 &* s.n, pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 441968, beta: s.p + 442544, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 592416 &* s.n, savedMean: s.f + 98048, savedInvStd: s.f + 98624,
                 runningMean: s.p + 443120, runningVar: s.p + 443696, pool: pool)
+            s.profiler?.stop(111)
         }
-        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 587232 &* s.n, pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 441968, beta: s.p + 442544, runningMean: s.p + 443120, runningVar: s.p + 443696,
                 eps: 1e-05, activation: .silu, output: s.t + 592416 &* s.n, scratch: s.f + 98048, pool: pool)
+            s.profiler?.stop(112)
         }
         // features.7.0.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 3, 3, 576]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 592416 &* s.n, output: s.t + 597600 &* s.n,
             batch: s.n, pixels: 9, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 444272,
             reduceBias: s.p + 458096, activation: .silu, expandWeights: s.p + 458128, expandBias: s.p + 471952,
             savedPooled: s.t + 639824 &* s.n, savedHidden: s.t + 643312 &* s.n, savedScale: s.t + 640400 &* s.n,
             pool: pool)
+        s.profiler?.stop(113)
         // features.7.0.block.3 project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 160]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 597600 &* s.n, pixels: 9 &* s.n, inChannels: 576, weights: s.p + 472528,
             bias: s.f, outChannels: 160, activation: .identity, residual: nil, output: s.t + 456624 &* s.n,
             pool: pool)
-        // features.7.0.block.3 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(114)
+        // features.7.0.block.3 BatchNorm (batch statistics) + identity on [n, 3, 3, 160]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 456624 &* s.n, pixels: 9 &* s.n, channels: 160,
                 gamma: s.p + 564688, beta: s.p + 564848, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .identity, output: s.t + 623536 &* s.n, savedMean: s.f + 109568, savedInvStd: s.f + 109728,
                 runningMean: s.p + 565008, runningVar: s.p + 565168, pool: pool)
+            s.profiler?.stop(115)
         }
-        // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 160]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 456624 &* s.n, pixels: 9 &* s.n, channels: 160,
                 gamma: s.p + 564688, beta: s.p + 564848, runningMean: s.p + 565008, runningVar: s.p + 565168,
                 eps: 1e-05, activation: .identity, output: s.t + 623536 &* s.n, scratch: s.f + 109568, pool: pool)
+            s.profiler?.stop(116)
         }
     }
 
     /// features.8 forward: head: conv 1x1 160 -> 640
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 3, 3, 160] -> [n, 3, 3, 640]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 623536 &* s.n, pixels: 9 &* s.n, inChannels: 160, weights: s.p + 565328,
             bias: s.f, outChannels: 640, activation: .identity, residual: nil, output: s.t + 450864 &* s.n,
             pool: pool)
-        // features.8 BatchNorm (batch statistics) + silu
+        s.profiler?.stop(117)
+        // features.8 BatchNorm (batch statistics) + silu on [n, 3, 3, 640]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 450864 &* s.n, pixels: 9 &* s.n, channels: 640,
                 gamma: s.p + 667728, beta: s.p + 668368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.t + 534816 &* s.n, savedMean: s.f + 109888, savedInvStd: s.f + 110528,
                 runningMean: s.p + 669008, runningVar: s.p + 669648, pool: pool)
+            s.profiler?.stop(118)
         }
-        // features.8 frozen: BatchNorm in eval mode (running statistics) + silu
+        // features.8 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 640]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 450864 &* s.n, pixels: 9 &* s.n, channels: 640,
                 gamma: s.p + 667728, beta: s.p + 668368, runningMean: s.p + 669008, runningVar: s.p + 669648,
                 eps: 1e-05, activation: .silu, output: s.t + 534816 &* s.n, scratch: s.f + 109888, pool: pool)
+            s.profiler?.stop(119)
         }
     }
 
     /// classifier forward: global average pool, dropout 0.1, linear 640 -> 10 classes
     private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 3, 3, 640] -> [n, 640]
+        s.profiler?.start()
         Kernels.globalAveragePool(input: s.t + 534816 &* s.n, batch: s.n, pixels: 9, channels: 640,
             output: s.t + 624976 &* s.n, pool: pool)
+        s.profiler?.stop(120)
         // dropout p=0.1 (when options.dropout) on [n, 640]
+        s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.t + 624976 &* s.n, output: s.t + 535456 &* s.n, count: 640 &* s.n,
             probability: s.options.dropout ? 0.1 : 0, mask: s.t + 534816 &* s.n, random: &random)
+        s.profiler?.stop(121)
         // classifier.1 linear, [n, 640] -> [n, 10]
+        s.profiler?.start()
         Kernels.linear(input: s.t + 535456 &* s.n, batch: s.n, inFeatures: 640, weights: s.p + 670288,
             bias: s.p + 676688, outFeatures: 10, output: s.t + 536096 &* s.n, pool: pool)
+        s.profiler?.stop(122)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
+        s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.t + 536096 &* s.n, labels: s.labels, classes: 10,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 536736 &* s.n)
+        s.profiler?.stop(123)
         // hand the logits to the caller
+        s.profiler?.start()
         s.logits.update(from: s.t + 536096 &* s.n, count: 10 &* s.n)
+        s.profiler?.stop(124)
     }
 
     /// classifier backward: global average pool, dropout 0.1, linear 640 -> 10 classes
     private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
+        s.profiler?.start()
         TrainingKernels.linearBackward(gradOutput: s.t + 536736 &* s.n, input: s.t + 535456 &* s.n,
             weights: s.p + 670288, batch: s.n, inFeatures: 640, outFeatures: 10, gradInput: s.t + 536096 &* s.n,
             gradWeights: s.g + 670288, gradBias: s.g + 676688, pool: pool)
+        s.profiler?.stop(125)
         // dropout backward
+        s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.t + 536096 &* s.n, mask: s.t + 534816 &* s.n, count: 640 &* s.n,
             gradInput: s.t + 624976 &* s.n)
+        s.profiler?.stop(126)
         // avgpool backward: spread each channel's gradient over the 9 pixels
+        s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 624976 &* s.n, batch: s.n, pixels: 9,
             channels: 640, gradInput: s.t + 534816 &* s.n, pool: pool)
+        s.profiler?.stop(127)
     }
 
     /// features.8 backward: head: conv 1x1 160 -> 640
     private func features_8_backward(_ s: TrainingStepContext) {
-        // features.8 backward through silu and BatchNorm (in place)
+        // features.8 backward through silu and BatchNorm (in place) on [n, 3, 3, 640]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 534816 &* s.n, input: s.t + 450864 &* s.n,
             pixels: 9 &* s.n, channels: 640, gamma: s.p + 667728, beta: s.p + 668368, savedMean: s.f + 109888,
             savedInvStd: s.f + 110528, activation: .silu, gradInput: s.t + 534816 &* s.n, gradGamma: s.g + 667728,
             gradBeta: s.g + 668368, pool: pool)
-        // features.8 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(128)
+        // features.8 conv 1x1 backward: input and weight gradients, [n, 3, 3, 160] <- [n, 3, 3, 640]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 534816 &* s.n, input: s.t + 623536 &* s.n,
             weights: s.p + 565328, pixels: 9 &* s.n, inChannels: 160, outChannels: 640, gradInput: s.t + 624976 &* s.n,
             gradWeights: s.g + 565328, pool: pool)
+        s.profiler?.stop(129)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 3x3x96 -> 3x3x160, SE 576 -> 24 -> 576
     private func features_7_0_backward(_ s: TrainingStepContext) {
-        // features.7.0.block.3 backward through identity and BatchNorm (in place)
+        // features.7.0.block.3 backward through identity and BatchNorm (in place) on [n, 3, 3, 160]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 624976 &* s.n, input: s.t + 456624 &* s.n,
             pixels: 9 &* s.n, channels: 160, gamma: s.p + 564688, beta: s.p + 564848, savedMean: s.f + 109568,
             savedInvStd: s.f + 109728, activation: .identity, gradInput: s.t + 624976 &* s.n, gradGamma: s.g + 564688,
             gradBeta: s.g + 564848, pool: pool)
-        // features.7.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(130)
+        // features.7.0.block.3 conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 160]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 624976 &* s.n, input: s.t + 597600 &* s.n,
             weights: s.p + 472528, pixels: 9 &* s.n, inChannels: 576, outChannels: 160, gradInput: s.t + 450864 &* s.n,
             gradWeights: s.g + 472528, pool: pool)
-        // features.7.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(131)
+        // features.7.0.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 3, 3, 576]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 450864 &* s.n, input: s.t + 592416 &* s.n, batch: s.n,
             pixels: 9, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 444272, activation: .silu,
             expandWeights: s.p + 458128, savedPooled: s.t + 639824 &* s.n, savedHidden: s.t + 643312 &* s.n,
             savedScale: s.t + 640400 &* s.n, gradInput: s.t + 534816 &* s.n, gradReduceWeights: s.g + 444272,
             gradReduceBias: s.g + 458096, gradExpandWeights: s.g + 458128, gradExpandBias: s.g + 471952,
             workspace: s.ws, pool: pool)
-        // features.7.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(132)
+        // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 3, 3, 576]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 534816 &* s.n, input: s.t + 587232 &* s.n,
             pixels: 9 &* s.n, channels: 576, gamma: s.p + 441968, beta: s.p + 442544, savedMean: s.f + 98048,
             savedInvStd: s.f + 98624, activation: .silu, gradInput: s.t + 534816 &* s.n, gradGamma: s.g + 441968,
             gradBeta: s.g + 442544, pool: pool)
+        s.profiler?.stop(133)
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 104384, count: 5184)
-        // features.7.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(134)
+        // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 534816 &* s.n, input: s.t + 582048 &* s.n, batch: s.n,
             height: 3, width: 3, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3,
             weights: s.f + 99200, gradInput: s.t + 450864 &* s.n, gradWeights: s.f + 104384, pool: pool)
+        s.profiler?.stop(135)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 104384, channels: 576, kernel: 3, into: s.g + 436784)
-        // features.7.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(136)
+        // features.7.0.block.0 backward through silu and BatchNorm (in place) on [n, 3, 3, 576]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 450864 &* s.n, input: s.t + 576864 &* s.n,
             pixels: 9 &* s.n, channels: 576, gamma: s.p + 434480, beta: s.p + 435056, savedMean: s.f + 96896,
             savedInvStd: s.f + 97472, activation: .silu, gradInput: s.t + 450864 &* s.n, gradGamma: s.g + 434480,
             gradBeta: s.g + 435056, pool: pool)
-        // features.7.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(137)
+        // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 450864 &* s.n, input: s.t + 637808 &* s.n,
             weights: s.p + 379184, pixels: 9 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.t + 456048 &* s.n,
             gradWeights: s.g + 379184, pool: pool)
+        s.profiler?.stop(138)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 3x3x96 -> 3x3x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 456048 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 643536 &* s.n : nil, batch: s.n,
             perImage: 864, gradBranch: s.t + 456912 &* s.n, pool: pool)
-        // features.6.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(139)
+        // features.6.1.block.3 backward through identity and BatchNorm (in place) on [n, 3, 3, 96]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 456912 &* s.n, input: s.t + 636944 &* s.n,
             pixels: 9 &* s.n, channels: 96, gamma: s.p + 378800, beta: s.p + 378896, savedMean: s.f + 96704,
             savedInvStd: s.f + 96800, activation: .identity, gradInput: s.t + 456912 &* s.n, gradGamma: s.g + 378800,
             gradBeta: s.g + 378896, pool: pool)
-        // features.6.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(140)
+        // features.6.1.block.3 conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 96]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 456912 &* s.n, input: s.t + 571680 &* s.n,
             weights: s.p + 323504, pixels: 9 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.t + 450864 &* s.n,
             gradWeights: s.g + 323504, pool: pool)
-        // features.6.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(141)
+        // features.6.1.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 3, 3, 576]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 450864 &* s.n, input: s.t + 566496 &* s.n, batch: s.n,
             pixels: 9, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 295248, activation: .silu,
             expandWeights: s.p + 309104, savedPooled: s.t + 638672 &* s.n, savedHidden: s.t + 643280 &* s.n,
             savedScale: s.t + 639248 &* s.n, gradInput: s.t + 534816 &* s.n, gradReduceWeights: s.g + 295248,
             gradReduceBias: s.g + 309072, gradExpandWeights: s.g + 309104, gradExpandBias: s.g + 322928,
             workspace: s.ws, pool: pool)
-        // features.6.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(142)
+        // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 3, 3, 576]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 534816 &* s.n, input: s.t + 561312 &* s.n,
             pixels: 9 &* s.n, channels: 576, gamma: s.p + 292944, beta: s.p + 293520, savedMean: s.f + 66752,
             savedInvStd: s.f + 67328, activation: .silu, gradInput: s.t + 534816 &* s.n, gradGamma: s.g + 292944,
             gradBeta: s.g + 293520, pool: pool)
+        s.profiler?.stop(143)
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 82304, count: 14400)
-        // features.6.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(144)
+        // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 534816 &* s.n, input: s.t + 556128 &* s.n, batch: s.n,
             height: 3, width: 3, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
             weights: s.f + 67904, gradInput: s.t + 450864 &* s.n, gradWeights: s.f + 82304, pool: pool)
+        s.profiler?.stop(145)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 82304, channels: 576, kernel: 5, into: s.g + 278544)
-        // features.6.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(146)
+        // features.6.1.block.0 backward through silu and BatchNorm (in place) on [n, 3, 3, 576]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 450864 &* s.n, input: s.t + 550944 &* s.n,
             pixels: 9 &* s.n, channels: 576, gamma: s.p + 276240, beta: s.p + 276816, savedMean: s.f + 65600,
             savedInvStd: s.f + 66176, activation: .silu, gradInput: s.t + 450864 &* s.n, gradGamma: s.g + 276240,
             gradBeta: s.g + 276816, pool: pool)
-        // features.6.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(147)
+        // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 450864 &* s.n, input: s.t + 636080 &* s.n,
             weights: s.p + 220944, pixels: 9 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.t + 456912 &* s.n,
             gradWeights: s.g + 220944, pool: pool)
+        s.profiler?.stop(148)
         // features.6.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 456912 &* s.n, s.t + 456048 &* s.n, count: 864 &* s.n, pool: pool)
+        s.profiler?.stop(149)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 5x5x56 -> 3x3x96, SE 336 -> 14 -> 336
     private func features_6_0_backward(_ s: TrainingStepContext) {
-        // features.6.0.block.3 backward through identity and BatchNorm (in place)
+        // features.6.0.block.3 backward through identity and BatchNorm (in place) on [n, 3, 3, 96]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 456912 &* s.n, input: s.t + 458064 &* s.n,
             pixels: 9 &* s.n, channels: 96, gamma: s.p + 220560, beta: s.p + 220656, savedMean: s.f + 65408,
             savedInvStd: s.f + 65504, activation: .identity, gradInput: s.t + 456912 &* s.n, gradGamma: s.g + 220560,
             gradBeta: s.g + 220656, pool: pool)
-        // features.6.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(150)
+        // features.6.0.block.3 conv 1x1 backward: input and weight gradients, [n, 3, 3, 336] <- [n, 3, 3, 96]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 456912 &* s.n, input: s.t + 616608 &* s.n,
             weights: s.p + 188304, pixels: 9 &* s.n, inChannels: 336, outChannels: 96, gradInput: s.t + 450864 &* s.n,
             gradWeights: s.g + 188304, pool: pool)
-        // features.6.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(151)
+        // features.6.0.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 3, 3, 336]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 450864 &* s.n, input: s.t + 613584 &* s.n, batch: s.n,
             pixels: 9, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 178544, activation: .silu,
             expandWeights: s.p + 183264, savedPooled: s.t + 458928 &* s.n, savedHidden: s.t + 643520 &* s.n,
             savedScale: s.t + 641648 &* s.n, gradInput: s.t + 534816 &* s.n, gradReduceWeights: s.g + 178544,
             gradReduceBias: s.g + 183248, gradExpandWeights: s.g + 183264, gradExpandBias: s.g + 187968,
             workspace: s.ws, pool: pool)
-        // features.6.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(152)
+        // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 3, 3, 336]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 534816 &* s.n, input: s.t + 376464 &* s.n,
             pixels: 9 &* s.n, channels: 336, gamma: s.p + 177200, beta: s.p + 177536, savedMean: s.f + 47936,
             savedInvStd: s.f + 48272, activation: .silu, gradInput: s.t + 534816 &* s.n, gradGamma: s.g + 177200,
             gradBeta: s.g + 177536, pool: pool)
+        s.profiler?.stop(153)
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 57008, count: 8400)
-        // features.6.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(154)
+        // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 3, 3, 336]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 534816 &* s.n, input: s.t + 442464 &* s.n, batch: s.n,
             height: 5, width: 5, channels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
             weights: s.f + 48608, gradInput: s.t + 450864 &* s.n, gradWeights: s.f + 57008, pool: pool)
+        s.profiler?.stop(155)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 57008, channels: 336, kernel: 5, into: s.g + 168800)
-        // features.6.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(156)
+        // features.6.0.block.0 backward through silu and BatchNorm (in place) on [n, 5, 5, 336]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 450864 &* s.n, input: s.t + 434064 &* s.n,
             pixels: 25 &* s.n, channels: 336, gamma: s.p + 167456, beta: s.p + 167792, savedMean: s.f + 47264,
             savedInvStd: s.f + 47600, activation: .silu, gradInput: s.t + 450864 &* s.n, gradGamma: s.g + 167456,
             gradBeta: s.g + 167792, pool: pool)
-        // features.6.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(157)
+        // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 450864 &* s.n, input: s.t + 630640 &* s.n,
             weights: s.p + 148640, pixels: 25 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.t + 376464 &* s.n,
             gradWeights: s.g + 148640, pool: pool)
+        s.profiler?.stop(158)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 5x5x56 -> 5x5x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 376464 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 643504 &* s.n : nil, batch: s.n,
             perImage: 1400, gradBranch: s.t + 377872 &* s.n, pool: pool)
-        // features.5.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(159)
+        // features.5.1.block.3 backward through identity and BatchNorm (in place) on [n, 5, 5, 56]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 377872 &* s.n, input: s.t + 629232 &* s.n,
             pixels: 25 &* s.n, channels: 56, gamma: s.p + 148384, beta: s.p + 148448, savedMean: s.f + 47152,
             savedInvStd: s.f + 47208, activation: .identity, gradInput: s.t + 377872 &* s.n, gradGamma: s.g + 148384,
             gradBeta: s.g + 148448, pool: pool)
-        // features.5.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(160)
+        // features.5.1.block.3 conv 1x1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 56]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 377872 &* s.n, input: s.t + 425664 &* s.n,
             weights: s.p + 129568, pixels: 25 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.t + 434064 &* s.n,
             gradWeights: s.g + 129568, pool: pool)
-        // features.5.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(161)
+        // features.5.1.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 5, 5, 336]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 434064 &* s.n, input: s.t + 417264 &* s.n, batch: s.n,
             pixels: 25, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 119808, activation: .silu,
             expandWeights: s.p + 124528, savedPooled: s.t + 640976 &* s.n, savedHidden: s.t + 643488 &* s.n,
             savedScale: s.t + 641312 &* s.n, gradInput: s.t + 425664 &* s.n, gradReduceWeights: s.g + 119808,
             gradReduceBias: s.g + 124512, gradExpandWeights: s.g + 124528, gradExpandBias: s.g + 129232,
             workspace: s.ws, pool: pool)
-        // features.5.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(162)
+        // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 5, 5, 336]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 425664 &* s.n, input: s.t + 408864 &* s.n,
             pixels: 25 &* s.n, channels: 336, gamma: s.p + 118464, beta: s.p + 118800, savedMean: s.f + 29680,
             savedInvStd: s.f + 30016, activation: .silu, gradInput: s.t + 425664 &* s.n, gradGamma: s.g + 118464,
             gradBeta: s.g + 118800, pool: pool)
+        s.profiler?.stop(163)
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 38752, count: 8400)
-        // features.5.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(164)
+        // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 336]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 425664 &* s.n, input: s.t + 400464 &* s.n, batch: s.n,
             height: 5, width: 5, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
             weights: s.f + 30352, gradInput: s.t + 408864 &* s.n, gradWeights: s.f + 38752, pool: pool)
+        s.profiler?.stop(165)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 38752, channels: 336, kernel: 5, into: s.g + 110064)
-        // features.5.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(166)
+        // features.5.1.block.0 backward through silu and BatchNorm (in place) on [n, 5, 5, 336]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 408864 &* s.n, input: s.t + 368064 &* s.n,
             pixels: 25 &* s.n, channels: 336, gamma: s.p + 108720, beta: s.p + 109056, savedMean: s.f + 29008,
             savedInvStd: s.f + 29344, activation: .silu, gradInput: s.t + 408864 &* s.n, gradGamma: s.g + 108720,
             gradBeta: s.g + 109056, pool: pool)
-        // features.5.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(167)
+        // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 408864 &* s.n, input: s.t + 627824 &* s.n,
             weights: s.p + 89904, pixels: 25 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.t + 374064 &* s.n,
             gradWeights: s.g + 89904, pool: pool)
+        s.profiler?.stop(168)
         // features.5.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 374064 &* s.n, s.t + 376464 &* s.n, count: 1400 &* s.n, pool: pool)
+        s.profiler?.stop(169)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 5x5x40 -> 5x5x56, SE 240 -> 10 -> 240
     private func features_5_0_backward(_ s: TrainingStepContext) {
-        // features.5.0.block.3 backward through identity and BatchNorm (in place)
+        // features.5.0.block.3 backward through identity and BatchNorm (in place) on [n, 5, 5, 56]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 374064 &* s.n, input: s.t + 626416 &* s.n,
             pixels: 25 &* s.n, channels: 56, gamma: s.p + 89648, beta: s.p + 89712, savedMean: s.f + 28896,
             savedInvStd: s.f + 28952, activation: .identity, gradInput: s.t + 374064 &* s.n, gradGamma: s.g + 89648,
             gradBeta: s.g + 89712, pool: pool)
-        // features.5.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(170)
+        // features.5.0.block.3 conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 56]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 374064 &* s.n, input: s.t + 528816 &* s.n,
             weights: s.p + 76208, pixels: 25 &* s.n, inChannels: 240, outChannels: 56, gradInput: s.t + 368064 &* s.n,
             gradWeights: s.g + 76208, pool: pool)
-        // features.5.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(171)
+        // features.5.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 5, 5, 240]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 368064 &* s.n, input: s.t + 522816 &* s.n, batch: s.n,
             pixels: 25, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 71152, activation: .silu,
             expandWeights: s.p + 73568, savedPooled: s.t + 642224 &* s.n, savedHidden: s.t + 643472 &* s.n,
             savedScale: s.t + 642464 &* s.n, gradInput: s.t + 400464 &* s.n, gradReduceWeights: s.g + 71152,
             gradReduceBias: s.g + 73552, gradExpandWeights: s.g + 73568, gradExpandBias: s.g + 75968, workspace: s.ws,
             pool: pool)
-        // features.5.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(172)
+        // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 5, 5, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 400464 &* s.n, input: s.t + 516816 &* s.n,
             pixels: 25 &* s.n, channels: 240, gamma: s.p + 70192, beta: s.p + 70432, savedMean: s.f + 16416,
             savedInvStd: s.f + 16656, activation: .silu, gradInput: s.t + 400464 &* s.n, gradGamma: s.g + 70192,
             gradBeta: s.g + 70432, pool: pool)
+        s.profiler?.stop(173)
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 22896, count: 6000)
-        // features.5.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(174)
+        // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 400464 &* s.n, input: s.t + 510816 &* s.n, batch: s.n,
             height: 5, width: 5, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
             weights: s.f + 16896, gradInput: s.t + 368064 &* s.n, gradWeights: s.f + 22896, pool: pool)
+        s.profiler?.stop(175)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 22896, channels: 240, kernel: 5, into: s.g + 64192)
-        // features.5.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(176)
+        // features.5.0.block.0 backward through silu and BatchNorm (in place) on [n, 5, 5, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 368064 &* s.n, input: s.t + 504816 &* s.n,
             pixels: 25 &* s.n, channels: 240, gamma: s.p + 63232, beta: s.p + 63472, savedMean: s.f + 15936,
             savedInvStd: s.f + 16176, activation: .silu, gradInput: s.t + 368064 &* s.n, gradGamma: s.g + 63232,
             gradBeta: s.g + 63472, pool: pool)
-        // features.5.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(177)
+        // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 368064 &* s.n, input: s.t + 635072 &* s.n,
             weights: s.p + 53632, pixels: 25 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.t + 374064 &* s.n,
             gradWeights: s.g + 53632, pool: pool)
+        s.profiler?.stop(178)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 5x5x40 -> 5x5x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 374064 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 643456 &* s.n : nil, batch: s.n,
             perImage: 1000, gradBranch: s.t + 375072 &* s.n, pool: pool)
-        // features.4.1.block.3 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(179)
+        // features.4.1.block.3 backward through identity and BatchNorm (in place) on [n, 5, 5, 40]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 375072 &* s.n, input: s.t + 634064 &* s.n,
             pixels: 25 &* s.n, channels: 40, gamma: s.p + 53440, beta: s.p + 53488, savedMean: s.f + 15856,
             savedInvStd: s.f + 15896, activation: .identity, gradInput: s.t + 375072 &* s.n, gradGamma: s.g + 53440,
             gradBeta: s.g + 53488, pool: pool)
-        // features.4.1.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(180)
+        // features.4.1.block.3 conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 40]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 375072 &* s.n, input: s.t + 498816 &* s.n,
             weights: s.p + 43840, pixels: 25 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.t + 368064 &* s.n,
             gradWeights: s.g + 43840, pool: pool)
-        // features.4.1.block.2 squeeze-excitation backward
+        s.profiler?.stop(181)
+        // features.4.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 5, 5, 240]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 368064 &* s.n, input: s.t + 492816 &* s.n, batch: s.n,
             pixels: 25, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 38784, activation: .silu,
             expandWeights: s.p + 41200, savedPooled: s.t + 379488 &* s.n, savedHidden: s.t + 643440 &* s.n,
             savedScale: s.t + 641984 &* s.n, gradInput: s.t + 400464 &* s.n, gradReduceWeights: s.g + 38784,
             gradReduceBias: s.g + 41184, gradExpandWeights: s.g + 41200, gradExpandBias: s.g + 43600, workspace: s.ws,
             pool: pool)
-        // features.4.1.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(182)
+        // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 5, 5, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 400464 &* s.n, input: s.t + 486816 &* s.n,
             pixels: 25 &* s.n, channels: 240, gamma: s.p + 37824, beta: s.p + 38064, savedMean: s.f + 11056,
             savedInvStd: s.f + 11296, activation: .silu, gradInput: s.t + 400464 &* s.n, gradGamma: s.g + 37824,
             gradBeta: s.g + 38064, pool: pool)
+        s.profiler?.stop(183)
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 13696, count: 2160)
-        // features.4.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(184)
+        // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 400464 &* s.n, input: s.t + 480816 &* s.n, batch: s.n,
             height: 5, width: 5, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
             weights: s.f + 11536, gradInput: s.t + 368064 &* s.n, gradWeights: s.f + 13696, pool: pool)
+        s.profiler?.stop(185)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 13696, channels: 240, kernel: 3, into: s.g + 35664)
-        // features.4.1.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(186)
+        // features.4.1.block.0 backward through silu and BatchNorm (in place) on [n, 5, 5, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 368064 &* s.n, input: s.t + 474816 &* s.n,
             pixels: 25 &* s.n, channels: 240, gamma: s.p + 34704, beta: s.p + 34944, savedMean: s.f + 10576,
             savedInvStd: s.f + 10816, activation: .silu, gradInput: s.t + 368064 &* s.n, gradGamma: s.g + 34704,
             gradBeta: s.g + 34944, pool: pool)
-        // features.4.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(187)
+        // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 368064 &* s.n, input: s.t + 633056 &* s.n,
             weights: s.p + 25104, pixels: 25 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.t + 375072 &* s.n,
             gradWeights: s.g + 25104, pool: pool)
+        s.profiler?.stop(188)
         // features.4.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 375072 &* s.n, s.t + 374064 &* s.n, count: 1000 &* s.n, pool: pool)
+        s.profiler?.stop(189)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 9x9x24 -> 5x5x40, SE 144 -> 6 -> 144
     private func features_4_0_backward(_ s: TrainingStepContext) {
-        // features.4.0.block.3 backward through identity and BatchNorm (in place)
+        // features.4.0.block.3 backward through identity and BatchNorm (in place) on [n, 5, 5, 40]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 375072 &* s.n, input: s.t + 632048 &* s.n,
             pixels: 25 &* s.n, channels: 40, gamma: s.p + 24912, beta: s.p + 24960, savedMean: s.f + 10496,
             savedInvStd: s.f + 10536, activation: .identity, gradInput: s.t + 375072 &* s.n, gradGamma: s.g + 24912,
             gradBeta: s.g + 24960, pool: pool)
-        // features.4.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(190)
+        // features.4.0.block.3 conv 1x1 backward: input and weight gradients, [n, 5, 5, 144] <- [n, 5, 5, 40]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 375072 &* s.n, input: s.t + 609984 &* s.n,
             weights: s.p + 19152, pixels: 25 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.t + 368064 &* s.n,
             gradWeights: s.g + 19152, pool: pool)
-        // features.4.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(191)
+        // features.4.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 5, 5, 144]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 368064 &* s.n, input: s.t + 606384 &* s.n, batch: s.n,
             pixels: 25, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 17264, activation: .silu,
             expandWeights: s.p + 18144, savedPooled: s.t + 642704 &* s.n, savedHidden: s.t + 643424 &* s.n,
             savedScale: s.t + 642848 &* s.n, gradInput: s.t + 400464 &* s.n, gradReduceWeights: s.g + 17264,
             gradReduceBias: s.g + 18128, gradExpandWeights: s.g + 18144, gradExpandBias: s.g + 19008, workspace: s.ws,
             pool: pool)
-        // features.4.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(192)
+        // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 5, 5, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 400464 &* s.n, input: s.t + 602784 &* s.n,
             pixels: 25 &* s.n, channels: 144, gamma: s.p + 16688, beta: s.p + 16832, savedMean: s.f + 7616,
             savedInvStd: s.f + 7760, activation: .silu, gradInput: s.t + 400464 &* s.n, gradGamma: s.g + 16688,
             gradBeta: s.g + 16832, pool: pool)
+        s.profiler?.stop(193)
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 9200, count: 1296)
-        // features.4.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(194)
+        // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 9, 9, 144] <- [n, 5, 5, 144]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 400464 &* s.n, input: s.t + 198288 &* s.n, batch: s.n,
             height: 9, width: 9, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
             weights: s.f + 7904, gradInput: s.t + 368064 &* s.n, gradWeights: s.f + 9200, pool: pool)
+        s.profiler?.stop(195)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 9200, channels: 144, kernel: 3, into: s.g + 15392)
-        // features.4.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(196)
+        // features.4.0.block.0 backward through silu and BatchNorm (in place) on [n, 9, 9, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 368064 &* s.n, input: s.t + 186624 &* s.n,
             pixels: 81 &* s.n, channels: 144, gamma: s.p + 14816, beta: s.p + 14960, savedMean: s.f + 7328,
             savedInvStd: s.f + 7472, activation: .silu, gradInput: s.t + 368064 &* s.n, gradGamma: s.g + 14816,
             gradBeta: s.g + 14960, pool: pool)
-        // features.4.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(197)
+        // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 24] <- [n, 9, 9, 144]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 368064 &* s.n, input: s.t + 621584 &* s.n,
             weights: s.p + 11360, pixels: 81 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.t + 194400 &* s.n,
             gradWeights: s.g + 11360, pool: pool)
+        s.profiler?.stop(198)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 18x18x16 -> 9x9x24, SE 96 -> 4 -> 96
     private func features_3_0_backward(_ s: TrainingStepContext) {
-        // features.3.0.block.3 backward through identity and BatchNorm (in place)
+        // features.3.0.block.3 backward through identity and BatchNorm (in place) on [n, 9, 9, 24]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 194400 &* s.n, input: s.t + 619632 &* s.n,
             pixels: 81 &* s.n, channels: 24, gamma: s.p + 11232, beta: s.p + 11264, savedMean: s.f + 7280,
             savedInvStd: s.f + 7304, activation: .identity, gradInput: s.t + 194400 &* s.n, gradGamma: s.g + 11232,
             gradBeta: s.g + 11264, pool: pool)
-        // features.3.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(199)
+        // features.3.0.block.3 conv 1x1 backward: input and weight gradients, [n, 9, 9, 96] <- [n, 9, 9, 24]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 194400 &* s.n, input: s.t + 467040 &* s.n,
             weights: s.p + 8928, pixels: 81 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.t + 186624 &* s.n,
             gradWeights: s.g + 8928, pool: pool)
-        // features.3.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(200)
+        // features.3.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward on [n, 9, 9, 96]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 186624 &* s.n, input: s.t + 459264 &* s.n, batch: s.n,
             pixels: 81, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 8048, activation: .silu,
             expandWeights: s.p + 8448, savedPooled: s.t + 642992 &* s.n, savedHidden: s.t + 643408 &* s.n,
             savedScale: s.t + 643088 &* s.n, gradInput: s.t + 368064 &* s.n, gradReduceWeights: s.g + 8048,
             gradReduceBias: s.g + 8432, gradExpandWeights: s.g + 8448, gradExpandBias: s.g + 8832, workspace: s.ws,
             pool: pool)
-        // features.3.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(201)
+        // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 96]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 368064 &* s.n, input: s.t + 209952 &* s.n,
             pixels: 81 &* s.n, channels: 96, gamma: s.p + 7664, beta: s.p + 7760, savedMean: s.f + 2288,
             savedInvStd: s.f + 2384, activation: .silu, gradInput: s.t + 368064 &* s.n, gradGamma: s.g + 7664,
             gradBeta: s.g + 7760, pool: pool)
+        s.profiler?.stop(202)
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 4880, count: 2400)
-        // features.3.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(203)
+        // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 9, 9, 96]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 368064 &* s.n, input: s.t + 155520 &* s.n, batch: s.n,
             height: 18, width: 18, channels: 96, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9,
             outWidth: 9, weights: s.f + 2480, gradInput: s.t + 186624 &* s.n, gradWeights: s.f + 4880, pool: pool)
+        s.profiler?.stop(204)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4880, channels: 96, kernel: 5, into: s.g + 5264)
-        // features.3.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(205)
+        // features.3.0.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 96]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 186624 &* s.n, input: s.t + 124416 &* s.n,
             pixels: 324 &* s.n, channels: 96, gamma: s.p + 4880, beta: s.p + 4976, savedMean: s.f + 2096,
             savedInvStd: s.f + 2192, activation: .silu, gradInput: s.t + 186624 &* s.n, gradGamma: s.g + 4880,
             gradBeta: s.g + 4976, pool: pool)
-        // features.3.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(206)
+        // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 16] <- [n, 18, 18, 96]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 186624 &* s.n, input: s.t + 545760 &* s.n,
             weights: s.p + 3344, pixels: 324 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.t + 139968 &* s.n,
             gradWeights: s.g + 3344, pool: pool)
+        s.profiler?.stop(207)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 36x36x8 -> 18x18x16, SE 48 -> 2 -> 48
     private func features_2_0_backward(_ s: TrainingStepContext) {
-        // features.2.0.block.3 backward through identity and BatchNorm (in place)
+        // features.2.0.block.3 backward through identity and BatchNorm (in place) on [n, 18, 18, 16]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 139968 &* s.n, input: s.t + 540576 &* s.n,
             pixels: 324 &* s.n, channels: 16, gamma: s.p + 3280, beta: s.p + 3296, savedMean: s.f + 2064,
             savedInvStd: s.f + 2080, activation: .identity, gradInput: s.t + 139968 &* s.n, gradGamma: s.g + 3280,
             gradBeta: s.g + 3296, pool: pool)
-        // features.2.0.block.3 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(208)
+        // features.2.0.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 48] <- [n, 18, 18, 16]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 139968 &* s.n, input: s.t + 352512 &* s.n,
             weights: s.p + 2512, pixels: 324 &* s.n, inChannels: 48, outChannels: 16, gradInput: s.t + 124416 &* s.n,
             gradWeights: s.g + 2512, pool: pool)
-        // features.2.0.block.2 squeeze-excitation backward
+        s.profiler?.stop(209)
+        // features.2.0.block.2 squeeze-excitation 48 -> 2 -> 48 backward on [n, 18, 18, 48]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 124416 &* s.n, input: s.t + 336960 &* s.n, batch: s.n,
             pixels: 324, channels: 48, squeezeChannels: 2, reduceWeights: s.p + 2256, activation: .silu,
             expandWeights: s.p + 2368, savedPooled: s.t + 643184 &* s.n, savedHidden: s.t + 643392 &* s.n,
             savedScale: s.t + 643232 &* s.n, gradInput: s.t + 186624 &* s.n, gradReduceWeights: s.g + 2256,
             gradReduceBias: s.g + 2352, gradExpandWeights: s.g + 2368, gradExpandBias: s.g + 2464, workspace: s.ws,
             pool: pool)
-        // features.2.0.block.1 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(210)
+        // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 48]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 186624 &* s.n, input: s.t + 321408 &* s.n,
             pixels: 324 &* s.n, channels: 48, gamma: s.p + 2064, beta: s.p + 2112, savedMean: s.f + 1104,
             savedInvStd: s.f + 1152, activation: .silu, gradInput: s.t + 186624 &* s.n, gradGamma: s.g + 2064,
             gradBeta: s.g + 2112, pool: pool)
+        s.profiler?.stop(211)
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 1632, count: 432)
-        // features.2.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(212)
+        // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 18, 18, 48]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 186624 &* s.n, input: s.t + 62208 &* s.n, batch: s.n,
             height: 36, width: 36, channels: 48, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18,
             outWidth: 18, weights: s.f + 1200, gradInput: s.t + 124416 &* s.n, gradWeights: s.f + 1632, pool: pool)
+        s.profiler?.stop(213)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1632, channels: 48, kernel: 3, into: s.g + 1632)
-        // features.2.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(214)
+        // features.2.0.block.0 backward through silu and BatchNorm (in place) on [n, 36, 36, 48]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 124416 &* s.n, input: s.t, pixels: 1296 &* s.n,
             channels: 48, gamma: s.p + 1440, beta: s.p + 1488, savedMean: s.f + 1008, savedInvStd: s.f + 1056,
             activation: .silu, gradInput: s.t + 124416 &* s.n, gradGamma: s.g + 1440, gradBeta: s.g + 1488,
             pool: pool)
-        // features.2.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(215)
+        // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 36, 36, 8] <- [n, 36, 36, 48]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 124416 &* s.n, input: s.t + 390096 &* s.n,
             weights: s.p + 1056, pixels: 1296 &* s.n, inChannels: 8, outChannels: 48, gradInput: s.t + 20736 &* s.n,
             gradWeights: s.g + 1056, pool: pool)
+        s.profiler?.stop(216)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 36x36x16 -> 36x36x8, SE 16 -> 4 -> 16
     private func features_1_0_backward(_ s: TrainingStepContext) {
-        // features.1.0.block.2 backward through identity and BatchNorm (in place)
+        // features.1.0.block.2 backward through identity and BatchNorm (in place) on [n, 36, 36, 8]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20736 &* s.n, input: s.t + 379728 &* s.n,
             pixels: 1296 &* s.n, channels: 8, gamma: s.p + 992, beta: s.p + 1008, savedMean: s.f + 992,
             savedInvStd: s.f + 1000, activation: .identity, gradInput: s.t + 20736 &* s.n, gradGamma: s.g + 992,
             gradBeta: s.g + 1008, pool: pool)
-        // features.1.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(217)
+        // features.1.0.block.2 conv 1x1 backward: input and weight gradients, [n, 36, 36, 16] <- [n, 36, 36, 8]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20736 &* s.n, input: s.t + 300672 &* s.n,
             weights: s.p + 864, pixels: 1296 &* s.n, inChannels: 16, outChannels: 8, gradInput: s.t,
             gradWeights: s.g + 864, pool: pool)
-        // features.1.0.block.1 squeeze-excitation backward
+        s.profiler?.stop(218)
+        // features.1.0.block.1 squeeze-excitation 16 -> 4 -> 16 backward on [n, 36, 36, 16]
+        s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.t, input: s.t + 279936 &* s.n, batch: s.n, pixels: 1296,
             channels: 16, squeezeChannels: 4, reduceWeights: s.p + 704, activation: .silu, expandWeights: s.p + 784,
             savedPooled: s.t + 643344 &* s.n, savedHidden: s.t + 643360 &* s.n, savedScale: s.t + 643376 &* s.n,
             gradInput: s.t + 20736 &* s.n, gradReduceWeights: s.g + 704, gradReduceBias: s.g + 768,
             gradExpandWeights: s.g + 784, gradExpandBias: s.g + 848, workspace: s.ws, pool: pool)
-        // features.1.0.block.0 backward through silu and BatchNorm (in place)
+        s.profiler?.stop(219)
+        // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 36, 36, 16]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20736 &* s.n, input: s.t + 259200 &* s.n,
             pixels: 1296 &* s.n, channels: 16, gamma: s.p + 640, beta: s.p + 656, savedMean: s.f + 672,
             savedInvStd: s.f + 688, activation: .silu, gradInput: s.t + 20736 &* s.n, gradGamma: s.g + 640,
             gradBeta: s.g + 656, pool: pool)
+        s.profiler?.stop(220)
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 848, count: 144)
-        // features.1.0.block.0 depthwise backward: input and weight gradients
+        s.profiler?.stop(221)
+        // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 36, 36, 16] <- [n, 36, 36, 16]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 20736 &* s.n, input: s.t + 238464 &* s.n, batch: s.n,
             height: 36, width: 36, channels: 16, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 36,
             outWidth: 36, weights: s.f + 704, gradInput: s.t, gradWeights: s.f + 848, pool: pool)
+        s.profiler?.stop(222)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 848, channels: 16, kernel: 3, into: s.g + 496)
+        s.profiler?.stop(223)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 16 channels
     private func features_0_backward(_ s: TrainingStepContext) {
-        // features.0 backward through silu and BatchNorm (in place)
+        // features.0 backward through silu and BatchNorm (in place) on [n, 36, 36, 16]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 217728 &* s.n, pixels: 1296 &* s.n,
             channels: 16, gamma: s.p + 432, beta: s.p + 448, savedMean: s.f + 640, savedInvStd: s.f + 656,
             activation: .silu, gradInput: s.t, gradGamma: s.g + 432, gradBeta: s.g + 448, pool: pool)
+        s.profiler?.stop(224)
         // features.0 stem weight gradient (the image needs none)
+        s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.t, input: s.x, batch: s.n, inChannels: 3, height: 72,
             width: 72, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36, outChannels: 16,
             gradWeights: s.g, workspace: s.ws, pool: pool)
+        s.profiler?.stop(225)
     }
+
+    /// The kernel calls of `trainStep` in order (`s.profiler?.stop(i)` charges entry i), for `LayerProfiler`.
+    public static let profiledLayers: [LayerProfiler.Layer] = [
+        .init("gradients", kind: "zero gradients", macsPerImage: nil, "zero all 676704 gradients"),
+        .init("features.0", kind: "stem forward", macsPerImage: 559872,
+              "stem conv 3x3/2, [n, 3, 72, 72] (NCHW) -> [n, 36, 36, 16]"),
+        .init("features.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 36, 36, 16]"),
+        .init("features.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 16]"),
+        .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][16]"),
+        .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: 186624,
+              "depthwise 3x3/1, [n, 36, 36, 16] -> [n, 36, 36, 16]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 36, 36, 16]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 16]"),
+        .init("features.1.0.block.1", kind: "squeeze-excitation forward", macsPerImage: 128,
+              "squeeze-excitation 16 -> 4 -> 16 on [n, 36, 36, 16]"),
+        .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 165888,
+              "project conv 1x1, [n, 36, 36, 16] -> [n, 36, 36, 8]"),
+        .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 36, 36, 8]"),
+        .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 36, 36, 8]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 497664,
+              "expand conv 1x1, [n, 36, 36, 8] -> [n, 36, 36, 48]"),
+        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 36, 36, 48]"),
+        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 48]"),
+        .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][48]"),
+        .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 139968,
+              "depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48]"),
+        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 18, 18, 48]"),
+        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 48]"),
+        .init("features.2.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 192,
+              "squeeze-excitation 48 -> 2 -> 48 on [n, 18, 18, 48]"),
+        .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 248832,
+              "project conv 1x1, [n, 18, 18, 48] -> [n, 18, 18, 16]"),
+        .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 18, 18, 16]"),
+        .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 16]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 497664,
+              "expand conv 1x1, [n, 18, 18, 16] -> [n, 18, 18, 96]"),
+        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 18, 18, 96]"),
+        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 96]"),
+        .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][96]"),
+        .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 194400,
+              "depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96]"),
+        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 9, 9, 96]"),
+        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 96]"),
+        .init("features.3.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 768,
+              "squeeze-excitation 96 -> 4 -> 96 on [n, 9, 9, 96]"),
+        .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 186624,
+              "project conv 1x1, [n, 9, 9, 96] -> [n, 9, 9, 24]"),
+        .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 9, 9, 24]"),
+        .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 24]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 279936,
+              "expand conv 1x1, [n, 9, 9, 24] -> [n, 9, 9, 144]"),
+        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 9, 9, 144]"),
+        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 144]"),
+        .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][144]"),
+        .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 32400,
+              "depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144]"),
+        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 5, 5, 144]"),
+        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 144]"),
+        .init("features.4.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
+              "squeeze-excitation 144 -> 6 -> 144 on [n, 5, 5, 144]"),
+        .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 144000,
+              "project conv 1x1, [n, 5, 5, 144] -> [n, 5, 5, 40]"),
+        .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 5, 5, 40]"),
+        .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 40]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 240000,
+              "expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]"),
+        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 5, 5, 240]"),
+        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]"),
+        .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][240]"),
+        .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 54000,
+              "depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240]"),
+        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 5, 5, 240]"),
+        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]"),
+        .init("features.4.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
+              "squeeze-excitation 240 -> 10 -> 240 on [n, 5, 5, 240]"),
+        .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 240000,
+              "project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 40]"),
+        .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 5, 5, 40]"),
+        .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 40]"),
+        .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.92"),
+        .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 240000,
+              "expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]"),
+        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 5, 5, 240]"),
+        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]"),
+        .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][240]"),
+        .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 150000,
+              "depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240]"),
+        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 5, 5, 240]"),
+        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]"),
+        .init("features.5.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
+              "squeeze-excitation 240 -> 10 -> 240 on [n, 5, 5, 240]"),
+        .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 336000,
+              "project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 56]"),
+        .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 5, 5, 56]"),
+        .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 56]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 470400,
+              "expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]"),
+        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 5, 5, 336]"),
+        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 336]"),
+        .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][336]"),
+        .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 210000,
+              "depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336]"),
+        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 5, 5, 336]"),
+        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 336]"),
+        .init("features.5.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 9408,
+              "squeeze-excitation 336 -> 14 -> 336 on [n, 5, 5, 336]"),
+        .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 470400,
+              "project conv 1x1, [n, 5, 5, 336] -> [n, 5, 5, 56]"),
+        .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 5, 5, 56]"),
+        .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 56]"),
+        .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.88"),
+        .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 470400,
+              "expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]"),
+        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 5, 5, 336]"),
+        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 336]"),
+        .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][336]"),
+        .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 75600,
+              "depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336]"),
+        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 3, 3, 336]"),
+        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 336]"),
+        .init("features.6.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 9408,
+              "squeeze-excitation 336 -> 14 -> 336 on [n, 3, 3, 336]"),
+        .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 290304,
+              "project conv 1x1, [n, 3, 3, 336] -> [n, 3, 3, 96]"),
+        .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 3, 3, 96]"),
+        .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 96]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 497664,
+              "expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]"),
+        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 3, 3, 576]"),
+        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]"),
+        .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][576]"),
+        .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 129600,
+              "depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576]"),
+        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 3, 3, 576]"),
+        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]"),
+        .init("features.6.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 27648,
+              "squeeze-excitation 576 -> 24 -> 576 on [n, 3, 3, 576]"),
+        .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 497664,
+              "project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 96]"),
+        .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 3, 3, 96]"),
+        .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 96]"),
+        .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.84"),
+        .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 497664,
+              "expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]"),
+        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 3, 3, 576]"),
+        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]"),
+        .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][576]"),
+        .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 46656,
+              "depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576]"),
+        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 3, 3, 576]"),
+        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]"),
+        .init("features.7.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 27648,
+              "squeeze-excitation 576 -> 24 -> 576 on [n, 3, 3, 576]"),
+        .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 829440,
+              "project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 160]"),
+        .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 3, 3, 160]"),
+        .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 160]"),
+        .init("features.8", kind: "conv 1x1 forward", macsPerImage: 921600,
+              "head conv 1x1, [n, 3, 3, 160] -> [n, 3, 3, 640]"),
+        .init("features.8", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + silu on [n, 3, 3, 640]"),
+        .init("features.8", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 640]"),
+        .init("avgpool", kind: "pool+classifier+loss", macsPerImage: nil,
+              "global average pool, [n, 3, 3, 640] -> [n, 640]"),
+        .init("classifier.0", kind: "pool+classifier+loss", macsPerImage: nil,
+              "dropout p=0.1 (when options.dropout) on [n, 640]"),
+        .init("classifier.1", kind: "pool+classifier+loss", macsPerImage: 6400,
+              "linear, [n, 640] -> [n, 10]"),
+        .init("loss", kind: "pool+classifier+loss", macsPerImage: nil,
+              "mean cross-entropy (label smoothing options.labelSmoothing) and its gradient"),
+        .init("logits", kind: "pool+classifier+loss", macsPerImage: nil,
+              "hand the logits to the caller"),
+        .init("classifier.1", kind: "pool+classifier backward", macsPerImage: 12800,
+              "linear backward"),
+        .init("classifier.0", kind: "pool+classifier backward", macsPerImage: nil,
+              "dropout backward"),
+        .init("avgpool", kind: "pool+classifier backward", macsPerImage: nil,
+              "backward: spread each channel's gradient over the 9 pixels"),
+        .init("features.8", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 3, 3, 640]"),
+        .init("features.8", kind: "conv 1x1 backward", macsPerImage: 1843200,
+              "conv 1x1 backward: input and weight gradients, [n, 3, 3, 160] <- [n, 3, 3, 640]"),
+        .init("features.7.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 3, 3, 160]"),
+        .init("features.7.0.block.3", kind: "conv 1x1 backward", macsPerImage: 1658880,
+              "conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 160]"),
+        .init("features.7.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 55296,
+              "squeeze-excitation 576 -> 24 -> 576 backward on [n, 3, 3, 576]"),
+        .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 3, 3, 576]"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 93312,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 3, 3, 576]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 backward", macsPerImage: 995328,
+              "conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]"),
+        .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 3, 3, 96]"),
+        .init("features.6.1.block.3", kind: "conv 1x1 backward", macsPerImage: 995328,
+              "conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 96]"),
+        .init("features.6.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 55296,
+              "squeeze-excitation 576 -> 24 -> 576 backward on [n, 3, 3, 576]"),
+        .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 3, 3, 576]"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 259200,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 3, 3, 576]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 backward", macsPerImage: 995328,
+              "conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]"),
+        .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 3, 3, 96]"),
+        .init("features.6.0.block.3", kind: "conv 1x1 backward", macsPerImage: 580608,
+              "conv 1x1 backward: input and weight gradients, [n, 3, 3, 336] <- [n, 3, 3, 96]"),
+        .init("features.6.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 18816,
+              "squeeze-excitation 336 -> 14 -> 336 backward on [n, 3, 3, 336]"),
+        .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 3, 3, 336]"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 151200,
+              "depthwise 5x5/2 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 3, 3, 336]"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 5, 5, 336]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 backward", macsPerImage: 940800,
+              "conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]"),
+        .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 5, 5, 56]"),
+        .init("features.5.1.block.3", kind: "conv 1x1 backward", macsPerImage: 940800,
+              "conv 1x1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 56]"),
+        .init("features.5.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 18816,
+              "squeeze-excitation 336 -> 14 -> 336 backward on [n, 5, 5, 336]"),
+        .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 5, 5, 336]"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 420000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 336]"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 5, 5, 336]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 backward", macsPerImage: 940800,
+              "conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]"),
+        .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 5, 5, 56]"),
+        .init("features.5.0.block.3", kind: "conv 1x1 backward", macsPerImage: 672000,
+              "conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 56]"),
+        .init("features.5.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
+              "squeeze-excitation 240 -> 10 -> 240 backward on [n, 5, 5, 240]"),
+        .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 5, 5, 240]"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 300000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 5, 5, 240]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 backward", macsPerImage: 480000,
+              "conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]"),
+        .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.1.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 5, 5, 40]"),
+        .init("features.4.1.block.3", kind: "conv 1x1 backward", macsPerImage: 480000,
+              "conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 40]"),
+        .init("features.4.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
+              "squeeze-excitation 240 -> 10 -> 240 backward on [n, 5, 5, 240]"),
+        .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 5, 5, 240]"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 108000,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 5, 5, 240]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 backward", macsPerImage: 480000,
+              "conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]"),
+        .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 5, 5, 40]"),
+        .init("features.4.0.block.3", kind: "conv 1x1 backward", macsPerImage: 288000,
+              "conv 1x1 backward: input and weight gradients, [n, 5, 5, 144] <- [n, 5, 5, 40]"),
+        .init("features.4.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
+              "squeeze-excitation 144 -> 6 -> 144 backward on [n, 5, 5, 144]"),
+        .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 5, 5, 144]"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 64800,
+              "depthwise 3x3/2 backward: input and weight gradients, [n, 9, 9, 144] <- [n, 5, 5, 144]"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 9, 9, 144]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 backward", macsPerImage: 559872,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 24] <- [n, 9, 9, 144]"),
+        .init("features.3.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 9, 9, 24]"),
+        .init("features.3.0.block.3", kind: "conv 1x1 backward", macsPerImage: 373248,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 96] <- [n, 9, 9, 24]"),
+        .init("features.3.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 1536,
+              "squeeze-excitation 96 -> 4 -> 96 backward on [n, 9, 9, 96]"),
+        .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 9, 9, 96]"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 388800,
+              "depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 9, 9, 96]"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 18, 18, 96]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 backward", macsPerImage: 995328,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 16] <- [n, 18, 18, 96]"),
+        .init("features.2.0.block.3", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 18, 18, 16]"),
+        .init("features.2.0.block.3", kind: "conv 1x1 backward", macsPerImage: 497664,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 48] <- [n, 18, 18, 16]"),
+        .init("features.2.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 384,
+              "squeeze-excitation 48 -> 2 -> 48 backward on [n, 18, 18, 48]"),
+        .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 18, 18, 48]"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 279936,
+              "depthwise 3x3/2 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 18, 18, 48]"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 36, 36, 48]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 backward", macsPerImage: 995328,
+              "conv 1x1 backward: input and weight gradients, [n, 36, 36, 8] <- [n, 36, 36, 48]"),
+        .init("features.1.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 36, 36, 8]"),
+        .init("features.1.0.block.2", kind: "conv 1x1 backward", macsPerImage: 331776,
+              "conv 1x1 backward: input and weight gradients, [n, 36, 36, 16] <- [n, 36, 36, 8]"),
+        .init("features.1.0.block.1", kind: "squeeze-excitation backward", macsPerImage: 256,
+              "squeeze-excitation 16 -> 4 -> 16 backward on [n, 36, 36, 16]"),
+        .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 36, 36, 16]"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 373248,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 36, 36, 16] <- [n, 36, 36, 16]"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through silu and BatchNorm (in place) on [n, 36, 36, 16]"),
+        .init("features.0", kind: "stem backward", macsPerImage: 559872,
+              "stem weight gradient (the image needs none)"),
+    ]
 
     /// Trainable tensors in the parameter buffer (gradients at the same offsets).
     static let trainableSlots: [ParameterSlot] = [

@@ -17,6 +17,11 @@ public final class EfficientNetTinyLite: GeneratedModel {
     private let pool: WorkerPool
     private let arena = ActivationArena()
 
+    /// Times every kernel call of `forward` when set (`effnet bench --profile`).
+    public var profiler: LayerProfiler? {
+        didSet { profiler?.requireTable(Self.profiledLayers, of: "EfficientNetTinyLite") }
+    }
+
     public init(weights store: any WeightStore, pool: WorkerPool) throws {
         self.weights = try PreparedWeights(descriptor: Self.descriptor, store: store)
         self.pool = pool
@@ -32,239 +37,377 @@ public final class EfficientNetTinyLite: GeneratedModel {
         let a = arena.reserve(floats: 93312 &* n &+ workspaceFloats(batch: n))
         let ws = a + 93312 &* n
         let w = weights.pointer
-        features_0(n, x, a, w, ws)
-        features_1_0(n, a, w, ws)
-        features_2_0(n, a, w, ws)
-        features_3_0(n, a, w, ws)
-        features_4_0(n, a, w, ws)
-        features_4_1(n, a, w, ws)
-        features_5_0(n, a, w, ws)
-        features_5_1(n, a, w, ws)
-        features_6_0(n, a, w, ws)
-        features_6_1(n, a, w, ws)
-        features_7_0(n, a, w, ws)
-        features_8(n, a, w, ws)
-        classifier(n, a, w, ws, logits)
+        let p = profiler
+        p?.beginRun(batch: n)
+        features_0(n, x, a, w, ws, p)
+        features_1_0(n, a, w, ws, p)
+        features_2_0(n, a, w, ws, p)
+        features_3_0(n, a, w, ws, p)
+        features_4_0(n, a, w, ws, p)
+        features_4_1(n, a, w, ws, p)
+        features_5_0(n, a, w, ws, p)
+        features_5_1(n, a, w, ws, p)
+        features_6_0(n, a, w, ws, p)
+        features_6_1(n, a, w, ws, p)
+        features_7_0(n, a, w, ws, p)
+        features_8(n, a, w, ws, p)
+        classifier(n, a, w, ws, logits, p)
     }
 
     /// features.0: stem: conv 3x3 stride 2, 3 -> 32 channels
-    private func features_0(_ n: Int, _ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_0(_ n: Int, _ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.0 stem: conv 3x3/2 + BN + relu6, [n, 3, 72, 72] (NCHW) -> [n, 36, 36, 32]
+        p?.start()
         Kernels.stemConv(
             input: x, batch: n, inChannels: 3, height: 72, width: 72,
             kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 36, outWidth: 36,
             weights: w + 0, bias: w + 864, outChannels: 32, activation: .relu6,
             output: a, workspace: ws, pool: pool)
+        p?.stop(0)
     }
 
     /// features.1.0: MBConv1 k3 s1: 36x36x32 -> 36x36x8
-    private func features_1_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_1_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.1.0.block.0 depthwise: depthwise 3x3/1 + BN + relu6, [n, 36, 36, 32] -> [n, 36, 36, 32]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 36, width: 36, channels: 32,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36,
             weights: w + 896, bias: w + 1184, activation: .relu6, output: a + 41472 &* n, pool: pool)
+        p?.stop(1)
         // features.1.0.block.1 project: conv 1x1 + BN, [n, 36, 36, 32] -> [n, 36, 36, 8]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 41472 &* n, pixels: 1296 &* n, inChannels: 32,
             weights: w + 1216, bias: w + 1472, outChannels: 8,
             activation: .identity, residual: nil, output: a + 82944 &* n, pool: pool)
+        p?.stop(2)
     }
 
     /// features.2.0: MBConv6 k3 s2: 36x36x8 -> 18x18x16
-    private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.2.0.block.0 expand: conv 1x1 + BN + relu6, [n, 36, 36, 8] -> [n, 36, 36, 48]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 82944 &* n, pixels: 1296 &* n, inChannels: 8,
             weights: w + 1488, bias: w + 1872, outChannels: 48,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(3)
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 36, 36, 48] -> [n, 18, 18, 48]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 36, width: 36, channels: 48,
             kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 18, outWidth: 18,
             weights: w + 1920, bias: w + 2352, activation: .relu6, output: a + 62208 &* n, pool: pool)
+        p?.stop(4)
         // features.2.0.block.2 project: conv 1x1 + BN, [n, 18, 18, 48] -> [n, 18, 18, 16]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 62208 &* n, pixels: 324 &* n, inChannels: 48,
             weights: w + 2400, bias: w + 3168, outChannels: 16,
             activation: .identity, residual: nil, output: a + 31104 &* n, pool: pool)
+        p?.stop(5)
     }
 
     /// features.3.0: MBConv6 k5 s2: 18x18x16 -> 9x9x24
-    private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.3.0.block.0 expand: conv 1x1 + BN + relu6, [n, 18, 18, 16] -> [n, 18, 18, 96]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 31104 &* n, pixels: 324 &* n, inChannels: 16,
             weights: w + 3184, bias: w + 4720, outChannels: 96,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(6)
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 18, 18, 96] -> [n, 9, 9, 96]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 18, width: 18, channels: 96,
             kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
             weights: w + 4816, bias: w + 7216, activation: .relu6, output: a + 31104 &* n, pool: pool)
+        p?.stop(7)
         // features.3.0.block.2 project: conv 1x1 + BN, [n, 9, 9, 96] -> [n, 9, 9, 24]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 31104 &* n, pixels: 81 &* n, inChannels: 96,
             weights: w + 7312, bias: w + 9616, outChannels: 24,
             activation: .identity, residual: nil, output: a + 11664 &* n, pool: pool)
+        p?.stop(8)
     }
 
     /// features.4.0: MBConv6 k3 s2: 9x9x24 -> 5x5x40
-    private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.0.block.0 expand: conv 1x1 + BN + relu6, [n, 9, 9, 24] -> [n, 9, 9, 144]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 11664 &* n, pixels: 81 &* n, inChannels: 24,
             weights: w + 9648, bias: w + 13104, outChannels: 144,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(9)
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 9, 9, 144] -> [n, 5, 5, 144]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 9, width: 9, channels: 144,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
             weights: w + 13248, bias: w + 14544, activation: .relu6, output: a + 11664 &* n, pool: pool)
+        p?.stop(10)
         // features.4.0.block.2 project: conv 1x1 + BN, [n, 5, 5, 144] -> [n, 5, 5, 40]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 11664 &* n, pixels: 25 &* n, inChannels: 144,
             weights: w + 14688, bias: w + 20448, outChannels: 40,
             activation: .identity, residual: nil, output: a + 15264 &* n, pool: pool)
+        p?.stop(11)
     }
 
     /// features.4.1: MBConv6 k3 s1: 5x5x40 -> 5x5x40, identity shortcut
-    private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.1.block.0 expand: conv 1x1 + BN + relu6, [n, 5, 5, 40] -> [n, 5, 5, 240]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 15264 &* n, pixels: 25 &* n, inChannels: 40,
             weights: w + 20496, bias: w + 30096, outChannels: 240,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(12)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 5, 5, 240] -> [n, 5, 5, 240]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 5, width: 5, channels: 240,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
             weights: w + 30336, bias: w + 32496, activation: .relu6, output: a + 6000 &* n, pool: pool)
+        p?.stop(13)
         // features.4.1.block.2 project: conv 1x1 + BN + shortcut, [n, 5, 5, 240] -> [n, 5, 5, 40]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 6000 &* n, pixels: 25 &* n, inChannels: 240,
             weights: w + 32736, bias: w + 42336, outChannels: 40,
             activation: .identity, residual: a + 15264 &* n, output: a + 12000 &* n, pool: pool)
+        p?.stop(14)
     }
 
     /// features.5.0: MBConv6 k5 s1: 5x5x40 -> 5x5x56
-    private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.0.block.0 expand: conv 1x1 + BN + relu6, [n, 5, 5, 40] -> [n, 5, 5, 240]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 12000 &* n, pixels: 25 &* n, inChannels: 40,
             weights: w + 42384, bias: w + 51984, outChannels: 240,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(15)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 5, 5, 240] -> [n, 5, 5, 240]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 5, width: 5, channels: 240,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
             weights: w + 52224, bias: w + 58224, activation: .relu6, output: a + 6000 &* n, pool: pool)
+        p?.stop(16)
         // features.5.0.block.2 project: conv 1x1 + BN, [n, 5, 5, 240] -> [n, 5, 5, 56]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 6000 &* n, pixels: 25 &* n, inChannels: 240,
             weights: w + 58464, bias: w + 71904, outChannels: 56,
             activation: .identity, residual: nil, output: a + 16800 &* n, pool: pool)
+        p?.stop(17)
     }
 
     /// features.5.1: MBConv6 k5 s1: 5x5x56 -> 5x5x56, identity shortcut
-    private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.1.block.0 expand: conv 1x1 + BN + relu6, [n, 5, 5, 56] -> [n, 5, 5, 336]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 16800 &* n, pixels: 25 &* n, inChannels: 56,
             weights: w + 71968, bias: w + 90784, outChannels: 336,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(18)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 5, 5, 336] -> [n, 5, 5, 336]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 5, width: 5, channels: 336,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
             weights: w + 91120, bias: w + 99520, activation: .relu6, output: a + 8400 &* n, pool: pool)
+        p?.stop(19)
         // features.5.1.block.2 project: conv 1x1 + BN + shortcut, [n, 5, 5, 336] -> [n, 5, 5, 56]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 8400 &* n, pixels: 25 &* n, inChannels: 336,
             weights: w + 99856, bias: w + 118672, outChannels: 56,
             activation: .identity, residual: a + 16800 &* n, output: a + 18208 &* n, pool: pool)
+        p?.stop(20)
     }
 
     /// features.6.0: MBConv6 k5 s2: 5x5x56 -> 3x3x96
-    private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.0.block.0 expand: conv 1x1 + BN + relu6, [n, 5, 5, 56] -> [n, 5, 5, 336]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 18208 &* n, pixels: 25 &* n, inChannels: 56,
             weights: w + 118736, bias: w + 137552, outChannels: 336,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(21)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 5, 5, 336] -> [n, 3, 3, 336]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 5, width: 5, channels: 336,
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
             weights: w + 137888, bias: w + 146288, activation: .relu6, output: a + 8400 &* n, pool: pool)
+        p?.stop(22)
         // features.6.0.block.2 project: conv 1x1 + BN, [n, 3, 3, 336] -> [n, 3, 3, 96]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 8400 &* n, pixels: 9 &* n, inChannels: 336,
             weights: w + 146624, bias: w + 178880, outChannels: 96,
             activation: .identity, residual: nil, output: a + 11424 &* n, pool: pool)
+        p?.stop(23)
     }
 
     /// features.6.1: MBConv6 k5 s1: 3x3x96 -> 3x3x96, identity shortcut
-    private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.1.block.0 expand: conv 1x1 + BN + relu6, [n, 3, 3, 96] -> [n, 3, 3, 576]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 11424 &* n, pixels: 9 &* n, inChannels: 96,
             weights: w + 178976, bias: w + 234272, outChannels: 576,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(24)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 3, 3, 576] -> [n, 3, 3, 576]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 3, width: 3, channels: 576,
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
             weights: w + 234848, bias: w + 249248, activation: .relu6, output: a + 5184 &* n, pool: pool)
+        p?.stop(25)
         // features.6.1.block.2 project: conv 1x1 + BN + shortcut, [n, 3, 3, 576] -> [n, 3, 3, 96]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 5184 &* n, pixels: 9 &* n, inChannels: 576,
             weights: w + 249824, bias: w + 305120, outChannels: 96,
             activation: .identity, residual: a + 11424 &* n, output: a + 10368 &* n, pool: pool)
+        p?.stop(26)
     }
 
     /// features.7.0: MBConv6 k3 s1: 3x3x96 -> 3x3x160
-    private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.0.block.0 expand: conv 1x1 + BN + relu6, [n, 3, 3, 96] -> [n, 3, 3, 576]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 10368 &* n, pixels: 9 &* n, inChannels: 96,
             weights: w + 305216, bias: w + 360512, outChannels: 576,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(27)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 3, 3, 576] -> [n, 3, 3, 576]
+        p?.start()
         Kernels.depthwiseConv(
             input: a, batch: n, height: 3, width: 3, channels: 576,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3,
             weights: w + 361088, bias: w + 366272, activation: .relu6, output: a + 5184 &* n, pool: pool)
+        p?.stop(28)
         // features.7.0.block.2 project: conv 1x1 + BN, [n, 3, 3, 576] -> [n, 3, 3, 160]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 5184 &* n, pixels: 9 &* n, inChannels: 576,
             weights: w + 366848, bias: w + 459008, outChannels: 160,
             activation: .identity, residual: nil, output: a + 2880 &* n, pool: pool)
+        p?.stop(29)
     }
 
     /// features.8: head: conv 1x1 160 -> 320
-    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
+    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.8 head: conv 1x1 + BN + relu6, [n, 3, 3, 160] -> [n, 3, 3, 320]
+        p?.start()
         Kernels.pointwiseConv(
             input: a + 2880 &* n, pixels: 9 &* n, inChannels: 160,
             weights: w + 459168, bias: w + 510368, outChannels: 320,
             activation: .relu6, residual: nil, output: a, pool: pool)
+        p?.stop(30)
     }
 
     /// classifier: global average pool, dropout 0.1, linear 320 -> 10 classes
-    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
+    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // avgpool: global average pool, [n, 3, 3, 320] -> [n, 320]
+        p?.start()
         Kernels.globalAveragePool(
             input: a, batch: n, pixels: 9, channels: 320, output: a + 2880 &* n, pool: pool)
+        p?.stop(31)
         // classifier.1 classifier: dropout (identity in eval) + linear, [n, 320] -> [n, 10]
+        p?.start()
         Kernels.linear(
             input: a + 2880 &* n, batch: n, inFeatures: 320,
             weights: w + 510688, bias: w + 513888, outFeatures: 10,
             output: logits, pool: pool)
+        p?.stop(32)
     }
 }
 
 extension EfficientNetTinyLite {
+    /// The kernel calls of `forward` in order (`p?.stop(i)` charges entry i), with their MACs per image.
+    public static let profiledLayers: [LayerProfiler.Layer] = [
+        .init("features.0", kind: "stem", macsPerImage: 1119744,
+              "conv 3x3/2 + BN + relu6, [n, 3, 72, 72] (NCHW) -> [n, 36, 36, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 373248,
+              "depthwise 3x3/1 + BN + relu6, [n, 36, 36, 32] -> [n, 36, 36, 32]"),
+        .init("features.1.0.block.1", kind: "project 1x1", macsPerImage: 331776,
+              "conv 1x1 + BN, [n, 36, 36, 32] -> [n, 36, 36, 8]"),
+        .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 497664,
+              "conv 1x1 + BN + relu6, [n, 36, 36, 8] -> [n, 36, 36, 48]"),
+        .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 139968,
+              "depthwise 3x3/2 + BN + relu6, [n, 36, 36, 48] -> [n, 18, 18, 48]"),
+        .init("features.2.0.block.2", kind: "project 1x1", macsPerImage: 248832,
+              "conv 1x1 + BN, [n, 18, 18, 48] -> [n, 18, 18, 16]"),
+        .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 497664,
+              "conv 1x1 + BN + relu6, [n, 18, 18, 16] -> [n, 18, 18, 96]"),
+        .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 194400,
+              "depthwise 5x5/2 + BN + relu6, [n, 18, 18, 96] -> [n, 9, 9, 96]"),
+        .init("features.3.0.block.2", kind: "project 1x1", macsPerImage: 186624,
+              "conv 1x1 + BN, [n, 9, 9, 96] -> [n, 9, 9, 24]"),
+        .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 279936,
+              "conv 1x1 + BN + relu6, [n, 9, 9, 24] -> [n, 9, 9, 144]"),
+        .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 32400,
+              "depthwise 3x3/2 + BN + relu6, [n, 9, 9, 144] -> [n, 5, 5, 144]"),
+        .init("features.4.0.block.2", kind: "project 1x1", macsPerImage: 144000,
+              "conv 1x1 + BN, [n, 5, 5, 144] -> [n, 5, 5, 40]"),
+        .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 240000,
+              "conv 1x1 + BN + relu6, [n, 5, 5, 40] -> [n, 5, 5, 240]"),
+        .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 54000,
+              "depthwise 3x3/1 + BN + relu6, [n, 5, 5, 240] -> [n, 5, 5, 240]"),
+        .init("features.4.1.block.2", kind: "project 1x1", macsPerImage: 240000,
+              "conv 1x1 + BN + shortcut, [n, 5, 5, 240] -> [n, 5, 5, 40]"),
+        .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 240000,
+              "conv 1x1 + BN + relu6, [n, 5, 5, 40] -> [n, 5, 5, 240]"),
+        .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 150000,
+              "depthwise 5x5/1 + BN + relu6, [n, 5, 5, 240] -> [n, 5, 5, 240]"),
+        .init("features.5.0.block.2", kind: "project 1x1", macsPerImage: 336000,
+              "conv 1x1 + BN, [n, 5, 5, 240] -> [n, 5, 5, 56]"),
+        .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 470400,
+              "conv 1x1 + BN + relu6, [n, 5, 5, 56] -> [n, 5, 5, 336]"),
+        .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 210000,
+              "depthwise 5x5/1 + BN + relu6, [n, 5, 5, 336] -> [n, 5, 5, 336]"),
+        .init("features.5.1.block.2", kind: "project 1x1", macsPerImage: 470400,
+              "conv 1x1 + BN + shortcut, [n, 5, 5, 336] -> [n, 5, 5, 56]"),
+        .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 470400,
+              "conv 1x1 + BN + relu6, [n, 5, 5, 56] -> [n, 5, 5, 336]"),
+        .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 75600,
+              "depthwise 5x5/2 + BN + relu6, [n, 5, 5, 336] -> [n, 3, 3, 336]"),
+        .init("features.6.0.block.2", kind: "project 1x1", macsPerImage: 290304,
+              "conv 1x1 + BN, [n, 3, 3, 336] -> [n, 3, 3, 96]"),
+        .init("features.6.1.block.0", kind: "expand 1x1", macsPerImage: 497664,
+              "conv 1x1 + BN + relu6, [n, 3, 3, 96] -> [n, 3, 3, 576]"),
+        .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 129600,
+              "depthwise 5x5/1 + BN + relu6, [n, 3, 3, 576] -> [n, 3, 3, 576]"),
+        .init("features.6.1.block.2", kind: "project 1x1", macsPerImage: 497664,
+              "conv 1x1 + BN + shortcut, [n, 3, 3, 576] -> [n, 3, 3, 96]"),
+        .init("features.7.0.block.0", kind: "expand 1x1", macsPerImage: 497664,
+              "conv 1x1 + BN + relu6, [n, 3, 3, 96] -> [n, 3, 3, 576]"),
+        .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 46656,
+              "depthwise 3x3/1 + BN + relu6, [n, 3, 3, 576] -> [n, 3, 3, 576]"),
+        .init("features.7.0.block.2", kind: "project 1x1", macsPerImage: 829440,
+              "conv 1x1 + BN, [n, 3, 3, 576] -> [n, 3, 3, 160]"),
+        .init("features.8", kind: "head 1x1", macsPerImage: 460800,
+              "conv 1x1 + BN + relu6, [n, 3, 3, 160] -> [n, 3, 3, 320]"),
+        .init("avgpool", kind: "pool+classifier", macsPerImage: 0,
+              "global average pool, [n, 3, 3, 320] -> [n, 320]"),
+        .init("classifier.1", kind: "pool+classifier", macsPerImage: 3200,
+              "dropout (identity in eval) + linear, [n, 320] -> [n, 10]"),
+    ]
+
     /// Every tensor of a weight file, torchvision `state_dict` names and order.
     static let parameterTable: [ModelDescriptor.Parameter] = [
         .init("features.0.0.weight", [32, 3, 3, 3]),
@@ -520,6 +663,10 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
     private let pool: WorkerPool
     private var loss = 0.0
     public var random = CounterRandom(seed: 0)
+    /// Times every kernel call of `trainStep` when set (`effnet bench --train --profile`).
+    public var profiler: LayerProfiler? {
+        didSet { profiler?.requireTable(Self.profiledLayers, of: "EfficientNetTinyLiteTraining") }
+    }
     public var parameters: UnsafeMutablePointer<Float> { buffers.parameters }
     public var gradients: UnsafeMutablePointer<Float> { buffers.gradients }
 
@@ -540,8 +687,14 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
         let t = buffers.arena.reserve(floats: 635120 &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
-                                    ws: t + 635120 &* n, options: options, labels: labels, logits: logits)
-        if options.computeGradients { TrainingKernels.zero(s.g, count: 532528) }
+                                    ws: t + 635120 &* n, options: options, labels: labels, logits: logits,
+                                    profiler: profiler)
+        s.profiler?.beginRun(batch: n)
+        if options.computeGradients {
+            s.profiler?.start()
+            TrainingKernels.zero(s.g, count: 532528)
+            s.profiler?.stop(0)
+        }
         try features_0_forward(s)
         try features_1_0_forward(s)
         try features_2_0_forward(s)
@@ -575,1029 +728,1854 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
     /// features.0 forward: stem: conv 3x3 stride 2, 3 -> 32 channels
     private func features_0_forward(_ s: TrainingStepContext) throws {
         // features.0 stem conv 3x3/2, [n, 3, 72, 72] (NCHW) -> [n, 36, 36, 32]
+        s.profiler?.start()
         Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 72, width: 72, kernel: 3, stride: 2, padTop: 0,
             padLeft: 0, outHeight: 36, outWidth: 36, weights: s.p, bias: s.f, outChannels: 32, activation: .identity,
             output: s.t + 186624 &* s.n, workspace: s.ws, pool: pool)
-        // features.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(1)
+        // features.0 BatchNorm (batch statistics) + relu6 on [n, 36, 36, 32]
         if s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 186624 &* s.n, pixels: 1296 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 228096 &* s.n, savedMean: s.f + 576, savedInvStd: s.f + 608,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
+            s.profiler?.stop(2)
         }
-        // features.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 36, 36, 32]
         if s.options.frozenBlocks > 0 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 186624 &* s.n, pixels: 1296 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
                 activation: .relu6, output: s.t + 228096 &* s.n, scratch: s.f + 576, pool: pool)
+            s.profiler?.stop(3)
         }
     }
 
     /// features.1.0 forward: MBConv1 k3 s1: 36x36x32 -> 36x36x8
     private func features_1_0_forward(_ s: TrainingStepContext) throws {
         // features.1.0.block.0 depthwise weights to the kernel layout [3][3][32]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 704)
+        s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 36, 36, 32] -> [n, 36, 36, 32]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 228096 &* s.n, batch: s.n, height: 36, width: 36, channels: 32, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36, weights: s.f + 704, bias: s.f,
             activation: .identity, output: s.t + 269568 &* s.n, pool: pool)
-        // features.1.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(5)
+        // features.1.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 36, 36, 32]
         if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 269568 &* s.n, pixels: 1296 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 311040 &* s.n, savedMean: s.f + 640, savedInvStd: s.f + 672,
                 runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
+            s.profiler?.stop(6)
         }
-        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 36, 36, 32]
         if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 269568 &* s.n, pixels: 1296 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
                 activation: .relu6, output: s.t + 311040 &* s.n, scratch: s.f + 640, pool: pool)
+            s.profiler?.stop(7)
         }
         // features.1.0.block.1 project conv 1x1, [n, 36, 36, 32] -> [n, 36, 36, 8]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 311040 &* s.n, pixels: 1296 &* s.n, inChannels: 32, weights: s.p + 1408,
             bias: s.f, outChannels: 8, activation: .identity, residual: nil, output: s.t + 426384 &* s.n, pool: pool)
-        // features.1.0.block.1 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(8)
+        // features.1.0.block.1 BatchNorm (batch statistics) + identity on [n, 36, 36, 8]
         if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 426384 &* s.n, pixels: 1296 &* s.n, channels: 8,
                 gamma: s.p + 1664, beta: s.p + 1680, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 436752 &* s.n, savedMean: s.f + 1280, savedInvStd: s.f + 1288,
                 runningMean: s.p + 1696, runningVar: s.p + 1712, pool: pool)
+            s.profiler?.stop(9)
         }
-        // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 36, 36, 8]
         if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 426384 &* s.n, pixels: 1296 &* s.n, channels: 8,
                 gamma: s.p + 1664, beta: s.p + 1680, runningMean: s.p + 1696, runningVar: s.p + 1712, eps: 0.001,
                 activation: .identity, output: s.t + 436752 &* s.n, scratch: s.f + 1280, pool: pool)
+            s.profiler?.stop(10)
         }
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 36x36x8 -> 18x18x16
     private func features_2_0_forward(_ s: TrainingStepContext) throws {
         // features.2.0.block.0 expand conv 1x1, [n, 36, 36, 8] -> [n, 36, 36, 48]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 436752 &* s.n, pixels: 1296 &* s.n, inChannels: 8, weights: s.p + 1728,
             bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.t, pool: pool)
-        // features.2.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(11)
+        // features.2.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 36, 36, 48]
         if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 1296 &* s.n, channels: 48, gamma: s.p + 2112,
                 beta: s.p + 2160, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, activation: .relu6,
                 output: s.t + 62208 &* s.n, savedMean: s.f + 1296, savedInvStd: s.f + 1344, runningMean: s.p + 2208,
                 runningVar: s.p + 2256, pool: pool)
+            s.profiler?.stop(12)
         }
-        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 36, 36, 48]
         if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t, pixels: 1296 &* s.n, channels: 48, gamma: s.p + 2112,
                 beta: s.p + 2160, runningMean: s.p + 2208, runningVar: s.p + 2256, eps: 0.001, activation: .relu6,
                 output: s.t + 62208 &* s.n, scratch: s.f + 1296, pool: pool)
+            s.profiler?.stop(13)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][48]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2304, channels: 48, kernel: 3, into: s.f + 1488)
+        s.profiler?.stop(14)
         // features.2.0.block.1 depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 62208 &* s.n, batch: s.n, height: 36, width: 36, channels: 48, kernel: 3,
             stride: 2, padTop: 0, padLeft: 0, outHeight: 18, outWidth: 18, weights: s.f + 1488, bias: s.f,
             activation: .identity, output: s.t + 383616 &* s.n, pool: pool)
-        // features.2.0.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(15)
+        // features.2.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 48]
         if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 383616 &* s.n, pixels: 324 &* s.n, channels: 48,
                 gamma: s.p + 2736, beta: s.p + 2784, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 399168 &* s.n, savedMean: s.f + 1392, savedInvStd: s.f + 1440,
                 runningMean: s.p + 2832, runningVar: s.p + 2880, pool: pool)
+            s.profiler?.stop(16)
         }
-        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 48]
         if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 383616 &* s.n, pixels: 324 &* s.n, channels: 48,
                 gamma: s.p + 2736, beta: s.p + 2784, runningMean: s.p + 2832, runningVar: s.p + 2880, eps: 0.001,
                 activation: .relu6, output: s.t + 399168 &* s.n, scratch: s.f + 1392, pool: pool)
+            s.profiler?.stop(17)
         }
         // features.2.0.block.2 project conv 1x1, [n, 18, 18, 48] -> [n, 18, 18, 16]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 399168 &* s.n, pixels: 324 &* s.n, inChannels: 48, weights: s.p + 2928,
             bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 553296 &* s.n, pool: pool)
-        // features.2.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(18)
+        // features.2.0.block.2 BatchNorm (batch statistics) + identity on [n, 18, 18, 16]
         if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 553296 &* s.n, pixels: 324 &* s.n, channels: 16,
                 gamma: s.p + 3696, beta: s.p + 3712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 558480 &* s.n, savedMean: s.f + 2352, savedInvStd: s.f + 2368,
                 runningMean: s.p + 3728, runningVar: s.p + 3744, pool: pool)
+            s.profiler?.stop(19)
         }
-        // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 16]
         if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 553296 &* s.n, pixels: 324 &* s.n, channels: 16,
                 gamma: s.p + 3696, beta: s.p + 3712, runningMean: s.p + 3728, runningVar: s.p + 3744, eps: 0.001,
                 activation: .identity, output: s.t + 558480 &* s.n, scratch: s.f + 2352, pool: pool)
+            s.profiler?.stop(20)
         }
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 18x18x16 -> 9x9x24
     private func features_3_0_forward(_ s: TrainingStepContext) throws {
         // features.3.0.block.0 expand conv 1x1, [n, 18, 18, 16] -> [n, 18, 18, 96]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 558480 &* s.n, pixels: 324 &* s.n, inChannels: 16, weights: s.p + 3760,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 124416 &* s.n, pool: pool)
-        // features.3.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(21)
+        // features.3.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 96]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 124416 &* s.n, pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 5296, beta: s.p + 5392, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 155520 &* s.n, savedMean: s.f + 2384, savedInvStd: s.f + 2480,
                 runningMean: s.p + 5488, runningVar: s.p + 5584, pool: pool)
+            s.profiler?.stop(22)
         }
-        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 96]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 124416 &* s.n, pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 5296, beta: s.p + 5392, runningMean: s.p + 5488, runningVar: s.p + 5584, eps: 0.001,
                 activation: .relu6, output: s.t + 155520 &* s.n, scratch: s.f + 2384, pool: pool)
+            s.profiler?.stop(23)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][96]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5680, channels: 96, kernel: 5, into: s.f + 2768)
+        s.profiler?.stop(24)
         // features.3.0.block.1 depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 155520 &* s.n, batch: s.n, height: 18, width: 18, channels: 96, kernel: 5,
             stride: 2, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 2768, bias: s.f,
             activation: .identity, output: s.t + 375840 &* s.n, pool: pool)
-        // features.3.0.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(25)
+        // features.3.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 96]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 375840 &* s.n, pixels: 81 &* s.n, channels: 96,
                 gamma: s.p + 8080, beta: s.p + 8176, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 497520 &* s.n, savedMean: s.f + 2576, savedInvStd: s.f + 2672,
                 runningMean: s.p + 8272, runningVar: s.p + 8368, pool: pool)
+            s.profiler?.stop(26)
         }
-        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 96]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 375840 &* s.n, pixels: 81 &* s.n, channels: 96,
                 gamma: s.p + 8080, beta: s.p + 8176, runningMean: s.p + 8272, runningVar: s.p + 8368, eps: 0.001,
                 activation: .relu6, output: s.t + 497520 &* s.n, scratch: s.f + 2576, pool: pool)
+            s.profiler?.stop(27)
         }
         // features.3.0.block.2 project conv 1x1, [n, 9, 9, 96] -> [n, 9, 9, 24]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 497520 &* s.n, pixels: 81 &* s.n, inChannels: 96, weights: s.p + 8464,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 615216 &* s.n, pool: pool)
-        // features.3.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(28)
+        // features.3.0.block.2 BatchNorm (batch statistics) + identity on [n, 9, 9, 24]
         if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 615216 &* s.n, pixels: 81 &* s.n, channels: 24,
                 gamma: s.p + 10768, beta: s.p + 10800, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 617168 &* s.n, savedMean: s.f + 7568, savedInvStd: s.f + 7592,
                 runningMean: s.p + 10832, runningVar: s.p + 10864, pool: pool)
+            s.profiler?.stop(29)
         }
-        // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 24]
         if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 615216 &* s.n, pixels: 81 &* s.n, channels: 24,
                 gamma: s.p + 10768, beta: s.p + 10800, runningMean: s.p + 10832, runningVar: s.p + 10864, eps: 0.001,
                 activation: .identity, output: s.t + 617168 &* s.n, scratch: s.f + 7568, pool: pool)
+            s.profiler?.stop(30)
         }
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 9x9x24 -> 5x5x40
     private func features_4_0_forward(_ s: TrainingStepContext) throws {
         // features.4.0.block.0 expand conv 1x1, [n, 9, 9, 24] -> [n, 9, 9, 144]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 617168 &* s.n, pixels: 81 &* s.n, inChannels: 24, weights: s.p + 10896,
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 352512 &* s.n,
             pool: pool)
-        // features.4.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(31)
+        // features.4.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 144]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 352512 &* s.n, pixels: 81 &* s.n, channels: 144,
                 gamma: s.p + 14352, beta: s.p + 14496, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 364176 &* s.n, savedMean: s.f + 7616, savedInvStd: s.f + 7760,
                 runningMean: s.p + 14640, runningVar: s.p + 14784, pool: pool)
+            s.profiler?.stop(32)
         }
-        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 144]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 352512 &* s.n, pixels: 81 &* s.n, channels: 144,
                 gamma: s.p + 14352, beta: s.p + 14496, runningMean: s.p + 14640, runningVar: s.p + 14784, eps: 0.001,
                 activation: .relu6, output: s.t + 364176 &* s.n, scratch: s.f + 7616, pool: pool)
+            s.profiler?.stop(33)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][144]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 14928, channels: 144, kernel: 3, into: s.f + 8192)
+        s.profiler?.stop(34)
         // features.4.0.block.1 depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 364176 &* s.n, batch: s.n, height: 9, width: 9, channels: 144, kernel: 3,
             stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 8192, bias: s.f,
             activation: .identity, output: s.t + 605136 &* s.n, pool: pool)
-        // features.4.0.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(35)
+        // features.4.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 5, 5, 144]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 605136 &* s.n, pixels: 25 &* s.n, channels: 144,
                 gamma: s.p + 16224, beta: s.p + 16368, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 608736 &* s.n, savedMean: s.f + 7904, savedInvStd: s.f + 8048,
                 runningMean: s.p + 16512, runningVar: s.p + 16656, pool: pool)
+            s.profiler?.stop(36)
         }
-        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 144]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 605136 &* s.n, pixels: 25 &* s.n, channels: 144,
                 gamma: s.p + 16224, beta: s.p + 16368, runningMean: s.p + 16512, runningVar: s.p + 16656, eps: 0.001,
                 activation: .relu6, output: s.t + 608736 &* s.n, scratch: s.f + 7904, pool: pool)
+            s.profiler?.stop(37)
         }
         // features.4.0.block.2 project conv 1x1, [n, 5, 5, 144] -> [n, 5, 5, 40]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 608736 &* s.n, pixels: 25 &* s.n, inChannels: 144, weights: s.p + 16800,
             bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 627632 &* s.n, pool: pool)
-        // features.4.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(38)
+        // features.4.0.block.2 BatchNorm (batch statistics) + identity on [n, 5, 5, 40]
         if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 627632 &* s.n, pixels: 25 &* s.n, channels: 40,
                 gamma: s.p + 22560, beta: s.p + 22608, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 628640 &* s.n, savedMean: s.f + 10784, savedInvStd: s.f + 10824,
                 runningMean: s.p + 22656, runningVar: s.p + 22704, pool: pool)
+            s.profiler?.stop(39)
         }
-        // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 40]
         if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 627632 &* s.n, pixels: 25 &* s.n, channels: 40,
                 gamma: s.p + 22560, beta: s.p + 22608, runningMean: s.p + 22656, runningVar: s.p + 22704, eps: 0.001,
                 activation: .identity, output: s.t + 628640 &* s.n, scratch: s.f + 10784, pool: pool)
+            s.profiler?.stop(40)
         }
     }
 
     /// features.4.1 forward: MBConv6 k3 s1: 5x5x40 -> 5x5x40, identity shortcut
     private func features_4_1_forward(_ s: TrainingStepContext) throws {
         // features.4.1.block.0 expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 628640 &* s.n, pixels: 25 &* s.n, inChannels: 40, weights: s.p + 22752,
             bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 505296 &* s.n,
             pool: pool)
-        // features.4.1.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(41)
+        // features.4.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 5, 5, 240]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 505296 &* s.n, pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 32352, beta: s.p + 32592, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 511296 &* s.n, savedMean: s.f + 10864, savedInvStd: s.f + 11104,
                 runningMean: s.p + 32832, runningVar: s.p + 33072, pool: pool)
+            s.profiler?.stop(42)
         }
-        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 240]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 505296 &* s.n, pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 32352, beta: s.p + 32592, runningMean: s.p + 32832, runningVar: s.p + 33072, eps: 0.001,
                 activation: .relu6, output: s.t + 511296 &* s.n, scratch: s.f + 10864, pool: pool)
+            s.profiler?.stop(43)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][240]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 33312, channels: 240, kernel: 3, into: s.f + 11824)
+        s.profiler?.stop(44)
         // features.4.1.block.1 depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 511296 &* s.n, batch: s.n, height: 5, width: 5, channels: 240, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 11824, bias: s.f,
             activation: .identity, output: s.t + 517296 &* s.n, pool: pool)
-        // features.4.1.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(45)
+        // features.4.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 5, 5, 240]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 517296 &* s.n, pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 35472, beta: s.p + 35712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 523296 &* s.n, savedMean: s.f + 11344, savedInvStd: s.f + 11584,
                 runningMean: s.p + 35952, runningVar: s.p + 36192, pool: pool)
+            s.profiler?.stop(46)
         }
-        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 240]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 517296 &* s.n, pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 35472, beta: s.p + 35712, runningMean: s.p + 35952, runningVar: s.p + 36192, eps: 0.001,
                 activation: .relu6, output: s.t + 523296 &* s.n, scratch: s.f + 11344, pool: pool)
+            s.profiler?.stop(47)
         }
         // features.4.1.block.2 project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 40]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 523296 &* s.n, pixels: 25 &* s.n, inChannels: 240, weights: s.p + 36432,
             bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 629648 &* s.n, pool: pool)
-        // features.4.1.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(48)
+        // features.4.1.block.2 BatchNorm (batch statistics) + identity on [n, 5, 5, 40]
         if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 629648 &* s.n, pixels: 25 &* s.n, channels: 40,
                 gamma: s.p + 46032, beta: s.p + 46080, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 414720 &* s.n, savedMean: s.f + 16144, savedInvStd: s.f + 16184,
                 runningMean: s.p + 46128, runningVar: s.p + 46176, pool: pool)
+            s.profiler?.stop(49)
         }
-        // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 40]
         if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 629648 &* s.n, pixels: 25 &* s.n, channels: 40,
                 gamma: s.p + 46032, beta: s.p + 46080, runningMean: s.p + 46128, runningVar: s.p + 46176, eps: 0.001,
                 activation: .identity, output: s.t + 414720 &* s.n, scratch: s.f + 16144, pool: pool)
+            s.profiler?.stop(50)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.92
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08, into: s.t + 426144 &* s.n,
                 random: &random)
+            s.profiler?.stop(51)
         }
         // features.4.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 628640 &* s.n, branch: s.t + 414720 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 426144 &* s.n : nil, batch: s.n,
             perImage: 1000, output: s.t + 630656 &* s.n, pool: pool)
+        s.profiler?.stop(52)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 5x5x40 -> 5x5x56
     private func features_5_0_forward(_ s: TrainingStepContext) throws {
         // features.5.0.block.0 expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 630656 &* s.n, pixels: 25 &* s.n, inChannels: 40, weights: s.p + 46224,
             bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 529296 &* s.n,
             pool: pool)
-        // features.5.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(53)
+        // features.5.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 5, 5, 240]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 529296 &* s.n, pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 55824, beta: s.p + 56064, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 535296 &* s.n, savedMean: s.f + 16224, savedInvStd: s.f + 16464,
                 runningMean: s.p + 56304, runningVar: s.p + 56544, pool: pool)
+            s.profiler?.stop(54)
         }
-        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 240]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 529296 &* s.n, pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 55824, beta: s.p + 56064, runningMean: s.p + 56304, runningVar: s.p + 56544, eps: 0.001,
                 activation: .relu6, output: s.t + 535296 &* s.n, scratch: s.f + 16224, pool: pool)
+            s.profiler?.stop(55)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][240]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 56784, channels: 240, kernel: 5, into: s.f + 17184)
+        s.profiler?.stop(56)
         // features.5.0.block.1 depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 535296 &* s.n, batch: s.n, height: 5, width: 5, channels: 240, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 17184, bias: s.f,
             activation: .identity, output: s.t + 541296 &* s.n, pool: pool)
-        // features.5.0.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(57)
+        // features.5.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 5, 5, 240]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 541296 &* s.n, pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 62784, beta: s.p + 63024, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 547296 &* s.n, savedMean: s.f + 16704, savedInvStd: s.f + 16944,
                 runningMean: s.p + 63264, runningVar: s.p + 63504, pool: pool)
+            s.profiler?.stop(58)
         }
-        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 240]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 541296 &* s.n, pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 62784, beta: s.p + 63024, runningMean: s.p + 63264, runningVar: s.p + 63504, eps: 0.001,
                 activation: .relu6, output: s.t + 547296 &* s.n, scratch: s.f + 16704, pool: pool)
+            s.profiler?.stop(59)
         }
         // features.5.0.block.2 project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 56]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 547296 &* s.n, pixels: 25 &* s.n, inChannels: 240, weights: s.p + 63744,
             bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.t + 622000 &* s.n, pool: pool)
-        // features.5.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(60)
+        // features.5.0.block.2 BatchNorm (batch statistics) + identity on [n, 5, 5, 56]
         if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 622000 &* s.n, pixels: 25 &* s.n, channels: 56,
                 gamma: s.p + 77184, beta: s.p + 77248, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 623408 &* s.n, savedMean: s.f + 29184, savedInvStd: s.f + 29240,
                 runningMean: s.p + 77312, runningVar: s.p + 77376, pool: pool)
+            s.profiler?.stop(61)
         }
-        // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 56]
         if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 622000 &* s.n, pixels: 25 &* s.n, channels: 56,
                 gamma: s.p + 77184, beta: s.p + 77248, runningMean: s.p + 77312, runningVar: s.p + 77376, eps: 0.001,
                 activation: .identity, output: s.t + 623408 &* s.n, scratch: s.f + 29184, pool: pool)
+            s.profiler?.stop(62)
         }
     }
 
     /// features.5.1 forward: MBConv6 k5 s1: 5x5x56 -> 5x5x56, identity shortcut
     private func features_5_1_forward(_ s: TrainingStepContext) throws {
         // features.5.1.block.0 expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 623408 &* s.n, pixels: 25 &* s.n, inChannels: 56, weights: s.p + 77440,
             bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.t + 414720 &* s.n,
             pool: pool)
-        // features.5.1.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(63)
+        // features.5.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 5, 5, 336]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 414720 &* s.n, pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 96256, beta: s.p + 96592, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 447120 &* s.n, savedMean: s.f + 29296, savedInvStd: s.f + 29632,
                 runningMean: s.p + 96928, runningVar: s.p + 97264, pool: pool)
+            s.profiler?.stop(64)
         }
-        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 336]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 414720 &* s.n, pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 96256, beta: s.p + 96592, runningMean: s.p + 96928, runningVar: s.p + 97264, eps: 0.001,
                 activation: .relu6, output: s.t + 447120 &* s.n, scratch: s.f + 29296, pool: pool)
+            s.profiler?.stop(65)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][336]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 97600, channels: 336, kernel: 5, into: s.f + 30640)
+        s.profiler?.stop(66)
         // features.5.1.block.1 depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 447120 &* s.n, batch: s.n, height: 5, width: 5, channels: 336, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 30640, bias: s.f,
             activation: .identity, output: s.t + 455520 &* s.n, pool: pool)
-        // features.5.1.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(67)
+        // features.5.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 5, 5, 336]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 455520 &* s.n, pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 106000, beta: s.p + 106336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 463920 &* s.n, savedMean: s.f + 29968, savedInvStd: s.f + 30304,
                 runningMean: s.p + 106672, runningVar: s.p + 107008, pool: pool)
+            s.profiler?.stop(68)
         }
-        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 336]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 455520 &* s.n, pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 106000, beta: s.p + 106336, runningMean: s.p + 106672, runningVar: s.p + 107008,
                 eps: 0.001, activation: .relu6, output: s.t + 463920 &* s.n, scratch: s.f + 29968, pool: pool)
+            s.profiler?.stop(69)
         }
         // features.5.1.block.2 project conv 1x1, [n, 5, 5, 336] -> [n, 5, 5, 56]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 463920 &* s.n, pixels: 25 &* s.n, inChannels: 336, weights: s.p + 107344,
             bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.t + 624816 &* s.n, pool: pool)
-        // features.5.1.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(70)
+        // features.5.1.block.2 BatchNorm (batch statistics) + identity on [n, 5, 5, 56]
         if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 624816 &* s.n, pixels: 25 &* s.n, channels: 56,
                 gamma: s.p + 126160, beta: s.p + 126224, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 423120 &* s.n, savedMean: s.f + 47440, savedInvStd: s.f + 47496,
                 runningMean: s.p + 126288, runningVar: s.p + 126352, pool: pool)
+            s.profiler?.stop(71)
         }
-        // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 56]
         if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 624816 &* s.n, pixels: 25 &* s.n, channels: 56,
                 gamma: s.p + 126160, beta: s.p + 126224, runningMean: s.p + 126288, runningVar: s.p + 126352,
                 eps: 0.001, activation: .identity, output: s.t + 423120 &* s.n, scratch: s.f + 47440, pool: pool)
+            s.profiler?.stop(72)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.88
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12000000000000002,
                 into: s.t + 426160 &* s.n, random: &random)
+            s.profiler?.stop(73)
         }
         // features.5.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 623408 &* s.n, branch: s.t + 423120 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 426160 &* s.n : nil, batch: s.n,
             perImage: 1400, output: s.t + 626224 &* s.n, pool: pool)
+        s.profiler?.stop(74)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 5x5x56 -> 3x3x96
     private func features_6_0_forward(_ s: TrainingStepContext) throws {
         // features.6.0.block.0 expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 626224 &* s.n, pixels: 25 &* s.n, inChannels: 56, weights: s.p + 126416,
             bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.t + 472320 &* s.n,
             pool: pool)
-        // features.6.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(75)
+        // features.6.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 5, 5, 336]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 472320 &* s.n, pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 145232, beta: s.p + 145568, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 480720 &* s.n, savedMean: s.f + 47552, savedInvStd: s.f + 47888,
                 runningMean: s.p + 145904, runningVar: s.p + 146240, pool: pool)
+            s.profiler?.stop(76)
         }
-        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 336]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 472320 &* s.n, pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 145232, beta: s.p + 145568, runningMean: s.p + 145904, runningVar: s.p + 146240,
                 eps: 0.001, activation: .relu6, output: s.t + 480720 &* s.n, scratch: s.f + 47552, pool: pool)
+            s.profiler?.stop(77)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][336]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 146576, channels: 336, kernel: 5, into: s.f + 48896)
+        s.profiler?.stop(78)
         // features.6.0.block.1 depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 480720 &* s.n, batch: s.n, height: 5, width: 5, channels: 336, kernel: 5,
             stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 48896, bias: s.f,
             activation: .identity, output: s.t + 423120 &* s.n, pool: pool)
-        // features.6.0.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(79)
+        // features.6.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 3, 3, 336]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 423120 &* s.n, pixels: 9 &* s.n, channels: 336,
                 gamma: s.p + 154976, beta: s.p + 155312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 494304 &* s.n, savedMean: s.f + 48224, savedInvStd: s.f + 48560,
                 runningMean: s.p + 155648, runningVar: s.p + 155984, pool: pool)
+            s.profiler?.stop(80)
         }
-        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 336]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 423120 &* s.n, pixels: 9 &* s.n, channels: 336,
                 gamma: s.p + 154976, beta: s.p + 155312, runningMean: s.p + 155648, runningVar: s.p + 155984,
                 eps: 0.001, activation: .relu6, output: s.t + 494304 &* s.n, scratch: s.f + 48224, pool: pool)
+            s.profiler?.stop(81)
         }
         // features.6.0.block.2 project conv 1x1, [n, 3, 3, 336] -> [n, 3, 3, 96]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 494304 &* s.n, pixels: 9 &* s.n, inChannels: 336, weights: s.p + 156320,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 631664 &* s.n, pool: pool)
-        // features.6.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(82)
+        // features.6.0.block.2 BatchNorm (batch statistics) + identity on [n, 3, 3, 96]
         if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 631664 &* s.n, pixels: 9 &* s.n, channels: 96,
                 gamma: s.p + 188576, beta: s.p + 188672, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 632528 &* s.n, savedMean: s.f + 65696, savedInvStd: s.f + 65792,
                 runningMean: s.p + 188768, runningVar: s.p + 188864, pool: pool)
+            s.profiler?.stop(83)
         }
-        // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 96]
         if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 631664 &* s.n, pixels: 9 &* s.n, channels: 96,
                 gamma: s.p + 188576, beta: s.p + 188672, runningMean: s.p + 188768, runningVar: s.p + 188864,
                 eps: 0.001, activation: .identity, output: s.t + 632528 &* s.n, scratch: s.f + 65696, pool: pool)
+            s.profiler?.stop(84)
         }
     }
 
     /// features.6.1 forward: MBConv6 k5 s1: 3x3x96 -> 3x3x96, identity shortcut
     private func features_6_1_forward(_ s: TrainingStepContext) throws {
         // features.6.1.block.0 expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 632528 &* s.n, pixels: 9 &* s.n, inChannels: 96, weights: s.p + 188960,
             bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 489120 &* s.n,
             pool: pool)
-        // features.6.1.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(85)
+        // features.6.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 3, 3, 576]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 489120 &* s.n, pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 244256, beta: s.p + 244832, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 563664 &* s.n, savedMean: s.f + 65888, savedInvStd: s.f + 66464,
                 runningMean: s.p + 245408, runningVar: s.p + 245984, pool: pool)
+            s.profiler?.stop(86)
         }
-        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 576]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 489120 &* s.n, pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 244256, beta: s.p + 244832, runningMean: s.p + 245408, runningVar: s.p + 245984,
                 eps: 0.001, activation: .relu6, output: s.t + 563664 &* s.n, scratch: s.f + 65888, pool: pool)
+            s.profiler?.stop(87)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][576]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 246560, channels: 576, kernel: 5, into: s.f + 68192)
+        s.profiler?.stop(88)
         // features.6.1.block.1 depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 563664 &* s.n, batch: s.n, height: 3, width: 3, channels: 576, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 68192, bias: s.f,
             activation: .identity, output: s.t + 568848 &* s.n, pool: pool)
-        // features.6.1.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(89)
+        // features.6.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 3, 3, 576]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 568848 &* s.n, pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 260960, beta: s.p + 261536, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 574032 &* s.n, savedMean: s.f + 67040, savedInvStd: s.f + 67616,
                 runningMean: s.p + 262112, runningVar: s.p + 262688, pool: pool)
+            s.profiler?.stop(90)
         }
-        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 576]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 568848 &* s.n, pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 260960, beta: s.p + 261536, runningMean: s.p + 262112, runningVar: s.p + 262688,
                 eps: 0.001, activation: .relu6, output: s.t + 574032 &* s.n, scratch: s.f + 67040, pool: pool)
+            s.profiler?.stop(91)
         }
         // features.6.1.block.2 project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 96]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 574032 &* s.n, pixels: 9 &* s.n, inChannels: 576, weights: s.p + 263264,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 633392 &* s.n, pool: pool)
-        // features.6.1.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(92)
+        // features.6.1.block.2 BatchNorm (batch statistics) + identity on [n, 3, 3, 96]
         if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 633392 &* s.n, pixels: 9 &* s.n, channels: 96,
                 gamma: s.p + 318560, beta: s.p + 318656, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 579216 &* s.n, savedMean: s.f + 96992, savedInvStd: s.f + 97088,
                 runningMean: s.p + 318752, runningVar: s.p + 318848, pool: pool)
+            s.profiler?.stop(93)
         }
-        // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 96]
         if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 633392 &* s.n, pixels: 9 &* s.n, channels: 96,
                 gamma: s.p + 318560, beta: s.p + 318656, runningMean: s.p + 318752, runningVar: s.p + 318848,
                 eps: 0.001, activation: .identity, output: s.t + 579216 &* s.n, scratch: s.f + 96992, pool: pool)
+            s.profiler?.stop(94)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.84
         if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16, into: s.t + 426176 &* s.n,
                 random: &random)
+            s.profiler?.stop(95)
         }
         // features.6.1 identity shortcut with stochastic depth
+        s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.t + 632528 &* s.n, branch: s.t + 579216 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 426176 &* s.n : nil, batch: s.n,
             perImage: 864, output: s.t + 634256 &* s.n, pool: pool)
+        s.profiler?.stop(96)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 3x3x96 -> 3x3x160
     private func features_7_0_forward(_ s: TrainingStepContext) throws {
         // features.7.0.block.0 expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 634256 &* s.n, pixels: 9 &* s.n, inChannels: 96, weights: s.p + 318944,
             bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 579216 &* s.n,
             pool: pool)
-        // features.7.0.block.0 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(97)
+        // features.7.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 3, 3, 576]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 579216 &* s.n, pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 374240, beta: s.p + 374816, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 584400 &* s.n, savedMean: s.f + 97184, savedInvStd: s.f + 97760,
                 runningMean: s.p + 375392, runningVar: s.p + 375968, pool: pool)
+            s.profiler?.stop(98)
         }
-        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 576]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 579216 &* s.n, pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 374240, beta: s.p + 374816, runningMean: s.p + 375392, runningVar: s.p + 375968,
                 eps: 0.001, activation: .relu6, output: s.t + 584400 &* s.n, scratch: s.f + 97184, pool: pool)
+            s.profiler?.stop(99)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][576]
+        s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 376544, channels: 576, kernel: 3, into: s.f + 99488)
+        s.profiler?.stop(100)
         // features.7.0.block.1 depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
+        s.profiler?.start()
         Kernels.depthwiseConv(input: s.t + 584400 &* s.n, batch: s.n, height: 3, width: 3, channels: 576, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3, weights: s.f + 99488, bias: s.f,
             activation: .identity, output: s.t + 589584 &* s.n, pool: pool)
-        // features.7.0.block.1 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(101)
+        // features.7.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 3, 3, 576]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 589584 &* s.n, pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 381728, beta: s.p + 382304, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 594768 &* s.n, savedMean: s.f + 98336, savedInvStd: s.f + 98912,
                 runningMean: s.p + 382880, runningVar: s.p + 383456, pool: pool)
+            s.profiler?.stop(102)
         }
-        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 576]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 589584 &* s.n, pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 381728, beta: s.p + 382304, runningMean: s.p + 382880, runningVar: s.p + 383456,
                 eps: 0.001, activation: .relu6, output: s.t + 594768 &* s.n, scratch: s.f + 98336, pool: pool)
+            s.profiler?.stop(103)
         }
         // features.7.0.block.2 project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 160]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 594768 &* s.n, pixels: 9 &* s.n, inChannels: 576, weights: s.p + 384032,
             bias: s.f, outChannels: 160, activation: .identity, residual: nil, output: s.t + 602832 &* s.n,
             pool: pool)
-        // features.7.0.block.2 BatchNorm (batch statistics) + identity
+        s.profiler?.stop(104)
+        // features.7.0.block.2 BatchNorm (batch statistics) + identity on [n, 3, 3, 160]
         if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 602832 &* s.n, pixels: 9 &* s.n, channels: 160,
                 gamma: s.p + 476192, beta: s.p + 476352, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .identity, output: s.t + 619120 &* s.n, savedMean: s.f + 109856, savedInvStd: s.f + 110016,
                 runningMean: s.p + 476512, runningVar: s.p + 476672, pool: pool)
+            s.profiler?.stop(105)
         }
-        // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 160]
         if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 602832 &* s.n, pixels: 9 &* s.n, channels: 160,
                 gamma: s.p + 476192, beta: s.p + 476352, runningMean: s.p + 476512, runningVar: s.p + 476672,
                 eps: 0.001, activation: .identity, output: s.t + 619120 &* s.n, scratch: s.f + 109856, pool: pool)
+            s.profiler?.stop(106)
         }
     }
 
     /// features.8 forward: head: conv 1x1 160 -> 320
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 3, 3, 160] -> [n, 3, 3, 320]
+        s.profiler?.start()
         Kernels.pointwiseConv(input: s.t + 619120 &* s.n, pixels: 9 &* s.n, inChannels: 160, weights: s.p + 476832,
             bias: s.f, outChannels: 320, activation: .identity, residual: nil, output: s.t + 599952 &* s.n,
             pool: pool)
-        // features.8 BatchNorm (batch statistics) + relu6
+        s.profiler?.stop(107)
+        // features.8 BatchNorm (batch statistics) + relu6 on [n, 3, 3, 320]
         if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.t + 599952 &* s.n, pixels: 9 &* s.n, channels: 320,
                 gamma: s.p + 528032, beta: s.p + 528352, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.t + 612336 &* s.n, savedMean: s.f + 110176, savedInvStd: s.f + 110496,
                 runningMean: s.p + 528672, runningVar: s.p + 528992, pool: pool)
+            s.profiler?.stop(108)
         }
-        // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6
+        // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 320]
         if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.t + 599952 &* s.n, pixels: 9 &* s.n, channels: 320,
                 gamma: s.p + 528032, beta: s.p + 528352, runningMean: s.p + 528672, runningVar: s.p + 528992,
                 eps: 0.001, activation: .relu6, output: s.t + 612336 &* s.n, scratch: s.f + 110176, pool: pool)
+            s.profiler?.stop(109)
         }
     }
 
     /// classifier forward: global average pool, dropout 0.1, linear 320 -> 10 classes
     private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 3, 3, 320] -> [n, 320]
+        s.profiler?.start()
         Kernels.globalAveragePool(input: s.t + 612336 &* s.n, batch: s.n, pixels: 9, channels: 320,
             output: s.t + 604272 &* s.n, pool: pool)
+        s.profiler?.stop(110)
         // dropout p=0.1 (when options.dropout) on [n, 320]
+        s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.t + 604272 &* s.n, output: s.t + 612336 &* s.n, count: 320 &* s.n,
             probability: s.options.dropout ? 0.1 : 0, mask: s.t + 604592 &* s.n, random: &random)
+        s.profiler?.stop(111)
         // classifier.1 linear, [n, 320] -> [n, 10]
+        s.profiler?.start()
         Kernels.linear(input: s.t + 612336 &* s.n, batch: s.n, inFeatures: 320, weights: s.p + 529312,
             bias: s.p + 532512, outFeatures: 10, output: s.t + 426192 &* s.n, pool: pool)
+        s.profiler?.stop(112)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
+        s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.t + 426192 &* s.n, labels: s.labels, classes: 10,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 426208 &* s.n)
+        s.profiler?.stop(113)
         // hand the logits to the caller
+        s.profiler?.start()
         s.logits.update(from: s.t + 426192 &* s.n, count: 10 &* s.n)
+        s.profiler?.stop(114)
     }
 
     /// classifier backward: global average pool, dropout 0.1, linear 320 -> 10 classes
     private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
+        s.profiler?.start()
         TrainingKernels.linearBackward(gradOutput: s.t + 426208 &* s.n, input: s.t + 612336 &* s.n,
             weights: s.p + 529312, batch: s.n, inFeatures: 320, outFeatures: 10, gradInput: s.t + 604272 &* s.n,
             gradWeights: s.g + 529312, gradBias: s.g + 532512, pool: pool)
+        s.profiler?.stop(115)
         // dropout backward
+        s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.t + 604272 &* s.n, mask: s.t + 604592 &* s.n, count: 320 &* s.n,
             gradInput: s.t + 620560 &* s.n)
+        s.profiler?.stop(116)
         // avgpool backward: spread each channel's gradient over the 9 pixels
+        s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 620560 &* s.n, batch: s.n, pixels: 9,
             channels: 320, gradInput: s.t + 612336 &* s.n, pool: pool)
+        s.profiler?.stop(117)
     }
 
     /// features.8 backward: head: conv 1x1 160 -> 320
     private func features_8_backward(_ s: TrainingStepContext) {
-        // features.8 backward through relu6 and BatchNorm (in place)
+        // features.8 backward through relu6 and BatchNorm (in place) on [n, 3, 3, 320]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 612336 &* s.n, input: s.t + 599952 &* s.n,
             pixels: 9 &* s.n, channels: 320, gamma: s.p + 528032, beta: s.p + 528352, savedMean: s.f + 110176,
             savedInvStd: s.f + 110496, activation: .relu6, gradInput: s.t + 612336 &* s.n, gradGamma: s.g + 528032,
             gradBeta: s.g + 528352, pool: pool)
-        // features.8 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(118)
+        // features.8 conv 1x1 backward: input and weight gradients, [n, 3, 3, 160] <- [n, 3, 3, 320]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 612336 &* s.n, input: s.t + 619120 &* s.n,
             weights: s.p + 476832, pixels: 9 &* s.n, inChannels: 160, outChannels: 320, gradInput: s.t + 620560 &* s.n,
             gradWeights: s.g + 476832, pool: pool)
+        s.profiler?.stop(119)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 3x3x96 -> 3x3x160
     private func features_7_0_backward(_ s: TrainingStepContext) {
-        // features.7.0.block.2 backward through identity and BatchNorm (in place)
+        // features.7.0.block.2 backward through identity and BatchNorm (in place) on [n, 3, 3, 160]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 620560 &* s.n, input: s.t + 602832 &* s.n,
             pixels: 9 &* s.n, channels: 160, gamma: s.p + 476192, beta: s.p + 476352, savedMean: s.f + 109856,
             savedInvStd: s.f + 110016, activation: .identity, gradInput: s.t + 620560 &* s.n, gradGamma: s.g + 476192,
             gradBeta: s.g + 476352, pool: pool)
-        // features.7.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(120)
+        // features.7.0.block.2 conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 160]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 620560 &* s.n, input: s.t + 594768 &* s.n,
             weights: s.p + 384032, pixels: 9 &* s.n, inChannels: 576, outChannels: 160, gradInput: s.t + 599952 &* s.n,
             gradWeights: s.g + 384032, pool: pool)
-        // features.7.0.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(121)
+        // features.7.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 3, 3, 576]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 599952 &* s.n, input: s.t + 589584 &* s.n,
             pixels: 9 &* s.n, channels: 576, gamma: s.p + 381728, beta: s.p + 382304, savedMean: s.f + 98336,
             savedInvStd: s.f + 98912, activation: .relu6, gradInput: s.t + 599952 &* s.n, gradGamma: s.g + 381728,
             gradBeta: s.g + 382304, pool: pool)
+        s.profiler?.stop(122)
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 104672, count: 5184)
-        // features.7.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(123)
+        // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 599952 &* s.n, input: s.t + 584400 &* s.n, batch: s.n,
             height: 3, width: 3, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3,
             weights: s.f + 99488, gradInput: s.t + 589584 &* s.n, gradWeights: s.f + 104672, pool: pool)
+        s.profiler?.stop(124)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 104672, channels: 576, kernel: 3, into: s.g + 376544)
-        // features.7.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(125)
+        // features.7.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 3, 3, 576]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 589584 &* s.n, input: s.t + 579216 &* s.n,
             pixels: 9 &* s.n, channels: 576, gamma: s.p + 374240, beta: s.p + 374816, savedMean: s.f + 97184,
             savedInvStd: s.f + 97760, activation: .relu6, gradInput: s.t + 589584 &* s.n, gradGamma: s.g + 374240,
             gradBeta: s.g + 374816, pool: pool)
-        // features.7.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(126)
+        // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 589584 &* s.n, input: s.t + 634256 &* s.n,
             weights: s.p + 318944, pixels: 9 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.t + 584400 &* s.n,
             gradWeights: s.g + 318944, pool: pool)
+        s.profiler?.stop(127)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 3x3x96 -> 3x3x96, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 584400 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 426176 &* s.n : nil, batch: s.n,
             perImage: 864, gradBranch: s.t + 585264 &* s.n, pool: pool)
-        // features.6.1.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(128)
+        // features.6.1.block.2 backward through identity and BatchNorm (in place) on [n, 3, 3, 96]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 585264 &* s.n, input: s.t + 633392 &* s.n,
             pixels: 9 &* s.n, channels: 96, gamma: s.p + 318560, beta: s.p + 318656, savedMean: s.f + 96992,
             savedInvStd: s.f + 97088, activation: .identity, gradInput: s.t + 585264 &* s.n, gradGamma: s.g + 318560,
             gradBeta: s.g + 318656, pool: pool)
-        // features.6.1.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(129)
+        // features.6.1.block.2 conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 96]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 585264 &* s.n, input: s.t + 574032 &* s.n,
             weights: s.p + 263264, pixels: 9 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.t + 579216 &* s.n,
             gradWeights: s.g + 263264, pool: pool)
-        // features.6.1.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(130)
+        // features.6.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 3, 3, 576]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 579216 &* s.n, input: s.t + 568848 &* s.n,
             pixels: 9 &* s.n, channels: 576, gamma: s.p + 260960, beta: s.p + 261536, savedMean: s.f + 67040,
             savedInvStd: s.f + 67616, activation: .relu6, gradInput: s.t + 579216 &* s.n, gradGamma: s.g + 260960,
             gradBeta: s.g + 261536, pool: pool)
+        s.profiler?.stop(131)
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 82592, count: 14400)
-        // features.6.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(132)
+        // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 579216 &* s.n, input: s.t + 563664 &* s.n, batch: s.n,
             height: 3, width: 3, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
             weights: s.f + 68192, gradInput: s.t + 568848 &* s.n, gradWeights: s.f + 82592, pool: pool)
+        s.profiler?.stop(133)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 82592, channels: 576, kernel: 5, into: s.g + 246560)
-        // features.6.1.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(134)
+        // features.6.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 3, 3, 576]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 568848 &* s.n, input: s.t + 489120 &* s.n,
             pixels: 9 &* s.n, channels: 576, gamma: s.p + 244256, beta: s.p + 244832, savedMean: s.f + 65888,
             savedInvStd: s.f + 66464, activation: .relu6, gradInput: s.t + 568848 &* s.n, gradGamma: s.g + 244256,
             gradBeta: s.g + 244832, pool: pool)
-        // features.6.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(135)
+        // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 568848 &* s.n, input: s.t + 632528 &* s.n,
             weights: s.p + 188960, pixels: 9 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.t + 489120 &* s.n,
             gradWeights: s.g + 188960, pool: pool)
+        s.profiler?.stop(136)
         // features.6.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 489120 &* s.n, s.t + 584400 &* s.n, count: 864 &* s.n, pool: pool)
+        s.profiler?.stop(137)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 5x5x56 -> 3x3x96
     private func features_6_0_backward(_ s: TrainingStepContext) {
-        // features.6.0.block.2 backward through identity and BatchNorm (in place)
+        // features.6.0.block.2 backward through identity and BatchNorm (in place) on [n, 3, 3, 96]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 489120 &* s.n, input: s.t + 631664 &* s.n,
             pixels: 9 &* s.n, channels: 96, gamma: s.p + 188576, beta: s.p + 188672, savedMean: s.f + 65696,
             savedInvStd: s.f + 65792, activation: .identity, gradInput: s.t + 489120 &* s.n, gradGamma: s.g + 188576,
             gradBeta: s.g + 188672, pool: pool)
-        // features.6.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(138)
+        // features.6.0.block.2 conv 1x1 backward: input and weight gradients, [n, 3, 3, 336] <- [n, 3, 3, 96]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 489120 &* s.n, input: s.t + 494304 &* s.n,
             weights: s.p + 156320, pixels: 9 &* s.n, inChannels: 336, outChannels: 96, gradInput: s.t + 563664 &* s.n,
             gradWeights: s.g + 156320, pool: pool)
-        // features.6.0.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(139)
+        // features.6.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 3, 3, 336]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 563664 &* s.n, input: s.t + 423120 &* s.n,
             pixels: 9 &* s.n, channels: 336, gamma: s.p + 154976, beta: s.p + 155312, savedMean: s.f + 48224,
             savedInvStd: s.f + 48560, activation: .relu6, gradInput: s.t + 563664 &* s.n, gradGamma: s.g + 154976,
             gradBeta: s.g + 155312, pool: pool)
+        s.profiler?.stop(140)
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 57296, count: 8400)
-        // features.6.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(141)
+        // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 3, 3, 336]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 563664 &* s.n, input: s.t + 480720 &* s.n, batch: s.n,
             height: 5, width: 5, channels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
             weights: s.f + 48896, gradInput: s.t + 489120 &* s.n, gradWeights: s.f + 57296, pool: pool)
+        s.profiler?.stop(142)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 57296, channels: 336, kernel: 5, into: s.g + 146576)
-        // features.6.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(143)
+        // features.6.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 5, 5, 336]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 489120 &* s.n, input: s.t + 472320 &* s.n,
             pixels: 25 &* s.n, channels: 336, gamma: s.p + 145232, beta: s.p + 145568, savedMean: s.f + 47552,
             savedInvStd: s.f + 47888, activation: .relu6, gradInput: s.t + 489120 &* s.n, gradGamma: s.g + 145232,
             gradBeta: s.g + 145568, pool: pool)
-        // features.6.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(144)
+        // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 489120 &* s.n, input: s.t + 626224 &* s.n,
             weights: s.p + 126416, pixels: 25 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.t + 423120 &* s.n,
             gradWeights: s.g + 126416, pool: pool)
+        s.profiler?.stop(145)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 5x5x56 -> 5x5x56, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 423120 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 426160 &* s.n : nil, batch: s.n,
             perImage: 1400, gradBranch: s.t + 424528 &* s.n, pool: pool)
-        // features.5.1.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(146)
+        // features.5.1.block.2 backward through identity and BatchNorm (in place) on [n, 5, 5, 56]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 424528 &* s.n, input: s.t + 624816 &* s.n,
             pixels: 25 &* s.n, channels: 56, gamma: s.p + 126160, beta: s.p + 126224, savedMean: s.f + 47440,
             savedInvStd: s.f + 47496, activation: .identity, gradInput: s.t + 424528 &* s.n, gradGamma: s.g + 126160,
             gradBeta: s.g + 126224, pool: pool)
-        // features.5.1.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(147)
+        // features.5.1.block.2 conv 1x1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 56]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 424528 &* s.n, input: s.t + 463920 &* s.n,
             weights: s.p + 107344, pixels: 25 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.t + 472320 &* s.n,
             gradWeights: s.g + 107344, pool: pool)
-        // features.5.1.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(148)
+        // features.5.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 5, 5, 336]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 472320 &* s.n, input: s.t + 455520 &* s.n,
             pixels: 25 &* s.n, channels: 336, gamma: s.p + 106000, beta: s.p + 106336, savedMean: s.f + 29968,
             savedInvStd: s.f + 30304, activation: .relu6, gradInput: s.t + 472320 &* s.n, gradGamma: s.g + 106000,
             gradBeta: s.g + 106336, pool: pool)
+        s.profiler?.stop(149)
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 39040, count: 8400)
-        // features.5.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(150)
+        // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 336]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 472320 &* s.n, input: s.t + 447120 &* s.n, batch: s.n,
             height: 5, width: 5, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
             weights: s.f + 30640, gradInput: s.t + 455520 &* s.n, gradWeights: s.f + 39040, pool: pool)
+        s.profiler?.stop(151)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 39040, channels: 336, kernel: 5, into: s.g + 97600)
-        // features.5.1.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(152)
+        // features.5.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 5, 5, 336]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 455520 &* s.n, input: s.t + 414720 &* s.n,
             pixels: 25 &* s.n, channels: 336, gamma: s.p + 96256, beta: s.p + 96592, savedMean: s.f + 29296,
             savedInvStd: s.f + 29632, activation: .relu6, gradInput: s.t + 455520 &* s.n, gradGamma: s.g + 96256,
             gradBeta: s.g + 96592, pool: pool)
-        // features.5.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(153)
+        // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 455520 &* s.n, input: s.t + 623408 &* s.n,
             weights: s.p + 77440, pixels: 25 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.t + 420720 &* s.n,
             gradWeights: s.g + 77440, pool: pool)
+        s.profiler?.stop(154)
         // features.5.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 420720 &* s.n, s.t + 423120 &* s.n, count: 1400 &* s.n, pool: pool)
+        s.profiler?.stop(155)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 5x5x40 -> 5x5x56
     private func features_5_0_backward(_ s: TrainingStepContext) {
-        // features.5.0.block.2 backward through identity and BatchNorm (in place)
+        // features.5.0.block.2 backward through identity and BatchNorm (in place) on [n, 5, 5, 56]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 420720 &* s.n, input: s.t + 622000 &* s.n,
             pixels: 25 &* s.n, channels: 56, gamma: s.p + 77184, beta: s.p + 77248, savedMean: s.f + 29184,
             savedInvStd: s.f + 29240, activation: .identity, gradInput: s.t + 420720 &* s.n, gradGamma: s.g + 77184,
             gradBeta: s.g + 77248, pool: pool)
-        // features.5.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(156)
+        // features.5.0.block.2 conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 56]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 420720 &* s.n, input: s.t + 547296 &* s.n,
             weights: s.p + 63744, pixels: 25 &* s.n, inChannels: 240, outChannels: 56, gradInput: s.t + 414720 &* s.n,
             gradWeights: s.g + 63744, pool: pool)
-        // features.5.0.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(157)
+        // features.5.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 5, 5, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 414720 &* s.n, input: s.t + 541296 &* s.n,
             pixels: 25 &* s.n, channels: 240, gamma: s.p + 62784, beta: s.p + 63024, savedMean: s.f + 16704,
             savedInvStd: s.f + 16944, activation: .relu6, gradInput: s.t + 414720 &* s.n, gradGamma: s.g + 62784,
             gradBeta: s.g + 63024, pool: pool)
+        s.profiler?.stop(158)
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 23184, count: 6000)
-        // features.5.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(159)
+        // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 414720 &* s.n, input: s.t + 535296 &* s.n, batch: s.n,
             height: 5, width: 5, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
             weights: s.f + 17184, gradInput: s.t + 447120 &* s.n, gradWeights: s.f + 23184, pool: pool)
+        s.profiler?.stop(160)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 23184, channels: 240, kernel: 5, into: s.g + 56784)
-        // features.5.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(161)
+        // features.5.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 5, 5, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 447120 &* s.n, input: s.t + 529296 &* s.n,
             pixels: 25 &* s.n, channels: 240, gamma: s.p + 55824, beta: s.p + 56064, savedMean: s.f + 16224,
             savedInvStd: s.f + 16464, activation: .relu6, gradInput: s.t + 447120 &* s.n, gradGamma: s.g + 55824,
             gradBeta: s.g + 56064, pool: pool)
-        // features.5.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(162)
+        // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 447120 &* s.n, input: s.t + 630656 &* s.n,
             weights: s.p + 46224, pixels: 25 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.t + 420720 &* s.n,
             gradWeights: s.g + 46224, pool: pool)
+        s.profiler?.stop(163)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 5x5x40 -> 5x5x40, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
+        s.profiler?.start()
         TrainingKernels.residualAddBackward(gradOutput: s.t + 420720 &* s.n,
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 426144 &* s.n : nil, batch: s.n,
             perImage: 1000, gradBranch: s.t + 421728 &* s.n, pool: pool)
-        // features.4.1.block.2 backward through identity and BatchNorm (in place)
+        s.profiler?.stop(164)
+        // features.4.1.block.2 backward through identity and BatchNorm (in place) on [n, 5, 5, 40]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 421728 &* s.n, input: s.t + 629648 &* s.n,
             pixels: 25 &* s.n, channels: 40, gamma: s.p + 46032, beta: s.p + 46080, savedMean: s.f + 16144,
             savedInvStd: s.f + 16184, activation: .identity, gradInput: s.t + 421728 &* s.n, gradGamma: s.g + 46032,
             gradBeta: s.g + 46080, pool: pool)
-        // features.4.1.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(165)
+        // features.4.1.block.2 conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 40]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 421728 &* s.n, input: s.t + 523296 &* s.n,
             weights: s.p + 36432, pixels: 25 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.t + 414720 &* s.n,
             gradWeights: s.g + 36432, pool: pool)
-        // features.4.1.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(166)
+        // features.4.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 5, 5, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 414720 &* s.n, input: s.t + 517296 &* s.n,
             pixels: 25 &* s.n, channels: 240, gamma: s.p + 35472, beta: s.p + 35712, savedMean: s.f + 11344,
             savedInvStd: s.f + 11584, activation: .relu6, gradInput: s.t + 414720 &* s.n, gradGamma: s.g + 35472,
             gradBeta: s.g + 35712, pool: pool)
+        s.profiler?.stop(167)
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 13984, count: 2160)
-        // features.4.1.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(168)
+        // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 414720 &* s.n, input: s.t + 511296 &* s.n, batch: s.n,
             height: 5, width: 5, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
             weights: s.f + 11824, gradInput: s.t + 447120 &* s.n, gradWeights: s.f + 13984, pool: pool)
+        s.profiler?.stop(169)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 13984, channels: 240, kernel: 3, into: s.g + 33312)
-        // features.4.1.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(170)
+        // features.4.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 5, 5, 240]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 447120 &* s.n, input: s.t + 505296 &* s.n,
             pixels: 25 &* s.n, channels: 240, gamma: s.p + 32352, beta: s.p + 32592, savedMean: s.f + 10864,
             savedInvStd: s.f + 11104, activation: .relu6, gradInput: s.t + 447120 &* s.n, gradGamma: s.g + 32352,
             gradBeta: s.g + 32592, pool: pool)
-        // features.4.1.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(171)
+        // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 447120 &* s.n, input: s.t + 628640 &* s.n,
             weights: s.p + 22752, pixels: 25 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.t + 414720 &* s.n,
             gradWeights: s.g + 22752, pool: pool)
+        s.profiler?.stop(172)
         // features.4.1 shortcut gradient joins the branch's
+        s.profiler?.start()
         TrainingKernels.accumulate(s.t + 414720 &* s.n, s.t + 420720 &* s.n, count: 1000 &* s.n, pool: pool)
+        s.profiler?.stop(173)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 9x9x24 -> 5x5x40
     private func features_4_0_backward(_ s: TrainingStepContext) {
-        // features.4.0.block.2 backward through identity and BatchNorm (in place)
+        // features.4.0.block.2 backward through identity and BatchNorm (in place) on [n, 5, 5, 40]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 414720 &* s.n, input: s.t + 627632 &* s.n,
             pixels: 25 &* s.n, channels: 40, gamma: s.p + 22560, beta: s.p + 22608, savedMean: s.f + 10784,
             savedInvStd: s.f + 10824, activation: .identity, gradInput: s.t + 414720 &* s.n, gradGamma: s.g + 22560,
             gradBeta: s.g + 22608, pool: pool)
-        // features.4.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(174)
+        // features.4.0.block.2 conv 1x1 backward: input and weight gradients, [n, 5, 5, 144] <- [n, 5, 5, 40]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 414720 &* s.n, input: s.t + 608736 &* s.n,
             weights: s.p + 16800, pixels: 25 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.t + 447120 &* s.n,
             gradWeights: s.g + 16800, pool: pool)
-        // features.4.0.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(175)
+        // features.4.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 5, 5, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 447120 &* s.n, input: s.t + 605136 &* s.n,
             pixels: 25 &* s.n, channels: 144, gamma: s.p + 16224, beta: s.p + 16368, savedMean: s.f + 7904,
             savedInvStd: s.f + 8048, activation: .relu6, gradInput: s.t + 447120 &* s.n, gradGamma: s.g + 16224,
             gradBeta: s.g + 16368, pool: pool)
+        s.profiler?.stop(176)
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 9488, count: 1296)
-        // features.4.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(177)
+        // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 9, 9, 144] <- [n, 5, 5, 144]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 447120 &* s.n, input: s.t + 364176 &* s.n, batch: s.n,
             height: 9, width: 9, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
             weights: s.f + 8192, gradInput: s.t + 414720 &* s.n, gradWeights: s.f + 9488, pool: pool)
+        s.profiler?.stop(178)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 9488, channels: 144, kernel: 3, into: s.g + 14928)
-        // features.4.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(179)
+        // features.4.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 144]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 414720 &* s.n, input: s.t + 352512 &* s.n,
             pixels: 81 &* s.n, channels: 144, gamma: s.p + 14352, beta: s.p + 14496, savedMean: s.f + 7616,
             savedInvStd: s.f + 7760, activation: .relu6, gradInput: s.t + 414720 &* s.n, gradGamma: s.g + 14352,
             gradBeta: s.g + 14496, pool: pool)
-        // features.4.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(180)
+        // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 24] <- [n, 9, 9, 144]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 414720 &* s.n, input: s.t + 617168 &* s.n,
             weights: s.p + 10896, pixels: 81 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.t + 352512 &* s.n,
             gradWeights: s.g + 10896, pool: pool)
+        s.profiler?.stop(181)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 18x18x16 -> 9x9x24
     private func features_3_0_backward(_ s: TrainingStepContext) {
-        // features.3.0.block.2 backward through identity and BatchNorm (in place)
+        // features.3.0.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 24]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 352512 &* s.n, input: s.t + 615216 &* s.n,
             pixels: 81 &* s.n, channels: 24, gamma: s.p + 10768, beta: s.p + 10800, savedMean: s.f + 7568,
             savedInvStd: s.f + 7592, activation: .identity, gradInput: s.t + 352512 &* s.n, gradGamma: s.g + 10768,
             gradBeta: s.g + 10800, pool: pool)
-        // features.3.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(182)
+        // features.3.0.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 96] <- [n, 9, 9, 24]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 352512 &* s.n, input: s.t + 497520 &* s.n,
             weights: s.p + 8464, pixels: 81 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.t + 414720 &* s.n,
             gradWeights: s.g + 8464, pool: pool)
-        // features.3.0.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(183)
+        // features.3.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 96]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 414720 &* s.n, input: s.t + 375840 &* s.n,
             pixels: 81 &* s.n, channels: 96, gamma: s.p + 8080, beta: s.p + 8176, savedMean: s.f + 2576,
             savedInvStd: s.f + 2672, activation: .relu6, gradInput: s.t + 414720 &* s.n, gradGamma: s.g + 8080,
             gradBeta: s.g + 8176, pool: pool)
+        s.profiler?.stop(184)
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 5168, count: 2400)
-        // features.3.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(185)
+        // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 9, 9, 96]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 414720 &* s.n, input: s.t + 155520 &* s.n, batch: s.n,
             height: 18, width: 18, channels: 96, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 9,
             outWidth: 9, weights: s.f + 2768, gradInput: s.t + 352512 &* s.n, gradWeights: s.f + 5168, pool: pool)
+        s.profiler?.stop(186)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 5168, channels: 96, kernel: 5, into: s.g + 5680)
-        // features.3.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(187)
+        // features.3.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 96]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 352512 &* s.n, input: s.t + 124416 &* s.n,
             pixels: 324 &* s.n, channels: 96, gamma: s.p + 5296, beta: s.p + 5392, savedMean: s.f + 2384,
             savedInvStd: s.f + 2480, activation: .relu6, gradInput: s.t + 352512 &* s.n, gradGamma: s.g + 5296,
             gradBeta: s.g + 5392, pool: pool)
-        // features.3.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(188)
+        // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 16] <- [n, 18, 18, 96]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 352512 &* s.n, input: s.t + 558480 &* s.n,
             weights: s.p + 3760, pixels: 324 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.t + 124416 &* s.n,
             gradWeights: s.g + 3760, pool: pool)
+        s.profiler?.stop(189)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 36x36x8 -> 18x18x16
     private func features_2_0_backward(_ s: TrainingStepContext) {
-        // features.2.0.block.2 backward through identity and BatchNorm (in place)
+        // features.2.0.block.2 backward through identity and BatchNorm (in place) on [n, 18, 18, 16]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 124416 &* s.n, input: s.t + 553296 &* s.n,
             pixels: 324 &* s.n, channels: 16, gamma: s.p + 3696, beta: s.p + 3712, savedMean: s.f + 2352,
             savedInvStd: s.f + 2368, activation: .identity, gradInput: s.t + 124416 &* s.n, gradGamma: s.g + 3696,
             gradBeta: s.g + 3712, pool: pool)
-        // features.2.0.block.2 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(190)
+        // features.2.0.block.2 conv 1x1 backward: input and weight gradients, [n, 18, 18, 48] <- [n, 18, 18, 16]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 124416 &* s.n, input: s.t + 399168 &* s.n,
             weights: s.p + 2928, pixels: 324 &* s.n, inChannels: 48, outChannels: 16, gradInput: s.t + 352512 &* s.n,
             gradWeights: s.g + 2928, pool: pool)
-        // features.2.0.block.1 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(191)
+        // features.2.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 48]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 352512 &* s.n, input: s.t + 383616 &* s.n,
             pixels: 324 &* s.n, channels: 48, gamma: s.p + 2736, beta: s.p + 2784, savedMean: s.f + 1392,
             savedInvStd: s.f + 1440, activation: .relu6, gradInput: s.t + 352512 &* s.n, gradGamma: s.g + 2736,
             gradBeta: s.g + 2784, pool: pool)
+        s.profiler?.stop(192)
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 1920, count: 432)
-        // features.2.0.block.1 depthwise backward: input and weight gradients
+        s.profiler?.stop(193)
+        // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 18, 18, 48]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 352512 &* s.n, input: s.t + 62208 &* s.n, batch: s.n,
             height: 36, width: 36, channels: 48, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 18,
             outWidth: 18, weights: s.f + 1488, gradInput: s.t + 124416 &* s.n, gradWeights: s.f + 1920, pool: pool)
+        s.profiler?.stop(194)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1920, channels: 48, kernel: 3, into: s.g + 2304)
-        // features.2.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(195)
+        // features.2.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 36, 36, 48]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 124416 &* s.n, input: s.t, pixels: 1296 &* s.n,
             channels: 48, gamma: s.p + 2112, beta: s.p + 2160, savedMean: s.f + 1296, savedInvStd: s.f + 1344,
             activation: .relu6, gradInput: s.t + 124416 &* s.n, gradGamma: s.g + 2112, gradBeta: s.g + 2160,
             pool: pool)
-        // features.2.0.block.0 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(196)
+        // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 36, 36, 8] <- [n, 36, 36, 48]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 124416 &* s.n, input: s.t + 436752 &* s.n,
             weights: s.p + 1728, pixels: 1296 &* s.n, inChannels: 8, outChannels: 48, gradInput: s.t + 41472 &* s.n,
             gradWeights: s.g + 1728, pool: pool)
+        s.profiler?.stop(197)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 36x36x32 -> 36x36x8
     private func features_1_0_backward(_ s: TrainingStepContext) {
-        // features.1.0.block.1 backward through identity and BatchNorm (in place)
+        // features.1.0.block.1 backward through identity and BatchNorm (in place) on [n, 36, 36, 8]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41472 &* s.n, input: s.t + 426384 &* s.n,
             pixels: 1296 &* s.n, channels: 8, gamma: s.p + 1664, beta: s.p + 1680, savedMean: s.f + 1280,
             savedInvStd: s.f + 1288, activation: .identity, gradInput: s.t + 41472 &* s.n, gradGamma: s.g + 1664,
             gradBeta: s.g + 1680, pool: pool)
-        // features.1.0.block.1 conv 1x1 backward: input and weight gradients
+        s.profiler?.stop(198)
+        // features.1.0.block.1 conv 1x1 backward: input and weight gradients, [n, 36, 36, 32] <- [n, 36, 36, 8]
+        s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 41472 &* s.n, input: s.t + 311040 &* s.n,
             weights: s.p + 1408, pixels: 1296 &* s.n, inChannels: 32, outChannels: 8, gradInput: s.t,
             gradWeights: s.g + 1408, pool: pool)
-        // features.1.0.block.0 backward through relu6 and BatchNorm (in place)
+        s.profiler?.stop(199)
+        // features.1.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 36, 36, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 269568 &* s.n, pixels: 1296 &* s.n,
             channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 640, savedInvStd: s.f + 672,
             activation: .relu6, gradInput: s.t, gradGamma: s.g + 1280, gradBeta: s.g + 1312, pool: pool)
+        s.profiler?.stop(200)
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        s.profiler?.start()
         TrainingKernels.zero(s.f + 992, count: 288)
-        // features.1.0.block.0 depthwise backward: input and weight gradients
+        s.profiler?.stop(201)
+        // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 36, 36, 32] <- [n, 36, 36, 32]
+        s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.t, input: s.t + 228096 &* s.n, batch: s.n, height: 36,
             width: 36, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36,
             weights: s.f + 704, gradInput: s.t + 41472 &* s.n, gradWeights: s.f + 992, pool: pool)
+        s.profiler?.stop(202)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 992, channels: 32, kernel: 3, into: s.g + 992)
+        s.profiler?.stop(203)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
     private func features_0_backward(_ s: TrainingStepContext) {
-        // features.0 backward through relu6 and BatchNorm (in place)
+        // features.0 backward through relu6 and BatchNorm (in place) on [n, 36, 36, 32]
+        s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41472 &* s.n, input: s.t + 186624 &* s.n,
             pixels: 1296 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 576,
             savedInvStd: s.f + 608, activation: .relu6, gradInput: s.t + 41472 &* s.n, gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
+        s.profiler?.stop(204)
         // features.0 stem weight gradient (the image needs none)
+        s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.t + 41472 &* s.n, input: s.x, batch: s.n, inChannels: 3,
             height: 72, width: 72, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 36, outWidth: 36,
             outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
+        s.profiler?.stop(205)
     }
+
+    /// The kernel calls of `trainStep` in order (`s.profiler?.stop(i)` charges entry i), for `LayerProfiler`.
+    public static let profiledLayers: [LayerProfiler.Layer] = [
+        .init("gradients", kind: "zero gradients", macsPerImage: nil, "zero all 532528 gradients"),
+        .init("features.0", kind: "stem forward", macsPerImage: 1119744,
+              "stem conv 3x3/2, [n, 3, 72, 72] (NCHW) -> [n, 36, 36, 32]"),
+        .init("features.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 36, 36, 32]"),
+        .init("features.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 36, 36, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][32]"),
+        .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: 373248,
+              "depthwise 3x3/1, [n, 36, 36, 32] -> [n, 36, 36, 32]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 36, 36, 32]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 36, 36, 32]"),
+        .init("features.1.0.block.1", kind: "conv 1x1 forward", macsPerImage: 331776,
+              "project conv 1x1, [n, 36, 36, 32] -> [n, 36, 36, 8]"),
+        .init("features.1.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 36, 36, 8]"),
+        .init("features.1.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 36, 36, 8]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 497664,
+              "expand conv 1x1, [n, 36, 36, 8] -> [n, 36, 36, 48]"),
+        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 36, 36, 48]"),
+        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 36, 36, 48]"),
+        .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][48]"),
+        .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 139968,
+              "depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48]"),
+        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 48]"),
+        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 48]"),
+        .init("features.2.0.block.2", kind: "conv 1x1 forward", macsPerImage: 248832,
+              "project conv 1x1, [n, 18, 18, 48] -> [n, 18, 18, 16]"),
+        .init("features.2.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 18, 18, 16]"),
+        .init("features.2.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 16]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 497664,
+              "expand conv 1x1, [n, 18, 18, 16] -> [n, 18, 18, 96]"),
+        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 96]"),
+        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 96]"),
+        .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][96]"),
+        .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 194400,
+              "depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96]"),
+        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 96]"),
+        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 96]"),
+        .init("features.3.0.block.2", kind: "conv 1x1 forward", macsPerImage: 186624,
+              "project conv 1x1, [n, 9, 9, 96] -> [n, 9, 9, 24]"),
+        .init("features.3.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 9, 9, 24]"),
+        .init("features.3.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 24]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 279936,
+              "expand conv 1x1, [n, 9, 9, 24] -> [n, 9, 9, 144]"),
+        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 144]"),
+        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 144]"),
+        .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][144]"),
+        .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 32400,
+              "depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144]"),
+        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 5, 5, 144]"),
+        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 144]"),
+        .init("features.4.0.block.2", kind: "conv 1x1 forward", macsPerImage: 144000,
+              "project conv 1x1, [n, 5, 5, 144] -> [n, 5, 5, 40]"),
+        .init("features.4.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 5, 5, 40]"),
+        .init("features.4.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 40]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 240000,
+              "expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]"),
+        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 5, 5, 240]"),
+        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 240]"),
+        .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][240]"),
+        .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 54000,
+              "depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240]"),
+        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 5, 5, 240]"),
+        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 240]"),
+        .init("features.4.1.block.2", kind: "conv 1x1 forward", macsPerImage: 240000,
+              "project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 40]"),
+        .init("features.4.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 5, 5, 40]"),
+        .init("features.4.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 40]"),
+        .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.92"),
+        .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 240000,
+              "expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]"),
+        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 5, 5, 240]"),
+        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 240]"),
+        .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][240]"),
+        .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 150000,
+              "depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240]"),
+        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 5, 5, 240]"),
+        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 240]"),
+        .init("features.5.0.block.2", kind: "conv 1x1 forward", macsPerImage: 336000,
+              "project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 56]"),
+        .init("features.5.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 5, 5, 56]"),
+        .init("features.5.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 56]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 470400,
+              "expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]"),
+        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 5, 5, 336]"),
+        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 336]"),
+        .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][336]"),
+        .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 210000,
+              "depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336]"),
+        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 5, 5, 336]"),
+        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 336]"),
+        .init("features.5.1.block.2", kind: "conv 1x1 forward", macsPerImage: 470400,
+              "project conv 1x1, [n, 5, 5, 336] -> [n, 5, 5, 56]"),
+        .init("features.5.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 5, 5, 56]"),
+        .init("features.5.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 56]"),
+        .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.88"),
+        .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 470400,
+              "expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]"),
+        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 5, 5, 336]"),
+        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 336]"),
+        .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][336]"),
+        .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 75600,
+              "depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336]"),
+        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 3, 3, 336]"),
+        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 336]"),
+        .init("features.6.0.block.2", kind: "conv 1x1 forward", macsPerImage: 290304,
+              "project conv 1x1, [n, 3, 3, 336] -> [n, 3, 3, 96]"),
+        .init("features.6.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 3, 3, 96]"),
+        .init("features.6.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 96]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 497664,
+              "expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]"),
+        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 3, 3, 576]"),
+        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 576]"),
+        .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [5][5][576]"),
+        .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 129600,
+              "depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576]"),
+        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 3, 3, 576]"),
+        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 576]"),
+        .init("features.6.1.block.2", kind: "conv 1x1 forward", macsPerImage: 497664,
+              "project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 96]"),
+        .init("features.6.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 3, 3, 96]"),
+        .init("features.6.1.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 96]"),
+        .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
+              "stochastic depth: keep each image's branch with probability 0.84"),
+        .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
+              "identity shortcut with stochastic depth"),
+        .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 497664,
+              "expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]"),
+        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 3, 3, 576]"),
+        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 576]"),
+        .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
+              "depthwise weights to the kernel layout [3][3][576]"),
+        .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 46656,
+              "depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576]"),
+        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 3, 3, 576]"),
+        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 576]"),
+        .init("features.7.0.block.2", kind: "conv 1x1 forward", macsPerImage: 829440,
+              "project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 160]"),
+        .init("features.7.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + identity on [n, 3, 3, 160]"),
+        .init("features.7.0.block.2", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 160]"),
+        .init("features.8", kind: "conv 1x1 forward", macsPerImage: 460800,
+              "head conv 1x1, [n, 3, 3, 160] -> [n, 3, 3, 320]"),
+        .init("features.8", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (batch statistics) + relu6 on [n, 3, 3, 320]"),
+        .init("features.8", kind: "BN+act forward", macsPerImage: nil,
+              "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 320]"),
+        .init("avgpool", kind: "pool+classifier+loss", macsPerImage: nil,
+              "global average pool, [n, 3, 3, 320] -> [n, 320]"),
+        .init("classifier.0", kind: "pool+classifier+loss", macsPerImage: nil,
+              "dropout p=0.1 (when options.dropout) on [n, 320]"),
+        .init("classifier.1", kind: "pool+classifier+loss", macsPerImage: 3200,
+              "linear, [n, 320] -> [n, 10]"),
+        .init("loss", kind: "pool+classifier+loss", macsPerImage: nil,
+              "mean cross-entropy (label smoothing options.labelSmoothing) and its gradient"),
+        .init("logits", kind: "pool+classifier+loss", macsPerImage: nil,
+              "hand the logits to the caller"),
+        .init("classifier.1", kind: "pool+classifier backward", macsPerImage: 6400,
+              "linear backward"),
+        .init("classifier.0", kind: "pool+classifier backward", macsPerImage: nil,
+              "dropout backward"),
+        .init("avgpool", kind: "pool+classifier backward", macsPerImage: nil,
+              "backward: spread each channel's gradient over the 9 pixels"),
+        .init("features.8", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 3, 3, 320]"),
+        .init("features.8", kind: "conv 1x1 backward", macsPerImage: 921600,
+              "conv 1x1 backward: input and weight gradients, [n, 3, 3, 160] <- [n, 3, 3, 320]"),
+        .init("features.7.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 3, 3, 160]"),
+        .init("features.7.0.block.2", kind: "conv 1x1 backward", macsPerImage: 1658880,
+              "conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 160]"),
+        .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 3, 3, 576]"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 93312,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]"),
+        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 3, 3, 576]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 backward", macsPerImage: 995328,
+              "conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]"),
+        .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.6.1.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 3, 3, 96]"),
+        .init("features.6.1.block.2", kind: "conv 1x1 backward", macsPerImage: 995328,
+              "conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 96]"),
+        .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 3, 3, 576]"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 259200,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]"),
+        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 3, 3, 576]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 backward", macsPerImage: 995328,
+              "conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]"),
+        .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.6.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 3, 3, 96]"),
+        .init("features.6.0.block.2", kind: "conv 1x1 backward", macsPerImage: 580608,
+              "conv 1x1 backward: input and weight gradients, [n, 3, 3, 336] <- [n, 3, 3, 96]"),
+        .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 3, 3, 336]"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 151200,
+              "depthwise 5x5/2 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 3, 3, 336]"),
+        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 5, 5, 336]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 backward", macsPerImage: 940800,
+              "conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]"),
+        .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.5.1.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 5, 5, 56]"),
+        .init("features.5.1.block.2", kind: "conv 1x1 backward", macsPerImage: 940800,
+              "conv 1x1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 56]"),
+        .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 5, 5, 336]"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 420000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 336]"),
+        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 5, 5, 336]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 backward", macsPerImage: 940800,
+              "conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]"),
+        .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.5.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 5, 5, 56]"),
+        .init("features.5.0.block.2", kind: "conv 1x1 backward", macsPerImage: 672000,
+              "conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 56]"),
+        .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 5, 5, 240]"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 300000,
+              "depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]"),
+        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 5, 5, 240]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 backward", macsPerImage: 480000,
+              "conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]"),
+        .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut backward: the branch's gradient"),
+        .init("features.4.1.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 5, 5, 40]"),
+        .init("features.4.1.block.2", kind: "conv 1x1 backward", macsPerImage: 480000,
+              "conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 40]"),
+        .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 5, 5, 240]"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 108000,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]"),
+        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 5, 5, 240]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 backward", macsPerImage: 480000,
+              "conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]"),
+        .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
+              "shortcut gradient joins the branch's"),
+        .init("features.4.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 5, 5, 40]"),
+        .init("features.4.0.block.2", kind: "conv 1x1 backward", macsPerImage: 288000,
+              "conv 1x1 backward: input and weight gradients, [n, 5, 5, 144] <- [n, 5, 5, 40]"),
+        .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 5, 5, 144]"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 64800,
+              "depthwise 3x3/2 backward: input and weight gradients, [n, 9, 9, 144] <- [n, 5, 5, 144]"),
+        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 144]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 backward", macsPerImage: 559872,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 24] <- [n, 9, 9, 144]"),
+        .init("features.3.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 9, 9, 24]"),
+        .init("features.3.0.block.2", kind: "conv 1x1 backward", macsPerImage: 373248,
+              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 96] <- [n, 9, 9, 24]"),
+        .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 96]"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 388800,
+              "depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 9, 9, 96]"),
+        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 96]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 backward", macsPerImage: 995328,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 16] <- [n, 18, 18, 96]"),
+        .init("features.2.0.block.2", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 18, 18, 16]"),
+        .init("features.2.0.block.2", kind: "conv 1x1 backward", macsPerImage: 497664,
+              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 48] <- [n, 18, 18, 16]"),
+        .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 48]"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 279936,
+              "depthwise 3x3/2 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 18, 18, 48]"),
+        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 36, 36, 48]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 backward", macsPerImage: 995328,
+              "conv 1x1 backward: input and weight gradients, [n, 36, 36, 8] <- [n, 36, 36, 48]"),
+        .init("features.1.0.block.1", kind: "BN+act backward", macsPerImage: nil,
+              "backward through identity and BatchNorm (in place) on [n, 36, 36, 8]"),
+        .init("features.1.0.block.1", kind: "conv 1x1 backward", macsPerImage: 663552,
+              "conv 1x1 backward: input and weight gradients, [n, 36, 36, 32] <- [n, 36, 36, 8]"),
+        .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 36, 36, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "depthwise gradient buffer (kernel layout) starts at zero"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 746496,
+              "depthwise 3x3/1 backward: input and weight gradients, [n, 36, 36, 32] <- [n, 36, 36, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
+              "weight gradient back to PyTorch's [C][1][k][k]"),
+        .init("features.0", kind: "BN+act backward", macsPerImage: nil,
+              "backward through relu6 and BatchNorm (in place) on [n, 36, 36, 32]"),
+        .init("features.0", kind: "stem backward", macsPerImage: 1119744,
+              "stem weight gradient (the image needs none)"),
+    ]
 
     /// Trainable tensors in the parameter buffer (gradients at the same offsets).
     static let trainableSlots: [ParameterSlot] = [

@@ -15,6 +15,8 @@ private struct Emitter {
     let plan: ModelPlan
     let layout: WeightLayout
     var out = ""
+    /// Index of the next layer in `profiledLayers` (the plan's layer order).
+    var layerIndex = 0
 
     init(plan: ModelPlan) {
         self.plan = plan
@@ -50,6 +52,11 @@ private struct Emitter {
         line("    private let weights: PreparedWeights")
         line("    private let pool: WorkerPool")
         line("    private let arena = ActivationArena()")
+        line()
+        line("    /// Times every kernel call of `forward` when set (`effnet bench --profile`).")
+        line("    public var profiler: LayerProfiler? {")
+        line("        didSet { profiler?.requireTable(Self.profiledLayers, of: \(literal(type))) }")
+        line("    }")
         line()
         line("    public init(weights store: any WeightStore, pool: WorkerPool) throws {")
         line("        self.weights = try PreparedWeights(descriptor: Self.descriptor, store: store)")
@@ -88,6 +95,8 @@ private struct Emitter {
         line("        let a = arena.reserve(floats: \(arena) &* n &+ workspaceFloats(batch: n))")
         line("        let ws = a + \(arena) &* n")
         line("        let w = weights.pointer")
+        line("        let p = profiler")
+        line("        p?.beginRun(batch: n)")
         for block in plan.blocks {
             line("        \(functionName(block))(\(arguments(block, call: true)))")
         }
@@ -100,11 +109,11 @@ private struct Emitter {
         let reads = block.layers.contains { $0.operation == .stemConvolution }
         let writes = block.layers.contains { $0.operation == .linear }
         if call {
-            return "n, " + (reads ? "x, " : "") + "a, w, ws" + (writes ? ", logits" : "")
+            return "n, " + (reads ? "x, " : "") + "a, w, ws" + (writes ? ", logits" : "") + ", p"
         }
         return "_ n: Int, " + (reads ? "_ x: UnsafePointer<Float>, " : "")
             + "_ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>"
-            + (writes ? ", _ logits: UnsafeMutablePointer<Float>" : "")
+            + (writes ? ", _ logits: UnsafeMutablePointer<Float>" : "") + ", _ p: LayerProfiler?"
     }
 
     /// Pointer expression for a tensor of the plan: arena offset scaled by the batch size.
@@ -126,14 +135,55 @@ private struct Emitter {
         line("    }")
     }
 
-    mutating func emitLayer(_ l: PlannedLayer) {
-        let slot = layout.slots[l.name] ?? WeightLayout.Slots()
-        let act = activation(l.activation)
+    /// What a layer computes, with its shapes: the text of its comment and of its profile row.
+    func summary(_ l: PlannedLayer) -> String {
+        let act = l.activation?.rawValue ?? "identity"
         let k = "\(l.kernel)x\(l.kernel)"
         switch l.operation {
         case .stemConvolution:
-            line("        // \(l.name) \(l.role): conv \(k)/\(l.stride) + BN + \(l.activation?.rawValue ?? "identity"), "
-                 + "[n, \(l.inputShape.channels), \(l.inputShape.height), \(l.inputShape.width)] (NCHW) -> \(shape(l.outputShape))")
+            return "conv \(k)/\(l.stride) + BN + \(act), "
+                + "[n, \(l.inputShape.channels), \(l.inputShape.height), \(l.inputShape.width)] (NCHW) -> \(shape(l.outputShape))"
+        case .pointwiseConvolution:
+            let epilogue = l.activation.map { " + \($0.rawValue)" } ?? ""
+            return "conv 1x1 + BN\(epilogue)\(l.residual != nil ? " + shortcut" : ""), "
+                + "\(shape(l.inputShape)) -> \(shape(l.outputShape))"
+        case .depthwiseConvolution:
+            return "depthwise \(k)/\(l.stride) + BN + \(act), \(shape(l.inputShape)) -> \(shape(l.outputShape))"
+        case .squeezeExcitation:
+            let c = l.inputShape.channels
+            return "\(c) -> \(l.squeezeChannels ?? 1) -> \(c), in place on \(shape(l.inputShape))"
+        case .globalAveragePool:
+            return "global average pool, \(shape(l.inputShape)) -> [n, \(l.outputShape.channels)]"
+        case .linear:
+            return "dropout (identity in eval) + linear, [n, \(l.inputShape.channels)] -> [n, \(l.outputShape.channels)]"
+        }
+    }
+
+    /// The group a layer's time is summed into by `effnet bench --profile`.
+    func profileKind(_ l: PlannedLayer) -> String {
+        switch l.role {
+        case "expand": return "expand 1x1"
+        case "project": return "project 1x1"
+        case "head": return "head 1x1"
+        case "pool", "classifier": return "pool+classifier"
+        default: return l.role
+        }
+    }
+
+    /// One layer's kernel call, bracketed by the profiler (a nil check each when none is attached).
+    mutating func emitLayer(_ l: PlannedLayer) {
+        line("        // \(l.name)\(l.operation == .globalAveragePool ? "" : " \(l.role)"): \(summary(l))")
+        line("        p?.start()")
+        emitKernelCall(l)
+        line("        p?.stop(\(layerIndex))")
+        layerIndex += 1
+    }
+
+    mutating func emitKernelCall(_ l: PlannedLayer) {
+        let slot = layout.slots[l.name] ?? WeightLayout.Slots()
+        let act = activation(l.activation)
+        switch l.operation {
+        case .stemConvolution:
             line("        Kernels.stemConv(")
             line("            input: x, batch: n, inChannels: \(l.inputShape.channels), height: \(l.inputShape.height), "
                  + "width: \(l.inputShape.width),")
@@ -143,17 +193,12 @@ private struct Emitter {
                  + "activation: \(act),")
             line("            output: \(tensor(l.output)), workspace: ws, pool: pool)")
         case .pointwiseConvolution:
-            let epilogue = l.activation.map { " + \($0.rawValue)" } ?? ""
-            line("        // \(l.name) \(l.role): conv 1x1 + BN\(epilogue)\(l.residual != nil ? " + shortcut" : ""), "
-                 + "\(shape(l.inputShape)) -> \(shape(l.outputShape))")
             line("        Kernels.pointwiseConv(")
             line("            input: \(tensor(l.input)), pixels: \(l.inputShape.pixels) &* n, inChannels: \(l.inputShape.channels),")
             line("            weights: w + \(slot.weights), bias: w + \(slot.bias), outChannels: \(l.outputShape.channels),")
             line("            activation: \(act), residual: \(l.residual.map(tensor) ?? "nil"), "
                  + "output: \(tensor(l.output)), pool: pool)")
         case .depthwiseConvolution:
-            line("        // \(l.name) \(l.role): depthwise \(k)/\(l.stride) + BN + \(l.activation?.rawValue ?? "identity"), "
-                 + "\(shape(l.inputShape)) -> \(shape(l.outputShape))")
             line("        Kernels.depthwiseConv(")
             line("            input: \(tensor(l.input)), batch: n, height: \(l.inputShape.height), width: \(l.inputShape.width), "
                  + "channels: \(l.inputShape.channels),")
@@ -163,20 +208,16 @@ private struct Emitter {
                  + "output: \(tensor(l.output)), pool: pool)")
         case .squeezeExcitation:
             let c = l.inputShape.channels, s = l.squeezeChannels ?? 1
-            line("        // \(l.name) \(l.role): \(c) -> \(s) -> \(c), in place on \(shape(l.inputShape))")
             line("        Kernels.squeezeExcite(")
             line("            \(tensor(l.input)), batch: n, pixels: \(l.inputShape.pixels), channels: \(c), squeezeChannels: \(s),")
             line("            reduceWeights: w + \(slot.weights), reduceBias: w + \(slot.bias), activation: \(act),")
             line("            expandWeights: w + \(slot.expandWeights), expandBias: w + \(slot.expandBias), "
                  + "workspace: ws, pool: pool)")
         case .globalAveragePool:
-            line("        // \(l.name): global average pool, \(shape(l.inputShape)) -> [n, \(l.outputShape.channels)]")
             line("        Kernels.globalAveragePool(")
             line("            input: \(tensor(l.input)), batch: n, pixels: \(l.inputShape.pixels), "
                  + "channels: \(l.inputShape.channels), output: \(tensor(l.output)), pool: pool)")
         case .linear:
-            line("        // \(l.name) \(l.role): dropout (identity in eval) + linear, "
-                 + "[n, \(l.inputShape.channels)] -> [n, \(l.outputShape.channels)]")
             line("        Kernels.linear(")
             line("            input: \(tensor(l.input)), batch: n, inFeatures: \(l.inputShape.channels),")
             line("            weights: w + \(slot.weights), bias: w + \(slot.bias), outFeatures: \(l.outputShape.channels),")
@@ -186,6 +227,14 @@ private struct Emitter {
 
     mutating func emitTables(specSources: [SpecSource]) {
         line("extension \(type) {")
+        line("    /// The kernel calls of `forward` in order (`p?.stop(i)` charges entry i), with their MACs per image.")
+        line("    public static let profiledLayers: [LayerProfiler.Layer] = [")
+        for l in plan.layers {
+            line("        .init(\(literal(l.name)), kind: \(literal(profileKind(l))), macsPerImage: \(l.macs),")
+            line("              \(literal(summary(l)))),")
+        }
+        line("    ]")
+        line()
         line("    /// Every tensor of a weight file, torchvision `state_dict` names and order.")
         line("    static let parameterTable: [ModelDescriptor.Parameter] = [")
         for p in plan.parameters {

@@ -28,6 +28,10 @@ enum TrainingEmitter {
         line("    private let pool: WorkerPool")
         line("    private var loss = 0.0")
         line("    public var random = CounterRandom(seed: 0)")
+        line("    /// Times every kernel call of `trainStep` when set (`effnet bench --train --profile`).")
+        line("    public var profiler: LayerProfiler? {")
+        line("        didSet { profiler?.requireTable(Self.profiledLayers, of: \(literal(type))) }")
+        line("    }")
         line("    public var parameters: UnsafeMutablePointer<Float> { buffers.parameters }")
         line("    public var gradients: UnsafeMutablePointer<Float> { buffers.gradients }")
         line()
@@ -56,8 +60,14 @@ enum TrainingEmitter {
         line("        precondition(n >= 2 && labels.count == n, \"train-mode BatchNorm needs a batch of at least 2, one label each\")")
         line("        let t = buffers.arena.reserve(floats: \(arena.floatsPerImage) &* n &+ workspaceFloats(batch: n))")
         line("        let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,")
-        line("                                    ws: t + \(arena.floatsPerImage) &* n, options: options, labels: labels, logits: logits)")
-        line("        if options.computeGradients { TrainingKernels.zero(s.g, count: \(layout.totalFloats)) }")
+        line("                                    ws: t + \(arena.floatsPerImage) &* n, options: options, labels: labels, logits: logits,")
+        line("                                    profiler: profiler)")
+        line("        s.profiler?.beginRun(batch: n)")
+        line("        if options.computeGradients {")
+        line("            s.profiler?.start()")
+        line("            TrainingKernels.zero(s.g, count: \(layout.totalFloats))")
+        line("            s.profiler?.stop(0)")
+        line("        }")
         for function in program.forward {
             line("        try \(function.name)(s)")
         }
@@ -69,6 +79,8 @@ enum TrainingEmitter {
         line("        return loss")
         line("    }")
 
+        // Profile index 0 is the gradient zeroing above; the program's calls follow in order.
+        var callIndex = 1
         for (index, function) in (program.forward + program.backward).enumerated() {
             let isForward = index < program.forward.count
             line()
@@ -82,16 +94,27 @@ enum TrainingEmitter {
                     return argument.label.isEmpty ? value : "\(argument.label): \(value)"
                 }
                 text += args.joined(separator: ", ") + ")"
-                if let condition = call.condition {
-                    line("        if \(condition) {")
-                    line(wrap(text, indent: "            "))
-                    line("        }")
-                } else {
-                    line(wrap(text, indent: "        "))
-                }
+                let indent = call.condition == nil ? "        " : "            "
+                if let condition = call.condition { line("        if \(condition) {") }
+                line(indent + "s.profiler?.start()")
+                line(wrap(text, indent: indent))
+                line(indent + "s.profiler?.stop(\(callIndex))")
+                if call.condition != nil { line("        }") }
+                callIndex += 1
             }
             line("    }")
         }
+        line()
+        line("    /// The kernel calls of `trainStep` in order (`s.profiler?.stop(i)` charges entry i), for `LayerProfiler`.")
+        line("    public static let profiledLayers: [LayerProfiler.Layer] = [")
+        line("        .init(\"gradients\", kind: \"zero gradients\", macsPerImage: nil, \"zero all \(layout.totalFloats) gradients\"),")
+        for call in program.callsInOrder {
+            line("        .init(\(literal(call.module)), kind: \(literal(call.profileKind)), "
+                 + "macsPerImage: \(call.macsPerImage.map(String.init) ?? "nil"),")
+            let summary = call.comment.hasPrefix(call.module + " ") ? String(call.comment.dropFirst(call.module.count + 1)) : call.comment
+            line("              \(literal(summary))),")
+        }
+        line("    ]")
         line()
         line("    /// Trainable tensors in the parameter buffer (gradients at the same offsets).")
         line("    static let trainableSlots: [ParameterSlot] = [")

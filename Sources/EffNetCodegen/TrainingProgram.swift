@@ -25,12 +25,17 @@ struct TrainingProgram {
     }
 
     struct Call {
+        /// The torchvision module (or block) the call works for: its name in the profile.
+        var module: String
         var comment: String
         var function: String
         var arguments: [(label: String, value: Arg)]
         /// A guard around the call, e.g. `options.stochasticDepth`.
         var condition: String?
         var isTry = false
+        /// Multiply-accumulates per image, where the call is a convolution or matrix product
+        /// (for GFLOP/s in `effnet bench --train --profile`); nil for BatchNorm, copies, pooling.
+        var macsPerImage: Int? = nil
     }
 
     /// A generated function: the forward or backward part of one block.
@@ -66,6 +71,32 @@ struct TrainingProgram {
 
     /// Every call in execution order (forward functions, then backward functions).
     var callsInOrder: [Call] { (forward + backward).flatMap(\.calls) }
+}
+
+extension TrainingProgram.Call {
+    /// The group `effnet bench --train --profile` sums this call's time into, by kernel.
+    var profileKind: String {
+        switch function {
+        case "Kernels.stemConv": return "stem forward"
+        case "Kernels.pointwiseConv": return "conv 1x1 forward"
+        case "WeightPrep.depthwiseWeights", "Kernels.depthwiseConv": return "depthwise forward"
+        case "TrainingKernels.batchNormForwardTraining", "TrainingSupport.batchNormForwardEval": return "BN+act forward"
+        case "TrainingKernels.squeezeExciteForwardTraining": return "squeeze-excitation forward"
+        case "TrainingKernels.stochasticDepthMask", "TrainingKernels.residualAdd": return "shortcut forward"
+        case "Kernels.globalAveragePool", "TrainingKernels.dropoutForward", "Kernels.linear",
+             "CrossEntropy.forwardBackward", "s.logits.update": return "pool+classifier+loss"
+        case "TrainingKernels.batchNormActivationBackward": return "BN+act backward"
+        case "TrainingKernels.stemConvBackwardWeights": return "stem backward"
+        case "TrainingKernels.pointwiseConvBackward": return "conv 1x1 backward"
+        case "TrainingKernels.zero", "TrainingKernels.depthwiseConvBackward", "TrainingSupport.accumulateDepthwiseGradient":
+            return "depthwise backward"
+        case "TrainingKernels.squeezeExciteBackward": return "squeeze-excitation backward"
+        case "TrainingKernels.residualAddBackward", "TrainingKernels.accumulate": return "shortcut backward"
+        case "TrainingKernels.linearBackward", "TrainingKernels.dropoutBackward", "TrainingKernels.globalAveragePoolBackward":
+            return "pool+classifier backward"
+        default: return function  // a new kernel shows under its own name until it is grouped here
+        }
+    }
 }
 
 /// Builds the training program of a plan.
@@ -145,6 +176,7 @@ struct TrainingProgramBuilder {
         switch l.operation {
         case .stemConvolution:
             calls.append(.init(
+                module: l.name,
                 comment: "\(l.name) stem conv \(l.kernel)x\(l.kernel)/\(l.stride), [n, \(l.inputShape.channels), "
                     + "\(l.inputShape.height), \(l.inputShape.width)] (NCHW) -> \(shape(l.outputShape))",
                 function: "Kernels.stemConv",
@@ -153,33 +185,39 @@ struct TrainingProgramBuilder {
                     + geometry
                     + [("weights", .parameter(weight)), ("bias", .fixed(zeroBias)),
                        ("outChannels", .code("\(l.outputShape.channels)")), ("activation", .code(".identity")),
-                       ("output", .tensor(z)), ("workspace", .code("s.ws")), ("pool", .code("pool"))]))
+                       ("output", .tensor(z)), ("workspace", .code("s.ws")), ("pool", .code("pool"))],
+                macsPerImage: l.macs))
         case .pointwiseConvolution:
             calls.append(.init(
+                module: l.name,
                 comment: "\(l.name) \(l.role) conv 1x1, \(shape(l.inputShape)) -> \(shape(l.outputShape))",
                 function: "Kernels.pointwiseConv",
                 arguments: [("input", .tensor(input)), ("pixels", .code("\(l.inputShape.pixels) &* s.n")),
                             ("inChannels", .code("\(l.inputShape.channels)")), ("weights", .parameter(weight)),
                             ("bias", .fixed(zeroBias)), ("outChannels", .code("\(l.outputShape.channels)")),
                             ("activation", .code(".identity")), ("residual", .code("nil")), ("output", .tensor(z)),
-                            ("pool", .code("pool"))]))
+                            ("pool", .code("pool"))],
+                macsPerImage: l.macs))
         case .depthwiseConvolution:
             let c = l.outputShape.channels, taps = l.kernel * l.kernel
             let relaid = program.fixedScratch(2 * taps * c)
             state.depthwiseWeights = relaid
             calls.append(.init(
+                module: l.name,
                 comment: "\(l.name) depthwise weights to the kernel layout [\(l.kernel)][\(l.kernel)][\(c)]",
                 function: "WeightPrep.depthwiseWeights",
                 arguments: [("", .parameter(weight)), ("channels", .code("\(c)")), ("kernel", .code("\(l.kernel)")),
                             ("into", .fixed(relaid))]))
             calls.append(.init(
+                module: l.name,
                 comment: "\(l.name) depthwise \(l.kernel)x\(l.kernel)/\(l.stride), \(shape(l.inputShape)) -> \(shape(l.outputShape))",
                 function: "Kernels.depthwiseConv",
                 arguments: [("input", .tensor(input)), ("batch", .code("s.n")), ("height", .code("\(l.inputShape.height)")),
                             ("width", .code("\(l.inputShape.width)")), ("channels", .code("\(c)"))]
                     + geometry
                     + [("weights", .fixed(relaid)), ("bias", .fixed(zeroBias)), ("activation", .code(".identity")),
-                       ("output", .tensor(z)), ("pool", .code("pool"))]))
+                       ("output", .tensor(z)), ("pool", .code("pool"))],
+                macsPerImage: l.macs))
         default:
             preconditionFailure("not a convolution: \(l.name)")
         }
@@ -188,7 +226,8 @@ struct TrainingProgramBuilder {
         let bnName = bn(l)
         let c = l.outputShape.channels
         calls.append(.init(
-            comment: "\(l.name) BatchNorm (batch statistics) + \(l.activation?.rawValue ?? "identity")",
+            module: l.name,
+            comment: "\(l.name) BatchNorm (batch statistics) + \(l.activation?.rawValue ?? "identity") on \(shape(l.outputShape))",
             function: "TrainingKernels.batchNormForwardTraining",
             arguments: [("input", .tensor(z)), ("pixels", .code("\(l.outputShape.pixels) &* s.n")),
                         ("channels", .code("\(c)")),
@@ -200,7 +239,9 @@ struct TrainingProgramBuilder {
                         ("runningVar", .parameter("\(bnName).running_var")), ("pool", .code("pool"))],
             condition: trained))
         calls.append(.init(
-            comment: "\(l.name) frozen: BatchNorm in eval mode (running statistics) + \(l.activation?.rawValue ?? "identity")",
+            module: l.name,
+            comment: "\(l.name) frozen: BatchNorm in eval mode (running statistics) + \(l.activation?.rawValue ?? "identity") "
+                + "on \(shape(l.outputShape))",
             function: "TrainingSupport.batchNormForwardEval",
             arguments: [("input", .tensor(z)), ("pixels", .code("\(l.outputShape.pixels) &* s.n")),
                         ("channels", .code("\(c)")),
@@ -232,6 +273,7 @@ struct TrainingProgramBuilder {
                 let k = program.buffer("\(block.name) drop-path keep", 1)
                 keep = k
                 calls.append(.init(
+                    module: block.name,
                     comment: "\(block.name) stochastic depth: keep each image's branch with probability \(1 - probability)",
                     function: "TrainingKernels.stochasticDepthMask",
                     arguments: [("batch", .code("s.n")), ("probability", .code("\(probability)")), ("into", .tensor(k)),
@@ -239,6 +281,7 @@ struct TrainingProgramBuilder {
                     condition: "s.options.stochasticDepth && \(trained)"))
             }
             calls.append(.init(
+                module: block.name,
                 comment: "\(block.name) identity shortcut" + (keep != nil ? " with stochastic depth" : ""),
                 function: "TrainingKernels.residualAdd",
                 arguments: [("shortcut", .tensor(valueOf[residual]!)), ("branch", .tensor(out)),
@@ -260,6 +303,7 @@ struct TrainingProgramBuilder {
                                                 max(s, program.largestSqueezeExcite?.squeeze ?? 0))
             }
             calls.append(.init(
+                module: l.name,
                 comment: "\(l.name) squeeze-excitation \(c) -> \(s) -> \(c) on \(shape(l.inputShape))",
                 function: "TrainingKernels.squeezeExciteForwardTraining",
                 arguments: [("input", .tensor(input)), ("output", .tensor(out)), ("batch", .code("s.n")),
@@ -269,11 +313,13 @@ struct TrainingProgramBuilder {
                             ("activation", .code(act(l.activation))),
                             ("expandWeights", .parameter(l.parameters[2])), ("expandBias", .parameter(l.parameters[3])),
                             ("savedPooled", .tensor(pooled)), ("savedHidden", .tensor(hidden)),
-                            ("savedScale", .tensor(scale)), ("pool", .code("pool"))]))
+                            ("savedScale", .tensor(scale)), ("pool", .code("pool"))],
+                macsPerImage: l.macs))
             valueOf[l.output] = out
         case .globalAveragePool:
             let pooled = program.buffer("avgpool output", l.outputShape.channels)
             calls.append(.init(
+                module: l.name,
                 comment: "\(l.name) global average pool, \(shape(l.inputShape)) -> [n, \(l.outputShape.channels)]",
                 function: "Kernels.globalAveragePool",
                 arguments: [("input", .tensor(valueOf[l.input]!)), ("batch", .code("s.n")),
@@ -287,6 +333,7 @@ struct TrainingProgramBuilder {
             let dropped = program.buffer("dropout output", features)
             let logits = program.buffer("logits", classes)
             calls.append(.init(
+                module: "classifier.0",
                 comment: "dropout p=\(plan.dropout) (when options.dropout) on [n, \(features)]",
                 function: "TrainingKernels.dropoutForward",
                 arguments: [("input", .tensor(valueOf[l.input]!)), ("output", .tensor(dropped)),
@@ -294,19 +341,23 @@ struct TrainingProgramBuilder {
                             ("probability", .code("s.options.dropout ? \(plan.dropout) : 0")),
                             ("mask", .tensor(mask)), ("random", .code("&random"))]))
             calls.append(.init(
+                module: l.name,
                 comment: "\(l.name) linear, [n, \(features)] -> [n, \(classes)]",
                 function: "Kernels.linear",
                 arguments: [("input", .tensor(dropped)), ("batch", .code("s.n")), ("inFeatures", .code("\(features)")),
                             ("weights", .parameter(l.parameters[0])), ("bias", .parameter(l.parameters[1])),
-                            ("outFeatures", .code("\(classes)")), ("output", .tensor(logits)), ("pool", .code("pool"))]))
+                            ("outFeatures", .code("\(classes)")), ("output", .tensor(logits)), ("pool", .code("pool"))],
+                macsPerImage: l.macs))
             let gradLogits = program.buffer("logits gradient", classes)
             calls.append(.init(
+                module: "loss",
                 comment: "mean cross-entropy (label smoothing options.labelSmoothing) and its gradient",
                 function: "CrossEntropy.forwardBackward",
                 arguments: [("logits", .tensor(logits)), ("labels", .code("s.labels")), ("classes", .code("\(classes)")),
                             ("labelSmoothing", .code("s.options.labelSmoothing")), ("gradLogits", .tensor(gradLogits))],
                 condition: nil, isTry: true))
             calls.append(.init(
+                module: "logits",
                 comment: "hand the logits to the caller",
                 function: "s.logits.update",
                 arguments: [("from", .tensor(logits)), ("count", .code("\(classes) &* s.n"))]))
@@ -342,7 +393,8 @@ struct TrainingProgramBuilder {
         let bnName = bn(l)
         let c = l.outputShape.channels
         calls.append(.init(
-            comment: "\(l.name) backward through \(l.activation?.rawValue ?? "identity") and BatchNorm (in place)",
+            module: l.name,
+            comment: "\(l.name) backward through \(l.activation?.rawValue ?? "identity") and BatchNorm (in place) on \(shape(l.outputShape))",
             function: "TrainingKernels.batchNormActivationBackward",
             arguments: [("gradOutput", .tensor(gradOut)), ("input", .tensor(state.preActivation)),
                         ("pixels", .code("\(l.outputShape.pixels) &* s.n")), ("channels", .code("\(c)")),
@@ -356,36 +408,45 @@ struct TrainingProgramBuilder {
         switch l.operation {
         case .stemConvolution:
             calls.append(.init(
+                module: l.name,
                 comment: "\(l.name) stem weight gradient (the image needs none)",
                 function: "TrainingKernels.stemConvBackwardWeights",
                 arguments: [("gradOutput", .tensor(gradOut)), ("input", .code("s.x")), ("batch", .code("s.n")),
                             ("inChannels", .code("\(l.inputShape.channels)")), ("height", .code("\(l.inputShape.height)")),
                             ("width", .code("\(l.inputShape.width)"))] + geometry
                     + [("outChannels", .code("\(c)")), ("gradWeights", .gradient(weight)),
-                       ("workspace", .code("s.ws")), ("pool", .code("pool"))]))
+                       ("workspace", .code("s.ws")), ("pool", .code("pool"))],
+                macsPerImage: l.macs))
         case .pointwiseConvolution:
             calls.append(.init(
-                comment: "\(l.name) conv 1x1 backward: input and weight gradients",
+                module: l.name,
+                comment: "\(l.name) conv 1x1 backward: input and weight gradients, \(shape(l.inputShape)) <- \(shape(l.outputShape))",
                 function: "TrainingKernels.pointwiseConvBackward",
                 arguments: [("gradOutput", .tensor(gradOut)), ("input", .tensor(state.input)), ("weights", .parameter(weight)),
                             ("pixels", .code("\(l.inputShape.pixels) &* s.n")), ("inChannels", .code("\(l.inputShape.channels)")),
                             ("outChannels", .code("\(c)")), ("gradInput", gradIn.map { .tensor($0) } ?? .code("nil")),
-                            ("gradWeights", .gradient(weight)), ("pool", .code("pool"))]))
+                            ("gradWeights", .gradient(weight)), ("pool", .code("pool"))],
+                macsPerImage: gradIn == nil ? l.macs : 2 * l.macs))
         case .depthwiseConvolution:
             let relaid = state.depthwiseWeights!, taps = l.kernel * l.kernel
             calls.append(.init(
+                module: l.name,
                 comment: "\(l.name) depthwise gradient buffer (kernel layout) starts at zero",
                 function: "TrainingKernels.zero",
                 arguments: [("", .fixed(relaid + taps * c)), ("count", .code("\(taps * c)"))]))
             calls.append(.init(
-                comment: "\(l.name) depthwise backward: input and weight gradients",
+                module: l.name,
+                comment: "\(l.name) depthwise \(l.kernel)x\(l.kernel)/\(l.stride) backward: input and weight gradients, "
+                    + "\(shape(l.inputShape)) <- \(shape(l.outputShape))",
                 function: "TrainingKernels.depthwiseConvBackward",
                 arguments: [("gradOutput", .tensor(gradOut)), ("input", .tensor(state.input)), ("batch", .code("s.n")),
                             ("height", .code("\(l.inputShape.height)")), ("width", .code("\(l.inputShape.width)")),
                             ("channels", .code("\(c)"))] + geometry
                     + [("weights", .fixed(relaid)), ("gradInput", gradIn.map { .tensor($0) } ?? .code("nil")),
-                       ("gradWeights", .fixed(relaid + taps * c)), ("pool", .code("pool"))]))
+                       ("gradWeights", .fixed(relaid + taps * c)), ("pool", .code("pool"))],
+                macsPerImage: gradIn == nil ? l.macs : 2 * l.macs))
             calls.append(.init(
+                module: l.name,
                 comment: "\(l.name) weight gradient back to PyTorch's [C][1][k][k]",
                 function: "TrainingSupport.accumulateDepthwiseGradient",
                 arguments: [("", .fixed(relaid + taps * c)), ("channels", .code("\(c)")), ("kernel", .code("\(l.kernel)")),
@@ -402,20 +463,24 @@ struct TrainingProgramBuilder {
             let features = l.inputShape.channels, classes = l.outputShape.channels
             let gradDropped = program.buffer("gradient of dropout output", features)
             calls.append(.init(
+                module: l.name,
                 comment: "\(l.name) linear backward",
                 function: "TrainingKernels.linearBackward",
                 arguments: [("gradOutput", .tensor(gradientOf[l.output]!)), ("input", .tensor(cls.dropped)),
                             ("weights", .parameter(l.parameters[0])), ("batch", .code("s.n")),
                             ("inFeatures", .code("\(features)")), ("outFeatures", .code("\(classes)")),
                             ("gradInput", .tensor(gradDropped)), ("gradWeights", .gradient(l.parameters[0])),
-                            ("gradBias", .gradient(l.parameters[1])), ("pool", .code("pool"))]))
+                            ("gradBias", .gradient(l.parameters[1])), ("pool", .code("pool"))],
+                macsPerImage: 2 * l.macs))
             calls.append(.init(
+                module: "classifier.0",
                 comment: "dropout backward",
                 function: "TrainingKernels.dropoutBackward",
                 arguments: [("gradOutput", .tensor(gradDropped)), ("mask", .tensor(cls.mask)),
                             ("count", .code("\(features) &* s.n")), ("gradInput", .tensor(gradient(l.input, "avgpool")))]))
         case .globalAveragePool:
             calls.append(.init(
+                module: l.name,
                 comment: "\(l.name) backward: spread each channel's gradient over the \(l.inputShape.pixels) pixels",
                 function: "TrainingKernels.globalAveragePoolBackward",
                 arguments: [("gradOutput", .tensor(gradientOf[l.output]!)), ("batch", .code("s.n")),
@@ -430,7 +495,8 @@ struct TrainingProgramBuilder {
             let gradOutput = gradientOf[l.output]!
             let gradInput = program.buffer("gradient of \(l.name) input", l.inputShape.elements)
             calls.append(.init(
-                comment: "\(l.name) squeeze-excitation backward",
+                module: l.name,
+                comment: "\(l.name) squeeze-excitation \(c) -> \(s) -> \(c) backward on \(shape(l.inputShape))",
                 function: "TrainingKernels.squeezeExciteBackward",
                 arguments: [("gradOutput", .tensor(gradOutput)), ("input", .tensor(state.input)),
                             ("batch", .code("s.n")), ("pixels", .code("\(l.inputShape.pixels)")),
@@ -441,7 +507,8 @@ struct TrainingProgramBuilder {
                             ("savedScale", .tensor(state.scale)), ("gradInput", .tensor(gradInput)),
                             ("gradReduceWeights", .gradient(l.parameters[0])), ("gradReduceBias", .gradient(l.parameters[1])),
                             ("gradExpandWeights", .gradient(l.parameters[2])), ("gradExpandBias", .gradient(l.parameters[3])),
-                            ("workspace", .code("s.ws")), ("pool", .code("pool"))]))
+                            ("workspace", .code("s.ws")), ("pool", .code("pool"))],
+                macsPerImage: 2 * l.macs))
             gradientOf[l.input] = gradInput
         case .stemConvolution:
             convolutionBackward(l, gradOut: gradientOf[l.output]!, gradIn: nil, into: &calls)
@@ -452,6 +519,7 @@ struct TrainingProgramBuilder {
                 // gradient (gradOut itself) is added after the block's first layer writes its own.
                 let gradBranch = program.buffer("gradient of \(block.name) branch", l.outputShape.elements)
                 calls.append(.init(
+                    module: block.name,
                     comment: "\(block.name) shortcut backward: the branch's gradient",
                     function: "TrainingKernels.residualAddBackward",
                     arguments: [("gradOutput", .tensor(gradOut)),
@@ -466,6 +534,7 @@ struct TrainingProgramBuilder {
             convolutionBackward(l, gradOut: gradOut, gradIn: gradIn, into: &calls)
             if isFirstOfBlock, let pending = pendingShortcutGradient, pending.block == block.name {
                 calls.append(.init(
+                    module: block.name,
                     comment: "\(block.name) shortcut gradient joins the branch's",
                     function: "TrainingKernels.accumulate",
                     arguments: [("", .tensor(gradIn)), ("", .tensor(pending.gradient)),

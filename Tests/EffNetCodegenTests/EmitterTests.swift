@@ -67,4 +67,77 @@ final class EmitterTests: XCTestCase {
         XCTAssertTrue(code.contains("loss = try CrossEntropy.forwardBackward("))
         XCTAssertTrue(code.contains("TrainingKernels.batchNormForwardTraining("), "train-mode BatchNorm, not folded")
     }
+
+    /// The `profiledLayers` table of one generated class (the inference or the training one).
+    func profileTable(_ code: Substring) -> [Substring] {
+        let start = code.range(of: "public static let profiledLayers: [LayerProfiler.Layer] = [\n")!.upperBound
+        let end = code[start...].range(of: "\n    ]\n")!.lowerBound
+        return code[start..<end].split(separator: "\n").filter { $0.contains(".init(") }
+    }
+
+    /// Lines of generated code trimmed, for checking what brackets what.
+    func trimmedLines(_ code: Substring) -> [String] {
+        code.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+    }
+
+    func testForwardTimesEveryLayerAndTheTableCarriesThePlansMACs() throws {
+        let plan = try tinyPlan()
+        let whole = ModelEmitter.emit(plan, specSources: [])
+        let split = whole.range(of: "public final class TTraining")!.lowerBound
+        let inference = whole[..<split]
+
+        // Every kernel call sits alone between `p?.start()` and `p?.stop(i)`, i counting up from 0.
+        let lines = trimmedLines(inference)
+        var index = 0
+        for (number, text) in lines.enumerated() where text.hasPrefix("Kernels.") && text.hasSuffix("(") {
+            guard number > 0, lines[number - 1] == "p?.start()" else {
+                XCTFail("\(text) at line \(number) is not started")
+                continue
+            }
+            let stop = lines[number...].firstIndex { $0.hasPrefix("p?.") }
+            XCTAssertEqual(stop.map { lines[$0] }, "p?.stop(\(index))", "call \(index): \(text)")
+            index += 1
+        }
+        XCTAssertEqual(index, plan.layers.count)
+        XCTAssertEqual(lines.filter { $0 == "p?.start()" }.count, plan.layers.count)
+        XCTAssertTrue(inference.contains("p?.beginRun(batch: n)"))
+
+        let table = profileTable(inference)
+        XCTAssertEqual(table.count, plan.layers.count)
+        for (entry, layer) in zip(table, plan.layers) {
+            XCTAssertTrue(entry.contains(".init(\"\(layer.name)\", "), "\(entry) is not \(layer.name)")
+        }
+        let macs = table.map { entry -> Int in
+            let digits = entry[entry.range(of: "macsPerImage: ")!.upperBound...].prefix { $0.isNumber }
+            return Int(digits)!
+        }
+        XCTAssertEqual(macs, plan.layers.map(\.macs))
+        XCTAssertEqual(macs.reduce(0, +), plan.macs)
+        XCTAssertTrue(inference.contains("\"depthwise 5x5/2 + BN + silu, [n, 16, 16, 48] -> [n, 8, 8, 48]\""),
+                      "the table describes each layer as its comment does")
+    }
+
+    func testTrainingStepTimesEveryCall() throws {
+        let whole = ModelEmitter.emit(try tinyPlan(), specSources: [])
+        let training = whole[whole.range(of: "public final class TTraining")!.lowerBound...]
+        let lines = trimmedLines(training)
+        // Each start is followed by one call and then its stop; stops count up from 0 in file order.
+        var index = 0
+        for (number, text) in lines.enumerated() where text == "s.profiler?.start()" {
+            let call = lines[number + 1]
+            XCTAssertFalse(call.hasPrefix("s.profiler") || call.hasPrefix("//") || call.hasPrefix("}"), "empty bracket before \(call)")
+            let stop = lines[(number + 1)...].firstIndex { $0.hasPrefix("s.profiler?.") }
+            XCTAssertEqual(stop.map { lines[$0] }, "s.profiler?.stop(\(index))", "call \(index): \(call)")
+            index += 1
+        }
+        let table = profileTable(training)
+        XCTAssertEqual(index, table.count)
+        // Every kernel call of the step is inside a bracket: as many calls as table entries.
+        let calls = lines.filter { $0.range(of: #"^(loss = try )?(Kernels|TrainingKernels|TrainingSupport|WeightPrep|CrossEntropy|s\.logits)\.[A-Za-z]+\("#,
+                                            options: .regularExpression) != nil && !$0.contains("WorkspaceFloats(") }
+        XCTAssertEqual(calls.count, table.count)
+        XCTAssertGreaterThan(table.count, 50)
+        XCTAssertTrue(table.contains { $0.contains("kind: \"BN+act backward\", macsPerImage: nil") })
+        XCTAssertTrue(table.contains { $0.contains("kind: \"conv 1x1 backward\", macsPerImage: ") && !$0.contains("nil") })
+    }
 }

@@ -58,3 +58,19 @@ typealias FVec = SIMD16<Float>
     let raw = (count + parts - 1) / max(parts, 1)
     return max(align, (raw + align - 1) / align * align)
 }
+
+/// 8 floats (2 SSE registers), for loops that keep several sums per channel group in registers:
+/// with 16 lanes each sum takes 4 of SSE's 16 registers and such loops spill.
+typealias HVec = SIMD8<Float>
+
+@inline(__always) func loadHalf(_ p: UnsafePointer<Float>) -> HVec {
+    UnsafeRawPointer(p).loadUnaligned(as: HVec.self)
+}
+
+@inline(__always) func loadHalf(_ p: UnsafeMutablePointer<Float>) -> HVec {
+    UnsafeRawPointer(p).loadUnaligned(as: HVec.self)
+}
+
+@inline(__always) func storeHalf(_ v: HVec, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: HVec.self)
+}

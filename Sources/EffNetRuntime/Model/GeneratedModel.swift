@@ -13,6 +13,14 @@ public protocol GeneratedModel: AnyObject {
 
     init(weights: any WeightStore, pool: WorkerPool) throws
 
+    /// The forward pass's kernel calls in order, with their MACs: the table a `LayerProfiler`
+    /// for this model is made from.
+    static var profiledLayers: [LayerProfiler.Layer] { get }
+
+    /// When set, every kernel call of `forward` is timed into it (`effnet bench --profile`).
+    /// It must be made from `profiledLayers`. Nil (the default) costs a nil check per layer.
+    var profiler: LayerProfiler? { get set }
+
     /// Eval-mode forward pass. `input` is NCHW float32 [batch, C, R, R]; `logits` receives
     /// [batch, classes]. Sizes are trusted: use `logits(for:)` for checked input.
     func forward(input: UnsafePointer<Float>, batch: Int, logits: UnsafeMutablePointer<Float>)
@@ -39,6 +47,9 @@ extension GeneratedModel {
     }
 
     public var descriptor: ModelDescriptor { Self.descriptor }
+
+    /// A profiler for this model's forward pass (attach it with `profiler = ...`).
+    public func makeProfiler() -> LayerProfiler { LayerProfiler(layers: Self.profiledLayers) }
 
     /// Checks the input shape, runs the forward pass and returns logits [N, classes].
     public func logits(for input: HostTensor) throws -> HostTensor {

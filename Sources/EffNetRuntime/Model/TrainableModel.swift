@@ -130,6 +130,14 @@ public protocol TrainableModel: AnyObject {
     /// Random state for dropout and stochastic depth (saved with checkpoints).
     var random: CounterRandom { get set }
 
+    /// The training step's kernel calls in order (forward, loss, backward), with MACs where
+    /// known: the table a `LayerProfiler` for this model is made from.
+    static var profiledLayers: [LayerProfiler.Layer] { get }
+
+    /// When set, every kernel call of `trainStep` is timed into it (`effnet bench --train --profile`).
+    /// It must be made from `profiledLayers`. Nil (the default) costs a nil check per call.
+    var profiler: LayerProfiler? { get set }
+
     /// Train-mode forward, mean cross-entropy and backward. Overwrites `gradients`, updates the
     /// BatchNorm running statistics, writes the logits, returns the loss. Sizes are trusted:
     /// use `trainStep(images:labels:options:)` for checked input.
@@ -144,6 +152,9 @@ public struct TrainingStepResult: Sendable {
 
 extension TrainableModel {
     public init(weights: any WeightStore) throws { try self.init(weights: weights, pool: .shared) }
+
+    /// A profiler for this model's training step (attach it with `profiler = ...`).
+    public func makeProfiler() -> LayerProfiler { LayerProfiler(layers: Self.profiledLayers) }
 
     /// Checks the batch and labels, then runs one training step (no optimizer update).
     public func trainStep(images: HostTensor, labels: [Int], options: TrainingOptions) throws -> TrainingStepResult {
@@ -261,7 +272,8 @@ public enum TrainingSupport {
 }
 
 /// Everything one generated training step's functions read: the batch size, the caller's input,
-/// the arena (`t`), parameters (`p`), gradients (`g`), fixed scratch (`f`), kernel workspace.
+/// the arena (`t`), parameters (`p`), gradients (`g`), fixed scratch (`f`), kernel workspace,
+/// and the profiler that times each call, if one is attached.
 public struct TrainingStepContext {
     public let n: Int
     public let x: UnsafePointer<Float>
@@ -273,10 +285,12 @@ public struct TrainingStepContext {
     public let options: TrainingOptions
     public let labels: [Int]
     public let logits: UnsafeMutablePointer<Float>
+    public let profiler: LayerProfiler?
 
     public init(n: Int, x: UnsafePointer<Float>, t: UnsafeMutablePointer<Float>, p: UnsafeMutablePointer<Float>,
                 g: UnsafeMutablePointer<Float>, f: UnsafeMutablePointer<Float>, ws: UnsafeMutablePointer<Float>,
-                options: TrainingOptions, labels: [Int], logits: UnsafeMutablePointer<Float>) {
+                options: TrainingOptions, labels: [Int], logits: UnsafeMutablePointer<Float>,
+                profiler: LayerProfiler? = nil) {
         self.n = n
         self.x = x
         self.t = t
@@ -287,5 +301,6 @@ public struct TrainingStepContext {
         self.options = options
         self.labels = labels
         self.logits = logits
+        self.profiler = profiler
     }
 }

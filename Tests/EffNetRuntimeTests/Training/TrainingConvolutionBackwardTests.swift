@@ -59,6 +59,7 @@ final class TrainingConvolutionBackwardTests: XCTestCase {
     private typealias Geometry = TrainingReference.ConvGeometry
 
     private func checkDepthwise(_ g: Geometry, seed: UInt64, finiteDifferences: Bool = true,
+                                pools: [WorkerPool] = testPools,
                                 file: StaticString = #filePath, line: UInt = #line) {
         var rng = TestRandom(seed: seed)
         let x = rng.floats(g.inputCount, -2, 2)
@@ -68,7 +69,7 @@ final class TrainingConvolutionBackwardTests: XCTestCase {
         let ref = TrainingReference.depthwiseBackward(dZd, xd, wd, g)
         let label = "depthwise bwd b\(g.batch) \(g.height)x\(g.width)x\(g.channels) k\(g.kernel) s\(g.stride) "
             + "pad \(g.padTop),\(g.padLeft) out \(g.outHeight)x\(g.outWidth)"
-        for pool in testPools {
+        for pool in pools {
             var gIn = [Float](repeating: .nan, count: x.count)
             var gW = [Float](repeating: 1, count: w.count)
             TrainingKernels.depthwiseConvBackward(
@@ -134,6 +135,88 @@ final class TrainingConvolutionBackwardTests: XCTestCase {
                                 outHeight: 2, outWidth: 2), seed: 41)
         checkDepthwise(Geometry(batch: 1, height: 1, width: 1, channels: 5, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                                 outHeight: 1, outWidth: 1), seed: 42)
+    }
+
+    // MARK: Depthwise blocked paths
+    //
+    // gradInput reuses the forward blocks with flipped taps for stride 1 (four outputs × 8 channels plus
+    // a leftover pair for k > 3, single outputs for k ≤ 3) and pairs an even column with its odd
+    // neighbour for stride 2. gradWeights sums per row band: with few channels the bands get private
+    // partial sums that are added in a fixed order (k·k·channels ≤ 4096 and at least two workers),
+    // otherwise tasks own 16-aligned channel blocks; taps are summed five at a time.
+
+    private static let poolsWithThree = testPools + [WorkerPool(threads: 3)]
+
+    private func sameGeometry(batch: Int = 1, height: Int, width: Int, channels: Int, kernel: Int) -> Geometry {
+        let pad = (kernel - 1) / 2
+        return Geometry(batch: batch, height: height, width: width, channels: channels, kernel: kernel, stride: 1,
+                        padTop: pad, padLeft: pad, outHeight: height, outWidth: width)
+    }
+
+    func testDepthwiseBackwardStrideOneBlocksOverWidthsAndChannelTails() {
+        var seed: UInt64 = 100
+        for kernel in [3, 5] {
+            for width in [1, 3, 4, 5, 7, 8, 9, 12] {
+                for channels in [8, 13, 20] {
+                    seed += 1
+                    checkDepthwise(sameGeometry(height: 3, width: width, channels: channels, kernel: kernel), seed: seed,
+                                   finiteDifferences: false)
+                }
+            }
+        }
+        // More channels: several 16-lane steps, then 1...15-lane tails.
+        for (i, channels) in [63, 64, 69, 80].enumerated() {
+            checkDepthwise(sameGeometry(height: 5, width: 9, channels: channels, kernel: 3), seed: 150 + UInt64(i),
+                           finiteDifferences: false)
+        }
+    }
+
+    func testDepthwiseBackwardStrideTwoPairsWithOddSizesAndPaddingParity() {
+        var seed: UInt64 = 200
+        for kernel in [3, 5] {
+            // padLeft odd (symmetric k = 3: the first column is odd in tap space) and even (TF SAME, 0 or 2).
+            for padLeft in [0, 1, 2] {
+                for (height, width) in [(9, 11), (8, 13), (5, 6)] {
+                    for channels in [7, 16, 40] {
+                        seed += 1
+                        let outH = (height + 2 * 1 - kernel) / 2 + 1
+                        let outW = (width + padLeft + 1 - kernel) / 2 + 1
+                        guard outH > 0, outW > 0 else { continue }
+                        checkDepthwise(Geometry(batch: 1, height: height, width: width, channels: channels, kernel: kernel,
+                                                stride: 2, padTop: 1, padLeft: padLeft, outHeight: outH, outWidth: outW),
+                                       seed: seed, finiteDifferences: false)
+                    }
+                }
+            }
+        }
+    }
+
+    func testDepthwiseBackwardWeightSplitsWithOneTwoAndThreeWorkers() {
+        // Row bands with private partial sums: 9·40 and 25·24 floats per band.
+        checkDepthwise(Geometry(batch: 3, height: 10, width: 9, channels: 40, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                                outHeight: 10, outWidth: 9), seed: 300, finiteDifferences: false, pools: Self.poolsWithThree)
+        checkDepthwise(Geometry(batch: 3, height: 7, width: 7, channels: 24, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                                outHeight: 4, outWidth: 4), seed: 301, finiteDifferences: false, pools: Self.poolsWithThree)
+        // Channel blocks: 25·200 floats are too many for the band scratch; 203 leaves a 3-lane tail.
+        checkDepthwise(Geometry(batch: 3, height: 7, width: 7, channels: 203, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                                outHeight: 7, outWidth: 7), seed: 302, finiteDifferences: false, pools: Self.poolsWithThree)
+        checkDepthwise(Geometry(batch: 2, height: 6, width: 5, channels: 520, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
+                                outHeight: 3, outWidth: 3), seed: 303, finiteDifferences: false, pools: Self.poolsWithThree)
+        // A single output row: no row bands, channel blocks.
+        checkDepthwise(Geometry(batch: 1, height: 2, width: 6, channels: 12, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                                outHeight: 1, outWidth: 3), seed: 304, pools: Self.poolsWithThree)
+    }
+
+    func testDepthwiseBackwardGenericKernelsThroughTheBlocks() {
+        // k = 7: taps summed as 5 + 2; k = 7 stride 2 and k = 4 (even) go through the blocks with runtime sizes.
+        checkDepthwise(Geometry(batch: 2, height: 9, width: 13, channels: 20, kernel: 7, stride: 1, padTop: 3, padLeft: 3,
+                                outHeight: 9, outWidth: 13), seed: 400, finiteDifferences: false, pools: Self.poolsWithThree)
+        checkDepthwise(Geometry(batch: 1, height: 15, width: 17, channels: 24, kernel: 7, stride: 2, padTop: 3, padLeft: 3,
+                                outHeight: 8, outWidth: 9), seed: 401, finiteDifferences: false)
+        checkDepthwise(Geometry(batch: 1, height: 8, width: 11, channels: 12, kernel: 4, stride: 1, padTop: 1, padLeft: 2,
+                                outHeight: 8, outWidth: 11), seed: 402)
+        checkDepthwise(Geometry(batch: 2, height: 13, width: 11, channels: 19, kernel: 3, stride: 3, padTop: 1, padLeft: 1,
+                                outHeight: 5, outWidth: 4), seed: 403, finiteDifferences: false)
     }
 
     // MARK: Stem
